@@ -1,0 +1,50 @@
+import { Schema } from "effect"
+
+/** A cache layer had no entry for the request: the pipeline tries the next layer. */
+export class CacheMiss extends Schema.TaggedError<CacheMiss>()("CacheMiss", {
+  layer: Schema.Literals(["l1a", "l1b"])
+}) {}
+
+/** A layer could not be used (backend down, disabled, skipped by the request): the pipeline tries the next layer. */
+export class LayerUnavailable extends Schema.TaggedError<LayerUnavailable>()("LayerUnavailable", {
+  layer: Schema.Literals(["l1a", "l1b", "l2", "l3"]),
+  reason: Schema.String
+}) {}
+
+/** The client sent something we cannot serve. Never falls through: it is the client's answer. */
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
+  message: Schema.String,
+  status: Schema.Literals([400, 404, 413, 415, 422]),
+  param: Schema.optional(Schema.String)
+}) {}
+
+export const ProviderErrorReason = Schema.Literals([
+  "RateLimited",
+  "Unauthorized",
+  "BadRequest",
+  "NotFound",
+  "Upstream",
+  "Unreachable",
+  "Timeout",
+  "NotConfigured"
+])
+export type ProviderErrorReason = typeof ProviderErrorReason.Type
+
+/** The L3 provider failed. `reason` decides the status the client sees and whether a retry makes sense. */
+export class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
+  provider: Schema.String,
+  reason: ProviderErrorReason,
+  message: Schema.String,
+  upstreamStatus: Schema.optional(Schema.Number),
+  retryAfterMs: Schema.optional(Schema.Number)
+}) {
+  get isRetryable(): boolean {
+    return this.reason === "RateLimited" || this.reason === "Upstream" || this.reason === "Unreachable" ||
+      this.reason === "Timeout"
+  }
+}
+
+/** The configuration cannot be used: start-up stops with this message. */
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
+  message: Schema.String
+}) {}
