@@ -1,0 +1,47 @@
+import { Context, Effect, Layer } from "effect"
+import { stringify } from "safe-stable-stringify"
+import xxhash from "xxhash-wasm"
+import type { ChatRequest } from "./ChatRequest.ts"
+
+/** Body fields that change how an answer is delivered, never what it says: a streamed and a plain request share an entry. */
+const deliveryOnly = new Set(["stream", "stream_options"])
+
+/** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
+export const KEY_VERSION = 1
+
+const KEY_SEED = 0n
+/** An independent second digest, kept in the entry and compared on a hit: a wrong answer needs both to collide. */
+const CHECK_SEED = 0x9e3779b97f4a7c15n
+
+export interface ExactKey {
+  /** xxh64 of the canonical request, hex: the cache key. */
+  readonly key: string
+  /** A second xxh64 with another seed, hex: stored in the entry and compared on every hit. */
+  readonly check: string
+}
+
+export class CacheKey extends Context.Service<CacheKey, {
+  /** The exact-cache key of a request: endpoint family, tenant, and every body field that changes the answer. */
+  readonly exactKey: (request: ChatRequest) => ExactKey
+  /** A short, irreversible tag for a secret (a caller's key), safe to put in a cache scope. */
+  readonly hashSecret: (secret: string) => string
+}>()("isartor/CacheKey") {
+  static readonly layer = Layer.effect(
+    CacheKey,
+    Effect.gen(function*() {
+      const hasher = yield* Effect.promise(() => xxhash())
+      return CacheKey.of({
+        exactKey: (request) => {
+          const fields: Record<string, unknown> = {}
+          for (const [name, value] of Object.entries(request.body)) {
+            if (!deliveryOnly.has(name) && value !== undefined) fields[name] = value
+          }
+          const material = stringify({ v: KEY_VERSION, family: request.family, tenant: request.tenant, body: fields })!
+          return { key: hasher.h64ToString(material, KEY_SEED), check: hasher.h64ToString(material, CHECK_SEED) }
+        },
+        hashSecret: (secret) =>
+          secret === "" ? "anonymous" : hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED)
+      })
+    })
+  )
+}

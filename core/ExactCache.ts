@@ -1,0 +1,49 @@
+import { Context, Effect, Layer } from "effect"
+import type { ExactKey } from "./CacheKey.ts"
+import { AppConfig } from "./Config.ts"
+import { CacheMiss, LayerUnavailable } from "./errors.ts"
+import type { ExactStore } from "./stores/ExactStore.ts"
+import { makeMemoryExactStore } from "./stores/MemoryExactStore.ts"
+
+export interface ExactCacheStatus {
+  readonly status: "ok" | "unavailable"
+  readonly backend: string
+  readonly entries?: number
+  readonly reason?: string
+}
+
+/** L1a: answers a request seen before, byte for byte, from a bounded store with TTL. */
+export class ExactCache extends Context.Service<ExactCache, {
+  /** The serialised completion stored under the key, verified by its second digest. */
+  readonly lookup: (key: ExactKey) => Effect.Effect<string, CacheMiss | LayerUnavailable>
+  readonly store: (key: ExactKey, completion: string) => Effect.Effect<void, LayerUnavailable>
+  readonly status: Effect.Effect<ExactCacheStatus>
+}>()("isartor/ExactCache") {
+  static readonly make = (store: ExactStore) =>
+    ExactCache.of({
+      lookup: Effect.fn("ExactCache.lookup")(function*(key: ExactKey) {
+        const entry = yield* store.get(key.key)
+        // A matching first digest with a different second one is a 64-bit collision: never serve it.
+        if (entry === undefined || entry.check !== key.check) return yield* new CacheMiss({ layer: "l1a" })
+        return entry.completion
+      }),
+      store: Effect.fn("ExactCache.store")(function*(key: ExactKey, completion: string) {
+        yield* store.set(key.key, { check: key.check, completion })
+      }),
+      status: store.size.pipe(
+        Effect.map((entries): ExactCacheStatus => ({ status: "ok", backend: store.backend, entries })),
+        Effect.catchTag("LayerUnavailable", (error) =>
+          Effect.succeed<ExactCacheStatus>({ status: "unavailable", backend: store.backend, reason: error.reason }))
+      )
+    })
+
+  static readonly layerMemory = Layer.effect(
+    ExactCache,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      return ExactCache.make(
+        makeMemoryExactStore({ maxEntries: config.cache_max_capacity, ttlMs: config.cache_ttl_secs * 1000 })
+      )
+    })
+  )
+}

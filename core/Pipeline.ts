@@ -1,0 +1,134 @@
+import { Context, Effect, Exit, Layer } from "effect"
+import { type ExactKey, CacheKey } from "./CacheKey.ts"
+import type { ChatRequest } from "./ChatRequest.ts"
+import { Coalescer, LeaderAbandoned } from "./Coalescer.ts"
+import { isCacheable } from "./Completion.ts"
+import { AppConfig } from "./Config.ts"
+import { type CacheMiss, LayerUnavailable, ProviderError } from "./errors.ts"
+import { ExactCache } from "./ExactCache.ts"
+import { Provider } from "./Provider.ts"
+import { tapSse } from "./SseTap.ts"
+
+export type LayerName = "l1a" | "l1b" | "l2" | "l3"
+
+/** What the pipeline answers with: a whole completion (serialised), or an upstream stream passed through. */
+export type Answer =
+  | { readonly _tag: "Complete"; readonly layer: LayerName; readonly completion: string; readonly provider?: string }
+  | { readonly _tag: "Stream"; readonly layer: "l3"; readonly body: ReadableStream<Uint8Array>; readonly provider: string }
+
+export interface PipelineStatus {
+  readonly layers: Record<LayerName, { readonly status: string }>
+}
+
+/** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
+const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
+  CacheMiss: (_: CacheMiss) => next(),
+  LayerUnavailable: (_: LayerUnavailable) => next()
+})
+
+/**
+ * The one place layers are chained. Each layer fails with `CacheMiss` or `LayerUnavailable` to pass a request
+ * on; `BadRequest` and `ProviderError` are answers and pass through untouched. L1b (semantic) and L2 (router)
+ * slot in as further `catchTags(fallThrough(...))` steps between L1a and L3.
+ */
+export class Pipeline extends Context.Service<Pipeline, {
+  readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError>
+  readonly status: Effect.Effect<PipelineStatus>
+}>()("isartor/Pipeline") {
+  static readonly layer = Layer.effect(
+    Pipeline,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const cacheKey = yield* CacheKey
+      const exactCache = yield* ExactCache
+      const provider = yield* Provider
+      const coalescer = yield* Coalescer
+      const exactEnabled = config.cache_mode !== "semantic"
+
+      const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> => {
+        if (!exactEnabled) return Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" }))
+        if (!request.cacheRead) return Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "Cache-Control: no-cache" }))
+        return exactCache.lookup(key).pipe(Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })))
+      }
+
+      /** Writes a finished answer to the caches; a cache that is down costs deflection, never the answer. */
+      const remember = (request: ChatRequest, key: ExactKey, completion: string) =>
+        request.cacheWrite && exactEnabled
+          ? exactCache.store(key, completion).pipe(
+            Effect.catchTag("LayerUnavailable", (error) => Effect.logWarning(`L1a write skipped: ${error.reason}`))
+          )
+          : Effect.void
+
+      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: (exit: Exit.Exit<string, ProviderError | LeaderAbandoned>) => void) =>
+        provider.stream(request).pipe(
+          Effect.map((upstream): Answer => ({
+            _tag: "Stream",
+            layer: "l3",
+            provider: provider.id,
+            body: tapSse(upstream, (end) => {
+              if (end._tag === "Finished") {
+                const completion = JSON.stringify(end.completion)
+                Effect.runFork(remember(request, key, completion))
+                settle(Exit.succeed(completion))
+              } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
+              else settle(Exit.fail(new ProviderError({ provider: provider.id, reason: "Upstream", message: end.message })))
+            }, (error) => `upstream stream broke off: ${error instanceof Error ? error.message : String(error)}`)
+          }))
+        )
+
+      const completeFromProvider = (request: ChatRequest, key: ExactKey) =>
+        provider.complete(request).pipe(
+          Effect.flatMap((completion) => {
+            const serialised = JSON.stringify(completion)
+            return (isCacheable(completion) ? remember(request, key, serialised) : Effect.void).pipe(Effect.as(serialised))
+          })
+        )
+
+      /** L3, coalesced: the first of several identical concurrent misses calls upstream, the rest share its answer. */
+      const callProvider = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
+        Effect.suspend(() => {
+          const entry = coalescer.enter(key.key)
+          if (entry._tag === "Follow") {
+            return Coalescer.follow(entry.outcome).pipe(
+              Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l3", completion, provider: provider.id })),
+              Effect.catchTag("LeaderAbandoned", () => callProvider(request, key))
+            )
+          }
+          const { settle } = entry.lead
+          // A leader interrupted (its client gone) leaves followers to call upstream themselves.
+          const settleFailure = (exit: Exit.Exit<unknown, ProviderError>) => {
+            if (Exit.isFailure(exit)) {
+              settle(Exit.hasInterrupts(exit) ? Exit.fail(new LeaderAbandoned()) : Exit.failCause(exit.cause))
+            }
+          }
+          if (request.stream) {
+            return streamFromProvider(request, key, settle).pipe(Effect.onExit((exit) => Effect.sync(() => settleFailure(exit))))
+          }
+          return completeFromProvider(request, key).pipe(
+            Effect.onExit((exit) => Effect.sync(() => (Exit.isSuccess(exit) ? settle(exit) : settleFailure(exit)))),
+            Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l3", completion, provider: provider.id }))
+          )
+        })
+
+      return Pipeline.of({
+        handle: Effect.fn("Pipeline.handle")(function*(request: ChatRequest) {
+          const key = cacheKey.exactKey(request)
+          return yield* lookupExact(request, key).pipe(
+            Effect.catchTags(fallThrough(() => callProvider(request, key)))
+          )
+        }),
+        status: Effect.gen(function*() {
+          const l1a = exactEnabled ? yield* exactCache.status : { status: "disabled", reason: "cache_mode" }
+          return {
+            layers: {
+              l1a,
+              l1b: { status: "disabled", reason: "not built in this version" },
+              l2: { status: "disabled", reason: "not built in this version" },
+              l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id }
+            }
+          }
+        })
+      })
+    })
+  )
+}

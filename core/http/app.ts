@@ -1,0 +1,124 @@
+import { Cause, Effect, Exit } from "effect"
+import { Hono } from "hono"
+import type { Context as HonoContext } from "hono"
+import { bodyLimit } from "hono/body-limit"
+import { type ChatRequest, fromNativeBody, fromOpenAIBody, parseJsonBody, type RequestContext } from "../ChatRequest.ts"
+import { type Completion, completionToSse, firstText } from "../Completion.ts"
+import type { AppConfigShape } from "../ConfigSpec.ts"
+import { BadRequest, type ProviderError } from "../errors.ts"
+import type { Answer, LayerName, Pipeline } from "../Pipeline.ts"
+import { badRequestResponse, errorBody, jsonResponse, providerErrorResponse } from "./errors.ts"
+import { gatewayAuth, presentedKey } from "./middleware.ts"
+
+export interface AppDependencies {
+  readonly config: AppConfigShape
+  readonly pipeline: Pipeline["Service"]
+  readonly hashSecret: (secret: string) => string
+  /** Runs an effect on the gateway's runtime (its tracer, logger); the signal interrupts it when the client leaves. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal) => Promise<Exit.Exit<A, E>>
+  readonly version: string
+  /** Milliseconds since the epoch, injected so `/health` uptime is testable. */
+  readonly now: () => number
+}
+
+const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
+
+const pipelineHeaders = (layer: LayerName, provider?: string): Record<string, string> => ({
+  "x-isartor-layer": layer,
+  "x-isartor-deflected": String(layer !== "l3"),
+  ...(provider ? { "x-isartor-provider": provider } : {})
+})
+
+const sse = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+  new Response(body, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...headers }
+  })
+
+/** Renders an answer in the format the client asked for. */
+const render = (request: ChatRequest, answer: Answer): Response => {
+  const headers = pipelineHeaders(answer.layer, answer.provider)
+  if (answer._tag === "Stream") return sse(answer.body, headers)
+  if (request.family === "native") {
+    const completion = JSON.parse(answer.completion) as Completion
+    return jsonResponse(200, { layer: layerNumber[answer.layer], message: firstText(completion), model: completion.model || request.model }, headers)
+  }
+  if (request.stream) return sse(completionToSse(JSON.parse(answer.completion) as Completion), headers)
+  return new Response(answer.completion, { headers: { "content-type": "application/json", ...headers } })
+}
+
+const cacheDirectives = (header: string | undefined) => {
+  const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
+  return { cacheRead: !directives.includes("no-cache"), cacheWrite: !directives.includes("no-store") }
+}
+
+export const makeApp = (deps: AppDependencies): Hono => {
+  const app = new Hono()
+  const startedAt = deps.now()
+
+  const requestContext = (c: HonoContext): RequestContext => {
+    const session = c.req.header("x-isartor-session-id") ?? ""
+    return {
+      defaultModel: deps.config.external_llm_model,
+      tenant: `${deps.hashSecret(presentedKey(c) ?? "")}|${session}`,
+      ...cacheDirectives(c.req.header("cache-control"))
+    }
+  }
+
+  const chatRoute = (decode: (body: unknown, context: RequestContext) => Effect.Effect<ChatRequest, BadRequest>) =>
+    async (c: HonoContext) => {
+      const context = requestContext(c)
+      const text = await c.req.text()
+      const exit = await deps.run(
+        Effect.gen(function*() {
+          const request = yield* decode(yield* parseJsonBody(text), context)
+          return render(request, yield* deps.pipeline.handle(request))
+        }),
+        c.req.raw.signal
+      )
+      if (Exit.isSuccess(exit)) return exit.value
+      const failure = Cause.findErrorOption(exit.cause)
+      if (failure._tag === "Some") {
+        const error: BadRequest | ProviderError = failure.value
+        return error._tag === "BadRequest" ? badRequestResponse(error) : providerErrorResponse(error, pipelineHeaders("l3"))
+      }
+      if (Cause.hasInterruptsOnly(exit.cause)) return jsonResponse(499, errorBody("client closed the request", "cancelled"))
+      throw Cause.squash(exit.cause)
+    }
+
+  const limitBody = bodyLimit({
+    maxSize: deps.config.max_body_bytes,
+    onError: () =>
+      jsonResponse(413, errorBody(`request body is larger than ${deps.config.max_body_bytes} bytes (max_body_bytes)`, "invalid_request_error"))
+  })
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }))
+  app.use("*", gatewayAuth(deps.config.gateway_api_key))
+
+  app.get("/health", async (c) => {
+    const exit = await deps.run(deps.pipeline.status, c.req.raw.signal)
+    return c.json({
+      status: "ok",
+      version: deps.version,
+      uptime_secs: Math.round((deps.now() - startedAt) / 1000),
+      layers: Exit.isSuccess(exit) ? exit.value.layers : {}
+    })
+  })
+
+  app.get("/v1/models", (c) =>
+    c.json({
+      object: "list",
+      data: [{ id: deps.config.external_llm_model, object: "model", created: Math.floor(startedAt / 1000), owned_by: deps.config.llm_provider }]
+    }))
+
+  app.post("/v1/chat/completions", limitBody, chatRoute(fromOpenAIBody))
+  app.post("/api/chat", limitBody, chatRoute(fromNativeBody))
+
+  app.notFound((c) =>
+    jsonResponse(404, errorBody(`no route for ${c.req.method} ${new URL(c.req.url).pathname}`, "invalid_request_error"))
+  )
+  app.onError((error) => {
+    console.error(`unhandled error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    return jsonResponse(500, errorBody("internal gateway error", "internal_error"))
+  })
+  return app
+}

@@ -1,0 +1,14 @@
+import { startGateway } from "../core/Gateway.ts"
+import { exitOnStartError, listening, readTextFile } from "./shared.ts"
+
+const gateway = await startGateway({ env: process.env, readTextFile }).catch(exitOnStartError)
+const server = Bun.serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port, idleTimeout: 0 })
+listening(server.hostname ?? gateway.hostname, server.port ?? gateway.port, `bun ${Bun.version}`)
+
+const shutdown = async () => {
+  await server.stop() // stops accepting; in-flight requests finish
+  await gateway.dispose()
+  process.exit(0)
+}
+process.once("SIGINT", shutdown)
+process.once("SIGTERM", shutdown)

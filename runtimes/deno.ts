@@ -1,0 +1,16 @@
+import { startGateway } from "../core/Gateway.ts"
+import { exitOnStartError, listening, readTextFile } from "./shared.ts"
+
+const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }).catch(exitOnStartError)
+const server = Deno.serve(
+  { hostname: gateway.hostname, port: gateway.port, onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`) },
+  gateway.fetch
+)
+
+const shutdown = async () => {
+  await server.shutdown() // stops accepting; in-flight requests finish
+  await gateway.dispose()
+  Deno.exit(0)
+}
+Deno.addSignalListener("SIGINT", shutdown)
+Deno.addSignalListener("SIGTERM", shutdown)

@@ -1,0 +1,15 @@
+import { serve } from "@hono/node-server"
+import { startGateway } from "../core/Gateway.ts"
+import { exitOnStartError, listening, readTextFile } from "./shared.ts"
+
+const gateway = await startGateway({ env: process.env, readTextFile }).catch(exitOnStartError)
+const server = serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port }, (info) =>
+  listening(info.address, info.port, `node ${process.version}`))
+
+const shutdown = () => {
+  // Stop accepting, let in-flight requests finish, then release the layers.
+  server.close(() => void gateway.dispose().then(() => process.exit(0)))
+  if ("closeIdleConnections" in server) server.closeIdleConnections()
+}
+process.once("SIGINT", shutdown)
+process.once("SIGTERM", shutdown)

@@ -1,0 +1,17 @@
+import { readFile } from "node:fs/promises"
+import { GatewayStartError } from "../core/Gateway.ts"
+
+/** Reads a config file for the loader: `undefined` when it does not exist (node:fs works on all three runtimes). */
+export const readTextFile = (path: string): Promise<string | undefined> =>
+  readFile(path, "utf8").catch((error: NodeJS.ErrnoException) =>
+    error.code === "ENOENT" ? undefined : Promise.reject(error)
+  )
+
+/** A start-up failure is one clear message and exit code 1; anything else keeps its stack. */
+export const exitOnStartError = (error: unknown): never => {
+  console.error(error instanceof GatewayStartError ? `isartor: ${error.message}` : error)
+  process.exit(1)
+}
+
+export const listening = (hostname: string, port: number, runtime: string) =>
+  console.log(`isartor listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port} (${runtime})`)
