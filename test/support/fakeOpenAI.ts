@@ -1,0 +1,115 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+
+/**
+ * A loopback stand-in for the OpenAI Chat Completions API: real HTTP, real JSON and SSE framing, real error
+ * bodies. The answer text is derived from the request, so different requests get different answers.
+ */
+export interface RecordedCall {
+  readonly path: string
+  readonly headers: IncomingMessage["headers"]
+  readonly body: Record<string, unknown>
+}
+
+export type Behaviour =
+  | { readonly kind: "ok"; readonly delayMs?: number }
+  | { readonly kind: "error"; readonly status: number; readonly message: string; readonly headers?: Record<string, string> }
+  | { readonly kind: "break-stream" }
+  | { readonly kind: "hang" }
+
+export interface FakeOpenAI {
+  readonly url: string
+  readonly calls: Array<RecordedCall>
+  /** The next requests get these behaviours in turn; afterwards, `ok`. */
+  readonly queue: Array<Behaviour>
+  setDefault(behaviour: Behaviour): void
+  close(): Promise<void>
+}
+
+export const answerFor = (body: Record<string, unknown>): string => {
+  const messages = body.messages as Array<{ role: string; content: unknown }>
+  const last = messages[messages.length - 1]
+  const text = typeof last?.content === "string" ? last.content : JSON.stringify(last?.content)
+  return `Answer #${messages.length} to: ${text}`
+}
+
+const completion = (body: Record<string, unknown>, id: string) => ({
+  id,
+  object: "chat.completion",
+  created: 1_700_000_000,
+  model: String(body.model),
+  system_fingerprint: "fp_fake",
+  choices: [{ index: 0, message: { role: "assistant", content: answerFor(body), refusal: null }, logprobs: null, finish_reason: "stop" }],
+  usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 }
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const writeStream = async (res: ServerResponse, body: Record<string, unknown>, id: string, breakOff: boolean) => {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+  const base = { id, object: "chat.completion.chunk", created: 1_700_000_000, model: String(body.model), system_fingerprint: "fp_fake" }
+  const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
+  send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] })
+  const words = answerFor(body).split(/(?<= )/)
+  for (const [index, word] of words.entries()) {
+    send({ ...base, choices: [{ index: 0, delta: { content: word }, logprobs: null, finish_reason: null }] })
+    if (breakOff && index === 1) {
+      await sleep(10)
+      res.destroy()
+      return
+    }
+    await sleep(2)
+  }
+  send({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] })
+  const options = body.stream_options as { include_usage?: boolean } | undefined
+  if (options?.include_usage) send({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: words.length, total_tokens: 9 + words.length } })
+  res.write("data: [DONE]\n\n")
+  res.end()
+}
+
+export const startFakeOpenAI = async (): Promise<FakeOpenAI> => {
+  const calls: Array<RecordedCall> = []
+  const queue: Array<Behaviour> = []
+  let fallback: Behaviour = { kind: "ok" }
+  let counter = 0
+  const server: Server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", async () => {
+      if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+        res.writeHead(404, { "content-type": "application/json" })
+        res.end(JSON.stringify({ error: { message: `Unknown path ${req.url}`, type: "invalid_request_error" } }))
+        return
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>
+      calls.push({ path: req.url, headers: req.headers, body })
+      const behaviour = queue.shift() ?? fallback
+      const id = `chatcmpl-fake${++counter}`
+      if (behaviour.kind === "hang") return
+      if (behaviour.kind === "error") {
+        res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })
+        res.end(JSON.stringify({ error: { message: behaviour.message, type: "invalid_request_error", param: null, code: null } }))
+        return
+      }
+      if (behaviour.kind === "ok" && behaviour.delayMs) await sleep(behaviour.delayMs)
+      if (body.stream === true) return writeStream(res, body, id, behaviour.kind === "break-stream")
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify(completion(body, id)))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    calls,
+    queue,
+    setDefault: (behaviour) => {
+      fallback = behaviour
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}

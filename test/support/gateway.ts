@@ -1,0 +1,44 @@
+import { serve } from "@hono/node-server"
+import type { AddressInfo } from "node:net"
+import { type Gateway, startGateway } from "../../core/Gateway.ts"
+
+export const TEST_PROVIDER_KEY = "sk-test-0123456789abcdef"
+
+export interface RunningGateway {
+  readonly url: string
+  readonly gateway: Gateway
+  readonly warnings: Array<string>
+  close(): Promise<void>
+}
+
+/** Starts the gateway in this process as a real listening server on a free loopback port. */
+export const startTestGateway = async (
+  env: Record<string, string>,
+  files: Record<string, string> = {}
+): Promise<RunningGateway> => {
+  const warnings: Array<string> = []
+  const gateway = await startGateway(
+    { env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env }, readTextFile: async (path) => files[path] },
+    { info: () => undefined, warn: (line) => warnings.push(line) }
+  )
+  const server = serve({ fetch: gateway.fetch, hostname: "127.0.0.1", port: 0 })
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    gateway,
+    warnings,
+    close: () =>
+      new Promise((resolve) => {
+        if ("closeAllConnections" in server) server.closeAllConnections()
+        server.close(() => void gateway.dispose().then(() => resolve()))
+      })
+  }
+}
+
+/** The environment of a gateway whose upstream is the given fake. */
+export const upstreamEnv = (upstreamUrl: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  ISARTOR__EXTERNAL_LLM_URL: upstreamUrl,
+  ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
+  ...extra
+})
