@@ -14,7 +14,7 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
   const entries = new LRUCache<string, ExactEntry>({
     max: options.maxEntries,
     ttl: options.ttlMs,
-    ...(options.now ? { perf: { now: options.now } } : {})
+    ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {})
   })
   return {
     backend: "memory",

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict"
+import { readFile } from "node:fs/promises"
+import { after, before, describe, it } from "node:test"
+import { type Gateway, startGateway } from "../../core/Gateway.ts"
+import { VERSION } from "../../core/version.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { upstreamEnv } from "../support/gateway.ts"
+
+let upstream: FakeOpenAI
+let gateway: Gateway
+let secured: Gateway
+
+const quiet = { info: () => undefined, warn: () => undefined }
+const start = (env: Record<string, string>) => startGateway({ env, readTextFile: async () => undefined }, quiet)
+
+before(async () => {
+  upstream = await startFakeOpenAI()
+  gateway = await start(upstreamEnv(upstream.url, { ISARTOR__MAX_BODY_BYTES: "2048" }))
+  secured = await start(upstreamEnv(upstream.url, { ISARTOR__GATEWAY_API_KEY: "gw-secret-key" }))
+})
+after(async () => {
+  await gateway.dispose()
+  await secured.dispose()
+  await upstream.close()
+})
+
+const call = (target: Gateway, path: string, init: RequestInit = {}) =>
+  Promise.resolve(target.fetch(new Request(`http://gateway.test${path}`, init)))
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  call(gateway, path, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+
+const errorOf = async (response: Response) => ((await response.json()) as { error: { message: string } }).error.message
+
+describe("HTTP surface", () => {
+  it("answers /healthz, /health and /v1/models", async () => {
+    const healthz = await call(gateway, "/healthz")
+    assert.deepEqual(await healthz.json(), { status: "ok" })
+    const health = (await (await call(gateway, "/health")).json()) as {
+      version: string
+      uptime_secs: number
+      layers: Record<string, { status: string }>
+    }
+    assert.equal(health.version, VERSION)
+    assert.equal(typeof health.uptime_secs, "number")
+    assert.equal(health.layers.l1a?.status, "ok")
+    assert.equal(health.layers.l3?.status, "ok")
+    assert.deepEqual(Object.keys(health.layers).sort(), ["l1a", "l1b", "l2", "l3"])
+    const models = (await (await call(gateway, "/v1/models")).json()) as { object: string; data: Array<{ id: string }> }
+    assert.equal(models.object, "list")
+    assert.equal(models.data[0]?.id, "gpt-4o-mini")
+  })
+
+  it("serves the native /api/chat format, then the same prompt from L1a", async () => {
+    const first = await post("/api/chat", JSON.stringify({ prompt: "native hello" }))
+    assert.equal(first.headers.get("x-isartor-layer"), "l3")
+    assert.deepEqual(await first.json(), { layer: 3, message: "Answer #1 to: native hello", model: "gpt-4o-mini" })
+    const second = await post("/api/chat", JSON.stringify({ prompt: "native hello" }))
+    assert.equal(second.headers.get("x-isartor-deflected"), "true")
+    assert.deepEqual(await second.json(), { layer: 1, message: "Answer #1 to: native hello", model: "gpt-4o-mini" })
+    const other = await post("/api/chat", JSON.stringify({ prompt: "native hello", model: "gpt-4o" }))
+    assert.equal(((await other.json()) as { model: string }).model, "gpt-4o")
+  })
+
+  it("rejects bad input with a 4xx JSON error that says what is wrong, and stores nothing", async () => {
+    const callsBefore = upstream.calls.length
+    const cases: Array<[string, string, number, RegExp]> = [
+      ["/v1/chat/completions", "{not json", 400, /not valid JSON/],
+      ["/v1/chat/completions", "", 400, /empty/],
+      ["/v1/chat/completions", "[1,2]", 400, /must be a JSON object/],
+      ["/v1/chat/completions", JSON.stringify({ model: "m" }), 400, /messages: required/],
+      ["/v1/chat/completions", JSON.stringify({ messages: [] }), 400, /messages: required, a non-empty array/],
+      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "robot", content: "x" }] }), 400, /messages\[0\]\.role/],
+      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x" }], temperature: "hot" }), 400, /temperature/],
+      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: 42 }] }), 400, /messages\[0\]\.content/],
+      ["/api/chat", JSON.stringify({ prompt: "   " }), 400, /prompt: must not be empty/],
+      ["/api/chat", JSON.stringify({ prompt: 7 }), 400, /prompt/],
+      ["/api/chat", JSON.stringify({}), 400, /prompt/],
+      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x".repeat(4000) }] }), 413, /larger than 2048 bytes/]
+    ]
+    for (const [path, body, status, message] of cases) {
+      const response = await post(path, body)
+      assert.equal(response.status, status, `${body.slice(0, 60)} → ${status}`)
+      assert.match(response.headers.get("content-type") ?? "", /application\/json/)
+      assert.match(await errorOf(response), message)
+    }
+    assert.equal(upstream.calls.length, callsBefore, "no bad request reached the upstream")
+    const unknown = await call(gateway, "/v1/nothing-here")
+    assert.equal(unknown.status, 404)
+    assert.match(await errorOf(unknown), /no route for GET \/v1\/nothing-here/)
+  })
+
+  it("does not cache an upstream failure", async () => {
+    upstream.queue.push({ kind: "error", status: 503, message: "overloaded" })
+    const failed = await post("/api/chat", JSON.stringify({ prompt: "fails once" }))
+    assert.equal(failed.status, 502)
+    assert.equal(failed.headers.get("x-isartor-layer"), "l3")
+    const retried = await post("/api/chat", JSON.stringify({ prompt: "fails once" }))
+    assert.equal(retried.status, 200)
+    assert.equal(retried.headers.get("x-isartor-layer"), "l3")
+  })
+})
+
+describe("gateway auth", () => {
+  it("leaves /healthz open and guards every other route", async () => {
+    assert.equal((await call(secured, "/healthz")).status, 200)
+    for (const path of ["/health", "/v1/models", "/nowhere"]) {
+      const response = await call(secured, path)
+      assert.equal(response.status, 401, path)
+      assert.match(await errorOf(response), /missing gateway API key/)
+    }
+    const chat = await call(secured, "/api/chat", { method: "POST", body: JSON.stringify({ prompt: "hi" }) })
+    assert.equal(chat.status, 401)
+  })
+
+  it("accepts X-API-Key or Authorization: Bearer, and rejects a wrong key", async () => {
+    assert.equal((await call(secured, "/health", { headers: { "x-api-key": "gw-secret-key" } })).status, 200)
+    assert.equal((await call(secured, "/health", { headers: { authorization: "Bearer gw-secret-key" } })).status, 200)
+    const wrong = await call(secured, "/health", { headers: { authorization: "Bearer gw-secret-kez" } })
+    assert.equal(wrong.status, 401)
+    assert.match(await errorOf(wrong), /invalid gateway API key/)
+    const prefix = await call(secured, "/health", { headers: { "x-api-key": "gw-secret" } })
+    assert.equal(prefix.status, 401)
+  })
+})
+
+describe("package", () => {
+  it("reports the version package.json has", async () => {
+    const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    assert.equal(VERSION, pkg.version)
+  })
+})
