@@ -3,15 +3,15 @@ import { stringify } from "safe-stable-stringify"
 import xxhash from "xxhash-wasm"
 import type { ChatRequest } from "./ChatRequest.ts"
 
-/** Body fields that change how an answer is delivered, never what it says: a streamed and a plain request share an entry. */
-const deliveryOnly = new Set(["stream", "stream_options"])
-
 /** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
 export const KEY_VERSION = 1
 
 const KEY_SEED = 0n
 /** An independent second digest, kept in the entry and compared on a hit: a wrong answer needs both to collide. */
 const CHECK_SEED = 0x9e3779b97f4a7c15n
+
+const encoder = new TextEncoder()
+const hex = (digest: bigint) => digest.toString(16).padStart(16, "0")
 
 export interface ExactKey {
   /** xxh64 of the canonical request, hex: the cache key. */
@@ -31,13 +31,13 @@ export class CacheKey extends Context.Service<CacheKey, {
     Effect.gen(function*() {
       const hasher = yield* Effect.promise(() => xxhash())
       return CacheKey.of({
+        // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
+        // plain request share an entry.
         exactKey: (request) => {
-          const fields: Record<string, unknown> = {}
-          for (const [name, value] of Object.entries(request.body)) {
-            if (!deliveryOnly.has(name) && value !== undefined) fields[name] = value
-          }
+          const { stream: _stream, stream_options: _streamOptions, ...fields } = request.body
           const material = stringify({ v: KEY_VERSION, family: request.family, tenant: request.tenant, body: fields })!
-          return { key: hasher.h64ToString(material, KEY_SEED), check: hasher.h64ToString(material, CHECK_SEED) }
+          const bytes = encoder.encode(material)
+          return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
         },
         hashSecret: (secret) =>
           secret === "" ? "anonymous" : hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED)

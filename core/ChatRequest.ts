@@ -1,4 +1,4 @@
-import { Effect, Schema } from "effect"
+import { Exit, Schema } from "effect"
 import { BadRequest } from "./errors.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
@@ -19,35 +19,29 @@ export interface ChatRequest {
   readonly cacheWrite: boolean
 }
 
-const ContentPart = Schema.StructWithRest(Schema.Struct({ type: Schema.String }), [
-  Schema.Record(Schema.String, Schema.Unknown)
-])
+// Structs check the fields they name and let every other field through: the body goes upstream as the client
+// wrote it, so validation only has to reject what the upstream would (and say so more clearly).
+const ContentPart = Schema.Struct({ type: Schema.String })
 
-const Message = Schema.StructWithRest(
-  Schema.Struct({
-    role: Schema.Literals(["system", "developer", "user", "assistant", "tool", "function"]),
-    content: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(ContentPart)])))
-  }),
-  [Schema.Record(Schema.String, Schema.Unknown)]
-)
+const Message = Schema.Struct({
+  role: Schema.Literals(["system", "developer", "user", "assistant", "tool", "function"]),
+  content: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(ContentPart)])))
+})
 
 const OptionalNumber = Schema.optional(Schema.NullOr(Schema.Number))
 
 /** The fields we check; everything else in the body passes through untouched. */
-const OpenAIChatBody = Schema.StructWithRest(
-  Schema.Struct({
-    model: Schema.optional(Schema.String),
-    messages: Schema.NonEmptyArray(Message),
-    stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-    temperature: OptionalNumber,
-    top_p: OptionalNumber,
-    max_tokens: OptionalNumber,
-    n: OptionalNumber,
-    seed: OptionalNumber,
-    tools: Schema.optional(Schema.NullOr(Schema.Array(Schema.Record(Schema.String, Schema.Unknown))))
-  }),
-  [Schema.Record(Schema.String, Schema.Unknown)]
-)
+const OpenAIChatBody = Schema.Struct({
+  model: Schema.optional(Schema.String),
+  messages: Schema.NonEmptyArray(Message),
+  stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  temperature: OptionalNumber,
+  top_p: OptionalNumber,
+  max_tokens: OptionalNumber,
+  n: OptionalNumber,
+  seed: OptionalNumber,
+  tools: Schema.optional(Schema.NullOr(Schema.Array(Schema.Record(Schema.String, Schema.Unknown))))
+})
 
 const NativeChatBody = Schema.Struct({
   prompt: Schema.String,
@@ -62,28 +56,45 @@ const describeIssue = (error: Schema.SchemaError): string => {
   return path ? `${path}: ${first}` : first ?? "invalid request body"
 }
 
-const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S, body: unknown) =>
-  Schema.decodeUnknownEffect(schema)(body).pipe(
-    Effect.mapError((error) => new BadRequest({ status: 400, message: describeIssue(error) }))
-  )
+const badRequest = (message: string, param?: string) =>
+  Exit.fail(new BadRequest({ status: 400, message, ...(param !== undefined ? { param } : {}) }))
+
+/**
+ * Built once per schema. A valid body (nearly all of them) takes the cheap type guard; only an invalid one pays
+ * for the full decode that explains what is wrong.
+ */
+const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  const isValid = Schema.is(schema)
+  const decode = Schema.decodeUnknownExit(schema as Schema.Top as Schema.Codec<S["Type"], unknown>)
+  return (body: unknown): Exit.Exit<S["Type"], BadRequest> => {
+    if (isValid(body)) return Exit.succeed(body)
+    const exit = decode(body)
+    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
+    const error = Exit.findErrorOption(exit)
+    return badRequest(error._tag === "Some" ? describeIssue(error.value) : "invalid request body")
+  }
+}
+const decodeOpenAIBody = decoderFor(OpenAIChatBody)
+const decodeNativeBody = decoderFor(NativeChatBody)
+
+// The request decoders are plain synchronous functions returning an Exit (itself an Effect): they run on every
+// request, and a chain of effect steps costs more here than the checks themselves.
 
 /** Parses a request body as JSON, with a message that says what is wrong. */
-export const parseJsonBody = (text: string): Effect.Effect<unknown, BadRequest> => {
-  if (text.trim() === "") return Effect.fail(new BadRequest({ status: 400, message: "request body is empty; expected JSON" }))
-  return Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (error) =>
-      new BadRequest({
-        status: 400,
-        message: `request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`
-      })
-  })
+export const parseJsonBody = (text: string): Exit.Exit<unknown, BadRequest> => {
+  if (text.trim() === "") return badRequest("request body is empty; expected JSON")
+  try {
+    return Exit.succeed(JSON.parse(text) as unknown)
+  } catch (error) {
+    return badRequest(`request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
 }
 
-const notAnObject = (body: unknown) =>
-  typeof body !== "object" || body === null || Array.isArray(body)
-    ? Effect.fail(new BadRequest({ status: 400, message: "request body must be a JSON object" }))
-    : Effect.void
+const isObject = (body: unknown): body is Record<string, unknown> =>
+  typeof body === "object" && body !== null && !Array.isArray(body)
+
+const pickModel = (model: string | undefined, context: RequestContext) =>
+  model !== undefined && model.trim() !== "" ? model : context.defaultModel
 
 export interface RequestContext {
   readonly defaultModel: string
@@ -92,45 +103,42 @@ export interface RequestContext {
   readonly cacheWrite: boolean
 }
 
+export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
+
 /** `POST /v1/chat/completions`: validates the OpenAI body and keeps it whole for the upstream. */
-export const fromOpenAIBody = Effect.fn("ChatRequest.fromOpenAIBody")(function*(body: unknown, context: RequestContext) {
-  yield* notAnObject(body)
-  const raw = body as Record<string, unknown>
-  if (!Array.isArray(raw.messages) || raw.messages.length === 0) {
-    return yield* new BadRequest({
-      status: 400,
-      message: "messages: required, a non-empty array of chat messages",
-      param: "messages"
-    })
+export const fromOpenAIBody: RequestDecoder = (body, context) => {
+  if (!isObject(body)) return badRequest("request body must be a JSON object")
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return badRequest("messages: required, a non-empty array of chat messages", "messages")
   }
-  const checked = yield* decodeWith(OpenAIChatBody, body)
-  const model = checked.model !== undefined && checked.model.trim() !== "" ? checked.model : context.defaultModel
-  return {
+  const checked = decodeOpenAIBody(body)
+  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
+  const model = pickModel(checked.value.model, context)
+  return Exit.succeed({
     family: "openai",
-    body: { ...raw, model },
+    body: { ...body, model },
     model,
-    stream: checked.stream === true,
+    stream: checked.value.stream === true,
     tenant: context.tenant,
     cacheRead: context.cacheRead,
     cacheWrite: context.cacheWrite
-  } satisfies ChatRequest
-})
+  })
+}
 
 /** `POST /api/chat`: `{"prompt", "model"?}` becomes a one-message chat request. */
-export const fromNativeBody = Effect.fn("ChatRequest.fromNativeBody")(function*(body: unknown, context: RequestContext) {
-  yield* notAnObject(body)
-  const checked = yield* decodeWith(NativeChatBody, body)
-  if (checked.prompt.trim() === "") {
-    return yield* new BadRequest({ status: 400, message: "prompt: must not be empty", param: "prompt" })
-  }
-  const model = checked.model !== undefined && checked.model.trim() !== "" ? checked.model : context.defaultModel
-  return {
+export const fromNativeBody: RequestDecoder = (body, context) => {
+  if (!isObject(body)) return badRequest("request body must be a JSON object")
+  const checked = decodeNativeBody(body)
+  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
+  if (checked.value.prompt.trim() === "") return badRequest("prompt: must not be empty", "prompt")
+  const model = pickModel(checked.value.model, context)
+  return Exit.succeed({
     family: "native",
-    body: { model, messages: [{ role: "user", content: checked.prompt }] },
+    body: { model, messages: [{ role: "user", content: checked.value.prompt }] },
     model,
     stream: false,
     tenant: context.tenant,
     cacheRead: context.cacheRead,
     cacheWrite: context.cacheWrite
-  } satisfies ChatRequest
-})
+  })
+}

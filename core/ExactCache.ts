@@ -21,15 +21,13 @@ export class ExactCache extends Context.Service<ExactCache, {
 }>()("isartor/ExactCache") {
   static readonly make = (store: ExactStore) =>
     ExactCache.of({
-      lookup: Effect.fn("ExactCache.lookup")(function*(key: ExactKey) {
-        const entry = yield* store.get(key.key)
-        // A matching first digest with a different second one is a 64-bit collision: never serve it.
-        if (entry === undefined || entry.check !== key.check) return yield* new CacheMiss({ layer: "l1a" })
-        return entry.completion
-      }),
-      store: Effect.fn("ExactCache.store")(function*(key: ExactKey, completion: string) {
-        yield* store.set(key.key, { check: key.check, completion })
-      }),
+      lookup: (key) =>
+        Effect.flatMap(store.get(key.key), (entry) =>
+          // A matching first digest with a different second one is a 64-bit collision: never serve it.
+          entry === undefined || entry.check !== key.check
+            ? Effect.fail(new CacheMiss({ layer: "l1a" }))
+            : Effect.succeed(entry.completion)),
+      store: (key, completion) => store.set(key.key, { check: key.check, completion }),
       status: store.size.pipe(
         Effect.map((entries): ExactCacheStatus => ({ status: "ok", backend: store.backend, entries })),
         Effect.catchTag("LayerUnavailable", (error) =>

@@ -1,4 +1,4 @@
-import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
+import { Cause, Context, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { CacheKey } from "./CacheKey.ts"
 import { Coalescer } from "./Coalescer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
@@ -49,16 +49,18 @@ export const startGateway = async (sources: ConfigSources, log: GatewayLog = con
   for (const warning of warnings) log.warn(`isartor: warning: ${warning}`)
 
   const runtime = ManagedRuntime.make(gatewayLayer(config))
-  const services = await runtime.runPromise(Effect.all({ pipeline: Pipeline, cacheKey: CacheKey }))
-    .catch(async (error: unknown) => {
-      await runtime.dispose()
-      throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
-    })
+  const context = await runtime.context().catch(async (error: unknown) => {
+    await runtime.dispose()
+    throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
+  })
+  // Requests run straight on the built context: no per-request wait on the runtime's start-up promise.
+  const run = Effect.runPromiseExitWith(context)
+  const services = { pipeline: Context.get(context, Pipeline), cacheKey: Context.get(context, CacheKey) }
   const app = makeApp({
     config,
     pipeline: services.pipeline,
     hashSecret: services.cacheKey.hashSecret,
-    run: (effect, signal) => runtime.runPromiseExit(effect, { signal }),
+    run: (effect) => run(effect),
     version: VERSION,
     now: Date.now
   })

@@ -111,12 +111,13 @@ export class Pipeline extends Context.Service<Pipeline, {
         })
 
       return Pipeline.of({
-        handle: Effect.fn("Pipeline.handle")(function*(request: ChatRequest) {
+        // Untraced on purpose: a span costs more than a whole exact-cache hit; L3 calls carry their own spans.
+        handle: (request) => {
           const key = cacheKey.exactKey(request)
-          return yield* lookupExact(request, key).pipe(
+          return lookupExact(request, key).pipe(
             Effect.catchTags(fallThrough(() => callProvider(request, key)))
           )
-        }),
+        },
         status: Effect.gen(function*() {
           const l1a = exactEnabled ? yield* exactCache.status : { status: "disabled", reason: "cache_mode" }
           return {

@@ -1,46 +1,15 @@
 import assert from "node:assert/strict"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { fileURLToPath } from "node:url"
 import { after, before, describe, it } from "node:test"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { upstreamEnv } from "./support/gateway.ts"
+import { projectRoot, type RuntimeName, runtimeCommand, startProcess } from "./support/processes.ts"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-const bin = (name: string) => `${root}node_modules/.bin/${name}`
+const runtimes: Array<RuntimeName> = ["node", "bun", "deno"]
 
-/** How each runtime starts its entrypoint: the same commands the npm scripts use. */
-const runtimes: Record<string, Array<string>> = {
-  node: [process.execPath, "--import", "tsx", "runtimes/node.ts"],
-  bun: [bin("bun"), "runtimes/bun.ts"],
-  deno: [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "runtimes/deno.ts"]
-}
-
-interface Started {
-  readonly child: ChildProcess
-  readonly url: string
-  readonly output: () => string
-}
-
-const startRuntime = async (command: Array<string>, env: Record<string, string>): Promise<Started> => {
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ISARTOR__HOST_PORT: "127.0.0.1:0", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let output = ""
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    const match = /isartor listening on (http:\/\/\S+)/.exec(output)
-    if (match) return { child, url: match[1]!, output: () => output }
-    if (child.exitCode !== null) break
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  child.kill("SIGKILL")
-  throw new Error(`${command.join(" ")} did not start:\n${output}`)
-}
+const startRuntime = (runtime: RuntimeName, env: Record<string, string>) =>
+  startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env })
 
 const chat = (url: string, content: string) =>
   fetch(`${url}/v1/chat/completions`, {
@@ -55,10 +24,10 @@ before(async () => {
 })
 after(() => upstream.close())
 
-for (const [name, command] of Object.entries(runtimes)) {
+for (const name of runtimes) {
   describe(`runtime: ${name}`, () => {
     it("serves a miss from upstream, then the same request from L1a", async () => {
-      const gateway = await startRuntime(command, upstreamEnv(upstream.url))
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url))
       try {
         const callsBefore = upstream.calls.length
         const first = await chat(gateway.url, `hello from ${name}`)
@@ -71,12 +40,12 @@ for (const [name, command] of Object.entries(runtimes)) {
         assert.deepEqual(await second.json(), firstBody)
         assert.equal(upstream.calls.length, callsBefore + 1)
       } finally {
-        gateway.child.kill("SIGKILL")
+        gateway.stop()
       }
     })
 
     it("finishes an in-flight request on SIGTERM, then exits cleanly", async () => {
-      const gateway = await startRuntime(command, upstreamEnv(upstream.url))
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url))
       try {
         upstream.queue.push({ kind: "ok", delayMs: 700 })
         const inFlight = chat(gateway.url, `slow request on ${name}`)
@@ -91,7 +60,7 @@ for (const [name, command] of Object.entries(runtimes)) {
         const [code] = await exited
         assert.equal(code, 0, gateway.output())
       } finally {
-        if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL")
+        gateway.stop()
       }
     })
   })
@@ -100,7 +69,7 @@ for (const [name, command] of Object.entries(runtimes)) {
 describe("runtime start-up errors", () => {
   it("stops with exit code 1 and a message naming the variable", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "runtimes/node.ts"], {
-      cwd: root,
+      cwd: projectRoot,
       env: { PATH: process.env.PATH ?? "", ISARTOR__CACHE_TTL_SECS: "forever" },
       stdio: ["ignore", "pipe", "pipe"]
     })

@@ -1,21 +1,30 @@
-import { Cause, Effect, Exit } from "effect"
+import { Cause, type Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
-import { bodyLimit } from "hono/body-limit"
-import { type ChatRequest, fromNativeBody, fromOpenAIBody, parseJsonBody, type RequestContext } from "../ChatRequest.ts"
+import {
+  type ChatRequest,
+  fromNativeBody,
+  fromOpenAIBody,
+  parseJsonBody,
+  type RequestContext,
+  type RequestDecoder
+} from "../ChatRequest.ts"
 import { type Completion, completionToSse, firstText } from "../Completion.ts"
 import type { AppConfigShape } from "../ConfigSpec.ts"
-import { BadRequest, type ProviderError } from "../errors.ts"
+import type { BadRequest, ProviderError } from "../errors.ts"
 import type { Answer, LayerName, Pipeline } from "../Pipeline.ts"
 import { badRequestResponse, errorBody, jsonResponse, providerErrorResponse } from "./errors.ts"
-import { gatewayAuth, presentedKey } from "./middleware.ts"
+import { bodyReader, gatewayAuth, presentedKey } from "./middleware.ts"
 
 export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
   readonly hashSecret: (secret: string) => string
-  /** Runs an effect on the gateway's runtime (its tracer, logger); the signal interrupts it when the client leaves. */
-  readonly run: <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal) => Promise<Exit.Exit<A, E>>
+  /**
+   * Runs an effect on the gateway's runtime (its tracer, logger). A client that leaves does not interrupt it: a
+   * plain miss still completes and is cached (and serves its coalesced followers); a stream is cancelled.
+   */
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly version: string
   /** Milliseconds since the epoch, injected so `/health` uptime is testable. */
   readonly now: () => number
@@ -46,6 +55,14 @@ const render = (request: ChatRequest, answer: Answer): Response => {
   return new Response(answer.completion, { headers: { "content-type": "application/json", ...headers } })
 }
 
+/** A typed failure becomes its JSON error; anything else is a defect, for `onError`. */
+const failureResponse = (cause: Cause.Cause<BadRequest | ProviderError>): Response => {
+  const failure = Cause.findErrorOption(cause)
+  if (failure._tag === "None") throw Cause.squash(cause)
+  const error = failure.value
+  return error._tag === "BadRequest" ? badRequestResponse(error) : providerErrorResponse(error, pipelineHeaders("l3"))
+}
+
 const cacheDirectives = (header: string | undefined) => {
   const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
   return { cacheRead: !directives.includes("no-cache"), cacheWrite: !directives.includes("no-store") }
@@ -64,38 +81,27 @@ export const makeApp = (deps: AppDependencies): Hono => {
     }
   }
 
-  const chatRoute = (decode: (body: unknown, context: RequestContext) => Effect.Effect<ChatRequest, BadRequest>) =>
+  const chatRoute = (decode: RequestDecoder) =>
     async (c: HonoContext) => {
+      const body = await readBody(c)
+      if (typeof body !== "string") return body
       const context = requestContext(c)
-      const text = await c.req.text()
-      const exit = await deps.run(
-        Effect.gen(function*() {
-          const request = yield* decode(yield* parseJsonBody(text), context)
-          return render(request, yield* deps.pipeline.handle(request))
-        }),
-        c.req.raw.signal
-      )
-      if (Exit.isSuccess(exit)) return exit.value
-      const failure = Cause.findErrorOption(exit.cause)
-      if (failure._tag === "Some") {
-        const error: BadRequest | ProviderError = failure.value
-        return error._tag === "BadRequest" ? badRequestResponse(error) : providerErrorResponse(error, pipelineHeaders("l3"))
-      }
-      if (Cause.hasInterruptsOnly(exit.cause)) return jsonResponse(499, errorBody("client closed the request", "cancelled"))
-      throw Cause.squash(exit.cause)
+      const parsed = parseJsonBody(body)
+      const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
+      if (Exit.isFailure(decoded)) return failureResponse(decoded.cause)
+      const request = decoded.value
+      const exit = await deps.run(deps.pipeline.handle(request))
+      return Exit.isSuccess(exit) ? render(request, exit.value) : failureResponse(exit.cause)
     }
 
-  const limitBody = bodyLimit({
-    maxSize: deps.config.max_body_bytes,
-    onError: () =>
-      jsonResponse(413, errorBody(`request body is larger than ${deps.config.max_body_bytes} bytes (max_body_bytes)`, "invalid_request_error"))
-  })
+  const readBody = bodyReader(deps.config.max_body_bytes)
 
   app.get("/healthz", (c) => c.json({ status: "ok" }))
-  app.use("*", gatewayAuth(deps.config.gateway_api_key))
+  // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
+  if (Redacted.value(deps.config.gateway_api_key) !== "") app.use("*", gatewayAuth(deps.config.gateway_api_key))
 
   app.get("/health", async (c) => {
-    const exit = await deps.run(deps.pipeline.status, c.req.raw.signal)
+    const exit = await deps.run(deps.pipeline.status)
     return c.json({
       status: "ok",
       version: deps.version,
@@ -110,8 +116,8 @@ export const makeApp = (deps: AppDependencies): Hono => {
       data: [{ id: deps.config.external_llm_model, object: "model", created: Math.floor(startedAt / 1000), owned_by: deps.config.llm_provider }]
     }))
 
-  app.post("/v1/chat/completions", limitBody, chatRoute(fromOpenAIBody))
-  app.post("/api/chat", limitBody, chatRoute(fromNativeBody))
+  app.post("/v1/chat/completions", chatRoute(fromOpenAIBody))
+  app.post("/api/chat", chatRoute(fromNativeBody))
 
   app.notFound((c) =>
     jsonResponse(404, errorBody(`no route for ${c.req.method} ${new URL(c.req.url).pathname}`, "invalid_request_error"))

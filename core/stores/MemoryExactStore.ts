@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { LRUCache } from "lru-cache"
 import type { ExactEntry, ExactStore } from "./ExactStore.ts"
 
@@ -18,8 +18,9 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
   })
   return {
     backend: "memory",
-    get: (key) => Effect.sync(() => entries.get(key)),
-    set: (key, entry) => Effect.sync(() => void entries.set(key, entry)),
+    // Exits, not suspended effects: these are pure in-memory calls on the hit path, cheapest evaluated at once.
+    get: (key) => Exit.succeed(entries.get(key)),
+    set: (key, entry) => Exit.succeed(void entries.set(key, entry)),
     size: Effect.sync(() => {
       entries.purgeStale()
       return entries.size

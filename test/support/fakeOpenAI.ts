@@ -67,10 +67,18 @@ const writeStream = async (res: ServerResponse, body: Record<string, unknown>, i
   res.end()
 }
 
-export const startFakeOpenAI = async (): Promise<FakeOpenAI> => {
+export interface FakeOptions {
+  /** Keep every request for assertions (tests); off for load, where it would only grow. */
+  readonly record?: boolean
+  readonly port?: number
+  readonly defaultBehaviour?: Behaviour
+}
+
+export const startFakeOpenAI = async (options: FakeOptions = {}): Promise<FakeOpenAI> => {
   const calls: Array<RecordedCall> = []
   const queue: Array<Behaviour> = []
-  let fallback: Behaviour = { kind: "ok" }
+  let fallback: Behaviour = options.defaultBehaviour ?? { kind: "ok" }
+  const record = options.record ?? true
   let counter = 0
   const server: Server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
@@ -82,7 +90,7 @@ export const startFakeOpenAI = async (): Promise<FakeOpenAI> => {
         return
       }
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>
-      calls.push({ path: req.url, headers: req.headers, body })
+      if (record) calls.push({ path: req.url, headers: req.headers, body })
       const behaviour = queue.shift() ?? fallback
       const id = `chatcmpl-fake${++counter}`
       if (behaviour.kind === "hang") return
@@ -97,7 +105,7 @@ export const startFakeOpenAI = async (): Promise<FakeOpenAI> => {
       res.end(JSON.stringify(completion(body, id)))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}/v1`,

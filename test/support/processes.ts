@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+export const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
+
+export type RuntimeName = "node" | "bun" | "deno"
+
+/** How each runtime runs a TypeScript entrypoint: the same commands the npm scripts use. */
+export const runtimeCommand = (runtime: RuntimeName, entry: string): Array<string> => {
+  const bin = (name: string) => `${projectRoot}node_modules/.bin/${name}`
+  if (runtime === "bun") return [bin("bun"), entry]
+  if (runtime === "deno") return [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", entry]
+  return [process.execPath, "--import", "tsx", entry]
+}
+
+export interface StartedProcess {
+  readonly child: ChildProcess
+  /** The URL the process printed as `… listening on <url>`. */
+  readonly url: string
+  readonly output: () => string
+  readonly stop: () => void
+}
+
+/** Spawns a server process and waits until it prints `listening on <url>`. */
+export const startProcess = async (
+  command: Array<string>,
+  env: Record<string, string>,
+  timeoutMs = 60_000
+): Promise<StartedProcess> => {
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  }
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const match = /listening on (http:\/\/\S+)/.exec(output)
+    if (match) return { child, url: match[1]!, output: () => output, stop }
+    if (child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  stop()
+  throw new Error(`${command.join(" ")} did not start:\n${output}`)
+}
