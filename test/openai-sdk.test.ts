@@ -172,6 +172,25 @@ describe("OpenAI SDK through the gateway", () => {
     assert.match(keyError.message, /Incorrect API key provided: \[redacted\]/)
   })
 
+  it("cancels the upstream stream when the client goes away, caches nothing, and keeps serving", async () => {
+    upstream.setDefault({ kind: "ok", delayMs: 0 })
+    const controller = new AbortController()
+    const response = await fetch(`${running.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...ask("a long story the client abandons with many many words in it"), stream: true }),
+      signal: controller.signal
+    })
+    const reader = response.body!.getReader()
+    await reader.read()
+    controller.abort()
+    await reader.closed.catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const again = await client().chat.completions.create(ask("a long story the client abandons with many many words in it")).withResponse()
+    assert.equal(again.response.headers.get("x-isartor-layer"), "l3")
+    assert.equal(again.data.choices[0]?.message.content, "Answer #1 to: a long story the client abandons with many many words in it")
+  })
+
   it("ends a stream that breaks mid-way with an error the SDK raises, and caches nothing", async () => {
     upstream.queue.push({ kind: "break-stream" })
     const stream = await client().chat.completions.create({ ...ask("broken stream words here"), stream: true })

@@ -101,6 +101,27 @@ describe("HTTP surface", () => {
   })
 })
 
+describe("exact-cache bounds through HTTP", () => {
+  it("evicts the least recently used answer past cache_max_capacity, and expires answers after cache_ttl_secs", async () => {
+    const small = await start(upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "2", ISARTOR__CACHE_TTL_SECS: "1" }))
+    const ask = async (prompt: string) =>
+      (await small.fetch(new Request("http://gateway.test/api/chat", { method: "POST", body: JSON.stringify({ prompt }) })))
+        .headers.get("x-isartor-layer")
+    try {
+      assert.equal(await ask("one"), "l3")
+      assert.equal(await ask("two"), "l3")
+      assert.equal(await ask("one"), "l1a")
+      assert.equal(await ask("three"), "l3") // evicts "two", the least recently used
+      assert.equal(await ask("two"), "l3")
+      assert.equal(await ask("three"), "l1a")
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+      assert.equal(await ask("three"), "l3", "expired after cache_ttl_secs")
+    } finally {
+      await small.dispose()
+    }
+  })
+})
+
 describe("gateway auth", () => {
   it("leaves /healthz open and guards every other route", async () => {
     assert.equal((await call(secured, "/healthz")).status, 200)
