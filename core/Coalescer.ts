@@ -4,11 +4,17 @@ import type { ProviderError } from "./errors.ts"
 /** The leader of a coalesced call went away (its client disconnected) before an answer: followers go on their own. */
 export class LeaderAbandoned extends Schema.TaggedError<LeaderAbandoned>()("LeaderAbandoned", {}) {}
 
-export type SharedOutcome = Deferred.Deferred<string, ProviderError | LeaderAbandoned>
+/** What followers share: the serialised completion and the provider that answered. */
+export interface SharedAnswer {
+  readonly completion: string
+  readonly provider: string
+}
+
+export type SharedOutcome = Deferred.Deferred<SharedAnswer, ProviderError | LeaderAbandoned>
 
 /** The leader's handle: it settles the shared outcome exactly once, then leaves the table. */
 export interface Lead {
-  readonly settle: (exit: Exit.Exit<string, ProviderError | LeaderAbandoned>) => void
+  readonly settle: (exit: Exit.Exit<SharedAnswer, ProviderError | LeaderAbandoned>) => void
 }
 
 /**
@@ -25,7 +31,7 @@ export class Coalescer extends Context.Service<Coalescer, {
       enter: (key) => {
         const existing = pending.get(key)
         if (existing) return { _tag: "Follow", outcome: existing }
-        const outcome = Deferred.makeUnsafe<string, ProviderError | LeaderAbandoned>()
+        const outcome = Deferred.makeUnsafe<SharedAnswer, ProviderError | LeaderAbandoned>()
         pending.set(key, outcome)
         return {
           _tag: "Lead",

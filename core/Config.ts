@@ -2,7 +2,7 @@ import { ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import { closest } from "fastest-levenshtein"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid } from "./errors.ts"
-import { type AppConfigShape, configLeaves, envVarName } from "./ConfigSpec.ts"
+import { type AppConfigShape, configLeaves, envVarName, providerConfigKeys } from "./ConfigSpec.ts"
 
 /** The gateway's configuration, read once at start-up. */
 export class AppConfig extends Context.Service<AppConfig, AppConfigShape>()("isartor/AppConfig") {
@@ -89,6 +89,14 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
   if (!(config.similarity_threshold >= 0 && config.similarity_threshold <= 1)) {
     problems.push([["similarity_threshold"], "expected a number between 0 and 1"])
   }
+  if (config.l3_max_retries < 0) problems.push([["l3_max_retries"], "expected 0 or a positive integer"])
+  if (config.l3_retry_base_ms < 0) problems.push([["l3_retry_base_ms"], "expected 0 or a positive integer"])
+  if (config.azure_deployment_id !== "" && !/^[A-Za-z0-9._-]+$/.test(config.azure_deployment_id)) {
+    problems.push([["azure_deployment_id"], "expected a deployment name of letters, digits, '.', '_' or '-'"])
+  }
+  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(config.azure_api_version)) {
+    problems.push([["azure_api_version"], "expected YYYY-MM-DD or YYYY-MM-DD-preview"])
+  }
   const positive: Array<[ReadonlyArray<string>, number]> = [
     [["cache_ttl_secs"], config.cache_ttl_secs],
     [["cache_max_capacity"], config.cache_max_capacity],
@@ -100,11 +108,17 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
   for (const [path, value] of positive) if (value <= 0) problems.push([path, "expected a positive integer"])
   const urls: Array<[ReadonlyArray<string>, string, ReadonlyArray<string>]> = [
     [["external_llm_url"], config.external_llm_url, ["http:", "https:"]],
+    ...providerConfigKeys.map((id): [ReadonlyArray<string>, string, ReadonlyArray<string>] => [
+      ["providers", id, "url"],
+      config.providers[id].url,
+      ["http:", "https:"]
+    ]),
     [["otel_exporter_endpoint"], config.otel_exporter_endpoint, ["http:", "https:"]],
     [["layer2", "sidecar_url"], config.layer2.sidecar_url, ["http:", "https:"]],
     [["redis_url"], config.redis_url, ["redis:", "rediss:"]]
   ]
   for (const [path, value, protocols] of urls) {
+    if (value === "") continue // empty: the default (a provider's public API, say)
     const protocol = URL.canParse(value) ? new URL(value).protocol : undefined
     if (protocol === undefined || !protocols.includes(protocol)) {
       problems.push([path, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`])

@@ -39,6 +39,10 @@ const oneOf = <const L extends ReadonlyArray<string>>(literals: L, fallback: L[n
     `one of ${literals.join(", ")}`
   )
 
+/** Config-table names of the providers (`openai-compatible` becomes `openai_compatible`, a valid variable name). */
+export const providerConfigKeys = ["openai", "azure", "anthropic", "xai", "gemini", "ollama", "openai_compatible"] as const
+export type ProviderConfigKey = typeof providerConfigKeys[number]
+
 export const configSpec = {
   host_port: text("0.0.0.0:8080", "Address and port the gateway listens on (`host:port`)."),
   gateway_api_key: secret(
@@ -55,14 +59,31 @@ export const configSpec = {
   cache_ttl_secs: int(300, "Seconds a cached answer lives."),
   cache_max_capacity: int(10000, "Most entries each cache holds; the least recently used goes first."),
   max_body_bytes: int(10 * 1024 * 1024, "Largest request body accepted; larger bodies get 413."),
-  llm_provider: text("openai", "The L3 cloud provider."),
+  llm_provider: text("openai", "The L3 cloud provider: openai, azure, anthropic, xai, gemini, ollama or openai-compatible."),
   external_llm_url: text(
-    "https://api.openai.com/v1/chat/completions",
-    "The provider's chat endpoint; a base URL ending in `/v1` is accepted too."
+    "",
+    "The provider's endpoint; empty means its public API (see Providers). For OpenAI-style providers the chat endpoint, or a base URL ending in `/v1`."
   ),
   external_llm_model: text("gpt-4o-mini", "Model used when a request names none."),
   external_llm_api_key: secret("The provider's API key. Without one, uncached requests get a 502 saying so."),
-  l3_timeout_secs: int(120, "Seconds an L3 call may take before it is abandoned (502)."),
+  l3_timeout_secs: int(120, "Seconds one L3 attempt may take before it is abandoned."),
+  l3_max_retries: int(2, "Retries per provider on 429, 5xx, connection errors and timeouts (0 = none); 400/401/403/404 are never retried."),
+  l3_retry_base_ms: int(250, "First retry delay; it doubles per attempt, with jitter, and yields to `Retry-After`."),
+  fallback_providers: text(
+    "",
+    "Comma-separated provider ids tried in order when the primary fails retryably or stays rate-limited; each reads `providers.<id>.*`."
+  ),
+  azure_deployment_id: text("", "Azure OpenAI deployment name (letters, digits, `.`, `_`, `-`)."),
+  azure_api_version: text("2024-10-21", "Azure OpenAI `api-version` (`YYYY-MM-DD` or `YYYY-MM-DD-preview`)."),
+  openai_organization: text("", "Optional `OpenAI-Organization` header."),
+  openai_project: text("", "Optional `OpenAI-Project` header."),
+  providers: Object.fromEntries(
+    providerConfigKeys.map((id) => [id, {
+      url: text("", `Endpoint of \`${id}\` when it serves as a fallback; empty means its public API.`),
+      api_key: secret(`API key of \`${id}\` when it serves as a fallback.`),
+      model: text("", `Model \`${id}\` is asked for when it serves as a fallback.`)
+    }])
+  ) as Record<ProviderConfigKey, { url: Leaf<string>; api_key: Leaf<Redacted.Redacted<string>>; model: Leaf<string> }>,
   redis_url: text("redis://127.0.0.1:6379", "Redis server for `cache_backend = redis`."),
   enable_monitoring: flag(false, "Export OpenTelemetry traces and serve Prometheus metrics."),
   otel_exporter_endpoint: text("http://localhost:4317", "OTLP endpoint traces are sent to."),

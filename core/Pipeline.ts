@@ -1,7 +1,7 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import { type ExactKey, CacheKey } from "./CacheKey.ts"
 import type { ChatRequest } from "./ChatRequest.ts"
-import { Coalescer, LeaderAbandoned } from "./Coalescer.ts"
+import { Coalescer, type Lead, LeaderAbandoned } from "./Coalescer.ts"
 import { isCacheable } from "./Completion.ts"
 import { AppConfig } from "./Config.ts"
 import { type CacheMiss, LayerUnavailable, ProviderError } from "./errors.ts"
@@ -59,28 +59,30 @@ export class Pipeline extends Context.Service<Pipeline, {
           )
           : Effect.void
 
-      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: (exit: Exit.Exit<string, ProviderError | LeaderAbandoned>) => void) =>
+      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Lead["settle"]) =>
         provider.stream(request).pipe(
-          Effect.map((upstream): Answer => ({
+          Effect.map(({ value: upstream, provider: answeredBy }): Answer => ({
             _tag: "Stream",
             layer: "l3",
-            provider: provider.id,
+            provider: answeredBy,
             body: tapSse(upstream, (end) => {
               if (end._tag === "Finished") {
                 const completion = JSON.stringify(end.completion)
                 Effect.runFork(remember(request, key, completion))
-                settle(Exit.succeed(completion))
+                settle(Exit.succeed({ completion, provider: answeredBy }))
               } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
-              else settle(Exit.fail(new ProviderError({ provider: provider.id, reason: "Upstream", message: end.message })))
+              else settle(Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message })))
             }, (error) => `upstream stream broke off: ${error instanceof Error ? error.message : String(error)}`)
           }))
         )
 
       const completeFromProvider = (request: ChatRequest, key: ExactKey) =>
         provider.complete(request).pipe(
-          Effect.flatMap((completion) => {
+          Effect.flatMap(({ value: completion, provider: answeredBy }) => {
             const serialised = JSON.stringify(completion)
-            return (isCacheable(completion) ? remember(request, key, serialised) : Effect.void).pipe(Effect.as(serialised))
+            return (isCacheable(completion) ? remember(request, key, serialised) : Effect.void).pipe(
+              Effect.as({ completion: serialised, provider: answeredBy })
+            )
           })
         )
 
@@ -90,7 +92,7 @@ export class Pipeline extends Context.Service<Pipeline, {
           const entry = coalescer.enter(key.key)
           if (entry._tag === "Follow") {
             return Coalescer.follow(entry.outcome).pipe(
-              Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l3", completion, provider: provider.id })),
+              Effect.map((shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })),
               Effect.catchTag("LeaderAbandoned", () => callProvider(request, key))
             )
           }
@@ -106,7 +108,7 @@ export class Pipeline extends Context.Service<Pipeline, {
           }
           return completeFromProvider(request, key).pipe(
             Effect.onExit((exit) => Effect.sync(() => (Exit.isSuccess(exit) ? settle(exit) : settleFailure(exit)))),
-            Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l3", completion, provider: provider.id }))
+            Effect.map((shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared }))
           )
         })
 
@@ -125,7 +127,7 @@ export class Pipeline extends Context.Service<Pipeline, {
               l1a,
               l1b: { status: "disabled", reason: "not built in this version" },
               l2: { status: "disabled", reason: "not built in this version" },
-              l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id }
+              l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             }
           }
         })

@@ -14,7 +14,7 @@ const ask = (content: string) => ({ model: "gpt-4o-mini", messages: [{ role: "us
 
 before(async () => {
   upstream = await startFakeOpenAI()
-  running = await startTestGateway(upstreamEnv(upstream.url))
+  running = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__L3_MAX_RETRIES: "0" }))
 })
 after(async () => {
   await running.close()
@@ -207,7 +207,7 @@ describe("OpenAI SDK through the gateway", () => {
 
 describe("upstream unreachable or slow", () => {
   it("answers 502 when the upstream cannot be reached", async () => {
-    const gateway = await startTestGateway(upstreamEnv("http://127.0.0.1:9/v1"))
+    const gateway = await startTestGateway(upstreamEnv("http://127.0.0.1:9/v1", { ISARTOR__L3_MAX_RETRIES: "0" }))
     try {
       const sdk = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
       const error = await sdk.chat.completions.create(ask("anyone there?")).catch((e: unknown) => e)
@@ -220,7 +220,7 @@ describe("upstream unreachable or slow", () => {
   })
 
   it("answers 502 when the upstream exceeds l3_timeout_secs", async () => {
-    const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__L3_TIMEOUT_SECS: "1" }))
+    const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__L3_TIMEOUT_SECS: "1", ISARTOR__L3_MAX_RETRIES: "0" }))
     upstream.queue.push({ kind: "hang" })
     try {
       const sdk = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })

@@ -1,16 +1,25 @@
 import type { Effect, Redacted } from "effect"
 import type { ChatRequest } from "../ChatRequest.ts"
 import type { Completion } from "../Completion.ts"
+import type { AppConfigShape } from "../ConfigSpec.ts"
 import type { ProviderError } from "../errors.ts"
 
-/** What a provider is built from: the L3 slice of the configuration. */
+/** What one provider is built from. */
 export interface ProviderSettings {
+  /** The endpoint; empty means the provider's public API. */
   readonly url: string
   readonly apiKey: Redacted.Redacted<string>
   readonly timeoutMs: number
+  /** Replaces the request's model (a fallback is asked for its own model, not the primary's). */
+  readonly model: string | undefined
+  /** The whole configuration, for provider-specific keys (Azure deployment, OpenAI organisation…). */
+  readonly config: AppConfigShape
 }
 
-/** A provider ready to take requests. Streams are OpenAI `chat.completion.chunk` SSE bytes. */
+/**
+ * A provider ready to take requests, speaking the gateway's canonical format both ways: an OpenAI Chat
+ * Completions body in, a `chat.completion` or a stream of `chat.completion.chunk` SSE bytes out.
+ */
 export interface ProviderClient {
   readonly id: string
   /** False when the provider needs a key and none is set: calls fail with reason `NotConfigured`. */
@@ -25,5 +34,11 @@ export interface ProviderDefinition {
   readonly requiresKey: boolean
   /** A start-up check of the key's shape; returns what is wrong, never the key. */
   readonly checkKey: (key: string) => string | undefined
+  /** Start-up checks of provider-specific settings; each entry names the variable and what is wrong. */
+  readonly checkSettings?: (config: AppConfigShape) => ReadonlyArray<string>
   readonly make: (settings: ProviderSettings) => ProviderClient
 }
+
+/** Keys are printable ASCII without spaces; anything else is a paste accident. */
+export const checkPrintableKey = (key: string): string | undefined =>
+  /^[\x21-\x7e]{8,}$/.test(key) ? undefined : "expected at least 8 printable characters without spaces"

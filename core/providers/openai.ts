@@ -1,11 +1,20 @@
 import { makeOpenAICompatible } from "./openaiCompatible.ts"
-import type { ProviderDefinition } from "./ProviderDefinition.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
 
-/** OpenAI Chat Completions, Bearer key. */
+/** OpenAI Chat Completions: Bearer key, optional organisation and project headers. */
 export const openai: ProviderDefinition = {
   id: "openai",
   requiresKey: true,
-  checkKey: (key) =>
-    /^[\x21-\x7e]{8,}$/.test(key) ? undefined : "expected at least 8 printable characters without spaces (e.g. sk-…)",
-  make: (settings) => makeOpenAICompatible({ id: "openai" }, settings)
+  checkKey: checkPrintableKey,
+  make: (settings) =>
+    makeOpenAICompatible({
+      id: "openai",
+      defaultUrl: "https://api.openai.com/v1",
+      requiresKey: true,
+      headers: (key, { config }) => ({
+        authorization: `Bearer ${key}`,
+        ...(config.openai_organization ? { "openai-organization": config.openai_organization } : {}),
+        ...(config.openai_project ? { "openai-project": config.openai_project } : {})
+      })
+    }, settings)
 }

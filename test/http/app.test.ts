@@ -15,7 +15,7 @@ const start = (env: Record<string, string>) => startGateway({ env, readTextFile:
 
 before(async () => {
   upstream = await startFakeOpenAI()
-  gateway = await start(upstreamEnv(upstream.url, { ISARTOR__MAX_BODY_BYTES: "2048" }))
+  gateway = await start(upstreamEnv(upstream.url, { ISARTOR__MAX_BODY_BYTES: "2048", ISARTOR__L3_MAX_RETRIES: "0" }))
   secured = await start(upstreamEnv(upstream.url, { ISARTOR__GATEWAY_API_KEY: "gw-secret-key" }))
 })
 after(async () => {

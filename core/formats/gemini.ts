@@ -1,0 +1,182 @@
+/**
+ * OpenAI Chat Completions → Gemini `generateContent` and back, streams included: system instruction, roles
+ * (assistant → model), images, function declarations, calls and responses, finish reasons and usage.
+ */
+import type { Completion, ToolCall } from "../Completion.ts"
+
+type Json = Record<string, unknown>
+interface OpenAIMessage {
+  role: string
+  content?: unknown
+  tool_calls?: Array<ToolCall>
+  tool_call_id?: string
+}
+
+const textOf = (content: unknown): string =>
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+    ? content.map((part: Json) => (part.type === "text" ? String(part.text ?? "") : "")).join("")
+    : ""
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+const partsOf = (content: unknown): Array<Json> => {
+  if (typeof content === "string") return content === "" ? [] : [{ text: content }]
+  if (!Array.isArray(content)) return []
+  return content.flatMap((part: Json): Array<Json> => {
+    if (part.type === "text") return [{ text: String(part.text ?? "") }]
+    if (part.type === "image_url") {
+      const url = String((part.image_url as Json | undefined)?.url ?? "")
+      const data = /^data:([^;]+);base64,(.*)$/s.exec(url)
+      return [data ? { inlineData: { mimeType: data[1], data: data[2] } } : { fileData: { fileUri: url } }]
+    }
+    return []
+  })
+}
+
+export const toGeminiRequest = (body: Json): Json => {
+  const messages = (body.messages as Array<OpenAIMessage>) ?? []
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
+  const toolNames = new Map<string, string>()
+  const contents: Array<{ role: string; parts: Array<Json> }> = []
+  const append = (role: string, parts: Array<Json>) => {
+    const last = contents[contents.length - 1]
+    if (last && last.role === role) last.parts.push(...parts)
+    else contents.push({ role, parts })
+  }
+  for (const message of messages) {
+    if (message.role === "user") append("user", partsOf(message.content))
+    else if (message.role === "assistant") {
+      for (const call of message.tool_calls ?? []) toolNames.set(call.id, call.function.name)
+      append("model", [
+        ...partsOf(message.content),
+        ...(message.tool_calls ?? []).map((call) => ({ functionCall: { name: call.function.name, args: parseJson(call.function.arguments) } }))
+      ])
+    } else if (message.role === "tool" || message.role === "function") {
+      const result = parseJson(textOf(message.content))
+      append("user", [{
+        functionResponse: {
+          name: toolNames.get(message.tool_call_id ?? "") ?? message.tool_call_id ?? "",
+          response: typeof result === "object" && result !== null && !Array.isArray(result) ? result : { content: result }
+        }
+      }])
+    }
+  }
+  const tools = (body.tools as Array<{ function: Json }> | undefined)?.map((tool) => ({
+    name: tool.function.name,
+    ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
+    ...(tool.function.parameters !== undefined ? { parameters: tool.function.parameters } : {})
+  }))
+  const choice = body.tool_choice
+  const mode = choice === "required" ? "ANY" : choice === "none" ? "NONE" : typeof choice === "object" && choice !== null ? "ANY" : undefined
+  const allowed = typeof choice === "object" && choice !== null ? [((choice as Json).function as Json).name] : undefined
+  const stop = body.stop === undefined || body.stop === null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop]
+  const format = (body.response_format as Json | undefined)?.type
+  const generationConfig = {
+    ...(typeof body.temperature === "number" ? { temperature: body.temperature } : {}),
+    ...(typeof body.top_p === "number" ? { topP: body.top_p } : {}),
+    ...(typeof (body.max_completion_tokens ?? body.max_tokens) === "number" ? { maxOutputTokens: body.max_completion_tokens ?? body.max_tokens } : {}),
+    ...(stop ? { stopSequences: stop } : {}),
+    ...(typeof body.n === "number" ? { candidateCount: body.n } : {}),
+    ...(typeof body.seed === "number" ? { seed: body.seed } : {}),
+    ...(format === "json_object" || format === "json_schema" ? { responseMimeType: "application/json" } : {})
+  }
+  return {
+    contents,
+    ...(system.length > 0 ? { systemInstruction: { parts: [{ text: system.join("\n\n") }] } } : {}),
+    ...(tools && tools.length > 0 ? { tools: [{ functionDeclarations: tools }] } : {}),
+    ...(mode ? { toolConfig: { functionCallingConfig: { mode, ...(allowed ? { allowedFunctionNames: allowed } : {}) } } } : {}),
+    ...(Object.keys(generationConfig).length > 0 ? { generationConfig } : {})
+  }
+}
+
+const finishFromGemini = (reason: unknown, hasCalls: boolean): string | null => {
+  if (reason === undefined || reason === null) return null
+  if (reason === "MAX_TOKENS") return "length"
+  if (["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"].includes(String(reason))) return "content_filter"
+  return hasCalls ? "tool_calls" : "stop"
+}
+
+const callsOf = (parts: Array<Json>, candidate: number, offset = 0): Array<ToolCall> =>
+  parts.filter((part) => part.functionCall).map((part, n) => {
+    const call = part.functionCall as Json
+    return { id: `call_${candidate}_${offset + n}`, type: "function", function: { name: String(call.name), arguments: JSON.stringify(call.args ?? {}) } }
+  })
+
+const usageOf = (response: Json) => {
+  const usage = (response.usageMetadata as Json | undefined) ?? {}
+  const prompt = Number(usage.promptTokenCount ?? 0)
+  const completion = Number(usage.candidatesTokenCount ?? 0)
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(usage.totalTokenCount ?? prompt + completion) }
+}
+
+export const fromGeminiResponse = (response: Json, model: string): Completion => ({
+  id: String(response.responseId ?? `gemini-${Date.now().toString(36)}`),
+  object: "chat.completion",
+  created: Math.floor(Date.now() / 1000),
+  model: String(response.modelVersion ?? model),
+  choices: ((response.candidates as Array<Json> | undefined) ?? []).map((candidate, position) => {
+    const index = Number(candidate.index ?? position)
+    const parts = ((candidate.content as Json | undefined)?.parts as Array<Json> | undefined) ?? []
+    const text = parts.filter((part) => typeof part.text === "string").map((part) => String(part.text)).join("")
+    const calls = callsOf(parts, index)
+    return {
+      index,
+      message: { role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+      finish_reason: finishFromGemini(candidate.finishReason, calls.length > 0) ?? "stop"
+    }
+  }),
+  usage: usageOf(response)
+})
+
+/** Gemini's SSE stream (one `GenerateContentResponse` per event) → OpenAI chunks. */
+export const geminiStreamToOpenAI = (model: string, includeUsage: boolean) => {
+  const head = { id: `gemini-${Date.now().toString(36)}`, created: Math.floor(Date.now() / 1000), model }
+  const started = new Set<number>()
+  const callCount = new Map<number, number>()
+  let usage: ReturnType<typeof usageOf> | undefined
+  const chunk = (index: number, delta: Json, finish: string | null = null) => ({
+    id: head.id,
+    object: "chat.completion.chunk",
+    created: head.created,
+    model: head.model,
+    choices: [{ index, delta, finish_reason: finish }]
+  })
+  return {
+    onEvent(data: string): Array<unknown> {
+      const response = JSON.parse(data) as Json
+      if (response.error) return [{ error: { message: String((response.error as Json).message ?? "upstream error"), type: "upstream_error" } }]
+      if (typeof response.responseId === "string") head.id = response.responseId
+      if (typeof response.modelVersion === "string") head.model = response.modelVersion
+      if (response.usageMetadata) usage = usageOf(response)
+      const out: Array<unknown> = []
+      for (const [position, candidate] of ((response.candidates as Array<Json> | undefined) ?? []).entries()) {
+        const index = Number(candidate.index ?? position)
+        if (!started.has(index)) {
+          started.add(index)
+          out.push(chunk(index, { role: "assistant", content: "" }))
+        }
+        const parts = ((candidate.content as Json | undefined)?.parts as Array<Json> | undefined) ?? []
+        const text = parts.filter((part) => typeof part.text === "string").map((part) => String(part.text)).join("")
+        if (text !== "") out.push(chunk(index, { content: text }))
+        const before = callCount.get(index) ?? 0
+        const calls = callsOf(parts, index, before)
+        callCount.set(index, before + calls.length)
+        if (calls.length > 0) out.push(chunk(index, { tool_calls: calls.map((call, n) => ({ index: before + n, ...call })) }))
+        const finish = finishFromGemini(candidate.finishReason, (callCount.get(index) ?? 0) > 0)
+        if (finish) out.push(chunk(index, {}, finish))
+      }
+      return out
+    },
+    onEnd(): Array<unknown> {
+      return includeUsage && usage ? [{ ...chunk(0, {}), choices: [], usage }] : []
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { Effect, Redacted } from "effect"
+import type { Completion } from "../Completion.ts"
+import { anthropicStreamToOpenAI, fromAnthropicMessage, toAnthropicRequest } from "../formats/anthropic.ts"
+import { makeTransport, sseDone, sseEvent, translateStream } from "./http.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+
+export const ANTHROPIC_VERSION = "2023-06-01"
+
+/** Anthropic Messages API: `x-api-key`, `anthropic-version`, its own SSE event stream. */
+export const anthropic: ProviderDefinition = {
+  id: "anthropic",
+  requiresKey: true,
+  checkKey: checkPrintableKey,
+  make: (settings) => {
+    const transport = makeTransport("anthropic", settings)
+    const base = (settings.url || "https://api.anthropic.com").replace(/\/+$/, "")
+    const url = base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`
+    const key = Redacted.value(settings.apiKey)
+    const headers = { "x-api-key": key, "anthropic-version": ANTHROPIC_VERSION }
+    const send = (body: Record<string, unknown>, model: string, stream: boolean) =>
+      key === ""
+        ? Effect.fail(transport.fail("NotConfigured", "no provider key is configured for anthropic: set ISARTOR__EXTERNAL_LLM_API_KEY"))
+        : transport.post(url, { ...headers, accept: stream ? "text/event-stream" : "application/json" }, toAnthropicRequest(body, { model, stream }))
+    return {
+      id: "anthropic",
+      configured: key !== "",
+      complete: (request) =>
+        send(request.body, settings.model ?? request.model, false).pipe(
+          Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
+          Effect.map((message): Completion => fromAnthropicMessage(message)),
+          Effect.withSpan("Provider.complete", { attributes: { provider: "anthropic" } })
+        ),
+      stream: (request) =>
+        send(request.body, settings.model ?? request.model, true).pipe(
+          Effect.map((response) => {
+            const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
+            const translate = anthropicStreamToOpenAI(includeUsage)
+            let finished = false
+            return translateStream(response.body!, "sse", {
+              onEvent: (data, _event, push) => {
+                if (JSON.parse(data).type === "message_stop") finished = true
+                for (const chunk of translate.onEvent(data)) push(sseEvent(chunk))
+              },
+              onEnd: (push) => {
+                if (finished) push(sseDone())
+              }
+            })
+          }),
+          Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } })
+        )
+    }
+  }
+}

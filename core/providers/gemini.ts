@@ -1,0 +1,54 @@
+import { Effect, Redacted } from "effect"
+import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
+import { makeTransport, sseDone, sseEvent, translateStream } from "./http.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+
+/** Google Gemini: `generateContent` / `streamGenerateContent?alt=sse`, `x-goog-api-key`. */
+export const gemini: ProviderDefinition = {
+  id: "gemini",
+  requiresKey: true,
+  checkKey: checkPrintableKey,
+  make: (settings) => {
+    const transport = makeTransport("gemini", settings)
+    const base = (settings.url || "https://generativelanguage.googleapis.com").replace(/\/+$/, "").replace(/\/v1(beta)?$/, "")
+    const key = Redacted.value(settings.apiKey)
+    const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
+      if (key === "") {
+        return Effect.fail(transport.fail("NotConfigured", "no provider key is configured for gemini: set ISARTOR__EXTERNAL_LLM_API_KEY"))
+      }
+      const method = stream ? "streamGenerateContent?alt=sse" : "generateContent"
+      return transport.post(`${base}/v1beta/models/${encodeURIComponent(model)}:${method}`, { "x-goog-api-key": key }, toGeminiRequest(body))
+    }
+    return {
+      id: "gemini",
+      configured: key !== "",
+      complete: (request) => {
+        const model = settings.model ?? request.model
+        return send(request.body, model, false).pipe(
+          Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
+          Effect.map((response) => fromGeminiResponse(response, model)),
+          Effect.withSpan("Provider.complete", { attributes: { provider: "gemini" } })
+        )
+      },
+      stream: (request) => {
+        const model = settings.model ?? request.model
+        return send(request.body, model, true).pipe(
+          Effect.map((response) => {
+            const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
+            const translate = geminiStreamToOpenAI(model, includeUsage)
+            return translateStream(response.body!, "sse", {
+              onEvent: (data, _event, push) => {
+                for (const chunk of translate.onEvent(data)) push(sseEvent(chunk))
+              },
+              onEnd: (push) => {
+                for (const chunk of translate.onEnd()) push(sseEvent(chunk))
+                push(sseDone())
+              }
+            })
+          }),
+          Effect.withSpan("Provider.stream", { attributes: { provider: "gemini" } })
+        )
+      }
+    }
+  }
+}

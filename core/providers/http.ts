@@ -1,0 +1,152 @@
+import { Effect, Redacted } from "effect"
+import { createParser } from "eventsource-parser"
+import { ProviderError, type ProviderErrorReason } from "../errors.ts"
+import type { ProviderSettings } from "./ProviderDefinition.ts"
+
+const reasonFor = (status: number): ProviderErrorReason => {
+  if (status === 429) return "RateLimited"
+  if (status === 401 || status === 403) return "Unauthorized"
+  if (status === 404) return "NotFound"
+  if (status >= 400 && status < 500) return "BadRequest"
+  return "Upstream"
+}
+
+/** `Retry-After` in seconds or as an HTTP date, or OpenAI's `retry-after-ms`. */
+export const retryAfterMs = (headers: Headers): number | undefined => {
+  const ms = Number(headers.get("retry-after-ms"))
+  if (headers.has("retry-after-ms") && Number.isFinite(ms) && ms >= 0) return ms
+  const value = headers.get("retry-after")
+  if (value === null) return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+/** Removes anything that looks like a credential from text that came from upstream or the network. */
+export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string => {
+  const key = Redacted.value(apiKey)
+  const withoutKey = key.length >= 4 ? text.split(key).join("[redacted]") : text
+  return withoutKey.replace(/\b(sk|xai|gsk|key|AIza)[-_]?[A-Za-z0-9_*\-]{6,}/g, "[redacted]").slice(0, 500)
+}
+
+/** The message of an error body in any of the providers' shapes (OpenAI, Anthropic, Gemini, Ollama). */
+const upstreamMessage = async (response: Response): Promise<string> => {
+  const text = await response.text().catch(() => "")
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown }
+    if (typeof parsed.error === "string") return parsed.error
+    if (typeof parsed.error?.message === "string") return parsed.error.message
+    if (typeof parsed.message === "string") return parsed.message
+  } catch {
+    // not JSON: the text itself is the message
+  }
+  return text.trim() || response.statusText || `HTTP ${response.status}`
+}
+
+export interface Transport {
+  readonly fail: (
+    reason: ProviderErrorReason,
+    message: string,
+    extra?: { upstreamStatus?: number; retryAfterMs?: number }
+  ) => ProviderError
+  /** POSTs JSON; a non-2xx answer becomes a `ProviderError` whose reason follows the status. */
+  readonly post: (url: string, headers: Record<string, string>, body: unknown) => Effect.Effect<Response, ProviderError>
+  readonly json: <A>(response: Response) => Effect.Effect<A, ProviderError>
+}
+
+/** The HTTP plumbing every provider shares: timeout, error mapping, credential scrubbing. */
+export const makeTransport = (provider: string, settings: ProviderSettings): Transport => {
+  const fail: Transport["fail"] = (reason, message, extra = {}) =>
+    new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
+  return {
+    fail,
+    post: (url, headers, body) =>
+      Effect.gen(function*() {
+        const response = yield* Effect.tryPromise({
+          try: (signal) =>
+            fetch(url, {
+              method: "POST",
+              headers: { "content-type": "application/json", ...headers },
+              body: JSON.stringify(body),
+              signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)])
+            }),
+          catch: (error) =>
+            error instanceof DOMException && error.name === "TimeoutError"
+              ? fail("Timeout", `no answer within ${settings.timeoutMs / 1000} s`)
+              : fail(
+                "Unreachable",
+                `cannot reach ${new URL(url).host}: ${
+                  error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)
+                }`
+              )
+        })
+        if (response.ok) return response
+        const message = yield* Effect.promise(() => upstreamMessage(response))
+        const retryAfter = retryAfterMs(response.headers)
+        return yield* fail(reasonFor(response.status), message, {
+          upstreamStatus: response.status,
+          ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
+        })
+      }),
+    json: <A>(response: Response) =>
+      Effect.tryPromise({
+        try: () => response.json() as Promise<A>,
+        catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
+      })
+  }
+}
+
+const encoder = new TextEncoder()
+
+/** One OpenAI SSE event, as bytes. */
+export const sseEvent = (data: unknown): Uint8Array => encoder.encode(`data: ${JSON.stringify(data)}\n\n`)
+export const sseDone = (): Uint8Array => encoder.encode("data: [DONE]\n\n")
+
+/**
+ * Re-frames a provider's stream (SSE or NDJSON) into OpenAI chunk SSE, event by event as it arrives. `onEvent`
+ * gets each parsed event and pushes zero or more output events; `onEnd` may push the last ones. A read error
+ * upstream errors the output, so the caller can end it with an error event.
+ */
+export const translateStream = (
+  body: ReadableStream<Uint8Array>,
+  framing: "sse" | "ndjson",
+  handlers: {
+    readonly onEvent: (data: string, event: string | undefined, push: (bytes: Uint8Array) => void) => void
+    readonly onEnd: (push: (bytes: Uint8Array) => void) => void
+  }
+): ReadableStream<Uint8Array> => {
+  const decoder = new TextDecoder()
+  let pending: Array<Uint8Array> = []
+  const push = (bytes: Uint8Array) => void pending.push(bytes)
+  const sse = createParser({ onEvent: (message) => handlers.onEvent(message.data, message.event, push) })
+  let lineBuffer = ""
+  const feed = (text: string) => {
+    if (framing === "sse") return sse.feed(text)
+    lineBuffer += text
+    const lines = lineBuffer.split("\n")
+    lineBuffer = lines.pop() ?? ""
+    for (const line of lines) if (line.trim() !== "") handlers.onEvent(line, undefined, push)
+  }
+  const reader = body.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (pending.length === 0) {
+        const { done, value } = await reader.read()
+        if (done) {
+          feed(decoder.decode())
+          if (framing === "ndjson" && lineBuffer.trim() !== "") handlers.onEvent(lineBuffer, undefined, push)
+          handlers.onEnd(push)
+          for (const bytes of pending) controller.enqueue(bytes)
+          controller.close()
+          return
+        }
+        feed(decoder.decode(value, { stream: true }))
+      }
+      const ready = pending
+      pending = []
+      for (const bytes of ready) controller.enqueue(bytes)
+    },
+    cancel: (reason) => reader.cancel(reason)
+  })
+}
