@@ -1,8 +1,9 @@
 import { Exit, Schema } from "effect"
 import { BadRequest } from "./errors.ts"
+import { fromAnthropicRequest } from "./formats/anthropic.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
-export type EndpointFamily = "openai" | "native"
+export type EndpointFamily = "openai" | "anthropic" | "native"
 
 /**
  * One request on its way through the pipeline. `body` is the OpenAI Chat Completions body sent upstream, exactly
@@ -43,6 +44,20 @@ const OpenAIChatBody = Schema.Struct({
   tools: Schema.optional(Schema.NullOr(Schema.Array(Schema.Record(Schema.String, Schema.Unknown))))
 })
 
+const Blocks = Schema.Array(Schema.Struct({ type: Schema.String }))
+
+const AnthropicMessagesBody = Schema.Struct({
+  model: Schema.String,
+  max_tokens: Schema.Number,
+  messages: Schema.NonEmptyArray(Schema.Struct({
+    role: Schema.Literals(["user", "assistant"]),
+    content: Schema.Union([Schema.String, Blocks])
+  })),
+  system: Schema.optional(Schema.Union([Schema.String, Blocks])),
+  stream: Schema.optional(Schema.Boolean),
+  tools: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String })))
+})
+
 const NativeChatBody = Schema.Struct({
   prompt: Schema.String,
   model: Schema.optional(Schema.String)
@@ -76,6 +91,7 @@ const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>
 }
 const decodeOpenAIBody = decoderFor(OpenAIChatBody)
 const decodeNativeBody = decoderFor(NativeChatBody)
+const decodeAnthropicBody = decoderFor(AnthropicMessagesBody)
 
 // The request decoders are plain synchronous functions returning an Exit (itself an Effect): they run on every
 // request, and a chain of effect steps costs more here than the checks themselves.
@@ -137,6 +153,26 @@ export const fromNativeBody: RequestDecoder = (body, context) => {
     body: { model, messages: [{ role: "user", content: checked.value.prompt }] },
     model,
     stream: false,
+    tenant: context.tenant,
+    cacheRead: context.cacheRead,
+    cacheWrite: context.cacheWrite
+  })
+}
+
+/** `POST /v1/messages`: an Anthropic Messages body, carried through the pipeline in the canonical OpenAI form. */
+export const fromAnthropicBody: RequestDecoder = (body, context) => {
+  if (!isObject(body)) return badRequest("request body must be a JSON object")
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return badRequest("messages: required, a non-empty array of messages", "messages")
+  }
+  const checked = decodeAnthropicBody(body)
+  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
+  const model = pickModel(checked.value.model, context)
+  return Exit.succeed({
+    family: "anthropic",
+    body: { ...fromAnthropicRequest(body), model },
+    model,
+    stream: checked.value.stream === true,
     tenant: context.tenant,
     cacheRead: context.cacheRead,
     cacheWrite: context.cacheWrite

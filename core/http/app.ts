@@ -1,20 +1,20 @@
-import { Cause, type Effect, Exit, Redacted } from "effect"
+import { type Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
 import {
-  type ChatRequest,
+  type EndpointFamily,
+  fromAnthropicBody,
   fromNativeBody,
   fromOpenAIBody,
   parseJsonBody,
   type RequestContext,
   type RequestDecoder
 } from "../ChatRequest.ts"
-import { type Completion, completionToSse, firstText } from "../Completion.ts"
 import type { AppConfigShape } from "../ConfigSpec.ts"
-import type { BadRequest, ProviderError } from "../errors.ts"
-import type { Answer, LayerName, Pipeline } from "../Pipeline.ts"
-import { badRequestResponse, errorBody, jsonResponse, providerErrorResponse } from "./errors.ts"
+import type { Pipeline } from "../Pipeline.ts"
+import { errorBody, jsonResponse } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedKey } from "./middleware.ts"
+import { renderAnswer, renderFailure } from "./render.ts"
 
 export interface AppDependencies {
   readonly config: AppConfigShape
@@ -28,39 +28,6 @@ export interface AppDependencies {
   readonly version: string
   /** Milliseconds since the epoch, injected so `/health` uptime is testable. */
   readonly now: () => number
-}
-
-const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
-
-const pipelineHeaders = (layer: LayerName, provider?: string): Record<string, string> => ({
-  "x-isartor-layer": layer,
-  "x-isartor-deflected": String(layer !== "l3"),
-  ...(provider ? { "x-isartor-provider": provider } : {})
-})
-
-const sse = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
-  new Response(body, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...headers }
-  })
-
-/** Renders an answer in the format the client asked for. */
-const render = (request: ChatRequest, answer: Answer): Response => {
-  const headers = pipelineHeaders(answer.layer, answer.provider)
-  if (answer._tag === "Stream") return sse(answer.body, headers)
-  if (request.family === "native") {
-    const completion = JSON.parse(answer.completion) as Completion
-    return jsonResponse(200, { layer: layerNumber[answer.layer], message: firstText(completion), model: completion.model || request.model }, headers)
-  }
-  if (request.stream) return sse(completionToSse(JSON.parse(answer.completion) as Completion), headers)
-  return new Response(answer.completion, { headers: { "content-type": "application/json", ...headers } })
-}
-
-/** A typed failure becomes its JSON error; anything else is a defect, for `onError`. */
-const failureResponse = (cause: Cause.Cause<BadRequest | ProviderError>): Response => {
-  const failure = Cause.findErrorOption(cause)
-  if (failure._tag === "None") throw Cause.squash(cause)
-  const error = failure.value
-  return error._tag === "BadRequest" ? badRequestResponse(error) : providerErrorResponse(error, pipelineHeaders("l3"))
 }
 
 const cacheDirectives = (header: string | undefined) => {
@@ -81,17 +48,17 @@ export const makeApp = (deps: AppDependencies): Hono => {
     }
   }
 
-  const chatRoute = (decode: RequestDecoder) =>
+  const chatRoute = (family: EndpointFamily, decode: RequestDecoder) =>
     async (c: HonoContext) => {
-      const body = await readBody(c)
+      const body = await readBody(c, family)
       if (typeof body !== "string") return body
       const context = requestContext(c)
       const parsed = parseJsonBody(body)
       const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
-      if (Exit.isFailure(decoded)) return failureResponse(decoded.cause)
+      if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
       const request = decoded.value
       const exit = await deps.run(deps.pipeline.handle(request))
-      return Exit.isSuccess(exit) ? render(request, exit.value) : failureResponse(exit.cause)
+      return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
     }
 
   const readBody = bodyReader(deps.config.max_body_bytes)
@@ -116,8 +83,9 @@ export const makeApp = (deps: AppDependencies): Hono => {
       data: [{ id: deps.config.external_llm_model, object: "model", created: Math.floor(startedAt / 1000), owned_by: deps.config.llm_provider }]
     }))
 
-  app.post("/v1/chat/completions", chatRoute(fromOpenAIBody))
-  app.post("/api/chat", chatRoute(fromNativeBody))
+  app.post("/v1/chat/completions", chatRoute("openai", fromOpenAIBody))
+  app.post("/v1/messages", chatRoute("anthropic", fromAnthropicBody))
+  app.post("/api/chat", chatRoute("native", fromNativeBody))
 
   app.notFound((c) =>
     jsonResponse(404, errorBody(`no route for ${c.req.method} ${new URL(c.req.url).pathname}`, "invalid_request_error"))

@@ -1,21 +1,50 @@
+import type { EndpointFamily } from "../ChatRequest.ts"
 import type { BadRequest, ProviderError } from "../errors.ts"
 
-/** The OpenAI error body every route answers with: SDKs read `error.message`. */
+/** The OpenAI error body most routes answer with: SDKs read `error.message`. */
 export const errorBody = (message: string, type: string, extra: Record<string, unknown> = {}) =>
   ({ error: { message, type, ...extra } })
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+export const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
-export const badRequestResponse = (error: BadRequest): Response =>
-  json(error.status, errorBody(error.message, "invalid_request_error", { param: error.param ?? null, code: null }))
+const anthropicType = (status: number) =>
+  status === 400 || status === 422
+    ? "invalid_request_error"
+    : status === 401
+    ? "authentication_error"
+    : status === 403
+    ? "permission_error"
+    : status === 404
+    ? "not_found_error"
+    : status === 413
+    ? "request_too_large"
+    : status === 429
+    ? "rate_limit_error"
+    : "api_error"
+
+/** An error in the client's own API format: Anthropic clients get `{"type":"error","error":{…}}`. */
+export const familyError = (
+  family: EndpointFamily,
+  status: number,
+  message: string,
+  openaiType: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {}
+): Response =>
+  family === "anthropic"
+    ? jsonResponse(status, { type: "error", error: { type: anthropicType(status), message } }, headers)
+    : jsonResponse(status, errorBody(message, openaiType, extra), headers)
+
+export const badRequestResponse = (family: EndpointFamily, error: BadRequest): Response =>
+  familyError(family, error.status, error.message, "invalid_request_error", { param: error.param ?? null, code: null })
 
 /**
  * Upstream failures: rate limits stay 429 (with Retry-After), the client's own mistakes the upstream caught stay
  * 4xx, and everything that is the gateway's or the provider's fault is 502. A rejected provider key is 502, not
  * 401: the caller's credentials were fine, the gateway's were not.
  */
-export const providerErrorResponse = (error: ProviderError, pipelineHeaders: Record<string, string>): Response => {
+export const providerErrorResponse = (family: EndpointFamily, error: ProviderError, pipelineHeaders: Record<string, string>): Response => {
   const status = error.reason === "RateLimited"
     ? 429
     : error.reason === "BadRequest" || error.reason === "NotFound"
@@ -24,15 +53,9 @@ export const providerErrorResponse = (error: ProviderError, pipelineHeaders: Rec
   const headers: Record<string, string> = { ...pipelineHeaders, "x-isartor-provider": error.provider }
   if (error.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(error.retryAfterMs / 1000))
   const type = status === 429 ? "rate_limit_error" : status < 500 ? "invalid_request_error" : "upstream_error"
-  return json(
-    status,
-    errorBody(`provider ${error.provider}: ${error.message}`, type, {
-      code: error.reason,
-      provider: error.provider,
-      ...(error.upstreamStatus !== undefined ? { upstream_status: error.upstreamStatus } : {})
-    }),
-    headers
-  )
+  return familyError(family, status, `provider ${error.provider}: ${error.message}`, type, {
+    code: error.reason,
+    provider: error.provider,
+    ...(error.upstreamStatus !== undefined ? { upstream_status: error.upstreamStatus } : {})
+  }, headers)
 }
-
-export const jsonResponse = json

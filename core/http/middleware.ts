@@ -2,7 +2,8 @@ import { Redacted } from "effect"
 import type { Context as HonoContext, MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import { timingSafeEqual } from "hono/utils/buffer"
-import { errorBody, jsonResponse } from "./errors.ts"
+import type { EndpointFamily } from "../ChatRequest.ts"
+import { errorBody, familyError, jsonResponse } from "./errors.ts"
 
 /** The credential a caller sent: `X-API-Key`, else `Authorization: Bearer`. */
 export const presentedKey = (c: HonoContext): string | undefined => {
@@ -42,16 +43,15 @@ export const gatewayAuth = (gatewayKey: Redacted.Redacted<string>): MiddlewareHa
  * costs about as much as the hit itself.
  */
 export const bodyReader = (maxBytes: number) => {
-  const tooLarge = () =>
-    jsonResponse(413, errorBody(`request body is larger than ${maxBytes} bytes (max_body_bytes)`, "invalid_request_error"))
-  const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge })
-  return async function readBody(c: HonoContext): Promise<string | Response> {
+  const message = `request body is larger than ${maxBytes} bytes (max_body_bytes)`
+  return async function readBody(c: HonoContext, family: EndpointFamily): Promise<string | Response> {
+    const tooLarge = () => familyError(family, 413, message, "invalid_request_error")
     const declared = c.req.header("content-length")
     if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
       return Number(declared) > maxBytes ? tooLarge() : c.req.text()
     }
     let text: string | undefined
-    const refused = await streamed(c, async () => {
+    const refused = await bodyLimit({ maxSize: maxBytes, onError: tooLarge })(c, async () => {
       text = await c.req.text()
     })
     return text ?? refused ?? tooLarge()
