@@ -4,9 +4,9 @@ import type { Completion } from "./Completion.ts"
 import { AppConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { ConfigInvalid, ProviderError } from "./errors.ts"
-import type { ProviderClient, ProviderSettings } from "./providers/ProviderDefinition.ts"
+import type { ProviderClient, ProviderSettings } from "./providers/shared/ProviderDefinition.ts"
 import { isProviderId, providerConfigKey, type ProviderId, providers } from "./providers/registry.ts"
-import { type RetryPolicy, withRetries } from "./providers/retry.ts"
+import { type RetryPolicy, withRetries } from "./providers/shared/retry.ts"
 
 /** An upstream answer and the provider that gave it. */
 export interface Answered<A> {

@@ -1,8 +1,8 @@
 import { Effect, Redacted } from "effect"
 import type { Completion } from "../Completion.ts"
 import { anthropicStreamToOpenAI, fromAnthropicMessage, toAnthropicRequest } from "../formats/anthropic.ts"
-import { makeTransport, sseDone, sseEvent, translateStream } from "./http.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeTransport, sseDone, sseEvent, translateStream } from "./shared/http.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 export const ANTHROPIC_VERSION = "2023-06-01"
 

@@ -1,5 +1,5 @@
-import { makeOpenAICompatible } from "./openaiCompatible.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeOpenAICompatible } from "./shared/openaiCompatible.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…`, `api-key` header. */
 export const azure: ProviderDefinition = {

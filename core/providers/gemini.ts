@@ -1,7 +1,7 @@
 import { Effect, Redacted } from "effect"
 import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
-import { makeTransport, sseDone, sseEvent, translateStream } from "./http.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeTransport, sseDone, sseEvent, translateStream } from "./shared/http.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Google Gemini: `generateContent` / `streamGenerateContent?alt=sse`, `x-goog-api-key`. */
 export const gemini: ProviderDefinition = {

@@ -1,5 +1,5 @@
-import { makeOpenAICompatible } from "./openaiCompatible.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeOpenAICompatible } from "./shared/openaiCompatible.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Ollama, through its OpenAI-compatible endpoint (`/v1/chat/completions`, SSE); no key needed. */
 export const ollama: ProviderDefinition = {

@@ -1,5 +1,5 @@
-import { makeOpenAICompatible } from "./openaiCompatible.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeOpenAICompatible } from "./shared/openaiCompatible.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Any OpenAI-compatible server (Groq, Mistral, OpenRouter, DeepSeek, Together, vLLM…): a URL, and a key if it wants one. */
 export const openaiCompatible: ProviderDefinition = {

@@ -1,5 +1,5 @@
-import { makeOpenAICompatible } from "./openaiCompatible.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeOpenAICompatible } from "./shared/openaiCompatible.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** OpenAI Chat Completions: Bearer key, optional organisation and project headers. */
 export const openai: ProviderDefinition = {

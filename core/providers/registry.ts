@@ -4,7 +4,7 @@ import { gemini } from "./gemini.ts"
 import { ollama } from "./ollama.ts"
 import { openaiCompatible } from "./openai-compatible.ts"
 import { openai } from "./openai.ts"
-import type { ProviderDefinition } from "./ProviderDefinition.ts"
+import type { ProviderDefinition } from "./shared/ProviderDefinition.ts"
 import { xai } from "./xai.ts"
 
 /** Every provider the gateway can use, keyed by the id `ISARTOR__LLM_PROVIDER` names. */

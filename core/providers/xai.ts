@@ -1,5 +1,5 @@
-import { makeOpenAICompatible } from "./openaiCompatible.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./ProviderDefinition.ts"
+import { makeOpenAICompatible } from "./shared/openaiCompatible.ts"
+import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** xAI (Grok): OpenAI-compatible at its own base URL. */
 export const xai: ProviderDefinition = {

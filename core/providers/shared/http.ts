@@ -1,6 +1,6 @@
 import { Effect, Redacted } from "effect"
 import { createParser } from "eventsource-parser"
-import { ProviderError, type ProviderErrorReason } from "../errors.ts"
+import { ProviderError, type ProviderErrorReason } from "../../errors.ts"
 import type { ProviderSettings } from "./ProviderDefinition.ts"
 
 const reasonFor = (status: number): ProviderErrorReason => {
