@@ -15,6 +15,8 @@ export interface ProviderCall {
   readonly path: string
   readonly headers: IncomingMessage["headers"]
   readonly body: Record<string, unknown>
+  /** When the call arrived (ms since the epoch). */
+  readonly at: number
 }
 
 export type FakeBehaviour =
@@ -240,7 +242,7 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
         return void res.end(JSON.stringify(errorBody(format, 401, "invalid api key")))
       }
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Json
-      calls.push({ format, path: req.url ?? "", headers: req.headers, body })
+      calls.push({ format, path: req.url ?? "", headers: req.headers, body, at: Date.now() })
       const behaviour = queue.shift()
       if (behaviour?.kind === "error") {
         res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict"
+import { after, before, beforeEach, describe, it } from "node:test"
+import OpenAI from "openai"
+import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { startTestGateway } from "../support/gateway.ts"
+
+let fake: FakeProviders
+before(async () => {
+  fake = await startFakeProviders()
+})
+after(() => fake.close())
+beforeEach(() => {
+  fake.calls.length = 0
+  fake.queue.length = 0
+})
+
+const openaiUpstream = (extra: Record<string, string> = {}) => ({
+  ISARTOR__LLM_PROVIDER: "openai",
+  ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1`,
+  ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
+  ISARTOR__L3_RETRY_BASE_MS: "10",
+  ...extra
+})
+
+const withGateway = async (env: Record<string, string>, run: (client: OpenAI) => Promise<void>) => {
+  const gateway = await startTestGateway(env)
+  try {
+    await run(new OpenAI({ apiKey: "caller", baseURL: `${gateway.url}/v1`, maxRetries: 0 }))
+  } finally {
+    await gateway.close()
+  }
+}
+
+const ask = (content: string) => ({ model: "gpt-4o-mini", messages: [{ role: "user" as const, content }] })
+
+describe("retries", () => {
+  it("retries 503 twice, then answers: one client request, three upstream calls", async () => {
+    await withGateway(openaiUpstream(), async (client) => {
+      fake.queue.push({ kind: "error", status: 503, message: "overloaded" }, { kind: "error", status: 503, message: "overloaded" })
+      const answer = await client.chat.completions.create(ask("retry me"))
+      assert.match(answer.choices[0]?.message.content ?? "", /Answer to: retry me/)
+      assert.equal(fake.calls.length, 3)
+    })
+  })
+
+  it("gives up after l3_max_retries and answers 502 naming the provider and reason", async () => {
+    await withGateway(openaiUpstream({ ISARTOR__L3_MAX_RETRIES: "1" }), async (client) => {
+      fake.queue.push({ kind: "error", status: 500, message: "boom" }, { kind: "error", status: 500, message: "boom again" })
+      const error = await client.chat.completions.create(ask("always failing")).catch((e: unknown) => e)
+      assert.ok(error instanceof OpenAI.APIError)
+      assert.equal(error.status, 502)
+      assert.match(error.message, /provider openai: boom again/)
+      assert.equal(fake.calls.length, 2)
+    })
+  })
+
+  it("waits as long as Retry-After asks before retrying a 429", async () => {
+    await withGateway(openaiUpstream(), async (client) => {
+      fake.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after-ms": "400" } })
+      await client.chat.completions.create(ask("rate limited once"))
+      assert.equal(fake.calls.length, 2)
+      assert.ok(fake.calls[1]!.at - fake.calls[0]!.at >= 390, "the retry came after the Retry-After wait, not the 10 ms backoff")
+    })
+  })
+
+  it("never retries 400, 401, 403 or 404", async () => {
+    await withGateway(openaiUpstream(), async (client) => {
+      for (const status of [400, 401, 403, 404]) {
+        fake.calls.length = 0
+        fake.queue.push({ kind: "error", status, message: `status ${status}` })
+        const error = await client.chat.completions.create(ask(`no retry ${status}`)).catch((e: unknown) => e)
+        assert.ok(error instanceof OpenAI.APIError)
+        assert.equal(fake.calls.length, 1, `${status} was not retried`)
+      }
+    })
+  })
+})
+
+describe("fallback providers", () => {
+  const withFallback = (extra: Record<string, string> = {}) =>
+    openaiUpstream({
+      ISARTOR__L3_MAX_RETRIES: "1",
+      ISARTOR__FALLBACK_PROVIDERS: "anthropic",
+      ISARTOR__PROVIDERS__ANTHROPIC__URL: fake.url,
+      ISARTOR__PROVIDERS__ANTHROPIC__API_KEY: fake.apiKey,
+      ISARTOR__PROVIDERS__ANTHROPIC__MODEL: "claude-fallback",
+      ...extra
+    })
+
+  it("reaches the fallback when the primary keeps failing, and says which provider answered", async () => {
+    await withGateway(withFallback(), async (client) => {
+      fake.queue.push({ kind: "error", status: 503, message: "down" }, { kind: "error", status: 503, message: "still down" })
+      const { data, response } = await client.chat.completions.create(ask("fall back please")).withResponse()
+      assert.match(data.choices[0]?.message.content ?? "", /Answer to: fall back please/)
+      assert.equal(response.headers.get("x-isartor-provider"), "anthropic")
+      assert.deepEqual(fake.calls.map((call) => call.format), ["openai", "openai", "anthropic"])
+      assert.equal(fake.calls[2]!.body.model, "claude-fallback", "the fallback is asked for its own model")
+    })
+  })
+
+  it("does not fall back on the client's own mistake (400)", async () => {
+    await withGateway(withFallback(), async (client) => {
+      fake.queue.push({ kind: "error", status: 400, message: "bad parameter" })
+      const error = await client.chat.completions.create(ask("my mistake")).catch((e: unknown) => e)
+      assert.ok(error instanceof OpenAI.BadRequestError)
+      assert.deepEqual(fake.calls.map((call) => call.format), ["openai"])
+    })
+  })
+
+  it("answers 429 when every provider is rate-limited, 502 when they fail otherwise", async () => {
+    await withGateway(withFallback({ ISARTOR__L3_MAX_RETRIES: "0" }), async (client) => {
+      fake.queue.push(
+        { kind: "error", status: 429, message: "primary limited", headers: { "retry-after": "2" } },
+        { kind: "error", status: 429, message: "fallback limited", headers: { "retry-after": "5" } }
+      )
+      const limited = await client.chat.completions.create(ask("everyone busy")).catch((e: unknown) => e)
+      assert.ok(limited instanceof OpenAI.RateLimitError)
+      assert.equal(limited.headers?.get("retry-after"), "2")
+      assert.match(limited.message, /openai \(RateLimited: primary limited\).*anthropic \(RateLimited: fallback limited\)/)
+
+      fake.queue.push({ kind: "error", status: 429, message: "limited" }, { kind: "error", status: 500, message: "broken" })
+      const mixed = await client.chat.completions.create(ask("mixed failures")).catch((e: unknown) => e)
+      assert.ok(mixed instanceof OpenAI.APIError)
+      assert.equal(mixed.status, 502)
+    })
+  })
+})
+
+describe("streams that fail", () => {
+  it("ends a stream that breaks mid-way with an error event and never caches it (anthropic upstream)", async () => {
+    const env = { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__EXTERNAL_LLM_URL: fake.url, ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey }
+    await withGateway(env, async (client) => {
+      fake.queue.push({ kind: "break-stream" })
+      const stream = await client.chat.completions.create({ ...ask("break this stream"), stream: true })
+      let text = ""
+      const error = await (async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+      })().catch((e: unknown) => e)
+      assert.ok(error instanceof Error)
+      assert.ok(text.length > 0)
+      const retry = await client.chat.completions.create(ask("break this stream")).withResponse()
+      assert.equal(retry.response.headers.get("x-isartor-layer"), "l3")
+    })
+  })
+})
+
+describe("start-up checks", () => {
+  it("rejects an unknown fallback provider and a malformed Azure setting", async () => {
+    await assert.rejects(startTestGateway(openaiUpstream({ ISARTOR__FALLBACK_PROVIDERS: "antropic" })), /ISARTOR__FALLBACK_PROVIDERS: "antropic" is not a provider/)
+    await assert.rejects(
+      startTestGateway({ ISARTOR__LLM_PROVIDER: "azure", ISARTOR__EXTERNAL_LLM_URL: fake.url, ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey }),
+      /ISARTOR__AZURE_DEPLOYMENT_ID: required for azure/
+    )
+    await assert.rejects(
+      startTestGateway({ ISARTOR__LLM_PROVIDER: "azure", ISARTOR__AZURE_API_VERSION: "latest", ISARTOR__AZURE_DEPLOYMENT_ID: "d" }),
+      /ISARTOR__AZURE_API_VERSION = "latest": expected YYYY-MM-DD or YYYY-MM-DD-preview/
+    )
+  })
+
+  it("starts without an Ollama key, and warns once when a keyed provider has none", async () => {
+    const keyless = await startTestGateway({ ISARTOR__LLM_PROVIDER: "ollama", ISARTOR__EXTERNAL_LLM_URL: fake.url })
+    assert.deepEqual(keyless.warnings, [])
+    await keyless.close()
+    const missing = await startTestGateway({ ISARTOR__LLM_PROVIDER: "gemini" })
+    assert.equal(missing.warnings.length, 1)
+    assert.match(missing.warnings[0]!, /no API key for provider gemini/)
+    await missing.close()
+  })
+})
