@@ -36,7 +36,7 @@ export const anthropic: ProviderDefinition = {
             const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
             const translate = anthropicStreamToOpenAI(includeUsage)
             let finished = false
-            return translateStream(response.body!, "sse", {
+            return translateStream(response.body!, {
               onEvent: (data, _event, push) => {
                 if (JSON.parse(data).type === "message_stop") finished = true
                 for (const chunk of translate.onEvent(data)) push(sseEvent(chunk))

@@ -36,7 +36,7 @@ export const gemini: ProviderDefinition = {
           Effect.map((response) => {
             const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
             const translate = geminiStreamToOpenAI(model, includeUsage)
-            return translateStream(response.body!, "sse", {
+            return translateStream(response.body!, {
               onEvent: (data, _event, push) => {
                 for (const chunk of translate.onEvent(data)) push(sseEvent(chunk))
               },

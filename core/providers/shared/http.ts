@@ -104,13 +104,12 @@ export const sseEvent = (data: unknown): Uint8Array => encoder.encode(`data: ${J
 export const sseDone = (): Uint8Array => encoder.encode("data: [DONE]\n\n")
 
 /**
- * Re-frames a provider's stream (SSE or NDJSON) into OpenAI chunk SSE, event by event as it arrives. `onEvent`
- * gets each parsed event and pushes zero or more output events; `onEnd` may push the last ones. A read error
- * upstream errors the output, so the caller can end it with an error event.
+ * Re-frames a provider's SSE stream into OpenAI chunk SSE, event by event as it arrives. `onEvent` gets each
+ * parsed event and pushes zero or more output events; `onEnd` may push the last ones. A read error upstream
+ * errors the output, so the caller can end it with an error event.
  */
 export const translateStream = (
   body: ReadableStream<Uint8Array>,
-  framing: "sse" | "ndjson",
   handlers: {
     readonly onEvent: (data: string, event: string | undefined, push: (bytes: Uint8Array) => void) => void
     readonly onEnd: (push: (bytes: Uint8Array) => void) => void
@@ -119,29 +118,20 @@ export const translateStream = (
   const decoder = new TextDecoder()
   let pending: Array<Uint8Array> = []
   const push = (bytes: Uint8Array) => void pending.push(bytes)
-  const sse = createParser({ onEvent: (message) => handlers.onEvent(message.data, message.event, push) })
-  let lineBuffer = ""
-  const feed = (text: string) => {
-    if (framing === "sse") return sse.feed(text)
-    lineBuffer += text
-    const lines = lineBuffer.split("\n")
-    lineBuffer = lines.pop() ?? ""
-    for (const line of lines) if (line.trim() !== "") handlers.onEvent(line, undefined, push)
-  }
+  const parser = createParser({ onEvent: (message) => handlers.onEvent(message.data, message.event, push) })
   const reader = body.getReader()
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       while (pending.length === 0) {
         const { done, value } = await reader.read()
         if (done) {
-          feed(decoder.decode())
-          if (framing === "ndjson" && lineBuffer.trim() !== "") handlers.onEvent(lineBuffer, undefined, push)
+          parser.feed(decoder.decode())
           handlers.onEnd(push)
           for (const bytes of pending) controller.enqueue(bytes)
           controller.close()
           return
         }
-        feed(decoder.decode(value, { stream: true }))
+        parser.feed(decoder.decode(value, { stream: true }))
       }
       const ready = pending
       pending = []
