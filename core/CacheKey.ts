@@ -25,6 +25,8 @@ export class CacheKey extends Context.Service<CacheKey, {
   readonly exactKey: (request: ChatRequest) => ExactKey
   /** A short, irreversible tag for a secret (a caller's key), safe to put in a cache scope. */
   readonly hashSecret: (secret: string) => string
+  /** A digest of any JSON value, key order ignored: for cache scopes. */
+  readonly digest: (value: unknown) => string
 }>()("isartor/CacheKey") {
   static readonly layer = Layer.effect(
     CacheKey,
@@ -40,7 +42,8 @@ export class CacheKey extends Context.Service<CacheKey, {
           return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
         },
         hashSecret: (secret) =>
-          secret === "" ? "anonymous" : hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED)
+          secret === "" ? "anonymous" : hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED),
+        digest: (value) => hasher.h64ToString(stringify(value) ?? "", KEY_SEED)
       })
     })
   )

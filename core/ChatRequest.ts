@@ -18,6 +18,8 @@ export interface ChatRequest {
   readonly tenant: string
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
+  /** `X-Isartor-Similarity-Threshold`: overrides `similarity_threshold` for this request. */
+  readonly similarityThreshold?: number | undefined
 }
 
 // Structs check the fields they name and let every other field through: the body goes upstream as the client
@@ -117,6 +119,7 @@ export interface RequestContext {
   readonly tenant: string
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
+  readonly similarityThreshold?: number | undefined
 }
 
 export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
@@ -137,7 +140,8 @@ export const fromOpenAIBody: RequestDecoder = (body, context) => {
     stream: checked.value.stream === true,
     tenant: context.tenant,
     cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite
+    cacheWrite: context.cacheWrite,
+    similarityThreshold: context.similarityThreshold
   })
 }
 
@@ -155,7 +159,8 @@ export const fromNativeBody: RequestDecoder = (body, context) => {
     stream: false,
     tenant: context.tenant,
     cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite
+    cacheWrite: context.cacheWrite,
+    similarityThreshold: context.similarityThreshold
   })
 }
 
@@ -175,6 +180,7 @@ export const fromAnthropicBody: RequestDecoder = (body, context) => {
     stream: checked.value.stream === true,
     tenant: context.tenant,
     cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite
+    cacheWrite: context.cacheWrite,
+    similarityThreshold: context.similarityThreshold
   })
 }

@@ -1,4 +1,5 @@
 import { Cause, Context, Effect, Exit, Layer, ManagedRuntime } from "effect"
+import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheKey } from "./CacheKey.ts"
 import { Coalescer } from "./Coalescer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
@@ -7,7 +8,22 @@ import { ExactCache } from "./ExactCache.ts"
 import { makeApp } from "./http/app.ts"
 import { Pipeline } from "./Pipeline.ts"
 import { Provider } from "./Provider.ts"
+import { Embedder, type EmbeddingBackend } from "./Embedder.ts"
+import { SemanticCache } from "./SemanticCache.ts"
+import { VectorIndex } from "./VectorIndex.ts"
 import { VERSION } from "./version.ts"
+
+/** What the runtime provides for L1b: the embedding model and the vector library, both loaded from disk. */
+export interface SemanticBackends {
+  readonly loadEmbedder: () => Promise<EmbeddingBackend>
+  readonly loadHnswlib: () => Promise<HnswlibModule>
+}
+
+export interface GatewayOptions {
+  readonly log?: GatewayLog
+  /** Without them, L1b reports itself unavailable and requests go from L1a straight on. */
+  readonly semantic?: SemanticBackends
+}
 
 export interface GatewayLog {
   readonly info: (line: string) => void
@@ -34,21 +50,49 @@ const unwrap = async <A, E extends { readonly message: string }>(effect: Effect.
   throw new GatewayStartError(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause))
 }
 
-/** The layers of a running gateway, wired: the single composition root every runtime and test starts from. */
-export const gatewayLayer = (config: AppConfigShape) =>
-  Layer.mergeAll(Pipeline.layer, CacheKey.layer).pipe(
-    Layer.provideMerge(Layer.mergeAll(ExactCache.layerMemory, Provider.layer, CacheKey.layer, Coalescer.layer)),
-    Layer.provide(AppConfig.layer(config))
+interface LoadedSemantic {
+  readonly embedder: EmbeddingBackend
+  readonly hnswlib: HnswlibModule
+}
+
+const semanticLayer = (config: AppConfigShape, loaded: LoadedSemantic) =>
+  SemanticCache.layer.pipe(
+    Layer.provide(Layer.mergeAll(
+      Embedder.layer(loaded.embedder),
+      VectorIndex.layer(loaded.hnswlib, loaded.embedder.dimensions, config.cache_max_capacity)
+    ))
   )
 
+/** The layers of a running gateway, wired: the single composition root every runtime and test starts from. */
+export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic) => {
+  const caches = semantic
+    ? Layer.mergeAll(ExactCache.layerMemory, semanticLayer(config, semantic))
+    : ExactCache.layerMemory
+  return Layer.mergeAll(Pipeline.layer, CacheKey.layer).pipe(
+    Layer.provideMerge(Layer.mergeAll(caches, Provider.layer, Coalescer.layer)),
+    Layer.provideMerge(CacheKey.layer),
+    Layer.provide(AppConfig.layer(config))
+  )
+}
+
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
-export const startGateway = async (sources: ConfigSources, log: GatewayLog = console): Promise<Gateway> => {
+export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
+  const log = options.log ?? console
   const loaded = await unwrap(loadConfig(sources))
   const config = loaded.config
   const warnings = [...loaded.warnings, ...await unwrap(Provider.check(config))]
   for (const warning of warnings) log.warn(`isartor: warning: ${warning}`)
 
-  const runtime = ManagedRuntime.make(gatewayLayer(config))
+  // The model loads and warms up before the gateway serves: the first request pays nothing for it.
+  const semantic = options.semantic && config.cache_mode !== "exact"
+    ? await Promise.all([options.semantic.loadEmbedder(), options.semantic.loadHnswlib()]).then(
+      ([embedder, hnswlib]) => ({ embedder, hnswlib }),
+      (error: unknown) => {
+        throw new GatewayStartError(`cannot load the embedding model: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    )
+    : undefined
+  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic))
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
     throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)

@@ -7,13 +7,21 @@ import { AppConfig } from "./Config.ts"
 import { type CacheMiss, LayerUnavailable, ProviderError } from "./errors.ts"
 import { ExactCache } from "./ExactCache.ts"
 import { Provider } from "./Provider.ts"
+import { SemanticCache } from "./SemanticCache.ts"
 import { tapSse } from "./SseTap.ts"
 
 export type LayerName = "l1a" | "l1b" | "l2" | "l3"
 
 /** What the pipeline answers with: a whole completion (serialised), or an upstream stream passed through. */
 export type Answer =
-  | { readonly _tag: "Complete"; readonly layer: LayerName; readonly completion: string; readonly provider?: string }
+  | {
+    readonly _tag: "Complete"
+    readonly layer: LayerName
+    readonly completion: string
+    readonly provider?: string
+    /** On an L1b hit: the cosine similarity of the cached question. */
+    readonly similarity?: number
+  }
   | { readonly _tag: "Stream"; readonly layer: "l3"; readonly body: ReadableStream<Uint8Array>; readonly provider: string }
 
 export interface PipelineStatus {
@@ -43,7 +51,10 @@ export class Pipeline extends Context.Service<Pipeline, {
       const exactCache = yield* ExactCache
       const provider = yield* Provider
       const coalescer = yield* Coalescer
+      // L1b is optional: without an embedder (none injected) the layer reports itself unavailable and is skipped.
+      const semanticCache = yield* Effect.serviceOption(SemanticCache)
       const exactEnabled = config.cache_mode !== "semantic"
+      const semanticEnabled = config.cache_mode !== "exact"
 
       const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> => {
         if (!exactEnabled) return Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" }))
@@ -51,13 +62,24 @@ export class Pipeline extends Context.Service<Pipeline, {
         return exactCache.lookup(key).pipe(Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })))
       }
 
+      const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> => {
+        if (!semanticEnabled) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "cache_mode excludes semantic" }))
+        if (semanticCache._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "no embedder" }))
+        if (!request.cacheRead) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "Cache-Control: no-cache" }))
+        return semanticCache.value.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
+          Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity }))
+        )
+      }
+
       /** Writes a finished answer to the caches; a cache that is down costs deflection, never the answer. */
-      const remember = (request: ChatRequest, key: ExactKey, completion: string) =>
-        request.cacheWrite && exactEnabled
-          ? exactCache.store(key, completion).pipe(
-            Effect.catchTag("LayerUnavailable", (error) => Effect.logWarning(`L1a write skipped: ${error.reason}`))
-          )
-          : Effect.void
+      const remember = (request: ChatRequest, key: ExactKey, completion: string) => {
+        if (!request.cacheWrite) return Effect.void
+        const skipped = (write: Effect.Effect<void, LayerUnavailable>) =>
+          write.pipe(Effect.catchTag("LayerUnavailable", (error) => Effect.logWarning(`${error.layer} write skipped: ${error.reason}`)))
+        const exact = exactEnabled ? exactCache.store(key, completion) : Effect.void
+        const semantic = semanticEnabled && semanticCache._tag === "Some" ? semanticCache.value.store(request, completion) : Effect.void
+        return Effect.all([skipped(exact), skipped(semantic)], { discard: true })
+      }
 
       const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Lead["settle"]) =>
         provider.stream(request).pipe(
@@ -117,6 +139,7 @@ export class Pipeline extends Context.Service<Pipeline, {
         handle: (request) => {
           const key = cacheKey.exactKey(request)
           return lookupExact(request, key).pipe(
+            Effect.catchTags(fallThrough(() => lookupSemantic(request))),
             Effect.catchTags(fallThrough(() => callProvider(request, key)))
           )
         },
@@ -125,7 +148,11 @@ export class Pipeline extends Context.Service<Pipeline, {
           return {
             layers: {
               l1a,
-              l1b: { status: "disabled", reason: "not built in this version" },
+              l1b: !semanticEnabled
+                ? { status: "disabled", reason: "cache_mode" }
+                : semanticCache._tag === "None"
+                ? { status: "unavailable", reason: "no embedder" }
+                : semanticCache.value.status(),
               l2: { status: "disabled", reason: "not built in this version" },
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             }

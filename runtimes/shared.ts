@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises"
-import { GatewayStartError } from "../core/Gateway.ts"
+import { GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
+import { loadHnswlib } from "./embedding/hnswlib.ts"
+import { loadUseLite } from "./embedding/useLite.ts"
 
 /** Reads a config file for the loader: `undefined` when it does not exist (node:fs works on all three runtimes). */
 export const readTextFile = (path: string): Promise<string | undefined> =>
@@ -15,3 +17,6 @@ export const exitOnStartError = (error: unknown): never => {
 
 export const listening = (hostname: string, port: number, runtime: string) =>
   console.log(`isartor listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port} (${runtime})`)
+
+/** L1b's model and vector library, loaded from the installed packages; the same on all three runtimes. */
+export const semantic: SemanticBackends = { loadEmbedder: loadUseLite, loadHnswlib }

@@ -77,7 +77,7 @@ describe("configuration", () => {
 
   it("stops on an unknown provider or a malformed key, and never prints the key", async () => {
     const start = (env: Record<string, string>) =>
-      startGateway({ env, readTextFile: async () => undefined }, { info: () => undefined, warn: () => undefined })
+      startGateway({ env, readTextFile: async () => undefined }, { log: { info: () => undefined, warn: () => undefined } })
         .then(() => "started", (error: Error) => error.message)
     assert.match(await start({ ISARTOR__LLM_PROVIDER: "openia" }), /ISARTOR__LLM_PROVIDER = "openia": expected one of openai/)
     const message = await start({ ISARTOR__EXTERNAL_LLM_API_KEY: "sk bad key" })

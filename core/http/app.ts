@@ -12,7 +12,7 @@ import {
 } from "../ChatRequest.ts"
 import type { AppConfigShape } from "../ConfigSpec.ts"
 import type { Pipeline } from "../Pipeline.ts"
-import { errorBody, jsonResponse } from "./errors.ts"
+import { errorBody, familyError, jsonResponse } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedKey } from "./middleware.ts"
 import { renderAnswer, renderFailure } from "./render.ts"
 
@@ -52,7 +52,12 @@ export const makeApp = (deps: AppDependencies): Hono => {
     async (c: HonoContext) => {
       const body = await readBody(c, family)
       if (typeof body !== "string") return body
-      const context = requestContext(c)
+      const threshold = c.req.header("x-isartor-similarity-threshold")
+      const similarityThreshold = threshold === undefined ? undefined : Number(threshold)
+      if (similarityThreshold !== undefined && !(similarityThreshold >= 0 && similarityThreshold <= 1)) {
+        return familyError(family, 400, "X-Isartor-Similarity-Threshold: expected a number between 0 and 1", "invalid_request_error")
+      }
+      const context = { ...requestContext(c), similarityThreshold }
       const parsed = parseJsonBody(body)
       const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
       if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)

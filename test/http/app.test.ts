@@ -10,7 +10,7 @@ let upstream: FakeOpenAI
 let gateway: Gateway
 let secured: Gateway
 
-const quiet = { info: () => undefined, warn: () => undefined }
+const quiet = { log: { info: () => undefined, warn: () => undefined } }
 const start = (env: Record<string, string>) => startGateway({ env, readTextFile: async () => undefined }, quiet)
 
 before(async () => {

@@ -1,6 +1,6 @@
 import { serve } from "@hono/node-server"
 import type { AddressInfo } from "node:net"
-import { type Gateway, startGateway } from "../../core/Gateway.ts"
+import { type Gateway, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
 
 export const TEST_PROVIDER_KEY = "sk-test-0123456789abcdef"
 
@@ -14,12 +14,13 @@ export interface RunningGateway {
 /** Starts the gateway in this process as a real listening server on a free loopback port. */
 export const startTestGateway = async (
   env: Record<string, string>,
-  files: Record<string, string> = {}
+  files: Record<string, string> = {},
+  semantic?: SemanticBackends
 ): Promise<RunningGateway> => {
   const warnings: Array<string> = []
   const gateway = await startGateway(
     { env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env }, readTextFile: async (path) => files[path] },
-    { info: () => undefined, warn: (line) => warnings.push(line) }
+    { log: { info: () => undefined, warn: (line) => warnings.push(line) }, ...(semantic ? { semantic } : {}) }
   )
   const server = serve({ fetch: gateway.fetch, hostname: "127.0.0.1", port: 0 })
   await new Promise<void>((resolve) => server.once("listening", () => resolve()))

@@ -1,0 +1,136 @@
+import { Context, Effect, Layer } from "effect"
+import { LRUCache } from "lru-cache"
+import { CacheKey } from "./CacheKey.ts"
+import type { ChatRequest } from "./ChatRequest.ts"
+import { AppConfig } from "./Config.ts"
+import { Embedder } from "./Embedder.ts"
+import { CacheMiss, LayerUnavailable } from "./errors.ts"
+import { verify } from "./SemanticVerifier.ts"
+import { VectorIndex } from "./VectorIndex.ts"
+
+export interface SemanticHit {
+  readonly completion: string
+  readonly similarity: number
+}
+
+interface Entry {
+  readonly scope: string
+  readonly text: string
+  readonly completion: string
+}
+
+interface Message {
+  readonly role: string
+  readonly content?: unknown
+}
+
+/** How many nearest neighbours are checked against the threshold and the verifier. */
+const CANDIDATES = 4
+
+const textOf = (content: unknown): string | undefined => {
+  if (typeof content === "string") return content
+  if (!Array.isArray(content)) return undefined
+  if (content.some((part: { type?: string }) => part.type !== "text")) return undefined // images: no semantic match
+  return content.map((part: { text?: string }) => part.text ?? "").join("")
+}
+
+/**
+ * What L1b needs of a request: the last user message (what is embedded) and the scope that must match exactly
+ * before similarity is considered — tenant, endpoint family, model, system prompt, earlier turns and every other
+ * generation parameter. A request with tools, or whose last message is not plain user text, is not eligible.
+ */
+export const semanticView = (request: ChatRequest, digest: (value: unknown) => string): { text: string; scope: string } | string => {
+  const { messages, tools, functions, stream: _stream, stream_options: _options, ...parameters } = request.body as {
+    messages: Array<Message>
+    tools?: unknown
+    functions?: unknown
+    [key: string]: unknown
+  }
+  if ((Array.isArray(tools) && tools.length > 0) || functions !== undefined) return "requests with tools use the exact cache only"
+  const last = messages[messages.length - 1]
+  if (last?.role !== "user") return "the last message is not from the user"
+  const text = textOf(last.content)
+  if (text === undefined || text.trim() === "") return "the last message is not plain text"
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer")
+  const earlier = messages.slice(0, -1).filter((m) => m.role !== "system" && m.role !== "developer")
+  return {
+    text,
+    scope: [request.tenant, request.family, request.model, digest(system), digest(earlier), digest(parameters)].join("|")
+  }
+}
+
+/** L1b: answers a question asked before in other words, within the same scope, from an HNSW index of embeddings. */
+export class SemanticCache extends Context.Service<SemanticCache, {
+  readonly lookup: (request: ChatRequest, threshold: number) => Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable>
+  readonly store: (request: ChatRequest, completion: string) => Effect.Effect<void, LayerUnavailable>
+  readonly status: () => { readonly status: string; readonly model: string; readonly entries: number; readonly reason?: string }
+}>()("isartor/SemanticCache") {
+  static readonly layer = Layer.effect(
+    SemanticCache,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const embedder = yield* Embedder
+      const index = yield* VectorIndex
+      const { digest } = yield* CacheKey
+      const freeLabels: Array<number> = []
+      let nextLabel = 0
+      const entries = new LRUCache<number, Entry>({
+        max: config.cache_max_capacity,
+        ttl: config.cache_ttl_secs * 1000,
+        // An entry that leaves the cache (evicted, expired, replaced) leaves the index with it.
+        dispose: (_entry, label) => {
+          index.remove(label)
+          freeLabels.push(label)
+        }
+      })
+      let lastPurge = 0
+      const purgeExpired = () => {
+        const now = Date.now()
+        if (now - lastPurge < 1000) return
+        lastPurge = now
+        entries.purgeStale()
+      }
+      // The vector of a request looked up and missed, kept for the store that follows its upstream answer.
+      const vectors = new WeakMap<ChatRequest, Float32Array>()
+
+      const vectorFor = (request: ChatRequest, text: string) => {
+        const known = vectors.get(request)
+        return known ? Effect.succeed(known) : embedder.embed(text)
+      }
+
+      return SemanticCache.of({
+        lookup: (request, threshold) =>
+          Effect.gen(function*() {
+            const view = semanticView(request, digest)
+            if (typeof view === "string") return yield* new LayerUnavailable({ layer: "l1b", reason: view })
+            purgeExpired()
+            const vector = yield* embedder.embed(view.text)
+            vectors.set(request, vector)
+            const candidates = index.search(vector, CANDIDATES, (label) => entries.peek(label)?.scope === view.scope)
+            for (const candidate of candidates) {
+              if (candidate.similarity < threshold) break
+              const entry = entries.get(candidate.label)
+              if (entry && verify(view.text, entry.text, candidate.similarity).accept) {
+                return { completion: entry.completion, similarity: candidate.similarity }
+              }
+            }
+            return yield* new CacheMiss({ layer: "l1b" })
+          }),
+        store: (request, completion) =>
+          Effect.gen(function*() {
+            const view = semanticView(request, digest)
+            if (typeof view === "string") return
+            const vector = yield* vectorFor(request, view.text)
+            const label = freeLabels.pop() ?? nextLabel++
+            // Entry first: if it evicts another, that one leaves the index before this vector joins it.
+            entries.set(label, { scope: view.scope, text: view.text, completion })
+            index.add(label, vector)
+          }),
+        status: () => {
+          const embedderStatus = embedder.status()
+          return { ...embedderStatus, entries: index.size() }
+        }
+      })
+    })
+  )
+}

@@ -1,0 +1,61 @@
+/**
+ * The false-hit defence behind the cosine threshold: a cached question may answer a new one only if the two
+ * agree on what cosine similarity glosses over — the numbers they mention, whether they are negated, and the
+ * distinctive words (names, versions, languages) each carries.
+ */
+
+const NEGATIONS = new Set(["not", "no", "never", "without", "cannot", "cant", "dont", "doesnt", "isnt", "arent", "wont", "shouldnt", "didnt", "nor"])
+
+const STOPWORDS = new Set(
+  ("a an the is are was were be been being am do does did doing have has had having i me my we our you your he him his she her it its they them their " +
+    "what which who whom whose this that these those to of in on at by for with about into through during before after above below from up down " +
+    "out off over under again further then once here there when where why how all any both each few more most other some such only own same so " +
+    "than too very can will just should would could may might must shall and or but if because as until while s t get best good way ways use using " +
+    "make one someone something thing things tell know want need please").split(" ")
+)
+
+const normalise = (text: string) => text.toLowerCase().replace(/[’']/g, "").replace(/n't\b/g, "nt")
+
+const tokens = (text: string) => normalise(text).match(/[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z0-9]/g) ?? []
+
+const numbersOf = (text: string) => new Set(text.match(/\d+(?:[.,]\d+)?/g) ?? [])
+
+const negated = (words: ReadonlyArray<string>) => words.some((word) => NEGATIONS.has(word))
+
+/** A crude stem, so "learning" and "learn", "passwords" and "password" count as one word. */
+const stem = (word: string) => word.replace(/(ing|ed|es|s)$/, "")
+
+const contentWords = (words: ReadonlyArray<string>) => new Set(words.filter((word) => !STOPWORDS.has(word) && !/^\d/.test(word)).map(stem))
+
+export interface Verdict {
+  readonly accept: boolean
+  readonly reason: string
+}
+
+export interface VerifierOptions {
+  /** Below this cosine, every content word of the shorter question must appear in the other. */
+  readonly strictBelow: number
+  /** Fraction of content words the two questions must share (over the smaller set). */
+  readonly minOverlap: number
+}
+
+export const defaultVerifierOptions: VerifierOptions = { strictBelow: 0.9, minOverlap: 0.5 }
+
+export const verify = (query: string, cached: string, similarity: number, options: VerifierOptions = defaultVerifierOptions): Verdict => {
+  const a = tokens(query)
+  const b = tokens(cached)
+  const numbersA = numbersOf(query)
+  const numbersB = numbersOf(cached)
+  if (numbersA.size !== numbersB.size || [...numbersA].some((n) => !numbersB.has(n))) return { accept: false, reason: "numbers differ" }
+  if (negated(a) !== negated(b)) return { accept: false, reason: "negation differs" }
+  const wordsA = contentWords(a)
+  const wordsB = contentWords(b)
+  const shared = [...wordsA].filter((word) => wordsB.has(word)).length
+  const smaller = Math.min(wordsA.size, wordsB.size)
+  if (smaller > 0 && shared / smaller < options.minOverlap) return { accept: false, reason: "too few words in common" }
+  if (similarity < options.strictBelow) {
+    const [few, many] = wordsA.size <= wordsB.size ? [wordsA, wordsB] : [wordsB, wordsA]
+    if ([...few].some((word) => !many.has(word))) return { accept: false, reason: "a distinctive word differs" }
+  }
+  return { accept: true, reason: "agrees" }
+}
