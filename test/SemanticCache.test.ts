@@ -1,0 +1,167 @@
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import OpenAI from "openai"
+import type { EmbeddingBackend } from "../core/Embedder.ts"
+import type { SemanticBackends } from "../core/Gateway.ts"
+import { verify } from "../core/SemanticVerifier.ts"
+import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
+import { type RunningGateway, startTestGateway, upstreamEnv } from "./support/gateway.ts"
+
+// The real model and the real HNSW library, loaded once for the file.
+const realModel = await loadUseLite()
+const hnswlib = await loadHnswlib()
+let embedderFails = false
+const switchable: EmbeddingBackend = {
+  ...realModel,
+  embed: (texts) => (embedderFails ? Promise.reject(new Error("embedder crashed")) : realModel.embed(texts))
+}
+const backends: SemanticBackends = { loadEmbedder: async () => switchable, loadHnswlib: async () => hnswlib }
+
+let upstream: FakeOpenAI
+before(async () => {
+  upstream = await startFakeOpenAI()
+})
+after(() => upstream.close())
+
+const withGateway = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
+  const gateway = await startTestGateway(upstreamEnv(upstream.url, extra), {}, backends)
+  try {
+    await run(gateway)
+  } finally {
+    await gateway.close()
+  }
+}
+
+const native = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
+  return {
+    layer: response.headers.get("x-isartor-layer"),
+    similarity: response.headers.get("x-isartor-similarity"),
+    body: (await response.json()) as { message: string }
+  }
+}
+
+describe("Embedder (USE-lite)", () => {
+  it("returns normalised 512-d vectors that put a paraphrase closer than an unrelated question", async () => {
+    const [a, b, c] = await realModel.embed(["How do I reset my password?", "How can I change my password?", "What is the boiling point of water?"])
+    const dot = (x: Float32Array, y: Float32Array) => x.reduce((sum, v, i) => sum + v * y[i]!, 0)
+    assert.equal(a!.length, 512)
+    assert.ok(Math.abs(dot(a!, a!) - 1) < 1e-4)
+    assert.ok(dot(a!, b!) > 0.85)
+    assert.ok(dot(a!, b!) > dot(a!, c!) + 0.3)
+  })
+})
+
+describe("verifier", () => {
+  it("refuses candidates that differ in numbers, negation or names in code, and keeps real paraphrases", () => {
+    assert.equal(verify("How do I reset my password?", "How can I reset my password?", 0.95).accept, true)
+    assert.equal(verify("Is 17 a prime number?", "Is 19 a prime number?", 0.97).accept, false)
+    assert.equal(verify("Why is my build not working?", "Why is my build working?", 0.95).accept, false)
+    assert.equal(verify("How do I use load_from_disk()?", "How do I use save_to_disk()?", 0.95).accept, false)
+  })
+})
+
+describe("L1b semantic cache", () => {
+  it("answers a paraphrase from L1b with its similarity, and an unrelated question from upstream", async () => {
+    await withGateway({}, async (gateway) => {
+      assert.equal((await native(gateway, "How do I reset my password?")).layer, "l3")
+      const paraphrase = await native(gateway, "How can I reset my password?")
+      assert.equal(paraphrase.layer, "l1b")
+      assert.ok(Number(paraphrase.similarity) >= 0.85)
+      assert.equal(paraphrase.body.message, "Answer #1 to: How do I reset my password?")
+      assert.equal((await native(gateway, "What is the capital of Australia?")).layer, "l3")
+    })
+  })
+
+  it("honours X-Isartor-Similarity-Threshold per request and rejects a bad one", async () => {
+    await withGateway({}, async (gateway) => {
+      await native(gateway, "How do I reset my password?")
+      assert.equal((await native(gateway, "How can I reset my password?", { "x-isartor-similarity-threshold": "0.999" })).layer, "l3")
+      const bad = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers: { "x-isartor-similarity-threshold": "2" }, body: JSON.stringify({ prompt: "x" }) })
+      assert.equal(bad.status, 400)
+    })
+  })
+
+  it("never answers across scopes: other tenant, model, system prompt or history", async () => {
+    await withGateway({}, async (gateway) => {
+      const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 })
+      const base = [{ role: "system" as const, content: "You are a support bot." }, { role: "user" as const, content: "I use the mobile app." }, { role: "assistant" as const, content: "Noted." }]
+      const ask = (messages: Array<OpenAI.ChatCompletionMessageParam>, model = "gpt-4o-mini", key = "tenant-a") =>
+        client(key).chat.completions.create({ model, messages }).withResponse().then(({ response }) => response.headers.get("x-isartor-layer"))
+      assert.equal(await ask([...base, { role: "user", content: "How old is he?" }]), "l3")
+      assert.equal(await ask([...base, { role: "user", content: "How old is he now?" }]), "l1b", "same scope, paraphrase")
+      assert.equal(await ask([...base, { role: "user", content: "How old is he now?" }], "gpt-4o-mini", "tenant-b"), "l3", "other tenant")
+      assert.equal(await ask([...base, { role: "user", content: "How old is he now?" }], "gpt-4o"), "l3", "other model")
+      assert.equal(await ask([{ role: "system", content: "You are a pirate." }, ...base.slice(1), { role: "user", content: "How old is he now?" }]), "l3", "other system prompt")
+      assert.equal(await ask([base[0]!, { role: "user", content: "I use the website." }, base[2]!, { role: "user", content: "How old is he now?" }]), "l3", "other history")
+    })
+  })
+
+  it("skips L1b for requests with tools", async () => {
+    await withGateway({}, async (gateway) => {
+      const client = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
+      const tools = [{ type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: {} } } }]
+      await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Where is my order?" }], tools })
+      const again = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Where is my order now?" }], tools }).withResponse()
+      assert.equal(again.response.headers.get("x-isartor-layer"), "l3")
+    })
+  })
+
+  it("evicts the least recently used entries from the index (LRU) and expires them (TTL)", async () => {
+    await withGateway({ ISARTOR__CACHE_MAX_CAPACITY: "2", ISARTOR__CACHE_TTL_SECS: "1" }, async (gateway) => {
+      await native(gateway, "How do I reset my password?")
+      await native(gateway, "What is the capital of Australia?")
+      await native(gateway, "How many legs does a spider have?")
+      const health = (await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1b: { entries: number } } }
+      assert.equal(health.layers.l1b.entries, 2, "the index holds no more than the cache")
+      assert.equal((await native(gateway, "How can I reset my password?")).layer, "l3", "the evicted question is gone")
+      assert.equal((await native(gateway, "How many legs do spiders have?")).layer, "l1b")
+      await new Promise((resolve) => setTimeout(resolve, 1200))
+      assert.equal((await native(gateway, "How many legs do spiders have?")).layer, "l3", "expired")
+    })
+  })
+
+  it("falls through to upstream when the embedder fails at runtime, and the request succeeds", async () => {
+    await withGateway({}, async (gateway) => {
+      await native(gateway, "How do I reset my password?")
+      embedderFails = true
+      try {
+        const answer = await native(gateway, "How can I reset my password?")
+        assert.equal(answer.layer, "l3")
+        assert.equal(answer.body.message, "Answer #1 to: How can I reset my password?")
+        const health = (await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1b: { status: string } } }
+        assert.equal(health.layers.l1b.status, "unavailable")
+      } finally {
+        embedderFails = false
+      }
+    })
+  })
+
+  it("follows cache_mode: exact never answers from L1b, semantic answers even identical requests from L1b", async () => {
+    await withGateway({ ISARTOR__CACHE_MODE: "exact" }, async (gateway) => {
+      await native(gateway, "How do I reset my password?")
+      assert.equal((await native(gateway, "How can I reset my password?")).layer, "l3")
+      assert.equal((await native(gateway, "How do I reset my password?")).layer, "l1a")
+    })
+    await withGateway({ ISARTOR__CACHE_MODE: "semantic" }, async (gateway) => {
+      await native(gateway, "How do I reset my password?")
+      assert.equal((await native(gateway, "How do I reset my password?")).layer, "l1b")
+    })
+  })
+
+  it("serves a streamed request from L1b as valid SSE", async () => {
+    await withGateway({}, async (gateway) => {
+      const client = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
+      await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "How do I reset my password?" }] })
+      const { data: stream, response } = await client.chat.completions
+        .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "How can I reset my password?" }], stream: true })
+        .withResponse()
+      assert.equal(response.headers.get("x-isartor-layer"), "l1b")
+      let text = ""
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+      assert.equal(text, "Answer #1 to: How do I reset my password?")
+    })
+  })
+})
