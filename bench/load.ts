@@ -19,6 +19,9 @@ export interface LoadOptions {
   readonly body: string
   readonly connections: number
   readonly durationSecs: number
+  readonly headers?: Record<string, string>
+  /** Replaced in the body by a counter, so that every request is new (a cache miss). */
+  readonly uniqueMarker?: string
 }
 
 export type LoadTool = "wrk" | "autocannon"
@@ -32,9 +35,15 @@ const toMs = (value: string, unit: string) => Number(value) * ({ us: 0.001, ms: 
 const withWrk = async (options: LoadOptions): Promise<LoadResult> => {
   const dir = await mkdtemp(join(tmpdir(), "isartor-bench-"))
   const script = join(dir, "post.lua")
+  const headers = Object.entries(options.headers ?? {}).map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}\n`).join("")
+  const [before, after] = options.uniqueMarker ? options.body.split(options.uniqueMarker) : [options.body, undefined]
+  const unique = after === undefined
+    ? ""
+    : `local counter = 0\nrequest = function() counter = counter + 1\n` +
+      `return wrk.format(nil, nil, nil, ${JSON.stringify(before)} .. tostring(counter) .. "-" .. tostring(math.random(1e9)) .. ${JSON.stringify(after)}) end\n`
   await writeFile(
     script,
-    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(options.body)}\n` +
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${headers}wrk.body = ${JSON.stringify(options.body)}\n${unique}` +
       `local errors = 0\nresponse = function(status) if status ~= 200 then errors = errors + 1 end end\n` +
       `done = function() io.write(string.format("non-200: %d\\n", errors)) end\n`
   )
@@ -65,8 +74,10 @@ const withAutocannon = async (options: LoadOptions): Promise<LoadResult> => {
   const result = await autocannon({
     url: options.url,
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: options.body,
+    headers: { "content-type": "application/json", ...options.headers },
+    ...(options.uniqueMarker
+      ? { requests: [{ setupRequest: (request: autocannon.Request) => ({ ...request, body: options.body.replace(options.uniqueMarker!, `${Date.now()}-${Math.random()}`) }) }] }
+      : { body: options.body }),
     connections: options.connections,
     duration: options.durationSecs
   })
@@ -85,12 +96,13 @@ export const load = (tool: LoadTool, options: LoadOptions): Promise<LoadResult> 
 export const sequentialLatency = async (
   url: string,
   count: number,
-  bodyFor: (index: number) => string
+  bodyFor: (index: number) => string,
+  headers: Record<string, string> = {}
 ): Promise<{ p50Ms: number; p99Ms: number }> => {
   const samples: Array<number> = []
   for (let index = 0; index < count; index++) {
     const started = performance.now()
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: bodyFor(index) })
+    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: bodyFor(index) })
     await response.arrayBuffer()
     if (response.status !== 200) throw new Error(`${url} answered ${response.status}`)
     samples.push(performance.now() - started)

@@ -25,7 +25,8 @@ export interface StartedProcess {
 export const startProcess = async (
   command: Array<string>,
   env: Record<string, string>,
-  timeoutMs = 60_000
+  timeoutMs = 60_000,
+  ready = /listening on (http:\/\/\S+)/
 ): Promise<StartedProcess> => {
   const child = spawn(command[0]!, command.slice(1), {
     cwd: projectRoot,
@@ -40,7 +41,7 @@ export const startProcess = async (
   }
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    const match = /listening on (http:\/\/\S+)/.exec(output)
+    const match = ready.exec(output)
     if (match) return { child, url: match[1]!, output: () => output, stop }
     if (child.exitCode !== null) break
     await new Promise((resolve) => setTimeout(resolve, 25))

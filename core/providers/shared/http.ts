@@ -64,12 +64,14 @@ export const makeTransport = (provider: string, settings: ProviderSettings): Tra
     post: (url, headers, body) =>
       Effect.gen(function*() {
         const response = yield* Effect.tryPromise({
-          try: (signal) =>
+          // One timeout signal and nothing more: on Node 20 every extra AbortController/AbortSignal.any costs the
+          // miss path a measurable share of its throughput.
+          try: () =>
             fetch(url, {
               method: "POST",
               headers: { "content-type": "application/json", ...headers },
               body: JSON.stringify(body),
-              signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)])
+              signal: AbortSignal.timeout(settings.timeoutMs)
             }),
           catch: (error) =>
             error instanceof DOMException && error.name === "TimeoutError"
