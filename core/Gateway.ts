@@ -114,6 +114,9 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     config,
     hostname: config.host_port.slice(0, separator).replace(/^\[|\]$/g, ""),
     port: Number(config.host_port.slice(separator + 1)),
-    dispose: () => runtime.dispose()
+    dispose: async () => {
+      await runtime.dispose()
+      await semantic?.embedder.dispose?.()
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { startGateway } from "../core/Gateway.ts"
-import { exitOnStartError, listening, readTextFile, semantic } from "./shared.ts"
+import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 
-const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, { semantic }).catch(exitOnStartError)
+const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, { semantic: semanticBackends() }).catch(exitOnStartError)
 const server = Deno.serve(
   { hostname: gateway.hostname, port: gateway.port, onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`) },
   gateway.fetch

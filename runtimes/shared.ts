@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises"
 import { GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
-import { loadUseLite } from "./embedding/useLite.ts"
+import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
 
 /** Reads a config file for the loader: `undefined` when it does not exist (node:fs works on all three runtimes). */
 export const readTextFile = (path: string): Promise<string | undefined> =>
@@ -18,5 +18,11 @@ export const exitOnStartError = (error: unknown): never => {
 export const listening = (hostname: string, port: number, runtime: string) =>
   console.log(`isartor listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port} (${runtime})`)
 
-/** L1b's model and vector library, loaded from the installed packages; the same on all three runtimes. */
-export const semantic: SemanticBackends = { loadEmbedder: loadUseLite, loadHnswlib }
+/**
+ * L1b's model (on a worker thread) and vector library, from the installed packages. Bun and Deno run the
+ * TypeScript worker as it is; Node needs the small bootstrap that registers tsx first.
+ */
+export const semanticBackends = (workerEntry?: URL): SemanticBackends => ({
+  loadEmbedder: () => loadEmbedderInWorker(workerEntry),
+  loadHnswlib
+})

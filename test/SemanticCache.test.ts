@@ -5,6 +5,7 @@ import type { EmbeddingBackend } from "../core/Embedder.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { verify } from "../core/SemanticVerifier.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "./support/gateway.ts"
@@ -51,6 +52,20 @@ describe("Embedder (USE-lite)", () => {
     assert.ok(Math.abs(dot(a!, a!) - 1) < 1e-4)
     assert.ok(dot(a!, b!) > 0.85)
     assert.ok(dot(a!, b!) > dot(a!, c!) + 0.3)
+  })
+})
+
+describe("Embedder on a worker thread", () => {
+  it("loads the model on a worker thread and returns the same vectors as in-process", async () => {
+    const worker = await loadEmbedderInWorker(new URL("../runtimes/embedding/worker-node.mjs", import.meta.url))
+    try {
+      const fromWorker = await worker.embed(["How do I reset my password?", "Where is my parcel?"])
+      const inProcess = await realModel.embed(["How do I reset my password?", "Where is my parcel?"])
+      assert.equal(fromWorker.length, 2)
+      fromWorker.forEach((vector, n) => vector.forEach((value, i) => assert.ok(Math.abs(value - inProcess[n]![i]!) < 1e-5)))
+    } finally {
+      await worker.dispose?.()
+    }
   })
 })
 

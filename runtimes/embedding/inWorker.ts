@@ -1,0 +1,59 @@
+import { Worker } from "node:worker_threads"
+import type { EmbeddingBackend } from "../../core/Embedder.ts"
+
+interface Ready {
+  readonly ready: true
+  readonly name: string
+  readonly dimensions: number
+  readonly maxInputChars: number
+}
+
+type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | { readonly id: number; readonly error: string }
+
+/**
+ * The embedding model on a worker thread (`node:worker_threads`, which Node, Bun and Deno all provide): the
+ * gateway's event loop keeps serving exact hits while a batch is embedded. Resolves once the worker has loaded
+ * and warmed up the model.
+ */
+export const loadEmbedderInWorker = (entry: URL = new URL("./worker.ts", import.meta.url)): Promise<EmbeddingBackend> =>
+  new Promise((resolve, reject) => {
+    const worker = new Worker(entry)
+    const pending = new Map<number, { resolve: (vectors: Array<Float32Array>) => void; reject: (error: Error) => void }>()
+    let nextId = 0
+    let ready = false
+    worker.on("error", (error) => {
+      if (!ready) reject(error)
+      for (const waiter of pending.values()) waiter.reject(error)
+      pending.clear()
+    })
+    worker.on("exit", (code) => {
+      const error = new Error(`embedding worker exited (code ${code})`)
+      if (!ready) reject(error)
+      for (const waiter of pending.values()) waiter.reject(error)
+      pending.clear()
+    })
+    worker.on("message", (message: Ready | Reply) => {
+      if ("ready" in message) {
+        ready = true
+        // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.
+        worker.unref()
+        resolve({
+          name: message.name,
+          dimensions: message.dimensions,
+          maxInputChars: message.maxInputChars,
+          embed: (texts) =>
+            new Promise((resolveBatch, rejectBatch) => {
+              const id = nextId++
+              pending.set(id, { resolve: resolveBatch, reject: rejectBatch })
+              worker.postMessage({ id, texts: [...texts] })
+            }),
+          dispose: () => worker.terminate().then(() => undefined)
+        })
+        return
+      }
+      const waiter = pending.get(message.id)
+      pending.delete(message.id)
+      if ("error" in message) waiter?.reject(new Error(message.error))
+      else waiter?.resolve(message.vectors)
+    })
+  })
