@@ -48,9 +48,10 @@ try {
     ISARTOR__CACHE_MODE: values["cache-mode"]
   })
   started.push(gateway)
+  const runtimeVersion = /\(([^)]+)\)/.exec(gateway.output())?.[1] ?? runtime
   console.log(
     `workload ${basename(values.workload)} — ${prompts.length} prompts via ${values.endpoint === "openai" ? "/v1/chat/completions" : "/api/chat"}, ` +
-      `concurrency ${concurrency}, upstream latency ${latencyMs} ms, cache_mode ${values["cache-mode"]}; gateway on ${runtime}; ` +
+      `concurrency ${concurrency}, upstream latency ${latencyMs} ms, cache_mode ${values["cache-mode"]}; gateway on ${runtimeVersion}; ` +
       `machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), node ${process.version}`
   )
 
