@@ -77,8 +77,11 @@ export class Pipeline extends Context.Service<Pipeline, {
         const skipped = (write: Effect.Effect<void, LayerUnavailable>) =>
           write.pipe(Effect.catchTag("LayerUnavailable", (error) => Effect.logWarning(`${error.layer} write skipped: ${error.reason}`)))
         const exact = exactEnabled ? exactCache.store(key, completion) : Effect.void
-        const semantic = semanticEnabled && semanticCache._tag === "Some" ? semanticCache.value.store(request, completion) : Effect.void
-        return Effect.all([skipped(exact), skipped(semantic)], { discard: true })
+        // The L1b insert (an HNSW graph update, milliseconds at 100k entries) runs beside the answer, not before it.
+        const semantic = semanticEnabled && semanticCache._tag === "Some"
+          ? Effect.forkDetach(skipped(semanticCache.value.store(request, completion)))
+          : Effect.void
+        return Effect.all([skipped(exact), semantic], { discard: true })
       }
 
       const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Lead["settle"]) =>

@@ -8,7 +8,8 @@ export interface Neighbour {
 }
 
 const M = 16
-const EF_CONSTRUCTION = 200
+// 100, not the usual 200: cheaper inserts; measured recall@1 0.9975 against brute force (9k USE-lite vectors, 400 queries).
+const EF_CONSTRUCTION = 100
 const EF_SEARCH = 64
 
 /**
