@@ -124,6 +124,24 @@ export interface RequestContext {
 
 export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
 
+const accepted = (
+  family: EndpointFamily,
+  body: Record<string, unknown>,
+  model: string,
+  stream: boolean,
+  context: RequestContext
+): Exit.Exit<ChatRequest, BadRequest> =>
+  Exit.succeed({
+    family,
+    body: { ...body, model },
+    model,
+    stream,
+    tenant: context.tenant,
+    cacheRead: context.cacheRead,
+    cacheWrite: context.cacheWrite,
+    similarityThreshold: context.similarityThreshold
+  })
+
 /** `POST /v1/chat/completions`: validates the OpenAI body and keeps it whole for the upstream. */
 export const fromOpenAIBody: RequestDecoder = (body, context) => {
   if (!isObject(body)) return badRequest("request body must be a JSON object")
@@ -132,17 +150,7 @@ export const fromOpenAIBody: RequestDecoder = (body, context) => {
   }
   const checked = decodeOpenAIBody(body)
   if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
-  const model = pickModel(checked.value.model, context)
-  return Exit.succeed({
-    family: "openai",
-    body: { ...body, model },
-    model,
-    stream: checked.value.stream === true,
-    tenant: context.tenant,
-    cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite,
-    similarityThreshold: context.similarityThreshold
-  })
+  return accepted("openai", body, pickModel(checked.value.model, context), checked.value.stream === true, context)
 }
 
 /** `POST /api/chat`: `{"prompt", "model"?}` becomes a one-message chat request. */
@@ -151,17 +159,8 @@ export const fromNativeBody: RequestDecoder = (body, context) => {
   const checked = decodeNativeBody(body)
   if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
   if (checked.value.prompt.trim() === "") return badRequest("prompt: must not be empty", "prompt")
-  const model = pickModel(checked.value.model, context)
-  return Exit.succeed({
-    family: "native",
-    body: { model, messages: [{ role: "user", content: checked.value.prompt }] },
-    model,
-    stream: false,
-    tenant: context.tenant,
-    cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite,
-    similarityThreshold: context.similarityThreshold
-  })
+  const messages = [{ role: "user", content: checked.value.prompt }]
+  return accepted("native", { messages }, pickModel(checked.value.model, context), false, context)
 }
 
 /** `POST /v1/messages`: an Anthropic Messages body, carried through the pipeline in the canonical OpenAI form. */
@@ -172,15 +171,5 @@ export const fromAnthropicBody: RequestDecoder = (body, context) => {
   }
   const checked = decodeAnthropicBody(body)
   if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
-  const model = pickModel(checked.value.model, context)
-  return Exit.succeed({
-    family: "anthropic",
-    body: { ...fromAnthropicRequest(body), model },
-    model,
-    stream: checked.value.stream === true,
-    tenant: context.tenant,
-    cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite,
-    similarityThreshold: context.similarityThreshold
-  })
+  return accepted("anthropic", fromAnthropicRequest(body), pickModel(checked.value.model, context), checked.value.stream === true, context)
 }

@@ -4,23 +4,9 @@
  * The anthropic provider uses the OpenAI → Anthropic direction; `POST /v1/messages` uses the other.
  */
 import type { Completion, ToolCall } from "../Completion.ts"
+import { type Json, type OpenAIMessage, textOf } from "./openaiMessages.ts"
 
-type Json = Record<string, unknown>
 type Block = Json & { type: string }
-interface OpenAIMessage {
-  role: string
-  content?: unknown
-  tool_calls?: Array<ToolCall>
-  tool_call_id?: string
-  name?: string
-}
-
-const asText = (content: unknown): string =>
-  typeof content === "string"
-    ? content
-    : Array.isArray(content)
-    ? content.map((part: Json) => (part.type === "text" ? String(part.text ?? "") : "")).join("")
-    : ""
 
 const parseArguments = (text: string): unknown => {
   try {
@@ -51,7 +37,7 @@ const toBlocks = (content: unknown): Array<Block> => {
 
 export const toAnthropicRequest = (body: Json, options: { model: string; stream: boolean }): Json => {
   const messages = (body.messages as Array<OpenAIMessage>) ?? []
-  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => asText(m.content))
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
   const turns: Array<{ role: "user" | "assistant"; content: Array<Block> }> = []
   const append = (role: "user" | "assistant", blocks: Array<Block>) => {
     const last = turns[turns.length - 1]
@@ -72,7 +58,7 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
         }))
       ])
     } else if (message.role === "tool" || message.role === "function") {
-      append("user", [{ type: "tool_result", tool_use_id: message.tool_call_id ?? message.name ?? "", content: asText(message.content) }])
+      append("user", [{ type: "tool_result", tool_use_id: message.tool_call_id ?? message.name ?? "", content: textOf(message.content) }])
     }
   }
   const tools = (body.tools as Array<{ function: Json }> | undefined)?.map((tool) => ({
@@ -216,7 +202,7 @@ const blocksOf = (content: unknown): Array<Block> =>
 
 export const fromAnthropicRequest = (body: Json): Json => {
   const messages: Array<Json> = []
-  const system = body.system === undefined ? "" : asText(typeof body.system === "string" ? body.system : blocksOf(body.system))
+  const system = body.system === undefined ? "" : textOf(typeof body.system === "string" ? body.system : blocksOf(body.system))
   if (system !== "") messages.push({ role: "system", content: system })
   for (const turn of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
     const blocks = blocksOf(turn.content)
@@ -231,7 +217,7 @@ export const fromAnthropicRequest = (body: Json): Json => {
       continue
     }
     for (const result of blocks.filter((b) => b.type === "tool_result")) {
-      messages.push({ role: "tool", tool_call_id: result.tool_use_id, content: asText(typeof result.content === "string" ? result.content : blocksOf(result.content)) })
+      messages.push({ role: "tool", tool_call_id: result.tool_use_id, content: textOf(typeof result.content === "string" ? result.content : blocksOf(result.content)) })
     }
     const rest = blocks.filter((b) => b.type !== "tool_result")
     if (rest.length > 0 || blocks.length === 0) messages.push({ role: "user", content: toParts(rest) })

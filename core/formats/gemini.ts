@@ -3,21 +3,8 @@
  * (assistant → model), images, function declarations, calls and responses, finish reasons and usage.
  */
 import type { Completion, ToolCall } from "../Completion.ts"
+import { type Json, type OpenAIMessage, textOf } from "./openaiMessages.ts"
 
-type Json = Record<string, unknown>
-interface OpenAIMessage {
-  role: string
-  content?: unknown
-  tool_calls?: Array<ToolCall>
-  tool_call_id?: string
-}
-
-const textOf = (content: unknown): string =>
-  typeof content === "string"
-    ? content
-    : Array.isArray(content)
-    ? content.map((part: Json) => (part.type === "text" ? String(part.text ?? "") : "")).join("")
-    : ""
 
 const parseJson = (text: string): unknown => {
   try {
