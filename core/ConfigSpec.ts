@@ -94,7 +94,12 @@ export const configSpec = {
     timeout_seconds: int(30, "Seconds an L2 call may take before the request falls through to L3."),
     classifier_mode: oneOf(["tiered", "binary"], "tiered", "How L2 classifies requests."),
     inference_engine: oneOf(["sidecar", "embedded"], "sidecar", "Where L2 answers come from."),
-    max_answer_tokens: int(2048, "Most tokens an L2 answer may have.")
+    max_answer_tokens: int(2048, "Most tokens an L2 answer may have."),
+    guard_phrases: text(
+      "I don't know,I'm not sure,I am not sure,I cannot,I can't,As an AI,I am unable,I'm unable,Sorry",
+      "Comma-separated openings that mark a local answer as weak: it goes to L3 instead."
+    ),
+    min_answer_chars: int(10, "Local answers shorter than this go to L3 instead.")
   }
 } as const
 

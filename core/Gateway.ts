@@ -8,6 +8,7 @@ import { ExactCache } from "./ExactCache.ts"
 import { makeApp } from "./http/app.ts"
 import { Pipeline } from "./Pipeline.ts"
 import { Provider } from "./Provider.ts"
+import { Router, routerEnabled } from "./Router.ts"
 import { Embedder, type EmbeddingBackend } from "./Embedder.ts"
 import { SemanticCache } from "./SemanticCache.ts"
 import { VectorIndex } from "./VectorIndex.ts"
@@ -68,8 +69,9 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic) 
   const caches = semantic
     ? Layer.mergeAll(ExactCache.layerMemory, semanticLayer(config, semantic))
     : ExactCache.layerMemory
+  const layers = routerEnabled(config) ? Layer.mergeAll(caches, Router.layer) : caches
   return Layer.mergeAll(Pipeline.layer, CacheKey.layer).pipe(
-    Layer.provideMerge(Layer.mergeAll(caches, Provider.layer, Coalescer.layer)),
+    Layer.provideMerge(Layer.mergeAll(layers, Provider.layer, Coalescer.layer)),
     Layer.provideMerge(CacheKey.layer),
     Layer.provide(AppConfig.layer(config))
   )

@@ -4,9 +4,10 @@ import type { ChatRequest } from "./ChatRequest.ts"
 import { Coalescer, type Lead, LeaderAbandoned } from "./Coalescer.ts"
 import { isCacheable } from "./Completion.ts"
 import { AppConfig } from "./Config.ts"
-import { type CacheMiss, LayerUnavailable, ProviderError } from "./errors.ts"
+import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "./errors.ts"
 import { ExactCache } from "./ExactCache.ts"
 import { Provider } from "./Provider.ts"
+import { Router } from "./Router.ts"
 import { SemanticCache } from "./SemanticCache.ts"
 import { tapSse } from "./SseTap.ts"
 
@@ -21,8 +22,16 @@ export type Answer =
     readonly provider?: string
     /** On an L1b hit: the cosine similarity of the cached question. */
     readonly similarity?: number
+    /** When L2 classified the request: its tier. */
+    readonly tier?: string
   }
-  | { readonly _tag: "Stream"; readonly layer: "l3"; readonly body: ReadableStream<Uint8Array>; readonly provider: string }
+  | {
+    readonly _tag: "Stream"
+    readonly layer: "l3"
+    readonly body: ReadableStream<Uint8Array>
+    readonly provider: string
+    readonly tier?: string
+  }
 
 export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
@@ -35,9 +44,8 @@ const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
 })
 
 /**
- * The one place layers are chained. Each layer fails with `CacheMiss` or `LayerUnavailable` to pass a request
- * on; `BadRequest` and `ProviderError` are answers and pass through untouched. L1b (semantic) and L2 (router)
- * slot in as further `catchTags(fallThrough(...))` steps between L1a and L3.
+ * The one place layers are chained: L1a → L1b → L2 → L3. Each layer fails with `CacheMiss`, `LayerUnavailable`
+ * or (L2) `RouterDeclined` to pass a request on; `ProviderError` is an answer and passes through untouched.
  */
 export class Pipeline extends Context.Service<Pipeline, {
   readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError>
@@ -53,6 +61,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       const coalescer = yield* Coalescer
       // L1b is optional: without an embedder (none injected) the layer reports itself unavailable and is skipped.
       const semanticCache = yield* Effect.serviceOption(SemanticCache)
+      // L2 likewise: present only when the router is configured.
+      const router = yield* Effect.serviceOption(Router)
       const exactEnabled = config.cache_mode !== "semantic"
       const semanticEnabled = config.cache_mode !== "exact"
 
@@ -68,6 +78,18 @@ export class Pipeline extends Context.Service<Pipeline, {
         if (!request.cacheRead) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "Cache-Control: no-cache" }))
         return semanticCache.value.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
           Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity }))
+        )
+      }
+
+      const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> => {
+        if (router._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l2", reason: "router not configured" }))
+        return router.value.route(request).pipe(
+          Effect.flatMap(({ completion, tier }) => {
+            const serialised = JSON.stringify(completion)
+            return remember(request, key, serialised).pipe(
+              Effect.as<Answer>({ _tag: "Complete", layer: "l2", completion: serialised, tier })
+            )
+          })
         )
       }
 
@@ -143,7 +165,13 @@ export class Pipeline extends Context.Service<Pipeline, {
           const key = cacheKey.exactKey(request)
           return lookupExact(request, key).pipe(
             Effect.catchTags(fallThrough(() => lookupSemantic(request))),
-            Effect.catchTags(fallThrough(() => callProvider(request, key)))
+            Effect.catchTags(fallThrough(() => routeLocally(request, key))),
+            Effect.catchTags({
+              LayerUnavailable: () => callProvider(request, key),
+              // Declined by L2: L3 answers, and the answer still says which tier L2 saw.
+              RouterDeclined: (declined: RouterDeclined) =>
+                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, tier: declined.tier })))
+            })
           )
         },
         status: Effect.gen(function*() {
@@ -156,7 +184,7 @@ export class Pipeline extends Context.Service<Pipeline, {
                 : semanticCache._tag === "None"
                 ? { status: "unavailable", reason: "no embedder" }
                 : semanticCache.value.status(),
-              l2: { status: "disabled", reason: "not built in this version" },
+              l2: router._tag === "None" ? { status: "disabled", reason: "router not configured" } : yield* router.value.status,
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             }
           }

@@ -11,6 +11,12 @@ export class LayerUnavailable extends Schema.TaggedError<LayerUnavailable>()("La
   reason: Schema.String
 }) {}
 
+/** L2 looked at the request and left it to the next layer: classified COMPLEX, or its local answer failed the guard. */
+export class RouterDeclined extends Schema.TaggedError<RouterDeclined>()("RouterDeclined", {
+  tier: Schema.String,
+  reason: Schema.String
+}) {}
+
 /** The client sent something we cannot serve. Never falls through: it is the client's answer. */
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
   message: Schema.String,

@@ -56,7 +56,7 @@ export interface Transport {
 }
 
 /** The HTTP plumbing every provider shares: timeout, error mapping, credential scrubbing. */
-export const makeTransport = (provider: string, settings: ProviderSettings): Transport => {
+export const makeTransport = (provider: string, settings: Pick<ProviderSettings, "apiKey" | "timeoutMs">): Transport => {
   const fail: Transport["fail"] = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
   return {
