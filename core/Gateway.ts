@@ -5,6 +5,7 @@ import { Coalescer } from "./Coalescer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { ExactCache } from "./ExactCache.ts"
+import { makeRedisExactStore, type RedisCommands } from "./stores/RedisExactStore.ts"
 import { makeApp } from "./http/app.ts"
 import { Pipeline } from "./Pipeline.ts"
 import { Provider } from "./Provider.ts"
@@ -20,10 +21,18 @@ export interface SemanticBackends {
   readonly loadHnswlib: () => Promise<HnswlibModule>
 }
 
+/** A Redis client for `cache_backend = redis`, provided by the runtime. */
+export interface RedisConnection {
+  readonly commands: RedisCommands
+  readonly close: () => Promise<void>
+}
+
 export interface GatewayOptions {
   readonly log?: GatewayLog
   /** Without them, L1b reports itself unavailable and requests go from L1a straight on. */
   readonly semantic?: SemanticBackends
+  /** Required for `cache_backend = redis`. */
+  readonly redis?: (url: string) => Promise<RedisConnection>
 }
 
 export interface GatewayLog {
@@ -65,16 +74,29 @@ const semanticLayer = (config: AppConfigShape, loaded: LoadedSemantic) =>
   )
 
 /** The layers of a running gateway, wired: the single composition root every runtime and test starts from. */
-export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic) => {
-  const caches = semantic
-    ? Layer.mergeAll(ExactCache.layerMemory, semanticLayer(config, semantic))
+export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, redis?: RedisConnection) => {
+  const exact = redis
+    ? Layer.succeed(ExactCache, ExactCache.make(makeRedisExactStore(redis.commands, config.cache_ttl_secs * 1000)))
     : ExactCache.layerMemory
+  const caches = semantic ? Layer.mergeAll(exact, semanticLayer(config, semantic)) : exact
   const layers = routerEnabled(config) ? Layer.mergeAll(caches, Router.layer) : caches
   return Layer.mergeAll(Pipeline.layer, CacheKey.layer).pipe(
     Layer.provideMerge(Layer.mergeAll(layers, Provider.layer, Coalescer.layer)),
     Layer.provideMerge(CacheKey.layer),
     Layer.provide(AppConfig.layer(config))
   )
+}
+
+/** The Redis URL with any password masked, for log lines. */
+export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
+
+const connectToRedis = async (config: AppConfigShape, options: GatewayOptions, log: GatewayLog) => {
+  if (!options.redis) throw new GatewayStartError("cache_backend = redis needs a Redis client, and this runtime provides none")
+  const connection = await options.redis(config.redis_url)
+  // Redis down at start-up is not fatal: the caches fall through until it comes back.
+  const reachable = await connection.commands.get("isartor:ping").then(() => true, () => false)
+  if (!reachable) log.warn(`isartor: warning: Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`)
+  return connection
 }
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
@@ -94,7 +116,8 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
       }
     )
     : undefined
-  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic))
+  const redis = config.cache_backend === "redis" ? await connectToRedis(config, options, log) : undefined
+  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic, redis))
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
     throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
@@ -119,6 +142,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     dispose: async () => {
       await runtime.dispose()
       await semantic?.embedder.dispose?.()
+      await redis?.close()
     }
   }
 }

@@ -1,7 +1,9 @@
 import { startGateway } from "../core/Gateway.ts"
 import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { connectRedis } from "./redis.ts"
 
-const gateway = await startGateway({ env: process.env, readTextFile }, { semantic: semanticBackends() }).catch(exitOnStartError)
+const gateway = await startGateway({ env: process.env, readTextFile }, { redis: connectRedis,
+  semantic: semanticBackends() }).catch(exitOnStartError)
 const server = Bun.serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port, idleTimeout: 0 })
 listening(server.hostname ?? gateway.hostname, server.port ?? gateway.port, `bun ${Bun.version}`)
 

@@ -1,7 +1,9 @@
 import { startGateway } from "../core/Gateway.ts"
 import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { connectRedis } from "./redis.ts"
 
-const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, { semantic: semanticBackends() }).catch(exitOnStartError)
+const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, { redis: connectRedis,
+  semantic: semanticBackends() }).catch(exitOnStartError)
 const server = Deno.serve(
   { hostname: gateway.hostname, port: gateway.port, onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`) },
   gateway.fetch

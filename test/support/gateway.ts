@@ -1,6 +1,6 @@
 import { serve } from "@hono/node-server"
 import type { AddressInfo } from "node:net"
-import { type Gateway, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
+import { type Gateway, type GatewayOptions, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
 
 export const TEST_PROVIDER_KEY = "sk-test-0123456789abcdef"
 
@@ -15,12 +15,17 @@ export interface RunningGateway {
 export const startTestGateway = async (
   env: Record<string, string>,
   files: Record<string, string> = {},
-  semantic?: SemanticBackends
+  semantic?: SemanticBackends,
+  redis?: GatewayOptions["redis"]
 ): Promise<RunningGateway> => {
   const warnings: Array<string> = []
   const gateway = await startGateway(
     { env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env }, readTextFile: async (path) => files[path] },
-    { log: { info: () => undefined, warn: (line) => warnings.push(line) }, ...(semantic ? { semantic } : {}) }
+    {
+      log: { info: () => undefined, warn: (line) => warnings.push(line) },
+      ...(semantic ? { semantic } : {}),
+      ...(redis ? { redis } : {})
+    }
   )
   const server = serve({ fetch: gateway.fetch, hostname: "127.0.0.1", port: 0 })
   await new Promise<void>((resolve) => server.once("listening", () => resolve()))
