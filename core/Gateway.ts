@@ -80,7 +80,7 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
     : ExactCache.layerMemory
   const caches = semantic ? Layer.mergeAll(exact, semanticLayer(config, semantic)) : exact
   const layers = routerEnabled(config) ? Layer.mergeAll(caches, Router.layer) : caches
-  return Layer.mergeAll(Pipeline.layer, CacheKey.layer).pipe(
+  return Pipeline.layer.pipe(
     Layer.provideMerge(Layer.mergeAll(layers, Provider.layer, Coalescer.layer)),
     Layer.provideMerge(CacheKey.layer),
     Layer.provide(AppConfig.layer(config))

@@ -14,11 +14,10 @@ export const presentedKey = (c: HonoContext): string | undefined => {
   return match?.[1]?.trim()
 }
 
-/** Off while the key is empty; otherwise every request needs it, compared in constant time. */
+/** Every request must carry the gateway key, compared in constant time. (The app registers it only when a key is set.) */
 export const gatewayAuth = (gatewayKey: Redacted.Redacted<string>): MiddlewareHandler => {
   const expected = Redacted.value(gatewayKey)
   return async function gatewayAuth(c, next) {
-    if (expected === "") return next()
     const presented = presentedKey(c)
     if (presented !== undefined && await timingSafeEqual(presented, expected)) return next()
     return jsonResponse(
