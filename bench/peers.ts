@@ -39,6 +39,7 @@ try {
     ISARTOR__L3_MAX_RETRIES: "0"
   })
   started.push(isartor)
+  const isartorRuntime = /\(([^)]+)\)/.exec(isartor.output())?.[1] ?? runtime
   const portkeyPort = 20000 + Math.floor(Math.random() * 20000)
   const portkey = await startProcess(
     [process.execPath, `${projectRoot}node_modules/@portkey-ai/gateway/build/start-server.js`, `--port=${portkeyPort}`, "--headless"],
@@ -56,7 +57,7 @@ try {
     { name: `portkey ${portkeyVersion} (node)`, url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`, headers: portkeyHeaders }
   ]
   console.log(
-    `peer comparison, miss path — upstream 0 ms; ${requests} sequential requests (concurrency 1), then ${tool} at ${connections} ` +
+    `peer comparison, miss path — isartor on ${isartorRuntime}, upstream 0 ms; ${requests} sequential requests (concurrency 1), then ${tool} at ${connections} ` +
       `connections for ${durationSecs} s; machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), node ${process.version}`
   )
   const run = Date.now()

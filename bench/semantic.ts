@@ -46,6 +46,7 @@ try {
   })
   started.push(gateway)
   figures.startupMs = performance.now() - launched
+  figures.runtimeVersion = /\(([^)]+)\)/.exec(gateway.output())?.[1] ?? runtime
 
   // L1b hits: each cached question is asked again with different punctuation (a new exact key, the same meaning).
   const questions = Array.from({ length: hits }, (_, i) => `How do I configure feature number ${i} of the product?`)
@@ -104,7 +105,7 @@ const f = (n: number) => n.toFixed(2)
 const l1bHit = figures.l1bHit as { p50: number; p99: number; served: number; notL1b: number }
 const alone = figures.exactAlone as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
 const during = figures.exactWhileEmbedding as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
-console.log(`L1b performance — gateway on ${runtime}, machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), load tool ${tool}`)
+console.log(`L1b performance — gateway on ${figures.runtimeVersion as string}, machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), load tool ${tool}`)
 console.table([
   { figure: "start-up to ready (model load included)", value: `${f(figures.startupMs as number)} ms` },
   { figure: `L1b hit over HTTP, c=1 (${l1bHit.served} hits, ${l1bHit.notL1b} not from L1b)`, value: `p50 ${f(l1bHit.p50)} ms, p99 ${f(l1bHit.p99)} ms` },
