@@ -27,7 +27,8 @@ export const retryAfterMs = (headers: Headers): number | undefined => {
 export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string => {
   const key = Redacted.value(apiKey)
   const withoutKey = key.length >= 4 ? text.split(key).join("[redacted]") : text
-  return withoutKey.replace(/\b(sk|xai|gsk|key|AIza)[-_]?[A-Za-z0-9_*\-]{6,}/g, "[redacted]").slice(0, 500)
+  // Key-shaped tokens (sk-…, sk-ant-…, xai-…, gsk_…, AIza…), not words that merely start alike ("skipping").
+  return withoutKey.replace(/\b(?:(?:sk|xai|gsk|key)[-_][A-Za-z0-9_*\-]{6,}|AIza[A-Za-z0-9_\-]{20,})/g, "[redacted]").slice(0, 500)
 }
 
 /** The message of an error body in any of the providers' shapes (OpenAI, Anthropic, Gemini, Ollama). */
