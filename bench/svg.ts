@@ -24,7 +24,7 @@ const escape = (text: string) => text.replace(/[&<>]/g, (c) => ({ "&": "&amp;", 
 
 export const chartSvg = (figures: Figures): string => {
   const width = 760
-  const panelTop = 60
+  const panelTop = 76
   const panelHeight = 240
   const rows = figures.perLayer
   const colours = { p50: "#4e79a7", p95: "#f28e2b", p99: "#e15759" }
