@@ -45,9 +45,12 @@ export class Embedder extends Context.Service<Embedder, {
         const batch = queue.slice(0, MAX_BATCH)
         queue = queue.slice(MAX_BATCH)
         try {
-          const vectors = await backend.embed(batch.map((item) => item.text))
+          // Identical prompts arriving together (a burst of the same question) are embedded once.
+          const texts = [...new Set(batch.map((item) => item.text))]
+          const vectors = await backend.embed(texts)
+          const byText = new Map(texts.map((text, index) => [text, vectors[index]!]))
           lastError = undefined
-          batch.forEach((item, index) => item.resolve(vectors[index]!))
+          for (const item of batch) item.resolve(byText.get(item.text)!)
         } catch (error) {
           lastError = error instanceof Error ? error.message : String(error)
           for (const item of batch) item.reject(error)

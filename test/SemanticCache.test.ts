@@ -1,7 +1,8 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import OpenAI from "openai"
-import type { EmbeddingBackend } from "../core/Embedder.ts"
+import { Effect } from "effect"
+import { Embedder, type EmbeddingBackend } from "../core/Embedder.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { verify } from "../core/SemanticVerifier.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
@@ -52,6 +53,20 @@ describe("Embedder (USE-lite)", () => {
     assert.ok(Math.abs(dot(a!, a!) - 1) < 1e-4)
     assert.ok(dot(a!, b!) > 0.85)
     assert.ok(dot(a!, b!) > dot(a!, c!) + 0.3)
+  })
+})
+
+describe("Embedder micro-batching", () => {
+  it("embeds concurrent requests in one backend call, each distinct text once", async () => {
+    const calls: Array<ReadonlyArray<string>> = []
+    const counting: EmbeddingBackend = { ...realModel, embed: (texts) => (calls.push(texts), realModel.embed(texts)) }
+    const embedder = Embedder.make(counting)
+    const texts = ["Where is my order?", "Where is my order?", "How do I reset my password?", "Where is my order?"]
+    const vectors = await Promise.all(texts.map((text) => Effect.runPromise(embedder.embed(text))))
+    assert.equal(calls.length, 1)
+    assert.deepEqual([...calls[0]!].sort(), ["How do I reset my password?", "Where is my order?"])
+    assert.deepEqual(vectors[0], vectors[1])
+    assert.notDeepEqual(vectors[0], vectors[2])
   })
 })
 
