@@ -6,6 +6,7 @@ import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { ExactCache } from "./ExactCache.ts"
 import { makeRedisExactStore, type RedisCommands } from "./stores/RedisExactStore.ts"
+import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
 import { makeApp } from "./http/app.ts"
 import { Pipeline } from "./Pipeline.ts"
 import { Provider } from "./Provider.ts"
@@ -65,11 +66,12 @@ interface LoadedSemantic {
   readonly hnswlib: HnswlibModule
 }
 
-const semanticLayer = (config: AppConfigShape, loaded: LoadedSemantic) =>
+const semanticLayer = (config: AppConfigShape, loaded: LoadedSemantic, redis?: RedisConnection) =>
   SemanticCache.layer.pipe(
     Layer.provide(Layer.mergeAll(
       Embedder.layer(loaded.embedder),
-      VectorIndex.layer(loaded.hnswlib, loaded.embedder.dimensions, config.cache_max_capacity)
+      VectorIndex.layer(loaded.hnswlib, loaded.embedder.dimensions, config.cache_max_capacity),
+      redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
     ))
   )
 
@@ -78,7 +80,7 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
   const exact = redis
     ? Layer.succeed(ExactCache, ExactCache.make(makeRedisExactStore(redis.commands, config.cache_ttl_secs * 1000)))
     : ExactCache.layerMemory
-  const caches = semantic ? Layer.mergeAll(exact, semanticLayer(config, semantic)) : exact
+  const caches = semantic ? Layer.mergeAll(exact, semanticLayer(config, semantic, redis)) : exact
   const layers = routerEnabled(config) ? Layer.mergeAll(caches, Router.layer) : caches
   return Pipeline.layer.pipe(
     Layer.provideMerge(Layer.mergeAll(layers, Provider.layer, Coalescer.layer)),

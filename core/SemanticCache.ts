@@ -6,6 +6,7 @@ import { AppConfig } from "./Config.ts"
 import { Embedder } from "./Embedder.ts"
 import { CacheMiss, LayerUnavailable } from "./errors.ts"
 import { verify } from "./SemanticVerifier.ts"
+import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
 import { VectorIndex } from "./VectorIndex.ts"
 
 export interface SemanticHit {
@@ -14,6 +15,8 @@ export interface SemanticHit {
 }
 
 interface Entry {
+  /** Stable across replicas: a digest of scope and text. */
+  readonly id: string
   readonly scope: string
   readonly text: string
   readonly completion: string
@@ -72,17 +75,39 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const embedder = yield* Embedder
       const index = yield* VectorIndex
       const { digest } = yield* CacheKey
+      // With cache_backend = redis: the entries every replica shares; this replica's index follows them.
+      const shared = yield* Effect.serviceOption(SharedSemanticStore)
       const freeLabels: Array<number> = []
       let nextLabel = 0
+      const labels = new Map<string, number>()
       const entries = new LRUCache<number, Entry>({
         max: config.cache_max_capacity,
         ttl: config.cache_ttl_secs * 1000,
         // An entry that leaves the cache (evicted, expired, replaced) leaves the index with it.
-        dispose: (_entry, label) => {
+        dispose: (entry, label) => {
           index.remove(label)
+          labels.delete(entry.id)
           freeLabels.push(label)
         }
       })
+      const insert = (entry: Entry, vector: Float32Array) => {
+        if (labels.has(entry.id)) return
+        const label = freeLabels.pop() ?? nextLabel++
+        // Entry first: if it evicts another, that one leaves the index before this vector joins it.
+        entries.set(label, entry)
+        labels.set(entry.id, label)
+        index.add(label, vector)
+      }
+      if (shared._tag === "Some") {
+        const loaded = yield* Effect.promise(() => shared.value.loadAll().catch(() => []))
+        for (const [id, entry] of loaded) insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector)
+        shared.value.onAdded((id, entry) => insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector))
+      }
+      /** Whether a local entry may still be served: with Redis, only while its key lives there (TTL, FLUSHDB). */
+      const stillShared = (label: number, entry: Entry): Effect.Effect<boolean, LayerUnavailable> =>
+        shared._tag === "None"
+          ? Effect.succeed(true)
+          : shared.value.exists(entry.id).pipe(Effect.tap((exists) => Effect.sync(() => exists || entries.delete(label))))
       let lastPurge = 0
       const purgeExpired = () => {
         const now = Date.now()
@@ -110,7 +135,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             for (const candidate of candidates) {
               if (candidate.similarity < threshold) break
               const entry = entries.get(candidate.label)
-              if (entry && verify(view.text, entry.text, candidate.similarity).accept) {
+              if (entry && verify(view.text, entry.text, candidate.similarity).accept && (yield* stillShared(candidate.label, entry))) {
                 return { completion: entry.completion, similarity: candidate.similarity }
               }
             }
@@ -121,10 +146,9 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             const view = semanticView(request, digest)
             if (typeof view === "string") return
             const vector = yield* vectorFor(request, view.text)
-            const label = freeLabels.pop() ?? nextLabel++
-            // Entry first: if it evicts another, that one leaves the index before this vector joins it.
-            entries.set(label, { scope: view.scope, text: view.text, completion })
-            index.add(label, vector)
+            const entry = { id: digest({ scope: view.scope, text: view.text }), scope: view.scope, text: view.text, completion }
+            insert(entry, vector)
+            if (shared._tag === "Some") yield* shared.value.put(entry.id, { ...entry, vector })
           }),
         status: () => {
           const embedderStatus = embedder.status()

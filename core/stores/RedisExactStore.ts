@@ -7,7 +7,13 @@ import type { ExactEntry, ExactStore } from "./ExactStore.ts"
 export interface RedisCommands {
   readonly get: (key: string) => Promise<string | null>
   readonly setWithTtl: (key: string, value: string, ttlMs: number) => Promise<void>
+  readonly exists: (key: string) => Promise<boolean>
   readonly countKeys: (prefix: string) => Promise<number>
+  /** Every key under the prefix with its value. */
+  readonly entries: (prefix: string) => Promise<Array<[string, string]>>
+  readonly publish: (channel: string, message: string) => Promise<void>
+  /** Listens on a channel for as long as the connection lives (reconnecting with it). */
+  readonly subscribe: (channel: string, listener: (message: string) => void) => void
 }
 
 /** A command that takes longer than this counts as Redis being down: the request goes on without the cache. */

@@ -1,0 +1,76 @@
+import { Context, Effect, Layer } from "effect"
+import { KEY_VERSION } from "../CacheKey.ts"
+import { AppConfig } from "../Config.ts"
+import { LayerUnavailable } from "../errors.ts"
+import type { RedisCommands } from "./RedisExactStore.ts"
+
+/** One L1b entry as every replica sees it. */
+export interface SharedSemanticEntry {
+  readonly scope: string
+  readonly text: string
+  readonly completion: string
+  readonly vector: Float32Array
+}
+
+export const semanticKeyPrefix = `isartor:v${KEY_VERSION}:l1b:`
+/** Pub/sub, not Streams: a replica only needs to hear "entry X was added" while it runs; what it missed while down it
+ * loads from the keys at start-up, and a message lost in between costs one hit, never a wrong answer. */
+export const semanticChannel = `isartor:v${KEY_VERSION}:l1b:added`
+
+const toBase64 = (vector: Float32Array) => {
+  let binary = ""
+  const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength)
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!)
+  return btoa(binary)
+}
+const fromBase64 = (text: string) => {
+  const binary = atob(text)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return new Float32Array(bytes.buffer)
+}
+const encode = (entry: SharedSemanticEntry) =>
+  JSON.stringify({ s: entry.scope, t: entry.text, a: entry.completion, v: toBase64(entry.vector) })
+const decode = (value: string): SharedSemanticEntry => {
+  const raw = JSON.parse(value) as { s: string; t: string; a: string; v: string }
+  return { scope: raw.s, text: raw.t, completion: raw.a, vector: fromBase64(raw.v) }
+}
+
+/**
+ * L1b entries in Redis, the truth every replica's local HNSW index follows: an entry is written with a Redis TTL
+ * and announced on a channel; replicas load all entries at start, add announced ones as they arrive, and check an
+ * entry still exists before serving it (so expired or flushed entries are never served and leave the index).
+ */
+export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
+  readonly put: (id: string, entry: SharedSemanticEntry) => Effect.Effect<void, LayerUnavailable>
+  readonly exists: (id: string) => Effect.Effect<boolean, LayerUnavailable>
+  readonly loadAll: () => Promise<Array<[string, SharedSemanticEntry]>>
+  readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => void
+}>()("isartor/SharedSemanticStore") {
+  static readonly layer = (redis: RedisCommands) =>
+    Layer.effect(
+      SharedSemanticStore,
+      Effect.gen(function*() {
+        const config = yield* AppConfig
+        const fail = (what: string) => (error: unknown) =>
+          new LayerUnavailable({ layer: "l1b", reason: `redis ${what} failed: ${error instanceof Error ? error.message : String(error)}` })
+        return SharedSemanticStore.of({
+          put: (id, entry) =>
+            Effect.tryPromise({
+              try: async () => {
+                await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), config.cache_ttl_secs * 1000)
+                await redis.publish(semanticChannel, id)
+              },
+              catch: fail("SET")
+            }),
+          exists: (id) => Effect.tryPromise({ try: () => redis.exists(semanticKeyPrefix + id), catch: fail("EXISTS") }),
+          loadAll: async () =>
+            (await redis.entries(semanticKeyPrefix)).map(([key, value]) => [key.slice(semanticKeyPrefix.length), decode(value)]),
+          onAdded: (listener) =>
+            redis.subscribe(semanticChannel, (id) => {
+              void redis.get(semanticKeyPrefix + id).then((value) => value !== null && listener(id, decode(value)), () => undefined)
+            })
+        })
+      })
+    )
+}

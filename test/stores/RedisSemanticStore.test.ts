@@ -1,0 +1,93 @@
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import { createClient } from "redis"
+import type { SemanticBackends } from "../../core/Gateway.ts"
+import { semanticKeyPrefix } from "../../core/stores/RedisSemanticStore.ts"
+import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
+import { connectRedis } from "../../runtimes/redis.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+import { type RedisServer, startRedis } from "../support/redis.ts"
+
+const model = await loadUseLite()
+const hnswlib = await loadHnswlib()
+const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
+
+let upstream: FakeOpenAI
+let redis: RedisServer
+before(async () => {
+  upstream = await startFakeOpenAI()
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+  await upstream.close()
+})
+
+const replica = () =>
+  startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url }), {}, backends, connectRedis)
+
+const ask = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
+  return { layer: response.headers.get("x-isartor-layer"), body: (await response.json()) as { message: string } }
+}
+
+const l1bEntries = async (gateway: RunningGateway) =>
+  ((await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1b: { entries: number } } }).layers.l1b.entries
+
+/** Waits (at most a second) until a replica's index holds `count` entries; returns how many it holds. */
+const withinASecond = async (gateway: RunningGateway, count: number) => {
+  let entries = await l1bEntries(gateway)
+  for (const deadline = Date.now() + 1000; Date.now() < deadline && entries < count;) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    entries = await l1bEntries(gateway)
+  }
+  return entries
+}
+
+describe("L1b on Redis", () => {
+  it("makes an answer cached through replica A a semantic hit on replica B within a second, and on a replica started later", async () => {
+    const a = await replica()
+    const b = await replica()
+    try {
+      const before = await l1bEntries(b)
+      assert.equal((await ask(a, "How do I reset my password?")).layer, "l3")
+      assert.equal(await withinASecond(b, before + 1), before + 1, "replica B learned the entry within a second")
+      assert.equal((await ask(b, "How can I reset my password?")).layer, "l1b")
+      const late = await replica()
+      try {
+        const answer = await ask(late, "How could I reset my password?")
+        assert.equal(answer.layer, "l1b", "a new replica loads the entries at start")
+        assert.equal(answer.body.message, "Answer #1 to: How do I reset my password?")
+      } finally {
+        await late.close()
+      }
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it("stops serving an entry on every replica once it is flushed from Redis", async () => {
+    const a = await replica()
+    const b = await replica()
+    try {
+      const before = await l1bEntries(b)
+      await ask(a, "What is the capital of Australia?")
+      assert.equal(await withinASecond(b, before + 1), before + 1)
+      assert.equal((await ask(b, "What's the capital city of Australia?")).layer, "l1b")
+      const client = createClient({ url: redis.url })
+      await client.connect()
+      assert.ok((await client.keys(`${semanticKeyPrefix}*`)).length > 0)
+      await client.flushDb()
+      await client.close()
+      // no-store: these lookups must not write fresh entries another replica could then serve.
+      assert.equal((await ask(b, "What is the capital city of Australia?", { "cache-control": "no-store" })).layer, "l3")
+      assert.equal((await ask(a, "What's the capital of Australia?", { "cache-control": "no-store" })).layer, "l3")
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+})
