@@ -91,7 +91,8 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         }
       })
       const insert = (entry: Entry, vector: Float32Array) => {
-        if (labels.has(entry.id)) return
+        // A vector of another model (a replica configured differently, foreign data) cannot join this index.
+        if (labels.has(entry.id) || vector.length !== embedder.dimensions) return
         const label = freeLabels.pop() ?? nextLabel++
         // Entry first: if it evicts another, that one leaves the index before this vector joins it.
         entries.set(label, entry)

@@ -31,9 +31,16 @@ const fromBase64 = (text: string) => {
 }
 const encode = (entry: SharedSemanticEntry) =>
   JSON.stringify({ s: entry.scope, t: entry.text, a: entry.completion, v: toBase64(entry.vector) })
-const decode = (value: string): SharedSemanticEntry => {
-  const raw = JSON.parse(value) as { s: string; t: string; a: string; v: string }
-  return { scope: raw.s, text: raw.t, completion: raw.a, vector: fromBase64(raw.v) }
+/** An entry as stored, or `undefined` for anything else found under the prefix (never trusted, never a crash). */
+const decode = (value: string): SharedSemanticEntry | undefined => {
+  try {
+    const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown }
+    if (typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string") return undefined
+    const vector = fromBase64(raw.v)
+    return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector } : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -65,10 +72,16 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
             }),
           exists: (id) => Effect.tryPromise({ try: () => redis.exists(semanticKeyPrefix + id), catch: fail("EXISTS") }),
           loadAll: async () =>
-            (await redis.entries(semanticKeyPrefix)).map(([key, value]) => [key.slice(semanticKeyPrefix.length), decode(value)]),
+            (await redis.entries(semanticKeyPrefix)).flatMap(([key, value]): Array<[string, SharedSemanticEntry]> => {
+              const entry = decode(value)
+              return entry ? [[key.slice(semanticKeyPrefix.length), entry]] : []
+            }),
           onAdded: (listener) =>
             redis.subscribe(semanticChannel, (id) => {
-              void redis.get(semanticKeyPrefix + id).then((value) => value !== null && listener(id, decode(value)), () => undefined)
+              void redis.get(semanticKeyPrefix + id).then((value) => {
+                const entry = value === null ? undefined : decode(value)
+                if (entry) listener(id, entry)
+              }, () => undefined)
             })
         })
       })

@@ -46,6 +46,28 @@ const withinASecond = async (gateway: RunningGateway, count: number) => {
   return entries
 }
 
+describe("bad data in Redis", () => {
+  it("treats foreign or truncated values under the prefixes as misses, never as answers or crashes", async () => {
+    const client = createClient({ url: redis.url })
+    await client.connect()
+    await client.set(`${semanticKeyPrefix}foreign`, "not json at all")
+    await client.set(`${semanticKeyPrefix}wrong-model`, JSON.stringify({ s: "x", t: "How do I reset my password?", a: "stale", v: btoa("\u0000\u0000\u0080\u003f") }))
+    const gateway = await replica()
+    try {
+      assert.equal((await ask(gateway, "Is the bad data ignored?")).layer, "l3")
+      for (const key of await client.keys("isartor:v1:l1a:*")) await client.set(key, "{\"c\": \"trunc")
+      const again = await ask(gateway, "Is the bad data ignored?")
+      // The unreadable L1a value is a miss; the (readable) L1b entry of the same question answers instead.
+      assert.equal(again.layer, "l1b")
+      assert.equal(again.body.message, "Answer #1 to: Is the bad data ignored?")
+    } finally {
+      await gateway.close()
+      await client.flushDb()
+      await client.close()
+    }
+  })
+})
+
 describe("L1b on Redis", () => {
   it("makes an answer cached through replica A a semantic hit on replica B within a second, and on a replica started later", async () => {
     const a = await replica()
