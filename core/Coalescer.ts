@@ -23,7 +23,6 @@ export interface Lead {
  */
 export class Coalescer extends Context.Service<Coalescer, {
   readonly enter: (key: string) => { readonly _tag: "Lead"; readonly lead: Lead } | { readonly _tag: "Follow"; readonly outcome: SharedOutcome }
-  readonly inFlight: () => number
 }>()("isartor/Coalescer") {
   static readonly make = () => {
     const pending = new Map<string, SharedOutcome>()
@@ -42,8 +41,7 @@ export class Coalescer extends Context.Service<Coalescer, {
             }
           }
         }
-      },
-      inFlight: () => pending.size
+      }
     })
   }
 

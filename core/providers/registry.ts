@@ -4,6 +4,7 @@ import { gemini } from "./gemini.ts"
 import { ollama } from "./ollama.ts"
 import { openaiCompatible } from "./openai-compatible.ts"
 import { openai } from "./openai.ts"
+import type { ProviderConfigKey } from "../ConfigSpec.ts"
 import type { ProviderDefinition } from "./shared/ProviderDefinition.ts"
 import { xai } from "./xai.ts"
 
@@ -23,4 +24,4 @@ export type ProviderId = keyof typeof providers
 export const isProviderId = (id: string): id is ProviderId => Object.hasOwn(providers, id)
 
 /** The `[providers.<key>]` table a provider's fallback settings live in. */
-export const providerConfigKey = (id: ProviderId) => id.replace("-", "_") as "openai" | "azure" | "anthropic" | "xai" | "gemini" | "ollama" | "openai_compatible"
+export const providerConfigKey = (id: ProviderId) => id.replace("-", "_") as ProviderConfigKey

@@ -3,7 +3,8 @@ import assert from "node:assert/strict"
 import { readdir } from "node:fs/promises"
 import { after, before, describe, it } from "node:test"
 import OpenAI from "openai"
-import { type ProviderId, providers } from "../../core/providers/registry.ts"
+import { providerConfigKeys } from "../../core/ConfigSpec.ts"
+import { providerConfigKey, type ProviderId, providers } from "../../core/providers/registry.ts"
 import { type FakeProviders, PROMPT_TOKENS, startFakeProviders, type WireFormat } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
 
@@ -39,6 +40,7 @@ describe("provider registry", () => {
       assert.equal(definition.id, id, `registry key ${id} names its provider`)
       assert.ok(files.includes(id), `${id} has its own file`)
       assert.ok(Object.hasOwn(targets, id), `${id} runs the conformance suite`)
+      assert.ok((providerConfigKeys as ReadonlyArray<string>).includes(providerConfigKey(id as ProviderId)), `${id} has a [providers.*] config table`)
     }
   })
 })
