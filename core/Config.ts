@@ -114,8 +114,8 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
       ["http:", "https:"]
     ]),
     [["otel_exporter_endpoint"], config.otel_exporter_endpoint, ["http:", "https:"]],
-    [["layer2", "sidecar_url"], config.layer2.sidecar_url, ["http:", "https:"]],
-    [["redis_url"], config.redis_url, ["redis:", "rediss:"]]
+    [["layer2", "sidecar_url"], config.layer2.sidecar_url, ["http:", "https:"]]
+    // redis_url is checked when Redis is used: a malformed one degrades the caches instead of stopping start-up.
   ]
   for (const [path, value, protocols] of urls) {
     if (value === "") continue // empty: the default (a provider's public API, say)

@@ -92,8 +92,22 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
 /** The Redis URL with any password masked, for log lines. */
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
 
+/** Stands in for Redis when ISARTOR__REDIS_URL cannot be used: every command fails, so the caches fall through. */
+const unusableRedis = (reason: string): RedisConnection => {
+  const fail = () => Promise.reject(new Error(reason))
+  return {
+    commands: { get: fail, setWithTtl: fail, exists: fail, countKeys: fail, entries: fail, publish: fail, subscribe: () => undefined },
+    close: async () => undefined
+  }
+}
+
 const connectToRedis = async (config: AppConfigShape, options: GatewayOptions, log: GatewayLog) => {
   if (!options.redis) throw new GatewayStartError("cache_backend = redis needs a Redis client, and this runtime provides none")
+  const protocol = URL.canParse(config.redis_url) ? new URL(config.redis_url).protocol : undefined
+  if (protocol !== "redis:" && protocol !== "rediss:") {
+    log.warn(`isartor: warning: ISARTOR__REDIS_URL is not a redis:// or rediss:// URL; the caches fall through until it is fixed`)
+    return unusableRedis("ISARTOR__REDIS_URL is malformed")
+  }
   const connection = await options.redis(config.redis_url)
   // Redis down at start-up is not fatal: the caches fall through until it comes back.
   const reachable = await connection.commands.get("isartor:ping").then(() => true, () => false)

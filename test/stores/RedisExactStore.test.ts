@@ -79,6 +79,23 @@ describe("L1a on Redis", () => {
     }
   })
 
+  it("starts with a malformed REDIS_URL, says so once, and answers every request", async () => {
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: "localhost:6379" }),
+      {},
+      undefined,
+      connectRedis
+    )
+    try {
+      assert.equal(gateway.warnings.length, 1)
+      assert.match(gateway.warnings[0]!, /ISARTOR__REDIS_URL is not a redis:\/\/ or rediss:\/\/ URL/)
+      assert.equal((await ask(gateway, "malformed redis url")).status, 200)
+      assert.equal((await ask(gateway, "malformed redis url")).layer, "l3")
+    } finally {
+      await gateway.close()
+    }
+  })
+
   it("starts while Redis is unreachable, with one warning that hides the password", async () => {
     const gateway = await startTestGateway(
       upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: "redis://user:s3cret@127.0.0.1:9/0" }),
