@@ -4,7 +4,7 @@ import { type Completion, firstText } from "./Completion.ts"
 import { AppConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { LayerUnavailable, type ProviderError, RouterDeclined } from "./errors.ts"
-import { chatEndpoint } from "./providers/shared/openaiCompatible.ts"
+import { serverChatEndpoint } from "./providers/shared/openaiCompatible.ts"
 import { makeTransport } from "./providers/shared/http.ts"
 
 export type Tier = "TEMPLATE" | "SNIPPET" | "SIMPLE" | "COMPLEX"
@@ -63,9 +63,8 @@ export class Router extends Context.Service<Router, {
     Effect.gen(function*() {
       const { layer2 } = yield* AppConfig
       const transport = makeTransport("sidecar", { apiKey: Redacted.make(""), timeoutMs: layer2.timeout_seconds * 1000 })
-      // A bare server address (llama.cpp, vLLM, Ollama, LM Studio) means its OpenAI-compatible API under /v1.
-      const base = layer2.sidecar_url.replace(/\/+$/, "")
-      const endpoint = chatEndpoint(/\/v\d+$/.test(base) || base.endsWith("/chat/completions") ? base : `${base}/v1`)
+      // llama.cpp, vLLM, Ollama, LM Studio: a bare server address means its OpenAI-compatible API under /v1.
+      const endpoint = serverChatEndpoint(layer2.sidecar_url)
       const unavailable = (error: ProviderError) =>
         new LayerUnavailable({ layer: "l2", reason: `sidecar ${error.reason}: ${error.message}` })
       const chat = (body: Record<string, unknown>) =>

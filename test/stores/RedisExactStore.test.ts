@@ -80,12 +80,7 @@ describe("L1a on Redis", () => {
   })
 
   it("starts with a malformed REDIS_URL, says so once, and answers every request", async () => {
-    const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: "localhost:6379" }),
-      {},
-      undefined,
-      connectRedis
-    )
+    const gateway = await startReplica({ ISARTOR__REDIS_URL: "localhost:6379" })
     try {
       assert.equal(gateway.warnings.length, 1)
       assert.match(gateway.warnings[0]!, /ISARTOR__REDIS_URL is not a redis:\/\/ or rediss:\/\/ URL/)
@@ -97,12 +92,7 @@ describe("L1a on Redis", () => {
   })
 
   it("starts while Redis is unreachable, with one warning that hides the password", async () => {
-    const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: "redis://user:s3cret@127.0.0.1:9/0" }),
-      {},
-      undefined,
-      connectRedis
-    )
+    const gateway = await startReplica({ ISARTOR__REDIS_URL: "redis://user:s3cret@127.0.0.1:9/0" })
     try {
       assert.equal(gateway.warnings.length, 1)
       assert.match(gateway.warnings[0]!, /Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:9\/0 is unreachable/)

@@ -10,6 +10,12 @@ export const chatEndpoint = (url: string): string => {
   return /\/v\d+[a-z]*$/.test(trimmed) ? `${trimmed}/chat/completions` : trimmed
 }
 
+/** Like `chatEndpoint`, but a bare server address (`http://host:11434`) means its OpenAI-compatible API under /v1. */
+export const serverChatEndpoint = (url: string): string => {
+  const trimmed = url.replace(/\/+$/, "")
+  return trimmed.endsWith("/chat/completions") || /\/v\d+[a-z]*$/.test(trimmed) ? chatEndpoint(trimmed) : `${trimmed}/v1/chat/completions`
+}
+
 export interface OpenAICompatibleOptions {
   readonly id: string
   /** The public API, used when no URL is configured. */
