@@ -84,7 +84,7 @@ export const configSpec = {
       model: text("", `Model \`${id}\` is asked for when it serves as a fallback.`)
     }])
   ) as Record<ProviderConfigKey, { url: Leaf<string>; api_key: Leaf<Redacted.Redacted<string>>; model: Leaf<string> }>,
-  redis_url: text("redis://127.0.0.1:6379", "Redis server for `cache_backend = redis`."),
+  redis_url: text("redis://127.0.0.1:6379", "Redis for `cache_backend = redis`: one server, or comma-separated seed nodes of a Redis Cluster (a cluster is recognised by itself)."),
   enable_monitoring: flag(false, "Export OpenTelemetry traces and serve Prometheus metrics."),
   otel_exporter_endpoint: text("http://localhost:4317", "OTLP endpoint traces are sent to."),
   enable_slm_router: flag(false, "Turn on the L2 small-model router."),

@@ -1,11 +1,12 @@
-import { Cause, Context, Effect, Exit, Layer, ManagedRuntime } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Logger, ManagedRuntime } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheKey } from "./CacheKey.ts"
 import { Coalescer } from "./Coalescer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { ExactCache } from "./ExactCache.ts"
-import { makeRedisExactStore, type RedisCommands } from "./stores/RedisExactStore.ts"
+import type { RedisCommands } from "./stores/RedisCommands.ts"
+import { makeRedisExactStore } from "./stores/RedisExactStore.ts"
 import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
 import { makeApp } from "./http/app.ts"
 import { Pipeline } from "./Pipeline.ts"
@@ -89,8 +90,18 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
   )
 }
 
+/** Effect's log lines (a dropped cache write, an unreadable Redis value) go to the gateway's log, one line each. */
+const logTo = (log: GatewayLog) =>
+  Logger.layer([
+    Logger.make(({ logLevel, message }) => {
+      const text = (Array.isArray(message) ? message : [message]).map((part) => typeof part === "string" ? part : String(part)).join(" ")
+      if (logLevel === "Warn" || logLevel === "Error" || logLevel === "Fatal") log.warn(`isartor: warning: ${text}`)
+      else log.info(`isartor: ${text}`)
+    })
+  ])
+
 /** The Redis URL with any password masked, for log lines. */
-export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
+export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/g, "//$1:***@")
 
 /** Stands in for Redis when ISARTOR__REDIS_URL cannot be used: every command fails, so the caches fall through. */
 const unusableRedis = (reason: string): RedisConnection => {
@@ -103,8 +114,10 @@ const unusableRedis = (reason: string): RedisConnection => {
 
 const connectToRedis = async (config: AppConfigShape, options: GatewayOptions, log: GatewayLog) => {
   if (!options.redis) throw new GatewayStartError("cache_backend = redis needs a Redis client, and this runtime provides none")
-  const protocol = URL.canParse(config.redis_url) ? new URL(config.redis_url).protocol : undefined
-  if (protocol !== "redis:" && protocol !== "rediss:") {
+  // One server, or comma-separated seed nodes of a Redis Cluster.
+  const seeds = config.redis_url.split(",").map((seed) => seed.trim())
+  const protocols = seeds.map((seed) => URL.canParse(seed) ? new URL(seed).protocol : undefined)
+  if (!protocols.every((protocol) => protocol === "redis:" || protocol === "rediss:")) {
     log.warn(`isartor: warning: ISARTOR__REDIS_URL is not a redis:// or rediss:// URL; the caches fall through until it is fixed`)
     return unusableRedis("ISARTOR__REDIS_URL is malformed")
   }
@@ -133,7 +146,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     )
     : undefined
   const redis = config.cache_backend === "redis" ? await connectToRedis(config, options, log) : undefined
-  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic, redis))
+  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic, redis).pipe(Layer.provideMerge(logTo(log))))
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
     throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)

@@ -1,4 +1,4 @@
-import { Context, Effect, Exit, Layer } from "effect"
+import { Clock, Context, Effect, Exit, Layer } from "effect"
 import { type ExactKey, CacheKey } from "./CacheKey.ts"
 import type { ChatRequest } from "./ChatRequest.ts"
 import { Coalescer, type Lead, LeaderAbandoned } from "./Coalescer.ts"
@@ -37,6 +37,9 @@ export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
 }
 
+/** How often, at most, dropped cache writes are reported per layer. */
+export const WRITE_WARNING_INTERVAL_MS = 30_000
+
 /** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
 const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
   CacheMiss: (_: CacheMiss) => next(),
@@ -63,6 +66,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       const semanticCache = yield* Effect.serviceOption(SemanticCache)
       // L2 likewise: present only when the router is configured.
       const router = yield* Effect.serviceOption(Router)
+      // Background work started from outside a fiber (the end of a streamed answer) runs with these services.
+      const runInBackground = Effect.runForkWith(yield* Effect.context<never>())
       const exactEnabled = config.cache_mode !== "semantic"
       const semanticEnabled = config.cache_mode !== "exact"
 
@@ -93,11 +98,25 @@ export class Pipeline extends Context.Service<Pipeline, {
         )
       }
 
+      // Writes dropped while a cache is down are counted and reported at most once per interval and layer:
+      // an outage under load must not flood the log with one line per request.
+      const dropped = new Map<string, { count: number; lastWarned: number }>()
+      const dropWrite = (error: LayerUnavailable) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const seen = dropped.get(error.layer) ?? { count: 0, lastWarned: Number.NEGATIVE_INFINITY }
+          seen.count++
+          dropped.set(error.layer, seen)
+          if (now - seen.lastWarned < WRITE_WARNING_INTERVAL_MS) return Effect.void
+          const count = seen.count
+          seen.count = 0
+          seen.lastWarned = now
+          return Effect.logWarning(`${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${WRITE_WARNING_INTERVAL_MS / 1000} s at the earliest`)
+        })
+
       /** Writes a finished answer to the caches; a cache that is down costs deflection, never the answer. */
       const remember = (request: ChatRequest, key: ExactKey, completion: string) => {
         if (!request.cacheWrite) return Effect.void
-        const skipped = (write: Effect.Effect<void, LayerUnavailable>) =>
-          write.pipe(Effect.catchTag("LayerUnavailable", (error) => Effect.logWarning(`${error.layer} write skipped: ${error.reason}`)))
+        const skipped = (write: Effect.Effect<void, LayerUnavailable>) => write.pipe(Effect.catchTag("LayerUnavailable", dropWrite))
         const exact = exactEnabled ? exactCache.store(key, completion) : Effect.void
         // The L1b insert (an HNSW graph update, milliseconds at 100k entries) runs beside the answer, not before it.
         const semantic = semanticEnabled && semanticCache._tag === "Some"
@@ -115,7 +134,7 @@ export class Pipeline extends Context.Service<Pipeline, {
             body: tapSse(upstream, (end) => {
               if (end._tag === "Finished") {
                 const completion = JSON.stringify(end.completion)
-                Effect.runFork(remember(request, key, completion))
+                runInBackground(remember(request, key, completion))
                 settle(Exit.succeed({ completion, provider: answeredBy }))
               } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
               else settle(Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message })))

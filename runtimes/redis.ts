@@ -1,59 +1,164 @@
-import { createClient } from "redis"
+import { createClient, createCluster } from "redis"
 import type { RedisConnection } from "../core/Gateway.ts"
+import type { RedisCommands } from "../core/stores/RedisCommands.ts"
+
+/** Fail fast while Redis is unreachable, and keep reconnecting in the background (50 ms doubling to 2 s). */
+const socket = { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) }
+
+const newClient = (url: string) => createClient({ url, disableOfflineQueue: true, socket })
+type Client = ReturnType<typeof newClient>
+
+const newCluster = (seeds: ReadonlyArray<string>) => {
+  const first = new URL(seeds[0]!)
+  return createCluster({
+    rootNodes: seeds.map((seed) => ({ url: seed })),
+    // Discovered nodes take their settings (credentials included) from the defaults only.
+    defaults: {
+      ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+      ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+      disableOfflineQueue: true,
+      socket
+    }
+  })
+}
+type Cluster = ReturnType<typeof newCluster>
+const ignore = () => undefined
+const SCAN_COUNT = 1000
+
+/** Every key under the prefix on one node, in batches. */
+async function* scanKeys(node: Client, prefix: string) {
+  for await (const keys of node.scanIterator({ MATCH: `${prefix}*`, COUNT: SCAN_COUNT })) if (keys.length > 0) yield keys
+}
+
+const standaloneCommands = (client: Client, subscriber: () => Client): RedisCommands => ({
+  get: (key) => client.get(key),
+  setWithTtl: async (key, value, ttlMs) => {
+    await client.set(key, value, { expiration: { type: "PX", value: ttlMs } })
+  },
+  exists: async (key) => (await client.exists(key)) === 1,
+  countKeys: async (prefix) => {
+    let count = 0
+    for await (const keys of scanKeys(client, prefix)) count += keys.length
+    return count
+  },
+  entries: async (prefix) => {
+    const out: Array<[string, string]> = []
+    for await (const keys of scanKeys(client, prefix)) {
+      const values = await client.mGet(keys)
+      keys.forEach((key, i) => values[i] != null && out.push([key, values[i]!]))
+    }
+    return out
+  },
+  publish: async (channel, message) => {
+    await client.publish(channel, message)
+  },
+  subscribe: (channel, listener) => {
+    const connection = subscriber()
+    const connected = connection.isOpen ? Promise.resolve() : connection.connect().then(ignore)
+    void connected.then(() => connection.subscribe(channel, listener)).catch(ignore)
+  }
+})
 
 /**
- * A node-redis client for the Redis-backed caches (node-redis runs on Node, Bun and Deno alike). Commands fail at
- * once while Redis is unreachable (no offline queue), and the client keeps reconnecting in the background, so
- * the caches come back by themselves when Redis does.
+ * On a cluster every command touches one key, so keys need no hash tags: entries spread over the masters by slot.
+ * Listing scans each master; GETs are pipelined per key (MGET would fail across slots); classic PUBLISH reaches
+ * every node's subscribers.
+ */
+const clusterCommands = (cluster: Cluster): RedisCommands => {
+  async function* keysEverywhere(prefix: string) {
+    for (const master of cluster.masters) yield* scanKeys(await cluster.nodeClient(master), prefix)
+  }
+  return {
+    get: (key) => cluster.get(key),
+    setWithTtl: async (key, value, ttlMs) => {
+      await cluster.set(key, value, { expiration: { type: "PX", value: ttlMs } })
+    },
+    exists: async (key) => (await cluster.exists(key)) === 1,
+    countKeys: async (prefix) => {
+      let count = 0
+      for await (const keys of keysEverywhere(prefix)) count += keys.length
+      return count
+    },
+    entries: async (prefix) => {
+      const out: Array<[string, string]> = []
+      for await (const keys of keysEverywhere(prefix)) {
+        const values = await Promise.all(keys.map((key) => cluster.get(key)))
+        keys.forEach((key, i) => values[i] != null && out.push([key, values[i]!]))
+      }
+      return out
+    },
+    publish: async (channel, message) => {
+      await cluster.publish(channel, message)
+    },
+    subscribe: (channel, listener) => void cluster.subscribe(channel, listener).catch(ignore)
+  }
+}
+
+const isCluster = async (client: Client) => /cluster_enabled:1/.test(await client.info("cluster"))
+
+/**
+ * The Redis client of the Redis-backed caches (node-redis runs on Node, Bun and Deno alike). `url` is one server
+ * or several comma-separated seed nodes of a Redis Cluster; a cluster is recognised by itself (`INFO cluster`),
+ * also when it only becomes reachable after start-up. Commands fail at once while Redis is unreachable (no offline
+ * queue) and the clients keep reconnecting, so the caches come back by themselves when Redis does.
  */
 export const connectRedis = async (url: string): Promise<RedisConnection> => {
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 1000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) }
-  })
-  let subscriber: ReturnType<typeof client.duplicate> | undefined
+  const seeds = url.split(",").map((seed) => seed.trim()).filter((seed) => seed.length > 0)
+  const client = newClient(seeds[0]!)
   // Socket errors surface as failed commands; the 'error' event must have a listener or the process dies.
-  client.on("error", () => undefined)
+  client.on("error", ignore)
+  let subscriber: Client | undefined
+  let cluster: Cluster | undefined
+  let closed = false
+  const subscriptions: Array<[string, (message: string) => void]> = []
+  let current = standaloneCommands(client, () => {
+    subscriber ??= client.duplicate().on("error", ignore)
+    return subscriber
+  })
+
+  const switchToCluster = async () => {
+    const next = newCluster(seeds)
+    next.on("error", ignore)
+    await next.connect()
+    if (closed) return void (await next.close().catch(ignore))
+    cluster = next
+    current = clusterCommands(next)
+    for (const [channel, listener] of subscriptions) current.subscribe(channel, listener)
+    if (subscriber?.isOpen) await subscriber.close().catch(ignore)
+    await client.close().catch(ignore)
+  }
+  // Checked on every (re)connection until a cluster is found: a cluster that is down at start-up is still found.
+  const detect = async () => {
+    if (cluster || closed) return
+    if (await isCluster(client).catch(() => false)) await switchToCluster().catch(ignore)
+  }
+  const ready = new Promise<void>((resolve) =>
+    client.on("ready", () => {
+      void detect().finally(resolve)
+    })
+  )
   // connect() keeps retrying while Redis is down, so it is not awaited: give it a second to come up, then go on.
-  const ready = new Promise<void>((resolve) => client.once("ready", () => resolve()))
-  void client.connect().catch(() => undefined)
+  void client.connect().catch(ignore)
   await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 1000))])
+
   return {
     commands: {
-      get: (key) => client.get(key),
-      setWithTtl: async (key, value, ttlMs) => {
-        await client.set(key, value, { expiration: { type: "PX", value: ttlMs } })
-      },
-      exists: async (key) => (await client.exists(key)) === 1,
-      countKeys: async (prefix) => {
-        let count = 0
-        for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) count += keys.length
-        return count
-      },
-      entries: async (prefix) => {
-        const out: Array<[string, string]> = []
-        for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-          if (keys.length === 0) continue
-          const values = await client.mGet(keys)
-          keys.forEach((key, i) => values[i] != null && out.push([key, values[i]!]))
-        }
-        return out
-      },
-      publish: async (channel, message) => {
-        await client.publish(channel, message)
-      },
+      get: (key) => current.get(key),
+      setWithTtl: (key, value, ttlMs) => current.setWithTtl(key, value, ttlMs),
+      exists: (key) => current.exists(key),
+      countKeys: (prefix) => current.countKeys(prefix),
+      entries: (prefix) => current.entries(prefix),
+      publish: (channel, message) => current.publish(channel, message),
       subscribe: (channel, listener) => {
-        // Subscribing takes a connection of its own.
-        subscriber ??= client.duplicate()
-        subscriber.on("error", () => undefined)
-        const connected = subscriber.isOpen ? Promise.resolve() : subscriber.connect().then(() => undefined)
-        void connected.then(() => subscriber!.subscribe(channel, listener)).catch(() => undefined)
+        subscriptions.push([channel, listener])
+        current.subscribe(channel, listener)
       }
     },
     close: async () => {
-      if (subscriber?.isOpen) await subscriber.close().catch(() => undefined)
-      if (client.isOpen) await client.close().catch(() => undefined)
+      closed = true
+      if (cluster) await cluster.close().catch(ignore)
+      if (subscriber?.isOpen) await subscriber.close().catch(ignore)
+      if (client.isOpen) await client.close().catch(ignore)
     }
   }
 }

@@ -2,7 +2,7 @@ import { Context, Effect, Layer } from "effect"
 import { KEY_VERSION } from "../CacheKey.ts"
 import { AppConfig } from "../Config.ts"
 import { LayerUnavailable } from "../errors.ts"
-import type { RedisCommands } from "./RedisExactStore.ts"
+import { type RedisCommands, redisCall } from "./RedisCommands.ts"
 
 /** One L1b entry as every replica sees it. */
 export interface SharedSemanticEntry {
@@ -59,18 +59,13 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
       SharedSemanticStore,
       Effect.gen(function*() {
         const config = yield* AppConfig
-        const fail = (what: string) => (error: unknown) =>
-          new LayerUnavailable({ layer: "l1b", reason: `redis ${what} failed: ${error instanceof Error ? error.message : String(error)}` })
         return SharedSemanticStore.of({
           put: (id, entry) =>
-            Effect.tryPromise({
-              try: async () => {
-                await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), config.cache_ttl_secs * 1000)
-                await redis.publish(semanticChannel, id)
-              },
-              catch: fail("SET")
+            redisCall("l1b", "SET", async () => {
+              await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), config.cache_ttl_secs * 1000)
+              await redis.publish(semanticChannel, id)
             }),
-          exists: (id) => Effect.tryPromise({ try: () => redis.exists(semanticKeyPrefix + id), catch: fail("EXISTS") }),
+          exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
           loadAll: async () =>
             (await redis.entries(semanticKeyPrefix)).flatMap(([key, value]): Array<[string, SharedSemanticEntry]> => {
               const entry = decode(value)

@@ -54,6 +54,25 @@ describe("L1a on Redis", () => {
     }
   })
 
+  it("keeps a cached answer across a gateway restart", async () => {
+    const first = await startReplica()
+    let cached: string | undefined
+    try {
+      assert.equal((await ask(first, "survives a restart")).layer, "l3")
+      cached = (await ask(first, "survives a restart")).body.message
+    } finally {
+      await first.close()
+    }
+    const second = await startReplica()
+    try {
+      const answer = await ask(second, "survives a restart")
+      assert.equal(answer.layer, "l1a")
+      assert.equal(answer.body.message, cached)
+    } finally {
+      await second.close()
+    }
+  })
+
   it("falls through while Redis is down — no failed request — and caches again once it is back", async () => {
     const gateway = await startReplica()
     try {

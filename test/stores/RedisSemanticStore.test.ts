@@ -113,3 +113,50 @@ describe("L1b on Redis", () => {
     }
   })
 })
+
+describe("redis-server killed under load", () => {
+  it("fails no client request while Redis is killed and restarted mid-stream, warns once per layer, and hits resume by themselves", async () => {
+    const gateway = await replica()
+    const prompts = [
+      "How do I reset my password?", "What is the capital of Australia?", "How many legs does a spider have?",
+      "Who wrote Pride and Prejudice?", "Why is the sky blue?", "What does HTTP status 404 mean?"
+    ]
+    const total = 240
+    const results: Array<{ status: number; layer: string | null }> = []
+    let next = 0
+    let outage: Promise<void> = Promise.resolve()
+    const worker = async () => {
+      while (next < total) {
+        const index = next++
+        // A third of the way in, redis-server is killed; two thirds of the way in, it is started again.
+        if (index === total / 3) outage = redis.stop()
+        if (index === (2 * total) / 3) outage = outage.then(() => redis.start())
+        const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: prompts[index % prompts.length] }) })
+        await response.arrayBuffer()
+        results.push({ status: response.status, layer: response.headers.get("x-isartor-layer") })
+      }
+    }
+    try {
+      await Promise.all(Array.from({ length: 8 }, worker))
+      await outage
+      assert.equal(results.length, total)
+      assert.deepEqual(results.filter((result) => result.status !== 200), [], "no client request failed")
+      assert.ok(results.some((result) => result.layer === "l1a"), "the cache served hits before the outage")
+
+      let layer: string | null = null
+      for (let attempt = 0; attempt < 50 && layer !== "l1a"; attempt++) {
+        await ask(gateway, "after the restart")
+        layer = (await ask(gateway, "after the restart")).layer
+        if (layer !== "l1a") await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      assert.equal(layer, "l1a", "exact hits resume without restarting the gateway")
+
+      const dropped = gateway.warnings.filter((line) => /cache write\(s\) dropped/.test(line))
+      assert.ok(dropped.some((line) => line.includes("l1a:")), `the outage was reported: ${gateway.warnings.join("\n")}`)
+      assert.ok(dropped.length <= 2, `at most one report per layer within the interval, not one per request:\n${dropped.join("\n")}`)
+    } finally {
+      await gateway.close()
+      await redis.start()
+    }
+  })
+})
