@@ -86,9 +86,11 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
   const problems: Array<[ReadonlyArray<string>, string]> = []
   const port = validHostPort.exec(config.host_port)?.[2]
   if (port === undefined || Number(port) > 65535) problems.push([["host_port"], "expected host:port, e.g. 0.0.0.0:8080"])
-  if (!(config.similarity_threshold >= 0 && config.similarity_threshold <= 1)) {
-    problems.push([["similarity_threshold"], "expected a number between 0 and 1"])
-  }
+  const fractions: Array<[ReadonlyArray<string>, number]> = [
+    [["similarity_threshold"], config.similarity_threshold],
+    [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
+  ]
+  for (const [path, value] of fractions) if (!(value >= 0 && value <= 1)) problems.push([path, "expected a number between 0 and 1"])
   if (config.l3_max_retries < 0) problems.push([["l3_max_retries"], "expected 0 or a positive integer"])
   if (config.l3_retry_base_ms < 0) problems.push([["l3_retry_base_ms"], "expected 0 or a positive integer"])
   if (config.azure_deployment_id !== "" && !/^[A-Za-z0-9._-]+$/.test(config.azure_deployment_id)) {

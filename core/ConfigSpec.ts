@@ -31,6 +31,8 @@ const flag = (fallback: boolean, meaning: string) =>
   leaf((name) => Config.Boolean(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "true or false")
 const secret = (meaning: string) =>
   leaf((name) => Config.Redacted(name).pipe(Config.withDefault(Redacted.make(""))), "(empty)", meaning, "text", true)
+const fraction = (fallback: number, meaning: string) =>
+  leaf((name) => Config.Number(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "a number between 0 and 1")
 const oneOf = <const L extends ReadonlyArray<string>>(literals: L, fallback: L[number], meaning: string) =>
   leaf(
     (name) => Config.Literals(literals, name).pipe(Config.withDefault(fallback)),
@@ -50,12 +52,7 @@ export const configSpec = {
   ),
   cache_mode: oneOf(["exact", "semantic", "both"], "both", "Which cache layers answer: exact (L1a), semantic (L1b) or both, exact first."),
   cache_backend: oneOf(["memory", "redis"], "memory", "Where the caches live."),
-  similarity_threshold: leaf(
-    (name) => Config.Number(name).pipe(Config.withDefault(0.85)),
-    "0.85",
-    "Cosine similarity (0–1) a semantic-cache candidate needs to answer.",
-    "a number between 0 and 1"
-  ),
+  similarity_threshold: fraction(0.85, "Cosine similarity (0–1) a semantic-cache candidate needs to answer."),
   cache_ttl_secs: int(300, "Seconds a cached answer lives."),
   cache_max_capacity: int(10000, "Most entries each cache holds; the least recently used goes first."),
   max_body_bytes: int(10 * 1024 * 1024, "Largest request body accepted; larger bodies get 413."),
@@ -93,13 +90,29 @@ export const configSpec = {
     model_name: text("phi-3-mini", "Model the L2 sidecar runs."),
     timeout_seconds: int(30, "Seconds an L2 call may take before the request falls through to L3."),
     classifier_mode: oneOf(["tiered", "binary"], "tiered", "How L2 classifies requests."),
-    inference_engine: oneOf(["sidecar", "embedded"], "sidecar", "Where L2 answers come from."),
+    inference_engine: oneOf(
+      ["sidecar", "embedded"],
+      "sidecar",
+      "Where the small model runs: the sidecar, or in-process through node-llama-cpp (`embedded.model_path`)."
+    ),
+    classifier: oneOf(
+      ["model", "embedding"],
+      "model",
+      "What classifies L2 requests: the small model (a short prompt), or the in-process embedding classifier (no model call)."
+    ),
+    classifier_min_confidence: fraction(
+      0.6,
+      "The embedding classifier's least probability for TEMPLATE / SNIPPET / SIMPLE; below it a request counts as COMPLEX."
+    ),
     max_answer_tokens: int(2048, "Most tokens an L2 answer may have."),
     guard_phrases: text(
       "I don't know,I'm not sure,I am not sure,I cannot,I can't,As an AI,I am unable,I'm unable,Sorry",
       "Comma-separated openings that mark a local answer as weak: it goes to L3 instead."
     ),
     min_answer_chars: int(10, "Local answers shorter than this go to L3 instead.")
+  },
+  embedded: {
+    model_path: text("", "GGUF model file for `layer2.inference_engine = embedded` (needs `npm install node-llama-cpp`).")
   }
 } as const
 

@@ -1,4 +1,5 @@
 import { Context, Effect, Layer } from "effect"
+import { LRUCache } from "lru-cache"
 import { LayerUnavailable } from "./errors.ts"
 
 /**
@@ -21,6 +22,8 @@ export interface EmbedderStatus {
 }
 
 const MAX_BATCH = 32
+/** Vectors of the latest prompts kept for reuse (2 KB each at 512 dimensions). */
+const RECENT_VECTORS = 1024
 
 interface Pending {
   readonly text: string
@@ -59,22 +62,28 @@ export class Embedder extends Context.Service<Embedder, {
     }
     const enqueue = (text: string) =>
       new Promise<Float32Array>((resolve, reject) => {
-        queue.push({ text: text.slice(0, backend.maxInputChars), resolve, reject })
+        queue.push({ text, resolve, reject })
         if (!scheduled) {
           scheduled = true
           // One macrotask lets every request that arrived in this turn join the batch.
           setTimeout(flush, 0)
         }
       })
+    // The same prompt is embedded once per request path: L1b's lookup and L2's classifier share its vector.
+    const recent = new LRUCache<string, Float32Array>({ max: RECENT_VECTORS })
     return Embedder.of({
       model: backend.name,
       dimensions: backend.dimensions,
-      embed: (text) =>
-        Effect.tryPromise({
-          try: () => enqueue(text),
+      embed: (text) => {
+        const input = text.slice(0, backend.maxInputChars)
+        const known = recent.get(input)
+        if (known) return Effect.succeed(known)
+        return Effect.tryPromise({
+          try: () => enqueue(input).then((vector) => (recent.set(input, vector), vector)),
           catch: (error) =>
             new LayerUnavailable({ layer: "l1b", reason: `embedder failed: ${error instanceof Error ? error.message : String(error)}` })
-        }),
+        })
+      },
       status: () => (lastError === undefined
         ? { status: "ok", model: backend.name }
         : { status: "unavailable", model: backend.name, reason: lastError })
@@ -82,4 +91,15 @@ export class Embedder extends Context.Service<Embedder, {
   }
 
   static readonly layer = (backend: EmbeddingBackend) => Layer.succeed(Embedder, Embedder.make(backend))
+
+  /** No model loaded (the runtime injected none): every embedding is unavailable, so its users fall through. */
+  static readonly layerNone = Layer.succeed(
+    Embedder,
+    Embedder.of({
+      model: "none",
+      dimensions: 0,
+      embed: () => Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "no embedding model is loaded" })),
+      status: () => ({ status: "unavailable", model: "none", reason: "no embedding model is loaded" })
+    })
+  )
 }

@@ -11,6 +11,8 @@ import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
 import { makeApp } from "./http/app.ts"
 import { Pipeline } from "./Pipeline.ts"
 import { Provider } from "./Provider.ts"
+import { Classifier } from "./Classifier.ts"
+import { type EmbeddedEngine, LocalModel } from "./LocalModel.ts"
 import { Router, routerEnabled } from "./Router.ts"
 import { Embedder, type EmbeddingBackend } from "./Embedder.ts"
 import { SemanticCache } from "./SemanticCache.ts"
@@ -35,6 +37,11 @@ export interface GatewayOptions {
   readonly semantic?: SemanticBackends
   /** Required for `cache_backend = redis`. */
   readonly redis?: (url: string) => Promise<RedisConnection>
+  /**
+   * Loads the embedded L2 engine (node-llama-cpp) for a GGUF file; rejects with a message that says what to install
+   * or set when the package or the file is missing.
+   */
+  readonly embedded?: (modelPath: string) => Promise<EmbeddedEngine>
 }
 
 export interface GatewayLog {
@@ -67,24 +74,33 @@ interface LoadedSemantic {
   readonly hnswlib: HnswlibModule
 }
 
-const semanticLayer = (config: AppConfigShape, loaded: LoadedSemantic, redis?: RedisConnection) =>
-  SemanticCache.layer.pipe(
-    Layer.provide(Layer.mergeAll(
-      Embedder.layer(loaded.embedder),
-      VectorIndex.layer(loaded.hnswlib, loaded.embedder.dimensions, config.cache_max_capacity),
-      redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
-    ))
-  )
+/** L2: the router with its classifier and its small model (sidecar, or the embedded engine / why it is missing). */
+const routerLayer = (config: AppConfigShape, embedded?: EmbeddedEngine | string) => {
+  const model = config.layer2.inference_engine === "embedded"
+    ? LocalModel.layerEmbedded(embedded ?? "this runtime provides no embedded engine")
+    : LocalModel.layerSidecar
+  const classifier: Layer.Layer<Classifier, never, AppConfig | LocalModel | Embedder | CacheKey> =
+    config.layer2.classifier === "embedding" ? Classifier.layerEmbedding : Classifier.layerModel
+  return Router.layer.pipe(Layer.provide(classifier), Layer.provide(model))
+}
 
 /** The layers of a running gateway, wired: the single composition root every runtime and test starts from. */
-export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, redis?: RedisConnection) => {
+export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, redis?: RedisConnection, embedded?: EmbeddedEngine | string) => {
   const exact = redis
     ? Layer.succeed(ExactCache, ExactCache.make(makeRedisExactStore(redis.commands, config.cache_ttl_secs * 1000)))
     : ExactCache.layerMemory
-  const caches = semantic ? Layer.mergeAll(exact, semanticLayer(config, semantic, redis)) : exact
-  const layers = routerEnabled(config) ? Layer.mergeAll(caches, Router.layer) : caches
+  const semanticCache = semantic && config.cache_mode !== "exact"
+    ? SemanticCache.layer.pipe(Layer.provide(Layer.mergeAll(
+      VectorIndex.layer(semantic.hnswlib, semantic.embedder.dimensions, config.cache_max_capacity),
+      redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
+    )))
+    : Layer.empty
+  const router = routerEnabled(config) ? routerLayer(config, embedded) : Layer.empty
+  // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
+  const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
   return Pipeline.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(layers, Provider.layer, Coalescer.layer)),
+    Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
+    Layer.provideMerge(embedder),
     Layer.provideMerge(CacheKey.layer),
     Layer.provide(AppConfig.layer(config))
   )
@@ -128,6 +144,27 @@ const connectToRedis = async (config: AppConfigShape, options: GatewayOptions, l
   return connection
 }
 
+/**
+ * The embedded L2 engine, or — when the model path is unset, the package missing or the file unusable — one warning
+ * saying what to install or set, and the reason, with which L2 falls through to L3.
+ */
+const loadEmbedded = async (config: AppConfigShape, options: GatewayOptions, log: GatewayLog): Promise<EmbeddedEngine | string> => {
+  const fallsThrough = "L2 falls through to L3 until it is fixed"
+  const problem = (reason: string) => {
+    log.warn(`isartor: warning: embedded L2 engine unavailable: ${reason}; ${fallsThrough}`)
+    return reason
+  }
+  if (config.embedded.model_path === "") return problem("set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file")
+  if (!options.embedded) return problem("this runtime cannot load an embedded engine")
+  return options.embedded(config.embedded.model_path).then(
+    (engine) => {
+      log.info(`isartor: embedded L2 engine ready (${engine.name})`)
+      return engine
+    },
+    (error: unknown) => problem(error instanceof Error ? error.message : String(error))
+  )
+}
+
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
 export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
   const log = options.log ?? console
@@ -137,7 +174,11 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
   for (const warning of warnings) log.warn(`isartor: warning: ${warning}`)
 
   // The model loads and warms up before the gateway serves: the first request pays nothing for it.
-  const semantic = options.semantic && config.cache_mode !== "exact"
+  const classifiesByEmbedding = routerEnabled(config) && config.layer2.classifier === "embedding"
+  if (classifiesByEmbedding && !options.semantic) {
+    throw new GatewayStartError("ISARTOR__LAYER2__CLASSIFIER=embedding needs the embedding model, and this runtime provides none")
+  }
+  const semantic = options.semantic && (config.cache_mode !== "exact" || classifiesByEmbedding)
     ? await Promise.all([options.semantic.loadEmbedder(), options.semantic.loadHnswlib()]).then(
       ([embedder, hnswlib]) => ({ embedder, hnswlib }),
       (error: unknown) => {
@@ -146,7 +187,8 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     )
     : undefined
   const redis = config.cache_backend === "redis" ? await connectToRedis(config, options, log) : undefined
-  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic, redis).pipe(Layer.provideMerge(logTo(log))))
+  const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded" ? await loadEmbedded(config, options, log) : undefined
+  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic, redis, embedded).pipe(Layer.provideMerge(logTo(log))))
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
     throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
@@ -171,6 +213,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     dispose: async () => {
       await runtime.dispose()
       await semantic?.embedder.dispose?.()
+      if (typeof embedded === "object") await embedded.dispose?.()
       await redis?.close()
     }
   }

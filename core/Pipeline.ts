@@ -7,7 +7,7 @@ import { AppConfig } from "./Config.ts"
 import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "./errors.ts"
 import { ExactCache } from "./ExactCache.ts"
 import { Provider } from "./Provider.ts"
-import { Router } from "./Router.ts"
+import { Router, type RoutingDecision } from "./Router.ts"
 import { SemanticCache } from "./SemanticCache.ts"
 import { tapSse } from "./SseTap.ts"
 
@@ -22,15 +22,15 @@ export type Answer =
     readonly provider?: string
     /** On an L1b hit: the cosine similarity of the cached question. */
     readonly similarity?: number
-    /** When L2 classified the request: its tier. */
-    readonly tier?: string
+    /** When L2 classified the request: what it decided. */
+    readonly routing?: RoutingDecision
   }
   | {
     readonly _tag: "Stream"
     readonly layer: "l3"
     readonly body: ReadableStream<Uint8Array>
     readonly provider: string
-    readonly tier?: string
+    readonly routing?: RoutingDecision
   }
 
 export interface PipelineStatus {
@@ -39,6 +39,13 @@ export interface PipelineStatus {
 
 /** How often, at most, dropped cache writes are reported per layer. */
 export const WRITE_WARNING_INTERVAL_MS = 30_000
+
+const declinedDecision = (declined: RouterDeclined): RoutingDecision => ({
+  tier: declined.tier as RoutingDecision["tier"],
+  by: declined.classifier as RoutingDecision["by"],
+  ...(declined.confidence === undefined ? {} : { confidence: declined.confidence }),
+  ...(declined.reason.startsWith("quality guard") ? { guard: declined.reason } : {})
+})
 
 /** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
 const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
@@ -89,10 +96,10 @@ export class Pipeline extends Context.Service<Pipeline, {
       const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> => {
         if (router._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l2", reason: "router not configured" }))
         return router.value.route(request).pipe(
-          Effect.flatMap(({ completion, tier }) => {
+          Effect.flatMap(({ completion, decision }) => {
             const serialised = JSON.stringify(completion)
             return remember(request, key, serialised).pipe(
-              Effect.as<Answer>({ _tag: "Complete", layer: "l2", completion: serialised, tier })
+              Effect.as<Answer>({ _tag: "Complete", layer: "l2", completion: serialised, routing: decision })
             )
           })
         )
@@ -187,9 +194,9 @@ export class Pipeline extends Context.Service<Pipeline, {
             Effect.catchTags(fallThrough(() => routeLocally(request, key))),
             Effect.catchTags({
               LayerUnavailable: () => callProvider(request, key),
-              // Declined by L2: L3 answers, and the answer still says which tier L2 saw.
+              // Declined by L2: L3 answers, and the answer still says what L2 decided.
               RouterDeclined: (declined: RouterDeclined) =>
-                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, tier: declined.tier })))
+                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, routing: declinedDecision(declined) })))
             })
           )
         },

@@ -14,7 +14,11 @@ export class LayerUnavailable extends Schema.TaggedError<LayerUnavailable>()("La
 /** L2 looked at the request and left it to the next layer: classified COMPLEX, or its local answer failed the guard. */
 export class RouterDeclined extends Schema.TaggedError<RouterDeclined>()("RouterDeclined", {
   tier: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** What classified the request: the small model or the embedding classifier. */
+  classifier: Schema.String,
+  /** The embedding classifier's probability for its label. */
+  confidence: Schema.optional(Schema.Number)
 }) {}
 
 /** The client sent something we cannot serve. Never falls through: it is the client's answer. */

@@ -1,9 +1,13 @@
 import { startGateway } from "../core/Gateway.ts"
 import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
 
-const gateway = await startGateway({ env: process.env, readTextFile }, { redis: connectRedis,
-  semantic: semanticBackends() }).catch(exitOnStartError)
+const gateway = await startGateway({ env: process.env, readTextFile }, {
+  redis: connectRedis,
+  embedded: loadEmbeddedEngine,
+  semantic: semanticBackends()
+}).catch(exitOnStartError)
 const server = Bun.serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port, idleTimeout: 0 })
 listening(server.hostname ?? gateway.hostname, server.port ?? gateway.port, `bun ${Bun.version}`)
 

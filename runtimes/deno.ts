@@ -1,9 +1,13 @@
 import { startGateway } from "../core/Gateway.ts"
 import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
 
-const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, { redis: connectRedis,
-  semantic: semanticBackends() }).catch(exitOnStartError)
+const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
+  redis: connectRedis,
+  embedded: loadEmbeddedEngine,
+  semantic: semanticBackends()
+}).catch(exitOnStartError)
 const server = Deno.serve(
   { hostname: gateway.hostname, port: gateway.port, onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`) },
   gateway.fetch

@@ -1,10 +1,12 @@
 import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
 import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
+  embedded: loadEmbeddedEngine,
   semantic: semanticBackends(new URL("./embedding/worker-node.mjs", import.meta.url))
 }).catch(exitOnStartError)
 const server = serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port }, (info) =>

@@ -1,7 +1,8 @@
 import { Context, Effect, Layer } from "effect"
 import { KEY_VERSION } from "../CacheKey.ts"
 import { AppConfig } from "../Config.ts"
-import { LayerUnavailable } from "../errors.ts"
+import { vectorFromBase64, vectorToBase64 } from "../vectorCodec.ts"
+import type { LayerUnavailable } from "../errors.ts"
 import { type RedisCommands, redisCall } from "./RedisCommands.ts"
 
 /** One L1b entry as every replica sees it. */
@@ -17,26 +18,14 @@ export const semanticKeyPrefix = `isartor:v${KEY_VERSION}:l1b:`
  * loads from the keys at start-up, and a message lost in between costs one hit, never a wrong answer. */
 export const semanticChannel = `isartor:v${KEY_VERSION}:l1b:added`
 
-const toBase64 = (vector: Float32Array) => {
-  let binary = ""
-  const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength)
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!)
-  return btoa(binary)
-}
-const fromBase64 = (text: string) => {
-  const binary = atob(text)
-  const bytes = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
-  return new Float32Array(bytes.buffer)
-}
 const encode = (entry: SharedSemanticEntry) =>
-  JSON.stringify({ s: entry.scope, t: entry.text, a: entry.completion, v: toBase64(entry.vector) })
+  JSON.stringify({ s: entry.scope, t: entry.text, a: entry.completion, v: vectorToBase64(entry.vector) })
 /** An entry as stored, or `undefined` for anything else found under the prefix (never trusted, never a crash). */
 const decode = (value: string): SharedSemanticEntry | undefined => {
   try {
     const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown }
     if (typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string") return undefined
-    const vector = fromBase64(raw.v)
+    const vector = vectorFromBase64(raw.v)
     return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector } : undefined
   } catch {
     return undefined

@@ -1,0 +1,108 @@
+import { Context, Effect, Layer } from "effect"
+import { firstText } from "./Completion.ts"
+import { AppConfig } from "./Config.ts"
+import { Embedder } from "./Embedder.ts"
+import type { LayerUnavailable } from "./errors.ts"
+import { LocalModel } from "./LocalModel.ts"
+import { type LabelledPrompt, labelledPrompts } from "./router/prompts.ts"
+import { predict, type SoftmaxModel, train } from "./router/softmax.ts"
+import { shippedClassifiers } from "./router/weights.ts"
+import { CacheKey } from "./CacheKey.ts"
+import { vectorFromBase64 } from "./vectorCodec.ts"
+
+export type Tier = "TEMPLATE" | "SNIPPET" | "SIMPLE" | "COMPLEX"
+export type ClassifierMode = "tiered" | "binary"
+
+/** What L2 decided about a request, kept on the answer for the response headers and for observability. */
+export interface Classification {
+  readonly tier: Tier
+  /** The embedding classifier's probability for `tier`; the model classifier gives none. */
+  readonly confidence?: number
+  readonly by: "model" | "embedding"
+}
+
+export const TIERED_PROMPT =
+  "Classify the user's request for a code assistant. Reply with exactly one word:\n" +
+  "TEMPLATE - config files, type definitions, documentation, boilerplate;\n" +
+  "SNIPPET - one short function, simple middleware, under 50 lines;\n" +
+  "COMPLEX - multi-file implementations, test suites, full endpoints, anything else."
+export const BINARY_PROMPT =
+  "Classify the user's request. Reply with exactly one word:\n" +
+  "SIMPLE - a short factual answer, a template or a small snippet a small model can write well;\n" +
+  "COMPLEX - anything that needs deep reasoning, long code or several steps."
+
+/** Reads the tier from a small model's reply, whatever its case, punctuation or extra words; unsure means COMPLEX. */
+export const parseTier = (reply: string, mode: ClassifierMode): Tier => {
+  const words = reply.toUpperCase().match(/[A-Z]+/g) ?? []
+  const allowed: ReadonlyArray<Tier> = mode === "tiered" ? ["TEMPLATE", "SNIPPET", "COMPLEX"] : ["SIMPLE", "COMPLEX"]
+  return (words.find((word) => allowed.includes(word as Tier)) as Tier | undefined) ?? "COMPLEX"
+}
+
+/** The labels a prompt of the training set has in each mode. */
+export const labelFor = (prompt: LabelledPrompt, mode: ClassifierMode): Tier =>
+  mode === "tiered" ? prompt.tier : prompt.tier === "COMPLEX" ? "COMPLEX" : "SIMPLE"
+export const classesFor = (mode: ClassifierMode): ReadonlyArray<Tier> =>
+  mode === "tiered" ? ["TEMPLATE", "SNIPPET", "COMPLEX"] : ["SIMPLE", "COMPLEX"]
+
+/** Identifies a version of the labelled set: shipped weights are used only for the set they were trained on. */
+export const datasetDigest = (digest: (value: unknown) => string) => digest(labelledPrompts.map((prompt) => [prompt.tier, prompt.text]))
+
+/** Trains the embedding classifier for one mode on vectors of the labelled set (in its order). */
+export const trainClassifier = (vectors: ReadonlyArray<Float32Array>, mode: ClassifierMode, prompts: ReadonlyArray<LabelledPrompt> = labelledPrompts) =>
+  train(vectors, prompts.map((prompt) => labelFor(prompt, mode)), classesFor(mode))
+
+/**
+ * Decides the tier of an L2 request. `model`: the small model answers a short deterministic prompt (temperature 0,
+ * 5 tokens). `embedding`: logistic regression over the prompt's embedding (the vector L1b already computed), so
+ * no model call is made to classify and COMPLEX requests never wait on the small model.
+ */
+export class Classifier extends Context.Service<Classifier, {
+  readonly kind: "model" | "embedding"
+  readonly classify: (text: string) => Effect.Effect<Classification, LayerUnavailable>
+}>()("isartor/Classifier") {
+  static readonly layerModel = Layer.effect(
+    Classifier,
+    Effect.gen(function*() {
+      const { layer2 } = yield* AppConfig
+      const model = yield* LocalModel
+      const mode = layer2.classifier_mode
+      return Classifier.of({
+        kind: "model",
+        classify: (text) =>
+          model.chat({
+            temperature: 0,
+            maxTokens: 5,
+            messages: [{ role: "system", content: mode === "tiered" ? TIERED_PROMPT : BINARY_PROMPT }, { role: "user", content: text }]
+          }).pipe(Effect.map((reply): Classification => ({ tier: parseTier(firstText(reply), mode), by: "model" })))
+      })
+    })
+  )
+
+  static readonly layerEmbedding = Layer.effect(
+    Classifier,
+    Effect.gen(function*() {
+      const { layer2 } = yield* AppConfig
+      const embedder = yield* Embedder
+      const { digest } = yield* CacheKey
+      const mode = layer2.classifier_mode
+      const shipped = shippedClassifiers[mode]
+      // Weights trained offline ship for the default encoder; any other encoder trains here, once, at start-up.
+      const model: SoftmaxModel = shippedClassifiers.model === embedder.model && shippedClassifiers.dataset === datasetDigest(digest)
+        ? { classes: classesFor(mode), dimensions: embedder.dimensions, weights: vectorFromBase64(shipped) }
+        : yield* Effect.gen(function*() {
+          const vectors = yield* Effect.forEach(labelledPrompts, (prompt) => embedder.embed(prompt.text), { concurrency: "unbounded" })
+          return trainClassifier(vectors, mode)
+        }).pipe(Effect.orDie)
+      return Classifier.of({
+        kind: "embedding",
+        classify: (text) =>
+          embedder.embed(text).pipe(Effect.map((vector): Classification => {
+            const { label, confidence } = predict(model, vector)
+            // An unsure call is COMPLEX: a local answer is only tried when the classifier is fairly sure.
+            const tier = label !== "COMPLEX" && confidence < layer2.classifier_min_confidence ? "COMPLEX" : label as Tier
+            return { tier, confidence, by: "embedding" }
+          }))
+      })
+    })
+  )
+}
