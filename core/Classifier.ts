@@ -5,7 +5,7 @@ import { Embedder } from "./Embedder.ts"
 import type { LayerUnavailable } from "./errors.ts"
 import { LocalModel } from "./LocalModel.ts"
 import { type LabelledPrompt, labelledPrompts } from "./router/prompts.ts"
-import { predict, type SoftmaxModel, train } from "./router/softmax.ts"
+import { probabilities, type SoftmaxModel, train } from "./router/softmax.ts"
 import { shippedClassifiers } from "./router/weights.ts"
 import { CacheKey } from "./CacheKey.ts"
 import { vectorFromBase64 } from "./vectorCodec.ts"
@@ -52,6 +52,19 @@ export const trainClassifier = (vectors: ReadonlyArray<Float32Array>, mode: Clas
   train(vectors, prompts.map((prompt) => labelFor(prompt, mode)), classesFor(mode))
 
 /**
+ * The embedding classifier's decision: a local answer is tried only when the simple classes together are at least
+ * `minConfidence` likely (`1 - P(COMPLEX)`), and then the likeliest simple class names the tier.
+ */
+export const decide = (model: SoftmaxModel, vector: Float32Array, minConfidence: number): { tier: Tier; confidence: number } => {
+  const p = probabilities(model, vector)
+  const complex = model.classes.indexOf("COMPLEX")
+  const local = 1 - p[complex]!
+  if (local < minConfidence) return { tier: "COMPLEX", confidence: p[complex]! }
+  const best = p.reduce((top, value, c) => (c !== complex && (top === -1 || value > p[top]!) ? c : top), -1)
+  return { tier: model.classes[best] as Tier, confidence: local }
+}
+
+/**
  * Decides the tier of an L2 request. `model`: the small model answers a short deterministic prompt (temperature 0,
  * 5 tokens). `embedding`: logistic regression over the prompt's embedding (the vector L1b already computed), so
  * no model call is made to classify and COMPLEX requests never wait on the small model.
@@ -96,12 +109,7 @@ export class Classifier extends Context.Service<Classifier, {
       return Classifier.of({
         kind: "embedding",
         classify: (text) =>
-          embedder.embed(text).pipe(Effect.map((vector): Classification => {
-            const { label, confidence } = predict(model, vector)
-            // An unsure call is COMPLEX: a local answer is only tried when the classifier is fairly sure.
-            const tier = label !== "COMPLEX" && confidence < layer2.classifier_min_confidence ? "COMPLEX" : label as Tier
-            return { tier, confidence, by: "embedding" }
-          }))
+          embedder.embed(text).pipe(Effect.map((vector): Classification => ({ ...decide(model, vector, layer2.classifier_min_confidence), by: "embedding" })))
       })
     })
   )

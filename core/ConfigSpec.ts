@@ -102,7 +102,7 @@ export const configSpec = {
     ),
     classifier_min_confidence: fraction(
       0.6,
-      "The embedding classifier's least probability for TEMPLATE / SNIPPET / SIMPLE; below it a request counts as COMPLEX."
+      "The embedding classifier tries a local answer only when 1 − P(COMPLEX) is at least this."
     ),
     max_answer_tokens: int(2048, "Most tokens an L2 answer may have."),
     guard_phrases: text(

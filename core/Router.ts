@@ -90,7 +90,10 @@ export class Router extends Context.Service<Router, {
               ...(decision.confidence === undefined ? {} : { "isartor.l2.confidence": decision.confidence })
             })
             if (decision.tier === "COMPLEX") return yield* declined(decision, "classified COMPLEX")
-            const answer = yield* model.chat({ messages, maxTokens: layer2.max_answer_tokens, extra: passedOn(request.body) })
+            // Classified already: a small model that fails now still leaves the decision on the answer L3 gives.
+            const answer = yield* model.chat({ messages, maxTokens: layer2.max_answer_tokens, extra: passedOn(request.body) }).pipe(
+              Effect.mapError((unavailable) => declined(decision, `local answer failed: ${unavailable.reason}`))
+            )
             const weak = guardVerdict(firstText(answer), layer2)
             yield* Effect.annotateCurrentSpan("isartor.l2.guard", weak ?? "passed")
             if (weak !== undefined) return yield* declined(decision, `quality guard: ${weak}`)

@@ -2,8 +2,19 @@ import assert from "node:assert/strict"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { after, before, beforeEach, describe, it } from "node:test"
+import { writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
 import OpenAI from "openai"
+import { CacheKey } from "../core/CacheKey.ts"
+import { datasetDigest } from "../core/Classifier.ts"
+import type { SemanticBackends } from "../core/Gateway.ts"
 import { parseTier } from "../core/Router.ts"
+import { shippedClassifiers } from "../core/router/weights.ts"
+import { loadEmbeddedEngine } from "../runtimes/embedded/llama.ts"
+import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "./support/gateway.ts"
 
@@ -39,6 +50,11 @@ before(async () => {
       const isClassification = String(body.messages[0]?.content ?? "").startsWith("Classify")
       const text = String(body.messages[body.messages.length - 1].content)
       sidecarCalls.push({ kind: isClassification ? "classify" : "answer", body })
+      if (/explode/i.test(text)) {
+        res.writeHead(500, { "content-type": "application/json" })
+        return void res.end(JSON.stringify({ error: { message: "model crashed", type: "server_error" } }))
+      }
+      if (/slowly/i.test(text)) return void setTimeout(() => res.destroyed || res.end("{}"), 3000)
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify({
         id: "chatcmpl-sidecar",
@@ -159,6 +175,17 @@ describe("L2 router", () => {
     }
   })
 
+  it("sends the request to L3 when the sidecar is slower than the timeout, or fails with 500", async () => {
+    await withRouter({ ISARTOR__LAYER2__TIMEOUT_SECONDS: "1" }, async (gateway) => {
+      const slow = await ask(gateway, "Write a function slowly")
+      assert.equal(slow.layer, "l3")
+      assert.match(slow.body.message, /^Answer #1 to: Write a function slowly/)
+      const failing = await ask(gateway, "Write a function that will explode")
+      assert.equal(failing.layer, "l3")
+      assert.equal(upstream.calls.length, 2)
+    })
+  })
+
   it("is off unless configured", async () => {
     const gateway = await startTestGateway(upstreamEnv(upstream.url))
     try {
@@ -169,5 +196,103 @@ describe("L2 router", () => {
     } finally {
       await gateway.close()
     }
+  })
+})
+
+describe("L2 with the in-process embedding classifier", () => {
+  const backends: SemanticBackends = { loadEmbedder: loadUseLite, loadHnswlib }
+  const withClassifier = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, { ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl, ISARTOR__LAYER2__MODEL_NAME: "tiny-model", ISARTOR__LAYER2__CLASSIFIER: "embedding", ...extra }),
+      {},
+      backends
+    )
+    try {
+      await run(gateway)
+    } finally {
+      await gateway.close()
+    }
+  }
+
+  it("ships weights trained on the current labelled set (run npm run train:router after editing it)", async () => {
+    const digest = await Effect.runPromise(Effect.map(CacheKey, (service) => service.digest).pipe(Effect.provide(CacheKey.layer)))
+    assert.equal(shippedClassifiers.model, "use-lite")
+    assert.equal(shippedClassifiers.dataset, datasetDigest(digest))
+  })
+
+  it("classifies without asking the sidecar: simple requests get one answer call, COMPLEX ones none", async () => {
+    await withClassifier({}, async (gateway) => {
+      const template = await ask(gateway, "Write a Dockerfile for a Python Flask application")
+      assert.equal(template.layer, "l2")
+      assert.equal(template.tier, "TEMPLATE")
+      const snippet = await ask(gateway, "Write a JavaScript function that returns the sum of an array of numbers")
+      assert.equal(snippet.layer, "l2")
+      assert.equal(snippet.tier, "SNIPPET")
+      assert.deepEqual(sidecarCalls.map((call) => call.kind), ["answer", "answer"], "the sidecar was never asked to classify")
+
+      sidecarCalls.length = 0
+      const complex = await ask(gateway, "Implement a distributed order management system with microservices, event sourcing and a full integration test suite")
+      assert.equal(complex.layer, "l3")
+      assert.equal(complex.tier, "COMPLEX")
+      assert.equal(sidecarCalls.length, 0, "a COMPLEX request never waits on the small model")
+    })
+  })
+
+  it("keeps classifying in binary mode while the sidecar is too slow to answer", async () => {
+    await withClassifier({ ISARTOR__LAYER2__CLASSIFIER_MODE: "binary", ISARTOR__LAYER2__TIMEOUT_SECONDS: "1" }, async (gateway) => {
+      const simple = await ask(gateway, "What is the capital of Portugal? Answer slowly")
+      assert.equal(simple.tier, "SIMPLE")
+      assert.equal(simple.layer, "l3", "the local answer timed out, so L3 answered")
+      const complex = await ask(gateway, "Write a detailed business plan for a restaurant with market analysis and five-year financial projections")
+      assert.equal(complex.tier, "COMPLEX")
+      assert.equal(complex.layer, "l3")
+    })
+  })
+})
+
+describe("L2 embedded engine (node-llama-cpp)", () => {
+  const withEmbedded = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, { ISARTOR__LAYER2__INFERENCE_ENGINE: "embedded", ...extra }),
+      {},
+      undefined,
+      undefined,
+      loadEmbeddedEngine
+    )
+    try {
+      await run(gateway)
+    } finally {
+      await gateway.close()
+    }
+  }
+
+  it("without a model path: one line saying which variable to set, and requests fall through to L3", async () => {
+    await withEmbedded({}, async (gateway) => {
+      assert.equal(gateway.warnings.length, 1)
+      assert.match(gateway.warnings[0]!, /embedded L2 engine unavailable: set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file; L2 falls through to L3/)
+      const answer = await ask(gateway, "Write a tsconfig.json for a Node library")
+      assert.equal(answer.layer, "l3")
+      const health = (await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l2: { status: string; engine: string } } }
+      assert.deepEqual([health.layers.l2.status, health.layers.l2.engine], ["unavailable", "embedded"])
+    })
+  })
+
+  it("with a missing model file: one line naming the file and the variable", async () => {
+    const missing = join(tmpdir(), "isartor-no-such-model.gguf")
+    await withEmbedded({ ISARTOR__EMBEDDED__MODEL_PATH: missing }, async (gateway) => {
+      assert.equal(gateway.warnings.length, 1)
+      assert.ok(gateway.warnings[0]!.includes(`ISARTOR__EMBEDDED__MODEL_PATH=${missing} does not exist`), gateway.warnings[0])
+      assert.equal((await ask(gateway, "Write a tsconfig.json for a Node library")).layer, "l3")
+    })
+  })
+
+  it("without the node-llama-cpp package: one line saying what to install", async () => {
+    const model = join(tmpdir(), `isartor-test-${process.pid}.gguf`)
+    await writeFile(model, "GGUF")
+    await withEmbedded({ ISARTOR__EMBEDDED__MODEL_PATH: model }, async (gateway) => {
+      assert.equal(gateway.warnings.length, 1)
+      assert.match(gateway.warnings[0]!, /the node-llama-cpp package is not installed \(npm install node-llama-cpp@3\)/)
+      assert.equal((await ask(gateway, "Write a tsconfig.json for a Node library")).layer, "l3")
+    })
   })
 })

@@ -35,13 +35,6 @@ export const probabilities = (model: SoftmaxModel, vector: Float32Array): Array<
   return exp.map((value) => value / total)
 }
 
-/** The most likely class and its probability. */
-export const predict = (model: SoftmaxModel, vector: Float32Array) => {
-  const p = probabilities(model, vector)
-  const best = p.indexOf(Math.max(...p))
-  return { label: model.classes[best]!, confidence: p[best]! }
-}
-
 export const train = (
   vectors: ReadonlyArray<Float32Array>,
   labels: ReadonlyArray<string>,

@@ -16,7 +16,8 @@ export const startTestGateway = async (
   env: Record<string, string>,
   files: Record<string, string> = {},
   semantic?: SemanticBackends,
-  redis?: GatewayOptions["redis"]
+  redis?: GatewayOptions["redis"],
+  embedded?: GatewayOptions["embedded"]
 ): Promise<RunningGateway> => {
   const warnings: Array<string> = []
   const gateway = await startGateway(
@@ -24,7 +25,8 @@ export const startTestGateway = async (
     {
       log: { info: () => undefined, warn: (line) => warnings.push(line) },
       ...(semantic ? { semantic } : {}),
-      ...(redis ? { redis } : {})
+      ...(redis ? { redis } : {}),
+      ...(embedded ? { embedded } : {})
     }
   )
   const server = serve({ fetch: gateway.fetch, hostname: "127.0.0.1", port: 0 })
