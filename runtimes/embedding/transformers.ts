@@ -1,0 +1,110 @@
+import { access, constants, mkdir, readFile } from "node:fs/promises"
+import { dirname, isAbsolute, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { EmbeddingBackend } from "../../core/Embedder.ts"
+
+/** Models known by name: their transformers.js-ready repositories and the pooling their authors prescribe. */
+export const knownModels: Record<string, { readonly repository: string; readonly pooling: "mean" | "cls" }> = {
+  "all-minilm-l6-v2": { repository: "Xenova/all-MiniLM-L6-v2", pooling: "mean" },
+  "bge-small-en-v1.5": { repository: "Xenova/bge-small-en-v1.5", pooling: "cls" }
+}
+
+export interface TransformersChoice {
+  /** A known model name, or a local model directory. */
+  readonly model: string
+  /** ISARTOR__EMBEDDING_MODEL_PATH: the directory holding the model's files; empty when unset. */
+  readonly modelPath: string
+  /** ISARTOR_HF_CACHE_DIR, else HF_HOME: where models are looked for and downloaded to; empty when unset. */
+  readonly cacheDir: string
+}
+
+const exists = (path: string) => access(path, constants.R_OK).then(() => true, () => false)
+
+/** Where the model's files are, or a message saying exactly what to set. */
+const locate = async (choice: TransformersChoice): Promise<{ directory: string; variable: string } | { repository: string; cacheDir: string } | string> => {
+  if (choice.modelPath !== "") {
+    const directory = resolve(choice.modelPath)
+    return (await exists(join(directory, "config.json")))
+      ? { directory, variable: "ISARTOR__EMBEDDING_MODEL_PATH" }
+      : `no model at ${directory} (ISARTOR__EMBEDDING_MODEL_PATH): expected config.json, tokenizer.json and onnx/model.onnx there`
+  }
+  const known = knownModels[choice.model]
+  if (!known) {
+    const directory = resolve(choice.model)
+    if (isAbsolute(choice.model) || choice.model.startsWith(".")) {
+      return (await exists(join(directory, "config.json")))
+        ? { directory, variable: "ISARTOR__EMBEDDING_MODEL" }
+        : `no model at ${directory} (ISARTOR__EMBEDDING_MODEL): expected config.json, tokenizer.json and onnx/model.onnx there`
+    }
+    return `unknown embedding model "${choice.model}" (ISARTOR__EMBEDDING_MODEL): use use-lite, ${Object.keys(knownModels).join(", ")} or a model directory`
+  }
+  if (choice.cacheDir === "") {
+    return `${choice.model} is not on this machine: set ISARTOR__EMBEDDING_MODEL_PATH to a directory holding ${known.repository}, or ISARTOR_HF_CACHE_DIR / HF_HOME to a cache it can be downloaded to`
+  }
+  const cacheDir = resolve(choice.cacheDir)
+  const cached = join(cacheDir, known.repository)
+  if (await exists(join(cached, "config.json"))) return { directory: cached, variable: process.env.ISARTOR_HF_CACHE_DIR ? "ISARTOR_HF_CACHE_DIR" : "HF_HOME" }
+  // Not cached: it will be downloaded there, so the directory must be writable.
+  const writable = await mkdir(cacheDir, { recursive: true }).then(() => access(cacheDir, constants.W_OK)).then(() => true, () => false)
+  if (!writable) return `the model cache ${cacheDir} (ISARTOR_HF_CACHE_DIR / HF_HOME) cannot be created or written`
+  return { repository: known.repository, cacheDir }
+}
+
+/** The pooling a sentence-transformers directory prescribes (1_Pooling/config.json), else the known model's, else mean. */
+const poolingOf = async (directory: string, model: string): Promise<"mean" | "cls"> => {
+  const pooling = await readFile(join(directory, "1_Pooling", "config.json"), "utf8").then((text) => JSON.parse(text) as { pooling_mode_cls_token?: boolean }, () => undefined)
+  if (pooling) return pooling.pooling_mode_cls_token ? "cls" : "mean"
+  return knownModels[model]?.pooling ?? (/bge/i.test(directory) ? "cls" : "mean")
+}
+
+/**
+ * MiniLM, bge or any BERT-like sentence encoder through @huggingface/transformers, on onnxruntime-web's WASM build
+ * (the same on Node, Bun and Deno; onnxruntime-node's native install is skipped). Loads from a local directory or
+ * the HF cache; downloads only when the model is not there (and so only where the hub is reachable). Input is cut
+ * by the tokenizer to the model's maximum length.
+ */
+export const loadTransformers = async (choice: TransformersChoice): Promise<EmbeddingBackend> => {
+  const place = await locate(choice)
+  if (typeof place === "string") throw new Error(place)
+
+  // transformers.js takes the ONNX runtime registered under this symbol instead of onnxruntime-node.
+  const ort = await import("onnxruntime-web")
+  ort.env.wasm.wasmPaths = `${dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")))}/`
+  ort.env.wasm.numThreads = 1
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for("onnxruntime")] = ort
+  const { env, pipeline } = await import("@huggingface/transformers")
+
+  const local = "directory" in place
+  env.allowLocalModels = true
+  env.allowRemoteModels = !local
+  if (local) {
+    env.localModelPath = `${dirname(place.directory)}/`
+  } else {
+    env.cacheDir = place.cacheDir
+    env.localModelPath = `${place.cacheDir}/`
+  }
+  const id = local ? place.directory.slice(dirname(place.directory).length + 1) : place.repository
+  const where = local ? `${place.directory} (${place.variable})` : `${place.repository}, cached in ${place.cacheDir}`
+  // "auto" passes the device check (no devices are listed for a runtime supplied this way); WASM runs the session.
+  const extractor = await pipeline("feature-extraction", id, { dtype: "fp32", device: "auto", session_options: { executionProviders: ["wasm"] } }).catch((error: unknown) => {
+    throw new Error(`cannot load the embedding model from ${where}: ${error instanceof Error ? error.message : String(error)}`)
+  })
+  const pooling = await poolingOf(local ? place.directory : join(place.cacheDir, place.repository), choice.model)
+  const embed = async (texts: ReadonlyArray<string>) => {
+    const output = await extractor([...texts], { pooling, normalize: true })
+    const [rows, dimensions] = output.dims as [number, number]
+    const data = output.data as Float32Array
+    return Array.from({ length: rows }, (_, row) => data.slice(row * dimensions, (row + 1) * dimensions))
+  }
+  const [probe] = await embed(["warm up the encoder"])
+  return {
+    name: local ? `transformers:${id}` : choice.model,
+    dimensions: probe!.length,
+    // The tokenizer truncates to the model's maximum length; this only bounds the text handed to it.
+    maxInputChars: 8192,
+    embed,
+    dispose: async () => {
+      await extractor.dispose()
+    }
+  }
+}
