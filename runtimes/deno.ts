@@ -6,7 +6,7 @@ import { connectRedis } from "./redis.ts"
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
-  semantic: semanticBackends()
+  semantic: semanticBackends(Deno.env.toObject())
 }).catch(exitOnStartError)
 const server = Deno.serve(
   { hostname: gateway.hostname, port: gateway.port, onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`) },

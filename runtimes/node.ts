@@ -7,7 +7,7 @@ import { connectRedis } from "./redis.ts"
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
-  semantic: semanticBackends(new URL("./embedding/worker-node.mjs", import.meta.url))
+  semantic: semanticBackends(process.env, new URL("./embedding/worker-node.mjs", import.meta.url))
 }).catch(exitOnStartError)
 const server = serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port }, (info) =>
   listening(info.address, info.port, `node ${process.version}`))

@@ -22,7 +22,14 @@ export const listening = (hostname: string, port: number, runtime: string) =>
  * L1b's model (on a worker thread) and vector library, from the installed packages. Bun and Deno run the
  * TypeScript worker as it is; Node needs the small bootstrap that registers tsx first.
  */
-export const semanticBackends = (workerEntry?: URL): SemanticBackends => ({
-  loadEmbedder: () => loadEmbedderInWorker(workerEntry),
+export const semanticBackends = (env: Record<string, string | undefined>, workerEntry?: URL): SemanticBackends => ({
+  // The HF cache variables are not ISARTOR__ settings: they are read here, where the environment is.
+  loadEmbedder: (choice) =>
+    loadEmbedderInWorker(workerEntry, {
+      ...choice,
+      ...(env.ISARTOR_HF_CACHE_DIR
+        ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
+        : { cacheDir: env.HF_HOME ?? "", cacheVariable: "HF_HOME" })
+    }),
   loadHnswlib
 })

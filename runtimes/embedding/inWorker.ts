@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import type { TransformersChoice } from "./transformers.ts"
 
 interface Ready {
   readonly ready: true
@@ -15,9 +16,12 @@ type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | { 
  * gateway's event loop keeps serving exact hits while a batch is embedded. Resolves once the worker has loaded
  * and warmed up the model.
  */
-export const loadEmbedderInWorker = (entry: URL = new URL("./worker.ts", import.meta.url)): Promise<EmbeddingBackend> =>
+export const loadEmbedderInWorker = (
+  entry: URL = new URL("./worker.ts", import.meta.url),
+  choice: TransformersChoice = { model: "use-lite", modelPath: "", cacheDir: "" }
+): Promise<EmbeddingBackend> =>
   new Promise((resolve, reject) => {
-    const worker = new Worker(entry)
+    const worker = new Worker(entry, { workerData: choice })
     const pending = new Map<number, { resolve: (vectors: Array<Float32Array>) => void; reject: (error: Error) => void }>()
     let nextId = 0
     let ready = false
@@ -32,7 +36,13 @@ export const loadEmbedderInWorker = (entry: URL = new URL("./worker.ts", import.
       for (const waiter of pending.values()) waiter.reject(error)
       pending.clear()
     })
-    worker.on("message", (message: Ready | Reply) => {
+    worker.on("message", (message: Ready | Reply | { readonly failed: string }) => {
+      if ("failed" in message) {
+        // The model could not be loaded: the message says which path or variable to fix.
+        reject(new Error(message.failed))
+        void worker.terminate()
+        return
+      }
       if ("ready" in message) {
         ready = true
         // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.

