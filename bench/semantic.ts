@@ -1,119 +1,141 @@
-// L1b performance: start-up time to ready (model load included), L1b hit latency over HTTP, exact-hit
-// throughput alone and while other requests are being embedded, and HNSW lookup time at 10k and 100k entries.
-// Prints figures; asserts nothing. Usage: npm run bench:semantic -- [--runtime bun] [--hits 300] [--duration 5]
-import { availableParallelism, cpus } from "node:os"
+// L1b quality through the real SemanticCache (embedder, HNSW index, verifier): caches every `origin` of a pairs
+// file (its answer is the origin's own id), asks every `similar`, and counts correct hits (the returned origin's
+// text equals the query's own origin text), false hits (any other hit, and any hit for a label-0 pair) and misses —
+// at the given threshold and over a sweep. Pairs: a JSON array or JSONL of {"origin", "similar", "label"?}
+// (label 1 = paraphrase, the default; 0 = not the same question). Vectors are cached on disk between runs.
+// The last output line is one JSON object with the figures at --threshold.
+// Usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85]
+import { readFile } from "node:fs/promises"
+import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
+import { Effect, Exit, Layer, ManagedRuntime } from "effect"
+import { CacheKey } from "../core/CacheKey.ts"
+import { type ChatRequest, fromOpenAIBody } from "../core/ChatRequest.ts"
+import { AppConfig, loadConfig } from "../core/Config.ts"
+import { Embedder } from "../core/Embedder.ts"
+import { SemanticCache } from "../core/SemanticCache.ts"
 import { VectorIndex } from "../core/VectorIndex.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
-import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
-import { load, type LoadTool, wrkAvailable } from "./load.ts"
-import { writeResults } from "./results.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { withDiskCache } from "./embeddingCache.ts"
 
 const { values } = parseArgs({
   options: {
-    runtime: { type: "string", default: "bun" },
-    hits: { type: "string", default: "300" },
-    duration: { type: "string", default: "5" },
-    "index-sizes": { type: "string", default: "10000,100000" }
+    pairs: { type: "string" },
+    limit: { type: "string" },
+    seed: { type: "string", default: "1" },
+    threshold: { type: "string" }
   }
 })
-const runtime = values.runtime as RuntimeName
-const hits = Number(values.hits)
-const durationSecs = Number(values.duration)
-const tool: LoadTool = (await wrkAvailable()) ? "wrk" : "autocannon"
-const quantiles = (samples: Array<number>) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-  return { p50: at(0.5), p99: at(0.99) }
-}
-const post = async (url: string, prompt: string) => {
-  const started = performance.now()
-  const response = await fetch(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt }) })
-  await response.arrayBuffer()
-  return { ms: performance.now() - started, layer: response.headers.get("x-isartor-layer") }
+if (!values.pairs) {
+  console.error("usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85]")
+  process.exit(2)
 }
 
-const started: Array<StartedProcess> = []
-const figures: Record<string, unknown> = { runtime, cores: availableParallelism(), tool }
-try {
-  const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
-  started.push(upstream)
-  const launched = performance.now()
-  const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
-    ISARTOR__HOST_PORT: "127.0.0.1:0",
-    ISARTOR__EXTERNAL_LLM_URL: upstream.url,
-    ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000"
-  })
-  started.push(gateway)
-  figures.startupMs = performance.now() - launched
-  figures.runtimeVersion = /\(([^)]+)\)/.exec(gateway.output())?.[1] ?? runtime
-
-  // L1b hits: each cached question is asked again with different punctuation (a new exact key, the same meaning).
-  const questions = Array.from({ length: hits }, (_, i) => `How do I configure feature number ${i} of the product?`)
-  for (const question of questions) await post(gateway.url, question)
-  const l1b: Array<number> = []
-  let otherLayers = 0
-  for (const question of questions) {
-    const result = await post(gateway.url, question.replace("?", " ?"))
-    if (result.layer === "l1b") l1b.push(result.ms)
-    else otherLayers++
-  }
-  figures.l1bHit = { ...quantiles(l1b), served: l1b.length, notL1b: otherLayers }
-
-  // Exact hits, alone and while four clients keep sending new prompts (each one embedded).
-  const hitBody = JSON.stringify({ prompt: questions[0] })
-  figures.exactAlone = await load(tool, { url: `${gateway.url}/api/chat`, body: hitBody, connections: 16, durationSecs })
-  let stop = false
-  let embedded = 0
-  const background = Promise.all(Array.from({ length: 4 }, async (_, worker) => {
-    for (let i = 0; !stop; i++) {
-      await post(gateway.url, `A brand new question ${worker}-${i} about shipping times to region ${i}`)
-      embedded++
-    }
-  }))
-  figures.exactWhileEmbedding = await load(tool, { url: `${gateway.url}/api/chat`, body: hitBody, connections: 16, durationSecs })
-  stop = true
-  await background
-  figures.embeddedMeanwhile = embedded
-} finally {
-  for (const process of started) process.stop()
+interface Pair {
+  readonly origin: string
+  readonly similar: string
+  readonly label?: number
 }
+const text = (await readFile(values.pairs, "utf8")).trim()
+const all = (text.startsWith("[") ? JSON.parse(text) : text.split("\n").filter(Boolean).map((line) => JSON.parse(line))) as Array<Pair>
+// A seeded sample, so a run on the 40k-pair file fits in minutes and can be repeated exactly.
+let seed = Number(values.seed)
+const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+const limit = Math.min(Number(values.limit ?? all.length), all.length)
+const pairs = limit === all.length ? all : all.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, pair]) => pair)
 
-// HNSW lookup, in this process, over random unit vectors of the model's 512 dimensions.
-const hnswlib = await loadHnswlib()
-const unit = () => {
-  const vector = Float32Array.from({ length: 512 }, () => Math.random() - 0.5)
-  const norm = Math.hypot(...vector)
-  return vector.map((value) => value / norm)
-}
-const lookups: Array<Record<string, unknown>> = []
-for (const size of values["index-sizes"].split(",").map(Number)) {
-  const index = VectorIndex.make(hnswlib, 512, size)
-  for (let i = 0; i < size; i++) index.add(i, unit())
-  const times: Array<number> = []
-  for (let i = 0; i < 1000; i++) {
-    const query = unit()
-    const t = performance.now()
-    index.search(query, 4, () => true)
-    times.push(performance.now() - t)
-  }
-  lookups.push({ entries: size, ...quantiles(times) })
-}
-figures.hnswLookup = lookups
+const origins = [...new Set(pairs.map((pair) => pair.origin))]
+const cache = await withDiskCache(await loadUseLite())
+const embedding = await cache.prefetch([...origins, ...pairs.map((pair) => pair.similar)])
+await cache.save()
 
-const f = (n: number) => n.toFixed(2)
-const l1bHit = figures.l1bHit as { p50: number; p99: number; served: number; notL1b: number }
-const alone = figures.exactAlone as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
-const during = figures.exactWhileEmbedding as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
-console.log(`L1b performance — gateway on ${figures.runtimeVersion as string}, machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), load tool ${tool}`)
-console.table([
-  { figure: "start-up to ready (model load included)", value: `${f(figures.startupMs as number)} ms` },
-  { figure: `L1b hit over HTTP, c=1 (${l1bHit.served} hits, ${l1bHit.notL1b} not from L1b)`, value: `p50 ${f(l1bHit.p50)} ms, p99 ${f(l1bHit.p99)} ms` },
-  { figure: "exact hits alone (16 connections)", value: `${Math.round(alone.requestsPerSecond)} req/s, p50 ${f(alone.p50Ms)} ms, p99 ${f(alone.p99Ms)} ms` },
-  {
-    figure: `exact hits while 4 clients send new prompts (${figures.embeddedMeanwhile} embedded)`,
-    value: `${Math.round(during.requestsPerSecond)} req/s, p50 ${f(during.p50Ms)} ms, p99 ${f(during.p99Ms)} ms`
+const loaded = await Effect.runPromise(loadConfig({
+  env: {
+    ISARTOR__CACHE_MAX_CAPACITY: String(Math.max(origins.length, 1000)),
+    ISARTOR__CACHE_TTL_SECS: "100000000",
+    ...(values.threshold ? { ISARTOR__SIMILARITY_THRESHOLD: values.threshold } : {})
   },
-  ...lookups.map((row) => ({ figure: `HNSW lookup, ${row.entries} entries (k=4, ef 64)`, value: `p50 ${f(row.p50 as number)} ms, p99 ${f(row.p99 as number)} ms` }))
-])
-await writeResults(`semantic-${runtime}`, figures)
+  readTextFile: async () => undefined
+}))
+const config = loaded.config
+const threshold = config.similarity_threshold
+const hnswlib = await loadHnswlib()
+const runtime = ManagedRuntime.make(
+  SemanticCache.layer.pipe(
+    Layer.provide(Layer.mergeAll(Embedder.layer(cache.backend), VectorIndex.layer(hnswlib, cache.backend.dimensions, config.cache_max_capacity))),
+    Layer.provide(CacheKey.layer),
+    Layer.provide(AppConfig.layer(config))
+  )
+)
+const semantic = await runtime.runPromise(SemanticCache)
+const request = (question: string): ChatRequest => {
+  const decoded = fromOpenAIBody({ model: "bench", messages: [{ role: "user", content: question }] }, {
+    defaultModel: "bench",
+    tenant: "bench",
+    cacheRead: true,
+    cacheWrite: true
+  })
+  if (Exit.isFailure(decoded)) throw new Error("bad request")
+  return decoded.value
+}
+
+for (const [id, origin] of origins.entries()) await runtime.runPromise(semantic.store(request(origin), String(id)))
+
+// One lookup per query at the lowest threshold of the sweep: at a higher threshold the answer is the same hit if its
+// similarity reaches it, else a miss (candidates are tried in order of similarity, the verifier is the same).
+const sweep = [...new Set([0.7, 0.75, 0.8, 0.85, 0.9, 0.95, threshold])].sort((a, b) => a - b)
+const lowest = sweep[0]!
+const lookupMs: Array<number> = []
+const results: Array<{ origin: string; similarity: number } | undefined> = []
+for (const pair of pairs) {
+  const started = performance.now()
+  const exit = await runtime.runPromiseExit(semantic.lookup(request(pair.similar), lowest))
+  lookupMs.push(performance.now() - started)
+  results.push(Exit.isSuccess(exit) ? { origin: origins[Number(exit.value.completion)]!, similarity: exit.value.similarity } : undefined)
+}
+await runtime.dispose()
+
+const paraphrases = pairs.filter((pair) => pair.label !== 0).length
+const figuresAt = (cut: number) => {
+  let correct = 0
+  let falseHits = 0
+  pairs.forEach((pair, i) => {
+    const hit = results[i]
+    if (!hit || hit.similarity < cut) return
+    if (pair.label !== 0 && hit.origin === pair.origin) correct++
+    else falseHits++
+  })
+  return {
+    threshold: cut,
+    correct,
+    false_hits: falseHits,
+    misses: pairs.length - correct - falseHits,
+    precision: Number((correct / Math.max(1, correct + falseHits)).toFixed(4)),
+    hit_rate: Number(((correct + falseHits) / pairs.length).toFixed(4)),
+    label1_hit_rate: Number((correct / Math.max(1, paraphrases)).toFixed(4))
+  }
+}
+lookupMs.sort((a, b) => a - b)
+const at = (q: number) => lookupMs[Math.min(lookupMs.length - 1, Math.floor(q * lookupMs.length))]!
+
+console.log(
+  `L1b quality — ${values.pairs}: ${pairs.length} of ${all.length} pairs${limit < all.length ? ` (seeded sample, seed ${values.seed})` : ""}, ` +
+    `${origins.length} origins cached, ${paraphrases} paraphrase pairs; model ${cache.backend.name} (${cache.backend.dimensions}-d), HNSW, verifier on; ` +
+    `threshold ${threshold}; ${availableParallelism()} cores, node ${process.version}`
+)
+console.log(
+  `embedding: ${embedding.embedded} new texts in ${(embedding.ms / 1000).toFixed(1)} s` +
+    `${embedding.embedded > 0 ? ` (${(embedding.ms / embedding.embedded).toFixed(2)} ms/text, batches of 64)` : " (all cached from an earlier run)"}; ` +
+    `lookup (vector cached, HNSW + verifier, through the service): p50 ${at(0.5).toFixed(3)} ms, p99 ${at(0.99).toFixed(3)} ms`
+)
+console.table(sweep.map(figuresAt))
+console.log(JSON.stringify(figuresAt(threshold)))
+// SHOW_FALSE=1 lists every false hit at the threshold on stderr (question, its own origin, the origin served).
+if (process.env.SHOW_FALSE) {
+  pairs.forEach((pair, i) => {
+    const hit = results[i]
+    if (!hit || hit.similarity < threshold || (pair.label !== 0 && hit.origin === pair.origin)) return
+    console.error(`Q: ${pair.similar}\n   own: ${pair.origin}\n   got: ${hit.origin} (${hit.similarity.toFixed(3)})`)
+  })
+}

@@ -1,0 +1,119 @@
+// L1b performance: start-up time to ready (model load included), L1b hit latency over HTTP, exact-hit
+// throughput alone and while other requests are being embedded, and HNSW lookup time at 10k and 100k entries.
+// Prints figures; asserts nothing. Usage: npm run bench:semantic-perf -- [--runtime bun] [--hits 300] [--duration 5]
+import { availableParallelism, cpus } from "node:os"
+import { parseArgs } from "node:util"
+import { VectorIndex } from "../core/VectorIndex.ts"
+import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
+import { load, type LoadTool, wrkAvailable } from "./load.ts"
+import { writeResults } from "./results.ts"
+
+const { values } = parseArgs({
+  options: {
+    runtime: { type: "string", default: "bun" },
+    hits: { type: "string", default: "300" },
+    duration: { type: "string", default: "5" },
+    "index-sizes": { type: "string", default: "10000,100000" }
+  }
+})
+const runtime = values.runtime as RuntimeName
+const hits = Number(values.hits)
+const durationSecs = Number(values.duration)
+const tool: LoadTool = (await wrkAvailable()) ? "wrk" : "autocannon"
+const quantiles = (samples: Array<number>) => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+  return { p50: at(0.5), p99: at(0.99) }
+}
+const post = async (url: string, prompt: string) => {
+  const started = performance.now()
+  const response = await fetch(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt }) })
+  await response.arrayBuffer()
+  return { ms: performance.now() - started, layer: response.headers.get("x-isartor-layer") }
+}
+
+const started: Array<StartedProcess> = []
+const figures: Record<string, unknown> = { runtime, cores: availableParallelism(), tool }
+try {
+  const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
+  started.push(upstream)
+  const launched = performance.now()
+  const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
+    ISARTOR__HOST_PORT: "127.0.0.1:0",
+    ISARTOR__EXTERNAL_LLM_URL: upstream.url,
+    ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000"
+  })
+  started.push(gateway)
+  figures.startupMs = performance.now() - launched
+  figures.runtimeVersion = /\(([^)]+)\)/.exec(gateway.output())?.[1] ?? runtime
+
+  // L1b hits: each cached question is asked again with different punctuation (a new exact key, the same meaning).
+  const questions = Array.from({ length: hits }, (_, i) => `How do I configure feature number ${i} of the product?`)
+  for (const question of questions) await post(gateway.url, question)
+  const l1b: Array<number> = []
+  let otherLayers = 0
+  for (const question of questions) {
+    const result = await post(gateway.url, question.replace("?", " ?"))
+    if (result.layer === "l1b") l1b.push(result.ms)
+    else otherLayers++
+  }
+  figures.l1bHit = { ...quantiles(l1b), served: l1b.length, notL1b: otherLayers }
+
+  // Exact hits, alone and while four clients keep sending new prompts (each one embedded).
+  const hitBody = JSON.stringify({ prompt: questions[0] })
+  figures.exactAlone = await load(tool, { url: `${gateway.url}/api/chat`, body: hitBody, connections: 16, durationSecs })
+  let stop = false
+  let embedded = 0
+  const background = Promise.all(Array.from({ length: 4 }, async (_, worker) => {
+    for (let i = 0; !stop; i++) {
+      await post(gateway.url, `A brand new question ${worker}-${i} about shipping times to region ${i}`)
+      embedded++
+    }
+  }))
+  figures.exactWhileEmbedding = await load(tool, { url: `${gateway.url}/api/chat`, body: hitBody, connections: 16, durationSecs })
+  stop = true
+  await background
+  figures.embeddedMeanwhile = embedded
+} finally {
+  for (const process of started) process.stop()
+}
+
+// HNSW lookup, in this process, over random unit vectors of the model's 512 dimensions.
+const hnswlib = await loadHnswlib()
+const unit = () => {
+  const vector = Float32Array.from({ length: 512 }, () => Math.random() - 0.5)
+  const norm = Math.hypot(...vector)
+  return vector.map((value) => value / norm)
+}
+const lookups: Array<Record<string, unknown>> = []
+for (const size of values["index-sizes"].split(",").map(Number)) {
+  const index = VectorIndex.make(hnswlib, 512, size)
+  for (let i = 0; i < size; i++) index.add(i, unit())
+  const times: Array<number> = []
+  for (let i = 0; i < 1000; i++) {
+    const query = unit()
+    const t = performance.now()
+    index.search(query, 4, () => true)
+    times.push(performance.now() - t)
+  }
+  lookups.push({ entries: size, ...quantiles(times) })
+}
+figures.hnswLookup = lookups
+
+const f = (n: number) => n.toFixed(2)
+const l1bHit = figures.l1bHit as { p50: number; p99: number; served: number; notL1b: number }
+const alone = figures.exactAlone as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
+const during = figures.exactWhileEmbedding as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
+console.log(`L1b performance — gateway on ${figures.runtimeVersion as string}, machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), load tool ${tool}`)
+console.table([
+  { figure: "start-up to ready (model load included)", value: `${f(figures.startupMs as number)} ms` },
+  { figure: `L1b hit over HTTP, c=1 (${l1bHit.served} hits, ${l1bHit.notL1b} not from L1b)`, value: `p50 ${f(l1bHit.p50)} ms, p99 ${f(l1bHit.p99)} ms` },
+  { figure: "exact hits alone (16 connections)", value: `${Math.round(alone.requestsPerSecond)} req/s, p50 ${f(alone.p50Ms)} ms, p99 ${f(alone.p99Ms)} ms` },
+  {
+    figure: `exact hits while 4 clients send new prompts (${figures.embeddedMeanwhile} embedded)`,
+    value: `${Math.round(during.requestsPerSecond)} req/s, p50 ${f(during.p50Ms)} ms, p99 ${f(during.p99Ms)} ms`
+  },
+  ...lookups.map((row) => ({ figure: `HNSW lookup, ${row.entries} entries (k=4, ef 64)`, value: `p50 ${f(row.p50 as number)} ms, p99 ${f(row.p99 as number)} ms` }))
+])
+await writeResults(`semantic-${runtime}`, figures)
