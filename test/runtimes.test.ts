@@ -2,11 +2,13 @@ import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
 import { after, before, describe, it } from "node:test"
+import { fileURLToPath } from "node:url"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { upstreamEnv } from "./support/gateway.ts"
 import { projectRoot, type RuntimeName, runtimeCommand, startProcess } from "./support/processes.ts"
 
 const runtimes: Array<RuntimeName> = ["node", "bun", "deno"]
+const tinyBert = fileURLToPath(new URL("./fixtures/tiny-bert", import.meta.url))
 
 const startRuntime = (runtime: RuntimeName, env: Record<string, string>) =>
   startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env })
@@ -44,6 +46,18 @@ for (const name of runtimes) {
       }
     })
 
+    it("embeds with a transformers.js model directory on its worker thread (ISARTOR__EMBEDDING_MODEL_PATH)", async () => {
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url, { ISARTOR__EMBEDDING_MODEL_PATH: tinyBert }))
+      try {
+        const first = await chat(gateway.url, `How do I reset my password on ${name}?`)
+        assert.equal(first.headers.get("x-isartor-layer"), "l3", gateway.output())
+        const paraphrase = await chat(gateway.url, `How can I reset my password on ${name}?`)
+        assert.equal(paraphrase.headers.get("x-isartor-layer"), "l1b", gateway.output())
+      } finally {
+        gateway.stop()
+      }
+    })
+
     it("finishes an in-flight request on SIGTERM, then exits cleanly", async () => {
       const gateway = await startRuntime(name, upstreamEnv(upstream.url))
       try {
@@ -67,6 +81,19 @@ for (const name of runtimes) {
 }
 
 describe("runtime start-up errors", () => {
+  it("stops with exit code 1 when the embedding model directory is missing, naming the path and the variable", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "runtimes/node.ts"], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? "", ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/minilm" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const [code] = await once(child, "exit")
+    assert.equal(code, 1)
+    assert.match(stderr, /cannot load the embedding model: no model at \/nonexistent\/minilm \(ISARTOR__EMBEDDING_MODEL_PATH\)/)
+  })
+
   it("stops with exit code 1 and a message naming the variable", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "runtimes/node.ts"], {
       cwd: projectRoot,

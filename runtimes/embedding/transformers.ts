@@ -69,6 +69,10 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
   const place = await locate(choice)
   if (typeof place === "string") throw new Error(place)
 
+  // In a Deno worker, `location.origin` is the string "null", which onnxruntime-web's bundle uses as a URL base and
+  // fails on; a file-based worker has no web origin to offer, so it is hidden before the bundle loads.
+  const scope = globalThis as { location?: { origin?: string } }
+  if (scope.location?.origin === "null") Object.defineProperty(globalThis, "location", { value: undefined, configurable: true, writable: true })
   // transformers.js takes the ONNX runtime registered under this symbol instead of onnxruntime-node.
   const ort = await import("onnxruntime-web")
   ort.env.wasm.wasmPaths = `${dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")))}/`

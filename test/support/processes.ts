@@ -9,7 +9,7 @@ export type RuntimeName = "node" | "bun" | "deno"
 export const runtimeCommand = (runtime: RuntimeName, entry: string): Array<string> => {
   const bin = (name: string) => `${projectRoot}node_modules/.bin/${name}`
   if (runtime === "bun") return [bin("bun"), entry]
-  if (runtime === "deno") return [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", entry]
+  if (runtime === "deno") return [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi=node_modules/@img,node_modules/onnxruntime-node", entry]
   return [process.execPath, "--import", "tsx", entry]
 }
 
