@@ -88,6 +88,7 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
   if (port === undefined || Number(port) > 65535) problems.push([["host_port"], "expected host:port, e.g. 0.0.0.0:8080"])
   const fractions: Array<[ReadonlyArray<string>, number]> = [
     [["similarity_threshold"], config.similarity_threshold],
+    [["semantic_fast_threshold"], config.semantic_fast_threshold],
     [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
   ]
   for (const [path, value] of fractions) if (!(value >= 0 && value <= 1)) problems.push([path, "expected a number between 0 and 1"])

