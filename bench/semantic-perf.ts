@@ -31,7 +31,7 @@ const post = async (url: string, prompt: string) => {
   const started = performance.now()
   const response = await fetch(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt }) })
   await response.arrayBuffer()
-  return { ms: performance.now() - started, layer: response.headers.get("x-isartor-layer") }
+  return { ms: performance.now() - started, layer: response.headers.get("x-isartor-layer"), stage: response.headers.get("x-isartor-l1b-stage") }
 }
 
 const started: Array<StartedProcess> = []
@@ -49,17 +49,36 @@ try {
   figures.startupMs = performance.now() - launched
   figures.runtimeVersion = /\(([^)]+)\)/.exec(gateway.output())?.[1] ?? runtime
 
-  // L1b hits: each cached question is asked again with different punctuation (a new exact key, the same meaning).
+  // The fast first stage is built on the worker after start-up: the hit figures are taken once it is ready.
+  const fastReadyAfter = performance.now()
+  for (let waited = 0; waited < 120_000; waited += 250) {
+    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1b: { fast_stage?: string } } }
+    if (health.layers.l1b.fast_stage !== "warming up") break
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  figures.fastStageReadyMs = figures.startupMs as number + performance.now() - fastReadyAfter
+
+  // L1b hits, two kinds: each cached question asked again (a) in other case and punctuation — a new exact key, the
+  // same words — and (b) in other words, which only the full model can match.
   const questions = Array.from({ length: hits }, (_, i) => `How do I configure feature number ${i} of the product?`)
   for (const question of questions) await post(gateway.url, question)
-  const l1b: Array<number> = []
-  let otherLayers = 0
-  for (const question of questions) {
-    const result = await post(gateway.url, question.replace("?", " ?"))
-    if (result.layer === "l1b") l1b.push(result.ms)
-    else otherLayers++
+  const measure = async (variant: (question: string) => string) => {
+    const times: Array<number> = []
+    const stages: Record<string, number> = {}
+    let otherLayers = 0
+    for (const question of questions) {
+      const result = await post(gateway.url, variant(question))
+      if (result.layer !== "l1b") {
+        otherLayers++
+        continue
+      }
+      times.push(result.ms)
+      stages[result.stage ?? "?"] = (stages[result.stage ?? "?"] ?? 0) + 1
+    }
+    return { ...quantiles(times), served: times.length, notL1b: otherLayers, stages }
   }
-  figures.l1bHit = { ...quantiles(l1b), served: l1b.length, notL1b: otherLayers }
+  figures.l1bHit = await measure((question) => question.toLowerCase().replace("?", " ?"))
+  figures.l1bParaphraseHit = await measure((question) => question.replace("How do I configure", "What is the way to set up"))
 
   // Exact hits, alone and while four clients keep sending new prompts (each one embedded).
   const hitBody = JSON.stringify({ prompt: questions[0] })
@@ -134,13 +153,23 @@ for (const size of [100, 300, 1000, 3000]) {
 figures.smallIndex = small
 
 const f = (n: number) => n.toFixed(2)
-const l1bHit = figures.l1bHit as { p50: number; p99: number; served: number; notL1b: number }
+type HitFigures = { p50: number; p99: number; served: number; notL1b: number; stages: Record<string, number> }
+const l1bHit = figures.l1bHit as HitFigures
+const paraphraseHit = figures.l1bParaphraseHit as HitFigures
 const alone = figures.exactAlone as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
 const during = figures.exactWhileEmbedding as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
 console.log(`L1b performance — gateway on ${figures.runtimeVersion as string}, machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), load tool ${tool}`)
 console.table([
   { figure: "start-up to ready (model load included)", value: `${f(figures.startupMs as number)} ms` },
-  { figure: `L1b hit over HTTP, c=1 (${l1bHit.served} hits, ${l1bHit.notL1b} not from L1b)`, value: `p50 ${f(l1bHit.p50)} ms, p99 ${f(l1bHit.p99)} ms` },
+  { figure: "fast first stage ready (after launch)", value: `${f(figures.fastStageReadyMs as number)} ms` },
+  {
+    figure: `L1b hit over HTTP, c=1, case/punctuation variants (${l1bHit.served} hits ${JSON.stringify(l1bHit.stages)}, ${l1bHit.notL1b} not from L1b)`,
+    value: `p50 ${f(l1bHit.p50)} ms, p99 ${f(l1bHit.p99)} ms`
+  },
+  {
+    figure: `L1b hit over HTTP, c=1, reworded (${paraphraseHit.served} hits ${JSON.stringify(paraphraseHit.stages)}, ${paraphraseHit.notL1b} not from L1b)`,
+    value: `p50 ${f(paraphraseHit.p50)} ms, p99 ${f(paraphraseHit.p99)} ms`
+  },
   { figure: "exact hits alone (16 connections)", value: `${Math.round(alone.requestsPerSecond)} req/s, p50 ${f(alone.p50Ms)} ms, p99 ${f(alone.p99Ms)} ms` },
   {
     figure: `exact hits while 4 clients send new prompts (${figures.embeddedMeanwhile} embedded)`,

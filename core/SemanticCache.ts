@@ -69,7 +69,14 @@ export const semanticView = (request: ChatRequest, digest: (value: unknown) => s
 export class SemanticCache extends Context.Service<SemanticCache, {
   readonly lookup: (request: ChatRequest, threshold: number) => Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable>
   readonly store: (request: ChatRequest, completion: string) => Effect.Effect<void, LayerUnavailable>
-  readonly status: () => { readonly status: string; readonly model: string; readonly entries: number; readonly reason?: string }
+  readonly status: () => {
+    readonly status: string
+    readonly model: string
+    readonly entries: number
+    /** The fast first stage: off, warming up (its table is being built after start-up), or ready. */
+    readonly fast_stage: string
+    readonly reason?: string
+  }
 }>()("isartor/SemanticCache") {
   static readonly layer = Layer.effect(
     SemanticCache,
@@ -194,7 +201,8 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           }),
         status: () => {
           const embedderStatus = embedder.status()
-          return { ...embedderStatus, entries: index.size() }
+          const fastStage = !fastIndex ? "off" : embedder.fast("") === undefined ? "warming up" : "ready"
+          return { ...embedderStatus, entries: index.size(), fast_stage: fastStage }
         }
       })
     })
