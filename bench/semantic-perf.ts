@@ -78,7 +78,7 @@ try {
     return { ...quantiles(times), served: times.length, notL1b: otherLayers, stages }
   }
   figures.l1bHit = await measure((question) => question.toLowerCase().replace("?", " ?"))
-  figures.l1bParaphraseHit = await measure((question) => question.replace("How do I configure", "What is the way to set up"))
+  figures.l1bParaphraseHit = await measure((question) => question.replace("How do I configure", "How can I set up"))
 
   // Exact hits, alone and while four clients keep sending new prompts (each one embedded).
   const hitBody = JSON.stringify({ prompt: questions[0] })

@@ -30,8 +30,12 @@ interface Message {
   readonly content?: unknown
 }
 
-/** How many nearest neighbours are checked against the threshold and the verifier. */
-const CANDIDATES = 4
+/**
+ * How many nearest neighbours are checked against the threshold and the verifier. Not 4: a cache of questions that
+ * differ only in a number ("feature 7" / "feature 17") crowds the top few with near-identical vectors the verifier
+ * must reject, and the right entry can sit below them.
+ */
+const CANDIDATES = 16
 
 const textOf = (content: unknown): string | undefined => {
   if (typeof content === "string") return content
