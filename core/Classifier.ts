@@ -31,18 +31,20 @@ export const BINARY_PROMPT =
   "SIMPLE - a short factual answer, a template or a small snippet a small model can write well;\n" +
   "COMPLEX - anything that needs deep reasoning, long code or several steps."
 
+/** The tiers of each mode. */
+export const classesFor = (mode: ClassifierMode): ReadonlyArray<Tier> =>
+  mode === "tiered" ? ["TEMPLATE", "SNIPPET", "COMPLEX"] : ["SIMPLE", "COMPLEX"]
+
 /** Reads the tier from a small model's reply, whatever its case, punctuation or extra words; unsure means COMPLEX. */
 export const parseTier = (reply: string, mode: ClassifierMode): Tier => {
   const words = reply.toUpperCase().match(/[A-Z]+/g) ?? []
-  const allowed: ReadonlyArray<Tier> = mode === "tiered" ? ["TEMPLATE", "SNIPPET", "COMPLEX"] : ["SIMPLE", "COMPLEX"]
+  const allowed = classesFor(mode)
   return (words.find((word) => allowed.includes(word as Tier)) as Tier | undefined) ?? "COMPLEX"
 }
 
 /** The labels a prompt of the training set has in each mode. */
 export const labelFor = (prompt: LabelledPrompt, mode: ClassifierMode): Tier =>
   mode === "tiered" ? prompt.tier : prompt.tier === "COMPLEX" ? "COMPLEX" : "SIMPLE"
-export const classesFor = (mode: ClassifierMode): ReadonlyArray<Tier> =>
-  mode === "tiered" ? ["TEMPLATE", "SNIPPET", "COMPLEX"] : ["SIMPLE", "COMPLEX"]
 
 /** Identifies a version of the labelled set: shipped weights are used only for the set they were trained on. */
 export const datasetDigest = (digest: (value: unknown) => string) => digest(labelledPrompts.map((prompt) => [prompt.tier, prompt.text]))

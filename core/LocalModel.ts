@@ -97,7 +97,11 @@ export class LocalModel extends Context.Service<LocalModel, {
         return LocalModel.of({
           chat: ({ messages, maxTokens, temperature }) =>
             Effect.tryPromise({
-              try: () => engine.chat(messages, { maxTokens, ...(temperature === undefined ? {} : { temperature }) }),
+              try: async () => {
+                const text = await engine.chat(messages, { maxTokens, ...(temperature === undefined ? {} : { temperature }) })
+                lastError = undefined
+                return text
+              },
               catch: (error) => unavailable(`embedded engine failed: ${lastError = error instanceof Error ? error.message : String(error)}`)
             }).pipe(
               Effect.timeoutOrElse({

@@ -1,14 +1,11 @@
 import { Context, Effect, Layer } from "effect"
 import type { ChatRequest } from "./ChatRequest.ts"
-import { type Classification, Classifier, type Tier } from "./Classifier.ts"
+import { type Classification, Classifier } from "./Classifier.ts"
 import { type Completion, firstText } from "./Completion.ts"
 import { AppConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
 import { LayerUnavailable, RouterDeclined } from "./errors.ts"
 import { type LocalMessage, LocalModel, type LocalModelStatus } from "./LocalModel.ts"
-
-export type { Tier } from "./Classifier.ts"
-export { parseTier } from "./Classifier.ts"
 
 /** Everything L2 decided about a request, on the answer (header `X-Isartor-Tier`) and on the request's span. */
 export interface RoutingDecision extends Classification {
