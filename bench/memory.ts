@@ -9,6 +9,7 @@ import { CacheKey } from "../core/CacheKey.ts"
 import type { ChatRequest } from "../core/ChatRequest.ts"
 import { AppConfig, loadConfig } from "../core/Config.ts"
 import { Embedder } from "../core/Embedder.ts"
+import { FastVectorIndex } from "../core/FastVectorIndex.ts"
 import { ExactCache } from "../core/ExactCache.ts"
 import { SemanticCache } from "../core/SemanticCache.ts"
 import { makeMemoryExactStore } from "../core/stores/MemoryExactStore.ts"
@@ -55,9 +56,22 @@ for (const size of sizes) {
   for (let i = 0; i < size; i++) Effect.runSync(exact.store({ key: `${i.toString(16).padStart(16, "0")}`, check: `${(i * 7).toString(16).padStart(16, "0")}` }, completion(i)))
   const exactBytes = rss() - beforeExact
 
-  const backend = { name: "random-unit", dimensions: DIMENSIONS, maxInputChars: 2048, embed: async (texts: ReadonlyArray<string>) => texts.map(randomUnit) }
+  // As the gateway runs USE-lite: a full-model vector and a fast-stage vector per entry, each in its own HNSW index.
+  const backend = {
+    name: "random-unit",
+    dimensions: DIMENSIONS,
+    maxInputChars: 2048,
+    embed: async (texts: ReadonlyArray<string>) => texts.map(randomUnit),
+    fast: () => randomUnit()
+  }
   const layer = SemanticCache.layer.pipe(
-    Layer.provide(Layer.mergeAll(Embedder.layer(backend), VectorIndex.layer(hnswlib, DIMENSIONS, size), CacheKey.layer, AppConfig.layer(config)))
+    Layer.provide(Layer.mergeAll(
+      Embedder.layer(backend),
+      VectorIndex.layer(hnswlib, DIMENSIONS, size),
+      FastVectorIndex.layer(hnswlib, DIMENSIONS, size),
+      CacheKey.layer,
+      AppConfig.layer(config)
+    ))
   )
   const beforeSemantic = rss()
   const context = await Effect.runPromise(Layer.build(layer).pipe(Effect.scoped))
@@ -85,6 +99,6 @@ for (const size of sizes) {
     "L1b bytes/entry": Math.round(semanticBytes / size)
   })
 }
-console.log(`memory per cached entry — ~600-byte answers, ${DIMENSIONS}-d vectors (HNSW M 16); node ${process.version}, ${availableParallelism()} cores`)
+console.log(`memory per cached entry — ~600-byte answers, two ${DIMENSIONS}-d vectors per L1b entry (model + fast stage, HNSW M 16 each); node ${process.version}, ${availableParallelism()} cores`)
 console.table(rows)
 await writeResults("memory", rows)
