@@ -9,7 +9,7 @@ import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "./support/gateway.ts"
+import { type RunningGateway, upstreamEnv, withTestGateway } from "./support/gateway.ts"
 
 // The real model and the real HNSW library, loaded once for the file.
 const realModel = await loadUseLite()
@@ -27,14 +27,8 @@ before(async () => {
 })
 after(() => upstream.close())
 
-const withGateway = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
-  const gateway = await startTestGateway(upstreamEnv(upstream.url, extra), {}, backends)
-  try {
-    await run(gateway)
-  } finally {
-    await gateway.close()
-  }
-}
+const withGateway = (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) =>
+  withTestGateway(upstreamEnv(upstream.url, extra), run, backends)
 
 const native = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
   const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })

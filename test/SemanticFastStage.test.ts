@@ -5,7 +5,7 @@ import type { SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "./support/gateway.ts"
+import { type RunningGateway, upstreamEnv, withTestGateway } from "./support/gateway.ts"
 
 // USE-lite with its static distillation built in this process (≈ 10 s), and counters on both encoders.
 const model = await loadUseLite({ fast: true })
@@ -28,14 +28,8 @@ before(async () => {
 })
 after(() => upstream.close())
 
-const withGateway = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
-  const gateway = await startTestGateway(upstreamEnv(upstream.url, extra), {}, backends)
-  try {
-    await run(gateway)
-  } finally {
-    await gateway.close()
-  }
-}
+const withGateway = (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) =>
+  withTestGateway(upstreamEnv(upstream.url, extra), run, backends)
 
 const ask = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
   const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })

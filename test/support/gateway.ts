@@ -44,6 +44,20 @@ export const startTestGateway = async (
   }
 }
 
+/** Runs `run` against a test gateway started with `env` (and `semantic`), closing it afterwards whatever happens. */
+export const withTestGateway = async (
+  env: Record<string, string>,
+  run: (gateway: RunningGateway) => Promise<void>,
+  semantic?: SemanticBackends
+): Promise<void> => {
+  const gateway = await startTestGateway(env, {}, semantic)
+  try {
+    await run(gateway)
+  } finally {
+    await gateway.close()
+  }
+}
+
 /** The environment of a gateway whose upstream is the given fake. */
 export const upstreamEnv = (upstreamUrl: string, extra: Record<string, string> = {}): Record<string, string> => ({
   ISARTOR__EXTERNAL_LLM_URL: upstreamUrl,
