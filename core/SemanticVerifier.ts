@@ -1,10 +1,14 @@
 /**
  * The false-hit defence behind the cosine threshold: a cached question may answer a new one only if the two
- * agree on what cosine similarity glosses over — the numbers they mention, whether they are negated, and the
- * distinctive words (names, versions, languages) each carries.
+ * agree on what cosine similarity glosses over — the numbers they mention, whether they are negated, the names in
+ * code, the proper names (places, products, people) and enough of their words.
  */
 
-const NEGATIONS = new Set(["not", "no", "never", "without", "cannot", "cant", "dont", "doesnt", "isnt", "arent", "wont", "shouldnt", "didnt", "nor"])
+const NEGATIONS = new Set([
+  "not", "no", "never", "without", "cannot", "cant", "dont", "doesnt", "isnt", "arent", "wont", "shouldnt", "didnt", "nor",
+  // Said without "not": "non-streaming", "in the absence of", "lacks", "omitting", "none".
+  "non", "absence", "absent", "lack", "lacks", "lacking", "omit", "omits", "omitting", "excluding", "except", "none", "nothing", "neither", "nobody"
+])
 
 const STOPWORDS = new Set(
   ("a an the is are was were be been being am do does did doing have has had having i me my we our you your he him his she her it its they them their " +
@@ -20,12 +24,55 @@ const tokens = (text: string) => normalise(text).match(/[a-z0-9][a-z0-9+#.]*[a-z
 
 const numbersOf = (text: string) => new Set(text.match(/\d+(?:[.,]\d+)?/g) ?? [])
 
+const flatten = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "")
+
 /** Code-like names — `load_from_disk()`, `IterableDataset.shuffle`, `camelCase`, ALLCAPS: one letter changes the question. */
 const identifiersOf = (text: string) =>
-  new Set(
-    (text.match(/`[^`]+`|[A-Za-z_][\w.]*\(\)|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z]\w*[A-Z]\w*\b/g) ?? [])
-      .map((name) => name.replace(/[`()]/g, "").toLowerCase())
-  )
+  new Set((text.match(/`[^`]+`|[A-Za-z_][\w.]*\(\)|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z]\w*[A-Z]\w*\b/g) ?? []).map((name) => name.replace(/[`()]/g, "")))
+
+/** Proper names: capitalised words that do not open a sentence ("in Seattle", "for Android", "Hugging Face"). */
+const properNamesOf = (text: string) => {
+  const names = new Set<string>()
+  for (const sentence of text.split(/(?<=[.?!:])\s+|\n/)) {
+    sentence.split(/\s+/).filter(Boolean).forEach((word, i) => {
+      const name = i > 0 && word.match(/^[("“'`]?([A-Z][\w.-]*)/)?.[1]
+      if (name && name !== "I") names.add(name.replace(/[.-]+$/, ""))
+    })
+  }
+  return names
+}
+
+/**
+ * How a text can mention a name: as a run of its words, whatever the spacing, case, punctuation or plural
+ * ("Hugging Face" / "huggingface", "`Dataset.push_to_hub()`" / "Dataset.push_to_hub"), as the initials of a run of
+ * words or of a CamelCase word ("ML" / "Machine Learning", "TS" / "TypeScript"), or, for a long name, inside a longer one.
+ */
+const mentionsOf = (text: string) => {
+  const words = text.split(/[^A-Za-z0-9]+/).filter(Boolean)
+  const runs = new Set<string>()
+  for (let i = 0; i < words.length; i++) {
+    let run = ""
+    let initials = ""
+    for (let j = i; j < Math.min(words.length, i + 8); j++) {
+      run += words[j]!.toLowerCase()
+      initials += words[j]![0]!.toLowerCase()
+      runs.add(run).add(run.replace(/e?s$/, "")).add(initials)
+    }
+  }
+  for (const camel of text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []) runs.add(camel.replace(/[a-z]/g, "").toLowerCase())
+  const flat = flatten(text)
+  return (name: string) => runs.has(name) || runs.has(name.replace(/e?s$/, "")) || (name.length >= 6 && flat.includes(name))
+}
+
+/** The capitals of a CamelCase name: "JavaScript" may be written "JS". */
+const acronymOf = (name: string) => (/^[A-Z][a-z]+(?:[A-Z][a-z]+)+$/.test(name) ? name.replace(/[a-z]/g, "").toLowerCase() : undefined)
+
+const unmentioned = (names: Set<string>, mentioned: (name: string) => boolean) =>
+  [...names].filter((name) => {
+    const flat = flatten(name)
+    const acronym = acronymOf(name)
+    return flat !== "" && !mentioned(flat) && !(acronym && mentioned(acronym))
+  })
 
 const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
 
@@ -61,7 +108,16 @@ export const verify = (query: string, cached: string, similarity: number, option
   const numbersA = numbersOf(query)
   const numbersB = numbersOf(cached)
   if (!sameSet(numbersA, numbersB)) return { accept: false, reason: "numbers differ" }
-  if (!sameSet(identifiersOf(query), identifiersOf(cached))) return { accept: false, reason: "names in code differ" }
+  const inQuery = mentionsOf(query)
+  const inCached = mentionsOf(cached)
+  if (unmentioned(identifiersOf(query), inCached).length > 0 || unmentioned(identifiersOf(cached), inQuery).length > 0) {
+    return { accept: false, reason: "names in code differ" }
+  }
+  // A name only one side has may just be context ("Hillary" / "Hillary Clinton"); a name swapped for another is a
+  // different question ("… in Seattle" / "… in Atlanta", "magnesium Oxide" / "Carbonate").
+  if (unmentioned(properNamesOf(query), inCached).length > 0 && unmentioned(properNamesOf(cached), inQuery).length > 0) {
+    return { accept: false, reason: "proper names differ" }
+  }
   if (negated(a) !== negated(b)) return { accept: false, reason: "negation differs" }
   const wordsA = contentWords(a)
   const wordsB = contentWords(b)

@@ -85,6 +85,27 @@ describe("verifier", () => {
     assert.equal(verify("Why is my build not working?", "Why is my build working?", 0.95).accept, false)
     assert.equal(verify("How do I use load_from_disk()?", "How do I use save_to_disk()?", 0.95).accept, false)
   })
+
+  it("refuses a proper name swapped for another, and accepts one that only adds context", () => {
+    const swapped = verify("Which intersections in Seattle are dangerous?", "Which intersections in Atlanta are dangerous?", 0.96)
+    assert.deepEqual(swapped, { accept: false, reason: "proper names differ" })
+    assert.equal(verify("How do I sort a list in Python?", "How do I sort a list in Rust?", 0.95).accept, false)
+    assert.equal(verify("Was Hillary disbarred?", "Is Hillary Clinton disbarred?", 0.93).accept, true)
+    assert.equal(verify("What is the best app to learn Spanish?", "What is the best app to learn spanish?", 0.99).accept, true)
+  })
+
+  it("finds the same name in code however it is written, and refuses another", () => {
+    // Quoted in one, plain in the other; an acronym for its words.
+    assert.equal(verify("What does the `Table` class's `to_batches` method return?", "What does Table.to_batches return?", 0.93).accept, true)
+    assert.equal(verify("Huggingface.js is a set of JS libraries with TS types", "Hugging Face.js is a set of JavaScript libraries with TypeScript types", 0.9).accept, true)
+    assert.equal(verify("How do I export a DataFrame to CSV?", "How do I export a DataFrame to csv?", 0.99).accept, true)
+    assert.equal(verify("How do I call `load_dataset` offline?", "How do I call `load_metric` offline?", 0.95).accept, false)
+  })
+
+  it("reads negation said without 'not'", () => {
+    assert.equal(verify("How do I load a dataset in non-streaming mode?", "How do I load a dataset in streaming mode?", 0.95).accept, false)
+    assert.equal(verify("What happens in the absence of a config file?", "What happens with a config file?", 0.9).accept, false)
+  })
 })
 
 describe("L1b semantic cache", () => {
