@@ -4,7 +4,7 @@
 // at the given threshold and over a sweep. Pairs: a JSON array or JSONL of {"origin", "similar", "label"?}
 // (label 1 = paraphrase, the default; 0 = not the same question). Vectors are cached on disk between runs.
 // The last output line is one JSON object with the figures at --threshold.
-// Usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85]
+// Usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]
 import { readFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
@@ -18,6 +18,7 @@ import { SemanticCache } from "../core/SemanticCache.ts"
 import { VectorIndex } from "../core/VectorIndex.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { tableCacheDir } from "../runtimes/shared.ts"
 import { withDiskCache } from "./embeddingCache.ts"
 
 const { values } = parseArgs({
@@ -25,11 +26,12 @@ const { values } = parseArgs({
     pairs: { type: "string" },
     limit: { type: "string" },
     seed: { type: "string", default: "1" },
-    threshold: { type: "string" }
+    threshold: { type: "string" },
+    "fast-threshold": { type: "string" }
   }
 })
 if (!values.pairs) {
-  console.error("usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85]")
+  console.error("usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]")
   process.exit(2)
 }
 
@@ -47,7 +49,7 @@ const limit = Math.min(Number(values.limit ?? all.length), all.length)
 const pairs = limit === all.length ? all : all.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, pair]) => pair)
 
 const origins = [...new Set(pairs.map((pair) => pair.origin))]
-const cache = await withDiskCache(await loadUseLite({ fast: true }))
+const cache = await withDiskCache(await loadUseLite({ fast: true, tableCacheDir: tableCacheDir(process.env) }))
 const embedding = await cache.prefetch([...origins, ...pairs.map((pair) => pair.similar)])
 await cache.save()
 
@@ -55,7 +57,8 @@ const loaded = await Effect.runPromise(loadConfig({
   env: {
     ISARTOR__CACHE_MAX_CAPACITY: String(Math.max(origins.length, 1000)),
     ISARTOR__CACHE_TTL_SECS: "100000000",
-    ...(values.threshold ? { ISARTOR__SIMILARITY_THRESHOLD: values.threshold } : {})
+    ...(values.threshold ? { ISARTOR__SIMILARITY_THRESHOLD: values.threshold } : {}),
+    ...(values["fast-threshold"] ? { ISARTOR__SEMANTIC_FAST_THRESHOLD: values["fast-threshold"] } : {})
   },
   readTextFile: async () => undefined
 }))

@@ -22,9 +22,13 @@ export interface LoadedConfig {
   readonly file: string | undefined
 }
 
-/** Not configuration keys, but variables the gateway reads; they draw no unknown-key warning. */
+/**
+ * Not configuration keys, but variables the gateway reads; they draw no unknown-key warning. The two cache
+ * directories are read by the runtime, where the file system is: transformers.js models, and files derived from the
+ * embedding model (the fast stage's table).
+ */
 export const CONFIG_FILE_VAR = "ISARTOR__CONFIG_FILE"
-const knownExtraVars = new Set([CONFIG_FILE_VAR])
+const knownExtraVars = new Set([CONFIG_FILE_VAR, "ISARTOR_HF_CACHE_DIR", "ISARTOR_CACHE_DIR"])
 
 type Tree = { [key: string]: unknown }
 const isTree = (value: unknown): value is Tree => typeof value === "object" && value !== null && !Array.isArray(value)

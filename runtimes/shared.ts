@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises"
+import { join } from "node:path"
 import { GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
@@ -23,13 +24,21 @@ export const listening = (hostname: string, port: number, runtime: string) =>
  * TypeScript worker as it is; Node needs the small bootstrap that registers tsx first.
  */
 export const semanticBackends = (env: Record<string, string | undefined>, workerEntry?: URL): SemanticBackends => ({
-  // The HF cache variables are not ISARTOR__ settings: they are read here, where the environment is.
+  // The cache variables are not ISARTOR__ settings: they are read here, where the environment is.
   loadEmbedder: (choice) =>
     loadEmbedderInWorker(workerEntry, {
       ...choice,
+      tableCacheDir: tableCacheDir(env),
       ...(env.ISARTOR_HF_CACHE_DIR
         ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
         : { cacheDir: env.HF_HOME ?? "", cacheVariable: "HF_HOME" })
     }),
   loadHnswlib
 })
+
+/**
+ * Where files derived from the embedding model are kept between starts (the fast stage's table, ≈ 16 MB):
+ * ISARTOR_CACHE_DIR, else $XDG_CACHE_HOME/isartor, else ~/.cache/isartor; none when no home is known.
+ */
+export const tableCacheDir = (env: Record<string, string | undefined>): string | undefined =>
+  env.ISARTOR_CACHE_DIR || (env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, "isartor") : env.HOME ? join(env.HOME, ".cache", "isartor") : undefined)

