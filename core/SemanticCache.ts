@@ -108,7 +108,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           freeLabels.push(label)
         }
       })
-      const insert = (entry: Entry, vector: Float32Array) => {
+      const insert = (entry: Entry, vector: Float32Array, fastVector?: Float32Array) => {
         // A vector of another model (a replica configured differently, foreign data) cannot join this index.
         if (labels.has(entry.id) || vector.length !== embedder.dimensions) return
         const label = freeLabels.pop() ?? nextLabel++
@@ -116,10 +116,10 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         entries.set(label, entry)
         labels.set(entry.id, label)
         index.add(label, vector)
-        addFast(label, entry)
+        addFast(label, entry, fastVector)
       }
-      const addFast = (label: number, entry: Entry) => {
-        const fastVector = fastIndex && embedder.fast(entry.text)
+      const addFast = (label: number, entry: Entry, known?: Float32Array) => {
+        const fastVector = fastIndex && (known ?? embedder.fast(entry.text))
         if (fastVector) fastIndex.add(label, fastVector)
       }
       // The fast encoder becomes ready some seconds after start-up: entries cached before then join its index in
@@ -153,8 +153,9 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         lastPurge = now
         entries.purgeStale()
       }
-      // The vector of a request looked up and missed, kept for the store that follows its upstream answer.
+      // The vectors of a request looked up and missed, kept for the store that follows its upstream answer.
       const vectors = new WeakMap<ChatRequest, Float32Array>()
+      const fastVectors = new WeakMap<ChatRequest, Float32Array>()
 
       const vectorFor = (request: ChatRequest, text: string) => {
         const known = vectors.get(request)
@@ -184,6 +185,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             // Stage 1, ≈ 0.2 ms: the static encoder finds close rephrasings at a stricter cut, with the same verifier.
             const fastVector = fastIndex && embedder.fast(view.text)
             if (fastVector) {
+              fastVectors.set(request, fastVector)
               const found = yield* firstAccepted(fastIndex.search(fastVector, CANDIDATES, inScope), Math.max(threshold, config.semantic_fast_threshold))
               if (found) return { completion: found.entry.completion, similarity: found.similarity, stage: "fast" as const }
             }
@@ -200,7 +202,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             if (typeof view === "string") return
             const vector = yield* vectorFor(request, view.text)
             const entry = { id: digest({ scope: view.scope, text: view.text }), scope: view.scope, text: view.text, completion }
-            insert(entry, vector)
+            insert(entry, vector, fastVectors.get(request))
             if (shared._tag === "Some") yield* shared.value.put(entry.id, { ...entry, vector })
           }),
         status: () => {
