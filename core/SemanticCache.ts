@@ -6,7 +6,7 @@ import { AppConfig } from "./Config.ts"
 import { Embedder } from "./Embedder.ts"
 import { CacheMiss, LayerUnavailable } from "./errors.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
-import { verify } from "./SemanticVerifier.ts"
+import { type Analysis, analyse, verify } from "./SemanticVerifier.ts"
 import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
 import { VectorIndex } from "./VectorIndex.ts"
 
@@ -170,13 +170,16 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             purgeExpired()
             yield* catchUpFast
             const inScope = (label: number) => entries.peek(label)?.scope === view.scope
+            // What the verifier reads in the question: worked out once, when a first candidate reaches the cut.
+            let question: Analysis | undefined
             /** The first candidate at or above `cut` that the verifier accepts and Redis (if any) still holds. */
             const firstAccepted = (candidates: ReadonlyArray<{ label: number; similarity: number }>, cut: number) =>
               Effect.gen(function*() {
                 for (const candidate of candidates) {
                   if (candidate.similarity < cut) break
                   const entry = entries.get(candidate.label)
-                  if (entry && verify(view.text, entry.text, candidate.similarity).accept && (yield* stillShared(candidate.label, entry))) {
+                  question ??= analyse(view.text)
+                  if (entry && verify(question, entry.text, candidate.similarity).accept && (yield* stillShared(candidate.label, entry))) {
                     return { entry, similarity: candidate.similarity }
                   }
                 }

@@ -42,46 +42,72 @@ const properNamesOf = (text: string) => {
   return names
 }
 
-/**
- * How a text can mention a name: as a run of its words, whatever the spacing, case, punctuation or plural
- * ("Hugging Face" / "huggingface", "`Dataset.push_to_hub()`" / "Dataset.push_to_hub"), as the initials of a run of
- * words or of a CamelCase word ("ML" / "Machine Learning", "TS" / "TypeScript"), or, for a long name, inside a longer one.
- */
-const mentionsOf = (text: string) => {
-  const words = text.split(/[^A-Za-z0-9]+/).filter(Boolean)
-  const runs = new Set<string>()
-  for (let i = 0; i < words.length; i++) {
-    let run = ""
-    let initials = ""
-    for (let j = i; j < Math.min(words.length, i + 8); j++) {
-      run += words[j]!.toLowerCase()
-      initials += words[j]![0]!.toLowerCase()
-      runs.add(run).add(run.replace(/e?s$/, "")).add(initials)
-    }
-  }
-  for (const camel of text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []) runs.add(camel.replace(/[a-z]/g, "").toLowerCase())
-  const flat = flatten(text)
-  return (name: string) => runs.has(name) || runs.has(name.replace(/e?s$/, "")) || (name.length >= 6 && flat.includes(name))
-}
-
 /** The capitals of a CamelCase name: "JavaScript" may be written "JS". */
 const acronymOf = (name: string) => (/^[A-Z][a-z]+(?:[A-Z][a-z]+)+$/.test(name) ? name.replace(/[a-z]/g, "").toLowerCase() : undefined)
 
-const unmentioned = (names: Set<string>, mentioned: (name: string) => boolean) =>
-  [...names].filter((name) => {
-    const flat = flatten(name)
-    const acronym = acronymOf(name)
-    return flat !== "" && !mentioned(flat) && !(acronym && mentioned(acronym))
-  })
-
 const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
-
-const negated = (words: ReadonlyArray<string>) => words.some((word) => NEGATIONS.has(word))
 
 /** A crude stem, so "learning" and "learn", "passwords" and "password" count as one word. */
 const stem = (word: string) => word.replace(/(ing|ed|es|s)$/, "")
 
-const contentWords = (words: ReadonlyArray<string>) => new Set(words.filter((word) => !STOPWORDS.has(word) && !/^\d/.test(word)).map(stem))
+const singular = (word: string) => word.replace(/e?s$/, "")
+
+/** What the verifier reads in a text, worked out once per text (a lookup reuses the query's for every candidate). */
+export interface Analysis {
+  readonly numbers: Set<string>
+  readonly identifiers: ReadonlyArray<string>
+  readonly properNames: ReadonlyArray<string>
+  readonly negated: boolean
+  readonly contentWords: Set<string>
+  /** The text's words, lower case, split at anything but letters and digits: what names are looked for in. */
+  readonly words: ReadonlyArray<string>
+  readonly acronyms: Set<string>
+  readonly flat: string
+}
+
+export const analyse = (text: string): Analysis => {
+  const words = tokens(text)
+  return {
+    numbers: numbersOf(text),
+    identifiers: [...identifiersOf(text)],
+    properNames: [...properNamesOf(text)],
+    negated: words.some((word) => NEGATIONS.has(word)),
+    contentWords: new Set(words.filter((word) => !STOPWORDS.has(word) && !/^\d/.test(word)).map(stem)),
+    words: text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean),
+    acronyms: new Set((text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []).map((camel) => camel.replace(/[a-z]/g, "").toLowerCase())),
+    flat: flatten(text)
+  }
+}
+
+/**
+ * Whether a text mentions a (flattened) name: as a run of up to 8 of its words, whatever the spacing, case,
+ * punctuation or plural ("Hugging Face" / "huggingface", "`Dataset.push_to_hub()`" / "Dataset.push_to_hub"), as the
+ * initials of a run of words or of a CamelCase word ("ML" / "Machine Learning", "TS" / "TypeScript"), or, for a long
+ * name, inside a longer one. Scans the words once per name, stopping a run as soon as it cannot match.
+ */
+const mentions = (text: Analysis, name: string): boolean => {
+  const bare = singular(name)
+  if (text.acronyms.has(name) || (name.length >= 6 && text.flat.includes(name))) return true
+  const { words } = text
+  for (let i = 0; i < words.length; i++) {
+    let run = ""
+    let initials = ""
+    for (let j = i; j < Math.min(words.length, i + 8); j++) {
+      run += words[j]
+      if (initials.length < name.length) initials += words[j]![0]
+      if (run === name || run === bare || singular(run) === name || singular(run) === bare || initials === name) return true
+      if (run.length > name.length + 2 && (initials.length >= name.length || !name.startsWith(initials))) break
+    }
+  }
+  return false
+}
+
+const unmentioned = (names: ReadonlyArray<string>, text: Analysis) =>
+  names.filter((name) => {
+    const flat = flatten(name)
+    const acronym = acronymOf(name)
+    return flat !== "" && !mentions(text, flat) && !(acronym && mentions(text, acronym))
+  })
 
 export interface Verdict {
   readonly accept: boolean
@@ -102,25 +128,26 @@ export interface VerifierOptions {
  */
 export const defaultVerifierOptions: VerifierOptions = { strictBelow: 0, minOverlap: 0.34 }
 
-export const verify = (query: string, cached: string, similarity: number, options: VerifierOptions = defaultVerifierOptions): Verdict => {
-  const a = tokens(query)
-  const b = tokens(cached)
-  const numbersA = numbersOf(query)
-  const numbersB = numbersOf(cached)
-  if (!sameSet(numbersA, numbersB)) return { accept: false, reason: "numbers differ" }
-  const inQuery = mentionsOf(query)
-  const inCached = mentionsOf(cached)
-  if (unmentioned(identifiersOf(query), inCached).length > 0 || unmentioned(identifiersOf(cached), inQuery).length > 0) {
+export const verify = (
+  query: string | Analysis,
+  cached: string | Analysis,
+  similarity: number,
+  options: VerifierOptions = defaultVerifierOptions
+): Verdict => {
+  const a = typeof query === "string" ? analyse(query) : query
+  const b = typeof cached === "string" ? analyse(cached) : cached
+  if (!sameSet(a.numbers, b.numbers)) return { accept: false, reason: "numbers differ" }
+  if (unmentioned(a.identifiers, b).length > 0 || unmentioned(b.identifiers, a).length > 0) {
     return { accept: false, reason: "names in code differ" }
   }
   // A name only one side has may just be context ("Hillary" / "Hillary Clinton"); a name swapped for another is a
   // different question ("… in Seattle" / "… in Atlanta", "magnesium Oxide" / "Carbonate").
-  if (unmentioned(properNamesOf(query), inCached).length > 0 && unmentioned(properNamesOf(cached), inQuery).length > 0) {
+  if (unmentioned(a.properNames, b).length > 0 && unmentioned(b.properNames, a).length > 0) {
     return { accept: false, reason: "proper names differ" }
   }
-  if (negated(a) !== negated(b)) return { accept: false, reason: "negation differs" }
-  const wordsA = contentWords(a)
-  const wordsB = contentWords(b)
+  if (a.negated !== b.negated) return { accept: false, reason: "negation differs" }
+  const wordsA = a.contentWords
+  const wordsB = b.contentWords
   const shared = [...wordsA].filter((word) => wordsB.has(word)).length
   const smaller = Math.min(wordsA.size, wordsB.size)
   if (smaller > 0 && shared / smaller < options.minOverlap) return { accept: false, reason: "too few words in common" }
