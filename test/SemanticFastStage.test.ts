@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test"
 import type { EmbeddingBackend } from "../core/Embedder.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { cachedStaticTable, type Vocabulary } from "../runtimes/embedding/useLiteStatic.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
@@ -148,6 +149,23 @@ describe("the fast stage's table on disk", () => {
       assert.equal((await cachedStaticTable(embed, vocabulary, dir, "1.0.0")).source, "disk")
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("reaches the gateway's thread from the embedding worker, the same table as built here", async () => {
+    const worker = await loadEmbedderInWorker(new URL("../runtimes/embedding/worker-node.mjs", import.meta.url), {
+      model: "use-lite",
+      modelPath: "",
+      cacheDir: "",
+      tableCacheDir: tableCacheDir(process.env)
+    })
+    try {
+      // Read from the cache directory this file's model filled (or built again on the worker): ready within a minute.
+      for (let waited = 0; worker.fast!("ready?") === undefined && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+      const question = "How do I export my contacts to a spreadsheet?"
+      assert.deepEqual(worker.fast!(question), model.fast!(question))
+    } finally {
+      await worker.dispose?.()
     }
   })
 
