@@ -123,6 +123,7 @@ describe("the fast stage's table on disk", () => {
       embedded = 0
       const first = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
       assert.equal(first.source, "built")
+      assert.equal(first.notSaved, undefined)
       assert.equal(embedded, vocabulary.length)
       const [file] = await readdir(dir)
       assert.match(file!, /^use-lite-static-[0-9a-f]{16}\.f32$/)
@@ -176,6 +177,7 @@ describe("the fast stage's table on disk", () => {
       await writeFile(notADirectory, "")
       const result = await cachedStaticTable(embed, vocabulary, join(notADirectory, "cache"), "1.0.0")
       assert.equal(result.source, "built")
+      assert.match(result.notSaved ?? "", /ENOTDIR|not a directory/, "and says why it could not be saved")
       assert.equal(result.table.length, vocabulary.length * 512)
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -38,8 +38,9 @@ export const loadEmbedderInWorker = (
       pending.clear()
     })
     let fast: ((text: string) => Float32Array) | undefined
-    worker.on("message", (message: Ready | Reply | { readonly failed: string } | { readonly staticTable: Float32Array }) => {
+    worker.on("message", (message: Ready | Reply | { readonly failed: string } | { readonly staticTable: Float32Array; readonly warning?: string }) => {
       if ("staticTable" in message) {
+        if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
         // USE-lite's fast first stage is ready: it runs on this thread from now on.
         void loadVocabulary().then((vocabulary) => (fast = staticEncoder(vocabulary, message.staticTable)), () => undefined)
         return

@@ -71,7 +71,12 @@ export const cachedStaticTable = async (
   vocabulary: Vocabulary,
   cacheDir: string | undefined,
   modelVersion = "unknown"
-): Promise<{ readonly table: Float32Array<ArrayBuffer>; readonly source: "disk" | "built" }> => {
+): Promise<{
+  readonly table: Float32Array<ArrayBuffer>
+  readonly source: "disk" | "built"
+  /** Why a built table could not be saved for the next start; absent when it was (or when there is no directory). */
+  readonly notSaved?: string
+}> => {
   if (!cacheDir) return { table: await buildStaticTable(embed, vocabulary), source: "built" }
   const key = sha256(JSON.stringify(["use-lite-static", 1, DIMENSIONS, SIF_A, modelVersion, vocabulary])).toString("hex").slice(0, 16)
   const file = join(cacheDir, `use-lite-static-${key}.f32`)
@@ -86,11 +91,14 @@ export const cachedStaticTable = async (
   const body = new Uint8Array(table.buffer, table.byteOffset, table.byteLength)
   const partial = `${file}.${process.pid}.${Date.now()}.tmp`
   // Written aside and renamed, so a concurrent start never reads half a file.
-  await mkdir(cacheDir, { recursive: true })
+  const notSaved = await mkdir(cacheDir, { recursive: true })
     .then(() => writeFile(partial, Buffer.concat([body, sha256(body)])))
     .then(() => rename(partial, file))
-    .catch(() => rm(partial, { force: true }).catch(() => undefined))
-  return { table, source: "built" }
+    .then(() => undefined, async (error: unknown) => {
+      await rm(partial, { force: true }).catch(() => undefined)
+      return error instanceof Error ? error.message : String(error)
+    })
+  return notSaved === undefined ? { table, source: "built" } : { table, source: "built", notSaved }
 }
 
 /** The installed model package's version: a new release may ship other weights, hence another table. */
