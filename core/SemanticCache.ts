@@ -35,7 +35,7 @@ interface Message {
  * differ only in a number ("feature 7" / "feature 17") crowds the top few with near-identical vectors the verifier
  * must reject, and the right entry can sit below them.
  */
-const CANDIDATES = 16
+export const CANDIDATES = 16
 
 const textOf = (content: unknown): string | undefined => {
   if (typeof content === "string") return content
