@@ -64,7 +64,8 @@ const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).
  * The static table, read from `cacheDir` when an earlier start wrote it, else built (≈ 10–13 s of the worker's core)
  * and written there for the next start. The file is named after what the table is computed from — the model
  * package's version, its vocabulary, the format — and ends with a SHA-256 of the table: a file that is stale,
- * truncated or corrupt is ignored and replaced. A cache directory that cannot be written only costs the rebuild.
+ * truncated or corrupt is ignored and replaced. A cache directory that cannot be written costs the rebuild at the
+ * next start too; `notSaved` says why, for the caller to report.
  */
 export const cachedStaticTable = async (
   embed: (texts: Array<string>) => Promise<Array<Float32Array>>,

@@ -33,10 +33,9 @@ port.postMessage({ ready: true, name: backend.name, dimensions: backend.dimensio
 if (useLite) {
   void Promise.all([loadVocabulary(), modelPackageVersion()])
     .then(([vocabulary, version]) => cachedStaticTable((texts) => backend.embed(texts), vocabulary, choice.tableCacheDir, version))
-    .then(({ table, source, notSaved }) =>
+    .then(({ table, notSaved }) =>
       port.postMessage({
         staticTable: table,
-        source,
         ...(notSaved ? { warning: `the fast stage's table could not be saved in ${choice.tableCacheDir} (${notSaved}): it is built again at every start; set ISARTOR_CACHE_DIR to a writable directory` } : {})
       }, [table.buffer]))
     .catch(() => undefined)
