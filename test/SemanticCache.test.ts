@@ -1,5 +1,5 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import OpenAI from "openai"
 import { Effect } from "effect"
 import { Embedder, type EmbeddingBackend } from "../core/Embedder.ts"
@@ -8,8 +8,7 @@ import { verify } from "../core/SemanticVerifier.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
-import { type RunningGateway, upstreamEnv, withTestGateway } from "./support/gateway.ts"
+import { askNative as native, semanticGateways } from "./support/gateway.ts"
 
 // The real model and the real HNSW library, loaded once for the file.
 const realModel = await loadUseLite()
@@ -21,23 +20,7 @@ const switchable: EmbeddingBackend = {
 }
 const backends: SemanticBackends = { loadEmbedder: async () => switchable, loadHnswlib: async () => hnswlib }
 
-let upstream: FakeOpenAI
-before(async () => {
-  upstream = await startFakeOpenAI()
-})
-after(() => upstream.close())
-
-const withGateway = (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) =>
-  withTestGateway(upstreamEnv(upstream.url, extra), run, backends)
-
-const native = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
-  return {
-    layer: response.headers.get("x-isartor-layer"),
-    similarity: response.headers.get("x-isartor-similarity"),
-    body: (await response.json()) as { message: string }
-  }
-}
+const { withGateway } = semanticGateways(backends)
 
 describe("Embedder (USE-lite)", () => {
   it("returns normalised 512-d vectors that put a paraphrase closer than an unrelated question", async () => {

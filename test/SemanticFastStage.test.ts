@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { EmbeddingBackend } from "../core/Embedder.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
@@ -10,8 +10,7 @@ import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { cachedStaticTable, type Vocabulary } from "../runtimes/embedding/useLiteStatic.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
-import { type RunningGateway, upstreamEnv, withTestGateway } from "./support/gateway.ts"
+import { askNative as ask, semanticGateways } from "./support/gateway.ts"
 
 // USE-lite with its static distillation (built in this process, ≈ 10 s, unless an earlier run left it in the
 // user's cache directory as the gateway does), and counters on both encoders.
@@ -29,24 +28,7 @@ const counted: EmbeddingBackend = {
 }
 const backends: SemanticBackends = { loadEmbedder: async () => counted, loadHnswlib: async () => hnswlib }
 
-let upstream: FakeOpenAI
-before(async () => {
-  upstream = await startFakeOpenAI()
-})
-after(() => upstream.close())
-
-const withGateway = (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) =>
-  withTestGateway(upstreamEnv(upstream.url, extra), run, backends)
-
-const ask = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
-  return {
-    layer: response.headers.get("x-isartor-layer"),
-    stage: response.headers.get("x-isartor-l1b-stage"),
-    similarity: Number(response.headers.get("x-isartor-similarity")),
-    body: (await response.json()) as { message: string }
-  }
-}
+const { withGateway } = semanticGateways(backends)
 
 describe("L1b fast first stage (static distillation of USE-lite)", () => {
   it("answers a close rephrasing without running the model", async () => {

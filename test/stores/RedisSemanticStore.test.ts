@@ -7,7 +7,7 @@ import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../../runtimes/redis.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+import { askNative as ask, type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
 import { type RedisServer, startRedis } from "../support/redis.ts"
 
 const model = await loadUseLite()
@@ -27,11 +27,6 @@ after(async () => {
 
 const replica = () =>
   startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url }), {}, backends, connectRedis)
-
-const ask = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
-  return { layer: response.headers.get("x-isartor-layer"), body: (await response.json()) as { message: string } }
-}
 
 const l1bEntries = async (gateway: RunningGateway) =>
   ((await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1b: { entries: number } } }).layers.l1b.entries

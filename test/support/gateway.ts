@@ -1,6 +1,8 @@
 import { serve } from "@hono/node-server"
 import type { AddressInfo } from "node:net"
+import { after, before } from "node:test"
 import { type Gateway, type GatewayOptions, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "./fakeOpenAI.ts"
 
 export const TEST_PROVIDER_KEY = "sk-test-0123456789abcdef"
 
@@ -64,3 +66,30 @@ export const upstreamEnv = (upstreamUrl: string, extra: Record<string, string> =
   ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
   ...extra
 })
+
+/**
+ * For a test file of L1b gateways: a fake OpenAI upstream for the whole file (started before, closed after), and
+ * `withGateway`, which runs a gateway on it with the given semantic backends and extra environment.
+ */
+export const semanticGateways = (backends: SemanticBackends) => {
+  let upstream: FakeOpenAI
+  before(async () => {
+    upstream = await startFakeOpenAI()
+  })
+  after(() => upstream.close())
+  return {
+    withGateway: (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) =>
+      withTestGateway(upstreamEnv(upstream.url, extra), run, backends)
+  }
+}
+
+/** A prompt on the native endpoint: which layer answered, the L1b stage and similarity (NaN when absent), the body. */
+export const askNative = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
+  return {
+    layer: response.headers.get("x-isartor-layer"),
+    stage: response.headers.get("x-isartor-l1b-stage"),
+    similarity: Number(response.headers.get("x-isartor-similarity") ?? Number.NaN),
+    body: (await response.json()) as { message: string }
+  }
+}
