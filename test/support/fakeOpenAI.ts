@@ -15,6 +15,12 @@ export type Behaviour =
   | { readonly kind: "ok"; readonly delayMs?: number }
   | { readonly kind: "error"; readonly status: number; readonly message: string; readonly headers?: Record<string, string> }
   | { readonly kind: "break-stream" }
+  /** A stream that ends cleanly after two words, with no finish reason and no `[DONE]`. */
+  | { readonly kind: "truncate-stream" }
+  /** A stream with an event that is not JSON after two words; the rest of the answer follows as usual. */
+  | { readonly kind: "malformed-stream" }
+  /** A stream whose third event is an error quoting the caller's Authorization header, as a careless upstream might. */
+  | { readonly kind: "error-event-stream" }
   | { readonly kind: "hang" }
 
 export interface FakeOpenAI {
@@ -45,7 +51,9 @@ const completion = (body: Record<string, unknown>, id: string) => ({
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const writeStream = async (res: ServerResponse, body: Record<string, unknown>, id: string, breakOff: boolean) => {
+type StreamFault = "break-stream" | "truncate-stream" | "malformed-stream" | "error-event-stream" | undefined
+
+const writeStream = async (res: ServerResponse, body: Record<string, unknown>, id: string, fault: StreamFault, authorization: string) => {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
   const base = { id, object: "chat.completion.chunk", created: 1_700_000_000, model: String(body.model), system_fingerprint: "fp_fake" }
   const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
@@ -53,10 +61,17 @@ const writeStream = async (res: ServerResponse, body: Record<string, unknown>, i
   const words = answerFor(body).split(/(?<= )/)
   for (const [index, word] of words.entries()) {
     send({ ...base, choices: [{ index: 0, delta: { content: word }, logprobs: null, finish_reason: null }] })
-    if (breakOff && index === 1) {
-      await sleep(10)
-      res.destroy()
-      return
+    if (fault !== undefined && index === 1) {
+      if (fault === "break-stream") {
+        await sleep(10)
+        return void res.destroy()
+      }
+      if (fault === "truncate-stream") return void res.end()
+      if (fault === "malformed-stream") res.write(`data: {"id":"${id}","choices":[{"delta":{"content":"cut\n\n`)
+      if (fault === "error-event-stream") {
+        send({ error: { message: `Incorrect API key provided: ${authorization}`, type: "invalid_request_error", param: null, code: "invalid_api_key" } })
+        return void res.end()
+      }
     }
     await sleep(2)
   }
@@ -100,7 +115,8 @@ export const startFakeOpenAI = async (options: FakeOptions = {}): Promise<FakeOp
         return
       }
       if (behaviour.kind === "ok" && behaviour.delayMs) await sleep(behaviour.delayMs)
-      if (body.stream === true) return writeStream(res, body, id, behaviour.kind === "break-stream")
+      const fault = behaviour.kind === "ok" ? undefined : behaviour.kind
+      if (body.stream === true) return writeStream(res, body, id, fault, req.headers.authorization ?? "")
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify(completion(body, id)))
     })

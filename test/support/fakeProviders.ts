@@ -21,7 +21,14 @@ export interface ProviderCall {
 
 export type FakeBehaviour =
   | { readonly kind: "error"; readonly status: number; readonly message: string; readonly headers?: Record<string, string> }
-  | { readonly kind: "break-stream" }
+  | { readonly kind: StreamFault }
+
+/**
+ * What can go wrong in a stream, after its first two words: the socket is destroyed; the stream ends cleanly with no
+ * finish (no finish reason, `[DONE]` or `message_stop`); an event that is not JSON arrives (the rest follows as usual);
+ * or an error event quotes the caller's key header, as a careless upstream might.
+ */
+export type StreamFault = "break-stream" | "truncate-stream" | "malformed-stream" | "error-event-stream"
 
 /** The conversation as the model sees it, whatever the wire format. */
 interface Conversation {
@@ -103,14 +110,35 @@ const openAIJson = (reply: Reply, model: string) => ({
   usage: { prompt_tokens: PROMPT_TOKENS, completion_tokens: completionTokens(reply), total_tokens: PROMPT_TOKENS + completionTokens(reply) }
 })
 
-const openAIStream = async (res: ServerResponse, reply: Reply, model: string, body: Json, breakOff: boolean) => {
+/** Acts out a fault at its point in the stream; true when the stream is over. */
+const fail = (res: ServerResponse, fault: StreamFault | undefined, errorEvent: () => void): boolean => {
+  switch (fault) {
+    case undefined:
+      return false
+    case "malformed-stream":
+      res.write("data: {\"choices\":[{\"delta\":\n\n")
+      return false
+    case "break-stream":
+      res.destroy()
+      return true
+    case "error-event-stream":
+      errorEvent()
+      res.end()
+      return true
+    case "truncate-stream":
+      res.end()
+      return true
+  }
+}
+
+const openAIStream = async (res: ServerResponse, reply: Reply, model: string, body: Json, fault: StreamFault | undefined, credential: string) => {
   const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model }
   const delta = (d: Json, finish: string | null = null) => sse(res, { ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })
   delta({ role: "assistant", content: "" })
   if (reply.kind === "text") {
     for (const [i, word] of words(reply.text).entries()) {
       delta({ content: word })
-      if (breakOff && i === 1) return void res.destroy()
+      if (i === 1 && fail(res, fault, () => sse(res, { error: { message: `Incorrect API key provided: ${credential}`, type: "invalid_request_error", code: "invalid_api_key" } }))) return
       await sleep(1)
     }
   } else {
@@ -138,7 +166,7 @@ const anthropicJson = (reply: Reply, model: string) => ({
   usage: { input_tokens: PROMPT_TOKENS, output_tokens: completionTokens(reply) }
 })
 
-const anthropicStream = async (res: ServerResponse, reply: Reply, model: string, breakOff: boolean) => {
+const anthropicStream = async (res: ServerResponse, reply: Reply, model: string, fault: StreamFault | undefined, credential: string) => {
   const event = (type: string, data: Json) => sse(res, { type, ...data }, type)
   event("message_start", { message: { ...anthropicJson(reply, model), content: [], stop_reason: null, usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1 } } })
   if (reply.kind === "text") {
@@ -146,7 +174,7 @@ const anthropicStream = async (res: ServerResponse, reply: Reply, model: string,
     event("ping", {})
     for (const [i, word] of words(reply.text).entries()) {
       event("content_block_delta", { index: 0, delta: { type: "text_delta", text: word } })
-      if (breakOff && i === 1) return void res.destroy()
+      if (i === 1 && fail(res, fault, () => event("error", { error: { type: "authentication_error", message: `invalid x-api-key: ${credential}` } }))) return
       await sleep(1)
     }
   } else {
@@ -173,13 +201,13 @@ const geminiUsage = (reply: Reply) => ({
   totalTokenCount: PROMPT_TOKENS + completionTokens(reply)
 })
 
-const geminiStream = async (res: ServerResponse, reply: Reply, model: string, breakOff: boolean) => {
+const geminiStream = async (res: ServerResponse, reply: Reply, model: string, fault: StreamFault | undefined, credential: string) => {
   if (reply.kind === "text") {
     const parts = words(reply.text)
     for (const [i, word] of parts.entries()) {
       const last = i === parts.length - 1
       sse(res, { candidates: [geminiCandidate({ kind: "text", text: word }, last ? "STOP" : undefined)], modelVersion: model, ...(last ? { usageMetadata: geminiUsage(reply) } : {}) })
-      if (breakOff && i === 1) return void res.destroy()
+      if (i === 1 && fail(res, fault, () => sse(res, { error: { code: 400, message: `API key not valid: ${credential}`, status: "INVALID_ARGUMENT" } }))) return
       await sleep(1)
     }
   } else {
@@ -248,15 +276,17 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
         res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })
         return void res.end(JSON.stringify(errorBody(format, behaviour.status, behaviour.message)))
       }
-      const breakOff = behaviour?.kind === "break-stream"
+      const fault = behaviour === undefined ? undefined : behaviour.kind
+      // What the caller authenticated with, as an upstream quoting it in an error would show it.
+      const credential = String(req.headers.authorization ?? req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers["api-key"] ?? "")
       const model = target.model ?? String(body.model ?? "deployment-model")
       const reply = think(format === "anthropic" ? fromAnthropic(body) : format === "gemini" ? fromGemini(body) : fromOpenAI(body))
       const streaming = format === "gemini" ? target.stream === true : body.stream === true
       if (streaming) {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-        if (format === "anthropic") return anthropicStream(res, reply, model, breakOff)
-        if (format === "gemini") return geminiStream(res, reply, model, breakOff)
-        return openAIStream(res, reply, model, body, breakOff)
+        if (format === "anthropic") return anthropicStream(res, reply, model, fault, credential)
+        if (format === "gemini") return geminiStream(res, reply, model, fault, credential)
+        return openAIStream(res, reply, model, body, fault, credential)
       }
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify(
