@@ -52,7 +52,7 @@ for (const size of sizes) {
   const { config } = await Effect.runPromise(loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(size), ISARTOR__CACHE_TTL_SECS: "86400" }, readTextFile: async () => undefined }))
 
   const beforeExact = rss()
-  const exact = ExactCache.make(makeMemoryExactStore({ maxEntries: size, ttlMs: 86_400_000 }))
+  const exact = ExactCache.make(makeMemoryExactStore({ maxEntries: size, maxBytes: Number.MAX_SAFE_INTEGER, ttlMs: 86_400_000 }))
   for (let i = 0; i < size; i++) Effect.runSync(exact.store({ key: `${i.toString(16).padStart(16, "0")}`, check: `${(i * 7).toString(16).padStart(16, "0")}` }, completion(i)))
   const exactBytes = rss() - beforeExact
 

@@ -107,6 +107,7 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
   const positive: Array<[ReadonlyArray<string>, number]> = [
     [["cache_ttl_secs"], config.cache_ttl_secs],
     [["cache_max_capacity"], config.cache_max_capacity],
+    [["cache_max_bytes"], config.cache_max_bytes],
     [["max_body_bytes"], config.max_body_bytes],
     [["l3_timeout_secs"], config.l3_timeout_secs],
     [["layer2", "timeout_seconds"], config.layer2.timeout_seconds],

@@ -67,6 +67,10 @@ export const configSpec = {
   ),
   cache_ttl_secs: int(300, "Seconds a cached answer lives."),
   cache_max_capacity: int(10000, "Most entries each cache holds; the least recently used goes first."),
+  cache_max_bytes: int(
+    128 * 1024 * 1024,
+    "Most memory each in-process cache's entries may take (prompts, answers, vectors counted); the least recently used goes first."
+  ),
   max_body_bytes: int(10 * 1024 * 1024, "Largest request body accepted; larger bodies get 413."),
   llm_provider: text("openai", "The L3 cloud provider: openai, azure, anthropic, xai, gemini, ollama or openai-compatible."),
   external_llm_url: text(

@@ -9,6 +9,8 @@ export interface ExactCacheStatus {
   readonly status: "ok" | "unavailable"
   readonly backend: string
   readonly entries?: number
+  readonly bytes?: number
+  readonly max_bytes?: number
   readonly reason?: string
 }
 
@@ -29,7 +31,10 @@ export class ExactCache extends Context.Service<ExactCache, {
             : Effect.succeed(entry.completion)),
       store: (key, completion) => store.set(key.key, { check: key.check, completion }),
       status: store.size.pipe(
-        Effect.map((entries): ExactCacheStatus => ({ status: "ok", backend: store.backend, entries })),
+        Effect.map((entries): ExactCacheStatus => {
+          const bytes = store.bytes?.()
+          return { status: "ok", backend: store.backend, entries, ...(bytes ? { bytes: bytes.used, max_bytes: bytes.max } : {}) }
+        }),
         Effect.catchTag("LayerUnavailable", (error) =>
           Effect.succeed<ExactCacheStatus>({ status: "unavailable", backend: store.backend, reason: error.reason }))
       )
@@ -40,7 +45,10 @@ export class ExactCache extends Context.Service<ExactCache, {
     Effect.gen(function*() {
       const config = yield* AppConfig
       return ExactCache.make(
-        makeMemoryExactStore({ maxEntries: config.cache_max_capacity, ttlMs: config.cache_ttl_secs * 1000 })
+        makeMemoryExactStore({
+          maxEntries: config.cache_max_capacity,
+          maxBytes: config.cache_max_bytes,
+          ttlMs: config.cache_ttl_secs * 1000 })
       )
     })
   )

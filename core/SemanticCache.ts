@@ -30,6 +30,19 @@ interface Message {
   readonly content?: unknown
 }
 
+const ENTRY_OVERHEAD_BYTES = 160
+
+/** What an entry costs in memory, at most: two bytes a character (V8 uses one or two), its vectors, bookkeeping. */
+export const semanticEntryBytes = (entry: Entry, vectorBytes: number) =>
+  2 * (entry.id.length + entry.scope.length + entry.text.length + entry.completion.length) + vectorBytes + ENTRY_OVERHEAD_BYTES
+
+const describe = (error: unknown): string => {
+  // hnswlib-wasm throws WebAssembly exceptions whose message is ["std::runtime_error", "<what>"].
+  const message = (error as { message?: unknown } | undefined)?.message
+  if (Array.isArray(message)) return message.map(String).join(": ")
+  return error instanceof Error ? error.message : String(error)
+}
+
 /**
  * How many nearest neighbours are checked against the threshold and the verifier. Not 4: a cache of questions that
  * differ only in a number ("feature 7" / "feature 17") crowds the top few with near-identical vectors the verifier
@@ -77,6 +90,14 @@ export class SemanticCache extends Context.Service<SemanticCache, {
     readonly status: string
     readonly model: string
     readonly entries: number
+    /** Slots of the HNSW graph, live and freed: bounded by `cache_max_capacity` + 1. */
+    readonly index_slots: number
+    /** Memory the entries take (prompts, answers, vectors) and its bound, `cache_max_bytes`. */
+    readonly bytes: number
+    readonly max_bytes: number
+    /** Entries the graph refused since start, and the latest reason. */
+    readonly insert_failures: number
+    readonly last_insert_failure?: string
     /** The fast first stage: off, warming up (its table is being built after start-up), or ready. */
     readonly fast_stage: string
     readonly reason?: string
@@ -97,10 +118,15 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const freeLabels: Array<number> = []
       let nextLabel = 0
       const labels = new Map<string, number>()
+      // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
+      const vectorBytes = 4 * embedder.dimensions * (fastIndex ? 2 : 1)
       const entries = new LRUCache<number, Entry>({
         max: config.cache_max_capacity,
+        maxSize: config.cache_max_bytes,
+        sizeCalculation: (entry) => semanticEntryBytes(entry, vectorBytes),
         ttl: config.cache_ttl_secs * 1000,
-        // An entry that leaves the cache (evicted, expired, replaced) leaves the index with it.
+        // An entry that leaves the cache (evicted, expired, replaced) leaves the index with it; its label is reused,
+        // so the graphs never hold more slots than the cache holds entries.
         dispose: (entry, label) => {
           index.remove(label)
           fastIndex?.remove(label)
@@ -108,15 +134,32 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           freeLabels.push(label)
         }
       })
-      const insert = (entry: Entry, vector: Float32Array, fastVector?: Float32Array) => {
+      // Inserts the graph refused: an L1b that silently stops learning is the failure this makes visible.
+      let insertFailures = 0
+      let lastInsertFailure: string | undefined
+      /** Adds an entry and its vectors; on failure nothing of it stays, and the reason is returned. */
+      const insert = (entry: Entry, vector: Float32Array, fastVector?: Float32Array): string | undefined => {
         // A vector of another model (a replica configured differently, foreign data) cannot join this index.
-        if (labels.has(entry.id) || vector.length !== embedder.dimensions) return
+        if (labels.has(entry.id) || vector.length !== embedder.dimensions) return undefined
         const label = freeLabels.pop() ?? nextLabel++
-        // Entry first: if it evicts another, that one leaves the index before this vector joins it.
+        // Entry first: if it evicts another, that one leaves the index (and frees its slot) before this vector joins.
         entries.set(label, entry)
+        // lru-cache refuses an entry larger than the whole byte budget: nothing to index then.
+        if (entries.peek(label) !== entry) {
+          freeLabels.push(label)
+          return undefined
+        }
         labels.set(entry.id, label)
-        index.add(label, vector)
-        addFast(label, entry, fastVector)
+        try {
+          index.add(label, vector)
+          addFast(label, entry, fastVector)
+          return undefined
+        } catch (error) {
+          entries.delete(label)
+          insertFailures++
+          lastInsertFailure = describe(error)
+          return lastInsertFailure
+        }
       }
       const addFast = (label: number, entry: Entry, known?: Float32Array) => {
         const fastVector = fastIndex && (known ?? embedder.fast(entry.text))
@@ -139,7 +182,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       if (shared._tag === "Some") {
         const loaded = yield* Effect.promise(() => shared.value.loadAll().catch(() => []))
         for (const [id, entry] of loaded) insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector)
-        shared.value.onAdded((id, entry) => insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector))
+        shared.value.onAdded((id, entry) => void insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector))
       }
       /** Whether a local entry may still be served: with Redis, only while its key lives there (TTL, FLUSHDB). */
       const stillShared = (label: number, entry: Entry): Effect.Effect<boolean, LayerUnavailable> =>
@@ -205,13 +248,24 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             if (typeof view === "string") return
             const vector = yield* vectorFor(request, view.text)
             const entry = { id: digest({ scope: view.scope, text: view.text }), scope: view.scope, text: view.text, completion }
-            insert(entry, vector, fastVectors.get(request))
+            const failure = insert(entry, vector, fastVectors.get(request))
+            // Reported as a dropped write: counted, and warned about at most once per interval.
+            if (failure !== undefined) return yield* new LayerUnavailable({ layer: "l1b", reason: `the index refused the entry: ${failure}` })
             if (shared._tag === "Some") yield* shared.value.put(entry.id, { ...entry, vector })
           }),
         status: () => {
           const embedderStatus = embedder.status()
           const fastStage = !fastIndex ? "off" : embedder.fast("") === undefined ? "warming up" : "ready"
-          return { ...embedderStatus, entries: index.size(), fast_stage: fastStage }
+          return {
+            ...embedderStatus,
+            entries: index.size(),
+            index_slots: index.slots(),
+            bytes: entries.calculatedSize,
+            max_bytes: config.cache_max_bytes,
+            insert_failures: insertFailures,
+            ...(lastInsertFailure === undefined ? {} : { last_insert_failure: lastInsertFailure }),
+            fast_stage: fastStage
+          }
         }
       })
     })

@@ -14,41 +14,65 @@ const EF_SEARCH = 64
 
 /**
  * Nearest-neighbour search over normalised vectors: an HNSW graph (`hnswlib-wasm`, inner product). Labels are
- * chosen by the caller; a removed label's slot is reused by the next insert, so the graph never outgrows the
- * cache it serves.
+ * chosen by the caller, who reuses the labels it removed: a removed label's slot is then taken over in place, so
+ * the graph holds no more slots than the most labels ever live at once.
  */
 export class VectorIndex extends Context.Service<VectorIndex, {
+  /** Throws when the graph refuses the vector (hnswlib's own errors); the label is then not live. */
   readonly add: (label: number, vector: Float32Array) => void
   readonly remove: (label: number) => void
   /** The `k` nearest live vectors that `accept` lets through, most similar first. */
   readonly search: (vector: Float32Array, k: number, accept: (label: number) => boolean) => Array<Neighbour>
   readonly size: () => number
+  /** Slots the graph holds, live and removed: what its memory follows. */
+  readonly slots: () => number
 }>()("isartor/VectorIndex") {
   static readonly make = (hnswlib: HnswlibModule, dimensions: number, capacity: number) => {
     const index = new hnswlib.HierarchicalNSW("ip", dimensions, "")
-    let maxElements = Math.max(16, capacity)
+    // One slot more than the cache holds: hnswlib-wasm refuses every addPoint once its count (removed slots
+    // included) reaches the maximum, even one that would only update a slot in place.
+    let maxElements = Math.max(16, capacity + 1)
     index.initIndex(maxElements, M, EF_CONSTRUCTION, 100)
     index.setEfSearch(EF_SEARCH)
     const live = new Set<number>()
+    const removed = new Set<number>()
+    const makeRoom = () => {
+      if (index.getCurrentCount() < maxElements) return
+      maxElements *= 2
+      index.resizeIndex(maxElements)
+    }
     return VectorIndex.of({
       add: (label, vector) => {
-        if (live.size + 1 > maxElements) {
-          maxElements *= 2
-          index.resizeIndex(maxElements)
+        makeRoom()
+        if (removed.has(label)) {
+          // hnswlib's own slot replacement (`replaceDeleted`) is not used: it moves a label to another removed slot
+          // and later drops the label's lookup entry when that slot is replaced again. Updating the label's own slot
+          // keeps one slot per label.
+          index.unmarkDelete(label)
+          try {
+            index.addPoint(vector, label, false)
+          } catch (error) {
+            index.markDelete(label)
+            throw error
+          }
+          removed.delete(label)
+        } else {
+          index.addPoint(vector, label, false)
         }
-        index.addPoint(vector, label, true)
         live.add(label)
       },
       remove: (label) => {
         if (!live.delete(label)) return
         index.markDelete(label)
+        removed.add(label)
       },
       search: (vector, k, accept) => {
         if (live.size === 0) return []
         const result = index.searchKnn(vector, Math.min(k, live.size), accept)
         return result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
       },
-      size: () => live.size
+      size: () => live.size,
+      slots: () => index.getCurrentCount()
     })
   }
 

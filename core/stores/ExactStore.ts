@@ -13,4 +13,6 @@ export interface ExactStore {
   readonly get: (key: string) => Effect.Effect<ExactEntry | undefined, LayerUnavailable>
   readonly set: (key: string, entry: ExactEntry) => Effect.Effect<void, LayerUnavailable>
   readonly size: Effect.Effect<number, LayerUnavailable>
+  /** Memory the entries take, for a store in this process (Redis bounds its own with `maxmemory`). */
+  readonly bytes?: () => { readonly used: number; readonly max: number }
 }

@@ -4,15 +4,29 @@ import type { ExactEntry, ExactStore } from "./ExactStore.ts"
 
 export interface MemoryStoreOptions {
   readonly maxEntries: number
+  /** Most memory the entries may take, as counted by `exactEntryBytes`. */
+  readonly maxBytes: number
   readonly ttlMs: number
   /** Injected so tests can move time; defaults to the wall clock. */
   readonly now?: () => number
 }
 
-/** A bounded LRU with per-entry TTL, in this process. */
+/**
+ * What an entry costs in memory, at most: V8 keeps a string in one or two bytes a character, so two are counted,
+ * plus the map's own bookkeeping.
+ */
+export const exactEntryBytes = (key: string, entry: ExactEntry) =>
+  2 * (key.length + entry.check.length + entry.completion.length) + ENTRY_OVERHEAD_BYTES
+
+export const ENTRY_OVERHEAD_BYTES = 96
+
+/** A LRU with per-entry TTL, in this process, bounded in entries and in bytes. */
 export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore => {
   const entries = new LRUCache<string, ExactEntry>({
     max: options.maxEntries,
+    maxSize: options.maxBytes,
+    // An entry larger than the whole budget is not kept (lru-cache refuses it) rather than emptying the cache.
+    sizeCalculation: (entry, key) => exactEntryBytes(key, entry),
     ttl: options.ttlMs,
     ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {})
   })
@@ -24,6 +38,7 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
     size: Effect.sync(() => {
       entries.purgeStale()
       return entries.size
-    })
+    }),
+    bytes: () => ({ used: entries.calculatedSize, max: options.maxBytes })
   }
 }
