@@ -49,7 +49,7 @@ const randomUnit = () => {
 const hnswlib = await loadHnswlib()
 const rows: Array<Record<string, unknown>> = []
 for (const size of sizes) {
-  const { config } = await Effect.runPromise(loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(size), ISARTOR__CACHE_TTL_SECS: "86400" }, readTextFile: async () => undefined }))
+  const { config } = await Effect.runPromise(loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(size), ISARTOR__CACHE_MAX_BYTES: String(2 ** 40), ISARTOR__CACHE_TTL_SECS: "86400" }, readTextFile: async () => undefined }))
 
   const beforeExact = rss()
   const exact = ExactCache.make(makeMemoryExactStore({ maxEntries: size, maxBytes: Number.MAX_SAFE_INTEGER, ttlMs: 86_400_000 }))
