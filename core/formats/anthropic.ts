@@ -133,6 +133,7 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
   let inputTokens = 0
   let outputTokens = 0
   let toolIndex = -1
+  let stopped = false
   const chunk = (delta: Json, finish: string | null = null) => ({
     id: head.id,
     object: "chat.completion.chunk",
@@ -170,6 +171,7 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
           return reason ? [chunk({}, finishFromAnthropic[String(reason)] ?? "stop")] : []
         }
         case "message_stop":
+          stopped = true
           return includeUsage
             ? [{ ...chunk({}), choices: [], usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens } }]
             : []
@@ -178,7 +180,9 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
         default:
           return []
       }
-    }
+    },
+    /** True once `message_stop` came: the only sign that the answer is whole. */
+    finished: () => stopped
   }
 }
 
@@ -282,12 +286,17 @@ export const toAnthropicMessage = (completion: Completion): Json => {
   }
 }
 
-/** OpenAI chunks → Anthropic's stream events, for `/v1/messages` clients. */
+/**
+ * OpenAI chunks → Anthropic's stream events, for `/v1/messages` clients. A stream ends either finished
+ * (`message_delta` with its stop reason, then `message_stop`) or with one `error` event, and nothing after either.
+ */
 export const openAIStreamToAnthropic = () => {
   let started = false
+  let over = false
   let open: { index: number; kind: "text" | "tool" } | undefined
   let nextIndex = 0
-  let stopReason = "end_turn"
+  // Unset until a finish reason arrives: a stream without one did not finish, whatever came before.
+  let stopReason: string | undefined
   let usage = { input_tokens: 0, output_tokens: 0 }
   const event = (type: string, data: Json) => ({ event: type, data: { type, ...data } })
   const close = () => {
@@ -296,17 +305,34 @@ export const openAIStreamToAnthropic = () => {
     open = undefined
     return [event("content_block_stop", { index })]
   }
+  const fail = (message: string): Array<{ event: string; data: Json }> => {
+    if (over) return []
+    over = true
+    return [event("error", { error: { type: "api_error", message } })]
+  }
   return {
     onChunk(chunk: Json): Array<{ event: string; data: Json }> {
+      if (over) return []
       if (chunk.error !== undefined) {
-        return [event("error", { error: { type: "api_error", message: String((chunk.error as Json).message ?? "upstream error") } })]
+        const error = chunk.error as Json | string | null
+        const message = typeof error === "string" ? error : error?.message
+        return fail(typeof message === "string" ? message : "upstream error")
       }
       const out: Array<{ event: string; data: Json }> = []
       if (!started) {
         started = true
         const id = String(chunk.id ?? "")
         out.push(event("message_start", {
-          message: { id: id.startsWith("msg_") ? id : `msg_${id}`, type: "message", role: "assistant", model: chunk.model, content: [], stop_reason: null, stop_sequence: null, usage }
+          message: {
+            id: id.startsWith("msg_") ? id : `msg_${id}`,
+            type: "message",
+            role: "assistant",
+            model: chunk.model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage
+          }
         }))
       }
       if (chunk.usage) {
@@ -328,7 +354,8 @@ export const openAIStreamToAnthropic = () => {
           if (call.id) {
             out.push(...close())
             open = { index: nextIndex++, kind: "tool" }
-            out.push(event("content_block_start", { index: open.index, content_block: { type: "tool_use", id: call.id, name: fn.name, input: {} } }))
+            const block = { type: "tool_use", id: call.id, name: fn.name, input: {} }
+            out.push(event("content_block_start", { index: open.index, content_block: block }))
           }
           if (typeof fn.arguments === "string" && fn.arguments !== "" && open) {
             out.push(event("content_block_delta", { index: open.index, delta: { type: "input_json_delta", partial_json: fn.arguments } }))
@@ -338,13 +365,18 @@ export const openAIStreamToAnthropic = () => {
       }
       return out
     },
+    /** The OpenAI stream said `[DONE]`: the closing events, or an error when no finish reason ever came. */
     onEnd(): Array<{ event: string; data: Json }> {
-      if (!started) return []
+      if (over) return []
+      if (!started || stopReason === undefined) return fail("upstream stream ended before the answer was finished")
+      over = true
       return [
         ...close(),
         event("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }),
         event("message_stop", {})
       ]
-    }
+    },
+    /** The stream failed another way (broke off, ended without `[DONE]`, not JSON): one error event ends it. */
+    fail
   }
 }

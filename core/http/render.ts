@@ -1,10 +1,10 @@
 import { Cause } from "effect"
-import { createParser } from "eventsource-parser"
 import type { ChatRequest, EndpointFamily } from "../ChatRequest.ts"
 import { type Completion, completionToSse, firstText } from "../Completion.ts"
 import type { BadRequest, ProviderError } from "../errors.ts"
 import { openAIStreamToAnthropic, toAnthropicMessage } from "../formats/anthropic.ts"
 import type { Answer, LayerName } from "../Pipeline.ts"
+import { type SseEvent, SseSplitter } from "../SseEvents.ts"
 import { badRequestResponse, jsonResponse, providerErrorResponse } from "./errors.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
@@ -15,37 +15,76 @@ export const pipelineHeaders = (layer: LayerName, provider?: string): Record<str
   ...(provider ? { "x-isartor-provider": provider } : {})
 })
 
+// No `connection` header: keep-alive is the server's call, and it must honour a client's `Connection: close`.
 const sse = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
-  new Response(body, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", ...headers }
-  })
+  new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers } })
 
 const encoder = new TextEncoder()
 
-/** OpenAI chunk SSE → Anthropic Messages SSE, event by event, for `/v1/messages` clients. */
+type AnthropicEvent = { event: string; data: unknown }
+
+const frame = (events: ReadonlyArray<AnthropicEvent>) =>
+  encoder.encode(events.map(({ data, event }) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(""))
+
+/**
+ * OpenAI chunk SSE → Anthropic Messages SSE, event by event, for `/v1/messages` clients. Only a stream that said
+ * `[DONE]` after a finish reason ends with `message_stop`; any other end (an error event, no `[DONE]`, an event
+ * that is not JSON, a read error) is one `error` event, the last thing the client gets.
+ */
 const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> => {
   const translate = openAIStreamToAnthropic()
+  const reader = openai.getReader()
   const decoder = new TextDecoder()
-  let out: Array<{ event: string; data: unknown }> = []
-  const parser = createParser({
-    onEvent: (message) => {
-      if (message.data !== "[DONE]") out.push(...translate.onChunk(JSON.parse(message.data) as Record<string, unknown>))
+  const splitter = new SseSplitter()
+  /** Translates `events` until one ends the stream; true when it did. */
+  const translateAll = (events: ReadonlyArray<SseEvent>, out: Array<AnthropicEvent>): boolean => {
+    for (const { data } of events) {
+      if (data === undefined) continue
+      if (data === "[DONE]") {
+        out.push(...translate.onEnd())
+        return true
+      }
+      let chunk: Record<string, unknown>
+      try {
+        chunk = JSON.parse(data) as Record<string, unknown>
+      } catch {
+        out.push(...translate.fail("upstream sent a stream event that is not JSON"))
+        return true
+      }
+      if (chunk?.error !== undefined) {
+        out.push(...translate.onChunk(chunk))
+        return true
+      }
+      out.push(...translate.onChunk(chunk ?? {}))
     }
-  })
-  const frame = (events: Array<{ event: string; data: unknown }>) =>
-    encoder.encode(events.map(({ event, data }) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(""))
-  return openai.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(bytes, controller) {
-      parser.feed(decoder.decode(bytes, { stream: true }))
-      if (out.length > 0) controller.enqueue(frame(out))
-      out = []
+    return false
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const out: Array<AnthropicEvent> = []
+      try {
+        for (;;) {
+          const { done, value } = await reader.read()
+          const events = done ? splitter.finish(decoder.decode()) : splitter.push(decoder.decode(value, { stream: true }))
+          const over = translateAll(events, out)
+          if (over || done) {
+            if (!over) out.push(...translate.fail("upstream stream ended before the answer was finished"))
+            controller.enqueue(frame(out))
+            controller.close()
+            if (!done) await reader.cancel().catch(() => undefined)
+            return
+          }
+          if (out.length > 0) return controller.enqueue(frame(out))
+        }
+      } catch {
+        // The OpenAI stream under this one already ends in an error event when its upstream breaks; this is a
+        // last guard, so say no more than that the stream broke.
+        controller.enqueue(frame([...out, ...translate.fail("upstream stream broke off")]))
+        controller.close()
+      }
     },
-    flush(controller) {
-      const errored = out.some((event) => event.event === "error")
-      const last = errored ? out : [...out, ...translate.onEnd()]
-      if (last.length > 0) controller.enqueue(frame(last))
-    }
-  }))
+    cancel: (reason) => reader.cancel(reason)
+  })
 }
 
 /** Renders an answer in the format the client asked for. */

@@ -1,7 +1,7 @@
 import { Effect, Redacted } from "effect"
 import type { Completion } from "../Completion.ts"
 import { anthropicStreamToOpenAI, fromAnthropicMessage, toAnthropicRequest } from "../formats/anthropic.ts"
-import { makeTransport, sseDone, sseEvent, translateStream } from "./shared/http.ts"
+import { makeTransport } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 export const ANTHROPIC_VERSION = "2023-06-01"
@@ -32,18 +32,13 @@ export const anthropic: ProviderDefinition = {
         ),
       stream: (request) =>
         send(request.body, settings.model ?? request.model, true).pipe(
-          Effect.map((response) => {
+          Effect.flatMap((response) => {
             const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
             const translate = anthropicStreamToOpenAI(includeUsage)
-            let finished = false
-            return translateStream(response.body!, {
-              onEvent: (data, _event, push) => {
-                if (JSON.parse(data).type === "message_stop") finished = true
-                for (const chunk of translate.onEvent(data)) push(sseEvent(chunk))
-              },
-              onEnd: (push) => {
-                if (finished) push(sseDone())
-              }
+            return transport.stream(response, {
+              onEvent: (data) => translate.onEvent(data),
+              // Only `message_stop` says the answer is whole; without it there is no `[DONE]`.
+              onEnd: () => ({ chunks: [], finished: translate.finished() })
             })
           }),
           Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } })

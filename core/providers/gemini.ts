@@ -1,6 +1,6 @@
 import { Effect, Redacted } from "effect"
 import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
-import { makeTransport, sseDone, sseEvent, translateStream } from "./shared/http.ts"
+import { makeTransport } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Google Gemini: `generateContent` / `streamGenerateContent?alt=sse`, `x-goog-api-key`. */
@@ -33,17 +33,13 @@ export const gemini: ProviderDefinition = {
       stream: (request) => {
         const model = settings.model ?? request.model
         return send(request.body, model, true).pipe(
-          Effect.map((response) => {
+          Effect.flatMap((response) => {
             const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
             const translate = geminiStreamToOpenAI(model, includeUsage)
-            return translateStream(response.body!, {
-              onEvent: (data, _event, push) => {
-                for (const chunk of translate.onEvent(data)) push(sseEvent(chunk))
-              },
-              onEnd: (push) => {
-                for (const chunk of translate.onEnd()) push(sseEvent(chunk))
-                push(sseDone())
-              }
+            return transport.stream(response, {
+              onEvent: (data) => translate.onEvent(data),
+              // Gemini has no end-of-stream event: the finish reasons on the chunks say whether the answer is whole.
+              onEnd: () => ({ chunks: translate.onEnd(), finished: true })
             })
           }),
           Effect.withSpan("Provider.stream", { attributes: { provider: "gemini" } })

@@ -1,7 +1,7 @@
 import { Effect, Redacted } from "effect"
-import { createParser } from "eventsource-parser"
 import { ProviderError, type ProviderErrorReason } from "../../errors.ts"
 import type { ProviderSettings } from "./ProviderDefinition.ts"
+import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./streams.ts"
 
 const reasonFor = (status: number): ProviderErrorReason => {
   if (status === 429) return "RateLimited"
@@ -54,12 +54,22 @@ export interface Transport {
   /** POSTs JSON; a non-2xx answer becomes a `ProviderError` whose reason follows the status. */
   readonly post: (url: string, headers: Record<string, string>, body: unknown) => Effect.Effect<Response, ProviderError>
   readonly json: <A>(response: Response) => Effect.Effect<A, ProviderError>
+  /**
+   * A streamed answer as OpenAI chunk SSE: the upstream's own, or re-framed by `translation`. Either way its error
+   * events are scrubbed like any error message, an error event is its last, and a broken read ends it with one.
+   */
+  readonly stream: (response: Response, translation?: StreamTranslation) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
 }
 
 /** The HTTP plumbing every provider shares: timeout, error mapping, credential scrubbing. */
 export const makeTransport = (provider: string, settings: Pick<ProviderSettings, "apiKey" | "timeoutMs">): Transport => {
   const fail: Transport["fail"] = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
+  const key = Redacted.value(settings.apiKey)
+  const redact: Redactor = {
+    error: (text) => scrub(text, settings.apiKey),
+    text: key.length >= 4 ? (text) => (text.includes(key) ? text.split(key).join("[redacted]") : text) : (text) => text
+  }
   return {
     fail,
     post: (url, headers, body) =>
@@ -96,50 +106,10 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
       Effect.tryPromise({
         try: () => response.json() as Promise<A>,
         catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
-      })
+      }),
+    stream: (response, translation) =>
+      response.body === null
+        ? Effect.fail(fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
+        : Effect.succeed(translation ? translateStream(response.body, redact, translation) : relayStream(response.body, redact))
   }
-}
-
-const encoder = new TextEncoder()
-
-/** One OpenAI SSE event, as bytes. */
-export const sseEvent = (data: unknown): Uint8Array => encoder.encode(`data: ${JSON.stringify(data)}\n\n`)
-export const sseDone = (): Uint8Array => encoder.encode("data: [DONE]\n\n")
-
-/**
- * Re-frames a provider's SSE stream into OpenAI chunk SSE, event by event as it arrives. `onEvent` gets each
- * parsed event and pushes zero or more output events; `onEnd` may push the last ones. A read error upstream
- * errors the output, so the caller can end it with an error event.
- */
-export const translateStream = (
-  body: ReadableStream<Uint8Array>,
-  handlers: {
-    readonly onEvent: (data: string, event: string | undefined, push: (bytes: Uint8Array) => void) => void
-    readonly onEnd: (push: (bytes: Uint8Array) => void) => void
-  }
-): ReadableStream<Uint8Array> => {
-  const decoder = new TextDecoder()
-  let pending: Array<Uint8Array> = []
-  const push = (bytes: Uint8Array) => void pending.push(bytes)
-  const parser = createParser({ onEvent: (message) => handlers.onEvent(message.data, message.event, push) })
-  const reader = body.getReader()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      while (pending.length === 0) {
-        const { done, value } = await reader.read()
-        if (done) {
-          parser.feed(decoder.decode())
-          handlers.onEnd(push)
-          for (const bytes of pending) controller.enqueue(bytes)
-          controller.close()
-          return
-        }
-        parser.feed(decoder.decode(value, { stream: true }))
-      }
-      const ready = pending
-      pending = []
-      for (const bytes of ready) controller.enqueue(bytes)
-    },
-    cancel: (reason) => reader.cancel(reason)
-  })
 }

@@ -65,11 +65,7 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
       ),
     stream: (request) =>
       send(request, true).pipe(
-        Effect.flatMap((response) =>
-          response.body
-            ? Effect.succeed(response.body)
-            : Effect.fail(transport.fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
-        ),
+        Effect.flatMap((response) => transport.stream(response)),
         Effect.withSpan("Provider.stream", { attributes: { provider: options.id } })
       )
   }
