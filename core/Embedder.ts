@@ -18,10 +18,19 @@ export interface EmbeddingBackend {
    */
   readonly fast?: (text: string) => Float32Array | undefined
   readonly dispose?: () => Promise<void>
+  /**
+   * Whether `embed` can answer now; absent means always. A backend that restarts itself after a crash (the worker
+   * thread) reports "restarting", with why, until it is back.
+   */
+  readonly status?: () => BackendStatus
 }
 
+export type BackendStatus =
+  | { readonly status: "ok" }
+  | { readonly status: "restarting" | "unavailable"; readonly reason: string }
+
 export interface EmbedderStatus {
-  readonly status: "ok" | "unavailable"
+  readonly status: "ok" | "restarting" | "unavailable"
   readonly model: string
   readonly reason?: string
 }
@@ -46,6 +55,10 @@ export class Embedder extends Context.Service<Embedder, {
   readonly status: () => EmbedderStatus
 }>()("isartor/Embedder") {
   static readonly make = (backend: EmbeddingBackend) => {
+    const backendDown = () => {
+      const current = backend.status?.()
+      return current && current.status !== "ok" ? current : undefined
+    }
     let queue: Array<Pending> = []
     let scheduled = false
     let lastError: string | undefined
@@ -62,7 +75,8 @@ export class Embedder extends Context.Service<Embedder, {
           lastError = undefined
           for (const item of batch) item.resolve(byText.get(item.text)!)
         } catch (error) {
-          lastError = error instanceof Error ? error.message : String(error)
+          // A batch lost to a crashed backend is reported by the backend's own status, which clears on its restart.
+          lastError = backendDown() ? undefined : error instanceof Error ? error.message : String(error)
           for (const item of batch) item.reject(error)
         }
       }
@@ -94,15 +108,21 @@ export class Embedder extends Context.Service<Embedder, {
         const input = text.slice(0, backend.maxInputChars)
         const known = recent.get(input)
         if (known) return Effect.succeed(known)
+        const down = backendDown()
+        if (down) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: `embedder ${down.status}: ${down.reason}` }))
         return Effect.tryPromise({
           try: () => enqueue(input).then((vector) => (recent.set(input, vector), vector)),
           catch: (error) =>
             new LayerUnavailable({ layer: "l1b", reason: `embedder failed: ${error instanceof Error ? error.message : String(error)}` })
         })
       },
-      status: () => (lastError === undefined
-        ? { status: "ok", model: backend.name }
-        : { status: "unavailable", model: backend.name, reason: lastError })
+      status: () => {
+        const down = backendDown()
+        if (down) return { status: down.status, model: backend.name, reason: down.reason }
+        return lastError === undefined
+          ? { status: "ok", model: backend.name }
+          : { status: "unavailable", model: backend.name, reason: lastError }
+      }
     })
   }
 

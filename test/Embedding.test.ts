@@ -7,8 +7,9 @@ import { fileURLToPath } from "node:url"
 import type { EmbeddingBackend } from "../core/Embedder.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
-import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
+import { loadEmbedderInWorker, type WorkerEmbeddingBackend } from "../runtimes/embedding/inWorker.ts"
 import { loadTransformers } from "../runtimes/embedding/transformers.ts"
+import { tableCacheDir } from "../runtimes/shared.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { startTestGateway, upstreamEnv } from "./support/gateway.ts"
 
@@ -73,6 +74,76 @@ describe("transformers.js embedding backend (onnxruntime-web WASM)", () => {
       const [inWorker] = await worker.embed(["How do I reset my password?"])
       const [inProcess] = await backend.embed(["How do I reset my password?"])
       assert.ok(Math.abs(dot(inWorker!, inProcess!) - 1) < 1e-5)
+    } finally {
+      await worker.dispose?.()
+    }
+  })
+})
+
+describe("the embedding worker after a crash", () => {
+  const workerEntry = new URL("../runtimes/embedding/worker-node.mjs", import.meta.url)
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  /** Waits (at most a minute: a restart loads the model again) until `check` holds; returns whether it did. */
+  const eventually = async (check: () => boolean) => {
+    for (let waited = 0; !check() && waited < 60_000; waited += 50) await sleep(50)
+    return check()
+  }
+  const isOk = (worker: WorkerEmbeddingBackend) => () => worker.status?.().status === "ok"
+  const reasonOf = (worker: WorkerEmbeddingBackend) => {
+    const status = worker.status!()
+    return "reason" in status ? status.reason : ""
+  }
+
+  it("fails embeds at once while it restarts, says why, and embeds as before once it is back", { timeout: 120_000 }, async () => {
+    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
+    try {
+      assert.equal(worker.fast, undefined, "a model without a fast stage offers none")
+      const [before] = await worker.embed(["How do I reset my password?"])
+      // A batch in flight when the thread dies is rejected, not left waiting.
+      const inFlight = worker.embed(["What is the capital of France?"])
+      await worker.crashForTesting()
+      await assert.rejects(inFlight, /embedding worker exited/)
+      assert.equal(worker.status!().status, "restarting")
+      assert.match(reasonOf(worker), /the embedding worker exited \(code 1\); restarting it in 1 s/)
+      // Sent while it is down: rejected (a hang would hit this test's timeout), never posted to the dead thread.
+      await assert.rejects(worker.embed(["Is anyone there?"]), /embedding worker exited/)
+
+      assert.ok(await eventually(isOk(worker)), "it comes back")
+      const [after] = await worker.embed(["How do I reset my password?"])
+      assert.ok(Math.abs(dot(before!, after!) - 1) < 1e-5, "the restarted worker runs the same model")
+
+      // Crashing again soon after: the next restart waits twice as long.
+      await worker.crashForTesting()
+      assert.match(reasonOf(worker), /restarting it in 2 s/)
+      assert.ok(await eventually(isOk(worker)))
+    } finally {
+      await worker.dispose?.()
+    }
+  })
+
+  it("dispose cancels a pending restart", { timeout: 60_000 }, async () => {
+    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
+    await worker.crashForTesting()
+    await worker.dispose?.()
+    // Past the first restart delay: nothing was started again.
+    await sleep(1500)
+    assert.equal(worker.status!().status, "unavailable")
+    await assert.rejects(worker.embed(["Still there?"]), /disposed/)
+  })
+
+  it("keeps USE-lite's fast stage on the gateway's thread across a restart", { timeout: 180_000 }, async () => {
+    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: "", cacheDir: "", tableCacheDir: tableCacheDir(process.env) })
+    try {
+      // The table comes from the cache directory (or is built on the worker, once).
+      assert.ok(await eventually(() => worker.fast!("ready?") !== undefined), "the fast stage is ready")
+      const question = "How do I export my contacts to a spreadsheet?"
+      const before = worker.fast!(question)!
+      await worker.crashForTesting()
+      assert.deepEqual(worker.fast!(question), before, "it still answers while the worker is down")
+      assert.ok(await eventually(isOk(worker)))
+      assert.deepEqual(worker.fast!(question), before)
+      const [vector] = await worker.embed([question])
+      assert.equal(vector!.length, 512)
     } finally {
       await worker.dispose?.()
     }

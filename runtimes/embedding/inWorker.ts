@@ -1,7 +1,16 @@
+import { once } from "node:events"
+import { setTimeout } from "node:timers"
 import { Worker } from "node:worker_threads"
-import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import type { BackendStatus, EmbeddingBackend } from "../../core/Embedder.ts"
 import type { TransformersChoice } from "./transformers.ts"
 import { loadVocabulary, staticEncoder } from "./useLiteStatic.ts"
+
+/** What the worker is told: the model, where the fast stage's table is kept, and whether to send that table. */
+export type WorkerChoice = TransformersChoice & {
+  readonly tableCacheDir?: string | undefined
+  /** False on a restart that follows one that already sent it: this thread keeps the table it has. */
+  readonly sendStaticTable?: boolean
+}
 
 interface Ready {
   readonly ready: true
@@ -11,68 +20,156 @@ interface Ready {
 }
 
 type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | { readonly id: number; readonly error: string }
+type FromWorker = Ready | Reply | { readonly failed: string } | { readonly staticTable: Float32Array; readonly warning?: string }
+
+/** After a crash the worker is started again in 1 s, then 2, 4… up to 30 s while it keeps crashing. */
+const FIRST_RESTART_MS = 1000
+const MAX_RESTART_MS = 30_000
+/** A worker that stayed up this long crashed for a new reason: its restart waits the first delay again. */
+const STABLE_MS = 60_000
+
+export interface WorkerEmbeddingBackend extends EmbeddingBackend {
+  /** For tests: ends the worker thread as a crash would (the gateway did not ask); resolves once it is gone. */
+  readonly crashForTesting: () => Promise<void>
+}
+
+type State =
+  | { readonly kind: "starting" }
+  | { readonly kind: "ready"; readonly since: number }
+  | { readonly kind: "restarting"; readonly reason: string }
+  | { readonly kind: "disposed" }
 
 /**
  * The embedding model on a worker thread (`node:worker_threads`, which Node, Bun and Deno all provide): the
  * gateway's event loop keeps serving exact hits while a batch is embedded. Resolves once the worker has loaded
- * and warmed up the model.
+ * and warmed up the model; rejects when it cannot.
+ *
+ * A worker that dies later (a WASM abort, out of memory) is started again with backoff. Meanwhile every embed fails
+ * at once — L1b reports itself unavailable and requests go on to the next layer — and `status` says why; the fast
+ * stage keeps running on this thread with the table it already has.
  */
 export const loadEmbedderInWorker = (
   entry: URL = new URL("./worker.ts", import.meta.url),
-  choice: TransformersChoice & { readonly tableCacheDir?: string | undefined } = { model: "use-lite", modelPath: "", cacheDir: "" }
-): Promise<EmbeddingBackend> =>
+  choice: WorkerChoice = { model: "use-lite", modelPath: "", cacheDir: "" }
+): Promise<WorkerEmbeddingBackend> =>
   new Promise((resolve, reject) => {
-    const worker = new Worker(entry, { workerData: choice })
+    // Only USE-lite has a fast stage; for other models its absence turns the stage off rather than "warming up".
+    const hasFastStage = choice.model === "use-lite" && choice.modelPath === ""
     const pending = new Map<number, { resolve: (vectors: Array<Float32Array>) => void; reject: (error: Error) => void }>()
     let nextId = 0
-    let ready = false
-    worker.on("error", (error) => {
-      if (!ready) reject(error)
-      for (const waiter of pending.values()) waiter.reject(error)
-      pending.clear()
-    })
-    worker.on("exit", (code) => {
-      const error = new Error(`embedding worker exited (code ${code})`)
-      if (!ready) reject(error)
-      for (const waiter of pending.values()) waiter.reject(error)
-      pending.clear()
-    })
+    let state: State = { kind: "starting" }
+    let worker: Worker
+    let restartDelayMs = FIRST_RESTART_MS
+    let restartTimer: ReturnType<typeof setTimeout> | undefined
     let fast: ((text: string) => Float32Array) | undefined
-    worker.on("message", (message: Ready | Reply | { readonly failed: string } | { readonly staticTable: Float32Array; readonly warning?: string }) => {
-      if ("staticTable" in message) {
-        if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
-        // USE-lite's fast first stage is ready: it runs on this thread from now on.
-        void loadVocabulary().then((vocabulary) => (fast = staticEncoder(vocabulary, message.staticTable)), () => undefined)
-        return
-      }
-      if ("failed" in message) {
-        // The model could not be loaded: the message says which path or variable to fix.
-        reject(new Error(message.failed))
-        void worker.terminate()
-        return
-      }
-      if ("ready" in message) {
-        ready = true
-        // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.
-        worker.unref()
-        resolve({
-          name: message.name,
-          dimensions: message.dimensions,
-          maxInputChars: message.maxInputChars,
-          embed: (texts) =>
-            new Promise((resolveBatch, rejectBatch) => {
-              const id = nextId++
-              pending.set(id, { resolve: resolveBatch, reject: rejectBatch })
-              worker.postMessage({ id, texts: [...texts] })
-            }),
-          fast: (text) => fast?.(text),
-          dispose: () => worker.terminate().then(() => undefined)
+
+    const rejectPending = (error: Error) => {
+      for (const waiter of pending.values()) waiter.reject(error)
+      pending.clear()
+    }
+
+    const scheduleRestart = (reason: string) => {
+      const now = Date.now()
+      if (state.kind === "ready" && now - state.since >= STABLE_MS) restartDelayMs = FIRST_RESTART_MS
+      const delayMs = restartDelayMs
+      restartDelayMs = Math.min(restartDelayMs * 2, MAX_RESTART_MS)
+      state = { kind: "restarting", reason: `${reason}; restarting it in ${delayMs / 1000} s` }
+      rejectPending(new Error(reason))
+      console.warn(`isartor: warning: ${reason}; L1b falls through to the next layer until it is restarted (in ${delayMs / 1000} s)`)
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined
+        if (state.kind !== "restarting") return
+        state = { kind: "restarting", reason: `${reason}; restarting it (loading the model)` }
+        spawn()
+      }, delayMs)
+      // A pending restart must not keep the process alive: shutdown disposes the embedder.
+      restartTimer.unref()
+    }
+
+    const methods: Omit<WorkerEmbeddingBackend, "name" | "dimensions" | "maxInputChars"> = {
+      embed: (texts) => {
+        // Posting to a dead or loading worker would wait forever: fail now, and the request goes on.
+        if (state.kind !== "ready") return Promise.reject(new Error(state.kind === "restarting" ? state.reason : `the embedding worker is ${state.kind}`))
+        const current = worker
+        return new Promise((resolveBatch, rejectBatch) => {
+          const id = nextId++
+          pending.set(id, { resolve: resolveBatch, reject: rejectBatch })
+          current.postMessage({ id, texts: [...texts] })
         })
-        return
+      },
+      ...(hasFastStage ? { fast: (text: string) => fast?.(text) } : {}),
+      status: (): BackendStatus =>
+        state.kind === "ready" ? { status: "ok" }
+        : state.kind === "restarting" ? { status: "restarting", reason: state.reason }
+        : { status: "unavailable", reason: `the embedding worker is ${state.kind}` },
+      dispose: () => {
+        state = { kind: "disposed" }
+        if (restartTimer) clearTimeout(restartTimer)
+        rejectPending(new Error("the embedding worker was stopped"))
+        return worker.terminate().then(() => undefined)
+      },
+      crashForTesting: async () => {
+        if (state.kind === "disposed") return
+        const exited = once(worker, "exit")
+        void worker.terminate()
+        await exited
       }
-      const waiter = pending.get(message.id)
-      pending.delete(message.id)
-      if ("error" in message) waiter?.reject(new Error(message.error))
-      else waiter?.resolve(message.vectors)
-    })
+    }
+
+    const spawn = () => {
+      const started = state.kind !== "starting"
+      // Once this thread has the fast stage's table, a restarted worker need not read or build it again.
+      const current = new Worker(entry, { workerData: { ...choice, sendStaticTable: fast === undefined } satisfies WorkerChoice })
+      worker = current
+      // Nothing waits on a restart: it must not keep the process alive either.
+      if (started) current.unref()
+      let cause: string | undefined
+      current.on("error", (error) => {
+        // 'exit' follows, and decides.
+        cause = `crashed: ${error.message}`
+      })
+      current.on("exit", (code) => {
+        if (current !== worker || state.kind === "disposed") return
+        const reason = `the embedding worker ${cause ?? `exited (code ${code})`}`
+        if (state.kind === "starting") {
+          reject(new Error(reason))
+          return
+        }
+        scheduleRestart(reason)
+      })
+      current.on("message", (message: FromWorker) => {
+        if (current !== worker) return
+        if ("staticTable" in message) {
+          if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
+          // USE-lite's fast first stage is ready: it runs on this thread from now on, across worker restarts.
+          if (!fast) void loadVocabulary().then((vocabulary) => (fast ??= staticEncoder(vocabulary, message.staticTable)), () => undefined)
+          return
+        }
+        if ("failed" in message) {
+          // The model could not be loaded: the message says which path or variable to fix.
+          if (state.kind === "starting") reject(new Error(message.failed))
+          else cause = `could not load the model again: ${message.failed}`
+          void current.terminate()
+          return
+        }
+        if ("ready" in message) {
+          const firstStart = state.kind === "starting"
+          state = { kind: "ready", since: Date.now() }
+          if (!firstStart) {
+            console.log("isartor: the embedding worker is running again")
+            return
+          }
+          // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.
+          current.unref()
+          resolve({ name: message.name, dimensions: message.dimensions, maxInputChars: message.maxInputChars, ...methods })
+          return
+        }
+        const waiter = pending.get(message.id)
+        pending.delete(message.id)
+        if ("error" in message) waiter?.reject(new Error(message.error))
+        else waiter?.resolve(message.vectors)
+      })
+    }
+
+    spawn()
   })

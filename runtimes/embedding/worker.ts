@@ -2,12 +2,13 @@
 // request event loop never waits on a forward pass.
 import { parentPort, workerData } from "node:worker_threads"
 import type { EmbeddingBackend } from "../../core/Embedder.ts"
-import { loadTransformers, type TransformersChoice } from "./transformers.ts"
+import type { WorkerChoice } from "./inWorker.ts"
+import { loadTransformers } from "./transformers.ts"
 import { loadUseLite } from "./useLite.ts"
 import { cachedStaticTable, loadVocabulary, modelPackageVersion } from "./useLiteStatic.ts"
 
 const port = parentPort!
-const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as TransformersChoice & { readonly tableCacheDir?: string }
+const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as WorkerChoice
 const useLite = choice.model === "use-lite" && choice.modelPath === ""
 let backend: EmbeddingBackend
 try {
@@ -29,8 +30,8 @@ port.postMessage({ ready: true, name: backend.name, dimensions: backend.dimensio
 
 // After start-up, between request batches: USE-lite's static distillation for L1b's fast first stage — read from
 // the cache directory when an earlier start wrote it, else built — handed to the gateway's thread (transferred,
-// not copied), where it is applied.
-if (useLite) {
+// not copied), where it is applied. A worker restarted after a crash is not asked for it again: that thread kept it.
+if (useLite && choice.sendStaticTable !== false) {
   void Promise.all([loadVocabulary(), modelPackageVersion()])
     .then(([vocabulary, version]) => cachedStaticTable((texts) => backend.embed(texts), vocabulary, choice.tableCacheDir, version))
     .then(({ table, notSaved }) =>
