@@ -15,11 +15,18 @@ const lineEnd = /\r\n|\r|\n/g
  * can be forwarded as they are, without re-encoding.
  */
 export class SseSplitter {
+  private readonly decoder = new TextDecoder()
   private buffer = ""
   /** Where the first line not yet read starts, in `buffer`. */
   private position = 0
   private event: string | undefined
   private data: string | undefined
+
+  /** The events one read of a byte stream completes; the last read (`done`) also gives up what is held back. */
+  read(result: ReadableStreamReadResult<Uint8Array>): Array<SseEvent> {
+    if (result.done) return this.finish(this.decoder.decode())
+    return this.push(this.decoder.decode(result.value, { stream: true }))
+  }
 
   /** The events that `text` completes, in order. */
   push(text: string): Array<SseEvent> {
@@ -33,7 +40,7 @@ export class SseSplitter {
       const line = this.buffer.slice(this.position, match.index)
       this.position = match.index + match[0].length
       if (line !== "") {
-        this.read(line)
+        this.readField(line)
         continue
       }
       events.push({ raw: this.buffer.slice(eventStart, this.position), event: this.event, data: this.data })
@@ -53,7 +60,7 @@ export class SseSplitter {
   finish(text = ""): Array<SseEvent> {
     const events = this.push(text)
     const rest = this.buffer.slice(this.position).replace(/\r$/, "")
-    if (rest !== "") this.read(rest)
+    if (rest !== "") this.readField(rest)
     if (this.data !== undefined) {
       const raw = this.buffer.replace(/(\r\n|\r|\n)?$/, "\n\n")
       events.push({ raw, event: this.event, data: this.data })
@@ -70,7 +77,7 @@ export class SseSplitter {
     return this.buffer === ""
   }
 
-  private read(line: string) {
+  private readField(line: string) {
     const colon = line.indexOf(":")
     if (colon === 0) return // a comment
     const field = colon < 0 ? line : line.slice(0, colon)

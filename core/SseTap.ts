@@ -34,7 +34,6 @@ export const tapSse = (
   describeFailure: (error: unknown) => string
 ): ReadableStream<Uint8Array> => {
   const reader = upstream.getReader()
-  const decoder = new TextDecoder()
   const splitter = new SseSplitter()
   const assembler = new CompletionAssembler()
   let ended = false
@@ -74,9 +73,10 @@ export const tapSse = (
     async pull(controller) {
       try {
         for (;;) {
-          const { done, value } = await reader.read()
+          const result = await reader.read()
+          const { done, value } = result
           const wasIdle = splitter.idle
-          const events = done ? splitter.finish(decoder.decode()) : splitter.push(decoder.decode(value, { stream: true }))
+          const events = splitter.read(result)
           let verdict: Verdict = proceed
           let kept = 0 // events passed on before the one that ends the stream, if one does
           for (const event of events) {

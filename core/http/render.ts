@@ -17,7 +17,9 @@ export const pipelineHeaders = (layer: LayerName, provider?: string): Record<str
 
 // No `connection` header: keep-alive is the server's call, and it must honour a client's `Connection: close`.
 const sse = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
-  new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers } })
+  new Response(body, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers }
+  })
 
 const encoder = new TextEncoder()
 
@@ -34,7 +36,6 @@ const frame = (events: ReadonlyArray<AnthropicEvent>) =>
 const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> => {
   const translate = openAIStreamToAnthropic()
   const reader = openai.getReader()
-  const decoder = new TextDecoder()
   const splitter = new SseSplitter()
   /** Translates `events` until one ends the stream; true when it did. */
   const translateAll = (events: ReadonlyArray<SseEvent>, out: Array<AnthropicEvent>): boolean => {
@@ -44,18 +45,15 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
         out.push(...translate.onEnd())
         return true
       }
-      let chunk: Record<string, unknown>
+      let chunk: Record<string, unknown> | null
       try {
-        chunk = JSON.parse(data) as Record<string, unknown>
+        chunk = JSON.parse(data) as Record<string, unknown> | null
       } catch {
         out.push(...translate.fail("upstream sent a stream event that is not JSON"))
         return true
       }
-      if (chunk?.error !== undefined) {
-        out.push(...translate.onChunk(chunk))
-        return true
-      }
       out.push(...translate.onChunk(chunk ?? {}))
+      if (chunk?.error !== undefined) return true
     }
     return false
   }
@@ -64,12 +62,12 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
       const out: Array<AnthropicEvent> = []
       try {
         for (;;) {
-          const { done, value } = await reader.read()
-          const events = done ? splitter.finish(decoder.decode()) : splitter.push(decoder.decode(value, { stream: true }))
-          const over = translateAll(events, out)
+          const result = await reader.read()
+          const { done } = result
+          const over = translateAll(splitter.read(result), out)
           if (over || done) {
             if (!over) out.push(...translate.fail("upstream stream ended before the answer was finished"))
-            controller.enqueue(frame(out))
+            if (out.length > 0) controller.enqueue(frame(out))
             controller.close()
             if (!done) await reader.cancel().catch(() => undefined)
             return

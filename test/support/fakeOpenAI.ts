@@ -53,7 +53,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 type StreamFault = "break-stream" | "truncate-stream" | "malformed-stream" | "error-event-stream" | undefined
 
-const writeStream = async (res: ServerResponse, body: Record<string, unknown>, id: string, fault: StreamFault, authorization: string) => {
+const writeStream = async (
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  id: string,
+  fault: StreamFault,
+  authorization: string
+) => {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
   const base = { id, object: "chat.completion.chunk", created: 1_700_000_000, model: String(body.model), system_fingerprint: "fp_fake" }
   const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
@@ -69,7 +75,8 @@ const writeStream = async (res: ServerResponse, body: Record<string, unknown>, i
       if (fault === "truncate-stream") return void res.end()
       if (fault === "malformed-stream") res.write(`data: {"id":"${id}","choices":[{"delta":{"content":"cut\n\n`)
       if (fault === "error-event-stream") {
-        send({ error: { message: `Incorrect API key provided: ${authorization}`, type: "invalid_request_error", param: null, code: "invalid_api_key" } })
+        const message = `Incorrect API key provided: ${authorization}`
+        send({ error: { message, type: "invalid_request_error", param: null, code: "invalid_api_key" } })
         return void res.end()
       }
     }

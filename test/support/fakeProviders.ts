@@ -131,14 +131,25 @@ const fail = (res: ServerResponse, fault: StreamFault | undefined, errorEvent: (
   }
 }
 
-const openAIStream = async (res: ServerResponse, reply: Reply, model: string, body: Json, fault: StreamFault | undefined, credential: string) => {
+const openAIStream = async (
+  res: ServerResponse,
+  reply: Reply,
+  model: string,
+  body: Json,
+  fault: StreamFault | undefined,
+  credential: string
+) => {
+  const errorEvent = () => {
+    const message = `Incorrect API key provided: ${credential}`
+    sse(res, { error: { message, type: "invalid_request_error", code: "invalid_api_key" } })
+  }
   const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model }
   const delta = (d: Json, finish: string | null = null) => sse(res, { ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })
   delta({ role: "assistant", content: "" })
   if (reply.kind === "text") {
     for (const [i, word] of words(reply.text).entries()) {
       delta({ content: word })
-      if (i === 1 && fail(res, fault, () => sse(res, { error: { message: `Incorrect API key provided: ${credential}`, type: "invalid_request_error", code: "invalid_api_key" } }))) return
+      if (i === 1 && fail(res, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
@@ -168,13 +179,16 @@ const anthropicJson = (reply: Reply, model: string) => ({
 
 const anthropicStream = async (res: ServerResponse, reply: Reply, model: string, fault: StreamFault | undefined, credential: string) => {
   const event = (type: string, data: Json) => sse(res, { type, ...data }, type)
+  const errorEvent = () => {
+    event("error", { error: { type: "authentication_error", message: `invalid x-api-key: ${credential}` } })
+  }
   event("message_start", { message: { ...anthropicJson(reply, model), content: [], stop_reason: null, usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1 } } })
   if (reply.kind === "text") {
     event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
     event("ping", {})
     for (const [i, word] of words(reply.text).entries()) {
       event("content_block_delta", { index: 0, delta: { type: "text_delta", text: word } })
-      if (i === 1 && fail(res, fault, () => event("error", { error: { type: "authentication_error", message: `invalid x-api-key: ${credential}` } }))) return
+      if (i === 1 && fail(res, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
@@ -202,12 +216,15 @@ const geminiUsage = (reply: Reply) => ({
 })
 
 const geminiStream = async (res: ServerResponse, reply: Reply, model: string, fault: StreamFault | undefined, credential: string) => {
+  const errorEvent = () => {
+    sse(res, { error: { code: 400, message: `API key not valid: ${credential}`, status: "INVALID_ARGUMENT" } })
+  }
   if (reply.kind === "text") {
     const parts = words(reply.text)
     for (const [i, word] of parts.entries()) {
       const last = i === parts.length - 1
       sse(res, { candidates: [geminiCandidate({ kind: "text", text: word }, last ? "STOP" : undefined)], modelVersion: model, ...(last ? { usageMetadata: geminiUsage(reply) } : {}) })
-      if (i === 1 && fail(res, fault, () => sse(res, { error: { code: 400, message: `API key not valid: ${credential}`, status: "INVALID_ARGUMENT" } }))) return
+      if (i === 1 && fail(res, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
@@ -278,7 +295,8 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
       }
       const fault = behaviour === undefined ? undefined : behaviour.kind
       // What the caller authenticated with, as an upstream quoting it in an error would show it.
-      const credential = String(req.headers.authorization ?? req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers["api-key"] ?? "")
+      const { authorization, "x-api-key": anthropicKey, "x-goog-api-key": geminiKey, "api-key": azureKey } = req.headers
+      const credential = String(authorization ?? anthropicKey ?? geminiKey ?? azureKey ?? "")
       const model = target.model ?? String(body.model ?? "deployment-model")
       const reply = think(format === "anthropic" ? fromAnthropic(body) : format === "gemini" ? fromGemini(body) : fromOpenAI(body))
       const streaming = format === "gemini" ? target.stream === true : body.stream === true

@@ -58,7 +58,10 @@ export interface Transport {
    * A streamed answer as OpenAI chunk SSE: the upstream's own, or re-framed by `translation`. Either way its error
    * events are scrubbed like any error message, an error event is its last, and a broken read ends it with one.
    */
-  readonly stream: (response: Response, translation?: StreamTranslation) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
+  readonly stream: (
+    response: Response,
+    translation?: StreamTranslation
+  ) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
 }
 
 /** The HTTP plumbing every provider shares: timeout, error mapping, credential scrubbing. */
@@ -68,6 +71,7 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
   const key = Redacted.value(settings.apiKey)
   const redact: Redactor = {
     error: (text) => scrub(text, settings.apiKey),
+    // As in `scrub`: a key too short to be a key is not looked for in every chunk of every answer.
     text: key.length >= 4 ? (text) => (text.includes(key) ? text.split(key).join("[redacted]") : text) : (text) => text
   }
   return {
@@ -107,9 +111,10 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
         try: () => response.json() as Promise<A>,
         catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
       }),
-    stream: (response, translation) =>
-      response.body === null
-        ? Effect.fail(fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
-        : Effect.succeed(translation ? translateStream(response.body, redact, translation) : relayStream(response.body, redact))
+    stream: (response, translation) => {
+      const body = response.body
+      if (body === null) return Effect.fail(fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
+      return Effect.succeed(translation ? translateStream(body, redact, translation) : relayStream(body, redact))
+    }
   }
 }

@@ -1,3 +1,8 @@
+/**
+ * A provider's stream as the rest of the gateway may see it: OpenAI chunk SSE whose error events are scrubbed like
+ * any error message (no key, nothing key-shaped), an error event its last event, and a broken read turned into an
+ * error event, so no upstream exception (whose message could quote anything) travels further.
+ */
 import { endsWithLineBreak, type SseEvent, SseSplitter, sseText, streamErrorEvent } from "../../SseEvents.ts"
 
 /** How a provider's stream loses its credentials before anyone downstream reads it. */
@@ -8,16 +13,19 @@ export interface Redactor {
   readonly text: (text: string) => string
 }
 
-/**
- * A provider's OpenAI-format stream, as the rest of the gateway may see it: every string of an error event
- * scrubbed, the error event the stream's last, and a broken read turned into an error event, so downstream never
- * sees an upstream exception (whose message could quote anything).
- */
+/** How a provider's own SSE (Anthropic, Gemini) becomes OpenAI chunks. */
 export interface StreamTranslation {
-  /** One upstream event → OpenAI chunks; a chunk with `error` ends the stream. May throw on an event it cannot read. */
+  /** One upstream event → OpenAI chunks; a chunk with `error` ends the stream. May throw on an unreadable event. */
   readonly onEvent: (data: string, event: string | undefined) => ReadonlyArray<unknown>
   /** The upstream ended: the last chunks, and whether it said it had finished (then `[DONE]` follows them). */
   readonly onEnd: () => { readonly chunks: ReadonlyArray<unknown>; readonly finished: boolean }
+}
+
+interface Step {
+  /** What the client gets for the events of one read. */
+  readonly text: string
+  /** True when the stream ends here, whatever the upstream still sends. */
+  readonly over: boolean
 }
 
 const encoder = new TextEncoder()
@@ -25,7 +33,7 @@ const encoder = new TextEncoder()
 const hasError = (value: unknown): boolean =>
   typeof value === "object" && value !== null && (value as { error?: unknown }).error !== undefined
 
-/** Every string in a JSON value, scrubbed: upstream error bodies put the offending header in any field. */
+/** Every string in a JSON value, scrubbed: upstream error bodies quote the offending header in any field. */
 const scrubJson = (value: unknown, scrub: (text: string) => string): unknown => {
   if (typeof value === "string") return scrub(value)
   if (Array.isArray(value)) return value.map((item) => scrubJson(item, scrub))
@@ -33,43 +41,42 @@ const scrubJson = (value: unknown, scrub: (text: string) => string): unknown => 
   return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, scrubJson(item, scrub)]))
 }
 
+const scrubbedErrorEvent = (value: unknown, redact: Redactor, event?: string) =>
+  sseText(JSON.stringify(scrubJson(value, redact.error)), event)
+
 const brokeOff = (error: unknown, redact: Redactor): string => {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error
-  return streamErrorEvent(
-    redact.error(`upstream stream broke off: ${cause instanceof Error ? cause.message : String(cause)}`),
-    "stream_interrupted"
-  )
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return streamErrorEvent(redact.error(`upstream stream broke off: ${detail}`), "stream_interrupted")
 }
 
 /**
- * Pulls `body` through `step`, which turns the events each read completes into text for the client and says whether
- * the stream is over; `fast` may hand back the read's own bytes when nothing in them needed rewriting.
+ * Pulls `body` through `step`, which turns the events of each read into the client's text. `untouched` may let a
+ * read's own bytes through when they were whole events that need no rewriting: the common case, kept cheap.
  */
-const relayEvents = (
+const pipeEvents = (
   body: ReadableStream<Uint8Array>,
   redact: Redactor,
-  step: (events: ReadonlyArray<SseEvent>, done: boolean) => { readonly text: string; readonly over: boolean },
-  fast?: (events: ReadonlyArray<SseEvent>) => boolean
+  step: (events: ReadonlyArray<SseEvent>, done: boolean) => Step,
+  untouched: (events: ReadonlyArray<SseEvent>) => boolean = () => false
 ): ReadableStream<Uint8Array> => {
   const reader = body.getReader()
-  const decoder = new TextDecoder()
   const splitter = new SseSplitter()
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         for (;;) {
-          const { done, value } = await reader.read()
+          const result = await reader.read()
           const wasIdle = splitter.idle
-          const events = done ? splitter.finish(decoder.decode()) : splitter.push(decoder.decode(value, { stream: true }))
-          if (!done && fast && wasIdle && splitter.idle && endsWithLineBreak(value) && fast(events)) {
-            controller.enqueue(value)
-            return
+          const events = splitter.read(result)
+          if (!result.done && wasIdle && splitter.idle && endsWithLineBreak(result.value) && untouched(events)) {
+            return controller.enqueue(result.value)
           }
-          const { over, text } = step(events, done)
+          const { over, text } = step(events, result.done)
           if (text !== "") controller.enqueue(encoder.encode(text))
-          if (over || done) {
+          if (over || result.done) {
             controller.close()
-            if (!done) await reader.cancel().catch(() => undefined)
+            if (!result.done) await reader.cancel().catch(() => undefined)
             return
           }
           if (text !== "") return
@@ -83,33 +90,34 @@ const relayEvents = (
   })
 }
 
-/** An OpenAI-compatible upstream's SSE, passed on as it is except for error events and the key. */
+/** An OpenAI-compatible upstream's SSE, passed on as it is but for error events and the key. */
 export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor): ReadableStream<Uint8Array> => {
-  // Only an event that mentions `"error"` is parsed; content chunks are checked for the key and passed on.
-  const clean = (event: SseEvent): { readonly raw: string; readonly error: boolean } => {
-    if (event.data?.includes("\"error\"")) {
+  // Only an event that mentions "error" is parsed; content chunks are only searched for the key.
+  const mentionsError = (text: string) => text.includes("\"error\"")
+  const relay = (event: SseEvent): Step => {
+    if (event.data !== undefined && mentionsError(event.data)) {
       try {
         const parsed: unknown = JSON.parse(event.data)
-        if (hasError(parsed)) return { raw: sseText(JSON.stringify(scrubJson(parsed, redact.error)), event.event), error: true }
+        if (hasError(parsed)) return { text: scrubbedErrorEvent(parsed, redact, event.event), over: true }
       } catch {
-        // not JSON: the tap downstream ends the stream on it; only the key is taken out here
+        // Not JSON: the tap downstream ends the stream on it; only the key comes out here.
       }
     }
-    return { raw: redact.text(event.raw), error: false }
+    return { text: redact.text(event.raw), over: false }
   }
-  return relayEvents(
+  return pipeEvents(
     body,
     redact,
     (events) => {
       let text = ""
       for (const event of events) {
-        const { error, raw } = clean(event)
-        text += raw
-        if (error) return { text, over: true }
+        const step = relay(event)
+        text += step.text
+        if (step.over) return { text, over: true }
       }
       return { text, over: false }
     },
-    (events) => events.every((event) => !event.raw.includes("\"error\"") && redact.text(event.raw) === event.raw)
+    (events) => events.every((event) => !mentionsError(event.raw) && redact.text(event.raw) === event.raw)
   )
 }
 
@@ -119,15 +127,15 @@ export const translateStream = (
   redact: Redactor,
   translation: StreamTranslation
 ): ReadableStream<Uint8Array> => {
-  const frame = (chunks: ReadonlyArray<unknown>): { readonly text: string; readonly over: boolean } => {
+  const frame = (chunks: ReadonlyArray<unknown>): Step => {
     let text = ""
     for (const chunk of chunks) {
-      if (hasError(chunk)) return { text: text + sseText(JSON.stringify(scrubJson(chunk, redact.error))), over: true }
+      if (hasError(chunk)) return { text: text + scrubbedErrorEvent(chunk, redact), over: true }
       text += redact.text(sseText(JSON.stringify(chunk)))
     }
     return { text, over: false }
   }
-  return relayEvents(body, redact, (events, done) => {
+  return pipeEvents(body, redact, (events, done) => {
     let text = ""
     for (const event of events) {
       if (event.data === undefined) continue
@@ -135,16 +143,17 @@ export const translateStream = (
       try {
         chunks = translation.onEvent(event.data, event.event)
       } catch {
-        // The parser's message would quote the event, and the event may quote anything.
-        return { text: text + streamErrorEvent("upstream sent a stream event that is not JSON", "stream_malformed"), over: true }
+        // Not the parser's message: it would quote the event, and the event may quote anything.
+        const message = "upstream sent a stream event that is not JSON"
+        return { text: text + streamErrorEvent(message, "stream_malformed"), over: true }
       }
-      const framed = frame(chunks)
-      text += framed.text
-      if (framed.over) return { text, over: true }
+      const step = frame(chunks)
+      text += step.text
+      if (step.over) return { text, over: true }
     }
     if (!done) return { text, over: false }
     const { chunks, finished } = translation.onEnd()
-    const framed = frame(chunks)
-    return { text: text + framed.text + (finished && !framed.over ? sseText("[DONE]") : ""), over: true }
+    const last = frame(chunks)
+    return { text: text + last.text + (finished && !last.over ? sseText("[DONE]") : ""), over: true }
   })
 }
