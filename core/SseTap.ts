@@ -47,7 +47,8 @@ export const tapSse = (
     if (event.data === "[DONE]") return { _tag: "Done" }
     try {
       const chunk = JSON.parse(event.data) as Parameters<CompletionAssembler["add"]>[0] & { error?: unknown }
-      if (chunk.error !== undefined) return { _tag: "Failed", message: messageOf(chunk.error), event: event.raw }
+      // Truthy, as the SDKs read it: some servers send `"error": null` on every ordinary chunk.
+      if (chunk.error) return { _tag: "Failed", message: messageOf(chunk.error), event: event.raw }
       assembler.add(chunk)
       return proceed
     } catch {

@@ -313,7 +313,7 @@ export const openAIStreamToAnthropic = () => {
   return {
     onChunk(chunk: Json): Array<{ event: string; data: Json }> {
       if (over) return []
-      if (chunk.error !== undefined) {
+      if (chunk.error) {
         const error = chunk.error as Json | string | null
         const message = typeof error === "string" ? error : error?.message
         return fail(typeof message === "string" ? message : "upstream error")

@@ -53,7 +53,7 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
         return true
       }
       out.push(...translate.onChunk(chunk ?? {}))
-      if (chunk?.error !== undefined) return true
+      if (chunk?.error) return true
     }
     return false
   }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict"
 import { request as httpRequest } from "node:http"
 import { after, before, describe, it } from "node:test"
 import OpenAI from "openai"
+import { relayStream } from "../../core/providers/shared/streams.ts"
 import { type StreamEnd, tapSse } from "../../core/SseTap.ts"
 import type { ProviderId } from "../../core/providers/registry.ts"
 import { type FakeProviders, startFakeProviders, type StreamFault } from "../support/fakeProviders.ts"
@@ -219,7 +220,7 @@ describe("SSE responses and the connection", () => {
   })
 })
 
-describe("the tap under awkward upstream framing", () => {
+describe("the provider relay and the tap under awkward upstream framing", () => {
   const encoder = new TextEncoder()
   /** `text` as a stream of pieces of the given sizes, cycling, cut anywhere: mid-event, mid-line, mid-character. */
   const pieces = (text: string, sizes: ReadonlyArray<number>) => {
@@ -240,10 +241,14 @@ describe("the tap under awkward upstream framing", () => {
     return JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices })
   }
 
+  const withoutKey = (text: string) => text.replaceAll(KEY, "[redacted]")
+  const redact = { error: withoutKey, text: withoutKey }
+
   it("passes a whole stream on byte for byte however it is cut (CRLF, comments, multi-byte text)", async () => {
     const upstream = [
       ": keep-alive\r\n\r\n",
-      `data: ${chunk({ role: "assistant", content: "" })}\r\n\r\n`,
+      // Some servers put `"error": null` on every chunk: not an error.
+      `data: ${chunk({ role: "assistant", content: "" }).replace(/}$/, ",\"error\":null}")}\r\n\r\n`,
       `data: ${chunk({ content: "Grüße 🌍 " })}\n\n`,
       `event: message\ndata: ${chunk({ content: "und tschüss" })}\n\n`,
       `data: ${chunk({}, "stop")}\r\r`,
@@ -251,12 +256,27 @@ describe("the tap under awkward upstream framing", () => {
     ].join("")
     for (const sizes of [[1], [3, 7], [5, 64], [upstream.length]]) {
       const ends: Array<StreamEnd> = []
-      const received = await new Response(tapSse(pieces(upstream, sizes), (end) => ends.push(end), String)).text()
+      const relayed = relayStream(pieces(upstream, sizes), redact)
+      const received = await new Response(tapSse(relayed, (end) => ends.push(end), String)).text()
       assert.equal(received, upstream, `pieces of ${sizes.join(", ")} bytes`)
       assert.equal(ends.length, 1)
       assert.equal(ends[0]?._tag, "Finished")
       const end = ends[0]
       assert.equal(end?._tag === "Finished" && end.completion.choices[0]?.message.content, "Grüße 🌍 und tschüss")
+    }
+  })
+
+  it("scrubs an error event cut into pieces mid-key, and passes nothing on after it", async () => {
+    const error = JSON.stringify({ error: { message: `bad key ${KEY}`, param: { header: `Bearer ${KEY}` } } })
+    const rest = `data: ${chunk({}, "stop")}\n\ndata: [DONE]\n\n`
+    const upstream = `data: ${chunk({ content: "half" })}\n\ndata: ${error}\n\n${rest}`
+    for (const sizes of [[3], [1, 9], [upstream.length]]) {
+      const received = await new Response(relayStream(pieces(upstream, sizes), redact)).text()
+      assert.ok(!received.includes(KEY), `pieces of ${sizes.join(", ")} bytes`)
+      const events = received.split("\n\n").filter((event) => event !== "")
+      assert.equal(events.length, 2)
+      const scrubbed = { error: { message: "bad key [redacted]", param: { header: "Bearer [redacted]" } } }
+      assert.deepEqual(JSON.parse(events[1]!.slice(6)), scrubbed)
     }
   })
 

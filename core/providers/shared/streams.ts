@@ -30,8 +30,9 @@ interface Step {
 
 const encoder = new TextEncoder()
 
+/** An error event as the SDKs tell one: a truthy `error` (some servers send `"error": null` on every chunk). */
 const hasError = (value: unknown): boolean =>
-  typeof value === "object" && value !== null && (value as { error?: unknown }).error !== undefined
+  typeof value === "object" && value !== null && Boolean((value as { error?: unknown }).error)
 
 /** Every string in a JSON value, scrubbed: upstream error bodies quote the offending header in any field. */
 const scrubJson = (value: unknown, scrub: (text: string) => string): unknown => {
