@@ -1,4 +1,6 @@
 import assert from "node:assert/strict"
+import { spawn } from "node:child_process"
+import { once } from "node:events"
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -129,6 +131,33 @@ describe("the embedding worker after a crash", () => {
     await sleep(1500)
     assert.equal(worker.status!().status, "unavailable")
     await assert.rejects(worker.embed(["Still there?"]), /disposed/)
+  })
+
+  it("a restarted worker does not keep the process alive", { timeout: 90_000 }, async () => {
+    // A process that starts the worker, crashes it, waits for the restart and then has nothing left to do.
+    const dir = await mkdtemp(join(tmpdir(), "isartor-worker-unref-"))
+    const script = join(dir, "restart.mts")
+    await writeFile(script, [
+      `import { loadEmbedderInWorker } from ${JSON.stringify(new URL("../runtimes/embedding/inWorker.ts", import.meta.url).href)}`,
+      `const worker = await loadEmbedderInWorker(new URL(${JSON.stringify(workerEntry.href)}), { model: "use-lite", modelPath: ${JSON.stringify(fixture)}, cacheDir: "" })`,
+      `await worker.crashForTesting()`,
+      `while (worker.status().status !== "ok") await new Promise((resolve) => setTimeout(resolve, 50))`,
+      `console.log("restarted")`
+    ].join("\n"))
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "pipe", "pipe"] })
+      let output = ""
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      // Kept alive, it would never exit: stop waiting after a minute.
+      const guard = setTimeout(() => child.kill("SIGKILL"), 60_000)
+      const [code, signal] = (await once(child, "exit")) as [number | null, string | null]
+      clearTimeout(guard)
+      assert.match(output, /restarted/)
+      assert.deepEqual([code, signal], [0, null], output)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it("keeps USE-lite's fast stage on the gateway's thread across a restart", { timeout: 180_000 }, async () => {

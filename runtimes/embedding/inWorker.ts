@@ -121,8 +121,6 @@ export const loadEmbedderInWorker = (
       // Once this thread has the fast stage's table, a restarted worker need not read or build it again.
       const current = new Worker(entry, { workerData: { ...choice, sendStaticTable: fast === undefined } satisfies WorkerChoice })
       worker = current
-      // Nothing waits on a restart: it must not keep the process alive either.
-      if (started) current.unref()
       let cause: string | undefined
       current.on("error", (error) => {
         // 'exit' follows, and decides.
@@ -155,12 +153,12 @@ export const loadEmbedderInWorker = (
         if ("ready" in message) {
           const firstStart = state.kind === "starting"
           state = { kind: "ready", since: Date.now() }
+          // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.
+          current.unref()
           if (!firstStart) {
             console.log("isartor: the embedding worker is running again")
             return
           }
-          // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.
-          current.unref()
           resolve({ name: message.name, dimensions: message.dimensions, maxInputChars: message.maxInputChars, ...methods })
           return
         }
@@ -169,6 +167,9 @@ export const loadEmbedderInWorker = (
         if ("error" in message) waiter?.reject(new Error(message.error))
         else waiter?.resolve(message.vectors)
       })
+      // Nothing waits on a restart: it must not keep the process alive either. (After the listeners: adding a
+      // 'message' listener refs the worker again on Node and Bun.)
+      if (started) current.unref()
     }
 
     spawn()

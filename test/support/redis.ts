@@ -53,8 +53,6 @@ export interface RedisServer {
   /** SIGKILL: the server vanishes mid-conversation, as in a crash. */
   stop(): Promise<void>
   start(): Promise<void>
-  /** SIGKILL, then a fresh server on the same port (empty: no persistence), as after a crash and a supervisor restart. */
-  restart(): Promise<void>
 }
 
 /** A real redis-server on a free loopback port; stop/start to test outages. */
@@ -66,8 +64,7 @@ export const startRedis = async (): Promise<RedisServer> => {
     child = await spawnRedis(port)
   }
   await start()
-  const stop = () => kill(child)
-  return { url: `redis://127.0.0.1:${port}`, port, start, stop, restart: () => stop().then(start) }
+  return { url: `redis://127.0.0.1:${port}`, port, start, stop: () => kill(child) }
 }
 
 export interface RedisCluster {
