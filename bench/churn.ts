@@ -67,7 +67,7 @@ for (let n = 0; n < inserts; n++) {
   // Right after its insert, the question must be found again (similarity 1).
   if (Exit.isSuccess(await Effect.runPromiseExit(cache.lookup(request(n), 0.99)))) latestFound++
 }
-const status = cache.status()
+const status = await Effect.runPromise(cache.status) as { entries: number; index_slots: number; bytes: number; insert_failures: number }
 const figures = {
   capacity,
   inserts,

@@ -6,7 +6,7 @@ import type { ExactStore } from "./stores/ExactStore.ts"
 import { makeMemoryExactStore } from "./stores/MemoryExactStore.ts"
 
 export interface ExactCacheStatus {
-  readonly status: "ok" | "unavailable"
+  readonly status: "ok" | "unavailable" | "disabled"
   readonly backend: string
   readonly entries?: number
   readonly bytes?: number
@@ -50,6 +50,16 @@ export class ExactCache extends Context.Service<ExactCache, {
           maxBytes: config.cache_max_bytes,
           ttlMs: config.cache_ttl_secs * 1000 })
       )
+    })
+  )
+
+  /** L1a turned off (`cache_mode = semantic`): every lookup falls through, writes are dropped. */
+  static readonly layerDisabled = Layer.succeed(
+    ExactCache,
+    ExactCache.of({
+      lookup: () => Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" })),
+      store: () => Effect.void,
+      status: Effect.succeed({ status: "disabled", backend: "none", reason: "cache_mode" })
     })
   )
 }

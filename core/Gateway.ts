@@ -1,6 +1,7 @@
 import { Cause, Context, Effect, Exit, Layer, Logger, ManagedRuntime } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheKey } from "./CacheKey.ts"
+import { CacheWrites } from "./CacheWrites.ts"
 import { Coalescer } from "./Coalescer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./Config.ts"
 import type { AppConfigShape } from "./ConfigSpec.ts"
@@ -93,11 +94,17 @@ const routerLayer = (config: AppConfigShape, embedded?: EmbeddedEngine | string)
 
 /** The layers of a running gateway, wired: the single composition root every runtime and test starts from. */
 export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, redis?: RedisConnection, embedded?: EmbeddedEngine | string) => {
-  const exact = redis
+  // A layer that is turned off is a stand-in that passes every request on, chosen here once.
+  const exact = config.cache_mode === "semantic"
+    ? ExactCache.layerDisabled
+    : redis
     ? Layer.succeed(ExactCache, ExactCache.make(makeRedisExactStore(redis.commands, config.cache_ttl_secs * 1000)))
     : ExactCache.layerMemory
-  const semanticCache = semantic && config.cache_mode !== "exact"
-    ? SemanticCache.layer.pipe(Layer.provide(Layer.mergeAll(
+  const semanticCache = config.cache_mode === "exact"
+    ? SemanticCache.layerDisabled("disabled", "cache_mode")
+    : !semantic
+    ? SemanticCache.layerDisabled("unavailable", "no embedder")
+    : SemanticCache.layer.pipe(Layer.provide(Layer.mergeAll(
       VectorIndex.layer(semantic.hnswlib, semantic.embedder.dimensions, config.cache_max_capacity),
       // The first stage, for an encoder with a fast distillation (USE-lite), unless turned off.
       semantic.embedder.fast && config.semantic_fast_threshold < 1
@@ -105,11 +112,11 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
         : Layer.empty,
       redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
     )))
-    : Layer.empty
   const router = routerEnabled(config) ? routerLayer(config, embedded) : Layer.empty
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
   return Pipeline.layer.pipe(
+    Layer.provideMerge(CacheWrites.layer),
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
     Layer.provideMerge(embedder),
     Layer.provideMerge(CacheKey.layer),

@@ -1,7 +1,8 @@
-import { Clock, Context, Effect, Exit, Layer } from "effect"
-import { type ExactKey, CacheKey } from "./CacheKey.ts"
+import { Context, Effect, Exit, Layer } from "effect"
+import { CacheKey, type ExactKey } from "./CacheKey.ts"
+import { CacheWrites } from "./CacheWrites.ts"
 import type { ChatRequest } from "./ChatRequest.ts"
-import { Coalescer, type Lead, LeaderAbandoned } from "./Coalescer.ts"
+import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
 import { isCacheable } from "./Completion.ts"
 import { AppConfig } from "./Config.ts"
 import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "./errors.ts"
@@ -39,9 +40,6 @@ export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
 }
 
-/** How often, at most, dropped cache writes are reported per layer. */
-export const WRITE_WARNING_INTERVAL_MS = 30_000
-
 const declinedDecision = (declined: RouterDeclined): RoutingDecision => ({
   tier: declined.tier as RoutingDecision["tier"],
   by: declined.classifier as RoutingDecision["by"],
@@ -55,9 +53,14 @@ const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
   LayerUnavailable: (_: LayerUnavailable) => next()
 })
 
+/** `Cache-Control: no-cache`: the caches are not read for this request. */
+const unreadable = (request: ChatRequest, layer: "l1a" | "l1b") =>
+  request.cacheRead ? undefined : Effect.fail(new LayerUnavailable({ layer, reason: "Cache-Control: no-cache" }))
+
 /**
  * The one place layers are chained: L1a → L1b → L2 → L3. Each layer fails with `CacheMiss`, `LayerUnavailable`
- * or (L2) `RouterDeclined` to pass a request on; `ProviderError` is an answer and passes through untouched.
+ * or (L2) `RouterDeclined` to pass a request on; `ProviderError` is an answer and passes through untouched. A layer
+ * that is turned off is a stand-in chosen at wiring time that always passes the request on.
  */
 export class Pipeline extends Context.Service<Pipeline, {
   readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError>
@@ -69,72 +72,37 @@ export class Pipeline extends Context.Service<Pipeline, {
       const config = yield* AppConfig
       const cacheKey = yield* CacheKey
       const exactCache = yield* ExactCache
+      const semanticCache = yield* SemanticCache
+      const writes = yield* CacheWrites
       const provider = yield* Provider
       const coalescer = yield* Coalescer
-      // L1b is optional: without an embedder (none injected) the layer reports itself unavailable and is skipped.
-      const semanticCache = yield* Effect.serviceOption(SemanticCache)
-      // L2 likewise: present only when the router is configured.
+      // L2 is optional: present only when the router is configured.
       const router = yield* Effect.serviceOption(Router)
-      // Background work started from outside a fiber (the end of a streamed answer) runs with these services.
-      const runInBackground = Effect.runForkWith(yield* Effect.context<never>())
-      const exactEnabled = config.cache_mode !== "semantic"
-      const semanticEnabled = config.cache_mode !== "exact"
 
-      const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> => {
-        if (!exactEnabled) return Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" }))
-        if (!request.cacheRead) return Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "Cache-Control: no-cache" }))
-        return exactCache.lookup(key).pipe(Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })))
-      }
+      const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
+        unreadable(request, "l1a") ??
+          exactCache.lookup(key).pipe(Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })))
 
-      const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> => {
-        if (!semanticEnabled) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "cache_mode excludes semantic" }))
-        if (semanticCache._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "no embedder" }))
-        if (!request.cacheRead) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "Cache-Control: no-cache" }))
-        return semanticCache.value.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
-          Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity, stage: hit.stage }))
-        )
-      }
+      const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
+        unreadable(request, "l1b") ??
+          semanticCache.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
+            Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity, stage: hit.stage }))
+          )
 
       const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> => {
         if (router._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l2", reason: "router not configured" }))
         return router.value.route(request).pipe(
           Effect.flatMap(({ completion, decision }) => {
             const serialised = JSON.stringify(completion)
-            return remember(request, key, serialised).pipe(
+            return writes.remember(request, key, serialised).pipe(
               Effect.as<Answer>({ _tag: "Complete", layer: "l2", completion: serialised, routing: decision })
             )
           })
         )
       }
 
-      // Writes dropped while a cache is down are counted and reported at most once per interval and layer:
-      // an outage under load must not flood the log with one line per request.
-      const dropped = new Map<string, { count: number; lastWarned: number }>()
-      const dropWrite = (error: LayerUnavailable) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const seen = dropped.get(error.layer) ?? { count: 0, lastWarned: Number.NEGATIVE_INFINITY }
-          seen.count++
-          dropped.set(error.layer, seen)
-          if (now - seen.lastWarned < WRITE_WARNING_INTERVAL_MS) return Effect.void
-          const count = seen.count
-          seen.count = 0
-          seen.lastWarned = now
-          return Effect.logWarning(`${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${WRITE_WARNING_INTERVAL_MS / 1000} s at the earliest`)
-        })
-
-      /** Writes a finished answer to the caches; a cache that is down costs deflection, never the answer. */
-      const remember = (request: ChatRequest, key: ExactKey, completion: string) => {
-        if (!request.cacheWrite) return Effect.void
-        const skipped = (write: Effect.Effect<void, LayerUnavailable>) => write.pipe(Effect.catchTag("LayerUnavailable", dropWrite))
-        const exact = exactEnabled ? exactCache.store(key, completion) : Effect.void
-        // The L1b insert (an HNSW graph update, milliseconds at 100k entries) runs beside the answer, not before it.
-        const semantic = semanticEnabled && semanticCache._tag === "Some"
-          ? Effect.forkDetach(skipped(semanticCache.value.store(request, completion)))
-          : Effect.void
-        return Effect.all([skipped(exact), semantic], { discard: true })
-      }
-
-      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Lead["settle"]) =>
+      /** The lead of a streamed miss: the client gets the stream as it arrives; followers and caches get its end. */
+      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
         provider.stream(request).pipe(
           Effect.map(({ value: upstream, provider: answeredBy }): Answer => ({
             _tag: "Stream",
@@ -143,7 +111,7 @@ export class Pipeline extends Context.Service<Pipeline, {
             body: tapSse(upstream, (end) => {
               if (end._tag === "Finished") {
                 const completion = JSON.stringify(end.completion)
-                runInBackground(remember(request, key, completion))
+                writes.rememberLater(request, key, completion)
                 settle(Exit.succeed({ completion, provider: answeredBy }))
               } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
               else settle(Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message })))
@@ -151,41 +119,24 @@ export class Pipeline extends Context.Service<Pipeline, {
           }))
         )
 
-      const completeFromProvider = (request: ChatRequest, key: ExactKey) =>
+      const completeFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
         provider.complete(request).pipe(
           Effect.flatMap(({ value: completion, provider: answeredBy }) => {
-            const serialised = JSON.stringify(completion)
-            return (isCacheable(completion) ? remember(request, key, serialised) : Effect.void).pipe(
-              Effect.as({ completion: serialised, provider: answeredBy })
+            const shared = { completion: JSON.stringify(completion), provider: answeredBy }
+            settle(Exit.succeed(shared))
+            return (isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void).pipe(
+              Effect.as<Answer>({ _tag: "Complete", layer: "l3", ...shared })
             )
           })
         )
 
       /** L3, coalesced: the first of several identical concurrent misses calls upstream, the rest share its answer. */
       const callProvider = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
-        Effect.suspend(() => {
-          const entry = coalescer.enter(key.key)
-          if (entry._tag === "Follow") {
-            return Coalescer.follow(entry.outcome).pipe(
-              Effect.map((shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })),
-              Effect.catchTag("LeaderAbandoned", () => callProvider(request, key))
-            )
-          }
-          const { settle } = entry.lead
-          // A leader interrupted (its client gone) leaves followers to call upstream themselves.
-          const settleFailure = (exit: Exit.Exit<unknown, ProviderError>) => {
-            if (Exit.isFailure(exit)) {
-              settle(Exit.hasInterrupts(exit) ? Exit.fail(new LeaderAbandoned()) : Exit.failCause(exit.cause))
-            }
-          }
-          if (request.stream) {
-            return streamFromProvider(request, key, settle).pipe(Effect.onExit((exit) => Effect.sync(() => settleFailure(exit))))
-          }
-          return completeFromProvider(request, key).pipe(
-            Effect.onExit((exit) => Effect.sync(() => (Exit.isSuccess(exit) ? settle(exit) : settleFailure(exit)))),
-            Effect.map((shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared }))
-          )
-        })
+        coalescer.share(
+          key.key,
+          (settle) => request.stream ? streamFromProvider(request, key, settle) : completeFromProvider(request, key, settle),
+          (shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })
+        )
 
       return Pipeline.of({
         // Untraced on purpose: a span costs more than a whole exact-cache hit; L3 calls carry their own spans.
@@ -203,15 +154,10 @@ export class Pipeline extends Context.Service<Pipeline, {
           )
         },
         status: Effect.gen(function*() {
-          const l1a = exactEnabled ? yield* exactCache.status : { status: "disabled", reason: "cache_mode" }
           return {
             layers: {
-              l1a,
-              l1b: !semanticEnabled
-                ? { status: "disabled", reason: "cache_mode" }
-                : semanticCache._tag === "None"
-                ? { status: "unavailable", reason: "no embedder" }
-                : semanticCache.value.status(),
+              l1a: yield* exactCache.status,
+              l1b: yield* semanticCache.status,
               l2: router._tag === "None" ? { status: "disabled", reason: "router not configured" } : yield* router.value.status,
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             }

@@ -1,0 +1,158 @@
+import { LRUCache } from "lru-cache"
+import type { VectorIndex } from "./VectorIndex.ts"
+
+/** One L1b entry: what a lookup needs to filter, verify and answer. */
+export interface SemanticEntry {
+  /** Stable across replicas: a digest of scope and text. */
+  readonly id: string
+  readonly scope: string
+  readonly text: string
+  readonly completion: string
+}
+
+export interface Candidate {
+  readonly label: number
+  readonly entry: SemanticEntry
+  readonly similarity: number
+}
+
+export interface LabelledIndexStatus {
+  readonly entries: number
+  /** Slots of the HNSW graph, live and freed: bounded by `cache_max_capacity` + 1. */
+  readonly index_slots: number
+  /** Memory the entries take (prompts, answers, vectors) and its bound, `cache_max_bytes`. */
+  readonly bytes: number
+  readonly max_bytes: number
+  /** Entries the graph refused since start, and the latest reason. */
+  readonly insert_failures: number
+  readonly last_insert_failure?: string
+}
+
+export interface LabelledIndexOptions {
+  readonly capacity: number
+  readonly maxBytes: number
+  readonly ttlMs: number
+  readonly dimensions: number
+  readonly index: VectorIndex["Service"]
+  /** The first stage's index, under the same labels, when the encoder has a fast distillation. */
+  readonly fastIndex?: VectorIndex["Service"] | undefined
+}
+
+const ENTRY_OVERHEAD_BYTES = 160
+
+/** What an entry costs in memory, at most: two bytes a character (V8 uses one or two), its vectors, bookkeeping. */
+export const semanticEntryBytes = (entry: SemanticEntry, vectorBytes: number) =>
+  2 * (entry.id.length + entry.scope.length + entry.text.length + entry.completion.length) + vectorBytes +
+  ENTRY_OVERHEAD_BYTES
+
+const describe = (error: unknown): string => {
+  // hnswlib-wasm throws WebAssembly exceptions whose message is ["std::runtime_error", "<what>"].
+  const message = (error as { message?: unknown } | undefined)?.message
+  if (Array.isArray(message)) return message.map(String).join(": ")
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * L1b's entries and their vectors under one label each: a bounded LRU (entries, bytes, TTL) whose evictions take
+ * the vectors out of the HNSW graphs, and whose freed labels are reused, so the graphs hold no more slots than the
+ * cache holds entries.
+ */
+export const makeLabelledIndex = (options: LabelledIndexOptions) => {
+  const { index, fastIndex } = options
+  const freeLabels: Array<number> = []
+  let nextLabel = 0
+  const labels = new Map<string, number>()
+  // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
+  const vectorBytes = 4 * options.dimensions * (fastIndex ? 2 : 1)
+  const entries = new LRUCache<number, SemanticEntry>({
+    max: options.capacity,
+    maxSize: options.maxBytes,
+    sizeCalculation: (entry) => semanticEntryBytes(entry, vectorBytes),
+    ttl: options.ttlMs,
+    // An entry that leaves (evicted, expired, replaced) takes its vectors with it and frees its label.
+    dispose: (entry, label) => {
+      index.remove(label)
+      fastIndex?.remove(label)
+      labels.delete(entry.id)
+      freeLabels.push(label)
+    }
+  })
+  // Inserts the graph refused: an L1b that silently stops learning is the failure this makes visible.
+  let insertFailures = 0
+  let lastInsertFailure: string | undefined
+  let lastPurge = 0
+
+  const addFast = (label: number, fastVector: Float32Array | undefined) => {
+    if (fastIndex && fastVector) fastIndex.add(label, fastVector)
+  }
+
+  const search = (graph: VectorIndex["Service"], vector: Float32Array, k: number, scope: string): Array<Candidate> =>
+    graph.search(vector, k, (label) => entries.peek(label)?.scope === scope).flatMap(({ label, similarity }) => {
+      // Peeked, not read: only the entry that answers counts as used (`served`).
+      const entry = entries.peek(label)
+      return entry ? [{ label, entry, similarity }] : []
+    })
+
+  return {
+    /** Adds an entry and its vectors; on failure nothing of it stays, and the reason is returned. */
+    insert: (entry: SemanticEntry, vector: Float32Array, fastVector?: Float32Array): string | undefined => {
+      // A vector of another model (a replica configured differently, foreign data) cannot join this index.
+      if (labels.has(entry.id) || vector.length !== options.dimensions) return undefined
+      const label = freeLabels.pop() ?? nextLabel++
+      // Entry first: if it evicts another, that one leaves the graph (and frees its slot) before this vector joins.
+      entries.set(label, entry)
+      // lru-cache refuses an entry larger than the whole byte budget: nothing to index then.
+      if (entries.peek(label) !== entry) {
+        freeLabels.push(label)
+        return undefined
+      }
+      labels.set(entry.id, label)
+      try {
+        index.add(label, vector)
+        addFast(label, fastVector)
+        return undefined
+      } catch (error) {
+        entries.delete(label)
+        insertFailures++
+        lastInsertFailure = describe(error)
+        return lastInsertFailure
+      }
+    },
+    /** Candidates of the full model's graph within `scope`, most similar first. */
+    searchModel: (vector: Float32Array, k: number, scope: string) => search(index, vector, k, scope),
+    /** Candidates of the fast stage's graph within `scope`, most similar first (none without a fast stage). */
+    searchFast: (vector: Float32Array, k: number, scope: string) => fastIndex ? search(fastIndex, vector, k, scope) : [],
+    /** Marks the entry that answered as recently used. */
+    served: (label: number) => void entries.get(label),
+    remove: (label: number) => void entries.delete(label),
+    /** Entries in the cache now, for the fast stage's catch-up. */
+    snapshot: () => [...entries.entries()],
+    /** Adds the fast vector of an entry that is still in the cache. */
+    addFastIfPresent: (label: number, entry: SemanticEntry, fastVector: Float32Array | undefined) => {
+      if (entries.peek(label) !== entry) return
+      try {
+        addFast(label, fastVector)
+      } catch (error) {
+        // The full model's graph still finds the entry; only the shortcut is lost.
+        insertFailures++
+        lastInsertFailure = describe(error)
+      }
+    },
+    /** Drops expired entries (and their vectors), at most once a second. */
+    purgeExpired: (now: number) => {
+      if (now - lastPurge < 1000) return
+      lastPurge = now
+      entries.purgeStale()
+    },
+    status: (): LabelledIndexStatus => ({
+      entries: index.size(),
+      index_slots: index.slots(),
+      bytes: entries.calculatedSize,
+      max_bytes: options.maxBytes,
+      insert_failures: insertFailures,
+      ...(lastInsertFailure === undefined ? {} : { last_insert_failure: lastInsertFailure })
+    })
+  }
+}
+
+export type LabelledIndex = ReturnType<typeof makeLabelledIndex>
