@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
@@ -120,6 +120,26 @@ describe("the embedding worker after a crash", () => {
       assert.ok(await eventually(isOk(worker)))
     } finally {
       await worker.dispose?.()
+    }
+  })
+
+  it("keeps restarting, each time later, while the model cannot be loaded again, and recovers once it can", { timeout: 120_000 }, async () => {
+    const directory = await mkdtemp(join(tmpdir(), "isartor-restart-model-"))
+    await cp(fixture, directory, { recursive: true })
+    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: directory, cacheDir: "" })
+    try {
+      const model = join(directory, "onnx", "model.onnx")
+      const weights = await readFile(model)
+      await writeFile(model, "not an onnx model")
+      await worker.crashForTesting()
+      assert.ok(await eventually(() => /could not load the model again: .*restarting it in 2 s/.test(reasonOf(worker))), reasonOf(worker))
+      assert.equal(worker.status!().status, "restarting")
+      await writeFile(model, weights)
+      assert.ok(await eventually(isOk(worker)), reasonOf(worker))
+      assert.equal((await worker.embed(["Back again?"]))[0]!.length, 32)
+    } finally {
+      await worker.dispose?.()
+      await rm(directory, { recursive: true, force: true })
     }
   })
 

@@ -123,8 +123,8 @@ export const loadEmbedderInWorker = (
       worker = current
       let cause: string | undefined
       current.on("error", (error) => {
-        // 'exit' follows, and decides.
-        cause = `crashed: ${error.message}`
+        // 'exit' follows, and decides. (A worker that could not load the model also throws: its message says more.)
+        cause ??= `crashed: ${error.message}`
       })
       current.on("exit", (code) => {
         if (current !== worker || state.kind === "disposed") return
@@ -146,7 +146,7 @@ export const loadEmbedderInWorker = (
         if ("failed" in message) {
           // The model could not be loaded: the message says which path or variable to fix.
           if (state.kind === "starting") reject(new Error(message.failed))
-          else cause = `could not load the model again: ${message.failed}`
+          else cause ??= `could not load the model again: ${message.failed}`
           void current.terminate()
           return
         }
