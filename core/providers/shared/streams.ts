@@ -3,7 +3,7 @@
  * any error message (no key, nothing key-shaped), an error event its last event, and a broken read turned into an
  * error event, so no upstream exception (whose message could quote anything) travels further.
  */
-import { endsWithLineBreak, type SseEvent, SseSplitter, sseText, streamErrorEvent } from "../../SseEvents.ts"
+import { type SseEvent, SseSplitter, sseText, streamErrorEvent } from "../../SseEvents.ts"
 
 /** How a provider's stream loses its credentials before anyone downstream reads it. */
 export interface Redactor {
@@ -53,34 +53,33 @@ const brokeOff = (error: unknown, redact: Redactor): string => {
 
 /**
  * Pulls `body` through `step`, which turns the events of each read into the client's text. `untouched` may let a
- * read's own bytes through when they were whole events that need no rewriting: the common case, kept cheap.
+ * read's own bytes through, without splitting them into events, when they are whole events (nothing held back
+ * before, a blank line at the end) that need no rewriting: the common case, kept cheap.
  */
 const pipeEvents = (
   body: ReadableStream<Uint8Array>,
   redact: Redactor,
   step: (events: ReadonlyArray<SseEvent>, done: boolean) => Step,
-  untouched: (events: ReadonlyArray<SseEvent>) => boolean = () => false
+  untouched: (text: string) => boolean = () => false
 ): ReadableStream<Uint8Array> => {
   const reader = body.getReader()
+  const decoder = new TextDecoder()
   const splitter = new SseSplitter()
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         for (;;) {
-          const result = await reader.read()
-          const wasIdle = splitter.idle
-          const events = splitter.read(result)
-          if (!result.done && wasIdle && splitter.idle && endsWithLineBreak(result.value) && untouched(events)) {
-            return controller.enqueue(result.value)
-          }
-          const { over, text } = step(events, result.done)
-          if (text !== "") controller.enqueue(encoder.encode(text))
-          if (over || result.done) {
+          const { done, value } = await reader.read()
+          const text = done ? decoder.decode() : decoder.decode(value, { stream: true })
+          if (!done && splitter.idle && text.endsWith("\n\n") && untouched(text)) return controller.enqueue(value)
+          const { over, text: out } = step(done ? splitter.finish(text) : splitter.push(text), done)
+          if (out !== "") controller.enqueue(encoder.encode(out))
+          if (over || done) {
             controller.close()
-            if (!result.done) await reader.cancel().catch(() => undefined)
+            if (!done) await reader.cancel().catch(() => undefined)
             return
           }
-          if (text !== "") return
+          if (out !== "") return
         }
       } catch (error) {
         controller.enqueue(encoder.encode(brokeOff(error, redact)))
@@ -118,7 +117,7 @@ export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor):
       }
       return { text, over: false }
     },
-    (events) => events.every((event) => !mentionsError(event.raw) && redact.text(event.raw) === event.raw)
+    (text) => !mentionsError(text) && redact.text(text) === text
   )
 }
 
