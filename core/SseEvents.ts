@@ -95,6 +95,22 @@ export const sseText = (data: string, event?: string): string =>
 export const streamErrorEvent = (message: string, code: string): string =>
   sseText(JSON.stringify({ error: { message, type: "upstream_error", code } }))
 
+/** The message of an error value: `{ message }`, or the string itself. */
+export const messageOf = (error: unknown): string => {
+  const message = (error as { message?: unknown } | null)?.message
+  return typeof message === "string" ? message : typeof error === "string" ? error : "upstream error"
+}
+
+/** The message of an `event: error`, whose data may be `{"error": …}`, the error itself, or plain text. */
+export const errorMessage = (data: string): string => {
+  try {
+    const parsed = JSON.parse(data) as { error?: unknown } | null
+    return messageOf(parsed?.error ?? parsed)
+  } catch {
+    return data
+  }
+}
+
 /** True when `bytes` end with a line break, so no character of them can be held back half-decoded. */
 export const endsWithLineBreak = (bytes: Uint8Array): boolean => {
   const last = bytes[bytes.length - 1]

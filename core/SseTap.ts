@@ -1,5 +1,12 @@
 import { type Completion, CompletionAssembler, isCacheable } from "./Completion.ts"
-import { endsWithLineBreak, type SseEvent, SseSplitter, streamErrorEvent } from "./SseEvents.ts"
+import {
+  endsWithLineBreak,
+  errorMessage,
+  messageOf,
+  type SseEvent,
+  SseSplitter,
+  streamErrorEvent
+} from "./SseEvents.ts"
 
 export type StreamEnd =
   | { readonly _tag: "Finished"; readonly completion: Completion }
@@ -15,11 +22,6 @@ type Verdict =
   | { readonly _tag: "Failed"; readonly message: string; readonly event: string }
 
 const proceed: Verdict = { _tag: "Continue" }
-
-const messageOf = (error: unknown): string => {
-  const message = (error as { message?: unknown } | null)?.message
-  return typeof message === "string" ? message : typeof error === "string" ? error : "upstream error"
-}
 
 /**
  * Forwards an upstream OpenAI SSE body to the client as it arrives, while reading it on the side to learn whether
@@ -45,6 +47,7 @@ export const tapSse = (
   const judge = (event: SseEvent): Verdict => {
     if (event.data === undefined) return proceed
     if (event.data === "[DONE]") return { _tag: "Done" }
+    if (event.event === "error") return { _tag: "Failed", message: errorMessage(event.data), event: event.raw }
     try {
       const chunk = JSON.parse(event.data) as Parameters<CompletionAssembler["add"]>[0] & { error?: unknown }
       // Truthy, as the SDKs read it: some servers send `"error": null` on every ordinary chunk.

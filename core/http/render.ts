@@ -4,7 +4,7 @@ import { type Completion, completionToSse, firstText } from "../Completion.ts"
 import type { BadRequest, ProviderError } from "../errors.ts"
 import { openAIStreamToAnthropic, toAnthropicMessage } from "../formats/anthropic.ts"
 import type { Answer, LayerName } from "../Pipeline.ts"
-import { type SseEvent, SseSplitter } from "../SseEvents.ts"
+import { errorMessage, type SseEvent, SseSplitter } from "../SseEvents.ts"
 import { badRequestResponse, jsonResponse, providerErrorResponse } from "./errors.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
@@ -39,8 +39,12 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
   const splitter = new SseSplitter()
   /** Translates `events` until one ends the stream; true when it did. */
   const translateAll = (events: ReadonlyArray<SseEvent>, out: Array<AnthropicEvent>): boolean => {
-    for (const { data } of events) {
+    for (const { data, event } of events) {
       if (data === undefined) continue
+      if (event === "error") {
+        out.push(...translate.fail(errorMessage(data)))
+        return true
+      }
       if (data === "[DONE]") {
         out.push(...translate.onEnd())
         return true

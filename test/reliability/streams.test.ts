@@ -280,6 +280,16 @@ describe("the provider relay and the tap under awkward upstream framing", () => 
     }
   })
 
+  it("treats an event named error as an error: scrubbed, the last event, and the stream failed", async () => {
+    const upstream = `data: ${chunk({ content: "half" })}\n\nevent: error\ndata: {"message":"overloaded: Bearer ${KEY}"}\n\n`
+    const ends: Array<StreamEnd> = []
+    const relayed = relayStream(pieces(`${upstream}data: [DONE]\n\n`, [5]), redact)
+    const tapped = tapSse(relayed, (end) => ends.push(end), String)
+    const received = await new Response(tapped).text()
+    assert.equal(received, upstream.replace(KEY, "[redacted]"))
+    assert.deepEqual(ends, [{ _tag: "Failed", message: "overloaded: Bearer [redacted]" }])
+  })
+
   it("drops whatever follows an upstream error event, and never reports it finished", async () => {
     const before = `data: ${chunk({ content: "half" })}\n\ndata: {"error":{"message":"overloaded"}}\n\n`
     const upstream = `${before}data: ${chunk({}, "stop")}\n\ndata: [DONE]\n\n`

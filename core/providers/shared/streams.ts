@@ -92,14 +92,16 @@ const pipeEvents = (
 
 /** An OpenAI-compatible upstream's SSE, passed on as it is but for error events and the key. */
 export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor): ReadableStream<Uint8Array> => {
-  // Only an event that mentions "error" is parsed; content chunks are only searched for the key.
-  const mentionsError = (text: string) => text.includes("\"error\"")
+  // Only an event that mentions "error" is parsed; content chunks are only searched for the key. An error is a
+  // `data: {"error": …}` event, or any event named `error` (the SDKs raise on both).
   const relay = (event: SseEvent): Step => {
-    if (event.data !== undefined && mentionsError(event.data)) {
+    const named = event.event === "error"
+    if (event.data !== undefined && (named || event.data.includes("\"error\""))) {
       try {
         const parsed: unknown = JSON.parse(event.data)
-        if (hasError(parsed)) return { text: scrubbedErrorEvent(parsed, redact, event.event), over: true }
+        if (named || hasError(parsed)) return { text: scrubbedErrorEvent(parsed, redact, event.event), over: true }
       } catch {
+        if (named) return { text: sseText(redact.error(event.data), event.event), over: true }
         // Not JSON: the tap downstream ends the stream on it; only the key comes out here.
       }
     }
@@ -117,7 +119,7 @@ export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor):
       }
       return { text, over: false }
     },
-    (text) => !mentionsError(text) && redact.text(text) === text
+    (text) => !text.includes("error") && redact.text(text) === text
   )
 }
 
