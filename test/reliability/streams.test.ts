@@ -281,7 +281,8 @@ describe("the provider relay and the tap under awkward upstream framing", () => 
   })
 
   it("treats an event named error as an error: scrubbed, the last event, and the stream failed", async () => {
-    const upstream = `data: ${chunk({ content: "half" })}\n\nevent: error\ndata: {"message":"overloaded: Bearer ${KEY}"}\n\n`
+    const error = `event: error\ndata: {"message":"overloaded: Bearer ${KEY}"}\n\n`
+    const upstream = `data: ${chunk({ content: "half" })}\n\n${error}`
     const ends: Array<StreamEnd> = []
     const relayed = relayStream(pieces(`${upstream}data: [DONE]\n\n`, [5]), redact)
     const tapped = tapSse(relayed, (end) => ends.push(end), String)
