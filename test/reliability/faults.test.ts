@@ -216,8 +216,9 @@ describe("L2 sidecar killed under load", () => {
         // Half the prompts are SIMPLE (L2's), half COMPLEX (L3's); all unique, so no cache answers them.
         const load = startLoad(gateway, (client, i) => (i % 2 === 0 ? `What is the capital of country ${client}-${i}?` : `Explain topic ${client}-${i} in depth`), 4)
         assert.ok(await eventually(() => load.count("before", "l2") > 0, 10_000))
-        load.setPhase("down")
         await sidecar.kill()
+        // Requests asked from now on cannot reach it (those already in flight may still have).
+        load.setPhase("down")
         const l2 = (await health(gateway)).layers.l2!
         assert.equal(l2.status, "unavailable")
         assert.ok(l2.reason, "with a reason")
@@ -251,8 +252,8 @@ describe("Redis killed and restarted under concurrent load", () => {
         const load = startLoad(gateway, (client, i) => (i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question ${client}-${i}?`))
         assert.ok(await eventually(() => load.count("before", "l1a") >= 20, 10_000))
 
-        load.setPhase("down")
         await redis.stop()
+        load.setPhase("down")
         assert.ok(await eventually(async () => (await health(gateway)).layers.l1a!.status === "unavailable", 5_000), "/health shows l1a unavailable")
         // Down long enough for the client's reconnect attempts to back off.
         assert.ok(await eventually(() => load.count("down", "l3") >= 100, 15_000))
@@ -296,8 +297,8 @@ describe("embedding worker crashed under load", () => {
       const load = startLoad(gateway, (client, i) => (i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question about topic ${client}-${i}?`))
       assert.ok(await eventually(() => load.count("before", "l1b") >= 10, 10_000))
 
-      load.setPhase("down")
       await worker!.crashForTesting()
+      load.setPhase("down")
       const l1b = (await health(gateway)).layers.l1b!
       assert.equal(l1b.status, "restarting")
       assert.match(l1b.reason ?? "", /embedding worker/)
