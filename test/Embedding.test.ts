@@ -6,7 +6,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
-import type { EmbeddingBackend } from "../core/Embedder.ts"
+import { Cause, Effect, Exit } from "effect"
+import { type BackendStatus, Embedder, type EmbeddingBackend } from "../core/Embedder.ts"
+import type { LayerUnavailable } from "../core/errors.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker, type WorkerEmbeddingBackend } from "../runtimes/embedding/inWorker.ts"
@@ -79,6 +81,51 @@ describe("transformers.js embedding backend (onnxruntime-web WASM)", () => {
     } finally {
       await worker.dispose?.()
     }
+  })
+})
+
+describe("Embedder over a backend that restarts itself", () => {
+  const failureOf = async (effect: Effect.Effect<unknown, LayerUnavailable>) => {
+    const exit = await Effect.runPromiseExit(effect)
+    assert.ok(Exit.isFailure(exit))
+    const error = Cause.findErrorOption(exit.cause)
+    assert.equal(error._tag, "Some")
+    return (error as { value: LayerUnavailable }).value
+  }
+
+  it("shows the restart with its reason, fails embeds without calling the backend, and is ok once it is back", async () => {
+    let status: BackendStatus = { status: "ok" }
+    let calls = 0
+    let inFlight: { reject: (error: Error) => void } | undefined
+    const embedder = Embedder.make({
+      name: "fake",
+      dimensions: 2,
+      maxInputChars: 100,
+      embed: (texts) => {
+        calls++
+        if (texts[0] === "in flight") return new Promise((_, reject) => (inFlight = { reject }))
+        return Promise.resolve(texts.map(() => Float32Array.of(1, 0)))
+      },
+      status: () => status
+    })
+    await Effect.runPromise(embedder.embed("before"))
+    // A batch lost to the crash is the backend's to report: once it is back, nothing says "unavailable".
+    const lost = failureOf(embedder.embed("in flight"))
+    while (!inFlight) await new Promise((resolve) => setTimeout(resolve, 1))
+    status = { status: "restarting", reason: "the embedding worker exited (code 1); restarting it in 1 s" }
+    inFlight.reject(new Error("the embedding worker exited (code 1)"))
+    assert.match((await lost).reason, /embedding worker exited/)
+    assert.deepEqual(embedder.status(), { status: "restarting", model: "fake", reason: "the embedding worker exited (code 1); restarting it in 1 s" })
+
+    const callsBefore = calls
+    const failure = await failureOf(embedder.embed("while down"))
+    assert.equal(failure.layer, "l1b")
+    assert.match(failure.reason, /restarting/)
+    assert.equal(calls, callsBefore, "not queued for a backend that cannot answer")
+
+    status = { status: "ok" }
+    assert.deepEqual(embedder.status(), { status: "ok", model: "fake" })
+    assert.equal((await Effect.runPromise(embedder.embed("after"))).length, 2)
   })
 })
 
