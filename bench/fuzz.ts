@@ -1,0 +1,34 @@
+// The reliability fuzzer as a bench: the same generator and checks as test/reliability/fuzz.test.ts, with the
+// figures printed as JSON instead of asserted — /healthz latency (p50/p99/max) under the fuzz load, the status
+// counts, and every distinct failure with a shrunk reproducer.
+// Usage: npm run bench:fuzz -- [--requests 10000] [--seed 20261128] [--workers 6] [--no-semantic] [--minutes 5]
+import { parseArgs } from "node:util"
+import { semanticBackends } from "../runtimes/shared.ts"
+import { probeHealthz, runFuzz, startFuzzTargets } from "../test/support/fuzz.ts"
+import { writeResults } from "./results.ts"
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "10000" },
+    seed: { type: "string", default: "20261128" },
+    workers: { type: "string", default: "6" },
+    minutes: { type: "string", default: "5" },
+    "no-semantic": { type: "boolean", default: false }
+  }
+})
+
+const semantic = values["no-semantic"] ? undefined : semanticBackends(process.env, new URL("../runtimes/embedding/worker-node.mjs", import.meta.url))
+const targets = await startFuzzTargets(semantic)
+const healthz = probeHealthz(targets.gateways.open!.url)
+const result = await runFuzz({
+  seed: Number(values.seed),
+  requests: Number(values.requests),
+  workers: Number(values.workers),
+  timeLimitMs: Number(values.minutes) * 60_000,
+  targets,
+  onProgress: (line) => process.stderr.write(`${line}\n`)
+})
+const figures = { ...result, healthz: await healthz.stop() }
+await targets.close()
+console.log(JSON.stringify(figures, null, 2))
+await writeResults("fuzz", figures)

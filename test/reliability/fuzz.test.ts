@@ -1,0 +1,70 @@
+// 10,000 generated requests (fixed seed) against three gateways on a loopback fake upstream — open, secured by a
+// gateway key, and with the semantic cache on the real model — on every route, with hostile bodies and headers,
+// most in-process through the gateway's fetch, a share over real sockets (chunked, slow, oversized). A failure is
+// shrunk by fast-check and printed as curl commands; the run goes on, so one run lists every distinct defect.
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import { semanticBackends } from "../../runtimes/shared.ts"
+import { type Finding, type FuzzResult, type FuzzTargets, probeHealthz, runFuzz, startFuzzTargets } from "../support/fuzz.ts"
+
+const SEED = 20261128
+const REQUESTS = 10_000
+
+let targets: FuzzTargets
+let result: FuzzResult
+let healthz: Awaited<ReturnType<ReturnType<typeof probeHealthz>["stop"]>>
+
+before(async () => {
+  targets = await startFuzzTargets(semanticBackends(process.env, new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url)))
+  const probe = probeHealthz(targets.gateways.open!.url)
+  result = await runFuzz({ seed: SEED, requests: REQUESTS, workers: 6, targets, timeLimitMs: 100_000 })
+  healthz = await probe.stop()
+  const { findings, ...figures } = result
+  console.log(JSON.stringify({ ...figures, distinctFailures: findings.length, healthz }))
+}, { timeout: 180_000 })
+after(() => targets.close())
+
+const listed = (findings: ReadonlyArray<Finding>) =>
+  findings.map((finding) =>
+    `\n\n${finding.signature} (${finding.occurrences}×${finding.reproduced ? "" : ", did not fail again when re-run alone"})\n` +
+    `${finding.reproducer}${finding.log ? `\n${finding.log}` : ""}`
+  ).join("")
+
+const findingsWhere = (test: (signature: string) => boolean) => result.findings.filter((finding) => test(finding.signature))
+
+describe("reliability: 10,000 generated requests on every route", () => {
+  it("sends them all", () => {
+    assert.ok(result.requests >= REQUESTS, `only ${result.requests} requests were sent in the time limit`)
+    assert.ok((result.transportCounts.socket ?? 0) > REQUESTS / 20, "a share of the requests goes over real sockets")
+  })
+
+  it("answers every request, never with a 500, and nothing escapes as an uncaught error", () => {
+    const failures = findingsWhere((signature) => /status 500|no response|process-level/.test(signature))
+    assert.deepEqual(failures.map((finding) => finding.signature), [], listed(failures))
+  })
+
+  it("writes every error as JSON in the client's format (Anthropic's on /v1/messages, OpenAI's elsewhere)", () => {
+    const failures = findingsWhere((signature) => /error body|body is not JSON/.test(signature))
+    assert.deepEqual(failures.map((finding) => finding.signature), [], listed(failures))
+  })
+
+  it("ends every stream the way the client's SDK expects, with no error event", () => {
+    const failures = findingsWhere((signature) => /stream/.test(signature))
+    assert.deepEqual(failures.map((finding) => finding.signature), [], listed(failures))
+  })
+
+  it("keeps /healthz answering within 1 s throughout, and the event loop never blocked over 1 s", () => {
+    const blocked = findingsWhere((signature) => /event loop blocked/.test(signature))
+    const stalls = result.stalls.map((stall) => `\n\nblocked ${stall.blockedMs} ms at ${stall.atMs} ms, in flight:\n${stall.inFlight.join("\n")}`)
+    assert.deepEqual(healthz.failures, [])
+    assert.ok(healthz.count > 0)
+    assert.ok(healthz.max < 1_000, `/healthz took ${healthz.max} ms (p99 ${healthz.p99} ms)${stalls.join("")}${listed(blocked)}`)
+    assert.deepEqual(stalls, [], stalls.join("") + listed(blocked))
+  })
+
+  it("finds nothing else", () => {
+    const known = /status 500|no response|process-level|error body|body is not JSON|stream|event loop blocked/
+    const failures = findingsWhere((signature) => !known.test(signature))
+    assert.deepEqual(failures.map((finding) => finding.signature), [], listed(failures))
+  })
+})
