@@ -109,7 +109,10 @@ export class Embedder extends Context.Service<Embedder, {
         const known = recent.get(input)
         if (known) return Effect.succeed(known)
         const down = backendDown()
-        if (down) return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: `embedder ${down.status}: ${down.reason}` }))
+        // Queued for a backend that cannot answer, the request would only wait to fail: it goes on now.
+        if (down) {
+          return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: `embedder ${down.status}: ${down.reason}` }))
+        }
         return Effect.tryPromise({
           try: () => enqueue(input).then((vector) => (recent.set(input, vector), vector)),
           catch: (error) =>

@@ -93,7 +93,7 @@ describe("Embedder over a backend that restarts itself", () => {
     return (error as { value: LayerUnavailable }).value
   }
 
-  it("shows the restart with its reason, fails embeds without calling the backend, and is ok once it is back", async () => {
+  it("shows the restart with its reason, fails embeds without calling the backend, is ok once back", async () => {
     let status: BackendStatus = { status: "ok" }
     let calls = 0
     let inFlight: { reject: (error: Error) => void } | undefined
@@ -115,7 +115,7 @@ describe("Embedder over a backend that restarts itself", () => {
     status = { status: "restarting", reason: "the embedding worker exited (code 1); restarting it in 1 s" }
     inFlight.reject(new Error("the embedding worker exited (code 1)"))
     assert.match((await lost).reason, /embedding worker exited/)
-    assert.deepEqual(embedder.status(), { status: "restarting", model: "fake", reason: "the embedding worker exited (code 1); restarting it in 1 s" })
+    assert.deepEqual(embedder.status(), { status: "restarting", model: "fake", reason: status.reason })
 
     const callsBefore = calls
     const failure = await failureOf(embedder.embed("while down"))
@@ -143,7 +143,7 @@ describe("the embedding worker after a crash", () => {
     return "reason" in status ? status.reason : ""
   }
 
-  it("fails embeds at once while it restarts, says why, and embeds as before once it is back", { timeout: 120_000 }, async () => {
+  it("fails embeds at once while it restarts, says why, and embeds as before once back", { timeout: 120_000 }, async () => {
     const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
     try {
       assert.equal(worker.fast, undefined, "a model without a fast stage offers none")
@@ -170,7 +170,7 @@ describe("the embedding worker after a crash", () => {
     }
   })
 
-  it("keeps restarting, each time later, while the model cannot be loaded again, and recovers once it can", { timeout: 120_000 }, async () => {
+  it("keeps restarting, later each time, while the model cannot be loaded, and recovers", { timeout: 120_000 }, async () => {
     const directory = await mkdtemp(join(tmpdir(), "isartor-restart-model-"))
     await cp(fixture, directory, { recursive: true })
     const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: directory, cacheDir: "" })
@@ -179,7 +179,8 @@ describe("the embedding worker after a crash", () => {
       const weights = await readFile(model)
       await writeFile(model, "not an onnx model")
       await worker.crashForTesting()
-      assert.ok(await eventually(() => /could not load the model again: .*restarting it in 2 s/.test(reasonOf(worker))), reasonOf(worker))
+      const failedAgain = () => /could not load the model again: .*restarting it in 2 s/.test(reasonOf(worker))
+      assert.ok(await eventually(failedAgain), reasonOf(worker))
       assert.equal(worker.status!().status, "restarting")
       await writeFile(model, weights)
       assert.ok(await eventually(isOk(worker)), reasonOf(worker))
@@ -204,15 +205,20 @@ describe("the embedding worker after a crash", () => {
     // A process that starts the worker, crashes it, waits for the restart and then has nothing left to do.
     const dir = await mkdtemp(join(tmpdir(), "isartor-worker-unref-"))
     const script = join(dir, "restart.mts")
+    const inWorker = new URL("../runtimes/embedding/inWorker.ts", import.meta.url).href
+    const choice = { model: "use-lite", modelPath: fixture, cacheDir: "" }
     await writeFile(script, [
-      `import { loadEmbedderInWorker } from ${JSON.stringify(new URL("../runtimes/embedding/inWorker.ts", import.meta.url).href)}`,
-      `const worker = await loadEmbedderInWorker(new URL(${JSON.stringify(workerEntry.href)}), { model: "use-lite", modelPath: ${JSON.stringify(fixture)}, cacheDir: "" })`,
+      `import { loadEmbedderInWorker } from ${JSON.stringify(inWorker)}`,
+      `const worker = await loadEmbedderInWorker(new URL(${JSON.stringify(workerEntry.href)}), ${JSON.stringify(choice)})`,
       `await worker.crashForTesting()`,
       `while (worker.status().status !== "ok") await new Promise((resolve) => setTimeout(resolve, 50))`,
       `console.log("restarted")`
     ].join("\n"))
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, ["--import", "tsx", script], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        stdio: ["ignore", "pipe", "pipe"]
+      })
       let output = ""
       child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
       child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
@@ -228,7 +234,8 @@ describe("the embedding worker after a crash", () => {
   })
 
   it("keeps USE-lite's fast stage on the gateway's thread across a restart", { timeout: 180_000 }, async () => {
-    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: "", cacheDir: "", tableCacheDir: tableCacheDir(process.env) })
+    const choice = { model: "use-lite", modelPath: "", cacheDir: "", tableCacheDir: tableCacheDir(process.env) }
+    const worker = await loadEmbedderInWorker(workerEntry, choice)
     try {
       // The table comes from the cache directory (or is built on the worker, once).
       assert.ok(await eventually(() => worker.fast!("ready?") !== undefined), "the fast stage is ready")

@@ -20,7 +20,11 @@ interface Ready {
 }
 
 type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | { readonly id: number; readonly error: string }
-type FromWorker = Ready | Reply | { readonly failed: string } | { readonly staticTable: Float32Array; readonly warning?: string }
+type FromWorker =
+  | Ready
+  | Reply
+  | { readonly failed: string }
+  | { readonly staticTable: Float32Array; readonly warning?: string }
 
 /** After a crash the worker is started again in 1 s, then 2, 4… up to 30 s while it keeps crashing. */
 const FIRST_RESTART_MS = 1000
@@ -75,7 +79,9 @@ export const loadEmbedderInWorker = (
       restartDelayMs = Math.min(restartDelayMs * 2, MAX_RESTART_MS)
       state = { kind: "restarting", reason: `${reason}; restarting it in ${delayMs / 1000} s` }
       rejectPending(new Error(reason))
-      console.warn(`isartor: warning: ${reason}; L1b falls through to the next layer until it is restarted (in ${delayMs / 1000} s)`)
+      console.warn(
+        `isartor: warning: ${reason}; L1b falls through to the next layer until it is restarted in ${delayMs / 1000} s`
+      )
       restartTimer = setTimeout(() => {
         restartTimer = undefined
         if (state.kind !== "restarting") return
@@ -89,7 +95,10 @@ export const loadEmbedderInWorker = (
     const methods: Omit<WorkerEmbeddingBackend, "name" | "dimensions" | "maxInputChars"> = {
       embed: (texts) => {
         // Posting to a dead or loading worker would wait forever: fail now, and the request goes on.
-        if (state.kind !== "ready") return Promise.reject(new Error(state.kind === "restarting" ? state.reason : `the embedding worker is ${state.kind}`))
+        if (state.kind !== "ready") {
+          const why = state.kind === "restarting" ? state.reason : `the embedding worker is ${state.kind}`
+          return Promise.reject(new Error(why))
+        }
         const current = worker
         return new Promise((resolveBatch, rejectBatch) => {
           const id = nextId++
@@ -119,7 +128,8 @@ export const loadEmbedderInWorker = (
     const spawn = () => {
       const started = state.kind !== "starting"
       // Once this thread has the fast stage's table, a restarted worker need not read or build it again.
-      const current = new Worker(entry, { workerData: { ...choice, sendStaticTable: fast === undefined } satisfies WorkerChoice })
+      const workerData: WorkerChoice = { ...choice, sendStaticTable: fast === undefined }
+      const current = new Worker(entry, { workerData })
       worker = current
       let cause: string | undefined
       current.on("error", (error) => {
@@ -140,7 +150,10 @@ export const loadEmbedderInWorker = (
         if ("staticTable" in message) {
           if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
           // USE-lite's fast first stage is ready: it runs on this thread from now on, across worker restarts.
-          if (!fast) void loadVocabulary().then((vocabulary) => (fast ??= staticEncoder(vocabulary, message.staticTable)), () => undefined)
+          if (!fast) {
+            const table = message.staticTable
+            void loadVocabulary().then((vocabulary) => (fast ??= staticEncoder(vocabulary, table)), () => undefined)
+          }
           return
         }
         if ("failed" in message) {
@@ -159,7 +172,8 @@ export const loadEmbedderInWorker = (
             console.log("isartor: the embedding worker is running again")
             return
           }
-          resolve({ name: message.name, dimensions: message.dimensions, maxInputChars: message.maxInputChars, ...methods })
+          const { name, dimensions, maxInputChars } = message
+          resolve({ name, dimensions, maxInputChars, ...methods })
           return
         }
         const waiter = pending.get(message.id)

@@ -38,19 +38,31 @@ interface Answered {
 
 /** A prompt on the native endpoint; a client gives up after 10 s, so a hang is a counted failure, not a stuck test. */
 const ask = async (gateway: RunningGateway, prompt: string): Promise<Answered> => {
-  const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }), signal: AbortSignal.timeout(10_000) })
+  const response = await fetch(`${gateway.url}/api/chat`, {
+    method: "POST",
+    body: JSON.stringify({ prompt }),
+    signal: AbortSignal.timeout(10_000)
+  })
   const body = (await response.json()) as { message?: string; error?: { message: string } }
-  return { status: response.status, layer: response.headers.get("x-isartor-layer"), message: body.message ?? body.error?.message ?? "" }
+  const message = body.message ?? body.error?.message ?? ""
+  return { status: response.status, layer: response.headers.get("x-isartor-layer"), message }
 }
 
+type LayerHealth = { readonly status: string; readonly reason?: string }
 const health = async (gateway: RunningGateway) =>
-  (await (await fetch(`${gateway.url}/health`)).json()) as { layers: Record<string, { status: string; reason?: string }> }
+  (await (await fetch(`${gateway.url}/health`)).json()) as { layers: Record<string, LayerHealth> }
+const layerStatus = async (gateway: RunningGateway, layer: string) => (await health(gateway)).layers[layer]?.status
 
 /**
  * `clients` concurrent clients, each asking `next(client, i)` in a loop until `stop` (or `maxPerClient` requests),
  * tallying answers by phase and layer and keeping every client-visible failure (non-200, network error, timeout).
  */
-const startLoad = (gateway: RunningGateway, next: (client: number, i: number) => string, clients = 8, maxPerClient = 400) => {
+const startLoad = (
+  gateway: RunningGateway,
+  next: (client: number, i: number) => string,
+  clients = 8,
+  maxPerClient = 400
+) => {
   let running = true
   let phase = "before"
   const layers = new Map<string, number>()
@@ -77,7 +89,9 @@ const startLoad = (gateway: RunningGateway, next: (client: number, i: number) =>
     requests: () => requests,
     count: (phaseName: string, layer: string) => layers.get(`${phaseName}:${layer}`) ?? 0,
     /** One line for the test's diagnostics: requests, failures, answers by phase and layer. */
-    summary: () => `${requests} requests, ${failures.length} client-visible failures; ${[...layers].map(([key, n]) => `${key} ${n}`).join(", ")}`,
+    summary: () =>
+      `${requests} requests, ${failures.length} client-visible failures; ` +
+      [...layers].map(([key, n]) => `${key} ${n}`).join(", "),
     setPhase: (name: string) => void (phase = name),
     stop: async () => {
       running = false
@@ -123,7 +137,8 @@ describe("upstream faults reach non-streamed SDK clients as one clear error", ()
     anthropic: async (gateway, prompt) => {
       const client = new Anthropic({ apiKey: "caller-key", baseURL: gateway.url, maxRetries: 0, timeout: 10_000 })
       try {
-        await client.messages.create({ model: "gpt-4o-mini", max_tokens: 64, messages: [{ role: "user", content: prompt }] })
+        const messages = [{ role: "user" as const, content: prompt }]
+        await client.messages.create({ model: "gpt-4o-mini", max_tokens: 64, messages })
         return { status: 200, message: "", retryAfter: null }
       } catch (error) {
         if (!(error instanceof Anthropic.APIError) || error.status === undefined) throw error
@@ -133,11 +148,15 @@ describe("upstream faults reach non-streamed SDK clients as one clear error", ()
   }
 
   for (const [name, send] of Object.entries(clients)) {
-    it(`${name}: a slow upstream is a 502 saying it timed out; 500s are a 502 after the retries; 429 stays 429 with Retry-After`, async () => {
+    const title = `${name}: a slow upstream is a 502 saying it timed out; 500s are a 502 after the retries; ` +
+      "429 stays 429 with Retry-After"
+    it(title, async () => {
       await withGateway(env, async (gateway) => {
         const unexpected: Array<string> = []
         const expect = (what: string, outcome: Outcome, status: number, message: RegExp) => {
-          if (outcome.status !== status || !message.test(outcome.message)) unexpected.push(`${what}: ${outcome.status} ${outcome.message}`)
+          if (outcome.status !== status || !message.test(outcome.message)) {
+            unexpected.push(`${what}: ${outcome.status} ${outcome.message}`)
+          }
         }
 
         upstream.calls.length = 0
@@ -146,7 +165,10 @@ describe("upstream faults reach non-streamed SDK clients as one clear error", ()
         assert.equal(upstream.calls.length, 2, "a timeout is retried once")
 
         upstream.calls.length = 0
-        upstream.queue.push({ kind: "error", status: 500, message: "boom" }, { kind: "error", status: 500, message: "boom again" })
+        upstream.queue.push(
+          { kind: "error", status: 500, message: "boom" },
+          { kind: "error", status: 500, message: "boom again" }
+        )
         expect("500", await send(gateway, `${name} failing`), 502, /provider openai.*boom again/)
         assert.equal(upstream.calls.length, 2, "a 500 is retried once")
 
@@ -173,8 +195,11 @@ const startSidecar = async (port = 0) => {
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
       res.writeHead(200, { "content-type": "application/json" })
-      if (req.method === "GET") return void res.end(JSON.stringify({ object: "list", data: [{ id: "tiny-model", object: "model" }] }))
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { model: string; messages: Array<{ content: string }> }
+      if (req.method === "GET") {
+        return void res.end(JSON.stringify({ object: "list", data: [{ id: "tiny-model", object: "model" }] }))
+      }
+      type Body = { model: string; messages: Array<{ content: string }> }
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as Body
       const isClassification = body.messages[0]!.content.startsWith("Classify")
       const text = body.messages[body.messages.length - 1]!.content
       const content = isClassification ? (/capital/i.test(text) ? "SIMPLE" : "COMPLEX") : `Local answer for: ${text}`
@@ -201,7 +226,7 @@ const startSidecar = async (port = 0) => {
 }
 
 describe("L2 sidecar killed under load", () => {
-  it("L3 answers every request meanwhile, /health shows l2 unavailable, and L2 answers again once it is back", async (t) => {
+  it("L3 answers every request meanwhile, /health shows l2 unavailable, L2 answers once back", async (t) => {
     let sidecar = await startSidecar()
     const env = {
       ISARTOR__ENABLE_SLM_ROUTER: "true",
@@ -214,7 +239,9 @@ describe("L2 sidecar killed under load", () => {
       await withGateway(env, async (gateway) => {
         assert.equal((await ask(gateway, "What is the capital of France?")).layer, "l2")
         // Half the prompts are SIMPLE (L2's), half COMPLEX (L3's); all unique, so no cache answers them.
-        const load = startLoad(gateway, (client, i) => (i % 2 === 0 ? `What is the capital of country ${client}-${i}?` : `Explain topic ${client}-${i} in depth`), 4)
+        const prompt = (client: number, i: number) =>
+          i % 2 === 0 ? `What is the capital of country ${client}-${i}?` : `Explain topic ${client}-${i} in depth`
+        const load = startLoad(gateway, prompt, 4)
         assert.ok(await eventually(() => load.count("before", "l2") > 0, 10_000))
         await sidecar.kill()
         // Requests asked from now on cannot reach it (those already in flight may still have).
@@ -249,12 +276,15 @@ describe("Redis killed and restarted under concurrent load", () => {
         for (const prompt of hot) assert.equal((await ask(gateway, prompt)).status, 200)
         assert.equal((await ask(gateway, hot[0]!)).layer, "l1a")
         // Mixed: even requests repeat a hot question (an L1a hit while Redis is up), odd ones are new.
-        const load = startLoad(gateway, (client, i) => (i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question ${client}-${i}?`))
+        const prompt = (client: number, i: number) =>
+          i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question ${client}-${i}?`
+        const load = startLoad(gateway, prompt)
         assert.ok(await eventually(() => load.count("before", "l1a") >= 20, 10_000))
 
         await redis.stop()
         load.setPhase("down")
-        assert.ok(await eventually(async () => (await health(gateway)).layers.l1a!.status === "unavailable", 5_000), "/health shows l1a unavailable")
+        const l1aUnavailable = async () => (await layerStatus(gateway, "l1a")) === "unavailable"
+        assert.ok(await eventually(l1aUnavailable, 5_000), "/health says so")
         // Down long enough for the client's reconnect attempts to back off.
         assert.ok(await eventually(() => load.count("down", "l3") >= 100, 15_000))
 
@@ -294,7 +324,9 @@ describe("embedding worker crashed under load", () => {
       const hot = Array.from({ length: 4 }, (_, i) => `How do I reset the password of account ${i}?`)
       for (const prompt of hot) assert.equal((await ask(gateway, prompt)).status, 200)
       assert.ok(await eventually(async () => (await ask(gateway, hot[0]!)).layer === "l1b", 5_000))
-      const load = startLoad(gateway, (client, i) => (i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question about topic ${client}-${i}?`))
+      const prompt = (client: number, i: number) =>
+        i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question about topic ${client}-${i}?`
+      const load = startLoad(gateway, prompt)
       assert.ok(await eventually(() => load.count("before", "l1b") >= 10, 10_000))
 
       await worker!.crashForTesting()
@@ -305,11 +337,13 @@ describe("embedding worker crashed under load", () => {
       // A new question needs the model: while it is down the request goes on to L3.
       assert.equal((await ask(gateway, "Where can I download my invoices?")).layer, "l3")
 
-      assert.ok(await eventually(async () => (await health(gateway)).layers.l1b!.status === "ok", 30_000), "the worker is back")
+      const l1bOk = async () => (await layerStatus(gateway, "l1b")) === "ok"
+      assert.ok(await eventually(l1bOk, 30_000), "the worker is back")
       load.setPhase("back")
       // New questions, embedded by the restarted worker: stored, then a rephrasing is an L1b hit.
       assert.equal((await ask(gateway, "How do I change my billing address?")).layer, "l3")
-      assert.ok(await eventually(async () => (await ask(gateway, "How can I change my billing address?")).layer === "l1b", 5_000), "L1b hits resume")
+      const rephrased = async () => (await ask(gateway, "How can I change my billing address?")).layer === "l1b"
+      assert.ok(await eventually(rephrased, 5_000), "L1b hits resume")
       assert.ok(await eventually(() => load.count("back", "l3") + load.count("back", "l1b") >= 20, 10_000))
       await load.stop()
       t.diagnostic(load.summary())
