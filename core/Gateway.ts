@@ -1,4 +1,4 @@
-import { Cause, Context, Effect, Exit, Layer, Logger, ManagedRuntime } from "effect"
+import { Context, Effect, Layer, Logger, ManagedRuntime } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheKey } from "./CacheKey.ts"
 import { CacheWrites } from "./CacheWrites.ts"
@@ -18,6 +18,7 @@ import { type EmbeddedEngine, LocalModel } from "./LocalModel.ts"
 import { Router, routerEnabled } from "./Router.ts"
 import { Embedder, type EmbeddingBackend } from "./Embedder.ts"
 import { SemanticCache } from "./SemanticCache.ts"
+import { StartFailed } from "./errors.ts"
 import { VectorIndex } from "./VectorIndex.ts"
 import { VERSION } from "./version.ts"
 
@@ -68,13 +69,6 @@ export interface Gateway {
 /** Start-up failed: the message says which setting and what form it needs. */
 export class GatewayStartError extends Error {
   override readonly name = "GatewayStartError"
-}
-
-const unwrap = async <A, E extends { readonly message: string }>(effect: Effect.Effect<A, E>): Promise<A> => {
-  const exit = await Effect.runPromiseExit(effect)
-  if (Exit.isSuccess(exit)) return exit.value
-  const failure = Cause.findErrorOption(exit.cause)
-  throw new GatewayStartError(failure._tag === "Some" ? failure.value.message : Cause.pretty(exit.cause))
 }
 
 interface LoadedSemantic {
@@ -141,83 +135,114 @@ export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/g, 
 const unusableRedis = (reason: string): RedisConnection => {
   const fail = () => Promise.reject(new Error(reason))
   return {
-    commands: { get: fail, setWithTtl: fail, exists: fail, countKeys: fail, entries: fail, publish: fail, subscribe: () => undefined },
+    commands: { get: fail, setWithTtl: fail, exists: fail, countKeys: fail, entries: fail, publish: fail, subscribe: () => () => undefined },
     close: async () => undefined
   }
 }
 
-const connectToRedis = async (config: AppConfigShape, options: GatewayOptions, log: GatewayLog) => {
-  if (!options.redis) throw new GatewayStartError("cache_backend = redis needs a Redis client, and this runtime provides none")
-  // One server, or comma-separated seed nodes of a Redis Cluster.
-  const seeds = config.redis_url.split(",").map((seed) => seed.trim())
-  const protocols = seeds.map((seed) => URL.canParse(seed) ? new URL(seed).protocol : undefined)
-  if (!protocols.every((protocol) => protocol === "redis:" || protocol === "rediss:")) {
-    log.warn(`isartor: warning: ISARTOR__REDIS_URL is not a redis:// or rediss:// URL; the caches fall through until it is fixed`)
-    return unusableRedis("ISARTOR__REDIS_URL is malformed")
-  }
-  const connection = await options.redis(config.redis_url)
-  // Redis down at start-up is not fatal: the caches fall through until it comes back.
-  const reachable = await connection.commands.get("isartor:ping").then(() => true, () => false)
-  if (!reachable) log.warn(`isartor: warning: Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`)
-  return connection
-}
+const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error)
+
+/** A resource of the runtime's, held for the gateway's lifetime: released when it stops or when a later start step fails. */
+const acquire = <A>(what: string, load: () => Promise<A>, release: (resource: A) => Promise<void> | undefined) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: load,
+      catch: (error) => new StartFailed({ message: what === "" ? messageOf(error) : `${what}: ${messageOf(error)}` })
+    }),
+    (resource) => Effect.promise(() => release(resource) ?? Promise.resolve())
+  )
+
+/** The embedding model (on its worker) and the vector library, when L1b or the embedding classifier needs them. */
+const acquireSemantic = (config: AppConfigShape, options: GatewayOptions) =>
+  Effect.gen(function*() {
+    const classifiesByEmbedding = routerEnabled(config) && config.layer2.classifier === "embedding"
+    if (classifiesByEmbedding && !options.semantic) {
+      return yield* new StartFailed({
+        message: "ISARTOR__LAYER2__CLASSIFIER=embedding needs the embedding model, and this runtime provides none"
+      })
+    }
+    const backends = options.semantic
+    if (!backends || (config.cache_mode === "exact" && !classifiesByEmbedding)) return undefined
+    // The model loads and warms up before the gateway serves: the first request pays nothing for it.
+    const embedder = yield* acquire(
+      "cannot load the embedding model",
+      () => backends.loadEmbedder({ model: config.embedding_model, modelPath: config.embedding_model_path }),
+      (loaded) => loaded.dispose?.()
+    )
+    const hnswlib = yield* acquire("cannot load the embedding model", backends.loadHnswlib, () => undefined)
+    return { embedder, hnswlib }
+  })
+
+const acquireRedis = (config: AppConfigShape, options: GatewayOptions) =>
+  Effect.gen(function*() {
+    const connect = options.redis
+    if (!connect) return yield* new StartFailed({ message: "cache_backend = redis needs a Redis client, and this runtime provides none" })
+    // One server, or comma-separated seed nodes of a Redis Cluster.
+    const seeds = config.redis_url.split(",").map((seed) => seed.trim())
+    const protocols = seeds.map((seed) => URL.canParse(seed) ? new URL(seed).protocol : undefined)
+    if (!protocols.every((protocol) => protocol === "redis:" || protocol === "rediss:")) {
+      yield* Effect.logWarning("ISARTOR__REDIS_URL is not a redis:// or rediss:// URL; the caches fall through until it is fixed")
+      return unusableRedis("ISARTOR__REDIS_URL is malformed")
+    }
+    const connection = yield* acquire("cannot connect to Redis", () => connect(config.redis_url), (redis) => redis.close())
+    // Redis down at start-up is not fatal: the caches fall through until it comes back.
+    const reachable = yield* Effect.promise(() => connection.commands.get("isartor:ping").then(() => true, () => false))
+    if (!reachable) {
+      yield* Effect.logWarning(`Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`)
+    }
+    return connection
+  })
 
 /**
  * The embedded L2 engine, or — when the model path is unset, the package missing or the file unusable — one warning
  * saying what to install or set, and the reason, with which L2 falls through to L3.
  */
-const loadEmbedded = async (config: AppConfigShape, options: GatewayOptions, log: GatewayLog): Promise<EmbeddedEngine | string> => {
-  const fallsThrough = "L2 falls through to L3 until it is fixed"
-  const problem = (reason: string) => {
-    log.warn(`isartor: warning: embedded L2 engine unavailable: ${reason}; ${fallsThrough}`)
-    return reason
-  }
-  if (config.embedded.model_path === "") return problem("set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file")
-  if (!options.embedded) return problem("this runtime cannot load an embedded engine")
-  return options.embedded(config.embedded.model_path).then(
-    (engine) => {
-      log.info(`isartor: embedded L2 engine ready (${engine.name})`)
-      return engine
-    },
-    (error: unknown) => problem(error instanceof Error ? error.message : String(error))
-  )
-}
+const acquireEmbedded = (config: AppConfigShape, options: GatewayOptions) =>
+  Effect.gen(function*() {
+    const problem = (reason: string) =>
+      Effect.as(Effect.logWarning(`embedded L2 engine unavailable: ${reason}; L2 falls through to L3 until it is fixed`), reason)
+    if (config.embedded.model_path === "") return yield* problem("set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file")
+    const load = options.embedded
+    if (!load) return yield* problem("this runtime cannot load an embedded engine")
+    return yield* acquire("", () => load(config.embedded.model_path), (engine) => engine.dispose?.()).pipe(
+      Effect.tap((engine) => Effect.logInfo(`embedded L2 engine ready (${engine.name})`)),
+      Effect.catchTag("StartFailed", (failed) => problem(failed.message))
+    )
+  })
+
+/**
+ * The whole gateway as one Layer: the configuration is read and checked, the runtime's resources (embedding worker,
+ * Redis client, embedded engine) are acquired with their release, and the services are built on them. Closing
+ * the layer's scope — stopping the gateway, or a start that fails half-way — releases all of it in reverse.
+ */
+export const gatewayFromSources = (sources: ConfigSources, options: GatewayOptions = {}) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const loaded = yield* loadConfig(sources)
+    const config = loaded.config
+    const warnings = [...loaded.warnings, ...yield* Provider.check(config)]
+    for (const warning of warnings) yield* Effect.logWarning(warning)
+    const semantic = yield* acquireSemantic(config, options)
+    const redis = config.cache_backend === "redis" ? yield* acquireRedis(config, options) : undefined
+    const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded"
+      ? yield* acquireEmbedded(config, options)
+      : undefined
+    return gatewayLayer(config, semantic, redis, embedded).pipe(Layer.provideMerge(AppConfig.layer(config)))
+  }))
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
 export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
-  const log = options.log ?? console
-  const loaded = await unwrap(loadConfig(sources))
-  const config = loaded.config
-  const warnings = [...loaded.warnings, ...await unwrap(Provider.check(config))]
-  for (const warning of warnings) log.warn(`isartor: warning: ${warning}`)
-
-  // The model loads and warms up before the gateway serves: the first request pays nothing for it.
-  const classifiesByEmbedding = routerEnabled(config) && config.layer2.classifier === "embedding"
-  if (classifiesByEmbedding && !options.semantic) {
-    throw new GatewayStartError("ISARTOR__LAYER2__CLASSIFIER=embedding needs the embedding model, and this runtime provides none")
-  }
-  const semantic = options.semantic && (config.cache_mode !== "exact" || classifiesByEmbedding)
-    ? await Promise.all([options.semantic.loadEmbedder({ model: config.embedding_model, modelPath: config.embedding_model_path }), options.semantic.loadHnswlib()]).then(
-      ([embedder, hnswlib]) => ({ embedder, hnswlib }),
-      (error: unknown) => {
-        throw new GatewayStartError(`cannot load the embedding model: ${error instanceof Error ? error.message : String(error)}`)
-      }
-    )
-    : undefined
-  const redis = config.cache_backend === "redis" ? await connectToRedis(config, options, log) : undefined
-  const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded" ? await loadEmbedded(config, options, log) : undefined
-  const runtime = ManagedRuntime.make(gatewayLayer(config, semantic, redis, embedded).pipe(Layer.provideMerge(logTo(log))))
+  const runtime = ManagedRuntime.make(gatewayFromSources(sources, options).pipe(Layer.provideMerge(logTo(options.log ?? console))))
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
-    throw new GatewayStartError(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
+    throw new GatewayStartError(startFailure(error))
   })
   // Requests run straight on the built context: no per-request wait on the runtime's start-up promise.
   const run = Effect.runPromiseExitWith(context)
-  const services = { pipeline: Context.get(context, Pipeline), cacheKey: Context.get(context, CacheKey) }
+  const config = Context.get(context, AppConfig)
   const app = makeApp({
     config,
-    pipeline: services.pipeline,
-    hashSecret: services.cacheKey.hashSecret,
+    pipeline: Context.get(context, Pipeline),
+    hashSecret: Context.get(context, CacheKey).hashSecret,
     run: (effect) => run(effect),
     version: VERSION,
     now: Date.now
@@ -228,11 +253,13 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     config,
     hostname: config.host_port.slice(0, separator).replace(/^\[|\]$/g, ""),
     port: Number(config.host_port.slice(separator + 1)),
-    dispose: async () => {
-      await runtime.dispose()
-      await semantic?.embedder.dispose?.()
-      if (typeof embedded === "object") await embedded.dispose?.()
-      await redis?.close()
-    }
+    dispose: () => runtime.dispose()
   }
+}
+
+/** The message of a failed start: a typed failure's own message, else what went wrong. */
+const startFailure = (error: unknown): string => {
+  const tagged = error as { readonly _tag?: string; readonly message?: string }
+  if ((tagged._tag === "StartFailed" || tagged._tag === "ConfigInvalid") && tagged.message) return tagged.message
+  return `cannot start: ${messageOf(error)}`
 }

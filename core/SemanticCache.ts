@@ -118,7 +118,11 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       if (shared._tag === "Some") {
         const loaded = yield* Effect.promise(() => shared.value.loadAll().catch(() => []))
         for (const [id, entry] of loaded) fromShared(id, entry)
-        shared.value.onAdded(fromShared)
+        // Heard for as long as the cache lives: closing the gateway unsubscribes.
+        yield* Effect.acquireRelease(
+          Effect.sync(() => shared.value.onAdded(fromShared)),
+          (unsubscribe) => Effect.sync(unsubscribe)
+        )
       }
       /** Whether a local entry may still be served: with Redis, only while its key lives there (TTL, FLUSHDB). */
       const stillShared = (candidate: Candidate): Effect.Effect<boolean, LayerUnavailable> =>

@@ -58,3 +58,8 @@ export class ProviderError extends Schema.TaggedError<ProviderError>()("Provider
 export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
   message: Schema.String
 }) {}
+
+/** Start-up could not finish: the message says which setting, file or package to fix. */
+export class StartFailed extends Schema.TaggedError<StartFailed>()("StartFailed", {
+  message: Schema.String
+}) {}

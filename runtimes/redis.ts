@@ -56,6 +56,7 @@ const standaloneCommands = (client: Client, subscriber: () => Client): RedisComm
     const connection = subscriber()
     const connected = connection.isOpen ? Promise.resolve() : connection.connect().then(ignore)
     void connected.then(() => connection.subscribe(channel, listener)).catch(ignore)
+    return () => void connected.then(() => (connection.isOpen ? connection.unsubscribe(channel, listener) : undefined)).catch(ignore)
   }
 })
 
@@ -90,7 +91,10 @@ const clusterCommands = (cluster: Cluster): RedisCommands => {
     publish: async (channel, message) => {
       await cluster.publish(channel, message)
     },
-    subscribe: (channel, listener) => void cluster.subscribe(channel, listener).catch(ignore)
+    subscribe: (channel, listener) => {
+      void cluster.subscribe(channel, listener).catch(ignore)
+      return () => void cluster.unsubscribe(channel, listener as Parameters<Cluster["unsubscribe"]>[1]).catch(ignore)
+    }
   }
 }
 
@@ -110,7 +114,7 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
   let subscriber: Client | undefined
   let cluster: Cluster | undefined
   let closed = false
-  const subscriptions: Array<[string, (message: string) => void]> = []
+  const subscriptions = new Set<{ channel: string; listener: (message: string) => void; unsubscribe: () => void }>()
   let current = standaloneCommands(client, () => {
     subscriber ??= client.duplicate().on("error", ignore)
     return subscriber
@@ -123,7 +127,7 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
     if (closed) return void (await next.close().catch(ignore))
     cluster = next
     current = clusterCommands(next)
-    for (const [channel, listener] of subscriptions) current.subscribe(channel, listener)
+    for (const subscription of subscriptions) subscription.unsubscribe = current.subscribe(subscription.channel, subscription.listener)
     if (subscriber?.isOpen) await subscriber.close().catch(ignore)
     await client.close().catch(ignore)
   }
@@ -139,7 +143,9 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
   )
   // connect() keeps retrying while Redis is down, so it is not awaited: give it a second to come up, then go on.
   void client.connect().catch(ignore)
-  await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 1000))])
+  let waited: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([ready, new Promise((resolve) => (waited = setTimeout(resolve, 1000)))])
+  clearTimeout(waited)
 
   return {
     commands: {
@@ -150,8 +156,12 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
       entries: (prefix) => current.entries(prefix),
       publish: (channel, message) => current.publish(channel, message),
       subscribe: (channel, listener) => {
-        subscriptions.push([channel, listener])
-        current.subscribe(channel, listener)
+        const subscription = { channel, listener, unsubscribe: current.subscribe(channel, listener) }
+        subscriptions.add(subscription)
+        return () => {
+          subscriptions.delete(subscription)
+          subscription.unsubscribe()
+        }
       }
     },
     close: async () => {

@@ -10,8 +10,8 @@ export interface RedisCommands {
   /** Every key under the prefix with its value. */
   readonly entries: (prefix: string) => Promise<Array<[string, string]>>
   readonly publish: (channel: string, message: string) => Promise<void>
-  /** Listens on a channel for as long as the connection lives (reconnecting with it). */
-  readonly subscribe: (channel: string, listener: (message: string) => void) => void
+  /** Listens on a channel (reconnecting with the connection) until the returned function is called. */
+  readonly subscribe: (channel: string, listener: (message: string) => void) => () => void
 }
 
 /** A command that takes longer than this counts as Redis being down: the request goes on without the cache. */

@@ -41,7 +41,8 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
   readonly put: (id: string, entry: SharedSemanticEntry) => Effect.Effect<void, LayerUnavailable>
   readonly exists: (id: string) => Effect.Effect<boolean, LayerUnavailable>
   readonly loadAll: () => Promise<Array<[string, SharedSemanticEntry]>>
-  readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => void
+  /** Calls `listener` for every entry another replica adds, until the returned function is called. */
+  readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => () => void
 }>()("isartor/SharedSemanticStore") {
   static readonly layer = (redis: RedisCommands) =>
     Layer.effect(

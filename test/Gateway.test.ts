@@ -1,0 +1,102 @@
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import type { EmbeddingBackend } from "../core/Embedder.ts"
+import { GatewayStartError, type SemanticBackends, startGateway } from "../core/Gateway.ts"
+import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { connectRedis } from "../runtimes/redis.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
+import { startTestGateway, upstreamEnv } from "./support/gateway.ts"
+import { type RedisServer, startRedis } from "./support/redis.ts"
+
+// A gateway's lifetime is its runtime's: stopping it releases every worker, socket, timer and background fiber it
+// started, and a start that fails half-way releases what it had acquired.
+
+const model = await loadUseLite()
+const hnswlib = await loadHnswlib()
+
+let upstream: FakeOpenAI
+let redis: RedisServer
+before(async () => {
+  upstream = await startFakeOpenAI()
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+  await upstream.close()
+})
+
+/** The process's live handles by kind (sockets, timers, workers…), as Node reports them. */
+const handles = () => {
+  const counts: Record<string, number> = {}
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1
+  return counts
+}
+
+/** Waits for closed sockets and finished timers to leave Node's list. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100))
+
+const ask = async (url: string, prompt: string) => {
+  const response = await fetch(`${url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }), headers: { connection: "close" } })
+  await response.arrayBuffer()
+  return response.headers.get("x-isartor-layer")
+}
+
+describe("gateway lifetime", () => {
+  it("starts and stops 50 times (Redis, L1b, requests in flight) and leaves no handle behind", async () => {
+    const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
+    const env = upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url })
+    // One round first: modules, pools and lazily made timers of the libraries exist from then on.
+    const warmUp = await startTestGateway(env, {}, backends, connectRedis)
+    await ask(warmUp.url, "warm up")
+    await warmUp.close()
+    await settle()
+    const before = handles()
+    for (let round = 0; round < 50; round++) {
+      const gateway = await startTestGateway(env, {}, backends, connectRedis)
+      assert.equal(await ask(gateway.url, `question ${round}`), "l3")
+      // A miss whose L1b insert and Redis writes may still be running when the gateway stops.
+      void ask(gateway.url, `another question ${round}`).catch(() => undefined)
+      await gateway.close()
+    }
+    await settle()
+    assert.deepEqual(handles(), before)
+  })
+
+  it("stops the embedding worker with the gateway", async () => {
+    const backends: SemanticBackends = {
+      loadEmbedder: () => loadEmbedderInWorker(new URL("../runtimes/embedding/worker-node.mjs", import.meta.url)),
+      loadHnswlib: async () => hnswlib
+    }
+    await settle()
+    const before = handles()
+    for (let round = 0; round < 3; round++) {
+      const gateway = await startTestGateway(upstreamEnv(upstream.url), {}, backends)
+      assert.equal(await ask(gateway.url, `question ${round}`), "l3")
+      await gateway.close()
+    }
+    await settle()
+    assert.deepEqual(handles(), before)
+  })
+
+  it("releases what a start acquired when a later step fails", async () => {
+    let loaded = 0
+    let disposed = 0
+    const tracked: EmbeddingBackend = { ...model, dispose: async () => void disposed++ }
+    const backends: SemanticBackends = { loadEmbedder: async () => (loaded++, tracked), loadHnswlib: async () => hnswlib }
+    await assert.rejects(
+      startGateway(
+        { env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__CACHE_BACKEND: "redis" }, readTextFile: async () => undefined },
+        {
+          log: { info: () => undefined, warn: () => undefined },
+          semantic: backends,
+          redis: () => Promise.reject(new Error("no route to the Redis host"))
+        }
+      ),
+      (error: unknown) => error instanceof GatewayStartError && /cannot connect to Redis: no route to the Redis host/.test(error.message)
+    )
+    assert.equal(loaded, 1)
+    assert.equal(disposed, 1, "the embedding model loaded before the failure was released")
+  })
+})
