@@ -63,6 +63,8 @@ export const loadEmbedderInWorker = (
     let nextId = 0
     let state: State = { kind: "starting" }
     let worker: Worker
+    /** Whether `worker`'s thread is still running (or starting): an exited one emits no 'exit' again. */
+    let workerRunning = false
     let restartDelayMs = FIRST_RESTART_MS
     let restartTimer: ReturnType<typeof setTimeout> | undefined
     let fast: ((text: string) => Float32Array) | undefined
@@ -118,7 +120,7 @@ export const loadEmbedderInWorker = (
         return worker.terminate().then(() => undefined)
       },
       crashForTesting: async () => {
-        if (state.kind === "disposed") return
+        if (state.kind === "disposed" || !workerRunning) return
         const exited = once(worker, "exit")
         void worker.terminate()
         await exited
@@ -131,6 +133,7 @@ export const loadEmbedderInWorker = (
       const workerData: WorkerChoice = { ...choice, sendStaticTable: fast === undefined }
       const current = new Worker(entry, { workerData })
       worker = current
+      workerRunning = true
       let cause: string | undefined
       current.on("error", (error) => {
         // 'exit' follows, and decides. (A worker that could not load the model also throws: its message says more.)
@@ -138,6 +141,7 @@ export const loadEmbedderInWorker = (
       })
       current.on("exit", (code) => {
         if (current !== worker || state.kind === "disposed") return
+        workerRunning = false
         const reason = `the embedding worker ${cause ?? `exited (code ${code})`}`
         if (state.kind === "starting") {
           reject(new Error(reason))
@@ -146,7 +150,7 @@ export const loadEmbedderInWorker = (
         scheduleRestart(reason)
       })
       current.on("message", (message: FromWorker) => {
-        if (current !== worker) return
+        if (current !== worker || state.kind === "disposed") return
         if ("staticTable" in message) {
           if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
           // USE-lite's fast first stage is ready: it runs on this thread from now on, across worker restarts.
