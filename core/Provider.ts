@@ -17,7 +17,6 @@ export interface Answered<A> {
 interface Link {
   readonly id: ProviderId
   readonly settings: ProviderSettings
-  readonly keyVariable: string
 }
 
 const fallbackIds = (config: AppConfigShape) =>
@@ -30,16 +29,19 @@ const chainOf = (config: AppConfigShape): Array<Link> => {
   return [
     {
       id: primary,
-      keyVariable: "ISARTOR__EXTERNAL_LLM_API_KEY",
-      settings: { url: config.external_llm_url, apiKey: config.external_llm_api_key, timeoutMs, model: undefined, config }
+      settings: {
+        url: config.external_llm_url,
+        apiKey: config.external_llm_api_key,
+        keyVariable: "ISARTOR__EXTERNAL_LLM_API_KEY",
+        timeoutMs,
+        model: undefined,
+        config
+      }
     },
     ...fallbackIds(config).filter(isProviderId).map((id): Link => {
       const table = config.providers[providerConfigKey(id)]
-      return {
-        id,
-        keyVariable: `ISARTOR__PROVIDERS__${providerConfigKey(id).toUpperCase()}__API_KEY`,
-        settings: { url: table.url, apiKey: table.api_key, timeoutMs, model: table.model || undefined, config }
-      }
+      const keyVariable = `ISARTOR__PROVIDERS__${providerConfigKey(id).toUpperCase()}__API_KEY`
+      return { id, settings: { url: table.url, apiKey: table.api_key, keyVariable, timeoutMs, model: table.model || undefined, config } }
     })
   ]
 }
@@ -85,11 +87,11 @@ export class Provider extends Context.Service<Provider, {
         const key = Redacted.value(link.settings.apiKey)
         if (key === "" && definition.requiresKey) {
           warnings.push(position === 0
-            ? `no API key for provider ${link.id}: set ${link.keyVariable}; until then requests the caches cannot answer get 502`
-            : `no API key for fallback provider ${link.id}: set ${link.keyVariable}; it is skipped until then`)
+            ? `no API key for provider ${link.id}: set ${link.settings.keyVariable}; until then requests the caches cannot answer get 502`
+            : `no API key for fallback provider ${link.id}: set ${link.settings.keyVariable}; it is skipped until then`)
         }
         const keyProblem = key === "" ? undefined : definition.checkKey(key)
-        if (keyProblem) problems.push(`${link.keyVariable}: ${keyProblem}`)
+        if (keyProblem) problems.push(`${link.settings.keyVariable}: ${keyProblem}`)
       }
       for (const id of new Set([config.llm_provider, ...fallbackIds(config)])) {
         problems.push(...(providers[id as ProviderId].checkSettings?.(config) ?? []))

@@ -19,7 +19,7 @@ export const anthropic: ProviderDefinition = {
     const headers = { "x-api-key": key, "anthropic-version": ANTHROPIC_VERSION }
     const send = (body: Record<string, unknown>, model: string, stream: boolean) =>
       key === ""
-        ? Effect.fail(transport.fail("NotConfigured", "no provider key is configured for anthropic: set ISARTOR__EXTERNAL_LLM_API_KEY"))
+        ? Effect.fail(transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`))
         : transport.post(url, { ...headers, accept: stream ? "text/event-stream" : "application/json" }, toAnthropicRequest(body, { model, stream }))
     return {
       id: "anthropic",

@@ -14,7 +14,7 @@ export const gemini: ProviderDefinition = {
     const key = Redacted.value(settings.apiKey)
     const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
       if (key === "") {
-        return Effect.fail(transport.fail("NotConfigured", "no provider key is configured for gemini: set ISARTOR__EXTERNAL_LLM_API_KEY"))
+        return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for gemini: set ${settings.keyVariable}`))
       }
       const method = stream ? "streamGenerateContent?alt=sse" : "generateContent"
       return transport.post(`${base}/v1beta/models/${encodeURIComponent(model)}:${method}`, { "x-goog-api-key": key }, toGeminiRequest(body))

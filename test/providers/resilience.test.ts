@@ -124,6 +124,16 @@ describe("fallback providers", () => {
       assert.equal(mixed.status, 502)
     })
   })
+  it("names the fallback's own key variable when the fallback has no key", async () => {
+    await withGateway(withFallback({ ISARTOR__PROVIDERS__ANTHROPIC__API_KEY: "", ISARTOR__L3_MAX_RETRIES: "0" }), async (client) => {
+      fake.queue.push({ kind: "error", status: 503, message: "down" })
+      const error = await client.chat.completions.create(ask("no fallback key")).catch((e: unknown) => e)
+      assert.ok(error instanceof OpenAI.APIError)
+      assert.equal(error.status, 502)
+      assert.match(error.message, /anthropic \(NotConfigured: no provider key is configured for anthropic: set ISARTOR__PROVIDERS__ANTHROPIC__API_KEY\)/)
+      assert.doesNotMatch(error.message, /EXTERNAL_LLM_API_KEY/)
+    })
+  })
 })
 
 describe("streams that fail", () => {

@@ -9,6 +9,8 @@ export interface ProviderSettings {
   /** The endpoint; empty means the provider's public API. */
   readonly url: string
   readonly apiKey: Redacted.Redacted<string>
+  /** The variable that sets `apiKey`, for messages that say what to set. */
+  readonly keyVariable: string
   readonly timeoutMs: number
   /** Replaces the request's model (a fallback is asked for its own model, not the primary's). */
   readonly model: string | undefined

@@ -39,7 +39,7 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
 
   const send = (request: ChatRequest, stream: boolean) => {
     if (!configured) {
-      return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ISARTOR__EXTERNAL_LLM_API_KEY`))
+      return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`))
     }
     const { stream: _stream, stream_options: streamOptions, ...rest } = request.body
     const body = {
