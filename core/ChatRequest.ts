@@ -1,6 +1,6 @@
 import { Exit, Schema } from "effect"
 import { BadRequest } from "./errors.ts"
-import { fromAnthropicRequest } from "./formats/anthropic.ts"
+import { fromAnthropicRequest } from "./formats/anthropic/request.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
 export type EndpointFamily = "openai" | "anthropic" | "native"

@@ -1,6 +1,8 @@
 import { Effect, Redacted } from "effect"
 import type { Completion } from "../Completion.ts"
-import { anthropicStreamToOpenAI, fromAnthropicMessage, toAnthropicRequest } from "../formats/anthropic.ts"
+import { toAnthropicRequest } from "../formats/anthropic/request.ts"
+import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
+import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
 import { makeTransport } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 

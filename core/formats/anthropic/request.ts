@@ -1,0 +1,153 @@
+/**
+ * Anthropic Messages requests ⇄ OpenAI Chat Completions requests, without losing structure: system prompt,
+ * multi-turn history, images, tool definitions, tool calls and results. The anthropic provider sends the
+ * OpenAI → Anthropic direction upstream; `POST /v1/messages` reads the other.
+ */
+import { type Json, type OpenAIMessage, textOf } from "../openaiMessages.ts"
+import { type Block, parseArguments } from "./wire.ts"
+
+// ---- OpenAI request → Anthropic request (the anthropic provider) ----
+
+const imageBlock = (url: string): Block => {
+  const data = /^data:([^;]+);base64,(.*)$/s.exec(url)
+  return data
+    ? { type: "image", source: { type: "base64", media_type: data[1], data: data[2] } }
+    : { type: "image", source: { type: "url", url } }
+}
+
+const toBlocks = (content: unknown): Array<Block> => {
+  if (typeof content === "string") return content === "" ? [] : [{ type: "text", text: content }]
+  if (!Array.isArray(content)) return []
+  return content.flatMap((part: Json): Array<Block> => {
+    if (part.type === "text") return [{ type: "text", text: String(part.text ?? "") }]
+    if (part.type === "image_url") return [imageBlock(String((part.image_url as Json | undefined)?.url ?? ""))]
+    return []
+  })
+}
+
+export const toAnthropicRequest = (body: Json, options: { model: string; stream: boolean }): Json => {
+  const messages = (body.messages as Array<OpenAIMessage>) ?? []
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
+  const turns: Array<{ role: "user" | "assistant"; content: Array<Block> }> = []
+  const append = (role: "user" | "assistant", blocks: Array<Block>) => {
+    const last = turns[turns.length - 1]
+    // Anthropic wants user and assistant turns to alternate: consecutive ones of a role become one.
+    if (last && last.role === role) last.content.push(...blocks)
+    else turns.push({ role, content: blocks })
+  }
+  for (const message of messages) {
+    if (message.role === "user") append("user", toBlocks(message.content))
+    else if (message.role === "assistant") {
+      append("assistant", [
+        ...toBlocks(message.content),
+        ...(message.tool_calls ?? []).map((call): Block => ({
+          type: "tool_use",
+          id: call.id,
+          name: call.function.name,
+          input: parseArguments(call.function.arguments)
+        }))
+      ])
+    } else if (message.role === "tool" || message.role === "function") {
+      append("user", [{ type: "tool_result", tool_use_id: message.tool_call_id ?? message.name ?? "", content: textOf(message.content) }])
+    }
+  }
+  const tools = (body.tools as Array<{ function: Json }> | undefined)?.map((tool) => ({
+    name: tool.function.name,
+    ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
+    input_schema: tool.function.parameters ?? { type: "object", properties: {} }
+  }))
+  const choice = body.tool_choice
+  const toolChoice = choice === "auto"
+    ? { type: "auto" }
+    : choice === "required"
+    ? { type: "any" }
+    : choice === "none"
+    ? { type: "none" }
+    : typeof choice === "object" && choice !== null
+    ? { type: "tool", name: ((choice as Json).function as Json).name }
+    : undefined
+  const stop = body.stop === undefined || body.stop === null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop]
+  return {
+    model: options.model,
+    max_tokens: body.max_completion_tokens ?? body.max_tokens ?? 4096,
+    messages: turns,
+    ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
+    ...(tools && tools.length > 0 ? { tools } : {}),
+    ...(toolChoice ? { tool_choice: toolChoice } : {}),
+    ...(typeof body.temperature === "number" ? { temperature: Math.min(1, body.temperature) } : {}),
+    ...(typeof body.top_p === "number" ? { top_p: body.top_p } : {}),
+    ...(stop ? { stop_sequences: stop } : {}),
+    ...(options.stream ? { stream: true } : {})
+  }
+}
+
+// ---- Anthropic request → OpenAI request (POST /v1/messages) ----
+
+const toParts = (blocks: Array<Block>): string | Array<Json> => {
+  if (blocks.every((b) => b.type === "text")) return blocks.map((b) => String(b.text)).join("")
+  return blocks.flatMap((b): Array<Json> => {
+    if (b.type === "text") return [{ type: "text", text: b.text }]
+    if (b.type === "image") {
+      const source = b.source as Json
+      const url = source.type === "base64" ? `data:${source.media_type};base64,${source.data}` : String(source.url)
+      return [{ type: "image_url", image_url: { url } }]
+    }
+    return []
+  })
+}
+
+const blocksOf = (content: unknown): Array<Block> =>
+  typeof content === "string" ? [{ type: "text", text: content }] : Array.isArray(content) ? (content as Array<Block>) : []
+
+export const fromAnthropicRequest = (body: Json): Json => {
+  const messages: Array<Json> = []
+  const system = body.system === undefined ? "" : textOf(typeof body.system === "string" ? body.system : blocksOf(body.system))
+  if (system !== "") messages.push({ role: "system", content: system })
+  for (const turn of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
+    const blocks = blocksOf(turn.content)
+    if (turn.role === "assistant") {
+      const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text)).join("")
+      const calls = blocks.filter((b) => b.type === "tool_use").map((b) => ({
+        id: b.id,
+        type: "function",
+        function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) }
+      }))
+      messages.push({ role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) })
+      continue
+    }
+    for (const result of blocks.filter((b) => b.type === "tool_result")) {
+      messages.push({ role: "tool", tool_call_id: result.tool_use_id, content: textOf(typeof result.content === "string" ? result.content : blocksOf(result.content)) })
+    }
+    const rest = blocks.filter((b) => b.type !== "tool_result")
+    if (rest.length > 0 || blocks.length === 0) messages.push({ role: "user", content: toParts(rest) })
+  }
+  const choice = body.tool_choice as Json | undefined
+  const toolChoice = choice?.type === "auto"
+    ? "auto"
+    : choice?.type === "any"
+    ? "required"
+    : choice?.type === "none"
+    ? "none"
+    : choice?.type === "tool"
+    ? { type: "function", function: { name: choice.name } }
+    : undefined
+  const tools = (body.tools as Array<Json> | undefined)?.map((tool) => ({
+    type: "function",
+    function: {
+      name: tool.name,
+      ...(tool.description !== undefined ? { description: tool.description } : {}),
+      parameters: tool.input_schema
+    }
+  }))
+  return {
+    model: body.model,
+    messages,
+    max_tokens: body.max_tokens,
+    ...(tools && tools.length > 0 ? { tools } : {}),
+    ...(toolChoice !== undefined ? { tool_choice: toolChoice } : {}),
+    ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+    ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
+    ...(body.stop_sequences !== undefined ? { stop: body.stop_sequences } : {}),
+    ...(body.stream === true ? { stream: true, stream_options: { include_usage: true } } : {})
+  }
+}

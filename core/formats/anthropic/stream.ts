@@ -1,0 +1,157 @@
+/** Streamed answers, one event at a time: Anthropic's SSE events ⇄ OpenAI `chat.completion.chunk`s. */
+import type { Json } from "../openaiMessages.ts"
+import { type Block, finishFromAnthropic, stopFromOpenAI } from "./wire.ts"
+
+/** Anthropic's stream events → OpenAI chunks, one event at a time. */
+export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
+  let head = { id: "", model: "", created: Math.floor(Date.now() / 1000) }
+  let inputTokens = 0
+  let outputTokens = 0
+  let toolIndex = -1
+  let stopped = false
+  const chunk = (delta: Json, finish: string | null = null) => ({
+    id: head.id,
+    object: "chat.completion.chunk",
+    created: head.created,
+    model: head.model,
+    choices: [{ index: 0, delta, finish_reason: finish }]
+  })
+  return {
+    onEvent(data: string): Array<unknown> {
+      const event = JSON.parse(data) as Json & { type: string }
+      switch (event.type) {
+        case "message_start": {
+          const message = event.message as Json
+          head = { ...head, id: String(message.id), model: String(message.model) }
+          inputTokens = Number((message.usage as Json | undefined)?.input_tokens ?? 0)
+          return [chunk({ role: "assistant", content: "" })]
+        }
+        case "content_block_start": {
+          const block = event.content_block as Block
+          if (block.type !== "tool_use") return []
+          toolIndex++
+          return [chunk({ tool_calls: [{ index: toolIndex, id: block.id, type: "function", function: { name: block.name, arguments: "" } }] })]
+        }
+        case "content_block_delta": {
+          const delta = event.delta as Json
+          if (delta.type === "text_delta") return [chunk({ content: delta.text })]
+          if (delta.type === "input_json_delta") {
+            return [chunk({ tool_calls: [{ index: toolIndex, function: { arguments: delta.partial_json } }] })]
+          }
+          return []
+        }
+        case "message_delta": {
+          outputTokens = Number((event.usage as Json | undefined)?.output_tokens ?? outputTokens)
+          const reason = (event.delta as Json | undefined)?.stop_reason
+          return reason ? [chunk({}, finishFromAnthropic[String(reason)] ?? "stop")] : []
+        }
+        case "message_stop":
+          stopped = true
+          return includeUsage
+            ? [{ ...chunk({}), choices: [], usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens } }]
+            : []
+        case "error":
+          return [{ error: { message: String((event.error as Json | undefined)?.message ?? "upstream error"), type: "upstream_error" } }]
+        default:
+          return []
+      }
+    },
+    /** True once `message_stop` came: the only sign that the answer is whole. */
+    finished: () => stopped
+  }
+}
+
+/**
+ * OpenAI chunks → Anthropic's stream events, for `/v1/messages` clients. A stream ends either finished
+ * (`message_delta` with its stop reason, then `message_stop`) or with one `error` event, and nothing after either.
+ */
+export const openAIStreamToAnthropic = () => {
+  let started = false
+  let over = false
+  let open: { index: number; kind: "text" | "tool" } | undefined
+  let nextIndex = 0
+  // Unset until a finish reason arrives: a stream without one did not finish, whatever came before.
+  let stopReason: string | undefined
+  let usage = { input_tokens: 0, output_tokens: 0 }
+  const event = (type: string, data: Json) => ({ event: type, data: { type, ...data } })
+  const close = () => {
+    if (!open) return []
+    const index = open.index
+    open = undefined
+    return [event("content_block_stop", { index })]
+  }
+  const fail = (message: string): Array<{ event: string; data: Json }> => {
+    if (over) return []
+    over = true
+    return [event("error", { error: { type: "api_error", message } })]
+  }
+  return {
+    onChunk(chunk: Json): Array<{ event: string; data: Json }> {
+      if (over) return []
+      if (chunk.error) {
+        const error = chunk.error as Json | string | null
+        const message = typeof error === "string" ? error : error?.message
+        return fail(typeof message === "string" ? message : "upstream error")
+      }
+      const out: Array<{ event: string; data: Json }> = []
+      if (!started) {
+        started = true
+        const id = String(chunk.id ?? "")
+        out.push(event("message_start", {
+          message: {
+            id: id.startsWith("msg_") ? id : `msg_${id}`,
+            type: "message",
+            role: "assistant",
+            model: chunk.model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage
+          }
+        }))
+      }
+      if (chunk.usage) {
+        const u = chunk.usage as Json
+        usage = { input_tokens: Number(u.prompt_tokens ?? 0), output_tokens: Number(u.completion_tokens ?? 0) }
+      }
+      for (const choice of (chunk.choices as Array<Json> | undefined) ?? []) {
+        const delta = (choice.delta as Json | undefined) ?? {}
+        if (typeof delta.content === "string" && delta.content !== "") {
+          if (open?.kind !== "text") {
+            out.push(...close())
+            open = { index: nextIndex++, kind: "text" }
+            out.push(event("content_block_start", { index: open.index, content_block: { type: "text", text: "" } }))
+          }
+          out.push(event("content_block_delta", { index: open.index, delta: { type: "text_delta", text: delta.content } }))
+        }
+        for (const call of (delta.tool_calls as Array<Json> | undefined) ?? []) {
+          const fn = (call.function as Json | undefined) ?? {}
+          if (call.id) {
+            out.push(...close())
+            open = { index: nextIndex++, kind: "tool" }
+            const block = { type: "tool_use", id: call.id, name: fn.name, input: {} }
+            out.push(event("content_block_start", { index: open.index, content_block: block }))
+          }
+          if (typeof fn.arguments === "string" && fn.arguments !== "" && open) {
+            out.push(event("content_block_delta", { index: open.index, delta: { type: "input_json_delta", partial_json: fn.arguments } }))
+          }
+        }
+        if (typeof choice.finish_reason === "string") stopReason = stopFromOpenAI[choice.finish_reason] ?? "end_turn"
+      }
+      return out
+    },
+    /** The OpenAI stream said `[DONE]`: the closing events, or an error when no finish reason ever came. */
+    onEnd(): Array<{ event: string; data: Json }> {
+      if (over) return []
+      if (!started || stopReason === undefined) return fail("upstream stream ended before the answer was finished")
+      over = true
+      return [
+        ...close(),
+        event("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }),
+        event("message_stop", {})
+      ]
+    },
+    /** The stream failed another way (broke off, ended without `[DONE]`, not JSON): one error event ends it. */
+    fail
+  }
+}
