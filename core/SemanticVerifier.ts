@@ -26,17 +26,60 @@ const numbersOf = (text: string) => new Set(text.match(/\d+(?:[.,]\d+)?/g) ?? []
 
 const flatten = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "")
 
-/** Code-like names — `load_from_disk()`, `IterableDataset.shuffle`, `camelCase`, ALLCAPS: one letter changes the question. */
-const identifiersOf = (text: string) =>
-  new Set((text.match(/`[^`]+`|[A-Za-z_][\w.]*\(\)|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z]\w*[A-Z]\w*\b/g) ?? []).map((name) => name.replace(/[`()]/g, "")))
+// The other kinds of code-like name, each starting only at a backtick or a word boundary: linear as one regex.
+const NAMED = /`[^`]+`|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z]\w*[A-Z]\w*\b/g
+const WORD_RUN = /[\w.]+/g
+const isNameStart = (code: number) => (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95
+
+/**
+ * Code-like names — `load_from_disk()`, `IterableDataset.shuffle`, `camelCase`, ALLCAPS: one letter changes the
+ * question. What `/`[^`]+`|[A-Za-z_][\w.]*\(\)|\b\w+_\w+\b|…/g` matches, found in linear time: as a regex, the call
+ * form (`name()`) re-scans the rest of a `[\w.]` run from each of its letters, so one long run took seconds. A call
+ * matches from a run's first letter to the `()` that follows the run; at one position, a backtick span comes first.
+ */
+export const identifiersOf = (text: string): Set<string> => {
+  const found = new Set<string>()
+  const named = new RegExp(NAMED)
+  const runs = new RegExp(WORD_RUN)
+  let runEnd = -1
+  /** The leftmost call at or after `from`: a letter or `_` in a `[\w.]` run that `()` follows. */
+  const callFrom = (from: number): { start: number; end: number } | undefined => {
+    for (let at = from;;) {
+      if (at >= runEnd) {
+        runs.lastIndex = at
+        let run: RegExpExecArray | null
+        while ((run = runs.exec(text)) !== null && !text.startsWith("()", run.index + run[0].length));
+        if (run === null) return undefined
+        at = run.index
+        runEnd = run.index + run[0].length
+      }
+      for (; at < runEnd; at++) if (isNameStart(text.charCodeAt(at))) return { start: at, end: runEnd + 2 }
+    }
+  }
+  let call = callFrom(0)
+  let other = named.exec(text)
+  for (let at = 0; call !== undefined || other !== null;) {
+    const callFirst = call !== undefined && (other === null || call.start < other.index || (call.start === other.index && other[0][0] !== "`"))
+    const [start, end] = callFirst ? [call!.start, call!.end] : [other!.index, other!.index + other![0].length]
+    found.add(text.slice(start, end).replace(/[`()]/g, ""))
+    at = end
+    if (call !== undefined && call.start < at) call = callFrom(at)
+    if (other !== null && other.index < at) {
+      named.lastIndex = at
+      other = named.exec(text)
+    }
+  }
+  return found
+}
 
 /** Proper names: capitalised words that do not open a sentence ("in Seattle", "for Android", "Hugging Face"). */
-const properNamesOf = (text: string) => {
+export const properNamesOf = (text: string): Set<string> => {
   const names = new Set<string>()
   for (const sentence of text.split(/(?<=[.?!:])\s+|\n/)) {
     sentence.split(/\s+/).filter(Boolean).forEach((word, i) => {
       const name = i > 0 && word.match(/^[("“'`]?([A-Z][\w.-]*)/)?.[1]
-      if (name && name !== "I") names.add(name.replace(/[.-]+$/, ""))
+      // The lookbehind starts the match at the run's first dot or dash only: `[.-]+$` alone retried from each one.
+      if (name && name !== "I") names.add(name.replace(/(?<![.-])[.-]+$/, ""))
     })
   }
   return names
@@ -52,8 +95,41 @@ const stem = (word: string) => word.replace(/(ing|ed|es|s)$/, "")
 
 const singular = (word: string) => word.replace(/e?s$/, "")
 
+/**
+ * The longest text the verifier reads; it accepts no longer one (such a prompt is served again only by L1a, as its
+ * exact twin). It is what the default embedder reads (USE-lite cuts at 2,048 characters; 512-token models read
+ * about as much): past it, similarity says nothing, so reading only the start would accept two long prompts that
+ * differ further on. The bound also keeps a lookup of the worst text to a few tens of milliseconds.
+ */
+export const MAX_VERIFIED_CHARS = 2048
+
+/** How a name may be written in a text: each run of up to 8 of its words joined (and singular), and its initials. */
+interface Phrases {
+  /** The longest name they are complete for: longer runs cannot be a name, even a plural one. */
+  readonly longest: number
+  readonly runs: Set<string>
+  readonly initials: Set<string>
+}
+
+const phrasesOf = (words: ReadonlyArray<string>, longest: number): Phrases => {
+  const runs = new Set<string>()
+  const initials = new Set<string>()
+  for (let i = 0; i < words.length; i++) {
+    const last = Math.min(words.length, i + 8)
+    for (let j = i, run = words[i]!; run.length <= longest + 2; run += words[j]!) {
+      runs.add(run)
+      if (run.endsWith("s")) runs.add(singular(run))
+      if (++j === last) break
+    }
+    for (let j = i, firsts = ""; j < Math.min(last, i + longest); j++) initials.add(firsts += words[j]![0])
+  }
+  return { longest, runs, initials }
+}
+
 /** What the verifier reads in a text, worked out once per text (a lookup reuses the query's for every candidate). */
 export interface Analysis {
+  /** False past `MAX_VERIFIED_CHARS`: nothing else is worked out, and the verifier accepts nothing. */
+  readonly verifiable: boolean
   readonly numbers: Set<string>
   readonly identifiers: ReadonlyArray<string>
   readonly properNames: ReadonlyArray<string>
@@ -63,51 +139,62 @@ export interface Analysis {
   readonly words: ReadonlyArray<string>
   readonly acronyms: Set<string>
   readonly flat: string
+  /** For names up to `longest` characters; built on first use (most texts are never searched for a name). */
+  readonly phrases: (longest: number) => Phrases
 }
 
-export const analyse = (text: string): Analysis => {
+const unverifiable: Analysis = {
+  verifiable: false,
+  numbers: new Set(),
+  identifiers: [],
+  properNames: [],
+  negated: false,
+  contentWords: new Set(),
+  words: [],
+  acronyms: new Set(),
+  flat: "",
+  phrases: (longest) => ({ longest, runs: new Set(), initials: new Set() })
+}
+
+/** The analysis of a text of any length, in time linear in it; `analyse` reads only texts up to the cap. */
+export const analyseText = (text: string): Analysis => {
   const words = tokens(text)
+  const plainWords = text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean)
+  let phrases: Phrases | undefined
   return {
+    verifiable: true,
     numbers: numbersOf(text),
     identifiers: [...identifiersOf(text)],
     properNames: [...properNamesOf(text)],
     negated: words.some((word) => NEGATIONS.has(word)),
     contentWords: new Set(words.filter((word) => !STOPWORDS.has(word) && !/^\d/.test(word)).map(stem)),
-    words: text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean),
+    words: plainWords,
     acronyms: new Set((text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []).map((camel) => camel.replace(/[a-z]/g, "").toLowerCase())),
-    flat: flatten(text)
+    flat: flatten(text),
+    phrases: (longest) => (phrases !== undefined && phrases.longest >= longest ? phrases : (phrases = phrasesOf(plainWords, longest)))
   }
 }
+
+/** What the verifier reads in a text of at most `MAX_VERIFIED_CHARS`; a longer one is unverifiable. */
+export const analyse = (text: string): Analysis => (text.length > MAX_VERIFIED_CHARS ? unverifiable : analyseText(text))
 
 /**
  * Whether a text mentions a (flattened) name: as a run of up to 8 of its words, whatever the spacing, case,
  * punctuation or plural ("Hugging Face" / "huggingface", "`Dataset.push_to_hub()`" / "Dataset.push_to_hub"), as the
  * initials of a run of words or of a CamelCase word ("ML" / "Machine Learning", "TS" / "TypeScript"), or, for a long
- * name, inside a longer one. Scans the words once per name, stopping a run as soon as it cannot match.
+ * name, inside a longer one. Set lookups: scanning the words once per name was quadratic in a text full of names.
  */
-const mentions = (text: Analysis, name: string): boolean => {
-  const bare = singular(name)
-  if (text.acronyms.has(name) || (name.length >= 6 && text.flat.includes(name))) return true
-  const { words } = text
-  for (let i = 0; i < words.length; i++) {
-    let run = ""
-    let initials = ""
-    for (let j = i; j < Math.min(words.length, i + 8); j++) {
-      run += words[j]
-      if (initials.length < name.length) initials += words[j]![0]
-      if (run === name || run === bare || singular(run) === name || singular(run) === bare || initials === name) return true
-      if (run.length > name.length + 2 && (initials.length >= name.length || !name.startsWith(initials))) break
-    }
-  }
-  return false
-}
+const mentions = (text: Analysis, name: string, phrases: Phrases): boolean =>
+  text.acronyms.has(name) || (name.length >= 6 && text.flat.includes(name)) || phrases.runs.has(name) ||
+  phrases.runs.has(singular(name)) || phrases.initials.has(name)
 
-const unmentioned = (names: ReadonlyArray<string>, text: Analysis) =>
-  names.filter((name) => {
-    const flat = flatten(name)
-    const acronym = acronymOf(name)
-    return flat !== "" && !mentions(text, flat) && !(acronym && mentions(text, acronym))
-  })
+/** Whether any of the names is not mentioned in the text. */
+const anyUnmentioned = (names: ReadonlyArray<string>, text: Analysis) => {
+  const forms = names.map((name) => ({ flat: flatten(name), acronym: acronymOf(name) })).filter(({ flat }) => flat !== "")
+  if (forms.length === 0) return false
+  const phrases = text.phrases(forms.reduce((longest, { flat }) => Math.max(longest, flat.length), 0))
+  return forms.some(({ flat, acronym }) => !mentions(text, flat, phrases) && !(acronym && mentions(text, acronym, phrases)))
+}
 
 export interface Verdict {
   readonly accept: boolean
@@ -136,13 +223,14 @@ export const verify = (
 ): Verdict => {
   const a = typeof query === "string" ? analyse(query) : query
   const b = typeof cached === "string" ? analyse(cached) : cached
+  if (!a.verifiable || !b.verifiable) return { accept: false, reason: `longer than ${MAX_VERIFIED_CHARS} characters` }
   if (!sameSet(a.numbers, b.numbers)) return { accept: false, reason: "numbers differ" }
-  if (unmentioned(a.identifiers, b).length > 0 || unmentioned(b.identifiers, a).length > 0) {
+  if (anyUnmentioned(a.identifiers, b) || anyUnmentioned(b.identifiers, a)) {
     return { accept: false, reason: "names in code differ" }
   }
   // A name only one side has may just be context ("Hillary" / "Hillary Clinton"); a name swapped for another is a
   // different question ("… in Seattle" / "… in Atlanta", "magnesium Oxide" / "Carbonate").
-  if (unmentioned(a.properNames, b).length > 0 && unmentioned(b.properNames, a).length > 0) {
+  if (anyUnmentioned(a.properNames, b) && anyUnmentioned(b.properNames, a)) {
     return { accept: false, reason: "proper names differ" }
   }
   if (a.negated !== b.negated) return { accept: false, reason: "negation differs" }
