@@ -19,8 +19,17 @@ before(async () => {
   const probe = probeHealthz(targets.gateways.open!.url)
   result = await runFuzz({ seed: SEED, requests: REQUESTS, workers: 6, targets, timeLimitMs: 100_000 })
   healthz = await probe.stop()
-  const { findings, ...figures } = result
-  console.log(JSON.stringify({ ...figures, distinctFailures: findings.length, healthz }))
+  const { findings, stalls, starved, ...figures } = result
+  const blockedMs = Math.max(0, ...stalls.map((stall) => stall.blockedMs))
+  const { slow, ...latency } = healthz
+  console.log(JSON.stringify({
+    ...figures,
+    distinctFailures: findings.length,
+    stalls: stalls.length,
+    longestStallMs: blockedMs,
+    starvedGaps: starved.length,
+    healthz: { ...latency, over1s: slow.length }
+  }))
 }, { timeout: 180_000 })
 after(() => targets.close())
 
@@ -55,10 +64,12 @@ describe("reliability: 10,000 generated requests on every route", () => {
 
   it("keeps /healthz answering within 1 s throughout, and the event loop never blocked over 1 s", () => {
     const blocked = findingsWhere((signature) => /event loop blocked/.test(signature))
-    const stalls = result.stalls.map((stall) => `\n\nblocked ${stall.blockedMs} ms at ${stall.atMs} ms, in flight:\n${stall.inFlight.join("\n")}`)
+    const stalls = result.stalls.slice(0, 5).map((stall) => `\n\nblocked ${stall.blockedMs} ms at ${stall.atMs} ms, in flight:\n${stall.inFlight.join("\n")}`)
     assert.deepEqual(healthz.failures, [])
     assert.ok(healthz.count > 0)
-    assert.ok(healthz.max < 1_000, `/healthz took ${healthz.max} ms (p99 ${healthz.p99} ms)${stalls.join("")}${listed(blocked)}`)
+    // A probe slowed only while the machine's cores were busy elsewhere (this process hardly ran) is not the gateway's.
+    const slowProbes = healthz.slow.filter((probe) => !result.starved.some((gap) => gap.from <= probe.to && gap.to >= probe.from))
+    assert.deepEqual(slowProbes.length, 0, `/healthz took ${healthz.max} ms (p99 ${healthz.p99} ms)${stalls.join("")}${listed(blocked)}`)
     assert.deepEqual(stalls, [], stalls.join("") + listed(blocked))
   })
 

@@ -58,12 +58,13 @@ const edgeStrings = [
 ]
 const utf16Unit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code))
 
-/** Prompts of 2–40 KB: long runs of one pattern are what makes a backtracking regular expression slow. */
-const longText = fc.tuple(
+/** Prompts of 2–40 KB (20–40 KB for a pasted document): long runs of one pattern make a backtracking regex slow. */
+const longTextOf = (minChars: number) => fc.tuple(
   // Whitespace is tabs and newlines: the fake upstream streams its echo word by word (space-separated), 2 ms a word.
   fc.constantFrom("a", "ab", "foo_bar\t", "A", "\t", "1.", "x()", "Word\n", "camelCase", "é", "😀", "The_quick_brown_fox.\n", "\n", "aA_"),
-  fc.integer({ min: 2_000, max: 40_000 })
+  fc.integer({ min: minChars, max: 40_000 })
 ).map(([unit, chars]) => unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars))
+const longText = longTextOf(2_000)
 
 const text: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 40 }) },
@@ -352,9 +353,25 @@ const varied = (request: FuzzRequest, change: "again" | "variant"): FuzzRequest 
   return { ...request, body: request.body.replace(/"(content|prompt)":"/, "\"$1\":\"Please, ") }
 }
 
-export const fuzzScenario = (targets: ReadonlyArray<Target>): fc.Arbitrary<Scenario> =>
-  fc.tuple(fuzzRequest(targets), fc.constantFrom("once", "once", "once", "once", "once", "once", "again", "variant"))
-    .map(([request, repeat]) => (repeat === "once" ? [request] : [request, varied(request, repeat)]))
+/** A long pasted prompt, then the same prompt reworded a little: L1b finds the first as a candidate for the second. */
+const pastedTwice: fc.Arbitrary<Scenario> = longTextOf(20_000).map((prompt) => {
+  const ask = (text: string): FuzzRequest => ({
+    target: "semantic",
+    transport: "in-process",
+    method: "POST",
+    path: "/api/chat",
+    headers: [["content-type", "application/json"]],
+    body: JSON.stringify({ prompt: text }),
+    delivery: "whole"
+  })
+  return [ask(prompt), ask(`Please, ${prompt}`)]
+})
+
+export const fuzzScenario = (targets: ReadonlyArray<Target>): fc.Arbitrary<Scenario> => {
+  const generated = fc.tuple(fuzzRequest(targets), fc.constantFrom("once", "once", "once", "once", "once", "once", "again", "variant"))
+    .map(([request, repeat]): Scenario => (repeat === "once" ? [request] : [request, varied(request, repeat)]))
+  return targets.includes("semantic") ? fc.oneof({ weight: 150, arbitrary: generated }, { weight: 1, arbitrary: pastedTwice }) : generated
+}
 
 /** The route a request reached, coarsely: one defect on many odd paths is one finding. */
 const routeOf = (request: FuzzRequest) => {
@@ -557,6 +574,8 @@ export const startFuzzTargets = async (semantic?: SemanticBackends): Promise<Fuz
 // ---- the run ----
 
 const STALL_MS = 1_000
+/** Shrinking one failure stops after this long (a blocked loop costs seconds a try); the run goes on. */
+const SHRINK_BUDGET_MS = 12_000
 
 export interface Stall {
   readonly from: number
@@ -565,18 +584,31 @@ export interface Stall {
   readonly inFlight: ReadonlyArray<string>
 }
 
-/** Gaps in a 10 ms timer: how long the event loop (the gateways' and this file's) was blocked, and when. */
+/**
+ * Gaps in a 10 ms timer: how long the event loop (the gateways' and this file's) was blocked, and when. A gap in
+ * which this process got under half a core is the machine being busy (2 cores shared), not the gateway's doing:
+ * it is kept apart, as `starved`.
+ */
 const watchEventLoop = (inFlight: () => ReadonlyArray<string>) => {
   const stalls: Array<Stall> = []
+  const starved: Array<{ readonly from: number; readonly to: number }> = []
   let last = performance.now()
+  let lastCpu = process.cpuUsage()
   const timer = setInterval(() => {
     const now = performance.now()
-    if (now - last > STALL_MS) stalls.push({ from: last, to: now, inFlight: inFlight() })
+    const cpu = process.cpuUsage(lastCpu)
+    if (now - last > STALL_MS) {
+      const cpuMs = (cpu.user + cpu.system) / 1000
+      if (cpuMs < (now - last) / 2) starved.push({ from: last, to: now })
+      else stalls.push({ from: last, to: now, inFlight: inFlight() })
+    }
     last = now
+    lastCpu = process.cpuUsage()
   }, 10)
   return {
     stallDuring: (from: number, to: number) => stalls.find((stall) => stall.to >= from && stall.from <= to),
     stalls,
+    starved,
     stop: () => clearInterval(timer)
   }
 }
@@ -591,8 +623,10 @@ const summary = (request: FuzzRequest) => {
 
 /** `GET /healthz` on a timer over its own connection, as a liveness probe would, with each round trip's time. */
 export const probeHealthz = (baseUrl: string, everyMs = 100) => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  // A connection per probe, as Kubernetes' probes do: no kept-alive socket the server may be closing.
+  const agent = false
   const latencies: Array<number> = []
+  const slow: Array<{ readonly from: number; readonly to: number }> = []
   const failures: Array<string> = []
   let stopped = false
   const probe = async () => {
@@ -602,7 +636,9 @@ export const probeHealthz = (baseUrl: string, everyMs = 100) => {
         const request = http.get(`${baseUrl}/healthz`, { agent, timeout: 10_000 }, (response) => {
           response.resume()
           response.on("end", () => {
-            latencies.push(performance.now() - started)
+            const ended = performance.now()
+            latencies.push(ended - started)
+            if (ended - started >= 1_000) slow.push({ from: started, to: ended })
             if (response.statusCode !== 200) failures.push(`status ${response.statusCode}`)
             resolve()
           })
@@ -618,8 +654,7 @@ export const probeHealthz = (baseUrl: string, everyMs = 100) => {
     stop: async () => {
       stopped = true
       await running
-      agent.destroy()
-      return { ...percentiles(latencies), failures }
+      return { ...percentiles(latencies), failures, slow }
     }
   }
 }
@@ -636,8 +671,8 @@ export interface Finding {
   readonly reproducer: string
   /** The gateway's own log line for it (the stack of an unhandled error), when it wrote one. */
   readonly log: string
-  /** How many requests of the sweep failed this way (the first one, then every later one). */
-  occurrences: number
+  /** How many requests of the sweep failed this way. */
+  readonly occurrences: number
   /** Whether the shrunk scenario failed again when re-run alone (a stall may only have been nearby). */
   readonly reproduced: boolean
 }
@@ -663,6 +698,8 @@ export interface FuzzResult {
   readonly findings: ReadonlyArray<Finding>
   /** Every time the event loop was blocked over 1 s, relative to the start of the run. */
   readonly stalls: ReadonlyArray<{ readonly atMs: number; readonly blockedMs: number; readonly inFlight: ReadonlyArray<string> }>
+  /** Gaps over 1 s in which this process hardly ran (other processes had the cores), in performance.now() time. */
+  readonly starved: ReadonlyArray<{ readonly from: number; readonly to: number }>
 }
 
 /** The shrunk case as shell commands: a curl per request, the body given by a node expression when it is not plain text. */
@@ -710,18 +747,19 @@ const compactString = (value: string): string => {
 const requestScope = new AsyncLocalStorage<number>()
 
 /**
- * Sends `requests` generated requests from `workers` concurrent fast-check runs. A failure is shrunk while the other
- * workers wait (so a stall is the shrinking request's own), re-run once to see that it reproduces, and recorded by
- * signature; the worker then goes on with a new seed, and later failures with a known signature are only counted.
+ * Sends `requests` generated requests from `workers` concurrent fast-check runs, each with its own seed, so the
+ * requests sent are the same every run. The sweep records each failure's first occurrence by signature; afterwards,
+ * alone (so a blocked loop is the request's own doing), each is replayed from its seed and path and shrunk.
  */
 export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   const { gateways } = options.targets
   const targetNames = (Object.keys(gateways) as Array<Target>).filter((name) => gateways[name] !== undefined)
   const scenarios = fuzzScenario(targetNames)
-  const findings = new Map<string, Finding>()
+  const findings: Array<Finding> = []
   const statusCounts: Record<string, number> = {}
   const transportCounts: Record<string, number> = {}
   let requests = 0
+  let sweepRequests = 0
   let shrinkRequests = 0
   let nextRequestId = 0
   const started = performance.now()
@@ -739,25 +777,6 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   process.on("unhandledRejection", onCrash)
   const inFlight = new Map<number, FuzzRequest>()
   const eventLoop = watchEventLoop(() => [...inFlight.values()].map(summary))
-
-  // While one worker shrinks, the others wait before their next request.
-  let exclusive: { owner: number; released: Promise<void>; release: () => void } | undefined
-  const waitTurn = async (worker: number) => {
-    while (exclusive && exclusive.owner !== worker) await exclusive.released
-  }
-  const takeTurn = async (worker: number) => {
-    await waitTurn(worker)
-    if (exclusive) return
-    let release = () => undefined as void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    exclusive = { owner: worker, released, release }
-  }
-  const endTurn = (worker: number) => {
-    if (exclusive?.owner !== worker) return
-    const { release } = exclusive
-    exclusive = undefined
-    release()
-  }
 
   /** Sends one request and says what is wrong with it, with the gateway's log line for it. */
   const exchange = async (request: FuzzRequest) => {
@@ -791,79 +810,72 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   }
 
   const count = (tally: Record<string, number>, key: string) => (tally[key] = (tally[key] ?? 0) + 1)
+  const firstFailures = new Map<string, { seed: number; path: string; scenario: Scenario; log: string }>()
+  const occurrences: Record<string, number> = {}
 
-  const runWorker = async (worker: number, runs: number) => {
-    for (let restart = 0; runs > 0 && timeLeft() > 0; restart++) {
-      // Once a new failure is seen, shrinking keeps only candidates that fail the same way.
-      let shrinking: { signature: string; log: string } | undefined
-      const property = fc.asyncProperty(scenarios, async (scenario) => {
-        if (!shrinking) await waitTurn(worker)
-        for (const request of scenario) {
-          const result = await exchange(request)
-          if (shrinking) shrinkRequests++
-          else {
-            requests++
-            count(statusCounts, result.observed.status === 0 ? "no response" : String(result.observed.status))
-            count(transportCounts, request.transport)
-          }
-          if (result.problem === undefined) continue
-          const signature = signatureOf(request, result.problem, result.log)
-          if (!shrinking) {
-            const known = findings.get(signature)
-            if (known) {
-              known.occurrences++
-              continue
-            }
-            shrinking = { signature, log: result.log }
-            await takeTurn(worker)
-            throw new Error(signature)
-          }
-          if (signature === shrinking.signature) {
-            shrinking.log = result.log || shrinking.log
-            throw new Error(signature)
-          }
+  const sweep = async (worker: number, runs: number) => {
+    const seed = options.seed + worker * 1_000
+    let run = 0
+    const property = fc.asyncProperty(scenarios, async (scenario) => {
+      const path = String(run++)
+      if (timeLeft() <= 0) return
+      for (const request of scenario) {
+        const result = await exchange(request)
+        requests++
+        count(statusCounts, result.observed.status === 0 ? "no response" : String(result.observed.status))
+        count(transportCounts, request.transport)
+        if (result.problem === undefined) continue
+        const signature = signatureOf(request, result.problem, result.log)
+        count(occurrences, signature)
+        if (!firstFailures.has(signature)) {
+          firstFailures.set(signature, { seed, path, scenario, log: result.log })
+          options.onProgress?.(`found: ${signature}`)
         }
-      })
-      const details = await fc.check(property, {
-        seed: options.seed + worker * 1_000 + restart * 7_919,
-        numRuns: runs,
-        interruptAfterTimeLimit: Math.max(1, timeLeft()),
-        markInterruptAsFailure: false
-      })
-      runs -= details.numRuns
-      const found = shrinking as { signature: string; log: string } | undefined
-      if (!details.failed || !details.counterexample || !found) {
-        endTurn(worker)
-        return
       }
-      const [counterexample] = details.counterexample
-      let reproduced = false
-      for (const request of counterexample) {
-        const again = await exchange(request)
-        if (again.problem !== undefined && signatureOf(request, again.problem, again.log) === found.signature) reproduced = true
+    })
+    await fc.check(property, { seed, numRuns: runs })
+  }
+
+  /** Replays a failure's run from its seed and path, alone, and shrinks it for at most SHRINK_BUDGET_MS. */
+  const shrink = async (signature: string, first: { seed: number; path: string; scenario: Scenario; log: string }) => {
+    const until = performance.now() + SHRINK_BUDGET_MS
+    let log = first.log
+    const property = fc.asyncProperty(scenarios, async (scenario) => {
+      // Out of time: every further candidate passes, so the smallest failure so far is the one reported.
+      if (performance.now() > until) return
+      for (const request of scenario) {
+        const result = await exchange(request)
+        shrinkRequests++
+        if (result.problem !== undefined && signatureOf(request, result.problem, result.log) === signature) {
+          log = result.log || log
+          throw new Error(signature)
+        }
       }
-      endTurn(worker)
-      if (!findings.has(found.signature)) {
-        findings.set(found.signature, {
-          signature: found.signature,
-          reproducer: reproducer(counterexample),
-          log: found.log.split("\n").slice(0, 6).join("\n"),
-          occurrences: 1,
-          reproduced
-        })
-        options.onProgress?.(`found: ${found.signature}${reproduced ? "" : " (did not fail again alone)"}`)
-      }
-    }
+    })
+    const details = await fc.check(property, { seed: first.seed, path: first.path })
+    const reproduced = details.failed && details.counterexample !== null
+    // A request that was only in flight while another one blocked the loop: the culprit has its own finding.
+    if (!reproduced && signature.includes("event loop blocked")) return
+    findings.push({
+      signature,
+      reproducer: reproducer(reproduced ? details.counterexample![0] : first.scenario),
+      log: log.split("\n").slice(0, 6).join("\n"),
+      occurrences: occurrences[signature] ?? 1,
+      reproduced
+    })
+    options.onProgress?.(`shrunk: ${signature}${reproduced ? "" : " (did not fail again alone)"}`)
   }
 
   try {
-    const perWorker = Math.ceil(options.requests / options.workers / 1.2)
-    const progress = setInterval(() => options.onProgress?.(`${requests} requests, ${findings.size} distinct failures`), 10_000)
-    await Promise.all(Array.from({ length: options.workers }, (_, worker) => runWorker(worker, perWorker)))
-    // Top up to the promised count: scenarios are one or two requests, so the worker runs above are an estimate.
+    const progress = setInterval(() => options.onProgress?.(`${requests} requests, ${firstFailures.size} distinct failures`), 10_000)
+    // Scenarios are one request or two (1.25 on average); a last run tops the count up.
+    const perWorker = Math.ceil(options.requests / options.workers / 1.25)
+    await Promise.all(Array.from({ length: options.workers }, (_, worker) => sweep(worker, perWorker)))
     for (let extra = options.workers; requests < options.requests && timeLeft() > 0; extra++) {
-      await runWorker(extra, Math.ceil((options.requests - requests) / 1.2))
+      await sweep(extra, Math.ceil((options.requests - requests) / 1.25))
     }
+    sweepRequests = requests
+    for (const signature of [...firstFailures.keys()].sort()) await shrink(signature, firstFailures.get(signature)!)
     clearInterval(progress)
   } finally {
     eventLoop.stop()
@@ -873,12 +885,13 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   }
   return {
     seed: options.seed,
-    requests,
+    requests: sweepRequests,
     shrinkRequests,
     elapsedMs: Math.round(performance.now() - started),
     statusCounts,
     transportCounts,
-    findings: [...findings.values()],
+    findings,
+    starved: eventLoop.starved,
     stalls: eventLoop.stalls.map((stall) => ({
       atMs: Math.round(stall.from - started),
       blockedMs: Math.round(stall.to - stall.from),
