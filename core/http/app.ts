@@ -13,7 +13,7 @@ import {
 import type { AppConfigShape } from "../ConfigSpec.ts"
 import type { Pipeline } from "../Pipeline.ts"
 import { errorBody, familyError, jsonResponse } from "./errors.ts"
-import { bodyReader, gatewayAuth, presentedKey } from "./middleware.ts"
+import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
 import { renderAnswer, renderFailure } from "./render.ts"
 
 export interface AppDependencies {
@@ -30,6 +30,9 @@ export interface AppDependencies {
   readonly now: () => number
 }
 
+/** Which client a route serves, for errors answered before the route runs (auth) or after it failed (500). */
+const familyOf = (path: string): EndpointFamily => (path === "/v1/messages" ? "anthropic" : "openai")
+
 const cacheDirectives = (header: string | undefined) => {
   const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
   return { cacheRead: !directives.includes("no-cache"), cacheWrite: !directives.includes("no-store") }
@@ -43,7 +46,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
     const session = c.req.header("x-isartor-session-id") ?? ""
     return {
       defaultModel: deps.config.external_llm_model,
-      tenant: `${deps.hashSecret(presentedKey(c) ?? "")}|${session}`,
+      tenant: `${deps.hashSecret(presentedCredentials(c))}|${session}`,
       ...cacheDirectives(c.req.header("cache-control"))
     }
   }
@@ -70,7 +73,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }))
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
-  if (Redacted.value(deps.config.gateway_api_key) !== "") app.use("*", gatewayAuth(deps.config.gateway_api_key))
+  if (Redacted.value(deps.config.gateway_api_key) !== "") app.use("*", gatewayAuth(deps.config.gateway_api_key, familyOf))
 
   app.get("/health", async (c) => {
     const exit = await deps.run(deps.pipeline.status)
@@ -95,9 +98,9 @@ export const makeApp = (deps: AppDependencies): Hono => {
   app.notFound((c) =>
     jsonResponse(404, errorBody(`no route for ${c.req.method} ${new URL(c.req.url).pathname}`, "invalid_request_error"))
   )
-  app.onError((error) => {
+  app.onError((error, c) => {
     console.error(`unhandled error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
-    return jsonResponse(500, errorBody("internal gateway error", "internal_error"))
+    return familyError(familyOf(c.req.path), 500, "internal gateway error", "internal_error")
   })
   return app
 }

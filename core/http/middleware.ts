@@ -3,32 +3,62 @@ import type { Context as HonoContext, MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import { timingSafeEqual } from "hono/utils/buffer"
 import type { EndpointFamily } from "../ChatRequest.ts"
-import { errorBody, familyError, jsonResponse } from "./errors.ts"
+import { familyError } from "./errors.ts"
 
-/** The credential a caller sent: `X-API-Key`, else `Authorization: Bearer`. */
-export const presentedKey = (c: HonoContext): string | undefined => {
-  const header = c.req.header("x-api-key")
-  if (header) return header
-  const authorization = c.req.header("authorization")
-  const match = authorization === undefined ? null : /^Bearer\s+(.+)$/i.exec(authorization)
-  return match?.[1]?.trim()
+/**
+ * The headers provider SDKs send a key in: OpenAI-style `Authorization` (any scheme), Anthropic's `x-api-key`,
+ * Azure's `api-key`, Gemini's `x-goog-api-key`, and Azure API Management's subscription key.
+ */
+const CREDENTIAL_HEADERS = ["authorization", "x-api-key", "api-key", "x-goog-api-key", "ocp-apim-subscription-key"]
+
+/** The secret in an `Authorization` value: a Bearer token, or the whole value (`Basic …`, a bare key). */
+const authorizationSecret = (value: string): string => {
+  const bearer = /^bearer[ \t]/i.test(value) ? value.slice(7).trim() : undefined
+  return bearer || value.trim()
 }
 
-/** Every request must carry the gateway key, compared in constant time. (The app registers it only when a key is set.) */
-export const gatewayAuth = (gatewayKey: Redacted.Redacted<string>): MiddlewareHandler => {
+/**
+ * Every credential a caller sent, in any header a provider SDK uses, as one string for the cache scope (hashed
+ * before use): callers that differ in any of them never share an entry. The same key in `X-API-Key` and
+ * `Authorization: Bearer` is the same caller. Empty when none was sent.
+ */
+export const presentedCredentials = (c: HonoContext): string => {
+  const secrets = new Set<string>()
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = c.req.header(name)?.trim()
+    if (value) secrets.add(name === "authorization" ? authorizationSecret(value) : value)
+  }
+  return [...secrets].sort().join("\n")
+}
+
+/**
+ * The gateway key a caller presented: `X-API-Key`, else `api-key` (what Azure SDKs send, so they can be pointed at
+ * the gateway as they are), else `Authorization: Bearer`.
+ */
+export const presentedGatewayKey = (c: HonoContext): string | undefined => {
+  const header = c.req.header("x-api-key") || c.req.header("api-key")
+  if (header) return header
+  const authorization = c.req.header("authorization")
+  return authorization !== undefined && /^bearer[ \t]/i.test(authorization) ? authorization.slice(7).trim() || undefined : undefined
+}
+
+/**
+ * Every request must carry the gateway key, compared in constant time. (The app registers it only when a key is
+ * set.) The 401 is in the format of the client the route serves: `familyOf` says which.
+ */
+export const gatewayAuth = (gatewayKey: Redacted.Redacted<string>, familyOf: (path: string) => EndpointFamily): MiddlewareHandler => {
   const expected = Redacted.value(gatewayKey)
   return async function gatewayAuth(c, next) {
-    const presented = presentedKey(c)
+    const presented = presentedGatewayKey(c)
     if (presented !== undefined && await timingSafeEqual(presented, expected)) return next()
-    return jsonResponse(
+    return familyError(
+      familyOf(c.req.path),
       401,
-      errorBody(
-        presented === undefined
-          ? "missing gateway API key: send X-API-Key: <key> or Authorization: Bearer <key>"
-          : "invalid gateway API key",
-        "authentication_error",
-        { code: "invalid_api_key" }
-      ),
+      presented === undefined
+        ? "missing gateway API key: send X-API-Key: <key>, api-key: <key> or Authorization: Bearer <key>"
+        : "invalid gateway API key",
+      "authentication_error",
+      { code: "invalid_api_key" },
       { "www-authenticate": "Bearer" }
     )
   }

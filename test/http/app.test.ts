@@ -143,6 +143,61 @@ describe("gateway auth", () => {
     const prefix = await call(secured, "/health", { headers: { "x-api-key": "gw-secret" } })
     assert.equal(prefix.status, 401)
   })
+
+  it("accepts the api-key header Azure SDKs send", async () => {
+    assert.equal((await call(secured, "/health", { headers: { "api-key": "gw-secret-key" } })).status, 200)
+    assert.equal((await call(secured, "/health", { headers: { "api-key": "gw-secret-kez" } })).status, 401)
+  })
+
+  it("answers a 401 in the client's format: Anthropic's on /v1/messages, OpenAI's elsewhere", async () => {
+    const anthropicBody = JSON.stringify({ model: "claude", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+    const messages = await call(secured, "/v1/messages", { method: "POST", body: anthropicBody, headers: { "x-api-key": "nope-nope" } })
+    assert.equal(messages.status, 401)
+    assert.deepEqual(await messages.json(), {
+      type: "error",
+      error: { type: "authentication_error", message: "invalid gateway API key" }
+    })
+    const openaiBody = JSON.stringify({ messages: [{ role: "user", content: "hi" }] })
+    const completions = await call(secured, "/v1/chat/completions", { method: "POST", body: openaiBody })
+    assert.equal(completions.status, 401)
+    const error = ((await completions.json()) as { error: { type: string; message: string } }).error
+    assert.equal(error.type, "authentication_error")
+    assert.match(error.message, /missing gateway API key/)
+  })
+})
+
+describe("cache scope by the caller's credential", () => {
+  const ask = async (prompt: string, headers: Record<string, string>) => {
+    const response = await post("/api/chat", JSON.stringify({ prompt }), headers)
+    assert.equal(response.status, 200)
+    return response.headers.get("x-isartor-layer")
+  }
+
+  it("keeps callers apart whichever header carries their key, and serves each caller its own entry", async () => {
+    const forms: Array<[string, (key: string) => Record<string, string>]> = [
+      ["api-key", (key) => ({ "api-key": key })],
+      ["bare Authorization", (key) => ({ authorization: key })],
+      ["Authorization: Basic", (key) => ({ authorization: `Basic ${Buffer.from(`user:${key}`).toString("base64")}` })],
+      ["x-goog-api-key", (key) => ({ "x-goog-api-key": key })],
+      ["x-api-key", (key) => ({ "x-api-key": key })],
+      ["Authorization: Bearer", (key) => ({ authorization: `Bearer ${key}` })]
+    ]
+    for (const [form, headers] of forms) {
+      const prompt = `scoped by ${form}`
+      assert.equal(await ask(prompt, headers("key-of-alice")), "l3", form)
+      assert.equal(await ask(prompt, headers("key-of-alice")), "l1a", `${form}: the same caller is served from the cache`)
+      assert.equal(await ask(prompt, headers("key-of-bob")), "l3", `${form}: another caller does not get Alice's answer`)
+      assert.equal(await ask(prompt, {}), "l3", `${form}: nor does an anonymous caller`)
+    }
+  })
+
+  it("scopes by every credential a caller sends, and treats one key in two headers as one caller", async () => {
+    assert.equal(await ask("two headers", { "x-api-key": "key-one", "api-key": "deployment-a" }), "l3")
+    assert.equal(await ask("two headers", { "x-api-key": "key-one", "api-key": "deployment-b" }), "l3")
+    assert.equal(await ask("two headers", { "x-api-key": "key-one", "api-key": "deployment-a" }), "l1a")
+    assert.equal(await ask("same key", { "x-api-key": "key-two" }), "l3")
+    assert.equal(await ask("same key", { authorization: "Bearer key-two" }), "l1a")
+  })
 })
 
 describe("package", () => {
