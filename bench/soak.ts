@@ -3,7 +3,7 @@
 // misses, streams, Anthropic requests and long prompts (20–40 KB). Every 5 s the gateway reports its RSS, heap,
 // event-loop delay and open handles; the run ends with a graceful SIGTERM. Writes JSON and an SVG chart to
 // bench/results/ and prints RSS in minute 1 against the last minute.
-// Usage: npm run bench:soak -- [--minutes 2] [--rate 20] [--capacity 1000] [--latency 20]
+// Usage: npm run bench:soak -- [--minutes 2] [--rate 20] [--capacity 500] [--latency 20]
 import { parseArgs } from "node:util"
 import { startProcess, type StartedProcess } from "../test/support/processes.ts"
 import { writeResults } from "./results.ts"
@@ -13,7 +13,7 @@ const { values } = parseArgs({
     minutes: { type: "string", default: "2" },
     rate: { type: "string", default: "20" },
     // Small, so both caches are full within the first minutes: later growth is not the caches filling up.
-    capacity: { type: "string", default: "1000" },
+    capacity: { type: "string", default: "500" },
     latency: { type: "string", default: "20" }
   }
 })
