@@ -87,7 +87,8 @@ const ImageBlock = Schema.Struct({
 })
 
 /** What a tool result may hold: text, images, or (unchecked) other kinds. */
-const ResultBlock = Schema.Union([TextPart, ImageBlock, otherKind("text", "image")]).annotate({ expected: "a content block: an object with a type" })
+const ResultBlock = Schema.Union([TextPart, ImageBlock, otherKind("text", "image")])
+  .annotate({ expected: "a content block: an object with a type" })
 
 const Block = Schema.Union([
   TextPart,
@@ -113,7 +114,10 @@ const AnthropicMessagesBody = Schema.Struct({
     role: Schema.Literals(["user", "assistant"]),
     content: Schema.Union([Schema.String, Schema.Array(Block)])
   })),
-  system: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.Union([TextPart, otherKind("text")]).annotate({ expected: "a text block" }))])),
+  system: Schema.optional(Schema.Union([
+    Schema.String,
+    Schema.Array(Schema.Union([TextPart, otherKind("text")]).annotate({ expected: "a text block" }))
+  ])),
   stream: Schema.optional(Schema.Boolean),
   temperature: Schema.optional(Schema.Number),
   top_p: Schema.optional(Schema.Number),
@@ -130,7 +134,7 @@ const NativeChatBody = Schema.Struct({
   model: Schema.optional(Schema.String)
 })
 
-/** Turns a schema failure into one line a person can act on, `messages[0].role: Expected "system" | …`, and its field. */
+/** A schema failure as one line a person can act on, `messages[0].role: Expected "system" | …`, and its field. */
 const describeIssue = (error: Schema.SchemaError): { message: string; param?: string } => {
   const [first, ...rest] = error.message.split("\n")
   const at = rest.find((line) => line.trim().startsWith("at "))?.trim().slice(3)

@@ -59,7 +59,8 @@ export const identifiersOf = (text: string): Set<string> => {
   let call = callFrom(0)
   let other = named.exec(text)
   for (let at = 0; call !== undefined || other !== null;) {
-    const callFirst = call !== undefined && (other === null || call.start < other.index || (call.start === other.index && other[0][0] !== "`"))
+    const callFirst = call !== undefined &&
+      (other === null || call.start < other.index || (call.start === other.index && other[0][0] !== "`"))
     const [start, end] = callFirst ? [call!.start, call!.end] : [other!.index, other!.index + other![0].length]
     found.add(text.slice(start, end).replace(/[`()]/g, ""))
     at = end
@@ -171,7 +172,8 @@ export const analyseText = (text: string): Analysis => {
     words: plainWords,
     acronyms: new Set((text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []).map((camel) => camel.replace(/[a-z]/g, "").toLowerCase())),
     flat: flatten(text),
-    phrases: (longest) => (phrases !== undefined && phrases.longest >= longest ? phrases : (phrases = phrasesOf(plainWords, longest)))
+    phrases: (longest) =>
+      phrases !== undefined && phrases.longest >= longest ? phrases : (phrases = phrasesOf(plainWords, longest))
   }
 }
 
@@ -190,10 +192,13 @@ const mentions = (text: Analysis, name: string, phrases: Phrases): boolean =>
 
 /** Whether any of the names is not mentioned in the text. */
 const anyUnmentioned = (names: ReadonlyArray<string>, text: Analysis) => {
-  const forms = names.map((name) => ({ flat: flatten(name), acronym: acronymOf(name) })).filter(({ flat }) => flat !== "")
+  const forms = names.map((name) => ({ flat: flatten(name), acronym: acronymOf(name) }))
+    .filter(({ flat }) => flat !== "")
   if (forms.length === 0) return false
   const phrases = text.phrases(forms.reduce((longest, { flat }) => Math.max(longest, flat.length), 0))
-  return forms.some(({ flat, acronym }) => !mentions(text, flat, phrases) && !(acronym && mentions(text, acronym, phrases)))
+  return forms.some(({ flat, acronym }) =>
+    !mentions(text, flat, phrases) && !(acronym && mentions(text, acronym, phrases))
+  )
 }
 
 export interface Verdict {

@@ -73,7 +73,9 @@ export const makeApp = (deps: AppDependencies): Hono => {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }))
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
-  if (Redacted.value(deps.config.gateway_api_key) !== "") app.use("*", gatewayAuth(deps.config.gateway_api_key, familyOf))
+  if (Redacted.value(deps.config.gateway_api_key) !== "") {
+    app.use("*", gatewayAuth(deps.config.gateway_api_key, familyOf))
+  }
 
   app.get("/health", async (c) => {
     const exit = await deps.run(deps.pipeline.status)

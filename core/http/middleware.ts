@@ -11,11 +11,9 @@ import { familyError } from "./errors.ts"
  */
 const CREDENTIAL_HEADERS = ["authorization", "x-api-key", "api-key", "x-goog-api-key", "ocp-apim-subscription-key"]
 
-/** The secret in an `Authorization` value: a Bearer token, or the whole value (`Basic …`, a bare key). */
-const authorizationSecret = (value: string): string => {
-  const bearer = /^bearer[ \t]/i.test(value) ? value.slice(7).trim() : undefined
-  return bearer || value.trim()
-}
+/** The token of an `Authorization: Bearer <token>` value; "" for any other value. */
+const bearerToken = (authorization: string | undefined) =>
+  authorization !== undefined && /^bearer[ \t]/i.test(authorization) ? authorization.slice(7).trim() : ""
 
 /**
  * Every credential a caller sent, in any header a provider SDK uses, as one string for the cache scope (hashed
@@ -26,7 +24,8 @@ export const presentedCredentials = (c: HonoContext): string => {
   const secrets = new Set<string>()
   for (const name of CREDENTIAL_HEADERS) {
     const value = c.req.header(name)?.trim()
-    if (value) secrets.add(name === "authorization" ? authorizationSecret(value) : value)
+    // A Bearer token is the key itself; any other Authorization value (`Basic …`, a bare key) is taken whole.
+    if (value) secrets.add((name === "authorization" && bearerToken(value)) || value)
   }
   return [...secrets].sort().join("\n")
 }
@@ -35,18 +34,17 @@ export const presentedCredentials = (c: HonoContext): string => {
  * The gateway key a caller presented: `X-API-Key`, else `api-key` (what Azure SDKs send, so they can be pointed at
  * the gateway as they are), else `Authorization: Bearer`.
  */
-export const presentedGatewayKey = (c: HonoContext): string | undefined => {
-  const header = c.req.header("x-api-key") || c.req.header("api-key")
-  if (header) return header
-  const authorization = c.req.header("authorization")
-  return authorization !== undefined && /^bearer[ \t]/i.test(authorization) ? authorization.slice(7).trim() || undefined : undefined
-}
+export const presentedGatewayKey = (c: HonoContext): string | undefined =>
+  c.req.header("x-api-key") || c.req.header("api-key") || bearerToken(c.req.header("authorization")) || undefined
 
 /**
  * Every request must carry the gateway key, compared in constant time. (The app registers it only when a key is
  * set.) The 401 is in the format of the client the route serves: `familyOf` says which.
  */
-export const gatewayAuth = (gatewayKey: Redacted.Redacted<string>, familyOf: (path: string) => EndpointFamily): MiddlewareHandler => {
+export const gatewayAuth = (
+  gatewayKey: Redacted.Redacted<string>,
+  familyOf: (path: string) => EndpointFamily
+): MiddlewareHandler => {
   const expected = Redacted.value(gatewayKey)
   return async function gatewayAuth(c, next) {
     const presented = presentedGatewayKey(c)

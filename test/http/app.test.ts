@@ -151,7 +151,11 @@ describe("gateway auth", () => {
 
   it("answers a 401 in the client's format: Anthropic's on /v1/messages, OpenAI's elsewhere", async () => {
     const anthropicBody = JSON.stringify({ model: "claude", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
-    const messages = await call(secured, "/v1/messages", { method: "POST", body: anthropicBody, headers: { "x-api-key": "nope-nope" } })
+    const messages = await call(secured, "/v1/messages", {
+      method: "POST",
+      body: anthropicBody,
+      headers: { "x-api-key": "nope-nope" }
+    })
     assert.equal(messages.status, 401)
     assert.deepEqual(await messages.json(), {
       type: "error",
@@ -185,8 +189,8 @@ describe("cache scope by the caller's credential", () => {
     for (const [form, headers] of forms) {
       const prompt = `scoped by ${form}`
       assert.equal(await ask(prompt, headers("key-of-alice")), "l3", form)
-      assert.equal(await ask(prompt, headers("key-of-alice")), "l1a", `${form}: the same caller is served from the cache`)
-      assert.equal(await ask(prompt, headers("key-of-bob")), "l3", `${form}: another caller does not get Alice's answer`)
+      assert.equal(await ask(prompt, headers("key-of-alice")), "l1a", `${form}: the same caller is served from cache`)
+      assert.equal(await ask(prompt, headers("key-of-bob")), "l3", `${form}: another caller does not get that answer`)
       assert.equal(await ask(prompt, {}), "l3", `${form}: nor does an anonymous caller`)
     }
   })
