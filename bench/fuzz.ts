@@ -17,7 +17,9 @@ const { values } = parseArgs({
   }
 })
 
-const semantic = values["no-semantic"] ? undefined : semanticBackends(process.env, new URL("../runtimes/embedding/worker-node.mjs", import.meta.url))
+const semantic = values["no-semantic"]
+  ? undefined
+  : semanticBackends(process.env, new URL("../runtimes/embedding/worker-node.mjs", import.meta.url))
 const targets = await startFuzzTargets(semantic)
 const healthz = probeHealthz(targets.gateways.open!.url)
 const result = await runFuzz({

@@ -5,7 +5,7 @@
 // bench/results/ and prints RSS in minute 1 against the last minute.
 // Usage: npm run bench:soak -- [--minutes 2] [--rate 20] [--capacity 500] [--latency 20]
 import { parseArgs } from "node:util"
-import { startProcess, type StartedProcess } from "../test/support/processes.ts"
+import { type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({
@@ -34,12 +34,27 @@ interface Sample {
 
 // ---- the request mix ----
 
-const topics = ["password reset", "refund policy", "shipping times", "API rate limits", "invoice download", "2FA setup", "account deletion", "plan upgrade"]
+const topics = [
+  "password reset",
+  "refund policy",
+  "shipping times",
+  "API rate limits",
+  "invoice download",
+  "2FA setup",
+  "account deletion",
+  "plan upgrade"
+]
 /** A small pool asked again and again: after the first round, exact-cache (L1a) hits. */
-const repeated = Array.from({ length: 60 }, (_, i) => `How do I handle ${topics[i % topics.length]} for customer number ${i}?`)
+const repeated = Array.from(
+  { length: 60 },
+  (_, i) => `How do I handle ${topics[i % topics.length]} for customer number ${i}?`
+)
 let unique = 0
-const fresh = () => `Question ${++unique} at ${Date.now()}: what changed in release ${unique % 97}.${unique % 13} of the ${topics[unique % topics.length]} flow?`
-/** 20–40 KB of text, different each time: a pasted document (words joined by tabs keep the fake's echo one SSE word). */
+const fresh = () =>
+  `Question ${++unique} at ${Date.now()}: what changed in release ${unique % 97}.${unique % 13} of the ${
+    topics[unique % topics.length]
+  } flow?`
+/** 20–40 KB of text, new each time: a pasted document (tabs, not spaces: the fake streams its echo per word). */
 const longPrompt = () => {
   const size = 20_000 + ((unique * 7_919) % 20_000)
   const words = `${fresh()}\tlog\tline\tstatus=ok\tlatency=12ms\tuser=alice\t`
@@ -47,7 +62,13 @@ const longPrompt = () => {
 }
 
 type Kind = "exact hit" | "miss" | "stream" | "anthropic" | "long prompt"
-const mix: ReadonlyArray<readonly [Kind, number]> = [["exact hit", 45], ["miss", 20], ["stream", 15], ["anthropic", 10], ["long prompt", 10]]
+const mix: ReadonlyArray<readonly [Kind, number]> = [
+  ["exact hit", 45],
+  ["miss", 20],
+  ["stream", 15],
+  ["anthropic", 10],
+  ["long prompt", 10]
+]
 const pick = (n: number): Kind => {
   let at = n % 100
   for (const [kind, share] of mix) {
@@ -58,11 +79,24 @@ const pick = (n: number): Kind => {
 }
 
 const requestFor = (kind: Kind, n: number): { path: string; body: unknown } => {
-  const chat = (content: string, stream = false) => ({ model: "gpt-4o-mini", messages: [{ role: "user", content }], ...(stream ? { stream } : {}) })
+  const chat = (content: string, stream = false) => ({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content }],
+    ...(stream ? { stream } : {})
+  })
   if (kind === "exact hit") return { path: "/v1/chat/completions", body: chat(repeated[n % repeated.length]!) }
-  if (kind === "stream") return { path: "/v1/chat/completions", body: chat(n % 2 === 0 ? repeated[n % repeated.length]! : fresh(), true) }
+  if (kind === "stream") {
+    return { path: "/v1/chat/completions", body: chat(n % 2 === 0 ? repeated[n % repeated.length]! : fresh(), true) }
+  }
   if (kind === "anthropic") {
-    return { path: "/v1/messages", body: { model: "claude-haiku-4-5", max_tokens: 256, messages: [{ role: "user", content: n % 2 === 0 ? repeated[n % repeated.length]! : fresh() }] } }
+    return {
+      path: "/v1/messages",
+      body: {
+        model: "claude-haiku-4-5",
+        max_tokens: 256,
+        messages: [{ role: "user", content: n % 2 === 0 ? repeated[n % repeated.length]! : fresh() }]
+      }
+    }
   }
   if (kind === "long prompt") return { path: "/api/chat", body: { prompt: longPrompt() } }
   return { path: "/api/chat", body: { prompt: fresh() } }
@@ -88,7 +122,8 @@ try {
     SOAK_SAMPLE_MS: String(SAMPLE_MS)
   })
   processes.push(gateway)
-  console.error(`soak: ${values.minutes} min at ${rate} req/s against ${gateway.url} (pid ${gateway.child.pid}), cache capacity ${values.capacity}`)
+  const where = `${gateway.url} (pid ${gateway.child.pid})`
+  console.error(`soak: ${values.minutes} min at ${rate} req/s against ${where}, cache capacity ${values.capacity}`)
 
   const statusCounts: Record<string, number> = {}
   const kindCounts: Record<string, number> = {}
@@ -101,7 +136,11 @@ try {
     const { path, body } = requestFor(kind, n)
     inFlight++
     kindCounts[kind] = (kindCounts[kind] ?? 0) + 1
-    const key = await fetch(`${gateway.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    const key = await fetch(`${gateway.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body)
+    })
       .then(async (response) => {
         await response.arrayBuffer()
         return String(response.status)
@@ -122,7 +161,11 @@ try {
       samples.push({ ...sample, atMs: Math.round(performance.now() - startedAt), requests: sent })
       const last = samples[samples.length - 1]!
       const handles = Object.values(last.handles).reduce((sum, count) => sum + count, 0)
-      console.error(`${(last.atMs / 1000).toFixed(0)} s: rss ${last.rssMb} MB, heap ${last.heapUsedMb} MB, loop p99 ${last.eventLoopDelayMs.p99} ms, ${handles} handles, ${sent} requests`)
+      const seconds = (last.atMs / 1000).toFixed(0)
+      const memory = `rss ${last.rssMb} MB, heap ${last.heapUsedMb} MB`
+      console.error(
+        `${seconds} s: ${memory}, loop p99 ${last.eventLoopDelayMs.p99} ms, ${handles} handles, ${sent} requests`
+      )
     }
     consumed = Math.max(consumed, lines.length - 1)
   }
@@ -145,9 +188,14 @@ try {
   clearInterval(sampler)
 
   // A graceful stop: SIGTERM must end the gateway, with exit code 0, once in-flight requests are done.
-  const exit = new Promise<number | string>((resolve) => gateway.child.once("exit", (code, signal) => resolve(code ?? String(signal))))
+  const exit = new Promise<number | string>((resolve) =>
+    gateway.child.once("exit", (code, signal) => resolve(code ?? String(signal)))
+  )
   gateway.child.kill("SIGTERM")
-  const exitCode = await Promise.race([exit, new Promise<string>((resolve) => setTimeout(() => resolve("still running 10 s after SIGTERM"), 10_000))])
+  const exitCode = await Promise.race([
+    exit,
+    new Promise<string>((resolve) => setTimeout(() => resolve("still running 10 s after SIGTERM"), 10_000))
+  ])
 
   const inWindow = (from: number, to: number) => samples.filter((sample) => sample.atMs > from && sample.atMs <= to)
   const endMs = samples[samples.length - 1]?.atMs ?? 0
@@ -166,22 +214,41 @@ try {
     shed,
     kindCounts,
     statusCounts,
-    rssMb: { minute1Median: rssMinute1, lastMinuteMedian: rssLastMinute, growthPercent: round(((rssLastMinute - rssMinute1) / rssMinute1) * 100) },
-    eventLoopDelayP99Ms: { median: median(samples.map((sample) => sample.eventLoopDelayMs.p99)), max: Math.max(...samples.map((sample) => sample.eventLoopDelayMs.p99)) },
+    rssMb: {
+      minute1Median: rssMinute1,
+      lastMinuteMedian: rssLastMinute,
+      growthPercent: round(((rssLastMinute - rssMinute1) / rssMinute1) * 100)
+    },
+    eventLoopDelayP99Ms: {
+      median: median(samples.map((sample) => sample.eventLoopDelayMs.p99)),
+      max: Math.max(...samples.map((sample) => sample.eventLoopDelayMs.p99))
+    },
     eventLoopDelayMaxMs: Math.max(...samples.map((sample) => sample.eventLoopDelayMs.max)),
-    handles: { first: handleTotals[0], last: handleTotals[handleTotals.length - 1], max: Math.max(...handleTotals), lastByType: samples[samples.length - 1]?.handles },
+    handles: {
+      first: handleTotals[0],
+      last: handleTotals[handleTotals.length - 1],
+      max: Math.max(...handleTotals),
+      lastByType: samples[samples.length - 1]?.handles
+    },
     gatewayExit: exitCode,
     samples
   }
   const { samples: _, ...summary } = figures
   console.log(JSON.stringify(summary, null, 2))
+  const growth = `${figures.rssMb.growthPercent >= 0 ? "+" : ""}${figures.rssMb.growthPercent} %`
+  const { median: delayP99, max: worstDelayP99 } = figures.eventLoopDelayP99Ms
   console.log(
-    `RSS minute 1 ${rssMinute1} MB → last minute ${rssLastMinute} MB (${figures.rssMb.growthPercent >= 0 ? "+" : ""}${figures.rssMb.growthPercent} %), ` +
-      `event-loop delay p99 ${figures.eventLoopDelayP99Ms.median} ms (worst 5 s window ${figures.eventLoopDelayP99Ms.max} ms), ` +
+    `RSS minute 1 ${rssMinute1} MB → last minute ${rssLastMinute} MB (${growth}), ` +
+      `event-loop delay p99 ${delayP99} ms (worst 5 s window ${worstDelayP99} ms), ` +
       `handles ${figures.handles.first} → ${figures.handles.last}`
   )
   await writeResults("soak", figures)
-  await writeResults("soak", figures, "svg", soakSvg(samples, `soak: ${values.minutes} min at ${rate} req/s, node ${process.version}`))
+  await writeResults(
+    "soak",
+    figures,
+    "svg",
+    soakSvg(samples, `soak: ${values.minutes} min at ${rate} req/s, node ${process.version}`)
+  )
 } finally {
   for (const started of processes) started.stop()
 }
@@ -202,13 +269,22 @@ function soakSvg(samples: ReadonlyArray<Sample>, title: string): string {
         { name: "heap used", colour: "#f28e2b", values: samples.map((sample) => sample.heapUsedMb) }
       ]
     },
-    { label: "event-loop delay p99 (ms)", lines: [{ name: "p99", colour: "#e15759", values: samples.map((sample) => sample.eventLoopDelayMs.p99) }] },
+    {
+      label: "event-loop delay p99 (ms)",
+      lines: [{ name: "p99", colour: "#e15759", values: samples.map((sample) => sample.eventLoopDelayMs.p99) }]
+    },
     {
       label: "open handles",
-      lines: [{ name: "handles", colour: "#59a14f", values: samples.map((sample) => Object.values(sample.handles).reduce((sum, count) => sum + count, 0)) }]
+      lines: [{
+        name: "handles",
+        colour: "#59a14f",
+        values: samples.map((sample) => Object.values(sample.handles).reduce((sum, count) => sum + count, 0))
+      }]
     }
   ]
-  const parts: Array<string> = [`<text x="20" y="26" font-size="16" font-weight="bold">${title.replace(/[&<>]/g, "")}</text>`]
+  const parts: Array<string> = [
+    `<text x="20" y="26" font-size="16" font-weight="bold">${title.replace(/[&<>]/g, "")}</text>`
+  ]
   panels.forEach((panel, i) => {
     const top = 50 + i * (panelHeight + 40)
     const max = Math.max(1, ...panel.lines.flatMap((line) => line.values)) * 1.1
@@ -216,12 +292,18 @@ function soakSvg(samples: ReadonlyArray<Sample>, title: string): string {
     parts.push(`<text x="${left}" y="${top - 6}" font-size="12">${panel.label}</text>`)
     parts.push(`<line x1="${left}" x2="${right}" y1="${top + panelHeight}" y2="${top + panelHeight}" stroke="#999"/>`)
     for (const tick of [0, max / 2, max]) {
-      parts.push(`<text x="${left - 6}" y="${y(tick) + 4}" font-size="10" text-anchor="end">${tick.toFixed(tick < 10 ? 1 : 0)}</text>`)
+      parts.push(
+        `<text x="${left - 6}" y="${y(tick) + 4}" font-size="10" text-anchor="end">${
+          tick.toFixed(tick < 10 ? 1 : 0)
+        }</text>`
+      )
     }
     panel.lines.forEach((line, j) => {
       const points = line.values.map((value, k) => `${x(samples[k]!.atMs).toFixed(1)},${y(value).toFixed(1)}`).join(" ")
       parts.push(`<polyline fill="none" stroke="${line.colour}" stroke-width="2" points="${points}"/>`)
-      parts.push(`<text x="${right - 90}" y="${top + 12 + j * 14}" font-size="11" fill="${line.colour}">${line.name}</text>`)
+      parts.push(
+        `<text x="${right - 90}" y="${top + 12 + j * 14}" font-size="11" fill="${line.colour}">${line.name}</text>`
+      )
     })
   })
   const axisY = 50 + panels.length * (panelHeight + 40) - 20

@@ -5,7 +5,14 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { semanticBackends } from "../../runtimes/shared.ts"
-import { type Finding, type FuzzResult, type FuzzTargets, probeHealthz, runFuzz, startFuzzTargets } from "../support/fuzz.ts"
+import {
+  type Finding,
+  type FuzzResult,
+  type FuzzTargets,
+  probeHealthz,
+  runFuzz,
+  startFuzzTargets
+} from "../support/fuzz.ts"
 
 const SEED = 20261128
 const REQUESTS = 10_000
@@ -15,7 +22,9 @@ let result: FuzzResult
 let healthz: Awaited<ReturnType<ReturnType<typeof probeHealthz>["stop"]>>
 
 before(async () => {
-  targets = await startFuzzTargets(semanticBackends(process.env, new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url)))
+  targets = await startFuzzTargets(
+    semanticBackends(process.env, new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url))
+  )
   const probe = probeHealthz(targets.gateways.open!.url)
   result = await runFuzz({ seed: SEED, requests: REQUESTS, workers: 6, targets, timeLimitMs: 100_000 })
   healthz = await probe.stop()
@@ -35,11 +44,14 @@ after(() => targets.close())
 
 const listed = (findings: ReadonlyArray<Finding>) =>
   findings.map((finding) =>
-    `\n\n${finding.signature} (${finding.occurrences}×${finding.reproduced ? "" : ", did not fail again when re-run alone"})\n` +
+    `\n\n${finding.signature} (${finding.occurrences}×${
+      finding.reproduced ? "" : ", did not fail again when re-run alone"
+    })\n` +
     `${finding.reproducer}${finding.log ? `\n${finding.log}` : ""}`
   ).join("")
 
-const findingsWhere = (test: (signature: string) => boolean) => result.findings.filter((finding) => test(finding.signature))
+const findingsWhere = (test: (signature: string) => boolean) =>
+  result.findings.filter((finding) => test(finding.signature))
 
 describe("reliability: 10,000 generated requests on every route", () => {
   it("sends them all", () => {
@@ -64,12 +76,20 @@ describe("reliability: 10,000 generated requests on every route", () => {
 
   it("keeps /healthz answering within 1 s throughout, and the event loop never blocked over 1 s", () => {
     const blocked = findingsWhere((signature) => /event loop blocked/.test(signature))
-    const stalls = result.stalls.slice(0, 5).map((stall) => `\n\nblocked ${stall.blockedMs} ms at ${stall.atMs} ms, in flight:\n${stall.inFlight.join("\n")}`)
+    const stalls = result.stalls.slice(0, 5).map((stall) =>
+      `\n\nblocked ${stall.blockedMs} ms at ${stall.atMs} ms, in flight:\n${stall.inFlight.join("\n")}`
+    )
     assert.deepEqual(healthz.failures, [])
     assert.ok(healthz.count > 0)
     // A probe slowed only while the machine's cores were busy elsewhere (this process hardly ran) is not the gateway's.
-    const slowProbes = healthz.slow.filter((probe) => !result.starved.some((gap) => gap.from <= probe.to && gap.to >= probe.from))
-    assert.deepEqual(slowProbes.length, 0, `/healthz took ${healthz.max} ms (p99 ${healthz.p99} ms)${stalls.join("")}${listed(blocked)}`)
+    const slowProbes = healthz.slow.filter((probe) =>
+      !result.starved.some((gap) => gap.from <= probe.to && gap.to >= probe.from)
+    )
+    assert.deepEqual(
+      slowProbes.length,
+      0,
+      `/healthz took ${healthz.max} ms (p99 ${healthz.p99} ms)${stalls.join("")}${listed(blocked)}`
+    )
     assert.deepEqual(stalls, [], stalls.join("") + listed(blocked))
   })
 

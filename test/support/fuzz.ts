@@ -43,7 +43,9 @@ class Entries {
 
 const toJson = (value: unknown): string => {
   if (value instanceof Raw) return value.json
-  if (value instanceof Entries) return `{${value.entries.map(([key, item]) => `${JSON.stringify(key)}:${toJson(item)}`).join(",")}}`
+  if (value instanceof Entries) {
+    return `{${value.entries.map(([key, item]) => `${JSON.stringify(key)}:${toJson(item)}`).join(",")}}`
+  }
   if (Array.isArray(value)) return `[${value.map(toJson).join(",")}]`
   if (typeof value === "object" && value !== null) return toJson(new Entries(Object.entries(value)))
   return JSON.stringify(value) ?? "null"
@@ -52,18 +54,60 @@ const toJson = (value: unknown): string => {
 // ---- values ----
 
 const edgeStrings = [
-  "", " ", "\u0000", "a\u0000b", "\uD800", "\uDFFF", "x\uDBFF", "\uDC00y", "\u202Eevil\u202C", "مرحبا بالعالم", "שלום עולם",
-  "👨‍👩‍👧‍👦🏳️‍🌈🇩🇪", "e\u0301\u0302\u0303\u0304", "\uFEFF", "\u2028\u2029", "\\", "\"", "</script>", "%s%n%x", "${x}", "{{x}}", "null",
-  "__proto__", "constructor", "toString", "\r\n\r\n", "\t", "What is the capital of France?", "How do I reset my password?"
+  "",
+  " ",
+  "\u0000",
+  "a\u0000b",
+  "\uD800",
+  "\uDFFF",
+  "x\uDBFF",
+  "\uDC00y",
+  "\u202Eevil\u202C",
+  "مرحبا بالعالم",
+  "שלום עולם",
+  "👨‍👩‍👧‍👦🏳️‍🌈🇩🇪",
+  "e\u0301\u0302\u0303\u0304",
+  "\uFEFF",
+  "\u2028\u2029",
+  "\\",
+  "\"",
+  "</script>",
+  "%s%n%x",
+  "${x}",
+  "{{x}}",
+  "null",
+  "__proto__",
+  "constructor",
+  "toString",
+  "\r\n\r\n",
+  "\t",
+  "What is the capital of France?",
+  "How do I reset my password?"
 ]
 const utf16Unit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code))
 
 /** Prompts of 2–40 KB (20–40 KB for a pasted document): long runs of one pattern make a backtracking regex slow. */
-const longTextOf = (minChars: number) => fc.tuple(
-  // Whitespace is tabs and newlines: the fake upstream streams its echo word by word (space-separated), 2 ms a word.
-  fc.constantFrom("a", "ab", "foo_bar\t", "A", "\t", "1.", "x()", "Word\n", "camelCase", "é", "😀", "The_quick_brown_fox.\n", "\n", "aA_"),
-  fc.integer({ min: minChars, max: 40_000 })
-).map(([unit, chars]) => unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars))
+const longTextOf = (minChars: number) =>
+  fc.tuple(
+    // Whitespace is tabs and newlines: the fake upstream streams its echo word by word (space-separated), 2 ms a word.
+    fc.constantFrom(
+      "a",
+      "ab",
+      "foo_bar\t",
+      "A",
+      "\t",
+      "1.",
+      "x()",
+      "Word\n",
+      "camelCase",
+      "é",
+      "😀",
+      "The_quick_brown_fox.\n",
+      "\n",
+      "aA_"
+    ),
+    fc.integer({ min: minChars, max: 40_000 })
+  ).map(([unit, chars]) => unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars))
 const longText = longTextOf(2_000)
 
 const text: fc.Arbitrary<string> = fc.oneof(
@@ -75,8 +119,13 @@ const text: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: longText }
 )
 
-const deepJson = fc.tuple(fc.constantFrom("[", "{\"a\":", "[{\"b\":", "{\"type\":\"text\",\"text\":"), fc.integer({ min: 64, max: 20_000 }))
-  .map(([open, depth]) => new Raw(`${open.repeat(depth)}1${(open.startsWith("[{") ? "}]" : open.startsWith("[") ? "]" : "}").repeat(depth)}`))
+const deepJson = fc.tuple(
+  fc.constantFrom("[", "{\"a\":", "[{\"b\":", "{\"type\":\"text\",\"text\":"),
+  fc.integer({ min: 64, max: 20_000 })
+)
+  .map(([open, depth]) =>
+    new Raw(`${open.repeat(depth)}1${(open.startsWith("[{") ? "}]" : open.startsWith("[") ? "]" : "}").repeat(depth)}`)
+  )
 
 const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(null),
@@ -99,16 +148,25 @@ const orWeird = <A>(arbitrary: fc.Arbitrary<A>, weight = 15) =>
   fc.oneof({ weight, arbitrary: arbitrary as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: weird })
 
 /** `undefined` mostly, now and then a value (fc.option is the other way round: its `freq` is the chance of nil). */
-const rarely = (arbitrary: fc.Arbitrary<unknown>) => fc.oneof({ weight: 30, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary })
+const rarely = (arbitrary: fc.Arbitrary<unknown>) =>
+  fc.oneof({ weight: 30, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary })
 
-const optionalFields = <T extends Record<string, fc.Arbitrary<unknown>>>(fields: T, required: ReadonlyArray<keyof T & string>) =>
-  fc.record(fields, { requiredKeys: required as Array<keyof T & string> })
+const optionalFields = <T extends Record<string, fc.Arbitrary<unknown>>>(
+  fields: T,
+  required: ReadonlyArray<keyof T & string>
+) => fc.record(fields, { requiredKeys: required as Array<keyof T & string> })
 
 /** Unknown top-level fields (part of the cache key) and, sometimes, a duplicate of a known one. */
 const withExtras = (body: fc.Arbitrary<Record<string, unknown>>) =>
   fc.tuple(
     body,
-    fc.array(fc.tuple(fc.oneof(text, fc.constantFrom("messages", "model", "stream", "prompt", "max_tokens", "__proto__")), weird), { maxLength: 2 }),
+    fc.array(
+      fc.tuple(
+        fc.oneof(text, fc.constantFrom("messages", "model", "stream", "prompt", "max_tokens", "__proto__")),
+        weird
+      ),
+      { maxLength: 2 }
+    ),
     fc.constantFrom("after", "before")
   ).map(([fields, extras, where]) => {
     const entries = Object.entries(fields)
@@ -118,22 +176,45 @@ const withExtras = (body: fc.Arbitrary<Record<string, unknown>>) =>
 // ---- bodies per API ----
 
 const models = fc.constantFrom("gpt-4o-mini", "", "gpt-4o", "claude-sonnet-4-5", " ")
-const imageUrls = fc.constantFrom("data:image/png;base64,iVBORw0KGgo=", "https://example.com/cat.png", "data:;base64,", "data:image/png;base64")
+const imageUrls = fc.constantFrom(
+  "data:image/png;base64,iVBORw0KGgo=",
+  "https://example.com/cat.png",
+  "data:;base64,",
+  "data:image/png;base64"
+)
 
 const openaiPart = fc.oneof(
   { weight: 4, arbitrary: optionalFields({ type: fc.constant("text"), text: orWeird(text, 3) }, ["type"]) },
-  { weight: 1, arbitrary: optionalFields({ type: fc.constant("image_url"), image_url: orWeird(fc.record({ url: orWeird(imageUrls) })) }, ["type"]) },
-  { weight: 1, arbitrary: optionalFields({ type: orWeird(fc.constantFrom("input_audio", "file", "refusal", "")), text: weird }, ["type"]) },
+  {
+    weight: 1,
+    arbitrary: optionalFields({
+      type: fc.constant("image_url"),
+      image_url: orWeird(fc.record({ url: orWeird(imageUrls) }))
+    }, ["type"])
+  },
+  {
+    weight: 1,
+    arbitrary: optionalFields({ type: orWeird(fc.constantFrom("input_audio", "file", "refusal", "")), text: weird }, [
+      "type"
+    ])
+  },
   { weight: 1, arbitrary: weird }
 )
 const toolCall = optionalFields({
   id: orWeird(text),
   type: orWeird(fc.constant("function")),
-  function: orWeird(optionalFields({ name: orWeird(text), arguments: orWeird(fc.constantFrom("{}", "{\"a\":1}", "not json", "")) }, ["name"]))
+  function: orWeird(
+    optionalFields({ name: orWeird(text), arguments: orWeird(fc.constantFrom("{}", "{\"a\":1}", "not json", "")) }, [
+      "name"
+    ])
+  )
 }, ["function"])
 const openaiMessage = optionalFields({
   role: orWeird(fc.constantFrom("system", "developer", "user", "assistant", "tool", "function")),
-  content: fc.oneof({ weight: 8, arbitrary: text }, fc.constant(null), { weight: 2, arbitrary: fc.array(openaiPart, { maxLength: 4 }) }, weird),
+  content: fc.oneof({ weight: 8, arbitrary: text }, fc.constant(null), {
+    weight: 2,
+    arbitrary: fc.array(openaiPart, { maxLength: 4 })
+  }, weird),
   name: text,
   tool_call_id: text,
   tool_calls: orWeird(fc.array(toolCall, { maxLength: 2 }))
@@ -143,96 +224,176 @@ const openaiTool = orWeird(fc.record({
   function: orWeird(optionalFields({ name: orWeird(text), description: text, parameters: weird }, ["name"]))
 }))
 
-const openaiBody = withExtras(fc.tuple(
-  fc.array(openaiMessage, { maxLength: 3 }),
-  fc.option(text.map((content) => ({ role: "user", content })), { freq: 12 }),
-  optionalFields({
-    model: orWeird(models),
-    stream: orWeird(fc.boolean()),
-    stream_options: orWeird(fc.record({ include_usage: fc.boolean() })),
-    temperature: orWeird(fc.double({ min: 0, max: 2, noNaN: true })),
-    max_tokens: orWeird(fc.integer({ min: 1, max: 4096 })),
-    n: orWeird(fc.integer({ min: 1, max: 3 })),
-    seed: orWeird(fc.integer()),
-    tools: orWeird(fc.array(openaiTool, { maxLength: 2 })),
-    tool_choice: orWeird(fc.constantFrom("auto", "none", "required", { type: "function", function: { name: "f" } }, { type: "function" })),
-    response_format: orWeird(fc.constantFrom({ type: "json_object" }, { type: "text" })),
-    stop: orWeird(fc.oneof(text, fc.array(text, { maxLength: 3 })))
-  }, []),
-  rarely(weird)
-).map(([history, last, fields, messagesOverride]) => ({
-  messages: messagesOverride ?? (last ? [...history, last] : history),
-  ...fields
-})))
+const openaiBody = withExtras(
+  fc.tuple(
+    fc.array(openaiMessage, { maxLength: 3 }),
+    fc.option(text.map((content) => ({ role: "user", content })), { freq: 12 }),
+    optionalFields({
+      model: orWeird(models),
+      stream: orWeird(fc.boolean()),
+      stream_options: orWeird(fc.record({ include_usage: fc.boolean() })),
+      temperature: orWeird(fc.double({ min: 0, max: 2, noNaN: true })),
+      max_tokens: orWeird(fc.integer({ min: 1, max: 4096 })),
+      n: orWeird(fc.integer({ min: 1, max: 3 })),
+      seed: orWeird(fc.integer()),
+      tools: orWeird(fc.array(openaiTool, { maxLength: 2 })),
+      tool_choice: orWeird(
+        fc.constantFrom("auto", "none", "required", { type: "function", function: { name: "f" } }, { type: "function" })
+      ),
+      response_format: orWeird(fc.constantFrom({ type: "json_object" }, { type: "text" })),
+      stop: orWeird(fc.oneof(text, fc.array(text, { maxLength: 3 })))
+    }, []),
+    rarely(weird)
+  ).map(([history, last, fields, messagesOverride]) => ({
+    messages: messagesOverride ?? (last ? [...history, last] : history),
+    ...fields
+  }))
+)
 
 const anthropicSource = orWeird(fc.oneof(
-  fc.record({ type: fc.constant("base64"), media_type: orWeird(fc.constantFrom("image/png", "image/jpeg", "")), data: orWeird(fc.constantFrom("iVBORw0KGgo=", "", "!!")) }),
+  fc.record({
+    type: fc.constant("base64"),
+    media_type: orWeird(fc.constantFrom("image/png", "image/jpeg", "")),
+    data: orWeird(fc.constantFrom("iVBORw0KGgo=", "", "!!"))
+  }),
   fc.record({ type: fc.constant("url"), url: orWeird(imageUrls) }),
   optionalFields({ type: weird, data: weird, url: weird }, [])
 ))
 const anthropicBlock: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 5, arbitrary: optionalFields({ type: fc.constant("text"), text: orWeird(text, 3) }, ["type"]) },
   { weight: 1, arbitrary: optionalFields({ type: fc.constant("image"), source: anthropicSource }, ["type"]) },
-  { weight: 1, arbitrary: optionalFields({ type: fc.constant("tool_use"), id: orWeird(text), name: orWeird(text), input: weird }, ["type"]) },
+  {
+    weight: 1,
+    arbitrary: optionalFields({ type: fc.constant("tool_use"), id: orWeird(text), name: orWeird(text), input: weird }, [
+      "type"
+    ])
+  },
   {
     weight: 1,
     arbitrary: optionalFields({
       type: fc.constant("tool_result"),
       tool_use_id: orWeird(text),
-      content: fc.oneof(text, fc.array(optionalFields({ type: fc.constantFrom("text", "image"), text: orWeird(text), source: anthropicSource }, ["type"]), { maxLength: 2 }), weird),
+      content: fc.oneof(
+        text,
+        fc.array(
+          optionalFields({ type: fc.constantFrom("text", "image"), text: orWeird(text), source: anthropicSource }, [
+            "type"
+          ]),
+          { maxLength: 2 }
+        ),
+        weird
+      ),
       is_error: orWeird(fc.boolean())
     }, ["type"])
   },
-  { weight: 1, arbitrary: optionalFields({ type: fc.constantFrom("document", "thinking", "redacted_thinking", "server_tool_use", ""), source: anthropicSource, thinking: weird }, ["type"]) },
+  {
+    weight: 1,
+    arbitrary: optionalFields({
+      type: fc.constantFrom("document", "thinking", "redacted_thinking", "server_tool_use", ""),
+      source: anthropicSource,
+      thinking: weird
+    }, ["type"])
+  },
   { weight: 1, arbitrary: weird }
 )
 const anthropicMessage = optionalFields({
   role: orWeird(fc.constantFrom("user", "assistant")),
-  content: fc.oneof({ weight: 6, arbitrary: text }, { weight: 4, arbitrary: fc.array(anthropicBlock, { maxLength: 4 }) }, { weight: 1, arbitrary: weird })
+  content: fc.oneof({ weight: 6, arbitrary: text }, {
+    weight: 4,
+    arbitrary: fc.array(anthropicBlock, { maxLength: 4 })
+  }, { weight: 1, arbitrary: weird })
 }, ["role", "content"])
 
-const anthropicBody = withExtras(fc.tuple(
-  fc.array(anthropicMessage, { maxLength: 3 }),
-  fc.option(text.map((content) => ({ role: "user", content })), { freq: 12 }),
-  optionalFields({
-    model: orWeird(models),
-    max_tokens: orWeird(fc.integer({ min: 1, max: 4096 })),
-    system: orWeird(fc.oneof(text, fc.array(optionalFields({ type: fc.constant("text"), text: orWeird(text) }, ["type"]), { maxLength: 2 }))),
-    stream: orWeird(fc.boolean()),
-    tools: orWeird(fc.array(optionalFields({ name: orWeird(text), description: text, input_schema: weird }, ["name"]), { maxLength: 2 })),
-    tool_choice: orWeird(fc.constantFrom({ type: "auto" }, { type: "any" }, { type: "none" }, { type: "tool", name: "f" }, { type: "tool" })),
-    stop_sequences: orWeird(fc.array(text, { maxLength: 2 })),
-    temperature: orWeird(fc.double({ min: 0, max: 1, noNaN: true })),
-    top_k: weird,
-    metadata: orWeird(fc.record({ user_id: text }))
-  }, ["model", "max_tokens"]),
-  rarely(weird)
-).map(([history, last, fields, messagesOverride]) => ({
-  messages: messagesOverride ?? (last ? [...history, last] : history),
-  ...fields
-})))
+const anthropicBody = withExtras(
+  fc.tuple(
+    fc.array(anthropicMessage, { maxLength: 3 }),
+    fc.option(text.map((content) => ({ role: "user", content })), { freq: 12 }),
+    optionalFields({
+      model: orWeird(models),
+      max_tokens: orWeird(fc.integer({ min: 1, max: 4096 })),
+      system: orWeird(
+        fc.oneof(
+          text,
+          fc.array(optionalFields({ type: fc.constant("text"), text: orWeird(text) }, ["type"]), { maxLength: 2 })
+        )
+      ),
+      stream: orWeird(fc.boolean()),
+      tools: orWeird(
+        fc.array(optionalFields({ name: orWeird(text), description: text, input_schema: weird }, ["name"]), {
+          maxLength: 2
+        })
+      ),
+      tool_choice: orWeird(
+        fc.constantFrom({ type: "auto" }, { type: "any" }, { type: "none" }, { type: "tool", name: "f" }, {
+          type: "tool"
+        })
+      ),
+      stop_sequences: orWeird(fc.array(text, { maxLength: 2 })),
+      temperature: orWeird(fc.double({ min: 0, max: 1, noNaN: true })),
+      top_k: weird,
+      metadata: orWeird(fc.record({ user_id: text }))
+    }, ["model", "max_tokens"]),
+    rarely(weird)
+  ).map(([history, last, fields, messagesOverride]) => ({
+    messages: messagesOverride ?? (last ? [...history, last] : history),
+    ...fields
+  }))
+)
 
 const nativeBody = withExtras(optionalFields({ prompt: orWeird(text, 8), model: orWeird(models) }, ["prompt"]))
 
-const bodyFor: Record<Family, fc.Arbitrary<Entries>> = { openai: openaiBody, anthropic: anthropicBody, native: nativeBody }
+const bodyFor: Record<Family, fc.Arbitrary<Entries>> = {
+  openai: openaiBody,
+  anthropic: anthropicBody,
+  native: nativeBody
+}
 
 const encoder = new TextEncoder()
 
-/** Any body a client could send: mostly the route's own API (often broken), sometimes another API's, or not JSON at all. */
+/** Any body a client could send: mostly the route's own API (often broken), sometimes another API's, or not JSON. */
 const bodyArbitrary = (family: Family): fc.Arbitrary<string | Uint8Array> =>
   fc.oneof(
     { weight: 30, arbitrary: bodyFor[family].map(toJson) },
-    { weight: 2, arbitrary: fc.constantFrom<Family>("openai", "anthropic", "native").chain((other) => bodyFor[other]).map(toJson) },
-    { weight: 2, arbitrary: fc.tuple(bodyFor[family].map(toJson), fc.double({ min: 0, max: 1, noNaN: true })).map(([json, at]) => json.slice(0, Math.floor(json.length * at))) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom<Family>("openai", "anthropic", "native").chain((other) => bodyFor[other]).map(toJson)
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(bodyFor[family].map(toJson), fc.double({ min: 0, max: 1, noNaN: true })).map(([json, at]) =>
+        json.slice(0, Math.floor(json.length * at))
+      )
+    },
     { weight: 1, arbitrary: fc.tuple(bodyFor[family].map(toJson), text).map(([json, garbage]) => json + garbage) },
     { weight: 1, arbitrary: bodyFor[family].map((body) => `\uFEFF${toJson(body)}`) },
-    { weight: 1, arbitrary: fc.constantFrom("", " ", "\n", "null", "[]", "1", "\"x\"", "true", "{}", "{", "NaN", "{\"a\":1,}", "\u0000", "{\"messages\":[]}") },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "",
+        " ",
+        "\n",
+        "null",
+        "[]",
+        "1",
+        "\"x\"",
+        "true",
+        "{}",
+        "{",
+        "NaN",
+        "{\"a\":1,}",
+        "\u0000",
+        "{\"messages\":[]}"
+      )
+    },
     { weight: 1, arbitrary: text },
     { weight: 1, arbitrary: deepJson.map(toJson) },
     // Bytes that are not UTF-8 (a lone continuation byte, an overlong NUL, an encoded surrogate) inside a JSON string.
     {
       weight: 1,
-      arbitrary: fc.tuple(bodyFor[family].map(toJson), fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x80], [0xf4, 0x90, 0x80, 0x80], [0x00]))
+      arbitrary: fc.tuple(
+        bodyFor[family].map(toJson),
+        fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x80], [0xf4, 0x90, 0x80, 0x80], [0x00])
+      )
         .map(([json, bytes]) => {
           const at = json.lastIndexOf("\"") > 0 ? json.lastIndexOf("\"") : json.length
           return new Uint8Array([...encoder.encode(json.slice(0, at)), ...bytes, ...encoder.encode(json.slice(at))])
@@ -241,36 +402,71 @@ const bodyArbitrary = (family: Family): fc.Arbitrary<string | Uint8Array> =>
     {
       weight: 1,
       arbitrary: fc.integer({ min: FUZZ_MAX_BODY_BYTES + 1, max: FUZZ_MAX_BODY_BYTES * 3 }).map((size) =>
-        toJson({ model: "gpt-4o-mini", prompt: "x".repeat(size), messages: [{ role: "user", content: "y".repeat(size) }] })
+        toJson({
+          model: "gpt-4o-mini",
+          prompt: "x".repeat(size),
+          messages: [{ role: "user", content: "y".repeat(size) }]
+        })
       )
     }
   )
 
 // ---- routes and headers ----
 
-const chatPaths: Record<string, Family> = { "/v1/chat/completions": "openai", "/v1/messages": "anthropic", "/api/chat": "native" }
+const chatPaths: Record<string, Family> = {
+  "/v1/chat/completions": "openai",
+  "/v1/messages": "anthropic",
+  "/api/chat": "native"
+}
 const knownPaths = [...Object.keys(chatPaths), "/healthz", "/health", "/v1/models"]
 const unknownPaths = fc.oneof(
   fc.constantFrom(
-    "/", "/v1", "/v1/chat/completions/", "/V1/CHAT/COMPLETIONS", "/v1/messages/count_tokens", "/v1/messages/", "/api/chat?x=1&x=2",
-    "/v1/messages?beta=true", "/healthz/", "//v1/chat/completions", "/v1/../v1/models", "/%00", "/%ZZ", "/v1/chat/completions%2F",
-    `/${"a".repeat(5_000)}`, "/%C3%A9", "/v1/completions", "/v1/embeddings", "/metrics"
+    "/",
+    "/v1",
+    "/v1/chat/completions/",
+    "/V1/CHAT/COMPLETIONS",
+    "/v1/messages/count_tokens",
+    "/v1/messages/",
+    "/api/chat?x=1&x=2",
+    "/v1/messages?beta=true",
+    "/healthz/",
+    "//v1/chat/completions",
+    "/v1/../v1/models",
+    "/%00",
+    "/%ZZ",
+    "/v1/chat/completions%2F",
+    `/${"a".repeat(5_000)}`,
+    "/%C3%A9",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/metrics"
   ),
-  fc.array(text.filter((segment) => segment.length < 200), { minLength: 1, maxLength: 3 }).map((segments) => `/${segments.map((segment) => encodeURIComponent(segment.replace(/\p{Cs}/gu, "\uFFFD"))).join("/")}`)
+  fc.array(text.filter((segment) => segment.length < 200), { minLength: 1, maxLength: 3 }).map((segments) =>
+    `/${segments.map((segment) => encodeURIComponent(segment.replace(/\p{Cs}/gu, "\uFFFD"))).join("/")}`
+  )
 )
 const route = fc.oneof(
   { weight: 60, arbitrary: fc.constantFrom(...Object.keys(chatPaths)).map((path) => ({ method: "POST", path })) },
-  { weight: 6, arbitrary: fc.constantFrom("/healthz", "/health", "/v1/models").map((path) => ({ method: "GET", path })) },
   {
     weight: 6,
-    arbitrary: fc.record({ method: fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND", "FOO", "TRACE"), path: fc.constantFrom(...knownPaths) })
+    arbitrary: fc.constantFrom("/healthz", "/health", "/v1/models").map((path) => ({ method: "GET", path }))
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      method: fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND", "FOO", "TRACE"),
+      path: fc.constantFrom(...knownPaths)
+    })
   },
   { weight: 6, arbitrary: fc.record({ method: fc.constantFrom("GET", "POST", "DELETE"), path: unknownPaths }) }
 )
 
-/** What a header value can carry on the wire: UTF-8 bytes read back as Latin-1, without NUL, CR, LF or other controls. */
+/** What a header value can carry on the wire: UTF-8 bytes read back as Latin-1, without NUL, CR, LF or controls. */
 const byteString = (value: string) =>
-  Array.from(encoder.encode(value), (byte) => String.fromCharCode(byte)).join("").replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, "")
+  Array.from(encoder.encode(value), (byte) => String.fromCharCode(byte)).join("").replace(
+    /[\u0000-\u0008\u000a-\u001f\u007f]/g,
+    ""
+  )
 
 // Under 1,000 bytes each: Node's own 16 KB limit on a request head (a bare 431) is not the gateway's to answer.
 const headerValue = fc.oneof(text.filter((value) => value.length < 300), fc.constant("x".repeat(900))).map(byteString)
@@ -305,15 +501,34 @@ const header: fc.Arbitrary<readonly [string, string]> = fc.oneof(
     ["transfer-encoding", "identity"]
   ),
   fc.tuple(
-    fc.constantFrom("authorization", "x-api-key", "api-key", "cache-control", "x-isartor-similarity-threshold", "x-isartor-session-id", "content-type", "x-unknown"),
+    fc.constantFrom(
+      "authorization",
+      "x-api-key",
+      "api-key",
+      "cache-control",
+      "x-isartor-similarity-threshold",
+      "x-isartor-session-id",
+      "content-type",
+      "x-unknown"
+    ),
     headerValue
   ),
-  fc.tuple(fc.double().map(String), fc.constant("x-isartor-similarity-threshold")).map(([value, name]) => [name, value] as const)
+  fc.tuple(fc.double().map(String), fc.constant("x-isartor-similarity-threshold")).map(([value, name]) =>
+    [name, value] as const
+  )
 )
 const contentType = fc.option(
   fc.constantFrom(
-    "application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz",
-    "application/json; charset=utf-16", "", "*/*", "application/JSON", "application/octet-stream"
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/json; charset=utf-16",
+    "",
+    "*/*",
+    "application/JSON",
+    "application/octet-stream"
   ),
   { freq: 6, nil: undefined }
 )
@@ -325,11 +540,17 @@ export const fuzzRequest = (targets: ReadonlyArray<Target>): fc.Arbitrary<FuzzRe
     target: fc.oneof(...targets.map((target) => ({ weight: targetWeights[target], arbitrary: fc.constant(target) }))),
     // Most callers of a secured gateway send its key; the rest test the 401.
     auth: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-    transport: fc.oneof({ weight: 17, arbitrary: fc.constant("in-process" as const) }, { weight: 3, arbitrary: fc.constant("socket" as const) }),
+    transport: fc.oneof({ weight: 17, arbitrary: fc.constant("in-process" as const) }, {
+      weight: 3,
+      arbitrary: fc.constant("socket" as const)
+    }),
     route,
     headers: fc.array(header, { maxLength: 5 }),
     contentType,
-    delivery: fc.oneof({ weight: 8, arbitrary: fc.constant("whole" as const) }, { weight: 1, arbitrary: fc.constantFrom("chunked" as const, "slow" as const) })
+    delivery: fc.oneof({ weight: 8, arbitrary: fc.constant("whole" as const) }, {
+      weight: 1,
+      arbitrary: fc.constantFrom("chunked" as const, "slow" as const)
+    })
   }).chain(({ route: { method, path }, contentType, headers, auth, ...rest }) =>
     bodyArbitrary(chatPaths[path] ?? "openai").map((body): FuzzRequest => ({
       ...rest,
@@ -342,8 +563,12 @@ export const fuzzRequest = (targets: ReadonlyArray<Target>): fc.Arbitrary<FuzzRe
       ],
       // A body on GET or HEAD only exists on the wire; on TRACE, Node's HTTP parser refuses it (a bare 400).
       body: method === "GET" || method === "HEAD" || method === "TRACE" ? undefined : body,
-      // fetch refuses TRACE, so it goes over a socket; Node's HTTP parser refuses FOO (a bare 400), so it stays in-process.
-      ...(method === "TRACE" ? { transport: "socket" as const } : method === "FOO" ? { transport: "in-process" as const } : {})
+      // fetch refuses TRACE, so it goes over a socket; Node's HTTP parser refuses FOO (a bare 400): in-process.
+      ...(method === "TRACE"
+        ? { transport: "socket" as const }
+        : method === "FOO"
+        ? { transport: "in-process" as const }
+        : {})
     }))
   )
 
@@ -368,22 +593,33 @@ const pastedTwice: fc.Arbitrary<Scenario> = longTextOf(20_000).map((prompt) => {
 })
 
 export const fuzzScenario = (targets: ReadonlyArray<Target>): fc.Arbitrary<Scenario> => {
-  const generated = fc.tuple(fuzzRequest(targets), fc.constantFrom("once", "once", "once", "once", "once", "once", "again", "variant"))
+  const generated = fc.tuple(
+    fuzzRequest(targets),
+    fc.constantFrom("once", "once", "once", "once", "once", "once", "again", "variant")
+  )
     .map(([request, repeat]): Scenario => (repeat === "once" ? [request] : [request, varied(request, repeat)]))
-  return targets.includes("semantic") ? fc.oneof({ weight: 150, arbitrary: generated }, { weight: 1, arbitrary: pastedTwice }) : generated
+  return targets.includes("semantic")
+    ? fc.oneof({ weight: 150, arbitrary: generated }, { weight: 1, arbitrary: pastedTwice })
+    : generated
 }
 
 /** The route a request reached, coarsely: one defect on many odd paths is one finding. */
 const routeOf = (request: FuzzRequest) => {
   const pathname = new URL(`http://x${request.path}`).pathname
   const chat = request.method === "POST" && chatPaths[pathname] !== undefined
-  if (chat || (request.method === "GET" && ["/healthz", "/health", "/v1/models"].includes(pathname))) return `${request.method} ${pathname}`
-  return familyOfPath(request.path) === "anthropic" ? "another method or subpath of /v1/messages" : "an unknown route or method"
+  if (chat || (request.method === "GET" && ["/healthz", "/health", "/v1/models"].includes(pathname))) {
+    return `${request.method} ${pathname}`
+  }
+  return familyOfPath(request.path) === "anthropic"
+    ? "another method or subpath of /v1/messages"
+    : "an unknown route or method"
 }
 
 export const familyOfPath = (path: string): Family | "other" => {
   const pathname = new URL(`http://x${path}`).pathname
-  return pathname === "/v1/messages" || pathname.startsWith("/v1/messages/") ? "anthropic" : chatPaths[pathname] ?? "other"
+  return pathname === "/v1/messages" || pathname.startsWith("/v1/messages/")
+    ? "anthropic"
+    : chatPaths[pathname] ?? "other"
 }
 
 // ---- sending ----
@@ -412,7 +648,10 @@ const withTimeout = <A>(promise: Promise<A>, onTimeout: () => A) =>
 const describeError = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error))
 
 /** Through the gateway's own `fetch`, as a runtime adapter would call it. */
-const sendInProcess = async (fetchHandler: RunningGateway["gateway"]["fetch"], request: FuzzRequest): Promise<Observed> => {
+const sendInProcess = async (
+  fetchHandler: RunningGateway["gateway"]["fetch"],
+  request: FuzzRequest
+): Promise<Observed> => {
   const headers = new Headers()
   for (const [name, value] of request.headers) headers.append(name, value)
   let body: BodyInit | undefined
@@ -434,11 +673,28 @@ const sendInProcess = async (fetchHandler: RunningGateway["gateway"]["fetch"], r
     }
   }
   const exchange = async (): Promise<Observed> => {
-    const response = await fetchHandler(new Request(`http://gateway.test${request.path}`, { method: request.method, headers, body, duplex: "half" } as RequestInit))
-    return { status: response.status, contentType: response.headers.get("content-type") ?? "", body: await response.text() }
+    const response = await fetchHandler(
+      new Request(
+        `http://gateway.test${request.path}`,
+        { method: request.method, headers, body, duplex: "half" } as RequestInit
+      )
+    )
+    return {
+      status: response.status,
+      contentType: response.headers.get("content-type") ?? "",
+      body: await response.text()
+    }
   }
-  return withTimeout(exchange(), () => ({ status: 0, contentType: "", body: "", error: `no response within ${REQUEST_TIMEOUT_MS} ms` }))
-    .catch((error: unknown) => ({ status: 0, contentType: "", body: "", error: `the handler threw ${describeError(error)}` }))
+  return withTimeout(
+    exchange(),
+    () => ({ status: 0, contentType: "", body: "", error: `no response within ${REQUEST_TIMEOUT_MS} ms` })
+  )
+    .catch((error: unknown) => ({
+      status: 0,
+      contentType: "",
+      body: "",
+      error: `the handler threw ${describeError(error)}`
+    }))
 }
 
 const socketAgent = new http.Agent({ keepAlive: true, maxSockets: 16 })
@@ -451,17 +707,26 @@ const sendOverSocket = (baseUrl: string, request: FuzzRequest, retried = false):
     let bodySent = request.body === undefined || request.delivery === "whole"
     const settle = (observed: Observed) => {
       if (!settled) (settled = true), resolve(observed)
-      // Answered before the body was all sent (a 413, a 404): the connection is mid-body, so it cannot carry another request.
+      // Answered before the whole body was sent (a 413, a 404): the connection is mid-body, it cannot carry more.
       if (!bodySent) outgoing.destroy()
     }
-    const outgoing = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, agent: socketAgent })
+    const outgoing = http.request({
+      host: url.hostname,
+      port: url.port,
+      method: request.method,
+      path: request.path,
+      agent: socketAgent
+    })
     for (const [name, value] of request.headers) {
       // Framing headers belong to the connection: a contradictory one gets a bare 400 from Node's HTTP parser.
       if (name === "transfer-encoding" || name === "content-length") continue
       const previous = outgoing.getHeader(name)
       outgoing.setHeader(name, previous === undefined ? value : `${String(previous)}, ${value}`)
     }
-    outgoing.setTimeout(REQUEST_TIMEOUT_MS, () => outgoing.destroy(new Error(`no response within ${REQUEST_TIMEOUT_MS} ms`)))
+    outgoing.setTimeout(
+      REQUEST_TIMEOUT_MS,
+      () => outgoing.destroy(new Error(`no response within ${REQUEST_TIMEOUT_MS} ms`))
+    )
     outgoing.on("error", (error) => {
       // A kept-alive connection the server closed just as this request went out: Node's documented race, retried once.
       if (outgoing.reusedSocket && !retried && !settled && (error as NodeJS.ErrnoException).code === "ECONNRESET") {
@@ -473,9 +738,19 @@ const sendOverSocket = (baseUrl: string, request: FuzzRequest, retried = false):
     outgoing.on("response", (response) => {
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))
-      response.on("error", (error) => settle({ status: 0, contentType: "", body: "", error: `socket: response broke: ${describeError(error)}` }))
-      response.on("end", () =>
-        settle({ status: response.statusCode ?? 0, contentType: String(response.headers["content-type"] ?? ""), body: Buffer.concat(chunks).toString("utf8") })
+      response.on(
+        "error",
+        (error) =>
+          settle({ status: 0, contentType: "", body: "", error: `socket: response broke: ${describeError(error)}` })
+      )
+      response.on(
+        "end",
+        () =>
+          settle({
+            status: response.statusCode ?? 0,
+            contentType: String(response.headers["content-type"] ?? ""),
+            body: Buffer.concat(chunks).toString("utf8")
+          })
       )
     })
     if (request.body === undefined) return void outgoing.end()
@@ -484,7 +759,7 @@ const sendOverSocket = (baseUrl: string, request: FuzzRequest, retried = false):
       outgoing.setHeader("content-length", bytes.length)
       return void outgoing.end(bytes)
     }
-    // Explicit: Node's client sends a DELETE or OPTIONS body unframed otherwise, which the server reads as the next request.
+    // Explicit: Node's client sends a DELETE or OPTIONS body unframed otherwise (the server reads the next request).
     outgoing.setHeader("transfer-encoding", "chunked")
     void (async () => {
       for (const piece of piecesOf(bytes)) {
@@ -500,7 +775,8 @@ const sendOverSocket = (baseUrl: string, request: FuzzRequest, retried = false):
 
 // ---- checking ----
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** Why an error body is not what the client's SDK reads, or undefined when it is. */
 const errorFormatProblem = (family: Family | "other", body: string): string | undefined => {
@@ -512,12 +788,15 @@ const errorFormatProblem = (family: Family | "other", body: string): string | un
   }
   if (family === "anthropic") {
     const error = isObject(parsed) ? parsed.error : undefined
-    return isObject(parsed) && parsed.type === "error" && isObject(error) && typeof error.type === "string" && typeof error.message === "string"
+    return isObject(parsed) && parsed.type === "error" && isObject(error) && typeof error.type === "string" &&
+        typeof error.message === "string"
       ? undefined
       : "error body is not Anthropic's {type:\"error\",error:{type,message}}"
   }
   const error = isObject(parsed) ? parsed.error : undefined
-  return isObject(error) && typeof error.message === "string" ? undefined : "error body is not OpenAI's {error:{message}}"
+  return isObject(error) && typeof error.message === "string"
+    ? undefined
+    : "error body is not OpenAI's {error:{message}}"
 }
 
 /** What is wrong with a response, as a short, stable signature (the same defect gives the same text), or undefined. */
@@ -531,7 +810,9 @@ export const checkResponse = (request: FuzzRequest, observed: Observed): string 
     return problem && `status ${observed.status}: ${problem}`
   }
   if (observed.contentType.startsWith("text/event-stream")) {
-    if (/^event: error$/m.test(observed.body) || /^data: \{"error"/m.test(observed.body)) return "stream carries an error event"
+    if (/^event: error$/m.test(observed.body) || /^data: \{"error"/m.test(observed.body)) {
+      return "stream carries an error event"
+    }
     const ending = family === "anthropic" ? "event: message_stop" : "data: [DONE]"
     return observed.body.includes(ending) ? undefined : `stream ends without ${ending}`
   }
@@ -556,10 +837,18 @@ export interface FuzzTargets {
  */
 export const startFuzzTargets = async (semantic?: SemanticBackends): Promise<FuzzTargets> => {
   const upstream = await startFakeOpenAI({ record: false })
-  const env = upstreamEnv(upstream.url, { ISARTOR__MAX_BODY_BYTES: String(FUZZ_MAX_BODY_BYTES), ISARTOR__L3_MAX_RETRIES: "0", ISARTOR__L3_TIMEOUT_SECS: "10" })
+  const env = upstreamEnv(upstream.url, {
+    ISARTOR__MAX_BODY_BYTES: String(FUZZ_MAX_BODY_BYTES),
+    ISARTOR__L3_MAX_RETRIES: "0",
+    ISARTOR__L3_TIMEOUT_SECS: "10"
+  })
   const gateways: Partial<Record<Target, RunningGateway>> = {
     open: await startTestGateway({ ...env, ISARTOR__CACHE_MODE: "exact" }),
-    secured: await startTestGateway({ ...env, ISARTOR__CACHE_MODE: "exact", ISARTOR__GATEWAY_API_KEY: FUZZ_GATEWAY_KEY })
+    secured: await startTestGateway({
+      ...env,
+      ISARTOR__CACHE_MODE: "exact",
+      ISARTOR__GATEWAY_API_KEY: FUZZ_GATEWAY_KEY
+    })
   }
   if (semantic) gateways.semantic = await startTestGateway(env, {}, semantic)
   return {
@@ -615,7 +904,9 @@ const watchEventLoop = (inFlight: () => ReadonlyArray<string>) => {
 
 /** One line about a request, for a list of suspects: where it went and what its body was like. */
 const summary = (request: FuzzRequest) => {
-  const body = request.body === undefined ? "no body" : typeof request.body === "string"
+  const body = request.body === undefined
+    ? "no body"
+    : typeof request.body === "string"
     ? `${request.body.length} chars: ${compactString(request.body.slice(0, 20_000)).slice(0, 200)}`
     : `${request.body.length} bytes`
   return `${request.target}, ${request.transport}: ${request.method} ${request.path.slice(0, 60)} (${body})`
@@ -661,7 +952,10 @@ export const probeHealthz = (baseUrl: string, everyMs = 100) => {
 
 export const percentiles = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
-  const at = (q: number) => sorted.length === 0 ? Number.NaN : Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2))
+  const at = (q: number) =>
+    sorted.length === 0
+      ? Number.NaN
+      : Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2))
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: at(1) }
 }
 
@@ -697,24 +991,33 @@ export interface FuzzResult {
   readonly transportCounts: Record<string, number>
   readonly findings: ReadonlyArray<Finding>
   /** Every time the event loop was blocked over 1 s, relative to the start of the run. */
-  readonly stalls: ReadonlyArray<{ readonly atMs: number; readonly blockedMs: number; readonly inFlight: ReadonlyArray<string> }>
+  readonly stalls: ReadonlyArray<
+    { readonly atMs: number; readonly blockedMs: number; readonly inFlight: ReadonlyArray<string> }
+  >
   /** Gaps over 1 s in which this process hardly ran (other processes had the cores), in performance.now() time. */
   readonly starved: ReadonlyArray<{ readonly from: number; readonly to: number }>
 }
 
-/** The shrunk case as shell commands: a curl per request, the body given by a node expression when it is not plain text. */
+/** The shrunk case as shell commands: a curl per request, the body from a node expression when it is not plain text. */
 export const reproducer = (scenario: Scenario): string =>
   scenario.map((request) => {
     const headers = request.headers.map(([name, value]) => ` -H ${shellQuote(`${name}: ${value}`)}`).join("")
     const curl = `curl -sS -X ${request.method} ${shellQuote(`http://localhost:8080${request.path}`)}${headers}`
-    const via = `# ${request.target} gateway${request.target === "secured" ? ` (ISARTOR__GATEWAY_API_KEY=${FUZZ_GATEWAY_KEY})` : ""}` +
-      `${request.target === "semantic" ? " (L1b on)" : ""}, ${request.transport}, ${request.delivery} body, ISARTOR__MAX_BODY_BYTES=${FUZZ_MAX_BODY_BYTES}`
+    const via =
+      `# ${request.target} gateway${
+        request.target === "secured" ? ` (ISARTOR__GATEWAY_API_KEY=${FUZZ_GATEWAY_KEY})` : ""
+      }` +
+      `${
+        request.target === "semantic" ? " (L1b on)" : ""
+      }, ${request.transport}, ${request.delivery} body, ISARTOR__MAX_BODY_BYTES=${FUZZ_MAX_BODY_BYTES}`
     if (request.body === undefined) return `${via}\n${curl}`
     const text = typeof request.body === "string" ? request.body : undefined
     const plain = text !== undefined && text.length <= 2_000 && /^[\x20-\x7e]*$/.test(text)
     const chunked = request.delivery === "whole" ? "" : " -H 'transfer-encoding: chunked'"
     if (plain) return `${via}\n${curl}${chunked} --data-binary ${shellQuote(text)}`
-    const expression = text !== undefined ? compactString(text) : `Buffer.from(${JSON.stringify(Buffer.from(request.body).toString("base64"))}, "base64")`
+    const expression = text !== undefined
+      ? compactString(text)
+      : `Buffer.from(${JSON.stringify(Buffer.from(request.body).toString("base64"))}, "base64")`
     return `${via}\nnode -e ${shellQuote(`process.stdout.write(${expression})`)} | ${curl}${chunked} --data-binary @-`
   }).join("\n")
 
@@ -785,13 +1088,19 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     const from = performance.now()
     const crashesBefore = crashes.length
     inFlight.set(id, request)
-    const observed = await requestScope.run(id, () =>
-      request.transport === "socket" ? sendOverSocket(gateway.url, request) : sendInProcess(gateway.gateway.fetch, request)
+    const observed = await requestScope.run(
+      id,
+      () =>
+        request.transport === "socket"
+          ? sendOverSocket(gateway.url, request)
+          : sendInProcess(gateway.gateway.fetch, request)
     ).finally(() => inFlight.delete(id))
     const to = performance.now()
     const stall = eventLoop.stallDuring(from, to)
     const log = logs.find((entry) => entry.requestId === id) ??
-      (request.transport === "socket" ? logs.find((entry) => entry.requestId === undefined && entry.at >= from && entry.at <= to) : undefined)
+      (request.transport === "socket"
+        ? logs.find((entry) => entry.requestId === undefined && entry.at >= from && entry.at <= to)
+        : undefined)
     const problem = crashes.length > crashesBefore
       ? `process-level error: ${crashes[crashesBefore]!.split("\n")[0]}`
       : checkResponse(request, observed) ?? (stall ? "event loop blocked over 1 s" : undefined)
@@ -867,7 +1176,10 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   }
 
   try {
-    const progress = setInterval(() => options.onProgress?.(`${requests} requests, ${firstFailures.size} distinct failures`), 10_000)
+    const progress = setInterval(
+      () => options.onProgress?.(`${requests} requests, ${firstFailures.size} distinct failures`),
+      10_000
+    )
     // Scenarios are one request or two (1.25 on average); a last run tops the count up.
     const perWorker = Math.ceil(options.requests / options.workers / 1.25)
     await Promise.all(Array.from({ length: options.workers }, (_, worker) => sweep(worker, perWorker)))
