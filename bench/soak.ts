@@ -203,6 +203,8 @@ try {
   const lastMinute = inWindow(endMs - 60_000, endMs)
   const rssMinute1 = median(minute1.map((sample) => sample.rssMb))
   const rssLastMinute = median(lastMinute.map((sample) => sample.rssMb))
+  // The heap's low point in a window is about what survives a full GC: steadier than RSS, which follows the sawtooth.
+  const heapFloor = (window: ReadonlyArray<Sample>) => Math.min(...window.map((sample) => sample.heapUsedMb))
   const handleTotals = samples.map((sample) => Object.values(sample.handles).reduce((sum, count) => sum + count, 0))
   const figures = {
     minutes: Number(values.minutes),
@@ -219,6 +221,7 @@ try {
       lastMinuteMedian: rssLastMinute,
       growthPercent: round(((rssLastMinute - rssMinute1) / rssMinute1) * 100)
     },
+    heapFloorMb: { minute1: heapFloor(minute1), lastMinute: heapFloor(lastMinute) },
     eventLoopDelayP99Ms: {
       median: median(samples.map((sample) => sample.eventLoopDelayMs.p99)),
       max: Math.max(...samples.map((sample) => sample.eventLoopDelayMs.p99))
@@ -240,6 +243,7 @@ try {
   console.log(
     `RSS minute 1 ${rssMinute1} MB → last minute ${rssLastMinute} MB (${growth}), ` +
       `event-loop delay p99 ${delayP99} ms (worst 5 s window ${worstDelayP99} ms), ` +
+      `heap floor ${figures.heapFloorMb.minute1} → ${figures.heapFloorMb.lastMinute} MB, ` +
       `handles ${figures.handles.first} → ${figures.handles.last}`
   )
   await writeResults("soak", figures)
