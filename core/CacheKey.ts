@@ -34,7 +34,7 @@ export class CacheKey extends Context.Service<CacheKey, {
       const hasher = yield* Effect.promise(() => xxhash())
       return CacheKey.of({
         // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
-        // plain request share an entry.
+        // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
         exactKey: (request) => {
           const { stream: _stream, stream_options: _streamOptions, ...fields } = request.body
           const material = stringify({ v: KEY_VERSION, family: request.family, tenant: request.tenant, body: fields })!
