@@ -45,6 +45,12 @@ interface Pending {
   readonly reject: (error: unknown) => void
 }
 
+/**
+ * The start of a long text as a string of its own: a plain `slice` may keep the whole text alive behind the short
+ * one (V8's sliced strings), and the recent-vectors cache would then hold every long prompt it has seen.
+ */
+const cut = (text: string, length: number) => text.length <= length ? text : JSON.parse(JSON.stringify(text.slice(0, length))) as string
+
 /** Embeds prompts for L1b. Concurrent requests are micro-batched: one backend call serves all that arrived together. */
 export class Embedder extends Context.Service<Embedder, {
   readonly model: string
@@ -99,13 +105,13 @@ export class Embedder extends Context.Service<Embedder, {
       fast: (text) => {
         if (!fast) return undefined
         try {
-          return fast(text.slice(0, backend.maxInputChars))
+          return fast(cut(text, backend.maxInputChars))
         } catch {
           return undefined
         }
       },
       embed: (text) => {
-        const input = text.slice(0, backend.maxInputChars)
+        const input = cut(text, backend.maxInputChars)
         const known = recent.get(input)
         if (known) return Effect.succeed(known)
         const down = backendDown()

@@ -6,7 +6,7 @@ import { Embedder, type EmbedderStatus } from "./Embedder.ts"
 import { CacheMiss, LayerUnavailable } from "./errors.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
 import { type Candidate, type LabelledIndexStatus, makeLabelledIndex, type SemanticEntry } from "./LabelledIndex.ts"
-import { type Analysis, analyse, verify } from "./SemanticVerifier.ts"
+import { type Analysis, analyse, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
 import { SharedSemanticStore } from "./stores/RedisSemanticStore.ts"
 import { VectorIndex } from "./VectorIndex.ts"
 
@@ -53,6 +53,8 @@ export const semanticView = (request: ChatRequest, digest: (value: unknown) => s
   if (last?.role !== "user") return "the last message is not from the user"
   const text = textOf(last.content)
   if (text === undefined || text.trim() === "") return "the last message is not plain text"
+  // The verifier accepts nothing longer, so such a question is neither embedded nor stored: L1a alone serves it.
+  if (text.length > MAX_VERIFIED_CHARS) return `the last message is longer than ${MAX_VERIFIED_CHARS} characters`
   const system = messages.filter((m) => m.role === "system" || m.role === "developer")
   const earlier = messages.slice(0, -1).filter((m) => m.role !== "system" && m.role !== "developer")
   return {

@@ -86,7 +86,7 @@ describe("L1b after 10 × cache_max_capacity distinct questions", () => {
     }
   })
 
-  it("memory: long prompts are bounded by cache_max_bytes in both caches, and a paraphrase still hits", async () => {
+  it("memory: both caches are bounded by cache_max_bytes, and a paraphrase still hits", async () => {
     const maxBytes = 200_000
     const gateway = await startTestGateway(
       upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "1000", ISARTOR__CACHE_MAX_BYTES: String(maxBytes) }),
@@ -94,15 +94,29 @@ describe("L1b after 10 × cache_max_capacity distinct questions", () => {
       backends
     )
     try {
-      // 4 KB of context before each question: 60 of them would take about 500 KB in each cache unbounded.
-      const padding = "Context: the quarterly figures follow the usual accounting rules. ".repeat(60)
-      await churn(gateway, 60, padding)
+      // 1.5 KB of context before each question (the fake upstream echoes it): 80 of them take about 700 KB unbounded.
+      const padding = "Context: the quarterly figures follow the usual accounting rules. ".repeat(22)
+      await churn(gateway, 80, padding)
       await assertStillLearns(gateway)
       const { l1b, l1a } = (await health(gateway)).layers
       assert.ok(l1b.bytes <= maxBytes && l1b.max_bytes === maxBytes, `L1b holds ${l1b.bytes} bytes`)
       assert.ok(l1b.entries < 60, `L1b evicted by bytes (holds ${l1b.entries})`)
       assert.ok(l1a.bytes! <= maxBytes && l1a.max_bytes === maxBytes, `L1a holds ${l1a.bytes} bytes`)
+      assert.ok(l1a.entries! < 60, `L1a evicted by bytes (holds ${l1a.entries})`)
       assert.equal(l1b.insert_failures, 0)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it("memory: a question longer than the verifier reads is served by L1a only and takes no L1b memory", async () => {
+    const gateway = await startTestGateway(upstreamEnv(upstream.url), {}, backends)
+    try {
+      const long = `${"Please read this long report carefully. ".repeat(100)}What is its conclusion?`
+      assert.equal((await askNative(gateway, long)).layer, "l3")
+      assert.equal((await askNative(gateway, long)).layer, "l1a")
+      assert.equal((await askNative(gateway, `${long} `)).layer, "l3", "a near-twin of a long question goes upstream")
+      assert.equal((await health(gateway)).layers.l1b.entries, 0)
     } finally {
       await gateway.close()
     }
