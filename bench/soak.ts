@@ -197,8 +197,10 @@ try {
     new Promise<string>((resolve) => setTimeout(() => resolve("still running 10 s after SIGTERM"), 10_000))
   ])
 
-  const inWindow = (from: number, to: number) => samples.filter((sample) => sample.atMs > from && sample.atMs <= to)
-  const endMs = samples[samples.length - 1]?.atMs ?? 0
+  // Windows cover the loaded run only: the samples taken after the load stopped show the gateway idle.
+  const loaded = samples.filter((sample) => sample.atMs <= durationMs)
+  const endMs = loaded[loaded.length - 1]?.atMs ?? 0
+  const inWindow = (from: number, to: number) => loaded.filter((sample) => sample.atMs > from && sample.atMs <= to)
   const minute1 = inWindow(0, 60_000)
   const lastMinute = inWindow(endMs - 60_000, endMs)
   const rssMinute1 = median(minute1.map((sample) => sample.rssMb))
