@@ -1,4 +1,4 @@
-import { type Effect, Exit, Redacted } from "effect"
+import { Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
 import {
@@ -12,7 +12,7 @@ import {
 } from "../ChatRequest.ts"
 import type { AppConfigShape } from "../ConfigSpec.ts"
 import type { Pipeline } from "../Pipeline.ts"
-import { errorBody, familyError, jsonResponse } from "./errors.ts"
+import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
 import { renderAnswer, renderFailure } from "./render.ts"
 
@@ -31,7 +31,9 @@ export interface AppDependencies {
 }
 
 /** Which client a route serves, for errors answered before the route runs (auth) or after it failed (500). */
-const familyOf = (path: string): EndpointFamily => (path === "/v1/messages" ? "anthropic" : "openai")
+/** Anthropic's namespace (`/v1/messages` and below, e.g. `count_tokens`) answers errors in Anthropic's format. */
+const familyOf = (path: string): EndpointFamily =>
+  path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai"
 
 const cacheDirectives = (header: string | undefined) => {
   const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
@@ -98,10 +100,11 @@ export const makeApp = (deps: AppDependencies): Hono => {
   app.post("/api/chat", chatRoute("native", fromNativeBody))
 
   app.notFound((c) =>
-    jsonResponse(404, errorBody(`no route for ${c.req.method} ${new URL(c.req.url).pathname}`, "invalid_request_error"))
+    familyError(familyOf(c.req.path), 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error")
   )
   app.onError((error, c) => {
-    console.error(`unhandled error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    // Through the gateway's logger, like every other line: the runtime decides where it goes.
+    void deps.run(Effect.logError(`unhandled error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`))
     return familyError(familyOf(c.req.path), 500, "internal gateway error", "internal_error")
   })
   return app

@@ -1,6 +1,7 @@
 import { Effect, Redacted } from "effect"
 import type { Completion } from "../Completion.ts"
 import { toAnthropicRequest } from "../formats/anthropic/request.ts"
+import { untranslatableTools } from "../formats/openaiMessages.ts"
 import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
 import { makeTransport } from "./shared/http.ts"
@@ -19,10 +20,14 @@ export const anthropic: ProviderDefinition = {
     const url = base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`
     const key = Redacted.value(settings.apiKey)
     const headers = { "x-api-key": key, "anthropic-version": ANTHROPIC_VERSION }
-    const send = (body: Record<string, unknown>, model: string, stream: boolean) =>
-      key === ""
-        ? Effect.fail(transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`))
-        : transport.post(url, { ...headers, accept: stream ? "text/event-stream" : "application/json" }, toAnthropicRequest(body, { model, stream }))
+    const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
+      if (key === "") {
+        return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`))
+      }
+      const untranslatable = untranslatableTools(body, "anthropic")
+      if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
+      return transport.post(url, { ...headers, accept: stream ? "text/event-stream" : "application/json" }, toAnthropicRequest(body, { model, stream }))
+    }
     return {
       id: "anthropic",
       configured: key !== "",

@@ -1,5 +1,6 @@
 import { Effect, Redacted } from "effect"
 import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
+import { untranslatableTools } from "../formats/openaiMessages.ts"
 import { makeTransport } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
@@ -16,6 +17,8 @@ export const gemini: ProviderDefinition = {
       if (key === "") {
         return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for gemini: set ${settings.keyVariable}`))
       }
+      const untranslatable = untranslatableTools(body, "gemini")
+      if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
       const method = stream ? "streamGenerateContent?alt=sse" : "generateContent"
       return transport.post(`${base}/v1beta/models/${encodeURIComponent(model)}:${method}`, { "x-goog-api-key": key }, toGeminiRequest(body))
     }

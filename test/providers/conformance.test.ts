@@ -222,5 +222,19 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
       assert.equal(final.stop_reason, "end_turn")
       assert.ok(deltas > 3, "text arrives in several deltas")
     })
+
+    // OpenAI-style upstreams get the body as the client wrote it; the translating providers cannot carry such tools.
+    if (target.format === "anthropic" || target.format === "gemini") {
+      it("a tool its format cannot carry is a 400 naming it, and nothing is sent upstream (OpenAI client)", async () => {
+        const custom = { type: "custom", custom: { name: "run_sql" } }
+        const ask = { model: "model-a", messages: [{ role: "user" as const, content: `custom tool ${id}` }], tools: [custom] }
+        const before = callsFor().length
+        const result = await openai.chat.completions.create(ask as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+          .then(() => undefined, (error: unknown) => error)
+        assert.ok(result instanceof OpenAI.BadRequestError, `got ${String(result)}`)
+        assert.match(result.message, new RegExp(`tools\\[0\\]: only function tools can be sent to ${id}`))
+        assert.equal(callsFor().length, before)
+      })
+    }
   })
 }

@@ -1068,11 +1068,18 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   const started = performance.now()
   const timeLeft = () => options.timeLimitMs - (performance.now() - started)
 
-  // The gateway reports a defect that reached Hono's onError with console.error: keep those lines, by request.
+  // The gateway logs a defect that reached Hono's onError ("unhandled error: <stack>") through its log: keep those
+  // lines, by request.
   const logs: Array<{ readonly at: number; readonly requestId: number | undefined; readonly line: string }> = []
-  const consoleError = console.error
-  console.error = (...parts: Array<unknown>) => {
-    logs.push({ at: performance.now(), requestId: requestScope.getStore(), line: parts.map(String).join(" ") })
+  for (const gateway of Object.values(gateways)) {
+    const push = gateway.warnings.push.bind(gateway.warnings)
+    gateway.warnings.push = (...lines: Array<string>) => {
+      for (const line of lines) {
+        const defect = line.indexOf("unhandled error: ")
+        if (defect >= 0) logs.push({ at: performance.now(), requestId: requestScope.getStore(), line: line.slice(defect) })
+      }
+      return push(...lines)
+    }
   }
   const crashes: Array<string> = []
   const onCrash = (error: unknown) => crashes.push(describeError(error))
@@ -1191,7 +1198,6 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     clearInterval(progress)
   } finally {
     eventLoop.stop()
-    console.error = consoleError
     process.off("uncaughtException", onCrash)
     process.off("unhandledRejection", onCrash)
   }

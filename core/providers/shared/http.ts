@@ -78,6 +78,8 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
     fail,
     post: (url, headers, body) =>
       Effect.gen(function*() {
+        // Serialised before the call: a body that cannot be serialised is not a network failure to retry.
+        const payload = JSON.stringify(body)
         const response = yield* Effect.tryPromise({
           // One timeout signal and nothing more: on Node 20 every extra AbortController/AbortSignal.any costs the
           // miss path a measurable share of its throughput.
@@ -85,7 +87,7 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
             fetch(url, {
               method: "POST",
               headers: { "content-type": "application/json", ...headers },
-              body: JSON.stringify(body),
+              body: payload,
               signal: AbortSignal.timeout(settings.timeoutMs)
             }),
           catch: (error) =>
