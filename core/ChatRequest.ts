@@ -189,11 +189,20 @@ const closingQuote = (text: string, start: number): number => {
   return -1
 }
 
+/** How many times `bracket` occurs in `text`, counting no further than `limit` + 1. */
+const bracketsAtMost = (text: string, bracket: string, limit: number) => {
+  let count = 0
+  for (let at = text.indexOf(bracket); at >= 0 && count <= limit; at = text.indexOf(bracket, at + 1)) count++
+  return count
+}
+
 /**
  * Where JSON text nests deeper than `MAX_BODY_DEPTH`: under which top-level field ("" when it cannot say), or
  * `undefined` when it does not. One pass over the text, before it is parsed, skipping strings with `indexOf`.
  */
 const tooDeepUnder = (text: string): string | undefined => {
+  // Nesting past the bound needs more opening brackets than the bound: most bodies have far fewer, counted natively.
+  if (bracketsAtMost(text, "{", MAX_BODY_DEPTH) + bracketsAtMost(text, "[", MAX_BODY_DEPTH) <= MAX_BODY_DEPTH) return undefined
   let depth = 0
   let inObject = false
   let field = ""
