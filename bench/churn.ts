@@ -4,12 +4,12 @@
 // Usage: npm run bench:churn -- [--capacity 100] [--inserts 3000]
 import { Context, Effect, Exit, Layer } from "effect"
 import { parseArgs } from "node:util"
-import { CacheKey } from "../core/CacheKey.ts"
-import type { ChatRequest } from "../core/ChatRequest.ts"
-import { AppConfig, loadConfig } from "../core/Config.ts"
-import { Embedder } from "../core/Embedder.ts"
-import { SemanticCache } from "../core/SemanticCache.ts"
-import { VectorIndex } from "../core/VectorIndex.ts"
+import { CacheKey } from "../core/cache/CacheKey.ts"
+import type { ChatRequest } from "../core/domain/ChatRequest.ts"
+import { AppConfig, loadConfig } from "../core/config/Config.ts"
+import { Embedder } from "../core/embedding/Embedder.ts"
+import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
+import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { writeResults } from "./results.ts"
 

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
-import type { EmbeddingBackend } from "../core/Embedder.ts"
+import type { EmbeddingBackend } from "../core/embedding/Embedder.ts"
 
 /**
  * A backend that remembers every vector on disk (bench/results/embeddings-<model>.json, not committed) so quality

@@ -4,10 +4,10 @@
 // Usage: npm run train:router
 import { writeFile } from "node:fs/promises"
 import { Effect } from "effect"
-import { CacheKey } from "../core/CacheKey.ts"
-import { datasetDigest, trainClassifier } from "../core/Classifier.ts"
+import { CacheKey } from "../core/cache/CacheKey.ts"
+import { datasetDigest, trainClassifier } from "../core/router/Classifier.ts"
 import { labelledPrompts } from "../core/router/prompts.ts"
-import { vectorToBase64 } from "../core/vectorCodec.ts"
+import { vectorToBase64 } from "../core/embedding/vectorCodec.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 
 const encoder = await loadUseLite()

@@ -4,8 +4,8 @@
 // Prints figures; asserts nothing. Usage: npm run bench:semantic-perf -- [--runtime bun] [--hits 300] [--duration 5]
 import { availableParallelism, cpus } from "node:os"
 import { parseArgs } from "node:util"
-import { CANDIDATES } from "../core/SemanticCache.ts"
-import { VectorIndex } from "../core/VectorIndex.ts"
+import { CANDIDATES } from "../core/cache/semantic/SemanticCache.ts"
+import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
 import { load, type LoadTool, wrkAvailable } from "./load.ts"

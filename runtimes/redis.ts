@@ -1,6 +1,6 @@
 import { createClient, createCluster } from "redis"
 import type { RedisConnection } from "../core/Gateway.ts"
-import type { RedisCommands } from "../core/stores/RedisCommands.ts"
+import type { RedisCommands } from "../core/redis/RedisCommands.ts"
 
 /** Fail fast while Redis is unreachable, and keep reconnecting in the background (50 ms doubling to 2 s). */
 const socket = { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import type { EmbeddingBackend } from "../core/Embedder.ts"
+import type { EmbeddingBackend } from "../core/embedding/Embedder.ts"
 import { GatewayStartError, type SemanticBackends, startGateway } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"

@@ -2,8 +2,8 @@
  * OpenAI Chat Completions → Gemini `generateContent` and back, streams included: system instruction, roles
  * (assistant → model), images, function declarations, calls and responses, finish reasons and usage.
  */
-import type { Completion, ToolCall } from "../Completion.ts"
-import { type Json, type OpenAIMessage, textOf } from "./openaiMessages.ts"
+import type { Completion, ToolCall } from "../domain/Completion.ts"
+import { type Json, type OpenAIMessage, textOf } from "./openai.ts"
 
 
 const parseJson = (text: string): unknown => {

@@ -9,9 +9,9 @@ import {
   parseJsonBody,
   type RequestContext,
   type RequestDecoder
-} from "../ChatRequest.ts"
-import type { AppConfigShape } from "../ConfigSpec.ts"
-import type { Pipeline } from "../Pipeline.ts"
+} from "../domain/ChatRequest.ts"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import type { Pipeline } from "../pipeline/Pipeline.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
 import { renderAnswer, renderFailure } from "./render.ts"

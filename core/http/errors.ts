@@ -1,5 +1,5 @@
-import type { EndpointFamily } from "../ChatRequest.ts"
-import type { BadRequest, ProviderError } from "../errors.ts"
+import type { EndpointFamily } from "../domain/ChatRequest.ts"
+import type { BadRequest, ProviderError } from "../domain/errors.ts"
 
 /** The OpenAI error body most routes answer with: SDKs read `error.message`. */
 export const errorBody = (message: string, type: string, extra: Record<string, unknown> = {}) =>

@@ -2,7 +2,7 @@ import { Redacted } from "effect"
 import type { Context as HonoContext, MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import { timingSafeEqual } from "hono/utils/buffer"
-import type { EndpointFamily } from "../ChatRequest.ts"
+import type { EndpointFamily } from "../domain/ChatRequest.ts"
 import { familyError } from "./errors.ts"
 
 /**

@@ -1,11 +1,11 @@
 import { Cause } from "effect"
-import type { ChatRequest, EndpointFamily } from "../ChatRequest.ts"
-import { type Completion, completionToSse, firstText } from "../Completion.ts"
-import type { BadRequest, ProviderError } from "../errors.ts"
+import type { ChatRequest, EndpointFamily } from "../domain/ChatRequest.ts"
+import { type Completion, completionToSse, firstText } from "../domain/Completion.ts"
+import type { BadRequest, ProviderError } from "../domain/errors.ts"
 import { toAnthropicMessage } from "../formats/anthropic/response.ts"
 import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
-import type { Answer, LayerName } from "../Pipeline.ts"
-import { errorMessage, type SseEvent, SseSplitter } from "../SseEvents.ts"
+import type { Answer, LayerName } from "../pipeline/Pipeline.ts"
+import { errorMessage, type SseEvent, SseSplitter } from "../pipeline/SseEvents.ts"
 import { badRequestResponse, jsonResponse, providerErrorResponse } from "./errors.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }

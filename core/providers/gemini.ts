@@ -1,6 +1,6 @@
 import { Effect, Redacted } from "effect"
 import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
-import { untranslatableTools } from "../formats/openaiMessages.ts"
+import { untranslatableTools } from "../formats/openai.ts"
 import { makeTransport } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 

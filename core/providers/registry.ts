@@ -4,7 +4,7 @@ import { gemini } from "./gemini.ts"
 import { ollama } from "./ollama.ts"
 import { openaiCompatible } from "./openai-compatible.ts"
 import { openai } from "./openai.ts"
-import type { ProviderConfigKey } from "../ConfigSpec.ts"
+import type { ProviderConfigKey } from "../config/ConfigSpec.ts"
 import type { ProviderDefinition } from "./shared/ProviderDefinition.ts"
 import { xai } from "./xai.ts"
 

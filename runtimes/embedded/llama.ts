@@ -1,5 +1,5 @@
 import { access, constants } from "node:fs/promises"
-import type { EmbeddedEngine, LocalMessage } from "../../core/LocalModel.ts"
+import type { EmbeddedEngine, LocalMessage } from "../../core/router/LocalModel.ts"
 
 /**
  * The parts of node-llama-cpp (v3) this adapter uses. The package is optional — a native addon of several hundred

@@ -1,7 +1,7 @@
 import { once } from "node:events"
 import { setTimeout } from "node:timers"
 import { Worker } from "node:worker_threads"
-import type { BackendStatus, EmbeddingBackend } from "../../core/Embedder.ts"
+import type { BackendStatus, EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import type { TransformersChoice } from "./transformers.ts"
 import { loadVocabulary, staticEncoder } from "./useLiteStatic.ts"
 

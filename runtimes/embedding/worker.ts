@@ -1,7 +1,7 @@
 // The embedding worker: loads the model once and embeds batches posted by the gateway's thread, so the
 // request event loop never waits on a forward pass.
 import { parentPort, workerData } from "node:worker_threads"
-import type { EmbeddingBackend } from "../../core/Embedder.ts"
+import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import type { WorkerChoice } from "./inWorker.ts"
 import { loadTransformers } from "./transformers.ts"
 import { loadUseLite } from "./useLite.ts"

@@ -12,15 +12,15 @@ import {
   fromOpenAIBody,
   parseJsonBody,
   type RequestContext
-} from "../../core/ChatRequest.ts"
-import { parseTier } from "../../core/Classifier.ts"
-import type { AppConfigShape } from "../../core/ConfigSpec.ts"
+} from "../../core/domain/ChatRequest.ts"
+import { parseTier } from "../../core/router/Classifier.ts"
+import type { AppConfigShape } from "../../core/config/ConfigSpec.ts"
 import { toAnthropicRequest } from "../../core/formats/anthropic/request.ts"
 import { toGeminiRequest } from "../../core/formats/gemini.ts"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { presentedCredentials, presentedGatewayKey } from "../../core/http/middleware.ts"
 import { scrub } from "../../core/providers/shared/http.ts"
-import { guardVerdict } from "../../core/Router.ts"
+import { guardVerdict } from "../../core/router/Router.ts"
 import {
   analyse,
   analyseText,
@@ -28,7 +28,7 @@ import {
   MAX_VERIFIED_CHARS,
   properNamesOf,
   verify
-} from "../../core/SemanticVerifier.ts"
+} from "../../core/cache/semantic/SemanticVerifier.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../../runtimes/embedding/inWorker.ts"
 import { startFakeOpenAI } from "../support/fakeOpenAI.ts"

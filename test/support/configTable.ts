@@ -1,7 +1,7 @@
-// Rewrites the configuration table in README.md from core/ConfigSpec.ts (the Config test checks they agree):
+// Rewrites the configuration table in README.md from core/config/ConfigSpec.ts (the Config test checks they agree):
 // node --import tsx test/support/configTable.ts
 import { readFileSync, writeFileSync } from "node:fs"
-import { configLeaves, envVarName } from "../../core/ConfigSpec.ts"
+import { configLeaves, envVarName } from "../../core/config/ConfigSpec.ts"
 
 const rows = ["| key | env var | default | meaning |", "|---|---|---|---|"]
 for (const [path, leaf] of configLeaves()) {

@@ -3,7 +3,7 @@
  * multi-turn history, images, tool definitions, tool calls and results. The anthropic provider sends the
  * OpenAI → Anthropic direction upstream; `POST /v1/messages` reads the other.
  */
-import { type Json, type OpenAIMessage, textOf } from "../openaiMessages.ts"
+import { type Json, type OpenAIMessage, textOf } from "../openai.ts"
 import { type Block, parseArguments } from "./wire.ts"
 
 // ---- OpenAI request → Anthropic request (the anthropic provider) ----

@@ -1,6 +1,6 @@
 /** Whole (non-streamed) answers: an Anthropic message ⇄ an OpenAI `chat.completion`. */
-import type { Completion, ToolCall } from "../../Completion.ts"
-import type { Json } from "../openaiMessages.ts"
+import type { Completion, ToolCall } from "../../domain/Completion.ts"
+import type { Json } from "../openai.ts"
 import { type Block, finishFromAnthropic, parseArguments, stopFromOpenAI } from "./wire.ts"
 
 // ---- Anthropic response → OpenAI completion ----

@@ -1,5 +1,5 @@
 /** Streamed answers, one event at a time: Anthropic's SSE events ⇄ OpenAI `chat.completion.chunk`s. */
-import type { Json } from "../openaiMessages.ts"
+import type { Json } from "../openai.ts"
 import { type Block, finishFromAnthropic, stopFromOpenAI } from "./wire.ts"
 
 /** Anthropic's stream events → OpenAI chunks, one event at a time. */

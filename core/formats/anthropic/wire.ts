@@ -1,5 +1,5 @@
 /** What the Anthropic Messages translations share: the block shape and how stop reasons map between the APIs. */
-import type { Json } from "../openaiMessages.ts"
+import type { Json } from "../openai.ts"
 
 export type Block = Json & { type: string }
 

@@ -1,8 +1,8 @@
 import type { Effect, Redacted } from "effect"
-import type { ChatRequest } from "../../ChatRequest.ts"
-import type { Completion } from "../../Completion.ts"
-import type { AppConfigShape } from "../../ConfigSpec.ts"
-import type { ProviderError } from "../../errors.ts"
+import type { ChatRequest } from "../../domain/ChatRequest.ts"
+import type { Completion } from "../../domain/Completion.ts"
+import type { AppConfigShape } from "../../config/ConfigSpec.ts"
+import type { ProviderError } from "../../domain/errors.ts"
 
 /** What one provider is built from. */
 export interface ProviderSettings {

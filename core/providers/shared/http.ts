@@ -1,5 +1,5 @@
 import { Effect, Redacted } from "effect"
-import { ProviderError, type ProviderErrorReason } from "../../errors.ts"
+import { ProviderError, type ProviderErrorReason } from "../../domain/errors.ts"
 import type { ProviderSettings } from "./ProviderDefinition.ts"
 import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./streams.ts"
 

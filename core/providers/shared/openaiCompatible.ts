@@ -1,6 +1,6 @@
 import { Effect, Redacted } from "effect"
-import type { ChatRequest } from "../../ChatRequest.ts"
-import type { Completion } from "../../Completion.ts"
+import type { ChatRequest } from "../../domain/ChatRequest.ts"
+import type { Completion } from "../../domain/Completion.ts"
 import { makeTransport } from "./http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
 

@@ -1,5 +1,5 @@
 import { Duration, Effect } from "effect"
-import type { ProviderError } from "../../errors.ts"
+import type { ProviderError } from "../../domain/errors.ts"
 
 export interface RetryPolicy {
   /** Retries after the first attempt: 2 means at most three calls. */

@@ -1,0 +1,50 @@
+import { Context, Effect, Layer } from "effect"
+import { stringify } from "safe-stable-stringify"
+import xxhash from "xxhash-wasm"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+
+/** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
+export const KEY_VERSION = 1
+
+const KEY_SEED = 0n
+/** An independent second digest, kept in the entry and compared on a hit: a wrong answer needs both to collide. */
+const CHECK_SEED = 0x9e3779b97f4a7c15n
+
+const encoder = new TextEncoder()
+const hex = (digest: bigint) => digest.toString(16).padStart(16, "0")
+
+export interface ExactKey {
+  /** xxh64 of the canonical request, hex: the cache key. */
+  readonly key: string
+  /** A second xxh64 with another seed, hex: stored in the entry and compared on every hit. */
+  readonly check: string
+}
+
+export class CacheKey extends Context.Service<CacheKey, {
+  /** The exact-cache key of a request: endpoint family, tenant, and every body field that changes the answer. */
+  readonly exactKey: (request: ChatRequest) => ExactKey
+  /** A short, irreversible tag for a secret (a caller's key), safe to put in a cache scope. */
+  readonly hashSecret: (secret: string) => string
+  /** A digest of any JSON value, key order ignored: for cache scopes. */
+  readonly digest: (value: unknown) => string
+}>()("isartor/CacheKey") {
+  static readonly layer = Layer.effect(
+    CacheKey,
+    Effect.gen(function*() {
+      const hasher = yield* Effect.promise(() => xxhash())
+      return CacheKey.of({
+        // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
+        // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
+        exactKey: (request) => {
+          const { stream: _stream, stream_options: _streamOptions, ...fields } = request.body
+          const material = stringify({ v: KEY_VERSION, family: request.family, tenant: request.tenant, body: fields })!
+          const bytes = encoder.encode(material)
+          return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
+        },
+        hashSecret: (secret) =>
+          secret === "" ? "anonymous" : hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED),
+        digest: (value) => hasher.h64ToString(stringify(value) ?? "", KEY_SEED)
+      })
+    })
+  )
+}

@@ -1,0 +1,74 @@
+import { Context, Effect, Layer } from "effect"
+import { KEY_VERSION } from "../CacheKey.ts"
+import { AppConfig } from "../../config/Config.ts"
+import { vectorFromBase64, vectorToBase64 } from "../../embedding/vectorCodec.ts"
+import type { LayerUnavailable } from "../../domain/errors.ts"
+import { type RedisCommands, redisCall } from "../../redis/RedisCommands.ts"
+
+/** One L1b entry as every replica sees it. */
+export interface SharedSemanticEntry {
+  readonly scope: string
+  readonly text: string
+  readonly completion: string
+  readonly vector: Float32Array
+}
+
+export const semanticKeyPrefix = `isartor:v${KEY_VERSION}:l1b:`
+/** Pub/sub, not Streams: a replica only needs to hear "entry X was added" while it runs; what it missed while down it
+ * loads from the keys at start-up, and a message lost in between costs one hit, never a wrong answer. */
+export const semanticChannel = `isartor:v${KEY_VERSION}:l1b:added`
+
+const encode = (entry: SharedSemanticEntry) =>
+  JSON.stringify({ s: entry.scope, t: entry.text, a: entry.completion, v: vectorToBase64(entry.vector) })
+/** An entry as stored, or `undefined` for anything else found under the prefix (never trusted, never a crash). */
+const decode = (value: string): SharedSemanticEntry | undefined => {
+  try {
+    const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown }
+    if (typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string") return undefined
+    const vector = vectorFromBase64(raw.v)
+    return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * L1b entries in Redis, the truth every replica's local HNSW index follows: an entry is written with a Redis TTL
+ * and announced on a channel; replicas load all entries at start, add announced ones as they arrive, and check an
+ * entry still exists before serving it (so expired or flushed entries are never served and leave the index).
+ */
+export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
+  readonly put: (id: string, entry: SharedSemanticEntry) => Effect.Effect<void, LayerUnavailable>
+  readonly exists: (id: string) => Effect.Effect<boolean, LayerUnavailable>
+  readonly loadAll: () => Promise<Array<[string, SharedSemanticEntry]>>
+  /** Calls `listener` for every entry another replica adds, until the returned function is called. */
+  readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => () => void
+}>()("isartor/SharedSemanticStore") {
+  static readonly layer = (redis: RedisCommands) =>
+    Layer.effect(
+      SharedSemanticStore,
+      Effect.gen(function*() {
+        const config = yield* AppConfig
+        return SharedSemanticStore.of({
+          put: (id, entry) =>
+            redisCall("l1b", "SET", async () => {
+              await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), config.cache_ttl_secs * 1000)
+              await redis.publish(semanticChannel, id)
+            }),
+          exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
+          loadAll: async () =>
+            (await redis.entries(semanticKeyPrefix)).flatMap(([key, value]): Array<[string, SharedSemanticEntry]> => {
+              const entry = decode(value)
+              return entry ? [[key.slice(semanticKeyPrefix.length), entry]] : []
+            }),
+          onAdded: (listener) =>
+            redis.subscribe(semanticChannel, (id) => {
+              void redis.get(semanticKeyPrefix + id).then((value) => {
+                const entry = value === null ? undefined : decode(value)
+                if (entry) listener(id, entry)
+              }, () => undefined)
+            })
+        })
+      })
+    )
+}

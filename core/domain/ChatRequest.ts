@@ -1,0 +1,310 @@
+import { Exit, Schema } from "effect"
+import { BadRequest } from "./errors.ts"
+import { fromAnthropicRequest } from "../formats/anthropic/request.ts"
+
+/** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
+export type EndpointFamily = "openai" | "anthropic" | "native"
+
+/**
+ * One request on its way through the pipeline. `body` is the OpenAI Chat Completions body sent upstream, exactly
+ * as the client wrote it (model filled in when absent); the cache flags come from `Cache-Control`.
+ */
+export interface ChatRequest {
+  readonly family: EndpointFamily
+  readonly body: Readonly<Record<string, unknown>>
+  readonly model: string
+  readonly stream: boolean
+  /** A hash of the caller's credential and session: entries never cross it. */
+  readonly tenant: string
+  readonly cacheRead: boolean
+  readonly cacheWrite: boolean
+  /** `X-Isartor-Similarity-Threshold`: overrides `similarity_threshold` for this request. */
+  readonly similarityThreshold?: number | undefined
+}
+
+// Structs check the fields they name and let every other field through: the body goes upstream as the client
+// wrote it, so validation only has to reject what the upstream would (and say so more clearly) — and every shape
+// the gateway itself reads (to cache, route or translate a request), so a wrong type is a 400, never a crash.
+
+/** Any kind of item but the ones named, let through unchecked: an upstream may know kinds the gateway does not. */
+const otherKind = (...known: ReadonlyArray<string>) =>
+  Schema.Struct({ type: Schema.String.check(Schema.makeFilter((type: string) => !known.includes(type))) })
+
+const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
+
+const ContentPart = Schema.Union([
+  TextPart,
+  Schema.Struct({ type: Schema.Literal("image_url"), image_url: Schema.Struct({ url: Schema.String }) }),
+  otherKind("text", "image_url")
+]).annotate({ expected: "a content part: an object with a type" })
+
+const ToolCall = Schema.Struct({
+  id: Schema.String,
+  function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
+})
+
+const Message = Schema.Struct({
+  role: Schema.Literals(["system", "developer", "user", "assistant", "tool", "function"]),
+  content: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(ContentPart)]))),
+  name: Schema.optional(Schema.String),
+  tool_calls: Schema.optional(Schema.NullOr(Schema.Array(ToolCall))),
+  tool_call_id: Schema.optional(Schema.String)
+})
+
+const OptionalNumber = Schema.optional(Schema.NullOr(Schema.Number))
+
+const FunctionName = Schema.Struct({ name: Schema.String })
+
+/** The fields we check; everything else in the body passes through untouched. */
+const OpenAIChatBody = Schema.Struct({
+  model: Schema.optional(Schema.String),
+  messages: Schema.NonEmptyArray(Message),
+  stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
+  temperature: OptionalNumber,
+  top_p: OptionalNumber,
+  max_tokens: OptionalNumber,
+  max_completion_tokens: OptionalNumber,
+  n: OptionalNumber,
+  seed: OptionalNumber,
+  stop: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(Schema.String)]))),
+  tools: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union([
+    Schema.Struct({ type: Schema.optional(Schema.Literal("function")), function: FunctionName }),
+    otherKind("function")
+  ])))),
+  tool_choice: Schema.optional(Schema.NullOr(Schema.Union([
+    Schema.String,
+    Schema.Struct({ type: Schema.Literal("function"), function: FunctionName }),
+    otherKind("function")
+  ])))
+})
+
+const ImageBlock = Schema.Struct({
+  type: Schema.Literal("image"),
+  source: Schema.Union([
+    Schema.Struct({ type: Schema.Literal("base64"), media_type: Schema.String, data: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("url"), url: Schema.String })
+  ]).annotate({ expected: `an image source: {"type": "base64", "media_type", "data"} or {"type": "url", "url"}` })
+})
+
+/** What a tool result may hold: text, images, or (unchecked) other kinds. */
+const ResultBlock = Schema.Union([TextPart, ImageBlock, otherKind("text", "image")])
+  .annotate({ expected: "a content block: an object with a type" })
+
+const Block = Schema.Union([
+  TextPart,
+  ImageBlock,
+  Schema.Struct({
+    type: Schema.Literal("tool_use"),
+    id: Schema.String,
+    name: Schema.String,
+    input: Schema.Record(Schema.String, Schema.Unknown)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("tool_result"),
+    tool_use_id: Schema.String,
+    content: Schema.optional(Schema.Union([Schema.String, Schema.Array(ResultBlock)]))
+  }),
+  otherKind("text", "image", "tool_use", "tool_result")
+]).annotate({ expected: "a content block: an object with a type" })
+
+const AnthropicMessagesBody = Schema.Struct({
+  model: Schema.String,
+  max_tokens: Schema.Number,
+  messages: Schema.NonEmptyArray(Schema.Struct({
+    role: Schema.Literals(["user", "assistant"]),
+    content: Schema.Union([Schema.String, Schema.Array(Block)])
+  })),
+  system: Schema.optional(Schema.Union([
+    Schema.String,
+    Schema.Array(Schema.Union([TextPart, otherKind("text")]).annotate({ expected: "a text block" }))
+  ])),
+  stream: Schema.optional(Schema.Boolean),
+  temperature: Schema.optional(Schema.Number),
+  top_p: Schema.optional(Schema.Number),
+  stop_sequences: Schema.optional(Schema.Array(Schema.String)),
+  tools: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String }))),
+  tool_choice: Schema.optional(Schema.NullOr(Schema.Union([
+    Schema.Struct({ type: Schema.Literal("tool"), name: Schema.String }),
+    Schema.Struct({ type: Schema.Literals(["auto", "any", "none"]) })
+  ])))
+})
+
+const NativeChatBody = Schema.Struct({
+  prompt: Schema.String,
+  model: Schema.optional(Schema.String)
+})
+
+/** A schema failure as one line a person can act on, `messages[0].role: Expected "system" | …`, and its field. */
+const describeIssue = (error: Schema.SchemaError): { message: string; param?: string } => {
+  const [first, ...rest] = error.message.split("\n")
+  const at = rest.find((line) => line.trim().startsWith("at "))?.trim().slice(3)
+  const path = at?.replace(/\["([^"]+)"\]/g, ".$1").replace(/\[(\d+)\]/g, "[$1]").replace(/^\./, "")
+  return path ? { message: `${path}: ${first}`, param: path } : { message: first ?? "invalid request body" }
+}
+
+const badRequest = (message: string, param?: string) =>
+  Exit.fail(new BadRequest({ status: 400, message, ...(param !== undefined ? { param } : {}) }))
+
+/**
+ * Built once per schema. A valid body (nearly all of them) takes the cheap type guard; only an invalid one pays
+ * for the full decode that explains what is wrong.
+ */
+const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  const isValid = Schema.is(schema)
+  const decode = Schema.decodeUnknownExit(schema as Schema.Top as Schema.Codec<S["Type"], unknown>)
+  return (body: unknown): Exit.Exit<S["Type"], BadRequest> => {
+    if (isValid(body)) return Exit.succeed(body)
+    const exit = decode(body)
+    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
+    const error = Exit.findErrorOption(exit)
+    if (error._tag === "None") return badRequest("invalid request body")
+    const { message, param } = describeIssue(error.value)
+    return badRequest(message, param)
+  }
+}
+const decodeOpenAIBody = decoderFor(OpenAIChatBody)
+const decodeNativeBody = decoderFor(NativeChatBody)
+const decodeAnthropicBody = decoderFor(AnthropicMessagesBody)
+
+// The request decoders are plain synchronous functions returning an Exit (itself an Effect): they run on every
+// request, and a chain of effect steps costs more here than the checks themselves.
+
+/**
+ * The deepest a body may nest objects and arrays. Real requests, tool schemas included, stay far below it; past it,
+ * the recursive code a body meets (the cache key's canonical JSON, the translations, `JSON.stringify`) overflows
+ * the stack, and V8's `JSON.parse` alone spends seconds on a 10 MB run of brackets.
+ */
+export const MAX_BODY_DEPTH = 128
+
+const QUOTE = 34
+const BACKSLASH = 92
+
+/** The index of the quote that closes the JSON string opened at `start`, or -1. */
+const closingQuote = (text: string, start: number): number => {
+  for (let i = text.indexOf("\"", start + 1); i >= 0; i = text.indexOf("\"", i + 1)) {
+    let backslashes = 0
+    while (text.charCodeAt(i - 1 - backslashes) === BACKSLASH) backslashes++
+    if (backslashes % 2 === 0) return i
+  }
+  return -1
+}
+
+/** How many times `bracket` occurs in `text`, counting no further than `limit` + 1. */
+const bracketsAtMost = (text: string, bracket: string, limit: number) => {
+  let count = 0
+  for (let at = text.indexOf(bracket); at >= 0 && count <= limit; at = text.indexOf(bracket, at + 1)) count++
+  return count
+}
+
+/**
+ * Where JSON text nests deeper than `MAX_BODY_DEPTH`: under which top-level field ("" when it cannot say), or
+ * `undefined` when it does not. One pass over the text, before it is parsed, skipping strings with `indexOf`.
+ */
+const tooDeepUnder = (text: string): string | undefined => {
+  // Nesting past the bound needs more opening brackets than the bound: most bodies have far fewer, counted natively.
+  if (bracketsAtMost(text, "{", MAX_BODY_DEPTH) + bracketsAtMost(text, "[", MAX_BODY_DEPTH) <= MAX_BODY_DEPTH) return undefined
+  let depth = 0
+  let inObject = false
+  let field = ""
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code === QUOTE) {
+      const end = closingQuote(text, i)
+      if (end < 0) return undefined
+      // In the top-level object, the last string before a nested value is that value's key.
+      if (depth === 1 && inObject) field = text.slice(i, end + 1)
+      i = end
+    } else if (code === 123 || code === 91) {
+      if (depth === 0) inObject = code === 123
+      if (++depth > MAX_BODY_DEPTH) {
+        try {
+          return String(JSON.parse(field || "\"\"")).slice(0, 100)
+        } catch {
+          return ""
+        }
+      }
+    } else if (code === 125 || code === 93) depth--
+  }
+  return undefined
+}
+
+/** Parses a request body as JSON, with a message that says what is wrong; nesting is bounded before parsing. */
+export const parseJsonBody = (text: string): Exit.Exit<unknown, BadRequest> => {
+  if (text.trim() === "") return badRequest("request body is empty; expected JSON")
+  const deepField = tooDeepUnder(text)
+  if (deepField !== undefined) {
+    const nested = `nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep`
+    return deepField === "" ? badRequest(`request body ${nested}`) : badRequest(`${deepField}: ${nested}`, deepField)
+  }
+  try {
+    return Exit.succeed(JSON.parse(text) as unknown)
+  } catch (error) {
+    return badRequest(`request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+const isObject = (body: unknown): body is Record<string, unknown> =>
+  typeof body === "object" && body !== null && !Array.isArray(body)
+
+const pickModel = (model: string | undefined, context: RequestContext) =>
+  model !== undefined && model.trim() !== "" ? model : context.defaultModel
+
+export interface RequestContext {
+  readonly defaultModel: string
+  readonly tenant: string
+  readonly cacheRead: boolean
+  readonly cacheWrite: boolean
+  readonly similarityThreshold?: number | undefined
+}
+
+export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
+
+const accepted = (
+  family: EndpointFamily,
+  body: Record<string, unknown>,
+  model: string,
+  stream: boolean,
+  context: RequestContext
+): Exit.Exit<ChatRequest, BadRequest> =>
+  Exit.succeed({
+    family,
+    body: { ...body, model },
+    model,
+    stream,
+    tenant: context.tenant,
+    cacheRead: context.cacheRead,
+    cacheWrite: context.cacheWrite,
+    similarityThreshold: context.similarityThreshold
+  })
+
+/** `POST /v1/chat/completions`: validates the OpenAI body and keeps it whole for the upstream. */
+export const fromOpenAIBody: RequestDecoder = (body, context) => {
+  if (!isObject(body)) return badRequest("request body must be a JSON object")
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return badRequest("messages: required, a non-empty array of chat messages", "messages")
+  }
+  const checked = decodeOpenAIBody(body)
+  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
+  return accepted("openai", body, pickModel(checked.value.model, context), checked.value.stream === true, context)
+}
+
+/** `POST /api/chat`: `{"prompt", "model"?}` becomes a one-message chat request. */
+export const fromNativeBody: RequestDecoder = (body, context) => {
+  if (!isObject(body)) return badRequest("request body must be a JSON object")
+  const checked = decodeNativeBody(body)
+  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
+  if (checked.value.prompt.trim() === "") return badRequest("prompt: must not be empty", "prompt")
+  const messages = [{ role: "user", content: checked.value.prompt }]
+  return accepted("native", { messages }, pickModel(checked.value.model, context), false, context)
+}
+
+/** `POST /v1/messages`: an Anthropic Messages body, carried through the pipeline in the canonical OpenAI form. */
+export const fromAnthropicBody: RequestDecoder = (body, context) => {
+  if (!isObject(body)) return badRequest("request body must be a JSON object")
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return badRequest("messages: required, a non-empty array of messages", "messages")
+  }
+  const checked = decodeAnthropicBody(body)
+  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
+  return accepted("anthropic", fromAnthropicRequest(body), pickModel(checked.value.model, context), checked.value.stream === true, context)
+}

@@ -1,0 +1,35 @@
+/** The canonical (OpenAI Chat Completions) message shape the provider translations read. */
+import type { ToolCall } from "../domain/Completion.ts"
+
+export type Json = Record<string, unknown>
+
+export interface OpenAIMessage {
+  role: string
+  content?: unknown
+  tool_calls?: Array<ToolCall>
+  tool_call_id?: string
+  name?: string
+}
+
+/** The text of a message's content: the string itself, or its text parts joined. */
+export const textOf = (content: unknown): string =>
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+    ? content.map((part: Json) => (part.type === "text" ? String(part.text ?? "") : "")).join("")
+    : ""
+
+/**
+ * What a provider with its own tool format (Anthropic, Gemini) cannot be sent: tools other than functions (`custom`)
+ * and a `tool_choice` that names no function (`allowed_tools`). The message names the field; `undefined` when none.
+ */
+export const untranslatableTools = (body: Json, provider: string): string | undefined => {
+  const tools = Array.isArray(body.tools) ? (body.tools as Array<Json>) : []
+  const index = tools.findIndex((tool) => tool.type !== "function" || typeof (tool.function as Json | undefined)?.name !== "string")
+  if (index >= 0) return `tools[${index}]: only function tools can be sent to ${provider}`
+  const choice = body.tool_choice
+  if (typeof choice === "object" && choice !== null && typeof ((choice as Json).function as Json | undefined)?.name !== "string") {
+    return `tool_choice: only "auto", "required", "none" or a named function can be sent to ${provider}`
+  }
+  return undefined
+}

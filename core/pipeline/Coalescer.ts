@@ -1,0 +1,63 @@
+import { Context, Deferred, Effect, Exit, Layer, Schema } from "effect"
+import type { ProviderError } from "../domain/errors.ts"
+
+/** The leader of a coalesced call went away (its client disconnected) before an answer: followers go on their own. */
+export class LeaderAbandoned extends Schema.TaggedError<LeaderAbandoned>()("LeaderAbandoned", {}) {}
+
+/** What followers share: the serialised completion and the provider that answered. */
+export interface SharedAnswer {
+  readonly completion: string
+  readonly provider: string
+}
+
+/** Settles the shared outcome; only the first call counts. */
+export type Settle = (exit: Exit.Exit<SharedAnswer, ProviderError | LeaderAbandoned>) => void
+
+/**
+ * Request coalescing: concurrent identical misses make one upstream call. The first caller for a key leads; every
+ * caller that arrives before the lead settles follows and gets its answer.
+ */
+export class Coalescer extends Context.Service<Coalescer, {
+  /**
+   * Runs `lead` for the first caller of `key`; `lead` calls `settle` once its answer is final (for a stream, when
+   * it ends). Callers arriving meanwhile get that answer through `follow`. A lead that fails before settling shares
+   * its failure; one interrupted (its client gone) leaves its followers to lead in turn.
+   */
+  readonly share: <A>(
+    key: string,
+    lead: (settle: Settle) => Effect.Effect<A, ProviderError>,
+    follow: (shared: SharedAnswer) => A
+  ) => Effect.Effect<A, ProviderError>
+}>()("isartor/Coalescer") {
+  static readonly make = () => {
+    const pending = new Map<string, Deferred.Deferred<SharedAnswer, ProviderError | LeaderAbandoned>>()
+    const share = <A>(
+      key: string,
+      lead: (settle: Settle) => Effect.Effect<A, ProviderError>,
+      follow: (shared: SharedAnswer) => A
+    ): Effect.Effect<A, ProviderError> =>
+      Effect.suspend(() => {
+        const existing = pending.get(key)
+        if (existing) {
+          return Deferred.await(existing).pipe(
+            Effect.map(follow),
+            Effect.catchTag("LeaderAbandoned", () => share(key, lead, follow))
+          )
+        }
+        const outcome = Deferred.makeUnsafe<SharedAnswer, ProviderError | LeaderAbandoned>()
+        pending.set(key, outcome)
+        const settle: Settle = (exit) => {
+          if (pending.get(key) === outcome) pending.delete(key)
+          Deferred.doneUnsafe(outcome, exit)
+        }
+        return lead(settle).pipe(Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (Exit.isFailure(exit)) settle(Exit.hasInterrupts(exit) ? Exit.fail(new LeaderAbandoned()) : Exit.failCause(exit.cause))
+          })
+        ))
+      })
+    return Coalescer.of({ share })
+  }
+
+  static readonly layer = Layer.sync(Coalescer, Coalescer.make)
+}

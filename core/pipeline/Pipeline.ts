@@ -1,0 +1,169 @@
+import { Context, Effect, Exit, Layer } from "effect"
+import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
+import { CacheWrites } from "./CacheWrites.ts"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
+import { isCacheable } from "../domain/Completion.ts"
+import { AppConfig } from "../config/Config.ts"
+import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "../domain/errors.ts"
+import { ExactCache } from "../cache/exact/ExactCache.ts"
+import { Provider } from "../providers/Provider.ts"
+import { Router, type RoutingDecision } from "../router/Router.ts"
+import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
+import { tapSse } from "./SseTap.ts"
+
+export type LayerName = "l1a" | "l1b" | "l2" | "l3"
+
+/** What the pipeline answers with: a whole completion (serialised), or an upstream stream passed through. */
+export type Answer =
+  | {
+    readonly _tag: "Complete"
+    readonly layer: LayerName
+    readonly completion: string
+    readonly provider?: string
+    /** On an L1b hit: the cosine similarity of the cached question. */
+    readonly similarity?: number
+    /** On an L1b hit: which stage found it (the fast static encoder or the full model). */
+    readonly stage?: "fast" | "model"
+    /** When L2 classified the request: what it decided. */
+    readonly routing?: RoutingDecision
+  }
+  | {
+    readonly _tag: "Stream"
+    readonly layer: "l3"
+    readonly body: ReadableStream<Uint8Array>
+    readonly provider: string
+    readonly routing?: RoutingDecision
+  }
+
+export interface PipelineStatus {
+  readonly layers: Record<LayerName, { readonly status: string }>
+}
+
+const declinedDecision = (declined: RouterDeclined): RoutingDecision => ({
+  tier: declined.tier as RoutingDecision["tier"],
+  by: declined.classifier as RoutingDecision["by"],
+  ...(declined.confidence === undefined ? {} : { confidence: declined.confidence }),
+  ...(declined.reason.startsWith("quality guard") ? { guard: declined.reason } : {})
+})
+
+/** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
+const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
+  CacheMiss: (_: CacheMiss) => next(),
+  LayerUnavailable: (_: LayerUnavailable) => next()
+})
+
+/** `Cache-Control: no-cache`: the caches are not read for this request. */
+const unreadable = (request: ChatRequest, layer: "l1a" | "l1b") =>
+  request.cacheRead ? undefined : Effect.fail(new LayerUnavailable({ layer, reason: "Cache-Control: no-cache" }))
+
+/**
+ * The one place layers are chained: L1a → L1b → L2 → L3. Each layer fails with `CacheMiss`, `LayerUnavailable`
+ * or (L2) `RouterDeclined` to pass a request on; `ProviderError` is an answer and passes through untouched. A layer
+ * that is turned off is a stand-in chosen at wiring time that always passes the request on.
+ */
+export class Pipeline extends Context.Service<Pipeline, {
+  readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError>
+  readonly status: Effect.Effect<PipelineStatus>
+}>()("isartor/Pipeline") {
+  static readonly layer = Layer.effect(
+    Pipeline,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const cacheKey = yield* CacheKey
+      const exactCache = yield* ExactCache
+      const semanticCache = yield* SemanticCache
+      const writes = yield* CacheWrites
+      const provider = yield* Provider
+      const coalescer = yield* Coalescer
+      // L2 is optional: present only when the router is configured.
+      const router = yield* Effect.serviceOption(Router)
+
+      const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
+        unreadable(request, "l1a") ??
+          exactCache.lookup(key).pipe(Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })))
+
+      const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
+        unreadable(request, "l1b") ??
+          semanticCache.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
+            Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity, stage: hit.stage }))
+          )
+
+      const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> => {
+        if (router._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l2", reason: "router not configured" }))
+        return router.value.route(request).pipe(
+          Effect.flatMap(({ completion, decision }) => {
+            const serialised = JSON.stringify(completion)
+            return writes.remember(request, key, serialised).pipe(
+              Effect.as<Answer>({ _tag: "Complete", layer: "l2", completion: serialised, routing: decision })
+            )
+          })
+        )
+      }
+
+      /** The lead of a streamed miss: the client gets the stream as it arrives; followers and caches get its end. */
+      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
+        provider.stream(request).pipe(
+          Effect.map(({ value: upstream, provider: answeredBy }): Answer => ({
+            _tag: "Stream",
+            layer: "l3",
+            provider: answeredBy,
+            body: tapSse(upstream, (end) => {
+              if (end._tag === "Finished") {
+                const completion = JSON.stringify(end.completion)
+                writes.rememberLater(request, key, completion)
+                settle(Exit.succeed({ completion, provider: answeredBy }))
+              } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
+              else settle(Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message })))
+            }, (error) => `upstream stream broke off: ${error instanceof Error ? error.message : String(error)}`)
+          }))
+        )
+
+      const completeFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
+        provider.complete(request).pipe(
+          Effect.flatMap(({ value: completion, provider: answeredBy }) => {
+            const shared = { completion: JSON.stringify(completion), provider: answeredBy }
+            settle(Exit.succeed(shared))
+            return (isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void).pipe(
+              Effect.as<Answer>({ _tag: "Complete", layer: "l3", ...shared })
+            )
+          })
+        )
+
+      /** L3, coalesced: the first of several identical concurrent misses calls upstream, the rest share its answer. */
+      const callProvider = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
+        coalescer.share(
+          key.key,
+          (settle) => request.stream ? streamFromProvider(request, key, settle) : completeFromProvider(request, key, settle),
+          (shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })
+        )
+
+      return Pipeline.of({
+        // Untraced on purpose: a span costs more than a whole exact-cache hit; L3 calls carry their own spans.
+        handle: (request) => {
+          const key = cacheKey.exactKey(request)
+          return lookupExact(request, key).pipe(
+            Effect.catchTags(fallThrough(() => lookupSemantic(request))),
+            Effect.catchTags(fallThrough(() => routeLocally(request, key))),
+            Effect.catchTags({
+              LayerUnavailable: () => callProvider(request, key),
+              // Declined by L2: L3 answers, and the answer still says what L2 decided.
+              RouterDeclined: (declined: RouterDeclined) =>
+                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, routing: declinedDecision(declined) })))
+            })
+          )
+        },
+        status: Effect.gen(function*() {
+          return {
+            layers: {
+              l1a: yield* exactCache.status,
+              l1b: yield* semanticCache.status,
+              l2: router._tag === "None" ? { status: "disabled", reason: "router not configured" } : yield* router.value.status,
+              l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
+            }
+          }
+        })
+      })
+    })
+  )
+}

@@ -1,0 +1,121 @@
+import { type Completion, CompletionAssembler, isCacheable } from "../domain/Completion.ts"
+import {
+  endsWithLineBreak,
+  errorMessage,
+  messageOf,
+  type SseEvent,
+  SseSplitter,
+  streamErrorEvent
+} from "./SseEvents.ts"
+
+export type StreamEnd =
+  | { readonly _tag: "Finished"; readonly completion: Completion }
+  | { readonly _tag: "Failed"; readonly message: string }
+  | { readonly _tag: "Cancelled" }
+
+const encoder = new TextEncoder()
+
+/** What one event means for the stream: read on, it finished, or it failed (and how the client is told). */
+type Verdict =
+  | { readonly _tag: "Continue" }
+  | { readonly _tag: "Done" }
+  | { readonly _tag: "Failed"; readonly message: string; readonly event: string }
+
+const proceed: Verdict = { _tag: "Continue" }
+
+/**
+ * Forwards an upstream OpenAI SSE body to the client as it arrives, while reading it on the side to learn whether
+ * it finished cleanly (a `[DONE]` and a finish reason on every choice). Whole events pass through byte for byte;
+ * bytes are re-encoded only when a chunk ends mid-event. A stream that fails ends with one error event and nothing
+ * after it, so the client's SDK raises instead of seeing a short answer: the upstream's own error event (the
+ * provider edge has scrubbed it), or one of ours when the stream broke off, ended unfinished or was not JSON.
+ */
+export const tapSse = (
+  upstream: ReadableStream<Uint8Array>,
+  onEnd: (end: StreamEnd) => void,
+  describeFailure: (error: unknown) => string
+): ReadableStream<Uint8Array> => {
+  const reader = upstream.getReader()
+  const splitter = new SseSplitter()
+  const assembler = new CompletionAssembler()
+  let ended = false
+  const end = (result: StreamEnd) => {
+    if (ended) return
+    ended = true
+    onEnd(result)
+  }
+  const judge = (event: SseEvent): Verdict => {
+    if (event.data === undefined) return proceed
+    if (event.data === "[DONE]") return { _tag: "Done" }
+    if (event.event === "error") return { _tag: "Failed", message: errorMessage(event.data), event: event.raw }
+    try {
+      const chunk = JSON.parse(event.data) as Parameters<CompletionAssembler["add"]>[0] & { error?: unknown }
+      // Truthy, as the SDKs read it: some servers send `"error": null` on every ordinary chunk.
+      if (chunk.error) return { _tag: "Failed", message: messageOf(chunk.error), event: event.raw }
+      assembler.add(chunk)
+      return proceed
+    } catch {
+      const message = "upstream sent a stream event that is not JSON"
+      return { _tag: "Failed", message, event: streamErrorEvent(message, "stream_malformed") }
+    }
+  }
+  /**
+   * The stream is over: finished only with `[DONE]` (passed in as `done`) and every choice finished. Otherwise the
+   * error event takes the place of the `[DONE]`, which SDKs stop reading at.
+   */
+  const conclude = (done: SseEvent | undefined): string => {
+    const completion = assembler.result()
+    if (done && completion && isCacheable(completion)) {
+      end({ _tag: "Finished", completion })
+      return done.raw
+    }
+    const message = "upstream stream ended before the answer was finished"
+    end({ _tag: "Failed", message })
+    return streamErrorEvent(message, "stream_incomplete")
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        for (;;) {
+          const result = await reader.read()
+          const { done, value } = result
+          const wasIdle = splitter.idle
+          const events = splitter.read(result)
+          let verdict: Verdict = proceed
+          let kept = 0 // events passed on before the one that ends the stream, if one does
+          for (const event of events) {
+            verdict = judge(event)
+            if (verdict._tag !== "Continue") break
+            kept++
+          }
+          if (verdict._tag === "Continue" && !done) {
+            if (events.length === 0) continue
+            // The common case: the chunk was whole events and nothing was held back, so it goes out untouched.
+            const whole = wasIdle && splitter.idle && endsWithLineBreak(value)
+            controller.enqueue(whole ? value : encoder.encode(events.map((event) => event.raw).join("")))
+            return
+          }
+          let text = events.slice(0, kept).map((event) => event.raw).join("")
+          if (verdict._tag === "Failed") {
+            end({ _tag: "Failed", message: verdict.message })
+            text += verdict.event
+          } else text += conclude(verdict._tag === "Done" ? events[kept] : undefined)
+          if (text !== "") controller.enqueue(encoder.encode(text))
+          controller.close()
+          // Whatever the upstream still sends after the end is not the client's; stop reading it.
+          if (!done) await reader.cancel().catch(() => undefined)
+          return
+        }
+      } catch (error) {
+        const message = describeFailure(error)
+        end({ _tag: "Failed", message })
+        controller.enqueue(encoder.encode(streamErrorEvent(message, "stream_interrupted")))
+        controller.close()
+      }
+    },
+    async cancel(reason) {
+      end({ _tag: "Cancelled" })
+      await reader.cancel(reason).catch(() => undefined)
+    }
+  })
+}

@@ -1,0 +1,142 @@
+import { Context, Effect, Layer, Redacted } from "effect"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import type { Completion } from "../domain/Completion.ts"
+import { AppConfig } from "../config/Config.ts"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import { ConfigInvalid, ProviderError } from "../domain/errors.ts"
+import type { ProviderClient, ProviderSettings } from "./shared/ProviderDefinition.ts"
+import { isProviderId, providerConfigKey, type ProviderId, providers } from "./registry.ts"
+import { type RetryPolicy, withRetries } from "./shared/retry.ts"
+
+/** An upstream answer and the provider that gave it. */
+export interface Answered<A> {
+  readonly value: A
+  readonly provider: string
+}
+
+interface Link {
+  readonly id: ProviderId
+  readonly settings: ProviderSettings
+}
+
+const fallbackIds = (config: AppConfigShape) =>
+  config.fallback_providers.split(",").map((id) => id.trim()).filter((id) => id !== "")
+
+/** The primary provider, then each fallback, with the settings each is called with. */
+const chainOf = (config: AppConfigShape): Array<Link> => {
+  const timeoutMs = config.l3_timeout_secs * 1000
+  const primary = config.llm_provider as ProviderId
+  return [
+    {
+      id: primary,
+      settings: {
+        url: config.external_llm_url,
+        apiKey: config.external_llm_api_key,
+        keyVariable: "ISARTOR__EXTERNAL_LLM_API_KEY",
+        timeoutMs,
+        model: undefined,
+        config
+      }
+    },
+    ...fallbackIds(config).filter(isProviderId).map((id): Link => {
+      const table = config.providers[providerConfigKey(id)]
+      const keyVariable = `ISARTOR__PROVIDERS__${providerConfigKey(id).toUpperCase()}__API_KEY`
+      return { id, settings: { url: table.url, apiKey: table.api_key, keyVariable, timeoutMs, model: table.model || undefined, config } }
+    })
+  ]
+}
+
+/** After every provider failed: 429 only when all were rate-limited, else 502, naming each provider's reason. */
+const exhausted = (errors: ReadonlyArray<ProviderError>): ProviderError => {
+  if (errors.length === 1) return errors[0]!
+  const allRateLimited = errors.every((error) => error.reason === "RateLimited")
+  const waits = errors.flatMap((error) => (error.retryAfterMs !== undefined ? [error.retryAfterMs] : []))
+  return new ProviderError({
+    provider: errors.map((error) => error.provider).join(", "),
+    reason: allRateLimited ? "RateLimited" : "Upstream",
+    message: `every provider failed: ${errors.map((error) => `${error.provider} (${error.reason}: ${error.message})`).join("; ")}`,
+    ...(allRateLimited && waits.length > 0 ? { retryAfterMs: Math.min(...waits) } : {})
+  })
+}
+
+/** L3: the configured provider with retries, then the fallbacks in order. */
+export class Provider extends Context.Service<Provider, {
+  readonly id: string
+  readonly configured: boolean
+  readonly chain: ReadonlyArray<string>
+  readonly complete: (request: ChatRequest) => Effect.Effect<Answered<Completion>, ProviderError>
+  readonly stream: (request: ChatRequest) => Effect.Effect<Answered<ReadableStream<Uint8Array>>, ProviderError>
+}>()("isartor/Provider") {
+  /**
+   * Start-up checks: an unknown provider, a malformed key or a provider setting of the wrong shape stops the
+   * gateway; a missing key only warns, and uncached requests then get a 502 that says so.
+   */
+  static readonly check = (config: AppConfigShape): Effect.Effect<ReadonlyArray<string>, ConfigInvalid> => {
+    const problems: Array<string> = []
+    const warnings: Array<string> = []
+    const known = Object.keys(providers).join(", ")
+    if (!isProviderId(config.llm_provider)) {
+      problems.push(`ISARTOR__LLM_PROVIDER = ${JSON.stringify(config.llm_provider)}: expected one of ${known}`)
+    }
+    for (const id of fallbackIds(config)) {
+      if (!isProviderId(id)) problems.push(`ISARTOR__FALLBACK_PROVIDERS: ${JSON.stringify(id)} is not a provider; expected ${known}`)
+    }
+    if (problems.length === 0) {
+      for (const [position, link] of chainOf(config).entries()) {
+        const definition = providers[link.id]
+        const key = Redacted.value(link.settings.apiKey)
+        if (key === "" && definition.requiresKey) {
+          warnings.push(position === 0
+            ? `no API key for provider ${link.id}: set ${link.settings.keyVariable}; until then requests the caches cannot answer get 502`
+            : `no API key for fallback provider ${link.id}: set ${link.settings.keyVariable}; it is skipped until then`)
+        }
+        const keyProblem = key === "" ? undefined : definition.checkKey(key)
+        if (keyProblem) problems.push(`${link.settings.keyVariable}: ${keyProblem}`)
+      }
+      for (const id of new Set([config.llm_provider, ...fallbackIds(config)])) {
+        problems.push(...(providers[id as ProviderId].checkSettings?.(config) ?? []))
+      }
+    }
+    return problems.length > 0
+      ? Effect.fail(new ConfigInvalid({ message: `invalid configuration:\n  ${problems.join("\n  ")}` }))
+      : Effect.succeed(warnings)
+  }
+
+  static readonly layer = Layer.effect(
+    Provider,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      // Provider.check ran at start-up, so an unknown id here is a wiring bug, not a user error.
+      if (!isProviderId(config.llm_provider)) {
+        return yield* Effect.die(new Error(`unknown provider ${config.llm_provider}: Provider.check was skipped`))
+      }
+      const policy: RetryPolicy = { maxRetries: config.l3_max_retries, baseDelayMs: config.l3_retry_base_ms, maxDelayMs: 60_000 }
+      const clients: Array<ProviderClient> = chainOf(config).map((link) => providers[link.id].make(link.settings))
+
+      const firstAnswer = <A>(call: (client: ProviderClient) => Effect.Effect<A, ProviderError>) => {
+        const tryFrom = (position: number, errors: ReadonlyArray<ProviderError>): Effect.Effect<Answered<A>, ProviderError> => {
+          const client = clients[position]
+          if (client === undefined) return Effect.fail(exhausted(errors))
+          return withRetries(call(client), policy).pipe(
+            Effect.map((value): Answered<A> => ({ value, provider: client.id })),
+            Effect.catchTag("ProviderError", (error) =>
+              // Only failures another provider could fix move on; the client's own mistakes come back now.
+              error.isRetryable || error.reason === "NotConfigured"
+                ? tryFrom(position + 1, [...errors, error])
+                : Effect.fail(error))
+          )
+        }
+        return tryFrom(0, [])
+      }
+
+      const primary = clients[0]!
+      return Provider.of({
+        id: primary.id,
+        configured: primary.configured,
+        chain: clients.map((client) => client.id),
+        complete: (request) => firstAnswer((client) => client.complete(request)),
+        stream: (request) => firstAnswer((client) => client.stream(request))
+      })
+    })
+  )
+}

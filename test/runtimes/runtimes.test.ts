@@ -1,0 +1,109 @@
+import assert from "node:assert/strict"
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { after, before, describe, it } from "node:test"
+import { fileURLToPath } from "node:url"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { upstreamEnv } from "../support/gateway.ts"
+import { projectRoot, type RuntimeName, runtimeCommand, startProcess } from "../support/processes.ts"
+
+const runtimes: Array<RuntimeName> = ["node", "bun", "deno"]
+const tinyBert = fileURLToPath(new URL("../fixtures/tiny-bert", import.meta.url))
+
+const startRuntime = (runtime: RuntimeName, env: Record<string, string>) =>
+  startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env })
+
+const chat = (url: string, content: string) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
+  })
+
+let upstream: FakeOpenAI
+before(async () => {
+  upstream = await startFakeOpenAI()
+})
+after(() => upstream.close())
+
+for (const name of runtimes) {
+  describe(`runtime: ${name}`, () => {
+    it("serves a miss from upstream, then the same request from L1a", async () => {
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url))
+      try {
+        const callsBefore = upstream.calls.length
+        const first = await chat(gateway.url, `hello from ${name}`)
+        assert.equal(first.status, 200, gateway.output())
+        assert.equal(first.headers.get("x-isartor-layer"), "l3")
+        const firstBody = (await first.json()) as { choices: Array<{ message: { content: string } }> }
+        assert.equal(firstBody.choices[0]?.message.content, `Answer #1 to: hello from ${name}`)
+        const second = await chat(gateway.url, `hello from ${name}`)
+        assert.equal(second.headers.get("x-isartor-layer"), "l1a")
+        assert.deepEqual(await second.json(), firstBody)
+        assert.equal(upstream.calls.length, callsBefore + 1)
+      } finally {
+        gateway.stop()
+      }
+    })
+
+    it("embeds with a transformers.js model directory on its worker thread (ISARTOR__EMBEDDING_MODEL_PATH)", async () => {
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url, { ISARTOR__EMBEDDING_MODEL_PATH: tinyBert }))
+      try {
+        const first = await chat(gateway.url, `How do I reset my password on ${name}?`)
+        assert.equal(first.headers.get("x-isartor-layer"), "l3", gateway.output())
+        const paraphrase = await chat(gateway.url, `How can I reset my password on ${name}?`)
+        assert.equal(paraphrase.headers.get("x-isartor-layer"), "l1b", gateway.output())
+      } finally {
+        gateway.stop()
+      }
+    })
+
+    it("finishes an in-flight request on SIGTERM, then exits cleanly", async () => {
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url))
+      try {
+        upstream.queue.push({ kind: "ok", delayMs: 700 })
+        const inFlight = chat(gateway.url, `slow request on ${name}`)
+        while (!upstream.calls.some((call) => JSON.stringify(call.body).includes(`slow request on ${name}`))) {
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        const exited = once(gateway.child, "exit")
+        gateway.child.kill("SIGTERM")
+        const response = await inFlight
+        assert.equal(response.status, 200)
+        assert.match(((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content, /slow request/)
+        const [code] = await exited
+        assert.equal(code, 0, gateway.output())
+      } finally {
+        gateway.stop()
+      }
+    })
+  })
+}
+
+describe("runtime start-up errors", () => {
+  it("stops with exit code 1 when the embedding model directory is missing, naming the path and the variable", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "runtimes/node.ts"], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? "", ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/minilm" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const [code] = await once(child, "exit")
+    assert.equal(code, 1)
+    assert.match(stderr, /cannot load the embedding model: no model at \/nonexistent\/minilm \(ISARTOR__EMBEDDING_MODEL_PATH\)/)
+  })
+
+  it("stops with exit code 1 and a message naming the variable", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "runtimes/node.ts"], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? "", ISARTOR__CACHE_TTL_SECS: "forever" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const [code] = await once(child, "exit")
+    assert.equal(code, 1)
+    assert.match(stderr, /ISARTOR__CACHE_TTL_SECS = "forever": expected a whole number/)
+  })
+})
