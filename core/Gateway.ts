@@ -106,7 +106,7 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
         : Layer.empty,
       redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
     )))
-  const router = routerEnabled(config) ? routerLayer(config, embedded) : Layer.empty
+  const router = routerEnabled(config) ? routerLayer(config, embedded) : Router.layerDisabled
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
   return Pipeline.layer.pipe(

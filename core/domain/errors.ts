@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { RoutingDecision } from "./routing.ts"
 
 /** A cache layer had no entry for the request: the pipeline tries the next layer. */
 export class CacheMiss extends Schema.TaggedError<CacheMiss>()("CacheMiss", {
@@ -11,14 +12,11 @@ export class LayerUnavailable extends Schema.TaggedError<LayerUnavailable>()("La
   reason: Schema.String
 }) {}
 
-/** L2 looked at the request and left it to the next layer: classified COMPLEX, or its local answer failed the guard. */
+/** L2 looked at the request and left it to the next layer: classified COMPLEX, or its local answer failed. */
 export class RouterDeclined extends Schema.TaggedError<RouterDeclined>()("RouterDeclined", {
-  tier: Schema.String,
-  reason: Schema.String,
-  /** What classified the request: the small model or the embedding classifier. */
-  classifier: Schema.String,
-  /** The embedding classifier's probability for its label. */
-  confidence: Schema.optional(Schema.Number)
+  /** What L2 decided, carried to the answer L3 gives. */
+  decision: RoutingDecision,
+  reason: Schema.String
 }) {}
 
 /** The client sent something we cannot serve. Never falls through: it is the client's answer. */

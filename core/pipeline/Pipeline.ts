@@ -8,7 +8,8 @@ import { AppConfig } from "../config/Config.ts"
 import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "../domain/errors.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { Provider } from "../providers/Provider.ts"
-import { Router, type RoutingDecision } from "../router/Router.ts"
+import type { RoutingDecision } from "../domain/routing.ts"
+import { Router } from "../router/Router.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
 import { tapSse } from "./SseTap.ts"
 
@@ -40,13 +41,6 @@ export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
 }
 
-const declinedDecision = (declined: RouterDeclined): RoutingDecision => ({
-  tier: declined.tier as RoutingDecision["tier"],
-  by: declined.classifier as RoutingDecision["by"],
-  ...(declined.confidence === undefined ? {} : { confidence: declined.confidence }),
-  ...(declined.reason.startsWith("quality guard") ? { guard: declined.reason } : {})
-})
-
 /** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
 const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
   CacheMiss: (_: CacheMiss) => next(),
@@ -76,8 +70,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       const writes = yield* CacheWrites
       const provider = yield* Provider
       const coalescer = yield* Coalescer
-      // L2 is optional: present only when the router is configured.
-      const router = yield* Effect.serviceOption(Router)
+      const router = yield* Router
 
       const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1a") ??
@@ -89,9 +82,8 @@ export class Pipeline extends Context.Service<Pipeline, {
             Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity, stage: hit.stage }))
           )
 
-      const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> => {
-        if (router._tag === "None") return Effect.fail(new LayerUnavailable({ layer: "l2", reason: "router not configured" }))
-        return router.value.route(request).pipe(
+      const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> =>
+        router.route(request).pipe(
           Effect.flatMap(({ completion, decision }) => {
             const serialised = JSON.stringify(completion)
             return writes.remember(request, key, serialised).pipe(
@@ -99,7 +91,6 @@ export class Pipeline extends Context.Service<Pipeline, {
             )
           })
         )
-      }
 
       /** The lead of a streamed miss: the client gets the stream as it arrives; followers and caches get its end. */
       const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
@@ -149,7 +140,7 @@ export class Pipeline extends Context.Service<Pipeline, {
               LayerUnavailable: () => callProvider(request, key),
               // Declined by L2: L3 answers, and the answer still says what L2 decided.
               RouterDeclined: (declined: RouterDeclined) =>
-                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, routing: declinedDecision(declined) })))
+                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, routing: declined.decision })))
             })
           )
         },
@@ -158,7 +149,7 @@ export class Pipeline extends Context.Service<Pipeline, {
             layers: {
               l1a: yield* exactCache.status,
               l1b: yield* semanticCache.status,
-              l2: router._tag === "None" ? { status: "disabled", reason: "router not configured" } : yield* router.value.status,
+              l2: yield* router.status,
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             }
           }

@@ -3,6 +3,7 @@ import { firstText } from "../domain/Completion.ts"
 import { AppConfig } from "../config/Config.ts"
 import { Embedder } from "../embedding/Embedder.ts"
 import type { LayerUnavailable } from "../domain/errors.ts"
+import type { Classification, Tier } from "../domain/routing.ts"
 import { LocalModel } from "./LocalModel.ts"
 import { type LabelledPrompt, labelledPrompts } from "./prompts.ts"
 import { probabilities, type SoftmaxModel, train } from "./softmax.ts"
@@ -10,16 +11,7 @@ import { shippedClassifiers } from "./weights.ts"
 import { CacheKey } from "../cache/CacheKey.ts"
 import { vectorFromBase64 } from "../embedding/vectorCodec.ts"
 
-export type Tier = "TEMPLATE" | "SNIPPET" | "SIMPLE" | "COMPLEX"
 export type ClassifierMode = "tiered" | "binary"
-
-/** What L2 decided about a request, kept on the answer for the response headers and for observability. */
-export interface Classification {
-  readonly tier: Tier
-  /** The embedding classifier's probability for `tier`; the model classifier gives none. */
-  readonly confidence?: number
-  readonly by: "model" | "embedding"
-}
 
 export const TIERED_PROMPT =
   "Classify the user's request for a code assistant. Reply with exactly one word:\n" +

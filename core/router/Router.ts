@@ -1,6 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { type Classification, Classifier } from "./Classifier.ts"
+import { Classifier } from "./Classifier.ts"
+import type { RoutingDecision } from "../domain/routing.ts"
 import { type Completion, firstText } from "../domain/Completion.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
@@ -8,11 +9,6 @@ import { LayerUnavailable, RouterDeclined } from "../domain/errors.ts"
 import { type LocalMessage, LocalModel, type LocalModelStatus } from "./LocalModel.ts"
 
 /** Everything L2 decided about a request, on the answer (header `X-Isartor-Tier`) and on the request's span. */
-export interface RoutingDecision extends Classification {
-  /** `passed`, or why the local answer was rejected; absent when no local answer was tried. */
-  readonly guard?: string
-}
-
 export interface RoutedAnswer {
   readonly completion: Completion
   readonly decision: RoutingDecision
@@ -64,16 +60,27 @@ export const routerEnabled = (config: AppConfigShape) =>
  */
 export class Router extends Context.Service<Router, {
   readonly route: (request: ChatRequest) => Effect.Effect<RoutedAnswer, RouterDeclined | LayerUnavailable>
-  readonly status: Effect.Effect<LocalModelStatus & { readonly mode: string; readonly classifier: string }>
+  readonly status: Effect.Effect<
+    | (LocalModelStatus & { readonly mode: string; readonly classifier: string })
+    | { readonly status: "disabled"; readonly reason: string }
+  >
 }>()("isartor/Router") {
+  /** L2 not configured: every request goes on to L3. */
+  static readonly layerDisabled = Layer.succeed(
+    Router,
+    Router.of({
+      route: () => Effect.fail(new LayerUnavailable({ layer: "l2", reason: "router not configured" })),
+      status: Effect.succeed({ status: "disabled", reason: "router not configured" })
+    })
+  )
+
   static readonly layer = Layer.effect(
     Router,
     Effect.gen(function*() {
       const { layer2 } = yield* AppConfig
       const classifier = yield* Classifier
       const model = yield* LocalModel
-      const declined = (decision: Classification, reason: string) =>
-        new RouterDeclined({ tier: decision.tier, reason, classifier: decision.by, ...(decision.confidence === undefined ? {} : { confidence: decision.confidence }) })
+      const declined = (decision: RoutingDecision, reason: string) => new RouterDeclined({ decision, reason })
 
       return Router.of({
         route: (request) =>
@@ -93,7 +100,7 @@ export class Router extends Context.Service<Router, {
             )
             const weak = guardVerdict(firstText(answer), layer2)
             yield* Effect.annotateCurrentSpan("isartor.l2.guard", weak ?? "passed")
-            if (weak !== undefined) return yield* declined(decision, `quality guard: ${weak}`)
+            if (weak !== undefined) return yield* declined({ ...decision, guard: `quality guard: ${weak}` }, `quality guard: ${weak}`)
             return { completion: answer, decision: { ...decision, guard: "passed" } }
           }).pipe(Effect.withSpan("Router.route")),
         status: Effect.map(model.status, (status) => ({ ...status, mode: layer2.classifier_mode, classifier: classifier.kind }))

@@ -7,7 +7,7 @@
  * that needs reasoning over several steps or a long answer as COMPLEX. Binary labels: TEMPLATE and SNIPPET are
  * SIMPLE, COMPLEX is COMPLEX.
  */
-export type TieredLabel = "TEMPLATE" | "SNIPPET" | "COMPLEX"
+import type { TieredLabel } from "../domain/routing.ts"
 
 export interface LabelledPrompt {
   readonly text: string
