@@ -30,15 +30,13 @@ const vectorOf = (text: string) => {
   return vector.map((value) => value / Math.sqrt(norm))
 }
 
-const request = (n: number): ChatRequest => ({
-  family: "native",
-  body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `Question number ${n}: what happened in year ${1000 + n}?` }] },
-  model: "gpt-4o-mini",
+const request = (n: number): ChatRequest => {
+  const messages = [{ role: "user", content: `Question number ${n}: what happened in year ${1000 + n}?` }]
+  return { family: "native", body: { model: "gpt-4o-mini", messages }, messages, model: "gpt-4o-mini",
   stream: false,
   tenant: "anonymous|",
-  cacheRead: true,
-  cacheWrite: true
-})
+  cacheRead: true, cacheWrite: true }
+}
 
 const { config } = await Effect.runPromise(
   loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(capacity) }, readTextFile: async () => undefined })

@@ -77,9 +77,11 @@ for (const size of sizes) {
   const context = await Effect.runPromise(Layer.build(layer).pipe(Effect.scoped))
   const semantic = Context.get(context, SemanticCache)
   for (let i = 0; i < size; i++) {
+    const messages = [{ role: "user", content: `How do I do task number ${i} in the product?` }]
     const request: ChatRequest = {
       family: "openai",
-      body: { model: "gpt-4o-mini", messages: [{ role: "user", content: `How do I do task number ${i} in the product?` }] },
+      body: { model: "gpt-4o-mini", messages },
+      messages,
       model: "gpt-4o-mini",
       stream: false,
       tenant: "anonymous|",

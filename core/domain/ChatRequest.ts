@@ -1,4 +1,5 @@
 import { Exit, Schema } from "effect"
+import type { ChatMessage } from "./messages.ts"
 import { BadRequest } from "./errors.ts"
 import { fromAnthropicRequest } from "../formats/anthropic/request.ts"
 
@@ -12,6 +13,8 @@ export type EndpointFamily = "openai" | "anthropic" | "native"
 export interface ChatRequest {
   readonly family: EndpointFamily
   readonly body: Readonly<Record<string, unknown>>
+  /** `body.messages`, decoded: what the layers read of the conversation. */
+  readonly messages: ReadonlyArray<ChatMessage>
   readonly model: string
   readonly stream: boolean
   /** A hash of the caller's credential and session: entries never cross it. */
@@ -269,6 +272,8 @@ const accepted = (
   Exit.succeed({
     family,
     body: { ...body, model },
+    // Checked by the decoder (the Anthropic translation produces the same shape).
+    messages: body.messages as ReadonlyArray<ChatMessage>,
     model,
     stream,
     tenant: context.tenant,

@@ -11,13 +11,7 @@ export interface OpenAIMessage {
   name?: string
 }
 
-/** The text of a message's content: the string itself, or its text parts joined. */
-export const textOf = (content: unknown): string =>
-  typeof content === "string"
-    ? content
-    : Array.isArray(content)
-    ? content.map((part: Json) => (part.type === "text" ? String(part.text ?? "") : "")).join("")
-    : ""
+export { textOf } from "../domain/messages.ts"
 
 /**
  * What a provider with its own tool format (Anthropic, Gemini) cannot be sent: tools other than functions (`custom`)

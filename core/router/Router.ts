@@ -6,6 +6,7 @@ import { type Completion, firstText } from "../domain/Completion.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { LayerUnavailable, RouterDeclined } from "../domain/errors.ts"
+import { plainTextOf, usesTools } from "../domain/messages.ts"
 import { type LocalMessage, LocalModel, type LocalModelStatus } from "./LocalModel.ts"
 
 /** Everything L2 decided about a request, on the answer (header `X-Isartor-Tier`) and on the request's span. */
@@ -25,18 +26,12 @@ export const guardVerdict = (answer: string, config: AppConfigShape["layer2"]): 
 
 /** The conversation as plain text turns, or why it cannot be routed (tools, images, tool results). */
 const plainConversation = (request: ChatRequest): ReadonlyArray<LocalMessage> | string => {
-  const tools = request.body.tools
-  if (Array.isArray(tools) && tools.length > 0) return "requests with tools are not routed"
-  const messages = request.body.messages as Array<{ role: string; content?: unknown }>
+  if (usesTools(request.body)) return "requests with tools are not routed"
   const out: Array<LocalMessage> = []
-  for (const message of messages) {
+  for (const message of request.messages) {
     const role = message.role === "developer" ? "system" : message.role
     if (role !== "system" && role !== "user" && role !== "assistant") return `a ${message.role} message is not routed`
-    const content = typeof message.content === "string"
-      ? message.content
-      : Array.isArray(message.content) && message.content.every((part: { type?: unknown }) => part.type === "text")
-      ? message.content.map((part: { text?: unknown }) => String(part.text ?? "")).join("")
-      : undefined
+    const content = plainTextOf(message.content)
     if (content === undefined) return "only plain-text conversations are routed"
     out.push({ role, content })
   }

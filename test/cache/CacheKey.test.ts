@@ -21,6 +21,7 @@ const base = {
 const request = (body: Record<string, unknown>, overrides: Partial<ChatRequest> = {}): ChatRequest => ({
   family: "openai",
   body,
+  messages: body.messages as ChatRequest["messages"],
   model: String(body.model),
   stream: body.stream === true,
   tenant: "tenant-a|",

@@ -119,6 +119,25 @@ describe("L2 router", () => {
     })
   })
 
+  it("leaves requests that offer tools, current or legacy (`functions`), to L3 without asking the small model", async () => {
+    await withRouter({}, async (gateway) => {
+      const parameters = { type: "object", properties: {} }
+      const bodies = [
+        { tools: [{ type: "function", function: { name: "lookup", parameters } }] },
+        { functions: [{ name: "lookup", parameters }] }
+      ]
+      for (const extra of bodies) {
+        const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: "POST",
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Write a tsconfig.json" }], ...extra })
+        })
+        await response.arrayBuffer()
+        assert.equal(response.headers.get("x-isartor-layer"), "l3", JSON.stringify(extra))
+      }
+      assert.deepEqual(sidecarCalls, [])
+    })
+  })
+
   it("sends COMPLEX requests to L3, still naming the tier", async () => {
     await withRouter({}, async (gateway) => {
       const result = await ask(gateway, "Build a full REST API with auth, tests and a database layer")

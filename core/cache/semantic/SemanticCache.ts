@@ -4,6 +4,7 @@ import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { AppConfig } from "../../config/Config.ts"
 import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
+import { plainTextOf, usesTools } from "../../domain/messages.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
 import { type Candidate, type LabelledIndexStatus, makeLabelledIndex, type SemanticEntry } from "./LabelledIndex.ts"
 import { type Analysis, analyse, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
@@ -17,11 +18,6 @@ export interface SemanticHit {
   readonly stage: "fast" | "model"
 }
 
-interface Message {
-  readonly role: string
-  readonly content?: unknown
-}
-
 /**
  * How many nearest neighbours are checked against the threshold and the verifier. Not 4: a cache of questions that
  * differ only in a number ("feature 7" / "feature 17") crowds the top few with near-identical vectors the verifier
@@ -29,34 +25,22 @@ interface Message {
  */
 export const CANDIDATES = 16
 
-const textOf = (content: unknown): string | undefined => {
-  if (typeof content === "string") return content
-  if (!Array.isArray(content)) return undefined
-  if (content.some((part: { type?: string }) => part.type !== "text")) return undefined // images: no semantic match
-  return content.map((part: { text?: string }) => part.text ?? "").join("")
-}
-
 /**
  * What L1b needs of a request: the last user message (what is embedded) and the scope that must match exactly
  * before similarity is considered — tenant, endpoint family, model, system prompt, earlier turns and every other
  * generation parameter. A request with tools, or whose last message is not plain user text, is not eligible.
  */
 export const semanticView = (request: ChatRequest, digest: (value: unknown) => string): { text: string; scope: string } | string => {
-  const { messages, tools, functions, stream: _stream, stream_options: _options, ...parameters } = request.body as {
-    messages: Array<Message>
-    tools?: unknown
-    functions?: unknown
-    [key: string]: unknown
-  }
-  if ((Array.isArray(tools) && tools.length > 0) || functions !== undefined) return "requests with tools use the exact cache only"
-  const last = messages[messages.length - 1]
+  const { messages, tools: _tools, functions: _functions, stream: _stream, stream_options: _options, ...parameters } = request.body
+  if (usesTools(request.body)) return "requests with tools use the exact cache only"
+  const last = request.messages[request.messages.length - 1]
   if (last?.role !== "user") return "the last message is not from the user"
-  const text = textOf(last.content)
+  const text = plainTextOf(last.content)
   if (text === undefined || text.trim() === "") return "the last message is not plain text"
   // The verifier accepts nothing longer, so such a question is neither embedded nor stored: L1a alone serves it.
   if (text.length > MAX_VERIFIED_CHARS) return `the last message is longer than ${MAX_VERIFIED_CHARS} characters`
-  const system = messages.filter((m) => m.role === "system" || m.role === "developer")
-  const earlier = messages.slice(0, -1).filter((m) => m.role !== "system" && m.role !== "developer")
+  const system = request.messages.filter((m) => m.role === "system" || m.role === "developer")
+  const earlier = request.messages.slice(0, -1).filter((m) => m.role !== "system" && m.role !== "developer")
   return {
     text,
     scope: [request.tenant, request.family, request.model, digest(system), digest(earlier), digest(parameters)].join("|")
