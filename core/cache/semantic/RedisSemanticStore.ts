@@ -44,31 +44,32 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
   /** Calls `listener` for every entry another replica adds, until the returned function is called. */
   readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => () => void
 }>()("isartor/SharedSemanticStore") {
+  /** The store on `redis`, its entries living `ttlMs`. */
+  static readonly make = (redis: RedisCommands, ttlMs: number) =>
+    SharedSemanticStore.of({
+      put: (id, entry) =>
+        redisCall("l1b", "SET", async () => {
+          await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), ttlMs)
+          await redis.publish(semanticChannel, id)
+        }),
+      exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
+      loadAll: async () =>
+        (await redis.entries(semanticKeyPrefix)).flatMap(([key, value]): Array<[string, SharedSemanticEntry]> => {
+          const entry = decode(value)
+          return entry ? [[key.slice(semanticKeyPrefix.length), entry]] : []
+        }),
+      onAdded: (listener) =>
+        redis.subscribe(semanticChannel, (id) => {
+          void redis.get(semanticKeyPrefix + id).then((value) => {
+            const entry = value === null ? undefined : decode(value)
+            if (entry) listener(id, entry)
+          }, () => undefined)
+        })
+    })
+
   static readonly layer = (redis: RedisCommands) =>
     Layer.effect(
       SharedSemanticStore,
-      Effect.gen(function*() {
-        const config = yield* AppConfig
-        return SharedSemanticStore.of({
-          put: (id, entry) =>
-            redisCall("l1b", "SET", async () => {
-              await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), config.cache_ttl_secs * 1000)
-              await redis.publish(semanticChannel, id)
-            }),
-          exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
-          loadAll: async () =>
-            (await redis.entries(semanticKeyPrefix)).flatMap(([key, value]): Array<[string, SharedSemanticEntry]> => {
-              const entry = decode(value)
-              return entry ? [[key.slice(semanticKeyPrefix.length), entry]] : []
-            }),
-          onAdded: (listener) =>
-            redis.subscribe(semanticChannel, (id) => {
-              void redis.get(semanticKeyPrefix + id).then((value) => {
-                const entry = value === null ? undefined : decode(value)
-                if (entry) listener(id, entry)
-              }, () => undefined)
-            })
-        })
-      })
+      Effect.map(AppConfig, (config) => SharedSemanticStore.make(redis, config.cache_ttl_secs * 1000))
     )
 }
