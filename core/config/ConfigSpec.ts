@@ -31,6 +31,18 @@ const flag = (fallback: boolean, meaning: string) =>
   leaf((name) => Config.Boolean(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "true or false")
 const secret = (meaning: string) =>
   leaf((name) => Config.Redacted(name).pipe(Config.withDefault(Redacted.make(""))), "(empty)", meaning, "text", true)
+/** Comma-separated text, parsed once into its trimmed, non-empty items. */
+const list = (fallback: ReadonlyArray<string>, meaning: string) =>
+  leaf(
+    (name) =>
+      Config.String(name).pipe(
+        Config.withDefault(fallback.join(",")),
+        Config.map((text): ReadonlyArray<string> => text.split(",").map((item) => item.trim()).filter((item) => item !== ""))
+      ),
+    fallback.length === 0 ? "(empty)" : fallback.join(","),
+    meaning,
+    "comma-separated text"
+  )
 const fraction = (fallback: number, meaning: string) =>
   leaf((name) => Config.Number(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "a number between 0 and 1")
 const oneOf = <const L extends ReadonlyArray<string>>(literals: L, fallback: L[number], meaning: string) =>
@@ -40,6 +52,10 @@ const oneOf = <const L extends ReadonlyArray<string>>(literals: L, fallback: L[n
     meaning,
     `one of ${literals.join(", ")}`
   )
+
+/** The L3 providers, by the id `llm_provider` and `fallback_providers` name (one file each in `core/providers/`). */
+export const providerIds = ["openai", "azure", "anthropic", "xai", "gemini", "ollama", "openai-compatible"] as const
+export type ProviderId = typeof providerIds[number]
 
 /** Config-table names of the providers (`openai-compatible` becomes `openai_compatible`, a valid variable name). */
 export const providerConfigKeys = ["openai", "azure", "anthropic", "xai", "gemini", "ollama", "openai_compatible"] as const
@@ -72,7 +88,7 @@ export const configSpec = {
     "Most memory each in-process cache's entries may take (prompts, answers, vectors counted); the least recently used goes first."
   ),
   max_body_bytes: int(10 * 1024 * 1024, "Largest request body accepted; larger bodies get 413."),
-  llm_provider: text("openai", "The L3 cloud provider: openai, azure, anthropic, xai, gemini, ollama or openai-compatible."),
+  llm_provider: oneOf(providerIds, "openai", "The L3 cloud provider."),
   external_llm_url: text(
     "",
     "The provider's endpoint; empty means its public API (see Providers). For OpenAI-style providers the chat endpoint, or a base URL ending in `/v1`."
@@ -82,8 +98,8 @@ export const configSpec = {
   l3_timeout_secs: int(120, "Seconds one L3 attempt may take before it is abandoned."),
   l3_max_retries: int(2, "Retries per provider on 429, 5xx, connection errors and timeouts (0 = none); 400/401/403/404 are never retried."),
   l3_retry_base_ms: int(250, "First retry delay; it doubles per attempt, with jitter, and yields to `Retry-After`."),
-  fallback_providers: text(
-    "",
+  fallback_providers: list(
+    [],
     "Comma-separated provider ids tried in order when the primary fails retryably or stays rate-limited; each reads `providers.<id>.*`."
   ),
   azure_deployment_id: text("", "Azure OpenAI deployment name (letters, digits, `.`, `_`, `-`)."),
@@ -121,8 +137,8 @@ export const configSpec = {
       "The embedding classifier tries a local answer only when 1 − P(COMPLEX) is at least this."
     ),
     max_answer_tokens: int(2048, "Most tokens an L2 answer may have."),
-    guard_phrases: text(
-      "I don't know,I'm not sure,I am not sure,I cannot,I can't,As an AI,I am unable,I'm unable,Sorry",
+    guard_phrases: list(
+      ["I don't know", "I'm not sure", "I am not sure", "I cannot", "I can't", "As an AI", "I am unable", "I'm unable", "Sorry"],
       "Comma-separated openings that mark a local answer as weak: it goes to L3 instead."
     ),
     min_answer_chars: int(10, "Local answers shorter than this go to L3 instead.")

@@ -19,13 +19,12 @@ interface Link {
   readonly settings: ProviderSettings
 }
 
-const fallbackIds = (config: AppConfigShape) =>
-  config.fallback_providers.split(",").map((id) => id.trim()).filter((id) => id !== "")
+const fallbackIds = (config: AppConfigShape) => config.fallback_providers
 
 /** The primary provider, then each fallback, with the settings each is called with. */
 const chainOf = (config: AppConfigShape): Array<Link> => {
   const timeoutMs = config.l3_timeout_secs * 1000
-  const primary = config.llm_provider as ProviderId
+  const primary = config.llm_provider
   return [
     {
       id: primary,
@@ -75,9 +74,6 @@ export class Provider extends Context.Service<Provider, {
     const problems: Array<string> = []
     const warnings: Array<string> = []
     const known = Object.keys(providers).join(", ")
-    if (!isProviderId(config.llm_provider)) {
-      problems.push(`ISARTOR__LLM_PROVIDER = ${JSON.stringify(config.llm_provider)}: expected one of ${known}`)
-    }
     for (const id of fallbackIds(config)) {
       if (!isProviderId(id)) problems.push(`ISARTOR__FALLBACK_PROVIDERS: ${JSON.stringify(id)} is not a provider; expected ${known}`)
     }
@@ -93,7 +89,7 @@ export class Provider extends Context.Service<Provider, {
         const keyProblem = key === "" ? undefined : definition.checkKey(key)
         if (keyProblem) problems.push(`${link.settings.keyVariable}: ${keyProblem}`)
       }
-      for (const id of new Set([config.llm_provider, ...fallbackIds(config)])) {
+      for (const id of new Set([config.llm_provider, ...fallbackIds(config).filter(isProviderId)])) {
         problems.push(...(providers[id as ProviderId].checkSettings?.(config) ?? []))
       }
     }
@@ -106,10 +102,6 @@ export class Provider extends Context.Service<Provider, {
     Provider,
     Effect.gen(function*() {
       const config = yield* AppConfig
-      // Provider.check ran at start-up, so an unknown id here is a wiring bug, not a user error.
-      if (!isProviderId(config.llm_provider)) {
-        return yield* Effect.die(new Error(`unknown provider ${config.llm_provider}: Provider.check was skipped`))
-      }
       const policy: RetryPolicy = { maxRetries: config.l3_max_retries, baseDelayMs: config.l3_retry_base_ms, maxDelayMs: 60_000 }
       const clients: Array<ProviderClient> = chainOf(config).map((link) => providers[link.id].make(link.settings))
 

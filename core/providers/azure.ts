@@ -7,7 +7,7 @@ export const azure: ProviderDefinition = {
   requiresKey: true,
   checkKey: checkPrintableKey,
   checkSettings: (config) => {
-    const usesAzure = config.llm_provider === "azure" || config.fallback_providers.split(",").map((id) => id.trim()).includes("azure")
+    const usesAzure = config.llm_provider === "azure" || config.fallback_providers.includes("azure")
     if (!usesAzure) return []
     const problems: Array<string> = []
     if (config.azure_deployment_id === "") problems.push("ISARTOR__AZURE_DEPLOYMENT_ID: required for azure, the deployment name")

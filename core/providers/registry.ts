@@ -4,7 +4,7 @@ import { gemini } from "./gemini.ts"
 import { ollama } from "./ollama.ts"
 import { openaiCompatible } from "./openai-compatible.ts"
 import { openai } from "./openai.ts"
-import type { ProviderConfigKey } from "../config/ConfigSpec.ts"
+import type { ProviderConfigKey, ProviderId } from "../config/ConfigSpec.ts"
 import type { ProviderDefinition } from "./shared/ProviderDefinition.ts"
 import { xai } from "./xai.ts"
 
@@ -17,9 +17,9 @@ export const providers = {
   gemini,
   ollama,
   "openai-compatible": openaiCompatible
-} as const satisfies Record<string, ProviderDefinition>
+} as const satisfies Record<ProviderId, ProviderDefinition>
 
-export type ProviderId = keyof typeof providers
+export type { ProviderId }
 
 export const isProviderId = (id: string): id is ProviderId => Object.hasOwn(providers, id)
 

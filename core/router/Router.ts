@@ -20,7 +20,7 @@ export const guardVerdict = (answer: string, config: AppConfigShape["layer2"]): 
   const text = answer.trim().replace(/^["'“”*\s]+/, "")
   if (text.length < config.min_answer_chars) return `answer shorter than ${config.min_answer_chars} characters`
   const opening = text.toLowerCase().replace(/’/g, "'")
-  const phrase = config.guard_phrases.split(",").map((p) => p.trim()).find((p) => p !== "" && opening.startsWith(p.toLowerCase().replace(/’/g, "'")))
+  const phrase = config.guard_phrases.find((p) => opening.startsWith(p.toLowerCase().replace(/’/g, "'")))
   return phrase === undefined ? undefined : `answer opens with "${phrase}"`
 }
 

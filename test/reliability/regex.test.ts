@@ -60,7 +60,7 @@ const adversarial: Record<string, (size: number) => string> = {
 }
 
 const context: RequestContext = { defaultModel: "gpt-4o-mini", tenant: "t", cacheRead: true, cacheWrite: true }
-const guard = { min_answer_chars: 10, guard_phrases: "I'm not sure,I don't know" } as AppConfigShape["layer2"]
+const guard = { min_answer_chars: 10, guard_phrases: ["I'm not sure", "I don't know"] } as unknown as AppConfigShape["layer2"]
 const headersOf = (headers: Record<string, string>) =>
   ({ req: { header: (name: string) => headers[name] } }) as HonoContext
 const userParts = (...content: Array<unknown>) => ({ messages: [{ role: "user", content }] })
