@@ -21,8 +21,15 @@ if (runtime.Bun) {
   const server = runtime.Bun.serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 })
   console.log(`bare listening on http://127.0.0.1:${server.port}`)
 } else if (runtime.Deno) {
-  runtime.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }: { port: number }) => console.log(`bare listening on http://127.0.0.1:${port}`) }, app.fetch)
+  runtime.Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }: { port: number }) => console.log(`bare listening on http://127.0.0.1:${port}`)
+  }, app.fetch)
 } else {
   const { serve } = await import("@hono/node-server")
-  serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) => console.log(`bare listening on http://127.0.0.1:${info.port}`))
+  serve(
+    { fetch: app.fetch, hostname: "127.0.0.1", port: 0 },
+    (info) => console.log(`bare listening on http://127.0.0.1:${info.port}`)
+  )
 }

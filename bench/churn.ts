@@ -5,15 +5,17 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
-import type { ChatRequest } from "../core/domain/ChatRequest.ts"
-import { AppConfig, loadConfig } from "../core/config/Config.ts"
-import { Embedder } from "../core/embedding/Embedder.ts"
 import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
+import { AppConfig, loadConfig } from "../core/config/Config.ts"
+import type { ChatRequest } from "../core/domain/ChatRequest.ts"
+import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { writeResults } from "./results.ts"
 
-const { values } = parseArgs({ options: { capacity: { type: "string", default: "100" }, inserts: { type: "string", default: "3000" } } })
+const { values } = parseArgs({
+  options: { capacity: { type: "string", default: "100" }, inserts: { type: "string", default: "3000" } }
+})
 const capacity = Number(values.capacity)
 const inserts = Number(values.inserts)
 const DIMENSIONS = 64
@@ -32,17 +34,28 @@ const vectorOf = (text: string) => {
 
 const request = (n: number): ChatRequest => {
   const messages = [{ role: "user", content: `Question number ${n}: what happened in year ${1000 + n}?` }]
-  return { family: "native", body: { model: "gpt-4o-mini", messages }, messages, model: "gpt-4o-mini",
-  stream: false,
-  tenant: "anonymous|",
-  cacheRead: true, cacheWrite: true }
+  return {
+    family: "native",
+    body: { model: "gpt-4o-mini", messages },
+    messages,
+    model: "gpt-4o-mini",
+    stream: false,
+    tenant: "anonymous|",
+    cacheRead: true,
+    cacheWrite: true
+  }
 }
 
 const { config } = await Effect.runPromise(
   loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(capacity) }, readTextFile: async () => undefined })
 )
 const hnswlib = await loadHnswlib()
-const backend = { name: "text-seeded", dimensions: DIMENSIONS, maxInputChars: 2048, embed: async (texts: ReadonlyArray<string>) => texts.map(vectorOf) }
+const backend = {
+  name: "text-seeded",
+  dimensions: DIMENSIONS,
+  maxInputChars: 2048,
+  embed: async (texts: ReadonlyArray<string>) => texts.map(vectorOf)
+}
 const context = await Effect.runPromise(
   Layer.build(SemanticCache.layer.pipe(Layer.provide(Layer.mergeAll(
     Embedder.layer(backend),
@@ -65,7 +78,12 @@ for (let n = 0; n < inserts; n++) {
   // Right after its insert, the question must be found again (similarity 1).
   if (Exit.isSuccess(await Effect.runPromiseExit(cache.lookup(request(n), 0.99)))) latestFound++
 }
-const status = await Effect.runPromise(cache.status) as { entries: number; index_slots: number; bytes: number; insert_failures: number }
+const status = await Effect.runPromise(cache.status) as {
+  entries: number
+  index_slots: number
+  bytes: number
+  insert_failures: number
+}
 const figures = {
   capacity,
   inserts,

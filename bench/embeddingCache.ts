@@ -10,7 +10,9 @@ export const withDiskCache = async (backend: EmbeddingBackend) => {
   const file = new URL(`./results/embeddings-${backend.name.replace(/[^\w.-]+/g, "_")}.json`, import.meta.url)
   const known = new Map<string, Float32Array>(
     existsSync(file)
-      ? Object.entries(JSON.parse(await readFile(file, "utf8")) as Record<string, Array<number>>).map(([text, vector]) => [text, Float32Array.from(vector)])
+      ? Object.entries(JSON.parse(await readFile(file, "utf8")) as Record<string, Array<number>>).map((
+        [text, vector]
+      ) => [text, Float32Array.from(vector)])
       : []
   )
   let added = 0
@@ -37,13 +39,20 @@ export const withDiskCache = async (backend: EmbeddingBackend) => {
         await cached.embed(missing.slice(i, i + 256))
         process.stderr.write(`\rembedding ${Math.min(i + 256, missing.length)}/${missing.length}`)
       }
-      if (missing.length > 0) process.stderr.write(`\n${missing.length} texts embedded in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+      if (missing.length > 0) {
+        process.stderr.write(
+          `\n${missing.length} texts embedded in ${((performance.now() - started) / 1000).toFixed(1)} s\n`
+        )
+      }
       return { embedded: missing.length, ms: performance.now() - started }
     },
     save: async () => {
       if (added === 0) return
       await mkdir(new URL("./results/", import.meta.url), { recursive: true })
-      await writeFile(file, JSON.stringify(Object.fromEntries([...known].map(([text, vector]) => [text, Array.from(vector)]))))
+      await writeFile(
+        file,
+        JSON.stringify(Object.fromEntries([...known].map(([text, vector]) => [text, Array.from(vector)])))
+      )
       added = 0
     }
   }

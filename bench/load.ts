@@ -1,9 +1,9 @@
+import autocannon from "autocannon"
 import { execFile } from "node:child_process"
 import { mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import autocannon from "autocannon"
 
 const run = promisify(execFile)
 
@@ -35,15 +35,21 @@ const toMs = (value: string, unit: string) => Number(value) * ({ us: 0.001, ms: 
 const withWrk = async (options: LoadOptions): Promise<LoadResult> => {
   const dir = await mkdtemp(join(tmpdir(), "isartor-bench-"))
   const script = join(dir, "post.lua")
-  const headers = Object.entries(options.headers ?? {}).map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}\n`).join("")
+  const headers = Object.entries(options.headers ?? {}).map(([name, value]) =>
+    `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}\n`
+  ).join("")
   const [before, after] = options.uniqueMarker ? options.body.split(options.uniqueMarker) : [options.body, undefined]
   const unique = after === undefined
     ? ""
     : `local counter = 0\nrequest = function() counter = counter + 1\n` +
-      `return wrk.format(nil, nil, nil, ${JSON.stringify(before)} .. tostring(counter) .. "-" .. tostring(math.random(1e9)) .. ${JSON.stringify(after)}) end\n`
+      `return wrk.format(nil, nil, nil, ${
+        JSON.stringify(before)
+      } .. tostring(counter) .. "-" .. tostring(math.random(1e9)) .. ${JSON.stringify(after)}) end\n`
   await writeFile(
     script,
-    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${headers}wrk.body = ${JSON.stringify(options.body)}\n${unique}` +
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${headers}wrk.body = ${
+      JSON.stringify(options.body)
+    }\n${unique}` +
       `local errors = 0\nresponse = function(status) if status ~= 200 then errors = errors + 1 end end\n` +
       `done = function() io.write(string.format("non-200: %d\\n", errors)) end\n`
   )
@@ -76,7 +82,14 @@ const withAutocannon = async (options: LoadOptions): Promise<LoadResult> => {
     method: "POST",
     headers: { "content-type": "application/json", ...options.headers },
     ...(options.uniqueMarker
-      ? { requests: [{ setupRequest: (request: autocannon.Request) => ({ ...request, body: options.body.replace(options.uniqueMarker!, `${Date.now()}-${Math.random()}`) }) }] }
+      ? {
+        requests: [{
+          setupRequest: (request: autocannon.Request) => ({
+            ...request,
+            body: options.body.replace(options.uniqueMarker!, `${Date.now()}-${Math.random()}`)
+          })
+        }]
+      }
       : { body: options.body }),
     connections: options.connections,
     duration: options.durationSecs
@@ -102,7 +115,11 @@ export const sequentialLatency = async (
   const samples: Array<number> = []
   for (let index = 0; index < count; index++) {
     const started = performance.now()
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: bodyFor(index) })
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: bodyFor(index)
+    })
     await response.arrayBuffer()
     if (response.status !== 200) throw new Error(`${url} answered ${response.status}`)
     samples.push(performance.now() - started)

@@ -6,14 +6,14 @@ import { Context, Effect, Layer } from "effect"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
-import type { ChatRequest } from "../core/domain/ChatRequest.ts"
-import { AppConfig, loadConfig } from "../core/config/Config.ts"
-import { Embedder } from "../core/embedding/Embedder.ts"
-import { FastVectorIndex } from "../core/cache/semantic/FastVectorIndex.ts"
 import { ExactCache } from "../core/cache/exact/ExactCache.ts"
-import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { makeMemoryExactStore } from "../core/cache/exact/MemoryExactStore.ts"
+import { FastVectorIndex } from "../core/cache/semantic/FastVectorIndex.ts"
+import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
+import { AppConfig, loadConfig } from "../core/config/Config.ts"
+import type { ChatRequest } from "../core/domain/ChatRequest.ts"
+import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { writeResults } from "./results.ts"
 
@@ -29,7 +29,11 @@ const completion = (i: number) =>
     object: "chat.completion",
     created: 1_700_000_000,
     model: "gpt-4o-mini",
-    choices: [{ index: 0, message: { role: "assistant", content: `A typical short answer number ${i}, `.repeat(8) }, finish_reason: "stop" }],
+    choices: [{
+      index: 0,
+      message: { role: "assistant", content: `A typical short answer number ${i}, `.repeat(8) },
+      finish_reason: "stop"
+    }],
     usage: { prompt_tokens: 20, completion_tokens: 80, total_tokens: 100 }
   })
 const rss = () => {
@@ -49,11 +53,29 @@ const randomUnit = () => {
 const hnswlib = await loadHnswlib()
 const rows: Array<Record<string, unknown>> = []
 for (const size of sizes) {
-  const { config } = await Effect.runPromise(loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(size), ISARTOR__CACHE_MAX_BYTES: String(2 ** 40), ISARTOR__CACHE_TTL_SECS: "86400" }, readTextFile: async () => undefined }))
+  const { config } = await Effect.runPromise(
+    loadConfig({
+      env: {
+        ISARTOR__CACHE_MAX_CAPACITY: String(size),
+        ISARTOR__CACHE_MAX_BYTES: String(2 ** 40),
+        ISARTOR__CACHE_TTL_SECS: "86400"
+      },
+      readTextFile: async () => undefined
+    })
+  )
 
   const beforeExact = rss()
-  const exact = ExactCache.make(makeMemoryExactStore({ maxEntries: size, maxBytes: Number.MAX_SAFE_INTEGER, ttlMs: 86_400_000 }))
-  for (let i = 0; i < size; i++) Effect.runSync(exact.store({ key: `${i.toString(16).padStart(16, "0")}`, check: `${(i * 7).toString(16).padStart(16, "0")}` }, completion(i)))
+  const exact = ExactCache.make(
+    makeMemoryExactStore({ maxEntries: size, maxBytes: Number.MAX_SAFE_INTEGER, ttlMs: 86_400_000 })
+  )
+  for (let i = 0; i < size; i++) {
+    Effect.runSync(
+      exact.store(
+        { key: `${i.toString(16).padStart(16, "0")}`, check: `${(i * 7).toString(16).padStart(16, "0")}` },
+        completion(i)
+      )
+    )
+  }
   const exactBytes = rss() - beforeExact
 
   // As the gateway runs USE-lite: a full-model vector and a fast-stage vector per entry, each in its own HNSW index.
@@ -101,6 +123,8 @@ for (const size of sizes) {
     "L1b bytes/entry": Math.round(semanticBytes / size)
   })
 }
-console.log(`memory per cached entry — ~600-byte answers, two ${DIMENSIONS}-d vectors per L1b entry (model + fast stage, HNSW M 16 each); node ${process.version}, ${availableParallelism()} cores`)
+console.log(
+  `memory per cached entry — ~600-byte answers, two ${DIMENSIONS}-d vectors per L1b entry (model + fast stage, HNSW M 16 each); node ${process.version}, ${availableParallelism()} cores`
+)
 console.table(rows)
 await writeResults("memory", rows)

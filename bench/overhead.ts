@@ -6,7 +6,7 @@ import { execFile } from "node:child_process"
 import { mkdir, writeFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
 import { parseArgs } from "node:util"
-import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
+import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, type LoadResult, type LoadTool, sequentialLatency, wrkAvailable } from "./load.ts"
 
 const { values } = parseArgs({
@@ -27,14 +27,18 @@ const misses = smoke ? 20 : Number(values.misses)
 const tool: LoadTool = (values.tool as LoadTool | undefined) ?? ((await wrkAvailable()) ? "wrk" : "autocannon")
 
 const chatBody = (content: string) =>
-  JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "system", content: "Be brief." }, { role: "user", content }] })
+  JSON.stringify({
+    model: "gpt-4o-mini",
+    messages: [{ role: "system", content: "Be brief." }, { role: "user", content }]
+  })
 const hitBody = chatBody("What is the capital of France?")
 
 const versionOf = async (runtime: RuntimeName): Promise<string> => {
   if (runtime === "node") return process.version
   const binary = runtimeCommand(runtime, "")[0]!
   return new Promise((resolve) =>
-    execFile(binary, ["--version"], (_error, stdout) => resolve(/\d+\.\d+\.\d+/.exec(stdout)?.[0] ?? "unknown")))
+    execFile(binary, ["--version"], (_error, stdout) => resolve(/\d+\.\d+\.\d+/.exec(stdout)?.[0] ?? "unknown"))
+  )
 }
 
 interface RuntimeFigures {
@@ -73,7 +77,11 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
     const run = Date.now()
     await sequentialLatency(`${upstreamUrl}/chat/completions`, 50, (i) => chatBody(`warm direct ${run} ${i}`))
     await sequentialLatency(gatewayChat, 50, (i) => chatBody(`warm gateway ${run} ${i}`))
-    const direct = await sequentialLatency(`${upstreamUrl}/chat/completions`, misses, (i) => chatBody(`direct ${run} ${i}`))
+    const direct = await sequentialLatency(
+      `${upstreamUrl}/chat/completions`,
+      misses,
+      (i) => chatBody(`direct ${run} ${i}`)
+    )
     const viaGateway = await sequentialLatency(gatewayChat, misses, (i) => chatBody(`miss ${run} ${i}`))
     return {
       runtime,
@@ -96,7 +104,9 @@ const results: Array<RuntimeFigures> = []
 try {
   console.log(
     `isartor overhead bench — ${tool}, ${connections} connections, ${durationSecs} s per run, ${misses} sequential misses; ` +
-      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown cpu"}), node ${process.version}; upstream latency 0 ms`
+      `machine: ${availableParallelism()} cores (${
+        cpus()[0]?.model ?? "unknown cpu"
+      }), node ${process.version}; upstream latency 0 ms`
   )
   for (const runtime of runtimes) {
     process.stdout.write(`measuring ${runtime}…\n`)
@@ -128,5 +138,8 @@ console.table(results.map((r) => ({
 
 await mkdir(new URL("./results/", import.meta.url), { recursive: true })
 const file = new URL(`./results/overhead-${new Date().toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url)
-await writeFile(file, JSON.stringify({ tool, connections, durationSecs, misses, cores: availableParallelism(), results }, null, 2))
+await writeFile(
+  file,
+  JSON.stringify({ tool, connections, durationSecs, misses, cores: availableParallelism(), results }, null, 2)
+)
 console.log(`written ${file.pathname}`)

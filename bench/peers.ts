@@ -4,7 +4,13 @@
 import { readFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
 import { parseArgs } from "node:util"
-import { projectRoot, type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
+import {
+  projectRoot,
+  runtimeCommand,
+  type RuntimeName,
+  type StartedProcess,
+  startProcess
+} from "../test/support/processes.ts"
 import { load, type LoadTool, sequentialLatency, wrkAvailable } from "./load.ts"
 import { writeResults } from "./results.ts"
 
@@ -22,7 +28,10 @@ const requests = Number(values.requests)
 const durationSecs = Number(values.duration)
 const connections = Number(values.connections)
 const tool: LoadTool = (values.tool as LoadTool | undefined) ?? ((await wrkAvailable()) ? "wrk" : "autocannon")
-const portkeyVersion = (JSON.parse(await readFile(`${projectRoot}node_modules/@portkey-ai/gateway/package.json`, "utf8")) as { version: string }).version
+const portkeyVersion =
+  (JSON.parse(await readFile(`${projectRoot}node_modules/@portkey-ai/gateway/package.json`, "utf8")) as {
+    version: string
+  }).version
 
 const MARK = "__UNIQUE__"
 const body = (content: string) => JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
@@ -42,32 +51,69 @@ try {
   const isartorRuntime = /\(([^)]+)\)/.exec(isartor.output())?.[1] ?? runtime
   const portkeyPort = 20000 + Math.floor(Math.random() * 20000)
   const portkey = await startProcess(
-    [process.execPath, `${projectRoot}node_modules/@portkey-ai/gateway/build/start-server.js`, `--port=${portkeyPort}`, "--headless"],
+    [
+      process.execPath,
+      `${projectRoot}node_modules/@portkey-ai/gateway/build/start-server.js`,
+      `--port=${portkeyPort}`,
+      "--headless"
+    ],
     {},
     60_000,
     /(Ready for connections)/
   )
   started.push(portkey)
-  const portkeyHeaders = { "x-portkey-provider": "openai", "x-portkey-custom-host": upstream.url, authorization: "Bearer sk-bench-0000000000000000" }
+  const portkeyHeaders = {
+    "x-portkey-provider": "openai",
+    "x-portkey-custom-host": upstream.url,
+    authorization: "Bearer sk-bench-0000000000000000"
+  }
 
   const targets = [
     { name: "upstream directly", url: `${upstream.url}/chat/completions`, headers: {} },
     { name: `isartor (${runtime}), caches bypassed`, url: `${isartor.url}/v1/chat/completions`, headers: bypass },
-    { name: `isartor (${runtime}), new prompts (L1a+L1b miss)`, url: `${isartor.url}/v1/chat/completions`, headers: {} },
-    { name: `portkey ${portkeyVersion} (node)`, url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`, headers: portkeyHeaders }
+    {
+      name: `isartor (${runtime}), new prompts (L1a+L1b miss)`,
+      url: `${isartor.url}/v1/chat/completions`,
+      headers: {}
+    },
+    {
+      name: `portkey ${portkeyVersion} (node)`,
+      url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
+      headers: portkeyHeaders
+    }
   ]
   console.log(
     `peer comparison, miss path — isartor on ${isartorRuntime}, upstream 0 ms; ${requests} sequential requests (concurrency 1), then ${tool} at ${connections} ` +
-      `connections for ${durationSecs} s; machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), node ${process.version}`
+      `connections for ${durationSecs} s; machine ${availableParallelism()} cores (${
+        cpus()[0]?.model ?? "cpu"
+      }), node ${process.version}`
   )
   const run = Date.now()
   const rows = []
   for (const target of targets) {
     process.stdout.write(`measuring ${target.name}…\n`)
     await sequentialLatency(target.url, 30, (i) => body(`warm ${run} ${i}`), target.headers)
-    const latency = await sequentialLatency(target.url, requests, (i) => body(`${target.name} ${run} ${i}`), target.headers)
-    const throughput = await load(tool, { url: target.url, body: body(`load ${run} ${MARK}`), uniqueMarker: MARK, connections, durationSecs, headers: target.headers })
-    rows.push({ target: target.name, p50: latency.p50Ms, p99: latency.p99Ms, rps: throughput.requestsPerSecond, errors: throughput.errors })
+    const latency = await sequentialLatency(
+      target.url,
+      requests,
+      (i) => body(`${target.name} ${run} ${i}`),
+      target.headers
+    )
+    const throughput = await load(tool, {
+      url: target.url,
+      body: body(`load ${run} ${MARK}`),
+      uniqueMarker: MARK,
+      connections,
+      durationSecs,
+      headers: target.headers
+    })
+    rows.push({
+      target: target.name,
+      p50: latency.p50Ms,
+      p99: latency.p99Ms,
+      rps: throughput.requestsPerSecond,
+      errors: throughput.errors
+    })
   }
   const direct = rows[0]!
   console.table(rows.map((row) => ({
@@ -78,7 +124,16 @@ try {
     [`req/s (c=${connections})`]: Math.round(row.rps),
     errors: row.errors
   })))
-  await writeResults("peers", { runtime, tool, connections, durationSecs, requests, portkeyVersion, cores: availableParallelism(), rows })
+  await writeResults("peers", {
+    runtime,
+    tool,
+    connections,
+    durationSecs,
+    requests,
+    portkeyVersion,
+    cores: availableParallelism(),
+    rows
+  })
 } finally {
   for (const process of started) process.stop()
 }

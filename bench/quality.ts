@@ -5,7 +5,7 @@ import { existsSync } from "node:fs"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
-import { defaultVerifierOptions, verify, type VerifierOptions } from "../core/cache/semantic/SemanticVerifier.ts"
+import { defaultVerifierOptions, type VerifierOptions, verify } from "../core/cache/semantic/SemanticVerifier.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
@@ -28,7 +28,9 @@ interface Pair {
 }
 
 const gptcache = JSON.parse(await readFile(`${dataDir}/gptcache-mock-pairs.json`, "utf8")) as Array<Pair>
-const qqpAll = (await readFile(`${dataDir}/qqp-dev.jsonl`, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as Pair)
+const qqpAll = (await readFile(`${dataDir}/qqp-dev.jsonl`, "utf8")).trim().split("\n").map((line) =>
+  JSON.parse(line) as Pair
+)
 // A fixed, evenly spread sample keeps the run short; --qqp-pairs 40427 takes every pair.
 const qqpCount = Math.min(Number(values["qqp-pairs"]), qqpAll.length)
 const qqp = Array.from({ length: qqpCount }, (_, i) => qqpAll[Math.floor((i * qqpAll.length) / qqpCount)]!)
@@ -37,11 +39,15 @@ const qqp = Array.from({ length: qqpCount }, (_, i) => qqpAll[Math.floor((i * qq
 const cacheFile = new URL("./results/embeddings-use-lite.json", import.meta.url)
 const known = new Map<string, Float32Array>(
   existsSync(cacheFile)
-    ? Object.entries(JSON.parse(await readFile(cacheFile, "utf8")) as Record<string, Array<number>>).map(([text, vector]) => [text, Float32Array.from(vector)])
+    ? Object.entries(JSON.parse(await readFile(cacheFile, "utf8")) as Record<string, Array<number>>).map((
+      [text, vector]
+    ) => [text, Float32Array.from(vector)])
     : []
 )
 const backend = await loadUseLite()
-const texts = [...new Set([...gptcache, ...qqp].flatMap((pair) => [pair.origin, pair.similar]))].filter((text) => !known.has(text))
+const texts = [...new Set([...gptcache, ...qqp].flatMap((pair) => [pair.origin, pair.similar]))].filter((text) =>
+  !known.has(text)
+)
 const started = performance.now()
 for (let i = 0; i < texts.length; i += 64) {
   const batch = texts.slice(i, i + 64)
@@ -52,7 +58,10 @@ for (let i = 0; i < texts.length; i += 64) {
 if (texts.length > 0) {
   process.stdout.write(`\n${texts.length} texts embedded in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
   await mkdir(new URL("./results/", import.meta.url), { recursive: true })
-  await writeFile(cacheFile, JSON.stringify(Object.fromEntries([...known].map(([text, vector]) => [text, Array.from(vector)]))))
+  await writeFile(
+    cacheFile,
+    JSON.stringify(Object.fromEntries([...known].map(([text, vector]) => [text, Array.from(vector)])))
+  )
 }
 const vectorOf = (text: string) => known.get(text)!
 const dot = (a: Float32Array, b: Float32Array) => {
@@ -81,13 +90,21 @@ const evaluateGptcache = (cut: number, options: VerifierOptions | undefined): Fi
   let falseHits = 0
   gptcache.forEach((pair, i) => {
     const hit = gptcacheNeighbours[i]!.find((candidate) =>
-      candidate.similarity >= cut && (!options || verify(pair.similar, origins[candidate.label]!, candidate.similarity, options).accept))
+      candidate.similarity >= cut &&
+      (!options || verify(pair.similar, origins[candidate.label]!, candidate.similarity, options).accept)
+    )
     if (!hit) return
     if (origins[hit.label] === pair.origin) correct++
     else falseHits++
   })
   const misses = gptcache.length - correct - falseHits
-  return { correct, falseHits, misses, precision: correct / Math.max(1, correct + falseHits), hitRate: (correct + falseHits) / gptcache.length }
+  return {
+    correct,
+    falseHits,
+    misses,
+    precision: correct / Math.max(1, correct + falseHits),
+    hitRate: (correct + falseHits) / gptcache.length
+  }
 }
 
 /** QQP protocol, pairwise: a "hit" is cosine ≥ threshold and the verifier agreeing; label 1 makes it correct. */
@@ -102,7 +119,13 @@ const evaluateQqp = (cut: number, options: VerifierOptions | undefined): Figures
     if (pair.label === 1) correct++
     else falseHits++
   })
-  return { correct, falseHits, misses: paraphrases - correct, precision: correct / Math.max(1, correct + falseHits), hitRate: correct / paraphrases }
+  return {
+    correct,
+    falseHits,
+    misses: paraphrases - correct,
+    precision: correct / Math.max(1, correct + falseHits),
+    hitRate: correct / paraphrases
+  }
 }
 
 const row = (name: string, figures: Figures) => ({
@@ -118,10 +141,20 @@ console.log(
   `L1b quality — model use-lite (512-d), threshold ${threshold}, HNSW nearest neighbour; machine ${availableParallelism()} cores, ` +
     `${"Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node"} ${process.version}`
 )
-console.log(`\nGPTCache mock pairs (${gptcache.length} paraphrases of ${origins.length} cached origins; targets: precision ≥ 0.97, hit rate ≥ 0.90)`)
-console.table([row("cosine only", evaluateGptcache(threshold, undefined)), row("cosine + verifier", evaluateGptcache(threshold, defaultVerifierOptions))])
-console.log(`QQP dev pairs (${qqp.length} of ${qqpAll.length}, ${paraphrases} paraphrases; targets: precision ≥ 0.85, hit rate on paraphrases ≥ 0.50)`)
-console.table([row("cosine only", evaluateQqp(threshold, undefined)), row("cosine + verifier", evaluateQqp(threshold, defaultVerifierOptions))])
+console.log(
+  `\nGPTCache mock pairs (${gptcache.length} paraphrases of ${origins.length} cached origins; targets: precision ≥ 0.97, hit rate ≥ 0.90)`
+)
+console.table([
+  row("cosine only", evaluateGptcache(threshold, undefined)),
+  row("cosine + verifier", evaluateGptcache(threshold, defaultVerifierOptions))
+])
+console.log(
+  `QQP dev pairs (${qqp.length} of ${qqpAll.length}, ${paraphrases} paraphrases; targets: precision ≥ 0.85, hit rate on paraphrases ≥ 0.50)`
+)
+console.table([
+  row("cosine only", evaluateQqp(threshold, undefined)),
+  row("cosine + verifier", evaluateQqp(threshold, defaultVerifierOptions))
+])
 
 if (values.sweep) {
   const grid: Array<Record<string, unknown>> = []
@@ -131,7 +164,15 @@ if (values.sweep) {
         const options = { strictBelow, minOverlap }
         const g = evaluateGptcache(cut, options)
         const q = evaluateQqp(cut, options)
-        grid.push({ cut, strictBelow, minOverlap, "gpt P": g.precision.toFixed(3), "gpt hit": g.hitRate.toFixed(3), "qqp P": q.precision.toFixed(3), "qqp hit": q.hitRate.toFixed(3) })
+        grid.push({
+          cut,
+          strictBelow,
+          minOverlap,
+          "gpt P": g.precision.toFixed(3),
+          "gpt hit": g.hitRate.toFixed(3),
+          "qqp P": q.precision.toFixed(3),
+          "qqp hit": q.hitRate.toFixed(3)
+        })
       }
     }
   }

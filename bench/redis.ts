@@ -5,7 +5,7 @@
 // Usage: npm run bench:redis -- [--runtime node] [--hits 1000] [--propagations 20] [--stream 600] [--cluster]
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
-import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
+import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { startRedis, startRedisCluster } from "../test/support/redis.ts"
 import { sequentialLatency } from "./load.ts"
 import { writeResults } from "./results.ts"
@@ -32,12 +32,24 @@ const gatewayEnv = (upstream: string, backend: string) => ({
 try {
   const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
   started.push(upstream)
-  const memory = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstream.url, "memory"))
-  const replicaA = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstream.url, "redis"))
-  const replicaB = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstream.url, "redis"))
+  const memory = await startProcess(
+    runtimeCommand(runtime, `runtimes/${runtime}.ts`),
+    gatewayEnv(upstream.url, "memory")
+  )
+  const replicaA = await startProcess(
+    runtimeCommand(runtime, `runtimes/${runtime}.ts`),
+    gatewayEnv(upstream.url, "redis")
+  )
+  const replicaB = await startProcess(
+    runtimeCommand(runtime, `runtimes/${runtime}.ts`),
+    gatewayEnv(upstream.url, "redis")
+  )
   started.push(memory, replicaA, replicaB)
   const version = /\(([^)]+)\)/.exec(memory.output())?.[1] ?? runtime
-  const hit = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "What is your return policy?" }] })
+  const hit = JSON.stringify({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: "What is your return policy?" }]
+  })
   const hits = Number(values.hits)
   const latency: Record<string, { p50Ms: number; p99Ms: number }> = {}
   for (const [name, gateway] of [["memory", memory], ["redis", replicaA]] as const) {
@@ -46,13 +58,19 @@ try {
   }
 
   const entries = async () =>
-    ((await (await fetch(`${replicaB.url}/health`)).json()) as { layers: { l1b: { entries: number } } }).layers.l1b.entries
+    ((await (await fetch(`${replicaB.url}/health`)).json()) as { layers: { l1b: { entries: number } } }).layers.l1b
+      .entries
   const delays: Array<number> = []
   for (let i = 0; i < Number(values.propagations); i++) {
     const before = await entries()
-    await fetch(`${replicaA.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: `Propagation question number ${i} about order ${Date.now()}` }) })
+    await fetch(`${replicaA.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ prompt: `Propagation question number ${i} about order ${Date.now()}` })
+    })
     const answered = performance.now()
-    while ((await entries()) <= before && performance.now() - answered < 5000) await new Promise((resolve) => setTimeout(resolve, 2))
+    while ((await entries()) <= before && performance.now() - answered < 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
     delays.push(performance.now() - answered)
   }
   delays.sort((a, b) => a - b)
@@ -69,13 +87,20 @@ try {
       while (next < stream) {
         const index = next++
         if (index === Math.floor(stream / 3)) outage = redis.stop()
-        if (index === Math.floor((2 * stream) / 3)) outage = outage.then(() => redis.start()).then(() => void (restartedAt = performance.now()))
-        const response = await fetch(`${replicaA.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: `Kill-test question ${index % 10}` }) }).catch(() => undefined)
+        if (index === Math.floor((2 * stream) / 3)) {
+          outage = outage.then(() => redis.start()).then(() => void (restartedAt = performance.now()))
+        }
+        const response = await fetch(`${replicaA.url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ prompt: `Kill-test question ${index % 10}` })
+        }).catch(() => undefined)
         await response?.arrayBuffer()
         if (response?.status !== 200) outcomes.failed++
         const layer = response?.headers.get("x-isartor-layer") ?? "none"
         outcomes.byLayer[layer] = (outcomes.byLayer[layer] ?? 0) + 1
-        if (layer === "l1a" && Number.isNaN(outcomes.firstHitAfterRestartMs) && !Number.isNaN(restartedAt)) outcomes.firstHitAfterRestartMs = performance.now() - restartedAt
+        if (layer === "l1a" && Number.isNaN(outcomes.firstHitAfterRestartMs) && !Number.isNaN(restartedAt)) {
+          outcomes.firstHitAfterRestartMs = performance.now() - restartedAt
+        }
       }
     }
     await Promise.all(Array.from({ length: 8 }, worker))
@@ -91,18 +116,30 @@ try {
     propagationMs: { p50: delays[Math.floor(delays.length / 2)]!, max: delays[delays.length - 1]! },
     killTest: "start" in redis ? { requests: stream, ...outcomes } : undefined
   }
-  console.log(`Redis figures — gateways on ${version}, ${figures.redis} (Debian's redis-server) on loopback, ${availableParallelism()} cores`)
+  console.log(
+    `Redis figures — gateways on ${version}, ${figures.redis} (Debian's redis-server) on loopback, ${availableParallelism()} cores`
+  )
   console.table([
-    { figure: `L1a hit, in memory (${hits} sequential, HTTP)`, value: `p50 ${latency.memory!.p50Ms.toFixed(3)} ms, p99 ${latency.memory!.p99Ms.toFixed(3)} ms` },
-    { figure: `L1a hit, Redis (${hits} sequential, HTTP)`, value: `p50 ${latency.redis!.p50Ms.toFixed(3)} ms, p99 ${latency.redis!.p99Ms.toFixed(3)} ms` },
+    {
+      figure: `L1a hit, in memory (${hits} sequential, HTTP)`,
+      value: `p50 ${latency.memory!.p50Ms.toFixed(3)} ms, p99 ${latency.memory!.p99Ms.toFixed(3)} ms`
+    },
+    {
+      figure: `L1a hit, Redis (${hits} sequential, HTTP)`,
+      value: `p50 ${latency.redis!.p50Ms.toFixed(3)} ms, p99 ${latency.redis!.p99Ms.toFixed(3)} ms`
+    },
     {
       figure: `L1b entry from replica A in replica B's index (${delays.length} answers, after A answered)`,
       value: `p50 ${figures.propagationMs.p50.toFixed(1)} ms, max ${figures.propagationMs.max.toFixed(1)} ms`
     },
     ...(figures.killTest
       ? [{
-        figure: `kill test: ${stream} requests (c=8), redis-server killed at ${Math.floor(stream / 3)}, restarted at ${Math.floor((2 * stream) / 3)}`,
-        value: `${outcomes.failed} failed; by layer ${JSON.stringify(outcomes.byLayer)}; first L1a hit ${outcomes.firstHitAfterRestartMs.toFixed(0)} ms after restart`
+        figure: `kill test: ${stream} requests (c=8), redis-server killed at ${Math.floor(stream / 3)}, restarted at ${
+          Math.floor((2 * stream) / 3)
+        }`,
+        value: `${outcomes.failed} failed; by layer ${JSON.stringify(outcomes.byLayer)}; first L1a hit ${
+          outcomes.firstHitAfterRestartMs.toFixed(0)
+        } ms after restart`
       }]
       : [])
   ])

@@ -8,8 +8,8 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
-import { type ClassifierMode, classesFor, decide, labelFor, trainClassifier } from "../core/router/Classifier.ts"
 import type { SemanticBackends } from "../core/Gateway.ts"
+import { classesFor, type ClassifierMode, decide, labelFor, trainClassifier } from "../core/router/Classifier.ts"
 import { labelledPrompts } from "../core/router/prompts.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
@@ -38,7 +38,9 @@ const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483
 // Stratified by tier and kind: every fold holds aside the same share of each group.
 const foldOf = new Array<number>(labelledPrompts.length)
 const groups = new Map<string, Array<number>>()
-labelledPrompts.forEach((prompt, i) => groups.set(`${prompt.kind}/${prompt.tier}`, [...groups.get(`${prompt.kind}/${prompt.tier}`) ?? [], i]))
+labelledPrompts.forEach((prompt, i) =>
+  groups.set(`${prompt.kind}/${prompt.tier}`, [...groups.get(`${prompt.kind}/${prompt.tier}`) ?? [], i])
+)
 for (const members of groups.values()) {
   const shuffled = members.map((i) => [random(), i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i)
   shuffled.forEach((i, position) => (foldOf[i] = position % folds))
@@ -74,19 +76,27 @@ const evaluate = (mode: ClassifierMode) => {
     generalAccuracy: byKind.general[0]! / byKind.general[1]!,
     complexSentLocal,
     complexTotal: matrix[complex]!.reduce((a, b) => a + b, 0),
-    confusion: Object.fromEntries(classes.map((truth, t) => [truth, Object.fromEntries(classes.map((predicted, p) => [predicted, matrix[t]![p]!]))]))
+    confusion: Object.fromEntries(
+      classes.map((truth, t) => [truth, Object.fromEntries(classes.map((predicted, p) => [predicted, matrix[t]![p]!]))])
+    )
   }
 }
 const accuracy = [evaluate("tiered"), evaluate("binary")]
 
 console.log(
-  `L2 classifier — ${labelledPrompts.length} labelled prompts, ${encoder.name} embeddings (embedded in ${(embedMs / 1000).toFixed(1)} s), ` +
+  `L2 classifier — ${labelledPrompts.length} labelled prompts, ${encoder.name} embeddings (embedded in ${
+    (embedMs / 1000).toFixed(1)
+  } s), ` +
     `${folds}-fold stratified cross-validation (seed ${values.seed}), min confidence ${minConfidence}, node ${process.version}, ${availableParallelism()} cores`
 )
 for (const result of accuracy) {
   console.log(
-    `\n${result.mode}: accuracy ${(result.accuracy * 100).toFixed(1)} % (${result.correct}/${result.total}); coding prompts ${(result.codeAccuracy * 100).toFixed(1)} %, ` +
-      `general ${(result.generalAccuracy * 100).toFixed(1)} %; COMPLEX sent to the small model: ${result.complexSentLocal}/${result.complexTotal}`
+    `\n${result.mode}: accuracy ${
+      (result.accuracy * 100).toFixed(1)
+    } % (${result.correct}/${result.total}); coding prompts ${(result.codeAccuracy * 100).toFixed(1)} %, ` +
+      `general ${
+        (result.generalAccuracy * 100).toFixed(1)
+      } %; COMPLEX sent to the small model: ${result.complexSentLocal}/${result.complexTotal}`
   )
   console.log("rows = true label, columns = decided")
   console.table(result.confusion)
@@ -95,7 +105,11 @@ for (const result of accuracy) {
 // --- 2. L2 overhead on a COMPLEX miss ---
 const requests = Number(values.requests)
 const sidecar = createServer((req, res) => {
-  if (req.method === "GET") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ object: "list", data: [] }))
+  if (req.method === "GET") {
+    return void res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({ object: "list", data: [] })
+    )
+  }
   req.resume()
   req.on("end", () => {
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
@@ -117,10 +131,17 @@ const exactOnly = { ISARTOR__CACHE_MODE: "exact" }
 const setups: Array<[string, Record<string, string>]> = [
   ["router off", {}],
   ["small-model classifier (loopback sidecar)", { ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl }],
-  ["embedding classifier (reuses L1b's vector)", { ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl, ISARTOR__LAYER2__CLASSIFIER: "embedding" }],
+  ["embedding classifier (reuses L1b's vector)", {
+    ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl,
+    ISARTOR__LAYER2__CLASSIFIER: "embedding"
+  }],
   ["router off, exact cache only", exactOnly],
   ["small-model classifier, exact cache only", { ...exactOnly, ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl }],
-  ["embedding classifier, exact cache only", { ...exactOnly, ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl, ISARTOR__LAYER2__CLASSIFIER: "embedding" }]
+  ["embedding classifier, exact cache only", {
+    ...exactOnly,
+    ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl,
+    ISARTOR__LAYER2__CLASSIFIER: "embedding"
+  }]
 ]
 // All three gateways run at once and take turns request by request, so drift on this machine hits each alike.
 const gateways = []
@@ -128,7 +149,9 @@ for (const [, env] of setups) gateways.push(await startTestGateway(upstreamEnv(u
 const samples = setups.map(() => [] as Array<number>)
 // Every request is new (both caches miss, L1b embeds it) and COMPLEX, so it goes on to L3 after L2.
 const body = (i: number, g: number) =>
-  JSON.stringify({ prompt: `Design and implement a multi-region replication strategy for service ${g}-${i} with tests and migrations` })
+  JSON.stringify({
+    prompt: `Design and implement a multi-region replication strategy for service ${g}-${i} with tests and migrations`
+  })
 for (let i = -20; i < requests; i++) {
   for (const [g, gateway] of gateways.entries()) {
     const startedAt = performance.now()
@@ -145,7 +168,9 @@ const overhead = setups.map(([setup], g) => {
   return { setup, p50Ms: at(0.5), p99Ms: at(0.99) }
 })
 const baseFor = (row: typeof overhead[number]) => overhead[row.setup.includes("exact cache only") ? 3 : 0]!
-console.log(`\nL2 overhead on a COMPLEX request that misses both caches (${requests} per setup, sequential, setups interleaved, /api/chat, upstream answers at once):`)
+console.log(
+  `\nL2 overhead on a COMPLEX request that misses both caches (${requests} per setup, sequential, setups interleaved, /api/chat, upstream answers at once):`
+)
 console.table(overhead.map((row) => ({
   setup: row.setup,
   "p50 ms": row.p50Ms.toFixed(2),
@@ -155,4 +180,11 @@ console.table(overhead.map((row) => ({
 sidecar.close()
 await upstream.close()
 await encoder.dispose?.()
-await writeResults("router", { folds, seed: Number(values.seed), minConfidence, accuracy, overhead, runtime: `node ${process.version}` })
+await writeResults("router", {
+  folds,
+  seed: Number(values.seed),
+  minConfidence,
+  accuracy,
+  overhead,
+  runtime: `node ${process.version}`
+})

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util"
 import { CANDIDATES } from "../core/cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
-import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
+import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, type LoadTool, wrkAvailable } from "./load.ts"
 import { writeResults } from "./results.ts"
 
@@ -30,9 +30,17 @@ const quantiles = (samples: Array<number>) => {
 }
 const post = async (url: string, prompt: string) => {
   const started = performance.now()
-  const response = await fetch(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt }) })
+  const response = await fetch(`${url}/api/chat`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt })
+  })
   await response.arrayBuffer()
-  return { ms: performance.now() - started, layer: response.headers.get("x-isartor-layer"), stage: response.headers.get("x-isartor-l1b-stage") }
+  return {
+    ms: performance.now() - started,
+    layer: response.headers.get("x-isartor-layer"),
+    stage: response.headers.get("x-isartor-l1b-stage")
+  }
 }
 
 const started: Array<StartedProcess> = []
@@ -83,7 +91,12 @@ try {
 
   // Exact hits, alone and while four clients keep sending new prompts (each one embedded).
   const hitBody = JSON.stringify({ prompt: questions[0] })
-  figures.exactAlone = await load(tool, { url: `${gateway.url}/api/chat`, body: hitBody, connections: 16, durationSecs })
+  figures.exactAlone = await load(tool, {
+    url: `${gateway.url}/api/chat`,
+    body: hitBody,
+    connections: 16,
+    durationSecs
+  })
   let stop = false
   let embedded = 0
   const background = Promise.all(Array.from({ length: 4 }, async (_, worker) => {
@@ -92,7 +105,12 @@ try {
       embedded++
     }
   }))
-  figures.exactWhileEmbedding = await load(tool, { url: `${gateway.url}/api/chat`, body: hitBody, connections: 16, durationSecs })
+  figures.exactWhileEmbedding = await load(tool, {
+    url: `${gateway.url}/api/chat`,
+    body: hitBody,
+    connections: 16,
+    durationSecs
+  })
   stop = true
   await background
   figures.embeddedMeanwhile = embedded
@@ -149,7 +167,11 @@ for (const size of [100, 300, 1000, 3000]) {
     }
     return quantiles(times).p50
   }
-  small.push({ entries: size, hnswP50: timed((query) => index.search(query, CANDIDATES, () => true)), bruteP50: timed(scan) })
+  small.push({
+    entries: size,
+    hnswP50: timed((query) => index.search(query, CANDIDATES, () => true)),
+    bruteP50: timed(scan)
+  })
 }
 figures.smallIndex = small
 
@@ -159,24 +181,42 @@ const l1bHit = figures.l1bHit as HitFigures
 const paraphraseHit = figures.l1bParaphraseHit as HitFigures
 const alone = figures.exactAlone as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
 const during = figures.exactWhileEmbedding as { requestsPerSecond: number; p50Ms: number; p99Ms: number }
-console.log(`L1b performance — gateway on ${figures.runtimeVersion as string}, machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), load tool ${tool}`)
+console.log(
+  `L1b performance — gateway on ${figures.runtimeVersion as string}, machine ${availableParallelism()} cores (${
+    cpus()[0]?.model ?? "cpu"
+  }), load tool ${tool}`
+)
 console.table([
   { figure: "start-up to ready (model load included)", value: `${f(figures.startupMs as number)} ms` },
   { figure: "fast first stage ready (after launch)", value: `${f(figures.fastStageReadyMs as number)} ms` },
   {
-    figure: `L1b hit over HTTP, c=1, case/punctuation variants (${l1bHit.served} hits ${JSON.stringify(l1bHit.stages)}, ${l1bHit.notL1b} not from L1b)`,
+    figure: `L1b hit over HTTP, c=1, case/punctuation variants (${l1bHit.served} hits ${
+      JSON.stringify(l1bHit.stages)
+    }, ${l1bHit.notL1b} not from L1b)`,
     value: `p50 ${f(l1bHit.p50)} ms, p99 ${f(l1bHit.p99)} ms`
   },
   {
-    figure: `L1b hit over HTTP, c=1, reworded (${paraphraseHit.served} hits ${JSON.stringify(paraphraseHit.stages)}, ${paraphraseHit.notL1b} not from L1b)`,
+    figure: `L1b hit over HTTP, c=1, reworded (${paraphraseHit.served} hits ${
+      JSON.stringify(paraphraseHit.stages)
+    }, ${paraphraseHit.notL1b} not from L1b)`,
     value: `p50 ${f(paraphraseHit.p50)} ms, p99 ${f(paraphraseHit.p99)} ms`
   },
-  { figure: "exact hits alone (16 connections)", value: `${Math.round(alone.requestsPerSecond)} req/s, p50 ${f(alone.p50Ms)} ms, p99 ${f(alone.p99Ms)} ms` },
+  {
+    figure: "exact hits alone (16 connections)",
+    value: `${Math.round(alone.requestsPerSecond)} req/s, p50 ${f(alone.p50Ms)} ms, p99 ${f(alone.p99Ms)} ms`
+  },
   {
     figure: `exact hits while 4 clients send new prompts (${figures.embeddedMeanwhile} embedded)`,
     value: `${Math.round(during.requestsPerSecond)} req/s, p50 ${f(during.p50Ms)} ms, p99 ${f(during.p99Ms)} ms`
   },
-  ...lookups.map((row) => ({ figure: `HNSW lookup, ${row.entries} entries (k=${CANDIDATES} as L1b asks, ef 64; in this process, node ${process.version})`, value: `p50 ${f(row.p50 as number)} ms, p99 ${f(row.p99 as number)} ms` })),
-  ...small.map((row) => ({ figure: `small cache, ${row.entries} entries: HNSW vs brute-force scan`, value: `p50 ${row.hnswP50.toFixed(3)} ms vs ${row.bruteP50.toFixed(3)} ms` }))
+  ...lookups.map((row) => ({
+    figure:
+      `HNSW lookup, ${row.entries} entries (k=${CANDIDATES} as L1b asks, ef 64; in this process, node ${process.version})`,
+    value: `p50 ${f(row.p50 as number)} ms, p99 ${f(row.p99 as number)} ms`
+  })),
+  ...small.map((row) => ({
+    figure: `small cache, ${row.entries} entries: HNSW vs brute-force scan`,
+    value: `p50 ${row.hnswP50.toFixed(3)} ms vs ${row.bruteP50.toFixed(3)} ms`
+  }))
 ])
 await writeResults(`semantic-${runtime}`, figures)

@@ -5,17 +5,17 @@
 // (label 1 = paraphrase, the default; 0 = not the same question). Vectors are cached on disk between runs.
 // The last output line is one JSON object with the figures at --threshold.
 // Usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]
+import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { readFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
-import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { CacheKey } from "../core/cache/CacheKey.ts"
-import { type ChatRequest, fromOpenAIBody } from "../core/domain/ChatRequest.ts"
-import { AppConfig, loadConfig } from "../core/config/Config.ts"
-import { Embedder } from "../core/embedding/Embedder.ts"
 import { FastVectorIndex } from "../core/cache/semantic/FastVectorIndex.ts"
 import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
+import { AppConfig, loadConfig } from "../core/config/Config.ts"
+import { type ChatRequest, fromOpenAIBody } from "../core/domain/ChatRequest.ts"
+import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
@@ -31,7 +31,9 @@ const { values } = parseArgs({
   }
 })
 if (!values.pairs) {
-  console.error("usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]")
+  console.error(
+    "usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]"
+  )
   process.exit(2)
 }
 
@@ -41,12 +43,17 @@ interface Pair {
   readonly label?: number
 }
 const text = (await readFile(values.pairs, "utf8")).trim()
-const all = (text.startsWith("[") ? JSON.parse(text) : text.split("\n").filter(Boolean).map((line) => JSON.parse(line))) as Array<Pair>
+const all =
+  (text.startsWith("[") ? JSON.parse(text) : text.split("\n").filter(Boolean).map((line) => JSON.parse(line))) as Array<
+    Pair
+  >
 // A seeded sample, so a run on the 40k-pair file fits in minutes and can be repeated exactly.
 let seed = Number(values.seed)
 const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 const limit = Math.min(Number(values.limit ?? all.length), all.length)
-const pairs = limit === all.length ? all : all.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, pair]) => pair)
+const pairs = limit === all.length
+  ? all
+  : all.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, pair]) => pair)
 
 const origins = [...new Set(pairs.map((pair) => pair.origin))]
 const cache = await withDiskCache(await loadUseLite({ fast: true, tableCacheDir: tableCacheDir(process.env) }))
@@ -103,7 +110,15 @@ const lookAll = async (cut: number, timed: boolean) => {
     const started = performance.now()
     const exit = await runtime.runPromiseExit(semantic.lookup(request(pair.similar), cut))
     if (timed) lookupMs.push(performance.now() - started)
-    out.push(Exit.isSuccess(exit) ? { origin: origins[Number(exit.value.completion)]!, similarity: exit.value.similarity, stage: exit.value.stage } : undefined)
+    out.push(
+      Exit.isSuccess(exit)
+        ? {
+          origin: origins[Number(exit.value.completion)]!,
+          similarity: exit.value.similarity,
+          stage: exit.value.stage
+        }
+        : undefined
+    )
   }
   return out
 }
@@ -135,19 +150,29 @@ lookupMs.sort((a, b) => a - b)
 const at = (q: number) => lookupMs[Math.min(lookupMs.length - 1, Math.floor(q * lookupMs.length))]!
 
 console.log(
-  `L1b quality — ${values.pairs}: ${pairs.length} of ${all.length} pairs${limit < all.length ? ` (seeded sample, seed ${values.seed})` : ""}, ` +
+  `L1b quality — ${values.pairs}: ${pairs.length} of ${all.length} pairs${
+    limit < all.length ? ` (seeded sample, seed ${values.seed})` : ""
+  }, ` +
     `${origins.length} origins cached, ${paraphrases} paraphrase pairs; model ${cache.backend.name} (${cache.backend.dimensions}-d) with its fast first stage, HNSW, verifier on; ` +
     `threshold ${threshold}; ${availableParallelism()} cores, node ${process.version}`
 )
 console.log(
   `embedding: ${embedding.embedded} new texts in ${(embedding.ms / 1000).toFixed(1)} s` +
-    `${embedding.embedded > 0 ? ` (${(embedding.ms / embedding.embedded).toFixed(2)} ms/text, batches of 64)` : " (all cached from an earlier run)"}; ` +
-    `lookup (vector cached, HNSW + verifier, through the service): p50 ${at(0.5).toFixed(3)} ms, p99 ${at(0.99).toFixed(3)} ms`
+    `${
+      embedding.embedded > 0
+        ? ` (${(embedding.ms / embedding.embedded).toFixed(2)} ms/text, batches of 64)`
+        : " (all cached from an earlier run)"
+    }; ` +
+    `lookup (vector cached, HNSW + verifier, through the service): p50 ${at(0.5).toFixed(3)} ms, p99 ${
+      at(0.99).toFixed(3)
+    } ms`
 )
 console.table(sweep.map((cut) => figuresAt(cut)))
 const hitsAtThreshold = atThreshold.filter((hit) => hit !== undefined)
 console.log(
-  `stages at ${threshold}: ${hitsAtThreshold.filter((hit) => hit!.stage === "fast").length} of ${hitsAtThreshold.length} hits from the fast first stage ` +
+  `stages at ${threshold}: ${
+    hitsAtThreshold.filter((hit) => hit!.stage === "fast").length
+  } of ${hitsAtThreshold.length} hits from the fast first stage ` +
     `(static distillation, cut ${config.semantic_fast_threshold}), the rest from the full model`
 )
 console.log(JSON.stringify(figuresAt(threshold, atThreshold)))

@@ -31,14 +31,27 @@ export const chartSvg = (figures: Figures): string => {
   const maxMs = Math.max(1, ...rows.flatMap((row) => [row.p99].filter(Number.isFinite)))
   const logMax = Math.log10(maxMs * 2)
   const logMin = -1 // 0.1 ms
-  const y = (ms: number) => panelTop + panelHeight - (Math.max(0, Math.log10(Math.max(ms, 0.1)) - logMin) / (logMax - logMin)) * panelHeight
+  const y = (ms: number) =>
+    panelTop + panelHeight - (Math.max(0, Math.log10(Math.max(ms, 0.1)) - logMin) / (logMax - logMin)) * panelHeight
   const groupWidth = 300 / rows.length
   const parts: Array<string> = []
-  parts.push(`<text x="20" y="28" font-size="16" font-weight="bold">${escape(`${figures.workload} on ${figures.runtime}: ${(figures.deflection * 100).toFixed(1)} % deflected`)}</text>`)
-  parts.push(`<text x="20" y="46" font-size="12" fill="#555">${escape(`concurrency ${figures.concurrency}, upstream latency ${figures.upstreamLatencyMs} ms`)}</text>`)
+  parts.push(
+    `<text x="20" y="28" font-size="16" font-weight="bold">${
+      escape(`${figures.workload} on ${figures.runtime}: ${(figures.deflection * 100).toFixed(1)} % deflected`)
+    }</text>`
+  )
+  parts.push(
+    `<text x="20" y="46" font-size="12" fill="#555">${
+      escape(`concurrency ${figures.concurrency}, upstream latency ${figures.upstreamLatencyMs} ms`)
+    }</text>`
+  )
   parts.push(`<text x="60" y="${panelTop - 4}" font-size="12">latency per layer (ms, log scale)</text>`)
   for (const tick of [0.1, 1, 10, 100, 1000, 10000].filter((t) => Math.log10(t) <= logMax)) {
-    parts.push(`<line x1="50" x2="360" y1="${y(tick)}" y2="${y(tick)}" stroke="#ddd"/><text x="46" y="${y(tick) + 4}" font-size="10" text-anchor="end">${tick}</text>`)
+    parts.push(
+      `<line x1="50" x2="360" y1="${y(tick)}" y2="${y(tick)}" stroke="#ddd"/><text x="46" y="${
+        y(tick) + 4
+      }" font-size="10" text-anchor="end">${tick}</text>`
+    )
   }
   rows.forEach((row, i) => {
     const x0 = 60 + i * groupWidth
@@ -46,21 +59,41 @@ export const chartSvg = (figures: Figures): string => {
       const value = row[key]
       if (!Number.isFinite(value)) return
       const top = y(value)
-      parts.push(`<rect x="${x0 + j * 20}" y="${top}" width="18" height="${panelTop + panelHeight - top}" fill="${colours[key]}"><title>${row.layer} ${key} ${value.toFixed(2)} ms</title></rect>`)
+      parts.push(
+        `<rect x="${x0 + j * 20}" y="${top}" width="18" height="${panelTop + panelHeight - top}" fill="${
+          colours[key]
+        }"><title>${row.layer} ${key} ${value.toFixed(2)} ms</title></rect>`
+      )
     })
-    parts.push(`<text x="${x0 + 30}" y="${panelTop + panelHeight + 16}" font-size="12" text-anchor="middle">${row.layer}</text>`)
+    parts.push(
+      `<text x="${x0 + 30}" y="${panelTop + panelHeight + 16}" font-size="12" text-anchor="middle">${row.layer}</text>`
+    )
   })
   ;(["p50", "p95", "p99"] as const).forEach((key, j) => {
-    parts.push(`<rect x="${60 + j * 60}" y="${panelTop + panelHeight + 28}" width="10" height="10" fill="${colours[key]}"/><text x="${74 + j * 60}" y="${panelTop + panelHeight + 37}" font-size="11">${key}</text>`)
+    parts.push(
+      `<rect x="${60 + j * 60}" y="${panelTop + panelHeight + 28}" width="10" height="10" fill="${
+        colours[key]
+      }"/><text x="${74 + j * 60}" y="${panelTop + panelHeight + 37}" font-size="11">${key}</text>`
+    )
   })
   parts.push(`<text x="420" y="${panelTop - 4}" font-size="12">share of requests per layer</text>`)
   rows.forEach((row, i) => {
     const barTop = panelTop + 10 + i * 50
     const barWidth = row.share * 280
     parts.push(`<text x="420" y="${barTop + 15}" font-size="12">${row.layer}</text>`)
-    parts.push(`<rect x="450" y="${barTop}" width="${barWidth}" height="22" fill="${row.layer === "l3" ? "#bab0ac" : "#59a14f"}"/>`)
-    parts.push(`<text x="${456 + barWidth}" y="${barTop + 15}" font-size="11">${(row.share * 100).toFixed(1)} % (${row.count})</text>`)
+    parts.push(
+      `<rect x="450" y="${barTop}" width="${barWidth}" height="22" fill="${
+        row.layer === "l3" ? "#bab0ac" : "#59a14f"
+      }"/>`
+    )
+    parts.push(
+      `<text x="${456 + barWidth}" y="${barTop + 15}" font-size="11">${
+        (row.share * 100).toFixed(1)
+      } % (${row.count})</text>`
+    )
   })
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${panelTop + panelHeight + 50}" font-family="sans-serif">\n` +
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${
+    panelTop + panelHeight + 50
+  }" font-family="sans-serif">\n` +
     `<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`
 }

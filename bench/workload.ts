@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
 import { basename } from "node:path"
 import { parseArgs } from "node:util"
-import { type RuntimeName, runtimeCommand, startProcess, type StartedProcess } from "../test/support/processes.ts"
+import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { writeResults } from "./results.ts"
 import { chartSvg } from "./svg.ts"
 
@@ -24,7 +24,9 @@ const { values } = parseArgs({
 const runtime = values.runtime as RuntimeName
 const concurrency = Number(values.concurrency)
 const latencyMs = Number(values.latency)
-const lines = (await readFile(values.workload, "utf8")).trim().split("\n").map((line) => (JSON.parse(line) as { prompt: string }).prompt)
+const lines = (await readFile(values.workload, "utf8")).trim().split("\n").map((line) =>
+  (JSON.parse(line) as { prompt: string }).prompt
+)
 const prompts = values.limit ? lines.slice(0, Number(values.limit)) : lines
 const LAYERS = ["l1a", "l1b", "l2", "l3"] as const
 
@@ -35,7 +37,8 @@ const peakRssMb = async (pid: number | undefined) => {
   return kb / 1024
 }
 
-const percentile = (sorted: Array<number>, q: number) => sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+const percentile = (sorted: Array<number>, q: number) =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 const started: Array<StartedProcess> = []
 try {
@@ -50,8 +53,12 @@ try {
   started.push(gateway)
   const runtimeVersion = /\(([^)]+)\)/.exec(gateway.output())?.[1] ?? runtime
   console.log(
-    `workload ${basename(values.workload)} — ${prompts.length} prompts via ${values.endpoint === "openai" ? "/v1/chat/completions" : "/api/chat"}, ` +
-      `concurrency ${concurrency}, upstream latency ${latencyMs} ms, cache_mode ${values["cache-mode"]}; gateway on ${runtimeVersion}; ` +
+    `workload ${basename(values.workload)} — ${prompts.length} prompts via ${
+      values.endpoint === "openai" ? "/v1/chat/completions" : "/api/chat"
+    }, ` +
+      `concurrency ${concurrency}, upstream latency ${latencyMs} ms, cache_mode ${
+        values["cache-mode"]
+      }; gateway on ${runtimeVersion}; ` +
       `machine ${availableParallelism()} cores (${cpus()[0]?.model ?? "cpu"}), node ${process.version}`
   )
 
@@ -69,10 +76,15 @@ try {
     const response = await fetch(`${gateway.url}${openai ? "/v1/chat/completions" : "/api/chat"}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(openai ? { model: "gpt-4o-mini", messages: [{ role: "user", content: prompt }] } : { prompt })
+      body: JSON.stringify(
+        openai ? { model: "gpt-4o-mini", messages: [{ role: "user", content: prompt }] } : { prompt }
+      )
     })
     await response.arrayBuffer()
-    samples.push({ layer: response.status === 200 ? response.headers.get("x-isartor-layer") ?? "?" : `error ${response.status}`, ms: performance.now() - startedAt })
+    samples.push({
+      layer: response.status === 200 ? response.headers.get("x-isartor-layer") ?? "?" : `error ${response.status}`,
+      ms: performance.now() - startedAt
+    })
   }
   const wallStart = performance.now()
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -87,10 +99,18 @@ try {
 
   const perLayer = LAYERS.map((layer) => {
     const times = samples.filter((sample) => sample.layer === layer).map((sample) => sample.ms).sort((a, b) => a - b)
-    return { layer, count: times.length, share: times.length / samples.length, p50: percentile(times, 0.5), p95: percentile(times, 0.95), p99: percentile(times, 0.99) }
+    return {
+      layer,
+      count: times.length,
+      share: times.length / samples.length,
+      p50: percentile(times, 0.5),
+      p95: percentile(times, 0.95),
+      p99: percentile(times, 0.99)
+    }
   })
   const errors = samples.filter((sample) => !LAYERS.includes(sample.layer as typeof LAYERS[number])).length
-  const deflected = perLayer.filter((row) => row.layer !== "l3").reduce((sum, row) => sum + row.count, 0) / samples.length
+  const deflected = perLayer.filter((row) => row.layer !== "l3").reduce((sum, row) => sum + row.count, 0) /
+    samples.length
   const figures = {
     workload: basename(values.workload),
     prompts: prompts.length,
@@ -114,7 +134,9 @@ try {
     "p99 ms": row.p99.toFixed(2)
   })))
   console.log(
-    `deflected ${(deflected * 100).toFixed(1)} % · ${figures.requestsPerSecond.toFixed(1)} req/s · peak RSS ${figures.peakRssMb.toFixed(0)} MB · errors ${errors}`
+    `deflected ${(deflected * 100).toFixed(1)} % · ${figures.requestsPerSecond.toFixed(1)} req/s · peak RSS ${
+      figures.peakRssMb.toFixed(0)
+    } MB · errors ${errors}`
   )
   const json = await writeResults(`workload-${basename(values.workload, ".jsonl")}-${runtime}`, figures)
   await writeResults(`workload-${basename(values.workload, ".jsonl")}-${runtime}`, undefined, "svg", chartSvg(figures))

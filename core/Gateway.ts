@@ -1,25 +1,25 @@
 import { Context, Effect, Layer, Logger, ManagedRuntime } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheKey } from "./cache/CacheKey.ts"
-import { CacheWrites } from "./pipeline/CacheWrites.ts"
-import { Coalescer } from "./pipeline/Coalescer.ts"
+import { ExactCache } from "./cache/exact/ExactCache.ts"
+import { makeRedisExactStore } from "./cache/exact/RedisExactStore.ts"
+import { FastVectorIndex } from "./cache/semantic/FastVectorIndex.ts"
+import { SharedSemanticStore } from "./cache/semantic/RedisSemanticStore.ts"
+import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
+import { VectorIndex } from "./cache/semantic/VectorIndex.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./config/Config.ts"
 import type { AppConfigShape } from "./config/ConfigSpec.ts"
-import { ExactCache } from "./cache/exact/ExactCache.ts"
-import { FastVectorIndex } from "./cache/semantic/FastVectorIndex.ts"
-import type { RedisCommands } from "./redis/RedisCommands.ts"
-import { makeRedisExactStore } from "./cache/exact/RedisExactStore.ts"
-import { SharedSemanticStore } from "./cache/semantic/RedisSemanticStore.ts"
+import { StartFailed } from "./domain/errors.ts"
+import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
+import { CacheWrites } from "./pipeline/CacheWrites.ts"
+import { Coalescer } from "./pipeline/Coalescer.ts"
 import { Pipeline } from "./pipeline/Pipeline.ts"
 import { Provider } from "./providers/Provider.ts"
+import type { RedisCommands } from "./redis/RedisCommands.ts"
 import { Classifier } from "./router/Classifier.ts"
 import { type EmbeddedEngine, LocalModel } from "./router/LocalModel.ts"
 import { Router, routerEnabled } from "./router/Router.ts"
-import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
-import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
-import { StartFailed } from "./domain/errors.ts"
-import { VectorIndex } from "./cache/semantic/VectorIndex.ts"
 import { VERSION } from "./version.ts"
 
 /** What the runtime provides for L1b: the embedding model and the vector library, both loaded from disk. */
@@ -87,7 +87,12 @@ const routerLayer = (config: AppConfigShape, embedded?: EmbeddedEngine | string)
 }
 
 /** The layers of a running gateway, wired: the single composition root every runtime and test starts from. */
-export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, redis?: RedisConnection, embedded?: EmbeddedEngine | string) => {
+export const gatewayLayer = (
+  config: AppConfigShape,
+  semantic?: LoadedSemantic,
+  redis?: RedisConnection,
+  embedded?: EmbeddedEngine | string
+) => {
   // A layer that is turned off is a stand-in that passes every request on, chosen here once.
   const exact = config.cache_mode === "semantic"
     ? ExactCache.layerDisabled
@@ -122,7 +127,9 @@ export const gatewayLayer = (config: AppConfigShape, semantic?: LoadedSemantic, 
 const logTo = (log: GatewayLog) =>
   Logger.layer([
     Logger.make(({ logLevel, message }) => {
-      const text = (Array.isArray(message) ? message : [message]).map((part) => typeof part === "string" ? part : String(part)).join(" ")
+      const text = (Array.isArray(message) ? message : [message]).map((part) =>
+        typeof part === "string" ? part : String(part)
+      ).join(" ")
       if (logLevel === "Warn" || logLevel === "Error" || logLevel === "Fatal") log.warn(`isartor: warning: ${text}`)
       else log.info(`isartor: ${text}`)
     })
@@ -135,7 +142,15 @@ export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/g, 
 const unusableRedis = (reason: string): RedisConnection => {
   const fail = () => Promise.reject(new Error(reason))
   return {
-    commands: { get: fail, setWithTtl: fail, exists: fail, countKeys: fail, entries: fail, publish: fail, subscribe: () => () => undefined },
+    commands: {
+      get: fail,
+      setWithTtl: fail,
+      exists: fail,
+      countKeys: fail,
+      entries: fail,
+      publish: fail,
+      subscribe: () => () => undefined
+    },
     close: async () => undefined
   }
 }
@@ -176,19 +191,31 @@ const acquireSemantic = (config: AppConfigShape, options: GatewayOptions) =>
 const acquireRedis = (config: AppConfigShape, options: GatewayOptions) =>
   Effect.gen(function*() {
     const connect = options.redis
-    if (!connect) return yield* new StartFailed({ message: "cache_backend = redis needs a Redis client, and this runtime provides none" })
+    if (!connect) {
+      return yield* new StartFailed({
+        message: "cache_backend = redis needs a Redis client, and this runtime provides none"
+      })
+    }
     // One server, or comma-separated seed nodes of a Redis Cluster.
     const seeds = config.redis_url.split(",").map((seed) => seed.trim())
     const protocols = seeds.map((seed) => URL.canParse(seed) ? new URL(seed).protocol : undefined)
     if (!protocols.every((protocol) => protocol === "redis:" || protocol === "rediss:")) {
-      yield* Effect.logWarning("ISARTOR__REDIS_URL is not a redis:// or rediss:// URL; the caches fall through until it is fixed")
+      yield* Effect.logWarning(
+        "ISARTOR__REDIS_URL is not a redis:// or rediss:// URL; the caches fall through until it is fixed"
+      )
       return unusableRedis("ISARTOR__REDIS_URL is malformed")
     }
-    const connection = yield* acquire("cannot connect to Redis", () => connect(config.redis_url), (redis) => redis.close())
+    const connection = yield* acquire("cannot connect to Redis", () =>
+      connect(config.redis_url), (redis) =>
+      redis.close())
     // Redis down at start-up is not fatal: the caches fall through until it comes back.
-    const reachable = yield* Effect.promise(() => connection.commands.get("isartor:ping").then(() => true, () => false))
+    const reachable = yield* Effect.promise(() =>
+      connection.commands.get("isartor:ping").then(() => true, () => false)
+    )
     if (!reachable) {
-      yield* Effect.logWarning(`Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`)
+      yield* Effect.logWarning(
+        `Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`
+      )
     }
     return connection
   })
@@ -200,8 +227,13 @@ const acquireRedis = (config: AppConfigShape, options: GatewayOptions) =>
 const acquireEmbedded = (config: AppConfigShape, options: GatewayOptions) =>
   Effect.gen(function*() {
     const problem = (reason: string) =>
-      Effect.as(Effect.logWarning(`embedded L2 engine unavailable: ${reason}; L2 falls through to L3 until it is fixed`), reason)
-    if (config.embedded.model_path === "") return yield* problem("set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file")
+      Effect.as(
+        Effect.logWarning(`embedded L2 engine unavailable: ${reason}; L2 falls through to L3 until it is fixed`),
+        reason
+      )
+    if (config.embedded.model_path === "") {
+      return yield* problem("set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file")
+    }
     const load = options.embedded
     if (!load) return yield* problem("this runtime cannot load an embedded engine")
     return yield* acquire("", () => load(config.embedded.model_path), (engine) => engine.dispose?.()).pipe(
@@ -231,7 +263,9 @@ export const gatewayFromSources = (sources: ConfigSources, options: GatewayOptio
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
 export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
-  const runtime = ManagedRuntime.make(gatewayFromSources(sources, options).pipe(Layer.provideMerge(logTo(options.log ?? console))))
+  const runtime = ManagedRuntime.make(
+    gatewayFromSources(sources, options).pipe(Layer.provideMerge(logTo(options.log ?? console)))
+  )
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
     throw new GatewayStartError(startFailure(error))

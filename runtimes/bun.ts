@@ -1,7 +1,7 @@
 import { startGateway } from "../core/Gateway.ts"
-import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
+import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,

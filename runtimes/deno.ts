@@ -1,7 +1,7 @@
 import { startGateway } from "../core/Gateway.ts"
-import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
+import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
   redis: connectRedis,
@@ -9,7 +9,11 @@ const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
   semantic: semanticBackends(Deno.env.toObject())
 }).catch(exitOnStartError)
 const server = Deno.serve(
-  { hostname: gateway.hostname, port: gateway.port, onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`) },
+  {
+    hostname: gateway.hostname,
+    port: gateway.port,
+    onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`)
+  },
   gateway.fetch
 )
 

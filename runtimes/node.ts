@@ -1,16 +1,18 @@
 import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
-import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
+import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
   semantic: semanticBackends(process.env, new URL("./embedding/worker-node.mjs", import.meta.url))
 }).catch(exitOnStartError)
-const server = serve({ fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port }, (info) =>
-  listening(info.address, info.port, `node ${process.version}`))
+const server = serve(
+  { fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port },
+  (info) => listening(info.address, info.port, `node ${process.version}`)
+)
 
 const shutdown = () => {
   // Stop accepting, let in-flight requests finish, then release the layers.

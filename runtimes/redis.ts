@@ -27,7 +27,9 @@ const SCAN_COUNT = 1000
 
 /** Every key under the prefix on one node, in batches. */
 async function* scanKeys(node: Client, prefix: string) {
-  for await (const keys of node.scanIterator({ MATCH: `${prefix}*`, COUNT: SCAN_COUNT })) if (keys.length > 0) yield keys
+  for await (const keys of node.scanIterator({ MATCH: `${prefix}*`, COUNT: SCAN_COUNT })) {
+    if (keys.length > 0) yield keys
+  }
 }
 
 const standaloneCommands = (client: Client, subscriber: () => Client): RedisCommands => ({
@@ -56,7 +58,10 @@ const standaloneCommands = (client: Client, subscriber: () => Client): RedisComm
     const connection = subscriber()
     const connected = connection.isOpen ? Promise.resolve() : connection.connect().then(ignore)
     void connected.then(() => connection.subscribe(channel, listener)).catch(ignore)
-    return () => void connected.then(() => (connection.isOpen ? connection.unsubscribe(channel, listener) : undefined)).catch(ignore)
+    return () =>
+      void connected.then(() => (connection.isOpen ? connection.unsubscribe(channel, listener) : undefined)).catch(
+        ignore
+      )
   }
 })
 
@@ -127,7 +132,9 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
     if (closed) return void (await next.close().catch(ignore))
     cluster = next
     current = clusterCommands(next)
-    for (const subscription of subscriptions) subscription.unsubscribe = current.subscribe(subscription.channel, subscription.listener)
+    for (const subscription of subscriptions) {
+      subscription.unsubscribe = current.subscribe(subscription.channel, subscription.listener)
+    }
     if (subscriber?.isOpen) await subscriber.close().catch(ignore)
     await client.close().catch(ignore)
   }

@@ -38,7 +38,11 @@ const handles = () => {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100))
 
 const ask = async (url: string, prompt: string) => {
-  const response = await fetch(`${url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }), headers: { connection: "close" } })
+  const response = await fetch(`${url}/api/chat`, {
+    method: "POST",
+    body: JSON.stringify({ prompt }),
+    headers: { connection: "close" }
+  })
   await response.arrayBuffer()
   return response.headers.get("x-isartor-layer")
 }
@@ -84,17 +88,24 @@ describe("gateway lifetime", () => {
     let loaded = 0
     let disposed = 0
     const tracked: EmbeddingBackend = { ...model, dispose: async () => void disposed++ }
-    const backends: SemanticBackends = { loadEmbedder: async () => (loaded++, tracked), loadHnswlib: async () => hnswlib }
+    const backends: SemanticBackends = {
+      loadEmbedder: async () => (loaded++, tracked),
+      loadHnswlib: async () => hnswlib
+    }
     await assert.rejects(
       startGateway(
-        { env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__CACHE_BACKEND: "redis" }, readTextFile: async () => undefined },
+        {
+          env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__CACHE_BACKEND: "redis" },
+          readTextFile: async () => undefined
+        },
         {
           log: { info: () => undefined, warn: () => undefined },
           semantic: backends,
           redis: () => Promise.reject(new Error("no route to the Redis host"))
         }
       ),
-      (error: unknown) => error instanceof GatewayStartError && /cannot connect to Redis: no route to the Redis host/.test(error.message)
+      (error: unknown) =>
+        error instanceof GatewayStartError && /cannot connect to Redis: no route to the Redis host/.test(error.message)
     )
     assert.equal(loaded, 1)
     assert.equal(disposed, 1, "the embedding model loaded before the failure was released")

@@ -39,7 +39,8 @@ const knownVars = leaves.map(([path]) => envVarName(path))
 
 /** The valid name a mistyped one most likely meant: one it is a prefix of, else the nearest by edit distance. */
 const suggest = (name: string, valid: ReadonlyArray<string>): string =>
-  valid.filter((candidate) => candidate.startsWith(name)).sort((a, b) => a.length - b.length)[0] ?? closest(name, [...valid])
+  valid.filter((candidate) => candidate.startsWith(name)).sort((a, b) => a.length - b.length)[0] ??
+    closest(name, [...valid])
 
 const setPath = (tree: Tree, path: ReadonlyArray<string>, value: unknown) => {
   let node = tree
@@ -79,7 +80,9 @@ const readFile = Effect.fn("Config.readFile")(function*(sources: ConfigSources) 
     if (!isTree(parsed)) return yield* new ConfigInvalid({ message: `config file ${path} must hold a table of keys` })
     return { path, tree: parsed }
   }
-  if (explicit) return yield* new ConfigInvalid({ message: `config file ${explicit} (from ${CONFIG_FILE_VAR}) does not exist` })
+  if (explicit) {
+    return yield* new ConfigInvalid({ message: `config file ${explicit} (from ${CONFIG_FILE_VAR}) does not exist` })
+  }
   return undefined
 })
 
@@ -89,13 +92,17 @@ const validHostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
 const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, string]> => {
   const problems: Array<[ReadonlyArray<string>, string]> = []
   const port = validHostPort.exec(config.host_port)?.[2]
-  if (port === undefined || Number(port) > 65535) problems.push([["host_port"], "expected host:port, e.g. 0.0.0.0:8080"])
+  if (port === undefined || Number(port) > 65535) {
+    problems.push([["host_port"], "expected host:port, e.g. 0.0.0.0:8080"])
+  }
   const fractions: Array<[ReadonlyArray<string>, number]> = [
     [["similarity_threshold"], config.similarity_threshold],
     [["semantic_fast_threshold"], config.semantic_fast_threshold],
     [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
   ]
-  for (const [path, value] of fractions) if (!(value >= 0 && value <= 1)) problems.push([path, "expected a number between 0 and 1"])
+  for (const [path, value] of fractions) {
+    if (!(value >= 0 && value <= 1)) problems.push([path, "expected a number between 0 and 1"])
+  }
   if (config.l3_max_retries < 0) problems.push([["l3_max_retries"], "expected 0 or a positive integer"])
   if (config.l3_retry_base_ms < 0) problems.push([["l3_retry_base_ms"], "expected 0 or a positive integer"])
   if (config.azure_deployment_id !== "" && !/^[A-Za-z0-9._-]+$/.test(config.azure_deployment_id)) {

@@ -24,7 +24,12 @@ const leaf = <A>(
 ): Leaf<A> => ({ _tag: "Leaf", make, defaultText, meaning, form, secret })
 
 const text = (fallback: string, meaning: string) =>
-  leaf((name) => Config.String(name).pipe(Config.withDefault(fallback)), fallback === "" ? "(empty)" : fallback, meaning, "text")
+  leaf(
+    (name) => Config.String(name).pipe(Config.withDefault(fallback)),
+    fallback === "" ? "(empty)" : fallback,
+    meaning,
+    "text"
+  )
 const int = (fallback: number, meaning: string) =>
   leaf((name) => Config.Int(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "a whole number")
 const flag = (fallback: boolean, meaning: string) =>
@@ -37,14 +42,21 @@ const list = (fallback: ReadonlyArray<string>, meaning: string) =>
     (name) =>
       Config.String(name).pipe(
         Config.withDefault(fallback.join(",")),
-        Config.map((text): ReadonlyArray<string> => text.split(",").map((item) => item.trim()).filter((item) => item !== ""))
+        Config.map((text): ReadonlyArray<string> =>
+          text.split(",").map((item) => item.trim()).filter((item) => item !== "")
+        )
       ),
     fallback.length === 0 ? "(empty)" : fallback.join(","),
     meaning,
     "comma-separated text"
   )
 const fraction = (fallback: number, meaning: string) =>
-  leaf((name) => Config.Number(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "a number between 0 and 1")
+  leaf(
+    (name) => Config.Number(name).pipe(Config.withDefault(fallback)),
+    String(fallback),
+    meaning,
+    "a number between 0 and 1"
+  )
 const oneOf = <const L extends ReadonlyArray<string>>(literals: L, fallback: L[number], meaning: string) =>
   leaf(
     (name) => Config.Literals(literals, name).pipe(Config.withDefault(fallback)),
@@ -58,7 +70,15 @@ export const providerIds = ["openai", "azure", "anthropic", "xai", "gemini", "ol
 export type ProviderId = typeof providerIds[number]
 
 /** Config-table names of the providers (`openai-compatible` becomes `openai_compatible`, a valid variable name). */
-export const providerConfigKeys = ["openai", "azure", "anthropic", "xai", "gemini", "ollama", "openai_compatible"] as const
+export const providerConfigKeys = [
+  "openai",
+  "azure",
+  "anthropic",
+  "xai",
+  "gemini",
+  "ollama",
+  "openai_compatible"
+] as const
 export type ProviderConfigKey = typeof providerConfigKeys[number]
 
 export const configSpec = {
@@ -66,7 +86,11 @@ export const configSpec = {
   gateway_api_key: secret(
     "When set, every route but `/healthz` needs `X-API-Key: <key>` or `Authorization: Bearer <key>`."
   ),
-  cache_mode: oneOf(["exact", "semantic", "both"], "both", "Which cache layers answer: exact (L1a), semantic (L1b) or both, exact first."),
+  cache_mode: oneOf(
+    ["exact", "semantic", "both"],
+    "both",
+    "Which cache layers answer: exact (L1a), semantic (L1b) or both, exact first."
+  ),
   cache_backend: oneOf(["memory", "redis"], "memory", "Where the caches live."),
   similarity_threshold: fraction(0.85, "Cosine similarity (0–1) a semantic-cache candidate needs to answer."),
   semantic_fast_threshold: fraction(
@@ -96,7 +120,10 @@ export const configSpec = {
   external_llm_model: text("gpt-4o-mini", "Model used when a request names none."),
   external_llm_api_key: secret("The provider's API key. Without one, uncached requests get a 502 saying so."),
   l3_timeout_secs: int(120, "Seconds one L3 attempt may take before it is abandoned."),
-  l3_max_retries: int(2, "Retries per provider on 429, 5xx, connection errors and timeouts (0 = none); 400/401/403/404 are never retried."),
+  l3_max_retries: int(
+    2,
+    "Retries per provider on 429, 5xx, connection errors and timeouts (0 = none); 400/401/403/404 are never retried."
+  ),
   l3_retry_base_ms: int(250, "First retry delay; it doubles per attempt, with jitter, and yields to `Retry-After`."),
   fallback_providers: list(
     [],
@@ -113,7 +140,10 @@ export const configSpec = {
       model: text("", `Model \`${id}\` is asked for when it serves as a fallback.`)
     }])
   ) as Record<ProviderConfigKey, { url: Leaf<string>; api_key: Leaf<Redacted.Redacted<string>>; model: Leaf<string> }>,
-  redis_url: text("redis://127.0.0.1:6379", "Redis for `cache_backend = redis`: one server, or comma-separated seed nodes of a Redis Cluster (a cluster is recognised by itself)."),
+  redis_url: text(
+    "redis://127.0.0.1:6379",
+    "Redis for `cache_backend = redis`: one server, or comma-separated seed nodes of a Redis Cluster (a cluster is recognised by itself)."
+  ),
   enable_monitoring: flag(false, "Export OpenTelemetry traces and serve Prometheus metrics."),
   otel_exporter_endpoint: text("http://localhost:4317", "OTLP endpoint traces are sent to."),
   enable_slm_router: flag(false, "Turn on the L2 small-model router."),
@@ -138,13 +168,26 @@ export const configSpec = {
     ),
     max_answer_tokens: int(2048, "Most tokens an L2 answer may have."),
     guard_phrases: list(
-      ["I don't know", "I'm not sure", "I am not sure", "I cannot", "I can't", "As an AI", "I am unable", "I'm unable", "Sorry"],
+      [
+        "I don't know",
+        "I'm not sure",
+        "I am not sure",
+        "I cannot",
+        "I can't",
+        "As an AI",
+        "I am unable",
+        "I'm unable",
+        "Sorry"
+      ],
       "Comma-separated openings that mark a local answer as weak: it goes to L3 instead."
     ),
     min_answer_chars: int(10, "Local answers shorter than this go to L3 instead.")
   },
   embedded: {
-    model_path: text("", "GGUF model file for `layer2.inference_engine = embedded` (needs `npm install node-llama-cpp`).")
+    model_path: text(
+      "",
+      "GGUF model file for `layer2.inference_engine = embedded` (needs `npm install node-llama-cpp`)."
+    )
   }
 } as const
 

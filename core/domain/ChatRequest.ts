@@ -1,7 +1,7 @@
 import { Exit, Schema } from "effect"
-import type { ChatMessage } from "./messages.ts"
-import { BadRequest } from "./errors.ts"
 import { fromAnthropicRequest } from "../formats/anthropic/request.ts"
+import { BadRequest } from "./errors.ts"
+import type { ChatMessage } from "./messages.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
 export type EndpointFamily = "openai" | "anthropic" | "native"
@@ -205,7 +205,9 @@ const bracketsAtMost = (text: string, bracket: string, limit: number) => {
  */
 const tooDeepUnder = (text: string): string | undefined => {
   // Nesting past the bound needs more opening brackets than the bound: most bodies have far fewer, counted natively.
-  if (bracketsAtMost(text, "{", MAX_BODY_DEPTH) + bracketsAtMost(text, "[", MAX_BODY_DEPTH) <= MAX_BODY_DEPTH) return undefined
+  if (bracketsAtMost(text, "{", MAX_BODY_DEPTH) + bracketsAtMost(text, "[", MAX_BODY_DEPTH) <= MAX_BODY_DEPTH) {
+    return undefined
+  }
   let depth = 0
   let inObject = false
   let field = ""
@@ -311,5 +313,11 @@ export const fromAnthropicBody: RequestDecoder = (body, context) => {
   }
   const checked = decodeAnthropicBody(body)
   if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
-  return accepted("anthropic", fromAnthropicRequest(body), pickModel(checked.value.model, context), checked.value.stream === true, context)
+  return accepted(
+    "anthropic",
+    fromAnthropicRequest(body),
+    pickModel(checked.value.model, context),
+    checked.value.stream === true,
+    context
+  )
 }

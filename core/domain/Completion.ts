@@ -54,11 +54,18 @@ const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
 
 /** Replays a whole completion as the `chat.completion.chunk` SSE stream an OpenAI client expects. */
 export const completionToSse = (completion: Completion): ReadableStream<Uint8Array> => {
-  const base = { id: completion.id, object: "chat.completion.chunk", created: completion.created, model: completion.model }
+  const base = {
+    id: completion.id,
+    object: "chat.completion.chunk",
+    created: completion.created,
+    model: completion.model
+  }
   const events: Array<string> = []
   for (const choice of completion.choices) {
     const { role, content, tool_calls, ...rest } = choice.message
-    events.push(sseData({ ...base, choices: [{ index: choice.index, delta: { role, content: "" }, finish_reason: null }] }))
+    events.push(
+      sseData({ ...base, choices: [{ index: choice.index, delta: { role, content: "" }, finish_reason: null }] })
+    )
     const delta: Record<string, unknown> = { ...rest }
     if (content) delta.content = content
     if (tool_calls) delta.tool_calls = tool_calls.map((call, index) => ({ index, ...call }))
@@ -96,7 +103,16 @@ export class CompletionAssembler {
   private head: { id: string; created: number; model: string; system_fingerprint?: string | null } | undefined
   private usage: Usage | undefined
 
-  add(chunk: { id?: string; created?: number; model?: string; system_fingerprint?: string | null; choices?: Array<ChunkChoice>; usage?: Usage | null }) {
+  add(
+    chunk: {
+      id?: string
+      created?: number
+      model?: string
+      system_fingerprint?: string | null
+      choices?: Array<ChunkChoice>
+      usage?: Usage | null
+    }
+  ) {
     this.head ??= { id: chunk.id ?? "", created: chunk.created ?? 0, model: chunk.model ?? "" }
     if (chunk.system_fingerprint !== undefined) this.head.system_fingerprint = chunk.system_fingerprint
     if (chunk.usage) this.usage = chunk.usage

@@ -49,7 +49,8 @@ interface Pending {
  * The start of a long text as a string of its own: a plain `slice` may keep the whole text alive behind the short
  * one (V8's sliced strings), and the recent-vectors cache would then hold every long prompt it has seen.
  */
-const cut = (text: string, length: number) => text.length <= length ? text : JSON.parse(JSON.stringify(text.slice(0, length))) as string
+const cut = (text: string, length: number) =>
+  text.length <= length ? text : JSON.parse(JSON.stringify(text.slice(0, length))) as string
 
 /** Embeds prompts for L1b. Concurrent requests are micro-batched: one backend call serves all that arrived together. */
 export class Embedder extends Context.Service<Embedder, {
@@ -122,7 +123,10 @@ export class Embedder extends Context.Service<Embedder, {
         return Effect.tryPromise({
           try: () => enqueue(input).then((vector) => (recent.set(input, vector), vector)),
           catch: (error) =>
-            new LayerUnavailable({ layer: "l1b", reason: `embedder failed: ${error instanceof Error ? error.message : String(error)}` })
+            new LayerUnavailable({
+              layer: "l1b",
+              reason: `embedder failed: ${error instanceof Error ? error.message : String(error)}`
+            })
         })
       },
       status: () => {

@@ -5,7 +5,6 @@
 import type { Completion, ToolCall } from "../domain/Completion.ts"
 import { type Json, type OpenAIMessage, textOf } from "./openai.ts"
 
-
 const parseJson = (text: string): unknown => {
   try {
     return JSON.parse(text)
@@ -44,14 +43,18 @@ export const toGeminiRequest = (body: Json): Json => {
       for (const call of message.tool_calls ?? []) toolNames.set(call.id, call.function.name)
       append("model", [
         ...partsOf(message.content),
-        ...(message.tool_calls ?? []).map((call) => ({ functionCall: { name: call.function.name, args: parseJson(call.function.arguments) } }))
+        ...(message.tool_calls ?? []).map((call) => ({
+          functionCall: { name: call.function.name, args: parseJson(call.function.arguments) }
+        }))
       ])
     } else if (message.role === "tool" || message.role === "function") {
       const result = parseJson(textOf(message.content))
       append("user", [{
         functionResponse: {
           name: toolNames.get(message.tool_call_id ?? "") ?? message.tool_call_id ?? "",
-          response: typeof result === "object" && result !== null && !Array.isArray(result) ? result : { content: result }
+          response: typeof result === "object" && result !== null && !Array.isArray(result)
+            ? result
+            : { content: result }
         }
       }])
     }
@@ -62,14 +65,26 @@ export const toGeminiRequest = (body: Json): Json => {
     ...(tool.function.parameters !== undefined ? { parameters: tool.function.parameters } : {})
   }))
   const choice = body.tool_choice
-  const mode = choice === "required" ? "ANY" : choice === "none" ? "NONE" : typeof choice === "object" && choice !== null ? "ANY" : undefined
+  const mode = choice === "required"
+    ? "ANY"
+    : choice === "none"
+    ? "NONE"
+    : typeof choice === "object" && choice !== null
+    ? "ANY"
+    : undefined
   const allowed = typeof choice === "object" && choice !== null ? [((choice as Json).function as Json).name] : undefined
-  const stop = body.stop === undefined || body.stop === null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop]
+  const stop = body.stop === undefined || body.stop === null
+    ? undefined
+    : Array.isArray(body.stop)
+    ? body.stop
+    : [body.stop]
   const format = (body.response_format as Json | undefined)?.type
   const generationConfig = {
     ...(typeof body.temperature === "number" ? { temperature: body.temperature } : {}),
     ...(typeof body.top_p === "number" ? { topP: body.top_p } : {}),
-    ...(typeof (body.max_completion_tokens ?? body.max_tokens) === "number" ? { maxOutputTokens: body.max_completion_tokens ?? body.max_tokens } : {}),
+    ...(typeof (body.max_completion_tokens ?? body.max_tokens) === "number"
+      ? { maxOutputTokens: body.max_completion_tokens ?? body.max_tokens }
+      : {}),
     ...(stop ? { stopSequences: stop } : {}),
     ...(typeof body.n === "number" ? { candidateCount: body.n } : {}),
     ...(typeof body.seed === "number" ? { seed: body.seed } : {}),
@@ -79,7 +94,9 @@ export const toGeminiRequest = (body: Json): Json => {
     contents,
     ...(system.length > 0 ? { systemInstruction: { parts: [{ text: system.join("\n\n") }] } } : {}),
     ...(tools && tools.length > 0 ? { tools: [{ functionDeclarations: tools }] } : {}),
-    ...(mode ? { toolConfig: { functionCallingConfig: { mode, ...(allowed ? { allowedFunctionNames: allowed } : {}) } } } : {}),
+    ...(mode
+      ? { toolConfig: { functionCallingConfig: { mode, ...(allowed ? { allowedFunctionNames: allowed } : {}) } } }
+      : {}),
     ...(Object.keys(generationConfig).length > 0 ? { generationConfig } : {})
   }
 }
@@ -87,21 +104,31 @@ export const toGeminiRequest = (body: Json): Json => {
 const finishFromGemini = (reason: unknown, hasCalls: boolean): string | null => {
   if (reason === undefined || reason === null) return null
   if (reason === "MAX_TOKENS") return "length"
-  if (["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"].includes(String(reason))) return "content_filter"
+  if (["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"].includes(String(reason))) {
+    return "content_filter"
+  }
   return hasCalls ? "tool_calls" : "stop"
 }
 
 const callsOf = (parts: Array<Json>, candidate: number, offset = 0): Array<ToolCall> =>
   parts.filter((part) => part.functionCall).map((part, n) => {
     const call = part.functionCall as Json
-    return { id: `call_${candidate}_${offset + n}`, type: "function", function: { name: String(call.name), arguments: JSON.stringify(call.args ?? {}) } }
+    return {
+      id: `call_${candidate}_${offset + n}`,
+      type: "function",
+      function: { name: String(call.name), arguments: JSON.stringify(call.args ?? {}) }
+    }
   })
 
 const usageOf = (response: Json) => {
   const usage = (response.usageMetadata as Json | undefined) ?? {}
   const prompt = Number(usage.promptTokenCount ?? 0)
   const completion = Number(usage.candidatesTokenCount ?? 0)
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: Number(usage.totalTokenCount ?? prompt + completion) }
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: Number(usage.totalTokenCount ?? prompt + completion)
+  }
 }
 
 export const fromGeminiResponse = (response: Json, model: string): Completion => ({
@@ -116,7 +143,11 @@ export const fromGeminiResponse = (response: Json, model: string): Completion =>
     const calls = callsOf(parts, index)
     return {
       index,
-      message: { role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+      message: {
+        role: "assistant",
+        content: text === "" && calls.length > 0 ? null : text,
+        ...(calls.length > 0 ? { tool_calls: calls } : {})
+      },
       finish_reason: finishFromGemini(candidate.finishReason, calls.length > 0) ?? "stop"
     }
   }),
@@ -139,7 +170,11 @@ export const geminiStreamToOpenAI = (model: string, includeUsage: boolean) => {
   return {
     onEvent(data: string): Array<unknown> {
       const response = JSON.parse(data) as Json
-      if (response.error) return [{ error: { message: String((response.error as Json).message ?? "upstream error"), type: "upstream_error" } }]
+      if (response.error) {
+        return [{
+          error: { message: String((response.error as Json).message ?? "upstream error"), type: "upstream_error" }
+        }]
+      }
       if (typeof response.responseId === "string") head.id = response.responseId
       if (typeof response.modelVersion === "string") head.model = response.modelVersion
       if (response.usageMetadata) usage = usageOf(response)
@@ -156,7 +191,9 @@ export const geminiStreamToOpenAI = (model: string, includeUsage: boolean) => {
         const before = callCount.get(index) ?? 0
         const calls = callsOf(parts, index, before)
         callCount.set(index, before + calls.length)
-        if (calls.length > 0) out.push(chunk(index, { tool_calls: calls.map((call, n) => ({ index: before + n, ...call })) }))
+        if (calls.length > 0) {
+          out.push(chunk(index, { tool_calls: calls.map((call, n) => ({ index: before + n, ...call })) }))
+        }
         const finish = finishFromGemini(candidate.finishReason, (callCount.get(index) ?? 0) > 0)
         if (finish) out.push(chunk(index, {}, finish))
       }

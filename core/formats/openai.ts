@@ -19,10 +19,15 @@ export { textOf } from "../domain/messages.ts"
  */
 export const untranslatableTools = (body: Json, provider: string): string | undefined => {
   const tools = Array.isArray(body.tools) ? (body.tools as Array<Json>) : []
-  const index = tools.findIndex((tool) => tool.type !== "function" || typeof (tool.function as Json | undefined)?.name !== "string")
+  const index = tools.findIndex((tool) =>
+    tool.type !== "function" || typeof (tool.function as Json | undefined)?.name !== "string"
+  )
   if (index >= 0) return `tools[${index}]: only function tools can be sent to ${provider}`
   const choice = body.tool_choice
-  if (typeof choice === "object" && choice !== null && typeof ((choice as Json).function as Json | undefined)?.name !== "string") {
+  if (
+    typeof choice === "object" && choice !== null &&
+    typeof ((choice as Json).function as Json | undefined)?.name !== "string"
+  ) {
     return `tool_choice: only "auto", "required", "none" or a named function can be sent to ${provider}`
   }
   return undefined

@@ -1,6 +1,7 @@
 import { Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
   type EndpointFamily,
   fromAnthropicBody,
@@ -10,7 +11,6 @@ import {
   type RequestContext,
   type RequestDecoder
 } from "../domain/ChatRequest.ts"
-import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
@@ -53,23 +53,27 @@ export const makeApp = (deps: AppDependencies): Hono => {
     }
   }
 
-  const chatRoute = (family: EndpointFamily, decode: RequestDecoder) =>
-    async (c: HonoContext) => {
-      const body = await readBody(c, family)
-      if (typeof body !== "string") return body
-      const threshold = c.req.header("x-isartor-similarity-threshold")
-      const similarityThreshold = threshold === undefined ? undefined : Number(threshold)
-      if (similarityThreshold !== undefined && !(similarityThreshold >= 0 && similarityThreshold <= 1)) {
-        return familyError(family, 400, "X-Isartor-Similarity-Threshold: expected a number between 0 and 1", "invalid_request_error")
-      }
-      const context = { ...requestContext(c), similarityThreshold }
-      const parsed = parseJsonBody(body)
-      const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
-      if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
-      const request = decoded.value
-      const exit = await deps.run(deps.pipeline.handle(request))
-      return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
+  const chatRoute = (family: EndpointFamily, decode: RequestDecoder) => async (c: HonoContext) => {
+    const body = await readBody(c, family)
+    if (typeof body !== "string") return body
+    const threshold = c.req.header("x-isartor-similarity-threshold")
+    const similarityThreshold = threshold === undefined ? undefined : Number(threshold)
+    if (similarityThreshold !== undefined && !(similarityThreshold >= 0 && similarityThreshold <= 1)) {
+      return familyError(
+        family,
+        400,
+        "X-Isartor-Similarity-Threshold: expected a number between 0 and 1",
+        "invalid_request_error"
+      )
     }
+    const context = { ...requestContext(c), similarityThreshold }
+    const parsed = parseJsonBody(body)
+    const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
+    if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
+    const request = decoded.value
+    const exit = await deps.run(deps.pipeline.handle(request))
+    return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
+  }
 
   const readBody = bodyReader(deps.config.max_body_bytes)
 
@@ -92,7 +96,12 @@ export const makeApp = (deps: AppDependencies): Hono => {
   app.get("/v1/models", (c) =>
     c.json({
       object: "list",
-      data: [{ id: deps.config.external_llm_model, object: "model", created: Math.floor(startedAt / 1000), owned_by: deps.config.llm_provider }]
+      data: [{
+        id: deps.config.external_llm_model,
+        object: "model",
+        created: Math.floor(startedAt / 1000),
+        owned_by: deps.config.llm_provider
+      }]
     }))
 
   app.post("/v1/chat/completions", chatRoute("openai", fromOpenAIBody))
@@ -104,7 +113,9 @@ export const makeApp = (deps: AppDependencies): Hono => {
   )
   app.onError((error, c) => {
     // Through the gateway's logger, like every other line: the runtime decides where it goes.
-    void deps.run(Effect.logError(`unhandled error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`))
+    void deps.run(
+      Effect.logError(`unhandled error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    )
     return familyError(familyOf(c.req.path), 500, "internal gateway error", "internal_error")
   })
   return app

@@ -2,8 +2,9 @@ import type { EndpointFamily } from "../domain/ChatRequest.ts"
 import type { BadRequest, ProviderError } from "../domain/errors.ts"
 
 /** The OpenAI error body most routes answer with: SDKs read `error.message`. */
-export const errorBody = (message: string, type: string, extra: Record<string, unknown> = {}) =>
-  ({ error: { message, type, ...extra } })
+export const errorBody = (message: string, type: string, extra: Record<string, unknown> = {}) => ({
+  error: { message, type, ...extra }
+})
 
 export const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
@@ -44,7 +45,11 @@ export const badRequestResponse = (family: EndpointFamily, error: BadRequest): R
  * 4xx, and everything that is the gateway's or the provider's fault is 502. A rejected provider key is 502, not
  * 401: the caller's credentials were fine, the gateway's were not.
  */
-export const providerErrorResponse = (family: EndpointFamily, error: ProviderError, pipelineHeaders: Record<string, string>): Response => {
+export const providerErrorResponse = (
+  family: EndpointFamily,
+  error: ProviderError,
+  pipelineHeaders: Record<string, string>
+): Response => {
   const status = error.reason === "RateLimited"
     ? 429
     : error.reason === "BadRequest" || error.reason === "NotFound"

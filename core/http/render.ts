@@ -93,19 +93,29 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
 /** Renders an answer in the format the client asked for. */
 export const renderAnswer = (request: ChatRequest, answer: Answer): Response => {
   const headers = pipelineHeaders(answer.layer, answer.provider)
-  if (answer._tag === "Complete" && answer.similarity !== undefined) headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
+  if (answer._tag === "Complete" && answer.similarity !== undefined) {
+    headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
+  }
   if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
-  if (answer._tag === "Stream") return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)
+  if (answer._tag === "Stream") {
+    return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)
+  }
   if (request.family === "openai" && !request.stream) {
     return new Response(answer.completion, { headers: { "content-type": "application/json", ...headers } })
   }
   const completion = JSON.parse(answer.completion) as Completion
   if (request.family === "native") {
-    return jsonResponse(200, { layer: layerNumber[answer.layer], message: firstText(completion), model: completion.model || request.model }, headers)
+    return jsonResponse(200, {
+      layer: layerNumber[answer.layer],
+      message: firstText(completion),
+      model: completion.model || request.model
+    }, headers)
   }
   if (request.family === "anthropic") {
-    return request.stream ? sse(toAnthropicSse(completionToSse(completion)), headers) : jsonResponse(200, toAnthropicMessage(completion), headers)
+    return request.stream
+      ? sse(toAnthropicSse(completionToSse(completion)), headers)
+      : jsonResponse(200, toAnthropicMessage(completion), headers)
   }
   return sse(completionToSse(completion), headers)
 }
@@ -115,5 +125,7 @@ export const renderFailure = (family: EndpointFamily, cause: Cause.Cause<BadRequ
   const failure = Cause.findErrorOption(cause)
   if (failure._tag === "None") throw Cause.squash(cause)
   const error = failure.value
-  return error._tag === "BadRequest" ? badRequestResponse(family, error) : providerErrorResponse(family, error, pipelineHeaders("l3"))
+  return error._tag === "BadRequest"
+    ? badRequestResponse(family, error)
+    : providerErrorResponse(family, error, pipelineHeaders("l3"))
 }

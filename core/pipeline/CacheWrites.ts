@@ -1,9 +1,9 @@
 import { Clock, Context, Effect, FiberSet, Layer } from "effect"
 import type { ExactKey } from "../cache/CacheKey.ts"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
-import type { LayerUnavailable } from "../domain/errors.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import type { LayerUnavailable } from "../domain/errors.ts"
 
 /** How often, at most, dropped cache writes are reported per layer. */
 export const WRITE_WARNING_INTERVAL_MS = 30_000
@@ -38,10 +38,13 @@ export class CacheWrites extends Context.Service<CacheWrites, {
           seen.count = 0
           seen.lastWarned = now
           return Effect.logWarning(
-            `${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${WRITE_WARNING_INTERVAL_MS / 1000} s at the earliest`
+            `${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${
+              WRITE_WARNING_INTERVAL_MS / 1000
+            } s at the earliest`
           )
         })
-      const orDropped = (write: Effect.Effect<void, LayerUnavailable>) => write.pipe(Effect.catchTag("LayerUnavailable", dropWrite))
+      const orDropped = (write: Effect.Effect<void, LayerUnavailable>) =>
+        write.pipe(Effect.catchTag("LayerUnavailable", dropWrite))
 
       const remember = (request: ChatRequest, key: ExactKey, completion: string): Effect.Effect<void> =>
         Effect.suspend(() => {

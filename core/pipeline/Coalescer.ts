@@ -52,7 +52,9 @@ export class Coalescer extends Context.Service<Coalescer, {
         }
         return lead(settle).pipe(Effect.onExit((exit) =>
           Effect.sync(() => {
-            if (Exit.isFailure(exit)) settle(Exit.hasInterrupts(exit) ? Exit.fail(new LeaderAbandoned()) : Exit.failCause(exit.cause))
+            if (Exit.isFailure(exit)) {
+              settle(Exit.hasInterrupts(exit) ? Exit.fail(new LeaderAbandoned()) : Exit.failCause(exit.cause))
+            }
           })
         ))
       })

@@ -1,16 +1,16 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
-import { CacheWrites } from "./CacheWrites.ts"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
-import { isCacheable } from "../domain/Completion.ts"
-import { AppConfig } from "../config/Config.ts"
-import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "../domain/errors.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
-import { Provider } from "../providers/Provider.ts"
-import type { RoutingDecision } from "../domain/routing.ts"
-import { Router } from "../router/Router.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
+import { AppConfig } from "../config/Config.ts"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { isCacheable } from "../domain/Completion.ts"
+import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "../domain/errors.ts"
+import type { RoutingDecision } from "../domain/routing.ts"
+import { Provider } from "../providers/Provider.ts"
+import { Router } from "../router/Router.ts"
+import { CacheWrites } from "./CacheWrites.ts"
+import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
 import { tapSse } from "./SseTap.ts"
 
 export type LayerName = "l1a" | "l1b" | "l2" | "l3"
@@ -74,15 +74,26 @@ export class Pipeline extends Context.Service<Pipeline, {
 
       const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1a") ??
-          exactCache.lookup(key).pipe(Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })))
+          exactCache.lookup(key).pipe(
+            Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion }))
+          )
 
       const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1b") ??
           semanticCache.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
-            Effect.map((hit): Answer => ({ _tag: "Complete", layer: "l1b", completion: hit.completion, similarity: hit.similarity, stage: hit.stage }))
+            Effect.map((hit): Answer => ({
+              _tag: "Complete",
+              layer: "l1b",
+              completion: hit.completion,
+              similarity: hit.similarity,
+              stage: hit.stage
+            }))
           )
 
-      const routeLocally = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> =>
+      const routeLocally = (
+        request: ChatRequest,
+        key: ExactKey
+      ): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> =>
         router.route(request).pipe(
           Effect.flatMap(({ completion, decision }) => {
             const serialised = JSON.stringify(completion)
@@ -105,7 +116,9 @@ export class Pipeline extends Context.Service<Pipeline, {
                 writes.rememberLater(request, key, completion)
                 settle(Exit.succeed({ completion, provider: answeredBy }))
               } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
-              else settle(Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message })))
+              else {settle(
+                  Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message }))
+                )}
             }, (error) => `upstream stream broke off: ${error instanceof Error ? error.message : String(error)}`)
           }))
         )
@@ -125,7 +138,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       const callProvider = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
         coalescer.share(
           key.key,
-          (settle) => request.stream ? streamFromProvider(request, key, settle) : completeFromProvider(request, key, settle),
+          (settle) =>
+            request.stream ? streamFromProvider(request, key, settle) : completeFromProvider(request, key, settle),
           (shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })
         )
 
@@ -140,7 +154,9 @@ export class Pipeline extends Context.Service<Pipeline, {
               LayerUnavailable: () => callProvider(request, key),
               // Declined by L2: L3 answers, and the answer still says what L2 decided.
               RouterDeclined: (declined: RouterDeclined) =>
-                callProvider(request, key).pipe(Effect.map((answer): Answer => ({ ...answer, routing: declined.decision })))
+                callProvider(request, key).pipe(
+                  Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
+                )
             })
           )
         },

@@ -1,11 +1,11 @@
 import { Context, Effect, Layer, Redacted } from "effect"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
-import type { Completion } from "../domain/Completion.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import type { Completion } from "../domain/Completion.ts"
 import { ConfigInvalid, ProviderError } from "../domain/errors.ts"
-import type { ProviderClient, ProviderSettings } from "./shared/ProviderDefinition.ts"
 import { isProviderId, providerConfigKey, type ProviderId, providers } from "./registry.ts"
+import type { ProviderClient, ProviderSettings } from "./shared/ProviderDefinition.ts"
 import { type RetryPolicy, withRetries } from "./shared/retry.ts"
 
 /** An upstream answer and the provider that gave it. */
@@ -40,7 +40,17 @@ const chainOf = (config: AppConfigShape): Array<Link> => {
     ...fallbackIds(config).filter(isProviderId).map((id): Link => {
       const table = config.providers[providerConfigKey(id)]
       const keyVariable = `ISARTOR__PROVIDERS__${providerConfigKey(id).toUpperCase()}__API_KEY`
-      return { id, settings: { url: table.url, apiKey: table.api_key, keyVariable, timeoutMs, model: table.model || undefined, config } }
+      return {
+        id,
+        settings: {
+          url: table.url,
+          apiKey: table.api_key,
+          keyVariable,
+          timeoutMs,
+          model: table.model || undefined,
+          config
+        }
+      }
     })
   ]
 }
@@ -53,7 +63,9 @@ const exhausted = (errors: ReadonlyArray<ProviderError>): ProviderError => {
   return new ProviderError({
     provider: errors.map((error) => error.provider).join(", "),
     reason: allRateLimited ? "RateLimited" : "Upstream",
-    message: `every provider failed: ${errors.map((error) => `${error.provider} (${error.reason}: ${error.message})`).join("; ")}`,
+    message: `every provider failed: ${
+      errors.map((error) => `${error.provider} (${error.reason}: ${error.message})`).join("; ")
+    }`,
     ...(allRateLimited && waits.length > 0 ? { retryAfterMs: Math.min(...waits) } : {})
   })
 }
@@ -75,16 +87,20 @@ export class Provider extends Context.Service<Provider, {
     const warnings: Array<string> = []
     const known = Object.keys(providers).join(", ")
     for (const id of fallbackIds(config)) {
-      if (!isProviderId(id)) problems.push(`ISARTOR__FALLBACK_PROVIDERS: ${JSON.stringify(id)} is not a provider; expected ${known}`)
+      if (!isProviderId(id)) {
+        problems.push(`ISARTOR__FALLBACK_PROVIDERS: ${JSON.stringify(id)} is not a provider; expected ${known}`)
+      }
     }
     if (problems.length === 0) {
       for (const [position, link] of chainOf(config).entries()) {
         const definition = providers[link.id]
         const key = Redacted.value(link.settings.apiKey)
         if (key === "" && definition.requiresKey) {
-          warnings.push(position === 0
-            ? `no API key for provider ${link.id}: set ${link.settings.keyVariable}; until then requests the caches cannot answer get 502`
-            : `no API key for fallback provider ${link.id}: set ${link.settings.keyVariable}; it is skipped until then`)
+          warnings.push(
+            position === 0
+              ? `no API key for provider ${link.id}: set ${link.settings.keyVariable}; until then requests the caches cannot answer get 502`
+              : `no API key for fallback provider ${link.id}: set ${link.settings.keyVariable}; it is skipped until then`
+          )
         }
         const keyProblem = key === "" ? undefined : definition.checkKey(key)
         if (keyProblem) problems.push(`${link.settings.keyVariable}: ${keyProblem}`)
@@ -102,11 +118,18 @@ export class Provider extends Context.Service<Provider, {
     Provider,
     Effect.gen(function*() {
       const config = yield* AppConfig
-      const policy: RetryPolicy = { maxRetries: config.l3_max_retries, baseDelayMs: config.l3_retry_base_ms, maxDelayMs: 60_000 }
+      const policy: RetryPolicy = {
+        maxRetries: config.l3_max_retries,
+        baseDelayMs: config.l3_retry_base_ms,
+        maxDelayMs: 60_000
+      }
       const clients: Array<ProviderClient> = chainOf(config).map((link) => providers[link.id].make(link.settings))
 
       const firstAnswer = <A>(call: (client: ProviderClient) => Effect.Effect<A, ProviderError>) => {
-        const tryFrom = (position: number, errors: ReadonlyArray<ProviderError>): Effect.Effect<Answered<A>, ProviderError> => {
+        const tryFrom = (
+          position: number,
+          errors: ReadonlyArray<ProviderError>
+        ): Effect.Effect<Answered<A>, ProviderError> => {
           const client = clients[position]
           if (client === undefined) return Effect.fail(exhausted(errors))
           return withRetries(call(client), policy).pipe(

@@ -1,9 +1,9 @@
 import { Effect, Redacted } from "effect"
 import type { Completion } from "../domain/Completion.ts"
 import { toAnthropicRequest } from "../formats/anthropic/request.ts"
-import { untranslatableTools } from "../formats/openai.ts"
 import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
+import { untranslatableTools } from "../formats/openai.ts"
 import { makeTransport } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
@@ -22,11 +22,17 @@ export const anthropic: ProviderDefinition = {
     const headers = { "x-api-key": key, "anthropic-version": ANTHROPIC_VERSION }
     const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
       if (key === "") {
-        return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`))
+        return Effect.fail(
+          transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`)
+        )
       }
       const untranslatable = untranslatableTools(body, "anthropic")
       if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
-      return transport.post(url, { ...headers, accept: stream ? "text/event-stream" : "application/json" }, toAnthropicRequest(body, { model, stream }))
+      return transport.post(
+        url,
+        { ...headers, accept: stream ? "text/event-stream" : "application/json" },
+        toAnthropicRequest(body, { model, stream })
+      )
     }
     return {
       id: "anthropic",
@@ -40,7 +46,8 @@ export const anthropic: ProviderDefinition = {
       stream: (request) =>
         send(request.body, settings.model ?? request.model, true).pipe(
           Effect.flatMap((response) => {
-            const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
+            const includeUsage =
+              (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
             const translate = anthropicStreamToOpenAI(includeUsage)
             return transport.stream(response, {
               onEvent: (data) => translate.onEvent(data),

@@ -10,9 +10,13 @@ export const azure: ProviderDefinition = {
     const usesAzure = config.llm_provider === "azure" || config.fallback_providers.includes("azure")
     if (!usesAzure) return []
     const problems: Array<string> = []
-    if (config.azure_deployment_id === "") problems.push("ISARTOR__AZURE_DEPLOYMENT_ID: required for azure, the deployment name")
+    if (config.azure_deployment_id === "") {
+      problems.push("ISARTOR__AZURE_DEPLOYMENT_ID: required for azure, the deployment name")
+    }
     const endpoint = config.llm_provider === "azure" ? config.external_llm_url : config.providers.azure.url
-    if (endpoint === "") problems.push("ISARTOR__EXTERNAL_LLM_URL: required for azure, e.g. https://my-resource.openai.azure.com")
+    if (endpoint === "") {
+      problems.push("ISARTOR__EXTERNAL_LLM_URL: required for azure, e.g. https://my-resource.openai.azure.com")
+    }
     return problems
   },
   make: (settings) =>
@@ -22,9 +26,9 @@ export const azure: ProviderDefinition = {
       requiresKey: true,
       endpoint: (url, { config }) => {
         const base = url.replace(/\/+$/, "").replace(/\/openai(\/.*)?$/, "")
-        return `${base}/openai/deployments/${encodeURIComponent(config.azure_deployment_id)}/chat/completions?api-version=${
-          encodeURIComponent(config.azure_api_version)
-        }`
+        return `${base}/openai/deployments/${
+          encodeURIComponent(config.azure_deployment_id)
+        }/chat/completions?api-version=${encodeURIComponent(config.azure_api_version)}`
       },
       headers: (key) => ({ "api-key": key })
     }, settings)

@@ -11,16 +11,25 @@ export const gemini: ProviderDefinition = {
   checkKey: checkPrintableKey,
   make: (settings) => {
     const transport = makeTransport("gemini", settings)
-    const base = (settings.url || "https://generativelanguage.googleapis.com").replace(/\/+$/, "").replace(/\/v1(beta)?$/, "")
+    const base = (settings.url || "https://generativelanguage.googleapis.com").replace(/\/+$/, "").replace(
+      /\/v1(beta)?$/,
+      ""
+    )
     const key = Redacted.value(settings.apiKey)
     const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
       if (key === "") {
-        return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for gemini: set ${settings.keyVariable}`))
+        return Effect.fail(
+          transport.fail("NotConfigured", `no provider key is configured for gemini: set ${settings.keyVariable}`)
+        )
       }
       const untranslatable = untranslatableTools(body, "gemini")
       if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
       const method = stream ? "streamGenerateContent?alt=sse" : "generateContent"
-      return transport.post(`${base}/v1beta/models/${encodeURIComponent(model)}:${method}`, { "x-goog-api-key": key }, toGeminiRequest(body))
+      return transport.post(
+        `${base}/v1beta/models/${encodeURIComponent(model)}:${method}`,
+        { "x-goog-api-key": key },
+        toGeminiRequest(body)
+      )
     }
     return {
       id: "gemini",
@@ -37,7 +46,8 @@ export const gemini: ProviderDefinition = {
         const model = settings.model ?? request.model
         return send(request.body, model, true).pipe(
           Effect.flatMap((response) => {
-            const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
+            const includeUsage =
+              (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
             const translate = geminiStreamToOpenAI(model, includeUsage)
             return transport.stream(response, {
               onEvent: (data) => translate.onEvent(data),

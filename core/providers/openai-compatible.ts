@@ -11,5 +11,8 @@ export const openaiCompatible: ProviderDefinition = {
       ? ["ISARTOR__EXTERNAL_LLM_URL: required for openai-compatible, e.g. https://api.groq.com/openai/v1"]
       : [],
   make: (settings) =>
-    makeOpenAICompatible({ id: "openai-compatible", defaultUrl: "http://127.0.0.1:8000/v1", requiresKey: false }, settings)
+    makeOpenAICompatible(
+      { id: "openai-compatible", defaultUrl: "http://127.0.0.1:8000/v1", requiresKey: false },
+      settings
+    )
 }

@@ -1,10 +1,10 @@
+import type { ProviderConfigKey, ProviderId } from "../config/ConfigSpec.ts"
 import { anthropic } from "./anthropic.ts"
 import { azure } from "./azure.ts"
 import { gemini } from "./gemini.ts"
 import { ollama } from "./ollama.ts"
 import { openaiCompatible } from "./openai-compatible.ts"
 import { openai } from "./openai.ts"
-import type { ProviderConfigKey, ProviderId } from "../config/ConfigSpec.ts"
 import type { ProviderDefinition } from "./shared/ProviderDefinition.ts"
 import { xai } from "./xai.ts"
 

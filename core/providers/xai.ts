@@ -6,5 +6,6 @@ export const xai: ProviderDefinition = {
   id: "xai",
   requiresKey: true,
   checkKey: checkPrintableKey,
-  make: (settings) => makeOpenAICompatible({ id: "xai", defaultUrl: "https://api.x.ai/v1", requiresKey: true }, settings)
+  make: (settings) =>
+    makeOpenAICompatible({ id: "xai", defaultUrl: "https://api.x.ai/v1", requiresKey: true }, settings)
 }

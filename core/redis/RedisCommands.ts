@@ -21,10 +21,15 @@ export const COMMAND_TIMEOUT_MS = 250
 export const redisCall = <A>(layer: "l1a" | "l1b", what: string, run: () => Promise<A>) =>
   Effect.tryPromise({
     try: run,
-    catch: (error) => new LayerUnavailable({ layer, reason: `redis ${what} failed: ${error instanceof Error ? error.message : String(error)}` })
+    catch: (error) =>
+      new LayerUnavailable({
+        layer,
+        reason: `redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`
+      })
   }).pipe(
     Effect.timeoutOrElse({
       duration: COMMAND_TIMEOUT_MS,
-      orElse: () => Effect.fail(new LayerUnavailable({ layer, reason: `redis ${what} took over ${COMMAND_TIMEOUT_MS} ms` }))
+      orElse: () =>
+        Effect.fail(new LayerUnavailable({ layer, reason: `redis ${what} took over ${COMMAND_TIMEOUT_MS} ms` }))
     })
   )

@@ -1,25 +1,23 @@
 import { Context, Effect, Layer } from "effect"
-import { firstText } from "../domain/Completion.ts"
+import { CacheKey } from "../cache/CacheKey.ts"
 import { AppConfig } from "../config/Config.ts"
-import { Embedder } from "../embedding/Embedder.ts"
+import { firstText } from "../domain/Completion.ts"
 import type { LayerUnavailable } from "../domain/errors.ts"
 import type { Classification, Tier } from "../domain/routing.ts"
+import { Embedder } from "../embedding/Embedder.ts"
+import { vectorFromBase64 } from "../embedding/vectorCodec.ts"
 import { LocalModel } from "./LocalModel.ts"
 import { type LabelledPrompt, labelledPrompts } from "./prompts.ts"
 import { probabilities, type SoftmaxModel, train } from "./softmax.ts"
 import { shippedClassifiers } from "./weights.ts"
-import { CacheKey } from "../cache/CacheKey.ts"
-import { vectorFromBase64 } from "../embedding/vectorCodec.ts"
 
 export type ClassifierMode = "tiered" | "binary"
 
-export const TIERED_PROMPT =
-  "Classify the user's request for a code assistant. Reply with exactly one word:\n" +
+export const TIERED_PROMPT = "Classify the user's request for a code assistant. Reply with exactly one word:\n" +
   "TEMPLATE - config files, type definitions, documentation, boilerplate;\n" +
   "SNIPPET - one short function, simple middleware, under 50 lines;\n" +
   "COMPLEX - multi-file implementations, test suites, full endpoints, anything else."
-export const BINARY_PROMPT =
-  "Classify the user's request. Reply with exactly one word:\n" +
+export const BINARY_PROMPT = "Classify the user's request. Reply with exactly one word:\n" +
   "SIMPLE - a short factual answer, a template or a small snippet a small model can write well;\n" +
   "COMPLEX - anything that needs deep reasoning, long code or several steps."
 
@@ -39,17 +37,25 @@ export const labelFor = (prompt: LabelledPrompt, mode: ClassifierMode): Tier =>
   mode === "tiered" ? prompt.tier : prompt.tier === "COMPLEX" ? "COMPLEX" : "SIMPLE"
 
 /** Identifies a version of the labelled set: shipped weights are used only for the set they were trained on. */
-export const datasetDigest = (digest: (value: unknown) => string) => digest(labelledPrompts.map((prompt) => [prompt.tier, prompt.text]))
+export const datasetDigest = (digest: (value: unknown) => string) =>
+  digest(labelledPrompts.map((prompt) => [prompt.tier, prompt.text]))
 
 /** Trains the embedding classifier for one mode on vectors of the labelled set (in its order). */
-export const trainClassifier = (vectors: ReadonlyArray<Float32Array>, mode: ClassifierMode, prompts: ReadonlyArray<LabelledPrompt> = labelledPrompts) =>
-  train(vectors, prompts.map((prompt) => labelFor(prompt, mode)), classesFor(mode))
+export const trainClassifier = (
+  vectors: ReadonlyArray<Float32Array>,
+  mode: ClassifierMode,
+  prompts: ReadonlyArray<LabelledPrompt> = labelledPrompts
+) => train(vectors, prompts.map((prompt) => labelFor(prompt, mode)), classesFor(mode))
 
 /**
  * The embedding classifier's decision: a local answer is tried only when the simple classes together are at least
  * `minConfidence` likely (`1 - P(COMPLEX)`), and then the likeliest simple class names the tier.
  */
-export const decide = (model: SoftmaxModel, vector: Float32Array, minConfidence: number): { tier: Tier; confidence: number } => {
+export const decide = (
+  model: SoftmaxModel,
+  vector: Float32Array,
+  minConfidence: number
+): { tier: Tier; confidence: number } => {
   const p = probabilities(model, vector)
   const complex = model.classes.indexOf("COMPLEX")
   const local = 1 - p[complex]!
@@ -79,7 +85,10 @@ export class Classifier extends Context.Service<Classifier, {
           model.chat({
             temperature: 0,
             maxTokens: 5,
-            messages: [{ role: "system", content: mode === "tiered" ? TIERED_PROMPT : BINARY_PROMPT }, { role: "user", content: text }]
+            messages: [{ role: "system", content: mode === "tiered" ? TIERED_PROMPT : BINARY_PROMPT }, {
+              role: "user",
+              content: text
+            }]
           }).pipe(Effect.map((reply): Classification => ({ tier: parseTier(firstText(reply), mode), by: "model" })))
       })
     })
@@ -94,16 +103,24 @@ export class Classifier extends Context.Service<Classifier, {
       const mode = layer2.classifier_mode
       const shipped = shippedClassifiers[mode]
       // Weights trained offline ship for the default encoder; any other encoder trains here, once, at start-up.
-      const model: SoftmaxModel = shippedClassifiers.model === embedder.model && shippedClassifiers.dataset === datasetDigest(digest)
-        ? { classes: classesFor(mode), dimensions: embedder.dimensions, weights: vectorFromBase64(shipped) }
-        : yield* Effect.gen(function*() {
-          const vectors = yield* Effect.forEach(labelledPrompts, (prompt) => embedder.embed(prompt.text), { concurrency: "unbounded" })
-          return trainClassifier(vectors, mode)
-        }).pipe(Effect.orDie)
+      const model: SoftmaxModel =
+        shippedClassifiers.model === embedder.model && shippedClassifiers.dataset === datasetDigest(digest)
+          ? { classes: classesFor(mode), dimensions: embedder.dimensions, weights: vectorFromBase64(shipped) }
+          : yield* Effect.gen(function*() {
+            const vectors = yield* Effect.forEach(labelledPrompts, (prompt) => embedder.embed(prompt.text), {
+              concurrency: "unbounded"
+            })
+            return trainClassifier(vectors, mode)
+          }).pipe(Effect.orDie)
       return Classifier.of({
         kind: "embedding",
         classify: (text) =>
-          embedder.embed(text).pipe(Effect.map((vector): Classification => ({ ...decide(model, vector, layer2.classifier_min_confidence), by: "embedding" })))
+          embedder.embed(text).pipe(
+            Effect.map((vector): Classification => ({
+              ...decide(model, vector, layer2.classifier_min_confidence),
+              by: "embedding"
+            }))
+          )
       })
     })
   )

@@ -1,9 +1,9 @@
 import { Context, Effect, Layer, Redacted } from "effect"
-import type { Completion } from "../domain/Completion.ts"
 import { AppConfig } from "../config/Config.ts"
+import type { Completion } from "../domain/Completion.ts"
 import { LayerUnavailable, type ProviderError } from "../domain/errors.ts"
-import { serverChatEndpoint } from "../providers/shared/openaiCompatible.ts"
 import { makeTransport } from "../providers/shared/http.ts"
+import { serverChatEndpoint } from "../providers/shared/openaiCompatible.ts"
 
 /** One chat turn as a small model sees it: plain text only (L2 routes no tools, no images). */
 export interface LocalMessage {
@@ -17,7 +17,10 @@ export interface LocalMessage {
  */
 export interface EmbeddedEngine {
   readonly name: string
-  readonly chat: (messages: ReadonlyArray<LocalMessage>, options: { readonly maxTokens: number; readonly temperature?: number }) => Promise<string>
+  readonly chat: (
+    messages: ReadonlyArray<LocalMessage>,
+    options: { readonly maxTokens: number; readonly temperature?: number }
+  ) => Promise<string>
   readonly dispose?: () => Promise<void>
 }
 
@@ -53,7 +56,10 @@ export class LocalModel extends Context.Service<LocalModel, {
     LocalModel,
     Effect.gen(function*() {
       const { layer2 } = yield* AppConfig
-      const transport = makeTransport("sidecar", { apiKey: Redacted.make(""), timeoutMs: layer2.timeout_seconds * 1000 })
+      const transport = makeTransport("sidecar", {
+        apiKey: Redacted.make(""),
+        timeoutMs: layer2.timeout_seconds * 1000
+      })
       // A bare server address means its OpenAI-compatible API under /v1.
       const endpoint = serverChatEndpoint(layer2.sidecar_url)
       const describe = { engine: "sidecar" as const, model: layer2.model_name, sidecar: layer2.sidecar_url }
@@ -75,7 +81,9 @@ export class LocalModel extends Context.Service<LocalModel, {
           catch: (error) => String(error)
         }).pipe(
           Effect.map((response): LocalModelStatus =>
-            response.ok ? { status: "ok", ...describe } : { status: "unavailable", ...describe, reason: `GET /v1/models answered ${response.status}` }
+            response.ok
+              ? { status: "ok", ...describe }
+              : { status: "unavailable", ...describe, reason: `GET /v1/models answered ${response.status}` }
           ),
           Effect.catch((reason) => Effect.succeed<LocalModelStatus>({ status: "unavailable", ...describe, reason }))
         )
@@ -91,18 +99,27 @@ export class LocalModel extends Context.Service<LocalModel, {
         const { layer2 } = yield* AppConfig
         if (typeof engine === "string") {
           const status: LocalModelStatus = { status: "unavailable", engine: "embedded", model: "none", reason: engine }
-          return LocalModel.of({ chat: () => Effect.fail(unavailable(`embedded engine not loaded: ${engine}`)), status: Effect.succeed(status) })
+          return LocalModel.of({
+            chat: () => Effect.fail(unavailable(`embedded engine not loaded: ${engine}`)),
+            status: Effect.succeed(status)
+          })
         }
         let lastError: string | undefined
         return LocalModel.of({
           chat: ({ messages, maxTokens, temperature }) =>
             Effect.tryPromise({
               try: async () => {
-                const text = await engine.chat(messages, { maxTokens, ...(temperature === undefined ? {} : { temperature }) })
+                const text = await engine.chat(messages, {
+                  maxTokens,
+                  ...(temperature === undefined ? {} : { temperature })
+                })
                 lastError = undefined
                 return text
               },
-              catch: (error) => unavailable(`embedded engine failed: ${lastError = error instanceof Error ? error.message : String(error)}`)
+              catch: (error) =>
+                unavailable(
+                  `embedded engine failed: ${lastError = error instanceof Error ? error.message : String(error)}`
+                )
             }).pipe(
               Effect.timeoutOrElse({
                 duration: layer2.timeout_seconds * 1000,

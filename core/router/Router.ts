@@ -1,12 +1,12 @@
 import { Context, Effect, Layer } from "effect"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { Classifier } from "./Classifier.ts"
-import type { RoutingDecision } from "../domain/routing.ts"
-import { type Completion, firstText } from "../domain/Completion.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { type Completion, firstText } from "../domain/Completion.ts"
 import { LayerUnavailable, RouterDeclined } from "../domain/errors.ts"
 import { plainTextOf, usesTools } from "../domain/messages.ts"
+import type { RoutingDecision } from "../domain/routing.ts"
+import { Classifier } from "./Classifier.ts"
 import { type LocalMessage, LocalModel, type LocalModelStatus } from "./LocalModel.ts"
 
 /** Everything L2 decided about a request, on the answer (header `X-Isartor-Tier`) and on the request's span. */
@@ -40,13 +40,22 @@ const plainConversation = (request: ChatRequest): ReadonlyArray<LocalMessage> | 
 
 /** Chat parameters passed on to the small model as the client sent them (the rest L2 sets itself). */
 const passedOn = (body: Record<string, unknown>) => {
-  const { stream: _s, stream_options: _o, model: _m, messages: _msg, max_tokens: _t, max_completion_tokens: _c, ...rest } = body
+  const {
+    stream: _s,
+    stream_options: _o,
+    model: _m,
+    messages: _msg,
+    max_tokens: _t,
+    max_completion_tokens: _c,
+    ...rest
+  } = body
   return rest
 }
 
 /** Whether L2 runs at all: turned on, or given a sidecar other than the default. */
 export const routerEnabled = (config: AppConfigShape) =>
-  config.enable_slm_router || config.layer2.sidecar_url !== "http://127.0.0.1:8081" || config.layer2.inference_engine === "embedded"
+  config.enable_slm_router || config.layer2.sidecar_url !== "http://127.0.0.1:8081" ||
+  config.layer2.inference_engine === "embedded"
 
 /**
  * L2: the classifier decides whether a local answer is worth trying; simple requests the small model answers
@@ -90,15 +99,24 @@ export class Router extends Context.Service<Router, {
             })
             if (decision.tier === "COMPLEX") return yield* declined(decision, "classified COMPLEX")
             // Classified already: a small model that fails now still leaves the decision on the answer L3 gives.
-            const answer = yield* model.chat({ messages, maxTokens: layer2.max_answer_tokens, extra: passedOn(request.body) }).pipe(
+            const answer = yield* model.chat({
+              messages,
+              maxTokens: layer2.max_answer_tokens,
+              extra: passedOn(request.body)
+            }).pipe(
               Effect.mapError((unavailable) => declined(decision, `local answer failed: ${unavailable.reason}`))
             )
             const weak = guardVerdict(firstText(answer), layer2)
             yield* Effect.annotateCurrentSpan("isartor.l2.guard", weak ?? "passed")
-            if (weak !== undefined) return yield* declined({ ...decision, guard: `quality guard: ${weak}` }, `quality guard: ${weak}`)
+            if (weak !== undefined) {
+              return yield* declined({ ...decision, guard: `quality guard: ${weak}` }, `quality guard: ${weak}`)
+            }
             return { completion: answer, decision: { ...decision, guard: "passed" } }
           }).pipe(Effect.withSpan("Router.route")),
-        status: Effect.map(model.status, (status) => ({ ...status, mode: layer2.classifier_mode, classifier: classifier.kind }))
+        status: Effect.map(
+          model.status,
+          (status) => ({ ...status, mode: layer2.classifier_mode, classifier: classifier.kind })
+        )
       })
     })
   )

@@ -20,8 +20,14 @@ interface LlamaContext {
   dispose(): Promise<void>
 }
 interface NodeLlamaCpp {
-  getLlama(): Promise<{ loadModel(options: { modelPath: string }): Promise<{ createContext(): Promise<LlamaContext>; dispose(): Promise<void> }> }>
-  LlamaChatSession: new (options: { contextSequence: unknown }) => LlamaChatSession
+  getLlama(): Promise<
+    {
+      loadModel(
+        options: { modelPath: string }
+      ): Promise<{ createContext(): Promise<LlamaContext>; dispose(): Promise<void> }>
+    }
+  >
+  LlamaChatSession: new(options: { contextSequence: unknown }) => LlamaChatSession
 }
 
 const PACKAGE = "node-llama-cpp"
@@ -40,7 +46,11 @@ export const loadEmbeddedEngine = async (modelPath: string): Promise<EmbeddedEng
   })
   const llama = await llamaCpp.getLlama()
   const model = await llama.loadModel({ modelPath }).catch((error: unknown) => {
-    throw new Error(`cannot load ${modelPath} (ISARTOR__EMBEDDED__MODEL_PATH): ${error instanceof Error ? error.message : String(error)}`)
+    throw new Error(
+      `cannot load ${modelPath} (ISARTOR__EMBEDDED__MODEL_PATH): ${
+        error instanceof Error ? error.message : String(error)
+      }`
+    )
   })
   const context = await model.createContext()
   const sequence = context.getSequence()
@@ -50,7 +60,9 @@ export const loadEmbeddedEngine = async (modelPath: string): Promise<EmbeddedEng
     const session = new llamaCpp.LlamaChatSession({ contextSequence: sequence })
     try {
       const history = messages.slice(0, -1).map((message): ChatHistoryItem =>
-        message.role === "assistant" ? { type: "model", response: [message.content] } : { type: message.role, text: message.content }
+        message.role === "assistant"
+          ? { type: "model", response: [message.content] }
+          : { type: message.role, text: message.content }
       )
       session.setChatHistory(history)
       return await session.prompt(messages.at(-1)!.content, options)

@@ -19,7 +19,10 @@ interface Ready {
   readonly maxInputChars: number
 }
 
-type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | { readonly id: number; readonly error: string }
+type Reply = { readonly id: number; readonly vectors: Array<Float32Array> } | {
+  readonly id: number
+  readonly error: string
+}
 type FromWorker =
   | Ready
   | Reply
@@ -59,7 +62,10 @@ export const loadEmbedderInWorker = (
   new Promise((resolve, reject) => {
     // Only USE-lite has a fast stage; for other models its absence turns the stage off rather than "warming up".
     const hasFastStage = choice.model === "use-lite" && choice.modelPath === ""
-    const pending = new Map<number, { resolve: (vectors: Array<Float32Array>) => void; reject: (error: Error) => void }>()
+    const pending = new Map<
+      number,
+      { resolve: (vectors: Array<Float32Array>) => void; reject: (error: Error) => void }
+    >()
     let nextId = 0
     let state: State = { kind: "starting" }
     let worker: Worker
@@ -110,9 +116,11 @@ export const loadEmbedderInWorker = (
       },
       ...(hasFastStage ? { fast: (text: string) => fast?.(text) } : {}),
       status: (): BackendStatus =>
-        state.kind === "ready" ? { status: "ok" }
-        : state.kind === "restarting" ? { status: "restarting", reason: state.reason }
-        : { status: "unavailable", reason: `the embedding worker is ${state.kind}` },
+        state.kind === "ready" ?
+          { status: "ok" }
+          : state.kind === "restarting" ?
+          { status: "restarting", reason: state.reason }
+          : { status: "unavailable", reason: `the embedding worker is ${state.kind}` },
       dispose: () => {
         state = { kind: "disposed" }
         if (restartTimer) clearTimeout(restartTimer)

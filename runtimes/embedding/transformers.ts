@@ -23,7 +23,9 @@ export interface TransformersChoice {
 const exists = (path: string) => access(path, constants.R_OK).then(() => true, () => false)
 
 /** Where the model's files are, or a message saying exactly what to set. */
-const locate = async (choice: TransformersChoice): Promise<{ directory: string; variable: string } | { repository: string; cacheDir: string } | string> => {
+const locate = async (
+  choice: TransformersChoice
+): Promise<{ directory: string; variable: string } | { repository: string; cacheDir: string } | string> => {
   if (choice.modelPath !== "") {
     const directory = resolve(choice.modelPath)
     return (await exists(join(directory, "config.json")))
@@ -38,23 +40,37 @@ const locate = async (choice: TransformersChoice): Promise<{ directory: string; 
         ? { directory, variable: "ISARTOR__EMBEDDING_MODEL" }
         : `no model at ${directory} (ISARTOR__EMBEDDING_MODEL): expected config.json, tokenizer.json and onnx/model.onnx there`
     }
-    return `unknown embedding model "${choice.model}" (ISARTOR__EMBEDDING_MODEL): use use-lite, ${Object.keys(knownModels).join(", ")} or a model directory`
+    return `unknown embedding model "${choice.model}" (ISARTOR__EMBEDDING_MODEL): use use-lite, ${
+      Object.keys(knownModels).join(", ")
+    } or a model directory`
   }
   if (choice.cacheDir === "") {
     return `${choice.model} is not on this machine: set ISARTOR__EMBEDDING_MODEL_PATH to a directory holding ${known.repository}, or ISARTOR_HF_CACHE_DIR / HF_HOME to a cache it can be downloaded to`
   }
   const cacheDir = resolve(choice.cacheDir)
   const cached = join(cacheDir, known.repository)
-  if (await exists(join(cached, "config.json"))) return { directory: cached, variable: choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR" }
+  if (await exists(join(cached, "config.json"))) {
+    return { directory: cached, variable: choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR" }
+  }
   // Not cached: it will be downloaded there, so the directory must be writable.
-  const writable = await mkdir(cacheDir, { recursive: true }).then(() => access(cacheDir, constants.W_OK)).then(() => true, () => false)
-  if (!writable) return `the model cache ${cacheDir} (${choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR"}) cannot be created or written`
+  const writable = await mkdir(cacheDir, { recursive: true }).then(() => access(cacheDir, constants.W_OK)).then(
+    () => true,
+    () => false
+  )
+  if (!writable) {
+    return `the model cache ${cacheDir} (${
+      choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR"
+    }) cannot be created or written`
+  }
   return { repository: known.repository, cacheDir }
 }
 
 /** The pooling a sentence-transformers directory prescribes (1_Pooling/config.json), else the known model's, else mean. */
 const poolingOf = async (directory: string, model: string): Promise<"mean" | "cls"> => {
-  const pooling = await readFile(join(directory, "1_Pooling", "config.json"), "utf8").then((text) => JSON.parse(text) as { pooling_mode_cls_token?: boolean }, () => undefined)
+  const pooling = await readFile(join(directory, "1_Pooling", "config.json"), "utf8").then(
+    (text) => JSON.parse(text) as { pooling_mode_cls_token?: boolean },
+    () => undefined
+  )
   if (pooling) return pooling.pooling_mode_cls_token ? "cls" : "mean"
   return knownModels[model]?.pooling ?? (/bge/i.test(directory) ? "cls" : "mean")
 }
@@ -72,7 +88,9 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
   // In a Deno worker, `location.origin` is the string "null", which onnxruntime-web's bundle uses as a URL base and
   // fails on; a file-based worker has no web origin to offer, so it is hidden before the bundle loads.
   const scope = globalThis as { location?: { origin?: string } }
-  if (scope.location?.origin === "null") Object.defineProperty(globalThis, "location", { value: undefined, configurable: true, writable: true })
+  if (scope.location?.origin === "null") {
+    Object.defineProperty(globalThis, "location", { value: undefined, configurable: true, writable: true })
+  }
   // transformers.js takes the ONNX runtime registered under this symbol instead of onnxruntime-node.
   const ort = await import("onnxruntime-web")
   ort.env.wasm.wasmPaths = `${dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")))}/`
@@ -92,8 +110,14 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
   const id = local ? place.directory.slice(dirname(place.directory).length + 1) : place.repository
   const where = local ? `${place.directory} (${place.variable})` : `${place.repository}, cached in ${place.cacheDir}`
   // "auto" passes the device check (no devices are listed for a runtime supplied this way); WASM runs the session.
-  const extractor = await pipeline("feature-extraction", id, { dtype: "fp32", device: "auto", session_options: { executionProviders: ["wasm"] } }).catch((error: unknown) => {
-    throw new Error(`cannot load the embedding model from ${where}: ${error instanceof Error ? error.message : String(error)}`)
+  const extractor = await pipeline("feature-extraction", id, {
+    dtype: "fp32",
+    device: "auto",
+    session_options: { executionProviders: ["wasm"] }
+  }).catch((error: unknown) => {
+    throw new Error(
+      `cannot load the embedding model from ${where}: ${error instanceof Error ? error.message : String(error)}`
+    )
   })
   const pooling = await poolingOf(local ? place.directory : join(place.cacheDir, place.repository), choice.model)
   const embed = async (texts: ReadonlyArray<string>) => {

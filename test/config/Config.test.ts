@@ -1,7 +1,7 @@
+import { Effect, Redacted } from "effect"
 import assert from "node:assert/strict"
 import { readFile } from "node:fs/promises"
 import { describe, it } from "node:test"
-import { Effect, Redacted } from "effect"
 import { loadConfig } from "../../core/config/Config.ts"
 import { configLeaves, envVarName } from "../../core/config/ConfigSpec.ts"
 import { startGateway } from "../../core/Gateway.ts"
@@ -10,7 +10,9 @@ const load = (env: Record<string, string>, files: Record<string, string> = {}) =
   Effect.runPromise(loadConfig({ env, readTextFile: async (path) => files[path] }))
 
 const loadError = (env: Record<string, string>, files: Record<string, string> = {}) =>
-  Effect.runPromise(Effect.flip(loadConfig({ env, readTextFile: async (path) => files[path] }))).then((error) => error.message)
+  Effect.runPromise(Effect.flip(loadConfig({ env, readTextFile: async (path) => files[path] }))).then((error) =>
+    error.message
+  )
 
 describe("configuration", () => {
   it("has the documented defaults", async () => {
@@ -50,23 +52,51 @@ describe("configuration", () => {
     )
     assert.equal(config.similarity_threshold, 0.9)
     assert.equal(config.layer2.classifier_mode, "binary")
-    assert.match(await loadError({ ISARTOR__CONFIG_FILE: "/missing.toml" }), /config file \/missing\.toml .*does not exist/)
+    assert.match(
+      await loadError({ ISARTOR__CONFIG_FILE: "/missing.toml" }),
+      /config file \/missing\.toml .*does not exist/
+    )
   })
 
   it("stops on a bad value with the variable's name and the form expected", async () => {
-    assert.match(await loadError({ ISARTOR__CACHE_TTL_SECS: "soon" }), /ISARTOR__CACHE_TTL_SECS = "soon": expected a whole number/)
-    assert.match(await loadError({ ISARTOR__CACHE_MODE: "fuzzy" }), /ISARTOR__CACHE_MODE = "fuzzy": expected one of exact, semantic, both/)
+    assert.match(
+      await loadError({ ISARTOR__CACHE_TTL_SECS: "soon" }),
+      /ISARTOR__CACHE_TTL_SECS = "soon": expected a whole number/
+    )
+    assert.match(
+      await loadError({ ISARTOR__CACHE_MODE: "fuzzy" }),
+      /ISARTOR__CACHE_MODE = "fuzzy": expected one of exact, semantic, both/
+    )
     assert.match(await loadError({ ISARTOR__HOST_PORT: "8080" }), /ISARTOR__HOST_PORT = "8080": expected host:port/)
-    assert.match(await loadError({ ISARTOR__SIMILARITY_THRESHOLD: "1.5" }), /ISARTOR__SIMILARITY_THRESHOLD = "1.5": expected a number between 0 and 1/)
-    assert.match(await loadError({ ISARTOR__LAYER2__TIMEOUT_SECONDS: "0" }), /ISARTOR__LAYER2__TIMEOUT_SECONDS = "0": expected a positive integer/)
-    assert.match(await loadError({ ISARTOR__ENABLE_MONITORING: "perhaps" }), /ISARTOR__ENABLE_MONITORING = "perhaps": expected true or false/)
-    assert.match(await loadError({ ISARTOR__EXTERNAL_LLM_URL: "api.openai.com" }), /ISARTOR__EXTERNAL_LLM_URL = "api.openai.com": expected a URL starting with http:\/\/ or https:\/\//)
-    assert.match(await loadError({}, { "isartor.toml": "cache_ttl_secs = \"x\"" }), /"cache_ttl_secs" in isartor\.toml = "x": expected a whole number/)
+    assert.match(
+      await loadError({ ISARTOR__SIMILARITY_THRESHOLD: "1.5" }),
+      /ISARTOR__SIMILARITY_THRESHOLD = "1.5": expected a number between 0 and 1/
+    )
+    assert.match(
+      await loadError({ ISARTOR__LAYER2__TIMEOUT_SECONDS: "0" }),
+      /ISARTOR__LAYER2__TIMEOUT_SECONDS = "0": expected a positive integer/
+    )
+    assert.match(
+      await loadError({ ISARTOR__ENABLE_MONITORING: "perhaps" }),
+      /ISARTOR__ENABLE_MONITORING = "perhaps": expected true or false/
+    )
+    assert.match(
+      await loadError({ ISARTOR__EXTERNAL_LLM_URL: "api.openai.com" }),
+      /ISARTOR__EXTERNAL_LLM_URL = "api.openai.com": expected a URL starting with http:\/\/ or https:\/\//
+    )
+    assert.match(
+      await loadError({}, { "isartor.toml": "cache_ttl_secs = \"x\"" }),
+      /"cache_ttl_secs" in isartor\.toml = "x": expected a whole number/
+    )
     assert.match(await loadError({}, { "isartor.toml": "[layer2" }), /config file isartor\.toml is not valid TOML/)
   })
 
   it("warns about single-underscore and unknown variables, naming the closest valid key", async () => {
-    const { warnings } = await load({ ISARTOR_CACHE_TTL_SECS: "5", ISARTOR__CACHE_TTL_SEC: "5", ISARTOR__LAYER2__SIDECAR_UR: "x" })
+    const { warnings } = await load({
+      ISARTOR_CACHE_TTL_SECS: "5",
+      ISARTOR__CACHE_TTL_SEC: "5",
+      ISARTOR__LAYER2__SIDECAR_UR: "x"
+    })
     assert.equal(warnings.length, 3)
     assert.match(warnings.join("\n"), /ISARTOR_CACHE_TTL_SECS .*did you mean ISARTOR__CACHE_TTL_SECS\?/)
     assert.match(warnings.join("\n"), /ISARTOR__CACHE_TTL_SEC .*did you mean ISARTOR__CACHE_TTL_SECS\?/)
@@ -74,14 +104,22 @@ describe("configuration", () => {
     // The runtime's own cache-directory variables are not configuration keys, and not mistakes.
     assert.deepEqual((await load({ ISARTOR_HF_CACHE_DIR: "/tmp/hf", ISARTOR_CACHE_DIR: "/tmp/isartor" })).warnings, [])
     const fromFile = await load({}, { "isartor.toml": "cache_ttl = 5\n" })
-    assert.match(fromFile.warnings[0] ?? "", /unknown key "cache_ttl" in isartor\.toml; did you mean "cache_ttl_secs"\?/)
+    assert.match(
+      fromFile.warnings[0] ?? "",
+      /unknown key "cache_ttl" in isartor\.toml; did you mean "cache_ttl_secs"\?/
+    )
   })
 
   it("stops on an unknown provider or a malformed key, and never prints the key", async () => {
     const start = (env: Record<string, string>) =>
-      startGateway({ env, readTextFile: async () => undefined }, { log: { info: () => undefined, warn: () => undefined } })
+      startGateway({ env, readTextFile: async () => undefined }, {
+        log: { info: () => undefined, warn: () => undefined }
+      })
         .then(() => "started", (error: Error) => error.message)
-    assert.match(await start({ ISARTOR__LLM_PROVIDER: "openia" }), /ISARTOR__LLM_PROVIDER = "openia": expected one of openai/)
+    assert.match(
+      await start({ ISARTOR__LLM_PROVIDER: "openia" }),
+      /ISARTOR__LLM_PROVIDER = "openia": expected one of openai/
+    )
     const message = await start({ ISARTOR__EXTERNAL_LLM_API_KEY: "sk bad key" })
     assert.match(message, /ISARTOR__EXTERNAL_LLM_API_KEY: expected/)
     assert.ok(!message.includes("sk bad key"))

@@ -1,3 +1,4 @@
+import { Cause, Effect, Exit } from "effect"
 import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
@@ -6,9 +7,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
-import { Cause, Effect, Exit } from "effect"
-import { type BackendStatus, Embedder, type EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import type { LayerUnavailable } from "../../core/domain/errors.ts"
+import { type BackendStatus, Embedder, type EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker, type WorkerEmbeddingBackend } from "../../runtimes/embedding/inWorker.ts"
@@ -42,9 +42,16 @@ describe("transformers.js embedding backend (onnxruntime-web WASM)", () => {
   it("loads a model directory and returns normalised vectors that rank a paraphrase above an unrelated question", async () => {
     assert.equal(backend.name, "transformers:tiny-bert")
     assert.equal(backend.dimensions, 32)
-    const [question, paraphrase, unrelated] = await backend.embed(["How do I reset my password?", "How can I reset my password?", "What is the capital of France?"])
+    const [question, paraphrase, unrelated] = await backend.embed([
+      "How do I reset my password?",
+      "How can I reset my password?",
+      "What is the capital of France?"
+    ])
     for (const vector of [question!, paraphrase!, unrelated!]) assert.ok(Math.abs(dot(vector, vector) - 1) < 1e-4)
-    assert.ok(dot(question!, paraphrase!) > dot(question!, unrelated!) + 0.2, `${dot(question!, paraphrase!)} vs ${dot(question!, unrelated!)}`)
+    assert.ok(
+      dot(question!, paraphrase!) > dot(question!, unrelated!) + 0.2,
+      `${dot(question!, paraphrase!)} vs ${dot(question!, unrelated!)}`
+    )
   })
 
   it("truncates input to the model's maximum length (128 tokens): text beyond it changes nothing", async () => {
@@ -54,7 +61,11 @@ describe("transformers.js embedding backend (onnxruntime-web WASM)", () => {
   })
 
   it("serves L1b hits through the gateway with ISARTOR__EMBEDDING_MODEL_PATH", async () => {
-    const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__EMBEDDING_MODEL_PATH: fixture }), {}, transformersBackends)
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, { ISARTOR__EMBEDDING_MODEL_PATH: fixture }),
+      {},
+      transformersBackends
+    )
     try {
       const ask = async (prompt: string) => {
         const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }) })
@@ -72,7 +83,11 @@ describe("transformers.js embedding backend (onnxruntime-web WASM)", () => {
   })
 
   it("runs on the embedding worker thread when the runtime picks it", async () => {
-    const worker = await loadEmbedderInWorker(new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url), { model: "use-lite", modelPath: fixture, cacheDir: "" })
+    const worker = await loadEmbedderInWorker(new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url), {
+      model: "use-lite",
+      modelPath: fixture,
+      cacheDir: ""
+    })
     try {
       assert.equal(worker.name, "transformers:tiny-bert")
       const [inWorker] = await worker.embed(["How do I reset my password?"])
@@ -143,53 +158,61 @@ describe("the embedding worker after a crash", () => {
     return "reason" in status ? status.reason : ""
   }
 
-  it("fails embeds at once while it restarts, says why, and embeds as before once back", { timeout: 120_000 }, async () => {
-    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
-    try {
-      assert.equal(worker.fast, undefined, "a model without a fast stage offers none")
-      const [before] = await worker.embed(["How do I reset my password?"])
-      // A batch in flight when the thread dies is rejected, not left waiting.
-      const inFlight = worker.embed(["What is the capital of France?"])
-      await worker.crashForTesting()
-      await assert.rejects(inFlight, /embedding worker exited/)
-      assert.equal(worker.status!().status, "restarting")
-      assert.match(reasonOf(worker), /the embedding worker exited \(code 1\); restarting it in 1 s/)
-      // Sent while it is down: rejected (a hang would hit this test's timeout), never posted to the dead thread.
-      await assert.rejects(worker.embed(["Is anyone there?"]), /embedding worker exited/)
+  it(
+    "fails embeds at once while it restarts, says why, and embeds as before once back",
+    { timeout: 120_000 },
+    async () => {
+      const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
+      try {
+        assert.equal(worker.fast, undefined, "a model without a fast stage offers none")
+        const [before] = await worker.embed(["How do I reset my password?"])
+        // A batch in flight when the thread dies is rejected, not left waiting.
+        const inFlight = worker.embed(["What is the capital of France?"])
+        await worker.crashForTesting()
+        await assert.rejects(inFlight, /embedding worker exited/)
+        assert.equal(worker.status!().status, "restarting")
+        assert.match(reasonOf(worker), /the embedding worker exited \(code 1\); restarting it in 1 s/)
+        // Sent while it is down: rejected (a hang would hit this test's timeout), never posted to the dead thread.
+        await assert.rejects(worker.embed(["Is anyone there?"]), /embedding worker exited/)
 
-      assert.ok(await eventually(isOk(worker)), "it comes back")
-      const [after] = await worker.embed(["How do I reset my password?"])
-      assert.ok(Math.abs(dot(before!, after!) - 1) < 1e-5, "the restarted worker runs the same model")
+        assert.ok(await eventually(isOk(worker)), "it comes back")
+        const [after] = await worker.embed(["How do I reset my password?"])
+        assert.ok(Math.abs(dot(before!, after!) - 1) < 1e-5, "the restarted worker runs the same model")
 
-      // Crashing again soon after: the next restart waits twice as long.
-      await worker.crashForTesting()
-      assert.match(reasonOf(worker), /restarting it in 2 s/)
-      assert.ok(await eventually(isOk(worker)))
-    } finally {
-      await worker.dispose?.()
+        // Crashing again soon after: the next restart waits twice as long.
+        await worker.crashForTesting()
+        assert.match(reasonOf(worker), /restarting it in 2 s/)
+        assert.ok(await eventually(isOk(worker)))
+      } finally {
+        await worker.dispose?.()
+      }
     }
-  })
+  )
 
-  it("keeps restarting, later each time, while the model cannot be loaded, and recovers", { timeout: 120_000 }, async () => {
-    const directory = await mkdtemp(join(tmpdir(), "isartor-restart-model-"))
-    await cp(fixture, directory, { recursive: true })
-    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: directory, cacheDir: "" })
-    try {
-      const model = join(directory, "onnx", "model.onnx")
-      const weights = await readFile(model)
-      await writeFile(model, "not an onnx model")
-      await worker.crashForTesting()
-      const failedAgain = () => /could not load the model again: .*restarting it in 2 s/.test(reasonOf(worker))
-      assert.ok(await eventually(failedAgain), reasonOf(worker))
-      assert.equal(worker.status!().status, "restarting")
-      await writeFile(model, weights)
-      assert.ok(await eventually(isOk(worker)), reasonOf(worker))
-      assert.equal((await worker.embed(["Back again?"]))[0]!.length, 32)
-    } finally {
-      await worker.dispose?.()
-      await rm(directory, { recursive: true, force: true })
+  it(
+    "keeps restarting, later each time, while the model cannot be loaded, and recovers",
+    { timeout: 120_000 },
+    async () => {
+      const directory = await mkdtemp(join(tmpdir(), "isartor-restart-model-"))
+      await cp(fixture, directory, { recursive: true })
+      const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: directory, cacheDir: "" })
+      try {
+        const model = join(directory, "onnx", "model.onnx")
+        const weights = await readFile(model)
+        await writeFile(model, "not an onnx model")
+        await worker.crashForTesting()
+        const failedAgain = () => /could not load the model again: .*restarting it in 2 s/.test(reasonOf(worker))
+        assert.ok(await eventually(failedAgain), reasonOf(worker))
+        assert.equal(worker.status!().status, "restarting")
+        await writeFile(model, weights)
+        assert.ok(await eventually(isOk(worker)), reasonOf(worker))
+        assert.equal((await worker.embed(["Back again?"]))[0]!.length, 32)
+      } finally {
+        await worker.dispose?.()
+        await rm(directory, { recursive: true, force: true })
+      }
     }
-  })
+  )
 
   it("dispose cancels a pending restart", { timeout: 60_000 }, async () => {
     const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
@@ -207,13 +230,18 @@ describe("the embedding worker after a crash", () => {
     const script = join(dir, "restart.mts")
     const inWorker = new URL("../../runtimes/embedding/inWorker.ts", import.meta.url).href
     const choice = { model: "use-lite", modelPath: fixture, cacheDir: "" }
-    await writeFile(script, [
-      `import { loadEmbedderInWorker } from ${JSON.stringify(inWorker)}`,
-      `const worker = await loadEmbedderInWorker(new URL(${JSON.stringify(workerEntry.href)}), ${JSON.stringify(choice)})`,
-      `await worker.crashForTesting()`,
-      `while (worker.status().status !== "ok") await new Promise((resolve) => setTimeout(resolve, 50))`,
-      `console.log("restarted")`
-    ].join("\n"))
+    await writeFile(
+      script,
+      [
+        `import { loadEmbedderInWorker } from ${JSON.stringify(inWorker)}`,
+        `const worker = await loadEmbedderInWorker(new URL(${JSON.stringify(workerEntry.href)}), ${
+          JSON.stringify(choice)
+        })`,
+        `await worker.crashForTesting()`,
+        `while (worker.status().status !== "ok") await new Promise((resolve) => setTimeout(resolve, 50))`,
+        `console.log("restarted")`
+      ].join("\n")
+    )
     try {
       const child = spawn(process.execPath, ["--import", "tsx", script], {
         cwd: fileURLToPath(new URL("..", import.meta.url)),
@@ -254,12 +282,16 @@ describe("the embedding worker after a crash", () => {
 })
 
 describe("embedding model start-up errors name the path and the variable", () => {
-  const startWith = (env: Record<string, string>, backends = transformersBackends) => startTestGateway(upstreamEnv(upstream.url, env), {}, backends)
+  const startWith = (env: Record<string, string>, backends = transformersBackends) =>
+    startTestGateway(upstreamEnv(upstream.url, env), {}, backends)
 
   it("a missing model directory", async () => {
     const missing = join(tmpdir(), "isartor-no-model-here")
     await assert.rejects(startWith({ ISARTOR__EMBEDDING_MODEL_PATH: missing }), (error: Error) => {
-      assert.match(error.message, /cannot load the embedding model: no model at .*isartor-no-model-here \(ISARTOR__EMBEDDING_MODEL_PATH\)/)
+      assert.match(
+        error.message,
+        /cannot load the embedding model: no model at .*isartor-no-model-here \(ISARTOR__EMBEDDING_MODEL_PATH\)/
+      )
       return true
     })
   })
@@ -270,7 +302,10 @@ describe("embedding model start-up errors name the path and the variable", () =>
       await cp(fixture, directory, { recursive: true })
       await writeFile(join(directory, "onnx", "model.onnx"), "not an onnx model")
       await assert.rejects(startWith({ ISARTOR__EMBEDDING_MODEL_PATH: directory }), (error: Error) => {
-        assert.ok(error.message.includes(`cannot load the embedding model from ${directory} (ISARTOR__EMBEDDING_MODEL_PATH)`), error.message)
+        assert.ok(
+          error.message.includes(`cannot load the embedding model from ${directory} (ISARTOR__EMBEDDING_MODEL_PATH)`),
+          error.message
+        )
         return true
       })
     } finally {
@@ -279,18 +314,28 @@ describe("embedding model start-up errors name the path and the variable", () =>
   })
 
   it("a known model that is not on this machine, with no cache to download it to", async () => {
-    await assert.rejects(startWith({ ISARTOR__EMBEDDING_MODEL: "all-minilm-l6-v2" }), /all-minilm-l6-v2 is not on this machine: set ISARTOR__EMBEDDING_MODEL_PATH .* or ISARTOR_HF_CACHE_DIR \/ HF_HOME/)
+    await assert.rejects(
+      startWith({ ISARTOR__EMBEDDING_MODEL: "all-minilm-l6-v2" }),
+      /all-minilm-l6-v2 is not on this machine: set ISARTOR__EMBEDDING_MODEL_PATH .* or ISARTOR_HF_CACHE_DIR \/ HF_HOME/
+    )
   })
 
   it("a cache directory that cannot be written", async () => {
     const backends: SemanticBackends = {
-      loadEmbedder: (choice) => loadTransformers({ ...choice, cacheDir: "/etc/hostname/cache", cacheVariable: "HF_HOME" }),
+      loadEmbedder: (choice) =>
+        loadTransformers({ ...choice, cacheDir: "/etc/hostname/cache", cacheVariable: "HF_HOME" }),
       loadHnswlib: async () => hnswlib
     }
-    await assert.rejects(startWith({ ISARTOR__EMBEDDING_MODEL: "bge-small-en-v1.5" }, backends), /the model cache \/etc\/hostname\/cache \(HF_HOME\) cannot be created or written/)
+    await assert.rejects(
+      startWith({ ISARTOR__EMBEDDING_MODEL: "bge-small-en-v1.5" }, backends),
+      /the model cache \/etc\/hostname\/cache \(HF_HOME\) cannot be created or written/
+    )
   })
 
   it("an unknown model name", async () => {
-    await assert.rejects(startWith({ ISARTOR__EMBEDDING_MODEL: "word2vec" }), /unknown embedding model "word2vec" \(ISARTOR__EMBEDDING_MODEL\)/)
+    await assert.rejects(
+      startWith({ ISARTOR__EMBEDDING_MODEL: "word2vec" }),
+      /unknown embedding model "word2vec" \(ISARTOR__EMBEDDING_MODEL\)/
+    )
   })
 })

@@ -70,13 +70,33 @@ describe("HTTP surface", () => {
       ["/v1/chat/completions", "[1,2]", 400, /must be a JSON object/],
       ["/v1/chat/completions", JSON.stringify({ model: "m" }), 400, /messages: required/],
       ["/v1/chat/completions", JSON.stringify({ messages: [] }), 400, /messages: required, a non-empty array/],
-      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "robot", content: "x" }] }), 400, /messages\[0\]\.role/],
-      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x" }], temperature: "hot" }), 400, /temperature/],
-      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: 42 }] }), 400, /messages\[0\]\.content/],
+      [
+        "/v1/chat/completions",
+        JSON.stringify({ messages: [{ role: "robot", content: "x" }] }),
+        400,
+        /messages\[0\]\.role/
+      ],
+      [
+        "/v1/chat/completions",
+        JSON.stringify({ messages: [{ role: "user", content: "x" }], temperature: "hot" }),
+        400,
+        /temperature/
+      ],
+      [
+        "/v1/chat/completions",
+        JSON.stringify({ messages: [{ role: "user", content: 42 }] }),
+        400,
+        /messages\[0\]\.content/
+      ],
       ["/api/chat", JSON.stringify({ prompt: "   " }), 400, /prompt: must not be empty/],
       ["/api/chat", JSON.stringify({ prompt: 7 }), 400, /prompt/],
       ["/api/chat", JSON.stringify({}), 400, /prompt/],
-      ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x".repeat(4000) }] }), 413, /larger than 2048 bytes/]
+      [
+        "/v1/chat/completions",
+        JSON.stringify({ messages: [{ role: "user", content: "x".repeat(4000) }] }),
+        413,
+        /larger than 2048 bytes/
+      ]
     ]
     for (const [path, body, status, message] of cases) {
       const response = await post(path, body)
@@ -103,9 +123,13 @@ describe("HTTP surface", () => {
 
 describe("exact-cache bounds through HTTP", () => {
   it("evicts the least recently used answer past cache_max_capacity, and expires answers after cache_ttl_secs", async () => {
-    const small = await start(upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "2", ISARTOR__CACHE_TTL_SECS: "1" }))
+    const small = await start(
+      upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "2", ISARTOR__CACHE_TTL_SECS: "1" })
+    )
     const ask = async (prompt: string) =>
-      (await small.fetch(new Request("http://gateway.test/api/chat", { method: "POST", body: JSON.stringify({ prompt }) })))
+      (await small.fetch(
+        new Request("http://gateway.test/api/chat", { method: "POST", body: JSON.stringify({ prompt }) })
+      ))
         .headers.get("x-isartor-layer")
     try {
       assert.equal(await ask("one"), "l3")
@@ -150,7 +174,11 @@ describe("gateway auth", () => {
   })
 
   it("answers a 401 in the client's format: Anthropic's on /v1/messages, OpenAI's elsewhere", async () => {
-    const anthropicBody = JSON.stringify({ model: "claude", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+    const anthropicBody = JSON.stringify({
+      model: "claude",
+      max_tokens: 5,
+      messages: [{ role: "user", content: "hi" }]
+    })
     const messages = await call(secured, "/v1/messages", {
       method: "POST",
       body: anthropicBody,
@@ -206,7 +234,9 @@ describe("cache scope by the caller's credential", () => {
 
 describe("package", () => {
   it("reports the version package.json has", async () => {
-    const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string
+    }
     assert.equal(VERSION, pkg.version)
   })
 })

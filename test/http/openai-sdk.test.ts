@@ -49,7 +49,8 @@ describe("OpenAI SDK through the gateway", () => {
 
   it("streams as SSE passed through from upstream, then replays the same answer from L1a as a stream", async () => {
     const collect = async (prompt: string) => {
-      const { data: stream, response } = await client().chat.completions.create({ ...ask(prompt), stream: true }).withResponse()
+      const { data: stream, response } = await client().chat.completions.create({ ...ask(prompt), stream: true })
+        .withResponse()
       assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/)
       let text = ""
       let chunks = 0
@@ -186,9 +187,14 @@ describe("OpenAI SDK through the gateway", () => {
     controller.abort()
     await reader.closed.catch(() => undefined)
     await new Promise((resolve) => setTimeout(resolve, 100))
-    const again = await client().chat.completions.create(ask("a long story the client abandons with many many words in it")).withResponse()
+    const again = await client().chat.completions.create(
+      ask("a long story the client abandons with many many words in it")
+    ).withResponse()
     assert.equal(again.response.headers.get("x-isartor-layer"), "l3")
-    assert.equal(again.data.choices[0]?.message.content, "Answer #1 to: a long story the client abandons with many many words in it")
+    assert.equal(
+      again.data.choices[0]?.message.content,
+      "Answer #1 to: a long story the client abandons with many many words in it"
+    )
   })
 
   it("ends a stream that breaks mid-way with an error the SDK raises, and caches nothing", async () => {
@@ -220,7 +226,9 @@ describe("upstream unreachable or slow", () => {
   })
 
   it("answers 502 when the upstream exceeds l3_timeout_secs", async () => {
-    const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__L3_TIMEOUT_SECS: "1", ISARTOR__L3_MAX_RETRIES: "0" }))
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, { ISARTOR__L3_TIMEOUT_SECS: "1", ISARTOR__L3_MAX_RETRIES: "0" })
+    )
     upstream.queue.push({ kind: "hang" })
     try {
       const sdk = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
@@ -238,9 +246,15 @@ describe("upstream unreachable or slow", () => {
     try {
       assert.equal(gateway.warnings.length, 1)
       assert.match(gateway.warnings[0]!, /no API key for provider openai/)
-      const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: "hi" }) })
+      const response = await fetch(`${gateway.url}/api/chat`, {
+        method: "POST",
+        body: JSON.stringify({ prompt: "hi" })
+      })
       assert.equal(response.status, 502)
-      assert.match(((await response.json()) as { error: { message: string } }).error.message, /no provider key is configured/)
+      assert.match(
+        ((await response.json()) as { error: { message: string } }).error.message,
+        /no provider key is configured/
+      )
     } finally {
       await gateway.close()
     }

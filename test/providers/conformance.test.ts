@@ -33,21 +33,32 @@ const targets = {
 describe("provider registry", () => {
   it("registers every provider file in core/providers, and the suite covers every registered provider", async () => {
     const files = (await readdir(new URL("../../core/providers/", import.meta.url), { withFileTypes: true }))
-      .filter((entry) => entry.isFile() && entry.name.endsWith(".ts") && entry.name !== "registry.ts" && entry.name !== "Provider.ts")
+      .filter((entry) =>
+        entry.isFile() && entry.name.endsWith(".ts") && entry.name !== "registry.ts" && entry.name !== "Provider.ts"
+      )
       .map((entry) => entry.name.replace(/\.ts$/, ""))
-    for (const file of files) assert.ok(Object.hasOwn(providers, file), `core/providers/${file}.ts is not in the registry`)
+    for (const file of files) {
+      assert.ok(Object.hasOwn(providers, file), `core/providers/${file}.ts is not in the registry`)
+    }
     for (const [id, definition] of Object.entries(providers)) {
       assert.equal(definition.id, id, `registry key ${id} names its provider`)
       assert.ok(files.includes(id), `${id} has its own file`)
       assert.ok(Object.hasOwn(targets, id), `${id} runs the conformance suite`)
-      assert.ok((providerConfigKeys as ReadonlyArray<string>).includes(providerConfigKey(id as ProviderId)), `${id} has a [providers.*] config table`)
+      assert.ok(
+        (providerConfigKeys as ReadonlyArray<string>).includes(providerConfigKey(id as ProviderId)),
+        `${id} has a [providers.*] config table`
+      )
     }
   })
 })
 
 const weatherTool = {
   type: "function" as const,
-  function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { query: { type: "string" } } } }
+  function: {
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { query: { type: "string" } } }
+  }
 }
 
 let fake: FakeProviders
@@ -109,7 +120,11 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
 
     it("tool call round trip (OpenAI client)", async () => {
       const question = { role: "user" as const, content: `weather in Paris for ${id}?` }
-      const first = await openai.chat.completions.create({ model: "model-a", messages: [question], tools: [weatherTool] })
+      const first = await openai.chat.completions.create({
+        model: "model-a",
+        messages: [question],
+        tools: [weatherTool]
+      })
       const call = first.choices[0]?.message.tool_calls?.[0]
       assert.equal(first.choices[0]?.finish_reason, "tool_calls")
       assert.ok(call && call.type === "function")
@@ -118,7 +133,11 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
       const second = await openai.chat.completions.create({
         model: "model-a",
         tools: [weatherTool],
-        messages: [question, { role: "assistant", content: null, tool_calls: [call] }, { role: "tool", tool_call_id: call.id, content: "18C and sunny" }]
+        messages: [question, { role: "assistant", content: null, tool_calls: [call] }, {
+          role: "tool",
+          tool_call_id: call.id,
+          content: "18C and sunny"
+        }]
       })
       assert.equal(second.choices[0]?.message.content, "Tool said: 18C and sunny")
     })
@@ -168,11 +187,17 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
 
     it("maps upstream errors: 400 keeps its message, 429 keeps Retry-After", async () => {
       fake.queue.push({ kind: "error", status: 400, message: "that model does not take this option" })
-      const bad = await openai.chat.completions.create({ model: "model-a", messages: [{ role: "user", content: `bad ${id}` }] }).catch((e: unknown) => e)
+      const bad = await openai.chat.completions.create({
+        model: "model-a",
+        messages: [{ role: "user", content: `bad ${id}` }]
+      }).catch((e: unknown) => e)
       assert.ok(bad instanceof OpenAI.BadRequestError)
       assert.match(bad.message, new RegExp(`provider ${id}: that model does not take this option`))
       fake.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after": "3" } })
-      const limited = await openai.chat.completions.create({ model: "model-a", messages: [{ role: "user", content: `limited ${id}` }] }).catch((e: unknown) => e)
+      const limited = await openai.chat.completions.create({
+        model: "model-a",
+        messages: [{ role: "user", content: `limited ${id}` }]
+      }).catch((e: unknown) => e)
       assert.ok(limited instanceof OpenAI.RateLimitError)
       assert.equal(limited.headers?.get("retry-after"), "3")
       assert.match(limited.message, /slow down/)
@@ -191,14 +216,26 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
       })
       assert.equal(message.type, "message")
       assert.equal(message.stop_reason, "end_turn")
-      assert.deepEqual(message.content, [{ type: "text", text: `Answer to: anthropic client ${id} | system: Answer kindly. | turns: 3` }])
+      assert.deepEqual(message.content, [{
+        type: "text",
+        text: `Answer to: anthropic client ${id} | system: Answer kindly. | turns: 3`
+      }])
       assert.equal(message.usage.input_tokens, PROMPT_TOKENS)
     })
 
     it("tool use round trip (Anthropic client)", async () => {
-      const tool = { name: "get_weather", description: "Weather for a city", input_schema: { type: "object" as const, properties: { query: { type: "string" } } } }
+      const tool = {
+        name: "get_weather",
+        description: "Weather for a city",
+        input_schema: { type: "object" as const, properties: { query: { type: "string" } } }
+      }
       const question = { role: "user" as const, content: `anthropic tools ${id}` }
-      const first = await anthropic.messages.create({ model: "model-b", max_tokens: 100, tools: [tool], messages: [question] })
+      const first = await anthropic.messages.create({
+        model: "model-b",
+        max_tokens: 100,
+        tools: [tool],
+        messages: [question]
+      })
       assert.equal(first.stop_reason, "tool_use")
       const use = first.content.find((block) => block.type === "tool_use")
       assert.ok(use && use.type === "tool_use")
@@ -208,17 +245,27 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
         model: "model-b",
         max_tokens: 100,
         tools: [tool],
-        messages: [question, { role: "assistant", content: first.content }, { role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: "rainy" }] }]
+        messages: [question, { role: "assistant", content: first.content }, {
+          role: "user",
+          content: [{ type: "tool_result", tool_use_id: use.id, content: "rainy" }]
+        }]
       })
       assert.deepEqual(second.content, [{ type: "text", text: "Tool said: rainy" }])
     })
 
     it("streaming (Anthropic client)", async () => {
-      const stream = anthropic.messages.stream({ model: "model-b", max_tokens: 100, messages: [{ role: "user", content: `anthropic stream ${id}` }] })
+      const stream = anthropic.messages.stream({
+        model: "model-b",
+        max_tokens: 100,
+        messages: [{ role: "user", content: `anthropic stream ${id}` }]
+      })
       let deltas = 0
       stream.on("text", () => deltas++)
       const final = await stream.finalMessage()
-      assert.deepEqual(final.content, [{ type: "text", text: `Answer to: anthropic stream ${id} | system: none | turns: 1` }])
+      assert.deepEqual(final.content, [{
+        type: "text",
+        text: `Answer to: anthropic stream ${id} | system: none | turns: 1`
+      }])
       assert.equal(final.stop_reason, "end_turn")
       assert.ok(deltas > 3, "text arrives in several deltas")
     })
@@ -227,9 +274,15 @@ for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]
     if (target.format === "anthropic" || target.format === "gemini") {
       it("a tool its format cannot carry is a 400 naming it, and nothing is sent upstream (OpenAI client)", async () => {
         const custom = { type: "custom", custom: { name: "run_sql" } }
-        const ask = { model: "model-a", messages: [{ role: "user" as const, content: `custom tool ${id}` }], tools: [custom] }
+        const ask = {
+          model: "model-a",
+          messages: [{ role: "user" as const, content: `custom tool ${id}` }],
+          tools: [custom]
+        }
         const before = callsFor().length
-        const result = await openai.chat.completions.create(ask as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        const result = await openai.chat.completions.create(
+          ask as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming
+        )
           .then(() => undefined, (error: unknown) => error)
         assert.ok(result instanceof OpenAI.BadRequestError, `got ${String(result)}`)
         assert.match(result.message, new RegExp(`tools\\[0\\]: only function tools can be sent to ${id}`))

@@ -1,16 +1,22 @@
+import { Redacted } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { Redacted } from "effect"
 import { retryAfterMs, scrub } from "../../core/providers/shared/http.ts"
 
 describe("upstream error text", () => {
   it("redacts the configured key and anything key-shaped, and leaves ordinary words alone", () => {
     const key = Redacted.make("my-provider-secret-123")
     assert.equal(scrub("rejected my-provider-secret-123 here", key), "rejected [redacted] here")
-    assert.equal(scrub("Incorrect API key provided: sk-proj-abc123def456.", key), "Incorrect API key provided: [redacted].")
+    assert.equal(
+      scrub("Incorrect API key provided: sk-proj-abc123def456.", key),
+      "Incorrect API key provided: [redacted]."
+    )
     assert.equal(scrub("x-api-key sk-ant-api03-abcdefgh is invalid", key), "x-api-key [redacted] is invalid")
     assert.equal(scrub("API key not valid: AIzaSyA1234567890abcdefghijk", key), "API key not valid: [redacted]")
-    assert.equal(scrub("skipping the keyboard shortcut: unknown field", key), "skipping the keyboard shortcut: unknown field")
+    assert.equal(
+      scrub("skipping the keyboard shortcut: unknown field", key),
+      "skipping the keyboard shortcut: unknown field"
+    )
   })
 
   it("reads Retry-After as seconds, as an HTTP date, or retry-after-ms", () => {

@@ -36,7 +36,11 @@ const ask = (content: string) => ({ model: "gpt-4o-mini", messages: [{ role: "us
 describe("retries", () => {
   it("retries 503 twice, then answers: one client request, three upstream calls", async () => {
     await withGateway(openaiUpstream(), async (client) => {
-      fake.queue.push({ kind: "error", status: 503, message: "overloaded" }, { kind: "error", status: 503, message: "overloaded" })
+      fake.queue.push({ kind: "error", status: 503, message: "overloaded" }, {
+        kind: "error",
+        status: 503,
+        message: "overloaded"
+      })
       const answer = await client.chat.completions.create(ask("retry me"))
       assert.match(answer.choices[0]?.message.content ?? "", /Answer to: retry me/)
       assert.equal(fake.calls.length, 3)
@@ -45,7 +49,11 @@ describe("retries", () => {
 
   it("gives up after l3_max_retries and answers 502 naming the provider and reason", async () => {
     await withGateway(openaiUpstream({ ISARTOR__L3_MAX_RETRIES: "1" }), async (client) => {
-      fake.queue.push({ kind: "error", status: 500, message: "boom" }, { kind: "error", status: 500, message: "boom again" })
+      fake.queue.push({ kind: "error", status: 500, message: "boom" }, {
+        kind: "error",
+        status: 500,
+        message: "boom again"
+      })
       const error = await client.chat.completions.create(ask("always failing")).catch((e: unknown) => e)
       assert.ok(error instanceof OpenAI.APIError)
       assert.equal(error.status, 502)
@@ -59,7 +67,10 @@ describe("retries", () => {
       fake.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after-ms": "400" } })
       await client.chat.completions.create(ask("rate limited once"))
       assert.equal(fake.calls.length, 2)
-      assert.ok(fake.calls[1]!.at - fake.calls[0]!.at >= 390, "the retry came after the Retry-After wait, not the 10 ms backoff")
+      assert.ok(
+        fake.calls[1]!.at - fake.calls[0]!.at >= 390,
+        "the retry came after the Retry-After wait, not the 10 ms backoff"
+      )
     })
   })
 
@@ -89,7 +100,11 @@ describe("fallback providers", () => {
 
   it("reaches the fallback when the primary keeps failing, and says which provider answered", async () => {
     await withGateway(withFallback(), async (client) => {
-      fake.queue.push({ kind: "error", status: 503, message: "down" }, { kind: "error", status: 503, message: "still down" })
+      fake.queue.push({ kind: "error", status: 503, message: "down" }, {
+        kind: "error",
+        status: 503,
+        message: "still down"
+      })
       const { data, response } = await client.chat.completions.create(ask("fall back please")).withResponse()
       assert.match(data.choices[0]?.message.content ?? "", /Answer to: fall back please/)
       assert.equal(response.headers.get("x-isartor-provider"), "anthropic")
@@ -116,29 +131,46 @@ describe("fallback providers", () => {
       const limited = await client.chat.completions.create(ask("everyone busy")).catch((e: unknown) => e)
       assert.ok(limited instanceof OpenAI.RateLimitError)
       assert.equal(limited.headers?.get("retry-after"), "2")
-      assert.match(limited.message, /openai \(RateLimited: primary limited\).*anthropic \(RateLimited: fallback limited\)/)
+      assert.match(
+        limited.message,
+        /openai \(RateLimited: primary limited\).*anthropic \(RateLimited: fallback limited\)/
+      )
 
-      fake.queue.push({ kind: "error", status: 429, message: "limited" }, { kind: "error", status: 500, message: "broken" })
+      fake.queue.push({ kind: "error", status: 429, message: "limited" }, {
+        kind: "error",
+        status: 500,
+        message: "broken"
+      })
       const mixed = await client.chat.completions.create(ask("mixed failures")).catch((e: unknown) => e)
       assert.ok(mixed instanceof OpenAI.APIError)
       assert.equal(mixed.status, 502)
     })
   })
   it("names the fallback's own key variable when the fallback has no key", async () => {
-    await withGateway(withFallback({ ISARTOR__PROVIDERS__ANTHROPIC__API_KEY: "", ISARTOR__L3_MAX_RETRIES: "0" }), async (client) => {
-      fake.queue.push({ kind: "error", status: 503, message: "down" })
-      const error = await client.chat.completions.create(ask("no fallback key")).catch((e: unknown) => e)
-      assert.ok(error instanceof OpenAI.APIError)
-      assert.equal(error.status, 502)
-      assert.match(error.message, /anthropic \(NotConfigured: no provider key is configured for anthropic: set ISARTOR__PROVIDERS__ANTHROPIC__API_KEY\)/)
-      assert.doesNotMatch(error.message, /EXTERNAL_LLM_API_KEY/)
-    })
+    await withGateway(
+      withFallback({ ISARTOR__PROVIDERS__ANTHROPIC__API_KEY: "", ISARTOR__L3_MAX_RETRIES: "0" }),
+      async (client) => {
+        fake.queue.push({ kind: "error", status: 503, message: "down" })
+        const error = await client.chat.completions.create(ask("no fallback key")).catch((e: unknown) => e)
+        assert.ok(error instanceof OpenAI.APIError)
+        assert.equal(error.status, 502)
+        assert.match(
+          error.message,
+          /anthropic \(NotConfigured: no provider key is configured for anthropic: set ISARTOR__PROVIDERS__ANTHROPIC__API_KEY\)/
+        )
+        assert.doesNotMatch(error.message, /EXTERNAL_LLM_API_KEY/)
+      }
+    )
   })
 })
 
 describe("streams that fail", () => {
   it("ends a stream that breaks mid-way with an error event and never caches it (anthropic upstream)", async () => {
-    const env = { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__EXTERNAL_LLM_URL: fake.url, ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey }
+    const env = {
+      ISARTOR__LLM_PROVIDER: "anthropic",
+      ISARTOR__EXTERNAL_LLM_URL: fake.url,
+      ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey
+    }
     await withGateway(env, async (client) => {
       fake.queue.push({ kind: "break-stream" })
       const stream = await client.chat.completions.create({ ...ask("break this stream"), stream: true })
@@ -156,13 +188,24 @@ describe("streams that fail", () => {
 
 describe("start-up checks", () => {
   it("rejects an unknown fallback provider and a malformed Azure setting", async () => {
-    await assert.rejects(startTestGateway(openaiUpstream({ ISARTOR__FALLBACK_PROVIDERS: "antropic" })), /ISARTOR__FALLBACK_PROVIDERS: "antropic" is not a provider/)
     await assert.rejects(
-      startTestGateway({ ISARTOR__LLM_PROVIDER: "azure", ISARTOR__EXTERNAL_LLM_URL: fake.url, ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey }),
+      startTestGateway(openaiUpstream({ ISARTOR__FALLBACK_PROVIDERS: "antropic" })),
+      /ISARTOR__FALLBACK_PROVIDERS: "antropic" is not a provider/
+    )
+    await assert.rejects(
+      startTestGateway({
+        ISARTOR__LLM_PROVIDER: "azure",
+        ISARTOR__EXTERNAL_LLM_URL: fake.url,
+        ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey
+      }),
       /ISARTOR__AZURE_DEPLOYMENT_ID: required for azure/
     )
     await assert.rejects(
-      startTestGateway({ ISARTOR__LLM_PROVIDER: "azure", ISARTOR__AZURE_API_VERSION: "latest", ISARTOR__AZURE_DEPLOYMENT_ID: "d" }),
+      startTestGateway({
+        ISARTOR__LLM_PROVIDER: "azure",
+        ISARTOR__AZURE_API_VERSION: "latest",
+        ISARTOR__AZURE_DEPLOYMENT_ID: "d"
+      }),
       /ISARTOR__AZURE_API_VERSION = "latest": expected YYYY-MM-DD or YYYY-MM-DD-preview/
     )
   })

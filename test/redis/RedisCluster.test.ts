@@ -1,8 +1,8 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import type { SemanticBackends } from "../../core/Gateway.ts"
 import { exactKeyPrefix } from "../../core/cache/exact/RedisExactStore.ts"
 import { semanticKeyPrefix } from "../../core/cache/semantic/RedisSemanticStore.ts"
+import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../../runtimes/redis.ts"
@@ -26,7 +26,12 @@ after(async () => {
 })
 
 const replica = () =>
-  startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: cluster.url }), {}, backends, connectRedis)
+  startTestGateway(
+    upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: cluster.url }),
+    {},
+    backends,
+    connectRedis
+  )
 
 const ask = async (gateway: RunningGateway, prompt: string) => {
   const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }) })
@@ -39,7 +44,11 @@ const l1bEntries = async (gateway: RunningGateway) =>
 
 /** Keys under a prefix on each master, read from the nodes themselves. */
 const keysPerMaster = (prefix: string) =>
-  Promise.all(cluster.ports.map(async (port) => (await cluster.cli(port, "--scan", "--pattern", `${prefix}*`)).split("\n").filter(Boolean).length))
+  Promise.all(
+    cluster.ports.map(async (port) =>
+      (await cluster.cli(port, "--scan", "--pattern", `${prefix}*`)).split("\n").filter(Boolean).length
+    )
+  )
 
 const questions = [
   "How do I reset my password?",
@@ -75,11 +84,18 @@ describe("Redis Cluster (3 masters)", () => {
       const semanticKeys = await keysPerMaster(semanticKeyPrefix)
       assert.equal(exactKeys.reduce((sum, n) => sum + n, 0), questions.length)
       assert.equal(semanticKeys.reduce((sum, n) => sum + n, 0), questions.length)
-      assert.ok(exactKeys.filter((n) => n > 0).length >= 2, `entries on several masters, not one slot: ${exactKeys.join("/")}`)
+      assert.ok(
+        exactKeys.filter((n) => n > 0).length >= 2,
+        `entries on several masters, not one slot: ${exactKeys.join("/")}`
+      )
 
       for (const port of cluster.ports) await cluster.cli(port, "flushdb")
       assert.equal((await ask(a, questions[0]!)).layer, "l3", "flushed on every master: replica A misses")
-      assert.equal((await ask(b, "What is the capital city of Australia?")).layer, "l3", "and replica B no longer serves the flushed L1b entry")
+      assert.equal(
+        (await ask(b, "What is the capital city of Australia?")).layer,
+        "l3",
+        "and replica B no longer serves the flushed L1b entry"
+      )
     } finally {
       await a.close()
       await b.close()

@@ -72,7 +72,11 @@ const assertStillLearns = async (gateway: RunningGateway) => {
 
 describe("L1b after 10 × cache_max_capacity distinct questions", () => {
   it("memory: still answers a paraphrase; entries and graph slots stay within the capacity; no insert failed", async () => {
-    const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: String(CAPACITY) }), {}, backends)
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: String(CAPACITY) }),
+      {},
+      backends
+    )
     try {
       assert.equal(await churn(gateway, 10 * CAPACITY), 10 * CAPACITY, "every distinct question was a miss")
       await assertStillLearns(gateway)

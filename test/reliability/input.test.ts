@@ -178,23 +178,31 @@ describe("unusual but valid shapes", () => {
         "a tool call and its result",
         toolTurn(callOf({ name: "f", arguments: "{}" }), { role: "tool", tool_call_id: "c1", content: "42" })
       ],
-      ["/v1/messages", "a thinking block", anthropic({
-        messages: [
-          user("hi"),
-          {
-            role: "assistant",
-            content: [{ type: "thinking", thinking: "hm", signature: "s" }, { type: "text", text: "ok" }]
-          },
-          user("and?")
-        ]
-      })],
-      ["/v1/messages", "tool_use with empty input, then its text result", anthropic({
-        messages: [
-          user("hi"),
-          { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
-          user([{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "42" }] }])
-        ]
-      })],
+      [
+        "/v1/messages",
+        "a thinking block",
+        anthropic({
+          messages: [
+            user("hi"),
+            {
+              role: "assistant",
+              content: [{ type: "thinking", thinking: "hm", signature: "s" }, { type: "text", text: "ok" }]
+            },
+            user("and?")
+          ]
+        })
+      ],
+      [
+        "/v1/messages",
+        "tool_use with empty input, then its text result",
+        anthropic({
+          messages: [
+            user("hi"),
+            { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: {} }] },
+            user([{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "42" }] }])
+          ]
+        })
+      ],
       [
         "/v1/messages",
         "a url image",

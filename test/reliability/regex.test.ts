@@ -2,25 +2,10 @@
 // regex retry from each position) of 64 KB and then 1 MB are analysed within a second each — a quadratic scan
 // takes seconds at 64 KB (so it fails there instead of hanging for hours at 1 MB), a linear one milliseconds. And
 // a real gateway keeps answering /healthz while it verifies four 40 KB prompts against cached look-alikes.
-import assert from "node:assert/strict"
-import { describe, it } from "node:test"
 import { Exit, Redacted } from "effect"
 import type { Context as HonoContext } from "hono"
-import {
-  fromAnthropicBody,
-  fromNativeBody,
-  fromOpenAIBody,
-  parseJsonBody,
-  type RequestContext
-} from "../../core/domain/ChatRequest.ts"
-import { parseTier } from "../../core/router/Classifier.ts"
-import type { AppConfigShape } from "../../core/config/ConfigSpec.ts"
-import { toAnthropicRequest } from "../../core/formats/anthropic/request.ts"
-import { toGeminiRequest } from "../../core/formats/gemini.ts"
-import type { SemanticBackends } from "../../core/Gateway.ts"
-import { presentedCredentials, presentedGatewayKey } from "../../core/http/middleware.ts"
-import { scrub } from "../../core/providers/shared/http.ts"
-import { guardVerdict } from "../../core/router/Router.ts"
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
 import {
   analyse,
   analyseText,
@@ -29,6 +14,21 @@ import {
   properNamesOf,
   verify
 } from "../../core/cache/semantic/SemanticVerifier.ts"
+import type { AppConfigShape } from "../../core/config/ConfigSpec.ts"
+import {
+  fromAnthropicBody,
+  fromNativeBody,
+  fromOpenAIBody,
+  parseJsonBody,
+  type RequestContext
+} from "../../core/domain/ChatRequest.ts"
+import { toAnthropicRequest } from "../../core/formats/anthropic/request.ts"
+import { toGeminiRequest } from "../../core/formats/gemini.ts"
+import type { SemanticBackends } from "../../core/Gateway.ts"
+import { presentedCredentials, presentedGatewayKey } from "../../core/http/middleware.ts"
+import { scrub } from "../../core/providers/shared/http.ts"
+import { parseTier } from "../../core/router/Classifier.ts"
+import { guardVerdict } from "../../core/router/Router.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../../runtimes/embedding/inWorker.ts"
 import { startFakeOpenAI } from "../support/fakeOpenAI.ts"
@@ -60,7 +60,10 @@ const adversarial: Record<string, (size: number) => string> = {
 }
 
 const context: RequestContext = { defaultModel: "gpt-4o-mini", tenant: "t", cacheRead: true, cacheWrite: true }
-const guard = { min_answer_chars: 10, guard_phrases: ["I'm not sure", "I don't know"] } as unknown as AppConfigShape["layer2"]
+const guard = {
+  min_answer_chars: 10,
+  guard_phrases: ["I'm not sure", "I don't know"]
+} as unknown as AppConfigShape["layer2"]
 const headersOf = (headers: Record<string, string>) =>
   ({ req: { header: (name: string) => headers[name] } }) as HonoContext
 const userParts = (...content: Array<unknown>) => ({ messages: [{ role: "user", content }] })
@@ -140,11 +143,12 @@ describe("a gateway under long prompts", () => {
     const upstream = await startFakeOpenAI()
     let worker: { dispose?: () => Promise<void> } | undefined
     const backends: SemanticBackends = {
-      loadEmbedder: async (choice) =>
-        (worker = await loadEmbedderInWorker(new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url), {
-          ...choice,
-          cacheDir: ""
-        })),
+      loadEmbedder: async (
+        choice
+      ) => (worker = await loadEmbedderInWorker(new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url), {
+        ...choice,
+        cacheDir: ""
+      })),
       loadHnswlib
     }
     // The fast stage off: its table is built at start-up, and L1b's model stage is what reads these prompts.

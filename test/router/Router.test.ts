@@ -1,15 +1,15 @@
+import { Effect } from "effect"
 import assert from "node:assert/strict"
+import { writeFile } from "node:fs/promises"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { after, before, beforeEach, describe, it } from "node:test"
-import { writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { after, before, beforeEach, describe, it } from "node:test"
 import OpenAI from "openai"
 import { CacheKey } from "../../core/cache/CacheKey.ts"
-import { datasetDigest, parseTier } from "../../core/router/Classifier.ts"
 import type { SemanticBackends } from "../../core/Gateway.ts"
+import { datasetDigest, parseTier } from "../../core/router/Classifier.ts"
 import { shippedClassifiers } from "../../core/router/weights.ts"
 import { loadEmbeddedEngine } from "../../runtimes/embedded/llama.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
@@ -30,7 +30,13 @@ let sidecarUrl: string
 const sidecarCalls: Array<SidecarCall> = []
 
 const classify = (text: string) =>
-  /tsconfig|readme/i.test(text) ? " Template." : /function|unsure|tiny/i.test(text) ? "snippet: short" : /capital/i.test(text) ? "SIMPLE" : "COMPLEX!"
+  /tsconfig|readme/i.test(text)
+    ? " Template."
+    : /function|unsure|tiny/i.test(text)
+    ? "snippet: short"
+    : /capital/i.test(text)
+    ? "SIMPLE"
+    : "COMPLEX!"
 const answer = (text: string) =>
   /unsure/i.test(text) ? "I'm not sure how to do that." : /tiny/i.test(text) ? "ok" : `Local answer for: ${text}`
 
@@ -60,7 +66,11 @@ before(async () => {
         object: "chat.completion",
         created: 1_700_000_000,
         model: body.model,
-        choices: [{ index: 0, message: { role: "assistant", content: isClassification ? classify(text) : answer(text) }, finish_reason: "stop" }],
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: isClassification ? classify(text) : answer(text) },
+          finish_reason: "stop"
+        }],
         usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 }
       }))
     })
@@ -79,7 +89,13 @@ beforeEach(() => {
 })
 
 const withRouter = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
-  const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl, ISARTOR__LAYER2__MODEL_NAME: "tiny-model", ...extra }))
+  const gateway = await startTestGateway(
+    upstreamEnv(upstream.url, {
+      ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl,
+      ISARTOR__LAYER2__MODEL_NAME: "tiny-model",
+      ...extra
+    })
+  )
   try {
     await run(gateway)
   } finally {
@@ -89,7 +105,11 @@ const withRouter = async (extra: Record<string, string>, run: (gateway: RunningG
 
 const ask = async (gateway: RunningGateway, prompt: string) => {
   const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }) })
-  return { layer: response.headers.get("x-isartor-layer"), tier: response.headers.get("x-isartor-tier"), body: (await response.json()) as { layer: number; message: string } }
+  return {
+    layer: response.headers.get("x-isartor-layer"),
+    tier: response.headers.get("x-isartor-tier"),
+    body: (await response.json()) as { layer: number; message: string }
+  }
 }
 
 describe("parseTier", () => {
@@ -109,7 +129,11 @@ describe("L2 router", () => {
       const first = await ask(gateway, "Write a tsconfig.json for a Node library")
       assert.equal(first.layer, "l2")
       assert.equal(first.tier, "TEMPLATE")
-      assert.deepEqual(first.body, { layer: 2, message: "Local answer for: Write a tsconfig.json for a Node library", model: "tiny-model" })
+      assert.deepEqual(first.body, {
+        layer: 2,
+        message: "Local answer for: Write a tsconfig.json for a Node library",
+        model: "tiny-model"
+      })
       assert.equal(upstream.calls.length, 0)
       const classification = sidecarCalls.find((call) => call.kind === "classify")!
       assert.equal(classification.body.temperature, 0)
@@ -129,7 +153,11 @@ describe("L2 router", () => {
       for (const extra of bodies) {
         const response = await fetch(`${gateway.url}/v1/chat/completions`, {
           method: "POST",
-          body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Write a tsconfig.json" }], ...extra })
+          body: JSON.stringify({
+            model: "gpt-4o-mini",
+            messages: [{ role: "user", content: "Write a tsconfig.json" }],
+            ...extra
+          })
         })
         await response.arrayBuffer()
         assert.equal(response.headers.get("x-isartor-layer"), "l3", JSON.stringify(extra))
@@ -172,7 +200,11 @@ describe("L2 router", () => {
     await withRouter({}, async (gateway) => {
       const client = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
       const { data, response } = await client.chat.completions
-        .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Write a README for my CLI" }], stream: true })
+        .create({
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "Write a README for my CLI" }],
+          stream: true
+        })
         .withResponse()
       assert.equal(response.headers.get("x-isartor-layer"), "l2")
       let text = ""
@@ -182,7 +214,12 @@ describe("L2 router", () => {
   })
 
   it("treats an unreachable sidecar as COMPLEX: L3 answers, nothing fails, /health says so", async () => {
-    const gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__LAYER2__SIDECAR_URL: "http://127.0.0.1:9", ISARTOR__LAYER2__TIMEOUT_SECONDS: "2" }))
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, {
+        ISARTOR__LAYER2__SIDECAR_URL: "http://127.0.0.1:9",
+        ISARTOR__LAYER2__TIMEOUT_SECONDS: "2"
+      })
+    )
     try {
       const result = await ask(gateway, "Write a tsconfig.json for a Node library")
       assert.equal(result.layer, "l3")
@@ -221,7 +258,12 @@ describe("L2 with the in-process embedding classifier", () => {
   const backends: SemanticBackends = { loadEmbedder: () => loadUseLite(), loadHnswlib }
   const withClassifier = async (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) => {
     const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, { ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl, ISARTOR__LAYER2__MODEL_NAME: "tiny-model", ISARTOR__LAYER2__CLASSIFIER: "embedding", ...extra }),
+      upstreamEnv(upstream.url, {
+        ISARTOR__LAYER2__SIDECAR_URL: sidecarUrl,
+        ISARTOR__LAYER2__MODEL_NAME: "tiny-model",
+        ISARTOR__LAYER2__CLASSIFIER: "embedding",
+        ...extra
+      }),
       {},
       backends
     )
@@ -233,7 +275,9 @@ describe("L2 with the in-process embedding classifier", () => {
   }
 
   it("ships weights trained on the current labelled set (run npm run train:router after editing it)", async () => {
-    const digest = await Effect.runPromise(Effect.map(CacheKey, (service) => service.digest).pipe(Effect.provide(CacheKey.layer)))
+    const digest = await Effect.runPromise(
+      Effect.map(CacheKey, (service) => service.digest).pipe(Effect.provide(CacheKey.layer))
+    )
     assert.equal(shippedClassifiers.model, "use-lite")
     assert.equal(shippedClassifiers.dataset, datasetDigest(digest))
   })
@@ -246,10 +290,17 @@ describe("L2 with the in-process embedding classifier", () => {
       const snippet = await ask(gateway, "Write a JavaScript function that returns the sum of an array of numbers")
       assert.equal(snippet.layer, "l2")
       assert.equal(snippet.tier, "SNIPPET")
-      assert.deepEqual(sidecarCalls.map((call) => call.kind), ["answer", "answer"], "the sidecar was never asked to classify")
+      assert.deepEqual(
+        sidecarCalls.map((call) => call.kind),
+        ["answer", "answer"],
+        "the sidecar was never asked to classify"
+      )
 
       sidecarCalls.length = 0
-      const complex = await ask(gateway, "Implement a distributed order management system with microservices, event sourcing and a full integration test suite")
+      const complex = await ask(
+        gateway,
+        "Implement a distributed order management system with microservices, event sourcing and a full integration test suite"
+      )
       assert.equal(complex.layer, "l3")
       assert.equal(complex.tier, "COMPLEX")
       assert.equal(sidecarCalls.length, 0, "a COMPLEX request never waits on the small model")
@@ -257,14 +308,20 @@ describe("L2 with the in-process embedding classifier", () => {
   })
 
   it("keeps classifying in binary mode while the sidecar is too slow to answer", async () => {
-    await withClassifier({ ISARTOR__LAYER2__CLASSIFIER_MODE: "binary", ISARTOR__LAYER2__TIMEOUT_SECONDS: "1" }, async (gateway) => {
-      const simple = await ask(gateway, "What is the capital of Portugal? Answer slowly")
-      assert.equal(simple.tier, "SIMPLE")
-      assert.equal(simple.layer, "l3", "the local answer timed out, so L3 answered")
-      const complex = await ask(gateway, "Write a detailed business plan for a restaurant with market analysis and five-year financial projections")
-      assert.equal(complex.tier, "COMPLEX")
-      assert.equal(complex.layer, "l3")
-    })
+    await withClassifier(
+      { ISARTOR__LAYER2__CLASSIFIER_MODE: "binary", ISARTOR__LAYER2__TIMEOUT_SECONDS: "1" },
+      async (gateway) => {
+        const simple = await ask(gateway, "What is the capital of Portugal? Answer slowly")
+        assert.equal(simple.tier, "SIMPLE")
+        assert.equal(simple.layer, "l3", "the local answer timed out, so L3 answered")
+        const complex = await ask(
+          gateway,
+          "Write a detailed business plan for a restaurant with market analysis and five-year financial projections"
+        )
+        assert.equal(complex.tier, "COMPLEX")
+        assert.equal(complex.layer, "l3")
+      }
+    )
   })
 })
 
@@ -287,10 +344,15 @@ describe("L2 embedded engine (node-llama-cpp)", () => {
   it("without a model path: one line saying which variable to set, and requests fall through to L3", async () => {
     await withEmbedded({}, async (gateway) => {
       assert.equal(gateway.warnings.length, 1)
-      assert.match(gateway.warnings[0]!, /embedded L2 engine unavailable: set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file; L2 falls through to L3/)
+      assert.match(
+        gateway.warnings[0]!,
+        /embedded L2 engine unavailable: set ISARTOR__EMBEDDED__MODEL_PATH to a GGUF model file; L2 falls through to L3/
+      )
       const answer = await ask(gateway, "Write a tsconfig.json for a Node library")
       assert.equal(answer.layer, "l3")
-      const health = (await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l2: { status: string; engine: string } } }
+      const health = (await (await fetch(`${gateway.url}/health`)).json()) as {
+        layers: { l2: { status: string; engine: string } }
+      }
       assert.deepEqual([health.layers.l2.status, health.layers.l2.engine], ["unavailable", "embedded"])
     })
   })
@@ -299,7 +361,10 @@ describe("L2 embedded engine (node-llama-cpp)", () => {
     const missing = join(tmpdir(), "isartor-no-such-model.gguf")
     await withEmbedded({ ISARTOR__EMBEDDED__MODEL_PATH: missing }, async (gateway) => {
       assert.equal(gateway.warnings.length, 1)
-      assert.ok(gateway.warnings[0]!.includes(`ISARTOR__EMBEDDED__MODEL_PATH=${missing} does not exist`), gateway.warnings[0])
+      assert.ok(
+        gateway.warnings[0]!.includes(`ISARTOR__EMBEDDED__MODEL_PATH=${missing} does not exist`),
+        gateway.warnings[0]
+      )
       assert.equal((await ask(gateway, "Write a tsconfig.json for a Node library")).layer, "l3")
     })
   })

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
-import { projectRoot, type RuntimeName, runtimeCommand, startProcess } from "../support/processes.ts"
+import { projectRoot, runtimeCommand, type RuntimeName, startProcess } from "../support/processes.ts"
 
 const runtimes: Array<RuntimeName> = ["node", "bun", "deno"]
 const tinyBert = fileURLToPath(new URL("../fixtures/tiny-bert", import.meta.url))
@@ -70,7 +70,10 @@ for (const name of runtimes) {
         gateway.child.kill("SIGTERM")
         const response = await inFlight
         assert.equal(response.status, 200)
-        assert.match(((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content, /slow request/)
+        assert.match(
+          ((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content,
+          /slow request/
+        )
         const [code] = await exited
         assert.equal(code, 0, gateway.output())
       } finally {
@@ -84,14 +87,21 @@ describe("runtime start-up errors", () => {
   it("stops with exit code 1 when the embedding model directory is missing, naming the path and the variable", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "runtimes/node.ts"], {
       cwd: projectRoot,
-      env: { PATH: process.env.PATH ?? "", ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/minilm" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        ISARTOR__HOST_PORT: "127.0.0.1:0",
+        ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/minilm"
+      },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     const [code] = await once(child, "exit")
     assert.equal(code, 1)
-    assert.match(stderr, /cannot load the embedding model: no model at \/nonexistent\/minilm \(ISARTOR__EMBEDDING_MODEL_PATH\)/)
+    assert.match(
+      stderr,
+      /cannot load the embedding model: no model at \/nonexistent\/minilm \(ISARTOR__EMBEDDING_MODEL_PATH\)/
+    )
   })
 
   it("stops with exit code 1 and a message naming the variable", async () => {

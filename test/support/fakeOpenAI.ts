@@ -13,7 +13,12 @@ export interface RecordedCall {
 
 export type Behaviour =
   | { readonly kind: "ok"; readonly delayMs?: number }
-  | { readonly kind: "error"; readonly status: number; readonly message: string; readonly headers?: Record<string, string> }
+  | {
+    readonly kind: "error"
+    readonly status: number
+    readonly message: string
+    readonly headers?: Record<string, string>
+  }
   | { readonly kind: "break-stream" }
   /** A stream that ends cleanly after two words, with no finish reason and no `[DONE]`. */
   | { readonly kind: "truncate-stream" }
@@ -45,7 +50,12 @@ const completion = (body: Record<string, unknown>, id: string) => ({
   created: 1_700_000_000,
   model: String(body.model),
   system_fingerprint: "fp_fake",
-  choices: [{ index: 0, message: { role: "assistant", content: answerFor(body), refusal: null }, logprobs: null, finish_reason: "stop" }],
+  choices: [{
+    index: 0,
+    message: { role: "assistant", content: answerFor(body), refusal: null },
+    logprobs: null,
+    finish_reason: "stop"
+  }],
   usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 }
 })
 
@@ -61,9 +71,18 @@ const writeStream = async (
   authorization: string
 ) => {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-  const base = { id, object: "chat.completion.chunk", created: 1_700_000_000, model: String(body.model), system_fingerprint: "fp_fake" }
+  const base = {
+    id,
+    object: "chat.completion.chunk",
+    created: 1_700_000_000,
+    model: String(body.model),
+    system_fingerprint: "fp_fake"
+  }
   const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
-  send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] })
+  send({
+    ...base,
+    choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]
+  })
   const words = answerFor(body).split(/(?<= )/)
   for (const [index, word] of words.entries()) {
     send({ ...base, choices: [{ index: 0, delta: { content: word }, logprobs: null, finish_reason: null }] })
@@ -84,7 +103,13 @@ const writeStream = async (
   }
   send({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] })
   const options = body.stream_options as { include_usage?: boolean } | undefined
-  if (options?.include_usage) send({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: words.length, total_tokens: 9 + words.length } })
+  if (options?.include_usage) {
+    send({
+      ...base,
+      choices: [],
+      usage: { prompt_tokens: 9, completion_tokens: words.length, total_tokens: 9 + words.length }
+    })
+  }
   res.write("data: [DONE]\n\n")
   res.end()
 }
@@ -118,7 +143,11 @@ export const startFakeOpenAI = async (options: FakeOptions = {}): Promise<FakeOp
       if (behaviour.kind === "hang") return
       if (behaviour.kind === "error") {
         res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })
-        res.end(JSON.stringify({ error: { message: behaviour.message, type: "invalid_request_error", param: null, code: null } }))
+        res.end(
+          JSON.stringify({
+            error: { message: behaviour.message, type: "invalid_request_error", param: null, code: null }
+          })
+        )
         return
       }
       if (behaviour.kind === "ok" && behaviour.delayMs) await sleep(behaviour.delayMs)

@@ -20,7 +20,12 @@ export interface ProviderCall {
 }
 
 export type FakeBehaviour =
-  | { readonly kind: "error"; readonly status: number; readonly message: string; readonly headers?: Record<string, string> }
+  | {
+    readonly kind: "error"
+    readonly status: number
+    readonly message: string
+    readonly headers?: Record<string, string>
+  }
   | { readonly kind: StreamFault }
 
 /**
@@ -33,11 +38,18 @@ export type StreamFault = "break-stream" | "truncate-stream" | "malformed-stream
 /** The conversation as the model sees it, whatever the wire format. */
 interface Conversation {
   readonly system: string
-  readonly turns: ReadonlyArray<{ readonly role: "user" | "assistant"; readonly text: string; readonly toolResult?: string }>
+  readonly turns: ReadonlyArray<
+    { readonly role: "user" | "assistant"; readonly text: string; readonly toolResult?: string }
+  >
   readonly tools: ReadonlyArray<string>
 }
 
-type Reply = { readonly kind: "text"; readonly text: string } | { readonly kind: "tool"; readonly id: string; readonly name: string; readonly args: Record<string, unknown> }
+type Reply = { readonly kind: "text"; readonly text: string } | {
+  readonly kind: "tool"
+  readonly id: string
+  readonly name: string
+  readonly args: Record<string, unknown>
+}
 
 export const PROMPT_TOKENS = 11
 
@@ -45,8 +57,15 @@ export const PROMPT_TOKENS = 11
 export const think = (conversation: Conversation): Reply => {
   const last = conversation.turns[conversation.turns.length - 1]
   if (last?.toolResult !== undefined) return { kind: "text", text: `Tool said: ${last.toolResult}` }
-  if (conversation.tools.length > 0) return { kind: "tool", id: "call_fake_1", name: conversation.tools[0]!, args: { query: last?.text ?? "" } }
-  return { kind: "text", text: `Answer to: ${last?.text ?? ""} | system: ${conversation.system || "none"} | turns: ${conversation.turns.length}` }
+  if (conversation.tools.length > 0) {
+    return { kind: "tool", id: "call_fake_1", name: conversation.tools[0]!, args: { query: last?.text ?? "" } }
+  }
+  return {
+    kind: "text",
+    text: `Answer to: ${last?.text ?? ""} | system: ${
+      conversation.system || "none"
+    } | turns: ${conversation.turns.length}`
+  }
 }
 
 const words = (text: string) => text.split(/(?<= )/)
@@ -59,9 +78,13 @@ const textOf = (content: unknown): string =>
 // ---- reading each wire format into a Conversation ----
 
 const fromOpenAI = (body: Json): Conversation => ({
-  system: body.messages.filter((m: Json) => m.role === "system" || m.role === "developer").map((m: Json) => textOf(m.content)).join("\n\n"),
+  system: body.messages.filter((m: Json) => m.role === "system" || m.role === "developer").map((m: Json) =>
+    textOf(m.content)
+  ).join("\n\n"),
   turns: body.messages.filter((m: Json) => m.role !== "system" && m.role !== "developer").map((m: Json) =>
-    m.role === "tool" ? { role: "user", text: "", toolResult: textOf(m.content) } : { role: m.role === "assistant" ? "assistant" : "user", text: textOf(m.content) }
+    m.role === "tool"
+      ? { role: "user", text: "", toolResult: textOf(m.content) }
+      : { role: m.role === "assistant" ? "assistant" : "user", text: textOf(m.content) }
   ),
   tools: (body.tools ?? []).map((t: Json) => t.function.name)
 })
@@ -72,7 +95,11 @@ const fromAnthropic = (body: Json): Conversation => ({
     const blocks: Array<Json> = typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content
     const result = blocks.find((b) => b.type === "tool_result")
     return result
-      ? { role: "user", text: "", toolResult: typeof result.content === "string" ? result.content : textOf(result.content) }
+      ? {
+        role: "user",
+        text: "",
+        toolResult: typeof result.content === "string" ? result.content : textOf(result.content)
+      }
       : { role: m.role, text: textOf(blocks.filter((b) => b.type === "text")) }
   }),
   tools: (body.tools ?? []).map((t: Json) => t.name)
@@ -83,7 +110,13 @@ const fromGemini = (body: Json): Conversation => ({
   turns: body.contents.map((c: Json) => {
     const response = c.parts.find((p: Json) => p.functionResponse)
     return response
-      ? { role: "user", text: "", toolResult: String(response.functionResponse.response.content ?? JSON.stringify(response.functionResponse.response)) }
+      ? {
+        role: "user",
+        text: "",
+        toolResult: String(
+          response.functionResponse.response.content ?? JSON.stringify(response.functionResponse.response)
+        )
+      }
       : { role: c.role === "model" ? "assistant" : "user", text: c.parts.map((p: Json) => p.text ?? "").join("") }
   }),
   tools: (body.tools?.[0]?.functionDeclarations ?? []).map((f: Json) => f.name)
@@ -104,10 +137,22 @@ const openAIJson = (reply: Reply, model: string) => ({
     index: 0,
     message: reply.kind === "text"
       ? { role: "assistant", content: reply.text }
-      : { role: "assistant", content: null, tool_calls: [{ id: reply.id, type: "function", function: { name: reply.name, arguments: JSON.stringify(reply.args) } }] },
+      : {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: reply.id,
+          type: "function",
+          function: { name: reply.name, arguments: JSON.stringify(reply.args) }
+        }]
+      },
     finish_reason: reply.kind === "text" ? "stop" : "tool_calls"
   }],
-  usage: { prompt_tokens: PROMPT_TOKENS, completion_tokens: completionTokens(reply), total_tokens: PROMPT_TOKENS + completionTokens(reply) }
+  usage: {
+    prompt_tokens: PROMPT_TOKENS,
+    completion_tokens: completionTokens(reply),
+    total_tokens: PROMPT_TOKENS + completionTokens(reply)
+  }
 })
 
 /** Acts out a fault at its point in the stream; true when the stream is over. */
@@ -144,7 +189,8 @@ const openAIStream = async (
     sse(res, { error: { message, type: "invalid_request_error", code: "invalid_api_key" } })
   }
   const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model }
-  const delta = (d: Json, finish: string | null = null) => sse(res, { ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })
+  const delta = (d: Json, finish: string | null = null) =>
+    sse(res, { ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })
   delta({ role: "assistant", content: "" })
   if (reply.kind === "text") {
     for (const [i, word] of words(reply.text).entries()) {
@@ -160,7 +206,15 @@ const openAIStream = async (
   }
   delta({}, reply.kind === "text" ? "stop" : "tool_calls")
   if (body.stream_options?.include_usage) {
-    sse(res, { ...base, choices: [], usage: { prompt_tokens: PROMPT_TOKENS, completion_tokens: completionTokens(reply), total_tokens: PROMPT_TOKENS + completionTokens(reply) } })
+    sse(res, {
+      ...base,
+      choices: [],
+      usage: {
+        prompt_tokens: PROMPT_TOKENS,
+        completion_tokens: completionTokens(reply),
+        total_tokens: PROMPT_TOKENS + completionTokens(reply)
+      }
+    })
   }
   res.write("data: [DONE]\n\n")
   res.end()
@@ -171,18 +225,33 @@ const anthropicJson = (reply: Reply, model: string) => ({
   type: "message",
   role: "assistant",
   model,
-  content: reply.kind === "text" ? [{ type: "text", text: reply.text }] : [{ type: "tool_use", id: reply.id, name: reply.name, input: reply.args }],
+  content: reply.kind === "text"
+    ? [{ type: "text", text: reply.text }]
+    : [{ type: "tool_use", id: reply.id, name: reply.name, input: reply.args }],
   stop_reason: reply.kind === "text" ? "end_turn" : "tool_use",
   stop_sequence: null,
   usage: { input_tokens: PROMPT_TOKENS, output_tokens: completionTokens(reply) }
 })
 
-const anthropicStream = async (res: ServerResponse, reply: Reply, model: string, fault: StreamFault | undefined, credential: string) => {
+const anthropicStream = async (
+  res: ServerResponse,
+  reply: Reply,
+  model: string,
+  fault: StreamFault | undefined,
+  credential: string
+) => {
   const event = (type: string, data: Json) => sse(res, { type, ...data }, type)
   const errorEvent = () => {
     event("error", { error: { type: "authentication_error", message: `invalid x-api-key: ${credential}` } })
   }
-  event("message_start", { message: { ...anthropicJson(reply, model), content: [], stop_reason: null, usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1 } } })
+  event("message_start", {
+    message: {
+      ...anthropicJson(reply, model),
+      content: [],
+      stop_reason: null,
+      usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1 }
+    }
+  })
   if (reply.kind === "text") {
     event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
     event("ping", {})
@@ -193,18 +262,27 @@ const anthropicStream = async (res: ServerResponse, reply: Reply, model: string,
     }
   } else {
     const args = JSON.stringify(reply.args)
-    event("content_block_start", { index: 0, content_block: { type: "tool_use", id: reply.id, name: reply.name, input: {} } })
+    event("content_block_start", {
+      index: 0,
+      content_block: { type: "tool_use", id: reply.id, name: reply.name, input: {} }
+    })
     event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: args.slice(0, 5) } })
     event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: args.slice(5) } })
   }
   event("content_block_stop", { index: 0 })
-  event("message_delta", { delta: { stop_reason: reply.kind === "text" ? "end_turn" : "tool_use", stop_sequence: null }, usage: { output_tokens: completionTokens(reply) } })
+  event("message_delta", {
+    delta: { stop_reason: reply.kind === "text" ? "end_turn" : "tool_use", stop_sequence: null },
+    usage: { output_tokens: completionTokens(reply) }
+  })
   event("message_stop", {})
   res.end()
 }
 
 const geminiCandidate = (reply: Reply, finish?: string) => ({
-  content: { role: "model", parts: reply.kind === "text" ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.args } }] },
+  content: {
+    role: "model",
+    parts: reply.kind === "text" ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.args } }]
+  },
   ...(finish ? { finishReason: finish } : {}),
   index: 0
 })
@@ -215,7 +293,13 @@ const geminiUsage = (reply: Reply) => ({
   totalTokenCount: PROMPT_TOKENS + completionTokens(reply)
 })
 
-const geminiStream = async (res: ServerResponse, reply: Reply, model: string, fault: StreamFault | undefined, credential: string) => {
+const geminiStream = async (
+  res: ServerResponse,
+  reply: Reply,
+  model: string,
+  fault: StreamFault | undefined,
+  credential: string
+) => {
   const errorEvent = () => {
     sse(res, { error: { code: 400, message: `API key not valid: ${credential}`, status: "INVALID_ARGUMENT" } })
   }
@@ -223,7 +307,11 @@ const geminiStream = async (res: ServerResponse, reply: Reply, model: string, fa
     const parts = words(reply.text)
     for (const [i, word] of parts.entries()) {
       const last = i === parts.length - 1
-      sse(res, { candidates: [geminiCandidate({ kind: "text", text: word }, last ? "STOP" : undefined)], modelVersion: model, ...(last ? { usageMetadata: geminiUsage(reply) } : {}) })
+      sse(res, {
+        candidates: [geminiCandidate({ kind: "text", text: word }, last ? "STOP" : undefined)],
+        modelVersion: model,
+        ...(last ? { usageMetadata: geminiUsage(reply) } : {})
+      })
       if (i === 1 && fail(res, fault, errorEvent)) return
       await sleep(1)
     }
@@ -237,10 +325,24 @@ const geminiStream = async (res: ServerResponse, reply: Reply, model: string, fa
 
 const errorBody = (format: WireFormat, status: number, message: string) =>
   format === "anthropic"
-    ? { type: "error", error: { type: status === 429 ? "rate_limit_error" : status === 400 ? "invalid_request_error" : "api_error", message } }
+    ? {
+      type: "error",
+      error: {
+        type: status === 429 ? "rate_limit_error" : status === 400 ? "invalid_request_error" : "api_error",
+        message
+      }
+    }
     : format === "gemini"
-    ? { error: { code: status, message, status: status === 429 ? "RESOURCE_EXHAUSTED" : status === 400 ? "INVALID_ARGUMENT" : "INTERNAL" } }
-    : { error: { message, type: status === 429 ? "rate_limit_error" : "invalid_request_error", param: null, code: null } }
+    ? {
+      error: {
+        code: status,
+        message,
+        status: status === 429 ? "RESOURCE_EXHAUSTED" : status === 400 ? "INVALID_ARGUMENT" : "INTERNAL"
+      }
+    }
+    : {
+      error: { message, type: status === 429 ? "rate_limit_error" : "invalid_request_error", param: null, code: null }
+    }
 
 export interface FakeProviders {
   readonly url: string
@@ -250,13 +352,20 @@ export interface FakeProviders {
   close(): Promise<void>
 }
 
-const route = (method: string | undefined, path: string): { format: WireFormat; stream?: boolean; model?: string } | undefined => {
+const route = (
+  method: string | undefined,
+  path: string
+): { format: WireFormat; stream?: boolean; model?: string } | undefined => {
   if (method !== "POST") return undefined
   if (path === "/v1/chat/completions") return { format: "openai" }
-  if (/^\/openai\/deployments\/[^/]+\/chat\/completions\?api-version=\d{4}-\d{2}-\d{2}/.test(path)) return { format: "azure" }
+  if (/^\/openai\/deployments\/[^/]+\/chat\/completions\?api-version=\d{4}-\d{2}-\d{2}/.test(path)) {
+    return { format: "azure" }
+  }
   if (path === "/v1/messages") return { format: "anthropic" }
   const gemini = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent\?alt=sse)$/.exec(path)
-  if (gemini) return { format: "gemini", model: decodeURIComponent(gemini[1]!), stream: gemini[2] !== "generateContent" }
+  if (gemini) {
+    return { format: "gemini", model: decodeURIComponent(gemini[1]!), stream: gemini[2] !== "generateContent" }
+  }
   return undefined
 }
 
@@ -298,7 +407,9 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
       const { authorization, "x-api-key": anthropicKey, "x-goog-api-key": geminiKey, "api-key": azureKey } = req.headers
       const credential = String(authorization ?? anthropicKey ?? geminiKey ?? azureKey ?? "")
       const model = target.model ?? String(body.model ?? "deployment-model")
-      const reply = think(format === "anthropic" ? fromAnthropic(body) : format === "gemini" ? fromGemini(body) : fromOpenAI(body))
+      const reply = think(
+        format === "anthropic" ? fromAnthropic(body) : format === "gemini" ? fromGemini(body) : fromOpenAI(body)
+      )
       const streaming = format === "gemini" ? target.stream === true : body.stream === true
       if (streaming) {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
@@ -311,7 +422,12 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
         format === "anthropic"
           ? anthropicJson(reply, model)
           : format === "gemini"
-          ? { candidates: [geminiCandidate(reply, "STOP")], usageMetadata: geminiUsage(reply), modelVersion: model, responseId: "gemini-fake" }
+          ? {
+            candidates: [geminiCandidate(reply, "STOP")],
+            usageMetadata: geminiUsage(reply),
+            modelVersion: model,
+            responseId: "gemini-fake"
+          }
           : openAIJson(reply, model)
       ))
     })

@@ -1076,7 +1076,9 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     gateway.warnings.push = (...lines: Array<string>) => {
       for (const line of lines) {
         const defect = line.indexOf("unhandled error: ")
-        if (defect >= 0) logs.push({ at: performance.now(), requestId: requestScope.getStore(), line: line.slice(defect) })
+        if (defect >= 0) {
+          logs.push({ at: performance.now(), requestId: requestScope.getStore(), line: line.slice(defect) })
+        }
       }
       return push(...lines)
     }

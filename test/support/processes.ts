@@ -12,7 +12,17 @@ export const runtimeCommand = (runtime: RuntimeName, entry: string): Array<strin
   if (runtime === "bun") return [bin("bun"), entry]
   if (runtime === "deno") {
     const cacheDir = tableCacheDir(process.env)
-    return [bin("deno"), "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi=node_modules/@img,node_modules/onnxruntime-node", ...(cacheDir ? [`--allow-write=${cacheDir}`] : []), entry]
+    return [
+      bin("deno"),
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--allow-ffi=node_modules/@img,node_modules/onnxruntime-node",
+      ...(cacheDir ? [`--allow-write=${cacheDir}`] : []),
+      entry
+    ]
   }
   return [process.execPath, "--import", "tsx", entry]
 }

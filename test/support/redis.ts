@@ -25,7 +25,17 @@ const isFree = (port: number) => listenOn(port).then(() => true, () => false)
 
 /** A redis-server child process (Debian's package) on a loopback port, without persistence. */
 const spawnRedis = async (port: number, extra: Array<string> = []) => {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extra], {
+  const child = spawn("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    ...extra
+  ], {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -38,7 +48,8 @@ const spawnRedis = async (port: number, extra: Array<string> = []) => {
   return child
 }
 
-const running = (child: ChildProcess | undefined): child is ChildProcess => !!child && child.exitCode === null && child.signalCode === null
+const running = (child: ChildProcess | undefined): child is ChildProcess =>
+  !!child && child.exitCode === null && child.signalCode === null
 
 const kill = async (child: ChildProcess | undefined) => {
   if (!running(child)) return
@@ -93,12 +104,29 @@ export const startRedisCluster = async (masters = 3): Promise<RedisCluster> => {
     await Promise.all(children.map(kill))
     await rm(dir, { recursive: true, force: true })
   }
-  const cli = async (port: number, ...args: Array<string>) => (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).stdout
+  const cli = async (port: number, ...args: Array<string>) =>
+    (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).stdout
   try {
     for (const port of ports) {
-      children.push(await spawnRedis(port, ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--dir", dir]))
+      children.push(
+        await spawnRedis(port, [
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          join(dir, `nodes-${port}.conf`),
+          "--dir",
+          dir
+        ])
+      )
     }
-    await run("redis-cli", ["--cluster", "create", ...ports.map((port) => `127.0.0.1:${port}`), "--cluster-replicas", "0", "--cluster-yes"])
+    await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes"
+    ])
     const deadline = Date.now() + 20_000
     for (const port of ports) {
       while (!(await cli(port, "cluster", "info")).includes("cluster_state:ok")) {

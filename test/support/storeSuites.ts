@@ -1,6 +1,6 @@
+import { Effect, Exit } from "effect"
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import { Effect, Exit } from "effect"
 import type { ExactStore } from "../../core/cache/exact/ExactStore.ts"
 import type { SharedSemanticEntry, SharedSemanticStore } from "../../core/cache/semantic/RedisSemanticStore.ts"
 

@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
-import type { ExactKey } from "../CacheKey.ts"
 import { AppConfig } from "../../config/Config.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
+import type { ExactKey } from "../CacheKey.ts"
 import type { ExactStore } from "./ExactStore.ts"
 import { makeMemoryExactStore } from "./MemoryExactStore.ts"
 
@@ -33,7 +33,12 @@ export class ExactCache extends Context.Service<ExactCache, {
       status: store.size.pipe(
         Effect.map((entries): ExactCacheStatus => {
           const bytes = store.bytes?.()
-          return { status: "ok", backend: store.backend, entries, ...(bytes ? { bytes: bytes.used, max_bytes: bytes.max } : {}) }
+          return {
+            status: "ok",
+            backend: store.backend,
+            entries,
+            ...(bytes ? { bytes: bytes.used, max_bytes: bytes.max } : {})
+          }
         }),
         Effect.catchTag("LayerUnavailable", (error) =>
           Effect.succeed<ExactCacheStatus>({ status: "unavailable", backend: store.backend, reason: error.reason }))
@@ -48,7 +53,8 @@ export class ExactCache extends Context.Service<ExactCache, {
         makeMemoryExactStore({
           maxEntries: config.cache_max_capacity,
           maxBytes: config.cache_max_bytes,
-          ttlMs: config.cache_ttl_secs * 1000 })
+          ttlMs: config.cache_ttl_secs * 1000
+        })
       )
     })
   )

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
+import { redisCall, type RedisCommands } from "../../redis/RedisCommands.ts"
 import { KEY_VERSION } from "../CacheKey.ts"
-import { type RedisCommands, redisCall } from "../../redis/RedisCommands.ts"
 import type { ExactEntry, ExactStore } from "./ExactStore.ts"
 
 export const exactKeyPrefix = `isartor:v${KEY_VERSION}:l1a:`
@@ -8,7 +8,9 @@ export const exactKeyPrefix = `isartor:v${KEY_VERSION}:l1a:`
 const parseEntry = (value: string): ExactEntry | undefined => {
   try {
     const stored = JSON.parse(value) as { c?: unknown; a?: unknown }
-    return typeof stored.c === "string" && typeof stored.a === "string" ? { check: stored.c, completion: stored.a } : undefined
+    return typeof stored.c === "string" && typeof stored.a === "string"
+      ? { check: stored.c, completion: stored.a }
+      : undefined
   } catch {
     return undefined
   }
@@ -28,10 +30,19 @@ export const makeRedisExactStore = (redis: RedisCommands, ttlMs: number): ExactS
           if (value === null) return Effect.succeed(undefined)
           const entry = parseEntry(value)
           // Something else under our prefix (a foreign writer, a truncated value) is a miss, never an answer.
-          return entry ? Effect.succeed(entry) : Effect.as(Effect.logWarning(`l1a: unreadable value under ${exactKeyPrefix}${key}; treated as a miss`), undefined)
+          return entry
+            ? Effect.succeed(entry)
+            : Effect.as(
+              Effect.logWarning(`l1a: unreadable value under ${exactKeyPrefix}${key}; treated as a miss`),
+              undefined
+            )
         })
       ),
-    set: (key, entry) => call("SET", () => redis.setWithTtl(exactKeyPrefix + key, JSON.stringify({ c: entry.check, a: entry.completion }), ttlMs)),
+    set: (key, entry) =>
+      call(
+        "SET",
+        () => redis.setWithTtl(exactKeyPrefix + key, JSON.stringify({ c: entry.check, a: entry.completion }), ttlMs)
+      ),
     size: call("SCAN", () => redis.countKeys(exactKeyPrefix))
   }
 }

@@ -121,7 +121,8 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     /** Candidates of the full model's graph within `scope`, most similar first. */
     searchModel: (vector: Float32Array, k: number, scope: string) => search(index, vector, k, scope),
     /** Candidates of the fast stage's graph within `scope`, most similar first (none without a fast stage). */
-    searchFast: (vector: Float32Array, k: number, scope: string) => fastIndex ? search(fastIndex, vector, k, scope) : [],
+    searchFast: (vector: Float32Array, k: number, scope: string) =>
+      fastIndex ? search(fastIndex, vector, k, scope) : [],
     /** Marks the entry that answered as recently used. */
     served: (label: number) => void entries.get(label),
     remove: (label: number) => void entries.delete(label),

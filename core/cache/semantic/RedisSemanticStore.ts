@@ -1,9 +1,9 @@
 import { Context, Effect, Layer } from "effect"
-import { KEY_VERSION } from "../CacheKey.ts"
 import { AppConfig } from "../../config/Config.ts"
-import { vectorFromBase64, vectorToBase64 } from "../../embedding/vectorCodec.ts"
 import type { LayerUnavailable } from "../../domain/errors.ts"
-import { type RedisCommands, redisCall } from "../../redis/RedisCommands.ts"
+import { vectorFromBase64, vectorToBase64 } from "../../embedding/vectorCodec.ts"
+import { redisCall, type RedisCommands } from "../../redis/RedisCommands.ts"
+import { KEY_VERSION } from "../CacheKey.ts"
 
 /** One L1b entry as every replica sees it. */
 export interface SharedSemanticEntry {
@@ -24,7 +24,9 @@ const encode = (entry: SharedSemanticEntry) =>
 const decode = (value: string): SharedSemanticEntry | undefined => {
   try {
     const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown }
-    if (typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string") return undefined
+    if (
+      typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string"
+    ) return undefined
     const vector = vectorFromBase64(raw.v)
     return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector } : undefined
   } catch {

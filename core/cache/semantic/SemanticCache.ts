@@ -1,14 +1,14 @@
 import { Context, Effect, Layer } from "effect"
-import { CacheKey } from "../CacheKey.ts"
-import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { AppConfig } from "../../config/Config.ts"
-import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
+import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
 import { plainTextOf, usesTools } from "../../domain/messages.ts"
+import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
+import { CacheKey } from "../CacheKey.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
 import { type Candidate, type LabelledIndexStatus, makeLabelledIndex, type SemanticEntry } from "./LabelledIndex.ts"
-import { type Analysis, analyse, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
 import { SharedSemanticStore } from "./RedisSemanticStore.ts"
+import { analyse, type Analysis, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
 import { VectorIndex } from "./VectorIndex.ts"
 
 export interface SemanticHit {
@@ -30,8 +30,12 @@ export const CANDIDATES = 16
  * before similarity is considered — tenant, endpoint family, model, system prompt, earlier turns and every other
  * generation parameter. A request with tools, or whose last message is not plain user text, is not eligible.
  */
-export const semanticView = (request: ChatRequest, digest: (value: unknown) => string): { text: string; scope: string } | string => {
-  const { messages, tools: _tools, functions: _functions, stream: _stream, stream_options: _options, ...parameters } = request.body
+export const semanticView = (
+  request: ChatRequest,
+  digest: (value: unknown) => string
+): { text: string; scope: string } | string => {
+  const { messages, tools: _tools, functions: _functions, stream: _stream, stream_options: _options, ...parameters } =
+    request.body
   if (usesTools(request.body)) return "requests with tools use the exact cache only"
   const last = request.messages[request.messages.length - 1]
   if (last?.role !== "user") return "the last message is not from the user"
@@ -43,7 +47,9 @@ export const semanticView = (request: ChatRequest, digest: (value: unknown) => s
   const earlier = request.messages.slice(0, -1).filter((m) => m.role !== "system" && m.role !== "developer")
   return {
     text,
-    scope: [request.tenant, request.family, request.model, digest(system), digest(earlier), digest(parameters)].join("|")
+    scope: [request.tenant, request.family, request.model, digest(system), digest(earlier), digest(parameters)].join(
+      "|"
+    )
   }
 }
 
@@ -92,7 +98,9 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         return Effect.forkIn(
           Effect.gen(function*() {
             for (let i = 0; i < pending.length; i += 200) {
-              for (const [label, entry] of pending.slice(i, i + 200)) index.addFastIfPresent(label, entry, embedder.fast(entry.text))
+              for (const [label, entry] of pending.slice(i, i + 200)) {
+                index.addFastIfPresent(label, entry, embedder.fast(entry.text))
+              }
               yield* Effect.yieldNow
             }
           }),
@@ -136,7 +144,10 @@ export class SemanticCache extends Context.Service<SemanticCache, {
                 for (const candidate of candidates) {
                   if (candidate.similarity < cut) break
                   question ??= analyse(view.text)
-                  if (verify(question, candidate.entry.text, candidate.similarity).accept && (yield* stillShared(candidate))) {
+                  if (
+                    verify(question, candidate.entry.text, candidate.similarity).accept &&
+                    (yield* stillShared(candidate))
+                  ) {
                     index.served(candidate.label)
                     return candidate
                   }
@@ -149,13 +160,17 @@ export class SemanticCache extends Context.Service<SemanticCache, {
               fastVectors.set(request, fastVector)
               const cut = Math.max(threshold, config.semantic_fast_threshold)
               const found = yield* firstAccepted(index.searchFast(fastVector, CANDIDATES, view.scope), cut)
-              if (found) return { completion: found.entry.completion, similarity: found.similarity, stage: "fast" as const }
+              if (found) {
+                return { completion: found.entry.completion, similarity: found.similarity, stage: "fast" as const }
+              }
             }
             // Stage 2: the full model.
             const vector = yield* embedder.embed(view.text)
             vectors.set(request, vector)
             const found = yield* firstAccepted(index.searchModel(vector, CANDIDATES, view.scope), threshold)
-            if (found) return { completion: found.entry.completion, similarity: found.similarity, stage: "model" as const }
+            if (found) {
+              return { completion: found.entry.completion, similarity: found.similarity, stage: "model" as const }
+            }
             return yield* new CacheMiss({ layer: "l1b" })
           }),
         store: (request, completion) =>
@@ -163,7 +178,12 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             const view = semanticView(request, digest)
             if (typeof view === "string") return
             const vector = vectors.get(request) ?? (yield* embedder.embed(view.text))
-            const entry = { id: digest({ scope: view.scope, text: view.text }), scope: view.scope, text: view.text, completion }
+            const entry = {
+              id: digest({ scope: view.scope, text: view.text }),
+              scope: view.scope,
+              text: view.text,
+              completion
+            }
             const failure = index.insert(entry, vector, fastVectors.get(request))
             // Reported as a dropped write: counted, and warned about at most once per interval.
             if (failure !== undefined) {

@@ -5,9 +5,36 @@
  */
 
 const NEGATIONS = new Set([
-  "not", "no", "never", "without", "cannot", "cant", "dont", "doesnt", "isnt", "arent", "wont", "shouldnt", "didnt", "nor",
+  "not",
+  "no",
+  "never",
+  "without",
+  "cannot",
+  "cant",
+  "dont",
+  "doesnt",
+  "isnt",
+  "arent",
+  "wont",
+  "shouldnt",
+  "didnt",
+  "nor",
   // Said without "not": "non-streaming", "in the absence of", "lacks", "omitting", "none".
-  "non", "absence", "absent", "lack", "lacks", "lacking", "omit", "omits", "omitting", "excluding", "except", "none", "nothing", "neither", "nobody"
+  "non",
+  "absence",
+  "absent",
+  "lack",
+  "lacks",
+  "lacking",
+  "omit",
+  "omits",
+  "omitting",
+  "excluding",
+  "except",
+  "none",
+  "nothing",
+  "neither",
+  "nobody"
 ])
 
 const STOPWORDS = new Set(
@@ -87,7 +114,9 @@ export const properNamesOf = (text: string): Set<string> => {
 }
 
 /** The capitals of a CamelCase name: "JavaScript" may be written "JS". */
-const acronymOf = (name: string) => (/^[A-Z][a-z]+(?:[A-Z][a-z]+)+$/.test(name) ? name.replace(/[a-z]/g, "").toLowerCase() : undefined)
+const acronymOf = (
+  name: string
+) => (/^[A-Z][a-z]+(?:[A-Z][a-z]+)+$/.test(name) ? name.replace(/[a-z]/g, "").toLowerCase() : undefined)
 
 const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
 
@@ -170,7 +199,9 @@ export const analyseText = (text: string): Analysis => {
     negated: words.some((word) => NEGATIONS.has(word)),
     contentWords: new Set(words.filter((word) => !STOPWORDS.has(word) && !/^\d/.test(word)).map(stem)),
     words: plainWords,
-    acronyms: new Set((text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []).map((camel) => camel.replace(/[a-z]/g, "").toLowerCase())),
+    acronyms: new Set(
+      (text.match(/\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b/g) ?? []).map((camel) => camel.replace(/[a-z]/g, "").toLowerCase())
+    ),
     flat: flatten(text),
     phrases: (longest) =>
       phrases !== undefined && phrases.longest >= longest ? phrases : (phrases = phrasesOf(plainWords, longest))

@@ -48,7 +48,11 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
         }))
       ])
     } else if (message.role === "tool" || message.role === "function") {
-      append("user", [{ type: "tool_result", tool_use_id: message.tool_call_id ?? message.name ?? "", content: textOf(message.content) }])
+      append("user", [{
+        type: "tool_result",
+        tool_use_id: message.tool_call_id ?? message.name ?? "",
+        content: textOf(message.content)
+      }])
     }
   }
   const tools = (body.tools as Array<{ function: Json }> | undefined)?.map((tool) => ({
@@ -66,7 +70,11 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
     : typeof choice === "object" && choice !== null
     ? { type: "tool", name: ((choice as Json).function as Json).name }
     : undefined
-  const stop = body.stop === undefined || body.stop === null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop]
+  const stop = body.stop === undefined || body.stop === null
+    ? undefined
+    : Array.isArray(body.stop)
+    ? body.stop
+    : [body.stop]
   return {
     model: options.model,
     max_tokens: body.max_completion_tokens ?? body.max_tokens ?? 4096,
@@ -97,11 +105,17 @@ const toParts = (blocks: Array<Block>): string | Array<Json> => {
 }
 
 const blocksOf = (content: unknown): Array<Block> =>
-  typeof content === "string" ? [{ type: "text", text: content }] : Array.isArray(content) ? (content as Array<Block>) : []
+  typeof content === "string"
+    ? [{ type: "text", text: content }]
+    : Array.isArray(content)
+    ? (content as Array<Block>)
+    : []
 
 export const fromAnthropicRequest = (body: Json): Json => {
   const messages: Array<Json> = []
-  const system = body.system === undefined ? "" : textOf(typeof body.system === "string" ? body.system : blocksOf(body.system))
+  const system = body.system === undefined
+    ? ""
+    : textOf(typeof body.system === "string" ? body.system : blocksOf(body.system))
   if (system !== "") messages.push({ role: "system", content: system })
   for (const turn of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
     const blocks = blocksOf(turn.content)
@@ -112,11 +126,19 @@ export const fromAnthropicRequest = (body: Json): Json => {
         type: "function",
         function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) }
       }))
-      messages.push({ role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) })
+      messages.push({
+        role: "assistant",
+        content: text === "" && calls.length > 0 ? null : text,
+        ...(calls.length > 0 ? { tool_calls: calls } : {})
+      })
       continue
     }
     for (const result of blocks.filter((b) => b.type === "tool_result")) {
-      messages.push({ role: "tool", tool_call_id: result.tool_use_id, content: textOf(typeof result.content === "string" ? result.content : blocksOf(result.content)) })
+      messages.push({
+        role: "tool",
+        tool_call_id: result.tool_use_id,
+        content: textOf(typeof result.content === "string" ? result.content : blocksOf(result.content))
+      })
     }
     const rest = blocks.filter((b) => b.type !== "tool_result")
     if (rest.length > 0 || blocks.length === 0) messages.push({ role: "user", content: toParts(rest) })

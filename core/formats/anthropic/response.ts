@@ -5,7 +5,6 @@ import { type Block, finishFromAnthropic, parseArguments, stopFromOpenAI } from 
 
 // ---- Anthropic response → OpenAI completion ----
 
-
 export const fromAnthropicMessage = (message: Json): Completion => {
   const blocks = (message.content as Array<Block>) ?? []
   const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text)).join("")
@@ -24,7 +23,11 @@ export const fromAnthropicMessage = (message: Json): Completion => {
     model: String(message.model),
     choices: [{
       index: 0,
-      message: { role: "assistant", content: text === "" && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+      message: {
+        role: "assistant",
+        content: text === "" && toolCalls.length > 0 ? null : text,
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {})
+      },
       finish_reason: finishFromAnthropic[String(message.stop_reason)] ?? "stop"
     }],
     usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output }
@@ -33,13 +36,17 @@ export const fromAnthropicMessage = (message: Json): Completion => {
 
 // ---- OpenAI completion → Anthropic response (POST /v1/messages) ----
 
-
 export const toAnthropicMessage = (completion: Completion): Json => {
   const choice = completion.choices[0]
   const content: Array<Block> = []
   if (choice?.message.content) content.push({ type: "text", text: choice.message.content })
   for (const call of choice?.message.tool_calls ?? []) {
-    content.push({ type: "tool_use", id: call.id, name: call.function.name, input: parseArguments(call.function.arguments) })
+    content.push({
+      type: "tool_use",
+      id: call.id,
+      name: call.function.name,
+      input: parseArguments(call.function.arguments)
+    })
   }
   return {
     id: completion.id.startsWith("msg_") ? completion.id : `msg_${completion.id}`,
@@ -49,6 +56,9 @@ export const toAnthropicMessage = (completion: Completion): Json => {
     content,
     stop_reason: stopFromOpenAI[choice?.finish_reason ?? "stop"] ?? "end_turn",
     stop_sequence: null,
-    usage: { input_tokens: completion.usage?.prompt_tokens ?? 0, output_tokens: completion.usage?.completion_tokens ?? 0 }
+    usage: {
+      input_tokens: completion.usage?.prompt_tokens ?? 0,
+      output_tokens: completion.usage?.completion_tokens ?? 0
+    }
   }
 }

@@ -30,7 +30,16 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
           const block = event.content_block as Block
           if (block.type !== "tool_use") return []
           toolIndex++
-          return [chunk({ tool_calls: [{ index: toolIndex, id: block.id, type: "function", function: { name: block.name, arguments: "" } }] })]
+          return [
+            chunk({
+              tool_calls: [{
+                index: toolIndex,
+                id: block.id,
+                type: "function",
+                function: { name: block.name, arguments: "" }
+              }]
+            })
+          ]
         }
         case "content_block_delta": {
           const delta = event.delta as Json
@@ -48,10 +57,23 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
         case "message_stop":
           stopped = true
           return includeUsage
-            ? [{ ...chunk({}), choices: [], usage: { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens } }]
+            ? [{
+              ...chunk({}),
+              choices: [],
+              usage: {
+                prompt_tokens: inputTokens,
+                completion_tokens: outputTokens,
+                total_tokens: inputTokens + outputTokens
+              }
+            }]
             : []
         case "error":
-          return [{ error: { message: String((event.error as Json | undefined)?.message ?? "upstream error"), type: "upstream_error" } }]
+          return [{
+            error: {
+              message: String((event.error as Json | undefined)?.message ?? "upstream error"),
+              type: "upstream_error"
+            }
+          }]
         default:
           return []
       }
@@ -122,7 +144,9 @@ export const openAIStreamToAnthropic = () => {
             open = { index: nextIndex++, kind: "text" }
             out.push(event("content_block_start", { index: open.index, content_block: { type: "text", text: "" } }))
           }
-          out.push(event("content_block_delta", { index: open.index, delta: { type: "text_delta", text: delta.content } }))
+          out.push(
+            event("content_block_delta", { index: open.index, delta: { type: "text_delta", text: delta.content } })
+          )
         }
         for (const call of (delta.tool_calls as Array<Json> | undefined) ?? []) {
           const fn = (call.function as Json | undefined) ?? {}
@@ -133,7 +157,12 @@ export const openAIStreamToAnthropic = () => {
             out.push(event("content_block_start", { index: open.index, content_block: block }))
           }
           if (typeof fn.arguments === "string" && fn.arguments !== "" && open) {
-            out.push(event("content_block_delta", { index: open.index, delta: { type: "input_json_delta", partial_json: fn.arguments } }))
+            out.push(
+              event("content_block_delta", {
+                index: open.index,
+                delta: { type: "input_json_delta", partial_json: fn.arguments }
+              })
+            )
           }
         }
         if (typeof choice.finish_reason === "string") stopReason = stopFromOpenAI[choice.finish_reason] ?? "end_turn"
@@ -147,7 +176,10 @@ export const openAIStreamToAnthropic = () => {
       over = true
       return [
         ...close(),
-        event("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }),
+        event("message_delta", {
+          delta: { stop_reason: stopReason, stop_sequence: null },
+          usage: { output_tokens: usage.output_tokens }
+        }),
         event("message_stop", {})
       ]
     },

@@ -1,7 +1,7 @@
 import type { Effect, Redacted } from "effect"
+import type { AppConfigShape } from "../../config/ConfigSpec.ts"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import type { Completion } from "../../domain/Completion.ts"
-import type { AppConfigShape } from "../../config/ConfigSpec.ts"
 import type { ProviderError } from "../../domain/errors.ts"
 
 /** What one provider is built from. */

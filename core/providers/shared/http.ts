@@ -28,7 +28,8 @@ export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string =
   const key = Redacted.value(apiKey)
   const withoutKey = key.length >= 4 ? text.split(key).join("[redacted]") : text
   // Key-shaped tokens (sk-…, sk-ant-…, xai-…, gsk_…, AIza…), not words that merely start alike ("skipping").
-  return withoutKey.replace(/\b(?:(?:sk|xai|gsk|key)[-_][A-Za-z0-9_*\-]{6,}|AIza[A-Za-z0-9_\-]{20,})/g, "[redacted]").slice(0, 500)
+  return withoutKey.replace(/\b(?:(?:sk|xai|gsk|key)[-_][A-Za-z0-9_*\-]{6,}|AIza[A-Za-z0-9_\-]{20,})/g, "[redacted]")
+    .slice(0, 500)
 }
 
 /** The message of an error body in any of the providers' shapes (OpenAI, Anthropic, Gemini, Ollama). */
@@ -65,7 +66,10 @@ export interface Transport {
 }
 
 /** The HTTP plumbing every provider shares: timeout, error mapping, credential scrubbing. */
-export const makeTransport = (provider: string, settings: Pick<ProviderSettings, "apiKey" | "timeoutMs">): Transport => {
+export const makeTransport = (
+  provider: string,
+  settings: Pick<ProviderSettings, "apiKey" | "timeoutMs">
+): Transport => {
   const fail: Transport["fail"] = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
   const key = Redacted.value(settings.apiKey)
@@ -96,7 +100,9 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
               : fail(
                 "Unreachable",
                 `cannot reach ${new URL(url).host}: ${
-                  error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)
+                  error instanceof Error
+                    ? (error.cause instanceof Error ? error.cause.message : error.message)
+                    : String(error)
                 }`
               )
         })
@@ -111,11 +117,14 @@ export const makeTransport = (provider: string, settings: Pick<ProviderSettings,
     json: <A>(response: Response) =>
       Effect.tryPromise({
         try: () => response.json() as Promise<A>,
-        catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
+        catch: () =>
+          fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
       }),
     stream: (response, translation) => {
       const body = response.body
-      if (body === null) return Effect.fail(fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
+      if (body === null) {
+        return Effect.fail(fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
+      }
       return Effect.succeed(translation ? translateStream(body, redact, translation) : relayStream(body, redact))
     }
   }

@@ -13,7 +13,9 @@ export const chatEndpoint = (url: string): string => {
 /** Like `chatEndpoint`, but a bare server address (`http://host:11434`) means its OpenAI-compatible API under /v1. */
 export const serverChatEndpoint = (url: string): string => {
   const trimmed = url.replace(/\/+$/, "")
-  return trimmed.endsWith("/chat/completions") || /\/v\d+[a-z]*$/.test(trimmed) ? chatEndpoint(trimmed) : `${trimmed}/v1/chat/completions`
+  return trimmed.endsWith("/chat/completions") || /\/v\d+[a-z]*$/.test(trimmed)
+    ? chatEndpoint(trimmed)
+    : `${trimmed}/v1/chat/completions`
 }
 
 export interface OpenAICompatibleOptions {
@@ -39,7 +41,9 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
 
   const send = (request: ChatRequest, stream: boolean) => {
     if (!configured) {
-      return Effect.fail(transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`))
+      return Effect.fail(
+        transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`)
+      )
     }
     const { stream: _stream, stream_options: streamOptions, ...rest } = request.body
     const body = {

@@ -11,14 +11,21 @@ export interface RetryPolicy {
 }
 
 /** The wait before retry number `attempt` (0-based): the upstream's Retry-After when it gave one, else backoff. */
-export const retryDelayMs = (error: ProviderError, attempt: number, policy: RetryPolicy, random = Math.random): number =>
-  error.retryAfterMs ?? Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt * (0.5 + random() / 2))
+export const retryDelayMs = (
+  error: ProviderError,
+  attempt: number,
+  policy: RetryPolicy,
+  random = Math.random
+): number => error.retryAfterMs ?? Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt * (0.5 + random() / 2))
 
 /**
  * Retries an upstream call on 429, 5xx, connection errors and timeouts, with exponential backoff and jitter,
  * honouring Retry-After. 400/401/403/404 are answers, never retried.
  */
-export const withRetries = <A>(attempt: Effect.Effect<A, ProviderError>, policy: RetryPolicy): Effect.Effect<A, ProviderError> => {
+export const withRetries = <A>(
+  attempt: Effect.Effect<A, ProviderError>,
+  policy: RetryPolicy
+): Effect.Effect<A, ProviderError> => {
   const tryFrom = (retry: number): Effect.Effect<A, ProviderError> =>
     attempt.pipe(Effect.catchTag("ProviderError", (error) => {
       if (!error.isRetryable || retry >= policy.maxRetries) return Effect.fail(error)

@@ -1,6 +1,6 @@
+import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { Effect } from "effect"
 import { ExactCache } from "../../../core/cache/exact/ExactCache.ts"
 import { exactEntryBytes, makeMemoryExactStore } from "../../../core/cache/exact/MemoryExactStore.ts"
 
@@ -39,7 +39,9 @@ describe("ExactCache (memory)", () => {
 
   it("expires entries after cache_ttl_secs", async () => {
     let now = 1_000
-    const cache = ExactCache.make(makeMemoryExactStore({ maxEntries: 10, maxBytes: 1_000_000, ttlMs: 300_000, now: () => now }))
+    const cache = ExactCache.make(
+      makeMemoryExactStore({ maxEntries: 10, maxBytes: 1_000_000, ttlMs: 300_000, now: () => now })
+    )
     await Effect.runPromise(cache.store(key(1), "answer"))
     now += 299_000
     assert.equal(await lookup(cache, 1), "answer")

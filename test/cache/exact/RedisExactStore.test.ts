@@ -19,11 +19,25 @@ after(async () => {
 })
 
 const startReplica = (extra: Record<string, string> = {}) =>
-  startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url, ISARTOR__L3_MAX_RETRIES: "0", ...extra }), {}, undefined, connectRedis)
+  startTestGateway(
+    upstreamEnv(upstream.url, {
+      ISARTOR__CACHE_BACKEND: "redis",
+      ISARTOR__REDIS_URL: redis.url,
+      ISARTOR__L3_MAX_RETRIES: "0",
+      ...extra
+    }),
+    {},
+    undefined,
+    connectRedis
+  )
 
 const ask = async (gateway: RunningGateway, prompt: string) => {
   const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt }) })
-  return { status: response.status, layer: response.headers.get("x-isartor-layer"), body: (await response.json()) as { message?: string } }
+  return {
+    status: response.status,
+    layer: response.headers.get("x-isartor-layer"),
+    body: (await response.json()) as { message?: string }
+  }
 }
 
 describe("L1a on Redis", () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { createClient } from "redis"
-import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { semanticKeyPrefix } from "../../../core/cache/semantic/RedisSemanticStore.ts"
+import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../../../runtimes/redis.ts"
@@ -26,7 +26,12 @@ after(async () => {
 })
 
 const replica = () =>
-  startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url }), {}, backends, connectRedis)
+  startTestGateway(
+    upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url }),
+    {},
+    backends,
+    connectRedis
+  )
 
 const l1bEntries = async (gateway: RunningGateway) =>
   ((await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1b: { entries: number } } }).layers.l1b.entries
@@ -46,7 +51,10 @@ describe("bad data in Redis", () => {
     const client = createClient({ url: redis.url })
     await client.connect()
     await client.set(`${semanticKeyPrefix}foreign`, "not json at all")
-    await client.set(`${semanticKeyPrefix}wrong-model`, JSON.stringify({ s: "x", t: "How do I reset my password?", a: "stale", v: btoa("\u0000\u0000\u0080\u003f") }))
+    await client.set(
+      `${semanticKeyPrefix}wrong-model`,
+      JSON.stringify({ s: "x", t: "How do I reset my password?", a: "stale", v: btoa("\u0000\u0000\u0080\u003f") })
+    )
     const gateway = await replica()
     try {
       assert.equal((await ask(gateway, "Is the bad data ignored?")).layer, "l3")
@@ -100,7 +108,10 @@ describe("L1b on Redis", () => {
       await client.flushDb()
       await client.close()
       // no-store: these lookups must not write fresh entries another replica could then serve.
-      assert.equal((await ask(b, "What is the capital city of Australia?", { "cache-control": "no-store" })).layer, "l3")
+      assert.equal(
+        (await ask(b, "What is the capital city of Australia?", { "cache-control": "no-store" })).layer,
+        "l3"
+      )
       assert.equal((await ask(a, "What's the capital of Australia?", { "cache-control": "no-store" })).layer, "l3")
     } finally {
       await a.close()
@@ -113,8 +124,12 @@ describe("redis-server killed under load", () => {
   it("fails no client request while Redis is killed and restarted mid-stream, warns once per layer, and hits resume by themselves", async () => {
     const gateway = await replica()
     const prompts = [
-      "How do I reset my password?", "What is the capital of Australia?", "How many legs does a spider have?",
-      "Who wrote Pride and Prejudice?", "Why is the sky blue?", "What does HTTP status 404 mean?"
+      "How do I reset my password?",
+      "What is the capital of Australia?",
+      "How many legs does a spider have?",
+      "Who wrote Pride and Prejudice?",
+      "Why is the sky blue?",
+      "What does HTTP status 404 mean?"
     ]
     const total = 240
     const results: Array<{ status: number; layer: string | null }> = []
@@ -126,7 +141,10 @@ describe("redis-server killed under load", () => {
         // A third of the way in, redis-server is killed; two thirds of the way in, it is started again.
         if (index === total / 3) outage = redis.stop()
         if (index === (2 * total) / 3) outage = outage.then(() => redis.start())
-        const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: prompts[index % prompts.length] }) })
+        const response = await fetch(`${gateway.url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ prompt: prompts[index % prompts.length] })
+        })
         await response.arrayBuffer()
         results.push({ status: response.status, layer: response.headers.get("x-isartor-layer") })
       }
@@ -147,8 +165,14 @@ describe("redis-server killed under load", () => {
       assert.equal(layer, "l1a", "exact hits resume without restarting the gateway")
 
       const dropped = gateway.warnings.filter((line) => /cache write\(s\) dropped/.test(line))
-      assert.ok(dropped.some((line) => line.includes("l1a:")), `the outage was reported: ${gateway.warnings.join("\n")}`)
-      assert.ok(dropped.length <= 2, `at most one report per layer within the interval, not one per request:\n${dropped.join("\n")}`)
+      assert.ok(
+        dropped.some((line) => line.includes("l1a:")),
+        `the outage was reported: ${gateway.warnings.join("\n")}`
+      )
+      assert.ok(
+        dropped.length <= 2,
+        `at most one report per layer within the interval, not one per request:\n${dropped.join("\n")}`
+      )
     } finally {
       await gateway.close()
       await redis.start()

@@ -1,10 +1,10 @@
+import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import OpenAI from "openai"
-import { Effect } from "effect"
+import { verify } from "../../../core/cache/semantic/SemanticVerifier.ts"
 import { Embedder, type EmbeddingBackend } from "../../../core/embedding/Embedder.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
-import { verify } from "../../../core/cache/semantic/SemanticVerifier.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../../../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
@@ -24,7 +24,11 @@ const { withGateway } = semanticGateways(backends)
 
 describe("Embedder (USE-lite)", () => {
   it("returns normalised 512-d vectors that put a paraphrase closer than an unrelated question", async () => {
-    const [a, b, c] = await realModel.embed(["How do I reset my password?", "How can I change my password?", "What is the boiling point of water?"])
+    const [a, b, c] = await realModel.embed([
+      "How do I reset my password?",
+      "How can I change my password?",
+      "What is the boiling point of water?"
+    ])
     const dot = (x: Float32Array, y: Float32Array) => x.reduce((sum, v, i) => sum + v * y[i]!, 0)
     assert.equal(a!.length, 512)
     assert.ok(Math.abs(dot(a!, a!) - 1) < 1e-4)
@@ -54,7 +58,9 @@ describe("Embedder on a worker thread", () => {
       const fromWorker = await worker.embed(["How do I reset my password?", "Where is my parcel?"])
       const inProcess = await realModel.embed(["How do I reset my password?", "Where is my parcel?"])
       assert.equal(fromWorker.length, 2)
-      fromWorker.forEach((vector, n) => vector.forEach((value, i) => assert.ok(Math.abs(value - inProcess[n]![i]!) < 1e-5)))
+      fromWorker.forEach((vector, n) =>
+        vector.forEach((value, i) => assert.ok(Math.abs(value - inProcess[n]![i]!) < 1e-5))
+      )
     } finally {
       await worker.dispose?.()
     }
@@ -70,24 +76,55 @@ describe("verifier", () => {
   })
 
   it("refuses a proper name swapped for another, and accepts one that only adds context", () => {
-    const swapped = verify("Which intersections in Seattle are dangerous?", "Which intersections in Atlanta are dangerous?", 0.96)
+    const swapped = verify(
+      "Which intersections in Seattle are dangerous?",
+      "Which intersections in Atlanta are dangerous?",
+      0.96
+    )
     assert.deepEqual(swapped, { accept: false, reason: "proper names differ" })
     assert.equal(verify("How do I sort a list in Python?", "How do I sort a list in Rust?", 0.95).accept, false)
     assert.equal(verify("Was Hillary disbarred?", "Is Hillary Clinton disbarred?", 0.93).accept, true)
-    assert.equal(verify("What is the best app to learn Spanish?", "What is the best app to learn spanish?", 0.99).accept, true)
+    assert.equal(
+      verify("What is the best app to learn Spanish?", "What is the best app to learn spanish?", 0.99).accept,
+      true
+    )
   })
 
   it("finds the same name in code however it is written, and refuses another", () => {
     // Quoted in one, plain in the other; an acronym for its words.
-    assert.equal(verify("What does the `Table` class's `to_batches` method return?", "What does Table.to_batches return?", 0.93).accept, true)
-    assert.equal(verify("Huggingface.js is a set of JS libraries with TS types", "Hugging Face.js is a set of JavaScript libraries with TypeScript types", 0.9).accept, true)
-    assert.equal(verify("How do I export a DataFrame to CSV?", "How do I export a DataFrame to csv?", 0.99).accept, true)
-    assert.equal(verify("How do I call `load_dataset` offline?", "How do I call `load_metric` offline?", 0.95).accept, false)
+    assert.equal(
+      verify("What does the `Table` class's `to_batches` method return?", "What does Table.to_batches return?", 0.93)
+        .accept,
+      true
+    )
+    assert.equal(
+      verify(
+        "Huggingface.js is a set of JS libraries with TS types",
+        "Hugging Face.js is a set of JavaScript libraries with TypeScript types",
+        0.9
+      ).accept,
+      true
+    )
+    assert.equal(
+      verify("How do I export a DataFrame to CSV?", "How do I export a DataFrame to csv?", 0.99).accept,
+      true
+    )
+    assert.equal(
+      verify("How do I call `load_dataset` offline?", "How do I call `load_metric` offline?", 0.95).accept,
+      false
+    )
   })
 
   it("reads negation said without 'not'", () => {
-    assert.equal(verify("How do I load a dataset in non-streaming mode?", "How do I load a dataset in streaming mode?", 0.95).accept, false)
-    assert.equal(verify("What happens in the absence of a config file?", "What happens with a config file?", 0.9).accept, false)
+    assert.equal(
+      verify("How do I load a dataset in non-streaming mode?", "How do I load a dataset in streaming mode?", 0.95)
+        .accept,
+      false
+    )
+    assert.equal(
+      verify("What happens in the absence of a config file?", "What happens with a config file?", 0.9).accept,
+      false
+    )
   })
 })
 
@@ -106,8 +143,15 @@ describe("L1b semantic cache", () => {
   it("honours X-Isartor-Similarity-Threshold per request and rejects a bad one", async () => {
     await withGateway({}, async (gateway) => {
       await native(gateway, "How do I reset my password?")
-      assert.equal((await native(gateway, "How can I reset my password?", { "x-isartor-similarity-threshold": "0.999" })).layer, "l3")
-      const bad = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers: { "x-isartor-similarity-threshold": "2" }, body: JSON.stringify({ prompt: "x" }) })
+      assert.equal(
+        (await native(gateway, "How can I reset my password?", { "x-isartor-similarity-threshold": "0.999" })).layer,
+        "l3"
+      )
+      const bad = await fetch(`${gateway.url}/api/chat`, {
+        method: "POST",
+        headers: { "x-isartor-similarity-threshold": "2" },
+        body: JSON.stringify({ prompt: "x" })
+      })
       assert.equal(bad.status, 400)
     })
   })
@@ -115,24 +159,62 @@ describe("L1b semantic cache", () => {
   it("never answers across scopes: other tenant, model, system prompt or history", async () => {
     await withGateway({}, async (gateway) => {
       const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 })
-      const base = [{ role: "system" as const, content: "You are a support bot." }, { role: "user" as const, content: "I use the mobile app." }, { role: "assistant" as const, content: "Noted." }]
+      const base = [{ role: "system" as const, content: "You are a support bot." }, {
+        role: "user" as const,
+        content: "I use the mobile app."
+      }, { role: "assistant" as const, content: "Noted." }]
       const ask = (messages: Array<OpenAI.ChatCompletionMessageParam>, model = "gpt-4o-mini", key = "tenant-a") =>
-        client(key).chat.completions.create({ model, messages }).withResponse().then(({ response }) => response.headers.get("x-isartor-layer"))
+        client(key).chat.completions.create({ model, messages }).withResponse().then(({ response }) =>
+          response.headers.get("x-isartor-layer")
+        )
       assert.equal(await ask([...base, { role: "user", content: "How old is he?" }]), "l3")
-      assert.equal(await ask([...base, { role: "user", content: "How old is he now?" }]), "l1b", "same scope, paraphrase")
-      assert.equal(await ask([...base, { role: "user", content: "How old is he now?" }], "gpt-4o-mini", "tenant-b"), "l3", "other tenant")
+      assert.equal(
+        await ask([...base, { role: "user", content: "How old is he now?" }]),
+        "l1b",
+        "same scope, paraphrase"
+      )
+      assert.equal(
+        await ask([...base, { role: "user", content: "How old is he now?" }], "gpt-4o-mini", "tenant-b"),
+        "l3",
+        "other tenant"
+      )
       assert.equal(await ask([...base, { role: "user", content: "How old is he now?" }], "gpt-4o"), "l3", "other model")
-      assert.equal(await ask([{ role: "system", content: "You are a pirate." }, ...base.slice(1), { role: "user", content: "How old is he now?" }]), "l3", "other system prompt")
-      assert.equal(await ask([base[0]!, { role: "user", content: "I use the website." }, base[2]!, { role: "user", content: "How old is he now?" }]), "l3", "other history")
+      assert.equal(
+        await ask([{ role: "system", content: "You are a pirate." }, ...base.slice(1), {
+          role: "user",
+          content: "How old is he now?"
+        }]),
+        "l3",
+        "other system prompt"
+      )
+      assert.equal(
+        await ask([base[0]!, { role: "user", content: "I use the website." }, base[2]!, {
+          role: "user",
+          content: "How old is he now?"
+        }]),
+        "l3",
+        "other history"
+      )
     })
   })
 
   it("skips L1b for requests with tools", async () => {
     await withGateway({}, async (gateway) => {
       const client = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
-      const tools = [{ type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: {} } } }]
-      await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Where is my order?" }], tools })
-      const again = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Where is my order now?" }], tools }).withResponse()
+      const tools = [{
+        type: "function" as const,
+        function: { name: "lookup", parameters: { type: "object", properties: {} } }
+      }]
+      await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "Where is my order?" }],
+        tools
+      })
+      const again = await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "Where is my order now?" }],
+        tools
+      }).withResponse()
       assert.equal(again.response.headers.get("x-isartor-layer"), "l3")
     })
   })
@@ -182,9 +264,16 @@ describe("L1b semantic cache", () => {
   it("serves a streamed request from L1b as valid SSE", async () => {
     await withGateway({}, async (gateway) => {
       const client = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
-      await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "How do I reset my password?" }] })
+      await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "How do I reset my password?" }]
+      })
       const { data: stream, response } = await client.chat.completions
-        .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "How can I reset my password?" }], stream: true })
+        .create({
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "How can I reset my password?" }],
+          stream: true
+        })
         .withResponse()
       assert.equal(response.headers.get("x-isartor-layer"), "l1b")
       let text = ""

@@ -47,14 +47,27 @@ describe("L1b fast first stage (static distillation of USE-lite)", () => {
   it("keeps scopes apart and the verifier's rules on the fast path", async () => {
     await withGateway({ ISARTOR__GATEWAY_API_KEY: "gw-key-0123456789abcdef" }, async (gateway) => {
       const key = (k: string) => ({ authorization: `Bearer ${k}` })
-      assert.equal((await ask(gateway, "How many vacation days do I get in 2024?", key("gw-key-0123456789abcdef"))).layer, "l3")
+      assert.equal(
+        (await ask(gateway, "How many vacation days do I get in 2024?", key("gw-key-0123456789abcdef"))).layer,
+        "l3"
+      )
       const otherNumber = await ask(gateway, "How many vacation days do I get in 2025?", key("gw-key-0123456789abcdef"))
       assert.notEqual(otherNumber.layer, "l1b", "a different number is a different question, however close the vectors")
     })
     await withGateway({}, async (gateway) => {
-      assert.equal((await ask(gateway, "How do I export my contacts to a spreadsheet?", { "x-isartor-session-id": "alice" })).layer, "l3")
-      assert.equal((await ask(gateway, "how do I export my contacts to a spreadsheet", { "x-isartor-session-id": "bob" })).layer, "l3", "another session's entry is never served")
-      const sameSession = await ask(gateway, "how do I export my contacts to a spreadsheet", { "x-isartor-session-id": "alice" })
+      assert.equal(
+        (await ask(gateway, "How do I export my contacts to a spreadsheet?", { "x-isartor-session-id": "alice" }))
+          .layer,
+        "l3"
+      )
+      assert.equal(
+        (await ask(gateway, "how do I export my contacts to a spreadsheet", { "x-isartor-session-id": "bob" })).layer,
+        "l3",
+        "another session's entry is never served"
+      )
+      const sameSession = await ask(gateway, "how do I export my contacts to a spreadsheet", {
+        "x-isartor-session-id": "alice"
+      })
       assert.equal(sameSession.stage, "fast", "while the same session gets it from the fast stage")
     })
   })
@@ -91,7 +104,10 @@ describe("L1b fast first stage (static distillation of USE-lite)", () => {
 
 describe("the fast stage's table on disk", () => {
   // A small vocabulary and a deterministic stand-in for the model: what is under test is the cache file.
-  const vocabulary: Vocabulary = ["▁how", "▁do", "▁i", "▁reset", "▁password", "?", "▁export", "▁csv"].map((piece, i) => [piece, -2 - i])
+  const vocabulary: Vocabulary = ["▁how", "▁do", "▁i", "▁reset", "▁password", "?", "▁export", "▁csv"].map((
+    piece,
+    i
+  ) => [piece, -2 - i])
   let embedded = 0
   const embed = async (texts: Array<string>) =>
     texts.map((text) => {
@@ -144,7 +160,9 @@ describe("the fast stage's table on disk", () => {
     })
     try {
       // Read from the cache directory this file's model filled (or built again on the worker): ready within a minute.
-      for (let waited = 0; worker.fast!("ready?") === undefined && waited < 60_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+      for (let waited = 0; worker.fast!("ready?") === undefined && waited < 60_000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
       const question = "How do I export my contacts to a spreadsheet?"
       assert.deepEqual(worker.fast!(question), model.fast!(question))
     } finally {
