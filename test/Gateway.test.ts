@@ -1,14 +1,13 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { EmbeddingBackend } from "../core/embedding/Embedder.ts"
 import { GatewayStartError, type SemanticBackends, startGateway } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../runtimes/redis.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "./support/fakeOpenAI.ts"
 import { startTestGateway, upstreamEnv } from "./support/gateway.ts"
-import { type RedisServer, startRedis } from "./support/redis.ts"
+import { upstreamAndRedis } from "./support/redis.ts"
 
 // A gateway's lifetime is its runtime's: stopping it releases every worker, socket, timer and background fiber it
 // started, and a start that fails half-way releases what it had acquired.
@@ -16,16 +15,7 @@ import { type RedisServer, startRedis } from "./support/redis.ts"
 const model = await loadUseLite()
 const hnswlib = await loadHnswlib()
 
-let upstream: FakeOpenAI
-let redis: RedisServer
-before(async () => {
-  upstream = await startFakeOpenAI()
-  redis = await startRedis()
-})
-after(async () => {
-  await redis.stop()
-  await upstream.close()
-})
+const servers = upstreamAndRedis()
 
 /** The process's live handles by kind (sockets, timers, workers…), as Node reports them. */
 const handles = () => {
@@ -50,7 +40,10 @@ const ask = async (url: string, prompt: string) => {
 describe("gateway lifetime", () => {
   it("starts and stops 50 times (Redis, L1b, requests in flight) and leaves no handle behind", async () => {
     const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
-    const env = upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url })
+    const env = upstreamEnv(servers.upstream.url, {
+      ISARTOR__CACHE_BACKEND: "redis",
+      ISARTOR__REDIS_URL: servers.redis.url
+    })
     // One round first: modules, pools and lazily made timers of the libraries exist from then on.
     const warmUp = await startTestGateway(env, {}, backends, connectRedis)
     await ask(warmUp.url, "warm up")
@@ -76,7 +69,7 @@ describe("gateway lifetime", () => {
     await settle()
     const before = handles()
     for (let round = 0; round < 3; round++) {
-      const gateway = await startTestGateway(upstreamEnv(upstream.url), {}, backends)
+      const gateway = await startTestGateway(upstreamEnv(servers.upstream.url), {}, backends)
       assert.equal(await ask(gateway.url, `question ${round}`), "l3")
       await gateway.close()
     }

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../../runtimes/redis.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { askNative, type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
-import { type RedisServer, startRedis } from "../support/redis.ts"
+import { upstreamAndRedis } from "../support/redis.ts"
 
 // A long-running gateway: many more distinct questions than the caches hold, then a paraphrase must still be
 // answered by L1b, and what the caches hold (entries, graph slots, bytes) must stay within the configured bounds.
@@ -17,16 +16,7 @@ const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswli
 
 const CAPACITY = 20
 
-let upstream: FakeOpenAI
-let redis: RedisServer
-before(async () => {
-  upstream = await startFakeOpenAI()
-  redis = await startRedis()
-})
-after(async () => {
-  await redis.stop()
-  await upstream.close()
-})
+const servers = upstreamAndRedis()
 
 interface Health {
   readonly layers: {
@@ -73,7 +63,7 @@ const assertStillLearns = async (gateway: RunningGateway) => {
 describe("L1b after 10 × cache_max_capacity distinct questions", () => {
   it("memory: still answers a paraphrase; entries and graph slots stay within the capacity; no insert failed", async () => {
     const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: String(CAPACITY) }),
+      upstreamEnv(servers.upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: String(CAPACITY) }),
       {},
       backends
     )
@@ -93,7 +83,10 @@ describe("L1b after 10 × cache_max_capacity distinct questions", () => {
   it("memory: both caches are bounded by cache_max_bytes, and a paraphrase still hits", async () => {
     const maxBytes = 200_000
     const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "1000", ISARTOR__CACHE_MAX_BYTES: String(maxBytes) }),
+      upstreamEnv(servers.upstream.url, {
+        ISARTOR__CACHE_MAX_CAPACITY: "1000",
+        ISARTOR__CACHE_MAX_BYTES: String(maxBytes)
+      }),
       {},
       backends
     )
@@ -114,7 +107,7 @@ describe("L1b after 10 × cache_max_capacity distinct questions", () => {
   })
 
   it("memory: a question longer than the verifier reads is served by L1a only and takes no L1b memory", async () => {
-    const gateway = await startTestGateway(upstreamEnv(upstream.url), {}, backends)
+    const gateway = await startTestGateway(upstreamEnv(servers.upstream.url), {}, backends)
     try {
       const long = `${"Please read this long report carefully. ".repeat(100)}What is its conclusion?`
       assert.equal((await askNative(gateway, long)).layer, "l3")
@@ -128,9 +121,9 @@ describe("L1b after 10 × cache_max_capacity distinct questions", () => {
 
   it("redis: a replica still answers a paraphrase; its index stays within the capacity", async () => {
     const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, {
+      upstreamEnv(servers.upstream.url, {
         ISARTOR__CACHE_BACKEND: "redis",
-        ISARTOR__REDIS_URL: redis.url,
+        ISARTOR__REDIS_URL: servers.redis.url,
         ISARTOR__CACHE_MAX_CAPACITY: String(CAPACITY)
       }),
       {},

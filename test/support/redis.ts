@@ -4,7 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { after, before } from "node:test"
 import { promisify } from "node:util"
+import { type FakeOpenAI, startFakeOpenAI } from "./fakeOpenAI.ts"
 
 const run = promisify(execFile)
 
@@ -139,4 +141,32 @@ export const startRedisCluster = async (masters = 3): Promise<RedisCluster> => {
     throw error
   }
   return { ports, url: `redis://127.0.0.1:${ports[0]}`, cli, stop }
+}
+
+/** For a test file: a loopback fake OpenAI upstream and a redis-server, started before its tests, stopped after. */
+export const upstreamAndRedis = () => {
+  const servers = {} as { upstream: FakeOpenAI; redis: RedisServer }
+  before(async () => {
+    servers.upstream = await startFakeOpenAI()
+    servers.redis = await startRedis()
+  })
+  after(async () => {
+    await servers.redis.stop()
+    await servers.upstream.close()
+  })
+  return servers
+}
+
+/** For a test file: a redis-server and a three-master Redis Cluster, started before its tests, stopped after. */
+export const redisAndCluster = () => {
+  const servers = {} as { redis: RedisServer; cluster: RedisCluster }
+  before(async () => {
+    servers.redis = await startRedis()
+    servers.cluster = await startRedisCluster(3)
+  })
+  after(async () => {
+    await servers.redis.stop()
+    await servers.cluster.stop()
+  })
+  return servers
 }

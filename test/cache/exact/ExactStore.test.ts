@@ -1,20 +1,10 @@
-import { after, before } from "node:test"
 import { makeMemoryExactStore } from "../../../core/cache/exact/MemoryExactStore.ts"
 import { makeRedisExactStore } from "../../../core/cache/exact/RedisExactStore.ts"
 import { connectRedis } from "../../../runtimes/redis.ts"
-import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from "../../support/redis.ts"
+import { redisAndCluster } from "../../support/redis.ts"
 import { testExactStore } from "../../support/storeSuites.ts"
 
-let redis: RedisServer
-let cluster: RedisCluster
-before(async () => {
-  redis = await startRedis()
-  cluster = await startRedisCluster(3)
-})
-after(async () => {
-  await redis.stop()
-  await cluster.stop()
-})
+const servers = redisAndCluster()
 
 const onRedis = async (url: string, ttlMs: number) => {
   const connection = await connectRedis(url)
@@ -25,5 +15,5 @@ testExactStore("memory", async (ttlMs) => ({
   store: makeMemoryExactStore({ maxEntries: 1_000, maxBytes: 10_000_000, ttlMs }),
   close: async () => undefined
 }))
-testExactStore("redis", (ttlMs) => onRedis(redis.url, ttlMs))
-testExactStore("redis cluster", (ttlMs) => onRedis(cluster.url, ttlMs))
+testExactStore("redis", (ttlMs) => onRedis(servers.redis.url, ttlMs))
+testExactStore("redis cluster", (ttlMs) => onRedis(servers.cluster.url, ttlMs))

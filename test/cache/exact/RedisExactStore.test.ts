@@ -1,28 +1,18 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import { createClient } from "redis"
 import { exactKeyPrefix } from "../../../core/cache/exact/RedisExactStore.ts"
 import { connectRedis } from "../../../runtimes/redis.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../../support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "../../support/gateway.ts"
-import { type RedisServer, startRedis } from "../../support/redis.ts"
+import { upstreamAndRedis } from "../../support/redis.ts"
 
-let upstream: FakeOpenAI
-let redis: RedisServer
-before(async () => {
-  upstream = await startFakeOpenAI()
-  redis = await startRedis()
-})
-after(async () => {
-  await redis.stop()
-  await upstream.close()
-})
+const servers = upstreamAndRedis()
 
 const startReplica = (extra: Record<string, string> = {}) =>
   startTestGateway(
-    upstreamEnv(upstream.url, {
+    upstreamEnv(servers.upstream.url, {
       ISARTOR__CACHE_BACKEND: "redis",
-      ISARTOR__REDIS_URL: redis.url,
+      ISARTOR__REDIS_URL: servers.redis.url,
       ISARTOR__L3_MAX_RETRIES: "0",
       ...extra
     }),
@@ -51,7 +41,7 @@ describe("L1a on Redis", () => {
       assert.equal(fromB.layer, "l1a", "replica B serves what replica A cached")
       assert.equal(fromB.body.message, "Answer #1 to: shared across replicas")
 
-      const client = createClient({ url: redis.url })
+      const client = createClient({ url: servers.redis.url })
       await client.connect()
       const keys = await client.keys(`${exactKeyPrefix}*`)
       assert.equal(keys.length, 1)
@@ -91,7 +81,7 @@ describe("L1a on Redis", () => {
     const gateway = await startReplica()
     try {
       await ask(gateway, "before the outage")
-      await redis.stop()
+      await servers.redis.stop()
       for (const prompt of ["before the outage", "during the outage", "during the outage"]) {
         const answer = await ask(gateway, prompt)
         assert.equal(answer.status, 200)
@@ -99,7 +89,7 @@ describe("L1a on Redis", () => {
       }
       const health = (await (await fetch(`${gateway.url}/health`)).json()) as { layers: { l1a: { status: string } } }
       assert.equal(health.layers.l1a.status, "unavailable")
-      await redis.start()
+      await servers.redis.start()
       let layer: string | null = null
       for (let attempt = 0; attempt < 50 && layer !== "l1a"; attempt++) {
         await ask(gateway, "after the outage")

@@ -1,33 +1,23 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import { createClient } from "redis"
 import { semanticKeyPrefix } from "../../../core/cache/semantic/RedisSemanticStore.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../../../runtimes/redis.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../../support/fakeOpenAI.ts"
 import { askNative as ask, type RunningGateway, startTestGateway, upstreamEnv } from "../../support/gateway.ts"
-import { type RedisServer, startRedis } from "../../support/redis.ts"
+import { upstreamAndRedis } from "../../support/redis.ts"
 
 const model = await loadUseLite()
 const hnswlib = await loadHnswlib()
 const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
 
-let upstream: FakeOpenAI
-let redis: RedisServer
-before(async () => {
-  upstream = await startFakeOpenAI()
-  redis = await startRedis()
-})
-after(async () => {
-  await redis.stop()
-  await upstream.close()
-})
+const servers = upstreamAndRedis()
 
 const replica = () =>
   startTestGateway(
-    upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url }),
+    upstreamEnv(servers.upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: servers.redis.url }),
     {},
     backends,
     connectRedis
@@ -48,7 +38,7 @@ const withinASecond = async (gateway: RunningGateway, count: number) => {
 
 describe("bad data in Redis", () => {
   it("treats foreign or truncated values under the prefixes as misses, never as answers or crashes", async () => {
-    const client = createClient({ url: redis.url })
+    const client = createClient({ url: servers.redis.url })
     await client.connect()
     await client.set(`${semanticKeyPrefix}foreign`, "not json at all")
     await client.set(
@@ -102,7 +92,7 @@ describe("L1b on Redis", () => {
       await ask(a, "What is the capital of Australia?")
       assert.equal(await withinASecond(b, before + 1), before + 1)
       assert.equal((await ask(b, "What's the capital city of Australia?")).layer, "l1b")
-      const client = createClient({ url: redis.url })
+      const client = createClient({ url: servers.redis.url })
       await client.connect()
       assert.ok((await client.keys(`${semanticKeyPrefix}*`)).length > 0)
       await client.flushDb()
@@ -139,8 +129,8 @@ describe("redis-server killed under load", () => {
       while (next < total) {
         const index = next++
         // A third of the way in, redis-server is killed; two thirds of the way in, it is started again.
-        if (index === total / 3) outage = redis.stop()
-        if (index === (2 * total) / 3) outage = outage.then(() => redis.start())
+        if (index === total / 3) outage = servers.redis.stop()
+        if (index === (2 * total) / 3) outage = outage.then(() => servers.redis.start())
         const response = await fetch(`${gateway.url}/api/chat`, {
           method: "POST",
           body: JSON.stringify({ prompt: prompts[index % prompts.length] })
@@ -175,7 +165,7 @@ describe("redis-server killed under load", () => {
       )
     } finally {
       await gateway.close()
-      await redis.start()
+      await servers.redis.start()
     }
   })
 })
