@@ -15,6 +15,7 @@ import { makeApp } from "./http/app.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
 import { Coalescer } from "./pipeline/Coalescer.ts"
 import { Pipeline } from "./pipeline/Pipeline.ts"
+import { Upstream } from "./pipeline/Upstream.ts"
 import { Provider } from "./providers/Provider.ts"
 import type { RedisCommands } from "./redis/RedisCommands.ts"
 import { Classifier } from "./router/Classifier.ts"
@@ -115,6 +116,7 @@ export const gatewayLayer = (
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
   return Pipeline.layer.pipe(
+    Layer.provideMerge(Upstream.layer),
     Layer.provideMerge(CacheWrites.layer),
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
     Layer.provideMerge(embedder),

@@ -1,17 +1,15 @@
-import { Context, Effect, Exit, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { isCacheable } from "../domain/Completion.ts"
-import { type CacheMiss, LayerUnavailable, ProviderError, type RouterDeclined } from "../domain/errors.ts"
+import { type CacheMiss, LayerUnavailable, type ProviderError, type RouterDeclined } from "../domain/errors.ts"
 import type { RoutingDecision } from "../domain/routing.ts"
 import { Provider } from "../providers/Provider.ts"
 import { Router } from "../router/Router.ts"
 import { CacheWrites } from "./CacheWrites.ts"
-import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
-import { tapSse } from "./SseTap.ts"
+import { Upstream } from "./Upstream.ts"
 
 export type LayerName = "l1a" | "l1b" | "l2" | "l3"
 
@@ -68,9 +66,9 @@ export class Pipeline extends Context.Service<Pipeline, {
       const exactCache = yield* ExactCache
       const semanticCache = yield* SemanticCache
       const writes = yield* CacheWrites
-      const provider = yield* Provider
-      const coalescer = yield* Coalescer
       const router = yield* Router
+      const upstream = yield* Upstream
+      const provider = yield* Provider
 
       const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1a") ??
@@ -103,46 +101,6 @@ export class Pipeline extends Context.Service<Pipeline, {
           })
         )
 
-      /** The lead of a streamed miss: the client gets the stream as it arrives; followers and caches get its end. */
-      const streamFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        provider.stream(request).pipe(
-          Effect.map(({ value: upstream, provider: answeredBy }): Answer => ({
-            _tag: "Stream",
-            layer: "l3",
-            provider: answeredBy,
-            body: tapSse(upstream, (end) => {
-              if (end._tag === "Finished") {
-                const completion = JSON.stringify(end.completion)
-                writes.rememberLater(request, key, completion)
-                settle(Exit.succeed({ completion, provider: answeredBy }))
-              } else if (end._tag === "Cancelled") settle(Exit.fail(new LeaderAbandoned()))
-              else {settle(
-                  Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message }))
-                )}
-            }, (error) => `upstream stream broke off: ${error instanceof Error ? error.message : String(error)}`)
-          }))
-        )
-
-      const completeFromProvider = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        provider.complete(request).pipe(
-          Effect.flatMap(({ value: completion, provider: answeredBy }) => {
-            const shared = { completion: JSON.stringify(completion), provider: answeredBy }
-            settle(Exit.succeed(shared))
-            return (isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void).pipe(
-              Effect.as<Answer>({ _tag: "Complete", layer: "l3", ...shared })
-            )
-          })
-        )
-
-      /** L3, coalesced: the first of several identical concurrent misses calls upstream, the rest share its answer. */
-      const callProvider = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
-        coalescer.share(
-          key.key,
-          (settle) =>
-            request.stream ? streamFromProvider(request, key, settle) : completeFromProvider(request, key, settle),
-          (shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })
-        )
-
       return Pipeline.of({
         // Untraced on purpose: a span costs more than a whole exact-cache hit; L3 calls carry their own spans.
         handle: (request) => {
@@ -151,10 +109,10 @@ export class Pipeline extends Context.Service<Pipeline, {
             Effect.catchTags(fallThrough(() => lookupSemantic(request))),
             Effect.catchTags(fallThrough(() => routeLocally(request, key))),
             Effect.catchTags({
-              LayerUnavailable: () => callProvider(request, key),
+              LayerUnavailable: () => upstream.call(request, key),
               // Declined by L2: L3 answers, and the answer still says what L2 decided.
               RouterDeclined: (declined: RouterDeclined) =>
-                callProvider(request, key).pipe(
+                upstream.call(request, key).pipe(
                   Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
                 )
             })

@@ -6,7 +6,13 @@ import { plainTextOf, usesTools } from "../../domain/messages.ts"
 import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
 import { CacheKey } from "../CacheKey.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
-import { type Candidate, type LabelledIndexStatus, makeLabelledIndex, type SemanticEntry } from "./LabelledIndex.ts"
+import {
+  type Candidate,
+  type LabelledIndex,
+  type LabelledIndexStatus,
+  makeLabelledIndex,
+  type SemanticEntry
+} from "./LabelledIndex.ts"
 import { SharedSemanticStore } from "./RedisSemanticStore.ts"
 import { analyse, type Analysis, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
 import { VectorIndex } from "./VectorIndex.ts"
@@ -53,6 +59,84 @@ export const semanticView = (
   }
 }
 
+/** A value worked out on first use only. */
+const lazily = <A>(make: () => A) => {
+  let value: A | undefined
+  return () => (value ??= make())
+}
+
+/** The first candidate at or above `cut` that the verifier accepts and that may still be served. */
+const firstVerified = (
+  candidates: ReadonlyArray<Candidate>,
+  cut: number,
+  question: () => Analysis,
+  stillHeld: (candidate: Candidate) => Effect.Effect<boolean, LayerUnavailable>
+) =>
+  Effect.gen(function*() {
+    for (const candidate of candidates) {
+      if (candidate.similarity < cut) break
+      if (verify(question(), candidate.entry.text, candidate.similarity).accept && (yield* stillHeld(candidate))) {
+        return candidate
+      }
+    }
+    return undefined
+  })
+
+/**
+ * The fast encoder becomes ready some seconds after start-up: entries cached before then join its index in the
+ * background, once, a few hundred at a time, so no request waits on the catch-up. The work belongs to the cache's
+ * scope: it stops when the gateway does.
+ */
+const fastCatchUp = (index: LabelledIndex, embedder: Embedder["Service"], hasFastStage: boolean) =>
+  Effect.map(Effect.scope, (scope) => {
+    let started = false
+    return Effect.suspend(() => {
+      if (started || !hasFastStage || embedder.fast("") === undefined) return Effect.void
+      started = true
+      const pending = index.snapshot()
+      const addAll = Effect.gen(function*() {
+        for (let i = 0; i < pending.length; i += 200) {
+          for (const [label, entry] of pending.slice(i, i + 200)) {
+            index.addFastIfPresent(label, entry, embedder.fast(entry.text))
+          }
+          yield* Effect.yieldNow
+        }
+      })
+      return Effect.asVoid(Effect.forkIn(addAll, scope))
+    })
+  })
+
+/**
+ * With cache_backend = redis, the entries every replica shares: this replica's index loads them at start and
+ * follows the announced ones for the cache's lifetime (closing the gateway unsubscribes); a local entry is served
+ * only while its key lives in Redis (TTL, FLUSHDB), and a stored one is shared. Without Redis, nothing to follow.
+ */
+const followShared = (index: LabelledIndex) =>
+  Effect.gen(function*() {
+    const option = yield* Effect.serviceOption(SharedSemanticStore)
+    if (option._tag === "None") {
+      return {
+        stillHeld: (_: Candidate): Effect.Effect<boolean, LayerUnavailable> => Effect.succeed(true),
+        put: (_entry: SemanticEntry, _vector: Float32Array): Effect.Effect<void, LayerUnavailable> => Effect.void
+      }
+    }
+    const shared = option.value
+    const fromShared = (id: string, entry: Omit<SemanticEntry, "id"> & { readonly vector: Float32Array }) =>
+      void index.insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector)
+    for (const [id, entry] of yield* Effect.promise(() => shared.loadAll().catch(() => []))) fromShared(id, entry)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => shared.onAdded(fromShared)),
+      (unsubscribe) => Effect.sync(unsubscribe)
+    )
+    return {
+      stillHeld: (candidate: Candidate): Effect.Effect<boolean, LayerUnavailable> =>
+        shared.exists(candidate.entry.id).pipe(
+          Effect.tap((exists) => Effect.sync(() => exists || index.remove(candidate.label)))
+        ),
+      put: (entry: SemanticEntry, vector: Float32Array) => shared.put(entry.id, { ...entry, vector })
+    }
+  })
+
 export type SemanticCacheStatus =
   | (EmbedderStatus & LabelledIndexStatus & {
     /** The fast first stage: off, warming up (its table is being built after start-up), or ready. */
@@ -72,8 +156,6 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const config = yield* AppConfig
       const embedder = yield* Embedder
       const { digest } = yield* CacheKey
-      // With cache_backend = redis: the entries every replica shares; this replica's index follows them.
-      const shared = yield* Effect.serviceOption(SharedSemanticStore)
       // The first stage, when the encoder has a fast distillation: its own index under the same labels.
       const fastIndexOption = yield* Effect.serviceOption(FastVectorIndex)
       const fastIndex = fastIndexOption._tag === "Some" ? fastIndexOption.value : undefined
@@ -85,49 +167,15 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         index: yield* VectorIndex,
         fastIndex
       })
-      // Background work (the fast stage's catch-up) belongs to the cache's lifetime: it stops when the gateway does.
-      const scope = yield* Effect.scope
-
-      // The fast encoder becomes ready some seconds after start-up: entries cached before then join its index in
-      // the background, a few hundred at a time, so no request waits on the catch-up.
-      let fastCaughtUp = false
-      const catchUpFast = Effect.suspend(() => {
-        if (fastCaughtUp || !fastIndex || embedder.fast("") === undefined) return Effect.void
-        fastCaughtUp = true
-        const pending = index.snapshot()
-        return Effect.forkIn(
-          Effect.gen(function*() {
-            for (let i = 0; i < pending.length; i += 200) {
-              for (const [label, entry] of pending.slice(i, i + 200)) {
-                index.addFastIfPresent(label, entry, embedder.fast(entry.text))
-              }
-              yield* Effect.yieldNow
-            }
-          }),
-          scope
-        ).pipe(Effect.asVoid)
-      })
-      const fromShared = (id: string, entry: Omit<SemanticEntry, "id"> & { readonly vector: Float32Array }) =>
-        void index.insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector)
-      if (shared._tag === "Some") {
-        const loaded = yield* Effect.promise(() => shared.value.loadAll().catch(() => []))
-        for (const [id, entry] of loaded) fromShared(id, entry)
-        // Heard for as long as the cache lives: closing the gateway unsubscribes.
-        yield* Effect.acquireRelease(
-          Effect.sync(() => shared.value.onAdded(fromShared)),
-          (unsubscribe) => Effect.sync(unsubscribe)
-        )
-      }
-      /** Whether a local entry may still be served: with Redis, only while its key lives there (TTL, FLUSHDB). */
-      const stillShared = (candidate: Candidate): Effect.Effect<boolean, LayerUnavailable> =>
-        shared._tag === "None"
-          ? Effect.succeed(true)
-          : shared.value.exists(candidate.entry.id).pipe(
-            Effect.tap((exists) => Effect.sync(() => exists || index.remove(candidate.label)))
-          )
+      const catchUpFast = yield* fastCatchUp(index, embedder, fastIndex !== undefined)
+      const shared = yield* followShared(index)
       // The vectors of a request looked up and missed, kept for the store that follows its upstream answer.
       const vectors = new WeakMap<ChatRequest, Float32Array>()
       const fastVectors = new WeakMap<ChatRequest, Float32Array>()
+      const hit = (found: Candidate, stage: SemanticHit["stage"]): SemanticHit => {
+        index.served(found.label)
+        return { completion: found.entry.completion, similarity: found.similarity, stage }
+      }
 
       return SemanticCache.of({
         lookup: (request, threshold) =>
@@ -137,40 +185,22 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             index.purgeExpired(Date.now())
             yield* catchUpFast
             // What the verifier reads in the question: worked out once, when a first candidate reaches the cut.
-            let question: Analysis | undefined
-            /** The first candidate at or above `cut` that the verifier accepts and Redis (if any) still holds. */
-            const firstAccepted = (candidates: ReadonlyArray<Candidate>, cut: number) =>
-              Effect.gen(function*() {
-                for (const candidate of candidates) {
-                  if (candidate.similarity < cut) break
-                  question ??= analyse(view.text)
-                  if (
-                    verify(question, candidate.entry.text, candidate.similarity).accept &&
-                    (yield* stillShared(candidate))
-                  ) {
-                    index.served(candidate.label)
-                    return candidate
-                  }
-                }
-                return undefined
-              })
+            const question = lazily(() => analyse(view.text))
             // Stage 1, ≈ 0.2 ms: the static encoder finds close rephrasings at a stricter cut, with the same verifier.
             const fastVector = fastIndex && embedder.fast(view.text)
             if (fastVector) {
               fastVectors.set(request, fastVector)
               const cut = Math.max(threshold, config.semantic_fast_threshold)
-              const found = yield* firstAccepted(index.searchFast(fastVector, CANDIDATES, view.scope), cut)
-              if (found) {
-                return { completion: found.entry.completion, similarity: found.similarity, stage: "fast" as const }
-              }
+              const candidates = index.searchFast(fastVector, CANDIDATES, view.scope)
+              const found = yield* firstVerified(candidates, cut, question, shared.stillHeld)
+              if (found) return hit(found, "fast")
             }
             // Stage 2: the full model.
             const vector = yield* embedder.embed(view.text)
             vectors.set(request, vector)
-            const found = yield* firstAccepted(index.searchModel(vector, CANDIDATES, view.scope), threshold)
-            if (found) {
-              return { completion: found.entry.completion, similarity: found.similarity, stage: "model" as const }
-            }
+            const candidates = index.searchModel(vector, CANDIDATES, view.scope)
+            const found = yield* firstVerified(candidates, threshold, question, shared.stillHeld)
+            if (found) return hit(found, "model")
             return yield* new CacheMiss({ layer: "l1b" })
           }),
         store: (request, completion) =>
@@ -178,18 +208,13 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             const view = semanticView(request, digest)
             if (typeof view === "string") return
             const vector = vectors.get(request) ?? (yield* embedder.embed(view.text))
-            const entry = {
-              id: digest({ scope: view.scope, text: view.text }),
-              scope: view.scope,
-              text: view.text,
-              completion
-            }
+            const entry = { id: digest({ scope: view.scope, text: view.text }), ...view, completion }
             const failure = index.insert(entry, vector, fastVectors.get(request))
             // Reported as a dropped write: counted, and warned about at most once per interval.
             if (failure !== undefined) {
               return yield* new LayerUnavailable({ layer: "l1b", reason: `the index refused the entry: ${failure}` })
             }
-            if (shared._tag === "Some") yield* shared.value.put(entry.id, { ...entry, vector })
+            yield* shared.put(entry, vector)
           }),
         status: Effect.sync(() => ({
           ...embedder.status(),

@@ -1,0 +1,63 @@
+import { Context, Effect, Exit, Layer } from "effect"
+import type { ExactKey } from "../cache/CacheKey.ts"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { isCacheable } from "../domain/Completion.ts"
+import { ProviderError } from "../domain/errors.ts"
+import { Provider } from "../providers/Provider.ts"
+import { CacheWrites } from "./CacheWrites.ts"
+import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
+import type { Answer } from "./Pipeline.ts"
+import { tapSse } from "./SseTap.ts"
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+/**
+ * The pipeline's last step, L3, coalesced: the first of several identical concurrent misses calls the provider
+ * chain, the rest share its answer; a finished answer is written to the caches. A stream reaches its client as it
+ * arrives, and its followers and the caches get it once it has ended cleanly.
+ */
+export class Upstream extends Context.Service<Upstream, {
+  readonly call: (request: ChatRequest, key: ExactKey) => Effect.Effect<Answer, ProviderError>
+}>()("isartor/Upstream") {
+  static readonly layer = Layer.effect(
+    Upstream,
+    Effect.gen(function*() {
+      const provider = yield* Provider
+      const coalescer = yield* Coalescer
+      const writes = yield* CacheWrites
+
+      const stream = (request: ChatRequest, key: ExactKey, settle: Settle) =>
+        Effect.map(provider.stream(request), ({ value, provider: answeredBy }): Answer => {
+          const body = tapSse(value, (end) => {
+            if (end._tag === "Cancelled") return settle(Exit.fail(new LeaderAbandoned()))
+            if (end._tag === "Failed") {
+              return settle(
+                Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message }))
+              )
+            }
+            const completion = JSON.stringify(end.completion)
+            writes.rememberLater(request, key, completion)
+            settle(Exit.succeed({ completion, provider: answeredBy }))
+          }, (error) => `upstream stream broke off: ${messageOf(error)}`)
+          return { _tag: "Stream", layer: "l3", provider: answeredBy, body }
+        })
+
+      const complete = (request: ChatRequest, key: ExactKey, settle: Settle) =>
+        Effect.flatMap(provider.complete(request), ({ value: completion, provider: answeredBy }) => {
+          const shared = { completion: JSON.stringify(completion), provider: answeredBy }
+          settle(Exit.succeed(shared))
+          const written = isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void
+          return Effect.as(written, { _tag: "Complete", layer: "l3", ...shared } satisfies Answer)
+        })
+
+      return Upstream.of({
+        call: (request, key) =>
+          coalescer.share(
+            key.key,
+            (settle) => (request.stream ? stream(request, key, settle) : complete(request, key, settle)),
+            (shared): Answer => ({ _tag: "Complete", layer: "l3", ...shared })
+          )
+      })
+    })
+  )
+}
