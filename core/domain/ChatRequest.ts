@@ -113,8 +113,9 @@ const Block = Schema.Union([
 const AnthropicMessagesBody = Schema.Struct({
   model: Schema.String,
   max_tokens: Schema.Number,
+  // Claude Code 2.x sends system turns in the middle of `messages` (a beta of the Messages API).
   messages: Schema.NonEmptyArray(Schema.Struct({
-    role: Schema.Literals(["user", "assistant"]),
+    role: Schema.Literals(["user", "assistant", "system"]),
     content: Schema.Union([Schema.String, Schema.Array(Block)])
   })),
   system: Schema.optional(Schema.Union([

@@ -111,14 +111,23 @@ const blocksOf = (content: unknown): Array<Block> =>
     ? (content as Array<Block>)
     : []
 
+/** A system prompt's text: its text blocks are separate paragraphs (Claude Code sends several), not one run-on line. */
+const systemText = (system: unknown) =>
+  typeof system === "string"
+    ? system
+    : blocksOf(system).filter((b) => b.type === "text").map((b) => String(b.text)).join("\n\n")
+
 export const fromAnthropicRequest = (body: Json): Json => {
   const messages: Array<Json> = []
-  const system = body.system === undefined
-    ? ""
-    : textOf(typeof body.system === "string" ? body.system : blocksOf(body.system))
+  const system = body.system === undefined ? "" : systemText(body.system)
   if (system !== "") messages.push({ role: "system", content: system })
   for (const turn of (body.messages as Array<{ role: string; content: unknown }>) ?? []) {
     const blocks = blocksOf(turn.content)
+    if (turn.role === "system") {
+      // A system turn in the conversation (Claude Code 2.x) stays where it was sent.
+      messages.push({ role: "system", content: systemText(turn.content) })
+      continue
+    }
     if (turn.role === "assistant") {
       const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text)).join("")
       const calls = blocks.filter((b) => b.type === "tool_use").map((b) => ({

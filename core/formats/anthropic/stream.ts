@@ -95,6 +95,7 @@ export const openAIStreamToAnthropic = () => {
   // Unset until a finish reason arrives: a stream without one did not finish, whatever came before.
   let stopReason: string | undefined
   let usage = { input_tokens: 0, output_tokens: 0 }
+  let usageKnown = false
   const event = (type: string, data: Json) => ({ event: type, data: { type, ...data } })
   const close = () => {
     if (!open) return []
@@ -133,6 +134,7 @@ export const openAIStreamToAnthropic = () => {
         }))
       }
       if (chunk.usage) {
+        usageKnown = true
         const u = chunk.usage as Json
         usage = { input_tokens: Number(u.prompt_tokens ?? 0), output_tokens: Number(u.completion_tokens ?? 0) }
       }
@@ -178,7 +180,9 @@ export const openAIStreamToAnthropic = () => {
         ...close(),
         event("message_delta", {
           delta: { stop_reason: stopReason, stop_sequence: null },
-          usage: { output_tokens: usage.output_tokens }
+          // Input tokens are known only once the upstream's usage chunk came (after the text): they go here, where
+          // the SDKs take them as the whole message's count, rather than as 0 in `message_start`.
+          usage: usageKnown ? { ...usage } : { output_tokens: usage.output_tokens }
         }),
         event("message_stop", {})
       ]

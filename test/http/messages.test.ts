@@ -1,0 +1,109 @@
+import Anthropic from "@anthropic-ai/sdk"
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+
+// `/v1/messages` as current clients use it: Claude Code 2.x sends several system blocks and system turns in the
+// middle of `messages`; the Anthropic SDK reads a streamed answer's input tokens from `message_delta`.
+
+let openaiUpstream: FakeOpenAI
+let anthropicUpstream: FakeProviders
+let viaOpenAI: RunningGateway
+let viaAnthropic: RunningGateway
+before(async () => {
+  openaiUpstream = await startFakeOpenAI()
+  anthropicUpstream = await startFakeProviders()
+  viaOpenAI = await startTestGateway(upstreamEnv(openaiUpstream.url, { ISARTOR__CACHE_MODE: "exact" }))
+  viaAnthropic = await startTestGateway({
+    ISARTOR__LLM_PROVIDER: "anthropic",
+    ISARTOR__EXTERNAL_LLM_URL: anthropicUpstream.url,
+    ISARTOR__EXTERNAL_LLM_API_KEY: anthropicUpstream.apiKey,
+    ISARTOR__CACHE_MODE: "exact"
+  })
+})
+after(async () => {
+  await viaOpenAI.close()
+  await viaAnthropic.close()
+  await openaiUpstream.close()
+  await anthropicUpstream.close()
+})
+
+const claudeCodeBody = (question: string) => ({
+  model: "claude-sonnet-4-5",
+  max_tokens: 1024,
+  system: [
+    {
+      type: "text",
+      text: "You are Claude Code, Anthropic's official CLI for Claude.",
+      cache_control: { type: "ephemeral" }
+    },
+    { type: "text", text: "Answer concisely." }
+  ],
+  messages: [
+    { role: "user", content: [{ type: "text", text: "Hello" }] },
+    { role: "assistant", content: [{ type: "text", text: "Hi! How can I help?" }] },
+    { role: "system", content: "<system-reminder>The working directory is /repo.</system-reminder>" },
+    { role: "user", content: [{ type: "text", text: question, cache_control: { type: "ephemeral" } }] }
+  ]
+})
+
+const post = (gateway: RunningGateway, body: unknown) =>
+  fetch(`${gateway.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "caller" },
+    body: JSON.stringify(body)
+  })
+
+describe("/v1/messages with Claude Code 2.x's request shape", () => {
+  it("accepts system turns mid-conversation and several system blocks (OpenAI-format upstream)", async () => {
+    const response = await post(viaOpenAI, claudeCodeBody("What is 2+2?"))
+    assert.equal(response.status, 200, await response.clone().text())
+    const answer = (await response.json()) as { type: string; content: Array<{ type: string; text: string }> }
+    assert.equal(answer.type, "message")
+    const sent = openaiUpstream.calls.at(-1)!.body.messages as Array<{ role: string; content: unknown }>
+    assert.deepEqual(sent.map((message) => message.role), ["system", "user", "assistant", "system", "user"])
+    assert.equal(sent[0]!.content, "You are Claude Code, Anthropic's official CLI for Claude.\n\nAnswer concisely.")
+    assert.equal(sent[3]!.content, "<system-reminder>The working directory is /repo.</system-reminder>")
+  })
+
+  it("accepts them too when the upstream speaks Anthropic, with every system text sent", async () => {
+    const response = await post(viaAnthropic, claudeCodeBody("What is 3+3?"))
+    assert.equal(response.status, 200, await response.clone().text())
+    const sent = anthropicUpstream.calls.at(-1)!.body as { system?: unknown; messages: Array<{ role: string }> }
+    const system = JSON.stringify(sent.system)
+    for (const text of ["You are Claude Code", "Answer concisely.", "The working directory is /repo."]) {
+      assert.ok(system.includes(text), `${text} reaches the upstream's system prompt: ${system}`)
+    }
+    assert.ok(sent.messages.every((message) => message.role === "user" || message.role === "assistant"))
+  })
+
+  it("still names the field of a role no API knows", async () => {
+    const response = await post(viaOpenAI, { ...claudeCodeBody("x"), messages: [{ role: "robot", content: "beep" }] })
+    assert.equal(response.status, 400)
+    const body = (await response.json()) as { type: string; error: { type: string; message: string } }
+    assert.equal(body.type, "error")
+    assert.match(body.error.message, /messages\[0\]\.role/)
+  })
+})
+
+describe("streamed /v1/messages usage", () => {
+  it("reports input tokens to the Anthropic SDK, on a miss and on a cached replay", async () => {
+    const client = new Anthropic({ apiKey: "caller", baseURL: viaOpenAI.url, maxRetries: 0 })
+    const ask = () =>
+      client.messages.stream({
+        model: "claude-sonnet-4-5",
+        max_tokens: 100,
+        messages: [{ role: "user", content: "Count my tokens" }]
+      })
+        .withResponse()
+    for (const layer of ["l3", "l1a"]) {
+      const { data: stream, response } = await ask()
+      const message = await stream.finalMessage()
+      assert.equal(response.headers.get("x-isartor-layer"), layer)
+      assert.equal(message.usage.input_tokens, 9, `${layer}: the upstream's prompt tokens`)
+      assert.ok(message.usage.output_tokens > 0)
+    }
+  })
+})
