@@ -44,8 +44,22 @@ export class ProviderError extends Schema.TaggedError<ProviderError>()("Provider
   reason: ProviderErrorReason,
   message: Schema.String,
   upstreamStatus: Schema.optional(Schema.Number),
-  retryAfterMs: Schema.optional(Schema.Number)
+  retryAfterMs: Schema.optional(Schema.Number),
+  /** The gateway already tried again (retries or another provider): the client should not multiply the calls. */
+  retried: Schema.optional(Schema.Boolean)
 }) {
+  /** The same failure, marked as one the gateway already retried. */
+  asRetried(): ProviderError {
+    return new ProviderError({
+      provider: this.provider,
+      reason: this.reason,
+      message: this.message,
+      retried: true,
+      ...(this.upstreamStatus === undefined ? {} : { upstreamStatus: this.upstreamStatus }),
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs })
+    })
+  }
+
   get isRetryable(): boolean {
     return this.reason === "RateLimited" || this.reason === "Upstream" || this.reason === "Unreachable" ||
       this.reason === "Timeout"

@@ -57,6 +57,9 @@ export const providerErrorResponse = (
     : 502
   const headers: Record<string, string> = { ...pipelineHeaders, "x-isartor-provider": error.provider }
   if (error.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(error.retryAfterMs / 1000))
+  // The OpenAI and Anthropic SDKs (so Claude Code) obey this over their own rules: a failure the gateway already
+  // retried is final, so client retries do not multiply upstream calls; one it did not retry is worth another try.
+  headers["x-should-retry"] = String(error.isRetryable && error.retried !== true)
   const type = status === 429 ? "rate_limit_error" : status < 500 ? "invalid_request_error" : "upstream_error"
   return familyError(family, status, `provider ${error.provider}: ${error.message}`, type, {
     code: error.reason,

@@ -62,6 +62,7 @@ const exhausted = (errors: ReadonlyArray<ProviderError>): ProviderError => {
   const waits = errors.flatMap((error) => (error.retryAfterMs !== undefined ? [error.retryAfterMs] : []))
   return new ProviderError({
     provider: errors.map((error) => error.provider).join(", "),
+    retried: true,
     reason: allRateLimited ? "RateLimited" : "Upstream",
     message: `every provider failed: ${
       errors.map((error) => `${error.provider} (${error.reason}: ${error.message})`).join("; ")

@@ -1,3 +1,4 @@
+import Anthropic from "@anthropic-ai/sdk"
 import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
 import OpenAI from "openai"
@@ -84,6 +85,48 @@ describe("retries", () => {
         assert.equal(fake.calls.length, 1, `${status} was not retried`)
       }
     })
+  })
+})
+
+describe("retries that do not multiply", () => {
+  // Each SDK with its default retries (2): before, 3 client attempts × 3 gateway attempts = 9 upstream calls.
+  const failing = { kind: "error" as const, status: 500, message: "broken" }
+  const sdkDefaults = async (gatewayUrl: string) => {
+    const openai = await new OpenAI({ apiKey: "caller", baseURL: `${gatewayUrl}/v1` }).chat.completions
+      .create(ask("always failing")).catch((e: unknown) => e)
+    assert.ok(openai instanceof OpenAI.APIError)
+    const openaiCalls = fake.calls.length
+    fake.calls.length = 0
+    const anthropic = await new Anthropic({ apiKey: "caller", baseURL: gatewayUrl }).messages
+      .create({ model: "gpt-4o-mini", max_tokens: 10, messages: [{ role: "user", content: "always failing" }] })
+      .catch((e: unknown) => e)
+    assert.ok(anthropic instanceof Anthropic.APIError)
+    return { openaiCalls, anthropicCalls: fake.calls.length, headers: openai.headers }
+  }
+
+  it("a failure the gateway already retried says x-should-retry: false: each SDK makes one request, three upstream calls", async () => {
+    const gateway = await startTestGateway(openaiUpstream())
+    try {
+      fake.queue.push(...Array.from({ length: 20 }, () => failing))
+      const { openaiCalls, anthropicCalls, headers } = await sdkDefaults(gateway.url)
+      assert.equal(headers?.get("x-should-retry"), "false")
+      assert.equal(openaiCalls, 3)
+      assert.equal(anthropicCalls, 3)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it("a retryable failure the gateway did not retry says x-should-retry: true, and the SDK retries it", async () => {
+    const gateway = await startTestGateway(openaiUpstream({ ISARTOR__L3_MAX_RETRIES: "0" }))
+    try {
+      fake.queue.push(...Array.from({ length: 20 }, () => failing))
+      const { openaiCalls, headers } = await sdkDefaults(gateway.url)
+      assert.equal(headers?.get("x-should-retry"), "true")
+      assert.equal(openaiCalls, 3, "the SDK's own three attempts, one upstream call each")
+    } finally {
+      await gateway.close()
+    }
   })
 })
 

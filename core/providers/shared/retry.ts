@@ -28,9 +28,10 @@ export const withRetries = <A>(
 ): Effect.Effect<A, ProviderError> => {
   const tryFrom = (retry: number): Effect.Effect<A, ProviderError> =>
     attempt.pipe(Effect.catchTag("ProviderError", (error) => {
-      if (!error.isRetryable || retry >= policy.maxRetries) return Effect.fail(error)
+      const final = retry > 0 ? error.asRetried() : error
+      if (!error.isRetryable || retry >= policy.maxRetries) return Effect.fail(final)
       const delay = retryDelayMs(error, retry, policy)
-      if (delay > policy.maxDelayMs) return Effect.fail(error)
+      if (delay > policy.maxDelayMs) return Effect.fail(final)
       return Effect.sleep(Duration.millis(delay)).pipe(Effect.andThen(tryFrom(retry + 1)))
     }))
   return tryFrom(0)
