@@ -1,21 +1,20 @@
 /** Whole (non-streamed) answers: an Anthropic message ⇄ an OpenAI `chat.completion`. */
 import type { Completion, ToolCall } from "../../domain/Completion.ts"
 import type { Json } from "../openai.ts"
-import { type Block, finishFromAnthropic, parseArguments, stopFromOpenAI } from "./wire.ts"
+import { type AnthropicMessage, type Block, finishFromAnthropic, parseArguments, stopFromOpenAI } from "./wire.ts"
 
 // ---- Anthropic response → OpenAI completion ----
 
-export const fromAnthropicMessage = (message: Json): Completion => {
-  const blocks = (message.content as Array<Block>) ?? []
+export const fromAnthropicMessage = (message: AnthropicMessage): Completion => {
+  const blocks = message.content ?? []
   const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text)).join("")
   const toolCalls = blocks.filter((b) => b.type === "tool_use").map((b): ToolCall => ({
     id: String(b.id),
     type: "function",
     function: { name: String(b.name), arguments: JSON.stringify(b.input ?? {}) }
   }))
-  const usage = (message.usage as Json | undefined) ?? {}
-  const input = Number(usage.input_tokens ?? 0)
-  const output = Number(usage.output_tokens ?? 0)
+  const input = Number(message.usage?.input_tokens ?? 0)
+  const output = Number(message.usage?.output_tokens ?? 0)
   return {
     id: String(message.id),
     object: "chat.completion",
@@ -36,7 +35,7 @@ export const fromAnthropicMessage = (message: Json): Completion => {
 
 // ---- OpenAI completion → Anthropic response (POST /v1/messages) ----
 
-export const toAnthropicMessage = (completion: Completion): Json => {
+export const toAnthropicMessage = (completion: Completion): AnthropicMessage & Json => {
   const choice = completion.choices[0]
   const content: Array<Block> = []
   if (choice?.message.content) content.push({ type: "text", text: choice.message.content })

@@ -1,6 +1,6 @@
 /** Streamed answers, one event at a time: Anthropic's SSE events ⇄ OpenAI `chat.completion.chunk`s. */
 import type { Json } from "../openai.ts"
-import { type Block, finishFromAnthropic, stopFromOpenAI } from "./wire.ts"
+import { type AnthropicStreamEvent, finishFromAnthropic, type OpenAIChunk, stopFromOpenAI } from "./wire.ts"
 
 /** Anthropic's stream events → OpenAI chunks, one event at a time. */
 export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
@@ -18,17 +18,16 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
   })
   return {
     onEvent(data: string): Array<unknown> {
-      const event = JSON.parse(data) as Json & { type: string }
+      const event = JSON.parse(data) as AnthropicStreamEvent
       switch (event.type) {
         case "message_start": {
-          const message = event.message as Json
-          head = { ...head, id: String(message.id), model: String(message.model) }
-          inputTokens = Number((message.usage as Json | undefined)?.input_tokens ?? 0)
+          head = { ...head, id: String(event.message?.id ?? ""), model: String(event.message?.model ?? "") }
+          inputTokens = Number(event.message?.usage?.input_tokens ?? 0)
           return [chunk({ role: "assistant", content: "" })]
         }
         case "content_block_start": {
-          const block = event.content_block as Block
-          if (block.type !== "tool_use") return []
+          const block = event.content_block
+          if (block?.type !== "tool_use") return []
           toolIndex++
           return [
             chunk({
@@ -42,16 +41,16 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
           ]
         }
         case "content_block_delta": {
-          const delta = event.delta as Json
-          if (delta.type === "text_delta") return [chunk({ content: delta.text })]
-          if (delta.type === "input_json_delta") {
+          const delta = event.delta
+          if (delta?.type === "text_delta") return [chunk({ content: delta.text })]
+          if (delta?.type === "input_json_delta") {
             return [chunk({ tool_calls: [{ index: toolIndex, function: { arguments: delta.partial_json } }] })]
           }
           return []
         }
         case "message_delta": {
-          outputTokens = Number((event.usage as Json | undefined)?.output_tokens ?? outputTokens)
-          const reason = (event.delta as Json | undefined)?.stop_reason
+          outputTokens = Number(event.usage?.output_tokens ?? outputTokens)
+          const reason = event.delta?.stop_reason
           return reason ? [chunk({}, finishFromAnthropic[String(reason)] ?? "stop")] : []
         }
         case "message_stop":
@@ -70,7 +69,7 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
         case "error":
           return [{
             error: {
-              message: String((event.error as Json | undefined)?.message ?? "upstream error"),
+              message: String(event.error?.message ?? "upstream error"),
               type: "upstream_error"
             }
           }]
@@ -109,11 +108,11 @@ export const openAIStreamToAnthropic = () => {
     return [event("error", { error: { type: "api_error", message } })]
   }
   return {
-    onChunk(chunk: Json): Array<{ event: string; data: Json }> {
+    onChunk(chunk: OpenAIChunk): Array<{ event: string; data: Json }> {
       if (over) return []
       if (chunk.error) {
-        const error = chunk.error as Json | string | null
-        const message = typeof error === "string" ? error : error?.message
+        const error = chunk.error
+        const message = typeof error === "string" ? error : error.message
         return fail(typeof message === "string" ? message : "upstream error")
       }
       const out: Array<{ event: string; data: Json }> = []
@@ -135,11 +134,11 @@ export const openAIStreamToAnthropic = () => {
       }
       if (chunk.usage) {
         usageKnown = true
-        const u = chunk.usage as Json
+        const u = chunk.usage
         usage = { input_tokens: Number(u.prompt_tokens ?? 0), output_tokens: Number(u.completion_tokens ?? 0) }
       }
-      for (const choice of (chunk.choices as Array<Json> | undefined) ?? []) {
-        const delta = (choice.delta as Json | undefined) ?? {}
+      for (const choice of chunk.choices ?? []) {
+        const delta = choice.delta ?? {}
         if (typeof delta.content === "string" && delta.content !== "") {
           if (open?.kind !== "text") {
             out.push(...close())
@@ -150,8 +149,8 @@ export const openAIStreamToAnthropic = () => {
             event("content_block_delta", { index: open.index, delta: { type: "text_delta", text: delta.content } })
           )
         }
-        for (const call of (delta.tool_calls as Array<Json> | undefined) ?? []) {
-          const fn = (call.function as Json | undefined) ?? {}
+        for (const call of delta.tool_calls ?? []) {
+          const fn = call.function ?? {}
           if (call.id) {
             out.push(...close())
             open = { index: nextIndex++, kind: "tool" }

@@ -30,3 +30,62 @@ export const stopFromOpenAI: Record<string, string> = {
   function_call: "tool_use",
   content_filter: "refusal"
 }
+
+// The wire shapes the translations read. What comes from upstream is not trusted: every field is optional, and a
+// missing one falls back rather than throwing.
+
+/** A content block of an Anthropic message (text and tool use are what a completion carries). */
+export interface AnthropicBlock {
+  readonly type: string
+  readonly text?: string
+  readonly id?: string
+  readonly name?: string
+  readonly input?: unknown
+}
+
+export interface AnthropicUsage {
+  readonly input_tokens?: number
+  readonly output_tokens?: number
+}
+
+/** An Anthropic Messages API response. */
+export interface AnthropicMessage {
+  readonly id?: string
+  readonly model?: string
+  readonly content?: ReadonlyArray<AnthropicBlock>
+  readonly stop_reason?: string | null
+  readonly usage?: AnthropicUsage
+}
+
+/** One event of an Anthropic Messages stream. */
+export interface AnthropicStreamEvent {
+  readonly type: string
+  readonly message?: AnthropicMessage
+  readonly content_block?: AnthropicBlock
+  readonly delta?: {
+    readonly type?: string
+    readonly text?: string
+    readonly partial_json?: string
+    readonly stop_reason?: string | null
+  }
+  readonly usage?: AnthropicUsage
+  readonly error?: { readonly message?: unknown }
+}
+
+/** One `chat.completion.chunk` of an OpenAI stream (or an error event in its place). */
+export interface OpenAIChunk {
+  readonly id?: string
+  readonly model?: string
+  readonly error?: { readonly message?: unknown } | string | null
+  readonly usage?: { readonly prompt_tokens?: number; readonly completion_tokens?: number } | null
+  readonly choices?: ReadonlyArray<{
+    readonly delta?: {
+      readonly content?: string | null
+      readonly tool_calls?: ReadonlyArray<{
+        readonly id?: string
+        readonly function?: { readonly name?: string; readonly arguments?: string }
+      }>
+    }
+    readonly finish_reason?: string | null
+  }>
+}
