@@ -2,6 +2,7 @@
 // figures printed as JSON instead of asserted — /healthz latency (p50/p99/max) under the fuzz load, the status
 // counts, and every distinct failure with a shrunk reproducer.
 // Usage: npm run bench:fuzz -- [--requests 10000] [--seed 20261128] [--workers 6] [--no-semantic] [--minutes 5]
+//                              [--probe-every 20]   (ms between /healthz probes: enough samples for a real p99)
 import { parseArgs } from "node:util"
 import { semanticBackends } from "../runtimes/shared.ts"
 import { probeHealthz, runFuzz, startFuzzTargets } from "../test/support/fuzz.ts"
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: "20261128" },
     workers: { type: "string", default: "6" },
     minutes: { type: "string", default: "5" },
+    "probe-every": { type: "string", default: "20" },
     "no-semantic": { type: "boolean", default: false }
   }
 })
@@ -21,7 +23,7 @@ const semantic = values["no-semantic"]
   ? undefined
   : semanticBackends(process.env, new URL("../runtimes/embedding/worker-node.mjs", import.meta.url))
 const targets = await startFuzzTargets(semantic)
-const healthz = probeHealthz(targets.gateways.open!.url)
+const healthz = probeHealthz(targets.gateways.open!.url, Number(values["probe-every"]))
 const result = await runFuzz({
   seed: Number(values.seed),
   requests: Number(values.requests),
