@@ -279,6 +279,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     config,
     pipeline: Context.get(context, Pipeline),
     hashSecret: Context.get(context, CacheKey).hashSecret,
+    countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),
     version: VERSION,
     now: Date.now

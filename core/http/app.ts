@@ -11,6 +11,8 @@ import {
   type RequestContext,
   type RequestDecoder
 } from "../domain/ChatRequest.ts"
+import type { ProviderError } from "../domain/errors.ts"
+import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
@@ -20,6 +22,8 @@ export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
   readonly hashSecret: (secret: string) => string
+  /** The provider's own token count of an Anthropic Messages body; `undefined`: estimate it here. */
+  readonly countTokens: ((body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>) | undefined
   /**
    * Runs an effect on the gateway's runtime (its tracer, logger). A client that leaves does not interrupt it: a
    * plain miss still completes and is cached (and serves its coalesced followers); a stream is cancelled.
@@ -30,7 +34,6 @@ export interface AppDependencies {
   readonly now: () => number
 }
 
-/** Which client a route serves, for errors answered before the route runs (auth) or after it failed (500). */
 /** Anthropic's namespace (`/v1/messages` and below, e.g. `count_tokens`) answers errors in Anthropic's format. */
 const familyOf = (path: string): EndpointFamily =>
   path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai"
@@ -106,6 +109,27 @@ export const makeApp = (deps: AppDependencies): Hono => {
 
   app.post("/v1/chat/completions", chatRoute("openai", fromOpenAIBody))
   app.post("/v1/messages", chatRoute("anthropic", fromAnthropicBody))
+  // Claude Code asks it before long requests: the provider counts when it speaks the Anthropic API, else an estimate.
+  app.post("/v1/messages/count_tokens", async (c) => {
+    const text = await readBody(c, "anthropic")
+    if (typeof text !== "string") return text
+    const parsed = parseJsonBody(text)
+    if (Exit.isFailure(parsed)) return renderFailure("anthropic", parsed.cause)
+    const body = parsed.value
+    // The same checks as a Messages request, which has `max_tokens` where a count has none.
+    const checked = typeof body === "object" && body !== null && !Array.isArray(body)
+      ? fromAnthropicBody({ max_tokens: 1, ...body }, requestContext(c))
+      : fromAnthropicBody(body, requestContext(c))
+    if (Exit.isFailure(checked)) return renderFailure("anthropic", checked.cause)
+    const counted = body as Readonly<Record<string, unknown>>
+    if (deps.countTokens === undefined) {
+      return c.json({ input_tokens: await estimateInputTokens(counted) }, 200, { "x-isartor-token-count": "estimate" })
+    }
+    const exit = await deps.run(deps.countTokens(counted))
+    return Exit.isSuccess(exit)
+      ? c.json({ input_tokens: exit.value }, 200, { "x-isartor-token-count": "provider" })
+      : renderFailure("anthropic", exit.cause)
+  })
   app.post("/api/chat", chatRoute("native", fromNativeBody))
 
   app.notFound((c) =>

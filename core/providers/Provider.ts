@@ -78,6 +78,11 @@ export class Provider extends Context.Service<Provider, {
   readonly chain: ReadonlyArray<string>
   readonly complete: (request: ChatRequest) => Effect.Effect<Answered<Completion>, ProviderError>
   readonly stream: (request: ChatRequest) => Effect.Effect<Answered<ReadableStream<Uint8Array>>, ProviderError>
+  /**
+   * The primary provider's own count of an Anthropic Messages body; `undefined` when it has none (it does not
+   * speak the Anthropic API), and the caller estimates instead.
+   */
+  readonly countTokens: ((body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>) | undefined
 }>()("isartor/Provider") {
   /**
    * Start-up checks: an unknown provider, a malformed key or a provider setting of the wrong shape stops the
@@ -151,7 +156,8 @@ export class Provider extends Context.Service<Provider, {
         configured: primary.configured,
         chain: clients.map((client) => client.id),
         complete: (request) => firstAnswer((client) => client.complete(request)),
-        stream: (request) => firstAnswer((client) => client.stream(request))
+        stream: (request) => firstAnswer((client) => client.stream(request)),
+        countTokens: primary.countTokens
       })
     })
   )

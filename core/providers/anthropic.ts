@@ -56,7 +56,29 @@ export const anthropic: ProviderDefinition = {
             })
           }),
           Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } })
+        ),
+      // The client's body as it wrote it (same API), with the provider's model when one is configured.
+      countTokens: (body) => {
+        if (key === "") {
+          return Effect.fail(
+            transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`)
+          )
+        }
+        const { max_tokens: _max, stream: _stream, ...counted } = body
+        return transport.post(
+          `${url}/count_tokens`,
+          headers,
+          settings.model ? { ...counted, model: settings.model } : counted
         )
+          .pipe(
+            Effect.flatMap((response) => transport.json<{ input_tokens?: unknown }>(response)),
+            Effect.flatMap((counted) =>
+              typeof counted.input_tokens === "number"
+                ? Effect.succeed(counted.input_tokens)
+                : Effect.fail(transport.fail("Upstream", "count_tokens answered without input_tokens"))
+            )
+          )
+      }
     }
   }
 }

@@ -107,3 +107,44 @@ describe("streamed /v1/messages usage", () => {
     }
   })
 })
+
+describe("POST /v1/messages/count_tokens", () => {
+  const countWith = (gateway: RunningGateway) =>
+    new Anthropic({ apiKey: "caller", baseURL: gateway.url, maxRetries: 0 }).messages.countTokens({
+      model: "claude-sonnet-4-5",
+      system: "You are terse.",
+      messages: [{ role: "user", content: "How many tokens is this question?" }]
+    }).withResponse()
+
+  it("asks an Anthropic upstream for its own count, with the client's body", async () => {
+    const { data, response } = await countWith(viaAnthropic)
+    const call = anthropicUpstream.calls.at(-1)!
+    assert.equal(call.path, "/v1/messages/count_tokens")
+    assert.equal(call.body.system, "You are terse.")
+    assert.equal(response.headers.get("x-isartor-token-count"), "provider")
+    assert.equal(data.input_tokens, 7 + JSON.stringify(call.body).split(/\s+/).length)
+  })
+
+  it("estimates for an upstream without one, says so, and counts more for a longer request", async () => {
+    const { data, response } = await countWith(viaOpenAI)
+    assert.equal(response.headers.get("x-isartor-token-count"), "estimate")
+    assert.ok(data.input_tokens > 10 && data.input_tokens < 40, `estimate ${data.input_tokens}`)
+    const longer = await new Anthropic({ apiKey: "caller", baseURL: viaOpenAI.url, maxRetries: 0 }).messages
+      .countTokens({
+        model: "claude-sonnet-4-5",
+        messages: [{ role: "user", content: "How many tokens is this question? ".repeat(50) }]
+      })
+    assert.ok(longer.input_tokens > 5 * data.input_tokens)
+  })
+
+  it("answers a malformed body with a 400 naming the field, in Anthropic's format", async () => {
+    const response = await fetch(`${viaOpenAI.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: [{ type: "image" }] }] })
+    })
+    assert.equal(response.status, 400)
+    const body = (await response.json()) as { type: string; error: { message: string } }
+    assert.equal(body.type, "error")
+    assert.match(body.error.message, /messages\[0\]\.content\[0\]/)
+  })
+})

@@ -355,13 +355,14 @@ export interface FakeProviders {
 const route = (
   method: string | undefined,
   path: string
-): { format: WireFormat; stream?: boolean; model?: string } | undefined => {
+): { format: WireFormat; stream?: boolean; model?: string; countTokens?: boolean } | undefined => {
   if (method !== "POST") return undefined
   if (path === "/v1/chat/completions") return { format: "openai" }
   if (/^\/openai\/deployments\/[^/]+\/chat\/completions\?api-version=\d{4}-\d{2}-\d{2}/.test(path)) {
     return { format: "azure" }
   }
   if (path === "/v1/messages") return { format: "anthropic" }
+  if (path === "/v1/messages/count_tokens") return { format: "anthropic", countTokens: true }
   const gemini = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent\?alt=sse)$/.exec(path)
   if (gemini) {
     return { format: "gemini", model: decodeURIComponent(gemini[1]!), stream: gemini[2] !== "generateContent" }
@@ -397,6 +398,11 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
       }
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Json
       calls.push({ format, path: req.url ?? "", headers: req.headers, body, at: Date.now() })
+      if (target.countTokens) {
+        // Anthropic's count: a fixed base plus one per word of the body, enough to tell requests apart.
+        res.writeHead(200, { "content-type": "application/json" })
+        return void res.end(JSON.stringify({ input_tokens: 7 + JSON.stringify(body).split(/\s+/).length }))
+      }
       const behaviour = queue.shift()
       if (behaviour?.kind === "error") {
         res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })

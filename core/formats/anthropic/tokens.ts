@@ -1,0 +1,36 @@
+/** A token estimate of an Anthropic Messages body, for `count_tokens` when the upstream cannot count for us. */
+
+let encoding: Promise<{ readonly countTokens: (text: string) => number }> | undefined
+
+/** The text a model reads of a block: its text, a tool's input or result, or nothing (images are not counted). */
+const textOfBlock = (block: unknown): string => {
+  if (typeof block === "string") return block
+  if (typeof block !== "object" || block === null) return ""
+  const { type, text, input, content, name } = block as Record<string, unknown>
+  if (type === "text" || type === "thinking") return typeof text === "string" ? text : ""
+  if (type === "tool_use") return `${String(name ?? "")} ${JSON.stringify(input ?? {})}`
+  if (type === "tool_result") return Array.isArray(content) ? content.map(textOfBlock).join("\n") : textOfBlock(content)
+  return ""
+}
+
+const textOfContent = (content: unknown) =>
+  Array.isArray(content) ? content.map(textOfBlock).join("\n") : textOfBlock(content)
+
+/**
+ * Counts the system prompt, every turn and the tool definitions with the o200k_base tokenizer (`gpt-tokenizer`,
+ * loaded on first use) plus a few tokens per turn for its framing. Claude's own tokenizer is not published: this is
+ * an estimate, and the route says so.
+ */
+export const estimateInputTokens = async (body: Readonly<Record<string, unknown>>): Promise<number> => {
+  encoding ??= import("gpt-tokenizer/encoding/o200k_base")
+  const { countTokens } = await encoding
+  const messages = Array.isArray(body.messages) ? (body.messages as Array<{ content?: unknown }>) : []
+  const parts = [
+    textOfContent(body.system),
+    ...messages.map((message) => textOfContent(message.content)),
+    Array.isArray(body.tools) && body.tools.length > 0 ? JSON.stringify(body.tools) : ""
+  ]
+  const FRAMING_PER_TURN = 4
+  return parts.reduce((total, text) => total + (text === "" ? 0 : countTokens(text)), 0) +
+    FRAMING_PER_TURN * messages.length
+}
