@@ -137,6 +137,20 @@ describe("POST /v1/messages/count_tokens", () => {
     assert.ok(longer.input_tokens > 5 * data.input_tokens)
   })
 
+  it("estimates text that looks like a tokenizer's special tokens, and a body of the largest size, as text", async () => {
+    const client = new Anthropic({ apiKey: "caller", baseURL: viaOpenAI.url, maxRetries: 0 })
+    const special = await client.messages.countTokens({
+      model: "claude-sonnet-4-5",
+      messages: [{ role: "user", content: "What does <|endoftext|> or <|im_start|> mean?" }]
+    })
+    assert.ok(special.input_tokens > 5)
+    const huge = await client.messages.countTokens({
+      model: "claude-sonnet-4-5",
+      messages: [{ role: "user", content: "lorem ipsum dolor sit amet ".repeat(100_000) }]
+    })
+    assert.ok(huge.input_tokens > 400_000 && huge.input_tokens < 800_000, `estimate ${huge.input_tokens}`)
+  })
+
   it("answers a malformed body with a 400 naming the field, in Anthropic's format", async () => {
     const response = await fetch(`${viaOpenAI.url}/v1/messages/count_tokens`, {
       method: "POST",
