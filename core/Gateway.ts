@@ -207,13 +207,10 @@ const acquireRedis = (config: AppConfigShape, options: GatewayOptions) =>
       )
       return unusableRedis("ISARTOR__REDIS_URL is malformed")
     }
-    const connection = yield* acquire("cannot connect to Redis", () =>
-      connect(config.redis_url), (redis) =>
-      redis.close())
+    const open = () => connect(config.redis_url)
+    const connection = yield* acquire("cannot connect to Redis", open, (redis) => redis.close())
     // Redis down at start-up is not fatal: the caches fall through until it comes back.
-    const reachable = yield* Effect.promise(() =>
-      connection.commands.get("isartor:ping").then(() => true, () => false)
-    )
+    const reachable = yield* Effect.promise(() => connection.commands.get("isartor:ping").then(() => true, () => false))
     if (!reachable) {
       yield* Effect.logWarning(
         `Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`
