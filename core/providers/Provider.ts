@@ -138,6 +138,9 @@ export class Provider extends Context.Service<Provider, {
         ): Effect.Effect<Answered<A>, ProviderError> => {
           const client = clients[position]
           if (client === undefined) return Effect.fail(exhausted(errors))
+          // A fallback without a key is skipped (start-up said so): its NotConfigured must not turn the primary's
+          // 429 into a 502, nor hide the primary's Retry-After.
+          if (position > 0 && !client.configured) return tryFrom(position + 1, errors)
           return withRetries(call(client), policy).pipe(
             Effect.map((value): Answered<A> => ({ value, provider: client.id })),
             Effect.catchTag("ProviderError", (error) =>

@@ -189,21 +189,26 @@ describe("fallback providers", () => {
       assert.equal(mixed.status, 502)
     })
   })
-  it("names the fallback's own key variable when the fallback has no key", async () => {
-    await withGateway(
-      withFallback({ ISARTOR__PROVIDERS__ANTHROPIC__API_KEY: "", ISARTOR__L3_MAX_RETRIES: "0" }),
-      async (client) => {
-        fake.queue.push({ kind: "error", status: 503, message: "down" })
-        const error = await client.chat.completions.create(ask("no fallback key")).catch((e: unknown) => e)
-        assert.ok(error instanceof OpenAI.APIError)
-        assert.equal(error.status, 502)
-        assert.match(
-          error.message,
-          /anthropic \(NotConfigured: no provider key is configured for anthropic: set ISARTOR__PROVIDERS__ANTHROPIC__API_KEY\)/
-        )
-        assert.doesNotMatch(error.message, /EXTERNAL_LLM_API_KEY/)
-      }
-    )
+  it("skips a fallback without a key, naming its own key variable, and keeps the primary's 429", async () => {
+    const env = withFallback({ ISARTOR__PROVIDERS__ANTHROPIC__API_KEY: "", ISARTOR__L3_MAX_RETRIES: "0" })
+    const gateway = await startTestGateway(env)
+    try {
+      assert.ok(
+        gateway.warnings.some((line) =>
+          line.includes("no API key for fallback provider anthropic: set ISARTOR__PROVIDERS__ANTHROPIC__API_KEY")
+        ),
+        gateway.warnings.join("\n")
+      )
+      fake.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after": "3" } })
+      const client = new OpenAI({ apiKey: "caller", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
+      const error = await client.chat.completions.create(ask("no fallback key")).catch((e: unknown) => e)
+      assert.ok(error instanceof OpenAI.RateLimitError, String(error))
+      assert.equal(error.headers?.get("retry-after"), "3")
+      assert.doesNotMatch(error.message, /EXTERNAL_LLM_API_KEY|NotConfigured/)
+      assert.deepEqual(fake.calls.map((call) => call.format), ["openai"], "the keyless fallback was not called")
+    } finally {
+      await gateway.close()
+    }
   })
 })
 

@@ -24,6 +24,7 @@ interface Health {
     readonly l1b: {
       readonly entries: number
       readonly index_slots: number
+      readonly index_allocated: number
       readonly bytes: number
       readonly max_bytes: number
       readonly insert_failures: number
@@ -73,6 +74,7 @@ describe("L1b after 10 × cache_max_capacity distinct questions", () => {
       const { l1b, l1a } = (await health(gateway)).layers
       assert.ok(l1b.entries <= CAPACITY, `L1b holds ${l1b.entries} entries`)
       assert.ok(l1b.index_slots <= CAPACITY + 1, `the graph holds ${l1b.index_slots} slots`)
+      assert.equal(l1b.index_allocated, CAPACITY + 2, "the graph's allocation never grew")
       assert.equal(l1b.insert_failures, 0)
       assert.ok(l1a.entries! <= CAPACITY)
     } finally {

@@ -20,6 +20,8 @@ export interface LabelledIndexStatus {
   readonly entries: number
   /** Slots of the HNSW graph, live and freed: bounded by `cache_max_capacity` + 1. */
   readonly index_slots: number
+  /** Slots the graph has room for: `cache_max_capacity` + 2, never grown by churn. */
+  readonly index_allocated: number
   /** Memory the entries take (prompts, answers, vectors) and its bound, `cache_max_bytes`. */
   readonly bytes: number
   readonly max_bytes: number
@@ -148,6 +150,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     status: (): LabelledIndexStatus => ({
       entries: index.size(),
       index_slots: index.slots(),
+      index_allocated: index.allocated(),
       bytes: entries.calculatedSize,
       max_bytes: options.maxBytes,
       insert_failures: insertFailures,

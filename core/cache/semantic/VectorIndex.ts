@@ -26,12 +26,15 @@ export class VectorIndex extends Context.Service<VectorIndex, {
   readonly size: () => number
   /** Slots the graph holds, live and removed: what its memory follows. */
   readonly slots: () => number
+  /** Slots the graph has allocated room for. */
+  readonly allocated: () => number
 }>()("isartor/VectorIndex") {
   static readonly make = (hnswlib: HnswlibModule, dimensions: number, capacity: number) => {
     const index = new hnswlib.HierarchicalNSW("ip", dimensions, "")
-    // One slot more than the cache holds: hnswlib-wasm refuses every addPoint once its count (removed slots
-    // included) reaches the maximum, even one that would only update a slot in place.
-    let maxElements = Math.max(16, capacity + 1)
+    // Two slots more than the cache holds: a new entry takes its label before the LRU frees one, so labels reach
+    // capacity + 1, and hnswlib-wasm refuses every addPoint once its count (removed slots included) reaches the
+    // maximum, even one that would only update a slot in place. With less, the graph would double its allocation.
+    let maxElements = Math.max(16, capacity + 2)
     index.initIndex(maxElements, M, EF_CONSTRUCTION, 100)
     index.setEfSearch(EF_SEARCH)
     const live = new Set<number>()
@@ -72,7 +75,8 @@ export class VectorIndex extends Context.Service<VectorIndex, {
         return result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
       },
       size: () => live.size,
-      slots: () => index.getCurrentCount()
+      slots: () => index.getCurrentCount(),
+      allocated: () => maxElements
     })
   }
 

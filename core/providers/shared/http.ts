@@ -99,7 +99,7 @@ export const makeTransport = (
               ? fail("Timeout", `no answer within ${settings.timeoutMs / 1000} s`)
               : fail(
                 "Unreachable",
-                `cannot reach ${new URL(url).host}: ${
+                `cannot reach ${URL.canParse(url) ? new URL(url).host : url}: ${
                   error instanceof Error
                     ? (error.cause instanceof Error ? error.cause.message : error.message)
                     : String(error)
