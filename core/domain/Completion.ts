@@ -42,6 +42,19 @@ export interface Completion {
 }
 
 /** A completion is worth caching only when it is whole: every choice finished. */
+/**
+ * Whether an upstream answer has the shape every renderer reads (an id, and a message object on every choice): one
+ * that does not is an upstream failure, never an answer to render or cache.
+ */
+export const isWellFormed = (completion: unknown): completion is Completion => {
+  const candidate = completion as Partial<Completion> | null | undefined
+  return typeof candidate === "object" && candidate !== null && typeof candidate.id === "string" &&
+    Array.isArray(candidate.choices) &&
+    candidate.choices.every((choice) =>
+      typeof choice === "object" && choice !== null && typeof choice.message === "object" && choice.message !== null
+    )
+}
+
 export const isCacheable = (completion: Completion): boolean =>
   completion.object === "chat.completion" && Array.isArray(completion.choices) && completion.choices.length > 0 &&
   completion.choices.every((choice) => typeof choice.finish_reason === "string")

@@ -1,5 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk"
 import assert from "node:assert/strict"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { after, before, beforeEach, describe, it } from "node:test"
 import OpenAI from "openai"
 import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
@@ -266,5 +268,41 @@ describe("start-up checks", () => {
     assert.equal(missing.warnings.length, 1)
     assert.match(missing.warnings[0]!, /no API key for provider gemini/)
     await missing.close()
+  })
+})
+
+describe("answers that are not chat completions", () => {
+  it("a 200 without an id or a message is a 502 on every endpoint, and never cached", async () => {
+    let calls = 0
+    const upstream = createServer((_req, res) => {
+      calls++
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ object: "chat.completion", choices: [{ index: 0, finish_reason: "stop" }] }))
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`
+    const gateway = await startTestGateway({
+      ISARTOR__EXTERNAL_LLM_URL: url,
+      ISARTOR__EXTERNAL_LLM_API_KEY: "sk-test-0123456789",
+      ISARTOR__L3_MAX_RETRIES: "0"
+    })
+    try {
+      const native = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: "hi" }) })
+      assert.equal(native.status, 502)
+      assert.match(((await native.json()) as { error: { message: string } }).error.message, /not a chat completion/)
+      const messages = await fetch(`${gateway.url}/v1/messages`, {
+        method: "POST",
+        body: JSON.stringify({ model: "m", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+      })
+      assert.equal(messages.status, 502)
+      assert.equal(((await messages.json()) as { type: string }).type, "error")
+      const again = await fetch(`${gateway.url}/api/chat`, { method: "POST", body: JSON.stringify({ prompt: "hi" }) })
+      assert.equal(again.status, 502)
+      assert.equal(calls, 3, "nothing was cached")
+    } finally {
+      await gateway.close()
+      upstream.closeAllConnections()
+      await new Promise((resolve) => upstream.close(resolve))
+    }
   })
 })

@@ -1,6 +1,6 @@
 import { Effect, Redacted } from "effect"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
-import type { Completion } from "../../domain/Completion.ts"
+import { type Completion, isWellFormed } from "../../domain/Completion.ts"
 import { makeTransport } from "./http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
 
@@ -61,9 +61,13 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
       send(request, false).pipe(
         Effect.flatMap((response) => transport.json<Completion>(response)),
         Effect.flatMap((completion) =>
-          Array.isArray(completion?.choices)
+          isWellFormed(completion)
             ? Effect.succeed(completion)
-            : Effect.fail(transport.fail("Upstream", "upstream answer has no choices", { upstreamStatus: 200 }))
+            : Effect.fail(
+              transport.fail("Upstream", "upstream answer is not a chat completion (no id, choices or message)", {
+                upstreamStatus: 200
+              })
+            )
         ),
         Effect.withSpan("Provider.complete", { attributes: { provider: options.id } })
       ),
