@@ -36,6 +36,8 @@ export interface EmbedderStatus {
 }
 
 const MAX_BATCH = 32
+/** A vector takes 20–40 ms, a full batch about a second under load: ten seconds only ever catches a stuck backend. */
+const EMBED_TIMEOUT_MS = 10_000
 /** Vectors of the latest prompts kept for reuse (2 KB each at 512 dimensions). */
 const RECENT_VECTORS = 1024
 
@@ -61,7 +63,12 @@ export class Embedder extends Context.Service<Embedder, {
   readonly fast: (text: string) => Float32Array | undefined
   readonly status: () => EmbedderStatus
 }>()("isartor/Embedder") {
-  static readonly make = (backend: EmbeddingBackend) => {
+  /**
+   * `timeoutMs`: how long a request waits for its vector. A backend that stops answering without failing (a stuck
+   * worker) must cost L1b, not the request: past it, the lookup falls through.
+   */
+  static readonly make = (backend: EmbeddingBackend, options: { readonly timeoutMs?: number } = {}) => {
+    const timeoutMs = options.timeoutMs ?? EMBED_TIMEOUT_MS
     const backendDown = () => {
       const current = backend.status?.()
       return current && current.status !== "ok" ? current : undefined
@@ -127,7 +134,15 @@ export class Embedder extends Context.Service<Embedder, {
               layer: "l1b",
               reason: `embedder failed: ${error instanceof Error ? error.message : String(error)}`
             })
-        })
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: timeoutMs,
+            orElse: () =>
+              Effect.fail(
+                new LayerUnavailable({ layer: "l1b", reason: `embedder gave no vector within ${timeoutMs} ms` })
+              )
+          })
+        )
       },
       status: () => {
         const down = backendDown()

@@ -339,3 +339,19 @@ describe("embedding model start-up errors name the path and the variable", () =>
     )
   })
 })
+
+describe("Embedder over a backend that stops answering", () => {
+  it("fails the embed with LayerUnavailable after its timeout instead of waiting forever", async () => {
+    const stuck: EmbeddingBackend = {
+      name: "stuck",
+      dimensions: 4,
+      maxInputChars: 2048,
+      embed: () => new Promise<Array<Float32Array>>(() => undefined)
+    }
+    const exit = await Effect.runPromiseExit(Embedder.make(stuck, { timeoutMs: 50 }).embed("never answered"))
+    assert.ok(Exit.isFailure(exit))
+    const failure = Exit.findErrorOption(exit)
+    assert.equal(failure._tag === "Some" ? failure.value._tag : "none", "LayerUnavailable")
+    assert.match(failure._tag === "Some" ? failure.value.reason : "", /no vector within 50 ms/)
+  })
+})
