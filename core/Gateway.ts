@@ -9,7 +9,7 @@ import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "./cache/semantic/VectorIndex.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./config/Config.ts"
 import type { AppConfigShape } from "./config/ConfigSpec.ts"
-import { StartFailed } from "./domain/errors.ts"
+import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
@@ -121,7 +121,7 @@ export const gatewayLayer = (
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
     Layer.provideMerge(embedder),
     Layer.provideMerge(CacheKey.layer),
-    Layer.provide(AppConfig.layer(config))
+    Layer.provideMerge(AppConfig.layer(config))
   )
 }
 
@@ -156,8 +156,6 @@ const unusableRedis = (reason: string): RedisConnection => {
     close: async () => undefined
   }
 }
-
-const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error)
 
 /** A resource of the runtime's, held for the gateway's lifetime: released when it stops or when a later start step fails. */
 const acquire = <A>(what: string, load: () => Promise<A>, release: (resource: A) => Promise<void> | undefined) =>
@@ -257,7 +255,7 @@ export const gatewayFromSources = (sources: ConfigSources, options: GatewayOptio
     const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded"
       ? yield* acquireEmbedded(config, options)
       : undefined
-    return gatewayLayer(config, semantic, redis, embedded).pipe(Layer.provideMerge(AppConfig.layer(config)))
+    return gatewayLayer(config, semantic, redis, embedded)
   }))
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */

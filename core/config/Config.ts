@@ -1,7 +1,7 @@
 import { ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import { closest } from "fastest-levenshtein"
 import { parse as parseToml } from "smol-toml"
-import { ConfigInvalid } from "../domain/errors.ts"
+import { ConfigInvalid, messageOf } from "../domain/errors.ts"
 import { type AppConfigShape, configLeaves, envVarName, providerConfigKeys } from "./ConfigSpec.ts"
 
 /** The gateway's configuration, read once at start-up. */
@@ -72,9 +72,7 @@ const readFile = Effect.fn("Config.readFile")(function*(sources: ConfigSources) 
       try: () => (path.endsWith(".json") ? JSON.parse(text) as unknown : parseToml(text) as unknown),
       catch: (error) =>
         new ConfigInvalid({
-          message: `config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "TOML"}: ${
-            error instanceof Error ? error.message : String(error)
-          }`
+          message: `config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "TOML"}: ${messageOf(error)}`
         })
     })
     if (!isTree(parsed)) return yield* new ConfigInvalid({ message: `config file ${path} must hold a table of keys` })

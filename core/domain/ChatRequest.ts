@@ -1,6 +1,6 @@
 import { Exit, Schema } from "effect"
 import { fromAnthropicRequest } from "../formats/anthropic/request.ts"
-import { BadRequest } from "./errors.ts"
+import { BadRequest, messageOf } from "./errors.ts"
 import type { ChatMessage } from "./messages.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
@@ -245,7 +245,7 @@ export const parseJsonBody = (text: string): Exit.Exit<unknown, BadRequest> => {
   try {
     return Exit.succeed(JSON.parse(text) as unknown)
   } catch (error) {
-    return badRequest(`request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`)
+    return badRequest(`request body is not valid JSON: ${messageOf(error)}`)
   }
 }
 

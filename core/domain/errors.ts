@@ -1,6 +1,9 @@
 import { Schema } from "effect"
 import { RoutingDecision } from "./routing.ts"
 
+/** The message of anything thrown or rejected: an Error's message, else the value as text. */
+export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
 /** A cache layer had no entry for the request: the pipeline tries the next layer. */
 export class CacheMiss extends Schema.TaggedError<CacheMiss>()("CacheMiss", {
   layer: Schema.Literals(["l1a", "l1b"])

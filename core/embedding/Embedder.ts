@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { LRUCache } from "lru-cache"
-import { LayerUnavailable } from "../domain/errors.ts"
+import { LayerUnavailable, messageOf } from "../domain/errors.ts"
 
 /**
  * A sentence encoder, provided by the runtime entrypoint (it loads weights from disk, which `core/` does not
@@ -90,7 +90,7 @@ export class Embedder extends Context.Service<Embedder, {
           for (const item of batch) item.resolve(byText.get(item.text)!)
         } catch (error) {
           // A batch lost to a crashed backend is reported by the backend's own status, which clears on its restart.
-          lastError = backendDown() ? undefined : error instanceof Error ? error.message : String(error)
+          lastError = backendDown() ? undefined : messageOf(error)
           for (const item of batch) item.reject(error)
         }
       }
@@ -132,7 +132,7 @@ export class Embedder extends Context.Service<Embedder, {
           catch: (error) =>
             new LayerUnavailable({
               layer: "l1b",
-              reason: `embedder failed: ${error instanceof Error ? error.message : String(error)}`
+              reason: `embedder failed: ${messageOf(error)}`
             })
         }).pipe(
           Effect.timeoutOrElse({

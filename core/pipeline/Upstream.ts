@@ -2,14 +2,12 @@ import { Context, Effect, Exit, Layer } from "effect"
 import type { ExactKey } from "../cache/CacheKey.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { isCacheable } from "../domain/Completion.ts"
-import { ProviderError } from "../domain/errors.ts"
+import { messageOf, ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
 import type { Answer } from "./Pipeline.ts"
 import { tapSse } from "./SseTap.ts"
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 /**
  * The pipeline's last step, L3, coalesced: the first of several identical concurrent misses calls the provider

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { LayerUnavailable } from "../domain/errors.ts"
+import { LayerUnavailable, messageOf } from "../domain/errors.ts"
 
 /** The few commands the Redis stores need; the runtime provides them (node-redis), so `core/` opens no sockets. */
 export interface RedisCommands {
@@ -24,7 +24,7 @@ export const redisCall = <A>(layer: "l1a" | "l1b", what: string, run: () => Prom
     catch: (error) =>
       new LayerUnavailable({
         layer,
-        reason: `redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`
+        reason: `redis ${what} failed: ${messageOf(error)}`
       })
   }).pipe(
     Effect.timeoutOrElse({

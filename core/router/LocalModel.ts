@@ -1,7 +1,7 @@
 import { Context, Effect, Layer, Redacted } from "effect"
 import { AppConfig } from "../config/Config.ts"
 import type { Completion } from "../domain/Completion.ts"
-import { LayerUnavailable, type ProviderError } from "../domain/errors.ts"
+import { LayerUnavailable, messageOf, type ProviderError } from "../domain/errors.ts"
 import { makeTransport } from "../providers/shared/http.ts"
 import { serverChatEndpoint } from "../providers/shared/openaiCompatible.ts"
 
@@ -118,7 +118,7 @@ export class LocalModel extends Context.Service<LocalModel, {
               },
               catch: (error) =>
                 unavailable(
-                  `embedded engine failed: ${lastError = error instanceof Error ? error.message : String(error)}`
+                  `embedded engine failed: ${lastError = messageOf(error)}`
                 )
             }).pipe(
               Effect.timeoutOrElse({

@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache"
+import { messageOf } from "../../domain/errors.ts"
 import type { VectorIndex } from "./VectorIndex.ts"
 
 /** One L1b entry: what a lookup needs to filter, verify and answer. */
@@ -51,7 +52,7 @@ const describe = (error: unknown): string => {
   // hnswlib-wasm throws WebAssembly exceptions whose message is ["std::runtime_error", "<what>"].
   const message = (error as { message?: unknown } | undefined)?.message
   if (Array.isArray(message)) return message.map(String).join(": ")
-  return error instanceof Error ? error.message : String(error)
+  return messageOf(error)
 }
 
 /**
