@@ -8,9 +8,9 @@ import { CacheKey } from "../core/cache/CacheKey.ts"
 import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
-import type { ChatRequest } from "../core/domain/ChatRequest.ts"
 import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { oneQuestion } from "./requests.ts"
 import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({
@@ -32,19 +32,7 @@ const vectorOf = (text: string) => {
   return vector.map((value) => value / Math.sqrt(norm))
 }
 
-const request = (n: number): ChatRequest => {
-  const messages = [{ role: "user", content: `Question number ${n}: what happened in year ${1000 + n}?` }]
-  return {
-    family: "native",
-    body: { model: "gpt-4o-mini", messages },
-    messages,
-    model: "gpt-4o-mini",
-    stream: false,
-    tenant: "anonymous|",
-    cacheRead: true,
-    cacheWrite: true
-  }
-}
+const request = (n: number) => oneQuestion(`Question number ${n}: what happened in year ${1000 + n}?`)
 
 const { config } = await Effect.runPromise(
   loadConfig({ env: { ISARTOR__CACHE_MAX_CAPACITY: String(capacity) }, readTextFile: async () => undefined })

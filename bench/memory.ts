@@ -12,9 +12,9 @@ import { FastVectorIndex } from "../core/cache/semantic/FastVectorIndex.ts"
 import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
-import type { ChatRequest } from "../core/domain/ChatRequest.ts"
 import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { oneQuestion } from "./requests.ts"
 import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({ options: { sizes: { type: "string", default: "10000,100000" } } })
@@ -99,17 +99,7 @@ for (const size of sizes) {
   const context = await Effect.runPromise(Layer.build(layer).pipe(Effect.scoped))
   const semantic = Context.get(context, SemanticCache)
   for (let i = 0; i < size; i++) {
-    const messages = [{ role: "user", content: `How do I do task number ${i} in the product?` }]
-    const request: ChatRequest = {
-      family: "openai",
-      body: { model: "gpt-4o-mini", messages },
-      messages,
-      model: "gpt-4o-mini",
-      stream: false,
-      tenant: "anonymous|",
-      cacheRead: true,
-      cacheWrite: true
-    }
+    const request = oneQuestion(`How do I do task number ${i} in the product?`)
     await Effect.runPromise(semantic.store(request, completion(i)))
     if (i % 5000 === 0) process.stderr.write(`\rsemantic ${i}/${size}`)
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
+import type { ExactCacheStatus } from "../../core/cache/exact/ExactCache.ts"
+import type { LabelledIndexStatus } from "../../core/cache/semantic/LabelledIndex.ts"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
@@ -19,17 +21,7 @@ const CAPACITY = 20
 const servers = upstreamAndRedis()
 
 interface Health {
-  readonly layers: {
-    readonly l1a: { readonly entries?: number; readonly bytes?: number; readonly max_bytes?: number }
-    readonly l1b: {
-      readonly entries: number
-      readonly index_slots: number
-      readonly index_allocated: number
-      readonly bytes: number
-      readonly max_bytes: number
-      readonly insert_failures: number
-    }
-  }
+  readonly layers: { readonly l1a: ExactCacheStatus; readonly l1b: LabelledIndexStatus }
 }
 
 const health = async (gateway: RunningGateway) => (await (await fetch(`${gateway.url}/health`)).json()) as Health

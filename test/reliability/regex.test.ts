@@ -2,7 +2,7 @@
 // regex retry from each position) of 64 KB and then 1 MB are analysed within a second each — a quadratic scan
 // takes seconds at 64 KB (so it fails there instead of hanging for hours at 1 MB), a linear one milliseconds. And
 // a real gateway keeps answering /healthz while it verifies four 40 KB prompts against cached look-alikes.
-import { Exit, Redacted } from "effect"
+import { Redacted } from "effect"
 import type { Context as HonoContext } from "hono"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
