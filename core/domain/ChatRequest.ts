@@ -4,7 +4,7 @@ import { BadRequest, messageOf } from "./errors.ts"
 import type { ChatMessage } from "./messages.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
-export type EndpointFamily = "openai" | "anthropic" | "native"
+export type EndpointFamily = "openai" | "anthropic" | "native" | "responses"
 
 /**
  * One request on its way through the pipeline. `body` is the OpenAI Chat Completions body sent upstream, exactly
@@ -146,14 +146,14 @@ const describeIssue = (error: Schema.SchemaError): { message: string; param?: st
   return path ? { message: `${path}: ${first}`, param: path } : { message: first ?? "invalid request body" }
 }
 
-const badRequest = (message: string, param?: string) =>
+export const badRequest = (message: string, param?: string) =>
   Exit.fail(new BadRequest({ status: 400, message, ...(param !== undefined ? { param } : {}) }))
 
 /**
  * Built once per schema. A valid body (nearly all of them) takes the cheap type guard; only an invalid one pays
  * for the full decode that explains what is wrong.
  */
-const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+export const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const isValid = Schema.is(schema)
   const decode = Schema.decodeUnknownExit(schema as Schema.Top as Schema.Codec<S["Type"], unknown>)
   return (body: unknown): Exit.Exit<S["Type"], BadRequest> => {
@@ -249,10 +249,10 @@ export const parseJsonBody = (text: string): Exit.Exit<unknown, BadRequest> => {
   }
 }
 
-const isObject = (body: unknown): body is Record<string, unknown> =>
+export const isObject = (body: unknown): body is Record<string, unknown> =>
   typeof body === "object" && body !== null && !Array.isArray(body)
 
-const pickModel = (model: string | undefined, context: RequestContext) =>
+export const pickModel = (model: string | undefined, context: RequestContext) =>
   model !== undefined && model.trim() !== "" ? model : context.defaultModel
 
 export interface RequestContext {
@@ -265,25 +265,28 @@ export interface RequestContext {
 
 export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
 
-const accepted = (
+/** A checked request, in the canonical (Chat Completions) form, ready for the pipeline. */
+export const chatRequest = (
   family: EndpointFamily,
   body: Record<string, unknown>,
   model: string,
   stream: boolean,
   context: RequestContext
-): Exit.Exit<ChatRequest, BadRequest> =>
-  Exit.succeed({
-    family,
-    body: { ...body, model },
-    // Checked by the decoder (the Anthropic translation produces the same shape).
-    messages: body.messages as ReadonlyArray<ChatMessage>,
-    model,
-    stream,
-    tenant: context.tenant,
-    cacheRead: context.cacheRead,
-    cacheWrite: context.cacheWrite,
-    similarityThreshold: context.similarityThreshold
-  })
+): ChatRequest => ({
+  family,
+  body: { ...body, model },
+  // Checked by the decoder (the Anthropic and Responses translations produce the same shape).
+  messages: body.messages as ReadonlyArray<ChatMessage>,
+  model,
+  stream,
+  tenant: context.tenant,
+  cacheRead: context.cacheRead,
+  cacheWrite: context.cacheWrite,
+  similarityThreshold: context.similarityThreshold
+})
+
+const accepted = (...args: Parameters<typeof chatRequest>): Exit.Exit<ChatRequest, BadRequest> =>
+  Exit.succeed(chatRequest(...args))
 
 /** `POST /v1/chat/completions`: validates the OpenAI body and keeps it whole for the upstream. */
 export const fromOpenAIBody: RequestDecoder = (body, context) => {

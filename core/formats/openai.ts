@@ -32,3 +32,23 @@ export const untranslatableTools = (body: Json, provider: string): string | unde
   }
   return undefined
 }
+
+/** One `chat.completion.chunk` of an OpenAI stream (or an error event in its place). */
+export interface OpenAIChunk {
+  readonly id?: string
+  readonly model?: string
+  readonly error?: { readonly message?: unknown } | string | null
+  readonly usage?: { readonly prompt_tokens?: number; readonly completion_tokens?: number } | null
+  readonly choices?: ReadonlyArray<{
+    readonly index?: number
+    readonly delta?: {
+      readonly content?: string | null
+      readonly tool_calls?: ReadonlyArray<{
+        readonly index?: number
+        readonly id?: string
+        readonly function?: { readonly name?: string; readonly arguments?: string }
+      }>
+    }
+    readonly finish_reason?: string | null
+  }>
+}

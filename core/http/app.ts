@@ -14,9 +14,14 @@ import {
 import type { ProviderError } from "../domain/errors.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
+import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
 import { renderAnswer, renderFailure } from "./render.ts"
+import { responsesRoutes } from "./responses.ts"
+
+/** Stored `/v1/responses` answers kept in memory (their JSON), least recently used evicted first. */
+const RESPONSE_STORE_BYTES = 64 * 1024 * 1024
 
 export interface AppDependencies {
   readonly config: AppConfigShape
@@ -36,7 +41,11 @@ export interface AppDependencies {
 
 /** Anthropic's namespace (`/v1/messages` and below, e.g. `count_tokens`) answers errors in Anthropic's format. */
 const familyOf = (path: string): EndpointFamily =>
-  path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai"
+  path === "/v1/messages" || path.startsWith("/v1/messages/")
+    ? "anthropic"
+    : path === "/v1/responses" || path.startsWith("/v1/responses/")
+    ? "responses"
+    : "openai"
 
 const cacheDirectives = (header: string | undefined) => {
   const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
@@ -131,6 +140,14 @@ export const makeApp = (deps: AppDependencies): Hono => {
       : renderFailure("anthropic", exit.cause)
   })
   app.post("/api/chat", chatRoute("native", fromNativeBody))
+  responsesRoutes(app, {
+    pipeline: deps.pipeline,
+    store: makeResponseStore(RESPONSE_STORE_BYTES),
+    readBody,
+    requestContext,
+    run: deps.run,
+    now: deps.now
+  })
 
   app.notFound((c) =>
     familyError(familyOf(c.req.path), 404, `no route for ${c.req.method} ${c.req.path}`, "invalid_request_error")

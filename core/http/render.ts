@@ -4,6 +4,7 @@ import { type Completion, completionToSse, firstText } from "../domain/Completio
 import type { BadRequest, ProviderError } from "../domain/errors.ts"
 import { toAnthropicMessage } from "../formats/anthropic/response.ts"
 import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
+import type { OpenAIChunk } from "../formats/openai.ts"
 import type { Answer, LayerName } from "../pipeline/Pipeline.ts"
 import { errorMessage, type SseEvent, SseSplitter } from "../pipeline/SseEvents.ts"
 import { badRequestResponse, jsonResponse, providerErrorResponse } from "./errors.ts"
@@ -17,29 +18,40 @@ export const pipelineHeaders = (layer: LayerName, provider?: string): Record<str
 })
 
 // No `connection` header: keep-alive is the server's call, and it must honour a client's `Connection: close`.
-const sse = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+export const sse = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
   new Response(body, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers }
   })
 
 const encoder = new TextEncoder()
 
-type AnthropicEvent = { event: string; data: unknown }
+type TypedEvent = { readonly event: string; readonly data: unknown }
 
-const frame = (events: ReadonlyArray<AnthropicEvent>) =>
+const frame = (events: ReadonlyArray<TypedEvent>) =>
   encoder.encode(events.map(({ data, event }) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(""))
 
+/** A translation of OpenAI chunks into another API's typed events, one chunk at a time. */
+export interface StreamTranslator {
+  readonly onChunk: (chunk: OpenAIChunk) => ReadonlyArray<TypedEvent>
+  /** The chunk stream said `[DONE]`. */
+  readonly onEnd: () => ReadonlyArray<TypedEvent>
+  /** The stream failed another way: one error event, the last thing the client gets. */
+  readonly fail: (message: string) => ReadonlyArray<TypedEvent>
+}
+
 /**
- * OpenAI chunk SSE → Anthropic Messages SSE, event by event, for `/v1/messages` clients. Only a stream that said
- * `[DONE]` after a finish reason ends with `message_stop`; any other end (an error event, no `[DONE]`, an event
- * that is not JSON, a read error) is one `error` event, the last thing the client gets.
+ * OpenAI chunk SSE → another API's typed SSE events (Anthropic Messages, OpenAI Responses), event by event. Only a
+ * stream that said `[DONE]` after a finish reason ends cleanly; any other end (an error event, no `[DONE]`, an event
+ * that is not JSON, a read error) is one error event, the last thing the client gets.
  */
-const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> => {
-  const translate = openAIStreamToAnthropic()
+export const translateSse = (
+  openai: ReadableStream<Uint8Array>,
+  translate: StreamTranslator
+): ReadableStream<Uint8Array> => {
   const reader = openai.getReader()
   const splitter = new SseSplitter()
   /** Translates `events` until one ends the stream; true when it did. */
-  const translateAll = (events: ReadonlyArray<SseEvent>, out: Array<AnthropicEvent>): boolean => {
+  const translateAll = (events: ReadonlyArray<SseEvent>, out: Array<TypedEvent>): boolean => {
     for (const { data, event } of events) {
       if (data === undefined) continue
       if (event === "error") {
@@ -50,9 +62,9 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
         out.push(...translate.onEnd())
         return true
       }
-      let chunk: Record<string, unknown> | null
+      let chunk: OpenAIChunk | null
       try {
-        chunk = JSON.parse(data) as Record<string, unknown> | null
+        chunk = JSON.parse(data) as OpenAIChunk | null
       } catch {
         out.push(...translate.fail("upstream sent a stream event that is not JSON"))
         return true
@@ -64,7 +76,7 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
   }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const out: Array<AnthropicEvent> = []
+      const out: Array<TypedEvent> = []
       try {
         for (;;) {
           const result = await reader.read()
@@ -90,14 +102,22 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>): ReadableStream<Uint
   })
 }
 
-/** Renders an answer in the format the client asked for. */
-export const renderAnswer = (request: ChatRequest, answer: Answer): Response => {
+const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(openai, openAIStreamToAnthropic())
+
+/** The headers every pipeline answer carries: which layer answered, and how. */
+export const answerHeaders = (answer: Answer): Record<string, string> => {
   const headers = pipelineHeaders(answer.layer, answer.provider)
   if (answer._tag === "Complete" && answer.similarity !== undefined) {
     headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
   }
   if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
+  return headers
+}
+
+/** Renders an answer in the format the client asked for. */
+export const renderAnswer = (request: ChatRequest, answer: Answer): Response => {
+  const headers = answerHeaders(answer)
   if (answer._tag === "Stream") {
     return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)
   }

@@ -1,6 +1,8 @@
 /** What the Anthropic Messages translations share: the block shape and how stop reasons map between the APIs. */
 import type { Json } from "../openai.ts"
 
+export type { OpenAIChunk } from "../openai.ts"
+
 export type Block = Json & { type: string }
 
 /** A tool call's JSON arguments as an object; text that is not JSON is kept, not dropped. */
@@ -70,22 +72,4 @@ export interface AnthropicStreamEvent {
   }
   readonly usage?: AnthropicUsage
   readonly error?: { readonly message?: unknown }
-}
-
-/** One `chat.completion.chunk` of an OpenAI stream (or an error event in its place). */
-export interface OpenAIChunk {
-  readonly id?: string
-  readonly model?: string
-  readonly error?: { readonly message?: unknown } | string | null
-  readonly usage?: { readonly prompt_tokens?: number; readonly completion_tokens?: number } | null
-  readonly choices?: ReadonlyArray<{
-    readonly delta?: {
-      readonly content?: string | null
-      readonly tool_calls?: ReadonlyArray<{
-        readonly id?: string
-        readonly function?: { readonly name?: string; readonly arguments?: string }
-      }>
-    }
-    readonly finish_reason?: string | null
-  }>
 }

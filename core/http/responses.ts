@@ -1,0 +1,118 @@
+/**
+ * The OpenAI Responses API (`/v1/responses`), as Codex, the AI SDK's default model objects and `responses.create`
+ * speak it: translated to Chat Completions, answered through the same pipeline and caches, rendered back as a
+ * `response` (or its typed stream events) and, unless `store: false`, kept for `GET`, `DELETE` and
+ * `previous_response_id`.
+ */
+import { Effect, Exit } from "effect"
+import type { Context as HonoContext, Hono } from "hono"
+import { chatRequest, parseJsonBody, type RequestContext } from "../domain/ChatRequest.ts"
+import type { Completion } from "../domain/Completion.ts"
+import { completionToSse } from "../domain/Completion.ts"
+import { checkResponsesBody } from "../domain/ResponsesRequest.ts"
+import { fromResponsesRequest } from "../formats/responses/request.ts"
+import {
+  assistantTurnOf,
+  newResponseId,
+  type ResponseContext,
+  toResponseObject
+} from "../formats/responses/response.ts"
+import { openAIStreamToResponses } from "../formats/responses/stream.ts"
+import type { Answer, Pipeline } from "../pipeline/Pipeline.ts"
+import type { ResponseStore } from "../responses/ResponseStore.ts"
+import { familyError, jsonResponse } from "./errors.ts"
+import { answerHeaders, renderFailure, sse, translateSse } from "./render.ts"
+
+export interface ResponsesRouteDependencies {
+  readonly pipeline: Pipeline["Service"]
+  readonly store: ResponseStore
+  readonly readBody: (c: HonoContext, family: "responses") => Promise<string | Response>
+  readonly requestContext: (c: HonoContext) => RequestContext
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
+  readonly now: () => number
+}
+
+const notFound = (id: string) =>
+  familyError("responses", 404, `No response found with id '${id}'.`, "invalid_request_error", {
+    param: "response_id",
+    code: "response_not_found"
+  })
+
+export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): void => {
+  app.post("/v1/responses", async (c) => {
+    const text = await deps.readBody(c, "responses")
+    if (typeof text !== "string") return text
+    const parsed = parseJsonBody(text)
+    const checked = Exit.isSuccess(parsed) ? checkResponsesBody(parsed.value) : Exit.failCause(parsed.cause)
+    if (Exit.isFailure(checked)) return renderFailure("responses", checked.cause)
+    const body = checked.value
+    const context = deps.requestContext(c)
+
+    const previousId = typeof body.previous_response_id === "string" ? body.previous_response_id : undefined
+    const previous = previousId === undefined ? undefined : deps.store.get(previousId, context.tenant)
+    if (previousId !== undefined && previous === undefined) {
+      return familyError(
+        "responses",
+        400,
+        `Previous response with id '${previousId}' not found.`,
+        "invalid_request_error",
+        { param: "previous_response_id", code: "previous_response_not_found" }
+      )
+    }
+    const translated = fromResponsesRequest(body, previous?.conversation ?? [])
+    if (translated.dropped.length > 0) {
+      void deps.run(
+        Effect.logDebug(`/v1/responses: no Chat Completions counterpart, dropped: ${translated.dropped.join(", ")}`)
+      )
+    }
+    const model = typeof body.model === "string" && body.model.trim() !== "" ? body.model : context.defaultModel
+    const request = chatRequest("responses", translated.body, model, body.stream === true, context)
+    const exit = await deps.run(deps.pipeline.handle(request))
+    if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
+
+    const responseContext: ResponseContext = {
+      id: newResponseId(),
+      createdAt: Math.floor(deps.now() / 1000),
+      request: body,
+      model
+    }
+    const remember = (response: Record<string, unknown>) => {
+      if (body.store === false) return
+      deps.store.save(responseContext.id, {
+        tenant: context.tenant,
+        response,
+        conversation: [...(previous?.conversation ?? []), ...translated.turns, assistantTurnOf(response)]
+      })
+    }
+    return render(exit.value, responseContext, body.stream === true, remember)
+  })
+
+  app.get("/v1/responses/:id", (c) => {
+    const id = c.req.param("id")
+    const stored = deps.store.get(id, deps.requestContext(c).tenant)
+    return stored === undefined ? notFound(id) : jsonResponse(200, stored.response)
+  })
+
+  app.delete("/v1/responses/:id", (c) => {
+    const id = c.req.param("id")
+    return deps.store.remove(id, deps.requestContext(c).tenant)
+      ? jsonResponse(200, { id, object: "response", deleted: true })
+      : notFound(id)
+  })
+}
+
+const render = (
+  answer: Answer,
+  context: ResponseContext,
+  stream: boolean,
+  remember: (response: Record<string, unknown>) => void
+): Response => {
+  const headers = answerHeaders(answer)
+  if (answer._tag === "Stream" || stream) {
+    const chunks = answer._tag === "Stream" ? answer.body : completionToSse(JSON.parse(answer.completion) as Completion)
+    return sse(translateSse(chunks, openAIStreamToResponses(context, remember)), headers)
+  }
+  const response = toResponseObject(JSON.parse(answer.completion) as Completion, context)
+  remember(response)
+  return jsonResponse(200, response, headers)
+}

@@ -1,0 +1,225 @@
+import assert from "node:assert/strict"
+import { after, before, beforeEach, describe, it } from "node:test"
+import OpenAI from "openai"
+import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
+
+// The OpenAI Responses API through the gateway, with the openai SDK's own `responses` client, against an upstream
+// that speaks Chat Completions and one that speaks Anthropic Messages (both translated from the Responses body).
+
+let fake: FakeProviders
+const gateways: Record<string, RunningGateway> = {}
+
+before(async () => {
+  fake = await startFakeProviders()
+  for (const provider of ["openai", "anthropic"]) {
+    gateways[provider] = await startTestGateway({
+      ISARTOR__LLM_PROVIDER: provider,
+      ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1`,
+      ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
+      ISARTOR__L3_MAX_RETRIES: "0"
+    })
+  }
+})
+after(async () => {
+  for (const gateway of Object.values(gateways)) await gateway.close()
+  await fake.close()
+})
+beforeEach(() => {
+  fake.calls.length = 0
+  fake.queue.length = 0
+})
+
+const lookupTool = {
+  type: "function" as const,
+  name: "lookup",
+  description: "Looks a thing up",
+  parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+  strict: false
+}
+
+for (const provider of ["openai", "anthropic"]) {
+  describe(`/v1/responses with an ${provider} upstream`, () => {
+    const client = (apiKey = "caller-key-1") =>
+      new OpenAI({ apiKey, baseURL: `${gateways[provider]!.url}/v1`, maxRetries: 0 })
+
+    it("answers with a response object, then the same request from L1a under a new id", async () => {
+      const input = `What is a response? (${provider})`
+      const first = await client().responses.create({ model: "gpt-4o-mini", input }).withResponse()
+      assert.equal(first.response.headers.get("x-isartor-layer"), "l3")
+      assert.equal(first.data.object, "response")
+      assert.equal(first.data.status, "completed")
+      assert.match(first.data.id, /^resp_/)
+      assert.equal(first.data.output_text, `Answer to: ${input} | system: none | turns: 1`)
+      assert.ok(first.data.usage && first.data.usage.input_tokens > 0 && first.data.usage.output_tokens > 0)
+      assert.equal(fake.calls.length, 1)
+      assert.equal(fake.calls[0]!.format, provider)
+
+      const second = await client().responses.create({ model: "gpt-4o-mini", input }).withResponse()
+      assert.equal(second.response.headers.get("x-isartor-layer"), "l1a")
+      assert.equal(second.data.output_text, first.data.output_text)
+      assert.notEqual(second.data.id, first.data.id)
+      assert.equal(fake.calls.length, 1)
+    })
+
+    it("sends instructions and message items upstream as the system prompt and the turns", async () => {
+      const response = await client().responses.create({
+        model: "gpt-4o-mini",
+        instructions: "Be brief.",
+        input: [
+          { role: "user", content: "first question" },
+          { role: "assistant", content: "first answer" },
+          { role: "user", content: [{ type: "input_text", text: "second question" }] }
+        ]
+      })
+      assert.equal(response.output_text, "Answer to: second question | system: Be brief. | turns: 3")
+      assert.equal(response.instructions, "Be brief.")
+    })
+
+    it("streams typed events whose deltas spell the final text, and replays a cached answer the same way", async () => {
+      const stream = async () => {
+        const { data, response } = await client().responses.create({
+          model: "gpt-4o-mini",
+          input: `stream me (${provider})`,
+          stream: true
+        }).withResponse()
+        const types: Array<string> = []
+        let text = ""
+        let completed: OpenAI.Responses.Response | undefined
+        for await (const event of data) {
+          types.push(event.type)
+          if (event.type === "response.output_text.delta") text += event.delta
+          if (event.type === "response.completed") completed = event.response
+        }
+        return { layer: response.headers.get("x-isartor-layer"), types, text, completed }
+      }
+      const live = await stream()
+      assert.equal(live.layer, "l3")
+      assert.equal(live.types[0], "response.created")
+      assert.ok(live.types.includes("response.output_item.added"))
+      assert.ok(live.types.includes("response.output_text.done"))
+      assert.equal(live.types.at(-1), "response.completed")
+      assert.equal(live.text, `Answer to: stream me (${provider}) | system: none | turns: 1`)
+      // The wire has no `output_text` (the SDK adds it to non-streamed responses): the completed output holds the text.
+      const [message] = live.completed?.output ?? []
+      assert.deepEqual(
+        message?.type === "message" ? message.content.map((part) => part.type === "output_text" && part.text) : [],
+        [live.text]
+      )
+      assert.ok((live.completed?.usage?.input_tokens ?? 0) > 0)
+
+      const replay = await stream()
+      assert.equal(replay.layer, "l1a")
+      assert.equal(replay.text, live.text)
+      // The same events in the same order; a replay sends the text in one delta where the upstream sent words.
+      const distinct = (types: Array<string>) => types.filter((type, at) => type !== types[at - 1])
+      assert.deepEqual(distinct(replay.types), distinct(live.types))
+      assert.equal(fake.calls.length, 1)
+    })
+
+    it("makes a function call and reads its output on the next turn (plain and streamed)", async () => {
+      const input = `look up the weather (${provider})`
+      const first = await client().responses.create({ model: "gpt-4o-mini", input, tools: [lookupTool] })
+      const call = first.output.find((item) => item.type === "function_call")
+      assert.ok(call && call.type === "function_call")
+      assert.equal(call.name, "lookup")
+      assert.deepEqual(JSON.parse(call.arguments), { query: input })
+
+      const streamed = await client().responses.create({
+        model: "gpt-4o-mini",
+        input: `${input} again`,
+        tools: [lookupTool],
+        stream: true
+      })
+      let args = ""
+      let done: OpenAI.Responses.ResponseOutputItem | undefined
+      for await (const event of streamed) {
+        if (event.type === "response.function_call_arguments.delta") args += event.delta
+        if (event.type === "response.output_item.done") done = event.item
+      }
+      assert.deepEqual(JSON.parse(args), { query: `${input} again` })
+      assert.equal(done?.type, "function_call")
+
+      const second = await client().responses.create({
+        model: "gpt-4o-mini",
+        tools: [lookupTool],
+        input: [
+          { role: "user", content: input },
+          { type: "function_call", call_id: call.call_id, name: call.name, arguments: call.arguments },
+          { type: "function_call_output", call_id: call.call_id, output: "sunny, 21 °C" }
+        ]
+      })
+      assert.equal(second.output_text, "Tool said: sunny, 21 °C")
+    })
+
+    it("continues a stored response with previous_response_id, and GETs and DELETEs it", async () => {
+      const first = await client().responses.create({ model: "gpt-4o-mini", input: `remember me (${provider})` })
+      const fetched = await client().responses.retrieve(first.id)
+      assert.equal(fetched.output_text, first.output_text)
+
+      const next = await client().responses.create({
+        model: "gpt-4o-mini",
+        input: "and now?",
+        previous_response_id: first.id
+      })
+      assert.equal(next.output_text, "Answer to: and now? | system: none | turns: 3")
+      assert.equal(next.previous_response_id, first.id)
+
+      // Another caller neither reads nor continues it.
+      await assert.rejects(client("caller-key-2").responses.retrieve(first.id), { status: 404 })
+      await assert.rejects(
+        client("caller-key-2").responses.create({ model: "gpt-4o-mini", input: "x", previous_response_id: first.id }),
+        (error: InstanceType<typeof OpenAI.APIError>) =>
+          error.status === 400 && error.code === "previous_response_not_found"
+      )
+
+      await client().responses.delete(first.id)
+      await assert.rejects(client().responses.retrieve(first.id), { status: 404 })
+    })
+
+    it("keeps nothing with store: false", async () => {
+      const response = await client().responses.create({
+        model: "gpt-4o-mini",
+        input: `forget me (${provider})`,
+        store: false
+      })
+      await assert.rejects(client().responses.retrieve(response.id), { status: 404 })
+    })
+
+    it("passes an upstream rate limit on as a 429 the SDK raises", async () => {
+      fake.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after": "1" } })
+      await assert.rejects(
+        client().responses.create({ model: "gpt-4o-mini", input: `limited (${provider})` }),
+        (error: InstanceType<typeof OpenAI.APIError>) =>
+          error.status === 429 && error.headers?.get("retry-after") === "1"
+      )
+    })
+  })
+}
+
+describe("/v1/responses input checks", () => {
+  const post = (body: unknown) =>
+    fetch(`${gateways.openai!.url}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body)
+    })
+
+  it("answers a body without input, or with a malformed item, with a 400 naming the field", async () => {
+    const missing = await post({ model: "gpt-4o-mini" })
+    assert.equal(missing.status, 400)
+    assert.equal(((await missing.json()) as { error: { param: string } }).error.param, "input")
+
+    const malformed = await post({ model: "gpt-4o-mini", input: [{ type: "function_call", name: "x" }] })
+    assert.equal(malformed.status, 400)
+    assert.match(((await malformed.json()) as { error: { message: string } }).error.message, /^input\[0\]/)
+    assert.equal(fake.calls.length, 0)
+  })
+
+  it("answers an unknown response id with a 404 in OpenAI's error shape", async () => {
+    const response = await fetch(`${gateways.openai!.url}/v1/responses/resp_unknown`)
+    assert.equal(response.status, 404)
+    const body = (await response.json()) as { error: { code: string; message: string } }
+    assert.equal(body.error.code, "response_not_found")
+  })
+})
