@@ -1,21 +1,28 @@
 import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
-import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
   semantic: semanticBackends(Deno.env.toObject())
 }).catch(exitOnStartError)
-const server = Deno.serve(
-  {
-    hostname: gateway.hostname,
-    port: gateway.port,
-    onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`)
-  },
-  gateway.fetch
-)
+const serve = () =>
+  Deno.serve(
+    {
+      hostname: gateway.hostname,
+      port: gateway.port,
+      onListen: ({ hostname, port }) => listening(hostname, port, `deno ${Deno.version.deno}`)
+    },
+    gateway.fetch
+  )
+let server: ReturnType<typeof serve>
+try {
+  server = serve()
+} catch (error) {
+  server = await exitOnListenError(error, gateway)
+}
 
 const shutdown = async () => {
   await server.shutdown() // stops accepting; in-flight requests finish

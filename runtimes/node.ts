@@ -2,7 +2,7 @@ import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
-import { exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
@@ -13,6 +13,7 @@ const server = serve(
   { fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port },
   (info) => listening(info.address, info.port, `node ${process.version}`)
 )
+server.once("error", (error) => void exitOnListenError(error, gateway))
 
 const shutdown = () => {
   // Stop accepting, let in-flight requests finish, then release the layers.

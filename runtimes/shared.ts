@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
+import { type Gateway, GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
 
@@ -13,6 +13,26 @@ export const readTextFile = (path: string): Promise<string | undefined> =>
 /** A start-up failure is one clear message and exit code 1; anything else keeps its stack. */
 export const exitOnStartError = (error: unknown): never => {
   console.error(error instanceof GatewayStartError ? `isartor: ${error.message}` : error)
+  process.exit(1)
+}
+
+/**
+ * A server that cannot listen ends start-up with one line: a taken port names itself and the variable that moves
+ * it, instead of a stack trace. The gateway is released first, so its worker does not keep the process alive.
+ */
+export const exitOnListenError = async (error: unknown, gateway: Gateway): Promise<never> => {
+  const { code, name } = error as { readonly code?: string; readonly name?: string }
+  const host = gateway.hostname.includes(":") ? `[${gateway.hostname}]` : gateway.hostname
+  if (code === "EADDRINUSE" || name === "AddrInUse") {
+    console.error(
+      `isartor: port ${gateway.port} is already in use (${host}:${gateway.port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=${host}:<port>`
+    )
+  } else if (code === "EACCES" || name === "PermissionDenied") {
+    console.error(
+      `isartor: not allowed to listen on port ${gateway.port} (ports below 1024 need privileges); choose another port: ISARTOR__HOST_PORT=${host}:8080`
+    )
+  } else console.error(error)
+  await gateway.dispose().catch(() => undefined)
   process.exit(1)
 }
 
