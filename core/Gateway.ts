@@ -14,6 +14,7 @@ import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
 import { Coalescer } from "./pipeline/Coalescer.ts"
+import { Embeddings } from "./pipeline/Embeddings.ts"
 import { Pipeline } from "./pipeline/Pipeline.ts"
 import { Upstream } from "./pipeline/Upstream.ts"
 import { Provider } from "./providers/Provider.ts"
@@ -115,7 +116,7 @@ export const gatewayLayer = (
   const router = routerEnabled(config) ? routerLayer(config, embedded) : Router.layerDisabled
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
-  return Pipeline.layer.pipe(
+  return Layer.merge(Pipeline.layer, Embeddings.layer).pipe(
     Layer.provideMerge(Upstream.layer),
     Layer.provideMerge(CacheWrites.layer),
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
@@ -273,6 +274,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
   const app = makeApp({
     config,
     pipeline: Context.get(context, Pipeline),
+    embeddings: Context.get(context, Embeddings),
     hashSecret: Context.get(context, CacheKey).hashSecret,
     countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),

@@ -20,9 +20,12 @@ export interface ExactKey {
   readonly check: string
 }
 
+/** What an exact key is made of: a chat request, or any other request the gateway caches (embeddings). */
+export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & { readonly family: string }
+
 export class CacheKey extends Context.Service<CacheKey, {
   /** The exact-cache key of a request: endpoint family, tenant, and every body field that changes the answer. */
-  readonly exactKey: (request: ChatRequest) => ExactKey
+  readonly exactKey: (request: KeyedRequest) => ExactKey
   /** A short, irreversible tag for a secret (a caller's key), safe to put in a cache scope. */
   readonly hashSecret: (secret: string) => string
   /** A digest of any JSON value, key order ignored: for cache scopes. */

@@ -11,13 +11,15 @@ import {
   type RequestContext,
   type RequestDecoder
 } from "../domain/ChatRequest.ts"
+import { checkEmbeddingsBody } from "../domain/EmbeddingsRequest.ts"
 import type { ProviderError } from "../domain/errors.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
+import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
-import { renderAnswer, renderFailure } from "./render.ts"
+import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
 /** Stored `/v1/responses` answers kept in memory (their JSON), least recently used evicted first. */
@@ -26,6 +28,7 @@ const RESPONSE_STORE_BYTES = 64 * 1024 * 1024
 export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
+  readonly embeddings: Embeddings["Service"]
   readonly hashSecret: (secret: string) => string
   /** The provider's own token count of an Anthropic Messages body; `undefined`: estimate it here. */
   readonly countTokens: ((body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>) | undefined
@@ -140,6 +143,21 @@ export const makeApp = (deps: AppDependencies): Hono => {
       : renderFailure("anthropic", exit.cause)
   })
   app.post("/api/chat", chatRoute("native", fromNativeBody))
+  // Forwarded to the provider and exact-cached, so a client pointed wholly at the gateway keeps its embeddings.
+  app.post("/v1/embeddings", async (c) => {
+    const text = await readBody(c, "openai")
+    if (typeof text !== "string") return text
+    const parsed = parseJsonBody(text)
+    const checked = Exit.isSuccess(parsed) ? checkEmbeddingsBody(parsed.value) : Exit.failCause(parsed.cause)
+    if (Exit.isFailure(checked)) return renderFailure("openai", checked.cause)
+    const { tenant, cacheRead, cacheWrite } = requestContext(c)
+    const exit = await deps.run(deps.embeddings.create({ body: checked.value, tenant, cacheRead, cacheWrite }))
+    if (Exit.isFailure(exit)) return renderFailure("openai", exit.cause)
+    const answer = exit.value
+    return new Response(answer.body, {
+      headers: { "content-type": "application/json", ...pipelineHeaders(answer.layer, answer.provider) }
+    })
+  })
   responsesRoutes(app, {
     pipeline: deps.pipeline,
     store: makeResponseStore(RESPONSE_STORE_BYTES),

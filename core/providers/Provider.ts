@@ -79,6 +79,13 @@ export class Provider extends Context.Service<Provider, {
   readonly complete: (request: ChatRequest) => Effect.Effect<Answered<Completion>, ProviderError>
   readonly stream: (request: ChatRequest) => Effect.Effect<Answered<ReadableStream<Uint8Array>>, ProviderError>
   /**
+   * OpenAI embeddings from the primary provider, with retries but no fallback: another provider's vectors come from
+   * another model and would not compare with the ones the client already holds.
+   */
+  readonly embed: (
+    body: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<Answered<Record<string, unknown>>, ProviderError>
+  /**
    * The primary provider's own count of an Anthropic Messages body; `undefined` when it has none (it does not
    * speak the Anthropic API), and the caller estimates instead.
    */
@@ -160,7 +167,21 @@ export class Provider extends Context.Service<Provider, {
         chain: clients.map((client) => client.id),
         complete: (request) => firstAnswer((client) => client.complete(request)),
         stream: (request) => firstAnswer((client) => client.stream(request)),
-        countTokens: primary.countTokens
+        countTokens: primary.countTokens,
+        embed: (body) => {
+          const embed = primary.embed
+          if (embed === undefined) {
+            return Effect.fail(
+              new ProviderError({
+                provider: primary.id,
+                reason: "BadRequest",
+                upstreamStatus: 400,
+                message: `${primary.id} has no embeddings API; /v1/embeddings needs an OpenAI-compatible provider`
+              })
+            )
+          }
+          return withRetries(embed(body), policy).pipe(Effect.map((value) => ({ value, provider: primary.id })))
+        }
       })
     })
   )

@@ -15,6 +15,8 @@ export interface ProviderCall {
   readonly path: string
   readonly headers: IncomingMessage["headers"]
   readonly body: Record<string, unknown>
+  /** The body exactly as it arrived, for byte-for-byte comparisons. */
+  readonly raw: string
   /** When the call arrived (ms since the epoch). */
   readonly at: number
 }
@@ -344,6 +346,26 @@ const errorBody = (format: WireFormat, status: number, message: string) =>
       error: { message, type: status === 429 ? "rate_limit_error" : "invalid_request_error", param: null, code: null }
     }
 
+/** A deterministic 4-dimensional "embedding" per input text: its length and three character sums. */
+const embeddingsJson = (body: Json) => {
+  const inputs: Array<unknown> = Array.isArray(body.input) ? body.input : [body.input]
+  const vector = (input: unknown) => {
+    const text = String(input)
+    const sum = (step: number) => [...text].reduce((total, char, at) => total + (at % step) * char.charCodeAt(0), 0)
+    const values = [text.length, sum(2), sum(3), sum(5)].map((value) => value / 1000)
+    // As OpenAI does: `encoding_format: "base64"` (the openai SDK's default) is little-endian float32, base64.
+    return body.encoding_format === "base64"
+      ? Buffer.from(new Float32Array(values).buffer).toString("base64")
+      : values
+  }
+  return {
+    object: "list",
+    data: inputs.map((input, index) => ({ object: "embedding", index, embedding: vector(input) })),
+    model: body.model,
+    usage: { prompt_tokens: inputs.length * 3, total_tokens: inputs.length * 3 }
+  }
+}
+
 export interface FakeProviders {
   readonly url: string
   readonly calls: Array<ProviderCall>
@@ -355,9 +377,14 @@ export interface FakeProviders {
 const route = (
   method: string | undefined,
   path: string
-): { format: WireFormat; stream?: boolean; model?: string; countTokens?: boolean } | undefined => {
+):
+  | { format: WireFormat; stream?: boolean; model?: string; countTokens?: boolean; embeddings?: boolean }
+  | undefined =>
+{
   if (method !== "POST") return undefined
   if (path === "/v1/chat/completions") return { format: "openai" }
+  if (path === "/v1/embeddings") return { format: "openai", embeddings: true }
+  if (/^\/openai\/deployments\/[^/]+\/embeddings\?api-version=/.test(path)) return { format: "azure", embeddings: true }
   if (/^\/openai\/deployments\/[^/]+\/chat\/completions\?api-version=\d{4}-\d{2}-\d{2}/.test(path)) {
     return { format: "azure" }
   }
@@ -396,14 +423,19 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
         res.writeHead(401, { "content-type": "application/json" })
         return void res.end(JSON.stringify(errorBody(format, 401, "invalid api key")))
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Json
-      calls.push({ format, path: req.url ?? "", headers: req.headers, body, at: Date.now() })
+      const raw = Buffer.concat(chunks).toString("utf8")
+      const body = JSON.parse(raw) as Json
+      calls.push({ format, path: req.url ?? "", headers: req.headers, body, raw, at: Date.now() })
       if (target.countTokens) {
         // Anthropic's count: a fixed base plus one per word of the body, enough to tell requests apart.
         res.writeHead(200, { "content-type": "application/json" })
         return void res.end(JSON.stringify({ input_tokens: 7 + JSON.stringify(body).split(/\s+/).length }))
       }
       const behaviour = queue.shift()
+      if (behaviour === undefined && target.embeddings) {
+        res.writeHead(200, { "content-type": "application/json" })
+        return void res.end(JSON.stringify(embeddingsJson(body)))
+      }
       if (behaviour?.kind === "error") {
         res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })
         return void res.end(JSON.stringify(errorBody(format, behaviour.status, behaviour.message)))

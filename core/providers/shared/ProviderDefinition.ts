@@ -28,6 +28,8 @@ export interface ProviderClient {
   readonly configured: boolean
   readonly complete: (request: ChatRequest) => Effect.Effect<Completion, ProviderError>
   readonly stream: (request: ChatRequest) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
+  /** OpenAI `POST /embeddings`: the client's body (model mapped), the provider's JSON answer; where it has one. */
+  readonly embed?: (body: Readonly<Record<string, unknown>>) => Effect.Effect<Record<string, unknown>, ProviderError>
   /** The provider's own token count of an Anthropic Messages body (`/v1/messages/count_tokens`), where it has one. */
   readonly countTokens?: (body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>
 }

@@ -10,6 +10,10 @@ export const chatEndpoint = (url: string): string => {
   return /\/v\d+[a-z]*$/.test(trimmed) ? `${trimmed}/chat/completions` : trimmed
 }
 
+/** The embeddings endpoint beside a chat endpoint (`…/v1/embeddings`; Azure: the deployment's, query kept). */
+export const embeddingsEndpoint = (chatUrl: string): string =>
+  chatUrl.replace(/\/chat\/completions(?=$|\?)/, "/embeddings")
+
 /** Like `chatEndpoint`, but a bare server address (`http://host:11434`) means its OpenAI-compatible API under /v1. */
 export const serverChatEndpoint = (url: string): string => {
   const trimmed = url.replace(/\/+$/, "")
@@ -54,9 +58,34 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
     return transport.post(url, { accept: stream ? "text/event-stream" : "application/json", ...headers }, body)
   }
 
+  const embeddingsUrl = embeddingsEndpoint(url)
+
   return {
     id: options.id,
     configured,
+    embed: (body) => {
+      if (!configured) {
+        return Effect.fail(
+          transport.fail(
+            "NotConfigured",
+            `no provider key is configured for ${options.id}: set ${settings.keyVariable}`
+          )
+        )
+      }
+      return transport.post(embeddingsUrl, { accept: "application/json", ...headers }, {
+        ...body,
+        ...(settings.model ? { model: settings.model } : {})
+      }).pipe(
+        Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
+        Effect.flatMap((answer) =>
+          Array.isArray(answer.data)
+            ? Effect.succeed(answer)
+            : Effect.fail(
+              transport.fail("Upstream", "upstream answer is not an embedding list (no data)", { upstreamStatus: 200 })
+            )
+        )
+      )
+    },
     complete: (request) =>
       send(request, false).pipe(
         Effect.flatMap((response) => transport.json<Completion>(response)),

@@ -1,0 +1,61 @@
+import { Context, Effect, Layer } from "effect"
+import { CacheKey } from "../cache/CacheKey.ts"
+import { ExactCache } from "../cache/exact/ExactCache.ts"
+import type { ProviderError } from "../domain/errors.ts"
+import { Provider } from "../providers/Provider.ts"
+
+export interface EmbeddingsRequest {
+  /** The client's `/v1/embeddings` body, as sent (model filled in). */
+  readonly body: Readonly<Record<string, unknown>>
+  readonly tenant: string
+  readonly cacheRead: boolean
+  readonly cacheWrite: boolean
+}
+
+export interface EmbeddingsAnswer {
+  /** The provider's JSON answer, serialised. */
+  readonly body: string
+  readonly layer: "l1a" | "l3"
+  readonly provider?: string
+}
+
+/**
+ * `POST /v1/embeddings`: L1a, then the provider. Embeddings are deterministic, so an exact hit is as good as the
+ * provider's answer; there is no semantic layer (a near question is not a near vector) and no local model.
+ */
+export class Embeddings extends Context.Service<Embeddings, {
+  readonly create: (request: EmbeddingsRequest) => Effect.Effect<EmbeddingsAnswer, ProviderError>
+}>()("isartor/Embeddings") {
+  static readonly layer = Layer.effect(
+    Embeddings,
+    Effect.gen(function*() {
+      const cacheKey = yield* CacheKey
+      const exactCache = yield* ExactCache
+      const provider = yield* Provider
+
+      const fromProvider = (request: EmbeddingsRequest, key: ReturnType<typeof cacheKey.exactKey>) =>
+        provider.embed(request.body).pipe(Effect.flatMap(({ value, provider: answeredBy }) => {
+          const body = JSON.stringify(value)
+          const answer: EmbeddingsAnswer = { body, layer: "l3", provider: answeredBy }
+          // A write that fails costs the next hit, never this answer.
+          return request.cacheWrite
+            ? exactCache.store(key, body).pipe(Effect.ignore, Effect.as(answer))
+            : Effect.succeed(answer)
+        }))
+
+      return Embeddings.of({
+        create: (request) => {
+          const key = cacheKey.exactKey({ family: "embeddings", tenant: request.tenant, body: request.body })
+          if (!request.cacheRead) return fromProvider(request, key)
+          return exactCache.lookup(key).pipe(
+            Effect.map((body): EmbeddingsAnswer => ({ body, layer: "l1a" })),
+            Effect.catchTags({
+              CacheMiss: () => fromProvider(request, key),
+              LayerUnavailable: () => fromProvider(request, key)
+            })
+          )
+        }
+      })
+    })
+  )
+}
