@@ -1,0 +1,407 @@
+import { Redacted } from "effect"
+import { randomUUID } from "node:crypto"
+import { existsSync } from "node:fs"
+import { mkdir, rm, writeFile } from "node:fs/promises"
+import { connect } from "node:net"
+import { join } from "node:path"
+import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
+import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
+import { redactUrl } from "../core/Gateway.ts"
+import { tableCacheDir } from "../runtimes/shared.ts"
+import { effectiveConfig, gatewayEnv, portIsFree, portTakenMessage, splitHostPort } from "./gatewayEnv.ts"
+import { green, printJson, red, yellow } from "./output.ts"
+import { liveness, stateDir } from "./state.ts"
+
+export type Verdict = "ok" | "warn" | "fail" | "skip"
+
+export interface Check {
+  readonly name: string
+  readonly verdict: Verdict
+  readonly detail: string
+  /** What to do about it; empty when nothing. */
+  readonly fix: string
+}
+
+const check = (name: string, verdict: Verdict, detail: string, fix = ""): Check => ({ name, verdict, detail, fix })
+
+/** Where each public API lives when `external_llm_url` is empty (the providers' own defaults). */
+const PUBLIC_APIS: Record<string, string> = {
+  openai: "https://api.openai.com/v1",
+  anthropic: "https://api.anthropic.com",
+  xai: "https://api.x.ai/v1",
+  gemini: "https://generativelanguage.googleapis.com",
+  ollama: "http://127.0.0.1:11434/v1"
+}
+
+/** Key shapes that give away which provider issued a key. */
+const KEY_SHAPES: ReadonlyArray<[RegExp, string]> = [
+  [/^sk-ant-/, "anthropic"],
+  [/^xai-/, "xai"],
+  [/^AIza/, "gemini"],
+  [/^sk-(proj-|svcacct-)?[A-Za-z0-9_-]{20,}$/, "openai"]
+]
+const HOST_SHAPES: ReadonlyArray<[RegExp, string]> = [
+  [/(^|\.)anthropic\.com$/, "anthropic"],
+  [/(^|\.)openai\.com$/, "openai"],
+  [/(^|\.)openai\.azure\.com$/, "azure"],
+  [/(^|\.)x\.ai$/, "xai"],
+  [/(^|\.)googleapis\.com$/, "gemini"]
+]
+
+const PROXY_VARS = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
+const CA_VARS = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+
+/** Any HTTP answer means reachable: HEAD (or GET) costs no tokens. */
+const reachable = async (url: string, headers: Record<string, string> = {}) => {
+  try {
+    const response = await fetch(url, { method: "GET", headers, signal: AbortSignal.timeout(3000) })
+    const body = await response.text()
+    return { ok: true as const, status: response.status, body }
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    return { ok: false as const, reason: cause?.code ?? cause?.message ?? (error as Error).message }
+  }
+}
+
+const tcpReachable = (host: string, port: number) =>
+  new Promise<string | undefined>((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 })
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(undefined)
+    })
+    socket.once("timeout", () => {
+      socket.destroy()
+      resolve("timed out")
+    })
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+  })
+
+const checkEnvironment = (env: NodeJS.ProcessEnv, loaded: LoadedConfig | undefined): Array<Check> => {
+  const singles = Object.keys(env).filter((name) =>
+    name.startsWith("ISARTOR_") && !name.startsWith("ISARTOR__") &&
+    !["ISARTOR_HOME", "ISARTOR_HF_CACHE_DIR", "ISARTOR_CACHE_DIR"].includes(name)
+  )
+  const out = [
+    singles.length === 0
+      ? check("variable prefix", "ok", "no single-underscore ISARTOR_ variables")
+      : check(
+        "variable prefix",
+        "fail",
+        `ignored (one underscore): ${singles.join(", ")}`,
+        `rename with two underscores, e.g. export ISARTOR__${singles[0]!.slice("ISARTOR_".length)}=…; unset ${
+          singles.join(" ")
+        }`
+      )
+  ]
+  const unknown = (loaded?.warnings ?? []).filter((warning) => /unknown key|not a configuration variable/.test(warning))
+  out.push(
+    unknown.length === 0
+      ? check("unknown keys", "ok", "every key and ISARTOR__ variable is known")
+      : check(
+        "unknown keys",
+        "fail",
+        unknown.join("; "),
+        "fix the spelling as suggested (see isartor init for every key)"
+      )
+  )
+  return out
+}
+
+/** Which value wins for each key set in both places: the variable, always. */
+const checkPrecedence = (env: NodeJS.ProcessEnv, loaded: LoadedConfig, fileTree: Record<string, unknown>) => {
+  const inFile = (path: ReadonlyArray<string>) =>
+    path.reduce<unknown>(
+      (node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined),
+      fileTree
+    ) !== undefined
+  const both = configLeaves().filter(([path]) => inFile(path) && env[envVarName(path)] !== undefined)
+  const fromEnv = configLeaves().filter(([path]) => env[envVarName(path)] !== undefined).length
+  const source = loaded.file ? `config file ${loaded.file}` : "no config file (isartor.toml, isartor.json)"
+  if (both.length === 0) {
+    return check("file vs environment", "ok", `${source}; ${fromEnv} setting(s) from ISARTOR__ variables`)
+  }
+  return check(
+    "file vs environment",
+    "warn",
+    `${source}; the variable wins over the file for ${
+      both.map(([path, leaf]) =>
+        `${path.join(".")} (${envVarName(path)}${leaf.secret ? "" : `=${JSON.stringify(env[envVarName(path)])}`})`
+      ).join(", ")
+    }`,
+    `to use the file's value: unset ${both.map(([path]) => envVarName(path)).join(" ")}`
+  )
+}
+
+const checkProvider = (loaded: LoadedConfig): Array<Check> => {
+  const config = loaded.config
+  const provider = config.llm_provider
+  const key = Redacted.value(config.external_llm_api_key)
+  const out: Array<Check> = []
+  const keyOwner = KEY_SHAPES.find(([shape]) => shape.test(key))?.[1]
+  const host = URL.canParse(config.external_llm_url) ? new URL(config.external_llm_url).hostname : ""
+  const hostOwner = HOST_SHAPES.find(([shape]) => shape.test(host))?.[1]
+  const problems: Array<string> = []
+  if (keyOwner && keyOwner !== provider && !(keyOwner === "openai" && provider === "openai-compatible")) {
+    problems.push(`the API key looks like a ${keyOwner} key, but llm_provider is ${provider}`)
+  }
+  if (hostOwner && hostOwner !== provider) {
+    problems.push(`external_llm_url is ${host} (${hostOwner}), but llm_provider is ${provider}`)
+  }
+  if (problems.length > 0) {
+    out.push(check(
+      "provider, URL and key",
+      "fail",
+      problems.join("; "),
+      `set the provider that issued the key, e.g. export ISARTOR__LLM_PROVIDER=${keyOwner ?? hostOwner}`
+    ))
+  } else if (key === "" && provider !== "ollama") {
+    out.push(check(
+      "provider, URL and key",
+      "warn",
+      `no API key for ${provider}: cached answers work, uncached requests get a 502`,
+      "export ISARTOR__EXTERNAL_LLM_API_KEY=…"
+    ))
+  } else {out.push(
+      check(
+        "provider, URL and key",
+        "ok",
+        `${provider}${config.external_llm_url ? ` at ${config.external_llm_url}` : ""}`
+      )
+    )}
+  return out
+}
+
+const checkUpstream = async (loaded: LoadedConfig): Promise<Check> => {
+  const config = loaded.config
+  const url = config.external_llm_url || PUBLIC_APIS[config.llm_provider]
+  if (!url) {
+    return check(
+      "upstream reachable",
+      "fail",
+      `${config.llm_provider} has no public API`,
+      "set ISARTOR__EXTERNAL_LLM_URL"
+    )
+  }
+  const answer = await reachable(url)
+  return answer.ok
+    ? check("upstream reachable", "ok", `${url} answers (HTTP ${answer.status}, no tokens spent)`)
+    : check(
+      "upstream reachable",
+      "fail",
+      `${url}: ${answer.reason}`,
+      "check the URL, the network, and any proxy variables (see below)"
+    )
+}
+
+const checkSidecar = async (loaded: LoadedConfig): Promise<Check> => {
+  const { config } = loaded
+  if (!config.enable_slm_router || config.layer2.inference_engine !== "sidecar") {
+    return check("L2 sidecar", "skip", "the router is off or runs embedded")
+  }
+  const base = config.layer2.sidecar_url.replace(/\/+$/, "")
+  const answer = await reachable(`${base}/v1/models`)
+  if (!answer.ok) {
+    return check(
+      "L2 sidecar",
+      "fail",
+      `${base}/v1/models: ${answer.reason}`,
+      "start the sidecar, or fix ISARTOR__LAYER2__SIDECAR_URL (in Docker: the service name, e.g. http://sidecar:8081)"
+    )
+  }
+  const listed = answer.body.includes(`"${config.layer2.model_name}"`)
+  return listed
+    ? check("L2 sidecar", "ok", `${base} serves ${config.layer2.model_name}`)
+    : check(
+      "L2 sidecar",
+      "warn",
+      `${base} answers, but does not list ${config.layer2.model_name}`,
+      "set ISARTOR__LAYER2__MODEL_NAME to a model the sidecar lists at /v1/models"
+    )
+}
+
+const checkRedis = async (loaded: LoadedConfig): Promise<Check> => {
+  const { config } = loaded
+  if (config.cache_backend !== "redis") return check("Redis", "skip", "cache_backend = memory")
+  const url = config.redis_url.split(",")[0]!.trim()
+  const shown = redactUrl(url)
+  const { createClient } = await import("redis")
+  const client = createClient({ url, socket: { connectTimeout: 2000, reconnectStrategy: false } })
+  client.on("error", () => undefined)
+  try {
+    await client.connect()
+    await client.ping()
+    const policy = await client.configGet("maxmemory-policy").then((reply) => reply["maxmemory-policy"]).catch(() =>
+      undefined
+    )
+    if (policy === "noeviction") {
+      return check(
+        "Redis",
+        "warn",
+        `${shown} answers; maxmemory-policy is noeviction: cache writes fail once Redis is full`,
+        "redis-cli CONFIG SET maxmemory-policy allkeys-lru"
+      )
+    }
+    return check("Redis", "ok", `${shown} answers PING${policy ? `; maxmemory-policy ${policy}` : ""}`)
+  } catch (error) {
+    return check(
+      "Redis",
+      "fail",
+      `${shown}: ${(error as Error).message || "unreachable"}`,
+      "start Redis, or fix ISARTOR__REDIS_URL (redis://host:6379); the caches fall through while it is down"
+    )
+  } finally {
+    await client.close().catch(() => undefined)
+  }
+}
+
+const checkOtel = async (loaded: LoadedConfig): Promise<Check> => {
+  const { config } = loaded
+  if (!config.enable_monitoring) return check("OTel endpoint", "skip", "enable_monitoring = false")
+  const url = new URL(config.otel_exporter_endpoint)
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80))
+  const problem = await tcpReachable(url.hostname, port)
+  return problem === undefined
+    ? check("OTel endpoint", "ok", `${url.host} accepts connections`)
+    : check(
+      "OTel endpoint",
+      "fail",
+      `${url.host}: ${problem}`,
+      "start the collector, or fix ISARTOR__OTEL_EXPORTER_ENDPOINT (e.g. http://otel-collector:4317)"
+    )
+}
+
+const checkPort = async (loaded: LoadedConfig): Promise<Check> => {
+  const { hostname, port } = splitHostPort(loaded.config.host_port)
+  const ours = liveness(stateDir())
+  if (ours.kind === "running" && new URL(ours.running.url).port === String(port)) {
+    return check("port", "ok", `${port} is in use by isartor itself (pid ${ours.running.pid})`)
+  }
+  return (await portIsFree(hostname, port))
+    ? check("port", "ok", `${hostname}:${port} is free`)
+    : check("port", "fail", portTakenMessage(hostname, port), "")
+}
+
+const checkModel = (loaded: LoadedConfig, env: NodeJS.ProcessEnv): Check => {
+  const { config } = loaded
+  if (config.cache_mode === "exact") return check("embedding model", "skip", "cache_mode = exact")
+  if (config.embedding_model_path !== "") {
+    const missing = ["config.json", "tokenizer.json"].filter((file) =>
+      !existsSync(join(config.embedding_model_path, file))
+    )
+    return missing.length === 0
+      ? check("embedding model", "ok", `model directory ${config.embedding_model_path}`)
+      : check(
+        "embedding model",
+        "fail",
+        `${config.embedding_model_path} lacks ${missing.join(", ")}`,
+        "point ISARTOR__EMBEDDING_MODEL_PATH at a transformers.js model directory"
+      )
+  }
+  if (config.embedding_model === "use-lite") {
+    return check("embedding model", "ok", "use-lite (shipped with isartor, offline)")
+  }
+  const cache = env.ISARTOR_HF_CACHE_DIR || env.HF_HOME
+  return check(
+    "embedding model",
+    cache ? "ok" : "warn",
+    `${config.embedding_model}, looked up in ${cache ?? "the default Hugging Face cache"}`,
+    cache ? "" : "set ISARTOR_HF_CACHE_DIR (or HF_HOME) to the directory that holds the model"
+  )
+}
+
+const checkCacheDir = async (env: NodeJS.ProcessEnv): Promise<Check> => {
+  const dir = tableCacheDir(env)
+  if (!dir) {
+    return check(
+      "cache directory",
+      "warn",
+      "no home directory: derived files are rebuilt at every start",
+      "set ISARTOR_CACHE_DIR"
+    )
+  }
+  const probe = join(dir, `.doctor-${randomUUID()}`)
+  try {
+    await mkdir(dir, { recursive: true })
+    await writeFile(probe, "")
+    await rm(probe)
+    return check("cache directory", "ok", `${dir} is writable`)
+  } catch (error) {
+    return check(
+      "cache directory",
+      "fail",
+      `${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      "set ISARTOR_CACHE_DIR to a writable directory (in Docker, mount a volume there)"
+    )
+  }
+}
+
+const checkProxies = (env: NodeJS.ProcessEnv): Check => {
+  const set = [...PROXY_VARS, ...CA_VARS].filter((name) => env[name])
+  if (set.length === 0) return check("proxy variables", "ok", "none set")
+  const local = set.filter((name) => /localhost|127\.0\.0\.1|\[::1\]/.test(env[name] ?? ""))
+  return check(
+    "proxy variables",
+    local.length > 0 ? "warn" : "ok",
+    `${set.map((name) => `${name}=${env[name]}`).join(", ")}${
+      local.length > 0 ? " — a local proxy left behind by an earlier session breaks other tools once it is gone" : ""
+    }`,
+    local.length > 0
+      ? "unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy; unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE"
+      : ""
+  )
+}
+
+/** `isartor doctor`: the troubleshooting guide as code; exit 1 when any check fails. */
+export const doctor = async (options: { readonly config?: string; readonly json?: boolean }): Promise<number> => {
+  const env = process.env
+  const gateway = gatewayEnv({ config: options.config }, env)
+  let loaded: LoadedConfig | undefined
+  let configProblem: string | undefined
+  try {
+    loaded = await effectiveConfig(gateway)
+  } catch (error) {
+    configProblem = (error as Error).message
+  }
+  const checks: Array<Check> = [...checkEnvironment(env, loaded)]
+  if (!loaded) {
+    checks.push(check(
+      "configuration",
+      "fail",
+      configProblem ?? "invalid",
+      `fix the value named above (file: ${gateway[CONFIG_FILE_VAR] ?? "isartor.toml"}; variables: ISARTOR__*)`
+    ))
+  } else {
+    const fileTree = loaded.file
+      ? await import("node:fs/promises").then(({ readFile }) => readFile(loaded.file!, "utf8")).then((text) =>
+        loaded!.file!.endsWith(".json") ? JSON.parse(text) : import("smol-toml").then(({ parse }) => parse(text))
+      )
+      : {}
+    checks.push(check("configuration", "ok", "valid"))
+    checks.push(checkPrecedence(gateway, loaded, fileTree as Record<string, unknown>))
+    checks.push(...checkProvider(loaded))
+    checks.push(
+      ...await Promise.all([
+        checkUpstream(loaded),
+        checkSidecar(loaded),
+        checkRedis(loaded),
+        checkOtel(loaded),
+        checkPort(loaded)
+      ])
+    )
+    checks.push(checkModel(loaded, gateway))
+  }
+  checks.push(await checkCacheDir(gateway))
+  checks.push(checkProxies(env))
+  const failed = checks.filter((entry) => entry.verdict === "fail").length
+  if (options.json) printJson({ ok: failed === 0, checks })
+  else {
+    const mark = { ok: green("ok  "), warn: yellow("warn"), fail: red("FAIL"), skip: "skip" }
+    for (const entry of checks) {
+      console.log(`${mark[entry.verdict]}  ${entry.name}: ${entry.detail}`)
+      if (entry.fix) console.log(`      fix: ${entry.fix}`)
+    }
+    console.log(failed === 0 ? green("no problems found") : red(`${failed} check(s) failed`))
+  }
+  return failed === 0 ? 0 : 1
+}

@@ -1,0 +1,115 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
+import { VERSION } from "../core/version.ts"
+import { demo } from "./demo.ts"
+import { doctor } from "./doctor.ts"
+import type { CommandHost } from "./host.ts"
+import { init } from "./init.ts"
+import { CliFailure, EXIT_FAILURE, EXIT_USAGE, red } from "./output.ts"
+import { status } from "./status.ts"
+import { stop } from "./stop.ts"
+import { up } from "./up.ts"
+import { update } from "./update.ts"
+
+const positiveInt = (what: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}`)
+  }
+  return n
+}
+
+/** The `isartor` command: every subcommand, with --help on each; returns the exit code. */
+export const program = (host: CommandHost, exit: (code: number) => void) => {
+  const root = new Command("isartor")
+    .description(
+      "Isartor: an LLM deflection gateway (exact cache, semantic cache, small-model router, cloud providers)"
+    )
+    .version(VERSION, "-v, --version", "print the version")
+    .helpOption("-h, --help", "show help for a command")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(red(text.replace(/^error: /, "isartor: "), process.stderr))
+    })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 failure (status: not running; doctor: a check failed), 2 usage error.\n" +
+        "State (pid file, log): $ISARTOR_HOME, else $XDG_STATE_HOME/isartor, else ~/.local/state/isartor."
+    )
+
+  const action = <A extends Array<unknown>>(run: (...args: A) => Promise<number> | number) => async (...args: A) => {
+    exit(await run(...args))
+  }
+
+  root.command("up")
+    .description("start the gateway (foreground; Ctrl-C stops it gracefully)")
+    .option("-d, --detach", "run in the background, wait until it answers, print its URL and log")
+    .option("-p, --port <port>", "listen on this port (on the configured host)", positiveInt("--port", 0, 65535))
+    .option("-c, --config <file>", "configuration file (TOML or JSON), as ISARTOR__CONFIG_FILE")
+    .option("--runtime <runtime>", "node, bun or deno (default: the one running this command)")
+    .option("--wait <seconds>", "with --detach: how long to wait for /healthz", positiveInt("--wait"), 180)
+    .addOption(new Option("--log-file <file>").hideHelp())
+    .action(action((options) => up(options, host)))
+
+  root.command("stop")
+    .description("stop the background gateway gracefully (in-flight requests finish)")
+    .option("--timeout <seconds>", "seconds to wait before SIGKILL", positiveInt("--timeout"), 30)
+    .option("--json", "machine-readable output")
+    .action(action((options) => stop(options)))
+
+  root.command("status")
+    .description("is it running, where, since when, each layer's status, the deflection so far (exit 1: not running)")
+    .option("--json", "machine-readable output")
+    .action(action((options) => status(options)))
+
+  root.command("init")
+    .description("write a commented isartor.toml with every key, its default and its meaning")
+    .argument("[file]", "where to write it", "isartor.toml")
+    .option("-f, --force", "overwrite an existing file")
+    .action(action((file: string, options: { force?: boolean }) => init(file, options)))
+
+  root.command("doctor")
+    .description("run the troubleshooting guide's checks and print a verdict and a fix for each (exit 1: one failed)")
+    .option("-c, --config <file>", "configuration file to check, as ISARTOR__CONFIG_FILE")
+    .option("--json", "machine-readable output")
+    .action(action((options) => doctor(options)))
+
+  root.command("demo")
+    .description("replay two sample workloads against an in-process gateway and fake provider (no key, no network)")
+    .option("--json", "machine-readable output")
+    .option("--limit <n>", "replay only the first n prompts of each workload", positiveInt("--limit"))
+    .action(action((options) => demo(options)))
+
+  root.command("update")
+    .description("update isartor: the single binary replaces itself (SHA-256 checked); npm installs get the command")
+    .option("--check", "only say whether a newer version exists")
+    .option("--yes", "for an npm install: run the npm command instead of printing it")
+    .option("--json", "machine-readable output")
+    .action(action((options) => update(options, host)))
+
+  return root
+}
+
+/** Runs the command line; never throws: failures become a message on stderr and an exit code. */
+export const main = async (host: CommandHost, argv: ReadonlyArray<string> = process.argv.slice(2)) => {
+  let code: number | undefined
+  const exit = (value: number) => {
+    code = value
+  }
+  try {
+    await program(host, exit).parseAsync([...argv], { from: "user" })
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // `isartor` alone prints help as an error (exit 2): a script that forgot its subcommand should not pass.
+      code = error.exitCode === 0 ? 0 : EXIT_USAGE
+    } else if (error instanceof CliFailure) {
+      console.error(red(`isartor: ${error.message}`, process.stderr))
+      code = error.exitCode
+    } else {
+      console.error(red(`isartor: ${error instanceof Error ? error.message : String(error)}`, process.stderr))
+      code = EXIT_FAILURE
+    }
+  }
+  process.exitCode = code ?? 0
+  return code ?? 0
+}

@@ -1,0 +1,95 @@
+import { Redacted } from "effect"
+import { effectiveConfig, gatewayEnv } from "./gatewayEnv.ts"
+import { bold, formatDuration, green, printJson, red, yellow } from "./output.ts"
+import { liveness, removeRunning, stateDir } from "./state.ts"
+
+interface Health {
+  readonly version?: string
+  readonly uptime_secs?: number
+  readonly layers?: Record<string, { readonly status: string; readonly reason?: string }>
+}
+
+/** Requests per final layer, from the Prometheus text of /metrics (`isartor_requests_total{final_layer=…}`). */
+export const requestsByLayer = (metrics: string): Record<string, number> | undefined => {
+  const counts: Record<string, number> = {}
+  let found = false
+  for (const line of metrics.split("\n")) {
+    const match = /^isartor_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)/.exec(line)
+    if (!match) continue
+    const layer = /(?:final_layer|layer)="([^"]*)"/.exec(match[1]!)?.[1] ?? "unknown"
+    counts[layer] = (counts[layer] ?? 0) + Number(match[2])
+    found = true
+  }
+  return found ? counts : undefined
+}
+
+/** The share of requests answered without the cloud provider (anything but L3). */
+export const deflectionOf = (counts: Record<string, number>) => {
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
+  const cloud = Object.entries(counts).filter(([layer]) => /l3|cloud/i.test(layer)).reduce((sum, [, n]) => sum + n, 0)
+  return { total, deflection: total === 0 ? undefined : 1 - cloud / total }
+}
+
+/** `isartor status`: whether it runs, where, since when, each layer's status and the deflection so far. Exit 1 when not running. */
+export const status = async (options: { readonly json?: boolean }): Promise<number> => {
+  const dir = stateDir()
+  const state = liveness(dir)
+  if (state.kind !== "running") {
+    if (state.kind === "stale") removeRunning(dir, state.running.pid)
+    if (options.json) printJson({ running: false })
+    else {console.log(
+        `isartor is ${red("not running")}${state.kind === "stale" ? ` (removed a stale pid file: ${state.why})` : ""}`
+      )}
+    return 1
+  }
+  const { running } = state
+  const headers: Record<string, string> = {}
+  const key = await effectiveConfig(gatewayEnv({})).then((loaded) => Redacted.value(loaded.config.gateway_api_key))
+    .catch(() => "")
+  if (key !== "") headers["x-api-key"] = key
+  const get = async (path: string) => {
+    try {
+      const response = await fetch(`${running.url}${path}`, { headers, signal: AbortSignal.timeout(3000) })
+      return response.ok ? await response.text() : undefined
+    } catch {
+      return undefined
+    }
+  }
+  const healthText = await get("/health")
+  const health = healthText ? JSON.parse(healthText) as Health : undefined
+  const metricsText = await get("/metrics")
+  const counts = metricsText ? requestsByLayer(metricsText) : undefined
+  const deflection = counts ? deflectionOf(counts) : undefined
+  const uptimeSecs = health?.uptime_secs ?? (Date.now() - running.startedAt) / 1000
+  const result = {
+    running: true,
+    answering: health !== undefined,
+    pid: running.pid,
+    url: running.url,
+    uptime_secs: Math.round(uptimeSecs),
+    version: health?.version ?? running.version,
+    log: running.log ?? null,
+    layers: health?.layers ?? {},
+    requests: counts ?? null,
+    deflection: deflection?.deflection ?? null
+  }
+  if (options.json) {
+    printJson(result)
+    return 0
+  }
+  console.log(`isartor is ${green("running")} at ${bold(running.url)} (pid ${running.pid})`)
+  console.log(`  version  ${result.version}`)
+  console.log(`  uptime   ${formatDuration(uptimeSecs)}`)
+  if (running.log) console.log(`  log      ${running.log}`)
+  if (!health) console.log(`  ${yellow("/health does not answer")} (still starting, or a gateway key this shell lacks)`)
+  for (const [layer, value] of Object.entries(result.layers)) {
+    const paint = value.status === "ok" ? green : value.status === "disabled" ? (text: string) => text : yellow
+    console.log(`  ${layer.padEnd(8)} ${paint(value.status)}${value.reason ? ` — ${value.reason}` : ""}`)
+  }
+  if (deflection && deflection.deflection !== undefined) {
+    console.log(`  deflected ${(deflection.deflection * 100).toFixed(1)} % of ${deflection.total} requests`)
+  } else {
+    console.log("  deflection: no figures yet (served on /metrics when enable_monitoring = true)")
+  }
+  return 0
+}

@@ -1,0 +1,197 @@
+import { spawn } from "node:child_process"
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs"
+import { VERSION } from "../core/version.ts"
+import { gatewayEnv, portIsFree, portTakenMessage, splitHostPort, withPort } from "./gatewayEnv.ts"
+import { type CommandHost, selfCommand } from "./host.ts"
+import { clientUrl, CliFailure, formatDuration, green, progressLine, usageError } from "./output.ts"
+import { commandLineOf, isAlive, liveness, logFile, removeRunning, rotateLog, stateDir, writeRunning } from "./state.ts"
+
+export interface UpOptions {
+  readonly detach?: boolean
+  readonly port?: number
+  readonly config?: string
+  readonly runtime?: string
+  readonly wait?: number
+  /** Set on the process `up --detach` starts: where its output goes, recorded for `status`. */
+  readonly logFile?: string
+}
+
+const RUNTIMES = ["node", "bun", "deno"] as const
+
+/** Refuses when a gateway of ours already runs, cleans a stale record, checks the port; returns the environment. */
+const preflight = async (options: UpOptions, dir: string) => {
+  const state = liveness(dir)
+  if (state.kind === "running") {
+    throw new CliFailure(
+      `already running (pid ${state.running.pid}, ${state.running.url}); stop it first: isartor stop`
+    )
+  }
+  if (state.kind === "stale") removeRunning(dir, state.running.pid)
+  const { env, loaded } = await withPort(gatewayEnv(options), options.port).catch((error: Error) => {
+    throw new CliFailure(error.message)
+  })
+  const { hostname, port } = splitHostPort(loaded.config.host_port)
+  if (!(await portIsFree(hostname, port))) throw new CliFailure(portTakenMessage(hostname, port))
+  return { env, hostname, port }
+}
+
+const checkRuntime = (options: UpOptions, host: CommandHost) => {
+  const runtime = options.runtime ?? host.runtime
+  if (!(RUNTIMES as ReadonlyArray<string>).includes(runtime)) {
+    throw usageError(`--runtime must be one of ${RUNTIMES.join(", ")} (got ${runtime})`)
+  }
+  if (runtime !== host.runtime && host.compiled) {
+    throw usageError(
+      `this is the single binary: it runs on its built-in Bun; --runtime ${runtime} needs the npm package (npx isartor up --runtime ${runtime})`
+    )
+  }
+  return runtime as typeof RUNTIMES[number]
+}
+
+/** `isartor up`: the gateway in the foreground (Ctrl-C stops it gracefully), or `--detach`ed in the background. */
+export const up = async (options: UpOptions, host: CommandHost): Promise<number> => {
+  const dir = stateDir()
+  const runtime = checkRuntime(options, host)
+  const { env, hostname, port } = await preflight(options, dir)
+  if (options.detach) return detach(options, dir, hostname)
+
+  const url = clientUrl(hostname, port)
+  writeRunning(dir, {
+    pid: process.pid,
+    url,
+    startedAt: Date.now(),
+    version: VERSION,
+    log: options.logFile,
+    commandLine: commandLineOf(process.pid)
+  })
+  process.on("exit", () => removeRunning(dir, process.pid))
+  if (runtime !== host.runtime) return runElsewhere(runtime, env, host)
+  // The gateway reads process.env: hand it the environment --config and --port shaped.
+  for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name]
+  Object.assign(process.env, env)
+  const progress = progressLine()
+  const startedAt = Date.now()
+  const ticker = setInterval(
+    () => progress.update(`isartor: loading the embedding model… ${formatDuration((Date.now() - startedAt) / 1000)}`),
+    250
+  )
+  try {
+    await host.serve()
+  } finally {
+    clearInterval(ticker)
+    progress.done()
+  }
+  // The runtime serves until SIGINT/SIGTERM, then exits by itself.
+  return new Promise<number>(() => undefined)
+}
+
+/** --runtime other than the one running the command: that runtime's entrypoint, as the npm scripts start it. */
+const runElsewhere = (runtime: string, env: Record<string, string | undefined>, host: CommandHost) =>
+  new Promise<number>((resolvePromise) => {
+    const [command, ...args] = host.runtimeCommand(runtime)
+    const child = spawn(command!, args, { env, stdio: "inherit" })
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal)
+    process.on("SIGINT", forward("SIGINT"))
+    process.on("SIGTERM", forward("SIGTERM"))
+    child.on("exit", (code, signal) => resolvePromise(code ?? (signal ? 1 : 0)))
+    child.on("error", (error) => {
+      console.error(`isartor: cannot start ${runtime}: ${error.message}`)
+      resolvePromise(1)
+    })
+  })
+
+/** Starts `isartor up` in the background with its output in the log, and waits until it answers /healthz. */
+const detach = async (options: UpOptions, dir: string, hostname: string): Promise<number> => {
+  mkdirSync(dir, { recursive: true })
+  const log = logFile(dir)
+  rotateLog(log)
+  const fd = openSync(log, "a")
+  const logStart = (() => {
+    try {
+      return readFileSync(log).byteLength
+    } catch {
+      return 0
+    }
+  })()
+  writeSync(fd, `--- isartor up --detach, ${new Date().toISOString()} ---\n`)
+  const args = ["up", "--log-file", log]
+  if (options.port !== undefined) args.push("--port", String(options.port))
+  if (options.config !== undefined) args.push("--config", options.config)
+  if (options.runtime !== undefined) args.push("--runtime", options.runtime)
+  const [command, ...prefix] = selfCommand()
+  const child = spawn(command!, [...prefix, ...args], { detached: true, stdio: ["ignore", fd, fd], env: process.env })
+  closeSync(fd)
+  child.unref()
+  const pid = child.pid!
+  let exited = false
+  child.on("exit", () => (exited = true))
+
+  const progress = progressLine()
+  const started = Date.now()
+  const deadline = started + (options.wait ?? 180) * 1000
+  const output = () => {
+    try {
+      return readFileSync(log).subarray(logStart).toString("utf8")
+    } catch {
+      return ""
+    }
+  }
+  try {
+    while (Date.now() < deadline) {
+      const text = output()
+      const listening = /listening on (http:\/\/\S+)/.exec(text)?.[1]
+      if (listening) {
+        const bound = new URL(listening)
+        const url = clientUrl(bound.hostname.replace(/^\[|\]$/g, "") || hostname, Number(bound.port))
+        if (await healthy(url)) {
+          progress.done()
+          writeRunning(dir, {
+            pid,
+            url,
+            startedAt: started,
+            version: VERSION,
+            log,
+            commandLine: commandLineOf(pid)
+          })
+          console.log(`${green("isartor is running")} at ${url} (pid ${pid})`)
+          console.log(`Log: ${log}`)
+          console.log("Stop later with: isartor stop")
+          return 0
+        }
+      }
+      if (exited || !isAlive(pid)) {
+        progress.done()
+        removeRunning(dir, pid)
+        const lines = text.trim().split("\n").filter((line) => line.trim() !== "")
+        const reason = lines.filter((line) => line.startsWith("isartor:")).at(-1) ?? lines.at(-1) ?? "no output"
+        throw new CliFailure(`the gateway stopped while starting: ${reason.replace(/^isartor: /, "")}\nLog: ${log}`)
+      }
+      progress.update(
+        `isartor: starting (loading the embedding model)… ${formatDuration((Date.now() - started) / 1000)}`
+      )
+      await new Promise((resolvePromise) => setTimeout(resolvePromise, 200))
+    }
+  } finally {
+    progress.done()
+  }
+  // Nothing left running by accident: a gateway that never became ready is stopped.
+  try {
+    process.kill(pid, "SIGKILL")
+  } catch {
+    // already gone
+  }
+  removeRunning(dir, pid)
+  throw new CliFailure(
+    `the gateway did not answer /healthz within ${options.wait ?? 180} s and was stopped; Log: ${log}`
+  )
+}
+
+export const healthy = async (url: string) => {
+  try {
+    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
+    await response.arrayBuffer()
+    return response.status === 200
+  } catch {
+    return false
+  }
+}
