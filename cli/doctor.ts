@@ -143,7 +143,7 @@ const checkProvider = (loaded: LoadedConfig): Array<Check> => {
   const hostOwner = HOST_SHAPES.find(([shape]) => shape.test(host))?.[1]
   const problems: Array<string> = []
   if (keyOwner && keyOwner !== provider && !(keyOwner === "openai" && provider === "openai-compatible")) {
-    problems.push(`the API key looks like a ${keyOwner} key, but llm_provider is ${provider}`)
+    problems.push(`the API key looks like one issued by ${keyOwner}, but llm_provider is ${provider}`)
   }
   if (hostOwner && hostOwner !== provider) {
     problems.push(`external_llm_url is ${host} (${hostOwner}), but llm_provider is ${provider}`)

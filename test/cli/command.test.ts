@@ -1,0 +1,307 @@
+import { Effect } from "effect"
+import assert from "node:assert/strict"
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:net"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import { loadConfig } from "../../core/config/Config.ts"
+import { configLeaves } from "../../core/config/ConfigSpec.ts"
+import { readTextFile } from "../../runtimes/shared.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { upstreamEnv } from "../support/gateway.ts"
+import { projectRoot } from "../support/processes.ts"
+import { alive, chat, run, userEnv } from "./run.ts"
+
+const packageVersion = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string })
+  .version
+
+let upstream: FakeOpenAI
+before(async () => {
+  upstream = await startFakeOpenAI()
+})
+after(() => upstream.close())
+
+describe("isartor: arguments, help and exit codes", () => {
+  it("--version prints the package's version; --help lists every command; both exit 0", async () => {
+    const user = userEnv()
+    try {
+      const version = await run(["--version"], user.env)
+      assert.equal(version.code, 0)
+      assert.equal(version.stdout.trim(), packageVersion)
+      const help = await run(["--help"], user.env)
+      assert.equal(help.code, 0)
+      for (const command of ["up", "stop", "status", "init", "doctor", "demo", "update"]) {
+        assert.match(help.stdout, new RegExp(`\\n  ${command} `), command)
+      }
+      const upHelp = await run(["up", "--help"], user.env)
+      assert.equal(upHelp.code, 0)
+      assert.match(upHelp.stdout, /--detach/)
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("a usage error exits 2 with a message (unknown command, bad option value, no command)", async () => {
+    const user = userEnv()
+    try {
+      const unknown = await run(["upp"], user.env)
+      assert.equal(unknown.code, 2)
+      assert.match(unknown.stderr, /unknown command 'upp'.*\n?.*up/s)
+      const badPort = await run(["up", "--port", "eighty"], user.env)
+      assert.equal(badPort.code, 2)
+      assert.match(badPort.stderr, /--port must be a whole number/)
+      const bare = await run([], user.env)
+      assert.equal(bare.code, 2)
+      assert.match(bare.stderr, /Usage: isartor/)
+    } finally {
+      user.cleanup()
+    }
+  })
+})
+
+describe("isartor init", () => {
+  it("writes every key with its default; uncommented, the file loads as exactly the defaults", async () => {
+    const user = userEnv()
+    try {
+      const written = await run(["init"], user.env)
+      assert.equal(written.code, 0, written.stderr)
+      const text = readFileSync(join(user.home, "isartor.toml"), "utf8")
+      for (const [path] of configLeaves()) assert.match(text, new RegExp(`^# ${path.at(-1)} = `, "m"), path.join("."))
+      // Uncomment every setting: the values must be the defaults, in valid TOML, with no unknown key.
+      const uncommented = text.replace(/^# ([a-z0-9_]+ = .*)$/gm, "$1")
+      const file = join(user.home, "all.toml")
+      writeFileSync(file, uncommented)
+      const fromFile = await Effect.runPromise(
+        loadConfig({ env: { ISARTOR__CONFIG_FILE: file }, readTextFile })
+      )
+      const defaults = await Effect.runPromise(loadConfig({ env: {}, readTextFile: async () => undefined }))
+      assert.deepEqual(fromFile.warnings, [])
+      assert.equal(fromFile.file, file)
+      assert.deepEqual(JSON.stringify(fromFile.config), JSON.stringify(defaults.config))
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("refuses to overwrite an existing file (exit 1, file untouched) unless --force", async () => {
+    const user = userEnv()
+    try {
+      const path = join(user.home, "isartor.toml")
+      writeFileSync(path, "cache_mode = \"exact\"\n")
+      const refused = await run(["init"], user.env)
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, /already exists.*--force/)
+      assert.equal(readFileSync(path, "utf8"), "cache_mode = \"exact\"\n")
+      const forced = await run(["init", "--force"], user.env)
+      assert.equal(forced.code, 0)
+      assert.match(readFileSync(path, "utf8"), /# cache_mode = "both"/)
+    } finally {
+      user.cleanup()
+    }
+  })
+})
+
+describe("isartor up --detach / status / stop", () => {
+  it("starts in the background, answers, refuses a second start, reports status, and stops gracefully", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
+    let pid: number | undefined
+    try {
+      const started = await run(["up", "--detach", "--port", "0"], user.env)
+      assert.equal(started.code, 0, started.stderr + started.stdout)
+      const url = /running at (http:\/\/\S+) \(pid (\d+)\)/.exec(started.stdout)
+      assert.ok(url, started.stdout)
+      pid = Number(url[2])
+      assert.match(started.stdout, /Log: .*isartor\.log/)
+      assert.match(started.stdout, /Stop later with: isartor stop/)
+      // The command has exited; the gateway keeps serving.
+      const first = await chat(url[1]!, "hello from the detached gateway")
+      assert.equal(first.headers.get("x-isartor-layer"), "l3")
+      const again = await chat(url[1]!, "hello from the detached gateway")
+      assert.equal(again.headers.get("x-isartor-layer"), "l1a")
+
+      const second = await run(["up", "--detach", "--port", "0"], user.env)
+      assert.equal(second.code, 1)
+      assert.match(second.stderr, new RegExp(`already running \\(pid ${pid}`))
+
+      const status = await run(["status", "--json"], user.env)
+      assert.equal(status.code, 0, status.stderr)
+      const parsed = JSON.parse(status.stdout) as {
+        running: boolean
+        pid: number
+        url: string
+        version: string
+        layers: Record<string, { status: string }>
+      }
+      assert.equal(parsed.running, true)
+      assert.equal(parsed.pid, pid)
+      assert.equal(parsed.url, url[1])
+      assert.equal(parsed.version, packageVersion)
+      assert.equal(parsed.layers.l1a?.status, "ok")
+      const human = await run(["status"], user.env)
+      assert.match(human.stdout, /isartor is running at http:/)
+
+      const stopped = await run(["stop"], user.env)
+      assert.equal(stopped.code, 0, stopped.stderr)
+      assert.match(stopped.stdout, new RegExp(`isartor stopped \\(pid ${pid}\\)`))
+      assert.equal(alive(pid), false)
+      assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
+      const after = await run(["status"], user.env)
+      assert.equal(after.code, 1)
+      assert.match(after.stdout, /not running/)
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
+      user.cleanup()
+    }
+  })
+
+  it("a stale pid file is cleaned: a dead pid, and a pid now used by another program, which is never signalled", async () => {
+    const user = userEnv()
+    const stranger = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" })
+    try {
+      const state = user.env.ISARTOR_HOME!
+      mkdirSync(state, { recursive: true })
+      const record = (pid: number) =>
+        writeFileSync(
+          join(state, "isartor.pid"),
+          JSON.stringify({
+            pid,
+            url: "http://127.0.0.1:9",
+            startedAt: 0,
+            version: "0",
+            log: null,
+            commandLine: "node /opt/isartor/bin/isartor up"
+          })
+        )
+      // A pid that is certainly gone: a process that has exited.
+      const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" })
+      await once(gone, "exit")
+      record(gone.pid!)
+      const status = await run(["status"], user.env)
+      assert.equal(status.code, 1)
+      assert.match(status.stdout, /not running.*stale pid file.*is gone/)
+      assert.equal(existsSync(join(state, "isartor.pid")), false)
+
+      record(stranger.pid!)
+      const stop = await run(["stop"], user.env)
+      assert.equal(stop.code, 0)
+      assert.match(stop.stdout, /another program.*nothing was stopped/)
+      assert.equal(alive(stranger.pid!), true)
+      assert.equal(existsSync(join(state, "isartor.pid")), false)
+    } finally {
+      stranger.kill("SIGKILL")
+      user.cleanup()
+    }
+  })
+
+  it("refuses a port that is taken with one line naming the port, the process and ISARTOR__HOST_PORT", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
+    const blocker: Server = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const refused = await run(["up", "--detach"], { ...user.env, ISARTOR__HOST_PORT: `127.0.0.1:${port}` })
+      assert.equal(refused.code, 1)
+      const lines = refused.stderr.trim().split("\n")
+      assert.equal(lines.length, 1, refused.stderr)
+      assert.match(lines[0]!, new RegExp(`port ${port} .*already in use`))
+      assert.match(lines[0]!, /ISARTOR__HOST_PORT=127\.0\.0\.1:/)
+      if (existsSync("/proc/net/tcp")) assert.match(lines[0]!, new RegExp(`by pid ${process.pid} `))
+      assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
+    } finally {
+      blocker.close()
+      user.cleanup()
+    }
+  })
+
+  it("in the foreground, Ctrl-C (SIGINT) stops the gateway gracefully and removes its pid file", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__HOST_PORT: "127.0.0.1:0" }))
+    const child = spawn(process.execPath, [join(projectRoot, "bin/isartor"), "up"], {
+      cwd: user.home,
+      env: user.env,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    try {
+      while (!/listening on (http:\/\/\S+)/.test(output) && child.exitCode === null) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1]
+      assert.ok(url, output)
+      assert.equal((await chat(url, "foreground")).status, 200)
+      assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), true)
+      const exited = once(child, "exit")
+      child.kill("SIGINT")
+      const [code] = await exited
+      assert.equal(code, 0, output)
+      assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
+    } finally {
+      child.kill("SIGKILL")
+      user.cleanup()
+    }
+  })
+})
+
+describe("isartor doctor", () => {
+  it("passes a sound setup (exit 0) and reaches the upstream without spending tokens", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0" }))
+    try {
+      const calls = upstream.calls.length
+      const result = await run(["doctor", "--json"], user.env)
+      const report = JSON.parse(result.stdout) as { ok: boolean; checks: Array<{ name: string; verdict: string }> }
+      assert.equal(result.code, 0, result.stdout)
+      assert.equal(report.ok, true)
+      assert.equal(report.checks.find((check) => check.name === "upstream reachable")?.verdict, "ok")
+      assert.equal(upstream.calls.length, calls, "no completion was requested")
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("fails (exit 1) on a single-underscore variable, an Anthropic key with provider openai, an unreachable upstream, and says how to fix each", async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
+    const deadPort = (closed.address() as { port: number }).port
+    await new Promise((resolve) => closed.close(resolve))
+    const user = userEnv({
+      ISARTOR_CACHE_MODE: "exact",
+      ISARTOR__EXTERNAL_LLM_API_KEY: "sk-ant-api03-0000000000000000000000",
+      ISARTOR__EXTERNAL_LLM_URL: `http://127.0.0.1:${deadPort}/v1`,
+      HTTPS_PROXY: "http://localhost:8081",
+      ISARTOR__HOST_PORT: "127.0.0.1:0"
+    })
+    try {
+      const result = await run(["doctor"], user.env)
+      assert.equal(result.code, 1)
+      assert.match(result.stdout, /FAIL {2}variable prefix: ignored \(one underscore\): ISARTOR_CACHE_MODE/)
+      assert.match(result.stdout, /fix: rename with two underscores, e\.g\. export ISARTOR__CACHE_MODE=/)
+      assert.match(result.stdout, /FAIL {2}provider, URL and key: the API key looks like one issued by anthropic/)
+      assert.match(result.stdout, /fix: .*ISARTOR__LLM_PROVIDER=anthropic/)
+      assert.match(result.stdout, /FAIL {2}upstream reachable: .*ECONNREFUSED/)
+      assert.match(result.stdout, /warn {2}proxy variables: HTTPS_PROXY=http:\/\/localhost:8081/)
+      assert.match(result.stdout, /fix: unset HTTPS_PROXY HTTP_PROXY ALL_PROXY/)
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("says which value wins when the file and a variable both set a key", async () => {
+    const user = userEnv(
+      upstreamEnv(upstream.url, { ISARTOR__CACHE_TTL_SECS: "60", ISARTOR__HOST_PORT: "127.0.0.1:0" })
+    )
+    try {
+      writeFileSync(join(user.home, "isartor.toml"), "cache_ttl_secs = 600\n")
+      const result = await run(["doctor"], user.env)
+      assert.match(
+        result.stdout,
+        /config file isartor\.toml; the variable wins over the file for cache_ttl_secs \(ISARTOR__CACHE_TTL_SECS="60"\)/
+      )
+      assert.match(result.stdout, /to use the file's value: unset ISARTOR__CACHE_TTL_SECS/)
+    } finally {
+      user.cleanup()
+    }
+  })
+})
