@@ -21,7 +21,26 @@ export interface ExactKey {
 }
 
 /** What an exact key is made of: a chat request, or any other request the gateway caches (embeddings). */
-export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & { readonly family: string }
+export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & {
+  readonly family: string
+  readonly source?: ChatRequest["source"]
+}
+
+/**
+ * The fields that can change an answer. An Anthropic request goes upstream as the client sent it, so its own body
+ * is what counts (thinking, tools, `cache_control`), with the betas it asked for; never how the answer is delivered
+ * (`stream`, `stream_options`) nor who asked for the provider's records (`metadata`: Claude Code's holds a session id).
+ */
+const keyFields = (request: KeyedRequest): Record<string, unknown> => {
+  const source = request.source
+  if (source?.format === "anthropic") {
+    const { stream: _stream, metadata: _metadata, ...fields } = source.body
+    const beta = source.headers["anthropic-beta"]
+    return beta === undefined ? fields : { ...fields, "anthropic-beta": beta }
+  }
+  const { stream: _stream, stream_options: _streamOptions, ...fields } = request.body
+  return fields
+}
 
 export class CacheKey extends Context.Service<CacheKey, {
   /** The exact-cache key of a request: endpoint family, tenant, and every body field that changes the answer. */
@@ -39,8 +58,12 @@ export class CacheKey extends Context.Service<CacheKey, {
         // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
         // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
         exactKey: (request) => {
-          const { stream: _stream, stream_options: _streamOptions, ...fields } = request.body
-          const material = stringify({ v: KEY_VERSION, family: request.family, tenant: request.tenant, body: fields })!
+          const material = stringify({
+            v: KEY_VERSION,
+            family: request.family,
+            tenant: request.tenant,
+            body: keyFields(request)
+          })!
           const bytes = encoder.encode(material)
           return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
         },

@@ -7,6 +7,20 @@ import type { ChatMessage } from "./messages.ts"
 export type EndpointFamily = "openai" | "anthropic" | "native" | "responses"
 
 /**
+ * The client's own request, kept for an upstream that speaks the same API: it receives these bytes (model mapped)
+ * and these headers, so nothing the gateway does not know about is lost.
+ */
+export interface SourceRequest {
+  readonly format: "openai" | "anthropic"
+  /** The body exactly as received. */
+  readonly text: string
+  /** The body, parsed: the client's API, not the canonical form. */
+  readonly body: Readonly<Record<string, unknown>>
+  /** The protocol headers of the client's API it sent (`anthropic-version`, `anthropic-beta`, `openai-project`…). */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/**
  * One request on its way through the pipeline. `body` is the OpenAI Chat Completions body sent upstream, exactly
  * as the client wrote it (model filled in when absent); the cache flags come from `Cache-Control`.
  */
@@ -23,6 +37,8 @@ export interface ChatRequest {
   readonly cacheWrite: boolean
   /** `X-Isartor-Similarity-Threshold`: overrides `similarity_threshold` for this request. */
   readonly similarityThreshold?: number | undefined
+  /** What the client sent, for same-format pass-through; absent for requests the gateway composed itself. */
+  readonly source?: SourceRequest | undefined
 }
 
 // Structs check the fields they name and let every other field through: the body goes upstream as the client
@@ -261,6 +277,8 @@ export interface RequestContext {
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
   readonly similarityThreshold?: number | undefined
+  /** The body's text and the protocol headers, as received. */
+  readonly received?: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined
 }
 
 export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
@@ -271,7 +289,9 @@ export const chatRequest = (
   body: Record<string, unknown>,
   model: string,
   stream: boolean,
-  context: RequestContext
+  context: RequestContext,
+  /** The client's body in its own API, when the family is one an upstream can be sent as is. */
+  original?: Record<string, unknown>
 ): ChatRequest => ({
   family,
   body: { ...body, model },
@@ -282,7 +302,10 @@ export const chatRequest = (
   tenant: context.tenant,
   cacheRead: context.cacheRead,
   cacheWrite: context.cacheWrite,
-  similarityThreshold: context.similarityThreshold
+  similarityThreshold: context.similarityThreshold,
+  source: original !== undefined && context.received !== undefined && (family === "openai" || family === "anthropic")
+    ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
+    : undefined
 })
 
 const accepted = (...args: Parameters<typeof chatRequest>): Exit.Exit<ChatRequest, BadRequest> =>
@@ -296,7 +319,8 @@ export const fromOpenAIBody: RequestDecoder = (body, context) => {
   }
   const checked = decodeOpenAIBody(body)
   if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
-  return accepted("openai", body, pickModel(checked.value.model, context), checked.value.stream === true, context)
+  const model = pickModel(checked.value.model, context)
+  return accepted("openai", body, model, checked.value.stream === true, context, body)
 }
 
 /** `POST /api/chat`: `{"prompt", "model"?}` becomes a one-message chat request. */
@@ -322,6 +346,7 @@ export const fromAnthropicBody: RequestDecoder = (body, context) => {
     fromAnthropicRequest(body),
     pickModel(checked.value.model, context),
     checked.value.stream === true,
-    context
+    context,
+    body
   )
 }

@@ -19,6 +19,7 @@ import type { Pipeline } from "../pipeline/Pipeline.ts"
 import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
+import { withRequestSpan } from "./observability.ts"
 import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
@@ -49,6 +50,18 @@ const familyOf = (path: string): EndpointFamily =>
     : path === "/v1/responses" || path.startsWith("/v1/responses/")
     ? "responses"
     : "openai"
+
+/** Headers of the OpenAI and Anthropic APIs that an upstream speaking the same API receives as the client sent them. */
+const PROTOCOL_HEADERS = ["anthropic-version", "anthropic-beta", "openai-organization", "openai-project"] as const
+
+const protocolHeaders = (c: HonoContext): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (const name of PROTOCOL_HEADERS) {
+    const value = c.req.header(name)
+    if (value !== undefined) headers[name] = value
+  }
+  return headers
+}
 
 const cacheDirectives = (header: string | undefined) => {
   const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
@@ -81,12 +94,12 @@ export const makeApp = (deps: AppDependencies): Hono => {
         "invalid_request_error"
       )
     }
-    const context = { ...requestContext(c), similarityThreshold }
+    const context = { ...requestContext(c), similarityThreshold, received: { text: body, headers: protocolHeaders(c) } }
     const parsed = parseJsonBody(body)
     const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
     if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
     const request = decoded.value
-    const exit = await deps.run(deps.pipeline.handle(request))
+    const exit = await deps.run(withRequestSpan(c.req.raw, deps.pipeline.handle(request)))
     return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
   }
 

@@ -1,10 +1,11 @@
 import { Effect, Redacted } from "effect"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
-import { toAnthropicRequest } from "../formats/anthropic/request.ts"
+import { toAnthropicRequest, untranslatedFields } from "../formats/anthropic/request.ts"
 import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
 import { untranslatableTools } from "../formats/openai.ts"
-import { makeTransport } from "./shared/http.ts"
+import { makeTransport, sourcePayload } from "./shared/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 export const ANTHROPIC_VERSION = "2023-06-01"
@@ -19,32 +20,46 @@ export const anthropic: ProviderDefinition = {
     const base = (settings.url || "https://api.anthropic.com").replace(/\/+$/, "")
     const url = base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`
     const key = Redacted.value(settings.apiKey)
-    const headers = { "x-api-key": key, "anthropic-version": ANTHROPIC_VERSION }
-    const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
+    const authHeaders = { "x-api-key": key }
+    const headers = { ...authHeaders, "anthropic-version": ANTHROPIC_VERSION }
+    const send = (request: ChatRequest, model: string, stream: boolean) => {
       if (key === "") {
         return Effect.fail(
           transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`)
         )
       }
-      const untranslatable = untranslatableTools(body, "anthropic")
+      const accept = stream ? "text/event-stream" : "application/json"
+      const source = request.source
+      // An Anthropic client's request goes as it came: cache_control, thinking, betas and all.
+      if (source?.format === "anthropic") {
+        return transport.post(
+          url,
+          { ...headers, ...source.headers, ...authHeaders, accept },
+          sourcePayload(source, model)
+        )
+      }
+      const untranslatable = untranslatableTools(request.body, "anthropic")
       if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
-      return transport.post(
-        url,
-        { ...headers, accept: stream ? "text/event-stream" : "application/json" },
-        toAnthropicRequest(body, { model, stream })
-      )
+      const post = transport.post(url, { ...headers, accept }, toAnthropicRequest(request.body, { model, stream }))
+      const dropped = untranslatedFields(request.body, "toAnthropic")
+      return dropped.length === 0
+        ? post
+        : Effect.andThen(
+          Effect.logDebug(`anthropic: no Messages API counterpart, dropped: ${dropped.join(", ")}`),
+          post
+        )
     }
     return {
       id: "anthropic",
       configured: key !== "",
       complete: (request) =>
-        send(request.body, settings.model ?? request.model, false).pipe(
+        send(request, settings.model ?? request.model, false).pipe(
           Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
           Effect.map((message): Completion => fromAnthropicMessage(message)),
           Effect.withSpan("Provider.complete", { attributes: { provider: "anthropic" } })
         ),
       stream: (request) =>
-        send(request.body, settings.model ?? request.model, true).pipe(
+        send(request, settings.model ?? request.model, true).pipe(
           Effect.flatMap((response) => {
             const includeUsage =
               (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true

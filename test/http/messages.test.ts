@@ -68,15 +68,23 @@ describe("/v1/messages with Claude Code 2.x's request shape", () => {
     assert.equal(sent[3]!.content, "<system-reminder>The working directory is /repo.</system-reminder>")
   })
 
-  it("accepts them too when the upstream speaks Anthropic, with every system text sent", async () => {
-    const response = await post(viaAnthropic, claudeCodeBody("What is 3+3?"))
+  it("passes them through unchanged when the upstream speaks Anthropic: the same bytes, the client's beta header", async () => {
+    const body = JSON.stringify(claudeCodeBody("What is 3+3?"))
+    const response = await fetch(`${viaAnthropic.url}/v1/messages`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "mid-conversation-system-2026-01-01,prompt-caching-2024-07-31",
+        "x-api-key": "caller"
+      },
+      body
+    })
     assert.equal(response.status, 200, await response.clone().text())
-    const sent = anthropicUpstream.calls.at(-1)!.body as { system?: unknown; messages: Array<{ role: string }> }
-    const system = JSON.stringify(sent.system)
-    for (const text of ["You are Claude Code", "Answer concisely.", "The working directory is /repo."]) {
-      assert.ok(system.includes(text), `${text} reaches the upstream's system prompt: ${system}`)
-    }
-    assert.ok(sent.messages.every((message) => message.role === "user" || message.role === "assistant"))
+    const sent = anthropicUpstream.calls.at(-1)!
+    assert.equal(sent.raw, body)
+    assert.equal(sent.headers["anthropic-beta"], "mid-conversation-system-2026-01-01,prompt-caching-2024-07-31")
+    assert.equal(sent.headers["x-api-key"], anthropicUpstream.apiKey)
   })
 
   it("still names the field of a role no API knows", async () => {

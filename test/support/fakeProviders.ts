@@ -397,9 +397,12 @@ const route = (
   return undefined
 }
 
+/** API versions the real API accepts that clients here send: the gateway's own, and @anthropic-ai/sdk 1.14's. */
+const ANTHROPIC_VERSIONS = ["2023-06-01", "2026-10-21"]
+
 const authorised = (format: WireFormat, headers: IncomingMessage["headers"], key: string) =>
   format === "anthropic"
-    ? headers["x-api-key"] === key && headers["anthropic-version"] === "2023-06-01"
+    ? headers["x-api-key"] === key && ANTHROPIC_VERSIONS.includes(String(headers["anthropic-version"]))
     : format === "gemini"
     ? headers["x-goog-api-key"] === key
     : format === "azure"

@@ -75,18 +75,77 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
     : Array.isArray(body.stop)
     ? body.stop
     : [body.stop]
+  const maxTokens = Number(body.max_completion_tokens ?? body.max_tokens ?? 4096)
+  const budget = typeof body.reasoning_effort === "string" ? thinkingBudget[body.reasoning_effort] : undefined
+  // Extended thinking needs a budget of at least 1024 tokens below max_tokens, and takes no temperature.
+  const thinking = budget !== undefined && maxTokens > 1024
+    ? { type: "enabled", budget_tokens: Math.min(budget, maxTokens - 1) }
+    : undefined
   return {
     model: options.model,
-    max_tokens: body.max_completion_tokens ?? body.max_tokens ?? 4096,
+    max_tokens: maxTokens,
     messages: turns,
+    ...(thinking ? { thinking } : {}),
+    ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
     ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
     ...(tools && tools.length > 0 ? { tools } : {}),
     ...(toolChoice ? { tool_choice: toolChoice } : {}),
-    ...(typeof body.temperature === "number" ? { temperature: Math.min(1, body.temperature) } : {}),
+    ...(typeof body.temperature === "number" && !thinking ? { temperature: Math.min(1, body.temperature) } : {}),
     ...(typeof body.top_p === "number" ? { top_p: body.top_p } : {}),
     ...(stop ? { stop_sequences: stop } : {}),
     ...(options.stream ? { stream: true } : {})
   }
+}
+
+/** `reasoning_effort` → a thinking budget in tokens. */
+const thinkingBudget: Record<string, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24576 }
+
+/** A thinking budget → the nearest `reasoning_effort`. */
+const effortOf = (thinking: unknown): string | undefined => {
+  const config = thinking as Json | undefined
+  if (config?.type === "adaptive") return "medium"
+  if (config?.type !== "enabled") return undefined
+  const budget = Number(config.budget_tokens ?? 0)
+  return budget < 4096 ? "low" : budget < 16384 ? "medium" : "high"
+}
+
+/** The Chat Completions fields the OpenAI → Anthropic translation carries; any other is dropped. */
+const carriedToAnthropic = new Set([
+  "model",
+  "messages",
+  "max_tokens",
+  "max_completion_tokens",
+  "tools",
+  "tool_choice",
+  "temperature",
+  "top_p",
+  "stop",
+  "stream",
+  "stream_options",
+  "reasoning_effort",
+  "user"
+])
+
+/** The Messages fields the Anthropic → OpenAI translation carries; any other is dropped. */
+const carriedFromAnthropic = new Set([
+  "model",
+  "messages",
+  "system",
+  "max_tokens",
+  "tools",
+  "tool_choice",
+  "temperature",
+  "top_p",
+  "stop_sequences",
+  "stream",
+  "thinking",
+  "metadata"
+])
+
+/** The top-level fields of `body` a translation in `direction` has no counterpart for. */
+export const untranslatedFields = (body: Json, direction: "toAnthropic" | "fromAnthropic"): Array<string> => {
+  const carried = direction === "toAnthropic" ? carriedToAnthropic : carriedFromAnthropic
+  return Object.keys(body).filter((field) => !carried.has(field) && body[field] !== undefined && body[field] !== null)
 }
 
 // ---- Anthropic request → OpenAI request (POST /v1/messages) ----
@@ -179,6 +238,10 @@ export const fromAnthropicRequest = (body: Json): Json => {
     ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
     ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
     ...(body.stop_sequences !== undefined ? { stop: body.stop_sequences } : {}),
+    ...(effortOf(body.thinking) !== undefined ? { reasoning_effort: effortOf(body.thinking) } : {}),
+    ...(typeof (body.metadata as Json | undefined)?.user_id === "string"
+      ? { user: (body.metadata as Json).user_id }
+      : {}),
     ...(body.stream === true ? { stream: true, stream_options: { include_usage: true } } : {})
   }
 }

@@ -1,4 +1,5 @@
 import { Effect, Redacted } from "effect"
+import type { SourceRequest } from "../../domain/ChatRequest.ts"
 import { ProviderError, type ProviderErrorReason } from "../../domain/errors.ts"
 import type { ProviderSettings } from "./ProviderDefinition.ts"
 import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./streams.ts"
@@ -46,6 +47,18 @@ const upstreamMessage = async (response: Response): Promise<string> => {
   return text.trim() || response.statusText || `HTTP ${response.status}`
 }
 
+/** A body already serialised (the client's own bytes, passed through): posted as it is. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * The client's request in its own API, for an upstream that speaks it: its exact bytes when the model stays, else
+ * the same body with the model mapped.
+ */
+export const sourcePayload = (source: SourceRequest, model: string): JsonText | Readonly<Record<string, unknown>> =>
+  source.body.model === model ? new JsonText(source.text) : { ...source.body, model }
+
 export interface Transport {
   readonly fail: (
     reason: ProviderErrorReason,
@@ -83,7 +96,7 @@ export const makeTransport = (
     post: (url, headers, body) =>
       Effect.gen(function*() {
         // Serialised before the call: a body that cannot be serialised is not a network failure to retry.
-        const payload = JSON.stringify(body)
+        const payload = body instanceof JsonText ? body.text : JSON.stringify(body)
         const response = yield* Effect.tryPromise({
           // One timeout signal and nothing more: on Node 20 every extra AbortController/AbortSignal.any costs the
           // miss path a measurable share of its throughput.

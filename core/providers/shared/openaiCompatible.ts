@@ -1,7 +1,8 @@
 import { Effect, Redacted } from "effect"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { type Completion, isWellFormed } from "../../domain/Completion.ts"
-import { makeTransport } from "./http.ts"
+import { untranslatedFields } from "../../formats/anthropic/request.ts"
+import { makeTransport, sourcePayload } from "./http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
 
 /** `…/v1` and `…/v1/` mean the chat endpoint under them; a full endpoint URL is used as given. */
@@ -49,13 +50,31 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
         transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`)
       )
     }
+    const accept = stream ? "text/event-stream" : "application/json"
+    const source = request.source
+    // An OpenAI client's request goes as it came, with its organisation and project unless the gateway sets its own.
+    if (source?.format === "openai") {
+      return transport.post(
+        url,
+        { ...source.headers, accept, ...headers },
+        sourcePayload(source, settings.model ?? request.model)
+      )
+    }
     const { stream: _stream, stream_options: streamOptions, ...rest } = request.body
     const body = {
       ...rest,
       ...(settings.model ? { model: settings.model } : {}),
       ...(stream ? { stream: true, ...(streamOptions !== undefined ? { stream_options: streamOptions } : {}) } : {})
     }
-    return transport.post(url, { accept: stream ? "text/event-stream" : "application/json", ...headers }, body)
+    const post = transport.post(url, { accept, ...headers }, body)
+    // An Anthropic client's fields with no Chat Completions counterpart (top_k, container, mcp_servers…): one line.
+    const dropped = source?.format === "anthropic" ? untranslatedFields(source.body, "fromAnthropic") : []
+    return dropped.length === 0
+      ? post
+      : Effect.andThen(
+        Effect.logDebug(`${options.id}: no Chat Completions counterpart, dropped: ${dropped.join(", ")}`),
+        post
+      )
   }
 
   const embeddingsUrl = embeddingsEndpoint(url)

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict"
+import { after, before, beforeEach, describe, it } from "node:test"
+import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
+
+// Same-format pass-through: an upstream that speaks the client's API receives the client's bytes and protocol
+// headers (only the credential and, when mapped, the model change). Across formats, fields with a counterpart carry.
+
+let fake: FakeProviders
+const gateways: Record<string, RunningGateway> = {}
+
+before(async () => {
+  fake = await startFakeProviders()
+  for (const provider of ["openai", "anthropic"]) {
+    gateways[provider] = await startTestGateway({
+      ISARTOR__LLM_PROVIDER: provider,
+      ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1`,
+      ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
+      ISARTOR__CACHE_MODE: "exact"
+    })
+  }
+})
+after(async () => {
+  for (const gateway of Object.values(gateways)) await gateway.close()
+  await fake.close()
+})
+beforeEach(() => {
+  fake.calls.length = 0
+})
+
+const send = (gateway: string, path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${gateways[gateway]!.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body
+  })
+
+/** An Anthropic body with what Claude Code and the current API send beyond the basics. */
+const anthropicBody = (question: string, extra: Record<string, unknown> = {}) => ({
+  model: "claude-sonnet-4-5",
+  max_tokens: 4096,
+  system: [{ type: "text", text: "Be exact.", cache_control: { type: "ephemeral", ttl: "1h" } }],
+  messages: [{ role: "user", content: [{ type: "text", text: question, cache_control: { type: "ephemeral" } }] }],
+  thinking: { type: "enabled", budget_tokens: 2048 },
+  metadata: { user_id: "user_abc_account__session_1" },
+  context_management: { edits: [{ type: "clear_tool_uses_20250919" }] },
+  output_config: { effort: "high" },
+  container: "container_123",
+  mcp_servers: [{ type: "url", url: "https://mcp.example/sse", name: "example" }],
+  ...extra
+})
+
+const anthropicHeaders = {
+  "anthropic-version": "2023-06-01",
+  "anthropic-beta": "context-management-2025-06-27",
+  "x-api-key": "caller-key"
+}
+
+describe("Anthropic client, Anthropic upstream", () => {
+  it("sends the client's bytes and its beta header, with the gateway's key", async () => {
+    // Spacing and key order as a client might write them: they reach the upstream exactly so.
+    const body = JSON.stringify(anthropicBody("bytes?"), null, 1)
+    const response = await send("anthropic", "/v1/messages", body, anthropicHeaders)
+    assert.equal(response.status, 200, await response.clone().text())
+    const call = fake.calls[0]!
+    assert.equal(call.raw, body)
+    assert.equal(call.headers["anthropic-beta"], "context-management-2025-06-27")
+    assert.equal(call.headers["anthropic-version"], "2023-06-01")
+    assert.equal(call.headers["x-api-key"], fake.apiKey)
+    assert.equal(call.headers.authorization, undefined)
+  })
+
+  it("streams the same bytes upstream", async () => {
+    const body = JSON.stringify(anthropicBody("stream bytes?", { stream: true }))
+    const response = await send("anthropic", "/v1/messages", body, anthropicHeaders)
+    assert.match(await response.text(), /event: message_stop/)
+    assert.equal(fake.calls[0]!.raw, body)
+  })
+
+  it("keys the cache on what changes the answer: thinking and betas do, metadata does not", async () => {
+    const ask = async (body: Record<string, unknown>, headers = anthropicHeaders) => {
+      const response = await send("anthropic", "/v1/messages", JSON.stringify(body), headers)
+      assert.equal(response.status, 200)
+      return response.headers.get("x-isartor-layer")
+    }
+    assert.equal(await ask(anthropicBody("keyed")), "l3")
+    assert.equal(await ask(anthropicBody("keyed", { metadata: { user_id: "user_abc_account__session_2" } })), "l1a")
+    assert.equal(await ask(anthropicBody("keyed", { thinking: { type: "enabled", budget_tokens: 8000 } })), "l3")
+    assert.equal(await ask(anthropicBody("keyed"), { ...anthropicHeaders, "anthropic-beta": "other-beta" }), "l3")
+    assert.equal(fake.calls.length, 3)
+  })
+})
+
+describe("OpenAI client, OpenAI upstream", () => {
+  it("sends the client's bytes, organisation and project, with the gateway's key", async () => {
+    const body = JSON.stringify({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "bytes?" }],
+      logit_bias: { "50256": -100 },
+      a_future_field: { nested: [1, 2.5, "x"] }
+    })
+    const response = await send("openai", "/v1/chat/completions", body, {
+      authorization: "Bearer caller-key",
+      "openai-organization": "org-123",
+      "openai-project": "proj_456"
+    })
+    assert.equal(response.status, 200, await response.clone().text())
+    const call = fake.calls[0]!
+    assert.equal(call.raw, body)
+    assert.equal(call.headers["openai-organization"], "org-123")
+    assert.equal(call.headers["openai-project"], "proj_456")
+    assert.equal(call.headers.authorization, `Bearer ${fake.apiKey}`)
+  })
+
+  it("fills in the model when the client named none, and changes nothing else", async () => {
+    const body = { messages: [{ role: "user", content: "which model?" }], temperature: 0.2 }
+    await send("openai", "/v1/chat/completions", JSON.stringify(body))
+    assert.deepEqual(fake.calls[0]!.body, { ...body, model: "gpt-4o-mini" })
+  })
+})
+
+describe("across formats, fields with a counterpart carry", () => {
+  it("Anthropic thinking and metadata.user_id become reasoning_effort and user for an OpenAI upstream", async () => {
+    const response = await send("openai", "/v1/messages", JSON.stringify(anthropicBody("across?")), anthropicHeaders)
+    assert.equal(response.status, 200, await response.clone().text())
+    const sent = fake.calls[0]!.body
+    assert.equal(sent.reasoning_effort, "low")
+    assert.equal(sent.user, "user_abc_account__session_1")
+    assert.equal(sent.max_tokens, 4096)
+  })
+
+  it("OpenAI reasoning_effort and user become thinking and metadata for an Anthropic upstream", async () => {
+    const body = {
+      model: "claude-sonnet-4-5",
+      max_tokens: 16000,
+      temperature: 0.5,
+      reasoning_effort: "medium",
+      user: "user-42",
+      messages: [{ role: "user", content: "across the other way?" }]
+    }
+    const response = await send("anthropic", "/v1/chat/completions", JSON.stringify(body))
+    assert.equal(response.status, 200, await response.clone().text())
+    const sent = fake.calls[0]!.body
+    assert.deepEqual(sent.thinking, { type: "enabled", budget_tokens: 8192 })
+    assert.deepEqual(sent.metadata, { user_id: "user-42" })
+    // Extended thinking takes no temperature.
+    assert.equal(sent.temperature, undefined)
+  })
+})
