@@ -1,0 +1,88 @@
+import assert from "node:assert/strict"
+import { before, describe, it } from "node:test"
+import { cliInstalled, runClaude } from "./clis.ts"
+import {
+  compatUpstreams,
+  type RecordedFixture,
+  recordedRequests,
+  replay,
+  type SseEvent,
+  sseEvents,
+  upstreamFormats
+} from "./suite.ts"
+
+// Claude Code's request as the CLI really sends it (test/fixtures/clients/claude-code.json: system turns inside
+// `messages`, cache_control, adaptive thinking, context_management, output_config, a list of betas), replayed
+// through the gateway; then the CLI itself through the gateway.
+const upstreams = compatUpstreams()
+let recorded: RecordedFixture
+before(async () => {
+  recorded = (await recordedRequests("claude-code.json"))[0]!
+})
+
+/**
+ * The streamed answer, after checking its events come in the order the Anthropic SDK expects. Offered Claude Code's
+ * tools, the fake model calls the first one (Agent) with the question.
+ */
+const streamedAnswer = (events: Array<SseEvent>) => {
+  const types = events.map((event) => event.event)
+  assert.equal(types[0], "message_start")
+  assert.equal(types.at(-1), "message_stop")
+  for (const event of events) assert.equal(event.data.type, event.event)
+  assert.equal(events.find((event) => event.event === "message_delta")?.data.delta.stop_reason, "tool_use")
+  const blocks = events.filter((event) => event.event === "content_block_start").map((event) =>
+    event.data.content_block
+  )
+  assert.deepEqual(blocks.map((block) => [block.type, block.name]), [["tool_use", "Agent"]])
+  const input = events.filter((event) => event.data.delta?.type === "input_json_delta").map((event) =>
+    event.data.delta.partial_json
+  ).join("")
+  assert.ok(typeof JSON.parse(input).query === "string", input)
+  return { id: blocks[0].id, input }
+}
+
+describe("Claude Code's recorded request through the gateway", () => {
+  for (const format of upstreamFormats) {
+    it(`is answered as Anthropic SSE, then from L1a (${format}-format upstream)`, async () => {
+      const gateway = upstreams.gateway(format)
+      const before = upstreams.modelCalls()
+      const credential = { "x-api-key": `claude-replay-${format}` }
+      const first = await replay(gateway, recorded, credential)
+      const body = await first.text()
+      assert.equal(first.status, 200, body)
+      assert.match(first.headers.get("content-type") ?? "", /^text\/event-stream/)
+      assert.equal(first.headers.get("x-isartor-layer"), "l3")
+      const answer = streamedAnswer(sseEvents(body))
+      assert.equal(upstreams.modelCalls(), before + 1)
+
+      const second = await replay(gateway, recorded, credential)
+      assert.equal(second.headers.get("x-isartor-layer"), "l1a")
+      assert.deepEqual(streamedAnswer(sseEvents(await second.text())), answer)
+      assert.equal(upstreams.modelCalls(), before + 1)
+    })
+  }
+
+  it("reaches an Anthropic upstream unchanged: the same body, byte for byte, and the same protocol headers", async () => {
+    const response = await replay(upstreams.gateway("anthropic"), recorded, { "x-api-key": "claude-fidelity" })
+    assert.equal(response.status, 200, await response.text())
+    const call = upstreams.providers().calls.at(-1)!
+    assert.equal(call.path.split("?")[0], "/v1/messages")
+    assert.equal(JSON.stringify(call.body), JSON.stringify(recorded.body))
+    assert.equal(call.headers["anthropic-beta"], recorded.headers["anthropic-beta"])
+    assert.equal(call.headers["anthropic-version"], recorded.headers["anthropic-version"])
+  })
+})
+
+describe("claude -p through the gateway", () => {
+  for (const format of upstreamFormats) {
+    it(`runs a tool the model asked for and prints the model's answer (${format}-format upstream)`, async (t) => {
+      if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+      const before = upstreams.modelCalls()
+      const run = await runClaude(upstreams.gateway(format).url, "say hi")
+      assert.equal(run.code, 0, run.stderr)
+      // The fake model calls Agent with arguments Claude Code rejects; the rejection goes back as the tool's result.
+      assert.match(run.stdout, /^Tool said: .*InputValidationError/)
+      assert.ok(upstreams.modelCalls() >= before + 2, "both turns went through the gateway to the upstream")
+    })
+  }
+})

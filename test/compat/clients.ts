@@ -1,0 +1,373 @@
+import { createAnthropic } from "@ai-sdk/anthropic"
+import { createOpenAI } from "@ai-sdk/openai"
+import Anthropic from "@anthropic-ai/sdk"
+import { AIMessage, type BaseMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages"
+import { ChatOpenAI } from "@langchain/openai"
+import { APICallError, generateText, jsonSchema, type LanguageModel, stepCountIs, streamText } from "ai"
+import assert from "node:assert/strict"
+import OpenAI from "openai"
+
+/**
+ * Each real client library, driven the way its documentation shows, behind one small interface so that the
+ * compatibility suite is a table: ask (plain or streamed, with or without a system prompt), a tool round trip
+ * (the model calls `get_weather`, the client answers "sunny"), and a failing prompt whose error the client raises.
+ */
+export interface Driver {
+  readonly name: string
+  /** The API the client speaks, and so the shape its errors come in. */
+  readonly api: "chat" | "messages" | "responses"
+  ask(prompt: string, options?: { readonly system?: string; readonly stream?: boolean }): Promise<string>
+  toolRoundTrip(prompt: string): Promise<{ readonly name: string; readonly args: unknown; readonly answer: string }>
+  /** Sends a prompt that must fail; resolves with what the client threw. */
+  fail(prompt: string): Promise<unknown>
+  /** Asserts that `error` is the client's own error for an HTTP `status` in its API's format. */
+  assertError(error: unknown, status: number): void
+}
+
+/** What the gateway answered each request with, as the client's fetch saw it. */
+export interface Tap {
+  readonly layers: Array<string | null>
+  readonly fetch: typeof fetch
+}
+
+export const makeTap = (): Tap => {
+  const layers: Array<string | null> = []
+  return {
+    layers,
+    fetch: async (input, init) => {
+      const response = await fetch(input, init)
+      layers.push(response.headers.get("x-isartor-layer"))
+      return response
+    }
+  }
+}
+
+export interface DriverOptions {
+  readonly url: string
+  readonly apiKey: string
+  readonly tap: Tap
+  /** The client's retries; undefined keeps the library's default. */
+  readonly maxRetries?: number
+}
+
+export type DriverFactory = { readonly name: string; readonly make: (options: DriverOptions) => Driver }
+
+const caught = (promise: Promise<unknown>) => promise.then(() => assert.fail("expected an error"), (e: unknown) => e)
+
+const weatherParameters = {
+  type: "object" as const,
+  properties: { query: { type: "string" } },
+  required: ["query"]
+}
+const weatherDescription = "The weather for a question"
+const SUNNY = "sunny"
+
+// ---- OpenAI Chat Completions and Responses with the openai SDK ----
+
+const assertOpenAIError = (error: unknown, status: number) => {
+  assert.ok(error instanceof OpenAI.APIError, `an OpenAI.APIError: ${String(error)}`)
+  assert.equal(error.status, status)
+  if (status === 429) assert.ok(error instanceof OpenAI.RateLimitError)
+  const body = error.error as { message?: unknown; type?: unknown }
+  assert.equal(typeof body.message, "string", `OpenAI's error shape: ${JSON.stringify(error.error)}`)
+  assert.equal(typeof body.type, "string", `OpenAI's error shape: ${JSON.stringify(error.error)}`)
+}
+
+const openaiSdk = (options: DriverOptions) =>
+  new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: `${options.url}/v1`,
+    fetch: options.tap.fetch,
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries })
+  })
+
+export const openaiChat: DriverFactory = {
+  name: "openai SDK chat.completions",
+  make: (options) => {
+    const client = openaiSdk(options)
+    const model = "gpt-4o-mini"
+    const messages = (prompt: string, system?: string): Array<OpenAI.ChatCompletionMessageParam> => [
+      ...(system ? [{ role: "system" as const, content: system }] : []),
+      { role: "user", content: prompt }
+    ]
+    return {
+      name: "openai SDK chat.completions",
+      api: "chat",
+      ask: async (prompt, { system, stream } = {}) => {
+        if (!stream) {
+          const completion = await client.chat.completions.create({ model, messages: messages(prompt, system) })
+          return completion.choices[0]?.message.content ?? ""
+        }
+        let text = ""
+        const chunks = await client.chat.completions.create({ model, messages: messages(prompt, system), stream: true })
+        for await (const chunk of chunks) text += chunk.choices[0]?.delta.content ?? ""
+        return text
+      },
+      toolRoundTrip: async (prompt) => {
+        const tools: Array<OpenAI.ChatCompletionTool> = [{
+          type: "function",
+          function: { name: "get_weather", description: weatherDescription, parameters: weatherParameters }
+        }]
+        const first = await client.chat.completions.create({ model, messages: messages(prompt), tools })
+        const message = first.choices[0]!.message
+        const call = message.tool_calls?.[0]
+        assert.ok(call?.type === "function", `a function call: ${JSON.stringify(message)}`)
+        const second = await client.chat.completions.create({
+          model,
+          tools,
+          messages: [...messages(prompt), message, { role: "tool", tool_call_id: call.id, content: SUNNY }]
+        })
+        return {
+          name: call.function.name,
+          args: JSON.parse(call.function.arguments),
+          answer: second.choices[0]?.message.content ?? ""
+        }
+      },
+      fail: (prompt) => caught(client.chat.completions.create({ model, messages: messages(prompt) })),
+      assertError: assertOpenAIError
+    }
+  }
+}
+
+export const openaiResponses: DriverFactory = {
+  name: "openai SDK responses",
+  make: (options) => {
+    const client = openaiSdk(options)
+    const model = "gpt-4o-mini"
+    return {
+      name: "openai SDK responses",
+      api: "responses",
+      ask: async (prompt, { system, stream } = {}) => {
+        const request = { model, input: prompt, ...(system ? { instructions: system } : {}) }
+        if (!stream) return (await client.responses.create(request)).output_text
+        let text = ""
+        let completed = false
+        for await (const event of await client.responses.create({ ...request, stream: true })) {
+          if (event.type === "response.output_text.delta") text += event.delta
+          if (event.type === "response.completed") completed = true
+        }
+        assert.ok(completed, "the stream ends with response.completed")
+        return text
+      },
+      toolRoundTrip: async (prompt) => {
+        const tools: Array<OpenAI.Responses.Tool> = [{
+          type: "function",
+          name: "get_weather",
+          description: weatherDescription,
+          parameters: weatherParameters,
+          strict: false
+        }]
+        const input: Array<OpenAI.Responses.ResponseInputItem> = [{ role: "user", content: prompt }]
+        const first = await client.responses.create({ model, input, tools })
+        const call = first.output.find((item) => item.type === "function_call")
+        assert.ok(call?.type === "function_call", `a function call: ${JSON.stringify(first.output)}`)
+        const second = await client.responses.create({
+          model,
+          tools,
+          input: [...input, call, { type: "function_call_output", call_id: call.call_id, output: SUNNY }]
+        })
+        return { name: call.name, args: JSON.parse(call.arguments), answer: second.output_text }
+      },
+      fail: (prompt) => caught(client.responses.create({ model, input: prompt })),
+      assertError: assertOpenAIError
+    }
+  }
+}
+
+// ---- Anthropic Messages with @anthropic-ai/sdk ----
+
+export const anthropicMessages: DriverFactory = {
+  name: "@anthropic-ai/sdk messages",
+  make: (options) => {
+    const client = new Anthropic({
+      apiKey: options.apiKey,
+      baseURL: options.url,
+      fetch: options.tap.fetch,
+      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries })
+    })
+    const base = { model: "claude-sonnet-5-5", max_tokens: 256 }
+    const textOf = (message: Anthropic.Message) =>
+      message.content.map((block) => (block.type === "text" ? block.text : "")).join("")
+    return {
+      name: "@anthropic-ai/sdk messages",
+      api: "messages",
+      ask: async (prompt, { system, stream } = {}) => {
+        const request = {
+          ...base,
+          messages: [{ role: "user" as const, content: prompt }],
+          ...(system ? { system } : {})
+        }
+        if (!stream) return textOf(await client.messages.create(request))
+        let text = ""
+        const events = client.messages.stream(request)
+        events.on("text", (delta) => (text += delta))
+        const final = await events.finalMessage()
+        assert.equal(textOf(final), text)
+        return text
+      },
+      toolRoundTrip: async (prompt) => {
+        const tools: Array<Anthropic.Tool> = [{
+          name: "get_weather",
+          description: weatherDescription,
+          input_schema: weatherParameters
+        }]
+        const messages: Array<Anthropic.MessageParam> = [{ role: "user", content: prompt }]
+        const first = await client.messages.create({ ...base, messages, tools })
+        const call = first.content.find((block) => block.type === "tool_use")
+        assert.ok(call?.type === "tool_use", `a tool_use block: ${JSON.stringify(first.content)}`)
+        assert.equal(first.stop_reason, "tool_use")
+        const second = await client.messages.create({
+          ...base,
+          tools,
+          messages: [
+            ...messages,
+            { role: "assistant", content: first.content },
+            { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: SUNNY }] }
+          ]
+        })
+        return { name: call.name, args: call.input, answer: textOf(second) }
+      },
+      fail: (prompt) => caught(client.messages.create({ ...base, messages: [{ role: "user", content: prompt }] })),
+      assertError: (error, status) => {
+        assert.ok(error instanceof Anthropic.APIError, `an Anthropic.APIError: ${String(error)}`)
+        assert.equal(error.status, status)
+        if (status === 429) assert.ok(error instanceof Anthropic.RateLimitError)
+        const body = error.error as { type?: unknown; error?: { type?: unknown; message?: unknown } }
+        assert.equal(body.type, "error", `Anthropic's error shape: ${JSON.stringify(error.error)}`)
+        assert.equal(body.error?.type, status === 429 ? "rate_limit_error" : "api_error")
+        assert.equal(typeof body.error?.message, "string")
+      }
+    }
+  }
+}
+
+// ---- LangChain's ChatOpenAI (Chat Completions through its own copy of the openai SDK) ----
+
+export const langchainChatOpenAI: DriverFactory = {
+  name: "LangChain ChatOpenAI",
+  make: (options) => {
+    const model = new ChatOpenAI({
+      model: "gpt-4o-mini",
+      apiKey: options.apiKey,
+      configuration: { baseURL: `${options.url}/v1`, fetch: options.tap.fetch },
+      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries })
+    })
+    const messages = (prompt: string, system?: string): Array<BaseMessage> => [
+      ...(system ? [new SystemMessage(system)] : []),
+      new HumanMessage(prompt)
+    ]
+    return {
+      name: "LangChain ChatOpenAI",
+      api: "chat",
+      ask: async (prompt, { system, stream } = {}) => {
+        if (!stream) return (await model.invoke(messages(prompt, system))).text
+        let text = ""
+        for await (const chunk of await model.stream(messages(prompt, system))) text += chunk.text
+        return text
+      },
+      toolRoundTrip: async (prompt) => {
+        const withTools = model.bindTools([{
+          type: "function",
+          function: { name: "get_weather", description: weatherDescription, parameters: weatherParameters }
+        }])
+        const first = await withTools.invoke(messages(prompt))
+        const call = first.tool_calls?.[0]
+        assert.ok(call?.id, `a tool call: ${JSON.stringify(first.tool_calls)}`)
+        const second = await withTools.invoke([
+          ...messages(prompt),
+          new AIMessage({ content: first.content, tool_calls: first.tool_calls ?? [] }),
+          new ToolMessage({ content: SUNNY, tool_call_id: call.id })
+        ])
+        return { name: call.name, args: call.args, answer: second.text }
+      },
+      fail: (prompt) => caught(model.invoke(messages(prompt))),
+      assertError: (error, status) => {
+        // LangChain rethrows the openai SDK's error (its own copy of the SDK, so not this file's OpenAI.APIError).
+        const e = error as { status?: unknown; error?: { message?: unknown; type?: unknown } }
+        assert.equal(e.status, status, `status of ${String(error)}`)
+        assert.equal(typeof e.error?.message, "string", `OpenAI's error shape: ${JSON.stringify(e.error)}`)
+        assert.equal(typeof e.error?.type, "string")
+      }
+    }
+  }
+}
+
+// ---- The Vercel AI SDK's model objects ----
+
+const aiSdkDriver = (
+  name: string,
+  api: Driver["api"],
+  model: (options: DriverOptions) => LanguageModel
+): DriverFactory => ({
+  name,
+  make: (options) => {
+    const languageModel = model(options)
+    const retries = options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }
+    return {
+      name,
+      api,
+      ask: async (prompt, { system, stream } = {}) => {
+        const request = { model: languageModel, prompt, ...(system ? { system } : {}), ...retries }
+        if (!stream) return (await generateText(request)).text
+        let failure: unknown
+        const result = streamText({ ...request, onError: ({ error }) => void (failure = error) })
+        let text = ""
+        for await (const delta of result.textStream) text += delta
+        if (failure !== undefined) throw failure
+        assert.equal(await result.finishReason, "stop")
+        return text
+      },
+      toolRoundTrip: async (prompt) => {
+        const result = await generateText({
+          model: languageModel,
+          prompt,
+          ...retries,
+          stopWhen: stepCountIs(2),
+          tools: {
+            get_weather: {
+              description: weatherDescription,
+              inputSchema: jsonSchema<{ query: string }>(weatherParameters),
+              execute: async () => SUNNY
+            }
+          }
+        })
+        const call = result.steps[0]?.toolCalls[0]
+        assert.ok(call, `a tool call: ${JSON.stringify(result.steps[0]?.content)}`)
+        return { name: call.toolName, args: call.input, answer: result.text }
+      },
+      fail: (prompt) => caught(generateText({ model: languageModel, prompt, ...retries })),
+      assertError: (error, status) => {
+        // After its retries the AI SDK throws a RetryError wrapping the last APICallError.
+        const last = APICallError.isInstance(error) ? error : (error as { lastError?: unknown }).lastError
+        assert.ok(APICallError.isInstance(last), `an APICallError: ${String(error)}`)
+        assert.equal(last.statusCode, status)
+        // `data` is set only when the body parsed as the provider's own error shape.
+        const data = last.data as { type?: unknown; error?: { message?: unknown; type?: unknown } } | undefined
+        assert.equal(typeof data?.error?.message, "string", `the provider's error shape: ${last.responseBody}`)
+        if (api === "messages") assert.equal(data?.type, "error")
+      }
+    }
+  }
+})
+
+const aiOpenAI = (options: DriverOptions) =>
+  createOpenAI({ apiKey: options.apiKey, baseURL: `${options.url}/v1`, fetch: options.tap.fetch })
+
+export const aiSdkOpenAIResponses = aiSdkDriver(
+  "AI SDK openai() (Responses API)",
+  "responses",
+  (options) => aiOpenAI(options)("gpt-4o-mini")
+)
+export const aiSdkOpenAIChat = aiSdkDriver(
+  "AI SDK openai.chat()",
+  "chat",
+  (options) => aiOpenAI(options).chat("gpt-4o-mini")
+)
+export const aiSdkAnthropic = aiSdkDriver(
+  "AI SDK anthropic()",
+  "messages",
+  (options) =>
+    createAnthropic({ apiKey: options.apiKey, baseURL: `${options.url}/v1`, fetch: options.tap.fetch })(
+      "claude-sonnet-5-5"
+    )
+)

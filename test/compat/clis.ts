@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+/**
+ * Claude Code and Codex, run the way a user runs them, from `.ci/clis` (where `.ci/run` installs pinned versions;
+ * they are not project dependencies). Each run gets a fresh HOME and working directory, its base URL pointed at a
+ * loopback server, telemetry and updates off, and a proxy that leads nowhere for anything else, so neither CLI can
+ * reach the internet.
+ */
+export type Cli = "claude" | "codex"
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
+export const cliPath = (cli: Cli) => join(root, ".ci/clis/node_modules/.bin", cli)
+export const cliInstalled = (cli: Cli) => existsSync(cliPath(cli))
+
+export interface CliRun {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  /** The run's HOME and working directory (already deleted), to scrub from what it sent. */
+  readonly home: string
+  readonly cwd: string
+}
+
+export const CLAUDE_KEY = "sk-ant-api03-compat-fake-key-0123456789"
+export const CODEX_KEY = "sk-proj-compat-fake-key-0123456789"
+
+const offline = (home: string) => ({
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: home,
+  LANG: "C.UTF-8",
+  HTTPS_PROXY: "http://127.0.0.1:9",
+  HTTP_PROXY: "http://127.0.0.1:9",
+  ALL_PROXY: "http://127.0.0.1:9",
+  NO_PROXY: "127.0.0.1,localhost"
+})
+
+const run = async (cli: Cli, args: Array<string>, env: (home: string) => Promise<Record<string, string>>) => {
+  const home = await realpath(await mkdtemp(join(tmpdir(), `isartor-${cli}-home-`)))
+  const cwd = join(home, "project")
+  await mkdir(cwd)
+  try {
+    const environment = { ...offline(home), ...(await env(home)) }
+    return await new Promise<CliRun>((resolve) => {
+      execFile(
+        cliPath(cli),
+        args,
+        { cwd, env: environment, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === "number" ? error.code : null) : 0
+          resolve({ code, stdout, stderr, home, cwd })
+        }
+      ).stdin?.end()
+    })
+  } finally {
+    await rm(home, { recursive: true, force: true })
+  }
+}
+
+/** `claude -p <prompt>` against an Anthropic Messages endpoint at `baseUrl` (no `/v1`). */
+export const runClaude = (baseUrl: string, prompt: string) =>
+  run("claude", ["-p", prompt], async () => ({
+    ANTHROPIC_BASE_URL: baseUrl,
+    ANTHROPIC_API_KEY: CLAUDE_KEY,
+    DISABLE_AUTOUPDATER: "1",
+    DISABLE_TELEMETRY: "1",
+    DISABLE_ERROR_REPORTING: "1",
+    DISABLE_BUG_COMMAND: "1",
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
+  }))
+
+/** `codex exec <prompt>` with a model provider whose Responses API is at `baseUrl` (ending in `/v1`). */
+export const runCodex = (baseUrl: string, prompt: string) =>
+  run("codex", ["exec", "--skip-git-repo-check", prompt], async (home) => {
+    const codexHome = join(home, ".codex")
+    await mkdir(codexHome)
+    await writeFile(
+      join(codexHome, "config.toml"),
+      [
+        `model = "gpt-5-codex"`,
+        `model_provider = "isartor"`,
+        `check_for_update_on_startup = false`,
+        `[analytics]`,
+        `enabled = false`,
+        `[model_providers.isartor]`,
+        `name = "isartor"`,
+        `base_url = "${baseUrl}"`,
+        `env_key = "ISARTOR_COMPAT_KEY"`,
+        `wire_api = "responses"`,
+        `request_max_retries = 0`,
+        `stream_max_retries = 0`,
+        ""
+      ].join("\n")
+    )
+    return { CODEX_HOME: codexHome, ISARTOR_COMPAT_KEY: CODEX_KEY }
+  })

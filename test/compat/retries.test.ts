@@ -1,0 +1,49 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import {
+  aiSdkOpenAIChat,
+  anthropicMessages,
+  type DriverFactory,
+  langchainChatOpenAI,
+  makeTap,
+  openaiChat
+} from "./clients.ts"
+import { compatUpstreams, GATEWAY_ATTEMPTS } from "./suite.ts"
+
+// Upstream calls one failing prompt costs with each client at its default retries. The gateway retries twice and
+// answers x-should-retry: false, which the openai and Anthropic SDKs obey. The AI SDK does not read the header: its
+// own 2 retries (2 s, then 4 s) multiply the gateway's attempts. LangChain does not retry a 429 without
+// Retry-After; a 502 it retries 6 times over ≈ 1.5 min (21 upstream calls, measured), too slow for this suite.
+const upstreams = compatUpstreams()
+
+const table: ReadonlyArray<{ client: DriverFactory; upstreamStatus: number; clientStatus: number; calls: number }> = [
+  { client: openaiChat, upstreamStatus: 429, clientStatus: 429, calls: GATEWAY_ATTEMPTS },
+  { client: openaiChat, upstreamStatus: 500, clientStatus: 502, calls: GATEWAY_ATTEMPTS },
+  { client: anthropicMessages, upstreamStatus: 429, clientStatus: 429, calls: GATEWAY_ATTEMPTS },
+  { client: anthropicMessages, upstreamStatus: 500, clientStatus: 502, calls: GATEWAY_ATTEMPTS },
+  { client: langchainChatOpenAI, upstreamStatus: 429, clientStatus: 429, calls: GATEWAY_ATTEMPTS },
+  { client: aiSdkOpenAIChat, upstreamStatus: 500, clientStatus: 502, calls: 3 * GATEWAY_ATTEMPTS }
+]
+
+describe("upstream calls per failing prompt, each client at its default retries", () => {
+  for (const { client, upstreamStatus, clientStatus, calls } of table) {
+    it(`${client.name}: an upstream ${upstreamStatus} costs ${calls} upstream calls`, async () => {
+      const providers = upstreams.providers()
+      for (let i = 0; i < 4 * GATEWAY_ATTEMPTS; i++) {
+        providers.queue.push({ kind: "error", status: upstreamStatus, message: `upstream says ${upstreamStatus}` })
+      }
+      const driver = client.make({
+        url: upstreams.gateway("openai").url,
+        apiKey: `retries-${client.name}`,
+        tap: makeTap()
+      })
+      const before = upstreams.modelCalls()
+      try {
+        driver.assertError(await driver.fail(`fail with ${upstreamStatus}`), clientStatus)
+        assert.equal(upstreams.modelCalls() - before, calls)
+      } finally {
+        providers.queue.length = 0
+      }
+    })
+  }
+})

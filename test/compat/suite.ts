@@ -1,0 +1,171 @@
+import assert from "node:assert/strict"
+import { readFile } from "node:fs/promises"
+import { after, before, describe, it } from "node:test"
+import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
+import { type DriverFactory, makeTap } from "./clients.ts"
+
+/**
+ * The compatibility matrix: every client in `clients`, through the gateway, against an OpenAI-format and an
+ * Anthropic-format upstream (one fake server speaks both). The gateway keeps its default retries (2) with a 1 ms
+ * backoff, so a failing prompt costs 3 upstream calls.
+ */
+export type UpstreamFormat = "openai" | "anthropic"
+export const upstreamFormats: ReadonlyArray<UpstreamFormat> = ["openai", "anthropic"]
+export const GATEWAY_ATTEMPTS = 3
+
+export interface CompatUpstreams {
+  readonly providers: () => FakeProviders
+  readonly gateway: (format: UpstreamFormat) => RunningGateway
+  /** Model calls the fake upstream has received (token counts left out). */
+  readonly modelCalls: () => number
+}
+
+/** Starts the fake upstream and one gateway per upstream format for the calling test file. */
+export const compatUpstreams = (extraEnv: Record<string, string> = {}): CompatUpstreams => {
+  let providers: FakeProviders
+  const gateways = new Map<UpstreamFormat, RunningGateway>()
+  before(async () => {
+    providers = await startFakeProviders(TEST_PROVIDER_KEY)
+    const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1", ...extraEnv }
+    gateways.set(
+      "openai",
+      await startTestGateway({
+        ISARTOR__EXTERNAL_LLM_URL: `${providers.url}/v1`,
+        ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
+        ...common
+      })
+    )
+    gateways.set(
+      "anthropic",
+      await startTestGateway({
+        ISARTOR__LLM_PROVIDER: "anthropic",
+        ISARTOR__EXTERNAL_LLM_URL: providers.url,
+        ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
+        ...common
+      })
+    )
+  })
+  after(async () => {
+    for (const gateway of gateways.values()) await gateway.close()
+    await providers.close()
+  })
+  return {
+    providers: () => providers,
+    gateway: (format) => gateways.get(format)!,
+    modelCalls: () => providers.calls.filter((call) => !call.path.includes("count_tokens")).length
+  }
+}
+
+/** What the fake model answers a single question (see `think` in fakeProviders.ts). */
+export const answerTo = (prompt: string, system?: string) =>
+  `Answer to: ${prompt} | system: ${system ?? "none"} | turns: 1`
+
+let keys = 0
+/** A caller key of its own, so that no two cases share cache entries. */
+const freshKey = () => `compat-caller-${process.pid}-${++keys}`
+
+export const compatSuite = (clients: ReadonlyArray<DriverFactory>) => {
+  const upstreams = compatUpstreams()
+  for (const format of upstreamFormats) {
+    for (const client of clients) {
+      describe(`${client.name} → gateway → ${format}-format upstream`, () => {
+        const driver = (maxRetries = 0) => {
+          const tap = makeTap()
+          const options = { url: upstreams.gateway(format).url, apiKey: freshKey(), tap, maxRetries }
+          return { tap, driver: client.make(options) }
+        }
+        const prompt = (what: string) => `${what} (${client.name}, ${format})`
+
+        for (const stream of [false, true]) {
+          const kind = stream ? "streamed" : "plain"
+          it(`answers a ${kind} miss from the upstream, then the identical request from L1a`, async () => {
+            const { tap, driver: d } = driver()
+            const question = prompt(`What is the capital of France, ${kind}?`)
+            const before = upstreams.modelCalls()
+            assert.equal(await d.ask(question, { stream }), answerTo(question))
+            assert.deepEqual(tap.layers, ["l3"])
+            assert.equal(upstreams.modelCalls(), before + 1)
+            assert.equal(await d.ask(question, { stream }), answerTo(question))
+            assert.deepEqual(tap.layers, ["l3", "l1a"])
+            assert.equal(upstreams.modelCalls(), before + 1, "the cached answer makes no upstream call")
+          })
+        }
+
+        it("carries the system prompt to the model", async () => {
+          const { driver: d } = driver()
+          const question = prompt("Who are you?")
+          const system = "You are a terse pirate."
+          assert.equal(await d.ask(question, { system }), answerTo(question, system))
+        })
+
+        it("does a tool round trip: the model's call reaches the client, the tool's result reaches the model", async () => {
+          const { tap, driver: d } = driver()
+          const question = prompt("Weather in Munich?")
+          const before = upstreams.modelCalls()
+          const result = await d.toolRoundTrip(question)
+          assert.equal(result.name, "get_weather")
+          assert.deepEqual(result.args, { query: question })
+          assert.match(result.answer, /^Tool said: "?sunny"?$/)
+          assert.deepEqual(tap.layers, ["l3", "l3"])
+          assert.equal(upstreams.modelCalls(), before + 2)
+        })
+
+        for (const [upstreamStatus, clientStatus] of [[429, 429], [500, 502]] as const) {
+          it(`gives the client an upstream ${upstreamStatus} as its own ${clientStatus} error, after ${GATEWAY_ATTEMPTS} upstream calls`, async () => {
+            const { driver: d } = driver()
+            const providers = upstreams.providers()
+            for (let i = 0; i < GATEWAY_ATTEMPTS; i++) {
+              providers.queue.push({
+                kind: "error",
+                status: upstreamStatus,
+                message: `upstream says ${upstreamStatus}`
+              })
+            }
+            const before = upstreams.modelCalls()
+            try {
+              d.assertError(await d.fail(prompt(`failing with ${upstreamStatus}`)), clientStatus)
+              assert.equal(upstreams.modelCalls() - before, GATEWAY_ATTEMPTS)
+            } finally {
+              providers.queue.length = 0
+            }
+          })
+        }
+      })
+    }
+  }
+}
+
+export interface SseEvent {
+  readonly event: string | undefined
+  readonly data: any
+}
+
+/** The events of an SSE body, each data line parsed as JSON (`[DONE]` kept as text). */
+export const sseEvents = (body: string): Array<SseEvent> =>
+  body.split(/\r?\n\r?\n/).filter((block) => block.trim() !== "").map((block) => {
+    const lines = block.split(/\r?\n/)
+    const event = lines.find((line) => line.startsWith("event:"))?.slice(6).trim()
+    const data = lines.filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n")
+    return { event, data: data === "[DONE]" ? data : JSON.parse(data) }
+  })
+
+export interface RecordedFixture {
+  readonly recorded: string
+  readonly method: string
+  readonly path: string
+  readonly headers: Record<string, string>
+  readonly body: Record<string, any>
+}
+
+/** The requests a CLI sent, as test/fixtures/clients/record.ts saved them. */
+export const recordedRequests = async (file: string): Promise<Array<RecordedFixture>> =>
+  JSON.parse(await readFile(new URL(`../fixtures/clients/${file}`, import.meta.url), "utf8"))
+
+/** Sends a recorded request to the gateway as the CLI sent it, with `credential` as its key. */
+export const replay = (gateway: RunningGateway, recorded: RecordedFixture, credential: Record<string, string>) =>
+  fetch(`${gateway.url}${recorded.path}`, {
+    method: recorded.method,
+    headers: { ...recorded.headers, ...credential },
+    body: JSON.stringify(recorded.body)
+  })
