@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Logger, ManagedRuntime } from "effect"
+import { Context, Effect, Layer, Logger, ManagedRuntime, Metric, References } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheKey } from "./cache/CacheKey.ts"
 import { ExactCache } from "./cache/exact/ExactCache.ts"
@@ -12,6 +12,8 @@ import type { AppConfigShape } from "./config/ConfigSpec.ts"
 import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
+import { observeEdge, type RequestRecord } from "./http/observability.ts"
+import type { TelemetryExport, TelemetryExporter } from "./observability/Telemetry.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
 import { Coalescer } from "./pipeline/Coalescer.ts"
 import { Embeddings } from "./pipeline/Embeddings.ts"
@@ -53,6 +55,10 @@ export interface GatewayOptions {
    * or set when the package or the file is missing.
    */
   readonly embedded?: (modelPath: string) => Promise<EmbeddedEngine>
+  /** Builds the OTLP exporter when `enable_monitoring` is on; without it the gateway says monitoring is unavailable. */
+  readonly telemetry?: TelemetryExporter
+  /** Which runtime serves, for `isartor_build_info{runtime}`, e.g. "node v20.20.2". */
+  readonly runtime?: string
 }
 
 export interface GatewayLog {
@@ -65,6 +71,8 @@ export interface Gateway {
   readonly config: AppConfigShape
   readonly hostname: string
   readonly port: number
+  /** With `metrics_port` set: `/metrics` alone, to be served on that port of the gateway's host. */
+  readonly metrics?: { readonly fetch: (request: Request) => Promise<Response>; readonly port: number }
   readonly dispose: () => Promise<void>
 }
 
@@ -126,17 +134,87 @@ export const gatewayLayer = (
   )
 }
 
-/** Effect's log lines (a dropped cache write, an unreadable Redis value) go to the gateway's log, one line each. */
-const logTo = (log: GatewayLog) =>
+export type LogFormat = "text" | "json"
+
+const SEVERITY = { Trace: 0, Debug: 0, Info: 1, Warn: 2, Error: 3, Fatal: 3, All: 0, None: 4 } as const
+const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const
+
+/** The log level and format settings, read from the environment before the rest of the configuration. */
+const logSettings = (env: ConfigSources["env"]): { format: LogFormat; least: number } => ({
+  format: env.ISARTOR__LOG_FORMAT === "json" ? "json" : "text",
+  least: LEVELS[env.ISARTOR__LOG_LEVEL as keyof typeof LEVELS] ?? LEVELS.info
+})
+
+/**
+ * Effect's log lines (a dropped cache write, an unreadable Redis value) go to the gateway's log, one line each:
+ * text, or one JSON object a line (`time`, `level`, `msg`) for a log shipper.
+ */
+const logTo = (log: GatewayLog, settings: ReturnType<typeof logSettings>) =>
   Logger.layer([
-    Logger.make(({ logLevel, message }) => {
+    Logger.make(({ date, logLevel, message }) => {
+      if (SEVERITY[logLevel] < settings.least) return
       const text = (Array.isArray(message) ? message : [message]).map((part) =>
         typeof part === "string" ? part : String(part)
       ).join(" ")
-      if (logLevel === "Warn" || logLevel === "Error" || logLevel === "Fatal") log.warn(`isartor: warning: ${text}`)
+      const warning = SEVERITY[logLevel] >= LEVELS.warn
+      if (settings.format === "json") {
+        const line = JSON.stringify({ time: date.toISOString(), level: logLevel.toLowerCase(), msg: text })
+        return warning ? log.warn(line) : log.info(line)
+      }
+      if (warning) log.warn(`isartor: warning: ${text}`)
       else log.info(`isartor: ${text}`)
     })
   ])
+
+/** One line per request: always as JSON, as text only at `log_level = debug`. */
+const requestLog = (log: GatewayLog, settings: ReturnType<typeof logSettings>) => {
+  if (settings.format === "json") {
+    return settings.least <= LEVELS.info
+      ? (record: RequestRecord) =>
+        log.info(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "request", ...record }))
+      : undefined
+  }
+  return settings.least <= LEVELS.debug
+    ? (record: RequestRecord) =>
+      log.info(
+        `isartor: ${record.method} ${record.route} ${record.status} ${
+          record.final_layer ?? "-"
+        } ${record.duration_ms} ms${record.provider ? ` ${record.provider}` : ""}${
+          record.trace_id ? ` trace ${record.trace_id}` : ""
+        }`
+      )
+    : undefined
+}
+
+/**
+ * OTLP export, when `enable_monitoring` is on and the runtime can export; one start-up line says which, and where.
+ * Without it, spans are turned off altogether: even an unexported span costs an exact hit a measurable share.
+ */
+const telemetryLayer = (config: AppConfigShape, options: GatewayOptions, log: GatewayLog) =>
+  Layer.unwrap(Effect.gen(function*() {
+    if (!config.enable_monitoring) {
+      yield* Effect.logInfo(
+        "OpenTelemetry export off (ISARTOR__ENABLE_MONITORING=true turns it on); Prometheus metrics at GET /metrics"
+      )
+      return Layer.succeed(References.TracerEnabled, false)
+    }
+    if (!options.telemetry) {
+      yield* Effect.logWarning("ISARTOR__ENABLE_MONITORING=true, but this runtime cannot export OpenTelemetry")
+      return Layer.succeed(References.TracerEnabled, false)
+    }
+    const exported: TelemetryExport = options.telemetry({
+      endpoint: config.otel_exporter_endpoint,
+      protocol: config.otel_exporter_protocol,
+      version: VERSION,
+      warn: (line) => log.warn(`isartor: warning: ${line}`)
+    })
+    yield* Effect.logInfo(`OpenTelemetry export on: ${exported.description}; Prometheus metrics at GET /metrics`)
+    dropCounters.set(config, exported.dropped)
+    return exported.layer
+  }))
+
+/** The exporter's drop count, found again by the configuration it was built for. */
+const dropCounters = new WeakMap<AppConfigShape, () => number>()
 
 /** The Redis URL with any password masked, for log lines. */
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/g, "//$1:***@")
@@ -245,10 +323,16 @@ const acquireEmbedded = (config: AppConfigShape, options: GatewayOptions) =>
  * Redis client, embedded engine) are acquired with their release, and the services are built on them. Closing
  * the layer's scope — stopping the gateway, or a start that fails half-way — releases all of it in reverse.
  */
-export const gatewayFromSources = (sources: ConfigSources, options: GatewayOptions = {}) =>
+export const gatewayFromSources = (
+  sources: ConfigSources,
+  options: GatewayOptions = {},
+  logging?: { format: LogFormat; least: number }
+) =>
   Layer.unwrap(Effect.gen(function*() {
     const loaded = yield* loadConfig(sources)
     const config = loaded.config
+    // The config file may set them too: from here on, lines follow the loaded configuration.
+    if (logging) Object.assign(logging, { format: config.log_format, least: LEVELS[config.log_level] })
     const warnings = [...loaded.warnings, ...yield* Provider.check(config)]
     for (const warning of warnings) yield* Effect.logWarning(warning)
     const semantic = yield* acquireSemantic(config, options)
@@ -256,13 +340,21 @@ export const gatewayFromSources = (sources: ConfigSources, options: GatewayOptio
     const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded"
       ? yield* acquireEmbedded(config, options)
       : undefined
-    return gatewayLayer(config, semantic, redis, embedded)
+    return gatewayLayer(config, semantic, redis, embedded).pipe(
+      Layer.provideMerge(telemetryLayer(config, options, options.log ?? console))
+    )
   }))
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
 export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
+  const log = options.log ?? console
+  const logging = logSettings(sources.env)
   const runtime = ManagedRuntime.make(
-    gatewayFromSources(sources, options).pipe(Layer.provideMerge(logTo(options.log ?? console)))
+    gatewayFromSources(sources, options, logging).pipe(
+      // Each gateway its own metrics: two in one process (tests) never add up each other's requests.
+      Layer.provideMerge(Layer.succeed(Metric.MetricRegistry, new Map())),
+      Layer.provideMerge(logTo(log, logging))
+    )
   )
   const context = await runtime.context().catch(async (error: unknown) => {
     await runtime.dispose()
@@ -281,12 +373,24 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     version: VERSION,
     now: Date.now
   })
+  const pipeline = Context.get(context, Pipeline)
+  const edge = observeEdge((request) => app.fetch(request), {
+    config,
+    context: context as Context.Context<never>,
+    tracing: Context.get(context, References.TracerEnabled),
+    status: () => run(pipeline.status).then((exit) => (exit._tag === "Success" ? exit.value : undefined)),
+    version: VERSION,
+    runtime: options.runtime ?? "unknown",
+    dropped: dropCounters.get(config) ?? (() => 0),
+    ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {})
+  })
   const separator = config.host_port.lastIndexOf(":")
   return {
-    fetch: app.fetch,
+    fetch: edge.fetch,
     config,
     hostname: config.host_port.slice(0, separator).replace(/^\[|\]$/g, ""),
     port: Number(config.host_port.slice(separator + 1)),
+    ...(config.metrics_port !== 0 ? { metrics: { fetch: edge.metricsOnly, port: config.metrics_port } } : {}),
     dispose: () => runtime.dispose()
   }
 }

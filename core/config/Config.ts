@@ -2,6 +2,7 @@ import { ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import { closest } from "fastest-levenshtein"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid, messageOf } from "../domain/errors.ts"
+import { parsePrice } from "../observability/usage.ts"
 import { type AppConfigShape, configLeaves, envVarName, providerConfigKeys } from "./ConfigSpec.ts"
 
 /** The gateway's configuration, read once at start-up. */
@@ -119,6 +120,16 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
     [["layer2", "max_answer_tokens"], config.layer2.max_answer_tokens]
   ]
   for (const [path, value] of positive) if (value <= 0) problems.push([path, "expected a positive integer"])
+  if (config.metrics_port < 0 || config.metrics_port > 65535) {
+    problems.push([["metrics_port"], "expected a port number (0 to 65535; 0: the gateway's own port)"])
+  }
+  const unpriced = config.model_prices.filter((entry) => parsePrice(entry) === undefined)
+  if (unpriced.length > 0) {
+    problems.push([
+      ["model_prices"],
+      `expected model=input/output (USD per million tokens), not ${unpriced.join(", ")}`
+    ])
+  }
   const urls: Array<[ReadonlyArray<string>, string, ReadonlyArray<string>]> = [
     [["external_llm_url"], config.external_llm_url, ["http:", "https:"]],
     ...providerConfigKeys.map((id): [ReadonlyArray<string>, string, ReadonlyArray<string>] => [

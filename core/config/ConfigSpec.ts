@@ -144,8 +144,46 @@ export const configSpec = {
     "redis://127.0.0.1:6379",
     "Redis for `cache_backend = redis`: one server, or comma-separated seed nodes of a Redis Cluster (a cluster is recognised by itself)."
   ),
-  enable_monitoring: flag(false, "Export OpenTelemetry traces and serve Prometheus metrics."),
-  otel_exporter_endpoint: text("http://localhost:4317", "OTLP endpoint traces are sent to."),
+  enable_monitoring: flag(
+    false,
+    "Export OpenTelemetry traces and metrics over OTLP to `otel_exporter_endpoint` (`/metrics` is served either way)."
+  ),
+  otel_exporter_endpoint: text(
+    "http://localhost:4317",
+    "OTLP endpoint: a collector's gRPC port (4317), or its HTTP port (4318) with `otel_exporter_protocol = http/protobuf`."
+  ),
+  otel_exporter_protocol: oneOf(["grpc", "http/protobuf"], "grpc", "How traces and metrics are sent to the collector."),
+  metrics_public: flag(
+    false,
+    "Serve `GET /metrics` without the gateway key even when `gateway_api_key` is set (for a Prometheus that sends none)."
+  ),
+  metrics_port: int(
+    0,
+    "Serve `GET /metrics` on this port of the gateway's host instead of the gateway's own port (0: the gateway's port)."
+  ),
+  log_format: oneOf(
+    ["text", "json"],
+    "text",
+    "Log lines as text, or as one JSON object a line (with one line per request)."
+  ),
+  log_level: oneOf(
+    ["debug", "info", "warn", "error"],
+    "info",
+    "Least severe log lines written (text request lines are debug)."
+  ),
+  model_prices: list(
+    [
+      "gpt-4o-mini=0.15/0.60",
+      "gpt-4o=2.50/10.00",
+      "gpt-4.1-mini=0.40/1.60",
+      "gpt-4.1=2.00/8.00",
+      "claude-haiku-4-5=1.00/5.00",
+      "claude-sonnet-4-5=3.00/15.00",
+      "gemini-2.5-flash=0.30/2.50",
+      "grok-4=3.00/15.00"
+    ],
+    "USD per million input/output tokens by model (longest matching prefix), for `isartor_estimated_cost_saved_usd_total`: public list prices, an estimate."
+  ),
   enable_slm_router: flag(false, "Turn on the L2 small-model router."),
   layer2: {
     sidecar_url: text("http://127.0.0.1:8081", "OpenAI-compatible server that answers L2 requests."),

@@ -54,7 +54,11 @@ export class CacheWrites extends Context.Service<CacheWrites, {
           return orDropped(exactCache.store(key, completion))
         })
       return CacheWrites.of({
-        remember,
+        remember: (request, key, completion) =>
+          Effect.withSpan(remember(request, key, completion), "cache.write", {
+            attributes: { "isartor.cache.write": request.cacheWrite }
+          }),
+        // From a stream's end, outside any request fiber: no span to hang it on.
         rememberLater: (request, key, completion) => void runInBackground(remember(request, key, completion))
       })
     })

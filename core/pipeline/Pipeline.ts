@@ -6,8 +6,10 @@ import { AppConfig } from "../config/Config.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { type CacheMiss, LayerUnavailable, type ProviderError, type RouterDeclined } from "../domain/errors.ts"
 import type { RoutingDecision } from "../domain/routing.ts"
+import { countTokens, timeLayer } from "../observability/Metrics.ts"
+import { priceTable } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
-import { Router } from "../router/Router.ts"
+import { Router, routerEnabled } from "../router/Router.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Upstream } from "./Upstream.ts"
 
@@ -69,11 +71,29 @@ export class Pipeline extends Context.Service<Pipeline, {
       const router = yield* Router
       const upstream = yield* Upstream
       const provider = yield* Provider
+      const context = yield* Effect.context<never>()
+      const price = priceTable(config.model_prices)
+      // Spans only when they are exported: otherwise even a no-op span costs an exact hit a measurable share.
+      const traced = config.enable_monitoring
+      const span = (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+        traced ? Effect.withSpan(effect, name) : effect
+      // A layer turned off at wiring time is not timed: its instant pass-through would pull the layer's p99 down.
+      const timed = (layer: LayerName, on: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        on ? timeLayer(layer, effect) : effect
+      const timeExact = timed("l1a", config.cache_mode !== "semantic")
+      const timeSemantic = timed("l1b", config.cache_mode !== "exact")
+      const timeRouter = timed("l2", routerEnabled(config))
+      const saved = (answer: Answer): Answer => {
+        if (answer._tag === "Complete") countTokens(answer.completion, "saved", price, context)
+        return answer
+      }
 
       const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1a") ??
           exactCache.lookup(key).pipe(
-            Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion }))
+            Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })),
+            timeExact,
+            span("l1a.lookup")
           )
 
       const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
@@ -85,14 +105,16 @@ export class Pipeline extends Context.Service<Pipeline, {
               completion: hit.completion,
               similarity: hit.similarity,
               stage: hit.stage
-            }))
+            })),
+            timeSemantic,
+            span("l1b.lookup")
           )
 
       const routeLocally = (
         request: ChatRequest,
         key: ExactKey
       ): Effect.Effect<Answer, RouterDeclined | LayerUnavailable> =>
-        router.route(request).pipe(
+        timeRouter(router.route(request)).pipe(
           Effect.flatMap(({ completion, decision }) => {
             const serialised = JSON.stringify(completion)
             return writes.remember(request, key, serialised).pipe(
@@ -101,23 +123,35 @@ export class Pipeline extends Context.Service<Pipeline, {
           })
         )
 
+      const callUpstream = (request: ChatRequest, key: ExactKey) =>
+        upstream.call(request, key).pipe((call) => timeLayer("l3", call), span("l3.provider"))
+
+      const handle = (request: ChatRequest): Effect.Effect<Answer, ProviderError> => {
+        const key = cacheKey.exactKey(request)
+        return lookupExact(request, key).pipe(
+          Effect.catchTags(fallThrough(() => lookupSemantic(request))),
+          Effect.catchTags(fallThrough(() => routeLocally(request, key))),
+          Effect.map(saved),
+          Effect.catchTags({
+            LayerUnavailable: () => callUpstream(request, key),
+            // Declined by L2: L3 answers, and the answer still says what L2 decided.
+            RouterDeclined: (declined: RouterDeclined) =>
+              callUpstream(request, key).pipe(
+                Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
+              )
+          })
+        )
+      }
+
       return Pipeline.of({
-        // Untraced on purpose: a span costs more than a whole exact-cache hit; L3 calls carry their own spans.
-        handle: (request) => {
-          const key = cacheKey.exactKey(request)
-          return lookupExact(request, key).pipe(
-            Effect.catchTags(fallThrough(() => lookupSemantic(request))),
-            Effect.catchTags(fallThrough(() => routeLocally(request, key))),
-            Effect.catchTags({
-              LayerUnavailable: () => upstream.call(request, key),
-              // Declined by L2: L3 answers, and the answer still says what L2 decided.
-              RouterDeclined: (declined: RouterDeclined) =>
-                upstream.call(request, key).pipe(
-                  Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
-                )
-            })
-          )
-        },
+        // The request's span (gateway.request, opened at the HTTP edge) learns whose request it is: a hash, never a key.
+        handle: traced
+          ? (request) =>
+            Effect.andThen(
+              Effect.annotateCurrentSpan("isartor.tenant", request.tenant.slice(0, request.tenant.indexOf("|"))),
+              handle(request)
+            )
+          : handle,
         status: Effect.gen(function*() {
           return {
             layers: {

@@ -3,11 +3,16 @@ import type { ExactKey } from "../cache/CacheKey.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { isCacheable } from "../domain/Completion.ts"
 import { messageOf, ProviderError } from "../domain/errors.ts"
+import { countTokens } from "../observability/Metrics.ts"
+import { usageOf } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
 import type { Answer } from "./Pipeline.ts"
 import { tapSse } from "./SseTap.ts"
+
+/** Spent tokens are counted, not priced: the saved-cost estimate is what the metrics promise. */
+const noPrice = () => undefined
 
 /**
  * The pipeline's last step, L3, coalesced: the first of several identical concurrent misses calls the provider
@@ -23,6 +28,18 @@ export class Upstream extends Context.Service<Upstream, {
       const provider = yield* Provider
       const coalescer = yield* Coalescer
       const writes = yield* CacheWrites
+      const context = yield* Effect.context<never>()
+      const spent = (completion: string) => countTokens(completion, "spent", noPrice, context)
+      /** What the `l3.provider` span shows: who answered with which model, and the tokens of a whole answer. */
+      const annotate = (request: ChatRequest, answeredBy: string, completion?: string) => {
+        const usage = completion === undefined ? undefined : usageOf(completion)
+        return Effect.annotateCurrentSpan({
+          "isartor.l3.provider": answeredBy,
+          "isartor.l3.model": request.model,
+          "isartor.l3.stream": request.stream,
+          ...(usage ? { "isartor.l3.tokens_in": usage.input, "isartor.l3.tokens_out": usage.output } : {})
+        })
+      }
 
       const stream = (request: ChatRequest, key: ExactKey, settle: Settle) =>
         Effect.map(provider.stream(request), ({ value, provider: answeredBy }): Answer => {
@@ -34,18 +51,23 @@ export class Upstream extends Context.Service<Upstream, {
               )
             }
             const completion = JSON.stringify(end.completion)
+            spent(completion)
             writes.rememberLater(request, key, completion)
             settle(Exit.succeed({ completion, provider: answeredBy }))
           }, (error) => `upstream stream broke off: ${messageOf(error)}`)
           return { _tag: "Stream", layer: "l3", provider: answeredBy, body }
-        })
+        }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
 
       const complete = (request: ChatRequest, key: ExactKey, settle: Settle) =>
         Effect.flatMap(provider.complete(request), ({ value: completion, provider: answeredBy }) => {
           const shared = { completion: JSON.stringify(completion), provider: answeredBy }
           settle(Exit.succeed(shared))
+          spent(shared.completion)
           const written = isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void
-          return Effect.as(written, { _tag: "Complete", layer: "l3", ...shared } satisfies Answer)
+          return annotate(request, answeredBy, shared.completion).pipe(
+            Effect.andThen(written),
+            Effect.as({ _tag: "Complete", layer: "l3", ...shared } satisfies Answer)
+          )
         })
 
       return Upstream.of({

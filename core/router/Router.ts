@@ -93,6 +93,7 @@ export class Router extends Context.Service<Router, {
             if (typeof messages === "string") return yield* new LayerUnavailable({ layer: "l2", reason: messages })
             const decision = yield* classifier.classify(messages.at(-1)!.content)
             yield* Effect.annotateCurrentSpan({
+              "isartor.router.decision": decision.tier,
               "isartor.l2.tier": decision.tier,
               "isartor.l2.classifier": decision.by,
               ...(decision.confidence === undefined ? {} : { "isartor.l2.confidence": decision.confidence })
@@ -112,7 +113,7 @@ export class Router extends Context.Service<Router, {
               return yield* declined({ ...decision, guard: `quality guard: ${weak}` }, `quality guard: ${weak}`)
             }
             return { completion: answer, decision: { ...decision, guard: "passed" } }
-          }).pipe(Effect.withSpan("Router.route")),
+          }).pipe(Effect.withSpan("l2.route")),
         status: Effect.map(
           model.status,
           (status) => ({ ...status, mode: layer2.classifier_mode, classifier: classifier.kind })

@@ -11,6 +11,7 @@ export interface ExactCacheStatus {
   readonly entries?: number
   readonly bytes?: number
   readonly max_bytes?: number
+  readonly evictions?: number
   readonly reason?: string
 }
 
@@ -37,7 +38,8 @@ export class ExactCache extends Context.Service<ExactCache, {
             status: "ok",
             backend: store.backend,
             entries,
-            ...(bytes ? { bytes: bytes.used, max_bytes: bytes.max } : {})
+            ...(bytes ? { bytes: bytes.used, max_bytes: bytes.max } : {}),
+            ...(store.evictions ? { evictions: store.evictions() } : {})
           }
         }),
         Effect.catchTag("LayerUnavailable", (error) =>

@@ -15,4 +15,6 @@ export interface ExactStore {
   readonly size: Effect.Effect<number, LayerUnavailable>
   /** Memory the entries take, for a store in this process (Redis bounds its own with `maxmemory`). */
   readonly bytes?: () => { readonly used: number; readonly max: number }
+  /** Entries dropped since start to stay within the bounds, for a store in this process. */
+  readonly evictions?: () => number
 }

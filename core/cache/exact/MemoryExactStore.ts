@@ -22,12 +22,17 @@ export const ENTRY_OVERHEAD_BYTES = 96
 
 /** A LRU with per-entry TTL, in this process, bounded in entries and in bytes. */
 export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore => {
+  let evictions = 0
   const entries = new LRUCache<string, ExactEntry>({
     max: options.maxEntries,
     maxSize: options.maxBytes,
     // An entry larger than the whole budget is not kept (lru-cache refuses it) rather than emptying the cache.
     sizeCalculation: (entry, key) => exactEntryBytes(key, entry),
     ttl: options.ttlMs,
+    // Counted for isartor_cache_evictions_total: entries pushed out by the bounds, not those that expired.
+    disposeAfter: (_entry, _key, reason) => {
+      if (reason === "evict") evictions++
+    },
     ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {})
   })
   return {
@@ -39,6 +44,7 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
       entries.purgeStale()
       return entries.size
     }),
-    bytes: () => ({ used: entries.calculatedSize, max: options.maxBytes })
+    bytes: () => ({ used: entries.calculatedSize, max: options.maxBytes }),
+    evictions: () => evictions
   }
 }

@@ -27,6 +27,8 @@ export interface LabelledIndexStatus {
   readonly bytes: number
   readonly max_bytes: number
   /** Entries the graph refused since start, and the latest reason. */
+  /** Entries dropped since start to stay within `cache_max_capacity` / `cache_max_bytes`. */
+  readonly evictions: number
   readonly insert_failures: number
   readonly last_insert_failure?: string
 }
@@ -63,6 +65,7 @@ const describe = (error: unknown): string => {
 export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   const { index, fastIndex } = options
   const freeLabels: Array<number> = []
+  let evictions = 0
   let nextLabel = 0
   const labels = new Map<string, number>()
   // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
@@ -73,7 +76,8 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     sizeCalculation: (entry) => semanticEntryBytes(entry, vectorBytes),
     ttl: options.ttlMs,
     // An entry that leaves (evicted, expired, replaced) takes its vectors with it and frees its label.
-    dispose: (entry, label) => {
+    dispose: (entry, label, reason) => {
+      if (reason === "evict") evictions++
       index.remove(label)
       fastIndex?.remove(label)
       labels.delete(entry.id)
@@ -154,6 +158,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
       index_allocated: index.allocated(),
       bytes: entries.calculatedSize,
       max_bytes: options.maxBytes,
+      evictions,
       insert_failures: insertFailures,
       ...(lastInsertFailure === undefined ? {} : { last_insert_failure: lastInsertFailure })
     })

@@ -144,6 +144,25 @@ export type SemanticCacheStatus =
   })
   | { readonly status: "disabled" | "unavailable"; readonly reason: string }
 
+/**
+ * What the `l1b.lookup` span shows about a stage: the best cosine seen, how many candidates reached the cut, and the
+ * verifier's verdict — what an operator tuning `similarity_threshold` looks for.
+ */
+const annotateStage = (
+  stage: SemanticHit["stage"],
+  candidates: ReadonlyArray<Candidate>,
+  cut: number,
+  found: Candidate | undefined
+) =>
+  Effect.annotateCurrentSpan({
+    "isartor.l1b.stage": stage,
+    "isartor.l1b.cosine_similarity": found?.similarity ?? candidates[0]?.similarity ?? 0,
+    "isartor.l1b.candidates_checked": candidates.filter((candidate) => candidate.similarity >= cut).length,
+    "isartor.l1b.verdict": found ? "accepted" : candidates.some((candidate) => candidate.similarity >= cut)
+      ? "rejected by the verifier"
+      : "no candidate above the threshold"
+  })
+
 /** L1b: answers a question asked before in other words, within the same scope, from an HNSW index of embeddings. */
 export class SemanticCache extends Context.Service<SemanticCache, {
   readonly lookup: (request: ChatRequest, threshold: number) => Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable>
@@ -193,6 +212,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
               const cut = Math.max(threshold, config.semantic_fast_threshold)
               const candidates = index.searchFast(fastVector, CANDIDATES, view.scope)
               const found = yield* firstVerified(candidates, cut, question, shared.stillHeld)
+              yield* annotateStage("fast", candidates, cut, found)
               if (found) return hit(found, "fast")
             }
             // Stage 2: the full model.
@@ -200,6 +220,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             vectors.set(request, vector)
             const candidates = index.searchModel(vector, CANDIDATES, view.scope)
             const found = yield* firstVerified(candidates, threshold, question, shared.stillHeld)
+            yield* annotateStage("model", candidates, threshold, found)
             if (found) return hit(found, "model")
             return yield* new CacheMiss({ layer: "l1b" })
           }),

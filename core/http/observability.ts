@@ -1,0 +1,250 @@
+import { Context, Effect, Exit, Metric, Option, Redacted, Tracer } from "effect"
+import { PrometheusMetrics } from "effect/observability"
+import { timingSafeEqual } from "hono/utils/buffer"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import {
+  buildInfo,
+  cacheEntries,
+  cacheEvictions,
+  httpRequestsTotal,
+  initialiseSeries,
+  layerLabel,
+  layerUp,
+  requestDuration,
+  requestsTotal,
+  seriesOf,
+  telemetryDropped
+} from "../observability/Metrics.ts"
+import type { LayerName, PipelineStatus } from "../pipeline/Pipeline.ts"
+
+type Fetch = (request: Request) => Response | Promise<Response>
+
+/** One request, as the access log and the JSON log line describe it. Never a header value: no key can leak here. */
+export interface RequestRecord {
+  readonly trace_id?: string
+  readonly method: string
+  readonly route: string
+  readonly status: number
+  readonly final_layer?: string
+  readonly provider?: string
+  readonly duration_ms: number
+}
+
+export interface EdgeOptions {
+  readonly config: AppConfigShape
+  /** The gateway's runtime: its metric registry, and its tracer when traces are exported. */
+  readonly context: Context.Context<never>
+  readonly tracing: boolean
+  readonly status: () => Promise<PipelineStatus | undefined>
+  readonly version: string
+  readonly runtime: string
+  /** Spans and metric exports the OTLP exporter has dropped since start. */
+  readonly dropped?: () => number
+  /** Called once a request's response has headers; absent when request lines are not logged. */
+  readonly logRequest?: (record: RequestRecord) => void
+}
+
+/** Routes are labels as they are; anything else is "other", so a scanner cannot grow the series without bound. */
+const ROUTES = new Set([
+  "/v1/chat/completions",
+  "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/responses",
+  "/v1/embeddings",
+  "/v1/completions",
+  "/api/chat",
+  "/v1/models",
+  "/health",
+  "/healthz",
+  "/metrics"
+])
+const routeOf = (url: string) => {
+  const start = url.indexOf("/", url.indexOf("//") + 2)
+  const end = url.indexOf("?", start)
+  const path = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end)
+  return ROUTES.has(path) ? path : "other"
+}
+
+const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
+const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/api/chat"]
+
+/** `traceparent: 00-<trace id>-<span id>-<flags>` (W3C Trace Context), or none when malformed or all zeros. */
+export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | undefined => {
+  const found = header === null ? null : /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(header.trim())
+  if (!found || /^0+$/.test(found[1]!) || /^0+$/.test(found[2]!)) return undefined
+  return Tracer.externalSpan({
+    traceId: found[1]!,
+    spanId: found[2]!,
+    sampled: (Number.parseInt(found[3]!, 16) & 1) === 1
+  })
+}
+
+/** The `gateway.request` span of each request in flight, for the pipeline's spans to hang under. */
+const requestSpans = new WeakMap<Request, Tracer.Span>()
+
+/** Runs the pipeline's effect under its request's `gateway.request` span (a no-op when traces are off). */
+export const withRequestSpan = <A, E, R>(request: Request, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const span = requestSpans.get(request)
+  return span === undefined ? effect : Effect.withParentSpan(effect, span)
+}
+
+const nowNanos = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1_000_000))
+
+/** The gateway key as `/metrics` accepts it: `X-API-Key`, `api-key` or `Authorization: Bearer`. */
+const presentedKey = (request: Request) =>
+  request.headers.get("x-api-key") ||
+  request.headers.get("api-key") ||
+  /^bearer[ \t]+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim() ||
+  undefined
+
+/**
+ * The gateway's HTTP edge, seen from outside: every request is counted (`isartor_requests_total` by the layer
+ * that answered, read from `X-Isartor-Layer`), timed, logged when asked, and — with traces on — wrapped in a
+ * `gateway.request` span that continues the caller's `traceparent` and names its trace in `X-Isartor-Trace-Id`.
+ * `/metrics` is served here, in Prometheus' text format, from the same registry.
+ */
+export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
+  const { config, context } = options
+  const tracer = Context.get(context, Tracer.Tracer)
+  const requests = seriesOf(requestsTotal)
+  const httpRequests = seriesOf(httpRequestsTotal)
+  const durations = seriesOf(requestDuration)
+  const gatewayKey = Redacted.value(config.gateway_api_key)
+  const metricsLocked = gatewayKey !== "" && !config.metrics_public
+
+  const entries = seriesOf(cacheEntries)
+  const up = seriesOf(layerUp)
+  const evictions = seriesOf(cacheEvictions)
+  const evictionsSeen: Partial<Record<LayerName, number>> = {}
+  let droppedSeen = 0
+  buildInfo.pipe(Metric.withAttributes({ version: options.version, runtime: options.runtime }))
+    .updateUnsafe(1, context)
+  // Series present from the first scrape at 0, so rate() counts the first requests and panels show 0, not No Data.
+  for (const endpoint of PIPELINE_ROUTES) {
+    for (const layer of Object.values(layerLabel)) {
+      requests({ final_layer: layer, endpoint, status: "200" }).valueUnsafe(context)
+    }
+    for (const status of ["429", "502"]) requests({ final_layer: layerLabel.l3, endpoint, status }).valueUnsafe(context)
+  }
+  initialiseSeries(context)
+
+  /** Gauges mirror /health at scrape time; counters kept by the caches advance by what they moved since. */
+  const sample = async () => {
+    const status = await options.status()
+    for (const name of ["l1a", "l1b", "l2", "l3"] as const) {
+      const layer = status?.layers[name] as
+        | { readonly status: string; readonly entries?: number; readonly evictions?: number }
+        | undefined
+      up({ layer: layerLabel[name] }).updateUnsafe(layer?.status === "ok" ? 1 : 0, context)
+      if (typeof layer?.entries === "number") entries({ layer: layerLabel[name] }).updateUnsafe(layer.entries, context)
+      if (typeof layer?.evictions === "number") {
+        evictions({ layer: layerLabel[name] }).updateUnsafe(layer.evictions - (evictionsSeen[name] ?? 0), context)
+        evictionsSeen[name] = layer.evictions
+      }
+    }
+    const dropped = options.dropped?.() ?? 0
+    telemetryDropped.updateUnsafe(dropped - droppedSeen, context)
+    droppedSeen = dropped
+  }
+
+  const metrics = async (request: Request): Promise<Response> => {
+    if (metricsLocked) {
+      const presented = presentedKey(request)
+      if (presented === undefined || !(await timingSafeEqual(presented, gatewayKey))) {
+        return new Response(
+          JSON.stringify({ error: { message: "/metrics needs the gateway key (or metrics_public = true)" } }),
+          { status: 401, headers: { "content-type": "application/json", "www-authenticate": "Bearer" } }
+        )
+      }
+    }
+    await sample()
+    return new Response(PrometheusMetrics.formatUnsafe(context), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" }
+    })
+  }
+
+  const record = (request: Request, route: string, response: Response, start: number, span?: Tracer.Span) => {
+    const seconds = (performance.now() - start) / 1000
+    const status = String(response.status)
+    const layer = response.headers.get("x-isartor-layer")
+    const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
+    httpRequests({ route, method: request.method, status }).updateUnsafe(1, context)
+    durations({ endpoint: route }).updateUnsafe(seconds, context)
+    if (finalLayer !== undefined) {
+      requests({ final_layer: finalLayer, endpoint: route, status }).updateUnsafe(1, context)
+    }
+    const provider = response.headers.get("x-isartor-provider") ?? undefined
+    if (span !== undefined) {
+      span.attribute("http.response.status_code", response.status)
+      if (finalLayer !== undefined) span.attribute("isartor.final_layer", finalLayer)
+      if (provider !== undefined) span.attribute("isartor.provider", provider)
+      span.end(nowNanos(), response.status >= 500 ? Exit.fail(`HTTP ${status}`) : Exit.void)
+    }
+    options.logRequest?.({
+      ...(span ? { trace_id: span.traceId } : {}),
+      method: request.method,
+      route,
+      status: response.status,
+      ...(finalLayer ? { final_layer: finalLayer } : {}),
+      ...(provider ? { provider } : {}),
+      duration_ms: Math.round(seconds * 100_000) / 100
+    })
+  }
+
+  const startSpan = (request: Request, route: string) => {
+    const parent = parseTraceparent(request.headers.get("traceparent"))
+    const span = tracer.span({
+      name: "gateway.request",
+      parent: parent ? Option.some(parent) : Option.none(),
+      annotations: Context.empty(),
+      links: [],
+      startTime: nowNanos(),
+      kind: "server",
+      root: parent === undefined,
+      sampled: parent?.sampled ?? true
+    })
+    span.attribute("http.request.method", request.method)
+    span.attribute("http.route", route)
+    requestSpans.set(request, span)
+    return span
+  }
+
+  /** The trace id on the response; a response whose headers cannot change (a passed-through fetch) is copied. */
+  const withTraceId = (response: Response, traceId: string) => {
+    try {
+      response.headers.set("x-isartor-trace-id", traceId)
+      return response
+    } catch {
+      const copy = new Response(response.body, response)
+      copy.headers.set("x-isartor-trace-id", traceId)
+      return copy
+    }
+  }
+
+  const serveMetricsHere = config.metrics_port === 0
+  const fetch = async (request: Request): Promise<Response> => {
+    const start = performance.now()
+    const route = routeOf(request.url)
+    if (route === "/metrics" && serveMetricsHere && request.method === "GET") {
+      const response = await metrics(request)
+      record(request, route, response, start)
+      return response
+    }
+    const span = options.tracing ? startSpan(request, route) : undefined
+    let response: Response
+    try {
+      response = await inner(request)
+    } catch (error) {
+      span?.end(nowNanos(), Exit.die(error))
+      throw error
+    }
+    record(request, route, response, start, span)
+    return span ? withTraceId(response, span.traceId) : response
+  }
+  /** `/metrics` alone, for `metrics_port`. */
+  const metricsOnly = async (request: Request): Promise<Response> =>
+    routeOf(request.url) === "/metrics" && request.method === "GET"
+      ? metrics(request)
+      : new Response("only GET /metrics is served on this port\n", { status: 404 })
+  return { fetch, metricsOnly }
+}

@@ -1,0 +1,148 @@
+import { type Context, Effect, Metric } from "effect"
+import type { LayerName } from "../pipeline/Pipeline.ts"
+import { modelOf, type Price, usageOf } from "./usage.ts"
+
+/**
+ * The gateway's metrics, named and labelled as the operators' guide writes its PromQL
+ * (`isartor_requests_total{final_layer="L3_Cloud"}`, `isartor_layer_duration_seconds_bucket`). Effect `Metric`s: the
+ * gateway's own `/metrics` renders them in Prometheus' text format, and the runtime may bridge them to OTLP.
+ */
+
+/** The label a layer has in every metric: the guide's names. */
+export const layerLabel: Record<LayerName, string> = {
+  l1a: "L1a_ExactCache",
+  l1b: "L1b_SemanticCache",
+  l2: "L2_SLM",
+  l3: "L3_Cloud"
+}
+
+/** From 0.1 ms (an exact hit) to 60 s (a slow cloud answer). */
+export const DURATION_BOUNDARIES: ReadonlyArray<number> = [
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60
+]
+
+export const requestsTotal = Metric.counter("isartor_requests_total", {
+  description: "Requests answered by the pipeline, by the layer that answered (final_layer), endpoint and HTTP status."
+})
+export const httpRequestsTotal = Metric.counter("isartor_http_requests_total", {
+  description: "Every HTTP request, by route and status, including those refused before the pipeline (400, 401, 413)."
+})
+export const requestDuration = Metric.histogram("isartor_request_duration_seconds", {
+  description: "Time from request to response headers, by endpoint.",
+  boundaries: DURATION_BOUNDARIES
+})
+export const layerDuration = Metric.histogram("isartor_layer_duration_seconds", {
+  description: "Time each layer took on a request, hit or miss (layer_name).",
+  boundaries: DURATION_BOUNDARIES
+})
+export const cacheEntries = Metric.gauge("isartor_cache_entries", {
+  description: "Entries each cache holds now (this replica's view for Redis-backed L1b)."
+})
+export const cacheEvictions = Metric.counter("isartor_cache_evictions_total", {
+  description: "Entries the in-process caches dropped to stay within cache_max_capacity / cache_max_bytes.",
+  incremental: true
+})
+export const l3Retries = Metric.counter("isartor_l3_retries_total", {
+  description: "Upstream calls retried, by provider and the reason of the failure retried."
+})
+export const l3Errors = Metric.counter("isartor_l3_errors_total", {
+  description: "Failed upstream attempts, by provider and upstream status (or the reason when there was none)."
+})
+export const tokensTotal = Metric.counter("isartor_tokens_total", {
+  description: "Tokens of answers: spent (from L3) or saved (an answer's usage served again from L1a, L1b or L2)."
+})
+export const costSaved = Metric.counter("isartor_estimated_cost_saved_usd_total", {
+  description: "Estimated USD not spent at the provider: saved tokens priced by model_prices (list prices, estimates)."
+})
+export const layerUp = Metric.gauge("isartor_layer_up", {
+  description: "1 when the layer is usable, 0 when it is down or turned off; mirrors /health."
+})
+export const buildInfo = Metric.gauge("isartor_build_info", {
+  description: "Always 1; the labels say which version runs on which runtime."
+})
+export const telemetryDropped = Metric.counter("isartor_otel_dropped_total", {
+  description: "Spans or metric exports the OTLP exporter dropped (collector down or queue full).",
+  incremental: true
+})
+
+/**
+ * One series of a metric per label set, made once: an update then costs a map lookup, not an attribute merge
+ * (this runs on every exact hit).
+ */
+export const seriesOf = <M extends Metric.Metric<any, any>>(metric: M) => {
+  const made = new Map<string, M>()
+  return (labels: Readonly<Record<string, string>>): M => {
+    const key = Object.values(labels).join("\u0000")
+    let series = made.get(key)
+    if (series === undefined) {
+      series = Metric.withAttributes(metric, labels) as M
+      made.set(key, series)
+    }
+    return series
+  }
+}
+
+const layerDurationSeries = seriesOf(layerDuration)
+const durationOf = {
+  l1a: layerDurationSeries({ layer_name: layerLabel.l1a }),
+  l1b: layerDurationSeries({ layer_name: layerLabel.l1b }),
+  l2: layerDurationSeries({ layer_name: layerLabel.l2 }),
+  l3: layerDurationSeries({ layer_name: layerLabel.l3 })
+}
+
+/** Records how long a layer took on a request, whether it answered or passed the request on. */
+export const timeLayer = <A, E, R>(layer: LayerName, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.onExit(effect, () => Metric.update(durationOf[layer], (performance.now() - start) / 1000))
+  })
+
+const tokenSeries = seriesOf(tokensTotal)
+const tokensSaved = tokenSeries({ direction: "saved" })
+const tokensSpent = tokenSeries({ direction: "spent" })
+
+/**
+ * Counts an answer's tokens: spent when a provider produced it, saved when a cache or the local model served it
+ * instead — then also what it would have cost, at the model's listed price.
+ */
+export const countTokens = (
+  completion: string,
+  direction: "saved" | "spent",
+  price: (model: string) => Price | undefined,
+  context: Context.Context<never>
+): void => {
+  const usage = usageOf(completion)
+  if (usage === undefined) return
+  const total = usage.input + usage.output
+  if (total <= 0) return
+  if (direction === "spent") return tokensSpent.updateUnsafe(total, context)
+  tokensSaved.updateUnsafe(total, context)
+  const listed = price(modelOf(completion))
+  if (listed) costSaved.updateUnsafe(usage.input * listed.input + usage.output * listed.output, context)
+}
+
+/** The series every gateway has, created at 0 before the first request. */
+export const initialiseSeries = (context: Context.Context<never>) => {
+  for (const series of Object.values(durationOf)) series.valueUnsafe(context)
+  tokensSaved.valueUnsafe(context)
+  tokensSpent.valueUnsafe(context)
+  costSaved.valueUnsafe(context)
+  telemetryDropped.valueUnsafe(context)
+}

@@ -1,0 +1,24 @@
+import type { Layer } from "effect"
+
+/** What the gateway tells the runtime's exporter when `enable_monitoring` is on. */
+export interface TelemetrySettings {
+  readonly endpoint: string
+  readonly protocol: "grpc" | "http/protobuf"
+  readonly version: string
+  /** Warnings go to the gateway's log: one line, rate-limited by the exporter. */
+  readonly warn: (line: string) => void
+}
+
+/**
+ * An OTLP exporter, built by the runtime (core imports no OpenTelemetry SDK): a layer that installs the tracer and
+ * exports the gateway's metrics, what it exports to for the start-up line, and how much it has dropped.
+ */
+export interface TelemetryExport {
+  readonly layer: Layer.Layer<never>
+  /** e.g. "traces and metrics over grpc to http://otel-collector:4317 as service isartor". */
+  readonly description: string
+  /** Spans and metric points dropped since start: collector unreachable or queue full. */
+  readonly dropped: () => number
+}
+
+export type TelemetryExporter = (settings: TelemetrySettings) => TelemetryExport

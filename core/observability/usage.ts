@@ -1,0 +1,63 @@
+/**
+ * Token usage read from a serialised completion, and what it would have cost at the provider. Read from the
+ * text, not parsed: this runs on every cache hit, and a completion can be large. Inside a JSON string every quote
+ * is escaped, so `"usage":` and `"model":"` only match the completion's own fields.
+ */
+
+export interface Usage {
+  readonly input: number
+  readonly output: number
+}
+
+const numberAfter = (text: string, field: string, from: number): number => {
+  const at = text.indexOf(`"${field}":`, from)
+  if (at < 0) return 0
+  const value = Number.parseInt(text.slice(at + field.length + 3, at + field.length + 23), 10)
+  return Number.isFinite(value) ? value : 0
+}
+
+/** The completion's `usage` (OpenAI's names; what every provider is translated to), or undefined without one. */
+export const usageOf = (completion: string): Usage | undefined => {
+  const at = completion.lastIndexOf("\"usage\":{")
+  if (at < 0) return undefined
+  return {
+    input: numberAfter(completion, "prompt_tokens", at),
+    output: numberAfter(completion, "completion_tokens", at)
+  }
+}
+
+export const modelOf = (completion: string): string => {
+  const found = /"model":"([^"\\]*)"/.exec(completion)
+  return found?.[1] ?? ""
+}
+
+export interface Price {
+  readonly model: string
+  /** USD per token. */
+  readonly input: number
+  readonly output: number
+}
+
+/** `gpt-4o-mini=0.15/0.60`: USD per million input / output tokens. */
+export const parsePrice = (entry: string): Price | undefined => {
+  const found = /^([^=\s]+)\s*=\s*([0-9.]+)\s*\/\s*([0-9.]+)$/.exec(entry.trim())
+  if (!found) return undefined
+  const input = Number(found[2])
+  const output = Number(found[3])
+  return Number.isFinite(input) && Number.isFinite(output)
+    ? { model: found[1]!, input: input / 1e6, output: output / 1e6 }
+    : undefined
+}
+
+/** The price of a model: the entry whose name is its longest prefix (`gpt-4o-mini-2024-07-18` is `gpt-4o-mini`). */
+export const priceTable = (entries: ReadonlyArray<string>) => {
+  const prices = entries.flatMap((entry) => parsePrice(entry) ?? [])
+    .sort((a, b) => b.model.length - a.model.length)
+  const memo = new Map<string, Price | undefined>()
+  return (model: string): Price | undefined => {
+    if (memo.has(model)) return memo.get(model)
+    const price = prices.find((candidate) => model.startsWith(candidate.model))
+    if (memo.size < 1000) memo.set(model, price)
+    return price
+  }
+}

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict"
+import { readFileSync } from "node:fs"
+import { after, before, describe, it } from "node:test"
+import type { SemanticBackends } from "../../core/Gateway.ts"
+import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
+import { projectRoot } from "../support/processes.ts"
+import { promtool, type RunningPrometheus, type Sample, startPrometheus } from "./prometheus.ts"
+
+/** The operators' guide's queries, as written there. */
+const DEFLECTION_RATE = `1 - (
+  sum(rate(isartor_requests_total{final_layer="L3_Cloud"}[5m]))
+  /
+  sum(rate(isartor_requests_total[5m]))
+)`
+const P99_BY_LAYER = `histogram_quantile(0.99, sum by (le, layer_name) (
+  rate(isartor_layer_duration_seconds_bucket[5m])
+))`
+
+const GATEWAY_KEY = "gw-secret-key-for-metrics"
+const model = await loadUseLite()
+const hnswlib = await loadHnswlib()
+const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
+
+let upstream: FakeOpenAI
+let gateway: RunningGateway
+let prometheus: RunningPrometheus
+/** The time of the scrape that saw every request of the mix: queries are evaluated there. */
+let scrapedAt: number
+
+const ask = async (prompt: string) => {
+  const response = await fetch(`${gateway.url}/api/chat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${GATEWAY_KEY}` },
+    body: JSON.stringify({ prompt })
+  })
+  await response.text()
+  return `${response.status} ${response.headers.get("x-isartor-layer")}`
+}
+
+const byLayer = (samples: Array<Sample>) =>
+  Object.fromEntries(samples.map((sample) => [sample.metric.layer_name, sample.value]))
+
+before(async () => {
+  upstream = await startFakeOpenAI()
+  // Cloud answers take 300 ms: L3's p99 lands in the (0.25 s, 0.5 s] bucket, far above the caches'.
+  upstream.setDefault({ kind: "ok", delayMs: 300 })
+  gateway = await startTestGateway(
+    upstreamEnv(upstream.url, { ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY, ISARTOR__L3_MAX_RETRIES: "0" }),
+    {},
+    backends
+  )
+  prometheus = await startPrometheus([{
+    job: "isartor",
+    target: gateway.url.slice("http://".length),
+    bearer: GATEWAY_KEY
+  }])
+  // A first scrape before any request: every series starts at 0, as it does for an operator.
+  await prometheus.waitFor(`up{job="isartor"}`, (samples) => samples[0]?.value === 1)
+
+  const outcomes = [
+    await ask("How do I reset my password?"),
+    await ask("What is the capital of France?"),
+    await ask("Tell me a joke about cats"),
+    await ask("What is the capital of France?"),
+    await ask("What is the capital of France?"),
+    await ask("What is the capital of France?"),
+    await ask("Tell me a joke about cats"),
+    await ask("How can I reset my password?")
+  ]
+  upstream.queue.push({ kind: "error", status: 500, message: "upstream exploded" })
+  outcomes.push(await ask("Write a haiku about rain"))
+  assert.deepEqual(outcomes, [
+    "200 l3",
+    "200 l3",
+    "200 l3",
+    "200 l1a",
+    "200 l1a",
+    "200 l1a",
+    "200 l1a",
+    "200 l1b",
+    "502 l3"
+  ])
+  await prometheus.waitFor("sum(isartor_requests_total)", (samples) => samples[0]?.value === 9)
+  const [seen] = await prometheus.query("timestamp(isartor_build_info)")
+  scrapedAt = seen!.value
+})
+
+after(async () => {
+  await prometheus?.stop()
+  await gateway?.close()
+  await upstream?.close()
+})
+
+describe("Prometheus scraping the gateway's /metrics", () => {
+  it("computes the guide's deflection rate: 5 of 9 requests answered without the cloud", async () => {
+    const [rate] = await prometheus.query(DEFLECTION_RATE, scrapedAt)
+    assert.ok(rate, "the deflection query returns a value")
+    assert.ok(Math.abs(rate.value - 5 / 9) < 1e-9, `deflection rate ${rate.value}, expected ${5 / 9}`)
+  })
+
+  it("computes the guide's p99 per layer: the cloud is the slow layer", async () => {
+    const p99 = byLayer(await prometheus.query(P99_BY_LAYER, scrapedAt))
+    // Three answers in (0.25, 0.5] and one immediate 502: the 99th percentile is interpolated in the 0.25–0.5 bucket.
+    assert.ok(p99.L3_Cloud! > 0.25 && p99.L3_Cloud! <= 0.5, `L3 p99 ${p99.L3_Cloud}`)
+    assert.ok(p99.L1a_ExactCache! < p99.L3_Cloud!, `L1a p99 ${p99.L1a_ExactCache} below L3's`)
+    assert.ok(p99.L1b_SemanticCache! < p99.L3_Cloud!, `L1b p99 ${p99.L1b_SemanticCache} below L3's`)
+  })
+
+  it("counts requests by final layer, endpoint and status, and the cloud's failure by provider and status", async () => {
+    const requests = await prometheus.query(`sum by (final_layer, status) (isartor_requests_total) > 0`, scrapedAt)
+    const counted = Object.fromEntries(
+      requests.map((sample) => [`${sample.metric.final_layer} ${sample.metric.status}`, sample.value])
+    )
+    assert.deepEqual(counted, {
+      "L1a_ExactCache 200": 4,
+      "L1b_SemanticCache 200": 1,
+      "L3_Cloud 200": 3,
+      "L3_Cloud 502": 1
+    })
+    const [errors] = await prometheus.query(`isartor_l3_errors_total{provider="openai",status="500"}`, scrapedAt)
+    assert.equal(errors?.value, 1)
+  })
+
+  it("counts the tokens saved by the caches and what they would have cost", async () => {
+    const tokens = Object.fromEntries(
+      (await prometheus.query("isartor_tokens_total", scrapedAt)).map((sample) => [
+        sample.metric.direction,
+        sample.value
+      ])
+    )
+    assert.ok(tokens.spent! > 0, "the cloud's answers spent tokens")
+    assert.ok(tokens.saved! > 0, "the cached answers saved tokens")
+    const [cost] = await prometheus.query("isartor_estimated_cost_saved_usd_total", scrapedAt)
+    assert.ok(cost!.value > 0, "gpt-4o-mini is priced")
+  })
+
+  it("shows each layer up or down as /health does, and the cache's entries", async () => {
+    const up = Object.fromEntries(
+      (await prometheus.query("isartor_layer_up", scrapedAt)).map((sample) => [sample.metric.layer, sample.value])
+    )
+    assert.deepEqual(up, { L1a_ExactCache: 1, L1b_SemanticCache: 1, L2_SLM: 0, L3_Cloud: 1 })
+    const [entries] = await prometheus.query(`isartor_cache_entries{layer="L1a_ExactCache"}`, scrapedAt)
+    assert.equal(entries?.value, 3, "three answers cached")
+  })
+
+  it("serves a scrape that promtool accepts, with no key in it", async () => {
+    const scrape = await (await fetch(`${gateway.url}/metrics`, { headers: { "x-api-key": GATEWAY_KEY } })).text()
+    const checked = promtool(["check", "metrics"], scrape)
+    assert.ok(checked.ok, checked.output)
+    for (const secret of [TEST_PROVIDER_KEY, GATEWAY_KEY]) assert.ok(!scrape.includes(secret), "no key in /metrics")
+  })
+
+  it("keeps /metrics behind the gateway key", async () => {
+    assert.equal((await fetch(`${gateway.url}/metrics`)).status, 401)
+    assert.equal((await fetch(`${gateway.url}/metrics`, { headers: { authorization: "Bearer wrong" } })).status, 401)
+  })
+
+  it("ships a prometheus.yml that promtool accepts", () => {
+    const checked = promtool(["check", "config", `${projectRoot}prometheus.yml`])
+    assert.ok(checked.ok, checked.output)
+    assert.match(readFileSync(`${projectRoot}prometheus.yml`, "utf8"), /otel-collector:8889/)
+  })
+})
