@@ -104,6 +104,9 @@ interface ChunkChoice {
   delta?: {
     role?: string
     content?: string | null
+    reasoning_content?: string | null
+    reasoning_signature?: string
+    reasoning_redacted?: Array<string>
     refusal?: string | null
     tool_calls?: Array<{ index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }>
   }
@@ -140,6 +143,19 @@ export class CompletionAssembler {
       if (delta.role) choice.message.role = delta.role
       if (typeof delta.content === "string") choice.message.content = (choice.message.content ?? "") + delta.content
       if (typeof delta.refusal === "string") choice.message.refusal = (choice.message.refusal ?? "") + delta.refusal
+      const message = choice.message
+      if (typeof delta.reasoning_content === "string") {
+        message.reasoning_content = String(message.reasoning_content ?? "") + delta.reasoning_content
+      }
+      if (typeof delta.reasoning_signature === "string") {
+        message.reasoning_signature = String(message.reasoning_signature ?? "") + delta.reasoning_signature
+      }
+      if (delta.reasoning_redacted) {
+        message.reasoning_redacted = [
+          ...(message.reasoning_redacted as Array<string> | undefined) ?? [],
+          ...delta.reasoning_redacted
+        ]
+      }
       for (const call of delta.tool_calls ?? []) {
         const calls = (choice.message.tool_calls ??= [])
         const at = call.index ?? calls.length

@@ -38,11 +38,19 @@ export interface OpenAIChunk {
   readonly id?: string
   readonly model?: string
   readonly error?: { readonly message?: unknown } | string | null
-  readonly usage?: { readonly prompt_tokens?: number; readonly completion_tokens?: number } | null
+  readonly usage?: {
+    readonly prompt_tokens?: number
+    readonly completion_tokens?: number
+    readonly [field: string]: unknown
+  } | null
   readonly choices?: ReadonlyArray<{
     readonly index?: number
     readonly delta?: {
       readonly content?: string | null
+      /** Reasoning text (OpenAI-compatible servers; Anthropic thinking), its signature and redacted parts. */
+      readonly reasoning_content?: string | null
+      readonly reasoning_signature?: string
+      readonly reasoning_redacted?: ReadonlyArray<string>
       readonly tool_calls?: ReadonlyArray<{
         readonly index?: number
         readonly id?: string

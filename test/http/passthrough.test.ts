@@ -1,6 +1,13 @@
+import Anthropic from "@anthropic-ai/sdk"
 import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
-import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import {
+  FAKE_CACHE_USAGE,
+  FAKE_THINKING,
+  type FakeProviders,
+  PROMPT_TOKENS,
+  startFakeProviders
+} from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
 
 // Same-format pass-through: an upstream that speaks the client's API receives the client's bytes and protocol
@@ -88,6 +95,56 @@ describe("Anthropic client, Anthropic upstream", () => {
     assert.equal(await ask(anthropicBody("keyed", { thinking: { type: "enabled", budget_tokens: 8000 } })), "l3")
     assert.equal(await ask(anthropicBody("keyed"), { ...anthropicHeaders, "anthropic-beta": "other-beta" }), "l3")
     assert.equal(fake.calls.length, 3)
+  })
+})
+
+describe("Anthropic answers come back whole: thinking with its signature, cache figures", () => {
+  const client = () => new Anthropic({ apiKey: "caller-key", baseURL: gateways.anthropic!.url, maxRetries: 0 })
+  const request = (question: string) => ({
+    model: "claude-sonnet-4-5",
+    max_tokens: 4096,
+    thinking: { type: "enabled" as const, budget_tokens: 2048 },
+    system: [{ type: "text" as const, text: "Be exact.", cache_control: { type: "ephemeral" as const } }],
+    messages: [{ role: "user" as const, content: question }]
+  })
+
+  it("plain, then from L1a", async () => {
+    for (const layer of ["l3", "l1a"]) {
+      const { data, response } = await client().messages.create(request("think plainly")).withResponse()
+      assert.equal(response.headers.get("x-isartor-layer"), layer)
+      assert.deepEqual(data.content[0], FAKE_THINKING)
+      assert.equal(data.content[1]?.type, "text")
+      assert.equal(data.usage.input_tokens, PROMPT_TOKENS)
+      assert.equal(data.usage.cache_read_input_tokens, FAKE_CACHE_USAGE.cache_read_input_tokens)
+      assert.equal(data.usage.cache_creation_input_tokens, FAKE_CACHE_USAGE.cache_creation_input_tokens)
+    }
+  })
+
+  it("streamed, then replayed from L1a", async () => {
+    for (const layer of ["l3", "l1a"]) {
+      const stream = client().messages.stream(request("think in a stream"))
+      const message = await stream.finalMessage()
+      assert.equal((await stream.withResponse()).response.headers.get("x-isartor-layer"), layer)
+      assert.deepEqual(message.content[0], FAKE_THINKING)
+      assert.equal(message.content[1]?.type, "text")
+      assert.equal(message.usage.input_tokens, PROMPT_TOKENS)
+      assert.equal(message.usage.cache_read_input_tokens, FAKE_CACHE_USAGE.cache_read_input_tokens)
+    }
+  })
+
+  it("an OpenAI client of an Anthropic upstream reads the thinking as reasoning_content", async () => {
+    const response = await send(
+      "anthropic",
+      "/v1/chat/completions",
+      JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 4096,
+        reasoning_effort: "low",
+        messages: [{ role: "user", content: "reason for me" }]
+      })
+    )
+    const completion = (await response.json()) as { choices: Array<{ message: Record<string, unknown> }> }
+    assert.equal(completion.choices[0]!.message.reasoning_content, FAKE_THINKING.thinking)
   })
 })
 

@@ -222,17 +222,39 @@ const openAIStream = async (
   res.end()
 }
 
-const anthropicJson = (reply: Reply, model: string) => ({
+/** What Anthropic adds when asked: a thinking block (with extended thinking on), cache figures (with cache_control). */
+export interface AnthropicExtras {
+  readonly thinking: boolean
+  readonly cached: boolean
+}
+
+export const FAKE_THINKING = { type: "thinking", thinking: "Let me think this through.", signature: "sig-fake-0123" }
+/** Cache figures the fake reports for a request that marks anything with cache_control. */
+export const FAKE_CACHE_USAGE = { cache_creation_input_tokens: 20, cache_read_input_tokens: 100 }
+
+const extrasOf = (body: Json): AnthropicExtras => ({
+  thinking: body.thinking?.type === "enabled",
+  cached: JSON.stringify(body).includes("\"cache_control\"")
+})
+
+const anthropicJson = (reply: Reply, model: string, extras: AnthropicExtras = { thinking: false, cached: false }) => ({
   id: "msg_fake",
   type: "message",
   role: "assistant",
   model,
-  content: reply.kind === "text"
-    ? [{ type: "text", text: reply.text }]
-    : [{ type: "tool_use", id: reply.id, name: reply.name, input: reply.args }],
+  content: [
+    ...(extras.thinking ? [FAKE_THINKING] : []),
+    ...(reply.kind === "text"
+      ? [{ type: "text", text: reply.text }]
+      : [{ type: "tool_use", id: reply.id, name: reply.name, input: reply.args }])
+  ],
   stop_reason: reply.kind === "text" ? "end_turn" : "tool_use",
   stop_sequence: null,
-  usage: { input_tokens: PROMPT_TOKENS, output_tokens: completionTokens(reply) }
+  usage: {
+    input_tokens: PROMPT_TOKENS,
+    output_tokens: completionTokens(reply),
+    ...(extras.cached ? FAKE_CACHE_USAGE : {})
+  }
 })
 
 const anthropicStream = async (
@@ -240,7 +262,8 @@ const anthropicStream = async (
   reply: Reply,
   model: string,
   fault: StreamFault | undefined,
-  credential: string
+  credential: string,
+  extras: AnthropicExtras
 ) => {
   const event = (type: string, data: Json) => sse(res, { type, ...data }, type)
   const errorEvent = () => {
@@ -251,27 +274,34 @@ const anthropicStream = async (
       ...anthropicJson(reply, model),
       content: [],
       stop_reason: null,
-      usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1 }
+      usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1, ...(extras.cached ? FAKE_CACHE_USAGE : {}) }
     }
   })
+  const index = extras.thinking ? 1 : 0
+  if (extras.thinking) {
+    event("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "", signature: "" } })
+    event("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: FAKE_THINKING.thinking } })
+    event("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: FAKE_THINKING.signature } })
+    event("content_block_stop", { index: 0 })
+  }
   if (reply.kind === "text") {
-    event("content_block_start", { index: 0, content_block: { type: "text", text: "" } })
+    event("content_block_start", { index, content_block: { type: "text", text: "" } })
     event("ping", {})
     for (const [i, word] of words(reply.text).entries()) {
-      event("content_block_delta", { index: 0, delta: { type: "text_delta", text: word } })
+      event("content_block_delta", { index, delta: { type: "text_delta", text: word } })
       if (i === 1 && fail(res, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
     const args = JSON.stringify(reply.args)
     event("content_block_start", {
-      index: 0,
+      index,
       content_block: { type: "tool_use", id: reply.id, name: reply.name, input: {} }
     })
-    event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: args.slice(0, 5) } })
-    event("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: args.slice(5) } })
+    event("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: args.slice(0, 5) } })
+    event("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: args.slice(5) } })
   }
-  event("content_block_stop", { index: 0 })
+  event("content_block_stop", { index })
   event("message_delta", {
     delta: { stop_reason: reply.kind === "text" ? "end_turn" : "tool_use", stop_sequence: null },
     usage: { output_tokens: completionTokens(reply) }
@@ -454,14 +484,14 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
       const streaming = format === "gemini" ? target.stream === true : body.stream === true
       if (streaming) {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-        if (format === "anthropic") return anthropicStream(res, reply, model, fault, credential)
+        if (format === "anthropic") return anthropicStream(res, reply, model, fault, credential, extrasOf(body))
         if (format === "gemini") return geminiStream(res, reply, model, fault, credential)
         return openAIStream(res, reply, model, body, fault, credential)
       }
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify(
         format === "anthropic"
-          ? anthropicJson(reply, model)
+          ? anthropicJson(reply, model, extrasOf(body))
           : format === "gemini"
           ? {
             candidates: [geminiCandidate(reply, "STOP")],

@@ -1,7 +1,16 @@
 /** Whole (non-streamed) answers: an Anthropic message ⇄ an OpenAI `chat.completion`. */
 import type { Completion, ToolCall } from "../../domain/Completion.ts"
 import type { Json } from "../openai.ts"
-import { type AnthropicMessage, type Block, finishFromAnthropic, parseArguments, stopFromOpenAI } from "./wire.ts"
+import {
+  type AnthropicMessage,
+  type Block,
+  type CanonicalReasoning,
+  finishFromAnthropic,
+  parseArguments,
+  stopFromOpenAI,
+  usageFromAnthropic,
+  usageToAnthropic
+} from "./wire.ts"
 
 // ---- Anthropic response → OpenAI completion ----
 
@@ -13,8 +22,13 @@ export const fromAnthropicMessage = (message: AnthropicMessage): Completion => {
     type: "function",
     function: { name: String(b.name), arguments: JSON.stringify(b.input ?? {}) }
   }))
-  const input = Number(message.usage?.input_tokens ?? 0)
-  const output = Number(message.usage?.output_tokens ?? 0)
+  const thinking = blocks.filter((b) => b.type === "thinking")
+  const redacted = blocks.filter((b) => b.type === "redacted_thinking").map((b) => String(b.data ?? ""))
+  const reasoning: CanonicalReasoning = {
+    ...(thinking.length > 0 ? { reasoning_content: thinking.map((b) => String(b.thinking ?? "")).join("") } : {}),
+    ...(thinking.some((b) => b.signature) ? { reasoning_signature: String(thinking.at(-1)!.signature ?? "") } : {}),
+    ...(redacted.length > 0 ? { reasoning_redacted: redacted } : {})
+  }
   return {
     id: String(message.id),
     object: "chat.completion",
@@ -25,11 +39,12 @@ export const fromAnthropicMessage = (message: AnthropicMessage): Completion => {
       message: {
         role: "assistant",
         content: text === "" && toolCalls.length > 0 ? null : text,
+        ...reasoning,
         ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {})
       },
       finish_reason: finishFromAnthropic[String(message.stop_reason)] ?? "stop"
     }],
-    usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output }
+    usage: usageFromAnthropic(message.usage)
   }
 }
 
@@ -38,6 +53,16 @@ export const fromAnthropicMessage = (message: AnthropicMessage): Completion => {
 export const toAnthropicMessage = (completion: Completion): AnthropicMessage & Json => {
   const choice = completion.choices[0]
   const content: Array<Block> = []
+  const reasoning = (choice?.message ?? {}) as CanonicalReasoning
+  // Thinking comes first, as Anthropic sends it, with its signature: a client sends it back on the next turn.
+  if (reasoning.reasoning_content !== undefined) {
+    content.push({
+      type: "thinking",
+      thinking: reasoning.reasoning_content,
+      signature: reasoning.reasoning_signature ?? ""
+    })
+  }
+  for (const data of reasoning.reasoning_redacted ?? []) content.push({ type: "redacted_thinking", data })
   if (choice?.message.content) content.push({ type: "text", text: choice.message.content })
   for (const call of choice?.message.tool_calls ?? []) {
     content.push({
@@ -55,9 +80,6 @@ export const toAnthropicMessage = (completion: Completion): AnthropicMessage & J
     content,
     stop_reason: stopFromOpenAI[choice?.finish_reason ?? "stop"] ?? "end_turn",
     stop_sequence: null,
-    usage: {
-      input_tokens: completion.usage?.prompt_tokens ?? 0,
-      output_tokens: completion.usage?.completion_tokens ?? 0
-    }
+    usage: usageToAnthropic(completion.usage)
   }
 }

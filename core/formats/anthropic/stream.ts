@@ -1,11 +1,19 @@
 /** Streamed answers, one event at a time: Anthropic's SSE events ⇄ OpenAI `chat.completion.chunk`s. */
 import type { Json } from "../openai.ts"
-import { type AnthropicStreamEvent, finishFromAnthropic, type OpenAIChunk, stopFromOpenAI } from "./wire.ts"
+import {
+  type AnthropicStreamEvent,
+  type AnthropicUsage,
+  finishFromAnthropic,
+  type OpenAIChunk,
+  stopFromOpenAI,
+  usageFromAnthropic,
+  usageToAnthropic
+} from "./wire.ts"
 
 /** Anthropic's stream events → OpenAI chunks, one event at a time. */
 export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
   let head = { id: "", model: "", created: Math.floor(Date.now() / 1000) }
-  let inputTokens = 0
+  let inputUsage: AnthropicUsage = {}
   let outputTokens = 0
   let toolIndex = -1
   let stopped = false
@@ -22,11 +30,12 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
       switch (event.type) {
         case "message_start": {
           head = { ...head, id: String(event.message?.id ?? ""), model: String(event.message?.model ?? "") }
-          inputTokens = Number(event.message?.usage?.input_tokens ?? 0)
+          inputUsage = event.message?.usage ?? {}
           return [chunk({ role: "assistant", content: "" })]
         }
         case "content_block_start": {
           const block = event.content_block
+          if (block?.type === "redacted_thinking") return [chunk({ reasoning_redacted: [String(block.data ?? "")] })]
           if (block?.type !== "tool_use") return []
           toolIndex++
           return [
@@ -43,6 +52,8 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
         case "content_block_delta": {
           const delta = event.delta
           if (delta?.type === "text_delta") return [chunk({ content: delta.text })]
+          if (delta?.type === "thinking_delta") return [chunk({ reasoning_content: delta.thinking })]
+          if (delta?.type === "signature_delta") return [chunk({ reasoning_signature: delta.signature })]
           if (delta?.type === "input_json_delta") {
             return [chunk({ tool_calls: [{ index: toolIndex, function: { arguments: delta.partial_json } }] })]
           }
@@ -50,6 +61,10 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
         }
         case "message_delta": {
           outputTokens = Number(event.usage?.output_tokens ?? outputTokens)
+          // The current API repeats the input figures here, final ones; older answers only had them at the start.
+          if (event.usage?.input_tokens !== undefined && event.usage.input_tokens !== null) {
+            inputUsage = { ...inputUsage, ...event.usage }
+          }
           const reason = event.delta?.stop_reason
           return reason ? [chunk({}, finishFromAnthropic[String(reason)] ?? "stop")] : []
         }
@@ -59,11 +74,7 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
             ? [{
               ...chunk({}),
               choices: [],
-              usage: {
-                prompt_tokens: inputTokens,
-                completion_tokens: outputTokens,
-                total_tokens: inputTokens + outputTokens
-              }
+              usage: usageFromAnthropic(inputUsage, outputTokens)
             }]
             : []
         case "error":
@@ -89,11 +100,11 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
 export const openAIStreamToAnthropic = () => {
   let started = false
   let over = false
-  let open: { index: number; kind: "text" | "tool" } | undefined
+  let open: { index: number; kind: "text" | "tool" | "thinking" } | undefined
   let nextIndex = 0
   // Unset until a finish reason arrives: a stream without one did not finish, whatever came before.
   let stopReason: string | undefined
-  let usage = { input_tokens: 0, output_tokens: 0 }
+  let usage: Json = { input_tokens: 0, output_tokens: 0 }
   let usageKnown = false
   const event = (type: string, data: Json) => ({ event: type, data: { type, ...data } })
   const close = () => {
@@ -135,10 +146,41 @@ export const openAIStreamToAnthropic = () => {
       if (chunk.usage) {
         usageKnown = true
         const u = chunk.usage
-        usage = { input_tokens: Number(u.prompt_tokens ?? 0), output_tokens: Number(u.completion_tokens ?? 0) }
+        usage = usageToAnthropic(u as Json)
       }
       for (const choice of chunk.choices ?? []) {
         const delta = choice.delta ?? {}
+        // Thinking (from an Anthropic upstream, or an OpenAI-compatible server's reasoning) comes before the text.
+        if (typeof delta.reasoning_content === "string" && delta.reasoning_content !== "") {
+          if (open?.kind !== "thinking") {
+            out.push(...close())
+            open = { index: nextIndex++, kind: "thinking" }
+            out.push(
+              event("content_block_start", {
+                index: open.index,
+                content_block: { type: "thinking", thinking: "", signature: "" }
+              })
+            )
+          }
+          out.push(event("content_block_delta", {
+            index: open.index,
+            delta: { type: "thinking_delta", thinking: delta.reasoning_content }
+          }))
+        }
+        if (typeof delta.reasoning_signature === "string" && open?.kind === "thinking") {
+          out.push(event("content_block_delta", {
+            index: open.index,
+            delta: { type: "signature_delta", signature: delta.reasoning_signature }
+          }))
+        }
+        for (const data of delta.reasoning_redacted ?? []) {
+          out.push(...close())
+          const index = nextIndex++
+          out.push(
+            event("content_block_start", { index, content_block: { type: "redacted_thinking", data } }),
+            event("content_block_stop", { index })
+          )
+        }
         if (typeof delta.content === "string" && delta.content !== "") {
           if (open?.kind !== "text") {
             out.push(...close())
