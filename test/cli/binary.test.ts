@@ -1,0 +1,88 @@
+import assert from "node:assert/strict"
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
+import { arch, platform, tmpdir } from "node:os"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { upstreamEnv } from "../support/gateway.ts"
+import { projectRoot } from "../support/processes.ts"
+import { alive, chat, run } from "./run.ts"
+
+const target = `${platform()}-${arch()}`
+const binary = join(projectRoot, "dist", `isartor-${target}`)
+const skip = existsSync(binary)
+  ? false
+  : `no ${binary}: build it with npm run build:binary -- --target ${target} (.ci/run does)`
+
+interface Health {
+  readonly layers: Record<string, { readonly status: string; readonly entries?: number }>
+}
+
+let upstream: FakeOpenAI
+before(async () => {
+  if (!skip) upstream = await startFakeOpenAI()
+})
+after(() => upstream?.close())
+
+describe("the single binary", { skip }, () => {
+  it("runs from a bare directory (no node_modules, empty HOME): up --detach, L3, L1a, L1b, status, stop", async (t) => {
+    // A directory with the binary alone, and a HOME with no caches: everything it needs must be inside it.
+    const dir = mkdtempSync(join(tmpdir(), "isartor-binary-"))
+    const exe = join(dir, "isartor")
+    copyFileSync(binary, exe)
+    const env = {
+      PATH: "/usr/bin:/bin",
+      HOME: join(dir, "home"),
+      ISARTOR_HOME: join(dir, "state"),
+      ...upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0" })
+    }
+    const command = [exe]
+    let pid: number | undefined
+    try {
+      const launched = performance.now()
+      const started = await run(["up", "--detach"], env, { command, cwd: dir })
+      const readyMs = performance.now() - launched
+      assert.equal(started.code, 0, started.stderr + started.stdout)
+      const match = /running at (http:\/\/\S+) \(pid (\d+)\)/.exec(started.stdout)
+      assert.ok(match, started.stdout)
+      const url = match[1]!
+      pid = Number(match[2])
+      t.diagnostic(
+        `binary ${(statSync(binary).size / 1024 / 1024).toFixed(1)} MB; launch to ready ${readyMs.toFixed(0)} ms`
+      )
+
+      const miss = await chat(url, "How do I reset my password?")
+      assert.equal(miss.status, 200)
+      assert.equal(miss.headers.get("x-isartor-layer"), "l3")
+      const exact = await chat(url, "How do I reset my password?")
+      assert.equal(exact.headers.get("x-isartor-layer"), "l1a")
+      // The semantic cache is written after the answer is sent: wait until it holds the entry (the model inside
+      // the binary embedded it), then a paraphrase is answered from it.
+      const l1bEntries = async () => ((await (await fetch(`${url}/health`)).json()) as Health).layers.l1b?.entries
+      for (let polls = 0; polls < 600 && (await l1bEntries()) !== 1; polls++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      assert.equal(await l1bEntries(), 1, "the semantic cache holds the first answer")
+      const paraphrase = await chat(url, "How can I reset my password?")
+      assert.equal(paraphrase.headers.get("x-isartor-layer"), "l1b")
+      assert.equal(
+        ((await paraphrase.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content,
+        "Answer #1 to: How do I reset my password?"
+      )
+
+      const status = await run(["status", "--json"], env, { command, cwd: dir })
+      assert.equal(status.code, 0, status.stderr)
+      const parsed = JSON.parse(status.stdout) as { running: boolean; layers: Record<string, { status: string }> }
+      assert.equal(parsed.running, true)
+      assert.equal(parsed.layers.l1b?.status, "ok")
+
+      const stopped = await run(["stop"], env, { command, cwd: dir })
+      assert.equal(stopped.code, 0, stopped.stderr)
+      assert.equal(alive(pid), false)
+      assert.equal(existsSync(join(dir, "node_modules")), false)
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
