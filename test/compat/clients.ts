@@ -24,23 +24,30 @@ export interface Driver {
   assertError(error: unknown, status: number): void
 }
 
-/** What the gateway answered each request with, as the client's fetch saw it. */
+/** Where the client sent each request and which layer answered it, as the client's fetch saw it. */
 export interface Tap {
+  readonly paths: Array<string>
   readonly layers: Array<string | null>
   readonly fetch: typeof fetch
 }
 
 export const makeTap = (): Tap => {
+  const paths: Array<string> = []
   const layers: Array<string | null> = []
   return {
+    paths,
     layers,
     fetch: async (input, init) => {
+      paths.push(new URL(input instanceof Request ? input.url : input).pathname)
       const response = await fetch(input, init)
       layers.push(response.headers.get("x-isartor-layer"))
       return response
     }
   }
 }
+
+/** The gateway route each API's clients call. */
+export const routeOf = { chat: "/v1/chat/completions", messages: "/v1/messages", responses: "/v1/responses" } as const
 
 export interface DriverOptions {
   readonly url: string

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises"
 import { after, before, describe, it } from "node:test"
 import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
-import { type DriverFactory, makeTap } from "./clients.ts"
+import { type DriverFactory, makeTap, routeOf } from "./clients.ts"
 
 /**
  * The compatibility matrix: every client in `clients`, through the gateway, against an OpenAI-format and an
@@ -65,7 +65,8 @@ let keys = 0
 /** A caller key of its own, so that no two cases share cache entries. */
 const freshKey = () => `compat-caller-${process.pid}-${++keys}`
 
-export const compatSuite = (clients: ReadonlyArray<DriverFactory>) => {
+/** Runs the matrix for `clients`; returns the file's upstreams for further tests. */
+export const compatSuite = (clients: ReadonlyArray<DriverFactory>): CompatUpstreams => {
   const upstreams = compatUpstreams()
   for (const format of upstreamFormats) {
     for (const client of clients) {
@@ -89,6 +90,8 @@ export const compatSuite = (clients: ReadonlyArray<DriverFactory>) => {
             assert.equal(await d.ask(question, { stream }), answerTo(question))
             assert.deepEqual(tap.layers, ["l3", "l1a"])
             assert.equal(upstreams.modelCalls(), before + 1, "the cached answer makes no upstream call")
+            const route = routeOf[d.api]
+            assert.deepEqual(tap.paths, [route, route])
           })
         }
 
@@ -134,6 +137,7 @@ export const compatSuite = (clients: ReadonlyArray<DriverFactory>) => {
       })
     }
   }
+  return upstreams
 }
 
 export interface SseEvent {

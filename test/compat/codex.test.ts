@@ -1,0 +1,80 @@
+import assert from "node:assert/strict"
+import { before, describe, it } from "node:test"
+import { cliInstalled, runCodex } from "./clis.ts"
+import {
+  compatUpstreams,
+  type RecordedFixture,
+  recordedRequests,
+  replay,
+  type SseEvent,
+  sseEvents,
+  upstreamFormats
+} from "./suite.ts"
+
+// Codex's request as the CLI really sends it (test/fixtures/clients/codex.json: a streamed Responses API call with
+// developer messages, function, namespace and web_search tools, reasoning, store: false, include, client_metadata),
+// replayed through the gateway; then `codex exec` itself through the gateway.
+const upstreams = compatUpstreams()
+let recorded: RecordedFixture
+before(async () => {
+  recorded = (await recordedRequests("codex.json"))[0]!
+})
+
+/**
+ * The streamed answer's output items, after checking the events are the typed Responses events Codex reads.
+ * Offered Codex's tools, the fake model calls the first one (exec_command).
+ */
+const streamedOutput = (events: Array<SseEvent>) => {
+  const types = events.map((event) => event.data.type)
+  assert.equal(types[0], "response.created")
+  assert.equal(types.at(-1), "response.completed")
+  for (const event of events) if (event.event !== undefined) assert.equal(event.data.type, event.event)
+  const completed = events.at(-1)!.data.response
+  assert.equal(completed.status, "completed")
+  const call = completed.output.find((item: { type: string }) => item.type === "function_call")
+  assert.equal(call?.name, "exec_command", JSON.stringify(completed.output))
+  assert.equal(typeof JSON.parse(call.arguments).query, "string")
+  const added = events.filter((event) => event.data.type === "response.output_item.added")
+  assert.ok(added.some((event) => event.data.item.type === "function_call"), types.join(" "))
+  return completed.output.map((item: { type: string; name?: string; arguments?: string }) => [
+    item.type,
+    item.name,
+    item.arguments
+  ])
+}
+
+describe("Codex's recorded request through the gateway", () => {
+  for (const format of upstreamFormats) {
+    it(`is answered as Responses API events, then from L1a (${format}-format upstream)`, async () => {
+      const gateway = upstreams.gateway(format)
+      const before = upstreams.modelCalls()
+      const credential = { authorization: `Bearer codex-replay-${format}` }
+      const first = await replay(gateway, recorded, credential)
+      const body = await first.text()
+      assert.equal(first.status, 200, body)
+      assert.match(first.headers.get("content-type") ?? "", /^text\/event-stream/)
+      assert.equal(first.headers.get("x-isartor-layer"), "l3")
+      const output = streamedOutput(sseEvents(body))
+      assert.equal(upstreams.modelCalls(), before + 1)
+
+      const second = await replay(gateway, recorded, credential)
+      assert.equal(second.headers.get("x-isartor-layer"), "l1a")
+      assert.deepEqual(streamedOutput(sseEvents(await second.text())), output)
+      assert.equal(upstreams.modelCalls(), before + 1)
+    })
+  }
+})
+
+describe("codex exec through the gateway", () => {
+  for (const format of upstreamFormats) {
+    it(`runs the command the model asked for and prints the model's answer (${format}-format upstream)`, async (t) => {
+      if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+      const before = upstreams.modelCalls()
+      const run = await runCodex(`${upstreams.gateway(format).url}/v1`, "say hi")
+      assert.equal(run.code, 0, run.stderr)
+      // The fake model calls exec_command with arguments Codex cannot run; its refusal goes back as the result.
+      assert.match(run.stdout, /^Tool said: /)
+      assert.ok(upstreams.modelCalls() >= before + 2, "both turns went through the gateway to the upstream")
+    })
+  }
+})

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import OpenAI from "openai"
+import { aiSdkOpenAIResponses, openaiResponses } from "./clients.ts"
+import { compatSuite, upstreamFormats } from "./suite.ts"
+
+// The Responses API clients: the openai SDK's responses.create and the AI SDK's default openai("…") model object.
+const upstreams = compatSuite([openaiResponses, aiSdkOpenAIResponses])
+
+// Conversation state kept by the gateway, as the openai SDK uses it.
+describe("openai SDK responses: stored responses", () => {
+  for (const format of upstreamFormats) {
+    it(`continues from previous_response_id, retrieves and deletes a response (${format}-format upstream)`, async () => {
+      const client = new OpenAI({
+        apiKey: `responses-state-${format}`,
+        baseURL: `${upstreams.gateway(format).url}/v1`,
+        maxRetries: 0
+      })
+      const first = await client.responses.create({ model: "gpt-4o-mini", input: `My name is Ada (${format}).` })
+      assert.equal(first.object, "response")
+      assert.equal(first.status, "completed")
+      const second = await client.responses.create({
+        model: "gpt-4o-mini",
+        input: "What is my name?",
+        previous_response_id: first.id
+      })
+      // The model saw the first question, its answer and the new question.
+      assert.equal(second.output_text, "Answer to: What is my name? | system: none | turns: 3")
+      assert.equal(second.previous_response_id, first.id)
+
+      const retrieved = await client.responses.retrieve(first.id)
+      assert.equal(retrieved.id, first.id)
+      assert.equal(retrieved.output_text, first.output_text)
+      await client.responses.delete(first.id)
+      const gone = await client.responses.retrieve(first.id).catch((e: unknown) => e)
+      assert.ok(gone instanceof OpenAI.NotFoundError, String(gone))
+    })
+  }
+})
