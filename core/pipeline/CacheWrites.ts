@@ -16,8 +16,11 @@ export const WRITE_WARNING_INTERVAL_MS = 30_000
 export class CacheWrites extends Context.Service<CacheWrites, {
   /** Writes an answer to the caches the request may write; L1b's insert runs beside the answer, not before it. */
   readonly remember: (request: ChatRequest, key: ExactKey, completion: string) => Effect.Effect<void>
-  /** The same, started from outside a fiber (a stream that has just ended). */
-  readonly rememberLater: (request: ChatRequest, key: ExactKey, completion: string) => void
+  /**
+   * The same, started from outside a fiber (a stream that has just ended); `onWritten` runs once L1a has it (or
+   * could not take it), so whoever waits for the answer stops waiting only when an identical request finds it there.
+   */
+  readonly rememberLater: (request: ChatRequest, key: ExactKey, completion: string, onWritten: () => void) => void
 }>()("isartor/CacheWrites") {
   static readonly layer = Layer.effect(
     CacheWrites,
@@ -49,9 +52,12 @@ export class CacheWrites extends Context.Service<CacheWrites, {
       const remember = (request: ChatRequest, key: ExactKey, completion: string): Effect.Effect<void> =>
         Effect.suspend(() => {
           if (!request.cacheWrite) return Effect.void
-          // The L1b insert (an HNSW graph update, milliseconds at 100k entries) runs beside the answer.
-          runInBackground(orDropped(semanticCache.store(request, completion)))
-          return orDropped(exactCache.store(key, completion))
+          // L1a first: an identical request that finds the answer in L1b has found it in L1a already, so it is
+          // reported as the exact hit it is. The L1b insert (an HNSW graph update, milliseconds at 100k entries)
+          // then runs beside the answer.
+          return orDropped(exactCache.store(key, completion)).pipe(
+            Effect.ensuring(Effect.sync(() => runInBackground(orDropped(semanticCache.store(request, completion)))))
+          )
         })
       return CacheWrites.of({
         remember: (request, key, completion) =>
@@ -59,7 +65,8 @@ export class CacheWrites extends Context.Service<CacheWrites, {
             attributes: { "isartor.cache.write": request.cacheWrite }
           }),
         // From a stream's end, outside any request fiber: no span to hang it on.
-        rememberLater: (request, key, completion) => void runInBackground(remember(request, key, completion))
+        rememberLater: (request, key, completion, onWritten) =>
+          void runInBackground(remember(request, key, completion).pipe(Effect.ensuring(Effect.sync(onWritten))))
       })
     })
   )

@@ -52,8 +52,13 @@ export class Upstream extends Context.Service<Upstream, {
             }
             const completion = JSON.stringify(end.completion)
             spent(completion)
-            writes.rememberLater(request, key, completion)
-            settle(Exit.succeed({ completion, provider: answeredBy }))
+            // Followers wait until L1a has it: a request arriving meanwhile still follows, and none calls upstream again.
+            writes.rememberLater(
+              request,
+              key,
+              completion,
+              () => settle(Exit.succeed({ completion, provider: answeredBy }))
+            )
           }, (error) => `upstream stream broke off: ${messageOf(error)}`)
           return { _tag: "Stream", layer: "l3", provider: answeredBy, body }
         }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
@@ -61,9 +66,10 @@ export class Upstream extends Context.Service<Upstream, {
       const complete = (request: ChatRequest, key: ExactKey, settle: Settle) =>
         Effect.flatMap(provider.complete(request), ({ value: completion, provider: answeredBy }) => {
           const shared = { completion: JSON.stringify(completion), provider: answeredBy }
-          settle(Exit.succeed(shared))
           spent(shared.completion)
-          const written = isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void
+          // Followers are released once L1a has the answer, as for a stream.
+          const written = (isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void)
+            .pipe(Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared)))))
           return annotate(request, answeredBy, shared.completion).pipe(
             Effect.andThen(written),
             Effect.as({ _tag: "Complete", layer: "l3", ...shared } satisfies Answer)
