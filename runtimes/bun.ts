@@ -2,10 +2,13 @@ import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
 import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { otlpExporter } from "./telemetry.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
+  telemetry: otlpExporter(process.env),
+  runtime: `bun ${Bun.version}`,
   semantic: semanticBackends(process.env)
 }).catch(exitOnStartError)
 let server: ReturnType<typeof Bun.serve>
@@ -14,6 +17,8 @@ try {
 } catch (error) {
   server = await exitOnListenError(error, gateway)
 }
+// metrics_port: /metrics alone on its own port.
+if (gateway.metrics) Bun.serve({ fetch: gateway.metrics.fetch, hostname: gateway.hostname, port: gateway.metrics.port })
 listening(server.hostname ?? gateway.hostname, server.port ?? gateway.port, `bun ${Bun.version}`)
 
 const shutdown = async () => {

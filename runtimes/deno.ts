@@ -2,10 +2,13 @@ import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
 import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { otlpExporter } from "./telemetry.ts"
 
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
+  telemetry: otlpExporter(Deno.env.toObject()),
+  runtime: `deno ${Deno.version.deno}`,
   semantic: semanticBackends(Deno.env.toObject())
 }).catch(exitOnStartError)
 const serve = () =>
@@ -22,6 +25,13 @@ try {
   server = serve()
 } catch (error) {
   server = await exitOnListenError(error, gateway)
+}
+// metrics_port: /metrics alone on its own port.
+if (gateway.metrics) {
+  Deno.serve(
+    { hostname: gateway.hostname, port: gateway.metrics.port, onListen: () => undefined },
+    gateway.metrics.fetch
+  )
 }
 
 const shutdown = async () => {

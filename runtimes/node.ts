@@ -3,10 +3,13 @@ import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { connectRedis } from "./redis.ts"
 import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import { otlpExporter } from "./telemetry.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   redis: connectRedis,
   embedded: loadEmbeddedEngine,
+  telemetry: otlpExporter(process.env),
+  runtime: `node ${process.version}`,
   semantic: semanticBackends(process.env, new URL("./embedding/worker-node.mjs", import.meta.url))
 }).catch(exitOnStartError)
 const server = serve(
@@ -14,6 +17,8 @@ const server = serve(
   (info) => listening(info.address, info.port, `node ${process.version}`)
 )
 server.once("error", (error) => void exitOnListenError(error, gateway))
+// metrics_port: /metrics alone on its own port.
+if (gateway.metrics) serve({ fetch: gateway.metrics.fetch, hostname: gateway.hostname, port: gateway.metrics.port })
 
 const shutdown = () => {
   // Stop accepting, let in-flight requests finish, then release the layers.

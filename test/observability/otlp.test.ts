@@ -1,0 +1,217 @@
+import { serve } from "@hono/node-server"
+import assert from "node:assert/strict"
+import type { AddressInfo } from "node:net"
+import { after, before, describe, it } from "node:test"
+import { type Gateway, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
+import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
+import { otlpExporter } from "../../runtimes/telemetry.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
+import { type OtlpReceiver, type ReceivedSpan, startGrpcReceiver, startHttpReceiver } from "./otlpReceiver.ts"
+
+const GATEWAY_KEY = "gw-otlp-secret-0123456789"
+const model = await loadUseLite()
+const hnswlib = await loadHnswlib()
+const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
+
+interface Running {
+  readonly url: string
+  readonly gateway: Gateway
+  readonly lines: Array<string>
+  close(): Promise<void>
+}
+
+/** A gateway exporting over OTLP as `runtimes/` wires it, with the OTEL_* variables an operator sets. */
+const startMonitored = async (env: Record<string, string>): Promise<Running> => {
+  const lines: Array<string> = []
+  const gateway = await startGateway({
+    env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env },
+    readTextFile: async () => undefined
+  }, {
+    log: { info: (line) => lines.push(line), warn: (line) => lines.push(line) },
+    semantic: backends,
+    telemetry: otlpExporter(env),
+    runtime: "node test"
+  })
+  const server = serve({ fetch: gateway.fetch, hostname: "127.0.0.1", port: 0 })
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    gateway,
+    lines,
+    close: () =>
+      new Promise((resolve) => {
+        if ("closeAllConnections" in server) server.closeAllConnections()
+        server.close(() => void gateway.dispose().then(() => resolve()))
+      })
+  }
+}
+
+const waitFor = async <A>(what: string, probe: () => A | undefined | Promise<A | undefined>): Promise<A> => {
+  for (let tries = 0; tries < 300; tries++) {
+    const found = await probe()
+    if (found !== undefined) return found
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`never happened: ${what}`)
+}
+
+const chat = (gateway: Running, content: string, headers: Record<string, string> = {}) =>
+  fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${GATEWAY_KEY}`, ...headers },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
+  })
+
+const noSecretIn = (text: string, where: string) => {
+  for (const secret of [TEST_PROVIDER_KEY, GATEWAY_KEY]) assert.ok(!text.includes(secret), `no key in ${where}`)
+}
+
+let upstream: FakeOpenAI
+before(async () => {
+  upstream = await startFakeOpenAI()
+})
+after(() => upstream.close())
+
+describe("OTLP over gRPC", () => {
+  let receiver: OtlpReceiver
+  let gateway: Running
+  before(async () => {
+    receiver = await startGrpcReceiver()
+    gateway = await startMonitored(upstreamEnv(upstream.url, {
+      ISARTOR__ENABLE_MONITORING: "true",
+      ISARTOR__OTEL_EXPORTER_ENDPOINT: receiver.url,
+      ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY,
+      ISARTOR__LOG_FORMAT: "json",
+      OTEL_SERVICE_NAME: "isartor-test",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test"
+    }))
+  })
+  after(async () => {
+    await gateway.close()
+    await receiver.stop()
+  })
+
+  it("says at start-up that it exports, and where", () => {
+    assert.ok(
+      gateway.lines.some((line) =>
+        line.includes(`OpenTelemetry export on: traces and metrics over grpc to ${receiver.url}`)
+      ),
+      gateway.lines.join("\n")
+    )
+  })
+
+  it("exports a request's span tree, l1a miss → l1b miss → l3, under the caller's traceparent", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+    const callerSpan = "00f067aa0ba902b7"
+    const response = await chat(gateway, "Which span tree does a miss produce?", {
+      traceparent: `00-${traceId}-${callerSpan}-01`
+    })
+    assert.equal(response.status, 200)
+    assert.equal(response.headers.get("x-isartor-layer"), "l3")
+    assert.equal(response.headers.get("x-isartor-trace-id"), traceId, "the trace id is echoed")
+
+    const names = ["gateway.request", "l1a.lookup", "l1b.lookup", "l3.provider", "l3.attempt", "cache.write"]
+    const spans = await waitFor("the request's spans reach the receiver", () => {
+      const ofTrace = receiver.spans.filter((span) => span.traceId === traceId)
+      return names.every((name) => ofTrace.some((span) => span.name === name)) ? ofTrace : undefined
+    })
+    const named = (name: string) => spans.find((span) => span.name === name) as ReceivedSpan
+    const root = named("gateway.request")
+    assert.equal(root.parentSpanId, callerSpan, "the root continues the caller's span")
+    assert.equal(root.kind, 2, "SPAN_KIND_SERVER")
+    for (const child of ["l1a.lookup", "l1b.lookup", "l3.provider"]) {
+      assert.equal(named(child).parentSpanId, root.spanId, `${child} hangs under gateway.request`)
+    }
+    assert.equal(named("l3.attempt").parentSpanId, named("l3.provider").spanId)
+    assert.equal(named("cache.write").parentSpanId, named("l3.provider").spanId)
+
+    assert.equal(root.attributes["http.route"], "/v1/chat/completions")
+    assert.equal(root.attributes["http.response.status_code"], 200)
+    assert.equal(root.attributes["isartor.final_layer"], "L3_Cloud")
+    assert.match(String(root.attributes["isartor.tenant"]), /^[0-9a-z]+$/, "a hash of the caller's key")
+    const l1b = named("l1b.lookup").attributes
+    assert.equal(l1b["isartor.l1b.verdict"], "no candidate above the threshold")
+    assert.equal(typeof l1b["isartor.l1b.cosine_similarity"], "number")
+    assert.ok(["fast", "model"].includes(String(l1b["isartor.l1b.stage"])))
+    const l3 = named("l3.provider").attributes
+    assert.equal(l3["isartor.l3.provider"], "openai")
+    assert.equal(l3["isartor.l3.model"], "gpt-4o-mini")
+    assert.ok(Number(l3["isartor.l3.tokens_in"]) > 0 && Number(l3["isartor.l3.tokens_out"]) > 0)
+    assert.equal(named("l3.attempt").attributes["isartor.l3.attempt"], 1)
+
+    assert.equal(root.resource["service.name"], "isartor-test", "OTEL_SERVICE_NAME")
+    assert.equal(root.resource["deployment.environment"], "test", "OTEL_RESOURCE_ATTRIBUTES")
+    noSecretIn(JSON.stringify(receiver.spans), "a span")
+
+    const logged = gateway.lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.msg === "request" && line.trace_id === traceId)
+    assert.ok(logged, "one JSON line for the request, with its trace id")
+    assert.equal(logged.final_layer, "L3_Cloud")
+    assert.equal(logged.route, "/v1/chat/completions")
+    assert.equal(logged.status, 200)
+    assert.equal(logged.provider, "openai")
+    assert.equal(typeof logged.duration_ms, "number")
+    noSecretIn(gateway.lines.join("\n"), "a log line")
+  })
+
+  it("starts a new trace without a traceparent, and still names it", async () => {
+    const response = await chat(gateway, "A request with no caller trace")
+    const traceId = response.headers.get("x-isartor-trace-id")
+    assert.match(traceId ?? "", /^[0-9a-f]{32}$/)
+    const root = await waitFor(
+      "its root span",
+      () => receiver.spans.find((span) => span.traceId === traceId && span.name === "gateway.request")
+    )
+    assert.equal(root.parentSpanId, "")
+  })
+
+  it("with the collector down, requests still succeed and the drops are counted and warned about", async () => {
+    await receiver.stop()
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, (_, index) => chat(gateway, `collector down ${index % 20}`).then((r) => r.status))
+    )
+    assert.deepEqual([...new Set(statuses)], [200])
+    const dropped = await waitFor("the drop counter moves", async () => {
+      const scrape = await (await fetch(`${gateway.url}/metrics`, { headers: { "x-api-key": GATEWAY_KEY } })).text()
+      const value = Number(/^isartor_otel_dropped_total (\S+)$/m.exec(scrape)?.[1] ?? 0)
+      return value > 0 ? value : undefined
+    })
+    assert.ok(dropped > 0)
+    const warnings = gateway.lines.filter((line) => line.includes("OTLP export to"))
+    assert.ok(warnings.length >= 1, "a warning says the export fails")
+    assert.ok(warnings.length <= 2, `rate-limited, not one line per failed export: ${warnings.length}`)
+  })
+})
+
+describe("OTLP over http/protobuf", () => {
+  let receiver: OtlpReceiver
+  let gateway: Running
+  before(async () => {
+    receiver = await startHttpReceiver()
+    gateway = await startMonitored(upstreamEnv(upstream.url, {
+      ISARTOR__ENABLE_MONITORING: "true",
+      ISARTOR__OTEL_EXPORTER_ENDPOINT: receiver.url,
+      ISARTOR__OTEL_EXPORTER_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-collector-token=let%20me%20in",
+      OTEL_METRIC_EXPORT_INTERVAL: "500"
+    }))
+  })
+  after(async () => {
+    await gateway.close()
+    await receiver.stop()
+  })
+
+  it("sends spans and the gateway's metrics to /v1/traces and /v1/metrics with OTEL_EXPORTER_OTLP_HEADERS", async () => {
+    const response = await chat(gateway, "Sent over http/protobuf")
+    const traceId = response.headers.get("x-isartor-trace-id")
+    await waitFor(
+      "the spans",
+      () => receiver.spans.find((span) => span.traceId === traceId && span.name === "l3.provider")
+    )
+    await waitFor("the metrics", () => receiver.metricNames.has("isartor_requests_total") || undefined)
+    assert.ok(receiver.metricNames.has("isartor_layer_duration_seconds"))
+    assert.ok(receiver.headers.some((headers) => headers["x-collector-token"] === "let me in"))
+  })
+})

@@ -1,0 +1,157 @@
+import * as grpc from "@grpc/grpc-js"
+import { createServer, type IncomingHttpHeaders } from "node:http"
+import type { AddressInfo } from "node:net"
+import protobuf from "protobufjs"
+
+const protoRoot = new URL("./otlp-proto/", import.meta.url).pathname
+const root = new protobuf.Root()
+root.resolvePath = (_origin, target) => protoRoot + target
+root.loadSync([
+  "opentelemetry/proto/collector/trace/v1/trace_service.proto",
+  "opentelemetry/proto/collector/metrics/v1/metrics_service.proto"
+], { keepCase: false })
+const TraceRequest = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
+const TraceResponse = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse")
+const MetricsRequest = root.lookupType("opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest")
+const MetricsResponse = root.lookupType("opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse")
+
+/** A span as the receiver decoded it: ids in hex, attributes as plain values. */
+export interface ReceivedSpan {
+  readonly name: string
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId: string
+  readonly kind: number
+  readonly attributes: Record<string, unknown>
+  readonly resource: Record<string, unknown>
+}
+
+interface AnyValue {
+  stringValue?: string
+  boolValue?: boolean
+  intValue?: number | string
+  doubleValue?: number
+}
+type KeyValues = Array<{ key: string; value?: AnyValue }> | undefined
+
+const plain = (attributes: KeyValues): Record<string, unknown> =>
+  Object.fromEntries((attributes ?? []).map(({ key, value }) => [
+    key,
+    value?.stringValue ?? value?.boolValue ?? (value?.intValue !== undefined ? Number(value.intValue) : undefined) ??
+      value?.doubleValue
+  ]))
+const hex = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString("hex")
+
+export interface OtlpReceiver {
+  /** `http://127.0.0.1:<port>` of the gRPC service, or of the HTTP endpoints (`/v1/traces`, `/v1/metrics`). */
+  readonly url: string
+  readonly spans: Array<ReceivedSpan>
+  /** Names of the metrics received, with every export. */
+  readonly metricNames: Set<string>
+  /** The headers of each HTTP export request (gRPC metadata for the gRPC receiver). */
+  readonly headers: Array<IncomingHttpHeaders | Record<string, unknown>>
+  stop(): Promise<void>
+}
+
+const collect = (receiver: { spans: Array<ReceivedSpan>; metricNames: Set<string> }) => ({
+  traces: (request: Record<string, any>) => {
+    for (const resourceSpans of request.resourceSpans ?? []) {
+      const resource = plain(resourceSpans.resource?.attributes)
+      for (const scope of resourceSpans.scopeSpans ?? []) {
+        for (const span of scope.spans ?? []) {
+          receiver.spans.push({
+            name: span.name,
+            traceId: hex(span.traceId),
+            spanId: hex(span.spanId),
+            parentSpanId: hex(span.parentSpanId),
+            kind: span.kind ?? 0,
+            attributes: plain(span.attributes),
+            resource
+          })
+        }
+      }
+    }
+  },
+  metrics: (request: Record<string, any>) => {
+    for (const resourceMetrics of request.resourceMetrics ?? []) {
+      for (const scope of resourceMetrics.scopeMetrics ?? []) {
+        for (const metric of scope.metrics ?? []) receiver.metricNames.add(metric.name)
+      }
+    }
+  }
+})
+
+/** A collector's OTLP/gRPC receiver: the real TraceService and MetricsService, decoded with the official protos. */
+export const startGrpcReceiver = async (port = 0): Promise<OtlpReceiver> => {
+  const receiver = { spans: [] as Array<ReceivedSpan>, metricNames: new Set<string>(), headers: [] as Array<any> }
+  const into = collect(receiver)
+  const server = new grpc.Server()
+  const unary = (path: string, Request: protobuf.Type, Response: protobuf.Type, sink: (r: any) => void) => ({
+    Export: {
+      path,
+      requestStream: false,
+      responseStream: false,
+      requestDeserialize: (bytes: Buffer) => Request.toObject(Request.decode(bytes), { longs: String }),
+      requestSerialize: (value: any) => Buffer.from(Request.encode(Request.fromObject(value)).finish()),
+      responseSerialize: (value: any) => Buffer.from(Response.encode(Response.fromObject(value)).finish()),
+      responseDeserialize: (bytes: Buffer) => Response.toObject(Response.decode(bytes))
+    } as grpc.MethodDefinition<any, any>,
+    handler: (call: grpc.ServerUnaryCall<any, any>, done: grpc.sendUnaryData<any>) => {
+      receiver.headers.push(call.metadata.getMap())
+      sink(call.request)
+      done(null, {})
+    }
+  })
+  const traces = unary(
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    TraceRequest,
+    TraceResponse,
+    into.traces
+  )
+  const metrics = unary(
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    MetricsRequest,
+    MetricsResponse,
+    into.metrics
+  )
+  server.addService({ Export: traces.Export }, { Export: traces.handler })
+  server.addService({ Export: metrics.Export }, { Export: metrics.handler })
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `127.0.0.1:${port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, chosen) => error ? reject(error) : resolve(chosen)
+    )
+  )
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    ...receiver,
+    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))
+  }
+}
+
+/** A collector's OTLP/HTTP receiver for http/protobuf: POST /v1/traces and /v1/metrics. */
+export const startHttpReceiver = async (): Promise<OtlpReceiver> => {
+  const receiver = { spans: [] as Array<ReceivedSpan>, metricNames: new Set<string>(), headers: [] as Array<any> }
+  const into = collect(receiver)
+  const server = createServer((request, response) => {
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      receiver.headers.push(request.headers)
+      const body = Buffer.concat(chunks)
+      const [Request, Response, sink] = request.url === "/v1/traces"
+        ? [TraceRequest, TraceResponse, into.traces] as const
+        : [MetricsRequest, MetricsResponse, into.metrics] as const
+      sink(Request.toObject(Request.decode(body), { longs: String }))
+      response.writeHead(200, { "content-type": "application/x-protobuf" })
+      response.end(Buffer.from(Response.encode(Response.create({})).finish()))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    ...receiver,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
