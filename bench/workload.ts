@@ -1,6 +1,6 @@
 // Workload replay: a real gateway (L1a + L1b) in front of a fake upstream with a set latency, fed a file of
 // {"prompt"} lines; reports deflection and latency per layer, throughput and peak RSS, as a table, JSON and SVG.
-// Usage: npm run bench:workload -- [--workload ../shared/data/isartor-faq_loop.jsonl] [--runtime node]
+// Usage: npm run bench:workload -- [--workload data/isartor-faq_loop.jsonl] [--runtime node]
 //        [--endpoint native|openai] [--concurrency 8] [--latency 300] [--limit N]
 import { readFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
@@ -12,7 +12,7 @@ import { chartSvg } from "./svg.ts"
 
 const { values } = parseArgs({
   options: {
-    workload: { type: "string", default: "../shared/data/isartor-faq_loop.jsonl" },
+    workload: { type: "string", default: "data/isartor-faq_loop.jsonl" },
     runtime: { type: "string", default: "node" },
     endpoint: { type: "string", default: "native" },
     concurrency: { type: "string", default: "8" },

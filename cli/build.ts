@@ -1,6 +1,7 @@
 // npm run build:binary [-- --target linux-x64,...] → dist/isartor-<os>-<arch>[.exe] and dist/SHA256SUMS.
 // `bun build --compile` of cli/bun.ts with the embedding worker as a second entrypoint, and the files the packages
-// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends) embedded
+// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends, the demo's
+// workloads) embedded
 // flat beside them, where those packages look (`__dirname`). hnswlib-wasm and xxhash-wasm carry their WASM inline.
 // Targets other than this machine's need that platform's Bun; it comes from the npm registry (@oven/bun-*).
 import { execFileSync } from "node:child_process"
@@ -43,7 +44,10 @@ const tfjsDir = packageFile("@energetic-ai/core", "dist")
 const assets = [
   ...readdirSync(modelDir).filter((name) => name === "model.json" || name === "vocab.json" || name.startsWith("group"))
     .map((name) => join(modelDir, name)),
-  ...readdirSync(tfjsDir).filter((name) => name.endsWith(".wasm")).map((name) => join(tfjsDir, name))
+  ...readdirSync(tfjsDir).filter((name) => name.endsWith(".wasm")).map((name) => join(tfjsDir, name)),
+  // The sample workloads `isartor demo` replays.
+  join(root, "data", "isartor-faq_loop.jsonl"),
+  join(root, "data", "isartor-diverse_tasks.jsonl")
 ]
 
 // Bun embeds an --asset under its path relative to the working directory: staged flat, they land beside the code.

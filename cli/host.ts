@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url"
+import type { SemanticBackends } from "../core/Gateway.ts"
 
 /** What the runtime running the command provides: its name, and how to serve the gateway in this process. */
 export interface CommandHost {
@@ -7,6 +8,8 @@ export interface CommandHost {
   readonly compiled: boolean
   /** Starts the gateway here from process.env (the runtime's entrypoint); resolves once it is listening. */
   readonly serve: () => Promise<unknown>
+  /** L1b's model and vector library as this runtime loads them, for an in-process gateway (`isartor demo`). */
+  readonly semantic: (env: Record<string, string | undefined>) => SemanticBackends
   /** How another runtime runs the gateway from this checkout, as the npm scripts do. */
   readonly runtimeCommand: (runtime: string) => Array<string>
 }

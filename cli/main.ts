@@ -78,7 +78,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .description("replay two sample workloads against an in-process gateway and fake provider (no key, no network)")
     .option("--json", "machine-readable output")
     .option("--limit <n>", "replay only the first n prompts of each workload", positiveInt("--limit"))
-    .action(action((options) => demo(options)))
+    .action(action((options) => demo(options, host)))
 
   root.command("update")
     .description("update isartor: the single binary replaces itself (SHA-256 checked); npm installs get the command")

@@ -1,4 +1,5 @@
 // The command on Node (bin/isartor): the gateway is served in this process by runtimes/node.ts.
+import { semanticBackends } from "../runtimes/shared.ts"
 import { checkoutRuntimeCommand } from "./host.ts"
 import { main } from "./main.ts"
 
@@ -7,6 +8,7 @@ process.exit(
     runtime: "node",
     compiled: false,
     serve: () => import("../runtimes/node.ts"),
+    semantic: (env) => semanticBackends(env, new URL("../runtimes/embedding/worker-node.mjs", import.meta.url)),
     runtimeCommand: checkoutRuntimeCommand
   })
 )
