@@ -24,21 +24,29 @@ export interface Driver {
   assertError(error: unknown, status: number): void
 }
 
-/** Where the client sent each request and which layer answered it, as the client's fetch saw it. */
+/** What the client sent (path, body, headers) and which layer answered, as the client's fetch saw it. */
 export interface Tap {
   readonly paths: Array<string>
+  readonly bodies: Array<unknown>
+  readonly headers: Array<Headers>
   readonly layers: Array<string | null>
   readonly fetch: typeof fetch
 }
 
 export const makeTap = (): Tap => {
   const paths: Array<string> = []
+  const bodies: Array<unknown> = []
+  const headers: Array<Headers> = []
   const layers: Array<string | null> = []
   return {
     paths,
+    bodies,
+    headers,
     layers,
     fetch: async (input, init) => {
       paths.push(new URL(input instanceof Request ? input.url : input).pathname)
+      bodies.push(init?.body)
+      headers.push(new Headers(init?.headers))
       const response = await fetch(input, init)
       layers.push(response.headers.get("x-isartor-layer"))
       return response

@@ -61,6 +61,10 @@ export const compatUpstreams = (extraEnv: Record<string, string> = {}): CompatUp
 export const answerTo = (prompt: string, system?: string) =>
   `Answer to: ${prompt} | system: ${system ?? "none"} | turns: 1`
 
+/** Whether the client's API is the upstream's own, so that the gateway passes the request through. */
+const sameFormat = (api: string, format: UpstreamFormat) =>
+  (api === "chat" && format === "openai") || (api === "messages" && format === "anthropic")
+
 let keys = 0
 /** A caller key of its own, so that no two cases share cache entries. */
 const freshKey = () => `compat-caller-${process.pid}-${++keys}`
@@ -92,6 +96,15 @@ export const compatSuite = (clients: ReadonlyArray<DriverFactory>): CompatUpstre
             assert.equal(upstreams.modelCalls(), before + 1, "the cached answer makes no upstream call")
             const route = routeOf[d.api]
             assert.deepEqual(tap.paths, [route, route])
+            if (sameFormat(d.api, format)) {
+              // Same API on both sides: the upstream gets the client's bytes and protocol headers.
+              const call = upstreams.providers().calls.at(-1)!
+              assert.equal(typeof tap.bodies[0], "string")
+              assert.equal(call.raw, tap.bodies[0])
+              for (const name of ["anthropic-version", "anthropic-beta"]) {
+                assert.equal(call.headers[name], tap.headers[0]!.get(name) ?? undefined, name)
+              }
+            }
           })
         }
 
