@@ -17,7 +17,14 @@ export const loadHnswlib = (): Promise<HnswlibModule> => {
     const log = console.log
     console.log = () => undefined
     try {
-      return await load()
+      const library = await load()
+      // Its file-system sync reports "jsFS synced successfully" from a timer after loading: on a busy machine that
+      // can come after `load` returned, so the console stays muted until the sync is done (at most 2 s).
+      for (let waited = 0; !library.EmscriptenFileSystemManager.isSynced() && waited < 2000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      return library
     } finally {
       console.log = log
     }
