@@ -86,6 +86,8 @@ export const liveness = (dir: string): Liveness => {
   const running = readRunning(dir)
   if (!running) return { kind: "none" }
   if (!alive(running.pid)) return { kind: "stale", running, why: `process ${running.pid} is gone` }
+  // A container restarted with the same pid (1, say) finds its predecessor's record: that is not another gateway.
+  if (running.pid === process.pid) return { kind: "stale", running, why: `pid ${running.pid} is this process` }
   const now = commandLineOf(running.pid)
   if (running.commandLine !== undefined && now !== undefined && now !== running.commandLine) {
     return { kind: "stale", running, why: `pid ${running.pid} now belongs to another program (${now.slice(0, 80)})` }
