@@ -84,6 +84,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .description("update isartor: the single binary replaces itself (SHA-256 checked); npm installs get the command")
     .option("--check", "only say whether a newer version exists")
     .option("--yes", "for an npm install: run the npm command instead of printing it")
+    .option("--binary <file>", "the single binary to replace (default: this one, when it is the single binary)")
     .option("--json", "machine-readable output")
     .action(action((options) => update(options, host)))
 

@@ -1,5 +1,161 @@
+import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { chmodSync, copyFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { arch, platform } from "node:os"
+import { basename, dirname, join } from "node:path"
+import { VERSION } from "../core/version.ts"
 import type { CommandHost } from "./host.ts"
-export const update = async (
-  _options: { check?: boolean; yes?: boolean; json?: boolean },
-  _host: CommandHost
-): Promise<number> => 0
+import { CliFailure, green, printJson } from "./output.ts"
+
+export interface UpdateOptions {
+  readonly check?: boolean
+  readonly yes?: boolean
+  readonly json?: boolean
+  /** The single binary to replace; by default the running one, when this is the single binary. */
+  readonly binary?: string
+}
+
+/** Where versions and release assets are published; the variables point elsewhere (a mirror, a test server). */
+const registryUrl = () => (process.env.ISARTOR_UPDATE_REGISTRY || "https://registry.npmjs.org").replace(/\/+$/, "")
+const releasesUrl = () =>
+  (process.env.ISARTOR_UPDATE_RELEASES || "https://github.com/isartor-ai/isartor/releases/download").replace(/\/+$/, "")
+
+const PROXY_VARS = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
+
+/** Newer by numeric major.minor.patch; a pre-release is older than its release. */
+export const isNewer = (candidate: string, current: string) => {
+  const parse = (version: string) => {
+    const [core, pre] = version.replace(/^v/, "").split("-", 2)
+    return { parts: core!.split(".").map((part) => Number(part) || 0), pre: pre !== undefined }
+  }
+  const a = parse(candidate)
+  const b = parse(current)
+  for (let i = 0; i < 3; i++) {
+    if ((a.parts[i] ?? 0) !== (b.parts[i] ?? 0)) return (a.parts[i] ?? 0) > (b.parts[i] ?? 0)
+  }
+  return !a.pre && b.pre
+}
+
+/** A network failure, with the FAQ's answer when the shell still points at a proxy that is gone. */
+const unreachable = (what: string, url: string, error: unknown) => {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  const reason = cause?.code ?? cause?.message ?? (error as Error).message
+  const proxies = PROXY_VARS.filter((name) => process.env[name])
+  const hint = proxies.length > 0
+    ? `\nThis shell still has proxy variables (${
+      proxies.map((name) => `${name}=${process.env[name]}`).join(", ")
+    }), perhaps from an earlier isartor connect session whose proxy is gone. Clear them:\n` +
+      "  unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy\n" +
+      "  unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE"
+    : "\nOffline? Check the network connection and try again."
+  return new CliFailure(`cannot reach ${what} at ${url} (${reason}).${hint}`)
+}
+
+const get = async (what: string, url: string) => {
+  let response: Response
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+  } catch (error) {
+    throw unreachable(what, url, error)
+  }
+  if (!response.ok) throw new CliFailure(`${what} answered ${response.status} for ${url}`)
+  return response
+}
+
+const target = () => `${platform() === "win32" ? "windows" : platform()}-${arch()}`
+
+const permissionDenied = (path: string) =>
+  new CliFailure(
+    `cannot replace ${path}: permission denied — it is installed in a system-managed directory.\n` +
+      "Move it to a directory you own, then update again:\n" +
+      "  mkdir -p ~/.local/bin\n" +
+      `  cp ${path} ~/.local/bin/isartor\n` +
+      "  chmod +x ~/.local/bin/isartor\n" +
+      "  export PATH=\"$HOME/.local/bin:$PATH\"\n" +
+      "  hash -r\n" +
+      "Then confirm: which isartor"
+  )
+
+/**
+ * Downloads the release asset for this platform beside the binary, checks its SHA-256 against the published
+ * SHA256SUMS, keeps the old binary as `.bak`, and renames the new one into place (atomic on one file system).
+ * A wrong checksum replaces nothing.
+ */
+const replaceBinary = async (path: string, version: string) => {
+  const asset = `isartor-${target()}${platform() === "win32" ? ".exe" : ""}`
+  const base = `${releasesUrl()}/v${version}`
+  const sums = await (await get("the release server", `${base}/SHA256SUMS`)).text()
+  const expected = sums.split("\n").map((line) => line.trim().split(/\s+\*?/)).find(([, name]) => name === asset)?.[0]
+  if (!expected) throw new CliFailure(`the release v${version} publishes no checksum for ${asset}; nothing replaced`)
+  const bytes = new Uint8Array(await (await get("the release server", `${base}/${asset}`)).arrayBuffer())
+  const actual = createHash("sha256").update(bytes).digest("hex")
+  if (actual !== expected.toLowerCase()) {
+    throw new CliFailure(
+      `the downloaded ${asset} does not match its published SHA-256 (expected ${expected}, got ${actual}); refused, nothing replaced`
+    )
+  }
+  const partial = join(dirname(path), `.${basename(path)}.${process.pid}.download`)
+  try {
+    writeFileSync(partial, bytes, { mode: statSync(path).mode & 0o777 | 0o755 })
+    chmodSync(partial, statSync(path).mode & 0o777 | 0o755)
+    if (platform() === "win32") {
+      // Windows cannot overwrite a running executable, but it can rename it out of the way.
+      rmSync(`${path}.bak`, { force: true })
+      renameSync(path, `${path}.bak`)
+    } else copyFileSync(path, `${path}.bak`)
+    renameSync(partial, path)
+  } catch (error) {
+    rmSync(partial, { force: true })
+    if ((error as NodeJS.ErrnoException).code === "EACCES" || (error as NodeJS.ErrnoException).code === "EPERM") {
+      throw permissionDenied(path)
+    }
+    throw error
+  }
+}
+
+/** `isartor update`: a newer release replaces the single binary; an npm install is told (or runs) the npm command. */
+export const update = async (options: UpdateOptions, host: CommandHost): Promise<number> => {
+  const registry = registryUrl()
+  const latest = (await (await get("the npm registry", `${registry}/isartor/latest`)).json()) as { version?: string }
+  if (!latest.version) throw new CliFailure(`the npm registry at ${registry} lists no version of isartor`)
+  const newer = isNewer(latest.version, VERSION)
+  const binary = options.binary ?? (host.compiled ? process.execPath : undefined)
+  const npmCommand = `npm i -g isartor@${latest.version}`
+  const report = (result: Record<string, unknown>, line: string) => {
+    if (options.json) printJson({ current: VERSION, latest: latest.version, ...result })
+    else console.log(line)
+  }
+  if (!newer) {
+    report({ updated: false, upToDate: true }, `isartor ${VERSION} is up to date`)
+    return 0
+  }
+  if (options.check) {
+    report(
+      { updated: false, upToDate: false },
+      `isartor ${latest.version} is available (this is ${VERSION}); update with: ${
+        binary ? "isartor update" : npmCommand
+      }`
+    )
+    return 0
+  }
+  if (!binary) {
+    if (!options.yes) {
+      report(
+        { updated: false, command: npmCommand },
+        `isartor ${latest.version} is available (this is ${VERSION}), installed with npm. Update with:\n  ${npmCommand}\n(or run isartor update --yes to have it run)`
+      )
+      return 0
+    }
+    const result = spawnSync("npm", ["i", "-g", `isartor@${latest.version}`], { stdio: "inherit" })
+    if (result.status !== 0) throw new CliFailure(`${npmCommand} failed (exit ${result.status ?? "signal"})`)
+    report({ updated: true, command: npmCommand }, green(`updated to isartor ${latest.version}`))
+    return 0
+  }
+  await replaceBinary(binary, latest.version)
+  report(
+    { updated: true, binary, backup: `${binary}.bak` },
+    `${green(`updated ${binary} to isartor ${latest.version}`)} (the previous one is ${binary}.bak)\n` +
+      "A running gateway keeps the old version until: isartor stop && isartor up --detach"
+  )
+  return 0
+}

@@ -140,4 +140,20 @@ describe("container and cluster files", () => {
     assert.equal(manifests.some((manifest) => /redis/i.test(manifest.metadata.name)), false)
     assert.match(read(`${k8sDir}/README.md`), /helm install isartor-redis/)
   })
+
+  it("the release workflow publishes every target the build makes, with the checksums isartor update reads", () => {
+    const workflow = parseYaml(".github/workflows/release.yml")[0] as {
+      on: { push: { tags: Array<string> } }
+      jobs: { release: { steps: Array<{ run?: string }> } }
+    }
+    assert.deepEqual(workflow.on.push.tags, ["v*"])
+    const script = workflow.jobs.release.steps.map((step) => step.run ?? "").join("\n")
+    const targets = /target: \{ type: "string", default: "([^"]+)" \}/.exec(read("cli/build.ts"))![1]!.split(",")
+    assert.match(script, new RegExp(`build:binary -- --target ${targets.join(",")}`))
+    for (const target of targets) {
+      assert.match(script, new RegExp(`isartor-${target}${target.startsWith("windows") ? "\\.exe" : ""}\\b`))
+    }
+    assert.match(script, /SHA256SUMS$/m)
+    assert.match(read("cli/update.ts"), /\$\{base\}\/SHA256SUMS/)
+  })
 })
