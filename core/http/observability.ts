@@ -15,6 +15,7 @@ import {
   seriesOf,
   telemetryDropped
 } from "../observability/Metrics.ts"
+import { nowNanos, RequestSpan } from "../observability/RequestSpan.ts"
 import type { LayerName, PipelineStatus } from "../pipeline/Pipeline.ts"
 
 type Fetch = (request: Request) => Response | Promise<Response>
@@ -79,16 +80,18 @@ export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | u
   })
 }
 
-/** The `gateway.request` span of each request in flight, for the pipeline's spans to hang under. */
-const requestSpans = new WeakMap<Request, Tracer.Span>()
-
-/** Runs the pipeline's effect under its request's `gateway.request` span (a no-op when traces are off). */
-export const withRequestSpan = <A, E, R>(request: Request, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  const span = requestSpans.get(request)
-  return span === undefined ? effect : Effect.withParentSpan(effect, span)
+/** Each traced request in flight: how to open its `gateway.request` span, and the span once opened. */
+interface Traced {
+  readonly open: (l1aStartedAt: bigint) => Tracer.Span | undefined
+  span?: Tracer.Span
 }
+const tracedRequests = new WeakMap<Request, Traced>()
 
-const nowNanos = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1_000_000))
+/** Runs the pipeline's effect so that it can open its request's `gateway.request` span (nothing when traces are off). */
+export const withRequestSpan = <A, E, R>(request: Request, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const traced = tracedRequests.get(request)
+  return traced === undefined ? effect : Effect.provideService(effect, RequestSpan, traced.open)
+}
 
 /** The gateway key as `/metrics` accepts it: `X-API-Key`, `api-key` or `Authorization: Bearer`. */
 const presentedKey = (request: Request) =>
@@ -191,22 +194,42 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     })
   }
 
-  const startSpan = (request: Request, route: string) => {
-    const parent = parseTraceparent(request.headers.get("traceparent"))
-    const span = tracer.span({
-      name: "gateway.request",
+  const spanOf = (
+    name: string,
+    parent: Tracer.AnySpan | undefined,
+    startTime: bigint,
+    kind: Tracer.SpanKind
+  ): Tracer.Span =>
+    tracer.span({
+      name,
       parent: parent ? Option.some(parent) : Option.none(),
       annotations: Context.empty(),
       links: [],
-      startTime: nowNanos(),
-      kind: "server",
+      startTime,
+      kind,
       root: parent === undefined,
       sampled: parent?.sampled ?? true
     })
-    span.attribute("http.request.method", request.method)
-    span.attribute("http.route", route)
-    requestSpans.set(request, span)
-    return span
+
+  /** The request's span is opened by the pipeline past L1a, back-dated to the request's arrival. */
+  const traceable = (request: Request, route: string): Traced => {
+    const arrived = nowNanos()
+    const parent = parseTraceparent(request.headers.get("traceparent"))
+    const traced: Traced = {
+      open: (l1aStartedAt) => {
+        if (traced.span) return traced.span
+        const span = spanOf("gateway.request", parent, arrived, "server")
+        span.attribute("http.request.method", request.method)
+        span.attribute("http.route", route)
+        const lookup = spanOf("l1a.lookup", span, l1aStartedAt, "internal")
+        lookup.attribute("isartor.l1a.result", "miss")
+        lookup.end(nowNanos(), Exit.void)
+        traced.span = span
+        return span
+      }
+    }
+    tracedRequests.set(request, traced)
+    return traced
   }
 
   /** The trace id on the response; a response whose headers cannot change (a passed-through fetch) is copied. */
@@ -230,16 +253,23 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       record(request, route, response, start)
       return response
     }
-    const span = options.tracing ? startSpan(request, route) : undefined
+    if (!options.tracing) {
+      const response = await inner(request)
+      record(request, route, response, start)
+      return response
+    }
+    const traced = traceable(request, route)
     let response: Response
     try {
       response = await inner(request)
     } catch (error) {
-      span?.end(nowNanos(), Exit.die(error))
+      traced.span?.end(nowNanos(), Exit.die(error))
       throw error
     }
-    record(request, route, response, start, span)
-    return span ? withTraceId(response, span.traceId) : response
+    record(request, route, response, start, traced.span)
+    // An exact hit has no span of its own: it still names the caller's trace, when there is one.
+    const traceId = traced.span?.traceId ?? parseTraceparent(request.headers.get("traceparent"))?.traceId
+    return traceId === undefined ? response : withTraceId(response, traceId)
   }
   /** `/metrics` alone, for `metrics_port`. */
   const metricsOnly = async (request: Request): Promise<Response> =>

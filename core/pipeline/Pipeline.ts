@@ -7,6 +7,7 @@ import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { type CacheMiss, LayerUnavailable, type ProviderError, type RouterDeclined } from "../domain/errors.ts"
 import type { RoutingDecision } from "../domain/routing.ts"
 import { countTokens, timeLayer } from "../observability/Metrics.ts"
+import { nowNanos, RequestSpan } from "../observability/RequestSpan.ts"
 import { priceTable } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
@@ -92,8 +93,7 @@ export class Pipeline extends Context.Service<Pipeline, {
         unreadable(request, "l1a") ??
           exactCache.lookup(key).pipe(
             Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })),
-            timeExact,
-            span("l1a.lookup")
+            timeExact
           )
 
       const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
@@ -126,10 +126,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       const callUpstream = (request: ChatRequest, key: ExactKey) =>
         upstream.call(request, key).pipe((call) => timeLayer("l3", call), span("l3.provider"))
 
-      const handle = (request: ChatRequest): Effect.Effect<Answer, ProviderError> => {
-        const key = cacheKey.exactKey(request)
-        return lookupExact(request, key).pipe(
-          Effect.catchTags(fallThrough(() => lookupSemantic(request))),
+      const beyondExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
+        lookupSemantic(request).pipe(
           Effect.catchTags(fallThrough(() => routeLocally(request, key))),
           Effect.map(saved),
           Effect.catchTags({
@@ -141,17 +139,40 @@ export class Pipeline extends Context.Service<Pipeline, {
               )
           })
         )
+
+      /**
+       * Traced, a request that misses L1a opens its `gateway.request` span (an exact hit never does: see
+       * RequestSpan), which learns whose request it is — a hash, never a key — and the later layers' spans hang under it.
+       */
+      const underRequestSpan = (
+        request: ChatRequest,
+        l1aStartedAt: bigint,
+        effect: Effect.Effect<Answer, ProviderError>
+      ) =>
+        Effect.flatMap(Effect.service(RequestSpan), (open) => {
+          const span = open(l1aStartedAt)
+          if (span === undefined) return effect
+          span.attribute("isartor.tenant", request.tenant.slice(0, request.tenant.indexOf("|")))
+          return Effect.withParentSpan(effect, span)
+        })
+
+      const handle = (request: ChatRequest): Effect.Effect<Answer, ProviderError> => {
+        const key = cacheKey.exactKey(request)
+        if (!traced) {
+          return lookupExact(request, key).pipe(
+            Effect.map(saved),
+            Effect.catchTags(fallThrough(() => beyondExact(request, key)))
+          )
+        }
+        const l1aStartedAt = nowNanos()
+        return lookupExact(request, key).pipe(
+          Effect.map(saved),
+          Effect.catchTags(fallThrough(() => underRequestSpan(request, l1aStartedAt, beyondExact(request, key))))
+        )
       }
 
       return Pipeline.of({
-        // The request's span (gateway.request, opened at the HTTP edge) learns whose request it is: a hash, never a key.
-        handle: traced
-          ? (request) =>
-            Effect.andThen(
-              Effect.annotateCurrentSpan("isartor.tenant", request.tenant.slice(0, request.tenant.indexOf("|"))),
-              handle(request)
-            )
-          : handle,
+        handle,
         status: Effect.gen(function*() {
           return {
             layers: {

@@ -156,6 +156,21 @@ describe("OTLP over gRPC", () => {
     noSecretIn(gateway.lines.join("\n"), "a log line")
   })
 
+  it("spans no exact hit, yet names the caller's trace on it", async () => {
+    const hitTrace = "0af7651916cd43dd8448eb211c80319c"
+    await chat(gateway, "Asked twice, spanned once")
+    const hit = await chat(gateway, "Asked twice, spanned once", { traceparent: `00-${hitTrace}-b7ad6b7169203331-01` })
+    assert.equal(hit.headers.get("x-isartor-layer"), "l1a")
+    assert.equal(hit.headers.get("x-isartor-trace-id"), hitTrace)
+    // A miss after the hit: once its spans are in, the hit's would be too, had it any.
+    const later = (await chat(gateway, "A miss after the hit")).headers.get("x-isartor-trace-id")
+    await waitFor(
+      "the later miss's spans",
+      () => receiver.spans.find((span) => span.traceId === later && span.name === "gateway.request")
+    )
+    assert.deepEqual(receiver.spans.filter((span) => span.traceId === hitTrace), [])
+  })
+
   it("starts a new trace without a traceparent, and still names it", async () => {
     const response = await chat(gateway, "A request with no caller trace")
     const traceId = response.headers.get("x-isartor-trace-id")

@@ -48,7 +48,11 @@ before(async () => {
   // Cloud answers take 300 ms: L3's p99 lands in the (0.25 s, 0.5 s] bucket, far above the caches'.
   upstream.setDefault({ kind: "ok", delayMs: 300 })
   gateway = await startTestGateway(
-    upstreamEnv(upstream.url, { ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY, ISARTOR__L3_MAX_RETRIES: "0" }),
+    upstreamEnv(upstream.url, {
+      ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY,
+      ISARTOR__L3_MAX_RETRIES: "1",
+      ISARTOR__L3_RETRY_BASE_MS: "1"
+    }),
     {},
     backends
   )
@@ -70,7 +74,11 @@ before(async () => {
     await ask("Tell me a joke about cats"),
     await ask("How can I reset my password?")
   ]
-  upstream.queue.push({ kind: "error", status: 500, message: "upstream exploded" })
+  // Failed, retried once, failed again: one 502 for the client, two errors and a retry for the operator.
+  upstream.queue.push(
+    { kind: "error", status: 500, message: "upstream exploded" },
+    { kind: "error", status: 500, message: "upstream exploded" }
+  )
   outcomes.push(await ask("Write a haiku about rain"))
   assert.deepEqual(outcomes, [
     "200 l3",
@@ -121,7 +129,9 @@ describe("Prometheus scraping the gateway's /metrics", () => {
       "L3_Cloud 502": 1
     })
     const [errors] = await prometheus.query(`isartor_l3_errors_total{provider="openai",status="500"}`, scrapedAt)
-    assert.equal(errors?.value, 1)
+    assert.equal(errors?.value, 2, "both failed attempts")
+    const [retries] = await prometheus.query(`isartor_l3_retries_total{provider="openai",reason="Upstream"}`, scrapedAt)
+    assert.equal(retries?.value, 1)
   })
 
   it("counts the tokens saved by the caches and what they would have cost", async () => {
@@ -156,6 +166,48 @@ describe("Prometheus scraping the gateway's /metrics", () => {
   it("keeps /metrics behind the gateway key", async () => {
     assert.equal((await fetch(`${gateway.url}/metrics`)).status, 401)
     assert.equal((await fetch(`${gateway.url}/metrics`, { headers: { authorization: "Bearer wrong" } })).status, 401)
+  })
+
+  it("answers every query of the shipped Grafana dashboard with data", async () => {
+    const dashboard = JSON.parse(readFileSync(`${projectRoot}dashboards/prometheus-grafana.json`, "utf8")) as {
+      templating: { list: Array<{ name: string; type: string; query: unknown }> }
+      panels: Array<{ title: string; datasource: { uid: string }; targets: Array<{ expr: string }> }>
+    }
+    const datasource = dashboard.templating.list.find((variable) => variable.type === "datasource")
+    assert.equal(datasource?.query, "prometheus", "the Prometheus data source is a variable")
+    const expressions = dashboard.panels.flatMap((panel) =>
+      panel.targets.map((target) => ({ panel: panel.title, expr: target.expr }))
+    )
+    assert.ok(expressions.length >= 15)
+    const titles = dashboard.panels.map((panel) => panel.title).join(" | ")
+    for (
+      const wanted of [
+        /Deflection/,
+        /final layer/,
+        /p50/,
+        /p95/,
+        /p99/,
+        /[Tt]okens/,
+        /[Cc]ost/,
+        /L3 errors/,
+        /retries/,
+        /up/
+      ]
+    ) {
+      assert.match(titles, wanted)
+    }
+    // A few scrapes later: a series born with the mix (the first upstream error) needs two samples for rate().
+    const [later] = await prometheus.waitFor(
+      "timestamp(isartor_build_info)",
+      (samples) => (samples[0]?.value ?? 0) >= scrapedAt + 2
+    )
+    for (const { expr, panel } of expressions) {
+      // The job variable picks the gateway's own scrape, as an operator would in the dashboard.
+      const samples = await prometheus.query(expr.replaceAll("$job", "isartor"), later!.value)
+      assert.ok(samples.length > 0, `panel "${panel}" has data: ${expr}`)
+      // A layer without traffic has no quantile (NaN, blank in Grafana); the layers that served have one.
+      assert.ok(samples.some((sample) => !Number.isNaN(sample.value)), `panel "${panel}" shows a number: ${expr}`)
+    }
   })
 
   it("ships a prometheus.yml that promtool accepts", () => {
