@@ -1,7 +1,14 @@
 import { createAnthropic } from "@ai-sdk/anthropic"
 import { createOpenAI } from "@ai-sdk/openai"
 import Anthropic from "@anthropic-ai/sdk"
-import { AIMessage, type BaseMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages"
+import {
+  AIMessage,
+  AIMessageChunk,
+  type BaseMessage,
+  HumanMessage,
+  SystemMessage,
+  ToolMessage
+} from "@langchain/core/messages"
 import { ChatOpenAI } from "@langchain/openai"
 import { APICallError, generateText, jsonSchema, type LanguageModel, stepCountIs, streamText } from "ai"
 import assert from "node:assert/strict"
@@ -16,12 +23,22 @@ export interface Driver {
   readonly name: string
   /** The API the client speaks, and so the shape its errors come in. */
   readonly api: "chat" | "messages" | "responses"
-  ask(prompt: string, options?: { readonly system?: string; readonly stream?: boolean }): Promise<string>
-  toolRoundTrip(prompt: string): Promise<{ readonly name: string; readonly args: unknown; readonly answer: string }>
+  ask(prompt: string, options?: { readonly system?: string; readonly stream?: boolean }): Promise<Answer>
+  toolRoundTrip(
+    prompt: string,
+    options?: { readonly stream?: boolean }
+  ): Promise<{ readonly name: string; readonly args: unknown; readonly answer: string }>
   /** Sends a prompt that must fail; resolves with what the client threw. */
   fail(prompt: string): Promise<unknown>
   /** Asserts that `error` is the client's own error for an HTTP `status` in its API's format. */
   assertError(error: unknown, status: number): void
+}
+
+/** An answer's text and token usage, as the client reports them. */
+export interface Answer {
+  readonly text: string
+  readonly inputTokens: number | undefined
+  readonly outputTokens: number | undefined
 }
 
 /** What the client sent (path, body, headers) and which layer answered, as the client's fetch saw it. */
@@ -96,6 +113,12 @@ const openaiSdk = (options: DriverOptions) =>
     ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries })
   })
 
+const chatAnswer = (completion: OpenAI.ChatCompletion): Answer => ({
+  text: completion.choices[0]?.message.content ?? "",
+  inputTokens: completion.usage?.prompt_tokens,
+  outputTokens: completion.usage?.completion_tokens
+})
+
 export const openaiChat: DriverFactory = {
   name: "openai SDK chat.completions",
   make: (options) => {
@@ -109,25 +132,34 @@ export const openaiChat: DriverFactory = {
       name: "openai SDK chat.completions",
       api: "chat",
       ask: async (prompt, { system, stream } = {}) => {
-        if (!stream) {
-          const completion = await client.chat.completions.create({ model, messages: messages(prompt, system) })
-          return completion.choices[0]?.message.content ?? ""
-        }
+        const request = { model, messages: messages(prompt, system) }
+        if (!stream) return chatAnswer(await client.chat.completions.create(request))
         let text = ""
-        const chunks = await client.chat.completions.create({ model, messages: messages(prompt, system), stream: true })
-        for await (const chunk of chunks) text += chunk.choices[0]?.delta.content ?? ""
-        return text
+        let usage: OpenAI.CompletionUsage | undefined
+        const chunks = await client.chat.completions.create({
+          ...request,
+          stream: true,
+          stream_options: { include_usage: true }
+        })
+        for await (const chunk of chunks) {
+          text += chunk.choices[0]?.delta.content ?? ""
+          usage = chunk.usage ?? usage
+        }
+        return { text, inputTokens: usage?.prompt_tokens, outputTokens: usage?.completion_tokens }
       },
-      toolRoundTrip: async (prompt) => {
+      toolRoundTrip: async (prompt, { stream } = {}) => {
         const tools: Array<OpenAI.ChatCompletionTool> = [{
           type: "function",
           function: { name: "get_weather", description: weatherDescription, parameters: weatherParameters }
         }]
-        const first = await client.chat.completions.create({ model, messages: messages(prompt), tools })
+        const complete = (body: OpenAI.ChatCompletionCreateParamsNonStreaming & { stream?: never }) =>
+          stream ? client.chat.completions.stream(body).finalChatCompletion() : client.chat.completions.create(body)
+        const first = await complete({ model, messages: messages(prompt), tools })
+        assert.equal(first.choices[0]?.finish_reason, "tool_calls")
         const message = first.choices[0]!.message
         const call = message.tool_calls?.[0]
         assert.ok(call?.type === "function", `a function call: ${JSON.stringify(message)}`)
-        const second = await client.chat.completions.create({
+        const second = await complete({
           model,
           tools,
           messages: [...messages(prompt), message, { role: "tool", tool_call_id: call.id, content: SUNNY }]
@@ -144,6 +176,12 @@ export const openaiChat: DriverFactory = {
   }
 }
 
+const responseAnswer = (response: OpenAI.Responses.Response): Answer => ({
+  text: response.output_text,
+  inputTokens: response.usage?.input_tokens,
+  outputTokens: response.usage?.output_tokens
+})
+
 export const openaiResponses: DriverFactory = {
   name: "openai SDK responses",
   make: (options) => {
@@ -154,17 +192,17 @@ export const openaiResponses: DriverFactory = {
       api: "responses",
       ask: async (prompt, { system, stream } = {}) => {
         const request = { model, input: prompt, ...(system ? { instructions: system } : {}) }
-        if (!stream) return (await client.responses.create(request)).output_text
+        if (!stream) return responseAnswer(await client.responses.create(request))
         let text = ""
-        let completed = false
+        let completed: OpenAI.Responses.Response | undefined
         for await (const event of await client.responses.create({ ...request, stream: true })) {
           if (event.type === "response.output_text.delta") text += event.delta
-          if (event.type === "response.completed") completed = true
+          if (event.type === "response.completed") completed = event.response
         }
         assert.ok(completed, "the stream ends with response.completed")
-        return text
+        return { ...responseAnswer(completed), text }
       },
-      toolRoundTrip: async (prompt) => {
+      toolRoundTrip: async (prompt, { stream } = {}) => {
         const tools: Array<OpenAI.Responses.Tool> = [{
           type: "function",
           name: "get_weather",
@@ -173,10 +211,12 @@ export const openaiResponses: DriverFactory = {
           strict: false
         }]
         const input: Array<OpenAI.Responses.ResponseInputItem> = [{ role: "user", content: prompt }]
-        const first = await client.responses.create({ model, input, tools })
+        const respond = (body: OpenAI.Responses.ResponseCreateParamsNonStreaming & { stream?: never }) =>
+          stream ? client.responses.stream(body).finalResponse() : client.responses.create(body)
+        const first = await respond({ model, input, tools })
         const call = first.output.find((item) => item.type === "function_call")
         assert.ok(call?.type === "function_call", `a function call: ${JSON.stringify(first.output)}`)
-        const second = await client.responses.create({
+        const second = await respond({
           model,
           tools,
           input: [...input, call, { type: "function_call_output", call_id: call.call_id, output: SUNNY }]
@@ -212,26 +252,33 @@ export const anthropicMessages: DriverFactory = {
           messages: [{ role: "user" as const, content: prompt }],
           ...(system ? { system } : {})
         }
-        if (!stream) return textOf(await client.messages.create(request))
+        const answer = (message: Anthropic.Message): Answer => ({
+          text: textOf(message),
+          inputTokens: message.usage.input_tokens,
+          outputTokens: message.usage.output_tokens
+        })
+        if (!stream) return answer(await client.messages.create(request))
         let text = ""
         const events = client.messages.stream(request)
         events.on("text", (delta) => (text += delta))
         const final = await events.finalMessage()
         assert.equal(textOf(final), text)
-        return text
+        return answer(final)
       },
-      toolRoundTrip: async (prompt) => {
+      toolRoundTrip: async (prompt, { stream } = {}) => {
         const tools: Array<Anthropic.Tool> = [{
           name: "get_weather",
           description: weatherDescription,
           input_schema: weatherParameters
         }]
         const messages: Array<Anthropic.MessageParam> = [{ role: "user", content: prompt }]
-        const first = await client.messages.create({ ...base, messages, tools })
+        const send = (body: Anthropic.MessageCreateParamsNonStreaming) =>
+          stream ? client.messages.stream(body).finalMessage() : client.messages.create(body)
+        const first = await send({ ...base, messages, tools })
         const call = first.content.find((block) => block.type === "tool_use")
         assert.ok(call?.type === "tool_use", `a tool_use block: ${JSON.stringify(first.content)}`)
         assert.equal(first.stop_reason, "tool_use")
-        const second = await client.messages.create({
+        const second = await send({
           ...base,
           tools,
           messages: [
@@ -258,6 +305,14 @@ export const anthropicMessages: DriverFactory = {
 
 // ---- LangChain's ChatOpenAI (Chat Completions through its own copy of the openai SDK) ----
 
+/** A LangChain stream's chunks joined into one message, as LangChain's docs do it. */
+const concatenated = async (chunks: AsyncIterable<AIMessageChunk>) => {
+  let whole: AIMessageChunk | undefined
+  for await (const chunk of chunks) whole = whole ? whole.concat(chunk) : chunk
+  assert.ok(whole, "the stream has chunks")
+  return whole
+}
+
 export const langchainChatOpenAI: DriverFactory = {
   name: "LangChain ChatOpenAI",
   make: (options) => {
@@ -275,20 +330,25 @@ export const langchainChatOpenAI: DriverFactory = {
       name: "LangChain ChatOpenAI",
       api: "chat",
       ask: async (prompt, { system, stream } = {}) => {
-        if (!stream) return (await model.invoke(messages(prompt, system))).text
-        let text = ""
-        for await (const chunk of await model.stream(messages(prompt, system))) text += chunk.text
-        return text
+        const answer = (message: AIMessage | AIMessageChunk): Answer => ({
+          text: message.text,
+          inputTokens: message.usage_metadata?.input_tokens,
+          outputTokens: message.usage_metadata?.output_tokens
+        })
+        if (!stream) return answer(await model.invoke(messages(prompt, system)))
+        return answer(await concatenated(await model.stream(messages(prompt, system))))
       },
-      toolRoundTrip: async (prompt) => {
+      toolRoundTrip: async (prompt, { stream } = {}) => {
         const withTools = model.bindTools([{
           type: "function",
           function: { name: "get_weather", description: weatherDescription, parameters: weatherParameters }
         }])
-        const first = await withTools.invoke(messages(prompt))
+        const send = async (input: Array<BaseMessage>) =>
+          stream ? concatenated(await withTools.stream(input)) : withTools.invoke(input)
+        const first = await send(messages(prompt))
         const call = first.tool_calls?.[0]
         assert.ok(call?.id, `a tool call: ${JSON.stringify(first.tool_calls)}`)
-        const second = await withTools.invoke([
+        const second = await send([
           ...messages(prompt),
           new AIMessage({ content: first.content, tool_calls: first.tool_calls ?? [] }),
           new ToolMessage({ content: SUNNY, tool_call_id: call.id })
@@ -323,17 +383,22 @@ const aiSdkDriver = (
       api,
       ask: async (prompt, { system, stream } = {}) => {
         const request = { model: languageModel, prompt, ...(system ? { system } : {}), ...retries }
-        if (!stream) return (await generateText(request)).text
+        if (!stream) {
+          const result = await generateText(request)
+          assert.equal(result.finishReason, "stop")
+          return { text: result.text, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens }
+        }
         let failure: unknown
         const result = streamText({ ...request, onError: ({ error }) => void (failure = error) })
         let text = ""
         for await (const delta of result.textStream) text += delta
         if (failure !== undefined) throw failure
         assert.equal(await result.finishReason, "stop")
-        return text
+        const usage = await result.usage
+        return { text, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens }
       },
-      toolRoundTrip: async (prompt) => {
-        const result = await generateText({
+      toolRoundTrip: async (prompt, { stream } = {}) => {
+        const request = {
           model: languageModel,
           prompt,
           ...retries,
@@ -345,10 +410,17 @@ const aiSdkDriver = (
               execute: async () => SUNNY
             }
           }
-        })
-        const call = result.steps[0]?.toolCalls[0]
-        assert.ok(call, `a tool call: ${JSON.stringify(result.steps[0]?.content)}`)
-        return { name: call.toolName, args: call.input, answer: result.text }
+        }
+        let failure: unknown
+        const result = stream
+          ? streamText({ ...request, onError: ({ error }) => void (failure = error) })
+          : await generateText(request)
+        const steps = await result.steps
+        if (failure !== undefined) throw failure
+        assert.equal(steps[0]?.finishReason, "tool-calls")
+        const call = steps[0]?.toolCalls[0]
+        assert.ok(call, `a tool call: ${JSON.stringify(steps[0]?.content)}`)
+        return { name: call.toolName, args: call.input, answer: await result.text }
       },
       fail: (prompt) => caught(generateText({ model: languageModel, prompt, ...retries })),
       assertError: (error, status) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { readFile } from "node:fs/promises"
 import { after, before, describe, it } from "node:test"
-import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { type FakeProviders, PROMPT_TOKENS, startFakeProviders } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
 import { type DriverFactory, makeTap, routeOf } from "./clients.ts"
 
@@ -88,10 +88,12 @@ export const compatSuite = (clients: ReadonlyArray<DriverFactory>): CompatUpstre
             const { tap, driver: d } = driver()
             const question = prompt(`What is the capital of France, ${kind}?`)
             const before = upstreams.modelCalls()
-            assert.equal(await d.ask(question, { stream }), answerTo(question))
+            const first = await d.ask(question, { stream })
+            const text = answerTo(question)
+            assert.deepEqual(first, { text, inputTokens: PROMPT_TOKENS, outputTokens: text.split(/(?<= )/).length })
             assert.deepEqual(tap.layers, ["l3"])
             assert.equal(upstreams.modelCalls(), before + 1)
-            assert.equal(await d.ask(question, { stream }), answerTo(question))
+            assert.deepEqual(await d.ask(question, { stream }), first, "the same answer and usage from the cache")
             assert.deepEqual(tap.layers, ["l3", "l1a"])
             assert.equal(upstreams.modelCalls(), before + 1, "the cached answer makes no upstream call")
             const route = routeOf[d.api]
@@ -112,20 +114,22 @@ export const compatSuite = (clients: ReadonlyArray<DriverFactory>): CompatUpstre
           const { driver: d } = driver()
           const question = prompt("Who are you?")
           const system = "You are a terse pirate."
-          assert.equal(await d.ask(question, { system }), answerTo(question, system))
+          assert.equal((await d.ask(question, { system })).text, answerTo(question, system))
         })
 
-        it("does a tool round trip: the model's call reaches the client, the tool's result reaches the model", async () => {
-          const { tap, driver: d } = driver()
-          const question = prompt("Weather in Munich?")
-          const before = upstreams.modelCalls()
-          const result = await d.toolRoundTrip(question)
-          assert.equal(result.name, "get_weather")
-          assert.deepEqual(result.args, { query: question })
-          assert.match(result.answer, /^Tool said: "?sunny"?$/)
-          assert.deepEqual(tap.layers, ["l3", "l3"])
-          assert.equal(upstreams.modelCalls(), before + 2)
-        })
+        for (const stream of [false, true]) {
+          it(`does a ${stream ? "streamed" : "plain"} tool round trip: the call reaches the client, the result the model`, async () => {
+            const { tap, driver: d } = driver()
+            const question = prompt(`Weather in Munich, ${stream ? "streamed" : "plain"}?`)
+            const before = upstreams.modelCalls()
+            const result = await d.toolRoundTrip(question, { stream })
+            assert.equal(result.name, "get_weather")
+            assert.deepEqual(result.args, { query: question })
+            assert.match(result.answer, /^Tool said: "?sunny"?$/)
+            assert.deepEqual(tap.layers, ["l3", "l3"])
+            assert.equal(upstreams.modelCalls(), before + 2)
+          })
+        }
 
         for (const [upstreamStatus, clientStatus] of [[429, 429], [500, 502]] as const) {
           it(`gives the client an upstream ${upstreamStatus} as its own ${clientStatus} error, after ${GATEWAY_ATTEMPTS} upstream calls`, async () => {
