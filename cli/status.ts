@@ -16,7 +16,9 @@ export const requestsByLayer = (metrics: string): Record<string, number> | undef
   for (const line of metrics.split("\n")) {
     const match = /^isartor_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)/.exec(line)
     if (!match) continue
-    const layer = /(?:final_layer|layer)="([^"]*)"/.exec(match[1]!)?.[1] ?? "unknown"
+    // Requests refused before any layer (a bad body, a wrong key) carry final_layer="-": not part of the deflection.
+    const layer = /final_layer="([^"]*)"/.exec(match[1]!)?.[1]
+    if (layer === undefined || layer === "-") continue
     counts[layer] = (counts[layer] ?? 0) + Number(match[2])
     found = true
   }
@@ -89,7 +91,7 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   if (deflection && deflection.deflection !== undefined) {
     console.log(`  deflected ${(deflection.deflection * 100).toFixed(1)} % of ${deflection.total} requests`)
   } else {
-    console.log("  deflection: no figures yet (served on /metrics when enable_monitoring = true)")
+    console.log(`  deflection: ${counts ? "no requests yet" : "no figures (/metrics does not answer)"}`)
   }
   return 0
 }

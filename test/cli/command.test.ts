@@ -133,12 +133,15 @@ describe("isartor up --detach / status / stop", () => {
         url: string
         version: string
         layers: Record<string, { status: string }>
+        deflection: number | null
       }
       assert.equal(parsed.running, true)
       assert.equal(parsed.pid, pid)
       assert.equal(parsed.url, url[1])
       assert.equal(parsed.version, packageVersion)
       assert.equal(parsed.layers.l1a?.status, "ok")
+      // One answer from the provider, one from the exact cache: half deflected, from /metrics.
+      assert.equal(parsed.deflection, 0.5)
       const human = await run(["status"], user.env)
       assert.match(human.stdout, /isartor is running at http:/)
 
