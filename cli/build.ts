@@ -1,8 +1,8 @@
 // npm run build:binary [-- --target linux-x64,...] → dist/isartor-<os>-<arch>[.exe] and dist/SHA256SUMS.
 // `bun build --compile` of cli/bun.ts with the embedding worker as a second entrypoint, and the files the packages
-// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends, the demo's
-// workloads) embedded
-// flat beside them, where those packages look (`__dirname`). hnswlib-wasm and xxhash-wasm carry their WASM inline.
+// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends; the demo's
+// workloads) embedded flat beside them, where those packages look (`__dirname`). hnswlib-wasm and xxhash-wasm carry
+// their WASM inline.
 // Targets other than this machine's need that platform's Bun; it comes from the npm registry (@oven/bun-*).
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
