@@ -7,6 +7,7 @@ import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { type CacheMiss, LayerUnavailable, type ProviderError, type RouterDeclined } from "../domain/errors.ts"
 import type { RoutingDecision } from "../domain/routing.ts"
 import { countTokens, timeLayer } from "../observability/Metrics.ts"
+import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos, RequestSpan } from "../observability/RequestSpan.ts"
 import { priceTable } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
@@ -42,12 +43,6 @@ export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
 }
 
-/** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
-const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
-  CacheMiss: (_: CacheMiss) => next(),
-  LayerUnavailable: (_: LayerUnavailable) => next()
-})
-
 /** `Cache-Control: no-cache`: the caches are not read for this request. */
 const unreadable = (request: ChatRequest, layer: "l1a" | "l1b") =>
   request.cacheRead ? undefined : Effect.fail(new LayerUnavailable({ layer, reason: "Cache-Control: no-cache" }))
@@ -72,6 +67,14 @@ export class Pipeline extends Context.Service<Pipeline, {
       const router = yield* Router
       const upstream = yield* Upstream
       const provider = yield* Provider
+      // A layer that is down says so in the log (the guide's lines), once per 30 s, and the request goes on.
+      const reportOutage = makeOutageReport()
+      /** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
+      const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
+        CacheMiss: (_: CacheMiss) => next(),
+        LayerUnavailable: (unavailable: LayerUnavailable) =>
+          Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), next())
+      })
       const context = yield* Effect.context<never>()
       const price = priceTable(config.model_prices)
       // Spans only when they are exported: otherwise even a no-op span costs an exact hit a measurable share.
@@ -131,10 +134,11 @@ export class Pipeline extends Context.Service<Pipeline, {
           Effect.catchTags(fallThrough(() => routeLocally(request, key))),
           Effect.map(saved),
           Effect.catchTags({
-            LayerUnavailable: () => callUpstream(request, key),
+            LayerUnavailable: (unavailable: LayerUnavailable) =>
+              Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), callUpstream(request, key)),
             // Declined by L2: L3 answers, and the answer still says what L2 decided.
             RouterDeclined: (declined: RouterDeclined) =>
-              callUpstream(request, key).pipe(
+              Effect.andThen(reportOutage("l2", declined.reason), callUpstream(request, key)).pipe(
                 Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
               )
           })

@@ -1,0 +1,47 @@
+import { Effect } from "effect"
+
+/** How often, at most, one kind of outage is reported. */
+export const OUTAGE_REPORT_INTERVAL_MS = 30_000
+
+/**
+ * The line the operators' guide quotes for a layer that is down, from the reason the layer gave; none for a layer
+ * that passed a request on as it should (a miss, `Cache-Control: no-cache`, a layer turned off, a prompt it does not
+ * take).
+ */
+export const outageLine = (layer: string, reason: string): string | undefined => {
+  if ((layer === "l1a" || layer === "l1b") && reason.startsWith("redis ")) {
+    return `Layer ${layer.slice(1)}: Redis connection error — falling through`
+  }
+  if (layer === "l1b" && reason.startsWith("embedder")) return "Layer 1b: embedding model unavailable — falling through"
+  const local = reason.replace(/^local answer failed: /, "")
+  if (layer === "l2" && local.startsWith("sidecar ")) {
+    return "Layer 2: failed to connect to SLM sidecar — falling through"
+  }
+  if (layer === "l2" && local.startsWith("embedded engine")) return "Layer 2: embedded engine failed — falling through"
+  return undefined
+}
+
+/**
+ * Reports outages as warnings, each kind at most once per interval with the count since its last report: a layer
+ * down under load is one line every 30 s, not one per request.
+ */
+export const makeOutageReport = (now: () => number = Date.now) => {
+  const seen = new Map<string, { count: number; lastReported: number }>()
+  return (layer: string, reason: string): Effect.Effect<void> => {
+    const line = outageLine(layer, reason)
+    if (line === undefined) return Effect.void
+    const entry = seen.get(line) ?? { count: 0, lastReported: Number.NEGATIVE_INFINITY }
+    seen.set(line, entry)
+    entry.count++
+    const at = now()
+    if (at - entry.lastReported < OUTAGE_REPORT_INTERVAL_MS) return Effect.void
+    const count = entry.count
+    entry.count = 0
+    entry.lastReported = at
+    return Effect.logWarning(
+      `${line} (${reason}${count > 1 ? `; ${count} requests since the last report` : ""}); next report in ${
+        OUTAGE_REPORT_INTERVAL_MS / 1000
+      } s at the earliest`
+    )
+  }
+}
