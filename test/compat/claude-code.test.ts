@@ -3,6 +3,7 @@ import { before, describe, it } from "node:test"
 import { cliInstalled, runClaude } from "./clis.ts"
 import {
   compatUpstreams,
+  GATEWAY_ATTEMPTS,
   type RecordedFixture,
   recordedRequests,
   replay,
@@ -83,6 +84,25 @@ describe("claude -p through the gateway", () => {
       // The fake model calls Agent with arguments Claude Code rejects; the rejection goes back as the tool's result.
       assert.match(run.stdout, /^Tool said: .*InputValidationError/)
       assert.ok(upstreams.modelCalls() >= before + 2, "both turns went through the gateway to the upstream")
+    })
+  }
+
+  for (const [upstreamStatus, shown] of [[500, /API Error: 502 /], [429, /API Error: .*\(429\)/]] as const) {
+    it(`gives up on an upstream ${upstreamStatus} after the gateway's ${GATEWAY_ATTEMPTS} attempts: x-should-retry stops Claude Code's own retries`, async (t) => {
+      if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+      const providers = upstreams.providers()
+      for (let i = 0; i < 10 * GATEWAY_ATTEMPTS; i++) {
+        providers.queue.push({ kind: "error", status: upstreamStatus, message: `upstream says ${upstreamStatus}` })
+      }
+      const before = upstreams.modelCalls()
+      try {
+        const run = await runClaude(upstreams.gateway("anthropic").url, "say hi")
+        assert.equal(run.code, 1)
+        assert.match(run.stdout, shown)
+        assert.equal(upstreams.modelCalls() - before, GATEWAY_ATTEMPTS)
+      } finally {
+        providers.queue.length = 0
+      }
     })
   }
 })

@@ -91,8 +91,6 @@ export const runCodex = (baseUrl: string, prompt: string) =>
         `base_url = "${baseUrl}"`,
         `env_key = "ISARTOR_COMPAT_KEY"`,
         `wire_api = "responses"`,
-        `request_max_retries = 0`,
-        `stream_max_retries = 0`,
         ""
       ].join("\n")
     )
