@@ -80,17 +80,60 @@ export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | u
   })
 }
 
-/** Each traced request in flight: how to open its `gateway.request` span, and the span once opened. */
-interface Traced {
-  readonly open: (l1aStartedAt: bigint) => Tracer.Span | undefined
-  span?: Tracer.Span
+/**
+ * A traced request in flight: what its `gateway.request` span needs, and the span once the pipeline opened it.
+ * Allocated for every request while traces are on, so it holds plain fields and its method lives on the prototype.
+ */
+class Traced {
+  span: Tracer.Span | undefined = undefined
+  constructor(
+    readonly tracer: Tracer.Tracer,
+    readonly arrived: number,
+    readonly traceparent: string | null,
+    readonly method: string,
+    readonly route: string
+  ) {}
+
+  /** Opens the request's span, back-dated to its arrival, with the `l1a.lookup` child that missed. */
+  open(l1aStartedAt: bigint): Tracer.Span {
+    if (this.span) return this.span
+    const parent = parseTraceparent(this.traceparent)
+    const span = spanOf(this.tracer, "gateway.request", parent, toNanos(this.arrived), "server")
+    span.attribute("http.request.method", this.method)
+    span.attribute("http.route", this.route)
+    const lookup = spanOf(this.tracer, "l1a.lookup", span, l1aStartedAt, "internal")
+    lookup.attribute("isartor.l1a.result", "miss")
+    lookup.end(nowNanos(), Exit.void)
+    this.span = span
+    return span
+  }
 }
 const tracedRequests = new WeakMap<Request, Traced>()
+
+const toNanos = (performanceNow: number) => BigInt(Math.round((performance.timeOrigin + performanceNow) * 1_000_000))
+
+const spanOf = (
+  tracer: Tracer.Tracer,
+  name: string,
+  parent: Tracer.AnySpan | undefined,
+  startTime: bigint,
+  kind: Tracer.SpanKind
+): Tracer.Span =>
+  tracer.span({
+    name,
+    parent: parent ? Option.some(parent) : Option.none(),
+    annotations: Context.empty(),
+    links: [],
+    startTime,
+    kind,
+    root: parent === undefined,
+    sampled: parent?.sampled ?? true
+  })
 
 /** Runs the pipeline's effect so that it can open its request's `gateway.request` span (nothing when traces are off). */
 export const withRequestSpan = <A, E, R>(request: Request, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
   const traced = tracedRequests.get(request)
-  return traced === undefined ? effect : Effect.provideService(effect, RequestSpan, traced.open)
+  return traced === undefined ? effect : Effect.provideService(effect, RequestSpan, traced)
 }
 
 /** The gateway key as `/metrics` accepts it: `X-API-Key`, `api-key` or `Authorization: Bearer`. */
@@ -194,44 +237,6 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     })
   }
 
-  const spanOf = (
-    name: string,
-    parent: Tracer.AnySpan | undefined,
-    startTime: bigint,
-    kind: Tracer.SpanKind
-  ): Tracer.Span =>
-    tracer.span({
-      name,
-      parent: parent ? Option.some(parent) : Option.none(),
-      annotations: Context.empty(),
-      links: [],
-      startTime,
-      kind,
-      root: parent === undefined,
-      sampled: parent?.sampled ?? true
-    })
-
-  /** The request's span is opened by the pipeline past L1a, back-dated to the request's arrival. */
-  const traceable = (request: Request, route: string): Traced => {
-    const arrived = nowNanos()
-    const parent = parseTraceparent(request.headers.get("traceparent"))
-    const traced: Traced = {
-      open: (l1aStartedAt) => {
-        if (traced.span) return traced.span
-        const span = spanOf("gateway.request", parent, arrived, "server")
-        span.attribute("http.request.method", request.method)
-        span.attribute("http.route", route)
-        const lookup = spanOf("l1a.lookup", span, l1aStartedAt, "internal")
-        lookup.attribute("isartor.l1a.result", "miss")
-        lookup.end(nowNanos(), Exit.void)
-        traced.span = span
-        return span
-      }
-    }
-    tracedRequests.set(request, traced)
-    return traced
-  }
-
   /** The trace id on the response; a response whose headers cannot change (a passed-through fetch) is copied. */
   const withTraceId = (response: Response, traceId: string) => {
     try {
@@ -258,7 +263,9 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       record(request, route, response, start)
       return response
     }
-    const traced = traceable(request, route)
+    const traceparent = request.headers.get("traceparent")
+    const traced = new Traced(tracer, start, traceparent, request.method, route)
+    tracedRequests.set(request, traced)
     let response: Response
     try {
       response = await inner(request)
@@ -268,7 +275,7 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     }
     record(request, route, response, start, traced.span)
     // An exact hit has no span of its own: it still names the caller's trace, when there is one.
-    const traceId = traced.span?.traceId ?? parseTraceparent(request.headers.get("traceparent"))?.traceId
+    const traceId = traced.span?.traceId ?? parseTraceparent(traceparent)?.traceId
     return traceId === undefined ? response : withTraceId(response, traceId)
   }
   /** `/metrics` alone, for `metrics_port`. */

@@ -5,9 +5,9 @@ import { Context, type Tracer } from "effect"
  * so exact hits — the bulk of a deflecting gateway's traffic — carry no span at all (with spans they lost 70 % of
  * their throughput, `npm run bench:monitoring`). `l1aStartedAt` (ns) back-dates the `l1a.lookup` child it adds.
  */
-export const RequestSpan = Context.Reference<(l1aStartedAt: bigint) => Tracer.Span | undefined>(
+export const RequestSpan = Context.Reference<{ readonly open: (l1aStartedAt: bigint) => Tracer.Span | undefined }>(
   "isartor/RequestSpan",
-  { defaultValue: () => () => undefined }
+  { defaultValue: () => ({ open: () => undefined }) }
 )
 
 export const nowNanos = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1_000_000))

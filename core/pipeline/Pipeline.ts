@@ -153,8 +153,8 @@ export class Pipeline extends Context.Service<Pipeline, {
         l1aStartedAt: bigint,
         effect: Effect.Effect<Answer, ProviderError>
       ) =>
-        Effect.flatMap(Effect.service(RequestSpan), (open) => {
-          const span = open(l1aStartedAt)
+        Effect.flatMap(Effect.service(RequestSpan), (trace) => {
+          const span = trace.open(l1aStartedAt)
           if (span === undefined) return effect
           span.attribute("isartor.tenant", request.tenant.slice(0, request.tenant.indexOf("|")))
           return Effect.withParentSpan(effect, span)
