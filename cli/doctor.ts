@@ -8,7 +8,7 @@ import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
 import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
 import { redactUrl } from "../core/Gateway.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
-import { effectiveConfig, gatewayEnv, portIsFree, portTakenMessage, splitHostPort } from "./gatewayEnv.ts"
+import { COMMAND_VARS, effectiveConfig, gatewayEnv, portIsFree, portTakenMessage, splitHostPort } from "./gatewayEnv.ts"
 import { green, printJson, red, yellow } from "./output.ts"
 import { liveness, stateDir } from "./state.ts"
 
@@ -80,7 +80,7 @@ const tcpReachable = (host: string, port: number) =>
 const checkEnvironment = (env: NodeJS.ProcessEnv, loaded: LoadedConfig | undefined): Array<Check> => {
   const singles = Object.keys(env).filter((name) =>
     name.startsWith("ISARTOR_") && !name.startsWith("ISARTOR__") &&
-    !["ISARTOR_HOME", "ISARTOR_HF_CACHE_DIR", "ISARTOR_CACHE_DIR"].includes(name)
+    ![...COMMAND_VARS, "ISARTOR_HF_CACHE_DIR", "ISARTOR_CACHE_DIR"].includes(name)
   )
   const out = [
     singles.length === 0

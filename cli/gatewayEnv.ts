@@ -7,8 +7,11 @@ import { CONFIG_FILE_VAR, loadConfig, type LoadedConfig } from "../core/config/C
 import { readTextFile } from "../runtimes/shared.ts"
 import { commandLineOf } from "./state.ts"
 
-/** Variables the command reads that are not gateway settings: kept out of the gateway's unknown-variable warnings. */
-const COMMAND_VARS = ["ISARTOR_HOME"]
+/**
+ * Variables the command reads that are not gateway settings: kept out of the gateway's environment, whose loader
+ * would warn about them as mistyped ISARTOR__ variables.
+ */
+export const COMMAND_VARS = ["ISARTOR_HOME", "ISARTOR_UPDATE_REGISTRY", "ISARTOR_UPDATE_RELEASES"]
 
 export interface GatewayOptions {
   readonly port?: number | undefined

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
@@ -11,7 +11,7 @@ import { configLeaves } from "../../core/config/ConfigSpec.ts"
 import { readTextFile } from "../../runtimes/shared.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
-import { projectRoot } from "../support/processes.ts"
+import { projectRoot, runtimeCommand } from "../support/processes.ts"
 import { alive, chat, run, userEnv } from "./run.ts"
 
 const packageVersion = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string })
@@ -108,6 +108,9 @@ describe("isartor up --detach / status / stop", () => {
     const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
     let pid: number | undefined
     try {
+      // A log past 10 MB from earlier runs is rotated when the gateway starts.
+      mkdirSync(user.env.ISARTOR_HOME!, { recursive: true })
+      writeFileSync(join(user.env.ISARTOR_HOME!, "isartor.log"), "x".repeat(10 * 1024 * 1024 + 1))
       const started = await run(["up", "--detach", "--port", "0"], user.env)
       assert.equal(started.code, 0, started.stderr + started.stdout)
       const url = /running at (http:\/\/\S+) \(pid (\d+)\)/.exec(started.stdout)
@@ -115,6 +118,8 @@ describe("isartor up --detach / status / stop", () => {
       pid = Number(url[2])
       assert.match(started.stdout, /Log: .*isartor\.log/)
       assert.match(started.stdout, /Stop later with: isartor stop/)
+      assert.equal(statSync(join(user.env.ISARTOR_HOME!, "isartor.log.1")).size, 10 * 1024 * 1024 + 1)
+      assert.match(readFileSync(join(user.env.ISARTOR_HOME!, "isartor.log"), "utf8"), /listening on http:/)
       // The command has exited; the gateway keeps serving.
       const first = await chat(url[1]!, "hello from the detached gateway")
       assert.equal(first.headers.get("x-isartor-layer"), "l3")
@@ -145,9 +150,16 @@ describe("isartor up --detach / status / stop", () => {
       const human = await run(["status"], user.env)
       assert.match(human.stdout, /isartor is running at http:/)
 
+      // A request still waiting on the provider when `stop` is given finishes before the gateway exits.
+      upstream.queue.push({ kind: "ok", delayMs: 1500 })
+      const callsBefore = upstream.calls.length
+      const inFlight = chat(url[1]!, "a slow question asked just before stop")
+      while (upstream.calls.length === callsBefore) await new Promise((resolve) => setTimeout(resolve, 20))
       const stopped = await run(["stop"], user.env)
       assert.equal(stopped.code, 0, stopped.stderr)
       assert.match(stopped.stdout, new RegExp(`isartor stopped \\(pid ${pid}\\)`))
+      assert.doesNotMatch(stopped.stderr, /killing/)
+      assert.equal((await inFlight).status, 200)
       assert.equal(alive(pid), false)
       assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
       const after = await run(["status"], user.env)
@@ -217,6 +229,32 @@ describe("isartor up --detach / status / stop", () => {
       user.cleanup()
     }
   })
+
+  for (const runtime of ["node", "bun"] as const) {
+    it(`the gateway itself (npm run start:${runtime}) on a taken port: one line naming it and ISARTOR__HOST_PORT, exit 1`, async () => {
+      const blocker: Server = createServer()
+      await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
+      const port = (blocker.address() as { port: number }).port
+      const user = userEnv(
+        upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__HOST_PORT: `127.0.0.1:${port}` })
+      )
+      try {
+        // ISARTOR_HOME is the command's, not a gateway setting: npm start would warn about it (see cli/gatewayEnv.ts).
+        const { ISARTOR_HOME: _home, ...env } = user.env
+        const result = await run([], env, {
+          command: runtimeCommand(runtime, `runtimes/${runtime}.ts`),
+          cwd: projectRoot
+        })
+        assert.equal(result.code, 1)
+        assert.deepEqual(result.stderr.trim().split("\n"), [
+          `isartor: port ${port} is already in use (127.0.0.1:${port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=127.0.0.1:<port>`
+        ])
+      } finally {
+        blocker.close()
+        user.cleanup()
+      }
+    })
+  }
 
   it("in the foreground, Ctrl-C (SIGINT) stops the gateway gracefully and removes its pid file", async () => {
     const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__HOST_PORT: "127.0.0.1:0" }))
