@@ -1,9 +1,13 @@
 // Exact-hit throughput and L3-miss latency with OpenTelemetry export off (Prometheus metrics only, the default) and
-// on (traces + metrics over OTLP to a loopback sink), same machine, same run, rounds alternated.
+// on (traces + metrics over OTLP to a loopback sink), same machine, same run, rounds alternated; then the same
+// exact hit in-process, where the load generator and HTTP do not blur a few microseconds.
 // Usage: npm run bench:monitoring -- [--runtime node|bun|deno] [--duration 5] [--rounds 3] [--connections 16]
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { parseArgs } from "node:util"
+import { type Gateway, startGateway } from "../core/Gateway.ts"
+import { otlpExporter } from "../runtimes/telemetry.ts"
+import { startFakeOpenAI } from "../test/support/fakeOpenAI.ts"
 import { runtimeCommand, type RuntimeName, startProcess } from "../test/support/processes.ts"
 import { load, type LoadTool, sequentialLatency, wrkAvailable } from "./load.ts"
 
@@ -74,9 +78,59 @@ try {
   }
 } finally {
   upstream.stop()
-  sink.close()
 }
 const median = (values: Array<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+// In-process, without HTTP or a load generator: the gateway's fetch handler, exact hits back to back, rounds
+// interleaved; the best round of each is the figure least disturbed by whatever else the machine runs.
+const inProcess = async () => {
+  const gateways = await Promise.all([false, true].map((on) =>
+    startGateway({
+      env: {
+        ISARTOR__HOST_PORT: "127.0.0.1:0",
+        ISARTOR__CACHE_MODE: "exact",
+        ISARTOR__EXTERNAL_LLM_URL: upstreamInProcess.url,
+        ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
+        ...(on ? modes.on : {})
+      },
+      readTextFile: async () => undefined
+    }, { log: { info: () => undefined, warn: () => undefined }, telemetry: otlpExporter({}) })
+  ))
+  const hit = (gateway: Gateway) =>
+    Promise.resolve(
+      gateway.fetch(
+        new Request("http://gateway/v1/chat/completions", {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": String(hitBody.length) },
+          body: hitBody
+        })
+      )
+    ).then((response) => response.text())
+  const round = async (gateway: Gateway, count: number) => {
+    const started = performance.now()
+    for (let index = 0; index < count; index++) await hit(gateway)
+    return ((performance.now() - started) * 1000) / count
+  }
+  const micros: [Array<number>, Array<number>] = [[], []]
+  for (const gateway of gateways) await round(gateway, 500)
+  for (let index = 0; index < 30; index++) {
+    micros[0].push(await round(gateways[0]!, 2000))
+    micros[1].push(await round(gateways[1]!, 2000))
+  }
+  for (const gateway of gateways) await gateway.dispose()
+  return micros.map((values) => ({ best: Math.min(...values), median: median(values) }))
+}
+const upstreamInProcess = await startFakeOpenAI()
+const [offInProcess, onInProcess] = await inProcess()
+await upstreamInProcess.close()
+sink.close()
+console.log(
+  `\nin-process exact hit, µs per request (best / median of 30 rounds of 2,000): off ${
+    offInProcess!.best.toFixed(1)
+  } / ${offInProcess!.median.toFixed(1)}, on ${onInProcess!.best.toFixed(1)} / ${onInProcess!.median.toFixed(1)}: ${
+    (100 * (onInProcess!.best / offInProcess!.best - 1)).toFixed(1)
+  } % more per hit with tracing on`
+)
 const off = { rps: median(figures.off!.rps), miss: median(figures.off!.missP50) }
 const on = { rps: median(figures.on!.rps), miss: median(figures.on!.missP50) }
 console.log(`\n${runtime}, ${tool}, medians of ${values.rounds} rounds:`)
