@@ -9,6 +9,7 @@ import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
 import { redactUrl } from "../core/Gateway.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
 import { COMMAND_VARS, effectiveConfig, gatewayEnv, portIsFree, portTakenMessage, splitHostPort } from "./gatewayEnv.ts"
+import type { CommandHost } from "./host.ts"
 import { green, printJson, red, yellow } from "./output.ts"
 import { liveness, stateDir } from "./state.ts"
 
@@ -282,32 +283,36 @@ const checkPort = async (loaded: LoadedConfig): Promise<Check> => {
     : check("port", "fail", portTakenMessage(hostname, port), "")
 }
 
-const checkModel = (loaded: LoadedConfig, env: NodeJS.ProcessEnv): Check => {
+/** Loads the embedding model as the gateway would (on its worker), then lets it go. */
+const checkModel = async (
+  loaded: LoadedConfig,
+  env: Record<string, string | undefined>,
+  host: CommandHost
+): Promise<Check> => {
   const { config } = loaded
-  if (config.cache_mode === "exact") return check("embedding model", "skip", "cache_mode = exact")
-  if (config.embedding_model_path !== "") {
-    const missing = ["config.json", "tokenizer.json"].filter((file) =>
-      !existsSync(join(config.embedding_model_path, file))
+  if (config.cache_mode === "exact" && !(config.enable_slm_router && config.layer2.classifier === "embedding")) {
+    return check("embedding model", "skip", "cache_mode = exact")
+  }
+  const started = performance.now()
+  try {
+    const backend = await host.semantic(env).loadEmbedder({
+      model: config.embedding_model,
+      modelPath: config.embedding_model_path
+    })
+    await backend.dispose?.()
+    return check(
+      "embedding model",
+      "ok",
+      `${backend.name} loads (${backend.dimensions} dimensions, ${((performance.now() - started) / 1000).toFixed(1)} s)`
     )
-    return missing.length === 0
-      ? check("embedding model", "ok", `model directory ${config.embedding_model_path}`)
-      : check(
-        "embedding model",
-        "fail",
-        `${config.embedding_model_path} lacks ${missing.join(", ")}`,
-        "point ISARTOR__EMBEDDING_MODEL_PATH at a transformers.js model directory"
-      )
+  } catch (error) {
+    return check(
+      "embedding model",
+      "fail",
+      `${config.embedding_model_path || config.embedding_model} does not load: ${(error as Error).message}`,
+      "point ISARTOR__EMBEDDING_MODEL_PATH at a transformers.js model directory (config.json, tokenizer.json, onnx/model.onnx), set ISARTOR_HF_CACHE_DIR (or HF_HOME) to where the model is cached, or use the default use-lite"
+    )
   }
-  if (config.embedding_model === "use-lite") {
-    return check("embedding model", "ok", "use-lite (shipped with isartor, offline)")
-  }
-  const cache = env.ISARTOR_HF_CACHE_DIR || env.HF_HOME
-  return check(
-    "embedding model",
-    cache ? "ok" : "warn",
-    `${config.embedding_model}, looked up in ${cache ?? "the default Hugging Face cache"}`,
-    cache ? "" : "set ISARTOR_HF_CACHE_DIR (or HF_HOME) to the directory that holds the model"
-  )
 }
 
 const checkCacheDir = async (env: NodeJS.ProcessEnv): Promise<Check> => {
@@ -353,7 +358,10 @@ const checkProxies = (env: NodeJS.ProcessEnv): Check => {
 }
 
 /** `isartor doctor`: the troubleshooting guide as code; exit 1 when any check fails. */
-export const doctor = async (options: { readonly config?: string; readonly json?: boolean }): Promise<number> => {
+export const doctor = async (
+  options: { readonly config?: string; readonly json?: boolean },
+  host: CommandHost
+): Promise<number> => {
   const env = process.env
   const gateway = gatewayEnv({ config: options.config }, env)
   let loaded: LoadedConfig | undefined
@@ -389,7 +397,7 @@ export const doctor = async (options: { readonly config?: string; readonly json?
         checkPort(loaded)
       ])
     )
-    checks.push(checkModel(loaded, gateway))
+    checks.push(await checkModel(loaded, gateway, host))
   }
   checks.push(await checkCacheDir(gateway))
   checks.push(checkProxies(env))

@@ -72,7 +72,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .description("run the troubleshooting guide's checks and print a verdict and a fix for each (exit 1: one failed)")
     .option("-c, --config <file>", "configuration file to check, as ISARTOR__CONFIG_FILE")
     .option("--json", "machine-readable output")
-    .action(action((options) => doctor(options)))
+    .action(action((options) => doctor(options, host)))
 
   root.command("demo")
     .description("replay two sample workloads against an in-process gateway and fake provider (no key, no network)")

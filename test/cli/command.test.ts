@@ -296,6 +296,7 @@ describe("isartor doctor", () => {
       assert.equal(result.code, 0, result.stdout)
       assert.equal(report.ok, true)
       assert.equal(report.checks.find((check) => check.name === "upstream reachable")?.verdict, "ok")
+      assert.equal(report.checks.find((check) => check.name === "embedding model")?.verdict, "ok")
       assert.equal(upstream.calls.length, calls, "no completion was requested")
     } finally {
       user.cleanup()
@@ -312,6 +313,7 @@ describe("isartor doctor", () => {
       ISARTOR__EXTERNAL_LLM_API_KEY: "sk-ant-api03-0000000000000000000000",
       ISARTOR__EXTERNAL_LLM_URL: `http://127.0.0.1:${deadPort}/v1`,
       HTTPS_PROXY: "http://localhost:8081",
+      ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/model",
       ISARTOR__HOST_PORT: "127.0.0.1:0"
     })
     try {
@@ -322,6 +324,7 @@ describe("isartor doctor", () => {
       assert.match(result.stdout, /FAIL {2}provider, URL and key: the API key looks like one issued by anthropic/)
       assert.match(result.stdout, /fix: .*ISARTOR__LLM_PROVIDER=anthropic/)
       assert.match(result.stdout, /FAIL {2}upstream reachable: .*ECONNREFUSED/)
+      assert.match(result.stdout, /FAIL {2}embedding model: \/nonexistent\/model does not load/)
       assert.match(result.stdout, /warn {2}proxy variables: HTTPS_PROXY=http:\/\/localhost:8081/)
       assert.match(result.stdout, /fix: unset HTTPS_PROXY HTTP_PROXY ALL_PROXY/)
     } finally {
