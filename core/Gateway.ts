@@ -18,6 +18,7 @@ import { CacheWrites } from "./pipeline/CacheWrites.ts"
 import { Coalescer } from "./pipeline/Coalescer.ts"
 import { Embeddings } from "./pipeline/Embeddings.ts"
 import { Pipeline } from "./pipeline/Pipeline.ts"
+import { ResponsesPassThrough } from "./pipeline/ResponsesPassThrough.ts"
 import { Upstream } from "./pipeline/Upstream.ts"
 import { Provider } from "./providers/Provider.ts"
 import type { RedisCommands } from "./redis/RedisCommands.ts"
@@ -124,7 +125,7 @@ export const gatewayLayer = (
   const router = routerEnabled(config) ? routerLayer(config, embedded) : Router.layerDisabled
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
-  return Layer.merge(Pipeline.layer, Embeddings.layer).pipe(
+  return Layer.mergeAll(Pipeline.layer, Embeddings.layer, ResponsesPassThrough.layer).pipe(
     Layer.provideMerge(Upstream.layer),
     Layer.provideMerge(CacheWrites.layer),
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
@@ -367,6 +368,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     config,
     pipeline: Context.get(context, Pipeline),
     embeddings: Context.get(context, Embeddings),
+    responsesPassThrough: Context.get(context, ResponsesPassThrough),
     hashSecret: Context.get(context, CacheKey).hashSecret,
     countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),

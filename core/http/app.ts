@@ -16,6 +16,7 @@ import type { ProviderError } from "../domain/errors.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
+import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
@@ -30,6 +31,7 @@ export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
   readonly embeddings: Embeddings["Service"]
+  readonly responsesPassThrough: ResponsesPassThrough["Service"]
   readonly hashSecret: (secret: string) => string
   /** The provider's own token count of an Anthropic Messages body; `undefined`: estimate it here. */
   readonly countTokens: ((body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>) | undefined
@@ -173,6 +175,8 @@ export const makeApp = (deps: AppDependencies): Hono => {
   })
   responsesRoutes(app, {
     pipeline: deps.pipeline,
+    passThrough: deps.responsesPassThrough,
+    protocolHeaders,
     store: makeResponseStore(RESPONSE_STORE_BYTES),
     readBody,
     requestContext,

@@ -10,6 +10,7 @@ import { chatRequest, parseJsonBody, type RequestContext } from "../domain/ChatR
 import type { Completion } from "../domain/Completion.ts"
 import { completionToSse } from "../domain/Completion.ts"
 import { checkResponsesBody } from "../domain/ResponsesRequest.ts"
+import { responseToSse } from "../formats/responses/replay.ts"
 import { fromResponsesRequest } from "../formats/responses/request.ts"
 import {
   assistantTurnOf,
@@ -19,12 +20,15 @@ import {
 } from "../formats/responses/response.ts"
 import { openAIStreamToResponses } from "../formats/responses/stream.ts"
 import type { Answer, Pipeline } from "../pipeline/Pipeline.ts"
+import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStore } from "../responses/ResponseStore.ts"
 import { familyError, jsonResponse } from "./errors.ts"
-import { answerHeaders, renderFailure, sse, translateSse } from "./render.ts"
+import { answerHeaders, pipelineHeaders, renderFailure, sse, translateSse } from "./render.ts"
 
 export interface ResponsesRouteDependencies {
   readonly pipeline: Pipeline["Service"]
+  readonly passThrough: ResponsesPassThrough["Service"]
+  readonly protocolHeaders: (c: HonoContext) => Record<string, string>
   readonly store: ResponseStore
   readonly readBody: (c: HonoContext, family: "responses") => Promise<string | Response>
   readonly requestContext: (c: HonoContext) => RequestContext
@@ -47,7 +51,8 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
     if (Exit.isFailure(checked)) return renderFailure("responses", checked.cause)
     const body = checked.value
     const context = deps.requestContext(c)
-
+    // Only a response this caller was given can be continued, even one the upstream holds: every caller reaches the
+    // upstream with the gateway's one key, so its store would not tell them apart.
     const previousId = typeof body.previous_response_id === "string" ? body.previous_response_id : undefined
     const previous = previousId === undefined ? undefined : deps.store.get(previousId, context.tenant)
     if (previousId !== undefined && previous === undefined) {
@@ -59,6 +64,25 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         { param: "previous_response_id", code: "previous_response_not_found" }
       )
     }
+    const keep = (response: Record<string, unknown>) => {
+      if (body.store !== false && typeof response.id === "string") {
+        deps.store.save(response.id, { tenant: context.tenant, response, conversation: [] })
+      }
+    }
+    if (deps.passThrough.available) {
+      const request = {
+        source: { text, body, headers: deps.protocolHeaders(c) },
+        stream: body.stream === true,
+        tenant: context.tenant,
+        cacheRead: context.cacheRead,
+        cacheWrite: context.cacheWrite
+      }
+      const exit = await deps.run(deps.passThrough.call(request, keep))
+      return Exit.isSuccess(exit)
+        ? renderPassedThrough(exit.value, request.stream)
+        : renderFailure("responses", exit.cause)
+    }
+
     const translated = fromResponsesRequest(body, previous?.conversation ?? [])
     if (translated.dropped.length > 0) {
       void deps.run(
@@ -99,6 +123,13 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
       ? jsonResponse(200, { id, object: "response", deleted: true })
       : notFound(id)
   })
+}
+
+/** The provider's own answer, as it gave it; a stored one replayed as events when the client asked for a stream. */
+const renderPassedThrough = (answer: PassThroughAnswer, stream: boolean): Response => {
+  const headers = pipelineHeaders(answer.layer, answer.provider)
+  if (answer._tag === "Stream") return sse(answer.body, headers)
+  return stream ? sse(responseToSse(answer.response), headers) : jsonResponse(200, answer.response, headers)
 }
 
 const render = (

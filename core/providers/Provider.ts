@@ -5,7 +5,7 @@ import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { ConfigInvalid, ProviderError } from "../domain/errors.ts"
 import { isProviderId, providerConfigKey, type ProviderId, providers } from "./registry.ts"
-import type { ProviderClient, ProviderSettings } from "./shared/ProviderDefinition.ts"
+import type { ProviderClient, ProviderSettings, ResponsesSource } from "./shared/ProviderDefinition.ts"
 import { type RetryPolicy, withRetries } from "./shared/retry.ts"
 
 /** An upstream answer and the provider that gave it. */
@@ -78,6 +78,17 @@ export class Provider extends Context.Service<Provider, {
   readonly chain: ReadonlyArray<string>
   readonly complete: (request: ChatRequest) => Effect.Effect<Answered<Completion>, ProviderError>
   readonly stream: (request: ChatRequest) => Effect.Effect<Answered<ReadableStream<Uint8Array>>, ProviderError>
+  /**
+   * The Responses API passed through to the primary provider, with retries but no fallback (the client's body
+   * means what it says only to a provider that speaks it); `undefined` when the primary does not speak it, and
+   * `/v1/responses` is translated instead.
+   */
+  readonly responses:
+    | ((source: ResponsesSource, stream: boolean) => Effect.Effect<
+      Answered<Record<string, unknown> | ReadableStream<Uint8Array>>,
+      ProviderError
+    >)
+    | undefined
   /**
    * OpenAI embeddings from the primary provider, with retries but no fallback: another provider's vectors come from
    * another model and would not compare with the ones the client already holds.
@@ -168,6 +179,12 @@ export class Provider extends Context.Service<Provider, {
         complete: (request) => firstAnswer((client) => client.complete(request)),
         stream: (request) => firstAnswer((client) => client.stream(request)),
         countTokens: primary.countTokens,
+        responses: primary.responses === undefined ?
+          undefined :
+          (source, stream) =>
+            withRetries(primary.responses!(source, stream), policy).pipe(
+              Effect.map((value) => ({ value, provider: primary.id }))
+            ),
         embed: (body) => {
           const embed = primary.embed
           if (embed === undefined) {

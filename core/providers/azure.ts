@@ -30,6 +30,11 @@ export const azure: ProviderDefinition = {
           encodeURIComponent(config.azure_deployment_id)
         }/chat/completions?api-version=${encodeURIComponent(config.azure_api_version)}`
       },
+      // Azure's v1 Responses API: one path per resource, the deployment named as the model.
+      responses: {
+        endpoint: (chatUrl) => `${chatUrl.slice(0, chatUrl.indexOf("/openai/"))}/openai/v1/responses`,
+        model: ({ config }) => config.azure_deployment_id
+      },
       headers: (key) => ({ "api-key": key })
     }, settings)
 }

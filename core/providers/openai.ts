@@ -11,6 +11,7 @@ export const openai: ProviderDefinition = {
       id: "openai",
       defaultUrl: "https://api.openai.com/v1",
       requiresKey: true,
+      responses: { endpoint: (chatUrl) => chatUrl.replace(/\/chat\/completions$/, "/responses") },
       headers: (key, { config }) => ({
         authorization: `Bearer ${key}`,
         ...(config.openai_organization ? { "openai-organization": config.openai_organization } : {}),

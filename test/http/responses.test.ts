@@ -58,7 +58,15 @@ for (const provider of ["openai", "anthropic"]) {
       const second = await client().responses.create({ model: "gpt-4o-mini", input }).withResponse()
       assert.equal(second.response.headers.get("x-isartor-layer"), "l1a")
       assert.equal(second.data.output_text, first.data.output_text)
-      assert.notEqual(second.data.id, first.data.id)
+      if (provider === "openai") {
+        // Passed through: the upstream's own response, id included (the upstream knows it, should it be continued).
+        assert.equal(fake.calls[0]!.path, "/v1/responses")
+        assert.deepEqual(second.data, first.data)
+      } else {
+        // Translated: every answer is a response of the gateway's, under an id of its own.
+        assert.equal(fake.calls[0]!.path, "/v1/messages")
+        assert.notEqual(second.data.id, first.data.id)
+      }
       assert.equal(fake.calls.length, 1)
     })
 
@@ -221,5 +229,90 @@ describe("/v1/responses input checks", () => {
     assert.equal(response.status, 404)
     const body = (await response.json()) as { error: { code: string; message: string } }
     assert.equal(body.error.code, "response_not_found")
+  })
+})
+
+describe("/v1/responses passed through to a provider that speaks it", () => {
+  const codexLike = (input: string, extra: Record<string, unknown> = {}) => ({
+    model: "gpt-5-codex",
+    instructions: "You are a coding agent.",
+    input: [{ type: "message", role: "user", content: [{ type: "input_text", text: input }] }],
+    tools: [{ type: "web_search" }, { ...lookupTool }],
+    reasoning: { effort: "low", summary: "auto" },
+    include: ["reasoning.encrypted_content"],
+    store: false,
+    prompt_cache_key: "session-1",
+    ...extra
+  })
+  const post = (body: string, gateway = "openai") =>
+    fetch(`${gateways[gateway]!.url}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer caller-key-1", "openai-project": "proj_1" },
+      body
+    })
+
+  it("sends the client's bytes and returns the upstream's items, reasoning included", async () => {
+    const body = JSON.stringify(codexLike("pass me through"))
+    const response = await post(body)
+    assert.equal(response.status, 200, await response.clone().text())
+    const call = fake.calls[0]!
+    assert.equal(call.path, "/v1/responses")
+    assert.equal(call.raw, body)
+    assert.equal(call.headers["openai-project"], "proj_1")
+    assert.equal(call.headers.authorization, `Bearer ${fake.apiKey}`)
+    const answer = (await response.json()) as { output: Array<{ type: string; encrypted_content?: string }> }
+    assert.equal(answer.output[0]?.type, "reasoning")
+    assert.equal(answer.output[0]?.encrypted_content, "enc-fake-reasoning")
+  })
+
+  it("streams the upstream's events as they are, and replays the cached response with the same items", async () => {
+    const events = async () => {
+      const response = await post(JSON.stringify(codexLike("stream me through", { stream: true })))
+      const text = await response.text()
+      const items = [...text.matchAll(/^data: (.*)$/gm)].map((match) => JSON.parse(match[1]!) as Record<string, any>)
+      return { layer: response.headers.get("x-isartor-layer"), items }
+    }
+    const live = await events()
+    assert.equal(live.layer, "l3")
+    const done = (events: Array<Record<string, any>>) =>
+      events.filter((event) => event.type === "response.output_item.done").map((event) => event.item)
+    assert.deepEqual(done(live.items).map((item) => item.type), ["reasoning", "function_call"])
+    assert.equal(live.items.at(-1)!.type, "response.completed")
+
+    const replay = await events()
+    assert.equal(replay.layer, "l1a")
+    assert.deepEqual(done(replay.items), done(live.items))
+    assert.deepEqual(replay.items.at(-1)!.response, live.items.at(-1)!.response)
+    assert.equal(fake.calls.length, 1)
+  })
+
+  it("reaches Azure's v1 Responses path with the deployment as the model", async () => {
+    const azure = await startTestGateway({
+      ISARTOR__LLM_PROVIDER: "azure",
+      ISARTOR__EXTERNAL_LLM_URL: fake.url,
+      ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
+      ISARTOR__AZURE_DEPLOYMENT_ID: "my-deployment"
+    })
+    try {
+      const client = new OpenAI({ apiKey: "caller-key-1", baseURL: `${azure.url}/v1`, maxRetries: 0 })
+      const response = await client.responses.create({ model: "gpt-4o-mini", input: "hello azure" })
+      assert.equal(response.output_text, "Answer to: hello azure | system: none | turns: 1")
+      assert.equal(fake.calls[0]!.path, "/openai/v1/responses")
+      assert.equal(fake.calls[0]!.body.model, "my-deployment")
+      assert.equal(fake.calls[0]!.headers["api-key"], fake.apiKey)
+    } finally {
+      await azure.close()
+    }
+  })
+
+  it("raises in the openai SDK when the upstream stream breaks off", async () => {
+    fake.queue.push({ kind: "break-stream" })
+    const client = new OpenAI({ apiKey: "caller-key-1", baseURL: `${gateways.openai!.url}/v1`, maxRetries: 0 })
+    const stream = await client.responses.create({ model: "gpt-4o-mini", input: "break me please now", stream: true })
+    await assert.rejects(async () => {
+      for await (const _ of stream) {
+        // reading until it raises
+      }
+    }, /ended before the response was completed|broke off/)
   })
 })

@@ -47,8 +47,9 @@ const upstreamWith = (calls: { count: number }) => {
         ),
       stream: () => Effect.die("not streamed here"),
       countTokens: undefined,
+      responses: undefined,
       embed: () => Effect.die("not embedded here")
-    } as Provider["Service"]
+    } satisfies Provider["Service"]
   )
   return Upstream.layer.pipe(
     Layer.provideMerge(CacheWrites.layer),

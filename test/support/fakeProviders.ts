@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { fromResponses, responseObject, streamResponse, type Turn } from "./fakeResponses.ts"
 
 /**
  * One loopback server that speaks three real wire formats — OpenAI Chat Completions (also at Azure's
@@ -408,12 +409,21 @@ const route = (
   method: string | undefined,
   path: string
 ):
-  | { format: WireFormat; stream?: boolean; model?: string; countTokens?: boolean; embeddings?: boolean }
+  | {
+    format: WireFormat
+    stream?: boolean
+    model?: string
+    countTokens?: boolean
+    embeddings?: boolean
+    responses?: boolean
+  }
   | undefined =>
 {
   if (method !== "POST") return undefined
   if (path === "/v1/chat/completions") return { format: "openai" }
   if (path === "/v1/embeddings") return { format: "openai", embeddings: true }
+  if (path === "/v1/responses") return { format: "openai", responses: true }
+  if (path === "/openai/v1/responses") return { format: "azure", responses: true }
   if (/^\/openai\/deployments\/[^/]+\/embeddings\?api-version=/.test(path)) return { format: "azure", embeddings: true }
   if (/^\/openai\/deployments\/[^/]+\/chat\/completions\?api-version=\d{4}-\d{2}-\d{2}/.test(path)) {
     return { format: "azure" }
@@ -442,6 +452,9 @@ const authorised = (format: WireFormat, headers: IncomingMessage["headers"], key
 export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Promise<FakeProviders> => {
   const calls: Array<ProviderCall> = []
   const queue: Array<FakeBehaviour> = []
+  // The upstream's own store of Responses API conversations, for `previous_response_id`.
+  const storedResponses = new Map<string, ReadonlyArray<Turn>>()
+  let responseCount = 0
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
@@ -474,6 +487,31 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
         return void res.end(JSON.stringify(errorBody(format, behaviour.status, behaviour.message)))
       }
       const fault = behaviour === undefined ? undefined : behaviour.kind
+      if (target.responses) {
+        const previousId = body.previous_response_id as string | undefined
+        const history = previousId === undefined ? [] : storedResponses.get(previousId)
+        if (history === undefined) {
+          res.writeHead(400, { "content-type": "application/json" })
+          return void res.end(
+            JSON.stringify(errorBody("openai", 400, `Previous response with id '${previousId}' not found.`))
+          )
+        }
+        const conversation = fromResponses(body, history)
+        const reply = think(conversation)
+        const response = responseObject(`fake${++responseCount}`, body, reply, String(body.model))
+        if (body.store !== false) {
+          storedResponses.set(String(response.id), [
+            ...conversation.turns,
+            { role: "assistant", text: reply.kind === "text" ? reply.text : "" }
+          ])
+        }
+        if (body.stream !== true) {
+          res.writeHead(200, { "content-type": "application/json" })
+          return void res.end(JSON.stringify(response))
+        }
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+        return void streamResponse(res, response, fault === "break-stream" ? 2 : undefined)
+      }
       // What the caller authenticated with, as an upstream quoting it in an error would show it.
       const { authorization, "x-api-key": anthropicKey, "x-goog-api-key": geminiKey, "api-key": azureKey } = req.headers
       const credential = String(authorization ?? anthropicKey ?? geminiKey ?? azureKey ?? "")

@@ -28,10 +28,25 @@ export interface ProviderClient {
   readonly configured: boolean
   readonly complete: (request: ChatRequest) => Effect.Effect<Completion, ProviderError>
   readonly stream: (request: ChatRequest) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
+  /**
+   * OpenAI `POST /responses`, for a provider that speaks the Responses API: the client's body as it came (model
+   * mapped), the raw answer: JSON, or the API's typed SSE events (scrubbed like any stream).
+   */
+  readonly responses?: (
+    source: ResponsesSource,
+    stream: boolean
+  ) => Effect.Effect<Record<string, unknown> | ReadableStream<Uint8Array>, ProviderError>
   /** OpenAI `POST /embeddings`: the client's body (model mapped), the provider's JSON answer; where it has one. */
   readonly embed?: (body: Readonly<Record<string, unknown>>) => Effect.Effect<Record<string, unknown>, ProviderError>
   /** The provider's own token count of an Anthropic Messages body (`/v1/messages/count_tokens`), where it has one. */
   readonly countTokens?: (body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>
+}
+
+/** A Responses API request as the client sent it. */
+export interface ResponsesSource {
+  readonly text: string
+  readonly body: Readonly<Record<string, unknown>>
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /** One entry of the registry: one file in `core/providers/`, named after the id. */

@@ -1,6 +1,7 @@
 import { Effect, Redacted } from "effect"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { type Completion, isWellFormed } from "../../domain/Completion.ts"
+import type { ProviderError } from "../../domain/errors.ts"
 import { untranslatedFields } from "../../formats/anthropic/request.ts"
 import { makeTransport, sourcePayload } from "./http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
@@ -32,6 +33,14 @@ export interface OpenAICompatibleOptions {
   /** Headers that carry the key and anything else the provider wants; Bearer by default. */
   readonly headers?: (apiKey: string, settings: ProviderSettings) => Record<string, string>
   readonly requiresKey: boolean
+  /**
+   * For a provider that speaks the Responses API: its endpoint from the chat endpoint, and the model it is asked
+   * for (Azure: the deployment); absent for the others, whose Responses requests are translated.
+   */
+  readonly responses?: {
+    readonly endpoint: (chatUrl: string, settings: ProviderSettings) => string
+    readonly model?: (settings: ProviderSettings) => string
+  }
 }
 
 /** The shared base: any server that speaks OpenAI Chat Completions, JSON and SSE. Bodies pass through as they are. */
@@ -78,10 +87,39 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
   }
 
   const embeddingsUrl = embeddingsEndpoint(url)
+  const responsesOptions = options.responses
+  const notConfigured = () =>
+    Effect.fail(
+      transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`)
+    )
 
   return {
     id: options.id,
     configured,
+    ...(responsesOptions === undefined ? {} : {
+      responses: (source, stream) => {
+        if (!configured) return notConfigured()
+        const responsesUrl = responsesOptions.endpoint(url, settings)
+        const model = responsesOptions.model?.(settings) ?? settings.model ?? String(source.body.model ?? "")
+        const payload = sourcePayload({ format: "openai", ...source }, model)
+        const accept = stream ? "text/event-stream" : "application/json"
+        return transport.post(responsesUrl, { ...source.headers, accept, ...headers }, payload).pipe(
+          Effect.flatMap((
+            response
+          ): Effect.Effect<Record<string, unknown> | ReadableStream<Uint8Array>, ProviderError> =>
+            stream
+              ? transport.stream(response)
+              : Effect.flatMap(transport.json<Record<string, unknown>>(response), (answer) =>
+                answer.object === "response" && Array.isArray(answer.output)
+                  ? Effect.succeed(answer)
+                  : Effect.fail(
+                    transport.fail("Upstream", "upstream answer is not a response (no output)", { upstreamStatus: 200 })
+                  ))
+          ),
+          Effect.withSpan("Provider.responses", { attributes: { provider: options.id } })
+        )
+      }
+    }),
     embed: (body) => {
       if (!configured) {
         return Effect.fail(

@@ -1,0 +1,112 @@
+import { Context, Effect, FiberSet, Layer } from "effect"
+import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
+import { ExactCache } from "../cache/exact/ExactCache.ts"
+import type { ProviderError } from "../domain/errors.ts"
+import { Provider } from "../providers/Provider.ts"
+import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
+import { tapResponsesSse } from "./ResponsesSseTap.ts"
+
+export interface PassThroughRequest {
+  readonly source: ResponsesSource
+  readonly stream: boolean
+  readonly tenant: string
+  readonly cacheRead: boolean
+  readonly cacheWrite: boolean
+}
+
+export type PassThroughAnswer =
+  | {
+    readonly _tag: "Complete"
+    readonly layer: "l1a" | "l3"
+    readonly response: Record<string, unknown>
+    readonly provider?: string
+  }
+  | {
+    readonly _tag: "Stream"
+    readonly layer: "l3"
+    readonly body: ReadableStream<Uint8Array>
+    readonly provider: string
+  }
+
+/** Only a whole, finished answer is worth serving again. */
+const cacheable = (response: Record<string, unknown>) => response.status === "completed" && response.background !== true
+
+/**
+ * `/v1/responses` for a provider that speaks it (openai, azure): the client's request goes upstream as it came and
+ * the provider's answer comes back as it was — reasoning items, built-in tools and their ids included — behind the
+ * exact cache. The semantic cache and the local model are not asked: the upstream may hold state the gateway does
+ * not see (`previous_response_id`, encrypted reasoning), so only an identical request is known to mean the same.
+ */
+export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, {
+  /** False when the primary provider does not speak the Responses API (the route translates instead). */
+  readonly available: boolean
+  /** `onFinished` gets the whole response once it is known (a stream's, when it completes). */
+  readonly call: (
+    request: PassThroughRequest,
+    onFinished: (response: Record<string, unknown>) => void
+  ) => Effect.Effect<PassThroughAnswer, ProviderError>
+}>()("isartor/ResponsesPassThrough") {
+  static readonly layer = Layer.effect(
+    ResponsesPassThrough,
+    Effect.gen(function*() {
+      const provider = yield* Provider
+      const cacheKey = yield* CacheKey
+      const exactCache = yield* ExactCache
+      const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
+      const respond = provider.responses
+
+      // A write that fails costs the next hit, never this answer.
+      const remember = (request: PassThroughRequest, key: ExactKey, response: Record<string, unknown>) =>
+        request.cacheWrite && cacheable(response)
+          ? exactCache.store(key, JSON.stringify(response)).pipe(Effect.ignore)
+          : Effect.void
+
+      const fromProvider = (
+        request: PassThroughRequest,
+        key: ExactKey,
+        onFinished: (response: Record<string, unknown>) => void
+      ): Effect.Effect<PassThroughAnswer, ProviderError> =>
+        respond!(request.source, request.stream).pipe(Effect.flatMap(({ provider: answeredBy, value }) => {
+          if (!(value instanceof ReadableStream)) {
+            onFinished(value)
+            return Effect.as(
+              remember(request, key, value),
+              {
+                _tag: "Complete",
+                layer: "l3",
+                response: value,
+                provider: answeredBy
+              } satisfies PassThroughAnswer
+            )
+          }
+          const body = tapResponsesSse(value, (end) => {
+            if (end._tag !== "Finished") return
+            onFinished(end.response)
+            runInBackground(remember(request, key, end.response))
+          })
+          return Effect.succeed<PassThroughAnswer>({ _tag: "Stream", layer: "l3", body, provider: answeredBy })
+        }))
+
+      return ResponsesPassThrough.of({
+        available: respond !== undefined,
+        call: (request, onFinished) =>
+          Effect.suspend(() => {
+            const { stream: _stream, stream_options: _options, ...fields } = request.source.body
+            const key = cacheKey.exactKey({ family: "responses-upstream", tenant: request.tenant, body: fields })
+            if (!request.cacheRead) return fromProvider(request, key, onFinished)
+            return exactCache.lookup(key).pipe(
+              Effect.map((text): PassThroughAnswer => {
+                const response = JSON.parse(text) as Record<string, unknown>
+                onFinished(response)
+                return { _tag: "Complete", layer: "l1a", response }
+              }),
+              Effect.catchTags({
+                CacheMiss: () => fromProvider(request, key, onFinished),
+                LayerUnavailable: () => fromProvider(request, key, onFinished)
+              })
+            )
+          })
+      })
+    })
+  )
+}
