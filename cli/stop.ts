@@ -42,7 +42,13 @@ export const stop = async (options: StopOptions): Promise<number> => {
     console.error(
       yellow(`isartor: warning: pid ${pid} did not stop within ${timeoutMs / 1000} s; killing it`, process.stderr)
     )
-    process.kill(pid, "SIGKILL")
+    // The whole process group of a detached gateway (a runtime it started with --runtime included), else the pid.
+    try {
+      if (process.platform === "win32") throw new Error("no process groups")
+      process.kill(-pid, "SIGKILL")
+    } catch {
+      process.kill(pid, "SIGKILL")
+    }
     killed = true
     while (isAlive(pid)) await sleep(50)
   }
