@@ -171,6 +171,32 @@ describe("isartor up --detach / status / stop", () => {
     }
   })
 
+  it("stop --timeout: a gateway that cannot finish in time is killed, with a warning, and nothing is left behind", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_TIMEOUT_SECS: "600" }))
+    let pid: number | undefined
+    try {
+      const started = await run(["up", "--detach", "--port", "0"], user.env)
+      assert.equal(started.code, 0, started.stderr)
+      const match = /running at (http:\/\/\S+) \(pid (\d+)\)/.exec(started.stdout)!
+      pid = Number(match[2])
+      // A request whose provider never answers keeps the graceful shutdown waiting.
+      upstream.queue.push({ kind: "hang" })
+      const callsBefore = upstream.calls.length
+      const hanging = chat(match[1]!, "a question the provider never answers").catch(() => undefined)
+      while (upstream.calls.length === callsBefore) await new Promise((resolve) => setTimeout(resolve, 20))
+      const stopped = await run(["stop", "--timeout", "1"], user.env)
+      assert.equal(stopped.code, 0, stopped.stderr)
+      assert.match(stopped.stderr, new RegExp(`warning: pid ${pid} did not stop within 1 s; killing it`))
+      assert.match(stopped.stdout, /isartor stopped \(pid \d+, killed\)/)
+      assert.equal(alive(pid), false)
+      assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
+      await hanging
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
+      user.cleanup()
+    }
+  })
+
   it("a stale pid file is cleaned: a dead pid, and a pid now used by another program, which is never signalled", async () => {
     const user = userEnv()
     const stranger = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" })
