@@ -43,6 +43,43 @@ export const progressLine = (stream: NodeJS.WriteStream = process.stderr) => {
   }
 }
 
+/**
+ * While `run` is pending, a progress line on a terminal (stderr), cleared before anything else is written to
+ * stdout or stderr, so the gateway's own lines never land after it; nothing at all when stderr is not a terminal.
+ */
+export const withProgress = async <A>(text: (elapsedSecs: number) => string, run: () => Promise<A>): Promise<A> => {
+  const err = process.stderr
+  if (!err.isTTY) return run()
+  const writeErr = err.write.bind(err)
+  const writeOut = process.stdout.write.bind(process.stdout)
+  let shown = false
+  const clear = () => {
+    if (shown) writeErr("\r\x1b[2K")
+    shown = false
+  }
+  err.write = ((...args: Parameters<typeof writeErr>) => {
+    clear()
+    return writeErr(...args)
+  }) as typeof err.write
+  process.stdout.write = ((...args: Parameters<typeof writeOut>) => {
+    clear()
+    return writeOut(...args)
+  }) as typeof process.stdout.write
+  const started = Date.now()
+  const ticker = setInterval(() => {
+    writeErr(`\r\x1b[2K${text((Date.now() - started) / 1000)}`)
+    shown = true
+  }, 250)
+  try {
+    return await run()
+  } finally {
+    clearInterval(ticker)
+    clear()
+    err.write = writeErr
+    process.stdout.write = writeOut
+  }
+}
+
 /** `http://0.0.0.0:8080` is where it listens; clients on this machine reach it at 127.0.0.1. */
 export const clientUrl = (hostname: string, port: number) => {
   const host = hostname === "0.0.0.0" || hostname === ""

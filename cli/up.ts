@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs
 import { VERSION } from "../core/version.ts"
 import { gatewayEnv, portIsFree, portTakenMessage, splitHostPort, withPort } from "./gatewayEnv.ts"
 import { type CommandHost, selfCommand } from "./host.ts"
-import { clientUrl, CliFailure, formatDuration, green, progressLine, usageError } from "./output.ts"
+import { clientUrl, CliFailure, formatDuration, green, progressLine, usageError, withProgress } from "./output.ts"
 import { commandLineOf, isAlive, liveness, logFile, removeRunning, rotateLog, stateDir, writeRunning } from "./state.ts"
 
 export interface UpOptions {
@@ -69,18 +69,7 @@ export const up = async (options: UpOptions, host: CommandHost): Promise<number>
   // The gateway reads process.env: hand it the environment --config and --port shaped.
   for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name]
   Object.assign(process.env, env)
-  const progress = progressLine()
-  const startedAt = Date.now()
-  const ticker = setInterval(
-    () => progress.update(`isartor: loading the embedding model… ${formatDuration((Date.now() - startedAt) / 1000)}`),
-    250
-  )
-  try {
-    await host.serve()
-  } finally {
-    clearInterval(ticker)
-    progress.done()
-  }
+  await withProgress((secs) => `isartor: starting (loading the embedding model)… ${formatDuration(secs)}`, host.serve)
   // The runtime serves until SIGINT/SIGTERM, then exits by itself.
   return new Promise<number>(() => undefined)
 }
