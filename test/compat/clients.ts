@@ -30,8 +30,8 @@ export interface Driver {
   ): Promise<{ readonly name: string; readonly args: unknown; readonly answer: string }>
   /** Sends a prompt that must fail; resolves with what the client threw. */
   fail(prompt: string): Promise<unknown>
-  /** Asserts that `error` is the client's own error for an HTTP `status` in its API's format. */
-  assertError(error: unknown, status: number): void
+  /** Asserts that `error` is the client's own error for an HTTP `status` in its API's format, quoting `message`. */
+  assertError(error: unknown, status: number, message: string): void
 }
 
 /** An answer's text and token usage, as the client reports them. */
@@ -96,13 +96,21 @@ const SUNNY = "sunny"
 
 // ---- OpenAI Chat Completions and Responses with the openai SDK ----
 
-const assertOpenAIError = (error: unknown, status: number) => {
+const assertOpenAIError = (error: unknown, status: number, message: string) => {
   assert.ok(error instanceof OpenAI.APIError, `an OpenAI.APIError: ${String(error)}`)
   assert.equal(error.status, status)
   if (status === 429) assert.ok(error instanceof OpenAI.RateLimitError)
+  if (status === 400) assert.ok(error instanceof OpenAI.BadRequestError)
   const body = error.error as { message?: unknown; type?: unknown }
-  assert.equal(typeof body.message, "string", `OpenAI's error shape: ${JSON.stringify(error.error)}`)
+  assert.ok(String(body.message).includes(message), `OpenAI's error shape: ${JSON.stringify(error.error)}`)
   assert.equal(typeof body.type, "string", `OpenAI's error shape: ${JSON.stringify(error.error)}`)
+}
+
+/** Anthropic's error type for each status the gateway answers. */
+const anthropicErrorType: Record<number, string> = {
+  400: "invalid_request_error",
+  429: "rate_limit_error",
+  502: "api_error"
 }
 
 const openaiSdk = (options: DriverOptions) =>
@@ -290,14 +298,15 @@ export const anthropicMessages: DriverFactory = {
         return { name: call.name, args: call.input, answer: textOf(second) }
       },
       fail: (prompt) => caught(client.messages.create({ ...base, messages: [{ role: "user", content: prompt }] })),
-      assertError: (error, status) => {
+      assertError: (error, status, message) => {
         assert.ok(error instanceof Anthropic.APIError, `an Anthropic.APIError: ${String(error)}`)
         assert.equal(error.status, status)
         if (status === 429) assert.ok(error instanceof Anthropic.RateLimitError)
+        if (status === 400) assert.ok(error instanceof Anthropic.BadRequestError)
         const body = error.error as { type?: unknown; error?: { type?: unknown; message?: unknown } }
         assert.equal(body.type, "error", `Anthropic's error shape: ${JSON.stringify(error.error)}`)
-        assert.equal(body.error?.type, status === 429 ? "rate_limit_error" : "api_error")
-        assert.equal(typeof body.error?.message, "string")
+        assert.equal(body.error?.type, anthropicErrorType[status])
+        assert.ok(String(body.error?.message).includes(message), JSON.stringify(error.error))
       }
     }
   }
@@ -356,11 +365,11 @@ export const langchainChatOpenAI: DriverFactory = {
         return { name: call.name, args: call.args, answer: second.text }
       },
       fail: (prompt) => caught(model.invoke(messages(prompt))),
-      assertError: (error, status) => {
+      assertError: (error, status, message) => {
         // LangChain rethrows the openai SDK's error (its own copy of the SDK, so not this file's OpenAI.APIError).
         const e = error as { status?: unknown; error?: { message?: unknown; type?: unknown } }
         assert.equal(e.status, status, `status of ${String(error)}`)
-        assert.equal(typeof e.error?.message, "string", `OpenAI's error shape: ${JSON.stringify(e.error)}`)
+        assert.ok(String(e.error?.message).includes(message), `OpenAI's error shape: ${JSON.stringify(e.error)}`)
         assert.equal(typeof e.error?.type, "string")
       }
     }
@@ -423,14 +432,15 @@ const aiSdkDriver = (
         return { name: call.toolName, args: call.input, answer: await result.text }
       },
       fail: (prompt) => caught(generateText({ model: languageModel, prompt, ...retries })),
-      assertError: (error, status) => {
+      assertError: (error, status, message) => {
         // After its retries the AI SDK throws a RetryError wrapping the last APICallError.
         const last = APICallError.isInstance(error) ? error : (error as { lastError?: unknown }).lastError
         assert.ok(APICallError.isInstance(last), `an APICallError: ${String(error)}`)
         assert.equal(last.statusCode, status)
         // `data` is set only when the body parsed as the provider's own error shape.
         const data = last.data as { type?: unknown; error?: { message?: unknown; type?: unknown } } | undefined
-        assert.equal(typeof data?.error?.message, "string", `the provider's error shape: ${last.responseBody}`)
+        assert.ok(String(data?.error?.message).includes(message), `the provider's error shape: ${last.responseBody}`)
+        assert.ok(last.message.includes(message), last.message)
         if (api === "messages") assert.equal(data?.type, "error")
       }
     }

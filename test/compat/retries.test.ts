@@ -39,7 +39,11 @@ describe("upstream calls per failing prompt, each client at its default retries"
       })
       const before = upstreams.modelCalls()
       try {
-        driver.assertError(await driver.fail(`fail with ${upstreamStatus}`), clientStatus)
+        driver.assertError(
+          await driver.fail(`fail with ${upstreamStatus}`),
+          clientStatus,
+          `upstream says ${upstreamStatus}`
+        )
         assert.equal(upstreams.modelCalls() - before, calls)
       } finally {
         providers.queue.length = 0

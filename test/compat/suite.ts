@@ -70,8 +70,11 @@ let keys = 0
 const freshKey = () => `compat-caller-${process.pid}-${++keys}`
 
 /** Runs the matrix for `clients`; returns the file's upstreams for further tests. */
-export const compatSuite = (clients: ReadonlyArray<DriverFactory>): CompatUpstreams => {
-  const upstreams = compatUpstreams()
+export const compatSuite = (
+  clients: ReadonlyArray<DriverFactory>,
+  extraEnv: Record<string, string> = {}
+): CompatUpstreams => {
+  const upstreams = compatUpstreams(extraEnv)
   for (const format of upstreamFormats) {
     for (const client of clients) {
       describe(`${client.name} → gateway → ${format}-format upstream`, () => {
@@ -131,21 +134,24 @@ export const compatSuite = (clients: ReadonlyArray<DriverFactory>): CompatUpstre
           })
         }
 
-        for (const [upstreamStatus, clientStatus] of [[429, 429], [500, 502]] as const) {
-          it(`gives the client an upstream ${upstreamStatus} as its own ${clientStatus} error, after ${GATEWAY_ATTEMPTS} upstream calls`, async () => {
+        // The gateway retries 429 and 5xx (then says x-should-retry: false), never a 400, and turns a failure of its own
+        // (a 5xx, the provider key rejected) into a 502.
+        const failures = [
+          { upstreamStatus: 429, clientStatus: 429, calls: GATEWAY_ATTEMPTS },
+          { upstreamStatus: 500, clientStatus: 502, calls: GATEWAY_ATTEMPTS },
+          { upstreamStatus: 400, clientStatus: 400, calls: 1 },
+          { upstreamStatus: 401, clientStatus: 502, calls: 1 }
+        ]
+        for (const { upstreamStatus, clientStatus, calls } of failures) {
+          it(`gives the client an upstream ${upstreamStatus} as its own ${clientStatus} error, after ${calls} upstream call(s)`, async () => {
             const { driver: d } = driver()
             const providers = upstreams.providers()
-            for (let i = 0; i < GATEWAY_ATTEMPTS; i++) {
-              providers.queue.push({
-                kind: "error",
-                status: upstreamStatus,
-                message: `upstream says ${upstreamStatus}`
-              })
-            }
+            const message = `upstream says ${upstreamStatus}`
+            for (let i = 0; i < calls; i++) providers.queue.push({ kind: "error", status: upstreamStatus, message })
             const before = upstreams.modelCalls()
             try {
-              d.assertError(await d.fail(prompt(`failing with ${upstreamStatus}`)), clientStatus)
-              assert.equal(upstreams.modelCalls() - before, GATEWAY_ATTEMPTS)
+              d.assertError(await d.fail(prompt(`failing with ${upstreamStatus}`)), clientStatus, message)
+              assert.equal(upstreams.modelCalls() - before, calls)
             } finally {
               providers.queue.length = 0
             }
