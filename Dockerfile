@@ -8,8 +8,8 @@ FROM --platform=$BUILDPLATFORM node:20-bookworm-slim AS build
 ARG TARGETARCH
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
-# No dependency needs its install script (package.json declines them for npm 11; npm 10 is told here).
-RUN npm ci --no-audit --no-fund --ignore-scripts
+# Only Bun's install script is needed (it takes Bun from its platform package); npm 10 would run them all.
+RUN npm ci --no-audit --no-fund --ignore-scripts && (cd node_modules/bun && node install.js)
 COPY . .
 RUN target="linux-$([ "$TARGETARCH" = "arm64" ] && echo arm64 || echo x64)" \
   && npm run --silent build:binary -- --target "$target" \
