@@ -67,6 +67,7 @@ const routeOf = (url: string) => {
 }
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
+const STATUS_REUSE_MS = 10_000
 const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/api/chat"]
 
 /** `traceparent: 00-<trace id>-<span id>-<flags>` (W3C Trace Context), or none when malformed or all zeros. */
@@ -175,8 +176,17 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   initialiseSeries(context)
 
   /** Gauges mirror /health at scrape time; counters kept by the caches advance by what they moved since. */
+  // /health's status counts Redis keys with SCAN and probes the sidecar: a scrape every few seconds reuses it for 10 s.
+  let lastStatus: { readonly at: number; readonly status: Promise<PipelineStatus | undefined> } | undefined
+  const currentStatus = () => {
+    const now = performance.now()
+    if (lastStatus === undefined || now - lastStatus.at > STATUS_REUSE_MS) {
+      lastStatus = { at: now, status: options.status() }
+    }
+    return lastStatus.status
+  }
   const sample = async () => {
-    const status = await options.status()
+    const status = await currentStatus()
     for (const name of ["l1a", "l1b", "l2", "l3"] as const) {
       const layer = status?.layers[name] as
         | { readonly status: string; readonly entries?: number; readonly evictions?: number }
