@@ -82,6 +82,11 @@ const poolingOf = async (directory: string, model: string): Promise<"mean" | "cl
  * by the tokenizer to the model's maximum length.
  */
 export const loadTransformers = async (choice: TransformersChoice): Promise<EmbeddingBackend> => {
+  if (/\$bunfs|~BUN/.test(import.meta.url)) {
+    throw new Error(
+      "the single binary embeds use-lite only; for transformers.js models (embedding_model, embedding_model_path) run the npm package: npx isartor up"
+    )
+  }
   const place = await locate(choice)
   if (typeof place === "string") throw new Error(place)
 
