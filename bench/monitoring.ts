@@ -34,18 +34,25 @@ await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", () => resolve()
 const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`
 const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
 
+// A port nothing listens on: the collector is down.
+const downUrl = await new Promise<string>((resolve) => {
+  const probe = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = probe.address() as AddressInfo
+    probe.close(() => resolve(`http://127.0.0.1:${port}`))
+  })
+})
 const modes = {
   off: {},
   on: {
     ISARTOR__ENABLE_MONITORING: "true",
     ISARTOR__OTEL_EXPORTER_ENDPOINT: sinkUrl,
     ISARTOR__OTEL_EXPORTER_PROTOCOL: "http/protobuf"
-  }
+  },
+  "collector down": { ISARTOR__ENABLE_MONITORING: "true", ISARTOR__OTEL_EXPORTER_ENDPOINT: downUrl }
 } as const
-const figures: Record<string, { rps: Array<number>; missP50: Array<number> }> = {
-  off: { rps: [], missP50: [] },
-  on: { rps: [], missP50: [] }
-}
+const figures: Record<string, { rps: Array<number>; missP50: Array<number> }> = Object.fromEntries(
+  Object.keys(modes).map((mode) => [mode, { rps: [], missP50: [] }])
+)
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const [mode, env] of Object.entries(modes)) {
@@ -133,11 +140,16 @@ console.log(
 )
 const off = { rps: median(figures.off!.rps), miss: median(figures.off!.missP50) }
 const on = { rps: median(figures.on!.rps), miss: median(figures.on!.missP50) }
+const down = { rps: median(figures["collector down"]!.rps), miss: median(figures["collector down"]!.missP50) }
 console.log(`\n${runtime}, ${tool}, medians of ${values.rounds} rounds:`)
 console.table({
   "monitoring off (Prometheus metrics only)": {
     "exact hit req/s": Math.round(off.rps),
     "L3 miss p50 ms": off.miss.toFixed(3)
+  },
+  "monitoring on, collector down (gRPC)": {
+    "exact hit req/s": Math.round(down.rps),
+    "L3 miss p50 ms": down.miss.toFixed(3)
   },
   "monitoring on (traces + OTLP metrics)": {
     "exact hit req/s": Math.round(on.rps),
