@@ -29,7 +29,10 @@ const streamedOutput = (events: Array<SseEvent>) => {
   const types = events.map((event) => event.data.type)
   assert.equal(types[0], "response.created")
   assert.equal(types.at(-1), "response.completed")
-  for (const event of events) if (event.event !== undefined) assert.equal(event.data.type, event.event)
+  for (const [index, event] of events.entries()) {
+    if (event.event !== undefined) assert.equal(event.data.type, event.event)
+    assert.equal(event.data.sequence_number, index, "sequence numbers count the events from 0")
+  }
   const completed = events.at(-1)!.data.response
   assert.equal(completed.status, "completed")
   const call = completed.output.find((item: { type: string }) => item.type === "function_call")
