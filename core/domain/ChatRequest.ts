@@ -142,7 +142,11 @@ const AnthropicMessagesBody = Schema.Struct({
   temperature: Schema.optional(Schema.Number),
   top_p: Schema.optional(Schema.Number),
   stop_sequences: Schema.optional(Schema.Array(Schema.String)),
-  tools: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String }))),
+  // A client tool has a name; a server tool (web search, code execution, an MCP toolset…) a type, maybe no name.
+  tools: Schema.optional(Schema.Array(
+    Schema.Union([Schema.Struct({ name: Schema.String }), Schema.Struct({ type: Schema.String })])
+      .annotate({ expected: "a tool: an object with a name (a server tool: with a type)" })
+  )),
   tool_choice: Schema.optional(Schema.NullOr(Schema.Union([
     Schema.Struct({ type: Schema.Literal("tool"), name: Schema.String }),
     Schema.Struct({ type: Schema.Literals(["auto", "any", "none"]) })

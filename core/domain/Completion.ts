@@ -65,8 +65,12 @@ export const firstText = (completion: Completion): string => completion.choices[
 const encoder = new TextEncoder()
 const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
 
-/** Replays a whole completion as the `chat.completion.chunk` SSE stream an OpenAI client expects. */
-export const completionToSse = (completion: Completion): ReadableStream<Uint8Array> => {
+/**
+ * Replays a whole completion as the `chat.completion.chunk` SSE stream an OpenAI client expects. With
+ * `usageUpFront`, the first chunk carries the usage too, for a translation to an API that reports the input tokens
+ * at the start (Anthropic's `message_start`).
+ */
+export const completionToSse = (completion: Completion, usageUpFront = false): ReadableStream<Uint8Array> => {
   const base = {
     id: completion.id,
     object: "chat.completion.chunk",
@@ -76,8 +80,9 @@ export const completionToSse = (completion: Completion): ReadableStream<Uint8Arr
   const events: Array<string> = []
   for (const choice of completion.choices) {
     const { role, content, tool_calls, ...rest } = choice.message
+    const first = { ...base, choices: [{ index: choice.index, delta: { role, content: "" }, finish_reason: null }] }
     events.push(
-      sseData({ ...base, choices: [{ index: choice.index, delta: { role, content: "" }, finish_reason: null }] })
+      sseData(usageUpFront && completion.usage && events.length === 0 ? { ...first, usage: completion.usage } : first)
     )
     const delta: Record<string, unknown> = { ...rest }
     if (content) delta.content = content

@@ -134,7 +134,7 @@ export const renderAnswer = (request: ChatRequest, answer: Answer): Response => 
   }
   if (request.family === "anthropic") {
     return request.stream
-      ? sse(toAnthropicSse(completionToSse(completion)), headers)
+      ? sse(toAnthropicSse(completionToSse(completion, true)), headers)
       : jsonResponse(200, toAnthropicMessage(completion), headers)
   }
   return sse(completionToSse(completion), headers)

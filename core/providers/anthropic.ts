@@ -63,7 +63,7 @@ export const anthropic: ProviderDefinition = {
           Effect.flatMap((response) => {
             const includeUsage =
               (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
-            const translate = anthropicStreamToOpenAI(includeUsage)
+            const translate = anthropicStreamToOpenAI(includeUsage, request.source?.format === "anthropic")
             return transport.stream(response, {
               onEvent: (data) => translate.onEvent(data),
               // Only `message_stop` says the answer is whole; without it there is no `[DONE]`.

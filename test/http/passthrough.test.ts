@@ -123,7 +123,13 @@ describe("Anthropic answers come back whole: thinking with its signature, cache 
   it("streamed, then replayed from L1a", async () => {
     for (const layer of ["l3", "l1a"]) {
       const stream = client().messages.stream(request("think in a stream"))
+      let startUsage: Anthropic.Usage | undefined
+      stream.on("streamEvent", (event) => {
+        if (event.type === "message_start") startUsage = event.message.usage
+      })
       const message = await stream.finalMessage()
+      // As from Anthropic: the input tokens are known at the start, live and replayed.
+      assert.equal(startUsage?.input_tokens, PROMPT_TOKENS)
       assert.equal((await stream.withResponse()).response.headers.get("x-isartor-layer"), layer)
       assert.deepEqual(message.content[0], FAKE_THINKING)
       assert.equal(message.content[1]?.type, "text")
@@ -184,6 +190,26 @@ describe("across formats, fields with a counterpart carry", () => {
     assert.equal(sent.reasoning_effort, "low")
     assert.equal(sent.user, "user_abc_account__session_1")
     assert.equal(sent.max_tokens, 4096)
+  })
+
+  it("server tools (one without a name) are accepted; only the client's own tools reach an OpenAI upstream", async () => {
+    const tools = [
+      { name: "lookup", description: "Looks up", input_schema: { type: "object", properties: {} } },
+      { type: "web_search_20250305", name: "web_search", max_uses: 3 },
+      { type: "mcp_toolset", mcp_server_name: "example" }
+    ]
+    for (const gateway of ["openai", "anthropic"]) {
+      fake.calls.length = 0
+      const body = JSON.stringify(anthropicBody(`tools across (${gateway})`, { tools }))
+      const response = await send(gateway, "/v1/messages", body, anthropicHeaders)
+      assert.equal(response.status, 200, await response.clone().text())
+      const sent = fake.calls[0]!
+      if (gateway === "anthropic") assert.equal(sent.raw, body)
+      else {assert.deepEqual(
+          (sent.body.tools as Array<{ function: { name: string } }>).map((tool) => tool.function.name),
+          ["lookup"]
+        )}
+    }
   })
 
   it("OpenAI reasoning_effort and user become thinking and metadata for an Anthropic upstream", async () => {

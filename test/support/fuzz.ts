@@ -439,6 +439,8 @@ const unknownPaths = fc.oneof(
     "/%C3%A9",
     "/v1/completions",
     "/v1/embeddings",
+    "/v1/responses",
+    "/v1/responses/resp_x",
     "/metrics"
   ),
   fc.array(text.filter((segment) => segment.length < 200), { minLength: 1, maxLength: 3 }).map((segments) =>
@@ -804,6 +806,14 @@ export const checkResponse = (request: FuzzRequest, observed: Observed): string 
   if (observed.error !== undefined) return `no response (${observed.error.replace(/\d+/g, "N")})`
   if (observed.status === 500) return "status 500"
   if (request.method === "HEAD") return undefined
+  // Prometheus' text exposition, not JSON, by design.
+  if (
+    request.method === "GET" && new URL(`http://x${request.path}`).pathname === "/metrics" && observed.status === 200
+  ) {
+    return observed.contentType.startsWith("text/plain")
+      ? undefined
+      : `GET /metrics: content-type ${observed.contentType}`
+  }
   const family = familyOfPath(request.path)
   if (observed.status >= 400) {
     const problem = errorFormatProblem(family, observed.body)

@@ -145,7 +145,14 @@ const carriedFromAnthropic = new Set([
 /** The top-level fields of `body` a translation in `direction` has no counterpart for. */
 export const untranslatedFields = (body: Json, direction: "toAnthropic" | "fromAnthropic"): Array<string> => {
   const carried = direction === "toAnthropic" ? carriedToAnthropic : carriedFromAnthropic
-  return Object.keys(body).filter((field) => !carried.has(field) && body[field] !== undefined && body[field] !== null)
+  const fields = Object.keys(body).filter((field) =>
+    !carried.has(field) && body[field] !== undefined && body[field] !== null
+  )
+  if (direction === "toAnthropic") return fields
+  const serverTools = ((body.tools as Array<Json> | undefined) ?? []).flatMap((tool, index) =>
+    tool.type === undefined || tool.type === "custom" ? [] : [`tools[${index}] (${String(tool.type)})`]
+  )
+  return [...fields, ...serverTools]
 }
 
 // ---- Anthropic request → OpenAI request (POST /v1/messages) ----
@@ -221,7 +228,10 @@ export const fromAnthropicRequest = (body: Json): Json => {
     : choice?.type === "tool"
     ? { type: "function", function: { name: choice.name } }
     : undefined
-  const tools = (body.tools as Array<Json> | undefined)?.map((tool) => ({
+  // Only client tools have a Chat Completions counterpart; server tools run at Anthropic (dropped, as a field is).
+  const tools = (body.tools as Array<Json> | undefined)?.filter((tool) =>
+    (tool.type === undefined || tool.type === "custom") && typeof tool.name === "string"
+  ).map((tool) => ({
     type: "function",
     function: {
       name: tool.name,

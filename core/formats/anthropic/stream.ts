@@ -11,7 +11,7 @@ import {
 } from "./wire.ts"
 
 /** Anthropic's stream events → OpenAI chunks, one event at a time. */
-export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
+export const anthropicStreamToOpenAI = (includeUsage: boolean, usageUpFront = false) => {
   let head = { id: "", model: "", created: Math.floor(Date.now() / 1000) }
   let inputUsage: AnthropicUsage = {}
   let outputTokens = 0
@@ -31,7 +31,14 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean) => {
         case "message_start": {
           head = { ...head, id: String(event.message?.id ?? ""), model: String(event.message?.model ?? "") }
           inputUsage = event.message?.usage ?? {}
-          return [chunk({ role: "assistant", content: "" })]
+          // The input figures are known from the start here. For an Anthropic client they travel with the first
+          // chunk too (and again in the final one), so it reads them in `message_start`, as from Anthropic itself;
+          // an OpenAI client gets usage once, at the end, as it expects (some add up usage across chunks).
+          return [
+            includeUsage && usageUpFront
+              ? { ...chunk({ role: "assistant", content: "" }), usage: usageFromAnthropic(inputUsage, 0) }
+              : chunk({ role: "assistant", content: "" })
+          ]
         }
         case "content_block_start": {
           const block = event.content_block
@@ -129,6 +136,8 @@ export const openAIStreamToAnthropic = () => {
       const out: Array<{ event: string; data: Json }> = []
       if (!started) {
         started = true
+        // Input tokens known up front (an Anthropic upstream, a cached answer) are in `message_start`.
+        if (chunk.usage) usage = usageToAnthropic(chunk.usage as Json)
         const id = String(chunk.id ?? "")
         out.push(event("message_start", {
           message: {
