@@ -69,6 +69,16 @@ describe("Codex's recorded request through the gateway", () => {
   }
 })
 
+describe("Codex's recorded request, same format", () => {
+  it("reaches an OpenAI upstream unchanged: the same body, byte for byte, at /v1/responses", async () => {
+    const response = await replay(upstreams.gateway("openai"), recorded, { authorization: "Bearer codex-fidelity" })
+    assert.equal(response.status, 200, await response.text())
+    const call = upstreams.providers().calls.at(-1)!
+    assert.equal(call.path, "/v1/responses")
+    assert.equal(call.raw, JSON.stringify(recorded.body))
+  })
+})
+
 describe("codex exec through the gateway", () => {
   for (const format of upstreamFormats) {
     it(`runs the command the model asked for and prints the model's answer (${format}-format upstream)`, async (t) => {

@@ -63,7 +63,7 @@ export const answerTo = (prompt: string, system?: string) =>
 
 /** Whether the client's API is the upstream's own, so that the gateway passes the request through. */
 const sameFormat = (api: string, format: UpstreamFormat) =>
-  (api === "chat" && format === "openai") || (api === "messages" && format === "anthropic")
+  format === "openai" ? api === "chat" || api === "responses" : api === "messages"
 
 let keys = 0
 /** A caller key of its own, so that no two cases share cache entries. */
