@@ -1,5 +1,4 @@
 // The command on Bun: `bun cli/bun.ts`, and the single binary (`npm run build:binary` compiles this file).
-import { semanticBackends } from "../runtimes/shared.ts"
 import { checkoutRuntimeCommand, isCompiled } from "./host.ts"
 import { main } from "./main.ts"
 
@@ -8,7 +7,7 @@ process.exit(
     runtime: "bun",
     compiled: isCompiled(),
     serve: () => import("../runtimes/bun.ts"),
-    semantic: (env) => semanticBackends(env),
+    semantic: async (env) => (await import("../runtimes/shared.ts")).semanticBackends(env),
     runtimeCommand: checkoutRuntimeCommand
   })
 )

@@ -50,7 +50,7 @@ const replay = async (name: string, host: CommandHost, limit: number | undefined
     HOME: process.env.HOME
   }
   const quiet = { info: () => undefined, warn: () => undefined }
-  const gateway = await startGateway({ env, readTextFile }, { semantic: host.semantic(env), log: quiet })
+  const gateway = await startGateway({ env, readTextFile }, { semantic: await host.semantic(env), log: quiet })
   const samples: Array<{ layer: string; ms: number }> = []
   try {
     let next = 0

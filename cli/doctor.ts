@@ -295,7 +295,7 @@ const checkModel = async (
   }
   const started = performance.now()
   try {
-    const backend = await host.semantic(env).loadEmbedder({
+    const backend = await (await host.semantic(env)).loadEmbedder({
       model: config.embedding_model,
       modelPath: config.embedding_model_path
     })

@@ -1,10 +1,10 @@
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { readFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { resolve } from "node:path"
 import { CONFIG_FILE_VAR, loadConfig, type LoadedConfig } from "../core/config/Config.ts"
-import { readTextFile } from "../runtimes/shared.ts"
 import { commandLineOf } from "./state.ts"
 
 /**
@@ -25,6 +25,12 @@ export const gatewayEnv = (options: GatewayOptions, env: NodeJS.ProcessEnv = pro
   if (options.config !== undefined) out[CONFIG_FILE_VAR] = resolve(options.config)
   return out
 }
+
+/** As the runtimes read a config file (runtimes/shared.ts), without loading the whole gateway to get it. */
+const readTextFile = (path: string): Promise<string | undefined> =>
+  readFile(path, "utf8").catch((error: NodeJS.ErrnoException) =>
+    error.code === "ENOENT" ? undefined : Promise.reject(error)
+  )
 
 /** Loads the configuration exactly as the gateway will (file, then ISARTOR__ variables); rejects with its message. */
 export const effectiveConfig = async (env: Record<string, string | undefined>): Promise<LoadedConfig> =>

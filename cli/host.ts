@@ -9,7 +9,7 @@ export interface CommandHost {
   /** Starts the gateway here from process.env (the runtime's entrypoint); resolves once it is listening. */
   readonly serve: () => Promise<unknown>
   /** L1b's model and vector library as this runtime loads them, for an in-process gateway (`isartor demo`). */
-  readonly semantic: (env: Record<string, string | undefined>) => SemanticBackends
+  readonly semantic: (env: Record<string, string | undefined>) => Promise<SemanticBackends>
   /** How another runtime runs the gateway from this checkout, as the npm scripts do. */
   readonly runtimeCommand: (runtime: string) => Array<string>
 }

@@ -1,14 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
 import { VERSION } from "../core/version.ts"
-import { demo } from "./demo.ts"
-import { doctor } from "./doctor.ts"
 import type { CommandHost } from "./host.ts"
-import { init } from "./init.ts"
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE, red } from "./output.ts"
-import { status } from "./status.ts"
-import { stop } from "./stop.ts"
-import { up } from "./up.ts"
-import { update } from "./update.ts"
 
 const positiveInt = (what: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
   const n = Number(value)
@@ -18,7 +11,7 @@ const positiveInt = (what: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v
   return n
 }
 
-/** The `isartor` command: every subcommand, with --help on each; returns the exit code. */
+/** The `isartor` command: every subcommand, with --help on each; a subcommand's code loads only when it runs. */
 export const program = (host: CommandHost, exit: (code: number) => void) => {
   const root = new Command("isartor")
     .description(
@@ -49,36 +42,38 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--runtime <runtime>", "node, bun or deno (default: the one running this command)")
     .option("--wait <seconds>", "with --detach: how long to wait for /healthz", positiveInt("--wait"), 180)
     .addOption(new Option("--log-file <file>").hideHelp())
-    .action(action((options) => up(options, host)))
+    .action(action(async (options) => (await import("./up.ts")).up(options, host)))
 
   root.command("stop")
     .description("stop the background gateway gracefully (in-flight requests finish)")
     .option("--timeout <seconds>", "seconds to wait before SIGKILL", positiveInt("--timeout"), 30)
     .option("--json", "machine-readable output")
-    .action(action((options) => stop(options)))
+    .action(action(async (options) => (await import("./stop.ts")).stop(options)))
 
   root.command("status")
     .description("is it running, where, since when, each layer's status, the deflection so far (exit 1: not running)")
     .option("--json", "machine-readable output")
-    .action(action((options) => status(options)))
+    .action(action(async (options) => (await import("./status.ts")).status(options)))
 
   root.command("init")
     .description("write a commented isartor.toml with every key, its default and its meaning")
     .argument("[file]", "where to write it", "isartor.toml")
     .option("-f, --force", "overwrite an existing file")
-    .action(action((file: string, options: { force?: boolean }) => init(file, options)))
+    .action(
+      action(async (file: string, options: { force?: boolean }) => (await import("./init.ts")).init(file, options))
+    )
 
   root.command("doctor")
     .description("run the troubleshooting guide's checks and print a verdict and a fix for each (exit 1: one failed)")
     .option("-c, --config <file>", "configuration file to check, as ISARTOR__CONFIG_FILE")
     .option("--json", "machine-readable output")
-    .action(action((options) => doctor(options, host)))
+    .action(action(async (options) => (await import("./doctor.ts")).doctor(options, host)))
 
   root.command("demo")
     .description("replay two sample workloads against an in-process gateway and fake provider (no key, no network)")
     .option("--json", "machine-readable output")
     .option("--limit <n>", "replay only the first n prompts of each workload", positiveInt("--limit"))
-    .action(action((options) => demo(options, host)))
+    .action(action(async (options) => (await import("./demo.ts")).demo(options, host)))
 
   root.command("update")
     .description("update isartor: the single binary replaces itself (SHA-256 checked); npm installs get the command")
@@ -86,7 +81,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--yes", "for an npm install: run the npm command instead of printing it")
     .option("--binary <file>", "the single binary to replace (default: this one, when it is the single binary)")
     .option("--json", "machine-readable output")
-    .action(action((options) => update(options, host)))
+    .action(action(async (options) => (await import("./update.ts")).update(options, host)))
 
   return root
 }

@@ -1,5 +1,4 @@
 // The command on Node (bin/isartor): the gateway is served in this process by runtimes/node.ts.
-import { semanticBackends } from "../runtimes/shared.ts"
 import { checkoutRuntimeCommand } from "./host.ts"
 import { main } from "./main.ts"
 
@@ -8,7 +7,11 @@ process.exit(
     runtime: "node",
     compiled: false,
     serve: () => import("../runtimes/node.ts"),
-    semantic: (env) => semanticBackends(env, new URL("../runtimes/embedding/worker-node.mjs", import.meta.url)),
+    semantic: async (env) =>
+      (await import("../runtimes/shared.ts")).semanticBackends(
+        env,
+        new URL("../runtimes/embedding/worker-node.mjs", import.meta.url)
+      ),
     runtimeCommand: checkoutRuntimeCommand
   })
 )

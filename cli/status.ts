@@ -1,5 +1,4 @@
 import { Redacted } from "effect"
-import { effectiveConfig, gatewayEnv } from "./gatewayEnv.ts"
 import { bold, formatDuration, green, printJson, red, yellow } from "./output.ts"
 import { liveness, removeRunning, stateDir } from "./state.ts"
 
@@ -46,6 +45,8 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   }
   const { running } = state
   const headers: Record<string, string> = {}
+  // The configuration (for the gateway key) loads only when there is a gateway to ask.
+  const { effectiveConfig, gatewayEnv } = await import("./gatewayEnv.ts")
   const key = await effectiveConfig(gatewayEnv({})).then((loaded) => Redacted.value(loaded.config.gateway_api_key))
     .catch(() => "")
   if (key !== "") headers["x-api-key"] = key
