@@ -51,7 +51,7 @@ export const withPort = async (env: Record<string, string | undefined>, port: nu
   if (port === undefined) return { env, loaded }
   const { hostname } = splitHostPort(loaded.config.host_port)
   const hostPort = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`
-  const next = { ...env, ISARTOR__HOST_PORT: hostPort }
+  const next: Record<string, string | undefined> = { ...env, ISARTOR__HOST_PORT: hostPort }
   return { env: next, loaded: await effectiveConfig(next) }
 }
 

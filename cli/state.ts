@@ -28,6 +28,8 @@ export interface Running {
   readonly log: string | undefined
   /** The process's command line when it started: a pid that now runs something else is not ours. */
   readonly commandLine: string | undefined
+  /** The config file it was started with (--config), so `status` reads the same gateway key. */
+  readonly config?: string | undefined
 }
 
 export const readRunning = (dir: string): Running | undefined => {

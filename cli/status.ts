@@ -47,7 +47,9 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   const headers: Record<string, string> = {}
   // The configuration (for the gateway key) loads only when there is a gateway to ask.
   const { effectiveConfig, gatewayEnv } = await import("./gatewayEnv.ts")
-  const key = await effectiveConfig(gatewayEnv({})).then((loaded) => Redacted.value(loaded.config.gateway_api_key))
+  const key = await effectiveConfig(gatewayEnv({ config: running.config })).then((loaded) =>
+    Redacted.value(loaded.config.gateway_api_key)
+  )
     .catch(() => "")
   if (key !== "") headers["x-api-key"] = key
   const get = async (path: string) => {

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process"
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs"
+import { resolve } from "node:path"
+import { CONFIG_FILE_VAR } from "../core/config/Config.ts"
 import { VERSION } from "../core/version.ts"
 import { gatewayEnv, portIsFree, portTakenMessage, splitHostPort, withPort } from "./gatewayEnv.ts"
 import { type CommandHost, selfCommand } from "./host.ts"
@@ -62,7 +64,8 @@ export const up = async (options: UpOptions, host: CommandHost): Promise<number>
     startedAt: Date.now(),
     version: VERSION,
     log: options.logFile,
-    commandLine: commandLineOf(process.pid)
+    commandLine: commandLineOf(process.pid),
+    config: env[CONFIG_FILE_VAR]
   })
   process.on("exit", () => removeRunning(dir, process.pid))
   if (runtime !== host.runtime) return runElsewhere(runtime, env, host)
@@ -140,7 +143,8 @@ const detach = async (options: UpOptions, dir: string, hostname: string): Promis
             startedAt: started,
             version: VERSION,
             log,
-            commandLine: commandLineOf(pid)
+            commandLine: commandLineOf(pid),
+            config: options.config === undefined ? undefined : resolve(options.config)
           })
           console.log(`${green("isartor is running")} at ${url} (pid ${pid})`)
           console.log(`Log: ${log}`)

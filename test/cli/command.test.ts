@@ -171,6 +171,27 @@ describe("isartor up --detach / status / stop", () => {
     }
   })
 
+  it("status reads the gateway key from the config file up was given, and reports the layers behind it", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
+    let pid: number | undefined
+    try {
+      writeFileSync(join(user.home, "keyed.toml"), "gateway_api_key = \"local-secret\"\n")
+      const started = await run(["up", "--detach", "--port", "0", "--config", "keyed.toml"], user.env)
+      assert.equal(started.code, 0, started.stderr)
+      pid = Number(/\(pid (\d+)\)/.exec(started.stdout)![1])
+      const url = /running at (http:\/\/\S+) /.exec(started.stdout)![1]!
+      assert.equal((await fetch(`${url}/health`)).status, 401)
+      const status = await run(["status", "--json"], user.env)
+      const parsed = JSON.parse(status.stdout) as { answering: boolean; layers: Record<string, { status: string }> }
+      assert.equal(parsed.answering, true)
+      assert.equal(parsed.layers.l1a?.status, "ok")
+      assert.equal((await run(["stop"], user.env)).code, 0)
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
+      user.cleanup()
+    }
+  })
+
   it("stop --timeout: a gateway that cannot finish in time is killed, with a warning, and nothing is left behind", async () => {
     const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_TIMEOUT_SECS: "600" }))
     let pid: number | undefined
