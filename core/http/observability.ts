@@ -68,7 +68,7 @@ const routeOf = (url: string) => {
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
 const STATUS_REUSE_MS = 10_000
-const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/api/chat"]
+const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/v1/responses", "/api/chat"]
 
 /** `traceparent: 00-<trace id>-<span id>-<flags>` (W3C Trace Context), or none when malformed or all zeros. */
 export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | undefined => {

@@ -154,9 +154,16 @@ export class Pipeline extends Context.Service<Pipeline, {
         effect: Effect.Effect<Answer, ProviderError>
       ) =>
         Effect.flatMap(Effect.service(RequestSpan), (trace) => {
+          const tenant = request.tenant.slice(0, request.tenant.indexOf("|"))
           const span = trace.open(l1aStartedAt)
-          if (span === undefined) return effect
-          span.attribute("isartor.tenant", request.tenant.slice(0, request.tenant.indexOf("|")))
+          // A route that did not hand its request's span over still gets one tree per request, rooted here.
+          if (span === undefined) {
+            return Effect.withSpan(effect, "gateway.request", {
+              kind: "server",
+              attributes: { "isartor.tenant": tenant }
+            })
+          }
+          span.attribute("isartor.tenant", tenant)
           return Effect.withParentSpan(effect, span)
         })
 
