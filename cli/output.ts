@@ -65,6 +65,15 @@ export const withProgress = async <A>(text: (elapsedSecs: number) => string, run
     clear()
     return writeOut(...args)
   }) as typeof process.stdout.write
+  // Bun and Deno write console output natively, not through process.stdout: the console is wrapped too.
+  const methods = ["log", "info", "warn", "error", "debug"] as const
+  const originals = methods.map((method) => console[method])
+  methods.forEach((method, i) => {
+    console[method] = (...args: Array<unknown>) => {
+      clear()
+      originals[i]!(...args)
+    }
+  })
   const started = Date.now()
   const ticker = setInterval(() => {
     writeErr(`\r\x1b[2K${text((Date.now() - started) / 1000)}`)
@@ -77,6 +86,7 @@ export const withProgress = async <A>(text: (elapsedSecs: number) => string, run
     clear()
     err.write = writeErr
     process.stdout.write = writeOut
+    methods.forEach((method, i) => (console[method] = originals[i]!))
   }
 }
 
