@@ -82,7 +82,11 @@ export interface DriverOptions {
   readonly maxRetries?: number
 }
 
-export type DriverFactory = { readonly name: string; readonly make: (options: DriverOptions) => Driver }
+export type DriverFactory = {
+  readonly name: string
+  readonly api: Driver["api"]
+  readonly make: (options: DriverOptions) => Driver
+}
 
 const caught = (promise: Promise<unknown>) => promise.then(() => assert.fail("expected an error"), (e: unknown) => e)
 
@@ -129,6 +133,7 @@ const chatAnswer = (completion: OpenAI.ChatCompletion): Answer => ({
 
 export const openaiChat: DriverFactory = {
   name: "openai SDK chat.completions",
+  api: "chat",
   make: (options) => {
     const client = openaiSdk(options)
     const model = "gpt-4o-mini"
@@ -192,6 +197,7 @@ const responseAnswer = (response: OpenAI.Responses.Response): Answer => ({
 
 export const openaiResponses: DriverFactory = {
   name: "openai SDK responses",
+  api: "responses",
   make: (options) => {
     const client = openaiSdk(options)
     const model = "gpt-4o-mini"
@@ -241,6 +247,7 @@ export const openaiResponses: DriverFactory = {
 
 export const anthropicMessages: DriverFactory = {
   name: "@anthropic-ai/sdk messages",
+  api: "messages",
   make: (options) => {
     const client = new Anthropic({
       apiKey: options.apiKey,
@@ -324,6 +331,7 @@ const concatenated = async (chunks: AsyncIterable<AIMessageChunk>) => {
 
 export const langchainChatOpenAI: DriverFactory = {
   name: "LangChain ChatOpenAI",
+  api: "chat",
   make: (options) => {
     const model = new ChatOpenAI({
       model: "gpt-4o-mini",
@@ -384,6 +392,7 @@ const aiSdkDriver = (
   model: (options: DriverOptions) => LanguageModel
 ): DriverFactory => ({
   name,
+  api,
   make: (options) => {
     const languageModel = model(options)
     const retries = options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }
