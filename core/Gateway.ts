@@ -229,6 +229,7 @@ const unusableRedis = (reason: string): RedisConnection => {
       setWithTtl: fail,
       exists: fail,
       countKeys: fail,
+      del: fail,
       entries: fail,
       publish: fail,
       subscribe: () => () => undefined

@@ -38,6 +38,7 @@ const standaloneCommands = (client: Client, subscriber: () => Client): RedisComm
     await client.set(key, value, { expiration: { type: "PX", value: ttlMs } })
   },
   exists: async (key) => (await client.exists(key)) === 1,
+  del: async (key) => (await client.del(key)) === 1,
   countKeys: async (prefix) => {
     let count = 0
     for await (const keys of scanKeys(client, prefix)) count += keys.length
@@ -80,6 +81,7 @@ const clusterCommands = (cluster: Cluster): RedisCommands => {
       await cluster.set(key, value, { expiration: { type: "PX", value: ttlMs } })
     },
     exists: async (key) => (await cluster.exists(key)) === 1,
+    del: async (key) => (await cluster.del(key)) === 1,
     countKeys: async (prefix) => {
       let count = 0
       for await (const keys of keysEverywhere(prefix)) count += keys.length
@@ -159,6 +161,7 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
       get: (key) => current.get(key),
       setWithTtl: (key, value, ttlMs) => current.setWithTtl(key, value, ttlMs),
       exists: (key) => current.exists(key),
+      del: (key) => current.del(key),
       countKeys: (prefix) => current.countKeys(prefix),
       entries: (prefix) => current.entries(prefix),
       publish: (channel, message) => current.publish(channel, message),

@@ -37,6 +37,12 @@ export interface ChatRequest {
   readonly cacheWrite: boolean
   /** `X-Isartor-Similarity-Threshold`: overrides `similarity_threshold` for this request. */
   readonly similarityThreshold?: number | undefined
+  /** `Cache-Control: max-age=N`: a cached answer serves only if at most this old. */
+  readonly maxAgeMs?: number | undefined
+  /** `Cache-Control: s-maxage=N` / `X-Isartor-Cache-TTL: N`: how long this answer is kept (capped by the TTL). */
+  readonly storeTtlMs?: number | undefined
+  /** `Cache-Control: only-if-cached`: answered from the caches or not at all (504). */
+  readonly onlyIfCached?: boolean | undefined
   /** What the client sent, for same-format pass-through; absent for requests the gateway composed itself. */
   readonly source?: SourceRequest | undefined
 }
@@ -281,6 +287,9 @@ export interface RequestContext {
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
   readonly similarityThreshold?: number | undefined
+  readonly maxAgeMs?: number | undefined
+  readonly storeTtlMs?: number | undefined
+  readonly onlyIfCached?: boolean | undefined
   /** The body's text and the protocol headers, as received. */
   readonly received?: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined
 }
@@ -307,6 +316,9 @@ export const chatRequest = (
   cacheRead: context.cacheRead,
   cacheWrite: context.cacheWrite,
   similarityThreshold: context.similarityThreshold,
+  maxAgeMs: context.maxAgeMs,
+  storeTtlMs: context.storeTtlMs,
+  onlyIfCached: context.onlyIfCached,
   source: original !== undefined && context.received !== undefined && (family === "openai" || family === "anthropic")
     ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
     : undefined

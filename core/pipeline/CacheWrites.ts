@@ -1,9 +1,18 @@
 import { Clock, Context, Effect, FiberSet, Layer } from "effect"
+import { QUESTION_CHARS } from "../cache/CacheEntry.ts"
 import type { ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
+import { AppConfig } from "../config/Config.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { LayerUnavailable } from "../domain/errors.ts"
+import { textOf } from "../domain/messages.ts"
+
+/** The question an entry answers, as the admin API shows it: the last user message, its beginning. */
+const questionOf = (request: ChatRequest): string => {
+  const last = [...request.messages].reverse().find((message) => message.role === "user")
+  return textOf(last?.content).slice(0, QUESTION_CHARS)
+}
 
 /** How often, at most, dropped cache writes are reported per layer. */
 export const WRITE_WARNING_INTERVAL_MS = 30_000
@@ -26,6 +35,7 @@ export class CacheWrites extends Context.Service<CacheWrites, {
     CacheWrites,
     Effect.gen(function*() {
       const exactCache = yield* ExactCache
+      const configuredTtlMs = (yield* AppConfig).cache_ttl_secs * 1000
       const semanticCache = yield* SemanticCache
       // Background writes belong to the gateway: closing it interrupts those still running.
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
@@ -52,11 +62,26 @@ export class CacheWrites extends Context.Service<CacheWrites, {
       const remember = (request: ChatRequest, key: ExactKey, completion: string): Effect.Effect<void> =>
         Effect.suspend(() => {
           if (!request.cacheWrite) return Effect.void
+          // What the admin API shows of the entry, in both layers, each naming the other.
+          const ttlMs = Math.min(request.storeTtlMs ?? configuredTtlMs, configuredTtlMs)
+          const created = Date.now()
+          const meta = {
+            tenant: request.tenant,
+            model: request.model,
+            question: questionOf(request),
+            created,
+            expires: created + ttlMs
+          }
+          const semanticKey = semanticCache.entryKey(request)
           // L1a first: an identical request that finds the answer in L1b has found it in L1a already, so it is
           // reported as the exact hit it is. The L1b insert (an HNSW graph update, milliseconds at 100k entries)
           // then runs beside the answer.
-          return orDropped(exactCache.store(key, completion)).pipe(
-            Effect.ensuring(Effect.sync(() => runInBackground(orDropped(semanticCache.store(request, completion)))))
+          return orDropped(exactCache.store(key, completion, { ...meta, semanticKey }, ttlMs)).pipe(
+            Effect.ensuring(Effect.sync(() =>
+              runInBackground(
+                orDropped(semanticCache.store(request, completion, { ...meta, exactKey: key.key }, ttlMs))
+              )
+            ))
           )
         })
       return CacheWrites.of({

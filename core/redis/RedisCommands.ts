@@ -6,6 +6,8 @@ export interface RedisCommands {
   readonly get: (key: string) => Promise<string | null>
   readonly setWithTtl: (key: string, value: string, ttlMs: number) => Promise<void>
   readonly exists: (key: string) => Promise<boolean>
+  /** Removes a key; whether it was there. */
+  readonly del: (key: string) => Promise<boolean>
   readonly countKeys: (prefix: string) => Promise<number>
   /** Every key under the prefix with its value. */
   readonly entries: (prefix: string) => Promise<Array<[string, string]>>

@@ -4,6 +4,7 @@ import { describe, it } from "node:test"
 import { ExactCache } from "../../core/cache/exact/ExactCache.ts"
 import type { ExactEntry, ExactStore } from "../../core/cache/exact/ExactStore.ts"
 import { SemanticCache } from "../../core/cache/semantic/SemanticCache.ts"
+import { AppConfig, loadConfig } from "../../core/config/Config.ts"
 import { chatRequest } from "../../core/domain/ChatRequest.ts"
 import type { Completion } from "../../core/domain/Completion.ts"
 import { CacheWrites } from "../../core/pipeline/CacheWrites.ts"
@@ -29,7 +30,9 @@ const slowStore = (writeMs: number): ExactStore => {
     backend: "slow",
     get: (key) => Effect.sync(() => entries.get(key)),
     set: (key, entry) => Effect.sleep(writeMs).pipe(Effect.andThen(Effect.sync(() => void entries.set(key, entry)))),
-    size: Effect.sync(() => entries.size)
+    size: Effect.sync(() => entries.size),
+    remove: (key) => Effect.sync(() => entries.delete(key)),
+    list: Effect.sync(() => [...entries.entries()])
   }
 }
 
@@ -53,6 +56,10 @@ const upstreamWith = (calls: { count: number }) => {
   )
   return Upstream.layer.pipe(
     Layer.provideMerge(CacheWrites.layer),
+    Layer.provideMerge(Layer.unwrap(Effect.map(
+      loadConfig({ env: {}, readTextFile: async () => undefined }).pipe(Effect.orDie),
+      (loaded) => AppConfig.layer(loaded.config)
+    ))),
     Layer.provideMerge(Layer.mergeAll(
       provider,
       Coalescer.layer,

@@ -2,7 +2,7 @@ import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../../config/Config.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
 import type { ExactKey } from "../CacheKey.ts"
-import type { ExactStore } from "./ExactStore.ts"
+import type { ExactEntry, ExactMeta, ExactStore } from "./ExactStore.ts"
 import { makeMemoryExactStore } from "./MemoryExactStore.ts"
 
 export interface ExactCacheStatus {
@@ -15,22 +15,65 @@ export interface ExactCacheStatus {
   readonly reason?: string
 }
 
+/** Hits counted per entry on this replica, forgotten wholesale past this many entries (they are a diagnostic). */
+const MAX_COUNTED = 100_000
+
+/** An L1a hit: the answer, and when it was stored (absent for entries older than the metadata). */
+export interface ExactHit {
+  readonly completion: string
+  readonly created?: number | undefined
+}
+
 /** L1a: answers a request seen before, byte for byte, from a bounded store with TTL. */
 export class ExactCache extends Context.Service<ExactCache, {
-  /** The serialised completion stored under the key, verified by its second digest. */
+  /**
+   * The serialised completion stored under the key, verified by its second digest; with `maxAgeMs`, only an
+   * entry at most that old (`Cache-Control: max-age`).
+   */
+  readonly lookupHit: (key: ExactKey, maxAgeMs?: number) => Effect.Effect<ExactHit, CacheMiss | LayerUnavailable>
+  /** `lookupHit`'s answer alone. */
   readonly lookup: (key: ExactKey) => Effect.Effect<string, CacheMiss | LayerUnavailable>
-  readonly store: (key: ExactKey, completion: string) => Effect.Effect<void, LayerUnavailable>
+  /** Stores an answer with what is known of it, for `ttlMs` or the configured TTL. */
+  readonly store: (
+    key: ExactKey,
+    completion: string,
+    meta?: ExactMeta,
+    ttlMs?: number
+  ) => Effect.Effect<void, LayerUnavailable>
+  /** The entry under a key, unverified: for the admin API. */
+  readonly entry: (key: string) => Effect.Effect<ExactEntry | undefined, LayerUnavailable>
+  readonly remove: (key: string) => Effect.Effect<boolean, LayerUnavailable>
+  readonly list: Effect.Effect<Array<readonly [string, ExactEntry]>, LayerUnavailable>
+  /** Times the entry answered on this replica. */
+  readonly hits: (key: string) => number
   readonly status: Effect.Effect<ExactCacheStatus>
 }>()("isartor/ExactCache") {
-  static readonly make = (store: ExactStore) =>
-    ExactCache.of({
-      lookup: (key) =>
-        Effect.flatMap(store.get(key.key), (entry) =>
-          // A matching first digest with a different second one is a 64-bit collision: never serve it.
-          entry === undefined || entry.check !== key.check
-            ? Effect.fail(new CacheMiss({ layer: "l1a" }))
-            : Effect.succeed(entry.completion)),
-      store: (key, completion) => store.set(key.key, { check: key.check, completion }),
+  static readonly make = (store: ExactStore, now: () => number = Date.now) => {
+    const hits = new Map<string, number>()
+    const counted = (key: string) => {
+      if (hits.size >= MAX_COUNTED && !hits.has(key)) hits.clear()
+      hits.set(key, (hits.get(key) ?? 0) + 1)
+    }
+    const lookupHit = (key: ExactKey, maxAgeMs?: number) =>
+      Effect.flatMap(store.get(key.key), (entry) => {
+        // A matching first digest with a different second one is a 64-bit collision: never serve it.
+        if (entry === undefined || entry.check !== key.check) return Effect.fail(new CacheMiss({ layer: "l1a" }))
+        const created = entry.meta?.created
+        // Too old for this caller (or of unknown age): a miss for it, the entry stays for others.
+        if (maxAgeMs !== undefined && (created === undefined || now() - created > maxAgeMs)) {
+          return Effect.fail(new CacheMiss({ layer: "l1a" }))
+        }
+        counted(key.key)
+        return Effect.succeed<ExactHit>({ completion: entry.completion, created })
+      })
+    return ExactCache.of({
+      lookupHit,
+      lookup: (key) => Effect.map(lookupHit(key), (hit) => hit.completion),
+      store: (key, completion, meta, ttlMs) => store.set(key.key, { check: key.check, completion, meta }, ttlMs),
+      entry: (key) => store.get(key),
+      remove: (key) => Effect.tap(store.remove(key), () => Effect.sync(() => hits.delete(key))),
+      list: store.list,
+      hits: (key) => hits.get(key) ?? 0,
       status: store.size.pipe(
         Effect.map((entries): ExactCacheStatus => {
           const bytes = store.bytes?.()
@@ -42,10 +85,14 @@ export class ExactCache extends Context.Service<ExactCache, {
             ...(store.evictions ? { evictions: store.evictions() } : {})
           }
         }),
-        Effect.catchTag("LayerUnavailable", (error) =>
-          Effect.succeed<ExactCacheStatus>({ status: "unavailable", backend: store.backend, reason: error.reason }))
+        Effect.catchTag(
+          "LayerUnavailable",
+          (error) =>
+            Effect.succeed<ExactCacheStatus>({ status: "unavailable", backend: store.backend, reason: error.reason })
+        )
       )
     })
+  }
 
   static readonly layerMemory = Layer.effect(
     ExactCache,
@@ -66,7 +113,12 @@ export class ExactCache extends Context.Service<ExactCache, {
     ExactCache,
     ExactCache.of({
       lookup: () => Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" })),
+      lookupHit: () => Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" })),
       store: () => Effect.void,
+      entry: () => Effect.succeed(undefined),
+      remove: () => Effect.succeed(false),
+      list: Effect.succeed([]),
+      hits: () => 0,
       status: Effect.succeed({ status: "disabled", backend: "none", reason: "cache_mode" })
     })
   )

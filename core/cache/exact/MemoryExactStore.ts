@@ -16,7 +16,13 @@ export interface MemoryStoreOptions {
  * plus the map's own bookkeeping.
  */
 export const exactEntryBytes = (key: string, entry: ExactEntry) =>
-  2 * (key.length + entry.check.length + entry.completion.length) + ENTRY_OVERHEAD_BYTES
+  2 * (key.length + entry.check.length + entry.completion.length + metaChars(entry)) + ENTRY_OVERHEAD_BYTES
+
+const metaChars = (entry: ExactEntry) =>
+  entry.meta === undefined
+    ? 0
+    : entry.meta.tenant.length + entry.meta.model.length + entry.meta.question.length +
+      (entry.meta.semanticKey?.length ?? 0) + 32
 
 export const ENTRY_OVERHEAD_BYTES = 96
 
@@ -39,7 +45,13 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
     backend: "memory",
     // Exits, not suspended effects: these are pure in-memory calls on the hit path, cheapest evaluated at once.
     get: (key) => Exit.succeed(entries.get(key)),
-    set: (key, entry) => Exit.succeed(void entries.set(key, entry)),
+    set: (key, entry, ttlMs) =>
+      Exit.succeed(void entries.set(key, entry, ttlMs === undefined ? undefined : { ttl: ttlMs })),
+    remove: (key) => Effect.sync(() => entries.delete(key)),
+    list: Effect.sync(() => {
+      entries.purgeStale()
+      return [...entries.entries()]
+    }),
     size: Effect.sync(() => {
       entries.purgeStale()
       return entries.size

@@ -1,19 +1,27 @@
 import { Effect } from "effect"
+import { LayerUnavailable, messageOf } from "../../domain/errors.ts"
 import { redisCall, type RedisCommands } from "../../redis/RedisCommands.ts"
 import { KEY_VERSION } from "../CacheKey.ts"
-import type { ExactEntry, ExactStore } from "./ExactStore.ts"
+import type { ExactEntry, ExactMeta, ExactStore } from "./ExactStore.ts"
 
 export const exactKeyPrefix = `isartor:v${KEY_VERSION}:l1a:`
 
 const parseEntry = (value: string): ExactEntry | undefined => {
   try {
-    const stored = JSON.parse(value) as { c?: unknown; a?: unknown }
+    const stored = JSON.parse(value) as { c?: unknown; a?: unknown; m?: ExactMeta }
     return typeof stored.c === "string" && typeof stored.a === "string"
-      ? { check: stored.c, completion: stored.a }
+      ? { check: stored.c, completion: stored.a, ...(isMeta(stored.m) ? { meta: stored.m } : {}) }
       : undefined
   } catch {
     return undefined
   }
+}
+
+const isMeta = (meta: unknown): meta is ExactMeta => {
+  const candidate = meta as Partial<ExactMeta> | undefined
+  return typeof candidate === "object" && candidate !== null && typeof candidate.tenant === "string" &&
+    typeof candidate.model === "string" && typeof candidate.question === "string" &&
+    typeof candidate.created === "number" && typeof candidate.expires === "number"
 }
 
 /**
@@ -38,11 +46,27 @@ export const makeRedisExactStore = (redis: RedisCommands, ttlMs: number): ExactS
             )
         })
       ),
-    set: (key, entry) =>
+    set: (key, entry, entryTtlMs) =>
       call(
         "SET",
-        () => redis.setWithTtl(exactKeyPrefix + key, JSON.stringify({ c: entry.check, a: entry.completion }), ttlMs)
+        () =>
+          redis.setWithTtl(
+            exactKeyPrefix + key,
+            JSON.stringify({ c: entry.check, a: entry.completion, ...(entry.meta ? { m: entry.meta } : {}) }),
+            entryTtlMs ?? ttlMs
+          )
       ),
+    remove: (key) => call("DEL", () => redis.del(exactKeyPrefix + key)),
+    // Not bounded by the request path's timeout: a listing scans every key, as an operator asked.
+    list: Effect.tryPromise({
+      try: () => redis.entries(exactKeyPrefix),
+      catch: (error) => new LayerUnavailable({ layer: "l1a", reason: `redis SCAN failed: ${messageOf(error)}` })
+    }).pipe(Effect.map((found) =>
+      found.flatMap(([key, value]) => {
+        const entry = parseEntry(value)
+        return entry ? [[key.slice(exactKeyPrefix.length), entry] as const] : []
+      })
+    )),
     size: call("SCAN", () => redis.countKeys(exactKeyPrefix))
   }
 }

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache"
 import { messageOf } from "../../domain/errors.ts"
+import type { EntryMeta } from "../CacheEntry.ts"
 import type { VectorIndex } from "./VectorIndex.ts"
 
 /** One L1b entry: what a lookup needs to filter, verify and answer. */
@@ -9,7 +10,11 @@ export interface SemanticEntry {
   readonly scope: string
   readonly text: string
   readonly completion: string
+  /** Who asked, when, and the L1a entry stored with the same answer; absent on entries older than it. */
+  readonly meta?: SemanticMeta | undefined
 }
+
+export type SemanticMeta = EntryMeta & { readonly exactKey?: string | undefined }
 
 export interface Candidate {
   readonly label: number
@@ -48,7 +53,7 @@ const ENTRY_OVERHEAD_BYTES = 160
 /** What an entry costs in memory, at most: two bytes a character (V8 uses one or two), its vectors, bookkeeping. */
 export const semanticEntryBytes = (entry: SemanticEntry, vectorBytes: number) =>
   2 * (entry.id.length + entry.scope.length + entry.text.length + entry.completion.length) + vectorBytes +
-  ENTRY_OVERHEAD_BYTES
+  ENTRY_OVERHEAD_BYTES + (entry.meta ? 2 * (entry.meta.tenant.length + entry.meta.model.length + 64) : 0)
 
 const describe = (error: unknown): string => {
   // hnswlib-wasm throws WebAssembly exceptions whose message is ["std::runtime_error", "<what>"].
@@ -68,6 +73,8 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   let evictions = 0
   let nextLabel = 0
   const labels = new Map<string, number>()
+  // Times each entry answered on this replica, by id.
+  const hits = new Map<string, number>()
   // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
   const vectorBytes = 4 * options.dimensions * (fastIndex ? 2 : 1)
   const entries = new LRUCache<number, SemanticEntry>({
@@ -81,6 +88,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
       index.remove(label)
       fastIndex?.remove(label)
       labels.delete(entry.id)
+      hits.delete(entry.id)
       freeLabels.push(label)
     }
   })
@@ -102,12 +110,17 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
 
   return {
     /** Adds an entry and its vectors; on failure nothing of it stays, and the reason is returned. */
-    insert: (entry: SemanticEntry, vector: Float32Array, fastVector?: Float32Array): string | undefined => {
+    insert: (
+      entry: SemanticEntry,
+      vector: Float32Array,
+      fastVector?: Float32Array,
+      ttlMs?: number
+    ): string | undefined => {
       // A vector of another model (a replica configured differently, foreign data) cannot join this index.
       if (labels.has(entry.id) || vector.length !== options.dimensions) return undefined
       const label = freeLabels.pop() ?? nextLabel++
       // Entry first: if it evicts another, that one leaves the graph (and frees its slot) before this vector joins.
-      entries.set(label, entry)
+      entries.set(label, entry, ttlMs === undefined ? undefined : { ttl: ttlMs })
       // lru-cache refuses an entry larger than the whole byte budget: nothing to index then.
       if (entries.peek(label) !== entry) {
         freeLabels.push(label)
@@ -131,8 +144,21 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     searchFast: (vector: Float32Array, k: number, scope: string) =>
       fastIndex ? search(fastIndex, vector, k, scope) : [],
     /** Marks the entry that answered as recently used. */
-    served: (label: number) => void entries.get(label),
+    served: (label: number) => {
+      const entry = entries.get(label)
+      if (entry) hits.set(entry.id, (hits.get(entry.id) ?? 0) + 1)
+    },
     remove: (label: number) => void entries.delete(label),
+    /** Removes the entry with this id and its vectors; whether it was there. */
+    removeById: (id: string): boolean => {
+      const label = labels.get(id)
+      return label !== undefined && entries.delete(label)
+    },
+    byId: (id: string): SemanticEntry | undefined => {
+      const label = labels.get(id)
+      return label === undefined ? undefined : entries.peek(label)
+    },
+    hits: (id: string) => hits.get(id) ?? 0,
     /** Entries in the cache now, for the fast stage's catch-up. */
     snapshot: () => [...entries.entries()],
     /** Adds the fast vector of an entry that is still in the cache. */

@@ -4,6 +4,7 @@ import type { LayerUnavailable } from "../../domain/errors.ts"
 import { vectorFromBase64, vectorToBase64 } from "../../embedding/vectorCodec.ts"
 import { redisCall, type RedisCommands } from "../../redis/RedisCommands.ts"
 import { KEY_VERSION } from "../CacheKey.ts"
+import type { SemanticMeta } from "./LabelledIndex.ts"
 
 /** One L1b entry as every replica sees it. */
 export interface SharedSemanticEntry {
@@ -11,24 +12,34 @@ export interface SharedSemanticEntry {
   readonly text: string
   readonly completion: string
   readonly vector: Float32Array
+  readonly meta?: SemanticMeta | undefined
 }
 
 export const semanticKeyPrefix = `isartor:v${KEY_VERSION}:l1b:`
 /** Pub/sub, not Streams: a replica only needs to hear "entry X was added" while it runs; what it missed while down it
  * loads from the keys at start-up, and a message lost in between costs one hit, never a wrong answer. */
 export const semanticChannel = `isartor:v${KEY_VERSION}:l1b:added`
+/** Entries an operator removed: replicas drop them from their index at once (serving one also checks its key). */
+export const semanticRemovedChannel = `isartor:v${KEY_VERSION}:l1b:removed`
 
 const encode = (entry: SharedSemanticEntry) =>
-  JSON.stringify({ s: entry.scope, t: entry.text, a: entry.completion, v: vectorToBase64(entry.vector) })
+  JSON.stringify({
+    s: entry.scope,
+    t: entry.text,
+    a: entry.completion,
+    v: vectorToBase64(entry.vector),
+    ...(entry.meta ? { m: entry.meta } : {})
+  })
 /** An entry as stored, or `undefined` for anything else found under the prefix (never trusted, never a crash). */
 const decode = (value: string): SharedSemanticEntry | undefined => {
   try {
-    const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown }
+    const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown; m?: SemanticMeta }
     if (
       typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string"
     ) return undefined
     const vector = vectorFromBase64(raw.v)
-    return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector } : undefined
+    const meta = typeof raw.m === "object" && raw.m !== null && typeof raw.m.created === "number" ? raw.m : undefined
+    return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector, meta } : undefined
   } catch {
     return undefined
   }
@@ -40,20 +51,31 @@ const decode = (value: string): SharedSemanticEntry | undefined => {
  * entry still exists before serving it (so expired or flushed entries are never served and leave the index).
  */
 export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
-  readonly put: (id: string, entry: SharedSemanticEntry) => Effect.Effect<void, LayerUnavailable>
+  readonly put: (id: string, entry: SharedSemanticEntry, ttlMs?: number) => Effect.Effect<void, LayerUnavailable>
+  /** Removes an entry for every replica; whether it was there. */
+  readonly remove: (id: string) => Effect.Effect<boolean, LayerUnavailable>
   readonly exists: (id: string) => Effect.Effect<boolean, LayerUnavailable>
   readonly loadAll: () => Promise<Array<[string, SharedSemanticEntry]>>
   /** Calls `listener` for every entry another replica adds, until the returned function is called. */
   readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => () => void
+  /** Calls `listener` with the id of every entry removed (by any replica), until the returned function is called. */
+  readonly onRemoved: (listener: (id: string) => void) => () => void
 }>()("isartor/SharedSemanticStore") {
   /** The store on `redis`, its entries living `ttlMs`. */
   static readonly make = (redis: RedisCommands, ttlMs: number) =>
     SharedSemanticStore.of({
-      put: (id, entry) =>
+      put: (id, entry, entryTtlMs) =>
         redisCall("l1b", "SET", async () => {
-          await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), ttlMs)
+          await redis.setWithTtl(semanticKeyPrefix + id, encode(entry), entryTtlMs ?? ttlMs)
           await redis.publish(semanticChannel, id)
         }),
+      remove: (id) =>
+        redisCall("l1b", "DEL", async () => {
+          const removed = await redis.del(semanticKeyPrefix + id)
+          await redis.publish(semanticRemovedChannel, id)
+          return removed
+        }),
+      onRemoved: (listener) => redis.subscribe(semanticRemovedChannel, listener),
       exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
       loadAll: async () =>
         (await redis.entries(semanticKeyPrefix)).flatMap(([key, value]): Array<[string, SharedSemanticEntry]> => {

@@ -11,7 +11,8 @@ import {
   type LabelledIndex,
   type LabelledIndexStatus,
   makeLabelledIndex,
-  type SemanticEntry
+  type SemanticEntry,
+  type SemanticMeta
 } from "./LabelledIndex.ts"
 import { SharedSemanticStore } from "./RedisSemanticStore.ts"
 import { analyse, type Analysis, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
@@ -19,6 +20,9 @@ import { VectorIndex } from "./VectorIndex.ts"
 
 export interface SemanticHit {
   readonly completion: string
+  /** The entry that answered, and when it was stored (absent for entries older than the metadata). */
+  readonly id: string
+  readonly created?: number | undefined
   readonly similarity: number
   /** Which stage found it: the fast static encoder, or the full model. */
   readonly stage: "fast" | "model"
@@ -117,15 +121,25 @@ const followShared = (index: LabelledIndex) =>
     if (option._tag === "None") {
       return {
         stillHeld: (_: Candidate): Effect.Effect<boolean, LayerUnavailable> => Effect.succeed(true),
-        put: (_entry: SemanticEntry, _vector: Float32Array): Effect.Effect<void, LayerUnavailable> => Effect.void
+        put: (_entry: SemanticEntry, _vector: Float32Array, _ttlMs?: number): Effect.Effect<void, LayerUnavailable> =>
+          Effect.void,
+        remove: (_id: string): Effect.Effect<boolean, LayerUnavailable> => Effect.succeed(false)
       }
     }
     const shared = option.value
-    const fromShared = (id: string, entry: Omit<SemanticEntry, "id"> & { readonly vector: Float32Array }) =>
-      void index.insert({ id, scope: entry.scope, text: entry.text, completion: entry.completion }, entry.vector)
+    const fromShared = (id: string, entry: Omit<SemanticEntry, "id"> & { readonly vector: Float32Array }) => {
+      const remaining = entry.meta ? entry.meta.expires - Date.now() : undefined
+      if (remaining !== undefined && remaining <= 0) return
+      const { vector, ...fields } = entry
+      void index.insert({ id, ...fields }, vector, undefined, remaining)
+    }
     for (const [id, entry] of yield* Effect.promise(() => shared.loadAll().catch(() => []))) fromShared(id, entry)
     yield* Effect.acquireRelease(
       Effect.sync(() => shared.onAdded(fromShared)),
+      (unsubscribe) => Effect.sync(unsubscribe)
+    )
+    yield* Effect.acquireRelease(
+      Effect.sync(() => shared.onRemoved((id) => void index.removeById(id))),
       (unsubscribe) => Effect.sync(unsubscribe)
     )
     return {
@@ -133,7 +147,9 @@ const followShared = (index: LabelledIndex) =>
         shared.exists(candidate.entry.id).pipe(
           Effect.tap((exists) => Effect.sync(() => exists || index.remove(candidate.label)))
         ),
-      put: (entry: SemanticEntry, vector: Float32Array) => shared.put(entry.id, { ...entry, vector })
+      put: (entry: SemanticEntry, vector: Float32Array, ttlMs?: number) =>
+        shared.put(entry.id, { ...entry, vector }, ttlMs),
+      remove: (id: string) => shared.remove(id)
     }
   })
 
@@ -165,8 +181,27 @@ const annotateStage = (
 
 /** L1b: answers a question asked before in other words, within the same scope, from an HNSW index of embeddings. */
 export class SemanticCache extends Context.Service<SemanticCache, {
-  readonly lookup: (request: ChatRequest, threshold: number) => Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable>
-  readonly store: (request: ChatRequest, completion: string) => Effect.Effect<void, LayerUnavailable>
+  /** With `maxAgeMs` (`Cache-Control: max-age`), only entries at most that old answer. */
+  readonly lookup: (
+    request: ChatRequest,
+    threshold: number,
+    maxAgeMs?: number
+  ) => Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable>
+  /** Stores an answer with what is known of it, for `ttlMs` or the configured TTL. */
+  readonly store: (
+    request: ChatRequest,
+    completion: string,
+    meta?: SemanticMeta,
+    ttlMs?: number
+  ) => Effect.Effect<void, LayerUnavailable>
+  /** The id the entry for this request has (or would have); `undefined` when L1b does not take it. */
+  readonly entryKey: (request: ChatRequest) => string | undefined
+  /** The entry with this id in this replica's index (which mirrors Redis when shared). */
+  readonly entry: (id: string) => SemanticEntry | undefined
+  /** Removes an entry and its vectors, on every replica when shared; whether it was there. */
+  readonly remove: (id: string) => Effect.Effect<boolean, LayerUnavailable>
+  readonly list: () => ReadonlyArray<SemanticEntry>
+  readonly hits: (id: string) => number
   readonly status: Effect.Effect<SemanticCacheStatus>
 }>()("isartor/SemanticCache") {
   static readonly layer = Layer.effect(
@@ -193,11 +228,23 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const fastVectors = new WeakMap<ChatRequest, Float32Array>()
       const hit = (found: Candidate, stage: SemanticHit["stage"]): SemanticHit => {
         index.served(found.label)
-        return { completion: found.entry.completion, similarity: found.similarity, stage }
+        return {
+          completion: found.entry.completion,
+          id: found.entry.id,
+          created: found.entry.meta?.created,
+          similarity: found.similarity,
+          stage
+        }
+      }
+      /** Too old for this caller (or of unknown age): skipped for it, kept for others. */
+      const youngEnough = (maxAgeMs: number | undefined) => (candidate: Candidate) => {
+        if (maxAgeMs === undefined) return true
+        const created = candidate.entry.meta?.created
+        return created !== undefined && Date.now() - created <= maxAgeMs
       }
 
       return SemanticCache.of({
-        lookup: (request, threshold) =>
+        lookup: (request, threshold, maxAgeMs) =>
           Effect.gen(function*() {
             const view = semanticView(request, digest)
             if (typeof view === "string") return yield* new LayerUnavailable({ layer: "l1b", reason: view })
@@ -210,7 +257,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             if (fastVector) {
               fastVectors.set(request, fastVector)
               const cut = Math.max(threshold, config.semantic_fast_threshold)
-              const candidates = index.searchFast(fastVector, CANDIDATES, view.scope)
+              const candidates = index.searchFast(fastVector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
               const found = yield* firstVerified(candidates, cut, question, shared.stillHeld)
               yield* annotateStage("fast", candidates, cut, found)
               if (found) return hit(found, "fast")
@@ -218,25 +265,37 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             // Stage 2: the full model.
             const vector = yield* embedder.embed(view.text)
             vectors.set(request, vector)
-            const candidates = index.searchModel(vector, CANDIDATES, view.scope)
+            const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
             const found = yield* firstVerified(candidates, threshold, question, shared.stillHeld)
             yield* annotateStage("model", candidates, threshold, found)
             if (found) return hit(found, "model")
             return yield* new CacheMiss({ layer: "l1b" })
           }),
-        store: (request, completion) =>
+        store: (request, completion, meta, ttlMs) =>
           Effect.gen(function*() {
             const view = semanticView(request, digest)
             if (typeof view === "string") return
             const vector = vectors.get(request) ?? (yield* embedder.embed(view.text))
-            const entry = { id: digest({ scope: view.scope, text: view.text }), ...view, completion }
-            const failure = index.insert(entry, vector, fastVectors.get(request))
+            const entry = { id: digest({ scope: view.scope, text: view.text }), ...view, completion, meta }
+            const failure = index.insert(entry, vector, fastVectors.get(request), ttlMs)
             // Reported as a dropped write: counted, and warned about at most once per interval.
             if (failure !== undefined) {
               return yield* new LayerUnavailable({ layer: "l1b", reason: `the index refused the entry: ${failure}` })
             }
-            yield* shared.put(entry, vector)
+            yield* shared.put(entry, vector, ttlMs)
           }),
+        entryKey: (request) => {
+          const view = semanticView(request, digest)
+          return typeof view === "string" ? undefined : digest({ scope: view.scope, text: view.text })
+        },
+        entry: (id) => index.byId(id),
+        remove: (id) =>
+          Effect.suspend(() => {
+            const local = index.removeById(id)
+            return Effect.map(shared.remove(id), (elsewhere) => local || elsewhere)
+          }),
+        list: () => index.snapshot().map(([, entry]) => entry),
+        hits: (id) => index.hits(id),
         status: Effect.sync(() => ({
           ...embedder.status(),
           ...index.status(),
@@ -253,6 +312,11 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       SemanticCache.of({
         lookup: () => Effect.fail(new LayerUnavailable({ layer: "l1b", reason })),
         store: () => Effect.void,
+        entryKey: () => undefined,
+        entry: () => undefined,
+        remove: () => Effect.succeed(false),
+        list: () => [],
+        hits: () => 0,
         status: Effect.succeed({ status, reason })
       })
     )
