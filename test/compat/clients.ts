@@ -329,13 +329,14 @@ const concatenated = async (chunks: AsyncIterable<AIMessageChunk>) => {
   return whole
 }
 
-export const langchainChatOpenAI: DriverFactory = {
-  name: "LangChain ChatOpenAI",
-  api: "chat",
+const langchainDriver = (name: string, api: "chat" | "responses"): DriverFactory => ({
+  name,
+  api,
   make: (options) => {
     const model = new ChatOpenAI({
       model: "gpt-4o-mini",
       apiKey: options.apiKey,
+      useResponsesApi: api === "responses",
       configuration: { baseURL: `${options.url}/v1`, fetch: options.tap.fetch },
       ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries })
     })
@@ -344,8 +345,8 @@ export const langchainChatOpenAI: DriverFactory = {
       new HumanMessage(prompt)
     ]
     return {
-      name: "LangChain ChatOpenAI",
-      api: "chat",
+      name,
+      api,
       ask: async (prompt, { system, stream } = {}) => {
         const answer = (message: AIMessage | AIMessageChunk): Answer => ({
           text: message.text,
@@ -382,7 +383,10 @@ export const langchainChatOpenAI: DriverFactory = {
       }
     }
   }
-}
+})
+
+export const langchainChatOpenAI = langchainDriver("LangChain ChatOpenAI", "chat")
+export const langchainResponses = langchainDriver("LangChain ChatOpenAI (useResponsesApi)", "responses")
 
 // ---- The Vercel AI SDK's model objects ----
 

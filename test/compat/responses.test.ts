@@ -1,11 +1,12 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import OpenAI from "openai"
-import { aiSdkOpenAIResponses, openaiResponses } from "./clients.ts"
+import { aiSdkOpenAIResponses, langchainResponses, openaiResponses } from "./clients.ts"
 import { compatSuite, upstreamFormats } from "./suite.ts"
 
-// The Responses API clients: the openai SDK's responses.create and the AI SDK's default openai("…") model object.
-const upstreams = compatSuite([openaiResponses, aiSdkOpenAIResponses])
+// The Responses API clients: the openai SDK's responses.create, the AI SDK's default openai("…") model object and
+// LangChain's ChatOpenAI with useResponsesApi.
+const upstreams = compatSuite([openaiResponses, aiSdkOpenAIResponses, langchainResponses])
 
 // Conversation state kept by the gateway, as the openai SDK uses it.
 describe("openai SDK responses: stored responses", () => {
