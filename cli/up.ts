@@ -58,7 +58,7 @@ export const up = async (options: UpOptions, host: CommandHost): Promise<number>
   if (options.detach) return detach(options, dir, hostname)
 
   const url = clientUrl(hostname, port)
-  writeRunning(dir, {
+  const record = {
     pid: process.pid,
     url,
     startedAt: Date.now(),
@@ -66,8 +66,18 @@ export const up = async (options: UpOptions, host: CommandHost): Promise<number>
     log: options.logFile,
     commandLine: commandLineOf(process.pid),
     config: env[CONFIG_FILE_VAR]
-  })
-  process.on("exit", () => removeRunning(dir, process.pid))
+  }
+  try {
+    writeRunning(dir, record)
+    process.on("exit", () => removeRunning(dir, process.pid))
+  } catch (error) {
+    // A state directory that cannot be written costs `status` and `stop` their record, not the gateway.
+    console.warn(
+      `isartor: warning: cannot record this gateway in ${dir} (${
+        (error as NodeJS.ErrnoException).code ?? (error as Error).message
+      }); isartor status and stop will not find it; set ISARTOR_HOME to a writable directory`
+    )
+  }
   if (runtime !== host.runtime) return runElsewhere(runtime, env, host)
   // The gateway reads process.env: hand it the environment --config and --port shaped.
   for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name]
