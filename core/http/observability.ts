@@ -234,7 +234,9 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       span.attribute("http.response.status_code", response.status)
       if (finalLayer !== undefined) span.attribute("isartor.final_layer", finalLayer)
       if (provider !== undefined) span.attribute("isartor.provider", provider)
-      span.end(nowNanos(), response.status >= 500 ? Exit.fail(`HTTP ${status}`) : Exit.void)
+      const exit = response.status >= 500 ? Exit.fail(`HTTP ${status}`) : Exit.void
+      // A stream's span lasts until its last event has gone out (or the client left), not just its headers.
+      if (!streamed(response)) span.end(nowNanos(), exit)
     }
     options.logRequest?.({
       ...(span ? { trace_id: span.traceId } : {}),
@@ -245,6 +247,33 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       ...(provider ? { provider } : {}),
       duration_ms: Math.round(seconds * 100_000) / 100
     })
+  }
+
+  const streamed = (response: Response) =>
+    response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
+
+  /** The stream, passed on chunk by chunk, ending the request's span when it ends or the client cancels it. */
+  const endingWith = (response: Response, span: Tracer.Span): Response => {
+    const reader = response.body!.getReader()
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read()
+          if (!done) return controller.enqueue(value)
+          controller.close()
+          span.end(nowNanos(), Exit.void)
+        } catch (error) {
+          span.end(nowNanos(), Exit.fail(`stream broke off: ${error instanceof Error ? error.message : String(error)}`))
+          controller.error(error)
+        }
+      },
+      cancel(reason) {
+        span.attribute("isartor.stream.cancelled", true)
+        span.end(nowNanos(), Exit.void)
+        return reader.cancel(reason)
+      }
+    })
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
   }
 
   /** The trace id on the response; a response whose headers cannot change (a passed-through fetch) is copied. */
@@ -284,6 +313,7 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       throw error
     }
     record(request, route, response, start, traced.span)
+    if (traced.span && streamed(response)) response = endingWith(response, traced.span)
     // An exact hit has no span of its own: it still names the caller's trace, when there is one.
     const traceId = traced.span?.traceId ?? parseTraceparent(traceparent)?.traceId
     return traceId === undefined ? response : withTraceId(response, traceId)

@@ -1,5 +1,6 @@
 import { serve } from "@hono/node-server"
 import assert from "node:assert/strict"
+import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { after, before, describe, it } from "node:test"
 import { type Gateway, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
@@ -143,7 +144,10 @@ describe("OTLP over gRPC", () => {
 
     assert.equal(root.resource["service.name"], "isartor-test", "OTEL_SERVICE_NAME")
     assert.equal(root.resource["deployment.environment"], "test", "OTEL_RESOURCE_ATTRIBUTES")
-    noSecretIn(JSON.stringify(receiver.spans), "a span")
+    noSecretIn(
+      JSON.stringify(receiver.spans, (_key, value) => (typeof value === "bigint" ? String(value) : value)),
+      "a span"
+    )
 
     const logged = gateway.lines.map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((line) => line.msg === "request" && line.trace_id === traceId)
@@ -169,6 +173,58 @@ describe("OTLP over gRPC", () => {
       () => receiver.spans.find((span) => span.traceId === later && span.name === "gateway.request")
     )
     assert.deepEqual(receiver.spans.filter((span) => span.traceId === hitTrace), [])
+  })
+
+  it("keeps a streamed answer's span open until its last event has gone out", async () => {
+    // An upstream that pauses 300 ms in the middle of its stream.
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${
+        JSON.stringify({
+          id: "chatcmpl-slow",
+          object: "chat.completion.chunk",
+          created: 1,
+          model: "gpt-4o-mini",
+          choices: [{ index: 0, delta, finish_reason: finish }]
+        })
+      }\n\n`
+    const slow = createServer((request, response) => {
+      request.resume()
+      request.on("end", () => {
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.write(chunk({ role: "assistant", content: "Slow" }, null))
+        setTimeout(() => response.end(chunk({ content: "ly." }, "stop") + "data: [DONE]\n\n"), 300)
+      })
+    })
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", () => resolve()))
+    const streaming = await startMonitored(upstreamEnv(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, {
+      ISARTOR__ENABLE_MONITORING: "true",
+      ISARTOR__OTEL_EXPORTER_ENDPOINT: receiver.url,
+      ISARTOR__CACHE_MODE: "exact"
+    }))
+    try {
+      const response = await fetch(`${streaming.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "Stream it" }] })
+      })
+      const traceId = response.headers.get("x-isartor-trace-id")
+      assert.match(await response.text(), /Slow[\s\S]*ly\.[\s\S]*\[DONE\]/)
+      const spans = await waitFor("the streamed request's spans", () => {
+        const ofTrace = receiver.spans.filter((span) => span.traceId === traceId)
+        return ofTrace.some((span) => span.name === "gateway.request") ? ofTrace : undefined
+      })
+      const root = spans.find((span) => span.name === "gateway.request")!
+      const provider = spans.find((span) => span.name === "l3.provider")!
+      assert.ok(provider.end < provider.start + 300_000_000n, "the provider answered with its headers at once")
+      assert.ok(
+        root.end - root.start >= 300_000_000n,
+        `the request's span covers the stream: ${root.end - root.start} ns`
+      )
+      assert.equal(root.attributes["isartor.final_layer"], "L3_Cloud")
+    } finally {
+      await streaming.close()
+      slow.close()
+    }
   })
 
   it("starts a new trace without a traceparent, and still names it", async () => {

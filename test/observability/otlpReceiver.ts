@@ -22,6 +22,9 @@ export interface ReceivedSpan {
   readonly spanId: string
   readonly parentSpanId: string
   readonly kind: number
+  /** Nanoseconds since the epoch. */
+  readonly start: bigint
+  readonly end: bigint
   readonly attributes: Record<string, unknown>
   readonly resource: Record<string, unknown>
 }
@@ -65,6 +68,8 @@ const collect = (receiver: { spans: Array<ReceivedSpan>; metricNames: Set<string
             spanId: hex(span.spanId),
             parentSpanId: hex(span.parentSpanId),
             kind: span.kind ?? 0,
+            start: BigInt(span.startTimeUnixNano ?? 0),
+            end: BigInt(span.endTimeUnixNano ?? 0),
             attributes: plain(span.attributes),
             resource
           })
