@@ -79,11 +79,25 @@ describe("claude -p through the gateway", () => {
     it(`runs a tool the model asked for and prints the model's answer (${format}-format upstream)`, async (t) => {
       if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
       const before = upstreams.modelCalls()
-      const run = await runClaude(upstreams.gateway(format).url, "say hi")
+      const run = (await runClaude(upstreams.gateway(format).url, "say hi"))[0]!
       assert.equal(run.code, 0, run.stderr)
       // The fake model calls Agent with arguments Claude Code rejects; the rejection goes back as the tool's result.
       assert.match(run.stdout, /^Tool said: .*InputValidationError/)
       assert.ok(upstreams.modelCalls() >= before + 2, "both turns went through the gateway to the upstream")
+    })
+  }
+
+  for (const format of upstreamFormats) {
+    it(`answers the same prompt again in the same project from the cache, without an upstream call (${format}-format upstream)`, async (t) => {
+      if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+      const providers = upstreams.providers()
+      const before = upstreams.modelCalls()
+      // Only metadata (a session id) differs between the two runs' requests.
+      const [first, second] = await runClaude(upstreams.gateway(format).url, "say hi again", "say hi again")
+      assert.equal(first!.code, 0, first!.stderr)
+      assert.equal(second!.code, 0, second!.stderr)
+      assert.equal(second!.stdout, first!.stdout)
+      assert.equal(upstreams.modelCalls() - before, 2, JSON.stringify(providers.calls.slice(before).map((c) => c.path)))
     })
   }
 
@@ -96,7 +110,7 @@ describe("claude -p through the gateway", () => {
       }
       const before = upstreams.modelCalls()
       try {
-        const run = await runClaude(upstreams.gateway("anthropic").url, "say hi")
+        const run = (await runClaude(upstreams.gateway("anthropic").url, "say hi"))[0]!
         assert.equal(run.code, 1)
         assert.match(run.stdout, shown)
         assert.equal(upstreams.modelCalls() - before, GATEWAY_ATTEMPTS)

@@ -39,31 +39,42 @@ const offline = (home: string) => ({
   NO_PROXY: "127.0.0.1,localhost"
 })
 
-const run = async (cli: Cli, args: Array<string>, env: (home: string) => Promise<Record<string, string>>) => {
+/** Runs the CLI once per argument list, one after the other, in one HOME and working directory (one project). */
+const run = async (
+  cli: Cli,
+  runs: ReadonlyArray<Array<string>>,
+  env: (home: string) => Promise<Record<string, string>>
+): Promise<Array<CliRun>> => {
   const home = await realpath(await mkdtemp(join(tmpdir(), `isartor-${cli}-home-`)))
   const cwd = join(home, "project")
   await mkdir(cwd)
   try {
     const environment = { ...offline(home), ...(await env(home)) }
-    return await new Promise<CliRun>((resolve) => {
-      execFile(
-        cliPath(cli),
-        args,
-        { cwd, env: environment, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === "number" ? error.code : null) : 0
-          resolve({ code, stdout, stderr, home, cwd })
-        }
-      ).stdin?.end()
-    })
+    const results: Array<CliRun> = []
+    for (const args of runs) {
+      results.push(
+        await new Promise<CliRun>((resolve) => {
+          execFile(
+            cliPath(cli),
+            args,
+            { cwd, env: environment, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+            (error, stdout, stderr) => {
+              const code = error ? (typeof error.code === "number" ? error.code : null) : 0
+              resolve({ code, stdout, stderr, home, cwd })
+            }
+          ).stdin?.end()
+        })
+      )
+    }
+    return results
   } finally {
     await rm(home, { recursive: true, force: true })
   }
 }
 
-/** `claude -p <prompt>` against an Anthropic Messages endpoint at `baseUrl` (no `/v1`). */
-export const runClaude = (baseUrl: string, prompt: string) =>
-  run("claude", ["-p", prompt], async () => ({
+/** `claude -p <prompt>` for each prompt, against an Anthropic Messages endpoint at `baseUrl` (no `/v1`). */
+export const runClaude = (baseUrl: string, ...prompts: Array<string>) =>
+  run("claude", prompts.map((prompt) => ["-p", prompt]), async () => ({
     ANTHROPIC_BASE_URL: baseUrl,
     ANTHROPIC_API_KEY: CLAUDE_KEY,
     DISABLE_AUTOUPDATER: "1",
@@ -73,9 +84,9 @@ export const runClaude = (baseUrl: string, prompt: string) =>
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
   }))
 
-/** `codex exec <prompt>` with a model provider whose Responses API is at `baseUrl` (ending in `/v1`). */
-export const runCodex = (baseUrl: string, prompt: string) =>
-  run("codex", ["exec", "--skip-git-repo-check", prompt], async (home) => {
+/** `codex exec <prompt>` for each prompt, with a model provider whose Responses API is at `baseUrl` (ending in `/v1`). */
+export const runCodex = (baseUrl: string, ...prompts: Array<string>) =>
+  run("codex", prompts.map((prompt) => ["exec", "--skip-git-repo-check", prompt]), async (home) => {
     const codexHome = join(home, ".codex")
     await mkdir(codexHome)
     await writeFile(

@@ -84,12 +84,31 @@ describe("codex exec through the gateway", () => {
     it(`runs the command the model asked for and prints the model's answer (${format}-format upstream)`, async (t) => {
       if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
       const before = upstreams.modelCalls()
-      const run = await runCodex(`${upstreams.gateway(format).url}/v1`, "say hi")
+      const run = (await runCodex(`${upstreams.gateway(format).url}/v1`, "say hi"))[0]!
       assert.equal(run.code, 0, run.stderr)
       // The fake model calls exec_command with arguments Codex cannot run; its refusal goes back as the result.
       assert.match(run.stdout, /^Tool said: /)
       assert.ok(upstreams.modelCalls() >= before + 2, "both turns went through the gateway to the upstream")
     })
+  }
+
+  for (const format of upstreamFormats) {
+    it(
+      `answers the same prompt again in the same project from the cache, without an upstream call (${format}-format upstream)`,
+      {
+        todo: "each run's requests differ in fields that cannot change the answer (input item ids, prompt_cache_key, "
+          + "client_metadata), and the cache key covers them"
+      },
+      async (t) => {
+        if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+        const before = upstreams.modelCalls()
+        const [first, second] = await runCodex(`${upstreams.gateway(format).url}/v1`, "say hi again", "say hi again")
+        assert.equal(first!.code, 0, first!.stderr)
+        assert.equal(second!.code, 0, second!.stderr)
+        assert.equal(second!.stdout, first!.stdout)
+        assert.equal(upstreams.modelCalls() - before, 2)
+      }
+    )
   }
 
   // Codex does not read x-should-retry: an upstream 500 (a 502 from the gateway) costs 5 stream reconnects times 5
@@ -103,7 +122,7 @@ describe("codex exec through the gateway", () => {
     }
     const before = upstreams.modelCalls()
     try {
-      const run = await runCodex(`${upstreams.gateway("openai").url}/v1`, "say hi")
+      const run = (await runCodex(`${upstreams.gateway("openai").url}/v1`, "say hi"))[0]!
       assert.equal(run.code, 1)
       assert.match(run.stderr, /429 Too Many Requests/)
       assert.equal(upstreams.modelCalls() - before, GATEWAY_ATTEMPTS)
