@@ -2,37 +2,14 @@ import { Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, rm, writeFile } from "node:fs/promises"
-import { connect } from "node:net"
 import { join } from "node:path"
 import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
 import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
-import { redactUrl } from "../core/Gateway.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
-import { COMMAND_VARS, effectiveConfig, gatewayEnv, portIsFree, portTakenMessage, splitHostPort } from "./gatewayEnv.ts"
+import { type Check, check, checkOtel, checkPort, checkRedis, checkSidecar, checkUpstream } from "./doctorServices.ts"
+import { COMMAND_VARS, effectiveConfig, gatewayEnv } from "./gatewayEnv.ts"
 import type { CommandHost } from "./host.ts"
 import { green, printJson, red, yellow } from "./output.ts"
-import { liveness, stateDir } from "./state.ts"
-
-export type Verdict = "ok" | "warn" | "fail" | "skip"
-
-export interface Check {
-  readonly name: string
-  readonly verdict: Verdict
-  readonly detail: string
-  /** What to do about it; empty when nothing. */
-  readonly fix: string
-}
-
-const check = (name: string, verdict: Verdict, detail: string, fix = ""): Check => ({ name, verdict, detail, fix })
-
-/** Where each public API lives when `external_llm_url` is empty (the providers' own defaults). */
-const PUBLIC_APIS: Record<string, string> = {
-  openai: "https://api.openai.com/v1",
-  anthropic: "https://api.anthropic.com",
-  xai: "https://api.x.ai/v1",
-  gemini: "https://generativelanguage.googleapis.com",
-  ollama: "http://127.0.0.1:11434/v1"
-}
 
 /** Key shapes that give away which provider issued a key. */
 const KEY_SHAPES: ReadonlyArray<[RegExp, string]> = [
@@ -51,32 +28,6 @@ const HOST_SHAPES: ReadonlyArray<[RegExp, string]> = [
 
 const PROXY_VARS = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
 const CA_VARS = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
-
-/** Any HTTP answer means reachable: HEAD (or GET) costs no tokens. */
-const reachable = async (url: string, headers: Record<string, string> = {}) => {
-  try {
-    const response = await fetch(url, { method: "GET", headers, signal: AbortSignal.timeout(3000) })
-    const body = await response.text()
-    return { ok: true as const, status: response.status, body }
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause
-    return { ok: false as const, reason: cause?.code ?? cause?.message ?? (error as Error).message }
-  }
-}
-
-const tcpReachable = (host: string, port: number) =>
-  new Promise<string | undefined>((resolve) => {
-    const socket = connect({ host, port, timeout: 2000 })
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(undefined)
-    })
-    socket.once("timeout", () => {
-      socket.destroy()
-      resolve("timed out")
-    })
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
-  })
 
 const checkEnvironment = (env: NodeJS.ProcessEnv, loaded: LoadedConfig | undefined): Array<Check> => {
   const singles = Object.keys(env).filter((name) =>
@@ -171,116 +122,6 @@ const checkProvider = (loaded: LoadedConfig): Array<Check> => {
       )
     )}
   return out
-}
-
-const checkUpstream = async (loaded: LoadedConfig): Promise<Check> => {
-  const config = loaded.config
-  const url = config.external_llm_url || PUBLIC_APIS[config.llm_provider]
-  if (!url) {
-    return check(
-      "upstream reachable",
-      "fail",
-      `${config.llm_provider} has no public API`,
-      "set ISARTOR__EXTERNAL_LLM_URL"
-    )
-  }
-  const answer = await reachable(url)
-  return answer.ok
-    ? check("upstream reachable", "ok", `${url} answers (HTTP ${answer.status}, no tokens spent)`)
-    : check(
-      "upstream reachable",
-      "fail",
-      `${url}: ${answer.reason}`,
-      "check the URL, the network, and any proxy variables (see below)"
-    )
-}
-
-const checkSidecar = async (loaded: LoadedConfig): Promise<Check> => {
-  const { config } = loaded
-  if (!config.enable_slm_router || config.layer2.inference_engine !== "sidecar") {
-    return check("L2 sidecar", "skip", "the router is off or runs embedded")
-  }
-  const base = config.layer2.sidecar_url.replace(/\/+$/, "")
-  const answer = await reachable(`${base}/v1/models`)
-  if (!answer.ok) {
-    return check(
-      "L2 sidecar",
-      "fail",
-      `${base}/v1/models: ${answer.reason}`,
-      "start the sidecar, or fix ISARTOR__LAYER2__SIDECAR_URL (in Docker: the service name, e.g. http://sidecar:8081)"
-    )
-  }
-  const listed = answer.body.includes(`"${config.layer2.model_name}"`)
-  return listed
-    ? check("L2 sidecar", "ok", `${base} serves ${config.layer2.model_name}`)
-    : check(
-      "L2 sidecar",
-      "warn",
-      `${base} answers, but does not list ${config.layer2.model_name}`,
-      "set ISARTOR__LAYER2__MODEL_NAME to a model the sidecar lists at /v1/models"
-    )
-}
-
-const checkRedis = async (loaded: LoadedConfig): Promise<Check> => {
-  const { config } = loaded
-  if (config.cache_backend !== "redis") return check("Redis", "skip", "cache_backend = memory")
-  const url = config.redis_url.split(",")[0]!.trim()
-  const shown = redactUrl(url)
-  const { createClient } = await import("redis")
-  const client = createClient({ url, socket: { connectTimeout: 2000, reconnectStrategy: false } })
-  client.on("error", () => undefined)
-  try {
-    await client.connect()
-    await client.ping()
-    const policy = await client.configGet("maxmemory-policy").then((reply) => reply["maxmemory-policy"]).catch(() =>
-      undefined
-    )
-    if (policy === "noeviction") {
-      return check(
-        "Redis",
-        "warn",
-        `${shown} answers; maxmemory-policy is noeviction: cache writes fail once Redis is full`,
-        "redis-cli CONFIG SET maxmemory-policy allkeys-lru"
-      )
-    }
-    return check("Redis", "ok", `${shown} answers PING${policy ? `; maxmemory-policy ${policy}` : ""}`)
-  } catch (error) {
-    return check(
-      "Redis",
-      "fail",
-      `${shown}: ${(error as Error).message || "unreachable"}`,
-      "start Redis, or fix ISARTOR__REDIS_URL (redis://host:6379); the caches fall through while it is down"
-    )
-  } finally {
-    await client.close().catch(() => undefined)
-  }
-}
-
-const checkOtel = async (loaded: LoadedConfig): Promise<Check> => {
-  const { config } = loaded
-  if (!config.enable_monitoring) return check("OTel endpoint", "skip", "enable_monitoring = false")
-  const url = new URL(config.otel_exporter_endpoint)
-  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80))
-  const problem = await tcpReachable(url.hostname, port)
-  return problem === undefined
-    ? check("OTel endpoint", "ok", `${url.host} accepts connections`)
-    : check(
-      "OTel endpoint",
-      "fail",
-      `${url.host}: ${problem}`,
-      "start the collector, or fix ISARTOR__OTEL_EXPORTER_ENDPOINT (e.g. http://otel-collector:4317)"
-    )
-}
-
-const checkPort = async (loaded: LoadedConfig): Promise<Check> => {
-  const { hostname, port } = splitHostPort(loaded.config.host_port)
-  const ours = liveness(stateDir())
-  if (ours.kind === "running" && new URL(ours.running.url).port === String(port)) {
-    return check("port", "ok", `${port} is in use by isartor itself (pid ${ours.running.pid})`)
-  }
-  return (await portIsFree(hostname, port))
-    ? check("port", "ok", `${hostname}:${port} is free`)
-    : check("port", "fail", portTakenMessage(hostname, port), "")
 }
 
 /** Loads the embedding model as the gateway would (on its worker), then lets it go. */

@@ -1,4 +1,3 @@
-import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
@@ -6,9 +5,6 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
-import { loadConfig } from "../../core/config/Config.ts"
-import { configLeaves } from "../../core/config/ConfigSpec.ts"
-import { readTextFile } from "../../runtimes/shared.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import { projectRoot, runtimeCommand } from "../support/processes.ts"
@@ -55,48 +51,6 @@ describe("isartor: arguments, help and exit codes", () => {
       const bare = await run([], user.env)
       assert.equal(bare.code, 2)
       assert.match(bare.stderr, /Usage: isartor/)
-    } finally {
-      user.cleanup()
-    }
-  })
-})
-
-describe("isartor init", () => {
-  it("writes every key with its default; uncommented, the file loads as exactly the defaults", async () => {
-    const user = userEnv()
-    try {
-      const written = await run(["init"], user.env)
-      assert.equal(written.code, 0, written.stderr)
-      const text = readFileSync(join(user.home, "isartor.toml"), "utf8")
-      for (const [path] of configLeaves()) assert.match(text, new RegExp(`^# ${path.at(-1)} = `, "m"), path.join("."))
-      // Uncomment every setting: the values must be the defaults, in valid TOML, with no unknown key.
-      const uncommented = text.replace(/^# ([a-z0-9_]+ = .*)$/gm, "$1")
-      const file = join(user.home, "all.toml")
-      writeFileSync(file, uncommented)
-      const fromFile = await Effect.runPromise(
-        loadConfig({ env: { ISARTOR__CONFIG_FILE: file }, readTextFile })
-      )
-      const defaults = await Effect.runPromise(loadConfig({ env: {}, readTextFile: async () => undefined }))
-      assert.deepEqual(fromFile.warnings, [])
-      assert.equal(fromFile.file, file)
-      assert.deepEqual(JSON.stringify(fromFile.config), JSON.stringify(defaults.config))
-    } finally {
-      user.cleanup()
-    }
-  })
-
-  it("refuses to overwrite an existing file (exit 1, file untouched) unless --force", async () => {
-    const user = userEnv()
-    try {
-      const path = join(user.home, "isartor.toml")
-      writeFileSync(path, "cache_mode = \"exact\"\n")
-      const refused = await run(["init"], user.env)
-      assert.equal(refused.code, 1)
-      assert.match(refused.stderr, /already exists.*--force/)
-      assert.equal(readFileSync(path, "utf8"), "cache_mode = \"exact\"\n")
-      const forced = await run(["init", "--force"], user.env)
-      assert.equal(forced.code, 0)
-      assert.match(readFileSync(path, "utf8"), /# cache_mode = "both"/)
     } finally {
       user.cleanup()
     }
@@ -328,70 +282,6 @@ describe("isartor up --detach / status / stop", () => {
       assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
     } finally {
       child.kill("SIGKILL")
-      user.cleanup()
-    }
-  })
-})
-
-describe("isartor doctor", () => {
-  it("passes a sound setup (exit 0) and reaches the upstream without spending tokens", async () => {
-    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0" }))
-    try {
-      const calls = upstream.calls.length
-      const result = await run(["doctor", "--json"], user.env)
-      const report = JSON.parse(result.stdout) as { ok: boolean; checks: Array<{ name: string; verdict: string }> }
-      assert.equal(result.code, 0, result.stdout)
-      assert.equal(report.ok, true)
-      assert.equal(report.checks.find((check) => check.name === "upstream reachable")?.verdict, "ok")
-      assert.equal(report.checks.find((check) => check.name === "embedding model")?.verdict, "ok")
-      assert.equal(upstream.calls.length, calls, "no completion was requested")
-    } finally {
-      user.cleanup()
-    }
-  })
-
-  it("fails (exit 1) on a single-underscore variable, an Anthropic key with provider openai, an unreachable upstream, and says how to fix each", async () => {
-    const closed = createServer()
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
-    const deadPort = (closed.address() as { port: number }).port
-    await new Promise((resolve) => closed.close(resolve))
-    const user = userEnv({
-      ISARTOR_CACHE_MODE: "exact",
-      ISARTOR__EXTERNAL_LLM_API_KEY: "sk-ant-api03-0000000000000000000000",
-      ISARTOR__EXTERNAL_LLM_URL: `http://127.0.0.1:${deadPort}/v1`,
-      HTTPS_PROXY: "http://localhost:8081",
-      ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/model",
-      ISARTOR__HOST_PORT: "127.0.0.1:0"
-    })
-    try {
-      const result = await run(["doctor"], user.env)
-      assert.equal(result.code, 1)
-      assert.match(result.stdout, /FAIL {2}variable prefix: ignored \(one underscore\): ISARTOR_CACHE_MODE/)
-      assert.match(result.stdout, /fix: rename with two underscores, e\.g\. export ISARTOR__CACHE_MODE=/)
-      assert.match(result.stdout, /FAIL {2}provider, URL and key: the API key looks like one issued by anthropic/)
-      assert.match(result.stdout, /fix: .*ISARTOR__LLM_PROVIDER=anthropic/)
-      assert.match(result.stdout, /FAIL {2}upstream reachable: .*ECONNREFUSED/)
-      assert.match(result.stdout, /FAIL {2}embedding model: \/nonexistent\/model does not load/)
-      assert.match(result.stdout, /warn {2}proxy variables: HTTPS_PROXY=http:\/\/localhost:8081/)
-      assert.match(result.stdout, /fix: unset HTTPS_PROXY HTTP_PROXY ALL_PROXY/)
-    } finally {
-      user.cleanup()
-    }
-  })
-
-  it("says which value wins when the file and a variable both set a key", async () => {
-    const user = userEnv(
-      upstreamEnv(upstream.url, { ISARTOR__CACHE_TTL_SECS: "60", ISARTOR__HOST_PORT: "127.0.0.1:0" })
-    )
-    try {
-      writeFileSync(join(user.home, "isartor.toml"), "cache_ttl_secs = 600\n")
-      const result = await run(["doctor"], user.env)
-      assert.match(
-        result.stdout,
-        /config file isartor\.toml; the variable wins over the file for cache_ttl_secs \(ISARTOR__CACHE_TTL_SECS="60"\)/
-      )
-      assert.match(result.stdout, /to use the file's value: unset ISARTOR__CACHE_TTL_SECS/)
-    } finally {
       user.cleanup()
     }
   })

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict"
+import { writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { upstreamEnv } from "../support/gateway.ts"
+import { run, userEnv } from "./run.ts"
+
+let upstream: FakeOpenAI
+before(async () => {
+  upstream = await startFakeOpenAI()
+})
+after(() => upstream.close())
+
+describe("isartor doctor", () => {
+  it("passes a sound setup (exit 0) and reaches the upstream without spending tokens", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0" }))
+    try {
+      const calls = upstream.calls.length
+      const result = await run(["doctor", "--json"], user.env)
+      const report = JSON.parse(result.stdout) as { ok: boolean; checks: Array<{ name: string; verdict: string }> }
+      assert.equal(result.code, 0, result.stdout)
+      assert.equal(report.ok, true)
+      assert.equal(report.checks.find((check) => check.name === "upstream reachable")?.verdict, "ok")
+      assert.equal(report.checks.find((check) => check.name === "embedding model")?.verdict, "ok")
+      assert.equal(upstream.calls.length, calls, "no completion was requested")
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("fails (exit 1) on a single-underscore variable, an Anthropic key with provider openai, an unreachable upstream, and says how to fix each", async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
+    const deadPort = (closed.address() as { port: number }).port
+    await new Promise((resolve) => closed.close(resolve))
+    const user = userEnv({
+      ISARTOR_CACHE_MODE: "exact",
+      ISARTOR__EXTERNAL_LLM_API_KEY: "sk-ant-api03-0000000000000000000000",
+      ISARTOR__EXTERNAL_LLM_URL: `http://127.0.0.1:${deadPort}/v1`,
+      HTTPS_PROXY: "http://localhost:8081",
+      ISARTOR__EMBEDDING_MODEL_PATH: "/nonexistent/model",
+      ISARTOR__HOST_PORT: "127.0.0.1:0"
+    })
+    try {
+      const result = await run(["doctor"], user.env)
+      assert.equal(result.code, 1)
+      assert.match(result.stdout, /FAIL {2}variable prefix: ignored \(one underscore\): ISARTOR_CACHE_MODE/)
+      assert.match(result.stdout, /fix: rename with two underscores, e\.g\. export ISARTOR__CACHE_MODE=/)
+      assert.match(result.stdout, /FAIL {2}provider, URL and key: the API key looks like one issued by anthropic/)
+      assert.match(result.stdout, /fix: .*ISARTOR__LLM_PROVIDER=anthropic/)
+      assert.match(result.stdout, /FAIL {2}upstream reachable: .*ECONNREFUSED/)
+      assert.match(result.stdout, /FAIL {2}embedding model: \/nonexistent\/model does not load/)
+      assert.match(result.stdout, /warn {2}proxy variables: HTTPS_PROXY=http:\/\/localhost:8081/)
+      assert.match(result.stdout, /fix: unset HTTPS_PROXY HTTP_PROXY ALL_PROXY/)
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("says which value wins when the file and a variable both set a key", async () => {
+    const user = userEnv(
+      upstreamEnv(upstream.url, { ISARTOR__CACHE_TTL_SECS: "60", ISARTOR__HOST_PORT: "127.0.0.1:0" })
+    )
+    try {
+      writeFileSync(join(user.home, "isartor.toml"), "cache_ttl_secs = 600\n")
+      const result = await run(["doctor"], user.env)
+      assert.match(
+        result.stdout,
+        /config file isartor\.toml; the variable wins over the file for cache_ttl_secs \(ISARTOR__CACHE_TTL_SECS="60"\)/
+      )
+      assert.match(result.stdout, /to use the file's value: unset ISARTOR__CACHE_TTL_SECS/)
+    } finally {
+      user.cleanup()
+    }
+  })
+})
