@@ -1,5 +1,6 @@
 import { Context, Effect, Layer, Logger, ManagedRuntime, Metric, References } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
+import { CacheAdmin } from "./cache/CacheAdmin.ts"
 import { CacheKey } from "./cache/CacheKey.ts"
 import { ExactCache } from "./cache/exact/ExactCache.ts"
 import { makeRedisExactStore } from "./cache/exact/RedisExactStore.ts"
@@ -125,7 +126,7 @@ export const gatewayLayer = (
   const router = routerEnabled(config) ? routerLayer(config, embedded) : Router.layerDisabled
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
-  return Layer.mergeAll(Pipeline.layer, Embeddings.layer, ResponsesPassThrough.layer).pipe(
+  return Layer.mergeAll(Pipeline.layer, Embeddings.layer, ResponsesPassThrough.layer, CacheAdmin.layer).pipe(
     Layer.provideMerge(Upstream.layer),
     Layer.provideMerge(CacheWrites.layer),
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
@@ -369,6 +370,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     config,
     pipeline: Context.get(context, Pipeline),
     embeddings: Context.get(context, Embeddings),
+    cacheAdmin: Context.get(context, CacheAdmin),
     responsesPassThrough: Context.get(context, ResponsesPassThrough),
     hashSecret: Context.get(context, CacheKey).hashSecret,
     countTokens: Context.get(context, Provider).countTokens,

@@ -86,6 +86,13 @@ export const configSpec = {
   gateway_api_key: secret(
     "When set, every route but `/healthz` needs `X-API-Key: <key>` or `Authorization: Bearer <key>`."
   ),
+  admin_api_key: secret(
+    "Enables the cache admin API (`/admin/cache/…`) for callers presenting this key; distinct from the gateway key. Unset: those routes answer 404."
+  ),
+  cache_controls_allowed: list(
+    ["no-cache", "no-store", "max-age", "s-maxage", "only-if-cached"],
+    "The `Cache-Control` request directives callers may use (`X-Isartor-Cache-TTL` counts as `s-maxage`); any other is refused with a 403."
+  ),
   cache_mode: oneOf(
     ["exact", "semantic", "both"],
     "both",

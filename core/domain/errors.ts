@@ -29,6 +29,9 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
   param: Schema.optional(Schema.String)
 }) {}
 
+/** `Cache-Control: only-if-cached` and the caches had no answer: a 504, and nothing was sent upstream. */
+export class NotCached extends Schema.TaggedError<NotCached>()("NotCached", {}) {}
+
 export const ProviderErrorReason = Schema.Literals([
   "RateLimited",
   "Unauthorized",

@@ -1,6 +1,7 @@
 import { Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
+import type { CacheAdmin } from "../cache/CacheAdmin.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
   type EndpointFamily,
@@ -18,6 +19,8 @@ import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import { makeResponseStore } from "../responses/ResponseStore.ts"
+import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
+import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
 import { withRequestSpan } from "./observability.ts"
@@ -31,6 +34,7 @@ export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
   readonly embeddings: Embeddings["Service"]
+  readonly cacheAdmin: CacheAdmin["Service"]
   readonly responsesPassThrough: ResponsesPassThrough["Service"]
   readonly hashSecret: (secret: string) => string
   /** The provider's own token count of an Anthropic Messages body; `undefined`: estimate it here. */
@@ -65,23 +69,25 @@ const protocolHeaders = (c: HonoContext): Record<string, string> => {
   return headers
 }
 
-const cacheDirectives = (header: string | undefined) => {
-  const directives = (header ?? "").toLowerCase().split(",").map((part) => part.trim())
-  return { cacheRead: !directives.includes("no-cache"), cacheWrite: !directives.includes("no-store") }
-}
-
 export const makeApp = (deps: AppDependencies): Hono => {
   const app = new Hono()
   const startedAt = deps.now()
 
-  const requestContext = (c: HonoContext): RequestContext => {
+  const allowedDirectives = new Set(deps.config.cache_controls_allowed)
+  const requestContext = (c: HonoContext): RequestContext & Pick<CacheDirectives, "refused"> => {
     const session = c.req.header("x-isartor-session-id") ?? ""
     return {
       defaultModel: deps.config.external_llm_model,
       tenant: `${deps.hashSecret(presentedCredentials(c))}|${session}`,
-      ...cacheDirectives(c.req.header("cache-control"))
+      ...readCacheDirectives(c.req.header("cache-control"), c.req.header("x-isartor-cache-ttl"), allowedDirectives)
     }
   }
+  /** A request whose caching directives cannot be honoured, answered in its client's format. */
+  const refusal = (family: EndpointFamily, context: Pick<CacheDirectives, "refused">) =>
+    context.refused &&
+    familyError(family, context.refused.status, context.refused.message, "invalid_request_error", {
+      code: context.refused.status === 403 ? "cache_control_forbidden" : "invalid_cache_control"
+    })
 
   const chatRoute = (family: EndpointFamily, decode: RequestDecoder) => async (c: HonoContext) => {
     const body = await readBody(c, family)
@@ -97,6 +103,8 @@ export const makeApp = (deps: AppDependencies): Hono => {
       )
     }
     const context = { ...requestContext(c), similarityThreshold, received: { text: body, headers: protocolHeaders(c) } }
+    const refused = refusal(family, context)
+    if (refused) return refused
     const parsed = parseJsonBody(body)
     const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
     if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
@@ -108,6 +116,14 @@ export const makeApp = (deps: AppDependencies): Hono => {
   const readBody = bodyReader(deps.config.max_body_bytes)
 
   app.get("/healthz", (c) => c.json({ status: "ok" }))
+  const cacheDeps = {
+    admin: deps.cacheAdmin,
+    adminKey: deps.config.admin_api_key,
+    tenantOf: (c: HonoContext) => requestContext(c).tenant,
+    run: deps.run
+  }
+  // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
+  adminCacheRoutes(app, cacheDeps)
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
   if (Redacted.value(deps.config.gateway_api_key) !== "") {
     app.use("*", gatewayAuth(deps.config.gateway_api_key, familyOf))
@@ -158,6 +174,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
       : renderFailure("anthropic", exit.cause)
   })
   app.post("/api/chat", chatRoute("native", fromNativeBody))
+  cacheRoutes(app, cacheDeps)
   // Forwarded to the provider and exact-cached, so a client pointed wholly at the gateway keeps its embeddings.
   app.post("/v1/embeddings", async (c) => {
     const text = await readBody(c, "openai")
@@ -165,7 +182,10 @@ export const makeApp = (deps: AppDependencies): Hono => {
     const parsed = parseJsonBody(text)
     const checked = Exit.isSuccess(parsed) ? checkEmbeddingsBody(parsed.value) : Exit.failCause(parsed.cause)
     if (Exit.isFailure(checked)) return renderFailure("openai", checked.cause)
-    const { tenant, cacheRead, cacheWrite } = requestContext(c)
+    const context = requestContext(c)
+    const refused = refusal("openai", context)
+    if (refused) return refused
+    const { tenant, cacheRead, cacheWrite } = context
     const exit = await deps.run(deps.embeddings.create({ body: checked.value, tenant, cacheRead, cacheWrite }))
     if (Exit.isFailure(exit)) return renderFailure("openai", exit.cause)
     const answer = exit.value
@@ -180,6 +200,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
     store: makeResponseStore(RESPONSE_STORE_BYTES),
     readBody,
     requestContext,
+    refusal: (c: HonoContext) => refusal("responses", requestContext(c)),
     run: deps.run,
     now: deps.now
   })

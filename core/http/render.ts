@@ -1,13 +1,13 @@
 import { Cause } from "effect"
 import type { ChatRequest, EndpointFamily } from "../domain/ChatRequest.ts"
 import { type Completion, completionToSse, firstText } from "../domain/Completion.ts"
-import type { BadRequest, ProviderError } from "../domain/errors.ts"
+import type { BadRequest, NotCached, ProviderError } from "../domain/errors.ts"
 import { toAnthropicMessage } from "../formats/anthropic/response.ts"
 import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
 import type { OpenAIChunk } from "../formats/openai.ts"
 import type { Answer, LayerName } from "../pipeline/Pipeline.ts"
 import { errorMessage, type SseEvent, SseSplitter } from "../pipeline/SseEvents.ts"
-import { badRequestResponse, jsonResponse, providerErrorResponse } from "./errors.ts"
+import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } from "./errors.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
 
@@ -112,6 +112,11 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
   }
   if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
+  if (answer.cacheKey !== undefined) headers["x-isartor-cache-key"] = answer.cacheKey
+  // How long the answer has been in the cache, as an HTTP cache says it.
+  if (answer._tag === "Complete" && answer.created !== undefined) {
+    headers.age = String(Math.max(0, Math.floor((Date.now() - answer.created) / 1000)))
+  }
   return headers
 }
 
@@ -141,10 +146,22 @@ export const renderAnswer = (request: ChatRequest, answer: Answer): Response => 
 }
 
 /** A typed failure becomes its JSON error in the client's format; anything else is a defect, for `onError`. */
-export const renderFailure = (family: EndpointFamily, cause: Cause.Cause<BadRequest | ProviderError>): Response => {
+export const renderFailure = (
+  family: EndpointFamily,
+  cause: Cause.Cause<BadRequest | ProviderError | NotCached>
+): Response => {
   const failure = Cause.findErrorOption(cause)
   if (failure._tag === "None") throw Cause.squash(cause)
   const error = failure.value
+  if (error._tag === "NotCached") {
+    return familyError(
+      family,
+      504,
+      "not in the cache, and Cache-Control: only-if-cached forbids asking the provider",
+      "not_cached",
+      { code: "only_if_cached" }
+    )
+  }
   return error._tag === "BadRequest"
     ? badRequestResponse(family, error)
     : providerErrorResponse(family, error, pipelineHeaders("l3"))

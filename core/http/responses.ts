@@ -32,6 +32,8 @@ export interface ResponsesRouteDependencies {
   readonly store: ResponseStore
   readonly readBody: (c: HonoContext, family: "responses") => Promise<string | Response>
   readonly requestContext: (c: HonoContext) => RequestContext
+  /** The error for caching directives the gateway cannot honour, if the request has any. */
+  readonly refusal: (c: HonoContext) => Response | undefined
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
 }
@@ -44,6 +46,8 @@ const notFound = (id: string) =>
 
 export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): void => {
   app.post("/v1/responses", async (c) => {
+    const refused = deps.refusal(c)
+    if (refused) return refused
     const text = await deps.readBody(c, "responses")
     if (typeof text !== "string") return text
     const parsed = parseJsonBody(text)

@@ -1,10 +1,17 @@
 import { Context, Effect, Layer } from "effect"
+import { entryIdOf } from "../cache/CacheEntry.ts"
 import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { type CacheMiss, LayerUnavailable, type ProviderError, type RouterDeclined } from "../domain/errors.ts"
+import {
+  type CacheMiss,
+  LayerUnavailable,
+  NotCached,
+  type ProviderError,
+  type RouterDeclined
+} from "../domain/errors.ts"
 import type { RoutingDecision } from "../domain/routing.ts"
 import { countTokens, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
@@ -24,6 +31,10 @@ export type Answer =
     readonly layer: LayerName
     readonly completion: string
     readonly provider?: string
+    /** The cache entry that answered, or that this answer was stored under (`X-Isartor-Cache-Key`). */
+    readonly cacheKey?: string
+    /** On a cache hit: when the entry was stored (ms since the epoch), for the `Age` header. */
+    readonly created?: number | undefined
     /** On an L1b hit: the cosine similarity of the cached question. */
     readonly similarity?: number
     /** On an L1b hit: which stage found it (the fast static encoder or the full model). */
@@ -36,6 +47,7 @@ export type Answer =
     readonly layer: "l3"
     readonly body: ReadableStream<Uint8Array>
     readonly provider: string
+    readonly cacheKey?: string
     readonly routing?: RoutingDecision
   }
 
@@ -53,7 +65,7 @@ const unreadable = (request: ChatRequest, layer: "l1a" | "l1b") =>
  * that is turned off is a stand-in chosen at wiring time that always passes the request on.
  */
 export class Pipeline extends Context.Service<Pipeline, {
-  readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError>
+  readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError | NotCached>
   readonly status: Effect.Effect<PipelineStatus>
 }>()("isartor/Pipeline") {
   static readonly layer = Layer.effect(
@@ -76,6 +88,10 @@ export class Pipeline extends Context.Service<Pipeline, {
           Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), next())
       })
       const context = yield* Effect.context<never>()
+      const notCached = Effect.fail(new NotCached())
+      /** An answer the caches will hold (unless `no-store`): the L1a entry it is written under. */
+      const storedUnder = (request: ChatRequest, key: ExactKey) =>
+        request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
       const price = priceTable(config.model_prices)
       // Spans only when they are exported: otherwise even a no-op span costs an exact hit a measurable share.
       const traced = config.enable_monitoring
@@ -94,24 +110,33 @@ export class Pipeline extends Context.Service<Pipeline, {
 
       const lookupExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1a") ??
-          exactCache.lookup(key).pipe(
-            Effect.map((completion): Answer => ({ _tag: "Complete", layer: "l1a", completion })),
+          exactCache.lookupHit(key, request.maxAgeMs).pipe(
+            Effect.map((hit): Answer => ({
+              _tag: "Complete",
+              layer: "l1a",
+              completion: hit.completion,
+              cacheKey: entryIdOf("l1a", key.key),
+              created: hit.created
+            })),
             timeExact
           )
 
       const lookupSemantic = (request: ChatRequest): Effect.Effect<Answer, CacheMiss | LayerUnavailable> =>
         unreadable(request, "l1b") ??
-          semanticCache.lookup(request, request.similarityThreshold ?? config.similarity_threshold).pipe(
-            Effect.map((hit): Answer => ({
-              _tag: "Complete",
-              layer: "l1b",
-              completion: hit.completion,
-              similarity: hit.similarity,
-              stage: hit.stage
-            })),
-            timeSemantic,
-            span("l1b.lookup")
-          )
+          semanticCache.lookup(request, request.similarityThreshold ?? config.similarity_threshold, request.maxAgeMs)
+            .pipe(
+              Effect.map((hit): Answer => ({
+                _tag: "Complete",
+                layer: "l1b",
+                completion: hit.completion,
+                cacheKey: entryIdOf("l1b", hit.id),
+                created: hit.created,
+                similarity: hit.similarity,
+                stage: hit.stage
+              })),
+              timeSemantic,
+              span("l1b.lookup")
+            )
 
       const routeLocally = (
         request: ChatRequest,
@@ -121,28 +146,43 @@ export class Pipeline extends Context.Service<Pipeline, {
           Effect.flatMap(({ completion, decision }) => {
             const serialised = JSON.stringify(completion)
             return writes.remember(request, key, serialised).pipe(
-              Effect.as<Answer>({ _tag: "Complete", layer: "l2", completion: serialised, routing: decision })
+              Effect.as<Answer>({
+                _tag: "Complete",
+                layer: "l2",
+                completion: serialised,
+                routing: decision,
+                ...storedUnder(request, key)
+              })
             )
           })
         )
 
       const callUpstream = (request: ChatRequest, key: ExactKey) =>
-        upstream.call(request, key).pipe((call) => timeLayer("l3", call), span("l3.provider"))
-
-      const beyondExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
-        lookupSemantic(request).pipe(
-          Effect.catchTags(fallThrough(() => routeLocally(request, key))),
-          Effect.map(saved),
-          Effect.catchTags({
-            LayerUnavailable: (unavailable: LayerUnavailable) =>
-              Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), callUpstream(request, key)),
-            // Declined by L2: L3 answers, and the answer still says what L2 decided.
-            RouterDeclined: (declined: RouterDeclined) =>
-              Effect.andThen(reportOutage("l2", declined.reason), callUpstream(request, key)).pipe(
-                Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
-              )
-          })
+        upstream.call(request, key).pipe(
+          Effect.map((answer): Answer => ({ ...answer, ...storedUnder(request, key) })),
+          (call) => timeLayer("l3", call),
+          span("l3.provider")
         )
+
+      const beyondExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError | NotCached> =>
+        request.onlyIfCached
+          ? lookupSemantic(request).pipe(
+            Effect.map(saved),
+            Effect.catchTags({ CacheMiss: () => notCached, LayerUnavailable: () => notCached })
+          )
+          : lookupSemantic(request).pipe(
+            Effect.catchTags(fallThrough(() => routeLocally(request, key))),
+            Effect.map(saved),
+            Effect.catchTags({
+              LayerUnavailable: (unavailable: LayerUnavailable) =>
+                Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), callUpstream(request, key)),
+              // Declined by L2: L3 answers, and the answer still says what L2 decided.
+              RouterDeclined: (declined: RouterDeclined) =>
+                Effect.andThen(reportOutage("l2", declined.reason), callUpstream(request, key)).pipe(
+                  Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
+                )
+            })
+          )
 
       /**
        * Traced, a request that misses L1a opens its `gateway.request` span (an exact hit never does: see
@@ -151,7 +191,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       const underRequestSpan = (
         request: ChatRequest,
         l1aStartedAt: bigint,
-        effect: Effect.Effect<Answer, ProviderError>
+        effect: Effect.Effect<Answer, ProviderError | NotCached>
       ) =>
         Effect.flatMap(Effect.service(RequestSpan), (trace) => {
           const tenant = request.tenant.slice(0, request.tenant.indexOf("|"))
@@ -167,7 +207,7 @@ export class Pipeline extends Context.Service<Pipeline, {
           return Effect.withParentSpan(effect, span)
         })
 
-      const handle = (request: ChatRequest): Effect.Effect<Answer, ProviderError> => {
+      const handle = (request: ChatRequest): Effect.Effect<Answer, ProviderError | NotCached> => {
         const key = cacheKey.exactKey(request)
         if (!traced) {
           return lookupExact(request, key).pipe(
