@@ -105,6 +105,7 @@ const assertOpenAIError = (error: unknown, status: number, message: string) => {
   assert.equal(error.status, status)
   if (status === 429) assert.ok(error instanceof OpenAI.RateLimitError)
   if (status === 400) assert.ok(error instanceof OpenAI.BadRequestError)
+  if (status === 401) assert.ok(error instanceof OpenAI.AuthenticationError)
   const body = error.error as { message?: unknown; type?: unknown }
   assert.ok(String(body.message).includes(message), `OpenAI's error shape: ${JSON.stringify(error.error)}`)
   assert.equal(typeof body.type, "string", `OpenAI's error shape: ${JSON.stringify(error.error)}`)
@@ -113,6 +114,7 @@ const assertOpenAIError = (error: unknown, status: number, message: string) => {
 /** Anthropic's error type for each status the gateway answers. */
 const anthropicErrorType: Record<number, string> = {
   400: "invalid_request_error",
+  401: "authentication_error",
   429: "rate_limit_error",
   502: "api_error"
 }
@@ -310,6 +312,7 @@ export const anthropicMessages: DriverFactory = {
         assert.equal(error.status, status)
         if (status === 429) assert.ok(error instanceof Anthropic.RateLimitError)
         if (status === 400) assert.ok(error instanceof Anthropic.BadRequestError)
+        if (status === 401) assert.ok(error instanceof Anthropic.AuthenticationError)
         const body = error.error as { type?: unknown; error?: { type?: unknown; message?: unknown } }
         assert.equal(body.type, "error", `Anthropic's error shape: ${JSON.stringify(error.error)}`)
         assert.equal(body.error?.type, anthropicErrorType[status])
