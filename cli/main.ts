@@ -83,6 +83,35 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--json", "machine-readable output")
     .action(action(async (options) => (await import("./update.ts")).update(options, host)))
 
+  const cache = root.command("cache")
+    .description("find, inspect and remove cached answers through the gateway's admin API (needs its admin key)")
+    .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL)")
+    .option("--admin-key <key>", "the admin key (default: ISARTOR__ADMIN_API_KEY or the configuration's)")
+    .option("--json", "machine-readable output")
+  const cacheOptions = () => cache.opts<{ url?: string; adminKey?: string; json?: boolean }>()
+  const filters = (command: Command) =>
+    command.option("--model <model>", "entries of this model")
+      .option("--tenant <hash>", "entries of this caller (the tenant hash the entries show)")
+      .option(
+        "--older-than <seconds>",
+        "entries stored more than this many seconds ago",
+        positiveInt("--older-than", 0)
+      )
+      .option("--question-contains <text>", "entries whose question contains this text (any case)")
+  filters(cache.command("list").description("list entries of both layers"))
+    .action(action(async (options) => (await import("./cache.ts")).list(options, cacheOptions())))
+  cache.command("show").description("one entry: layer, caller, model, question, created, expires, hits")
+    .argument("<id>", "the entry id, as in X-Isartor-Cache-Key")
+    .action(action(async (id: string) => (await import("./cache.ts")).show(id, cacheOptions())))
+  cache.command("rm").description("remove an entry, and the same answer's entry in the other layer")
+    .argument("<id>", "the entry id, as in X-Isartor-Cache-Key")
+    .action(action(async (id: string) => (await import("./cache.ts")).remove(id, cacheOptions())))
+  filters(cache.command("purge").description("remove every entry the filters match (at least one filter)"))
+    .option("--dry-run", "only count what would be removed")
+    .action(action(async (options) => (await import("./cache.ts")).purge(options, cacheOptions())))
+  cache.command("flush").description("remove every entry of both layers")
+    .action(action(async () => (await import("./cache.ts")).flush(cacheOptions())))
+
   return root
 }
 
