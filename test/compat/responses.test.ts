@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import OpenAI from "openai"
 import { aiSdkOpenAIResponses, langchainResponses, openaiResponses } from "./clients.ts"
-import { compatSuite, upstreamFormats } from "./suite.ts"
+import { compatSuite, sseEvents, upstreamFormats } from "./suite.ts"
 
 // The Responses API clients: the openai SDK's responses.create, the AI SDK's default openai("…") model object and
 // LangChain's ChatOpenAI with useResponsesApi.
@@ -35,6 +35,36 @@ describe("openai SDK responses: stored responses", () => {
       await client.responses.delete(first.id)
       const gone = await client.responses.retrieve(first.id).catch((e: unknown) => e)
       assert.ok(gone instanceof OpenAI.NotFoundError, String(gone))
+    })
+  }
+})
+
+describe("a Responses API stream that breaks off", () => {
+  for (const format of upstreamFormats) {
+    it(`ends with exactly one error event, in the Responses API's format (${format}-format upstream)`, {
+      todo: format === "openai"
+        ? "passed through, it gets a Chat Completions error (data: {\"error\": …}) and then a second, Responses one"
+        : undefined
+    }, async () => {
+      upstreams.providers().queue.push({ kind: "break-stream" })
+      const response = await fetch(`${upstreams.gateway(format).url}/v1/responses`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer broken-${format}` },
+        body: JSON.stringify({
+          model: "gpt-4o-mini",
+          input: "A story that breaks off, told word by word",
+          stream: true
+        })
+      })
+      assert.equal(response.status, 200)
+      const events = sseEvents(await response.text())
+      const errors = events.filter((event) => event.event === "error" || event.data.error !== undefined)
+      assert.equal(errors.length, 1, JSON.stringify(errors))
+      assert.equal(events.at(-1), errors[0], "nothing after the error")
+      assert.equal(errors[0]!.event, "error")
+      assert.equal(errors[0]!.data.type, "error")
+      assert.equal(typeof errors[0]!.data.message, "string")
+      assert.ok(!events.some((event) => event.data.type === "response.completed"))
     })
   }
 })

@@ -143,6 +143,28 @@ export const compatSuite = (
           )
         }
 
+        for (const fault of ["break-stream", "truncate-stream"] as const) {
+          const what = fault === "break-stream" ? "breaks off" : "ends without finishing"
+          it(`raises a stream the upstream ${what} as an error, and does not cache it`, async (t) => {
+            if (fault === "truncate-stream" && client.api === "responses" && format === "openai") {
+              return t.skip("the fake's Responses API streams break but do not truncate")
+            }
+            if (client.name.startsWith("LangChain") && client.api === "responses") {
+              // It drops `error` events, OpenAI's own included: the answer just ends short. responses.test.ts checks
+              // the event itself.
+              return t.skip("LangChain's Responses stream ignores error events")
+            }
+            const { tap, driver: d } = driver()
+            const question = prompt(`A story that ${what}, with enough words to break?`)
+            upstreams.providers().queue.push({ kind: fault })
+            const before = upstreams.modelCalls()
+            await assert.rejects(d.ask(question, { stream: true }))
+            assert.equal(upstreams.modelCalls(), before + 1, "a stream that has begun is not retried")
+            assert.equal((await d.ask(question, { stream: true })).text, answerTo(question))
+            assert.equal(tap.layers.at(-1), "l3", "the broken answer was not cached")
+          })
+        }
+
         it("carries the system prompt to the model", async () => {
           const { driver: d } = driver()
           const question = prompt("Who are you?")
