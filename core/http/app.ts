@@ -185,12 +185,18 @@ export const makeApp = (deps: AppDependencies): Hono => {
     const context = requestContext(c)
     const refused = refusal("openai", context)
     if (refused) return refused
-    const { tenant, cacheRead, cacheWrite } = context
-    const exit = await deps.run(deps.embeddings.create({ body: checked.value, tenant, cacheRead, cacheWrite }))
+    const { tenant, cacheRead, cacheWrite, onlyIfCached } = context
+    const exit = await deps.run(
+      deps.embeddings.create({ body: checked.value, tenant, cacheRead, cacheWrite, onlyIfCached })
+    )
     if (Exit.isFailure(exit)) return renderFailure("openai", exit.cause)
     const answer = exit.value
     return new Response(answer.body, {
-      headers: { "content-type": "application/json", ...pipelineHeaders(answer.layer, answer.provider) }
+      headers: {
+        "content-type": "application/json",
+        ...pipelineHeaders(answer.layer, answer.provider),
+        ...(answer.cacheKey ? { "x-isartor-cache-key": answer.cacheKey } : {})
+      }
     })
   })
   responsesRoutes(app, {

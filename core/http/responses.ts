@@ -79,7 +79,8 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         stream: body.stream === true,
         tenant: context.tenant,
         cacheRead: context.cacheRead,
-        cacheWrite: context.cacheWrite
+        cacheWrite: context.cacheWrite,
+        onlyIfCached: context.onlyIfCached
       }
       const exit = await deps.run(deps.passThrough.call(request, keep))
       return Exit.isSuccess(exit)
@@ -131,7 +132,10 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
 
 /** The provider's own answer, as it gave it; a stored one replayed as events when the client asked for a stream. */
 const renderPassedThrough = (answer: PassThroughAnswer, stream: boolean): Response => {
-  const headers = pipelineHeaders(answer.layer, answer.provider)
+  const headers = {
+    ...pipelineHeaders(answer.layer, answer.provider),
+    ...(answer.cacheKey ? { "x-isartor-cache-key": answer.cacheKey } : {})
+  }
   if (answer._tag === "Stream") return sse(answer.body, headers)
   return stream ? sse(responseToSse(answer.response), headers) : jsonResponse(200, answer.response, headers)
 }

@@ -1,7 +1,8 @@
 import { Context, Effect, Layer } from "effect"
+import { entryIdOf } from "../cache/CacheEntry.ts"
 import { CacheKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
-import type { ProviderError } from "../domain/errors.ts"
+import { NotCached, type ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 
 export interface EmbeddingsRequest {
@@ -10,6 +11,8 @@ export interface EmbeddingsRequest {
   readonly tenant: string
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
+  /** `Cache-Control: only-if-cached`: from L1a, or `NotCached`. */
+  readonly onlyIfCached?: boolean | undefined
 }
 
 export interface EmbeddingsAnswer {
@@ -17,6 +20,8 @@ export interface EmbeddingsAnswer {
   readonly body: string
   readonly layer: "l1a" | "l3"
   readonly provider?: string
+  /** The L1a entry it came from or was stored under. */
+  readonly cacheKey?: string
 }
 
 /**
@@ -24,7 +29,7 @@ export interface EmbeddingsAnswer {
  * provider's answer; there is no semantic layer (a near question is not a near vector) and no local model.
  */
 export class Embeddings extends Context.Service<Embeddings, {
-  readonly create: (request: EmbeddingsRequest) => Effect.Effect<EmbeddingsAnswer, ProviderError>
+  readonly create: (request: EmbeddingsRequest) => Effect.Effect<EmbeddingsAnswer, ProviderError | NotCached>
 }>()("isartor/Embeddings") {
   static readonly layer = Layer.effect(
     Embeddings,
@@ -36,7 +41,12 @@ export class Embeddings extends Context.Service<Embeddings, {
       const fromProvider = (request: EmbeddingsRequest, key: ReturnType<typeof cacheKey.exactKey>) =>
         provider.embed(request.body).pipe(Effect.flatMap(({ value, provider: answeredBy }) => {
           const body = JSON.stringify(value)
-          const answer: EmbeddingsAnswer = { body, layer: "l3", provider: answeredBy }
+          const answer: EmbeddingsAnswer = {
+            body,
+            layer: "l3",
+            provider: answeredBy,
+            ...(request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {})
+          }
           // A write that fails costs the next hit, never this answer.
           return request.cacheWrite
             ? exactCache.store(key, body).pipe(Effect.ignore, Effect.as(answer))
@@ -46,13 +56,11 @@ export class Embeddings extends Context.Service<Embeddings, {
       return Embeddings.of({
         create: (request) => {
           const key = cacheKey.exactKey({ family: "embeddings", tenant: request.tenant, body: request.body })
-          if (!request.cacheRead) return fromProvider(request, key)
+          const miss = () => (request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(request, key))
+          if (!request.cacheRead) return miss()
           return exactCache.lookup(key).pipe(
-            Effect.map((body): EmbeddingsAnswer => ({ body, layer: "l1a" })),
-            Effect.catchTags({
-              CacheMiss: () => fromProvider(request, key),
-              LayerUnavailable: () => fromProvider(request, key)
-            })
+            Effect.map((body): EmbeddingsAnswer => ({ body, layer: "l1a", cacheKey: entryIdOf("l1a", key.key) })),
+            Effect.catchTags({ CacheMiss: miss, LayerUnavailable: miss })
           )
         }
       })

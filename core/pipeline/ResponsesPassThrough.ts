@@ -1,7 +1,8 @@
 import { Context, Effect, FiberSet, Layer } from "effect"
+import { entryIdOf } from "../cache/CacheEntry.ts"
 import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
-import type { ProviderError } from "../domain/errors.ts"
+import { NotCached, type ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
 import { tapResponsesSse } from "./ResponsesSseTap.ts"
@@ -12,6 +13,7 @@ export interface PassThroughRequest {
   readonly tenant: string
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
+  readonly onlyIfCached?: boolean | undefined
 }
 
 export type PassThroughAnswer =
@@ -20,12 +22,14 @@ export type PassThroughAnswer =
     readonly layer: "l1a" | "l3"
     readonly response: Record<string, unknown>
     readonly provider?: string
+    readonly cacheKey?: string
   }
   | {
     readonly _tag: "Stream"
     readonly layer: "l3"
     readonly body: ReadableStream<Uint8Array>
     readonly provider: string
+    readonly cacheKey?: string
   }
 
 /** Only a whole, finished answer is worth serving again. */
@@ -44,7 +48,7 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
   readonly call: (
     request: PassThroughRequest,
     onFinished: (response: Record<string, unknown>) => void
-  ) => Effect.Effect<PassThroughAnswer, ProviderError>
+  ) => Effect.Effect<PassThroughAnswer, ProviderError | NotCached>
 }>()("isartor/ResponsesPassThrough") {
   static readonly layer = Layer.effect(
     ResponsesPassThrough,
@@ -67,6 +71,7 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
         onFinished: (response: Record<string, unknown>) => void
       ): Effect.Effect<PassThroughAnswer, ProviderError> =>
         respond!(request.source, request.stream).pipe(Effect.flatMap(({ provider: answeredBy, value }) => {
+          const cacheKey = request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
           if (!(value instanceof ReadableStream)) {
             onFinished(value)
             return Effect.as(
@@ -75,7 +80,8 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
                 _tag: "Complete",
                 layer: "l3",
                 response: value,
-                provider: answeredBy
+                provider: answeredBy,
+                ...cacheKey
               } satisfies PassThroughAnswer
             )
           }
@@ -84,7 +90,13 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
             onFinished(end.response)
             runInBackground(remember(request, key, end.response))
           })
-          return Effect.succeed<PassThroughAnswer>({ _tag: "Stream", layer: "l3", body, provider: answeredBy })
+          return Effect.succeed<PassThroughAnswer>({
+            _tag: "Stream",
+            layer: "l3",
+            body,
+            provider: answeredBy,
+            ...cacheKey
+          })
         }))
 
       return ResponsesPassThrough.of({
@@ -93,17 +105,16 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
           Effect.suspend(() => {
             const { stream: _stream, stream_options: _options, ...fields } = request.source.body
             const key = cacheKey.exactKey({ family: "responses-upstream", tenant: request.tenant, body: fields })
-            if (!request.cacheRead) return fromProvider(request, key, onFinished)
+            const miss = () =>
+              request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(request, key, onFinished)
+            if (!request.cacheRead) return miss()
             return exactCache.lookup(key).pipe(
               Effect.map((text): PassThroughAnswer => {
                 const response = JSON.parse(text) as Record<string, unknown>
                 onFinished(response)
-                return { _tag: "Complete", layer: "l1a", response }
+                return { _tag: "Complete", layer: "l1a", response, cacheKey: entryIdOf("l1a", key.key) }
               }),
-              Effect.catchTags({
-                CacheMiss: () => fromProvider(request, key, onFinished),
-                LayerUnavailable: () => fromProvider(request, key, onFinished)
-              })
+              Effect.catchTags({ CacheMiss: miss, LayerUnavailable: miss })
             )
           })
       })

@@ -50,6 +50,8 @@ describe("/v1/embeddings", () => {
 
     const second = await client("openai").embeddings.create(request).withResponse()
     assert.equal(second.response.headers.get("x-isartor-layer"), "l1a")
+    assert.match(second.response.headers.get("x-isartor-cache-key") ?? "", /^l1a_/)
+    assert.equal(second.response.headers.get("x-isartor-cache-key"), first.response.headers.get("x-isartor-cache-key"))
     assert.deepEqual(second.data, first.data)
     assert.equal(fake.calls.length, 1)
 
@@ -59,6 +61,19 @@ describe("/v1/embeddings", () => {
     // Another model is another answer.
     await client("openai").embeddings.create({ ...request, model: "text-embedding-3-large" })
     assert.equal(fake.calls.length, 3)
+  })
+
+  it("answers only-if-cached from L1a or with a 504, never from the provider", async () => {
+    const onlyCached = new OpenAI({
+      apiKey: "caller-key-1",
+      baseURL: `${gateways.openai!.url}/v1`,
+      maxRetries: 0,
+      defaultHeaders: { "cache-control": "only-if-cached" }
+    })
+    await assert.rejects(onlyCached.embeddings.create({ model: "text-embedding-3-small", input: "never seen" }), {
+      status: 504
+    })
+    assert.equal(fake.calls.length, 0)
   })
 
   it("uses the Azure deployment's embeddings path", async () => {

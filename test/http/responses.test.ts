@@ -270,7 +270,7 @@ describe("/v1/responses passed through to a provider that speaks it", () => {
       const response = await post(JSON.stringify(codexLike("stream me through", { stream: true })))
       const text = await response.text()
       const items = [...text.matchAll(/^data: (.*)$/gm)].map((match) => JSON.parse(match[1]!) as Record<string, any>)
-      return { layer: response.headers.get("x-isartor-layer"), items }
+      return { layer: response.headers.get("x-isartor-layer"), key: response.headers.get("x-isartor-cache-key"), items }
     }
     const live = await events()
     assert.equal(live.layer, "l3")
@@ -281,6 +281,8 @@ describe("/v1/responses passed through to a provider that speaks it", () => {
 
     const replay = await events()
     assert.equal(replay.layer, "l1a")
+    assert.match(replay.key ?? "", /^l1a_/)
+    assert.equal(replay.key, live.key)
     assert.deepEqual(done(replay.items), done(live.items))
     assert.deepEqual(replay.items.at(-1)!.response, live.items.at(-1)!.response)
     assert.equal(fake.calls.length, 1)
