@@ -193,6 +193,30 @@ describe("the admin API", () => {
 })
 
 describe("cache entries on Redis, two replicas", () => {
+  it("purges what the dry run counted and flushes both layers, for every replica", async () => {
+    const a = await gatewayWith({}, true)
+    const b = await gatewayWith({}, true)
+    try {
+      await call(a, "POST", "/admin/cache/flush", ADMIN_KEY)
+      for (const river of ["Nile", "Amazon"]) await ask(a, `How long is the ${river} river?`)
+      await ask(a, "How deep is the Mariana Trench?")
+      // Replica B sees A's entries (L1a in Redis; L1b once announced).
+      assert.ok(await eventually(async () => (await call(b, "GET", "/admin/cache", ADMIN_KEY)).body.data.length === 6))
+      const filter = { question_contains: "river" }
+      const dry = await call(b, "POST", "/admin/cache/purge", ADMIN_KEY, { ...filter, dry_run: true })
+      assert.equal(dry.body.matched, 4)
+      const purged = await call(b, "POST", "/admin/cache/purge", ADMIN_KEY, filter)
+      assert.equal(purged.body.removed, dry.body.matched)
+      assert.equal((await ask(a, "How long is the Nile river?", { "cache-control": "no-store" })).layer, "l3")
+      const flushed = await call(b, "POST", "/admin/cache/flush", ADMIN_KEY)
+      assert.equal(flushed.body.total, 2)
+      assert.equal((await ask(a, "How deep is the Mariana Trench?", { "cache-control": "no-store" })).layer, "l3")
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   it("stops serving a paraphrase on both replicas once its semantic entry is deleted", async () => {
     const a = await gatewayWith({}, true)
     const b = await gatewayWith({}, true)
