@@ -2,17 +2,11 @@ import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
-import {
-  aiSdkAnthropic,
-  aiSdkOpenAIChat,
-  aiSdkOpenAIResponses,
-  anthropicMessages,
-  langchainChatOpenAI,
-  langchainResponses,
-  makeTap,
-  openaiChat,
-  openaiResponses
-} from "./clients.ts"
+import { aiSdkAnthropic, aiSdkOpenAIChat, aiSdkOpenAIResponses } from "./clients/aiSdk.ts"
+import { anthropicMessages } from "./clients/anthropic.ts"
+import { langchainChatOpenAI, langchainResponses } from "./clients/langchain.ts"
+import { openaiChat, openaiResponses } from "./clients/openai.ts"
+import { makeTap } from "./driver.ts"
 import { answerTo } from "./suite.ts"
 
 // A gateway with gateway_api_key set: each client authenticates the way it always does (its SDK's own key header)

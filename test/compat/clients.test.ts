@@ -1,4 +1,7 @@
-import { aiSdkAnthropic, aiSdkOpenAIChat, anthropicMessages, langchainChatOpenAI, openaiChat } from "./clients.ts"
+import { aiSdkAnthropic, aiSdkOpenAIChat } from "./clients/aiSdk.ts"
+import { anthropicMessages } from "./clients/anthropic.ts"
+import { langchainChatOpenAI } from "./clients/langchain.ts"
+import { openaiChat } from "./clients/openai.ts"
 import { compatSuite } from "./suite.ts"
 
 // Chat Completions and Messages clients; the Responses API clients are in responses.test.ts.

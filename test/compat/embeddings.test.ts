@@ -4,7 +4,7 @@ import { embedMany } from "ai"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import OpenAI from "openai"
-import { makeTap, type Tap } from "./clients.ts"
+import { makeTap, type Tap } from "./driver.ts"
 import { compatUpstreams } from "./suite.ts"
 
 // An application that points its whole OpenAI client at the gateway embeds through it too: the openai SDK, LangChain's

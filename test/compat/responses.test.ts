@@ -1,7 +1,9 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import OpenAI from "openai"
-import { aiSdkOpenAIResponses, langchainResponses, openaiResponses } from "./clients.ts"
+import { aiSdkOpenAIResponses } from "./clients/aiSdk.ts"
+import { langchainResponses } from "./clients/langchain.ts"
+import { openaiResponses } from "./clients/openai.ts"
 import { compatSuite, sseEvents, upstreamFormats } from "./suite.ts"
 
 // The Responses API clients: the openai SDK's responses.create, the AI SDK's default openai("…") model object and

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import {
-  aiSdkOpenAIChat,
-  anthropicMessages,
-  type DriverFactory,
-  langchainChatOpenAI,
-  makeTap,
-  openaiChat
-} from "./clients.ts"
+import { aiSdkOpenAIChat } from "./clients/aiSdk.ts"
+import { anthropicMessages } from "./clients/anthropic.ts"
+import { langchainChatOpenAI } from "./clients/langchain.ts"
+import { openaiChat } from "./clients/openai.ts"
+import { type DriverFactory, makeTap } from "./driver.ts"
 import { compatUpstreams, GATEWAY_ATTEMPTS } from "./suite.ts"
 
 // Upstream calls one failing prompt costs with each client at its default retries. The gateway retries twice and

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises"
 import { after, before, describe, it } from "node:test"
 import { type FakeProviders, PROMPT_TOKENS, startFakeProviders } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
-import { type DriverFactory, makeTap, routeOf } from "./clients.ts"
+import { type DriverFactory, makeTap, routeOf } from "./driver.ts"
 
 /**
  * The compatibility matrix: every client in `clients`, through the gateway, against an OpenAI-format and an
