@@ -14,7 +14,7 @@ import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
 import { observeEdge, type RequestRecord } from "./http/observability.ts"
-import type { TelemetryExport, TelemetryExporter } from "./observability/Telemetry.ts"
+import { TelemetryDropped, type TelemetryExport, type TelemetryExporter } from "./observability/Telemetry.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
 import { Coalescer } from "./pipeline/Coalescer.ts"
 import { Embeddings } from "./pipeline/Embeddings.ts"
@@ -211,12 +211,8 @@ const telemetryLayer = (config: AppConfigShape, options: GatewayOptions, log: Ga
       warn: (line) => log.warn(`isartor: warning: ${line}`)
     })
     yield* Effect.logInfo(`OpenTelemetry export on: ${exported.description}; Prometheus metrics at GET /metrics`)
-    dropCounters.set(config, exported.dropped)
-    return exported.layer
+    return Layer.merge(exported.layer, Layer.succeed(TelemetryDropped, exported.dropped))
   }))
-
-/** The exporter's drop count, found again by the configuration it was built for. */
-const dropCounters = new WeakMap<AppConfigShape, () => number>()
 
 /** The Redis URL with any password masked, for log lines. */
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/g, "//$1:***@")
@@ -386,7 +382,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     status: () => run(pipeline.status).then((exit) => (exit._tag === "Success" ? exit.value : undefined)),
     version: VERSION,
     runtime: options.runtime ?? "unknown",
-    dropped: dropCounters.get(config) ?? (() => 0),
+    dropped: Context.get(context, TelemetryDropped),
     ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {})
   })
   const separator = config.host_port.lastIndexOf(":")

@@ -1,4 +1,4 @@
-import type { Layer } from "effect"
+import { Context, type Layer } from "effect"
 
 /** What the gateway tells the runtime's exporter when `enable_monitoring` is on. */
 export interface TelemetrySettings {
@@ -22,3 +22,8 @@ export interface TelemetryExport {
 }
 
 export type TelemetryExporter = (settings: TelemetrySettings) => TelemetryExport
+
+/** The exporter's drop count, for `isartor_otel_dropped_total`: 0 when nothing is exported. */
+export const TelemetryDropped = Context.Reference<() => number>("isartor/TelemetryDropped", {
+  defaultValue: () => () => 0
+})
