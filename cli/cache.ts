@@ -1,4 +1,5 @@
 import { Redacted } from "effect"
+import type { EntryView } from "../core/cache/CacheEntry.ts"
 import { bold, CliFailure, dim, printJson } from "./output.ts"
 import { liveness, stateDir } from "./state.ts"
 
@@ -14,18 +15,6 @@ export interface CacheFilters {
   readonly olderThan?: number
   readonly questionContains?: string
   readonly dryRun?: boolean
-}
-
-interface EntryView {
-  readonly id: string
-  readonly layer: string
-  readonly tenant: string
-  readonly model: string
-  readonly question: string
-  readonly created: string
-  readonly expires: string
-  readonly hits: number
-  readonly linked?: string
 }
 
 /**

@@ -1,38 +1,25 @@
 import assert from "node:assert/strict"
-import { after, before, beforeEach, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import OpenAI from "openai"
-import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
+import { gatewaysOnFakeProviders } from "../support/providerGateways.ts"
 
 // `POST /v1/embeddings` through the gateway with the openai SDK: forwarded to the provider, exact-cached.
 
-let fake: FakeProviders
-const gateways: Record<string, RunningGateway> = {}
-
-before(async () => {
-  fake = await startFakeProviders()
-  const common = { ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey, ISARTOR__L3_MAX_RETRIES: "0" }
-  gateways.openai = await startTestGateway({ ...common, ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1` })
-  gateways.azure = await startTestGateway({
-    ...common,
+const running = gatewaysOnFakeProviders({
+  openai: () => ({ ISARTOR__L3_MAX_RETRIES: "0" }),
+  azure: (fake) => ({
+    ISARTOR__L3_MAX_RETRIES: "0",
     ISARTOR__LLM_PROVIDER: "azure",
-    ISARTOR__EXTERNAL_LLM_URL: fake.url,
+    ISARTOR__EXTERNAL_LLM_URL: running.fake.url,
     ISARTOR__AZURE_DEPLOYMENT_ID: "embedder"
-  })
-  gateways.anthropic = await startTestGateway({
-    ...common,
+  }),
+  anthropic: (fake) => ({
+    ISARTOR__L3_MAX_RETRIES: "0",
     ISARTOR__LLM_PROVIDER: "anthropic",
-    ISARTOR__EXTERNAL_LLM_URL: fake.url
+    ISARTOR__EXTERNAL_LLM_URL: running.fake.url
   })
 })
-after(async () => {
-  for (const gateway of Object.values(gateways)) await gateway.close()
-  await fake.close()
-})
-beforeEach(() => {
-  fake.calls.length = 0
-  fake.queue.length = 0
-})
+const { gateways } = running
 
 const client = (gateway: string, apiKey = "caller-key-1") =>
   new OpenAI({ apiKey, baseURL: `${gateways[gateway]!.url}/v1`, maxRetries: 0 })
@@ -44,23 +31,23 @@ describe("/v1/embeddings", () => {
     assert.equal(first.response.headers.get("x-isartor-layer"), "l3")
     assert.equal(first.data.data.length, 2)
     assert.equal(first.data.data[1]!.embedding.length, 4)
-    assert.equal(fake.calls[0]!.path, "/v1/embeddings")
-    assert.equal(fake.calls[0]!.headers.authorization, `Bearer ${fake.apiKey}`)
-    assert.deepEqual(fake.calls[0]!.body.input, request.input)
+    assert.equal(running.fake.calls[0]!.path, "/v1/embeddings")
+    assert.equal(running.fake.calls[0]!.headers.authorization, `Bearer ${running.fake.apiKey}`)
+    assert.deepEqual(running.fake.calls[0]!.body.input, request.input)
 
     const second = await client("openai").embeddings.create(request).withResponse()
     assert.equal(second.response.headers.get("x-isartor-layer"), "l1a")
     assert.match(second.response.headers.get("x-isartor-cache-key") ?? "", /^l1a_/)
     assert.equal(second.response.headers.get("x-isartor-cache-key"), first.response.headers.get("x-isartor-cache-key"))
     assert.deepEqual(second.data, first.data)
-    assert.equal(fake.calls.length, 1)
+    assert.equal(running.fake.calls.length, 1)
 
     // Another caller's cache is its own.
     const other = await client("openai", "caller-key-2").embeddings.create(request).withResponse()
     assert.equal(other.response.headers.get("x-isartor-layer"), "l3")
     // Another model is another answer.
     await client("openai").embeddings.create({ ...request, model: "text-embedding-3-large" })
-    assert.equal(fake.calls.length, 3)
+    assert.equal(running.fake.calls.length, 3)
   })
 
   it("answers only-if-cached from L1a or with a 504, never from the provider", async () => {
@@ -73,13 +60,13 @@ describe("/v1/embeddings", () => {
     await assert.rejects(onlyCached.embeddings.create({ model: "text-embedding-3-small", input: "never seen" }), {
       status: 504
     })
-    assert.equal(fake.calls.length, 0)
+    assert.equal(running.fake.calls.length, 0)
   })
 
   it("uses the Azure deployment's embeddings path", async () => {
     const response = await client("azure").embeddings.create({ model: "text-embedding-3-small", input: "azure" })
     assert.equal(response.data.length, 1)
-    assert.match(fake.calls[0]!.path, /^\/openai\/deployments\/embedder\/embeddings\?api-version=/)
+    assert.match(running.fake.calls[0]!.path, /^\/openai\/deployments\/embedder\/embeddings\?api-version=/)
   })
 
   it("says plainly when the provider has no embeddings API", async () => {
@@ -88,7 +75,7 @@ describe("/v1/embeddings", () => {
       (error: InstanceType<typeof OpenAI.APIError>) =>
         error.status === 400 && /anthropic has no embeddings API/.test(error.message)
     )
-    assert.equal(fake.calls.length, 0)
+    assert.equal(running.fake.calls.length, 0)
   })
 
   it("answers a body without model or with a malformed input with a 400 naming the field", async () => {
@@ -100,11 +87,11 @@ describe("/v1/embeddings", () => {
     const badInput = await post({ model: "m", input: [{ text: "x" }] })
     assert.equal(badInput.status, 400)
     assert.match(((await badInput.json()) as { error: { message: string } }).error.message, /^input/)
-    assert.equal(fake.calls.length, 0)
+    assert.equal(running.fake.calls.length, 0)
   })
 
   it("passes an upstream failure on in OpenAI's error shape and caches nothing", async () => {
-    fake.queue.push({ kind: "error", status: 500, message: "boom" })
+    running.fake.queue.push({ kind: "error", status: 500, message: "boom" })
     const request = { model: "text-embedding-3-small", input: "fails once" }
     await assert.rejects(client("openai").embeddings.create(request), { status: 502 })
     const retried = await client("openai").embeddings.create(request).withResponse()
