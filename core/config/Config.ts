@@ -29,7 +29,22 @@ export interface LoadedConfig {
  * embedding model (the fast stage's table).
  */
 export const CONFIG_FILE_VAR = "ISARTOR__CONFIG_FILE"
-const knownExtraVars = new Set([CONFIG_FILE_VAR, "ISARTOR_HF_CACHE_DIR", "ISARTOR_CACHE_DIR"])
+/**
+ * Variables of the isartor family that are not settings: the model caches, the command's state and update sources,
+ * and what `isartor connect` exports for client tools. None of them is the single-underscore mistake.
+ */
+const knownExtraVars = new Set([
+  CONFIG_FILE_VAR,
+  "ISARTOR_HF_CACHE_DIR",
+  "ISARTOR_CACHE_DIR",
+  "ISARTOR_HOME",
+  "ISARTOR_URL",
+  "ISARTOR_UPDATE_REGISTRY",
+  "ISARTOR_UPDATE_RELEASES",
+  "ISARTOR_API_KEY",
+  "ISARTOR_COPILOT_ENABLED",
+  "ISARTOR_ANTIGRAVITY_ENABLED"
+])
 
 type Tree = { [key: string]: unknown }
 const isTree = (value: unknown): value is Tree => typeof value === "object" && value !== null && !Array.isArray(value)

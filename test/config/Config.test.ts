@@ -103,6 +103,9 @@ describe("configuration", () => {
     assert.match(warnings.join("\n"), /ISARTOR__LAYER2__SIDECAR_UR .*did you mean ISARTOR__LAYER2__SIDECAR_URL\?/)
     // The runtime's own cache-directory variables are not configuration keys, and not mistakes.
     assert.deepEqual((await load({ ISARTOR_HF_CACHE_DIR: "/tmp/hf", ISARTOR_CACHE_DIR: "/tmp/isartor" })).warnings, [])
+    // The command's own variables and what `isartor connect` exports are not settings mistyped.
+    const commandVars = { ISARTOR_HOME: "/tmp/state", ISARTOR_URL: "http://127.0.0.1:8080", ISARTOR_API_KEY: "k" }
+    assert.deepEqual((await load(commandVars)).warnings, [])
     const fromFile = await load({}, { "isartor.toml": "cache_ttl = 5\n" })
     assert.match(
       fromFile.warnings[0] ?? "",
