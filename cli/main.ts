@@ -112,6 +112,20 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
   cache.command("flush").description("remove every entry of both layers")
     .action(action(async () => (await import("./cache.ts")).flush(cacheOptions())))
 
+  root.command("connect")
+    .description("point a coding tool at the gateway by editing its own settings (--disconnect undoes it exactly)")
+    .argument("[tool]", "claude, codex, env (shell exports), or status")
+    .option("--list", "which tools are connected, read from their own files")
+    .option("--disconnect", "undo: put back what was there before")
+    .option("--project", "claude: this project's .claude/settings.local.json instead of the user settings")
+    .option("--shell <shell>", "env: bash, zsh, fish or powershell (default: from $SHELL)")
+    .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL, else the configured port)")
+    .option("--key <key>", "the gateway key to give the tool (default: the gateway's configured key, if any)")
+    .option("--json", "machine-readable output")
+    .action(
+      action(async (tool: string | undefined, options) => (await import("./connect/connect.ts")).connect(tool, options))
+    )
+
   return root
 }
 

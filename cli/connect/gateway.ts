@@ -1,0 +1,51 @@
+import { Redacted } from "effect"
+import { clientUrl, CliFailure } from "../output.ts"
+import { liveness, stateDir } from "../state.ts"
+
+export interface GatewayOptions {
+  readonly url?: string
+  readonly key?: string
+}
+
+/** Where tools should send their requests, and the gateway key they must present (empty: none configured). */
+export interface GatewayTarget {
+  /** The root URL, no trailing slash (Anthropic clients add `/v1/messages`, OpenAI clients get `${url}/v1`). */
+  readonly url: string
+  readonly key: string
+  /** Where the URL came from, for the message. */
+  readonly source: "--url" | "running" | "ISARTOR_URL" | "configuration"
+  readonly running: boolean
+}
+
+const normalise = (url: string) => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new CliFailure(`--url ${url} is not a URL (expected http://host:port)`, 2)
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new CliFailure(`--url ${url} is not an http(s) URL`, 2)
+  }
+  return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, "").replace(/\/v1$/, "")
+}
+
+/**
+ * `--url`, else the gateway running here (its state directory), else `ISARTOR_URL`, else where the configuration
+ * says it will listen; the key: `--key`, else the gateway's configuration (the running one's config file).
+ */
+export const resolveGateway = async (options: GatewayOptions): Promise<GatewayTarget> => {
+  const state = liveness(stateDir())
+  const running = state.kind === "running" ? state.running : undefined
+  const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
+  const loaded = await effectiveConfig(gatewayEnv({ config: running?.config })).catch(() => undefined)
+  const key = options.key ?? (loaded ? Redacted.value(loaded.config.gateway_api_key) : "")
+  if (options.url !== undefined) return { url: normalise(options.url), key, source: "--url", running: false }
+  if (running) return { url: normalise(running.url), key, source: "running", running: true }
+  if (process.env.ISARTOR_URL) {
+    return { url: normalise(process.env.ISARTOR_URL), key, source: "ISARTOR_URL", running: false }
+  }
+  const { splitHostPort } = await import("../gatewayEnv.ts")
+  const { hostname, port } = splitHostPort(loaded?.config.host_port ?? "0.0.0.0:8080")
+  return { url: clientUrl(hostname, port), key, source: "configuration", running: false }
+}

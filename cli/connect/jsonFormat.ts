@@ -1,0 +1,44 @@
+import { applyEdits, type FormattingOptions, modify, parse, type ParseError, printParseErrorCode } from "jsonc-parser"
+import type { SettingsFormat } from "./settings.ts"
+
+/** Line and column of an offset, for a message the user can act on. */
+export const position = (text: string, offset: number) => {
+  const before = text.slice(0, offset).split("\n")
+  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`
+}
+
+/** The file's own indentation and line ending, so an edit looks as if its author made it. */
+const formatting = (text: string): FormattingOptions => {
+  const indent = /^([ \t]+)"/m.exec(text)?.[1]
+  return {
+    insertSpaces: indent === undefined || !indent.startsWith("\t"),
+    tabSize: indent === undefined || indent.startsWith("\t") ? 2 : indent.length,
+    eol: text.includes("\r\n") ? "\r\n" : "\n"
+  }
+}
+
+/**
+ * JSON settings edited in place (jsonc-parser: only the touched property changes; comments, order and spacing
+ * stay). `comments` allows VS Code's JSONC (comments, trailing commas); Claude Code's files are strict JSON.
+ */
+export const jsonFormat = (comments: boolean): SettingsFormat => ({
+  name: comments ? "JSON with comments" : "JSON",
+  empty: "{}\n",
+  parse: (text) => {
+    if (text.trim() === "") return {}
+    const errors: Array<ParseError> = []
+    const value = parse(text, errors, { allowTrailingComma: comments, disallowComments: !comments })
+    const first = errors[0]
+    if (first !== undefined) throw new Error(`${printParseErrorCode(first.error)} at ${position(text, first.offset)}`)
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new Error("its top level is not an object")
+    }
+    return value as Record<string, unknown>
+  },
+  set: (text, path, value) =>
+    applyEdits(
+      text.trim() === "" ? "{}\n" : text,
+      modify(text.trim() === "" ? "{}\n" : text, [...path], value, { formattingOptions: formatting(text) })
+    ),
+  remove: (text, path) => applyEdits(text, modify(text, [...path], undefined, { formattingOptions: formatting(text) }))
+})

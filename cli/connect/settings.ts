@@ -1,0 +1,217 @@
+import { isDeepStrictEqual } from "node:util"
+import { CliFailure } from "../output.ts"
+import {
+  missingDirs,
+  readSettingsFile,
+  removeEmptyDirs,
+  removeFile,
+  sha256,
+  tildify,
+  writeAtomically
+} from "./files.ts"
+import { dropRecord, type KeyChange, loadRecord, saveRecord } from "./records.ts"
+
+/** A settings file format that can be edited in place: each edit changes only the key it names. */
+export interface SettingsFormat {
+  readonly name: string
+  /** The text of a file that does not exist yet. */
+  readonly empty: string
+  /** The parsed document; throws with the reason (and position) when the text is not valid. */
+  readonly parse: (text: string) => Record<string, unknown>
+  readonly set: (text: string, path: ReadonlyArray<string>, value: unknown) => string
+  readonly remove: (text: string, path: ReadonlyArray<string>) => string
+}
+
+export interface Setting {
+  readonly path: ReadonlyArray<string>
+  readonly value: unknown
+}
+
+type Doc = Record<string, unknown>
+
+const isObject = (value: unknown): value is Doc =>
+  value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)
+
+export const getPath = (doc: unknown, path: ReadonlyArray<string>): unknown =>
+  path.reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), doc)
+
+const setPath = (doc: Doc, path: ReadonlyArray<string>, value: unknown) => {
+  let node = doc
+  for (const key of path.slice(0, -1)) {
+    if (!isObject(node[key])) node[key] = {}
+    node = node[key] as Doc
+  }
+  if (value === undefined) delete node[path[path.length - 1]!]
+  else node[path[path.length - 1]!] = value
+}
+
+const clone = (doc: Doc): Doc => structuredClone(doc)
+
+export const parseOrRefuse = (format: SettingsFormat, file: string, text: string) => {
+  try {
+    return format.parse(text)
+  } catch (error) {
+    throw new CliFailure(
+      `cannot parse ${tildify(file)} as ${format.name}: ${
+        (error as Error).message
+      }; nothing was changed (fix the file, or move it aside, and run this again)`
+    )
+  }
+}
+
+/** The edit must change exactly what it meant to, or nothing is written. */
+const checked = (format: SettingsFormat, file: string, text: string, expected: Doc) => {
+  let actual: unknown
+  try {
+    actual = format.parse(text)
+  } catch {
+    actual = undefined
+  }
+  if (!isDeepStrictEqual(actual, expected)) {
+    throw new CliFailure(
+      `cannot edit ${
+        tildify(file)
+      } safely (its layout is one this command cannot change in place); nothing was changed — set the keys by hand`
+    )
+  }
+  return text
+}
+
+export interface ConnectResult {
+  readonly file: string
+  readonly changed: boolean
+  readonly created: boolean
+}
+
+/**
+ * Sets `settings` in a tool's file, creating it (and its directories) when needed. The first connect records the
+ * file as it was; later ones keep that record, so a disconnect always goes back to before the first. Connecting
+ * again with the same values writes nothing.
+ */
+export const connectFile = (
+  tool: string,
+  format: SettingsFormat,
+  file: string,
+  settings: ReadonlyArray<Setting>
+): ConnectResult => {
+  const found = readSettingsFile(file)
+  const original = found.text ?? format.empty
+  const doc = parseOrRefuse(format, file, original)
+  // A record of a file deleted since is stale: its original would bring back what the user removed.
+  const record = found.text === undefined ? undefined : loadRecord(tool, found.path)
+  const expected = clone(doc)
+  const changes = new Map<string, KeyChange>(record?.changes.map((change) => [change.path.join("\0"), change]))
+  const containers = new Map<string, ReadonlyArray<string>>(
+    record?.createdContainers.map((path) => [path.join("\0"), path])
+  )
+  let text = original
+  for (const { path, value } of settings) {
+    for (let depth = 1; depth < path.length; depth++) {
+      const prefix = path.slice(0, depth)
+      const node = getPath(doc, prefix)
+      if (node === undefined) containers.set(prefix.join("\0"), prefix)
+      else if (!isObject(node)) {
+        throw new CliFailure(
+          `${tildify(file)}: ${prefix.join(".")} is not ${format.name === "TOML" ? "a table" : "an object"}, so ${
+            path.join(".")
+          } cannot be set; nothing was changed`
+        )
+      }
+    }
+    const current = getPath(doc, path)
+    if (isDeepStrictEqual(current, value)) continue
+    try {
+      text = format.set(text, path, value)
+    } catch (error) {
+      throw new CliFailure(`cannot edit ${tildify(file)}: ${(error as Error).message}; nothing was changed`)
+    }
+    setPath(expected, path, value)
+    const key = path.join("\0")
+    const earlier = changes.get(key)
+    changes.set(
+      key,
+      earlier === undefined
+        ? {
+          path,
+          hadBefore: current !== undefined,
+          ...(current === undefined ? {} : { before: current }),
+          after: value
+        }
+        : { ...earlier, after: value }
+    )
+  }
+  if (text === original) return { file: found.path, changed: false, created: false }
+  if (!text.endsWith("\n")) text += "\n"
+  checked(format, file, text, expected)
+  // The record first: if writing the file fails, a disconnect still knows what was there.
+  saveRecord({
+    tool,
+    file: found.path,
+    original: record?.original ?? found.text ?? null,
+    written: sha256(text),
+    createdDirs: record?.createdDirs ??
+      (found.text === undefined ? missingDirs(found.path.replace(/[/\\][^/\\]*$/, "")) : []),
+    createdContainers: [...containers.values()],
+    changes: [...changes.values()],
+    connectedAt: record?.connectedAt ?? new Date().toISOString()
+  })
+  writeAtomically(found.path, text, found.mode)
+  return { file: found.path, changed: true, created: found.text === undefined }
+}
+
+export interface DisconnectResult {
+  readonly file: string
+  readonly outcome: "restored" | "removed" | "edited" | "not-connected" | "gone"
+  /** Keys left alone because they changed since the connect (someone else's value now). */
+  readonly kept: ReadonlyArray<string>
+}
+
+/**
+ * Undoes a connect: a file nobody changed since goes back byte for byte (or away, if the connect created it);
+ * otherwise only the keys it wrote are put back as they were, and a key changed since is left as it is now.
+ */
+export const disconnectFile = (tool: string, format: SettingsFormat, file: string): DisconnectResult => {
+  const found = readSettingsFile(file)
+  const record = loadRecord(tool, found.path)
+  if (record === undefined) return { file: found.path, outcome: "not-connected", kept: [] }
+  if (found.text === undefined) {
+    dropRecord(tool, found.path)
+    return { file: found.path, outcome: "gone", kept: [] }
+  }
+  if (sha256(found.text) === record.written) {
+    if (record.original === null) {
+      removeFile(found.path)
+      removeEmptyDirs(record.createdDirs)
+    } else writeAtomically(found.path, record.original, found.mode)
+    dropRecord(tool, found.path)
+    return { file: found.path, outcome: record.original === null ? "removed" : "restored", kept: [] }
+  }
+  const doc = parseOrRefuse(format, file, found.text)
+  const expected = clone(doc)
+  const kept: Array<string> = []
+  let text = found.text
+  for (const change of [...record.changes].reverse()) {
+    if (!isDeepStrictEqual(getPath(doc, change.path), change.after)) {
+      if (getPath(doc, change.path) !== undefined) kept.push(change.path.join("."))
+      continue
+    }
+    text = change.hadBefore ? format.set(text, change.path, change.before) : format.remove(text, change.path)
+    setPath(expected, change.path, change.hadBefore ? change.before : undefined)
+  }
+  for (const container of [...record.createdContainers].sort((a, b) => b.length - a.length)) {
+    const node = getPath(expected, container)
+    if (isObject(node) && Object.keys(node).length === 0) {
+      text = format.remove(text, container)
+      setPath(expected, container, undefined)
+    }
+  }
+  checked(format, file, text, expected)
+  dropRecord(tool, found.path)
+  if (record.original === null && Object.keys(expected).length === 0 && text.trim().replace(/^\{\s*\}$/, "") === "") {
+    removeFile(found.path)
+    removeEmptyDirs(record.createdDirs)
+    return { file: found.path, outcome: "removed", kept }
+  }
+  if (text !== found.text) writeAtomically(found.path, text, found.mode)
+  return { file: found.path, outcome: "edited", kept }
+}

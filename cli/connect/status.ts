@@ -1,0 +1,115 @@
+import { isDeepStrictEqual } from "node:util"
+import { bold, dim, green, printJson, yellow } from "../output.ts"
+import { claude } from "./claude.ts"
+import { codex } from "./codex.ts"
+import { envSettings } from "./env.ts"
+import { readSettingsFile, tildify } from "./files.ts"
+import { type GatewayOptions, type GatewayTarget, resolveGateway } from "./gateway.ts"
+import { loadRecord } from "./records.ts"
+import { getPath } from "./settings.ts"
+import type { FileTool } from "./tools.ts"
+
+export type ToolState = "connected" | "elsewhere" | "not connected" | "unreadable" | "unavailable"
+
+export interface ToolStatus {
+  readonly tool: string
+  readonly name: string
+  readonly state: ToolState
+  /** Where it sends requests now, when it says. */
+  readonly url?: string
+  readonly where: string
+  /** A connect of isartor's can be undone with --disconnect. */
+  readonly undoable: boolean
+  readonly detail?: string
+}
+
+/** A tool is connected when its own file holds every setting a connect would write now. */
+const fileStatus = (tool: FileTool, gateway: GatewayTarget): ToolStatus => {
+  const base = { tool: tool.id, name: tool.name, where: tildify(tool.file) }
+  let found
+  try {
+    found = readSettingsFile(tool.file)
+  } catch (error) {
+    return { ...base, state: "unreadable", undoable: false, detail: (error as Error).message }
+  }
+  const undoable = loadRecord(tool.id, found.path) !== undefined
+  if (found.text === undefined) return { ...base, state: "not connected", undoable, detail: "no such file" }
+  let doc: Record<string, unknown>
+  try {
+    doc = tool.format.parse(found.text)
+  } catch (error) {
+    return {
+      ...base,
+      state: "unreadable",
+      undoable,
+      detail: `not valid ${tool.format.name}: ${(error as Error).message}`
+    }
+  }
+  const url = getPath(doc, tool.urlKey)
+  const all = tool.settings(gateway).every(({ path, value }) => isDeepStrictEqual(getPath(doc, path), value))
+  const state: ToolState = all ? "connected" : typeof url === "string" && undoable ? "elsewhere" : "not connected"
+  return { ...base, state, undoable, ...(typeof url === "string" ? { url } : {}) }
+}
+
+/** `connect env` lives in a shell: this one is connected when its variables point at the gateway. */
+const envStatus = (gateway: GatewayTarget): ToolStatus => {
+  const [openai, anthropic] = envSettings(gateway)
+  const set = [openai!, anthropic!].filter(([name, value]) => process.env[name] === value)
+  return {
+    tool: "env",
+    name: "this shell (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)",
+    where: "environment",
+    state: set.length === 2 ? "connected" : set.length === 1 ? "elsewhere" : "not connected",
+    undoable: false,
+    ...(process.env.OPENAI_BASE_URL ? { url: process.env.OPENAI_BASE_URL } : {})
+  }
+}
+
+const proxyTool = (tool: string, name: string): ToolStatus => ({
+  tool,
+  name,
+  where: "-",
+  state: "unavailable",
+  undoable: false,
+  detail: "needs the local CONNECT proxy (isartor proxy), not available yet"
+})
+
+/** `isartor connect --list` / `isartor connect status`: which tools go through the gateway, from their own files. */
+export const status = async (options: GatewayOptions & { readonly json?: boolean }): Promise<number> => {
+  const gateway = await resolveGateway(options)
+  const project = claude(true)
+  const projectStatus = fileStatus(project, gateway)
+  const tools = [
+    fileStatus(claude(false), gateway),
+    // The project file is listed when this directory has one, or a connect of ours to undo.
+    ...(projectStatus.state === "not connected" && !projectStatus.undoable && projectStatus.detail === "no such file"
+      ? []
+      : [projectStatus]),
+    fileStatus(codex(), gateway),
+    envStatus(gateway),
+    proxyTool("copilot", "GitHub Copilot"),
+    proxyTool("antigravity", "Antigravity")
+  ]
+  if (options.json) {
+    printJson({ gateway: gateway.url, tools })
+    return 0
+  }
+  console.log(
+    `gateway: ${bold(gateway.url)}${gateway.running ? "" : dim(` (from the ${gateway.source}; not running here)`)}`
+  )
+  const width = Math.max(...tools.map((tool) => tool.tool.length))
+  for (const tool of tools) {
+    const state = tool.state === "connected"
+      ? green(tool.state)
+      : tool.state === "elsewhere" || tool.state === "unreadable"
+      ? yellow(tool.state)
+      : dim(tool.state)
+    const detail = tool.state !== "connected" && tool.url
+      ? ` (points at ${tool.url})`
+      : tool.detail
+      ? ` (${tool.detail})`
+      : ""
+    console.log(`  ${tool.tool.padEnd(width)}  ${state}${detail}  ${dim(tool.where)}`)
+  }
+  return 0
+}

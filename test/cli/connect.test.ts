@@ -1,0 +1,236 @@
+import assert from "node:assert/strict"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, it } from "node:test"
+import { parse } from "smol-toml"
+import { projectRoot } from "../support/processes.ts"
+import { run, userEnv } from "./run.ts"
+
+// `isartor connect claude|codex` as a user runs it (spawned, clean HOME): the tools' own files with user content,
+// edited in place and put back byte for byte.
+
+const fixture = (name: string) => readFileSync(join(projectRoot, "test/fixtures/connect", name), "utf8")
+const URL_ = "http://127.0.0.1:18080"
+
+const withUser = async (
+  extra: Record<string, string>,
+  body: (user: ReturnType<typeof userEnv>, connect: (...args: Array<string>) => ReturnType<typeof run>) => Promise<void>
+) => {
+  const user = userEnv(extra)
+  try {
+    await body(user, (...args) => run(["connect", ...args], user.env))
+  } finally {
+    user.cleanup()
+  }
+}
+
+const records = (home: string) => {
+  try {
+    return readdirSync(join(home, "state", "connect"))
+  } catch {
+    return []
+  }
+}
+
+const placed = (dir: string, name: string, text: string, mode = 0o640) => {
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  chmodSync(file, mode)
+  return file
+}
+
+describe("isartor connect claude", () => {
+  it("adds its env keys to the user settings, changes nothing a second time, and disconnect restores the file byte for byte", async () => {
+    await withUser({}, async (user, connect) => {
+      const original = fixture("claude-settings.json")
+      const file = placed(join(user.home, ".claude"), "settings.json", original)
+
+      const first = await connect("claude", "--url", URL_, "--key", "gateway-key-1")
+      assert.equal(first.code, 0, first.stderr)
+      assert.match(first.stdout, /connected Claude Code to http:\/\/127\.0\.0\.1:18080/)
+      assert.doesNotMatch(first.stdout, /gateway-key-1/, "the key is never printed")
+      const connected = readFileSync(file, "utf8")
+      const expected = JSON.parse(original)
+      expected.env.ANTHROPIC_BASE_URL = URL_
+      expected.env.ANTHROPIC_AUTH_TOKEN = "gateway-key-1"
+      assert.deepEqual(JSON.parse(connected), expected)
+      assert.match(connected, /^ {4}"permissions": \{$/m, "the file keeps its own 4-space indentation")
+      assert.equal(statSync(file).mode & 0o777, 0o640, "permissions kept")
+
+      const second = await connect("claude", "--url", URL_, "--key", "gateway-key-1")
+      assert.equal(second.code, 0)
+      assert.match(second.stdout, /already goes through/)
+      assert.equal(readFileSync(file, "utf8"), connected, "connecting twice changes nothing")
+
+      const undone = await connect("claude", "--disconnect")
+      assert.equal(undone.code, 0, undone.stderr)
+      assert.equal(readFileSync(file, "utf8"), original, "the previous ANTHROPIC_BASE_URL is back, byte for byte")
+      assert.equal(statSync(file).mode & 0o777, 0o640)
+      assert.deepEqual(records(user.home), [], "the undo record is gone once used")
+
+      const again = await connect("claude", "--disconnect")
+      assert.equal(again.code, 0)
+      assert.match(again.stdout, /was not connected/)
+      assert.equal(readFileSync(file, "utf8"), original)
+    })
+  })
+
+  it("honours CLAUDE_CONFIG_DIR, and takes the URL from the running gateway and the key from its configuration", async () => {
+    await withUser({ ISARTOR__GATEWAY_API_KEY: "configured-key-2" }, async (user, connect) => {
+      const configDir = join(user.home, "elsewhere", "claude")
+      user.env.CLAUDE_CONFIG_DIR = configDir
+      // A gateway `isartor up --detach` recorded: this test process stands in for it (alive, not the command's own).
+      mkdirSync(join(user.home, "state"), { recursive: true })
+      writeFileSync(
+        join(user.home, "state", "isartor.pid"),
+        JSON.stringify({ pid: process.pid, url: "http://127.0.0.1:4567", startedAt: Date.now(), version: "test" })
+      )
+      const result = await connect("claude")
+      assert.equal(result.code, 0, result.stderr)
+      const file = join(configDir, "settings.json")
+      assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), {
+        env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:4567", ANTHROPIC_AUTH_TOKEN: "configured-key-2" }
+      })
+      assert.equal(statSync(file).mode & 0o777, 0o600, "a new file holding a key is the owner's only")
+      assert.equal(existsSync(join(user.home, ".claude")), false, "~/.claude is not touched")
+
+      const undone = await connect("claude", "--disconnect")
+      assert.match(undone.stdout, /removed .*settings\.json \(isartor connect created it\)/)
+      assert.equal(existsSync(join(user.home, "elsewhere")), false, "the directories it created are gone too")
+    })
+  })
+
+  it("--project writes the project's settings.local.json, and disconnect removes only its own keys after later edits", async () => {
+    await withUser({}, async (user, connect) => {
+      const project = join(user.home, "project")
+      const file = placed(
+        join(project, ".claude"),
+        "settings.local.json",
+        "{\n  \"permissions\": {\n    \"allow\": []\n  }\n}\n",
+        0o644
+      )
+      const before = readFileSync(file, "utf8")
+      const inProject = (...args: Array<string>) => run(["connect", ...args], user.env, { cwd: project })
+      assert.equal((await inProject("claude", "--project", "--url", URL_)).code, 0)
+      assert.equal(existsSync(join(user.home, ".claude")), false, "the user settings are not touched")
+      // The user (or Claude Code) edits the file afterwards: the undo keeps that edit and drops only what it wrote.
+      const edited = JSON.parse(readFileSync(file, "utf8"))
+      edited.permissions.allow.push("Bash(ls)")
+      edited.env.MY_OWN = "kept"
+      writeFileSync(file, JSON.stringify(edited, null, 2) + "\n")
+
+      const undone = await inProject("claude", "--project", "--disconnect")
+      assert.equal(undone.code, 0, undone.stderr)
+      assert.match(undone.stdout, /the rest of your edits since stay/)
+      assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), {
+        permissions: { allow: ["Bash(ls)"] },
+        env: { MY_OWN: "kept" }
+      })
+      assert.notEqual(readFileSync(file, "utf8"), before)
+    })
+  })
+
+  it("refuses a settings file it cannot parse: exit 1, names the file and the reason, writes nothing", async () => {
+    await withUser({}, async (user, connect) => {
+      const broken = fixture("claude-broken.json")
+      const file = placed(join(user.home, ".claude"), "settings.json", broken)
+      const result = await connect("claude", "--url", URL_)
+      assert.equal(result.code, 1)
+      assert.match(result.stderr, /cannot parse ~\/\.claude\/settings\.json as JSON: .* at line 5, column 3/)
+      assert.match(result.stderr, /nothing was changed/)
+      assert.equal(readFileSync(file, "utf8"), broken)
+      assert.deepEqual(records(user.home), [])
+      assert.deepEqual(readdirSync(join(user.home, ".claude")), ["settings.json"], "no temporary file left behind")
+    })
+  })
+})
+
+describe("isartor connect codex", () => {
+  it("adds a model provider in CODEX_HOME/config.toml, keeps comments and tables, and disconnect restores it exactly", async () => {
+    await withUser({}, async (user, connect) => {
+      const codexHome = join(user.home, "codex-home")
+      user.env.CODEX_HOME = codexHome
+      const original = fixture("codex-config.toml")
+      const file = placed(codexHome, "config.toml", original, 0o600)
+
+      const first = await connect("codex", "--url", `${URL_}/v1/`, "--key", "gateway-key-3")
+      assert.equal(first.code, 0, first.stderr)
+      const connected = readFileSync(file, "utf8")
+      const expected = parse(original) as Record<string, any>
+      expected.model_provider = "isartor"
+      expected.model_providers.isartor = {
+        name: "Isartor",
+        base_url: `${URL_}/v1`,
+        wire_api: "responses",
+        env_key: "ISARTOR_API_KEY"
+      }
+      assert.deepEqual(JSON.parse(JSON.stringify(parse(connected))), JSON.parse(JSON.stringify(expected)))
+      assert.match(connected, /^# docs server$/m, "comments stay")
+      assert.match(connected, /^model = "gpt-5-codex" {12}# default model$/m)
+      assert.doesNotMatch(connected, /gateway-key-3/, "the key stays in the environment, not in the file")
+      assert.equal(statSync(file).mode & 0o777, 0o600)
+
+      assert.equal((await connect("codex", "--url", URL_, "--key", "gateway-key-3")).code, 0)
+      assert.equal(readFileSync(file, "utf8"), connected, "connecting twice changes nothing")
+
+      const status = await connect("--list", "--json", "--url", URL_, "--key", "gateway-key-3")
+      const tools = (JSON.parse(status.stdout) as { tools: Array<{ tool: string; state: string }> }).tools
+      assert.equal(tools.find((tool) => tool.tool === "codex")?.state, "connected")
+      assert.equal(tools.find((tool) => tool.tool === "claude")?.state, "not connected")
+
+      assert.equal((await connect("codex", "--disconnect")).code, 0)
+      assert.equal(readFileSync(file, "utf8"), original)
+      const after = await connect("status", "--json", "--url", URL_)
+      assert.equal(
+        (JSON.parse(after.stdout) as { tools: Array<{ tool: string; state: string }> }).tools.find((tool) =>
+          tool.tool === "codex"
+        )?.state,
+        "not connected"
+      )
+    })
+  })
+
+  it("after later edits, disconnect puts back only the keys it changed and never removes one it did not write", async () => {
+    await withUser({}, async (user, connect) => {
+      const original = fixture("codex-config.toml")
+      const file = placed(join(user.home, ".codex"), "config.toml", original)
+      assert.equal((await connect("codex", "--url", URL_)).code, 0)
+      const connected = readFileSync(file, "utf8")
+      // Edits made since: a value of the user's changes, and they add a key to the provider table isartor created.
+      writeFileSync(
+        file,
+        connected.replace("sandbox_mode = \"workspace-write\"", "sandbox_mode = \"read-only\"")
+          .replace(`base_url = "${URL_}/v1"\n`, `base_url = "${URL_}/v1"\nrequest_max_retries = 2\n`)
+      )
+
+      const undone = await connect("codex", "--disconnect")
+      assert.equal(undone.code, 0, undone.stderr)
+      const result = parse(readFileSync(file, "utf8")) as Record<string, any>
+      assert.equal(result.model_provider, "openai", "the provider the user had is selected again")
+      assert.equal(result.sandbox_mode, "read-only", "their later edit stays")
+      assert.deepEqual(
+        { ...result.model_providers.isartor },
+        { request_max_retries: 2 },
+        "their key in the table stays"
+      )
+      const expected = parse(original) as Record<string, any>
+      expected.sandbox_mode = "read-only"
+      expected.model_providers.isartor = { request_max_retries: 2 }
+      assert.deepEqual(JSON.parse(JSON.stringify(result)), JSON.parse(JSON.stringify(expected)))
+      assert.match(readFileSync(file, "utf8"), /^# docs server$/m)
+    })
+  })
+
+  it("refuses a config.toml it cannot parse: exit 1, the reason, nothing written", async () => {
+    await withUser({}, async (user, connect) => {
+      const broken = fixture("codex-broken.toml")
+      const file = placed(join(user.home, ".codex"), "config.toml", broken)
+      const result = await connect("codex", "--url", URL_)
+      assert.equal(result.code, 1)
+      assert.match(result.stderr, /cannot parse ~\/\.codex\/config\.toml as TOML: /)
+      assert.equal(readFileSync(file, "utf8"), broken)
+      assert.deepEqual(records(user.home), [])
+    })
+  })
+})
