@@ -87,7 +87,8 @@ export class CacheWrites extends Context.Service<CacheWrites, {
       return CacheWrites.of({
         remember: (request, key, completion) =>
           Effect.withSpan(remember(request, key, completion), "cache.write", {
-            attributes: { "isartor.cache.write": request.cacheWrite }
+            attributes: { "isartor.cache.write": request.cacheWrite },
+            captureStackTrace: false
           }),
         // From a stream's end, outside any request fiber: no span to hang it on.
         rememberLater: (request, key, completion, onWritten) =>

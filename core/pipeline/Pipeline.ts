@@ -96,7 +96,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       // Spans only when they are exported: otherwise even a no-op span costs an exact hit a measurable share.
       const traced = config.enable_monitoring
       const span = (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        traced ? Effect.withSpan(effect, name) : effect
+        traced ? Effect.withSpan(effect, name, { captureStackTrace: false }) : effect
       // A layer turned off at wiring time is not timed: its instant pass-through would pull the layer's p99 down.
       const timed = (layer: LayerName, on: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         on ? timeLayer(layer, effect) : effect
@@ -200,7 +200,8 @@ export class Pipeline extends Context.Service<Pipeline, {
           if (span === undefined) {
             return Effect.withSpan(effect, "gateway.request", {
               kind: "server",
-              attributes: { "isartor.tenant": tenant }
+              attributes: { "isartor.tenant": tenant },
+              captureStackTrace: false
             })
           }
           span.attribute("isartor.tenant", tenant)

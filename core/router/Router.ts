@@ -113,7 +113,7 @@ export class Router extends Context.Service<Router, {
               return yield* declined({ ...decision, guard: `quality guard: ${weak}` }, `quality guard: ${weak}`)
             }
             return { completion: answer, decision: { ...decision, guard: "passed" } }
-          }).pipe(Effect.withSpan("l2.route")),
+          }).pipe(Effect.withSpan("l2.route", undefined, { captureStackTrace: false })),
         status: Effect.map(
           model.status,
           (status) => ({ ...status, mode: layer2.classifier_mode, classifier: classifier.kind })

@@ -46,7 +46,7 @@ export const withRetries = <A>(
 ): Effect.Effect<A, ProviderError> => {
   const tryFrom = (retry: number): Effect.Effect<A, ProviderError> =>
     attempt.pipe(
-      Effect.withSpan("l3.attempt", { attributes: { "isartor.l3.attempt": retry + 1 } }),
+      Effect.withSpan("l3.attempt", { attributes: { "isartor.l3.attempt": retry + 1 } }, { captureStackTrace: false }),
       Effect.catchTag("ProviderError", (error) => {
         const final = retry > 0 ? error.asRetried() : error
         const failed = recordFailure(error, retry)
