@@ -234,3 +234,34 @@ describe("isartor connect codex", () => {
     })
   })
 })
+
+describe("isartor connect env", () => {
+  it("prints exports bash can eval, and unsets that leave a key of the user's own alone", async () => {
+    await withUser({}, async (user) => {
+      const { execFileSync } = await import("node:child_process")
+      const bin = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(projectRoot, "bin/isartor"))}`
+      const shell = (script: string, env: Record<string, string> = {}) =>
+        execFileSync("bash", ["-c", script], { env: { ...user.env, ...env }, encoding: "utf8" })
+      const connected = shell(
+        `eval "$(${bin} connect env --shell bash --url ${URL_} --key "it's-a-key")" && env`
+      )
+      assert.match(connected, /^OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:18080\/v1$/m)
+      assert.match(connected, /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:18080$/m)
+      assert.match(connected, /^OPENAI_API_KEY=it's-a-key$/m)
+      assert.match(connected, /^ISARTOR_API_KEY=it's-a-key$/m, "the variable Codex's env_key names")
+
+      const disconnected = shell(
+        `eval "$(${bin} connect env --url ${URL_} --key "it's-a-key")"; eval "$(${bin} connect env --disconnect --url ${URL_} --key "it's-a-key")"; echo "rc=$?"; env`,
+        { ANTHROPIC_API_KEY: "sk-ant-users-own", HTTPS_PROXY: "http://127.0.0.1:8081" }
+      )
+      assert.match(disconnected, /^rc=0$/m)
+      assert.doesNotMatch(disconnected, /^(OPENAI_BASE_URL|ANTHROPIC_BASE_URL|OPENAI_API_KEY|HTTPS_PROXY)=/m)
+      // connect env replaced it in that shell; a shell where it still holds the user's own key keeps it.
+      const own = shell(`eval "$(${bin} connect env --disconnect --key gateway-key)"; env`, {
+        OPENAI_API_KEY: "sk-users-own"
+      })
+      assert.match(own, /^OPENAI_API_KEY=sk-users-own$/m)
+      assert.equal((await run(["connect", "env", "--shell", "tcsh"], user.env)).code, 2)
+    })
+  })
+})
