@@ -1,0 +1,178 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { request as httpsRequest } from "node:https"
+import { connect as tcpConnect, type Socket } from "node:net"
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls"
+import { type Authority, leafMinter } from "./ca.ts"
+
+/**
+ * Hosts whose traffic the proxy reads (TLS terminated with a minted certificate): Copilot's chat APIs, the Gemini
+ * APIs Antigravity uses, OpenAI's and Anthropic's. The CA is name-constrained to these; everything else is tunnelled.
+ */
+export const INTERCEPTED_HOSTS = [
+  "githubcopilot.com",
+  "generativelanguage.googleapis.com",
+  "cloudcode-pa.googleapis.com",
+  "api.openai.com",
+  "api.anthropic.com"
+]
+
+export interface ProxyOptions {
+  readonly port: number
+  readonly authority: Authority
+  /** Hosts (and their subdomains) to intercept. */
+  readonly intercept?: ReadonlyArray<string>
+  /** CA certificates trusted for the original hosts (default: the system's). Tests pass their own: never "insecure". */
+  readonly upstreamCa?: string | ReadonlyArray<string>
+  /** Where a host:port really is (tests point names at loopback servers). */
+  readonly resolve?: (host: string, port: number) => { readonly host: string; readonly port: number }
+  readonly log?: (line: string) => void
+}
+
+export interface RunningProxy {
+  readonly url: string
+  readonly port: number
+  readonly close: () => Promise<void>
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade"
+])
+
+export const intercepts = (hosts: ReadonlyArray<string>, host: string) =>
+  hosts.some((listed) => host === listed || host.endsWith(`.${listed}`))
+
+const splitTarget = (target: string) => {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target)
+  return match ? { host: match[1]!.toLowerCase(), port: Number(match[2]) } : undefined
+}
+
+/**
+ * The local CONNECT proxy: a listed host's TLS is terminated with a certificate from the local CA and each HTTP
+ * request is sent on to the original host (its TLS verified) with the client's own headers and credentials; any
+ * other host is tunnelled byte for byte, unread. Listens on 127.0.0.1 only.
+ */
+export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> => {
+  const intercept = options.intercept ?? INTERCEPTED_HOSTS
+  const resolve = options.resolve ?? ((host: string, port: number) => ({ host, port }))
+  const log = options.log ?? (() => {})
+  const mint = leafMinter(options.authority)
+  const contexts = new Map<string, SecureContext>()
+  const contextFor = (host: string) => {
+    let context = contexts.get(host)
+    if (!context) {
+      const leaf = mint(host)
+      context = createSecureContext({ cert: leaf.cert, key: leaf.key })
+      contexts.set(host, context)
+    }
+    return context
+  }
+  const targets = new WeakMap<Socket, { host: string; port: number }>()
+  const sockets = new Set<Socket>()
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+  }
+
+  /** One request read from an intercepted connection, sent on to the original host. */
+  const forward = (request: IncomingMessage, response: ServerResponse) => {
+    const target = targets.get(request.socket)!
+    const where = resolve(target.host, target.port)
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
+    )
+    const upstream = httpsRequest({
+      host: where.host,
+      port: where.port,
+      servername: target.host,
+      method: request.method,
+      path: request.url,
+      headers,
+      ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
+    }, (answer) => {
+      const answerHeaders = Object.fromEntries(
+        Object.entries(answer.headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
+      )
+      response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answerHeaders)
+      answer.pipe(response)
+    })
+    upstream.on("error", (error) => {
+      log(`${target.host}: ${error.message}`)
+      if (!response.headersSent) {
+        response.writeHead(502, { "content-type": "application/json" })
+        response.end(JSON.stringify({ error: { message: `isartor proxy: ${target.host}: ${error.message}` } }))
+      } else response.destroy(error)
+    })
+    request.pipe(upstream)
+  }
+  const inner = createServer(forward)
+
+  const tunnel = (client: Socket, host: string, port: number, head: Buffer) => {
+    const where = resolve(host, port)
+    const server = tcpConnect(where.port, where.host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+      if (head.length > 0) server.write(head)
+      server.pipe(client)
+      client.pipe(server)
+    })
+    track(server)
+    server.on("error", (error) => {
+      log(`${host}:${port}: ${error.message}`)
+      if (client.writable) client.end(`HTTP/1.1 502 Bad Gateway\r\n\r\n`)
+    })
+    client.on("error", () => server.destroy())
+    client.on("close", () => server.destroy())
+  }
+
+  const terminate = (client: Socket, host: string, port: number, head: Buffer) => {
+    client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+    if (head.length > 0) client.unshift(head)
+    const secure = new TLSSocket(client, {
+      isServer: true,
+      secureContext: contextFor(host),
+      ALPNProtocols: ["http/1.1"]
+    })
+    track(secure)
+    targets.set(secure, { host, port })
+    secure.on("error", (error) => log(`${host}: client TLS: ${error.message}`))
+    inner.emit("connection", secure)
+  }
+
+  const outer: Server = createServer((request, response) => {
+    response.writeHead(405, { "content-type": "text/plain" })
+    response.end("isartor proxy: only CONNECT (HTTPS) is proxied\n")
+  })
+  outer.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
+    track(client)
+    const target = splitTarget(request.url ?? "")
+    if (!target) {
+      client.end("HTTP/1.1 400 Bad Request\r\n\r\n")
+      return
+    }
+    if (intercept.length > 0 && intercepts(intercept, target.host)) terminate(client, target.host, target.port, head)
+    else tunnel(client, target.host, target.port, head)
+  })
+  outer.on("connection", track)
+  await new Promise<void>((resolveListen, reject) => {
+    outer.once("error", reject)
+    outer.listen(options.port, "127.0.0.1", () => resolveListen())
+  })
+  const port = (outer.address() as { port: number }).port
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolveClose) => {
+        for (const socket of sockets) socket.destroy()
+        inner.close()
+        outer.close(() => resolveClose())
+      })
+  }
+}

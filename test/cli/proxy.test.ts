@@ -1,0 +1,222 @@
+import assert from "node:assert/strict"
+import { execFile } from "node:child_process"
+import { X509Certificate } from "node:crypto"
+import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { request as httpRequest } from "node:http"
+import { createServer as createHttpsServer, request as httpsRequest } from "node:https"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import { connect as tlsConnect, createSecureContext, type DetailedPeerCertificate, type TLSSocket } from "node:tls"
+import { type Authority, leafMinter, loadAuthority } from "../../cli/proxy/ca.ts"
+import { type RunningProxy, startProxy } from "../../cli/proxy/server.ts"
+
+// The local CONNECT proxy on loopback with real TLS: a fake "Copilot" HTTPS server with its own test CA, reached
+// through the proxy by real clients (Node's https over a CONNECT tunnel, and curl where installed).
+
+const dir = mkdtempSync(join(tmpdir(), "isartor-proxy-"))
+const HOSTS = ["copilot.test"]
+let proxyCa: Authority
+let upstreamCa: Authority
+let upstream: {
+  port: number
+  seen: Array<{ host: string; method: string; path: string; auth?: string; body: Buffer }>
+  close: () => void
+}
+let proxy: RunningProxy
+const ANSWER = Buffer.from("{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\"}]}\n\u00e9\u0000 raw bytes")
+
+before(async () => {
+  proxyCa = loadAuthority(join(dir, "state"), HOSTS)
+  // The original hosts' own CA, unrelated to the proxy's, constrained to the names the fake serves.
+  upstreamCa = loadAuthority(join(dir, "upstream"), ["copilot.test", "other.test"])
+  const mint = leafMinter(upstreamCa)
+  const seen: typeof upstream.seen = []
+  const server = createHttpsServer({
+    SNICallback: (name, done) => done(null, createSecureContext(mint(name))),
+    ...mint("copilot.test")
+  }, (request, response) => {
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      seen.push({
+        host: (request.socket as TLSSocket).servername || "",
+        method: request.method!,
+        path: request.url!,
+        ...(request.headers.authorization ? { auth: request.headers.authorization } : {}),
+        body: Buffer.concat(chunks)
+      })
+      response.writeHead(200, { "content-type": "application/json", "x-fake": "copilot" })
+      response.end(request.method === "POST" ? Buffer.concat(chunks) : ANSWER)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  upstream = { port: (server.address() as AddressInfo).port, seen, close: () => server.close() }
+  proxy = await startProxy({
+    port: 0,
+    authority: proxyCa,
+    intercept: HOSTS,
+    upstreamCa: upstreamCa.certPem,
+    resolve: () => ({ host: "127.0.0.1", port: upstream.port })
+  })
+})
+after(async () => {
+  await proxy.close()
+  upstream.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface Answer {
+  readonly status: number
+  readonly headers: Record<string, unknown>
+  readonly body: Buffer
+  /** SHA-256 fingerprint of the certificate that issued the one the client was shown. */
+  readonly issuer: string
+}
+
+const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256
+
+/** An HTTPS request through the proxy, as an HTTPS_PROXY-aware client makes it: CONNECT, then TLS to the host. */
+const viaProxy = (
+  proxyPort: number,
+  host: string,
+  ca: string,
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer } = {}
+) =>
+  new Promise<Answer>((resolve, reject) => {
+    const connect = httpRequest({ host: "127.0.0.1", port: proxyPort, method: "CONNECT", path: `${host}:443` })
+    connect.on("connect", (response, socket) => {
+      if (response.statusCode !== 200) return reject(new Error(`CONNECT: ${response.statusCode}`))
+      const secure = tlsConnect({ socket, servername: host, ca })
+      secure.on("error", reject)
+      const request = httpsRequest({
+        host,
+        method: options.method ?? "GET",
+        path: options.path ?? "/",
+        headers: options.headers,
+        createConnection: () => secure
+      }, (answer) => {
+        const chunks: Array<Buffer> = []
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk))
+        answer.on("end", () => {
+          const issuer = (secure.getPeerCertificate(true) as DetailedPeerCertificate).issuerCertificate.fingerprint256
+          resolve({ status: answer.statusCode!, headers: answer.headers, body: Buffer.concat(chunks), issuer })
+          secure.end()
+        })
+      })
+      request.on("error", reject)
+      request.end(options.body)
+    })
+    connect.on("error", reject)
+    connect.end()
+  })
+
+describe("isartor proxy", () => {
+  it("keeps the CA key to its owner, and the CA vouches for the listed hosts only", async () => {
+    assert.equal(statSync(join(dir, "state", "proxy", "ca-key.pem")).mode & 0o777, 0o600)
+    assert.equal(statSync(join(dir, "state", "proxy")).mode & 0o777, 0o700)
+    // A certificate the CA signed for a host outside its name constraints is refused by a TLS client.
+    const leaf = leafMinter(proxyCa)("not-listed.test")
+    const server = createHttpsServer({ ...leaf }, (_request, response) => response.end("no"))
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const refused = await new Promise<string>((resolve) => {
+        const socket = tlsConnect({
+          host: "127.0.0.1",
+          port: (server.address() as AddressInfo).port,
+          servername: "not-listed.test",
+          ca: proxyCa.certPem
+        }, () => resolve("accepted"))
+        socket.on("error", (error) => resolve(error.message))
+      })
+      assert.match(refused, /permitted subtree violation/)
+    } finally {
+      server.close()
+    }
+  })
+
+  it("terminates TLS for a listed host with its own CA and passes requests on with the client's credentials, bytes unchanged", async () => {
+    const before = upstream.seen.length
+    const answer = await viaProxy(proxy.port, "copilot.test", proxyCa.certPem, {
+      path: "/models?x=1",
+      headers: { authorization: "Bearer ghu_user_token" }
+    })
+    assert.equal(answer.status, 200)
+    assert.equal(answer.issuer, fingerprint(proxyCa.certPem), "the client was shown the proxy's certificate")
+    assert.equal(answer.headers["x-fake"], "copilot")
+    assert.deepEqual(answer.body, ANSWER)
+    const seen = upstream.seen.slice(before)
+    assert.deepEqual(seen.map(({ host, method, path, auth }) => ({ host, method, path, auth })), [
+      { host: "copilot.test", method: "GET", path: "/models?x=1", auth: "Bearer ghu_user_token" }
+    ])
+
+    const body = Buffer.from(JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }))
+    const posted = await viaProxy(proxy.port, "copilot.test", proxyCa.certPem, {
+      method: "POST",
+      path: "/chat/completions",
+      headers: { authorization: "Bearer ghu_user_token", "content-type": "application/json" },
+      body
+    })
+    assert.deepEqual(posted.body, body)
+    assert.deepEqual(upstream.seen.at(-1)!.body, body)
+  })
+
+  it("tunnels a host that is not listed without reading it: the client sees the host's own certificate", async () => {
+    const answer = await viaProxy(proxy.port, "other.test", upstreamCa.certPem, { path: "/anything" })
+    assert.equal(answer.status, 200)
+    assert.equal(answer.issuer, fingerprint(upstreamCa.certPem), "the client was shown the host's own certificate")
+    assert.deepEqual(answer.body, ANSWER)
+    assert.equal(upstream.seen.at(-1)!.host, "other.test")
+  })
+
+  it("refuses an original host whose certificate it cannot verify (502), and sends it nothing", async () => {
+    const strict = await startProxy({
+      port: 0,
+      authority: proxyCa,
+      intercept: HOSTS,
+      upstreamCa: proxyCa.certPem, // not the CA that signed the fake's certificate
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port })
+    })
+    try {
+      const before = upstream.seen.length
+      const answer = await viaProxy(strict.port, "copilot.test", proxyCa.certPem, {
+        headers: { authorization: "Bearer ghu_user_token" }
+      })
+      assert.equal(answer.status, 502)
+      assert.match(answer.body.toString(), /certificate/)
+      assert.equal(upstream.seen.length, before, "no request reached the host")
+    } finally {
+      await strict.close()
+    }
+  })
+
+  it("works for curl with --proxy and --cacert", async (t) => {
+    const curl = await new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
+      execFile(
+        "curl",
+        [
+          "-sS",
+          "--proxy",
+          proxy.url,
+          "--cacert",
+          proxyCa.certFile,
+          "-H",
+          "Authorization: Bearer curl-token",
+          "https://copilot.test/models"
+        ],
+        { encoding: "buffer", env: { PATH: process.env.PATH ?? "" } },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error ? (typeof error.code === "number" ? error.code : -1) : 0,
+            stdout,
+            stderr: stderr.toString()
+          })
+      )
+    })
+    if (curl.code === -1 && /ENOENT/.test(curl.stderr + "")) return t.skip("curl is not installed")
+    assert.equal(curl.code, 0, curl.stderr)
+    assert.deepEqual(curl.stdout, ANSWER)
+    assert.equal(upstream.seen.at(-1)!.auth, "Bearer curl-token")
+  })
+})
