@@ -6,6 +6,7 @@ import { aiSdkAnthropic, aiSdkOpenAIChat, aiSdkOpenAIResponses } from "./clients
 import { anthropicMessages } from "./clients/anthropic.ts"
 import { langchainChatOpenAI, langchainResponses } from "./clients/langchain.ts"
 import { openaiChat, openaiResponses } from "./clients/openai.ts"
+import { cliInstalled, runClaude, runCodex } from "./clis.ts"
 import { makeTap } from "./driver.ts"
 import { answerTo } from "./suite.ts"
 
@@ -51,4 +52,42 @@ describe("the gateway key, sent as each client's API key", () => {
       assert.equal(providers.calls.length, calls)
     })
   }
+})
+
+describe("the gateway key, given to each CLI as its API key", () => {
+  it("claude -p is answered", async (t) => {
+    if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+    const run = (await runClaude({ url: gateway.url, apiKey: GATEWAY_KEY }, "say hi"))[0]!
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /^Tool said: /)
+  })
+
+  it("codex exec is answered; with another key it reports the 401 without an upstream call", async (t) => {
+    if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+    const allowed = (await runCodex({ url: `${gateway.url}/v1`, apiKey: GATEWAY_KEY }, "say hi"))[0]!
+    assert.equal(allowed.code, 0, allowed.stderr)
+    assert.match(allowed.stdout, /^Tool said: /)
+    const calls = providers.calls.length
+    const denied = (await runCodex({ url: `${gateway.url}/v1`, apiKey: "sk-not-the-gateway-key" }, "say hi"))[0]!
+    assert.equal(denied.code, 1)
+    assert.match(denied.stderr, /401/)
+    assert.equal(providers.calls.length, calls)
+  })
+
+  // Claude Code retries a 401 unless told not to: with a wrong key, `claude -p` kept retrying (6 requests in 25 s,
+  // killed at 120 s); with x-should-retry: false added to the same 401 it printed "Failed to authenticate. API Error:
+  // 401 invalid gateway API key" after one request, in 0.9 s (measured through a proxy that added the header).
+  it("a wrong key's 401 tells clients not to retry (x-should-retry: false) on every API", {
+    todo: "the gateway's own 401 carries no x-should-retry"
+  }, async () => {
+    for (const path of ["/v1/messages", "/v1/chat/completions", "/v1/responses"]) {
+      const response = await fetch(`${gateway.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": "not-the-gateway-key" },
+        body: JSON.stringify({ model: "m", max_tokens: 10, messages: [{ role: "user", content: "hi" }], input: "hi" })
+      })
+      assert.equal(response.status, 401, path)
+      assert.equal(response.headers.get("x-should-retry"), "false", path)
+    }
+  })
 })

@@ -29,6 +29,11 @@ export interface CliRun {
 export const CLAUDE_KEY = "sk-ant-api03-compat-fake-key-0123456789"
 export const CODEX_KEY = "sk-proj-compat-fake-key-0123456789"
 
+/** Where a CLI sends its requests: a base URL, or a base URL and the API key to send (else a fake one). */
+export type Endpoint = string | { readonly url: string; readonly apiKey: string }
+const urlOf = (endpoint: Endpoint) => (typeof endpoint === "string" ? endpoint : endpoint.url)
+const keyOf = (endpoint: Endpoint, fallback: string) => (typeof endpoint === "string" ? fallback : endpoint.apiKey)
+
 const offline = (home: string) => ({
   PATH: process.env.PATH ?? "/usr/bin:/bin",
   HOME: home,
@@ -72,11 +77,11 @@ const run = async (
   }
 }
 
-/** `claude -p <prompt>` for each prompt, against an Anthropic Messages endpoint at `baseUrl` (no `/v1`). */
-export const runClaude = (baseUrl: string, ...prompts: Array<string>) =>
+/** `claude -p <prompt>` for each prompt, against an Anthropic Messages endpoint (its base URL has no `/v1`). */
+export const runClaude = (endpoint: Endpoint, ...prompts: Array<string>) =>
   run("claude", prompts.map((prompt) => ["-p", prompt]), async () => ({
-    ANTHROPIC_BASE_URL: baseUrl,
-    ANTHROPIC_API_KEY: CLAUDE_KEY,
+    ANTHROPIC_BASE_URL: urlOf(endpoint),
+    ANTHROPIC_API_KEY: keyOf(endpoint, CLAUDE_KEY),
     DISABLE_AUTOUPDATER: "1",
     DISABLE_TELEMETRY: "1",
     DISABLE_ERROR_REPORTING: "1",
@@ -84,8 +89,8 @@ export const runClaude = (baseUrl: string, ...prompts: Array<string>) =>
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
   }))
 
-/** `codex exec <prompt>` for each prompt, with a model provider whose Responses API is at `baseUrl` (ending in `/v1`). */
-export const runCodex = (baseUrl: string, ...prompts: Array<string>) =>
+/** `codex exec <prompt>` for each prompt, with a model provider whose Responses API is at the endpoint (`…/v1`). */
+export const runCodex = (endpoint: Endpoint, ...prompts: Array<string>) =>
   run("codex", prompts.map((prompt) => ["exec", "--skip-git-repo-check", prompt]), async (home) => {
     const codexHome = join(home, ".codex")
     await mkdir(codexHome)
@@ -99,11 +104,11 @@ export const runCodex = (baseUrl: string, ...prompts: Array<string>) =>
         `enabled = false`,
         `[model_providers.isartor]`,
         `name = "isartor"`,
-        `base_url = "${baseUrl}"`,
+        `base_url = "${urlOf(endpoint)}"`,
         `env_key = "ISARTOR_COMPAT_KEY"`,
         `wire_api = "responses"`,
         ""
       ].join("\n")
     )
-    return { CODEX_HOME: codexHome, ISARTOR_COMPAT_KEY: CODEX_KEY }
+    return { CODEX_HOME: codexHome, ISARTOR_COMPAT_KEY: keyOf(endpoint, CODEX_KEY) }
   })
