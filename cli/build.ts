@@ -20,6 +20,7 @@ import { arch, platform, tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { ORT_WASM_FILES } from "../runtimes/embedding/transformers.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const { values } = parseArgs({
@@ -45,6 +46,8 @@ const assets = [
   ...readdirSync(modelDir).filter((name) => name === "model.json" || name === "vocab.json" || name.startsWith("group"))
     .map((name) => join(modelDir, name)),
   ...readdirSync(tfjsDir).filter((name) => name.endsWith(".wasm")).map((name) => join(tfjsDir, name)),
+  // onnxruntime-web's WASM build, for transformers.js models (embedding_model_path) in the binary.
+  ...ORT_WASM_FILES.map((name) => packageFile("onnxruntime-web", join("dist", name))),
   // The sample workloads `isartor demo` replays.
   join(root, "data", "isartor-faq_loop.jsonl"),
   join(root, "data", "isartor-diverse_tasks.jsonl")

@@ -1,6 +1,6 @@
 import { access, constants, mkdir, readFile } from "node:fs/promises"
 import { dirname, isAbsolute, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 
 /** Models known by name: their transformers.js-ready repositories and the pooling their authors prescribe. */
@@ -75,6 +75,41 @@ const poolingOf = async (directory: string, model: string): Promise<"mean" | "cl
   return knownModels[model]?.pooling ?? (/bge/i.test(directory) ? "cls" : "mean")
 }
 
+/** The WASM build of onnxruntime-web transformers.js runs on, as the binary embeds it (`cli/build.ts`). */
+export const ORT_WASM_FILES = ["ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm"] as const
+
+/** transformers.js's package build, on onnxruntime-web's WASM build registered in place of onnxruntime-node. */
+const packageBuild = async () => {
+  const ort = await import("onnxruntime-web")
+  ort.env.wasm.wasmPaths = `${dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")))}/`
+  ort.env.wasm.numThreads = 1
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for("onnxruntime")] = ort
+  return await import("@huggingface/transformers")
+}
+
+/**
+ * In the single binary: transformers.js's web build (its Node build needs onnxruntime-node and sharp, native code a
+ * compiled binary cannot carry), on onnxruntime-web whose WASM files the binary embeds beside its code.
+ */
+const webBuild = async () => {
+  const ort = await import("onnxruntime-web")
+  const here = dirname(fileURLToPath(import.meta.url))
+  ort.env.wasm.wasmPaths = { mjs: join(here, ORT_WASM_FILES[0]), wasm: join(here, ORT_WASM_FILES[1]) }
+  ort.env.wasm.numThreads = 1
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for("onnxruntime")] = ort
+  // The web build decides how to read model files from `process.release.name` when it loads: under "node" it hands
+  // onnxruntime a file path, which the WASM runtime cannot open; otherwise it reads the bytes itself.
+  const release = process.release
+  Object.defineProperty(process, "release", { value: { ...release, name: "isartor-binary" }, configurable: true })
+  try {
+    // @ts-expect-error: the web build ships no declarations of its own; its API is the package's.
+    const web = await import("../../node_modules/@huggingface/transformers/dist/transformers.web.js")
+    return web as typeof import("@huggingface/transformers")
+  } finally {
+    Object.defineProperty(process, "release", { value: release, configurable: true })
+  }
+}
+
 /**
  * MiniLM, bge or any BERT-like sentence encoder through @huggingface/transformers, on onnxruntime-web's WASM build
  * (the same on Node, Bun and Deno; onnxruntime-node's native install is skipped). Loads from a local directory or
@@ -82,13 +117,14 @@ const poolingOf = async (directory: string, model: string): Promise<"mean" | "cl
  * by the tokenizer to the model's maximum length.
  */
 export const loadTransformers = async (choice: TransformersChoice): Promise<EmbeddingBackend> => {
-  if (/\$bunfs|~BUN/.test(import.meta.url)) {
-    throw new Error(
-      "the single binary embeds use-lite only; for transformers.js models (embedding_model, embedding_model_path) run the npm package: npx isartor up"
-    )
-  }
+  const compiled = /\$bunfs|~BUN/.test(import.meta.url)
   const place = await locate(choice)
   if (typeof place === "string") throw new Error(place)
+  if (compiled && !("directory" in place)) {
+    throw new Error(
+      `${choice.model} is not on this machine, and the single binary does not download models: set ISARTOR__EMBEDDING_MODEL_PATH to a directory holding ${place.repository}`
+    )
+  }
 
   // In a Deno worker, `location.origin` is the string "null", which onnxruntime-web's bundle uses as a URL base and
   // fails on; a file-based worker has no web origin to offer, so it is hidden before the bundle loads.
@@ -96,18 +132,13 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
   if (scope.location?.origin === "null") {
     Object.defineProperty(globalThis, "location", { value: undefined, configurable: true, writable: true })
   }
-  // transformers.js takes the ONNX runtime registered under this symbol instead of onnxruntime-node.
-  const ort = await import("onnxruntime-web")
-  ort.env.wasm.wasmPaths = `${dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")))}/`
-  ort.env.wasm.numThreads = 1
-  ;(globalThis as Record<symbol, unknown>)[Symbol.for("onnxruntime")] = ort
-  const { env, pipeline } = await import("@huggingface/transformers")
-
+  const { env, pipeline } = compiled ? await webBuild() : await packageBuild()
   const local = "directory" in place
   env.allowLocalModels = true
   env.allowRemoteModels = !local
   if (local) {
-    env.localModelPath = `${dirname(place.directory)}/`
+    // The web build (the binary's) reads local files with fetch, so it takes a file: URL.
+    env.localModelPath = compiled ? `${pathToFileURL(dirname(place.directory)).href}/` : `${dirname(place.directory)}/`
   } else {
     env.cacheDir = place.cacheDir
     env.localModelPath = `${place.cacheDir}/`

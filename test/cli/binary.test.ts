@@ -1,5 +1,5 @@
 import assert from "node:assert/strict"
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { arch, platform, tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
@@ -87,6 +87,46 @@ describe("the single binary", { skip }, () => {
       assert.equal(stopped.code, 0, stopped.stderr)
       assert.equal(alive(pid), false)
       assert.equal(existsSync(join(dir, "node_modules")), false)
+    } finally {
+      if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("runs a transformers.js model from a directory (the project's tiny BERT) on the WASM runtime inside it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "isartor-binary-"))
+    const exe = join(dir, "isartor")
+    copyFileSync(binary, exe)
+    cpSync(join(projectRoot, "test", "fixtures", "tiny-bert"), join(dir, "tiny-bert"), { recursive: true })
+    const env = {
+      PATH: "/usr/bin:/bin",
+      HOME: join(dir, "home"),
+      ISARTOR_HOME: join(dir, "state"),
+      ...upstreamEnv(upstream.url, {
+        ISARTOR__HOST_PORT: "127.0.0.1:0",
+        ISARTOR__EMBEDDING_MODEL_PATH: join(dir, "tiny-bert")
+      })
+    }
+    let pid: number | undefined
+    try {
+      const started = await run(["up", "--detach"], env, { command: [exe], cwd: dir })
+      assert.equal(started.code, 0, started.stderr + started.stdout)
+      const match = /running at (http:\/\/\S+) \(pid (\d+)\)/.exec(started.stdout)
+      assert.ok(match, started.stdout)
+      const url = match[1]!
+      pid = Number(match[2])
+      const l1b = async () =>
+        ((await (await fetch(`${url}/health`)).json()) as {
+          layers: { l1b: { status: string; model?: string; entries?: number } }
+        }).layers.l1b
+      assert.deepEqual([(await l1b()).status, (await l1b()).model], ["ok", "transformers:tiny-bert"])
+      assert.equal((await chat(url, "Does the tiny model embed this?")).status, 200)
+      // The answer is stored in L1b once the model inside the binary has embedded the question.
+      for (let polls = 0; polls < 600 && (await l1b()).entries !== 1; polls++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      assert.equal((await l1b()).entries, 1)
+      assert.equal((await run(["stop"], env, { command: [exe], cwd: dir })).code, 0)
     } finally {
       if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
       rmSync(dir, { recursive: true, force: true })
