@@ -34,11 +34,27 @@ export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & {
 const keyFields = (request: KeyedRequest): Record<string, unknown> => {
   const source = request.source
   if (source?.format === "anthropic") {
-    const { stream: _stream, metadata: _metadata, ...fields } = source.body
     const beta = source.headers["anthropic-beta"]
+    const fields = withoutDelivery(source.body)
     return beta === undefined ? fields : { ...fields, "anthropic-beta": beta }
   }
-  const { stream: _stream, stream_options: _streamOptions, ...fields } = request.body
+  return withoutDelivery(request.body)
+}
+
+/**
+ * A body without the fields that say how to deliver or file an answer, never what it says: streaming, and the
+ * bookkeeping clients vary per run or session (`metadata`, `prompt_cache_key`, Codex's `client_metadata`). With them
+ * in the key, a coding agent's identical request of another session would never hit.
+ */
+export const withoutDelivery = (body: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const {
+    stream: _stream,
+    stream_options: _streamOptions,
+    metadata: _metadata,
+    prompt_cache_key: _promptCacheKey,
+    client_metadata: _clientMetadata,
+    ...fields
+  } = body
   return fields
 }
 

@@ -32,10 +32,17 @@ export const familyError = (
   openaiType: string,
   extra: Record<string, unknown> = {},
   headers: Record<string, string> = {}
-): Response =>
-  family === "anthropic"
-    ? jsonResponse(status, { type: "error", error: { type: anthropicType(status), message } }, headers)
-    : jsonResponse(status, errorBody(message, openaiType, extra), headers)
+): Response => {
+  // The gateway's own refusals (a wrong key, a bad body, a directive it forbids) answer the same the next time:
+  // the OpenAI and Anthropic SDKs, and so Claude Code, retry some of them (401) unless told not to.
+  const final = status >= 400 && status !== 429 && status < 500 || status === 504
+  const withRetry = final && headers["x-should-retry"] === undefined
+    ? { ...headers, "x-should-retry": "false" }
+    : headers
+  return family === "anthropic"
+    ? jsonResponse(status, { type: "error", error: { type: anthropicType(status), message } }, withRetry)
+    : jsonResponse(status, errorBody(message, openaiType, extra), withRetry)
+}
 
 export const badRequestResponse = (family: EndpointFamily, error: BadRequest): Response =>
   familyError(family, error.status, error.message, "invalid_request_error", { param: error.param ?? null, code: null })

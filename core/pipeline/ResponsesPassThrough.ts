@@ -1,10 +1,11 @@
-import { Context, Effect, FiberSet, Layer } from "effect"
+import { Context, Effect, Exit, FiberSet, Layer } from "effect"
 import { entryIdOf } from "../cache/CacheEntry.ts"
-import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
+import { CacheKey, type ExactKey, withoutDelivery } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
-import { NotCached, type ProviderError } from "../domain/errors.ts"
+import { NotCached, ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
+import { Coalescer, LeaderAbandoned, type Settle, type SharedAnswer } from "./Coalescer.ts"
 import { tapResponsesSse } from "./ResponsesSseTap.ts"
 
 export interface PassThroughRequest {
@@ -32,6 +33,23 @@ export type PassThroughAnswer =
     readonly cacheKey?: string
   }
 
+/**
+ * What of a Responses body can change the answer: not how it is delivered or filed (`withoutDelivery`), nor the ids
+ * a client gives its input items (Codex numbers them anew each run).
+ */
+const keyedBody = (body: Readonly<Record<string, unknown>>) => {
+  const fields = withoutDelivery(body)
+  if (!Array.isArray(fields.input)) return fields
+  return {
+    ...fields,
+    input: (fields.input as Array<unknown>).map((item) => {
+      if (typeof item !== "object" || item === null || Array.isArray(item)) return item
+      const { id: _id, ...rest } = item as Record<string, unknown>
+      return rest
+    })
+  }
+}
+
 /** Only a whole, finished answer is worth serving again. */
 const cacheable = (response: Record<string, unknown>) => response.status === "completed" && response.background !== true
 
@@ -56,6 +74,7 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
       const provider = yield* Provider
       const cacheKey = yield* CacheKey
       const exactCache = yield* ExactCache
+      const coalescer = yield* Coalescer
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
       const respond = provider.responses
 
@@ -65,46 +84,72 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
           ? exactCache.store(key, JSON.stringify(response)).pipe(Effect.ignore)
           : Effect.void
 
+      /** The provider's answer, shared with identical requests that arrive while it is on its way (coalesced). */
       const fromProvider = (
         request: PassThroughRequest,
         key: ExactKey,
         onFinished: (response: Record<string, unknown>) => void
-      ): Effect.Effect<PassThroughAnswer, ProviderError> =>
-        respond!(request.source, request.stream).pipe(Effect.flatMap(({ provider: answeredBy, value }) => {
-          const cacheKey = request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
-          if (!(value instanceof ReadableStream)) {
-            onFinished(value)
-            return Effect.as(
-              remember(request, key, value),
-              {
-                _tag: "Complete",
-                layer: "l3",
-                response: value,
-                provider: answeredBy,
-                ...cacheKey
-              } satisfies PassThroughAnswer
-            )
-          }
-          const body = tapResponsesSse(value, (end) => {
-            if (end._tag !== "Finished") return
-            onFinished(end.response)
-            runInBackground(remember(request, key, end.response))
-          })
-          return Effect.succeed<PassThroughAnswer>({
-            _tag: "Stream",
-            layer: "l3",
-            body,
-            provider: answeredBy,
-            ...cacheKey
-          })
-        }))
+      ): Effect.Effect<PassThroughAnswer, ProviderError> => {
+        const cacheKey = request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
+        const lead = (settle: Settle) =>
+          respond!(request.source, request.stream).pipe(Effect.flatMap(({ provider: answeredBy, value }) => {
+            if (!(value instanceof ReadableStream)) {
+              onFinished(value)
+              const shared = { completion: JSON.stringify(value), provider: answeredBy }
+              // Followers are released once L1a has the answer, as on the chat path.
+              return remember(request, key, value).pipe(
+                Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared)))),
+                Effect.as(
+                  {
+                    _tag: "Complete",
+                    layer: "l3",
+                    response: value,
+                    provider: answeredBy,
+                    ...cacheKey
+                  } satisfies PassThroughAnswer
+                )
+              )
+            }
+            const body = tapResponsesSse(value, (end) => {
+              if (end._tag === "Cancelled") return settle(Exit.fail(new LeaderAbandoned()))
+              if (end._tag === "Failed") {
+                return settle(
+                  Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message }))
+                )
+              }
+              onFinished(end.response)
+              const shared = { completion: JSON.stringify(end.response), provider: answeredBy }
+              runInBackground(
+                remember(request, key, end.response).pipe(
+                  Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared))))
+                )
+              )
+            })
+            return Effect.succeed<PassThroughAnswer>({
+              _tag: "Stream",
+              layer: "l3",
+              body,
+              provider: answeredBy,
+              ...cacheKey
+            })
+          }))
+        const follow = (shared: SharedAnswer): PassThroughAnswer => {
+          const response = JSON.parse(shared.completion) as Record<string, unknown>
+          onFinished(response)
+          return { _tag: "Complete", layer: "l3", response, provider: shared.provider, ...cacheKey }
+        }
+        return coalescer.share(`responses:${key.key}`, lead, follow)
+      }
 
       return ResponsesPassThrough.of({
         available: respond !== undefined,
         call: (request, onFinished) =>
           Effect.suspend(() => {
-            const { stream: _stream, stream_options: _options, ...fields } = request.source.body
-            const key = cacheKey.exactKey({ family: "responses-upstream", tenant: request.tenant, body: fields })
+            const key = cacheKey.exactKey({
+              family: "responses-upstream",
+              tenant: request.tenant,
+              body: keyedBody(request.source.body)
+            })
             const miss = () =>
               request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(request, key, onFinished)
             if (!request.cacheRead) return miss()

@@ -5,8 +5,11 @@ export type ResponsesStreamEnd =
   | { readonly _tag: "Failed"; readonly message: string }
   | { readonly _tag: "Cancelled" }
 
+/** A verdict on one event; a failure in another API's shape is replaced by one in the Responses API's. */
+type Verdict = ResponsesStreamEnd | { readonly _tag: "Failed"; readonly message: string; readonly replace: true }
+
 /** What one event says about the stream: read on, it finished (with the whole response), or it failed. */
-const judge = (event: SseEvent): ResponsesStreamEnd | undefined => {
+const judge = (event: SseEvent): Verdict | undefined => {
   if (event.data === undefined) return undefined
   if (event.event === "error") return { _tag: "Failed", message: errorMessage(event.data) }
   if (event.event !== undefined && !event.event.startsWith("response.")) return undefined
@@ -18,6 +21,11 @@ const judge = (event: SseEvent): ResponsesStreamEnd | undefined => {
   }
   const type = data.type ?? event.event
   if (type === "error") return { _tag: "Failed", message: String(data.message ?? "upstream error") }
+  // The provider edge's own error event for a stream that broke (Chat Completions' shape): said again below in the
+  // Responses API's shape, as the only error event the client gets.
+  if (type === undefined && (data as { error?: unknown }).error) {
+    return { _tag: "Failed", message: errorMessage(event.data), replace: true }
+  }
   if (type === "response.failed") {
     const error = data.response?.error as { message?: unknown } | undefined
     return { _tag: "Failed", message: String(error?.message ?? "the response failed") }
@@ -54,18 +62,36 @@ export const tapResponsesSse = (
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const result = await reader.read()
-        for (const event of splitter.read(result)) {
-          const verdict = judge(event)
-          if (verdict) end(verdict)
+        for (;;) {
+          const result = await reader.read()
+          // Whole events only: one that arrives in pieces goes out once it is complete.
+          const events = splitter.read(result)
+          let text = ""
+          for (const event of events) {
+            const verdict = judge(event)
+            if (verdict !== undefined && "replace" in verdict) {
+              end({ _tag: "Failed", message: verdict.message })
+              controller.enqueue(encoder.encode(text))
+              controller.enqueue(errorEvent(verdict.message, "stream_interrupted"))
+              controller.close()
+              await reader.cancel().catch(() => undefined)
+              return
+            }
+            if (verdict !== undefined) end(verdict)
+            text += event.raw
+          }
+          if (text !== "") controller.enqueue(encoder.encode(text))
+          if (result.done) {
+            if (!ended) {
+              const message = "upstream stream ended before the response was completed"
+              end({ _tag: "Failed", message })
+              controller.enqueue(errorEvent(message, "stream_incomplete"))
+            }
+            controller.close()
+            return
+          }
+          if (text !== "") return
         }
-        if (!result.done) return controller.enqueue(result.value)
-        if (!ended) {
-          const message = "upstream stream ended before the response was completed"
-          end({ _tag: "Failed", message })
-          controller.enqueue(errorEvent(message, "stream_incomplete"))
-        }
-        controller.close()
       } catch {
         const message = "upstream stream broke off"
         end({ _tag: "Failed", message })

@@ -116,13 +116,8 @@ export const compatSuite = (
 
         for (const stream of [false, true]) {
           const kind = stream ? "streamed" : "plain"
-          // Known gap: /v1/responses passed through to an OpenAI-format upstream does not coalesce (5 calls for 5).
-          const todo = client.api === "responses" && format === "openai"
-            ? "Responses pass-through makes one upstream call per concurrent identical miss"
-            : undefined
           it(
             `coalesces ${CONCURRENT} concurrent identical ${kind} misses into one upstream call`,
-            { todo },
             async () => {
               const question = prompt(`Concurrent question, ${kind}?`)
               const key = freshKey()

@@ -4,7 +4,7 @@ import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
 import { plainTextOf, usesTools } from "../../domain/messages.ts"
 import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
-import { CacheKey } from "../CacheKey.ts"
+import { CacheKey, withoutDelivery } from "../CacheKey.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
 import {
   type Candidate,
@@ -44,8 +44,7 @@ export const semanticView = (
   request: ChatRequest,
   digest: (value: unknown) => string
 ): { text: string; scope: string } | string => {
-  const { messages, tools: _tools, functions: _functions, stream: _stream, stream_options: _options, ...parameters } =
-    request.body
+  const { messages, tools: _tools, functions: _functions, ...parameters } = withoutDelivery(request.body)
   if (usesTools(request.body)) return "requests with tools use the exact cache only"
   const last = request.messages[request.messages.length - 1]
   if (last?.role !== "user") return "the last message is not from the user"
