@@ -233,6 +233,12 @@ export const configSpec = {
       "",
       "GGUF model file for `layer2.inference_engine = embedded` (needs `npm install node-llama-cpp`)."
     )
+  },
+  proxy: {
+    port: int(
+      8081,
+      "Port of `isartor proxy`, the local CONNECT proxy for tools that cannot change their base URL (127.0.0.1 only)."
+    )
   }
 } as const
 

@@ -220,3 +220,76 @@ describe("isartor proxy", () => {
     assert.equal(upstream.seen.at(-1)!.auth, "Bearer curl-token")
   })
 })
+
+describe("the isartor proxy command", () => {
+  it("serves on the port it prints, tunnels an unlisted host, stops on SIGTERM, and --rotate-ca makes a new CA", async () => {
+    const { spawn } = await import("node:child_process")
+    const { projectRoot } = await import("../support/processes.ts")
+    const { userEnv } = await import("./run.ts")
+    const user = userEnv()
+    const start = (...args: Array<string>) => {
+      const child = spawn(process.execPath, [join(projectRoot, "bin/isartor"), "proxy", "--port", "0", ...args], {
+        env: user.env,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+      const port = new Promise<number>((resolve, reject) => {
+        child.stdout.on("data", () => {
+          const match = /HTTPS_PROXY=http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)
+          if (match) resolve(Number(match[1]))
+        })
+        child.on("exit", (code) => reject(new Error(`exited ${code} before listening: ${stdout}`)))
+      })
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      return { child, port, exited, output: () => stdout }
+    }
+    const caFile = join(user.home, "state", "proxy", "ca.pem")
+    try {
+      const first = start()
+      try {
+        const port = await first.port
+        // 127.0.0.1 is not listed: tunnelled to the fake, whose own certificate the client checks.
+        const answer = await new Promise<Buffer>((resolve, reject) => {
+          const connect = httpRequest({
+            host: "127.0.0.1",
+            port,
+            method: "CONNECT",
+            path: `127.0.0.1:${upstream.port}`
+          })
+          connect.on("connect", (_response, socket) => {
+            const secure = tlsConnect({ socket, servername: "other.test", ca: upstreamCa.certPem }, () => {
+              secure.write("GET /through-the-command HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n")
+            })
+            const chunks: Array<Buffer> = []
+            secure.on("data", (chunk: Buffer) => chunks.push(chunk))
+            secure.on("end", () => resolve(Buffer.concat(chunks)))
+            secure.on("error", reject)
+          })
+          connect.on("error", reject)
+          connect.end()
+        })
+        assert.match(answer.toString("latin1"), /^HTTP\/1\.1 200 /)
+        assert.ok(answer.includes(ANSWER), "the fake's bytes came through the tunnel")
+        assert.equal(upstream.seen.at(-1)!.path, "/through-the-command")
+        assert.match(first.output(), new RegExp(`NODE_EXTRA_CA_CERTS=${caFile.replace(/[.]/g, "\\.")}`))
+        assert.equal(statSync(join(user.home, "state", "proxy", "ca-key.pem")).mode & 0o777, 0o600)
+      } finally {
+        first.child.kill("SIGTERM")
+      }
+      assert.equal(await first.exited, 0, "SIGTERM stops it cleanly")
+      const { readFileSync } = await import("node:fs")
+      const before = fingerprint(readFileSync(caFile, "utf8"))
+      const second = start("--rotate-ca")
+      try {
+        await second.port
+        assert.notEqual(fingerprint(readFileSync(caFile, "utf8")), before)
+      } finally {
+        second.child.kill("SIGTERM")
+      }
+      assert.equal(await second.exited, 0)
+    } finally {
+      user.cleanup()
+    }
+  })
+})

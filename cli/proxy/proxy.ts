@@ -1,0 +1,60 @@
+import { tildify } from "../connect/files.ts"
+import { bold, CliFailure, dim } from "../output.ts"
+import { stateDir } from "../state.ts"
+import { loadAuthority } from "./ca.ts"
+import { INTERCEPTED_HOSTS, startProxy } from "./server.ts"
+
+export interface ProxyCommandOptions {
+  readonly port?: number
+  readonly rotateCa?: boolean
+}
+
+/** The variables a tool's shell needs to go through the proxy and trust its CA (the FAQ's list). */
+export const proxyEnv = (port: number, certFile: string, bundleFile: string): Array<[string, string]> => [
+  ["HTTPS_PROXY", `http://127.0.0.1:${port}`],
+  ["NODE_EXTRA_CA_CERTS", certFile],
+  ["SSL_CERT_FILE", bundleFile],
+  ["REQUESTS_CA_BUNDLE", bundleFile]
+]
+
+/** The port: --port, else proxy.port from the configuration (ISARTOR__PROXY__PORT), else 8081. */
+const configuredPort = async (port: number | undefined) => {
+  if (port !== undefined) return port
+  const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
+  return effectiveConfig(gatewayEnv({})).then(
+    (loaded) => loaded.config.proxy.port,
+    (error: Error) => Promise.reject(new CliFailure(`the configuration does not load: ${error.message}`))
+  )
+}
+
+/** `isartor proxy`: the local CONNECT proxy in the foreground until Ctrl-C; `--rotate-ca` replaces the CA first. */
+export const proxy = async (options: ProxyCommandOptions): Promise<number> => {
+  const port = await configuredPort(options.port)
+  const authority = loadAuthority(stateDir(), INTERCEPTED_HOSTS, options.rotateCa === true)
+  let running
+  try {
+    running = await startProxy({ port, authority, log: (line) => console.error(dim(`isartor proxy: ${line}`)) })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new CliFailure(
+      code === "EADDRINUSE"
+        ? `127.0.0.1:${port} is taken (the L2 sidecar's default port is 8081 too): isartor proxy --port N, or ISARTOR__PROXY__PORT`
+        : `cannot listen on 127.0.0.1:${port}: ${(error as Error).message}`
+    )
+  }
+  // Listening for Ctrl-C / SIGTERM before saying where it listens: a caller may signal as soon as it reads that.
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve())
+    process.once("SIGTERM", () => resolve())
+  })
+  console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
+  console.log(`  reads: ${INTERCEPTED_HOSTS.join(", ")} (and their subdomains); tunnels everything else unread`)
+  console.log(`  CA: ${tildify(authority.certFile)} (its key stays in ${tildify(stateDir())}/proxy, owner only)`)
+  console.log(dim("  in the tool's shell:"))
+  for (const [name, value] of proxyEnv(running.port, authority.certFile, authority.bundleFile)) {
+    console.log(`  export ${name}=${value}`)
+  }
+  await stopped
+  await running.close()
+  return 0
+}
