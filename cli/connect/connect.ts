@@ -97,14 +97,16 @@ export const connect = async (tool: string | undefined, options: ConnectOptions)
   if (options.list || tool === "status") return status(options)
   if (tool === undefined) throw usageError(`which tool? isartor connect ${TOOLS.join("|")} (or --list)`)
   if (options.project && tool !== "claude") throw usageError("--project is for claude only")
-  if (options.shell !== undefined && tool !== "env") throw usageError("--shell is for env only")
+  if (options.shell !== undefined && !["env", "copilot", "antigravity"].includes(tool)) {
+    throw usageError("--shell is for env, copilot and antigravity")
+  }
   if (tool === "env") {
     const shell = parseShell(options.shell)
     process.stdout.write(envScript(await resolveGateway(options), shell, options.disconnect === true))
     return 0
   }
   if (tool === "copilot" || tool === "antigravity") {
-    throw usageError(`${tool} needs the local CONNECT proxy (isartor proxy), which is not available yet`)
+    return (await import("./proxyTools.ts")).connectProxyTool(tool, options)
   }
   const fileToolFound = fileTool(tool, options)
   if (fileToolFound === undefined) throw usageError(`unknown tool ${tool}: one of ${TOOLS.join(", ")}`)

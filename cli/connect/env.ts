@@ -50,14 +50,14 @@ const quoted = (shell: Shell, value: string) =>
     ? `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
     : `'${value.replace(/'/g, "'\\''")}'`
 
-const exportLine = (shell: Shell, name: string, value: string) =>
+export const exportLine = (shell: Shell, name: string, value: string) =>
   shell === "fish"
     ? `set -gx ${name} ${quoted(shell, value)}`
     : shell === "powershell"
     ? `$env:${name} = ${quoted(shell, value)}`
     : `export ${name}=${quoted(shell, value)}`
 
-const unsetLine = (shell: Shell, names: ReadonlyArray<string>) =>
+export const unsetLine = (shell: Shell, names: ReadonlyArray<string>) =>
   shell === "fish"
     ? `set -e ${names.join(" ")}`
     : shell === "powershell"

@@ -8,8 +8,9 @@ import { type GatewayOptions, type GatewayTarget, resolveGateway } from "./gatew
 import { loadRecord } from "./records.ts"
 import { getPath } from "./settings.ts"
 import type { FileTool } from "./tools.ts"
+import { vscodeTool } from "./vscode.ts"
 
-export type ToolState = "connected" | "elsewhere" | "not connected" | "unreadable" | "unavailable"
+export type ToolState = "connected" | "elsewhere" | "not connected" | "unreadable"
 
 export interface ToolStatus {
   readonly tool: string
@@ -65,18 +66,11 @@ const envStatus = (gateway: GatewayTarget): ToolStatus => {
   }
 }
 
-const proxyTool = (tool: string, name: string): ToolStatus => ({
-  tool,
-  name,
-  where: "-",
-  state: "unavailable",
-  undoable: false,
-  detail: "needs the local CONNECT proxy (isartor proxy), not available yet"
-})
-
 /** `isartor connect --list` / `isartor connect status`: which tools go through the gateway, from their own files. */
 export const status = async (options: GatewayOptions & { readonly json?: boolean }): Promise<number> => {
   const gateway = await resolveGateway(options)
+  const { configuredPort } = await import("../proxy/proxy.ts")
+  const proxyUrl = `http://127.0.0.1:${await configuredPort(undefined).catch(() => 8081)}`
   const project = claude(true)
   const projectStatus = fileStatus(project, gateway)
   const tools = [
@@ -87,8 +81,8 @@ export const status = async (options: GatewayOptions & { readonly json?: boolean
       : [projectStatus]),
     fileStatus(codex(), gateway),
     envStatus(gateway),
-    proxyTool("copilot", "GitHub Copilot"),
-    proxyTool("antigravity", "Antigravity")
+    fileStatus(vscodeTool("copilot", proxyUrl), gateway),
+    fileStatus(vscodeTool("antigravity", proxyUrl), gateway)
   ]
   if (options.json) {
     printJson({ gateway: gateway.url, tools })

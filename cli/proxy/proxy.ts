@@ -18,7 +18,7 @@ export const proxyEnv = (port: number, certFile: string, bundleFile: string): Ar
 ]
 
 /** The port: --port, else proxy.port from the configuration (ISARTOR__PROXY__PORT), else 8081. */
-const configuredPort = async (port: number | undefined) => {
+export const configuredPort = async (port: number | undefined) => {
   if (port !== undefined) return port
   const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
   return effectiveConfig(gatewayEnv({})).then(

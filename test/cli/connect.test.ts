@@ -265,3 +265,62 @@ describe("isartor connect env", () => {
     })
   })
 })
+
+describe("isartor connect copilot / antigravity", () => {
+  it("sets only the editor's http.proxy in its JSONC user settings, prints the proxy exports, and disconnect restores the file", async () => {
+    await withUser({}, async (user, connect) => {
+      user.env.XDG_CONFIG_HOME = join(user.home, "config")
+      const original = fixture("vscode-settings.json")
+      const file = placed(join(user.home, "config", "Code", "User"), "settings.json", original, 0o600)
+
+      const connected = await connect("copilot", "--shell", "bash")
+      assert.equal(connected.code, 0, connected.stderr)
+      const text = readFileSync(file, "utf8")
+      assert.equal(
+        text,
+        original.replace(
+          "\"http.proxy\": \"http://proxy.corp.example:3128\"",
+          "\"http.proxy\": \"http://127.0.0.1:8081\""
+        ),
+        "one value changed; comments, tabs and trailing commas stay"
+      )
+      const caFile = join(user.home, "state", "proxy", "ca.pem")
+      assert.equal(
+        connected.stdout,
+        [
+          "export HTTPS_PROXY='http://127.0.0.1:8081'",
+          `export NODE_EXTRA_CA_CERTS='${caFile}'`,
+          `export SSL_CERT_FILE='${join(user.home, "state", "proxy", "ca-bundle.pem")}'`,
+          `export REQUESTS_CA_BUNDLE='${join(user.home, "state", "proxy", "ca-bundle.pem")}'`,
+          "export ISARTOR_COPILOT_ENABLED='1'",
+          ""
+        ].join("\n"),
+        "stdout is only what a shell evals"
+      )
+      assert.ok(existsSync(caFile), "the CA exists for the exports to point at")
+      assert.equal(readFileSync(file, "utf8"), text)
+      const listed = await connect("--list", "--json")
+      const tools = (JSON.parse(listed.stdout) as { tools: Array<{ tool: string; state: string }> }).tools
+      assert.equal(tools.find((tool) => tool.tool === "copilot")?.state, "connected")
+      assert.equal(tools.find((tool) => tool.tool === "antigravity")?.state, "not connected")
+
+      assert.equal((await connect("copilot")).code, 0)
+      assert.equal(readFileSync(file, "utf8"), text, "connecting twice changes nothing")
+      const undone = await connect("copilot", "--disconnect", "--shell", "bash")
+      assert.equal(undone.code, 0, undone.stderr)
+      assert.match(
+        undone.stdout,
+        /^unset HTTPS_PROXY HTTP_PROXY ALL_PROXY .*NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE/
+      )
+      assert.equal(readFileSync(file, "utf8"), original)
+      assert.equal(statSync(file).mode & 0o777, 0o600)
+
+      // Antigravity's settings do not exist: created with the one key, and removed again.
+      assert.equal((await connect("antigravity")).code, 0)
+      const antigravity = join(user.home, "config", "Antigravity", "User", "settings.json")
+      assert.deepEqual(JSON.parse(readFileSync(antigravity, "utf8")), { "http.proxy": "http://127.0.0.1:8081" })
+      assert.equal((await connect("antigravity", "--disconnect")).code, 0)
+      assert.equal(existsSync(join(user.home, "config", "Antigravity")), false)
+    })
+  })
+})

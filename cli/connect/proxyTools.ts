@@ -1,0 +1,95 @@
+import { dim, green, printJson, yellow } from "../output.ts"
+import { stateDir } from "../state.ts"
+import { exportLine, parseShell, PROXY_VARS, unsetLine } from "./env.ts"
+import { tildify } from "./files.ts"
+import { connectFile, disconnectFile } from "./settings.ts"
+import { vscodeTool } from "./vscode.ts"
+
+export interface ProxyToolOptions {
+  readonly disconnect?: boolean
+  readonly shell?: string
+  readonly json?: boolean
+}
+
+/** The proxy's URL as `isartor proxy` will listen (proxy.port), and its CA (made now if it does not exist yet). */
+export const proxyTarget = async () => {
+  const { configuredPort, proxyEnv } = await import("../proxy/proxy.ts")
+  const { loadAuthority } = await import("../proxy/ca.ts")
+  const { INTERCEPTED_HOSTS } = await import("../proxy/server.ts")
+  const port = await configuredPort(undefined)
+  const authority = loadAuthority(stateDir(), INTERCEPTED_HOSTS)
+  return { url: `http://127.0.0.1:${port}`, env: proxyEnv(port, authority.certFile, authority.bundleFile), authority }
+}
+
+/**
+ * `isartor connect copilot|antigravity`: the editor's `http.proxy` in its user settings, and on stdout the exports
+ * for CLI tools (`eval "$(isartor connect copilot)"`); `--disconnect` reverts the settings and prints the unsets.
+ * What changed goes to stderr, so stdout stays something a shell can eval.
+ */
+export const connectProxyTool = async (id: "copilot" | "antigravity", options: ProxyToolOptions) => {
+  const shell = parseShell(options.shell)
+  const target = await proxyTarget()
+  const tool = vscodeTool(id, target.url)
+  const switchVar = id === "copilot" ? "ISARTOR_COPILOT_ENABLED" : "ISARTOR_ANTIGRAVITY_ENABLED"
+  const say = (line: string) => console.error(line)
+  if (options.disconnect) {
+    const result = disconnectFile(tool.id, tool.format, tool.file)
+    if (options.json) printJson({ tool: id, file: result.file, outcome: result.outcome, kept: result.kept })
+    else {
+      say(
+        result.outcome === "not-connected"
+          ? `${tool.name} was not connected by isartor connect (no record for ${
+            tildify(result.file)
+          }): settings unchanged`
+          : `${green("disconnected", process.stderr)} ${tool.name}: ${tildify(result.file)} ${
+            result.outcome === "removed" ? "removed (isartor connect created it)" : "has its previous http.proxy back"
+          }`
+      )
+      process.stdout.write(unsetLine(shell, PROXY_VARS) + "\n")
+    }
+    return 0
+  }
+  const result = connectFile(
+    tool.id,
+    tool.format,
+    tool.file,
+    tool.settings({ url: "", key: "", source: "--url", running: false })
+  )
+  if (options.json) {
+    printJson({
+      tool: id,
+      file: result.file,
+      changed: result.changed,
+      proxy: target.url,
+      env: Object.fromEntries(target.env)
+    })
+    return 0
+  }
+  say(
+    result.changed
+      ? `${green("connected", process.stderr)} ${tool.name}: "http.proxy": "${target.url}" in ${tildify(result.file)}`
+      : `${tool.name} already goes through ${target.url}: ${tildify(result.file)} unchanged`
+  )
+  say(
+    dim(
+      `the editor must trust the proxy's CA: start it from a shell with NODE_EXTRA_CA_CERTS=${
+        tildify(target.authority.certFile)
+      } (the exports below), or add that file to this machine's trust store`,
+      process.stderr
+    )
+  )
+  say(
+    yellow(
+      `run isartor proxy (port ${
+        target.url.split(":").pop()
+      }) while the editor uses it; undo: isartor connect ${id} --disconnect`,
+      process.stderr
+    )
+  )
+  process.stdout.write(
+    [...target.env, [switchVar, "1"] as [string, string]].map(([name, value]) => exportLine(shell, name, value)).join(
+      "\n"
+    ) + "\n"
+  )
+  return 0
+}
