@@ -1,5 +1,6 @@
 import { Exit, Schema } from "effect"
 import { fromAnthropicRequest } from "../formats/anthropic/request.ts"
+import type { RequestSpan } from "../observability/RequestSpan.ts"
 import { BadRequest, messageOf } from "./errors.ts"
 import type { ChatMessage } from "./messages.ts"
 
@@ -45,6 +46,8 @@ export interface ChatRequest {
   readonly onlyIfCached?: boolean | undefined
   /** What the client sent, for same-format pass-through; absent for requests the gateway composed itself. */
   readonly source?: SourceRequest | undefined
+  /** With traces exported: opens this request's `gateway.request` span once it misses L1a. */
+  readonly trace?: RequestSpan | undefined
 }
 
 // Structs check the fields they name and let every other field through: the body goes upstream as the client
@@ -290,6 +293,7 @@ export interface RequestContext {
   readonly maxAgeMs?: number | undefined
   readonly storeTtlMs?: number | undefined
   readonly onlyIfCached?: boolean | undefined
+  readonly trace?: RequestSpan | undefined
   /** The body's text and the protocol headers, as received. */
   readonly received?: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined
 }
@@ -319,6 +323,7 @@ export const chatRequest = (
   maxAgeMs: context.maxAgeMs,
   storeTtlMs: context.storeTtlMs,
   onlyIfCached: context.onlyIfCached,
+  trace: context.trace,
   source: original !== undefined && context.received !== undefined && (family === "openai" || family === "anthropic")
     ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
     : undefined

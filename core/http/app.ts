@@ -23,7 +23,7 @@ import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, presentedCredentials } from "./middleware.ts"
-import { withRequestSpan } from "./observability.ts"
+import { requestSpanOf } from "./observability.ts"
 import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
@@ -79,6 +79,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
     return {
       defaultModel: deps.config.external_llm_model,
       tenant: `${deps.hashSecret(presentedCredentials(c))}|${session}`,
+      trace: requestSpanOf(c.req.raw),
       ...readCacheDirectives(c.req.header("cache-control"), c.req.header("x-isartor-cache-ttl"), allowedDirectives)
     }
   }
@@ -109,7 +110,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
     const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
     if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
     const request = decoded.value
-    const exit = await deps.run(withRequestSpan(c.req.raw, deps.pipeline.handle(request)))
+    const exit = await deps.run(deps.pipeline.handle(request))
     return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
   }
 

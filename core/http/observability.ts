@@ -15,7 +15,7 @@ import {
   seriesOf,
   telemetryDropped
 } from "../observability/Metrics.ts"
-import { nowNanos, RequestSpan } from "../observability/RequestSpan.ts"
+import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { LayerName, PipelineStatus } from "../pipeline/Pipeline.ts"
 
 type Fetch = (request: Request) => Response | Promise<Response>
@@ -131,11 +131,8 @@ const spanOf = (
     sampled: parent?.sampled ?? true
   })
 
-/** Runs the pipeline's effect so that it can open its request's `gateway.request` span (nothing when traces are off). */
-export const withRequestSpan = <A, E, R>(request: Request, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  const traced = tracedRequests.get(request)
-  return traced === undefined ? effect : Effect.provideService(effect, RequestSpan, traced)
-}
+/** What opens a request's `gateway.request` span, for its `ChatRequest.trace` (nothing when traces are off). */
+export const requestSpanOf = (request: Request): RequestSpan | undefined => tracedRequests.get(request)
 
 /** The gateway key as `/metrics` accepts it: `X-API-Key`, `api-key` or `Authorization: Bearer`. */
 const presentedKey = (request: Request) =>

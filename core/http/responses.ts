@@ -23,7 +23,6 @@ import type { Answer, Pipeline } from "../pipeline/Pipeline.ts"
 import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStore } from "../responses/ResponseStore.ts"
 import { familyError, jsonResponse } from "./errors.ts"
-import { withRequestSpan } from "./observability.ts"
 import { answerHeaders, pipelineHeaders, renderFailure, sse, translateSse } from "./render.ts"
 
 export interface ResponsesRouteDependencies {
@@ -97,7 +96,7 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
     }
     const model = typeof body.model === "string" && body.model.trim() !== "" ? body.model : context.defaultModel
     const request = chatRequest("responses", translated.body, model, body.stream === true, context)
-    const exit = await deps.run(withRequestSpan(c.req.raw, deps.pipeline.handle(request)))
+    const exit = await deps.run(deps.pipeline.handle(request))
     if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
 
     const responseContext: ResponseContext = {

@@ -15,7 +15,7 @@ import {
 import type { RoutingDecision } from "../domain/routing.ts"
 import { countTokens, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
-import { nowNanos, RequestSpan } from "../observability/RequestSpan.ts"
+import { nowNanos } from "../observability/RequestSpan.ts"
 import { priceTable } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
@@ -193,9 +193,9 @@ export class Pipeline extends Context.Service<Pipeline, {
         l1aStartedAt: bigint,
         effect: Effect.Effect<Answer, ProviderError | NotCached>
       ) =>
-        Effect.flatMap(Effect.service(RequestSpan), (trace) => {
+        Effect.suspend(() => {
           const tenant = request.tenant.slice(0, request.tenant.indexOf("|"))
-          const span = trace.open(l1aStartedAt)
+          const span = request.trace?.open(l1aStartedAt)
           // A route that did not hand its request's span over still gets one tree per request, rooted here.
           if (span === undefined) {
             return Effect.withSpan(effect, "gateway.request", {
