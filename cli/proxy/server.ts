@@ -3,6 +3,7 @@ import { request as httpsRequest } from "node:https"
 import { connect as tcpConnect, type Socket } from "node:net"
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls"
 import { type Authority, leafMinter } from "./ca.ts"
+import { type ChatPipeline, isChatRequest, sendResponse } from "./pipeline.ts"
 
 /**
  * Hosts whose traffic the proxy reads (TLS terminated with a minted certificate): Copilot's chat APIs, the Gemini
@@ -26,6 +27,8 @@ export interface ProxyOptions {
   /** Where a host:port really is (tests point names at loopback servers). */
   readonly resolve?: (host: string, port: number) => { readonly host: string; readonly port: number }
   readonly log?: (line: string) => void
+  /** Answers intercepted chat requests through the gateway's pipeline; without it they go to the host as they are. */
+  readonly chat?: ChatPipeline
 }
 
 export interface RunningProxy {
@@ -85,6 +88,22 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   const forward = (request: IncomingMessage, response: ServerResponse) => {
     const target = targets.get(request.socket)!
     const where = resolve(target.host, target.port)
+    const chat = options.chat
+    if (chat && isChatRequest(request.method, request.url)) {
+      const chunks: Array<Buffer> = []
+      request.on("data", (chunk: Buffer) => chunks.push(chunk))
+      request.on("end", () => {
+        const origin = { host: target.host, port: target.port, connectHost: where.host, connectPort: where.port }
+        chat.answer(request, Buffer.concat(chunks), origin).then((answer) => sendResponse(answer, response)).catch(
+          (error: Error) => {
+            log(`${target.host}: ${error.message}`)
+            if (!response.headersSent) response.writeHead(502, { "content-type": "application/json" })
+            response.end(JSON.stringify({ error: { message: `isartor proxy: ${error.message}` } }))
+          }
+        )
+      })
+      return
+    }
     const headers = Object.fromEntries(
       Object.entries(request.headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
     )

@@ -21,8 +21,16 @@ let proxyCa: Authority
 let upstreamCa: Authority
 let upstream: {
   port: number
-  seen: Array<{ host: string; method: string; path: string; auth?: string; body: Buffer }>
+  seen: Array<{ host: string; method: string; path: string; auth?: string; integration?: string; body: Buffer }>
   close: () => void
+}
+const COMPLETION = {
+  id: "chatcmpl-fake",
+  object: "chat.completion",
+  created: 1_700_000_000,
+  model: "gpt-4o",
+  choices: [{ index: 0, message: { role: "assistant", content: "Paris." }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }
 }
 let proxy: RunningProxy
 const ANSWER = Buffer.from("{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\"}]}\n\u00e9\u0000 raw bytes")
@@ -45,8 +53,16 @@ before(async () => {
         method: request.method!,
         path: request.url!,
         ...(request.headers.authorization ? { auth: request.headers.authorization } : {}),
+        ...(request.headers["copilot-integration-id"]
+          ? { integration: String(request.headers["copilot-integration-id"]) }
+          : {}),
         body: Buffer.concat(chunks)
       })
+      if (request.url === "/chat/completions") {
+        response.writeHead(200, { "content-type": "application/json" })
+        response.end(JSON.stringify(COMPLETION))
+        return
+      }
       response.writeHead(200, { "content-type": "application/json", "x-fake": "copilot" })
       response.end(request.method === "POST" ? Buffer.concat(chunks) : ANSWER)
     })
@@ -154,7 +170,7 @@ describe("isartor proxy", () => {
     const body = Buffer.from(JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }))
     const posted = await viaProxy(proxy.port, "copilot.test", proxyCa.certPem, {
       method: "POST",
-      path: "/chat/completions",
+      path: "/copilot_internal/telemetry",
       headers: { authorization: "Bearer ghu_user_token", "content-type": "application/json" },
       body
     })
@@ -290,6 +306,63 @@ describe("the isartor proxy command", () => {
       assert.equal(await second.exited, 0)
     } finally {
       user.cleanup()
+    }
+  })
+})
+
+describe("chat requests through the pipeline", () => {
+  it("a second identical chat request is answered by L1a without reaching the host; another credential is another scope", async () => {
+    const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
+    const chat = await startChatPipeline({ env: {}, upstreamCa: upstreamCa.certPem })
+    const cached = await startProxy({
+      port: 0,
+      authority: proxyCa,
+      intercept: HOSTS,
+      upstreamCa: upstreamCa.certPem,
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      chat
+    })
+    try {
+      const body = Buffer.from(
+        JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "Capital of France?" }] })
+      )
+      const ask = (token: string) =>
+        viaProxy(cached.port, "copilot.test", proxyCa.certPem, {
+          method: "POST",
+          path: "/chat/completions",
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            "copilot-integration-id": "vscode-chat"
+          },
+          body
+        })
+      const calls = () => upstream.seen.filter((seen) => seen.path === "/chat/completions")
+      const before = calls().length
+
+      const first = await ask("ghu_account_a")
+      assert.equal(first.status, 200, first.body.toString())
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      assert.equal(JSON.parse(first.body.toString()).choices[0].message.content, "Paris.")
+      assert.equal(calls().length, before + 1)
+      const sent = calls().at(-1)!
+      assert.equal(sent.auth, "Bearer ghu_account_a", "the host got the client's own credential")
+      assert.equal(sent.integration, "vscode-chat", "and the client's own headers")
+      assert.deepEqual(JSON.parse(sent.body.toString()), JSON.parse(body.toString()))
+
+      const second = await ask("ghu_account_a")
+      assert.equal(second.status, 200)
+      assert.equal(second.headers["x-isartor-layer"], "l1a")
+      assert.equal(JSON.parse(second.body.toString()).choices[0].message.content, "Paris.")
+      assert.equal(calls().length, before + 1, "answered without reaching the host")
+
+      const other = await ask("ghu_account_b")
+      assert.equal(other.headers["x-isartor-layer"], "l3", "another account never gets account A's answer")
+      assert.equal(calls().length, before + 2)
+      assert.equal(calls().at(-1)!.auth, "Bearer ghu_account_b")
+    } finally {
+      await cached.close()
+      await chat.close()
     }
   })
 })
