@@ -130,7 +130,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .description("the local CONNECT proxy (127.0.0.1) for tools that cannot change their base URL, with a local CA")
     .option("-p, --port <port>", "listen on this port (default: proxy.port, 8081)", positiveInt("--port", 0, 65535))
     .option("--rotate-ca", "replace the local CA (clients must trust the new one)")
-    .action(action(async (options) => (await import("./proxy/proxy.ts")).proxy(options)))
+    .action(action(async (options) => (await import("./proxy/proxy.ts")).proxy(options, host)))
 
   return root
 }

@@ -1,4 +1,5 @@
 import { tildify } from "../connect/files.ts"
+import type { CommandHost } from "../host.ts"
 import { bold, CliFailure, dim } from "../output.ts"
 import { stateDir } from "../state.ts"
 import { loadAuthority } from "./ca.ts"
@@ -28,13 +29,28 @@ export const configuredPort = async (port: number | undefined) => {
 }
 
 /** `isartor proxy`: the local CONNECT proxy in the foreground until Ctrl-C; `--rotate-ca` replaces the CA first. */
-export const proxy = async (options: ProxyCommandOptions): Promise<number> => {
+export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Promise<number> => {
   const port = await configuredPort(options.port)
   const authority = loadAuthority(stateDir(), INTERCEPTED_HOSTS, options.rotateCa === true)
+  const log = (line: string) => console.error(dim(`isartor proxy: ${line}`, process.stderr))
+  // Chat requests go through a gateway in this process, configured as the gateway is (its caches, its router).
+  const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
+  const env = gatewayEnv({})
+  const config = (await effectiveConfig(env)).config
+  const { startChatPipeline } = await import("./pipeline.ts")
+  const chat = await startChatPipeline({
+    env,
+    log,
+    gateway: {
+      log: { info: () => {}, warn: log },
+      ...(config.cache_mode === "exact" ? {} : { semantic: await host.semantic(env) })
+    }
+  })
   let running
   try {
-    running = await startProxy({ port, authority, log: (line) => console.error(dim(`isartor proxy: ${line}`)) })
+    running = await startProxy({ port, authority, log, chat })
   } catch (error) {
+    await chat.close()
     const code = (error as NodeJS.ErrnoException).code
     throw new CliFailure(
       code === "EADDRINUSE"
@@ -49,6 +65,11 @@ export const proxy = async (options: ProxyCommandOptions): Promise<number> => {
   })
   console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
   console.log(`  reads: ${INTERCEPTED_HOSTS.join(", ")} (and their subdomains); tunnels everything else unread`)
+  console.log(
+    `  chat completions: cache ${config.cache_mode}${
+      config.enable_slm_router ? ", L2 router" : ""
+    }, then the original host with the client's own credentials`
+  )
   console.log(`  CA: ${tildify(authority.certFile)} (its key stays in ${tildify(stateDir())}/proxy, owner only)`)
   console.log(dim("  in the tool's shell:"))
   for (const [name, value] of proxyEnv(running.port, authority.certFile, authority.bundleFile)) {
@@ -56,5 +77,6 @@ export const proxy = async (options: ProxyCommandOptions): Promise<number> => {
   }
   await stopped
   await running.close()
+  await chat.close()
   return 0
 }

@@ -242,7 +242,7 @@ describe("the isartor proxy command", () => {
     const { spawn } = await import("node:child_process")
     const { projectRoot } = await import("../support/processes.ts")
     const { userEnv } = await import("./run.ts")
-    const user = userEnv()
+    const user = userEnv({ ISARTOR__CACHE_MODE: "exact" })
     const start = (...args: Array<string>) => {
       const child = spawn(process.execPath, [join(projectRoot, "bin/isartor"), "proxy", "--port", "0", ...args], {
         env: user.env,
