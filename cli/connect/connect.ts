@@ -24,7 +24,7 @@ const fileTool = (tool: string, options: ConnectOptions): FileTool | undefined =
   tool === "claude" ? claude(options.project === true) : tool === "codex" ? codex() : undefined
 
 /** Secrets are shown as what they are, never as their value. */
-const shown = (path: ReadonlyArray<string>, value: unknown, gateway: GatewayTarget) =>
+const shown = (value: unknown, gateway: GatewayTarget) =>
   value === gateway.key && gateway.key !== "" ? "(the gateway key)" : JSON.stringify(value)
 
 const connectTool = async (tool: FileTool, options: ConnectOptions) => {
@@ -46,7 +46,7 @@ const connectTool = async (tool: FileTool, options: ConnectOptions) => {
       changed: result.changed,
       created: result.created,
       url: tool.urlFor(gateway),
-      settings: Object.fromEntries(settings.map(({ path, value }) => [path.join("."), shown(path, value, gateway)])),
+      settings: Object.fromEntries(settings.map(({ path, value }) => [path.join("."), shown(value, gateway)])),
       warnings
     })
     return 0
@@ -57,7 +57,7 @@ const connectTool = async (tool: FileTool, options: ConnectOptions) => {
         tildify(result.file)
       }`
     )
-    for (const { path, value } of settings) console.log(`  ${path.join(".")} = ${shown(path, value, gateway)}`)
+    for (const { path, value } of settings) console.log(`  ${path.join(".")} = ${shown(value, gateway)}`)
     const project = tool.id === "claude-project" ? " --project" : ""
     console.log(
       dim(`undo: isartor connect ${tool.id.replace("-project", "")}${project} --disconnect (restores the file exactly)`)
