@@ -58,6 +58,24 @@ before(async () => {
           : {}),
         body: Buffer.concat(chunks)
       })
+      if (request.url === "/chat/completions" && JSON.parse(Buffer.concat(chunks).toString()).stream === true) {
+        // Copilot streams: OpenAI's SSE chunks, a finish reason, then [DONE].
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        const chunk = (delta: object, finish: string | null) =>
+          `data: ${
+            JSON.stringify({
+              id: "chatcmpl-fake",
+              object: "chat.completion.chunk",
+              created: 1_700_000_000,
+              model: "gpt-4o",
+              choices: [{ index: 0, delta, finish_reason: finish }]
+            })
+          }\n\n`
+        response.write(chunk({ role: "assistant", content: "Par" }, null))
+        response.write(chunk({ content: "is." }, null))
+        response.end(chunk({}, "stop") + "data: [DONE]\n\n")
+        return
+      }
       if (request.url === "/chat/completions") {
         response.writeHead(200, { "content-type": "application/json" })
         response.end(JSON.stringify(COMPLETION))
@@ -360,6 +378,76 @@ describe("chat requests through the pipeline", () => {
       assert.equal(other.headers["x-isartor-layer"], "l3", "another account never gets account A's answer")
       assert.equal(calls().length, before + 2)
       assert.equal(calls().at(-1)!.auth, "Bearer ghu_account_b")
+    } finally {
+      await cached.close()
+      await chat.close()
+    }
+  })
+})
+
+describe("streamed chat requests through the pipeline", () => {
+  it("a streamed answer comes through as SSE and its replay is an L1a hit, for Node and for curl", async (t) => {
+    const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
+    const chat = await startChatPipeline({ env: {}, upstreamCa: upstreamCa.certPem })
+    const cached = await startProxy({
+      port: 0,
+      authority: proxyCa,
+      intercept: HOSTS,
+      upstreamCa: upstreamCa.certPem,
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      chat
+    })
+    try {
+      const body = JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "Stream it" }] })
+      const headers = { authorization: "Bearer ghu_streamer", "content-type": "application/json" }
+      const calls = () => upstream.seen.filter((seen) => seen.path === "/chat/completions").length
+      const before = calls()
+      const text = (sse: string) =>
+        sse.split("\n").filter((line) => line.startsWith("data: {")).map((line) =>
+          JSON.parse(line.slice(6)).choices[0]?.delta?.content ?? ""
+        ).join("")
+
+      const first = await viaProxy(cached.port, "copilot.test", proxyCa.certPem, {
+        method: "POST",
+        path: "/chat/completions",
+        headers,
+        body: Buffer.from(body)
+      })
+      assert.equal(first.status, 200)
+      assert.match(String(first.headers["content-type"]), /text\/event-stream/)
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      assert.equal(text(first.body.toString()), "Paris.")
+      assert.match(first.body.toString(), /data: \[DONE\]/)
+      assert.equal(calls(), before + 1)
+
+      const curl = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          "curl",
+          [
+            "-sS",
+            "-i",
+            "--proxy",
+            cached.url,
+            "--cacert",
+            proxyCa.certFile,
+            "-H",
+            "Authorization: Bearer ghu_streamer",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            "https://copilot.test/chat/completions"
+          ],
+          { env: { PATH: process.env.PATH ?? "" } },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr })
+        )
+      })
+      if (curl.code === -1 && /ENOENT/.test(curl.stderr)) return t.skip("curl is not installed")
+      assert.equal(curl.code, 0, curl.stderr)
+      assert.match(curl.stdout, /^x-isartor-layer: l1a\r?$/im)
+      assert.equal(text(curl.stdout), "Paris.")
+      assert.equal(calls(), before + 1, "the replay never reached the host")
     } finally {
       await cached.close()
       await chat.close()
