@@ -18,6 +18,8 @@ interface Ticket {
   readonly origin: Origin
   readonly path: string
   readonly headers: IncomingHttpHeaders
+  /** The host's last refusal, as it sent it: the client gets that, not the gateway's translation of it. */
+  refusal?: { readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer }
 }
 
 const HOP_BY_HOP = new Set([
@@ -75,7 +77,24 @@ export const startChatPipeline = async (options: {
       headers: { ...passable(ticket.headers), host: ticket.origin.host },
       ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
     }, (answer) => {
-      response.writeHead(answer.statusCode ?? 502, passable(answer.headers))
+      const status = answer.statusCode ?? 502
+      const headers = passable(answer.headers)
+      if (status >= 400) {
+        const chunks: Array<Buffer> = []
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk))
+        answer.on("end", () => {
+          const body = Buffer.concat(chunks)
+          ticket.refusal = {
+            status,
+            headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)])),
+            body
+          }
+          response.writeHead(status, headers)
+          response.end(body)
+        })
+        return
+      }
+      response.writeHead(status, headers)
       answer.pipe(response)
     })
     upstream.on("error", (error) => {
@@ -117,6 +136,14 @@ export const startChatPipeline = async (options: {
     )
     // The ticket lives until the answer has been read: a streamed answer is still being relayed until then.
     const release = () => tickets.delete(ticketId)
+    // A refusal of the host's (an expired token's 401, a 429 with its Retry-After) reaches the tool as the host
+    // sent it, so the tool reacts as it would without the proxy: the gateway would report it as its own 502.
+    const refusal = tickets.get(ticketId)?.refusal
+    if (refusal !== undefined && response.status >= 400) {
+      release()
+      await response.body?.cancel()
+      return new Response(new Uint8Array(refusal.body), { status: refusal.status, headers: refusal.headers })
+    }
     if (response.body === null) {
       release()
       return response

@@ -32,6 +32,7 @@ const COMPLETION = {
   choices: [{ index: 0, message: { role: "assistant", content: "Paris." }, finish_reason: "stop" }],
   usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }
 }
+const EXPIRED = "{\"error\":{\"message\":\"token expired\",\"code\":\"token_expired\"}}"
 let proxy: RunningProxy
 const ANSWER = Buffer.from("{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\"}]}\n\u00e9\u0000 raw bytes")
 
@@ -58,6 +59,11 @@ before(async () => {
           : {}),
         body: Buffer.concat(chunks)
       })
+      if (request.url === "/chat/completions" && request.headers.authorization === "Bearer ghu_expired") {
+        response.writeHead(401, { "content-type": "application/json" })
+        response.end(EXPIRED)
+        return
+      }
       if (request.url === "/chat/completions" && JSON.parse(Buffer.concat(chunks).toString()).stream === true) {
         // Copilot streams: OpenAI's SSE chunks, a finish reason, then [DONE].
         response.writeHead(200, { "content-type": "text/event-stream" })
@@ -374,9 +380,14 @@ describe("chat requests through the pipeline", () => {
       assert.equal(JSON.parse(second.body.toString()).choices[0].message.content, "Paris.")
       assert.equal(calls().length, before + 1, "answered without reaching the host")
 
+      // The host's own refusal reaches the tool as it was sent (Copilot refreshes its token on a 401).
+      const expired = await ask("ghu_expired")
+      assert.equal(expired.status, 401)
+      assert.equal(expired.body.toString(), EXPIRED)
+
       const other = await ask("ghu_account_b")
       assert.equal(other.headers["x-isartor-layer"], "l3", "another account never gets account A's answer")
-      assert.equal(calls().length, before + 2)
+      assert.equal(calls().length, before + 3)
       assert.equal(calls().at(-1)!.auth, "Bearer ghu_account_b")
     } finally {
       await cached.close()
