@@ -43,7 +43,9 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
     log,
     gateway: {
       log: { info: () => {}, warn: log },
-      ...(config.cache_mode === "exact" ? {} : { semantic: await host.semantic(env) })
+      ...(config.cache_mode === "exact" ? {} : { semantic: await host.semantic(env) }),
+      // With Redis the proxy's answers live beside the gateway's, under each caller's own scope.
+      ...(config.cache_backend === "redis" ? { redis: (await import("../../runtimes/redis.ts")).connectRedis } : {})
     }
   })
   let running
