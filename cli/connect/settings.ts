@@ -1,3 +1,4 @@
+import { dirname } from "node:path"
 import { isDeepStrictEqual } from "node:util"
 import { CliFailure } from "../output.ts"
 import {
@@ -150,7 +151,7 @@ export const connectFile = (
     original: record?.original ?? found.text ?? null,
     written: sha256(text),
     createdDirs: record?.createdDirs ??
-      (found.text === undefined ? missingDirs(found.path.replace(/[/\\][^/\\]*$/, "")) : []),
+      (found.text === undefined ? missingDirs(dirname(found.path)) : []),
     createdContainers: [...containers.values()],
     changes: [...changes.values()],
     connectedAt: record?.connectedAt ?? new Date().toISOString()

@@ -324,3 +324,22 @@ describe("isartor connect copilot / antigravity", () => {
     })
   })
 })
+
+describe("a symlinked settings file", () => {
+  it("is edited at its target, and stays a symlink", async () => {
+    const { lstatSync, symlinkSync } = await import("node:fs")
+    await withUser({}, async (user, connect) => {
+      const original = fixture("claude-settings.json")
+      const target = placed(join(user.home, "dotfiles"), "claude.json", original)
+      mkdirSync(join(user.home, ".claude"))
+      const link = join(user.home, ".claude", "settings.json")
+      symlinkSync(target, link)
+      assert.equal((await connect("claude", "--url", URL_)).code, 0)
+      assert.ok(lstatSync(link).isSymbolicLink(), "the link is not replaced by a file")
+      assert.equal(JSON.parse(readFileSync(target, "utf8")).env.ANTHROPIC_BASE_URL, URL_)
+      assert.equal((await connect("claude", "--disconnect")).code, 0)
+      assert.ok(lstatSync(link).isSymbolicLink())
+      assert.equal(readFileSync(target, "utf8"), original)
+    })
+  })
+})
