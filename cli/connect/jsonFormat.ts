@@ -21,10 +21,15 @@ const formatting = (text: string): FormattingOptions => {
  * JSON settings edited in place (jsonc-parser: only the touched property changes; comments, order and spacing
  * stay). `comments` allows VS Code's JSONC (comments, trailing commas); Claude Code's files are strict JSON.
  */
+/** A byte-order mark (Windows editors add one) is kept as it is and out of the parser's way. */
+const withoutBom = (text: string, edit: (body: string) => string) =>
+  text.startsWith("\uFEFF") ? "\uFEFF" + edit(text.slice(1)) : edit(text)
+
 export const jsonFormat = (comments: boolean): SettingsFormat => ({
   name: comments ? "JSON with comments" : "JSON",
   empty: "{}\n",
-  parse: (text) => {
+  parse: (withBom) => {
+    const text = withBom.replace(/^\uFEFF/, "")
     if (text.trim() === "") return {}
     const errors: Array<ParseError> = []
     const value = parse(text, errors, { allowTrailingComma: comments, disallowComments: !comments })
@@ -35,10 +40,14 @@ export const jsonFormat = (comments: boolean): SettingsFormat => ({
     }
     return value as Record<string, unknown>
   },
-  set: (text, path, value) =>
-    applyEdits(
-      text.trim() === "" ? "{}\n" : text,
-      modify(text.trim() === "" ? "{}\n" : text, [...path], value, { formattingOptions: formatting(text) })
-    ),
-  remove: (text, path) => applyEdits(text, modify(text, [...path], undefined, { formattingOptions: formatting(text) }))
+  set: (withBom, path, value) =>
+    withoutBom(withBom, (text) => {
+      const base = text.trim() === "" ? "{}\n" : text
+      return applyEdits(base, modify(base, [...path], value, { formattingOptions: formatting(base) }))
+    }),
+  remove: (withBom, path) =>
+    withoutBom(
+      withBom,
+      (text) => applyEdits(text, modify(text, [...path], undefined, { formattingOptions: formatting(text) }))
+    )
 })

@@ -86,7 +86,7 @@ export const tomlFormat: SettingsFormat = {
   empty: "",
   parse: (text) => {
     try {
-      return plain(parse(text)) as Record<string, unknown>
+      return plain(parse(text.replace(/^\uFEFF/, ""))) as Record<string, unknown>
     } catch (error) {
       throw new Error(error instanceof TomlError ? error.message.split("\n")[0]! : String(error))
     }
