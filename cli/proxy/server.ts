@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { connect as tcpConnect, type Socket } from "node:net"
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls"
+import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSocket } from "node:tls"
 import { type Authority, leafMinter } from "./ca.ts"
 import { type ChatPipeline, isChatRequest, sendResponse } from "./pipeline.ts"
 
@@ -132,6 +132,33 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     request.pipe(upstream)
   }
   const inner = createServer(forward)
+  // An upgrade (a WebSocket) on a listed host goes to the host as it came, and its bytes flow both ways unread.
+  inner.on("upgrade", (request: IncomingMessage, client: Socket, head: Buffer) => {
+    const target = targets.get(request.socket)!
+    const where = resolve(target.host, target.port)
+    const upstream = tlsConnect({
+      host: where.host,
+      port: where.port,
+      servername: target.host,
+      ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
+    }, () => {
+      const lines = [`${request.method} ${request.url} HTTP/1.1`]
+      for (let i = 0; i < request.rawHeaders.length; i += 2) {
+        lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`)
+      }
+      upstream.write(lines.join("\r\n") + "\r\n\r\n")
+      if (head.length > 0) upstream.write(head)
+      upstream.pipe(client)
+      client.pipe(upstream)
+    })
+    track(upstream)
+    upstream.on("error", (error) => {
+      log(`${target.host}: ${error.message}`)
+      client.destroy()
+    })
+    client.on("error", () => upstream.destroy())
+    client.on("close", () => upstream.destroy())
+  })
 
   const tunnel = (client: Socket, host: string, port: number, head: Buffer) => {
     const where = resolve(host, port)

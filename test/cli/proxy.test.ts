@@ -91,6 +91,17 @@ before(async () => {
       response.end(request.method === "POST" ? Buffer.concat(chunks) : ANSWER)
     })
   })
+  // A WebSocket-style upgrade: 101, then every byte echoed back in upper case.
+  server.on("upgrade", (request, socket) => {
+    seen.push({
+      host: (socket as TLSSocket).servername || "",
+      method: "UPGRADE",
+      path: request.url!,
+      body: Buffer.alloc(0)
+    })
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    socket.on("data", (chunk: Buffer) => socket.write(chunk.toString().toUpperCase()))
+  })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   upstream = { port: (server.address() as AddressInfo).port, seen, close: () => server.close() }
   proxy = await startProxy({
@@ -200,6 +211,35 @@ describe("isartor proxy", () => {
     })
     assert.deepEqual(posted.body, body)
     assert.deepEqual(upstream.seen.at(-1)!.body, body)
+  })
+
+  it("carries an upgrade (a WebSocket) on a listed host through to the host, both ways", async () => {
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const connect = httpRequest({ host: "127.0.0.1", port: proxy.port, method: "CONNECT", path: "copilot.test:443" })
+      connect.on("connect", (_response, socket) => {
+        const secure = tlsConnect({ socket, servername: "copilot.test", ca: proxyCa.certPem }, () => {
+          secure.write(
+            "GET /realtime HTTP/1.1\r\nHost: copilot.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+          )
+        })
+        let received = ""
+        secure.on("data", (chunk: Buffer) => {
+          received += chunk.toString()
+          if (received.includes("\r\n\r\n") && !received.includes("ping")) secure.write("ping")
+          if (received.includes("PING")) {
+            secure.destroy()
+            resolve(received)
+          }
+        })
+        secure.on("error", reject)
+        secure.on("close", () => reject(new Error(`closed before the echo: ${received}`)))
+      })
+      connect.on("error", reject)
+      connect.end()
+    })
+    assert.match(echoed, /^HTTP\/1\.1 101 /)
+    assert.match(echoed, /PING$/)
+    assert.deepEqual(upstream.seen.at(-1)!.path, "/realtime")
   })
 
   it("tunnels a host that is not listed without reading it: the client sees the host's own certificate", async () => {
