@@ -1,9 +1,21 @@
 import { dim, green, printJson, yellow } from "../output.ts"
 import { stateDir } from "../state.ts"
 import { exportLine, parseShell, PROXY_VARS, unsetLine } from "./env.ts"
-import { tildify } from "./files.ts"
+import { readSettingsFile, tildify } from "./files.ts"
 import { connectFile, disconnectFile } from "./settings.ts"
+import type { FileTool } from "./tools.ts"
 import { vscodeTool } from "./vscode.ts"
+
+/** The editor's own proxy before this connect, if it had one (a corporate proxy is replaced, not chained). */
+const readEarlierProxy = (tool: FileTool) => {
+  try {
+    const found = readSettingsFile(tool.file)
+    const value = found.text === undefined ? undefined : tool.format.parse(found.text)["http.proxy"]
+    return typeof value === "string" && value !== "" ? value : undefined
+  } catch {
+    return undefined // connectFile says why it cannot read or parse the file
+  }
+}
 
 export interface ProxyToolOptions {
   readonly disconnect?: boolean
@@ -49,6 +61,7 @@ export const connectProxyTool = async (id: "copilot" | "antigravity", options: P
     }
     return 0
   }
+  const earlier = readEarlierProxy(tool)
   const result = connectFile(
     tool.id,
     tool.format,
@@ -70,6 +83,14 @@ export const connectProxyTool = async (id: "copilot" | "antigravity", options: P
       ? `${green("connected", process.stderr)} ${tool.name}: "http.proxy": "${target.url}" in ${tildify(result.file)}`
       : `${tool.name} already goes through ${target.url}: ${tildify(result.file)} unchanged`
   )
+  if (result.changed && earlier !== undefined && earlier !== target.url) {
+    say(
+      yellow(
+        `warning: it replaces the editor's proxy ${earlier} while connected (isartor proxy does not chain to it)`,
+        process.stderr
+      )
+    )
+  }
   say(
     dim(
       `the editor must trust the proxy's CA: start it from a shell with NODE_EXTRA_CA_CERTS=${

@@ -284,6 +284,7 @@ describe("isartor connect copilot / antigravity", () => {
         ),
         "one value changed; comments, tabs and trailing commas stay"
       )
+      assert.match(connected.stderr, /replaces the editor's proxy http:\/\/proxy\.corp\.example:3128/)
       const caFile = join(user.home, "state", "proxy", "ca.pem")
       assert.equal(
         connected.stdout,
