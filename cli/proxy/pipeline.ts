@@ -18,6 +18,8 @@ interface Ticket {
   readonly origin: Origin
   readonly path: string
   readonly headers: IncomingHttpHeaders
+  /** Whether the gateway asked the host (through the relay) at all. */
+  relayed?: boolean
   /** The host's last refusal, as it sent it: the client gets that, not the gateway's translation of it. */
   refusal?: { readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer }
 }
@@ -68,6 +70,7 @@ export const startChatPipeline = async (options: {
       response.end(JSON.stringify({ error: { message: "isartor proxy: unknown relay ticket" } }))
       return
     }
+    ticket.relayed = true
     const upstream = httpsRequest({
       host: ticket.origin.connectHost,
       port: ticket.origin.connectPort,
@@ -122,8 +125,11 @@ export const startChatPipeline = async (options: {
     readTextFile
   }, options.gateway)
 
-  /** Answers one intercepted chat request: from the caches, the router, or the original host. */
-  const answer = async (request: IncomingMessage, body: Buffer, origin: Origin): Promise<Response> => {
+  /**
+   * Answers one intercepted chat request: from the caches, the router, or the original host; undefined when the
+   * gateway refused it without asking the host, which then gets the request as it was.
+   */
+  const answer = async (request: IncomingMessage, body: Buffer, origin: Origin): Promise<Response | undefined> => {
     const ticketId = `${TICKET_PREFIX}${randomBytes(16).toString("hex")}`
     tickets.set(ticketId, { origin, path: request.url ?? "/", headers: request.headers })
     const headers = new Headers()
@@ -138,7 +144,14 @@ export const startChatPipeline = async (options: {
     const release = () => tickets.delete(ticketId)
     // A refusal of the host's (an expired token's 401, a 429 with its Retry-After) reaches the tool as the host
     // sent it, so the tool reacts as it would without the proxy: the gateway would report it as its own 502.
-    const refusal = tickets.get(ticketId)?.refusal
+    const ticket = tickets.get(ticketId)
+    if (!response.ok && ticket?.relayed !== true) {
+      // Refused by the gateway itself (a request shape it does not take): undefined, and the host gets it as it was.
+      release()
+      await response.body?.cancel()
+      return undefined
+    }
+    const refusal = ticket?.refusal
     if (refusal !== undefined && response.status >= 400) {
       release()
       await response.body?.cancel()

@@ -84,26 +84,14 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     socket.on("close", () => sockets.delete(socket))
   }
 
-  /** One request read from an intercepted connection, sent on to the original host. */
-  const forward = (request: IncomingMessage, response: ServerResponse) => {
-    const target = targets.get(request.socket)!
+  /** A request sent on to the original host as it came; `body` when it has been read already. */
+  const passOn = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    target: { host: string; port: number },
+    body?: Buffer
+  ) => {
     const where = resolve(target.host, target.port)
-    const chat = options.chat
-    if (chat && isChatRequest(request.method, request.url)) {
-      const chunks: Array<Buffer> = []
-      request.on("data", (chunk: Buffer) => chunks.push(chunk))
-      request.on("end", () => {
-        const origin = { host: target.host, port: target.port, connectHost: where.host, connectPort: where.port }
-        chat.answer(request, Buffer.concat(chunks), origin).then((answer) => sendResponse(answer, response)).catch(
-          (error: Error) => {
-            log(`${target.host}: ${error.message}`)
-            if (!response.headersSent) response.writeHead(502, { "content-type": "application/json" })
-            response.end(JSON.stringify({ error: { message: `isartor proxy: ${error.message}` } }))
-          }
-        )
-      })
-      return
-    }
     const headers = Object.fromEntries(
       Object.entries(request.headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
     )
@@ -129,7 +117,30 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
         response.end(JSON.stringify({ error: { message: `isartor proxy: ${target.host}: ${error.message}` } }))
       } else response.destroy(error)
     })
-    request.pipe(upstream)
+    if (body === undefined) request.pipe(upstream)
+    else upstream.end(body)
+  }
+
+  /** One request read from an intercepted connection: a chat request to the pipeline, anything else to the host. */
+  const forward = (request: IncomingMessage, response: ServerResponse) => {
+    const target = targets.get(request.socket)!
+    const where = resolve(target.host, target.port)
+    const chat = options.chat
+    if (!chat || !isChatRequest(request.method, request.url)) return passOn(request, response, target)
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      const body = Buffer.concat(chunks)
+      const origin = { host: target.host, port: target.port, connectHost: where.host, connectPort: where.port }
+      chat.answer(request, body, origin).then((answer) =>
+        // The gateway refused it without asking the host (a shape it does not take): the host decides instead.
+        answer === undefined ? passOn(request, response, target, body) : sendResponse(answer, response)
+      ).catch((error: Error) => {
+        log(`${target.host}: ${error.message}`)
+        if (!response.headersSent) response.writeHead(502, { "content-type": "application/json" })
+        response.end(JSON.stringify({ error: { message: `isartor proxy: ${error.message}` } }))
+      })
+    })
   }
   const inner = createServer(forward)
   // An upgrade (a WebSocket) on a listed host goes to the host as it came, and its bytes flow both ways unread.

@@ -420,6 +420,19 @@ describe("chat requests through the pipeline", () => {
       assert.equal(JSON.parse(second.body.toString()).choices[0].message.content, "Paris.")
       assert.equal(calls().length, before + 1, "answered without reaching the host")
 
+      // A shape the gateway refuses (its own 400) is the host's to judge: sent on as it was, answered by the host.
+      const odd = Buffer.from("{\"model\":\"gpt-4o\",\"messages\":\"not a list\"}")
+      const passed = await viaProxy(cached.port, "copilot.test", proxyCa.certPem, {
+        method: "POST",
+        path: "/chat/completions",
+        headers: { authorization: "Bearer ghu_account_a", "content-type": "application/json" },
+        body: odd
+      })
+      assert.equal(passed.status, 200)
+      assert.equal(passed.headers["x-isartor-layer"], undefined)
+      assert.deepEqual(calls().at(-1)!.body, odd, "the host got the client's bytes")
+      assert.equal(calls().length, before + 2)
+
       // The host's own refusal reaches the tool as it was sent (Copilot refreshes its token on a 401).
       const expired = await ask("ghu_expired")
       assert.equal(expired.status, 401)
@@ -427,7 +440,7 @@ describe("chat requests through the pipeline", () => {
 
       const other = await ask("ghu_account_b")
       assert.equal(other.headers["x-isartor-layer"], "l3", "another account never gets account A's answer")
-      assert.equal(calls().length, before + 3)
+      assert.equal(calls().length, before + 4)
       assert.equal(calls().at(-1)!.auth, "Bearer ghu_account_b")
     } finally {
       await cached.close()
