@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http"
 import { request as httpsRequest } from "node:https"
 import type { AddressInfo } from "node:net"
-import { Readable } from "node:stream"
+import { pipeline, Readable } from "node:stream"
 import { type GatewayOptions, startGateway } from "../../core/Gateway.ts"
 import { readTextFile } from "../../runtimes/shared.ts"
 
@@ -200,5 +200,6 @@ export const sendResponse = async (
   })
   out.writeHead(response.status, headers)
   if (response.body === null) return void out.end()
-  Readable.fromWeb(response.body as import("node:stream/web").ReadableStream).pipe(out)
+  // pipeline, not pipe: a client that leaves mid-stream cancels the answer (and releases its ticket) at once.
+  pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), out, () => {})
 }
