@@ -510,7 +510,8 @@ export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Prom
           return void res.end(JSON.stringify(response))
         }
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-        return void streamResponse(res, response, fault === "break-stream" ? 2 : undefined)
+        const cut = fault === "break-stream" || fault === "truncate-stream" ? 2 : undefined
+        return void streamResponse(res, response, cut, fault === "truncate-stream" ? "truncate" : "break")
       }
       // What the caller authenticated with, as an upstream quoting it in an error would show it.
       const { authorization, "x-api-key": anthropicKey, "x-goog-api-key": geminiKey, "api-key": azureKey } = req.headers

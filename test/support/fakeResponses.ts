@@ -95,7 +95,13 @@ export const responseObject = (id: string, body: Json, reply: ResponsesReply, mo
 }
 
 /** The response as the API streams it: every item announced, its text word by word, then `response.completed`. */
-export const streamResponse = async (res: ServerResponse, response: Json, breakAfterWords?: number) => {
+export const streamResponse = async (
+  res: ServerResponse,
+  response: Json,
+  breakAfterWords?: number,
+  /** After `breakAfterWords`: destroy the socket, or end the stream cleanly with no `response.completed`. */
+  how: "break" | "truncate" = "break"
+) => {
   let sequence = 0
   const event = (type: string, data: Json) =>
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`)
@@ -112,7 +118,7 @@ export const streamResponse = async (res: ServerResponse, response: Json, breakA
       event("response.content_part.added", { ...at, content_index: 0, part: { type: "output_text", text: "" } })
       const text = String(item.content[0].text)
       for (const [count, word] of words(text).entries()) {
-        if (count === breakAfterWords) return void res.destroy()
+        if (count === breakAfterWords) return void (how === "break" ? res.destroy() : res.end())
         event("response.output_text.delta", { ...at, content_index: 0, delta: word })
         await new Promise((resolve) => setTimeout(resolve, 1))
       }
