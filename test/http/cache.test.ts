@@ -225,7 +225,8 @@ describe("cache entries on Redis, two replicas", () => {
       let hit: Awaited<ReturnType<typeof ask>> | undefined
       assert.ok(
         await eventually(async () => {
-          hit = await ask(b, "How can I reset my router?")
+          // Not stored: an attempt that comes before A's entry reaches B must not become B's own exact entry.
+          hit = await ask(b, "How can I reset my router?", { "cache-control": "no-store" })
           return hit.layer === "l1b"
         }),
         "replica B serves the paraphrase from L1b"
