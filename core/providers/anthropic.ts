@@ -24,9 +24,7 @@ export const anthropic: ProviderDefinition = {
     const headers = { ...authHeaders, "anthropic-version": ANTHROPIC_VERSION }
     const send = (request: ChatRequest, model: string, stream: boolean) => {
       if (key === "") {
-        return Effect.fail(
-          transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`)
-        )
+        return Effect.fail(transport.notConfigured(settings.keyVariable))
       }
       const accept = stream ? "text/event-stream" : "application/json"
       const source = request.source
@@ -75,9 +73,7 @@ export const anthropic: ProviderDefinition = {
       // The client's body as it wrote it (same API), with the provider's model when one is configured.
       countTokens: (body) => {
         if (key === "") {
-          return Effect.fail(
-            transport.fail("NotConfigured", `no provider key is configured for anthropic: set ${settings.keyVariable}`)
-          )
+          return Effect.fail(transport.notConfigured(settings.keyVariable))
         }
         const { max_tokens: _max, stream: _stream, ...counted } = body
         return transport.post(

@@ -18,9 +18,7 @@ export const gemini: ProviderDefinition = {
     const key = Redacted.value(settings.apiKey)
     const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
       if (key === "") {
-        return Effect.fail(
-          transport.fail("NotConfigured", `no provider key is configured for gemini: set ${settings.keyVariable}`)
-        )
+        return Effect.fail(transport.notConfigured(settings.keyVariable))
       }
       const untranslatable = untranslatableTools(body, "gemini")
       if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))

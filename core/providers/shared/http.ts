@@ -65,6 +65,17 @@ export interface Transport {
     message: string,
     extra?: { upstreamStatus?: number; retryAfterMs?: number }
   ) => ProviderError
+  /** The failure of a call to a provider that needs a key and has none, naming the variable that sets it. */
+  readonly notConfigured: (keyVariable: string) => ProviderError
+  /**
+   * The JSON answer when it has the shape `isWellFormed` checks, else an upstream failure naming what it is not:
+   * a 200 whose body no renderer or cache can use is never an answer.
+   */
+  readonly wellFormedJson: <A>(
+    response: Response,
+    isWellFormed: (answer: unknown) => answer is A,
+    notWhat: string
+  ) => Effect.Effect<A, ProviderError>
   /** POSTs JSON; a non-2xx answer becomes a `ProviderError` whose reason follows the status. */
   readonly post: (url: string, headers: Record<string, string>, body: unknown) => Effect.Effect<Response, ProviderError>
   readonly json: <A>(response: Response) => Effect.Effect<A, ProviderError>
@@ -91,8 +102,21 @@ export const makeTransport = (
     // As in `scrub`: a key too short to be a key is not looked for in every chunk of every answer.
     text: key.length >= 4 ? (text) => (text.includes(key) ? text.split(key).join("[redacted]") : text) : (text) => text
   }
+  const json = <A>(response: Response) =>
+    Effect.tryPromise({
+      try: () => response.json() as Promise<A>,
+      catch: () =>
+        fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
+    })
   return {
     fail,
+    notConfigured: (keyVariable) =>
+      fail("NotConfigured", `no provider key is configured for ${provider}: set ${keyVariable}`),
+    wellFormedJson: (response, isWellFormed, notWhat) =>
+      Effect.flatMap(json<unknown>(response), (answer) =>
+        isWellFormed(answer)
+          ? Effect.succeed(answer)
+          : Effect.fail(fail("Upstream", `upstream answer is not ${notWhat}`, { upstreamStatus: response.status }))),
     post: (url, headers, body) =>
       Effect.gen(function*() {
         // Serialised before the call: a body that cannot be serialised is not a network failure to retry.
@@ -127,12 +151,7 @@ export const makeTransport = (
           ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
         })
       }),
-    json: <A>(response: Response) =>
-      Effect.tryPromise({
-        try: () => response.json() as Promise<A>,
-        catch: () =>
-          fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
-      }),
+    json,
     stream: (response, translation) => {
       const body = response.body
       if (body === null) {

@@ -1,6 +1,6 @@
 import { Effect, Redacted } from "effect"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
-import { type Completion, isWellFormed } from "../../domain/Completion.ts"
+import { isWellFormed } from "../../domain/Completion.ts"
 import type { ProviderError } from "../../domain/errors.ts"
 import { untranslatedFields } from "../../formats/anthropic/request.ts"
 import { makeTransport, sourcePayload } from "./http.ts"
@@ -43,6 +43,13 @@ export interface OpenAICompatibleOptions {
   }
 }
 
+const isObject = (answer: unknown): answer is Record<string, unknown> =>
+  typeof answer === "object" && answer !== null && !Array.isArray(answer)
+const isResponse = (answer: unknown): answer is Record<string, unknown> =>
+  isObject(answer) && answer.object === "response" && Array.isArray(answer.output)
+const isEmbeddingList = (answer: unknown): answer is Record<string, unknown> =>
+  isObject(answer) && Array.isArray(answer.data)
+
 /** The shared base: any server that speaks OpenAI Chat Completions, JSON and SSE. Bodies pass through as they are. */
 export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings: ProviderSettings): ProviderClient => {
   const transport = makeTransport(options.id, settings)
@@ -53,12 +60,10 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
     ...(key !== "" ? (options.headers ?? ((k) => ({ authorization: `Bearer ${k}` })))(key, settings) : {})
   }
 
+  const notConfigured = () => Effect.fail(transport.notConfigured(settings.keyVariable))
+
   const send = (request: ChatRequest, stream: boolean) => {
-    if (!configured) {
-      return Effect.fail(
-        transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`)
-      )
-    }
+    if (!configured) return notConfigured()
     const accept = stream ? "text/event-stream" : "application/json"
     const source = request.source
     // An OpenAI client's request goes as it came, with its organisation and project unless the gateway sets its own.
@@ -88,10 +93,6 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
 
   const embeddingsUrl = embeddingsEndpoint(url)
   const responsesOptions = options.responses
-  const notConfigured = () =>
-    Effect.fail(
-      transport.fail("NotConfigured", `no provider key is configured for ${options.id}: set ${settings.keyVariable}`)
-    )
 
   return {
     id: options.id,
@@ -109,51 +110,25 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
           ): Effect.Effect<Record<string, unknown> | ReadableStream<Uint8Array>, ProviderError> =>
             stream
               ? transport.stream(response)
-              : Effect.flatMap(transport.json<Record<string, unknown>>(response), (answer) =>
-                answer.object === "response" && Array.isArray(answer.output)
-                  ? Effect.succeed(answer)
-                  : Effect.fail(
-                    transport.fail("Upstream", "upstream answer is not a response (no output)", { upstreamStatus: 200 })
-                  ))
+              : transport.wellFormedJson(response, isResponse, "a response (no output)")
           ),
           Effect.withSpan("Provider.responses", { attributes: { provider: options.id } })
         )
       }
     }),
     embed: (body) => {
-      if (!configured) {
-        return Effect.fail(
-          transport.fail(
-            "NotConfigured",
-            `no provider key is configured for ${options.id}: set ${settings.keyVariable}`
-          )
-        )
-      }
+      if (!configured) return notConfigured()
       return transport.post(embeddingsUrl, { accept: "application/json", ...headers }, {
         ...body,
         ...(settings.model ? { model: settings.model } : {})
       }).pipe(
-        Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
-        Effect.flatMap((answer) =>
-          Array.isArray(answer.data)
-            ? Effect.succeed(answer)
-            : Effect.fail(
-              transport.fail("Upstream", "upstream answer is not an embedding list (no data)", { upstreamStatus: 200 })
-            )
-        )
+        Effect.flatMap((response) => transport.wellFormedJson(response, isEmbeddingList, "an embedding list (no data)"))
       )
     },
     complete: (request) =>
       send(request, false).pipe(
-        Effect.flatMap((response) => transport.json<Completion>(response)),
-        Effect.flatMap((completion) =>
-          isWellFormed(completion)
-            ? Effect.succeed(completion)
-            : Effect.fail(
-              transport.fail("Upstream", "upstream answer is not a chat completion (no id, choices or message)", {
-                upstreamStatus: 200
-              })
-            )
+        Effect.flatMap((response) =>
+          transport.wellFormedJson(response, isWellFormed, "a chat completion (no id, choices or message)")
         ),
         Effect.withSpan("Provider.complete", { attributes: { provider: options.id } })
       ),
