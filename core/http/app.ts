@@ -195,8 +195,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
     return new Response(answer.body, {
       headers: {
         "content-type": "application/json",
-        ...pipelineHeaders(answer.layer, answer.provider),
-        ...(answer.cacheKey ? { "x-isartor-cache-key": answer.cacheKey } : {})
+        ...pipelineHeaders(answer.layer, answer.provider, answer.cacheKey)
       }
     })
   })

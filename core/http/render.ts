@@ -11,10 +11,12 @@ import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } 
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
 
-export const pipelineHeaders = (layer: LayerName, provider?: string): Record<string, string> => ({
+/** Which layer answered, the provider when one did, and the cache entry the answer came from or was stored under. */
+export const pipelineHeaders = (layer: LayerName, provider?: string, cacheKey?: string): Record<string, string> => ({
   "x-isartor-layer": layer,
   "x-isartor-deflected": String(layer !== "l3"),
-  ...(provider ? { "x-isartor-provider": provider } : {})
+  ...(provider ? { "x-isartor-provider": provider } : {}),
+  ...(cacheKey ? { "x-isartor-cache-key": cacheKey } : {})
 })
 
 // No `connection` header: keep-alive is the server's call, and it must honour a client's `Connection: close`.
@@ -106,13 +108,12 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(open
 
 /** The headers every pipeline answer carries: which layer answered, and how. */
 export const answerHeaders = (answer: Answer): Record<string, string> => {
-  const headers = pipelineHeaders(answer.layer, answer.provider)
+  const headers = pipelineHeaders(answer.layer, answer.provider, answer.cacheKey)
   if (answer._tag === "Complete" && answer.similarity !== undefined) {
     headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
   }
   if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
-  if (answer.cacheKey !== undefined) headers["x-isartor-cache-key"] = answer.cacheKey
   // How long the answer has been in the cache, as an HTTP cache says it.
   if (answer._tag === "Complete" && answer.created !== undefined) {
     headers.age = String(Math.max(0, Math.floor((Date.now() - answer.created) / 1000)))

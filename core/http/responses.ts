@@ -132,10 +132,7 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
 
 /** The provider's own answer, as it gave it; a stored one replayed as events when the client asked for a stream. */
 const renderPassedThrough = (answer: PassThroughAnswer, stream: boolean): Response => {
-  const headers = {
-    ...pipelineHeaders(answer.layer, answer.provider),
-    ...(answer.cacheKey ? { "x-isartor-cache-key": answer.cacheKey } : {})
-  }
+  const headers = pipelineHeaders(answer.layer, answer.provider, answer.cacheKey)
   if (answer._tag === "Stream") return sse(answer.body, headers)
   return stream ? sse(responseToSse(answer.response), headers) : jsonResponse(200, answer.response, headers)
 }
