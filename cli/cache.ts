@@ -56,7 +56,8 @@ const request = async (options: CacheOptions, method: string, path: string, body
     throw new CliFailure(`cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`)
   }
   const answer = (await response.json().catch(() => ({}))) as Record<string, any>
-  if (response.status === 404 && path.startsWith("/admin/cache") && method !== "GET" && !path.includes("_")) {
+  // The gateway's own "no route" (no admin key set there), not an entry that is not found.
+  if (response.status === 404 && String(answer.error?.message ?? "").startsWith("no route for")) {
     throw new CliFailure(`${url} has no admin API: set ISARTOR__ADMIN_API_KEY on the gateway`)
   }
   if (!response.ok) {
