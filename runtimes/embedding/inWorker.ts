@@ -74,6 +74,8 @@ export const loadEmbedderInWorker = (
     let restartDelayMs = FIRST_RESTART_MS
     let restartTimer: ReturnType<typeof setTimeout> | undefined
     let fast: ((text: string) => Float32Array) | undefined
+    /** The worker `crashForTesting` is terminating: its last messages are not delivered. */
+    let crashing: Worker | undefined
 
     const rejectPending = (error: Error) => {
       for (const waiter of pending.values()) waiter.reject(error)
@@ -129,6 +131,9 @@ export const loadEmbedderInWorker = (
       },
       crashForTesting: async () => {
         if (state.kind === "disposed" || !workerRunning) return
+        // A thread that dies sends nothing more: an answer it had posted but not yet delivered is dropped with it,
+        // as a real crash would, so a batch in flight is always the one the crash takes.
+        crashing = worker
         const exited = once(worker, "exit")
         void worker.terminate()
         await exited
@@ -158,7 +163,7 @@ export const loadEmbedderInWorker = (
         scheduleRestart(reason)
       })
       current.on("message", (message: FromWorker) => {
-        if (current !== worker || state.kind === "disposed") return
+        if (current !== worker || current === crashing || state.kind === "disposed") return
         if ("staticTable" in message) {
           if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
           // USE-lite's fast first stage is ready: it runs on this thread from now on, across worker restarts.
