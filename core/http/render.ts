@@ -112,6 +112,7 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
   if (answer._tag === "Complete" && answer.similarity !== undefined) {
     headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
   }
+  if (answer._tag === "Complete" && answer.score !== undefined) headers["x-isartor-l1b-score"] = answer.score.toFixed(4)
   if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
   // How long the answer has been in the cache, as an HTTP cache says it.

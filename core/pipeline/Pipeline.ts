@@ -37,6 +37,8 @@ export type Answer =
     readonly created?: number | undefined
     /** On an L1b hit: the cosine similarity of the cached question. */
     readonly similarity?: number
+    /** On an L1b hit: the learned decision's score for (question, cached question), when a decision model decided. */
+    readonly score?: number | undefined
     /** On an L1b hit: which stage found it (the fast static encoder or the full model). */
     readonly stage?: "fast" | "model"
     /** When L2 classified the request: what it decided. */
@@ -132,6 +134,7 @@ export class Pipeline extends Context.Service<Pipeline, {
                 cacheKey: entryIdOf("l1b", hit.id),
                 created: hit.created,
                 similarity: hit.similarity,
+                score: hit.score,
                 stage: hit.stage
               })),
               timeSemantic,

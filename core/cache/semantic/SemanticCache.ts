@@ -24,6 +24,8 @@ export interface SemanticHit {
   readonly id: string
   readonly created?: number | undefined
   readonly similarity: number
+  /** The learned decision's score for the pair (question, cached question), when a decision model decided. */
+  readonly score?: number | undefined
   /** Which stage found it: the fast static encoder, or the full model. */
   readonly stage: "fast" | "model"
 }
