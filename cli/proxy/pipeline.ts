@@ -1,58 +1,60 @@
-import { randomBytes } from "node:crypto"
-import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http"
-import { request as httpsRequest } from "node:https"
-import type { AddressInfo } from "node:net"
-import { pipeline, Readable } from "node:stream"
-import { type GatewayOptions, startGateway } from "../../core/Gateway.ts"
+import { Context, Effect, Exit, Layer, Logger, ManagedRuntime, Metric } from "effect"
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
+import { pipeline as pipeStreams, Readable } from "node:stream"
+import { CacheKey } from "../../core/cache/CacheKey.ts"
+import { AppConfig } from "../../core/config/Config.ts"
+import { gatewayFromSources, type GatewayOptions } from "../../core/Gateway.ts"
+import { readCacheDirectives } from "../../core/http/cacheControl.ts"
+import { renderAnswer, renderFailure } from "../../core/http/render.ts"
+import { Pipeline } from "../../core/pipeline/Pipeline.ts"
+import { Upstream } from "../../core/pipeline/Upstream.ts"
+import { Provider } from "../../core/providers/Provider.ts"
 import { readTextFile } from "../../runtimes/shared.ts"
+import { geminiError, renderGemini } from "./geminiAnswer.ts"
+import { CurrentExchange, type Exchange, HOP_BY_HOP, type Origin, passThroughProvider } from "./passThrough.ts"
+import { decodeRequest, wireOf } from "./wire.ts"
 
-/** Where an intercepted request was going: the original host, and where it really is (tests resolve names). */
-export interface Origin {
-  readonly host: string
-  readonly port: number
-  readonly connectHost: string
-  readonly connectPort: number
+export type { Origin } from "./passThrough.ts"
+
+/** A chat request the pipeline can answer; everything else goes to the host unread. */
+export const isChatRequest = (method: string | undefined, url: string | undefined) => wireOf(method, url) !== undefined
+
+/** The headers provider SDKs send a key in (as the gateway reads them), and Gemini's `?key=`. */
+const CREDENTIAL_HEADERS = ["authorization", "x-api-key", "api-key", "x-goog-api-key", "ocp-apim-subscription-key"]
+
+/** Every credential the client sent, as one string: hashed into the cache scope, as for the gateway's callers. */
+const credentialOf = (headers: IncomingHttpHeaders, url: string): string => {
+  const found = new Set<string>()
+  for (const name of CREDENTIAL_HEADERS) {
+    const raw = headers[name]
+    const value = (Array.isArray(raw) ? raw.join(", ") : raw)?.trim()
+    if (!value) continue
+    found.add(name === "authorization" && /^bearer[ \t]/i.test(value) ? value.slice(7).trim() : value)
+  }
+  const key = new URLSearchParams(url.split("?", 2)[1] ?? "").get("key")
+  if (key) found.add(key)
+  return [...found].sort().join("\n")
 }
 
-interface Ticket {
-  readonly origin: Origin
-  readonly path: string
-  readonly headers: IncomingHttpHeaders
-  /** Whether the gateway asked the host (through the relay) at all. */
-  relayed?: boolean
-  /** The host's last refusal, as it sent it: the client gets that, not the gateway's translation of it. */
-  refusal?: { readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer }
+const header = (headers: IncomingHttpHeaders, name: string) => {
+  const value = headers[name]
+  return Array.isArray(value) ? value.join(", ") : value
 }
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "content-length"
-])
-
-const TICKET_HEADER = "openai-project"
-const TICKET_PREFIX = "isartor-proxy-"
-
-const passable = (headers: IncomingHttpHeaders) =>
-  Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())))
-
-/** A chat-completion request, which the pipeline can answer; everything else goes to the host unread. */
-export const isChatRequest = (method: string | undefined, path: string | undefined) =>
-  method === "POST" && /\/chat\/completions$/.test((path ?? "").split("?")[0]!)
+/** Effect's warnings (a dropped cache write, Redis unreachable) as the proxy's log lines. */
+const warningsTo = (log: (line: string) => void) =>
+  Logger.layer([
+    Logger.make(({ logLevel, message }) => {
+      if (logLevel !== "Warn" && logLevel !== "Error" && logLevel !== "Fatal") return
+      log((Array.isArray(message) ? message : [message]).map(String).join(" "))
+    })
+  ])
 
 /**
- * Chat requests the proxy intercepted, answered by an in-process gateway (L1a → L1b → L2 as configured); what it
- * cannot answer goes to the original host with the client's own headers and credentials — no provider key. The
- * gateway's L3 is a loopback relay: each request carries a one-use ticket in `OpenAI-Project` (a header the
- * gateway passes to an OpenAI-compatible upstream and leaves out of its cache key), which names the client's
- * original host, path and headers; the client's credential scopes the cache, as for direct callers.
+ * Chat requests the proxy intercepted, answered by the gateway's pipeline in this process (L1a → L1b → L2 as
+ * configured) whose L3 is the original host, asked with the client's own request and credentials. The caches are
+ * the gateway's (its configuration, its Redis when `cache_backend = redis`); the scope is a hash of the client's
+ * credential, as for direct callers, so two accounts never share an answer.
  */
 export const startChatPipeline = async (options: {
   readonly env: Record<string, string | undefined>
@@ -60,129 +62,101 @@ export const startChatPipeline = async (options: {
   readonly gateway?: GatewayOptions
   readonly log?: (line: string) => void
 }) => {
-  const tickets = new Map<string, Ticket>()
   const log = options.log ?? (() => {})
-  const relay = createServer((request, response) => {
-    const ticketId = String(request.headers[TICKET_HEADER] ?? "")
-    const ticket = tickets.get(ticketId)
-    if (!ticket) {
-      response.writeHead(502, { "content-type": "application/json" })
-      response.end(JSON.stringify({ error: { message: "isartor proxy: unknown relay ticket" } }))
-      return
-    }
-    ticket.relayed = true
-    const upstream = httpsRequest({
-      host: ticket.origin.connectHost,
-      port: ticket.origin.connectPort,
-      servername: ticket.origin.host,
-      method: "POST",
-      path: ticket.path,
-      headers: { ...passable(ticket.headers), host: ticket.origin.host },
-      ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
-    }, (answer) => {
-      const status = answer.statusCode ?? 502
-      const headers = passable(answer.headers)
-      if (status >= 400) {
-        const chunks: Array<Buffer> = []
-        answer.on("data", (chunk: Buffer) => chunks.push(chunk))
-        answer.on("end", () => {
-          const body = Buffer.concat(chunks)
-          ticket.refusal = {
-            status,
-            headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)])),
-            body
-          }
-          response.writeHead(status, headers)
-          response.end(body)
-        })
-        return
-      }
-      response.writeHead(status, headers)
-      answer.pipe(response)
-    })
-    upstream.on("error", (error) => {
-      log(`${ticket.origin.host}: ${error.message}`)
-      if (!response.headersSent) response.writeHead(502, { "content-type": "application/json" })
-      response.end(JSON.stringify({ error: { message: `isartor proxy: ${ticket.origin.host}: ${error.message}` } }))
-    })
-    request.pipe(upstream)
-  })
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve))
-  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/v1`
-  const gateway = await startGateway({
+  const sources = {
     env: {
       ...options.env,
-      ISARTOR__HOST_PORT: "127.0.0.1:0",
+      // The gateway's own provider is never asked (the proxy's L3 is the original host): no key is needed for it.
       ISARTOR__LLM_PROVIDER: "openai-compatible",
-      ISARTOR__EXTERNAL_LLM_URL: relayUrl,
+      ISARTOR__EXTERNAL_LLM_URL: "http://127.0.0.1:9/v1",
       ISARTOR__EXTERNAL_LLM_API_KEY: "",
       ISARTOR__FALLBACK_PROVIDERS: "",
-      ISARTOR__GATEWAY_API_KEY: "",
-      ISARTOR__ADMIN_API_KEY: "",
-      ISARTOR__METRICS_PORT: "0",
       ISARTOR__ENABLE_MONITORING: "false"
     },
     readTextFile
-  }, options.gateway)
+  }
+  const gateway = ManagedRuntime.make(
+    gatewayFromSources(sources, options.gateway).pipe(
+      Layer.provideMerge(Layer.succeed(Metric.MetricRegistry, new Map())),
+      Layer.provideMerge(warningsTo(log))
+    )
+  )
+  const base = await gateway.context().catch(async (error: unknown) => {
+    await gateway.dispose()
+    throw error
+  })
+  const config = Context.get(base, AppConfig)
+  const provider = passThroughProvider({ upstreamCa: options.upstreamCa, timeoutMs: config.l3_timeout_secs * 1000 })
+  // The gateway's pipeline again, on the same caches, router and coalescer, with the original host as its L3.
+  const proxied = ManagedRuntime.make(
+    Pipeline.layer.pipe(
+      Layer.provide(Upstream.layer),
+      Layer.provide(Layer.succeedContext(Context.add(base, Provider, provider)))
+    )
+  )
+  const context = Context.merge(base, await proxied.context())
+  const pipeline = Context.get(context, Pipeline)
+  const hashSecret = Context.get(base, CacheKey).hashSecret
+  const run = Effect.runPromiseExitWith(context)
+  const allowed = new Set(config.cache_controls_allowed)
 
   /**
-   * Answers one intercepted chat request: from the caches, the router, or the original host; undefined when the
-   * gateway refused it without asking the host, which then gets the request as it was.
+   * Answers one intercepted chat request: from the caches, the router, or the original host; undefined when it is
+   * not one the caches take (another shape, a directive the gateway refuses), and the host gets it as it was.
    */
   const answer = async (request: IncomingMessage, body: Buffer, origin: Origin): Promise<Response | undefined> => {
-    const ticketId = `${TICKET_PREFIX}${randomBytes(16).toString("hex")}`
-    tickets.set(ticketId, { origin, path: request.url ?? "/", headers: request.headers })
-    const headers = new Headers()
-    for (const [name, value] of Object.entries(passable(request.headers))) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value)
-    }
-    headers.set(TICKET_HEADER, ticketId)
-    const response = await gateway.fetch(
-      new Request("http://isartor.proxy/v1/chat/completions", { method: "POST", headers, body: new Uint8Array(body) })
+    const url = request.url ?? "/"
+    const wire = wireOf(request.method, url)
+    if (wire === undefined) return undefined
+    const directives = readCacheDirectives(
+      header(request.headers, "cache-control"),
+      header(request.headers, "x-isartor-cache-ttl"),
+      allowed
     )
-    // The ticket lives until the answer has been read: a streamed answer is still being relayed until then.
-    const release = () => tickets.delete(ticketId)
-    // A refusal of the host's (an expired token's 401, a 429 with its Retry-After) reaches the tool as the host
-    // sent it, so the tool reacts as it would without the proxy: the gateway would report it as its own 502.
-    const ticket = tickets.get(ticketId)
-    if (!response.ok && ticket?.relayed !== true) {
-      // Refused by the gateway itself (a request shape it does not take): undefined, and the host gets it as it was.
-      release()
-      await response.body?.cancel()
-      return undefined
+    if (directives.refused) return undefined
+    const credential = credentialOf(request.headers, url)
+    const decoded = decodeRequest(wire, body.toString("utf8"), request.headers, {
+      defaultModel: config.external_llm_model,
+      tenant: `${hashSecret(credential)}|${header(request.headers, "x-isartor-session-id") ?? ""}`,
+      ...directives
+    })
+    if (decoded === undefined || Exit.isFailure(decoded)) return undefined
+    const chat = decoded.value
+    const exchange: Exchange = { ...origin, wire: wire.wire, path: url, headers: request.headers, body, credential }
+    const exit = await run(pipeline.handle(chat).pipe(Effect.provideService(CurrentExchange, exchange)))
+    const gemini = wire.wire === "gemini" || wire.wire === "cloudcode"
+    const wrap = wire.wire === "cloudcode"
+      ? (response: Record<string, unknown>) => ({ response })
+      : (response: Record<string, unknown>) => response
+    if (Exit.isSuccess(exit)) {
+      return gemini
+        ? renderGemini(exit.value, chat.stream, wrap)
+        : renderAnswer(chat, exit.value)
     }
-    const refusal = ticket?.refusal
-    if (refusal !== undefined && response.status >= 400) {
-      release()
-      await response.body?.cancel()
+    // The host's refusal (an expired token's 401, a 429 with its Retry-After) reaches the tool as the host sent it,
+    // so the tool reacts as it would without the proxy.
+    const refusal = exchange.refusal
+    if (refusal !== undefined) {
       return new Response(new Uint8Array(refusal.body), { status: refusal.status, headers: refusal.headers })
     }
-    if (response.body === null) {
-      release()
-      return response
-    }
-    const reader = response.body.getReader()
-    const stream = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const { done, value } = await reader.read()
-        if (done) {
-          release()
-          controller.close()
-        } else controller.enqueue(value)
-      },
-      cancel: (reason) => {
-        release()
-        return reader.cancel(reason)
+    const failure = renderFailure(gemini ? "openai" : chat.family, exit.cause)
+    if (!gemini) return failure
+    const text = await failure.text()
+    const message = (() => {
+      try {
+        return String((JSON.parse(text) as { error?: { message?: unknown } }).error?.message ?? text)
+      } catch {
+        return text
       }
-    })
-    return new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers })
+    })()
+    return geminiError(failure.status, message, failure.headers)
   }
 
   return {
     answer,
     close: async () => {
+      await proxied.dispose()
       await gateway.dispose()
-      await new Promise<void>((resolve) => relay.close(() => resolve()))
     }
   }
 }
@@ -190,16 +164,13 @@ export const startChatPipeline = async (options: {
 export type ChatPipeline = Awaited<ReturnType<typeof startChatPipeline>>
 
 /** Writes a fetch Response to a node response, streaming its body. */
-export const sendResponse = async (
-  response: Response,
-  out: import("node:http").ServerResponse
-) => {
+export const sendResponse = (response: Response, out: ServerResponse) => {
   const headers: Record<string, string> = {}
   response.headers.forEach((value, name) => {
     if (!HOP_BY_HOP.has(name)) headers[name] = value
   })
   out.writeHead(response.status, headers)
   if (response.body === null) return void out.end()
-  // pipeline, not pipe: a client that leaves mid-stream cancels the answer (and releases its ticket) at once.
-  pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), out, () => {})
+  // pipeline, not pipe: a client that leaves mid-stream cancels the answer (and the host's stream under it) at once.
+  pipeStreams(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), out, () => {})
 }
