@@ -16,12 +16,14 @@ import { type RunningProxy, startProxy } from "../../cli/proxy/server.ts"
 // through the proxy by real clients (Node's https over a CONNECT tunnel, and curl where installed).
 
 const dir = mkdtempSync(join(tmpdir(), "isartor-proxy-"))
-const HOSTS = ["copilot.test"]
+const HOSTS = ["copilot.test", "anthropic.test", "gemini.test"]
 let proxyCa: Authority
 let upstreamCa: Authority
 let upstream: {
   port: number
-  seen: Array<{ host: string; method: string; path: string; auth?: string; integration?: string; body: Buffer }>
+  seen: Array<
+    { host: string; method: string; path: string; auth?: string; apiKey?: string; integration?: string; body: Buffer }
+  >
   close: () => void
 }
 const COMPLETION = {
@@ -34,12 +36,85 @@ const COMPLETION = {
 }
 const EXPIRED = "{\"error\":{\"message\":\"token expired\",\"code\":\"token_expired\"}}"
 let proxy: RunningProxy
+
+/** Anthropic's and Gemini's wire formats (Code Assist's too: Gemini's, wrapped), as their APIs answer: "Paris.". */
+const speaksAnotherApi = (url: string, body: Buffer, response: import("node:http").ServerResponse): boolean => {
+  const path = url.split("?")[0]!
+  if (path === "/v1/messages") {
+    const streamed = JSON.parse(body.toString()).stream === true
+    const message = {
+      id: "msg_fake",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [] as Array<unknown>,
+      stop_reason: null as string | null,
+      stop_sequence: null,
+      usage: { input_tokens: 9, output_tokens: 1 }
+    }
+    if (!streamed) {
+      response.writeHead(200, { "content-type": "application/json", "request-id": "req_fake" })
+      response.end(JSON.stringify({
+        ...message,
+        content: [{ type: "text", text: "Paris." }],
+        stop_reason: "end_turn",
+        usage: { input_tokens: 9, output_tokens: 2 }
+      }))
+      return true
+    }
+    response.writeHead(200, { "content-type": "text/event-stream" })
+    const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+    response.write(event("message_start", { message }))
+    response.write(event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }))
+    response.write(event("ping", {}))
+    response.write(event("content_block_delta", { index: 0, delta: { type: "text_delta", text: "Par" } }))
+    response.write(event("content_block_delta", { index: 0, delta: { type: "text_delta", text: "is." } }))
+    response.write(event("content_block_stop", { index: 0 }))
+    response.write(
+      event("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 2 } })
+    )
+    response.end(event("message_stop", {}))
+    return true
+  }
+  const gemini = /^\/v1beta\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.exec(path)
+  const cloudCode = /^\/v1internal:(generateContent|streamGenerateContent)$/.exec(path)
+  const method = gemini?.[1] ?? cloudCode?.[1]
+  if (method === undefined) return false
+  const wrap = (answer: object) => (cloudCode ? { response: answer, traceId: "trace-fake" } : answer)
+  const candidate = (text: string, finish?: string) => ({
+    content: { role: "model", parts: [{ text }] },
+    ...(finish ? { finishReason: finish } : {}),
+    index: 0
+  })
+  const usageMetadata = { promptTokenCount: 5, candidatesTokenCount: 2, totalTokenCount: 7 }
+  if (method === "generateContent") {
+    response.writeHead(200, { "content-type": "application/json; charset=UTF-8" })
+    response.end(JSON.stringify(wrap({
+      candidates: [candidate("Paris.", "STOP")],
+      usageMetadata,
+      modelVersion: "gemini-2.5-flash",
+      responseId: "resp-fake"
+    })))
+    return true
+  }
+  // streamGenerateContent?alt=sse: one GenerateContentResponse per event, the last with the finish reason.
+  response.writeHead(200, { "content-type": "text/event-stream" })
+  response.write(
+    `data: ${JSON.stringify(wrap({ candidates: [candidate("Par")], modelVersion: "gemini-2.5-flash" }))}\r\n\r\n`
+  )
+  response.end(
+    `data: ${
+      JSON.stringify(wrap({ candidates: [candidate("is.", "STOP")], usageMetadata, modelVersion: "gemini-2.5-flash" }))
+    }\r\n\r\n`
+  )
+  return true
+}
 const ANSWER = Buffer.from("{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\"}]}\n\u00e9\u0000 raw bytes")
 
 before(async () => {
   proxyCa = loadAuthority(join(dir, "state"), HOSTS)
   // The original hosts' own CA, unrelated to the proxy's, constrained to the names the fake serves.
-  upstreamCa = loadAuthority(join(dir, "upstream"), ["copilot.test", "other.test"])
+  upstreamCa = loadAuthority(join(dir, "upstream"), [...HOSTS, "other.test"])
   const mint = leafMinter(upstreamCa)
   const seen: typeof upstream.seen = []
   const server = createHttpsServer({
@@ -54,11 +129,15 @@ before(async () => {
         method: request.method!,
         path: request.url!,
         ...(request.headers.authorization ? { auth: request.headers.authorization } : {}),
+        ...(request.headers["x-api-key"] || request.headers["x-goog-api-key"]
+          ? { apiKey: String(request.headers["x-api-key"] ?? request.headers["x-goog-api-key"]) }
+          : {}),
         ...(request.headers["copilot-integration-id"]
           ? { integration: String(request.headers["copilot-integration-id"]) }
           : {}),
         body: Buffer.concat(chunks)
       })
+      if (speaksAnotherApi(request.url!, Buffer.concat(chunks), response)) return
       if (request.url === "/chat/completions" && request.headers.authorization === "Bearer ghu_expired") {
         response.writeHead(401, { "content-type": "application/json" })
         response.end(EXPIRED)
@@ -516,5 +595,209 @@ describe("streamed chat requests through the pipeline", () => {
       await cached.close()
       await chat.close()
     }
+  })
+})
+
+/** A proxy whose chat requests go through a pipeline of its own (fresh caches), for one test. */
+const withPipeline = async (test: (port: number) => Promise<void>) => {
+  const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
+  const chat = await startChatPipeline({ env: {}, upstreamCa: upstreamCa.certPem })
+  const cached = await startProxy({
+    port: 0,
+    authority: proxyCa,
+    intercept: HOSTS,
+    upstreamCa: upstreamCa.certPem,
+    resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+    chat
+  })
+  try {
+    await test(cached.port)
+  } finally {
+    await cached.close()
+    await chat.close()
+  }
+}
+
+const post = (port: number, host: string, path: string, headers: Record<string, string>, body: object | string) =>
+  viaProxy(port, host, proxyCa.certPem, {
+    method: "POST",
+    path,
+    headers: { "content-type": "application/json", ...headers },
+    body: Buffer.from(typeof body === "string" ? body : JSON.stringify(body))
+  })
+
+/** The data of each SSE event, parsed. */
+const events = (sse: Buffer) =>
+  sse.toString().split(/\r?\n/).filter((line) => line.startsWith("data: ")).map((line) =>
+    JSON.parse(line.slice(6)) as Record<string, any>
+  )
+
+const hostCalls = (path: string) => upstream.seen.filter((seen) => seen.path.split("?")[0] === path).length
+
+describe("Anthropic Messages through the pipeline", () => {
+  it("a second identical request is an L1a hit in Anthropic's format; the miss went to the host with the client's key and bytes", async () => {
+    await withPipeline(async (port) => {
+      const body = JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 64,
+        messages: [{ role: "user", content: "Capital of France?" }]
+      })
+      const headers = { "x-api-key": "sk-ant-api03-account-a", "anthropic-version": "2023-06-01" }
+      const before = hostCalls("/v1/messages")
+
+      const first = await post(port, "anthropic.test", "/v1/messages", headers, body)
+      assert.equal(first.status, 200, first.body.toString())
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      const message = JSON.parse(first.body.toString())
+      assert.equal(message.type, "message")
+      assert.deepEqual(message.content, [{ type: "text", text: "Paris." }])
+      assert.equal(hostCalls("/v1/messages"), before + 1)
+      const sent = upstream.seen.at(-1)!
+      assert.equal(sent.host, "anthropic.test")
+      assert.equal(sent.apiKey, "sk-ant-api03-account-a", "the host got the client's own key")
+      assert.equal(sent.body.toString(), body, "and the client's own bytes")
+
+      const second = await post(port, "anthropic.test", "/v1/messages", headers, body)
+      assert.equal(second.status, 200)
+      assert.equal(second.headers["x-isartor-layer"], "l1a")
+      assert.deepEqual(JSON.parse(second.body.toString()).content, [{ type: "text", text: "Paris." }])
+      assert.equal(hostCalls("/v1/messages"), before + 1, "answered without reaching the host")
+
+      const other = await post(port, "anthropic.test", "/v1/messages", { ...headers, "x-api-key": "sk-ant-b" }, body)
+      assert.equal(other.headers["x-isartor-layer"], "l3", "another key is another cache scope")
+    })
+  })
+
+  it("a streamed miss comes through as Anthropic's SSE, and its replay is an L1a hit in the same events", async () => {
+    await withPipeline(async (port) => {
+      const body = {
+        model: "claude-sonnet-4-5",
+        max_tokens: 64,
+        stream: true,
+        messages: [{ role: "user", content: "Stream the capital of France" }]
+      }
+      const headers = { "x-api-key": "sk-ant-api03-streamer", "anthropic-version": "2023-06-01" }
+      const text = (sse: Buffer) =>
+        events(sse).filter((event) => event.type === "content_block_delta").map((event) => event.delta.text).join("")
+      const before = hostCalls("/v1/messages")
+
+      const first = await post(port, "anthropic.test", "/v1/messages", headers, body)
+      assert.equal(first.status, 200)
+      assert.match(String(first.headers["content-type"]), /text\/event-stream/)
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      assert.equal(text(first.body), "Paris.")
+      assert.equal(events(first.body).at(-1)!.type, "message_stop")
+      assert.equal(hostCalls("/v1/messages"), before + 1)
+
+      const replay = await post(port, "anthropic.test", "/v1/messages", headers, body)
+      assert.equal(replay.headers["x-isartor-layer"], "l1a")
+      assert.match(String(replay.headers["content-type"]), /text\/event-stream/)
+      assert.deepEqual(events(replay.body).map((event) => event.type).filter((type) => type !== "ping"), [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop"
+      ])
+      assert.equal(text(replay.body), "Paris.")
+      assert.equal(hostCalls("/v1/messages"), before + 1, "the replay never reached the host")
+    })
+  })
+})
+
+describe("Gemini (Antigravity) through the pipeline", () => {
+  const model = "/v1beta/models/gemini-2.5-flash"
+  const question = (text: string) => ({ contents: [{ role: "user", parts: [{ text }] }] })
+  const geminiText = (answer: Record<string, any>) =>
+    (answer.candidates ?? []).map((candidate: any) =>
+      (candidate.content?.parts ?? []).map((part: any) => part.text ?? "").join("")
+    ).join("")
+
+  it("generateContent: the second identical request is an L1a hit in Gemini's format; the miss went to the host with the client's key", async () => {
+    await withPipeline(async (port) => {
+      const body = JSON.stringify(question("Capital of France?"))
+      const headers = { "x-goog-api-key": "AIza-account-a" }
+      const path = `${model}:generateContent`
+      const before = hostCalls(path)
+
+      const first = await post(port, "gemini.test", path, headers, body)
+      assert.equal(first.status, 200, first.body.toString())
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      const answer = JSON.parse(first.body.toString())
+      assert.equal(geminiText(answer), "Paris.")
+      assert.equal(answer.candidates[0].finishReason, "STOP")
+      assert.equal(upstream.seen.at(-1)!.apiKey, "AIza-account-a")
+      assert.equal(upstream.seen.at(-1)!.body.toString(), body)
+
+      const second = await post(port, "gemini.test", path, headers, body)
+      assert.equal(second.headers["x-isartor-layer"], "l1a")
+      assert.equal(geminiText(JSON.parse(second.body.toString())), "Paris.")
+      assert.equal(hostCalls(path), before + 1, "answered without reaching the host")
+
+      // With tools the caches cannot tell answers apart by text alone: the host answers, and nothing is cached.
+      const tools = {
+        ...question("Capital of France?"),
+        tools: [{ functionDeclarations: [{ name: "lookup", parameters: { type: "object" } }] }]
+      }
+      for (let round = 0; round < 2; round++) {
+        const passed = await post(port, "gemini.test", path, headers, tools)
+        assert.equal(passed.status, 200)
+        assert.equal(passed.headers["x-isartor-layer"], undefined)
+      }
+      assert.equal(hostCalls(path), before + 3)
+    })
+  })
+
+  it("streamGenerateContent?alt=sse: a streamed miss comes through as Gemini SSE, and its replay is an L1a hit", async () => {
+    await withPipeline(async (port) => {
+      const body = question("Stream the capital of France")
+      const headers = { "x-goog-api-key": "AIza-streamer" }
+      const path = `${model}:streamGenerateContent`
+      const before = hostCalls(path)
+
+      const first = await post(port, "gemini.test", `${path}?alt=sse`, headers, body)
+      assert.equal(first.status, 200, first.body.toString())
+      assert.match(String(first.headers["content-type"]), /text\/event-stream/)
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      assert.equal(events(first.body).map(geminiText).join(""), "Paris.")
+      const finishes = events(first.body).flatMap((event) =>
+        (event.candidates ?? []).map((candidate: any) => candidate.finishReason ?? null)
+      )
+      assert.equal(finishes.at(-1), "STOP", "the last candidate event says the answer is whole")
+      assert.equal(finishes.filter((finish) => finish !== null).length, 1)
+      assert.equal(events(first.body).find((event) => event.usageMetadata)?.usageMetadata.totalTokenCount, 7)
+      assert.equal(hostCalls(path), before + 1)
+
+      const replay = await post(port, "gemini.test", `${path}?alt=sse`, headers, body)
+      assert.equal(replay.headers["x-isartor-layer"], "l1a")
+      assert.match(String(replay.headers["content-type"]), /text\/event-stream/)
+      assert.equal(events(replay.body).map(geminiText).join(""), "Paris.")
+      assert.equal(hostCalls(path), before + 1, "the replay never reached the host")
+    })
+  })
+
+  it("Code Assist's v1internal:streamGenerateContent (wrapped Gemini): the miss goes to the host with the client's token, and the same question of another prompt id is an L1a hit", async () => {
+    await withPipeline(async (port) => {
+      const path = "/v1internal:streamGenerateContent"
+      const ask = (promptId: string) =>
+        post(port, "gemini.test", `${path}?alt=sse`, { authorization: "Bearer ya29.oauth-token" }, {
+          model: "gemini-2.5-pro",
+          project: "project-fake",
+          user_prompt_id: promptId,
+          request: question("Capital of France?")
+        })
+      const before = hostCalls(path)
+      const first = await ask("prompt-1")
+      assert.equal(first.status, 200, first.body.toString())
+      assert.equal(first.headers["x-isartor-layer"], "l3")
+      assert.equal(events(first.body).map((event) => geminiText(event.response)).join(""), "Paris.")
+      assert.equal(upstream.seen.at(-1)!.auth, "Bearer ya29.oauth-token")
+
+      const second = await ask("prompt-2")
+      assert.equal(second.headers["x-isartor-layer"], "l1a")
+      assert.equal(events(second.body).map((event) => geminiText(event.response)).join(""), "Paris.")
+      assert.equal(hostCalls(path), before + 1)
+    })
   })
 })
