@@ -15,8 +15,13 @@ export const stateDir = (env: Record<string, string | undefined> = process.env):
     ? join(env.LOCALAPPDATA, "isartor")
     : join(env.HOME || homedir(), ".local", "state", "isartor"))
 
-export const pidFile = (dir: string) => join(dir, "isartor.pid")
-export const logFile = (dir: string) => join(dir, "isartor.log")
+/** What a record is of: the gateway (`isartor up`) or the CONNECT proxy (`isartor proxy`, or started by `up`). */
+export type Recorded = "gateway" | "proxy"
+
+export const pidFile = (dir: string, which: Recorded = "gateway") =>
+  join(dir, which === "gateway" ? "isartor.pid" : "proxy.pid")
+export const logFile = (dir: string, which: Recorded = "gateway") =>
+  join(dir, which === "gateway" ? "isartor.log" : "proxy.log")
 
 /** What `isartor up` records about the gateway it runs, for `status` and `stop`. */
 export interface Running {
@@ -32,25 +37,25 @@ export interface Running {
   readonly config?: string | undefined
 }
 
-export const readRunning = (dir: string): Running | undefined => {
+export const readRunning = (dir: string, which: Recorded = "gateway"): Running | undefined => {
   try {
-    const parsed = JSON.parse(readFileSync(pidFile(dir), "utf8")) as Partial<Running>
+    const parsed = JSON.parse(readFileSync(pidFile(dir, which), "utf8")) as Partial<Running>
     return typeof parsed.pid === "number" ? parsed as Running : undefined
   } catch {
     return undefined
   }
 }
 
-export const writeRunning = (dir: string, running: Running) => {
+export const writeRunning = (dir: string, running: Running, which: Recorded = "gateway") => {
   mkdirSync(dir, { recursive: true })
-  const partial = `${pidFile(dir)}.${process.pid}.tmp`
+  const partial = `${pidFile(dir, which)}.${process.pid}.tmp`
   writeFileSync(partial, JSON.stringify(running, null, 2) + "\n")
-  renameSync(partial, pidFile(dir))
+  renameSync(partial, pidFile(dir, which))
 }
 
-export const removeRunning = (dir: string, pid: number) => {
+export const removeRunning = (dir: string, pid: number, which: Recorded = "gateway") => {
   // Only the process's own record: a newer gateway may have written the file since.
-  if (readRunning(dir)?.pid === pid) rmSync(pidFile(dir), { force: true })
+  if (readRunning(dir, which)?.pid === pid) rmSync(pidFile(dir, which), { force: true })
 }
 
 const alive = (pid: number) => {
@@ -83,9 +88,9 @@ export type Liveness =
   | { readonly kind: "running"; readonly running: Running }
   | { readonly kind: "stale"; readonly running: Running; readonly why: string }
 
-/** Whether the recorded gateway still runs: a dead pid, or a pid now used by another program, is stale. */
-export const liveness = (dir: string): Liveness => {
-  const running = readRunning(dir)
+/** Whether the recorded gateway (or proxy) still runs: a dead pid, or a pid now used by another program, is stale. */
+export const liveness = (dir: string, which: Recorded = "gateway"): Liveness => {
+  const running = readRunning(dir, which)
   if (!running) return { kind: "none" }
   if (!alive(running.pid)) return { kind: "stale", running, why: `process ${running.pid} is gone` }
   // A container restarted with the same pid (1, say) finds its predecessor's record: that is not another gateway.

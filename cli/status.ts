@@ -31,16 +31,44 @@ export const deflectionOf = (counts: Record<string, number>) => {
   return { total, deflection: total === 0 ? undefined : 1 - cloud / total }
 }
 
+/** The proxy: whether it runs, and which connected tools (their editor settings) expect it. */
+const proxyStatus = async (dir: string) => {
+  const { proxyDemand } = await import("./proxy/autostart.ts")
+  const { gatewayEnv } = await import("./gatewayEnv.ts")
+  const { url, tools } = await proxyDemand(gatewayEnv({}))
+  const state = liveness(dir, "proxy")
+  if (state.kind === "stale") removeRunning(dir, state.running.pid, "proxy")
+  return state.kind === "running"
+    ? { running: true, pid: state.running.pid, url: state.running.url, tools }
+    : { running: false, url, tools }
+}
+
+const printProxy = (proxy: Awaited<ReturnType<typeof proxyStatus>>) => {
+  const forTools = proxy.tools.length > 0 ? ` for ${proxy.tools.join(", ")}` : ""
+  if (proxy.running) console.log(`  proxy    ${green("running")} at ${proxy.url} (pid ${proxy.pid})${forTools}`)
+  else if (proxy.tools.length > 0) {
+    console.log(
+      `  proxy    ${yellow("not running")}, but ${proxy.tools.join(", ")} ${
+        proxy.tools.length > 1 ? "go" : "goes"
+      } through ${proxy.url}: isartor up starts it (or isartor proxy)`
+    )
+  }
+}
+
 /** `isartor status`: whether it runs, where, since when, each layer's status and the deflection so far. Exit 1 when not running. */
 export const status = async (options: { readonly json?: boolean }): Promise<number> => {
   const dir = stateDir()
   const state = liveness(dir)
+  const proxy = await proxyStatus(dir)
   if (state.kind !== "running") {
     if (state.kind === "stale") removeRunning(dir, state.running.pid)
-    if (options.json) printJson({ running: false })
-    else {console.log(
+    if (options.json) printJson({ running: false, proxy })
+    else {
+      console.log(
         `isartor is ${red("not running")}${state.kind === "stale" ? ` (removed a stale pid file: ${state.why})` : ""}`
-      )}
+      )
+      printProxy(proxy)
+    }
     return 1
   }
   const { running } = state
@@ -76,7 +104,8 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
     log: running.log ?? null,
     layers: health?.layers ?? {},
     requests: counts ?? null,
-    deflection: deflection?.deflection ?? null
+    deflection: deflection?.deflection ?? null,
+    proxy
   }
   if (options.json) {
     printJson(result)
@@ -96,5 +125,6 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   } else {
     console.log(`  deflection: ${counts ? "no requests yet" : "no figures (/metrics does not answer)"}`)
   }
+  printProxy(proxy)
   return 0
 }

@@ -5,7 +5,16 @@ import { CONFIG_FILE_VAR } from "../core/config/Config.ts"
 import { VERSION } from "../core/version.ts"
 import { gatewayEnv, portIsFree, portTakenMessage, splitHostPort, withPort } from "./gatewayEnv.ts"
 import { type CommandHost, selfCommand } from "./host.ts"
-import { clientUrl, CliFailure, formatDuration, green, progressLine, usageError, withProgress } from "./output.ts"
+import {
+  clientUrl,
+  CliFailure,
+  formatDuration,
+  green,
+  progressLine,
+  usageError,
+  withProgress,
+  yellow
+} from "./output.ts"
 import { commandLineOf, isAlive, liveness, logFile, removeRunning, rotateLog, stateDir, writeRunning } from "./state.ts"
 
 export interface UpOptions {
@@ -78,6 +87,7 @@ export const up = async (options: UpOptions, host: CommandHost): Promise<number>
       }); isartor status and stop will not find it; set ISARTOR_HOME to a writable directory`
     )
   }
+  await proxyForConnectedTools(dir, env)
   if (runtime !== host.runtime) return runElsewhere(runtime, env, host)
   // The gateway reads process.env: hand it the environment --config and --port shaped.
   for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name]
@@ -85,6 +95,33 @@ export const up = async (options: UpOptions, host: CommandHost): Promise<number>
   await withProgress((secs) => `isartor: starting (loading the embedding model)… ${formatDuration(secs)}`, host.serve)
   // The runtime serves until SIGINT/SIGTERM, then exits by itself.
   return new Promise<number>(() => undefined)
+}
+
+/**
+ * With Copilot or Antigravity connected (their editor goes through the proxy), the proxy starts beside the gateway
+ * and ends with it; its readiness is reported when it comes, without holding up the gateway's start.
+ */
+const proxyForConnectedTools = async (dir: string, env: Record<string, string | undefined>) => {
+  const { startProxyForTools } = await import("./proxy/autostart.ts")
+  const started = await startProxyForTools(dir, env).catch((error: Error) => {
+    console.warn(yellow(`isartor: warning: cannot start the proxy: ${error.message}`))
+    return undefined
+  })
+  if (started === undefined || started.kind === "not-needed") return
+  if (started.kind === "already") {
+    console.log(`isartor: the proxy for ${started.tools.join(", ")} already runs at ${started.running.url}`)
+    return
+  }
+  console.log(`isartor: starting the proxy for ${started.tools.join(", ")} (log: ${started.log})`)
+  void started.ready.then((ready) =>
+    ready.running
+      ? console.log(`isartor: proxy on ${started.url} (pid ${started.pid}) for ${started.tools.join(", ")}`)
+      : console.warn(
+        yellow(
+          `isartor: warning: the proxy for ${started.tools.join(", ")} stopped: ${ready.reason}; see ${started.log}`
+        )
+      )
+  )
 }
 
 /** --runtime other than the one running the command: that runtime's entrypoint, as the npm scripts start it. */
@@ -116,6 +153,13 @@ const detach = async (options: UpOptions, dir: string, hostname: string): Promis
     }
   })()
   writeSync(fd, `--- isartor up --detach, ${new Date().toISOString()} ---\n`)
+  const proxyLogStart = (() => {
+    try {
+      return readFileSync(logFile(dir, "proxy")).byteLength
+    } catch {
+      return 0
+    }
+  })()
   const args = ["up", "--log-file", log]
   if (options.port !== undefined) args.push("--port", String(options.port))
   if (options.config !== undefined) args.push("--config", options.config)
@@ -158,6 +202,7 @@ const detach = async (options: UpOptions, dir: string, hostname: string): Promis
           })
           console.log(`${green("isartor is running")} at ${url} (pid ${pid})`)
           console.log(`Log: ${log}`)
+          await reportProxy(dir, deadline, proxyLogStart, gatewayEnv(options))
           console.log("Stop later with: isartor stop")
           return 0
         }
@@ -187,6 +232,41 @@ const detach = async (options: UpOptions, dir: string, hostname: string): Promis
   throw new CliFailure(
     `the gateway did not answer /healthz within ${options.wait ?? 180} s and was stopped; Log: ${log}`
   )
+}
+
+/** After a detached start: the proxy the gateway started for connected proxy tools, once it listens (or why not). */
+const reportProxy = async (
+  dir: string,
+  deadline: number,
+  logStart: number,
+  env: Record<string, string | undefined>
+) => {
+  const { proxyDemand } = await import("./proxy/autostart.ts")
+  const { tools } = await proxyDemand(env)
+  if (tools.length === 0) return
+  const log = logFile(dir, "proxy")
+  while (Date.now() < deadline) {
+    const state = liveness(dir, "proxy")
+    if (state.kind === "running") {
+      console.log(`Proxy: ${state.running.url} (pid ${state.running.pid}) for ${tools.join(", ")}; log: ${log}`)
+      return
+    }
+    const said = (() => {
+      try {
+        const text = readFileSync(log)
+        return text.subarray(text.byteLength >= logStart ? logStart : 0).toString("utf8")
+      } catch {
+        return ""
+      }
+    })()
+    const problem = /^isartor: (.*)$/m.exec(said)?.[1]
+    if (problem !== undefined) {
+      console.warn(yellow(`isartor: warning: the proxy for ${tools.join(", ")} did not start: ${problem}; log: ${log}`))
+      return
+    }
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 200))
+  }
+  console.warn(yellow(`isartor: warning: the proxy for ${tools.join(", ")} is not listening yet; log: ${log}`))
 }
 
 export const healthy = async (url: string) => {

@@ -52,6 +52,14 @@ const fileStatus = (tool: FileTool, gateway: GatewayTarget): ToolStatus => {
   return { ...base, state, undoable, ...(typeof url === "string" ? { url } : {}) }
 }
 
+/** The proxy tools (Copilot, Antigravity) whose editor settings send them through the proxy at `proxyUrl` now. */
+export const connectedProxyTools = (proxyUrl: string): Array<"copilot" | "antigravity"> => {
+  const unused: GatewayTarget = { url: "", key: "", source: "--url", running: false }
+  return (["copilot", "antigravity"] as const).filter((id) =>
+    fileStatus(vscodeTool(id, proxyUrl), unused).state === "connected"
+  )
+}
+
 /** `connect env` lives in a shell: this one is connected when its variables point at the gateway. */
 const envStatus = (gateway: GatewayTarget): ToolStatus => {
   const [openai, anthropic] = envSettings(gateway)

@@ -1,7 +1,8 @@
+import { VERSION } from "../../core/version.ts"
 import { tildify } from "../connect/files.ts"
 import type { CommandHost } from "../host.ts"
 import { bold, CliFailure, dim } from "../output.ts"
-import { stateDir } from "../state.ts"
+import { commandLineOf, liveness, removeRunning, stateDir, writeRunning } from "../state.ts"
 import { loadAuthority } from "./ca.ts"
 import { INTERCEPTED_HOSTS, startProxy } from "./server.ts"
 
@@ -30,6 +31,14 @@ export const configuredPort = async (port: number | undefined) => {
 
 /** `isartor proxy`: the local CONNECT proxy in the foreground until Ctrl-C; `--rotate-ca` replaces the CA first. */
 export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Promise<number> => {
+  const dir = stateDir()
+  const earlier = liveness(dir, "proxy")
+  if (earlier.kind === "running") {
+    throw new CliFailure(
+      `isartor proxy already runs (pid ${earlier.running.pid}, ${earlier.running.url}); stop it first: isartor stop`
+    )
+  }
+  if (earlier.kind === "stale") removeRunning(dir, earlier.running.pid, "proxy")
   const port = await configuredPort(options.port)
   const authority = loadAuthority(stateDir(), INTERCEPTED_HOSTS, options.rotateCa === true)
   const log = (line: string) => console.error(dim(`isartor proxy: ${line}`, process.stderr))
@@ -61,10 +70,27 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
     )
   }
   // Listening for Ctrl-C / SIGTERM before saying where it listens: a caller may signal as soon as it reads that.
+  // `on`, not `once`: a second signal while it closes (Ctrl-C twice, `isartor stop` after the gateway's exit) is
+  // not the default action that would kill it before it removes its record.
   const stopped = new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve())
-    process.once("SIGTERM", () => resolve())
+    process.on("SIGINT", () => resolve())
+    process.on("SIGTERM", () => resolve())
   })
+  // Its record, for `isartor status`, `stop` and `doctor` (and for `isartor up`, which waits for it).
+  const record = {
+    pid: process.pid,
+    url: running.url,
+    startedAt: Date.now(),
+    version: VERSION,
+    log: undefined,
+    commandLine: commandLineOf(process.pid)
+  }
+  try {
+    writeRunning(dir, record, "proxy")
+    process.on("exit", () => removeRunning(dir, process.pid, "proxy"))
+  } catch (error) {
+    log(`cannot record this proxy in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
   console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
   console.log(`  reads: ${INTERCEPTED_HOSTS.join(", ")} (and their subdomains); tunnels everything else unread`)
   console.log(
@@ -80,5 +106,6 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   await stopped
   await running.close()
   await chat.close()
+  removeRunning(dir, process.pid, "proxy")
   return 0
 }

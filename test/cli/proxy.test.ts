@@ -801,3 +801,95 @@ describe("Gemini (Antigravity) through the pipeline", () => {
     })
   })
 })
+
+describe("isartor up with a proxy tool connected", () => {
+  it("starts the proxy beside the gateway only when Copilot is connected; status shows it, stop stops both", async () => {
+    const { run, userEnv, alive } = await import("./run.ts")
+    const { createServer: createTcpServer } = await import("node:net")
+    const { existsSync } = await import("node:fs")
+    const free = createTcpServer()
+    await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve))
+    const proxyPort = (free.address() as AddressInfo).port
+    await new Promise((resolve) => free.close(resolve))
+    const user = userEnv({ ISARTOR__CACHE_MODE: "exact", ISARTOR__PROXY__PORT: String(proxyPort) })
+    const state = user.env.ISARTOR_HOME!
+    const pids: Array<number> = []
+    const gatewayPid = (stdout: string) => {
+      const pid = Number(/running at http:\S+ \(pid (\d+)\)/.exec(stdout)?.[1])
+      pids.push(pid)
+      return pid
+    }
+    try {
+      // Nothing connected: the gateway alone.
+      const alone = await run(["up", "--detach", "--port", "0"], user.env)
+      assert.equal(alone.code, 0, alone.stderr + alone.stdout)
+      gatewayPid(alone.stdout)
+      assert.doesNotMatch(alone.stdout, /Proxy:/)
+      assert.equal(existsSync(join(state, "proxy.pid")), false)
+      const quiet = JSON.parse((await run(["status", "--json"], user.env)).stdout)
+      assert.deepEqual(quiet.proxy, { running: false, url: `http://127.0.0.1:${proxyPort}`, tools: [] })
+      assert.equal((await run(["stop"], user.env)).code, 0)
+
+      const connected = await run(["connect", "copilot"], user.env)
+      assert.equal(connected.code, 0, connected.stderr)
+      const notYet = await run(["status"], user.env)
+      assert.match(
+        notYet.stdout,
+        /proxy +not running, but copilot goes through http:\/\/127\.0\.0\.1:\d+: isartor up starts it/
+      )
+
+      const both = await run(["up", "--detach", "--port", "0"], user.env)
+      assert.equal(both.code, 0, both.stderr + both.stdout)
+      const gateway = gatewayPid(both.stdout)
+      const proxyLine = /Proxy: http:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)\) for copilot/.exec(both.stdout)
+      assert.ok(proxyLine, both.stdout + both.stderr)
+      assert.equal(Number(proxyLine[1]), proxyPort)
+      const proxyPid = Number(proxyLine[2])
+      pids.push(proxyPid)
+      // It is the proxy: 127.0.0.1 is not listed, so it tunnels to the fake host, whose own certificate the client checks.
+      const tunnelled = await new Promise<Buffer>((resolve, reject) => {
+        const connect = httpRequest({
+          host: "127.0.0.1",
+          port: proxyPort,
+          method: "CONNECT",
+          path: `127.0.0.1:${upstream.port}`
+        })
+        connect.on("connect", (_response, socket) => {
+          const secure = tlsConnect({ socket, servername: "other.test", ca: upstreamCa.certPem }, () => {
+            secure.write("GET /through-up HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n")
+          })
+          const chunks: Array<Buffer> = []
+          secure.on("data", (chunk: Buffer) => chunks.push(chunk))
+          secure.on("end", () => resolve(Buffer.concat(chunks)))
+          secure.on("error", reject)
+        })
+        connect.on("error", reject)
+        connect.end()
+      })
+      assert.ok(tunnelled.includes(ANSWER), "the fake's bytes came through the proxy up started")
+      assert.equal(upstream.seen.at(-1)!.path, "/through-up")
+
+      const status = JSON.parse((await run(["status", "--json"], user.env)).stdout)
+      assert.deepEqual(status.proxy, {
+        running: true,
+        pid: proxyPid,
+        url: `http://127.0.0.1:${proxyPort}`,
+        tools: ["copilot"]
+      })
+      assert.match(
+        (await run(["status"], user.env)).stdout,
+        /proxy +running at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\) for copilot/
+      )
+
+      const stopped = await run(["stop"], user.env)
+      assert.equal(stopped.code, 0, stopped.stderr)
+      assert.match(stopped.stdout, new RegExp(`isartor stopped \\(pid ${gateway}\\)`))
+      while (alive(proxyPid)) await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(alive(gateway), false)
+      assert.equal(existsSync(join(state, "proxy.pid")), false)
+    } finally {
+      for (const pid of pids) if (pid > 0 && alive(pid)) process.kill(pid, "SIGKILL")
+      user.cleanup()
+    }
+  })
+})
