@@ -2,6 +2,7 @@ import { Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
 import type { CacheAdmin } from "../cache/CacheAdmin.ts"
+import { makeFirstLevelKeys } from "../cache/exact/FirstLevelKeys.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
   type EndpointFamily,
@@ -29,6 +30,8 @@ import { responsesRoutes } from "./responses.ts"
 
 /** Stored `/v1/responses` answers kept in memory (their JSON), least recently used evicted first. */
 const RESPONSE_STORE_BYTES = 64 * 1024 * 1024
+/** Bodies whose exact key is remembered (see FirstLevelKeys): ≈ 2 bytes a character at most. */
+const FIRST_LEVEL_KEYS = { maxEntries: 20_000, maxChars: 16 * 1024 * 1024 }
 
 export interface AppDependencies {
   readonly config: AppConfigShape
@@ -90,6 +93,7 @@ export const makeApp = (deps: AppDependencies): Hono => {
       code: context.refused.status === 403 ? "cache_control_forbidden" : "invalid_cache_control"
     })
 
+  const firstLevelKeys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
   const chatRoute = (family: EndpointFamily, decode: RequestDecoder) => async (c: HonoContext) => {
     const body = await readBody(c, family)
     if (typeof body !== "string") return body
@@ -103,14 +107,30 @@ export const makeApp = (deps: AppDependencies): Hono => {
         "invalid_request_error"
       )
     }
-    const context = { ...requestContext(c), similarityThreshold, received: { text: body, headers: protocolHeaders(c) } }
+    const context = { ...requestContext(c), similarityThreshold }
     const refused = refusal(family, context)
     if (refused) return refused
+    // What enters the key besides the body: the family, the caller, and (Anthropic) the betas asked for.
+    const beta = family === "anthropic" ? c.req.header("anthropic-beta") : undefined
+    const scope = `${family}\u0000${context.tenant}\u0000${beta === undefined ? "\u0001" : beta}`
+    // A body seen before: its key without a parse, and an exact hit without an effect run.
+    const known = context.cacheRead ? firstLevelKeys.get(scope, body) : undefined
+    if (known !== undefined) {
+      const answer = deps.pipeline.answerNow(known.key, context)
+      if (answer !== undefined) return renderAnswer({ family, model: known.model, stream: known.stream }, answer)
+    }
     const parsed = parseJsonBody(body)
-    const decoded = Exit.isSuccess(parsed) ? decode(parsed.value, context) : Exit.failCause(parsed.cause)
+    const received = { text: body, headers: protocolHeaders(c) }
+    const decoded = Exit.isSuccess(parsed)
+      ? decode(parsed.value, { ...context, received })
+      : Exit.failCause(parsed.cause)
     if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
     const request = decoded.value
-    const exit = await deps.run(deps.pipeline.handle(request))
+    const key = known?.key ?? deps.pipeline.exactKey(request)
+    if (known === undefined) firstLevelKeys.set(scope, body, { key, model: request.model, stream: request.stream })
+    const answer = known === undefined ? deps.pipeline.answerNow(key, request) : undefined
+    if (answer !== undefined) return renderAnswer(request, answer)
+    const exit = await deps.run(deps.pipeline.handle(request, key))
     return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
   }
 

@@ -67,6 +67,21 @@ const routeOf = (url: string) => {
 }
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
+
+/** Which layer and provider a pipeline answer came from, carried on its Response beside the headers that say so. */
+const ANSWERED = Symbol("isartor.answered")
+interface Answered {
+  readonly [ANSWERED]?: { readonly layer: LayerName; readonly provider: string | undefined }
+}
+
+/**
+ * Marks a pipeline answer with what its `X-Isartor-Layer` and `X-Isartor-Provider` say, so the edge counts it
+ * without reading its headers back (on Node that builds a whole `Headers` object for every answer).
+ */
+export const answeredBy = (response: Response, layer: LayerName, provider: string | undefined): Response => {
+  ;(response as { [ANSWERED]?: Answered[typeof ANSWERED] })[ANSWERED] = { layer, provider: provider || undefined }
+  return response
+}
 const STATUS_REUSE_MS = 10_000
 const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/v1/responses", "/api/chat"]
 
@@ -219,14 +234,17 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   const record = (request: Request, route: string, response: Response, start: number, span?: Tracer.Span) => {
     const seconds = (performance.now() - start) / 1000
     const status = String(response.status)
-    const layer = response.headers.get("x-isartor-layer")
+    const answered = (response as Answered)[ANSWERED]
+    const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
     httpRequests({ route, method: request.method, status }).updateUnsafe(1, context)
     durations({ endpoint: route }).updateUnsafe(seconds, context)
     if (finalLayer !== undefined) {
       requests({ final_layer: finalLayer, endpoint: route, status }).updateUnsafe(1, context)
     }
-    const provider = response.headers.get("x-isartor-provider") ?? undefined
+    const provider = answered === undefined
+      ? response.headers.get("x-isartor-provider") ?? undefined
+      : answered.provider
     if (span !== undefined) {
       span.attribute("http.response.status_code", response.status)
       if (finalLayer !== undefined) span.attribute("isartor.final_layer", finalLayer)

@@ -8,6 +8,7 @@ import type { OpenAIChunk } from "../formats/openai.ts"
 import type { Answer, LayerName } from "../pipeline/Pipeline.ts"
 import { errorMessage, type SseEvent, SseSplitter } from "../pipeline/SseEvents.ts"
 import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } from "./errors.ts"
+import { answeredBy } from "./observability.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
 
@@ -108,12 +109,18 @@ const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(open
 
 /** The headers every pipeline answer carries: which layer answered, and how. */
 export const answerHeaders = (answer: Answer): Record<string, string> => {
-  const headers = pipelineHeaders(answer.layer, answer.provider, answer.cacheKey)
-  if (answer._tag === "Complete" && answer.similarity !== undefined) {
-    headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
+  // Built field by field, in pipelineHeaders' order: this runs on every exact hit.
+  const headers: Record<string, string> = {
+    "x-isartor-layer": answer.layer,
+    "x-isartor-deflected": answer.layer === "l3" ? "false" : "true"
   }
-  if (answer._tag === "Complete" && answer.score !== undefined) headers["x-isartor-l1b-score"] = answer.score.toFixed(4)
-  if (answer._tag === "Complete" && answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
+  if (answer.provider) headers["x-isartor-provider"] = answer.provider
+  if (answer.cacheKey) headers["x-isartor-cache-key"] = answer.cacheKey
+  if (answer._tag === "Complete") {
+    if (answer.similarity !== undefined) headers["x-isartor-similarity"] = answer.similarity.toFixed(4)
+    if (answer.score !== undefined) headers["x-isartor-l1b-score"] = answer.score.toFixed(4)
+    if (answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
+  }
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
   // How long the answer has been in the cache, as an HTTP cache says it.
   if (answer._tag === "Complete" && answer.created !== undefined) {
@@ -123,13 +130,17 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
 }
 
 /** Renders an answer in the format the client asked for. */
-export const renderAnswer = (request: ChatRequest, answer: Answer): Response => {
+export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response =>
+  answeredBy(renderBody(request, answer), answer.layer, answer.provider)
+
+const renderBody = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response => {
   const headers = answerHeaders(answer)
   if (answer._tag === "Stream") {
     return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)
   }
   if (request.family === "openai" && !request.stream) {
-    return new Response(answer.completion, { headers: { "content-type": "application/json", ...headers } })
+    headers["content-type"] = "application/json"
+    return new Response(answer.completion, { headers })
   }
   const completion = JSON.parse(answer.completion) as Completion
   if (request.family === "native") {

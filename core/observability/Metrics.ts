@@ -114,6 +114,10 @@ export const timeLayer = <A, E, R>(layer: LayerName, effect: Effect.Effect<A, E,
     return Effect.onExit(effect, () => Metric.update(durationOf[layer], (performance.now() - start) / 1000))
   })
 
+/** `timeLayer` for a layer that answered without the effect runtime: an exact hit from memory. */
+export const recordLayerDuration = (layer: LayerName, seconds: number, context: Context.Context<never>): void =>
+  durationOf[layer].updateUnsafe(seconds, context)
+
 const tokenSeries = seriesOf(tokensTotal)
 const tokensSaved = tokenSeries({ direction: "saved" })
 const tokensSpent = tokenSeries({ direction: "spent" })

@@ -13,7 +13,7 @@ import {
   type RouterDeclined
 } from "../domain/errors.ts"
 import type { RoutingDecision } from "../domain/routing.ts"
-import { countTokens, timeLayer } from "../observability/Metrics.ts"
+import { countTokens, recordLayerDuration, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos } from "../observability/RequestSpan.ts"
 import { priceTable } from "../observability/usage.ts"
@@ -67,7 +67,15 @@ const unreadable = (request: ChatRequest, layer: "l1a" | "l1b") =>
  * that is turned off is a stand-in chosen at wiring time that always passes the request on.
  */
 export class Pipeline extends Context.Service<Pipeline, {
-  readonly handle: (request: ChatRequest) => Effect.Effect<Answer, ProviderError | NotCached>
+  /** Answers a request through the layers; `key` is its exact key when the caller has already computed it. */
+  readonly handle: (request: ChatRequest, key?: ExactKey) => Effect.Effect<Answer, ProviderError | NotCached>
+  /** The exact-cache key of a request, as `handle` computes it. */
+  readonly exactKey: (request: ChatRequest) => ExactKey
+  /**
+   * An exact hit answered at once, with no effect run (counted and timed as `handle` would): the answer, or
+   * `undefined` when L1a cannot answer now — then `handle` decides, and falls through as it always does.
+   */
+  readonly answerNow: (key: ExactKey, request: Pick<ChatRequest, "cacheRead" | "maxAgeMs">) => Answer | undefined
   readonly status: Effect.Effect<PipelineStatus>
 }>()("isartor/Pipeline") {
   static readonly layer = Layer.effect(
@@ -102,7 +110,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       // A layer turned off at wiring time is not timed: its instant pass-through would pull the layer's p99 down.
       const timed = (layer: LayerName, on: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         on ? timeLayer(layer, effect) : effect
-      const timeExact = timed("l1a", config.cache_mode !== "semantic")
+      const exactTimed = config.cache_mode !== "semantic"
+      const timeExact = timed("l1a", exactTimed)
       const timeSemantic = timed("l1b", config.cache_mode !== "exact")
       const timeRouter = timed("l2", routerEnabled(config))
       const saved = (answer: Answer): Answer => {
@@ -211,8 +220,26 @@ export class Pipeline extends Context.Service<Pipeline, {
           return Effect.withParentSpan(effect, span)
         })
 
-      const handle = (request: ChatRequest): Effect.Effect<Answer, ProviderError | NotCached> => {
-        const key = cacheKey.exactKey(request)
+      const answerNow = (key: ExactKey, request: Pick<ChatRequest, "cacheRead" | "maxAgeMs">): Answer | undefined => {
+        if (!request.cacheRead) return undefined
+        const start = performance.now()
+        const hit = exactCache.lookupNow(key, request.maxAgeMs)
+        if (hit === undefined) return undefined
+        // Only a hit is timed here: a miss is timed once, by the lookup `handle` makes next.
+        if (exactTimed) recordLayerDuration("l1a", (performance.now() - start) / 1000, context)
+        return saved({
+          _tag: "Complete",
+          layer: "l1a",
+          completion: hit.completion,
+          cacheKey: entryIdOf("l1a", key.key),
+          created: hit.created
+        })
+      }
+
+      const handle = (
+        request: ChatRequest,
+        key: ExactKey = cacheKey.exactKey(request)
+      ): Effect.Effect<Answer, ProviderError | NotCached> => {
         if (!traced) {
           return lookupExact(request, key).pipe(
             Effect.map(saved),
@@ -228,6 +255,8 @@ export class Pipeline extends Context.Service<Pipeline, {
 
       return Pipeline.of({
         handle,
+        exactKey: cacheKey.exactKey,
+        answerNow,
         status: Effect.gen(function*() {
           return {
             layers: {

@@ -31,6 +31,11 @@ export class ExactCache extends Context.Service<ExactCache, {
    * entry at most that old (`Cache-Control: max-age`).
    */
   readonly lookupHit: (key: ExactKey, maxAgeMs?: number) => Effect.Effect<ExactHit, CacheMiss | LayerUnavailable>
+  /**
+   * `lookupHit` answered synchronously when the store is in this process: the hit, or `undefined` when there is none
+   * here now (no entry, too old, or a store that cannot answer at once) — then `lookupHit` has the last word.
+   */
+  readonly lookupNow: (key: ExactKey, maxAgeMs?: number) => ExactHit | undefined
   /** `lookupHit`'s answer alone. */
   readonly lookup: (key: ExactKey) => Effect.Effect<string, CacheMiss | LayerUnavailable>
   /** Stores an answer with what is known of it, for `ttlMs` or the configured TTL. */
@@ -54,20 +59,31 @@ export class ExactCache extends Context.Service<ExactCache, {
       if (hits.size >= MAX_COUNTED && !hits.has(key)) hits.clear()
       hits.set(key, (hits.get(key) ?? 0) + 1)
     }
+    /** The entry's answer when it serves this key and caller, counted as a hit; else `undefined`. */
+    const served = (
+      key: ExactKey,
+      entry: ExactEntry | undefined,
+      maxAgeMs: number | undefined
+    ): ExactHit | undefined => {
+      // A matching first digest with a different second one is a 64-bit collision: never serve it.
+      if (entry === undefined || entry.check !== key.check) return undefined
+      const created = entry.meta?.created
+      // Too old for this caller (or of unknown age): a miss for it, the entry stays for others.
+      if (maxAgeMs !== undefined && (created === undefined || now() - created > maxAgeMs)) return undefined
+      counted(key.key)
+      return { completion: entry.completion, created }
+    }
     const lookupHit = (key: ExactKey, maxAgeMs?: number) =>
       Effect.flatMap(store.get(key.key), (entry) => {
-        // A matching first digest with a different second one is a 64-bit collision: never serve it.
-        if (entry === undefined || entry.check !== key.check) return Effect.fail(new CacheMiss({ layer: "l1a" }))
-        const created = entry.meta?.created
-        // Too old for this caller (or of unknown age): a miss for it, the entry stays for others.
-        if (maxAgeMs !== undefined && (created === undefined || now() - created > maxAgeMs)) {
-          return Effect.fail(new CacheMiss({ layer: "l1a" }))
-        }
-        counted(key.key)
-        return Effect.succeed<ExactHit>({ completion: entry.completion, created })
+        const hit = served(key, entry, maxAgeMs)
+        return hit === undefined ? Effect.fail(new CacheMiss({ layer: "l1a" })) : Effect.succeed(hit)
       })
+    const getNow = store.getNow
     return ExactCache.of({
       lookupHit,
+      lookupNow: getNow === undefined
+        ? () => undefined
+        : (key, maxAgeMs) => served(key, getNow(key.key), maxAgeMs),
       lookup: (key) => Effect.map(lookupHit(key), (hit) => hit.completion),
       store: (key, completion, meta, ttlMs) => store.set(key.key, { check: key.check, completion, meta }, ttlMs),
       entry: (key) => store.get(key),
@@ -114,6 +130,7 @@ export class ExactCache extends Context.Service<ExactCache, {
     ExactCache.of({
       lookup: () => Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" })),
       lookupHit: () => Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "cache_mode excludes exact" })),
+      lookupNow: () => undefined,
       store: () => Effect.void,
       entry: () => Effect.succeed(undefined),
       remove: () => Effect.succeed(false),

@@ -17,6 +17,8 @@ export type ExactMeta = EntryMeta & { readonly semanticKey?: string | undefined 
 export interface ExactStore {
   readonly backend: string
   readonly get: (key: string) => Effect.Effect<ExactEntry | undefined, LayerUnavailable>
+  /** `get` answered at once, for a store in this process: what lets an exact hit skip the effect runtime. */
+  readonly getNow?: (key: string) => ExactEntry | undefined
   /** Stores an entry for `ttlMs`, or for the store's own TTL. */
   readonly set: (key: string, entry: ExactEntry, ttlMs?: number) => Effect.Effect<void, LayerUnavailable>
   /** Removes an entry; whether it was there. */

@@ -45,6 +45,7 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
     backend: "memory",
     // Exits, not suspended effects: these are pure in-memory calls on the hit path, cheapest evaluated at once.
     get: (key) => Exit.succeed(entries.get(key)),
+    getNow: (key) => entries.get(key),
     set: (key, entry, ttlMs) =>
       Exit.succeed(void entries.set(key, entry, ttlMs === undefined ? undefined : { ttl: ttlMs })),
     remove: (key) => Effect.sync(() => entries.delete(key)),
