@@ -1,20 +1,35 @@
-// Overhead benchmark: exact-hit throughput and latency against a bare Hono server on the same runtime, and the
-// latency the gateway adds on the miss path against calling the fake upstream directly. Prints figures; asserts
-// nothing. Usage: npm run bench -- [--runtimes node,bun,deno] [--duration 10] [--connections 16]
-//                                  [--misses 500] [--tool wrk|autocannon] [--smoke]
+// Overhead benchmark: every figure of issue 17's table, each a ratio or a difference measured in the same run with
+// rounds alternated (a shared 2-core machine drifts between runs, not between neighbouring rounds):
+// exact-hit throughput and p99 against a bare Hono server on the same runtime; the same exact hits with monitoring
+// exported (OTLP traces + metrics to a loopback sink) against the default; the latency the gateway adds on the miss
+// path with the caches bypassed against calling the fake upstream directly (requests interleaved one by one); and
+// miss-path throughput against the Portkey OSS gateway (as `npm run bench:peers`). Prints figures; asserts nothing.
+// Usage: npm run bench -- [--runtimes node,bun,deno] [--duration 10] [--rounds 3] [--connections 16]
+//                         [--misses 500] [--peers bun|none] [--tool wrk|autocannon] [--smoke]
 import { execFile } from "node:child_process"
-import { mkdir, writeFile } from "node:fs/promises"
-import { availableParallelism, cpus } from "node:os"
+import { readFile } from "node:fs/promises"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { availableParallelism, cpus, loadavg } from "node:os"
 import { parseArgs } from "node:util"
-import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
-import { load, type LoadResult, type LoadTool, sequentialLatency, wrkAvailable } from "./load.ts"
+import {
+  projectRoot,
+  runtimeCommand,
+  type RuntimeName,
+  type StartedProcess,
+  startProcess
+} from "../test/support/processes.ts"
+import { load, type LoadResult, type LoadTool, wrkAvailable } from "./load.ts"
+import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({
   options: {
     runtimes: { type: "string", default: "node,bun,deno" },
     duration: { type: "string", default: "10" },
+    rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "16" },
     misses: { type: "string", default: "500" },
+    peers: { type: "string", default: "bun" },
     tool: { type: "string" },
     smoke: { type: "boolean", default: false }
   }
@@ -22,8 +37,10 @@ const { values } = parseArgs({
 const smoke = values.smoke
 const runtimes = values.runtimes.split(",").map((name) => name.trim()) as Array<RuntimeName>
 const durationSecs = smoke ? 1 : Number(values.duration)
+const rounds = smoke ? 1 : Number(values.rounds)
 const connections = Number(values.connections)
 const misses = smoke ? 20 : Number(values.misses)
+const peerRuntimes = values.peers === "none" ? [] : values.peers.split(",") as Array<RuntimeName>
 const tool: LoadTool = (values.tool as LoadTool | undefined) ?? ((await wrkAvailable()) ? "wrk" : "autocannon")
 
 const chatBody = (content: string) =>
@@ -32,6 +49,9 @@ const chatBody = (content: string) =>
     messages: [{ role: "system", content: "Be brief." }, { role: "user", content }]
   })
 const hitBody = chatBody("What is the capital of France?")
+/** The miss path alone: no cache read, no cache write (and so no embedding for L1b). */
+const bypass = { "cache-control": "no-cache, no-store" }
+const MARK = "__UNIQUE__"
 
 const versionOf = async (runtime: RuntimeName): Promise<string> => {
   if (runtime === "node") return process.version
@@ -41,16 +61,80 @@ const versionOf = async (runtime: RuntimeName): Promise<string> => {
   )
 }
 
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly values: ReadonlyArray<number>
+}
+const spread = (values: ReadonlyArray<number>): Spread => ({
+  median: median(values),
+  min: Math.min(...values),
+  max: Math.max(...values),
+  values
+})
+
+/** One POST, timed from send to the last byte of the answer. */
+const timedPost = async (url: string, body: string, headers: Record<string, string>) => {
+  const started = performance.now()
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body
+  })
+  await response.arrayBuffer()
+  if (response.status !== 200) throw new Error(`${url} answered ${response.status}`)
+  return performance.now() - started
+}
+
+/** Sequential new prompts, direct and through the gateway in turn, one by one: both see the same machine. */
+const interleavedMisses = async (directUrl: string, gatewayUrl: string, count: number) => {
+  const run = Date.now()
+  const direct: Array<number> = []
+  const gateway: Array<number> = []
+  for (let i = 0; i < count; i++) {
+    direct.push(await timedPost(directUrl, chatBody(`direct ${run} ${i}`), {}))
+    gateway.push(await timedPost(gatewayUrl, chatBody(`miss ${run} ${i}`), bypass))
+  }
+  const at = (samples: Array<number>, q: number) =>
+    samples.sort((a, b) => a - b)[Math.min(samples.length - 1, Math.floor(q * samples.length))]!
+  return {
+    direct: { p50Ms: at(direct, 0.5), p99Ms: at(direct, 0.99) },
+    viaGateway: { p50Ms: at(gateway, 0.5), p99Ms: at(gateway, 0.99) }
+  }
+}
+
+// A collector that accepts every OTLP/HTTP export and keeps nothing: monitoring on, at no collector's cost.
+const sink = createServer((request, response) => {
+  request.resume()
+  request.on("end", () => response.writeHead(200, { "content-type": "application/x-protobuf" }).end())
+})
+await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", () => resolve()))
+const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`
+
+const gatewayEnv = (upstreamUrl: string, extra: Record<string, string> = {}) => ({
+  ISARTOR__HOST_PORT: "127.0.0.1:0",
+  ISARTOR__EXTERNAL_LLM_URL: upstreamUrl,
+  ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
+  ISARTOR__L3_MAX_RETRIES: "0",
+  ...extra
+})
+
 interface RuntimeFigures {
   readonly runtime: RuntimeName
   readonly version: string
-  readonly bare: LoadResult
-  readonly exactHit: LoadResult
-  readonly ratio: number
+  readonly rounds: Array<{ bare: LoadResult; exactHit: LoadResult; monitored: LoadResult }>
+  readonly ratio: Spread
+  readonly exactHitP99Ms: Spread
+  readonly monitoringRatio: Spread
   readonly direct: { p50Ms: number; p99Ms: number }
   readonly viaGateway: { p50Ms: number; p99Ms: number }
-  readonly addedP50Ms: number
-  readonly addedP99Ms: number
+  readonly addedP50Ms: Spread
 }
 
 const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<RuntimeFigures> => {
@@ -58,41 +142,121 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
   try {
     const bare = await startProcess(runtimeCommand(runtime, "bench/bare.ts"), {})
     started.push(bare)
-    const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
-      ISARTOR__HOST_PORT: "127.0.0.1:0",
-      ISARTOR__EXTERNAL_LLM_URL: upstreamUrl,
-      ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000"
-    })
+    const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstreamUrl))
     started.push(gateway)
-    const gatewayChat = `${gateway.url}/v1/chat/completions`
-
-    // Warm both servers (JIT, the cache entry) before anything is measured.
-    await load(tool, { url: `${bare.url}/`, body: hitBody, connections, durationSecs: 1 })
-    await sequentialLatency(gatewayChat, 1, () => hitBody)
-    await load(tool, { url: gatewayChat, body: hitBody, connections, durationSecs: 1 })
-
-    const bareResult = await load(tool, { url: `${bare.url}/`, body: hitBody, connections, durationSecs })
-    const exactHit = await load(tool, { url: gatewayChat, body: hitBody, connections, durationSecs })
-
-    const run = Date.now()
-    await sequentialLatency(`${upstreamUrl}/chat/completions`, 50, (i) => chatBody(`warm direct ${run} ${i}`))
-    await sequentialLatency(gatewayChat, 50, (i) => chatBody(`warm gateway ${run} ${i}`))
-    const direct = await sequentialLatency(
-      `${upstreamUrl}/chat/completions`,
-      misses,
-      (i) => chatBody(`direct ${run} ${i}`)
+    const monitoredGateway = await startProcess(
+      runtimeCommand(runtime, `runtimes/${runtime}.ts`),
+      gatewayEnv(upstreamUrl, {
+        ISARTOR__ENABLE_MONITORING: "true",
+        ISARTOR__OTEL_EXPORTER_ENDPOINT: sinkUrl,
+        ISARTOR__OTEL_EXPORTER_PROTOCOL: "http/protobuf"
+      })
     )
-    const viaGateway = await sequentialLatency(gatewayChat, misses, (i) => chatBody(`miss ${run} ${i}`))
+    started.push(monitoredGateway)
+    const chat = (server: StartedProcess) => `${server.url}/v1/chat/completions`
+    const targets = { bare: `${bare.url}/`, exactHit: chat(gateway), monitored: chat(monitoredGateway) }
+
+    // Warm every server (JIT, the cache entry) before anything is measured.
+    for (const url of Object.values(targets)) {
+      await timedPost(url, hitBody, {})
+      await load(tool, { url, body: hitBody, connections, durationSecs: smoke ? 1 : 2 })
+    }
+    const measured: RuntimeFigures["rounds"] = []
+    for (let round = 0; round < rounds; round++) {
+      // The order turns each round, so no target always runs first (or last) after a pause.
+      const order = (["bare", "exactHit", "monitored"] as const).map((_, i, all) => all[(i + round) % all.length]!)
+      const results: Partial<Record<(typeof order)[number], LoadResult>> = {}
+      for (const name of order) {
+        results[name] = await load(tool, { url: targets[name], body: hitBody, connections, durationSecs })
+      }
+      measured.push(results as RuntimeFigures["rounds"][number])
+    }
+
+    await interleavedMisses(`${upstreamUrl}/chat/completions`, chat(gateway), 50)
+    const missRounds = []
+    for (let round = 0; round < rounds; round++) {
+      missRounds.push(
+        await interleavedMisses(`${upstreamUrl}/chat/completions`, chat(gateway), Math.ceil(misses / rounds))
+      )
+    }
+    const last = missRounds[missRounds.length - 1]!
     return {
       runtime,
       version: await versionOf(runtime),
-      bare: bareResult,
-      exactHit,
-      ratio: exactHit.requestsPerSecond / bareResult.requestsPerSecond,
-      direct,
-      viaGateway,
-      addedP50Ms: viaGateway.p50Ms - direct.p50Ms,
-      addedP99Ms: viaGateway.p99Ms - direct.p99Ms
+      rounds: measured,
+      ratio: spread(measured.map((r) => r.exactHit.requestsPerSecond / r.bare.requestsPerSecond)),
+      exactHitP99Ms: spread(measured.map((r) => r.exactHit.p99Ms)),
+      monitoringRatio: spread(measured.map((r) => r.monitored.requestsPerSecond / r.exactHit.requestsPerSecond)),
+      direct: last.direct,
+      viaGateway: last.viaGateway,
+      addedP50Ms: spread(missRounds.map((r) => r.viaGateway.p50Ms - r.direct.p50Ms))
+    }
+  } finally {
+    for (const process of started) process.stop()
+  }
+}
+
+interface PeerFigures {
+  readonly runtime: RuntimeName
+  readonly portkeyVersion: string
+  readonly isartorRps: Spread
+  readonly portkeyRps: Spread
+  readonly ratio: Spread
+}
+
+/** Miss-path throughput (a new prompt per request, caches bypassed) against Portkey's OSS gateway, rounds alternated. */
+const measurePeers = async (runtime: RuntimeName, upstreamUrl: string): Promise<PeerFigures> => {
+  const started: Array<StartedProcess> = []
+  try {
+    const isartor = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstreamUrl))
+    started.push(isartor)
+    const portkeyPort = 20000 + Math.floor(Math.random() * 20000)
+    const portkey = await startProcess(
+      [
+        process.execPath,
+        `${projectRoot}node_modules/@portkey-ai/gateway/build/start-server.js`,
+        `--port=${portkeyPort}`,
+        "--headless"
+      ],
+      {},
+      60_000,
+      /(Ready for connections)/
+    )
+    started.push(portkey)
+    const { version: portkeyVersion } = JSON.parse(
+      await readFile(`${projectRoot}node_modules/@portkey-ai/gateway/package.json`, "utf8")
+    ) as { version: string }
+    const targets = {
+      isartor: { url: `${isartor.url}/v1/chat/completions`, headers: bypass },
+      portkey: {
+        url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
+        headers: {
+          "x-portkey-provider": "openai",
+          "x-portkey-custom-host": upstreamUrl,
+          authorization: "Bearer sk-bench-0000000000000000"
+        }
+      }
+    }
+    const body = chatBody(`load ${Date.now()} ${MARK}`)
+    for (const target of Object.values(targets)) {
+      await load(tool, { ...target, body, uniqueMarker: MARK, connections, durationSecs: smoke ? 1 : 2 })
+    }
+    const rps = { isartor: [] as Array<number>, portkey: [] as Array<number> }
+    for (let round = 0; round < rounds; round++) {
+      const turn: ReadonlyArray<"isartor" | "portkey"> = round % 2 === 0
+        ? ["isartor", "portkey"]
+        : ["portkey", "isartor"]
+      for (const name of turn) {
+        const result = await load(tool, { ...targets[name], body, uniqueMarker: MARK, connections, durationSecs })
+        rps[name].push(result.requestsPerSecond)
+      }
+    }
+    return {
+      runtime,
+      portkeyVersion,
+      isartorRps: spread(rps.isartor),
+      portkeyRps: spread(rps.portkey),
+      ratio: spread(rps.isartor.map((value, i) => value / rps.portkey[i]!))
     }
   } finally {
     for (const process of started) process.stop()
@@ -101,45 +265,109 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
 
 const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
 const results: Array<RuntimeFigures> = []
+const peers: Array<PeerFigures> = []
+const loadBefore = loadavg()
+const header = `isartor overhead bench — ${tool}, ${connections} connections, ${durationSecs} s per run, ${rounds} ` +
+  `rounds alternated, ${misses} sequential misses interleaved with direct calls; machine: ${availableParallelism()} ` +
+  `cores (${cpus()[0]?.model ?? "unknown cpu"}), load average ${loadBefore.map((n) => n.toFixed(2)).join(" ")}, ` +
+  `node ${process.version}; upstream latency 0 ms`
 try {
-  console.log(
-    `isartor overhead bench — ${tool}, ${connections} connections, ${durationSecs} s per run, ${misses} sequential misses; ` +
-      `machine: ${availableParallelism()} cores (${
-        cpus()[0]?.model ?? "unknown cpu"
-      }), node ${process.version}; upstream latency 0 ms`
-  )
+  console.log(header)
   for (const runtime of runtimes) {
     process.stdout.write(`measuring ${runtime}…\n`)
     results.push(await measure(runtime, upstream.url))
   }
+  for (const runtime of peerRuntimes) {
+    process.stdout.write(`measuring ${runtime} against portkey…\n`)
+    peers.push(await measurePeers(runtime, upstream.url))
+  }
 } finally {
   upstream.stop()
+  sink.close()
 }
 
 const f = (n: number, digits = 2) => n.toFixed(digits)
-console.log("\nexact hit (L1a) vs bare Hono, same runtime, POST /v1/chat/completions")
+const range = (s: Spread, digits = 2) => `${f(s.median, digits)} (${f(s.min, digits)}–${f(s.max, digits)})`
+console.log("\nexact hit (L1a) vs bare Hono, same runtime, POST /v1/chat/completions; medians of the rounds")
 console.table(results.map((r) => ({
   runtime: `${r.runtime} ${r.version}`,
-  "bare req/s": Math.round(r.bare.requestsPerSecond),
-  "bare p50/p99 ms": `${f(r.bare.p50Ms)} / ${f(r.bare.p99Ms)}`,
-  "L1a req/s": Math.round(r.exactHit.requestsPerSecond),
-  "L1a p50/p99 ms": `${f(r.exactHit.p50Ms)} / ${f(r.exactHit.p99Ms)}`,
-  ratio: f(r.ratio),
-  errors: r.bare.errors + r.exactHit.errors
+  "bare req/s": Math.round(median(r.rounds.map((x) => x.bare.requestsPerSecond))),
+  "L1a req/s": Math.round(median(r.rounds.map((x) => x.exactHit.requestsPerSecond))),
+  "L1a p50/p99 ms": `${f(median(r.rounds.map((x) => x.exactHit.p50Ms)))} / ${f(r.exactHitP99Ms.median)}`,
+  "ratio (min–max)": range(r.ratio),
+  "monitoring on req/s": Math.round(median(r.rounds.map((x) => x.monitored.requestsPerSecond))),
+  "on ÷ off (min–max)": range(r.monitoringRatio, 3),
+  errors: r.rounds.reduce((sum, x) => sum + x.bare.errors + x.exactHit.errors + x.monitored.errors, 0)
 })))
-console.log("miss path (L3, upstream 0 ms), concurrency 1: added latency = via gateway − direct")
+console.log("miss path (L3, caches bypassed, upstream 0 ms), concurrency 1, interleaved: added = via gateway − direct")
 console.table(results.map((r) => ({
   runtime: r.runtime,
   "direct p50/p99 ms": `${f(r.direct.p50Ms, 3)} / ${f(r.direct.p99Ms, 3)}`,
   "gateway p50/p99 ms": `${f(r.viaGateway.p50Ms, 3)} / ${f(r.viaGateway.p99Ms, 3)}`,
-  "added p50 ms": f(r.addedP50Ms, 3),
-  "added p99 ms": f(r.addedP99Ms, 3)
+  "added p50 ms, per round (min–max)": range(r.addedP50Ms, 3)
 })))
+if (peers.length > 0) {
+  console.log(`miss path req/s at c${connections}, a new prompt each, vs Portkey OSS (node), rounds alternated`)
+  console.table(peers.map((p) => ({
+    isartor: p.runtime,
+    "isartor req/s": Math.round(p.isartorRps.median),
+    [`portkey ${p.portkeyVersion} req/s`]: Math.round(p.portkeyRps.median),
+    "ratio (min–max)": range(p.ratio)
+  })))
+}
 
-await mkdir(new URL("./results/", import.meta.url), { recursive: true })
-const file = new URL(`./results/overhead-${new Date().toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url)
-await writeFile(
-  file,
-  JSON.stringify({ tool, connections, durationSecs, misses, cores: availableParallelism(), results }, null, 2)
-)
-console.log(`written ${file.pathname}`)
+const byRuntime = (runtime: RuntimeName) => results.find((r) => r.runtime === runtime)
+const each = (pick: (r: RuntimeFigures) => string) =>
+  (["node", "bun", "deno"] as const).map((runtime) => {
+    const r = byRuntime(runtime)
+    return r ? pick(r) : "—"
+  }).join(" / ")
+const bunPeer = peers.find((p) => p.runtime === "bun") ?? peers[0]
+console.log("issue 17's figures (median of the rounds, min–max in brackets)")
+console.table([
+  {
+    figure: "exact-hit req/s ÷ bare Hono, node / bun / deno (c16)",
+    today: "0.62 / 0.43 / 0.24",
+    goal: "≥ 0.6 on all; ≥ 0.8 on bun",
+    measured: each((r) => range(r.ratio))
+  },
+  {
+    figure: "exact-hit p99 at c16, bun (ms)",
+    today: "≈ 3.2",
+    goal: "≤ 1",
+    measured: byRuntime("bun") ? range(byRuntime("bun")!.exactHitP99Ms) : "—"
+  },
+  {
+    figure: "miss path, caches bypassed: added p50 at c1, bun / node (ms)",
+    today: "0.55–1.7 / 4.8",
+    goal: "≤ 0.3 / ≤ 1",
+    measured: ["bun", "node"].map((name) => {
+      const r = byRuntime(name as RuntimeName)
+      return r ? range(r.addedP50Ms, 3) : "—"
+    }).join(" / ")
+  },
+  {
+    figure: `miss path req/s ÷ Portkey OSS${bunPeer ? ` ${bunPeer.portkeyVersion} (${bunPeer.runtime})` : ""}`,
+    today: "≈ 7× (bun)",
+    goal: "≥ 10×",
+    measured: bunPeer ? `${range(bunPeer.ratio)}×` : "— (--peers none)"
+  },
+  {
+    figure: "exact-hit req/s, monitoring on ÷ off, node / bun / deno",
+    today: "—",
+    goal: "≥ 0.95",
+    measured: each((r) => range(r.monitoringRatio, 3))
+  }
+])
+
+await writeResults("overhead", {
+  tool,
+  connections,
+  durationSecs,
+  rounds,
+  misses,
+  cores: availableParallelism(),
+  loadAverage: { before: loadBefore, after: loadavg() },
+  results,
+  peers
+})

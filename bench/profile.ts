@@ -1,7 +1,8 @@
 // CPU profiles of the gateway's hot paths, per runtime, with each runtime's own profiler (`--cpu-prof` on Node, Bun
 // and Deno): exact hits under load, and misses with the caches bypassed. Writes the .cpuprofile and a summary of the
 // top self-time functions under bench/results/profiles/. Prints figures; asserts nothing.
-// Usage: node --import tsx bench/profile.ts [--runtimes node,bun,deno] [--duration 8] [--misses 2000] [--label before]
+// Usage: node --import tsx bench/profile.ts [--runtimes node,bun,deno] [--modes hit,miss] [--duration 8] [--misses 2000]
+//                                          [--label before]
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { parseArgs } from "node:util"
 import { projectRoot, runtimeCommand, type RuntimeName, startProcess } from "../test/support/processes.ts"
@@ -13,7 +14,8 @@ const { values } = parseArgs({
     duration: { type: "string", default: "8" },
     misses: { type: "string", default: "2000" },
     label: { type: "string", default: "now" },
-    top: { type: "string", default: "25" }
+    top: { type: "string", default: "25" },
+    modes: { type: "string", default: "hit,miss" }
   }
 })
 const tool = (await wrkAvailable()) ? "wrk" : "autocannon"
@@ -140,7 +142,7 @@ await mkdir(outDir, { recursive: true })
 const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
 try {
   for (const runtime of values.runtimes.split(",") as Array<RuntimeName>) {
-    for (const mode of ["hit", "miss"] as const) await profileOne(runtime, mode, upstream.url)
+    for (const mode of values.modes.split(",") as Array<"hit" | "miss">) await profileOne(runtime, mode, upstream.url)
   }
 } finally {
   upstream.stop()
