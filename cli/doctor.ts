@@ -6,10 +6,21 @@ import { join } from "node:path"
 import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
 import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
 import { tableCacheDir } from "../runtimes/shared.ts"
-import { type Check, check, checkOtel, checkPort, checkRedis, checkSidecar, checkUpstream } from "./doctorServices.ts"
+import {
+  type Check,
+  check,
+  checkOtel,
+  checkPort,
+  checkProxy,
+  checkProxyCa,
+  checkRedis,
+  checkSidecar,
+  checkUpstream
+} from "./doctorServices.ts"
 import { COMMAND_VARS, effectiveConfig, gatewayEnv } from "./gatewayEnv.ts"
 import type { CommandHost } from "./host.ts"
 import { green, printJson, red, yellow } from "./output.ts"
+import { liveness, stateDir } from "./state.ts"
 
 /** Key shapes that give away which provider issued a key. */
 const KEY_SHAPES: ReadonlyArray<[RegExp, string]> = [
@@ -185,7 +196,13 @@ const checkCacheDir = async (env: NodeJS.ProcessEnv): Promise<Check> => {
 const checkProxies = (env: NodeJS.ProcessEnv): Check => {
   const set = [...PROXY_VARS, ...CA_VARS].filter((name) => env[name])
   if (set.length === 0) return check("proxy variables", "ok", "none set")
-  const local = set.filter((name) => /localhost|127\.0\.0\.1|\[::1\]/.test(env[name] ?? ""))
+  // The running isartor proxy is what they should point at; only a local proxy that is gone breaks other tools.
+  const ours = liveness(stateDir(), "proxy")
+  const ourPort = ours.kind === "running" ? new URL(ours.running.url).port : undefined
+  const local = set.filter((name) =>
+    PROXY_VARS.includes(name) && /localhost|127\.0\.0\.1|\[::1\]/.test(env[name] ?? "") &&
+    (ourPort === undefined || !new RegExp(`:${ourPort}(/|$)`).test(env[name] ?? ""))
+  )
   return check(
     "proxy variables",
     local.length > 0 ? "warn" : "ok",
@@ -242,6 +259,7 @@ export const doctor = async (
   }
   checks.push(await checkCacheDir(gateway))
   checks.push(checkProxies(env))
+  checks.push(await checkProxy(gateway), await checkProxyCa(gateway))
   const failed = checks.filter((entry) => entry.verdict === "fail").length
   if (options.json) printJson({ ok: failed === 0, checks })
   else {

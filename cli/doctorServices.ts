@@ -166,3 +166,79 @@ export const checkPort = async (loaded: LoadedConfig): Promise<Check> => {
     ? check("port", "ok", `${hostname}:${port} is free`)
     : check("port", "fail", portTakenMessage(hostname, port), "")
 }
+
+/**
+ * The proxy: running where the connected proxy tools (Copilot, Antigravity) expect it, since their editor's
+ * requests fail while it is not. Not running and not expected is fine.
+ */
+export const checkProxy = async (env: Record<string, string | undefined>): Promise<Check> => {
+  const { proxyDemand } = await import("./proxy/autostart.ts")
+  const { url, tools } = await proxyDemand(env)
+  const expected = tools.length > 0 ? ` for ${tools.join(", ")}` : ""
+  const state = liveness(stateDir(), "proxy")
+  if (state.kind === "running") {
+    const where = new URL(state.running.url)
+    const problem = await tcpReachable(where.hostname, Number(where.port))
+    if (problem !== undefined) {
+      return check(
+        "proxy",
+        "fail",
+        `pid ${state.running.pid} is recorded at ${state.running.url}, which does not accept connections (${problem})`,
+        "isartor stop, then isartor up (or isartor proxy)"
+      )
+    }
+    return state.running.url === url || tools.length === 0
+      ? check("proxy", "ok", `running at ${state.running.url} (pid ${state.running.pid})${expected}`)
+      : check(
+        "proxy",
+        "fail",
+        `running at ${state.running.url}, but ${tools.join(", ")} expect it at ${url} (proxy.port changed since)`,
+        "isartor stop, then isartor up (it starts the proxy on proxy.port)"
+      )
+  }
+  if (tools.length === 0) return check("proxy", "ok", "not running; no proxy tool is connected")
+  return check(
+    "proxy",
+    "fail",
+    `${tools.join(", ")} ${tools.length > 1 ? "go" : "goes"} through ${url}, but no proxy runs there: ${
+      tools.length > 1 ? "their" : "its"
+    } requests fail`,
+    `isartor up (it starts the proxy for connected tools), or isartor proxy; or undo: isartor connect ${
+      tools[0]
+    } --disconnect`
+  )
+}
+
+/** The proxy's CA: present when a tool trusts it, its private key readable by its owner only. */
+export const checkProxyCa = async (env: Record<string, string | undefined>): Promise<Check> => {
+  const { join } = await import("node:path")
+  const { existsSync, statSync } = await import("node:fs")
+  const { caDir } = await import("./proxy/ca.ts")
+  const { proxyDemand } = await import("./proxy/autostart.ts")
+  const dir = caDir(stateDir())
+  const certFile = join(dir, "ca.pem")
+  const keyFile = join(dir, "ca-key.pem")
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    const { tools } = await proxyDemand(env)
+    return tools.length === 0
+      ? check("proxy CA", "skip", `not made yet (isartor proxy or isartor connect copilot makes it in ${dir})`)
+      : check(
+        "proxy CA",
+        "fail",
+        `${tools.join(", ")} ${tools.length > 1 ? "trust" : "trusts"} ${certFile}, which does not exist`,
+        "isartor proxy --rotate-ca (makes a new CA), then restart the editor from a shell with the exports isartor connect prints"
+      )
+  }
+  if (process.platform === "win32") return check("proxy CA", "ok", `${certFile} (its key in ${dir})`)
+  const mode = statSync(keyFile).mode & 0o777
+  return mode === 0o600
+    ? check("proxy CA", "ok", `${certFile}; its key ${keyFile} is mode 0600 (owner only)`)
+    : check(
+      "proxy CA",
+      "fail",
+      `${keyFile} is mode 0${
+        mode.toString(8)
+      }: others on this machine can read the key that lets them impersonate the proxied hosts to you`,
+      `chmod 600 ${keyFile} (or isartor proxy --rotate-ca to replace a key that may have been read)`
+    )
+}

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict"
-import { writeFileSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { chmodSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
+import { projectRoot } from "../support/processes.ts"
 import { run, userEnv } from "./run.ts"
 
 let upstream: FakeOpenAI
@@ -71,6 +73,70 @@ describe("isartor doctor", () => {
         /config file isartor\.toml; the variable wins over the file for cache_ttl_secs \(ISARTOR__CACHE_TTL_SECS="60"\)/
       )
       assert.match(result.stdout, /to use the file's value: unset ISARTOR__CACHE_TTL_SECS/)
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("says whether the proxy runs where a connected Copilot expects it, and whether its CA key is owner-only", async () => {
+    const free = createServer()
+    await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve))
+    const proxyPort = (free.address() as { port: number }).port
+    await new Promise((resolve) => free.close(resolve))
+    const user = userEnv(
+      upstreamEnv(upstream.url, {
+        ISARTOR__CACHE_MODE: "exact",
+        ISARTOR__HOST_PORT: "127.0.0.1:0",
+        ISARTOR__PROXY__PORT: String(proxyPort)
+      })
+    )
+    const verdict = (report: string, name: string) =>
+      (JSON.parse(report) as { checks: Array<{ name: string; verdict: string; detail: string; fix: string }> })
+        .checks.find((check) => check.name === name)
+    try {
+      assert.equal(verdict((await run(["doctor", "--json"], user.env)).stdout, "proxy")?.verdict, "ok")
+      assert.equal(verdict((await run(["doctor", "--json"], user.env)).stdout, "proxy CA")?.verdict, "skip")
+
+      assert.equal((await run(["connect", "copilot"], user.env)).code, 0)
+      const down = await run(["doctor"], user.env)
+      assert.equal(down.code, 1)
+      assert.match(
+        down.stdout,
+        new RegExp(`FAIL {2}proxy: copilot goes through http://127\\.0\\.0\\.1:${proxyPort}, but no proxy runs there`)
+      )
+      assert.match(down.stdout, /fix: isartor up \(it starts the proxy for connected tools\), or isartor proxy/)
+      assert.match(down.stdout, /ok {4}proxy CA: .*ca\.pem; its key .*ca-key\.pem is mode 0600 \(owner only\)/)
+
+      const key = join(user.env.ISARTOR_HOME!, "proxy", "ca-key.pem")
+      chmodSync(key, 0o644)
+      const exposed = verdict((await run(["doctor", "--json"], user.env)).stdout, "proxy CA")
+      assert.equal(exposed?.verdict, "fail")
+      assert.match(exposed!.detail, /is mode 0644: others on this machine can read the key/)
+      assert.match(exposed!.fix, new RegExp(`chmod 600 ${key.replace(/[.]/g, "\\.")}`))
+      chmodSync(key, 0o600)
+
+      const proxy = spawn(process.execPath, [join(projectRoot, "bin/isartor"), "proxy"], {
+        env: user.env,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let out = ""
+          proxy.stdout.on("data", (chunk: Buffer) => {
+            out += chunk.toString()
+            if (out.includes("isartor proxy on")) resolve()
+          })
+          proxy.on("exit", (code) => reject(new Error(`the proxy exited ${code}: ${out}`)))
+        })
+        const up = await run(["doctor"], user.env)
+        assert.match(
+          up.stdout,
+          new RegExp(`ok {4}proxy: running at http://127\\.0\\.0\\.1:${proxyPort} \\(pid ${proxy.pid}\\) for copilot`)
+        )
+        assert.equal(up.code, 0, up.stdout)
+      } finally {
+        proxy.kill("SIGTERM")
+      }
     } finally {
       user.cleanup()
     }
