@@ -81,7 +81,9 @@ export const envScript = (gateway: GatewayTarget, shell: Shell, disconnect: bool
       comment(
         `Isartor at ${gateway.url}: ${
           shell === "powershell"
-            ? "paste into PowerShell, or pipe to Invoke-Expression"
+            ? "isartor connect env --shell powershell | Out-String | Invoke-Expression"
+            : shell === "fish"
+            ? "isartor connect env --shell fish | source"
             : `eval "$(isartor connect env${shell === "bash" ? "" : ` --shell ${shell}`})"`
         }`
       ),

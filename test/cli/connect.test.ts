@@ -266,6 +266,91 @@ describe("isartor connect env", () => {
   })
 })
 
+/** The shells `connect env --shell` speaks besides bash: how each runs a script, and where it is when installed. */
+const SHELLS = [
+  { shell: "zsh", command: "zsh", args: (script: string) => ["-f", "-c", script], install: "apt-get install zsh" },
+  {
+    shell: "fish",
+    command: "fish",
+    args: (script: string) => ["--no-config", "-c", script],
+    install: "apt-get install fish"
+  },
+  {
+    shell: "powershell",
+    command: "pwsh",
+    args: (script: string) => ["-NoProfile", "-NonInteractive", "-Command", script],
+    install: "https://learn.microsoft.com/powershell/scripting/install/installing-powershell-on-linux"
+  }
+] as const
+
+describe("isartor connect env in zsh, fish and PowerShell", () => {
+  // A key no shell would take unquoted: quotes of both kinds, a dollar, a backslash, spaces.
+  const KEY = `it's a "key" $HOME \\ back`
+  for (const { shell, command, args, install } of SHELLS) {
+    it(`${shell}: the printed lines set the variables, and the disconnect lines unset them (the user's own key stays)`, async (t) => {
+      const { execFileSync, spawnSync } = await import("node:child_process")
+      if (spawnSync(command, ["-c", "exit 0"], { stdio: "ignore" }).error !== undefined) {
+        return t.skip(`${command} is not installed here (${install}); the printed text is checked by the other tests`)
+      }
+      await withUser({}, async (user) => {
+        const bin = join(projectRoot, "bin/isartor")
+        const printed = (...extra: Array<string>) =>
+          execFileSync(process.execPath, [bin, "connect", "env", "--shell", shell, "--url", URL_, ...extra], {
+            env: user.env,
+            encoding: "utf8"
+          })
+        const connectLines = printed("--key", KEY)
+        const disconnectLines = printed("--disconnect", "--key", KEY)
+        // Each shell runs exactly what was printed (from a file, so nothing is quoted twice), then prints its variables.
+        const script = join(user.home, `script.${shell}`)
+        const runIn = (lines: string, env: Record<string, string> = {}) => {
+          writeFileSync(script, lines)
+          const source = shell === "powershell" ? `. '${script}'` : `source '${script}'`
+          const show = shell === "powershell"
+            ? "Get-ChildItem Env: | ForEach-Object { \"$($_.Name)=$($_.Value)\" }"
+            : "env"
+          return execFileSync(command, args(`${source}; ${show}`), { env: { ...user.env, ...env }, encoding: "utf8" })
+        }
+        const connected = runIn(connectLines)
+        assert.match(connected, /^OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:18080\/v1$/m)
+        assert.match(connected, /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:18080$/m)
+        assert.ok(connected.split(/\r?\n/).includes(`OPENAI_API_KEY=${KEY}`), connected)
+        assert.ok(connected.split(/\r?\n/).includes(`ISARTOR_API_KEY=${KEY}`), connected)
+
+        const disconnected = runIn(connectLines + disconnectLines, { HTTPS_PROXY: "http://127.0.0.1:8081" })
+        assert.doesNotMatch(
+          disconnected,
+          /^(OPENAI_BASE_URL|ANTHROPIC_BASE_URL|OPENAI_API_KEY|ISARTOR_API_KEY|HTTPS_PROXY)=/m
+        )
+        const own = runIn(disconnectLines, { OPENAI_API_KEY: "sk-users-own" })
+        assert.match(own, /^OPENAI_API_KEY=sk-users-own$/m, "a key of the user's own is not connect env's to remove")
+      })
+    })
+  }
+})
+
+describe("isartor connect env --shell powershell", () => {
+  it("prints $env: assignments with single quotes doubled, and removals that leave the user's own key alone", async () => {
+    await withUser({}, async (user) => {
+      const key = `it's a "key" $HOME`
+      const connected = await run(["connect", "env", "--shell", "powershell", "--url", URL_, "--key", key], user.env)
+      assert.deepEqual(connected.stdout.split("\n").slice(0, 6), [
+        "# Isartor at http://127.0.0.1:18080: isartor connect env --shell powershell | Out-String | Invoke-Expression",
+        "$env:OPENAI_BASE_URL = 'http://127.0.0.1:18080/v1'",
+        "$env:ANTHROPIC_BASE_URL = 'http://127.0.0.1:18080'",
+        `$env:OPENAI_API_KEY = 'it''s a "key" $HOME'`,
+        `$env:ANTHROPIC_API_KEY = 'it''s a "key" $HOME'`,
+        `$env:ISARTOR_API_KEY = 'it''s a "key" $HOME'`
+      ])
+      const undone = await run(["connect", "env", "--shell", "powershell", "--disconnect", "--key", key], user.env)
+      const lines = undone.stdout.split("\n")
+      assert.ok(lines.includes("Remove-Item Env:OPENAI_BASE_URL -ErrorAction SilentlyContinue"), undone.stdout)
+      assert.ok(lines.includes(`if ($env:OPENAI_API_KEY -eq 'it''s a "key" $HOME') { Remove-Item Env:OPENAI_API_KEY }`))
+      assert.ok(lines.includes("Remove-Item Env:HTTPS_PROXY -ErrorAction SilentlyContinue"))
+    })
+  })
+})
+
 describe("isartor connect copilot / antigravity", () => {
   it("sets only the editor's http.proxy in its JSONC user settings, prints the proxy exports, and disconnect restores the file", async () => {
     await withUser({}, async (user, connect) => {
