@@ -101,9 +101,9 @@ export const connectProxyTool = async (id: "copilot" | "antigravity", options: P
   )
   say(
     yellow(
-      `run isartor proxy (port ${
+      `the proxy must run while the editor uses it: isartor up starts it beside the gateway (or run isartor proxy, port ${
         target.url.split(":").pop()
-      }) while the editor uses it; undo: isartor connect ${id} --disconnect`,
+      }); undo: isartor connect ${id} --disconnect`,
       process.stderr
     )
   )

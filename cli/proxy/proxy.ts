@@ -94,7 +94,7 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
   console.log(`  reads: ${INTERCEPTED_HOSTS.join(", ")} (and their subdomains); tunnels everything else unread`)
   console.log(
-    `  chat completions: cache ${config.cache_mode}${
+    `  chat requests (OpenAI, Anthropic Messages, Gemini): cache ${config.cache_mode}${
       config.enable_slm_router ? ", L2 router" : ""
     }, then the original host with the client's own credentials`
   )
