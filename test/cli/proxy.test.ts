@@ -38,8 +38,47 @@ const EXPIRED = "{\"error\":{\"message\":\"token expired\",\"code\":\"token_expi
 let proxy: RunningProxy
 
 /** Anthropic's and Gemini's wire formats (Code Assist's too: Gemini's, wrapped), as their APIs answer: "Paris.". */
-const speaksAnotherApi = (url: string, body: Buffer, response: import("node:http").ServerResponse): boolean => {
+/** The fake's endless stream: when it started, and when its connection closed (the proxy cancelled it). */
+const slowStream = (() => {
+  let started = () => {}
+  let closed = () => {}
+  return {
+    started: () => started(),
+    closed: () => closed(),
+    whenStarted: new Promise<void>((resolve) => (started = resolve)),
+    whenClosed: new Promise<void>((resolve) => (closed = resolve))
+  }
+})()
+
+const RATE_LIMITED = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}"
+
+const speaksAnotherApi = (
+  url: string,
+  body: Buffer,
+  response: import("node:http").ServerResponse,
+  apiKey?: string
+): boolean => {
   const path = url.split("?")[0]!
+  if (path === "/v1/messages" && apiKey === "sk-ant-slow") {
+    // A stream that starts and then waits: what a long answer looks like when the tool gives up on it.
+    response.writeHead(200, { "content-type": "text/event-stream" })
+    response.write(
+      `event: message_start\ndata: ${
+        JSON.stringify({
+          type: "message_start",
+          message: { id: "msg_slow", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [] }
+        })
+      }\n\n`
+    )
+    slowStream.started()
+    response.on("close", () => slowStream.closed())
+    return true
+  }
+  if (path === "/v1/messages" && apiKey === "sk-ant-limited") {
+    response.writeHead(429, { "content-type": "application/json", "retry-after": "7" })
+    response.end(RATE_LIMITED)
+    return true
+  }
   if (path === "/v1/messages") {
     const streamed = JSON.parse(body.toString()).stream === true
     const message = {
@@ -137,7 +176,8 @@ before(async () => {
           : {}),
         body: Buffer.concat(chunks)
       })
-      if (speaksAnotherApi(request.url!, Buffer.concat(chunks), response)) return
+      const apiKey = request.headers["x-api-key"] as string | undefined
+      if (speaksAnotherApi(request.url!, Buffer.concat(chunks), response, apiKey)) return
       if (request.url === "/chat/completions" && request.headers.authorization === "Bearer ghu_expired") {
         response.writeHead(401, { "content-type": "application/json" })
         response.end(EXPIRED)
@@ -665,6 +705,20 @@ describe("Anthropic Messages through the pipeline", () => {
 
       const other = await post(port, "anthropic.test", "/v1/messages", { ...headers, "x-api-key": "sk-ant-b" }, body)
       assert.equal(other.headers["x-isartor-layer"], "l3", "another key is another cache scope")
+
+      // The host's 429 reaches the tool as sent, Retry-After included, after one call: no retries of the gateway's.
+      const callsBefore = hostCalls("/v1/messages")
+      const limited = await post(
+        port,
+        "anthropic.test",
+        "/v1/messages",
+        { ...headers, "x-api-key": "sk-ant-limited" },
+        body
+      )
+      assert.equal(limited.status, 429)
+      assert.equal(limited.headers["retry-after"], "7")
+      assert.equal(limited.body.toString(), RATE_LIMITED)
+      assert.equal(hostCalls("/v1/messages"), callsBefore + 1)
     })
   })
 
@@ -891,5 +945,92 @@ describe("isartor up with a proxy tool connected", () => {
       for (const pid of pids) if (pid > 0 && alive(pid)) process.kill(pid, "SIGKILL")
       user.cleanup()
     }
+  })
+})
+
+describe("a chat request through the pipeline to a host whose certificate does not verify", () => {
+  it("is refused with a 502 in the client's format that names the certificate and never the client's key; the host gets nothing", async () => {
+    const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
+    const chat = await startChatPipeline({ env: {}, upstreamCa: proxyCa.certPem }) // not the fake's CA
+    const strict = await startProxy({
+      port: 0,
+      authority: proxyCa,
+      intercept: HOSTS,
+      upstreamCa: proxyCa.certPem,
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      chat
+    })
+    try {
+      const before = upstream.seen.length
+      const key = "AIzaSyDoNotLeakThisKey0123456789"
+      const gemini = await post(
+        strict.port,
+        "gemini.test",
+        `/v1beta/models/gemini-2.5-flash:generateContent?key=${key}`,
+        {},
+        { contents: [{ role: "user", parts: [{ text: "Capital of France?" }] }] }
+      )
+      assert.equal(gemini.status, 502)
+      const error = JSON.parse(gemini.body.toString()).error
+      assert.equal(error.code, 502)
+      assert.match(error.message, /certificate/)
+      assert.doesNotMatch(gemini.body.toString(), /DoNotLeak/)
+      const anthropic = await post(
+        strict.port,
+        "anthropic.test",
+        "/v1/messages",
+        { "x-api-key": "sk-ant-secret-key" },
+        {
+          model: "claude-sonnet-4-5",
+          max_tokens: 8,
+          messages: [{ role: "user", content: "hi" }]
+        }
+      )
+      assert.equal(anthropic.status, 502)
+      assert.equal(JSON.parse(anthropic.body.toString()).type, "error", "Anthropic's error shape")
+      assert.doesNotMatch(anthropic.body.toString(), /sk-ant-secret-key/)
+      assert.equal(upstream.seen.length, before, "no request reached the host")
+    } finally {
+      await strict.close()
+      await chat.close()
+    }
+  })
+})
+
+describe("a tool that leaves in the middle of a streamed answer", () => {
+  it("makes the proxy close its stream from the host at once, instead of reading the answer to its end", {
+    timeout: 30_000
+  }, async () => {
+    await withPipeline(async (port) => {
+      const connect = httpRequest({ host: "127.0.0.1", port, method: "CONNECT", path: "anthropic.test:443" })
+      const socket = await new Promise<import("node:net").Socket>((resolve, reject) => {
+        connect.on("connect", (_response, raw) => resolve(raw))
+        connect.on("error", reject)
+        connect.end()
+      })
+      const secure = tlsConnect({ socket, servername: "anthropic.test", ca: proxyCa.certPem })
+      const body = JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 64,
+        stream: true,
+        messages: [{ role: "user", content: "A long answer, please" }]
+      })
+      secure.write(
+        `POST /v1/messages HTTP/1.1\r\nHost: anthropic.test\r\nx-api-key: sk-ant-slow\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      )
+      let received = ""
+      await new Promise<void>((resolve) =>
+        secure.on("data", (chunk: Buffer) => {
+          received += chunk.toString()
+          if (received.includes("message_start")) resolve()
+        })
+      )
+      await slowStream.whenStarted
+      assert.match(received, /^HTTP\/1\.1 200 /)
+      secure.destroy()
+      // Without the cancellation reaching the host, this never settles and the test times out.
+      await slowStream.whenClosed
+    })
   })
 })
