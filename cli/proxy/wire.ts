@@ -76,10 +76,14 @@ const GEMINI_FIELDS = new Set([
   "systemInstruction",
   "system_instruction",
   "generationConfig",
-  "safetySettings"
+  "safetySettings",
+  "session_id"
 ])
-/** Per-request bookkeeping of Code Assist's wrapper, never what the answer says. */
-const CLOUD_CODE_BOOKKEEPING = new Set(["user_prompt_id", "userPromptId", "requestId", "request_id", "session_id"])
+/** Per-prompt and per-session bookkeeping (Code Assist's wrapper, its `session_id`), never what the answer says. */
+const BOOKKEEPING = new Set(["user_prompt_id", "userPromptId", "requestId", "request_id", "session_id"])
+
+const withoutBookkeeping = (body: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(body).filter(([key, value]) => value !== undefined && !BOOKKEEPING.has(key)))
 
 /**
  * A Gemini `GenerateContentRequest` as an OpenAI chat body the pipeline can key, look up and store; undefined when
@@ -120,8 +124,8 @@ export const geminiToOpenAI = (
       ["seed", config.seed]
     ] as Array<[string, unknown]>).filter(([, value]) => value !== undefined)
   )
-  const keyed = Object.fromEntries(Object.entries(wrapper).filter(([key]) => !CLOUD_CODE_BOOKKEEPING.has(key)))
-  return { model, messages, stream, ...mapped, gemini: { ...keyed, request: body } }
+  const gemini = { ...withoutBookkeeping(wrapper), request: withoutBookkeeping(body) }
+  return { model, messages, stream, ...mapped, gemini }
 }
 
 /**

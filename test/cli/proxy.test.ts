@@ -834,12 +834,13 @@ describe("Gemini (Antigravity) through the pipeline", () => {
   it("Code Assist's v1internal:streamGenerateContent (wrapped Gemini): the miss goes to the host with the client's token, and the same question of another prompt id is an L1a hit", async () => {
     await withPipeline(async (port) => {
       const path = "/v1internal:streamGenerateContent"
-      const ask = (promptId: string) =>
+      // As gemini-cli sends it: a prompt id beside the request, a session id in it.
+      const ask = (promptId: string, project = "project-fake") =>
         post(port, "gemini.test", `${path}?alt=sse`, { authorization: "Bearer ya29.oauth-token" }, {
           model: "gemini-2.5-pro",
-          project: "project-fake",
+          project,
           user_prompt_id: promptId,
-          request: question("Capital of France?")
+          request: { ...question("Capital of France?"), session_id: `session-of-${promptId}` }
         })
       const before = hostCalls(path)
       const first = await ask("prompt-1")
@@ -852,6 +853,8 @@ describe("Gemini (Antigravity) through the pipeline", () => {
       assert.equal(second.headers["x-isartor-layer"], "l1a")
       assert.equal(events(second.body).map((event) => geminiText(event.response)).join(""), "Paris.")
       assert.equal(hostCalls(path), before + 1)
+      const otherProject = await ask("prompt-3", "another-project")
+      assert.equal(otherProject.headers["x-isartor-layer"], "l3", "the project is part of what is asked")
     })
   })
 })
