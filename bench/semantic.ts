@@ -1,89 +1,90 @@
-// L1b quality through the real SemanticCache (embedder, HNSW index, verifier): caches every `origin` of a pairs
-// file (its answer is the origin's own id), asks every `similar`, and counts correct hits (the returned origin's
-// text equals the query's own origin text), false hits (any other hit, and any hit for a label-0 pair) and misses —
-// at the given threshold and over a sweep. Pairs: a JSON array or JSONL of {"origin", "similar", "label"?}
-// (label 1 = paraphrase, the default; 0 = not the same question). Vectors are cached on disk between runs.
-// The last output line is one JSON object with the figures at --threshold.
-// Usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]
+// L1b quality through the real SemanticCache (encoder, HNSW index, decision) as the gateway wires it: caches every
+// `origin` of a pairs file (its answer is the origin's own id), asks every `similar`, and counts correct hits (the
+// returned origin's text equals the query's own origin text), false hits (any other hit, and any hit for a label-0
+// pair) and misses — at the configured threshold and over a sweep of the decision threshold (the learned score, or
+// the cosine with --decision cosine). Pairs: a JSON array or JSONL of {"origin", "similar", "label"?} (label 1 =
+// paraphrase, the default; 0 = not the same question), or --split heldout|tune: that split of
+// ../shared/data/qqp-dev.jsonl (bench/l1bData.ts; the training never saw `heldout`). Without either, both the
+// GPTCache pairs and the held-out Quora split. Writes the curves as JSON and SVG under bench/results/; the last
+// output line is one JSON object with the figures at the threshold, per file.
+// Usage: npm run bench:semantic -- [--pairs FILE | --split heldout] [--decision learned|cosine] [--limit N]
+//                                  [--seed 1] [--threshold T]
 import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { readFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
+import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
-import { FastVectorIndex } from "../core/cache/semantic/FastVectorIndex.ts"
 import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
-import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
+import { decidesByLearning, semanticCacheLayer } from "../core/cache/semantic/semanticLayer.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
 import { type ChatRequest, fromOpenAIBody } from "../core/domain/ChatRequest.ts"
-import { Embedder } from "../core/embedding/Embedder.ts"
+import { Embedder, type EmbeddingBackend } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
-import { loadUseLite } from "../runtimes/embedding/useLite.ts"
-import { tableCacheDir } from "../runtimes/shared.ts"
+import { loadUseLite, loadUseLiteFastOnly } from "../runtimes/embedding/useLite.ts"
 import { withDiskCache } from "./embeddingCache.ts"
+import { type LabelledPair, pairsOf, readPairs, type Split } from "./l1bData.ts"
+import { writeResults } from "./results.ts"
+import { curveSvg } from "./svg.ts"
 
 const { values } = parseArgs({
   options: {
     pairs: { type: "string" },
+    split: { type: "string" },
+    decision: { type: "string", default: "learned" },
     limit: { type: "string" },
     seed: { type: "string", default: "1" },
-    threshold: { type: "string" },
-    "fast-threshold": { type: "string" }
+    threshold: { type: "string" }
   }
 })
-if (!values.pairs) {
-  console.error(
-    "usage: npm run bench:semantic -- --pairs FILE [--limit N] [--seed 1] [--threshold 0.85] [--fast-threshold 0.93]"
-  )
-  process.exit(2)
-}
+const learnedAskedFor = values.decision !== "cosine"
+const GPTCACHE = fileURLToPath(new URL("../../shared/data/gptcache-mock-pairs.json", import.meta.url))
 
 interface Pair {
   readonly origin: string
   readonly similar: string
   readonly label?: number
 }
-const text = (await readFile(values.pairs, "utf8")).trim()
-const all =
-  (text.startsWith("[") ? JSON.parse(text) : text.split("\n").filter(Boolean).map((line) => JSON.parse(line))) as Array<
-    Pair
-  >
-// A seeded sample, so a run on the 40k-pair file fits in minutes and can be repeated exactly.
-let seed = Number(values.seed)
-const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
-const limit = Math.min(Number(values.limit ?? all.length), all.length)
-const pairs = limit === all.length
-  ? all
-  : all.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, pair]) => pair)
+const readFilePairs = async (file: string) => {
+  const text = (await readFile(file, "utf8")).trim()
+  return (text.startsWith("[")
+    ? JSON.parse(text)
+    : text.split("\n").filter(Boolean).map((line) => JSON.parse(line))) as Array<
+      Pair
+    >
+}
+const sources: Array<{ readonly name: string; readonly pairs: () => Promise<ReadonlyArray<Pair>> }> = values.pairs
+  ? [{ name: values.pairs, pairs: () => readFilePairs(values.pairs!) }]
+  : values.split
+  ? [{
+    name: `qqp-dev.jsonl, ${values.split} split`,
+    pairs: async () => pairsOf((await readPairs()).pairs, values.split as Split) as ReadonlyArray<LabelledPair>
+  }]
+  : [
+    { name: "gptcache-mock-pairs.json", pairs: () => readFilePairs(GPTCACHE) },
+    {
+      name: "qqp-dev.jsonl, heldout split",
+      pairs: async () => pairsOf((await readPairs()).pairs, "heldout") as ReadonlyArray<LabelledPair>
+    }
+  ]
 
-const origins = [...new Set(pairs.map((pair) => pair.origin))]
-const cache = await withDiskCache(await loadUseLite({ fast: true, tableCacheDir: tableCacheDir(process.env) }))
-const embedding = await cache.prefetch([...origins, ...pairs.map((pair) => pair.similar)])
-await cache.save()
-
+// The learned decision needs only the fast stage; the cosine decision the model too (its vectors cached on disk).
+const disk = learnedAskedFor ? undefined : await withDiskCache(await loadUseLite({ fast: true }))
+const backend: EmbeddingBackend = disk ? disk.backend : await loadUseLiteFastOnly()
+const hnswlib = await loadHnswlib()
 const loaded = await Effect.runPromise(loadConfig({
   env: {
-    ISARTOR__CACHE_MAX_CAPACITY: String(Math.max(origins.length, 1000)),
     ISARTOR__CACHE_TTL_SECS: "100000000",
-    ...(values.threshold ? { ISARTOR__SIMILARITY_THRESHOLD: values.threshold } : {}),
-    ...(values["fast-threshold"] ? { ISARTOR__SEMANTIC_FAST_THRESHOLD: values["fast-threshold"] } : {})
+    ISARTOR__L1B_DECISION: learnedAskedFor ? "learned" : "cosine",
+    ...(values.threshold
+      ? { [learnedAskedFor ? "ISARTOR__L1B_SCORE_THRESHOLD" : "ISARTOR__SIMILARITY_THRESHOLD"]: values.threshold }
+      : {})
   },
   readTextFile: async () => undefined
 }))
-const config = loaded.config
-const threshold = config.similarity_threshold
-const hnswlib = await loadHnswlib()
-const runtime = ManagedRuntime.make(
-  SemanticCache.layer.pipe(
-    Layer.provide(Layer.mergeAll(
-      Embedder.layer(cache.backend),
-      VectorIndex.layer(hnswlib, cache.backend.dimensions, config.cache_max_capacity),
-      FastVectorIndex.layer(hnswlib, cache.backend.dimensions, config.cache_max_capacity)
-    )),
-    Layer.provide(CacheKey.layer),
-    Layer.provide(AppConfig.layer(config))
-  )
-)
-const semantic = await runtime.runPromise(SemanticCache)
+const learned = decidesByLearning(loaded.config, backend)
+const threshold = learned ? loaded.config.l1b_score_threshold : loaded.config.similarity_threshold
+
 const request = (question: string): ChatRequest => {
   const decoded = fromOpenAIBody({ model: "bench", messages: [{ role: "user", content: question }] }, {
     defaultModel: "bench",
@@ -95,92 +96,125 @@ const request = (question: string): ChatRequest => {
   return decoded.value
 }
 
-for (const [id, origin] of origins.entries()) await runtime.runPromise(semantic.store(request(origin), String(id)))
-
-// The figures at the threshold come from lookups at exactly that threshold. The sweep reuses one lookup per query
-// at its lowest value: at a higher threshold the answer is the same hit if its similarity reaches it, else a miss
-// (candidates are tried in order of similarity with the same verifier; the fast stage's own cut, 0.93 by default,
-// makes rows above it approximate).
-const sweep = [...new Set([0.7, 0.75, 0.8, 0.85, 0.9, 0.95, threshold])].sort((a, b) => a - b)
-type Result = { origin: string; similarity: number; stage: string } | undefined
-const lookupMs: Array<number> = []
-const lookAll = async (cut: number, timed: boolean) => {
-  const out: Array<Result> = []
+const measure = async (name: string, all: ReadonlyArray<Pair>) => {
+  // A seeded sample, so a run on a large file fits in minutes and can be repeated exactly.
+  let seed = Number(values.seed)
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+  const limit = Math.min(Number(values.limit ?? all.length), all.length)
+  const pairs = limit === all.length
+    ? all
+    : all.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).slice(0, limit).map(([, pair]) => pair)
+  const origins = [...new Set(pairs.map((pair) => pair.origin))]
+  const embedding = disk
+    ? await disk.prefetch([...origins, ...pairs.map((pair) => pair.similar)])
+    : { embedded: 0, ms: 0 }
+  await disk?.save()
+  // The sweep's lowest value for every lookup: a hit at a higher threshold is the same hit when its score (or
+  // cosine) reaches it — the learned decision serves the best-scoring candidate, so its sweep is exact; the cosine
+  // decision's rows above its fast stage's own cut are approximate.
+  const sweep = learned
+    ? [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99]
+    : [0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+  const lowest = Math.min(...sweep, threshold)
+  const config = {
+    ...loaded.config,
+    cache_max_capacity: Math.max(origins.length, 1000),
+    ...(learned ? { l1b_score_threshold: lowest } : { similarity_threshold: lowest })
+  }
+  const runtime = ManagedRuntime.make(
+    semanticCacheLayer(config, { embedder: backend, hnswlib }).pipe(
+      Layer.provide(Embedder.layer(backend)),
+      Layer.provide(CacheKey.layer),
+      Layer.provide(AppConfig.layer(config))
+    )
+  )
+  const semantic = await runtime.runPromise(SemanticCache)
+  for (const [id, origin] of origins.entries()) await runtime.runPromise(semantic.store(request(origin), String(id)))
+  type Result = { origin: string; value: number; stage: string } | undefined
+  const lookupMs: Array<number> = []
+  const results: Array<Result> = []
   for (const pair of pairs) {
     const started = performance.now()
-    const exit = await runtime.runPromiseExit(semantic.lookup(request(pair.similar), cut))
-    if (timed) lookupMs.push(performance.now() - started)
-    out.push(
+    const exit = await runtime.runPromiseExit(semantic.lookup(request(pair.similar), lowest))
+    lookupMs.push(performance.now() - started)
+    results.push(
       Exit.isSuccess(exit)
         ? {
           origin: origins[Number(exit.value.completion)]!,
-          similarity: exit.value.similarity,
+          value: learned ? exit.value.score ?? 0 : exit.value.similarity,
           stage: exit.value.stage
         }
         : undefined
     )
   }
-  return out
-}
-const atThreshold = await lookAll(threshold, true)
-const atLowest = await lookAll(sweep[0]!, false)
-await runtime.dispose()
+  await runtime.dispose()
 
-const paraphrases = pairs.filter((pair) => pair.label !== 0).length
-const figuresAt = (cut: number, results: Array<Result> = atLowest) => {
-  let correct = 0
-  let falseHits = 0
-  pairs.forEach((pair, i) => {
-    const hit = results[i]
-    if (!hit || hit.similarity < cut) return
-    if (pair.label !== 0 && hit.origin === pair.origin) correct++
-    else falseHits++
-  })
+  const paraphrases = pairs.filter((pair) => pair.label !== 0).length
+  const figuresAt = (cut: number) => {
+    let correct = 0
+    let falseHits = 0
+    pairs.forEach((pair, i) => {
+      const hit = results[i]
+      if (!hit || hit.value < cut) return
+      if (pair.label !== 0 && hit.origin === pair.origin) correct++
+      else falseHits++
+    })
+    return {
+      threshold: cut,
+      correct,
+      false_hits: falseHits,
+      misses: pairs.length - correct - falseHits,
+      precision: Number((correct / Math.max(1, correct + falseHits)).toFixed(4)),
+      hit_rate: Number(((correct + falseHits) / pairs.length).toFixed(4)),
+      label1_hit_rate: Number((correct / Math.max(1, paraphrases)).toFixed(4))
+    }
+  }
+  lookupMs.sort((a, b) => a - b)
+  const at = (q: number) => lookupMs[Math.min(lookupMs.length - 1, Math.floor(q * lookupMs.length))]!
+  console.log(
+    `\nL1b quality — ${name}: ${pairs.length} of ${all.length} pairs${
+      limit < all.length ? ` (seeded sample, seed ${values.seed})` : ""
+    }, ${origins.length} origins cached, ${paraphrases} paraphrase pairs; ${
+      learned
+        ? `learned decision over the fast encoder (${backend.fastStage?.encoder}), score threshold ${threshold}`
+        : `cosine decision, model ${backend.name} with its fast first stage and the verifier, threshold ${threshold}`
+    }; ${availableParallelism()} cores, node ${process.version}`
+  )
+  if (disk) {
+    console.log(
+      `embedding: ${embedding.embedded} new texts in ${
+        (embedding.ms / 1000).toFixed(1)
+      } s (cached on disk between runs)`
+    )
+  }
+  console.log(
+    `lookup through the service (${learned ? "fast encoder, HNSW, scorer" : "vector cached, HNSW, verifier"}): p50 ${
+      at(0.5).toFixed(3)
+    } ms, p99 ${at(0.99).toFixed(3)} ms`
+  )
+  const curve = [...new Set([...sweep, threshold])].sort((a, b) => a - b).map(figuresAt)
+  console.table(curve)
   return {
-    threshold: cut,
-    correct,
-    false_hits: falseHits,
-    misses: pairs.length - correct - falseHits,
-    precision: Number((correct / Math.max(1, correct + falseHits)).toFixed(4)),
-    hit_rate: Number(((correct + falseHits) / pairs.length).toFixed(4)),
-    label1_hit_rate: Number((correct / Math.max(1, paraphrases)).toFixed(4))
+    name,
+    decision: learned ? "learned" : "cosine",
+    pairs: pairs.length,
+    lookup_p50_ms: at(0.5),
+    lookup_p99_ms: at(0.99),
+    at_threshold: figuresAt(threshold),
+    curve
   }
 }
-lookupMs.sort((a, b) => a - b)
-const at = (q: number) => lookupMs[Math.min(lookupMs.length - 1, Math.floor(q * lookupMs.length))]!
 
-console.log(
-  `L1b quality — ${values.pairs}: ${pairs.length} of ${all.length} pairs${
-    limit < all.length ? ` (seeded sample, seed ${values.seed})` : ""
-  }, ` +
-    `${origins.length} origins cached, ${paraphrases} paraphrase pairs; model ${cache.backend.name} (${cache.backend.dimensions}-d) with its fast first stage, HNSW, verifier on; ` +
-    `threshold ${threshold}; ${availableParallelism()} cores, node ${process.version}`
+const runs = []
+for (const source of sources) runs.push(await measure(source.name, await source.pairs()))
+await writeResults("semantic", { runtime: `node ${process.version}`, threshold, runs })
+await writeResults(
+  "semantic",
+  undefined,
+  "svg",
+  curveSvg(
+    `L1b ${learned ? "learned decision" : "cosine decision"}: precision / hit rate over the threshold`,
+    runs.map((run) => ({ name: `${run.name} (${run.pairs} pairs)`, points: run.curve }))
+  )
 )
-console.log(
-  `embedding: ${embedding.embedded} new texts in ${(embedding.ms / 1000).toFixed(1)} s` +
-    `${
-      embedding.embedded > 0
-        ? ` (${(embedding.ms / embedding.embedded).toFixed(2)} ms/text, batches of 64)`
-        : " (all cached from an earlier run)"
-    }; ` +
-    `lookup (vector cached, HNSW + verifier, through the service): p50 ${at(0.5).toFixed(3)} ms, p99 ${
-      at(0.99).toFixed(3)
-    } ms`
-)
-console.table(sweep.map((cut) => figuresAt(cut)))
-const hitsAtThreshold = atThreshold.filter((hit) => hit !== undefined)
-console.log(
-  `stages at ${threshold}: ${
-    hitsAtThreshold.filter((hit) => hit!.stage === "fast").length
-  } of ${hitsAtThreshold.length} hits from the fast first stage ` +
-    `(static distillation, cut ${config.semantic_fast_threshold}), the rest from the full model`
-)
-console.log(JSON.stringify(figuresAt(threshold, atThreshold)))
-// SHOW_FALSE=1 lists every false hit at the threshold on stderr (question, its own origin, the origin served).
-if (process.env.SHOW_FALSE) {
-  pairs.forEach((pair, i) => {
-    const hit = atThreshold[i]
-    if (!hit || (pair.label !== 0 && hit.origin === pair.origin)) return
-    console.error(`Q: ${pair.similar}\n   own: ${pair.origin}\n   got: ${hit.origin} (${hit.similarity.toFixed(3)})`)
-  })
-}
+console.log(JSON.stringify(Object.fromEntries(runs.map((run) => [run.name, run.at_threshold]))))

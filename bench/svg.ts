@@ -97,3 +97,52 @@ export const chartSvg = (figures: Figures): string => {
   }" font-family="sans-serif">\n` +
     `<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`
 }
+
+/** Precision and hit rate over a decision threshold, one panel per pairs file: what `bench:semantic` sweeps. */
+export const curveSvg = (
+  title: string,
+  series: ReadonlyArray<
+    {
+      readonly name: string
+      readonly points: ReadonlyArray<
+        { readonly threshold: number; readonly precision: number; readonly label1_hit_rate: number }
+      >
+    }
+  >
+): string => {
+  const width = 380 * series.length + 40
+  const height = 330
+  const parts: Array<string> = [
+    `<text x="20" y="26" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="20" y="46" font-size="12" fill="#555">precision (blue) and hit rate of paraphrases (orange) over the decision threshold</text>`
+  ]
+  series.forEach(({ name, points }, panel) => {
+    const left = 50 + panel * 380
+    const top = 70
+    const size = 220
+    const thresholds = points.map((point) => point.threshold)
+    const lo = Math.min(...thresholds)
+    const hi = Math.max(...thresholds)
+    const x = (t: number) => left + ((t - lo) / Math.max(1e-9, hi - lo)) * 300
+    const y = (v: number) => top + size - v * size
+    parts.push(`<text x="${left}" y="${top - 8}" font-size="12">${escape(name)}</text>`)
+    parts.push(`<rect x="${left}" y="${top}" width="300" height="${size}" fill="none" stroke="#ccc"/>`)
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+      parts.push(`<text x="${left - 30}" y="${y(v) + 4}" font-size="10">${v.toFixed(2)}</text>`)
+    }
+    for (const t of [lo, (lo + hi) / 2, hi]) {
+      parts.push(`<text x="${x(t) - 10}" y="${top + size + 16}" font-size="10">${t.toFixed(2)}</text>`)
+    }
+    const line = (key: "precision" | "label1_hit_rate", colour: string) =>
+      parts.push(
+        `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${
+          points.map((point) => `${x(point.threshold).toFixed(1)},${y(point[key]).toFixed(1)}`).join(" ")
+        }"/>`
+      )
+    line("precision", "#4e79a7")
+    line("label1_hit_rate", "#f28e2b")
+  })
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${
+    parts.join("")
+  }</svg>\n`
+}

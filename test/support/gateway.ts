@@ -83,13 +83,15 @@ export const semanticGateways = (backends: SemanticBackends) => {
   }
 }
 
-/** A prompt on the native endpoint: which layer answered, the L1b stage and similarity (NaN when absent), the body. */
+/** A prompt on the native endpoint: which layer answered, the L1b stage, similarity and score (NaN when absent), the body. */
 export const askNative = async (gateway: RunningGateway, prompt: string, headers: Record<string, string> = {}) => {
   const response = await fetch(`${gateway.url}/api/chat`, { method: "POST", headers, body: JSON.stringify({ prompt }) })
   return {
     layer: response.headers.get("x-isartor-layer"),
     stage: response.headers.get("x-isartor-l1b-stage"),
     similarity: Number(response.headers.get("x-isartor-similarity") ?? Number.NaN),
+    /** The learned decision's score on an L1b hit (NaN when absent). */
+    score: Number(response.headers.get("x-isartor-l1b-score") ?? Number.NaN),
     body: (await response.json()) as { message: string }
   }
 }

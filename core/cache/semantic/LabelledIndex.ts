@@ -12,6 +12,13 @@ export interface SemanticEntry {
   readonly completion: string
   /** Who asked, when, and the L1a entry stored with the same answer; absent on entries older than it. */
   readonly meta?: SemanticMeta | undefined
+  /**
+   * The encoder (id and version) whose vector the entry was stored with: entries of another encoder are never
+   * compared. Absent on entries older than the field (they count as another encoder's).
+   */
+  readonly encoder?: string | undefined
+  /** The version of the learned decision in use when the entry was stored, if one was. */
+  readonly decision?: string | undefined
 }
 
 export type SemanticMeta = EntryMeta & { readonly exactKey?: string | undefined }
@@ -46,6 +53,8 @@ export interface LabelledIndexOptions {
   readonly index: VectorIndex["Service"]
   /** The first stage's index, under the same labels, when the encoder has a fast distillation. */
   readonly fastIndex?: VectorIndex["Service"] | undefined
+  /** The length of the first stage's vectors. */
+  readonly fastDimensions?: number | undefined
 }
 
 const ENTRY_OVERHEAD_BYTES = 160
@@ -76,7 +85,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   // Times each entry answered on this replica, by id.
   const hits = new Map<string, number>()
   // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
-  const vectorBytes = 4 * options.dimensions * (fastIndex ? 2 : 1)
+  const vectorBytes = 4 * (options.dimensions + (fastIndex ? options.fastDimensions ?? options.dimensions : 0))
   const entries = new LRUCache<number, SemanticEntry>({
     max: options.capacity,
     maxSize: options.maxBytes,
@@ -140,6 +149,8 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     },
     /** Candidates of the full model's graph within `scope`, most similar first. */
     searchModel: (vector: Float32Array, k: number, scope: string) => search(index, vector, k, scope),
+    /** The vector an entry was indexed with (the main graph's). */
+    vectorOf: (label: number) => index.vector(label),
     /** Candidates of the fast stage's graph within `scope`, most similar first (none without a fast stage). */
     searchFast: (vector: Float32Array, k: number, scope: string) =>
       fastIndex ? search(fastIndex, vector, k, scope) : [],

@@ -13,6 +13,9 @@ export interface SharedSemanticEntry {
   readonly completion: string
   readonly vector: Float32Array
   readonly meta?: SemanticMeta | undefined
+  /** The encoder the vector is of, and the decision version at the time (see `SemanticEntry`). */
+  readonly encoder?: string | undefined
+  readonly decision?: string | undefined
 }
 
 export const semanticKeyPrefix = `isartor:v${KEY_VERSION}:l1b:`
@@ -28,18 +31,32 @@ const encode = (entry: SharedSemanticEntry) =>
     t: entry.text,
     a: entry.completion,
     v: vectorToBase64(entry.vector),
-    ...(entry.meta ? { m: entry.meta } : {})
+    ...(entry.meta ? { m: entry.meta } : {}),
+    ...(entry.encoder ? { e: entry.encoder } : {}),
+    ...(entry.decision ? { d: entry.decision } : {})
   })
 /** An entry as stored, or `undefined` for anything else found under the prefix (never trusted, never a crash). */
 const decode = (value: string): SharedSemanticEntry | undefined => {
   try {
-    const raw = JSON.parse(value) as { s?: unknown; t?: unknown; a?: unknown; v?: unknown; m?: SemanticMeta }
+    const raw = JSON.parse(value) as {
+      s?: unknown
+      t?: unknown
+      a?: unknown
+      v?: unknown
+      m?: SemanticMeta
+      e?: unknown
+      d?: unknown
+    }
     if (
       typeof raw.s !== "string" || typeof raw.t !== "string" || typeof raw.a !== "string" || typeof raw.v !== "string"
     ) return undefined
     const vector = vectorFromBase64(raw.v)
     const meta = typeof raw.m === "object" && raw.m !== null && typeof raw.m.created === "number" ? raw.m : undefined
-    return vector.length > 0 ? { scope: raw.s, text: raw.t, completion: raw.a, vector, meta } : undefined
+    const encoder = typeof raw.e === "string" ? raw.e : undefined
+    const decision = typeof raw.d === "string" ? raw.d : undefined
+    return vector.length > 0
+      ? { scope: raw.s, text: raw.t, completion: raw.a, vector, meta, encoder, decision }
+      : undefined
   } catch {
     return undefined
   }

@@ -5,6 +5,7 @@ import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
 import { plainTextOf, usesTools } from "../../domain/messages.ts"
 import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
 import { CacheKey, withoutDelivery } from "../CacheKey.ts"
+import { PairDecision } from "./decision/PairDecision.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
 import {
   type Candidate,
@@ -116,7 +117,7 @@ const fastCatchUp = (index: LabelledIndex, embedder: Embedder["Service"], hasFas
  * follows the announced ones for the cache's lifetime (closing the gateway unsubscribes); a local entry is served
  * only while its key lives in Redis (TTL, FLUSHDB), and a stored one is shared. Without Redis, nothing to follow.
  */
-const followShared = (index: LabelledIndex) =>
+const followShared = (index: LabelledIndex, encoder: string, setAside: { count: number }) =>
   Effect.gen(function*() {
     const option = yield* Effect.serviceOption(SharedSemanticStore)
     if (option._tag === "None") {
@@ -129,12 +130,23 @@ const followShared = (index: LabelledIndex) =>
     }
     const shared = option.value
     const fromShared = (id: string, entry: Omit<SemanticEntry, "id"> & { readonly vector: Float32Array }) => {
+      // Another encoder's vector (a replica on another release or setting, an entry from before encoders were
+      // recorded) means nothing next to this one's, even at the same length: never compared.
+      if (entry.encoder !== encoder) {
+        setAside.count++
+        return
+      }
       const remaining = entry.meta ? entry.meta.expires - Date.now() : undefined
       if (remaining !== undefined && remaining <= 0) return
       const { vector, ...fields } = entry
       void index.insert({ id, ...fields }, vector, undefined, remaining)
     }
     for (const [id, entry] of yield* Effect.promise(() => shared.loadAll().catch(() => []))) fromShared(id, entry)
+    if (setAside.count > 0) {
+      yield* Effect.logWarning(
+        `l1b: encoder ${encoder}: ${setAside.count} shared entries stored with another encoder were set aside (never compared; they expire with their TTL)`
+      )
+    }
     yield* Effect.acquireRelease(
       Effect.sync(() => shared.onAdded(fromShared)),
       (unsubscribe) => Effect.sync(unsubscribe)
@@ -156,8 +168,14 @@ const followShared = (index: LabelledIndex) =>
 
 export type SemanticCacheStatus =
   | (EmbedderStatus & LabelledIndexStatus & {
-    /** The fast first stage: off, warming up (its table is being built after start-up), or ready. */
+    /** The fast first stage: off or ready. */
     readonly fast_stage: string
+    /** The encoder (id/version) entries are stored and compared with. */
+    readonly encoder: string
+    /** How a hit is decided: the learned decision (its version, its threshold) or cosine and the verifier. */
+    readonly decision: string
+    /** Shared entries of another encoder this replica saw and never compared (since start). */
+    readonly set_aside: number
   })
   | { readonly status: "disabled" | "unavailable"; readonly reason: string }
 
@@ -211,29 +229,37 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const config = yield* AppConfig
       const embedder = yield* Embedder
       const { digest } = yield* CacheKey
-      // The first stage, when the encoder has a fast distillation: its own index under the same labels.
+      // The learned decision, when the fast encoder is the one it was trained on: then the fast vector is L1b's only
+      // vector, and the model is never called on the request path.
+      const decisionOption = yield* Effect.serviceOption(PairDecision)
+      const decision = decisionOption._tag === "Some" ? decisionOption.value : undefined
+      // The first stage of the cosine decision, when the encoder has a fast distillation: its own index.
       const fastIndexOption = yield* Effect.serviceOption(FastVectorIndex)
-      const fastIndex = fastIndexOption._tag === "Some" ? fastIndexOption.value : undefined
+      const fastIndex = decision || fastIndexOption._tag === "None" ? undefined : fastIndexOption.value
+      const encoder = decision ? decision.model.encoder : embedder.model
       const index = makeLabelledIndex({
         capacity: config.cache_max_capacity,
         maxBytes: config.cache_max_bytes,
         ttlMs: config.cache_ttl_secs * 1000,
-        dimensions: embedder.dimensions,
+        dimensions: decision ? decision.model.dimensions : embedder.dimensions,
         index: yield* VectorIndex,
-        fastIndex
+        fastIndex,
+        fastDimensions: embedder.fastStage?.dimensions
       })
       const catchUpFast = yield* fastCatchUp(index, embedder, fastIndex !== undefined)
-      const shared = yield* followShared(index)
+      const setAside = { count: 0 }
+      const shared = yield* followShared(index, encoder, setAside)
       // The vectors of a request looked up and missed, kept for the store that follows its upstream answer.
       const vectors = new WeakMap<ChatRequest, Float32Array>()
       const fastVectors = new WeakMap<ChatRequest, Float32Array>()
-      const hit = (found: Candidate, stage: SemanticHit["stage"]): SemanticHit => {
+      const hit = (found: Candidate, stage: SemanticHit["stage"], score?: number): SemanticHit => {
         index.served(found.label)
         return {
           completion: found.entry.completion,
           id: found.entry.id,
           created: found.entry.meta?.created,
           similarity: found.similarity,
+          score,
           stage
         }
       }
@@ -244,40 +270,122 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         return created !== undefined && Date.now() - created <= maxAgeMs
       }
 
+      /**
+       * The learned decision: the fast vector (≈ 0.1 ms) finds the nearest entries in scope; each one at or above
+       * the cosine floor is scored by the pair scorer (≈ 40 µs), and the best score at or above the threshold
+       * answers. `X-Isartor-Similarity-Threshold` raises the floor for one request.
+       */
+      const lookupLearned = (
+        scorer: NonNullable<typeof decision>,
+        request: ChatRequest,
+        view: { readonly text: string; readonly scope: string },
+        maxAgeMs: number | undefined
+      ) =>
+        Effect.gen(function*() {
+          const vector = embedder.fast(view.text)
+          if (!vector) return yield* new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" })
+          vectors.set(request, vector)
+          const floor = Math.max(scorer.model.cosineFloor, request.similarityThreshold ?? 0)
+          const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
+          const question = analyse(view.text)
+          const accepted: Array<{ readonly candidate: Candidate; readonly score: number }> = []
+          let best = 0
+          for (const candidate of candidates) {
+            if (candidate.similarity < floor) break
+            const cached = index.vectorOf(candidate.label)
+            if (!cached) continue
+            const score = scorer.score(vector, question, cached, analyse(candidate.entry.text))
+            best = Math.max(best, score)
+            if (score >= config.l1b_score_threshold) accepted.push({ candidate, score })
+          }
+          accepted.sort((a, b) => b.score - a.score)
+          let found: { readonly candidate: Candidate; readonly score: number } | undefined
+          for (const option of accepted) {
+            if (yield* shared.stillHeld(option.candidate)) {
+              found = option
+              break
+            }
+          }
+          yield* Effect.annotateCurrentSpan({
+            "isartor.l1b.stage": "fast",
+            "isartor.l1b.cosine_similarity": found?.candidate.similarity ?? candidates[0]?.similarity ?? 0,
+            "isartor.l1b.score": found?.score ?? best,
+            "isartor.l1b.candidates_checked": candidates.filter((candidate) => candidate.similarity >= floor).length,
+            "isartor.l1b.verdict": found
+              ? "accepted"
+              : candidates.some((candidate) => candidate.similarity >= floor)
+              ? "rejected by the learned decision"
+              : "no candidate above the cosine floor"
+          })
+          if (found) return hit(found.candidate, "fast", found.score)
+          return yield* new CacheMiss({ layer: "l1b" })
+        })
+
+      /** The cosine decision: the fast stage at a stricter cut, then the full model, each with the verifier. */
+      const lookupCosine = (
+        request: ChatRequest,
+        view: { readonly text: string; readonly scope: string },
+        threshold: number,
+        maxAgeMs: number | undefined
+      ) =>
+        Effect.gen(function*() {
+          yield* catchUpFast
+          // What the verifier reads in the question: worked out once, when a first candidate reaches the cut.
+          const question = lazily(() => analyse(view.text))
+          // Stage 1, ≈ 0.2 ms: the static encoder finds close rephrasings at a stricter cut, with the same verifier.
+          const fastVector = fastIndex && embedder.fast(view.text)
+          if (fastVector) {
+            fastVectors.set(request, fastVector)
+            const cut = Math.max(threshold, config.semantic_fast_threshold)
+            const candidates = index.searchFast(fastVector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
+            const found = yield* firstVerified(candidates, cut, question, shared.stillHeld)
+            yield* annotateStage("fast", candidates, cut, found)
+            if (found) return hit(found, "fast")
+          }
+          // Stage 2: the full model.
+          const vector = yield* embedder.embed(view.text)
+          vectors.set(request, vector)
+          const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
+          const found = yield* firstVerified(candidates, threshold, question, shared.stillHeld)
+          yield* annotateStage("model", candidates, threshold, found)
+          if (found) return hit(found, "model")
+          return yield* new CacheMiss({ layer: "l1b" })
+        })
+
+      /** The vector an entry is stored with: the lookup's, else computed now. */
+      const vectorFor = (request: ChatRequest, text: string) => {
+        const known = vectors.get(request)
+        if (known) return Effect.succeed(known)
+        if (!decision) return embedder.embed(text)
+        const vector = embedder.fast(text)
+        return vector
+          ? Effect.succeed(vector)
+          : Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" }))
+      }
+
       return SemanticCache.of({
         lookup: (request, threshold, maxAgeMs) =>
-          Effect.gen(function*() {
+          Effect.suspend(() => {
             const view = semanticView(request, digest)
-            if (typeof view === "string") return yield* new LayerUnavailable({ layer: "l1b", reason: view })
+            if (typeof view === "string") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: view }))
             index.purgeExpired(Date.now())
-            yield* catchUpFast
-            // What the verifier reads in the question: worked out once, when a first candidate reaches the cut.
-            const question = lazily(() => analyse(view.text))
-            // Stage 1, ≈ 0.2 ms: the static encoder finds close rephrasings at a stricter cut, with the same verifier.
-            const fastVector = fastIndex && embedder.fast(view.text)
-            if (fastVector) {
-              fastVectors.set(request, fastVector)
-              const cut = Math.max(threshold, config.semantic_fast_threshold)
-              const candidates = index.searchFast(fastVector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
-              const found = yield* firstVerified(candidates, cut, question, shared.stillHeld)
-              yield* annotateStage("fast", candidates, cut, found)
-              if (found) return hit(found, "fast")
-            }
-            // Stage 2: the full model.
-            const vector = yield* embedder.embed(view.text)
-            vectors.set(request, vector)
-            const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
-            const found = yield* firstVerified(candidates, threshold, question, shared.stillHeld)
-            yield* annotateStage("model", candidates, threshold, found)
-            if (found) return hit(found, "model")
-            return yield* new CacheMiss({ layer: "l1b" })
+            return decision
+              ? lookupLearned(decision, request, view, maxAgeMs)
+              : lookupCosine(request, view, threshold, maxAgeMs)
           }),
         store: (request, completion, meta, ttlMs) =>
           Effect.gen(function*() {
             const view = semanticView(request, digest)
             if (typeof view === "string") return
-            const vector = vectors.get(request) ?? (yield* embedder.embed(view.text))
-            const entry = { id: digest({ scope: view.scope, text: view.text }), ...view, completion, meta }
+            const vector = yield* vectorFor(request, view.text)
+            const entry: SemanticEntry = {
+              id: digest({ scope: view.scope, text: view.text }),
+              ...view,
+              completion,
+              meta,
+              encoder,
+              ...(decision ? { decision: decision.model.version } : {})
+            }
             const failure = index.insert(entry, vector, fastVectors.get(request), ttlMs)
             // Reported as a dropped write: counted, and warned about at most once per interval.
             if (failure !== undefined) {
@@ -300,7 +408,18 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         status: Effect.sync(() => ({
           ...embedder.status(),
           ...index.status(),
-          fast_stage: !fastIndex ? "off" : embedder.fast("") === undefined ? "warming up" : "ready"
+          encoder,
+          decision: decision
+            ? `learned ${decision.model.version} (score threshold ${config.l1b_score_threshold})`
+            : `cosine (threshold ${config.similarity_threshold}, verifier)`,
+          set_aside: setAside.count,
+          fast_stage: decision
+            ? "ready"
+            : !fastIndex
+            ? "off"
+            : embedder.fast("") === undefined
+            ? "warming up"
+            : "ready"
         }))
       })
     })

@@ -251,6 +251,38 @@ export interface VerifierOptions {
  */
 export const defaultVerifierOptions: VerifierOptions = { strictBelow: 0, minOverlap: 0.34 }
 
+/** What the verifier compares in two verifiable texts, each check on its own: the learned decision reads them as features. */
+export interface PairSignals {
+  readonly numbersDiffer: boolean
+  readonly codeNamesDiffer: boolean
+  /** A name swapped for another: each side names something the other does not mention. */
+  readonly properNamesDiffer: boolean
+  readonly negationDiffers: boolean
+  /** Content words shared, over the smaller set (1 when either has none). */
+  readonly overlap: number
+  /** Content words shared, over both sets together (1 when both have none). */
+  readonly jaccard: number
+}
+
+export const pairSignals = (a: Analysis, b: Analysis): PairSignals => {
+  const wordsA = a.contentWords
+  const wordsB = b.contentWords
+  let shared = 0
+  for (const word of wordsA) if (wordsB.has(word)) shared++
+  const smaller = Math.min(wordsA.size, wordsB.size)
+  const union = wordsA.size + wordsB.size - shared
+  return {
+    numbersDiffer: !sameSet(a.numbers, b.numbers),
+    codeNamesDiffer: anyUnmentioned(a.identifiers, b) || anyUnmentioned(b.identifiers, a),
+    // A name only one side has may just be context ("Hillary" / "Hillary Clinton"); a name swapped for another is a
+    // different question ("… in Seattle" / "… in Atlanta", "magnesium Oxide" / "Carbonate").
+    properNamesDiffer: anyUnmentioned(a.properNames, b) && anyUnmentioned(b.properNames, a),
+    negationDiffers: a.negated !== b.negated,
+    overlap: smaller === 0 ? 1 : shared / smaller,
+    jaccard: union === 0 ? 1 : shared / union
+  }
+}
+
 export const verify = (
   query: string | Analysis,
   cached: string | Analysis,
@@ -260,23 +292,16 @@ export const verify = (
   const a = typeof query === "string" ? analyse(query) : query
   const b = typeof cached === "string" ? analyse(cached) : cached
   if (!a.verifiable || !b.verifiable) return { accept: false, reason: `longer than ${MAX_VERIFIED_CHARS} characters` }
-  if (!sameSet(a.numbers, b.numbers)) return { accept: false, reason: "numbers differ" }
-  if (anyUnmentioned(a.identifiers, b) || anyUnmentioned(b.identifiers, a)) {
-    return { accept: false, reason: "names in code differ" }
-  }
-  // A name only one side has may just be context ("Hillary" / "Hillary Clinton"); a name swapped for another is a
-  // different question ("… in Seattle" / "… in Atlanta", "magnesium Oxide" / "Carbonate").
-  if (anyUnmentioned(a.properNames, b) && anyUnmentioned(b.properNames, a)) {
-    return { accept: false, reason: "proper names differ" }
-  }
-  if (a.negated !== b.negated) return { accept: false, reason: "negation differs" }
-  const wordsA = a.contentWords
-  const wordsB = b.contentWords
-  const shared = [...wordsA].filter((word) => wordsB.has(word)).length
-  const smaller = Math.min(wordsA.size, wordsB.size)
-  if (smaller > 0 && shared / smaller < options.minOverlap) return { accept: false, reason: "too few words in common" }
+  const signals = pairSignals(a, b)
+  if (signals.numbersDiffer) return { accept: false, reason: "numbers differ" }
+  if (signals.codeNamesDiffer) return { accept: false, reason: "names in code differ" }
+  if (signals.properNamesDiffer) return { accept: false, reason: "proper names differ" }
+  if (signals.negationDiffers) return { accept: false, reason: "negation differs" }
+  if (signals.overlap < options.minOverlap) return { accept: false, reason: "too few words in common" }
   if (similarity < options.strictBelow) {
-    const [few, many] = wordsA.size <= wordsB.size ? [wordsA, wordsB] : [wordsB, wordsA]
+    const [few, many] = a.contentWords.size <= b.contentWords.size
+      ? [a.contentWords, b.contentWords]
+      : [b.contentWords, a.contentWords]
     if ([...few].some((word) => !many.has(word))) return { accept: false, reason: "a distinctive word differs" }
   }
   return { accept: true, reason: "agrees" }

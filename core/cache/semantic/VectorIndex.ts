@@ -23,6 +23,8 @@ export class VectorIndex extends Context.Service<VectorIndex, {
   readonly remove: (label: number) => void
   /** The `k` nearest live vectors that `accept` lets through, most similar first. */
   readonly search: (vector: Float32Array, k: number, accept: (label: number) => boolean) => Array<Neighbour>
+  /** The vector stored under a live label (a copy). */
+  readonly vector: (label: number) => Float32Array | undefined
   readonly size: () => number
   /** Slots the graph holds, live and removed: what its memory follows. */
   readonly slots: () => number
@@ -73,6 +75,11 @@ export class VectorIndex extends Context.Service<VectorIndex, {
         if (live.size === 0) return []
         const result = index.searchKnn(vector, Math.min(k, live.size), accept)
         return result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
+      },
+      vector: (label) => {
+        if (!live.has(label)) return undefined
+        const point = index.getPoint(label)
+        return point instanceof Float32Array ? point : Float32Array.from(point)
       },
       size: () => live.size,
       slots: () => index.getCurrentCount(),

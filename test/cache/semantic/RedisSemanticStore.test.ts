@@ -1,10 +1,11 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { createClient } from "redis"
+import { shippedDecision } from "../../../core/cache/semantic/decision/weights.ts"
 import { semanticKeyPrefix } from "../../../core/cache/semantic/RedisSemanticStore.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
-import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
+import { loadUseLite, loadUseLiteFastOnly } from "../../../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../../../runtimes/redis.ts"
 import { askNative as ask, type RunningGateway, startTestGateway, upstreamEnv } from "../../support/gateway.ts"
 import { upstreamAndRedis } from "../../support/redis.ts"
@@ -12,6 +13,11 @@ import { upstreamAndRedis } from "../../support/redis.ts"
 const model = await loadUseLite()
 const hnswlib = await loadHnswlib()
 const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
+
+// The tests below run the cosine decision (this model has no fast stage); "entries know their encoder" runs the
+// default learned one, which needs only the shipped fast stage.
+const fastOnly = await loadUseLiteFastOnly()
+const learnedBackends: SemanticBackends = { loadEmbedder: async () => fastOnly, loadHnswlib: async () => hnswlib }
 
 const servers = upstreamAndRedis()
 
@@ -35,6 +41,47 @@ const withinASecond = async (gateway: RunningGateway, count: number) => {
   }
   return entries
 }
+
+describe("entries know their encoder", () => {
+  const learnedReplica = () =>
+    startTestGateway(
+      upstreamEnv(servers.upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: servers.redis.url }),
+      {},
+      learnedBackends,
+      connectRedis
+    )
+
+  it("records encoder and decision on every entry, and sets aside (never compares) another encoder's, saying how many at start", async () => {
+    const client = createClient({ url: servers.redis.url })
+    await client.connect()
+    const a = await learnedReplica()
+    try {
+      assert.equal((await ask(a, "How do I reset my password?")).layer, "l3")
+      const [key] = await client.keys(`${semanticKeyPrefix}*`)
+      const stored = JSON.parse((await client.get(key!))!) as { e: string; d: string; v: string }
+      assert.equal(stored.e, shippedDecision.encoder)
+      assert.equal(stored.d, shippedDecision.version)
+      // A replica on a later release sees the same entry as another encoder's: same length, same text, yet it
+      // must not be compared.
+      await client.set(key!, JSON.stringify({ ...stored, e: "use-lite-static-256/000000000000" }))
+      const b = await learnedReplica()
+      try {
+        assert.ok(
+          b.warnings.some((line) => /1 shared entries stored with another encoder were set aside/.test(line)),
+          b.warnings.join("\n")
+        )
+        assert.equal((await ask(b, "How can I reset my password?")).layer, "l3")
+        assert.equal((await ask(a, "how could i reset my password")).layer, "l1b", "its own replica still serves it")
+      } finally {
+        await b.close()
+      }
+    } finally {
+      await a.close()
+      await client.flushDb()
+      await client.close()
+    }
+  })
+})
 
 describe("bad data in Redis", () => {
   it("treats foreign or truncated values under the prefixes as misses, never as answers or crashes", async () => {

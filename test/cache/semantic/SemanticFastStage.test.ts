@@ -1,20 +1,15 @@
 import assert from "node:assert/strict"
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { describe, it } from "node:test"
 import type { EmbeddingBackend } from "../../../core/embedding/Embedder.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../../../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
-import { cachedStaticTable, type Vocabulary } from "../../../runtimes/embedding/useLiteStatic.ts"
-import { tableCacheDir } from "../../../runtimes/shared.ts"
 import { askNative as ask, semanticGateways } from "../../support/gateway.ts"
 
-// USE-lite with its static distillation (built in this process, ≈ 10 s, unless an earlier run left it in the
-// user's cache directory as the gateway does), and counters on both encoders.
-const model = await loadUseLite({ fast: true, tableCacheDir: tableCacheDir(process.env) })
+// USE-lite with its shipped static distillation, and counters on both encoders. These tests are of the cosine
+// decision (l1b_decision = cosine), whose first stage the fast encoder is; LearnedDecision.test.ts has the default.
+const model = await loadUseLite({ fast: true })
 const hnswlib = await loadHnswlib()
 let modelCalls = 0
 let fastReady = true
@@ -28,9 +23,11 @@ const counted: EmbeddingBackend = {
 }
 const backends: SemanticBackends = { loadEmbedder: async () => counted, loadHnswlib: async () => hnswlib }
 
-const { withGateway } = semanticGateways(backends)
+const gateways = semanticGateways(backends)
+const withGateway = (extra: Record<string, string>, run: Parameters<typeof gateways.withGateway>[1]) =>
+  gateways.withGateway({ ISARTOR__L1B_DECISION: "cosine", ...extra }, run)
 
-describe("L1b fast first stage (static distillation of USE-lite)", () => {
+describe("L1b fast first stage of the cosine decision (static distillation of USE-lite)", () => {
   it("answers a close rephrasing without running the model", async () => {
     await withGateway({}, async (gateway) => {
       assert.equal((await ask(gateway, "How do I configure the billing address of my account?")).layer, "l3")
@@ -102,85 +99,30 @@ describe("L1b fast first stage (static distillation of USE-lite)", () => {
   })
 })
 
-describe("the fast stage's table on disk", () => {
-  // A small vocabulary and a deterministic stand-in for the model: what is under test is the cache file.
-  const vocabulary: Vocabulary = ["▁how", "▁do", "▁i", "▁reset", "▁password", "?", "▁export", "▁csv"].map((
-    piece,
-    i
-  ) => [piece, -2 - i])
-  let embedded = 0
-  const embed = async (texts: Array<string>) =>
-    texts.map((text) => {
-      embedded++
-      return Float32Array.from({ length: 512 }, (_, j) => Math.sin((text.charCodeAt(j % text.length) + 1) * (j + 1)))
-    })
-
-  it("is built once, read back by the next start, and rebuilt when stale or corrupt", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "isartor-table-"))
-    try {
-      embedded = 0
-      const first = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
-      assert.equal(first.source, "built")
-      assert.equal(first.notSaved, undefined)
-      assert.equal(embedded, vocabulary.length)
-      const [file] = await readdir(dir)
-      assert.match(file!, /^use-lite-static-[0-9a-f]{16}\.f32$/)
-
-      embedded = 0
-      const second = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
-      assert.equal(second.source, "disk")
-      assert.equal(embedded, 0, "the next start embeds nothing")
-      assert.deepEqual(second.table, first.table)
-
-      // Another model release: another file, built afresh.
-      embedded = 0
-      assert.equal((await cachedStaticTable(embed, vocabulary, dir, "1.0.1")).source, "built")
-      assert.equal(embedded, vocabulary.length)
-
-      // One flipped byte: ignored, rebuilt and rewritten.
-      const path = join(dir, file!)
-      const bytes = await readFile(path)
-      bytes[100] = bytes[100]! ^ 0xff
-      await writeFile(path, bytes)
-      const repaired = await cachedStaticTable(embed, vocabulary, dir, "1.0.0")
-      assert.equal(repaired.source, "built")
-      assert.deepEqual(repaired.table, first.table)
-      assert.equal((await cachedStaticTable(embed, vocabulary, dir, "1.0.0")).source, "disk")
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
-  })
-
-  it("reaches the gateway's thread from the embedding worker, the same table as built here", async () => {
+describe("the fast stage's shipped table", () => {
+  it("is on the gateway's thread as soon as the embedding worker is ready: the same vectors as in-process, nothing built", async (t) => {
+    const started = performance.now()
     const worker = await loadEmbedderInWorker(new URL("../../../runtimes/embedding/worker-node.mjs", import.meta.url), {
       model: "use-lite",
       modelPath: "",
-      cacheDir: "",
-      tableCacheDir: tableCacheDir(process.env)
+      cacheDir: ""
     })
     try {
-      // Read from the cache directory this file's model filled (or built again on the worker): ready within a minute.
-      for (let waited = 0; worker.fast!("ready?") === undefined && waited < 60_000; waited += 50) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
       const question = "How do I export my contacts to a spreadsheet?"
+      assert.ok(worker.fast!(question), "ready with the worker, not seconds later")
       assert.deepEqual(worker.fast!(question), model.fast!(question))
+      assert.equal(worker.fastStage?.encoder, model.fastStage?.encoder)
+      assert.equal(worker.fastStage?.dimensions, 256)
+      t.diagnostic(`worker with its fast stage ready in ${(performance.now() - started).toFixed(0)} ms`)
     } finally {
       await worker.dispose?.()
     }
   })
 
-  it("still builds the table when the cache directory cannot be written", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "isartor-table-"))
-    try {
-      const notADirectory = join(dir, "file")
-      await writeFile(notADirectory, "")
-      const result = await cachedStaticTable(embed, vocabulary, join(notADirectory, "cache"), "1.0.0")
-      assert.equal(result.source, "built")
-      assert.match(result.notSaved ?? "", /ENOTDIR|not a directory/, "and says why it could not be saved")
-      assert.equal(result.table.length, vocabulary.length * 512)
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+  it("reads text case-insensitively, as a reworded prompt often differs in case only", () => {
+    const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i]!, 0)
+    const a = model.fast!("What is the capital of France?")!
+    assert.equal(cosine(a, model.fast!("WHAT IS THE CAPITAL OF FRANCE?")!).toFixed(6), "1.000000")
+    assert.ok(cosine(a, model.fast!("what's the capital of france")!) > 0.9)
   })
 })

@@ -1,0 +1,56 @@
+import { vectorFromBase64 } from "../../../embedding/vectorCodec.ts"
+import type { Analysis } from "../SemanticVerifier.ts"
+import { featureCount, type FeatureSet, pairFeatures } from "./features.ts"
+
+/** A trained decision as `npm run train:l1b` writes it (see ./weights.ts). */
+export interface DecisionModel {
+  /** A digest of the weights: entries record it, a change of it is logged. */
+  readonly version: string
+  /** The encoder whose vectors it was trained on: `<name>/<table digest>`. */
+  readonly encoder: string
+  readonly dimensions: number
+  /** The features it reads (./features.ts). */
+  readonly features: FeatureSet
+  readonly hidden: number
+  /** Score at or above which a candidate is served, chosen on the validation split for precision first. */
+  readonly threshold: number
+  /** Candidates less similar than this cosine are not scored (none of the validation split's hits were). */
+  readonly cosineFloor: number
+  /** float32, base64: W1 (hidden × features, input standardisation folded in), b1, w2, b2. */
+  readonly weights: string
+}
+
+export interface PairScorer {
+  readonly model: DecisionModel
+  /** The probability-like score that `cached` answers `question`: a two-layer perceptron over the pair's features. */
+  readonly score: (question: Float32Array, questionText: Analysis, cached: Float32Array, cachedText: Analysis) => number
+}
+
+/** Pure TypeScript inference, the same on every runtime: microseconds a candidate. */
+export const makePairScorer = (model: DecisionModel): PairScorer => {
+  const inputs = featureCount(model.dimensions, model.features)
+  const hidden = model.hidden
+  const all = vectorFromBase64(model.weights)
+  if (all.length !== hidden * inputs + 2 * hidden + 1) {
+    throw new Error(`the decision model's weights hold ${all.length} numbers, not ${hidden * inputs + 2 * hidden + 1}`)
+  }
+  const w1 = all.subarray(0, hidden * inputs)
+  const b1 = all.subarray(hidden * inputs, hidden * inputs + hidden)
+  const w2 = all.subarray(hidden * inputs + hidden, hidden * inputs + 2 * hidden)
+  const b2 = all[all.length - 1]!
+  const features = new Float32Array(inputs)
+  return {
+    model,
+    score: (question, questionText, cached, cachedText) => {
+      pairFeatures(question, cached, questionText, cachedText, model.features, features)
+      let out = b2
+      for (let h = 0; h < hidden; h++) {
+        let sum = b1[h]!
+        const row = h * inputs
+        for (let i = 0; i < inputs; i++) sum += w1[row + i]! * features[i]!
+        if (sum > 0) out += w2[h]! * sum
+      }
+      return 1 / (1 + Math.exp(-out))
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { type Analysis, pairSignals, verify } from "../SemanticVerifier.ts"
+
+/**
+ * What the learned decision reads about a pair (question, cached question) besides their vectors: the verifier's
+ * checks as signals rather than rules, and a few lexical measures. Training (`npm run train:l1b`) and the gateway
+ * compute them with this one function, so a change here needs new weights (a test says so).
+ */
+export const LEXICAL_FEATURES = [
+  "content_jaccard",
+  "content_overlap",
+  "numbers_differ",
+  "code_names_differ",
+  "proper_names_differ",
+  "negation_differs",
+  "length_difference",
+  "same_first_word",
+  "verifier_accepts"
+] as const
+
+/**
+ * The direction each lexical feature may move the score (+1: more of it never lowers the score; −1: never raises
+ * it). Training keeps the scorer monotone in them and in the cosine, so a closer rewording never scores below a
+ * looser one — whatever quirks the training pairs have (Quora's hard negatives are often near-identical texts).
+ */
+export const LEXICAL_SIGNS = [1, 1, -1, -1, -1, -1, -1, 1, 1] as const
+
+/** Each feature's sign in `set`'s layout: 0 for the vector features, which may move the score either way. */
+export const featureSigns = (dimensions: number, set: FeatureSet): Array<number> => [
+  ...(set === "vectors" ? new Array<number>(2 * dimensions).fill(0) : []),
+  1,
+  ...LEXICAL_SIGNS
+]
+
+const lengthDifference = (a: Analysis, b: Analysis) => {
+  const longer = Math.max(a.words.length, b.words.length)
+  return longer === 0 ? 0 : Math.abs(a.words.length - b.words.length) / longer
+}
+
+/** Writes the lexical features of (a, b) into `out` from `offset`; symmetric in a and b. */
+export const writeLexicalFeatures = (a: Analysis, b: Analysis, cosine: number, out: Float32Array, offset: number) => {
+  const signals = pairSignals(a, b)
+  out[offset] = signals.jaccard
+  out[offset + 1] = signals.overlap
+  out[offset + 2] = signals.numbersDiffer ? 1 : 0
+  out[offset + 3] = signals.codeNamesDiffer ? 1 : 0
+  out[offset + 4] = signals.properNamesDiffer ? 1 : 0
+  out[offset + 5] = signals.negationDiffers ? 1 : 0
+  out[offset + 6] = lengthDifference(a, b)
+  out[offset + 7] = a.words[0] !== undefined && a.words[0] === b.words[0] ? 1 : 0
+  out[offset + 8] = verify(a, b, cosine).accept ? 1 : 0
+}
+
+/**
+ * Which features the scorer reads: `vectors` — |u − v| and u ∘ v of the two vectors, their cosine and the lexical
+ * features (most precise on the training distribution); `compact` — the cosine and the lexical features only (fewer
+ * inputs to overfit a question style with).
+ */
+export type FeatureSet = "vectors" | "compact"
+
+/** The number of features of a pair of `dimensions`-d vectors. */
+export const featureCount = (dimensions: number, set: FeatureSet) =>
+  (set === "vectors" ? 2 * dimensions : 0) + 1 + LEXICAL_FEATURES.length
+
+/** The features of a pair, in `set`'s layout. Symmetric, so the decision does not depend on which side was cached. */
+export const pairFeatures = (
+  u: Float32Array,
+  v: Float32Array,
+  a: Analysis,
+  b: Analysis,
+  set: FeatureSet,
+  out: Float32Array = new Float32Array(featureCount(u.length, set))
+): Float32Array => {
+  const d = u.length
+  let cosine = 0
+  if (set === "vectors") {
+    for (let i = 0; i < d; i++) {
+      const x = u[i]!
+      const y = v[i]!
+      out[i] = Math.abs(x - y)
+      out[d + i] = x * y
+      cosine += x * y
+    }
+  } else {
+    for (let i = 0; i < d; i++) cosine += u[i]! * v[i]!
+  }
+  const at = set === "vectors" ? 2 * d : 0
+  out[at] = cosine
+  writeLexicalFeatures(a, b, cosine, out, at + 1)
+  return out
+}
