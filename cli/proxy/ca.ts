@@ -16,6 +16,21 @@ export interface Authority {
   readonly certFile: string
   /** The system roots plus the CA, for SSL_CERT_FILE / REQUESTS_CA_BUNDLE (which replace the roots, not add). */
   readonly bundleFile: string
+  /** The names it may vouch for (its name constraints), and their subdomains; undefined: any name. */
+  readonly hosts: ReadonlyArray<string> | undefined
+}
+
+/** The permitted dNSName subtrees of a certificate's NameConstraints; undefined when it has none. */
+export const permittedHosts = (certPem: string): ReadonlyArray<string> | undefined => {
+  const extension = (pki.certificateFromPem(certPem).extensions as Array<{ id: string; value: string }>)
+    .find((candidate) => candidate.id === "2.5.29.30")
+  if (extension === undefined) return undefined
+  const subtrees = asn1.fromDer(extension.value).value as Array<forge.asn1.Asn1>
+  const permitted = subtrees.find((node) => node.tagClass === asn1.Class.CONTEXT_SPECIFIC && node.type === 0)
+  return ((permitted?.value ?? []) as Array<forge.asn1.Asn1>).flatMap((subtree) => {
+    const base = (subtree.value as Array<forge.asn1.Asn1>)[0]
+    return base !== undefined && base.type === 2 && typeof base.value === "string" ? [base.value] : []
+  })
 }
 
 export const caDir = (state: string) => join(state, "proxy")
@@ -94,7 +109,8 @@ export const loadAuthority = (state: string, hosts: ReadonlyArray<string>, rotat
     writeAtomically(bundleFile, [...rootCertificates, made.certPem].join("\n"), 0o644)
   }
   chmodSync(keyFile, 0o600)
-  return { certPem: readFileSync(certFile, "utf8"), keyPem: readFileSync(keyFile, "utf8"), certFile, bundleFile }
+  const certPem = readFileSync(certFile, "utf8")
+  return { certPem, keyPem: readFileSync(keyFile, "utf8"), certFile, bundleFile, hosts: permittedHosts(certPem) }
 }
 
 export interface Leaf {

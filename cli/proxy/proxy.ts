@@ -1,10 +1,10 @@
 import { VERSION } from "../../core/version.ts"
 import { tildify } from "../connect/files.ts"
 import type { CommandHost } from "../host.ts"
-import { bold, CliFailure, dim } from "../output.ts"
+import { bold, CliFailure, dim, yellow } from "../output.ts"
 import { commandLineOf, liveness, removeRunning, stateDir, writeRunning } from "../state.ts"
 import { loadAuthority } from "./ca.ts"
-import { INTERCEPTED_HOSTS, startProxy } from "./server.ts"
+import { coveredBy, INTERCEPTED_HOSTS, startProxy } from "./server.ts"
 
 export interface ProxyCommandOptions {
   readonly port?: number
@@ -92,7 +92,14 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
     log(`cannot record this proxy in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
   console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
-  console.log(`  reads: ${INTERCEPTED_HOSTS.join(", ")} (and their subdomains); tunnels everything else unread`)
+  const read = coveredBy(authority, INTERCEPTED_HOSTS)
+  console.log(`  reads: ${read.join(", ")} (and their subdomains); tunnels everything else unread`)
+  const unread = INTERCEPTED_HOSTS.filter((name) => !read.includes(name))
+  if (unread.length > 0) {
+    console.log(
+      yellow(`  not read: ${unread.join(", ")} (the CA predates them): isartor proxy --rotate-ca reads them too`)
+    )
+  }
   console.log(
     `  chat requests (OpenAI, Anthropic Messages, Gemini): cache ${config.cache_mode}${
       config.enable_slm_router ? ", L2 router" : ""

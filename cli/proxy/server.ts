@@ -13,6 +13,8 @@ export const INTERCEPTED_HOSTS = [
   "githubcopilot.com",
   "generativelanguage.googleapis.com",
   "cloudcode-pa.googleapis.com",
+  // Code Assist's daily channel, which Antigravity and gemini-cli builds are reported to call.
+  "daily-cloudcode-pa.googleapis.com",
   "api.openai.com",
   "api.anthropic.com"
 ]
@@ -52,6 +54,10 @@ const HOP_BY_HOP = new Set([
 export const intercepts = (hosts: ReadonlyArray<string>, host: string) =>
   hosts.some((listed) => host === listed || host.endsWith(`.${listed}`))
 
+/** The hosts of `wanted` the CA may vouch for (a CA without name constraints: all of them). */
+export const coveredBy = (authority: Pick<Authority, "hosts">, wanted: ReadonlyArray<string>) =>
+  wanted.filter((host) => authority.hosts === undefined || intercepts(authority.hosts, host))
+
 const splitTarget = (target: string) => {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target)
   return match ? { host: match[1]!.toLowerCase(), port: Number(match[2]) } : undefined
@@ -63,7 +69,8 @@ const splitTarget = (target: string) => {
  * other host is tunnelled byte for byte, unread. Listens on 127.0.0.1 only.
  */
 export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> => {
-  const intercept = options.intercept ?? INTERCEPTED_HOSTS
+  // Only names the CA may vouch for: a CA made before a host joined the list has that host tunnelled, unread.
+  const intercept = coveredBy(options.authority, options.intercept ?? INTERCEPTED_HOSTS)
   const resolve = options.resolve ?? ((host: string, port: number) => ({ host, port }))
   const log = options.log ?? (() => {})
   const mint = leafMinter(options.authority)

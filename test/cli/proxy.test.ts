@@ -369,6 +369,27 @@ describe("isartor proxy", () => {
     assert.equal(upstream.seen.at(-1)!.host, "other.test")
   })
 
+  it("tunnels, unread, a listed host its CA cannot vouch for (a CA made before the host joined the list)", async () => {
+    assert.deepEqual(proxyCa.hosts, HOSTS, "the CA says which names it may vouch for")
+    const older = loadAuthority(join(dir, "older"), ["copilot.test"])
+    const proxyOfOlderCa = await startProxy({
+      port: 0,
+      authority: older,
+      intercept: HOSTS,
+      upstreamCa: upstreamCa.certPem,
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port })
+    })
+    try {
+      const answer = await viaProxy(proxyOfOlderCa.port, "anthropic.test", upstreamCa.certPem, { path: "/v1/models" })
+      assert.equal(answer.status, 200)
+      assert.equal(answer.issuer, fingerprint(upstreamCa.certPem), "the client saw the host's own certificate")
+      const read = await viaProxy(proxyOfOlderCa.port, "copilot.test", older.certPem, { path: "/models" })
+      assert.equal(read.issuer, fingerprint(older.certPem), "a name it covers is still read")
+    } finally {
+      await proxyOfOlderCa.close()
+    }
+  })
+
   it("refuses an original host whose certificate it cannot verify (502), and sends it nothing", async () => {
     const strict = await startProxy({
       port: 0,
