@@ -68,6 +68,12 @@ const routeOf = (url: string) => {
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
 
+interface RequestSeries {
+  readonly http: Metric.Metric<number, unknown>
+  readonly duration: Metric.Metric<number, unknown>
+  readonly requests: Metric.Metric<number, unknown> | undefined
+}
+
 /** Which layer and provider a pipeline answer came from, carried on its Response beside the headers that say so. */
 const ANSWERED = Symbol("isartor.answered")
 interface Answered {
@@ -231,17 +237,36 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     })
   }
 
+  /** The three series a request updates, found with one lookup: this runs on every request. */
+  const recorded = new Map<string, RequestSeries>()
+  const seriesFor = (route: string, method: string, status: string, finalLayer: string | undefined) => {
+    const key = `${route} ${method} ${status} ${finalLayer ?? ""}`
+    let series = recorded.get(key)
+    if (series === undefined) {
+      series = {
+        http: httpRequests({ route, method, status }),
+        duration: durations({ endpoint: route }),
+        requests: finalLayer === undefined
+          ? undefined
+          : requests({ final_layer: finalLayer, endpoint: route, status })
+      }
+      // Routes, statuses and layers are few; methods are whatever a client sends, so the table is bounded.
+      if (recorded.size >= 1000) recorded.clear()
+      recorded.set(key, series)
+    }
+    return series
+  }
+
   const record = (request: Request, route: string, response: Response, start: number, span?: Tracer.Span) => {
     const seconds = (performance.now() - start) / 1000
     const status = String(response.status)
     const answered = (response as Answered)[ANSWERED]
     const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
-    httpRequests({ route, method: request.method, status }).updateUnsafe(1, context)
-    durations({ endpoint: route }).updateUnsafe(seconds, context)
-    if (finalLayer !== undefined) {
-      requests({ final_layer: finalLayer, endpoint: route, status }).updateUnsafe(1, context)
-    }
+    const series = seriesFor(route, request.method, status, finalLayer)
+    series.http.updateUnsafe(1, context)
+    series.duration.updateUnsafe(seconds, context)
+    series.requests?.updateUnsafe(1, context)
     const provider = answered === undefined
       ? response.headers.get("x-isartor-provider") ?? undefined
       : answered.provider

@@ -122,6 +122,41 @@ const tokenSeries = seriesOf(tokensTotal)
 const tokensSaved = tokenSeries({ direction: "saved" })
 const tokensSpent = tokenSeries({ direction: "spent" })
 
+/** What `countTokens` reads of a completion, remembered per completion text (see `readTokens`). */
+interface TokenFacts {
+  readonly total: number
+  readonly input: number
+  readonly output: number
+  readonly model: string
+}
+const NO_TOKENS: TokenFacts = { total: 0, input: 0, output: 0, model: "" }
+const MAX_REMEMBERED = 4096
+const MAX_REMEMBERED_CHARS = 4 * 1024 * 1024
+const remembered = new Map<string, TokenFacts>()
+let rememberedChars = 0
+
+/**
+ * The usage and model of a completion. A cached answer is the same string on every hit: its facts are read once and
+ * found again by identity (the map compares the very string it holds first); bounded, forgotten wholesale when full.
+ */
+const readTokens = (completion: string): TokenFacts => {
+  const known = remembered.get(completion)
+  if (known !== undefined) return known
+  const usage = usageOf(completion)
+  const facts = usage === undefined
+    ? NO_TOKENS
+    : { total: usage.input + usage.output, input: usage.input, output: usage.output, model: modelOf(completion) }
+  if (completion.length <= MAX_REMEMBERED_CHARS) {
+    if (remembered.size >= MAX_REMEMBERED || rememberedChars + completion.length > MAX_REMEMBERED_CHARS) {
+      remembered.clear()
+      rememberedChars = 0
+    }
+    remembered.set(completion, facts)
+    rememberedChars += completion.length
+  }
+  return facts
+}
+
 /**
  * Counts an answer's tokens: spent when a provider produced it, saved when a cache or the local model served it
  * instead — then also what it would have cost, at the model's listed price.
@@ -132,14 +167,18 @@ export const countTokens = (
   price: (model: string) => Price | undefined,
   context: Context.Context<never>
 ): void => {
-  const usage = usageOf(completion)
-  if (usage === undefined) return
-  const total = usage.input + usage.output
-  if (total <= 0) return
-  if (direction === "spent") return tokensSpent.updateUnsafe(total, context)
-  tokensSaved.updateUnsafe(total, context)
-  const listed = price(modelOf(completion))
-  if (listed) costSaved.updateUnsafe(usage.input * listed.input + usage.output * listed.output, context)
+  // A provider's answer is new each time: read, not remembered.
+  const facts = direction === "spent" ? undefined : readTokens(completion)
+  if (facts === undefined) {
+    const usage = usageOf(completion)
+    const total = usage === undefined ? 0 : usage.input + usage.output
+    if (total > 0) tokensSpent.updateUnsafe(total, context)
+    return
+  }
+  if (facts.total <= 0) return
+  tokensSaved.updateUnsafe(facts.total, context)
+  const listed = price(facts.model)
+  if (listed) costSaved.updateUnsafe(facts.input * listed.input + facts.output * listed.output, context)
 }
 
 /** The series every gateway has, created at 0 before the first request. */

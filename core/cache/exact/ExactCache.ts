@@ -15,6 +15,9 @@ export interface ExactCacheStatus {
   readonly reason?: string
 }
 
+/** Every miss is the same failure, made once: an error captures a stack trace when it is made. */
+const missed = Effect.fail(new CacheMiss({ layer: "l1a" }))
+
 /** Hits counted per entry on this replica, forgotten wholesale past this many entries (they are a diagnostic). */
 const MAX_COUNTED = 100_000
 
@@ -76,7 +79,7 @@ export class ExactCache extends Context.Service<ExactCache, {
     const lookupHit = (key: ExactKey, maxAgeMs?: number) =>
       Effect.flatMap(store.get(key.key), (entry) => {
         const hit = served(key, entry, maxAgeMs)
-        return hit === undefined ? Effect.fail(new CacheMiss({ layer: "l1a" })) : Effect.succeed(hit)
+        return hit === undefined ? missed : Effect.succeed(hit)
       })
     const getNow = store.getNow
     return ExactCache.of({
