@@ -1,6 +1,7 @@
 import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
+import { nodeUpstreamFetch } from "./nodeFetch.ts"
 import { connectRedis } from "./redis.ts"
 import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
 import { otlpExporter } from "./telemetry.ts"
@@ -10,6 +11,7 @@ const gateway = await startGateway({ env: process.env, readTextFile }, {
   embedded: loadEmbeddedEngine,
   telemetry: otlpExporter(process.env),
   runtime: `node ${process.version}`,
+  upstreamFetch: nodeUpstreamFetch,
   semantic: semanticBackends(process.env, new URL("./embedding/worker-node.mjs", import.meta.url))
 }).catch(exitOnStartError)
 const server = serve(
