@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util"
 import { bold, dim, green, printJson, yellow } from "../output.ts"
+import { liveness, stateDir } from "../state.ts"
 import { claude } from "./claude.ts"
 import { codex } from "./codex.ts"
 import { envSettings } from "./env.ts"
@@ -74,6 +75,12 @@ const envStatus = (gateway: GatewayTarget): ToolStatus => {
   }
 }
 
+/** A proxy tool is connected to the proxy, which only helps while it runs: the listing says when it does not. */
+const throughProxy = (tool: ToolStatus): ToolStatus =>
+  tool.state === "connected" && liveness(stateDir(), "proxy").kind !== "running"
+    ? { ...tool, detail: "the proxy is not running: isartor up starts it, or isartor proxy" }
+    : tool
+
 /** `isartor connect --list` / `isartor connect status`: which tools go through the gateway, from their own files. */
 export const status = async (options: GatewayOptions & { readonly json?: boolean }): Promise<number> => {
   const gateway = await resolveGateway(options)
@@ -89,8 +96,8 @@ export const status = async (options: GatewayOptions & { readonly json?: boolean
       : [projectStatus]),
     fileStatus(codex(), gateway),
     envStatus(gateway),
-    fileStatus(vscodeTool("copilot", proxyUrl), gateway),
-    fileStatus(vscodeTool("antigravity", proxyUrl), gateway)
+    throughProxy(fileStatus(vscodeTool("copilot", proxyUrl), gateway)),
+    throughProxy(fileStatus(vscodeTool("antigravity", proxyUrl), gateway))
   ]
   if (options.json) {
     printJson({ gateway: gateway.url, tools })

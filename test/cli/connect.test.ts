@@ -388,6 +388,10 @@ describe("isartor connect copilot / antigravity", () => {
       const listed = await connect("--list", "--json")
       const tools = (JSON.parse(listed.stdout) as { tools: Array<{ tool: string; state: string }> }).tools
       assert.equal(tools.find((tool) => tool.tool === "copilot")?.state, "connected")
+      assert.match(
+        (await connect("--list")).stdout,
+        /copilot +connected \(the proxy is not running: isartor up starts it, or isartor proxy\)/
+      )
       assert.equal(tools.find((tool) => tool.tool === "antigravity")?.state, "not connected")
 
       assert.equal((await connect("copilot")).code, 0)
