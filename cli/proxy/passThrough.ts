@@ -28,7 +28,7 @@ export interface Exchange extends Origin {
   readonly headers: IncomingHttpHeaders
   readonly body: Buffer
   /** The client's credential: scrubbed from any message that quotes it. */
-  readonly credential: string
+  readonly credential: Redacted.Redacted<string>
   /** The host's refusal, as it sent it: the tool gets that, not the gateway's translation of it. */
   refusal?: { readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer }
 }
@@ -146,7 +146,7 @@ export const passThroughProvider = (options: {
       if (exchange === undefined) return yield* missing
       return yield* call(
         exchange,
-        makeTransport(exchange.host, { apiKey: Redacted.make(exchange.credential), timeoutMs: options.timeoutMs })
+        makeTransport(exchange.host, { apiKey: exchange.credential, timeoutMs: options.timeoutMs })
       )
     })
 

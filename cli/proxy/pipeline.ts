@@ -1,4 +1,4 @@
-import { Context, Effect, Exit, Layer, Logger, ManagedRuntime, Metric } from "effect"
+import { Context, Effect, Exit, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import { pipeline as pipeStreams, Readable } from "node:stream"
 import { CacheKey } from "../../core/cache/CacheKey.ts"
@@ -122,7 +122,14 @@ export const startChatPipeline = async (options: {
     })
     if (decoded === undefined || Exit.isFailure(decoded)) return undefined
     const chat = decoded.value
-    const exchange: Exchange = { ...origin, wire: wire.wire, path: url, headers: request.headers, body, credential }
+    const exchange: Exchange = {
+      ...origin,
+      wire: wire.wire,
+      path: url,
+      headers: request.headers,
+      body,
+      credential: Redacted.make(credential)
+    }
     const exit = await run(pipeline.handle(chat).pipe(Effect.provideService(CurrentExchange, exchange)))
     const gemini = wire.wire === "gemini" || wire.wire === "cloudcode"
     const wrap = wire.wire === "cloudcode"
