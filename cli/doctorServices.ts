@@ -197,6 +197,17 @@ export const checkProxy = async (env: Record<string, string | undefined>): Promi
       )
   }
   if (tools.length === 0) return check("proxy", "ok", "not running; no proxy tool is connected")
+  const port = Number(new URL(url).port)
+  if (!(await portIsFree("127.0.0.1", port))) {
+    return check(
+      "proxy",
+      "fail",
+      `${tools.join(", ")} ${tools.length > 1 ? "go" : "goes"} through ${url}, where another program listens (${
+        port === 8081 ? "the L2 sidecar's default port is 8081 too" : "not an isartor proxy"
+      }): the proxy cannot start there`,
+      "set ISARTOR__PROXY__PORT (proxy.port) to a free port, then isartor connect " + tools[0] + " again and isartor up"
+    )
+  }
   return check(
     "proxy",
     "fail",

@@ -105,6 +105,16 @@ describe("isartor doctor", () => {
         new RegExp(`FAIL {2}proxy: copilot goes through http://127\\.0\\.0\\.1:${proxyPort}, but no proxy runs there`)
       )
       assert.match(down.stdout, /fix: isartor up \(it starts the proxy for connected tools\), or isartor proxy/)
+      const squatter = createServer()
+      await new Promise<void>((resolve) => squatter.listen(proxyPort, "127.0.0.1", resolve))
+      try {
+        const taken = verdict((await run(["doctor", "--json"], user.env)).stdout, "proxy")
+        assert.equal(taken?.verdict, "fail")
+        assert.match(taken!.detail, /where another program listens .*: the proxy cannot start there/)
+        assert.match(taken!.fix, /set ISARTOR__PROXY__PORT \(proxy\.port\) to a free port/)
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve))
+      }
       assert.match(down.stdout, /ok {4}proxy CA: .*ca\.pem; its key .*ca-key\.pem is mode 0600 \(owner only\)/)
 
       const key = join(user.env.ISARTOR_HOME!, "proxy", "ca-key.pem")
