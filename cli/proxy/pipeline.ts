@@ -161,6 +161,7 @@ export const startChatPipeline = async (options: {
 
   return {
     answer,
+    maxBodyBytes: config.max_body_bytes,
     close: async () => {
       await proxied.dispose()
       await gateway.dispose()

@@ -134,6 +134,8 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     const where = resolve(target.host, target.port)
     const chat = options.chat
     if (!chat || !isChatRequest(request.method, request.url)) return passOn(request, response, target)
+    // A body larger than the gateway takes (max_body_bytes) goes to the host as it streams in, never held here.
+    if (Number(request.headers["content-length"] ?? 0) > chat.maxBodyBytes) return passOn(request, response, target)
     const chunks: Array<Buffer> = []
     request.on("data", (chunk: Buffer) => chunks.push(chunk))
     request.on("end", () => {

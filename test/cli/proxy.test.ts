@@ -660,9 +660,9 @@ describe("streamed chat requests through the pipeline", () => {
 })
 
 /** A proxy whose chat requests go through a pipeline of its own (fresh caches), for one test. */
-const withPipeline = async (test: (port: number) => Promise<void>) => {
+const withPipeline = async (test: (port: number) => Promise<void>, env: Record<string, string> = {}) => {
   const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
-  const chat = await startChatPipeline({ env: {}, upstreamCa: upstreamCa.certPem })
+  const chat = await startChatPipeline({ env, upstreamCa: upstreamCa.certPem })
   const cached = await startProxy({
     port: 0,
     authority: proxyCa,
@@ -694,6 +694,23 @@ const events = (sse: Buffer) =>
   )
 
 const hostCalls = (path: string) => upstream.seen.filter((seen) => seen.path.split("?")[0] === path).length
+
+describe("a chat request larger than the gateway takes", () => {
+  it("goes to the host as it came, not through the caches", async () => {
+    await withPipeline(async (port) => {
+      const body = JSON.stringify({
+        model: "gpt-4o",
+        messages: [{ role: "user", content: `A long question: ${"x".repeat(2000)}` }]
+      })
+      for (let round = 0; round < 2; round++) {
+        const answer = await post(port, "copilot.test", "/chat/completions", { authorization: "Bearer ghu_big" }, body)
+        assert.equal(answer.status, 200)
+        assert.equal(answer.headers["x-isartor-layer"], undefined, "not the pipeline's answer")
+        assert.equal(upstream.seen.at(-1)!.body.toString(), body, "the host got the client's bytes")
+      }
+    }, { ISARTOR__MAX_BODY_BYTES: "1024" })
+  })
+})
 
 describe("Anthropic Messages through the pipeline", () => {
   it("a second identical request is an L1a hit in Anthropic's format; the miss went to the host with the client's key and bytes", async () => {
