@@ -3,6 +3,7 @@ import { PrometheusMetrics } from "effect/observability"
 import { timingSafeEqual } from "hono/utils/buffer"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
+  boundSeries,
   buildInfo,
   cacheEntries,
   cacheEvictions,
@@ -69,9 +70,9 @@ const routeOf = (url: string) => {
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
 
 interface RequestSeries {
-  readonly http: Metric.Metric<number, unknown>
-  readonly duration: Metric.Metric<number, unknown>
-  readonly requests: Metric.Metric<number, unknown> | undefined
+  readonly http: (value: number) => void
+  readonly duration: (value: number) => void
+  readonly requests: ((value: number) => void) | undefined
 }
 
 /** Which layer and provider a pipeline answer came from, carried on its Response beside the headers that say so. */
@@ -172,8 +173,6 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   const { config, context } = options
   const tracer = Context.get(context, Tracer.Tracer)
   const requests = seriesOf(requestsTotal)
-  const httpRequests = seriesOf(httpRequestsTotal)
-  const durations = seriesOf(requestDuration)
   const gatewayKey = Redacted.value(config.gateway_api_key)
   const metricsLocked = gatewayKey !== "" && !config.metrics_public
 
@@ -244,11 +243,11 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     let series = recorded.get(key)
     if (series === undefined) {
       series = {
-        http: httpRequests({ route, method, status }),
-        duration: durations({ endpoint: route }),
+        http: boundSeries(httpRequestsTotal, { route, method, status }, context),
+        duration: boundSeries(requestDuration, { endpoint: route }, context),
         requests: finalLayer === undefined
           ? undefined
-          : requests({ final_layer: finalLayer, endpoint: route, status })
+          : boundSeries(requestsTotal, { final_layer: finalLayer, endpoint: route, status }, context)
       }
       // Routes, statuses and layers are few; methods are whatever a client sends, so the table is bounded.
       if (recorded.size >= 1000) recorded.clear()
@@ -264,9 +263,9 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
     const series = seriesFor(route, request.method, status, finalLayer)
-    series.http.updateUnsafe(1, context)
-    series.duration.updateUnsafe(seconds, context)
-    series.requests?.updateUnsafe(1, context)
+    series.http(1)
+    series.duration(seconds)
+    series.requests?.(1)
     const provider = answered === undefined
       ? response.headers.get("x-isartor-provider") ?? undefined
       : answered.provider

@@ -1,4 +1,4 @@
-import { type Context, Effect, Metric } from "effect"
+import { Context, Effect, Metric } from "effect"
 import type { LayerName } from "../pipeline/Pipeline.ts"
 import { modelOf, type Price, usageOf } from "./usage.ts"
 
@@ -99,6 +99,33 @@ export const seriesOf = <M extends Metric.Metric<any, any>>(metric: M) => {
   }
 }
 
+/**
+ * A series updated outside the effect runtime, its labels merged into the context once: `Metric.withAttributes`
+ * adds them to a copy of the whole context (every service of the gateway) on each update, which cost an exact hit
+ * more than the update itself. The series is the one `withAttributes` addresses (keys are label sets, order aside).
+ */
+export const boundSeries = <In>(
+  metric: Metric.Metric<In, unknown>,
+  labels: Readonly<Record<string, string>>,
+  context: Context.Context<never>
+): (value: In) => void => {
+  const labelled = Context.add(context, Metric.CurrentMetricAttributes, {
+    ...Context.get(context, Metric.CurrentMetricAttributes),
+    ...labels
+  })
+  return (value) => metric.updateUnsafe(value, labelled)
+}
+
+/** `boundSeries` for module-level series, bound once per gateway context (each gateway has its own registry). */
+const perContext = <In>(metric: Metric.Metric<In, unknown>, labels: Readonly<Record<string, string>>) => {
+  const bound = new WeakMap<Context.Context<never>, (value: In) => void>()
+  return (value: In, context: Context.Context<never>): void => {
+    let update = bound.get(context)
+    if (update === undefined) bound.set(context, update = boundSeries(metric, labels, context))
+    update(value)
+  }
+}
+
 const layerDurationSeries = seriesOf(layerDuration)
 const durationOf = {
   l1a: layerDurationSeries({ layer_name: layerLabel.l1a }),
@@ -114,13 +141,23 @@ export const timeLayer = <A, E, R>(layer: LayerName, effect: Effect.Effect<A, E,
     return Effect.onExit(effect, () => Metric.update(durationOf[layer], (performance.now() - start) / 1000))
   })
 
+const boundDurationOf = {
+  l1a: perContext(layerDuration, { layer_name: layerLabel.l1a }),
+  l1b: perContext(layerDuration, { layer_name: layerLabel.l1b }),
+  l2: perContext(layerDuration, { layer_name: layerLabel.l2 }),
+  l3: perContext(layerDuration, { layer_name: layerLabel.l3 })
+}
+
 /** `timeLayer` for a layer that answered without the effect runtime: an exact hit from memory. */
 export const recordLayerDuration = (layer: LayerName, seconds: number, context: Context.Context<never>): void =>
-  durationOf[layer].updateUnsafe(seconds, context)
+  boundDurationOf[layer](seconds, context)
 
 const tokenSeries = seriesOf(tokensTotal)
 const tokensSaved = tokenSeries({ direction: "saved" })
 const tokensSpent = tokenSeries({ direction: "spent" })
+const addSaved = perContext(tokensTotal, { direction: "saved" })
+const addSpent = perContext(tokensTotal, { direction: "spent" })
+const addCostSaved = perContext(costSaved, {})
 
 /** What `countTokens` reads of a completion, remembered per completion text (see `readTokens`). */
 interface TokenFacts {
@@ -172,13 +209,13 @@ export const countTokens = (
   if (facts === undefined) {
     const usage = usageOf(completion)
     const total = usage === undefined ? 0 : usage.input + usage.output
-    if (total > 0) tokensSpent.updateUnsafe(total, context)
+    if (total > 0) addSpent(total, context)
     return
   }
   if (facts.total <= 0) return
-  tokensSaved.updateUnsafe(facts.total, context)
+  addSaved(facts.total, context)
   const listed = price(facts.model)
-  if (listed) costSaved.updateUnsafe(facts.input * listed.input + facts.output * listed.output, context)
+  if (listed) addCostSaved(facts.input * listed.input + facts.output * listed.output, context)
 }
 
 /** The series every gateway has, created at 0 before the first request. */

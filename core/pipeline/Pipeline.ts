@@ -182,6 +182,14 @@ export class Pipeline extends Context.Service<Pipeline, {
           span("l3.provider")
         )
 
+      // L2 turned off at wiring time: its stand-in would only fail every request on to L3 (a failure made each time).
+      const afterSemantic: (
+        request: ChatRequest,
+        key: ExactKey
+      ) => Effect.Effect<Answer, ProviderError | RouterDeclined | LayerUnavailable> = routerEnabled(config)
+        ? routeLocally
+        : callUpstream
+
       const beyondExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError | NotCached> =>
         request.onlyIfCached
           ? lookupSemantic(request).pipe(
@@ -189,7 +197,7 @@ export class Pipeline extends Context.Service<Pipeline, {
             Effect.catchTags({ CacheMiss: () => notCached, LayerUnavailable: () => notCached })
           )
           : lookupSemantic(request).pipe(
-            Effect.catchTags(fallThrough(() => routeLocally(request, key))),
+            Effect.catchTags(fallThrough(() => afterSemantic(request, key))),
             Effect.map(saved),
             Effect.catchTags({
               LayerUnavailable: (unavailable: LayerUnavailable) =>
