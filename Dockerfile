@@ -25,8 +25,9 @@ RUN apt-get update \
   && chown isartor /var/cache/isartor
 COPY --from=build /isartor /usr/local/bin/isartor
 USER isartor
-# Listen on every interface inside the container; the pid file lives in ISARTOR_HOME; the embedding model's derived
-# files (the fast stage's table, ≈ 16 MB) in ISARTOR_CACHE_DIR — mount a volume there to keep them across restarts.
+# Listen on every interface inside the container; the pid file lives in ISARTOR_HOME; transformers.js models
+# (ISARTOR__EMBEDDING_MODEL other than use-lite) in HF_HOME — mount a volume on /var/cache/isartor to keep them.
+# USE-lite and L1b's fast stage ship inside the binary: nothing is built or downloaded at start.
 ENV ISARTOR__HOST_PORT=0.0.0.0:8080 \
   ISARTOR_HOME=/var/lib/isartor \
   ISARTOR_CACHE_DIR=/var/cache/isartor \

@@ -1,16 +1,18 @@
 // Memory per cached entry: RSS growth per 10k entries in the exact cache (L1a) and the semantic cache (L1b:
-// vector in the HNSW index + entry), at 10k and 100k entries. Entries are stored directly through the cache
-// services (no HTTP, no model: vectors are random unit vectors of the model's 512 dimensions), so the figure is
-// the caches' own footprint. Usage: npm run bench:memory -- [--sizes 10000,100000]
+// vectors in the HNSW index + entry), at 10k and 100k entries, for L1b as the gateway wires it by default (the
+// learned decision: one 256-d fast-encoder vector per entry) and with l1b_decision = cosine (a 512-d model vector
+// and a 256-d fast one, each in its own graph). Entries are stored directly through the cache services (no HTTP,
+// no model: vectors are random unit vectors), so the figure is the caches' own footprint.
+// Usage: npm run bench:memory -- [--sizes 10000,100000]
 import { Context, Effect, Layer } from "effect"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
 import { ExactCache } from "../core/cache/exact/ExactCache.ts"
 import { makeMemoryExactStore } from "../core/cache/exact/MemoryExactStore.ts"
-import { FastVectorIndex } from "../core/cache/semantic/FastVectorIndex.ts"
+import { shippedDecision } from "../core/cache/semantic/decision/weights.ts"
 import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
-import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
+import { semanticCacheLayer } from "../core/cache/semantic/semanticLayer.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
 import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
@@ -23,6 +25,7 @@ const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error("run with node --expose-gc (npm run bench:memory does)")
 
 const DIMENSIONS = 512
+const FAST_DIMENSIONS = shippedDecision.dimensions
 const completion = (i: number) =>
   JSON.stringify({
     id: `chatcmpl-${i}`,
@@ -41,12 +44,12 @@ const rss = () => {
   gc()
   return process.memoryUsage().rss
 }
-const randomUnit = () => {
-  const vector = new Float32Array(DIMENSIONS)
+const randomUnit = (dimensions: number) => {
+  const vector = new Float32Array(dimensions)
   let norm = 0
-  for (let i = 0; i < DIMENSIONS; i++) norm += (vector[i] = Math.random() - 0.5) ** 2
+  for (let i = 0; i < dimensions; i++) norm += (vector[i] = Math.random() - 0.5) ** 2
   norm = Math.sqrt(norm)
-  for (let i = 0; i < DIMENSIONS; i++) vector[i]! /= norm
+  for (let i = 0; i < dimensions; i++) vector[i]! /= norm
   return vector
 }
 
@@ -78,43 +81,42 @@ for (const size of sizes) {
   }
   const exactBytes = rss() - beforeExact
 
-  // As the gateway runs USE-lite: a full-model vector and a fast-stage vector per entry, each in its own HNSW index.
+  // As the gateway runs USE-lite: its shipped fast encoder (the learned decision's encoder), and the model behind it.
   const backend = {
     name: "random-unit",
     dimensions: DIMENSIONS,
     maxInputChars: 2048,
-    embed: async (texts: ReadonlyArray<string>) => texts.map(randomUnit),
-    fast: () => randomUnit()
+    embed: async (texts: ReadonlyArray<string>) => texts.map(() => randomUnit(DIMENSIONS)),
+    fast: () => randomUnit(FAST_DIMENSIONS),
+    fastStage: { encoder: shippedDecision.encoder, dimensions: FAST_DIMENSIONS }
   }
-  const layer = SemanticCache.layer.pipe(
-    Layer.provide(Layer.mergeAll(
-      Embedder.layer(backend),
-      VectorIndex.layer(hnswlib, DIMENSIONS, size),
-      FastVectorIndex.layer(hnswlib, DIMENSIONS, size),
-      CacheKey.layer,
-      AppConfig.layer(config)
-    ))
-  )
-  const beforeSemantic = rss()
-  const context = await Effect.runPromise(Layer.build(layer).pipe(Effect.scoped))
-  const semantic = Context.get(context, SemanticCache)
-  for (let i = 0; i < size; i++) {
-    const request = oneQuestion(`How do I do task number ${i} in the product?`)
-    await Effect.runPromise(semantic.store(request, completion(i)))
-    if (i % 5000 === 0) process.stderr.write(`\rsemantic ${i}/${size}`)
+  const semanticBytes: Record<string, number> = {}
+  for (const decision of ["learned", "cosine"] as const) {
+    const decided = { ...config, l1b_decision: decision }
+    const layer = semanticCacheLayer(decided, { embedder: backend, hnswlib }).pipe(
+      Layer.provide(Layer.mergeAll(Embedder.layer(backend), CacheKey.layer, AppConfig.layer(decided)))
+    )
+    const before = rss()
+    const context = await Effect.runPromise(Layer.build(layer).pipe(Effect.scoped))
+    const semantic = Context.get(context, SemanticCache)
+    for (let i = 0; i < size; i++) {
+      const request = oneQuestion(`How do I do task number ${i} in the product?`)
+      await Effect.runPromise(semantic.store(request, completion(i)))
+      if (i % 5000 === 0) process.stderr.write(`\rsemantic (${decision}) ${i}/${size}`)
+    }
+    process.stderr.write("\n")
+    semanticBytes[decision] = rss() - before
   }
-  process.stderr.write("\n")
-  const semanticBytes = rss() - beforeSemantic
   rows.push({
     entries: size,
     "L1a MB per 10k": ((exactBytes / size) * 10_000 / 2 ** 20).toFixed(1),
     "L1a bytes/entry": Math.round(exactBytes / size),
-    "L1b MB per 10k": ((semanticBytes / size) * 10_000 / 2 ** 20).toFixed(1),
-    "L1b bytes/entry": Math.round(semanticBytes / size)
+    "L1b bytes/entry (learned, default)": Math.round(semanticBytes.learned! / size),
+    "L1b bytes/entry (cosine)": Math.round(semanticBytes.cosine! / size)
   })
 }
 console.log(
-  `memory per cached entry — ~600-byte answers, two ${DIMENSIONS}-d vectors per L1b entry (model + fast stage, HNSW M 16 each); node ${process.version}, ${availableParallelism()} cores`
+  `memory per cached entry — ~600-byte answers; L1b learned: one ${FAST_DIMENSIONS}-d vector per entry; cosine: ${DIMENSIONS}-d + ${FAST_DIMENSIONS}-d (HNSW M 16 each); node ${process.version}, ${availableParallelism()} cores`
 )
 console.table(rows)
 await writeResults("memory", rows)

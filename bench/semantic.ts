@@ -21,7 +21,8 @@ import { AppConfig, loadConfig } from "../core/config/Config.ts"
 import { type ChatRequest, fromOpenAIBody } from "../core/domain/ChatRequest.ts"
 import { Embedder, type EmbeddingBackend } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
-import { loadUseLite, loadUseLiteFastOnly } from "../runtimes/embedding/useLite.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
+import { loadUseLiteFastOnly } from "../runtimes/embedding/useLiteStatic.ts"
 import { withDiskCache } from "./embeddingCache.ts"
 import { type LabelledPair, pairsOf, readPairs, type Split } from "./l1bData.ts"
 import { writeResults } from "./results.ts"
@@ -192,7 +193,15 @@ const measure = async (name: string, all: ReadonlyArray<Pair>) => {
       at(0.5).toFixed(3)
     } ms, p99 ${at(0.99).toFixed(3)} ms`
   )
-  const curve = [...new Set([...sweep, threshold])].sort((a, b) => a - b).map(figuresAt)
+  // The learned scores' range depends on the model: the sweep spans the scores of what was served.
+  const served = results.flatMap((hit) => (hit ? [hit.value] : []))
+  const spread = learned && served.length > 1
+    ? Array.from({ length: 15 }, (_, i) => {
+      const lo = Math.min(...served)
+      return Number((lo + ((Math.max(...served) - lo) * i) / 14).toFixed(4))
+    })
+    : sweep
+  const curve = [...new Set([...spread, threshold])].sort((a, b) => a - b).map(figuresAt)
   console.table(curve)
   return {
     name,

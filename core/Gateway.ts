@@ -31,6 +31,11 @@ import { VERSION } from "./version.ts"
 export interface EmbeddingChoice {
   readonly model: string
   readonly modelPath: string
+  /**
+   * Only USE-lite's fast stage is needed — L1b's learned decision and no embedding classifier — so the model itself
+   * need not load (no worker thread, no model memory). Ignored for other models.
+   */
+  readonly fastOnly?: boolean
 }
 
 export interface SemanticBackends {
@@ -253,7 +258,12 @@ const acquireSemantic = (config: AppConfigShape, options: GatewayOptions) =>
     // The model loads and warms up before the gateway serves: the first request pays nothing for it.
     const embedder = yield* acquire(
       "cannot load the embedding model",
-      () => backends.loadEmbedder({ model: config.embedding_model, modelPath: config.embedding_model_path }),
+      () =>
+        backends.loadEmbedder({
+          model: config.embedding_model,
+          modelPath: config.embedding_model_path,
+          fastOnly: !classifiesByEmbedding && config.l1b_decision === "learned"
+        }),
       (loaded) => loaded.dispose?.()
     )
     const hnswlib = yield* acquire("cannot load the embedding model", backends.loadHnswlib, () => undefined)

@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { type Gateway, GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
+import { loadUseLiteFastOnly } from "./embedding/useLiteStatic.ts"
 
 /** Reads a config file for the loader: `undefined` when it does not exist (node:fs works on all three runtimes). */
 export const readTextFile = (path: string): Promise<string | undefined> =>
@@ -46,12 +47,15 @@ export const listening = (hostname: string, port: number, runtime: string) =>
 export const semanticBackends = (env: Record<string, string | undefined>, workerEntry?: URL): SemanticBackends => ({
   // The cache variables are not ISARTOR__ settings: they are read here, where the environment is.
   loadEmbedder: (choice) =>
-    loadEmbedderInWorker(workerEntry, {
-      ...choice,
-      ...(env.ISARTOR_HF_CACHE_DIR
-        ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
-        : { cacheDir: env.HF_HOME ?? "", cacheVariable: "HF_HOME" })
-    }),
+    // USE-lite's fast stage alone when nothing needs the model: loaded in milliseconds, no worker thread.
+    choice.fastOnly && choice.model === "use-lite" && choice.modelPath === ""
+      ? loadUseLiteFastOnly()
+      : loadEmbedderInWorker(workerEntry, {
+        ...choice,
+        ...(env.ISARTOR_HF_CACHE_DIR
+          ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
+          : { cacheDir: env.HF_HOME ?? "", cacheVariable: "HF_HOME" })
+      }),
   loadHnswlib
 })
 

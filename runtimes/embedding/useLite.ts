@@ -31,19 +31,3 @@ export const loadUseLite = async (options: { readonly fast?: boolean } = {}): Pr
   const { encode, encoder, dimensions } = shippedFastStage(await loadVocabulary())
   return { ...full, fast: encode, fastStage: { encoder, dimensions } }
 }
-
-/**
- * USE-lite's fast stage alone, without the model (milliseconds to load): what L1b's learned decision needs, for
- * benches and tests of it. Calls to `embed` fail, as from a model that could not load.
- */
-export const loadUseLiteFastOnly = async (): Promise<EmbeddingBackend> => {
-  const { encode, encoder, dimensions } = shippedFastStage(await loadVocabulary())
-  return {
-    name: "use-lite",
-    dimensions: 512,
-    maxInputChars: 2048,
-    embed: () => Promise.reject(new Error("only USE-lite's fast stage is loaded")),
-    fast: encode,
-    fastStage: { encoder, dimensions }
-  }
-}

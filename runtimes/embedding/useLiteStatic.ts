@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer"
 import { readFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import { vectorFromBase64 } from "../../core/embedding/vectorCodec.ts"
 import { shippedStaticTable } from "./staticTable.ts"
 
@@ -110,3 +111,19 @@ export const modelPackageVersion =
   async () => ((JSON.parse(await readFile(join(packageDir(), "..", "package.json"), "utf8").catch(() => "{}")) as {
     version?: string
   }).version ?? "unknown")
+
+/**
+ * USE-lite's fast stage alone, without the model (milliseconds to load): what L1b's learned decision needs, for
+ * benches and tests of it. Calls to `embed` fail, as from a model that could not load.
+ */
+export const loadUseLiteFastOnly = async (): Promise<EmbeddingBackend> => {
+  const { encode, encoder, dimensions } = shippedFastStage(await loadVocabulary())
+  return {
+    name: "use-lite",
+    dimensions: 512,
+    maxInputChars: 2048,
+    embed: () => Promise.reject(new Error("only USE-lite's fast stage is loaded")),
+    fast: encode,
+    fastStage: { encoder, dimensions }
+  }
+}

@@ -292,9 +292,13 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           let best = 0
           for (const candidate of candidates) {
             if (candidate.similarity < floor) break
-            const cached = index.vectorOf(candidate.label)
-            if (!cached) continue
-            const score = scorer.score(vector, question, cached, analyse(candidate.entry.text))
+            const score = scorer.score({
+              cosine: candidate.similarity,
+              question: vector,
+              questionText: question,
+              cached: () => index.vectorOf(candidate.label),
+              cachedText: analyse(candidate.entry.text)
+            })
             best = Math.max(best, score)
             if (score >= config.l1b_score_threshold) accepted.push({ candidate, score })
           }

@@ -1,6 +1,6 @@
 import { vectorFromBase64 } from "../../../embedding/vectorCodec.ts"
 import type { Analysis } from "../SemanticVerifier.ts"
-import { featureCount, type FeatureSet, pairFeatures } from "./features.ts"
+import { compactFeatures, featureCount, type FeatureSet, pairFeatures, refused } from "./features.ts"
 
 /** A trained decision as `npm run train:l1b` writes it (see ./weights.ts). */
 export interface DecisionModel {
@@ -22,8 +22,19 @@ export interface DecisionModel {
 
 export interface PairScorer {
   readonly model: DecisionModel
-  /** The probability-like score that `cached` answers `question`: a two-layer perceptron over the pair's features. */
-  readonly score: (question: Float32Array, questionText: Analysis, cached: Float32Array, cachedText: Analysis) => number
+  /**
+   * The probability-like score that the cached question answers the question: a two-layer perceptron over the
+   * pair's features; 0 for a pair `refused` (./features.ts) whatever its features. `cached` gives the cached question's vector; only the `vectors` feature set reads it.
+   */
+  readonly score: (pair: ScoredPair) => number
+}
+
+export interface ScoredPair {
+  readonly cosine: number
+  readonly question: Float32Array
+  readonly questionText: Analysis
+  readonly cached: () => Float32Array | undefined
+  readonly cachedText: Analysis
 }
 
 /** Pure TypeScript inference, the same on every runtime: microseconds a candidate. */
@@ -41,8 +52,14 @@ export const makePairScorer = (model: DecisionModel): PairScorer => {
   const features = new Float32Array(inputs)
   return {
     model,
-    score: (question, questionText, cached, cachedText) => {
-      pairFeatures(question, cached, questionText, cachedText, model.features, features)
+    score: (pair) => {
+      if (refused(pair.questionText, pair.cachedText)) return 0
+      if (model.features === "compact") compactFeatures(pair.cosine, pair.questionText, pair.cachedText, features)
+      else {
+        const cached = pair.cached()
+        if (!cached) return 0
+        pairFeatures(pair.question, cached, pair.questionText, pair.cachedText, model.features, features)
+      }
       let out = b2
       for (let h = 0; h < hidden; h++) {
         let sum = b1[h]!

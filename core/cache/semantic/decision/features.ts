@@ -57,6 +57,17 @@ export const writeLexicalFeatures = (a: Analysis, b: Analysis, cosine: number, o
  */
 export type FeatureSet = "vectors" | "compact"
 
+/**
+ * What no score overrides: the two questions name different numbers, different names in code, or one is negated
+ * and the other not ("… in 2024" / "… in 2025"). The training pairs rarely differ so, so the scorer alone would
+ * weigh them lightly; a cache that serves last year's answer for this year's question is wrong however close the
+ * wording. The verifier's other checks (proper names, shared words) are the scorer's to weigh.
+ */
+export const refused = (a: Analysis, b: Analysis): boolean => {
+  const signals = pairSignals(a, b)
+  return signals.numbersDiffer || signals.codeNamesDiffer || signals.negationDiffers
+}
+
 /** The number of features of a pair of `dimensions`-d vectors. */
 export const featureCount = (dimensions: number, set: FeatureSet) =>
   (set === "vectors" ? 2 * dimensions : 0) + 1 + LEXICAL_FEATURES.length
@@ -86,5 +97,12 @@ export const pairFeatures = (
   const at = set === "vectors" ? 2 * d : 0
   out[at] = cosine
   writeLexicalFeatures(a, b, cosine, out, at + 1)
+  return out
+}
+
+/** The `compact` features of a pair whose cosine is known (the index returns it): no vector needed. */
+export const compactFeatures = (cosine: number, a: Analysis, b: Analysis, out: Float32Array): Float32Array => {
+  out[0] = cosine
+  writeLexicalFeatures(a, b, cosine, out, 1)
   return out
 }
