@@ -1,4 +1,5 @@
 import { Context, Effect, Layer } from "effect"
+import { LRUCache } from "lru-cache"
 import { AppConfig } from "../../config/Config.ts"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
@@ -252,6 +253,13 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       // The vectors of a request looked up and missed, kept for the store that follows its upstream answer.
       const vectors = new WeakMap<ChatRequest, Float32Array>()
       const fastVectors = new WeakMap<ChatRequest, Float32Array>()
+      // What the scorer reads in the entries compared lately: a question's neighbours are compared again and again.
+      const analyses = new LRUCache<SemanticEntry, Analysis>({ max: 4096 })
+      const analysisOf = (entry: SemanticEntry) => {
+        let known = analyses.get(entry)
+        if (!known) analyses.set(entry, known = analyse(entry.text))
+        return known
+      }
       const hit = (found: Candidate, stage: SemanticHit["stage"], score?: number): SemanticHit => {
         index.served(found.label)
         return {
@@ -297,7 +305,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
               question: vector,
               questionText: question,
               cached: () => index.vectorOf(candidate.label),
-              cachedText: analyse(candidate.entry.text)
+              cachedText: analysisOf(candidate.entry)
             })
             best = Math.max(best, score)
             if (score >= config.l1b_score_threshold) accepted.push({ candidate, score })
