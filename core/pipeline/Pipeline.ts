@@ -182,13 +182,29 @@ export class Pipeline extends Context.Service<Pipeline, {
           span("l3.provider")
         )
 
-      // L2 turned off at wiring time: its stand-in would only fail every request on to L3 (a failure made each time).
-      const afterSemantic: (
-        request: ChatRequest,
-        key: ExactKey
-      ) => Effect.Effect<Answer, ProviderError | RouterDeclined | LayerUnavailable> = routerEnabled(config)
-        ? routeLocally
-        : callUpstream
+      /** L1b, then L2, then L3; an answer from the caches or L2 counts its tokens as saved, one from L3 does not. */
+      const throughRouter = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
+        lookupSemantic(request).pipe(
+          Effect.catchTags(fallThrough(() => routeLocally(request, key))),
+          Effect.map(saved),
+          Effect.catchTags({
+            LayerUnavailable: (unavailable: LayerUnavailable) =>
+              Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), callUpstream(request, key)),
+            // Declined by L2: L3 answers, and the answer still says what L2 decided.
+            RouterDeclined: (declined: RouterDeclined) =>
+              Effect.andThen(reportOutage("l2", declined.reason), callUpstream(request, key)).pipe(
+                Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
+              )
+          })
+        )
+      // L2 turned off at wiring time: from L1b straight to L3. Its stand-in would only fail every request on, making
+      // a failure (a stack trace) each time.
+      const pastRouter = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
+        lookupSemantic(request).pipe(
+          Effect.map(saved),
+          Effect.catchTags(fallThrough(() => callUpstream(request, key)))
+        )
+      const beyondSemantic = routerEnabled(config) ? throughRouter : pastRouter
 
       const beyondExact = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError | NotCached> =>
         request.onlyIfCached
@@ -196,19 +212,7 @@ export class Pipeline extends Context.Service<Pipeline, {
             Effect.map(saved),
             Effect.catchTags({ CacheMiss: () => notCached, LayerUnavailable: () => notCached })
           )
-          : lookupSemantic(request).pipe(
-            Effect.catchTags(fallThrough(() => afterSemantic(request, key))),
-            Effect.map(saved),
-            Effect.catchTags({
-              LayerUnavailable: (unavailable: LayerUnavailable) =>
-                Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), callUpstream(request, key)),
-              // Declined by L2: L3 answers, and the answer still says what L2 decided.
-              RouterDeclined: (declined: RouterDeclined) =>
-                Effect.andThen(reportOutage("l2", declined.reason), callUpstream(request, key)).pipe(
-                  Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
-                )
-            })
-          )
+          : beyondSemantic(request, key)
 
       /**
        * Traced, a request that misses L1a opens its `gateway.request` span (an exact hit never does: see

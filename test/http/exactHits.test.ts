@@ -90,3 +90,23 @@ describe("exact hits of a body seen before", () => {
     assert.equal(again.text, streamed.text)
   })
 })
+
+describe("tokens of answers", () => {
+  const tokens = async (direction: "saved" | "spent") => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text()
+    const found = new RegExp(`^isartor_tokens_total\\{[^}]*direction="${direction}"[^}]*\\} (\\S+)$`, "m").exec(text)
+    return Number(found?.[1] ?? Number.NaN)
+  }
+
+  it("an upstream answer's tokens are spent, never saved; the same answer from L1a saves them", async () => {
+    const savedBefore = await tokens("saved")
+    const spentBefore = await tokens("spent")
+    const body = chat("Count my tokens.")
+    assert.equal((await ask(body)).layer, "l3")
+    const spent = (await tokens("spent")) - spentBefore
+    assert.ok(spent > 0, `spent ${spent}`)
+    assert.equal(await tokens("saved"), savedBefore)
+    assert.equal((await ask(body)).layer, "l1a")
+    assert.equal((await tokens("saved")) - savedBefore, spent)
+  })
+})
