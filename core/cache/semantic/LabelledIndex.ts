@@ -82,6 +82,14 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   let evictions = 0
   let nextLabel = 0
   const labels = new Map<string, number>()
+  // Live entries per scope: a scope with none needs no search, and when every entry is in one scope the graph is
+  // searched without asking, for each node it visits, whose it is (a call out of WASM per node: 12 % of a miss).
+  const scopes = new Map<string, number>()
+  const countScope = (scope: string, by: number) => {
+    const count = (scopes.get(scope) ?? 0) + by
+    if (count === 0) scopes.delete(scope)
+    else scopes.set(scope, count)
+  }
   // Times each entry answered on this replica, by id.
   const hits = new Map<string, number>()
   // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
@@ -94,6 +102,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     // An entry that leaves (evicted, expired, replaced) takes its vectors with it and frees its label.
     dispose: (entry, label, reason) => {
       if (reason === "evict") evictions++
+      countScope(entry.scope, -1)
       index.remove(label)
       fastIndex?.remove(label)
       labels.delete(entry.id)
@@ -110,12 +119,17 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     if (fastIndex && fastVector) fastIndex.add(label, fastVector)
   }
 
-  const search = (graph: VectorIndex["Service"], vector: Float32Array, k: number, scope: string): Array<Candidate> =>
-    graph.search(vector, k, (label) => entries.peek(label)?.scope === scope).flatMap(({ label, similarity }) => {
+  const search = (graph: VectorIndex["Service"], vector: Float32Array, k: number, scope: string): Array<Candidate> => {
+    if (!scopes.has(scope)) return []
+    const only = scopes.size === 1
+    return graph.search(vector, k, only ? undefined : (label) => entries.peek(label)?.scope === scope).flatMap((
+      { label, similarity }
+    ) => {
       // Peeked, not read: only the entry that answers counts as used (`served`).
       const entry = entries.peek(label)
-      return entry ? [{ label, entry, similarity }] : []
+      return entry && entry.scope === scope ? [{ label, entry, similarity }] : []
     })
+  }
 
   return {
     /** Adds an entry and its vectors; on failure nothing of it stays, and the reason is returned. */
@@ -136,6 +150,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
         return undefined
       }
       labels.set(entry.id, label)
+      countScope(entry.scope, 1)
       try {
         index.add(label, vector)
         addFast(label, fastVector)

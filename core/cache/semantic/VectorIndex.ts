@@ -23,8 +23,8 @@ export class VectorIndex extends Context.Service<VectorIndex, {
   /** Throws when the graph refuses the vector (hnswlib's own errors); the label is then not live. */
   readonly add: (label: number, vector: Float32Array) => void
   readonly remove: (label: number) => void
-  /** The `k` nearest live vectors that `accept` lets through, most similar first. */
-  readonly search: (vector: Float32Array, k: number, accept: (label: number) => boolean) => Array<Neighbour>
+  /** The `k` nearest live vectors that `accept` lets through (all, without it), most similar first. */
+  readonly search: (vector: Float32Array, k: number, accept?: (label: number) => boolean) => Array<Neighbour>
   /** The vector stored under a live label (a copy). */
   readonly vector: (label: number) => Float32Array | undefined
   readonly size: () => number
