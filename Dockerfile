@@ -30,7 +30,6 @@ USER isartor
 # USE-lite and L1b's fast stage ship inside the binary: nothing is built or downloaded at start.
 ENV ISARTOR__HOST_PORT=0.0.0.0:8080 \
   ISARTOR_HOME=/var/lib/isartor \
-  ISARTOR_CACHE_DIR=/var/cache/isartor \
   HF_HOME=/var/cache/isartor/huggingface
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["curl", "-f", "http://localhost:8080/healthz"]

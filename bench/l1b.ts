@@ -41,7 +41,6 @@ try {
   const launched = performance.now()
   const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
     HOME: home,
-    ISARTOR_CACHE_DIR: join(home, "cache"),
     ISARTOR__HOST_PORT: "127.0.0.1:0",
     ISARTOR__EXTERNAL_LLM_URL: upstream.url,
     ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",

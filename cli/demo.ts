@@ -45,8 +45,8 @@ const replay = async (name: string, host: CommandHost, limit: number | undefined
     ISARTOR__EXTERNAL_LLM_URL: provider.url,
     ISARTOR__EXTERNAL_LLM_API_KEY: "demo-key-not-sent-anywhere",
     ISARTOR__HOST_PORT: "127.0.0.1:0",
-    ISARTOR_CACHE_DIR: process.env.ISARTOR_CACHE_DIR,
-    XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+    ISARTOR_HF_CACHE_DIR: process.env.ISARTOR_HF_CACHE_DIR,
+    HF_HOME: process.env.HF_HOME,
     HOME: process.env.HOME
   }
   const quiet = { info: () => undefined, warn: () => undefined }

@@ -5,7 +5,6 @@ import { mkdir, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
 import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
-import { tableCacheDir } from "../runtimes/shared.ts"
 import {
   type Check,
   check,
@@ -43,7 +42,7 @@ const CA_VARS = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
 const checkEnvironment = (env: NodeJS.ProcessEnv, loaded: LoadedConfig | undefined): Array<Check> => {
   const singles = Object.keys(env).filter((name) =>
     name.startsWith("ISARTOR_") && !name.startsWith("ISARTOR__") &&
-    ![...COMMAND_VARS, "ISARTOR_HF_CACHE_DIR", "ISARTOR_CACHE_DIR"].includes(name)
+    ![...COMMAND_VARS, "ISARTOR_HF_CACHE_DIR"].includes(name)
   )
   const out = [
     singles.length === 0
@@ -167,32 +166,6 @@ const checkModel = async (
   }
 }
 
-const checkCacheDir = async (env: NodeJS.ProcessEnv): Promise<Check> => {
-  const dir = tableCacheDir(env)
-  if (!dir) {
-    return check(
-      "cache directory",
-      "warn",
-      "no home directory: derived files are rebuilt at every start",
-      "set ISARTOR_CACHE_DIR"
-    )
-  }
-  const probe = join(dir, `.doctor-${randomUUID()}`)
-  try {
-    await mkdir(dir, { recursive: true })
-    await writeFile(probe, "")
-    await rm(probe)
-    return check("cache directory", "ok", `${dir} is writable`)
-  } catch (error) {
-    return check(
-      "cache directory",
-      "fail",
-      `${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      "set ISARTOR_CACHE_DIR to a writable directory (in Docker, mount a volume there)"
-    )
-  }
-}
-
 const checkProxies = (env: NodeJS.ProcessEnv): Check => {
   const set = [...PROXY_VARS, ...CA_VARS].filter((name) => env[name])
   if (set.length === 0) return check("proxy variables", "ok", "none set")
@@ -257,7 +230,6 @@ export const doctor = async (
     )
     checks.push(await checkModel(loaded, gateway, host))
   }
-  checks.push(await checkCacheDir(gateway))
   checks.push(checkProxies(env))
   checks.push(await checkProxy(gateway), await checkProxyCa(gateway))
   const failed = checks.filter((entry) => entry.verdict === "fail").length

@@ -58,15 +58,3 @@ export const semanticBackends = (env: Record<string, string | undefined>, worker
       }),
   loadHnswlib
 })
-
-/**
- * Where files derived from the embedding model are kept between starts (the fast stage's table, ≈ 16 MB):
- * ISARTOR_CACHE_DIR, else $XDG_CACHE_HOME/isartor, else ~/.cache/isartor; none when no home is known.
- */
-export const tableCacheDir = (env: Record<string, string | undefined>): string | undefined =>
-  env.ISARTOR_CACHE_DIR ||
-  (env.XDG_CACHE_HOME
-    ? join(env.XDG_CACHE_HOME, "isartor")
-    : env.HOME
-    ? join(env.HOME, ".cache", "isartor")
-    : undefined)

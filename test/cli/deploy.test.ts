@@ -42,7 +42,6 @@ const configVars = new Set([...configLeaves().map(([path]) => envVarName(path)),
 /** Variables read outside the configuration, by the command and the runtimes. */
 const runtimeVars: Record<string, string> = {
   ISARTOR_HOME: "cli/state.ts",
-  ISARTOR_CACHE_DIR: "runtimes/shared.ts",
   HF_HOME: "runtimes/shared.ts"
 }
 

@@ -17,7 +17,6 @@ export const userEnv = (extra: Record<string, string> = {}) => {
     PATH: process.env.PATH ?? "",
     HOME: home,
     ISARTOR_HOME: join(home, "state"),
-    ISARTOR_CACHE_DIR: process.env.ISARTOR_CACHE_DIR ?? join(tmpdir(), "isartor-cli-cache"),
     ...extra
   }
   return { env, home, cleanup: () => rmSync(home, { recursive: true, force: true }) }

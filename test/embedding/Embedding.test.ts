@@ -13,7 +13,6 @@ import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker, type WorkerEmbeddingBackend } from "../../runtimes/embedding/inWorker.ts"
 import { loadTransformers } from "../../runtimes/embedding/transformers.ts"
-import { tableCacheDir } from "../../runtimes/shared.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { startTestGateway, upstreamEnv } from "../support/gateway.ts"
 
@@ -262,7 +261,7 @@ describe("the embedding worker after a crash", () => {
   })
 
   it("keeps USE-lite's fast stage on the gateway's thread across a restart", { timeout: 180_000 }, async () => {
-    const choice = { model: "use-lite", modelPath: "", cacheDir: "", tableCacheDir: tableCacheDir(process.env) }
+    const choice = { model: "use-lite", modelPath: "", cacheDir: "" }
     const worker = await loadEmbedderInWorker(workerEntry, choice)
     try {
       // The table comes from the cache directory (or is built on the worker, once).

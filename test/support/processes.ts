@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { tableCacheDir } from "../../runtimes/shared.ts"
 
 export const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -11,7 +10,6 @@ export const runtimeCommand = (runtime: RuntimeName, entry: string): Array<strin
   const bin = (name: string) => `${projectRoot}node_modules/.bin/${name}`
   if (runtime === "bun") return [bin("bun"), entry]
   if (runtime === "deno") {
-    const cacheDir = tableCacheDir(process.env)
     return [
       bin("deno"),
       "run",
@@ -20,7 +18,6 @@ export const runtimeCommand = (runtime: RuntimeName, entry: string): Array<strin
       "--allow-read",
       "--allow-sys",
       "--allow-ffi=node_modules/@img,node_modules/onnxruntime-node",
-      ...(cacheDir ? [`--allow-write=${cacheDir}`] : []),
       entry
     ]
   }
