@@ -38,7 +38,8 @@ export const CurrentExchange = Context.Reference<Exchange | undefined>("isartor/
   defaultValue: () => undefined
 })
 
-export const HOP_BY_HOP = new Set([
+/** Headers of one connection (RFC 9110 § 7.6.1), never forwarded from one hop to the next. */
+export const CONNECTION_HEADERS = new Set([
   "connection",
   "keep-alive",
   "proxy-authenticate",
@@ -47,10 +48,11 @@ export const HOP_BY_HOP = new Set([
   "te",
   "trailer",
   "transfer-encoding",
-  "upgrade",
-  "host",
-  "content-length"
+  "upgrade"
 ])
+
+/** What a re-sent request or answer leaves out: its connection's headers, and the host and length fetch sets anew. */
+export const HOP_BY_HOP = new Set([...CONNECTION_HEADERS, "host", "content-length"])
 
 export const passable = (headers: IncomingHttpHeaders): Record<string, string | Array<string>> =>
   Object.fromEntries(

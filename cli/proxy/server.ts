@@ -3,6 +3,7 @@ import { request as httpsRequest } from "node:https"
 import { connect as tcpConnect, type Socket } from "node:net"
 import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSocket } from "node:tls"
 import { type Authority, leafMinter } from "./ca.ts"
+import { CONNECTION_HEADERS } from "./passThrough.ts"
 import { type ChatPipeline, isChatRequest, sendResponse } from "./pipeline.ts"
 
 /**
@@ -38,18 +39,6 @@ export interface RunningProxy {
   readonly port: number
   readonly close: () => Promise<void>
 }
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade"
-])
 
 export const intercepts = (hosts: ReadonlyArray<string>, host: string) =>
   hosts.some((listed) => host === listed || host.endsWith(`.${listed}`))
@@ -100,7 +89,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   ) => {
     const where = resolve(target.host, target.port)
     const headers = Object.fromEntries(
-      Object.entries(request.headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
+      Object.entries(request.headers).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase()))
     )
     const upstream = httpsRequest({
       host: where.host,
@@ -112,7 +101,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
       ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
     }, (answer) => {
       const answerHeaders = Object.fromEntries(
-        Object.entries(answer.headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))
+        Object.entries(answer.headers).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase()))
       )
       response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answerHeaders)
       answer.pipe(response)
