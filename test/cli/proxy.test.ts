@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { connect as tlsConnect, createSecureContext, type DetailedPeerCertificate, type TLSSocket } from "node:tls"
+import { fetch as undiciFetch, ProxyAgent } from "undici"
 import { type Authority, leafMinter, loadAuthority } from "../../cli/proxy/ca.ts"
 import { type RunningProxy, startProxy } from "../../cli/proxy/server.ts"
 
@@ -694,6 +695,51 @@ const events = (sse: Buffer) =>
   )
 
 const hostCalls = (path: string) => upstream.seen.filter((seen) => seen.path.split("?")[0] === path).length
+
+describe("undici's ProxyAgent (what HTTPS_PROXY-aware Node clients use) with the generated CA", () => {
+  it("gets the host's answer through the proxy, and the second identical chat request from L1a", async () => {
+    await withPipeline(async (port) => {
+      const agent = new ProxyAgent({ uri: `http://127.0.0.1:${port}`, requestTls: { ca: proxyCa.certPem } })
+      try {
+        const ask = () =>
+          undiciFetch("https://copilot.test/chat/completions", {
+            method: "POST",
+            dispatcher: agent,
+            headers: { authorization: "Bearer ghu_undici", "content-type": "application/json" },
+            body: JSON.stringify({
+              model: "gpt-4o",
+              messages: [{ role: "user", content: "Capital of France, undici?" }]
+            })
+          })
+        const before = hostCalls("/chat/completions")
+        const first = await ask()
+        assert.equal(first.status, 200)
+        assert.equal(first.headers.get("x-isartor-layer"), "l3")
+        assert.equal(((await first.json()) as typeof COMPLETION).choices[0]!.message.content, "Paris.")
+        assert.equal(upstream.seen.at(-1)!.auth, "Bearer ghu_undici", "the host got the client's own credential")
+        const second = await ask()
+        assert.equal(second.headers.get("x-isartor-layer"), "l1a")
+        assert.equal(((await second.json()) as typeof COMPLETION).choices[0]!.message.content, "Paris.")
+        assert.equal(hostCalls("/chat/completions"), before + 1, "the host was asked once")
+      } finally {
+        await agent.close()
+      }
+    })
+  })
+
+  it("refuses the proxy's certificate without the CA: nothing is trusted by default", async () => {
+    await withPipeline(async (port) => {
+      const agent = new ProxyAgent({ uri: `http://127.0.0.1:${port}` })
+      try {
+        await assert.rejects(
+          undiciFetch("https://copilot.test/chat/completions", { method: "POST", dispatcher: agent, body: "{}" })
+        )
+      } finally {
+        await agent.close()
+      }
+    })
+  })
+})
 
 describe("a chat request larger than the gateway takes", () => {
   it("goes to the host as it came, not through the caches", async () => {
