@@ -54,7 +54,7 @@ export const anthropic: ProviderDefinition = {
         send(request, settings.model ?? request.model, false).pipe(
           Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
           Effect.map((message): Completion => fromAnthropicMessage(message)),
-          Effect.withSpan("Provider.complete", { attributes: { provider: "anthropic" } })
+          Effect.withSpan("Provider.complete", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
       stream: (request) =>
         send(request, settings.model ?? request.model, true).pipe(
@@ -68,7 +68,7 @@ export const anthropic: ProviderDefinition = {
               onEnd: () => ({ chunks: [], finished: translate.finished() })
             })
           }),
-          Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } })
+          Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
       // The client's body as it wrote it (same API), with the provider's model when one is configured.
       countTokens: (body) => {

@@ -37,7 +37,7 @@ export const gemini: ProviderDefinition = {
         return send(request.body, model, false).pipe(
           Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
           Effect.map((response) => fromGeminiResponse(response, model)),
-          Effect.withSpan("Provider.complete", { attributes: { provider: "gemini" } })
+          Effect.withSpan("Provider.complete", { attributes: { provider: "gemini" } }, { captureStackTrace: false })
         )
       },
       stream: (request) => {
@@ -53,7 +53,7 @@ export const gemini: ProviderDefinition = {
               onEnd: () => ({ chunks: translate.onEnd(), finished: true })
             })
           }),
-          Effect.withSpan("Provider.stream", { attributes: { provider: "gemini" } })
+          Effect.withSpan("Provider.stream", { attributes: { provider: "gemini" } }, { captureStackTrace: false })
         )
       }
     }

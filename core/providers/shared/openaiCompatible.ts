@@ -112,7 +112,7 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
               ? transport.stream(response)
               : transport.wellFormedJson(response, isResponse, "a response (no output)")
           ),
-          Effect.withSpan("Provider.responses", { attributes: { provider: options.id } })
+          Effect.withSpan("Provider.responses", { attributes: { provider: options.id } }, { captureStackTrace: false })
         )
       }
     }),
@@ -130,12 +130,12 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
         Effect.flatMap((response) =>
           transport.wellFormedJson(response, isWellFormed, "a chat completion (no id, choices or message)")
         ),
-        Effect.withSpan("Provider.complete", { attributes: { provider: options.id } })
+        Effect.withSpan("Provider.complete", { attributes: { provider: options.id } }, { captureStackTrace: false })
       ),
     stream: (request) =>
       send(request, true).pipe(
         Effect.flatMap((response) => transport.stream(response)),
-        Effect.withSpan("Provider.stream", { attributes: { provider: options.id } })
+        Effect.withSpan("Provider.stream", { attributes: { provider: options.id } }, { captureStackTrace: false })
       )
   }
 }
