@@ -110,10 +110,10 @@ export const configSpec = {
     "learned",
     "How L1b decides a hit: learned (the fast encoder and a pair scorer trained on labelled pairs, ≈ 0.3 ms, no model call on the request path; USE-lite only) or cosine (the model's cosine at similarity_threshold, then the verifier)."
   ),
-  // The default moves with each training run: the row names where it comes from rather than a number.
+  // The default moves with each training run (the README's row follows it; a test says when it does not).
   l1b_score_threshold: leaf(
     (name) => Config.Number(name).pipe(Config.withDefault(shippedDecision.threshold)),
-    "the shipped model's",
+    String(shippedDecision.threshold),
     "The learned decision's score (0–1) a candidate needs to answer (core/cache/semantic/decision/weights.ts: chosen on held-out pairs for precision first); lower serves more, higher fewer.",
     "a number between 0 and 1"
   ),
