@@ -7,19 +7,13 @@
 // Usage: npm run bench -- [--runtimes node,bun,deno] [--duration 10] [--rounds 3] [--connections 16]
 //                         [--misses 500] [--peers bun|none] [--tool wrk|autocannon] [--smoke]
 import { execFile } from "node:child_process"
-import { readFile } from "node:fs/promises"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { parseArgs } from "node:util"
-import {
-  projectRoot,
-  runtimeCommand,
-  type RuntimeName,
-  type StartedProcess,
-  startProcess
-} from "../test/support/processes.ts"
+import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, type LoadResult, type LoadTool, wrkAvailable } from "./load.ts"
+import { startPortkey } from "./portkey.ts"
 import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({
@@ -210,32 +204,12 @@ const measurePeers = async (runtime: RuntimeName, upstreamUrl: string): Promise<
   try {
     const isartor = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstreamUrl))
     started.push(isartor)
-    const portkeyPort = 20000 + Math.floor(Math.random() * 20000)
-    const portkey = await startProcess(
-      [
-        process.execPath,
-        `${projectRoot}node_modules/@portkey-ai/gateway/build/start-server.js`,
-        `--port=${portkeyPort}`,
-        "--headless"
-      ],
-      {},
-      60_000,
-      /(Ready for connections)/
-    )
-    started.push(portkey)
-    const { version: portkeyVersion } = JSON.parse(
-      await readFile(`${projectRoot}node_modules/@portkey-ai/gateway/package.json`, "utf8")
-    ) as { version: string }
+    const portkey = await startPortkey(upstreamUrl)
+    started.push(portkey.process)
+    const portkeyVersion = portkey.version
     const targets = {
       isartor: { url: `${isartor.url}/v1/chat/completions`, headers: bypass },
-      portkey: {
-        url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
-        headers: {
-          "x-portkey-provider": "openai",
-          "x-portkey-custom-host": upstreamUrl,
-          authorization: "Bearer sk-bench-0000000000000000"
-        }
-      }
+      portkey: portkey.target
     }
     const body = chatBody(`load ${Date.now()} ${MARK}`)
     for (const target of Object.values(targets)) {

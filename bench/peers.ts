@@ -1,17 +1,11 @@
 // Peer comparison on the miss path: Isartor and the Portkey OSS gateway proxying to the same fake upstream
 // (0 ms), next to calling the upstream directly. Prints figures; asserts nothing.
 // Usage: npm run bench:peers -- [--runtime node] [--requests 500] [--duration 10] [--connections 16]
-import { readFile } from "node:fs/promises"
 import { availableParallelism, cpus } from "node:os"
 import { parseArgs } from "node:util"
-import {
-  projectRoot,
-  runtimeCommand,
-  type RuntimeName,
-  type StartedProcess,
-  startProcess
-} from "../test/support/processes.ts"
+import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, type LoadTool, sequentialLatency, wrkAvailable } from "./load.ts"
+import { startPortkey } from "./portkey.ts"
 import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({
@@ -28,10 +22,6 @@ const requests = Number(values.requests)
 const durationSecs = Number(values.duration)
 const connections = Number(values.connections)
 const tool: LoadTool = (values.tool as LoadTool | undefined) ?? ((await wrkAvailable()) ? "wrk" : "autocannon")
-const portkeyVersion =
-  (JSON.parse(await readFile(`${projectRoot}node_modules/@portkey-ai/gateway/package.json`, "utf8")) as {
-    version: string
-  }).version
 
 const MARK = "__UNIQUE__"
 const body = (content: string) => JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
@@ -49,24 +39,8 @@ try {
   })
   started.push(isartor)
   const isartorRuntime = /\(([^)]+)\)/.exec(isartor.output())?.[1] ?? runtime
-  const portkeyPort = 20000 + Math.floor(Math.random() * 20000)
-  const portkey = await startProcess(
-    [
-      process.execPath,
-      `${projectRoot}node_modules/@portkey-ai/gateway/build/start-server.js`,
-      `--port=${portkeyPort}`,
-      "--headless"
-    ],
-    {},
-    60_000,
-    /(Ready for connections)/
-  )
-  started.push(portkey)
-  const portkeyHeaders = {
-    "x-portkey-provider": "openai",
-    "x-portkey-custom-host": upstream.url,
-    authorization: "Bearer sk-bench-0000000000000000"
-  }
+  const portkey = await startPortkey(upstream.url)
+  started.push(portkey.process)
 
   const targets = [
     { name: "upstream directly", url: `${upstream.url}/chat/completions`, headers: {} },
@@ -77,9 +51,8 @@ try {
       headers: {}
     },
     {
-      name: `portkey ${portkeyVersion} (node)`,
-      url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
-      headers: portkeyHeaders
+      name: `portkey ${portkey.version} (node)`,
+      ...portkey.target
     }
   ]
   console.log(
@@ -130,7 +103,7 @@ try {
     connections,
     durationSecs,
     requests,
-    portkeyVersion,
+    portkeyVersion: portkey.version,
     cores: availableParallelism(),
     rows
   })
