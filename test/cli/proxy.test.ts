@@ -283,6 +283,26 @@ const viaProxy = (
     connect.end()
   })
 
+/**
+ * A GET to the fake host through a proxy on `port`, the raw HTTP answer: 127.0.0.1 is not on the proxy's list, so it
+ * is tunnelled unread, and the client checks the fake's own certificate.
+ */
+const tunnelledGet = (port: number, path: string) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const connect = httpRequest({ host: "127.0.0.1", port, method: "CONNECT", path: `127.0.0.1:${upstream.port}` })
+    connect.on("connect", (_response, socket) => {
+      const secure = tlsConnect({ socket, servername: "other.test", ca: upstreamCa.certPem }, () => {
+        secure.write(`GET ${path} HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n`)
+      })
+      const chunks: Array<Buffer> = []
+      secure.on("data", (chunk: Buffer) => chunks.push(chunk))
+      secure.on("end", () => resolve(Buffer.concat(chunks)))
+      secure.on("error", reject)
+    })
+    connect.on("error", reject)
+    connect.end()
+  })
+
 describe("isartor proxy", () => {
   it("keeps the CA key to its owner, and the CA vouches for the listed hosts only", async () => {
     assert.equal(statSync(join(dir, "state", "proxy", "ca-key.pem")).mode & 0o777, 0o600)
@@ -471,25 +491,7 @@ describe("the isartor proxy command", () => {
       try {
         const port = await first.port
         // 127.0.0.1 is not listed: tunnelled to the fake, whose own certificate the client checks.
-        const answer = await new Promise<Buffer>((resolve, reject) => {
-          const connect = httpRequest({
-            host: "127.0.0.1",
-            port,
-            method: "CONNECT",
-            path: `127.0.0.1:${upstream.port}`
-          })
-          connect.on("connect", (_response, socket) => {
-            const secure = tlsConnect({ socket, servername: "other.test", ca: upstreamCa.certPem }, () => {
-              secure.write("GET /through-the-command HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n")
-            })
-            const chunks: Array<Buffer> = []
-            secure.on("data", (chunk: Buffer) => chunks.push(chunk))
-            secure.on("end", () => resolve(Buffer.concat(chunks)))
-            secure.on("error", reject)
-          })
-          connect.on("error", reject)
-          connect.end()
-        })
+        const answer = await tunnelledGet(port, "/through-the-command")
         assert.match(answer.toString("latin1"), /^HTTP\/1\.1 200 /)
         assert.ok(answer.includes(ANSWER), "the fake's bytes came through the tunnel")
         assert.equal(upstream.seen.at(-1)!.path, "/through-the-command")
@@ -988,25 +990,7 @@ describe("isartor up with a proxy tool connected", () => {
       const proxyPid = Number(proxyLine[2])
       pids.push(proxyPid)
       // It is the proxy: 127.0.0.1 is not listed, so it tunnels to the fake host, whose own certificate the client checks.
-      const tunnelled = await new Promise<Buffer>((resolve, reject) => {
-        const connect = httpRequest({
-          host: "127.0.0.1",
-          port: proxyPort,
-          method: "CONNECT",
-          path: `127.0.0.1:${upstream.port}`
-        })
-        connect.on("connect", (_response, socket) => {
-          const secure = tlsConnect({ socket, servername: "other.test", ca: upstreamCa.certPem }, () => {
-            secure.write("GET /through-up HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n")
-          })
-          const chunks: Array<Buffer> = []
-          secure.on("data", (chunk: Buffer) => chunks.push(chunk))
-          secure.on("end", () => resolve(Buffer.concat(chunks)))
-          secure.on("error", reject)
-        })
-        connect.on("error", reject)
-        connect.end()
-      })
+      const tunnelled = await tunnelledGet(proxyPort, "/through-up")
       assert.ok(tunnelled.includes(ANSWER), "the fake's bytes came through the proxy up started")
       assert.equal(upstream.seen.at(-1)!.path, "/through-up")
 
