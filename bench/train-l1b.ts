@@ -18,7 +18,7 @@ import {
   pairFeatures,
   refused
 } from "../core/cache/semantic/decision/features.ts"
-import { analyse, type Analysis } from "../core/cache/semantic/SemanticVerifier.ts"
+import { analyse, type Analysis, pairSignals } from "../core/cache/semantic/SemanticVerifier.ts"
 import { VectorIndex } from "../core/cache/semantic/VectorIndex.ts"
 import { vectorToBase64 } from "../core/embedding/vectorCodec.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
@@ -27,9 +27,7 @@ import {
   buildStaticTable,
   loadVocabulary,
   modelPackageVersion,
-  pieceTokenizer,
-  sifWeights,
-  staticText
+  staticEncoder
 } from "../runtimes/embedding/useLiteStatic.ts"
 import { type LabelledPair, pairsOf, readPairs, sourcesDigest } from "./l1bData.ts"
 
@@ -121,25 +119,12 @@ const base = await buildStaticTable((batch) => useLite.embed(batch), vocabulary)
 await useLite.dispose?.()
 const pieces = vocabulary.length
 console.log(`static table: ${pieces} pieces × ${BASE} (${elapsed()})`)
-const tokenizer = pieceTokenizer(vocabulary)
-const weights = sifWeights(vocabulary)
-const tokens = texts.map((text) => tokenizer.encode(staticText(text)).filter((id) => weights[id] !== undefined))
 
-/** The SIF-weighted sum of `table`'s rows for each text, normalised. */
+/** Each text as the gateway encodes it (`staticEncoder`) with `table`, one row of `dimensions` after another. */
 const encodeAll = (table: Float32Array, dimensions: number) => {
+  const encode = staticEncoder(vocabulary, table, dimensions)
   const out = new Float32Array(texts.length * dimensions)
-  tokens.forEach((ids, t) => {
-    const at = t * dimensions
-    for (const id of ids) {
-      const w = weights[id]!
-      const row = id * dimensions
-      for (let j = 0; j < dimensions; j++) out[at + j]! += w * table[row + j]!
-    }
-    let norm = 0
-    for (let j = 0; j < dimensions; j++) norm += out[at + j]! ** 2
-    norm = Math.sqrt(norm) || 1
-    for (let j = 0; j < dimensions; j++) out[at + j]! /= norm
-  })
+  texts.forEach((text, t) => out.set(encode(text), t * dimensions))
   return out
 }
 const baseVectors = encodeAll(base, BASE)
@@ -329,7 +314,7 @@ const tuneQueries = indicesOf(splits.tune).map(([question, own], i) => {
   // The gateway's candidates: the 16 nearest at or above the floor, less those it refuses outright.
   const nearest = tuneOrigins.map((origin) => [cosineOf(question, origin), origin] as const)
     .filter(([cosine]) => cosine >= FLOOR).sort((a, b) => b[0] - a[0]).slice(0, 16)
-    .filter(([, origin]) => !refused(analyses[question]!, analyses[origin]!))
+    .filter(([, origin]) => !refused(pairSignals(analyses[question]!, analyses[origin]!)))
   return {
     label: splits.tune[i]!.label,
     own: texts[own]!,

@@ -49,14 +49,14 @@ export const buildStaticTable = async (
 }
 
 /** USE-lite's own sentencepiece tokenizer, without its model: text → vocabulary ids. */
-export const pieceTokenizer = (vocabulary: Vocabulary): { readonly encode: (text: string) => Array<number> } =>
+const pieceTokenizer = (vocabulary: Vocabulary): { readonly encode: (text: string) => Array<number> } =>
   new EmbeddingsModel({
     vocabulary,
     model: undefined as unknown as ConstructorParameters<typeof EmbeddingsModel>[0]["model"]
   }).tokenizer
 
 /** Each piece's SIF weight: frequent pieces ("▁the", ".") weigh little, rare ones much. */
-export const sifWeights = (vocabulary: Vocabulary) =>
+const sifWeights = (vocabulary: Vocabulary) =>
   Float32Array.from(vocabulary, ([, logProbability]) => SIF_A / (SIF_A + Math.exp(logProbability)))
 
 /**
@@ -64,7 +64,7 @@ export const sifWeights = (vocabulary: Vocabulary) =>
  * context "France" and "france" land far apart (cosine 0.58 before the projection, 0.22 after); the verifier still
  * reads the original text's capitals for proper names.
  */
-export const staticText = (text: string) => text.toLowerCase()
+const staticText = (text: string) => text.toLowerCase()
 
 /**
  * The static encoder: USE-lite's own tokenizer, then the SIF-weighted sum of the pieces' rows of `table` (one row of

@@ -283,16 +283,14 @@ export const pairSignals = (a: Analysis, b: Analysis): PairSignals => {
   }
 }
 
-export const verify = (
-  query: string | Analysis,
-  cached: string | Analysis,
+/** The verifier's verdict on two verifiable texts whose signals are already worked out. */
+export const verdictOf = (
+  a: Analysis,
+  b: Analysis,
+  signals: PairSignals,
   similarity: number,
   options: VerifierOptions = defaultVerifierOptions
 ): Verdict => {
-  const a = typeof query === "string" ? analyse(query) : query
-  const b = typeof cached === "string" ? analyse(cached) : cached
-  if (!a.verifiable || !b.verifiable) return { accept: false, reason: `longer than ${MAX_VERIFIED_CHARS} characters` }
-  const signals = pairSignals(a, b)
   if (signals.numbersDiffer) return { accept: false, reason: "numbers differ" }
   if (signals.codeNamesDiffer) return { accept: false, reason: "names in code differ" }
   if (signals.properNamesDiffer) return { accept: false, reason: "proper names differ" }
@@ -305,4 +303,16 @@ export const verify = (
     if ([...few].some((word) => !many.has(word))) return { accept: false, reason: "a distinctive word differs" }
   }
   return { accept: true, reason: "agrees" }
+}
+
+export const verify = (
+  query: string | Analysis,
+  cached: string | Analysis,
+  similarity: number,
+  options: VerifierOptions = defaultVerifierOptions
+): Verdict => {
+  const a = typeof query === "string" ? analyse(query) : query
+  const b = typeof cached === "string" ? analyse(cached) : cached
+  if (!a.verifiable || !b.verifiable) return { accept: false, reason: `longer than ${MAX_VERIFIED_CHARS} characters` }
+  return verdictOf(a, b, pairSignals(a, b), similarity, options)
 }

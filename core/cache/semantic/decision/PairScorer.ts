@@ -1,5 +1,5 @@
 import { vectorFromBase64 } from "../../../embedding/vectorCodec.ts"
-import type { Analysis } from "../SemanticVerifier.ts"
+import { type Analysis, pairSignals } from "../SemanticVerifier.ts"
 import { compactFeatures, featureCount, type FeatureSet, pairFeatures, refused } from "./features.ts"
 
 /** A trained decision as `npm run train:l1b` writes it (see ./weights.ts). */
@@ -53,12 +53,15 @@ export const makePairScorer = (model: DecisionModel): PairScorer => {
   return {
     model,
     score: (pair) => {
-      if (refused(pair.questionText, pair.cachedText)) return 0
-      if (model.features === "compact") compactFeatures(pair.cosine, pair.questionText, pair.cachedText, features)
-      else {
+      // Worked out once: the refusal, the features and the verifier's verdict all read them.
+      const signals = pairSignals(pair.questionText, pair.cachedText)
+      if (refused(signals)) return 0
+      if (model.features === "compact") {
+        compactFeatures(pair.cosine, pair.questionText, pair.cachedText, features, signals)
+      } else {
         const cached = pair.cached()
         if (!cached) return 0
-        pairFeatures(pair.question, cached, pair.questionText, pair.cachedText, model.features, features)
+        pairFeatures(pair.question, cached, pair.questionText, pair.cachedText, model.features, features, signals)
       }
       let out = b2
       for (let h = 0; h < hidden; h++) {

@@ -1,4 +1,4 @@
-import { type Analysis, pairSignals, verify } from "../SemanticVerifier.ts"
+import { type Analysis, MAX_VERIFIED_CHARS, type PairSignals, pairSignals, verdictOf } from "../SemanticVerifier.ts"
 
 /**
  * What the learned decision reads about a pair (question, cached question) besides their vectors: the verifier's
@@ -36,9 +36,18 @@ const lengthDifference = (a: Analysis, b: Analysis) => {
   return longer === 0 ? 0 : Math.abs(a.words.length - b.words.length) / longer
 }
 
-/** Writes the lexical features of (a, b) into `out` from `offset`; symmetric in a and b. */
-export const writeLexicalFeatures = (a: Analysis, b: Analysis, cosine: number, out: Float32Array, offset: number) => {
-  const signals = pairSignals(a, b)
+/**
+ * Writes the lexical features of (a, b) into `out` from `offset`; symmetric in a and b. `signals` are
+ * `pairSignals(a, b)`, worked out once per pair by the caller.
+ */
+export const writeLexicalFeatures = (
+  a: Analysis,
+  b: Analysis,
+  signals: PairSignals,
+  cosine: number,
+  out: Float32Array,
+  offset: number
+) => {
   out[offset] = signals.jaccard
   out[offset + 1] = signals.overlap
   out[offset + 2] = signals.numbersDiffer ? 1 : 0
@@ -47,7 +56,8 @@ export const writeLexicalFeatures = (a: Analysis, b: Analysis, cosine: number, o
   out[offset + 5] = signals.negationDiffers ? 1 : 0
   out[offset + 6] = lengthDifference(a, b)
   out[offset + 7] = a.words[0] !== undefined && a.words[0] === b.words[0] ? 1 : 0
-  out[offset + 8] = verify(a, b, cosine).accept ? 1 : 0
+  // The verifier reads nothing longer (and accepts nothing longer): what `verify` says of such a pair.
+  out[offset + 8] = a.verifiable && b.verifiable && verdictOf(a, b, signals, cosine).accept ? 1 : 0
 }
 
 /**
@@ -63,10 +73,8 @@ export type FeatureSet = "vectors" | "compact"
  * weigh them lightly; a cache that serves last year's answer for this year's question is wrong however close the
  * wording. The verifier's other checks (proper names, shared words) are the scorer's to weigh.
  */
-export const refused = (a: Analysis, b: Analysis): boolean => {
-  const signals = pairSignals(a, b)
-  return signals.numbersDiffer || signals.codeNamesDiffer || signals.negationDiffers
-}
+export const refused = (signals: PairSignals): boolean =>
+  signals.numbersDiffer || signals.codeNamesDiffer || signals.negationDiffers
 
 /** The number of features of a pair of `dimensions`-d vectors. */
 export const featureCount = (dimensions: number, set: FeatureSet) =>
@@ -79,30 +87,36 @@ export const pairFeatures = (
   a: Analysis,
   b: Analysis,
   set: FeatureSet,
-  out: Float32Array = new Float32Array(featureCount(u.length, set))
+  out: Float32Array = new Float32Array(featureCount(u.length, set)),
+  signals: PairSignals = pairSignals(a, b)
 ): Float32Array => {
   const d = u.length
   let cosine = 0
-  if (set === "vectors") {
-    for (let i = 0; i < d; i++) {
-      const x = u[i]!
-      const y = v[i]!
-      out[i] = Math.abs(x - y)
-      out[d + i] = x * y
-      cosine += x * y
-    }
-  } else {
+  if (set === "compact") {
     for (let i = 0; i < d; i++) cosine += u[i]! * v[i]!
+    return compactFeatures(cosine, a, b, out, signals)
   }
-  const at = set === "vectors" ? 2 * d : 0
-  out[at] = cosine
-  writeLexicalFeatures(a, b, cosine, out, at + 1)
+  for (let i = 0; i < d; i++) {
+    const x = u[i]!
+    const y = v[i]!
+    out[i] = Math.abs(x - y)
+    out[d + i] = x * y
+    cosine += x * y
+  }
+  out[2 * d] = cosine
+  writeLexicalFeatures(a, b, signals, cosine, out, 2 * d + 1)
   return out
 }
 
 /** The `compact` features of a pair whose cosine is known (the index returns it): no vector needed. */
-export const compactFeatures = (cosine: number, a: Analysis, b: Analysis, out: Float32Array): Float32Array => {
+export const compactFeatures = (
+  cosine: number,
+  a: Analysis,
+  b: Analysis,
+  out: Float32Array,
+  signals: PairSignals = pairSignals(a, b)
+): Float32Array => {
   out[0] = cosine
-  writeLexicalFeatures(a, b, cosine, out, 1)
+  writeLexicalFeatures(a, b, signals, cosine, out, 1)
   return out
 }

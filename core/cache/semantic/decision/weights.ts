@@ -3,16 +3,16 @@
 import type { DecisionModel } from "./PairScorer.ts"
 
 export const shippedDecision: DecisionModel & { readonly dataset: string; readonly sources: string } = {
-  version: "0423b6643388",
+  version: "a02a955905f6",
   encoder: "use-lite-static-256/4d2aea8d2870",
   dimensions: 256,
   features: "compact",
   hidden: 16,
-  threshold: 0.1913,
+  threshold: 0.2028,
   cosineFloor: 0.5,
   /** Digests of what produced these weights: the data file and the training sources (bench/l1bData.ts). */
   dataset: "4e54e3e1ea215679",
-  sources: "f740f1c5c0c5fbca",
+  sources: "b6307234e9869865",
   weights:
-    "EmAePPaTgTst8MQ7AAAAAB765LwDxSq+rrDVvaEVmLrKKNg+bfsvO/cjGjzP0r46E+QvPZ3rcL8LREu/wPJ7vuy+47rklJ+/QHk/PqjuFzqNKAZAxW3qP+vrbzyH4+2+Xq7MvuiidL+zMVO8tdgNvVTNVT1dWeI+gveiQLxPEkDNDqo+AAAAAL1vSL7tvRS/Y+2vv1eDa74z0w8+VVmnPmYDR0A/rvM+pKLvPuEMhr/kYJ++u2GLvsl6wLyL+H2+q8PCPaASij6MVtk/LGR2PU/7VD8AAAAAq0b+vQQlUL6VfwK9jpNTvqru2T033dA8PpRUQGmCbz4YkN4+C14bv9IZDr8gJQ+/dFAgvrGBXr9mOOY9mjYMP56lVz/3uew9VNgBPAAAAAC0pn6+HV9uu8ebrr6eNDbAeq8mObxxrzuxi4g9w2ljPz77dT+Nrqy/a2IRt/wfELxthTm41exeux0uNTvQQIE/UlQPP4LeSD8tVW88XKgPtpQbub9rLMK+mQ2HuwppNsC0L9c5EHIPPIXMnD3skac/7bmzNwAAAAAAAAAAluMwu358Z7/SxaG73RdpOtb6Ej9PgAVAOF5ePjOuvj5uZT6/jjnWvjcFcL+dNPu7mdXLvroQpz1jy5k+nnMgPhbZoz9nfoQ4yJVCvmpXZb2Fu4W+1xT8vQAAAAChar0+Qi3MPc7Hij0HTCk8up12PNj7W74M1gW8EbepvgAAAADsfdO//xMZP/cqsj6/VXc9Ki/EP3vEjDcAAAAAAAAAANa8ibu1S9m22YZAvw8cqjpyE7I/4lBeP7rapDvkJeo+AAAAALpESb4wuii9ICURvCpLZr2p4oE+BOq2PKGVV77kXNI+txwNwHO+iMCGpR7AG/a7vywDK8Cf+8k9aYeXv9BKpT631D2/cn7bv341Nb+v2Bi9RIOCvyxacr8AAAAAAAAAAG7mAz5UggQ+q5mgPvc6Az0Ag5o+AAAAANj5qTpNXoE5qbHDOrASLD7dv2E6AAAAAF/tkzpC2KE7MzobwA=="
+    "tgu9PFws8Tyr1IE8v6DGuvwo7rxU0T6+QbLpvUhEIbyHQd8+cW1mO8+oNjzfAzM729MAPTcMc78/M0u/oVuDvmmUmLkNuqK/vJtIPj+h1jpp9xFA6CvwPwRADT7zGdG+ej7Gvr1ghr+lzvu8WIkpuoQxxz3Sm+M+kcqmQEimHUAKXRA/AAAAAPeOlb5HKoG/TP0Vv5G70bxdzj0+zxmyPmkxJEBsZIA+y1P6PqZtar95W/q9AAAAAGVLMr0+vMO97WTIPQ+igT68SPU/Kha/PS+7gz8AAAAA7HTwvS+O270UDFm9fosTvtKc+j3UHEs94nRbQHiQkj5BMwg/vz92v4U1Ab+HQxy/Fs0Ove+UN79ntvQ91SgOP8+6Xj94maI9F0yAOwAAAAAIiXS+AAAAAJTpsb4tJTfAOGIlO+I30Tr6hkY9MVBeP0RTcD+89aq/YN1puwAAAABX6ni6AAAAAAAAAABNWII/f1MJP+V9Pj9ekg08AAAAAP63ub/vmcG+6Mg5u7wQOMDiulY7szEdO/Rwtz1QIKU/AAAAAAAAAAAAAAAAAAAAAFMwZ78AAAAAAAAAALCBEz9rEgNA3LlUPi1B7D4VzVK/oSPCviz8dr9IvOO8kLaXvlgdtT0S/58+MbE6PgfHoj8AAAAAHIMlvnYVI709uI2+5KT5vQAAAAA8Jrg+iv7GPSrwFT3Q4jA8jOYwPHg4Xb5o3RK7qVqnvrtaELy2VNW/xm0XPyV1tT64FR89x6vBPwAAAAAAAAAAAAAAACODqrkAAAAAWeJFvwAAAACnibI/wNLaP4M3kD1PATs/AAAAAGwmeb4AAAAARl8ovdlTo7xZ+2c+pPydPYQlcr7kQ9g+R2gZwJ4sk8AbCAfAR8biv0yRM8AVRb89KaWTv3u8uz76iD6/W2rgv989Or+mw9G7PK99vyVoz78AAAAAAAAAAHLMHz6cKRU+dJx6PsJnSz1z36Y+AAAAAAAAAAAAAAAAAAAAAFnjLT4AAAAAAAAAAAAAAABHDgo9iycbwA=="
 }
