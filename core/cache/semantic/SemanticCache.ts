@@ -278,6 +278,14 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         return created !== undefined && Date.now() - created <= maxAgeMs
       }
 
+      /** The learned decision's only vector: the fast encoder's (which never fails, but may have none). */
+      const fastVector = (text: string): Effect.Effect<Float32Array, LayerUnavailable> => {
+        const vector = embedder.fast(text)
+        return vector
+          ? Effect.succeed(vector)
+          : Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" }))
+      }
+
       /**
        * The learned decision: the fast vector (≈ 0.1 ms) finds the nearest entries in scope; each one at or above
        * the cosine floor is scored by the pair scorer (≈ 40 µs), and the best score at or above the threshold
@@ -290,8 +298,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         maxAgeMs: number | undefined
       ) =>
         Effect.gen(function*() {
-          const vector = embedder.fast(view.text)
-          if (!vector) return yield* new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" })
+          const vector = yield* fastVector(view.text)
           vectors.set(request, vector)
           const floor = Math.max(scorer.model.cosineFloor, request.similarityThreshold ?? 0)
           const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
@@ -345,11 +352,11 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           // What the verifier reads in the question: worked out once, when a first candidate reaches the cut.
           const question = lazily(() => analyse(view.text))
           // Stage 1, ≈ 0.2 ms: the static encoder finds close rephrasings at a stricter cut, with the same verifier.
-          const fastVector = fastIndex && embedder.fast(view.text)
-          if (fastVector) {
-            fastVectors.set(request, fastVector)
+          const stageVector = fastIndex && embedder.fast(view.text)
+          if (stageVector) {
+            fastVectors.set(request, stageVector)
             const cut = Math.max(threshold, config.semantic_fast_threshold)
-            const candidates = index.searchFast(fastVector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
+            const candidates = index.searchFast(stageVector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
             const found = yield* firstVerified(candidates, cut, question, shared.stillHeld)
             yield* annotateStage("fast", candidates, cut, found)
             if (found) return hit(found, "fast")
@@ -368,11 +375,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const vectorFor = (request: ChatRequest, text: string) => {
         const known = vectors.get(request)
         if (known) return Effect.succeed(known)
-        if (!decision) return embedder.embed(text)
-        const vector = embedder.fast(text)
-        return vector
-          ? Effect.succeed(vector)
-          : Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" }))
+        return decision ? fastVector(text) : embedder.embed(text)
       }
 
       return SemanticCache.of({
