@@ -1,7 +1,7 @@
 // Memory per cached entry: RSS growth per 10k entries in the exact cache (L1a) and the semantic cache (L1b:
 // vectors in the HNSW index + entry), at 10k and 100k entries, for L1b as the gateway wires it by default (the
-// learned decision: one 256-d fast-encoder vector per entry) and with l1b_decision = cosine (a 512-d model vector
-// and a 256-d fast one, each in its own graph). Entries are stored directly through the cache services (no HTTP,
+// learned decision: one 128-d fast-encoder vector per entry) and with l1b_decision = cosine (a 512-d model vector
+// and a 128-d fast one, each in its own graph). Entries are stored directly through the cache services (no HTTP,
 // no model: vectors are random unit vectors), so the figure is the caches' own footprint.
 // Usage: npm run bench:memory -- [--sizes 10000,100000]
 import { Context, Effect, Layer } from "effect"
@@ -51,7 +51,7 @@ if (values.decision === undefined) {
     "L1b bytes/entry (cosine)": cosine[i]!["L1b bytes/entry"]
   }))
   console.log(
-    `memory per cached entry — ~600-byte answers; L1b learned (the default): one ${FAST_DIMENSIONS}-d vector per entry; cosine: ${DIMENSIONS}-d + ${FAST_DIMENSIONS}-d (HNSW M 16 each); node ${process.version}, ${availableParallelism()} cores`
+    `memory per cached entry — ~600-byte answers; L1b learned (the default): one ${FAST_DIMENSIONS}-d vector per entry; cosine: ${DIMENSIONS}-d + ${FAST_DIMENSIONS}-d (an HNSW graph each, with VectorIndex.ts's settings); node ${process.version}, ${availableParallelism()} cores`
   )
   console.table(rows)
   await writeResults("memory", rows)

@@ -1,7 +1,7 @@
 // CPU profiles of the gateway's hot paths, per runtime, with each runtime's own profiler (`--cpu-prof` on Node, Bun
 // and Deno): exact hits under load, and misses with the caches bypassed. Writes the .cpuprofile and a summary of the
 // top self-time functions under bench/results/profiles/. Prints figures; asserts nothing.
-// Usage: node --import tsx bench/profile.ts [--runtimes node,bun,deno] [--modes hit,miss] [--duration 8] [--misses 2000]
+// Usage: node --import tsx bench/profile.ts [--runtimes node,bun,deno] [--modes hit,miss,missload,l1bload] [--duration 8] [--misses 2000]
 //                                          [--label before]
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { parseArgs } from "node:util"
@@ -94,7 +94,7 @@ const profilerFlags = (runtime: RuntimeName, dir: string): Array<string> => {
   return [command[0]!, "run", `--cpu-prof-dir=${dir}`, ...command.slice(2, -1)]
 }
 
-type Mode = "hit" | "miss" | "missload"
+type Mode = "hit" | "miss" | "missload" | "l1bload"
 
 const profileOne = async (runtime: RuntimeName, mode: Mode, upstreamUrl: string) => {
   const dir = `${outDir}tmp-${runtime}-${mode}/`
@@ -104,7 +104,9 @@ const profileOne = async (runtime: RuntimeName, mode: Mode, upstreamUrl: string)
     ISARTOR__HOST_PORT: "127.0.0.1:0",
     ISARTOR__EXTERNAL_LLM_URL: upstreamUrl,
     ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
-    ISARTOR__L3_MAX_RETRIES: "0"
+    ISARTOR__L3_MAX_RETRIES: "0",
+    // As bench:l1b: room for every new prompt of a run, so l1bload measures inserts, not evictions.
+    ISARTOR__CACHE_MAX_CAPACITY: "200000"
   })
   const url = `${gateway.url}/v1/chat/completions`
   let figure: string
@@ -113,12 +115,16 @@ const profileOne = async (runtime: RuntimeName, mode: Mode, upstreamUrl: string)
     await load(tool, { url, body: hitBody, connections: 16, durationSecs: 2 })
     const result = await load(tool, { url, body: hitBody, connections: 16, durationSecs: Number(values.duration) })
     figure = `${Math.round(result.requestsPerSecond)} req/s under the profiler (c16, ${tool})`
-  } else if (mode === "missload") {
-    const body = chatBody(`load ${Date.now()} __UNIQUE__`)
-    const options = { url, body, uniqueMarker: "__UNIQUE__", headers: bypass, connections: 16 }
+  } else if (mode === "missload" || mode === "l1bload") {
+    // New prompts at c16: with the caches bypassed, or (l1bload) through both caches, each a miss L1b then stores.
+    const body = chatBody(`How do I manage the invoices of team __UNIQUE__ in the dashboard (load ${Date.now()})?`)
+    const headers = mode === "missload" ? bypass : {}
+    const options = { url, body, uniqueMarker: "__UNIQUE__", headers, connections: 16 }
     await load(tool, { ...options, durationSecs: 2 })
     const result = await load(tool, { ...options, durationSecs: Number(values.duration) })
-    figure = `${Math.round(result.requestsPerSecond)} req/s under the profiler (c16, ${tool}, caches bypassed)`
+    figure = `${Math.round(result.requestsPerSecond)} req/s under the profiler (c16, ${tool}, ${
+      mode === "missload" ? "caches bypassed" : "new prompts through L1a and L1b"
+    })`
   } else {
     const run = Date.now()
     const latency = await sequentialLatency(url, Number(values.misses), (i) => chatBody(`miss ${run} ${i}`), bypass)

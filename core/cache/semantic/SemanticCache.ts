@@ -17,7 +17,7 @@ import {
   type SemanticMeta
 } from "./LabelledIndex.ts"
 import { SharedSemanticStore } from "./RedisSemanticStore.ts"
-import { analyse, type Analysis, MAX_VERIFIED_CHARS, verify } from "./SemanticVerifier.ts"
+import { analyse, type Analysis, MAX_VERIFIED_CHARS, numbersDifferFrom, verify } from "./SemanticVerifier.ts"
 import { VectorIndex } from "./VectorIndex.ts"
 
 export interface SemanticHit {
@@ -65,6 +65,9 @@ export const semanticView = (
     )
   }
 }
+
+/** Built once: a miss is the common outcome, and an error built per miss costs it a stack trace. */
+const missedL1b = Effect.fail(new CacheMiss({ layer: "l1b" }))
 
 /** A value worked out on first use only. */
 const lazily = <A>(make: () => A) => {
@@ -250,11 +253,20 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const catchUpFast = yield* fastCatchUp(index, embedder, fastIndex !== undefined)
       const setAside = { count: 0 }
       const shared = yield* followShared(index, encoder, setAside)
+      // What L1b reads of a request (three digests), worked out once: the lookup, the entry's key and the store ask.
+      const views = new WeakMap<ChatRequest, ReturnType<typeof semanticView>>()
+      const viewOf = (request: ChatRequest) => {
+        let view = views.get(request)
+        if (view === undefined) views.set(request, view = semanticView(request, digest))
+        return view
+      }
       // The vectors of a request looked up and missed, kept for the store that follows its upstream answer.
       const vectors = new WeakMap<ChatRequest, Float32Array>()
       const fastVectors = new WeakMap<ChatRequest, Float32Array>()
       // What the scorer reads in the entries compared lately: a question's neighbours are compared again and again.
       const analyses = new LRUCache<SemanticEntry, Analysis>({ max: 4096 })
+      // What the learned decision's lookup read of a request's question, for the entry the request then stores.
+      const questionAnalyses = new WeakMap<ChatRequest, Analysis>()
       const analysisOf = (entry: SemanticEntry) => {
         let known = analyses.get(entry)
         if (!known) analyses.set(entry, known = analyse(entry.text))
@@ -278,12 +290,13 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         return created !== undefined && Date.now() - created <= maxAgeMs
       }
 
+      const noFastVector = Effect.fail(
+        new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" })
+      )
       /** The learned decision's only vector: the fast encoder's (which never fails, but may have none). */
       const fastVector = (text: string): Effect.Effect<Float32Array, LayerUnavailable> => {
         const vector = embedder.fast(text)
-        return vector
-          ? Effect.succeed(vector)
-          : Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" }))
+        return vector ? Effect.succeed(vector) : noFastVector
       }
 
       /**
@@ -296,49 +309,62 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         request: ChatRequest,
         view: { readonly text: string; readonly scope: string },
         maxAgeMs: number | undefined
-      ) =>
-        Effect.gen(function*() {
-          const vector = yield* fastVector(view.text)
-          vectors.set(request, vector)
-          const floor = Math.max(scorer.model.cosineFloor, request.similarityThreshold ?? 0)
-          const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
-          const question = analyse(view.text)
-          const accepted: Array<{ readonly candidate: Candidate; readonly score: number }> = []
-          let best = 0
-          for (const candidate of candidates) {
-            if (candidate.similarity < floor) break
-            const score = scorer.score({
-              cosine: candidate.similarity,
-              question: vector,
-              questionText: question,
-              cached: () => index.vectorOf(candidate.label),
-              cachedText: analysisOf(candidate.entry)
-            })
-            best = Math.max(best, score)
-            if (score >= config.l1b_score_threshold) accepted.push({ candidate, score })
-          }
-          accepted.sort((a, b) => b.score - a.score)
-          let found: { readonly candidate: Candidate; readonly score: number } | undefined
-          for (const option of accepted) {
-            if (yield* shared.stillHeld(option.candidate)) {
-              found = option
-              break
-            }
-          }
-          yield* Effect.annotateCurrentSpan({
+      ): Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable> => {
+        // Worked out without a fiber: a miss (most lookups) is decided here, and only a hit shared through Redis
+        // asks Redis whether its entry still lives there.
+        const vector = embedder.fast(view.text)
+        if (!vector) return noFastVector
+        vectors.set(request, vector)
+        const floor = Math.max(scorer.model.cosineFloor, request.similarityThreshold ?? 0)
+        const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
+        const question = lazily(() => {
+          const analysis = analyse(view.text)
+          questionAnalyses.set(request, analysis)
+          return analysis
+        })
+        const accepted: Array<{ readonly candidate: Candidate; readonly score: number }> = []
+        let best = 0
+        let checked = 0
+        for (const candidate of candidates) {
+          if (candidate.similarity < floor) break
+          checked++
+          // Refused whatever it scores (./decision/features.ts): told before the candidate's full reading.
+          if (numbersDifferFrom(question(), candidate.entry.text)) continue
+          const score = scorer.score({
+            cosine: candidate.similarity,
+            question: vector,
+            questionText: question(),
+            cached: () => index.vectorOf(candidate.label),
+            cachedText: analysisOf(candidate.entry)
+          })
+          best = Math.max(best, score)
+          if (score >= config.l1b_score_threshold) accepted.push({ candidate, score })
+        }
+        accepted.sort((a, b) => b.score - a.score)
+        const annotate = (found: { readonly candidate: Candidate; readonly score: number } | undefined) =>
+          Effect.annotateCurrentSpan({
             "isartor.l1b.stage": "fast",
             "isartor.l1b.cosine_similarity": found?.candidate.similarity ?? candidates[0]?.similarity ?? 0,
             "isartor.l1b.score": found?.score ?? best,
-            "isartor.l1b.candidates_checked": candidates.filter((candidate) => candidate.similarity >= floor).length,
+            "isartor.l1b.candidates_checked": checked,
             "isartor.l1b.verdict": found
               ? "accepted"
-              : candidates.some((candidate) => candidate.similarity >= floor)
+              : checked > 0
               ? "rejected by the learned decision"
               : "no candidate above the cosine floor"
           })
-          if (found) return hit(found.candidate, "fast", found.score)
-          return yield* new CacheMiss({ layer: "l1b" })
+        if (accepted.length === 0) return Effect.andThen(annotate(undefined), missedL1b)
+        return Effect.gen(function*() {
+          for (const option of accepted) {
+            if (yield* shared.stillHeld(option.candidate)) {
+              yield* annotate(option)
+              return hit(option.candidate, "fast", option.score)
+            }
+          }
+          yield* annotate(undefined)
+          return yield* missedL1b
         })
+      }
 
       /** The cosine decision: the fast stage at a stricter cut, then the full model, each with the verifier. */
       const lookupCosine = (
@@ -368,7 +394,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           const found = yield* firstVerified(candidates, threshold, question, shared.stillHeld)
           yield* annotateStage("model", candidates, threshold, found)
           if (found) return hit(found, "model")
-          return yield* new CacheMiss({ layer: "l1b" })
+          return yield* missedL1b
         })
 
       /** The vector an entry is stored with: the lookup's, else computed now. */
@@ -381,7 +407,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       return SemanticCache.of({
         lookup: (request, threshold, maxAgeMs) =>
           Effect.suspend(() => {
-            const view = semanticView(request, digest)
+            const view = viewOf(request)
             if (typeof view === "string") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: view }))
             index.purgeExpired(Date.now())
             return decision
@@ -390,7 +416,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           }),
         store: (request, completion, meta, ttlMs) =>
           Effect.gen(function*() {
-            const view = semanticView(request, digest)
+            const view = viewOf(request)
             if (typeof view === "string") return
             const vector = yield* vectorFor(request, view.text)
             const entry: SemanticEntry = {
@@ -402,6 +428,9 @@ export class SemanticCache extends Context.Service<SemanticCache, {
               ...(decision ? { decision: decision.model.version } : {})
             }
             const failure = index.insert(entry, vector, fastVectors.get(request), ttlMs)
+            // The lookup read the question already: the entry's neighbours will compare against the same reading.
+            const analysis = questionAnalyses.get(request)
+            if (failure === undefined && analysis) analyses.set(entry, analysis)
             // Reported as a dropped write: counted, and warned about at most once per interval.
             if (failure !== undefined) {
               return yield* new LayerUnavailable({ layer: "l1b", reason: `the index refused the entry: ${failure}` })
@@ -409,7 +438,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             yield* shared.put(entry, vector, ttlMs)
           }),
         entryKey: (request) => {
-          const view = semanticView(request, digest)
+          const view = viewOf(request)
           return typeof view === "string" ? undefined : digest({ scope: view.scope, text: view.text })
         },
         entry: (id) => index.byId(id),

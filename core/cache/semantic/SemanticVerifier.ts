@@ -120,6 +120,12 @@ const acronymOf = (
 
 const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((item) => b.has(item))
 
+/**
+ * Whether a text names other numbers than an analysed one (`pairSignals(a, analyse(text)).numbersDiffer`), told by
+ * one regex: a pair it holds for is refused whatever else it shares, so the text's full reading can wait.
+ */
+export const numbersDifferFrom = (a: Analysis, text: string): boolean => !sameSet(a.numbers, numbersOf(text))
+
 /** A crude stem, so "learning" and "learn", "passwords" and "password" count as one word. */
 const stem = (word: string) => word.replace(/(ing|ed|es|s)$/, "")
 

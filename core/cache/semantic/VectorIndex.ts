@@ -7,12 +7,14 @@ export interface Neighbour {
   readonly similarity: number
 }
 
-const M = 16
-// 48 and 40, not 100 and 64: inserts and lookups cost about a third less (an L1b miss 0.9 → 0.8 ms in process, the
-// insert 0.29 → 0.19 ms), and `npm run bench:semantic` serves the same answers on both files (QQP held out: 572
-// correct / 387 false against 574 / 388). HNSW's recall shows only on near ties, which the decision scores anyway.
-const EF_CONSTRUCTION = 48
-const EF_SEARCH = 40
+// 8, 24 and 24 (were 16, 48 and 40): over the 128-d fast vectors, an L1b miss of `npm run bench:l1b`'s kind (new
+// prompts that differ by a number) costs 0.29 + 0.09 ms in process at 30k entries instead of 0.38 + 0.16 (lookup +
+// insert, Bun); `npm run bench:semantic` on the held-out Quora split serves 546 correct / 374 false instead of
+// 565 / 388 (the same precision, 2 points less of the paraphrases), GPTCache 673 / 28 instead of 675 / 28. Most
+// of a search is the vector's way into WASM (an embind call per number) and the distances, not the graph's size.
+const M = 8
+const EF_CONSTRUCTION = 24
+const EF_SEARCH = 24
 
 /**
  * Nearest-neighbour search over normalised vectors: an HNSW graph (`hnswlib-wasm`, inner product). Labels are

@@ -1,10 +1,13 @@
+import { EmbeddingsModel } from "@energetic-ai/embeddings"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import type { EmbeddingBackend } from "../../../core/embedding/Embedder.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../../../runtimes/embedding/inWorker.ts"
+import { shippedStaticTable } from "../../../runtimes/embedding/staticTable.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
+import { loadVocabulary, pieceTokenizer } from "../../../runtimes/embedding/useLiteStatic.ts"
 import { askNative as ask, semanticGateways } from "../../support/gateway.ts"
 
 // USE-lite with its shipped static distillation, and counters on both encoders. These tests are of the cosine
@@ -112,7 +115,7 @@ describe("the fast stage's shipped table", () => {
       assert.ok(worker.fast!(question), "ready with the worker, not seconds later")
       assert.deepEqual(worker.fast!(question), model.fast!(question))
       assert.equal(worker.fastStage?.encoder, model.fastStage?.encoder)
-      assert.equal(worker.fastStage?.dimensions, 256)
+      assert.equal(worker.fastStage?.dimensions, shippedStaticTable.dimensions)
       t.diagnostic(`worker with its fast stage ready in ${(performance.now() - started).toFixed(0)} ms`)
     } finally {
       await worker.dispose?.()
@@ -124,5 +127,32 @@ describe("the fast stage's shipped table", () => {
     const a = model.fast!("What is the capital of France?")!
     assert.equal(cosine(a, model.fast!("WHAT IS THE CAPITAL OF FRANCE?")!).toFixed(6), "1.000000")
     assert.ok(cosine(a, model.fast!("what's the capital of france")!) > 0.9)
+  })
+
+  it("splits a text into the pieces USE-lite's own tokenizer gives, word by word and remembered", async () => {
+    const vocabulary = await loadVocabulary()
+    const packaged = new EmbeddingsModel({
+      vocabulary,
+      model: undefined as unknown as ConstructorParameters<typeof EmbeddingsModel>[0]["model"]
+    }).tokenizer
+    const tokenizer = pieceTokenizer(vocabulary)
+    const texts = [
+      "How do I export my contacts to a spreadsheet?",
+      // Pieces the vocabulary file gives no score ("▁:", ":"): a first word splits otherwise than a later one.
+      ": a colon first",
+      "Summer Internships : How can I find housing in Seattle?",
+      "Cheers :) :-/ and 10:00 at https://example.com/a_b?c=1",
+      "tabs\tand\nnew lines, `load_from_disk()` and camelCase",
+      // The package's own path: several spaces, a space at either end, non-ASCII.
+      "two  spaces",
+      " leading and trailing ",
+      "naïve café — déjà vu",
+      ""
+    ]
+    for (const round of [1, 2]) {
+      for (const text of texts) {
+        assert.deepEqual(tokenizer.encode(text), packaged.encode(text), `${JSON.stringify(text)}, round ${round}`)
+      }
+    }
   })
 })
