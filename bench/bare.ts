@@ -1,5 +1,7 @@
 // The baseline: a bare Hono app returning a fixed JSON body, served by the runtime's own server.
-// Runs unchanged on node (via tsx), bun and deno; prints the port it listens on.
+// Runs unchanged on node (via tsx), bun and deno; prints the port it listens on. With arguments, the first is the
+// fixed body and the second (JSON) headers to send with it: bench/overhead.ts passes the gateway's own exact-hit
+// answer and headers, so both servers send responses of the same size.
 import { Hono } from "hono"
 
 const body = {
@@ -10,13 +12,15 @@ const body = {
   choices: [{ index: 0, message: { role: "assistant", content: "A fixed answer." }, finish_reason: "stop" }],
   usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 }
 }
-const app = new Hono()
-app.all("*", (c) => c.json(body))
-
 const runtime = globalThis as unknown as {
   Bun?: { serve(options: object): { port: number } }
-  Deno?: { serve(options: object, handler: unknown): unknown }
+  Deno?: { serve(options: object, handler: unknown): unknown; args: Array<string> }
 }
+const [given, givenHeaders] = runtime.Deno ? runtime.Deno.args : process.argv.slice(2)
+const headers = { "content-type": "application/json", ...JSON.parse(givenHeaders ?? "{}") as Record<string, string> }
+const app = new Hono()
+if (given === undefined) app.all("*", (c) => c.json(body))
+else app.all("*", (c) => c.body(given, 200, headers))
 if (runtime.Bun) {
   const server = runtime.Bun.serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 })
   console.log(`bare listening on http://127.0.0.1:${server.port}`)
