@@ -29,7 +29,8 @@ import {
   buildStaticTable,
   loadVocabulary,
   modelPackageVersion,
-  staticEncoder
+  staticEncoder,
+  staticPieces
 } from "../runtimes/embedding/useLiteStatic.ts"
 import { type LabelledPair, pairsOf, readPairs, sourcesDigest } from "./l1bData.ts"
 
@@ -39,6 +40,8 @@ const TRAINING = {
   // the cost of every vector's way into hnswlib-wasm and of its distances; 64 lost 0.013 of Quora precision.
   dimensions: 128,
   projection: { epochs: 6, batch: 128, learningRate: 2e-3, text: "lower case" },
+  /** The projected rows tuned one by one (0 epochs: the projection alone). */
+  table: { epochs: 0, batch: 128, learningRate: 2e-4, pull: 1e-3 },
   scorer: {
     features: "compact" as FeatureSet,
     hidden: 16,
@@ -241,6 +244,81 @@ for (let r = 0; r < pieces; r++) {
     centred[r * D + k] = sum
   }
 }
+
+// ---- 2b. the projected table's rows themselves, tuned on the same loss (each piece moves on its own, held near
+// where the projection put it by an L2 pull)
+const tableEpochs = quick ? 0 : Number(flag("table-epochs") ?? TRAINING.table.epochs)
+if (tableEpochs > 0) {
+  const learningRate = Number(flag("table-lr") ?? TRAINING.table.learningRate)
+  const pull = Number(flag("table-pull") ?? TRAINING.table.pull)
+  const piecesOf = staticPieces(vocabulary)
+  const read = texts.map((text) => piecesOf(text))
+  const anchor = centred.slice()
+  const stepT = adam(pieces * D, learningRate)
+  const stepAB = adam(2, learningRate)
+  const gradT = new Float32Array(pieces * D)
+  const gradAB = new Float32Array(2)
+  const sumOf = (text: number, out: Float32Array) => {
+    out.fill(0)
+    const { ids, weights } = read[text]!
+    ids.forEach((id, i) => {
+      const w = weights[i]!
+      for (let k = 0; k < D; k++) out[k]! += w * centred[id * D + k]!
+    })
+    let norm = 0
+    for (let k = 0; k < D; k++) norm += out[k]! * out[k]!
+    return Math.sqrt(norm) || 1
+  }
+  const scatter = (text: number, coefficient: Float32Array) => {
+    const { ids, weights } = read[text]!
+    ids.forEach((id, i) => {
+      const w = weights[i]!
+      for (let k = 0; k < D; k++) gradT[id * D + k]! += w * coefficient[k]!
+    })
+  }
+  const p = new Float32Array(D)
+  const q = new Float32Array(D)
+  const gp = new Float32Array(D)
+  const gq = new Float32Array(D)
+  for (let epoch = 0; epoch < tableEpochs; epoch++) {
+    const order = shuffled(splits.train.length)
+    let loss = 0
+    for (let from = 0; from < order.length; from += TRAINING.table.batch) {
+      gradT.fill(0)
+      gradAB.fill(0)
+      const size = Math.min(TRAINING.table.batch, order.length - from)
+      for (let b = 0; b < size; b++) {
+        const pair = splits.train[order[from + b]!]!
+        const a = textIndex.get(pair.origin)!
+        const c = textIndex.get(pair.similar)!
+        const np = sumOf(a, p)
+        const nq = sumOf(c, q)
+        let dot = 0
+        for (let k = 0; k < D; k++) dot += p[k]! * q[k]!
+        const cosine = dot / (np * nq)
+        const sigma = 1 / (1 + Math.exp(-(scaleBias[0]! * cosine + scaleBias[1]!)))
+        loss += -(pair.label ? Math.log(sigma + 1e-9) : Math.log(1 - sigma + 1e-9))
+        const dz = sigma - pair.label
+        gradAB[0]! += dz * cosine
+        gradAB[1]! += dz
+        const dc = dz * scaleBias[0]!
+        for (let k = 0; k < D; k++) {
+          const ph = p[k]! / np
+          const qh = q[k]! / nq
+          gp[k] = (dc * (qh - cosine * ph)) / np
+          gq[k] = (dc * (ph - cosine * qh)) / nq
+        }
+        scatter(a, gp)
+        scatter(c, gq)
+      }
+      for (let i = 0; i < gradT.length; i++) gradT[i]! += size * pull * (centred[i]! - anchor[i]!)
+      stepT(centred, gradT, 1 / size)
+      stepAB(scaleBias, gradAB, 1 / size)
+    }
+    console.log(`table epoch ${epoch + 1}/${tableEpochs}: loss ${(loss / order.length).toFixed(4)} (${elapsed()})`)
+  }
+}
+
 const quantised = new Int8Array(pieces * D)
 const scales = new Float32Array(pieces)
 for (let r = 0; r < pieces; r++) {

@@ -102,6 +102,16 @@ const sifWeights = (vocabulary: Vocabulary) =>
  */
 const staticText = (text: string) => text.toLowerCase()
 
+/** What the static encoder sums for a text: its pieces (ids) and each one's SIF weight, in order. */
+export const staticPieces = (vocabulary: Vocabulary) => {
+  const tokenizer = pieceTokenizer(vocabulary)
+  const weights = sifWeights(vocabulary)
+  return (text: string) => {
+    const ids = tokenizer.encode(staticText(text))
+    return { ids, weights: ids.map((id) => weights[id]!) }
+  }
+}
+
 /**
  * The static encoder: USE-lite's own tokenizer, then the SIF-weighted sum of the pieces' rows of `table` (one row of
  * `dimensions` numbers per piece), normalised. ≈ 0.1–0.2 ms a prompt on the calling thread, against ≈ 20–30 ms for
@@ -113,8 +123,7 @@ export const staticEncoder = (vocabulary: Vocabulary, table: Float32Array, dimen
   return (text: string): Float32Array => {
     const out = new Float32Array(dimensions)
     for (const id of tokenizer.encode(staticText(text))) {
-      const weight = weights[id]
-      if (weight === undefined) continue
+      const weight = weights[id]!
       const row = id * dimensions
       for (let j = 0; j < dimensions; j++) out[j]! += weight * table[row + j]!
     }
