@@ -111,6 +111,15 @@ const flag = (name: string) => {
   return at === -1 ? undefined : process.argv[at + 1]
 }
 
+/** A flag's number, refused when it is not one (a typo must not train on NaN and overwrite the shipped files). */
+const numberFlag = (name: string, otherwise: number) => {
+  const given = flag(name)
+  if (given === undefined) return otherwise
+  const value = Number(given)
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} ${given}: expected a number ≥ 0`)
+  return value
+}
+
 // ---- data
 const { pairs: all, digest: dataset } = await readPairs()
 const quick = process.argv.includes("--quick")
@@ -143,7 +152,7 @@ const encodeAll = (table: Float32Array, dimensions: number) => {
 const baseVectors = encodeAll(base, BASE)
 
 // ---- 2. the projection
-const D = Number(flag("dimensions") ?? TRAINING.dimensions)
+const D = numberFlag("dimensions", TRAINING.dimensions)
 const projection = Float32Array.from({ length: D * BASE }, () => gaussian() / Math.sqrt(BASE))
 const scaleBias = Float32Array.of(8, -6)
 // Experiments on the scorer may reuse a projection trained earlier with the same data and settings
@@ -247,10 +256,10 @@ for (let r = 0; r < pieces; r++) {
 
 // ---- 2b. the projected table's rows themselves, tuned on the same loss (each piece moves on its own, held near
 // where the projection put it by an L2 pull)
-const tableEpochs = quick ? 0 : Number(flag("table-epochs") ?? TRAINING.table.epochs)
+const tableEpochs = quick ? 0 : numberFlag("table-epochs", TRAINING.table.epochs)
 if (tableEpochs > 0) {
-  const learningRate = Number(flag("table-lr") ?? TRAINING.table.learningRate)
-  const pull = Number(flag("table-pull") ?? TRAINING.table.pull)
+  const learningRate = numberFlag("table-lr", TRAINING.table.learningRate)
+  const pull = numberFlag("table-pull", TRAINING.table.pull)
   const piecesOf = staticPieces(vocabulary)
   const read = texts.map((text) => piecesOf(text))
   const anchor = centred.slice()
@@ -342,7 +351,7 @@ console.log(`projected table quantised to int8; encoder ${encoder} (${elapsed()}
 const analyses = texts.map((text) => analyse(text))
 // Experiments only: the shipped weights come from a run without flags.
 const featureSet = (flag("features") as FeatureSet | undefined) ?? TRAINING.scorer.features
-const H = Number(flag("hidden") ?? TRAINING.scorer.hidden)
+const H = numberFlag("hidden", TRAINING.scorer.hidden)
 const F = featureCount(D, featureSet)
 const featuresOf = (list: ReadonlyArray<readonly [number, number]>) => {
   const out = new Float32Array(list.length * F)

@@ -50,14 +50,21 @@ export const buildStaticTable = async (
 
 /** Words whose pieces are remembered; past it the memory starts again (a prompt's words are mostly common ones). */
 const WORDS_REMEMBERED = 50_000
+/**
+ * Longer words are tokenised each time, never remembered: a prompt may be one unbroken 2,000-character word (base64,
+ * a hash, minified JSON), and 50,000 such words would hold the best part of a gigabyte.
+ */
+const LONGEST_REMEMBERED = 32
 
 /**
  * USE-lite's own sentencepiece tokenizer, without its model: text → vocabulary ids, word by word. Its `encode` runs
  * one lattice over the whole text and copies the rest of the text at every position (≈ 0.15 ms of a 100-character
  * prompt, a sixth of an L1b miss); no piece holds "▁" (the word mark) but at its start, so the lattice never spans two
- * words and the pieces of a text are its words' pieces in order: each word is tokenised once and remembered. Texts
- * whose words are not plain single-space separated (several spaces, a leading one, non-ASCII before normalisation)
- * take the package's own path, whole.
+ * words and the pieces of a text are its words' pieces in order: each word is tokenised once and remembered. (Where
+ * two splits of a word score the same but for float rounding, which one wins can depend on the text before it:
+ * 3 of the 168,716 texts of the QQP and GPTCache files, e.g. "plzzzzzzzz…", get the same pieces in another order.)
+ * Texts whose words are not plain single-space separated (several spaces, a leading one, non-ASCII before
+ * normalisation) take the package's own path, whole.
  */
 export const pieceTokenizer = (vocabulary: Vocabulary): { readonly encode: (text: string) => Array<number> } => {
   const whole = new EmbeddingsModel({
@@ -77,7 +84,7 @@ export const pieceTokenizer = (vocabulary: Vocabulary): { readonly encode: (text
       later = new Map()
     }
     const pieces = isFirst ? whole.encode(word) : whole.encode(`a ${word}`).slice(1)
-    ;(isFirst ? first : later).set(word, pieces)
+    if (word.length <= LONGEST_REMEMBERED) (isFirst ? first : later).set(word, pieces)
     return pieces
   }
   return {

@@ -338,7 +338,8 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             cachedText: analysisOf(candidate.entry)
           })
           best = Math.max(best, score)
-          if (score >= config.l1b_score_threshold) accepted.push({ candidate, score })
+          // A refused pair scores 0: never served, even at a threshold of 0.
+          if (score > 0 && score >= config.l1b_score_threshold) accepted.push({ candidate, score })
         }
         accepted.sort((a, b) => b.score - a.score)
         const annotate = (found: { readonly candidate: Candidate; readonly score: number } | undefined) =>

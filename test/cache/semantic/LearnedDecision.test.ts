@@ -60,6 +60,16 @@ describe("L1b learned decision (the default)", () => {
     })
   })
 
+  it("never serves a pair it refuses outright (numbers, negation), even at l1b_score_threshold = 0", async () => {
+    await withGateway({ ISARTOR__L1B_SCORE_THRESHOLD: "0" }, async (gateway) => {
+      assert.equal((await ask(gateway, "How many vacation days do I get in 2024?")).layer, "l3")
+      assert.equal((await ask(gateway, "How many vacation days do I get in 2025?")).layer, "l3", "another number")
+      assert.equal((await ask(gateway, "Can I cancel my order after it ships?")).layer, "l3")
+      assert.equal((await ask(gateway, "Can I not cancel my order after it ships?")).layer, "l3", "negated")
+      assert.equal((await ask(gateway, "how many vacation days do i get in 2024")).layer, "l1b", "the same question")
+    })
+  })
+
   it("keeps scopes apart", async () => {
     await withGateway({}, async (gateway) => {
       await ask(gateway, "How do I export my contacts to a spreadsheet?", { "x-isartor-session-id": "alice" })
