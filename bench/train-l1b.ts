@@ -155,6 +155,42 @@ const baseVectors = encodeAll(base, BASE)
 const D = numberFlag("dimensions", TRAINING.dimensions)
 const projection = Float32Array.from({ length: D * BASE }, () => gaussian() / Math.sqrt(BASE))
 const scaleBias = Float32Array.of(8, -6)
+
+/**
+ * The loss both the projection and the table train on, for one labelled pair of (unnormalised) vectors p and q with
+ * norms np and nq: logistic on a·cos(p, q) + b. Adds its gradient for a and b to `gradAB`, writes d/dp and d/dq to
+ * `gp` and `gq` (d cos / dp = (q̂ − cos p̂) / |p|, and symmetrically), and returns the loss.
+ */
+const pairLoss = (
+  pair: {
+    readonly p: Float32Array
+    readonly np: number
+    readonly q: Float32Array
+    readonly nq: number
+    readonly label: number
+    readonly gradAB: Float32Array
+    readonly gp: Float32Array
+    readonly gq: Float32Array
+  }
+) => {
+  const { p, np, q, nq, label, gradAB, gp, gq } = pair
+  let dot = 0
+  for (let k = 0; k < D; k++) dot += p[k]! * q[k]!
+  const cosine = dot / (np * nq)
+  const z = scaleBias[0]! * cosine + scaleBias[1]!
+  const sigma = 1 / (1 + Math.exp(-z))
+  const dz = sigma - label
+  gradAB[0]! += dz * cosine
+  gradAB[1]! += dz
+  const dc = dz * scaleBias[0]!
+  for (let k = 0; k < D; k++) {
+    const ph = p[k]! / np
+    const qh = q[k]! / nq
+    gp[k] = (dc * (qh - cosine * ph)) / np
+    gq[k] = (dc * (ph - cosine * qh)) / nq
+  }
+  return -(label ? Math.log(sigma + 1e-9) : Math.log(1 - sigma + 1e-9))
+}
 // Experiments on the scorer may reuse a projection trained earlier with the same data and settings
 // (--reuse-projection, kept in bench/results/, not committed); the shipped weights come from a run without it.
 const projectionFile = new URL(
@@ -200,13 +236,6 @@ if (reused) {
   }
   const gp = new Float32Array(D)
   const gq = new Float32Array(D)
-  const cosineOf = (pair: LabelledPair) => {
-    const np = project(textIndex.get(pair.origin)!, p)
-    const nq = project(textIndex.get(pair.similar)!, q)
-    let dot = 0
-    for (let k = 0; k < D; k++) dot += p[k]! * q[k]!
-    return { np, nq, cosine: dot / (np * nq) }
-  }
   for (let epoch = 0; epoch < epochs; epoch++) {
     const order = shuffled(splits.train.length)
     let loss = 0
@@ -216,21 +245,9 @@ if (reused) {
       const size = Math.min(batch, order.length - from)
       for (let b = 0; b < size; b++) {
         const pair = splits.train[order[from + b]!]!
-        const { np, nq, cosine } = cosineOf(pair)
-        const z = scaleBias[0]! * cosine + scaleBias[1]!
-        const sigma = 1 / (1 + Math.exp(-z))
-        loss += -(pair.label ? Math.log(sigma + 1e-9) : Math.log(1 - sigma + 1e-9))
-        const dz = sigma - pair.label
-        gradAB[0]! += dz * cosine
-        gradAB[1]! += dz
-        const dc = dz * scaleBias[0]!
-        // d cos / dp = (q̂ − cos p̂) / |p|, and symmetrically for q.
-        for (let k = 0; k < D; k++) {
-          const ph = p[k]! / np
-          const qh = q[k]! / nq
-          gp[k] = (dc * (qh - cosine * ph)) / np
-          gq[k] = (dc * (ph - cosine * qh)) / nq
-        }
+        const np = project(textIndex.get(pair.origin)!, p)
+        const nq = project(textIndex.get(pair.similar)!, q)
+        loss += pairLoss({ p, np, q, nq, label: pair.label, gradAB, gp, gq })
         accumulate(textIndex.get(pair.origin)!, gp)
         accumulate(textIndex.get(pair.similar)!, gq)
       }
@@ -302,21 +319,7 @@ if (tableEpochs > 0) {
         const c = textIndex.get(pair.similar)!
         const np = sumOf(a, p)
         const nq = sumOf(c, q)
-        let dot = 0
-        for (let k = 0; k < D; k++) dot += p[k]! * q[k]!
-        const cosine = dot / (np * nq)
-        const sigma = 1 / (1 + Math.exp(-(scaleBias[0]! * cosine + scaleBias[1]!)))
-        loss += -(pair.label ? Math.log(sigma + 1e-9) : Math.log(1 - sigma + 1e-9))
-        const dz = sigma - pair.label
-        gradAB[0]! += dz * cosine
-        gradAB[1]! += dz
-        const dc = dz * scaleBias[0]!
-        for (let k = 0; k < D; k++) {
-          const ph = p[k]! / np
-          const qh = q[k]! / nq
-          gp[k] = (dc * (qh - cosine * ph)) / np
-          gq[k] = (dc * (ph - cosine * qh)) / nq
-        }
+        loss += pairLoss({ p, np, q, nq, label: pair.label, gradAB, gp, gq })
         scatter(a, gp)
         scatter(c, gq)
       }
