@@ -20,12 +20,12 @@ const bearerToken = (authorization: string | undefined) =>
  * before use): callers that differ in any of them never share an entry. The same key in `X-API-Key` and
  * `Authorization: Bearer` is the same caller. Empty when none was sent.
  */
-export const presentedCredentials = (c: HonoContext): string => {
+export const presentedCredentials = (headers: Pick<Headers, "get">): string => {
   // Nearly every caller sends one credential: no set and no sort for it (this runs on every exact hit).
   let first = ""
   let more: Array<string> | undefined
   for (const name of CREDENTIAL_HEADERS) {
-    const value = c.req.header(name)?.trim()
+    const value = headers.get(name)?.trim()
     if (!value) continue
     // A Bearer token is the key itself; any other Authorization value (`Basic …`, a bare key) is taken whole.
     const secret = (name === "authorization" && bearerToken(value)) || value
@@ -39,23 +39,21 @@ export const presentedCredentials = (c: HonoContext): string => {
  * The gateway key a caller presented: `X-API-Key`, else `api-key` (what Azure SDKs send, so they can be pointed at
  * the gateway as they are), else `Authorization: Bearer`.
  */
-export const presentedGatewayKey = (c: HonoContext): string | undefined =>
-  c.req.header("x-api-key") || c.req.header("api-key") || bearerToken(c.req.header("authorization")) || undefined
+export const presentedGatewayKey = (headers: Pick<Headers, "get">): string | undefined =>
+  headers.get("x-api-key") || headers.get("api-key") || bearerToken(headers.get("authorization") ?? undefined) ||
+  undefined
 
 /**
- * Every request must carry the gateway key, compared in constant time. (The app registers it only when a key is
- * set.) The 401 is in the format of the client the route serves: `familyOf` says which.
+ * The gateway key's check, compared in constant time: `undefined` when the request carries the key, else the 401 in
+ * the format of the client the route serves (`family`).
  */
-export const gatewayAuth = (
-  gatewayKey: Redacted.Redacted<string>,
-  familyOf: (path: string) => EndpointFamily
-): MiddlewareHandler => {
+export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>) => {
   const expected = Redacted.value(gatewayKey)
-  return async function gatewayAuth(c, next) {
-    const presented = presentedGatewayKey(c)
-    if (presented !== undefined && await timingSafeEqual(presented, expected)) return next()
+  return async (headers: Pick<Headers, "get">, family: EndpointFamily): Promise<Response | undefined> => {
+    const presented = presentedGatewayKey(headers)
+    if (presented !== undefined && await timingSafeEqual(presented, expected)) return undefined
     return familyError(
-      familyOf(c.req.path),
+      family,
       401,
       presented === undefined
         ? "missing gateway API key: send X-API-Key: <key>, api-key: <key> or Authorization: Bearer <key>"
@@ -64,6 +62,20 @@ export const gatewayAuth = (
       { code: "invalid_api_key" },
       { "www-authenticate": "Bearer" }
     )
+  }
+}
+
+/**
+ * Every request must carry the gateway key. (The app registers it only when a key is set.) The 401 is in the format
+ * of the client the route serves: `familyOf` says which.
+ */
+export const gatewayAuth = (
+  gatewayKey: Redacted.Redacted<string>,
+  familyOf: (path: string) => EndpointFamily
+): MiddlewareHandler => {
+  const check = gatewayKeyCheck(gatewayKey)
+  return async function gatewayAuth(c, next) {
+    return (await check(c.req.raw.headers, familyOf(c.req.path))) ?? next()
   }
 }
 

@@ -60,10 +60,14 @@ const ROUTES = new Set([
   "/healthz",
   "/metrics"
 ])
-const routeOf = (url: string) => {
+/** A request URL's path as sent (not decoded), without its query. */
+export const pathOf = (url: string): string => {
   const start = url.indexOf("/", url.indexOf("//") + 2)
   const end = url.indexOf("?", start)
-  const path = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end)
+  return start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end)
+}
+const routeOf = (url: string) => {
+  const path = pathOf(url)
   return ROUTES.has(path) ? path : "other"
 }
 
