@@ -82,18 +82,29 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   const startedAt = deps.now()
 
   const allowedDirectives = new Set(deps.config.cache_controls_allowed)
-  const requestContext = (request: Request): RequestContext & Pick<CacheDirectives, "refused"> => {
+  const requestContext = (
+    request: Request,
+    similarityThreshold?: number
+  ): RequestContext & Pick<CacheDirectives, "refused"> => {
     const headers = request.headers
     const session = headers.get("x-isartor-session-id") ?? ""
+    const directives = readCacheDirectives(
+      headers.get("cache-control") ?? undefined,
+      headers.get("x-isartor-cache-ttl") ?? undefined,
+      allowedDirectives
+    )
+    // Field by field rather than spread: this runs on every exact hit.
     return {
       defaultModel: deps.config.external_llm_model,
       tenant: `${deps.hashSecret(presentedCredentials(headers))}|${session}`,
       trace: requestSpanOf(request),
-      ...readCacheDirectives(
-        headers.get("cache-control") ?? undefined,
-        headers.get("x-isartor-cache-ttl") ?? undefined,
-        allowedDirectives
-      )
+      similarityThreshold,
+      cacheRead: directives.cacheRead,
+      cacheWrite: directives.cacheWrite,
+      maxAgeMs: directives.maxAgeMs,
+      storeTtlMs: directives.storeTtlMs,
+      onlyIfCached: directives.onlyIfCached,
+      refused: directives.refused
     }
   }
   /** A request whose caching directives cannot be honoured, answered in its client's format. */
@@ -104,8 +115,15 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     })
 
   const firstLevelKeys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
-  /** A chat request whose body has been read: the same for the hot lane and the Hono route. */
-  const chat = (family: EndpointFamily, decode: RequestDecoder) => async (http: Request, body: string) => {
+  /**
+   * A chat request whose body has been read: the same for the hot lane and the Hono route. An exact hit is answered
+   * synchronously, a miss with a promise. A defect throws (or rejects): the caller's error handler answers it.
+   */
+  const chat = (family: EndpointFamily, decode: RequestDecoder) =>
+  (
+    http: Request,
+    body: string
+  ): Response | Promise<Response> => {
     const threshold = http.headers.get("x-isartor-similarity-threshold")
     const similarityThreshold = threshold === null ? undefined : Number(threshold)
     if (similarityThreshold !== undefined && !(similarityThreshold >= 0 && similarityThreshold <= 1)) {
@@ -116,7 +134,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
         "invalid_request_error"
       )
     }
-    const context = { ...requestContext(http), similarityThreshold }
+    const context = requestContext(http, similarityThreshold)
     const refused = refusal(family, context)
     if (refused) return refused
     // What enters the key besides the body: the family, the caller, and (Anthropic) the betas asked for.
@@ -139,8 +157,9 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     if (known === undefined) firstLevelKeys.set(scope, body, { key, model: request.model, stream: request.stream })
     const answer = known === undefined ? deps.pipeline.answerNow(key, request) : undefined
     if (answer !== undefined) return renderAnswer(request, answer)
-    const exit = await deps.run(deps.pipeline.handle(request, key))
-    return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
+    return deps.run(deps.pipeline.handle(request, key)).then((exit) =>
+      Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
+    )
   }
 
   const readBody = bodyReader(deps.config.max_body_bytes)
@@ -276,20 +295,32 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       `request body is larger than ${deps.config.max_body_bytes} bytes (max_body_bytes)`,
       "invalid_request_error"
     )
-  const hotChat = async (
+  const hotChat = (
     route: { readonly family: EndpointFamily; readonly handle: ReturnType<typeof chat> },
     request: Request,
     declared: string,
     path: string
-  ): Promise<Response> => {
-    try {
-      const refused = checkKey === undefined ? undefined : await checkKey(request.headers, route.family)
-      if (refused !== undefined) return refused
-      if (Number(declared) > deps.config.max_body_bytes) return tooLarge(route.family)
-      return await route.handle(request, await request.text())
-    } catch (error) {
-      return unhandled(error, path)
+  ): Response | Promise<Response> => {
+    const failed = (error: unknown) => unhandled(error, path)
+    // One promise on an exact hit (the body's): its handler answers synchronously.
+    const handled = (body: string) => {
+      try {
+        const answer = route.handle(request, body)
+        return answer instanceof Promise ? answer.catch(failed) : answer
+      } catch (error) {
+        return failed(error)
+      }
     }
+    const sized = () =>
+      Number(declared) > deps.config.max_body_bytes ? tooLarge(route.family) : request.text().then(handled, failed)
+    if (checkKey === undefined) {
+      try {
+        return sized()
+      } catch (error) {
+        return failed(error)
+      }
+    }
+    return checkKey(request.headers, route.family).then((refused) => refused ?? sized()).catch(failed)
   }
   const fetch = (request: Request): Response | Promise<Response> => {
     if (request.method === "POST") {

@@ -334,19 +334,30 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   }
 
   const serveMetricsHere = config.metrics_port === 0
-  const fetch = async (request: Request): Promise<Response> => {
+  const fetch = (request: Request): Response | Promise<Response> => {
     const start = performance.now()
     const route = routeOf(request.url)
     if (route === "/metrics" && serveMetricsHere && request.method === "GET") {
-      const response = await metrics(request)
-      record(request, route, response, start)
-      return response
+      return metrics(request).then((response) => {
+        record(request, route, response, start)
+        return response
+      })
     }
     if (!options.tracing) {
-      const response = await inner(request)
-      record(request, route, response, start)
-      return response
+      // No promise of its own when the app answers synchronously (an exact hit read from a body in hand).
+      const response = inner(request)
+      if (!(response instanceof Promise)) {
+        record(request, route, response, start)
+        return response
+      }
+      return response.then((answered) => {
+        record(request, route, answered, start)
+        return answered
+      })
     }
+    return tracedFetch(request, route, start)
+  }
+  const tracedFetch = async (request: Request, route: string, start: number): Promise<Response> => {
     const traceparent = request.headers.get("traceparent")
     const traced = new Traced(tracer, start, traceparent, request.method, route)
     ;(request as Carrying)[TRACED] = traced
