@@ -244,7 +244,23 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
 
   /** The three series a request updates, found with one lookup: this runs on every request. */
   const recorded = new Map<string, RequestSeries>()
-  const seriesFor = (route: string, method: string, status: string, finalLayer: string | undefined) => {
+  // The last request's, kept aside: under load, request after request is the same route, method, status and layer.
+  let last: { route: string; method: string; status: number; layer: string | undefined; series: RequestSeries } = {
+    route: "",
+    method: "",
+    status: 0,
+    layer: undefined,
+    series: { http: () => undefined, duration: () => undefined, requests: undefined }
+  }
+  const seriesFor = (route: string, method: string, status: number, finalLayer: string | undefined) => {
+    if (last.status === status && last.layer === finalLayer && last.route === route && last.method === method) {
+      return last.series
+    }
+    const series = seriesByKey(route, method, String(status), finalLayer)
+    last = { route, method, status, layer: finalLayer, series }
+    return series
+  }
+  const seriesByKey = (route: string, method: string, status: string, finalLayer: string | undefined) => {
     const key = `${route} ${method} ${status} ${finalLayer ?? ""}`
     let series = recorded.get(key)
     if (series === undefined) {
@@ -264,11 +280,10 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
 
   const record = (request: Request, route: string, response: Response, start: number, span?: Tracer.Span) => {
     const seconds = (performance.now() - start) / 1000
-    const status = String(response.status)
     const answered = (response as Answered)[ANSWERED]
     const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
-    const series = seriesFor(route, request.method, status, finalLayer)
+    const series = seriesFor(route, request.method, response.status, finalLayer)
     series.http(1)
     series.duration(seconds)
     series.requests?.(1)
@@ -279,7 +294,7 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       span.attribute("http.response.status_code", response.status)
       if (finalLayer !== undefined) span.attribute("isartor.final_layer", finalLayer)
       if (provider !== undefined) span.attribute("isartor.provider", provider)
-      const exit = response.status >= 500 ? Exit.fail(`HTTP ${status}`) : Exit.void
+      const exit = response.status >= 500 ? Exit.fail(`HTTP ${response.status}`) : Exit.void
       // A stream's span lasts until its last event has gone out (or the client left), not just its headers.
       if (!streamed(response)) span.end(nowNanos(), exit)
     }

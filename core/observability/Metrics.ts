@@ -109,11 +109,31 @@ export const boundSeries = <In>(
   labels: Readonly<Record<string, string>>,
   context: Context.Context<never>
 ): (value: In) => void => {
-  const labelled = Context.add(context, Metric.CurrentMetricAttributes, {
-    ...Context.get(context, Metric.CurrentMetricAttributes),
-    ...labels
-  })
-  return (value) => metric.updateUnsafe(value, labelled)
+  const attributes = { ...Context.get(context, Metric.CurrentMetricAttributes), ...labels }
+  const labelled = Context.add(context, Metric.CurrentMetricAttributes, attributes)
+  // The series' own hooks, found once in the gateway's registry (reading the value registers the series): an update
+  // through the metric looks its series up by key in the registry every time. The gateway never removes a series.
+  metric.valueUnsafe(labelled)
+  const hooks = seriesHooks(Context.get(context, Metric.MetricRegistry), metric.id, attributes)
+  return hooks === undefined
+    ? (value) => metric.updateUnsafe(value, labelled)
+    : (value) => hooks.update(value, labelled)
+}
+
+const sameLabels = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) => {
+  const names = Object.keys(a)
+  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name])
+}
+
+const seriesHooks = (
+  registry: Metric.MetricRegistry,
+  id: string,
+  attributes: Readonly<Record<string, string>>
+): Metric.Metric.Hooks<any, unknown> | undefined => {
+  for (const metadata of registry.values()) {
+    if (metadata.id === id && sameLabels(metadata.attributes ?? {}, attributes)) return metadata.hooks
+  }
+  return undefined
 }
 
 /** `boundSeries` for module-level series, bound once per gateway context (each gateway has its own registry). */
