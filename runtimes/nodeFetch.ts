@@ -35,5 +35,11 @@ export const nodeUpstreamFetch: UpstreamFetchFunction = async (url, init) => {
     return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, { status, headers })
   }
   const text = await answer.body.text()
-  return new Response(status === 204 || status === 304 ? null : text, { status, headers })
+  const response = new Response(status === 204 || status === 304 ? null : text, { status, headers })
+  // The answer is read already: `text()` and `json()` give it without a web stream (a Response's body methods
+  // on Node 20 read it back through one, ≈ a fifth of a miss's time in the gateway). `body` stays the stream.
+  return Object.defineProperties(response, {
+    text: { value: () => Promise.resolve(text) },
+    json: { value: () => new Promise((resolve) => resolve(JSON.parse(text))) }
+  })
 }

@@ -27,6 +27,8 @@ export type Behaviour =
   /** A stream whose third event is an error quoting the caller's Authorization header, as a careless upstream might. */
   | { readonly kind: "error-event-stream" }
   | { readonly kind: "hang" }
+  /** A 200 whose body is not JSON, as a misconfigured proxy in front of an upstream may answer. */
+  | { readonly kind: "not-json" }
 
 export interface FakeOpenAI {
   readonly url: string
@@ -141,6 +143,11 @@ export const startFakeOpenAI = async (options: FakeOptions = {}): Promise<FakeOp
       const behaviour = queue.shift() ?? fallback
       const id = `chatcmpl-fake${++counter}`
       if (behaviour.kind === "hang") return
+      if (behaviour.kind === "not-json") {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end("<html>502 Bad Gateway</html>")
+        return
+      }
       if (behaviour.kind === "error") {
         res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })
         res.end(
