@@ -122,8 +122,19 @@ const gatewayEnv = (upstreamUrl: string, extra: Record<string, string> = {}) => 
 interface RuntimeFigures {
   readonly runtime: RuntimeName
   readonly version: string
-  readonly rounds: Array<{ bare: LoadResult; bareSameBytes: LoadResult; exactHit: LoadResult; monitored: LoadResult }>
+  readonly rounds: Array<
+    {
+      bare: LoadResult
+      bareReadsBody: LoadResult
+      bareSameBytes: LoadResult
+      exactHit: LoadResult
+      monitored: LoadResult
+    }
+  >
   readonly ratio: Spread
+  /** Against a bare server that reads each request's body (the issue's baseline does not), and its own ÷ bare. */
+  readonly ratioReadsBody: Spread
+  readonly bareReadsBodyRatio: Spread
   /** Against a bare server sending the very bytes of the gateway's exact hit (see bench/bare.ts). */
   readonly ratioSameBytes: Spread
   readonly answerBytes: number
@@ -139,6 +150,8 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
   try {
     const bare = await startProcess(runtimeCommand(runtime, "bench/bare.ts"), {})
     started.push(bare)
+    const bareReadsBody = await startProcess([...runtimeCommand(runtime, "bench/bare.ts"), "--read-body"], {})
+    started.push(bareReadsBody)
     const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), gatewayEnv(upstreamUrl))
     started.push(gateway)
     const monitoredGateway = await startProcess(
@@ -169,6 +182,7 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
     started.push(bareSameBytes)
     const targets = {
       bare: `${bare.url}/`,
+      bareReadsBody: `${bareReadsBody.url}/`,
       bareSameBytes: `${bareSameBytes.url}/`,
       exactHit: chat(gateway),
       monitored: chat(monitoredGateway)
@@ -182,7 +196,7 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
     const measured: RuntimeFigures["rounds"] = []
     for (let round = 0; round < rounds; round++) {
       // The order turns each round, so no target always runs first (or last) after a pause.
-      const order = (["bare", "bareSameBytes", "exactHit", "monitored"] as const).map((_, i, all) =>
+      const order = (["bare", "bareReadsBody", "bareSameBytes", "exactHit", "monitored"] as const).map((_, i, all) =>
         all[(i + round) % all.length]!
       )
       const results: Partial<Record<(typeof order)[number], LoadResult>> = {}
@@ -205,6 +219,8 @@ const measure = async (runtime: RuntimeName, upstreamUrl: string): Promise<Runti
       version: await versionOf(runtime),
       rounds: measured,
       ratio: spread(measured.map((r) => r.exactHit.requestsPerSecond / r.bare.requestsPerSecond)),
+      ratioReadsBody: spread(measured.map((r) => r.exactHit.requestsPerSecond / r.bareReadsBody.requestsPerSecond)),
+      bareReadsBodyRatio: spread(measured.map((r) => r.bareReadsBody.requestsPerSecond / r.bare.requestsPerSecond)),
       ratioSameBytes: spread(measured.map((r) => r.exactHit.requestsPerSecond / r.bareSameBytes.requestsPerSecond)),
       answerBytes: new TextEncoder().encode(answer).length,
       exactHitP99Ms: spread(measured.map((r) => r.exactHit.p99Ms)),
@@ -298,6 +314,7 @@ console.log(
 console.table(results.map((r) => ({
   runtime: `${r.runtime} ${r.version}`,
   "bare req/s": Math.round(median(r.rounds.map((x) => x.bare.requestsPerSecond))),
+  "bare reading the body req/s": Math.round(median(r.rounds.map((x) => x.bareReadsBody.requestsPerSecond))),
   "L1a req/s": Math.round(median(r.rounds.map((x) => x.exactHit.requestsPerSecond))),
   "L1a p50/p99 ms": `${f(median(r.rounds.map((x) => x.exactHit.p50Ms)))} / ${f(r.exactHitP99Ms.median)}`,
   "ratio (min–max)": range(r.ratio),
@@ -306,7 +323,8 @@ console.table(results.map((r) => ({
   "monitoring on req/s": Math.round(median(r.rounds.map((x) => x.monitored.requestsPerSecond))),
   "on ÷ off (min–max)": range(r.monitoringRatio, 3),
   errors: r.rounds.reduce(
-    (sum, x) => sum + x.bare.errors + x.bareSameBytes.errors + x.exactHit.errors + x.monitored.errors,
+    (sum, x) =>
+      sum + x.bare.errors + x.bareReadsBody.errors + x.bareSameBytes.errors + x.exactHit.errors + x.monitored.errors,
     0
   )
 })))
@@ -341,6 +359,18 @@ console.table([
     today: "0.62 / 0.43 / 0.24",
     goal: "≥ 0.6 on all; ≥ 0.8 on bun",
     measured: each((r) => range(r.ratio))
+  },
+  {
+    figure: "  bare Hono reading each body ÷ bare Hono (the ceiling of a server that reads)",
+    today: "—",
+    goal: "(context)",
+    measured: each((r) => range(r.bareReadsBodyRatio))
+  },
+  {
+    figure: "  exact hit ÷ bare Hono reading each body",
+    today: "—",
+    goal: "(context)",
+    measured: each((r) => range(r.ratioReadsBody))
   },
   {
     figure: "  the same, bare Hono sending the gateway's answer and headers",

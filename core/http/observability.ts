@@ -372,21 +372,29 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     }
     return tracedFetch(request, route, start)
   }
-  const tracedFetch = async (request: Request, route: string, start: number): Promise<Response> => {
+  const tracedFetch = (request: Request, route: string, start: number): Response | Promise<Response> => {
     const traceparent = request.headers.get("traceparent")
     const traced = new Traced(tracer, start, traceparent, request.method, route)
     ;(request as Carrying)[TRACED] = traced
-    let response: Response
-    try {
-      response = await inner(request)
-    } catch (error) {
+    const died = (error: unknown): never => {
       traced.span?.end(nowNanos(), Exit.die(error))
       throw error
     }
-    record(request, route, response, start, traced.span)
-    if (traced.span && streamed(response)) response = endingWith(response, traced.span)
+    let response: Response | Promise<Response>
+    try {
+      response = inner(request)
+    } catch (error) {
+      return died(error)
+    }
+    return response instanceof Promise
+      ? response.then((answered) => tracedAnswer(request, route, start, traced, answered), died)
+      : tracedAnswer(request, route, start, traced, response)
+  }
+  const tracedAnswer = (request: Request, route: string, start: number, traced: Traced, answered: Response) => {
+    record(request, route, answered, start, traced.span)
+    const response = traced.span && streamed(answered) ? endingWith(answered, traced.span) : answered
     // An exact hit has no span of its own: it still names the caller's trace, when there is one.
-    const traceId = traced.span?.traceId ?? parseTraceparent(traceparent)?.traceId
+    const traceId = traced.span?.traceId ?? parseTraceparent(traced.traceparent)?.traceId
     return traceId === undefined ? response : withTraceId(response, traceId)
   }
   /** `/metrics` alone, for `metrics_port`. */
