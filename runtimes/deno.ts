@@ -1,11 +1,17 @@
 import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
-import { connectRedis } from "./redis.ts"
-import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import {
+  connectRedisWhenUsed,
+  exitOnListenError,
+  exitOnStartError,
+  listening,
+  readTextFile,
+  semanticBackends
+} from "./shared.ts"
 import { otlpExporter } from "./telemetry.ts"
 
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
-  redis: connectRedis,
+  redis: connectRedisWhenUsed,
   embedded: loadEmbeddedEngine,
   telemetry: otlpExporter(Deno.env.toObject()),
   runtime: `deno ${Deno.version.deno}`,

@@ -2,12 +2,18 @@ import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { nodeUpstreamFetch } from "./nodeFetch.ts"
-import { connectRedis } from "./redis.ts"
-import { exitOnListenError, exitOnStartError, listening, readTextFile, semanticBackends } from "./shared.ts"
+import {
+  connectRedisWhenUsed,
+  exitOnListenError,
+  exitOnStartError,
+  listening,
+  readTextFile,
+  semanticBackends
+} from "./shared.ts"
 import { otlpExporter } from "./telemetry.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
-  redis: connectRedis,
+  redis: connectRedisWhenUsed,
   embedded: loadEmbeddedEngine,
   telemetry: otlpExporter(process.env),
   runtime: `node ${process.version}`,

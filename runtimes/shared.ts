@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { type Gateway, GatewayStartError, type SemanticBackends } from "../core/Gateway.ts"
+import { type Gateway, GatewayStartError, type RedisConnection, type SemanticBackends } from "../core/Gateway.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
 import { loadUseLiteFastOnly } from "./embedding/useLiteStatic.ts"
@@ -10,6 +10,14 @@ export const readTextFile = (path: string): Promise<string | undefined> =>
   readFile(path, "utf8").catch((error: NodeJS.ErrnoException) =>
     error.code === "ENOENT" ? undefined : Promise.reject(error)
   )
+
+/**
+ * The Redis client, imported only when a Redis backend is configured (as OTLP export is): node-redis loaded for
+ * nothing still costs every garbage collection — a bare Hono server that merely imports it goes from p99 ≈ 0.6 ms
+ * to ≈ 1–1.5 ms at c16 on Bun (bench/README.md, exact-hit p99).
+ */
+export const connectRedisWhenUsed = (url: string): Promise<RedisConnection> =>
+  import("./redis.ts").then(({ connectRedis }) => connectRedis(url))
 
 /** A start-up failure is one clear message and exit code 1; anything else keeps its stack. */
 export const exitOnStartError = (error: unknown): never => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import { projectRoot, runtimeCommand, type RuntimeName, startProcess } from "../support/processes.ts"
+import { type RedisServer, startRedis } from "../support/redis.ts"
 
 const runtimes: Array<RuntimeName> = ["node", "bun", "deno"]
 const tinyBert = fileURLToPath(new URL("../fixtures/tiny-bert", import.meta.url))
@@ -21,10 +22,15 @@ const chat = (url: string, content: string) =>
   })
 
 let upstream: FakeOpenAI
+let redis: RedisServer
 before(async () => {
   upstream = await startFakeOpenAI()
+  redis = await startRedis()
 })
-after(() => upstream.close())
+after(async () => {
+  await upstream.close()
+  await redis.stop()
+})
 
 for (const name of runtimes) {
   describe(`runtime: ${name}`, () => {
@@ -43,6 +49,31 @@ for (const name of runtimes) {
         assert.equal(upstream.calls.length, callsBefore + 1)
       } finally {
         gateway.stop()
+      }
+    })
+
+    // The entry points load the Redis client only when a Redis backend is configured.
+    it("keeps L1a in Redis (ISARTOR__CACHE_BACKEND=redis): a second gateway on the same Redis answers from it", async () => {
+      const env = upstreamEnv(upstream.url, { ISARTOR__CACHE_BACKEND: "redis", ISARTOR__REDIS_URL: redis.url })
+      const prompt = `kept in Redis by ${name} ${Date.now()}`
+      const first = await startRuntime(name, env)
+      try {
+        const miss = await chat(first.url, prompt)
+        assert.equal(miss.headers.get("x-isartor-layer"), "l3", first.output())
+        await miss.text()
+      } finally {
+        first.stop()
+      }
+      const second = await startRuntime(name, env)
+      try {
+        const health = (await (await fetch(`${second.url}/health`)).json()) as {
+          layers: { l1a: { backend: string } }
+        }
+        assert.equal(health.layers.l1a.backend, "redis")
+        const hit = await chat(second.url, prompt)
+        assert.equal(hit.headers.get("x-isartor-layer"), "l1a", second.output())
+      } finally {
+        second.stop()
       }
     })
 
