@@ -121,6 +121,12 @@ class Traced {
     readonly route: string
   ) {}
 
+  /** The request failed with a defect: its span (when open) ends with it, and the defect goes on. */
+  died(error: unknown): never {
+    this.span?.end(nowNanos(), Exit.die(error))
+    throw error
+  }
+
   /** Opens the request's span, back-dated to its arrival, with the `l1a.lookup` child that missed. */
   open(l1aStartedAt: bigint): Tracer.Span {
     if (this.span) return this.span
@@ -376,18 +382,17 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     const traceparent = request.headers.get("traceparent")
     const traced = new Traced(tracer, start, traceparent, request.method, route)
     ;(request as Carrying)[TRACED] = traced
-    const died = (error: unknown): never => {
-      traced.span?.end(nowNanos(), Exit.die(error))
-      throw error
-    }
     let response: Response | Promise<Response>
     try {
       response = inner(request)
     } catch (error) {
-      return died(error)
+      return traced.died(error)
     }
     return response instanceof Promise
-      ? response.then((answered) => tracedAnswer(request, route, start, traced, answered), died)
+      ? response.then(
+        (answered) => tracedAnswer(request, route, start, traced, answered),
+        (error: unknown) => traced.died(error)
+      )
       : tracedAnswer(request, route, start, traced, response)
   }
   const tracedAnswer = (request: Request, route: string, start: number, traced: Traced, answered: Response) => {
