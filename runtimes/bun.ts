@@ -1,21 +1,9 @@
 import { startGateway } from "../core/Gateway.ts"
-import { loadEmbeddedEngine } from "./embedded/llama.ts"
-import {
-  connectRedisWhenUsed,
-  exitOnListenError,
-  exitOnStartError,
-  listening,
-  readTextFile,
-  semanticBackends
-} from "./shared.ts"
-import { otlpExporter } from "./telemetry.ts"
+import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
-  redis: connectRedisWhenUsed,
-  embedded: loadEmbeddedEngine,
-  telemetry: otlpExporter(process.env),
-  runtime: `bun ${Bun.version}`,
-  semantic: semanticBackends(process.env)
+  ...gatewayServices(process.env),
+  runtime: `bun ${Bun.version}`
 }).catch(exitOnStartError)
 let server: ReturnType<typeof Bun.serve>
 try {

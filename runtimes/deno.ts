@@ -1,21 +1,9 @@
 import { startGateway } from "../core/Gateway.ts"
-import { loadEmbeddedEngine } from "./embedded/llama.ts"
-import {
-  connectRedisWhenUsed,
-  exitOnListenError,
-  exitOnStartError,
-  listening,
-  readTextFile,
-  semanticBackends
-} from "./shared.ts"
-import { otlpExporter } from "./telemetry.ts"
+import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
 
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
-  redis: connectRedisWhenUsed,
-  embedded: loadEmbeddedEngine,
-  telemetry: otlpExporter(Deno.env.toObject()),
-  runtime: `deno ${Deno.version.deno}`,
-  semantic: semanticBackends(Deno.env.toObject())
+  ...gatewayServices(Deno.env.toObject()),
+  runtime: `deno ${Deno.version.deno}`
 }).catch(exitOnStartError)
 const serve = () =>
   Deno.serve(

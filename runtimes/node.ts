@@ -1,24 +1,12 @@
 import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
-import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { nodeUpstreamFetch } from "./nodeFetch.ts"
-import {
-  connectRedisWhenUsed,
-  exitOnListenError,
-  exitOnStartError,
-  listening,
-  readTextFile,
-  semanticBackends
-} from "./shared.ts"
-import { otlpExporter } from "./telemetry.ts"
+import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
 
 const gateway = await startGateway({ env: process.env, readTextFile }, {
-  redis: connectRedisWhenUsed,
-  embedded: loadEmbeddedEngine,
-  telemetry: otlpExporter(process.env),
+  ...gatewayServices(process.env, new URL("./embedding/worker-node.mjs", import.meta.url)),
   runtime: `node ${process.version}`,
-  upstreamFetch: nodeUpstreamFetch,
-  semantic: semanticBackends(process.env, new URL("./embedding/worker-node.mjs", import.meta.url))
+  upstreamFetch: nodeUpstreamFetch
 }).catch(exitOnStartError)
 const server = serve(
   { fetch: gateway.fetch, hostname: gateway.hostname, port: gateway.port },

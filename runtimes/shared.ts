@@ -1,9 +1,17 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { type Gateway, GatewayStartError, type RedisConnection, type SemanticBackends } from "../core/Gateway.ts"
+import {
+  type Gateway,
+  type GatewayOptions,
+  GatewayStartError,
+  type RedisConnection,
+  type SemanticBackends
+} from "../core/Gateway.ts"
+import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
 import { loadUseLiteFastOnly } from "./embedding/useLiteStatic.ts"
+import { otlpExporter } from "./telemetry.ts"
 
 /** Reads a config file for the loader: `undefined` when it does not exist (node:fs works on all three runtimes). */
 export const readTextFile = (path: string): Promise<string | undefined> =>
@@ -18,6 +26,20 @@ export const readTextFile = (path: string): Promise<string | undefined> =>
  */
 export const connectRedisWhenUsed = (url: string): Promise<RedisConnection> =>
   import("./redis.ts").then(({ connectRedis }) => connectRedis(url))
+
+/**
+ * What every entry point hands the gateway: Redis, the embedded L2 engine, OTLP export and L1b's model and index,
+ * each loaded only when the configuration asks for it. `workerEntry`: see `semanticBackends`.
+ */
+export const gatewayServices = (
+  env: Record<string, string | undefined>,
+  workerEntry?: URL
+): Pick<GatewayOptions, "redis" | "embedded" | "telemetry" | "semantic"> => ({
+  redis: connectRedisWhenUsed,
+  embedded: loadEmbeddedEngine,
+  telemetry: otlpExporter(env),
+  semantic: semanticBackends(env, workerEntry)
+})
 
 /** A start-up failure is one clear message and exit code 1; anything else keeps its stack. */
 export const exitOnStartError = (error: unknown): never => {
