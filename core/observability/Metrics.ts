@@ -114,26 +114,27 @@ export const boundSeries = <In>(
   // The series' own hooks, found once in the gateway's registry (reading the value registers the series): an update
   // through the metric looks its series up by key in the registry every time. The gateway never removes a series.
   metric.valueUnsafe(labelled)
-  const hooks = seriesHooks(Context.get(context, Metric.MetricRegistry), metric.id, attributes)
+  const hooks = seriesHooks(Context.get(context, Metric.MetricRegistry), metric, attributes)
   return hooks === undefined
     ? (value) => metric.updateUnsafe(value, labelled)
     : (value) => hooks.update(value, labelled)
 }
 
-const sameLabels = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) => {
-  const names = Object.keys(a)
-  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name])
-}
-
-const seriesHooks = (
+/**
+ * A plain metric's series in the registry, by the key effect (pinned exact) files it under: type, id, description
+ * and the metric's own attributes merged with the context's, sorted by name, as JSON. One lookup, whatever the
+ * registry holds (labels come from clients: a scan per new label set would be quadratic). A key that finds nothing
+ * (another effect's format) leaves the update to the metric itself: slower, never wrong.
+ */
+export const seriesHooks = (
   registry: Metric.MetricRegistry,
-  id: string,
+  metric: Metric.Metric<any, unknown>,
   attributes: Readonly<Record<string, string>>
 ): Metric.Metric.Hooks<any, unknown> | undefined => {
-  for (const metadata of registry.values()) {
-    if (metadata.id === id && sameLabels(metadata.attributes ?? {}, attributes)) return metadata.hooks
-  }
-  return undefined
+  const merged = { ...(metric.attributes as Readonly<Record<string, string>> | undefined), ...attributes }
+  const entries = Object.entries(merged).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  const found = registry.get(JSON.stringify([metric.type, metric.id, metric.description, entries]))
+  return found !== undefined && found.id === metric.id && found.type === metric.type ? found.hooks : undefined
 }
 
 /** `boundSeries` for module-level series, bound once per gateway context (each gateway has its own registry). */

@@ -265,11 +265,13 @@ const postOn = (target: Gateway, lane: Lane, path: string, body: string, headers
     })
   ))
 
-/** What a client sees of an answer: status, content type, layer, and the body. */
+/** What a client sees of an answer: status, the headers clients act on, and the body. */
 const seenOf = async (response: Response) => ({
   status: response.status,
   type: response.headers.get("content-type"),
   layer: response.headers.get("x-isartor-layer"),
+  retry: response.headers.get("x-should-retry"),
+  authenticate: response.headers.get("www-authenticate"),
   body: (await response.json()) as unknown
 })
 
