@@ -58,6 +58,9 @@ export const withoutDelivery = (body: Readonly<Record<string, unknown>>): Record
   return fields
 }
 
+/** Callers whose credential's hash is remembered (see `hashSecret`). */
+const SCOPES_REMEMBERED = 256
+
 export class CacheKey extends Context.Service<CacheKey, {
   /** The exact-cache key of a request: endpoint family, tenant, and every body field that changes the answer. */
   readonly exactKey: (request: KeyedRequest) => ExactKey
@@ -70,6 +73,7 @@ export class CacheKey extends Context.Service<CacheKey, {
     CacheKey,
     Effect.gen(function*() {
       const hasher = yield* Effect.promise(() => xxhash())
+      const scopes = new Map<string, string>()
       return CacheKey.of({
         // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
         // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
@@ -83,8 +87,17 @@ export class CacheKey extends Context.Service<CacheKey, {
           const bytes = encoder.encode(material)
           return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
         },
-        hashSecret: (secret) =>
-          secret === "" ? "anonymous" : hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED),
+        hashSecret: (secret) => {
+          if (secret === "") return "anonymous"
+          // Every request of a caller hashes the same credential: its scope is remembered (in memory only, a few
+          // hundred callers, forgotten wholesale when full).
+          let hashed = scopes.get(secret)
+          if (hashed === undefined) {
+            if (scopes.size >= SCOPES_REMEMBERED) scopes.clear()
+            scopes.set(secret, hashed = hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED))
+          }
+          return hashed
+        },
         digest: (value) => hasher.h64ToString(stringify(value) ?? "", KEY_SEED)
       })
     })
