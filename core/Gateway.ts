@@ -67,6 +67,11 @@ export interface GatewayOptions {
   readonly runtime?: string
   /** How the providers call upstream, when the runtime has a faster way than its global `fetch` (Node: undici). */
   readonly upstreamFetch?: UpstreamFetchFunction
+  /**
+   * Exact hits sent with one `Headers` per answer and age, for a runtime whose `Response` copies a `Headers` faster
+   * than it reads a plain object (Bun, Deno). Taken only where a `Response` copies the headers it is given.
+   */
+  readonly shareResponseHeaders?: boolean
 }
 
 export interface GatewayLog {
@@ -377,7 +382,8 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),
     version: VERSION,
-    now: Date.now
+    now: Date.now,
+    shareResponseHeaders: options.shareResponseHeaders === true
   })
   const pipeline = Context.get(context, Pipeline)
   const edge = observeEdge((request) => app.fetch(request), {

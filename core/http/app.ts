@@ -25,7 +25,7 @@ import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
 import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
 import { pathOf, requestSpanOf } from "./observability.ts"
-import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
+import { pipelineHeaders, renderAnswer, renderFailure, sharedHeadersRenderer } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
 /** Stored `/v1/responses` answers kept in memory (their JSON), least recently used evicted first. */
@@ -50,6 +50,8 @@ export interface AppDependencies {
   readonly version: string
   /** Milliseconds since the epoch, injected so `/health` uptime is testable. */
   readonly now: () => number
+  /** See `GatewayOptions.shareResponseHeaders`. */
+  readonly shareResponseHeaders?: boolean
 }
 
 /** Anthropic's namespace (`/v1/messages` and below, e.g. `count_tokens`) answers errors in Anthropic's format. */
@@ -115,6 +117,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     })
 
   const firstLevelKeys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
+  const render = deps.shareResponseHeaders ? sharedHeadersRenderer() : renderAnswer
   /**
    * A chat request whose body has been read: the same for the hot lane and the Hono route. An exact hit is answered
    * synchronously, a miss with a promise. A defect throws (or rejects): the caller's error handler answers it.
@@ -144,7 +147,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const known = context.cacheRead ? firstLevelKeys.get(scope, body) : undefined
     if (known !== undefined) {
       const answer = deps.pipeline.answerNow(known.key, context)
-      if (answer !== undefined) return renderAnswer({ family, model: known.model, stream: known.stream }, answer)
+      if (answer !== undefined) return render({ family, model: known.model, stream: known.stream }, answer)
     }
     const parsed = parseJsonBody(body)
     const received = { text: body, headers: protocolHeaders(http) }
@@ -156,9 +159,9 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const key = known?.key ?? deps.pipeline.exactKey(request)
     if (known === undefined) firstLevelKeys.set(scope, body, { key, model: request.model, stream: request.stream })
     const answer = known === undefined ? deps.pipeline.answerNow(key, request) : undefined
-    if (answer !== undefined) return renderAnswer(request, answer)
+    if (answer !== undefined) return render(request, answer)
     return deps.run(deps.pipeline.handle(request, key)).then((exit) =>
-      Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
+      Exit.isSuccess(exit) ? render(request, exit.value) : renderFailure(family, exit.cause)
     )
   }
 

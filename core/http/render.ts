@@ -133,6 +133,53 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
 export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response =>
   answeredBy(renderBody(request, answer), answer.layer, answer.provider)
 
+/** Answers whose shared headers are kept (see `sharedHeadersRenderer`), forgotten wholesale when full. */
+const SHARED_HEADERS = 4096
+
+/** Whether this runtime's `Response` copies the `Headers` it is given (the Fetch standard), rather than keeping it. */
+const responsesCopyHeaders = (): boolean => {
+  const given = new Headers({ "x-isartor-probe": "given" })
+  const response = new Response(null, { headers: given })
+  given.set("x-isartor-probe", "changed")
+  return response.headers.get("x-isartor-probe") === "given"
+}
+
+/**
+ * `renderAnswer`, with an exact hit's headers built once per answer and age (they change once a second, with
+ * `age`) as one `Headers` that every response sending it copies: on Bun a `Response` copies a `Headers` several
+ * times faster than it reads the same fields from a plain object (a fifth more exact hits a second). Only where a
+ * `Response` copies what it is given — a shared `Headers` must never become one response's own — else `renderAnswer`.
+ * The bytes sent are the same either way.
+ */
+export const sharedHeadersRenderer = (): typeof renderAnswer => {
+  if (!responsesCopyHeaders()) return renderAnswer
+  const shared = new Map<string, { readonly headers: Headers; readonly of: Answer; readonly age: string | undefined }>()
+  return (request, answer) => {
+    if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
+      return renderAnswer(request, answer)
+    }
+    const age = answer.created === undefined
+      ? undefined
+      : String(Math.max(0, Math.floor((Date.now() - answer.created) / 1000)))
+    const known = shared.get(answer.completion)
+    let headers: Headers
+    if (
+      known !== undefined && known.age === age && known.of.cacheKey === answer.cacheKey &&
+      known.of.provider === answer.provider && known.of.routing === answer.routing
+    ) {
+      headers = known.headers
+    } else {
+      const fields = answerHeaders(answer)
+      if (age !== undefined) fields.age = age
+      fields["content-type"] = "application/json"
+      headers = new Headers(fields)
+      if (shared.size >= SHARED_HEADERS) shared.clear()
+      shared.set(answer.completion, { headers, of: answer, age })
+    }
+    return answeredBy(new Response(answer.completion, { headers }), answer.layer, answer.provider)
+  }
+}
+
 const renderBody = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response => {
   const headers = answerHeaders(answer)
   if (answer._tag === "Stream") {

@@ -45,6 +45,11 @@ for (const name of runtimes) {
         assert.equal(firstBody.choices[0]?.message.content, `Answer #1 to: hello from ${name}`)
         const second = await chat(gateway.url, `hello from ${name}`)
         assert.equal(second.headers.get("x-isartor-layer"), "l1a")
+        // Bun and Deno send a hit's headers from one shared Headers: the same fields as everywhere.
+        assert.equal(second.headers.get("content-type"), "application/json")
+        assert.equal(second.headers.get("x-isartor-deflected"), "true")
+        assert.equal(second.headers.get("x-isartor-cache-key"), first.headers.get("x-isartor-cache-key"))
+        assert.match(second.headers.get("age") ?? "", /^\d+$/)
         assert.deepEqual(await second.json(), firstBody)
         assert.equal(upstream.calls.length, callsBefore + 1)
       } finally {
