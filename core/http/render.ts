@@ -133,8 +133,11 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
 export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response =>
   answeredBy(renderBody(request, answer), answer.layer, answer.provider)
 
-/** Answers whose shared headers are kept (see `sharedHeadersRenderer`), forgotten wholesale when full. */
-const SHARED_HEADERS = 4096
+/**
+ * Answers whose shared headers are kept (see `sharedHeadersRenderer`), found by their text, forgotten wholesale when
+ * full: at most this many, and this many characters of answer text (an answer read from Redis is a copy of its own).
+ */
+const SHARED_HEADERS = { entries: 4096, chars: 8 * 1024 * 1024 }
 
 /** Whether this runtime's `Response` copies the `Headers` it is given (the Fetch standard), rather than keeping it. */
 const responsesCopyHeaders = (): boolean => {
@@ -154,6 +157,7 @@ const responsesCopyHeaders = (): boolean => {
 export const sharedHeadersRenderer = (): typeof renderAnswer => {
   if (!responsesCopyHeaders()) return renderAnswer
   const shared = new Map<string, { readonly headers: Headers; readonly of: Answer; readonly age: string | undefined }>()
+  let chars = 0
   return (request, answer) => {
     if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
       return renderAnswer(request, answer)
@@ -173,8 +177,15 @@ export const sharedHeadersRenderer = (): typeof renderAnswer => {
       if (age !== undefined) fields.age = age
       fields["content-type"] = "application/json"
       headers = new Headers(fields)
-      if (shared.size >= SHARED_HEADERS) shared.clear()
-      shared.set(answer.completion, { headers, of: answer, age })
+      const length = answer.completion.length
+      if (known === undefined && (shared.size >= SHARED_HEADERS.entries || chars + length > SHARED_HEADERS.chars)) {
+        shared.clear()
+        chars = 0
+      }
+      if (length <= SHARED_HEADERS.chars) {
+        if (!shared.has(answer.completion)) chars += length
+        shared.set(answer.completion, { headers, of: answer, age })
+      }
     }
     return answeredBy(new Response(answer.completion, { headers }), answer.layer, answer.provider)
   }
