@@ -386,7 +386,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     shareResponseHeaders: options.shareResponseHeaders === true
   })
   const pipeline = Context.get(context, Pipeline)
-  const edge = observeEdge((request) => app.fetch(request), {
+  const edge = observeEdge(app.fetch, {
     config,
     context: context as Context.Context<never>,
     tracing: Context.get(context, References.TracerEnabled),

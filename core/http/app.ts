@@ -23,7 +23,7 @@ import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
-import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
+import { bodyReader, bodyTooLarge, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
 import { pathOf, requestSpanOf } from "./observability.ts"
 import { pipelineHeaders, renderAnswer, renderFailure, sharedHeadersRenderer } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
@@ -76,7 +76,8 @@ const protocolHeaders = (request: Request): Record<string, string> => {
 
 /** The gateway's HTTP face: one `fetch` for every route. */
 export interface GatewayApp {
-  readonly fetch: (request: Request) => Response | Promise<Response>
+  /** `path`: the request URL's, when the caller has read it already (`pathOf`). */
+  readonly fetch: (request: Request, path?: string) => Response | Promise<Response>
 }
 
 export const makeApp = (deps: AppDependencies): GatewayApp => {
@@ -165,6 +166,9 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     )
   }
 
+  const checkKey = Redacted.value(deps.config.gateway_api_key) === ""
+    ? undefined
+    : gatewayKeyCheck(deps.config.gateway_api_key)
   const readBody = bodyReader(deps.config.max_body_bytes)
   const chatRoutes = new Map<string, { readonly family: EndpointFamily; readonly handle: ReturnType<typeof chat> }>([
     ["/v1/chat/completions", { family: "openai", handle: chat("openai", fromOpenAIBody) }],
@@ -182,9 +186,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
   adminCacheRoutes(app, cacheDeps)
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
-  if (Redacted.value(deps.config.gateway_api_key) !== "") {
-    app.use("*", gatewayAuth(deps.config.gateway_api_key, familyOf))
-  }
+  if (checkKey !== undefined) app.use("*", gatewayAuth(checkKey, familyOf))
 
   app.get("/health", async (c) => {
     const exit = await deps.run(deps.pipeline.status)
@@ -288,16 +290,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
    * chunked body, another path or spelling of it, another method) goes through Hono, whose dispatch and context were
    * a large share of an exact hit's time (`npm run bench`: exact hit ÷ bare Hono rose 0.51 → 0.58 on Node with it).
    */
-  const checkKey = Redacted.value(deps.config.gateway_api_key) === ""
-    ? undefined
-    : gatewayKeyCheck(deps.config.gateway_api_key)
-  const tooLarge = (family: EndpointFamily) =>
-    familyError(
-      family,
-      413,
-      `request body is larger than ${deps.config.max_body_bytes} bytes (max_body_bytes)`,
-      "invalid_request_error"
-    )
+  const tooLarge = bodyTooLarge(deps.config.max_body_bytes)
   const hotChat = (
     route: { readonly family: EndpointFamily; readonly handle: ReturnType<typeof chat> },
     request: Request,
@@ -325,9 +318,9 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     }
     return checkKey(request.headers, route.family).then((refused) => refused ?? sized()).catch(failed)
   }
-  const fetch = (request: Request): Response | Promise<Response> => {
+  const fetch = (request: Request, path?: string): Response | Promise<Response> => {
     if (request.method === "POST") {
-      const path = pathOf(request.url)
+      path ??= pathOf(request.url)
       const route = chatRoutes.get(path)
       const declared = route === undefined ? null : request.headers.get("content-length")
       if (declared !== null && request.headers.get("transfer-encoding") === null) {

@@ -70,13 +70,18 @@ export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>) => {
  * of the client the route serves: `familyOf` says which.
  */
 export const gatewayAuth = (
-  gatewayKey: Redacted.Redacted<string>,
+  check: ReturnType<typeof gatewayKeyCheck>,
   familyOf: (path: string) => EndpointFamily
 ): MiddlewareHandler => {
-  const check = gatewayKeyCheck(gatewayKey)
   return async function gatewayAuth(c, next) {
     return (await check(c.req.raw.headers, familyOf(c.req.path))) ?? next()
   }
+}
+
+/** The 413 of a body over `maxBytes` (`max_body_bytes`), in the client's format. */
+export const bodyTooLarge = (maxBytes: number) => {
+  const message = `request body is larger than ${maxBytes} bytes (max_body_bytes)`
+  return (family: EndpointFamily): Response => familyError(family, 413, message, "invalid_request_error")
 }
 
 /**
@@ -87,9 +92,9 @@ export const gatewayAuth = (
  * costs about as much as the hit itself.
  */
 export const bodyReader = (maxBytes: number) => {
-  const message = `request body is larger than ${maxBytes} bytes (max_body_bytes)`
+  const tooLargeFor = bodyTooLarge(maxBytes)
   return async function readBody(c: HonoContext, family: EndpointFamily): Promise<string | Response> {
-    const tooLarge = () => familyError(family, 413, message, "invalid_request_error")
+    const tooLarge = () => tooLargeFor(family)
     const declared = c.req.header("content-length")
     if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
       return Number(declared) > maxBytes ? tooLarge() : c.req.text()

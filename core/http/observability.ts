@@ -19,7 +19,8 @@ import {
 import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { LayerName, PipelineStatus } from "../pipeline/Pipeline.ts"
 
-type Fetch = (request: Request) => Response | Promise<Response>
+/** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
+type Fetch = (request: Request, path: string) => Response | Promise<Response>
 
 /** One request, as the access log and the JSON log line describe it. Never a header value: no key can leak here. */
 export interface RequestRecord {
@@ -66,10 +67,7 @@ export const pathOf = (url: string): string => {
   const end = url.indexOf("?", start)
   return start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end)
 }
-const routeOf = (url: string) => {
-  const path = pathOf(url)
-  return ROUTES.has(path) ? path : "other"
-}
+const routeOf = (path: string) => (ROUTES.has(path) ? path : "other")
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
 
@@ -357,7 +355,8 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   const serveMetricsHere = config.metrics_port === 0
   const fetch = (request: Request): Response | Promise<Response> => {
     const start = performance.now()
-    const route = routeOf(request.url)
+    const path = pathOf(request.url)
+    const route = routeOf(path)
     if (route === "/metrics" && serveMetricsHere && request.method === "GET") {
       return metrics(request).then((response) => {
         record(request, route, response, start)
@@ -366,7 +365,7 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     }
     if (!options.tracing) {
       // No promise of its own when the app answers synchronously (an exact hit read from a body in hand).
-      const response = inner(request)
+      const response = inner(request, path)
       if (!(response instanceof Promise)) {
         record(request, route, response, start)
         return response
@@ -376,15 +375,15 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
         return answered
       })
     }
-    return tracedFetch(request, route, start)
+    return tracedFetch(request, path, route, start)
   }
-  const tracedFetch = (request: Request, route: string, start: number): Response | Promise<Response> => {
+  const tracedFetch = (request: Request, path: string, route: string, start: number): Response | Promise<Response> => {
     const traceparent = request.headers.get("traceparent")
     const traced = new Traced(tracer, start, traceparent, request.method, route)
     ;(request as Carrying)[TRACED] = traced
     let response: Response | Promise<Response>
     try {
-      response = inner(request)
+      response = inner(request, path)
     } catch (error) {
       return traced.died(error)
     }
@@ -404,7 +403,7 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   }
   /** `/metrics` alone, for `metrics_port`. */
   const metricsOnly = async (request: Request): Promise<Response> =>
-    routeOf(request.url) === "/metrics" && request.method === "GET"
+    routeOf(pathOf(request.url)) === "/metrics" && request.method === "GET"
       ? metrics(request)
       : new Response("only GET /metrics is served on this port\n", { status: 404 })
   return { fetch, metricsOnly }

@@ -107,6 +107,9 @@ export const translateSse = (
 
 const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(openai, openAIStreamToAnthropic())
 
+/** How long an answer created at `created` (ms since the epoch) has been in the cache, as HTTP's `Age` says it. */
+const ageOf = (created: number) => String(Math.max(0, Math.floor((Date.now() - created) / 1000)))
+
 /** The headers every pipeline answer carries: which layer answered, and how. */
 export const answerHeaders = (answer: Answer): Record<string, string> => {
   // Built field by field, in pipelineHeaders' order: this runs on every exact hit.
@@ -124,7 +127,7 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
   // How long the answer has been in the cache, as an HTTP cache says it.
   if (answer._tag === "Complete" && answer.created !== undefined) {
-    headers.age = String(Math.max(0, Math.floor((Date.now() - answer.created) / 1000)))
+    headers.age = ageOf(answer.created)
   }
   return headers
 }
@@ -162,9 +165,7 @@ export const sharedHeadersRenderer = (): typeof renderAnswer => {
     if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
       return renderAnswer(request, answer)
     }
-    const age = answer.created === undefined
-      ? undefined
-      : String(Math.max(0, Math.floor((Date.now() - answer.created) / 1000)))
+    const age = answer.created === undefined ? undefined : ageOf(answer.created)
     const known = shared.get(answer.completion)
     let headers: Headers
     if (
