@@ -131,6 +131,10 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
     [["cache_max_capacity"], config.cache_max_capacity],
     [["cache_max_bytes"], config.cache_max_bytes],
     [["max_body_bytes"], config.max_body_bytes],
+    [["cache_max_entry_bytes"], config.cache_max_entry_bytes],
+    [["max_upstream_body_bytes"], config.max_upstream_body_bytes],
+    [["max_sse_line_bytes"], config.max_sse_line_bytes],
+    [["l3_stream_idle_secs"], config.l3_stream_idle_secs],
     [["l3_timeout_secs"], config.l3_timeout_secs],
     [["layer2", "timeout_seconds"], config.layer2.timeout_seconds],
     [["layer2", "max_answer_tokens"], config.layer2.max_answer_tokens]

@@ -132,6 +132,18 @@ export const configSpec = {
     "Most memory each in-process cache's entries may take (prompts, answers, vectors counted); the least recently used goes first."
   ),
   max_body_bytes: int(10 * 1024 * 1024, "Largest request body accepted; larger bodies get 413."),
+  cache_max_entry_bytes: int(
+    1024 * 1024,
+    "Largest answer the caches keep (its JSON, in bytes); a larger one is served but not cached."
+  ),
+  max_upstream_body_bytes: int(
+    32 * 1024 * 1024,
+    "Most bytes an upstream answer may have, decompressed, streamed or not (error bodies: 64 KiB); past it the answer is abandoned with a 502 (mid-stream: an error event)."
+  ),
+  max_sse_line_bytes: int(
+    1024 * 1024,
+    "Longest line an upstream's event stream may send; a longer one ends the stream with an error event."
+  ),
   llm_provider: oneOf(providerIds, "openai", "The L3 cloud provider."),
   external_llm_url: text(
     "",
@@ -139,7 +151,14 @@ export const configSpec = {
   ),
   external_llm_model: text("gpt-4o-mini", "Model used when a request names none."),
   external_llm_api_key: secret("The provider's API key. Without one, uncached requests get a 502 saying so."),
-  l3_timeout_secs: int(120, "Seconds one L3 attempt may take before it is abandoned."),
+  l3_timeout_secs: int(
+    120,
+    "Seconds one L3 attempt may take before it is abandoned: a whole answer, or a stream's first byte (then `l3_stream_idle_secs` applies)."
+  ),
+  l3_stream_idle_secs: int(
+    120,
+    "Seconds a streamed L3 answer may go without sending anything before it is ended with an error event; a stream that keeps sending is never cut."
+  ),
   l3_max_retries: int(
     2,
     "Retries per provider on 429, 5xx, connection errors and timeouts (0 = none); 400/401/403/404 are never retried."
@@ -251,6 +270,10 @@ export const configSpec = {
     port: int(
       8081,
       "Port of `isartor proxy`, the local CONNECT proxy for tools that cannot change their base URL (127.0.0.1 only)."
+    ),
+    allow_hosts: list(
+      [],
+      "Hosts (`host` or `host:port`) `isartor proxy` tunnels to besides the providers' own; loopback, link-local and private addresses only when listed here. Any other CONNECT is refused with a 403."
     )
   }
 } as const
