@@ -2,7 +2,8 @@
  * A request's caching directives, as clients and CDNs speak them: `Cache-Control: no-cache` (do not read the
  * caches), `no-store` (do not write them), `max-age=N` (only an answer at most N s old), `s-maxage=N` or
  * `X-Isartor-Cache-TTL: N` (keep this answer N s, capped by `cache_ttl_secs`), `only-if-cached` (never ask the
- * provider). Other directives are ignored, as HTTP caches ignore those they do not know.
+ * provider). Any directive not in `cache_controls_allowed` is refused (403), as the README promises: a client that
+ * asks for `immutable` or `no-transform` learns the gateway will not honour it rather than being served as if it had.
  */
 export interface CacheDirectives {
   readonly cacheRead: boolean
@@ -13,6 +14,9 @@ export interface CacheDirectives {
   /** Why the request cannot be served: a directive the gateway forbids (403) or a malformed one (400). */
   readonly refused?: { readonly status: 400 | 403; readonly message: string } | undefined
 }
+
+/** A refusal names the directive; a client's very long one is cut, not echoed whole. */
+const MAX_NAME_SHOWN = 64
 
 const NONE: CacheDirectives = { cacheRead: true, cacheWrite: true }
 
@@ -39,6 +43,8 @@ export const readCacheDirectives = (
   for (const part of (cacheControl ?? "").split(",")) {
     const [rawName = "", value] = part.split("=", 2)
     const name = rawName.trim().toLowerCase()
+    // An empty member (`no-cache,,no-store`, a trailing comma) asks for nothing.
+    if (name === "") continue
     if (name === "no-cache") cacheRead = false
     else if (name === "no-store") cacheWrite = false
     else if (name === "only-if-cached") onlyIfCached = true
@@ -47,7 +53,8 @@ export const readCacheDirectives = (
       if (secs === undefined) return malformed(`Cache-Control: ${name} needs a whole number of seconds, as ${name}=60`)
       if (name === "max-age") maxAgeMs = secs * 1000
       else storeTtlMs = secs * 1000
-    } else continue
+    }
+    // Any other directive is only checked against the allowed list: one an operator allows is accepted and ignored.
     used.push(name)
   }
   if (ttlHeader !== undefined) {
@@ -62,9 +69,9 @@ export const readCacheDirectives = (
       ...NONE,
       refused: {
         status: 403,
-        message: `Cache-Control: ${forbidden} is not allowed by this gateway (cache_controls_allowed: ${
-          [...allowed].join(", ") || "none"
-        })`
+        message: `Cache-Control: ${
+          forbidden.slice(0, MAX_NAME_SHOWN)
+        } is not allowed by this gateway (cache_controls_allowed: ${[...allowed].join(", ") || "none"})`
       }
     }
   }

@@ -190,6 +190,51 @@ describe("the admin API", () => {
       await gateway.close()
     }
   })
+
+  it("refuses a directive it does not know (immutable) with a 403 in the client's format, unless allowed", async () => {
+    const strict = await gatewayWith()
+    const lenient = await gatewayWith({ ISARTOR__CACHE_CONTROLS_ALLOWED: "no-cache,immutable" })
+    const send = (gateway: RunningGateway, path: string, body: unknown, cacheControl: string) =>
+      fetch(`${gateway.url}${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: "Bearer caller-one",
+          "cache-control": cacheControl
+        },
+        body: JSON.stringify(body)
+      })
+    const question = "Is this answer immutable?"
+    const routes = [
+      { path: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: question }] } },
+      {
+        path: "/v1/messages",
+        body: { model: "gpt-4o-mini", max_tokens: 64, messages: [{ role: "user", content: question }] }
+      },
+      { path: "/api/chat", body: { prompt: question } }
+    ]
+    try {
+      for (const cacheControl of ["immutable", "no-cache, immutable", "no-transform"]) {
+        for (const { path, body } of routes) {
+          const refused = await send(strict, path, body, cacheControl)
+          assert.equal(refused.status, 403, `${path} with Cache-Control: ${cacheControl}`)
+          const error = (await refused.json()) as { type?: string; error: { type: string; message: string } }
+          const directive = cacheControl.split(", ").at(-1)!
+          assert.match(error.error.message, new RegExp(`Cache-Control: ${directive} is not allowed`))
+          if (path === "/v1/messages") assert.deepEqual([error.type, error.error.type], ["error", "permission_error"])
+          else assert.equal(error.error.type, "invalid_request_error")
+        }
+      }
+      assert.equal(upstream.calls.length, 0, "no refused request reached the provider")
+      // An operator who lists it lets it through; so is an empty member of the list.
+      const allowed = await send(lenient, "/api/chat", { prompt: question }, "immutable,, no-cache")
+      assert.equal(allowed.status, 200)
+      assert.equal(allowed.headers.get("x-isartor-layer"), "l3")
+    } finally {
+      await strict.close()
+      await lenient.close()
+    }
+  })
 })
 
 describe("cache entries on Redis, two replicas", () => {
