@@ -1,6 +1,8 @@
 import { startGateway } from "../core/Gateway.ts"
+import { ownProcessErrors } from "./processErrors.ts"
 import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
 
+ownProcessErrors()
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   ...gatewayServices(process.env),
   runtime: `bun ${Bun.version}`,

@@ -1,6 +1,8 @@
 import { startGateway } from "../core/Gateway.ts"
+import { ownProcessErrors } from "./processErrors.ts"
 import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
 
+ownProcessErrors()
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
   ...gatewayServices(Deno.env.toObject()),
   runtime: `deno ${Deno.version.deno}`,

@@ -1,8 +1,10 @@
 import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
 import { nodeUpstreamFetch } from "./nodeFetch.ts"
+import { ownProcessErrors } from "./processErrors.ts"
 import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
 
+ownProcessErrors()
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   ...gatewayServices(process.env, new URL("./embedding/worker-node.mjs", import.meta.url)),
   runtime: `node ${process.version}`,

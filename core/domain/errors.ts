@@ -40,7 +40,9 @@ export const ProviderErrorReason = Schema.Literals([
   "Upstream",
   "Unreachable",
   "Timeout",
-  "NotConfigured"
+  "NotConfigured",
+  /** The upstream answered what the gateway does not take: a redirect, a compressed or oversized body. */
+  "Refused"
 ])
 export type ProviderErrorReason = typeof ProviderErrorReason.Type
 

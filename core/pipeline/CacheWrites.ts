@@ -14,6 +14,20 @@ const questionOf = (request: ChatRequest): string => {
   return textOf(last?.content).slice(0, QUESTION_CHARS)
 }
 
+/** The UTF-8 size of `text`, counted only where its length cannot settle how it compares with `bound`. */
+const utf8Length = (text: string, bound: number): number => {
+  if (text.length * 3 <= bound || text.length > bound) return text.length
+  let bytes = 0
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (code < 0x80) bytes += 1
+    else if (code < 0x800) bytes += 2
+    else if (code >= 0xd800 && code < 0xdc00) (bytes += 4), index++
+    else bytes += 3
+  }
+  return bytes
+}
+
 /** How often, at most, dropped cache writes are reported per layer. */
 export const WRITE_WARNING_INTERVAL_MS = 30_000
 
@@ -23,7 +37,10 @@ export const WRITE_WARNING_INTERVAL_MS = 30_000
  * log with one line per request.
  */
 export class CacheWrites extends Context.Service<CacheWrites, {
-  /** Writes an answer to the caches the request may write; L1b's insert runs beside the answer, not before it. */
+  /**
+   * Writes an answer to the caches the request may write (none past `cache_max_entry_bytes`); L1b's insert runs
+   * beside the answer, not before it.
+   */
   readonly remember: (request: ChatRequest, key: ExactKey, completion: string) => Effect.Effect<void>
   /**
    * The same, started from outside a fiber (a stream that has just ended); `onWritten` runs once L1a has it (or
@@ -35,7 +52,8 @@ export class CacheWrites extends Context.Service<CacheWrites, {
     CacheWrites,
     Effect.gen(function*() {
       const exactCache = yield* ExactCache
-      const configuredTtlMs = (yield* AppConfig).cache_ttl_secs * 1000
+      const config = yield* AppConfig
+      const configuredTtlMs = config.cache_ttl_secs * 1000
       const semanticCache = yield* SemanticCache
       // Background writes belong to the gateway: closing it interrupts those still running.
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
@@ -62,6 +80,12 @@ export class CacheWrites extends Context.Service<CacheWrites, {
       const remember = (request: ChatRequest, key: ExactKey, completion: string): Effect.Effect<void> =>
         Effect.suspend(() => {
           if (!request.cacheWrite) return Effect.void
+          // Served, not kept: one answer past its bound would push hundreds of ordinary ones out of the caches.
+          if (utf8Length(completion, config.cache_max_entry_bytes) > config.cache_max_entry_bytes) {
+            return Effect.logDebug(
+              `cache write skipped: the answer is larger than ${config.cache_max_entry_bytes} bytes (cache_max_entry_bytes)`
+            )
+          }
           // What the admin API shows of the entry, in both layers, each naming the other.
           const ttlMs = Math.min(request.storeTtlMs ?? configuredTtlMs, configuredTtlMs)
           const created = Date.now()

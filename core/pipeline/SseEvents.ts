@@ -9,18 +9,31 @@ export interface SseEvent {
 
 const lineEnd = /\r\n|\r|\n/g
 
+/** A line of an event stream longer than the reader takes: the stream is ended, the line never kept whole. */
+export class SseLineTooLong extends Error {
+  constructor(readonly limit: number) {
+    super(`an event-stream line is longer than ${limit} bytes (max_sse_line_bytes)`)
+  }
+}
+
 /**
  * Cuts an SSE text stream into whole events as it arrives. A relay that rewrites an event (to scrub it, or to end
  * the stream on it) must hold back a half-arrived one; `idle` says when nothing is held back, so the bytes just fed
- * can be forwarded as they are, without re-encoding.
+ * can be forwarded as they are, without re-encoding. Each character is looked at once: a line still arriving is
+ * kept in pieces, joined when it ends (rescanning it on every read made a long line quadratic).
  */
 export class SseSplitter {
   private readonly decoder = new TextDecoder()
-  private buffer = ""
-  /** Where the first line not yet read starts, in `buffer`. */
-  private position = 0
+  /** The unfinished line, in the pieces it arrived in; its last may end with a CR that may be half a CRLF. */
+  private line: Array<string> = []
+  private lineLength = 0
+  /** The whole lines of the event not yet ended, as they arrived (its `raw`). */
+  private lines: Array<string> = []
   private event: string | undefined
   private data: string | undefined
+
+  /** `maxLineLength`: the longest line taken; a longer one throws `SseLineTooLong`. */
+  constructor(private readonly maxLineLength = Number.POSITIVE_INFINITY) {}
 
   /** The events one read of a byte stream completes; the last read (`done`) also gives up what is held back. */
   read(result: ReadableStreamReadResult<Uint8Array>): Array<SseEvent> {
@@ -30,26 +43,27 @@ export class SseSplitter {
 
   /** The events that `text` completes, in order. */
   push(text: string): Array<SseEvent> {
-    this.buffer += text
     const events: Array<SseEvent> = []
-    let eventStart = 0
-    lineEnd.lastIndex = this.position
-    for (let match = lineEnd.exec(this.buffer); match !== null; match = lineEnd.exec(this.buffer)) {
-      // A CR at the very end may be the first half of a CRLF: wait for the next text.
-      if (match[0] === "\r" && match.index === this.buffer.length - 1) break
-      const line = this.buffer.slice(this.position, match.index)
-      this.position = match.index + match[0].length
-      if (line !== "") {
-        this.readField(line)
-        continue
-      }
-      events.push({ raw: this.buffer.slice(eventStart, this.position), event: this.event, data: this.data })
-      eventStart = this.position
-      this.event = undefined
-      this.data = undefined
+    let start = 0
+    // A line held back on a CR: it ended there, with the LF that may open this text.
+    if (this.lineLength > 0 && this.line[this.line.length - 1]!.endsWith("\r") && text !== "") {
+      start = text.charCodeAt(0) === 10 ? 1 : 0
+      const held = this.line.join("")
+      this.line = []
+      this.lineLength = 0
+      this.endLine(held.slice(0, -1), held + text.slice(0, start), events)
     }
-    this.buffer = this.buffer.slice(eventStart)
-    this.position -= eventStart
+    lineEnd.lastIndex = start
+    for (let match = lineEnd.exec(text); match !== null; match = lineEnd.exec(text)) {
+      // A CR at the very end may be the first half of a CRLF: held until the next text says.
+      if (match[0] === "\r" && match.index === text.length - 1) break
+      const held = this.lineLength > 0 ? this.line.join("") : ""
+      this.line = []
+      this.lineLength = 0
+      this.endLine(held + text.slice(start, match.index), held + text.slice(start, lineEnd.lastIndex), events)
+      start = lineEnd.lastIndex
+    }
+    if (start < text.length) this.hold(text.slice(start))
     return events
   }
 
@@ -59,14 +73,16 @@ export class SseSplitter {
    */
   finish(text = ""): Array<SseEvent> {
     const events = this.push(text)
-    const rest = this.buffer.slice(this.position).replace(/\r$/, "")
-    if (rest !== "") this.readField(rest)
+    const rest = this.line.join("")
+    const field = rest.replace(/\r$/, "")
+    if (field !== "") this.readField(field)
     if (this.data !== undefined) {
-      const raw = this.buffer.replace(/(\r\n|\r|\n)?$/, "\n\n")
+      const raw = (this.lines.join("") + rest).replace(/(\r\n|\r|\n)?$/, "\n\n")
       events.push({ raw, event: this.event, data: this.data })
     }
-    this.buffer = ""
-    this.position = 0
+    this.line = []
+    this.lineLength = 0
+    this.lines = []
     this.event = undefined
     this.data = undefined
     return events
@@ -74,7 +90,24 @@ export class SseSplitter {
 
   /** True when every character fed so far belongs to an event already returned. */
   get idle(): boolean {
-    return this.buffer === ""
+    return this.lineLength === 0 && this.lines.length === 0
+  }
+
+  private hold(piece: string) {
+    this.lineLength += piece.length
+    if (this.lineLength > this.maxLineLength) throw new SseLineTooLong(this.maxLineLength)
+    this.line.push(piece)
+  }
+
+  /** A line ended: `content` without its line break, `raw` with it. A blank line ends the event. */
+  private endLine(content: string, raw: string, events: Array<SseEvent>) {
+    if (content.length > this.maxLineLength) throw new SseLineTooLong(this.maxLineLength)
+    this.lines.push(raw)
+    if (content !== "") return this.readField(content)
+    events.push({ raw: this.lines.join(""), event: this.event, data: this.data })
+    this.lines = []
+    this.event = undefined
+    this.data = undefined
   }
 
   private readField(line: string) {

@@ -5,6 +5,7 @@ import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { ConfigInvalid, ProviderError } from "../domain/errors.ts"
 import { isProviderId, providerConfigKey, type ProviderId, providers } from "./registry.ts"
+import { transportLimits } from "./shared/http.ts"
 import type { ProviderClient, ProviderSettings, ResponsesSource } from "./shared/ProviderDefinition.ts"
 import { type RetryPolicy, withRetries } from "./shared/retry.ts"
 
@@ -23,7 +24,7 @@ const fallbackIds = (config: AppConfigShape) => config.fallback_providers
 
 /** The primary provider, then each fallback, with the settings each is called with. */
 const chainOf = (config: AppConfigShape): Array<Link> => {
-  const timeoutMs = config.l3_timeout_secs * 1000
+  const limits = transportLimits(config)
   const primary = config.llm_provider
   return [
     {
@@ -32,7 +33,7 @@ const chainOf = (config: AppConfigShape): Array<Link> => {
         url: config.external_llm_url,
         apiKey: config.external_llm_api_key,
         keyVariable: "ISARTOR__EXTERNAL_LLM_API_KEY",
-        timeoutMs,
+        limits,
         model: undefined,
         config
       }
@@ -46,7 +47,7 @@ const chainOf = (config: AppConfigShape): Array<Link> => {
           url: table.url,
           apiKey: table.api_key,
           keyVariable,
-          timeoutMs,
+          limits,
           model: table.model || undefined,
           config
         }
@@ -163,7 +164,8 @@ export class Provider extends Context.Service<Provider, {
             Effect.map((value): Answered<A> => ({ value, provider: client.id })),
             Effect.catchTag("ProviderError", (error) =>
               // Only failures another provider could fix move on; the client's own mistakes come back now.
-              error.isRetryable || error.reason === "NotConfigured"
+              // A refused answer (a redirect, a body past its bound) is this provider's fault, not the request's.
+              error.isRetryable || error.reason === "NotConfigured" || error.reason === "Refused"
                 ? tryFrom(position + 1, [...errors, error])
                 : Effect.fail(error))
           )

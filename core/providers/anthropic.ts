@@ -16,7 +16,7 @@ export const anthropic: ProviderDefinition = {
   requiresKey: true,
   checkKey: checkPrintableKey,
   make: (settings) => {
-    const transport = makeTransport("anthropic", settings)
+    const transport = makeTransport("anthropic", { apiKey: settings.apiKey, ...settings.limits })
     const base = (settings.url || "https://api.anthropic.com").replace(/\/+$/, "")
     const url = base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`
     const key = Redacted.value(settings.apiKey)

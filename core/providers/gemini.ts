@@ -10,7 +10,7 @@ export const gemini: ProviderDefinition = {
   requiresKey: true,
   checkKey: checkPrintableKey,
   make: (settings) => {
-    const transport = makeTransport("gemini", settings)
+    const transport = makeTransport("gemini", { apiKey: settings.apiKey, ...settings.limits })
     const base = (settings.url || "https://generativelanguage.googleapis.com").replace(/\/+$/, "").replace(
       /\/v1(beta)?$/,
       ""

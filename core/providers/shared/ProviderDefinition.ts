@@ -3,6 +3,7 @@ import type { AppConfigShape } from "../../config/ConfigSpec.ts"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import type { Completion } from "../../domain/Completion.ts"
 import type { ProviderError } from "../../domain/errors.ts"
+import type { TransportLimits } from "./http.ts"
 
 /** What one provider is built from. */
 export interface ProviderSettings {
@@ -11,7 +12,8 @@ export interface ProviderSettings {
   readonly apiKey: Redacted.Redacted<string>
   /** The variable that sets `apiKey`, for messages that say what to set. */
   readonly keyVariable: string
-  readonly timeoutMs: number
+  /** How long and how much of an answer the gateway waits for and takes. */
+  readonly limits: TransportLimits
   /** Replaces the request's model (a fallback is asked for its own model, not the primary's). */
   readonly model: string | undefined
   /** The whole configuration, for provider-specific keys (Azure deployment, OpenAI organisation…). */

@@ -34,8 +34,7 @@ export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string =
 }
 
 /** The message of an error body in any of the providers' shapes (OpenAI, Anthropic, Gemini, Ollama). */
-const upstreamMessage = async (response: Response): Promise<string> => {
-  const text = await response.text().catch(() => "")
+const upstreamMessage = (text: string, status: number, statusText: string): string => {
   try {
     const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown }
     if (typeof parsed.error === "string") return parsed.error
@@ -44,18 +43,25 @@ const upstreamMessage = async (response: Response): Promise<string> => {
   } catch {
     // not JSON: the text itself is the message
   }
-  return text.trim() || response.statusText || `HTTP ${response.status}`
+  return text.trim() || statusText || `HTTP ${status}`
 }
 
 /** What the providers call upstream with: `fetch`'s shape, for the one kind of call they make. */
 export type UpstreamFetchFunction = (
   url: string,
-  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }
+  init: {
+    method: string
+    headers: Record<string, string>
+    body: string
+    signal: AbortSignal
+    /** Never followed: a redirect is the upstream's answer, and the prompt goes nowhere else. */
+    redirect: "manual"
+  }
 ) => Promise<Response>
 
 /**
- * The upstream calls' `fetch`: the global one, unless the runtime injects a faster way (Node 20's `fetch` cost a
- * miss more than everything else the gateway does; runtimes/node.ts gives undici's pooled `request`).
+ * The upstream calls' `fetch`: the global one, unless the runtime injects another (runtimes/node.ts gives undici's
+ * pooled `request`: Node 20's `fetch` cost a miss more than everything else the gateway does).
  */
 export const UpstreamFetch = Context.Reference<UpstreamFetchFunction>("isartor/UpstreamFetch", {
   defaultValue: () => (url, init) => fetch(url, init)
@@ -73,6 +79,121 @@ export class JsonText {
 export const sourcePayload = (source: SourceRequest, model: string): JsonText | Readonly<Record<string, unknown>> =>
   source.body.model === model ? new JsonText(source.text) : { ...source.body, model }
 
+/** An upstream's answer as the transport hands it on: its whole body, read within bounds, or its guarded stream. */
+export interface UpstreamReply {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: string | ReadableStream<Uint8Array>
+}
+
+/** How much of an upstream the gateway takes, and how long it waits (config: see each field). */
+export interface TransportLimits {
+  /** `l3_timeout_secs`: a whole answer, or a stream's headers. */
+  readonly timeoutMs: number
+  /** `l3_stream_idle_secs`: the longest silence within a stream. */
+  readonly streamIdleMs: number
+  /** `max_upstream_body_bytes`: an answer's bytes, streamed or not. */
+  readonly maxBodyBytes: number
+  /** `max_sse_line_bytes`: the longest line of an event stream. */
+  readonly maxSseLineBytes: number
+}
+
+/** An error body tells what went wrong in its first bytes; the rest is not read. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024
+
+/** The configured bounds of upstream calls. */
+export const transportLimits = (config: {
+  readonly l3_timeout_secs: number
+  readonly l3_stream_idle_secs: number
+  readonly max_upstream_body_bytes: number
+  readonly max_sse_line_bytes: number
+}): TransportLimits => ({
+  timeoutMs: config.l3_timeout_secs * 1000,
+  streamIdleMs: config.l3_stream_idle_secs * 1000,
+  maxBodyBytes: config.max_upstream_body_bytes,
+  maxSseLineBytes: config.max_sse_line_bytes
+})
+
+/** A read of an upstream body that went past its bound: the part read is dropped, the rest never read. */
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number, setting: string) {
+    super(`the answer is larger than ${limit} bytes (${setting})`)
+  }
+}
+
+/**
+ * Reads a body up to `limit` bytes as text. Past the limit the read stops and the stream is cancelled (so a
+ * decompression bomb inflates no further), and `tooLarge` decides: fail, or keep what was read (an error body).
+ */
+export const readBounded = async (
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+  onOver: "fail" | "truncate"
+): Promise<string> => {
+  if (body === null) return ""
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return text + decoder.decode()
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined)
+      if (onOver === "fail") throw new BodyTooLarge(limit, "max_upstream_body_bytes")
+      return text + decoder.decode(value.subarray(0, value.byteLength - (size - limit)))
+    }
+    text += decoder.decode(value, { stream: true })
+  }
+}
+
+/**
+ * An upstream event stream within bounds: ended with an error when it goes `idleMs` without a byte (the call is
+ * aborted, which is what frees its socket) or passes `maxBytes`. A stream that keeps sending is never cut.
+ */
+const guardedStream = (
+  body: ReadableStream<Uint8Array>,
+  limits: TransportLimits,
+  abort: (reason: Error) => void
+): ReadableStream<Uint8Array> => {
+  const reader = body.getReader()
+  let size = 0
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let idle: Error | undefined
+      const timer = setTimeout(() => {
+        idle = new Error(`no event for ${limits.streamIdleMs / 1000} s (l3_stream_idle_secs)`)
+        abort(idle)
+        void reader.cancel(idle).catch(() => undefined)
+      }, limits.streamIdleMs)
+      try {
+        const { done, value } = await reader.read()
+        if (idle) throw idle
+        if (done) return controller.close()
+        size += value.byteLength
+        if (size > limits.maxBodyBytes) {
+          await reader.cancel().catch(() => undefined)
+          throw new BodyTooLarge(limits.maxBodyBytes, "max_upstream_body_bytes")
+        }
+        controller.enqueue(value)
+      } catch (error) {
+        throw idle ?? error
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    cancel: (reason) => reader.cancel(reason)
+  }, { highWaterMark: 0 })
+}
+
+/** A redirect's target host, for the message: where the upstream wanted the prompt to go. */
+const redirectTarget = (headers: Headers, url: string): string => {
+  const location = headers.get("location")
+  if (location === null) return "no location"
+  return URL.canParse(location, url) ? new URL(location, url).host : "an unreadable location"
+}
+
 export interface Transport {
   readonly fail: (
     reason: ProviderErrorReason,
@@ -86,28 +207,44 @@ export interface Transport {
    * a 200 whose body no renderer or cache can use is never an answer.
    */
   readonly wellFormedJson: <A>(
-    response: Response,
+    reply: UpstreamReply | Response,
     isWellFormed: (answer: unknown) => answer is A,
     notWhat: string
   ) => Effect.Effect<A, ProviderError>
-  /** POSTs JSON; a non-2xx answer becomes a `ProviderError` whose reason follows the status. */
-  readonly post: (url: string, headers: Record<string, string>, body: unknown) => Effect.Effect<Response, ProviderError>
-  readonly json: <A>(response: Response) => Effect.Effect<A, ProviderError>
+  /**
+   * POSTs JSON. A non-2xx answer becomes a `ProviderError` whose reason follows the status; a redirect or a
+   * compressed answer (the call asks for `identity`) is refused, never followed or inflated. An event stream comes
+   * back as a stream (bounded: `streamIdleMs`, `maxBodyBytes`), anything else read whole within `maxBodyBytes` and
+   * `timeoutMs`.
+   */
+  readonly post: (
+    url: string,
+    headers: Record<string, string>,
+    body: unknown
+  ) => Effect.Effect<UpstreamReply, ProviderError>
+  readonly json: <A>(reply: UpstreamReply | Response) => Effect.Effect<A, ProviderError>
   /**
    * A streamed answer as OpenAI chunk SSE: the upstream's own, or re-framed by `translation`. Either way its error
-   * events are scrubbed like any error message, an error event is its last, and a broken read ends it with one.
+   * events are scrubbed like any error message, an error event is its last, and a broken read (or a line longer
+   * than `maxSseLineBytes`) ends it with one.
    */
   readonly stream: (
-    response: Response,
+    reply: UpstreamReply | Response,
     translation?: StreamTranslation
   ) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
 }
 
-/** The HTTP plumbing every provider shares: timeout, error mapping, credential scrubbing. */
+/** The HTTP plumbing every provider shares: bounds and timeouts, error mapping, credential scrubbing. */
 export const makeTransport = (
   provider: string,
-  settings: Pick<ProviderSettings, "apiKey" | "timeoutMs">
+  settings: Pick<ProviderSettings, "apiKey"> & Pick<TransportLimits, "timeoutMs"> & Partial<TransportLimits>
 ): Transport => {
+  const limits: TransportLimits = {
+    streamIdleMs: settings.timeoutMs,
+    maxBodyBytes: 32 * 1024 * 1024,
+    maxSseLineBytes: 1024 * 1024,
+    ...settings
+  }
   const fail: Transport["fail"] = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
   const key = Redacted.value(settings.apiKey)
@@ -116,63 +253,138 @@ export const makeTransport = (
     // As in `scrub`: a key too short to be a key is not looked for in every chunk of every answer.
     text: key.length >= 4 ? (text) => (text.includes(key) ? text.split(key).join("[redacted]") : text) : (text) => text
   }
-  const json = <A>(response: Response) =>
-    Effect.tryPromise({
-      try: () => response.json() as Promise<A>,
-      catch: () =>
-        fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: response.status })
+  const tooLarge = (status: number) =>
+    fail("Refused", `upstream answer is larger than ${limits.maxBodyBytes} bytes (max_upstream_body_bytes)`, {
+      upstreamStatus: status
     })
+  /** A `Response` handed in from elsewhere (the proxy's own calls) read as the transport reads its own. */
+  const replyOf = (reply: UpstreamReply | Response): Effect.Effect<UpstreamReply, ProviderError> =>
+    reply instanceof Response && !(reply.headers.get("content-type") ?? "").startsWith("text/event-stream")
+      ? Effect.tryPromise({
+        try: () => readBounded(reply.body, limits.maxBodyBytes, "fail"),
+        catch: (error) =>
+          error instanceof BodyTooLarge
+            ? tooLarge(reply.status)
+            : fail("Upstream", "upstream answer broke off", { upstreamStatus: reply.status })
+      }).pipe(Effect.map((text) => ({ status: reply.status, headers: reply.headers, body: text })))
+      : Effect.succeed(
+        reply instanceof Response ? { status: reply.status, headers: reply.headers, body: reply.body ?? "" } : reply
+      )
+  const json = <A>(reply: UpstreamReply | Response) =>
+    Effect.flatMap(replyOf(reply), ({ body, status }) =>
+      Effect.try({
+        try: () => JSON.parse(typeof body === "string" ? body : "") as A,
+        catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: status })
+      }))
+
+  /** One call: fetched, then refused, failed or read, each within its bound. */
+  const call = async (
+    upstreamFetch: UpstreamFetchFunction,
+    url: string,
+    headers: Record<string, string>,
+    payload: string,
+    interrupted: AbortSignal
+  ): Promise<UpstreamReply> => {
+    const controller = new AbortController()
+    // The request was abandoned (its client left): so is the call, and the upstream's socket with it.
+    interrupted.addEventListener("abort", () => controller.abort(), { once: true })
+    let timedOut = false
+    const deadline = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, limits.timeoutMs)
+    try {
+      const response = await upstreamFetch(url, {
+        method: "POST",
+        // `identity`: an answer the gateway reads is never inflated past what it can bound.
+        headers: { "content-type": "application/json", ...headers, "accept-encoding": "identity" },
+        body: payload,
+        signal: controller.signal,
+        redirect: "manual"
+      })
+      const { status } = response
+      if (status >= 300 && status < 400) {
+        await response.body?.cancel().catch(() => undefined)
+        throw fail(
+          "Refused",
+          `upstream answered ${status}, a redirect to ${
+            redirectTarget(response.headers, url)
+          }; redirects are not followed: set the provider's URL to where it points`,
+          { upstreamStatus: status }
+        )
+      }
+      const encoding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase()
+      if (encoding !== "identity" && encoding !== "") {
+        await response.body?.cancel().catch(() => undefined)
+        throw fail(
+          "Refused",
+          `upstream answered with content-encoding ${encoding}, though the gateway asked for identity; compressed answers are not inflated`,
+          { upstreamStatus: status }
+        )
+      }
+      if (!response.ok) {
+        const text = await readBounded(response.body, MAX_ERROR_BODY_BYTES, "truncate")
+        const retryAfter = retryAfterMs(response.headers)
+        throw fail(reasonFor(status), upstreamMessage(text, status, response.statusText), {
+          upstreamStatus: status,
+          ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
+        })
+      }
+      if (response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+        clearTimeout(deadline)
+        return {
+          status,
+          headers: response.headers,
+          body: guardedStream(response.body, limits, (reason) => controller.abort(reason))
+        }
+      }
+      const text = await readBounded(response.body, limits.maxBodyBytes, "fail").catch((error: unknown) => {
+        throw error instanceof BodyTooLarge ? tooLarge(status) : error
+      })
+      return { status, headers: response.headers, body: text }
+    } catch (error) {
+      if (error instanceof ProviderError) throw error
+      if (timedOut) throw fail("Timeout", `no answer within ${limits.timeoutMs / 1000} s`)
+      throw fail(
+        "Unreachable",
+        `cannot reach ${URL.canParse(url) ? new URL(url).host : url}: ${
+          error instanceof Error
+            ? (error.cause instanceof Error ? error.cause.message : error.message)
+            : String(error)
+        }`
+      )
+    } finally {
+      clearTimeout(deadline)
+    }
+  }
+
   return {
     fail,
     notConfigured: (keyVariable) =>
       fail("NotConfigured", `no provider key is configured for ${provider}: set ${keyVariable}`),
-    wellFormedJson: (response, isWellFormed, notWhat) =>
-      Effect.flatMap(json<unknown>(response), (answer) =>
+    wellFormedJson: (reply, isWellFormed, notWhat) =>
+      Effect.flatMap(json<unknown>(reply), (answer) =>
         isWellFormed(answer)
           ? Effect.succeed(answer)
-          : Effect.fail(fail("Upstream", `upstream answer is not ${notWhat}`, { upstreamStatus: response.status }))),
+          : Effect.fail(fail("Upstream", `upstream answer is not ${notWhat}`, { upstreamStatus: reply.status }))),
     post: (url, headers, body) =>
       Effect.gen(function*() {
         // Serialised before the call: a body that cannot be serialised is not a network failure to retry.
         const payload = body instanceof JsonText ? body.text : JSON.stringify(body)
         const upstreamFetch = yield* UpstreamFetch
-        const response = yield* Effect.tryPromise({
-          // One timeout signal and nothing more: on Node 20 every extra AbortController/AbortSignal.any costs the
-          // miss path a measurable share of its throughput.
-          try: () =>
-            upstreamFetch(url, {
-              method: "POST",
-              headers: { "content-type": "application/json", ...headers },
-              body: payload,
-              signal: AbortSignal.timeout(settings.timeoutMs)
-            }),
-          catch: (error) =>
-            error instanceof DOMException && error.name === "TimeoutError"
-              ? fail("Timeout", `no answer within ${settings.timeoutMs / 1000} s`)
-              : fail(
-                "Unreachable",
-                `cannot reach ${URL.canParse(url) ? new URL(url).host : url}: ${
-                  error instanceof Error
-                    ? (error.cause instanceof Error ? error.cause.message : error.message)
-                    : String(error)
-                }`
-              )
-        })
-        if (response.ok) return response
-        const message = yield* Effect.promise(() => upstreamMessage(response))
-        const retryAfter = retryAfterMs(response.headers)
-        return yield* fail(reasonFor(response.status), message, {
-          upstreamStatus: response.status,
-          ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
+        return yield* Effect.tryPromise({
+          try: (interrupted) => call(upstreamFetch, url, headers, payload, interrupted),
+          catch: (error) => error as ProviderError
         })
       }),
     json,
-    stream: (response, translation) => {
-      const body = response.body
-      if (body === null) {
-        return Effect.fail(fail("Upstream", "upstream stream has no body", { upstreamStatus: response.status }))
-      }
-      return Effect.succeed(translation ? translateStream(body, redact, translation) : relayStream(body, redact))
-    }
+    stream: (reply, translation) =>
+      Effect.map(replyOf(reply), ({ body }) => {
+        // A JSON answer to a stream request is read as the one event it is.
+        const stream = typeof body === "string" ? new Blob([body]).stream() : body
+        return translation
+          ? translateStream(stream, redact, translation, limits.maxSseLineBytes)
+          : relayStream(stream, redact, limits.maxSseLineBytes)
+      })
   }
 }

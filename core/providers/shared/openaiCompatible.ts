@@ -52,7 +52,7 @@ const isEmbeddingList = (answer: unknown): answer is Record<string, unknown> =>
 
 /** The shared base: any server that speaks OpenAI Chat Completions, JSON and SSE. Bodies pass through as they are. */
 export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings: ProviderSettings): ProviderClient => {
-  const transport = makeTransport(options.id, settings)
+  const transport = makeTransport(options.id, { apiKey: settings.apiKey, ...settings.limits })
   const url = (options.endpoint ?? chatEndpoint)(settings.url || options.defaultUrl, settings)
   const key = Redacted.value(settings.apiKey)
   const configured = key !== "" || !options.requiresKey

@@ -59,12 +59,13 @@ const brokeOff = (error: unknown, redact: Redactor): string => {
 const pipeEvents = (
   body: ReadableStream<Uint8Array>,
   redact: Redactor,
+  maxLineLength: number,
   step: (events: ReadonlyArray<SseEvent>, done: boolean) => Step,
   untouched: (text: string) => boolean = () => false
 ): ReadableStream<Uint8Array> => {
   const reader = body.getReader()
   const decoder = new TextDecoder()
-  const splitter = new SseSplitter()
+  const splitter = new SseSplitter(maxLineLength)
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -84,6 +85,8 @@ const pipeEvents = (
       } catch (error) {
         controller.enqueue(encoder.encode(brokeOff(error, redact)))
         controller.close()
+        // A line too long or a failed step: what the upstream still sends is not read.
+        await reader.cancel().catch(() => undefined)
       }
     },
     cancel: (reason) => reader.cancel(reason)
@@ -91,7 +94,11 @@ const pipeEvents = (
 }
 
 /** An OpenAI-compatible upstream's SSE, passed on as it is but for error events and the key. */
-export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor): ReadableStream<Uint8Array> => {
+export const relayStream = (
+  body: ReadableStream<Uint8Array>,
+  redact: Redactor,
+  maxLineLength = Number.POSITIVE_INFINITY
+): ReadableStream<Uint8Array> => {
   // Only an event that mentions "error" is parsed; content chunks are only searched for the key. An error is a
   // `data: {"error": …}` event, or any event named `error` (the SDKs raise on both).
   const relay = (event: SseEvent): Step => {
@@ -110,6 +117,7 @@ export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor):
   return pipeEvents(
     body,
     redact,
+    maxLineLength,
     (events) => {
       let text = ""
       for (const event of events) {
@@ -127,7 +135,8 @@ export const relayStream = (body: ReadableStream<Uint8Array>, redact: Redactor):
 export const translateStream = (
   body: ReadableStream<Uint8Array>,
   redact: Redactor,
-  translation: StreamTranslation
+  translation: StreamTranslation,
+  maxLineLength = Number.POSITIVE_INFINITY
 ): ReadableStream<Uint8Array> => {
   const frame = (chunks: ReadonlyArray<unknown>): Step => {
     let text = ""
@@ -137,7 +146,7 @@ export const translateStream = (
     }
     return { text, over: false }
   }
-  return pipeEvents(body, redact, (events, done) => {
+  return pipeEvents(body, redact, maxLineLength, (events, done) => {
     let text = ""
     for (const event of events) {
       if (event.data === undefined) continue
