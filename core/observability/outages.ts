@@ -14,10 +14,13 @@ export const outageLine = (layer: string, reason: string): string | undefined =>
   }
   if (layer === "l1b" && reason.startsWith("embedder")) return "Layer 1b: embedding model unavailable — falling through"
   const local = reason.replace(/^local answer failed: /, "")
+  // Character for character as the guide prints them, its en dash in the second line included: operators grep for them.
   if (layer === "l2" && local.startsWith("sidecar ")) {
-    return "Layer 2: failed to connect to SLM sidecar — falling through"
+    return "Layer 2: Failed to connect to SLM sidecar — falling through"
   }
-  if (layer === "l2" && local.startsWith("embedded engine")) return "Layer 2: embedded engine failed — falling through"
+  if (layer === "l2" && local.startsWith("embedded engine")) {
+    return "Layer 2: Embedded classification failed – falling through"
+  }
   return undefined
 }
 

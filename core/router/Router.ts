@@ -52,6 +52,15 @@ const passedOn = (body: Record<string, unknown>) => {
   return rest
 }
 
+/**
+ * The tier on the `l2.route` span: `router.decision`, the name the operators' guide searches traces for, and
+ * `isartor.router.decision`, the README's.
+ */
+const decisionAttributes = (tier: RoutingDecision["tier"]) => ({
+  "router.decision": tier,
+  "isartor.router.decision": tier
+})
+
 /** Whether L2 runs at all: turned on, or given a sidecar other than the default. */
 export const routerEnabled = (config: AppConfigShape) =>
   config.enable_slm_router || config.layer2.sidecar_url !== "http://127.0.0.1:8081" ||
@@ -91,9 +100,12 @@ export class Router extends Context.Service<Router, {
           Effect.gen(function*() {
             const messages = plainConversation(request)
             if (typeof messages === "string") return yield* new LayerUnavailable({ layer: "l2", reason: messages })
-            const decision = yield* classifier.classify(messages.at(-1)!.content)
+            const decision = yield* classifier.classify(messages.at(-1)!.content).pipe(
+              // The guide: with the small model unreachable, every request is treated as COMPLEX.
+              Effect.tapError(() => Effect.annotateCurrentSpan(decisionAttributes("COMPLEX")))
+            )
             yield* Effect.annotateCurrentSpan({
-              "isartor.router.decision": decision.tier,
+              ...decisionAttributes(decision.tier),
               "isartor.l2.tier": decision.tier,
               "isartor.l2.classifier": decision.by,
               ...(decision.confidence === undefined ? {} : { "isartor.l2.confidence": decision.confidence })

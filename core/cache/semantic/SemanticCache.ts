@@ -184,6 +184,15 @@ export type SemanticCacheStatus =
   | { readonly status: "disabled" | "unavailable"; readonly reason: string }
 
 /**
+ * The best cosine on the `l1b.lookup` span: `cosine_similarity`, the name the operators' guide searches traces for,
+ * and `isartor.l1b.cosine_similarity`, the README's.
+ */
+const similarityAttributes = (similarity: number) => ({
+  "cosine_similarity": similarity,
+  "isartor.l1b.cosine_similarity": similarity
+})
+
+/**
  * What the `l1b.lookup` span shows about a stage: the best cosine seen, how many candidates reached the cut, and the
  * verifier's verdict — what an operator tuning `similarity_threshold` looks for.
  */
@@ -195,7 +204,7 @@ const annotateStage = (
 ) =>
   Effect.annotateCurrentSpan({
     "isartor.l1b.stage": stage,
-    "isartor.l1b.cosine_similarity": found?.similarity ?? candidates[0]?.similarity ?? 0,
+    ...similarityAttributes(found?.similarity ?? candidates[0]?.similarity ?? 0),
     "isartor.l1b.candidates_checked": candidates.filter((candidate) => candidate.similarity >= cut).length,
     "isartor.l1b.verdict": found ? "accepted" : candidates.some((candidate) => candidate.similarity >= cut)
       ? "rejected by the verifier"
@@ -345,7 +354,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         const annotate = (found: { readonly candidate: Candidate; readonly score: number } | undefined) =>
           Effect.annotateCurrentSpan({
             "isartor.l1b.stage": "fast",
-            "isartor.l1b.cosine_similarity": found?.candidate.similarity ?? candidates[0]?.similarity ?? 0,
+            ...similarityAttributes(found?.candidate.similarity ?? candidates[0]?.similarity ?? 0),
             "isartor.l1b.score": found?.score ?? best,
             "isartor.l1b.candidates_checked": checked,
             "isartor.l1b.verdict": found
