@@ -125,15 +125,19 @@ class Traced {
     throw error
   }
 
-  /** Opens the request's span, back-dated to its arrival, with the `l1a.lookup` child that missed. */
-  open(l1aStartedAt: bigint): Tracer.Span {
+  /**
+   * Opens the request's span, back-dated to its arrival, with its `l1a.lookup` child: one that missed (the pipeline
+   * opens it then), or one that hit (the edge opens it once the answer is in hand: from arrival to answer, the hit's
+   * whole work — body, key, lookup).
+   */
+  open(l1aStartedAt: bigint, result: "miss" | "hit" = "miss"): Tracer.Span {
     if (this.span) return this.span
     const parent = parseTraceparent(this.traceparent)
     const span = spanOf(this.tracer, "gateway.request", parent, toNanos(this.arrived), "server")
     span.attribute("http.request.method", this.method)
     span.attribute("http.route", this.route)
     const lookup = spanOf(this.tracer, "l1a.lookup", span, l1aStartedAt, "internal")
-    lookup.attribute("isartor.l1a.result", "miss")
+    lookup.attribute("isartor.l1a.result", result)
     lookup.end(nowNanos(), Exit.void)
     this.span = span
     return span
@@ -282,11 +286,15 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     return series
   }
 
-  const record = (request: Request, route: string, response: Response, start: number, span?: Tracer.Span) => {
+  const record = (request: Request, route: string, response: Response, start: number, traced?: Traced) => {
     const seconds = (performance.now() - start) / 1000
     const answered = (response as Answered)[ANSWERED]
     const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
+    // Traced, an exact hit (answered without the pipeline opening a span) gets its span here, once it is answered.
+    const span = traced === undefined
+      ? undefined
+      : traced.span ?? (layer === "l1a" ? traced.open(toNanos(traced.arrived), "hit") : undefined)
     const series = seriesFor(route, request.method, response.status, finalLayer)
     series.http(1)
     series.duration(seconds)
@@ -395,9 +403,9 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
       : tracedAnswer(request, route, start, traced, response)
   }
   const tracedAnswer = (request: Request, route: string, start: number, traced: Traced, answered: Response) => {
-    record(request, route, answered, start, traced.span)
+    record(request, route, answered, start, traced)
     const response = traced.span && streamed(answered) ? endingWith(answered, traced.span) : answered
-    // An exact hit has no span of its own: it still names the caller's trace, when there is one.
+    // A response with no span (a refusal, `/healthz`) still names the caller's trace, when there is one.
     const traceId = traced.span?.traceId ?? parseTraceparent(traced.traceparent)?.traceId
     return traceId === undefined ? response : withTraceId(response, traceId)
   }

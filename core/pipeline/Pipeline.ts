@@ -215,8 +215,9 @@ export class Pipeline extends Context.Service<Pipeline, {
           : beyondSemantic(request, key)
 
       /**
-       * Traced, a request that misses L1a opens its `gateway.request` span (an exact hit never does: see
-       * RequestSpan), which learns whose request it is — a hash, never a key — and the later layers' spans hang under it.
+       * Traced, a request that misses L1a opens its `gateway.request` span (an exact hit's is opened by the HTTP
+       * edge once answered: see RequestSpan), which learns whose request it is — a hash, never a key — and the later
+       * layers' spans hang under it.
        */
       const underRequestSpan = (
         request: ChatRequest,

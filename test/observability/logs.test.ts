@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import { startGateway } from "../../core/Gateway.ts"
+import { type GatewayOptions, startGateway } from "../../core/Gateway.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
 import { freePort } from "./prometheus.ts"
@@ -14,7 +14,8 @@ after(() => upstream.close())
 /** A gateway whose every log line is kept, info and warnings alike; requests go straight to its fetch handler. */
 const withLogged = async (
   env: Record<string, string>,
-  run: (ask: (prompt: string) => Promise<Response>, lines: Array<string>) => Promise<void>
+  run: (ask: (prompt: string) => Promise<Response>, lines: Array<string>) => Promise<void>,
+  options: Pick<GatewayOptions, "embedded"> = {}
 ) => {
   const lines: Array<string> = []
   const gateway = await startGateway({
@@ -23,7 +24,8 @@ const withLogged = async (
   }, {
     log: { info: (line) => lines.push(line), warn: (line) => lines.push(line) },
     // Never connected: the Redis test gives a URL the gateway refuses before connecting.
-    redis: () => Promise.reject(new Error("no Redis in this test"))
+    redis: () => Promise.reject(new Error("no Redis in this test")),
+    ...options
   })
   const ask = (prompt: string) =>
     Promise.resolve(
@@ -58,10 +60,41 @@ describe("what the log says, as the operators' guide quotes it", () => {
         }
         assert.deepEqual(layers, ["200 l3", "200 l3", "200 l3"])
         const reports = lines.filter((line) =>
-          line.includes("Layer 2: failed to connect to SLM sidecar — falling through")
+          line.includes("Layer 2: Failed to connect to SLM sidecar — falling through")
         )
         assert.equal(reports.length, 1, lines.join("\n"))
         assert.match(reports[0]!, /^isartor: warning: /)
+      }
+    )
+  })
+
+  it("an embedded engine that fails: the guide's line, en dash and all, and the answer from L3", async () => {
+    let calls = 0
+    await withLogged(
+      upstreamEnv(upstream.url, {
+        ISARTOR__ENABLE_SLM_ROUTER: "true",
+        ISARTOR__LAYER2__INFERENCE_ENGINE: "embedded",
+        ISARTOR__EMBEDDED__MODEL_PATH: "/models/missing.gguf",
+        ISARTOR__CACHE_MODE: "exact"
+      }),
+      async (ask, lines) => {
+        const response = await ask("Write a tsconfig.json")
+        assert.equal(`${response.status} ${response.headers.get("x-isartor-layer")}`, "200 l3")
+        assert.ok(calls > 0, "the engine was asked")
+        const reports = lines.filter((line) =>
+          line.includes("Layer 2: Embedded classification failed \u2013 falling through")
+        )
+        assert.equal(reports.length, 1, lines.join("\n"))
+        assert.match(reports[0]!, /^isartor: warning: /)
+      },
+      {
+        embedded: async () => ({
+          name: "failing-engine",
+          chat: async () => {
+            calls++
+            throw new Error("GGUF model file not found")
+          }
+        })
       }
     )
   })

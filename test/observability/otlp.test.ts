@@ -10,6 +10,7 @@ import { otlpExporter } from "../../runtimes/telemetry.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
 import { type OtlpReceiver, type ReceivedSpan, startGrpcReceiver, startHttpReceiver } from "./otlpReceiver.ts"
+import { freePort } from "./prometheus.ts"
 
 const GATEWAY_KEY = "gw-otlp-secret-0123456789"
 const model = await loadUseLite()
@@ -160,19 +161,34 @@ describe("OTLP over gRPC", () => {
     noSecretIn(gateway.lines.join("\n"), "a log line")
   })
 
-  it("spans no exact hit, yet names the caller's trace on it", async () => {
+  it("spans an exact hit too, under the caller's trace: gateway.request and the l1a.lookup that hit", async () => {
     const hitTrace = "0af7651916cd43dd8448eb211c80319c"
-    await chat(gateway, "Asked twice, spanned once")
-    const hit = await chat(gateway, "Asked twice, spanned once", { traceparent: `00-${hitTrace}-b7ad6b7169203331-01` })
-    assert.equal(hit.headers.get("x-isartor-layer"), "l1a")
-    assert.equal(hit.headers.get("x-isartor-trace-id"), hitTrace)
-    // A miss after the hit: once its spans are in, the hit's would be too, had it any.
-    const later = (await chat(gateway, "A miss after the hit")).headers.get("x-isartor-trace-id")
-    await waitFor(
-      "the later miss's spans",
-      () => receiver.spans.find((span) => span.traceId === later && span.name === "gateway.request")
+    const callerSpan = "b7ad6b7169203331"
+    await chat(gateway, "Asked twice, spanned twice")
+    // Twice: the second hit is answered from a body already seen, without a parse (app.ts's first-level keys).
+    for (const _ of [1, 2]) {
+      const hit = await chat(gateway, "Asked twice, spanned twice", { traceparent: `00-${hitTrace}-${callerSpan}-01` })
+      assert.equal(hit.headers.get("x-isartor-layer"), "l1a")
+      assert.equal(hit.headers.get("x-isartor-trace-id"), hitTrace)
+    }
+    const spans = await waitFor("both hits' spans", () => {
+      const ofTrace = receiver.spans.filter((span) => span.traceId === hitTrace)
+      return ofTrace.filter((span) => span.name === "l1a.lookup").length === 2 ? ofTrace : undefined
+    })
+    const roots = spans.filter((span) => span.name === "gateway.request")
+    assert.equal(roots.length, 2)
+    for (const root of roots) {
+      assert.equal(root.parentSpanId, callerSpan)
+      assert.equal(root.attributes["isartor.final_layer"], "L1a_ExactCache")
+      assert.equal(root.attributes["http.response.status_code"], 200)
+      const lookup = spans.find((span) => span.name === "l1a.lookup" && span.parentSpanId === root.spanId)
+      assert.equal(lookup?.attributes["isartor.l1a.result"], "hit")
+    }
+    assert.deepEqual(
+      spans.map((span) => span.name).sort(),
+      ["gateway.request", "gateway.request", "l1a.lookup", "l1a.lookup"],
+      "nothing past L1a"
     )
-    assert.deepEqual(receiver.spans.filter((span) => span.traceId === hitTrace), [])
   })
 
   it("keeps a streamed answer's span open until its last event has gone out", async () => {
@@ -253,6 +269,72 @@ describe("OTLP over gRPC", () => {
     const warnings = gateway.lines.filter((line) => line.includes("OTLP export to"))
     assert.ok(warnings.length >= 1, "a warning says the export fails")
     assert.ok(warnings.length <= 2, `rate-limited, not one line per failed export: ${warnings.length}`)
+  })
+})
+
+describe("the troubleshooting guide's words, read back from the collector", () => {
+  let receiver: OtlpReceiver
+  before(async () => {
+    receiver = await startGrpcReceiver()
+  })
+  after(() => receiver.stop())
+
+  /** A traced gateway whose L2 sidecar is a loopback port nothing listens on. */
+  const withUnreachableSidecar = async (env: Record<string, string>, run: (gateway: Running) => Promise<void>) => {
+    const gateway = await startMonitored(upstreamEnv(upstream.url, {
+      ISARTOR__ENABLE_MONITORING: "true",
+      ISARTOR__OTEL_EXPORTER_ENDPOINT: receiver.url,
+      ISARTOR__ENABLE_SLM_ROUTER: "true",
+      ISARTOR__LAYER2__SIDECAR_URL: `http://127.0.0.1:${await freePort()}`,
+      ...env
+    }))
+    try {
+      await run(gateway)
+    } finally {
+      await gateway.close()
+    }
+  }
+  const spansOf = (traceId: string | null, names: ReadonlyArray<string>) =>
+    waitFor(`${names.join(", ")} of trace ${traceId}`, () => {
+      const ofTrace = receiver.spans.filter((span) => span.traceId === traceId)
+      return names.every((name) => ofTrace.some((span) => span.name === name)) ? ofTrace : undefined
+    })
+  const sidecarLine = "Layer 2: Failed to connect to SLM sidecar — falling through"
+
+  it("SLM sidecar unreachable: the guide's line, router.decision on l2.route, cosine_similarity on l1b.lookup", async () => {
+    await withUnreachableSidecar({ ISARTOR__LAYER2__CLASSIFIER: "embedding" }, async (gateway) => {
+      const response = await chat(gateway, "Generate a tsconfig.json for a Node 20 library")
+      assert.equal(response.status, 200)
+      assert.equal(response.headers.get("x-isartor-layer"), "l3", "the request still answered, by L3")
+      const spans = await spansOf(response.headers.get("x-isartor-trace-id"), ["l1b.lookup", "l2.route"])
+      const route = spans.find((span) => span.name === "l2.route")!.attributes
+      assert.equal(route["router.decision"], "TEMPLATE")
+      assert.equal(route["isartor.router.decision"], "TEMPLATE")
+      const lookup = spans.find((span) => span.name === "l1b.lookup")!.attributes
+      assert.equal(typeof lookup["cosine_similarity"], "number")
+      assert.ok(
+        gateway.lines.some((line) => line.startsWith("isartor: warning: ") && line.includes(sidecarLine)),
+        gateway.lines.join("\n")
+      )
+
+      // A paraphrase served by L1b: the score an operator compares with the threshold is on its span.
+      assert.equal((await chat(gateway, "How do I reset my router?")).headers.get("x-isartor-layer"), "l3")
+      const hit = await chat(gateway, "How can I reset my router?")
+      assert.equal(hit.headers.get("x-isartor-layer"), "l1b")
+      const hitSpans = await spansOf(hit.headers.get("x-isartor-trace-id"), ["l1b.lookup"])
+      const similarity = hitSpans.find((span) => span.name === "l1b.lookup")!.attributes["cosine_similarity"]
+      assert.ok(typeof similarity === "number" && similarity >= 0.85 && similarity <= 1, `cosine ${similarity}`)
+    })
+  })
+
+  it("with the sidecar down, the small-model classifier's requests are COMPLEX, as the guide says", async () => {
+    await withUnreachableSidecar({}, async (gateway) => {
+      const response = await chat(gateway, "Write a .gitignore for a Node project")
+      assert.equal(response.headers.get("x-isartor-layer"), "l3")
+      const spans = await spansOf(response.headers.get("x-isartor-trace-id"), ["l2.route"])
+      assert.equal(spans.find((span) => span.name === "l2.route")!.attributes["router.decision"], "COMPLEX")
+      assert.ok(gateway.lines.some((line) => line.includes(sidecarLine)), gateway.lines.join("\n"))
+    })
   })
 })
 
