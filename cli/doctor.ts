@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
 import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
+import { CA_BUNDLE_VARS, CONNECT_VARS, PROXY_SERVER_VARS, proxyCleanupLines } from "./connect/env.ts"
 import {
   type Check,
   check,
@@ -36,13 +37,12 @@ const HOST_SHAPES: ReadonlyArray<[RegExp, string]> = [
   [/(^|\.)googleapis\.com$/, "gemini"]
 ]
 
-const PROXY_VARS = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
-const CA_VARS = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+/** Single-underscore variables that are meant so: the command's own, connect's, and the model cache. */
+const NOT_SETTINGS = new Set([...COMMAND_VARS, ...CONNECT_VARS, "ISARTOR_HF_CACHE_DIR"])
 
 const checkEnvironment = (env: NodeJS.ProcessEnv, loaded: LoadedConfig | undefined): Array<Check> => {
   const singles = Object.keys(env).filter((name) =>
-    name.startsWith("ISARTOR_") && !name.startsWith("ISARTOR__") &&
-    ![...COMMAND_VARS, "ISARTOR_HF_CACHE_DIR"].includes(name)
+    name.startsWith("ISARTOR_") && !name.startsWith("ISARTOR__") && !NOT_SETTINGS.has(name)
   )
   const out = [
     singles.length === 0
@@ -167,13 +167,13 @@ const checkModel = async (
 }
 
 const checkProxies = (env: NodeJS.ProcessEnv): Check => {
-  const set = [...PROXY_VARS, ...CA_VARS].filter((name) => env[name])
+  const set = [...PROXY_SERVER_VARS, ...CA_BUNDLE_VARS].filter((name) => env[name])
   if (set.length === 0) return check("proxy variables", "ok", "none set")
   // The running isartor proxy is what they should point at; only a local proxy that is gone breaks other tools.
   const ours = liveness(stateDir(), "proxy")
   const ourPort = ours.kind === "running" ? new URL(ours.running.url).port : undefined
   const local = set.filter((name) =>
-    PROXY_VARS.includes(name) && /localhost|127\.0\.0\.1|\[::1\]/.test(env[name] ?? "") &&
+    PROXY_SERVER_VARS.includes(name) && /localhost|127\.0\.0\.1|\[::1\]/.test(env[name] ?? "") &&
     (ourPort === undefined || !new RegExp(`:${ourPort}(/|$)`).test(env[name] ?? ""))
   )
   return check(
@@ -182,9 +182,7 @@ const checkProxies = (env: NodeJS.ProcessEnv): Check => {
     `${set.map((name) => `${name}=${env[name]}`).join(", ")}${
       local.length > 0 ? " — a local proxy left behind by an earlier session breaks other tools once it is gone" : ""
     }`,
-    local.length > 0
-      ? "unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy; unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE"
-      : ""
+    local.length > 0 ? proxyCleanupLines().join("; ") : ""
   )
 }
 

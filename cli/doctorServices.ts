@@ -164,7 +164,7 @@ export const checkPort = async (loaded: LoadedConfig): Promise<Check> => {
   }
   return (await portIsFree(hostname, port))
     ? check("port", "ok", `${hostname}:${port} is free`)
-    : check("port", "fail", portTakenMessage(hostname, port), "")
+    : check("port", "fail", await portTakenMessage(hostname, port), "")
 }
 
 /**

@@ -2,9 +2,9 @@ import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { createServer } from "node:net"
 import { resolve } from "node:path"
 import { CONFIG_FILE_VAR, loadConfig, type LoadedConfig } from "../core/config/Config.ts"
+import { freePortAfter, portIsFree } from "../runtimes/ports.ts"
 import { commandLineOf } from "./state.ts"
 
 /**
@@ -55,14 +55,7 @@ export const withPort = async (env: Record<string, string | undefined>, port: nu
   return { env: next, loaded: await effectiveConfig(next) }
 }
 
-/** Whether a port can be listened on: tries it, and lets it go at once. */
-export const portIsFree = (hostname: string, port: number): Promise<boolean> =>
-  new Promise((resolvePromise) => {
-    if (port === 0) return resolvePromise(true)
-    const server = createServer()
-    server.once("error", () => resolvePromise(false))
-    server.listen({ host: hostname, port, exclusive: true }, () => server.close(() => resolvePromise(true)))
-  })
+export { portIsFree }
 
 /** Which process listens on a TCP port, when this machine can say: /proc on Linux, else `lsof`. */
 export const listenerOf = (port: number): { pid: number; command: string } | undefined => {
@@ -119,12 +112,17 @@ const readdirSafe = (path: string) => {
   }
 }
 
-/** The one line a taken port ends with: which port, who holds it when known, and the variable that moves it. */
-export const portTakenMessage = (hostname: string, port: number) => {
+/**
+ * The one line a taken port ends with: which port, who holds it when known, and the variable that moves it — to a
+ * port that is free now, when one of the next few is.
+ */
+export const portTakenMessage = async (hostname: string, port: number) => {
   const holder = listenerOf(port)
   const by = holder ? ` by pid ${holder.pid} (${holder.command.slice(0, 80)})` : ""
+  const next = await freePortAfter(hostname, port)
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname
   return `port ${port} on ${hostname} is already in use${by}; stop that process, or choose another port: ` +
-    `isartor up --port ${port + 1}, or ISARTOR__HOST_PORT=${hostname.includes(":") ? `[${hostname}]` : hostname}:${
-      port + 1
-    }`
+    (next === undefined
+      ? `isartor up --port <port>, or ISARTOR__HOST_PORT=${host}:<port>`
+      : `isartor up --port ${next}, or ISARTOR__HOST_PORT=${host}:${next} (free now)`)
 }

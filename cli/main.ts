@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
 import { VERSION } from "../core/version.ts"
+import { TOOL_SUMMARIES } from "./connect/tools.ts"
 import type { CommandHost } from "./host.ts"
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE, red } from "./output.ts"
 
@@ -114,16 +115,22 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
 
   root.command("connect")
     .description("point a coding tool at the gateway by editing its own settings (--disconnect undoes it exactly)")
-    .argument("[tool]", "claude, codex, env (shell exports), or status")
+    .argument("[tool]", "one of the tools below, or status")
     .option("--list", "which tools are connected, read from their own files")
     .option("--disconnect", "undo: put back what was there before")
     .option("--project", "claude: this project's .claude/settings.local.json instead of the user settings")
-    .option("--shell <shell>", "env: bash, zsh, fish or powershell (default: from $SHELL)")
+    .option("--shell <shell>", "env, copilot, antigravity: bash, zsh, fish or powershell (default: from $SHELL)")
     .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL, else the configured port)")
     .option("--key <key>", "the gateway key to give the tool (default: the gateway's configured key, if any)")
     .option("--json", "machine-readable output")
     .action(
       action(async (tool: string | undefined, options) => (await import("./connect/connect.ts")).connect(tool, options))
+    )
+    .addHelpText(
+      "after",
+      `\nTools:\n${
+        Object.entries(TOOL_SUMMARIES).map(([tool, summary]) => `  ${tool.padEnd(12)} ${summary}`).join("\n")
+      }`
     )
 
   root.command("proxy")

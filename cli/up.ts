@@ -42,7 +42,7 @@ const preflight = async (options: UpOptions, dir: string) => {
     throw new CliFailure(error.message)
   })
   const { hostname, port } = splitHostPort(loaded.config.host_port)
-  if (!(await portIsFree(hostname, port))) throw new CliFailure(portTakenMessage(hostname, port))
+  if (!(await portIsFree(hostname, port))) throw new CliFailure(await portTakenMessage(hostname, port))
   return { env, hostname, port }
 }
 

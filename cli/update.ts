@@ -4,6 +4,7 @@ import { chmodSync, copyFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { arch, platform } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { VERSION } from "../core/version.ts"
+import { PROXY_SERVER_VARS, proxyCleanupLines } from "./connect/env.ts"
 import type { CommandHost } from "./host.ts"
 import { CliFailure, green, printJson } from "./output.ts"
 
@@ -19,8 +20,6 @@ export interface UpdateOptions {
 const registryUrl = () => (process.env.ISARTOR_UPDATE_REGISTRY || "https://registry.npmjs.org").replace(/\/+$/, "")
 const releasesUrl = () =>
   (process.env.ISARTOR_UPDATE_RELEASES || "https://github.com/isartor-ai/isartor/releases/download").replace(/\/+$/, "")
-
-const PROXY_VARS = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
 
 /** Newer by numeric major.minor.patch; a pre-release is older than its release. */
 export const isNewer = (candidate: string, current: string) => {
@@ -40,13 +39,12 @@ export const isNewer = (candidate: string, current: string) => {
 const unreachable = (what: string, url: string, error: unknown) => {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause
   const reason = cause?.code ?? cause?.message ?? (error as Error).message
-  const proxies = PROXY_VARS.filter((name) => process.env[name])
+  const proxies = PROXY_SERVER_VARS.filter((name) => process.env[name])
   const hint = proxies.length > 0
     ? `\nThis shell still has proxy variables (${
       proxies.map((name) => `${name}=${process.env[name]}`).join(", ")
     }), perhaps from an earlier isartor connect session whose proxy is gone. Clear them:\n` +
-      "  unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy\n" +
-      "  unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE"
+      proxyCleanupLines().map((line) => `  ${line}`).join("\n")
     : "\nOffline? Check the network connection and try again."
   return new CliFailure(`cannot reach ${what} at ${url} (${reason}).${hint}`)
 }

@@ -11,6 +11,7 @@ import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
 import { loadUseLiteFastOnly } from "./embedding/useLiteStatic.ts"
+import { freePortAfter } from "./ports.ts"
 import { otlpExporter } from "./telemetry.ts"
 
 /** Reads a config file for the loader: `undefined` when it does not exist (node:fs works on all three runtimes). */
@@ -49,14 +50,18 @@ export const exitOnStartError = (error: unknown): never => {
 
 /**
  * A server that cannot listen ends start-up with one line: a taken port names itself and the variable that moves
- * it, instead of a stack trace. The gateway is released first, so its worker does not keep the process alive.
+ * it (to a port checked free on the same host), instead of a stack trace. The gateway is released first, so its
+ * worker does not keep the process alive.
  */
 export const exitOnListenError = async (error: unknown, gateway: Gateway): Promise<never> => {
   const { code, name } = error as { readonly code?: string; readonly name?: string }
   const host = gateway.hostname.includes(":") ? `[${gateway.hostname}]` : gateway.hostname
   if (code === "EADDRINUSE" || name === "AddrInUse") {
+    const next = await freePortAfter(gateway.hostname, gateway.port)
     console.error(
-      `isartor: port ${gateway.port} is already in use (${host}:${gateway.port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=${host}:<port>`
+      `isartor: port ${gateway.port} is already in use (${host}:${gateway.port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=${host}:${
+        next === undefined ? "<port>" : `${next} (free now)`
+      }`
     )
   } else if (code === "EACCES" || name === "PermissionDenied") {
     console.error(

@@ -6,7 +6,7 @@ import { tildify } from "./files.ts"
 import { type GatewayTarget, resolveGateway } from "./gateway.ts"
 import { connectFile, disconnectFile, parseOrRefuse } from "./settings.ts"
 import { status } from "./status.ts"
-import type { FileTool } from "./tools.ts"
+import { type FileTool, TOOLS } from "./tools.ts"
 
 export interface ConnectOptions {
   readonly list?: boolean
@@ -17,8 +17,6 @@ export interface ConnectOptions {
   readonly key?: string
   readonly json?: boolean
 }
-
-export const TOOLS = ["claude", "codex", "env", "copilot", "antigravity"] as const
 
 const fileTool = (tool: string, options: ConnectOptions): FileTool | undefined =>
   tool === "claude" ? claude(options.project === true) : tool === "codex" ? codex() : undefined

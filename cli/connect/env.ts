@@ -1,23 +1,38 @@
 import { usageError } from "../output.ts"
 import { CODEX_KEY_VAR } from "./codex.ts"
-import type { GatewayTarget } from "./gateway.ts"
+import { GATEWAY_URL_VAR, type GatewayTarget } from "./gateway.ts"
 
 export const SHELLS = ["bash", "zsh", "fish", "powershell"] as const
 export type Shell = (typeof SHELLS)[number]
 
-/** What the guide's FAQ unsets after a proxy session: the proxy, the CA bundles, the proxy tools' switches. */
-export const PROXY_VARS = [
-  "HTTPS_PROXY",
-  "HTTP_PROXY",
-  "ALL_PROXY",
-  "https_proxy",
-  "http_proxy",
-  "all_proxy",
-  "NODE_EXTRA_CA_CERTS",
-  "SSL_CERT_FILE",
-  "REQUESTS_CA_BUNDLE",
-  "ISARTOR_COPILOT_ENABLED",
-  "ISARTOR_ANTIGRAVITY_ENABLED"
+/** The switch each proxy tool's connect exports (`isartor connect copilot` prints `ISARTOR_COPILOT_ENABLED=1`). */
+export const PROXY_TOOL_SWITCHES = {
+  copilot: "ISARTOR_COPILOT_ENABLED",
+  antigravity: "ISARTOR_ANTIGRAVITY_ENABLED"
+} as const
+
+export const PROXY_SERVER_VARS = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
+export const CA_BUNDLE_VARS = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+
+/** What the guide's FAQ unsets after a proxy session, one `unset` line each: the proxy, the CA bundles, the switches. */
+export const PROXY_CLEANUP: ReadonlyArray<ReadonlyArray<string>> = [
+  PROXY_SERVER_VARS,
+  CA_BUNDLE_VARS,
+  Object.values(PROXY_TOOL_SWITCHES)
+]
+export const PROXY_VARS = PROXY_CLEANUP.flat()
+
+/** The FAQ's clean-up as a POSIX shell runs it, one line per group. */
+export const proxyCleanupLines = () => PROXY_CLEANUP.map((names) => `unset ${names.join(" ")}`)
+
+/**
+ * The single-underscore ISARTOR_ variables `isartor connect` reads or exports for client tools: not gateway settings,
+ * so never the one-underscore mistake.
+ */
+export const CONNECT_VARS: ReadonlyArray<string> = [
+  GATEWAY_URL_VAR,
+  CODEX_KEY_VAR,
+  ...Object.values(PROXY_TOOL_SWITCHES)
 ]
 
 /** The variables `connect env` sets for any OpenAI or Anthropic SDK. */

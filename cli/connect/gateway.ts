@@ -2,6 +2,9 @@ import { Redacted } from "effect"
 import { clientUrl, CliFailure } from "../output.ts"
 import { liveness, stateDir } from "../state.ts"
 
+/** Where the gateway is when none runs here and no --url is given (also read by isartor cache). */
+export const GATEWAY_URL_VAR = "ISARTOR_URL"
+
 export interface GatewayOptions {
   readonly url?: string
   readonly key?: string
@@ -13,7 +16,7 @@ export interface GatewayTarget {
   readonly url: string
   readonly key: string
   /** Where the URL came from, for the message. */
-  readonly source: "--url" | "running" | "ISARTOR_URL" | "configuration"
+  readonly source: "--url" | "running" | typeof GATEWAY_URL_VAR | "configuration"
   readonly running: boolean
 }
 
@@ -42,8 +45,9 @@ export const resolveGateway = async (options: GatewayOptions): Promise<GatewayTa
   const key = options.key ?? (loaded ? Redacted.value(loaded.config.gateway_api_key) : "")
   if (options.url !== undefined) return { url: normalise(options.url), key, source: "--url", running: false }
   if (running) return { url: normalise(running.url), key, source: "running", running: true }
-  if (process.env.ISARTOR_URL) {
-    return { url: normalise(process.env.ISARTOR_URL), key, source: "ISARTOR_URL", running: false }
+  const fromEnv = process.env[GATEWAY_URL_VAR]
+  if (fromEnv) {
+    return { url: normalise(fromEnv), key, source: GATEWAY_URL_VAR, running: false }
   }
   const { splitHostPort } = await import("../gatewayEnv.ts")
   const { hostname, port } = splitHostPort(loaded?.config.host_port ?? "0.0.0.0:8080")

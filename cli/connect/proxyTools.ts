@@ -1,6 +1,6 @@
 import { dim, green, printJson, yellow } from "../output.ts"
 import { stateDir } from "../state.ts"
-import { exportLine, parseShell, PROXY_VARS, unsetLine } from "./env.ts"
+import { exportLine, parseShell, PROXY_TOOL_SWITCHES, PROXY_VARS, unsetLine } from "./env.ts"
 import { readSettingsFile, tildify } from "./files.ts"
 import { connectFile, disconnectFile } from "./settings.ts"
 import type { FileTool } from "./tools.ts"
@@ -42,7 +42,7 @@ export const connectProxyTool = async (id: "copilot" | "antigravity", options: P
   const shell = parseShell(options.shell)
   const target = await proxyTarget()
   const tool = vscodeTool(id, target.url)
-  const switchVar = id === "copilot" ? "ISARTOR_COPILOT_ENABLED" : "ISARTOR_ANTIGRAVITY_ENABLED"
+  const switchVar = PROXY_TOOL_SWITCHES[id]
   const say = (line: string) => console.error(line)
   if (options.disconnect) {
     const result = disconnectFile(tool.id, tool.format, tool.file)

@@ -1,6 +1,16 @@
 import type { GatewayTarget } from "./gateway.ts"
 import type { Setting, SettingsFormat } from "./settings.ts"
 
+/** Every tool `isartor connect` knows, with what its help says of each (`cli/main.ts` lists them). */
+export const TOOL_SUMMARIES = {
+  claude: "Claude Code (~/.claude/settings.json; --project: .claude/settings.local.json)",
+  codex: "Codex CLI (~/.codex/config.toml)",
+  env: "shell exports for any OpenAI or Anthropic SDK",
+  copilot: "GitHub Copilot in VS Code (through isartor proxy)",
+  antigravity: "Antigravity (through isartor proxy)"
+} as const
+export const TOOLS = Object.keys(TOOL_SUMMARIES) as ReadonlyArray<keyof typeof TOOL_SUMMARIES>
+
 /** A tool connected by editing one of its own settings files. */
 export interface FileTool {
   readonly id: string

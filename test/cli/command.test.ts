@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
+import { portIsFree } from "../../runtimes/ports.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import { projectRoot, runtimeCommand } from "../support/processes.ts"
@@ -12,6 +13,23 @@ import { alive, chat, run, userEnv } from "./run.ts"
 
 const packageVersion = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string })
   .version
+
+/** Two neighbouring loopback ports held by this process: a port taken, and the one after it taken too. */
+const takeTwoPorts = async (): Promise<{ port: number; blockers: Array<Server> }> => {
+  const listen = (port: number) =>
+    new Promise<Server | undefined>((resolve) => {
+      const server = createServer()
+      server.once("error", () => resolve(undefined))
+      server.listen(port, "127.0.0.1", () => resolve(server))
+    })
+  for (;;) {
+    const first = (await listen(0))!
+    const port = (first.address() as { port: number }).port
+    const second = port < 65535 ? await listen(port + 1) : undefined
+    if (second) return { port, blockers: [first, second] }
+    first.close()
+  }
+}
 
 let upstream: FakeOpenAI
 before(async () => {
@@ -34,6 +52,11 @@ describe("isartor: arguments, help and exit codes", () => {
       const upHelp = await run(["up", "--help"], user.env)
       assert.equal(upHelp.code, 0)
       assert.match(upHelp.stdout, /--detach/)
+      const connectHelp = await run(["connect", "--help"], user.env)
+      assert.equal(connectHelp.code, 0)
+      for (const tool of ["claude", "codex", "env", "copilot", "antigravity"]) {
+        assert.match(connectHelp.stdout, new RegExp(`\\n  ${tool} +\\S`), tool)
+      }
     } finally {
       user.cleanup()
     }
@@ -211,31 +234,33 @@ describe("isartor up --detach / status / stop", () => {
     }
   })
 
-  it("refuses a port that is taken with one line naming the port, the process and ISARTOR__HOST_PORT", async () => {
+  it("refuses a port that is taken with one line naming the port, the process and ISARTOR__HOST_PORT at a free port", async () => {
     const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
-    const blocker: Server = createServer()
-    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
-    const port = (blocker.address() as { port: number }).port
+    const { port, blockers } = await takeTwoPorts()
     try {
       const refused = await run(["up", "--detach"], { ...user.env, ISARTOR__HOST_PORT: `127.0.0.1:${port}` })
       assert.equal(refused.code, 1)
       const lines = refused.stderr.trim().split("\n")
       assert.equal(lines.length, 1, refused.stderr)
       assert.match(lines[0]!, new RegExp(`port ${port} .*already in use`))
-      assert.match(lines[0]!, /ISARTOR__HOST_PORT=127\.0\.0\.1:/)
       if (existsSync("/proc/net/tcp")) assert.match(lines[0]!, new RegExp(`by pid ${process.pid} `))
+      const suggested = Number(
+        /isartor up --port (\d+), or ISARTOR__HOST_PORT=127\.0\.0\.1:(\d+) /.exec(lines[0]!)?.[2]
+      )
+      assert.match(lines[0]!, new RegExp(`--port ${suggested},`))
+      // The next port is taken too: the suggestion is one the command found free.
+      assert.ok(suggested > port + 1, lines[0])
+      assert.equal(await portIsFree("127.0.0.1", suggested), true)
       assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), false)
     } finally {
-      blocker.close()
+      for (const blocker of blockers) blocker.close()
       user.cleanup()
     }
   })
 
-  for (const runtime of ["node", "bun"] as const) {
-    it(`the gateway itself (npm run start:${runtime}) on a taken port: one line naming it and ISARTOR__HOST_PORT, exit 1`, async () => {
-      const blocker: Server = createServer()
-      await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
-      const port = (blocker.address() as { port: number }).port
+  for (const runtime of ["node", "bun", "deno"] as const) {
+    it(`the gateway itself (npm run start:${runtime}) on a taken port: one line naming it and ISARTOR__HOST_PORT at a free port, exit 1`, async () => {
+      const { port, blockers } = await takeTwoPorts()
       const user = userEnv(
         upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__HOST_PORT: `127.0.0.1:${port}` })
       )
@@ -247,11 +272,18 @@ describe("isartor up --detach / status / stop", () => {
           cwd: projectRoot
         })
         assert.equal(result.code, 1)
-        assert.deepEqual(result.stderr.trim().split("\n"), [
-          `isartor: port ${port} is already in use (127.0.0.1:${port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=127.0.0.1:<port>`
-        ])
+        const lines = result.stderr.trim().split("\n")
+        assert.equal(lines.length, 1, result.stderr)
+        const suggested = Number(/ISARTOR__HOST_PORT=127\.0\.0\.1:(\d+) \(free now\)$/.exec(lines[0]!)?.[1])
+        assert.equal(
+          lines[0],
+          `isartor: port ${port} is already in use (127.0.0.1:${port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=127.0.0.1:${suggested} (free now)`
+        )
+        // The next port is taken too: the suggestion is one the gateway found free.
+        assert.ok(suggested > port + 1, lines[0])
+        assert.equal(await portIsFree("127.0.0.1", suggested), true)
       } finally {
-        blocker.close()
+        for (const blocker of blockers) blocker.close()
         user.cleanup()
       }
     })

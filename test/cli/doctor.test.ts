@@ -55,7 +55,43 @@ describe("isartor doctor", () => {
       assert.match(result.stdout, /FAIL {2}upstream reachable: .*ECONNREFUSED/)
       assert.match(result.stdout, /FAIL {2}embedding model: \/nonexistent\/model does not load/)
       assert.match(result.stdout, /warn {2}proxy variables: HTTPS_PROXY=http:\/\/localhost:8081/)
-      assert.match(result.stdout, /fix: unset HTTPS_PROXY HTTP_PROXY ALL_PROXY/)
+      assert.match(
+        result.stdout,
+        /fix: unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy; unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE; unset ISARTOR_COPILOT_ENABLED ISARTOR_ANTIGRAVITY_ENABLED\n/
+      )
+    } finally {
+      user.cleanup()
+    }
+  })
+
+  it("takes the variables isartor connect exports and reads for its own, and still names a real one-underscore mistake", async () => {
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__HOST_PORT: "127.0.0.1:0" }))
+    const prefixCheck = async (env: Record<string, string>) =>
+      (JSON.parse((await run(["doctor", "--json"], env)).stdout) as {
+        checks: Array<{ name: string; verdict: string; detail: string }>
+      }).checks.find((check) => check.name === "variable prefix")
+    try {
+      // What connect prints for eval, as a user's shell would hold it afterwards.
+      const exported: Record<string, string> = {}
+      for (const args of [["connect", "copilot"], ["connect", "antigravity"], ["connect", "env", "--key", "gw-key"]]) {
+        const printed = await run(args, user.env)
+        assert.equal(printed.code, 0, printed.stderr)
+        for (const [, name, value] of printed.stdout.matchAll(/^export (ISARTOR_\w+)='([^']*)'$/gm)) {
+          exported[name!] = value!
+        }
+      }
+      assert.deepEqual(Object.keys(exported).sort(), [
+        "ISARTOR_ANTIGRAVITY_ENABLED",
+        "ISARTOR_API_KEY",
+        "ISARTOR_COPILOT_ENABLED"
+      ])
+      // ISARTOR_URL: where connect and cache look for a gateway.
+      const connected = { ...user.env, ...exported, ISARTOR_URL: "http://127.0.0.1:8080" }
+      const clean = await prefixCheck(connected)
+      assert.equal(clean?.verdict, "ok", clean?.detail)
+      const mistaken = await prefixCheck({ ...connected, ISARTOR_CACHE_MODE: "semantic" })
+      assert.equal(mistaken?.verdict, "fail")
+      assert.equal(mistaken?.detail, "ignored (one underscore): ISARTOR_CACHE_MODE")
     } finally {
       user.cleanup()
     }

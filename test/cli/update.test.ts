@@ -131,7 +131,11 @@ describe("isartor update", () => {
       const stale = await run(["update"], proxied.env)
       assert.equal(stale.code, 1)
       assert.match(stale.stderr, /HTTPS_PROXY=http:\/\/localhost:8081/)
-      assert.match(stale.stderr, /unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy/)
+      // The FAQ's three lines, the proxy tools' switches included.
+      assert.match(
+        stale.stderr,
+        /\n {2}unset HTTPS_PROXY HTTP_PROXY ALL_PROXY https_proxy http_proxy all_proxy\n {2}unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE REQUESTS_CA_BUNDLE\n {2}unset ISARTOR_COPILOT_ENABLED ISARTOR_ANTIGRAVITY_ENABLED/
+      )
     } finally {
       offline.cleanup()
       proxied.cleanup()
