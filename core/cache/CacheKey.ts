@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { stringify } from "safe-stable-stringify"
 import xxhash from "xxhash-wasm"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { answerHeadersOfRequest, type ChatRequest } from "../domain/ChatRequest.ts"
 
 /** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
 export const KEY_VERSION = 1
@@ -27,19 +27,12 @@ export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & {
 }
 
 /**
- * The fields that can change an answer. An Anthropic request goes upstream as the client sent it, so its own body
- * is what counts (thinking, tools, `cache_control`), with the betas it asked for; never how the answer is delivered
- * (`stream`, `stream_options`) nor who asked for the provider's records (`metadata`: Claude Code's holds a session id).
+ * The body fields that can change an answer. An Anthropic request goes upstream as the client sent it, so its own
+ * body is what counts (thinking, tools, `cache_control`); never how the answer is delivered (`stream`,
+ * `stream_options`) nor who asked for the provider's records (`metadata`: Claude Code's holds a session id).
  */
-const keyFields = (request: KeyedRequest): Record<string, unknown> => {
-  const source = request.source
-  if (source?.format === "anthropic") {
-    const beta = source.headers["anthropic-beta"]
-    const fields = withoutDelivery(source.body)
-    return beta === undefined ? fields : { ...fields, "anthropic-beta": beta }
-  }
-  return withoutDelivery(request.body)
-}
+const keyFields = (request: KeyedRequest): Record<string, unknown> =>
+  withoutDelivery(request.source?.format === "anthropic" ? request.source.body : request.body)
 
 /**
  * A body without the fields that say how to deliver or file an answer, never what it says: streaming, and the
@@ -78,11 +71,15 @@ export class CacheKey extends Context.Service<CacheKey, {
         // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
         // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
         exactKey: (request) => {
+          // The headers that change an answer (ANSWER_HEADERS) beside the body, never in it: a body field of the same
+          // name is not the header. Absent, the material is what it always was, and so are the keys.
+          const headers = answerHeadersOfRequest(request)
           const material = stringify({
             v: KEY_VERSION,
             family: request.family,
             tenant: request.tenant,
-            body: keyFields(request)
+            body: keyFields(request),
+            ...(headers === undefined ? {} : { headers })
           })!
           const bytes = encoder.encode(material)
           return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }

@@ -22,6 +22,49 @@ export interface SourceRequest {
 }
 
 /**
+ * The request headers that change an answer, by the client API that sends them: an upstream of that API receives
+ * them as sent (a beta turns on a feature, a version picks the API's behaviour). The one list both cache keys read —
+ * L1a's key and L1b's scope — so the same question under another beta or version is never served the other's answer.
+ * OpenAI's `openai-organization` / `openai-project` pick who is billed, not what is said: not listed.
+ */
+export const ANSWER_HEADERS: { readonly [F in EndpointFamily]?: ReadonlyArray<string> } = {
+  anthropic: ["anthropic-beta", "anthropic-version"]
+}
+
+/** The answer-changing headers a request sent, name → value; `undefined` when it sent none. */
+const answerHeadersOf = (
+  family: EndpointFamily,
+  headerOf: (name: string) => string | null | undefined
+): Readonly<Record<string, string>> | undefined => {
+  let found: Record<string, string> | undefined
+  for (const name of ANSWER_HEADERS[family] ?? []) {
+    const value = headerOf(name)
+    if (value !== null && value !== undefined) (found ??= {})[name] = value
+  }
+  return found
+}
+
+/**
+ * The same headers as one string, for a scope read on every exact hit (no object built): values in the list's order,
+ * each ended by NUL, which no header value holds; an absent one is `\u0001`.
+ */
+export const answerHeaderScope = (family: EndpointFamily, headers: { get(name: string): string | null }): string => {
+  const names = ANSWER_HEADERS[family]
+  if (names === undefined) return ""
+  let scope = ""
+  for (const name of names) scope += `${headers.get(name) ?? "\u0001"}\u0000`
+  return scope
+}
+
+/** What a decoded request sent of them: those of the client's own API, kept on its source. */
+export const answerHeadersOfRequest = (
+  request: Pick<ChatRequest, "source">
+): Readonly<Record<string, string>> | undefined => {
+  const source = request.source
+  return source === undefined ? undefined : answerHeadersOf(source.format, (name) => source.headers[name])
+}
+
+/**
  * One request on its way through the pipeline. `body` is the OpenAI Chat Completions body sent upstream, exactly
  * as the client wrote it (model filled in when absent); the cache flags come from `Cache-Control`.
  */

@@ -5,6 +5,7 @@ import type { CacheAdmin } from "../cache/CacheAdmin.ts"
 import { makeFirstLevelKeys } from "../cache/exact/FirstLevelKeys.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
+  answerHeaderScope,
   type EndpointFamily,
   fromAnthropicBody,
   fromNativeBody,
@@ -141,9 +142,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const context = requestContext(http, similarityThreshold)
     const refused = refusal(family, context)
     if (refused) return refused
-    // What enters the key besides the body: the family, the caller, and (Anthropic) the betas asked for.
-    const beta = family === "anthropic" ? http.headers.get("anthropic-beta") ?? undefined : undefined
-    const scope = `${family}\u0000${context.tenant}\u0000${beta === undefined ? "\u0001" : beta}`
+    // What enters the key besides the body: the family, the caller, and the headers that change an answer.
+    const scope = `${family}\u0000${context.tenant}\u0000${answerHeaderScope(family, http.headers)}`
     // A body seen before: its key without a parse, and an exact hit without an effect run.
     const known = context.cacheRead ? firstLevelKeys.get(scope, body) : undefined
     if (known !== undefined) {

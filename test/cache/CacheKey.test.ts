@@ -98,3 +98,46 @@ describe("exact-cache key", () => {
     assert.notEqual(tag, keys.hashSecret("sk-very-secret-kez"))
   })
 })
+
+describe("the headers that change an answer, in the exact key", () => {
+  const anthropicBody = { model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "Hi" }] }
+  const anthropic = (headers: Record<string, string>, body: Record<string, unknown> = anthropicBody) =>
+    request(body, {
+      family: "anthropic",
+      tenant: "t|",
+      source: { format: "anthropic", text: JSON.stringify(body), body, headers }
+    })
+  const openai = (headers: Record<string, string>) => {
+    const body = { model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }
+    return request(body, { tenant: "t|", source: { format: "openai", text: JSON.stringify(body), body, headers } })
+  }
+
+  it("keeps the key a request without them always had", () => {
+    // Pinned: entries already stored (in Redis, say) still answer after the header set was introduced.
+    assert.equal(keys.exactKey(openai({})).key, "2d9902242e58cfee")
+    assert.equal(keys.exactKey(anthropic({})).key, "2a9d1bc2d6df55cc")
+    assert.equal(keys.exactKey(anthropic({ "openai-project": "proj_1" })).key, "2a9d1bc2d6df55cc")
+    // Anthropic's headers sent to an OpenAI route reach no Anthropic upstream as sent: they change nothing.
+    assert.equal(keys.exactKey(openai({ "anthropic-beta": "b", "anthropic-version": "v" })).key, "2d9902242e58cfee")
+  })
+
+  it("differs by anthropic-beta and by anthropic-version", () => {
+    const seen = new Set([
+      keys.exactKey(anthropic({})).key,
+      keys.exactKey(anthropic({ "anthropic-beta": "context-management-2025-06-27" })).key,
+      keys.exactKey(anthropic({ "anthropic-beta": "prompt-caching-2024-07-31" })).key,
+      keys.exactKey(anthropic({ "anthropic-version": "2023-06-01" })).key,
+      keys.exactKey(anthropic({ "anthropic-version": "2023-01-01" })).key,
+      keys.exactKey(anthropic({ "anthropic-version": "2023-06-01", "anthropic-beta": "prompt-caching-2024-07-31" })).key
+    ])
+    assert.equal(seen.size, 6)
+  })
+
+  it("never takes a body field of the same name for the header", () => {
+    const withField = { ...anthropicBody, "anthropic-beta": "prompt-caching-2024-07-31" }
+    assert.notEqual(
+      keys.exactKey(anthropic({}, withField)).key,
+      keys.exactKey(anthropic({ "anthropic-beta": "prompt-caching-2024-07-31" })).key
+    )
+  })
+})

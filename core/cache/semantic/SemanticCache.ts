@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { LRUCache } from "lru-cache"
 import { AppConfig } from "../../config/Config.ts"
-import type { ChatRequest } from "../../domain/ChatRequest.ts"
+import { answerHeadersOfRequest, type ChatRequest } from "../../domain/ChatRequest.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
 import { plainTextOf, usesTools } from "../../domain/messages.ts"
 import { Embedder, type EmbedderStatus } from "../../embedding/Embedder.ts"
@@ -41,8 +41,8 @@ export const CANDIDATES = 16
 
 /**
  * What L1b needs of a request: the last user message (what is embedded) and the scope that must match exactly
- * before similarity is considered — tenant, endpoint family, model, system prompt, earlier turns and every other
- * generation parameter. A request with tools, or whose last message is not plain user text, is not eligible.
+ * before similarity is considered — tenant, endpoint family, model, system prompt, earlier turns, every other
+ * generation parameter and the headers that change an answer (`ANSWER_HEADERS`). A request with tools, or whose last message is not plain user text, is not eligible.
  */
 export const semanticView = (
   request: ChatRequest,
@@ -58,12 +58,11 @@ export const semanticView = (
   if (text.length > MAX_VERIFIED_CHARS) return `the last message is longer than ${MAX_VERIFIED_CHARS} characters`
   const system = request.messages.filter((m) => m.role === "system" || m.role === "developer")
   const earlier = request.messages.slice(0, -1).filter((m) => m.role !== "system" && m.role !== "developer")
-  return {
-    text,
-    scope: [request.tenant, request.family, request.model, digest(system), digest(earlier), digest(parameters)].join(
-      "|"
-    )
-  }
+  const scope = [request.tenant, request.family, request.model, digest(system), digest(earlier), digest(parameters)]
+  // The headers that change an answer, as in the exact key; none sent, the scope is what it always was.
+  const headers = answerHeadersOfRequest(request)
+  if (headers !== undefined) scope.push(digest(headers))
+  return { text, scope: scope.join("|") }
 }
 
 /** Built once: a miss is the common outcome, and an error built per miss costs it a stack trace. */
