@@ -295,10 +295,18 @@ const acquireRedis = (config: AppConfigShape, options: GatewayOptions) =>
     const open = () => connect(config.redis_url)
     const connection = yield* acquire("cannot connect to Redis", open, (redis) => redis.close())
     // Redis down at start-up is not fatal: the caches fall through until it comes back.
-    const reachable = yield* Effect.promise(() => connection.commands.get("isartor:ping").then(() => true, () => false))
-    if (!reachable) {
+    const problem = yield* Effect.promise(() =>
+      connection.commands.get("isartor:ping").then(() => undefined, (error: unknown) => messageOf(error))
+    )
+    if (problem !== undefined) {
+      // A refused password is not an outage: it lasts until the URL is fixed.
+      const refused = /^(WRONGPASS|NOAUTH)\b/.test(problem)
       yield* Effect.logWarning(
-        `Redis at ${redactUrl(config.redis_url)} is unreachable; the caches fall through until it answers`
+        `Redis at ${redactUrl(config.redis_url)} ${
+          refused
+            ? `refused authentication (${problem}); set the right password in ISARTOR__REDIS_URL (redis://user:password@host:6379); the caches fall through until Redis accepts it`
+            : "is unreachable; the caches fall through until it answers"
+        }`
       )
     }
     return connection

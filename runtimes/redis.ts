@@ -105,6 +105,32 @@ const clusterCommands = (cluster: Cluster): RedisCommands => {
   }
 }
 
+/**
+ * Why Redis refuses the URL's credentials, from its reply to the connection's handshake: a wrong user or password
+ * (WRONGPASS), or none where one is required (NOAUTH). Worded here once, without the password.
+ */
+const refusalOf = (error: unknown): string | undefined => {
+  const reply = error instanceof Error ? error.message : ""
+  if (reply.startsWith("WRONGPASS")) return "WRONGPASS: the user name or password is wrong"
+  if (reply.startsWith("NOAUTH")) return "NOAUTH: Redis requires a password, and none was given"
+  return undefined
+}
+
+/** While Redis refuses the credentials, every command fails at once saying so (not as "the client is offline"). */
+const refusingCommands = (refusal: string, standalone: RedisCommands): RedisCommands => {
+  const refuse = () => Promise.reject(new Error(refusal))
+  return {
+    get: refuse,
+    setWithTtl: refuse,
+    exists: refuse,
+    del: refuse,
+    countKeys: refuse,
+    entries: refuse,
+    publish: refuse,
+    subscribe: standalone.subscribe
+  }
+}
+
 const isCluster = async (client: Client) => /cluster_enabled:1/.test(await client.info("cluster"))
 
 /**
@@ -116,15 +142,23 @@ const isCluster = async (client: Client) => /cluster_enabled:1/.test(await clien
 export const connectRedis = async (url: string): Promise<RedisConnection> => {
   const seeds = url.split(",").map((seed) => seed.trim()).filter((seed) => seed.length > 0)
   const client = newClient(seeds[0]!)
-  // Socket errors surface as failed commands; the 'error' event must have a listener or the process dies.
-  client.on("error", ignore)
   let subscriber: Client | undefined
   let cluster: Cluster | undefined
   let closed = false
   const subscriptions = new Set<{ channel: string; listener: (message: string) => void; unsubscribe: () => void }>()
-  let current = standaloneCommands(client, () => {
+  const standalone = standaloneCommands(client, () => {
     subscriber ??= client.duplicate().on("error", ignore)
     return subscriber
+  })
+  let current = standalone
+  // Socket errors surface as failed commands (the 'error' event must have a listener or the process dies); a refused
+  // password is said as such until a handshake succeeds.
+  client.on("error", (error: unknown) => {
+    const refusal = refusalOf(error)
+    if (refusal !== undefined && !cluster) current = refusingCommands(refusal, standalone)
+  })
+  client.on("ready", () => {
+    if (!cluster) current = standalone
   })
 
   const switchToCluster = async () => {
