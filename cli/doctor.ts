@@ -161,7 +161,7 @@ const checkModel = async (
       "embedding model",
       "fail",
       `${config.embedding_model_path || config.embedding_model} does not load: ${(error as Error).message}`,
-      "point ISARTOR__EMBEDDING_MODEL_PATH at a transformers.js model directory (config.json, tokenizer.json, onnx/model.onnx), set ISARTOR_HF_CACHE_DIR (or HF_HOME) to where the model is cached, or use the default use-lite"
+      "point ISARTOR__EMBEDDING_MODEL_PATH at a transformers.js model directory (config.json, tokenizer.json, onnx/model.onnx), set ISARTOR_HF_CACHE_DIR (or HF_HOME; default ~/.cache/huggingface) to where the model is cached, or use the default use-lite"
     )
   }
 }

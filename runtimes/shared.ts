@@ -10,6 +10,7 @@ import {
 import { loadEmbeddedEngine } from "./embedded/llama.ts"
 import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
+import { modelCache } from "./embedding/transformers.ts"
 import { loadUseLiteFastOnly } from "./embedding/useLiteStatic.ts"
 import { freePortAfter } from "./ports.ts"
 import { otlpExporter } from "./telemetry.ts"
@@ -85,11 +86,6 @@ export const semanticBackends = (env: Record<string, string | undefined>, worker
     // USE-lite's fast stage alone when nothing needs the model: loaded in milliseconds, no worker thread.
     choice.fastOnly && choice.model === "use-lite" && choice.modelPath === ""
       ? loadUseLiteFastOnly()
-      : loadEmbedderInWorker(workerEntry, {
-        ...choice,
-        ...(env.ISARTOR_HF_CACHE_DIR
-          ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
-          : { cacheDir: env.HF_HOME ?? "", cacheVariable: "HF_HOME" })
-      }),
+      : loadEmbedderInWorker(workerEntry, { ...choice, ...modelCache(env) }),
   loadHnswlib
 })

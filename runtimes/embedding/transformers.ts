@@ -1,4 +1,5 @@
 import { access, constants, mkdir, readFile } from "node:fs/promises"
+import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
@@ -14,11 +15,37 @@ export interface TransformersChoice {
   readonly model: string
   /** ISARTOR__EMBEDDING_MODEL_PATH: the directory holding the model's files; empty when unset. */
   readonly modelPath: string
-  /** ISARTOR_HF_CACHE_DIR, else HF_HOME: where models are looked for and downloaded to; empty when unset. */
+  /**
+   * ISARTOR_HF_CACHE_DIR, else HF_HOME, else ~/.cache/huggingface (see `modelCache`): where models are looked for and
+   * downloaded to; empty: no cache, so nothing is downloaded.
+   */
   readonly cacheDir: string
-  /** Which of the two variables `cacheDir` came from, for messages. */
+  /** Where `cacheDir` came from, for messages: the variable, or that it is the default. */
   readonly cacheVariable?: string
+  /** The Hugging Face hub missing models download from (HF_ENDPOINT); empty: never download (HF_HUB_OFFLINE). */
+  readonly hub?: string
 }
+
+export const DEFAULT_HUB = "https://huggingface.co"
+
+/**
+ * Where transformers.js models are cached, as the guide says: ISARTOR_HF_CACHE_DIR, else HF_HOME, else
+ * ~/.cache/huggingface; and the hub they download from, as the Hugging Face tools read it (HF_ENDPOINT,
+ * HF_HUB_OFFLINE=1 for none).
+ */
+export const modelCache = (
+  env: Record<string, string | undefined>
+): Pick<TransformersChoice, "cacheDir" | "cacheVariable" | "hub"> => ({
+  ...(env.ISARTOR_HF_CACHE_DIR
+    ? { cacheDir: env.ISARTOR_HF_CACHE_DIR, cacheVariable: "ISARTOR_HF_CACHE_DIR" }
+    : env.HF_HOME
+    ? { cacheDir: env.HF_HOME, cacheVariable: "HF_HOME" }
+    : {
+      cacheDir: join(env.HOME || env.USERPROFILE || homedir(), ".cache", "huggingface"),
+      cacheVariable: "the default: neither ISARTOR_HF_CACHE_DIR nor HF_HOME is set"
+    }),
+  hub: /^(1|true|yes|on)$/i.test(env.HF_HUB_OFFLINE ?? "") ? "" : (env.HF_ENDPOINT || DEFAULT_HUB).replace(/\/+$/, "")
+})
 
 const exists = (path: string) => access(path, constants.R_OK).then(() => true, () => false)
 
@@ -58,11 +85,43 @@ const locate = async (
     () => false
   )
   if (!writable) {
+    const deno = "Deno" in globalThis ? " (Deno also needs --allow-write for it)" : ""
     return `the model cache ${cacheDir} (${
       choice.cacheVariable ?? "ISARTOR_HF_CACHE_DIR"
-    }) cannot be created or written`
+    }) cannot be created or written, and ${choice.model} is not in it: set HF_HOME (or ISARTOR_HF_CACHE_DIR) to a writable path${deno}, e.g. /tmp/huggingface, copy ${known.repository}'s files to ${
+      join(cacheDir, known.repository)
+    }, or set ISARTOR__EMBEDDING_MODEL_PATH to a directory holding them`
+  }
+  if (choice.hub === "") {
+    return `${notCached(choice.model, cacheDir, choice.cacheVariable)}, and downloads are off (HF_HUB_OFFLINE): ${
+      howToProvide(known.repository, cacheDir)
+    }`
   }
   return { repository: known.repository, cacheDir }
+}
+
+const notCached = (model: string, cacheDir: string, variable = "ISARTOR_HF_CACHE_DIR") =>
+  `${model} is not in the model cache ${cacheDir} (${variable})`
+
+const howToProvide = (repository: string, cacheDir: string) =>
+  `run once with access to the hub (it downloads to ${cacheDir}), copy ${repository}'s config.json, tokenizer.json and onnx/model.onnx to ${
+    join(cacheDir, repository)
+  }, or set ISARTOR__EMBEDDING_MODEL_PATH to a directory holding them`
+
+/** Why the hub cannot be reached, or `undefined` when it answers at all (any HTTP status). */
+const hubProblem = async (hub: string): Promise<string | undefined> => {
+  try {
+    const response = await fetch(`${hub}/`, { method: "HEAD", redirect: "manual", signal: AbortSignal.timeout(5000) })
+    await response.body?.cancel()
+    return undefined
+  } catch (error) {
+    const { cause, code, message } = error as {
+      cause?: { code?: string; message?: string }
+      code?: string
+      message?: string
+    }
+    return cause?.code ?? code ?? cause?.message ?? message ?? String(error)
+  }
 }
 
 /** The pooling a sentence-transformers directory prescribes (1_Pooling/config.json), else the known model's, else mean. */
@@ -142,6 +201,7 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
   } else {
     env.cacheDir = place.cacheDir
     env.localModelPath = `${place.cacheDir}/`
+    env.remoteHost = `${choice.hub ?? DEFAULT_HUB}/`
   }
   const id = local ? place.directory.slice(dirname(place.directory).length + 1) : place.repository
   const where = local ? `${place.directory} (${place.variable})` : `${place.repository}, cached in ${place.cacheDir}`
@@ -150,7 +210,15 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
     dtype: "fp32",
     device: "auto",
     session_options: { executionProviders: ["wasm"] }
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
+    const unreachable = local ? undefined : await hubProblem(choice.hub ?? DEFAULT_HUB)
+    if (!local && unreachable !== undefined) {
+      throw new Error(
+        `${notCached(choice.model, place.cacheDir, choice.cacheVariable)}, and the hub at ${
+          choice.hub ?? DEFAULT_HUB
+        } could not be reached to download it (${unreachable}): ${howToProvide(place.repository, place.cacheDir)}`
+      )
+    }
     throw new Error(
       `cannot load the embedding model from ${where}: ${error instanceof Error ? error.message : String(error)}`
     )
