@@ -7,7 +7,10 @@ const gateway = await startGateway({ env: process.env, readTextFile }, {
   ...gatewayServices(process.env),
   runtime: `bun ${Bun.version}`,
   // Bun's Response copies a Headers faster than it reads an object (core/http/render.ts).
-  shareResponseHeaders: true
+  shareResponseHeaders: true,
+  // Bun inflates a compressed answer even when asked for identity, and a whole buffered read at once: the
+  // transport refuses compressed answers unread, so Bun must not inflate them first.
+  upstreamFetch: (url, init) => fetch(url, { ...init, decompress: false } as RequestInit)
 }).catch(exitOnStartError)
 let server: ReturnType<typeof Bun.serve>
 try {
