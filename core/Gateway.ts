@@ -77,6 +77,8 @@ export interface GatewayOptions {
 export interface GatewayLog {
   readonly info: (line: string) => void
   readonly warn: (line: string) => void
+  /** Told the format the configuration chose, so the runtime's own lines (listening, errors) follow it too. */
+  readonly useFormat?: (format: LogFormat) => void
 }
 
 export interface Gateway {
@@ -145,6 +147,10 @@ export type LogFormat = "text" | "json"
 const SEVERITY = { Trace: 0, Debug: 0, Info: 1, Warn: 2, Error: 3, Fatal: 3, All: 0, None: 4 } as const
 const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const
 
+/** A log line as JSON (`time`, `level`, `msg`, then any fields): the one shape of every JSON line the gateway writes. */
+export const jsonLogLine = (level: string, msg: string, fields: object = {}, time = new Date()) =>
+  JSON.stringify({ time: time.toISOString(), level, msg, ...fields })
+
 /** The log level and format settings, read from the environment before the rest of the configuration. */
 const logSettings = (env: ConfigSources["env"]): { format: LogFormat; least: number } => ({
   format: env.ISARTOR__LOG_FORMAT === "json" ? "json" : "text",
@@ -164,7 +170,7 @@ const logTo = (log: GatewayLog, settings: ReturnType<typeof logSettings>) =>
       ).join(" ")
       const warning = SEVERITY[logLevel] >= LEVELS.warn
       if (settings.format === "json") {
-        const line = JSON.stringify({ time: date.toISOString(), level: logLevel.toLowerCase(), msg: text })
+        const line = jsonLogLine(logLevel.toLowerCase(), text, {}, date)
         return warning ? log.warn(line) : log.info(line)
       }
       if (warning) log.warn(`isartor: warning: ${text}`)
@@ -176,8 +182,7 @@ const logTo = (log: GatewayLog, settings: ReturnType<typeof logSettings>) =>
 const requestLog = (log: GatewayLog, settings: ReturnType<typeof logSettings>) => {
   if (settings.format === "json") {
     return settings.least <= LEVELS.info
-      ? (record: RequestRecord) =>
-        log.info(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "request", ...record }))
+      ? (record: RequestRecord) => log.info(jsonLogLine("info", "request", record))
       : undefined
   }
   return settings.least <= LEVELS.debug
@@ -212,7 +217,7 @@ const telemetryLayer = (config: AppConfigShape, options: GatewayOptions, log: Ga
       endpoint: config.otel_exporter_endpoint,
       protocol: config.otel_exporter_protocol,
       version: VERSION,
-      warn: (line) => log.warn(`isartor: warning: ${line}`)
+      warn: (line) => log.warn(config.log_format === "json" ? jsonLogLine("warn", line) : `isartor: warning: ${line}`)
     })
     yield* Effect.logInfo(`OpenTelemetry export on: ${exported.description}; Prometheus metrics at GET /metrics`)
     return Layer.merge(exported.layer, Layer.succeed(TelemetryDropped, exported.dropped))
@@ -349,6 +354,7 @@ export const gatewayFromSources = (
     const config = loaded.config
     // The config file may set them too: from here on, lines follow the loaded configuration.
     if (logging) Object.assign(logging, { format: config.log_format, least: LEVELS[config.log_level] })
+    options.log?.useFormat?.(config.log_format)
     const warnings = [...loaded.warnings, ...yield* Provider.check(config)]
     for (const warning of warnings) yield* Effect.logWarning(warning)
     const semantic = yield* acquireSemantic(config, options)

@@ -12,6 +12,7 @@ import { loadHnswlib } from "./embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "./embedding/inWorker.ts"
 import { modelCache } from "./embedding/transformers.ts"
 import { loadUseLiteFastOnly } from "./embedding/useLiteStatic.ts"
+import { gatewayLog, logError, logFormatFromEnv, logUnexpected, writeLine } from "./log.ts"
 import { freePortAfter } from "./ports.ts"
 import { otlpExporter } from "./telemetry.ts"
 
@@ -36,16 +37,21 @@ export const connectRedisWhenUsed = (url: string): Promise<RedisConnection> =>
 export const gatewayServices = (
   env: Record<string, string | undefined>,
   workerEntry?: URL
-): Pick<GatewayOptions, "redis" | "embedded" | "telemetry" | "semantic"> => ({
-  redis: connectRedisWhenUsed,
-  embedded: loadEmbeddedEngine,
-  telemetry: otlpExporter(env),
-  semantic: semanticBackends(env, workerEntry)
-})
+): Pick<GatewayOptions, "redis" | "embedded" | "telemetry" | "semantic" | "log"> => {
+  logFormatFromEnv(env)
+  return {
+    redis: connectRedisWhenUsed,
+    embedded: loadEmbeddedEngine,
+    telemetry: otlpExporter(env),
+    semantic: semanticBackends(env, workerEntry),
+    log: gatewayLog
+  }
+}
 
 /** A start-up failure is one clear message and exit code 1; anything else keeps its stack. */
 export const exitOnStartError = (error: unknown): never => {
-  console.error(error instanceof GatewayStartError ? `isartor: ${error.message}` : error)
+  if (error instanceof GatewayStartError) logError(error.message)
+  else logUnexpected(error)
   process.exit(1)
 }
 
@@ -59,22 +65,25 @@ export const exitOnListenError = async (error: unknown, gateway: Gateway): Promi
   const host = gateway.hostname.includes(":") ? `[${gateway.hostname}]` : gateway.hostname
   if (code === "EADDRINUSE" || name === "AddrInUse") {
     const next = await freePortAfter(gateway.hostname, gateway.port)
-    console.error(
-      `isartor: port ${gateway.port} is already in use (${host}:${gateway.port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=${host}:${
+    logError(
+      `port ${gateway.port} is already in use (${host}:${gateway.port}); stop the process holding it, or choose another port: ISARTOR__HOST_PORT=${host}:${
         next === undefined ? "<port>" : `${next} (free now)`
       }`
     )
   } else if (code === "EACCES" || name === "PermissionDenied") {
-    console.error(
-      `isartor: not allowed to listen on port ${gateway.port} (ports below 1024 need privileges); choose another port: ISARTOR__HOST_PORT=${host}:8080`
+    logError(
+      `not allowed to listen on port ${gateway.port} (ports below 1024 need privileges); choose another port: ISARTOR__HOST_PORT=${host}:8080`
     )
-  } else console.error(error)
+  } else logUnexpected(error)
   await gateway.dispose().catch(() => undefined)
   process.exit(1)
 }
 
 export const listening = (hostname: string, port: number, runtime: string) =>
-  console.log(`isartor listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port} (${runtime})`)
+  writeLine(
+    "info",
+    `isartor listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port} (${runtime})`
+  )
 
 /**
  * L1b's model (on a worker thread) and vector library, from the installed packages. Bun and Deno run the

@@ -2,6 +2,7 @@ import { once } from "node:events"
 import { setTimeout } from "node:timers"
 import { Worker } from "node:worker_threads"
 import type { BackendStatus, EmbeddingBackend } from "../../core/embedding/Embedder.ts"
+import { logInfo, logWarning } from "../log.ts"
 import type { TransformersChoice } from "./transformers.ts"
 import { loadVocabulary, shippedFastStage } from "./useLiteStatic.ts"
 
@@ -86,9 +87,7 @@ export const loadEmbedderInWorker = (
       restartDelayMs = Math.min(restartDelayMs * 2, MAX_RESTART_MS)
       state = { kind: "restarting", reason: `${reason}; restarting it in ${delayMs / 1000} s` }
       rejectPending(new Error(reason))
-      console.warn(
-        `isartor: warning: ${reason}; L1b falls through to the next layer until it is restarted in ${delayMs / 1000} s`
-      )
+      logWarning(`${reason}; L1b falls through to the next layer until it is restarted in ${delayMs / 1000} s`)
       restartTimer = setTimeout(() => {
         restartTimer = undefined
         if (state.kind !== "restarting") return
@@ -171,7 +170,7 @@ export const loadEmbedderInWorker = (
           // Once loaded, the worker must not keep the process alive on its own: shutdown disposes it.
           current.unref()
           if (!firstStart) {
-            console.log("isartor: the embedding worker is running again")
+            logInfo("the embedding worker is running again")
             return
           }
           const { name, dimensions, maxInputChars } = message
