@@ -73,9 +73,15 @@ export class SseSplitter {
    */
   finish(text = ""): Array<SseEvent> {
     const events = this.push(text)
-    const rest = this.line.join("")
-    const field = rest.replace(/\r$/, "")
-    if (field !== "") this.readField(field)
+    let rest = this.line.join("")
+    // A CR held in case an LF followed: nothing follows now, so it ended its line.
+    if (rest.endsWith("\r")) {
+      this.line = []
+      this.lineLength = 0
+      this.endLine(rest.slice(0, -1), rest, events)
+      rest = ""
+    }
+    if (rest !== "") this.readField(rest)
     if (this.data !== undefined) {
       const raw = (this.lines.join("") + rest).replace(/(\r\n|\r|\n)?$/, "\n\n")
       events.push({ raw, event: this.event, data: this.data })
