@@ -1,20 +1,21 @@
 import { Redacted } from "effect"
 import process from "node:process"
 import { scrub } from "../core/providers/shared/http.ts"
+import { logError } from "./log.ts"
 
 const events = ["uncaughtException", "unhandledRejection"] as const
 
 /**
  * The gateway owns its process's last-chance error handlers: an error no request caught (a stream torn down under
- * a client that left) is written as one line and the gateway keeps serving the others. Handlers a library set (the
+ * a client that left) is written as one line in the gateway's log format and the gateway keeps serving the others. Handlers a library set (the
  * WASM runtime under USE-lite rethrows from its own, which ends the process) are removed first, and any added
  * later are removed as they come. Node's `process` events work the same on Bun and Deno.
  */
-export const ownProcessErrors = (write: (line: string) => void = (line) => console.error(line)): void => {
+export const ownProcessErrors = (): void => {
   const report = (error: unknown) => {
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     // The first line only, scrubbed: a stray error may quote whatever it was handling.
-    write(`isartor: error outside any request, ignored: ${scrub(text.split("\n")[0]!, Redacted.make(""))}`)
+    logError(`error outside any request, ignored: ${scrub(text.split("\n")[0]!, Redacted.make(""))}`)
   }
   const ours = new Set<(...args: Array<any>) => void>([report])
   for (const event of events) {
