@@ -4,6 +4,7 @@ import type { CommandHost } from "../host.ts"
 import { bold, CliFailure, dim, yellow } from "../output.ts"
 import { commandLineOf, liveness, removeRunning, stateDir, writeRunning } from "../state.ts"
 import { loadAuthority } from "./ca.ts"
+import { entryOf, hostsOfUrls, parseHostRule, PROVIDER_HOSTS } from "./policy.ts"
 import { coveredBy, INTERCEPTED_HOSTS, startProxy } from "./server.ts"
 
 export interface ProxyCommandOptions {
@@ -46,6 +47,19 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
   const env = gatewayEnv({})
   const config = (await effectiveConfig(env)).config
+  const allowHosts = config.proxy.allow_hosts
+  const invalid = allowHosts.filter((entry) => parseHostRule(entry) === undefined)
+  if (invalid.length > 0) {
+    throw new CliFailure(
+      `proxy.allow_hosts (ISARTOR__PROXY__ALLOW_HOSTS) takes host or host:port entries, not: ${invalid.join(", ")}`
+    )
+  }
+  // The configured providers' own endpoints are theirs too (an inside address still only when listed).
+  const configuredUrls = [config.external_llm_url, ...Object.values(config.providers).map((provider) => provider.url)]
+  const providerHosts = [
+    ...PROVIDER_HOSTS,
+    ...hostsOfUrls(configuredUrls.filter((url) => url !== "")).map((rule) => entryOf(rule.host, rule.port!))
+  ]
   const { startChatPipeline } = await import("./pipeline.ts")
   const chat = await startChatPipeline({
     env,
@@ -59,7 +73,7 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   })
   let running
   try {
-    running = await startProxy({ port, authority, log, chat })
+    running = await startProxy({ port, authority, log, chat, allowHosts, providerHosts })
   } catch (error) {
     await chat.close()
     const code = (error as NodeJS.ErrnoException).code
@@ -93,7 +107,12 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   }
   console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
   const read = coveredBy(authority, INTERCEPTED_HOSTS)
-  console.log(`  reads: ${read.join(", ")} (and their subdomains); tunnels everything else unread`)
+  console.log(`  reads: ${read.join(", ")} (and their subdomains)`)
+  console.log(
+    `  tunnels, unread: the providers' other hosts${
+      allowHosts.length > 0 ? ` and ${allowHosts.join(", ")}` : ""
+    }; refuses any other host, and inside addresses unless listed (proxy.allow_hosts)`
+  )
   const unread = INTERCEPTED_HOSTS.filter((name) => !read.includes(name))
   if (unread.length > 0) {
     console.log(

@@ -5,6 +5,7 @@ import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSock
 import { type Authority, leafMinter } from "./ca.ts"
 import { CONNECTION_HEADERS } from "./passThrough.ts"
 import { type ChatPipeline, isChatRequest, sendResponse } from "./pipeline.ts"
+import { parseHostRule, parseTarget, PROVIDER_HOSTS, tunnelPolicy } from "./policy.ts"
 
 /**
  * Hosts whose traffic the proxy reads (TLS terminated with a minted certificate): Copilot's chat APIs, the Gemini
@@ -27,8 +28,14 @@ export interface ProxyOptions {
   readonly intercept?: ReadonlyArray<string>
   /** CA certificates trusted for the original hosts (default: the system's). Tests pass their own: never "insecure". */
   readonly upstreamCa?: string | ReadonlyArray<string>
-  /** Where a host:port really is (tests point names at loopback servers). */
+  /** Where a host:port really is (tests point names at loopback servers); its addresses are checked all the same. */
   readonly resolve?: (host: string, port: number) => { readonly host: string; readonly port: number }
+  /** proxy.allow_hosts: `host` or `host:port` entries it tunnels to besides the providers', inside addresses too. */
+  readonly allowHosts?: ReadonlyArray<string>
+  /** The providers' hosts it tunnels to (`host:port`): PROVIDER_HOSTS, and the configured providers' URLs. */
+  readonly providerHosts?: ReadonlyArray<string>
+  /** A name's addresses (the system's resolver; tests answer for it so nothing leaves loopback). */
+  readonly lookup?: (host: string) => Promise<ReadonlyArray<string>>
   readonly log?: (line: string) => void
   /** Answers intercepted chat requests through the gateway's pipeline; without it they go to the host as they are. */
   readonly chat?: ChatPipeline
@@ -47,9 +54,20 @@ export const intercepts = (hosts: ReadonlyArray<string>, host: string) =>
 export const coveredBy = (authority: Pick<Authority, "hosts">, wanted: ReadonlyArray<string>) =>
   wanted.filter((host) => authority.hosts === undefined || intercepts(authority.hosts, host))
 
-const splitTarget = (target: string) => {
-  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target)
-  return match ? { host: match[1]!.toLowerCase(), port: Number(match[2]) } : undefined
+/** The rules of a host list, or an error naming the entries that are not `host` or `host:port`. */
+const rulesOf = (entries: ReadonlyArray<string>, setting: string) => {
+  const invalid = entries.filter((entry) => parseHostRule(entry) === undefined)
+  if (invalid.length > 0) throw new Error(`${setting}: not a host or host:port: ${invalid.join(", ")}`)
+  return entries.map((entry) => parseHostRule(entry)!)
+}
+
+/** A response that ends the client's connection: the refusal of a CONNECT, with why in its body. */
+const refuse = (client: Socket, status: string, why: string) => {
+  const body = `isartor proxy: ${why}\n`
+  client.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`
+  )
 }
 
 /**
@@ -62,6 +80,19 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   const intercept = coveredBy(options.authority, options.intercept ?? INTERCEPTED_HOSTS)
   const resolve = options.resolve ?? ((host: string, port: number) => ({ host, port }))
   const log = options.log ?? (() => {})
+  const policy = tunnelPolicy({
+    allowHosts: rulesOf(options.allowHosts ?? [], "proxy.allow_hosts"),
+    providerHosts: rulesOf(options.providerHosts ?? PROVIDER_HOSTS, "the providers' hosts"),
+    providerDomains: options.intercept ?? INTERCEPTED_HOSTS,
+    lookup: options.lookup
+  })
+  // One line per refused host:port, however often a tool retries it (bounded: a scan cannot grow it without end).
+  const refusalsLogged = new Set<string>()
+  const logRefusal = (key: string, reason: string) => {
+    if (refusalsLogged.has(key) || refusalsLogged.size >= 1024) return
+    refusalsLogged.add(key)
+    log(reason)
+  }
   const mint = leafMinter(options.authority)
   const contexts = new Map<string, SecureContext>()
   const contextFor = (host: string) => {
@@ -73,7 +104,8 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     }
     return context
   }
-  const targets = new WeakMap<Socket, { host: string; port: number }>()
+  /** Each intercepted connection's host, and the address checked for it at CONNECT, which every request dials. */
+  const targets = new WeakMap<Socket, { host: string; port: number; where: { host: string; port: number } }>()
   const sockets = new Set<Socket>()
   const track = (socket: Socket) => {
     sockets.add(socket)
@@ -84,10 +116,10 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   const passOn = (
     request: IncomingMessage,
     response: ServerResponse,
-    target: { host: string; port: number },
+    target: { host: string; port: number; where: { host: string; port: number } },
     body?: Buffer
   ) => {
-    const where = resolve(target.host, target.port)
+    const where = target.where
     const headers = Object.fromEntries(
       Object.entries(request.headers).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase()))
     )
@@ -120,7 +152,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   /** One request read from an intercepted connection: a chat request to the pipeline, anything else to the host. */
   const forward = (request: IncomingMessage, response: ServerResponse) => {
     const target = targets.get(request.socket)!
-    const where = resolve(target.host, target.port)
+    const where = target.where
     const chat = options.chat
     if (!chat || !isChatRequest(request.method, request.url)) return passOn(request, response, target)
     // A body larger than the gateway takes (max_body_bytes) goes to the host as it streams in, never held here.
@@ -144,7 +176,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   // An upgrade (a WebSocket) on a listed host goes to the host as it came, and its bytes flow both ways unread.
   inner.on("upgrade", (request: IncomingMessage, client: Socket, head: Buffer) => {
     const target = targets.get(request.socket)!
-    const where = resolve(target.host, target.port)
+    const where = target.where
     const upstream = tlsConnect({
       host: where.host,
       port: where.port,
@@ -169,8 +201,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     client.on("close", () => upstream.destroy())
   })
 
-  const tunnel = (client: Socket, host: string, port: number, head: Buffer) => {
-    const where = resolve(host, port)
+  const tunnel = (client: Socket, host: string, port: number, where: { host: string; port: number }, head: Buffer) => {
     const server = tcpConnect(where.port, where.host, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
       if (head.length > 0) server.write(head)
@@ -180,13 +211,19 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     track(server)
     server.on("error", (error) => {
       log(`${host}:${port}: ${error.message}`)
-      if (client.writable) client.end(`HTTP/1.1 502 Bad Gateway\r\n\r\n`)
+      if (client.writable) refuse(client, "502 Bad Gateway", `${host}:${port}: ${error.message}`)
     })
     client.on("error", () => server.destroy())
     client.on("close", () => server.destroy())
   }
 
-  const terminate = (client: Socket, host: string, port: number, head: Buffer) => {
+  const terminate = (
+    client: Socket,
+    host: string,
+    port: number,
+    where: { host: string; port: number },
+    head: Buffer
+  ) => {
     client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
     if (head.length > 0) client.unshift(head)
     const secure = new TLSSocket(client, {
@@ -195,7 +232,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
       ALPNProtocols: ["http/1.1"]
     })
     track(secure)
-    targets.set(secure, { host, port })
+    targets.set(secure, { host, port, where })
     secure.on("error", (error) => log(`${host}: client TLS: ${error.message}`))
     inner.emit("connection", secure)
   }
@@ -206,13 +243,31 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   })
   outer.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
     track(client)
-    const target = splitTarget(request.url ?? "")
-    if (!target) {
-      client.end("HTTP/1.1 400 Bad Request\r\n\r\n")
-      return
-    }
-    if (intercept.length > 0 && intercepts(intercept, target.host)) terminate(client, target.host, target.port, head)
-    else tunnel(client, target.host, target.port, head)
+    const target = parseTarget(request.url ?? "")
+    if (!target) return refuse(client, "400 Bad Request", "CONNECT takes host:port")
+    // Until the host is judged: what the client sends meanwhile waits in the socket, and goes on with `head`.
+    client.pause()
+    policy.decide(target, resolve(target.host, target.port)).then((decision) => {
+      if (client.destroyed) return
+      if (decision.kind === "refused") {
+        logRefusal(`${target.host}:${target.port}`, decision.reason)
+        return refuse(client, "403 Forbidden", decision.reason)
+      }
+      if (decision.kind === "unreachable") {
+        log(decision.reason)
+        return refuse(client, "502 Bad Gateway", decision.reason)
+      }
+      const early = client.read() as Buffer | null
+      const first = early === null ? head : Buffer.concat([head, early])
+      client.resume()
+      const where = { host: decision.host, port: decision.port }
+      if (intercept.length > 0 && intercepts(intercept, target.host)) {
+        terminate(client, target.host, target.port, where, first)
+      } else tunnel(client, target.host, target.port, where, first)
+    }).catch((error: Error) => {
+      log(`${target.host}:${target.port}: ${error.message}`)
+      client.destroy()
+    })
   })
   outer.on("connection", track)
   await new Promise<void>((resolveListen, reject) => {

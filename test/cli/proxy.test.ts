@@ -229,7 +229,9 @@ before(async () => {
     authority: proxyCa,
     intercept: HOSTS,
     upstreamCa: upstreamCa.certPem,
-    resolve: () => ({ host: "127.0.0.1", port: upstream.port })
+    resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+    // The fake answers on loopback for every name: listed, as a user lists an inside host.
+    allowHosts: [...HOSTS, "other.test", `127.0.0.1:${upstream.port}`]
   })
 })
 after(async () => {
@@ -284,8 +286,8 @@ const viaProxy = (
   })
 
 /**
- * A GET to the fake host through a proxy on `port`, the raw HTTP answer: 127.0.0.1 is not on the proxy's list, so it
- * is tunnelled unread, and the client checks the fake's own certificate.
+ * A GET to the fake host through a proxy on `port`, the raw HTTP answer: 127.0.0.1:<fake's port> is in its
+ * allow_hosts and not a host it reads, so it is tunnelled unread, and the client checks the fake's own certificate.
  */
 const tunnelledGet = (port: number, path: string) =>
   new Promise<Buffer>((resolve, reject) => {
@@ -382,7 +384,7 @@ describe("isartor proxy", () => {
     assert.deepEqual(upstream.seen.at(-1)!.path, "/realtime")
   })
 
-  it("tunnels a host that is not listed without reading it: the client sees the host's own certificate", async () => {
+  it("tunnels a host it does not read (one in allow_hosts) unread: the client sees the host's own certificate", async () => {
     const answer = await viaProxy(proxy.port, "other.test", upstreamCa.certPem, { path: "/anything" })
     assert.equal(answer.status, 200)
     assert.equal(answer.issuer, fingerprint(upstreamCa.certPem), "the client was shown the host's own certificate")
@@ -398,7 +400,8 @@ describe("isartor proxy", () => {
       authority: older,
       intercept: HOSTS,
       upstreamCa: upstreamCa.certPem,
-      resolve: () => ({ host: "127.0.0.1", port: upstream.port })
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      allowHosts: HOSTS
     })
     try {
       const answer = await viaProxy(proxyOfOlderCa.port, "anthropic.test", upstreamCa.certPem, { path: "/v1/models" })
@@ -417,7 +420,8 @@ describe("isartor proxy", () => {
       authority: proxyCa,
       intercept: HOSTS,
       upstreamCa: proxyCa.certPem, // not the CA that signed the fake's certificate
-      resolve: () => ({ host: "127.0.0.1", port: upstream.port })
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      allowHosts: HOSTS
     })
     try {
       const before = upstream.seen.length
@@ -463,11 +467,11 @@ describe("isartor proxy", () => {
 })
 
 describe("the isartor proxy command", () => {
-  it("serves on the port it prints, tunnels an unlisted host, stops on SIGTERM, and --rotate-ca makes a new CA", async () => {
+  it("serves on the port it prints, tunnels a host in allow_hosts, stops on SIGTERM, and --rotate-ca makes a new CA", async () => {
     const { spawn } = await import("node:child_process")
     const { projectRoot } = await import("../support/processes.ts")
     const { userEnv } = await import("./run.ts")
-    const user = userEnv({ ISARTOR__CACHE_MODE: "exact" })
+    const user = userEnv({ ISARTOR__CACHE_MODE: "exact", ISARTOR__PROXY__ALLOW_HOSTS: `127.0.0.1:${upstream.port}` })
     const start = (...args: Array<string>) => {
       const child = spawn(process.execPath, [join(projectRoot, "bin/isartor"), "proxy", "--port", "0", ...args], {
         env: user.env,
@@ -490,7 +494,7 @@ describe("the isartor proxy command", () => {
       const first = start()
       try {
         const port = await first.port
-        // 127.0.0.1 is not listed: tunnelled to the fake, whose own certificate the client checks.
+        // 127.0.0.1:<port> is in proxy.allow_hosts: tunnelled to the fake, whose own certificate the client checks.
         const answer = await tunnelledGet(port, "/through-the-command")
         assert.match(answer.toString("latin1"), /^HTTP\/1\.1 200 /)
         assert.ok(answer.includes(ANSWER), "the fake's bytes came through the tunnel")
@@ -527,6 +531,7 @@ describe("chat requests through the pipeline", () => {
       intercept: HOSTS,
       upstreamCa: upstreamCa.certPem,
       resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      allowHosts: HOSTS,
       chat
     })
     try {
@@ -602,6 +607,7 @@ describe("streamed chat requests through the pipeline", () => {
       intercept: HOSTS,
       upstreamCa: upstreamCa.certPem,
       resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      allowHosts: HOSTS,
       chat
     })
     try {
@@ -672,6 +678,7 @@ const withPipeline = async (test: (port: number) => Promise<void>, env: Record<s
     intercept: HOSTS,
     upstreamCa: upstreamCa.certPem,
     resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+    allowHosts: HOSTS,
     chat
   })
   try {
@@ -954,7 +961,11 @@ describe("isartor up with a proxy tool connected", () => {
     await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve))
     const proxyPort = (free.address() as AddressInfo).port
     await new Promise((resolve) => free.close(resolve))
-    const user = userEnv({ ISARTOR__CACHE_MODE: "exact", ISARTOR__PROXY__PORT: String(proxyPort) })
+    const user = userEnv({
+      ISARTOR__CACHE_MODE: "exact",
+      ISARTOR__PROXY__PORT: String(proxyPort),
+      ISARTOR__PROXY__ALLOW_HOSTS: `127.0.0.1:${upstream.port}`
+    })
     const state = user.env.ISARTOR_HOME!
     const pids: Array<number> = []
     const gatewayPid = (stdout: string) => {
@@ -989,7 +1000,7 @@ describe("isartor up with a proxy tool connected", () => {
       assert.equal(Number(proxyLine[1]), proxyPort)
       const proxyPid = Number(proxyLine[2])
       pids.push(proxyPid)
-      // It is the proxy: 127.0.0.1 is not listed, so it tunnels to the fake host, whose own certificate the client checks.
+      // It is the proxy: 127.0.0.1:<port> is in allow_hosts, so it tunnels to the fake, whose own certificate the client checks.
       const tunnelled = await tunnelledGet(proxyPort, "/through-up")
       assert.ok(tunnelled.includes(ANSWER), "the fake's bytes came through the proxy up started")
       assert.equal(upstream.seen.at(-1)!.path, "/through-up")
@@ -1029,6 +1040,7 @@ describe("a chat request through the pipeline to a host whose certificate does n
       intercept: HOSTS,
       upstreamCa: proxyCa.certPem,
       resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      allowHosts: HOSTS,
       chat
     })
     try {
