@@ -72,8 +72,9 @@ const refuse = (client: Socket, status: string, why: string) => {
 
 /**
  * The local CONNECT proxy: a listed host's TLS is terminated with a certificate from the local CA and each HTTP
- * request is sent on to the original host (its TLS verified) with the client's own headers and credentials; any
- * other host is tunnelled byte for byte, unread. Listens on 127.0.0.1 only.
+ * request is sent on to the original host (its TLS verified) with the client's own headers and credentials; the
+ * providers' other hosts and proxy.allow_hosts are tunnelled byte for byte, unread, and anything else is refused
+ * (tunnelPolicy). Listens on 127.0.0.1 only.
  */
 export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> => {
   // Only names the CA may vouch for: a CA made before a host joined the list has that host tunnelled, unread.
