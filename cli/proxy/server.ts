@@ -244,6 +244,8 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   })
   outer.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
     track(client)
+    // The HTTP server no longer listens for its errors: a client gone while its host is judged is only gone.
+    client.on("error", () => client.destroy())
     const target = parseTarget(request.url ?? "")
     if (!target) return refuse(client, "400 Bad Request", "CONNECT takes host:port")
     // Until the host is judged: what the client sends meanwhile waits in the socket, and goes on with `head`.

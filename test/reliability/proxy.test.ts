@@ -306,6 +306,34 @@ describe("the proxy's tunnels", () => {
     assert.equal(sentinel.connections(), connectionsBefore)
   })
 
+  it("outlives a client that resets its connection while its host is being judged", async () => {
+    let release = () => {}
+    const judged = new Promise<void>((resolve) => (release = resolve))
+    const proxy = await startProxy({
+      port: 0,
+      authority,
+      providerHosts: ["slow.test:443"],
+      resolve: () => ({ host: "slow.test", port: sentinel.port }),
+      lookup: async () => {
+        await judged
+        return ["127.0.0.1"]
+      }
+    })
+    proxies.push(proxy)
+    const socket = tcpConnect(proxy.port, "127.0.0.1")
+    socket.on("error", () => {})
+    await new Promise<void>((resolve) => socket.on("connect", resolve))
+    socket.write("CONNECT slow.test:443 HTTP/1.1\r\nHost: slow.test:443\r\n\r\n")
+    // The proxy has read the CONNECT once a second client's request has been answered (one event loop, in order).
+    assert.equal((await connectThrough(proxy.port, "10.9.9.9:443")).status, 403)
+    socket.resetAndDestroy()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    release()
+    // Its refusal goes to a connection that is gone: the proxy goes on serving.
+    assert.equal((await connectThrough(proxy.port, "10.9.9.9:443")).status, 403)
+    assert.equal((await connectThrough(proxy.port, "slow.test:443")).status, 403)
+  })
+
   it("refuses to start with an allow_hosts entry that is not host or host:port", async () => {
     await assert.rejects(
       startProxy({ port: 0, authority, allowHosts: ["redis.internal:6379", "http://x.test/", "a.test:99999"] }),
