@@ -415,8 +415,12 @@ describe("the isartor proxy command", () => {
           child.on("exit", (code) => reject(new Error(`exited ${code} before listening: ${stdout}${stderr}`)))
         })
         assert.match(stdout, new RegExp(`tunnels, unread: the providers' other hosts and 127\\.0\\.0\\.1:${echo.port}`))
-        const tunnelled = await connectThrough(port, `127.0.0.1:${echo.port}`, { send: "through", until: "through" })
-        assert.equal(bodyOf(tunnelled), "through")
+        const tunnelled = await connectThrough(port, `127.0.0.1:${echo.port}`, {
+          early: "early ",
+          send: "through",
+          until: "early through"
+        })
+        assert.equal(bodyOf(tunnelled), "early through")
         const before = sentinel.connections()
         for (let attempt = 0; attempt < 2; attempt++) {
           const refused = await connectThrough(port, `127.0.0.1:${sentinel.port}`, { early: "AUTH hunter2\r\n" })
