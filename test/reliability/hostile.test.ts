@@ -102,7 +102,10 @@ for (const runtime of runtimes) {
           }
         }
       }
+      const abandonedBefore = upstream.abandoned.length
       await Promise.all(Array.from({ length: 20 }, client))
+      // A client that left stopped the upstream's stream too, at least where no other client shared it.
+      assert.ok(upstream.abandoned.length > abandonedBefore, "no upstream stream was stopped by a client leaving")
       assert.equal(gateway.child.exitCode, null, gateway.output())
       assert.equal((await fetch(`${gateway.url}/healthz`)).status, 200)
       assert.doesNotMatch(gateway.output(), /outside any request|ERR_INVALID_STATE/)

@@ -16,6 +16,8 @@ export interface HostileUpstream {
   readonly redirected: Array<string>
   /** Bytes of each oversized error body actually written before the reader went away. */
   readonly errorBytesWritten: Array<number>
+  /** Storm streams whose reader went away before their end. */
+  readonly abandoned: Array<string>
   /** Calls per behaviour, by the prompt that named it. */
   readonly calls: Map<string, number>
   close(): Promise<void>
@@ -99,6 +101,7 @@ export const startHostileUpstream = async (bombs: Record<Encoding, Buffer>): Pro
   const redirected: Array<string> = []
   const errorBytesWritten: Array<number> = []
   const calls = new Map<string, number>()
+  const abandoned: Array<string> = []
   const sse = { "content-type": "text/event-stream", "cache-control": "no-cache" }
   let self = ""
 
@@ -116,6 +119,7 @@ export const startHostileUpstream = async (bombs: Record<Encoding, Buffer>): Pro
       case "storm": {
         // A whole, well-formed stream, sent slowly enough for clients to leave in the middle of it.
         response.writeHead(200, sse)
+        response.once("close", () => response.writableFinished || abandoned.push(prompt))
         for (const word of stormWords(prompt, 30)) {
           if (response.destroyed) return
           response.write(`data: ${chunkOf(word)}\n\n`)
@@ -205,6 +209,7 @@ export const startHostileUpstream = async (bombs: Record<Encoding, Buffer>): Pro
     url: `${self}/v1`,
     redirected,
     errorBytesWritten,
+    abandoned,
     calls,
     close: async () => {
       for (const socket of sockets) socket.destroy()
