@@ -6,10 +6,13 @@
  */
 import fc from "fast-check"
 import { AsyncLocalStorage } from "node:async_hooks"
+import { once } from "node:events"
+import { readFileSync } from "node:fs"
 import http from "node:http"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { startFakeOpenAI } from "./fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "./gateway.ts"
+import { runtimeCommand, type RuntimeName, startProcess } from "./processes.ts"
 
 export type Target = "open" | "secured" | "semantic"
 type Family = "openai" | "anthropic" | "native"
@@ -537,8 +540,21 @@ const contentType = fc.option(
 
 const targetWeights: Record<Target, number> = { open: 11, secured: 4, semantic: 5 }
 
-export const fuzzRequest = (targets: ReadonlyArray<Target>): fc.Arbitrary<FuzzRequest> =>
-  fc.record({
+/**
+ * How the gateways are reached. `inProcess` false: they run in other processes, every request goes over a socket.
+ * `unparsedMethods`: methods the runtime's own HTTP server drops before the gateway sees them, so none is sent.
+ */
+export interface Reach {
+  readonly inProcess: boolean
+  readonly unparsedMethods: ReadonlyArray<string>
+}
+const inThisProcessReach: Reach = { inProcess: true, unparsedMethods: [] }
+
+export const fuzzRequest = (
+  targets: ReadonlyArray<Target>,
+  { inProcess, unparsedMethods }: Reach = inThisProcessReach
+): fc.Arbitrary<FuzzRequest> => {
+  const requests = fc.record({
     target: fc.oneof(...targets.map((target) => ({ weight: targetWeights[target], arbitrary: fc.constant(target) }))),
     // Most callers of a secured gateway send its key; the rest test the 401.
     auth: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
@@ -566,13 +582,15 @@ export const fuzzRequest = (targets: ReadonlyArray<Target>): fc.Arbitrary<FuzzRe
       // A body on GET or HEAD only exists on the wire; on TRACE, Node's HTTP parser refuses it (a bare 400).
       body: method === "GET" || method === "HEAD" || method === "TRACE" ? undefined : body,
       // fetch refuses TRACE, so it goes over a socket; Node's HTTP parser refuses FOO (a bare 400): in-process.
-      ...(method === "TRACE"
+      ...(method === "TRACE" || !inProcess
         ? { transport: "socket" as const }
         : method === "FOO"
         ? { transport: "in-process" as const }
         : {})
     }))
   )
+  return unparsedMethods.length === 0 ? requests : requests.filter(({ method }) => !unparsedMethods.includes(method))
+}
 
 /** The same request again (an exact hit), or its prompt with a small change (a semantic near-miss). */
 const varied = (request: FuzzRequest, change: "again" | "variant"): FuzzRequest => {
@@ -594,9 +612,9 @@ const pastedTwice: fc.Arbitrary<Scenario> = longTextOf(20_000).map((prompt) => {
   return [ask(prompt), ask(`Please, ${prompt}`)]
 })
 
-export const fuzzScenario = (targets: ReadonlyArray<Target>): fc.Arbitrary<Scenario> => {
+export const fuzzScenario = (targets: ReadonlyArray<Target>, reach = inThisProcessReach): fc.Arbitrary<Scenario> => {
   const generated = fc.tuple(
-    fuzzRequest(targets),
+    fuzzRequest(targets, reach),
     fc.constantFrom("once", "once", "once", "once", "once", "once", "again", "variant")
   )
     .map(([request, repeat]): Scenario => (repeat === "once" ? [request] : [request, varied(request, repeat)]))
@@ -836,32 +854,113 @@ export const checkResponse = (request: FuzzRequest, observed: Observed): string 
 
 // ---- the gateways under test ----
 
-export interface FuzzTargets {
-  readonly gateways: Partial<Record<Target, RunningGateway>>
+/** A gateway under test, served in this process or by a runtime's own server in a process of its own. */
+export interface FuzzGateway {
+  readonly url: string
+  /** The gateway's own `fetch`, when it runs in this process; a gateway in another process is reached by socket only. */
+  readonly fetch: RunningGateway["gateway"]["fetch"] | undefined
+  /** Hands `listener` what the gateway logs, a line (or, from a process, a chunk of its output) at a time. */
+  readonly onLog: (listener: (text: string) => void) => void
+  /** The process serving it, when it is not this one. */
+  readonly process: {
+    readonly pid: number
+    /** Why it is gone (its exit code or signal), or undefined while it runs. */
+    readonly exited: () => string | undefined
+    readonly output: () => string
+  } | undefined
   close(): Promise<void>
 }
 
+export interface FuzzTargets {
+  /** `node`: the gateways run in this process (most requests through their `fetch`); `bun`, `deno`: each runs
+   * in a process of its own on that runtime's server, every request over a socket. */
+  readonly runtime: RuntimeName
+  readonly reach: Reach
+  readonly gateways: Partial<Record<Target, FuzzGateway>>
+  close(): Promise<void>
+}
+
+const reachOn: Record<RuntimeName, Reach> = {
+  node: inThisProcessReach,
+  // Bun's server closes the connection on a method it does not know (FOO): no answer at all, not even a 400, and
+  // the gateway never sees the request.
+  bun: { inProcess: false, unparsedMethods: ["FOO"] },
+  deno: { inProcess: false, unparsedMethods: [] }
+}
+
+const inThisProcess = (running: RunningGateway): FuzzGateway => ({
+  url: running.url,
+  fetch: running.gateway.fetch,
+  onLog: (listener) => {
+    const push = running.warnings.push.bind(running.warnings)
+    running.warnings.push = (...lines: Array<string>) => (lines.forEach(listener), push(...lines))
+  },
+  process: undefined,
+  close: () => running.close()
+})
+
+const inItsOwnProcess = async (runtime: RuntimeName, env: Record<string, string>): Promise<FuzzGateway> => {
+  const started = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
+    ISARTOR__HOST_PORT: "127.0.0.1:0",
+    ...env
+  })
+  const { child } = started
+  const exited = () =>
+    child.exitCode === null && child.signalCode === null
+      ? undefined
+      : `the gateway's process exited (${child.signalCode ?? `code ${child.exitCode}`})`
+  return {
+    url: started.url,
+    fetch: undefined,
+    onLog: (listener) => {
+      for (const stream of [child.stdout!, child.stderr!]) stream.on("data", (chunk: Buffer) => listener(String(chunk)))
+    },
+    process: { pid: child.pid!, exited, output: started.output },
+    close: async () => {
+      if (exited() !== undefined) return
+      const gone = once(child, "exit")
+      started.stop()
+      await gone
+    }
+  }
+}
+
 /**
- * A fake OpenAI upstream and a gateway per target, each listening on loopback: `open` (no gateway key), `secured`
- * (a gateway key, so the Authorization variants matter) and, with backends, `semantic` (L1b on the real model).
+ * A fake OpenAI upstream in this process and a gateway per target, each listening on loopback: `open` (no gateway
+ * key), `secured` (a gateway key, so the Authorization variants matter) and, with backends, `semantic` (L1b on the
+ * real model). On `bun` and `deno` each gateway is `runtimes/<runtime>.ts` in its own process; `semantic` is left
+ * out there: each process would load the model in its own worker, start-up and embedding time a short run cannot
+ * spare, and L1b's handling of hostile input is the same code on every runtime (the Node run covers it).
  */
-export const startFuzzTargets = async (semantic?: SemanticBackends): Promise<FuzzTargets> => {
+export const startFuzzTargets = async (
+  options: { readonly runtime?: RuntimeName; readonly semantic?: SemanticBackends | undefined } = {}
+): Promise<FuzzTargets> => {
+  const runtime = options.runtime ?? "node"
   const upstream = await startFakeOpenAI({ record: false })
   const env = upstreamEnv(upstream.url, {
     ISARTOR__MAX_BODY_BYTES: String(FUZZ_MAX_BODY_BYTES),
     ISARTOR__L3_MAX_RETRIES: "0",
     ISARTOR__L3_TIMEOUT_SECS: "10"
   })
-  const gateways: Partial<Record<Target, RunningGateway>> = {
-    open: await startTestGateway({ ...env, ISARTOR__CACHE_MODE: "exact" }),
-    secured: await startTestGateway({
-      ...env,
-      ISARTOR__CACHE_MODE: "exact",
-      ISARTOR__GATEWAY_API_KEY: FUZZ_GATEWAY_KEY
-    })
+  const start = (extra: Record<string, string>) =>
+    runtime === "node"
+      ? startTestGateway({ ...env, ...extra }).then(inThisProcess)
+      : inItsOwnProcess(runtime, { ...env, ...extra })
+  const gateways: Partial<Record<Target, FuzzGateway>> = {}
+  try {
+    gateways.open = await start({ ISARTOR__CACHE_MODE: "exact" })
+    gateways.secured = await start({ ISARTOR__CACHE_MODE: "exact", ISARTOR__GATEWAY_API_KEY: FUZZ_GATEWAY_KEY })
+    if (options.semantic && runtime === "node") {
+      gateways.semantic = inThisProcess(await startTestGateway(env, {}, options.semantic))
+    }
+  } catch (error) {
+    await Promise.all(Object.values(gateways).map((gateway) => gateway.close()))
+    await upstream.close()
+    throw error
   }
-  if (semantic) gateways.semantic = await startTestGateway(env, {}, semantic)
   return {
+    runtime,
+    reach: reachOn[runtime],
     gateways,
     close: async () => {
       await Promise.all(Object.values(gateways).map((gateway) => gateway.close()))
@@ -879,6 +978,8 @@ const SHRINK_BUDGET_MS = 12_000
 export interface Stall {
   readonly from: number
   readonly to: number
+  /** The gateway whose loop was blocked, when it runs in a process of its own; otherwise this process's loop. */
+  readonly target?: Target
   /** The requests in flight while the loop was blocked: one of them (or the gateway itself) blocked it. */
   readonly inFlight: ReadonlyArray<string>
 }
@@ -905,10 +1006,76 @@ const watchEventLoop = (inFlight: () => ReadonlyArray<string>) => {
     lastCpu = process.cpuUsage()
   }, 10)
   return {
-    stallDuring: (from: number, to: number) => stalls.find((stall) => stall.to >= from && stall.from <= to),
+    stallDuring: (_target: Target, from: number, to: number) =>
+      Promise.resolve(stalls.find((stall) => stall.to >= from && stall.from <= to)),
     stalls,
     starved,
     stop: () => clearInterval(timer)
+  }
+}
+
+/** CPU time a process has used, in ms (Linux: utime + stime from /proc, in ticks of 10 ms); undefined elsewhere. */
+const cpuMsOf = (pid: number): number | undefined => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A gateway in another process has no timer in this one: its loop is watched from outside, by `GET /healthz` on a
+ * fresh connection every 100 ms. A probe over 1 s during which the gateway's process used at least half a core is
+ * its loop blocked; one in which it hardly ran, or in which this process's own loop stood still (the prober), is
+ * the machine being busy: `starved`.
+ */
+const watchFromOutside = (
+  gateways: Partial<Record<Target, FuzzGateway>>,
+  inFlight: (target: Target) => ReadonlyArray<string>
+) => {
+  const prober = watchEventLoop(() => [])
+  const stalls: Array<Stall> = []
+  const starved: Array<{ readonly from: number; readonly to: number }> = []
+  const probing = new Map<Target, { readonly from: number; readonly done: Promise<unknown> }>()
+  let stopped = false
+  const watch = async (target: Target, gateway: FuzzGateway, pid: number) => {
+    while (!stopped && gateway.process?.exited() === undefined) {
+      const cpuBefore = cpuMsOf(pid)
+      const from = performance.now()
+      const suspects = inFlight(target)
+      const done = probeOnce(gateway.url)
+      probing.set(target, { from, done })
+      await done
+      const to = performance.now()
+      if (to - from > STALL_MS) {
+        const cpuAfter = cpuMsOf(pid)
+        const proberStood = [...prober.stalls, ...prober.starved].some((gap) => gap.to >= from && gap.from <= to)
+        const ran = cpuBefore === undefined || cpuAfter === undefined || cpuAfter - cpuBefore >= (to - from) / 2
+        if (proberStood || !ran) starved.push({ from, to })
+        else stalls.push({ from, to, target, inFlight: [...new Set([...suspects, ...inFlight(target)])] })
+      }
+      probing.delete(target)
+      await sleep(100)
+    }
+  }
+  const watching = Object.entries(gateways).flatMap(([target, gateway]) =>
+    gateway?.process ? [watch(target as Target, gateway, gateway.process.pid)] : []
+  )
+  return {
+    /** A probe under way that began before the request ended is waited for: it may be the stall that overlaps it. */
+    stallDuring: async (target: Target, from: number, to: number) => {
+      const probe = probing.get(target)
+      if (probe && probe.from <= to) await probe.done
+      return stalls.find((stall) => stall.target === target && stall.to >= from && stall.from <= to)
+    },
+    stalls,
+    starved,
+    stop: () => {
+      stopped = true
+      prober.stop()
+      return Promise.all(watching)
+    }
   }
 }
 
@@ -922,10 +1089,19 @@ const summary = (request: FuzzRequest) => {
   return `${request.target}, ${request.transport}: ${request.method} ${request.path.slice(0, 60)} (${body})`
 }
 
+/** One `GET /healthz` on a connection of its own, as Kubernetes' probes do: its status, or why there was none. */
+const probeOnce = (baseUrl: string) =>
+  new Promise<{ readonly status: number } | { readonly error: string }>((resolve) => {
+    const request = http.get(`${baseUrl}/healthz`, { agent: false, timeout: 10_000 }, (response) => {
+      response.resume()
+      response.on("end", () => resolve({ status: response.statusCode ?? 0 }))
+    })
+    request.on("timeout", () => request.destroy(new Error("timed out after 10 s")))
+    request.on("error", (error) => resolve({ error: describeError(error) }))
+  })
+
 /** `GET /healthz` on a timer over its own connection, as a liveness probe would, with each round trip's time. */
 export const probeHealthz = (baseUrl: string, everyMs = 100) => {
-  // A connection per probe, as Kubernetes' probes do: no kept-alive socket the server may be closing.
-  const agent = false
   const latencies: Array<number> = []
   const slow: Array<{ readonly from: number; readonly to: number }> = []
   const failures: Array<string> = []
@@ -933,20 +1109,14 @@ export const probeHealthz = (baseUrl: string, everyMs = 100) => {
   const probe = async () => {
     while (!stopped) {
       const started = performance.now()
-      await new Promise<void>((resolve) => {
-        const request = http.get(`${baseUrl}/healthz`, { agent, timeout: 10_000 }, (response) => {
-          response.resume()
-          response.on("end", () => {
-            const ended = performance.now()
-            latencies.push(ended - started)
-            if (ended - started >= 1_000) slow.push({ from: started, to: ended })
-            if (response.statusCode !== 200) failures.push(`status ${response.statusCode}`)
-            resolve()
-          })
-        })
-        request.on("timeout", () => request.destroy(new Error("timed out after 10 s")))
-        request.on("error", (error) => (failures.push(describeError(error)), resolve()))
-      })
+      const answer = await probeOnce(baseUrl)
+      const ended = performance.now()
+      if ("error" in answer) failures.push(answer.error)
+      else {
+        latencies.push(ended - started)
+        if (ended - started >= 1_000) slow.push({ from: started, to: ended })
+        if (answer.status !== 200) failures.push(`status ${answer.status}`)
+      }
       await sleep(everyMs)
     }
   }
@@ -1000,16 +1170,24 @@ export interface FuzzResult {
   readonly statusCounts: Record<string, number>
   readonly transportCounts: Record<string, number>
   readonly findings: ReadonlyArray<Finding>
-  /** Every time the event loop was blocked over 1 s, relative to the start of the run. */
+  /** Every time the event loop was blocked over 1 s, relative to the start of the run (`target`: whose process). */
   readonly stalls: ReadonlyArray<
-    { readonly atMs: number; readonly blockedMs: number; readonly inFlight: ReadonlyArray<string> }
+    {
+      readonly atMs: number
+      readonly blockedMs: number
+      readonly target?: Target
+      readonly inFlight: ReadonlyArray<string>
+    }
   >
-  /** Gaps over 1 s in which this process hardly ran (other processes had the cores), in performance.now() time. */
+  /** Gaps over 1 s in which the gateway's process hardly ran (other processes had the cores), in performance.now() time. */
   readonly starved: ReadonlyArray<{ readonly from: number; readonly to: number }>
 }
 
-/** The shrunk case as shell commands: a curl per request, the body from a node expression when it is not plain text. */
-export const reproducer = (scenario: Scenario): string =>
+/**
+ * The shrunk case as shell commands: a curl per request, the body from a node expression when it is not plain
+ * text. `runtime`: the server the gateway ran on (`npm run start:<runtime>`).
+ */
+export const reproducer = (scenario: Scenario, runtime: RuntimeName = "node"): string =>
   scenario.map((request) => {
     const headers = request.headers.map(([name, value]) => ` -H ${shellQuote(`${name}: ${value}`)}`).join("")
     const curl = `curl -sS -X ${request.method} ${shellQuote(`http://localhost:8080${request.path}`)}${headers}`
@@ -1019,7 +1197,9 @@ export const reproducer = (scenario: Scenario): string =>
       }` +
       `${
         request.target === "semantic" ? " (L1b on)" : ""
-      }, ${request.transport}, ${request.delivery} body, ISARTOR__MAX_BODY_BYTES=${FUZZ_MAX_BODY_BYTES}`
+      }, ${request.transport}, ${request.delivery} body, ISARTOR__MAX_BODY_BYTES=${FUZZ_MAX_BODY_BYTES}${
+        runtime === "node" ? "" : `, npm run start:${runtime}`
+      }`
     if (request.body === undefined) return `${via}\n${curl}`
     const text = typeof request.body === "string" ? request.body : undefined
     const plain = text !== undefined && text.length <= 2_000 && /^[\x20-\x7e]*$/.test(text)
@@ -1065,9 +1245,9 @@ const requestScope = new AsyncLocalStorage<number>()
  * alone (so a blocked loop is the request's own doing), each is replayed from its seed and path and shrunk.
  */
 export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
-  const { gateways } = options.targets
+  const { gateways, runtime, reach } = options.targets
   const targetNames = (Object.keys(gateways) as Array<Target>).filter((name) => gateways[name] !== undefined)
-  const scenarios = fuzzScenario(targetNames)
+  const scenarios = fuzzScenario(targetNames, reach)
   const findings: Array<Finding> = []
   const statusCounts: Record<string, number> = {}
   const transportCounts: Record<string, number> = {}
@@ -1077,28 +1257,31 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   let nextRequestId = 0
   const started = performance.now()
   const timeLeft = () => options.timeLimitMs - (performance.now() - started)
+  const exitOf = (target: Target) => gateways[target]!.process?.exited()
+  // A gateway's process gone: the requests after it would all fail the same way, and shrinking needs it alive.
+  const anyExited = () => targetNames.some((target) => exitOf(target) !== undefined)
 
   // The gateway logs a defect that reached Hono's onError ("unhandled error: <stack>") through its log: keep those
-  // lines, by request.
+  // lines, by request (a gateway in another process writes them to its output: matched by time).
   const logs: Array<{ readonly at: number; readonly requestId: number | undefined; readonly line: string }> = []
   for (const gateway of Object.values(gateways)) {
-    const push = gateway.warnings.push.bind(gateway.warnings)
-    gateway.warnings.push = (...lines: Array<string>) => {
-      for (const line of lines) {
-        const defect = line.indexOf("unhandled error: ")
-        if (defect >= 0) {
-          logs.push({ at: performance.now(), requestId: requestScope.getStore(), line: line.slice(defect) })
-        }
-      }
-      return push(...lines)
-    }
+    gateway.onLog((line) => {
+      const defect = line.indexOf("unhandled error: ")
+      const requestId = gateway.fetch === undefined ? undefined : requestScope.getStore()
+      if (defect >= 0) logs.push({ at: performance.now(), requestId, line: line.slice(defect) })
+    })
   }
   const crashes: Array<string> = []
   const onCrash = (error: unknown) => crashes.push(describeError(error))
   process.on("uncaughtException", onCrash)
   process.on("unhandledRejection", onCrash)
   const inFlight = new Map<number, FuzzRequest>()
-  const eventLoop = watchEventLoop(() => [...inFlight.values()].map(summary))
+  const eventLoop = reach.inProcess
+    ? watchEventLoop(() => [...inFlight.values()].map(summary))
+    : watchFromOutside(
+      gateways,
+      (target) => [...inFlight.values()].filter((request) => request.target === target).map(summary)
+    )
 
   /** Sends one request and says what is wrong with it, with the gateway's log line for it. */
   const exchange = async (request: FuzzRequest) => {
@@ -1110,21 +1293,30 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     const observed = await requestScope.run(
       id,
       () =>
-        request.transport === "socket"
+        request.transport === "socket" || gateway.fetch === undefined
           ? sendOverSocket(gateway.url, request)
-          : sendInProcess(gateway.gateway.fetch, request)
+          : sendInProcess(gateway.fetch, request)
     ).finally(() => inFlight.delete(id))
     const to = performance.now()
-    const stall = eventLoop.stallDuring(from, to)
+    // A process that died takes a moment to be reaped after its sockets close.
+    if (observed.status === 0 && gateway.process) await sleep(200)
+    const exit = exitOf(request.target)
+    const stall = await eventLoop.stallDuring(request.target, from, to)
     const log = logs.find((entry) => entry.requestId === id) ??
       (request.transport === "socket"
         ? logs.find((entry) => entry.requestId === undefined && entry.at >= from && entry.at <= to)
         : undefined)
     const problem = crashes.length > crashesBefore
       ? `process-level error: ${crashes[crashesBefore]!.split("\n")[0]}`
+      : exit !== undefined
+      ? `process-level error: ${exit}`
       : checkResponse(request, observed) ?? (stall ? "event loop blocked over 1 s" : undefined)
     // Only a 500 or a lost response comes with a log line of its own; a 4xx is never the cause of one.
-    const logged = observed.status === 500 || observed.status === 0 ? log?.line ?? "" : ""
+    const logged = exit !== undefined
+      ? gateway.process!.output().slice(-2_000)
+      : observed.status === 500 || observed.status === 0
+      ? log?.line ?? ""
+      : ""
     return { observed, problem, log: logged }
   }
 
@@ -1146,7 +1338,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     let run = 0
     const property = fc.asyncProperty(scenarios, async (scenario) => {
       const path = String(run++)
-      if (timeLeft() <= 0) return
+      if (timeLeft() <= 0 || anyExited()) return
       for (const request of scenario) {
         const result = await exchange(request)
         requests++
@@ -1166,6 +1358,17 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
 
   /** Replays a failure's run from its seed and path, alone, and shrinks it for at most SHRINK_BUDGET_MS. */
   const shrink = async (signature: string, first: { seed: number; path: string; scenario: Scenario; log: string }) => {
+    if (anyExited()) {
+      // Nothing to replay against: the first failing scenario is reported as it was sent, with the process's output.
+      findings.push({
+        signature,
+        reproducer: reproducer(first.scenario, runtime),
+        log: first.log.split("\n").slice(-12).join("\n"),
+        occurrences: occurrences[signature] ?? 1,
+        reproduced: false
+      })
+      return
+    }
     const until = performance.now() + SHRINK_BUDGET_MS
     let log = first.log
     const property = fc.asyncProperty(scenarios, async (scenario) => {
@@ -1186,7 +1389,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     if (!reproduced && signature.includes("event loop blocked")) return
     findings.push({
       signature,
-      reproducer: reproducer(reproduced ? details.counterexample![0] : first.scenario),
+      reproducer: reproducer(reproduced ? details.counterexample![0] : first.scenario, runtime),
       log: log.split("\n").slice(0, 6).join("\n"),
       occurrences: occurrences[signature] ?? 1,
       reproduced
@@ -1202,14 +1405,14 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     // Scenarios are one request or two (1.25 on average); a last run tops the count up.
     const perWorker = Math.ceil(options.requests / options.workers / 1.25)
     await Promise.all(Array.from({ length: options.workers }, (_, worker) => sweep(worker, perWorker)))
-    for (let extra = options.workers; requests < options.requests && timeLeft() > 0; extra++) {
+    for (let extra = options.workers; requests < options.requests && timeLeft() > 0 && !anyExited(); extra++) {
       await sweep(extra, Math.ceil((options.requests - requests) / 1.25))
     }
     sweepRequests = requests
     for (const signature of [...firstFailures.keys()].sort()) await shrink(signature, firstFailures.get(signature)!)
     clearInterval(progress)
   } finally {
-    eventLoop.stop()
+    await eventLoop.stop()
     process.off("uncaughtException", onCrash)
     process.off("unhandledRejection", onCrash)
   }
@@ -1225,6 +1428,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     stalls: eventLoop.stalls.map((stall) => ({
       atMs: Math.round(stall.from - started),
       blockedMs: Math.round(stall.to - stall.from),
+      ...(stall.target ? { target: stall.target } : {}),
       inFlight: stall.inFlight
     }))
   }
