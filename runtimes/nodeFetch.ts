@@ -20,7 +20,7 @@ const headersOf = (raw: Record<string, string | Array<string> | undefined>): Hea
  * on Node 20 it pushes on its own and, when its reader cancels while data is in flight, enqueues into a closed
  * controller — an uncaught `ERR_INVALID_STATE` that took the process down under client aborts.
  */
-const webStreamOf = (body: Readable): ReadableStream<Uint8Array> => {
+export const webStreamOf = (body: Readable): ReadableStream<Uint8Array> => {
   const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -1,7 +1,6 @@
 import { Context, Effect, Redacted } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import { request as httpsRequest } from "node:https"
-import { Readable } from "node:stream"
 import type { ChatRequest } from "../../core/domain/ChatRequest.ts"
 import { type Completion, isWellFormed } from "../../core/domain/Completion.ts"
 import { ProviderError, type ProviderErrorReason } from "../../core/domain/errors.ts"
@@ -10,7 +9,8 @@ import { anthropicStreamToOpenAI } from "../../core/formats/anthropic/stream.ts"
 import type { AnthropicMessage } from "../../core/formats/anthropic/wire.ts"
 import { fromGeminiResponse, geminiStreamToOpenAI } from "../../core/formats/gemini.ts"
 import type { Provider } from "../../core/providers/Provider.ts"
-import { makeTransport, type Transport } from "../../core/providers/shared/http.ts"
+import { makeTransport, MAX_ERROR_BODY_BYTES, readBounded, type Transport } from "../../core/providers/shared/http.ts"
+import { webStreamOf } from "../../runtimes/nodeFetch.ts"
 import { unwrapCloudCode, type Wire } from "./wire.ts"
 
 /** Where an intercepted request was going: the original host, and where it really is (tests resolve names). */
@@ -98,7 +98,7 @@ const sendToHost = (exchange: Exchange, upstreamCa: string | ReadonlyArray<strin
       const status = answer.statusCode ?? 502
       const body = status === 204 || status === 304
         ? null
-        : Readable.toWeb(answer) as unknown as ReadableStream<Uint8Array>
+        : webStreamOf(answer)
       resolve(new Response(body, { status: status < 200 || status > 599 ? 502 : status, headers }))
     })
     // Until the host answers; a stream then takes as long as it takes.
@@ -134,7 +134,11 @@ export const passThroughProvider = (options: {
         catch: (error) => transport.fail("Unreachable", `cannot reach ${exchange.host}: ${(error as Error).message}`)
       })
       if (response.ok) return response
-      const body = Buffer.from(yield* Effect.promise(() => response.arrayBuffer().catch(() => new ArrayBuffer(0))))
+      // The host's refusal goes to the tool as it came, up to the bound of any error body.
+      const text = yield* Effect.promise(() =>
+        readBounded(response.body, MAX_ERROR_BODY_BYTES, "truncate").catch(() => "")
+      )
+      const body = Buffer.from(text)
       const headers: Record<string, string> = {}
       response.headers.forEach((value, name) => (headers[name] = value))
       exchange.refusal = { status: response.status, headers, body }

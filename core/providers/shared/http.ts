@@ -268,7 +268,14 @@ export const makeTransport = (
             : fail("Upstream", "upstream answer broke off", { upstreamStatus: reply.status })
       }).pipe(Effect.map((text) => ({ status: reply.status, headers: reply.headers, body: text })))
       : Effect.succeed(
-        reply instanceof Response ? { status: reply.status, headers: reply.headers, body: reply.body ?? "" } : reply
+        reply instanceof Response
+          ? {
+            status: reply.status,
+            headers: reply.headers,
+            // Its call is not ours to abort: cancelling the stream is how it ends.
+            body: reply.body === null ? "" : guardedStream(reply.body, limits, () => undefined)
+          }
+          : reply
       )
   const json = <A>(reply: UpstreamReply | Response) =>
     Effect.flatMap(replyOf(reply), ({ body, status }) =>
