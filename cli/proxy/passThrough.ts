@@ -9,7 +9,13 @@ import { anthropicStreamToOpenAI } from "../../core/formats/anthropic/stream.ts"
 import type { AnthropicMessage } from "../../core/formats/anthropic/wire.ts"
 import { fromGeminiResponse, geminiStreamToOpenAI } from "../../core/formats/gemini.ts"
 import type { Provider } from "../../core/providers/Provider.ts"
-import { makeTransport, MAX_ERROR_BODY_BYTES, readBounded, type Transport } from "../../core/providers/shared/http.ts"
+import {
+  makeTransport,
+  MAX_ERROR_BODY_BYTES,
+  readBounded,
+  type Transport,
+  type TransportLimits
+} from "../../core/providers/shared/http.ts"
 import { webStreamOf } from "../../runtimes/nodeFetch.ts"
 import { unwrapCloudCode, type Wire } from "./wire.ts"
 
@@ -125,12 +131,13 @@ const missing = new ProviderError({
  */
 export const passThroughProvider = (options: {
   readonly upstreamCa?: string | ReadonlyArray<string> | undefined
-  readonly timeoutMs: number
+  /** The gateway's bounds on upstream calls; `timeoutMs` until the host answers. */
+  readonly limits: TransportLimits
 }): Provider["Service"] => {
   const send = (exchange: Exchange, transport: Transport) =>
     Effect.gen(function*() {
       const response = yield* Effect.tryPromise({
-        try: () => sendToHost(exchange, options.upstreamCa, options.timeoutMs),
+        try: () => sendToHost(exchange, options.upstreamCa, options.limits.timeoutMs),
         catch: (error) => transport.fail("Unreachable", `cannot reach ${exchange.host}: ${(error as Error).message}`)
       })
       if (response.ok) return response
@@ -152,7 +159,7 @@ export const passThroughProvider = (options: {
       if (exchange === undefined) return yield* missing
       return yield* call(
         exchange,
-        makeTransport(exchange.host, { apiKey: exchange.credential, timeoutMs: options.timeoutMs })
+        makeTransport(exchange.host, { apiKey: exchange.credential, ...options.limits })
       )
     })
 

@@ -9,6 +9,7 @@ import { renderAnswer, renderFailure } from "../../core/http/render.ts"
 import { Pipeline } from "../../core/pipeline/Pipeline.ts"
 import { Upstream } from "../../core/pipeline/Upstream.ts"
 import { Provider } from "../../core/providers/Provider.ts"
+import { transportLimits } from "../../core/providers/shared/http.ts"
 import { readTextFile } from "../../runtimes/shared.ts"
 import { geminiError, renderGemini } from "./geminiAnswer.ts"
 import { CurrentExchange, type Exchange, HOP_BY_HOP, type Origin, passThroughProvider } from "./passThrough.ts"
@@ -86,7 +87,7 @@ export const startChatPipeline = async (options: {
     throw error
   })
   const config = Context.get(base, AppConfig)
-  const provider = passThroughProvider({ upstreamCa: options.upstreamCa, timeoutMs: config.l3_timeout_secs * 1000 })
+  const provider = passThroughProvider({ upstreamCa: options.upstreamCa, limits: transportLimits(config) })
   // The gateway's pipeline again, on the same caches, router and coalescer, with the original host as its L3.
   const proxied = ManagedRuntime.make(
     Pipeline.layer.pipe(

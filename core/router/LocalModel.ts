@@ -2,7 +2,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import { AppConfig } from "../config/Config.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { LayerUnavailable, messageOf, type ProviderError } from "../domain/errors.ts"
-import { makeTransport } from "../providers/shared/http.ts"
+import { makeTransport, transportLimits } from "../providers/shared/http.ts"
 import { serverChatEndpoint } from "../providers/shared/openaiCompatible.ts"
 
 /** One chat turn as a small model sees it: plain text only (L2 routes no tools, no images). */
@@ -55,9 +55,11 @@ export class LocalModel extends Context.Service<LocalModel, {
   static readonly layerSidecar = Layer.effect(
     LocalModel,
     Effect.gen(function*() {
-      const { layer2 } = yield* AppConfig
+      const config = yield* AppConfig
+      const { layer2 } = config
       const transport = makeTransport("sidecar", {
         apiKey: Redacted.make(""),
+        ...transportLimits(config),
         timeoutMs: layer2.timeout_seconds * 1000
       })
       // A bare server address means its OpenAI-compatible API under /v1.

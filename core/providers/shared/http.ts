@@ -116,14 +116,14 @@ export const transportLimits = (config: {
 
 /** A read of an upstream body that went past its bound: the part read is dropped, the rest never read. */
 export class BodyTooLarge extends Error {
-  constructor(readonly limit: number, setting: string) {
-    super(`the answer is larger than ${limit} bytes (${setting})`)
+  constructor(readonly limit: number) {
+    super(`the answer is larger than ${limit} bytes (max_upstream_body_bytes)`)
   }
 }
 
 /**
  * Reads a body up to `limit` bytes as text. Past the limit the read stops and the stream is cancelled (so a
- * decompression bomb inflates no further), and `tooLarge` decides: fail, or keep what was read (an error body).
+ * decompression bomb inflates no further), and `onOver` decides: fail, or keep what was read (an error body).
  */
 export const readBounded = async (
   body: ReadableStream<Uint8Array> | null,
@@ -141,7 +141,7 @@ export const readBounded = async (
     size += value.byteLength
     if (size > limit) {
       await reader.cancel().catch(() => undefined)
-      if (onOver === "fail") throw new BodyTooLarge(limit, "max_upstream_body_bytes")
+      if (onOver === "fail") throw new BodyTooLarge(limit)
       return text + decoder.decode(value.subarray(0, value.byteLength - (size - limit)))
     }
     text += decoder.decode(value, { stream: true })
@@ -174,7 +174,7 @@ const guardedStream = (
         size += value.byteLength
         if (size > limits.maxBodyBytes) {
           await reader.cancel().catch(() => undefined)
-          throw new BodyTooLarge(limits.maxBodyBytes, "max_upstream_body_bytes")
+          throw new BodyTooLarge(limits.maxBodyBytes)
         }
         controller.enqueue(value)
       } catch (error) {
@@ -237,14 +237,9 @@ export interface Transport {
 /** The HTTP plumbing every provider shares: bounds and timeouts, error mapping, credential scrubbing. */
 export const makeTransport = (
   provider: string,
-  settings: Pick<ProviderSettings, "apiKey"> & Pick<TransportLimits, "timeoutMs"> & Partial<TransportLimits>
+  settings: Pick<ProviderSettings, "apiKey"> & TransportLimits
 ): Transport => {
-  const limits: TransportLimits = {
-    streamIdleMs: settings.timeoutMs,
-    maxBodyBytes: 32 * 1024 * 1024,
-    maxSseLineBytes: 1024 * 1024,
-    ...settings
-  }
+  const limits: TransportLimits = settings
   const fail: Transport["fail"] = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
   const key = Redacted.value(settings.apiKey)
