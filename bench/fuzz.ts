@@ -1,7 +1,7 @@
 // The reliability fuzzer as a bench: the same generator and checks as test/reliability/fuzz.test.ts, with the
 // figures printed as JSON instead of asserted — /healthz latency (p50/p99/max) under the fuzz load, the status
-// counts, and every distinct failure with a shrunk reproducer. `--runtime bun|deno` fuzzes the open and secured
-// gateways served by that runtime's own server, each in its own process, every request over a socket.
+// counts, and every distinct failure with a shrunk reproducer. `--runtime bun|deno` fuzzes the gateways served by
+// that runtime's own server, each in its own process, every request over a socket.
 // Usage: npm run bench:fuzz -- [--requests 10000] [--seed 20261128] [--workers 6] [--no-semantic] [--minutes 5]
 //                              [--probe-every 20]   (ms between /healthz probes: enough samples for a real p99)
 //                              [--runtime node|bun|deno]

@@ -599,18 +599,19 @@ const varied = (request: FuzzRequest, change: "again" | "variant"): FuzzRequest 
 }
 
 /** A long pasted prompt, then the same prompt reworded a little: L1b finds the first as a candidate for the second. */
-const pastedTwice: fc.Arbitrary<Scenario> = longTextOf(20_000).map((prompt) => {
-  const ask = (text: string): FuzzRequest => ({
-    target: "semantic",
-    transport: "in-process",
-    method: "POST",
-    path: "/api/chat",
-    headers: [["content-type", "application/json"]],
-    body: JSON.stringify({ prompt: text }),
-    delivery: "whole"
+const pastedTwice = (inProcess: boolean): fc.Arbitrary<Scenario> =>
+  longTextOf(20_000).map((prompt) => {
+    const ask = (text: string): FuzzRequest => ({
+      target: "semantic",
+      transport: inProcess ? "in-process" : "socket",
+      method: "POST",
+      path: "/api/chat",
+      headers: [["content-type", "application/json"]],
+      body: JSON.stringify({ prompt: text }),
+      delivery: "whole"
+    })
+    return [ask(prompt), ask(`Please, ${prompt}`)]
   })
-  return [ask(prompt), ask(`Please, ${prompt}`)]
-})
 
 export const fuzzScenario = (targets: ReadonlyArray<Target>, reach = inThisProcessReach): fc.Arbitrary<Scenario> => {
   const generated = fc.tuple(
@@ -619,7 +620,7 @@ export const fuzzScenario = (targets: ReadonlyArray<Target>, reach = inThisProce
   )
     .map(([request, repeat]): Scenario => (repeat === "once" ? [request] : [request, varied(request, repeat)]))
   return targets.includes("semantic")
-    ? fc.oneof({ weight: 150, arbitrary: generated }, { weight: 1, arbitrary: pastedTwice })
+    ? fc.oneof({ weight: 150, arbitrary: generated }, { weight: 1, arbitrary: pastedTwice(reach.inProcess) })
     : generated
 }
 
@@ -927,10 +928,9 @@ const inItsOwnProcess = async (runtime: RuntimeName, env: Record<string, string>
 
 /**
  * A fake OpenAI upstream in this process and a gateway per target, each listening on loopback: `open` (no gateway
- * key), `secured` (a gateway key, so the Authorization variants matter) and, with backends, `semantic` (L1b on the
- * real model). On `bun` and `deno` each gateway is `runtimes/<runtime>.ts` in its own process; `semantic` is left
- * out there: each process would load the model in its own worker, start-up and embedding time a short run cannot
- * spare, and L1b's handling of hostile input is the same code on every runtime (the Node run covers it).
+ * key), `secured` (a gateway key, so the Authorization variants matter) and, with `semantic`, `semantic` (L1b on the
+ * real model). On `bun` and `deno` each gateway is `runtimes/<runtime>.ts` in a process of its own, which loads its
+ * runtime's own L1b backends: there `semantic` only says whether to start that gateway.
  */
 export const startFuzzTargets = async (
   options: { readonly runtime?: RuntimeName; readonly semantic?: SemanticBackends | undefined } = {}
@@ -950,8 +950,10 @@ export const startFuzzTargets = async (
   try {
     gateways.open = await start({ ISARTOR__CACHE_MODE: "exact" })
     gateways.secured = await start({ ISARTOR__CACHE_MODE: "exact", ISARTOR__GATEWAY_API_KEY: FUZZ_GATEWAY_KEY })
-    if (options.semantic && runtime === "node") {
-      gateways.semantic = inThisProcess(await startTestGateway(env, {}, options.semantic))
+    if (options.semantic) {
+      gateways.semantic = runtime === "node"
+        ? inThisProcess(await startTestGateway(env, {}, options.semantic))
+        : await inItsOwnProcess(runtime, env)
     }
   } catch (error) {
     await Promise.all(Object.values(gateways).map((gateway) => gateway.close()))
