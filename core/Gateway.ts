@@ -12,7 +12,7 @@ import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
 import { observeEdge, type RequestRecord } from "./http/observability.ts"
-import { TelemetryDropped, type TelemetryExport, type TelemetryExporter } from "./observability/Telemetry.ts"
+import { logText, TelemetryDropped, type TelemetryExport, type TelemetryExporter } from "./observability/Telemetry.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
 import { Coalescer } from "./pipeline/Coalescer.ts"
 import { Embeddings } from "./pipeline/Embeddings.ts"
@@ -165,9 +165,7 @@ const logTo = (log: GatewayLog, settings: ReturnType<typeof logSettings>) =>
   Logger.layer([
     Logger.make(({ date, logLevel, message }) => {
       if (SEVERITY[logLevel] < settings.least) return
-      const text = (Array.isArray(message) ? message : [message]).map((part) =>
-        typeof part === "string" ? part : String(part)
-      ).join(" ")
+      const text = logText(message)
       const warning = SEVERITY[logLevel] >= LEVELS.warn
       if (settings.format === "json") {
         const line = jsonLogLine(logLevel.toLowerCase(), text, {}, date)
@@ -217,10 +215,17 @@ const telemetryLayer = (config: AppConfigShape, options: GatewayOptions, log: Ga
       endpoint: config.otel_exporter_endpoint,
       protocol: config.otel_exporter_protocol,
       version: VERSION,
+      logs: (level) => SEVERITY[level] >= LEVELS[config.log_level],
       warn: (line) => log.warn(config.log_format === "json" ? jsonLogLine("warn", line) : `isartor: warning: ${line}`)
     })
-    yield* Effect.logInfo(`OpenTelemetry export on: ${exported.description}; Prometheus metrics at GET /metrics`)
-    return Layer.merge(exported.layer, Layer.succeed(TelemetryDropped, exported.dropped))
+    // Said once the exporter is in place, so that the collector has the line too.
+    return Layer.merge(exported.layer, Layer.succeed(TelemetryDropped, exported.dropped)).pipe(
+      Layer.tap((context) =>
+        Effect.logInfo(`OpenTelemetry export on: ${exported.description}; Prometheus metrics at GET /metrics`).pipe(
+          Effect.provideContext(context)
+        )
+      )
+    )
   }))
 
 /** The Redis URL with any password masked, for log lines. */
@@ -355,6 +360,16 @@ export const gatewayFromSources = (
     // The config file may set them too: from here on, lines follow the loaded configuration.
     if (logging) Object.assign(logging, { format: config.log_format, least: LEVELS[config.log_level] })
     options.log?.useFormat?.(config.log_format)
+    // Export starts first: the start-up warnings that follow reach the collector too.
+    return servicesFrom(loaded, options).pipe(
+      Layer.provideMerge(telemetryLayer(config, options, options.log ?? console))
+    )
+  }))
+
+/** The runtime's resources and the services built on them, for a loaded configuration. */
+const servicesFrom = (loaded: Effect.Success<ReturnType<typeof loadConfig>>, options: GatewayOptions) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const config = loaded.config
     const warnings = [...loaded.warnings, ...yield* Provider.check(config)]
     for (const warning of warnings) yield* Effect.logWarning(warning)
     const semantic = yield* acquireSemantic(config, options)
@@ -362,9 +377,7 @@ export const gatewayFromSources = (
     const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded"
       ? yield* acquireEmbedded(config, options)
       : undefined
-    return gatewayLayer(config, semantic, redis, embedded).pipe(
-      Layer.provideMerge(telemetryLayer(config, options, options.log ?? console))
-    )
+    return gatewayLayer(config, semantic, redis, embedded)
   }))
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */

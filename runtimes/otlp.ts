@@ -1,35 +1,33 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { layerLoggerProvider, logLevelToSeverityNumber, OtelLoggerProvider } from "@effect/opentelemetry/OtelLogger"
+import { type Context as OtelContext, ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api"
+import type { AnyValueMap } from "@opentelemetry/api-logs"
 import type { ExportResult } from "@opentelemetry/core"
+import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc"
+import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto"
 import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc"
 import { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto"
 import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc"
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
+import { BatchLogRecordProcessor, type LogRecordExporter, type ReadableLogRecord } from "@opentelemetry/sdk-logs"
 import { PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Tracer } from "effect"
-import type { TelemetrySettings } from "../core/observability/Telemetry.ts"
+import { Context, Effect, Layer, Logger, References, Tracer } from "effect"
+import { logText, type TelemetrySettings } from "../core/observability/Telemetry.ts"
 import { parseKeyValues } from "./telemetry.ts"
 
-/** Spans waiting for export, at most: past this a span is dropped (and counted), never held in memory. */
+/** Spans (and log records) waiting for export, at most: past this one is dropped (and counted), never held. */
 const MAX_QUEUE = 2048
 const WARNING_INTERVAL_MS = 60_000
+const BATCH = {
+  maxQueueSize: MAX_QUEUE,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 1000,
+  exportTimeoutMillis: 5000
+}
 
-/**
- * OTLP export of the gateway's spans and metrics through OpenTelemetry's SDK, bridged by @effect/opentelemetry:
- * gRPC (4317) or http/protobuf (4318), the standard OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and
- * OTEL_EXPORTER_OTLP_HEADERS honoured. Spans queue in a bounded batch; what a down collector costs is dropped
- * spans, counted and warned about once a minute — never a slower request.
- */
-export const otlpLayer = (
-  env: Readonly<Record<string, string | undefined>>,
-  settings: TelemetrySettings,
-  drops: { count: number }
-) => {
-  const serviceName = env.OTEL_SERVICE_NAME || "isartor"
-  const headers = parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS)
-  const base = settings.endpoint.replace(/\/+$/, "")
-  const grpc = settings.protocol === "grpc"
-
+/** Counts what is dropped, for `isartor_otel_dropped_total`, and warns about it at most once a minute. */
+const dropCounter = (settings: TelemetrySettings, base: string, drops: { count: number }) => {
   let lastWarning = Number.NEGATIVE_INFINITY
   const drop = (count: number, what: string, reason: string) => {
     drops.count += count
@@ -43,32 +41,117 @@ export const otlpLayer = (
   const counted = (result: ExportResult, count: number, what: string) => {
     if (result.code !== 0) drop(count, what, result.error?.message ?? "export failed")
   }
+  return { drop, counted }
+}
+type Drops = ReturnType<typeof dropCounter>
 
-  const traces = grpc
+/** An exporter of spans or log records whose failed exports are counted as drops. */
+const countingFailures = <Item>(
+  exporter: {
+    export(items: Array<Item>, done: (result: ExportResult) => void): void
+    shutdown(): Promise<void>
+    forceFlush?(): Promise<void>
+  },
+  what: string,
+  drops: Drops
+) => ({
+  export: (items: Array<Item>, done: (result: ExportResult) => void) =>
+    exporter.export(items, (result) => {
+      drops.counted(result, items.length, what)
+      done(result)
+    }),
+  shutdown: () => exporter.shutdown(),
+  forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve()
+})
+
+/** A batch drops what does not fit in its queue without telling: count it on the way in. */
+const countingOverflow = <Item>(
+  batch: object,
+  hook: "onEnd" | "onEmit",
+  queue: "_finishedSpans" | "_finishedLogRecords",
+  what: string,
+  drops: Drops
+) => {
+  const internals = batch as Record<string, unknown> & { [key in typeof hook]: (item: Item) => void }
+  const enqueue = internals[hook].bind(batch)
+  internals[hook] = (item: Item) => {
+    const queued = (internals[queue] as ReadonlyArray<unknown> | undefined)?.length ?? 0
+    if (queued >= MAX_QUEUE) drops.drop(1, what, "export queue full")
+    enqueue(item)
+  }
+}
+
+/** Stopping the gateway flushes what is queued; a collector that is down then must not fail the shutdown. */
+const quietOnShutdown = (part: { shutdown(): Promise<void>; forceFlush(): Promise<void> }) => {
+  const shutdown = part.shutdown.bind(part)
+  const forceFlush = part.forceFlush.bind(part)
+  part.shutdown = () => shutdown().catch(() => undefined)
+  part.forceFlush = () => forceFlush().catch(() => undefined)
+}
+
+/**
+ * The gateway's log lines as OTLP log records, beside the lines it prints: the same levels (`log_level`), the body
+ * the printed text, the line's annotations as attributes, and the trace and span of the request it was written in.
+ */
+const logExporter = (settings: TelemetrySettings) =>
+  Effect.gen(function*() {
+    const otel = (yield* OtelLoggerProvider).getLogger("isartor", settings.version)
+    return Logger.make(({ date, fiber, logLevel, message }) => {
+      if (!settings.logs(logLevel)) return
+      const attributes: AnyValueMap = {}
+      for (const [key, value] of Object.entries(fiber.getRef(References.CurrentLogAnnotations))) {
+        attributes[key] = typeof value === "number" || typeof value === "boolean" ? value : String(value)
+      }
+      const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+      const context: OtelContext = span
+        ? trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: span.traceId,
+          spanId: span.spanId,
+          traceFlags: span.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE
+        })
+        : ROOT_CONTEXT
+      otel.emit({
+        body: logText(message),
+        severityNumber: logLevelToSeverityNumber(logLevel),
+        severityText: logLevel.toUpperCase(),
+        timestamp: date,
+        attributes,
+        context
+      })
+    })
+  })
+
+/**
+ * OTLP export of the gateway's spans, metrics and log lines through OpenTelemetry's SDK, bridged by
+ * @effect/opentelemetry: gRPC (4317) or http/protobuf (4318), the standard OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+ * and OTEL_EXPORTER_OTLP_HEADERS honoured. Spans and log records queue in bounded batches; what a down collector
+ * costs is dropped spans and records, counted and warned about once a minute — never a slower request.
+ */
+export const otlpLayer = (
+  env: Readonly<Record<string, string | undefined>>,
+  settings: TelemetrySettings,
+  drops: { count: number }
+) => {
+  const serviceName = env.OTEL_SERVICE_NAME || "isartor"
+  const headers = parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS)
+  const base = settings.endpoint.replace(/\/+$/, "")
+  const grpc = settings.protocol === "grpc"
+  const dropped = dropCounter(settings, base, drops)
+
+  const traces: SpanExporter = grpc
     ? new GrpcTraceExporter({ url: base, timeoutMillis: 5000 })
     : new ProtoTraceExporter({ url: `${base}/v1/traces`, headers, timeoutMillis: 5000 })
-  const spanExporter: SpanExporter = {
-    export: (spans: Array<ReadableSpan>, done) =>
-      traces.export(spans, (result) => {
-        counted(result, spans.length, "span(s)")
-        done(result)
-      }),
-    shutdown: () => traces.shutdown(),
-    forceFlush: () => traces.forceFlush()
-  }
-  const batch = new BatchSpanProcessor(spanExporter, {
-    maxQueueSize: MAX_QUEUE,
-    maxExportBatchSize: 512,
-    scheduledDelayMillis: 1000,
-    exportTimeoutMillis: 5000
+  const spans = new BatchSpanProcessor(countingFailures<ReadableSpan>(traces, "span(s)", dropped), BATCH)
+  countingOverflow<ReadableSpan>(spans, "onEnd", "_finishedSpans", "span(s)", dropped)
+
+  const logs: LogRecordExporter = grpc
+    ? new GrpcLogExporter({ url: base, timeoutMillis: 5000 })
+    : new ProtoLogExporter({ url: `${base}/v1/logs`, headers, timeoutMillis: 5000 })
+  const records = new BatchLogRecordProcessor({
+    exporter: countingFailures<ReadableLogRecord>(logs, "log record(s)", dropped),
+    ...BATCH
   })
-  // The batch drops what does not fit without telling: count it on the way in.
-  const queued = batch as unknown as { readonly _finishedSpans?: ReadonlyArray<unknown> }
-  const onEnd = batch.onEnd.bind(batch)
-  batch.onEnd = (span) => {
-    if ((queued._finishedSpans?.length ?? 0) >= MAX_QUEUE) drop(1, "span(s)", "export queue full")
-    onEnd(span)
-  }
+  countingOverflow<ReadableLogRecord>(records, "onEmit", "_finishedLogRecords", "log record(s)", dropped)
 
   const metrics = grpc
     ? new GrpcMetricExporter({ url: base, timeoutMillis: 5000 })
@@ -76,7 +159,7 @@ export const otlpLayer = (
   const metricExporter: PushMetricExporter = {
     export: (batchOfMetrics, done) =>
       metrics.export(batchOfMetrics, (result) => {
-        counted(result, 1, "metric export(s)")
+        dropped.counted(result, 1, "metric export(s)")
         done(result)
       }),
     shutdown: () => metrics.shutdown(),
@@ -89,16 +172,10 @@ export const otlpLayer = (
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: Math.min(5000, intervalMs)
   })
-  // Stopping the gateway flushes what is queued; a collector that is down then must not fail the shutdown.
-  for (const part of [batch, reader] as Array<{ shutdown(): Promise<void>; forceFlush(): Promise<void> }>) {
-    const shutdown = part.shutdown.bind(part)
-    const forceFlush = part.forceFlush.bind(part)
-    part.shutdown = () => shutdown().catch(() => undefined)
-    part.forceFlush = () => forceFlush().catch(() => undefined)
-  }
+  for (const part of [spans, records, reader] as Array<Parameters<typeof quietOnShutdown>[0]>) quietOnShutdown(part)
 
   const sdk = NodeSdk.layer(() => ({
-    spanProcessor: batch,
+    spanProcessor: spans,
     metricReader: reader,
     resource: {
       serviceName,
@@ -107,10 +184,14 @@ export const otlpLayer = (
     },
     shutdownTimeout: "3 seconds"
   }))
+  // Added to the gateway's own logger; its provider flushes what is queued when the gateway stops.
+  const logger = Logger.layer([logExporter(settings)], { mergeWithExisting: true }).pipe(
+    Layer.provide(layerLoggerProvider(records, { shutdownTimeout: "3 seconds" }))
+  )
   // The bridge's tracer also enters OpenTelemetry's context around every step of every fiber, for instrumentations
   // that read it; the gateway has none, and it cost exact hits — which carry no span — 30 % of their throughput.
   return Layer.effect(
     Tracer.Tracer,
     Effect.map(Effect.tracer, (otel) => Tracer.make({ span: (options) => otel.span(options) }))
-  ).pipe(Layer.provideMerge(sdk))
+  ).pipe(Layer.merge(logger), Layer.provideMerge(sdk))
 }

@@ -32,7 +32,7 @@ export const otlpExporter = (env: Readonly<Record<string, string | undefined>>):
     ),
     description: `traces and metrics over ${settings.protocol} to ${
       settings.endpoint.replace(/\/+$/, "")
-    } as service ${serviceName}`,
+    } as service ${serviceName}, and the log lines`,
     dropped: () => drops.count
   }
 }

@@ -98,10 +98,28 @@ describe("OTLP over gRPC", () => {
   it("says at start-up that it exports, and where", () => {
     assert.ok(
       gateway.lines.some((line) =>
-        line.includes(`OpenTelemetry export on: traces and metrics over grpc to ${receiver.url}`)
+        line.includes(
+          `OpenTelemetry export on: traces and metrics over grpc to ${receiver.url} as service isartor-test, and the log lines`
+        )
       ),
       gateway.lines.join("\n")
     )
+  })
+
+  it("exports its log lines as OTLP log records: the printed text, its level, the service", async () => {
+    const record = await waitFor(
+      "the start-up line's record",
+      () => receiver.logs.find((log) => log.body.startsWith("OpenTelemetry export on: "))
+    )
+    const printed = gateway.lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => String(line.msg).startsWith("OpenTelemetry export on: "))
+    assert.equal(record.body, printed?.msg, "the body is the text as printed")
+    assert.equal(record.severityText, "INFO")
+    assert.equal(record.severityNumber, 9, "SEVERITY_NUMBER_INFO")
+    assert.equal(record.traceId, "", "written outside any request")
+    assert.ok(record.time > 0n)
+    assert.equal(record.resource["service.name"], "isartor-test")
+    assert.equal(record.resource["deployment.environment"], "test")
   })
 
   it("exports a request's span tree, l1a miss → l1b miss → l3, under the caller's traceparent", async () => {
@@ -159,6 +177,10 @@ describe("OTLP over gRPC", () => {
     assert.equal(logged.provider, "openai")
     assert.equal(typeof logged.duration_ms, "number")
     noSecretIn(gateway.lines.join("\n"), "a log line")
+    noSecretIn(
+      JSON.stringify(receiver.logs, (_key, value) => (typeof value === "bigint" ? String(value) : value)),
+      "a log record"
+    )
   })
 
   it("spans an exact hit too, under the caller's trace: gateway.request and the l1a.lookup that hit", async () => {
@@ -316,6 +338,16 @@ describe("the troubleshooting guide's words, read back from the collector", () =
         gateway.lines.some((line) => line.startsWith("isartor: warning: ") && line.includes(sidecarLine)),
         gateway.lines.join("\n")
       )
+      // The same line at the collector, as a warning in the request's trace.
+      const record = await waitFor(
+        "the sidecar line's log record",
+        () => receiver.logs.find((log) => log.body.startsWith(sidecarLine))
+      )
+      assert.ok(gateway.lines.includes(`isartor: warning: ${record.body}`), "the body is the line as printed")
+      assert.equal(record.severityText, "WARN")
+      assert.equal(record.severityNumber, 13, "SEVERITY_NUMBER_WARN")
+      assert.equal(record.traceId, response.headers.get("x-isartor-trace-id"))
+      assert.ok(spans.some((span) => span.spanId === record.spanId), "written inside one of the request's spans")
 
       // A paraphrase served by L1b: the score an operator compares with the threshold is on its span.
       assert.equal((await chat(gateway, "How do I reset my router?")).headers.get("x-isartor-layer"), "l3")
@@ -328,13 +360,18 @@ describe("the troubleshooting guide's words, read back from the collector", () =
   })
 
   it("with the sidecar down, the small-model classifier's requests are COMPLEX, as the guide says", async () => {
-    await withUnreachableSidecar({}, async (gateway) => {
+    const service = "isartor-warnings-only"
+    await withUnreachableSidecar({ ISARTOR__LOG_LEVEL: "warn", OTEL_SERVICE_NAME: service }, async (gateway) => {
       const response = await chat(gateway, "Write a .gitignore for a Node project")
       assert.equal(response.headers.get("x-isartor-layer"), "l3")
       const spans = await spansOf(response.headers.get("x-isartor-trace-id"), ["l2.route"])
       assert.equal(spans.find((span) => span.name === "l2.route")!.attributes["router.decision"], "COMPLEX")
       assert.ok(gateway.lines.some((line) => line.includes(sidecarLine)), gateway.lines.join("\n"))
     })
+    // Closed, so flushed: at log_level = warn, the collector has the warning and none of the lines not printed.
+    const ofService = receiver.logs.filter((log) => log.resource["service.name"] === service)
+    assert.ok(ofService.some((log) => log.body.startsWith(sidecarLine)), "the warning")
+    assert.deepEqual(ofService.filter((log) => log.severityText === "INFO").map((log) => log.body), [])
   })
 })
 
@@ -356,13 +393,18 @@ describe("OTLP over http/protobuf", () => {
     await receiver.stop()
   })
 
-  it("sends spans and the gateway's metrics to /v1/traces and /v1/metrics with OTEL_EXPORTER_OTLP_HEADERS", async () => {
+  it("sends spans, metrics and log lines to /v1/traces, /v1/metrics and /v1/logs with OTEL_EXPORTER_OTLP_HEADERS", async () => {
     const response = await chat(gateway, "Sent over http/protobuf")
     const traceId = response.headers.get("x-isartor-trace-id")
     await waitFor(
       "the spans",
       () => receiver.spans.find((span) => span.traceId === traceId && span.name === "l3.provider")
     )
+    const record = await waitFor(
+      "the start-up line's log record",
+      () => receiver.logs.find((log) => log.body.startsWith("OpenTelemetry export on: "))
+    )
+    assert.ok(gateway.lines.includes(`isartor: ${record.body}`), "the body is the line as printed")
     await waitFor("the metrics", () => receiver.metricNames.has("isartor_requests_total") || undefined)
     assert.ok(receiver.metricNames.has("isartor_layer_duration_seconds"))
     assert.ok(receiver.headers.some((headers) => headers["x-collector-token"] === "let me in"))

@@ -8,12 +8,15 @@ const root = new protobuf.Root()
 root.resolvePath = (_origin, target) => protoRoot + target
 root.loadSync([
   "opentelemetry/proto/collector/trace/v1/trace_service.proto",
-  "opentelemetry/proto/collector/metrics/v1/metrics_service.proto"
+  "opentelemetry/proto/collector/metrics/v1/metrics_service.proto",
+  "opentelemetry/proto/collector/logs/v1/logs_service.proto"
 ], { keepCase: false })
 const TraceRequest = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
 const TraceResponse = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse")
 const MetricsRequest = root.lookupType("opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest")
 const MetricsResponse = root.lookupType("opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse")
+const LogsRequest = root.lookupType("opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest")
+const LogsResponse = root.lookupType("opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse")
 
 /** A span as the receiver decoded it: ids in hex, attributes as plain values. */
 export interface ReceivedSpan {
@@ -25,6 +28,19 @@ export interface ReceivedSpan {
   /** Nanoseconds since the epoch. */
   readonly start: bigint
   readonly end: bigint
+  readonly attributes: Record<string, unknown>
+  readonly resource: Record<string, unknown>
+}
+
+/** A log record as the receiver decoded it: ids in hex ("" outside a span), the body as text. */
+export interface ReceivedLog {
+  readonly body: string
+  readonly severityNumber: number
+  readonly severityText: string
+  readonly traceId: string
+  readonly spanId: string
+  /** Nanoseconds since the epoch. */
+  readonly time: bigint
   readonly attributes: Record<string, unknown>
   readonly resource: Record<string, unknown>
 }
@@ -46,9 +62,10 @@ const plain = (attributes: KeyValues): Record<string, unknown> =>
 const hex = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString("hex")
 
 export interface OtlpReceiver {
-  /** `http://127.0.0.1:<port>` of the gRPC service, or of the HTTP endpoints (`/v1/traces`, `/v1/metrics`). */
+  /** `http://127.0.0.1:<port>` of the gRPC services, or of the HTTP endpoints (`/v1/traces`, `/v1/metrics`, `/v1/logs`). */
   readonly url: string
   readonly spans: Array<ReceivedSpan>
+  readonly logs: Array<ReceivedLog>
   /** Names of the metrics received, with every export. */
   readonly metricNames: Set<string>
   /** The headers of each HTTP export request (gRPC metadata for the gRPC receiver). */
@@ -56,7 +73,10 @@ export interface OtlpReceiver {
   stop(): Promise<void>
 }
 
-const collect = (receiver: { spans: Array<ReceivedSpan>; metricNames: Set<string> }) => ({
+type Received = { spans: Array<ReceivedSpan>; logs: Array<ReceivedLog>; metricNames: Set<string>; headers: Array<any> }
+const received = (): Received => ({ spans: [], logs: [], metricNames: new Set(), headers: [] })
+
+const collect = (receiver: Received) => ({
   traces: (request: Record<string, any>) => {
     for (const resourceSpans of request.resourceSpans ?? []) {
       const resource = plain(resourceSpans.resource?.attributes)
@@ -83,12 +103,34 @@ const collect = (receiver: { spans: Array<ReceivedSpan>; metricNames: Set<string
         for (const metric of scope.metrics ?? []) receiver.metricNames.add(metric.name)
       }
     }
+  },
+  logs: (request: Record<string, any>) => {
+    for (const resourceLogs of request.resourceLogs ?? []) {
+      const resource = plain(resourceLogs.resource?.attributes)
+      for (const scope of resourceLogs.scopeLogs ?? []) {
+        for (const record of scope.logRecords ?? []) {
+          receiver.logs.push({
+            body: record.body?.stringValue ?? JSON.stringify(record.body ?? null),
+            severityNumber: record.severityNumber ?? 0,
+            severityText: record.severityText ?? "",
+            traceId: hex(record.traceId),
+            spanId: hex(record.spanId),
+            time: BigInt(record.timeUnixNano ?? 0),
+            attributes: plain(record.attributes),
+            resource
+          })
+        }
+      }
+    }
   }
 })
 
-/** A collector's OTLP/gRPC receiver: the real TraceService and MetricsService, decoded with the official protos. */
+/**
+ * A collector's OTLP/gRPC receiver: the real TraceService, MetricsService and LogsService, decoded with the official
+ * protos.
+ */
 export const startGrpcReceiver = async (port = 0): Promise<OtlpReceiver> => {
-  const receiver = { spans: [] as Array<ReceivedSpan>, metricNames: new Set<string>(), headers: [] as Array<any> }
+  const receiver = received()
   const into = collect(receiver)
   const server = new grpc.Server()
   const unary = (path: string, Request: protobuf.Type, Response: protobuf.Type, sink: (r: any) => void) => ({
@@ -119,8 +161,15 @@ export const startGrpcReceiver = async (port = 0): Promise<OtlpReceiver> => {
     MetricsResponse,
     into.metrics
   )
-  server.addService({ Export: traces.Export }, { Export: traces.handler })
-  server.addService({ Export: metrics.Export }, { Export: metrics.handler })
+  const logs = unary(
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    LogsRequest,
+    LogsResponse,
+    into.logs
+  )
+  for (const service of [traces, metrics, logs]) {
+    server.addService({ Export: service.Export }, { Export: service.handler })
+  }
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       `127.0.0.1:${port}`,
@@ -135,9 +184,9 @@ export const startGrpcReceiver = async (port = 0): Promise<OtlpReceiver> => {
   }
 }
 
-/** A collector's OTLP/HTTP receiver for http/protobuf: POST /v1/traces and /v1/metrics. */
+/** A collector's OTLP/HTTP receiver for http/protobuf: POST /v1/traces, /v1/metrics and /v1/logs. */
 export const startHttpReceiver = async (): Promise<OtlpReceiver> => {
-  const receiver = { spans: [] as Array<ReceivedSpan>, metricNames: new Set<string>(), headers: [] as Array<any> }
+  const receiver = received()
   const into = collect(receiver)
   const server = createServer((request, response) => {
     const chunks: Array<Buffer> = []
@@ -147,6 +196,8 @@ export const startHttpReceiver = async (): Promise<OtlpReceiver> => {
       const body = Buffer.concat(chunks)
       const [Request, Response, sink] = request.url === "/v1/traces"
         ? [TraceRequest, TraceResponse, into.traces] as const
+        : request.url === "/v1/logs"
+        ? [LogsRequest, LogsResponse, into.logs] as const
         : [MetricsRequest, MetricsResponse, into.metrics] as const
       sink(Request.toObject(Request.decode(body), { longs: String }))
       response.writeHead(200, { "content-type": "application/x-protobuf" })
