@@ -865,8 +865,9 @@ export interface FuzzGateway {
   /** The process serving it, when it is not this one. */
   readonly process: {
     readonly pid: number
-    /** Why it is gone (its exit code or signal), or undefined while it runs. */
+    /** How it ended (`code 1`, `SIGSEGV`), or undefined while it runs. */
     readonly exited: () => string | undefined
+    readonly onExit: (listener: () => void) => void
     readonly output: () => string
   } | undefined
   close(): Promise<void>
@@ -909,14 +910,14 @@ const inItsOwnProcess = async (runtime: RuntimeName, env: Record<string, string>
   const exited = () =>
     child.exitCode === null && child.signalCode === null
       ? undefined
-      : `the gateway's process exited (${child.signalCode ?? `code ${child.exitCode}`})`
+      : child.signalCode ?? `code ${child.exitCode}`
   return {
     url: started.url,
     fetch: undefined,
     onLog: (listener) => {
       for (const stream of [child.stdout!, child.stderr!]) stream.on("data", (chunk: Buffer) => listener(String(chunk)))
     },
-    process: { pid: child.pid!, exited, output: started.output },
+    process: { pid: child.pid!, exited, onExit: (listener) => child.once("exit", listener), output: started.output },
     close: async () => {
       if (exited() !== undefined) return
       const gone = once(child, "exit")
@@ -1259,9 +1260,14 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   let nextRequestId = 0
   const started = performance.now()
   const timeLeft = () => options.timeLimitMs - (performance.now() - started)
-  const exitOf = (target: Target) => gateways[target]!.process?.exited()
+  const exitOf = (target: Target) => {
+    const exit = gateways[target]!.process?.exited()
+    return exit && `process-level error: the ${target} gateway's process exited (${exit})`
+  }
   // A gateway's process gone: the requests after it would all fail the same way, and shrinking needs it alive.
   const anyExited = () => targetNames.some((target) => exitOf(target) !== undefined)
+  /** What was in flight to each gateway whose process exited, when it did: one of them is likely the cause. */
+  const inFlightAtExit = new Map<Target, Scenario>()
 
   // The gateway logs a defect that reached Hono's onError ("unhandled error: <stack>") through its log: keep those
   // lines, by request (a gateway in another process writes them to its output: matched by time).
@@ -1278,6 +1284,11 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   process.on("uncaughtException", onCrash)
   process.on("unhandledRejection", onCrash)
   const inFlight = new Map<number, FuzzRequest>()
+  for (const target of targetNames) {
+    gateways[target]!.process?.onExit(() =>
+      inFlightAtExit.set(target, [...inFlight.values()].filter((request) => request.target === target))
+    )
+  }
   const eventLoop = reach.inProcess
     ? watchEventLoop(() => [...inFlight.values()].map(summary))
     : watchFromOutside(
@@ -1298,10 +1309,11 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
         request.transport === "socket" || gateway.fetch === undefined
           ? sendOverSocket(gateway.url, request)
           : sendInProcess(gateway.fetch, request)
-    ).finally(() => inFlight.delete(id))
+    )
     const to = performance.now()
-    // A process that died takes a moment to be reaped after its sockets close.
+    // A process that died is reaped a moment after its sockets close: the request stays in flight until then.
     if (observed.status === 0 && gateway.process) await sleep(200)
+    inFlight.delete(id)
     const exit = exitOf(request.target)
     const stall = await eventLoop.stallDuring(request.target, from, to)
     const log = logs.find((entry) => entry.requestId === id) ??
@@ -1311,7 +1323,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     const problem = crashes.length > crashesBefore
       ? `process-level error: ${crashes[crashesBefore]!.split("\n")[0]}`
       : exit !== undefined
-      ? `process-level error: ${exit}`
+      ? exit
       : checkResponse(request, observed) ?? (stall ? "event loop blocked over 1 s" : undefined)
     // Only a 500 or a lost response comes with a log line of its own; a 4xx is never the cause of one.
     const logged = exit !== undefined
@@ -1323,6 +1335,8 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   }
 
   const signatureOf = (request: FuzzRequest, problem: string, log: string) => {
+    // One exit is one finding, whichever request saw it first.
+    if (targetNames.some((target) => problem === exitOf(target))) return problem
     // The first line of a logged stack and its first frame in the gateway's code tell two 500s apart.
     const lines = log.replace(/^unhandled error: /, "").split("\n")
     const frame = lines.find((line) => line.includes("/core/"))?.replace(/.*\/core\//, "core/").replace(/\)$/, "")
@@ -1361,10 +1375,13 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
   /** Replays a failure's run from its seed and path, alone, and shrinks it for at most SHRINK_BUDGET_MS. */
   const shrink = async (signature: string, first: { seed: number; path: string; scenario: Scenario; log: string }) => {
     if (anyExited()) {
-      // Nothing to replay against: the first failing scenario is reported as it was sent, with the process's output.
+      // Nothing to replay against: the failing scenario as it was sent (for an exit, every request in flight then),
+      // with the process's last output.
+      const exited = targetNames.find((target) => signature === exitOf(target))
+      const scenario = (exited && inFlightAtExit.get(exited)) || first.scenario
       findings.push({
         signature,
-        reproducer: reproducer(first.scenario, runtime),
+        reproducer: reproducer(scenario, runtime),
         log: first.log.split("\n").slice(-12).join("\n"),
         occurrences: occurrences[signature] ?? 1,
         reproduced: false
