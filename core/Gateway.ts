@@ -6,7 +6,7 @@ import { ExactCache } from "./cache/exact/ExactCache.ts"
 import { makeRedisExactStore } from "./cache/exact/RedisExactStore.ts"
 import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
 import { semanticCacheLayer } from "./cache/semantic/semanticLayer.ts"
-import { AppConfig, type ConfigSources, loadConfig } from "./config/Config.ts"
+import { AppConfig, type ConfigSources, loadConfig, type LoadedConfig } from "./config/Config.ts"
 import type { AppConfigShape } from "./config/ConfigSpec.ts"
 import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
@@ -367,7 +367,7 @@ export const gatewayFromSources = (
   }))
 
 /** The runtime's resources and the services built on them, for a loaded configuration. */
-const servicesFrom = (loaded: Effect.Success<ReturnType<typeof loadConfig>>, options: GatewayOptions) =>
+const servicesFrom = (loaded: LoadedConfig, options: GatewayOptions) =>
   Layer.unwrap(Effect.gen(function*() {
     const config = loaded.config
     const warnings = [...loaded.warnings, ...yield* Provider.check(config)]

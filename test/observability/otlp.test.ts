@@ -1,4 +1,5 @@
 import { serve } from "@hono/node-server"
+import { Effect, Layer, Logger } from "effect"
 import assert from "node:assert/strict"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -120,6 +121,37 @@ describe("OTLP over gRPC", () => {
     assert.ok(record.time > 0n)
     assert.equal(record.resource["service.name"], "isartor-test")
     assert.equal(record.resource["deployment.environment"], "test")
+  })
+
+  it("exports a line's annotations as attributes and its span's ids; closing the exporter flushes it", async () => {
+    const exported = otlpExporter({ OTEL_SERVICE_NAME: "isartor-annotated" })({
+      endpoint: receiver.url,
+      protocol: "grpc",
+      version: "test",
+      logs: (level) => level !== "Debug",
+      warn: () => undefined
+    })
+    const written = await Effect.runPromise(
+      Effect.gen(function*() {
+        const span = yield* Effect.currentSpan
+        yield* Effect.logDebug("a line below log_level")
+        yield* Effect.logWarning("an annotated line")
+        return { traceId: span.traceId, spanId: span.spanId }
+      }).pipe(
+        Effect.withSpan("annotated"),
+        Effect.annotateLogs({ "isartor.layer": "l2", count: 3 }),
+        // Only the exporter's logger: the test's console stays quiet.
+        Effect.provide(exported.layer.pipe(Layer.provide(Logger.layer([]))))
+      )
+    )
+    // No wait: the batch's delay has not passed, so the record is here because closing the layer flushed it.
+    const ofService = receiver.logs.filter((log) => log.resource["service.name"] === "isartor-annotated")
+    assert.deepEqual(ofService.map((log) => log.body), ["an annotated line"])
+    const [record] = ofService
+    assert.deepEqual(record!.attributes, { "isartor.layer": "l2", count: 3 })
+    assert.equal(record!.severityText, "WARN")
+    assert.equal(record!.traceId, written.traceId)
+    assert.equal(record!.spanId, written.spanId)
   })
 
   it("exports a request's span tree, l1a miss → l1b miss → l3, under the caller's traceparent", async () => {
