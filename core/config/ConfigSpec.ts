@@ -185,7 +185,7 @@ export const configSpec = {
   ),
   enable_monitoring: flag(
     false,
-    "Export OpenTelemetry traces and metrics over OTLP to `otel_exporter_endpoint` (`/metrics` is served either way)."
+    "Export OpenTelemetry traces, metrics and log lines over OTLP to `otel_exporter_endpoint` (`/metrics` is served either way)."
   ),
   otel_exporter_endpoint: text(
     "http://localhost:4317",
