@@ -1279,16 +1279,16 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
       if (defect >= 0) logs.push({ at: performance.now(), requestId, line: line.slice(defect) })
     })
   }
-  const crashes: Array<string> = []
-  const onCrash = (error: unknown) => crashes.push(describeError(error))
-  process.on("uncaughtException", onCrash)
-  process.on("unhandledRejection", onCrash)
   const inFlight = new Map<number, FuzzRequest>()
   for (const target of targetNames) {
     gateways[target]!.process?.onExit(() =>
       inFlightAtExit.set(target, [...inFlight.values()].filter((request) => request.target === target))
     )
   }
+  const crashes: Array<string> = []
+  const onCrash = (error: unknown) => crashes.push(describeError(error))
+  process.on("uncaughtException", onCrash)
+  process.on("unhandledRejection", onCrash)
   const eventLoop = reach.inProcess
     ? watchEventLoop(() => [...inFlight.values()].map(summary))
     : watchFromOutside(
