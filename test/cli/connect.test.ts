@@ -63,6 +63,7 @@ describe("isartor connect claude", () => {
       assert.match(second.stdout, /already goes through/)
       assert.equal(readFileSync(file, "utf8"), connected, "connecting twice changes nothing")
 
+      assert.equal(records(user.home).length, 1, "connecting left one undo record")
       const undone = await connect("claude", "--disconnect")
       assert.equal(undone.code, 0, undone.stderr)
       assert.equal(readFileSync(file, "utf8"), original, "the previous ANTHROPIC_BASE_URL is back, byte for byte")

@@ -25,11 +25,19 @@ const backends: SemanticBackends = { loadEmbedder: async () => counted, loadHnsw
 const { withGateway } = semanticGateways(backends)
 
 describe("the shipped L1b decision", () => {
-  it("was trained on the current training sources and data (run npm run train:l1b after changing them)", async (t) => {
+  it("was trained on the current training sources (run npm run train:l1b after changing them)", async () => {
     assert.equal(shippedDecision.sources, await sourcesDigest(new URL("../../../", import.meta.url)))
     assert.equal(shippedDecision.encoder, shippedStaticTable.encoder, "the scorer and the table come from one run")
-    if (existsSync(QQP_DEV)) assert.equal(shippedDecision.dataset, (await readPairs()).digest)
-    else t.diagnostic(`${QQP_DEV} is not on this machine: the data digest is not checked`)
+  })
+
+  // The labelled pairs are not part of the repository (they are the project's shared data set, beside it in
+  // ../shared/data): where they are not beside the checkout, this is a skip that says so, never a quiet pass.
+  it("was trained on the labelled pairs in ../shared/data", {
+    skip: existsSync(QQP_DEV)
+      ? false
+      : `${QQP_DEV} is not beside this checkout (the data set is not part of the repository)`
+  }, async () => {
+    assert.equal(shippedDecision.dataset, (await readPairs()).digest)
   })
 })
 
