@@ -1,6 +1,6 @@
 // What a hostile upstream costs the gateway on each runtime: how long /healthz waits (the event loop's stall) while
 // a long SSE line passes through, and the gateway's RSS before and after compression bombs and endless lines.
-// The same loopback upstream as test/reliability/hostile.test.ts; figures printed, never asserted.
+// The same loopback upstream as test/reliability/hostile.e2e.ts; figures printed, never asserted.
 // Usage: npm run bench:hostile -- [--runtimes node,bun,deno] [--line-mib 10] [--rounds 3]
 import { readFile } from "node:fs/promises"
 import { cpus, loadavg } from "node:os"

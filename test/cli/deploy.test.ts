@@ -101,7 +101,7 @@ describe("container and cluster files", () => {
     assert.ok(scripts["build:binary"])
     assert.match(dockerfile, /npm run --silent build:binary -- --target "\$target"/)
     assert.match(dockerfile, /cp "dist\/isartor-\$target" \/isartor/)
-    assert.match(read("test/cli/binary.test.ts"), /join\(projectRoot, "dist", `isartor-\$\{target\}`\)/)
+    assert.match(read("test/cli/binary.e2e.ts"), /join\(projectRoot, "dist", `isartor-\$\{target\}`\)/)
     assert.match(dockerfile, /COPY --from=build \/isartor \/usr\/local\/bin\/isartor/)
     assert.match(dockerfile, /ENTRYPOINT \["\/usr\/local\/bin\/isartor"\]\nCMD \["up"\]/)
     assert.match(dockerfile, /^USER isartor$/m)
