@@ -2,7 +2,9 @@
  * The reliability fuzzer, shared by test/reliability/fuzz.test.ts and bench/fuzz.ts: fast-check generators of
  * hostile HTTP requests for every route, two ways to send them (the gateway's `fetch` in-process, or a real
  * loopback socket for chunked, slow and oversized bodies), the checks every response must pass, and a runner that
- * keeps going after a failure so one run lists every distinct defect, each shrunk to a small reproducer.
+ * keeps going after a failure so one run lists every distinct defect, each shrunk to a small reproducer. The
+ * gateways run in this process (Node) or on Bun's and Deno's own servers in processes of their own, reached by
+ * socket only and watched from outside.
  */
 import fc from "fast-check"
 import { AsyncLocalStorage } from "node:async_hooks"
