@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { describe, it } from "node:test"
+import { installed } from "../support/installed.ts"
 import { projectRoot } from "../support/processes.ts"
 import { run, userEnv } from "./run.ts"
 
@@ -71,9 +72,8 @@ const runTool = (command: string, args: Array<string>, home: string, extra: Reco
 }
 
 describe("the tools follow what isartor connect wrote", () => {
-  it("Claude Code sends its requests to ANTHROPIC_BASE_URL with the gateway key as its bearer token", {
-    skip: !existsSync(cli("claude")) && "Claude Code is not installed in .ci/clis"
-  }, async () => {
+  it("Claude Code sends its requests to ANTHROPIC_BASE_URL with the gateway key as its bearer token", async (t) => {
+    if (!installed(t, existsSync(cli("claude")), "Claude Code", ".ci/run installs it into .ci/clis")) return
     const server = await refusingServer()
     const user = userEnv()
     try {
@@ -92,9 +92,8 @@ describe("the tools follow what isartor connect wrote", () => {
     }
   })
 
-  it("Codex sends its Responses requests to the isartor provider's base_url with the key from ISARTOR_API_KEY", {
-    skip: !existsSync(cli("codex")) && "Codex is not installed in .ci/clis"
-  }, async () => {
+  it("Codex sends its Responses requests to the isartor provider's base_url with the key from ISARTOR_API_KEY", async (t) => {
+    if (!installed(t, existsSync(cli("codex")), "Codex", ".ci/run installs it into .ci/clis")) return
     const server = await refusingServer()
     const user = userEnv()
     try {

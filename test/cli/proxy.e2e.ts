@@ -12,6 +12,7 @@ import { connect as tlsConnect, createSecureContext, type DetailedPeerCertificat
 import { fetch as undiciFetch, ProxyAgent } from "undici"
 import { type Authority, leafMinter, loadAuthority } from "../../cli/proxy/ca.ts"
 import { type RunningProxy, startProxy } from "../../cli/proxy/server.ts"
+import { installed } from "../support/installed.ts"
 
 // The local CONNECT proxy on loopback with real TLS: a fake "Copilot" HTTPS server with its own test CA, reached
 // through the proxy by real clients (Node's https over a CONNECT tunnel, and curl where installed).
@@ -459,7 +460,7 @@ describe("isartor proxy", () => {
           })
       )
     })
-    if (curl.code === -1 && /ENOENT/.test(curl.stderr + "")) return t.skip("curl is not installed")
+    if (!installed(t, !(curl.code === -1 && /ENOENT/.test(curl.stderr + "")), "curl", "apt-get install -y curl")) return
     assert.equal(curl.code, 0, curl.stderr)
     assert.deepEqual(curl.stdout, ANSWER)
     assert.equal(upstream.seen.at(-1)!.auth, "Bearer curl-token")
@@ -656,7 +657,7 @@ describe("streamed chat requests through the pipeline", () => {
             resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr })
         )
       })
-      if (curl.code === -1 && /ENOENT/.test(curl.stderr)) return t.skip("curl is not installed")
+      if (!installed(t, !(curl.code === -1 && /ENOENT/.test(curl.stderr)), "curl", "apt-get install -y curl")) return
       assert.equal(curl.code, 0, curl.stderr)
       assert.match(curl.stdout, /^x-isartor-layer: l1a\r?$/im)
       assert.equal(text(curl.stdout), "Paris.")

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict"
 import { createHash } from "node:crypto"
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { arch, platform } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { VERSION } from "../../core/version.ts"
+import { projectRoot } from "../support/processes.ts"
 import { run, userEnv } from "./run.ts"
+
+/** The unprivileged user a root test runner runs the permission-denied case as. */
+const NOBODY = 65534
 
 const asset = `isartor-${platform() === "win32" ? "windows" : platform()}-${arch()}${
   platform() === "win32" ? ".exe" : ""
@@ -142,15 +146,22 @@ describe("isartor update", () => {
     }
   })
 
-  it("in a directory it may not write, answers with the ~/.local/bin recipe and replaces nothing", {
-    skip: process.getuid?.() === 0 ? "running as root, who may write anywhere" : false
-  }, async () => {
+  it("in a directory it may not write, answers with the ~/.local/bin recipe and replaces nothing", async () => {
     release = { latest: "99.0.0", body: NEW_BINARY, sums: `${sha256(NEW_BINARY)}  ${asset}\n` }
     const user = updateEnv()
     try {
       const binary = installOld(user.home)
+      // Root may write anywhere: as root (CI), the command runs as the unprivileged `nobody`, owner of its HOME.
+      const asRoot = process.getuid?.() === 0
+      if (asRoot) chownSync(user.home, NOBODY, NOBODY)
       chmodSync(user.home, 0o555)
-      const result = await run(["update", "--binary", binary], user.env)
+      const result = await run(["update", "--binary", binary], user.env, {
+        command: [
+          ...(asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : []),
+          process.execPath,
+          join(projectRoot, "bin/isartor")
+        ]
+      })
       chmodSync(user.home, 0o755)
       assert.equal(result.code, 1)
       assert.match(result.stderr, /permission denied/)

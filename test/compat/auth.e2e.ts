@@ -2,6 +2,7 @@ import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
+import { installed } from "../support/installed.ts"
 import { aiSdkAnthropic, aiSdkOpenAIChat, aiSdkOpenAIResponses } from "./clients/aiSdk.ts"
 import { anthropicMessages } from "./clients/anthropic.ts"
 import { langchainChatOpenAI, langchainResponses } from "./clients/langchain.ts"
@@ -56,14 +57,14 @@ describe("the gateway key, sent as each client's API key", () => {
 
 describe("the gateway key, given to each CLI as its API key", () => {
   it("claude -p is answered", async (t) => {
-    if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+    if (!installed(t, cliInstalled("claude"), "the claude CLI", ".ci/run installs it into .ci/clis")) return
     const run = (await runClaude({ url: gateway.url, apiKey: GATEWAY_KEY }, "say hi"))[0]!
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /^Tool said: /)
   })
 
   it("codex exec is answered; with another key it reports the 401 without an upstream call", async (t) => {
-    if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+    if (!installed(t, cliInstalled("codex"), "the codex CLI", ".ci/run installs it into .ci/clis")) return
     const allowed = (await runCodex({ url: `${gateway.url}/v1`, apiKey: GATEWAY_KEY }, "say hi"))[0]!
     assert.equal(allowed.code, 0, allowed.stderr)
     assert.match(allowed.stdout, /^Tool said: /)

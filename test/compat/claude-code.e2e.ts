@@ -1,5 +1,6 @@
 import assert from "node:assert/strict"
 import { before, describe, it } from "node:test"
+import { installed } from "../support/installed.ts"
 import { cliInstalled, runClaude } from "./clis.ts"
 import {
   compatUpstreams,
@@ -78,7 +79,7 @@ describe("claude -p through the gateway", () => {
   // The fake model calls Agent with arguments Claude Code rejects; the rejection goes back as the tool's result, and
   // the model's answer to it is what claude prints.
   it("runs a tool the model asked for and prints the model's answer (openai-format upstream)", async (t) => {
-    if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+    if (!installed(t, cliInstalled("claude"), "the claude CLI", ".ci/run installs it into .ci/clis")) return
     const before = upstreams.modelCalls()
     const run = (await runClaude(upstreams.gateway("openai").url, "say hi"))[0]!
     assert.equal(run.code, 0, run.stderr)
@@ -87,7 +88,7 @@ describe("claude -p through the gateway", () => {
   })
 
   it("does the same, then answers the same prompt again in the same project from the cache (anthropic-format upstream)", async (t) => {
-    if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+    if (!installed(t, cliInstalled("claude"), "the claude CLI", ".ci/run installs it into .ci/clis")) return
     const before = upstreams.modelCalls()
     // Only metadata (a session id) differs between the two runs' requests.
     const [first, second] = await runClaude(upstreams.gateway("anthropic").url, "say hi again", "say hi again")
@@ -100,7 +101,7 @@ describe("claude -p through the gateway", () => {
 
   for (const [upstreamStatus, shown] of [[500, /API Error: 502 /], [429, /API Error: .*\(429\)/]] as const) {
     it(`gives up on an upstream ${upstreamStatus} after the gateway's ${GATEWAY_ATTEMPTS} attempts: x-should-retry stops Claude Code's own retries`, async (t) => {
-      if (!cliInstalled("claude")) return t.skip("claude CLI not installed in .ci/clis: .ci/run installs it")
+      if (!installed(t, cliInstalled("claude"), "the claude CLI", ".ci/run installs it into .ci/clis")) return
       const providers = upstreams.providers()
       for (let i = 0; i < 10 * GATEWAY_ATTEMPTS; i++) {
         providers.queue.push({ kind: "error", status: upstreamStatus, message: `upstream says ${upstreamStatus}` })

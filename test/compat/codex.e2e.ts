@@ -1,5 +1,6 @@
 import assert from "node:assert/strict"
 import { before, describe, it } from "node:test"
+import { installed } from "../support/installed.ts"
 import { cliInstalled, runCodex } from "./clis.ts"
 import {
   compatUpstreams,
@@ -82,7 +83,7 @@ describe("Codex's recorded request, same format", () => {
 describe("codex exec through the gateway", () => {
   for (const format of upstreamFormats) {
     it(`runs the command the model asked for and prints the model's answer (${format}-format upstream)`, async (t) => {
-      if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+      if (!installed(t, cliInstalled("codex"), "the codex CLI", ".ci/run installs it into .ci/clis")) return
       const before = upstreams.modelCalls()
       const run = (await runCodex(`${upstreams.gateway(format).url}/v1`, "say hi"))[0]!
       assert.equal(run.code, 0, run.stderr)
@@ -96,7 +97,7 @@ describe("codex exec through the gateway", () => {
     it(
       `answers the same prompt again in the same project from the cache, without an upstream call (${format}-format upstream)`,
       async (t) => {
-        if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+        if (!installed(t, cliInstalled("codex"), "the codex CLI", ".ci/run installs it into .ci/clis")) return
         const before = upstreams.modelCalls()
         const [first, second] = await runCodex(`${upstreams.gateway(format).url}/v1`, "say hi again", "say hi again")
         assert.equal(first!.code, 0, first!.stderr)
@@ -111,7 +112,7 @@ describe("codex exec through the gateway", () => {
   // request attempts, 30 gateway requests and 90 upstream calls in ≈ 27 s (measured), too slow for this suite. A 429
   // it does not retry.
   it(`gives up on an upstream 429 after the gateway's ${GATEWAY_ATTEMPTS} attempts`, async (t) => {
-    if (!cliInstalled("codex")) return t.skip("codex CLI not installed in .ci/clis: .ci/run installs it")
+    if (!installed(t, cliInstalled("codex"), "the codex CLI", ".ci/run installs it into .ci/clis")) return
     const providers = upstreams.providers()
     for (let i = 0; i < 10 * GATEWAY_ATTEMPTS; i++) {
       providers.queue.push({ kind: "error", status: 429, message: "upstream says 429" })
