@@ -3,7 +3,7 @@ import { shippedDecision } from "../cache/semantic/decision/weights.ts"
 
 /**
  * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
- * the README table all read this. Leaves take their own key name, so a key is spelled once.
+ * docs/configuration.md's table all read this. Leaves take their own key name, so a key is spelled once.
  */
 export interface Leaf<A> {
   readonly _tag: "Leaf"
@@ -110,7 +110,7 @@ export const configSpec = {
     "learned",
     "How L1b decides a hit: learned (the fast encoder and a pair scorer trained on labelled pairs, ≈ 0.3 ms, no model call on the request path; USE-lite only) or cosine (the model's cosine at similarity_threshold, then the verifier)."
   ),
-  // The default moves with each training run (the README's row follows it; a test says when it does not).
+  // The default moves with each training run (docs/configuration.md's row follows it; a test says when it does not).
   l1b_score_threshold: leaf(
     (name) => Config.Number(name).pipe(Config.withDefault(shippedDecision.threshold)),
     String(shippedDecision.threshold),

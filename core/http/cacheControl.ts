@@ -2,7 +2,7 @@
  * A request's caching directives, as clients and CDNs speak them: `Cache-Control: no-cache` (do not read the
  * caches), `no-store` (do not write them), `max-age=N` (only an answer at most N s old), `s-maxage=N` or
  * `X-Isartor-Cache-TTL: N` (keep this answer N s, capped by `cache_ttl_secs`), `only-if-cached` (never ask the
- * provider). Any directive not in `cache_controls_allowed` is refused (403), as the README promises: a client that
+ * provider). Any directive not in `cache_controls_allowed` is refused (403), as docs/endpoints.md promises: a client that
  * asks for `immutable` or `no-transform` learns the gateway will not honour it rather than being served as if it had.
  */
 export interface CacheDirectives {

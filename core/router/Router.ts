@@ -54,7 +54,7 @@ const passedOn = (body: Record<string, unknown>) => {
 
 /**
  * The tier on the `l2.route` span: `router.decision`, the name the operators' guide searches traces for, and
- * `isartor.router.decision`, the README's.
+ * `isartor.router.decision`, docs/monitoring.md's.
  */
 const decisionAttributes = (tier: RoutingDecision["tier"]) => ({
   "router.decision": tier,

@@ -133,11 +133,11 @@ describe("configuration", () => {
     assert.ok(!message.includes("secret-value"))
   })
 
-  it("documents every key in the README with its variable and default", async () => {
-    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8")
+  it("documents every key in docs/configuration.md with its variable and default", async () => {
+    const readme = await readFile(new URL("../../docs/configuration.md", import.meta.url), "utf8")
     for (const [path, leaf] of configLeaves()) {
       const row = readme.split("\n").find((line) => line.startsWith(`| \`${path.join(".")}\` |`))
-      assert.ok(row, `README has a row for ${path.join(".")}`)
+      assert.ok(row, `docs/configuration.md has a row for ${path.join(".")}`)
       assert.ok(row.includes(`\`${envVarName(path)}\``), `row names ${envVarName(path)}`)
       assert.ok(row.includes(leaf.defaultText), `row gives the default of ${path.join(".")}`)
     }

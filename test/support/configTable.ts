@@ -1,4 +1,4 @@
-// Rewrites the configuration table in README.md from core/config/ConfigSpec.ts (the Config test checks they agree):
+// Rewrites the configuration table in docs/configuration.md from core/config/ConfigSpec.ts (the Config test checks they agree):
 // node --import tsx test/support/configTable.ts
 import { readFileSync, writeFileSync } from "node:fs"
 import { configLeaves, envVarName } from "../../core/config/ConfigSpec.ts"
@@ -8,7 +8,10 @@ for (const [path, leaf] of configLeaves()) {
   const fallback = leaf.defaultText === "(empty)" ? "(empty)" : `\`${leaf.defaultText}\``
   rows.push(`| \`${path.join(".")}\` | \`${envVarName(path)}\` | ${fallback} | ${leaf.meaning} Form: ${leaf.form}. |`)
 }
-const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+const readme = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8")
 const start = readme.indexOf("| key | env var |")
 const end = readme.indexOf("\n\n", start)
-writeFileSync(new URL("../../README.md", import.meta.url), readme.slice(0, start) + rows.join("\n") + readme.slice(end))
+writeFileSync(
+  new URL("../../docs/configuration.md", import.meta.url),
+  readme.slice(0, start) + rows.join("\n") + readme.slice(end)
+)

@@ -184,7 +184,7 @@ export type SemanticCacheStatus =
 
 /**
  * The best cosine on the `l1b.lookup` span: `cosine_similarity`, the name the operators' guide searches traces for,
- * and `isartor.l1b.cosine_similarity`, the README's.
+ * and `isartor.l1b.cosine_similarity`, docs/monitoring.md's.
  */
 const similarityAttributes = (similarity: number) => ({
   "cosine_similarity": similarity,
