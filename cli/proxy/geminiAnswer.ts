@@ -1,7 +1,7 @@
+import type { Answer } from "../../core/domain/Answer.ts"
 import type { Completion } from "../../core/domain/Completion.ts"
 import type { OpenAIChunk } from "../../core/formats/openai.ts"
 import { answerHeaders } from "../../core/http/render.ts"
-import type { Answer } from "../../core/pipeline/Pipeline.ts"
 import { errorMessage, SseSplitter } from "../../core/pipeline/SseEvents.ts"
 
 // The pipeline's answers (OpenAI chat completions, whole or as chunk SSE) in Gemini's wire format, for a client

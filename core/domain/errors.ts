@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { LayerName } from "./Answer.ts"
 import { RoutingDecision } from "./routing.ts"
 
 /** The message of anything thrown or rejected: an Error's message, else the value as text. */
@@ -11,7 +12,7 @@ export class CacheMiss extends Schema.TaggedError<CacheMiss>()("CacheMiss", {
 
 /** A layer could not be used (backend down, disabled, skipped by the request): the pipeline tries the next layer. */
 export class LayerUnavailable extends Schema.TaggedError<LayerUnavailable>()("LayerUnavailable", {
-  layer: Schema.Literals(["l1a", "l1b", "l2", "l3"]),
+  layer: LayerName,
   reason: Schema.String
 }) {}
 

@@ -17,7 +17,8 @@ import {
   telemetryDropped
 } from "../observability/Metrics.ts"
 import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
-import type { LayerName, PipelineStatus } from "../pipeline/Pipeline.ts"
+import type { LayerName } from "../domain/Answer.ts"
+import type { PipelineStatus } from "../pipeline/Pipeline.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
 type Fetch = (request: Request, path: string) => Response | Promise<Response>

@@ -6,6 +6,7 @@
  */
 import { Effect, Exit } from "effect"
 import type { Context as HonoContext, Hono } from "hono"
+import type { Answer } from "../domain/Answer.ts"
 import { chatRequest, parseJsonBody, type RequestContext } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { completionToSse } from "../domain/Completion.ts"
@@ -19,7 +20,7 @@ import {
   toResponseObject
 } from "../formats/responses/response.ts"
 import { openAIStreamToResponses } from "../formats/responses/stream.ts"
-import type { Answer, Pipeline } from "../pipeline/Pipeline.ts"
+import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStore } from "../responses/ResponseStore.ts"
 import { familyError, jsonResponse } from "./errors.ts"

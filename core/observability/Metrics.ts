@@ -1,5 +1,5 @@
 import { Context, Effect, Metric } from "effect"
-import type { LayerName } from "../pipeline/Pipeline.ts"
+import type { LayerName } from "../domain/Answer.ts"
 import { modelOf, type Price, usageOf } from "./usage.ts"
 
 /**

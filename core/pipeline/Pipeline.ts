@@ -4,6 +4,7 @@ import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
 import { AppConfig } from "../config/Config.ts"
+import type { Answer, LayerName } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import {
   type CacheMiss,
@@ -12,7 +13,6 @@ import {
   type ProviderError,
   type RouterDeclined
 } from "../domain/errors.ts"
-import type { RoutingDecision } from "../domain/routing.ts"
 import { countTokens, recordLayerDuration, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos } from "../observability/RequestSpan.ts"
@@ -21,37 +21,6 @@ import { Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Upstream } from "./Upstream.ts"
-
-export type LayerName = "l1a" | "l1b" | "l2" | "l3"
-
-/** What the pipeline answers with: a whole completion (serialised), or an upstream stream passed through. */
-export type Answer =
-  | {
-    readonly _tag: "Complete"
-    readonly layer: LayerName
-    readonly completion: string
-    readonly provider?: string
-    /** The cache entry that answered, or that this answer was stored under (`X-Isartor-Cache-Key`). */
-    readonly cacheKey?: string
-    /** On a cache hit: when the entry was stored (ms since the epoch), for the `Age` header. */
-    readonly created?: number | undefined
-    /** On an L1b hit: the cosine similarity of the cached question. */
-    readonly similarity?: number
-    /** On an L1b hit: the learned decision's score for (question, cached question), when a decision model decided. */
-    readonly score?: number | undefined
-    /** On an L1b hit: which stage found it (the fast static encoder or the full model). */
-    readonly stage?: "fast" | "model"
-    /** When L2 classified the request: what it decided. */
-    readonly routing?: RoutingDecision
-  }
-  | {
-    readonly _tag: "Stream"
-    readonly layer: "l3"
-    readonly body: ReadableStream<Uint8Array>
-    readonly provider: string
-    readonly cacheKey?: string
-    readonly routing?: RoutingDecision
-  }
 
 export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>

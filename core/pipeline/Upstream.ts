@@ -1,5 +1,6 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import type { ExactKey } from "../cache/CacheKey.ts"
+import type { Answer } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { isCacheable } from "../domain/Completion.ts"
 import { messageOf, ProviderError } from "../domain/errors.ts"
@@ -8,7 +9,6 @@ import { usageOf } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
-import type { Answer } from "./Pipeline.ts"
 import { tapSse } from "./SseTap.ts"
 
 /** Spent tokens are counted, not priced: the saved-cost estimate is what the metrics promise. */

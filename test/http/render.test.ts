@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
+import type { Answer } from "../../core/domain/Answer.ts"
 import { renderAnswer, sharedHeadersRenderer } from "../../core/http/render.ts"
-import type { Answer } from "../../core/pipeline/Pipeline.ts"
 
 // Bun and Deno send an exact hit with one Headers per answer and age, copied by each Response: what a client
 // receives must be what renderAnswer sends, and no response may change another's headers.

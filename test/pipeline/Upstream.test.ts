@@ -1,4 +1,4 @@
-import { Effect, Fiber, Layer } from "effect"
+import { Deferred, Effect, Fiber, Layer } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ExactCache } from "../../core/cache/exact/ExactCache.ts"
@@ -23,31 +23,35 @@ const completion: Completion = {
   choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }]
 }
 
-/** An L1a whose writes take `writeMs` (a slow Redis), in memory otherwise. */
-const slowStore = (writeMs: number): ExactStore => {
+/**
+ * An L1a whose writes the test holds (a slow Redis): a write says it has started, then waits for `release`; in
+ * memory otherwise.
+ */
+const heldStore = (writeStarted: Deferred.Deferred<void>, release: Deferred.Deferred<void>) => {
   const entries = new Map<string, ExactEntry>()
-  return {
-    backend: "slow",
+  const store: ExactStore = {
+    backend: "held",
     get: (key) => Effect.sync(() => entries.get(key)),
-    set: (key, entry) => Effect.sleep(writeMs).pipe(Effect.andThen(Effect.sync(() => void entries.set(key, entry)))),
+    set: (key, entry) =>
+      Deferred.succeed(writeStarted, undefined).pipe(
+        Effect.andThen(Deferred.await(release)),
+        Effect.andThen(Effect.sync(() => void entries.set(key, entry)))
+      ),
     size: Effect.sync(() => entries.size),
     remove: (key) => Effect.sync(() => entries.delete(key)),
     list: Effect.sync(() => [...entries.entries()])
   }
+  return { store, entries }
 }
 
-const upstreamWith = (calls: { count: number }) => {
+const upstreamWith = (calls: { count: number }, store: ExactStore) => {
   const provider = Layer.succeed(
     Provider,
     {
       id: "fake",
       configured: true,
       chain: ["fake"],
-      complete: () =>
-        Effect.sync(() => calls.count++).pipe(
-          Effect.andThen(Effect.sleep(20)),
-          Effect.as({ value: completion, provider: "fake" })
-        ),
+      complete: () => Effect.sync(() => calls.count++).pipe(Effect.as({ value: completion, provider: "fake" })),
       stream: () => Effect.die("not streamed here"),
       countTokens: undefined,
       responses: undefined,
@@ -63,7 +67,7 @@ const upstreamWith = (calls: { count: number }) => {
     Layer.provideMerge(Layer.mergeAll(
       provider,
       Coalescer.layer,
-      Layer.succeed(ExactCache, ExactCache.make(slowStore(60))),
+      Layer.succeed(ExactCache, ExactCache.make(store)),
       SemanticCache.layerDisabled("disabled", "test")
     ))
   )
@@ -79,15 +83,23 @@ describe("Upstream coalescing and the cache write", () => {
       cacheWrite: true
     })
     const key = { key: "k", check: "c" }
+    const writeStarted = Deferred.makeUnsafe<void>()
+    const release = Deferred.makeUnsafe<void>()
+    const { store, entries } = heldStore(writeStarted, release)
     const layers = await Effect.runPromise(
       Effect.gen(function*() {
         const upstream = yield* Upstream
         const first = yield* Effect.forkChild(upstream.call(request, key))
-        // The upstream has answered (20 ms) and the L1a write (60 ms) is under way.
-        yield* Effect.sleep(40)
-        const second = yield* upstream.call(request, key)
-        return [(yield* Fiber.join(first)).layer, second.layer]
-      }).pipe(Effect.provide(upstreamWith(calls)), Effect.scoped)
+        // The upstream has answered and the L1a write is under way: now the identical request arrives.
+        yield* Deferred.await(writeStarted)
+        const second = yield* Effect.forkChild(upstream.call(request, key), { startImmediately: true })
+        assert.equal(second.pollUnsafe(), undefined, "the second request waits while L1a is being written")
+        assert.equal(entries.size, 0)
+        yield* Deferred.succeed(release, undefined)
+        const secondAnswer = yield* Fiber.join(second)
+        assert.equal(entries.size, 1, "released only once L1a holds the answer")
+        return [(yield* Fiber.join(first)).layer, secondAnswer.layer]
+      }).pipe(Effect.provide(upstreamWith(calls, store)), Effect.scoped)
     )
     assert.deepEqual(layers, ["l3", "l3"])
     assert.equal(calls.count, 1)

@@ -11,9 +11,10 @@ const onRedis = async (url: string, ttlMs: number) => {
   return { store: makeRedisExactStore(connection.commands, ttlMs), close: connection.close }
 }
 
-testExactStore("memory", async (ttlMs) => ({
-  store: makeMemoryExactStore({ maxEntries: 1_000, maxBytes: 10_000_000, ttlMs }),
-  close: async () => undefined
+testExactStore("memory", async (ttlMs, clock) => ({
+  store: makeMemoryExactStore({ maxEntries: 1_000, maxBytes: 10_000_000, ttlMs, now: clock.now }),
+  close: async () => undefined,
+  onTestClock: true
 }))
 testExactStore("redis", (ttlMs) => onRedis(servers.redis.url, ttlMs))
 testExactStore("redis cluster", (ttlMs) => onRedis(servers.cluster.url, ttlMs))
