@@ -7,7 +7,9 @@
 //                              [--runtime node|bun|deno]
 import { parseArgs } from "node:util"
 import { semanticBackends } from "../runtimes/shared.ts"
-import { probeHealthz, runFuzz, startFuzzTargets } from "../test/support/fuzz.ts"
+import { runFuzz } from "../test/support/fuzz/run.ts"
+import { startFuzzTargets } from "../test/support/fuzz/targets.ts"
+import { probeHealthz } from "../test/support/fuzz/watch.ts"
 import type { RuntimeName } from "../test/support/processes.ts"
 import { writeResults } from "./results.ts"
 

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises"
 import { cpus, loadavg } from "node:os"
 import { parseArgs } from "node:util"
-import { probeHealthz } from "../test/support/fuzz.ts"
+import { probeHealthz } from "../test/support/fuzz/watch.ts"
 import { compressionBomb, type Encoding, startHostileUpstream } from "../test/support/hostileUpstream.ts"
 import { runtimeCommand, type RuntimeName, startProcess } from "../test/support/processes.ts"
 import { writeResults } from "./results.ts"

@@ -2,7 +2,7 @@
 // own (open, secured and semantic, on the same fake upstream in this process): every request over a loopback
 // socket, the gateways' event loops watched from outside through /healthz, the same checks.
 import { semanticBackends } from "../../runtimes/shared.ts"
-import { describeFuzzRun } from "../support/fuzz.ts"
+import { describeFuzzRun } from "../support/fuzz/suite.ts"
 
 // Half Node's count: every request here is a real connection through two processes (no in-process shortcut) on
 // cores the suite shares, and both runs must fit the end-to-end budget with room for a busy machine. The same seed

@@ -4,7 +4,7 @@
 // failure is shrunk by fast-check and printed as curl commands; the run goes on, so one run lists every distinct
 // defect. The same run on Bun's and Deno's own servers: fuzz.e2e.ts.
 import { semanticBackends } from "../../runtimes/shared.ts"
-import { describeFuzzRun } from "../support/fuzz.ts"
+import { describeFuzzRun } from "../support/fuzz/suite.ts"
 
 describeFuzzRun(
   { runtime: "node", requests: 10_000, timeLimitMs: 100_000 },
