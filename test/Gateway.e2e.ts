@@ -6,6 +6,7 @@ import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker } from "../runtimes/embedding/inWorker.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { connectRedis } from "../runtimes/redis.ts"
+import { eventually } from "./support/eventually.ts"
 import { startTestGateway, upstreamEnv } from "./support/gateway.ts"
 import { upstreamAndRedis } from "./support/redis.ts"
 
@@ -24,8 +25,28 @@ const handles = () => {
   return counts
 }
 
-/** Waits for closed sockets and finished timers to leave Node's list. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 100))
+/**
+ * The handles once Node's list has stopped changing (closed sockets and finished timers leave it a moment after
+ * their close): the same in three probes running.
+ */
+const steadyHandles = async () => {
+  let last = ""
+  let unchanged = 0
+  await eventually(() => {
+    const now = JSON.stringify(handles())
+    unchanged = now === last ? unchanged + 1 : 0
+    last = now
+    return unchanged >= 2
+  }, { what: "Node's list of handles to stop changing", intervalMs: 25 })
+  return handles()
+}
+
+/** Waits until the handles are `before`'s again, failing with what is left over past the bound. */
+const backTo = (before: Record<string, number>) =>
+  eventually(() => {
+    assert.deepEqual(handles(), before)
+    return true
+  }, { what: "every handle the gateways opened to be released" })
 
 const ask = async (url: string, prompt: string) => {
   const response = await fetch(`${url}/api/chat`, {
@@ -48,8 +69,7 @@ describe("gateway lifetime", () => {
     const warmUp = await startTestGateway(env, {}, backends, connectRedis)
     await ask(warmUp.url, "warm up")
     await warmUp.close()
-    await settle()
-    const before = handles()
+    const before = await steadyHandles()
     for (let round = 0; round < 50; round++) {
       const gateway = await startTestGateway(env, {}, backends, connectRedis)
       assert.equal(await ask(gateway.url, `question ${round}`), "l3")
@@ -57,8 +77,7 @@ describe("gateway lifetime", () => {
       void ask(gateway.url, `another question ${round}`).catch(() => undefined)
       await gateway.close()
     }
-    await settle()
-    assert.deepEqual(handles(), before)
+    await backTo(before)
   })
 
   it("stops the embedding worker with the gateway", async () => {
@@ -66,15 +85,13 @@ describe("gateway lifetime", () => {
       loadEmbedder: () => loadEmbedderInWorker(new URL("../runtimes/embedding/worker-node.mjs", import.meta.url)),
       loadHnswlib: async () => hnswlib
     }
-    await settle()
-    const before = handles()
+    const before = await steadyHandles()
     for (let round = 0; round < 3; round++) {
       const gateway = await startTestGateway(upstreamEnv(servers.upstream.url), {}, backends)
       assert.equal(await ask(gateway.url, `question ${round}`), "l3")
       await gateway.close()
     }
-    await settle()
-    assert.deepEqual(handles(), before)
+    await backTo(before)
   })
 
   it("releases what a start acquired when a later step fails", async () => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { eventually } from "./eventually.ts"
 
 export const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -50,13 +51,16 @@ export const startProcess = async (
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
   }
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const match = ready.exec(output)
-    if (match) return { child, url: match[1]!, output: () => output, stop }
-    if (child.exitCode !== null) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
+  try {
+    const match = await eventually(() => ready.exec(output), {
+      what: `${command.join(" ")} to print ${ready}`,
+      timeoutMs,
+      intervalMs: 25,
+      failFast: () => (child.exitCode === null ? undefined : `it exited with code ${child.exitCode}`)
+    })
+    return { child, url: match[1]!, output: () => output, stop }
+  } catch (error) {
+    stop()
+    throw new Error(`${command.join(" ")} did not start (${(error as Error).message}):\n${output}`)
   }
-  stop()
-  throw new Error(`${command.join(" ")} did not start:\n${output}`)
 }

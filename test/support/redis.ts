@@ -6,6 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before } from "node:test"
 import { promisify } from "node:util"
+import { eventually } from "./eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "./fakeOpenAI.ts"
 
 const run = promisify(execFile)
@@ -42,11 +43,11 @@ const spawnRedis = async (port: number, extra: Array<string> = []) => {
   })
   let output = ""
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-  const deadline = Date.now() + 10_000
-  while (!output.includes("Ready to accept connections")) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await eventually(() => output.includes("Ready to accept connections"), {
+    what: `redis-server on port ${port} to accept connections`,
+    intervalMs: 20,
+    failFast: () => (child.exitCode === null ? undefined : `it exited with code ${child.exitCode}:\n${output}`)
+  })
   return child
 }
 
@@ -129,12 +130,12 @@ export const startRedisCluster = async (masters = 3): Promise<RedisCluster> => {
       "0",
       "--cluster-yes"
     ])
-    const deadline = Date.now() + 20_000
     for (const port of ports) {
-      while (!(await cli(port, "cluster", "info")).includes("cluster_state:ok")) {
-        if (Date.now() > deadline) throw new Error(`the Redis Cluster on ${ports.join(", ")} did not become ready`)
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+      await eventually(async () => (await cli(port, "cluster", "info")).includes("cluster_state:ok"), {
+        what: `the Redis Cluster node on ${port} (of ${ports.join(", ")}) to report cluster_state:ok`,
+        timeoutMs: 20_000,
+        intervalMs: 100
+      })
     }
   } catch (error) {
     await stop()
