@@ -2,6 +2,7 @@ import { Context, Effect, Exit, Metric, Option, Redacted, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { timingSafeEqual } from "hono/utils/buffer"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import type { LayerName } from "../domain/Answer.ts"
 import {
   boundSeries,
   buildInfo,
@@ -17,7 +18,6 @@ import {
   telemetryDropped
 } from "../observability/Metrics.ts"
 import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
-import type { LayerName } from "../domain/Answer.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
