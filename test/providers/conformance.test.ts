@@ -26,7 +26,7 @@ const targets = {
   anthropic: { format: "anthropic", url: (base) => base },
   xai: { format: "openai", url: (base) => `${base}/v1` },
   gemini: { format: "gemini", url: (base) => base },
-  ollama: { format: "openai", url: (base) => base, keyless: true },
+  ollama: { format: "ollama", url: (base) => `${base}/ollama`, keyless: true },
   "openai-compatible": { format: "openai", url: (base) => `${base}/v1/chat/completions` }
 } satisfies Record<ProviderId, Target>
 

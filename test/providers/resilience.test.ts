@@ -261,7 +261,10 @@ describe("start-up checks", () => {
   })
 
   it("starts without an Ollama key, and warns once when a keyed provider has none", async () => {
-    const keyless = await startTestGateway({ ISARTOR__LLM_PROVIDER: "ollama", ISARTOR__EXTERNAL_LLM_URL: fake.url })
+    const keyless = await startTestGateway({
+      ISARTOR__LLM_PROVIDER: "ollama",
+      ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/ollama`
+    })
     assert.deepEqual(keyless.warnings, [])
     await keyless.close()
     const missing = await startTestGateway({ ISARTOR__LLM_PROVIDER: "gemini" })

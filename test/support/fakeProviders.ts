@@ -1,15 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { errorBody, refusal, type WireFormat } from "./fakeErrors.ts"
 import { fromResponses, responseObject, streamResponse, type Turn } from "./fakeResponses.ts"
 
 /**
- * One loopback server that speaks three real wire formats — OpenAI Chat Completions (also at Azure's
- * deployment path), Anthropic Messages and Gemini generateContent — JSON and SSE, with each provider's own error
- * bodies and auth headers. Behind them sits one tiny deterministic "model" that reads the conversation as the
- * provider received it, so a test can tell whether a translation kept the system prompt, the turns and the
- * tool results.
+ * The one loopback fake of every provider's API, shared by every test: OpenAI Chat Completions, Responses and
+ * embeddings (at `/v1`, as xAI and the OpenAI-compatible servers serve them too; at Azure's deployment paths; at
+ * `/ollama/v1` as Ollama serves them, keyless), Anthropic Messages and Gemini generateContent — JSON and SSE framed as
+ * each API frames it, each provider's key header required as the API requires it, and its own error bodies
+ * (fakeErrors.ts). Behind them sits one tiny deterministic "model" that reads the conversation as the provider
+ * received it, so a test can tell whether a translation kept the system prompt, the turns and the tool results.
  */
-export type WireFormat = "openai" | "azure" | "anthropic" | "gemini"
+export type { WireFormat } from "./fakeErrors.ts"
 
 export interface ProviderCall {
   readonly format: WireFormat
@@ -23,6 +25,9 @@ export interface ProviderCall {
 }
 
 export type FakeBehaviour =
+  /** The model's answer, after `delayMs`. */
+  | { readonly kind: "ok"; readonly delayMs?: number }
+  /** The provider's own error body for `status`, with `message`. */
   | {
     readonly kind: "error"
     readonly status: number
@@ -30,6 +35,10 @@ export type FakeBehaviour =
     readonly headers?: Record<string, string>
   }
   | { readonly kind: StreamFault }
+  /** No answer at all: the request is read and left open. */
+  | { readonly kind: "hang" }
+  /** A 200 whose body is not JSON, as a misconfigured proxy in front of an upstream may answer. */
+  | { readonly kind: "not-json" }
 
 /**
  * What can go wrong in a stream, after its first two words: the socket is destroyed; the stream ends cleanly with no
@@ -39,7 +48,7 @@ export type FakeBehaviour =
 export type StreamFault = "break-stream" | "truncate-stream" | "malformed-stream" | "error-event-stream"
 
 /** The conversation as the model sees it, whatever the wire format. */
-interface Conversation {
+export interface Conversation {
   readonly system: string
   readonly turns: ReadonlyArray<
     { readonly role: "user" | "assistant"; readonly text: string; readonly toolResult?: string }
@@ -47,7 +56,7 @@ interface Conversation {
   readonly tools: ReadonlyArray<string>
 }
 
-type Reply = { readonly kind: "text"; readonly text: string } | {
+export type Reply = { readonly kind: "text"; readonly text: string } | {
   readonly kind: "tool"
   readonly id: string
   readonly name: string
@@ -70,6 +79,14 @@ export const think = (conversation: Conversation): Reply => {
     } | turns: ${conversation.turns.length}`
   }
 }
+
+/** What answers behind every wire format: a reply to the conversation (or to the request body itself). */
+export interface FakeModel {
+  readonly promptTokens: number
+  readonly reply: (conversation: Conversation, body: Record<string, any>) => Reply
+}
+
+export const conversationModel: FakeModel = { promptTokens: PROMPT_TOKENS, reply: think }
 
 const words = (text: string) => text.split(/(?<= )/)
 const completionTokens = (reply: Reply) => (reply.kind === "text" ? words(reply.text).length : 5)
@@ -128,43 +145,59 @@ const fromGemini = (body: Json): Conversation => ({
 // ---- writing a Reply in each wire format ----
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const sse = (res: ServerResponse, data: unknown, event?: string) =>
-  res.write(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(data)}\n\n`)
 
-const openAIJson = (reply: Reply, model: string) => ({
-  id: "chatcmpl-fake",
+/** One SSE event as `format`'s API frames it: Gemini ends its lines with CRLF, the others with LF. */
+const sse = (res: ServerResponse, format: WireFormat, data: unknown, event?: string) => {
+  const eol = format === "gemini" ? "\r\n" : "\n"
+  res.write(
+    `${event ? `event: ${event}${eol}` : ""}data: ${typeof data === "string" ? data : JSON.stringify(data)}${eol}${eol}`
+  )
+}
+
+const usageOf = (reply: Reply, prompt: number) => ({
+  prompt_tokens: prompt,
+  completion_tokens: completionTokens(reply),
+  total_tokens: prompt + completionTokens(reply)
+})
+
+const openAIJson = (reply: Reply, model: string, id: string, prompt: number) => ({
+  id,
   object: "chat.completion",
   created: 1_700_000_000,
   model,
+  system_fingerprint: "fp_fake",
   choices: [{
     index: 0,
     message: reply.kind === "text"
-      ? { role: "assistant", content: reply.text }
+      ? { role: "assistant", content: reply.text, refusal: null }
       : {
         role: "assistant",
         content: null,
+        refusal: null,
         tool_calls: [{
           id: reply.id,
           type: "function",
           function: { name: reply.name, arguments: JSON.stringify(reply.args) }
         }]
       },
+    logprobs: null,
     finish_reason: reply.kind === "text" ? "stop" : "tool_calls"
   }],
-  usage: {
-    prompt_tokens: PROMPT_TOKENS,
-    completion_tokens: completionTokens(reply),
-    total_tokens: PROMPT_TOKENS + completionTokens(reply)
-  }
+  usage: usageOf(reply, prompt)
 })
 
 /** Acts out a fault at its point in the stream; true when the stream is over. */
-const fail = (res: ServerResponse, fault: StreamFault | undefined, errorEvent: () => void): boolean => {
+const fail = (
+  res: ServerResponse,
+  format: WireFormat,
+  fault: StreamFault | undefined,
+  errorEvent: () => void
+): boolean => {
   switch (fault) {
     case undefined:
       return false
     case "malformed-stream":
-      res.write("data: {\"choices\":[{\"delta\":\n\n")
+      sse(res, format, "{\"choices\":[{\"delta\":")
       return false
     case "break-stream":
       res.destroy()
@@ -179,26 +212,34 @@ const fail = (res: ServerResponse, fault: StreamFault | undefined, errorEvent: (
   }
 }
 
+interface StreamContext {
+  readonly res: ServerResponse
+  readonly format: WireFormat
+  readonly reply: Reply
+  readonly model: string
+  readonly id: string
+  readonly body: Json
+  readonly fault: StreamFault | undefined
+  /** What the caller authenticated with, as an upstream quoting it in an error would show it. */
+  readonly credential: string
+  readonly promptTokens: number
+}
+
 const openAIStream = async (
-  res: ServerResponse,
-  reply: Reply,
-  model: string,
-  body: Json,
-  fault: StreamFault | undefined,
-  credential: string
+  { body, credential, fault, format, id, model, promptTokens, reply, res }: StreamContext
 ) => {
   const errorEvent = () => {
     const message = `Incorrect API key provided: ${credential}`
-    sse(res, { error: { message, type: "invalid_request_error", code: "invalid_api_key" } })
+    sse(res, format, { error: { message, type: "invalid_request_error", param: null, code: "invalid_api_key" } })
   }
-  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model }
+  const base = { id, object: "chat.completion.chunk", created: 1_700_000_000, model, system_fingerprint: "fp_fake" }
   const delta = (d: Json, finish: string | null = null) =>
-    sse(res, { ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })
-  delta({ role: "assistant", content: "" })
+    sse(res, format, { ...base, choices: [{ index: 0, delta: d, logprobs: null, finish_reason: finish }] })
+  delta({ role: "assistant", content: "", refusal: null })
   if (reply.kind === "text") {
     for (const [i, word] of words(reply.text).entries()) {
       delta({ content: word })
-      if (i === 1 && fail(res, fault, errorEvent)) return
+      if (i === 1 && fail(res, format, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
@@ -209,17 +250,9 @@ const openAIStream = async (
   }
   delta({}, reply.kind === "text" ? "stop" : "tool_calls")
   if (body.stream_options?.include_usage) {
-    sse(res, {
-      ...base,
-      choices: [],
-      usage: {
-        prompt_tokens: PROMPT_TOKENS,
-        completion_tokens: completionTokens(reply),
-        total_tokens: PROMPT_TOKENS + completionTokens(reply)
-      }
-    })
+    sse(res, format, { ...base, choices: [], usage: usageOf(reply, promptTokens) })
   }
-  res.write("data: [DONE]\n\n")
+  sse(res, format, "[DONE]")
   res.end()
 }
 
@@ -238,7 +271,7 @@ const extrasOf = (body: Json): AnthropicExtras => ({
   cached: JSON.stringify(body).includes("\"cache_control\"")
 })
 
-const anthropicJson = (reply: Reply, model: string, extras: AnthropicExtras = { thinking: false, cached: false }) => ({
+const anthropicJson = (reply: Reply, model: string, extras: AnthropicExtras, prompt: number) => ({
   id: "msg_fake",
   type: "message",
   role: "assistant",
@@ -252,30 +285,24 @@ const anthropicJson = (reply: Reply, model: string, extras: AnthropicExtras = { 
   stop_reason: reply.kind === "text" ? "end_turn" : "tool_use",
   stop_sequence: null,
   usage: {
-    input_tokens: PROMPT_TOKENS,
+    input_tokens: prompt,
     output_tokens: completionTokens(reply),
     ...(extras.cached ? FAKE_CACHE_USAGE : {})
   }
 })
 
-const anthropicStream = async (
-  res: ServerResponse,
-  reply: Reply,
-  model: string,
-  fault: StreamFault | undefined,
-  credential: string,
-  extras: AnthropicExtras
-) => {
-  const event = (type: string, data: Json) => sse(res, { type, ...data }, type)
+const anthropicStream = async ({ body, credential, fault, format, model, promptTokens, reply, res }: StreamContext) => {
+  const extras = extrasOf(body)
+  const event = (type: string, data: Json) => sse(res, format, { type, ...data }, type)
   const errorEvent = () => {
     event("error", { error: { type: "authentication_error", message: `invalid x-api-key: ${credential}` } })
   }
   event("message_start", {
     message: {
-      ...anthropicJson(reply, model),
+      ...anthropicJson(reply, model, { thinking: false, cached: false }, promptTokens),
       content: [],
       stop_reason: null,
-      usage: { input_tokens: PROMPT_TOKENS, output_tokens: 1, ...(extras.cached ? FAKE_CACHE_USAGE : {}) }
+      usage: { input_tokens: promptTokens, output_tokens: 1, ...(extras.cached ? FAKE_CACHE_USAGE : {}) }
     }
   })
   const index = extras.thinking ? 1 : 0
@@ -290,7 +317,7 @@ const anthropicStream = async (
     event("ping", {})
     for (const [i, word] of words(reply.text).entries()) {
       event("content_block_delta", { index, delta: { type: "text_delta", text: word } })
-      if (i === 1 && fail(res, fault, errorEvent)) return
+      if (i === 1 && fail(res, format, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
@@ -320,62 +347,34 @@ const geminiCandidate = (reply: Reply, finish?: string) => ({
   index: 0
 })
 
-const geminiUsage = (reply: Reply) => ({
-  promptTokenCount: PROMPT_TOKENS,
+const geminiUsage = (reply: Reply, prompt: number) => ({
+  promptTokenCount: prompt,
   candidatesTokenCount: completionTokens(reply),
-  totalTokenCount: PROMPT_TOKENS + completionTokens(reply)
+  totalTokenCount: prompt + completionTokens(reply)
 })
 
-const geminiStream = async (
-  res: ServerResponse,
-  reply: Reply,
-  model: string,
-  fault: StreamFault | undefined,
-  credential: string
-) => {
+const geminiStream = async ({ credential, fault, format, model, promptTokens, reply, res }: StreamContext) => {
   const errorEvent = () => {
-    sse(res, { error: { code: 400, message: `API key not valid: ${credential}`, status: "INVALID_ARGUMENT" } })
+    sse(res, format, { error: { code: 400, message: `API key not valid: ${credential}`, status: "INVALID_ARGUMENT" } })
   }
+  const usageMetadata = geminiUsage(reply, promptTokens)
   if (reply.kind === "text") {
     const parts = words(reply.text)
     for (const [i, word] of parts.entries()) {
       const last = i === parts.length - 1
-      sse(res, {
+      sse(res, format, {
         candidates: [geminiCandidate({ kind: "text", text: word }, last ? "STOP" : undefined)],
         modelVersion: model,
-        ...(last ? { usageMetadata: geminiUsage(reply) } : {})
+        ...(last ? { usageMetadata } : {})
       })
-      if (i === 1 && fail(res, fault, errorEvent)) return
+      if (i === 1 && fail(res, format, fault, errorEvent)) return
       await sleep(1)
     }
   } else {
-    sse(res, { candidates: [geminiCandidate(reply, "STOP")], usageMetadata: geminiUsage(reply), modelVersion: model })
+    sse(res, format, { candidates: [geminiCandidate(reply, "STOP")], usageMetadata, modelVersion: model })
   }
   res.end()
 }
-
-// ---- errors in each provider's own shape ----
-
-const errorBody = (format: WireFormat, status: number, message: string) =>
-  format === "anthropic"
-    ? {
-      type: "error",
-      error: {
-        type: status === 429 ? "rate_limit_error" : status === 400 ? "invalid_request_error" : "api_error",
-        message
-      }
-    }
-    : format === "gemini"
-    ? {
-      error: {
-        code: status,
-        message,
-        status: status === 429 ? "RESOURCE_EXHAUSTED" : status === 400 ? "INVALID_ARGUMENT" : "INTERNAL"
-      }
-    }
-    : {
-      error: { message, type: status === 429 ? "rate_limit_error" : "invalid_request_error", param: null, code: null }
-    }
 
 /** A deterministic 4-dimensional "embedding" per input text: its length and three character sums. */
 const embeddingsJson = (body: Json) => {
@@ -397,158 +396,193 @@ const embeddingsJson = (body: Json) => {
   }
 }
 
+// ---- the server ----
+
 export interface FakeProviders {
+  /** The server's base URL: `/v1` under it is OpenAI's API, `/ollama` Ollama's, `/v1beta` Gemini's… */
   readonly url: string
   readonly calls: Array<ProviderCall>
+  /** The next requests get these behaviours in turn; afterwards, the default (`ok` unless set). */
   readonly queue: Array<FakeBehaviour>
+  /** The key every provider's endpoint requires (Ollama's requires none). */
   readonly apiKey: string
+  setDefault(behaviour: FakeBehaviour): void
   close(): Promise<void>
 }
 
-const route = (
-  method: string | undefined,
-  path: string
-):
-  | {
-    format: WireFormat
-    stream?: boolean
-    model?: string
-    countTokens?: boolean
-    embeddings?: boolean
-    responses?: boolean
-  }
-  | undefined =>
-{
+export interface FakeProvidersOptions {
+  readonly model?: FakeModel
+  /** Keep every request for assertions (tests); off for load, where it would only grow. */
+  readonly record?: boolean
+  readonly port?: number
+  readonly defaultBehaviour?: FakeBehaviour
+}
+
+interface Target {
+  readonly format: WireFormat
+  readonly stream?: boolean
+  readonly model?: string
+  readonly countTokens?: boolean
+  readonly embeddings?: boolean
+  readonly responses?: boolean
+}
+
+const route = (method: string | undefined, path: string, query: URLSearchParams): Target | undefined => {
   if (method !== "POST") return undefined
   if (path === "/v1/chat/completions") return { format: "openai" }
   if (path === "/v1/embeddings") return { format: "openai", embeddings: true }
   if (path === "/v1/responses") return { format: "openai", responses: true }
+  if (path === "/ollama/v1/chat/completions") return { format: "ollama" }
+  if (path === "/ollama/v1/embeddings") return { format: "ollama", embeddings: true }
   if (path === "/openai/v1/responses") return { format: "azure", responses: true }
-  if (/^\/openai\/deployments\/[^/]+\/embeddings\?api-version=/.test(path)) return { format: "azure", embeddings: true }
-  if (/^\/openai\/deployments\/[^/]+\/chat\/completions\?api-version=\d{4}-\d{2}-\d{2}/.test(path)) {
-    return { format: "azure" }
+  const azure = /^\/openai\/deployments\/[^/]+\/(chat\/completions|embeddings)$/.exec(path)
+  if (azure && /^\d{4}-\d{2}-\d{2}/.test(query.get("api-version") ?? "")) {
+    return { format: "azure", embeddings: azure[1] === "embeddings" }
   }
   if (path === "/v1/messages") return { format: "anthropic" }
   if (path === "/v1/messages/count_tokens") return { format: "anthropic", countTokens: true }
-  const gemini = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent\?alt=sse)$/.exec(path)
-  if (gemini) {
+  const gemini = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(path)
+  // Without `alt=sse` Gemini streams one JSON array, which no client here asks for.
+  if (gemini && (gemini[2] === "generateContent" || query.get("alt") === "sse")) {
     return { format: "gemini", model: decodeURIComponent(gemini[1]!), stream: gemini[2] !== "generateContent" }
   }
   return undefined
 }
 
-/** API versions the real API accepts that clients here send: the gateway's own, and @anthropic-ai/sdk 1.14's. */
-const ANTHROPIC_VERSIONS = ["2023-06-01", "2026-10-21"]
+const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { "content-type": "application/json", ...headers })
+  res.end(JSON.stringify(body))
+}
 
-const authorised = (format: WireFormat, headers: IncomingMessage["headers"], key: string) =>
-  format === "anthropic"
-    ? headers["x-api-key"] === key && ANTHROPIC_VERSIONS.includes(String(headers["anthropic-version"]))
-    : format === "gemini"
-    ? headers["x-goog-api-key"] === key
-    : format === "azure"
-    ? headers["api-key"] === key
-    : headers.authorization === `Bearer ${key}` || headers.authorization === undefined // ollama & co. send no key
+const startEventStream = (res: ServerResponse) =>
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
 
-export const startFakeProviders = async (apiKey = "fake-provider-key-123"): Promise<FakeProviders> => {
+/** The Responses API, with the upstream's own store of conversations for `previous_response_id`. */
+const responsesEndpoint = (model: FakeModel) => {
+  const stored = new Map<string, ReadonlyArray<Turn>>()
+  let count = 0
+  return (res: ServerResponse, body: Json, fault: StreamFault | undefined) => {
+    const previousId = body.previous_response_id as string | undefined
+    const history = previousId === undefined ? [] : stored.get(previousId)
+    if (history === undefined) {
+      return sendJson(res, 400, errorBody("openai", 400, `Previous response with id '${previousId}' not found.`))
+    }
+    const conversation = fromResponses(body, history)
+    const reply = model.reply(conversation, body)
+    const response = responseObject(`fake${++count}`, body, reply, String(body.model))
+    if (body.store !== false) {
+      stored.set(String(response.id), [
+        ...conversation.turns,
+        { role: "assistant", text: reply.kind === "text" ? reply.text : "" }
+      ])
+    }
+    if (body.stream !== true) return sendJson(res, 200, response)
+    startEventStream(res)
+    const cut = fault === "break-stream" || fault === "truncate-stream" ? 2 : undefined
+    return void streamResponse(res, response, cut, fault === "truncate-stream" ? "truncate" : "break")
+  }
+}
+
+export const startFakeProviders = async (
+  apiKey = "fake-provider-key-123",
+  options: FakeProvidersOptions = {}
+): Promise<FakeProviders> => {
   const calls: Array<ProviderCall> = []
   const queue: Array<FakeBehaviour> = []
-  // The upstream's own store of Responses API conversations, for `previous_response_id`.
-  const storedResponses = new Map<string, ReadonlyArray<Turn>>()
-  let responseCount = 0
+  const model = options.model ?? conversationModel
+  const record = options.record ?? true
+  let fallback: FakeBehaviour = options.defaultBehaviour ?? { kind: "ok" }
+  let completions = 0
+  const responses = responsesEndpoint(model)
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", async () => {
-      const target = route(req.method, req.url ?? "")
+      const url = new URL(req.url ?? "/", "http://fake")
+      const target = route(req.method, url.pathname, url.searchParams)
       if (!target) {
-        res.writeHead(404, { "content-type": "application/json" })
-        return void res.end(JSON.stringify({ error: { message: `no such endpoint: ${req.method} ${req.url}` } }))
+        return sendJson(res, 404, errorBody("openai", 404, `Invalid URL (${req.method} ${url.pathname})`))
       }
       const { format } = target
-      if (!authorised(format, req.headers, apiKey)) {
-        res.writeHead(401, { "content-type": "application/json" })
-        return void res.end(JSON.stringify(errorBody(format, 401, "invalid api key")))
-      }
+      const refused = refusal(format, req.headers, url.searchParams, apiKey)
+      if (refused) return sendJson(res, refused.status, refused.body)
       const raw = Buffer.concat(chunks).toString("utf8")
       const body = JSON.parse(raw) as Json
-      calls.push({ format, path: req.url ?? "", headers: req.headers, body, raw, at: Date.now() })
+      if (record) calls.push({ format, path: req.url ?? "", headers: req.headers, body, raw, at: Date.now() })
       if (target.countTokens) {
         // Anthropic's count: a fixed base plus one per word of the body, enough to tell requests apart.
-        res.writeHead(200, { "content-type": "application/json" })
-        return void res.end(JSON.stringify({ input_tokens: 7 + JSON.stringify(body).split(/\s+/).length }))
+        return sendJson(res, 200, { input_tokens: 7 + JSON.stringify(body).split(/\s+/).length })
       }
-      const behaviour = queue.shift()
-      if (behaviour === undefined && target.embeddings) {
-        res.writeHead(200, { "content-type": "application/json" })
-        return void res.end(JSON.stringify(embeddingsJson(body)))
-      }
-      if (behaviour?.kind === "error") {
-        res.writeHead(behaviour.status, { "content-type": "application/json", ...behaviour.headers })
-        return void res.end(JSON.stringify(errorBody(format, behaviour.status, behaviour.message)))
-      }
-      const fault = behaviour === undefined ? undefined : behaviour.kind
-      if (target.responses) {
-        const previousId = body.previous_response_id as string | undefined
-        const history = previousId === undefined ? [] : storedResponses.get(previousId)
-        if (history === undefined) {
-          res.writeHead(400, { "content-type": "application/json" })
-          return void res.end(
-            JSON.stringify(errorBody("openai", 400, `Previous response with id '${previousId}' not found.`))
-          )
-        }
-        const conversation = fromResponses(body, history)
-        const reply = think(conversation)
-        const response = responseObject(`fake${++responseCount}`, body, reply, String(body.model))
-        if (body.store !== false) {
-          storedResponses.set(String(response.id), [
-            ...conversation.turns,
-            { role: "assistant", text: reply.kind === "text" ? reply.text : "" }
-          ])
-        }
-        if (body.stream !== true) {
+      const behaviour = queue.shift() ?? fallback
+      switch (behaviour.kind) {
+        case "hang":
+          return
+        case "not-json":
           res.writeHead(200, { "content-type": "application/json" })
-          return void res.end(JSON.stringify(response))
-        }
-        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-        const cut = fault === "break-stream" || fault === "truncate-stream" ? 2 : undefined
-        return void streamResponse(res, response, cut, fault === "truncate-stream" ? "truncate" : "break")
+          return void res.end("<html>502 Bad Gateway</html>")
+        case "error":
+          return sendJson(
+            res,
+            behaviour.status,
+            errorBody(format, behaviour.status, behaviour.message),
+            behaviour.headers
+          )
+        case "ok":
+          if (behaviour.delayMs) await sleep(behaviour.delayMs)
       }
-      // What the caller authenticated with, as an upstream quoting it in an error would show it.
+      const fault = behaviour.kind === "ok" ? undefined : behaviour.kind
+      if (target.embeddings) return sendJson(res, 200, embeddingsJson(body))
+      if (target.responses) return responses(res, body, fault)
       const { authorization, "x-api-key": anthropicKey, "x-goog-api-key": geminiKey, "api-key": azureKey } = req.headers
-      const credential = String(authorization ?? anthropicKey ?? geminiKey ?? azureKey ?? "")
-      const model = target.model ?? String(body.model ?? "deployment-model")
-      const reply = think(
-        format === "anthropic" ? fromAnthropic(body) : format === "gemini" ? fromGemini(body) : fromOpenAI(body)
-      )
+      const id = `chatcmpl-fake${++completions}`
+      const context: StreamContext = {
+        res,
+        format,
+        reply: model.reply(
+          format === "anthropic" ? fromAnthropic(body) : format === "gemini" ? fromGemini(body) : fromOpenAI(body),
+          body
+        ),
+        model: target.model ?? String(body.model ?? "deployment-model"),
+        id,
+        body,
+        fault,
+        credential: String(authorization ?? anthropicKey ?? geminiKey ?? azureKey ?? ""),
+        promptTokens: model.promptTokens
+      }
       const streaming = format === "gemini" ? target.stream === true : body.stream === true
       if (streaming) {
-        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-        if (format === "anthropic") return anthropicStream(res, reply, model, fault, credential, extrasOf(body))
-        if (format === "gemini") return geminiStream(res, reply, model, fault, credential)
-        return openAIStream(res, reply, model, body, fault, credential)
+        startEventStream(res)
+        if (format === "anthropic") return anthropicStream(context)
+        if (format === "gemini") return geminiStream(context)
+        return openAIStream(context)
       }
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end(JSON.stringify(
+      const { reply, model: modelName } = context
+      sendJson(
+        res,
+        200,
         format === "anthropic"
-          ? anthropicJson(reply, model, extrasOf(body))
+          ? anthropicJson(reply, modelName, extrasOf(body), model.promptTokens)
           : format === "gemini"
           ? {
             candidates: [geminiCandidate(reply, "STOP")],
-            usageMetadata: geminiUsage(reply),
-            modelVersion: model,
+            usageMetadata: geminiUsage(reply, model.promptTokens),
+            modelVersion: modelName,
             responseId: "gemini-fake"
           }
-          : openAIJson(reply, model)
-      ))
+          : openAIJson(reply, modelName, id, model.promptTokens)
+      )
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
     queue,
     apiKey,
+    setDefault: (behaviour) => {
+      fallback = behaviour
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections()

@@ -2,9 +2,9 @@ import { serve } from "@hono/node-server"
 import type { AddressInfo } from "node:net"
 import { after, before } from "node:test"
 import { type Gateway, type GatewayOptions, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "./fakeOpenAI.ts"
+import { type FakeOpenAI, startFakeOpenAI, TEST_PROVIDER_KEY } from "./fakeOpenAI.ts"
 
-export const TEST_PROVIDER_KEY = "sk-test-0123456789abcdef"
+export { TEST_PROVIDER_KEY }
 
 export interface RunningGateway {
   readonly url: string
