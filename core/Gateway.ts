@@ -20,11 +20,11 @@ import { Pipeline } from "./pipeline/Pipeline.ts"
 import { ResponsesPassThrough } from "./pipeline/ResponsesPassThrough.ts"
 import { Upstream } from "./pipeline/Upstream.ts"
 import { Provider } from "./providers/Provider.ts"
-import { UpstreamFetch, type UpstreamFetchFunction } from "./providers/shared/http.ts"
 import type { RedisCommands } from "./redis/RedisCommands.ts"
 import { Classifier } from "./router/Classifier.ts"
 import { type EmbeddedEngine, LocalModel } from "./router/LocalModel.ts"
 import { Router, routerEnabled } from "./router/Router.ts"
+import { UpstreamFetch, type UpstreamFetchFunction } from "./transport/http.ts"
 import { VERSION } from "./version.ts"
 
 /** What the runtime provides for L1b: the embedding model and the vector library, both loaded from disk. */

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream"
 import { Agent, request } from "undici"
-import type { UpstreamFetchFunction } from "../core/providers/shared/http.ts"
+import type { UpstreamFetchFunction } from "../core/transport/http.ts"
 
 /** Connections kept open to each upstream: calls reuse them instead of dialling (keep-alive). */
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 })

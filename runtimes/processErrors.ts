@@ -1,6 +1,6 @@
 import { Redacted } from "effect"
 import process from "node:process"
-import { scrub } from "../core/providers/shared/http.ts"
+import { scrub } from "../core/transport/http.ts"
 import { logError } from "./log.ts"
 
 const events = ["uncaughtException", "unhandledRejection"] as const

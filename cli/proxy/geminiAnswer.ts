@@ -2,7 +2,7 @@ import type { Answer } from "../../core/domain/Answer.ts"
 import type { Completion } from "../../core/domain/Completion.ts"
 import type { OpenAIChunk } from "../../core/formats/openai.ts"
 import { answerHeaders } from "../../core/http/render.ts"
-import { errorMessage, SseSplitter } from "../../core/pipeline/SseEvents.ts"
+import { errorMessage, SseSplitter } from "../../core/streams/SseEvents.ts"
 
 // The pipeline's answers (OpenAI chat completions, whole or as chunk SSE) in Gemini's wire format, for a client
 // that asked Gemini (`generateContent`, `streamGenerateContent?alt=sse`) or Code Assist (the same, wrapped).

@@ -15,7 +15,7 @@ import {
   readBounded,
   type Transport,
   type TransportLimits
-} from "../../core/providers/shared/http.ts"
+} from "../../core/transport/http.ts"
 import { webStreamOf } from "../../runtimes/nodeFetch.ts"
 import { unwrapCloudCode, type Wire } from "./wire.ts"
 

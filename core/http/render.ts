@@ -6,7 +6,7 @@ import type { BadRequest, NotCached, ProviderError } from "../domain/errors.ts"
 import { toAnthropicMessage } from "../formats/anthropic/response.ts"
 import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
 import type { OpenAIChunk } from "../formats/openai.ts"
-import { errorMessage, type SseEvent, SseSplitter } from "../pipeline/SseEvents.ts"
+import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
 import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } from "./errors.ts"
 import { answeredBy } from "./observability.ts"
 

@@ -1,4 +1,4 @@
-import { errorMessage, type SseEvent, SseSplitter } from "./SseEvents.ts"
+import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
 
 export type ResponsesStreamEnd =
   | { readonly _tag: "Finished"; readonly response: Record<string, unknown> }

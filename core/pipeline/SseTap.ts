@@ -6,7 +6,7 @@ import {
   type SseEvent,
   SseSplitter,
   streamErrorEvent
-} from "./SseEvents.ts"
+} from "../streams/SseEvents.ts"
 
 export type StreamEnd =
   | { readonly _tag: "Finished"; readonly completion: Completion }

@@ -5,7 +5,7 @@ import { toAnthropicRequest, untranslatedFields } from "../formats/anthropic/req
 import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
 import { untranslatableTools } from "../formats/openai.ts"
-import { makeTransport, sourcePayload } from "./shared/http.ts"
+import { makeTransport, sourcePayload } from "../transport/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 export const ANTHROPIC_VERSION = "2023-06-01"

@@ -1,7 +1,7 @@
 import { Effect, Redacted } from "effect"
 import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
 import { untranslatableTools } from "../formats/openai.ts"
-import { makeTransport } from "./shared/http.ts"
+import { makeTransport } from "../transport/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Google Gemini: `generateContent` / `streamGenerateContent?alt=sse`, `x-goog-api-key`. */

@@ -1,7 +1,7 @@
 import { Redacted } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { retryAfterMs, scrub } from "../../core/providers/shared/http.ts"
+import { retryAfterMs, scrub } from "../../core/transport/http.ts"
 
 describe("upstream error text", () => {
   it("redacts the configured key and anything key-shaped, and leaves ordinary words alone", () => {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test"
 import OpenAI from "openai"
 import { type StreamEnd, tapSse } from "../../core/pipeline/SseTap.ts"
 import type { ProviderId } from "../../core/providers/registry.ts"
-import { relayStream } from "../../core/providers/shared/streams.ts"
+import { relayStream } from "../../core/transport/relay.ts"
 import { type FakeProviders, startFakeProviders, type StreamFault } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
 

@@ -13,9 +13,9 @@ import {
 import { toAnthropicRequest } from "../../core/formats/anthropic/request.ts"
 import { toGeminiRequest } from "../../core/formats/gemini.ts"
 import { presentedCredentials, presentedGatewayKey } from "../../core/http/middleware.ts"
-import { scrub } from "../../core/providers/shared/http.ts"
 import { parseTier } from "../../core/router/Classifier.ts"
 import { guardVerdict } from "../../core/router/Router.ts"
+import { scrub } from "../../core/transport/http.ts"
 
 /** `unit` repeated to `size` characters, between `head` and `tail`. */
 const fill = (size: number, unit: string, head = "", tail = "") =>

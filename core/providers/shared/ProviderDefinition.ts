@@ -3,7 +3,7 @@ import type { AppConfigShape } from "../../config/ConfigSpec.ts"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import type { Completion } from "../../domain/Completion.ts"
 import type { ProviderError } from "../../domain/errors.ts"
-import type { TransportLimits } from "./http.ts"
+import type { TransportLimits } from "../../transport/http.ts"
 
 /** What one provider is built from. */
 export interface ProviderSettings {

@@ -3,7 +3,7 @@ import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { isWellFormed } from "../../domain/Completion.ts"
 import type { ProviderError } from "../../domain/errors.ts"
 import { untranslatedFields } from "../../formats/anthropic/request.ts"
-import { makeTransport, sourcePayload } from "./http.ts"
+import { makeTransport, sourcePayload } from "../../transport/http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
 
 /** `…/v1` and `…/v1/` mean the chat endpoint under them; a full endpoint URL is used as given. */

@@ -3,7 +3,7 @@
  * any error message (no key, nothing key-shaped), an error event its last event, and a broken read turned into an
  * error event, so no upstream exception (whose message could quote anything) travels further.
  */
-import { type SseEvent, SseSplitter, sseText, streamErrorEvent } from "../../pipeline/SseEvents.ts"
+import { type SseEvent, SseSplitter, sseText, streamErrorEvent } from "../streams/SseEvents.ts"
 
 /** How a provider's stream loses its credentials before anyone downstream reads it. */
 export interface Redactor {

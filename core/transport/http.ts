@@ -1,8 +1,8 @@
 import { Context, Effect, Redacted } from "effect"
-import type { SourceRequest } from "../../domain/ChatRequest.ts"
-import { ProviderError, type ProviderErrorReason } from "../../domain/errors.ts"
-import type { ProviderSettings } from "./ProviderDefinition.ts"
-import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./streams.ts"
+import type { SourceRequest } from "../domain/ChatRequest.ts"
+import { ProviderError, type ProviderErrorReason } from "../domain/errors.ts"
+import type { ProviderSettings } from "../providers/shared/ProviderDefinition.ts"
+import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./relay.ts"
 
 const reasonFor = (status: number): ProviderErrorReason => {
   if (status === 429) return "RateLimited"

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { type SseEvent, SseLineTooLong, SseSplitter } from "../../core/pipeline/SseEvents.ts"
+import { type SseEvent, SseLineTooLong, SseSplitter } from "../../core/streams/SseEvents.ts"
 
 /**
  * The events of a whole SSE text, read as the spec reads them (lines end at CRLF, CR or LF; a blank line ends an
