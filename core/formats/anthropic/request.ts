@@ -4,7 +4,7 @@
  * OpenAI → Anthropic direction upstream; `POST /v1/messages` reads the other.
  */
 import { type Json, type OpenAIMessage, textOf } from "../openai.ts"
-import { type Block, parseArguments } from "./wire.ts"
+import { type Block, type CanonicalReasoning, parseArguments } from "./wire.ts"
 
 // ---- OpenAI request → Anthropic request (the anthropic provider) ----
 
@@ -25,6 +25,17 @@ const toBlocks = (content: unknown): Array<Block> => {
   })
 }
 
+/**
+ * An earlier answer's thinking, sent back as it came (fromAnthropicMessage keeps it): Anthropic wants it on the
+ * assistant turn of a tool loop. Reasoning without a signature (another provider's) would be refused: left out.
+ */
+const thinkingBlocks = (message: OpenAIMessage & CanonicalReasoning): Array<Block> => [
+  ...(typeof message.reasoning_signature === "string" && message.reasoning_signature !== ""
+    ? [{ type: "thinking", thinking: String(message.reasoning_content ?? ""), signature: message.reasoning_signature }]
+    : []),
+  ...(message.reasoning_redacted ?? []).map((data): Block => ({ type: "redacted_thinking", data }))
+]
+
 export const toAnthropicRequest = (body: Json, options: { model: string; stream: boolean }): Json => {
   const messages = (body.messages as Array<OpenAIMessage>) ?? []
   const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
@@ -39,6 +50,7 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
     if (message.role === "user") append("user", toBlocks(message.content))
     else if (message.role === "assistant") {
       append("assistant", [
+        ...thinkingBlocks(message),
         ...toBlocks(message.content),
         ...(message.tool_calls ?? []).map((call): Block => ({
           type: "tool_use",
