@@ -107,7 +107,8 @@ export const anthropicStreamToOpenAI = (includeUsage: boolean, usageUpFront = fa
 export const openAIStreamToAnthropic = () => {
   let started = false
   let over = false
-  let open: { index: number; kind: "text" | "tool" | "thinking" } | undefined
+  /** `call`: which tool call a tool block is (its index, or its id when a server sends none). */
+  let open: { index: number; kind: "text" | "tool" | "thinking"; call?: number | string } | undefined
   let nextIndex = 0
   // Unset until a finish reason arrives: a stream without one did not finish, whatever came before.
   let stopReason: string | undefined
@@ -202,9 +203,11 @@ export const openAIStreamToAnthropic = () => {
         }
         for (const call of delta.tool_calls ?? []) {
           const fn = call.function ?? {}
-          if (call.id) {
+          const which = call.index ?? call.id
+          // A call starts with its id; a server that repeats the id on every piece is still sending the same call.
+          if (call.id && !(open?.kind === "tool" && open.call === which)) {
             out.push(...close())
-            open = { index: nextIndex++, kind: "tool" }
+            open = { index: nextIndex++, kind: "tool", call: which }
             const block = { type: "tool_use", id: call.id, name: fn.name, input: {} }
             out.push(event("content_block_start", { index: open.index, content_block: block }))
           }
