@@ -1,4 +1,5 @@
-import { makeOpenAICompatible, serverChatEndpoint } from "./shared/openaiCompatible.ts"
+import { serverChatEndpoint } from "../transport/endpoints.ts"
+import { makeOpenAICompatible } from "./shared/openaiCompatible.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Ollama, through its OpenAI-compatible endpoint (`/v1/chat/completions`, SSE); no key needed. */

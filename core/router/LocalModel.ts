@@ -2,7 +2,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import { AppConfig } from "../config/Config.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { LayerUnavailable, messageOf, type ProviderError } from "../domain/errors.ts"
-import { serverChatEndpoint } from "../providers/shared/openaiCompatible.ts"
+import { serverChatEndpoint } from "../transport/endpoints.ts"
 import { makeTransport, transportLimits } from "../transport/http.ts"
 
 /** One chat turn as a small model sees it: plain text only (L2 routes no tools, no images). */

@@ -1,7 +1,6 @@
 import { Context, Effect, Redacted } from "effect"
 import type { SourceRequest } from "../domain/ChatRequest.ts"
 import { ProviderError, type ProviderErrorReason } from "../domain/errors.ts"
-import type { ProviderSettings } from "../providers/shared/ProviderDefinition.ts"
 import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./relay.ts"
 
 const reasonFor = (status: number): ProviderErrorReason => {
@@ -237,7 +236,7 @@ export interface Transport {
 /** The HTTP plumbing every provider shares: bounds and timeouts, error mapping, credential scrubbing. */
 export const makeTransport = (
   provider: string,
-  settings: Pick<ProviderSettings, "apiKey"> & TransportLimits
+  settings: { readonly apiKey: Redacted.Redacted<string> } & TransportLimits
 ): Transport => {
   const limits: TransportLimits = settings
   const fail: Transport["fail"] = (reason, message, extra = {}) =>

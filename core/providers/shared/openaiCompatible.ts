@@ -3,26 +3,9 @@ import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { isWellFormed } from "../../domain/Completion.ts"
 import type { ProviderError } from "../../domain/errors.ts"
 import { untranslatedFields } from "../../formats/anthropic/request.ts"
+import { chatEndpoint, embeddingsEndpoint } from "../../transport/endpoints.ts"
 import { makeTransport, sourcePayload } from "../../transport/http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
-
-/** `…/v1` and `…/v1/` mean the chat endpoint under them; a full endpoint URL is used as given. */
-export const chatEndpoint = (url: string): string => {
-  const trimmed = url.replace(/\/+$/, "")
-  return /\/v\d+[a-z]*$/.test(trimmed) ? `${trimmed}/chat/completions` : trimmed
-}
-
-/** The embeddings endpoint beside a chat endpoint (`…/v1/embeddings`; Azure: the deployment's, query kept). */
-export const embeddingsEndpoint = (chatUrl: string): string =>
-  chatUrl.replace(/\/chat\/completions(?=$|\?)/, "/embeddings")
-
-/** Like `chatEndpoint`, but a bare server address (`http://host:11434`) means its OpenAI-compatible API under /v1. */
-export const serverChatEndpoint = (url: string): string => {
-  const trimmed = url.replace(/\/+$/, "")
-  return trimmed.endsWith("/chat/completions") || /\/v\d+[a-z]*$/.test(trimmed)
-    ? chatEndpoint(trimmed)
-    : `${trimmed}/v1/chat/completions`
-}
 
 export interface OpenAICompatibleOptions {
   readonly id: string
