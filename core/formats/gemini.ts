@@ -120,14 +120,19 @@ const callsOf = (parts: Array<Json>, candidate: number, offset = 0): Array<ToolC
     }
   })
 
+/** Gemini's usage in OpenAI's terms: a thinking model's thoughts are output, counted as reasoning tokens. */
 const usageOf = (response: Json) => {
   const usage = (response.usageMetadata as Json | undefined) ?? {}
   const prompt = Number(usage.promptTokenCount ?? 0)
-  const completion = Number(usage.candidatesTokenCount ?? 0)
+  const thoughts = Number(usage.thoughtsTokenCount ?? 0)
+  const cached = Number(usage.cachedContentTokenCount ?? 0)
+  const completion = Number(usage.candidatesTokenCount ?? 0) + thoughts
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
-    total_tokens: Number(usage.totalTokenCount ?? prompt + completion)
+    total_tokens: Number(usage.totalTokenCount ?? prompt + completion),
+    ...(cached > 0 ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
+    ...(thoughts > 0 ? { completion_tokens_details: { reasoning_tokens: thoughts } } : {})
   }
 }
 
