@@ -1,33 +1,14 @@
 import type { ServerResponse } from "node:http"
+import { type Conversation, type Json, type Reply, textOf, type Turn, words } from "./fakeModel.ts"
 
 /**
  * The OpenAI Responses API as the fake providers speak it (`POST /v1/responses`, Azure's `/openai/v1/responses`):
  * its input read into the fake model's conversation, its answer as a `response` object or the API's typed SSE
  * events, a reasoning item when reasoning was asked for, and the upstream's own store for `previous_response_id`.
  */
-type Json = Record<string, any>
-
-export interface Turn {
-  readonly role: "user" | "assistant"
-  readonly text: string
-  readonly toolResult?: string
-}
-
-export interface ResponsesConversation {
-  readonly system: string
-  readonly turns: ReadonlyArray<Turn>
-  readonly tools: ReadonlyArray<string>
-}
-
-export type ResponsesReply =
-  | { readonly kind: "text"; readonly text: string }
-  | { readonly kind: "tool"; readonly id: string; readonly name: string; readonly args: Record<string, unknown> }
-
-const textOf = (content: unknown): string =>
-  typeof content === "string" ? content : Array.isArray(content) ? content.map((p: Json) => p.text ?? "").join("") : ""
 
 /** The conversation a Responses body holds, after the stored one it continues. */
-export const fromResponses = (body: Json, history: ReadonlyArray<Turn>): ResponsesConversation => {
+export const fromResponses = (body: Json, history: ReadonlyArray<Turn>): Conversation => {
   const items: Array<Json> = typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
   const turns: Array<Turn> = [...history]
   const system = body.instructions ? [String(body.instructions)] : []
@@ -49,9 +30,7 @@ export const fromResponses = (body: Json, history: ReadonlyArray<Turn>): Respons
 
 export const FAKE_REASONING = { type: "reasoning", summary: [], encrypted_content: "enc-fake-reasoning" }
 
-const words = (text: string) => text.split(/(?<= )/)
-
-export const responseObject = (id: string, body: Json, reply: ResponsesReply, model: string): Json => {
+export const responseObject = (id: string, body: Json, reply: Reply, model: string): Json => {
   const output: Array<Json> = body.reasoning ? [{ id: `rs_${id}`, ...FAKE_REASONING }] : []
   output.push(
     reply.kind === "text"
