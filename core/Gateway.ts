@@ -72,6 +72,11 @@ export interface GatewayOptions {
    * than it reads a plain object (Bun, Deno). Taken only where a `Response` copies the headers it is given.
    */
   readonly shareResponseHeaders?: boolean
+  /**
+   * Exact hits of bodies seen before answered in front of the Hono app (core/http/exactHitLane.ts); on unless
+   * `false`, which sends every request through Hono and the pipeline (the property test compares the two).
+   */
+  readonly exactHitLane?: boolean
 }
 
 export interface GatewayLog {
@@ -410,7 +415,10 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     run: (effect) => run(effect),
     version: VERSION,
     now: Date.now,
-    shareResponseHeaders: options.shareResponseHeaders === true
+    exactCache: Context.get(context, ExactCache),
+    metrics: context as Context.Context<never>,
+    shareResponseHeaders: options.shareResponseHeaders === true,
+    exactHitLane: options.exactHitLane !== false
   })
   const pipeline = Context.get(context, Pipeline)
   const edge = observeEdge(app.fetch, {

@@ -1,13 +1,12 @@
-import { Effect, Exit, Redacted } from "effect"
+import { type Context, Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
 import type { CacheAdmin } from "../cache/CacheAdmin.ts"
-import { makeFirstLevelKeys } from "../cache/exact/FirstLevelKeys.ts"
+import type { ExactCache } from "../cache/exact/ExactCache.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
   answerHeaderScope,
   type EndpointFamily,
-  fromAnthropicBody,
   fromNativeBody,
   fromOpenAIBody,
   parseJsonBody,
@@ -16,6 +15,7 @@ import {
 } from "../domain/ChatRequest.ts"
 import { checkEmbeddingsBody } from "../domain/EmbeddingsRequest.ts"
 import type { ProviderError } from "../domain/errors.ts"
+import { fromAnthropicBody } from "../formats/anthropic/messagesBody.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
@@ -24,15 +24,14 @@ import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
-import { bodyReader, bodyTooLarge, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
-import { pathOf, requestSpanOf } from "./observability.ts"
-import { pipelineHeaders, renderAnswer, renderFailure, sharedHeadersRenderer } from "./render.ts"
+import { makeExactHitLane, withoutExactHitLane } from "./exactHitLane.ts"
+import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
+import type { EdgeFetch, Exchange } from "./observability.ts"
+import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
 /** Stored `/v1/responses` answers kept in memory (their JSON), least recently used evicted first. */
 const RESPONSE_STORE_BYTES = 64 * 1024 * 1024
-/** Bodies whose exact key is remembered (see FirstLevelKeys): ≈ 2 bytes a character at most. */
-const FIRST_LEVEL_KEYS = { maxEntries: 20_000, maxChars: 16 * 1024 * 1024 }
 
 export interface AppDependencies {
   readonly config: AppConfigShape
@@ -51,8 +50,14 @@ export interface AppDependencies {
   readonly version: string
   /** Milliseconds since the epoch, injected so `/health` uptime is testable. */
   readonly now: () => number
+  /** L1a, for the exact-hit lane. */
+  readonly exactCache: ExactCache["Service"]
+  /** The gateway's runtime: the metric registry the exact-hit lane counts its hits in. */
+  readonly metrics: Context.Context<never>
   /** See `GatewayOptions.shareResponseHeaders`. */
   readonly shareResponseHeaders?: boolean
+  /** See `GatewayOptions.exactHitLane`. */
+  readonly exactHitLane?: boolean
 }
 
 /** Anthropic's namespace (`/v1/messages` and below, e.g. `count_tokens`) answers errors in Anthropic's format. */
@@ -75,11 +80,16 @@ const protocolHeaders = (request: Request): Record<string, string> => {
   return headers
 }
 
-/** The gateway's HTTP face: one `fetch` for every route. */
+/** The gateway's HTTP face: one `fetch` for every route, given the request's path and its exchange by the edge. */
 export interface GatewayApp {
-  /** `path`: the request URL's, when the caller has read it already (`pathOf`). */
-  readonly fetch: (request: Request, path?: string) => Response | Promise<Response>
+  readonly fetch: EdgeFetch
 }
+
+/** What the edge hands the Hono app with each request (`c.env`): its exchange, carried explicitly. */
+interface Carried {
+  readonly exchange: Exchange
+}
+const exchangeOf = (c: HonoContext): Exchange | undefined => (c.env as Carried | undefined)?.exchange
 
 export const makeApp = (deps: AppDependencies): GatewayApp => {
   const app = new Hono()
@@ -88,6 +98,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   const allowedDirectives = new Set(deps.config.cache_controls_allowed)
   const requestContext = (
     request: Request,
+    exchange: Exchange | undefined,
     similarityThreshold?: number
   ): RequestContext & Pick<CacheDirectives, "refused"> => {
     const headers = request.headers
@@ -101,7 +112,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     return {
       defaultModel: deps.config.external_llm_model,
       tenant: `${deps.hashSecret(presentedCredentials(headers))}|${session}`,
-      trace: requestSpanOf(request),
+      trace: exchange,
       similarityThreshold,
       cacheRead: directives.cacheRead,
       cacheWrite: directives.cacheWrite,
@@ -118,20 +129,24 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       code: context.refused.status === 403 ? "cache_control_forbidden" : "invalid_cache_control"
     })
 
-  const firstLevelKeys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
-  const render = deps.shareResponseHeaders ? sharedHeadersRenderer() : renderAnswer
-  /**
-   * A chat request whose body has been read: the same for the hot lane and the Hono route. An exact hit is answered
-   * synchronously, a miss with a promise. A defect throws (or rejects): the caller's error handler answers it.
-   */
+  /** The similarity threshold a request asks for; `null` when it asks for one outside 0–1. */
+  const similarityThresholdOf = (request: Request): number | undefined | null => {
+    const threshold = request.headers.get("x-isartor-similarity-threshold")
+    if (threshold === null) return undefined
+    const value = Number(threshold)
+    return value >= 0 && value <= 1 ? value : null
+  }
+  // The lane is built below, in front of the app; the chat route teaches it the bodies it decodes.
+  let learn: ReturnType<typeof withoutExactHitLane>["learn"] = () => undefined
+  /** A chat request whose body has been read: decoded, answered by the pipeline, rendered in its client's format. */
   const chat = (family: EndpointFamily, decode: RequestDecoder) =>
-  (
+  async (
     http: Request,
-    body: string
-  ): Response | Promise<Response> => {
-    const threshold = http.headers.get("x-isartor-similarity-threshold")
-    const similarityThreshold = threshold === null ? undefined : Number(threshold)
-    if (similarityThreshold !== undefined && !(similarityThreshold >= 0 && similarityThreshold <= 1)) {
+    body: string,
+    exchange: Exchange | undefined
+  ): Promise<Response> => {
+    const similarityThreshold = similarityThresholdOf(http)
+    if (similarityThreshold === null) {
       return familyError(
         family,
         400,
@@ -139,17 +154,9 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
         "invalid_request_error"
       )
     }
-    const context = requestContext(http, similarityThreshold)
+    const context = requestContext(http, exchange, similarityThreshold)
     const refused = refusal(family, context)
     if (refused) return refused
-    // What enters the key besides the body: the family, the caller, and the headers that change an answer.
-    const scope = `${family}\u0000${context.tenant}\u0000${answerHeaderScope(family, http.headers)}`
-    // A body seen before: its key without a parse, and an exact hit without an effect run.
-    const known = context.cacheRead ? firstLevelKeys.get(scope, body) : undefined
-    if (known !== undefined) {
-      const answer = deps.pipeline.answerNow(known.key, context)
-      if (answer !== undefined) return render({ family, model: known.model, stream: known.stream }, answer)
-    }
     const parsed = parseJsonBody(body)
     const received = { text: body, headers: protocolHeaders(http) }
     const decoded = Exit.isSuccess(parsed)
@@ -157,13 +164,10 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       : Exit.failCause(parsed.cause)
     if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
     const request = decoded.value
-    const key = known?.key ?? deps.pipeline.exactKey(request)
-    if (known === undefined) firstLevelKeys.set(scope, body, { key, model: request.model, stream: request.stream })
-    const answer = known === undefined ? deps.pipeline.answerNow(key, request) : undefined
-    if (answer !== undefined) return render(request, answer)
-    return deps.run(deps.pipeline.handle(request, key)).then((exit) =>
-      Exit.isSuccess(exit) ? render(request, exit.value) : renderFailure(family, exit.cause)
-    )
+    const key = deps.pipeline.exactKey(request)
+    learn(family, http, context.tenant, body, { key, model: request.model, stream: request.stream })
+    const exit = await deps.run(deps.pipeline.handle(request, key))
+    return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
   }
 
   const checkKey = Redacted.value(deps.config.gateway_api_key) === ""
@@ -180,7 +184,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   const cacheDeps = {
     admin: deps.cacheAdmin,
     adminKey: deps.config.admin_api_key,
-    tenantOf: (c: HonoContext) => requestContext(c.req.raw).tenant,
+    tenantOf: (c: HonoContext) => requestContext(c.req.raw, undefined).tenant,
     run: deps.run
   }
   // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
@@ -212,7 +216,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   for (const [path, route] of chatRoutes) {
     app.post(path, async (c) => {
       const body = await readBody(c, route.family)
-      return typeof body === "string" ? route.handle(c.req.raw, body) : body
+      return typeof body === "string" ? route.handle(c.req.raw, body, exchangeOf(c)) : body
     })
   }
   // Claude Code asks it before long requests: the provider counts when it speaks the Anthropic API, else an estimate.
@@ -224,8 +228,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const body = parsed.value
     // The same checks as a Messages request, which has `max_tokens` where a count has none.
     const checked = typeof body === "object" && body !== null && !Array.isArray(body)
-      ? fromAnthropicBody({ max_tokens: 1, ...body }, requestContext(c.req.raw))
-      : fromAnthropicBody(body, requestContext(c.req.raw))
+      ? fromAnthropicBody({ max_tokens: 1, ...body }, requestContext(c.req.raw, exchangeOf(c)))
+      : fromAnthropicBody(body, requestContext(c.req.raw, exchangeOf(c)))
     if (Exit.isFailure(checked)) return renderFailure("anthropic", checked.cause)
     const counted = body as Readonly<Record<string, unknown>>
     if (deps.countTokens === undefined) {
@@ -244,7 +248,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const parsed = parseJsonBody(text)
     const checked = Exit.isSuccess(parsed) ? checkEmbeddingsBody(parsed.value) : Exit.failCause(parsed.cause)
     if (Exit.isFailure(checked)) return renderFailure("openai", checked.cause)
-    const context = requestContext(c.req.raw)
+    const context = requestContext(c.req.raw, exchangeOf(c))
     const refused = refusal("openai", context)
     if (refused) return refused
     const { tenant, cacheRead, cacheWrite, onlyIfCached } = context
@@ -266,8 +270,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     protocolHeaders: (c: HonoContext) => protocolHeaders(c.req.raw),
     store: makeResponseStore(RESPONSE_STORE_BYTES),
     readBody,
-    requestContext: (c: HonoContext) => requestContext(c.req.raw),
-    refusal: (c: HonoContext) => refusal("responses", requestContext(c.req.raw)),
+    requestContext: (c: HonoContext) => requestContext(c.req.raw, exchangeOf(c)),
+    refusal: (c: HonoContext) => refusal("responses", requestContext(c.req.raw, exchangeOf(c))),
     run: deps.run,
     now: deps.now
   })
@@ -284,50 +288,22 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   }
   app.onError((error, c) => unhandled(error, c.req.path))
 
-  /**
-   * The hot lane: a chat POST to its route's very path with a declared length goes straight to its handler, the
-   * same one the Hono route calls, in the same order of checks (gateway key, then size); everything else (a
-   * chunked body, another path or spelling of it, another method) goes through Hono, whose dispatch and context were
-   * a large share of an exact hit's time (`npm run bench`: exact hit ÷ bare Hono rose 0.51 → 0.58 on Node with it).
-   */
-  const tooLarge = bodyTooLarge(deps.config.max_body_bytes)
-  const hotChat = (
-    route: { readonly family: EndpointFamily; readonly handle: ReturnType<typeof chat> },
-    request: Request,
-    declared: string,
-    path: string
-  ): Response | Promise<Response> => {
-    const failed = (error: unknown) => unhandled(error, path)
-    // One promise on an exact hit (the body's): its handler answers synchronously.
-    const handled = (body: string) => {
-      try {
-        const answer = route.handle(request, body)
-        return answer instanceof Promise ? answer.catch(failed) : answer
-      } catch (error) {
-        return failed(error)
-      }
-    }
-    const sized = () =>
-      Number(declared) > deps.config.max_body_bytes ? tooLarge(route.family) : request.text().then(handled, failed)
-    if (checkKey === undefined) {
-      try {
-        return sized()
-      } catch (error) {
-        return failed(error)
-      }
-    }
-    return checkKey(request.headers, route.family).then((refused) => refused ?? sized()).catch(failed)
-  }
-  const fetch = (request: Request, path?: string): Response | Promise<Response> => {
-    if (request.method === "POST") {
-      path ??= pathOf(request.url)
-      const route = chatRoutes.get(path)
-      const declared = route === undefined ? null : request.headers.get("content-length")
-      if (declared !== null && request.headers.get("transfer-encoding") === null) {
-        return hotChat(route!, request, declared, path)
-      }
-    }
-    return app.fetch(request)
-  }
-  return { fetch }
+  const plain: EdgeFetch = (request, _path, exchange) => app.fetch(request, { exchange } satisfies Carried)
+  if (deps.exactHitLane === false) return withoutExactHitLane(plain)
+  const lane = makeExactHitLane(plain, {
+    config: deps.config,
+    exactCache: deps.exactCache,
+    metrics: deps.metrics,
+    routes: new Map([...chatRoutes].map(([path, route]) => [path, route.family])),
+    contextOf: (request) => {
+      if (similarityThresholdOf(request) === null) return undefined
+      const context = requestContext(request, undefined)
+      return context.refused ? undefined : context
+    },
+    checkKey,
+    failed: unhandled,
+    shareResponseHeaders: deps.shareResponseHeaders === true
+  })
+  learn = lane.learn
+  return lane
 }

@@ -21,7 +21,7 @@ import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
-type Fetch = (request: Request, path: string) => Response | Promise<Response>
+export type EdgeFetch = (request: Request, path: string, exchange: Exchange) => Response | Promise<Response>
 
 /** One request, as the access log and the JSON log line describe it. Never a header value: no key can leak here. */
 export interface RequestRecord {
@@ -78,20 +78,6 @@ interface RequestSeries {
   readonly requests: ((value: number) => void) | undefined
 }
 
-/** Which layer and provider a pipeline answer came from, carried on its Response beside the headers that say so. */
-const ANSWERED = Symbol("isartor.answered")
-interface Answered {
-  readonly [ANSWERED]?: { readonly layer: LayerName; readonly provider: string | undefined }
-}
-
-/**
- * Marks a pipeline answer with what its `X-Isartor-Layer` and `X-Isartor-Provider` say, so the edge counts it
- * without reading its headers back (on Node that builds a whole `Headers` object for every answer).
- */
-export const answeredBy = (response: Response, layer: LayerName, provider: string | undefined): Response => {
-  ;(response as { [ANSWERED]?: Answered[typeof ANSWERED] })[ANSWERED] = { layer, provider: provider || undefined }
-  return response
-}
 const STATUS_REUSE_MS = 10_000
 const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/v1/responses", "/api/chat"]
 
@@ -107,17 +93,21 @@ export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | u
 }
 
 /**
- * A traced request in flight: what its `gateway.request` span needs, and the span once the pipeline opened it.
- * Allocated for every request while traces are on, so it holds plain fields and its method lives on the prototype.
+ * One request in flight at the edge, carried explicitly to whatever answers it: when it arrived, where it goes, its
+ * trace (with traces on, `tracer` is set: the pipeline opens the `gateway.request` span through it once a request
+ * misses L1a), and which layer answered when the answerer says so itself (the exact-hit lane) rather than in headers
+ * the edge would read back. Allocated for every request, so it holds plain fields and its methods live on the
+ * prototype.
  */
-class Traced {
+export class Exchange implements RequestSpan {
   span: Tracer.Span | undefined = undefined
+  answered: Answered | undefined = undefined
   constructor(
-    readonly tracer: Tracer.Tracer,
     readonly arrived: number,
-    readonly traceparent: string | null,
     readonly method: string,
-    readonly route: string
+    readonly route: string,
+    readonly tracer: Tracer.Tracer | undefined,
+    readonly traceparent: string | null
   ) {}
 
   /** The request failed with a defect: its span (when open) ends with it, and the defect goes on. */
@@ -129,10 +119,10 @@ class Traced {
   /**
    * Opens the request's span, back-dated to its arrival, with its `l1a.lookup` child: one that missed (the pipeline
    * opens it then), or one that hit (the edge opens it once the answer is in hand: from arrival to answer, the hit's
-   * whole work — body, key, lookup).
+   * whole work — body, key, lookup). Nothing without a tracer.
    */
-  open(l1aStartedAt: bigint, result: "miss" | "hit" = "miss"): Tracer.Span {
-    if (this.span) return this.span
+  open(l1aStartedAt: bigint, result: "miss" | "hit" = "miss"): Tracer.Span | undefined {
+    if (this.span || this.tracer === undefined) return this.span
     const parent = parseTraceparent(this.traceparent)
     const span = spanOf(this.tracer, "gateway.request", parent, toNanos(this.arrived), "server")
     span.attribute("http.request.method", this.method)
@@ -144,9 +134,12 @@ class Traced {
     return span
   }
 }
-/** A traced request's `Traced`, carried on the request itself: a WeakMap entry per request cost more (GC). */
-const TRACED = Symbol("isartor.traced")
-type Carrying = { [TRACED]?: Traced }
+
+/** Which layer and provider answered, as `X-Isartor-Layer` and `X-Isartor-Provider` say it. */
+export interface Answered {
+  readonly layer: LayerName
+  readonly provider: string | undefined
+}
 
 const toNanos = (performanceNow: number) => BigInt(Math.round((performance.timeOrigin + performanceNow) * 1_000_000))
 
@@ -168,9 +161,6 @@ const spanOf = (
     sampled: parent?.sampled ?? true
   })
 
-/** What opens a request's `gateway.request` span, for its `ChatRequest.trace` (nothing when traces are off). */
-export const requestSpanOf = (request: Request): RequestSpan | undefined => (request as Carrying)[TRACED]
-
 /** The gateway key as `/metrics` accepts it: `X-API-Key`, `api-key` or `Authorization: Bearer`. */
 const presentedKey = (request: Request) =>
   request.headers.get("x-api-key") ||
@@ -184,7 +174,7 @@ const presentedKey = (request: Request) =>
  * `gateway.request` span that continues the caller's `traceparent` and names its trace in `X-Isartor-Trace-Id`.
  * `/metrics` is served here, in Prometheus' text format, from the same registry.
  */
-export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
+export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
   const { config, context } = options
   const tracer = Context.get(context, Tracer.Tracer)
   const requests = seriesOf(requestsTotal)
@@ -287,15 +277,15 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
     return series
   }
 
-  const record = (request: Request, route: string, response: Response, start: number, traced?: Traced) => {
-    const seconds = (performance.now() - start) / 1000
-    const answered = (response as Answered)[ANSWERED]
+  const record = (request: Request, exchange: Exchange, response: Response) => {
+    const seconds = (performance.now() - exchange.arrived) / 1000
+    const route = exchange.route
+    // The exact-hit lane says which layer answered; any other answer says it in its headers.
+    const answered = exchange.answered
     const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
     // Traced, an exact hit (answered without the pipeline opening a span) gets its span here, once it is answered.
-    const span = traced === undefined
-      ? undefined
-      : traced.span ?? (layer === "l1a" ? traced.open(toNanos(traced.arrived), "hit") : undefined)
+    const span = exchange.span ?? (layer === "l1a" ? exchange.open(toNanos(exchange.arrived), "hit") : undefined)
     const series = seriesFor(route, request.method, response.status, finalLayer)
     series.http(1)
     series.duration(seconds)
@@ -362,53 +352,42 @@ export const observeEdge = (inner: Fetch, options: EdgeOptions) => {
   }
 
   const serveMetricsHere = config.metrics_port === 0
+  /** Traces on or off is chosen here, once: off, a request carries no tracer and reads no `traceparent`. */
+  const exchangeOf = options.tracing
+    ? (request: Request, start: number, route: string) =>
+      new Exchange(start, request.method, route, tracer, request.headers.get("traceparent"))
+    : (request: Request, start: number, route: string) => new Exchange(start, request.method, route, undefined, null)
+  /** Counted, logged, and (traced) its span ended and its trace named; a stream's span ends with the stream. */
+  const answered = (request: Request, exchange: Exchange, response: Response): Response => {
+    record(request, exchange, response)
+    if (exchange.tracer === undefined) return response
+    const span = exchange.span
+    const sent = span !== undefined && streamed(response) ? endingWith(response, span) : response
+    // A response with no span (a refusal, `/healthz`) still names the caller's trace, when there is one.
+    const traceId = span?.traceId ?? parseTraceparent(exchange.traceparent)?.traceId
+    return traceId === undefined ? sent : withTraceId(sent, traceId)
+  }
   const fetch = (request: Request): Response | Promise<Response> => {
     const start = performance.now()
     const path = pathOf(request.url)
     const route = routeOf(path)
+    const exchange = exchangeOf(request, start, route)
     if (route === "/metrics" && serveMetricsHere && request.method === "GET") {
       return metrics(request).then((response) => {
-        record(request, route, response, start)
+        record(request, exchange, response)
         return response
       })
     }
-    if (!options.tracing) {
-      // No promise of its own when the app answers synchronously (an exact hit read from a body in hand).
-      const response = inner(request, path)
-      if (!(response instanceof Promise)) {
-        record(request, route, response, start)
-        return response
-      }
-      return response.then((answered) => {
-        record(request, route, answered, start)
-        return answered
-      })
-    }
-    return tracedFetch(request, path, route, start)
-  }
-  const tracedFetch = (request: Request, path: string, route: string, start: number): Response | Promise<Response> => {
-    const traceparent = request.headers.get("traceparent")
-    const traced = new Traced(tracer, start, traceparent, request.method, route)
-    ;(request as Carrying)[TRACED] = traced
     let response: Response | Promise<Response>
     try {
-      response = inner(request, path)
+      response = inner(request, path, exchange)
     } catch (error) {
-      return traced.died(error)
+      return exchange.died(error)
     }
+    // No promise of its own when the app answers synchronously.
     return response instanceof Promise
-      ? response.then(
-        (answered) => tracedAnswer(request, route, start, traced, answered),
-        (error: unknown) => traced.died(error)
-      )
-      : tracedAnswer(request, route, start, traced, response)
-  }
-  const tracedAnswer = (request: Request, route: string, start: number, traced: Traced, answered: Response) => {
-    record(request, route, answered, start, traced)
-    const response = traced.span && streamed(answered) ? endingWith(answered, traced.span) : answered
-    // A response with no span (a refusal, `/healthz`) still names the caller's trace, when there is one.
-    const traceId = traced.span?.traceId ?? parseTraceparent(traced.traceparent)?.traceId
-    return traceId === undefined ? response : withTraceId(response, traceId)
+      ? response.then((sent) => answered(request, exchange, sent), (error: unknown) => exchange.died(error))
+      : answered(request, exchange, response)
   }
   /** `/metrics` alone, for `metrics_port`. */
   const metricsOnly = async (request: Request): Promise<Response> =>

@@ -8,7 +8,6 @@ import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
 import type { OpenAIChunk } from "../formats/openai.ts"
 import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
 import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } from "./errors.ts"
-import { answeredBy } from "./observability.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
 
@@ -108,7 +107,7 @@ export const translateSse = (
 const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(openai, openAIStreamToAnthropic())
 
 /** How long an answer created at `created` (ms since the epoch) has been in the cache, as HTTP's `Age` says it. */
-const ageOf = (created: number) => String(Math.max(0, Math.floor((Date.now() - created) / 1000)))
+export const ageOf = (created: number) => String(Math.max(0, Math.floor((Date.now() - created) / 1000)))
 
 /** The headers every pipeline answer carries: which layer answered, and how. */
 export const answerHeaders = (answer: Answer): Record<string, string> => {
@@ -133,66 +132,7 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
 }
 
 /** Renders an answer in the format the client asked for. */
-export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response =>
-  answeredBy(renderBody(request, answer), answer.layer, answer.provider)
-
-/**
- * Answers whose shared headers are kept (see `sharedHeadersRenderer`), found by their text, forgotten wholesale when
- * full: at most this many, and this many characters of answer text (an answer read from Redis is a copy of its own).
- */
-const SHARED_HEADERS = { entries: 4096, chars: 8 * 1024 * 1024 }
-
-/** Whether this runtime's `Response` copies the `Headers` it is given (the Fetch standard), rather than keeping it. */
-const responsesCopyHeaders = (): boolean => {
-  const given = new Headers({ "x-isartor-probe": "given" })
-  const response = new Response(null, { headers: given })
-  given.set("x-isartor-probe", "changed")
-  return response.headers.get("x-isartor-probe") === "given"
-}
-
-/**
- * `renderAnswer`, with an exact hit's headers built once per answer and age (they change once a second, with
- * `age`) as one `Headers` that every response sending it copies: on Bun a `Response` copies a `Headers` several
- * times faster than it reads the same fields from a plain object (a fifth more exact hits a second). Only where a
- * `Response` copies what it is given — a shared `Headers` must never become one response's own — else `renderAnswer`.
- * The bytes sent are the same either way.
- */
-export const sharedHeadersRenderer = (): typeof renderAnswer => {
-  if (!responsesCopyHeaders()) return renderAnswer
-  const shared = new Map<string, { readonly headers: Headers; readonly of: Answer; readonly age: string | undefined }>()
-  let chars = 0
-  return (request, answer) => {
-    if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
-      return renderAnswer(request, answer)
-    }
-    const age = answer.created === undefined ? undefined : ageOf(answer.created)
-    const known = shared.get(answer.completion)
-    let headers: Headers
-    if (
-      known !== undefined && known.age === age && known.of.cacheKey === answer.cacheKey &&
-      known.of.provider === answer.provider && known.of.routing === answer.routing
-    ) {
-      headers = known.headers
-    } else {
-      const fields = answerHeaders(answer)
-      if (age !== undefined) fields.age = age
-      fields["content-type"] = "application/json"
-      headers = new Headers(fields)
-      const length = answer.completion.length
-      if (known === undefined && (shared.size >= SHARED_HEADERS.entries || chars + length > SHARED_HEADERS.chars)) {
-        shared.clear()
-        chars = 0
-      }
-      if (length <= SHARED_HEADERS.chars) {
-        if (!shared.has(answer.completion)) chars += length
-        shared.set(answer.completion, { headers, of: answer, age })
-      }
-    }
-    return answeredBy(new Response(answer.completion, { headers }), answer.layer, answer.provider)
-  }
-}
-
-const renderBody = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response => {
+export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response => {
   const headers = answerHeaders(answer)
   if (answer._tag === "Stream") {
     return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)

@@ -13,7 +13,7 @@ import {
   type ProviderError,
   type RouterDeclined
 } from "../domain/errors.ts"
-import { countTokens, recordLayerDuration, timeLayer } from "../observability/Metrics.ts"
+import { countTokens, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos } from "../observability/RequestSpan.ts"
 import { priceTable } from "../observability/usage.ts"
@@ -46,11 +46,6 @@ export class Pipeline extends Context.Service<Pipeline, {
   readonly handle: (request: ChatRequest, key?: ExactKey) => Effect.Effect<Answer, ProviderError | NotCached>
   /** The exact-cache key of a request, as `handle` computes it. */
   readonly exactKey: (request: ChatRequest) => ExactKey
-  /**
-   * An exact hit answered at once, with no effect run (counted and timed as `handle` would): the answer, or
-   * `undefined` when L1a cannot answer now — then `handle` decides, and falls through as it always does.
-   */
-  readonly answerNow: (key: ExactKey, request: Pick<ChatRequest, "cacheRead" | "maxAgeMs">) => Answer | undefined
   readonly status: Effect.Effect<PipelineStatus>
 }>()("isartor/Pipeline") {
   static readonly layer = Layer.effect(
@@ -208,43 +203,27 @@ export class Pipeline extends Context.Service<Pipeline, {
           return Effect.withParentSpan(effect, span)
         })
 
-      const answerNow = (key: ExactKey, request: Pick<ChatRequest, "cacheRead" | "maxAgeMs">): Answer | undefined => {
-        if (!request.cacheRead) return undefined
-        const start = performance.now()
-        const hit = exactCache.lookupNow(key, request.maxAgeMs)
-        if (hit === undefined) return undefined
-        // Only a hit is timed here: a miss is timed once, by the lookup `handle` makes next.
-        if (exactTimed) recordLayerDuration("l1a", (performance.now() - start) / 1000, context)
-        return saved({
-          _tag: "Complete",
-          layer: "l1a",
-          completion: hit.completion,
-          cacheKey: entryIdOf("l1a", key.key),
-          created: hit.created
-        })
-      }
+      /** Past L1a: the later layers, under the request's span when traces are on (chosen here, once). */
+      const pastExact = traced
+        ? (request: ChatRequest, key: ExactKey, l1aStartedAt: bigint) =>
+          underRequestSpan(request, l1aStartedAt, beyondExact(request, key))
+        : beyondExact
+      const l1aClock = traced ? nowNanos : () => 0n
 
       const handle = (
         request: ChatRequest,
         key: ExactKey = cacheKey.exactKey(request)
       ): Effect.Effect<Answer, ProviderError | NotCached> => {
-        if (!traced) {
-          return lookupExact(request, key).pipe(
-            Effect.map(saved),
-            Effect.catchTags(fallThrough(() => beyondExact(request, key)))
-          )
-        }
-        const l1aStartedAt = nowNanos()
+        const l1aStartedAt = l1aClock()
         return lookupExact(request, key).pipe(
           Effect.map(saved),
-          Effect.catchTags(fallThrough(() => underRequestSpan(request, l1aStartedAt, beyondExact(request, key))))
+          Effect.catchTags(fallThrough(() => pastExact(request, key, l1aStartedAt)))
         )
       }
 
       return Pipeline.of({
         handle,
         exactKey: cacheKey.exactKey,
-        answerNow,
         status: Effect.gen(function*() {
           return {
             layers: {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import type { Answer } from "../../core/domain/Answer.ts"
-import { renderAnswer, sharedHeadersRenderer } from "../../core/http/render.ts"
+import { sharedHeadersRenderer } from "../../core/http/exactHitLane.ts"
+import { renderAnswer } from "../../core/http/render.ts"
 
 // Bun and Deno send an exact hit with one Headers per answer and age, copied by each Response: what a client
 // receives must be what renderAnswer sends, and no response may change another's headers.

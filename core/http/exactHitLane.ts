@@ -1,0 +1,176 @@
+/**
+ * The exact-hit lane: the one fast path, entered once, in front of the Hono app. A chat POST to its route's very path,
+ * with a declared length within `max_body_bytes`, the gateway key, caching headers the app would honour, and a body
+ * seen before byte for byte under the same scope (its first-level key, learned from the app) whose entry L1a holds in
+ * this process is answered here: no Hono dispatch, no parse, no Effect run. Everything else — a refusal, a miss, a
+ * body never seen, a chunked upload, another path or method — goes to the app as it came (the body, once read, goes
+ * with it), and the app's answer is the one sent. `test/http/exactHitLane.test.ts` proves that an answer from here is
+ * byte for byte the app's.
+ */
+import type { Context } from "effect"
+import { entryIdOf } from "../cache/CacheEntry.ts"
+import type { ExactCache } from "../cache/exact/ExactCache.ts"
+import { type KnownRequest, makeFirstLevelKeys } from "../cache/exact/FirstLevelKeys.ts"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import type { Answer } from "../domain/Answer.ts"
+import { answerHeaderScope, type ChatRequest, type EndpointFamily } from "../domain/ChatRequest.ts"
+import { countTokens, recordLayerDuration } from "../observability/Metrics.ts"
+import { priceTable } from "../observability/usage.ts"
+import type { gatewayKeyCheck } from "./middleware.ts"
+import type { Answered, EdgeFetch, Exchange } from "./observability.ts"
+import { ageOf, answerHeaders, renderAnswer } from "./render.ts"
+
+/** Bodies whose exact key is remembered (see FirstLevelKeys): ≈ 2 bytes a character at most. */
+const FIRST_LEVEL_KEYS = { maxEntries: 20_000, maxChars: 16 * 1024 * 1024 }
+
+/** What the lane needs to know of a request's headers, as the app reads them; `undefined`: the app would refuse. */
+export interface LaneContext {
+  readonly tenant: string
+  readonly cacheRead: boolean
+  readonly maxAgeMs?: number | undefined
+}
+
+export interface ExactHitLaneDependencies {
+  readonly config: AppConfigShape
+  readonly exactCache: ExactCache["Service"]
+  /** The gateway's runtime, whose metric registry a hit is counted in (L1a duration, tokens saved). */
+  readonly metrics: Context.Context<never>
+  /** The chat routes and the format each answers in. */
+  readonly routes: ReadonlyMap<string, EndpointFamily>
+  /** The app's reading of a request's headers; `undefined` when the app would answer them with an error. */
+  readonly contextOf: (request: Request) => LaneContext | undefined
+  readonly checkKey: ReturnType<typeof gatewayKeyCheck> | undefined
+  /** A defect (a body that could not be read): the app's 500. */
+  readonly failed: (error: unknown, path: string) => Response
+  /** See `GatewayOptions.shareResponseHeaders`. */
+  readonly shareResponseHeaders: boolean
+}
+
+export interface ExactHitLane {
+  /** The app's fetch with the lane in front of it. */
+  readonly fetch: EdgeFetch
+  /** The app tells the lane a chat body's exact key once it has decoded it: the next time, it is a first-level key. */
+  readonly learn: (family: EndpointFamily, request: Request, tenant: string, body: string, known: KnownRequest) => void
+}
+
+/** The lane turned off: every request is the app's, and nothing is learned. */
+export const withoutExactHitLane = (app: EdgeFetch): ExactHitLane => ({ fetch: app, learn: () => undefined })
+
+const L1A: Answered = { layer: "l1a", provider: undefined }
+
+/** The request again with its body, once the lane has read it. Bytes: a string body would add a content-type. */
+const withBody = (request: Request, body: string) =>
+  new Request(request.url, { method: request.method, headers: request.headers, body: new TextEncoder().encode(body) })
+
+export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies): ExactHitLane => {
+  const keys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
+  const scopeOf = (family: EndpointFamily, request: Request, tenant: string) =>
+    `${family}\u0000${tenant}\u0000${answerHeaderScope(family, request.headers)}`
+  const render = deps.shareResponseHeaders ? sharedHeadersRenderer() : renderAnswer
+  const price = priceTable(deps.config.model_prices)
+  // A layer turned off at wiring time is not timed (as in the pipeline).
+  const exactTimed = deps.config.cache_mode !== "semantic"
+  const maxBytes = deps.config.max_body_bytes
+
+  /** The hit of a body seen before, rendered and counted as the pipeline's L1a would; else `undefined`. */
+  const hitOf = (family: EndpointFamily, request: Request, context: LaneContext, body: string, exchange: Exchange) => {
+    const known = keys.get(scopeOf(family, request, context.tenant), body)
+    if (known === undefined) return undefined
+    const start = performance.now()
+    const hit = deps.exactCache.lookupNow(known.key, context.maxAgeMs)
+    if (hit === undefined) return undefined
+    if (exactTimed) recordLayerDuration("l1a", (performance.now() - start) / 1000, deps.metrics)
+    countTokens(hit.completion, "saved", price, deps.metrics)
+    exchange.answered = L1A
+    return render({ family, model: known.model, stream: known.stream }, {
+      _tag: "Complete",
+      layer: "l1a",
+      completion: hit.completion,
+      cacheKey: entryIdOf("l1a", known.key.key),
+      created: hit.created
+    })
+  }
+
+  const fetch = (request: Request, path: string, exchange: Exchange): Response | Promise<Response> => {
+    const family = request.method === "POST" ? deps.routes.get(path) : undefined
+    const declared = family === undefined ? null : request.headers.get("content-length")
+    if (declared === null || request.headers.get("transfer-encoding") !== null || Number(declared) > maxBytes) {
+      return app(request, path, exchange)
+    }
+    const context = deps.contextOf(request)
+    if (context === undefined || !context.cacheRead) return app(request, path, exchange)
+    // One promise on an exact hit (the body's) when no key is set.
+    const read = () =>
+      request.text().then((body) =>
+        hitOf(family!, request, context, body, exchange) ?? app(withBody(request, body), path, exchange)
+      )
+    const failed = (error: unknown) => deps.failed(error, path)
+    const checkKey = deps.checkKey
+    if (checkKey === undefined) return read().catch(failed)
+    return checkKey(request.headers, family!)
+      .then((refused) => refused === undefined ? read() : app(request, path, exchange))
+      .catch(failed)
+  }
+
+  return {
+    fetch,
+    learn: (family, request, tenant, body, known) => keys.set(scopeOf(family, request, tenant), body, known)
+  }
+}
+
+/**
+ * Answers whose shared headers are kept (see `sharedHeadersRenderer`), found by their text, forgotten wholesale when
+ * full: at most this many, and this many characters of answer text (an answer read from Redis is a copy of its own).
+ */
+const SHARED_HEADERS = { entries: 4096, chars: 8 * 1024 * 1024 }
+
+/** Whether this runtime's `Response` copies the `Headers` it is given (the Fetch standard), rather than keeping it. */
+const responsesCopyHeaders = (): boolean => {
+  const given = new Headers({ "x-isartor-probe": "given" })
+  const response = new Response(null, { headers: given })
+  given.set("x-isartor-probe", "changed")
+  return response.headers.get("x-isartor-probe") === "given"
+}
+
+type Render = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer) => Response
+
+/**
+ * `renderAnswer`, with an exact hit's headers built once per answer and age (they change once a second, with
+ * `age`) as one `Headers` that every response sending it copies: on Bun a `Response` copies a `Headers` several
+ * times faster than it reads the same fields from a plain object. Only where a `Response` copies what it is given —
+ * a shared `Headers` must never become one response's own — else `renderAnswer`. The bytes sent are the same.
+ */
+export const sharedHeadersRenderer = (): Render => {
+  if (!responsesCopyHeaders()) return renderAnswer
+  const shared = new Map<string, { readonly headers: Headers; readonly of: Answer; readonly age: string | undefined }>()
+  let chars = 0
+  return (request, answer) => {
+    if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
+      return renderAnswer(request, answer)
+    }
+    const age = answer.created === undefined ? undefined : ageOf(answer.created)
+    const known = shared.get(answer.completion)
+    let headers: Headers
+    if (
+      known !== undefined && known.age === age && known.of.cacheKey === answer.cacheKey &&
+      known.of.provider === answer.provider && known.of.routing === answer.routing
+    ) {
+      headers = known.headers
+    } else {
+      const fields = answerHeaders(answer)
+      if (age !== undefined) fields.age = age
+      fields["content-type"] = "application/json"
+      headers = new Headers(fields)
+      const length = answer.completion.length
+      if (known === undefined && (shared.size >= SHARED_HEADERS.entries || chars + length > SHARED_HEADERS.chars)) {
+        shared.clear()
+        chars = 0
+      }
+      if (length <= SHARED_HEADERS.chars) {
+        if (!shared.has(answer.completion)) chars += length
+        shared.set(answer.completion, { headers, of: answer, age })
+      }
+    }
+    return new Response(answer.completion, { headers })
+  }
+}
