@@ -3,9 +3,19 @@ import type { SourceRequest } from "../domain/ChatRequest.ts"
 import { ProviderError, type ProviderErrorReason } from "../domain/errors.ts"
 import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./relay.ts"
 
-const reasonFor = (status: number): ProviderErrorReason => {
+/** Gemini answers a wrong key with 400 INVALID_ARGUMENT, and says in its `google.rpc.ErrorInfo` that it was the key. */
+const keyRefused = (text: string): boolean => {
+  try {
+    const details = (JSON.parse(text) as { error?: { details?: unknown } }).error?.details
+    return Array.isArray(details) && details.some((detail) => detail?.reason === "API_KEY_INVALID")
+  } catch {
+    return false
+  }
+}
+
+const reasonFor = (status: number, text: string): ProviderErrorReason => {
   if (status === 429) return "RateLimited"
-  if (status === 401 || status === 403) return "Unauthorized"
+  if (status === 401 || status === 403 || (status === 400 && keyRefused(text))) return "Unauthorized"
   if (status === 404) return "NotFound"
   if (status >= 400 && status < 500) return "BadRequest"
   return "Upstream"
@@ -326,7 +336,7 @@ export const makeTransport = (
       if (!response.ok) {
         const text = await readBounded(response.body, MAX_ERROR_BODY_BYTES, "truncate")
         const retryAfter = retryAfterMs(response.headers)
-        throw fail(reasonFor(status), upstreamMessage(text, status, response.statusText), {
+        throw fail(reasonFor(status, text), upstreamMessage(text, status, response.statusText), {
           upstreamStatus: status,
           ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
         })
