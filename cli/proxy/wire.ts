@@ -2,13 +2,13 @@ import { Exit } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import {
   type ChatRequest,
-  fromAnthropicBody,
   fromOpenAIBody,
   isObject,
   parseJsonBody,
   type RequestContext
 } from "../../core/domain/ChatRequest.ts"
 import type { BadRequest } from "../../core/domain/errors.ts"
+import { fromAnthropicBody } from "../../core/formats/anthropic/messagesBody.ts"
 
 /**
  * The chat APIs the proxy reads: OpenAI Chat Completions (Copilot, OpenAI), Anthropic Messages, Gemini's

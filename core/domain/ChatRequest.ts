@@ -1,5 +1,4 @@
 import { Exit, Schema } from "effect"
-import { fromAnthropicRequest } from "../formats/anthropic/request.ts"
 import type { RequestSpan } from "../observability/RequestSpan.ts"
 import { BadRequest, messageOf } from "./errors.ts"
 import type { ChatMessage } from "./messages.ts"
@@ -98,10 +97,10 @@ export interface ChatRequest {
 // the gateway itself reads (to cache, route or translate a request), so a wrong type is a 400, never a crash.
 
 /** Any kind of item but the ones named, let through unchecked: an upstream may know kinds the gateway does not. */
-const otherKind = (...known: ReadonlyArray<string>) =>
+export const otherKind = (...known: ReadonlyArray<string>) =>
   Schema.Struct({ type: Schema.String.check(Schema.makeFilter((type: string) => !known.includes(type))) })
 
-const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
+export const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
 
 const ContentPart = Schema.Union([
   TextPart,
@@ -149,62 +148,6 @@ const OpenAIChatBody = Schema.Struct({
   ])))
 })
 
-const ImageBlock = Schema.Struct({
-  type: Schema.Literal("image"),
-  source: Schema.Union([
-    Schema.Struct({ type: Schema.Literal("base64"), media_type: Schema.String, data: Schema.String }),
-    Schema.Struct({ type: Schema.Literal("url"), url: Schema.String })
-  ]).annotate({ expected: `an image source: {"type": "base64", "media_type", "data"} or {"type": "url", "url"}` })
-})
-
-/** What a tool result may hold: text, images, or (unchecked) other kinds. */
-const ResultBlock = Schema.Union([TextPart, ImageBlock, otherKind("text", "image")])
-  .annotate({ expected: "a content block: an object with a type" })
-
-const Block = Schema.Union([
-  TextPart,
-  ImageBlock,
-  Schema.Struct({
-    type: Schema.Literal("tool_use"),
-    id: Schema.String,
-    name: Schema.String,
-    input: Schema.Record(Schema.String, Schema.Unknown)
-  }),
-  Schema.Struct({
-    type: Schema.Literal("tool_result"),
-    tool_use_id: Schema.String,
-    content: Schema.optional(Schema.Union([Schema.String, Schema.Array(ResultBlock)]))
-  }),
-  otherKind("text", "image", "tool_use", "tool_result")
-]).annotate({ expected: "a content block: an object with a type" })
-
-const AnthropicMessagesBody = Schema.Struct({
-  model: Schema.String,
-  max_tokens: Schema.Number,
-  // Claude Code 2.x sends system turns in the middle of `messages` (a beta of the Messages API).
-  messages: Schema.NonEmptyArray(Schema.Struct({
-    role: Schema.Literals(["user", "assistant", "system"]),
-    content: Schema.Union([Schema.String, Schema.Array(Block)])
-  })),
-  system: Schema.optional(Schema.Union([
-    Schema.String,
-    Schema.Array(Schema.Union([TextPart, otherKind("text")]).annotate({ expected: "a text block" }))
-  ])),
-  stream: Schema.optional(Schema.Boolean),
-  temperature: Schema.optional(Schema.Number),
-  top_p: Schema.optional(Schema.Number),
-  stop_sequences: Schema.optional(Schema.Array(Schema.String)),
-  // A client tool has a name; a server tool (web search, code execution, an MCP toolset…) a type, maybe no name.
-  tools: Schema.optional(Schema.Array(
-    Schema.Union([Schema.Struct({ name: Schema.String }), Schema.Struct({ type: Schema.String })])
-      .annotate({ expected: "a tool: an object with a name (a server tool: with a type)" })
-  )),
-  tool_choice: Schema.optional(Schema.NullOr(Schema.Union([
-    Schema.Struct({ type: Schema.Literal("tool"), name: Schema.String }),
-    Schema.Struct({ type: Schema.Literals(["auto", "any", "none"]) })
-  ])))
-})
-
 const NativeChatBody = Schema.Struct({
   prompt: Schema.String,
   model: Schema.optional(Schema.String)
@@ -240,7 +183,6 @@ export const decoderFor = <S extends Schema.Top & { readonly DecodingServices: n
 }
 const decodeOpenAIBody = decoderFor(OpenAIChatBody)
 const decodeNativeBody = decoderFor(NativeChatBody)
-const decodeAnthropicBody = decoderFor(AnthropicMessagesBody)
 
 // The request decoders are plain synchronous functions returning an Exit (itself an Effect): they run on every
 // request, and a chain of effect steps costs more here than the checks themselves.
@@ -395,22 +337,4 @@ export const fromNativeBody: RequestDecoder = (body, context) => {
   if (checked.value.prompt.trim() === "") return badRequest("prompt: must not be empty", "prompt")
   const messages = [{ role: "user", content: checked.value.prompt }]
   return accepted("native", { messages }, pickModel(checked.value.model, context), false, context)
-}
-
-/** `POST /v1/messages`: an Anthropic Messages body, carried through the pipeline in the canonical OpenAI form. */
-export const fromAnthropicBody: RequestDecoder = (body, context) => {
-  if (!isObject(body)) return badRequest("request body must be a JSON object")
-  if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    return badRequest("messages: required, a non-empty array of messages", "messages")
-  }
-  const checked = decodeAnthropicBody(body)
-  if (Exit.isFailure(checked)) return Exit.failCause(checked.cause)
-  return accepted(
-    "anthropic",
-    fromAnthropicRequest(body),
-    pickModel(checked.value.model, context),
-    checked.value.stream === true,
-    context,
-    body
-  )
 }

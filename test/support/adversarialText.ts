@@ -3,13 +3,8 @@
 import { Redacted } from "effect"
 import { analyse, analyseText, identifiersOf, properNamesOf } from "../../core/cache/semantic/SemanticVerifier.ts"
 import type { AppConfigShape } from "../../core/config/ConfigSpec.ts"
-import {
-  fromAnthropicBody,
-  fromNativeBody,
-  fromOpenAIBody,
-  parseJsonBody,
-  type RequestContext
-} from "../../core/domain/ChatRequest.ts"
+import { fromNativeBody, fromOpenAIBody, parseJsonBody, type RequestContext } from "../../core/domain/ChatRequest.ts"
+import { fromAnthropicBody } from "../../core/formats/anthropic/messagesBody.ts"
 import { toAnthropicRequest } from "../../core/formats/anthropic/request.ts"
 import { toGeminiRequest } from "../../core/formats/gemini.ts"
 import { presentedCredentials, presentedGatewayKey } from "../../core/http/middleware.ts"
