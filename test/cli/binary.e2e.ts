@@ -2,17 +2,24 @@ import assert from "node:assert/strict"
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { arch, platform, tmpdir } from "node:os"
 import { join } from "node:path"
-import { after, before, describe, it } from "node:test"
+import { after, before, describe, it, type TestContext } from "node:test"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
+import { installed } from "../support/installed.ts"
 import { projectRoot } from "../support/processes.ts"
 import { alive, chat, run } from "./run.ts"
 
 const target = `${platform()}-${arch()}`
 const binary = join(projectRoot, "dist", `isartor-${target}`)
-const skip = existsSync(binary)
-  ? false
-  : `no ${binary}: build it with npm run build:binary -- --target ${target} (.ci/run does)`
+/** Whether the binary is built: a skip off CI, a failure on CI (.ci/run builds it). */
+const built = (t: TestContext) =>
+  installed(
+    t,
+    existsSync(binary),
+    `the single binary ${binary}`,
+    `build it with npm run build:binary -- --target ${target}; .ci/run does`
+  )
 
 interface Health {
   readonly layers: Record<string, { readonly status: string; readonly entries?: number; readonly fast_stage?: string }>
@@ -20,12 +27,13 @@ interface Health {
 
 let upstream: FakeOpenAI
 before(async () => {
-  if (!skip) upstream = await startFakeOpenAI()
+  upstream = await startFakeOpenAI()
 })
 after(() => upstream?.close())
 
-describe("the single binary", { skip }, () => {
+describe("the single binary", () => {
   it("runs from a bare directory (no node_modules, empty HOME): up --detach, L3, L1a, L1b, status, stop", async (t) => {
+    if (!built(t)) return
     // A directory with the binary alone, and a HOME with no caches: everything it needs must be inside it.
     const dir = mkdtempSync(join(tmpdir(), "isartor-binary-"))
     const exe = join(dir, "isartor")
@@ -55,9 +63,11 @@ describe("the single binary", { skip }, () => {
       // machine), and embeddings wait behind it: the questions come once it is ready, as a user's would after
       // the first seconds, so a slow machine does not turn the check into a timeout.
       const health = async () => ((await (await fetch(`${url}/health`)).json()) as Health).layers.l1b
-      for (let polls = 0; polls < 1200 && (await health())?.fast_stage === "warming up"; polls++) {
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+      await eventually(async () => (await health())?.fast_stage !== "warming up", {
+        what: "the fast stage's table to be built",
+        timeoutMs: 120_000,
+        intervalMs: 100
+      })
       const miss = await chat(url, "How do I reset my password?")
       assert.equal(miss.status, 200)
       assert.equal(miss.headers.get("x-isartor-layer"), "l3")
@@ -66,10 +76,12 @@ describe("the single binary", { skip }, () => {
       // The semantic cache is written after the answer is sent: wait until it holds the entry (the model inside
       // the binary embedded it), then a paraphrase is answered from it.
       const l1bEntries = async () => (await health())?.entries
-      for (let polls = 0; polls < 600 && (await l1bEntries()) !== 1; polls++) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      assert.equal(await l1bEntries(), 1, "the semantic cache holds the first answer")
+      await eventually(async () => ((await l1bEntries()) ?? 0) >= 1, {
+        what: "the semantic cache to hold the first answer",
+        timeoutMs: 30_000,
+        intervalMs: 50
+      })
+      assert.equal(await l1bEntries(), 1, "the semantic cache holds the first answer, and only it")
       const paraphrase = await chat(url, "How can I reset my password?")
       assert.equal(paraphrase.headers.get("x-isartor-layer"), "l1b")
       assert.equal(
@@ -93,7 +105,8 @@ describe("the single binary", { skip }, () => {
     }
   })
 
-  it("runs a transformers.js model from a directory (the project's tiny BERT) on the WASM runtime inside it", async () => {
+  it("runs a transformers.js model from a directory (the project's tiny BERT) on the WASM runtime inside it", async (t) => {
+    if (!built(t)) return
     const dir = mkdtempSync(join(tmpdir(), "isartor-binary-"))
     const exe = join(dir, "isartor")
     copyFileSync(binary, exe)
@@ -122,9 +135,11 @@ describe("the single binary", { skip }, () => {
       assert.deepEqual([(await l1b()).status, (await l1b()).model], ["ok", "transformers:tiny-bert"])
       assert.equal((await chat(url, "Does the tiny model embed this?")).status, 200)
       // The answer is stored in L1b once the model inside the binary has embedded the question.
-      for (let polls = 0; polls < 600 && (await l1b()).entries !== 1; polls++) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+      await eventually(async () => ((await l1b()).entries ?? 0) >= 1, {
+        what: "L1b to hold the answer the tiny model embedded",
+        timeoutMs: 30_000,
+        intervalMs: 50
+      })
       assert.equal((await l1b()).entries, 1)
       assert.equal((await run(["stop"], env, { command: [exe], cwd: dir })).code, 0)
     } finally {

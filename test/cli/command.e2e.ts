@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { portIsFree } from "../../runtimes/ports.ts"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import { projectRoot, runtimeCommand } from "../support/processes.ts"
@@ -22,13 +23,15 @@ const takeTwoPorts = async (): Promise<{ port: number; blockers: Array<Server> }
       server.once("error", () => resolve(undefined))
       server.listen(port, "127.0.0.1", () => resolve(server))
     })
-  for (;;) {
+  // A neighbour is taken now and then (another test's server); a machine where it always is fails here, not hangs.
+  for (let attempt = 1; attempt <= 100; attempt++) {
     const first = (await listen(0))!
     const port = (first.address() as { port: number }).port
     const second = port < 65535 ? await listen(port + 1) : undefined
     if (second) return { port, blockers: [first, second] }
     first.close()
   }
+  assert.fail("100 free loopback ports each had their next port taken")
 }
 
 let upstream: FakeOpenAI
@@ -131,7 +134,7 @@ describe("isartor up --detach / status / stop", () => {
       upstream.queue.push({ kind: "ok", delayMs: 1500 })
       const callsBefore = upstream.calls.length
       const inFlight = chat(url[1]!, "a slow question asked just before stop")
-      while (upstream.calls.length === callsBefore) await new Promise((resolve) => setTimeout(resolve, 20))
+      await eventually(() => upstream.calls.length > callsBefore, { what: "the slow question to reach the provider" })
       const stopped = await run(["stop"], user.env)
       assert.equal(stopped.code, 0, stopped.stderr)
       assert.match(stopped.stdout, new RegExp(`isartor stopped \\(pid ${pid}\\)`))
@@ -181,7 +184,9 @@ describe("isartor up --detach / status / stop", () => {
       upstream.queue.push({ kind: "hang" })
       const callsBefore = upstream.calls.length
       const hanging = chat(match[1]!, "a question the provider never answers").catch(() => undefined)
-      while (upstream.calls.length === callsBefore) await new Promise((resolve) => setTimeout(resolve, 20))
+      await eventually(() => upstream.calls.length > callsBefore, {
+        what: "the hanging question to reach the provider"
+      })
       const stopped = await run(["stop", "--timeout", "1"], user.env)
       assert.equal(stopped.code, 0, stopped.stderr)
       assert.match(stopped.stderr, new RegExp(`warning: pid ${pid} did not stop within 1 s; killing it`))
@@ -300,11 +305,12 @@ describe("isartor up --detach / status / stop", () => {
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
     try {
-      while (!/listening on (http:\/\/\S+)/.test(output) && child.exitCode === null) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1]
-      assert.ok(url, output)
+      const url = (await eventually(() => /listening on (http:\/\/\S+)/.exec(output), {
+        what: "isartor up to print the address it listens on",
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        failFast: () => (child.exitCode === null ? undefined : `it exited with code ${child.exitCode}:\n${output}`)
+      }))[1]!
       assert.equal((await chat(url, "foreground")).status, 200)
       assert.equal(existsSync(join(user.env.ISARTOR_HOME!, "isartor.pid")), true)
       const exited = once(child, "exit")

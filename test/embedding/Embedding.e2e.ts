@@ -13,6 +13,7 @@ import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker, type WorkerEmbeddingBackend } from "../../runtimes/embedding/inWorker.ts"
 import { loadTransformers } from "../../runtimes/embedding/transformers.ts"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { startTestGateway, upstreamEnv } from "../support/gateway.ts"
 
@@ -125,9 +126,9 @@ describe("Embedder over a backend that restarts itself", () => {
     await Effect.runPromise(embedder.embed("before"))
     // A batch lost to the crash is the backend's to report: once it is back, nothing says "unavailable".
     const lost = failureOf(embedder.embed("in flight"))
-    while (!inFlight) await new Promise((resolve) => setTimeout(resolve, 1))
+    const batch = await eventually(() => inFlight, { what: "the batch to reach the backend", intervalMs: 1 })
     status = { status: "restarting", reason: "the embedding worker exited (code 1); restarting it in 1 s" }
-    inFlight.reject(new Error("the embedding worker exited (code 1)"))
+    batch.reject(new Error("the embedding worker exited (code 1)"))
     assert.match((await lost).reason, /embedding worker exited/)
     assert.deepEqual(embedder.status(), { status: "restarting", model: "fake", reason: status.reason })
 
@@ -145,17 +146,16 @@ describe("Embedder over a backend that restarts itself", () => {
 
 describe("the embedding worker after a crash", () => {
   const workerEntry = new URL("../../runtimes/embedding/worker-node.mjs", import.meta.url)
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-  /** Waits (at most a minute: a restart loads the model again) until `check` holds; returns whether it did. */
-  const eventually = async (check: () => boolean) => {
-    for (let waited = 0; !check() && waited < 60_000; waited += 50) await sleep(50)
-    return check()
-  }
-  const isOk = (worker: WorkerEmbeddingBackend) => () => worker.status?.().status === "ok"
   const reasonOf = (worker: WorkerEmbeddingBackend) => {
     const status = worker.status!()
     return "reason" in status ? status.reason : ""
   }
+  /** Waits (at most a minute: a restart loads the model again) until the worker is ok; says what it was otherwise. */
+  const backUp = (worker: WorkerEmbeddingBackend, what = "the worker to come back") =>
+    eventually(() => {
+      assert.equal(worker.status!().status, "ok", reasonOf(worker))
+      return true
+    }, { what, timeoutMs: 60_000, intervalMs: 50 })
 
   it(
     "fails embeds at once while it restarts, says why, and embeds as before once back",
@@ -174,14 +174,14 @@ describe("the embedding worker after a crash", () => {
         // Sent while it is down: rejected (a hang would hit this test's timeout), never posted to the dead thread.
         await assert.rejects(worker.embed(["Is anyone there?"]), /embedding worker exited/)
 
-        assert.ok(await eventually(isOk(worker)), "it comes back")
+        await backUp(worker)
         const [after] = await worker.embed(["How do I reset my password?"])
         assert.ok(Math.abs(dot(before!, after!) - 1) < 1e-5, "the restarted worker runs the same model")
 
         // Crashing again soon after: the next restart waits twice as long.
         await worker.crashForTesting()
         assert.match(reasonOf(worker), /restarting it in 2 s/)
-        assert.ok(await eventually(isOk(worker)))
+        await backUp(worker, "the worker to come back after its second crash")
       } finally {
         await worker.dispose?.()
       }
@@ -200,11 +200,17 @@ describe("the embedding worker after a crash", () => {
         const weights = await readFile(model)
         await writeFile(model, "not an onnx model")
         await worker.crashForTesting()
-        const failedAgain = () => /could not load the model again: .*restarting it in 2 s/.test(reasonOf(worker))
-        assert.ok(await eventually(failedAgain), reasonOf(worker))
+        await eventually(() => {
+          assert.match(reasonOf(worker), /could not load the model again: .*restarting it in 2 s/)
+          return true
+        }, {
+          what: "the restart to fail to load the model and wait 2 s",
+          timeoutMs: 60_000,
+          intervalMs: 50
+        })
         assert.equal(worker.status!().status, "restarting")
         await writeFile(model, weights)
-        assert.ok(await eventually(isOk(worker)), reasonOf(worker))
+        await backUp(worker, "the worker to load the model again once it is repaired")
         assert.equal((await worker.embed(["Back again?"]))[0]!.length, 32)
       } finally {
         await worker.dispose?.()
@@ -214,13 +220,25 @@ describe("the embedding worker after a crash", () => {
   )
 
   it("dispose cancels a pending restart", { timeout: 60_000 }, async () => {
-    const worker = await loadEmbedderInWorker(workerEntry, { model: "use-lite", modelPath: fixture, cacheDir: "" })
-    await worker.crashForTesting()
-    await worker.dispose?.()
-    // Past the first restart delay: nothing was started again.
-    await sleep(1500)
-    assert.equal(worker.status!().status, "unavailable")
-    await assert.rejects(worker.embed(["Still there?"]), /disposed/)
+    const choice = { model: "use-lite", modelPath: fixture, cacheDir: "" }
+    const worker = await loadEmbedderInWorker(workerEntry, choice)
+    const witness = await loadEmbedderInWorker(workerEntry, choice)
+    try {
+      await worker.crashForTesting()
+      await worker.dispose?.()
+      // The witness crashes after it, with the same first restart delay: timers of one delay fire in the order they
+      // were set, so once the witness's restart has begun, the disposed worker's would have.
+      await witness.crashForTesting()
+      assert.match(reasonOf(witness), /restarting it in 1 s/)
+      await eventually(() => !/restarting it in 1 s/.test(reasonOf(witness)), {
+        what: "the witness's restart to begin",
+        timeoutMs: 30_000
+      })
+      assert.equal(worker.status!().status, "unavailable")
+      await assert.rejects(worker.embed(["Still there?"]), /disposed/)
+    } finally {
+      await witness.dispose?.()
+    }
   })
 
   it("a restarted worker does not keep the process alive", { timeout: 90_000 }, async () => {
@@ -265,12 +283,16 @@ describe("the embedding worker after a crash", () => {
     const worker = await loadEmbedderInWorker(workerEntry, choice)
     try {
       // The table comes from the cache directory (or is built on the worker, once).
-      assert.ok(await eventually(() => worker.fast!("ready?") !== undefined), "the fast stage is ready")
+      await eventually(() => worker.fast!("ready?") !== undefined, {
+        what: "the fast stage to be ready",
+        timeoutMs: 60_000,
+        intervalMs: 50
+      })
       const question = "How do I export my contacts to a spreadsheet?"
       const before = worker.fast!(question)!
       await worker.crashForTesting()
       assert.deepEqual(worker.fast!(question), before, "it still answers while the worker is down")
-      assert.ok(await eventually(isOk(worker)))
+      await backUp(worker)
       assert.deepEqual(worker.fast!(question), before)
       const [vector] = await worker.embed([question])
       assert.equal(vector!.length, 512)
