@@ -99,14 +99,18 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
     }
     const context = deps.contextOf(request)
     if (context === undefined || !context.cacheRead) return app(request, path, exchange)
+    const failed = (error: unknown) => deps.failed(error, path)
     // One promise on an exact hit (the body's) when no key is set.
     const read = () =>
-      request.text().then((body) =>
-        hitOf(family!, request, context, body, exchange) ?? app(withBody(request, body), path, exchange)
-      )
-    const failed = (error: unknown) => deps.failed(error, path)
+      request.text().then((body) => {
+        try {
+          return hitOf(family!, request, context, body, exchange) ?? app(withBody(request, body), path, exchange)
+        } catch (error) {
+          return failed(error)
+        }
+      }, failed)
     const checkKey = deps.checkKey
-    if (checkKey === undefined) return read().catch(failed)
+    if (checkKey === undefined) return read()
     return checkKey(request.headers, family!)
       .then((refused) => refused === undefined ? read() : app(request, path, exchange))
       .catch(failed)

@@ -79,7 +79,7 @@ export const gatewayAuth = (
 }
 
 /** The 413 of a body over `maxBytes` (`max_body_bytes`), in the client's format. */
-export const bodyTooLarge = (maxBytes: number) => {
+const bodyTooLarge = (maxBytes: number) => {
   const message = `request body is larger than ${maxBytes} bytes (max_body_bytes)`
   return (family: EndpointFamily): Response => familyError(family, 413, message, "invalid_request_error")
 }

@@ -247,8 +247,9 @@ describe("package", () => {
   })
 })
 
-// A chat POST that declares its length (what every HTTP client sends) takes the app's hot lane; one without (a
-// chunked upload, or a Request built in process) goes through Hono. Both must answer alike, check for check.
+// A chat POST that declares its length (what every HTTP client sends) enters the exact-hit lane, which answers the
+// exact hits it can and hands the rest to Hono; one without (a chunked upload, or a Request built in process) goes
+// through Hono alone. Both must answer alike, check for check (test/http/exactHitLane.test.ts: byte for byte).
 type Lane = "hot" | "hono"
 const LANES: ReadonlyArray<Lane> = ["hot", "hono"]
 
