@@ -79,9 +79,10 @@ describe("a stored Responses API response replayed as stream events (a cached an
     ])
     assert.equal(events[4]!.data.delta, "I can't help with that.")
     assert.deepEqual(events[3]!.data.part, { type: "refusal", refusal: "" })
-    assert.equal(events[0]!.data.response.status, "in_progress")
-    assert.deepEqual(events[0]!.data.response.output, [])
-    assert.equal(events[0]!.data.response.usage, null)
+    const announced = events[0]!.data.response as Record<string, unknown>
+    assert.equal(announced.status, "in_progress")
+    assert.deepEqual(announced.output, [])
+    assert.equal(announced.usage, null)
   })
 
   it("writes the events as SSE, one event and data line each", async () => {
