@@ -14,7 +14,7 @@ import { PeriodicExportingMetricReader, type PushMetricExporter } from "@opentel
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer, Logger, References, Tracer } from "effect"
 import { logText, type TelemetrySettings } from "../core/observability/Telemetry.ts"
-import { parseKeyValues } from "./telemetry.ts"
+import { parseKeyValues } from "./keyValues.ts"
 
 /** Spans (and log records) waiting for export, at most: past this one is dropped (and counted), never held. */
 const MAX_QUEUE = 2048
