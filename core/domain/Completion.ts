@@ -57,7 +57,10 @@ export const isWellFormed = (completion: unknown): completion is Completion => {
 
 export const isCacheable = (completion: Completion): boolean =>
   completion.object === "chat.completion" && Array.isArray(completion.choices) && completion.choices.length > 0 &&
-  completion.choices.every((choice) => typeof choice.finish_reason === "string")
+  // A filtered answer (or a blocked prompt's empty one) is the provider's verdict of the moment, not an answer to keep.
+  completion.choices.every((choice) =>
+    typeof choice.finish_reason === "string" && choice.finish_reason !== "content_filter"
+  )
 
 /** The text a native `/api/chat` client gets: the first choice's content. */
 export const firstText = (completion: Completion): string => completion.choices[0]?.message.content ?? ""

@@ -101,10 +101,17 @@ export const toGeminiRequest = (body: Json): Json => {
   }
 }
 
+/** Not Gemini's: the finish of the empty candidate that stands for a prompt Gemini blocked, whatever its reason. */
+const PROMPT_BLOCKED = "isartor:PROMPT_BLOCKED"
+
 const finishFromGemini = (reason: unknown, hasCalls: boolean): string | null => {
   if (reason === undefined || reason === null) return null
   if (reason === "MAX_TOKENS") return "length"
-  if (["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"].includes(String(reason))) {
+  if (
+    ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", PROMPT_BLOCKED].includes(
+      String(reason)
+    )
+  ) {
     return "content_filter"
   }
   return hasCalls ? "tool_calls" : "stop"
@@ -136,12 +143,22 @@ const usageOf = (response: Json) => {
   }
 }
 
+/**
+ * A response's candidates; a prompt Gemini blocked (`promptFeedback.blockReason`) has none, and becomes one empty
+ * candidate finished as filtered: an OpenAI client reads `choices[0]` whatever happened.
+ */
+const candidatesOf = (response: Json): Array<Json> => {
+  const candidates = (response.candidates as Array<Json> | undefined) ?? []
+  if (candidates.length > 0) return candidates
+  return [{ index: 0, content: { parts: [{ text: "" }] }, finishReason: PROMPT_BLOCKED }]
+}
+
 export const fromGeminiResponse = (response: Json, model: string): Completion => ({
   id: String(response.responseId ?? `gemini-${Date.now().toString(36)}`),
   object: "chat.completion",
   created: Math.floor(Date.now() / 1000),
   model: String(response.modelVersion ?? model),
-  choices: ((response.candidates as Array<Json> | undefined) ?? []).map((candidate, position) => {
+  choices: candidatesOf(response).map((candidate, position) => {
     const index = Number(candidate.index ?? position)
     const parts = ((candidate.content as Json | undefined)?.parts as Array<Json> | undefined) ?? []
     const text = parts.filter((part) => typeof part.text === "string").map((part) => String(part.text)).join("")

@@ -205,9 +205,7 @@ describe("Gemini response → chat.completion", () => {
     })
   })
 
-  it("answers a prompt Gemini blocked with one content_filter choice, not an empty choices list", {
-    todo: "a defect, reported: a blocked prompt (no candidates) gives choices: [] (the fix decides caching too)"
-  }, () => {
+  it("answers a prompt Gemini blocked with one content_filter choice, not an empty choices list", () => {
     // Without candidates an OpenAI SDK's `completion.choices[0].message` throws in the client.
     const read = fromGeminiResponse({
       promptFeedback: { blockReason: "SAFETY" },
