@@ -1,4 +1,4 @@
-import { Duration, Effect, Metric } from "effect"
+import { Duration, Effect, Metric, Schedule } from "effect"
 import type { ProviderError } from "../../domain/errors.ts"
 import { l3Errors, l3Retries } from "../../observability/Metrics.ts"
 
@@ -36,6 +36,23 @@ const recordFailure = (error: ProviderError, retry: number) =>
     })
   )
 
+/** Whether a failure is worth another call: a retryable reason, and no Retry-After longer than the policy waits. */
+const worthRetrying = (error: ProviderError, policy: RetryPolicy): boolean =>
+  error.isRetryable && !(error.retryAfterMs !== undefined && error.retryAfterMs > policy.maxDelayMs)
+
+/** At most `maxRetries` retries, each after `retryDelayMs`, each counted in `isartor_l3_retries_total`. */
+const retrySchedule = (policy: RetryPolicy) =>
+  Schedule.recurs(policy.maxRetries).pipe(
+    Schedule.setInputType<ProviderError>(),
+    Schedule.while(({ input }) => worthRetrying(input, policy)),
+    Schedule.modifyDelay(({ attempt, input }) =>
+      Effect.as(
+        Metric.update(l3Retries.pipe(Metric.withAttributes({ provider: input.provider, reason: input.reason })), 1),
+        Duration.millis(retryDelayMs(input, attempt - 1, policy))
+      )
+    )
+  )
+
 /**
  * Retries an upstream call on 429, 5xx, connection errors and timeouts, with exponential backoff and jitter,
  * honouring Retry-After. 400/401/403/404 are answers, never retried.
@@ -43,27 +60,20 @@ const recordFailure = (error: ProviderError, retry: number) =>
 export const withRetries = <A>(
   attempt: Effect.Effect<A, ProviderError>,
   policy: RetryPolicy
-): Effect.Effect<A, ProviderError> => {
-  const tryFrom = (retry: number): Effect.Effect<A, ProviderError> =>
-    attempt.pipe(
-      Effect.withSpan("l3.attempt", { attributes: { "isartor.l3.attempt": retry + 1 } }, { captureStackTrace: false }),
-      Effect.catchTag("ProviderError", (error) => {
-        const final = retry > 0 ? error.asRetried() : error
-        const failed = recordFailure(error, retry)
-        if (!error.isRetryable || retry >= policy.maxRetries) return Effect.andThen(failed, Effect.fail(final))
-        const delay = retryDelayMs(error, retry, policy)
-        if (delay > policy.maxDelayMs) return Effect.andThen(failed, Effect.fail(final))
-        return failed.pipe(
-          Effect.andThen(Metric.update(
-            l3Retries.pipe(Metric.withAttributes(
-              { provider: error.provider, reason: error.reason }
-            )),
-            1
-          )),
-          Effect.andThen(Effect.sleep(Duration.millis(delay))),
-          Effect.andThen(tryFrom(retry + 1))
-        )
-      })
+): Effect.Effect<A, ProviderError> =>
+  Effect.suspend(() => {
+    let tries = 0
+    const once = Effect.suspend(() => {
+      const retry = tries++
+      return attempt.pipe(
+        Effect.withSpan("l3.attempt", { attributes: { "isartor.l3.attempt": retry + 1 } }, {
+          captureStackTrace: false
+        }),
+        Effect.tapError((error) => recordFailure(error, retry))
+      )
+    })
+    return once.pipe(
+      Effect.retry(retrySchedule(policy)),
+      Effect.mapError((error) => (tries > 1 ? error.asRetried() : error))
     )
-  return tryFrom(0)
-}
+  })
