@@ -75,8 +75,10 @@ export class Pipeline extends Context.Service<Pipeline, {
       const price = priceTable(config.model_prices)
       // Spans only when they are exported: otherwise even a no-op span costs an exact hit a measurable share.
       const traced = config.enable_monitoring
-      const span = (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        traced ? Effect.withSpan(effect, name, { captureStackTrace: false }) : effect
+      const span = traced
+        ? (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+          Effect.withSpan(effect, name, { captureStackTrace: false })
+        : (_name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => effect
       // A layer turned off at wiring time is not timed: its instant pass-through would pull the layer's p99 down.
       const timed = (layer: LayerName, on: boolean) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         on ? timeLayer(layer, effect) : effect
