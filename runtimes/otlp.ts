@@ -13,6 +13,7 @@ import { BatchLogRecordProcessor, type LogRecordExporter, type ReadableLogRecord
 import { PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer, Logger, References, Tracer } from "effect"
+import { makeReportThrottle } from "../core/observability/reportThrottle.ts"
 import { logText, type TelemetrySettings } from "../core/observability/Telemetry.ts"
 import { parseKeyValues } from "./keyValues.ts"
 
@@ -28,12 +29,10 @@ const BATCH = {
 
 /** Counts what is dropped, for `isartor_otel_dropped_total`, and warns about it at most once a minute. */
 const dropCounter = (settings: TelemetrySettings, base: string, drops: { count: number }) => {
-  let lastWarning = Number.NEGATIVE_INFINITY
+  const throttle = makeReportThrottle(WARNING_INTERVAL_MS)
   const drop = (count: number, what: string, reason: string) => {
     drops.count += count
-    const now = Date.now()
-    if (now - lastWarning < WARNING_INTERVAL_MS) return
-    lastWarning = now
+    if (throttle("drop", Date.now()) === undefined) return
     settings.warn(
       `OTLP export to ${base} failed: ${count} ${what} dropped (${reason}); requests are unaffected; next warning in 60 s at the earliest`
     )

@@ -2,6 +2,7 @@ import { Context, Effect, Layer } from "effect"
 import { stringify } from "safe-stable-stringify"
 import xxhash from "xxhash-wasm"
 import { answerHeadersOfRequest, type ChatRequest } from "../domain/ChatRequest.ts"
+import { BoundedMemo } from "../memory/BoundedMemo.ts"
 
 /** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
 export const KEY_VERSION = 1
@@ -66,7 +67,7 @@ export class CacheKey extends Context.Service<CacheKey, {
     CacheKey,
     Effect.gen(function*() {
       const hasher = yield* Effect.promise(() => xxhash())
-      const scopes = new Map<string, string>()
+      const scopes = new BoundedMemo<string, string>(SCOPES_REMEMBERED)
       return CacheKey.of({
         // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
         // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
@@ -88,12 +89,7 @@ export class CacheKey extends Context.Service<CacheKey, {
           if (secret === "") return "anonymous"
           // Every request of a caller hashes the same credential: its scope is remembered (in memory only, a few
           // hundred callers, forgotten wholesale when full).
-          let hashed = scopes.get(secret)
-          if (hashed === undefined) {
-            if (scopes.size >= SCOPES_REMEMBERED) scopes.clear()
-            scopes.set(secret, hashed = hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED))
-          }
-          return hashed
+          return scopes.get(secret) ?? scopes.set(secret, hasher.h64ToString(`isartor-tenant:${secret}`, CHECK_SEED))
         },
         digest: (value) => hasher.h64ToString(stringify(value) ?? "", KEY_SEED)
       })

@@ -1,5 +1,6 @@
 import { Context, Effect, Metric } from "effect"
 import type { LayerName } from "../domain/Answer.ts"
+import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { modelOf, type Price, usageOf } from "./usage.ts"
 
 /**
@@ -190,8 +191,11 @@ interface TokenFacts {
 const NO_TOKENS: TokenFacts = { total: 0, input: 0, output: 0, model: "" }
 const MAX_REMEMBERED = 4096
 const MAX_REMEMBERED_CHARS = 4 * 1024 * 1024
-const remembered = new Map<string, TokenFacts>()
-let rememberedChars = 0
+const remembered = new BoundedMemo<string, TokenFacts>(
+  MAX_REMEMBERED,
+  MAX_REMEMBERED_CHARS,
+  (completion) => completion.length
+)
 
 /**
  * The usage and model of a completion. A cached answer is the same string on every hit: its facts are read once and
@@ -204,15 +208,7 @@ const readTokens = (completion: string): TokenFacts => {
   const facts = usage === undefined
     ? NO_TOKENS
     : { total: usage.input + usage.output, input: usage.input, output: usage.output, model: modelOf(completion) }
-  if (completion.length <= MAX_REMEMBERED_CHARS) {
-    if (remembered.size >= MAX_REMEMBERED || rememberedChars + completion.length > MAX_REMEMBERED_CHARS) {
-      remembered.clear()
-      rememberedChars = 0
-    }
-    remembered.set(completion, facts)
-    rememberedChars += completion.length
-  }
-  return facts
+  return remembered.set(completion, facts)
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { makeReportThrottle } from "./reportThrottle.ts"
 
 /** How often, at most, one kind of outage is reported. */
 export const OUTAGE_REPORT_INTERVAL_MS = 30_000
@@ -29,18 +30,12 @@ export const outageLine = (layer: string, reason: string): string | undefined =>
  * down under load is one line every 30 s, not one per request.
  */
 export const makeOutageReport = (now: () => number = Date.now) => {
-  const seen = new Map<string, { count: number; lastReported: number }>()
+  const throttle = makeReportThrottle(OUTAGE_REPORT_INTERVAL_MS)
   return (layer: string, reason: string): Effect.Effect<void> => {
     const line = outageLine(layer, reason)
     if (line === undefined) return Effect.void
-    const entry = seen.get(line) ?? { count: 0, lastReported: Number.NEGATIVE_INFINITY }
-    seen.set(line, entry)
-    entry.count++
-    const at = now()
-    if (at - entry.lastReported < OUTAGE_REPORT_INTERVAL_MS) return Effect.void
-    const count = entry.count
-    entry.count = 0
-    entry.lastReported = at
+    const count = throttle(line, now())
+    if (count === undefined) return Effect.void
     return Effect.logWarning(
       `${line} (${reason}${count > 1 ? `; ${count} requests since the last report` : ""}); next report in ${
         OUTAGE_REPORT_INTERVAL_MS / 1000

@@ -7,6 +7,7 @@ import { AppConfig } from "../config/Config.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { LayerUnavailable } from "../domain/errors.ts"
 import { textOf } from "../domain/messages.ts"
+import { makeReportThrottle } from "../observability/reportThrottle.ts"
 
 /** The question an entry answers, as the admin API shows it: the last user message, its beginning. */
 const questionOf = (request: ChatRequest): string => {
@@ -58,16 +59,11 @@ export class CacheWrites extends Context.Service<CacheWrites, {
       // Background writes belong to the gateway: closing it interrupts those still running.
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
 
-      const dropped = new Map<string, { count: number; lastWarned: number }>()
+      const throttle = makeReportThrottle(WRITE_WARNING_INTERVAL_MS)
       const dropWrite = (error: LayerUnavailable) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const seen = dropped.get(error.layer) ?? { count: 0, lastWarned: Number.NEGATIVE_INFINITY }
-          seen.count++
-          dropped.set(error.layer, seen)
-          if (now - seen.lastWarned < WRITE_WARNING_INTERVAL_MS) return Effect.void
-          const count = seen.count
-          seen.count = 0
-          seen.lastWarned = now
+          const count = throttle(error.layer, now)
+          if (count === undefined) return Effect.void
           return Effect.logWarning(
             `${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${
               WRITE_WARNING_INTERVAL_MS / 1000

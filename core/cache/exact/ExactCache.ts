@@ -1,6 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../../config/Config.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
+import { BoundedMemo } from "../../memory/BoundedMemo.ts"
 import type { ExactKey } from "../CacheKey.ts"
 import type { ExactEntry, ExactMeta, ExactStore } from "./ExactStore.ts"
 import { makeMemoryExactStore } from "./MemoryExactStore.ts"
@@ -57,9 +58,8 @@ export class ExactCache extends Context.Service<ExactCache, {
   readonly status: Effect.Effect<ExactCacheStatus>
 }>()("isartor/ExactCache") {
   static readonly make = (store: ExactStore, now: () => number = Date.now) => {
-    const hits = new Map<string, number>()
+    const hits = new BoundedMemo<string, number>(MAX_COUNTED)
     const counted = (key: string) => {
-      if (hits.size >= MAX_COUNTED && !hits.has(key)) hits.clear()
       hits.set(key, (hits.get(key) ?? 0) + 1)
     }
     /** The entry's answer when it serves this key and caller, counted as a hit; else `undefined`. */
