@@ -1,8 +1,10 @@
+import assert from "node:assert/strict"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { eventually } from "../support/eventually.ts"
 
 /** A free loopback port, found by binding to port 0. */
 export const freePort = () =>
@@ -87,23 +89,29 @@ export const startPrometheus = async (
     rmSync(dir, { recursive: true, force: true })
   }
 
+  /** Waits (a minute at most: scrapes come every few seconds) until `done` holds for what `expression` returns. */
   const waitFor = async (expression: string, done: (samples: Array<Sample>) => boolean) => {
-    for (let tries = 0; tries < 600; tries++) {
-      const samples = await query(expression).catch(() => [])
-      if (done(samples)) return samples
-      await new Promise((resolve) => setTimeout(resolve, 100))
+    try {
+      return await eventually(async () => {
+        const samples = await query(expression)
+        assert.ok(done(samples), `not yet: ${JSON.stringify(samples)}`)
+        return samples
+      }, { what: `Prometheus to satisfy ${expression}`, timeoutMs: 60_000, intervalMs: 100 })
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; its log:\n${output}`)
     }
-    throw new Error(`Prometheus never satisfied ${expression}; its log:\n${output}`)
   }
 
-  for (let tries = 0;; tries++) {
-    const ready = await fetch(`${url}/-/ready`).then((response) => response.ok, () => false)
-    if (ready) break
-    if (tries > 300 || child.exitCode !== null) {
-      await stop()
-      throw new Error(`prometheus did not start:\n${output}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
+  try {
+    await eventually(() => fetch(`${url}/-/ready`).then((response) => response.ok, () => false), {
+      what: "prometheus to be ready",
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      failFast: () => (child.exitCode === null ? undefined : `it exited with code ${child.exitCode}`)
+    })
+  } catch (error) {
+    await stop()
+    throw new Error(`prometheus did not start (${(error as Error).message}):\n${output}`)
   }
   return { url, query, waitFor, stop }
 }

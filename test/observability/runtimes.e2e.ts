@@ -1,5 +1,6 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { TEST_PROVIDER_KEY } from "../support/gateway.ts"
 import { runtimeCommand, type RuntimeName, startProcess } from "../support/processes.ts"
@@ -12,14 +13,9 @@ before(async () => {
 })
 after(() => upstream.close())
 
-const waitFor = async <A>(what: string, probe: () => A | undefined): Promise<A> => {
-  for (let tries = 0; tries < 300; tries++) {
-    const found = probe()
-    if (found !== undefined) return found
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`never happened: ${what}`)
-}
+/** Polls until `probe` finds something; the cap is generous, a pass takes as long as one export batch. */
+const waitFor = <A>(what: string, probe: () => A | undefined) =>
+  eventually(probe, { what, timeoutMs: 30_000, intervalMs: 100 })
 
 // The entrypoints as operators start them (npm run start:node / start:bun / start:deno), each exporting over OTLP
 // (both protocols work on all three; the two are spread over them to keep the suite short).

@@ -9,6 +9,7 @@ import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadEmbedderInWorker, type WorkerEmbeddingBackend } from "../../runtimes/embedding/inWorker.ts"
 import { connectRedis } from "../../runtimes/redis.ts"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
 import { startRedis } from "../support/redis.ts"
@@ -18,17 +19,6 @@ import { startRedis } from "../support/redis.ts"
  * sees meanwhile. Every failure a client sees is counted; the only ones allowed are the documented 502 and 429.
  * Streams under faults are test/reliability/streams.test.ts's.
  */
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` every 50 ms until it holds or `limitMs` passes; returns whether it held. */
-const eventually = async (check: () => boolean | Promise<boolean>, limitMs: number) => {
-  for (let waited = 0; waited < limitMs; waited += 50) {
-    if (await check()) return true
-    await sleep(50)
-  }
-  return check()
-}
 
 interface Answered {
   readonly status: number
@@ -242,19 +232,22 @@ describe("L2 sidecar killed under load", () => {
         const prompt = (client: number, i: number) =>
           i % 2 === 0 ? `What is the capital of country ${client}-${i}?` : `Explain topic ${client}-${i} in depth`
         const load = startLoad(gateway, prompt, 4)
-        assert.ok(await eventually(() => load.count("before", "l2") > 0, 10_000))
+        await eventually(() => load.count("before", "l2") > 0, { what: "L2 to answer under load", intervalMs: 50 })
         await sidecar.kill()
         // Requests asked from now on cannot reach it (those already in flight may still have).
         load.setPhase("down")
         const l2 = (await health(gateway)).layers.l2!
         assert.equal(l2.status, "unavailable")
         assert.ok(l2.reason, "with a reason")
-        assert.ok(await eventually(() => load.count("down", "l3") >= 20, 10_000))
+        await eventually(() => load.count("down", "l3") >= 20, {
+          what: "20 answers from L3 while L2 is down",
+          intervalMs: 50
+        })
         assert.equal(load.count("down", "l2"), 0)
 
         sidecar = await startSidecar(sidecar.port)
         load.setPhase("back")
-        assert.ok(await eventually(() => load.count("back", "l2") > 0, 10_000), "L2 answers again")
+        await eventually(() => load.count("back", "l2") > 0, { what: "L2 to answer again", intervalMs: 50 })
         await load.stop()
         t.diagnostic(load.summary())
         assert.equal((await health(gateway)).layers.l2!.status, "ok")
@@ -279,19 +272,27 @@ describe("Redis killed and restarted under concurrent load", () => {
         const prompt = (client: number, i: number) =>
           i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question ${client}-${i}?`
         const load = startLoad(gateway, prompt)
-        assert.ok(await eventually(() => load.count("before", "l1a") >= 20, 10_000))
+        await eventually(() => load.count("before", "l1a") >= 20, { what: "20 exact hits under load", intervalMs: 50 })
 
         await redis.stop()
         load.setPhase("down")
         const l1aUnavailable = async () => (await layerStatus(gateway, "l1a")) === "unavailable"
-        assert.ok(await eventually(l1aUnavailable, 5_000), "/health says so")
+        await eventually(l1aUnavailable, { what: "/health to say L1a is unavailable", intervalMs: 50 })
         // Down long enough for the client's reconnect attempts to back off.
-        assert.ok(await eventually(() => load.count("down", "l3") >= 100, 15_000))
+        await eventually(() => load.count("down", "l3") >= 100, {
+          what: "100 answers from L3 while Redis is down",
+          timeoutMs: 15_000,
+          intervalMs: 50
+        })
 
         // Same port, empty (no persistence): hot questions miss once, are stored again, then hit.
         await redis.start()
         load.setPhase("back")
-        assert.ok(await eventually(() => load.count("back", "l1a") >= 20, 15_000), "exact hits resume")
+        await eventually(() => load.count("back", "l1a") >= 20, {
+          what: "exact hits to resume",
+          timeoutMs: 15_000,
+          intervalMs: 50
+        })
         await load.stop()
         t.diagnostic(load.summary())
         assert.deepEqual(load.failures, [], `client-visible failures out of ${load.requests()} requests`)
@@ -323,11 +324,14 @@ describe("embedding worker crashed under load", () => {
     await withGateway(env, async (gateway) => {
       const hot = Array.from({ length: 4 }, (_, i) => `How do I reset the password of account ${i}?`)
       for (const prompt of hot) assert.equal((await ask(gateway, prompt)).status, 200)
-      assert.ok(await eventually(async () => (await ask(gateway, hot[0]!)).layer === "l1b", 5_000))
+      await eventually(async () => (await ask(gateway, hot[0]!)).layer === "l1b", {
+        what: "a hot question to be an L1b hit",
+        intervalMs: 50
+      })
       const prompt = (client: number, i: number) =>
         i % 2 === 0 ? hot[(client + i) % hot.length]! : `Fresh question about topic ${client}-${i}?`
       const load = startLoad(gateway, prompt)
-      assert.ok(await eventually(() => load.count("before", "l1b") >= 10, 10_000))
+      await eventually(() => load.count("before", "l1b") >= 10, { what: "10 L1b hits under load", intervalMs: 50 })
 
       await worker!.crashForTesting()
       load.setPhase("down")
@@ -338,13 +342,16 @@ describe("embedding worker crashed under load", () => {
       assert.equal((await ask(gateway, "Where can I download my invoices?")).layer, "l3")
 
       const l1bOk = async () => (await layerStatus(gateway, "l1b")) === "ok"
-      assert.ok(await eventually(l1bOk, 30_000), "the worker is back")
+      await eventually(l1bOk, { what: "the worker to be back", timeoutMs: 30_000, intervalMs: 50 })
       load.setPhase("back")
       // New questions, embedded by the restarted worker: stored, then a rephrasing is an L1b hit.
       assert.equal((await ask(gateway, "How do I change my billing address?")).layer, "l3")
       const rephrased = async () => (await ask(gateway, "How can I change my billing address?")).layer === "l1b"
-      assert.ok(await eventually(rephrased, 5_000), "L1b hits resume")
-      assert.ok(await eventually(() => load.count("back", "l3") + load.count("back", "l1b") >= 20, 10_000))
+      await eventually(rephrased, { what: "L1b hits to resume", intervalMs: 50 })
+      await eventually(() => load.count("back", "l3") + load.count("back", "l1b") >= 20, {
+        what: "20 answers after the restart",
+        intervalMs: 50
+      })
       await load.stop()
       t.diagnostic(load.summary())
       assert.ok(load.count("down", "l3") > 0, "requests kept being answered while the worker was down")

@@ -10,6 +10,7 @@ import {
   startHttpReceiver
 } from "../observability/otlpReceiver.ts"
 import { freePort } from "../observability/prometheus.ts"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { TEST_PROVIDER_KEY } from "../support/gateway.ts"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../support/processes.ts"
@@ -31,14 +32,8 @@ before(async () => {
 after(() => upstream.close())
 
 /** Polls until `probe` finds something; the cap is generous, a pass takes as long as one export batch. */
-const waitFor = async <A>(what: string, probe: () => A | undefined): Promise<A> => {
-  for (let tries = 0; tries < 300; tries++) {
-    const found = probe()
-    if (found !== undefined) return found
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`never happened: ${what}`)
-}
+const waitFor = <A>(what: string, probe: () => A | undefined) =>
+  eventually(probe, { what, timeoutMs: 30_000, intervalMs: 100 })
 
 const noBigints = (value: unknown) =>
   JSON.stringify(value, (_key, part) => (typeof part === "bigint" ? String(part) : part))

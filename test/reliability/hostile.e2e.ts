@@ -6,6 +6,7 @@ import assert from "node:assert/strict"
 import { once } from "node:events"
 import { readFile } from "node:fs/promises"
 import { after, before, describe, it } from "node:test"
+import { eventually } from "../support/eventually.ts"
 import {
   compressionBomb,
   type Encoding,
@@ -82,6 +83,7 @@ for (const runtime of runtimes) {
         while (next < 300) {
           const prompt = prompts[next++ % prompts.length]!
           const controller = new AbortController()
+          // Leaving at a random moment is the careless client under test, not a wait.
           const abortAfterMs = random() * 60
           const timer = random() < 0.8 ? setTimeout(() => controller.abort(), abortAfterMs) : undefined
           try {
@@ -175,9 +177,10 @@ for (const runtime of runtimes) {
       assert.equal(response.status, 502)
       const attempts = upstream.calls.get(prompt)!
       assert.equal(attempts, 3, "a 500 is retried twice")
-      while (upstream.errorBytesWritten.length < writtenBefore + attempts) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
+      // The fake records what it wrote once each socket has closed, a moment after the gateway let go of it.
+      await eventually(() => upstream.errorBytesWritten.length >= writtenBefore + attempts, {
+        what: `the upstream to record the ${attempts} error bodies it sent`
+      })
       // What the sockets buffered, not 64 MiB a time.
       for (const written of upstream.errorBytesWritten.slice(writtenBefore)) {
         assert.ok(written < 16 * 1024 * 1024, `${written} bytes of the error body were sent`)

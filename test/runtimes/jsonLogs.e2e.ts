@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { run } from "../cli/run.ts"
+import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import { projectRoot, runtimeCommand, startProcess } from "../support/processes.ts"
@@ -60,10 +61,11 @@ describe("log_format = json: every line the gateway prints is JSON, the listenin
           body: JSON.stringify({ prompt: "Logged as JSON?" })
         })
         assert.equal(response.status, 200)
-        // The request's line is written as the response ends: wait for it (or the test's own timeout).
-        while (!gateway.output().includes("\"msg\":\"request\"")) {
-          await new Promise((resolve) => setTimeout(resolve, 25))
-        }
+        // The request's line is written as the response ends: wait for it.
+        await eventually(() => gateway.output().includes("\"msg\":\"request\""), {
+          what: "the request's JSON log line",
+          failFast: () => (gateway.child.exitCode === null ? undefined : `it exited:\n${gateway.output()}`)
+        })
         const lines = jsonLines(gateway.output())
         const listening = lines.find((line) => line.msg.startsWith("isartor listening on "))
         assert.equal(listening?.level, "info")

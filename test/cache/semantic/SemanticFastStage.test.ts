@@ -8,6 +8,7 @@ import { loadEmbedderInWorker } from "../../../runtimes/embedding/inWorker.ts"
 import { shippedStaticTable } from "../../../runtimes/embedding/staticTable.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
 import { loadVocabulary, pieceTokenizer } from "../../../runtimes/embedding/useLiteStatic.ts"
+import { eventually } from "../../support/eventually.ts"
 import { askNative as ask, semanticGateways } from "../../support/gateway.ts"
 
 // USE-lite with its shipped static distillation, and counters on both encoders. These tests are of the cosine
@@ -87,14 +88,16 @@ describe("L1b fast first stage of the cosine decision (static distillation of US
       await withGateway({}, async (gateway) => {
         await ask(gateway, "How do I delete a webhook from the dashboard?")
         fastReady = true
-        // The first lookup after readiness starts the catch-up; a later one finds the entry on the fast path.
+        // The first lookup after readiness starts the catch-up, in the background; a later one finds the entry on
+        // the fast path.
         await ask(gateway, "how do i delete a webhook from the dashboard")
-        let stage: string | null = null
-        for (let attempt = 0; attempt < 20 && stage !== "fast"; attempt++) {
-          stage = (await ask(gateway, "How do I delete a webhook from the dashboard ?")).stage
-          if (stage !== "fast") await new Promise((resolve) => setTimeout(resolve, 25))
-        }
-        assert.equal(stage, "fast")
+        await eventually(
+          async () => (await ask(gateway, "How do I delete a webhook from the dashboard ?")).stage === "fast",
+          {
+            what: "the entry cached before the fast encoder was ready to be found on the fast path",
+            intervalMs: 25
+          }
+        )
       })
     } finally {
       fastReady = true
