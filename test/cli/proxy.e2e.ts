@@ -12,6 +12,7 @@ import { connect as tlsConnect, createSecureContext, type DetailedPeerCertificat
 import { fetch as undiciFetch, ProxyAgent } from "undici"
 import { type Authority, leafMinter, loadAuthority } from "../../cli/proxy/ca.ts"
 import { type RunningProxy, startProxy } from "../../cli/proxy/server.ts"
+import { eventually } from "../support/eventually.ts"
 import { installed } from "../support/installed.ts"
 
 // The local CONNECT proxy on loopback with real TLS: a fake "Copilot" HTTPS server with its own test CA, reached
@@ -1021,7 +1022,7 @@ describe("isartor up with a proxy tool connected", () => {
       const stopped = await run(["stop"], user.env)
       assert.equal(stopped.code, 0, stopped.stderr)
       assert.match(stopped.stdout, new RegExp(`isartor stopped \\(pid ${gateway}\\)`))
-      while (alive(proxyPid)) await new Promise((resolve) => setTimeout(resolve, 50))
+      await eventually(() => !alive(proxyPid), { what: `the proxy (pid ${proxyPid}) to stop with the gateway` })
       assert.equal(alive(gateway), false)
       assert.equal(existsSync(join(state, "proxy.pid")), false)
     } finally {

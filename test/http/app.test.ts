@@ -144,6 +144,7 @@ describe("exact-cache bounds through HTTP", () => {
       assert.equal(await ask("three"), "l3") // evicts "two", the least recently used
       assert.equal(await ask("two"), "l3")
       assert.equal(await ask("three"), "l1a")
+      // Waiting past the one-second TTL is the behaviour under test; the answer was stored a second before at most.
       await new Promise((resolve) => setTimeout(resolve, 1100))
       assert.equal(await ask("three"), "l3", "expired after cache_ttl_secs")
     } finally {
