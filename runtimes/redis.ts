@@ -184,11 +184,24 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
       void detect().finally(resolve)
     })
   )
-  // connect() keeps retrying while Redis is down, so it is not awaited: give it a second to come up, then go on.
+  // connect() keeps retrying while Redis is down, so it is not awaited: give it a second to come up, then go on. A
+  // Redis that answered is given time to say whether it is a cluster: serving a cluster through the standalone client
+  // meanwhile would turn every key of another node's slots into a fall-through (a loaded machine takes over a second).
   void client.connect().catch(ignore)
-  let waited: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([ready, new Promise((resolve) => (waited = setTimeout(resolve, 1000)))])
-  clearTimeout(waited)
+  const within = (promise: Promise<unknown>, ms: number) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    return Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+      .finally(() => clearTimeout(timer))
+  }
+  let answered = false
+  const reached = new Promise<void>((resolve) =>
+    client.once("ready", () => {
+      answered = true
+      resolve()
+    })
+  )
+  await within(reached, 1000)
+  if (answered) await within(ready, 10_000)
 
   return {
     commands: {
