@@ -71,16 +71,17 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
   // A layer turned off at wiring time is not timed (as in the pipeline).
   const exactTimed = deps.config.cache_mode !== "semantic"
   const maxBytes = deps.config.max_body_bytes
+  const { checkKey, contextOf, exactCache, metrics, routes } = deps
 
   /** The hit of a body seen before, rendered and counted as the pipeline's L1a would; else `undefined`. */
   const hitOf = (family: EndpointFamily, request: Request, context: LaneContext, body: string, exchange: Exchange) => {
     const known = keys.get(scopeOf(family, request, context.tenant), body)
     if (known === undefined) return undefined
     const start = performance.now()
-    const hit = deps.exactCache.lookupNow(known.key, context.maxAgeMs)
+    const hit = exactCache.lookupNow(known.key, context.maxAgeMs)
     if (hit === undefined) return undefined
-    if (exactTimed) recordLayerDuration("l1a", (performance.now() - start) / 1000, deps.metrics)
-    countTokens(hit.completion, "saved", price, deps.metrics)
+    if (exactTimed) recordLayerDuration("l1a", (performance.now() - start) / 1000, metrics)
+    countTokens(hit.completion, "saved", price, metrics)
     exchange.answered = L1A
     return render({ family, model: known.model, stream: known.stream }, {
       _tag: "Complete",
@@ -92,12 +93,12 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
   }
 
   const fetch = (request: Request, path: string, exchange: Exchange): Response | Promise<Response> => {
-    const family = request.method === "POST" ? deps.routes.get(path) : undefined
+    const family = request.method === "POST" ? routes.get(path) : undefined
     const declared = family === undefined ? null : request.headers.get("content-length")
     if (declared === null || request.headers.get("transfer-encoding") !== null || Number(declared) > maxBytes) {
       return app(request, path, exchange)
     }
-    const context = deps.contextOf(request)
+    const context = contextOf(request)
     if (context === undefined || !context.cacheRead) return app(request, path, exchange)
     const failed = (error: unknown) => deps.failed(error, path)
     // One promise on an exact hit (the body's) when no key is set.
@@ -109,7 +110,6 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
           return failed(error)
         }
       }, failed)
-    const checkKey = deps.checkKey
     if (checkKey === undefined) return read()
     return checkKey(request.headers, family!)
       .then((refused) => refused === undefined ? read() : app(request, path, exchange))

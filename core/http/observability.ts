@@ -277,7 +277,7 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     return series
   }
 
-  const record = (request: Request, exchange: Exchange, response: Response) => {
+  const record = (exchange: Exchange, response: Response) => {
     const seconds = (performance.now() - exchange.arrived) / 1000
     const route = exchange.route
     // The exact-hit lane says which layer answered; any other answer says it in its headers.
@@ -286,7 +286,7 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
     // Traced, an exact hit (answered without the pipeline opening a span) gets its span here, once it is answered.
     const span = exchange.span ?? (layer === "l1a" ? exchange.open(toNanos(exchange.arrived), "hit") : undefined)
-    const series = seriesFor(route, request.method, response.status, finalLayer)
+    const series = seriesFor(route, exchange.method, response.status, finalLayer)
     series.http(1)
     series.duration(seconds)
     series.requests?.(1)
@@ -303,7 +303,7 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     }
     options.logRequest?.({
       ...(span ? { trace_id: span.traceId } : {}),
-      method: request.method,
+      method: exchange.method,
       route,
       status: response.status,
       ...(finalLayer ? { final_layer: finalLayer } : {}),
@@ -358,8 +358,8 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
       new Exchange(start, request.method, route, tracer, request.headers.get("traceparent"))
     : (request: Request, start: number, route: string) => new Exchange(start, request.method, route, undefined, null)
   /** Counted, logged, and (traced) its span ended and its trace named; a stream's span ends with the stream. */
-  const answered = (request: Request, exchange: Exchange, response: Response): Response => {
-    record(request, exchange, response)
+  const answered = (exchange: Exchange, response: Response): Response => {
+    record(exchange, response)
     if (exchange.tracer === undefined) return response
     const span = exchange.span
     const sent = span !== undefined && streamed(response) ? endingWith(response, span) : response
@@ -374,7 +374,7 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     const exchange = exchangeOf(request, start, route)
     if (route === "/metrics" && serveMetricsHere && request.method === "GET") {
       return metrics(request).then((response) => {
-        record(request, exchange, response)
+        record(exchange, response)
         return response
       })
     }
@@ -386,8 +386,8 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     }
     // No promise of its own when the app answers synchronously.
     return response instanceof Promise
-      ? response.then((sent) => answered(request, exchange, sent), (error: unknown) => exchange.died(error))
-      : answered(request, exchange, response)
+      ? response.then((sent) => answered(exchange, sent), (error: unknown) => exchange.died(error))
+      : answered(exchange, response)
   }
   /** `/metrics` alone, for `metrics_port`. */
   const metricsOnly = async (request: Request): Promise<Response> =>
