@@ -127,7 +127,7 @@ const inProcess = async () => {
   for (const gateway of gateways) await gateway.dispose()
   return micros.map((values) => ({ best: Math.min(...values), median: median(values) }))
 }
-const upstreamInProcess = await startFakeOpenAI()
+const upstreamInProcess = await startFakeOpenAI({ apiKey: "sk-bench-0000000000000000" })
 const [offInProcess, onInProcess] = await inProcess()
 await upstreamInProcess.close()
 sink.close()
