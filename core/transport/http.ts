@@ -243,13 +243,138 @@ export interface Transport {
   ) => Effect.Effect<ReadableStream<Uint8Array>, ProviderError>
 }
 
+type Fail = Transport["fail"]
+
+const tooLarge = (fail: Fail, limits: TransportLimits, status: number) =>
+  fail("Refused", `upstream answer is larger than ${limits.maxBodyBytes} bytes (max_upstream_body_bytes)`, {
+    upstreamStatus: status
+  })
+
+/** What is refused of an answer before a byte of its body is read: a redirect, a compressed body. */
+const refusalOf = (response: Response, url: string, fail: Fail): ProviderError | undefined => {
+  const { status } = response
+  if (status >= 300 && status < 400) {
+    return fail(
+      "Refused",
+      `upstream answered ${status}, a redirect to ${
+        redirectTarget(response.headers, url)
+      }; redirects are not followed: set the provider's URL to where it points`,
+      { upstreamStatus: status }
+    )
+  }
+  const encoding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase()
+  if (encoding === "identity" || encoding === "") return undefined
+  return fail(
+    "Refused",
+    `upstream answered with content-encoding ${encoding}, though the gateway asked for identity; compressed answers are not inflated`,
+    { upstreamStatus: status }
+  )
+}
+
+/** An answer as the transport hands it on: refused, failed, streamed (guarded) or read whole, each within its bound. */
+const answerOf = async (
+  response: Response,
+  url: string,
+  limits: TransportLimits,
+  fail: Fail,
+  abort: (reason: Error) => void
+): Promise<UpstreamReply> => {
+  const { status } = response
+  const refused = refusalOf(response, url, fail)
+  if (refused) {
+    await response.body?.cancel().catch(() => undefined)
+    throw refused
+  }
+  if (!response.ok) {
+    const text = await readBounded(response.body, MAX_ERROR_BODY_BYTES, "truncate")
+    const retryAfter = retryAfterMs(response.headers)
+    throw fail(reasonFor(status, text), upstreamMessage(text, status, response.statusText), {
+      upstreamStatus: status,
+      ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
+    })
+  }
+  if (response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    return { status, headers: response.headers, body: guardedStream(response.body, limits, abort) }
+  }
+  const text = await readBounded(response.body, limits.maxBodyBytes, "fail").catch((error: unknown) => {
+    throw error instanceof BodyTooLarge ? tooLarge(fail, limits, status) : error
+  })
+  return { status, headers: response.headers, body: text }
+}
+
+/**
+ * One call: asks for identity and no redirect, within `timeoutMs` until the answer is read whole or its stream has
+ * begun (then the stream's own idle bound takes over); a request abandoned by its client aborts it.
+ */
+const callUpstream = async (
+  upstreamFetch: UpstreamFetchFunction,
+  call: { readonly url: string; readonly headers: Record<string, string>; readonly payload: string },
+  interrupted: AbortSignal,
+  limits: TransportLimits,
+  fail: Fail
+): Promise<UpstreamReply> => {
+  const controller = new AbortController()
+  // The request was abandoned (its client left): so is the call, and the upstream's socket with it.
+  interrupted.addEventListener("abort", () => controller.abort(), { once: true })
+  let timedOut = false
+  const deadline = setTimeout(() => {
+    timedOut = true
+    controller.abort()
+  }, limits.timeoutMs)
+  try {
+    const response = await upstreamFetch(call.url, {
+      method: "POST",
+      // `identity`: an answer the gateway reads is never inflated past what it can bound.
+      headers: { "content-type": "application/json", ...call.headers, "accept-encoding": "identity" },
+      body: call.payload,
+      signal: controller.signal,
+      redirect: "manual"
+    })
+    return await answerOf(response, call.url, limits, fail, (reason) => controller.abort(reason))
+  } catch (error) {
+    if (error instanceof ProviderError) throw error
+    if (timedOut) throw fail("Timeout", `no answer within ${limits.timeoutMs / 1000} s`)
+    throw fail(
+      "Unreachable",
+      `cannot reach ${URL.canParse(call.url) ? new URL(call.url).host : call.url}: ${
+        error instanceof Error
+          ? (error.cause instanceof Error ? error.cause.message : error.message)
+          : String(error)
+      }`
+    )
+  } finally {
+    clearTimeout(deadline)
+  }
+}
+
+/** A `Response` handed in from elsewhere (the proxy's own calls) read as the transport reads its own. */
+const replyOf = (
+  reply: UpstreamReply | Response,
+  limits: TransportLimits,
+  fail: Fail
+): Effect.Effect<UpstreamReply, ProviderError> => {
+  if (!(reply instanceof Response)) return Effect.succeed(reply)
+  if ((reply.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    // Its call is not ours to abort: cancelling the stream is how it ends.
+    const body = reply.body === null ? "" : guardedStream(reply.body, limits, () => undefined)
+    return Effect.succeed({ status: reply.status, headers: reply.headers, body })
+  }
+  return Effect.tryPromise({
+    try: () => readBounded(reply.body, limits.maxBodyBytes, "fail"),
+    catch: (error) =>
+      error instanceof BodyTooLarge
+        ? tooLarge(fail, limits, reply.status)
+        : fail("Upstream", "upstream answer broke off", { upstreamStatus: reply.status })
+  }).pipe(Effect.map((text) => ({ status: reply.status, headers: reply.headers, body: text })))
+}
+
 /** The HTTP plumbing every provider shares: bounds and timeouts, error mapping, credential scrubbing. */
 export const makeTransport = (
   provider: string,
   settings: { readonly apiKey: Redacted.Redacted<string> } & TransportLimits
 ): Transport => {
   const limits: TransportLimits = settings
-  const fail: Transport["fail"] = (reason, message, extra = {}) =>
+  const fail: Fail = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
   const key = Redacted.value(settings.apiKey)
   const redact: Redactor = {
@@ -257,118 +382,12 @@ export const makeTransport = (
     // As in `scrub`: a key too short to be a key is not looked for in every chunk of every answer.
     text: key.length >= 4 ? (text) => (text.includes(key) ? text.split(key).join("[redacted]") : text) : (text) => text
   }
-  const tooLarge = (status: number) =>
-    fail("Refused", `upstream answer is larger than ${limits.maxBodyBytes} bytes (max_upstream_body_bytes)`, {
-      upstreamStatus: status
-    })
-  /** A `Response` handed in from elsewhere (the proxy's own calls) read as the transport reads its own. */
-  const replyOf = (reply: UpstreamReply | Response): Effect.Effect<UpstreamReply, ProviderError> =>
-    reply instanceof Response && !(reply.headers.get("content-type") ?? "").startsWith("text/event-stream")
-      ? Effect.tryPromise({
-        try: () => readBounded(reply.body, limits.maxBodyBytes, "fail"),
-        catch: (error) =>
-          error instanceof BodyTooLarge
-            ? tooLarge(reply.status)
-            : fail("Upstream", "upstream answer broke off", { upstreamStatus: reply.status })
-      }).pipe(Effect.map((text) => ({ status: reply.status, headers: reply.headers, body: text })))
-      : Effect.succeed(
-        reply instanceof Response
-          ? {
-            status: reply.status,
-            headers: reply.headers,
-            // Its call is not ours to abort: cancelling the stream is how it ends.
-            body: reply.body === null ? "" : guardedStream(reply.body, limits, () => undefined)
-          }
-          : reply
-      )
   const json = <A>(reply: UpstreamReply | Response) =>
-    Effect.flatMap(replyOf(reply), ({ body, status }) =>
+    Effect.flatMap(replyOf(reply, limits, fail), ({ body, status }) =>
       Effect.try({
         try: () => JSON.parse(typeof body === "string" ? body : "") as A,
         catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: status })
       }))
-
-  /** One call: fetched, then refused, failed or read, each within its bound. */
-  const call = async (
-    upstreamFetch: UpstreamFetchFunction,
-    url: string,
-    headers: Record<string, string>,
-    payload: string,
-    interrupted: AbortSignal
-  ): Promise<UpstreamReply> => {
-    const controller = new AbortController()
-    // The request was abandoned (its client left): so is the call, and the upstream's socket with it.
-    interrupted.addEventListener("abort", () => controller.abort(), { once: true })
-    let timedOut = false
-    const deadline = setTimeout(() => {
-      timedOut = true
-      controller.abort()
-    }, limits.timeoutMs)
-    try {
-      const response = await upstreamFetch(url, {
-        method: "POST",
-        // `identity`: an answer the gateway reads is never inflated past what it can bound.
-        headers: { "content-type": "application/json", ...headers, "accept-encoding": "identity" },
-        body: payload,
-        signal: controller.signal,
-        redirect: "manual"
-      })
-      const { status } = response
-      if (status >= 300 && status < 400) {
-        await response.body?.cancel().catch(() => undefined)
-        throw fail(
-          "Refused",
-          `upstream answered ${status}, a redirect to ${
-            redirectTarget(response.headers, url)
-          }; redirects are not followed: set the provider's URL to where it points`,
-          { upstreamStatus: status }
-        )
-      }
-      const encoding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase()
-      if (encoding !== "identity" && encoding !== "") {
-        await response.body?.cancel().catch(() => undefined)
-        throw fail(
-          "Refused",
-          `upstream answered with content-encoding ${encoding}, though the gateway asked for identity; compressed answers are not inflated`,
-          { upstreamStatus: status }
-        )
-      }
-      if (!response.ok) {
-        const text = await readBounded(response.body, MAX_ERROR_BODY_BYTES, "truncate")
-        const retryAfter = retryAfterMs(response.headers)
-        throw fail(reasonFor(status, text), upstreamMessage(text, status, response.statusText), {
-          upstreamStatus: status,
-          ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {})
-        })
-      }
-      if (response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
-        clearTimeout(deadline)
-        return {
-          status,
-          headers: response.headers,
-          body: guardedStream(response.body, limits, (reason) => controller.abort(reason))
-        }
-      }
-      const text = await readBounded(response.body, limits.maxBodyBytes, "fail").catch((error: unknown) => {
-        throw error instanceof BodyTooLarge ? tooLarge(status) : error
-      })
-      return { status, headers: response.headers, body: text }
-    } catch (error) {
-      if (error instanceof ProviderError) throw error
-      if (timedOut) throw fail("Timeout", `no answer within ${limits.timeoutMs / 1000} s`)
-      throw fail(
-        "Unreachable",
-        `cannot reach ${URL.canParse(url) ? new URL(url).host : url}: ${
-          error instanceof Error
-            ? (error.cause instanceof Error ? error.cause.message : error.message)
-            : String(error)
-        }`
-      )
-    } finally {
-      clearTimeout(deadline)
-    }
-  }
-
   return {
     fail,
     notConfigured: (keyVariable) =>
@@ -384,13 +403,13 @@ export const makeTransport = (
         const payload = body instanceof JsonText ? body.text : JSON.stringify(body)
         const upstreamFetch = yield* UpstreamFetch
         return yield* Effect.tryPromise({
-          try: (interrupted) => call(upstreamFetch, url, headers, payload, interrupted),
+          try: (interrupted) => callUpstream(upstreamFetch, { url, headers, payload }, interrupted, limits, fail),
           catch: (error) => error as ProviderError
         })
       }),
     json,
     stream: (reply, translation) =>
-      Effect.map(replyOf(reply), ({ body }) => {
+      Effect.map(replyOf(reply, limits, fail), ({ body }) => {
         // A JSON answer to a stream request is read as the one event it is.
         const stream = typeof body === "string" ? new Blob([body]).stream() : body
         return translation
