@@ -1,0 +1,26 @@
+import { Context, type Effect } from "effect"
+import type { UsageBy, UsageReport, UsageRow, UsageTotals } from "./UsageRow.ts"
+
+/** A window of the ledger, in milliseconds since the epoch: `since` inclusive, `until` exclusive. */
+export interface UsageWindow {
+  readonly since: number
+  readonly until: number
+}
+
+/**
+ * The usage ledger: every answered request, whatever layer answered. `record` is called on the request path and
+ * only buffers (the store is written off the path, in batches); reads sum hourly rollups. With Redis the rollups
+ * are shared by every replica, so a deployment has one ledger.
+ */
+export class UsageLedger extends Context.Service<UsageLedger, {
+  /** Buffers one answered request; never fails, never waits. */
+  readonly record: (row: UsageRow) => void
+  readonly report: (window: UsageWindow, by: UsageBy) => Effect.Effect<UsageReport>
+  readonly totals: (window: UsageWindow) => Effect.Effect<UsageTotals>
+  /** The last requests' rows, newest first (at most 1,000). */
+  readonly recent: (limit: number) => Effect.Effect<ReadonlyArray<UsageRow>>
+  /** Called with each row as it is recorded (the admin API's live events); returns the unsubscribe. */
+  readonly subscribe: (listener: (row: UsageRow) => void) => () => void
+  /** Writes what is buffered now (on shutdown, and for tests). */
+  readonly flush: Effect.Effect<void>
+}>()("isartor/UsageLedger") {}
