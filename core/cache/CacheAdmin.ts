@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import type { LayerUnavailable } from "../domain/errors.ts"
 import { type EntryFilter, entryIdOf, type EntryMeta, type EntryView, matches, parseEntryId } from "./CacheEntry.ts"
 import { ExactCache } from "./exact/ExactCache.ts"
@@ -37,6 +37,8 @@ export class CacheAdmin extends Context.Service<CacheAdmin, {
     Effect.gen(function*() {
       const exact = yield* ExactCache
       const semantic = yield* SemanticCache
+      // The clock the entries were stamped with, so that `older_than_secs` ages them as the caches do.
+      const clock = yield* Clock.Clock
 
       const exactView = (key: string, entry: ExactEntry): EntryView => ({
         id: entryIdOf("l1a", key),
@@ -93,7 +95,7 @@ export class CacheAdmin extends Context.Service<CacheAdmin, {
       })
       const matching = (filter: EntryFilter) =>
         Effect.map(all, (found) => {
-          const now = Date.now()
+          const now = clock.currentTimeMillisUnsafe()
           return found.filter((entry) => matches(entry.meta, filter, now))
         })
 

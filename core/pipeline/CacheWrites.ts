@@ -56,6 +56,8 @@ export class CacheWrites extends Context.Service<CacheWrites, {
       const config = yield* AppConfig
       const configuredTtlMs = config.cache_ttl_secs * 1000
       const semanticCache = yield* SemanticCache
+      // The gateway's clock: an entry's `created` and `expires` are on the time the caches age it by.
+      const clock = yield* Clock.Clock
       // Background writes belong to the gateway: closing it interrupts those still running.
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
 
@@ -84,7 +86,7 @@ export class CacheWrites extends Context.Service<CacheWrites, {
           }
           // What the admin API shows of the entry, in both layers, each naming the other.
           const ttlMs = Math.min(request.storeTtlMs ?? configuredTtlMs, configuredTtlMs)
-          const created = Date.now()
+          const created = clock.currentTimeMillisUnsafe()
           const meta = {
             tenant: request.tenant,
             model: request.model,

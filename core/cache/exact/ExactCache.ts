@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import { AppConfig } from "../../config/Config.ts"
 import { CacheMiss, LayerUnavailable } from "../../domain/errors.ts"
 import { BoundedMemo } from "../../memory/BoundedMemo.ts"
@@ -15,6 +15,9 @@ export interface ExactCacheStatus {
   readonly evictions?: number
   readonly reason?: string
 }
+
+/** The gateway's clock as a plain function: what entries are aged and expired by, so that a test can move it. */
+export const clockNow = Effect.map(Clock.Clock, (clock) => () => clock.currentTimeMillisUnsafe())
 
 /** Every miss is the same failure, made once: an error captures a stack trace when it is made. */
 const missed = Effect.fail(new CacheMiss({ layer: "l1a" }))
@@ -117,15 +120,22 @@ export class ExactCache extends Context.Service<ExactCache, {
     ExactCache,
     Effect.gen(function*() {
       const config = yield* AppConfig
+      const now = yield* clockNow
       return ExactCache.make(
         makeMemoryExactStore({
           maxEntries: config.cache_max_capacity,
           maxBytes: config.cache_max_bytes,
-          ttlMs: config.cache_ttl_secs * 1000
-        })
+          ttlMs: config.cache_ttl_secs * 1000,
+          now
+        }),
+        now
       )
     })
   )
+
+  /** L1a on a store built elsewhere (Redis), ageing its entries by the gateway's clock. */
+  static readonly layerStore = (store: ExactStore) =>
+    Layer.effect(ExactCache, Effect.map(clockNow, (now) => ExactCache.make(store, now)))
 
   /** L1a turned off (`cache_mode = semantic`): every lookup falls through, writes are dropped. */
   static readonly layerDisabled = Layer.succeed(

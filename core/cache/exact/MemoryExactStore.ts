@@ -7,7 +7,7 @@ export interface MemoryStoreOptions {
   /** Most memory the entries may take, as counted by `exactEntryBytes`. */
   readonly maxBytes: number
   readonly ttlMs: number
-  /** Injected so tests can move time; defaults to the wall clock. */
+  /** The gateway's clock (a test's, which it moves); without it, lru-cache's own. */
   readonly now?: () => number
 }
 
@@ -39,6 +39,7 @@ export const makeMemoryExactStore = (options: MemoryStoreOptions): ExactStore =>
     disposeAfter: (_entry, _key, reason) => {
       if (reason === "evict") evictions++
     },
+    // Read at every expiry check, not once a millisecond: a test that moves its clock sees entries expire at once.
     ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {})
   })
   return {

@@ -55,6 +55,8 @@ export interface LabelledIndexOptions {
   readonly fastIndex?: VectorIndex["Service"] | undefined
   /** The length of the first stage's vectors. */
   readonly fastDimensions?: number | undefined
+  /** The gateway's clock (a test's, which it moves); without it, lru-cache's own. */
+  readonly now?: (() => number) | undefined
 }
 
 const ENTRY_OVERHEAD_BYTES = 160
@@ -108,7 +110,9 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
       labels.delete(entry.id)
       hits.delete(entry.id)
       freeLabels.push(label)
-    }
+    },
+    // Read at every expiry check, not once a millisecond: a test that moves its clock sees entries expire at once.
+    ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {})
   })
   // Inserts the graph refused: an L1b that silently stops learning is the failure this makes visible.
   let insertFailures = 0

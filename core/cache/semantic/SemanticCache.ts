@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import { LRUCache } from "lru-cache"
 import { AppConfig } from "../../config/Config.ts"
 import { answerHeadersOfRequest, type ChatRequest } from "../../domain/ChatRequest.ts"
@@ -120,7 +120,7 @@ const fastCatchUp = (index: LabelledIndex, embedder: Embedder["Service"], hasFas
  * follows the announced ones for the cache's lifetime (closing the gateway unsubscribes); a local entry is served
  * only while its key lives in Redis (TTL, FLUSHDB), and a stored one is shared. Without Redis, nothing to follow.
  */
-const followShared = (index: LabelledIndex, encoder: string, setAside: { count: number }) =>
+const followShared = (index: LabelledIndex, encoder: string, setAside: { count: number }, now: () => number) =>
   Effect.gen(function*() {
     const option = yield* Effect.serviceOption(SharedSemanticStore)
     if (option._tag === "None") {
@@ -139,7 +139,7 @@ const followShared = (index: LabelledIndex, encoder: string, setAside: { count: 
         setAside.count++
         return
       }
-      const remaining = entry.meta ? entry.meta.expires - Date.now() : undefined
+      const remaining = entry.meta ? entry.meta.expires - now() : undefined
       if (remaining !== undefined && remaining <= 0) return
       const { vector, ...fields } = entry
       void index.insert({ id, ...fields }, vector, undefined, remaining)
@@ -249,6 +249,9 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const fastIndexOption = yield* Effect.serviceOption(FastVectorIndex)
       const fastIndex = decision || fastIndexOption._tag === "None" ? undefined : fastIndexOption.value
       const encoder = decision ? decision.model.encoder : embedder.model
+      // The gateway's clock: what entries expire and age by, so that a test can move it.
+      const clock = yield* Clock.Clock
+      const now = () => clock.currentTimeMillisUnsafe()
       const index = makeLabelledIndex({
         capacity: config.cache_max_capacity,
         maxBytes: config.cache_max_bytes,
@@ -256,11 +259,12 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         dimensions: decision ? decision.model.dimensions : embedder.dimensions,
         index: yield* VectorIndex,
         fastIndex,
-        fastDimensions: embedder.fastStage?.dimensions
+        fastDimensions: embedder.fastStage?.dimensions,
+        now
       })
       const catchUpFast = yield* fastCatchUp(index, embedder, fastIndex !== undefined)
       const setAside = { count: 0 }
-      const shared = yield* followShared(index, encoder, setAside)
+      const shared = yield* followShared(index, encoder, setAside, now)
       // What L1b reads of a request (three digests), worked out once: the lookup, the entry's key and the store ask.
       const views = new WeakMap<ChatRequest, ReturnType<typeof semanticView>>()
       const viewOf = (request: ChatRequest) => {
@@ -295,7 +299,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const youngEnough = (maxAgeMs: number | undefined) => (candidate: Candidate) => {
         if (maxAgeMs === undefined) return true
         const created = candidate.entry.meta?.created
-        return created !== undefined && Date.now() - created <= maxAgeMs
+        return created !== undefined && now() - created <= maxAgeMs
       }
 
       const noFastVector = Effect.fail(
@@ -418,7 +422,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           Effect.suspend(() => {
             const view = viewOf(request)
             if (typeof view === "string") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: view }))
-            index.purgeExpired(Date.now())
+            index.purgeExpired(now())
             return decision
               ? lookupLearned(decision, request, view, maxAgeMs)
               : lookupCosine(request, view, threshold, maxAgeMs)
@@ -436,7 +440,11 @@ export class SemanticCache extends Context.Service<SemanticCache, {
               encoder,
               ...(decision ? { decision: decision.model.version } : {})
             }
-            const failure = index.insert(entry, vector, fastVectors.get(request), ttlMs)
+            // It expires when its metadata says, however long the insert waited behind the answer (a clock a test
+            // moves may have moved meanwhile).
+            const lifetimeMs = meta ? meta.expires - now() : ttlMs
+            if (lifetimeMs !== undefined && lifetimeMs <= 0) return
+            const failure = index.insert(entry, vector, fastVectors.get(request), lifetimeMs)
             // The lookup read the question already: the entry's neighbours will compare against the same reading.
             const analysis = questionAnalyses.get(request)
             if (failure === undefined && analysis) analyses.set(entry, analysis)
@@ -444,7 +452,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             if (failure !== undefined) {
               return yield* new LayerUnavailable({ layer: "l1b", reason: `the index refused the entry: ${failure}` })
             }
-            yield* shared.put(entry, vector, ttlMs)
+            yield* shared.put(entry, vector, lifetimeMs)
           }),
         entryKey: (request) => {
           const view = viewOf(request)
