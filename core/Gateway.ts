@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Logger, ManagedRuntime, Metric, References } from "effect"
+import { Clock, Context, Effect, Layer, Logger, ManagedRuntime, Metric, References } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import { CacheAdmin } from "./cache/CacheAdmin.ts"
 import { CacheKey } from "./cache/CacheKey.ts"
@@ -77,6 +77,11 @@ export interface GatewayOptions {
    * `false`, which sends every request through Hono and the pipeline (the property test compares the two).
    */
   readonly exactHitLane?: boolean
+  /**
+   * The clock the caches stamp, age and expire entries by (and every effect of the gateway reads); Effect's own
+   * unless given. A test gives one it moves, to see a TTL end without waiting for it.
+   */
+  readonly clock?: Clock.Clock
 }
 
 export interface GatewayLog {
@@ -127,7 +132,7 @@ export const gatewayLayer = (
   const exact = config.cache_mode === "semantic"
     ? ExactCache.layerDisabled
     : redis
-    ? Layer.succeed(ExactCache, ExactCache.make(makeRedisExactStore(redis.commands, config.cache_ttl_secs * 1000)))
+    ? ExactCache.layerStore(makeRedisExactStore(redis.commands, config.cache_ttl_secs * 1000))
     : ExactCache.layerMemory
   const semanticCache = config.cache_mode === "exact"
     ? SemanticCache.layerDisabled("disabled", "cache_mode")
@@ -367,7 +372,8 @@ export const gatewayFromSources = (
     options.log?.useFormat?.(config.log_format)
     // Export starts first: the start-up warnings that follow reach the collector too.
     return servicesFrom(loaded, options).pipe(
-      Layer.provideMerge(telemetryLayer(config, options, options.log ?? console))
+      Layer.provideMerge(telemetryLayer(config, options, options.log ?? console)),
+      Layer.provideMerge(options.clock ? Layer.succeed(Clock.Clock, options.clock) : Layer.empty)
     )
   }))
 
