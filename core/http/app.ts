@@ -23,6 +23,7 @@ import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import { makeResponseStore } from "../responses/ResponseStore.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
+import { dashboardRoutes } from "./dashboard/routes.ts"
 import { familyError } from "./errors.ts"
 import { makeExactHitLane, withoutExactHitLane } from "./exactHitLane.ts"
 import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
@@ -189,6 +190,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   }
   // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
   adminCacheRoutes(app, cacheDeps)
+  dashboardRoutes(app, deps.config.admin_api_key)
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
   if (checkKey !== undefined) app.use("*", gatewayAuth(checkKey, familyOf))
 

@@ -1,0 +1,250 @@
+/**
+ * The panels that show what the admin API answered: each takes its data and returns the elements to show, so a
+ * live update redraws one panel, never the page.
+ */
+import type { ChartData } from "./charts.ts"
+import { LAYER_COLORS } from "./charts.ts"
+import { figure, h, table } from "./dom.ts"
+import { bytes, callerName, clock, count, LAYER_NAMES, LAYERS, millis, percent, usd } from "./format.ts"
+import type { Deflection, Overview, UsageLayer, UsageReport, UsageRow, UsageTotals } from "./types.ts"
+
+const layerName = (layer: string) => LAYER_NAMES[layer as UsageLayer] ?? layer
+const requestsOf = (deflection: Deflection | undefined) =>
+  Object.values(deflection?.layers ?? {}).reduce((sum, value) => sum + (value ?? 0), 0)
+
+const deflectionFigure = (name: string, label: string, deflection: Deflection | undefined) => {
+  const requests = requestsOf(deflection)
+  const deflected = (deflection?.layers.l1a ?? 0) + (deflection?.layers.l1b ?? 0) + (deflection?.layers.l2 ?? 0)
+  return figure(
+    name,
+    label,
+    deflection?.rate ?? 0,
+    percent(deflection?.rate ?? 0),
+    `${count(deflected)} of ${count(requests)} requests`
+  )
+}
+
+/** The headline figures: deflection, spend and savings, cache size. */
+export const glance = (overview: Overview): ReadonlyArray<HTMLElement> => {
+  const day = overview.totals["24h"]
+  const cache = overview.cache ?? {}
+  const entries = (cache.l1a?.entries ?? 0) + (cache.l1b?.entries ?? 0)
+  return [
+    deflectionFigure("deflection-now", "Deflection since start", overview.deflection.now),
+    deflectionFigure("deflection-24h", "Deflection, last 24 h", overview.deflection["24h"]),
+    deflectionFigure("deflection-7d", "Deflection, last 7 days", overview.deflection["7d"]),
+    figure(
+      "spent-24h",
+      "Spent, last 24 h",
+      day.cost_usd,
+      usd(day.cost_usd),
+      `${count(day.tokens_in + day.tokens_out)} tokens`
+    ),
+    figure(
+      "saved-24h",
+      "Saved, last 24 h",
+      day.cost_saved_usd,
+      usd(day.cost_saved_usd),
+      `${count(day.tokens_saved)} tokens`
+    ),
+    figure("requests-24h", "Requests, last 24 h", day.requests, count(day.requests), `${count(day.errors)} failed`),
+    figure(
+      "cache-entries",
+      "Cache entries",
+      entries,
+      count(entries),
+      `L1a ${count(cache.l1a?.entries ?? 0)} · L1b ${count(cache.l1b?.entries ?? 0)} · ${
+        bytes((cache.l1a?.bytes ?? 0) + (cache.l1b?.bytes ?? 0))
+      }`
+    )
+  ]
+}
+
+/** Spent and saved over today, 24 h and 7 days: each cell's number also in `data-value`. */
+export const spendTable = (overview: Overview): HTMLElement => {
+  const windows: ReadonlyArray<[string, string, UsageTotals | undefined]> = [
+    ["today", "Today (UTC)", overview.today],
+    ["24h", "Last 24 h", overview.totals["24h"]],
+    ["7d", "Last 7 days", overview.totals["7d"]]
+  ]
+  const cell = (name: string, value: number, text: string) =>
+    h("span", { "data-figure": name, "data-value": value }, text)
+  return table(
+    "Tokens and estimated cost spent upstream, and saved by deflection",
+    ["Window", "Requests", "Tokens in", "Tokens out", "Spent", "Tokens saved", "Saved"],
+    windows.filter(([, , totals]) => totals !== undefined).map(([key, label, totals]) => [
+      h("span", {}, label),
+      count(totals!.requests),
+      count(totals!.tokens_in),
+      count(totals!.tokens_out),
+      cell(`spent-${key}`, totals!.cost_usd, usd(totals!.cost_usd)),
+      count(totals!.tokens_saved),
+      cell(`saved-${key}`, totals!.cost_saved_usd, usd(totals!.cost_saved_usd))
+    ]),
+    [1, 2, 3, 4, 5, 6]
+  )
+}
+
+export const latencyTable = (overview: Overview): HTMLElement =>
+  table(
+    "Latency of the last requests, per layer that answered",
+    ["Layer", "p50", "p99", "Requests"],
+    LAYERS.flatMap((layer) => {
+      const stat = overview.latency_ms?.[layer]
+      return stat === undefined ? [] : [[layerName(layer), millis(stat.p50), millis(stat.p99), count(stat.count)]]
+    }),
+    [1, 2, 3]
+  )
+
+export const providersTable = (overview: Overview): HTMLElement =>
+  table(
+    "Providers, in the order requests try them",
+    ["#", "Provider", "Model", "Status", "Requests", "Errors", "Retries", "429s", "Last error"],
+    (overview.providers ?? []).map((provider, i) => [
+      count(i + 1),
+      provider.id,
+      provider.model,
+      h("span", { class: `status status-${provider.status.replace(/[^a-z]/g, "")}` }, provider.status),
+      count(provider.requests),
+      count(provider.errors),
+      count(provider.retries),
+      count(provider.rate_limited),
+      provider.last_error ?? "none"
+    ]),
+    [0, 4, 5, 6, 7]
+  )
+
+/** A usage report's groups with the most requests first. */
+export const topTable = (caption: string, nameHeader: string, report: UsageReport | undefined, limit = 10) =>
+  table(
+    caption,
+    [nameHeader, "Requests", "Deflected", "Tokens spent", "Spent", "Saved"],
+    [...(report?.groups ?? [])].sort((a, b) => b.requests - a.requests).slice(0, limit).map((group) => {
+      const deflected = (group.layers.l1a ?? 0) + (group.layers.l1b ?? 0) + (group.layers.l2 ?? 0)
+      return [
+        report?.by === "caller" ? callerName(group.key) : group.key === "" ? "(none)" : group.key,
+        count(group.requests),
+        percent(group.requests === 0 ? 0 : deflected / group.requests),
+        count(group.tokens_in + group.tokens_out),
+        usd(group.cost_usd),
+        usd(group.cost_saved_usd)
+      ]
+    }),
+    [1, 2, 3, 4, 5]
+  )
+
+export const requestsTable = (rows: ReadonlyArray<UsageRow>, limit = 50): HTMLElement =>
+  table(
+    `The last ${limit} requests, newest first`,
+    ["Time", "Caller", "Endpoint", "Model", "Layer", "Provider", "Tokens", "Spent", "Saved", "Latency", "Status"],
+    rows.slice(0, limit).map((row) => [
+      clock(row.at),
+      callerName(row.caller, row.label),
+      row.family,
+      row.model || row.model_asked || "–",
+      h("span", { class: `layer layer-${row.layer}` }, row.layer.toUpperCase()),
+      row.provider || "–",
+      `${count(row.tokens_in)} / ${count(row.tokens_out)}`,
+      usd(row.cost_usd),
+      usd(row.cost_saved_usd),
+      millis(row.latency_ms),
+      count(row.status)
+    ]),
+    [6, 7, 8, 9, 10]
+  )
+
+export const configTable = (overview: Overview, filter: string): HTMLElement => {
+  const wanted = filter.trim().toLowerCase()
+  const text = (value: unknown) => typeof value === "string" ? value : JSON.stringify(value) ?? ""
+  return table(
+    "Effective configuration and where each value comes from",
+    ["Setting", "Value", "Source"],
+    (overview.config ?? []).filter((row) =>
+      wanted === "" || `${row.key} ${text(row.value)}`.toLowerCase().includes(wanted)
+    )
+      .map((row) => [h("code", {}, row.key), text(row.value), row.source])
+  )
+}
+
+// ---- chart data ----
+
+const DAY = 86_400
+const dayStart = (ms: number) => Math.floor(ms / 1000 / DAY) * DAY
+const dayKey = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10)
+
+/** Every UTC day of a `by=day` report's window, each with its group (or none). */
+const days = (report: UsageReport) => {
+  const first = dayStart(Date.parse(report.since))
+  const last = dayStart(Date.parse(report.until) - 1)
+  const byKey = new Map(report.groups.map((group) => [group.key, group]))
+  const x: Array<number> = []
+  for (let day = first; day <= last; day += DAY) x.push(day)
+  return { x, groups: x.map((day) => byKey.get(dayKey(day))) }
+}
+
+export const deflectionByDay = (report: UsageReport): ChartData => {
+  const { groups, x } = days(report)
+  return {
+    x,
+    step: DAY,
+    series: LAYERS.map((layer) => ({
+      label: LAYER_NAMES[layer],
+      color: LAYER_COLORS[layer]!,
+      values: groups.map((group) => group?.layers[layer] ?? 0)
+    }))
+  }
+}
+
+export const spendByDay = (report: UsageReport): ChartData => {
+  const { groups, x } = days(report)
+  return {
+    x,
+    step: DAY,
+    series: [
+      { label: "Spent", color: LAYER_COLORS.l3!, values: groups.map((group) => group?.cost_usd ?? 0) },
+      { label: "Saved", color: LAYER_COLORS.l1a!, values: groups.map((group) => group?.cost_saved_usd ?? 0) }
+    ]
+  }
+}
+
+/** Requests per minute over the last hour, by layer, from the recent rows. */
+export const ratePerMinute = (rows: ReadonlyArray<UsageRow>, now: number): ChartData => {
+  const minute = 60
+  const last = Math.floor(now / 1000 / minute) * minute
+  const x = Array.from({ length: 60 }, (_, i) => last - (59 - i) * minute)
+  const counts = new Map(LAYERS.map((layer) => [layer, x.map(() => 0)]))
+  for (const row of rows) {
+    const index = 59 - (last - Math.floor(row.at / 1000 / minute) * minute) / minute
+    const series = counts.get(row.layer)
+    if (series !== undefined && index >= 0 && index < 60) series[index]!++
+  }
+  return {
+    x,
+    step: minute,
+    series: LAYERS.map((layer) => ({
+      label: LAYER_NAMES[layer],
+      color: LAYER_COLORS[layer]!,
+      values: counts.get(layer)!
+    }))
+  }
+}
+
+/** A chart's numbers as a table, for whoever cannot see the chart. */
+export const chartTable = (
+  caption: string,
+  data: ChartData,
+  bucket: (seconds: number) => string,
+  value: (n: number) => string
+) =>
+  table(
+    caption,
+    ["When", ...data.series.map((one) => one.label)],
+    data.x.map((at, i) => [bucket(at), ...data.series.map((one) => value(one.values[i] ?? 0))]).filter((row, i) =>
+      data.series.some((one) => (one.values[i] ?? 0) !== 0) || i === data.x.length - 1
+    ),
+    data.series.map((_, i) => i + 1)
+  )
+
+/** A sentence that says what a stacked chart shows, for its `aria-label`. */
+export const describeStack = (what: string, data: ChartData) =>
+  `${what}: ${data.series.map((one) => `${one.label} ${count(one.values.reduce((sum, v) => sum + v, 0))}`).join(", ")}`
