@@ -1,17 +1,19 @@
 import assert from "node:assert/strict"
 import { readFile } from "node:fs/promises"
 import { after, before, describe, it } from "node:test"
-import { type Gateway, startGateway } from "../../core/Gateway.ts"
+import { type Gateway, type GatewayOptions, startGateway } from "../../core/Gateway.ts"
 import { VERSION } from "../../core/version.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
+import { makeMovableClock } from "../support/movableClock.ts"
 
 let upstream: FakeOpenAI
 let gateway: Gateway
 let secured: Gateway
 
 const quiet = { log: { info: () => undefined, warn: () => undefined } }
-const start = (env: Record<string, string>) => startGateway({ env, readTextFile: async () => undefined }, quiet)
+const start = (env: Record<string, string>, options: GatewayOptions = {}) =>
+  startGateway({ env, readTextFile: async () => undefined }, { ...quiet, ...options })
 
 before(async () => {
   upstream = await startFakeOpenAI()
@@ -129,8 +131,10 @@ describe("HTTP surface", () => {
 
 describe("exact-cache bounds through HTTP", () => {
   it("evicts the least recently used answer past cache_max_capacity, and expires answers after cache_ttl_secs", async () => {
+    const time = makeMovableClock()
     const small = await start(
-      upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "2", ISARTOR__CACHE_TTL_SECS: "1" })
+      upstreamEnv(upstream.url, { ISARTOR__CACHE_MAX_CAPACITY: "2", ISARTOR__CACHE_TTL_SECS: "60" }),
+      { clock: time.clock }
     )
     const ask = async (prompt: string) =>
       (await small.fetch(
@@ -144,8 +148,9 @@ describe("exact-cache bounds through HTTP", () => {
       assert.equal(await ask("three"), "l3") // evicts "two", the least recently used
       assert.equal(await ask("two"), "l3")
       assert.equal(await ask("three"), "l1a")
-      // Waiting past the one-second TTL is the behaviour under test; the answer was stored a second before at most.
-      await new Promise((resolve) => setTimeout(resolve, 1100))
+      time.advance(59_999)
+      assert.equal(await ask("three"), "l1a", "still held within cache_ttl_secs")
+      time.advance(2)
       assert.equal(await ask("three"), "l3", "expired after cache_ttl_secs")
     } finally {
       await small.dispose()

@@ -19,12 +19,14 @@ export const startTestGateway = async (
   files: Record<string, string> = {},
   semantic?: SemanticBackends,
   redis?: GatewayOptions["redis"],
-  embedded?: GatewayOptions["embedded"]
+  embedded?: GatewayOptions["embedded"],
+  options: GatewayOptions = {}
 ): Promise<RunningGateway> => {
   const warnings: Array<string> = []
   const gateway = await startGateway(
     { env: { ISARTOR__HOST_PORT: "127.0.0.1:0", ...env }, readTextFile: async (path) => files[path] },
     {
+      ...options,
       log: { info: () => undefined, warn: (line) => warnings.push(line) },
       ...(semantic ? { semantic } : {}),
       ...(redis ? { redis } : {}),
@@ -50,9 +52,10 @@ export const startTestGateway = async (
 export const withTestGateway = async (
   env: Record<string, string>,
   run: (gateway: RunningGateway) => Promise<void>,
-  semantic?: SemanticBackends
+  semantic?: SemanticBackends,
+  options: GatewayOptions = {}
 ): Promise<void> => {
-  const gateway = await startTestGateway(env, {}, semantic)
+  const gateway = await startTestGateway(env, {}, semantic, undefined, undefined, options)
   try {
     await run(gateway)
   } finally {
@@ -78,8 +81,11 @@ export const semanticGateways = (backends: SemanticBackends) => {
   })
   after(() => upstream.close())
   return {
-    withGateway: (extra: Record<string, string>, run: (gateway: RunningGateway) => Promise<void>) =>
-      withTestGateway(upstreamEnv(upstream.url, extra), run, backends)
+    withGateway: (
+      extra: Record<string, string>,
+      run: (gateway: RunningGateway) => Promise<void>,
+      options: GatewayOptions = {}
+    ) => withTestGateway(upstreamEnv(upstream.url, extra), run, backends, options)
   }
 }
 
