@@ -21,6 +21,8 @@ import { ResponsesPassThrough } from "./pipeline/ResponsesPassThrough.ts"
 import { Upstream } from "./pipeline/Upstream.ts"
 import { Provider } from "./providers/Provider.ts"
 import type { RedisCommands } from "./redis/RedisCommands.ts"
+import { makeRedisResponseStore } from "./responses/RedisResponseStore.ts"
+import { ResponseStore } from "./responses/ResponseStore.ts"
 import { Classifier } from "./router/Classifier.ts"
 import { type EmbeddedEngine, LocalModel } from "./router/LocalModel.ts"
 import { Router, routerEnabled } from "./router/Router.ts"
@@ -98,6 +100,8 @@ export interface Gateway {
   readonly port: number
   /** With `metrics_port` set: `/metrics` alone, to be served on that port of the gateway's host. */
   readonly metrics?: { readonly fetch: (request: Request) => Promise<Response>; readonly port: number }
+  /** From now on `/healthz` answers 503, so a load balancer stops sending requests; everything else still serves. */
+  readonly drain: () => void
   readonly dispose: () => Promise<void>
 }
 
@@ -142,7 +146,14 @@ export const gatewayLayer = (
   const router = routerEnabled(config) ? routerLayer(config, embedded) : Router.layerDisabled
   // One embedder serves L1b and the L2 classifier: a prompt's vector is computed once.
   const embedder = semantic ? Embedder.layer(semantic.embedder) : Embedder.layerNone
-  return Layer.mergeAll(Pipeline.layer, Embeddings.layer, ResponsesPassThrough.layer, CacheAdmin.layer).pipe(
+  // In Redis with the caches, so that any replica continues any conversation.
+  const responseStore = redis
+    ? ResponseStore.layerStore(
+      makeRedisResponseStore(redis.commands, config.response_store_max_bytes, config.response_store_ttl_secs * 1000)
+    )
+    : ResponseStore.layerMemory
+  return Layer.mergeAll(Pipeline.layer, Embeddings.layer, ResponsesPassThrough.layer, CacheAdmin.layer, responseStore)
+    .pipe(
     Layer.provideMerge(Upstream.layer),
     Layer.provideMerge(CacheWrites.layer),
     Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
@@ -253,6 +264,7 @@ const unusableRedis = (reason: string): RedisConnection => {
       del: fail,
       entries: fail,
       publish: fail,
+      evalScript: fail,
       subscribe: () => () => undefined
     },
     close: async () => undefined
@@ -407,6 +419,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     await runtime.dispose()
     throw new GatewayStartError(startFailure(error))
   })
+  let draining = false
   // Requests run straight on the built context: no per-request wait on the runtime's start-up promise.
   const run = Effect.runPromiseExitWith(context)
   const config = Context.get(context, AppConfig)
@@ -416,6 +429,8 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     embeddings: Context.get(context, Embeddings),
     cacheAdmin: Context.get(context, CacheAdmin),
     responsesPassThrough: Context.get(context, ResponsesPassThrough),
+    responseStore: Context.get(context, ResponseStore),
+    draining: () => draining,
     hashSecret: Context.get(context, CacheKey).hashSecret,
     countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),
@@ -444,6 +459,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     hostname: config.host_port.slice(0, separator).replace(/^\[|\]$/g, ""),
     port: Number(config.host_port.slice(separator + 1)),
     ...(config.metrics_port !== 0 ? { metrics: { fetch: edge.metricsOnly, port: config.metrics_port } } : {}),
+    drain: () => void (draining = true),
     dispose: () => runtime.dispose()
   }
 }

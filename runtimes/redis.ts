@@ -55,6 +55,7 @@ const standaloneCommands = (client: Client, subscriber: () => Client): RedisComm
   publish: async (channel, message) => {
     await client.publish(channel, message)
   },
+  evalScript: (script, keys, args) => client.eval(script, { keys: [...keys], arguments: [...args] }),
   subscribe: (channel, listener) => {
     const connection = subscriber()
     const connected = connection.isOpen ? Promise.resolve() : connection.connect().then(ignore)
@@ -98,6 +99,8 @@ const clusterCommands = (cluster: Cluster): RedisCommands => {
     publish: async (channel, message) => {
       await cluster.publish(channel, message)
     },
+    // Routed by its first key: the store's keys share a hash tag, so all of them live on that node.
+    evalScript: (script, keys, args) => cluster.eval(script, { keys: [...keys], arguments: [...args] }),
     subscribe: (channel, listener) => {
       void cluster.subscribe(channel, listener).catch(ignore)
       return () => void cluster.unsubscribe(channel, listener as Parameters<Cluster["unsubscribe"]>[1]).catch(ignore)
@@ -127,6 +130,7 @@ const refusingCommands = (refusal: string, standalone: RedisCommands): RedisComm
     countKeys: refuse,
     entries: refuse,
     publish: refuse,
+    evalScript: refuse,
     subscribe: standalone.subscribe
   }
 }
@@ -212,6 +216,7 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
       countKeys: (prefix) => current.countKeys(prefix),
       entries: (prefix) => current.entries(prefix),
       publish: (channel, message) => current.publish(channel, message),
+      evalScript: (script, keys, args) => current.evalScript(script, keys, args),
       subscribe: (channel, listener) => {
         const subscription = { channel, listener, unsubscribe: current.subscribe(channel, listener) }
         subscriptions.add(subscription)

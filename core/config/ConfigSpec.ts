@@ -183,6 +183,18 @@ export const configSpec = {
     "redis://127.0.0.1:6379",
     "Redis for `cache_backend = redis`: one server, or comma-separated seed nodes of a Redis Cluster (a cluster is recognised by itself)."
   ),
+  response_store_ttl_secs: int(
+    30 * 24 * 3600,
+    "Seconds a stored `/v1/responses` answer can be read back (`GET /v1/responses/{id}`) or continued (`previous_response_id`)."
+  ),
+  response_store_max_bytes: int(
+    64 * 1024 * 1024,
+    "Most bytes of stored `/v1/responses` answers: in memory, all callers' together; in Redis (`cache_backend = redis`), each caller's. The oldest go first."
+  ),
+  shutdown_drain_secs: int(
+    5,
+    "On SIGTERM, seconds the gateway keeps serving while `/healthz` answers 503, so a load balancer stops sending it requests; then it stops accepting and finishes those in flight."
+  ),
   enable_monitoring: flag(
     false,
     "Export OpenTelemetry traces, metrics and log lines over OTLP to `otel_exporter_endpoint` (`/metrics` is served either way)."

@@ -20,7 +20,7 @@ import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
-import { makeResponseStore } from "../responses/ResponseStore.ts"
+import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
@@ -31,15 +31,16 @@ import type { EdgeFetch, Exchange } from "./observability.ts"
 import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
-/** Stored `/v1/responses` answers kept in memory (their JSON), least recently used evicted first. */
-const RESPONSE_STORE_BYTES = 64 * 1024 * 1024
-
 export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
   readonly embeddings: Embeddings["Service"]
   readonly cacheAdmin: CacheAdmin["Service"]
   readonly responsesPassThrough: ResponsesPassThrough["Service"]
+  /** Where `/v1/responses` answers are kept for `GET` and `previous_response_id`. */
+  readonly responseStore: ResponseStoreShape
+  /** True once the gateway drains (SIGTERM): `/healthz` answers 503. */
+  readonly draining: () => boolean
   readonly hashSecret: (secret: string) => string
   /** The provider's own token count of an Anthropic Messages body; `undefined`: estimate it here. */
   readonly countTokens: ((body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>) | undefined
@@ -181,7 +182,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     ["/api/chat", { family: "native", handle: chat("native", fromNativeBody) }]
   ])
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }))
+  // A draining replica (SIGTERM) says so first, so the load balancer takes it out before it stops accepting.
+  app.get("/healthz", (c) => deps.draining() ? c.json({ status: "draining" }, 503) : c.json({ status: "ok" }))
   const cacheDeps = {
     admin: deps.cacheAdmin,
     adminKey: deps.config.admin_api_key,
@@ -270,7 +272,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     pipeline: deps.pipeline,
     passThrough: deps.responsesPassThrough,
     protocolHeaders: (c: HonoContext) => protocolHeaders(c.req.raw),
-    store: makeResponseStore(RESPONSE_STORE_BYTES),
+    store: deps.responseStore,
     readBody,
     requestContext: (c: HonoContext) => requestContext(c.req.raw, exchangeOf(c)),
     refusal: (c: HonoContext) => refusal("responses", requestContext(c.req.raw, exchangeOf(c))),

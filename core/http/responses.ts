@@ -22,7 +22,7 @@ import {
 import { openAIStreamToResponses } from "../formats/responses/stream.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
-import type { ResponseStore } from "../responses/ResponseStore.ts"
+import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
 import { familyError, jsonResponse } from "./errors.ts"
 import { answerHeaders, pipelineHeaders, renderFailure, sse, translateSse } from "./render.ts"
 
@@ -30,7 +30,7 @@ export interface ResponsesRouteDependencies {
   readonly pipeline: Pipeline["Service"]
   readonly passThrough: ResponsesPassThrough["Service"]
   readonly protocolHeaders: (c: HonoContext) => Record<string, string>
-  readonly store: ResponseStore
+  readonly store: ResponseStoreShape
   readonly readBody: (c: HonoContext, family: "responses") => Promise<string | Response>
   readonly requestContext: (c: HonoContext) => RequestContext
   /** The error for caching directives the gateway cannot honour, if the request has any. */
@@ -45,7 +45,44 @@ const notFound = (id: string) =>
     code: "response_not_found"
   })
 
+/** The store could not be read or written (Redis down): a retry may succeed, so 503 and not "not found". */
+const storeUnavailable = (error: unknown) =>
+  familyError(
+    "responses",
+    503,
+    `stored responses are unavailable right now (${error instanceof Error ? error.message : String(error)})`,
+    "server_error",
+    { code: "response_store_unavailable" }
+  )
+
+/**
+ * Waits for the store's write of a stream's last events before they leave: the events carrying `response.completed`
+ * are produced in the same step as the save starts, so a client that continues the conversation at once — on any
+ * replica — finds it saved.
+ */
+const afterSaved = (body: ReadableStream<Uint8Array>, saving: () => Promise<void> | undefined) =>
+  body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      async transform(chunk, controller) {
+        await saving()
+        controller.enqueue(chunk)
+      }
+    })
+  )
+
 export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): void => {
+  /** Saves without failing the answer: a write Redis refused costs the next read, and says so in the log. */
+  const saved = (id: string, entry: StoredResponse) =>
+    deps.store.save(id, entry).catch((error: unknown) =>
+      void deps.run(
+        Effect.logWarning(
+          `/v1/responses: could not store ${id} (${deps.store.backend}): ${
+            error instanceof Error ? error.message : String(error)
+          }`
+        )
+      )
+    )
+
   app.post("/v1/responses", async (c) => {
     const refused = deps.refusal(c)
     if (refused) return refused
@@ -59,7 +96,12 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
     // Only a response this caller was given can be continued, even one the upstream holds: every caller reaches the
     // upstream with the gateway's one key, so its store would not tell them apart.
     const previousId = typeof body.previous_response_id === "string" ? body.previous_response_id : undefined
-    const previous = previousId === undefined ? undefined : deps.store.get(previousId, context.tenant)
+    let previous: StoredResponse | undefined
+    try {
+      previous = previousId === undefined ? undefined : await deps.store.get(previousId, context.tenant)
+    } catch (error) {
+      return storeUnavailable(error)
+    }
     if (previousId !== undefined && previous === undefined) {
       return familyError(
         "responses",
@@ -69,9 +111,10 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         { param: "previous_response_id", code: "previous_response_not_found" }
       )
     }
+    let saving: Promise<void> | undefined
     const keep = (response: Record<string, unknown>) => {
       if (body.store !== false && typeof response.id === "string") {
-        deps.store.save(response.id, { tenant: context.tenant, response, conversation: [] })
+        saving = saved(response.id, { tenant: context.tenant, response, conversation: [] })
       }
     }
     if (deps.passThrough.available) {
@@ -84,9 +127,9 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         onlyIfCached: context.onlyIfCached
       }
       const exit = await deps.run(deps.passThrough.call(request, keep))
-      return Exit.isSuccess(exit)
-        ? renderPassedThrough(exit.value, request.stream)
-        : renderFailure("responses", exit.cause)
+      if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
+      await saving
+      return renderPassedThrough(exit.value, request.stream, () => saving)
     }
 
     const translated = fromResponsesRequest(body, previous?.conversation ?? [])
@@ -108,33 +151,47 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
     }
     const remember = (response: Record<string, unknown>) => {
       if (body.store === false) return
-      deps.store.save(responseContext.id, {
+      saving = saved(responseContext.id, {
         tenant: context.tenant,
         response,
         conversation: [...(previous?.conversation ?? []), ...translated.turns, assistantTurnOf(response)]
       })
     }
-    return render(exit.value, responseContext, body.stream === true, remember)
+    const rendered = render(exit.value, responseContext, body.stream === true, remember, () => saving)
+    await saving
+    return rendered
   })
 
-  app.get("/v1/responses/:id", (c) => {
+  app.get("/v1/responses/:id", async (c) => {
     const id = c.req.param("id")
-    const stored = deps.store.get(id, deps.requestContext(c).tenant)
-    return stored === undefined ? notFound(id) : jsonResponse(200, stored.response)
+    try {
+      const stored = await deps.store.get(id, deps.requestContext(c).tenant)
+      return stored === undefined ? notFound(id) : jsonResponse(200, stored.response)
+    } catch (error) {
+      return storeUnavailable(error)
+    }
   })
 
-  app.delete("/v1/responses/:id", (c) => {
+  app.delete("/v1/responses/:id", async (c) => {
     const id = c.req.param("id")
-    return deps.store.remove(id, deps.requestContext(c).tenant)
-      ? jsonResponse(200, { id, object: "response", deleted: true })
-      : notFound(id)
+    try {
+      return await deps.store.remove(id, deps.requestContext(c).tenant)
+        ? jsonResponse(200, { id, object: "response", deleted: true })
+        : notFound(id)
+    } catch (error) {
+      return storeUnavailable(error)
+    }
   })
 }
 
 /** The provider's own answer, as it gave it; a stored one replayed as events when the client asked for a stream. */
-const renderPassedThrough = (answer: PassThroughAnswer, stream: boolean): Response => {
+const renderPassedThrough = (
+  answer: PassThroughAnswer,
+  stream: boolean,
+  saving: () => Promise<void> | undefined
+): Response => {
   const headers = pipelineHeaders(answer.layer, answer.provider, answer.cacheKey)
-  if (answer._tag === "Stream") return sse(answer.body, headers)
+  if (answer._tag === "Stream") return sse(afterSaved(answer.body, saving), headers)
   return stream ? sse(responseToSse(answer.response), headers) : jsonResponse(200, answer.response, headers)
 }
 
@@ -142,12 +199,13 @@ const render = (
   answer: Answer,
   context: ResponseContext,
   stream: boolean,
-  remember: (response: Record<string, unknown>) => void
+  remember: (response: Record<string, unknown>) => void,
+  saving: () => Promise<void> | undefined
 ): Response => {
   const headers = answerHeaders(answer)
   if (answer._tag === "Stream" || stream) {
     const chunks = answer._tag === "Stream" ? answer.body : completionToSse(JSON.parse(answer.completion) as Completion)
-    return sse(translateSse(chunks, openAIStreamToResponses(context, remember)), headers)
+    return sse(afterSaved(translateSse(chunks, openAIStreamToResponses(context, remember)), saving), headers)
   }
   const response = toResponseObject(JSON.parse(answer.completion) as Completion, context)
   remember(response)

@@ -14,6 +14,11 @@ export interface RedisCommands {
   readonly publish: (channel: string, message: string) => Promise<void>
   /** Listens on a channel (reconnecting with the connection) until the returned function is called. */
   readonly subscribe: (channel: string, listener: (message: string) => void) => () => void
+  /**
+   * Runs a Lua script atomically on the node holding `keys`; on a cluster they (and any key the script builds) share
+   * one hash tag.
+   */
+  readonly evalScript: (script: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string>) => Promise<unknown>
 }
 
 /** A command that takes longer than this counts as Redis being down: the request goes on without the cache. */
