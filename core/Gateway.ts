@@ -154,13 +154,13 @@ export const gatewayLayer = (
     : ResponseStore.layerMemory
   return Layer.mergeAll(Pipeline.layer, Embeddings.layer, ResponsesPassThrough.layer, CacheAdmin.layer, responseStore)
     .pipe(
-    Layer.provideMerge(Upstream.layer),
-    Layer.provideMerge(CacheWrites.layer),
-    Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
-    Layer.provideMerge(embedder),
-    Layer.provideMerge(CacheKey.layer),
-    Layer.provideMerge(AppConfig.layer(config))
-  )
+      Layer.provideMerge(Upstream.layer),
+      Layer.provideMerge(CacheWrites.layer),
+      Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
+      Layer.provideMerge(embedder),
+      Layer.provideMerge(CacheKey.layer),
+      Layer.provideMerge(AppConfig.layer(config))
+    )
 }
 
 export type LogFormat = "text" | "json"
