@@ -27,9 +27,9 @@ const partsOf = (content: unknown): Array<Json> => {
   })
 }
 
-export const toGeminiRequest = (body: Json): Json => {
-  const messages = (body.messages as Array<OpenAIMessage>) ?? []
-  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
+/** OpenAI messages → Gemini `contents`: roles renamed, consecutive turns of one role merged, tool results named. */
+const geminiContents = (messages: ReadonlyArray<OpenAIMessage>) => {
+  // Gemini names a function's result by the function, OpenAI by the call's id.
   const toolNames = new Map<string, string>()
   const contents: Array<{ role: string; parts: Array<Json> }> = []
   const append = (role: string, parts: Array<Json>) => {
@@ -59,6 +59,11 @@ export const toGeminiRequest = (body: Json): Json => {
       }])
     }
   }
+  return contents
+}
+
+/** `tools` and `tool_choice` → Gemini's function declarations and function calling mode. */
+const geminiTools = (body: Json): Json => {
   const tools = (body.tools as Array<{ function: Json }> | undefined)?.map((tool) => ({
     name: tool.function.name,
     ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
@@ -73,13 +78,23 @@ export const toGeminiRequest = (body: Json): Json => {
     ? "ANY"
     : undefined
   const allowed = typeof choice === "object" && choice !== null ? [((choice as Json).function as Json).name] : undefined
+  return {
+    ...(tools && tools.length > 0 ? { tools: [{ functionDeclarations: tools }] } : {}),
+    ...(mode
+      ? { toolConfig: { functionCallingConfig: { mode, ...(allowed ? { allowedFunctionNames: allowed } : {}) } } }
+      : {})
+  }
+}
+
+/** The sampling parameters → Gemini's `generationConfig`, holding only those the request set. */
+const generationConfigOf = (body: Json): Json => {
   const stop = body.stop === undefined || body.stop === null
     ? undefined
     : Array.isArray(body.stop)
     ? body.stop
     : [body.stop]
   const format = (body.response_format as Json | undefined)?.type
-  const generationConfig = {
+  return {
     ...(typeof body.temperature === "number" ? { temperature: body.temperature } : {}),
     ...(typeof body.top_p === "number" ? { topP: body.top_p } : {}),
     ...(typeof (body.max_completion_tokens ?? body.max_tokens) === "number"
@@ -90,13 +105,17 @@ export const toGeminiRequest = (body: Json): Json => {
     ...(typeof body.seed === "number" ? { seed: body.seed } : {}),
     ...(format === "json_object" || format === "json_schema" ? { responseMimeType: "application/json" } : {})
   }
+}
+
+/** A Chat Completions request body → a Gemini `generateContent` request body. */
+export const toGeminiRequest = (body: Json): Json => {
+  const messages = (body.messages as Array<OpenAIMessage>) ?? []
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
+  const generationConfig = generationConfigOf(body)
   return {
-    contents,
+    contents: geminiContents(messages),
     ...(system.length > 0 ? { systemInstruction: { parts: [{ text: system.join("\n\n") }] } } : {}),
-    ...(tools && tools.length > 0 ? { tools: [{ functionDeclarations: tools }] } : {}),
-    ...(mode
-      ? { toolConfig: { functionCallingConfig: { mode, ...(allowed ? { allowedFunctionNames: allowed } : {}) } } }
-      : {}),
+    ...geminiTools(body),
     ...(Object.keys(generationConfig).length > 0 ? { generationConfig } : {})
   }
 }
