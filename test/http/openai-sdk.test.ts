@@ -1,6 +1,7 @@
 import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
 import OpenAI from "openai"
+import { eventually } from "../support/eventually.ts"
 import { answerFor, type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
 
@@ -186,7 +187,11 @@ describe("OpenAI SDK through the gateway", () => {
     await reader.read()
     controller.abort()
     await reader.closed.catch(() => undefined)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // The upstream's stream was cut before its end: the gateway never saw the answer finish, so it cannot cache it.
+    await eventually(
+      () => upstream.abandoned.some((call) => call.raw.includes("the client abandons")),
+      { what: "the gateway to cancel the upstream stream" }
+    )
     const again = await client().chat.completions.create(
       ask("a long story the client abandons with many many words in it")
     ).withResponse()

@@ -58,6 +58,8 @@ export interface FakeProviders {
   /** The server's base URL: `/v1` under it is OpenAI's API, `/ollama` Ollama's, `/v1beta` Gemini's… */
   readonly url: string
   readonly calls: Array<ProviderCall>
+  /** Recorded calls whose caller went away before the whole answer was written (a stream it cancelled). */
+  readonly abandoned: Array<ProviderCall>
   /** The next requests get these behaviours in turn; afterwards, the default (`ok` unless set). */
   readonly queue: Array<FakeBehaviour>
   /** The key every provider's endpoint requires (Ollama's requires none). */
@@ -141,6 +143,7 @@ export const startFakeProviders = async (
   options: FakeProvidersOptions = {}
 ): Promise<FakeProviders> => {
   const calls: Array<ProviderCall> = []
+  const abandoned: Array<ProviderCall> = []
   const queue: Array<FakeBehaviour> = []
   const model = options.model ?? conversationModel
   const record = options.record ?? true
@@ -161,7 +164,11 @@ export const startFakeProviders = async (
       if (refused) return sendJson(res, refused.status, refused.body)
       const raw = Buffer.concat(chunks).toString("utf8")
       const body = JSON.parse(raw) as Json
-      if (record) calls.push({ format, path: req.url ?? "", headers: req.headers, body, raw, at: Date.now() })
+      if (record) {
+        const call = { format, path: req.url ?? "", headers: req.headers, body, raw, at: Date.now() }
+        calls.push(call)
+        res.once("close", () => res.writableFinished || abandoned.push(call))
+      }
       if (target.countTokens) {
         // Anthropic's count: a fixed base plus one per word of the body, enough to tell requests apart.
         return sendJson(res, 200, { input_tokens: 7 + JSON.stringify(body).split(/\s+/).length })
@@ -210,6 +217,7 @@ export const startFakeProviders = async (
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    abandoned,
     queue,
     apiKey,
     setDefault: (behaviour) => {
