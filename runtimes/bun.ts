@@ -1,6 +1,13 @@
 import { startGateway } from "../core/Gateway.ts"
 import { ownProcessErrors } from "./processErrors.ts"
-import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
+import {
+  exitOnListenError,
+  exitOnStartError,
+  gatewayServices,
+  listening,
+  readTextFile,
+  stopGracefully
+} from "./shared.ts"
 
 ownProcessErrors()
 const gateway = await startGateway({ env: process.env, readTextFile }, {
@@ -22,10 +29,8 @@ try {
 if (gateway.metrics) Bun.serve({ fetch: gateway.metrics.fetch, hostname: gateway.hostname, port: gateway.metrics.port })
 listening(server.hostname ?? gateway.hostname, server.port ?? gateway.port, `bun ${Bun.version}`)
 
-const shutdown = async () => {
-  await server.stop() // stops accepting; in-flight requests finish
-  await gateway.dispose()
-  process.exit(0)
-}
+// server.stop() stops accepting and resolves once the requests in flight have finished.
+const shutdown = (signal: NodeJS.Signals) =>
+  void stopGracefully(gateway, signal, () => server.stop()).then(() => process.exit(0))
 process.once("SIGINT", shutdown)
 process.once("SIGTERM", shutdown)

@@ -1,6 +1,13 @@
 import { startGateway } from "../core/Gateway.ts"
 import { ownProcessErrors } from "./processErrors.ts"
-import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
+import {
+  exitOnListenError,
+  exitOnStartError,
+  gatewayServices,
+  listening,
+  readTextFile,
+  stopGracefully
+} from "./shared.ts"
 
 ownProcessErrors()
 const gateway = await startGateway({ env: Deno.env.toObject(), readTextFile }, {
@@ -32,10 +39,8 @@ if (gateway.metrics) {
   )
 }
 
-const shutdown = async () => {
-  await server.shutdown() // stops accepting; in-flight requests finish
-  await gateway.dispose()
-  Deno.exit(0)
-}
-Deno.addSignalListener("SIGINT", shutdown)
-Deno.addSignalListener("SIGTERM", shutdown)
+// server.shutdown() stops accepting and resolves once the requests in flight have finished.
+const shutdownOn = (signal: Deno.Signal) => () =>
+  void stopGracefully(gateway, signal, () => server.shutdown()).then(() => Deno.exit(0))
+Deno.addSignalListener("SIGINT", shutdownOn("SIGINT"))
+Deno.addSignalListener("SIGTERM", shutdownOn("SIGTERM"))

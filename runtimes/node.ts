@@ -2,7 +2,14 @@ import { serve } from "@hono/node-server"
 import { startGateway } from "../core/Gateway.ts"
 import { nodeUpstreamFetch } from "./nodeFetch.ts"
 import { ownProcessErrors } from "./processErrors.ts"
-import { exitOnListenError, exitOnStartError, gatewayServices, listening, readTextFile } from "./shared.ts"
+import {
+  exitOnListenError,
+  exitOnStartError,
+  gatewayServices,
+  listening,
+  readTextFile,
+  stopGracefully
+} from "./shared.ts"
 
 ownProcessErrors()
 const gateway = await startGateway({ env: process.env, readTextFile }, {
@@ -18,10 +25,17 @@ server.once("error", (error) => void exitOnListenError(error, gateway))
 // metrics_port: /metrics alone on its own port.
 if (gateway.metrics) serve({ fetch: gateway.metrics.fetch, hostname: gateway.hostname, port: gateway.metrics.port })
 
-const shutdown = () => {
-  // Stop accepting, let in-flight requests finish, then release the layers.
-  server.close(() => void gateway.dispose().then(() => process.exit(0)))
-  if ("closeIdleConnections" in server) server.closeIdleConnections()
-}
+/** Stops accepting; resolves once the requests in flight have finished and their connections are closed. */
+const closeServer = () =>
+  new Promise<void>((resolve) => {
+    server.close(() => resolve())
+    if (!("closeIdleConnections" in server)) return
+    // A keep-alive connection whose request finishes after close() would otherwise stay open until it times out.
+    server.closeIdleConnections()
+    const idle = setInterval(() => server.closeIdleConnections(), 100)
+    server.once("close", () => clearInterval(idle))
+  })
+const shutdown = (signal: NodeJS.Signals) =>
+  void stopGracefully(gateway, signal, closeServer).then(() => process.exit(0))
 process.once("SIGINT", shutdown)
 process.once("SIGTERM", shutdown)

@@ -79,6 +79,21 @@ export const exitOnListenError = async (error: unknown, gateway: Gateway): Promi
   process.exit(1)
 }
 
+/**
+ * How every runtime stops. SIGTERM (an orchestrator's, a rolling restart's, `isartor stop`'s) first drains: `/healthz`
+ * answers 503 for `shutdown_drain_secs` while every other route still serves, so a load balancer health-checking it
+ * takes this replica out before it stops accepting. Ctrl-C (SIGINT) skips that wait. Then the server stops accepting,
+ * the requests in flight finish, and the gateway's layers are released.
+ */
+export const stopGracefully = async (gateway: Gateway, signal: string, closeServer: () => Promise<unknown>) => {
+  gateway.drain()
+  if (signal === "SIGTERM" && gateway.config.shutdown_drain_secs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, gateway.config.shutdown_drain_secs * 1000))
+  }
+  await closeServer()
+  await gateway.dispose()
+}
+
 export const listening = (hostname: string, port: number, runtime: string) =>
   writeLine(
     "info",
