@@ -27,6 +27,11 @@ import { Classifier } from "./router/Classifier.ts"
 import { type EmbeddedEngine, LocalModel } from "./router/LocalModel.ts"
 import { Router, routerEnabled } from "./router/Router.ts"
 import { UpstreamFetch, type UpstreamFetchFunction } from "./transport/http.ts"
+import { ledgerDisabled, ledgerLayer } from "./usage/ledger.ts"
+import { makePrices } from "./usage/prices.ts"
+import { makeUsageRow } from "./usage/recorder.ts"
+import { UsageLedger } from "./usage/UsageLedger.ts"
+import { makeMemoryStore, type UsageStore } from "./usage/UsageStore.ts"
 import { VERSION } from "./version.ts"
 
 /** What the runtime provides for L1b: the embedding model and the vector library, both loaded from disk. */
@@ -80,6 +85,11 @@ export interface GatewayOptions {
    */
   readonly exactHitLane?: boolean
   /**
+   * Opens the usage ledger's persistent store at `usage_path` ("" is the runtime's default place); without it, the
+   * ledger is kept in memory. Not used with `cache_backend = redis`, where the ledger is in Redis.
+   */
+  readonly usageStore?: (path: string) => Promise<UsageStore>
+  /**
    * The clock the caches stamp, age and expire entries by (and every effect of the gateway reads); Effect's own
    * unless given. A test gives one it moves, to see a TTL end without waiting for it.
    */
@@ -100,6 +110,8 @@ export interface Gateway {
   readonly port: number
   /** With `metrics_port` set: `/metrics` alone, to be served on that port of the gateway's host. */
   readonly metrics?: { readonly fetch: (request: Request) => Promise<Response>; readonly port: number }
+  /** The usage ledger: what `/admin/usage` and `isartor stats` read. */
+  readonly usage: UsageLedger["Service"]
   /** From now on `/healthz` answers 503, so a load balancer stops sending requests; everything else still serves. */
   readonly drain: () => void
   readonly dispose: () => Promise<void>
@@ -400,8 +412,26 @@ const servicesFrom = (loaded: LoadedConfig, options: GatewayOptions) =>
     const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded"
       ? yield* acquireEmbedded(config, options)
       : undefined
-    return gatewayLayer(config, semantic, redis, embedded)
+    return Layer.merge(gatewayLayer(config, semantic, redis, embedded), yield* usageLedger(config, options))
   }))
+
+/** The usage ledger over its store: the runtime's persistent one when it gives one, else memory. */
+const usageLedger = (config: AppConfigShape, options: GatewayOptions) =>
+  Effect.gen(function*() {
+    if (!config.usage_ledger) return ledgerDisabled
+    const open = options.usageStore
+    const store = open === undefined
+      ? makeMemoryStore()
+      : yield* acquire("cannot open the usage ledger", () => open(config.usage_path), (store) => store.close?.())
+    const prices = pricesOf(config)
+    return ledgerLayer({
+      store,
+      retentionMs: config.usage_retention_days * 24 * 3_600_000,
+      priced: (provider, model) => prices(provider, model) !== undefined
+    })
+  })
+
+const pricesOf = (config: AppConfigShape) => makePrices({ pricing: {}, model_prices: config.model_prices })
 
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
 export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
@@ -450,7 +480,8 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     version: VERSION,
     runtime: options.runtime ?? "unknown",
     dropped: Context.get(context, TelemetryDropped),
-    ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {})
+    ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {}),
+    ...(config.usage_ledger ? { recordUsage: usageRecorder(config, Context.get(context, UsageLedger)) } : {})
   })
   const separator = config.host_port.lastIndexOf(":")
   return {
@@ -459,9 +490,16 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     hostname: config.host_port.slice(0, separator).replace(/^\[|\]$/g, ""),
     port: Number(config.host_port.slice(separator + 1)),
     ...(config.metrics_port !== 0 ? { metrics: { fetch: edge.metricsOnly, port: config.metrics_port } } : {}),
+    usage: Context.get(context, UsageLedger),
     drain: () => void (draining = true),
     dispose: () => runtime.dispose()
   }
+}
+
+/** Each answered request, priced, as one row of the ledger. */
+const usageRecorder = (config: AppConfigShape, ledger: UsageLedger["Service"]) => {
+  const rowOf = makeUsageRow(pricesOf(config), Date.now)
+  return (...answered: Parameters<typeof rowOf>) => ledger.record(rowOf(...answered))
 }
 
 /** The message of a failed start: a typed failure's own message, else what went wrong. */

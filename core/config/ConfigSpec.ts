@@ -235,6 +235,15 @@ export const configSpec = {
     ],
     "USD per million input/output tokens by model (longest matching prefix), for `isartor_estimated_cost_saved_usd_total`: public list prices, an estimate."
   ),
+  usage_ledger: flag(
+    true,
+    "Keep the usage ledger: every answered request's tokens, cost and savings by caller, model and layer (`/admin/usage`, `isartor stats`)."
+  ),
+  usage_path: text(
+    "",
+    "The usage ledger's database file (empty: `usage.db` in `ISARTOR_HOME`). With `cache_backend = redis` the ledger is in Redis instead, shared by every replica."
+  ),
+  usage_retention_days: int(30, "Days the usage ledger keeps its hourly rollups and rows."),
   enable_slm_router: flag(false, "Turn on the L2 small-model router."),
   layer2: {
     sidecar_url: text("http://127.0.0.1:8081", "OpenAI-compatible server that answers L2 requests."),

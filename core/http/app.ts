@@ -21,6 +21,7 @@ import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
+import { noteAnswer } from "../usage/recorder.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
@@ -168,8 +169,12 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const request = decoded.value
     const key = deps.pipeline.exactKey(request)
     learn(family, http, context.tenant, body, { key, model: request.model, stream: request.stream })
+    const note = exchange &&
+      (exchange.usage = { tenant: context.tenant, modelAsked: request.model, stream: request.stream })
     const exit = await deps.run(deps.pipeline.handle(request, key))
-    return Exit.isSuccess(exit) ? renderAnswer(request, exit.value) : renderFailure(family, exit.cause)
+    return Exit.isSuccess(exit)
+      ? renderAnswer(request, noteAnswer(note, exit.value))
+      : renderFailure(family, exit.cause)
   }
 
   const checkKey = Redacted.value(deps.config.gateway_api_key) === ""

@@ -83,6 +83,12 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
     if (exactTimed) recordLayerDuration("l1a", (performance.now() - start) / 1000, metrics)
     countTokens(hit.completion, "saved", price, metrics)
     exchange.answered = L1A
+    exchange.usage = {
+      tenant: context.tenant,
+      modelAsked: known.model,
+      stream: known.stream,
+      completion: hit.completion
+    }
     return render({ family, model: known.model, stream: known.stream }, {
       _tag: "Complete",
       layer: "l1a",

@@ -19,6 +19,8 @@ import {
 } from "../observability/Metrics.ts"
 import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
+import type { Sent, UsageNote } from "../usage/recorder.ts"
+import type { UsageFamily } from "../usage/UsageRow.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
 export type EdgeFetch = (request: Request, path: string, exchange: Exchange) => Response | Promise<Response>
@@ -46,6 +48,8 @@ export interface EdgeOptions {
   readonly dropped?: () => number
   /** Called once a request's response has headers; absent when request lines are not logged. */
   readonly logRequest?: (record: RequestRecord) => void
+  /** The usage ledger's recorder, told of each request that reached an answer (its exchange's `usage` set). */
+  readonly recordUsage?: (note: UsageNote, sent: Sent) => void
 }
 
 /** Routes are labels as they are; anything else is "other", so a scanner cannot grow the series without bound. */
@@ -69,6 +73,16 @@ export const pathOf = (url: string): string => {
   return start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end)
 }
 const routeOf = (path: string) => (ROUTES.has(path) ? path : "other")
+
+/** The ledger's name of the client format a route serves. */
+const FAMILIES: Readonly<Record<string, UsageFamily>> = {
+  "/v1/chat/completions": "chat",
+  "/v1/messages": "messages",
+  "/v1/responses": "responses",
+  "/v1/embeddings": "embeddings",
+  "/v1/completions": "completions",
+  "/api/chat": "ollama"
+}
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
 
@@ -102,6 +116,8 @@ export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | u
 export class Exchange implements RequestSpan {
   span: Tracer.Span | undefined = undefined
   answered: Answered | undefined = undefined
+  /** Set by whatever answered once the request reached an answer: what the usage ledger records of it. */
+  usage: UsageNote | undefined = undefined
   constructor(
     readonly arrived: number,
     readonly method: string,
@@ -175,7 +191,7 @@ const presentedKey = (request: Request) =>
  * `/metrics` is served here, in Prometheus' text format, from the same registry.
  */
 export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
-  const { config, context } = options
+  const { config, context, recordUsage } = options
   const tracer = Context.get(context, Tracer.Tracer)
   const requests = seriesOf(requestsTotal)
   const gatewayKey = Redacted.value(config.gateway_api_key)
@@ -300,6 +316,20 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
       const exit = response.status >= 500 ? Exit.fail(`HTTP ${response.status}`) : Exit.void
       // A stream's span lasts until its last event has gone out (or the client left), not just its headers.
       if (!streamed(response)) span.end(nowNanos(), exit)
+    }
+    const note = exchange.usage
+    if (note !== undefined && recordUsage !== undefined) {
+      const sent: Sent = {
+        family: FAMILIES[route] ?? note.family ?? "chat",
+        layer: layer !== null && LAYERS.has(layer) ? layer as LayerName : note.layer ?? "l3",
+        provider: provider ?? "",
+        status: response.status,
+        latencyMs: seconds * 1000,
+        stream: note.stream === true
+      }
+      // A stream is recorded when it has ended, with the usage its last event carried.
+      if (note.ended === undefined) recordUsage(note, sent)
+      else note.ended.then(() => recordUsage(note, sent))
     }
     options.logRequest?.({
       ...(span ? { trace_id: span.traceId } : {}),

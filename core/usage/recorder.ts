@@ -1,0 +1,99 @@
+import type { Answer } from "../domain/Answer.ts"
+import { modelOf, usageOf } from "../observability/usage.ts"
+import type { Prices } from "./prices.ts"
+import { tapStreamUsage } from "./streamUsage.ts"
+import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
+
+/** What the ledger learns of a request that reached an answer: set by whatever answered it, read at the edge. */
+export interface UsageNote {
+  /** The request's cache scope, `<scope hash>|<session>`: the caller is the hash. */
+  readonly tenant: string
+  readonly modelAsked: string
+  /** The client format, when the route does not say it (the proxy). */
+  readonly family?: UsageFamily | undefined
+  /** The client asked for a stream. */
+  readonly stream?: boolean | undefined
+  /** For an upstream stream: settles when it has ended (and `tokens` holds what its events said). */
+  ended?: Promise<void> | undefined
+  /** The label of the caller's gateway key, when it has one. */
+  label?: string | undefined
+  /** A whole answer: its serialised OpenAI completion (usage and model read from it). */
+  completion?: string | undefined
+  /** The layer that answered, when the response does not say it (a pass-through). */
+  layer?: UsageLayer | undefined
+  /** Tokens read another way (a stream's last event, an embeddings answer, a pass-through's body). */
+  tokens?: { readonly input: number; readonly output: number; readonly model: string } | undefined
+}
+
+/** How the edge saw the answer go out. */
+export interface Sent {
+  readonly family: UsageFamily
+  readonly layer: UsageLayer
+  readonly provider: string
+  readonly status: number
+  readonly latencyMs: number
+  readonly stream: boolean
+}
+
+const DEFLECTIONS = new Set<UsageLayer>(["l1a", "l1b", "l2"])
+
+/**
+ * The tokens of an answer: the usage it carries (the upstream's), else an estimate of its output from its length
+ * (about four characters a token), so an answer without usage is not free in the ledger.
+ */
+const tokensOf = (note: UsageNote) => {
+  if (note.tokens !== undefined) return note.tokens
+  const completion = note.completion
+  if (completion === undefined) return { input: 0, output: 0, model: "" }
+  const usage = usageOf(completion)
+  return usage === undefined
+    ? { input: 0, output: Math.ceil(completion.length / 4), model: modelOf(completion) }
+    : { ...usage, model: modelOf(completion) }
+}
+
+/** The row of an answered request, priced: spent now by L3 and pass-through, saved by a deflection. */
+export const makeUsageRow = (prices: Prices, now: () => number) => (note: UsageNote, sent: Sent): UsageRow => {
+  const tokens = tokensOf(note)
+  const price = tokens.model === "" ? undefined : prices(sent.provider, tokens.model)
+  const cost = price === undefined ? 0 : tokens.input * price.input + tokens.output * price.output
+  const deflected = DEFLECTIONS.has(sent.layer)
+  const bar = note.tenant.indexOf("|")
+  return {
+    at: now(),
+    caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar),
+    ...(note.label === undefined ? {} : { label: note.label }),
+    family: sent.family,
+    model_asked: note.modelAsked,
+    provider: sent.provider,
+    model: tokens.model,
+    layer: sent.layer,
+    tokens_in: deflected ? 0 : tokens.input,
+    tokens_out: deflected ? 0 : tokens.output,
+    cost_usd: deflected ? 0 : cost,
+    tokens_saved: deflected ? tokens.input + tokens.output : 0,
+    cost_saved_usd: deflected ? cost : 0,
+    latency_ms: Math.round(sent.latencyMs * 100) / 100,
+    status: sent.status,
+    stream: sent.stream
+  }
+}
+
+/**
+ * Tells the note what the pipeline answered: a whole answer's completion, or — for an upstream stream — the stream,
+ * read on the side until it ends (`ended`), when its row is recorded. Without a note (the ledger off, or no edge),
+ * the answer as it is.
+ */
+export const noteAnswer = (note: UsageNote | undefined, answer: Answer): Answer => {
+  if (note === undefined) return answer
+  if (answer._tag === "Complete") {
+    note.completion = answer.completion
+    return answer
+  }
+  let ended!: () => void
+  note.ended = new Promise<void>((resolve) => (ended = resolve))
+  const body = tapStreamUsage(answer.body, (tokens) => {
+    note.tokens = tokens
+    ended()
+  })
+  return { ...answer, body }
+}

@@ -1,0 +1,60 @@
+import { Effect } from "effect"
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import type { UsageRow } from "../../core/usage/UsageRow.ts"
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+
+// The ledger as an operator reads it: each answered request one row, spent when L3 answered, saved when a cache
+// did — at what the answer cost when it was first bought.
+
+let upstream: FakeOpenAI
+let gateway: RunningGateway
+before(async () => {
+  upstream = await startFakeOpenAI()
+  gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
+})
+after(async () => {
+  await gateway.close()
+  await upstream.close()
+})
+
+const ask = async (content: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }], ...extra })
+  })
+  await response.text()
+  return response
+}
+
+const recent = async (): Promise<ReadonlyArray<UsageRow>> => Effect.runPromise(gateway.gateway.usage.recent(1000))
+
+describe("the usage ledger of a running gateway", () => {
+  it("records an L3 answer as spent and its exact hit as saved, at the first purchase's cost", async () => {
+    const first = await ask("what does the ledger record?")
+    assert.equal(first.headers.get("x-isartor-layer"), "l3")
+    const again = await ask("what does the ledger record?")
+    assert.equal(again.headers.get("x-isartor-layer"), "l1a")
+    const [hit, miss] = await recent()
+    assert.ok(hit && miss)
+    assert.equal(miss.layer, "l3")
+    assert.equal(miss.provider, "openai")
+    assert.equal(miss.model_asked, "gpt-4o-mini")
+    assert.ok(miss.tokens_in > 0 && miss.tokens_out > 0)
+    // gpt-4o-mini's list price: 0.15 / 0.60 USD per million.
+    assert.equal(miss.cost_usd, (miss.tokens_in * 0.15 + miss.tokens_out * 0.6) / 1e6)
+    assert.equal(miss.tokens_saved, 0)
+    assert.equal(hit.layer, "l1a")
+    assert.equal(hit.tokens_in, 0)
+    assert.equal(hit.cost_usd, 0)
+    assert.equal(hit.tokens_saved, miss.tokens_in + miss.tokens_out)
+    assert.equal(hit.cost_saved_usd, miss.cost_usd)
+    assert.equal(hit.caller, miss.caller)
+    const report = await Effect.runPromise(
+      gateway.gateway.usage.report({ since: Date.now() - 3_600_000, until: Date.now() + 1 }, "layer")
+    )
+    assert.deepEqual(report.total.layers, { l3: 1, l1a: 1 })
+  })
+})
