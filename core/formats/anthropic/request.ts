@@ -36,9 +36,8 @@ const thinkingBlocks = (message: OpenAIMessage & CanonicalReasoning): Array<Bloc
   ...(message.reasoning_redacted ?? []).map((data): Block => ({ type: "redacted_thinking", data }))
 ]
 
-export const toAnthropicRequest = (body: Json, options: { model: string; stream: boolean }): Json => {
-  const messages = (body.messages as Array<OpenAIMessage>) ?? []
-  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
+/** OpenAI messages (system ones aside) → Anthropic turns, tool calls and results as blocks. */
+const anthropicTurns = (messages: ReadonlyArray<OpenAIMessage>) => {
   const turns: Array<{ role: "user" | "assistant"; content: Array<Block> }> = []
   const append = (role: "user" | "assistant", blocks: Array<Block>) => {
     const last = turns[turns.length - 1]
@@ -67,6 +66,11 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
       }])
     }
   }
+  return turns
+}
+
+/** `tools` and `tool_choice` → Anthropic's `tools` and `tool_choice`, each only when the request set it. */
+const anthropicTools = (body: Json): Json => {
   const tools = (body.tools as Array<{ function: Json }> | undefined)?.map((tool) => ({
     name: tool.function.name,
     ...(tool.function.description !== undefined ? { description: tool.function.description } : {}),
@@ -82,6 +86,16 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
     : typeof choice === "object" && choice !== null
     ? { type: "tool", name: ((choice as Json).function as Json).name }
     : undefined
+  return {
+    ...(tools && tools.length > 0 ? { tools } : {}),
+    ...(toolChoice ? { tool_choice: toolChoice } : {})
+  }
+}
+
+/** An OpenAI Chat Completions request body → an Anthropic Messages request body for `options.model`. */
+export const toAnthropicRequest = (body: Json, options: { model: string; stream: boolean }): Json => {
+  const messages = (body.messages as Array<OpenAIMessage>) ?? []
+  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content))
   const stop = body.stop === undefined || body.stop === null
     ? undefined
     : Array.isArray(body.stop)
@@ -96,12 +110,11 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
   return {
     model: options.model,
     max_tokens: maxTokens,
-    messages: turns,
+    messages: anthropicTurns(messages),
     ...(thinking ? { thinking } : {}),
     ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
     ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
-    ...(tools && tools.length > 0 ? { tools } : {}),
-    ...(toolChoice ? { tool_choice: toolChoice } : {}),
+    ...anthropicTools(body),
     ...(typeof body.temperature === "number" && !thinking ? { temperature: Math.min(1, body.temperature) } : {}),
     ...(typeof body.top_p === "number" ? { top_p: body.top_p } : {}),
     ...(stop ? { stop_sequences: stop } : {}),
@@ -195,7 +208,23 @@ const systemText = (system: unknown) =>
     ? system
     : blocksOf(system).filter((b) => b.type === "text").map((b) => String(b.text)).join("\n\n")
 
-export const fromAnthropicRequest = (body: Json): Json => {
+/** An assistant turn → one OpenAI assistant message: its text, and its tool uses as tool calls. */
+const assistantMessage = (blocks: Array<Block>): Json => {
+  const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text)).join("")
+  const calls = blocks.filter((b) => b.type === "tool_use").map((b) => ({
+    id: b.id,
+    type: "function",
+    function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) }
+  }))
+  return {
+    role: "assistant",
+    content: text === "" && calls.length > 0 ? null : text,
+    ...(calls.length > 0 ? { tool_calls: calls } : {})
+  }
+}
+
+/** The system prompt and the turns → OpenAI messages; a user turn's tool results become `tool` messages. */
+const openAIMessages = (body: Json): Array<Json> => {
   const messages: Array<Json> = []
   const system = body.system === undefined ? "" : systemText(body.system)
   if (system !== "") messages.push({ role: "system", content: system })
@@ -207,17 +236,7 @@ export const fromAnthropicRequest = (body: Json): Json => {
       continue
     }
     if (turn.role === "assistant") {
-      const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text)).join("")
-      const calls = blocks.filter((b) => b.type === "tool_use").map((b) => ({
-        id: b.id,
-        type: "function",
-        function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) }
-      }))
-      messages.push({
-        role: "assistant",
-        content: text === "" && calls.length > 0 ? null : text,
-        ...(calls.length > 0 ? { tool_calls: calls } : {})
-      })
+      messages.push(assistantMessage(blocks))
       continue
     }
     for (const result of blocks.filter((b) => b.type === "tool_result")) {
@@ -230,6 +249,11 @@ export const fromAnthropicRequest = (body: Json): Json => {
     const rest = blocks.filter((b) => b.type !== "tool_result")
     if (rest.length > 0 || blocks.length === 0) messages.push({ role: "user", content: toParts(rest) })
   }
+  return messages
+}
+
+/** Anthropic's `tools` and `tool_choice` → the Chat Completions ones, each only when the request set it. */
+const openAITools = (body: Json): Json => {
   const choice = body.tool_choice as Json | undefined
   const toolChoice = choice?.type === "auto"
     ? "auto"
@@ -252,18 +276,23 @@ export const fromAnthropicRequest = (body: Json): Json => {
     }
   }))
   return {
-    model: body.model,
-    messages,
-    max_tokens: body.max_tokens,
     ...(tools && tools.length > 0 ? { tools } : {}),
-    ...(toolChoice !== undefined ? { tool_choice: toolChoice } : {}),
-    ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
-    ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
-    ...(body.stop_sequences !== undefined ? { stop: body.stop_sequences } : {}),
-    ...(effortOf(body.thinking) !== undefined ? { reasoning_effort: effortOf(body.thinking) } : {}),
-    ...(typeof (body.metadata as Json | undefined)?.user_id === "string"
-      ? { user: (body.metadata as Json).user_id }
-      : {}),
-    ...(body.stream === true ? { stream: true, stream_options: { include_usage: true } } : {})
+    ...(toolChoice !== undefined ? { tool_choice: toolChoice } : {})
   }
 }
+
+/** An Anthropic Messages request body (`POST /v1/messages`) → an OpenAI Chat Completions request body. */
+export const fromAnthropicRequest = (body: Json): Json => ({
+  model: body.model,
+  messages: openAIMessages(body),
+  max_tokens: body.max_tokens,
+  ...openAITools(body),
+  ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+  ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
+  ...(body.stop_sequences !== undefined ? { stop: body.stop_sequences } : {}),
+  ...(effortOf(body.thinking) !== undefined ? { reasoning_effort: effortOf(body.thinking) } : {}),
+  ...(typeof (body.metadata as Json | undefined)?.user_id === "string"
+    ? { user: (body.metadata as Json).user_id }
+    : {}),
+  ...(body.stream === true ? { stream: true, stream_options: { include_usage: true } } : {})
+})
