@@ -21,7 +21,16 @@ export interface LoadedConfig {
   readonly config: AppConfigShape
   readonly warnings: ReadonlyArray<string>
   readonly file: string | undefined
+  /** Where each key that is not at its default was set (`a.b` → its `ISARTOR__A__B` variable, or the file's path). */
+  readonly setBy: Readonly<Record<string, string>>
 }
+
+/** What the admin API shows of the configuration: the file, where each key was set, the start-up warnings. */
+export class ConfigReport extends Context.Service<ConfigReport, {
+  readonly file: string | undefined
+  readonly setBy: Readonly<Record<string, string>>
+  readonly warnings: ReadonlyArray<string>
+}>()("isartor/ConfigReport") {}
 
 /**
  * Not configuration keys, but variables the gateway reads; they draw no unknown-key warning. The two cache
@@ -234,5 +243,11 @@ export const loadConfig = Effect.fn("Config.load")(function*(sources: ConfigSour
   if (problems.length > 0) {
     return yield* new ConfigInvalid({ message: `invalid configuration:\n  ${problems.join("\n  ")}` })
   }
-  return { config: result as unknown as AppConfigShape, warnings, file: file?.path } satisfies LoadedConfig
+  const setBy: Record<string, string> = {}
+  for (const [path] of leaves) {
+    const key = path.join(".")
+    if (fromEnv.has(key)) setBy[key] = envVarName(path)
+    else if (file && getPath(file.tree, path) !== undefined) setBy[key] = file.path
+  }
+  return { config: result as unknown as AppConfigShape, warnings, file: file?.path, setBy } satisfies LoadedConfig
 })

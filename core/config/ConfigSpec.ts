@@ -88,7 +88,11 @@ export const configSpec = {
     "When set, every route but `/healthz` needs `X-API-Key: <key>` or `Authorization: Bearer <key>`."
   ),
   admin_api_key: secret(
-    "Enables the cache admin API (`/admin/cache/…`) for callers presenting this key; distinct from the gateway key. Unset: those routes answer 404."
+    "Enables the admin API (`/admin/cache/…`, `/admin/overview`, `/admin/usage`, `/admin/requests`, `/admin/events`) for callers presenting this key; distinct from the gateway key. Unset: those routes answer 404."
+  ),
+  request_log_bodies: flag(
+    false,
+    "When true, `GET /admin/requests` and `/admin/events` rows include the question and answer text, with credentials masked. Off: metadata only."
   ),
   cache_controls_allowed: list(
     ["no-cache", "no-store", "max-age", "s-maxage", "only-if-cached"],

@@ -3,6 +3,7 @@ import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
 import type { CacheAdmin } from "../cache/CacheAdmin.ts"
 import type { ExactCache } from "../cache/exact/ExactCache.ts"
+import type { ConfigReport } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
   answerHeaderScope,
@@ -22,6 +23,8 @@ import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
 import { noteAnswer } from "../usage/recorder.ts"
+import type { UsageLedger } from "../usage/UsageLedger.ts"
+import { adminRoutes } from "./admin.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
@@ -61,6 +64,12 @@ export interface AppDependencies {
   readonly shareResponseHeaders?: boolean
   /** See `GatewayOptions.exactHitLane`. */
   readonly exactHitLane?: boolean
+  /** The usage ledger: with an admin key, `/admin/overview`, `/admin/usage`, `/admin/requests`, `/admin/events`. */
+  readonly usage?: UsageLedger["Service"]
+  /** Where each setting came from and the start-up warnings, for `/admin/overview`. */
+  readonly configReport?: ConfigReport["Service"]
+  /** Which runtime serves, e.g. "node v20.20.2". */
+  readonly runtime?: string
 }
 
 /** Anthropic's namespace (`/v1/messages` and below, e.g. `count_tokens`) answers errors in Anthropic's format. */
@@ -197,6 +206,20 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   }
   // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
   adminCacheRoutes(app, cacheDeps)
+  if (Redacted.value(deps.config.admin_api_key) !== "" && deps.usage !== undefined) {
+    adminRoutes(app, {
+      config: deps.config,
+      configReport: deps.configReport ?? { file: undefined, setBy: {}, warnings: [] },
+      usage: deps.usage,
+      status: deps.pipeline.status,
+      metrics: deps.metrics,
+      version: deps.version,
+      runtime: deps.runtime ?? "unknown",
+      startedAt,
+      now: deps.now,
+      run: deps.run
+    })
+  }
   dashboardRoutes(app, deps.config.admin_api_key)
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
   if (checkKey !== undefined) app.use("*", gatewayAuth(checkKey, familyOf))

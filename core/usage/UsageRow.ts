@@ -18,7 +18,7 @@ export type UsageFamily =
   | "proxy"
 
 /**
- * One answered request. Never a key, a prompt or an answer: `caller` is the scope hash (the hash the cache scopes
+ * One answered request. Never a key, and a prompt or an answer only with `request_log_bodies`: `caller` is the scope hash (the hash the cache scopes
  * entries with), `label` the name the operator gave the caller's gateway key, when it has one.
  */
 export interface UsageRow {
@@ -45,6 +45,12 @@ export interface UsageRow {
   readonly latency_ms: number
   readonly status: number
   readonly stream: boolean
+  /**
+   * Only with `request_log_bodies = true`: the last user message and the answer's text. The admin API masks
+   * credentials in them before they leave, and drops them when the setting is off.
+   */
+  readonly question?: string
+  readonly answer?: string
 }
 
 /** What `GET /admin/usage?by=` groups by. */
