@@ -6,8 +6,9 @@ import { ExactCache } from "./cache/exact/ExactCache.ts"
 import { makeRedisExactStore } from "./cache/exact/RedisExactStore.ts"
 import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
 import { semanticCacheLayer } from "./cache/semantic/semanticLayer.ts"
-import { AppConfig, type ConfigSources, loadConfig, type LoadedConfig } from "./config/Config.ts"
+import { AppConfig, ConfigReport, type ConfigSources, loadConfig, type LoadedConfig } from "./config/Config.ts"
 import type { AppConfigShape } from "./config/ConfigSpec.ts"
+import { redactUrl } from "./config/effectiveSettings.ts"
 import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
@@ -261,8 +262,7 @@ const telemetryLayer = (config: AppConfigShape, options: GatewayOptions, log: Ga
     )
   }))
 
-/** The Redis URL with any password masked, for log lines. */
-export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/g, "//$1:***@")
+export { redactUrl }
 
 /** Stands in for Redis when ISARTOR__REDIS_URL cannot be used: every command fails, so the caches fall through. */
 const unusableRedis = (reason: string): RedisConnection => {
@@ -412,7 +412,8 @@ const servicesFrom = (loaded: LoadedConfig, options: GatewayOptions) =>
     const embedded = routerEnabled(config) && config.layer2.inference_engine === "embedded"
       ? yield* acquireEmbedded(config, options)
       : undefined
-    return Layer.merge(gatewayLayer(config, semantic, redis, embedded), yield* usageLedger(config, options))
+    const report = Layer.succeed(ConfigReport, { file: loaded.file, setBy: loaded.setBy, warnings })
+    return Layer.mergeAll(gatewayLayer(config, semantic, redis, embedded), yield* usageLedger(config, options), report)
   }))
 
 /** The usage ledger over its store: the runtime's persistent one when it gives one, else memory. */
@@ -469,7 +470,10 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     exactCache: Context.get(context, ExactCache),
     metrics: context as Context.Context<never>,
     shareResponseHeaders: options.shareResponseHeaders === true,
-    exactHitLane: options.exactHitLane !== false
+    exactHitLane: options.exactHitLane !== false,
+    usage: Context.get(context, UsageLedger),
+    configReport: Context.get(context, ConfigReport),
+    runtime: options.runtime ?? "unknown"
   })
   const pipeline = Context.get(context, Pipeline)
   const edge = observeEdge(app.fetch, {
