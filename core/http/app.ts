@@ -22,7 +22,7 @@ import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
-import { noteAnswer } from "../usage/recorder.ts"
+import { noteAnswer, noteJson, type UsageNote } from "../usage/recorder.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { adminRoutes } from "./admin.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
@@ -190,6 +190,11 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     ? undefined
     : gatewayKeyCheck(deps.config.gateway_api_key)
   const readBody = bodyReader(deps.config.max_body_bytes)
+  /** The request reached an answer path: the usage ledger will record it (see `UsageNote`). */
+  const noteUsage = (c: HonoContext, tenant: string, modelAsked: string, stream: boolean): UsageNote | undefined => {
+    const exchange = exchangeOf(c)
+    return exchange && (exchange.usage = { tenant, modelAsked, stream })
+  }
   const chatRoutes = new Map<string, { readonly family: EndpointFamily; readonly handle: ReturnType<typeof chat> }>([
     ["/v1/chat/completions", { family: "openai", handle: chat("openai", fromOpenAIBody) }],
     ["/v1/messages", { family: "anthropic", handle: chat("anthropic", fromAnthropicBody) }],
@@ -284,11 +289,13 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const refused = refusal("openai", context)
     if (refused) return refused
     const { tenant, cacheRead, cacheWrite, onlyIfCached } = context
+    const note = noteUsage(c, tenant, String(checked.value.model ?? ""), false)
     const exit = await deps.run(
       deps.embeddings.create({ body: checked.value, tenant, cacheRead, cacheWrite, onlyIfCached })
     )
     if (Exit.isFailure(exit)) return renderFailure("openai", exit.cause)
     const answer = exit.value
+    noteJson(note, answer.body)
     return new Response(answer.body, {
       headers: {
         "content-type": "application/json",
@@ -304,6 +311,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     readBody,
     requestContext: (c: HonoContext) => requestContext(c.req.raw, exchangeOf(c)),
     refusal: (c: HonoContext) => refusal("responses", requestContext(c.req.raw, exchangeOf(c))),
+    noteUsage,
     run: deps.run,
     now: deps.now
   })

@@ -23,6 +23,7 @@ import { openAIStreamToResponses } from "../formats/responses/stream.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
+import { noteAnswer, noteJson, noteStream, type UsageNote } from "../usage/recorder.ts"
 import { familyError, jsonResponse } from "./errors.ts"
 import { answerHeaders, pipelineHeaders, renderFailure, sse, translateSse } from "./render.ts"
 
@@ -35,6 +36,8 @@ export interface ResponsesRouteDependencies {
   readonly requestContext: (c: HonoContext) => RequestContext
   /** The error for caching directives the gateway cannot honour, if the request has any. */
   readonly refusal: (c: HonoContext) => Response | undefined
+  /** Tells the usage ledger the request reached an answer path. */
+  readonly noteUsage: (c: HonoContext, tenant: string, modelAsked: string, stream: boolean) => UsageNote | undefined
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
 }
@@ -126,10 +129,11 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         cacheWrite: context.cacheWrite,
         onlyIfCached: context.onlyIfCached
       }
+      const note = deps.noteUsage(c, context.tenant, String(body.model ?? ""), request.stream)
       const exit = await deps.run(deps.passThrough.call(request, keep))
       if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
       await saving
-      return renderPassedThrough(exit.value, request.stream, () => saving)
+      return renderPassedThrough(notePassedThrough(note, exit.value), request.stream, () => saving)
     }
 
     const translated = fromResponsesRequest(body, previous?.conversation ?? [])
@@ -140,6 +144,7 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
     }
     const model = typeof body.model === "string" && body.model.trim() !== "" ? body.model : context.defaultModel
     const request = chatRequest("responses", translated.body, model, body.stream === true, context)
+    const note = deps.noteUsage(c, context.tenant, model, request.stream)
     const exit = await deps.run(deps.pipeline.handle(request))
     if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
 
@@ -157,7 +162,7 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         conversation: [...(previous?.conversation ?? []), ...translated.turns, assistantTurnOf(response)]
       })
     }
-    const rendered = render(exit.value, responseContext, body.stream === true, remember, () => saving)
+    const rendered = render(noteAnswer(note, exit.value), responseContext, body.stream === true, remember, () => saving)
     await saving
     return rendered
   })
@@ -185,6 +190,13 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
 }
 
 /** The provider's own answer, as it gave it; a stored one replayed as events when the client asked for a stream. */
+/** What the usage ledger reads of a passed-through answer: the whole response's usage, or its stream's. */
+const notePassedThrough = (note: UsageNote | undefined, answer: PassThroughAnswer): PassThroughAnswer => {
+  if (answer._tag === "Stream") return { ...answer, body: noteStream(note, answer.body) }
+  noteJson(note, JSON.stringify({ model: answer.response.model, usage: answer.response.usage }))
+  return answer
+}
+
 const renderPassedThrough = (
   answer: PassThroughAnswer,
   stream: boolean,

@@ -1,7 +1,7 @@
 import type { Answer } from "../domain/Answer.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import type { Prices } from "./prices.ts"
-import { tapStreamUsage } from "./streamUsage.ts"
+import { tapStreamUsage, usageIn } from "./streamUsage.ts"
 import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
 
 /** What the ledger learns of a request that reached an answer: set by whatever answered it, read at the edge. */
@@ -89,11 +89,22 @@ export const noteAnswer = (note: UsageNote | undefined, answer: Answer): Answer 
     note.completion = answer.completion
     return answer
   }
+  return { ...answer, body: noteStream(note, answer.body) }
+}
+
+/** A stream answered upstream, read on the side for its tokens; its row is recorded when it has ended. */
+export const noteStream = (note: UsageNote | undefined, body: ReadableStream<Uint8Array>) => {
+  if (note === undefined) return body
   let ended!: () => void
   note.ended = new Promise<void>((resolve) => (ended = resolve))
-  const body = tapStreamUsage(answer.body, (tokens) => {
+  return tapStreamUsage(body, (tokens) => {
     note.tokens = tokens
     ended()
   })
-  return { ...answer, body }
+}
+
+/** A whole answer in another API's JSON (Responses, embeddings): its usage, in whichever names it uses, and model. */
+export const noteJson = (note: UsageNote | undefined, text: string): void => {
+  if (note === undefined) return
+  note.tokens = { input: 0, output: 0, ...usageIn(text), model: modelOf(text) }
 }

@@ -1,10 +1,30 @@
-import { modelOf, usageOf } from "../observability/usage.ts"
+import { modelOf } from "../observability/usage.ts"
 import { SseSplitter } from "../streams/SseEvents.ts"
 
 export interface StreamTokens {
   readonly input: number
   readonly output: number
   readonly model: string
+}
+
+const USAGE_FIELDS = /"(prompt_tokens|input_tokens|completion_tokens|output_tokens)":\s*(\d+)/g
+
+/**
+ * The `usage` a JSON text carries, in any API's names (OpenAI's `prompt_tokens` / `completion_tokens`, Anthropic's
+ * and Responses' `input_tokens` / `output_tokens`); `undefined` without one. Read from the text, not parsed.
+ */
+export const usageIn = (text: string): { readonly input: number; readonly output: number } | undefined => {
+  const at = text.lastIndexOf("\"usage\":{")
+  if (at < 0) return undefined
+  let input = 0
+  let output = 0
+  USAGE_FIELDS.lastIndex = at
+  for (let found = USAGE_FIELDS.exec(text); found !== null; found = USAGE_FIELDS.exec(text)) {
+    const count = Number(found[2])
+    if (found[1] === "prompt_tokens" || found[1] === "input_tokens") input = count
+    else output = count
+  }
+  return { input, output }
 }
 
 /** A JSON string's characters, escapes counted once: enough for an estimate. */
@@ -16,8 +36,9 @@ const contentChars = (data: string): number => {
 }
 
 /**
- * An upstream's OpenAI chunk stream, passed on untouched, read on the side for what the ledger records: the model
- * (from its first chunk) and the usage of its last chunk (`stream_options.include_usage`), else an estimate of the
+ * An upstream's stream (OpenAI chunks, or Responses events), passed on untouched, read on the side for what the
+ * ledger records: the model (from its first event) and the usage of its last (`stream_options.include_usage`, a
+ * Responses `response.completed`), else an estimate of the
  * output from the text streamed (about four characters a token). `onEnd` is told once, when the stream ends, breaks
  * off or is cancelled.
  */
@@ -40,7 +61,7 @@ export const tapStreamUsage = (
     for (const { data } of splitter.read(result)) {
       if (data === undefined || data === "[DONE]") continue
       if (model === "") model = modelOf(data)
-      if (data.includes("\"usage\":{")) usage = usageOf(data) ?? usage
+      if (data.includes("\"usage\":{")) usage = usageIn(data) ?? usage
       else chars += contentChars(data)
     }
   }
