@@ -226,6 +226,7 @@ export const passThroughProvider = (options: {
       Effect.fail(
         new ProviderError({ provider: "isartor-proxy", reason: "BadRequest", message: "embeddings are passed on" })
       ),
-    countTokens: undefined
+    countTokens: undefined,
+    status: Effect.succeed([])
   }
 }

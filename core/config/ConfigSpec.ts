@@ -1,5 +1,6 @@
 import { Config, Redacted } from "effect"
 import { shippedDecision } from "../cache/semantic/decision/weights.ts"
+import { aliasTable, keyList, type PoolKeySpec } from "./poolLeaves.ts"
 
 /**
  * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
@@ -155,6 +156,33 @@ export const configSpec = {
   ),
   external_llm_model: text("gpt-4o-mini", "Model used when a request names none."),
   external_llm_api_key: secret("The provider's API key. Without one, uncached requests get a 502 saying so."),
+  external_llm_api_keys: keyList(
+    "More keys of the provider, pooled with `external_llm_api_key`: a key answered 429 cools down, a 401/403 key is set aside until restart (docs/providers.md)."
+  ),
+  key_strategy: oneOf(
+    ["round_robin", "priority"],
+    "round_robin",
+    "How a pool's next key is chosen: in turn, or always the first usable in `priority` order."
+  ),
+  key_cooldown_secs: int(
+    60,
+    "Seconds a pooled key answered 429 rests when the provider gave no `Retry-After`."
+  ),
+  breaker_cooloff_secs: int(
+    30,
+    "Seconds a provider whose recent calls mostly failed is not called (then one probe request); 0 turns the circuit breaker off."
+  ),
+  retry_budget_ratio: fraction(
+    0.2,
+    "The gateway's own retries per provider, as a share of its requests over the last 10 s (at least 3 retries); 0 leaves only those 3."
+  ),
+  provider_health_check_secs: int(
+    0,
+    "Seconds between background calls to each provider's models endpoint, whose answer opens or closes its breaker (0: off)."
+  ),
+  model_aliases: aliasTable(
+    "Model names clients may use for others: `fast = \"gpt-4o-mini\"`, `smart = \"anthropic/claude-sonnet-4-5\"` (a provider prefix sends it to that provider)."
+  ),
   l3_timeout_secs: int(
     120,
     "Seconds one L3 attempt may take before it is abandoned: a whole answer, or a stream's first byte (then `l3_stream_idle_secs` applies)."
@@ -180,9 +208,15 @@ export const configSpec = {
     providerConfigKeys.map((id) => [id, {
       url: text("", `Endpoint of \`${id}\` when it serves as a fallback; empty means its public API.`),
       api_key: secret(`API key of \`${id}\` when it serves as a fallback.`),
+      api_keys: keyList(`More keys of \`${id}\` when it serves as a fallback, pooled with \`api_key\`.`),
       model: text("", `Model \`${id}\` is asked for when it serves as a fallback.`)
     }])
-  ) as Record<ProviderConfigKey, { url: Leaf<string>; api_key: Leaf<Redacted.Redacted<string>>; model: Leaf<string> }>,
+  ) as Record<ProviderConfigKey, {
+    url: Leaf<string>
+    api_key: Leaf<Redacted.Redacted<string>>
+    api_keys: Leaf<ReadonlyArray<PoolKeySpec>>
+    model: Leaf<string>
+  }>,
   redis_url: text(
     "redis://127.0.0.1:6379",
     "Redis for `cache_backend = redis`: one server, or comma-separated seed nodes of a Redis Cluster (a cluster is recognised by itself)."

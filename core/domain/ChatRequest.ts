@@ -90,6 +90,14 @@ export interface ChatRequest {
   readonly source?: SourceRequest | undefined
   /** With traces exported: opens this request's `gateway.request` span once it misses L1a. */
   readonly trace?: RequestSpan | undefined
+  /** The provider a model alias named (`smart = "anthropic/…"`): the chain starts there; absent: the primary. */
+  readonly provider?: string | undefined
+}
+
+/** What a model alias stands for: the model asked for, and the provider asked when it names one. */
+export interface ModelAlias {
+  readonly model: string
+  readonly provider?: string
 }
 
 // Structs check the fields they name and let every other field through: the body goes upstream as the client
@@ -281,6 +289,8 @@ export interface RequestContext {
   readonly trace?: RequestSpan | undefined
   /** The body's text and the protocol headers, as received. */
   readonly received?: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined
+  /** `[model_aliases]`: a request naming one is the request for its model, before any cache key is made of it. */
+  readonly aliases?: ReadonlyMap<string, ModelAlias> | undefined
 }
 
 export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
@@ -289,30 +299,35 @@ export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Ex
 export const chatRequest = (
   family: EndpointFamily,
   body: Record<string, unknown>,
-  model: string,
+  named: string,
   stream: boolean,
   context: RequestContext,
   /** The client's body in its own API, when the family is one an upstream can be sent as is. */
   original?: Record<string, unknown>
-): ChatRequest => ({
-  family,
-  body: { ...body, model },
-  // Checked by the decoder (the Anthropic and Responses translations produce the same shape).
-  messages: body.messages as ReadonlyArray<ChatMessage>,
-  model,
-  stream,
-  tenant: context.tenant,
-  cacheRead: context.cacheRead,
-  cacheWrite: context.cacheWrite,
-  similarityThreshold: context.similarityThreshold,
-  maxAgeMs: context.maxAgeMs,
-  storeTtlMs: context.storeTtlMs,
-  onlyIfCached: context.onlyIfCached,
-  trace: context.trace,
-  source: original !== undefined && context.received !== undefined && (family === "openai" || family === "anthropic")
-    ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
-    : undefined
-})
+): ChatRequest => {
+  const alias = context.aliases?.get(named)
+  const model = alias?.model ?? named
+  return {
+    family,
+    body: { ...body, model },
+    // Checked by the decoder (the Anthropic and Responses translations produce the same shape).
+    messages: body.messages as ReadonlyArray<ChatMessage>,
+    model,
+    stream,
+    tenant: context.tenant,
+    cacheRead: context.cacheRead,
+    cacheWrite: context.cacheWrite,
+    similarityThreshold: context.similarityThreshold,
+    maxAgeMs: context.maxAgeMs,
+    storeTtlMs: context.storeTtlMs,
+    onlyIfCached: context.onlyIfCached,
+    trace: context.trace,
+    source: original !== undefined && context.received !== undefined && (family === "openai" || family === "anthropic")
+      ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
+      : undefined,
+    provider: alias?.provider
+  }
+}
 
 const accepted = (...args: Parameters<typeof chatRequest>): Exit.Exit<ChatRequest, BadRequest> =>
   Exit.succeed(chatRequest(...args))

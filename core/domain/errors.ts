@@ -43,7 +43,9 @@ export const ProviderErrorReason = Schema.Literals([
   "Timeout",
   "NotConfigured",
   /** The upstream answered what the gateway does not take: a redirect, a compressed or oversized body. */
-  "Refused"
+  "Refused",
+  /** The provider failed most of its recent calls: its circuit breaker keeps calls away until a probe succeeds. */
+  "CircuitOpen"
 ])
 export type ProviderErrorReason = typeof ProviderErrorReason.Type
 
@@ -54,7 +56,10 @@ export class ProviderError extends Schema.TaggedError<ProviderError>()("Provider
   message: Schema.String,
   upstreamStatus: Schema.optional(Schema.Number),
   retryAfterMs: Schema.optional(Schema.Number),
-  /** The gateway already tried again (retries or another provider): the client should not multiply the calls. */
+  /**
+   * The gateway already tried again (retries, another key or provider), or knows another call now would fail (every
+   * key rate-limited, the breaker open): neither it nor the client should multiply the calls.
+   */
   retried: Schema.optional(Schema.Boolean)
 }) {
   /** The same failure, marked as one the gateway already retried. */

@@ -5,6 +5,7 @@ import type { CacheAdmin } from "../cache/CacheAdmin.ts"
 import type { ExactCache } from "../cache/exact/ExactCache.ts"
 import type { ConfigReport } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import { modelAliases } from "../config/modelAliases.ts"
 import {
   answerHeaderScope,
   type EndpointFamily,
@@ -25,6 +26,7 @@ import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
 import { noteAnswer, noteJson, type UsageNote } from "../usage/recorder.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { adminRoutes } from "./admin.ts"
+import { adminProviderRoutes, providerHealth } from "./adminProviders.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
@@ -108,6 +110,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   const startedAt = deps.now()
 
   const allowedDirectives = new Set(deps.config.cache_controls_allowed)
+  const aliases = modelAliases(deps.config)
   const requestContext = (
     request: Request,
     exchange: Exchange | undefined,
@@ -131,7 +134,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       maxAgeMs: directives.maxAgeMs,
       storeTtlMs: directives.storeTtlMs,
       onlyIfCached: directives.onlyIfCached,
-      refused: directives.refused
+      refused: directives.refused,
+      aliases
     }
   }
   /** A request whose caching directives cannot be honoured, answered in its client's format. */
@@ -211,6 +215,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   }
   // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
   adminCacheRoutes(app, cacheDeps)
+  adminProviderRoutes(app, { config: deps.config, status: deps.pipeline.status, run: deps.run })
   if (Redacted.value(deps.config.admin_api_key) !== "" && deps.usage !== undefined) {
     adminRoutes(app, {
       config: deps.config,
@@ -235,19 +240,30 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       status: "ok",
       version: deps.version,
       uptime_secs: Math.round((deps.now() - startedAt) / 1000),
-      layers: Exit.isSuccess(exit) ? exit.value.layers : {}
+      layers: Exit.isSuccess(exit) ? exit.value.layers : {},
+      providers: Exit.isSuccess(exit) ? providerHealth(exit.value.providers ?? []) : {}
     })
   })
 
   app.get("/v1/models", (c) =>
     c.json({
       object: "list",
-      data: [{
-        id: deps.config.external_llm_model,
-        object: "model",
-        created: Math.floor(startedAt / 1000),
-        owned_by: deps.config.llm_provider
-      }]
+      data: [
+        {
+          id: deps.config.external_llm_model,
+          object: "model",
+          created: Math.floor(startedAt / 1000),
+          owned_by: deps.config.llm_provider
+        },
+        // A client picking from the list sees the aliases, and what each stands for.
+        ...[...aliases].map(([name, alias]) => ({
+          id: name,
+          object: "model",
+          created: Math.floor(startedAt / 1000),
+          owned_by: alias.provider ?? deps.config.llm_provider,
+          alias_for: deps.config.model_aliases[name]
+        }))
+      ]
     }))
 
   for (const [path, route] of chatRoutes) {

@@ -49,8 +49,9 @@ export const badRequestResponse = (family: EndpointFamily, error: BadRequest): R
 
 /**
  * Upstream failures: rate limits stay 429 (with Retry-After), the client's own mistakes the upstream caught stay
- * 4xx, and everything that is the gateway's or the provider's fault is 502. A rejected provider key is 502, not
- * 401: the caller's credentials were fine, the gateway's were not.
+ * 4xx, a provider whose circuit breaker is open is 503 (with Retry-After), and everything else that is the gateway's
+ * or the provider's fault is 502. A rejected provider key is 502, not 401: the caller's credentials were fine, the
+ * gateway's were not.
  */
 export const providerErrorResponse = (
   family: EndpointFamily,
@@ -61,6 +62,8 @@ export const providerErrorResponse = (
     ? 429
     : error.reason === "BadRequest" || error.reason === "NotFound"
     ? (error.upstreamStatus ?? 400)
+    : error.reason === "CircuitOpen"
+    ? 503
     : 502
   const headers: Record<string, string> = { ...pipelineHeaders, "x-isartor-provider": error.provider }
   if (error.retryAfterMs !== undefined) headers["retry-after"] = String(Math.ceil(error.retryAfterMs / 1000))

@@ -66,6 +66,15 @@ export const l3Retries = Metric.counter("isartor_l3_retries_total", {
 export const l3Errors = Metric.counter("isartor_l3_errors_total", {
   description: "Failed upstream attempts, by provider and upstream status (or the reason when there was none)."
 })
+export const retriesDenied = Metric.counter("isartor_l3_retries_denied_total", {
+  description: "Retries the gateway did not make because the provider's retry budget was spent, by provider."
+})
+export const providerBreakerState = Metric.gauge("isartor_provider_breaker_state", {
+  description: "Each provider's circuit breaker: 0 closed (called), 1 open (not called), 2 half-open (one probe)."
+})
+export const providerKeyCooldowns = Metric.counter("isartor_provider_key_cooldowns_total", {
+  description: "Times one of a provider's pooled keys was rate-limited and set to cool down, by provider."
+})
 export const tokensTotal = Metric.counter("isartor_tokens_total", {
   description: "Tokens of answers: spent (from L3) or saved (an answer's usage served again from L1a, L1b or L2)."
 })

@@ -17,6 +17,7 @@ import { countTokens, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos } from "../observability/RequestSpan.ts"
 import { priceTable } from "../observability/usage.ts"
+import type { ProviderStatus } from "../providers/health/ProviderLink.ts"
 import { Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
 import { CacheWrites } from "./CacheWrites.ts"
@@ -24,6 +25,8 @@ import { Upstream } from "./Upstream.ts"
 
 export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
+  /** Each L3 provider's breaker, retry budget and keys (masked). */
+  readonly providers?: ReadonlyArray<ProviderStatus>
 }
 
 /**
@@ -233,7 +236,8 @@ export class Pipeline extends Context.Service<Pipeline, {
               l1b: yield* semanticCache.status,
               l2: yield* router.status,
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
-            }
+            },
+            providers: yield* provider.status
           }
         })
       })

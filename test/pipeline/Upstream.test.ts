@@ -55,7 +55,8 @@ const upstreamWith = (calls: { count: number }, store: ExactStore) => {
       stream: () => Effect.die("not streamed here"),
       countTokens: undefined,
       responses: undefined,
-      embed: () => Effect.die("not embedded here")
+      embed: () => Effect.die("not embedded here"),
+      status: Effect.succeed([])
     } satisfies Provider["Service"]
   )
   return Upstream.layer.pipe(

@@ -93,13 +93,15 @@ describe("retries", () => {
 describe("retries that do not multiply", () => {
   // Each SDK with its default retries (2): before, 3 client attempts × 3 gateway attempts = 9 upstream calls.
   const failing = { kind: "error" as const, status: 500, message: "broken" }
-  const sdkDefaults = async (gatewayUrl: string) => {
+  // Each SDK on a gateway of its own: one gateway's retry budget (3 retries in 10 s at this traffic) would leave the
+  // second SDK's request fewer retries.
+  const sdkDefaults = async (gatewayUrl: string, anthropicGatewayUrl = gatewayUrl) => {
     const openai = await new OpenAI({ apiKey: "caller", baseURL: `${gatewayUrl}/v1` }).chat.completions
       .create(ask("always failing")).catch((e: unknown) => e)
     assert.ok(openai instanceof OpenAI.APIError)
     const openaiCalls = fake.calls.length
     fake.calls.length = 0
-    const anthropic = await new Anthropic({ apiKey: "caller", baseURL: gatewayUrl }).messages
+    const anthropic = await new Anthropic({ apiKey: "caller", baseURL: anthropicGatewayUrl }).messages
       .create({ model: "gpt-4o-mini", max_tokens: 10, messages: [{ role: "user", content: "always failing" }] })
       .catch((e: unknown) => e)
     assert.ok(anthropic instanceof Anthropic.APIError)
@@ -108,14 +110,16 @@ describe("retries that do not multiply", () => {
 
   it("a failure the gateway already retried says x-should-retry: false: each SDK makes one request, three upstream calls", async () => {
     const gateway = await startTestGateway(openaiUpstream())
+    const anthropicGateway = await startTestGateway(openaiUpstream())
     try {
       fake.queue.push(...Array.from({ length: 20 }, () => failing))
-      const { openaiCalls, anthropicCalls, headers } = await sdkDefaults(gateway.url)
+      const { openaiCalls, anthropicCalls, headers } = await sdkDefaults(gateway.url, anthropicGateway.url)
       assert.equal(headers?.get("x-should-retry"), "false")
       assert.equal(openaiCalls, 3)
       assert.equal(anthropicCalls, 3)
     } finally {
       await gateway.close()
+      await anthropicGateway.close()
     }
   })
 
