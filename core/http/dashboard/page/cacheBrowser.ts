@@ -4,7 +4,7 @@
  */
 import type { Api } from "./api.ts"
 import { byId, h, table } from "./dom.ts"
-import { count, dateTime } from "./format.ts"
+import { callerName, count, dateTime } from "./format.ts"
 import type { EntryView } from "./types.ts"
 
 /** The most rows the browser lists; a search narrows the rest. */
@@ -82,11 +82,12 @@ export const cacheBrowser = (api: () => Api, failed: (error: unknown) => void, c
       )
       results.replaceChildren(table(
         "Cache entries",
-        ["Layer", "Model", "Question", "Created", "Hits", "Actions"],
+        ["Layer", "Caller", "Model", "Question", "Created", "Hits", "Actions"],
         entries.slice(0, SHOWN).map((entry) => [
           entry.layer.toUpperCase(),
+          callerName(entry.tenant.split("|")[0] ?? entry.tenant),
           entry.model,
-          h("span", { class: "question" }, entry.question),
+          entry.question,
           dateTime(entry.created),
           count(entry.hits),
           h(
@@ -107,7 +108,7 @@ export const cacheBrowser = (api: () => Api, failed: (error: unknown) => void, c
             }, "Delete")
           )
         ]),
-        [4]
+        { numeric: [5], wrap: [3] }
       ))
     } catch (error) {
       failed(error)

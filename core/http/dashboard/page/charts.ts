@@ -56,6 +56,8 @@ export const makeChart = (container: HTMLElement, kind: Kind, formatValue: (valu
   const options = (data: ChartData): uPlot.Options => ({
     width: Math.max(container.clientWidth, 240),
     height: HEIGHT,
+    // The legend names the series; the numbers are in the table beside the chart.
+    legend: { live: false },
     scales: {
       x: {
         time: true,
@@ -72,22 +74,13 @@ export const makeChart = (container: HTMLElement, kind: Kind, formatValue: (valu
     axes: [{}, { values: (_plot, ticks) => ticks.map(formatValue), size: 64 }],
     series: [
       {},
-      ...ordered(data).map((one, i): uPlot.Series => ({
+      ...ordered(data).map((one): uPlot.Series => ({
         label: one.label,
         stroke: one.color,
         width: kind === "stacked" ? 0 : 2,
         ...(kind === "stacked"
-          ? {
-            fill: one.color,
-            paths: uPlot.paths.bars!({ size: [0.7, 48], gap: 1 }),
-            points: { show: false },
-            // The legend shows the bucket's own count, not the stack's height.
-            value: (_plot, _value, _index, idx) => {
-              const raw = ordered(shown)[i]?.values[idx ?? -1]
-              return raw === undefined ? "–" : formatValue(raw)
-            }
-          }
-          : { points: { show: true, size: 6 }, value: (_plot, value) => value == null ? "–" : formatValue(value) })
+          ? { fill: one.color, paths: uPlot.paths.bars!({ size: [0.7, 48], gap: 1 }), points: { show: false } }
+          : { points: { show: true, size: 6 } })
       }))
     ]
   })

@@ -32,34 +32,41 @@ export const byId = <E extends HTMLElement = HTMLElement>(id: string): E => {
   return element as E
 }
 
-/** A table with a caption, column headers and rows; `numeric` columns align right. */
+export interface Columns {
+  /** Right-aligned, tabular digits. */
+  readonly numeric?: ReadonlyArray<number>
+  /** Free text that may wrap (a question, an error); other cells stay on one line and the table scrolls. */
+  readonly wrap?: ReadonlyArray<number>
+}
+
+/** A table with a caption (for screen readers), column headers and rows, in a box that scrolls sideways. */
 export const table = (
   caption: string,
   headers: ReadonlyArray<string>,
   rows: ReadonlyArray<ReadonlyArray<Child>>,
-  numeric: ReadonlyArray<number> = []
-): HTMLElement =>
-  h(
+  columns: Columns = {}
+): HTMLElement => {
+  const classOf = (i: number) =>
+    [columns.numeric?.includes(i) && "num", columns.wrap?.includes(i) && "wrap"].filter(Boolean).join(" ") ||
+    undefined
+  return h(
     "div",
     { class: "table-scroll" },
     h(
       "table",
       {},
       h("caption", {}, caption),
-      h(
-        "thead",
-        {},
-        h("tr", {}, headers.map((text, i) => h("th", { scope: "col", class: numeric.includes(i) && "num" }, text)))
-      ),
+      h("thead", {}, h("tr", {}, headers.map((text, i) => h("th", { scope: "col", class: classOf(i) }, text)))),
       h(
         "tbody",
         {},
         rows.length === 0
           ? h("tr", {}, h("td", { colspan: headers.length, class: "empty" }, "Nothing yet."))
-          : rows.map((row) => h("tr", {}, row.map((cell, i) => h("td", { class: numeric.includes(i) && "num" }, cell))))
+          : rows.map((row) => h("tr", {}, row.map((cell, i) => h("td", { class: classOf(i) }, cell))))
       )
     )
   )
+}
 
 /** A figure: its value kept as `data-value` beside the text, so a test compares numbers, not formatting alone. */
 export const figure = (name: string, label: string, value: number, text: string, detail?: string) =>

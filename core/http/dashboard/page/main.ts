@@ -60,7 +60,7 @@ const showOverview = (overview: Overview) => {
   byId("latency").replaceChildren(latencyTable(overview))
   byId("providers").replaceChildren(providersTable(overview))
   byId("l2").textContent = `L2 local model: ${overview.l2?.status ?? "unknown"}`
-  byId("config").replaceChildren(configTable(overview, byId<HTMLInputElement>("config-filter").value))
+  showConfig(overview)
   const warnings = overview.warnings ?? []
   byId("warnings").replaceChildren(
     ...(warnings.length === 0
@@ -68,6 +68,11 @@ const showOverview = (overview: Overview) => {
       : [h("h2", {}, "Warnings"), h("ul", {}, warnings.map((warning) => h("li", {}, warning)))])
   )
 }
+
+const showConfig = (overview: Overview) =>
+  byId("config").replaceChildren(
+    configTable(overview, byId<HTMLInputElement>("config-filter").value, byId<HTMLInputElement>("config-all").checked)
+  )
 
 const showRows = (rows: ReadonlyArray<UsageRow>) => {
   byId("requests").replaceChildren(requestsTable(rows))
@@ -78,6 +83,7 @@ const showRows = (rows: ReadonlyArray<UsageRow>) => {
 
 const showUsage = (day: UsageReport, callers: UsageReport, models: UsageReport) => {
   const deflection = deflectionByDay(day)
+  byId("deflection-chart").dataset.requests = String(day.total.requests)
   charts.deflection.update(deflection, describeStack("Requests per day by layer", deflection))
   byId("deflection-table").replaceChildren(
     chartTable("Requests per day by layer", deflection, (at) => new Date(at * 1000).toISOString().slice(0, 10), count)
@@ -154,7 +160,7 @@ const debounce = (task: () => Promise<void>, ms: number) => {
   }
 }
 const soonOverview = debounce(refreshOverview, 250)
-const soonUsage = debounce(refreshUsage, 2000)
+const soonUsage = debounce(refreshUsage, 1000)
 
 const onEvent = (current: Session) => (event: { event: string; data: string }) => {
   if (session !== current) return
@@ -264,11 +270,9 @@ signInForm.addEventListener("submit", (event) => {
 })
 byId("sign-out").addEventListener("click", () => signOut())
 byId("window").addEventListener("change", () => void refreshUsage())
-byId("config-filter").addEventListener("input", () => {
-  if (session !== undefined) {
-    byId("config").replaceChildren(configTable(session.overview, byId<HTMLInputElement>("config-filter").value))
-  }
-})
+for (const id of ["config-filter", "config-all"]) {
+  byId(id).addEventListener("input", () => session !== undefined && showConfig(session.overview))
+}
 
 const saved = sessionStorage.getItem(KEY_STORAGE)
 if (saved !== null) void signIn(saved, false)

@@ -63,25 +63,24 @@ export const glance = (overview: Overview): ReadonlyArray<HTMLElement> => {
 /** Spent and saved over today, 24 h and 7 days: each cell's number also in `data-value`. */
 export const spendTable = (overview: Overview): HTMLElement => {
   const windows: ReadonlyArray<[string, string, UsageTotals | undefined]> = [
-    ["today", "Today (UTC)", overview.today],
-    ["24h", "Last 24 h", overview.totals["24h"]],
-    ["7d", "Last 7 days", overview.totals["7d"]]
+    ["today", "Today", overview.today],
+    ["24h", "24 h", overview.totals["24h"]],
+    ["7d", "7 days", overview.totals["7d"]]
   ]
   const cell = (name: string, value: number, text: string) =>
     h("span", { "data-figure": name, "data-value": value }, text)
   return table(
     "Tokens and estimated cost spent upstream, and saved by deflection",
-    ["Window", "Requests", "Tokens in", "Tokens out", "Spent", "Tokens saved", "Saved"],
+    ["Window", "Requests", "Tokens spent", "Spent", "Tokens saved", "Saved"],
     windows.filter(([, , totals]) => totals !== undefined).map(([key, label, totals]) => [
-      h("span", {}, label),
+      label,
       count(totals!.requests),
-      count(totals!.tokens_in),
-      count(totals!.tokens_out),
+      count(totals!.tokens_in + totals!.tokens_out),
       cell(`spent-${key}`, totals!.cost_usd, usd(totals!.cost_usd)),
       count(totals!.tokens_saved),
       cell(`saved-${key}`, totals!.cost_saved_usd, usd(totals!.cost_saved_usd))
     ]),
-    [1, 2, 3, 4, 5, 6]
+    { numeric: [1, 2, 3, 4, 5] }
   )
 }
 
@@ -93,7 +92,7 @@ export const latencyTable = (overview: Overview): HTMLElement =>
       const stat = overview.latency_ms?.[layer]
       return stat === undefined ? [] : [[layerName(layer), millis(stat.p50), millis(stat.p99), count(stat.count)]]
     }),
-    [1, 2, 3]
+    { numeric: [1, 2, 3] }
   )
 
 export const providersTable = (overview: Overview): HTMLElement =>
@@ -111,7 +110,7 @@ export const providersTable = (overview: Overview): HTMLElement =>
       count(provider.rate_limited),
       provider.last_error ?? "none"
     ]),
-    [0, 4, 5, 6, 7]
+    { numeric: [0, 4, 5, 6, 7], wrap: [8] }
   )
 
 /** A usage report's groups with the most requests first. */
@@ -130,7 +129,7 @@ export const topTable = (caption: string, nameHeader: string, report: UsageRepor
         usd(group.cost_saved_usd)
       ]
     }),
-    [1, 2, 3, 4, 5]
+    { numeric: [1, 2, 3, 4, 5] }
   )
 
 export const requestsTable = (rows: ReadonlyArray<UsageRow>, limit = 50): HTMLElement =>
@@ -150,19 +149,22 @@ export const requestsTable = (rows: ReadonlyArray<UsageRow>, limit = 50): HTMLEl
       millis(row.latency_ms),
       count(row.status)
     ]),
-    [6, 7, 8, 9, 10]
+    { numeric: [6, 7, 8, 9, 10] }
   )
 
-export const configTable = (overview: Overview, filter: string): HTMLElement => {
+/** The effective configuration: by default only what differs from the defaults, as an operator looks for it. */
+export const configTable = (overview: Overview, filter: string, all: boolean): HTMLElement => {
   const wanted = filter.trim().toLowerCase()
   const text = (value: unknown) => typeof value === "string" ? value : JSON.stringify(value) ?? ""
+  const rows = (overview.config ?? []).filter((row) =>
+    (all || row.source !== "default") &&
+    (wanted === "" || `${row.key} ${text(row.value)} ${row.source}`.toLowerCase().includes(wanted))
+  )
   return table(
     "Effective configuration and where each value comes from",
     ["Setting", "Value", "Source"],
-    (overview.config ?? []).filter((row) =>
-      wanted === "" || `${row.key} ${text(row.value)}`.toLowerCase().includes(wanted)
-    )
-      .map((row) => [h("code", {}, row.key), text(row.value), row.source])
+    rows.map((row) => [h("code", {}, row.key), text(row.value), row.source]),
+    { wrap: [1] }
   )
 }
 
@@ -242,7 +244,7 @@ export const chartTable = (
     data.x.map((at, i) => [bucket(at), ...data.series.map((one) => value(one.values[i] ?? 0))]).filter((row, i) =>
       data.series.some((one) => (one.values[i] ?? 0) !== 0) || i === data.x.length - 1
     ),
-    data.series.map((_, i) => i + 1)
+    { numeric: data.series.map((_, i) => i + 1) }
   )
 
 /** A sentence that says what a stacked chart shows, for its `aria-label`. */
