@@ -49,10 +49,11 @@ export const modelCache = (
 
 const exists = (path: string) => access(path, constants.R_OK).then(() => true, () => false)
 
+/** A model on this machine (and the variable that pointed at it), or one to download into the cache. */
+type ModelPlace = { directory: string; variable: string } | { repository: string; cacheDir: string }
+
 /** Where the model's files are, or a message saying exactly what to set. */
-const locate = async (
-  choice: TransformersChoice
-): Promise<{ directory: string; variable: string } | { repository: string; cacheDir: string } | string> => {
+const locate = async (choice: TransformersChoice): Promise<ModelPlace | string> => {
   if (choice.modelPath !== "") {
     const directory = resolve(choice.modelPath)
     return (await exists(join(directory, "config.json")))
@@ -169,6 +170,60 @@ const webBuild = async () => {
   }
 }
 
+type Transformers = Awaited<ReturnType<typeof packageBuild>>
+
+/** transformers.js in the build this process can run: the web build in the single binary, the package's elsewhere. */
+const loadLibrary = async (compiled: boolean): Promise<Transformers> => {
+  // In a Deno worker, `location.origin` is the string "null", which onnxruntime-web's bundle uses as a URL base and
+  // fails on; a file-based worker has no web origin to offer, so it is hidden before the bundle loads.
+  const scope = globalThis as { location?: { origin?: string } }
+  if (scope.location?.origin === "null") {
+    Object.defineProperty(globalThis, "location", { value: undefined, configurable: true, writable: true })
+  }
+  return compiled ? await webBuild() : await packageBuild()
+}
+
+/** Points transformers.js at the model: a local directory (no download), or the cache missing files download to. */
+const pointAt = (env: Transformers["env"], place: ModelPlace, hub: string, compiled: boolean) => {
+  const local = "directory" in place
+  env.allowLocalModels = true
+  env.allowRemoteModels = !local
+  if (local) {
+    // The web build (the binary's) reads local files with fetch, so it takes a file: URL.
+    env.localModelPath = compiled ? `${pathToFileURL(dirname(place.directory)).href}/` : `${dirname(place.directory)}/`
+  } else {
+    env.cacheDir = place.cacheDir
+    env.localModelPath = `${place.cacheDir}/`
+    env.remoteHost = `${hub}/`
+  }
+}
+
+/** The feature-extraction pipeline for model `id`; a failure says where it looked, or why the hub could not help. */
+const openExtractor = (pipeline: Transformers["pipeline"], id: string, place: ModelPlace, choice: TransformersChoice) =>
+  // "auto" passes the device check (no devices are listed for a runtime supplied this way); WASM runs the session.
+  pipeline("feature-extraction", id, {
+    dtype: "fp32",
+    device: "auto",
+    session_options: { executionProviders: ["wasm"] }
+  }).catch(async (error: unknown) => {
+    if ("repository" in place) {
+      const unreachable = await hubProblem(choice.hub ?? DEFAULT_HUB)
+      if (unreachable !== undefined) {
+        throw new Error(
+          `${notCached(choice.model, place.cacheDir, choice.cacheVariable)}, and the hub at ${
+            choice.hub ?? DEFAULT_HUB
+          } could not be reached to download it (${unreachable}): ${howToProvide(place.repository, place.cacheDir)}`
+        )
+      }
+    }
+    const where = "directory" in place
+      ? `${place.directory} (${place.variable})`
+      : `${place.repository}, cached in ${place.cacheDir}`
+    throw new Error(
+      `cannot load the embedding model from ${where}: ${error instanceof Error ? error.message : String(error)}`
+    )
+  })
+
 /**
  * MiniLM, bge or any BERT-like sentence encoder through @huggingface/transformers, on onnxruntime-web's WASM build
  * (the same on Node, Bun and Deno; onnxruntime-node's native install is skipped). Loads from a local directory or
@@ -184,45 +239,11 @@ export const loadTransformers = async (choice: TransformersChoice): Promise<Embe
       `${choice.model} is not on this machine, and the single binary does not download models: set ISARTOR__EMBEDDING_MODEL_PATH to a directory holding ${place.repository}`
     )
   }
-
-  // In a Deno worker, `location.origin` is the string "null", which onnxruntime-web's bundle uses as a URL base and
-  // fails on; a file-based worker has no web origin to offer, so it is hidden before the bundle loads.
-  const scope = globalThis as { location?: { origin?: string } }
-  if (scope.location?.origin === "null") {
-    Object.defineProperty(globalThis, "location", { value: undefined, configurable: true, writable: true })
-  }
-  const { env, pipeline } = compiled ? await webBuild() : await packageBuild()
+  const { env, pipeline } = await loadLibrary(compiled)
+  pointAt(env, place, choice.hub ?? DEFAULT_HUB, compiled)
   const local = "directory" in place
-  env.allowLocalModels = true
-  env.allowRemoteModels = !local
-  if (local) {
-    // The web build (the binary's) reads local files with fetch, so it takes a file: URL.
-    env.localModelPath = compiled ? `${pathToFileURL(dirname(place.directory)).href}/` : `${dirname(place.directory)}/`
-  } else {
-    env.cacheDir = place.cacheDir
-    env.localModelPath = `${place.cacheDir}/`
-    env.remoteHost = `${choice.hub ?? DEFAULT_HUB}/`
-  }
   const id = local ? place.directory.slice(dirname(place.directory).length + 1) : place.repository
-  const where = local ? `${place.directory} (${place.variable})` : `${place.repository}, cached in ${place.cacheDir}`
-  // "auto" passes the device check (no devices are listed for a runtime supplied this way); WASM runs the session.
-  const extractor = await pipeline("feature-extraction", id, {
-    dtype: "fp32",
-    device: "auto",
-    session_options: { executionProviders: ["wasm"] }
-  }).catch(async (error: unknown) => {
-    const unreachable = local ? undefined : await hubProblem(choice.hub ?? DEFAULT_HUB)
-    if (!local && unreachable !== undefined) {
-      throw new Error(
-        `${notCached(choice.model, place.cacheDir, choice.cacheVariable)}, and the hub at ${
-          choice.hub ?? DEFAULT_HUB
-        } could not be reached to download it (${unreachable}): ${howToProvide(place.repository, place.cacheDir)}`
-      )
-    }
-    throw new Error(
-      `cannot load the embedding model from ${where}: ${error instanceof Error ? error.message : String(error)}`
-    )
-  })
+  const extractor = await openExtractor(pipeline, id, place, choice)
   const pooling = await poolingOf(local ? place.directory : join(place.cacheDir, place.repository), choice.model)
   const embed = async (texts: ReadonlyArray<string>) => {
     const output = await extractor([...texts], { pooling, normalize: true })
