@@ -62,6 +62,51 @@ interface Pending {
 const cut = (text: string, length: number) =>
   text.length <= length ? text : JSON.parse(JSON.stringify(text.slice(0, length))) as string
 
+/** The backend's status when it says it cannot answer now; `undefined` when it can (or does not say). */
+const backendDown = (backend: EmbeddingBackend) => {
+  const current = backend.status?.()
+  return current && current.status !== "ok" ? current : undefined
+}
+
+/**
+ * Micro-batching over `backend.embed`: the prompts enqueued in one turn of the event loop share one backend call.
+ * `lastError` is the latest batch's failure, until a batch succeeds.
+ */
+const microBatches = (backend: EmbeddingBackend) => {
+  let queue: Array<Pending> = []
+  let scheduled = false
+  let lastError: string | undefined
+  const flush = async () => {
+    scheduled = false
+    while (queue.length > 0) {
+      const batch = queue.slice(0, MAX_BATCH)
+      queue = queue.slice(MAX_BATCH)
+      try {
+        // Identical prompts arriving together (a burst of the same question) are embedded once.
+        const texts = [...new Set(batch.map((item) => item.text))]
+        const vectors = await backend.embed(texts)
+        const byText = new Map(texts.map((text, index) => [text, vectors[index]!]))
+        lastError = undefined
+        for (const item of batch) item.resolve(byText.get(item.text)!)
+      } catch (error) {
+        // A batch lost to a crashed backend is reported by the backend's own status, which clears on its restart.
+        lastError = backendDown(backend) ? undefined : messageOf(error)
+        for (const item of batch) item.reject(error)
+      }
+    }
+  }
+  const enqueue = (text: string) =>
+    new Promise<Float32Array>((resolve, reject) => {
+      queue.push({ text, resolve, reject })
+      if (!scheduled) {
+        scheduled = true
+        // One macrotask lets every request that arrived in this turn join the batch.
+        setTimeout(flush, 0)
+      }
+    })
+  return { enqueue, lastError: () => lastError }
+}
+
 /** Embeds prompts for L1b. Concurrent requests are micro-batched: one backend call serves all that arrived together. */
 export class Embedder extends Context.Service<Embedder, {
   readonly model: string
@@ -79,41 +124,7 @@ export class Embedder extends Context.Service<Embedder, {
    */
   static readonly make = (backend: EmbeddingBackend, options: { readonly timeoutMs?: number } = {}) => {
     const timeoutMs = options.timeoutMs ?? EMBED_TIMEOUT_MS
-    const backendDown = () => {
-      const current = backend.status?.()
-      return current && current.status !== "ok" ? current : undefined
-    }
-    let queue: Array<Pending> = []
-    let scheduled = false
-    let lastError: string | undefined
-    const flush = async () => {
-      scheduled = false
-      while (queue.length > 0) {
-        const batch = queue.slice(0, MAX_BATCH)
-        queue = queue.slice(MAX_BATCH)
-        try {
-          // Identical prompts arriving together (a burst of the same question) are embedded once.
-          const texts = [...new Set(batch.map((item) => item.text))]
-          const vectors = await backend.embed(texts)
-          const byText = new Map(texts.map((text, index) => [text, vectors[index]!]))
-          lastError = undefined
-          for (const item of batch) item.resolve(byText.get(item.text)!)
-        } catch (error) {
-          // A batch lost to a crashed backend is reported by the backend's own status, which clears on its restart.
-          lastError = backendDown() ? undefined : messageOf(error)
-          for (const item of batch) item.reject(error)
-        }
-      }
-    }
-    const enqueue = (text: string) =>
-      new Promise<Float32Array>((resolve, reject) => {
-        queue.push({ text, resolve, reject })
-        if (!scheduled) {
-          scheduled = true
-          // One macrotask lets every request that arrived in this turn join the batch.
-          setTimeout(flush, 0)
-        }
-      })
+    const batches = microBatches(backend)
     // The same prompt is embedded once per request path: L1b's lookup and L2's classifier share its vector.
     const recent = new LRUCache<string, Float32Array>({ max: RECENT_VECTORS })
     const fast = backend.fast
@@ -133,13 +144,13 @@ export class Embedder extends Context.Service<Embedder, {
         const input = cut(text, backend.maxInputChars)
         const known = recent.get(input)
         if (known) return Effect.succeed(known)
-        const down = backendDown()
+        const down = backendDown(backend)
         // Queued for a backend that cannot answer, the request would only wait to fail: it goes on now.
         if (down) {
           return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: `embedder ${down.status}: ${down.reason}` }))
         }
         return Effect.tryPromise({
-          try: () => enqueue(input).then((vector) => (recent.set(input, vector), vector)),
+          try: () => batches.enqueue(input).then((vector) => (recent.set(input, vector), vector)),
           catch: (error) =>
             new LayerUnavailable({
               layer: "l1b",
@@ -156,8 +167,9 @@ export class Embedder extends Context.Service<Embedder, {
         )
       },
       status: () => {
-        const down = backendDown()
+        const down = backendDown(backend)
         if (down) return { status: down.status, model: backend.name, reason: down.reason }
+        const lastError = batches.lastError()
         return lastError === undefined
           ? { status: "ok", model: backend.name }
           : { status: "unavailable", model: backend.name, reason: lastError }
