@@ -4,7 +4,16 @@ import { after, before, describe, it } from "node:test"
 import { dashboardModule, GENERATED_PATH } from "../../cli/buildDashboard.ts"
 import { type Gateway, startGateway } from "../../core/Gateway.ts"
 import { basePath } from "../../core/http/dashboard/page/api.ts"
-import { bytes, count, deflectionOf, millis, percent, uptime, usd } from "../../core/http/dashboard/page/format.ts"
+import {
+  bytes,
+  callerName,
+  count,
+  deflectionOf,
+  millis,
+  percent,
+  uptime,
+  usd
+} from "../../core/http/dashboard/page/format.ts"
 import { type ServerEvent, sseReader } from "../../core/http/dashboard/page/sse.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { upstreamEnv } from "../support/gateway.ts"
@@ -112,6 +121,7 @@ describe("the dashboard's figures", () => {
   it("writes rates, money, counts, sizes, latencies and uptimes in one fixed format", () => {
     assert.equal(percent(0.625), "62.5 %")
     assert.equal(percent(0), "0.0 %")
+    assert.equal(percent(null), "–")
     assert.equal(usd(0), "$0.00")
     assert.equal(usd(0.00042), "$0.0004")
     assert.equal(usd(1234.5), "$1,234.50")
@@ -122,6 +132,12 @@ describe("the dashboard's figures", () => {
     assert.equal(millis(250), "250 ms")
     assert.equal(uptime(812), "13 min 32 s")
     assert.equal(uptime(2 * 86400 + 3 * 3600 + 5), "2 d 3 h")
+  })
+
+  it("names a caller by its label, else by the start of its scope hash", () => {
+    assert.equal(callerName("c914bfaac2a7d5e1f0b2", "team-web"), "team-web")
+    assert.equal(callerName("c914bfaac2a7d5e1f0b2"), "c914bfaac2a7…")
+    assert.equal(callerName("a-rather-long-team-label"), "a-rather-long-team-label")
   })
 
   it("counts L1a, L1b and L2 as deflected, L3 and pass-through as not", () => {

@@ -68,12 +68,12 @@ export const table = (
   )
 }
 
-/** A figure: its value kept as `data-value` beside the text, so a test compares numbers, not formatting alone. */
-export const figure = (name: string, label: string, value: number, text: string, detail?: string) =>
+/** A figure: its value kept as `data-value` beside the text (none when it has none), so a test compares numbers. */
+export const figure = (name: string, label: string, value: number | null, text: string, detail?: string) =>
   h(
     "div",
     { class: "figure" },
     h("dt", {}, label),
-    h("dd", { "data-figure": name, "data-value": value }, text),
+    h("dd", { "data-figure": name, "data-value": value ?? undefined }, text),
     detail === undefined ? null : h("dd", { class: "detail" }, detail)
   )

@@ -6,8 +6,9 @@
 const grouped = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 })
 const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 })
 
-/** A share (0–1) as a percentage with one decimal: `0.625` → `62.5 %`. */
-export const percent = (rate: number): string => Number.isFinite(rate) ? `${(rate * 100).toFixed(1)} %` : "–"
+/** A share (0–1) as a percentage with one decimal: `0.625` → `62.5 %`; none (no requests yet) is a dash. */
+export const percent = (rate: number | null): string =>
+  rate !== null && Number.isFinite(rate) ? `${(rate * 100).toFixed(1)} %` : "–"
 
 /** US dollars: cents for a dollar and up, four decimals below one (a cached answer saves fractions of a cent). */
 export const usd = (value: number): string => {
@@ -76,9 +77,9 @@ export const dateTime = (at: number | string): string => {
     : `${date.toLocaleDateString("en-CA")} ${date.toLocaleTimeString("en-GB", { hour12: false })}`
 }
 
-/** A caller as the tables name it: its label, else the start of its scope hash. */
+/** A caller as the tables name it: its label, else the start of its scope hash (a label is shown whole). */
 export const callerName = (caller: string, label?: string): string =>
-  label !== undefined && label !== "" ? label : caller.length > 12 ? `${caller.slice(0, 12)}…` : caller
+  label !== undefined && label !== "" ? label : /^[0-9a-z]{16,}$/i.test(caller) ? `${caller.slice(0, 12)}…` : caller
 
 /** The layers in the order a request falls through them, with the names the legend gives them. */
 export const LAYERS = ["l1a", "l1b", "l2", "l3", "pass"] as const

@@ -59,7 +59,8 @@ const showOverview = (overview: Overview) => {
   byId("spend-table").replaceChildren(spendTable(overview))
   byId("latency").replaceChildren(latencyTable(overview))
   byId("providers").replaceChildren(providersTable(overview))
-  byId("l2").textContent = `L2 local model: ${overview.l2?.status ?? "unknown"}`
+  const l2 = overview.l2 as { readonly status: string; readonly reason?: string }
+  byId("l2").textContent = `L2 local model: ${l2.status}${l2.reason ? ` (${l2.reason})` : ""}`
   showConfig(overview)
   const warnings = overview.warnings ?? []
   byId("warnings").replaceChildren(

@@ -18,8 +18,8 @@ const deflectionFigure = (name: string, label: string, deflection: Deflection | 
   return figure(
     name,
     label,
-    deflection?.rate ?? 0,
-    percent(deflection?.rate ?? 0),
+    deflection?.rate ?? null,
+    percent(deflection?.rate ?? null),
     `${count(deflected)} of ${count(requests)} requests`
   )
 }
@@ -108,7 +108,7 @@ export const providersTable = (overview: Overview): HTMLElement =>
       count(provider.errors),
       count(provider.retries),
       count(provider.rate_limited),
-      provider.last_error ?? "none"
+      provider.last_error === null ? "none" : `${provider.last_error.status} at ${clock(provider.last_error.at)}`
     ]),
     { numeric: [0, 4, 5, 6, 7], wrap: [8] }
   )
@@ -132,11 +132,27 @@ export const topTable = (caption: string, nameHeader: string, report: UsageRepor
     { numeric: [1, 2, 3, 4, 5] }
   )
 
-export const requestsTable = (rows: ReadonlyArray<UsageRow>, limit = 50): HTMLElement =>
-  table(
+/** The last requests; their question too when the gateway keeps it (`request_log_bodies`, credentials masked). */
+export const requestsTable = (rows: ReadonlyArray<UsageRow>, limit = 50): HTMLElement => {
+  const shown = rows.slice(0, limit)
+  const withText = shown.some((row) => row.question !== undefined)
+  return table(
     `The last ${limit} requests, newest first`,
-    ["Time", "Caller", "Endpoint", "Model", "Layer", "Provider", "Tokens", "Spent", "Saved", "Latency", "Status"],
-    rows.slice(0, limit).map((row) => [
+    [
+      "Time",
+      "Caller",
+      "Endpoint",
+      "Model",
+      "Layer",
+      "Provider",
+      "Tokens",
+      "Spent",
+      "Saved",
+      "Latency",
+      "Status",
+      ...(withText ? ["Question"] : [])
+    ],
+    shown.map((row) => [
       clock(row.at),
       callerName(row.caller, row.label),
       row.family,
@@ -147,10 +163,12 @@ export const requestsTable = (rows: ReadonlyArray<UsageRow>, limit = 50): HTMLEl
       usd(row.cost_usd),
       usd(row.cost_saved_usd),
       millis(row.latency_ms),
-      count(row.status)
+      count(row.status),
+      ...(withText ? [row.question ?? ""] : [])
     ]),
-    { numeric: [6, 7, 8, 9, 10] }
+    { numeric: [6, 7, 8, 9, 10], wrap: [11] }
   )
+}
 
 /** The effective configuration: by default only what differs from the defaults, as an operator looks for it. */
 export const configTable = (overview: Overview, filter: string, all: boolean): HTMLElement => {
