@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { chmodSync, copyFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { arch, platform } from "node:os"
-import { basename, dirname, join } from "node:path"
+import { basename, dirname, join, sep } from "node:path"
 import { VERSION } from "../core/version.ts"
 import { PROXY_SERVER_VARS, proxyCleanupLines } from "./connect/env.ts"
-import type { CommandHost } from "./host.ts"
+import { type CommandHost, projectRoot } from "./host.ts"
 import { CliFailure, green, printJson } from "./output.ts"
 
 export interface UpdateOptions {
@@ -111,6 +111,43 @@ const replaceBinary = async (path: string, version: string) => {
   }
 }
 
+/** How this copy of the package was installed, told by where its files are: what updating it means. */
+type NpmInstall =
+  | { readonly kind: "global" }
+  | { readonly kind: "local"; readonly project: string }
+  | { readonly kind: "npx" }
+  | { readonly kind: "checkout"; readonly root: string }
+
+const npmInstall = (root = projectRoot().replace(/[\\/]+$/, "")): NpmInstall => {
+  if (basename(dirname(root)) !== "node_modules") return { kind: "checkout", root }
+  // npx keeps what it ran in a cache folder of its own (…/_npx/<hash>/node_modules/isartor).
+  if (root.split(sep).includes("_npx")) return { kind: "npx" }
+  const globalRoot = spawnSync("npm", ["root", "-g"], { encoding: "utf8", shell: platform() === "win32" }).stdout
+    ?.trim()
+  return globalRoot && dirname(root) === globalRoot
+    ? { kind: "global" }
+    : { kind: "local", project: dirname(dirname(root)) }
+}
+
+/** The command that updates an npm install to `version`, where to run it, and whether this command may run it. */
+const npmUpdate = (install: NpmInstall, version: string) => {
+  switch (install.kind) {
+    case "global":
+      return { command: `npm i -g isartor@${version}`, args: ["i", "-g", `isartor@${version}`], runnable: true }
+    case "local":
+      return {
+        command: `npm i isartor@${version} (in ${install.project})`,
+        args: ["i", `isartor@${version}`],
+        cwd: install.project,
+        runnable: true
+      }
+    case "npx":
+      return { command: `npx isartor@${version} up (npx runs the version it is given)`, args: [], runnable: false }
+    case "checkout":
+      return { command: `git -C ${install.root} pull && npm ci --prefix ${install.root}`, args: [], runnable: false }
+  }
+}
+
 /** `isartor update`: a newer release replaces the single binary; an npm install is told (or runs) the npm command. */
 export const update = async (options: UpdateOptions, host: CommandHost): Promise<number> => {
   const registry = registryUrl()
@@ -118,7 +155,8 @@ export const update = async (options: UpdateOptions, host: CommandHost): Promise
   if (!latest.version) throw new CliFailure(`the npm registry at ${registry} lists no version of isartor`)
   const newer = isNewer(latest.version, VERSION)
   const binary = options.binary ?? (host.compiled ? process.execPath : undefined)
-  const npmCommand = `npm i -g isartor@${latest.version}`
+  // The single binary replaces itself; an npm install (or a checkout) updates as it was installed.
+  const how = binary ? { binary } : { npm: npmUpdate(npmInstall(), latest.version) }
   const report = (result: Record<string, unknown>, line: string) => {
     if (options.json) printJson({ current: VERSION, latest: latest.version, ...result })
     else console.log(line)
@@ -131,25 +169,32 @@ export const update = async (options: UpdateOptions, host: CommandHost): Promise
     report(
       { updated: false, upToDate: false },
       `isartor ${latest.version} is available (this is ${VERSION}); update with: ${
-        binary ? "isartor update" : npmCommand
+        how.npm?.runnable === false ? how.npm.command : "isartor update"
       }`
     )
     return 0
   }
-  if (!binary) {
-    if (!options.yes) {
+  if (how.npm) {
+    const npm = how.npm
+    if (!options.yes || !npm.runnable) {
       report(
-        { updated: false, command: npmCommand },
-        `isartor ${latest.version} is available (this is ${VERSION}), installed with npm. Update with:\n  ${npmCommand}\n(or run isartor update --yes to have it run)`
+        { updated: false, command: npm.command },
+        `isartor ${latest.version} is available (this is ${VERSION}). Update with:\n  ${npm.command}${
+          npm.runnable ? "\n(or run isartor update --yes to have it run)" : ""
+        }`
       )
       return 0
     }
-    const result = spawnSync("npm", ["i", "-g", `isartor@${latest.version}`], { stdio: "inherit" })
-    if (result.status !== 0) throw new CliFailure(`${npmCommand} failed (exit ${result.status ?? "signal"})`)
-    report({ updated: true, command: npmCommand }, green(`updated to isartor ${latest.version}`))
+    const result = spawnSync("npm", npm.args, {
+      stdio: "inherit",
+      shell: platform() === "win32",
+      ...(npm.cwd ? { cwd: npm.cwd } : {})
+    })
+    if (result.status !== 0) throw new CliFailure(`${npm.command} failed (exit ${result.status ?? "signal"})`)
+    report({ updated: true, command: npm.command }, green(`updated to isartor ${latest.version}`))
     return 0
   }
-  await replaceBinary(binary, latest.version)
+  await replaceBinary(how.binary, latest.version)
   report(
     { updated: true, binary, backup: `${binary}.bak` },
     `${green(`updated ${binary} to isartor ${latest.version}`)} (the previous one is ${binary}.bak)\n` +

@@ -106,13 +106,17 @@ describe("isartor update", () => {
     }
   })
 
-  it("for an npm install, prints the npm command instead of replacing anything", async () => {
+  // An npm install (global or a project's) is told its npm command: test/deploy/package.e2e.ts installs the packed
+  // package and runs it from there.
+  it("from a source checkout, prints git pull and npm ci instead of replacing anything, even with --yes", async () => {
     release = { latest: "99.0.0", body: NEW_BINARY, sums: "" }
     const user = updateEnv()
     try {
-      const result = await run(["update"], user.env)
+      const result = await run(["update", "--yes"], user.env)
       assert.equal(result.code, 0, result.stderr)
-      assert.match(result.stdout, /npm i -g isartor@99\.0\.0/)
+      const root = projectRoot.replace(/\/$/, "")
+      assert.ok(result.stdout.includes(`git -C ${root} pull && npm ci --prefix ${root}`), result.stdout)
+      assert.doesNotMatch(result.stdout, /updated to/)
     } finally {
       user.cleanup()
     }
