@@ -5,13 +5,12 @@ import { CacheKey } from "../../core/cache/CacheKey.ts"
 import { AppConfig } from "../../core/config/Config.ts"
 import { gatewayFromSources, type GatewayOptions } from "../../core/Gateway.ts"
 import { readCacheDirectives } from "../../core/http/cacheControl.ts"
-import { renderAnswer, renderFailure } from "../../core/http/render.ts"
+import { renderAnswer, renderFailure, renderGemini } from "../../core/http/render.ts"
 import { Pipeline } from "../../core/pipeline/Pipeline.ts"
 import { Upstream } from "../../core/pipeline/Upstream.ts"
 import { Provider } from "../../core/providers/Provider.ts"
 import { transportLimits } from "../../core/transport/http.ts"
 import { readTextFile } from "../../runtimes/shared.ts"
-import { geminiError, renderGemini } from "./geminiAnswer.ts"
 import { CurrentExchange, type Exchange, HOP_BY_HOP, type Origin, passThroughProvider } from "./passThrough.ts"
 import { decodeRequest, wireOf } from "./wire.ts"
 
@@ -147,17 +146,7 @@ export const startChatPipeline = async (options: {
     if (refusal !== undefined) {
       return new Response(new Uint8Array(refusal.body), { status: refusal.status, headers: refusal.headers })
     }
-    const failure = renderFailure(gemini ? "openai" : chat.family, exit.cause)
-    if (!gemini) return failure
-    const text = await failure.text()
-    const message = (() => {
-      try {
-        return String((JSON.parse(text) as { error?: { message?: unknown } }).error?.message ?? text)
-      } catch {
-        return text
-      }
-    })()
-    return geminiError(failure.status, message, failure.headers)
+    return renderFailure(gemini ? "gemini" : chat.family, exit.cause)
   }
 
   return {

@@ -28,12 +28,19 @@ export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & {
 }
 
 /**
- * The body fields that can change an answer. An Anthropic request goes upstream as the client sent it, so its own
- * body is what counts (thinking, tools, `cache_control`); never how the answer is delivered (`stream`,
- * `stream_options`) nor who asked for the provider's records (`metadata`: Claude Code's holds a session id).
+ * The body fields that can change an answer. An Anthropic or Gemini request goes upstream as the client sent it, so
+ * its own body is what counts (thinking, tools, `cache_control`, safety settings), with the model (Gemini names it
+ * in the path); never how the answer is delivered (`stream`, `stream_options`) nor who asked for the provider's
+ * records (`metadata`: Claude Code's holds a session id).
  */
 const keyFields = (request: KeyedRequest): Record<string, unknown> =>
-  withoutDelivery(request.source?.format === "anthropic" ? request.source.body : request.body)
+  withoutDelivery(
+    request.source?.format === "anthropic"
+      ? request.source.body
+      : request.source?.format === "gemini"
+      ? { ...request.source.body, model: request.body.model }
+      : request.body
+  )
 
 /**
  * A body without the fields that say how to deliver or file an answer, never what it says: streaming, and the

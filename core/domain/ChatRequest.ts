@@ -4,14 +4,14 @@ import { BadRequest, messageOf } from "./errors.ts"
 import type { ChatMessage } from "./messages.ts"
 
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
-export type EndpointFamily = "openai" | "anthropic" | "native" | "responses"
+export type EndpointFamily = "openai" | "anthropic" | "native" | "responses" | "gemini"
 
 /**
  * The client's own request, kept for an upstream that speaks the same API: it receives these bytes (model mapped)
  * and these headers, so nothing the gateway does not know about is lost.
  */
 export interface SourceRequest {
-  readonly format: "openai" | "anthropic"
+  readonly format: "openai" | "anthropic" | "gemini"
   /** The body exactly as received. */
   readonly text: string
   /** The body, parsed: the client's API, not the canonical form. */
@@ -322,7 +322,8 @@ export const chatRequest = (
     storeTtlMs: context.storeTtlMs,
     onlyIfCached: context.onlyIfCached,
     trace: context.trace,
-    source: original !== undefined && context.received !== undefined && (family === "openai" || family === "anthropic")
+    source: original !== undefined && context.received !== undefined &&
+        (family === "openai" || family === "anthropic" || family === "gemini")
       ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
       : undefined,
     provider: alias?.provider

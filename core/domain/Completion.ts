@@ -6,6 +6,8 @@ export interface ToolCall {
   id: string
   type: string
   function: { name: string; arguments: string }
+  /** A provider's own field on the call (Gemini's thought signature, as Google's OpenAI-compatible API carries it). */
+  extra_content?: unknown
 }
 
 export interface ChoiceMessage {
@@ -116,7 +118,14 @@ interface ChunkChoice {
     reasoning_signature?: string
     reasoning_redacted?: Array<string>
     refusal?: string | null
-    tool_calls?: Array<{ index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }>
+    tool_calls?: Array<{
+      index?: number
+      id?: string
+      type?: string
+      function?: { name?: string; arguments?: string }
+      /** A provider's own field on the call (Gemini's thought signature): kept as it came. */
+      extra_content?: unknown
+    }>
   }
   finish_reason?: string | null
 }
@@ -172,6 +181,7 @@ export class CompletionAssembler {
         if (call.type) existing.type = call.type
         if (call.function?.name) existing.function.name += call.function.name
         if (call.function?.arguments) existing.function.arguments += call.function.arguments
+        if (call.extra_content !== undefined) existing.extra_content = call.extra_content
       }
       if (part.finish_reason) choice.finish_reason = part.finish_reason
     }

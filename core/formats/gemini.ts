@@ -136,15 +136,38 @@ const finishFromGemini = (reason: unknown, hasCalls: boolean): string | null => 
   return hasCalls ? "tool_calls" : "stop"
 }
 
+/**
+ * A candidate's function calls. A thought signature on one goes with it, where Google's OpenAI-compatible API puts it
+ * (`extra_content.google.thought_signature`): a Gemini client must send it back with the call.
+ */
 const callsOf = (parts: Array<Json>, candidate: number, offset = 0): Array<ToolCall> =>
   parts.filter((part) => part.functionCall).map((part, n) => {
     const call = part.functionCall as Json
     return {
-      id: `call_${candidate}_${offset + n}`,
+      id: typeof call.id === "string" && call.id !== "" ? call.id : `call_${candidate}_${offset + n}`,
       type: "function",
-      function: { name: String(call.name), arguments: JSON.stringify(call.args ?? {}) }
+      function: { name: String(call.name), arguments: JSON.stringify(call.args ?? {}) },
+      ...(typeof part.thoughtSignature === "string"
+        ? { extra_content: { google: { thought_signature: part.thoughtSignature } } }
+        : {})
     }
   })
+
+/** What a candidate's parts say: its answer, its thoughts (`thought: true`), and the signature of the thinking. */
+const spokenOf = (parts: Array<Json>) => {
+  const texts = parts.filter((part) => typeof part.text === "string")
+  const signed = parts.find((part) => !part.functionCall && typeof part.thoughtSignature === "string")
+  return {
+    text: texts.filter((part) => part.thought !== true).map((part) => String(part.text)).join(""),
+    reasoning: texts.filter((part) => part.thought === true).map((part) => String(part.text)).join(""),
+    signature: signed === undefined ? undefined : String(signed.thoughtSignature)
+  }
+}
+
+const reasoningFields = ({ reasoning, signature }: ReturnType<typeof spokenOf>) => ({
+  ...(reasoning !== "" ? { reasoning_content: reasoning } : {}),
+  ...(signature !== undefined ? { reasoning_signature: signature } : {})
+})
 
 /** Gemini's usage in OpenAI's terms: a thinking model's thoughts are output, counted as reasoning tokens. */
 const usageOf = (response: Json) => {
@@ -180,13 +203,15 @@ export const fromGeminiResponse = (response: Json, model: string): Completion =>
   choices: candidatesOf(response).map((candidate, position) => {
     const index = Number(candidate.index ?? position)
     const parts = ((candidate.content as Json | undefined)?.parts as Array<Json> | undefined) ?? []
-    const text = parts.filter((part) => typeof part.text === "string").map((part) => String(part.text)).join("")
+    const spoken = spokenOf(parts)
+    const text = spoken.text
     const calls = callsOf(parts, index)
     return {
       index,
       message: {
         role: "assistant",
         content: text === "" && calls.length > 0 ? null : text,
+        ...reasoningFields(spoken),
         ...(calls.length > 0 ? { tool_calls: calls } : {})
       },
       finish_reason: finishFromGemini(candidate.finishReason, calls.length > 0) ?? "stop"
@@ -227,8 +252,10 @@ export const geminiStreamToOpenAI = (model: string, includeUsage: boolean) => {
           out.push(chunk(index, { role: "assistant", content: "" }))
         }
         const parts = ((candidate.content as Json | undefined)?.parts as Array<Json> | undefined) ?? []
-        const text = parts.filter((part) => typeof part.text === "string").map((part) => String(part.text)).join("")
-        if (text !== "") out.push(chunk(index, { content: text }))
+        const spoken = spokenOf(parts)
+        const reasoning = reasoningFields(spoken)
+        if (Object.keys(reasoning).length > 0) out.push(chunk(index, reasoning))
+        if (spoken.text !== "") out.push(chunk(index, { content: spoken.text }))
         const before = callCount.get(index) ?? 0
         const calls = callsOf(parts, index, before)
         callCount.set(index, before + calls.length)

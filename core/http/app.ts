@@ -32,6 +32,7 @@ import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
 import { familyError } from "./errors.ts"
 import { makeExactHitLane, withoutExactHitLane } from "./exactHitLane.ts"
+import { geminiRoutes, isGeminiPath } from "./gemini.ts"
 import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
 import type { EdgeFetch, Exchange } from "./observability.ts"
 import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
@@ -78,6 +79,8 @@ export interface AppDependencies {
 const familyOf = (path: string): EndpointFamily =>
   path === "/v1/messages" || path.startsWith("/v1/messages/")
     ? "anthropic"
+    : isGeminiPath(path)
+    ? "gemini"
     : path === "/v1/responses" || path.startsWith("/v1/responses/")
     ? "responses"
     : "openai"
@@ -181,7 +184,10 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     if (Exit.isFailure(decoded)) return renderFailure(family, decoded.cause)
     const request = decoded.value
     const key = deps.pipeline.exactKey(request)
-    learn(family, http, context.tenant, body, { key, model: request.model, stream: request.stream })
+    // Gemini names the model in the path, not the body: its bodies are not the lane's to know.
+    if (family !== "gemini") {
+      learn(family, http, context.tenant, body, { key, model: request.model, stream: request.stream })
+    }
     const note = exchange &&
       (exchange.usage = { tenant: context.tenant, modelAsked: request.model, stream: request.stream })
     const exit = await deps.run(deps.pipeline.handle(request, key))
@@ -272,6 +278,14 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       return typeof body === "string" ? route.handle(c.req.raw, body, exchangeOf(c)) : body
     })
   }
+  geminiRoutes(app, {
+    config: deps.config,
+    aliases,
+    chat: (decode) => chat("gemini", decode),
+    readBody,
+    exchangeOf,
+    startedAt
+  })
   // Claude Code asks it before long requests: the provider counts when it speaks the Anthropic API, else an estimate.
   app.post("/v1/messages/count_tokens", async (c) => {
     const text = await readBody(c, "anthropic")

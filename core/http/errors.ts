@@ -1,5 +1,6 @@
 import type { EndpointFamily } from "../domain/ChatRequest.ts"
 import type { BadRequest, ProviderError } from "../domain/errors.ts"
+import { geminiErrorBody } from "../formats/gemini/response.ts"
 
 /** The OpenAI error body most routes answer with: SDKs read `error.message`. */
 export const errorBody = (message: string, type: string, extra: Record<string, unknown> = {}) => ({
@@ -24,7 +25,10 @@ const anthropicType = (status: number) =>
     ? "rate_limit_error"
     : "api_error"
 
-/** An error in the client's own API format: Anthropic clients get `{"type":"error","error":{…}}`. */
+/**
+ * An error in the client's own API format: Anthropic clients get `{"type":"error","error":{…}}`, Gemini clients
+ * `{"error":{"code","message","status"}}`.
+ */
 export const familyError = (
   family: EndpointFamily,
   status: number,
@@ -41,6 +45,8 @@ export const familyError = (
     : headers
   return family === "anthropic"
     ? jsonResponse(status, { type: "error", error: { type: anthropicType(status), message } }, withRetry)
+    : family === "gemini"
+    ? jsonResponse(status, geminiErrorBody(status, message), withRetry)
     : jsonResponse(status, errorBody(message, openaiType, extra), withRetry)
 }
 

@@ -37,11 +37,21 @@ export const presentedCredentials = (headers: Pick<Headers, "get">): string => {
 
 /**
  * The gateway key a caller presented: `X-API-Key`, else `api-key` (what Azure SDKs send, so they can be pointed at
- * the gateway as they are), else `Authorization: Bearer`.
+ * the gateway as they are), else `Authorization: Bearer`, else Gemini's `x-goog-api-key`.
  */
 export const presentedGatewayKey = (headers: Pick<Headers, "get">): string | undefined =>
   headers.get("x-api-key") || headers.get("api-key") || bearerToken(headers.get("authorization") ?? undefined) ||
-  undefined
+  headers.get("x-goog-api-key") || undefined
+
+/** A request's headers with Gemini's `?key=` as its `x-goog-api-key` when it sent no such header. */
+export const withQueryKey = (request: Request): Pick<Headers, "get"> => ({
+  get: (name) => {
+    const value = request.headers.get(name)
+    if (value !== null || name !== "x-goog-api-key") return value
+    const query = request.url.indexOf("?")
+    return query < 0 ? null : new URLSearchParams(request.url.slice(query + 1)).get("key")
+  }
+})
 
 /**
  * The gateway key's check, compared in constant time: `undefined` when the request carries the key, else the 401 in
@@ -74,7 +84,9 @@ export const gatewayAuth = (
   familyOf: (path: string) => EndpointFamily
 ): MiddlewareHandler => {
   return async function gatewayAuth(c, next) {
-    return (await check(c.req.raw.headers, familyOf(c.req.path))) ?? next()
+    const family = familyOf(c.req.path)
+    const headers = family === "gemini" ? withQueryKey(c.req.raw) : c.req.raw.headers
+    return (await check(headers, family)) ?? next()
   }
 }
 

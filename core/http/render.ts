@@ -5,6 +5,8 @@ import { type Completion, completionToSse, firstText } from "../domain/Completio
 import type { BadRequest, NotCached, ProviderError } from "../domain/errors.ts"
 import { toAnthropicMessage } from "../formats/anthropic/response.ts"
 import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
+import { toGeminiResponse } from "../formats/gemini/response.ts"
+import { openAIStreamToGemini } from "../formats/gemini/stream.ts"
 import type { OpenAIChunk } from "../formats/openai.ts"
 import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
 import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } from "./errors.ts"
@@ -131,8 +133,25 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
   return headers
 }
 
+type Json = Record<string, unknown>
+const unwrapped = (response: Json) => response
+
+/**
+ * An answer in Gemini's format, whole or (`stream`) as its SSE; `wrap` puts each response in an envelope (Code
+ * Assist's `{"response": …}`, for the proxy).
+ */
+export const renderGemini = (answer: Answer, stream: boolean, wrap: (response: Json) => Json = unwrapped): Response => {
+  const headers = answerHeaders(answer)
+  if (answer._tag === "Stream") return sse(openAIStreamToGemini(answer.body, wrap), headers)
+  const completion = JSON.parse(answer.completion) as Completion
+  return stream
+    ? sse(openAIStreamToGemini(completionToSse(completion), wrap), headers)
+    : jsonResponse(200, wrap(toGeminiResponse(completion)), headers)
+}
+
 /** Renders an answer in the format the client asked for. */
 export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response => {
+  if (request.family === "gemini") return renderGemini(answer, request.stream)
   const headers = answerHeaders(answer)
   if (answer._tag === "Stream") {
     return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)

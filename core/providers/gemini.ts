@@ -1,7 +1,8 @@
 import { Effect, Redacted } from "effect"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { fromGeminiResponse, geminiStreamToOpenAI, toGeminiRequest } from "../formats/gemini.ts"
 import { untranslatableTools } from "../formats/openai.ts"
-import { makeTransport } from "../transport/http.ts"
+import { JsonText, makeTransport } from "../transport/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 /** Google Gemini: `generateContent` / `streamGenerateContent?alt=sse`, `x-goog-api-key`. */
@@ -16,25 +17,26 @@ export const gemini: ProviderDefinition = {
       ""
     )
     const key = Redacted.value(settings.apiKey)
-    const send = (body: Record<string, unknown>, model: string, stream: boolean) => {
+    const send = (request: ChatRequest, model: string, stream: boolean) => {
       if (key === "") {
         return Effect.fail(transport.notConfigured(settings.keyVariable))
       }
-      const untranslatable = untranslatableTools(body, "gemini")
-      if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
       const method = stream ? "streamGenerateContent?alt=sse" : "generateContent"
-      return transport.post(
-        `${base}/v1beta/models/${encodeURIComponent(model)}:${method}`,
-        { "x-goog-api-key": key },
-        toGeminiRequest(body)
-      )
+      const url = `${base}/v1beta/models/${encodeURIComponent(model)}:${method}`
+      // A Gemini client's request goes as it came, byte for byte: thought signatures, safety settings and all.
+      if (request.source?.format === "gemini") {
+        return transport.post(url, { "x-goog-api-key": key }, new JsonText(request.source.text))
+      }
+      const untranslatable = untranslatableTools(request.body, "gemini")
+      if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
+      return transport.post(url, { "x-goog-api-key": key }, toGeminiRequest(request.body))
     }
     return {
       id: "gemini",
       configured: key !== "",
       complete: (request) => {
         const model = settings.model ?? request.model
-        return send(request.body, model, false).pipe(
+        return send(request, model, false).pipe(
           Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
           Effect.map((response) => fromGeminiResponse(response, model)),
           Effect.withSpan("Provider.complete", { attributes: { provider: "gemini" } }, { captureStackTrace: false })
@@ -42,7 +44,7 @@ export const gemini: ProviderDefinition = {
       },
       stream: (request) => {
         const model = settings.model ?? request.model
-        return send(request.body, model, true).pipe(
+        return send(request, model, true).pipe(
           Effect.flatMap((response) => {
             const includeUsage =
               (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true

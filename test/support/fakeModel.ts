@@ -93,8 +93,10 @@ export const fromGemini = (body: Json): Conversation => ({
       ? {
         role: "user",
         text: "",
+        // Gemini CLI and the SDK's examples answer `{"output": …}`; others `{"content": …}`.
         toolResult: String(
-          response.functionResponse.response.content ?? JSON.stringify(response.functionResponse.response)
+          response.functionResponse.response.output ?? response.functionResponse.response.content ??
+            JSON.stringify(response.functionResponse.response)
         )
       }
       : { role: c.role === "model" ? "assistant" : "user", text: c.parts.map((p: Json) => p.text ?? "").join("") }
