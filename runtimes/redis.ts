@@ -137,6 +137,57 @@ const refusingCommands = (refusal: string, standalone: RedisCommands): RedisComm
 
 const isCluster = async (client: Client) => /cluster_enabled:1/.test(await client.info("cluster"))
 
+/** Waits for `promise` at most `ms`, then goes on whether it settled or not. */
+const within = (promise: Promise<unknown>, ms: number) => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+    .finally(() => clearTimeout(timer))
+}
+
+type Subscription = { channel: string; listener: (message: string) => void; unsubscribe: () => void }
+
+/**
+ * The commands callers hold: each goes to whichever set is `current()` at the time (standalone, refusing, cluster).
+ * Subscriptions are remembered in `subscriptions`, so a switch to the cluster can move them over.
+ */
+const forwardingCommands = (current: () => RedisCommands, subscriptions: Set<Subscription>): RedisCommands => ({
+  get: (key) => current().get(key),
+  setWithTtl: (key, value, ttlMs) => current().setWithTtl(key, value, ttlMs),
+  exists: (key) => current().exists(key),
+  del: (key) => current().del(key),
+  countKeys: (prefix) => current().countKeys(prefix),
+  entries: (prefix) => current().entries(prefix),
+  publish: (channel, message) => current().publish(channel, message),
+  evalScript: (script, keys, args) => current().evalScript(script, keys, args),
+  subscribe: (channel, listener) => {
+    const subscription = { channel, listener, unsubscribe: current().subscribe(channel, listener) }
+    subscriptions.add(subscription)
+    return () => {
+      subscriptions.delete(subscription)
+      subscription.unsubscribe()
+    }
+  }
+})
+
+/**
+ * Starts `client` connecting. connect() keeps retrying while Redis is down, so it is not awaited: give it a second
+ * to come up, then go on. A Redis that answered is given time to say whether it is a cluster (`detected`): serving a
+ * cluster through the standalone client meanwhile would turn every key of another node's slots into a fall-through
+ * (a loaded machine takes over a second).
+ */
+const startConnecting = async (client: Client, detected: Promise<void>) => {
+  void client.connect().catch(ignore)
+  let answered = false
+  const reached = new Promise<void>((resolve) =>
+    client.once("ready", () => {
+      answered = true
+      resolve()
+    })
+  )
+  await within(reached, 1000)
+  if (answered) await within(detected, 10_000)
+}
+
 /**
  * The Redis client of the Redis-backed caches (node-redis runs on Node, Bun and Deno alike). `url` is one server
  * or several comma-separated seed nodes of a Redis Cluster; a cluster is recognised by itself (`INFO cluster`),
@@ -149,7 +200,7 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
   let subscriber: Client | undefined
   let cluster: Cluster | undefined
   let closed = false
-  const subscriptions = new Set<{ channel: string; listener: (message: string) => void; unsubscribe: () => void }>()
+  const subscriptions = new Set<Subscription>()
   const standalone = standaloneCommands(client, () => {
     subscriber ??= client.duplicate().on("error", ignore)
     return subscriber
@@ -183,49 +234,14 @@ export const connectRedis = async (url: string): Promise<RedisConnection> => {
     if (cluster || closed) return
     if (await isCluster(client).catch(() => false)) await switchToCluster().catch(ignore)
   }
-  const ready = new Promise<void>((resolve) =>
+  const detected = new Promise<void>((resolve) =>
     client.on("ready", () => {
       void detect().finally(resolve)
     })
   )
-  // connect() keeps retrying while Redis is down, so it is not awaited: give it a second to come up, then go on. A
-  // Redis that answered is given time to say whether it is a cluster: serving a cluster through the standalone client
-  // meanwhile would turn every key of another node's slots into a fall-through (a loaded machine takes over a second).
-  void client.connect().catch(ignore)
-  const within = (promise: Promise<unknown>, ms: number) => {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    return Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
-      .finally(() => clearTimeout(timer))
-  }
-  let answered = false
-  const reached = new Promise<void>((resolve) =>
-    client.once("ready", () => {
-      answered = true
-      resolve()
-    })
-  )
-  await within(reached, 1000)
-  if (answered) await within(ready, 10_000)
-
+  await startConnecting(client, detected)
   return {
-    commands: {
-      get: (key) => current.get(key),
-      setWithTtl: (key, value, ttlMs) => current.setWithTtl(key, value, ttlMs),
-      exists: (key) => current.exists(key),
-      del: (key) => current.del(key),
-      countKeys: (prefix) => current.countKeys(prefix),
-      entries: (prefix) => current.entries(prefix),
-      publish: (channel, message) => current.publish(channel, message),
-      evalScript: (script, keys, args) => current.evalScript(script, keys, args),
-      subscribe: (channel, listener) => {
-        const subscription = { channel, listener, unsubscribe: current.subscribe(channel, listener) }
-        subscriptions.add(subscription)
-        return () => {
-          subscriptions.delete(subscription)
-          subscription.unsubscribe()
-        }
-      }
-    },
+    commands: forwardingCommands(() => current, subscriptions),
     close: async () => {
       closed = true
       if (cluster) await cluster.close().catch(ignore)
