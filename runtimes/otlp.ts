@@ -120,29 +120,27 @@ const logExporter = (settings: TelemetrySettings) =>
     })
   })
 
-/**
- * OTLP export of the gateway's spans, metrics and log lines through OpenTelemetry's SDK, bridged by
- * @effect/opentelemetry: gRPC (4317) or http/protobuf (4318), the standard OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
- * and OTEL_EXPORTER_OTLP_HEADERS honoured. Spans and log records queue in bounded batches; what a down collector
- * costs is dropped spans and records, counted and warned about once a minute — never a slower request.
- */
-export const otlpLayer = (
-  env: Readonly<Record<string, string | undefined>>,
-  settings: TelemetrySettings,
-  drops: { count: number }
-) => {
-  const serviceName = env.OTEL_SERVICE_NAME || "isartor"
-  const headers = parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS)
-  const base = settings.endpoint.replace(/\/+$/, "")
-  const grpc = settings.protocol === "grpc"
-  const dropped = dropCounter(settings, base, drops)
+/** Where and how the three signals are exported, and the counter their drops go to. */
+interface Export {
+  /** The collector's endpoint, without a trailing slash. */
+  readonly base: string
+  readonly headers: Record<string, string>
+  readonly grpc: boolean
+  readonly dropped: Drops
+}
 
+/** Spans in a bounded batch, their failed exports and overflow counted as drops. */
+const spanProcessor = ({ base, headers, grpc, dropped }: Export) => {
   const traces: SpanExporter = grpc
     ? new GrpcTraceExporter({ url: base, timeoutMillis: 5000 })
     : new ProtoTraceExporter({ url: `${base}/v1/traces`, headers, timeoutMillis: 5000 })
   const spans = new BatchSpanProcessor(countingFailures<ReadableSpan>(traces, "span(s)", dropped), BATCH)
   countingOverflow<ReadableSpan>(spans, "onEnd", "_finishedSpans", "span(s)", dropped)
+  return spans
+}
 
+/** Log records in a bounded batch, their failed exports and overflow counted as drops. */
+const logRecordProcessor = ({ base, headers, grpc, dropped }: Export) => {
   const logs: LogRecordExporter = grpc
     ? new GrpcLogExporter({ url: base, timeoutMillis: 5000 })
     : new ProtoLogExporter({ url: `${base}/v1/logs`, headers, timeoutMillis: 5000 })
@@ -151,7 +149,11 @@ export const otlpLayer = (
     ...BATCH
   })
   countingOverflow<ReadableLogRecord>(records, "onEmit", "_finishedLogRecords", "log record(s)", dropped)
+  return records
+}
 
+/** Metrics pushed every OTEL_METRIC_EXPORT_INTERVAL ms; a failed export is counted as a drop. */
+const metricReader = ({ base, headers, grpc, dropped }: Export, env: Readonly<Record<string, string | undefined>>) => {
   const metrics = grpc
     ? new GrpcMetricExporter({ url: base, timeoutMillis: 5000 })
     : new ProtoMetricExporter({ url: `${base}/v1/metrics`, headers, timeoutMillis: 5000 })
@@ -166,11 +168,35 @@ export const otlpLayer = (
     selectAggregationTemporality: (instrument) => metrics.selectAggregationTemporality(instrument)
   }
   const intervalMs = Number(env.OTEL_METRIC_EXPORT_INTERVAL) || 15_000
-  const reader = new PeriodicExportingMetricReader({
+  return new PeriodicExportingMetricReader({
     exporter: metricExporter,
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: Math.min(5000, intervalMs)
   })
+}
+
+/**
+ * OTLP export of the gateway's spans, metrics and log lines through OpenTelemetry's SDK, bridged by
+ * @effect/opentelemetry: gRPC (4317) or http/protobuf (4318), the standard OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+ * and OTEL_EXPORTER_OTLP_HEADERS honoured. Spans and log records queue in bounded batches; what a down collector
+ * costs is dropped spans and records, counted and warned about once a minute — never a slower request.
+ */
+export const otlpLayer = (
+  env: Readonly<Record<string, string | undefined>>,
+  settings: TelemetrySettings,
+  drops: { count: number }
+) => {
+  const serviceName = env.OTEL_SERVICE_NAME || "isartor"
+  const base = settings.endpoint.replace(/\/+$/, "")
+  const target: Export = {
+    base,
+    headers: parseKeyValues(env.OTEL_EXPORTER_OTLP_HEADERS),
+    grpc: settings.protocol === "grpc",
+    dropped: dropCounter(settings, base, drops)
+  }
+  const spans = spanProcessor(target)
+  const records = logRecordProcessor(target)
+  const reader = metricReader(target, env)
   for (const part of [spans, records, reader] as Array<Parameters<typeof quietOnShutdown>[0]>) quietOnShutdown(part)
 
   const sdk = NodeSdk.layer(() => ({
