@@ -181,9 +181,20 @@ describe("the dashboard, in a browser", () => {
     assert.equal(upstream.calls.length, calls + 1)
   })
 
-  it("has no error in the page, reflows in a narrow window, and leaves screenshots", async (t) => {
+  it("names every control, has no error in the page, reflows in a narrow window, and leaves screenshots", async (t) => {
     if (!installed(t, existsSync(CHROMIUM), "chromium", "apt-get install chromium")) return
     await eventually(figuresMatch, { what: "the page to settle on /admin/overview's figures" })
+    // What a screen reader announces: every field has a label, every button a name, every column a header.
+    const unnamed = await page.$$eval(
+      "input, select, button",
+      (controls) =>
+        controls.filter((control) => (control instanceof HTMLButtonElement
+          ? (control.getAttribute("aria-label") ?? control.textContent ?? "").trim() === ""
+          : (control as HTMLInputElement).labels?.length === 0)
+        ).map((control) => control.outerHTML)
+    )
+    assert.deepEqual(unnamed, [])
+    assert.equal(await page.$$eval("thead th:not([scope=col])", (headers) => headers.length), 0)
     await mkdir(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-full.png"), fullPage: true })
     // The README's picture: the top of the page, where the figures and charts are.
