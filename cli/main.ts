@@ -113,6 +113,20 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
   cache.command("flush").description("remove every entry of both layers")
     .action(action(async () => (await import("./cache.ts")).flush(cacheOptions())))
 
+  root.command("stats")
+    .description("tokens and cost spent and saved, from the gateway's usage ledger, as a table (needs its admin key)")
+    .option("--since <when>", "start: a duration back from now (30m, 24h, 7d) or an ISO 8601 time", "24h")
+    .option("--until <when>", "end: a duration back from now or an ISO 8601 time (default: now)")
+    .addOption(
+      new Option("--by <group>", "one row per group").choices(["caller", "model", "provider", "layer", "day"]).default(
+        "model"
+      )
+    )
+    .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL)")
+    .option("--admin-key <key>", "the admin key (default: ISARTOR__ADMIN_API_KEY or the configuration's)")
+    .option("--json", "the report as JSON")
+    .action(action(async (options) => (await import("./stats.ts")).stats(options)))
+
   root.command("connect")
     .description("point a coding tool at the gateway by editing its own settings (--disconnect undoes it exactly)")
     .argument("[tool]", "one of the tools below, or status")

@@ -1,6 +1,8 @@
 import { Redacted } from "effect"
+import type { UsageTotals } from "../core/usage/UsageRow.ts"
 import { bold, formatDuration, green, printJson, red, yellow } from "./output.ts"
 import { liveness, removeRunning, stateDir } from "./state.ts"
+import { tokens, usd } from "./stats.ts"
 
 interface Health {
   readonly version?: string
@@ -29,6 +31,20 @@ export const deflectionOf = (counts: Record<string, number>) => {
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
   const cloud = Object.entries(counts).filter(([layer]) => /l3|cloud/i.test(layer)).reduce((sum, [, n]) => sum + n, 0)
   return { total, deflection: total === 0 ? undefined : 1 - cloud / total }
+}
+
+/** Today's spent and saved (UTC day), from the admin API's overview; else why they cannot be shown. */
+const today = async (url: string): Promise<{ totals: UsageTotals } | { unavailable: string }> => {
+  const { adminRequest, adminTarget } = await import("./adminApi.ts")
+  if ((await adminTarget({ url })).key === undefined) {
+    return { unavailable: "set ISARTOR__ADMIN_API_KEY (the gateway's admin key) to see them, or run isartor stats" }
+  }
+  try {
+    const overview = await adminRequest({ url, timeoutMs: 3000 }, "GET", "/admin/overview")
+    return { totals: overview.today as UsageTotals }
+  } catch (error) {
+    return { unavailable: (error as Error).message }
+  }
 }
 
 /** The proxy: whether it runs, and which connected tools (their editor settings) expect it. */
@@ -94,6 +110,7 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   const counts = metricsText ? requestsByLayer(metricsText) : undefined
   const deflection = counts ? deflectionOf(counts) : undefined
   const uptimeSecs = health?.uptime_secs ?? (Date.now() - running.startedAt) / 1000
+  const usage = await today(running.url)
   const result = {
     running: true,
     answering: health !== undefined,
@@ -105,6 +122,7 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
     layers: health?.layers ?? {},
     requests: counts ?? null,
     deflection: deflection?.deflection ?? null,
+    today: "totals" in usage ? usage.totals : null,
     proxy
   }
   if (options.json) {
@@ -124,6 +142,13 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
     console.log(`  deflected ${(deflection.deflection * 100).toFixed(1)} % of ${deflection.total} requests`)
   } else {
     console.log(`  deflection: ${counts ? "no requests yet" : "no figures (/metrics does not answer)"}`)
+  }
+  if ("totals" in usage) {
+    const { totals } = usage
+    console.log(`  spent today  ${tokens(totals.tokens_in + totals.tokens_out)} tokens, ${usd(totals.cost_usd)}`)
+    console.log(`  saved today  ${tokens(totals.tokens_saved)} tokens, ${usd(totals.cost_saved_usd)}`)
+  } else {
+    console.log(`  spent/saved today: ${usage.unavailable}`)
   }
   printProxy(proxy)
   return 0
