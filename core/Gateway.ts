@@ -12,6 +12,7 @@ import { redactUrl } from "./config/effectiveSettings.ts"
 import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
+import { namedGatewayKeys } from "./http/gatewayKeys.ts"
 import { observeEdge, type RequestRecord } from "./http/observability.ts"
 import { logText, TelemetryDropped, type TelemetryExport, type TelemetryExporter } from "./observability/Telemetry.ts"
 import { CacheWrites } from "./pipeline/CacheWrites.ts"
@@ -29,7 +30,7 @@ import { type EmbeddedEngine, LocalModel } from "./router/LocalModel.ts"
 import { Router, routerEnabled } from "./router/Router.ts"
 import { UpstreamFetch, type UpstreamFetchFunction } from "./transport/http.ts"
 import { ledgerDisabled, ledgerLayer } from "./usage/ledger.ts"
-import { makePrices } from "./usage/prices.ts"
+import { pricesOf } from "./usage/prices.ts"
 import { makeUsageRow } from "./usage/recorder.ts"
 import { UsageLedger } from "./usage/UsageLedger.ts"
 import { makeMemoryStore, type UsageStore } from "./usage/UsageStore.ts"
@@ -432,8 +433,6 @@ const usageLedger = (config: AppConfigShape, options: GatewayOptions) =>
     })
   })
 
-const pricesOf = (config: AppConfigShape) => makePrices({ pricing: {}, model_prices: config.model_prices })
-
 /** Loads the configuration, checks it, builds every layer, and returns a `fetch` handler ready to serve. */
 export const startGateway = async (sources: ConfigSources, options: GatewayOptions = {}): Promise<Gateway> => {
   const log = options.log ?? console
@@ -451,6 +450,12 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     throw new GatewayStartError(startFailure(error))
   })
   let draining = false
+  const gatewayKeys = await namedGatewayKeys(Context.get(context, AppConfig).gateway_keys, sources.env).catch(
+    async (error: unknown) => {
+      await runtime.dispose()
+      throw new GatewayStartError(messageOf(error))
+    }
+  )
   // Requests run straight on the built context: no per-request wait on the runtime's start-up promise.
   const run = Effect.runPromiseExitWith(context)
   const config = Context.get(context, AppConfig)
@@ -471,6 +476,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     metrics: context as Context.Context<never>,
     shareResponseHeaders: options.shareResponseHeaders === true,
     exactHitLane: options.exactHitLane !== false,
+    gatewayKeys,
     usage: Context.get(context, UsageLedger),
     configReport: Context.get(context, ConfigReport),
     runtime: options.runtime ?? "unknown"

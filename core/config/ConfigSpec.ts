@@ -1,6 +1,7 @@
 import { Config, Redacted } from "effect"
 import { shippedDecision } from "../cache/semantic/decision/weights.ts"
 import { aliasTable, keyList, type PoolKeySpec } from "./poolLeaves.ts"
+import { gatewayKeyList, pricingTable } from "./usageLeaves.ts"
 
 /**
  * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
@@ -87,6 +88,9 @@ export const configSpec = {
   host_port: text("0.0.0.0:8080", "Address and port the gateway listens on (`host:port`)."),
   gateway_api_key: secret(
     "When set, every route but `/healthz` needs `X-API-Key: <key>` or `Authorization: Bearer <key>`."
+  ),
+  gateway_keys: gatewayKeyList(
+    "More gateway keys, each with a label the usage ledger breaks down by: `[[gateway_keys]] label = \"team-web\"` with `sha256 = \"<hex of the key's SHA-256>\"` or `key_env = \"VAR\"` (the variable holding the key). Any of them, or `gateway_api_key`, is accepted."
   ),
   admin_api_key: secret(
     "Enables the admin API (`/admin/cache/…`, `/admin/overview`, `/admin/usage`, `/admin/requests`, `/admin/events`) for callers presenting this key; distinct from the gateway key. Unset: those routes answer 404."
@@ -261,17 +265,11 @@ export const configSpec = {
     "Least severe log lines written (text request lines are debug)."
   ),
   model_prices: list(
-    [
-      "gpt-4o-mini=0.15/0.60",
-      "gpt-4o=2.50/10.00",
-      "gpt-4.1-mini=0.40/1.60",
-      "gpt-4.1=2.00/8.00",
-      "claude-haiku-4-5=1.00/5.00",
-      "claude-sonnet-4-5=3.00/15.00",
-      "gemini-2.5-flash=0.30/2.50",
-      "grok-4=3.00/15.00"
-    ],
-    "USD per million input/output tokens by model (longest matching prefix), for `isartor_estimated_cost_saved_usd_total`: public list prices, an estimate."
+    [],
+    "USD per million input/output tokens by model, any provider (`model=input/output`, longest matching prefix), over the shipped price table (core/usage/prices.ts); `pricing` wins over both."
+  ),
+  pricing: pricingTable(
+    "USD per million tokens of a provider's model, over the shipped price table: `[pricing.\"openai/gpt-4o\"] input_per_million = 2.5, output_per_million = 10`. Prices the usage ledger and `isartor_estimated_cost_saved_usd_total`; an unpriced model costs 0."
   ),
   usage_ledger: flag(
     true,

@@ -33,6 +33,7 @@ import { dashboardRoutes } from "./dashboard/routes.ts"
 import { familyError } from "./errors.ts"
 import { makeExactHitLane, withoutExactHitLane } from "./exactHitLane.ts"
 import { geminiRoutes, isGeminiPath } from "./gemini.ts"
+import type { NamedGatewayKey } from "./gatewayKeys.ts"
 import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
 import type { EdgeFetch, Exchange } from "./observability.ts"
 import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
@@ -67,6 +68,8 @@ export interface AppDependencies {
   readonly shareResponseHeaders?: boolean
   /** See `GatewayOptions.exactHitLane`. */
   readonly exactHitLane?: boolean
+  /** The named `gateway_keys`, their keys hashed: accepted like the gateway key, their label in the ledger. */
+  readonly gatewayKeys?: ReadonlyArray<NamedGatewayKey>
   /** The usage ledger: with an admin key, `/admin/overview`, `/admin/usage`, `/admin/requests`, `/admin/events`. */
   readonly usage?: UsageLedger["Service"]
   /** Where each setting came from and the start-up warnings, for `/admin/overview`. */
@@ -196,9 +199,10 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       : renderFailure(family, exit.cause)
   }
 
-  const checkKey = Redacted.value(deps.config.gateway_api_key) === ""
+  const namedKeys = deps.gatewayKeys ?? []
+  const checkKey = Redacted.value(deps.config.gateway_api_key) === "" && namedKeys.length === 0
     ? undefined
-    : gatewayKeyCheck(deps.config.gateway_api_key)
+    : gatewayKeyCheck(deps.config.gateway_api_key, namedKeys)
   const readBody = bodyReader(deps.config.max_body_bytes)
   /** The request reached an answer path: the usage ledger will record it (see `UsageNote`). */
   const noteUsage = (c: HonoContext, tenant: string, modelAsked: string, stream: boolean): UsageNote | undefined => {

@@ -15,7 +15,7 @@ import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { Answer } from "../domain/Answer.ts"
 import { answerHeaderScope, type ChatRequest, type EndpointFamily } from "../domain/ChatRequest.ts"
 import { countTokens, recordLayerDuration } from "../observability/Metrics.ts"
-import { priceTable } from "../observability/usage.ts"
+import { pricesOf } from "../usage/prices.ts"
 import type { gatewayKeyCheck } from "./middleware.ts"
 import type { Answered, EdgeFetch, Exchange } from "./observability.ts"
 import { ageOf, answerHeaders, renderAnswer } from "./render.ts"
@@ -67,7 +67,8 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
   const scopeOf = (family: EndpointFamily, request: Request, tenant: string) =>
     `${family}\u0000${tenant}\u0000${answerHeaderScope(family, request.headers)}`
   const render = deps.shareResponseHeaders ? sharedHeadersRenderer() : renderAnswer
-  const price = priceTable(deps.config.model_prices)
+  const prices = pricesOf(deps.config)
+  const price = (model: string) => prices("", model)
   // A layer turned off at wiring time is not timed (as in the pipeline).
   const exactTimed = deps.config.cache_mode !== "semantic"
   const maxBytes = deps.config.max_body_bytes
@@ -117,7 +118,7 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
         }
       }, failed)
     if (checkKey === undefined) return read()
-    return checkKey(request.headers, family!)
+    return checkKey(request.headers, family!, exchange)
       .then((refused) => refused === undefined ? read() : app(request, path, exchange))
       .catch(failed)
   }

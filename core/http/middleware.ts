@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit"
 import { timingSafeEqual } from "hono/utils/buffer"
 import type { EndpointFamily } from "../domain/ChatRequest.ts"
 import { familyError } from "./errors.ts"
+import { labelOfKey, type NamedGatewayKey } from "./gatewayKeys.ts"
 
 /**
  * The headers provider SDKs send a key in: OpenAI-style `Authorization` (any scheme), Anthropic's `x-api-key`,
@@ -54,14 +55,25 @@ export const withQueryKey = (request: Request): Pick<Headers, "get"> => ({
 })
 
 /**
- * The gateway key's check, compared in constant time: `undefined` when the request carries the key, else the 401 in
- * the format of the client the route serves (`family`).
+ * The gateway key's check, compared in constant time: `undefined` when the request carries the key (`gateway_api_key`
+ * or one of the named `gateway_keys`, whose label the request's exchange then carries to the usage ledger), else
+ * the 401 in the format of the client the route serves (`family`).
  */
-export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>) => {
+export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>, named: ReadonlyArray<NamedGatewayKey> = []) => {
   const expected = Redacted.value(gatewayKey)
-  return async (headers: Pick<Headers, "get">, family: EndpointFamily): Promise<Response | undefined> => {
+  const accepted = async (presented: string, caller: { label: string | undefined } | undefined) => {
+    if (expected !== "" && await timingSafeEqual(presented, expected)) return true
+    const label = named.length === 0 ? undefined : await labelOfKey(presented, named)
+    if (label !== undefined && caller !== undefined) caller.label = label
+    return label !== undefined
+  }
+  return async (
+    headers: Pick<Headers, "get">,
+    family: EndpointFamily,
+    caller?: { label: string | undefined }
+  ): Promise<Response | undefined> => {
     const presented = presentedGatewayKey(headers)
-    if (presented !== undefined && await timingSafeEqual(presented, expected)) return undefined
+    if (presented !== undefined && await accepted(presented, caller)) return undefined
     return familyError(
       family,
       401,
@@ -75,6 +87,10 @@ export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>) => {
   }
 }
 
+/** The request's exchange, which the edge hands the app (`c.env`): where a named key's label goes. */
+const exchangeOf = (c: HonoContext) =>
+  (c.env as { readonly exchange?: { label: string | undefined } } | undefined)?.exchange
+
 /**
  * Every request must carry the gateway key. (The app registers it only when a key is set.) The 401 is in the format
  * of the client the route serves: `familyOf` says which.
@@ -86,7 +102,7 @@ export const gatewayAuth = (
   return async function gatewayAuth(c, next) {
     const family = familyOf(c.req.path)
     const headers = family === "gemini" ? withQueryKey(c.req.raw) : c.req.raw.headers
-    return (await check(headers, family)) ?? next()
+    return (await check(headers, family, exchangeOf(c))) ?? next()
   }
 }
 

@@ -118,6 +118,8 @@ export class Exchange implements RequestSpan {
   answered: Answered | undefined = undefined
   /** Set by whatever answered once the request reached an answer: what the usage ledger records of it. */
   usage: UsageNote | undefined = undefined
+  /** The label of the named gateway key the caller presented, when it did (see `gateway_keys`). */
+  label: string | undefined = undefined
   constructor(
     readonly arrived: number,
     readonly method: string,
@@ -327,6 +329,7 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
         latencyMs: seconds * 1000,
         stream: note.stream === true
       }
+      if (exchange.label !== undefined) note.label = exchange.label
       // A stream is recorded when it has ended, with the usage its last event carried.
       if (note.ended === undefined) recordUsage(note, sent)
       else note.ended.then(() => recordUsage(note, sent))

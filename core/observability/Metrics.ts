@@ -1,7 +1,7 @@
 import { Context, Effect, Metric } from "effect"
 import type { LayerName } from "../domain/Answer.ts"
 import { BoundedMemo } from "../memory/BoundedMemo.ts"
-import { modelOf, type Price, usageOf } from "./usage.ts"
+import { modelOf, usageOf } from "./usage.ts"
 
 /**
  * The gateway's metrics, named and labelled as the operators' guide writes its PromQL
@@ -227,7 +227,7 @@ const readTokens = (completion: string): TokenFacts => {
 export const countTokens = (
   completion: string,
   direction: "saved" | "spent",
-  price: (model: string) => Price | undefined,
+  price: (model: string) => { readonly input: number; readonly output: number } | undefined,
   context: Context.Context<never>
 ): void => {
   // A provider's answer is new each time: read, not remembered.

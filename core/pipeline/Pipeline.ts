@@ -16,10 +16,10 @@ import {
 import { countTokens, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos } from "../observability/RequestSpan.ts"
-import { priceTable } from "../observability/usage.ts"
 import type { ProviderStatus } from "../providers/health/ProviderLink.ts"
 import { Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
+import { pricesOf } from "../usage/prices.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Upstream } from "./Upstream.ts"
 
@@ -75,7 +75,9 @@ export class Pipeline extends Context.Service<Pipeline, {
       /** An answer the caches will hold (unless `no-store`): the L1a entry it is written under. */
       const storedUnder = (request: ChatRequest, key: ExactKey) =>
         request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
-      const price = priceTable(config.model_prices)
+      const prices = pricesOf(config)
+      // A cache hit names no provider: any provider's model of that name.
+      const price = (model: string) => prices("", model)
       // Spans only when they are exported: otherwise even a no-op span costs an exact hit a measurable share.
       const traced = config.enable_monitoring
       const span = traced

@@ -93,18 +93,25 @@ export const makePrices = (settings: PriceSettings) => {
     ...Object.entries(SHIPPED_PRICES).map(([key, price]) => entryOf(key, price, 2))
   ]
   entries.sort((a, b) => a.rank - b.rank || b.model.length - a.model.length)
-  const memo = new Map<string, Price | undefined>()
+  // By provider, then model: found again without building a key (a cache hit looks its model's price up).
+  const memo = new Map<string, Map<string, Price | undefined>>()
+  let remembered = 0
   return (provider: string, model: string): Price | undefined => {
-    const key = `${provider}/${model}`
-    if (memo.has(key)) return memo.get(key)
+    let byModel = memo.get(provider)
+    if (byModel?.has(model)) return byModel.get(model)
     const price = entries.find((entry) =>
       (entry.provider === undefined || provider === "" || entry.provider === provider) && model.startsWith(entry.model)
     )
     // Models come from answers: bounded, so a stream of made-up names cannot grow it.
-    if (memo.size >= 1000) memo.clear()
-    memo.set(key, price)
+    if (remembered >= 1000) (memo.clear(), (remembered = 0), (byModel = undefined))
+    if (byModel === undefined) memo.set(provider, byModel = new Map())
+    byModel.set(model, price)
+    remembered++
     return price
   }
 }
 
 export type Prices = ReturnType<typeof makePrices>
+
+/** The gateway's prices, as its configuration sets them. */
+export const pricesOf = (config: PriceSettings): Prices => makePrices(config)
