@@ -42,7 +42,9 @@ const configVars = new Set([...configLeaves().map(([path]) => envVarName(path)),
 /** Variables read outside the configuration, by the command and the runtimes. */
 const runtimeVars: Record<string, string> = {
   ISARTOR_HOME: "cli/state.ts",
-  HF_HOME: "runtimes/embedding/transformers.ts"
+  HF_HOME: "runtimes/embedding/transformers.ts",
+  // Read by compose itself: the image tag the compose files pull.
+  ISARTOR_VERSION: "docs/deployment.md"
 }
 
 const variablesIn = (text: string) => [...new Set(text.match(/\b(ISARTOR_[A-Z0-9_]*[A-Z0-9]|HF_HOME)\b/g) ?? [])]
