@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, Layer, Redacted } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { modelAliases } from "../config/modelAliases.ts"
@@ -202,6 +202,13 @@ export class Provider extends Context.Service<Provider, {
       )
       // Every provider's breaker gauge exists from the start, at closed.
       yield* Effect.forEach(links, (link) => link.status, { discard: true })
+      if (config.provider_health_check_secs > 0) {
+        yield* Effect.forkScoped(
+          Effect.forEach(links, (link) => link.check, { discard: true }).pipe(
+            Effect.repeat(Schedule.spaced(Duration.seconds(config.provider_health_check_secs)))
+          )
+        )
+      }
       const chain = links.filter((link) => link.role !== "alias")
       const primary = chain[0]!
       /** The links a request goes through: the default chain, or the provider its alias named, then the fallbacks. */

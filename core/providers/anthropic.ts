@@ -70,6 +70,10 @@ export const anthropic: ProviderDefinition = {
           }),
           Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
+      listModels: () =>
+        key === ""
+          ? Effect.fail(transport.notConfigured(settings.keyVariable))
+          : Effect.asVoid(transport.get(url.replace(/\/messages$/, "/models"), headers)),
       // The client's body as it wrote it (same API), with the provider's model when one is configured.
       countTokens: (body) => {
         if (key === "") {

@@ -35,6 +35,10 @@ export const azure: ProviderDefinition = {
         endpoint: (chatUrl) => `${chatUrl.slice(0, chatUrl.indexOf("/openai/"))}/openai/v1/responses`,
         model: ({ config }) => config.azure_deployment_id
       },
+      modelsEndpoint: (chatUrl, { config }) =>
+        `${chatUrl.slice(0, chatUrl.indexOf("/openai/"))}/openai/models?api-version=${
+          encodeURIComponent(config.azure_api_version)
+        }`,
       headers: (key) => ({ "api-key": key })
     }, settings)
 }

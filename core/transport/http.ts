@@ -55,13 +55,14 @@ const upstreamMessage = (text: string, status: number, statusText: string): stri
   return text.trim() || statusText || `HTTP ${status}`
 }
 
-/** What the providers call upstream with: `fetch`'s shape, for the one kind of call they make. */
+/** What the providers call upstream with: `fetch`'s shape, for the kinds of call they make (a POST; a GET to check). */
 export type UpstreamFetchFunction = (
   url: string,
   init: {
     method: string
     headers: Record<string, string>
-    body: string
+    /** Absent for a GET. */
+    body: string | undefined
     signal: AbortSignal
     /** Never followed: a redirect is the upstream's answer, and the prompt goes nowhere else. */
     redirect: "manual"
@@ -232,6 +233,8 @@ export interface Transport {
     body: unknown
   ) => Effect.Effect<UpstreamReply, ProviderError>
   readonly json: <A>(reply: UpstreamReply | Response) => Effect.Effect<A, ProviderError>
+  /** GETs a URL within the same bounds and reads its answer whole: the background health check's models listing. */
+  readonly get: (url: string, headers: Record<string, string>) => Effect.Effect<UpstreamReply, ProviderError>
   /**
    * A streamed answer as OpenAI chunk SSE: the upstream's own, or re-framed by `translation`. Either way its error
    * events are scrubbed like any error message, an error event is its last, and a broken read (or a line longer
@@ -308,7 +311,7 @@ const answerOf = async (
  */
 const callUpstream = async (
   upstreamFetch: UpstreamFetchFunction,
-  call: { readonly url: string; readonly headers: Record<string, string>; readonly payload: string },
+  call: { readonly url: string; readonly headers: Record<string, string>; readonly payload: string | undefined },
   interrupted: AbortSignal,
   limits: TransportLimits,
   fail: Fail
@@ -323,9 +326,13 @@ const callUpstream = async (
   }, limits.timeoutMs)
   try {
     const response = await upstreamFetch(call.url, {
-      method: "POST",
+      method: call.payload === undefined ? "GET" : "POST",
       // `identity`: an answer the gateway reads is never inflated past what it can bound.
-      headers: { "content-type": "application/json", ...call.headers, "accept-encoding": "identity" },
+      headers: {
+        ...(call.payload === undefined ? {} : { "content-type": "application/json" }),
+        ...call.headers,
+        "accept-encoding": "identity"
+      },
       body: call.payload,
       signal: controller.signal,
       redirect: "manual"
@@ -388,6 +395,15 @@ export const makeTransport = (
         try: () => JSON.parse(typeof body === "string" ? body : "") as A,
         catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: status })
       }))
+  /** One call: a POST of `payload`, or a GET without one. */
+  const send = (url: string, headers: Record<string, string>, payload: string | undefined) =>
+    Effect.gen(function*() {
+      const upstreamFetch = yield* UpstreamFetch
+      return yield* Effect.tryPromise({
+        try: (interrupted) => callUpstream(upstreamFetch, { url, headers, payload }, interrupted, limits, fail),
+        catch: (error) => error as ProviderError
+      })
+    })
   return {
     fail,
     notConfigured: (keyVariable) =>
@@ -398,16 +414,12 @@ export const makeTransport = (
           ? Effect.succeed(answer)
           : Effect.fail(fail("Upstream", `upstream answer is not ${notWhat}`, { upstreamStatus: reply.status }))),
     post: (url, headers, body) =>
-      Effect.gen(function*() {
+      Effect.suspend(() =>
         // Serialised before the call: a body that cannot be serialised is not a network failure to retry.
-        const payload = body instanceof JsonText ? body.text : JSON.stringify(body)
-        const upstreamFetch = yield* UpstreamFetch
-        return yield* Effect.tryPromise({
-          try: (interrupted) => callUpstream(upstreamFetch, { url, headers, payload }, interrupted, limits, fail),
-          catch: (error) => error as ProviderError
-        })
-      }),
+        send(url, headers, body instanceof JsonText ? body.text : JSON.stringify(body))
+      ),
     json,
+    get: (url, headers) => send(url, headers, undefined),
     stream: (reply, translation) =>
       Effect.map(replyOf(reply, limits, fail), ({ body }) => {
         // A JSON answer to a stream request is read as the one event it is.

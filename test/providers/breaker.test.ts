@@ -2,6 +2,7 @@ import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
 import { makeCircuitBreaker } from "../../core/providers/health/CircuitBreaker.ts"
 import { makeRetryBudget } from "../../core/providers/health/RetryBudget.ts"
+import { eventually } from "../support/eventually.ts"
 import { type KeyedUpstream, startKeyedUpstream } from "../support/keyedUpstream.ts"
 import { startPoolGateway } from "../support/poolGateway.ts"
 
@@ -143,6 +144,30 @@ describe("provider health through the gateway", () => {
       upstream.calls.length = 0
       assert.equal((await gateway.ask("the probe fails")).status, 502)
       assert.equal((await gateway.ask("open again")).status, 503)
+      assert.equal(upstream.calls.length, 1)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it("closes an open breaker once the background health check finds the upstream answering again", async () => {
+    const gateway = await startPoolGateway(env({
+      ISARTOR__BREAKER_COOLOFF_SECS: "300",
+      ISARTOR__L3_MAX_RETRIES: "0",
+      ISARTOR__PROVIDER_HEALTH_CHECK_SECS: "1"
+    }))
+    try {
+      upstream.answers.set(KEY, { status: 500 })
+      for (let request = 0; request < 10; request++) await gateway.ask(`failing ${request}`)
+      assert.equal((await gateway.ask("open")).status, 503)
+      const listedBefore = upstream.modelListings.count
+      upstream.answers.clear()
+      await eventually(async () => (await gateway.providers())[0]!.breaker.state === "closed", {
+        what: "the health check to close the breaker long before its 300 s cool-off"
+      })
+      assert.ok(upstream.modelListings.count > listedBefore, "it asked GET /v1/models")
+      upstream.calls.length = 0
+      assert.equal((await gateway.ask("served again")).status, 200)
       assert.equal(upstream.calls.length, 1)
     } finally {
       await gateway.close()

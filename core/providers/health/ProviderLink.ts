@@ -54,6 +54,8 @@ export interface ProviderLink {
   readonly budget: RetryAllowance
   readonly breaker: CircuitBreaker
   readonly keys: KeyPool
+  /** The background health check: the models listing with the first usable key, its answer told to the breaker. */
+  readonly check: Effect.Effect<void>
   /** Its state now; the breaker's gauge is brought up to date on the way (an open breaker half-opens with time). */
   readonly status: Effect.Effect<ProviderStatus>
 }
@@ -149,6 +151,21 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
       showState
     )
 
+  const check = Effect.suspend(() => {
+    const picked = pool.pick(now(), new Set(), false)
+    const listModels = picked._tag === "Key" ? ownClients[picked.index]!.listModels : undefined
+    if (listModels === undefined) return Effect.void
+    return Effect.exit(listModels()).pipe(
+      Effect.flatMap((exit) =>
+        Effect.sync(() => {
+          const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+          breaker.checked(now(), Option.isNone(error) || !unhealthy(error.value))
+        })
+      ),
+      Effect.andThen(showState)
+    )
+  })
+
   const attempt = <A>(call: (client: ProviderClient) => Effect.Effect<A, ProviderError>, ownModel = true) =>
     Effect.suspend(() => {
       const admission = breaker.admit(now())
@@ -166,6 +183,7 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
     budget: { request: () => budget.request(now()), tryRetry: () => budget.tryRetry(now()) },
     breaker,
     keys: pool,
+    check,
     status: Effect.andThen(
       showState,
       Effect.sync((): ProviderStatus => ({

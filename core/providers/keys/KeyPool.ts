@@ -42,8 +42,8 @@ interface Slot {
 export interface KeyPool {
   readonly size: number
   readonly keys: ReadonlyArray<Redacted.Redacted<string>>
-  /** The key to call with now, other than those this request already tried. */
-  readonly pick: (now: number, tried: ReadonlySet<number>) => Pick
+  /** The key to call with now, other than those this request already tried; counted as a request unless told. */
+  readonly pick: (now: number, tried: ReadonlySet<number>, counted?: boolean) => Pick
   /** A 429 (or quota error): the key rests for the upstream's `Retry-After`, else the pool's cool-down. */
   readonly rateLimited: (index: number, now: number, retryAfterMs: number | undefined) => void
   /** A 401/403: the key is set aside until the gateway restarts with its configuration. */
@@ -78,7 +78,7 @@ export const makeKeyPool = (
   const pooled = slots.length > 1
   let turn = 0
 
-  const pick = (now: number, tried: ReadonlySet<number>): Pick => {
+  const pick = (now: number, tried: ReadonlySet<number>, counted = true): Pick => {
     let soonest = Number.POSITIVE_INFINITY
     for (let step = 0; step < order.length; step++) {
       const index = order[strategy === "priority" ? step : (turn + step) % order.length]!
@@ -88,6 +88,7 @@ export const makeKeyPool = (
         soonest = Math.min(soonest, slot.coolingUntil)
         continue
       }
+      if (!counted) return { _tag: "Key", index }
       if (strategy === "round_robin") turn = (order.indexOf(index) + 1) % order.length
       slot.requests++
       return { _tag: "Key", index }

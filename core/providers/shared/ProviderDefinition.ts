@@ -42,6 +42,8 @@ export interface ProviderClient {
   readonly embed?: (body: Readonly<Record<string, unknown>>) => Effect.Effect<Record<string, unknown>, ProviderError>
   /** The provider's own token count of an Anthropic Messages body (`/v1/messages/count_tokens`), where it has one. */
   readonly countTokens?: (body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>
+  /** `GET …/models`, for the background health check: succeeds when the provider answers it; where it has one. */
+  readonly listModels?: () => Effect.Effect<void, ProviderError>
 }
 
 /** A Responses API request as the client sent it. */

@@ -16,6 +16,8 @@ export interface OpenAICompatibleOptions {
   /** Headers that carry the key and anything else the provider wants; Bearer by default. */
   readonly headers?: (apiKey: string, settings: ProviderSettings) => Record<string, string>
   readonly requiresKey: boolean
+  /** Its models listing, from the chat endpoint; `…/models` beside `…/chat/completions` by default. */
+  readonly modelsEndpoint?: (chatUrl: string, settings: ProviderSettings) => string
   /**
    * For a provider that speaks the Responses API: its endpoint from the chat endpoint, and the model it is asked
    * for (Azure: the deployment); absent for the others, whose Responses requests are translated.
@@ -99,6 +101,11 @@ export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings:
         )
       }
     }),
+    listModels: () => {
+      if (!configured) return notConfigured()
+      const modelsUrl = options.modelsEndpoint?.(url, settings) ?? url.replace(/\/chat\/completions$/, "/models")
+      return Effect.asVoid(transport.get(modelsUrl, { accept: "application/json", ...headers }))
+    },
     embed: (body) => {
       if (!configured) return notConfigured()
       return transport.post(embeddingsUrl, { accept: "application/json", ...headers }, {
