@@ -59,13 +59,11 @@ const limitOf = (text: string | undefined): number | string => {
     : `limit: expected a whole number from 1 to ${MAX_REQUESTS}`
 }
 
-/** Key shapes of the providers: masked, their first four characters kept, in any text the admin API shows. */
-const KEY_SHAPES = [
-  /\bsk-ant-[A-Za-z0-9_-]{12,}/g,
-  /\b(?:sk|xai|gsk|pk|rk)-[A-Za-z0-9_-]{12,}/g,
-  /\bAIza[0-9A-Za-z_-]{20,}/g
-]
-/** A credential after its name (`Bearer …`, `api_key=…`): the name kept, the value masked. */
+/**
+ * Key shapes (`sk-…`, `sk-ant-…`, `xai-…`, `gsk_…`, `AIza…`), as transport/http.ts's `scrub` finds them in upstream
+ * errors; and a credential after its name (`Bearer …`, `api_key=…`), the name kept.
+ */
+const KEY_SHAPE = /\b(?:(?:sk|xai|gsk|key)[-_][A-Za-z0-9_*-]{6,}|AIza[A-Za-z0-9_-]{20,})/g
 const NAMED_CREDENTIALS = [
   /\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
   /\b((?:api[_-]?key|token|secret|password)["']?\s*[:=]\s*["']?)[^\s"',;]{6,}/gi
@@ -76,10 +74,9 @@ const credentialMask = (config: AppConfigShape) => {
   const secrets = secretValues(config).filter((value) => value.length >= 4)
   return (text: string) => {
     let masked = text
-    for (const secret of secrets) masked = masked.split(secret).join("***")
-    for (const shape of KEY_SHAPES) masked = masked.replace(shape, (key) => `${key.slice(0, 4)}***`)
-    for (const shape of NAMED_CREDENTIALS) masked = masked.replace(shape, "$1***")
-    return masked
+    for (const secret of secrets) masked = masked.split(secret).join("[redacted]")
+    for (const shape of NAMED_CREDENTIALS) masked = masked.replace(shape, "$1[redacted]")
+    return masked.replace(KEY_SHAPE, "[redacted]")
   }
 }
 

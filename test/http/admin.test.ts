@@ -345,8 +345,8 @@ describe("request_log_bodies", () => {
 
   it("on: the question and answer, with the configured key and anything shaped like a key masked", async () => {
     const shown = await requests(true)
-    assert.equal(shown.question, "My key is ***; try Authorization: Bearer *** or api_key=***")
-    assert.equal(shown.answer, "Use sk-a***, or AIza***")
+    assert.equal(shown.question, "My key is [redacted]; try Authorization: Bearer [redacted] or api_key=[redacted]")
+    assert.equal(shown.answer, "Use [redacted], or [redacted]")
   })
 })
 
