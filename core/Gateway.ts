@@ -32,6 +32,7 @@ import { UpstreamFetch, type UpstreamFetchFunction } from "./transport/http.ts"
 import { ledgerDisabled, ledgerLayer } from "./usage/ledger.ts"
 import { pricesOf } from "./usage/prices.ts"
 import { makeUsageRow } from "./usage/recorder.ts"
+import { makeRedisUsageStore } from "./usage/redisStore.ts"
 import { UsageLedger } from "./usage/UsageLedger.ts"
 import { makeMemoryStore, type UsageStore } from "./usage/UsageStore.ts"
 import { VERSION } from "./version.ts"
@@ -414,21 +415,25 @@ const servicesFrom = (loaded: LoadedConfig, options: GatewayOptions) =>
       ? yield* acquireEmbedded(config, options)
       : undefined
     const report = Layer.succeed(ConfigReport, { file: loaded.file, setBy: loaded.setBy, warnings })
-    return Layer.mergeAll(gatewayLayer(config, semantic, redis, embedded), yield* usageLedger(config, options), report)
+    return Layer.mergeAll(gatewayLayer(config, semantic, redis, embedded), yield* usageLedger(config, options, redis), report)
   }))
 
-/** The usage ledger over its store: the runtime's persistent one when it gives one, else memory. */
-const usageLedger = (config: AppConfigShape, options: GatewayOptions) =>
+/** The usage ledger over its store: Redis with the caches, else the runtime's persistent one, else memory. */
+const usageLedger = (config: AppConfigShape, options: GatewayOptions, redis: RedisConnection | undefined) =>
   Effect.gen(function*() {
     if (!config.usage_ledger) return ledgerDisabled
+    const retentionMs = config.usage_retention_days * 24 * 3_600_000
     const open = options.usageStore
-    const store = open === undefined
+    // With Redis, one ledger for every replica.
+    const store = redis !== undefined
+      ? makeRedisUsageStore(redis.commands, retentionMs)
+      : open === undefined
       ? makeMemoryStore()
       : yield* acquire("cannot open the usage ledger", () => open(config.usage_path), (store) => store.close?.())
     const prices = pricesOf(config)
     return ledgerLayer({
       store,
-      retentionMs: config.usage_retention_days * 24 * 3_600_000,
+      retentionMs,
       priced: (provider, model) => prices(provider, model) !== undefined
     })
   })
