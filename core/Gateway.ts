@@ -415,7 +415,11 @@ const servicesFrom = (loaded: LoadedConfig, options: GatewayOptions) =>
       ? yield* acquireEmbedded(config, options)
       : undefined
     const report = Layer.succeed(ConfigReport, { file: loaded.file, setBy: loaded.setBy, warnings })
-    return Layer.mergeAll(gatewayLayer(config, semantic, redis, embedded), yield* usageLedger(config, options, redis), report)
+    return Layer.mergeAll(
+      gatewayLayer(config, semantic, redis, embedded),
+      yield* usageLedger(config, options, redis),
+      report
+    )
   }))
 
 /** The usage ledger over its store: Redis with the caches, else the runtime's persistent one, else memory. */
