@@ -127,6 +127,15 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--json", "the report as JSON")
     .action(action(async (options) => (await import("./stats.ts")).stats(options)))
 
+  root.command("providers")
+    .description(
+      "each provider's circuit breaker, retry budget and keys (masked) (needs the admin key; exit 1: a breaker is open)"
+    )
+    .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL)")
+    .option("--admin-key <key>", "the admin key (default: ISARTOR__ADMIN_API_KEY or the configuration's)")
+    .option("--json", "machine-readable output")
+    .action(action(async (options) => (await import("./providers.ts")).providers(options)))
+
   root.command("connect")
     .description("point a coding tool at the gateway by editing its own settings (--disconnect undoes it exactly)")
     .argument("[tool]", "one of the tools below, or status")
