@@ -11,7 +11,7 @@ import type { UsageReport, UsageRow, UsageTotals } from "../../core/usage/UsageR
 import { VERSION } from "../../core/version.ts"
 import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI, TEST_PROVIDER_KEY } from "../support/fakeOpenAI.ts"
-import { upstreamEnv } from "../support/gateway.ts"
+import { startTestGateway, upstreamEnv } from "../support/gateway.ts"
 
 // The admin JSON API over the usage ledger: who may read it, what it answers for a known mix of requests, the live
 // events, and that no key or prompt leaves through it.
@@ -268,6 +268,24 @@ describe("live events", () => {
 
     await reader.cancel()
     await eventually(async () => (await streams()) === 0, { what: "the event stream to end with its client" })
+  })
+
+  it("ends the stream when a client over a socket disconnects", async () => {
+    const served = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__ADMIN_API_KEY: ADMIN_KEY }))
+    try {
+      const headers = { "x-admin-key": ADMIN_KEY }
+      const streams = async () =>
+        ((await (await fetch(`${served.url}/admin/overview`, { headers })).json()) as { event_streams: number })
+          .event_streams
+      const leaving = new AbortController()
+      const response = await fetch(`${served.url}/admin/events`, { headers, signal: leaving.signal })
+      await readEvents(response.body!.getReader(), (events) => events.length > 0)
+      assert.equal(await streams(), 1)
+      leaving.abort()
+      await eventually(async () => (await streams()) === 0, { what: "the stream to end with its socket" })
+    } finally {
+      await served.close()
+    }
   })
 
   it("unsubscribes from the ledger when the client goes", async () => {
