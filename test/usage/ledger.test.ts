@@ -1,0 +1,95 @@
+import { Clock, Effect } from "effect"
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { makeLedger } from "../../core/usage/ledger.ts"
+import { makePrices } from "../../core/usage/prices.ts"
+import type { UsageRow } from "../../core/usage/UsageRow.ts"
+import { makeMemoryStore } from "../../core/usage/UsageStore.ts"
+import { makeMovableClock } from "../support/movableClock.ts"
+
+const DAY = 24 * 3_600_000
+
+const row = (at: number, extra: Partial<UsageRow> = {}): UsageRow => ({
+  at,
+  caller: "caller-hash",
+  family: "chat",
+  model_asked: "gpt-4o-mini",
+  provider: "openai",
+  model: "gpt-4o-mini",
+  layer: "l3",
+  tokens_in: 10,
+  tokens_out: 20,
+  cost_usd: 0.001,
+  tokens_saved: 0,
+  cost_saved_usd: 0,
+  latency_ms: 5,
+  status: 200,
+  stream: false,
+  ...extra
+})
+
+const prices = makePrices({ pricing: {}, model_prices: [] })
+const ledgerWith = (retentionDays: number) =>
+  makeLedger({
+    store: makeMemoryStore(),
+    retentionMs: retentionDays * DAY,
+    priced: (provider, model) => prices(provider, model) !== undefined
+  })
+
+describe("the usage ledger", () => {
+  it("forgets what is older than its retention as time passes, and keeps the rest", async () => {
+    const time = makeMovableClock()
+    const start = Effect.runSync(time.clock.currentTimeMillis)
+    const totals = await Effect.runPromise(
+      Effect.scoped(Effect.gen(function*() {
+        const ledger = yield* ledgerWith(30)
+        const requests = Effect.map(
+          ledger.totals({ since: start - 60 * DAY, until: start + 60 * DAY }),
+          (total) => total.requests
+        )
+        ledger.record(row(start - 10 * DAY))
+        ledger.record(row(start))
+        const kept = [yield* requests]
+        time.advance(25 * DAY)
+        kept.push(yield* requests)
+        time.advance(10 * DAY)
+        kept.push(yield* requests)
+        return kept
+      })).pipe(Effect.provideService(Clock.Clock, time.clock))
+    )
+    assert.deepEqual(totals, [2, 1, 0])
+  })
+
+  it("sums hours into groups, lists unpriced models, and counts errors", async () => {
+    const now = Date.now()
+    const report = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const ledger = yield* ledgerWith(30)
+      ledger.record(row(now, { label: "team-web" }))
+      ledger.record(row(now, { label: "team-web", status: 502, tokens_in: 0, tokens_out: 0, cost_usd: 0 }))
+      ledger.record(row(now, { model: "home-grown-7b", provider: "ollama", cost_usd: 0 }))
+      return yield* ledger.report({ since: now - 3_600_000, until: now + 1 }, "caller")
+    })))
+    assert.deepEqual(report.groups.map((group) => [group.key, group.requests, group.errors]), [
+      ["team-web", 2, 1],
+      ["caller-hash", 1, 0]
+    ])
+    assert.deepEqual(report.unpriced_models, ["home-grown-7b"])
+    assert.equal(report.total.tokens_in, 20)
+    assert.equal(report.total.cost_usd, 0.001)
+  })
+
+  it("tells subscribers each row as it is recorded, and keeps the last rows newest first", async () => {
+    const seen: Array<number> = []
+    const recent = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const ledger = yield* ledgerWith(30)
+      const stop = ledger.subscribe((recorded) => seen.push(recorded.latency_ms))
+      for (let index = 0; index < 1005; index++) ledger.record(row(Date.now(), { latency_ms: index }))
+      stop()
+      ledger.record(row(Date.now(), { latency_ms: 9999 }))
+      return yield* ledger.recent(2000)
+    })))
+    assert.equal(seen.length, 1005)
+    assert.equal(recent.length, 1000)
+    assert.deepEqual(recent.slice(0, 2).map((kept) => kept.latency_ms), [9999, 1004])
+  })
+})
