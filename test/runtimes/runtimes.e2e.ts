@@ -111,8 +111,8 @@ for (const name of runtimes) {
       }
     })
 
-    it("finishes an in-flight request on SIGTERM, then exits cleanly", async () => {
-      const gateway = await startRuntime(name, upstreamEnv(upstream.url))
+    it("on SIGTERM: /healthz answers 503 while it drains, the in-flight request finishes, then it exits", async () => {
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url, { ISARTOR__SHUTDOWN_DRAIN_SECS: "2" }))
       try {
         // The provider's delay is what keeps the request in flight while SIGTERM arrives.
         upstream.queue.push({ kind: "ok", delayMs: 700 })
@@ -125,6 +125,12 @@ for (const name of runtimes) {
         )
         const exited = once(gateway.child, "exit")
         gateway.child.kill("SIGTERM")
+        // Draining: a load balancer's health check fails while every other route still serves.
+        await eventually(async () => (await fetch(`${gateway.url}/healthz`)).status === 503, {
+          what: "/healthz to answer 503 once SIGTERM arrived",
+          failFast: () => (gateway.child.exitCode === null ? undefined : `it exited:\n${gateway.output()}`)
+        })
+        assert.equal((await fetch(`${gateway.url}/health`)).status, 200)
         const response = await inFlight
         assert.equal(response.status, 200)
         assert.match(
