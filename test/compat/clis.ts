@@ -6,12 +6,12 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 /**
- * Claude Code and Codex, run the way a user runs them, from `.ci/clis` (where `.ci/run` installs pinned versions;
+ * Claude Code, Codex and Gemini CLI, run the way a user runs them, from `.ci/clis` (where `.ci/run` installs pinned versions;
  * they are not project dependencies). Each run gets a fresh HOME and working directory, its base URL pointed at a
  * loopback server, telemetry and updates off, and a proxy that leads nowhere for anything else, so neither CLI can
  * reach the internet.
  */
-export type Cli = "claude" | "codex"
+export type Cli = "claude" | "codex" | "gemini"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 export const cliPath = (cli: Cli) => join(root, ".ci/clis/node_modules/.bin", cli)
@@ -28,19 +28,21 @@ export interface CliRun {
 
 export const CLAUDE_KEY = "sk-ant-api03-compat-fake-key-0123456789"
 export const CODEX_KEY = "sk-proj-compat-fake-key-0123456789"
+export const GEMINI_KEY = "AIzaSy-compat-fake-key-0123456789"
 
 /** Where a CLI sends its requests: a base URL, or a base URL and the API key to send (else a fake one). */
 export type Endpoint = string | { readonly url: string; readonly apiKey: string }
 const urlOf = (endpoint: Endpoint) => (typeof endpoint === "string" ? endpoint : endpoint.url)
 const keyOf = (endpoint: Endpoint, fallback: string) => (typeof endpoint === "string" ? fallback : endpoint.apiKey)
 
-const offline = (home: string) => ({
+/** `proxy`: where anything but loopback goes; a port where nothing listens, unless a test records what comes. */
+const offline = (home: string, proxy = "http://127.0.0.1:9") => ({
   PATH: process.env.PATH ?? "/usr/bin:/bin",
   HOME: home,
   LANG: "C.UTF-8",
-  HTTPS_PROXY: "http://127.0.0.1:9",
-  HTTP_PROXY: "http://127.0.0.1:9",
-  ALL_PROXY: "http://127.0.0.1:9",
+  HTTPS_PROXY: proxy,
+  HTTP_PROXY: proxy,
+  ALL_PROXY: proxy,
   NO_PROXY: "127.0.0.1,localhost"
 })
 
@@ -48,13 +50,14 @@ const offline = (home: string) => ({
 const run = async (
   cli: Cli,
   runs: ReadonlyArray<Array<string>>,
-  env: (home: string) => Promise<Record<string, string>>
+  env: (home: string) => Promise<Record<string, string>>,
+  proxy?: string
 ): Promise<Array<CliRun>> => {
   const home = await realpath(await mkdtemp(join(tmpdir(), `isartor-${cli}-home-`)))
   const cwd = join(home, "project")
   await mkdir(cwd)
   try {
-    const environment = { ...offline(home), ...(await env(home)) }
+    const environment = { ...offline(home, proxy), ...(await env(home)) }
     const results: Array<CliRun> = []
     for (const args of runs) {
       results.push(
@@ -112,3 +115,28 @@ export const runCodex = (endpoint: Endpoint, ...prompts: Array<string>) =>
     )
     return { CODEX_HOME: codexHome, ISARTOR_COMPAT_KEY: keyOf(endpoint, CODEX_KEY) }
   })
+
+/**
+ * `gemini -p <prompt>` for each prompt, with a Gemini API key and `GOOGLE_GEMINI_BASE_URL` at the endpoint (no
+ * `/v1beta`: the CLI adds it). Its settings turn off updates, usage statistics and telemetry; the working
+ * directory is trusted (headless runs refuse an untrusted one). `proxy`: see `offline`.
+ */
+export const runGemini = (endpoint: Endpoint, prompts: ReadonlyArray<string>, proxy?: string) =>
+  run("gemini", prompts.map((prompt) => ["-p", prompt]), async (home) => {
+    await mkdir(join(home, ".gemini"))
+    await writeFile(
+      join(home, ".gemini", "settings.json"),
+      JSON.stringify({
+        general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+        privacy: { usageStatisticsEnabled: false },
+        telemetry: { enabled: false },
+        security: { auth: { selectedType: "gemini-api-key" } }
+      })
+    )
+    return {
+      GEMINI_API_KEY: keyOf(endpoint, GEMINI_KEY),
+      GOOGLE_GEMINI_BASE_URL: urlOf(endpoint),
+      GEMINI_CLI_TRUST_WORKSPACE: "true",
+      GEMINI_TELEMETRY_ENABLED: "false"
+    }
+  }, proxy)
