@@ -33,51 +33,42 @@ export const proxyTarget = async () => {
   return { url: `http://127.0.0.1:${port}`, env: proxyEnv(port, authority.certFile, authority.bundleFile), authority }
 }
 
-/**
- * `isartor connect copilot|antigravity`: the editor's `http.proxy` in its user settings, and on stdout the exports
- * for CLI tools (`eval "$(isartor connect copilot)"`); `--disconnect` reverts the settings and prints the unsets.
- * What changed goes to stderr, so stdout stays something a shell can eval.
- */
-export const connectProxyTool = async (id: "copilot" | "antigravity", options: ProxyToolOptions) => {
-  const shell = parseShell(options.shell)
-  const target = await proxyTarget()
-  const tool = vscodeTool(id, target.url)
-  const switchVar = PROXY_TOOL_SWITCHES[id]
-  const say = (line: string) => console.error(line)
-  if (options.disconnect) {
-    const result = disconnectFile(tool.id, tool.format, tool.file)
-    if (options.json) printJson({ tool: id, file: result.file, outcome: result.outcome, kept: result.kept })
-    else {
-      say(
-        result.outcome === "not-connected"
-          ? `${tool.name} was not connected by isartor connect (no record for ${
-            tildify(result.file)
-          }): settings unchanged`
-          : `${green("disconnected", process.stderr)} ${tool.name}: ${tildify(result.file)} ${
-            result.outcome === "removed" ? "removed (isartor connect created it)" : "has its previous http.proxy back"
-          }`
-      )
-      process.stdout.write(unsetLine(shell, PROXY_VARS) + "\n")
-    }
-    return 0
+type ProxyTool = ReturnType<typeof vscodeTool>
+type ProxyTarget = Awaited<ReturnType<typeof proxyTarget>>
+const say = (line: string) => console.error(line)
+
+/** `--disconnect`: the editor's settings reverted, and on stdout the unsets of the proxy's variables. */
+const disconnectProxyTool = (
+  id: "copilot" | "antigravity",
+  tool: ProxyTool,
+  options: ProxyToolOptions,
+  shell: ReturnType<typeof parseShell>
+) => {
+  const result = disconnectFile(tool.id, tool.format, tool.file)
+  if (options.json) printJson({ tool: id, file: result.file, outcome: result.outcome, kept: result.kept })
+  else {
+    say(
+      result.outcome === "not-connected"
+        ? `${tool.name} was not connected by isartor connect (no record for ${
+          tildify(result.file)
+        }): settings unchanged`
+        : `${green("disconnected", process.stderr)} ${tool.name}: ${tildify(result.file)} ${
+          result.outcome === "removed" ? "removed (isartor connect created it)" : "has its previous http.proxy back"
+        }`
+    )
+    process.stdout.write(unsetLine(shell, PROXY_VARS) + "\n")
   }
-  const earlier = readEarlierProxy(tool)
-  const result = connectFile(
-    tool.id,
-    tool.format,
-    tool.file,
-    tool.settings({ url: "", key: "", source: "--url", running: false })
-  )
-  if (options.json) {
-    printJson({
-      tool: id,
-      file: result.file,
-      changed: result.changed,
-      proxy: target.url,
-      env: Object.fromEntries(target.env)
-    })
-    return 0
-  }
+  return 0
+}
+
+/** What connecting did, and what the editor still needs: the proxy's CA trusted, and the proxy running. */
+const sayConnected = (
+  id: "copilot" | "antigravity",
+  tool: ProxyTool,
+  target: ProxyTarget,
+  result: { readonly changed: boolean; readonly file: string },
+  earlier: string | undefined
+) => {
   say(
     result.changed
       ? `${green("connected", process.stderr)} ${tool.name}: "http.proxy": "${target.url}" in ${tildify(result.file)}`
@@ -107,10 +98,40 @@ export const connectProxyTool = async (id: "copilot" | "antigravity", options: P
       process.stderr
     )
   )
+}
+
+/**
+ * `isartor connect copilot|antigravity`: the editor's `http.proxy` in its user settings, and on stdout the exports
+ * for CLI tools (`eval "$(isartor connect copilot)"`); `--disconnect` reverts the settings and prints the unsets.
+ * What changed goes to stderr, so stdout stays something a shell can eval.
+ */
+export const connectProxyTool = async (id: "copilot" | "antigravity", options: ProxyToolOptions) => {
+  const shell = parseShell(options.shell)
+  const target = await proxyTarget()
+  const tool = vscodeTool(id, target.url)
+  if (options.disconnect) return disconnectProxyTool(id, tool, options, shell)
+  const earlier = readEarlierProxy(tool)
+  const result = connectFile(
+    tool.id,
+    tool.format,
+    tool.file,
+    tool.settings({ url: "", key: "", source: "--url", running: false })
+  )
+  if (options.json) {
+    printJson({
+      tool: id,
+      file: result.file,
+      changed: result.changed,
+      proxy: target.url,
+      env: Object.fromEntries(target.env)
+    })
+    return 0
+  }
+  sayConnected(id, tool, target, result, earlier)
   process.stdout.write(
-    [...target.env, [switchVar, "1"] as [string, string]].map(([name, value]) => exportLine(shell, name, value)).join(
-      "\n"
-    ) + "\n"
+    [...target.env, [PROXY_TOOL_SWITCHES[id], "1"] as [string, string]].map(([name, value]) =>
+      exportLine(shell, name, value)
+    ).join("\n") + "\n"
   )
   return 0
 }

@@ -85,6 +85,53 @@ export interface ConnectResult {
 }
 
 /**
+ * Records in `containers` the parents `path` needs that `doc` lacks (the set creates them, a disconnect removes them);
+ * a parent that is not an object or table refuses the edit.
+ */
+const noteMissingContainers = (
+  doc: Doc,
+  path: ReadonlyArray<string>,
+  containers: Map<string, ReadonlyArray<string>>,
+  format: SettingsFormat,
+  file: string
+) => {
+  for (let depth = 1; depth < path.length; depth++) {
+    const prefix = path.slice(0, depth)
+    const node = getPath(doc, prefix)
+    if (node === undefined) containers.set(prefix.join("\0"), prefix)
+    else if (!isObject(node)) {
+      throw new CliFailure(
+        `${tildify(file)}: ${prefix.join(".")} is not ${format.name === "TOML" ? "a table" : "an object"}, so ${
+          path.join(".")
+        } cannot be set; nothing was changed`
+      )
+    }
+  }
+}
+
+/** Records a key's change; a key changed by an earlier connect keeps the value it had before that one. */
+const recordChange = (
+  changes: Map<string, KeyChange>,
+  path: ReadonlyArray<string>,
+  current: unknown,
+  value: unknown
+) => {
+  const key = path.join("\0")
+  const earlier = changes.get(key)
+  changes.set(
+    key,
+    earlier === undefined
+      ? {
+        path,
+        hadBefore: current !== undefined,
+        ...(current === undefined ? {} : { before: current }),
+        after: value
+      }
+      : { ...earlier, after: value }
+  )
+}
+
+/**
  * Sets `settings` in a tool's file, creating it (and its directories) when needed. The first connect records the
  * file as it was; later ones keep that record, so a disconnect always goes back to before the first. Connecting
  * again with the same values writes nothing.
@@ -107,18 +154,7 @@ export const connectFile = (
   )
   let text = original
   for (const { path, value } of settings) {
-    for (let depth = 1; depth < path.length; depth++) {
-      const prefix = path.slice(0, depth)
-      const node = getPath(doc, prefix)
-      if (node === undefined) containers.set(prefix.join("\0"), prefix)
-      else if (!isObject(node)) {
-        throw new CliFailure(
-          `${tildify(file)}: ${prefix.join(".")} is not ${format.name === "TOML" ? "a table" : "an object"}, so ${
-            path.join(".")
-          } cannot be set; nothing was changed`
-        )
-      }
-    }
+    noteMissingContainers(doc, path, containers, format, file)
     const current = getPath(doc, path)
     if (isDeepStrictEqual(current, value)) continue
     try {
@@ -127,19 +163,7 @@ export const connectFile = (
       throw new CliFailure(`cannot edit ${tildify(file)}: ${(error as Error).message}; nothing was changed`)
     }
     setPath(expected, path, value)
-    const key = path.join("\0")
-    const earlier = changes.get(key)
-    changes.set(
-      key,
-      earlier === undefined
-        ? {
-          path,
-          hadBefore: current !== undefined,
-          ...(current === undefined ? {} : { before: current }),
-          after: value
-        }
-        : { ...earlier, after: value }
-    )
+    recordChange(changes, path, current, value)
   }
   if (text === original) return { file: found.path, changed: false, created: false }
   if (!text.endsWith("\n")) text += "\n"
