@@ -32,6 +32,39 @@ const bar = (done: number, total: number, label: string) => {
   process.stderr.write(`\r\x1b[2K${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`)
 }
 
+type Sample = { readonly layer: string; readonly ms: number }
+
+/** Sends every prompt, CONCURRENCY at a time: which layer answered each (or its error status), and how fast. */
+const sendAll = async (
+  gateway: { readonly fetch: (request: Request) => Response | Promise<Response> },
+  prompts: ReadonlyArray<string>,
+  name: string
+) => {
+  const samples: Array<Sample> = []
+  let next = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < prompts.length) {
+      const prompt = prompts[next++]!
+      const sent = performance.now()
+      const response = await gateway.fetch(
+        new Request("http://demo/api/chat", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ prompt })
+        })
+      )
+      await response.arrayBuffer()
+      const layer = response.status === 200
+        ? response.headers.get("x-isartor-layer") ?? "?"
+        : `error ${response.status}`
+      samples.push({ layer, ms: performance.now() - sent })
+      bar(samples.length, prompts.length, name)
+    }
+  }))
+  if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K")
+  return samples
+}
+
 /** Replays one workload against a fresh in-process gateway; returns requests, deflection and latency per layer. */
 const replay = async (name: string, host: CommandHost, limit: number | undefined) => {
   const text = await readFile(workloadPath(name), "utf8").catch(() => {
@@ -51,30 +84,9 @@ const replay = async (name: string, host: CommandHost, limit: number | undefined
   }
   const quiet = { info: () => undefined, warn: () => undefined }
   const gateway = await startGateway({ env, readTextFile }, { semantic: await host.semantic(env), log: quiet })
-  const samples: Array<{ layer: string; ms: number }> = []
   try {
-    let next = 0
     const started = performance.now()
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < prompts.length) {
-        const prompt = prompts[next++]!
-        const sent = performance.now()
-        const response = await gateway.fetch(
-          new Request("http://demo/api/chat", {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ prompt })
-          })
-        )
-        await response.arrayBuffer()
-        const layer = response.status === 200
-          ? response.headers.get("x-isartor-layer") ?? "?"
-          : `error ${response.status}`
-        samples.push({ layer, ms: performance.now() - sent })
-        bar(samples.length, prompts.length, name)
-      }
-    }))
-    if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K")
+    const samples = await sendAll(gateway, prompts, name)
     const wallSecs = (performance.now() - started) / 1000
     const layers = Object.fromEntries(LAYERS.map((layer) => {
       const times = samples.filter((sample) => sample.layer === layer).map((sample) => sample.ms).sort((a, b) => a - b)
