@@ -73,9 +73,14 @@ const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
 /**
  * Replays a whole completion as the `chat.completion.chunk` SSE stream an OpenAI client expects. With
  * `usageUpFront`, the first chunk carries the usage too, for a translation to an API that reports the input tokens
- * at the start (Anthropic's `message_start`).
+ * at the start (Anthropic's `message_start`). `withUsage: false` leaves out the final usage chunk (`choices: []`),
+ * which an OpenAI client gets only when it asked (`stream_options.include_usage`).
  */
-export const completionToSse = (completion: Completion, usageUpFront = false): ReadableStream<Uint8Array> => {
+export const completionToSse = (
+  completion: Completion,
+  usageUpFront = false,
+  withUsage = true
+): ReadableStream<Uint8Array> => {
   const base = {
     id: completion.id,
     object: "chat.completion.chunk",
@@ -99,7 +104,7 @@ export const completionToSse = (completion: Completion, usageUpFront = false): R
       sseData({ ...base, choices: [{ index: choice.index, delta: {}, finish_reason: choice.finish_reason }] })
     )
   }
-  if (completion.usage) events.push(sseData({ ...base, choices: [], usage: completion.usage }))
+  if (completion.usage && withUsage) events.push(sseData({ ...base, choices: [], usage: completion.usage }))
   events.push("data: [DONE]\n\n")
   return new ReadableStream({
     start(controller) {

@@ -32,11 +32,12 @@ import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
 import { familyError } from "./errors.ts"
 import { makeExactHitLane, withoutExactHitLane } from "./exactHitLane.ts"
-import { geminiRoutes, isGeminiPath } from "./gemini.ts"
 import type { NamedGatewayKey } from "./gatewayKeys.ts"
+import { geminiRoutes, isGeminiPath } from "./gemini.ts"
 import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
+import { modelRoutes } from "./models.ts"
 import type { EdgeFetch, Exchange } from "./observability.ts"
-import { pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
+import { asksForUsage, pipelineHeaders, renderAnswer, renderFailure } from "./render.ts"
 import { responsesRoutes } from "./responses.ts"
 
 export interface AppDependencies {
@@ -189,7 +190,12 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const key = deps.pipeline.exactKey(request)
     // Gemini names the model in the path, not the body: its bodies are not the lane's to know.
     if (family !== "gemini") {
-      learn(family, http, context.tenant, body, { key, model: request.model, stream: request.stream })
+      learn(family, http, context.tenant, body, {
+        key,
+        model: request.model,
+        stream: request.stream,
+        includeUsage: asksForUsage(request)
+      })
     }
     const note = exchange &&
       (exchange.usage = { tenant: context.tenant, modelAsked: request.model, stream: request.stream })
@@ -255,26 +261,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     })
   })
 
-  app.get("/v1/models", (c) =>
-    c.json({
-      object: "list",
-      data: [
-        {
-          id: deps.config.external_llm_model,
-          object: "model",
-          created: Math.floor(startedAt / 1000),
-          owned_by: deps.config.llm_provider
-        },
-        // A client picking from the list sees the aliases, and what each stands for.
-        ...[...aliases].map(([name, alias]) => ({
-          id: name,
-          object: "model",
-          created: Math.floor(startedAt / 1000),
-          owned_by: alias.provider ?? deps.config.llm_provider,
-          alias_for: deps.config.model_aliases[name]
-        }))
-      ]
-    }))
+  modelRoutes(app, { config: deps.config, aliases, startedAt })
 
   for (const [path, route] of chatRoutes) {
     app.post(path, async (c) => {

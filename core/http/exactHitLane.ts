@@ -18,7 +18,7 @@ import { countTokens, recordLayerDuration } from "../observability/Metrics.ts"
 import { pricesOf } from "../usage/prices.ts"
 import type { gatewayKeyCheck } from "./middleware.ts"
 import type { Answered, EdgeFetch, Exchange } from "./observability.ts"
-import { ageOf, answerHeaders, renderAnswer } from "./render.ts"
+import { ageOf, answerHeaders, renderAnswer, type RenderedRequest } from "./render.ts"
 
 /** Bodies whose exact key is remembered (see FirstLevelKeys): ≈ 2 bytes a character at most. */
 const FIRST_LEVEL_KEYS = { maxEntries: 20_000, maxChars: 16 * 1024 * 1024 }
@@ -90,7 +90,7 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
       stream: known.stream,
       completion: hit.completion
     }
-    return render({ family, model: known.model, stream: known.stream }, {
+    return render({ family, model: known.model, stream: known.stream, includeUsage: known.includeUsage === true }, {
       _tag: "Complete",
       layer: "l1a",
       completion: hit.completion,
@@ -143,7 +143,7 @@ const responsesCopyHeaders = (): boolean => {
   return response.headers.get("x-isartor-probe") === "given"
 }
 
-type Render = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer) => Response
+type Render = (request: RenderedRequest, answer: Answer) => Response
 
 /**
  * `renderAnswer`, with an exact hit's headers built once per answer and age (they change once a second, with

@@ -149,8 +149,19 @@ export const renderGemini = (answer: Answer, stream: boolean, wrap: (response: J
     : jsonResponse(200, wrap(toGeminiResponse(completion)), headers)
 }
 
+/** What rendering reads of a request: its format, model and streaming, and whether it asked for a stream's usage. */
+export type RenderedRequest =
+  & Pick<ChatRequest, "family" | "model" | "stream">
+  & Partial<Pick<ChatRequest, "body">>
+  & { readonly includeUsage?: boolean | undefined }
+
+/** Whether an OpenAI client asked for the usage chunk that ends a stream (`stream_options.include_usage`). */
+export const asksForUsage = (request: RenderedRequest): boolean =>
+  request.includeUsage ??
+    ((request.body?.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true)
+
 /** Renders an answer in the format the client asked for. */
-export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "stream">, answer: Answer): Response => {
+export const renderAnswer = (request: RenderedRequest, answer: Answer): Response => {
   if (request.family === "gemini") return renderGemini(answer, request.stream)
   const headers = answerHeaders(answer)
   if (answer._tag === "Stream") {
@@ -173,7 +184,8 @@ export const renderAnswer = (request: Pick<ChatRequest, "family" | "model" | "st
       ? sse(toAnthropicSse(completionToSse(completion, true)), headers)
       : jsonResponse(200, toAnthropicMessage(completion), headers)
   }
-  return sse(completionToSse(completion), headers)
+  // A cached answer keeps its usage; an OpenAI client that did not ask for it never gets a chunk without choices.
+  return sse(completionToSse(completion, false, asksForUsage(request)), headers)
 }
 
 /** A typed failure becomes its JSON error in the client's format; anything else is a defect, for `onError`. */

@@ -1,6 +1,7 @@
 import { Effect, Redacted } from "effect"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
+import { unanswerableByAnthropic } from "../formats/anthropic/options.ts"
 import { toAnthropicRequest, untranslatedFields } from "../formats/anthropic/request.ts"
 import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
@@ -36,7 +37,7 @@ export const anthropic: ProviderDefinition = {
           sourcePayload(source, model)
         )
       }
-      const untranslatable = untranslatableTools(request.body, "anthropic")
+      const untranslatable = untranslatableTools(request.body, "anthropic") ?? unanswerableByAnthropic(request.body)
       if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
       const post = transport.post(url, { ...headers, accept }, toAnthropicRequest(request.body, { model, stream }))
       const dropped = untranslatedFields(request.body, "toAnthropic")

@@ -5,6 +5,8 @@ export interface KnownRequest {
   readonly key: ExactKey
   readonly model: string
   readonly stream: boolean
+  /** Whether the stream asks for its usage chunk (`stream_options.include_usage`). */
+  readonly includeUsage?: boolean
 }
 
 export interface FirstLevelKeyOptions {

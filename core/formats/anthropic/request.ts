@@ -4,6 +4,7 @@
  * OpenAI → Anthropic direction upstream; `POST /v1/messages` reads the other.
  */
 import { type Json, type OpenAIMessage, textOf } from "../openai.ts"
+import { outputConfigOf, parallelToolCallsOf, responseFormatOf, withParallelToolUse } from "./options.ts"
 import { type Block, type CanonicalReasoning, parseArguments } from "./wire.ts"
 
 // ---- OpenAI request → Anthropic request (the anthropic provider) ----
@@ -77,7 +78,7 @@ const anthropicTools = (body: Json): Json => {
     input_schema: tool.function.parameters ?? { type: "object", properties: {} }
   }))
   const choice = body.tool_choice
-  const toolChoice = choice === "auto"
+  const named = choice === "auto"
     ? { type: "auto" }
     : choice === "required"
     ? { type: "any" }
@@ -86,6 +87,7 @@ const anthropicTools = (body: Json): Json => {
     : typeof choice === "object" && choice !== null
     ? { type: "tool", name: ((choice as Json).function as Json).name }
     : undefined
+  const toolChoice = tools && tools.length > 0 ? withParallelToolUse(body, named) : named
   return {
     ...(tools && tools.length > 0 ? { tools } : {}),
     ...(toolChoice ? { tool_choice: toolChoice } : {})
@@ -115,6 +117,7 @@ export const toAnthropicRequest = (body: Json, options: { model: string; stream:
     ...(typeof body.user === "string" ? { metadata: { user_id: body.user } } : {}),
     ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
     ...anthropicTools(body),
+    ...outputConfigOf(body),
     ...(typeof body.temperature === "number" && !thinking ? { temperature: Math.min(1, body.temperature) } : {}),
     ...(typeof body.top_p === "number" ? { top_p: body.top_p } : {}),
     ...(stop ? { stop_sequences: stop } : {}),
@@ -148,7 +151,9 @@ const carriedToAnthropic = new Set([
   "stream",
   "stream_options",
   "reasoning_effort",
-  "user"
+  "user",
+  "response_format",
+  "parallel_tool_calls"
 ])
 
 /** The Messages fields the Anthropic → OpenAI translation carries; any other is dropped. */
@@ -164,7 +169,8 @@ const carriedFromAnthropic = new Set([
   "stop_sequences",
   "stream",
   "thinking",
-  "metadata"
+  "metadata",
+  "output_config"
 ])
 
 /** The top-level fields of `body` a translation in `direction` has no counterpart for. */
@@ -277,7 +283,8 @@ const openAITools = (body: Json): Json => {
   }))
   return {
     ...(tools && tools.length > 0 ? { tools } : {}),
-    ...(toolChoice !== undefined ? { tool_choice: toolChoice } : {})
+    ...(toolChoice !== undefined ? { tool_choice: toolChoice } : {}),
+    ...parallelToolCallsOf(body, tools !== undefined && tools.length > 0)
   }
 }
 
@@ -287,6 +294,7 @@ export const fromAnthropicRequest = (body: Json): Json => ({
   messages: openAIMessages(body),
   max_tokens: body.max_tokens,
   ...openAITools(body),
+  ...responseFormatOf(body),
   ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
   ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
   ...(body.stop_sequences !== undefined ? { stop: body.stop_sequences } : {}),

@@ -222,12 +222,12 @@ describe("OpenAI request → Anthropic request (the anthropic provider)", () => 
       untranslatedFields({
         model: "m",
         messages: [],
-        response_format: { type: "json_object" },
+        presence_penalty: 0.5,
         seed: 1,
         n: null,
         logprobs: undefined
       }, "toAnthropic"),
-      ["response_format", "seed"]
+      ["presence_penalty", "seed"]
     )
     assert.deepEqual(
       untranslatedFields({

@@ -1,0 +1,240 @@
+import { createAnthropic } from "@ai-sdk/anthropic"
+import Anthropic from "@anthropic-ai/sdk"
+import { ChatOpenAI } from "@langchain/openai"
+import { generateObject, jsonSchema } from "ai"
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import OpenAI from "openai"
+import { conversationModel } from "../support/fakeModel.ts"
+import { type FakeModel, type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
+import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
+
+/**
+ * The gaps between formats that real clients found (issue 32), each through the client that found it: structured
+ * output, parallel tool use, what Anthropic cannot answer, the model list and a cached stream's usage.
+ */
+const CITY = { city: "Paris" }
+/** The fake model answers JSON when asked for structured output in either API, else as usual. */
+const structuredModel: FakeModel = {
+  promptTokens: conversationModel.promptTokens,
+  reply: (conversation, body) =>
+    body.response_format !== undefined || body.output_config?.format !== undefined
+      ? { kind: "text", text: JSON.stringify(CITY) }
+      : conversationModel.reply(conversation, body)
+}
+
+type Upstream = "openai" | "anthropic"
+let providers: FakeProviders
+const gateways = new Map<Upstream, RunningGateway>()
+before(async () => {
+  providers = await startFakeProviders(TEST_PROVIDER_KEY, { model: structuredModel })
+  const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1" }
+  gateways.set(
+    "openai",
+    await startTestGateway({
+      ISARTOR__EXTERNAL_LLM_URL: `${providers.url}/v1`,
+      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
+      ...common
+    })
+  )
+  gateways.set(
+    "anthropic",
+    await startTestGateway({
+      ISARTOR__LLM_PROVIDER: "anthropic",
+      ISARTOR__EXTERNAL_LLM_URL: providers.url,
+      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
+      ...common
+    })
+  )
+})
+after(async () => {
+  for (const gateway of gateways.values()) await gateway.close()
+  await providers.close()
+})
+
+let callers = 0
+const key = () => `gaps-caller-${process.pid}-${++callers}`
+const url = (upstream: Upstream) => gateways.get(upstream)!.url
+const openai = (upstream: Upstream) => new OpenAI({ apiKey: key(), baseURL: `${url(upstream)}/v1`, maxRetries: 0 })
+const anthropic = (upstream: Upstream) => new Anthropic({ apiKey: key(), baseURL: url(upstream), maxRetries: 0 })
+const lastBody = () => providers.calls.at(-1)!.body as Record<string, any>
+const citySchema = {
+  type: "object" as const,
+  properties: { city: { type: "string" as const } },
+  required: ["city"],
+  additionalProperties: false
+}
+const weatherTool = {
+  type: "function" as const,
+  function: { name: "get_weather", parameters: { type: "object", properties: { query: { type: "string" } } } }
+}
+
+describe("structured output across formats", () => {
+  it("AI SDK generateObject with a Claude model: output_config.format reaches an OpenAI upstream as response_format", async () => {
+    const model = createAnthropic({ apiKey: key(), baseURL: `${url("openai")}/v1` })("claude-sonnet-4-5")
+    const { object } = await generateObject({
+      model,
+      schema: jsonSchema<{ city: string }>(citySchema),
+      prompt: "Which city is the capital of France?",
+      providerOptions: { anthropic: { structuredOutputMode: "outputFormat" } },
+      maxRetries: 0
+    })
+    assert.deepEqual(object, CITY)
+    assert.deepEqual(lastBody().response_format, {
+      type: "json_schema",
+      json_schema: { name: "output", schema: citySchema }
+    })
+  })
+
+  it("openai SDK response_format json_schema reaches an Anthropic upstream as output_config.format", async () => {
+    const completion = await openai("anthropic").chat.completions.create({
+      model: "claude-sonnet-4-5",
+      messages: [{ role: "user", content: "Which city?" }],
+      response_format: { type: "json_schema", json_schema: { name: "city", schema: citySchema } }
+    })
+    assert.deepEqual(JSON.parse(completion.choices[0]!.message.content!), CITY)
+    assert.deepEqual(lastBody().output_config, { format: { type: "json_schema", schema: citySchema } })
+  })
+
+  it("LangChain withStructuredOutput (json schema) against an Anthropic upstream gets the object, not prose", async () => {
+    const model = new ChatOpenAI({
+      model: "claude-sonnet-4-5",
+      apiKey: key(),
+      maxRetries: 0,
+      configuration: { baseURL: `${url("anthropic")}/v1` }
+    })
+    const structured = model.withStructuredOutput(citySchema, { name: "city", method: "jsonSchema" })
+    assert.deepEqual(await structured.invoke("Which city?"), CITY)
+    assert.deepEqual(lastBody().output_config?.format?.schema, citySchema)
+  })
+
+  it("openai SDK responses with text.format reaches an Anthropic upstream as output_config.format", async () => {
+    const response = await openai("anthropic").responses.create({
+      model: "claude-sonnet-4-5",
+      input: "Which city?",
+      text: { format: { type: "json_schema", name: "city", schema: citySchema } }
+    })
+    assert.deepEqual(JSON.parse(response.output_text), CITY)
+    assert.deepEqual(lastBody().output_config, { format: { type: "json_schema", schema: citySchema } })
+  })
+
+  it("json_object mode to an Anthropic upstream is a 400 that says why, and nothing is sent", async () => {
+    const before = providers.calls.length
+    const error = await openai("anthropic").chat.completions.create({
+      model: "claude-sonnet-4-5",
+      messages: [{ role: "user", content: "JSON please" }],
+      response_format: { type: "json_object" }
+    }).catch((e: unknown) => e)
+    assert.ok(error instanceof OpenAI.BadRequestError, String(error))
+    assert.match(error.message, /json_object has no anthropic counterpart/)
+    assert.equal(providers.calls.length, before)
+  })
+})
+
+describe("parallel tool use across formats", () => {
+  it("openai SDK parallel_tool_calls: false reaches an Anthropic upstream as disable_parallel_tool_use", async () => {
+    await openai("anthropic").chat.completions.create({
+      model: "claude-sonnet-4-5",
+      messages: [{ role: "user", content: "Weather in two cities?" }],
+      tools: [weatherTool],
+      parallel_tool_calls: false
+    })
+    assert.deepEqual(lastBody().tool_choice, { type: "auto", disable_parallel_tool_use: true })
+  })
+
+  it("@anthropic-ai/sdk disable_parallel_tool_use reaches an OpenAI upstream as parallel_tool_calls: false", async () => {
+    await anthropic("openai").messages.create({
+      model: "gpt-4o-mini",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "Weather in two cities?" }],
+      tools: [{ name: "get_weather", input_schema: { type: "object", properties: { query: { type: "string" } } } }],
+      tool_choice: { type: "auto", disable_parallel_tool_use: true }
+    })
+    assert.equal(lastBody().parallel_tool_calls, false)
+    assert.equal(lastBody().tool_choice, "auto")
+  })
+})
+
+describe("what Anthropic cannot answer is refused, never silently dropped", () => {
+  for (
+    const [field, extra, reason] of [
+      ["n: 2", { n: 2 }, /n: 2 choices cannot be sent to anthropic/],
+      ["logprobs", { logprobs: true, top_logprobs: 2 }, /anthropic does not return log probabilities/]
+    ] as const
+  ) {
+    it(`openai SDK ${field} to an Anthropic upstream: a 400 that says why, nothing sent or cached`, async () => {
+      const client = openai("anthropic")
+      const ask = () =>
+        client.chat.completions.create({
+          model: "claude-sonnet-4-5",
+          messages: [{ role: "user", content: `Two answers, please (${field})` }],
+          ...extra
+        }).catch((e: unknown) => e)
+      const before = providers.calls.length
+      for (const error of [await ask(), await ask()]) {
+        assert.ok(error instanceof OpenAI.BadRequestError, String(error))
+        assert.match(error.message, reason)
+      }
+      assert.equal(providers.calls.length, before)
+    })
+  }
+})
+
+describe("the model list, in each SDK's shape", () => {
+  it("openai SDK models.list and models.retrieve", async () => {
+    const client = openai("openai")
+    const listed = []
+    for await (const model of client.models.list()) listed.push(model.id)
+    assert.deepEqual(listed, ["gpt-4o-mini"])
+    const model = await client.models.retrieve("gpt-4o-mini")
+    assert.equal(model.id, "gpt-4o-mini")
+    assert.equal(model.object, "model")
+    const missing = await client.models.retrieve("no-such-model").catch((e: unknown) => e)
+    assert.ok(missing instanceof OpenAI.NotFoundError, String(missing))
+  })
+
+  it("@anthropic-ai/sdk models.list and models.retrieve: Anthropic's shape, no OpenAI default for an anthropic provider", async () => {
+    const openaiSide = anthropic("openai")
+    const page = await openaiSide.models.list()
+    assert.deepEqual(page.data.map((model) => [model.type, model.id, model.display_name]), [
+      ["model", "gpt-4o-mini", "gpt-4o-mini"]
+    ])
+    assert.equal(typeof page.data[0]!.created_at, "string")
+    assert.equal(page.has_more, false)
+    const retrieved = await openaiSide.models.retrieve("gpt-4o-mini")
+    assert.equal(retrieved.type, "model")
+    assert.equal(retrieved.id, "gpt-4o-mini")
+    const missing = await openaiSide.models.retrieve("claude-nope").catch((e: unknown) => e)
+    assert.ok(missing instanceof Anthropic.NotFoundError, String(missing))
+    // The default model (an OpenAI one) is not offered by a gateway whose provider is Anthropic.
+    assert.deepEqual((await anthropic("anthropic").models.list()).data, [])
+  })
+})
+
+describe("a cached stream's usage chunk", () => {
+  const streamed = async (includeUsage: boolean, apiKey: string, prompt: string) => {
+    const client = new OpenAI({ apiKey, baseURL: `${url("openai")}/v1`, maxRetries: 0 })
+    const stream = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: prompt }],
+      stream: true,
+      ...(includeUsage ? { stream_options: { include_usage: true } } : {})
+    }).withResponse()
+    const chunks = []
+    for await (const chunk of stream.data) chunks.push(chunk)
+    return { layer: stream.response.headers.get("x-isartor-layer"), chunks }
+  }
+
+  it("openai SDK: a stream cached with include_usage replays no usage chunk to a client that did not ask", async () => {
+    const apiKey = key()
+    const first = await streamed(true, apiKey, "Usage asked first")
+    assert.ok(first.chunks.some((chunk) => chunk.choices.length === 0 && chunk.usage))
+    const second = await streamed(false, apiKey, "Usage asked first")
+    assert.equal(second.layer, "l1a")
+    // Code that reads choices[0] of every chunk must not crash.
+    assert.ok(second.chunks.every((chunk) => chunk.choices[0] !== undefined), JSON.stringify(second.chunks.at(-1)))
+    const third = await streamed(true, apiKey, "Usage asked first")
+    assert.equal(third.layer, "l1a")
+    assert.ok(third.chunks.at(-1)!.usage, "the client that asks still gets it")
+  })
+})
