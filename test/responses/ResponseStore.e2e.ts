@@ -10,6 +10,8 @@ import {
 } from "../../core/responses/ResponseStore.ts"
 import { connectRedis } from "../../runtimes/redis.ts"
 import { eventually } from "../support/eventually.ts"
+import { startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { startTestGateway, upstreamEnv } from "../support/gateway.ts"
 import { redisAndCluster } from "../support/redis.ts"
 
 // The cases every `/v1/responses` store passes (in memory, one Redis, a Redis Cluster), run once per backend.
@@ -136,5 +138,57 @@ describe("response store: Redis down", () => {
       intervalMs: 100
     })
     assert.ok(await store.get("resp_back", tenant))
+  })
+})
+
+describe("/v1/responses with its store in Redis", () => {
+  it("answers 503 response_store_unavailable, not 'not found', while Redis is down", async () => {
+    const upstream = await startFakeOpenAI()
+    const gateway = await startTestGateway(
+      upstreamEnv(upstream.url, {
+        ISARTOR__CACHE_BACKEND: "redis",
+        ISARTOR__REDIS_URL: servers.redis.url,
+        ISARTOR__CACHE_MODE: "exact",
+        ISARTOR__LLM_PROVIDER: "openai-compatible"
+      }),
+      {},
+      undefined,
+      connectRedis
+    )
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${gateway.url}/v1/responses`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", ...body })
+      })
+    try {
+      const first = await post({ input: "kept in Redis" })
+      assert.equal(first.status, 200)
+      const { id } = (await first.json()) as { id: string }
+      await servers.redis.stop()
+      try {
+        const next = await post({ input: "and then?", previous_response_id: id })
+        assert.equal(next.status, 503)
+        const body = (await next.json()) as { error: { code: string } }
+        assert.equal(body.error.code, "response_store_unavailable")
+        assert.equal((await fetch(`${gateway.url}/v1/responses/${id}`)).status, 503)
+      } finally {
+        await servers.redis.start()
+      }
+      // This Redis keeps nothing across a restart. Meanwhile answers are served, unstored (the log says so); once the
+      // client has reconnected, a new conversation is stored and continued again.
+      await eventually(async () => {
+        const response = await post({ input: "after the outage" })
+        const { id: again } = (await response.json()) as { id: string }
+        return (await post({ input: "and then?", previous_response_id: again })).status === 200
+      }, { what: "a conversation to be stored and continued once Redis is back", timeoutMs: 15_000, intervalMs: 100 })
+      assert.ok(
+        gateway.warnings.some((line) => /could not store resp_\w+ \(redis\)/.test(line)),
+        gateway.warnings.join("\n")
+      )
+    } finally {
+      await gateway.close()
+      await upstream.close()
+    }
   })
 })
