@@ -1,5 +1,6 @@
 import { Clock, Context, Effect, Layer, Logger, ManagedRuntime, Metric, References } from "effect"
 import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
+import { Budgets } from "./budgets/Budgets.ts"
 import { CacheAdmin } from "./cache/CacheAdmin.ts"
 import { CacheKey } from "./cache/CacheKey.ts"
 import { ExactCache } from "./cache/exact/ExactCache.ts"
@@ -172,6 +173,8 @@ export const gatewayLayer = (
       Layer.provideMerge(Upstream.layer),
       Layer.provideMerge(CacheWrites.layer),
       Layer.provideMerge(Layer.mergeAll(exact, semanticCache, router, Provider.layer, Coalescer.layer)),
+      // With Redis beside the caches, one budget for every replica.
+      Layer.provideMerge(Budgets.layerConfig(config, redis?.commands)),
       Layer.provideMerge(embedder),
       Layer.provideMerge(CacheKey.layer),
       Layer.provideMerge(AppConfig.layer(config))

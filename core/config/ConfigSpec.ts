@@ -1,6 +1,7 @@
 import { Config, Redacted } from "effect"
 import { shippedDecision } from "../cache/semantic/decision/weights.ts"
 import { aliasTable, keyList, type PoolKeySpec } from "./poolLeaves.ts"
+import { budgetTable, routingTable } from "./spendLeaves.ts"
 import { gatewayKeyList, pricingTable } from "./usageLeaves.ts"
 
 /**
@@ -186,6 +187,16 @@ export const configSpec = {
   ),
   model_aliases: aliasTable(
     "Model names clients may use for others: `fast = \"gpt-4o-mini\"`, `smart = \"anthropic/claude-sonnet-4-5\"` (a provider prefix sends it to that provider)."
+  ),
+  routing: routingTable(
+    "Routing by difficulty: a tier L2's classifier gives a request (when no local model answers it) sent to another model, `TEMPLATE = \"openai/gpt-4o-mini\"`; the default chain answers when that one fails (docs/providers.md)."
+  ),
+  budgets: budgetTable(
+    "Token and cost budgets per provider (`[budgets.openai]`) and per caller (`[budgets.caller.\"team-web\"]`, by gateway key label or scope hash) over UTC days and months, with `action` and `warn_at` (docs/providers.md)."
+  ),
+  budget_projected_output_tokens: int(
+    1024,
+    "Output tokens a budget check counts for a request that sets no `max_tokens`, beside the estimate of its input."
   ),
   l3_timeout_secs: int(
     120,

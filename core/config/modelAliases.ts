@@ -22,12 +22,21 @@ const routedProvider = (config: AppConfigShape, prefix: string): ProviderId | un
  * that is the primary: the usual chain serves it).
  */
 export const modelAliases = (config: AppConfigShape): ReadonlyMap<string, ModelAlias> =>
+  new Map(Object.entries(config.model_aliases).map(([name, target]) => [name, modelTarget(config, target)]))
+
+/** What `model` or `provider/model` names: the model, and the provider when it is not the primary. */
+export const modelTarget = (config: AppConfigShape, target: string): ModelAlias => {
+  const slash = target.indexOf("/")
+  const provider = slash > 0 ? routedProvider(config, target.slice(0, slash)) : undefined
+  if (provider === undefined) return { model: target }
+  const model = target.slice(slash + 1)
+  return provider === config.llm_provider ? { model } : { model, provider }
+}
+
+/** `[routing]`, resolved once: each tier's model and provider, as an alias's are. */
+export const routingRules = (config: AppConfigShape): ReadonlyMap<string, ModelAlias> =>
   new Map(
-    Object.entries(config.model_aliases).map(([name, target]) => {
-      const slash = target.indexOf("/")
-      const provider = slash > 0 ? routedProvider(config, target.slice(0, slash)) : undefined
-      if (provider === undefined) return [name, { model: target }]
-      const model = target.slice(slash + 1)
-      return [name, provider === config.llm_provider ? { model } : { model, provider }]
-    })
+    Object.entries(config.routing).flatMap(([tier, target]) =>
+      target === undefined ? [] : [[tier, modelTarget(config, target)] as const]
+    )
   )

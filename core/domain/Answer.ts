@@ -7,6 +7,14 @@ export const LAYER_NAMES = ["l1a", "l1b", "l2", "l3"] as const
 export const LayerName = Schema.Literals(LAYER_NAMES)
 export type LayerName = typeof LayerName.Type
 
+/** A `[routing]` rule's answer: the tier it matched, who answered, and who would have by default (for the saving). */
+export interface RoutedBy {
+  readonly tier: string
+  /** `provider/model` of the rule's target, which answered. */
+  readonly to: string
+  readonly from: { readonly provider: string; readonly model: string }
+}
+
 /** What the pipeline answers with: a whole completion (serialised), or an upstream stream passed through. */
 export type Answer =
   | {
@@ -26,6 +34,7 @@ export type Answer =
     readonly stage?: "fast" | "model"
     /** When L2 classified the request: what it decided. */
     readonly routing?: RoutingDecision
+    readonly routed?: RoutedBy | undefined
   }
   | {
     readonly _tag: "Stream"
@@ -34,4 +43,5 @@ export type Answer =
     readonly provider: string
     readonly cacheKey?: string
     readonly routing?: RoutingDecision
+    readonly routed?: RoutedBy | undefined
   }

@@ -92,6 +92,13 @@ export interface ChatRequest {
   readonly trace?: RequestSpan | undefined
   /** The provider a model alias named (`smart = "anthropic/…"`): the chain starts there; absent: the primary. */
   readonly provider?: string | undefined
+  /** The label of the caller's gateway key (`[[gateway_keys]]`), when it has one: whose budget it spends. */
+  readonly callerLabel?: string | undefined
+  /**
+   * Set when a `[routing]` rule sent the request to another model: the tier it matched. Only the rule's provider is
+   * asked; the default chain answers the original request when it fails.
+   */
+  readonly routedTier?: string | undefined
 }
 
 /** What a model alias stands for: the model asked for, and the provider asked when it names one. */
@@ -291,6 +298,8 @@ export interface RequestContext {
   readonly received?: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined
   /** `[model_aliases]`: a request naming one is the request for its model, before any cache key is made of it. */
   readonly aliases?: ReadonlyMap<string, ModelAlias> | undefined
+  /** The label of the caller's gateway key, when it has one. */
+  readonly callerLabel?: string | undefined
 }
 
 export type RequestDecoder = (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
@@ -326,7 +335,8 @@ export const chatRequest = (
         (family === "openai" || family === "anthropic" || family === "gemini")
       ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
       : undefined,
-    provider: alias?.provider
+    provider: alias?.provider,
+    callerLabel: context.callerLabel
   }
 }
 

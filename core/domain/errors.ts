@@ -45,7 +45,9 @@ export const ProviderErrorReason = Schema.Literals([
   /** The upstream answered what the gateway does not take: a redirect, a compressed or oversized body. */
   "Refused",
   /** The provider failed most of its recent calls: its circuit breaker keeps calls away until a probe succeeds. */
-  "CircuitOpen"
+  "CircuitOpen",
+  /** A `[budgets]` limit is spent for its window: no call is made until it resets. */
+  "BudgetExceeded"
 ])
 export type ProviderErrorReason = typeof ProviderErrorReason.Type
 

@@ -175,7 +175,7 @@ export const overview = (sources: OverviewSources) =>
       providers: providersOf(sources, l3.chain ?? [], providerTotals, recent),
       l2: status.layers.l2,
       event_streams: sources.eventStreams(),
-      warnings: [...sources.configReport.warnings, ...layerWarnings(status)],
+      warnings: [...sources.configReport.warnings, ...layerWarnings(status), ...(status.warnings ?? [])],
       config: effectiveSettings(sources.config, sources.configReport.setBy) satisfies Array<EffectiveSetting>
     }
   })

@@ -142,7 +142,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       storeTtlMs: directives.storeTtlMs,
       onlyIfCached: directives.onlyIfCached,
       refused: directives.refused,
-      aliases
+      aliases,
+      callerLabel: exchange?.label
     }
   }
   /** A request whose caching directives cannot be honoured, answered in its client's format. */

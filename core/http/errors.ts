@@ -64,7 +64,7 @@ export const providerErrorResponse = (
   error: ProviderError,
   pipelineHeaders: Record<string, string>
 ): Response => {
-  const status = error.reason === "RateLimited"
+  const status = error.reason === "RateLimited" || error.reason === "BudgetExceeded"
     ? 429
     : error.reason === "BadRequest" || error.reason === "NotFound"
     ? (error.upstreamStatus ?? 400)
@@ -77,7 +77,9 @@ export const providerErrorResponse = (
   // retried is final, so client retries do not multiply upstream calls; one it did not retry is worth another try.
   headers["x-should-retry"] = String(error.isRetryable && error.retried !== true)
   const type = status === 429 ? "rate_limit_error" : status < 500 ? "invalid_request_error" : "upstream_error"
-  return familyError(family, status, `provider ${error.provider}: ${error.message}`, type, {
+  // A budget is the gateway's own refusal: its message names the budget, not a provider's failure.
+  const message = error.reason === "BudgetExceeded" ? error.message : `provider ${error.provider}: ${error.message}`
+  return familyError(family, status, message, type, {
     code: error.reason,
     provider: error.provider,
     ...(error.upstreamStatus !== undefined ? { upstream_status: error.upstreamStatus } : {})

@@ -126,6 +126,7 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
     if (answer.stage !== undefined) headers["x-isartor-l1b-stage"] = answer.stage
   }
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
+  if (answer.routed !== undefined) headers["x-isartor-routed-to"] = answer.routed.to
   // How long the answer has been in the cache, as an HTTP cache says it.
   if (answer._tag === "Complete" && answer.created !== undefined) {
     headers.age = ageOf(answer.created)

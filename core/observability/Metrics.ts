@@ -75,6 +75,12 @@ export const providerBreakerState = Metric.gauge("isartor_provider_breaker_state
 export const providerKeyCooldowns = Metric.counter("isartor_provider_key_cooldowns_total", {
   description: "Times one of a provider's pooled keys was rate-limited and set to cool down, by provider."
 })
+export const budgetUsedRatio = Metric.gauge("isartor_budget_used_ratio", {
+  description: "Each budget's most spent limit in its current UTC window, as a share of the limit (1: spent)."
+})
+export const budgetBlocked = Metric.counter("isartor_budget_blocked_total", {
+  description: "Requests a spent budget refused (a 429, or sent on to the next provider), by budget."
+})
 export const tokensTotal = Metric.counter("isartor_tokens_total", {
   description: "Tokens of answers: spent (from L3) or saved (an answer's usage served again from L1a, L1b or L2)."
 })

@@ -1,9 +1,11 @@
 import { Context, Effect, Layer } from "effect"
+import { Budgets } from "../budgets/Budgets.ts"
 import { entryIdOf } from "../cache/CacheEntry.ts"
 import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
 import { AppConfig } from "../config/Config.ts"
+import { routingRules } from "../config/modelAliases.ts"
 import type { Answer, LayerName } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import {
@@ -17,7 +19,7 @@ import { countTokens, timeLayer } from "../observability/Metrics.ts"
 import { makeOutageReport } from "../observability/outages.ts"
 import { nowNanos } from "../observability/RequestSpan.ts"
 import type { ProviderStatus } from "../providers/health/ProviderLink.ts"
-import { Provider } from "../providers/Provider.ts"
+import { movesOn, Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
 import { pricesOf } from "../usage/prices.ts"
 import { CacheWrites } from "./CacheWrites.ts"
@@ -27,6 +29,8 @@ export interface PipelineStatus {
   readonly layers: Record<LayerName, { readonly status: string }>
   /** Each L3 provider's breaker, retry budget and keys (masked). */
   readonly providers?: ReadonlyArray<ProviderStatus>
+  /** Budgets past their `warn_at` in their current window, for `/admin/overview`'s warnings. */
+  readonly warnings?: ReadonlyArray<string>
 }
 
 /**
@@ -38,6 +42,11 @@ const notRead = {
   l1b: Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "Cache-Control: no-cache" }))
 }
 const unreadable = (request: ChatRequest, layer: "l1a" | "l1b") => request.cacheRead ? undefined : notRead[layer]
+
+/** A routing rule's target that cannot answer leaves the request to the default chain, whatever the reason. */
+const failsOpen = (error: ProviderError) =>
+  movesOn(error) || error.reason === "NotFound" || error.reason === "Unauthorized" ||
+  error.reason === "BudgetExceeded"
 
 /**
  * The one place layers are chained: L1a → L1b → L2 → L3. Each layer fails with `CacheMiss`, `LayerUnavailable`
@@ -62,6 +71,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       const router = yield* Router
       const upstream = yield* Upstream
       const provider = yield* Provider
+      const budgets = yield* Budgets
+      const rules = routingRules(config)
       // A layer that is down says so in the log (the guide's lines), once per 30 s, and the request goes on.
       const reportOutage = makeOutageReport()
       /** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
@@ -153,6 +164,48 @@ export class Pipeline extends Context.Service<Pipeline, {
           span("l3.provider")
         )
 
+      /**
+       * L3 for a request L2 classified: the model its tier's `[routing]` rule names — a request for that model, whose
+       * exact key names it, so its answers are shared with the model's own — else, or when that model fails, the
+       * default chain.
+       */
+      const routedUpstream = (
+        request: ChatRequest,
+        key: ExactKey,
+        tier: string
+      ): Effect.Effect<Answer, ProviderError> => {
+        const rule = rules.get(tier)
+        if (rule === undefined) return callUpstream(request, key)
+        const model = rule.model
+        const source = request.source
+        const routed: ChatRequest = {
+          ...request,
+          body: { ...request.body, model },
+          model,
+          provider: rule.provider,
+          routedTier: tier,
+          // Anthropic's and OpenAI's bodies name the model (and their key is made of the body); Gemini's path does.
+          source: source === undefined || source.format === "gemini"
+            ? source
+            : { ...source, body: { ...source.body, model } }
+        }
+        const routedKey = cacheKey.exactKey(routed)
+        const by = {
+          tier,
+          to: `${rule.provider ?? config.llm_provider}/${model}`,
+          from: { provider: request.provider ?? config.llm_provider, model: request.model }
+        }
+        return lookupExact(routed, routedKey).pipe(
+          Effect.map(saved),
+          Effect.catchTags(fallThrough(() => callUpstream(routed, routedKey))),
+          Effect.map((answer): Answer => ({ ...answer, routed: by })),
+          Effect.catchTag(
+            "ProviderError",
+            (error) => failsOpen(error) ? callUpstream(request, key) : Effect.fail(error)
+          )
+        )
+      }
+
       /** L1b, then L2, then L3; an answer from the caches or L2 counts its tokens as saved, one from L3 does not. */
       const throughRouter = (request: ChatRequest, key: ExactKey): Effect.Effect<Answer, ProviderError> =>
         lookupSemantic(request).pipe(
@@ -163,9 +216,10 @@ export class Pipeline extends Context.Service<Pipeline, {
               Effect.andThen(reportOutage(unavailable.layer, unavailable.reason), callUpstream(request, key)),
             // Declined by L2: L3 answers, and the answer still says what L2 decided.
             RouterDeclined: (declined: RouterDeclined) =>
-              Effect.andThen(reportOutage("l2", declined.reason), callUpstream(request, key)).pipe(
-                Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
-              )
+              Effect.andThen(reportOutage("l2", declined.reason), routedUpstream(request, key, declined.decision.tier))
+                .pipe(
+                  Effect.map((answer): Answer => ({ ...answer, routing: declined.decision }))
+                )
           })
         )
       // L2 turned off at wiring time: from L1b straight to L3. Its stand-in would only fail every request on, making
@@ -239,7 +293,8 @@ export class Pipeline extends Context.Service<Pipeline, {
               l2: yield* router.status,
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             },
-            providers: yield* provider.status
+            providers: yield* provider.status,
+            warnings: yield* budgets.warnings
           }
         })
       })

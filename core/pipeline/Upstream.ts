@@ -1,4 +1,5 @@
 import { Context, Effect, Exit, Layer } from "effect"
+import { Budgets } from "../budgets/Budgets.ts"
 import type { ExactKey } from "../cache/CacheKey.ts"
 import type { Answer } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
@@ -28,7 +29,9 @@ export class Upstream extends Context.Service<Upstream, {
       const provider = yield* Provider
       const coalescer = yield* Coalescer
       const writes = yield* CacheWrites
+      const budgets = yield* Budgets
       const context = yield* Effect.context<never>()
+      const inBackground = Effect.runForkWith(context)
       const spent = (completion: string) => countTokens(completion, "spent", noPrice, context)
       /** What the `l3.provider` span shows: who answered with which model, and the tokens of a whole answer. */
       const annotate = (request: ChatRequest, answeredBy: string, completion?: string) => {
@@ -42,7 +45,7 @@ export class Upstream extends Context.Service<Upstream, {
       }
 
       const stream = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        Effect.map(provider.stream(request), ({ value, provider: answeredBy }): Answer => {
+        Effect.map(provider.stream(request), ({ value, provider: answeredBy, hold }): Answer => {
           const body = tapSse(value, (end) => {
             if (end._tag === "Cancelled") return settle(Exit.fail(new LeaderAbandoned()))
             if (end._tag === "Failed") {
@@ -52,6 +55,8 @@ export class Upstream extends Context.Service<Upstream, {
             }
             const completion = JSON.stringify(end.completion)
             spent(completion)
+            // Corrected once it has ended; one that broke off keeps its projected charge (the upstream may have billed it).
+            if (hold !== undefined) inBackground(budgets.settle(hold, completion))
             // Followers wait until L1a has it: a request arriving meanwhile still follows, and none calls upstream again.
             writes.rememberLater(
               request,
@@ -64,13 +69,14 @@ export class Upstream extends Context.Service<Upstream, {
         }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
 
       const complete = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        Effect.flatMap(provider.complete(request), ({ value: completion, provider: answeredBy }) => {
+        Effect.flatMap(provider.complete(request), ({ value: completion, provider: answeredBy, hold }) => {
           const shared = { completion: JSON.stringify(completion), provider: answeredBy }
           spent(shared.completion)
           // Followers are released once L1a has the answer, as for a stream.
           const written = (isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void)
             .pipe(Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared)))))
           return annotate(request, answeredBy, shared.completion).pipe(
+            Effect.andThen(budgets.settle(hold, shared.completion)),
             Effect.andThen(written),
             Effect.as({ _tag: "Complete", layer: "l3", ...shared } satisfies Answer)
           )

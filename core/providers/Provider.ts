@@ -1,7 +1,8 @@
 import { Clock, Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import { type BudgetHold, Budgets } from "../budgets/Budgets.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
-import { modelAliases } from "../config/modelAliases.ts"
+import { modelAliases, routingRules } from "../config/modelAliases.ts"
 import type { PoolKeySpec } from "../config/poolLeaves.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
@@ -16,6 +17,8 @@ import { type RetryPolicy, withRetries } from "./shared/retry.ts"
 export interface Answered<A> {
   readonly value: A
   readonly provider: string
+  /** What the request charged to its budgets: corrected to the answer's real usage once it is known. */
+  readonly hold?: BudgetHold | undefined
 }
 
 interface Link {
@@ -71,7 +74,7 @@ const linksOf = (config: AppConfigShape): Array<Link> => {
     },
     ...fallbackIds(config).filter(isProviderId).map((id) => tableLink(config, id, "fallback"))
   ]
-  const aliased = [...modelAliases(config).values()].flatMap(({ provider }) =>
+  const aliased = [...modelAliases(config).values(), ...routingRules(config).values()].flatMap(({ provider }) =>
     provider !== undefined && isProviderId(provider) && !chain.some((link) => link.id === provider) ? [provider] : []
   )
   return [...chain, ...[...new Set(aliased)].map((id) => tableLink(config, id, "alias"))]
@@ -83,6 +86,16 @@ const linksOf = (config: AppConfigShape): Array<Link> => {
  */
 const exhausted = (errors: ReadonlyArray<ProviderError>): ProviderError => {
   if (errors.length === 1) return errors[0]!
+  // Every provider's budget (or the caller's) is spent: the client hears of the budgets, not of a provider failure.
+  if (errors.every((error) => error.reason === "BudgetExceeded")) {
+    return new ProviderError({
+      provider: errors.map((error) => error.provider).join(", "),
+      retried: true,
+      reason: "BudgetExceeded",
+      message: errors.map((error) => error.message).join("; "),
+      retryAfterMs: Math.min(...errors.map((error) => error.retryAfterMs ?? 1000))
+    })
+  }
   const allRateLimited = errors.every((error) => error.reason === "RateLimited")
   const allResting = errors.every((error) => error.reason === "RateLimited" || error.reason === "CircuitOpen")
   const waits = errors.flatMap((error) => (error.retryAfterMs !== undefined ? [error.retryAfterMs] : []))
@@ -98,7 +111,7 @@ const exhausted = (errors: ReadonlyArray<ProviderError>): ProviderError => {
 }
 
 /** Failures another provider could fix move on; the client's own mistakes come back now. */
-const movesOn = (error: ProviderError) =>
+export const movesOn = (error: ProviderError) =>
   // A refused answer (a redirect, a body past its bound) is this provider's fault, not the request's.
   error.isRetryable || error.reason === "NotConfigured" || error.reason === "Refused" || error.reason === "CircuitOpen"
 
@@ -184,6 +197,7 @@ export class Provider extends Context.Service<Provider, {
     Effect.gen(function*() {
       const config = yield* AppConfig
       const clock = yield* Clock.Clock
+      const budgets = yield* Budgets
       const policy: RetryPolicy = {
         maxRetries: config.l3_max_retries,
         baseDelayMs: config.l3_retry_base_ms,
@@ -214,6 +228,8 @@ export class Provider extends Context.Service<Provider, {
       /** The links a request goes through: the default chain, or the provider its alias named, then the fallbacks. */
       const chainFor = (request: ChatRequest): ReadonlyArray<ProviderLink> => {
         const named = request.provider === undefined ? undefined : links.find((link) => link.id === request.provider)
+        // A routing rule's target alone: when it fails, the pipeline sends the original request down the default chain.
+        if (request.routedTier !== undefined) return [named ?? primary]
         return named === undefined ? chain : [named, ...chain.slice(1).filter((link) => link !== named)]
       }
       /** One provider's answer, with its retries within its budget. */
@@ -242,10 +258,21 @@ export class Provider extends Context.Service<Provider, {
           if (position > 0 && !link.configured) return tryFrom(position + 1, errors)
           // The provider an alias named is asked for the alias's model, not its own fallback model.
           const ownModel = !(position === 0 && request.provider !== undefined)
-          return retried(link, call, ownModel).pipe(
-            Effect.catchTag(
-              "ProviderError",
-              (error) => movesOn(error) ? tryFrom(position + 1, [...errors, error]) : Effect.fail(error)
+          const next = (error: ProviderError) =>
+            movesOn(error) ? tryFrom(position + 1, [...errors, error]) : Effect.fail(error)
+          if (!budgets.active) return retried(link, call, ownModel).pipe(Effect.catchTag("ProviderError", next))
+          // A caller's `fallback` budget is checked at the first provider only: the next ones are where it falls back to.
+          return budgets.admit(request, link.id, position === 0).pipe(
+            Effect.flatMap((admission) =>
+              admission._tag === "Skip"
+                ? tryFrom(position + 1, [...errors, admission.error])
+                : retried(link, call, ownModel).pipe(
+                  Effect.map((answered): Answered<A> => ({ ...answered, hold: admission.hold })),
+                  Effect.catchTag(
+                    "ProviderError",
+                    (error) => Effect.andThen(budgets.settle(admission.hold, undefined), next(error))
+                  )
+                )
             )
           )
         }

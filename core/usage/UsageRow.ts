@@ -42,6 +42,11 @@ export interface UsageRow {
   /** For a deflection (L1a, L1b, L2): the tokens and cost of the answer when it was first bought. */
   readonly tokens_saved: number
   readonly cost_saved_usd: number
+  /**
+   * When a `[routing]` rule sent the request to another model: what these tokens would have cost at the default
+   * model's price, less what they cost (negative when the rule's model is dearer); absent otherwise.
+   */
+  readonly routing_saved_usd?: number
   readonly latency_ms: number
   readonly status: number
   readonly stream: boolean

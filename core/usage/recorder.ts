@@ -21,6 +21,8 @@ export interface UsageNote {
   completion?: string | undefined
   /** The layer that answered, when the response does not say it (a pass-through). */
   layer?: UsageLayer | undefined
+  /** A `[routing]` rule's answer: the provider and model that would have answered by default. */
+  routedFrom?: { readonly provider: string; readonly model: string } | undefined
   /** Tokens read another way (a stream's last event, an embeddings answer, a pass-through's body). */
   tokens?: { readonly input: number; readonly output: number; readonly model: string } | undefined
 }
@@ -58,6 +60,7 @@ export const makeUsageRow = (prices: Prices, now: () => number) => (note: UsageN
   const cost = price === undefined ? 0 : tokens.input * price.input + tokens.output * price.output
   const deflected = DEFLECTIONS.has(sent.layer)
   const bar = note.tenant.indexOf("|")
+  const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
   return {
     at: now(),
     caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar),
@@ -72,6 +75,9 @@ export const makeUsageRow = (prices: Prices, now: () => number) => (note: UsageN
     cost_usd: deflected ? 0 : cost,
     tokens_saved: deflected ? tokens.input + tokens.output : 0,
     cost_saved_usd: deflected ? cost : 0,
+    ...(standard === undefined
+      ? {}
+      : { routing_saved_usd: tokens.input * standard.input + tokens.output * standard.output - cost }),
     latency_ms: Math.round(sent.latencyMs * 100) / 100,
     status: sent.status,
     stream: sent.stream
@@ -85,6 +91,7 @@ export const makeUsageRow = (prices: Prices, now: () => number) => (note: UsageN
  */
 export const noteAnswer = (note: UsageNote | undefined, answer: Answer): Answer => {
   if (note === undefined) return answer
+  if (answer.routed !== undefined) note.routedFrom = answer.routed.from
   if (answer._tag === "Complete") {
     note.completion = answer.completion
     return answer

@@ -1,6 +1,7 @@
 import { Deferred, Effect, Fiber, Layer } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
+import { Budgets } from "../../core/budgets/Budgets.ts"
 import { ExactCache } from "../../core/cache/exact/ExactCache.ts"
 import type { ExactEntry, ExactStore } from "../../core/cache/exact/ExactStore.ts"
 import { SemanticCache } from "../../core/cache/semantic/SemanticCache.ts"
@@ -68,6 +69,7 @@ const upstreamWith = (calls: { count: number }, store: ExactStore) => {
     Layer.provideMerge(Layer.mergeAll(
       provider,
       Coalescer.layer,
+      Budgets.layerNone,
       Layer.succeed(ExactCache, ExactCache.make(store)),
       SemanticCache.layerDisabled("disabled", "test")
     ))
