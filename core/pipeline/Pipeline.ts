@@ -184,10 +184,13 @@ export class Pipeline extends Context.Service<Pipeline, {
           model,
           provider: rule.provider,
           routedTier: tier,
-          // Anthropic's and OpenAI's bodies name the model (and their key is made of the body); Gemini's path does.
-          source: source === undefined || source.format === "gemini"
-            ? source
-            : { ...source, body: { ...source.body, model } }
+          // Anthropic's and OpenAI's bodies name the model (the key is made of the body, and the upstream is sent its
+          // text); Gemini's path does.
+          source: source === undefined || source.format === "gemini" ? source : {
+            ...source,
+            body: { ...source.body, model },
+            text: JSON.stringify({ ...source.body, model })
+          }
         }
         const routedKey = cacheKey.exactKey(routed)
         const by = {
