@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander"
+import { USAGE_BY } from "../core/usage/UsageRow.ts"
 import { VERSION } from "../core/version.ts"
 import { TOOL_SUMMARIES } from "./connect/tools.ts"
 import type { CommandHost } from "./host.ts"
@@ -118,9 +119,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--since <when>", "start: a duration back from now (30m, 24h, 7d) or an ISO 8601 time", "24h")
     .option("--until <when>", "end: a duration back from now or an ISO 8601 time (default: now)")
     .addOption(
-      new Option("--by <group>", "one row per group").choices(["caller", "model", "provider", "layer", "day"]).default(
-        "model"
-      )
+      new Option("--by <group>", "one row per group").choices(USAGE_BY).default("model")
     )
     .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL)")
     .option("--admin-key <key>", "the admin key (default: ISARTOR__ADMIN_API_KEY or the configuration's)")

@@ -2,8 +2,6 @@ import type { UsageBy, UsageReport, UsageTotals } from "../core/usage/UsageRow.t
 import { type AdminOptions, adminRequest } from "./adminApi.ts"
 import { bold, dim, printJson } from "./output.ts"
 
-export const STATS_BY: ReadonlyArray<UsageBy> = ["caller", "model", "provider", "layer", "day"]
-
 export interface StatsOptions extends AdminOptions {
   readonly since?: string
   readonly until?: string

@@ -8,7 +8,7 @@ import type { Hono } from "hono"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { redactUrl, secretValues } from "../config/effectiveSettings.ts"
 import type { UsageWindow } from "../usage/UsageLedger.ts"
-import type { UsageBy, UsageRow } from "../usage/UsageRow.ts"
+import { USAGE_BY, type UsageBy, type UsageRow } from "../usage/UsageRow.ts"
 import { DAY_MS, HOUR_MS, overview, type OverviewSources } from "./adminOverview.ts"
 import { familyError, jsonResponse } from "./errors.ts"
 
@@ -19,7 +19,6 @@ export interface AdminDependencies extends Omit<OverviewSources, "eventStreams">
 }
 
 const MAX_REQUESTS = 1000
-const BY: ReadonlyArray<UsageBy> = ["caller", "model", "provider", "layer", "day"]
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: HOUR_MS, d: DAY_MS, w: 7 * DAY_MS }
 
 const badRequest = (message: string) => familyError("openai", 400, message, "invalid_request_error")
@@ -47,7 +46,7 @@ const usageQuery = (query: Readonly<Record<string, string>>, now: number) => {
   if (typeof until === "string") return until
   if (since >= until) return "since: must be before until"
   const by = query.by === undefined || query.by === "" ? "model" : query.by
-  if (!BY.includes(by as UsageBy)) return `by: expected one of ${BY.join(", ")}`
+  if (!USAGE_BY.includes(by as UsageBy)) return `by: expected one of ${USAGE_BY.join(", ")}`
   return { window: { since, until } satisfies UsageWindow, by: by as UsageBy }
 }
 

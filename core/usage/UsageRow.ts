@@ -59,7 +59,10 @@ export interface UsageRow {
 }
 
 /** What `GET /admin/usage?by=` groups by. */
-export type UsageBy = "caller" | "model" | "provider" | "layer" | "day"
+export type UsageBy = "caller" | "model" | "provider" | "layer" | "hour" | "day"
+
+/** Every grouping `GET /admin/usage?by=` and `isartor stats --by` take. */
+export const USAGE_BY: ReadonlyArray<UsageBy> = ["caller", "model", "provider", "layer", "hour", "day"]
 
 /** One group of `GET /admin/usage` and `isartor stats`: sums over the rows (or hourly rollups) in the window. */
 export interface UsageTotals {
@@ -75,7 +78,10 @@ export interface UsageTotals {
 }
 
 export interface UsageGroup extends UsageTotals {
-  /** The group's name: a caller's label (else its scope hash), a model, a provider, a layer, or a UTC day `YYYY-MM-DD`. */
+  /**
+   * The group's name: a caller's label (else its scope hash), a model, a provider, a layer, a UTC hour
+   * (`YYYY-MM-DDTHH:00Z`) or a UTC day (`YYYY-MM-DD`).
+   */
   readonly key: string
 }
 

@@ -40,12 +40,13 @@ const groupKey: Record<UsageBy, (rollup: UsageRollup) => string> = {
   model: (rollup) => rollup.model,
   provider: (rollup) => rollup.provider,
   layer: (rollup) => rollup.layer,
+  hour: (rollup) => `${new Date(rollup.hour).toISOString().slice(0, 13)}:00Z`,
   day: (rollup) => new Date(rollup.hour).toISOString().slice(0, 10)
 }
 
 /**
- * The window's rollups, grouped (the biggest spenders first, then by name; days in order) and totalled. `priced`
- * says whether a provider's model has a price: those without one that answered are listed.
+ * The window's rollups, grouped (the biggest spenders first, then by name; hours and days in order) and totalled.
+ * `priced` says whether a provider's model has a price: those without one that answered are listed.
  */
 export const reportOf = (
   rollups: ReadonlyArray<UsageRollup>,
@@ -64,7 +65,7 @@ export const reportOf = (
   }
   const ordered: Array<UsageGroup> = [...groups].map(([key, totals]) => ({ key, ...rounded(totals) }))
   ordered.sort(
-    by === "day"
+    by === "hour" || by === "day"
       ? (a, b) => (a.key < b.key ? -1 : 1)
       : (a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests || (a.key < b.key ? -1 : 1)
   )

@@ -72,9 +72,17 @@ describe("isartor stats", () => {
       assert.deepEqual(Object.fromEntries(report.groups.map((group) => [group.key, group.requests])), { l1a: 1, l3: 2 })
       assert.equal(report.total.tokens_saved, saved)
 
+      const hourly = await stats("--by", "hour", "--since", "2h")
+      assert.equal(hourly.code, 0, hourly.stderr)
+      const hourLines = hourly.stdout.trimEnd().split("\n")
+      assert.match(hourLines[1]!, /^hour\s+requests/)
+      const hourRows = hourLines.slice(2, -1).map((line) => line.split(/\s{2,}/))
+      assert.ok(hourRows.every(([key]) => /^\d{4}-\d{2}-\d{2}T\d{2}:00Z$/.test(key!)), hourly.stdout)
+      assert.equal(hourRows.reduce((sum, [, requests]) => sum + Number(requests), 0), 3)
+
       const badGroup = await stats("--by", "team")
       assert.equal(badGroup.code, 2)
-      assert.match(badGroup.stderr, /--by.*team.*caller, model, provider, layer, day/s)
+      assert.match(badGroup.stderr, /--by.*team.*caller, model, provider, layer, hour, day/s)
       const badSince = await stats("--since", "yesterday")
       assert.equal(badSince.code, 1)
       assert.match(badSince.stderr, /since: expected an ISO 8601 time/)

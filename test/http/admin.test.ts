@@ -101,7 +101,7 @@ describe("who may read the admin API", () => {
       ["/admin/usage?since=yesterday", /^since: expected an ISO 8601 time/],
       ["/admin/usage?until=soon", /^until: expected/],
       ["/admin/usage?since=1h&until=2h", /^since: must be before until/],
-      ["/admin/usage?by=team", /^by: expected one of caller, model, provider, layer, day/],
+      ["/admin/usage?by=team", /^by: expected one of caller, model, provider, layer, hour, day/],
       ["/admin/requests?limit=0", /^limit: expected a whole number from 1 to 1000/],
       ["/admin/requests?limit=5000", /^limit: /],
       ["/admin/requests?limit=ten", /^limit: /]
@@ -204,6 +204,9 @@ describe("the figures of a known mix of requests", () => {
     assert.deepEqual(await by("layer"), { l1a: 2, l3: 3 })
     assert.deepEqual(Object.values(await by("caller")).sort(), [2, 3])
     assert.deepEqual(await by("provider"), { openai: 3, "": 2 })
+    const hours = await by("hour")
+    assert.ok(Object.keys(hours).every((key) => /^\d{4}-\d{2}-\d{2}T\d{2}:00Z$/.test(key)), Object.keys(hours).join())
+    assert.equal(Object.values(hours).reduce((sum, n) => sum + n, 0), 5)
     const future = await admin<UsageReport>(
       `/admin/usage?since=${new Date(Date.now() + 3_600_000).toISOString()}&until=${
         new Date(Date.now() + 7_200_000).toISOString()

@@ -144,6 +144,22 @@ describe("the dashboard, in a browser", () => {
     // The mix above: two of four answered from the cache, and a saving that is not zero.
     assert.equal(overview.deflection.now.rate, 0.5)
     assert.ok(overview.totals["24h"].cost_saved_usd > 0)
+    // A window of a day is drawn hour by hour, a week day by day; each holds every request of its window.
+    const chart = () =>
+      page.$eval(
+        "#deflection-chart",
+        (element) => [element.getAttribute("data-bucket"), element.getAttribute("data-requests")]
+      )
+    await page.select("#window", "24h")
+    await eventually(async () => {
+      assert.deepEqual(await chart(), ["hour", String(overview.totals["24h"].requests)])
+      return true
+    }, { what: "the deflection chart to count hours for the last 24 h" })
+    await page.select("#window", "7d")
+    await eventually(async () => {
+      assert.deepEqual(await chart(), ["day", String(overview.totals["7d"]!.requests)])
+      return true
+    }, { what: "the deflection chart to count days for the last 7 days" })
   })
 
   it("moves its numbers when a request is answered, without reloading", async (t) => {

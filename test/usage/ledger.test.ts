@@ -78,6 +78,28 @@ describe("the usage ledger", () => {
     assert.equal(report.total.cost_usd, 0.001)
   })
 
+  it("groups by UTC hour and by UTC day, in time order, each key the bucket's start", async () => {
+    const hour = 3_600_000
+    const midnight = Date.parse("2026-03-02T00:00:00Z")
+    const report = (by: "hour" | "day") =>
+      Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const ledger = yield* ledgerWith(36_500)
+        ledger.record(row(midnight + 10 * hour + 5 * 60_000))
+        ledger.record(row(midnight - hour + 59 * 60_000))
+        ledger.record(row(midnight + 10 * hour + 59 * 60_000, { layer: "l1a", cost_usd: 0 }))
+        ledger.record(row(midnight + 11 * hour))
+        return yield* ledger.report({ since: midnight - DAY, until: midnight + DAY }, by)
+      })))
+    const hourly = await report("hour")
+    assert.deepEqual(hourly.groups.map((group) => [group.key, group.requests, group.layers]), [
+      ["2026-03-01T23:00Z", 1, { l3: 1 }],
+      ["2026-03-02T10:00Z", 2, { l3: 1, l1a: 1 }],
+      ["2026-03-02T11:00Z", 1, { l3: 1 }]
+    ])
+    const daily = await report("day")
+    assert.deepEqual(daily.groups.map((group) => [group.key, group.requests]), [["2026-03-01", 1], ["2026-03-02", 3]])
+  })
+
   it("tells subscribers each row as it is recorded, and keeps the last rows newest first", async () => {
     const seen: Array<number> = []
     const recent = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

@@ -8,16 +8,18 @@ import { makeChart } from "./charts.ts"
 import { byId, h } from "./dom.ts"
 import { clock, count, uptime, usd } from "./format.ts"
 import {
+  bucketFor,
+  bucketName,
   chartTable,
   configTable,
-  deflectionByDay,
+  deflectionOverTime,
   describeStack,
   glance,
   latencyTable,
   providersTable,
   ratePerMinute,
   requestsTable,
-  spendByDay,
+  spendOverTime,
   spendTable,
   topTable
 } from "./panels.ts"
@@ -82,26 +84,27 @@ const showRows = (rows: ReadonlyArray<UsageRow>) => {
   byId("rate-table").replaceChildren(chartTable("Requests per minute", rate, (at) => clock(at * 1000), count))
 }
 
-const showUsage = (day: UsageReport, callers: UsageReport, models: UsageReport) => {
-  const deflection = deflectionByDay(day)
-  byId("deflection-chart").dataset.requests = String(day.total.requests)
-  charts.deflection.update(deflection, describeStack("Requests per day by layer", deflection))
-  byId("deflection-table").replaceChildren(
-    chartTable("Requests per day by layer", deflection, (at) => new Date(at * 1000).toISOString().slice(0, 10), count)
-  )
-  const spend = spendByDay(day)
+const showUsage = (overTime: UsageReport, callers: UsageReport, models: UsageReport) => {
+  const per = overTime.by === "hour" ? "hour" : "day"
+  const bucket = (at: number) => bucketName(overTime.by, at)
+  const deflection = deflectionOverTime(overTime)
+  byId("deflection-chart").dataset.requests = String(overTime.total.requests)
+  byId("deflection-chart").dataset.bucket = per
+  byId("deflection-help").textContent = `Requests per ${per} (UTC), stacked by the layer that answered them.`
+  charts.deflection.update(deflection, describeStack(`Requests per ${per} by layer`, deflection))
+  byId("deflection-table").replaceChildren(chartTable(`Requests per ${per} by layer`, deflection, bucket, count))
+  const spend = spendOverTime(overTime)
   charts.spend.update(
     spend,
-    `Estimated cost per day: spent ${usd(day.total.cost_usd)}, saved ${usd(day.total.cost_saved_usd)}`
+    `Estimated cost per ${per}: spent ${usd(overTime.total.cost_usd)}, saved ${usd(overTime.total.cost_saved_usd)}`
   )
-  byId("spend-day-table").replaceChildren(
-    chartTable("Estimated cost per day", spend, (at) => new Date(at * 1000).toISOString().slice(0, 10), usd)
-  )
+  byId("spend-day-summary").textContent = `Per ${per}, as a table`
+  byId("spend-day-table").replaceChildren(chartTable(`Estimated cost per ${per}`, spend, bucket, usd))
   byId("callers").replaceChildren(topTable("Callers with the most requests", "Caller", callers))
   byId("models").replaceChildren(topTable("Models with the most requests", "Model", models))
-  byId("unpriced").textContent = day.unpriced_models.length === 0
+  byId("unpriced").textContent = overTime.unpriced_models.length === 0
     ? ""
-    : `No price known for ${day.unpriced_models.join(", ")}: counted as $0.`
+    : `No price known for ${overTime.unpriced_models.join(", ")}: counted as $0.`
 }
 
 /** A failed call: a refused key signs out; anything else is said in the status line and the page keeps going. */
@@ -138,12 +141,12 @@ const refreshUsage = async () => {
   if (current === undefined) return
   const since = byId<HTMLSelectElement>("window").value
   try {
-    const [day, callers, models] = await Promise.all(
-      (["day", "caller", "model"] as const).map((by) =>
+    const [overTime, callers, models] = await Promise.all(
+      [bucketFor(since), "caller", "model"].map((by) =>
         current.api.get<UsageReport>(`/admin/usage?by=${by}&since=${encodeURIComponent(since)}`)
       )
     )
-    if (session === current) showUsage(day!, callers!, models!)
+    if (session === current) showUsage(overTime!, callers!, models!)
   } catch (error) {
     failed(error)
   }

@@ -188,25 +188,41 @@ export const configTable = (overview: Overview, filter: string, all: boolean): H
 
 // ---- chart data ----
 
+const HOUR = 3600
 const DAY = 86_400
-const dayStart = (ms: number) => Math.floor(ms / 1000 / DAY) * DAY
-const dayKey = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10)
+/** The longest window drawn hour by hour; a longer one is drawn day by day. */
+const HOURLY_UP_TO_MS = 48 * HOUR * 1000
+const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: HOUR * 1000, d: DAY * 1000, w: 7 * DAY * 1000 }
 
-/** Every UTC day of a `by=day` report's window, each with its group (or none). */
-const days = (report: UsageReport) => {
-  const first = dayStart(Date.parse(report.since))
-  const last = dayStart(Date.parse(report.until) - 1)
-  const byKey = new Map(report.groups.map((group) => [group.key, group]))
-  const x: Array<number> = []
-  for (let day = first; day <= last; day += DAY) x.push(day)
-  return { x, groups: x.map((day) => byKey.get(dayKey(day))) }
+/** The buckets the charts over time use for a window such as `24h` or `7d`: hours up to 48 h, else days. */
+export const bucketFor = (window: string): "hour" | "day" => {
+  const back = /^(\d+)([mhdw])$/.exec(window.trim())
+  return back !== null && Number(back[1]) * UNIT_MS[back[2]!]! <= HOURLY_UP_TO_MS ? "hour" : "day"
 }
 
-export const deflectionByDay = (report: UsageReport): ChartData => {
-  const { groups, x } = days(report)
+/** A bucket's name as the admin API keys its groups (`2026-12-07T10:00Z`, `2026-12-07`), and as the tables show it. */
+export const bucketName = (by: UsageReport["by"], seconds: number) => {
+  const iso = new Date(seconds * 1000).toISOString()
+  return by === "hour" ? `${iso.slice(0, 13)}:00Z` : iso.slice(0, 10)
+}
+
+/** Every UTC hour (`by=hour`) or day of a report's window, each with its group (or none). */
+const buckets = (report: UsageReport) => {
+  const step = report.by === "hour" ? HOUR : DAY
+  const start = (ms: number) => Math.floor(ms / 1000 / step) * step
+  const first = start(Date.parse(report.since))
+  const last = start(Date.parse(report.until) - 1)
+  const byKey = new Map(report.groups.map((group) => [group.key, group]))
+  const x: Array<number> = []
+  for (let at = first; at <= last; at += step) x.push(at)
+  return { x, step, groups: x.map((at) => byKey.get(bucketName(report.by, at))) }
+}
+
+export const deflectionOverTime = (report: UsageReport): ChartData => {
+  const { groups, step, x } = buckets(report)
   return {
     x,
-    step: DAY,
+    step,
     series: LAYERS.map((layer) => ({
       label: LAYER_NAMES[layer],
       color: LAYER_COLORS[layer]!,
@@ -215,11 +231,11 @@ export const deflectionByDay = (report: UsageReport): ChartData => {
   }
 }
 
-export const spendByDay = (report: UsageReport): ChartData => {
-  const { groups, x } = days(report)
+export const spendOverTime = (report: UsageReport): ChartData => {
+  const { groups, step, x } = buckets(report)
   return {
     x,
-    step: DAY,
+    step,
     series: [
       { label: "Spent", color: LAYER_COLORS.l3!, values: groups.map((group) => group?.cost_usd ?? 0) },
       { label: "Saved", color: LAYER_COLORS.l1a!, values: groups.map((group) => group?.cost_saved_usd ?? 0) }
