@@ -179,7 +179,11 @@ export const configSpec = {
   ),
   retry_budget_ratio: fraction(
     0.2,
-    "The gateway's own retries per provider, as a share of its requests over the last 10 s (at least 3 retries); 0 leaves only those 3."
+    "The gateway's own retries per provider, as a share of its requests over the last 10 s (at least `retry_budget_min_retries`); 0 leaves only those."
+  ),
+  retry_budget_min_retries: int(
+    3,
+    "Retries per provider the retry budget allows over 10 s however few the requests, so that a quiet gateway still retries a blip."
   ),
   provider_health_check_secs: int(
     0,

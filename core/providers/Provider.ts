@@ -211,6 +211,7 @@ export class Provider extends Context.Service<Provider, {
           cooldownMs: config.key_cooldown_secs * 1000,
           breakerCooloffMs: config.breaker_cooloff_secs * 1000,
           retryBudgetRatio: config.retry_budget_ratio,
+          retryBudgetMinRetries: config.retry_budget_min_retries,
           clock
         })
       )

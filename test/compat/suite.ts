@@ -28,7 +28,14 @@ export const compatUpstreams = (extraEnv: Record<string, string> = {}): CompatUp
   const gateways = new Map<UpstreamFormat, RunningGateway>()
   before(async () => {
     providers = await startFakeProviders(TEST_PROVIDER_KEY)
-    const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1", ...extraEnv }
+    // Every client in this suite shares one gateway and expects its retries (GATEWAY_ATTEMPTS): the retry budget,
+    // which would ration them across clients, has tests of its own (test/providers/breaker.test.ts).
+    const common = {
+      ISARTOR__CACHE_MODE: "exact",
+      ISARTOR__L3_RETRY_BASE_MS: "1",
+      ISARTOR__RETRY_BUDGET_MIN_RETRIES: "100000",
+      ...extraEnv
+    }
     gateways.set(
       "openai",
       await startTestGateway({

@@ -44,7 +44,7 @@ describe("circuit breaker", () => {
 
 describe("retry budget", () => {
   it("allows the larger of 3 and a fifth of the requests over the last 10 s", () => {
-    const budget = makeRetryBudget(0.2)
+    const budget = makeRetryBudget(0.2, 3)
     let retries = 0
     for (let request = 0; request < 30; request++) {
       budget.request(1000)

@@ -31,6 +31,7 @@ export interface LinkOptions {
   readonly cooldownMs: number
   readonly breakerCooloffMs: number
   readonly retryBudgetRatio: number
+  readonly retryBudgetMinRetries: number
   readonly clock: Clock.Clock
 }
 
@@ -78,7 +79,7 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
     : [{ key: Redacted.make(""), label: undefined, priority: undefined }]
   const pool = makeKeyPool(specs, options.strategy, options.cooldownMs)
   const breaker = makeCircuitBreaker(options.breakerCooloffMs)
-  const budget = makeRetryBudget(options.retryBudgetRatio)
+  const budget = makeRetryBudget(options.retryBudgetRatio, options.retryBudgetMinRetries)
   const make = (model: string | undefined) =>
     pool.keys.map((apiKey) => options.definition.make({ ...options.settings, apiKey, model }))
   const ownClients = make(options.settings.model)

@@ -1,6 +1,5 @@
-/** The window a retry budget counts over, in one-second buckets, and the retries it allows however few the requests. */
+/** The window a retry budget counts over, in one-second buckets. */
 export const RETRY_BUDGET_WINDOW_SECS = 10
-export const RETRY_BUDGET_MIN_RETRIES = 3
 
 export interface RetryBudgetView {
   readonly requests: number
@@ -19,10 +18,10 @@ export interface RetryBudget {
 
 /**
  * Retries bounded by the traffic they serve, as Envoy's and Finagle's budgets do: over the last 10 s, at most `ratio`
- * of the requests (or 3, when that is more). A failing upstream then sees its callers' requests and a fifth more,
- * however many times each caller retries.
+ * of the requests (or `minRetries`, when that is more: a quiet gateway may still retry a blip). A failing upstream
+ * then sees its callers' requests and a fifth more, however many times each caller retries.
  */
-export const makeRetryBudget = (ratio: number): RetryBudget => {
+export const makeRetryBudget = (ratio: number, minRetries: number): RetryBudget => {
   const requests = new Array<number>(RETRY_BUDGET_WINDOW_SECS).fill(0)
   const retries = new Array<number>(RETRY_BUDGET_WINDOW_SECS).fill(0)
   let currentSecond = 0
@@ -46,7 +45,7 @@ export const makeRetryBudget = (ratio: number): RetryBudget => {
     return {
       requests: requested,
       retries: sum(retries),
-      allowed: Math.max(RETRY_BUDGET_MIN_RETRIES, Math.floor(requested * ratio))
+      allowed: Math.max(minRetries, Math.floor(requested * ratio))
     }
   }
 
