@@ -9,7 +9,7 @@ import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import { budgetBlocked, budgetUsedRatio } from "../observability/Metrics.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import { isProviderId } from "../providers/registry.ts"
-import type { RedisCommands } from "../redis/RedisCommands.ts"
+import { COMMAND_TIMEOUT_MS, type RedisCommands } from "../redis/RedisCommands.ts"
 import { pricesOf } from "../usage/prices.ts"
 import {
   type BudgetCounters,
@@ -76,15 +76,19 @@ const limitOf = (counted: WindowLimits, window: "day" | "month", unit: "tokens" 
     ? (unit === "tokens" ? counted.dayTokens : counted.dayMicros)
     : (unit === "tokens" ? counted.monthTokens : counted.monthMicros)
 
+const ratiosOf = (budget: Budget, charged: Pick<Charged, "day" | "month">) =>
+  LIMIT_NAMES.map(([, window, unit]) => {
+    const limit = limitOf(budget.counted, window, unit)
+    return { window, ratio: limit < 0 ? 0 : limit === 0 ? 1 : charged[window][unit] / limit }
+  })
+
 /** The most spent of a budget's limits, as a share. */
 const usedRatio = (budget: Budget, charged: Pick<Charged, "day" | "month">) =>
-  Math.max(
-    0,
-    ...LIMIT_NAMES.map(([, window, unit]) => {
-      const limit = limitOf(budget.counted, window, unit)
-      return limit < 0 ? 0 : limit === 0 ? 1 : charged[window][unit] / limit
-    })
-  )
+  Math.max(0, ...ratiosOf(budget, charged).map(({ ratio }) => ratio))
+
+/** The window of the most spent limit: a warning is logged once in it. */
+const mostSpentWindow = (budget: Budget, charged: Pick<Charged, "day" | "month">) =>
+  ratiosOf(budget, charged).reduce((most, one) => (one.ratio > most.ratio ? one : most)).window
 
 /** The first limit `amount` would pass: its name, window and unit. */
 const passedLimit = (budget: Budget, charged: Charged, amount: Counts) =>
@@ -206,7 +210,7 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
       seen.set(budget.name, { budget, windows, charged })
       const ratio = usedRatio(budget, charged)
       const crossed = ratio >= 1 ? "spent" : ratio >= budget.limits.warn_at ? "warn" : undefined
-      const key = `${budget.name}|${windows.day}|${crossed}`
+      const key = `${budget.name}|${windows[mostSpentWindow(budget, charged)]}|${crossed}`
       const line = crossed === undefined || logged.has(key) ? Effect.void : Effect.suspend(() => {
         logged.add(key)
         if (logged.size > 10_000) logged.clear()
@@ -247,6 +251,12 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
         amount,
         checked && budget.limits.action !== "warn" ? budget.counted : undefined
       )
+    ).pipe(
+      // A Redis that does not answer must not hold requests up: as slow as a cache lookup may be, no slower.
+      Effect.timeoutOrElse({
+        duration: COMMAND_TIMEOUT_MS,
+        orElse: () => Effect.fail(new Error(`no answer within ${COMMAND_TIMEOUT_MS} ms`))
+      })
     )
 
   /** Gives back what was charged (a refusal after another budget took its share, or a failed call). */
