@@ -1,4 +1,4 @@
-import { Config, Redacted } from "effect"
+import { Config, Redacted, Schema } from "effect"
 import { shippedDecision } from "../cache/semantic/decision/weights.ts"
 import { aliasTable, keyList, type PoolKeySpec } from "./poolLeaves.ts"
 import { budgetTable, routingTable } from "./spendLeaves.ts"
@@ -41,14 +41,18 @@ const flag = (fallback: boolean, meaning: string) =>
 const secret = (meaning: string) =>
   leaf((name) => Config.Redacted(name).pipe(Config.withDefault(Redacted.make(""))), "(empty)", meaning, "text", true)
 /** Comma-separated text, parsed once into its trimmed, non-empty items. */
+const commaSeparated = (text: string): ReadonlyArray<string> =>
+  text.split(",").map((item) => item.trim()).filter((item) => item !== "")
+/** Text (`"a,b"`, as a variable must be) or, in a config file, an array (`["a", "b"]`) — not a silent default. */
 const list = (fallback: ReadonlyArray<string>, meaning: string) =>
   leaf(
     (name) =>
       Config.String(name).pipe(
-        Config.withDefault(fallback.join(",")),
-        Config.map((text): ReadonlyArray<string> =>
-          text.split(",").map((item) => item.trim()).filter((item) => item !== "")
-        )
+        Config.map(commaSeparated),
+        Config.orElse(() =>
+          Config.Array(Schema.String, name).pipe(Config.map((items) => items.flatMap(commaSeparated)))
+        ),
+        Config.withDefault(fallback)
       ),
     fallback.length === 0 ? "(empty)" : fallback.join(","),
     meaning,

@@ -45,6 +45,15 @@ describe("configuration", () => {
     assert.equal(config.cache_max_capacity, 10000, "default stays")
   })
 
+  it("takes a list as comma-separated text or, in a file, as an array", async () => {
+    const toml = `fallback_providers = ["anthropic", "gemini, xai"]\ncache_controls_allowed = "no-cache, no-store"\n`
+    const { config } = await load({}, { "isartor.toml": toml })
+    assert.deepEqual(config.fallback_providers, ["anthropic", "gemini", "xai"])
+    assert.deepEqual(config.cache_controls_allowed, ["no-cache", "no-store"])
+    const fromEnv = await load({ ISARTOR__FALLBACK_PROVIDERS: " anthropic ,,gemini" })
+    assert.deepEqual(fromEnv.config.fallback_providers, ["anthropic", "gemini"])
+  })
+
   it("reads a JSON config file named by ISARTOR__CONFIG_FILE", async () => {
     const { config } = await load(
       { ISARTOR__CONFIG_FILE: "/etc/isartor.json" },
