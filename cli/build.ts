@@ -1,8 +1,8 @@
 // npm run build:binary [-- --target linux-x64,...] → dist/isartor-<os>-<arch>[.exe] and dist/SHA256SUMS.
 // `bun build --compile` of cli/bun.ts with the embedding worker as a second entrypoint, and the files the packages
-// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends; the demo's
-// workloads) embedded flat beside them, where those packages look (`__dirname`). hnswlib-wasm and xxhash-wasm carry
-// their WASM inline.
+// read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends, SQLite's WASM;
+// the demo's workloads) embedded flat beside them, where those packages look (`__dirname`). hnswlib-wasm and
+// xxhash-wasm carry their WASM inline.
 // Targets other than this machine's need that platform's Bun; it comes from the npm registry (@oven/bun-*).
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -21,6 +21,7 @@ import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { ORT_WASM_FILES } from "../runtimes/embedding/transformers.ts"
+import { SQLITE_FILES } from "../runtimes/usage/sqliteStore.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const { values } = parseArgs({
@@ -48,6 +49,8 @@ const assets = [
   ...readdirSync(tfjsDir).filter((name) => name.endsWith(".wasm")).map((name) => join(tfjsDir, name)),
   // onnxruntime-web's WASM build, for transformers.js models (embedding_model_path) in the binary.
   ...ORT_WASM_FILES.map((name) => packageFile("onnxruntime-web", join("dist", name))),
+  // node-sqlite3-wasm's file and WASM, for the usage ledger: evaluated from there (runtimes/usage/sqliteStore.ts).
+  ...SQLITE_FILES.map((name) => packageFile("node-sqlite3-wasm", join("dist", name))),
   // The sample workloads `isartor demo` replays.
   join(root, "data", "isartor-faq_loop.jsonl"),
   join(root, "data", "isartor-diverse_tasks.jsonl")

@@ -1,19 +1,10 @@
 import { execFileSync } from "node:child_process"
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { homedir } from "node:os"
 import { join } from "node:path"
+import { isartorHome } from "../runtimes/home.ts"
 
-/**
- * Where a detached gateway keeps its pid file and log: ISARTOR_HOME, else $XDG_STATE_HOME/isartor, else
- * ~/.local/state/isartor (%LOCALAPPDATA%\isartor on Windows).
- */
-export const stateDir = (env: Record<string, string | undefined> = process.env): string =>
-  env.ISARTOR_HOME ||
-  (env.XDG_STATE_HOME
-    ? join(env.XDG_STATE_HOME, "isartor")
-    : process.platform === "win32" && env.LOCALAPPDATA
-    ? join(env.LOCALAPPDATA, "isartor")
-    : join(env.HOME || homedir(), ".local", "state", "isartor"))
+/** Where a detached gateway keeps its pid file and log (and the gateway its usage ledger): see `isartorHome`. */
+export const stateDir = (env: Record<string, string | undefined> = process.env): string => isartorHome(env)
 
 /** What a record is of: the gateway (`isartor up`) or the CONNECT proxy (`isartor proxy`, or started by `up`). */
 export type Recorded = "gateway" | "proxy"

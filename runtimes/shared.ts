@@ -31,20 +31,22 @@ export const connectRedisWhenUsed = (url: string): Promise<RedisConnection> =>
   import("./redis.ts").then(({ connectRedis }) => connectRedis(url))
 
 /**
- * What every entry point hands the gateway: Redis, the embedded L2 engine, OTLP export and L1b's model and index,
- * each loaded only when the configuration asks for it. `workerEntry`: see `semanticBackends`.
+ * What every entry point hands the gateway: Redis, the embedded L2 engine, OTLP export, L1b's model and index and
+ * the usage ledger's SQLite file, each loaded only when the configuration asks for it. `workerEntry`: see
+ * `semanticBackends`.
  */
 export const gatewayServices = (
   env: Record<string, string | undefined>,
   workerEntry?: URL
-): Pick<GatewayOptions, "redis" | "embedded" | "telemetry" | "semantic" | "log"> => {
+): Pick<GatewayOptions, "redis" | "embedded" | "telemetry" | "semantic" | "log" | "usageStore"> => {
   logFormatFromEnv(env)
   return {
     redis: connectRedisWhenUsed,
     embedded: loadEmbeddedEngine,
     telemetry: otlpExporter(env),
     semantic: semanticBackends(env, workerEntry),
-    log: gatewayLog
+    log: gatewayLog,
+    usageStore: (path) => import("./usage/sqliteStore.ts").then(({ openUsageStore }) => openUsageStore(path, env))
   }
 }
 

@@ -118,7 +118,7 @@ export const makeMemoryStore = (): UsageStore => {
     },
     rollups: async ({ since, until }) =>
       [...rollups.values()].filter((rollup) => rollup.hour >= hourOf(since) && rollup.hour < until),
-    recent: async (limit) => recent.slice(-Math.min(limit, RECENT_ROWS)).reverse(),
+    recent: async (limit) => limit <= 0 ? [] : recent.slice(-Math.min(limit, RECENT_ROWS)).reverse(),
     prune: async (before) => {
       for (const [key, rollup] of rollups) if (rollup.hour < hourOf(before)) rollups.delete(key)
       recent = recent.filter((row) => row.at >= before)
