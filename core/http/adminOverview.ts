@@ -7,6 +7,7 @@ import type { ConfigReport } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { type EffectiveSetting, effectiveSettings } from "../config/effectiveSettings.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
+import type { ProviderStatus } from "../providers/health/ProviderLink.ts"
 import { isProviderId, providerConfigKey } from "../providers/registry.ts"
 import type { UsageLedger, UsageWindow } from "../usage/UsageLedger.ts"
 import type { UsageLayer, UsageRow, UsageTotals } from "../usage/UsageRow.ts"
@@ -107,33 +108,73 @@ const counterBy = (
   return sums
 }
 
-/** The provider chain, each with what this gateway saw of it since it started. */
+/** A provider's failure as the overview shows it: its status and time, with the reason and message when known. */
+interface ShownFailure {
+  readonly at: string
+  readonly status?: number
+  readonly reason?: string
+  readonly message?: string
+}
+
+/**
+ * The provider's last failure as it told it (status, reason, message); else the newest failed request the ledger
+ * holds for it (a gateway without provider health, or a failure after the answer began).
+ */
+const lastFailure = (row: UsageRow | undefined, health: ProviderStatus | undefined): ShownFailure | null =>
+  health?.last_error ?? (row === undefined ? null : { status: row.status, at: new Date(row.at).toISOString() })
+
+/** A breaker open while every request failed reads "down"; every key rate-limited, "rate limited". */
+const statusOf = (seen: UsageTotals | undefined, health: ProviderStatus | undefined) => {
+  if (health?.breaker.state === "open") return "down"
+  if (health !== undefined && health.keys.length > 0 && health.keys.every((key) => key.state === "cooling")) {
+    return "rate limited"
+  }
+  return !seen || seen.errors < seen.requests ? "ok" : "failing"
+}
+
+/**
+ * The provider chain (then providers only aliases name), each with what this gateway saw of it since it started
+ * and its health as `/admin/providers` shows it: breaker, retry budget, keys (masked).
+ */
 const providersOf = (
   sources: OverviewSources,
   chain: ReadonlyArray<string>,
+  health: ReadonlyArray<ProviderStatus>,
   sinceStart: ReadonlyMap<string, UsageTotals>,
   recent: ReadonlyArray<UsageRow>
 ) => {
   const retries = counterBy(sources.metrics, "isartor_l3_retries_total", "provider")
+  const denied = counterBy(sources.metrics, "isartor_l3_retries_denied_total", "provider")
   const rateLimited = counterBy(
     sources.metrics,
     "isartor_l3_errors_total",
     "provider",
     (attributes) => attributes.status === "429" || attributes.status === "RateLimited"
   )
-  return chain.map((id, position) => {
+  const healthOf = new Map(health.map((provider) => [provider.provider, provider]))
+  const ids = [...chain, ...health.map((provider) => provider.provider).filter((id) => !chain.includes(id))]
+  return ids.map((id, position) => {
     const seen = sinceStart.get(id)
-    const lastError = recent.find((row) => row.provider === id && row.status >= 400)
+    const link = healthOf.get(id)
     const fallbackModel = isProviderId(id) ? sources.config.providers[providerConfigKey(id)].model : ""
     return {
       id,
-      model: position === 0 ? sources.config.external_llm_model : fallbackModel,
-      status: !seen || seen.errors < seen.requests ? "ok" : "failing",
+      role: link?.role ?? (position === 0 ? "primary" : "fallback"),
+      model: position === 0 && chain.length > 0 ? sources.config.external_llm_model : fallbackModel,
+      status: statusOf(seen, link),
       requests: seen?.requests ?? 0,
       errors: seen?.errors ?? 0,
       retries: retries.get(id) ?? 0,
-      rate_limited: rateLimited.get(id) ?? 0,
-      last_error: lastError ? { status: lastError.status, at: new Date(lastError.at).toISOString() } : null
+      retries_denied: denied.get(id) ?? 0,
+      // Every 429 the upstream answered, the ones another key absorbed too (the pool counts them per key).
+      rate_limited: link === undefined
+        ? rateLimited.get(id) ?? 0
+        : link.keys.reduce((sum, key) => sum + key.rate_limited, 0),
+      breaker: link?.breaker ?? null,
+      retry_budget: link?.retry_budget ?? null,
+      key_strategy: link?.strategy ?? null,
+      keys: link?.keys ?? [],
+      last_error: lastFailure(recent.find((row) => row.provider === id && row.status >= 400), link)
     }
   })
 }
@@ -172,7 +213,7 @@ export const overview = (sources: OverviewSources) =>
       totals: { "24h": last24h, "7d": last7d },
       latency_ms: latencyByLayer(recent),
       cache: cacheOf(status),
-      providers: providersOf(sources, l3.chain ?? [], providerTotals, recent),
+      providers: providersOf(sources, l3.chain ?? [], status.providers ?? [], providerTotals, recent),
       l2: status.layers.l2,
       event_streams: sources.eventStreams(),
       warnings: [...sources.configReport.warnings, ...layerWarnings(status), ...(status.warnings ?? [])],

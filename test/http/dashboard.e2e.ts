@@ -7,10 +7,11 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { percent, usd } from "../../core/http/dashboard/page/format.ts"
 import type { Overview } from "../../core/http/dashboard/page/types.ts"
+import type { ProviderStatus } from "../../core/providers/health/ProviderLink.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
 import { eventually } from "../support/eventually.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { type FakeOpenAI, startFakeOpenAI, TEST_PROVIDER_KEY } from "../support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
 import { installed } from "../support/installed.ts"
 import { projectRoot } from "../support/processes.ts"
@@ -144,6 +145,16 @@ describe("the dashboard, in a browser", () => {
     // The mix above: two of four answered from the cache, and a saving that is not zero.
     assert.equal(overview.deflection.now.rate, 0.5)
     assert.ok(overview.totals["24h"].cost_saved_usd > 0)
+    // The provider panel: the breaker and keys /admin/providers shows, the key masked.
+    const { data: [openai] } = await adminGet<{ data: Array<ProviderStatus> }>("/admin/providers")
+    const panel = await page.$eval("#providers tbody tr", (row) => ({
+      breaker: row.querySelector("[data-breaker]")?.getAttribute("data-breaker"),
+      keys: [...row.querySelectorAll("[data-key-state]")].map((key) => key.textContent),
+      text: row.textContent ?? ""
+    }))
+    assert.equal(panel.breaker, openai!.breaker.state)
+    assert.deepEqual(panel.keys, openai!.keys.map((key) => `${key.key} ${key.label} · ${key.state}`))
+    assert.ok(!panel.text.includes(TEST_PROVIDER_KEY.slice(3, -4)), "no key in the provider panel")
     // A window of a day is drawn hour by hour, a week day by day; each holds every request of its window.
     const chart = () =>
       page.$eval(

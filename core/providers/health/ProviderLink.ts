@@ -18,6 +18,16 @@ export interface ProviderStatus {
   readonly breaker: BreakerView
   readonly retry_budget: RetryBudgetView
   readonly keys: ReadonlyArray<KeyView>
+  /** The last failure an upstream answered with (or the call met): its message is scrubbed of the key. */
+  readonly last_error?: ProviderFailure
+}
+
+export interface ProviderFailure {
+  /** ISO time. */
+  readonly at: string
+  readonly reason: ProviderError["reason"]
+  readonly status?: number
+  readonly message: string
 }
 
 export interface LinkOptions {
@@ -88,6 +98,15 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
   const breakerGauge = providerBreakerState.pipe(Metric.withAttributes({ provider: id }))
   const cooldowns = providerKeyCooldowns.pipe(Metric.withAttributes({ provider: id }))
   const showState = Effect.suspend(() => Metric.update(breakerGauge, stateValue[breaker.state(now())]))
+  let lastError: ProviderFailure | undefined
+  const remember = (error: ProviderError) => {
+    lastError = {
+      at: new Date(now()).toISOString(),
+      reason: error.reason,
+      ...(error.upstreamStatus === undefined ? {} : { status: error.upstreamStatus }),
+      message: error.message
+    }
+  }
 
   const circuitOpen = (retryAfterMs: number) =>
     new ProviderError({
@@ -124,6 +143,7 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
     const index = picked.index
     tried.add(index)
     return Effect.catchTag(call(clients[index]!), "ProviderError", (error) => {
+      remember(error)
       if (error.reason === "RateLimited") {
         pool.rateLimited(index, now(), error.retryAfterMs)
         const cooled = pool.size > 1 ? Metric.update(cooldowns, 1) : Effect.void
@@ -193,7 +213,8 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
         strategy: options.strategy,
         breaker: breaker.view(now()),
         retry_budget: budget.view(now()),
-        keys: pool.view(now())
+        keys: pool.view(now()),
+        ...(lastError === undefined ? {} : { last_error: lastError })
       }))
     )
   }

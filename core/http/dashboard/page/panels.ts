@@ -95,22 +95,76 @@ export const latencyTable = (overview: Overview): HTMLElement =>
     { numeric: [1, 2, 3] }
   )
 
+type ShownProvider = Overview["providers"][number]
+
+/** The breaker's state, and until when an open one keeps the provider out; its recent calls in the title. */
+const breakerCell = (breaker: ShownProvider["breaker"]) =>
+  breaker === null ? "–" : h(
+    "span",
+    {
+      "data-breaker": breaker.state,
+      class: `status status-${breaker.state === "closed" ? "ok" : breaker.state === "open" ? "down" : "degraded"}`,
+      title: `${breaker.recent_failures} of the last ${breaker.recent_calls} calls failed`
+    },
+    breaker.state.replace("_", "-"),
+    breaker.open_until === undefined ? "" : ` until ${clock(breaker.open_until)}`
+  )
+
+/** Each key masked (`sk-…abcd`), its label and state, and until when a rate-limited one cools down. */
+const keysCell = (keys: ShownProvider["keys"]) =>
+  keys.length === 0 ? "–" : h(
+    "ul",
+    { class: "keys" },
+    keys.map((key) =>
+      h(
+        "li",
+        { "data-key-state": key.state },
+        h("code", {}, key.key),
+        ` ${key.label} · ${key.state}`,
+        key.cooling_until === undefined ? "" : ` until ${clock(key.cooling_until)}`
+      )
+    )
+  )
+
+const failureText = (failure: ShownProvider["last_error"]) =>
+  failure === null ? "none" : [
+    failure.status ?? failure.reason,
+    `at ${clock(failure.at)}`,
+    failure.message === undefined ? "" : `: ${failure.message}`
+  ].filter((part) => part !== "" && part !== undefined).join(" ")
+
 export const providersTable = (overview: Overview): HTMLElement =>
   table(
-    "Providers, in the order requests try them",
-    ["#", "Provider", "Model", "Status", "Requests", "Errors", "Retries", "429s", "Last error"],
+    "Providers, in the order requests try them: their circuit breaker, keys and retries",
+    [
+      "#",
+      "Provider",
+      "Model",
+      "Status",
+      "Breaker",
+      "Keys",
+      "Requests",
+      "Errors",
+      "Retries",
+      "Retries denied",
+      "429s",
+      "Last error"
+    ],
     (overview.providers ?? []).map((provider, i) => [
       count(i + 1),
-      provider.id,
+      provider.role === "alias" ? `${provider.id} (aliases only)` : provider.id,
       provider.model,
       h("span", { class: `status status-${provider.status.replace(/[^a-z]/g, "")}` }, provider.status),
+      breakerCell(provider.breaker),
+      keysCell(provider.keys),
       count(provider.requests),
       count(provider.errors),
       count(provider.retries),
+      count(provider.retries_denied),
       count(provider.rate_limited),
-      provider.last_error === null ? "none" : `${provider.last_error.status} at ${clock(provider.last_error.at)}`
+      failureText(provider.last_error)
     ]),
-    { numeric: [0, 4, 5, 6, 7], wrap: [8] }
+    { numeric: [0, 6, 7, 8, 9, 10], wrap: [11] }
   )
 
 /** A usage report's groups with the most requests first. */
