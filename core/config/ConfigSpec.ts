@@ -46,7 +46,7 @@ const commaSeparated = (text: string): ReadonlyArray<string> =>
 /** Text (`"a,b"`, as a variable must be) or, in a config file, an array (`["a", "b"]`) — not a silent default. */
 const list = (fallback: ReadonlyArray<string>, meaning: string) =>
   leaf(
-    (name) =>
+    (name): Config.Config<ReadonlyArray<string>> =>
       Config.String(name).pipe(
         Config.map(commaSeparated),
         Config.orElse(() =>
