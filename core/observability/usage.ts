@@ -48,16 +48,3 @@ export const parsePrice = (entry: string): Price | undefined => {
     ? { model: found[1]!, input: input / 1e6, output: output / 1e6 }
     : undefined
 }
-
-/** The price of a model: the entry whose name is its longest prefix (`gpt-4o-mini-2024-07-18` is `gpt-4o-mini`). */
-export const priceTable = (entries: ReadonlyArray<string>) => {
-  const prices = entries.flatMap((entry) => parsePrice(entry) ?? [])
-    .sort((a, b) => b.model.length - a.model.length)
-  const memo = new Map<string, Price | undefined>()
-  return (model: string): Price | undefined => {
-    if (memo.has(model)) return memo.get(model)
-    const price = prices.find((candidate) => model.startsWith(candidate.model))
-    if (memo.size < 1000) memo.set(model, price)
-    return price
-  }
-}

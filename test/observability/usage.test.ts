@@ -1,7 +1,8 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { startGateway } from "../../core/Gateway.ts"
-import { modelOf, priceTable, usageOf } from "../../core/observability/usage.ts"
+import { modelOf, usageOf } from "../../core/observability/usage.ts"
+import { makePrices } from "../../core/usage/prices.ts"
 
 describe("tokens and the cost estimate", () => {
   it("reads an answer's own usage, never text in its content that looks like one", () => {
@@ -21,10 +22,11 @@ describe("tokens and the cost estimate", () => {
   })
 
   it("prices a dated model by its longest listed prefix, per million tokens", () => {
-    const price = priceTable(["gpt-4o=2.50/10.00", "gpt-4o-mini=0.15/0.60"])
-    assert.deepEqual(price("gpt-4o-mini-2024-07-18"), { model: "gpt-4o-mini", input: 0.15e-6, output: 0.6e-6 })
-    assert.equal(price("gpt-4o-2024-08-06")?.model, "gpt-4o")
-    assert.equal(price("llama3.2"), undefined)
+    const price = makePrices({ pricing: {}, model_prices: ["gpt-4o=2.00/8.00", "gpt-4o-mini=0.10/0.50"] })
+    const mini = price("openai", "gpt-4o-mini-2024-07-18")
+    assert.deepEqual([mini?.model, mini?.input, mini?.output], ["gpt-4o-mini", 0.1 / 1e6, 0.5 / 1e6])
+    assert.equal(price("openai", "gpt-4o-2024-08-06")?.model, "gpt-4o")
+    assert.equal(price("ollama", "llama3.2"), undefined)
   })
 
   it("refuses a price table it cannot read, naming the variable and the form", async () => {
