@@ -502,6 +502,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     version: VERSION,
     runtime: options.runtime ?? "unknown",
     dropped: Context.get(context, TelemetryDropped),
+    gatewayKeys,
     ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {}),
     ...(config.usage_ledger ? { recordUsage: usageRecorder(config, Context.get(context, UsageLedger)) } : {})
   })

@@ -267,7 +267,7 @@ export const configSpec = {
   otel_exporter_protocol: oneOf(["grpc", "http/protobuf"], "grpc", "How traces and metrics are sent to the collector."),
   metrics_public: flag(
     false,
-    "Serve `GET /metrics` without the gateway key even when `gateway_api_key` is set (for a Prometheus that sends none)."
+    "Serve `GET /metrics` without the gateway key even when `gateway_api_key` or `gateway_keys` is set (for a Prometheus that sends none)."
   ),
   metrics_port: int(
     0,
@@ -296,7 +296,7 @@ export const configSpec = {
   ),
   usage_path: text(
     "",
-    "The usage ledger's database file (empty: `usage.db` in `ISARTOR_HOME`). With `cache_backend = redis` the ledger is in Redis instead, shared by every replica."
+    "The usage ledger's SQLite file (empty: `usage.db` in `ISARTOR_HOME`). One that cannot be opened (a read-only directory; Deno without `--allow-write` to it, as `npm run start:deno` runs) is a warning, and the ledger is kept in memory. With `cache_backend = redis` the ledger is in Redis instead, shared by every replica."
   ),
   usage_retention_days: int(30, "Days the usage ledger keeps its hourly rollups and rows."),
   enable_slm_router: flag(false, "Turn on the L2 small-model router."),

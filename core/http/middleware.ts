@@ -55,18 +55,29 @@ export const withQueryKey = (request: Request): Pick<Headers, "get"> => ({
 })
 
 /**
- * The gateway key's check, compared in constant time: `undefined` when the request carries the key (`gateway_api_key`
- * or one of the named `gateway_keys`, whose label the request's exchange then carries to the usage ledger), else
- * the 401 in the format of the client the route serves (`family`).
+ * Whether a presented key is the gateway key (`gateway_api_key`) or one of the named `gateway_keys` — whose label
+ * then goes to `caller`, for the usage ledger — compared in constant time. The one check of every route and `/metrics`.
  */
-export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>, named: ReadonlyArray<NamedGatewayKey> = []) => {
+export const gatewayKeyAccepts = (
+  gatewayKey: Redacted.Redacted<string>,
+  named: ReadonlyArray<NamedGatewayKey> = []
+) => {
   const expected = Redacted.value(gatewayKey)
-  const accepted = async (presented: string, caller: { label: string | undefined } | undefined) => {
+  return async (presented: string, caller?: { label: string | undefined }) => {
     if (expected !== "" && await timingSafeEqual(presented, expected)) return true
     const label = named.length === 0 ? undefined : await labelOfKey(presented, named)
     if (label !== undefined && caller !== undefined) caller.label = label
     return label !== undefined
   }
+}
+
+/**
+ * The gateway key's check (`gatewayKeyAccepts`): `undefined` when the request carries the key, whose label the
+ * request's exchange then carries to the usage ledger, else the 401 in the format of the client the route serves
+ * (`family`).
+ */
+export const gatewayKeyCheck = (gatewayKey: Redacted.Redacted<string>, named: ReadonlyArray<NamedGatewayKey> = []) => {
+  const accepted = gatewayKeyAccepts(gatewayKey, named)
   return async (
     headers: Pick<Headers, "get">,
     family: EndpointFamily,

@@ -1,6 +1,5 @@
 import { Context, Effect, Exit, Metric, Option, Redacted, Tracer } from "effect"
 import { PrometheusMetrics } from "effect/observability"
-import { timingSafeEqual } from "hono/utils/buffer"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { LayerName } from "../domain/Answer.ts"
 import {
@@ -21,6 +20,8 @@ import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
 import type { Sent, UsageNote } from "../usage/recorder.ts"
 import type { UsageFamily } from "../usage/UsageRow.ts"
+import type { NamedGatewayKey } from "./gatewayKeys.ts"
+import { gatewayKeyAccepts, presentedGatewayKey } from "./middleware.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
 export type EdgeFetch = (request: Request, path: string, exchange: Exchange) => Response | Promise<Response>
@@ -50,6 +51,8 @@ export interface EdgeOptions {
   readonly logRequest?: (record: RequestRecord) => void
   /** The usage ledger's recorder, told of each request that reached an answer (its exchange's `usage` set). */
   readonly recordUsage?: (note: UsageNote, sent: Sent) => void
+  /** The named `gateway_keys`: `/metrics` takes them as it takes `gateway_api_key`. */
+  readonly gatewayKeys?: ReadonlyArray<NamedGatewayKey>
 }
 
 /** Routes are labels as they are; anything else is "other", so a scanner cannot grow the series without bound. */
@@ -179,13 +182,6 @@ const spanOf = (
     sampled: parent?.sampled ?? true
   })
 
-/** The gateway key as `/metrics` accepts it: `X-API-Key`, `api-key` or `Authorization: Bearer`. */
-const presentedKey = (request: Request) =>
-  request.headers.get("x-api-key") ||
-  request.headers.get("api-key") ||
-  /^bearer[ \t]+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim() ||
-  undefined
-
 /**
  * The gateway's HTTP edge, seen from outside: every request is counted (`isartor_requests_total` by the layer
  * that answered, read from `X-Isartor-Layer`), timed, logged when asked, and — with traces on — wrapped in a
@@ -196,8 +192,10 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
   const { config, context, recordUsage } = options
   const tracer = Context.get(context, Tracer.Tracer)
   const requests = seriesOf(requestsTotal)
-  const gatewayKey = Redacted.value(config.gateway_api_key)
-  const metricsLocked = gatewayKey !== "" && !config.metrics_public
+  const gatewayKeys = options.gatewayKeys ?? []
+  const keyAccepted = gatewayKeyAccepts(config.gateway_api_key, gatewayKeys)
+  const metricsLocked = (Redacted.value(config.gateway_api_key) !== "" || gatewayKeys.length > 0) &&
+    !config.metrics_public
 
   const entries = seriesOf(cacheEntries)
   const up = seriesOf(layerUp)
@@ -245,8 +243,8 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
 
   const metrics = async (request: Request): Promise<Response> => {
     if (metricsLocked) {
-      const presented = presentedKey(request)
-      if (presented === undefined || !(await timingSafeEqual(presented, gatewayKey))) {
+      const presented = presentedGatewayKey(request.headers)
+      if (presented === undefined || !(await keyAccepted(presented))) {
         return new Response(
           JSON.stringify({ error: { message: "/metrics needs the gateway key (or metrics_public = true)" } }),
           { status: 401, headers: { "content-type": "application/json", "www-authenticate": "Bearer" } }
