@@ -476,6 +476,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     pipeline: Context.get(context, Pipeline),
     embeddings: Context.get(context, Embeddings),
     cacheAdmin: Context.get(context, CacheAdmin),
+    cacheWrites: Context.get(context, CacheWrites),
     responsesPassThrough: Context.get(context, ResponsesPassThrough),
     responseStore: Context.get(context, ResponseStore),
     draining: () => draining,

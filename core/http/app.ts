@@ -19,6 +19,8 @@ import { checkEmbeddingsBody } from "../domain/EmbeddingsRequest.ts"
 import type { ProviderError } from "../domain/errors.ts"
 import { fromAnthropicBody } from "../formats/anthropic/messagesBody.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
+import { makeGatewayTools } from "../mcp/gatewayTools.ts"
+import type { CacheWrites } from "../pipeline/CacheWrites.ts"
 import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
@@ -34,6 +36,7 @@ import { familyError } from "./errors.ts"
 import { makeExactHitLane, withoutExactHitLane } from "./exactHitLane.ts"
 import type { NamedGatewayKey } from "./gatewayKeys.ts"
 import { geminiRoutes, isGeminiPath } from "./gemini.ts"
+import { mcpRoutes } from "./mcp.ts"
 import { bodyReader, gatewayAuth, gatewayKeyCheck, presentedCredentials } from "./middleware.ts"
 import { modelRoutes } from "./models.ts"
 import type { EdgeFetch, Exchange } from "./observability.ts"
@@ -45,6 +48,8 @@ export interface AppDependencies {
   readonly pipeline: Pipeline["Service"]
   readonly embeddings: Embeddings["Service"]
   readonly cacheAdmin: CacheAdmin["Service"]
+  /** Writes answers to the caches: the MCP server's `cache_store`. */
+  readonly cacheWrites: CacheWrites["Service"]
   readonly responsesPassThrough: ResponsesPassThrough["Service"]
   /** Where `/v1/responses` answers are kept for `GET` and `previous_response_id`. */
   readonly responseStore: ResponseStoreShape
@@ -251,15 +256,22 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   // Registered only when a key is set: an idle middleware still costs every request its place in the chain.
   if (checkKey !== undefined) app.use("*", gatewayAuth(checkKey, familyOf))
 
-  app.get("/health", async (c) => {
+  const health = async () => {
     const exit = await deps.run(deps.pipeline.status)
-    return c.json({
+    return {
       status: "ok",
       version: deps.version,
       uptime_secs: Math.round((deps.now() - startedAt) / 1000),
       layers: Exit.isSuccess(exit) ? exit.value.layers : {},
       providers: Exit.isSuccess(exit) ? providerHealth(exit.value.providers ?? []) : {}
-    })
+    }
+  }
+  app.get("/health", async (c) => c.json(await health()))
+  mcpRoutes(app, {
+    tools: makeGatewayTools({ ...deps, health }),
+    version: deps.version,
+    readBody,
+    requestContext: (c: HonoContext) => requestContext(c.req.raw, exchangeOf(c))
   })
 
   modelRoutes(app, { config: deps.config, aliases, startedAt })
