@@ -135,6 +135,15 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--json", "machine-readable output")
     .action(action(async (options) => (await import("./providers.ts")).providers(options)))
 
+  root.command("budgets")
+    .description(
+      "each budget's use and limits in its current UTC day and month (needs the admin key; exit 1: one is spent)"
+    )
+    .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL)")
+    .option("--admin-key <key>", "the admin key (default: ISARTOR__ADMIN_API_KEY or the configuration's)")
+    .option("--json", "machine-readable output")
+    .action(action(async (options) => (await import("./budgets.ts")).budgets(options)))
+
   root.command("connect")
     .description("point a coding tool at the gateway by editing its own settings (--disconnect undoes it exactly)")
     .argument("[tool]", "one of the tools below, or status")

@@ -475,6 +475,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     config,
     pipeline: Context.get(context, Pipeline),
     embeddings: Context.get(context, Embeddings),
+    budgets: Context.get(context, Budgets),
     cacheAdmin: Context.get(context, CacheAdmin),
     cacheWrites: Context.get(context, CacheWrites),
     responsesPassThrough: Context.get(context, ResponsesPassThrough),

@@ -1,7 +1,6 @@
 import { Clock, Context, Effect, Layer, Metric } from "effect"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
-import type { BudgetLimits } from "../config/spendLeaves.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { type Completion, firstText } from "../domain/Completion.ts"
 import { ConfigInvalid, messageOf, ProviderError } from "../domain/errors.ts"
@@ -20,14 +19,19 @@ import {
   type WindowLimits,
   type Windows
 } from "./BudgetCounters.ts"
+import {
+  type Budget,
+  budgetOf,
+  limitOf,
+  MICROS,
+  mostSpentWindow,
+  passedLimit,
+  shown,
+  type Spent,
+  usedRatio
+} from "./limits.ts"
+import { type BudgetStatus, statusOf } from "./status.ts"
 import { calendarAt } from "./windows.ts"
-
-/** A configured budget: `openai`, or `caller:team-web` (a caller by its key's label, else its scope hash). */
-interface Budget {
-  readonly name: string
-  readonly limits: BudgetLimits
-  readonly counted: WindowLimits
-}
 
 /** What one admitted request charged, and to which windows: corrected by the real usage once it has answered. */
 export interface BudgetHold {
@@ -42,63 +46,6 @@ export type Admission =
   | { readonly _tag: "Go"; readonly hold: BudgetHold | undefined }
   /** A `fallback` budget is spent: this provider is skipped, and the error says why if no other answers. */
   | { readonly _tag: "Skip"; readonly error: ProviderError }
-
-/** One budget as `/admin/overview` and the docs show it. */
-export interface BudgetStatus {
-  readonly budget: string
-  readonly action: BudgetLimits["action"]
-  readonly day: Counts
-  readonly month: Counts
-  /** The most spent limit's share of itself. */
-  readonly used_ratio: number
-}
-
-const MICROS = 1_000_000
-const LIMIT_NAMES = [
-  ["daily_tokens", "day", "tokens"],
-  ["daily_cost_usd", "day", "micros"],
-  ["monthly_tokens", "month", "tokens"],
-  ["monthly_cost_usd", "month", "micros"]
-] as const
-
-const countedOf = (limits: BudgetLimits): WindowLimits => {
-  const whole = (value: number | undefined, scale: number) => value === undefined ? -1 : Math.floor(value * scale)
-  return {
-    dayTokens: whole(limits.daily_tokens, 1),
-    dayMicros: whole(limits.daily_cost_usd, MICROS),
-    monthTokens: whole(limits.monthly_tokens, 1),
-    monthMicros: whole(limits.monthly_cost_usd, MICROS)
-  }
-}
-
-const limitOf = (counted: WindowLimits, window: "day" | "month", unit: "tokens" | "micros") =>
-  window === "day"
-    ? (unit === "tokens" ? counted.dayTokens : counted.dayMicros)
-    : (unit === "tokens" ? counted.monthTokens : counted.monthMicros)
-
-const ratiosOf = (budget: Budget, charged: Pick<Charged, "day" | "month">) =>
-  LIMIT_NAMES.map(([, window, unit]) => {
-    const limit = limitOf(budget.counted, window, unit)
-    return { window, ratio: limit < 0 ? 0 : limit === 0 ? 1 : charged[window][unit] / limit }
-  })
-
-/** The most spent of a budget's limits, as a share. */
-const usedRatio = (budget: Budget, charged: Pick<Charged, "day" | "month">) =>
-  Math.max(0, ...ratiosOf(budget, charged).map(({ ratio }) => ratio))
-
-/** The window of the most spent limit: a warning is logged once in it. */
-const mostSpentWindow = (budget: Budget, charged: Pick<Charged, "day" | "month">) =>
-  ratiosOf(budget, charged).reduce((most, one) => (one.ratio > most.ratio ? one : most)).window
-
-/** The first limit `amount` would pass: its name, window and unit. */
-const passedLimit = (budget: Budget, charged: Charged, amount: Counts) =>
-  LIMIT_NAMES.find(([, window, unit]) => {
-    const limit = limitOf(budget.counted, window, unit)
-    return limit >= 0 && charged[window][unit] + amount[unit] > limit
-  }) ?? LIMIT_NAMES[0]
-
-const shown = (unit: "tokens" | "micros", value: number) =>
-  unit === "tokens" ? `${value} tokens` : `$${(value / MICROS).toFixed(4)}`
 
 /** The characters of an answer's text (its first choice's). */
 const textLength = (completion: string) => {
@@ -170,16 +117,17 @@ export class Budgets extends Context.Service<Budgets, {
 }
 
 const make = (config: AppConfigShape, counters: BudgetCounters, now: () => number): Budgets["Service"] => {
-  const budgetOf = (name: string, limits: BudgetLimits): Budget => ({ name, limits, counted: countedOf(limits) })
   const providerBudgets = new Map(
-    Object.entries(config.budgets.providers).map(([id, limits]) => [id, budgetOf(id, limits)])
+    Object.entries(config.budgets.providers).map(([id, limits]) => [id, budgetOf(id, "provider", limits)])
   )
   const callerBudgets = new Map(
-    Object.entries(config.budgets.callers).map(([caller, limits]) => [caller, budgetOf(`caller:${caller}`, limits)])
+    Object.entries(config.budgets.callers).map((
+      [caller, limits]
+    ) => [caller, budgetOf(`caller:${caller}`, "caller", limits)])
   )
   const prices = pricesOf(config)
   /** Each budget's latest counts and the window they are of, for status and warnings. */
-  const seen = new Map<string, { budget: Budget; windows: Windows; charged: Pick<Charged, "day" | "month"> }>()
+  const seen = new Map<string, { budget: Budget; windows: Windows; charged: Spent }>()
   /** `budget|window`: the warnings already logged, so each is logged once per window. */
   const logged = new Set<string>()
 
@@ -205,7 +153,7 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
   const gauge = (budget: Budget) => budgetUsedRatio.pipe(Metric.withAttributes({ budget: budget.name }))
 
   /** The gauge follows each charge; crossing `warn_at` (or the limit, for `warn`) is logged once per window. */
-  const observe = (budget: Budget, windows: Windows, charged: Pick<Charged, "day" | "month">) =>
+  const observe = (budget: Budget, windows: Windows, charged: Spent) =>
     Effect.suspend(() => {
       seen.set(budget.name, { budget, windows, charged })
       const ratio = usedRatio(budget, charged)
@@ -327,20 +275,18 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
   }
 
   /** Each budget's counts in the current windows (read with a charge of nothing). */
-  const status = Effect.gen(function*() {
-    const windows = calendarAt(now()).windows
-    const names = new Set([...providerBudgets.values(), ...callerBudgets.values()])
-    return yield* Effect.forEach([...names], (budget) =>
-      charge(budget, windows, { tokens: 0, micros: 0 }, false).pipe(
-        Effect.map((counts): BudgetStatus => ({
-          budget: budget.name,
-          action: budget.limits.action,
-          day: counts.day,
-          month: counts.month,
-          used_ratio: usedRatio(budget, counts)
-        })),
-        Effect.catch(() => Effect.succeed(undefined))
-      )).pipe(Effect.map((all) => all.filter((one) => one !== undefined)))
+  const status = Effect.suspend(() => {
+    const calendar = calendarAt(now())
+    return Effect.forEach(
+      [...providerBudgets.values(), ...callerBudgets.values()],
+      (budget) =>
+        charge(budget, calendar.windows, { tokens: 0, micros: 0 }, false).pipe(
+          Effect.map((counts) => statusOf(budget, calendar, counts)),
+          Effect.catch((error) =>
+            Effect.succeed(statusOf(budget, calendar, undefined, `its counters did not answer: ${messageOf(error)}`))
+          )
+        )
+    )
   })
 
   const warnings = Effect.sync(() => {

@@ -1,6 +1,7 @@
 import { type Context, Effect, Exit, Redacted } from "effect"
 import { Hono } from "hono"
 import type { Context as HonoContext } from "hono"
+import type { Budgets } from "../budgets/Budgets.ts"
 import type { CacheAdmin } from "../cache/CacheAdmin.ts"
 import type { ExactCache } from "../cache/exact/ExactCache.ts"
 import type { ConfigReport } from "../config/Config.ts"
@@ -28,6 +29,7 @@ import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
 import { noteAnswer, noteJson, type UsageNote } from "../usage/recorder.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { adminRoutes } from "./admin.ts"
+import { adminBudgetRoutes } from "./adminBudgets.ts"
 import { adminProviderRoutes, providerHealth } from "./adminProviders.ts"
 import { adminCacheRoutes, cacheRoutes } from "./cache.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
@@ -47,6 +49,8 @@ export interface AppDependencies {
   readonly config: AppConfigShape
   readonly pipeline: Pipeline["Service"]
   readonly embeddings: Embeddings["Service"]
+  /** `[budgets]`, for `GET /admin/budgets`. */
+  readonly budgets: Budgets["Service"]
   readonly cacheAdmin: CacheAdmin["Service"]
   /** Writes answers to the caches: the MCP server's `cache_store`. */
   readonly cacheWrites: CacheWrites["Service"]
@@ -238,6 +242,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   // Before the gateway key's check: the admin routes take the admin key, and the gateway key does not open them.
   adminCacheRoutes(app, cacheDeps)
   adminProviderRoutes(app, { config: deps.config, status: deps.pipeline.status, run: deps.run })
+  adminBudgetRoutes(app, { config: deps.config, status: deps.budgets.status, run: deps.run })
   if (Redacted.value(deps.config.admin_api_key) !== "" && deps.usage !== undefined) {
     adminRoutes(app, {
       config: deps.config,
