@@ -9,7 +9,8 @@ import { SemanticCache } from "./cache/semantic/SemanticCache.ts"
 import { semanticCacheLayer } from "./cache/semantic/semanticLayer.ts"
 import { AppConfig, ConfigReport, type ConfigSources, loadConfig, type LoadedConfig } from "./config/Config.ts"
 import type { AppConfigShape } from "./config/ConfigSpec.ts"
-import { redactUrl } from "./config/effectiveSettings.ts"
+import { redactUrl, secretValues } from "./config/effectiveSettings.ts"
+import { maskCredentials } from "./domain/credentials.ts"
 import { messageOf, StartFailed } from "./domain/errors.ts"
 import { Embedder, type EmbeddingBackend } from "./embedding/Embedder.ts"
 import { makeApp } from "./http/app.ts"
@@ -471,6 +472,10 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
   // Requests run straight on the built context: no per-request wait on the runtime's start-up promise.
   const run = Effect.runPromiseExitWith(context)
   const config = Context.get(context, AppConfig)
+  // One clock for the edge too (Age headers, the ledger's rows, the overview): the one every effect reads.
+  const clock = Context.get(context, Clock.Clock)
+  const now = () => clock.currentTimeMillisUnsafe()
+  const runtimeName = options.runtime ?? "in-process"
   const app = makeApp({
     config,
     pipeline: Context.get(context, Pipeline),
@@ -485,7 +490,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),
     version: VERSION,
-    now: Date.now,
+    now,
     exactCache: Context.get(context, ExactCache),
     metrics: context as Context.Context<never>,
     shareResponseHeaders: options.shareResponseHeaders === true,
@@ -493,7 +498,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     gatewayKeys,
     usage: Context.get(context, UsageLedger),
     configReport: Context.get(context, ConfigReport),
-    runtime: options.runtime ?? "unknown"
+    runtime: runtimeName
   })
   const pipeline = Context.get(context, Pipeline)
   const edge = observeEdge(app.fetch, {
@@ -502,11 +507,11 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     tracing: Context.get(context, References.TracerEnabled),
     status: () => run(pipeline.status).then((exit) => (exit._tag === "Success" ? exit.value : undefined)),
     version: VERSION,
-    runtime: options.runtime ?? "unknown",
+    runtime: runtimeName,
     dropped: Context.get(context, TelemetryDropped),
     gatewayKeys,
     ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {}),
-    ...(config.usage_ledger ? { recordUsage: usageRecorder(config, Context.get(context, UsageLedger)) } : {})
+    ...(config.usage_ledger ? { recordUsage: usageRecorder(config, Context.get(context, UsageLedger), now) } : {})
   })
   const separator = config.host_port.lastIndexOf(":")
   return {
@@ -521,9 +526,10 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
   }
 }
 
-/** Each answered request, priced, as one row of the ledger. */
-const usageRecorder = (config: AppConfigShape, ledger: UsageLedger["Service"]) => {
-  const rowOf = makeUsageRow(pricesOf(config), Date.now)
+/** Each answered request, priced, as one row of the ledger; a kept question and answer with credentials masked. */
+const usageRecorder = (config: AppConfigShape, ledger: UsageLedger["Service"], now: () => number) => {
+  const secrets = secretValues(config)
+  const rowOf = makeUsageRow({ prices: pricesOf(config), now, mask: (text) => maskCredentials(text, secrets) })
   return (...answered: Parameters<typeof rowOf>) => ledger.record(rowOf(...answered))
 }
 

@@ -7,6 +7,7 @@ import { Effect, Exit } from "effect"
 import type { Hono } from "hono"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { redactUrl, secretValues } from "../config/effectiveSettings.ts"
+import { maskCredentials } from "../domain/credentials.ts"
 import type { UsageWindow } from "../usage/UsageLedger.ts"
 import { USAGE_BY, type UsageBy, type UsageRow } from "../usage/UsageRow.ts"
 import { DAY_MS, HOUR_MS, overview, type OverviewSources } from "./adminOverview.ts"
@@ -58,25 +59,10 @@ const limitOf = (text: string | undefined): number | string => {
     : `limit: expected a whole number from 1 to ${MAX_REQUESTS}`
 }
 
-/**
- * Key shapes (`sk-…`, `sk-ant-…`, `xai-…`, `gsk_…`, `AIza…`), as transport/http.ts's `scrub` finds them in upstream
- * errors; and a credential after its name (`Bearer …`, `api_key=…`), the name kept.
- */
-const KEY_SHAPE = /\b(?:(?:sk|xai|gsk|key)[-_][A-Za-z0-9_*-]{6,}|AIza[A-Za-z0-9_-]{20,})/g
-const NAMED_CREDENTIALS = [
-  /\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
-  /\b((?:api[_-]?key|token|secret|password)["']?\s*[:=]\s*["']?)[^\s"',;]{6,}/gi
-]
-
-/** Masks the configured secrets and anything shaped like a key, in the text `request_log_bodies` lets out. */
+/** Masks the configured secrets and anything shaped like a credential, in the text `request_log_bodies` lets out. */
 const credentialMask = (config: AppConfigShape) => {
-  const secrets = secretValues(config).filter((value) => value.length >= 4)
-  return (text: string) => {
-    let masked = text
-    for (const secret of secrets) masked = masked.split(secret).join("[redacted]")
-    for (const shape of NAMED_CREDENTIALS) masked = masked.replace(shape, "$1[redacted]")
-    return masked.replace(KEY_SHAPE, "[redacted]")
-  }
+  const secrets = secretValues(config)
+  return (text: string) => maskCredentials(text, secrets)
 }
 
 /** A row as the admin API shows it: its text only with `request_log_bodies`, masked; never otherwise. */

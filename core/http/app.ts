@@ -26,7 +26,7 @@ import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
-import { noteAnswer, noteJson, type UsageNote } from "../usage/recorder.ts"
+import { noteAnswer, noteJson, questionOf, type UsageNote } from "../usage/recorder.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { adminRoutes } from "./admin.ts"
 import { adminBudgetRoutes } from "./adminBudgets.ts"
@@ -207,8 +207,12 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
         includeUsage: asksForUsage(request)
       })
     }
-    const note = exchange &&
-      (exchange.usage = { tenant: context.tenant, modelAsked: request.model, stream: request.stream })
+    const note = exchange && (exchange.usage = {
+      tenant: context.tenant,
+      modelAsked: request.model,
+      stream: request.stream,
+      ...(deps.config.request_log_bodies ? { question: questionOf(request.messages) } : {})
+    })
     const exit = await deps.run(deps.pipeline.handle(request, key))
     return Exit.isSuccess(exit)
       ? renderAnswer(request, noteAnswer(note, exit.value))
@@ -368,7 +372,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
   app.onError((error, c) => unhandled(error, c.req.path))
 
   const plain: EdgeFetch = (request, _path, exchange) => app.fetch(request, { exchange } satisfies Carried)
-  if (deps.exactHitLane === false) return withoutExactHitLane(plain)
+  // The lane answers before a body is decoded: with `request_log_bodies`, the ledger's question needs it decoded.
+  if (deps.exactHitLane === false || deps.config.request_log_bodies) return withoutExactHitLane(plain)
   const lane = makeExactHitLane(plain, {
     config: deps.config,
     exactCache: deps.exactCache,

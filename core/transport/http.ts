@@ -1,5 +1,6 @@
 import { Context, Effect, Redacted } from "effect"
 import type { SourceRequest } from "../domain/ChatRequest.ts"
+import { maskCredentials } from "../domain/credentials.ts"
 import { ProviderError, type ProviderErrorReason } from "../domain/errors.ts"
 import { type Redactor, relayStream, type StreamTranslation, translateStream } from "./relay.ts"
 
@@ -34,13 +35,8 @@ export const retryAfterMs = (headers: Headers): number | undefined => {
 }
 
 /** Removes anything that looks like a credential from text that came from upstream or the network. */
-export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string => {
-  const key = Redacted.value(apiKey)
-  const withoutKey = key.length >= 4 ? text.split(key).join("[redacted]") : text
-  // Key-shaped tokens (sk-…, sk-ant-…, xai-…, gsk_…, AIza…), not words that merely start alike ("skipping").
-  return withoutKey.replace(/\b(?:(?:sk|xai|gsk|key)[-_][A-Za-z0-9_*\-]{6,}|AIza[A-Za-z0-9_\-]{20,})/g, "[redacted]")
-    .slice(0, 500)
-}
+export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string =>
+  maskCredentials(text, [Redacted.value(apiKey)]).slice(0, 500)
 
 /** The message of an error body in any of the providers' shapes (OpenAI, Anthropic, Gemini, Ollama). */
 const upstreamMessage = (text: string, status: number, statusText: string): string => {

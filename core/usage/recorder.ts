@@ -1,4 +1,5 @@
 import type { Answer } from "../domain/Answer.ts"
+import { type ChatMessage, textOf } from "../domain/messages.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import type { Prices } from "./prices.ts"
 import { tapStreamUsage, usageIn } from "./streamUsage.ts"
@@ -25,7 +26,39 @@ export interface UsageNote {
   routedFrom?: { readonly provider: string; readonly model: string } | undefined
   /** Tokens read another way (a stream's last event, an embeddings answer, a pass-through's body). */
   tokens?: { readonly input: number; readonly output: number; readonly model: string } | undefined
+  /**
+   * Only with `request_log_bodies`: the request's last user message, its first `BODY_CHARS` (see `questionOf`);
+   * then the answer's text is kept too (a stream's in `answerText`).
+   */
+  readonly question?: string | undefined
+  answerText?: string | undefined
 }
+
+/** How much of a question and of an answer `request_log_bodies` keeps. */
+export const BODY_CHARS = 2000
+
+/** The last user message's text, its first `BODY_CHARS`: what `request_log_bodies` keeps of a request. */
+export const questionOf = (messages: ReadonlyArray<ChatMessage>): string => {
+  const last = messages.findLast((message) => message.role === "user")
+  return textOf(last?.content).slice(0, BODY_CHARS)
+}
+
+/** A whole OpenAI completion's text (its first choice), its first `BODY_CHARS`; "" when it has none. */
+const answerOf = (completion: string | undefined): string => {
+  if (completion === undefined) return ""
+  try {
+    const parsed = JSON.parse(completion) as { choices?: Array<{ message?: { content?: unknown } }> }
+    return textOf(parsed.choices?.[0]?.message?.content).slice(0, BODY_CHARS)
+  } catch {
+    return ""
+  }
+}
+
+/** A row's question and answer, masked: only for a note that kept its question (`request_log_bodies`). */
+const bodiesOf = (note: UsageNote, mask: RowOptions["mask"]) =>
+  note.question === undefined
+    ? {}
+    : { question: mask(note.question), answer: mask(note.answerText ?? answerOf(note.completion)) }
 
 /** How the edge saw the answer go out. */
 export interface Sent {
@@ -53,8 +86,16 @@ const tokensOf = (note: UsageNote) => {
     : { ...usage, model: modelOf(completion) }
 }
 
+export interface RowOptions {
+  readonly prices: Prices
+  readonly now: () => number
+  /** Takes the credentials out of a kept question and answer before the row is stored (core/domain/credentials.ts). */
+  readonly mask: (text: string) => string
+}
+
 /** The row of an answered request, priced: spent now by L3 and pass-through, saved by a deflection. */
-export const makeUsageRow = (prices: Prices, now: () => number) => (note: UsageNote, sent: Sent): UsageRow => {
+export const makeUsageRow = (options: RowOptions) => (note: UsageNote, sent: Sent): UsageRow => {
+  const { mask, now, prices } = options
   const tokens = tokensOf(note)
   const price = tokens.model === "" ? undefined : prices(sent.provider, tokens.model)
   const cost = price === undefined ? 0 : tokens.input * price.input + tokens.output * price.output
@@ -80,7 +121,8 @@ export const makeUsageRow = (prices: Prices, now: () => number) => (note: UsageN
       : { routing_saved_usd: tokens.input * standard.input + tokens.output * standard.output - cost }),
     latency_ms: Math.round(sent.latencyMs * 100) / 100,
     status: sent.status,
-    stream: sent.stream
+    stream: sent.stream,
+    ...bodiesOf(note, mask)
   }
 }
 
@@ -104,8 +146,9 @@ export const noteStream = (note: UsageNote | undefined, body: ReadableStream<Uin
   if (note === undefined) return body
   let ended!: () => void
   note.ended = new Promise<void>((resolve) => (ended = resolve))
-  return tapStreamUsage(body, (tokens) => {
+  return tapStreamUsage(body, note.question === undefined ? 0 : BODY_CHARS, (tokens, text) => {
     note.tokens = tokens
+    if (note.question !== undefined) note.answerText = text
     ended()
   })
 }

@@ -27,12 +27,26 @@ export const usageIn = (text: string): { readonly input: number; readonly output
   return { input, output }
 }
 
+const CONTENT = /"content":"((?:[^"\\]|\\.)*)"/g
+
 /** A JSON string's characters, escapes counted once: enough for an estimate. */
 const contentChars = (data: string): number => {
   let chars = 0
-  const content = /"content":"((?:[^"\\]|\\.)*)"/g
-  for (let found = content.exec(data); found !== null; found = content.exec(data)) chars += found[1]!.length
+  for (const found of data.matchAll(CONTENT)) chars += found[1]!.length
   return chars
+}
+
+/** The text of an event's `content` strings, decoded. */
+const contentText = (data: string): string => {
+  let text = ""
+  for (const found of data.matchAll(CONTENT)) {
+    try {
+      text += JSON.parse(`"${found[1]!}"`) as string
+    } catch {
+      // An escape cut in two is not text to keep.
+    }
+  }
+  return text
 }
 
 /**
@@ -40,22 +54,25 @@ const contentChars = (data: string): number => {
  * ledger records: the model (from its first event) and the usage of its last (`stream_options.include_usage`, a
  * Responses `response.completed`), else an estimate of the
  * output from the text streamed (about four characters a token). `onEnd` is told once, when the stream ends, breaks
- * off or is cancelled.
+ * off or is cancelled. With `keepChars` > 0 (`request_log_bodies`), the text streamed is kept too, its first
+ * `keepChars`, and told with the tokens.
  */
 export const tapStreamUsage = (
   body: ReadableStream<Uint8Array>,
-  onEnd: (tokens: StreamTokens) => void
+  keepChars: number,
+  onEnd: (tokens: StreamTokens, text: string) => void
 ): ReadableStream<Uint8Array> => {
   const reader = body.getReader()
   const splitter = new SseSplitter()
   let model = ""
   let usage: { readonly input: number; readonly output: number } | undefined
   let chars = 0
+  let text = ""
   let ended = false
   const end = () => {
     if (ended) return
     ended = true
-    onEnd(usage === undefined ? { input: 0, output: Math.ceil(chars / 4), model } : { ...usage, model })
+    onEnd(usage === undefined ? { input: 0, output: Math.ceil(chars / 4), model } : { ...usage, model }, text)
   }
   const read = (result: ReadableStreamReadResult<Uint8Array>) => {
     for (const { data } of splitter.read(result)) {
@@ -63,6 +80,7 @@ export const tapStreamUsage = (
       if (model === "") model = modelOf(data)
       if (data.includes("\"usage\":{")) usage = usageIn(data) ?? usage
       else chars += contentChars(data)
+      if (text.length < keepChars) text = (text + contentText(data)).slice(0, keepChars)
     }
   }
   return new ReadableStream<Uint8Array>({

@@ -371,6 +371,63 @@ describe("request_log_bodies", () => {
   })
 })
 
+describe("request_log_bodies through a gateway", () => {
+  const SECRET_QUESTION = `Is ${TEST_PROVIDER_KEY} my key? Authorization: Bearer abcdefgh12345678`
+
+  const chat = async (target: Gateway, content: string, stream = false) => {
+    const response = await target.fetch(
+      new Request("http://gateway.test/v1/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content }] })
+      })
+    )
+    return response.text()
+  }
+
+  it("on: the ledger keeps the question and answer, masked and bounded, whole and streamed, cache hits too", async () => {
+    const logging = await start(upstreamEnv(upstream.url, {
+      ISARTOR__ADMIN_API_KEY: ADMIN_KEY,
+      ISARTOR__REQUEST_LOG_BODIES: "true"
+    }))
+    try {
+      await chat(logging, SECRET_QUESTION)
+      await chat(logging, SECRET_QUESTION)
+      await chat(logging, `${SECRET_QUESTION} (streamed)`, true)
+      await chat(logging, "x".repeat(5000))
+      const rows = await Effect.runPromise(logging.usage.recent(10))
+      assert.deepEqual(rows.map((row) => [row.layer, row.stream]), [
+        ["l3", false],
+        ["l3", true],
+        ["l1a", false],
+        ["l3", false]
+      ])
+      const masked = "Is [redacted] my key? Authorization: Bearer [redacted]"
+      assert.equal(rows[3]!.question, masked)
+      assert.equal(rows[3]!.answer, `Answer #1 to: ${masked}`)
+      assert.equal(rows[2]!.question, masked, "an exact hit keeps its question")
+      assert.equal(rows[2]!.answer, `Answer #1 to: ${masked}`)
+      assert.equal(rows[1]!.question, `${masked} (streamed)`)
+      assert.equal(rows[1]!.answer, `Answer #1 to: ${masked} (streamed)`)
+      assert.equal(rows[0]!.question, "x".repeat(2000), "bounded")
+      assert.equal(rows[0]!.answer!.length, 2000)
+      const shown = await call(logging, "/admin/requests", { authorization: `Bearer ${ADMIN_KEY}` })
+      const text = await shown.text()
+      assert.ok(text.includes(masked))
+      assert.ok(!text.includes(TEST_PROVIDER_KEY) && !text.includes("abcdefgh12345678"))
+    } finally {
+      await logging.dispose()
+    }
+  })
+
+  it("off (the default): no row holds any text, in the ledger itself either", async () => {
+    await chat(gateway, `${SECRET_QUESTION} (not kept)`)
+    const rows = await Effect.runPromise(gateway.usage.recent(1000))
+    assert.ok(rows.length > 0)
+    assert.ok(rows.every((row) => row.question === undefined && row.answer === undefined))
+  })
+})
+
 const EMPTY: UsageTotals = {
   requests: 0,
   errors: 0,
