@@ -170,6 +170,17 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--rotate-ca", "replace the local CA (clients must trust the new one)")
     .action(action(async (options) => (await import("./proxy/proxy.ts")).proxy(options, host)))
 
+  root.command("mcp")
+    .description(
+      "the gateway's MCP server over stdio, for Claude Desktop and Cursor: look up and store answers, status"
+    )
+    .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL, else the configured port)")
+    .option(
+      "--key <key>",
+      "the gateway key (default: $ISARTOR_API_KEY, else ISARTOR__GATEWAY_API_KEY or the configuration's)"
+    )
+    .action(action(async (options) => (await import("./mcp.ts")).mcp(options)))
+
   return root
 }
 
