@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
-import { SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
+import { COSINE_THRESHOLD, SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { decidesByLearning, semanticCacheLayer } from "../core/cache/semantic/semanticLayer.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
 import { type ChatRequest, fromOpenAIBody } from "../core/domain/ChatRequest.ts"
@@ -84,7 +84,9 @@ const loaded = await Effect.runPromise(loadConfig({
   readTextFile: async () => undefined
 }))
 const learned = decidesByLearning(loaded.config, backend)
-const threshold = learned ? loaded.config.l1b_score_threshold : loaded.config.similarity_threshold
+const threshold = learned
+  ? loaded.config.l1b_score_threshold
+  : loaded.config.similarity_threshold ?? COSINE_THRESHOLD
 
 const request = (question: string): ChatRequest => {
   const decoded = fromOpenAIBody({ model: "bench", messages: [{ role: "user", content: question }] }, {
@@ -136,7 +138,7 @@ const measure = async (name: string, all: ReadonlyArray<Pair>) => {
   const results: Array<Result> = []
   for (const pair of pairs) {
     const started = performance.now()
-    const exit = await runtime.runPromiseExit(semantic.lookup(request(pair.similar), lowest))
+    const exit = await runtime.runPromiseExit(semantic.lookup(request(pair.similar), learned ? undefined : lowest))
     lookupMs.push(performance.now() - started)
     results.push(
       Exit.isSuccess(exit)

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
+import { configDecidesByLearning, l1bSettingsLine } from "../core/cache/semantic/semanticLayer.ts"
 import { CONFIG_FILE_VAR, type LoadedConfig } from "../core/config/Config.ts"
 import { configLeaves, envVarName } from "../core/config/ConfigSpec.ts"
 import { CA_BUNDLE_VARS, CONNECT_VARS, PROXY_SERVER_VARS, proxyCleanupLines } from "./connect/env.ts"
@@ -227,6 +228,12 @@ export const doctor = async (
       ])
     )
     checks.push(await checkModel(loaded, gateway, host))
+    // Which knobs decide an L1b hit under this configuration: the one an operator should turn.
+    checks.push(check(
+      "L1b settings",
+      loaded.config.cache_mode === "exact" ? "skip" : "ok",
+      l1bSettingsLine(loaded.config, configDecidesByLearning(loaded.config))
+    ))
   }
   checks.push(checkProxies(env))
   checks.push(await checkProxy(gateway), await checkProxyCa(gateway))

@@ -119,7 +119,9 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
     problems.push([["host_port"], "expected host:port, e.g. 0.0.0.0:8080"])
   }
   const fractions: Array<[ReadonlyArray<string>, number]> = [
-    [["similarity_threshold"], config.similarity_threshold],
+    ...(config.similarity_threshold === undefined
+      ? []
+      : [[["similarity_threshold"], config.similarity_threshold] as [ReadonlyArray<string>, number]]),
     [["semantic_fast_threshold"], config.semantic_fast_threshold],
     [["l1b_score_threshold"], config.l1b_score_threshold],
     [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]

@@ -26,6 +26,8 @@ describe("isartor doctor", () => {
       assert.equal(report.ok, true)
       assert.equal(report.checks.find((check) => check.name === "upstream reachable")?.verdict, "ok")
       assert.equal(report.checks.find((check) => check.name === "embedding model")?.verdict, "ok")
+      const l1b = report.checks.find((check) => check.name === "L1b settings") as { detail?: string } | undefined
+      assert.match(l1b?.detail ?? "", /learned decision .*l1b_score_threshold = .*similarity_threshold unset/)
       assert.equal(upstream.calls.length, calls, "no completion was requested")
     } finally {
       user.cleanup()

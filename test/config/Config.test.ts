@@ -19,7 +19,7 @@ describe("configuration", () => {
     const { config, warnings } = await load({})
     assert.equal(config.host_port, "0.0.0.0:8080")
     assert.equal(config.cache_mode, "both")
-    assert.equal(config.similarity_threshold, 0.85)
+    assert.equal(config.similarity_threshold, undefined, "unset: each L1b decision keeps its own floor")
     assert.equal(config.cache_ttl_secs, 300)
     assert.equal(config.cache_max_capacity, 10000)
     assert.equal(config.llm_provider, "openai")

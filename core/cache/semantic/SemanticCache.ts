@@ -39,6 +39,9 @@ export interface SemanticHit {
  */
 export const CANDIDATES = 16
 
+/** The cosine decision's floor when `similarity_threshold` is not set: what it always was. */
+export const COSINE_THRESHOLD = 0.85
+
 /** An effort that asks for no reasoning at all, in OpenAI's and Anthropic's words. */
 const NO_REASONING = new Set(["none", "disabled"])
 
@@ -239,9 +242,13 @@ const annotateStage = (
 /** L1b: answers a question asked before in other words, within the same scope, from an HNSW index of embeddings. */
 export class SemanticCache extends Context.Service<SemanticCache, {
   /** With `maxAgeMs` (`Cache-Control: max-age`), only entries at most that old answer. */
+  /**
+   * `threshold`: the cosine below which nothing is served (`similarity_threshold`, or the request's header);
+   * `undefined`, the decision's own floor.
+   */
   readonly lookup: (
     request: ChatRequest,
-    threshold: number,
+    threshold: number | undefined,
     maxAgeMs?: number
   ) => Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable>
   /** Stores an answer with what is known of it, for `ttlMs` or the configured TTL. */
@@ -340,12 +347,13 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       /**
        * The learned decision: the fast vector (≈ 0.1 ms) finds the nearest entries in scope; each one at or above
        * the cosine floor is scored by the pair scorer (≈ 40 µs), and the best score at or above the threshold
-       * answers. `X-Isartor-Similarity-Threshold` raises the floor for one request.
+       * answers. `similarity_threshold` (or the request's header) raises the floor, never lowers it.
        */
       const lookupLearned = (
         scorer: NonNullable<typeof decision>,
         request: ChatRequest,
         view: { readonly text: string; readonly scope: string },
+        threshold: number | undefined,
         maxAgeMs: number | undefined
       ): Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable> => {
         // Worked out without a fiber: a miss (most lookups) is decided here, and only a hit shared through Redis
@@ -353,7 +361,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         const vector = embedder.fast(view.text)
         if (!vector) return noFastVector
         vectors.set(request, vector)
-        const floor = Math.max(scorer.model.cosineFloor, request.similarityThreshold ?? 0)
+        const floor = Math.max(scorer.model.cosineFloor, threshold ?? 0)
         const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(youngEnough(maxAgeMs))
         const question = lazily(() => {
           const analysis = analyse(view.text)
@@ -450,8 +458,8 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             if (typeof view === "string") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: view }))
             index.purgeExpired(now())
             return decision
-              ? lookupLearned(decision, request, view, maxAgeMs)
-              : lookupCosine(request, view, threshold, maxAgeMs)
+              ? lookupLearned(decision, request, view, threshold, maxAgeMs)
+              : lookupCosine(request, view, threshold ?? COSINE_THRESHOLD, maxAgeMs)
           }),
         store: (request, completion, meta, ttlMs) =>
           Effect.gen(function*() {
@@ -497,8 +505,10 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           ...index.status(),
           encoder,
           decision: decision
-            ? `learned ${decision.model.version} (score threshold ${config.l1b_score_threshold})`
-            : `cosine (threshold ${config.similarity_threshold}, verifier)`,
+            ? `learned ${decision.model.version} (score threshold ${config.l1b_score_threshold}, cosine floor ${
+              Math.max(decision.model.cosineFloor, config.similarity_threshold ?? 0)
+            })`
+            : `cosine (threshold ${config.similarity_threshold ?? COSINE_THRESHOLD}, verifier)`,
           set_aside: setAside.count,
           fast_stage: decision
             ? "ready"

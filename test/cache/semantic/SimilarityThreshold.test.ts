@@ -1,0 +1,82 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import type { SemanticBackends } from "../../../core/Gateway.ts"
+import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
+import { askNative as ask, type RunningGateway, semanticGateways } from "../../support/gateway.ts"
+
+// `similarity_threshold` is a floor on the cosine L1b reports (X-Isartor-Similarity) under either decision: nothing
+// below it is served, and raising it never adds a hit. Checked through the real cache and the real encoder, on
+// pairs from near-identical to loose rewordings.
+
+const model = await loadUseLite({ fast: true })
+const hnswlib = await loadHnswlib()
+const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
+const { withGateway } = semanticGateways(backends)
+
+const PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ["How do I reset my password?", "how do i reset my password"],
+  ["How do I reset my password?", "How can I reset my password?"],
+  ["What is the capital of Australia?", "What's the capital city of Australia?"],
+  ["How do I export my contacts to a spreadsheet?", "How can I export my contacts into a spreadsheet?"],
+  ["What are the health benefits of green tea?", "Is green tea good for your health?"],
+  ["How do I make my laptop battery last longer?", "How can I extend the battery life of my laptop?"],
+  ["What is the best way to learn to play guitar?", "How should I learn to play the guitar?"],
+  ["Why is the sky blue?", "What makes the sky look blue?"],
+  ["How do I change a flat tire?", "What are the steps to change a flat tyre?"],
+  ["What time zone is Tokyo in?", "Which time zone does Tokyo use?"],
+  ["How do I cancel my subscription?", "How can I cancel my subscription?"],
+  ["What should I pack for a trip to Iceland?", "What do I need to bring when travelling to Iceland?"]
+]
+
+/** Each pair's paraphrase asked after every origin is cached: the cosine of its hit, or undefined on a miss. */
+const served = async (gateway: RunningGateway) => {
+  for (const [origin] of PAIRS) await ask(gateway, origin)
+  const out: Array<number | undefined> = []
+  for (const [, paraphrase] of PAIRS) {
+    const answer = await ask(gateway, paraphrase)
+    out.push(answer.layer === "l1b" ? answer.similarity : undefined)
+  }
+  return out
+}
+
+/** Floors from low to high; unset, each decision's own (0.5 learned, 0.85 cosine) takes its place in the order. */
+const THRESHOLDS = {
+  learned: [undefined, 0.55, 0.7, 0.8, 0.88, 0.93, 0.97, 0.995],
+  cosine: [0.55, 0.7, 0.8, undefined, 0.88, 0.93, 0.97, 0.995]
+} as const
+const UNSET = { learned: 0.5, cosine: 0.85 } as const
+
+for (const decision of ["learned", "cosine"] as const) {
+  describe(`similarity_threshold under the ${decision} decision`, () => {
+    it("serves nothing below it, and raising it never adds a hit", async () => {
+      let previous: ReadonlyArray<number | undefined> | undefined
+      const counts: Array<number> = []
+      for (const threshold of THRESHOLDS[decision]) {
+        const env = {
+          ISARTOR__L1B_DECISION: decision,
+          ...(threshold === undefined ? {} : { ISARTOR__SIMILARITY_THRESHOLD: String(threshold) }),
+          // The cosine decision's first stage would otherwise serve only above its own cut.
+          ...(decision === "cosine" ? { ISARTOR__SEMANTIC_FAST_THRESHOLD: "1" } : {})
+        }
+        let hits: ReadonlyArray<number | undefined> = []
+        await withGateway(env, async (gateway) => void (hits = await served(gateway)))
+        hits.forEach((cosine, n) => {
+          const floor = threshold ?? UNSET[decision]
+          if (cosine !== undefined) {
+            assert.ok(cosine >= floor, `pair ${n} served at cosine ${cosine} under similarity_threshold ${threshold}`)
+          }
+          if (previous !== undefined && cosine !== undefined) {
+            assert.notEqual(previous[n], undefined, `pair ${n} is served at ${threshold}, but not at a lower floor`)
+          }
+        })
+        previous = hits
+        counts.push(hits.filter((cosine) => cosine !== undefined).length)
+      }
+      console.log(`${decision}: served per threshold ${counts.join(", ")}`)
+      // The floor bites: the lowest serves most pairs, the strictest none or only the near-identical ones.
+      assert.ok(counts[0]! >= PAIRS.length / 2, `served per threshold: ${counts.join(", ")}`)
+      assert.ok(counts.at(-1)! < counts[0]!, `served per threshold: ${counts.join(", ")}`)
+    })
+  })
+}
