@@ -136,9 +136,8 @@ export const startChatPipeline = async (options: {
       ? (response: Record<string, unknown>) => ({ response })
       : (response: Record<string, unknown>) => response
     if (Exit.isSuccess(exit)) {
-      return gemini
-        ? renderGemini(exit.value, chat.stream, wrap)
-        : renderAnswer(chat, exit.value)
+      const now = Date.now()
+      return gemini ? renderGemini(exit.value, chat.stream, now, wrap) : renderAnswer(chat, exit.value, now)
     }
     // The host's refusal (an expired token's 401, a 429 with its Retry-After) reaches the tool as the host sent it,
     // so the tool reacts as it would without the proxy.

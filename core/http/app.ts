@@ -215,7 +215,7 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     })
     const exit = await deps.run(deps.pipeline.handle(request, key))
     return Exit.isSuccess(exit)
-      ? renderAnswer(request, noteAnswer(note, exit.value))
+      ? renderAnswer(request, noteAnswer(note, exit.value), deps.now())
       : renderFailure(family, exit.cause)
   }
 
@@ -386,7 +386,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     },
     checkKey,
     failed: unhandled,
-    shareResponseHeaders: deps.shareResponseHeaders === true
+    shareResponseHeaders: deps.shareResponseHeaders === true,
+    now: deps.now
   })
   learn = lane.learn
   return lane

@@ -44,6 +44,8 @@ export interface ExactHitLaneDependencies {
   readonly failed: (error: unknown, path: string) => Response
   /** See `GatewayOptions.shareResponseHeaders`. */
   readonly shareResponseHeaders: boolean
+  /** The gateway's clock: a hit's `Age`. */
+  readonly now: () => number
 }
 
 export interface ExactHitLane {
@@ -96,7 +98,7 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
       completion: hit.completion,
       cacheKey: entryIdOf("l1a", known.key.key),
       created: hit.created
-    })
+    }, deps.now())
   }
 
   const fetch = (request: Request, path: string, exchange: Exchange): Response | Promise<Response> => {
@@ -143,7 +145,7 @@ const responsesCopyHeaders = (): boolean => {
   return response.headers.get("x-isartor-probe") === "given"
 }
 
-type Render = (request: RenderedRequest, answer: Answer) => Response
+type Render = (request: RenderedRequest, answer: Answer, now: number) => Response
 
 /**
  * `renderAnswer`, with an exact hit's headers built once per answer and age (they change once a second, with
@@ -155,11 +157,11 @@ export const sharedHeadersRenderer = (): Render => {
   if (!responsesCopyHeaders()) return renderAnswer
   const shared = new Map<string, { readonly headers: Headers; readonly of: Answer; readonly age: string | undefined }>()
   let chars = 0
-  return (request, answer) => {
+  return (request, answer, now) => {
     if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
-      return renderAnswer(request, answer)
+      return renderAnswer(request, answer, now)
     }
-    const age = answer.created === undefined ? undefined : ageOf(answer.created)
+    const age = answer.created === undefined ? undefined : ageOf(answer.created, now)
     const known = shared.get(answer.completion)
     let headers: Headers
     if (
@@ -168,7 +170,7 @@ export const sharedHeadersRenderer = (): Render => {
     ) {
       headers = known.headers
     } else {
-      const fields = answerHeaders(answer)
+      const fields = answerHeaders(answer, now)
       if (age !== undefined) fields.age = age
       fields["content-type"] = "application/json"
       headers = new Headers(fields)

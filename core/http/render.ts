@@ -108,11 +108,14 @@ export const translateSse = (
 
 const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(openai, openAIStreamToAnthropic())
 
-/** How long an answer created at `created` (ms since the epoch) has been in the cache, as HTTP's `Age` says it. */
-export const ageOf = (created: number) => String(Math.max(0, Math.floor((Date.now() - created) / 1000)))
+/**
+ * How long an answer created at `created` has been in the cache at `now` (both ms since the epoch, by the gateway's
+ * clock, the one the caches stamp entries by), as HTTP's `Age` says it.
+ */
+export const ageOf = (created: number, now: number) => String(Math.max(0, Math.floor((now - created) / 1000)))
 
-/** The headers every pipeline answer carries: which layer answered, and how. */
-export const answerHeaders = (answer: Answer): Record<string, string> => {
+/** The headers every pipeline answer carries at `now`: which layer answered, and how. */
+export const answerHeaders = (answer: Answer, now: number): Record<string, string> => {
   // Built field by field, in pipelineHeaders' order: this runs on every exact hit.
   const headers: Record<string, string> = {
     "x-isartor-layer": answer.layer,
@@ -129,7 +132,7 @@ export const answerHeaders = (answer: Answer): Record<string, string> => {
   if (answer.routed !== undefined) headers["x-isartor-routed-to"] = answer.routed.to
   // How long the answer has been in the cache, as an HTTP cache says it.
   if (answer._tag === "Complete" && answer.created !== undefined) {
-    headers.age = ageOf(answer.created)
+    headers.age = ageOf(answer.created, now)
   }
   return headers
 }
@@ -141,8 +144,13 @@ const unwrapped = (response: Json) => response
  * An answer in Gemini's format, whole or (`stream`) as its SSE; `wrap` puts each response in an envelope (Code
  * Assist's `{"response": …}`, for the proxy).
  */
-export const renderGemini = (answer: Answer, stream: boolean, wrap: (response: Json) => Json = unwrapped): Response => {
-  const headers = answerHeaders(answer)
+export const renderGemini = (
+  answer: Answer,
+  stream: boolean,
+  now: number,
+  wrap: (response: Json) => Json = unwrapped
+): Response => {
+  const headers = answerHeaders(answer, now)
   if (answer._tag === "Stream") return sse(openAIStreamToGemini(answer.body, wrap), headers)
   const completion = JSON.parse(answer.completion) as Completion
   return stream
@@ -161,10 +169,10 @@ export const asksForUsage = (request: RenderedRequest): boolean =>
   request.includeUsage ??
     ((request.body?.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true)
 
-/** Renders an answer in the format the client asked for. */
-export const renderAnswer = (request: RenderedRequest, answer: Answer): Response => {
-  if (request.family === "gemini") return renderGemini(answer, request.stream)
-  const headers = answerHeaders(answer)
+/** Renders an answer in the format the client asked for, at `now` (its `Age`). */
+export const renderAnswer = (request: RenderedRequest, answer: Answer, now: number): Response => {
+  if (request.family === "gemini") return renderGemini(answer, request.stream, now)
+  const headers = answerHeaders(answer, now)
   if (answer._tag === "Stream") {
     return sse(request.family === "anthropic" ? toAnthropicSse(answer.body) : answer.body, headers)
   }

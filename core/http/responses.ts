@@ -162,7 +162,8 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         conversation: [...(previous?.conversation ?? []), ...translated.turns, assistantTurnOf(response)]
       })
     }
-    const rendered = render(noteAnswer(note, exit.value), responseContext, body.stream === true, remember, () => saving)
+    const answer = noteAnswer(note, exit.value)
+    const rendered = render(answer, responseContext, body.stream === true, remember, () => saving, deps.now())
     await saving
     return rendered
   })
@@ -212,9 +213,10 @@ const render = (
   context: ResponseContext,
   stream: boolean,
   remember: (response: Record<string, unknown>) => void,
-  saving: () => Promise<void> | undefined
+  saving: () => Promise<void> | undefined,
+  now: number
 ): Response => {
-  const headers = answerHeaders(answer)
+  const headers = answerHeaders(answer, now)
   if (answer._tag === "Stream" || stream) {
     const chunks = answer._tag === "Stream" ? answer.body : completionToSse(JSON.parse(answer.completion) as Completion)
     return sse(afterSaved(translateSse(chunks, openAIStreamToResponses(context, remember)), saving), headers)

@@ -31,7 +31,8 @@ const setUp = async () => {
     contextOf: (request) => ({ tenant: request.headers.get("x-caller") ?? "", cacheRead: true }),
     checkKey: undefined,
     failed: () => new Response("failed", { status: 500 }),
-    shareResponseHeaders: false
+    shareResponseHeaders: false,
+    now: Date.now
   }
   const lane = makeExactHitLane(async (request) => {
     seen.push({ method: request.method, body: await request.text() })
