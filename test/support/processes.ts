@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { eventually } from "./eventually.ts"
 
@@ -40,11 +43,20 @@ export const startProcess = async (
   timeoutMs = 60_000,
   ready = /listening on (http:\/\/\S+)/
 ): Promise<StartedProcess> => {
+  // A state directory of its own (the usage ledger's file), unless the test names one: processes never share the
+  // tester's ~/.local/state/isartor, nor each other's.
+  const home = env.ISARTOR_HOME === undefined ? mkdtempSync(join(tmpdir(), "isartor-process-")) : undefined
   const child = spawn(command[0]!, command.slice(1), {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      ...(home === undefined ? {} : { ISARTOR_HOME: home }),
+      ...env
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
+  if (home !== undefined) child.once("exit", () => rmSync(home, { recursive: true, force: true }))
   let output = ""
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
