@@ -149,6 +149,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .argument("[tool]", "one of the tools below, or status")
     .option("--list", "which tools are connected, read from their own files")
     .option("--disconnect", "undo: put back what was there before")
+    .option("--dry-run", "say what would change in the tool's files, and write nothing")
     .option("--project", "claude: this project's .claude/settings.local.json instead of the user settings")
     .option("--shell <shell>", "env, copilot, antigravity: bash, zsh, fish or powershell (default: from $SHELL)")
     .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL, else the configured port)")
@@ -160,7 +161,7 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .addHelpText(
       "after",
       `\nTools:\n${
-        Object.entries(TOOL_SUMMARIES).map(([tool, summary]) => `  ${tool.padEnd(12)} ${summary}`).join("\n")
+        Object.entries(TOOL_SUMMARIES).map(([tool, summary]) => `  ${tool.padEnd(15)} ${summary}`).join("\n")
       }`
     )
 

@@ -1,9 +1,8 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
-import type { GatewayTarget } from "./gateway.ts"
 import { jsonFormat } from "./jsonFormat.ts"
 import { getPath } from "./settings.ts"
-import type { FileTool } from "./tools.ts"
+import type { Connector, FileTool } from "./tools.ts"
 
 /**
  * Claude Code reads `env` from its settings and applies it to every session: `~/.claude/settings.json`
@@ -19,12 +18,17 @@ export const claudeFile = (
     ? join(cwd, ".claude", "settings.local.json")
     : join(env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), ".claude"), "settings.json")
 
-export const claude = (project: boolean): FileTool => ({
+export const claude = (project: boolean): Connector => ({
+  name: project ? "Claude Code (this project)" : "Claude Code",
+  files: [claudeSettings(project)]
+})
+
+export const claudeSettings = (project: boolean): FileTool => ({
   id: project ? "claude-project" : "claude",
   name: project ? "Claude Code (this project)" : "Claude Code",
   format: jsonFormat(false),
   file: claudeFile(project),
-  settings: (gateway: GatewayTarget) => [
+  settings: (gateway) => [
     { path: ["env", "ANTHROPIC_BASE_URL"], value: gateway.url },
     ...(gateway.key === "" ? [] : [{ path: ["env", "ANTHROPIC_AUTH_TOKEN"], value: gateway.key }])
   ],

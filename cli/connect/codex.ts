@@ -1,11 +1,11 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
-import type { GatewayTarget } from "./gateway.ts"
+import { GATEWAY_KEY_VAR, keyVarWarning } from "./gateway.ts"
 import { tomlFormat } from "./tomlFormat.ts"
-import type { FileTool } from "./tools.ts"
+import type { Connector, FileTool } from "./tools.ts"
 
 /** The variable Codex reads the gateway key from (`env_key`): a key belongs in the environment, not in config.toml. */
-export const CODEX_KEY_VAR = "ISARTOR_API_KEY"
+export const CODEX_KEY_VAR = GATEWAY_KEY_VAR
 
 export const codexFile = (env: Record<string, string | undefined> = process.env) =>
   join(env.CODEX_HOME || join(env.HOME || homedir(), ".codex"), "config.toml")
@@ -15,12 +15,14 @@ export const codexFile = (env: Record<string, string | undefined> = process.env)
  * `model_provider = "isartor"` in `$CODEX_HOME/config.toml` (`~/.codex`). Codex refuses to start when `env_key`
  * names an unset variable, so it is written only when the gateway has a key.
  */
-export const codex = (): FileTool => ({
+export const codex = (): Connector => ({ name: "Codex", files: [codexConfig()] })
+
+const codexConfig = (): FileTool => ({
   id: "codex",
   name: "Codex",
   format: tomlFormat,
   file: codexFile(),
-  settings: (gateway: GatewayTarget) => [
+  settings: (gateway) => [
     { path: ["model_provider"], value: "isartor" },
     { path: ["model_providers", "isartor", "name"], value: "Isartor" },
     { path: ["model_providers", "isartor", "base_url"], value: `${gateway.url}/v1` },
@@ -29,10 +31,5 @@ export const codex = (): FileTool => ({
   ],
   urlKey: ["model_providers", "isartor", "base_url"],
   urlFor: (gateway) => `${gateway.url}/v1`,
-  warnings: (_doc, gateway) =>
-    gateway.key !== "" && process.env[CODEX_KEY_VAR] !== gateway.key
-      ? [
-        `Codex reads the gateway key from ${CODEX_KEY_VAR}: export it in the shell that runs codex (eval "$(isartor connect env)" does)`
-      ]
-      : []
+  warnings: (_doc, gateway) => keyVarWarning("Codex", gateway)
 })

@@ -5,6 +5,20 @@ import { liveness, stateDir } from "../state.ts"
 /** Where the gateway is when none runs here and no --url is given (also read by isartor cache). */
 export const GATEWAY_URL_VAR = "ISARTOR_URL"
 
+/** The variable a tool's config names for the gateway key (Codex's env_key, opencode's `{env:…}`, `isartor mcp`). */
+export const GATEWAY_KEY_VAR = "ISARTOR_API_KEY"
+
+/** Warns when the variable a tool's config names for the key does not hold it in this shell. */
+export const keyVarWarning = (tool: string, gateway: GatewayTarget): ReadonlyArray<string> =>
+  gateway.key !== "" && process.env[GATEWAY_KEY_VAR] !== gateway.key
+    ? [
+      `${tool} reads the gateway key from ${GATEWAY_KEY_VAR}: export it in the shell that runs it (eval "$(isartor connect env)" does)`
+    ]
+    : []
+
+/** external_llm_model's default, for a configuration that cannot be read. */
+const DEFAULT_MODEL = "gpt-4o-mini"
+
 export interface GatewayOptions {
   readonly url?: string
   readonly key?: string
@@ -18,6 +32,8 @@ export interface GatewayTarget {
   /** Where the URL came from, for the message. */
   readonly source: "--url" | "running" | typeof GATEWAY_URL_VAR | "configuration"
   readonly running: boolean
+  /** The model the gateway asks for when a request names none: a tool that must name one gets it when it has none. */
+  readonly model: string
 }
 
 const normalise = (url: string) => {
@@ -43,13 +59,14 @@ export const resolveGateway = async (options: GatewayOptions): Promise<GatewayTa
   const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
   const loaded = await effectiveConfig(gatewayEnv({ config: running?.config })).catch(() => undefined)
   const key = options.key ?? (loaded ? Redacted.value(loaded.config.gateway_api_key) : "")
-  if (options.url !== undefined) return { url: normalise(options.url), key, source: "--url", running: false }
-  if (running) return { url: normalise(running.url), key, source: "running", running: true }
+  const model = loaded?.config.external_llm_model || DEFAULT_MODEL
+  if (options.url !== undefined) return { url: normalise(options.url), key, source: "--url", running: false, model }
+  if (running) return { url: normalise(running.url), key, source: "running", running: true, model }
   const fromEnv = process.env[GATEWAY_URL_VAR]
   if (fromEnv) {
-    return { url: normalise(fromEnv), key, source: GATEWAY_URL_VAR, running: false }
+    return { url: normalise(fromEnv), key, source: GATEWAY_URL_VAR, running: false, model }
   }
   const { splitHostPort } = await import("../gatewayEnv.ts")
   const { hostname, port } = splitHostPort(loaded?.config.host_port ?? "0.0.0.0:8080")
-  return { url: clientUrl(hostname, port), key, source: "configuration", running: false }
+  return { url: clientUrl(hostname, port), key, source: "configuration", running: false, model }
 }

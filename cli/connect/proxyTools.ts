@@ -2,6 +2,7 @@ import { dim, green, printJson, yellow } from "../output.ts"
 import { stateDir } from "../state.ts"
 import { exportLine, parseShell, PROXY_TOOL_SWITCHES, PROXY_VARS, unsetLine } from "./env.ts"
 import { readSettingsFile, tildify } from "./files.ts"
+import type { GatewayTarget } from "./gateway.ts"
 import { connectFile, disconnectFile } from "./settings.ts"
 import type { FileTool } from "./tools.ts"
 import { vscodeTool } from "./vscode.ts"
@@ -34,6 +35,8 @@ export const proxyTarget = async () => {
 }
 
 type ProxyTool = ReturnType<typeof vscodeTool>
+/** The proxy tools' settings name the proxy, not the gateway. */
+export const UNUSED_GATEWAY: GatewayTarget = { url: "", key: "", source: "--url", running: false, model: "" }
 type ProxyTarget = Awaited<ReturnType<typeof proxyTarget>>
 const say = (line: string) => console.error(line)
 
@@ -111,12 +114,7 @@ export const connectProxyTool = async (id: "copilot" | "antigravity", options: P
   const tool = vscodeTool(id, target.url)
   if (options.disconnect) return disconnectProxyTool(id, tool, options, shell)
   const earlier = readEarlierProxy(tool)
-  const result = connectFile(
-    tool.id,
-    tool.format,
-    tool.file,
-    tool.settings({ url: "", key: "", source: "--url", running: false })
-  )
+  const result = connectFile(tool.id, tool.format, tool.file, (doc) => tool.settings(UNUSED_GATEWAY, doc))
   if (options.json) {
     printJson({
       tool: id,

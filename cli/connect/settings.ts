@@ -10,7 +10,7 @@ import {
   tildify,
   writeAtomically
 } from "./files.ts"
-import { dropRecord, type KeyChange, loadRecord, saveRecord } from "./records.ts"
+import { type ConnectRecord, dropRecord, type KeyChange, loadRecord, saveRecord } from "./records.ts"
 
 /** A settings file format that can be edited in place: each edit changes only the key it names. */
 export interface SettingsFormat {
@@ -131,20 +131,28 @@ const recordChange = (
   )
 }
 
+/** What a connect would do to one file, worked out without writing anything (`--dry-run` stops here). */
+export interface ConnectPlan extends ConnectResult {
+  readonly text: string
+  readonly mode: number | undefined
+  readonly record: ConnectRecord | undefined
+  /** The keys it sets, with the values they get (what a dry run prints). */
+  readonly settings: ReadonlyArray<Setting>
+}
+
+/** The settings a tool wants, as a list or worked out from its file as it is now (the model it has selected). */
+export type Settings = ReadonlyArray<Setting> | ((doc: Doc) => ReadonlyArray<Setting>)
+
 /**
- * Sets `settings` in a tool's file, creating it (and its directories) when needed. The first connect records the
+ * Works out `settings` in a tool's file, creating it (and its directories) when needed. The first connect records the
  * file as it was; later ones keep that record, so a disconnect always goes back to before the first. Connecting
- * again with the same values writes nothing.
+ * again with the same values changes nothing.
  */
-export const connectFile = (
-  tool: string,
-  format: SettingsFormat,
-  file: string,
-  settings: ReadonlyArray<Setting>
-): ConnectResult => {
+export const planConnect = (tool: string, format: SettingsFormat, file: string, wanted: Settings): ConnectPlan => {
   const found = readSettingsFile(file)
   const original = found.text ?? format.empty
   const doc = parseOrRefuse(format, file, original)
+  const settings = typeof wanted === "function" ? wanted(doc) : wanted
   // A record of a file deleted since is stale: its original would bring back what the user removed.
   const record = found.text === undefined ? undefined : loadRecord(tool, found.path)
   const expected = clone(doc)
@@ -165,24 +173,40 @@ export const connectFile = (
     setPath(expected, path, value)
     recordChange(changes, path, current, value)
   }
-  if (text === original) return { file: found.path, changed: false, created: false }
+  const unchanged = { file: found.path, changed: false, created: false, text, mode: found.mode, settings }
+  if (text === original) return { ...unchanged, record: undefined }
   if (!text.endsWith("\n")) text += "\n"
   checked(format, file, text, expected)
-  // The record first: if writing the file fails, a disconnect still knows what was there.
-  saveRecord({
-    tool,
-    file: found.path,
-    original: record?.original ?? found.text ?? null,
-    written: sha256(text),
-    createdDirs: record?.createdDirs ??
-      (found.text === undefined ? missingDirs(dirname(found.path)) : []),
-    createdContainers: [...containers.values()],
-    changes: [...changes.values()],
-    connectedAt: record?.connectedAt ?? new Date().toISOString()
-  })
-  writeAtomically(found.path, text, found.mode)
-  return { file: found.path, changed: true, created: found.text === undefined }
+  return {
+    ...unchanged,
+    text,
+    changed: true,
+    created: found.text === undefined,
+    record: {
+      tool,
+      file: found.path,
+      original: record?.original ?? found.text ?? null,
+      written: sha256(text),
+      createdDirs: record?.createdDirs ??
+        (found.text === undefined ? missingDirs(dirname(found.path)) : []),
+      createdContainers: [...containers.values()],
+      changes: [...changes.values()],
+      connectedAt: record?.connectedAt ?? new Date().toISOString()
+    }
+  }
 }
+
+/** Carries out a plan: the record first (if writing the file fails, a disconnect still knows what was there). */
+export const applyConnect = (plan: ConnectPlan): ConnectResult => {
+  if (plan.record !== undefined) {
+    saveRecord(plan.record)
+    writeAtomically(plan.file, plan.text, plan.mode)
+  }
+  return { file: plan.file, changed: plan.changed, created: plan.created }
+}
+
+export const connectFile = (tool: string, format: SettingsFormat, file: string, settings: Settings): ConnectResult =>
+  applyConnect(planConnect(tool, format, file, settings))
 
 export interface DisconnectResult {
   readonly file: string
@@ -191,25 +215,28 @@ export interface DisconnectResult {
   readonly kept: ReadonlyArray<string>
 }
 
+/** What a disconnect would do to one file: the text to write back (undefined: remove it, or leave it). */
+export interface DisconnectPlan extends DisconnectResult {
+  readonly tool: string
+  readonly text: string | undefined
+  readonly mode: number | undefined
+  readonly createdDirs: ReadonlyArray<string>
+}
+
 /**
- * Undoes a connect: a file nobody changed since goes back byte for byte (or away, if the connect created it);
- * otherwise only the keys it wrote are put back as they were, and a key changed since is left as it is now.
+ * Works out the undo of a connect: a file nobody changed since goes back byte for byte (or away, if the connect
+ * created it); otherwise only the keys it wrote are put back as they were, and a key changed since is left as it is.
  */
-export const disconnectFile = (tool: string, format: SettingsFormat, file: string): DisconnectResult => {
+export const planDisconnect = (tool: string, format: SettingsFormat, file: string): DisconnectPlan => {
   const found = readSettingsFile(file)
   const record = loadRecord(tool, found.path)
-  if (record === undefined) return { file: found.path, outcome: "not-connected", kept: [] }
-  if (found.text === undefined) {
-    dropRecord(tool, found.path)
-    return { file: found.path, outcome: "gone", kept: [] }
-  }
+  const plan = { tool, file: found.path, mode: found.mode, kept: [], text: undefined, createdDirs: [] }
+  if (record === undefined) return { ...plan, outcome: "not-connected" }
+  if (found.text === undefined) return { ...plan, outcome: "gone" }
   if (sha256(found.text) === record.written) {
-    if (record.original === null) {
-      removeFile(found.path)
-      removeEmptyDirs(record.createdDirs)
-    } else writeAtomically(found.path, record.original, found.mode)
-    dropRecord(tool, found.path)
-    return { file: found.path, outcome: record.original === null ? "removed" : "restored", kept: [] }
+    return record.original === null
+      ? { ...plan, outcome: "removed", createdDirs: record.createdDirs }
+      : { ...plan, outcome: "restored", text: record.original }
   }
   const doc = parseOrRefuse(format, file, found.text)
   const expected = clone(doc)
@@ -231,12 +258,23 @@ export const disconnectFile = (tool: string, format: SettingsFormat, file: strin
     }
   }
   checked(format, file, text, expected)
-  dropRecord(tool, found.path)
   if (record.original === null && Object.keys(expected).length === 0 && text.trim().replace(/^\{\s*\}$/, "") === "") {
-    removeFile(found.path)
-    removeEmptyDirs(record.createdDirs)
-    return { file: found.path, outcome: "removed", kept }
+    return { ...plan, outcome: "removed", kept, createdDirs: record.createdDirs }
   }
-  if (text !== found.text) writeAtomically(found.path, text, found.mode)
-  return { file: found.path, outcome: "edited", kept }
+  return { ...plan, outcome: "edited", kept, text: text === found.text ? undefined : text }
 }
+
+/** Carries out a disconnect plan and drops the record it used. */
+export const applyDisconnect = (plan: DisconnectPlan): DisconnectResult => {
+  if (plan.outcome !== "not-connected") {
+    if (plan.outcome === "removed") {
+      removeFile(plan.file)
+      removeEmptyDirs(plan.createdDirs)
+    } else if (plan.text !== undefined) writeAtomically(plan.file, plan.text, plan.mode)
+    dropRecord(plan.tool, plan.file)
+  }
+  return { file: plan.file, outcome: plan.outcome, kept: plan.kept }
+}
+
+export const disconnectFile = (tool: string, format: SettingsFormat, file: string): DisconnectResult =>
+  applyDisconnect(planDisconnect(tool, format, file))

@@ -1,14 +1,14 @@
 import { isDeepStrictEqual } from "node:util"
 import { bold, dim, green, printJson, yellow } from "../output.ts"
 import { liveness, stateDir } from "../state.ts"
-import { claude } from "./claude.ts"
-import { codex } from "./codex.ts"
+import { CONNECTORS } from "./connectors.ts"
 import { envSettings } from "./env.ts"
 import { readSettingsFile, tildify } from "./files.ts"
 import { type GatewayOptions, type GatewayTarget, resolveGateway } from "./gateway.ts"
+import { UNUSED_GATEWAY } from "./proxyTools.ts"
 import { loadRecord } from "./records.ts"
 import { getPath } from "./settings.ts"
-import type { FileTool } from "./tools.ts"
+import type { Connector, FileTool, FileToolId } from "./tools.ts"
 import { vscodeTool } from "./vscode.ts"
 
 export type ToolState = "connected" | "elsewhere" | "not connected" | "unreadable"
@@ -47,18 +47,35 @@ const fileStatus = (tool: FileTool, gateway: GatewayTarget): ToolStatus => {
       detail: `not valid ${tool.format.name}: ${(error as Error).message}`
     }
   }
-  const url = getPath(doc, tool.urlKey)
-  const all = tool.settings(gateway).every(({ path, value }) => isDeepStrictEqual(getPath(doc, path), value))
+  const url = tool.urlKey === undefined ? undefined : getPath(doc, tool.urlKey)
+  const all = tool.settings(gateway, doc).every(({ path, value }) => isDeepStrictEqual(getPath(doc, path), value))
   const state: ToolState = all ? "connected" : typeof url === "string" && undoable ? "elsewhere" : "not connected"
   return { ...base, state, undoable, ...(typeof url === "string" ? { url } : {}) }
 }
 
 /** The proxy tools (Copilot, Antigravity) whose editor settings send them through the proxy at `proxyUrl` now. */
 export const connectedProxyTools = (proxyUrl: string): Array<"copilot" | "antigravity"> => {
-  const unused: GatewayTarget = { url: "", key: "", source: "--url", running: false }
   return (["copilot", "antigravity"] as const).filter((id) =>
-    fileStatus(vscodeTool(id, proxyUrl), unused).state === "connected"
+    fileStatus(vscodeTool(id, proxyUrl), UNUSED_GATEWAY).state === "connected"
   )
+}
+
+/** A tool with several files is connected when each of them is; the one naming the URL says where it points. */
+const connectorStatus = (id: FileToolId, connector: Connector, gateway: GatewayTarget): ToolStatus => {
+  const files = connector.files.map((file) => ({ file, status: fileStatus(file, gateway) }))
+  const where = files.map(({ status }) => status.where).join(", ")
+  const base = { tool: id, name: connector.name, where, undoable: files.some(({ status }) => status.undoable) }
+  const unreadable = files.find(({ status }) => status.state === "unreadable")
+  if (unreadable !== undefined) return { ...unreadable.status, ...base, state: "unreadable" }
+  const named = files.find(({ file }) => file.urlKey !== undefined)?.status
+  const url = named?.url
+  const state: ToolState = files.every(({ status }) => status.state === "connected")
+    ? "connected"
+    : named?.state === "elsewhere"
+    ? "elsewhere"
+    : "not connected"
+  const missing = files.every(({ status }) => status.detail === "no such file")
+  return { ...base, state, ...(url === undefined ? {} : { url }), ...(missing ? { detail: "no such file" } : {}) }
 }
 
 /** `connect env` lives in a shell: this one is connected when its variables point at the gateway. */
@@ -86,15 +103,20 @@ export const status = async (options: GatewayOptions & { readonly json?: boolean
   const gateway = await resolveGateway(options)
   const { configuredPort } = await import("../proxy/proxy.ts")
   const proxyUrl = `http://127.0.0.1:${await configuredPort(undefined).catch(() => 8081)}`
-  const project = claude(true)
-  const projectStatus = fileStatus(project, gateway)
+  const projectStatus = {
+    ...connectorStatus("claude", CONNECTORS.claude({ project: true }), gateway),
+    tool: "claude-project"
+  }
+  const [claude, ...others] = (Object.keys(CONNECTORS) as Array<FileToolId>).map((id) =>
+    connectorStatus(id, CONNECTORS[id]({ project: false }), gateway)
+  )
   const tools = [
-    fileStatus(claude(false), gateway),
+    claude!,
     // The project file is listed when this directory has one, or a connect of ours to undo.
     ...(projectStatus.state === "not connected" && !projectStatus.undoable && projectStatus.detail === "no such file"
       ? []
       : [projectStatus]),
-    fileStatus(codex(), gateway),
+    ...others,
     envStatus(gateway),
     throughProxy(fileStatus(vscodeTool("copilot", proxyUrl), gateway)),
     throughProxy(fileStatus(vscodeTool("antigravity", proxyUrl), gateway))

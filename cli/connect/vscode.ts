@@ -3,16 +3,19 @@ import { join } from "node:path"
 import { jsonFormat } from "./jsonFormat.ts"
 import type { FileTool } from "./tools.ts"
 
-/** VS Code and its forks keep user settings in `<config>/<product>/User/settings.json` (JSON with comments). */
-export const vscodeSettingsFile = (product: string, env: Record<string, string | undefined> = process.env) => {
+/** Where desktop apps keep their settings: `~/Library/Application Support`, `%APPDATA%`, or `$XDG_CONFIG_HOME`. */
+export const appConfigDir = (env: Record<string, string | undefined> = process.env) => {
   const home = env.HOME || homedir()
-  const config = process.platform === "darwin"
+  return process.platform === "darwin"
     ? join(home, "Library", "Application Support")
     : process.platform === "win32"
     ? env.APPDATA || join(home, "AppData", "Roaming")
     : env.XDG_CONFIG_HOME || join(home, ".config")
-  return join(config, product, "User", "settings.json")
 }
+
+/** VS Code and its forks keep user settings in `<config>/<product>/User/settings.json` (JSON with comments). */
+export const vscodeSettingsFile = (product: string, env: Record<string, string | undefined> = process.env) =>
+  join(appConfigDir(env), product, "User", "settings.json")
 
 /**
  * Copilot (in VS Code) and Antigravity (a VS Code fork) cannot change their base URL: their editor's `http.proxy`
