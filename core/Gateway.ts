@@ -463,6 +463,9 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     throw new GatewayStartError(startFailure(error))
   })
   let draining = false
+  // Live streams (`/admin/events`) end when the gateway starts to stop: else a server waiting for its requests to
+  // finish would wait for them for ever.
+  const stopping = new AbortController()
   const gatewayKeys = await namedGatewayKeys(Context.get(context, AppConfig).gateway_keys, sources.env).catch(
     async (error: unknown) => {
       await runtime.dispose()
@@ -486,6 +489,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     responsesPassThrough: Context.get(context, ResponsesPassThrough),
     responseStore: Context.get(context, ResponseStore),
     draining: () => draining,
+    stopping: stopping.signal,
     hashSecret: Context.get(context, CacheKey).hashSecret,
     countTokens: Context.get(context, Provider).countTokens,
     run: (effect) => run(effect),
@@ -521,8 +525,14 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
     port: Number(config.host_port.slice(separator + 1)),
     ...(config.metrics_port !== 0 ? { metrics: { fetch: edge.metricsOnly, port: config.metrics_port } } : {}),
     usage: Context.get(context, UsageLedger),
-    drain: () => void (draining = true),
-    dispose: () => runtime.dispose()
+    drain: () => {
+      draining = true
+      stopping.abort()
+    },
+    dispose: () => {
+      stopping.abort()
+      return runtime.dispose()
+    }
   }
 }
 

@@ -17,6 +17,8 @@ export interface AdminDependencies extends Omit<OverviewSources, "eventStreams">
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   /** Milliseconds between `overview` events and between pings on `/admin/events`. */
   readonly eventIntervals?: { readonly overviewMs: number; readonly pingMs: number }
+  /** Aborted when the gateway stops (drains or is disposed): every event stream ends, and no new one starts. */
+  readonly stopping?: AbortSignal
 }
 
 const MAX_REQUESTS = 1000
@@ -113,6 +115,9 @@ export const adminRoutes = (app: Hono, deps: AdminDependencies): void => {
 
   const intervals = deps.eventIntervals ?? { overviewMs: 5000, pingMs: 15_000 }
   app.get("/admin/events", () => {
+    if (deps.stopping?.aborted) {
+      return familyError("openai", 503, "the gateway is stopping", "stopping")
+    }
     const encoder = new TextEncoder()
     let stop = () => undefined as void
     const body = new ReadableStream<Uint8Array>({
@@ -134,14 +139,25 @@ export const adminRoutes = (app: Hono, deps: AdminDependencies): void => {
         ]
         eventStreams++
         let stopped = false
-        // Once, whichever comes first: the client going (cancel) or a write that finds the stream closed.
+        // Once, whichever comes first: the client going (cancel), a write that finds the stream closed, or the
+        // gateway stopping (then the stream ends here).
+        const ended = () => {
+          stop()
+          try {
+            controller.close()
+          } catch {
+            // Closed already.
+          }
+        }
         stop = () => {
           if (stopped) return
           stopped = true
           unsubscribe()
           for (const timer of timers) clearInterval(timer)
+          deps.stopping?.removeEventListener("abort", ended)
           eventStreams--
         }
+        deps.stopping?.addEventListener("abort", ended)
         send("retry: 3000\n\n")
         sendOverview()
       },

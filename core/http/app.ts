@@ -59,6 +59,8 @@ export interface AppDependencies {
   readonly responseStore: ResponseStoreShape
   /** True once the gateway drains (SIGTERM): `/healthz` answers 503. */
   readonly draining: () => boolean
+  /** Aborted once the gateway drains or is disposed: live event streams end then. */
+  readonly stopping?: AbortSignal
   readonly hashSecret: (secret: string) => string
   /** The provider's own token count of an Anthropic Messages body; `undefined`: estimate it here. */
   readonly countTokens: ((body: Readonly<Record<string, unknown>>) => Effect.Effect<number, ProviderError>) | undefined
@@ -255,10 +257,11 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       status: deps.pipeline.status,
       metrics: deps.metrics,
       version: deps.version,
-      runtime: deps.runtime ?? "unknown",
+      runtime: deps.runtime ?? "in-process",
       startedAt,
       now: deps.now,
-      run: deps.run
+      run: deps.run,
+      ...(deps.stopping === undefined ? {} : { stopping: deps.stopping })
     })
   }
   dashboardRoutes(app, deps.config.admin_api_key)

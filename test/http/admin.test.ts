@@ -291,6 +291,32 @@ describe("live events", () => {
     }
   })
 
+  it("ends every stream when the gateway is disposed", async () => {
+    const stopping = await start(upstreamEnv(upstream.url, { ISARTOR__ADMIN_API_KEY: ADMIN_KEY }))
+    const response = await call(stopping, "/admin/events", { authorization: `Bearer ${ADMIN_KEY}` })
+    const reader = response.body!.getReader()
+    await readEvents(reader, (events) => events.length > 0)
+    await stopping.dispose()
+    await eventually(async () => (await reader.read()).done, { what: "the stream to end with the gateway" })
+  })
+
+  it("ends every stream when the gateway drains, so a server waiting on its requests can close", async () => {
+    const served = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__ADMIN_API_KEY: ADMIN_KEY }))
+    try {
+      const headers = { "x-admin-key": ADMIN_KEY }
+      const response = await fetch(`${served.url}/admin/events`, { headers })
+      const reader = response.body!.getReader()
+      await readEvents(reader, (events) => events.length > 0)
+      served.gateway.drain()
+      await eventually(async () => (await reader.read()).done, { what: "the stream to end as the gateway drains" })
+      const late = await fetch(`${served.url}/admin/events`, { headers })
+      assert.equal(late.status, 503)
+      assert.match(await late.text(), /the gateway is stopping/)
+    } finally {
+      await served.close()
+    }
+  })
+
   it("unsubscribes from the ledger when the client goes", async () => {
     const { app, listeners } = fakeLedgerApp(gateway.config, [])
     const reader = (await app.request("/admin/events")).body!.getReader()
