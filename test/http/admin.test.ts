@@ -166,6 +166,7 @@ describe("the figures of a known mix of requests", () => {
     }
     const view = await admin<Overview>("/admin/overview")
     assert.equal(view.version, VERSION)
+    assert.equal(view.runtime, "in-process", "an in-process gateway says so, not \"unknown\"")
     for (const window of ["now", "24h", "7d"] as const) {
       assert.equal(view.deflection[window].rate, 2 / 5, window)
       assert.deepEqual(view.deflection[window].layers, { l1a: 2, l1b: 0, l2: 0, l3: 3, pass: 0 })
