@@ -31,6 +31,15 @@ export class CacheAdmin extends Context.Service<CacheAdmin, {
     dryRun: boolean
   ) => Effect.Effect<{ matched: number; removed: number }, LayerUnavailable>
   readonly flush: Effect.Effect<{ l1a: number; l1b: number }, LayerUnavailable>
+  /**
+   * A caller's word on an L1b answer (`correct: false` stops the entry answering other questions); "exact" for an
+   * L1a entry (the answer to that very question), "missing" when not found or not theirs.
+   */
+  readonly feedback: (
+    id: string,
+    tenant: string | undefined,
+    correct: boolean
+  ) => Effect.Effect<"recorded" | "exact" | "missing", LayerUnavailable>
 }>()("isartor/CacheAdmin") {
   static readonly layer = Layer.effect(
     CacheAdmin,
@@ -117,6 +126,13 @@ export class CacheAdmin extends Context.Service<CacheAdmin, {
             let removed = 0
             for (const entry of found) if (yield* removeOne(entry.id)) removed++
             return { matched: found.length, removed }
+          }),
+        feedback: (id, tenant, correct) =>
+          Effect.map(find(id, tenant), (view) => {
+            if (view === undefined) return "missing"
+            if (view.layer === "l1a") return "exact"
+            const parsed = parseEntryId(view.id)
+            return parsed && semantic.feedback(parsed.key, correct) ? "recorded" : "missing"
           }),
         flush: Effect.gen(function*() {
           const found = yield* all

@@ -58,6 +58,26 @@ export const cacheRoutes = (app: Hono, deps: CacheRouteDependencies): void => {
     const id = c.req.param("id")
     return answer(deps.admin.get(id, deps.tenantOf(c)), (view) => (view ? jsonResponse(200, view) : notFound(id)))
   })
+  // A caller's word on an L1b answer it got: `{"correct": false}` stops the entry answering other questions.
+  app.post("/v1/cache/:id/feedback", async (c) => {
+    const id = c.req.param("id")
+    const body = await c.req.json<unknown>().catch(() => undefined)
+    const correct = typeof body === "object" && body !== null ? (body as { correct?: unknown }).correct : undefined
+    if (typeof correct !== "boolean") {
+      return familyError("openai", 400, "request body must be {\"correct\": true|false}", "invalid_request_error")
+    }
+    return answer(deps.admin.feedback(id, deps.tenantOf(c), correct), (outcome) =>
+      outcome === "missing"
+        ? notFound(id)
+        : outcome === "exact"
+        ? familyError(
+          "openai",
+          400,
+          `${id} is an exact-cache entry (the answer to that very question); feedback is for L1b answers (l1b_…)`,
+          "invalid_request_error"
+        )
+        : jsonResponse(200, { id, correct, recorded: true }))
+  })
   app.delete("/v1/cache/:id", (c) => {
     const id = c.req.param("id")
     return answer(

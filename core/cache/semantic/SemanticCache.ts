@@ -208,6 +208,11 @@ export type SemanticCacheStatus =
     readonly decision: string
     /** Shared entries of another encoder this replica saw and never compared (since start). */
     readonly set_aside: number
+    /** L1b answers callers reported wrong (feedback, or a DELETE of an entry that had answered) and right. */
+    readonly reported_wrong: number
+    readonly reported_correct: number
+    /** Entries that stopped answering other questions after a reported wrong answer. */
+    readonly entries_stopped_serving: number
   })
   | { readonly status: "disabled" | "unavailable"; readonly reason: string }
 
@@ -264,6 +269,11 @@ export class SemanticCache extends Context.Service<SemanticCache, {
   readonly entry: (id: string) => SemanticEntry | undefined
   /** Removes an entry and its vectors, on every replica when shared; whether it was there. */
   readonly remove: (id: string) => Effect.Effect<boolean, LayerUnavailable>
+  /**
+   * A caller's word on an answer this entry gave: wrong, it stops answering other questions (its own question is
+   * L1a's); whether the entry is there.
+   */
+  readonly feedback: (id: string, correct: boolean) => boolean
   readonly list: () => ReadonlyArray<SemanticEntry>
   readonly hits: (id: string) => number
   readonly status: Effect.Effect<SemanticCacheStatus>
@@ -297,7 +307,16 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       })
       const catchUpFast = yield* fastCatchUp(index, embedder, fastIndex !== undefined)
       const setAside = { count: 0 }
-      const shared = yield* followShared(index, encoder, setAside, now)
+      const followed = yield* followShared(index, encoder, setAside, now)
+      // Entries reported wrong: never served again (fewer hits, never a known-wrong one twice). Bounded like the
+      // index: an id evicted from it leaves this set in turn.
+      const stopped = new LRUCache<string, true>({ max: config.cache_max_capacity + 1 })
+      const reported = { wrong: 0, correct: 0 }
+      const notServed = Effect.succeed(false)
+      const shared = {
+        ...followed,
+        stillHeld: (candidate: Candidate) => stopped.has(candidate.entry.id) ? notServed : followed.stillHeld(candidate)
+      }
       // What L1b reads of a request (three digests), worked out once: the lookup, the entry's key and the store ask.
       const views = new WeakMap<ChatRequest, ReturnType<typeof semanticView>>()
       const viewOf = (request: ChatRequest) => {
@@ -493,8 +512,20 @@ export class SemanticCache extends Context.Service<SemanticCache, {
           return typeof view === "string" ? undefined : digest({ scope: view.scope, text: view.text })
         },
         entry: (id) => index.byId(id),
+        feedback: (id, correct) => {
+          if (index.byId(id) === undefined) return false
+          if (correct) reported.correct++
+          else {
+            reported.wrong++
+            stopped.set(id, true)
+          }
+          return true
+        },
         remove: (id) =>
           Effect.suspend(() => {
+            // Removing an entry that answered others is a caller's verdict on those answers.
+            if (index.byId(id) !== undefined && index.hits(id) > 0) reported.wrong++
+            stopped.delete(id)
             const local = index.removeById(id)
             return Effect.map(shared.remove(id), (elsewhere) => local || elsewhere)
           }),
@@ -510,6 +541,9 @@ export class SemanticCache extends Context.Service<SemanticCache, {
             })`
             : `cosine (threshold ${config.similarity_threshold ?? COSINE_THRESHOLD}, verifier)`,
           set_aside: setAside.count,
+          reported_wrong: reported.wrong,
+          reported_correct: reported.correct,
+          entries_stopped_serving: stopped.size,
           fast_stage: decision
             ? "ready"
             : !fastIndex
@@ -532,6 +566,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         entryKey: () => undefined,
         entry: () => undefined,
         remove: () => Effect.succeed(false),
+        feedback: () => false,
         list: () => [],
         hits: () => 0,
         status: Effect.succeed({ status, reason })
