@@ -154,6 +154,7 @@ describe("the figures of a known mix of requests", () => {
   it("overview: deflection, spent and saved today, 24 h and 7 d, latency per layer, caches, providers", async () => {
     interface Overview {
       version: string
+      runtime: string
       uptime_secs: number
       deflection: Record<"now" | "24h" | "7d", { rate: number; layers: Record<string, number> }>
       today: UsageTotals
