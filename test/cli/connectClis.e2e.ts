@@ -9,9 +9,9 @@ import { installed } from "../support/installed.ts"
 import { projectRoot } from "../support/processes.ts"
 import { run, userEnv } from "./run.ts"
 
-// The real Claude Code and Codex (pinned in .ci/clis by .ci/run; skipped where absent), started with nothing but
-// the HOME `isartor connect` edited: no base URL or key in their environment, so a request reaching the loopback
-// server with the gateway key can only come from the settings the command wrote.
+// The real Claude Code, Codex and Gemini CLI (pinned in .ci/clis by .ci/run; skipped where absent), started with
+// nothing but the HOME `isartor connect` edited: no base URL or key in their environment, so a request reaching the
+// loopback server with the gateway key can only come from the settings the command wrote.
 
 const cli = (name: string) => join(projectRoot, ".ci/clis/node_modules/.bin", name)
 const KEY = "gateway-key-from-connect"
@@ -20,6 +20,7 @@ interface Seen {
   readonly method: string
   readonly path: string
   readonly authorization: string | undefined
+  readonly apiKey: string | undefined
 }
 
 /** Refuses every request with a 400 its SDK does not retry, and remembers what came. */
@@ -28,7 +29,12 @@ const refusingServer = async () => {
   const server = createServer((request: IncomingMessage, response) => {
     request.resume()
     request.on("end", () => {
-      seen.push({ method: request.method!, path: request.url!, authorization: request.headers.authorization })
+      seen.push({
+        method: request.method!,
+        path: request.url!,
+        authorization: request.headers.authorization,
+        apiKey: request.headers["x-goog-api-key"] as string | undefined
+      })
       response.writeHead(400, { "content-type": "application/json", "x-should-retry": "false" })
       response.end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: "refused" } }))
     })
@@ -101,7 +107,32 @@ describe("the tools follow what isartor connect wrote", () => {
       assert.equal(connected.code, 0, connected.stderr)
       await runTool(cli("codex"), ["exec", "--skip-git-repo-check", "hello"], user.home, { ISARTOR_API_KEY: KEY })
       assert.ok(server.seen.length > 0, "Codex reached the URL from its config.toml")
-      assert.deepEqual(server.seen[0], { method: "POST", path: "/v1/responses", authorization: `Bearer ${KEY}` })
+      assert.deepEqual(server.seen[0], {
+        method: "POST",
+        path: "/v1/responses",
+        authorization: `Bearer ${KEY}`,
+        apiKey: undefined
+      })
+    } finally {
+      user.cleanup()
+      await server.close()
+    }
+  })
+  it("Gemini CLI sends its requests to GOOGLE_GEMINI_BASE_URL from ~/.gemini/.env, with the gateway key", async (t) => {
+    if (!installed(t, existsSync(cli("gemini")), "Gemini CLI", ".ci/run installs it into .ci/clis")) return
+    const server = await refusingServer()
+    const user = userEnv()
+    try {
+      const connected = await run(["connect", "gemini", "--url", server.url, "--key", KEY], user.env)
+      assert.equal(connected.code, 0, connected.stderr)
+      // The user has trusted the folder (Gemini CLI reads ~/.gemini/.env in trusted folders only).
+      await runTool(cli("gemini"), ["-p", "hello"], user.home, { GEMINI_CLI_TRUST_WORKSPACE: "true" })
+      assert.ok(server.seen.length > 0, "Gemini CLI reached the URL from its .env file")
+      for (const request of server.seen) {
+        assert.equal(request.method, "POST")
+        assert.match(request.path, /^\/v1beta\/models\/[^/]+:(stream)?[gG]enerateContent/)
+        assert.equal(request.apiKey, KEY)
+      }
     } finally {
       user.cleanup()
       await server.close()
