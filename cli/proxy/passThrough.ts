@@ -221,7 +221,11 @@ export const passThroughProvider = (options: {
     chain: ["the original host"],
     complete: (request) => Effect.map(complete(request), (value) => ({ value, provider: "original-host" })),
     stream: (request) => Effect.map(stream(request), (value) => ({ value, provider: "original-host" })),
-    responses: undefined,
+    speaksResponses: () => false,
+    responses: () =>
+      Effect.fail(
+        new ProviderError({ provider: "isartor-proxy", reason: "BadRequest", message: "responses are passed on" })
+      ),
     embed: () =>
       Effect.fail(
         new ProviderError({ provider: "isartor-proxy", reason: "BadRequest", message: "embeddings are passed on" })

@@ -1,15 +1,13 @@
 import { Clock, Context, Effect, Layer, Metric } from "effect"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { type Completion, firstText } from "../domain/Completion.ts"
 import { ConfigInvalid, messageOf, ProviderError } from "../domain/errors.ts"
-import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import { budgetBlocked, budgetUsedRatio } from "../observability/Metrics.ts"
-import { modelOf, usageOf } from "../observability/usage.ts"
+import { modelOf } from "../observability/usage.ts"
 import { isProviderId } from "../providers/registry.ts"
 import { COMMAND_TIMEOUT_MS, type RedisCommands } from "../redis/RedisCommands.ts"
 import { pricesOf } from "../usage/prices.ts"
+import { usageIn } from "../usage/streamUsage.ts"
 import {
   type BudgetCounters,
   type Charged,
@@ -30,6 +28,7 @@ import {
   type Spent,
   usedRatio
 } from "./limits.ts"
+import type { Spend } from "./spend.ts"
 import { type BudgetStatus, statusOf } from "./status.ts"
 import { calendarAt } from "./windows.ts"
 
@@ -37,8 +36,10 @@ import { calendarAt } from "./windows.ts"
 export interface BudgetHold {
   readonly provider: string
   readonly projected: Counts
-  /** The estimate of the request's input tokens, for an answer that reports no usage. */
+  /** The estimate of the request's input tokens and its projected output, for an answer that reports no usage. */
   readonly input: number
+  readonly output: number
+  readonly outputOf: Spend["outputOf"]
   readonly charged: ReadonlyArray<{ readonly budget: Budget; readonly windows: Windows }>
 }
 
@@ -46,15 +47,6 @@ export type Admission =
   | { readonly _tag: "Go"; readonly hold: BudgetHold | undefined }
   /** A `fallback` budget is spent: this provider is skipped, and the error says why if no other answers. */
   | { readonly _tag: "Skip"; readonly error: ProviderError }
-
-/** The characters of an answer's text (its first choice's). */
-const textLength = (completion: string) => {
-  try {
-    return firstText(JSON.parse(completion) as Completion).length
-  } catch {
-    return completion.length
-  }
-}
 
 /** Start-up checks: a provider budget must name a provider. */
 export const checkBudgets = (config: AppConfigShape): ReadonlyArray<string> =>
@@ -72,7 +64,7 @@ export class Budgets extends Context.Service<Budgets, {
   readonly active: boolean
   /** Charges a request about to go to `provider`; `checkCaller` false: the caller's fallback budget is only charged. */
   readonly admit: (
-    request: ChatRequest,
+    spend: Spend,
     provider: string,
     checkCaller: boolean
   ) => Effect.Effect<Admission, ProviderError>
@@ -131,22 +123,21 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
   /** `budget|window`: the warnings already logged, so each is logged once per window. */
   const logged = new Set<string>()
 
-  const callerOf = (request: ChatRequest) => {
-    const bar = request.tenant.indexOf("|")
-    const hash = bar < 0 ? request.tenant : request.tenant.slice(0, bar)
-    return (request.callerLabel === undefined ? undefined : callerBudgets.get(request.callerLabel)) ??
+  const callerOf = (spend: Spend) => {
+    const bar = spend.tenant.indexOf("|")
+    const hash = bar < 0 ? spend.tenant : spend.tenant.slice(0, bar)
+    return (spend.callerLabel === undefined ? undefined : callerBudgets.get(spend.callerLabel)) ??
       callerBudgets.get(hash)
   }
 
   /** Tokens and cost a request may take: its input, estimated, and what it lets the answer take. */
-  const projection = (request: ChatRequest, provider: string) =>
-    Effect.promise(() => estimateInputTokens(request.body).catch(() => 0)).pipe(
+  const projection = (spend: Spend, provider: string) =>
+    Effect.promise(() => spend.input().catch(() => 0)).pipe(
       Effect.map((input) => {
-        const asked = request.body.max_completion_tokens ?? request.body.max_tokens
-        const output = typeof asked === "number" && asked > 0 ? asked : config.budget_projected_output_tokens
-        const price = prices(provider, request.model)
+        const output = spend.maxOutput ?? config.budget_projected_output_tokens
+        const price = prices(provider, spend.model)
         const usd = price === undefined ? 0 : input * price.input + output * price.output
-        return { input, amount: { tokens: input + output, micros: Math.ceil(usd * MICROS) } }
+        return { input, output, amount: { tokens: input + output, micros: Math.ceil(usd * MICROS) } }
       })
     )
 
@@ -221,12 +212,12 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
       { discard: true }
     )
 
-  const admit = (request: ChatRequest, provider: string, checkCaller: boolean) =>
+  const admit = (spend: Spend, provider: string, checkCaller: boolean) =>
     Effect.gen(function*() {
       const providerBudget = providerBudgets.get(provider)
-      const callerBudget = callerOf(request)
+      const callerBudget = callerOf(spend)
       if (providerBudget === undefined && callerBudget === undefined) return { _tag: "Go", hold: undefined } as const
-      const { input, amount } = yield* projection(request, provider)
+      const { input, output, amount } = yield* projection(spend, provider)
       const windows = calendarAt(now()).windows
       const planned = [
         ...(providerBudget ? [{ budget: providerBudget, checked: true }] : []),
@@ -254,15 +245,19 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
         if (budget.limits.action === "fallback") return { _tag: "Skip", error } as const
         return yield* Effect.fail(error)
       }
-      return { _tag: "Go", hold: { provider, projected: amount, input, charged } } as const
+      return {
+        _tag: "Go",
+        hold: { provider, projected: amount, input, output, outputOf: spend.outputOf, charged }
+      } as const
     })
 
   const settle = (hold: BudgetHold | undefined, completion: string | undefined) => {
     if (hold === undefined || hold.charged.length === 0) return Effect.void
     if (completion === undefined) return giveBack(hold.charged, hold.projected)
-    // An answer without usage (a stream whose client did not ask for it): its input as estimated, its output from its
-    // length, about four characters a token, as the usage ledger counts it.
-    const usage = usageOf(completion) ?? { input: hold.input, output: Math.ceil(textLength(completion) / 4) }
+    // An answer without usage (a stream whose client did not ask for it): its input as estimated, its output as its
+    // API estimates it (a chat answer's from its length), else as projected.
+    const usage = usageIn(completion) ??
+      { input: hold.input, output: hold.outputOf === undefined ? hold.output : hold.outputOf(completion) }
     const price = prices(hold.provider, modelOf(completion))
     const real = {
       tokens: usage.input + usage.output,

@@ -40,3 +40,15 @@ export const routingRules = (config: AppConfigShape): ReadonlyMap<string, ModelA
       target === undefined ? [] : [[tier, modelTarget(config, target)] as const]
     )
   )
+
+/**
+ * A body passed on as sent (Responses, embeddings) whose `model` is an alias: the alias's model in its place, before
+ * any cache key is made of it, and the provider it names.
+ */
+export const resolveAlias = (
+  aliases: ReadonlyMap<string, ModelAlias>,
+  body: Readonly<Record<string, unknown>>
+): { readonly body: Readonly<Record<string, unknown>>; readonly provider?: string | undefined } => {
+  const alias = typeof body.model === "string" ? aliases.get(body.model) : undefined
+  return alias === undefined ? { body } : { body: { ...body, model: alias.model }, provider: alias.provider }
+}

@@ -337,7 +337,14 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
     const { tenant, cacheRead, cacheWrite, onlyIfCached } = context
     const note = noteUsage(c, tenant, String(checked.value.model ?? ""), false)
     const exit = await deps.run(
-      deps.embeddings.create({ body: checked.value, tenant, cacheRead, cacheWrite, onlyIfCached })
+      deps.embeddings.create({
+        body: checked.value,
+        tenant,
+        callerLabel: context.callerLabel,
+        cacheRead,
+        cacheWrite,
+        onlyIfCached
+      })
     )
     if (Exit.isFailure(exit)) return renderFailure("openai", exit.cause)
     const answer = exit.value

@@ -120,11 +120,12 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
         saving = saved(response.id, { tenant: context.tenant, response, conversation: [] })
       }
     }
-    if (deps.passThrough.available) {
+    if (deps.passThrough.available(body)) {
       const request = {
         source: { text, body, headers: deps.protocolHeaders(c) },
         stream: body.stream === true,
         tenant: context.tenant,
+        callerLabel: context.callerLabel,
         cacheRead: context.cacheRead,
         cacheWrite: context.cacheWrite,
         onlyIfCached: context.onlyIfCached

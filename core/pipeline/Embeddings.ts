@@ -1,7 +1,10 @@
 import { Context, Effect, Layer } from "effect"
+import { Budgets } from "../budgets/Budgets.ts"
 import { entryIdOf } from "../cache/CacheEntry.ts"
 import { CacheKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
+import { AppConfig } from "../config/Config.ts"
+import { modelAliases, resolveAlias } from "../config/modelAliases.ts"
 import { NotCached, type ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 
@@ -9,6 +12,8 @@ export interface EmbeddingsRequest {
   /** The client's `/v1/embeddings` body, as sent (model filled in). */
   readonly body: Readonly<Record<string, unknown>>
   readonly tenant: string
+  /** The label of the caller's gateway key, when it has one: whose budget it spends. */
+  readonly callerLabel?: string | undefined
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
   /** `Cache-Control: only-if-cached`: from L1a, or `NotCached`. */
@@ -25,8 +30,9 @@ export interface EmbeddingsAnswer {
 }
 
 /**
- * `POST /v1/embeddings`: L1a, then the provider. Embeddings are deterministic, so an exact hit is as good as the
- * provider's answer; there is no semantic layer (a near question is not a near vector) and no local model.
+ * `POST /v1/embeddings`: L1a, then the provider (its model's alias's, else the primary; within the budgets). Embeddings
+ * are deterministic, so an exact hit is as good as the provider's answer; there is no semantic layer (a near question
+ * is not a near vector) and no local model.
  */
 export class Embeddings extends Context.Service<Embeddings, {
   readonly create: (request: EmbeddingsRequest) => Effect.Effect<EmbeddingsAnswer, ProviderError | NotCached>
@@ -37,9 +43,16 @@ export class Embeddings extends Context.Service<Embeddings, {
       const cacheKey = yield* CacheKey
       const exactCache = yield* ExactCache
       const provider = yield* Provider
+      const budgets = yield* Budgets
+      const aliases = modelAliases(yield* AppConfig)
 
-      const fromProvider = (request: EmbeddingsRequest, key: ReturnType<typeof cacheKey.exactKey>) =>
-        provider.embed(request.body).pipe(Effect.flatMap(({ value, provider: answeredBy }) => {
+      const fromProvider = (
+        request: EmbeddingsRequest,
+        key: ReturnType<typeof cacheKey.exactKey>,
+        routedTo: string | undefined
+      ) =>
+        provider.embed(request.body, { ...request, provider: routedTo }).pipe(Effect.flatMap((answered) => {
+          const { value, provider: answeredBy } = answered
           const body = JSON.stringify(value)
           const answer: EmbeddingsAnswer = {
             body,
@@ -48,15 +61,19 @@ export class Embeddings extends Context.Service<Embeddings, {
             ...(request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {})
           }
           // A write that fails costs the next hit, never this answer.
-          return request.cacheWrite
-            ? exactCache.store(key, body).pipe(Effect.ignore, Effect.as(answer))
-            : Effect.succeed(answer)
+          return budgets.settle(answered.hold, body).pipe(
+            Effect.andThen(request.cacheWrite ? exactCache.store(key, body).pipe(Effect.ignore) : Effect.void),
+            Effect.as(answer)
+          )
         }))
 
       return Embeddings.of({
-        create: (request) => {
+        create: (asked) => {
+          const resolved = resolveAlias(aliases, asked.body)
+          const request = { ...asked, body: resolved.body }
           const key = cacheKey.exactKey({ family: "embeddings", tenant: request.tenant, body: request.body })
-          const miss = () => (request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(request, key))
+          const miss = () =>
+            request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(request, key, resolved.provider)
           if (!request.cacheRead) return miss()
           return exactCache.lookup(key).pipe(
             Effect.map((body): EmbeddingsAnswer => ({ body, layer: "l1a", cacheKey: entryIdOf("l1a", key.key) })),

@@ -1,7 +1,10 @@
 import { Context, Effect, Exit, FiberSet, Layer } from "effect"
+import { Budgets } from "../budgets/Budgets.ts"
 import { entryIdOf } from "../cache/CacheEntry.ts"
 import { CacheKey, type ExactKey, withoutDelivery } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
+import { AppConfig } from "../config/Config.ts"
+import { modelAliases, resolveAlias } from "../config/modelAliases.ts"
 import { NotCached, ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
@@ -12,6 +15,8 @@ export interface PassThroughRequest {
   readonly source: ResponsesSource
   readonly stream: boolean
   readonly tenant: string
+  /** The label of the caller's gateway key, when it has one: whose budget it spends. */
+  readonly callerLabel?: string | undefined
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
   readonly onlyIfCached?: boolean | undefined
@@ -60,8 +65,11 @@ const cacheable = (response: Record<string, unknown>) => response.status === "co
  * not see (`previous_response_id`, encrypted reasoning), so only an identical request is known to mean the same.
  */
 export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, {
-  /** False when the primary provider does not speak the Responses API (the route translates instead). */
-  readonly available: boolean
+  /**
+   * False when the provider a body goes to (its model's alias's, else the primary) does not speak the Responses API:
+   * the route translates it instead.
+   */
+  readonly available: (body: Readonly<Record<string, unknown>>) => boolean
   /** `onFinished` gets the whole response once it is known (a stream's, when it completes). */
   readonly call: (
     request: PassThroughRequest,
@@ -75,8 +83,9 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
       const cacheKey = yield* CacheKey
       const exactCache = yield* ExactCache
       const coalescer = yield* Coalescer
+      const budgets = yield* Budgets
+      const aliases = modelAliases(yield* AppConfig)
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
-      const respond = provider.responses
 
       // A write that fails costs the next hit, never this answer.
       const remember = (request: PassThroughRequest, key: ExactKey, response: Record<string, unknown>) =>
@@ -88,16 +97,20 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
       const fromProvider = (
         request: PassThroughRequest,
         key: ExactKey,
+        routedTo: string | undefined,
         onFinished: (response: Record<string, unknown>) => void
       ): Effect.Effect<PassThroughAnswer, ProviderError> => {
         const cacheKey = request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
+        const route = { tenant: request.tenant, callerLabel: request.callerLabel, provider: routedTo }
         const lead = (settle: Settle) =>
-          respond!(request.source, request.stream).pipe(Effect.flatMap(({ provider: answeredBy, value }) => {
+          provider.responses(request.source, request.stream, route).pipe(Effect.flatMap((answered) => {
+            const { provider: answeredBy, value } = answered
             if (!(value instanceof ReadableStream)) {
               onFinished(value)
               const shared = { completion: JSON.stringify(value), provider: answeredBy }
               // Followers are released once L1a has the answer, as on the chat path.
-              return remember(request, key, value).pipe(
+              return budgets.settle(answered.hold, shared.completion).pipe(
+                Effect.andThen(remember(request, key, value)),
                 Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared)))),
                 Effect.as(
                   {
@@ -119,8 +132,10 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
               }
               onFinished(end.response)
               const shared = { completion: JSON.stringify(end.response), provider: answeredBy }
+              // Corrected once it has ended; one that broke off keeps its projected charge, as on the chat path.
               runInBackground(
-                remember(request, key, end.response).pipe(
+                budgets.settle(answered.hold, shared.completion).pipe(
+                  Effect.andThen(remember(request, key, end.response)),
                   Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared))))
                 )
               )
@@ -142,16 +157,24 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
       }
 
       return ResponsesPassThrough.of({
-        available: respond !== undefined,
-        call: (request, onFinished) =>
+        available: (body) => provider.speaksResponses(resolveAlias(aliases, body).provider),
+        call: (asked, onFinished) =>
           Effect.suspend(() => {
+            const resolved = resolveAlias(aliases, asked.source.body)
+            // An alias's model in the body the upstream gets (and the cache key is made of), not the alias.
+            const request = resolved.body === asked.source.body ? asked : {
+              ...asked,
+              source: { ...asked.source, body: resolved.body, text: JSON.stringify(resolved.body) }
+            }
             const key = cacheKey.exactKey({
               family: "responses-upstream",
               tenant: request.tenant,
               body: keyedBody(request.source.body)
             })
             const miss = () =>
-              request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(request, key, onFinished)
+              request.onlyIfCached
+                ? Effect.fail(new NotCached())
+                : fromProvider(request, key, resolved.provider, onFinished)
             if (!request.cacheRead) return miss()
             return exactCache.lookup(key).pipe(
               Effect.map((text): PassThroughAnswer => {

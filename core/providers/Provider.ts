@@ -1,5 +1,6 @@
 import { Clock, Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
-import { type BudgetHold, Budgets } from "../budgets/Budgets.ts"
+import { type Admission, type BudgetHold, Budgets } from "../budgets/Budgets.ts"
+import { type Caller, type Spend, spendOfChat, spendOfEmbeddings, spendOfResponses } from "../budgets/spend.ts"
 import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { modelAliases, routingRules } from "../config/modelAliases.ts"
@@ -12,6 +13,13 @@ import { makeProviderLink, type ProviderLink, type ProviderStatus } from "./heal
 import { isProviderId, providerConfigKey, type ProviderId, providers } from "./registry.ts"
 import type { ProviderClient, ProviderSettings, ResponsesSource } from "./shared/ProviderDefinition.ts"
 import { type RetryPolicy, withRetries } from "./shared/retry.ts"
+
+/** Who asks outside the chat chain (Responses pass-through, embeddings), and the provider its model's alias named. */
+export interface DirectRoute extends Caller {
+  readonly provider?: string | undefined
+}
+
+type Skipped = Extract<Admission, { _tag: "Skip" }>
 
 /** An upstream answer and the provider that gave it. */
 export interface Answered<A> {
@@ -122,23 +130,25 @@ export class Provider extends Context.Service<Provider, {
   readonly chain: ReadonlyArray<string>
   readonly complete: (request: ChatRequest) => Effect.Effect<Answered<Completion>, ProviderError>
   readonly stream: (request: ChatRequest) => Effect.Effect<Answered<ReadableStream<Uint8Array>>, ProviderError>
+  /** Whether the provider a Responses request goes to (its alias's, else the primary) speaks the Responses API. */
+  readonly speaksResponses: (provider: string | undefined) => boolean
   /**
-   * The Responses API passed through to the primary provider, with retries but no fallback (the client's body
-   * means what it says only to a provider that speaks it); `undefined` when the primary does not speak it, and
-   * `/v1/responses` is translated instead.
+   * The Responses API passed through to the provider its model's alias named, else the primary — within its budgets,
+   * behind its breaker and key pool, with retries but no fallback (the client's body means what it says only to a
+   * provider that speaks it). A provider that does not speak it is a 400: `/v1/responses` is translated instead.
    */
-  readonly responses:
-    | ((source: ResponsesSource, stream: boolean) => Effect.Effect<
-      Answered<Record<string, unknown> | ReadableStream<Uint8Array>>,
-      ProviderError
-    >)
-    | undefined
+  readonly responses: (
+    source: ResponsesSource,
+    stream: boolean,
+    route: DirectRoute
+  ) => Effect.Effect<Answered<Record<string, unknown> | ReadableStream<Uint8Array>>, ProviderError>
   /**
-   * OpenAI embeddings from the primary provider, with retries but no fallback: another provider's vectors come from
-   * another model and would not compare with the ones the client already holds.
+   * OpenAI embeddings from the provider its model's alias named, else the primary, as `responses` goes: no fallback,
+   * since another provider's vectors come from another model and would not compare with the ones the client holds.
    */
   readonly embed: (
-    body: Readonly<Record<string, unknown>>
+    body: Readonly<Record<string, unknown>>,
+    route: DirectRoute
   ) => Effect.Effect<Answered<Record<string, unknown>>, ProviderError>
   /**
    * The primary provider's own count of an Anthropic Messages body; `undefined` when it has none (it does not
@@ -148,10 +158,6 @@ export class Provider extends Context.Service<Provider, {
   /** Each provider's breaker, retry budget and keys (masked), for `/health` and `/admin/providers`. */
   readonly status: Effect.Effect<ReadonlyArray<ProviderStatus>>
 }>()("isartor/Provider") {
-  /**
-   * Start-up checks: an unknown provider, a malformed key or a provider setting of the wrong shape stops the
-   * gateway; a missing key only warns, and uncached requests then get a 502 that says so.
-   */
   /**
    * Start-up checks: an unknown provider, a malformed key or a provider setting of the wrong shape stops the
    * gateway; a missing key only warns, and uncached requests then get a 502 that says so.
@@ -243,11 +249,34 @@ export class Provider extends Context.Service<Provider, {
           Effect.map((value): Answered<A> => ({ value, provider: link.id }))
         )
 
+      /** One provider's answer within the request's budgets: charged before the call, given back if it fails. */
+      const budgeted = <A>(
+        link: ProviderLink,
+        spend: Spend,
+        checkCaller: boolean,
+        call: (client: ProviderClient) => Effect.Effect<A, ProviderError>,
+        ownModel: boolean
+      ): Effect.Effect<Answered<A> | Skipped, ProviderError> => {
+        if (!budgets.active) return retried(link, call, ownModel)
+        return budgets.admit(spend, link.id, checkCaller).pipe(
+          Effect.flatMap((admission): Effect.Effect<Answered<A> | Skipped, ProviderError> =>
+            admission._tag === "Skip"
+              ? Effect.succeed(admission)
+              : retried(link, call, ownModel).pipe(
+                Effect.map((answered): Answered<A> => ({ ...answered, hold: admission.hold })),
+                Effect.tapError(() => budgets.settle(admission.hold, undefined))
+              )
+          )
+        )
+      }
+      const isSkipped = <A>(result: Answered<A> | Skipped): result is Skipped => "_tag" in result
+
       const firstAnswer = <A>(
         request: ChatRequest,
         call: (client: ProviderClient) => Effect.Effect<A, ProviderError>
       ) => {
         const route = chainFor(request)
+        const spend = spendOfChat(request)
         const tryFrom = (
           position: number,
           errors: ReadonlyArray<ProviderError>
@@ -259,29 +288,46 @@ export class Provider extends Context.Service<Provider, {
           if (position > 0 && !link.configured) return tryFrom(position + 1, errors)
           // The provider an alias named is asked for the alias's model, not its own fallback model.
           const ownModel = !(position === 0 && request.provider !== undefined)
-          const next = (error: ProviderError) =>
-            movesOn(error) ? tryFrom(position + 1, [...errors, error]) : Effect.fail(error)
-          if (!budgets.active) return retried(link, call, ownModel).pipe(Effect.catchTag("ProviderError", next))
           // A caller's `fallback` budget is checked at the first provider only: the next ones are where it falls back to.
-          return budgets.admit(request, link.id, position === 0).pipe(
-            Effect.flatMap((admission) =>
-              admission._tag === "Skip"
-                ? tryFrom(position + 1, [...errors, admission.error])
-                : retried(link, call, ownModel).pipe(
-                  Effect.map((answered): Answered<A> => ({ ...answered, hold: admission.hold })),
-                  Effect.catchTag(
-                    "ProviderError",
-                    (error) => Effect.andThen(budgets.settle(admission.hold, undefined), next(error))
-                  )
-                )
-            )
-          )
+          return budgeted(link, spend, position === 0, call, ownModel).pipe(Effect.matchEffect({
+            onFailure: (error) => movesOn(error) ? tryFrom(position + 1, [...errors, error]) : Effect.fail(error),
+            onSuccess: (result) =>
+              isSkipped(result) ? tryFrom(position + 1, [...errors, result.error]) : Effect.succeed(result)
+          }))
         }
         return tryFrom(0, [])
       }
 
-      const responses = primary.client.responses
-      const embed = primary.client.embed
+      /** The link a Responses or embeddings request goes to: its alias's provider, else the primary. */
+      const directLink = (provider: string | undefined) =>
+        (provider === undefined ? undefined : links.find((link) => link.id === provider)) ?? primary
+      /**
+       * Responses and embeddings: one provider, no fallback, within the same budgets, breaker and key pool; a provider
+       * without the API (`speaks` false) is the client's 400.
+       */
+      const direct = <A>(
+        route: DirectRoute,
+        spend: Spend,
+        speaks: (client: ProviderClient) => boolean,
+        missing: string,
+        call: (client: ProviderClient) => Effect.Effect<A, ProviderError>
+      ) => {
+        const link = directLink(route.provider)
+        if (!speaks(link.client)) {
+          return Effect.fail(
+            new ProviderError({
+              provider: link.id,
+              reason: "BadRequest",
+              upstreamStatus: 400,
+              message: `${link.id} ${missing}`
+            })
+          )
+        }
+        return budgeted(link, spend, true, call, link === primary).pipe(
+          Effect.flatMap((result) => isSkipped(result) ? Effect.fail(result.error) : Effect.succeed(result))
+        )
+      }
+
       const countTokens = primary.client.countTokens
       return Provider.of({
         id: primary.id,
@@ -292,20 +338,23 @@ export class Provider extends Context.Service<Provider, {
         countTokens: countTokens === undefined
           ? undefined
           : (body) => primary.attempt((client) => client.countTokens!(body)),
-        responses: responses === undefined
-          ? undefined
-          : (source, stream) => retried(primary, (client) => client.responses!(source, stream)),
-        embed: (body) =>
-          embed === undefined
-            ? Effect.fail(
-              new ProviderError({
-                provider: primary.id,
-                reason: "BadRequest",
-                upstreamStatus: 400,
-                message: `${primary.id} has no embeddings API; /v1/embeddings needs an OpenAI-compatible provider`
-              })
-            )
-            : retried(primary, (client) => client.embed!(body)),
+        speaksResponses: (provider) => directLink(provider).client.responses !== undefined,
+        responses: (source, stream, route) =>
+          direct(
+            route,
+            spendOfResponses(source.body, route),
+            (client) => client.responses !== undefined,
+            "does not speak the Responses API",
+            (client) => client.responses!(source, stream)
+          ),
+        embed: (body, route) =>
+          direct(
+            route,
+            spendOfEmbeddings(body, route),
+            (client) => client.embed !== undefined,
+            "has no embeddings API; /v1/embeddings needs an OpenAI-compatible provider",
+            (client) => client.embed!(body)
+          ),
         status: Effect.forEach(links, (link) => link.status)
       })
     })

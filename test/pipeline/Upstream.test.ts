@@ -55,7 +55,8 @@ const upstreamWith = (calls: { count: number }, store: ExactStore) => {
       complete: () => Effect.sync(() => calls.count++).pipe(Effect.as({ value: completion, provider: "fake" })),
       stream: () => Effect.die("not streamed here"),
       countTokens: undefined,
-      responses: undefined,
+      speaksResponses: () => false,
+      responses: () => Effect.die("no Responses here"),
       embed: () => Effect.die("not embedded here"),
       status: Effect.succeed([])
     } satisfies Provider["Service"]
