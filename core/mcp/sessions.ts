@@ -8,7 +8,7 @@ import { makeMcpServer, scopeExtra } from "./server.ts"
 
 /** Sessions kept at once: past it, the least recently used is closed (its client re-initialises on the 404). */
 const MAX_SESSIONS = 1000
-/** A session unused this long is closed the same way. */
+/** A session unused this long is closed the same way (`isartor mcp` opens a new one by itself). */
 const IDLE_MS = 60 * 60 * 1000
 
 interface Session {
@@ -43,6 +43,8 @@ export const makeMcpSessions = (tools: GatewayTools, version: string) => {
     max: MAX_SESSIONS,
     ttl: IDLE_MS,
     updateAgeOnGet: true,
+    // Closed when its time is up, not when next asked for: an idle client may never ask again.
+    ttlAutopurge: true,
     // Evicted or expired: closed here. Ended by DELETE: the transport closes itself.
     dispose: (session, _id, reason) => {
       if (reason === "evict" || reason === "expire") void session.close()

@@ -1,9 +1,11 @@
+import { serve } from "@hono/node-server"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import assert from "node:assert/strict"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
+import { startGateway } from "../../core/Gateway.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
 import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
 import { projectRoot } from "../support/processes.ts"
@@ -90,6 +92,42 @@ describe("isartor mcp (stdio)", () => {
     const refused = await startMcp({ ISARTOR_URL: gateway.url, ISARTOR_API_KEY: "not-the-key" })
     await assert.rejects(refused.connected, /refused the key/)
     await refused.client.close()
+  })
+
+  it("opens a new session when the gateway restarted under it", async () => {
+    /** A gateway on `port` (0: any), as `isartor up` would run one again on the same port. */
+    const listen = async (port: number) => {
+      const started = await startGateway(
+        { env: upstreamEnv(upstream.url, { ISARTOR__GATEWAY_API_KEY: KEY }), readTextFile: async () => undefined },
+        { log: { info: () => undefined, warn: () => undefined } }
+      )
+      const server = serve({ fetch: started.fetch, hostname: "127.0.0.1", port })
+      await new Promise<void>((resolve) => server.once("listening", () => resolve()))
+      const close = () =>
+        new Promise<void>((resolve) => {
+          if ("closeAllConnections" in server) server.closeAllConnections()
+          server.close(() => void started.dispose().then(() => resolve()))
+        })
+      return { port: (server.address() as { port: number }).port, close }
+    }
+    const first = await listen(0)
+    const { client, connected, stderr } = await startMcp({
+      ISARTOR_URL: `http://127.0.0.1:${first.port}`,
+      ISARTOR_API_KEY: KEY
+    })
+    await connected
+    assert.equal((await client.listTools()).tools.length, 3)
+    await first.close()
+    const second = await listen(first.port)
+    try {
+      // The restarted gateway knows no session: the command opens one and the call goes through.
+      const status = await client.callTool({ name: "gateway_status", arguments: {} })
+      assert.equal((status.structuredContent as { health: { status: string } }).health.status, "ok")
+      assert.match(stderr.join(""), /a new one is open/)
+    } finally {
+      await client.close()
+      await second.close()
+    }
   })
 
   it("ends when its client closes stdin", async () => {
