@@ -51,8 +51,9 @@ export interface UsageRow {
   readonly status: number
   readonly stream: boolean
   /**
-   * Only with `request_log_bodies = true`: the last user message and the answer's text. The admin API masks
-   * credentials in them before they leave, and drops them when the setting is off.
+   * Only with `request_log_bodies = true`, for chat requests: the last user message and the answer's text, each its
+   * first 2,000 characters, credentials masked before the row is stored. The admin API masks them again on the way
+   * out, and drops them when the setting is off.
    */
   readonly question?: string
   readonly answer?: string
