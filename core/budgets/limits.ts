@@ -1,5 +1,7 @@
 import type { BudgetLimits } from "../config/spendLeaves.ts"
+import { ProviderError } from "../domain/errors.ts"
 import type { Charged, Counts, WindowLimits } from "./BudgetCounters.ts"
+import { calendarAt } from "./windows.ts"
 
 /** Costs are counted in millionths of a USD: Redis adds whole numbers. */
 export const MICROS = 1_000_000
@@ -65,11 +67,36 @@ export const mostSpentWindow = (budget: Budget, spent: Spent) =>
   ratiosOf(budget, spent).reduce((most, one) => (one.ratio > most.ratio ? one : most)).window
 
 /** The first limit `amount` would pass: its name, window and unit. */
-export const passedLimit = (budget: Budget, spent: Spent, amount: Counts) =>
+const passedLimit = (budget: Budget, spent: Spent, amount: Counts) =>
   LIMIT_NAMES.find(([, window, unit]) => {
     const limit = limitOf(budget.counted, window, unit)
     return limit >= 0 && spent[window][unit] + amount[unit] > limit
   }) ?? LIMIT_NAMES[0]
 
-export const shown = (unit: "tokens" | "micros", value: number) =>
+const shown = (unit: "tokens" | "micros", value: number) =>
   unit === "tokens" ? `${value} tokens` : `$${(value / MICROS).toFixed(4)}`
+
+/** The 429 (or the reason to skip) of a budget that cannot take `amount`, `now` being in `calendar`. */
+export const refusalOf = (
+  budget: Budget,
+  provider: string,
+  spent: Spent,
+  amount: Counts,
+  now: number
+): ProviderError => {
+  const [limitName, window, unit] = passedLimit(budget, spent, amount)
+  const calendar = calendarAt(now)
+  const resetsAt = window === "day" ? calendar.dayEndsAt : calendar.monthEndsAt
+  const limit = limitOf(budget.counted, window, unit)
+  return new ProviderError({
+    provider,
+    reason: "BudgetExceeded",
+    retried: true,
+    retryAfterMs: Math.max(1000, resetsAt - now),
+    message: `budget ${JSON.stringify(budget.name)} ${limitName} is spent: ${shown(unit, spent[window][unit])} of ${
+      shown(unit, limit)
+    } used this UTC ${window}, and this request may take ${shown(unit, amount[unit])}; it resets at ${
+      new Date(resetsAt).toISOString()
+    }`
+  })
+}
