@@ -102,7 +102,7 @@ export const configSpec = {
   ),
   request_log_bodies: flag(
     false,
-    "When true, `GET /admin/requests` and `/admin/events` rows include the question and answer text, with credentials masked. Off: metadata only."
+    "When true, `GET /admin/requests` and `/admin/events` rows of chat requests include the last user message and the answer (each cut to 2,000 characters), credentials masked; exact hits then take the ordinary path, which reads the question. Off: metadata only."
   ),
   cache_controls_allowed: list(
     ["no-cache", "no-store", "max-age", "s-maxage", "only-if-cached"],
