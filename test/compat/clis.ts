@@ -117,12 +117,13 @@ export const runCodex = (endpoint: Endpoint, ...prompts: Array<string>) =>
   })
 
 /**
- * `gemini -p <prompt>` for each prompt, with a Gemini API key and `GOOGLE_GEMINI_BASE_URL` at the endpoint (no
+ * `gemini -m gemini-2.5-pro -p <prompt>` for each prompt, with a Gemini API key and `GOOGLE_GEMINI_BASE_URL` at the endpoint (no
  * `/v1beta`: the CLI adds it). Its settings turn off updates, usage statistics and telemetry; the working
  * directory is trusted (headless runs refuse an untrusted one). `proxy`: see `offline`.
  */
 export const runGemini = (endpoint: Endpoint, prompts: ReadonlyArray<string>, proxy?: string) =>
-  run("gemini", prompts.map((prompt) => ["-p", prompt]), async (home) => {
+  // A model named, as a user who picks one does: the CLI then asks no router model first.
+  run("gemini", prompts.map((prompt) => ["-m", "gemini-2.5-pro", "-p", prompt]), async (home) => {
     await mkdir(join(home, ".gemini"))
     await writeFile(
       join(home, ".gemini", "settings.json"),

@@ -62,13 +62,23 @@ describe("gemini -p through the gateway", () => {
   for (const upstream of ["gemini", "openai"] as const) {
     // Offered Gemini CLI's tools, the fake model calls the first with arguments the CLI rejects; the rejection goes
     // back as the function's response, and the model's answer to it is what gemini prints.
-    it(`runs the tool the model asked for and prints the answer, with no call but to the gateway (${upstream}-format upstream)`, async (t) => {
+    it(`runs the tool the model asked for and prints the answer, then again from the cache, with no call but to the gateway (${upstream}-format upstream)`, async (t) => {
       if (!installed(t, cliInstalled("gemini"), "the gemini CLI", ".ci/run installs it into .ci/clis")) return
       const before = chatCalls().length
-      const run = (await runGemini(gateways.get(upstream)!.url, [`say hi (${upstream})`], proxyUrl()))[0]!
-      assert.equal(run.code, 0, run.stderr)
-      assert.match(run.stdout, /^Tool said: /)
+      // The same prompt twice in one project: the second run's requests are the first's, up to the tool's result.
+      const prompt = `say hi (${upstream})`
+      const [run, again] = await runGemini(gateways.get(upstream)!.url, [prompt, prompt], proxyUrl())
+      assert.equal(run!.code, 0, run!.stderr)
+      assert.match(run!.stdout, /^Tool said: /)
+      assert.equal(again!.code, 0, again!.stderr)
+      assert.equal(again!.stdout, run!.stdout)
       const calls = chatCalls().slice(before)
+      // No request reached the upstream twice: the prompt's first turn went up once for both runs, the second run's
+      // came from the cache. (The turn after the tool differs: the CLI names each call anew.)
+      const sent = calls.map((call) => `${call.path}\n${call.raw}`)
+      assert.equal(new Set(sent).size, sent.length)
+      const firstTurns = calls.filter((call) => !/functionResponse|"role":"tool"/.test(call.raw))
+      assert.equal(firstTurns.length, 1, sent.join("\n\n"))
       const paths = calls.map((call) => call.path)
       if (upstream === "gemini") {
         assert.ok(paths.some((path) => /:streamGenerateContent\?alt=sse$/.test(path)), paths.join("\n"))
