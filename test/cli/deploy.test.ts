@@ -41,7 +41,7 @@ const dockerfile = read("Dockerfile")
 const configVars = new Set([...configLeaves().map(([path]) => envVarName(path)), CONFIG_FILE_VAR])
 /** Variables read outside the configuration, by the command and the runtimes. */
 const runtimeVars: Record<string, string> = {
-  ISARTOR_HOME: "cli/state.ts",
+  ISARTOR_HOME: "runtimes/home.ts",
   HF_HOME: "runtimes/embedding/transformers.ts",
   // Read by compose itself: the image tag the compose files pull.
   ISARTOR_VERSION: "docs/deployment.md"
