@@ -1,4 +1,4 @@
-import { ConfigProvider, Context, Effect, Exit, Layer } from "effect"
+import { Cause, ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import { closest } from "fastest-levenshtein"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid, messageOf } from "../domain/errors.ts"
@@ -108,6 +108,19 @@ const readFile = Effect.fn("Config.readFile")(function*(sources: ConfigSources) 
   }
   return undefined
 })
+
+/**
+ * A table leaf's own word on one field inside it (`budgets.openai.action = "stop": expected one of …`), when its
+ * message names one; else the leaf's form says what is expected.
+ */
+const fieldProblem = (cause: Cause.Cause<unknown>, key: string): string | undefined => {
+  const source = (Cause.squash(cause) as { readonly cause?: { readonly message?: unknown } } | undefined)?.cause
+  const message = source?.message
+  return typeof message === "string" && (message.startsWith(`${key}.`) || message.startsWith(`${key} `) ||
+      message.startsWith(`${key}:`))
+    ? message
+    : undefined
+}
 
 const validHostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
 
@@ -234,7 +247,8 @@ export const loadConfig = Effect.fn("Config.load")(function*(sources: ConfigSour
     const exit = Effect.runSyncExit(spec.make(path[path.length - 1]!).parse(provider))
     if (Exit.isSuccess(exit)) setPath(result, path, exit.value)
     else {
-      problems.push(`${shown(path)}: expected ${spec.form}`)
+      const field = fieldProblem(exit.cause, path.join("."))
+      problems.push(field === undefined ? `${shown(path)}: expected ${spec.form}` : `${where(path)}: ${field}`)
     }
   }
   if (problems.length === 0) {

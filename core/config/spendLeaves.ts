@@ -28,34 +28,49 @@ const ACTIONS = new Set<string>(["block", "fallback", "warn"])
 const isTable = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
+const TOKEN_FIELDS = new Set<string>(["daily_tokens", "monthly_tokens"])
+
+/** What is wrong with one limit's value, if anything: tokens are whole numbers, costs any number, none below 0. */
+const limitProblem = (field: string, value: unknown) =>
+  TOKEN_FIELDS.has(field)
+    ? (typeof value === "number" && Number.isInteger(value) && value >= 0 ? undefined : "expected a whole number")
+    : (typeof value === "number" && value >= 0 ? undefined : "expected a number of at least 0 (USD)")
+
 /** One table's limits, or why it is not one (a misspelt field is refused, not ignored: a budget must hold). */
 const limitsOf = (table: unknown, where: string): BudgetLimits | string => {
-  if (!isTable(table)) return `${where}: expected a table of limits`
+  if (!isTable(table)) return `${where} = ${JSON.stringify(table)}: expected a table of limits`
   const unknown = Object.keys(table).find((field) => !FIELDS.has(field))
-  if (unknown !== undefined) return `${where}: unknown field ${JSON.stringify(unknown)}`
+  if (unknown !== undefined) {
+    return `${where}.${unknown}: not a budget field; expected ${[...FIELDS].join(", ")}`
+  }
   const limits: Record<string, unknown> = {}
   for (const field of LIMIT_FIELDS) {
     const value = table[field]
     if (value === undefined) continue
-    if (typeof value !== "number" || !(value >= 0)) return `${where}.${field}: expected a number of at least 0`
+    const problem = limitProblem(field, value)
+    if (problem !== undefined) return `${where}.${field} = ${JSON.stringify(value)}: ${problem}`
     limits[field] = value
   }
-  if (Object.keys(limits).length === 0) return `${where}: no limit set (daily_tokens, monthly_tokens, …)`
+  if (Object.keys(limits).length === 0) return `${where}: no limit set; expected one of ${LIMIT_FIELDS.join(", ")}`
   const action = table.action ?? "block"
-  if (typeof action !== "string" || !ACTIONS.has(action)) return `${where}.action: expected block, fallback or warn`
+  if (typeof action !== "string" || !ACTIONS.has(action)) {
+    return `${where}.action = ${JSON.stringify(action)}: expected one of ${[...ACTIONS].join(", ")}`
+  }
   const warnAt = table.warn_at ?? 0.8
-  if (typeof warnAt !== "number" || !(warnAt > 0 && warnAt <= 1)) return `${where}.warn_at: expected a share in (0, 1]`
+  if (typeof warnAt !== "number" || !(warnAt > 0 && warnAt <= 1)) {
+    return `${where}.warn_at = ${JSON.stringify(warnAt)}: expected a share in (0, 1]`
+  }
   return { ...limits, action: action as BudgetAction, warn_at: warnAt }
 }
 
 /** The whole `[budgets]` table, checked; a string says what is wrong with it. */
 export const budgetsOf = (value: unknown): BudgetsSpec | string => {
-  if (!isTable(value)) return "expected a table"
+  if (!isTable(value)) return `budgets = ${JSON.stringify(value)}: expected a table`
   const providers: Record<string, BudgetLimits> = {}
   const callers: Record<string, BudgetLimits> = {}
   for (const [name, table] of Object.entries(value)) {
     if (name === "caller") {
-      if (!isTable(table)) return "budgets.caller: expected a table of callers"
+      if (!isTable(table)) return `budgets.caller = ${JSON.stringify(table)}: expected a table of callers`
       for (const [caller, limits] of Object.entries(table)) {
         const checked = limitsOf(limits, `budgets.caller.${JSON.stringify(caller)}`)
         if (typeof checked === "string") return checked
@@ -94,7 +109,10 @@ export const budgetTable = (meaning: string): Leaf<BudgetsSpec> => ({
     Config.schema(Table, name).pipe(
       Config.withDefault(""),
       Config.flatMap((value) => {
-        const budgets = budgetsOf(typeof value === "string" ? parsedText(value) : value)
+        const parsed = typeof value === "string" ? parsedText(value) : value
+        const budgets = parsed === undefined
+          ? "budgets: expected JSON tables in a variable, e.g. {\"openai\": {\"daily_tokens\": 1000000}}"
+          : budgetsOf(parsed)
         return typeof budgets === "string"
           ? Config.fail(new ConfigProvider.SourceError({ message: budgets }))
           : Config.succeed(budgets)

@@ -137,6 +137,34 @@ describe("configuration", () => {
     assert.ok(!message.includes("sk bad key"))
   })
 
+  it("names the budget field that is wrong and why, in a file or a variable", async () => {
+    const inFile = (table: string) => loadError({}, { "isartor.toml": table })
+    assert.match(
+      await inFile(`[budgets.openai]\ndaily_tokens = "x"\n`),
+      /"budgets" in isartor\.toml: budgets\.openai\.daily_tokens = "x": expected a whole number$/
+    )
+    assert.match(
+      await inFile(`[budgets.openai]\ndaily_tokens = 1.5\n`),
+      /budgets\.openai\.daily_tokens = 1\.5: expected a whole number$/
+    )
+    assert.match(
+      await inFile(`[budgets.openai]\ndaily_tokens = 10\naction = "stop"\n`),
+      /budgets\.openai\.action = "stop": expected one of block, fallback, warn$/
+    )
+    assert.match(
+      await inFile(`[budgets.caller."team-web"]\nmonthly_cost_usd = -1\n`),
+      /budgets\.caller\."team-web"\.monthly_cost_usd = -1: expected a number of at least 0/
+    )
+    assert.match(
+      await inFile(`[budgets.openai]\ndialy_tokens = 10\n`),
+      /budgets\.openai\.dialy_tokens: not a budget field/
+    )
+    assert.match(
+      await loadError({ ISARTOR__BUDGETS: `{"openai": {"daily_tokens": 10, "warn_at": 2}}` }),
+      /ISARTOR__BUDGETS: budgets\.openai\.warn_at = 2: expected a share in \(0, 1\]$/
+    )
+  })
+
   it("never echoes a secret in an error", async () => {
     const message = await loadError({ ISARTOR__GATEWAY_API_KEY: "secret-value", ISARTOR__CACHE_TTL_SECS: "x" })
     assert.ok(!message.includes("secret-value"))
