@@ -275,7 +275,8 @@ export const makeApp = (deps: AppDependencies): GatewayApp => {
       version: deps.version,
       uptime_secs: Math.round((deps.now() - startedAt) / 1000),
       layers: Exit.isSuccess(exit) ? exit.value.layers : {},
-      providers: Exit.isSuccess(exit) ? providerHealth(exit.value.providers ?? []) : {}
+      providers: Exit.isSuccess(exit) ? providerHealth(exit.value.providers ?? []) : {},
+      coalescing: Exit.isSuccess(exit) ? exit.value.coalescing : undefined
     }
   }
   app.get("/health", async (c) => c.json(await health()))

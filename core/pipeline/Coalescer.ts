@@ -10,6 +10,12 @@ export interface SharedAnswer {
   readonly provider: string
 }
 
+/** What `/health` shows of coalescing now: calls in flight for identical requests, and the callers waiting on them. */
+export interface CoalescingStatus {
+  readonly in_flight: number
+  readonly followers: number
+}
+
 /** Settles the shared outcome; only the first call counts. */
 export type Settle = (exit: Exit.Exit<SharedAnswer, ProviderError | LeaderAbandoned>) => void
 
@@ -28,9 +34,11 @@ export class Coalescer extends Context.Service<Coalescer, {
     lead: (settle: Settle) => Effect.Effect<A, ProviderError>,
     follow: (shared: SharedAnswer) => A
   ) => Effect.Effect<A, ProviderError>
+  readonly status: Effect.Effect<CoalescingStatus>
 }>()("isartor/Coalescer") {
   static readonly make = () => {
     const pending = new Map<string, Deferred.Deferred<SharedAnswer, ProviderError | LeaderAbandoned>>()
+    let followers = 0
     const share = <A>(
       key: string,
       lead: (settle: Settle) => Effect.Effect<A, ProviderError>,
@@ -39,7 +47,9 @@ export class Coalescer extends Context.Service<Coalescer, {
       Effect.suspend(() => {
         const existing = pending.get(key)
         if (existing) {
+          followers++
           return Deferred.await(existing).pipe(
+            Effect.ensuring(Effect.sync(() => void followers--)),
             Effect.map(follow),
             Effect.catchTag("LeaderAbandoned", () => share(key, lead, follow))
           )
@@ -58,7 +68,10 @@ export class Coalescer extends Context.Service<Coalescer, {
           })
         ))
       })
-    return Coalescer.of({ share })
+    return Coalescer.of({
+      share,
+      status: Effect.sync(() => ({ in_flight: pending.size, followers }))
+    })
   }
 
   static readonly layer = Layer.sync(Coalescer, Coalescer.make)

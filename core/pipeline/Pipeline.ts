@@ -23,6 +23,7 @@ import { movesOn, Provider } from "../providers/Provider.ts"
 import { Router, routerEnabled } from "../router/Router.ts"
 import { pricesOf } from "../usage/prices.ts"
 import { CacheWrites } from "./CacheWrites.ts"
+import { Coalescer, type CoalescingStatus } from "./Coalescer.ts"
 import { Upstream } from "./Upstream.ts"
 
 export interface PipelineStatus {
@@ -31,6 +32,8 @@ export interface PipelineStatus {
   readonly providers?: ReadonlyArray<ProviderStatus>
   /** Budgets past their `warn_at` in their current window, for `/admin/overview`'s warnings. */
   readonly warnings?: ReadonlyArray<string>
+  /** Upstream calls shared by identical requests now, and the requests waiting on them. */
+  readonly coalescing?: CoalescingStatus
 }
 
 /**
@@ -72,6 +75,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       const upstream = yield* Upstream
       const provider = yield* Provider
       const budgets = yield* Budgets
+      const coalescer = yield* Coalescer
       const rules = routingRules(config)
       // A layer that is down says so in the log (the guide's lines), once per 30 s, and the request goes on.
       const reportOutage = makeOutageReport()
@@ -297,7 +301,8 @@ export class Pipeline extends Context.Service<Pipeline, {
               l3: { status: provider.configured ? "ok" : "unconfigured", provider: provider.id, chain: provider.chain }
             },
             providers: yield* provider.status,
-            warnings: yield* budgets.warnings
+            warnings: yield* budgets.warnings,
+            coalescing: yield* coalescer.status
           }
         })
       })

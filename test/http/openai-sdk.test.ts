@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from "node:test"
 import OpenAI from "openai"
 import { eventually } from "../support/eventually.ts"
 import { answerFor, type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { makeGate } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
 
 let upstream: FakeOpenAI
@@ -110,23 +111,49 @@ describe("OpenAI SDK through the gateway", () => {
     assert.equal(again.response.headers.get("x-isartor-layer"), "l1a")
   })
 
+  /**
+   * Holds the upstream's answer until the gateway's `/health` shows `followers` requests waiting on the one call in
+   * flight: each request is then known to have joined it, however slow the machine, none answered from the cache.
+   */
+  const whileHeld = async <A>(followers: number, send: () => Promise<A>) => {
+    const gate = makeGate()
+    upstream.setDefault({ kind: "ok", gate: gate.closed })
+    const sent = send()
+    // Awaited below; a failure while the gate is shut is reported there, not as an unhandled rejection.
+    void sent.catch(() => undefined)
+    try {
+      await eventually(async () => {
+        const health = (await (await fetch(`${running.url}/health`)).json()) as {
+          coalescing: { in_flight: number; followers: number }
+        }
+        return health.coalescing.in_flight === 1 && health.coalescing.followers === followers
+      }, { what: `${followers} requests to follow the one in flight` })
+    } finally {
+      gate.open()
+    }
+    return sent
+  }
+
   it("coalesces 20 concurrent identical misses into one upstream call", async () => {
-    upstream.setDefault({ kind: "ok", delayMs: 150 })
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, () => client().chat.completions.create(ask("coalesce me")).withResponse())
-    )
+    const answers = await whileHeld(19, () =>
+      Promise.all(
+        Array.from({ length: 20 }, () => client().chat.completions.create(ask("coalesce me")).withResponse())
+      ))
     assert.equal(upstream.calls.length, 1)
-    for (const { data } of answers) assert.equal(data.choices[0]?.message.content, "Answer #1 to: coalesce me")
+    for (const { data, response } of answers) {
+      assert.equal(data.choices[0]?.message.content, "Answer #1 to: coalesce me")
+      assert.equal(response.headers.get("x-isartor-layer"), "l3", "answered by the shared call, not the cache")
+    }
   })
 
   it("coalesces concurrent streamed misses: one upstream call, every client gets the whole answer", async () => {
-    upstream.setDefault({ kind: "ok", delayMs: 100 })
-    const texts = await Promise.all(Array.from({ length: 5 }, async () => {
-      const stream = await client().chat.completions.create({ ...ask("coalesced stream"), stream: true })
-      let text = ""
-      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
-      return text
-    }))
+    const texts = await whileHeld(4, () =>
+      Promise.all(Array.from({ length: 5 }, async () => {
+        const stream = await client().chat.completions.create({ ...ask("coalesced stream"), stream: true })
+        let text = ""
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+        return text
+      })))
     assert.equal(upstream.calls.length, 1)
     for (const text of texts) assert.equal(text, "Answer #1 to: coalesced stream")
   })

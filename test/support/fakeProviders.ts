@@ -37,8 +37,11 @@ export interface ProviderCall {
 }
 
 export type FakeBehaviour =
-  /** The model's answer, after `delayMs`. */
-  | { readonly kind: "ok"; readonly delayMs?: number }
+  /**
+   * The model's answer, after `delayMs`, and not before `gate` resolves: a test holds a call in flight until it has
+   * seen what it waits for (see `makeGate`).
+   */
+  | { readonly kind: "ok"; readonly delayMs?: number; readonly gate?: Promise<void> }
   /** The provider's own error body for `status`, with `message`. */
   | {
     readonly kind: "error"
@@ -51,6 +54,13 @@ export type FakeBehaviour =
   | { readonly kind: "hang" }
   /** A 200 whose body is not JSON, as a misconfigured proxy in front of an upstream may answer. */
   | { readonly kind: "not-json" }
+
+/** A gate a test opens: the fake's `ok` answers wait on `closed` until then. */
+export const makeGate = () => {
+  let open: () => void = () => undefined
+  const closed = new Promise<void>((resolve) => (open = resolve))
+  return { closed, open }
+}
 
 // ---- the server ----
 
@@ -189,6 +199,7 @@ export const startFakeProviders = async (
           )
         case "ok":
           if (behaviour.delayMs) await sleep(behaviour.delayMs)
+          if (behaviour.gate) await behaviour.gate
       }
       const fault = behaviour.kind === "ok" ? undefined : behaviour.kind
       if (target.embeddings) return sendJson(res, 200, embeddingsJson(body))
