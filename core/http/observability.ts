@@ -65,6 +65,7 @@ const ROUTES = new Set([
   "/v1/completions",
   "/api/chat",
   "/v1/models",
+  "/v1beta/models",
   "/health",
   "/healthz",
   "/metrics"
@@ -75,7 +76,19 @@ export const pathOf = (url: string): string => {
   const end = url.indexOf("?", start)
   return start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end)
 }
-const routeOf = (path: string) => (ROUTES.has(path) ? path : "other")
+/** Gemini's API names the model in the path: its routes are labelled with `{model}` in its place. */
+const GEMINI_ROUTE = /^\/(v1beta|v1)\/models\/[^/]+:(generateContent|streamGenerateContent|countTokens)$/
+const routeOf = (path: string) => {
+  if (ROUTES.has(path)) return path
+  const gemini = GEMINI_ROUTE.exec(path)
+  return gemini === null ? "other" : `/${gemini[1]}/models/{model}:${gemini[2]}`
+}
+const GEMINI_GENERATE = [
+  "/v1beta/models/{model}:generateContent",
+  "/v1beta/models/{model}:streamGenerateContent",
+  "/v1/models/{model}:generateContent",
+  "/v1/models/{model}:streamGenerateContent"
+]
 
 /** The ledger's name of the client format a route serves. */
 const FAMILIES: Readonly<Record<string, UsageFamily>> = {
@@ -84,7 +97,8 @@ const FAMILIES: Readonly<Record<string, UsageFamily>> = {
   "/v1/responses": "responses",
   "/v1/embeddings": "embeddings",
   "/v1/completions": "completions",
-  "/api/chat": "ollama"
+  "/api/chat": "ollama",
+  ...Object.fromEntries(GEMINI_GENERATE.map((route) => [route, "gemini" as const]))
 }
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
@@ -96,7 +110,14 @@ interface RequestSeries {
 }
 
 const STATUS_REUSE_MS = 10_000
-const PIPELINE_ROUTES = ["/v1/chat/completions", "/v1/messages", "/v1/responses", "/api/chat"]
+const PIPELINE_ROUTES = [
+  "/v1/chat/completions",
+  "/v1/messages",
+  "/v1/responses",
+  "/api/chat",
+  "/v1beta/models/{model}:generateContent",
+  "/v1beta/models/{model}:streamGenerateContent"
+]
 
 /** `traceparent: 00-<trace id>-<span id>-<flags>` (W3C Trace Context), or none when malformed or all zeros. */
 export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | undefined => {

@@ -227,6 +227,31 @@ describe("the Gemini API on the wire", () => {
     assert.equal(header.headers.get("x-isartor-layer"), "l1a")
   })
 
+  it("counts Gemini's routes in /metrics under the route, the model in the path as {model}", async () => {
+    const gateway = gateways.get("openai")!
+    const body = JSON.stringify({
+      contents: [{ role: "user", parts: [{ text: "Which route is this counted under?" }] }]
+    })
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${gateway.url}/v1beta/models/${MODEL}:generateContent`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-goog-api-key": GATEWAY_KEY },
+        body
+      })
+      assert.equal(response.status, 200)
+    }
+    const metrics = await (await fetch(`${gateway.url}/metrics`, { headers: { "x-api-key": GATEWAY_KEY } })).text()
+    const route = "/v1beta/models/{model}:generateContent"
+    const requests = (layer: string) =>
+      metrics.split("\n").find((line) =>
+        line.startsWith("isartor_requests_total{") && line.includes(`endpoint="${route}"`) &&
+        line.includes(`final_layer="${layer}"`) && line.includes(`status="200"`)
+      )
+    assert.ok(Number(requests("L1a_ExactCache")?.split(" ").pop()) >= 1, metrics)
+    assert.ok(Number(requests("L3_Cloud")?.split(" ").pop()) >= 1, metrics)
+    assert.ok(!metrics.includes(MODEL), "the model in the path is not a label")
+  })
+
   it("answers a bad body in Google's error shape", async () => {
     const response = await fetch(`${gateways.get("openai")!.url}/v1beta/models/${MODEL}:generateContent`, {
       method: "POST",
