@@ -7,8 +7,7 @@ import { toAnthropicMessage } from "../formats/anthropic/response.ts"
 import { openAIStreamToAnthropic } from "../formats/anthropic/stream.ts"
 import { toGeminiResponse } from "../formats/gemini/response.ts"
 import { openAIStreamToGemini } from "../formats/gemini/stream.ts"
-import type { OpenAIChunk } from "../formats/openai.ts"
-import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
+import { type StreamTranslator, translateSse } from "../formats/translateSse.ts"
 import { badRequestResponse, familyError, jsonResponse, providerErrorResponse } from "./errors.ts"
 
 const layerNumber: Record<LayerName, 1 | 2 | 3> = { l1a: 1, l1b: 1, l2: 2, l3: 3 }
@@ -34,79 +33,13 @@ type TypedEvent = { readonly event: string; readonly data: unknown }
 const frame = (events: ReadonlyArray<TypedEvent>) =>
   encoder.encode(events.map(({ data, event }) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(""))
 
-/** A translation of OpenAI chunks into another API's typed events, one chunk at a time. */
-export interface StreamTranslator {
-  readonly onChunk: (chunk: OpenAIChunk) => ReadonlyArray<TypedEvent>
-  /** The chunk stream said `[DONE]`. */
-  readonly onEnd: () => ReadonlyArray<TypedEvent>
-  /** The stream failed another way: one error event, the last thing the client gets. */
-  readonly fail: (message: string) => ReadonlyArray<TypedEvent>
-}
-
-/**
- * OpenAI chunk SSE → another API's typed SSE events (Anthropic Messages, OpenAI Responses), event by event. Only a
- * stream that said `[DONE]` after a finish reason ends cleanly; any other end (an error event, no `[DONE]`, an event
- * that is not JSON, a read error) is one error event, the last thing the client gets.
- */
-export const translateSse = (
+/** OpenAI chunk SSE → another API's typed SSE events (Anthropic Messages, OpenAI Responses): see `translateSse`. */
+export const translateTypedSse = (
   openai: ReadableStream<Uint8Array>,
-  translate: StreamTranslator
-): ReadableStream<Uint8Array> => {
-  const reader = openai.getReader()
-  const splitter = new SseSplitter()
-  /** Translates `events` until one ends the stream; true when it did. */
-  const translateAll = (events: ReadonlyArray<SseEvent>, out: Array<TypedEvent>): boolean => {
-    for (const { data, event } of events) {
-      if (data === undefined) continue
-      if (event === "error") {
-        out.push(...translate.fail(errorMessage(data)))
-        return true
-      }
-      if (data === "[DONE]") {
-        out.push(...translate.onEnd())
-        return true
-      }
-      let chunk: OpenAIChunk | null
-      try {
-        chunk = JSON.parse(data) as OpenAIChunk | null
-      } catch {
-        out.push(...translate.fail("upstream sent a stream event that is not JSON"))
-        return true
-      }
-      out.push(...translate.onChunk(chunk ?? {}))
-      if (chunk?.error) return true
-    }
-    return false
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const out: Array<TypedEvent> = []
-      try {
-        for (;;) {
-          const result = await reader.read()
-          const { done } = result
-          const over = translateAll(splitter.read(result), out)
-          if (over || done) {
-            if (!over) out.push(...translate.fail("upstream stream ended before the answer was finished"))
-            if (out.length > 0) controller.enqueue(frame(out))
-            controller.close()
-            if (!done) await reader.cancel().catch(() => undefined)
-            return
-          }
-          if (out.length > 0) return controller.enqueue(frame(out))
-        }
-      } catch {
-        // The OpenAI stream under this one already ends in an error event when its upstream breaks; this is a
-        // last guard, so say no more than that the stream broke.
-        controller.enqueue(frame([...out, ...translate.fail("upstream stream broke off")]))
-        controller.close()
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
-  })
-}
+  translate: StreamTranslator<TypedEvent>
+): ReadableStream<Uint8Array> => translateSse(openai, translate, frame)
 
-const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateSse(openai, openAIStreamToAnthropic())
+const toAnthropicSse = (openai: ReadableStream<Uint8Array>) => translateTypedSse(openai, openAIStreamToAnthropic())
 
 /**
  * How long an answer created at `created` has been in the cache at `now` (both ms since the epoch, by the gateway's

@@ -25,7 +25,7 @@ import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/Respon
 import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
 import { noteAnswer, noteJson, noteStream, type UsageNote } from "../usage/recorder.ts"
 import { familyError, jsonResponse } from "./errors.ts"
-import { answerHeaders, pipelineHeaders, renderFailure, sse, translateSse } from "./render.ts"
+import { answerHeaders, pipelineHeaders, renderFailure, sse, translateTypedSse } from "./render.ts"
 
 export interface ResponsesRouteDependencies {
   readonly pipeline: Pipeline["Service"]
@@ -220,7 +220,7 @@ const render = (
   const headers = answerHeaders(answer, now)
   if (answer._tag === "Stream" || stream) {
     const chunks = answer._tag === "Stream" ? answer.body : completionToSse(JSON.parse(answer.completion) as Completion)
-    return sse(afterSaved(translateSse(chunks, openAIStreamToResponses(context, remember)), saving), headers)
+    return sse(afterSaved(translateTypedSse(chunks, openAIStreamToResponses(context, remember)), saving), headers)
   }
   const response = toResponseObject(JSON.parse(answer.completion) as Completion, context)
   remember(response)

@@ -203,6 +203,18 @@ describe("the pipeline's stream as Gemini's SSE", () => {
     assert.match(out[1]!.error.message, /ended before the answer was finished/)
   })
 
+  it("ends at an error chunk with that error, Google's shape, and nothing after it", async () => {
+    const head = { id: "c", model: "m", object: "chat.completion.chunk" }
+    const out = await events(openAIStreamToGemini(sse([
+      { ...head, choices: [{ index: 0, delta: { content: "Hal" } }] },
+      { error: { message: "the upstream is overloaded", type: "server_error" } },
+      { ...head, choices: [{ index: 0, delta: { content: "lo" } }] }
+    ])))
+    assert.equal(out.length, 2)
+    assert.equal(out[1]!.error.status, "UNAVAILABLE")
+    assert.equal(out[1]!.error.message, "the upstream is overloaded")
+  })
+
   it("replays a cached answer as the same events a live one gives", async () => {
     const completion = fromGeminiResponse(upstream, "gemini-2.5-pro")
     const out = await events(openAIStreamToGemini(completionToSse(completion)))

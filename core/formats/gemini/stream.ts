@@ -5,8 +5,9 @@
  * Gemini ends a stream that fails.
  */
 import type { ToolCall, Usage } from "../../domain/Completion.ts"
-import { errorMessage, SseSplitter } from "../../streams/SseEvents.ts"
+import { messageOf } from "../../streams/SseEvents.ts"
 import type { Json, OpenAIChunk } from "../openai.ts"
+import { translateSse } from "../translateSse.ts"
 import { finishToGemini, functionCallPart, usageMetadataOf } from "./response.ts"
 
 type Chunk = OpenAIChunk & { readonly usage?: Usage | null }
@@ -52,7 +53,11 @@ export const geminiStreamTranslator = (wrap: (response: Json) => Json = (respons
     ...(typeof delta.content === "string" && delta.content !== "" ? [{ text: delta.content }] : [])
   ]
   /** The candidates' parts of one chunk; calls and finishes wait for the end, when they are whole. */
-  const onChunk = (chunk: Chunk): Array<Json> => {
+  const onChunk = (received: OpenAIChunk): Array<Json> => {
+    // A chunk's usage is OpenAI's whole `usage` (the translations read it as such).
+    const chunk = received as Chunk
+    // An error chunk ends the stream: Gemini's error, the last thing the client gets.
+    if (chunk.error) return fail(messageOf(chunk.error))
     if (chunk.model) model = chunk.model
     if (chunk.id) id = chunk.id
     if (chunk.usage) usage = chunk.usage
@@ -81,63 +86,8 @@ export const geminiStreamTranslator = (wrap: (response: Json) => Json = (respons
   return { onChunk, onEnd, fail }
 }
 
-/** Reads the events a read completed; true when one ended the stream. */
-const translateAll = (
-  translate: ReturnType<typeof geminiStreamTranslator>,
-  events: ReadonlyArray<{ readonly data: string | undefined; readonly event: string | undefined }>,
-  out: Array<Json>
-): boolean => {
-  for (const { data, event } of events) {
-    if (data === undefined) continue
-    if (data === "[DONE]") {
-      out.push(...translate.onEnd())
-      return true
-    }
-    let chunk: Chunk | null
-    try {
-      chunk = JSON.parse(data) as Chunk | null
-    } catch {
-      out.push(...translate.fail("upstream sent a stream event that is not JSON"))
-      return true
-    }
-    if (event === "error" || chunk?.error) {
-      out.push(...translate.fail(errorMessage(data)))
-      return true
-    }
-    out.push(...translate.onChunk(chunk ?? {}))
-  }
-  return false
-}
-
 /** OpenAI chunk SSE → Gemini SSE. A stream that ends without `[DONE]` ends in an error event. */
 export const openAIStreamToGemini = (
   openai: ReadableStream<Uint8Array>,
   wrap?: (response: Json) => Json
-): ReadableStream<Uint8Array> => {
-  const translate = geminiStreamTranslator(wrap)
-  const reader = openai.getReader()
-  const splitter = new SseSplitter()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const out: Array<Json> = []
-      try {
-        for (;;) {
-          const result = await reader.read()
-          const over = translateAll(translate, splitter.read(result), out)
-          if (over || result.done) {
-            if (!over) out.push(...translate.fail("upstream stream ended before the answer was finished"))
-            controller.enqueue(frame(out))
-            controller.close()
-            if (!result.done) await reader.cancel().catch(() => undefined)
-            return
-          }
-          if (out.length > 0) return controller.enqueue(frame(out))
-        }
-      } catch {
-        controller.enqueue(frame([...out, ...translate.fail("upstream stream broke off")]))
-        controller.close()
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
-  })
-}
+): ReadableStream<Uint8Array> => translateSse(openai, geminiStreamTranslator(wrap), frame)
