@@ -80,52 +80,50 @@ const stateValue: Record<BreakerState, number> = { closed: 0, open: 1, half_open
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 
-export const makeProviderLink = (options: LinkOptions): ProviderLink => {
-  const { id, clock } = options
-  const now = () => clock.currentTimeMillisUnsafe()
-  // No key at all is one empty key: the provider's own client then says what to set (or needs none).
-  const specs = options.keys.length > 0
-    ? options.keys
-    : [{ key: Redacted.make(""), label: undefined, priority: undefined }]
-  const pool = makeKeyPool(specs, options.strategy, options.cooldownMs)
-  const breaker = makeCircuitBreaker(options.breakerCooloffMs)
-  const budget = makeRetryBudget(options.retryBudgetRatio, options.retryBudgetMinRetries)
-  const make = (model: string | undefined) =>
-    pool.keys.map((apiKey) => options.definition.make({ ...options.settings, apiKey, model }))
-  const ownClients = make(options.settings.model)
-  const requestModelClients = options.settings.model === undefined ? ownClients : make(undefined)
+const circuitOpen = (id: ProviderId, retryAfterMs: number) =>
+  new ProviderError({
+    provider: id,
+    reason: "CircuitOpen",
+    message: `${id} failed most of its recent calls; the gateway calls it again in ${seconds(retryAfterMs)} s`,
+    retryAfterMs,
+    retried: true
+  })
 
-  const breakerGauge = providerBreakerState.pipe(Metric.withAttributes({ provider: id }))
-  const cooldowns = providerKeyCooldowns.pipe(Metric.withAttributes({ provider: id }))
-  const showState = Effect.suspend(() => Metric.update(breakerGauge, stateValue[breaker.state(now())]))
-  let lastError: ProviderFailure | undefined
-  const remember = (error: ProviderError) => {
-    lastError = {
-      at: new Date(now()).toISOString(),
-      reason: error.reason,
-      ...(error.upstreamStatus === undefined ? {} : { status: error.upstreamStatus }),
-      message: error.message
-    }
+const allCooling = (id: ProviderId, retryAfterMs: number) =>
+  new ProviderError({
+    provider: id,
+    reason: "RateLimited",
+    message: `every key of ${id} is rate-limited; the first is usable again in ${seconds(retryAfterMs)} s`,
+    retryAfterMs,
+    retried: true
+  })
+
+/** The last failure a provider met, as `/admin/providers` shows it. */
+const makeFailureMemory = (now: () => number) => {
+  let last: ProviderFailure | undefined
+  return {
+    remember: (error: ProviderError) => {
+      last = {
+        at: new Date(now()).toISOString(),
+        reason: error.reason,
+        ...(error.upstreamStatus === undefined ? {} : { status: error.upstreamStatus }),
+        message: error.message
+      }
+    },
+    last: () => last
   }
+}
 
-  const circuitOpen = (retryAfterMs: number) =>
-    new ProviderError({
-      provider: id,
-      reason: "CircuitOpen",
-      message: `${id} failed most of its recent calls; the gateway calls it again in ${seconds(retryAfterMs)} s`,
-      retryAfterMs,
-      retried: true
-    })
-  const allCooling = (retryAfterMs: number) =>
-    new ProviderError({
-      provider: id,
-      reason: "RateLimited",
-      message: `every key of ${id} is rate-limited; the first is usable again in ${seconds(retryAfterMs)} s`,
-      retryAfterMs,
-      retried: true
-    })
+interface KeyCalls {
+  readonly id: ProviderId
+  readonly pool: KeyPool
+  readonly now: () => number
+  readonly remember: (error: ProviderError) => void
+  readonly cooldowns: typeof providerKeyCooldowns
+}
 
-  /** Calls with the next usable key; a 429 or a refused key passes the request on to the next one. */
+/** Calls with the next usable key; a 429 or a refused key passes the request on to the next one. */
+const keyedCall = ({ cooldowns, id, now, pool, remember }: KeyCalls) => {
   const withKeys = <A>(
     call: (client: ProviderClient) => Effect.Effect<A, ProviderError>,
     clients: ReadonlyArray<ProviderClient>,
@@ -133,7 +131,7 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
     lastError: ProviderError | undefined
   ): Effect.Effect<A, ProviderError> => {
     const picked = pool.pick(now(), tried)
-    if (picked._tag === "Cooling") return Effect.fail(allCooling(picked.retryAfterMs))
+    if (picked._tag === "Cooling") return Effect.fail(allCooling(id, picked.retryAfterMs))
     if (picked._tag === "Invalid") {
       return Effect.fail(
         lastError ??
@@ -157,9 +155,14 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
       return Effect.fail(error)
     })
   }
+  return withKeys
+}
 
-  /** The breaker hears how an admitted attempt ended; an attempt that never reached the upstream tells it nothing. */
-  const verdict = (probe: boolean) => <A>(exit: Exit.Exit<A, ProviderError>) =>
+/** The breaker hears how an admitted attempt ended; an attempt that never reached the upstream tells it nothing. */
+const breakerVerdict =
+  (breaker: CircuitBreaker, now: () => number, showState: Effect.Effect<void>) =>
+  (probe: boolean) =>
+  <A>(exit: Exit.Exit<A, ProviderError>) =>
     Effect.andThen(
       Effect.sync(() => {
         if (Exit.isSuccess(exit)) return breaker.record(now(), true, probe)
@@ -172,9 +175,17 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
       showState
     )
 
-  const check = Effect.suspend(() => {
+/** The background health check: the models listing with the first usable key, its answer told to the breaker. */
+const healthCheck = (
+  pool: KeyPool,
+  clients: ReadonlyArray<ProviderClient>,
+  breaker: CircuitBreaker,
+  now: () => number,
+  showState: Effect.Effect<void>
+) =>
+  Effect.suspend(() => {
     const picked = pool.pick(now(), new Set(), false)
-    const listModels = picked._tag === "Key" ? ownClients[picked.index]!.listModels : undefined
+    const listModels = picked._tag === "Key" ? clients[picked.index]!.listModels : undefined
     if (listModels === undefined) return Effect.void
     return Effect.exit(listModels()).pipe(
       Effect.flatMap((exit) =>
@@ -187,10 +198,32 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
     )
   })
 
+export const makeProviderLink = (options: LinkOptions): ProviderLink => {
+  const { id, clock } = options
+  const now = () => clock.currentTimeMillisUnsafe()
+  // No key at all is one empty key: the provider's own client then says what to set (or needs none).
+  const specs = options.keys.length > 0
+    ? options.keys
+    : [{ key: Redacted.make(""), label: undefined, priority: undefined }]
+  const pool = makeKeyPool(specs, options.strategy, options.cooldownMs)
+  const breaker = makeCircuitBreaker(options.breakerCooloffMs)
+  const budget = makeRetryBudget(options.retryBudgetRatio, options.retryBudgetMinRetries)
+  const make = (model: string | undefined) =>
+    pool.keys.map((apiKey) => options.definition.make({ ...options.settings, apiKey, model }))
+  const ownClients = make(options.settings.model)
+  const requestModelClients = options.settings.model === undefined ? ownClients : make(undefined)
+
+  const breakerGauge = providerBreakerState.pipe(Metric.withAttributes({ provider: id }))
+  const cooldowns = providerKeyCooldowns.pipe(Metric.withAttributes({ provider: id }))
+  const showState = Effect.suspend(() => Metric.update(breakerGauge, stateValue[breaker.state(now())]))
+  const failures = makeFailureMemory(now)
+  const withKeys = keyedCall({ id, pool, now, remember: failures.remember, cooldowns })
+  const verdict = breakerVerdict(breaker, now, showState)
+
   const attempt = <A>(call: (client: ProviderClient) => Effect.Effect<A, ProviderError>, ownModel = true) =>
     Effect.suspend(() => {
       const admission = breaker.admit(now())
-      if (admission._tag === "Rejected") return Effect.fail(circuitOpen(admission.retryAfterMs))
+      if (admission._tag === "Rejected") return Effect.fail(circuitOpen(id, admission.retryAfterMs))
       const clients = ownModel ? ownClients : requestModelClients
       return withKeys(call, clients, new Set(), undefined).pipe(Effect.onExit(verdict(admission.probe)))
     })
@@ -204,18 +237,21 @@ export const makeProviderLink = (options: LinkOptions): ProviderLink => {
     budget: { request: () => budget.request(now()), tryRetry: () => budget.tryRetry(now()) },
     breaker,
     keys: pool,
-    check,
+    check: healthCheck(pool, ownClients, breaker, now, showState),
     status: Effect.andThen(
       showState,
-      Effect.sync((): ProviderStatus => ({
-        provider: id,
-        role: options.role,
-        strategy: options.strategy,
-        breaker: breaker.view(now()),
-        retry_budget: budget.view(now()),
-        keys: pool.view(now()),
-        ...(lastError === undefined ? {} : { last_error: lastError })
-      }))
+      Effect.sync((): ProviderStatus => {
+        const lastError = failures.last()
+        return {
+          provider: id,
+          role: options.role,
+          strategy: options.strategy,
+          breaker: breaker.view(now()),
+          retry_budget: budget.view(now()),
+          keys: pool.view(now()),
+          ...(lastError === undefined ? {} : { last_error: lastError })
+        }
+      })
     )
   }
 }
