@@ -1,27 +1,14 @@
-import { Context, Effect, Exit, Metric, Option, Redacted, Tracer } from "effect"
-import { PrometheusMetrics } from "effect/observability"
+import { Context, Exit, Option, Tracer } from "effect"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { LayerName } from "../domain/Answer.ts"
-import {
-  boundSeries,
-  buildInfo,
-  cacheEntries,
-  cacheEvictions,
-  httpRequestsTotal,
-  initialiseSeries,
-  layerLabel,
-  layerUp,
-  requestDuration,
-  requestsTotal,
-  seriesOf,
-  telemetryDropped
-} from "../observability/Metrics.ts"
+import { layerLabel } from "../observability/Metrics.ts"
 import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
 import type { Sent, UsageNote } from "../usage/recorder.ts"
-import type { UsageFamily } from "../usage/UsageRow.ts"
+import { metricsEndpoint, requestSeriesTable } from "./edgeMetrics.ts"
+import { answerSpan, endingWith, streamed, withTraceId } from "./edgeSpans.ts"
+import { recordSent } from "./edgeUsage.ts"
 import type { NamedGatewayKey } from "./gatewayKeys.ts"
-import { gatewayKeyAccepts, presentedGatewayKey } from "./middleware.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
 export type EdgeFetch = (request: Request, path: string, exchange: Exchange) => Response | Promise<Response>
@@ -83,41 +70,8 @@ const routeOf = (path: string) => {
   const gemini = GEMINI_ROUTE.exec(path)
   return gemini === null ? "other" : `/${gemini[1]}/models/{model}:${gemini[2]}`
 }
-const GEMINI_GENERATE = [
-  "/v1beta/models/{model}:generateContent",
-  "/v1beta/models/{model}:streamGenerateContent",
-  "/v1/models/{model}:generateContent",
-  "/v1/models/{model}:streamGenerateContent"
-]
-
-/** The ledger's name of the client format a route serves. */
-const FAMILIES: Readonly<Record<string, UsageFamily>> = {
-  "/v1/chat/completions": "chat",
-  "/v1/messages": "messages",
-  "/v1/responses": "responses",
-  "/v1/embeddings": "embeddings",
-  "/v1/completions": "completions",
-  "/api/chat": "ollama",
-  ...Object.fromEntries(GEMINI_GENERATE.map((route) => [route, "gemini" as const]))
-}
 
 const LAYERS = new Set(["l1a", "l1b", "l2", "l3"])
-
-interface RequestSeries {
-  readonly http: (value: number) => void
-  readonly duration: (value: number) => void
-  readonly requests: ((value: number) => void) | undefined
-}
-
-const STATUS_REUSE_MS = 10_000
-const PIPELINE_ROUTES = [
-  "/v1/chat/completions",
-  "/v1/messages",
-  "/v1/responses",
-  "/api/chat",
-  "/v1beta/models/{model}:generateContent",
-  "/v1beta/models/{model}:streamGenerateContent"
-]
 
 /** `traceparent: 00-<trace id>-<span id>-<flags>` (W3C Trace Context), or none when malformed or all zeros. */
 export const parseTraceparent = (header: string | null): Tracer.ExternalSpan | undefined => {
@@ -203,124 +157,18 @@ const spanOf = (
     sampled: parent?.sampled ?? true
   })
 
-/**
- * The gateway's HTTP edge, seen from outside: every request is counted (`isartor_requests_total` by the layer
- * that answered, read from `X-Isartor-Layer`), timed, logged when asked, and — with traces on — wrapped in a
- * `gateway.request` span that continues the caller's `traceparent` and names its trace in `X-Isartor-Trace-Id`.
- * `/metrics` is served here, in Prometheus' text format, from the same registry.
- */
-export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
-  const { config, context, recordUsage } = options
-  const tracer = Context.get(context, Tracer.Tracer)
-  const requests = seriesOf(requestsTotal)
-  const gatewayKeys = options.gatewayKeys ?? []
-  const keyAccepted = gatewayKeyAccepts(config.gateway_api_key, gatewayKeys)
-  const metricsLocked = (Redacted.value(config.gateway_api_key) !== "" || gatewayKeys.length > 0) &&
-    !config.metrics_public
-
-  const entries = seriesOf(cacheEntries)
-  const up = seriesOf(layerUp)
-  const evictions = seriesOf(cacheEvictions)
-  const evictionsSeen: Partial<Record<LayerName, number>> = {}
-  let droppedSeen = 0
-  buildInfo.pipe(Metric.withAttributes({ version: options.version, runtime: options.runtime }))
-    .updateUnsafe(1, context)
-  // Series present from the first scrape at 0, so rate() counts the first requests and panels show 0, not No Data.
-  for (const endpoint of PIPELINE_ROUTES) {
-    for (const layer of Object.values(layerLabel)) {
-      requests({ final_layer: layer, endpoint, status: "200" }).valueUnsafe(context)
-    }
-    for (const status of ["429", "502"]) requests({ final_layer: layerLabel.l3, endpoint, status }).valueUnsafe(context)
-  }
-  initialiseSeries(context)
-
-  /** Gauges mirror /health at scrape time; counters kept by the caches advance by what they moved since. */
-  // /health's status counts Redis keys with SCAN and probes the sidecar: a scrape every few seconds reuses it for 10 s.
-  let lastStatus: { readonly at: number; readonly status: Promise<PipelineStatus | undefined> } | undefined
-  const currentStatus = () => {
-    const now = performance.now()
-    if (lastStatus === undefined || now - lastStatus.at > STATUS_REUSE_MS) {
-      lastStatus = { at: now, status: options.status() }
-    }
-    return lastStatus.status
-  }
-  const sample = async () => {
-    const status = await currentStatus()
-    for (const name of ["l1a", "l1b", "l2", "l3"] as const) {
-      const layer = status?.layers[name] as
-        | { readonly status: string; readonly entries?: number; readonly evictions?: number }
-        | undefined
-      up({ layer: layerLabel[name] }).updateUnsafe(layer?.status === "ok" ? 1 : 0, context)
-      if (typeof layer?.entries === "number") entries({ layer: layerLabel[name] }).updateUnsafe(layer.entries, context)
-      if (typeof layer?.evictions === "number") {
-        evictions({ layer: layerLabel[name] }).updateUnsafe(layer.evictions - (evictionsSeen[name] ?? 0), context)
-        evictionsSeen[name] = layer.evictions
-      }
-    }
-    const dropped = options.dropped?.() ?? 0
-    telemetryDropped.updateUnsafe(dropped - droppedSeen, context)
-    droppedSeen = dropped
-  }
-
-  const metrics = async (request: Request): Promise<Response> => {
-    if (metricsLocked) {
-      const presented = presentedGatewayKey(request.headers)
-      if (presented === undefined || !(await keyAccepted(presented))) {
-        return new Response(
-          JSON.stringify({ error: { message: "/metrics needs the gateway key (or metrics_public = true)" } }),
-          { status: 401, headers: { "content-type": "application/json", "www-authenticate": "Bearer" } }
-        )
-      }
-    }
-    await sample()
-    return new Response(PrometheusMetrics.formatUnsafe(context), {
-      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" }
-    })
-  }
-
-  /** The three series a request updates, found with one lookup: this runs on every request. */
-  const recorded = new Map<string, RequestSeries>()
-  // The last request's, kept aside: under load, request after request is the same route, method, status and layer.
-  let last: { route: string; method: string; status: number; layer: string | undefined; series: RequestSeries } = {
-    route: "",
-    method: "",
-    status: 0,
-    layer: undefined,
-    series: { http: () => undefined, duration: () => undefined, requests: undefined }
-  }
-  const seriesFor = (route: string, method: string, status: number, finalLayer: string | undefined) => {
-    if (last.status === status && last.layer === finalLayer && last.route === route && last.method === method) {
-      return last.series
-    }
-    const series = seriesByKey(route, method, String(status), finalLayer)
-    last = { route, method, status, layer: finalLayer, series }
-    return series
-  }
-  const seriesByKey = (route: string, method: string, status: string, finalLayer: string | undefined) => {
-    const key = `${route} ${method} ${status} ${finalLayer ?? ""}`
-    let series = recorded.get(key)
-    if (series === undefined) {
-      series = {
-        http: boundSeries(httpRequestsTotal, { route, method, status }, context),
-        duration: boundSeries(requestDuration, { endpoint: route }, context),
-        requests: finalLayer === undefined
-          ? undefined
-          : boundSeries(requestsTotal, { final_layer: finalLayer, endpoint: route, status }, context)
-      }
-      // Routes, statuses and layers are few; methods are whatever a client sends, so the table is bounded.
-      if (recorded.size >= 1000) recorded.clear()
-      recorded.set(key, series)
-    }
-    return series
-  }
-
-  const record = (exchange: Exchange, response: Response) => {
+/** Counts, logs, and hands to the usage ledger each answered request; a traced exact hit gets its span here. */
+const recorder = (options: EdgeOptions) => {
+  const { recordUsage, logRequest } = options
+  const seriesFor = requestSeriesTable(options.context)
+  return (exchange: Exchange, response: Response) => {
     const seconds = (performance.now() - exchange.arrived) / 1000
     const route = exchange.route
     // The exact-hit lane says which layer answered; any other answer says it in its headers.
     const answered = exchange.answered
-    const layer = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
-    const finalLayer = layer !== null && LAYERS.has(layer) ? layerLabel[layer as LayerName] : undefined
+    const header = answered === undefined ? response.headers.get("x-isartor-layer") : answered.layer
+    const layer = header !== null && LAYERS.has(header) ? header as LayerName : undefined
+    const finalLayer = layer === undefined ? undefined : layerLabel[layer]
     // Traced, an exact hit (answered without the pipeline opening a span) gets its span here, once it is answered.
     const span = exchange.span ?? (layer === "l1a" ? exchange.open(toNanos(exchange.arrived), "hit") : undefined)
     const series = seriesFor(route, exchange.method, response.status, finalLayer)
@@ -330,30 +178,12 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     const provider = answered === undefined
       ? response.headers.get("x-isartor-provider") ?? undefined
       : answered.provider
-    if (span !== undefined) {
-      span.attribute("http.response.status_code", response.status)
-      if (finalLayer !== undefined) span.attribute("isartor.final_layer", finalLayer)
-      if (provider !== undefined) span.attribute("isartor.provider", provider)
-      const exit = response.status >= 500 ? Exit.fail(`HTTP ${response.status}`) : Exit.void
-      // A stream's span lasts until its last event has gone out (or the client left), not just its headers.
-      if (!streamed(response)) span.end(nowNanos(), exit)
-    }
+    if (span !== undefined) answerSpan(span, response, finalLayer, provider)
     const note = exchange.usage
     if (note !== undefined && recordUsage !== undefined) {
-      const sent: Sent = {
-        family: FAMILIES[route] ?? note.family ?? "chat",
-        layer: layer !== null && LAYERS.has(layer) ? layer as LayerName : note.layer ?? "l3",
-        provider: provider ?? "",
-        status: response.status,
-        latencyMs: seconds * 1000,
-        stream: note.stream === true
-      }
-      if (exchange.label !== undefined) note.label = exchange.label
-      // A stream is recorded when it has ended, with the usage its last event carried.
-      if (note.ended === undefined) recordUsage(note, sent)
-      else note.ended.then(() => recordUsage(note, sent))
+      recordSent(recordUsage, exchange, note, layer, provider, response.status, seconds)
     }
-    options.logRequest?.({
+    logRequest?.({
       ...(span ? { trace_id: span.traceId } : {}),
       method: exchange.method,
       route,
@@ -363,47 +193,19 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
       duration_ms: Math.round(seconds * 100_000) / 100
     })
   }
+}
 
-  const streamed = (response: Response) =>
-    response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
-
-  /** The stream, passed on chunk by chunk, ending the request's span when it ends or the client cancels it. */
-  const endingWith = (response: Response, span: Tracer.Span): Response => {
-    const reader = response.body!.getReader()
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read()
-          if (!done) return controller.enqueue(value)
-          controller.close()
-          span.end(nowNanos(), Exit.void)
-        } catch (error) {
-          span.end(nowNanos(), Exit.fail(`stream broke off: ${error instanceof Error ? error.message : String(error)}`))
-          controller.error(error)
-        }
-      },
-      cancel(reason) {
-        span.attribute("isartor.stream.cancelled", true)
-        span.end(nowNanos(), Exit.void)
-        return reader.cancel(reason)
-      }
-    })
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
-  }
-
-  /** The trace id on the response; a response whose headers cannot change (a passed-through fetch) is copied. */
-  const withTraceId = (response: Response, traceId: string) => {
-    try {
-      response.headers.set("x-isartor-trace-id", traceId)
-      return response
-    } catch {
-      const copy = new Response(response.body, response)
-      copy.headers.set("x-isartor-trace-id", traceId)
-      return copy
-    }
-  }
-
-  const serveMetricsHere = config.metrics_port === 0
+/**
+ * The gateway's HTTP edge, seen from outside: every request is counted (`isartor_requests_total` by the layer
+ * that answered, read from `X-Isartor-Layer`), timed, logged when asked, and — with traces on — wrapped in a
+ * `gateway.request` span that continues the caller's `traceparent` and names its trace in `X-Isartor-Trace-Id`.
+ * `/metrics` is served here, in Prometheus' text format, from the same registry.
+ */
+export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
+  const tracer = Context.get(options.context, Tracer.Tracer)
+  const metrics = metricsEndpoint(options)
+  const record = recorder(options)
+  const serveMetricsHere = options.config.metrics_port === 0
   /** Traces on or off is chosen here, once: off, a request carries no tracer and reads no `traceparent`. */
   const exchangeOf = options.tracing
     ? (request: Request, start: number, route: string) =>
