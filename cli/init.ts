@@ -39,7 +39,9 @@ export const configTemplate = (): string => {
   const entry = ([path, leaf]: typeof leaves[number]) => [
     ...wrap(leaf.meaning).map((line) => `# ${line}`),
     `# (${leaf.form}; variable ${envVarName(path)}${leaf.secret ? "; a secret: prefer the variable" : ""})`,
-    `# ${path[path.length - 1]} = ${tomlValue(leaf)}`,
+    // A key with no default is shown with an example value, and says so: uncommented, it sets that value.
+    ...(leaf.example === undefined ? [] : [`# (unset by default: ${leaf.defaultText}; for example:)`]),
+    `# ${path[path.length - 1]} = ${leaf.example ?? tomlValue(leaf)}`,
     ""
   ]
   const out = [

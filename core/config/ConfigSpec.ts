@@ -17,6 +17,8 @@ export interface Leaf<A> {
   readonly form: string
   /** Never echoed back in an error message. */
   readonly secret: boolean
+  /** For a key unset by default (no value, `defaultText` says what then): a value `isartor init` shows instead. */
+  readonly example?: string
 }
 
 const leaf = <A>(
@@ -115,12 +117,15 @@ export const configSpec = {
   ),
   cache_backend: oneOf(["memory", "redis"], "memory", "Where the caches live."),
   // Unset, each decision keeps its own floor: a value fit for the model's cosine would shut the learned one out.
-  similarity_threshold: leaf(
-    (name) => Config.Number(name).pipe(Config.withDefault(undefined)),
-    "(the decision's: 0.85 for cosine, 0.5 for learned)",
-    "The cosine (0–1) below which L1b serves nothing, under either decision (X-Isartor-Similarity): raising it never adds hits.",
-    "a number between 0 and 1"
-  ),
+  similarity_threshold: {
+    ...leaf(
+      (name) => Config.Number(name).pipe(Config.withDefault(undefined)),
+      "(the decision's: 0.85 for cosine, 0.5 for learned)",
+      "The cosine (0–1) below which L1b serves nothing, under either decision (X-Isartor-Similarity): raising it never adds hits.",
+      "a number between 0 and 1"
+    ),
+    example: "0.85"
+  },
   semantic_fast_threshold: fraction(
     0.93,
     "L1b's first stage: a static distillation of USE-lite (≈ 0.2 ms) serves a hit when its cosine reaches this, the threshold and the verifier; 1 turns it off."

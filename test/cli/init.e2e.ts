@@ -16,8 +16,15 @@ describe("isartor init", () => {
       assert.equal(written.code, 0, written.stderr)
       const text = readFileSync(join(user.home, "isartor.toml"), "utf8")
       for (const [path] of configLeaves()) assert.match(text, new RegExp(`^# ${path.at(-1)} = `, "m"), path.join("."))
-      // Uncomment every setting: the values must be the defaults, in valid TOML, with no unknown key.
-      const uncommented = text.replace(/^# ([a-z0-9_]+ = .*)$/gm, "$1")
+      // Uncomment every setting: the values must be the defaults, in valid TOML, with no unknown key. A key unset by
+      // default shows an example instead (checked below), so it stays commented here.
+      const unset = new Set(
+        configLeaves().filter(([, leaf]) => leaf.example !== undefined).map(([path]) => path.at(-1))
+      )
+      const uncommented = text.replace(
+        /^# ([a-z0-9_]+) = (.*)$/gm,
+        (line, key: string, value: string) => unset.has(key) ? line : `${key} = ${value}`
+      )
       const file = join(user.home, "all.toml")
       writeFileSync(file, uncommented)
       const fromFile = await Effect.runPromise(
@@ -27,6 +34,13 @@ describe("isartor init", () => {
       assert.deepEqual(fromFile.warnings, [])
       assert.equal(fromFile.file, file)
       assert.deepEqual(JSON.stringify(fromFile.config), JSON.stringify(defaults.config))
+      // Each example, uncommented alone, is a value the key takes.
+      for (const [path, leaf] of configLeaves().filter(([, leaf]) => leaf.example !== undefined)) {
+        assert.match(text, new RegExp(`^# \\(unset by default: .*\\n# ${path.at(-1)} = ${leaf.example}$`, "m"))
+        writeFileSync(file, `${path.at(-1)} = ${leaf.example}\n`)
+        const one = await Effect.runPromise(loadConfig({ env: { ISARTOR__CONFIG_FILE: file }, readTextFile }))
+        assert.equal(String((one.config as Record<string, unknown>)[path.at(-1)!]), leaf.example)
+      }
     } finally {
       user.cleanup()
     }
