@@ -1,0 +1,39 @@
+import { Effect } from "effect"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
+import { secretValues } from "../config/effectiveSettings.ts"
+import { maskCredentials } from "../domain/credentials.ts"
+import { ledgerDisabled, ledgerLayer } from "../usage/ledger.ts"
+import { pricesOf } from "../usage/prices.ts"
+import { makeUsageRow } from "../usage/recorder.ts"
+import { makeRedisUsageStore } from "../usage/redisStore.ts"
+import type { UsageLedger } from "../usage/UsageLedger.ts"
+import { makeMemoryStore } from "../usage/UsageStore.ts"
+import type { GatewayOptions, RedisConnection } from "./options.ts"
+import { acquire } from "./resources.ts"
+
+/** The usage ledger over its store: Redis with the caches, else the runtime's persistent one, else memory. */
+export const usageLedger = (config: AppConfigShape, options: GatewayOptions, redis: RedisConnection | undefined) =>
+  Effect.gen(function*() {
+    if (!config.usage_ledger) return ledgerDisabled
+    const retentionMs = config.usage_retention_days * 24 * 3_600_000
+    const open = options.usageStore
+    // With Redis, one ledger for every replica.
+    const store = redis !== undefined
+      ? makeRedisUsageStore(redis.commands, retentionMs)
+      : open === undefined
+      ? makeMemoryStore()
+      : yield* acquire("cannot open the usage ledger", () => open(config.usage_path), (store) => store.close?.())
+    const prices = pricesOf(config)
+    return ledgerLayer({
+      store,
+      retentionMs,
+      priced: (provider, model) => prices(provider, model) !== undefined
+    })
+  })
+
+/** Each answered request, priced, as one row of the ledger; a kept question and answer with credentials masked. */
+export const usageRecorder = (config: AppConfigShape, ledger: UsageLedger["Service"], now: () => number) => {
+  const secrets = secretValues(config)
+  const rowOf = makeUsageRow({ prices: pricesOf(config), now, mask: (text) => maskCredentials(text, secrets) })
+  return (...answered: Parameters<typeof rowOf>) => ledger.record(rowOf(...answered))
+}
