@@ -7,11 +7,13 @@ import { CONFIG_FILE_VAR, loadConfig, type LoadedConfig } from "../core/config/C
 import { freePortAfter, portIsFree } from "../runtimes/ports.ts"
 import { commandLineOf } from "./state.ts"
 
+/** Variables only the command reads: kept out of the gateway's environment. */
+const COMMAND_ONLY_VARS = ["ISARTOR_UPDATE_REGISTRY", "ISARTOR_UPDATE_RELEASES"]
 /**
- * Variables the command reads that are not gateway settings: kept out of the gateway's environment, whose loader
- * would warn about them as mistyped ISARTOR__ variables.
+ * Variables the command reads that are not gateway settings. ISARTOR_HOME is the gateway's too (its usage ledger
+ * lives there), so it reaches the gateway.
  */
-export const COMMAND_VARS = ["ISARTOR_HOME", "ISARTOR_UPDATE_REGISTRY", "ISARTOR_UPDATE_RELEASES"]
+export const COMMAND_VARS = ["ISARTOR_HOME", ...COMMAND_ONLY_VARS]
 
 export interface GatewayOptions {
   readonly port?: number | undefined
@@ -21,7 +23,7 @@ export interface GatewayOptions {
 /** The environment the gateway will see: the shell's, with --config and --port applied. */
 export const gatewayEnv = (options: GatewayOptions, env: NodeJS.ProcessEnv = process.env) => {
   const out: Record<string, string | undefined> = { ...env }
-  for (const name of COMMAND_VARS) delete out[name]
+  for (const name of COMMAND_ONLY_VARS) delete out[name]
   if (options.config !== undefined) out[CONFIG_FILE_VAR] = resolve(options.config)
   return out
 }
