@@ -68,6 +68,10 @@ for (const runtime of runtimes) {
         ISARTOR__EXTERNAL_LLM_API_KEY: "sk-hostile-0123456789abcdef",
         ISARTOR__CACHE_MODE: "exact",
         ISARTOR__L3_RETRY_BASE_MS: "1",
+        // Each case here fails on purpose and checks its own answer: the breaker, which would open after the first
+        // few and answer the rest 503, and the retry budget have tests of their own (test/providers/breaker.test.ts).
+        ISARTOR__BREAKER_COOLOFF_SECS: "0",
+        ISARTOR__RETRY_BUDGET_MIN_RETRIES: "100000",
         ISARTOR__L3_TIMEOUT_SECS: "2",
         ISARTOR__L3_STREAM_IDLE_SECS: "1",
         ISARTOR__MAX_UPSTREAM_BODY_BYTES: String(MAX_UPSTREAM_BODY_BYTES)
