@@ -4,7 +4,7 @@ import { secretValues } from "../config/effectiveSettings.ts"
 import { maskCredentials } from "../domain/credentials.ts"
 import { ledgerDisabled, ledgerLayer } from "../usage/ledger.ts"
 import { pricesOf } from "../usage/prices.ts"
-import { makeUsageRow } from "../usage/recorder.ts"
+import { makeUsageRow, type Sent, type UsageNote } from "../usage/recorder.ts"
 import { makeRedisUsageStore } from "../usage/redisStore.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { makeMemoryStore } from "../usage/UsageStore.ts"
@@ -35,5 +35,5 @@ export const usageLedger = (config: AppConfigShape, options: GatewayOptions, red
 export const usageRecorder = (config: AppConfigShape, ledger: UsageLedger["Service"], now: () => number) => {
   const secrets = secretValues(config)
   const rowOf = makeUsageRow({ prices: pricesOf(config), now, mask: (text) => maskCredentials(text, secrets) })
-  return (...answered: Parameters<typeof rowOf>) => ledger.record(rowOf(...answered))
+  return (note: UsageNote, sent: Sent) => ledger.record(rowOf(note, sent))
 }

@@ -53,7 +53,10 @@ export const rollupIdentity = (row: UsageRow) => ({
 
 /** The identity as one string (NUL never occurs in a label, a hash, a provider id or a model name). */
 export const rollupKey = (rollup: Pick<UsageRollup, "hour" | "caller" | "provider" | "model" | "layer">) =>
-  `${rollup.hour}\u0000${rollup.caller}\u0000${rollup.provider}\u0000${rollup.model}\u0000${rollup.layer}`
+  keyOf(rollup.hour, rollup.caller, rollup.provider, rollup.model, rollup.layer)
+
+const keyOf = (hour: number, caller: string, provider: string, model: string, layer: UsageLayer) =>
+  `${hour}\u0000${caller}\u0000${provider}\u0000${model}\u0000${layer}`
 
 export const rollupFromKey = (key: string): Pick<UsageRollup, "hour" | "caller" | "provider" | "model" | "layer"> => {
   const [hour, caller, provider, model, layer] = key.split("\u0000")
@@ -87,16 +90,26 @@ export const SUM_FIELDS = [
   "cost_saved_usd"
 ] as const satisfies ReadonlyArray<keyof UsageSums>
 
-/** A batch of rows as the rollups it adds to, one per identity: a store writes each once. */
+/**
+ * A batch of rows as the rollups it adds to, one per identity: a store writes each once. Run on every flush over
+ * thousands of rows, so a row builds nothing but its key; a rollup's object is built once, by its first row.
+ */
 export const rollupsOf = (rows: ReadonlyArray<UsageRow>): ReadonlyArray<UsageRollup> => {
   const found = new Map<string, Summed>()
   for (const row of rows) {
-    const identity = rollupIdentity(row)
-    const key = rollupKey(identity)
-    const sums = sumsOf(row)
+    const key = keyOf(hourOf(row.at), row.label ?? row.caller, row.provider, row.model, row.layer)
     const known = found.get(key)
-    if (known === undefined) found.set(key, { ...identity, ...sums })
-    else addSums(known, sums)
+    if (known === undefined) {
+      found.set(key, { ...rollupIdentity(row), ...sumsOf(row) })
+      continue
+    }
+    known.requests += 1
+    known.errors += row.status >= 400 ? 1 : 0
+    known.tokens_in += row.tokens_in
+    known.tokens_out += row.tokens_out
+    known.cost_usd += row.cost_usd
+    known.tokens_saved += row.tokens_saved
+    known.cost_saved_usd += row.cost_saved_usd
   }
   return [...found.values()]
 }
@@ -113,7 +126,8 @@ export const makeMemoryStore = (): UsageStore => {
         if (known === undefined) rollups.set(key, { ...added })
         else addSums(known, added)
       }
-      recent.push(...rows)
+      // Only the last rows can be kept: a batch held while a store was down can be far longer than that.
+      for (const row of rows.length > RECENT_ROWS ? rows.slice(-RECENT_ROWS) : rows) recent.push(row)
       if (recent.length > 2 * RECENT_ROWS) recent = recent.slice(-RECENT_ROWS)
     },
     rollups: async ({ since, until }) =>

@@ -1,5 +1,6 @@
 import type { Answer } from "../domain/Answer.ts"
 import { type ChatMessage, textOf } from "../domain/messages.ts"
+import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import type { Prices } from "./prices.ts"
 import { tapStreamUsage, usageIn } from "./streamUsage.ts"
@@ -54,12 +55,6 @@ const answerOf = (completion: string | undefined): string => {
   }
 }
 
-/** A row's question and answer, masked: only for a note that kept its question (`request_log_bodies`). */
-const bodiesOf = (note: UsageNote, mask: RowOptions["mask"]) =>
-  note.question === undefined
-    ? {}
-    : { question: mask(note.question), answer: mask(note.answerText ?? answerOf(note.completion)) }
-
 /** How the edge saw the answer go out. */
 export interface Sent {
   readonly family: UsageFamily
@@ -72,18 +67,37 @@ export interface Sent {
 
 const DEFLECTIONS = new Set<UsageLayer>(["l1a", "l1b", "l2"])
 
+interface Tokens {
+  readonly input: number
+  readonly output: number
+  readonly model: string
+}
+const NO_TOKENS: Tokens = { input: 0, output: 0, model: "" }
+const MAX_REMEMBERED = 4096
+const MAX_REMEMBERED_CHARS = 4 * 1024 * 1024
+const remembered = new BoundedMemo<string, Tokens>(MAX_REMEMBERED, MAX_REMEMBERED_CHARS, (text) => text.length)
+
 /**
- * The tokens of an answer: the usage it carries (the upstream's), else an estimate of its output from its length
+ * The tokens of a whole answer: the usage it carries (the upstream's), else an estimate of its output from its length
  * (about four characters a token), so an answer without usage is not free in the ledger.
  */
-const tokensOf = (note: UsageNote) => {
-  if (note.tokens !== undefined) return note.tokens
-  const completion = note.completion
-  if (completion === undefined) return { input: 0, output: 0, model: "" }
+const readTokens = (completion: string): Tokens => {
   const usage = usageOf(completion)
   return usage === undefined
     ? { input: 0, output: Math.ceil(completion.length / 4), model: modelOf(completion) }
-    : { ...usage, model: modelOf(completion) }
+    : { input: usage.input, output: usage.output, model: modelOf(completion) }
+}
+
+/**
+ * The tokens of an answer. A deflection serves the same cached string on every hit: read once and found again by
+ * identity (as `readTokens` in core/observability/Metrics.ts); a provider's answer is new each time, so not kept.
+ */
+const tokensOf = (note: UsageNote, deflected: boolean): Tokens => {
+  if (note.tokens !== undefined) return note.tokens
+  const completion = note.completion
+  if (completion === undefined) return NO_TOKENS
+  if (!deflected) return readTokens(completion)
+  return remembered.get(completion) ?? remembered.set(completion, readTokens(completion))
 }
 
 export interface RowOptions {
@@ -96,34 +110,39 @@ export interface RowOptions {
 /** The row of an answered request, priced: spent now by L3 and pass-through, saved by a deflection. */
 export const makeUsageRow = (options: RowOptions) => (note: UsageNote, sent: Sent): UsageRow => {
   const { mask, now, prices } = options
-  const tokens = tokensOf(note)
+  const deflected = DEFLECTIONS.has(sent.layer)
+  const tokens = tokensOf(note, deflected)
   const price = tokens.model === "" ? undefined : prices(sent.provider, tokens.model)
   const cost = price === undefined ? 0 : tokens.input * price.input + tokens.output * price.output
-  const deflected = DEFLECTIONS.has(sent.layer)
   const bar = note.tenant.indexOf("|")
   const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
-  return {
+  // Built field by field, in the order the rows have always had, without a spread per optional field.
+  const row: { -readonly [K in keyof UsageRow]: UsageRow[K] } = {
     at: now(),
-    caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar),
-    ...(note.label === undefined ? {} : { label: note.label }),
-    family: sent.family,
-    model_asked: note.modelAsked,
-    provider: sent.provider,
-    model: tokens.model,
-    layer: sent.layer,
-    tokens_in: deflected ? 0 : tokens.input,
-    tokens_out: deflected ? 0 : tokens.output,
-    cost_usd: deflected ? 0 : cost,
-    tokens_saved: deflected ? tokens.input + tokens.output : 0,
-    cost_saved_usd: deflected ? cost : 0,
-    ...(standard === undefined
-      ? {}
-      : { routing_saved_usd: tokens.input * standard.input + tokens.output * standard.output - cost }),
-    latency_ms: Math.round(sent.latencyMs * 100) / 100,
-    status: sent.status,
-    stream: sent.stream,
-    ...bodiesOf(note, mask)
+    caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar)
+  } as UsageRow
+  if (note.label !== undefined) row.label = note.label
+  row.family = sent.family
+  row.model_asked = note.modelAsked
+  row.provider = sent.provider
+  row.model = tokens.model
+  row.layer = sent.layer
+  row.tokens_in = deflected ? 0 : tokens.input
+  row.tokens_out = deflected ? 0 : tokens.output
+  row.cost_usd = deflected ? 0 : cost
+  row.tokens_saved = deflected ? tokens.input + tokens.output : 0
+  row.cost_saved_usd = deflected ? cost : 0
+  if (standard !== undefined) {
+    row.routing_saved_usd = tokens.input * standard.input + tokens.output * standard.output - cost
   }
+  row.latency_ms = Math.round(sent.latencyMs * 100) / 100
+  row.status = sent.status
+  row.stream = sent.stream
+  if (note.question !== undefined) {
+    row.question = mask(note.question)
+    row.answer = mask(note.answerText ?? answerOf(note.completion))
+  }
+  return row
 }
 
 /**
