@@ -29,8 +29,11 @@ export interface UsageRollup {
  * replica). Written in batches, off the request path; a store that fails degrades the ledger, never a request.
  */
 export interface UsageStore {
-  /** Adds a batch of rows to their hourly rollups and to the recent rows (at most `RECENT_ROWS` kept). */
-  readonly append: (rows: ReadonlyArray<UsageRow>) => Promise<void>
+  /**
+   * Adds a batch of rows to their hourly rollups and to the recent rows (at most `RECENT_ROWS` kept). `rollups`:
+   * the batch's rollups when the caller summed them as it went (the ledger); then `rows` may be only its last rows.
+   */
+  readonly append: (rows: ReadonlyArray<UsageRow>, rollups?: ReadonlyArray<UsageRollup>) => Promise<void>
   /** The rollups whose hour starts in the window (its `since` rounded down to the hour). */
   readonly rollups: (window: UsageWindow) => Promise<ReadonlyArray<UsageRollup>>
   /** The last rows, newest first. */
@@ -90,27 +93,43 @@ export const SUM_FIELDS = [
   "cost_saved_usd"
 ] as const satisfies ReadonlyArray<keyof UsageSums>
 
+/** Rollups being summed, by identity (see `addToRollups`). */
+export type RollupSums = Map<string, Summed>
+
 /**
- * A batch of rows as the rollups it adds to, one per identity: a store writes each once. Run on every flush over
- * thousands of rows, so a row builds nothing but its key; a rollup's object is built once, by its first row.
+ * Adds a row to the rollups being summed: the ledger does it as it records (so a flush carries rollups, not every
+ * row), so a row builds nothing but its key; a rollup's object is built once, by its first row.
  */
-export const rollupsOf = (rows: ReadonlyArray<UsageRow>): ReadonlyArray<UsageRollup> => {
-  const found = new Map<string, Summed>()
-  for (const row of rows) {
-    const key = keyOf(hourOf(row.at), row.label ?? row.caller, row.provider, row.model, row.layer)
-    const known = found.get(key)
-    if (known === undefined) {
-      found.set(key, { ...rollupIdentity(row), ...sumsOf(row) })
-      continue
-    }
-    known.requests += 1
-    known.errors += row.status >= 400 ? 1 : 0
-    known.tokens_in += row.tokens_in
-    known.tokens_out += row.tokens_out
-    known.cost_usd += row.cost_usd
-    known.tokens_saved += row.tokens_saved
-    known.cost_saved_usd += row.cost_saved_usd
+export const addToRollups = (found: RollupSums, row: UsageRow): void => {
+  const key = keyOf(hourOf(row.at), row.label ?? row.caller, row.provider, row.model, row.layer)
+  const known = found.get(key)
+  if (known === undefined) {
+    found.set(key, { ...rollupIdentity(row), ...sumsOf(row) })
+    return
   }
+  known.requests += 1
+  known.errors += row.status >= 400 ? 1 : 0
+  known.tokens_in += row.tokens_in
+  known.tokens_out += row.tokens_out
+  known.cost_usd += row.cost_usd
+  known.tokens_saved += row.tokens_saved
+  known.cost_saved_usd += row.cost_saved_usd
+}
+
+/** Adds rollups summed elsewhere (a batch a store did not take) to the rollups being summed. */
+export const mergeRollups = (into: RollupSums, rollups: ReadonlyArray<UsageRollup>): void => {
+  for (const rollup of rollups) {
+    const key = rollupKey(rollup)
+    const known = into.get(key)
+    if (known === undefined) into.set(key, { ...rollup })
+    else addSums(known, rollup)
+  }
+}
+
+/** A batch of rows as the rollups it adds to, one per identity: a store writes each once. */
+export const rollupsOf = (rows: ReadonlyArray<UsageRow>): ReadonlyArray<UsageRollup> => {
+  const found: RollupSums = new Map()
+  for (const row of rows) addToRollups(found, row)
   return [...found.values()]
 }
 
@@ -119,13 +138,8 @@ export const makeMemoryStore = (): UsageStore => {
   const rollups = new Map<string, Summed>()
   let recent: Array<UsageRow> = []
   return {
-    append: async (rows) => {
-      for (const added of rollupsOf(rows)) {
-        const key = rollupKey(added)
-        const known = rollups.get(key)
-        if (known === undefined) rollups.set(key, { ...added })
-        else addSums(known, added)
-      }
+    append: async (rows, summed) => {
+      mergeRollups(rollups, summed ?? rollupsOf(rows))
       // Only the last rows can be kept: a batch held while a store was down can be far longer than that.
       for (const row of rows.length > RECENT_ROWS ? rows.slice(-RECENT_ROWS) : rows) recent.push(row)
       if (recent.length > 2 * RECENT_ROWS) recent = recent.slice(-RECENT_ROWS)

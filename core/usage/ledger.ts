@@ -4,14 +4,12 @@ import { makeReportThrottle } from "../observability/reportThrottle.ts"
 import { reportOf, totalsOf } from "./report.ts"
 import { UsageLedger } from "./UsageLedger.ts"
 import type { UsageRow } from "./UsageRow.ts"
-import { RECENT_ROWS, type UsageStore } from "./UsageStore.ts"
+import { addToRollups, mergeRollups, RECENT_ROWS, type RollupSums, type UsageStore } from "./UsageStore.ts"
 
 /** How often buffered rows are written: at most this much is lost when the process is killed. */
 export const FLUSH_EVERY_MS = 1000
 /** How often rollups past the retention are forgotten. */
 const PRUNE_EVERY_MS = 3_600_000
-/** Rows held while the store cannot take them (Redis down): beyond that, the oldest are dropped. */
-const MAX_BUFFERED = 100_000
 const WARNING_INTERVAL_MS = 30_000
 
 export interface LedgerOptions {
@@ -23,14 +21,17 @@ export interface LedgerOptions {
 }
 
 /**
- * The ledger over a store: `record` only appends to a buffer (and tells the subscribers); a background fiber
- * of the gateway's writes the buffer every second, and once more when the gateway stops. Reads write what is
- * buffered first, so a report includes the request just answered.
+ * The ledger over a store: `record` only adds a row to its rollup and to the last rows (and tells the subscribers);
+ * a background fiber of the gateway's writes them every second, and once more when the gateway stops. Reads write
+ * what is buffered first, so a report includes the request just answered. Summing as it records, the flush carries
+ * one rollup per identity and at most twice `RECENT_ROWS` rows, however many requests came in (or while the store
+ * was down): no row outlives the next ones for long, and the flush does little on the loop.
  */
 export const makeLedger = (options: LedgerOptions) =>
   Effect.gen(function*() {
     const { store } = options
     let buffer: Array<UsageRow> = []
+    let pending: RollupSums = new Map()
     const listeners = new Set<(row: UsageRow) => void>()
     const writing = yield* Semaphore.make(1)
     const throttle = makeReportThrottle(WARNING_INTERVAL_MS)
@@ -54,13 +55,16 @@ export const makeLedger = (options: LedgerOptions) =>
     })
 
     const flush = writing.withPermits(1)(Effect.gen(function*() {
-      if (buffer.length > 0) {
-        const rows = buffer
+      if (pending.size > 0) {
+        const rows = buffer.length > RECENT_ROWS ? buffer.slice(-RECENT_ROWS) : buffer
+        const rollups = [...pending.values()]
         buffer = []
-        yield* Effect.tryPromise(() => store.append(rows)).pipe(
+        pending = new Map()
+        yield* Effect.tryPromise(() => store.append(rows, rollups)).pipe(
           Effect.catch((error) => {
             // Kept for the next flush, newest last, so a store that comes back gets them.
-            buffer = [...rows, ...buffer].slice(-MAX_BUFFERED)
+            buffer = [...rows, ...buffer].slice(-RECENT_ROWS)
+            mergeRollups(pending, rollups)
             return warn("writing", error)
           })
         )
@@ -79,8 +83,10 @@ export const makeLedger = (options: LedgerOptions) =>
 
     return UsageLedger.of({
       record: (row) => {
+        addToRollups(pending, row)
         buffer.push(row)
-        if (buffer.length > MAX_BUFFERED) buffer.shift()
+        // Only the last rows are written: trimmed once in a while, not per request.
+        if (buffer.length >= 2 * RECENT_ROWS) buffer = buffer.slice(-RECENT_ROWS)
         for (const listener of listeners) {
           try {
             listener(row)

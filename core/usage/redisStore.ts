@@ -47,8 +47,8 @@ return found
  * when its hour passes the retention; the recent rows a capped list. Every replica writes the one ledger.
  */
 export const makeRedisUsageStore = (redis: RedisCommands, retentionMs: number): UsageStore => ({
-  append: async (rows: ReadonlyArray<UsageRow>) => {
-    const rollups = rollupsOf(rows).reduce((byHour, rollup) => {
+  append: async (rows: ReadonlyArray<UsageRow>, summed?: ReadonlyArray<UsageRollup>) => {
+    const rollups = (summed ?? rollupsOf(rows)).reduce((byHour, rollup) => {
       const key = hourKey(rollup.hour)
       let fields = byHour.get(key)
       if (fields === undefined) {

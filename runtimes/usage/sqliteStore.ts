@@ -108,9 +108,9 @@ export const openSqliteUsageStore = async (path: string): Promise<UsageStore> =>
   }
 
   return {
-    append: async (rows: ReadonlyArray<UsageRow>) =>
+    append: async (rows: ReadonlyArray<UsageRow>, summed?: ReadonlyArray<UsageRollup>) =>
       transaction(() => {
-        for (const rollup of rollupsOf(rows)) {
+        for (const rollup of summed ?? rollupsOf(rows)) {
           upsert.run([
             rollup.hour,
             rollup.caller,
