@@ -7,7 +7,16 @@ import { gatewayEnv } from "./gatewayEnv.ts"
 import { selfCommand } from "./host.ts"
 import { clientUrl, CliFailure, formatDuration, green, progressLine, yellow } from "./output.ts"
 import { commandLineOf, isAlive, liveness, logFile, removeRunning, rotateLog, writeRunning } from "./state.ts"
-import type { UpOptions } from "./up.ts"
+
+export interface UpOptions {
+  readonly detach?: boolean
+  readonly port?: number
+  readonly config?: string
+  readonly runtime?: string
+  readonly wait?: number
+  /** Set on the process `up --detach` starts: where its output goes, recorded for `status`. */
+  readonly logFile?: string
+}
 
 /** The size of the file at `path`, or 0 when there is none: where this start's part of a log begins. */
 const sizeOf = (path: string) => {

@@ -1,21 +1,13 @@
 import { spawn } from "node:child_process"
 import { CONFIG_FILE_VAR } from "../core/config/Config.ts"
 import { VERSION } from "../core/version.ts"
-import { detach } from "./detach.ts"
+import { detach, type UpOptions } from "./detach.ts"
 import { gatewayEnv, portIsFree, portTakenMessage, splitHostPort, withPort } from "./gatewayEnv.ts"
 import type { CommandHost } from "./host.ts"
 import { clientUrl, CliFailure, formatDuration, usageError, withProgress, yellow } from "./output.ts"
 import { commandLineOf, liveness, removeRunning, stateDir, writeRunning } from "./state.ts"
 
-export interface UpOptions {
-  readonly detach?: boolean
-  readonly port?: number
-  readonly config?: string
-  readonly runtime?: string
-  readonly wait?: number
-  /** Set on the process `up --detach` starts: where its output goes, recorded for `status`. */
-  readonly logFile?: string
-}
+export type { UpOptions }
 
 const RUNTIMES = ["node", "bun", "deno"] as const
 

@@ -1,26 +1,16 @@
 import { Config, Redacted, Schema } from "effect"
 import { shippedDecision } from "../cache/semantic/decision/weights.ts"
+import type { Leaf } from "./Leaf.ts"
 import { aliasTable, keyList, type PoolKeySpec } from "./poolLeaves.ts"
 import { budgetTable, routingTable } from "./spendLeaves.ts"
 import { gatewayKeyList, pricingTable } from "./usageLeaves.ts"
+
+export type { Leaf } from "./Leaf.ts"
 
 /**
  * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
  * docs/configuration.md's table all read this. Leaves take their own key name, so a key is spelled once.
  */
-export interface Leaf<A> {
-  readonly _tag: "Leaf"
-  readonly make: (name: string) => Config.Config<A>
-  readonly defaultText: string
-  readonly meaning: string
-  /** The form a value must have, as a start-up error states it. */
-  readonly form: string
-  /** Never echoed back in an error message. */
-  readonly secret: boolean
-  /** For a key unset by default (no value, `defaultText` says what then): a value `isartor init` shows instead. */
-  readonly example?: string
-}
-
 const leaf = <A>(
   make: (name: string) => Config.Config<A>,
   defaultText: string,

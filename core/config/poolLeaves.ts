@@ -1,5 +1,5 @@
 import { Config, ConfigProvider, Redacted, Schema } from "effect"
-import type { Leaf } from "./ConfigSpec.ts"
+import type { Leaf } from "./Leaf.ts"
 
 /** One key of a provider's pool, as configured: the key, a name to show it by, and its place in `priority` order. */
 export interface PoolKeySpec {

@@ -1,5 +1,5 @@
 import { Config, ConfigProvider, Schema } from "effect"
-import type { Leaf } from "./ConfigSpec.ts"
+import type { Leaf } from "./Leaf.ts"
 
 /** What a spent budget does to the next request: refuse it (429), send it to the next provider, or only say so. */
 export type BudgetAction = "block" | "fallback" | "warn"

@@ -1,6 +1,6 @@
 import { Config, ConfigProvider, Schema } from "effect"
 import type { ListedPrice } from "../usage/prices.ts"
-import type { Leaf } from "./ConfigSpec.ts"
+import type { Leaf } from "./Leaf.ts"
 
 const Price = Schema.Struct({ input_per_million: Schema.Number, output_per_million: Schema.Number })
 /** Text (a variable: `provider/model=input/output,…`) or a table (a file: `[pricing."provider/model"]`). */

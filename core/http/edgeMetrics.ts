@@ -16,8 +16,8 @@ import {
   telemetryDropped
 } from "../observability/Metrics.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
+import type { EdgeOptions } from "./edgeOptions.ts"
 import { gatewayKeyAccepts, presentedGatewayKey } from "./middleware.ts"
-import type { EdgeOptions } from "./observability.ts"
 
 const STATUS_REUSE_MS = 10_000
 const PIPELINE_ROUTES = [

@@ -1,7 +1,6 @@
 import type { LayerName } from "../domain/Answer.ts"
 import type { Sent, UsageNote } from "../usage/recorder.ts"
 import type { UsageFamily } from "../usage/UsageRow.ts"
-import type { Exchange } from "./observability.ts"
 
 const GEMINI_GENERATE = [
   "/v1beta/models/{model}:generateContent",
@@ -24,7 +23,7 @@ const FAMILIES: Readonly<Record<string, UsageFamily>> = {
 /** A request that reached an answer, handed to the usage ledger: at once, or once its stream has ended. */
 export const recordSent = (
   recordUsage: (note: UsageNote, sent: Sent) => void,
-  exchange: Exchange,
+  exchange: { readonly route: string; readonly label: string | undefined },
   note: UsageNote,
   layer: LayerName | undefined,
   provider: string | undefined,

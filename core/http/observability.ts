@@ -6,41 +6,14 @@ import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
 import type { Sent, UsageNote } from "../usage/recorder.ts"
 import { metricsEndpoint, requestSeriesTable } from "./edgeMetrics.ts"
+import type { EdgeOptions, RequestRecord } from "./edgeOptions.ts"
 import { answerSpan, endingWith, streamed, withTraceId } from "./edgeSpans.ts"
 import { recordSent } from "./edgeUsage.ts"
-import type { NamedGatewayKey } from "./gatewayKeys.ts"
 
 /** The app behind the edge, given the request's path (`pathOf` of its URL), which the edge has read already. */
 export type EdgeFetch = (request: Request, path: string, exchange: Exchange) => Response | Promise<Response>
 
-/** One request, as the access log and the JSON log line describe it. Never a header value: no key can leak here. */
-export interface RequestRecord {
-  readonly trace_id?: string
-  readonly method: string
-  readonly route: string
-  readonly status: number
-  readonly final_layer?: string
-  readonly provider?: string
-  readonly duration_ms: number
-}
-
-export interface EdgeOptions {
-  readonly config: AppConfigShape
-  /** The gateway's runtime: its metric registry, and its tracer when traces are exported. */
-  readonly context: Context.Context<never>
-  readonly tracing: boolean
-  readonly status: () => Promise<PipelineStatus | undefined>
-  readonly version: string
-  readonly runtime: string
-  /** Spans and metric exports the OTLP exporter has dropped since start. */
-  readonly dropped?: () => number
-  /** Called once a request's response has headers; absent when request lines are not logged. */
-  readonly logRequest?: (record: RequestRecord) => void
-  /** The usage ledger's recorder, told of each request that reached an answer (its exchange's `usage` set). */
-  readonly recordUsage?: (note: UsageNote, sent: Sent) => void
-  /** The named `gateway_keys`: `/metrics` takes them as it takes `gateway_api_key`. */
-  readonly gatewayKeys?: ReadonlyArray<NamedGatewayKey>
-}
+export type { EdgeOptions, RequestRecord } from "./edgeOptions.ts"
 
 /** Routes are labels as they are; anything else is "other", so a scanner cannot grow the series without bound. */
 const ROUTES = new Set([
