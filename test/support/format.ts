@@ -1,9 +1,10 @@
 // Formats the TypeScript sources with dprint's TypeScript plugin (WASM, from npm) and the settings in dprint.json —
 // the dprint CLI itself ships native binaries per platform that the npm registry does not all carry.
-// npm run fmt (writes) · npm run fmt:check (lists what is not formatted, exit 1)
+// npm run fmt (writes) · npm run fmt:check (lists what is not formatted, exit 1) · npm run fmt -- <files> (only those,
+// for a tree others are editing too)
 import { createFromBuffer } from "@dprint/formatter"
 import { readdir, readFile, writeFile } from "node:fs/promises"
-import { join, relative } from "node:path"
+import { join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 interface DprintConfig {
@@ -18,6 +19,7 @@ interface DprintConfig {
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const check = process.argv.includes("--check")
+const named = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
 const config = JSON.parse(await readFile(join(root, "dprint.json"), "utf8")) as DprintConfig
 const formatter = createFromBuffer(await readFile(join(root, "node_modules/@dprint/typescript/plugin.wasm")))
 formatter.setConfig(
@@ -35,15 +37,17 @@ const sources = async function*(folder: string): AsyncGenerator<string> {
   }
 }
 
+const everySource = async function*(): AsyncGenerator<string> {
+  for (const folder of config.includes.map((glob) => glob.split("/**")[0]!)) yield* sources(folder)
+}
+
 const unformatted: Array<string> = []
-for (const folder of config.includes.map((glob) => glob.split("/**")[0]!)) {
-  for await (const path of sources(folder)) {
-    const fileText = await readFile(join(root, path), "utf8")
-    const formatted = formatter.formatText({ filePath: join(root, path), fileText })
-    if (formatted === fileText) continue
-    unformatted.push(relative(root, join(root, path)))
-    if (!check) await writeFile(join(root, path), formatted)
-  }
+for await (const path of named.length > 0 ? named.map((file) => relative(root, resolve(file))) : everySource()) {
+  const fileText = await readFile(join(root, path), "utf8")
+  const formatted = formatter.formatText({ filePath: join(root, path), fileText })
+  if (formatted === fileText) continue
+  unformatted.push(path)
+  if (!check) await writeFile(join(root, path), formatted)
 }
 if (check && unformatted.length > 0) {
   console.error(`not formatted (run npm run fmt):\n  ${unformatted.join("\n  ")}`)
