@@ -1,9 +1,9 @@
 import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
 import OpenAI from "openai"
+import { whileFollowersWait } from "../support/coalescing.ts"
 import { eventually } from "../support/eventually.ts"
 import { answerFor, type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { makeGate } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
 
 let upstream: FakeOpenAI
@@ -111,28 +111,9 @@ describe("OpenAI SDK through the gateway", () => {
     assert.equal(again.response.headers.get("x-isartor-layer"), "l1a")
   })
 
-  /**
-   * Holds the upstream's answer until the gateway's `/health` shows `followers` requests waiting on the one call in
-   * flight: each request is then known to have joined it, however slow the machine, none answered from the cache.
-   */
-  const whileHeld = async <A>(followers: number, send: () => Promise<A>) => {
-    const gate = makeGate()
-    upstream.setDefault({ kind: "ok", gate: gate.closed })
-    const sent = send()
-    // Awaited below; a failure while the gate is shut is reported there, not as an unhandled rejection.
-    void sent.catch(() => undefined)
-    try {
-      await eventually(async () => {
-        const health = (await (await fetch(`${running.url}/health`)).json()) as {
-          coalescing: { in_flight: number; followers: number }
-        }
-        return health.coalescing.in_flight === 1 && health.coalescing.followers === followers
-      }, { what: `${followers} requests to follow the one in flight` })
-    } finally {
-      gate.open()
-    }
-    return sent
-  }
+  /** Sends concurrent identical requests, and lets the upstream answer once all but one follow the call in flight. */
+  const whileHeld = <A>(followers: number, send: () => Promise<A>) =>
+    whileFollowersWait(running.url, upstream, followers, send)
 
   it("coalesces 20 concurrent identical misses into one upstream call", async () => {
     const answers = await whileHeld(19, () =>
