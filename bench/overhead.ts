@@ -5,13 +5,15 @@
 // path with the caches bypassed against calling the fake upstream directly (requests interleaved one by one); and
 // miss-path throughput against the Portkey OSS gateway (as `npm run bench:peers`). Prints figures; asserts nothing.
 // Usage: npm run bench -- [--runtimes node,bun,deno] [--duration 10] [--rounds 3] [--connections 16]
-//                         [--misses 500] [--peers bun|none] [--tool wrk|autocannon] [--smoke]
+//                         [--misses 500] [--peers bun|none] [--tool wrk|autocannon] [--smoke] [--agent on|none]
+// It ends with the agent row (bench/agent.ts: large streamed Claude Code and Codex requests), unless `--agent none`.
 import { execFile } from "node:child_process"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
+import { runAgentBench } from "./agent.ts"
 import { load, type LoadResult, type LoadTool, wrkAvailable } from "./load.ts"
 import { startPortkey } from "./portkey.ts"
 import { writeResults } from "./results.ts"
@@ -25,7 +27,8 @@ const { values } = parseArgs({
     misses: { type: "string", default: "500" },
     peers: { type: "string", default: "bun" },
     tool: { type: "string" },
-    smoke: { type: "boolean", default: false }
+    smoke: { type: "boolean", default: false },
+    agent: { type: "string", default: "on" }
   }
 })
 const smoke = values.smoke
@@ -406,6 +409,20 @@ console.table([
     measured: each((r) => range(r.monitoringRatio, 3))
   }
 ])
+
+if (values.agent !== "none") {
+  await runAgentBench({
+    runtimes,
+    rounds,
+    sizes: [64, 164, 400],
+    shapes: ["claude", "codex"],
+    requests: smoke ? 5 : 40,
+    durationSecs: smoke ? 1 : 3,
+    connections,
+    peers: peerRuntimes.length > 0,
+    tool
+  })
+}
 
 await writeResults("overhead", {
   tool,
