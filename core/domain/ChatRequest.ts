@@ -80,6 +80,8 @@ export interface ChatRequest {
   readonly cacheWrite: boolean
   /** `X-Isartor-Similarity-Threshold`: overrides `similarity_threshold` for this request. */
   readonly similarityThreshold?: number | undefined
+  /** `X-Isartor-L1b-Error-Budget`: a tighter false-hit budget than `l1b_error_budget` for this request. */
+  readonly l1bErrorBudget?: number | undefined
   /** `Cache-Control: max-age=N`: a cached answer serves only if at most this old. */
   readonly maxAgeMs?: number | undefined
   /** `Cache-Control: s-maxage=N` / `X-Isartor-Cache-TTL: N`: how long this answer is kept (capped by the TTL). */
@@ -290,6 +292,7 @@ export interface RequestContext {
   readonly cacheRead: boolean
   readonly cacheWrite: boolean
   readonly similarityThreshold?: number | undefined
+  readonly l1bErrorBudget?: number | undefined
   readonly maxAgeMs?: number | undefined
   readonly storeTtlMs?: number | undefined
   readonly onlyIfCached?: boolean | undefined
@@ -327,6 +330,7 @@ export const chatRequest = (
     cacheRead: context.cacheRead,
     cacheWrite: context.cacheWrite,
     similarityThreshold: context.similarityThreshold,
+    l1bErrorBudget: context.l1bErrorBudget,
     maxAgeMs: context.maxAgeMs,
     storeTtlMs: context.storeTtlMs,
     onlyIfCached: context.onlyIfCached,

@@ -22,7 +22,7 @@ import { adminBudgetRoutes } from "./adminBudgets.ts"
 import { adminProviderRoutes, providerHealth } from "./adminProviders.ts"
 import { answerRoutes, type AnswerShared, type Carried, type ChatRoutes, exchangeOf } from "./answerRoutes.ts"
 import { adminCacheRoutes } from "./cache.ts"
-import { chatHandlers, requestContextOf, similarityThresholdOf } from "./chat.ts"
+import { chatHandlers, l1bErrorBudgetOf, requestContextOf, similarityThresholdOf } from "./chat.ts"
 import { dashboardRoutes } from "./dashboard/routes.ts"
 import { familyError } from "./errors.ts"
 import {
@@ -173,7 +173,7 @@ const withLane = (
     metrics: deps.metrics,
     routes: new Map([...chatRoutes].map(([path, route]) => [path, route.family])),
     contextOf: (request) => {
-      if (similarityThresholdOf(request) === null) return undefined
+      if (similarityThresholdOf(request) === null || l1bErrorBudgetOf(request) === null) return undefined
       const context = requestContext(request, undefined)
       return context.refused ? undefined : context
     },

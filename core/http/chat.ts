@@ -38,7 +38,12 @@ export const requestContextOf = (
   aliases: ReadonlyMap<string, ModelAlias>
 ) => {
   const allowedDirectives = new Set(config.cache_controls_allowed)
-  return (request: Request, exchange: Exchange | undefined, similarityThreshold?: number): HeaderContext => {
+  return (
+    request: Request,
+    exchange: Exchange | undefined,
+    similarityThreshold?: number,
+    l1bErrorBudget?: number
+  ): HeaderContext => {
     const headers = request.headers
     const session = headers.get("x-isartor-session-id") ?? ""
     const directives = readCacheDirectives(
@@ -52,6 +57,7 @@ export const requestContextOf = (
       tenant: `${hashSecret(presentedCredentials(headers))}|${session}`,
       trace: exchange,
       similarityThreshold,
+      l1bErrorBudget,
       cacheRead: directives.cacheRead,
       cacheWrite: directives.cacheWrite,
       maxAgeMs: directives.maxAgeMs,
@@ -76,6 +82,14 @@ export const similarityThresholdOf = (request: Request): number | undefined | nu
   const threshold = request.headers.get("x-isartor-similarity-threshold")
   if (threshold === null) return undefined
   const value = Number(threshold)
+  return value >= 0 && value <= 1 ? value : null
+}
+
+/** The false-hit budget a request asks for (it can only tighten `l1b_error_budget`); `null` when not a fraction. */
+export const l1bErrorBudgetOf = (request: Request): number | undefined | null => {
+  const budget = request.headers.get("x-isartor-l1b-error-budget")
+  if (budget === null) return undefined
+  const value = budget.trim() === "" ? Number.NaN : Number(budget)
   return value >= 0 && value <= 1 ? value : null
 }
 
@@ -105,7 +119,16 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
         "invalid_request_error"
       )
     }
-    const context = requestContext(http, exchange, similarityThreshold)
+    const l1bErrorBudget = l1bErrorBudgetOf(http)
+    if (l1bErrorBudget === null) {
+      return familyError(
+        family,
+        400,
+        "X-Isartor-L1b-Error-Budget: expected a number between 0 and 1 (the share of L1b answers that may be wrong)",
+        "invalid_request_error"
+      )
+    }
+    const context = requestContext(http, exchange, similarityThreshold, l1bErrorBudget)
     const refused = refusal(family, context)
     if (refused) return refused
     const parsed = parseJsonBody(body)
