@@ -4,6 +4,7 @@ import type { LayerUnavailable } from "../../domain/errors.ts"
 import { vectorFromBase64, vectorToBase64 } from "../../embedding/vectorCodec.ts"
 import { redisCall, type RedisCommands } from "../../redis/RedisCommands.ts"
 import { KEY_VERSION } from "../CacheKey.ts"
+import { type BudgetDelta, emptyCounts, REGIONS, type SharedBudget } from "./decision/ErrorBudget.ts"
 import type { SemanticMeta } from "./LabelledIndex.ts"
 
 /** One L1b entry as every replica sees it. */
@@ -24,6 +25,70 @@ export const semanticKeyPrefix = `isartor:v${KEY_VERSION}:l1b:`
 export const semanticChannel = `isartor:v${KEY_VERSION}:l1b:added`
 /** Entries an operator removed: replicas drop them from their index at once (serving one also checks its key). */
 export const semanticRemovedChannel = `isartor:v${KEY_VERSION}:l1b:removed`
+
+/**
+ * The error budget's observations, per decision: counts per score region, and the entries' marks. One hash tag, so
+ * that on a cluster the script that updates both runs on one node.
+ */
+export const budgetKeys = (decision: string) => [
+  `isartor:v${KEY_VERSION}:{l1b-budget}:counts:${decision}`,
+  `isartor:v${KEY_VERSION}:{l1b-budget}:marks:${decision}`
+]
+
+/** Adds a replica's counts, raises its marks (never lowers one), drops removed entries' marks; returns the totals. */
+const SYNC_BUDGET = `
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+local marks = tonumber(ARGV[i]); i = i + 1
+for _ = 1, marks do
+  local old = redis.call('HGET', KEYS[2], ARGV[i])
+  if (not old) or tonumber(old) < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  i = i + 2
+end
+local removed = tonumber(ARGV[i]); i = i + 1
+for _ = 1, removed do redis.call('HDEL', KEYS[2], ARGV[i]); i = i + 1 end
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`
+
+const FIELDS = { seen: "s", observed: "o", wrong: "w" } as const
+
+const budgetArguments = (delta: BudgetDelta): Array<string> => {
+  const increments: Array<string> = []
+  for (const field of ["seen", "observed", "wrong"] as const) {
+    delta.counts[field].forEach((by, region) => {
+      if (by !== 0) increments.push(`${FIELDS[field]}${region}`, String(by))
+    })
+  }
+  return [
+    String(increments.length / 2),
+    ...increments,
+    String(delta.marks.length),
+    ...delta.marks.flatMap(([id, above]) => [id, String(above)]),
+    String(delta.removed.length),
+    ...delta.removed
+  ]
+}
+
+/** The totals as the script returns them (flat field/value lists); anything unexpected reads as nothing. */
+const budgetOf = (reply: unknown): SharedBudget => {
+  const counts = emptyCounts()
+  const marks = new Map<string, number>()
+  const [countList, markList] = Array.isArray(reply) ? reply as Array<unknown> : []
+  const pairs = (list: unknown) => {
+    const flat = Array.isArray(list) ? list.map(String) : []
+    return Array.from(
+      { length: Math.floor(flat.length / 2) },
+      (_, i) => [flat[2 * i]!, Number(flat[2 * i + 1])] as const
+    )
+  }
+  for (const [field, value] of pairs(countList)) {
+    const region = Number(field.slice(1))
+    const name = field[0] === "s" ? "seen" : field[0] === "o" ? "observed" : field[0] === "w" ? "wrong" : undefined
+    if (name && region >= 0 && region < REGIONS && Number.isFinite(value)) counts[name][region] = value
+  }
+  for (const [id, above] of pairs(markList)) if (Number.isFinite(above)) marks.set(id, above)
+  return { counts, marks }
+}
 
 const encode = (entry: SharedSemanticEntry) =>
   JSON.stringify({
@@ -75,6 +140,8 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
   readonly loadAll: () => Promise<Array<[string, SharedSemanticEntry]>>
   /** Calls `listener` for every entry another replica adds, until the returned function is called. */
   readonly onAdded: (listener: (id: string, entry: SharedSemanticEntry) => void) => () => void
+  /** Sends this replica's observations of `decision` and reads every replica's totals. */
+  readonly syncBudget: (decision: string, delta: BudgetDelta) => Effect.Effect<SharedBudget, LayerUnavailable>
   /** Calls `listener` with the id of every entry removed (by any replica), until the returned function is called. */
   readonly onRemoved: (listener: (id: string) => void) => () => void
 }>()("isartor/SharedSemanticStore") {
@@ -92,6 +159,12 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
           await redis.publish(semanticRemovedChannel, id)
           return removed
         }),
+      syncBudget: (decision, delta) =>
+        redisCall(
+          "l1b",
+          "EVAL",
+          () => redis.evalScript(SYNC_BUDGET, budgetKeys(decision), budgetArguments(delta))
+        ).pipe(Effect.map(budgetOf)),
       onRemoved: (listener) => redis.subscribe(semanticRemovedChannel, listener),
       exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
       loadAll: async () =>

@@ -1,0 +1,239 @@
+/**
+ * L1b's false-hit budget (issue 31; vCache, arXiv 2502.03771, learns per-entry thresholds online under a
+ * user-defined error bound): each would-be hit is decided from what was observed of hits like it.
+ *
+ * "Like it" is its score region (the decision's score, cut into `REGIONS` bands) and its entry. A region's would-be
+ * hits are counted (`seen`) and a share of them labelled (`observed`, of which `wrong`): every would-be hit the
+ * budget does not serve is labelled for free (it goes upstream anyway), and a few served ones are explored. Labels
+ * are weighted by how many would-be hits each one stands for (seen / observed in its region), so the estimate is of
+ * the traffic, not of the labels; the bound is Wilson's on the weighted estimate's effective sample size (Kish).
+ * Served are the candidates at or above the lowest region whose band, with every region above it, has an upper
+ * bound at or under the budget: a mixture of served hits whose bound holds. With nothing observed, nothing serves.
+ */
+
+/** Score bands: fine enough that a band's hits are alike, coarse enough that each gathers labels. */
+export const REGIONS = 50
+
+/** One-sided 95 %: the bound is exceeded by the true rate one time in twenty. */
+const Z = 1.645
+
+/** The share of served would-be hits also sent upstream to be checked. */
+export const EXPLORATION_RATE = 0.05
+
+export interface RegionCounts {
+  readonly seen: Array<number>
+  readonly observed: Array<number>
+  readonly wrong: Array<number>
+}
+
+export const emptyCounts = (): RegionCounts => ({
+  seen: new Array<number>(REGIONS).fill(0),
+  observed: new Array<number>(REGIONS).fill(0),
+  wrong: new Array<number>(REGIONS).fill(0)
+})
+
+export const regionOf = (score: number): number => Math.max(0, Math.min(REGIONS - 1, Math.floor(score * REGIONS)))
+
+/** Wilson's upper bound on a rate observed as `rate` over `n` trials (1 with none). */
+export const wilsonUpper = (rate: number, n: number): number => {
+  if (!(n > 0)) return 1
+  const z2 = Z * Z
+  const centre = rate + z2 / (2 * n)
+  const spread = Z * Math.sqrt((rate * (1 - rate)) / n + z2 / (4 * n * n))
+  return Math.min(1, (centre + spread) / (1 + z2 / n))
+}
+
+export interface RateEstimate {
+  /** Would-be hits the estimate stands for, and the labels behind it. */
+  readonly seen: number
+  readonly observed: number
+  /** The weighted false-hit rate and its upper bound. */
+  readonly rate: number
+  readonly upper: number
+}
+
+/**
+ * The false-hit rate of the would-be hits in regions `from` and above. A region seen but never labelled counts as
+ * all wrong: unknown is not safe.
+ */
+export const estimateFrom = (counts: RegionCounts, from: number): RateEstimate => {
+  let seen = 0
+  let observed = 0
+  let wrongWeighted = 0
+  let squaredWeights = 0
+  for (let region = from; region < REGIONS; region++) {
+    const regionSeen = Math.max(counts.seen[region]!, counts.observed[region]!)
+    if (regionSeen === 0) continue
+    seen += regionSeen
+    const labelled = counts.observed[region]!
+    observed += labelled
+    if (labelled === 0) {
+      wrongWeighted += regionSeen
+      continue
+    }
+    wrongWeighted += regionSeen * (counts.wrong[region]! / labelled)
+    squaredWeights += (regionSeen * regionSeen) / labelled
+  }
+  if (seen === 0) return { seen, observed, rate: 0, upper: 1 }
+  const rate = wrongWeighted / seen
+  const effective = squaredWeights > 0 ? (seen * seen) / squaredWeights : 0
+  return { seen, observed, rate, upper: wilsonUpper(rate, effective) }
+}
+
+/** The lowest region served under `budget`; `REGIONS` when none is. */
+export const lowestServedRegion = (counts: RegionCounts, budget: number): number => {
+  let lowest = REGIONS
+  for (let region = REGIONS - 1; region >= 0; region--) {
+    if (counts.seen[region] === 0 && counts.observed[region] === 0) continue
+    if (estimateFrom(counts, region).upper <= budget) lowest = region
+  }
+  return lowest
+}
+
+/** What an entry learned from its own hits: it serves only above the best score it was wrong at (feedback: never). */
+export type EntryMarks = Map<string, number>
+
+/** An entry's mark once a caller said it answered wrong: above every score (scores are 0–1). */
+export const STOPPED = 2
+
+export type Verdict =
+  | { readonly _tag: "Serve" }
+  | { readonly _tag: "Explore" }
+  | { readonly _tag: "Withhold"; readonly why: "budget" | "entry" }
+
+/**
+ * The budget of one decision: its counts (this replica's view: the shared totals plus what it has not yet sent),
+ * the entries' marks, and the verdict on a would-be hit.
+ */
+export const makeErrorBudget = (random: () => number = Math.random) => {
+  const counts = emptyCounts()
+  const marks: EntryMarks = new Map()
+  /** Counted here and not yet sent to the replicas' shared totals. */
+  let unsent = emptyCounts()
+  // The lowest served region per budget, worked out again only when the counts move.
+  let lowestByBudget = new Map<number, number>()
+  const tally = { served: 0, explored: 0 }
+  /** Marks raised, and entries removed, here since the last call of `takeUnsent`. */
+  let raisedMarks = new Set<string>()
+  let removedMarks = new Set<string>()
+  const raise = (entry: string, above: number) => {
+    marks.set(entry, Math.max(marks.get(entry) ?? above, above))
+    raisedMarks.add(entry)
+    removedMarks.delete(entry)
+  }
+
+  const add = (field: keyof RegionCounts, region: number, by = 1) => {
+    counts[field][region]! += by
+    unsent[field][region]! += by
+    lowestByBudget = new Map()
+  }
+  const lowest = (budget: number) => {
+    let region = lowestByBudget.get(budget)
+    if (region === undefined) lowestByBudget.set(budget, region = lowestServedRegion(counts, budget))
+    return region
+  }
+
+  return {
+    /** The verdict on a would-be hit of `entry` at `score`, counted as seen. */
+    decide: (entry: string, score: number, budget: number): Verdict => {
+      const region = regionOf(score)
+      add("seen", region)
+      if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) return { _tag: "Withhold", why: "entry" }
+      if (region < lowest(budget)) return { _tag: "Withhold", why: "budget" }
+      if (random() < EXPLORATION_RATE) {
+        tally.explored++
+        return { _tag: "Explore" }
+      }
+      tally.served++
+      return { _tag: "Serve" }
+    },
+    /** A label: the fresh answer to a would-be hit of `entry` at `score` matched the cached one, or did not. */
+    observe: (entry: string, score: number, correct: boolean) => {
+      const region = regionOf(score)
+      add("observed", region)
+      if (!correct) {
+        add("wrong", region)
+        raise(entry, score)
+      }
+    },
+    /** A caller's word that an answer of `entry` was wrong: it stops answering other questions. */
+    stop: (entry: string) => raise(entry, STOPPED),
+    /** The entry is gone (removed here; `shared`: the removal is this replica's to share). */
+    forget: (entry: string, shared: boolean) => {
+      marks.delete(entry)
+      raisedMarks.delete(entry)
+      if (shared) removedMarks.add(entry)
+    },
+    markOf: (entry: string) => marks.get(entry),
+    /** Takes what was counted, marked and removed here since the last call, for the shared totals. */
+    takeUnsent: (): BudgetDelta => {
+      const taken = {
+        counts: unsent,
+        marks: [...raisedMarks].map((entry): [string, number] => [entry, marks.get(entry) ?? STOPPED]),
+        removed: [...removedMarks]
+      }
+      unsent = emptyCounts()
+      raisedMarks = new Set()
+      removedMarks = new Set()
+      return taken
+    },
+    /** A delta the shared totals did not take: sent again next time. */
+    putBack: (delta: BudgetDelta) => {
+      for (const field of ["seen", "observed", "wrong"] as const) {
+        delta.counts[field].forEach((by, region) => (unsent[field][region]! += by))
+      }
+      for (const [entry] of delta.marks) if (marks.has(entry)) raisedMarks.add(entry)
+      for (const entry of delta.removed) if (!marks.has(entry)) removedMarks.add(entry)
+    },
+    /** The shared totals (which include what this replica sent), plus what it has counted and marked since. */
+    adopt: (shared: SharedBudget) => {
+      for (const field of ["seen", "observed", "wrong"] as const) {
+        for (let region = 0; region < REGIONS; region++) {
+          counts[field][region] = shared.counts[field][region]! + unsent[field][region]!
+        }
+      }
+      const local = new Map([...raisedMarks].map((entry) => [entry, marks.get(entry)!] as const))
+      marks.clear()
+      for (const [entry, above] of shared.marks) if (!removedMarks.has(entry)) marks.set(entry, above)
+      for (const [entry, above] of local) marks.set(entry, Math.max(marks.get(entry) ?? above, above))
+      lowestByBudget = new Map()
+    },
+    status: (budget: number) => {
+      const served = lowest(budget)
+      const estimate = estimateFrom(counts, served < REGIONS ? served : 0)
+      let stopped = 0
+      let raised = 0
+      for (const above of marks.values()) {
+        if (above === STOPPED) stopped++
+        else raised++
+      }
+      return {
+        budget,
+        served_hits: tally.served,
+        explored_hits: tally.explored,
+        labelled_hits: estimate.observed,
+        // Over what is served now (every region seen while nothing serves): the rate the budget holds to.
+        observed_false_hit_rate: Number(estimate.rate.toFixed(4)),
+        false_hit_rate_upper_bound: Number(estimate.upper.toFixed(4)),
+        serves_from_score: served < REGIONS ? served / REGIONS : null,
+        entries_stopped_serving: stopped,
+        entries_threshold_raised: raised
+      }
+    }
+  }
+}
+
+export type ErrorBudget = ReturnType<typeof makeErrorBudget>
+
+/** What a replica sends to the shared totals. */
+export interface BudgetDelta {
+  readonly counts: RegionCounts
+  readonly marks: ReadonlyArray<readonly [string, number]>
+  readonly removed: ReadonlyArray<string>
+}
+
+/** The totals every replica shares. */
+export interface SharedBudget {
+  readonly counts: RegionCounts
+  readonly marks: ReadonlyMap<string, number>
+}

@@ -1,0 +1,247 @@
+import { Effect } from "effect"
+import { LRUCache } from "lru-cache"
+import type { AppConfigShape } from "../../../config/ConfigSpec.ts"
+import type { ChatRequest } from "../../../domain/ChatRequest.ts"
+import { LayerUnavailable } from "../../../domain/errors.ts"
+import type { Embedder } from "../../../embedding/Embedder.ts"
+import type { Candidate, LabelledIndex, SemanticEntry } from "../LabelledIndex.ts"
+import { analyse, type Analysis, numbersDifferFrom, verify } from "../SemanticVerifier.ts"
+import type { PairScorer } from "./PairScorer.ts"
+
+/**
+ * How many nearest neighbours are checked against the threshold and the verifier. Not 4: a cache of questions that
+ * differ only in a number ("feature 7" / "feature 17") crowds the top few with near-identical vectors the verifier
+ * must reject, and the right entry can sit below them.
+ */
+export const CANDIDATES = 16
+
+/** The cosine decision's floor when `similarity_threshold` is not set: what it always was. */
+export const COSINE_THRESHOLD = 0.85
+
+/** The candidate a decision would serve, with its score (the learned score, or the cosine) and the stage. */
+export interface WouldBeHit {
+  readonly candidate: Candidate
+  readonly score: number
+  readonly stage: "fast" | "model"
+  /** The learned score, when the learned decision found it. */
+  readonly learnedScore?: number | undefined
+}
+
+/** What L1b reads of a request: the text embedded and the scope that must match exactly. */
+export interface SemanticView {
+  readonly text: string
+  readonly scope: string
+}
+
+/**
+ * A decision: which cached entry, if any, would answer a question (the error budget then says whether it does).
+ * The learned decision and the cosine decision are its two implementations, chosen once at wiring time.
+ */
+export interface SemanticDecision {
+  /** Names the decision's observations (its scores mean nothing to another decision). */
+  readonly id: string
+  readonly describe: (config: AppConfigShape) => string
+  readonly find: (
+    request: ChatRequest,
+    view: SemanticView,
+    threshold: number | undefined,
+    keep: (candidate: Candidate) => boolean
+  ) => Effect.Effect<WouldBeHit | undefined, LayerUnavailable>
+  /** The vector an entry is stored with: the lookup's, else computed now; and the fast stage's, if any. */
+  readonly vectorFor: (request: ChatRequest, text: string) => Effect.Effect<Float32Array, LayerUnavailable>
+  readonly fastVectorOf: (request: ChatRequest) => Float32Array | undefined
+  /** The request's entry was stored: what was read of its question serves its neighbours' comparisons. */
+  readonly stored: (request: ChatRequest, entry: SemanticEntry) => void
+}
+
+/** What both decisions are built from. */
+export interface DecisionParts {
+  readonly config: AppConfigShape
+  readonly embedder: Embedder["Service"]
+  readonly index: LabelledIndex
+  /** Starts the fast stage's catch-up once its encoder is ready (the cosine decision's first stage). */
+  readonly catchUpFast: Effect.Effect<void>
+  readonly hasFastIndex: boolean
+}
+
+const noFastVector = Effect.fail(new LayerUnavailable({ layer: "l1b", reason: "the fast encoder gave no vector" }))
+
+/**
+ * The best cosine on the `l1b.lookup` span: `cosine_similarity`, the name the operators' guide searches traces for,
+ * and `isartor.l1b.cosine_similarity`, docs/monitoring.md's.
+ */
+const similarityAttributes = (similarity: number) => ({
+  "cosine_similarity": similarity,
+  "isartor.l1b.cosine_similarity": similarity
+})
+
+/** A value worked out on first use only. */
+const lazily = <A>(make: () => A) => {
+  let value: A | undefined
+  return () => (value ??= make())
+}
+
+/** The learned decision's scores of the candidates at or above the floor; a refused pair is left out. */
+const scoreCandidates = (
+  scorer: PairScorer,
+  candidates: ReadonlyArray<Candidate>,
+  floor: number,
+  vector: Float32Array,
+  question: () => Analysis,
+  parts: { readonly index: LabelledIndex; readonly analysisOf: (entry: SemanticEntry) => Analysis }
+) => {
+  let best: { readonly candidate: Candidate; readonly score: number } | undefined
+  let checked = 0
+  for (const candidate of candidates) {
+    if (candidate.similarity < floor) break
+    checked++
+    // Refused whatever it scores (./features.ts): told before the candidate's full reading.
+    if (numbersDifferFrom(question(), candidate.entry.text)) continue
+    const score = scorer.score({
+      cosine: candidate.similarity,
+      question: vector,
+      questionText: question(),
+      cached: () => parts.index.vectorOf(candidate.label),
+      cachedText: parts.analysisOf(candidate.entry)
+    })
+    if (best === undefined || score > best.score) best = { candidate, score }
+  }
+  return { best, checked }
+}
+
+/**
+ * The learned decision: the fast vector finds the nearest entries in scope; each one at or above the cosine floor
+ * is scored by the pair scorer, and the best score, at or above `l1b_score_threshold`, would answer.
+ * `similarity_threshold` (or the request's header) raises the floor, never lowers it.
+ */
+export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): SemanticDecision => {
+  const { config, embedder, index } = parts
+  const vectors = new WeakMap<ChatRequest, Float32Array>()
+  // What the scorer reads in the entries compared lately: a question's neighbours are compared again and again.
+  const analyses = new LRUCache<SemanticEntry, Analysis>({ max: 4096 })
+  const questionAnalyses = new WeakMap<ChatRequest, Analysis>()
+  const analysisOf = (entry: SemanticEntry) => {
+    let known = analyses.get(entry)
+    if (!known) analyses.set(entry, known = analyse(entry.text))
+    return known
+  }
+  return {
+    id: `learned-${scorer.model.version}`,
+    describe: (settings) =>
+      `learned ${scorer.model.version} (score threshold ${settings.l1b_score_threshold}, cosine floor ${
+        Math.max(scorer.model.cosineFloor, settings.similarity_threshold ?? 0)
+      })`,
+    find: (request, view, threshold, keep) => {
+      const vector = embedder.fast(view.text)
+      if (!vector) return noFastVector
+      vectors.set(request, vector)
+      const floor = Math.max(scorer.model.cosineFloor, threshold ?? 0)
+      const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(keep)
+      const question = lazily(() => {
+        const analysis = analyse(view.text)
+        questionAnalyses.set(request, analysis)
+        return analysis
+      })
+      const { best, checked } = scoreCandidates(scorer, candidates, floor, vector, question, { index, analysisOf })
+      // A refused pair scores 0: never served, even at a threshold of 0.
+      const found = best && best.score > 0 && best.score >= config.l1b_score_threshold ? best : undefined
+      return Effect.as(
+        Effect.annotateCurrentSpan({
+          "isartor.l1b.stage": "fast",
+          ...similarityAttributes(found?.candidate.similarity ?? candidates[0]?.similarity ?? 0),
+          "isartor.l1b.score": best?.score ?? 0,
+          "isartor.l1b.candidates_checked": checked,
+          "isartor.l1b.verdict": found
+            ? "accepted"
+            : checked > 0
+            ? "rejected by the learned decision"
+            : "no candidate above the cosine floor"
+        }),
+        found && { ...found, stage: "fast" as const, learnedScore: found.score }
+      )
+    },
+    vectorFor: (request, text) => {
+      const known = vectors.get(request) ?? embedder.fast(text)
+      return known ? Effect.succeed(known) : noFastVector
+    },
+    fastVectorOf: () => undefined,
+    stored: (request, entry) => {
+      const analysis = questionAnalyses.get(request)
+      if (analysis) analyses.set(entry, analysis)
+    }
+  }
+}
+
+/**
+ * What the `l1b.lookup` span shows about a stage: the best cosine seen, how many candidates reached the cut, and the
+ * verifier's verdict — what an operator tuning `similarity_threshold` looks for.
+ */
+const annotateStage = (
+  stage: WouldBeHit["stage"],
+  candidates: ReadonlyArray<Candidate>,
+  cut: number,
+  found: Candidate | undefined
+) =>
+  Effect.annotateCurrentSpan({
+    "isartor.l1b.stage": stage,
+    ...similarityAttributes(found?.similarity ?? candidates[0]?.similarity ?? 0),
+    "isartor.l1b.candidates_checked": candidates.filter((candidate) => candidate.similarity >= cut).length,
+    "isartor.l1b.verdict": found ? "accepted" : candidates.some((candidate) => candidate.similarity >= cut)
+      ? "rejected by the verifier"
+      : "no candidate above the threshold"
+  })
+
+/** The first candidate at or above `cut` that the verifier accepts. */
+const firstVerified = (candidates: ReadonlyArray<Candidate>, cut: number, question: () => Analysis) => {
+  for (const candidate of candidates) {
+    if (candidate.similarity < cut) break
+    if (verify(question(), candidate.entry.text, candidate.similarity).accept) return candidate
+  }
+  return undefined
+}
+
+/** The cosine decision: the fast stage at a stricter cut, then the full model, each with the verifier. */
+export const cosineDecision = (parts: DecisionParts): SemanticDecision => {
+  const { config, embedder, index } = parts
+  const vectors = new WeakMap<ChatRequest, Float32Array>()
+  const fastVectors = new WeakMap<ChatRequest, Float32Array>()
+  const found = (candidate: Candidate, stage: WouldBeHit["stage"]): WouldBeHit => ({
+    candidate,
+    score: candidate.similarity,
+    stage
+  })
+  return {
+    id: "cosine",
+    describe: (settings) => `cosine (threshold ${settings.similarity_threshold ?? COSINE_THRESHOLD}, verifier)`,
+    find: (request, view, asked, keep) =>
+      Effect.gen(function*() {
+        const threshold = asked ?? COSINE_THRESHOLD
+        yield* parts.catchUpFast
+        // What the verifier reads in the question: worked out once, when a first candidate reaches the cut.
+        const question = lazily(() => analyse(view.text))
+        // Stage 1: the static encoder finds close rephrasings at a stricter cut, with the same verifier.
+        const stageVector = parts.hasFastIndex ? embedder.fast(view.text) : undefined
+        if (stageVector) {
+          fastVectors.set(request, stageVector)
+          const cut = Math.max(threshold, config.semantic_fast_threshold)
+          const candidates = index.searchFast(stageVector, CANDIDATES, view.scope).filter(keep)
+          const first = firstVerified(candidates, cut, question)
+          yield* annotateStage("fast", candidates, cut, first)
+          if (first) return found(first, "fast")
+        }
+        // Stage 2: the full model.
+        const vector = yield* embedder.embed(view.text)
+        vectors.set(request, vector)
+        const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(keep)
+        const first = firstVerified(candidates, threshold, question)
+        yield* annotateStage("model", candidates, threshold, first)
+        return first && found(first, "model")
+      }),
+    vectorFor: (request, text) => {
+      const known = vectors.get(request)
+      return known ? Effect.succeed(known) : embedder.embed(text)
+    },
+    fastVectorOf: (request) => fastVectors.get(request),
+    stored: () => undefined
+  }
+}
