@@ -261,6 +261,10 @@ export const configSpec = {
     5,
     "On SIGTERM, seconds the gateway keeps serving while `/healthz` answers 503, so a load balancer stops sending it requests; then it stops accepting and finishes those in flight."
   ),
+  context_optimizer: flag(
+    false,
+    "L2.5: shrink the agent instruction blocks (`<system-reminder>`, AGENTS.md, CLAUDE.md…) of requests going to L3 — whitespace and comments out, a block repeated unchanged replaced by a reference — never inside code fences nor in the prefix the provider's prompt cache keys on; `X-Isartor-Context-Saved` says how many tokens."
+  ),
   enable_monitoring: flag(
     false,
     "Export OpenTelemetry traces, metrics and log lines over OTLP to `otel_exporter_endpoint` (`/metrics` is served either way)."

@@ -84,6 +84,9 @@ export const budgetBlocked = Metric.counter("isartor_budget_blocked_total", {
 export const tokensTotal = Metric.counter("isartor_tokens_total", {
   description: "Tokens of answers: spent (from L3) or saved (an answer's usage served again from L1a, L1b or L2)."
 })
+export const contextTokensSaved = Metric.counter("isartor_context_tokens_saved_total", {
+  description: "Prompt tokens the context optimiser (context_optimizer) kept from L3 requests, by the o200k tokenizer."
+})
 export const costSaved = Metric.counter("isartor_estimated_cost_saved_usd_total", {
   description: "Estimated USD not spent at the provider: saved tokens priced by model_prices (list prices, estimates)."
 })

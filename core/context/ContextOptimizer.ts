@@ -1,0 +1,122 @@
+import { Effect, Metric } from "effect"
+import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { contextTokensSaved } from "../observability/Metrics.ts"
+import { instructionBlocks, MIN_REFERENCED_CHARS, referenceTo, shrinkInstructions } from "./instructionText.ts"
+import { textSlots, type WireFormat, withTexts } from "./textSlots.ts"
+
+/**
+ * L2.5, the context optimiser (`context_optimizer = true`): before a request goes to L3, the agent instruction
+ * blocks in its conversation are shrunk — whitespace and comments out, and a block repeated unchanged replaced by
+ * a short reference to its first copy. Nothing the provider's prompt cache keys on changes (see `textSlots`), and
+ * the result depends only on the conversation up to each turn, so every later request sends a turn the same way.
+ */
+
+type Json = Record<string, unknown>
+
+export interface OptimisedBody {
+  readonly body: Json
+  /** Tokens the shrunk body no longer sends, by `count`. */
+  readonly saved: number
+}
+
+/** `body` (in `format`) with its instruction blocks shrunk; the very same object when nothing could shrink. */
+export const optimiseBody = (format: WireFormat, body: Json, count: (text: string) => number): OptimisedBody => {
+  const seen = new Set<string>()
+  const changes: Array<{ path: ReadonlyArray<string | number>; text: string }> = []
+  let saved = 0
+  for (const slot of textSlots(format, body)) {
+    const blocks = instructionBlocks(slot.text)
+    if (blocks.length === 0) continue
+    let text = ""
+    let at = 0
+    for (const block of blocks) {
+      const shrunk = shrinkInstructions(block.inner)
+      const identity = `${block.tag}\u0000${shrunk.trim()}`
+      const original = slot.text.slice(block.start, block.end)
+      let replacement = original
+      if (!slot.frozen) {
+        const reference = referenceTo(block.tag, shrunk)
+        replacement =
+          seen.has(identity) && original.length >= MIN_REFERENCED_CHARS && reference.length < original.length
+            ? reference
+            : `<${block.tag}>${shrunk}</${block.tag}>`
+      }
+      seen.add(identity)
+      if (replacement !== original) saved += count(original) - count(replacement)
+      text += slot.text.slice(at, block.start) + replacement
+      at = block.end
+    }
+    text += slot.text.slice(at)
+    if (text !== slot.text) changes.push({ path: slot.path, text })
+  }
+  return changes.length === 0 ? { body, saved: 0 } : { body: withTexts(body, changes), saved: Math.max(0, saved) }
+}
+
+/** The wire format a provider is sent: its own API when the gateway speaks it natively, else Chat Completions. */
+export const wireFormatOf = (providerId: string): WireFormat =>
+  providerId === "anthropic" ? "anthropic" : providerId === "gemini" ? "gemini" : "openai"
+
+export interface OptimisedRequest {
+  readonly request: ChatRequest
+  readonly saved: number
+}
+
+/**
+ * The request as the provider in `target`'s format will be sent it: the client's own body when it speaks that API
+ * (passed through), else the canonical body. Only that one is shrunk; a fallback of another format gets the other
+ * one untouched.
+ */
+export const optimiseRequest = (
+  request: ChatRequest,
+  target: WireFormat,
+  count: (text: string) => number
+): OptimisedRequest => {
+  const source = request.source
+  if (source !== undefined && source.format === target) {
+    const { body, saved } = optimiseBody(target, source.body as Json, count)
+    if (body === source.body) return { request, saved: 0 }
+    return { request: { ...request, source: { ...source, body, text: JSON.stringify(body) } }, saved }
+  }
+  const { body, saved } = optimiseBody("openai", request.body as Json, count)
+  if (body === request.body) return { request, saved: 0 }
+  return { request: { ...request, body, messages: body.messages as ChatRequest["messages"] }, saved }
+}
+
+let tokenizer: Promise<typeof import("gpt-tokenizer/encoding/o200k_base")> | undefined
+// Instruction text may quote "<|endoftext|>" and the like: counted as the text it is.
+const asText = { disallowedSpecial: new Set<string>() }
+/** o200k_base (`gpt-tokenizer`, loaded on first use): exact for OpenAI's current models, an estimate for others. */
+const loadCounter = Effect.promise(() => tokenizer ??= import("gpt-tokenizer/encoding/o200k_base")).pipe(
+  Effect.map((loaded) => (text: string) => loaded.countTokens(text, asText))
+)
+
+/** What a provider call answers with, and the tokens the optimiser kept from it (for `X-Isartor-Context-Saved`). */
+export type WithContextSaved<A> = A & { readonly contextSaved?: number | undefined }
+
+export type ContextOptimizer = <A extends object, E>(
+  request: ChatRequest,
+  call: (request: ChatRequest) => Effect.Effect<A, E>
+) => Effect.Effect<WithContextSaved<A>, E>
+
+/**
+ * Chosen once at wiring time: off, the call gets the request as it is. On, it gets the request shrunk for the
+ * format of the provider it starts with (an alias's provider, else the chain's primary), and the saving is counted.
+ */
+export const contextOptimizer = (enabled: boolean, chain: ReadonlyArray<string>): ContextOptimizer => {
+  // A plain answer type-checks as one with no saving.
+  if (!enabled) {
+    return <A extends object, E>(request: ChatRequest, call: (request: ChatRequest) => Effect.Effect<A, E>) =>
+      call(request) as Effect.Effect<WithContextSaved<A>, E>
+  }
+  return <A extends object, E>(request: ChatRequest, call: (request: ChatRequest) => Effect.Effect<A, E>) =>
+    Effect.flatMap(loadCounter, (count): Effect.Effect<WithContextSaved<A>, E> => {
+      const first = request.provider ?? chain[0] ?? "openai"
+      const { request: sent, saved } = optimiseRequest(request, wireFormatOf(first), count)
+      const answered = call(sent)
+      if (saved <= 0) return answered
+      return answered.pipe(
+        Effect.tap(() => Metric.update(contextTokensSaved, saved)),
+        Effect.map((answer): WithContextSaved<A> => ({ ...answer, contextSaved: saved }))
+      )
+    })
+}

@@ -1,0 +1,128 @@
+import { Exit } from "effect"
+import { countTokens } from "gpt-tokenizer/encoding/o200k_base"
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { optimiseBody } from "../../core/context/ContextOptimizer.ts"
+import { fromAnthropicBody } from "../../core/formats/anthropic/messagesBody.ts"
+import { fromResponsesRequest } from "../../core/formats/responses/request.ts"
+import { claudeCodeSession, codexSession, PROJECT_INSTRUCTIONS } from "./sessions.ts"
+
+type Json = Record<string, unknown>
+const count = (text: string) => countTokens(text, { disallowedSpecial: new Set() })
+const context = { defaultModel: "m", tenant: "t", cacheRead: true, cacheWrite: true }
+
+const canonicalOfAnthropic = (body: Json): Json => {
+  const decoded = fromAnthropicBody(body, context)
+  assert.ok(Exit.isSuccess(decoded))
+  return decoded.value.body as Json
+}
+
+/** The body up to and including its last `cache_control` breakpoint, as the bytes the provider's cache keys on. */
+const cachedPrefix = (body: Json): string => {
+  const messages = body.messages as Array<{ content: unknown }>
+  let last = -1
+  messages.forEach((message, index) => {
+    if (JSON.stringify(message.content).includes("\"cache_control\"")) last = index
+  })
+  return JSON.stringify([body.tools, body.system, messages.slice(0, last + 1)])
+}
+
+describe("context optimiser on the recorded Claude Code session", () => {
+  it("changes nothing when Claude Code marks its last turn: all of it is in the prompt cache's prefix", () => {
+    for (const body of claudeCodeSession(6)) {
+      const optimised = optimiseBody("anthropic", body, count)
+      assert.equal(optimised.body, body)
+      assert.equal(optimised.saved, 0)
+    }
+  })
+
+  it("references repeated reminders after the last breakpoint, the cached prefix byte for byte the same", () => {
+    const session = claudeCodeSession(6, "recorded")
+    const saved = session.map((body) => {
+      const optimised = optimiseBody("anthropic", body, count)
+      assert.equal(cachedPrefix(optimised.body), cachedPrefix(body))
+      return optimised.saved
+    })
+    assert.deepEqual(saved.slice(0, 2), [0, 0])
+    for (let turn = 2; turn < saved.length; turn++) assert.ok(saved[turn]! > saved[turn - 1]!, `turn ${turn + 1}`)
+    const last = optimiseBody("anthropic", session[5]!, count).body
+    const text = JSON.stringify((last.messages as Array<Json>).at(-1))
+    assert.match(text, /Unchanged: the same text as the earlier <system-reminder> block above that begins \\"Whenever/)
+    assert.doesNotMatch(text, /MUST refuse to improve/)
+  })
+
+  it("through an OpenAI-format upstream: the system message stays, CLAUDE.md shrinks, repeats become references", () => {
+    const bodies = claudeCodeSession(6).map(canonicalOfAnthropic)
+    const results = bodies.map((body) => optimiseBody("openai", body, count))
+    for (const [turn, { body }] of results.entries()) {
+      const messages = body.messages as Array<Json>
+      const original = bodies[turn]!.messages as Array<Json>
+      assert.deepEqual(messages[0], original[0], "the leading system message is the cached prefix")
+    }
+    assert.ok(results[0]!.saved > 0, "CLAUDE.md's comments and blank-line runs are gone")
+    assert.ok(results[5]!.saved > results[1]!.saved)
+    const firstTurn = JSON.stringify((results[0]!.body.messages as Array<Json>)[1])
+    assert.doesNotMatch(firstTurn, /Keep this file short/)
+    assert.match(firstTurn, /--test {3}test\/http\/app\.test\.ts/, "a code fence keeps its bytes")
+  })
+})
+
+describe("context optimiser on the recorded Codex session", () => {
+  const sessions = {
+    responses: codexSession(6),
+    openai: codexSession(6).map((body) => fromResponsesRequest(body, []).body)
+  }
+  for (const [format, bodies] of Object.entries(sessions) as Array<["responses" | "openai", Array<Json>]>) {
+    const field = format === "responses" ? "input" : "messages"
+    it(`${format}: saves more each turn, keeps the developer prefix, and each turn is the next one's prefix`, () => {
+      const results = bodies.map((body) => optimiseBody(format, body, count))
+      for (let turn = 1; turn < results.length; turn++) assert.ok(results[turn]!.saved > results[turn - 1]!.saved)
+      for (const [turn, { body }] of results.entries()) {
+        const items = body[field] as Array<Json>
+        const original = bodies[turn]![field] as Array<Json>
+        const developer = original.findIndex((item) => item.role !== "developer" && item.role !== "system")
+        assert.deepEqual(items.slice(0, developer), original.slice(0, developer))
+        if (turn > 0) {
+          const before = results[turn - 1]!.body[field] as Array<Json>
+          // OpenAI's automatic prompt cache matches the longest prefix it has seen: the last request's, as sent.
+          assert.deepEqual(items.slice(0, before.length), before)
+        }
+      }
+    })
+  }
+})
+
+describe("what the context optimiser leaves alone", () => {
+  const user = (...texts: Array<string>): Json => ({
+    messages: [
+      { role: "system", content: "You are a coding agent." },
+      ...texts.map((content) => ({ role: "user", content }))
+    ]
+  })
+  const block = `<system-reminder>\n${PROJECT_INSTRUCTIONS}</system-reminder>`
+
+  it("a reminder quoted in a code fence is text, not an instruction", () => {
+    const quoted = `What does this do?\n\n\`\`\`\n${block}\n${block}\n\`\`\`\n`
+    const body = user(block, quoted)
+    const optimised = optimiseBody("openai", body, count)
+    assert.equal((optimised.body.messages as Array<Json>)[2]!.content, quoted)
+  })
+
+  it("a block that changed is sent whole, only its whitespace and comments shrunk", () => {
+    const changed = block.replace("the cache team", "the storage team")
+    const optimised = optimiseBody("openai", user(block, changed), count)
+    const second = String((optimised.body.messages as Array<Json>)[2]!.content)
+    assert.match(second, /the storage team/)
+    assert.doesNotMatch(second, /Unchanged/)
+    assert.doesNotMatch(second, /<!--/)
+    assert.doesNotMatch(second, /\n\n\n/)
+    assert.doesNotMatch(second, /[ \t]\n/)
+  })
+
+  it("text outside instruction blocks, and a body with none, pass as they are", () => {
+    const body = user("  hello   world  \n\n\n\n<!-- not an instruction -->")
+    const optimised = optimiseBody("openai", body, count)
+    assert.equal(optimised.body, body)
+    assert.equal(optimised.saved, 0)
+  })
+})
