@@ -57,6 +57,7 @@ export const startGateway = async (sources: ConfigSources, options: GatewayOptio
   const separator = config.host_port.lastIndexOf(":")
   return {
     fetch: edge.fetch,
+    passThrough: edge.passThrough,
     config,
     hostname: config.host_port.slice(0, separator).replace(/^\[|\]$/g, ""),
     port: Number(config.host_port.slice(separator + 1)),

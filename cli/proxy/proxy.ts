@@ -60,22 +60,22 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
     ...PROVIDER_HOSTS,
     ...hostsOfUrls(configuredUrls.filter((url) => url !== "")).map((rule) => entryOf(rule.host, rule.port!))
   ]
-  const { startChatPipeline } = await import("./pipeline.ts")
-  const chat = await startChatPipeline({
+  const { startProxyGateway } = await import("./gateway.ts")
+  const { gatewayServices } = await import("../../runtimes/shared.ts")
+  const gateway = await startProxyGateway({
     env,
-    log,
+    // What `isartor up` hands its gateway (Redis, the ledger's file, the embedded L2 engine), this runtime's L1b.
     gateway: {
+      ...gatewayServices(env),
       log: { info: () => {}, warn: log },
-      ...(config.cache_mode === "exact" ? {} : { semantic: await host.semantic(env) }),
-      // With Redis the proxy's answers live beside the gateway's, under each caller's own scope.
-      ...(config.cache_backend === "redis" ? { redis: (await import("../../runtimes/redis.ts")).connectRedis } : {})
+      ...(config.cache_mode === "exact" ? {} : { semantic: await host.semantic(env) })
     }
   })
   let running
   try {
-    running = await startProxy({ port, authority, log, chat, allowHosts, providerHosts })
+    running = await startProxy({ port, authority, log, gateway, allowHosts, providerHosts })
   } catch (error) {
-    await chat.close()
+    await gateway.close()
     const code = (error as NodeJS.ErrnoException).code
     throw new CliFailure(
       code === "EADDRINUSE"
@@ -131,7 +131,7 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   }
   await stopped
   await running.close()
-  await chat.close()
+  await gateway.close()
   removeRunning(dir, process.pid, "proxy")
   return 0
 }

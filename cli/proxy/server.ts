@@ -3,8 +3,8 @@ import { request as httpsRequest } from "node:https"
 import { connect as tcpConnect, type Socket } from "node:net"
 import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSocket } from "node:tls"
 import { type Authority, leafMinter } from "./ca.ts"
-import { CONNECTION_HEADERS } from "./passThrough.ts"
-import { type ChatPipeline, isChatRequest, sendResponse } from "./pipeline.ts"
+import { isChatRequest, type ProxyGateway, sendResponse } from "./gateway.ts"
+import { CONNECTION_HEADERS } from "./hostRequest.ts"
 import { parseHostRule, parseTarget, PROVIDER_HOSTS, tunnelPolicy } from "./policy.ts"
 
 /**
@@ -37,8 +37,8 @@ export interface ProxyOptions {
   /** A name's addresses (the system's resolver; tests answer for it so nothing leaves loopback). */
   readonly lookup?: (host: string) => Promise<ReadonlyArray<string>>
   readonly log?: (line: string) => void
-  /** Answers intercepted chat requests through the gateway's pipeline; without it they go to the host as they are. */
-  readonly chat?: ChatPipeline
+  /** Answers intercepted chat requests through the gateway; without it they go to the host as they are. */
+  readonly gateway?: ProxyGateway
 }
 
 export interface RunningProxy {
@@ -154,7 +154,7 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
   const forward = (request: IncomingMessage, response: ServerResponse) => {
     const target = targets.get(request.socket)!
     const where = target.where
-    const chat = options.chat
+    const chat = options.gateway
     if (!chat || !isChatRequest(request.method, request.url)) return passOn(request, response, target)
     // A body larger than the gateway takes (max_body_bytes) goes to the host as it streams in, never held here.
     if (Number(request.headers["content-length"] ?? 0) > chat.maxBodyBytes) return passOn(request, response, target)

@@ -1,14 +1,6 @@
 import { Exit } from "effect"
-import type { IncomingHttpHeaders } from "node:http"
-import {
-  type ChatRequest,
-  fromOpenAIBody,
-  isObject,
-  parseJsonBody,
-  type RequestContext
-} from "../../core/domain/ChatRequest.ts"
-import type { BadRequest } from "../../core/domain/errors.ts"
-import { fromAnthropicBody } from "../../core/formats/anthropic/messagesBody.ts"
+import { isObject, parseJsonBody } from "../../core/domain/ChatRequest.ts"
+import { type SseEvent, SseSplitter } from "../../core/streams/SseEvents.ts"
 
 /**
  * The chat APIs the proxy reads: OpenAI Chat Completions (Copilot, OpenAI), Anthropic Messages, Gemini's
@@ -42,33 +34,12 @@ export const wireOf = (method: string | undefined, url: string | undefined): Wir
   return undefined
 }
 
-/** Code Assist wraps Gemini's answer: `{"response": GenerateContentResponse, …}`. */
-export const unwrapCloudCode = (answer: Record<string, unknown>): Record<string, unknown> =>
-  isObject(answer.response) ? answer.response : answer
-
-/** Headers of the APIs that change what an answer is (`anthropic-beta` is part of the cache key). */
-const PROTOCOL_HEADERS = ["anthropic-version", "anthropic-beta", "openai-organization", "openai-project"]
-
-export const protocolHeaders = (headers: IncomingHttpHeaders): Record<string, string> =>
-  Object.fromEntries(
-    PROTOCOL_HEADERS.flatMap((name) => {
-      const value = headers[name]
-      return value === undefined ? [] : [[name, Array.isArray(value) ? value.join(", ") : value]]
-    })
-  )
-
 /** A Gemini part the caches can hold: text and nothing else (no images, function calls, thoughts). */
-const textOf = (parts: unknown): string | undefined => {
-  if (!Array.isArray(parts)) return undefined
-  let text = ""
-  for (const part of parts) {
-    if (!isObject(part) || typeof part.text !== "string" || Object.keys(part).some((key) => key !== "text")) {
-      return undefined
-    }
-    text += part.text
-  }
-  return text
-}
+const textOnly = (parts: unknown): boolean =>
+  Array.isArray(parts) &&
+  parts.every((part) =>
+    isObject(part) && typeof part.text === "string" && Object.keys(part).every((key) => key === "text")
+  )
 
 /** Top-level fields of a Gemini request that need no more than text to answer; anything else is passed on. */
 const GEMINI_FIELDS = new Set([
@@ -82,74 +53,121 @@ const GEMINI_FIELDS = new Set([
 /** Per-prompt and per-session bookkeeping (Code Assist's wrapper, its `session_id`), never what the answer says. */
 const BOOKKEEPING = new Set(["user_prompt_id", "userPromptId", "requestId", "request_id", "session_id"])
 
-const withoutBookkeeping = (body: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(body).filter(([key, value]) => value !== undefined && !BOOKKEEPING.has(key)))
+/** A Gemini body without its bookkeeping, as the caches key it: `text` itself when it has none. */
+const withoutBookkeeping = (body: Record<string, unknown>, text?: string) =>
+  text !== undefined && Object.keys(body).every((key) => !BOOKKEEPING.has(key))
+    ? text
+    : JSON.stringify(Object.fromEntries(Object.entries(body).filter(([key]) => !BOOKKEEPING.has(key))))
 
 /**
- * A Gemini `GenerateContentRequest` as an OpenAI chat body the pipeline can key, look up and store; undefined when
- * it holds anything but text (tools, images, function calls, cached content), which then goes to the host
- * uncached. The whole Gemini body rides along under `gemini`, so two requests share an exact entry only when every
- * field of theirs is the same.
+ * Whether a Gemini `GenerateContentRequest` holds text and nothing else: one with tools, images, function calls or
+ * cached content goes to the host uncached, since the caches could not tell its answers apart by text alone.
  */
-export const geminiToOpenAI = (
-  body: Record<string, unknown>,
-  model: string,
-  stream: boolean,
-  wrapper: Record<string, unknown> = {}
-): Record<string, unknown> | undefined => {
-  if (Object.keys(body).some((key) => !GEMINI_FIELDS.has(key))) return undefined
-  if (!Array.isArray(body.contents) || body.contents.length === 0) return undefined
-  const messages: Array<{ role: string; content: string }> = []
+const textOnlyGemini = (body: Record<string, unknown>): boolean => {
+  if (Object.keys(body).some((key) => !GEMINI_FIELDS.has(key))) return false
+  if (!Array.isArray(body.contents) || body.contents.length === 0) return false
   const system = body.systemInstruction ?? body.system_instruction
-  if (system !== undefined) {
-    const text = typeof system === "string" ? system : isObject(system) ? textOf(system.parts) : undefined
-    if (text === undefined) return undefined
-    messages.push({ role: "system", content: text })
-  }
-  for (const content of body.contents) {
-    if (!isObject(content)) return undefined
-    const text = textOf(content.parts)
-    if (text === undefined || (content.role !== undefined && content.role !== "user" && content.role !== "model")) {
-      return undefined
-    }
-    messages.push({ role: content.role === "model" ? "assistant" : "user", content: text })
-  }
-  const config = isObject(body.generationConfig) ? body.generationConfig : {}
-  const mapped = Object.fromEntries(
-    ([
-      ["temperature", config.temperature],
-      ["top_p", config.topP],
-      ["max_tokens", config.maxOutputTokens],
-      ["stop", config.stopSequences],
-      ["seed", config.seed]
-    ] as Array<[string, unknown]>).filter(([, value]) => value !== undefined)
+  if (system !== undefined && typeof system !== "string" && !(isObject(system) && textOnly(system.parts))) return false
+  return body.contents.every((content) =>
+    isObject(content) && textOnly(content.parts) &&
+    (content.role === undefined || content.role === "user" || content.role === "model")
   )
-  const gemini = { ...withoutBookkeeping(wrapper), request: withoutBookkeeping(body) }
-  return { model, messages, stream, ...mapped, gemini }
 }
 
-/**
- * The pipeline's request for an intercepted chat request; undefined when its shape is one the caches do not take
- * (the host then gets it as it was); a BadRequest when the gateway would refuse it (also passed on unread).
- */
-export const decodeRequest = (
-  wire: WireRequest,
-  text: string,
-  headers: IncomingHttpHeaders,
-  context: RequestContext
-): Exit.Exit<ChatRequest, BadRequest> | undefined => {
-  const parsed = parseJsonBody(text)
-  if (Exit.isFailure(parsed)) return parsed as Exit.Exit<never, BadRequest>
-  const body = parsed.value
-  const received = { text, headers: protocolHeaders(headers) }
-  if (wire.wire === "openai") return fromOpenAIBody(body, { ...context, received })
-  if (wire.wire === "anthropic") return fromAnthropicBody(body, { ...context, received })
-  // A Gemini stream the caches can replay is SSE (`alt=sse`): the JSON-array form goes to the host as it is.
-  if (!isObject(body) || (wire.stream === true && wire.sse !== true)) return undefined
-  const translated = wire.wire === "gemini"
-    ? geminiToOpenAI(body, wire.model ?? context.defaultModel, wire.stream === true)
-    : isObject(body.request) && typeof body.model === "string"
-    ? geminiToOpenAI(body.request, body.model, wire.stream === true, { ...body, request: undefined })
-    : undefined
-  return translated === undefined ? undefined : fromOpenAIBody(translated, context)
+/** How an intercepted chat request is asked of the gateway: its route, its body, and any scope of its own. */
+export interface GatewayAsk {
+  readonly path: string
+  readonly body: string
+  /** What else the answer depends on (Code Assist's project): the cache scope beside the caller's credential. */
+  readonly scope?: string
+  /** Code Assist wraps Gemini's answers: `{"response": GenerateContentResponse, …}`. */
+  readonly wrapped: boolean
 }
+
+const geminiPath = (model: string, wire: WireRequest, query: string) =>
+  `/v1beta/models/${encodeURIComponent(model)}:${wire.stream ? "streamGenerateContent" : "generateContent"}${
+    query === "" ? "" : `?${query}`
+  }`
+
+/**
+ * The gateway route an intercepted chat request is asked on, in the gateway's own API: OpenAI's and Anthropic's as
+ * they came, Gemini's under `/v1beta`, Code Assist's unwrapped. Undefined when the caches do not take its shape
+ * (a Gemini request with more than text, a Gemini stream that is not SSE), which the host then gets as it was.
+ */
+export const gatewayAsk = (wire: WireRequest, url: string, text: string): GatewayAsk | undefined => {
+  const query = url.split("?", 2)[1] ?? ""
+  if (wire.wire === "openai") return { path: "/v1/chat/completions", body: text, wrapped: false }
+  if (wire.wire === "anthropic") return { path: "/v1/messages", body: text, wrapped: false }
+  // A Gemini stream the caches can replay is SSE (`alt=sse`): the JSON-array form goes to the host as it is.
+  if (wire.stream === true && wire.sse !== true) return undefined
+  const body = parseJsonBody(text)
+  if (Exit.isFailure(body) || !isObject(body.value)) return undefined
+  if (wire.wire === "gemini") {
+    if (!textOnlyGemini(body.value)) return undefined
+    return {
+      path: geminiPath(wire.model ?? "", wire, query),
+      body: withoutBookkeeping(body.value, text),
+      wrapped: false
+    }
+  }
+  const { model, request } = body.value
+  if (typeof model !== "string" || !isObject(request) || !textOnlyGemini(request)) return undefined
+  const scope = Object.fromEntries(
+    Object.entries(body.value).filter(([key]) => key !== "model" && key !== "request" && !BOOKKEEPING.has(key))
+  )
+  return {
+    path: geminiPath(model, wire, query),
+    body: withoutBookkeeping(request),
+    scope: JSON.stringify(scope),
+    wrapped: true
+  }
+}
+
+/** Each event's data of an SSE stream, rewritten by `map`; a stream cancelled downstream is cancelled upstream. */
+export const mapSseData = (body: ReadableStream<Uint8Array>, map: (data: string) => string) => {
+  const splitter = new SseSplitter()
+  const encoder = new TextEncoder()
+  const write = (events: ReadonlyArray<SseEvent>, controller: TransformStreamDefaultController<Uint8Array>) => {
+    for (const event of events) {
+      const text = event.data === undefined
+        ? event.raw
+        : `${event.event === undefined ? "" : `event: ${event.event}\n`}data: ${map(event.data)}\n\n`
+      controller.enqueue(encoder.encode(text))
+    }
+  }
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => write(splitter.read({ done: false, value: chunk }), controller),
+      flush: (controller) => write(splitter.read({ done: true, value: undefined }), controller)
+    })
+  )
+}
+
+/** JSON text rewritten by `map`; anything else (not JSON) as it was. */
+const mapJson = (text: string, map: (value: Record<string, unknown>) => unknown) => {
+  try {
+    const value = JSON.parse(text) as unknown
+    return isObject(value) ? JSON.stringify(map(value)) : text
+  } catch {
+    return text
+  }
+}
+
+/** An answer whose every Gemini response is rewritten by `map`: a whole one, or each event of a stream. */
+export const mapGeminiAnswer = async (response: Response, map: (value: Record<string, unknown>) => unknown) => {
+  const headers = new Headers(response.headers)
+  headers.delete("content-length")
+  const init = { status: response.status, statusText: response.statusText, headers }
+  if (response.body === null) return response
+  if (/text\/event-stream/i.test(headers.get("content-type") ?? "")) {
+    return new Response(mapSseData(response.body, (data) => mapJson(data, map)), init)
+  }
+  return new Response(mapJson(await response.text(), map), init)
+}
+
+/** Code Assist's answer, unwrapped to Gemini's: `{"response": GenerateContentResponse, …}` → its response. */
+export const unwrapCloudCode = (answer: Record<string, unknown>): Record<string, unknown> =>
+  isObject(answer.response) ? answer.response : answer
+
+/** Gemini's answer, wrapped as Code Assist sends it. */
+export const wrapCloudCode = (answer: Record<string, unknown>) => ({ response: answer })

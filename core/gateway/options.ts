@@ -3,6 +3,7 @@ import type { HnswlibModule } from "hnswlib-wasm/dist/hnswlib.js"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { EmbeddingBackend } from "../embedding/Embedder.ts"
 import type { TelemetryExporter } from "../observability/Telemetry.ts"
+import type { PassThroughOrigin } from "../providers/passThrough.ts"
 import type { RedisCommands } from "../redis/RedisCommands.ts"
 import type { EmbeddedEngine } from "../router/LocalModel.ts"
 import type { UpstreamFetchFunction } from "../transport/http.ts"
@@ -74,6 +75,11 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly fetch: (request: Request) => Response | Promise<Response>
+  /**
+   * A request `isartor proxy` read, answered as `fetch` answers any other (caches, router, ledger), with its own
+   * origin and credential as its L3 instead of the configured providers.
+   */
+  readonly passThrough: (request: Request, origin: PassThroughOrigin) => Response | Promise<Response>
   readonly config: AppConfigShape
   readonly hostname: string
   readonly port: number

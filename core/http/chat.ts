@@ -8,6 +8,7 @@ import {
   type RequestDecoder
 } from "../domain/ChatRequest.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
+import { forOrigin } from "../providers/passThrough.ts"
 import { noteAnswer, questionOf } from "../usage/recorder.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
@@ -154,7 +155,7 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
       stream: request.stream,
       ...(deps.config.request_log_bodies ? { question: questionOf(request.messages) } : {})
     })
-    const exit = await deps.run(deps.pipeline.handle(request, key))
+    const exit = await deps.run(forOrigin(exchange?.passThrough, deps.pipeline.handle(request, key)))
     return Exit.isSuccess(exit)
       ? renderAnswer(request, noteAnswer(note, exit.value), deps.now())
       : renderFailure(family, exit.cause)

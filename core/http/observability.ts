@@ -4,6 +4,7 @@ import type { LayerName } from "../domain/Answer.ts"
 import { layerLabel } from "../observability/Metrics.ts"
 import { nowNanos, type RequestSpan } from "../observability/RequestSpan.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
+import type { PassThroughOrigin } from "../providers/passThrough.ts"
 import type { Sent, UsageNote } from "../usage/recorder.ts"
 import { metricsEndpoint, requestSeriesTable } from "./edgeMetrics.ts"
 import type { EdgeOptions, RequestRecord } from "./edgeOptions.ts"
@@ -71,6 +72,8 @@ export class Exchange implements RequestSpan {
   usage: UsageNote | undefined = undefined
   /** The label of the named gateway key the caller presented, when it did (see `gateway_keys`). */
   label: string | undefined = undefined
+  /** Where a request `isartor proxy` read was going: its L3 is that host (see `Gateway.passThrough`). */
+  passThrough: PassThroughOrigin | undefined = undefined
   constructor(
     readonly arrived: number,
     readonly method: string,
@@ -194,11 +197,12 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
     const traceId = span?.traceId ?? parseTraceparent(exchange.traceparent)?.traceId
     return traceId === undefined ? sent : withTraceId(sent, traceId)
   }
-  const fetch = (request: Request): Response | Promise<Response> => {
+  const serve = (request: Request, passThrough: PassThroughOrigin | undefined): Response | Promise<Response> => {
     const start = performance.now()
     const path = pathOf(request.url)
     const route = routeOf(path)
     const exchange = exchangeOf(request, start, route)
+    if (passThrough !== undefined) exchange.passThrough = passThrough
     if (route === "/metrics" && serveMetricsHere && request.method === "GET") {
       return metrics(request).then((response) => {
         record(exchange, response)
@@ -216,10 +220,14 @@ export const observeEdge = (inner: EdgeFetch, options: EdgeOptions) => {
       ? response.then((sent) => answered(exchange, sent), (error: unknown) => exchange.died(error))
       : answered(exchange, response)
   }
+  // One argument only: a server hands its own second one (its connection, its info) to whatever `fetch` it serves.
+  const fetch = (request: Request) => serve(request, undefined)
+  /** A request read by `isartor proxy`, answered as any other, with its origin as its L3. */
+  const passThrough = (request: Request, origin: PassThroughOrigin) => serve(request, origin)
   /** `/metrics` alone, for `metrics_port`. */
   const metricsOnly = async (request: Request): Promise<Response> =>
     routeOf(pathOf(request.url)) === "/metrics" && request.method === "GET"
       ? metrics(request)
       : new Response("only GET /metrics is served on this port\n", { status: 404 })
-  return { fetch, metricsOnly }
+  return { fetch, passThrough, metricsOnly }
 }

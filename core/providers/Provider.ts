@@ -6,6 +6,7 @@ import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
 import type { ConfigInvalid, ProviderError } from "../domain/errors.ts"
+import { transportLimits } from "../transport/http.ts"
 import {
   type Answered,
   type Call,
@@ -17,6 +18,7 @@ import {
 } from "./chain/failover.ts"
 import { chainFor, checkChain, makeLinks, watchLinks } from "./chain/links.ts"
 import type { ProviderStatus } from "./health/ProviderLink.ts"
+import { passThroughProvider } from "./passThrough.ts"
 import type { ResponsesSource } from "./shared/ProviderDefinition.ts"
 
 export { type Answered, type DirectRoute, movesOn } from "./chain/failover.ts"
@@ -82,12 +84,22 @@ export class Provider extends Context.Service<Provider, {
         return directAnswer(limits, link, link === primary, spend, api, call)
       }
       const countTokens = primary.client.countTokens
+      // A request `isartor proxy` read goes to its own origin; every other one to the chain.
+      const passThrough = passThroughProvider(transportLimits(config))
       return Provider.of({
         id: primary.id,
         configured: primary.configured,
         chain: chain.map((link) => link.id),
-        complete: (request) => answer(request, (client) => client.complete(request)),
-        stream: (request) => answer(request, (client) => client.stream(request)),
+        complete: (request) =>
+          passThrough.orChain(
+            (origin) => passThrough.complete(request, origin),
+            () => answer(request, (client) => client.complete(request))
+          ),
+        stream: (request) =>
+          passThrough.orChain(
+            (origin) => passThrough.stream(request, origin),
+            () => answer(request, (client) => client.stream(request))
+          ),
         countTokens: countTokens === undefined
           ? undefined
           : (body) => primary.attempt((client) => client.countTokens!(body)),

@@ -1,3 +1,4 @@
+import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { execFile } from "node:child_process"
 import { X509Certificate } from "node:crypto"
@@ -525,8 +526,8 @@ describe("the isartor proxy command", () => {
 
 describe("chat requests through the pipeline", () => {
   it("a second identical chat request is answered by L1a without reaching the host; another credential is another scope", async () => {
-    const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
-    const chat = await startChatPipeline({ env: {}, upstreamCa: upstreamCa.certPem })
+    const { startProxyGateway } = await import("../../cli/proxy/gateway.ts")
+    const gateway = await startProxyGateway({ env: {}, upstreamCa: upstreamCa.certPem })
     const cached = await startProxy({
       port: 0,
       authority: proxyCa,
@@ -534,7 +535,7 @@ describe("chat requests through the pipeline", () => {
       upstreamCa: upstreamCa.certPem,
       resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
       allowHosts: HOSTS,
-      chat
+      gateway
     })
     try {
       const body = Buffer.from(
@@ -594,15 +595,54 @@ describe("chat requests through the pipeline", () => {
       assert.equal(calls().at(-1)!.auth, "Bearer ghu_account_b")
     } finally {
       await cached.close()
-      await chat.close()
+      await gateway.close()
+    }
+  })
+})
+
+describe("the usage ledger of the proxy's gateway", () => {
+  it("records a chat request through the proxy like any other: the host as its provider, the layer that answered", async () => {
+    const { startProxyGateway } = await import("../../cli/proxy/gateway.ts")
+    const gateway = await startProxyGateway({ env: {}, upstreamCa: upstreamCa.certPem })
+    const proxied = await startProxy({
+      port: 0,
+      authority: proxyCa,
+      intercept: HOSTS,
+      upstreamCa: upstreamCa.certPem,
+      resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
+      allowHosts: HOSTS,
+      gateway
+    })
+    try {
+      const body = { model: "gpt-4o", messages: [{ role: "user", content: "Capital of France, for the ledger?" }] }
+      for (let round = 0; round < 2; round++) {
+        const answer = await post(proxied.port, "copilot.test", "/chat/completions", {
+          authorization: "Bearer ghu_ledger"
+        }, body)
+        assert.equal(answer.status, 200, answer.body.toString())
+      }
+      const rows = await eventually(async () => {
+        const recent = await Effect.runPromise(gateway.gateway.usage.recent(10))
+        return recent.length === 2 ? recent : undefined
+      }, { what: "two rows in the ledger" })
+      const rounds = [...rows].sort((a, b) => a.at - b.at)
+      assert.deepEqual(rounds.map((row) => row.layer), ["l3", "l1a"])
+      assert.equal(rounds[0]!.provider, "copilot.test")
+      assert.equal(rounds[0]!.model_asked, "gpt-4o")
+      assert.equal(rounds[0]!.tokens_in, COMPLETION.usage.prompt_tokens)
+      assert.ok(rows.every((row) => row.status === 200))
+      assert.doesNotMatch(JSON.stringify(rows), /ghu_ledger/, "the client's credential is never in the ledger")
+    } finally {
+      await proxied.close()
+      await gateway.close()
     }
   })
 })
 
 describe("streamed chat requests through the pipeline", () => {
   it("a streamed answer comes through as SSE and its replay is an L1a hit, for Node and for curl", async (t) => {
-    const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
-    const chat = await startChatPipeline({ env: {}, upstreamCa: upstreamCa.certPem })
+    const { startProxyGateway } = await import("../../cli/proxy/gateway.ts")
+    const gateway = await startProxyGateway({ env: {}, upstreamCa: upstreamCa.certPem })
     const cached = await startProxy({
       port: 0,
       authority: proxyCa,
@@ -610,7 +650,7 @@ describe("streamed chat requests through the pipeline", () => {
       upstreamCa: upstreamCa.certPem,
       resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
       allowHosts: HOSTS,
-      chat
+      gateway
     })
     try {
       const body = JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "Stream it" }] })
@@ -665,15 +705,15 @@ describe("streamed chat requests through the pipeline", () => {
       assert.equal(calls(), before + 1, "the replay never reached the host")
     } finally {
       await cached.close()
-      await chat.close()
+      await gateway.close()
     }
   })
 })
 
-/** A proxy whose chat requests go through a pipeline of its own (fresh caches), for one test. */
+/** A proxy whose chat requests go through a gateway of its own (fresh caches), for one test. */
 const withPipeline = async (test: (port: number) => Promise<void>, env: Record<string, string> = {}) => {
-  const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
-  const chat = await startChatPipeline({ env, upstreamCa: upstreamCa.certPem })
+  const { startProxyGateway } = await import("../../cli/proxy/gateway.ts")
+  const gateway = await startProxyGateway({ env, upstreamCa: upstreamCa.certPem })
   const cached = await startProxy({
     port: 0,
     authority: proxyCa,
@@ -681,13 +721,13 @@ const withPipeline = async (test: (port: number) => Promise<void>, env: Record<s
     upstreamCa: upstreamCa.certPem,
     resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
     allowHosts: HOSTS,
-    chat
+    gateway
   })
   try {
     await test(cached.port)
   } finally {
     await cached.close()
-    await chat.close()
+    await gateway.close()
   }
 }
 
@@ -1034,8 +1074,8 @@ describe("isartor up with a proxy tool connected", () => {
 
 describe("a chat request through the pipeline to a host whose certificate does not verify", () => {
   it("is refused with a 502 in the client's format that names the certificate and never the client's key; the host gets nothing", async () => {
-    const { startChatPipeline } = await import("../../cli/proxy/pipeline.ts")
-    const chat = await startChatPipeline({ env: {}, upstreamCa: proxyCa.certPem }) // not the fake's CA
+    const { startProxyGateway } = await import("../../cli/proxy/gateway.ts")
+    const gateway = await startProxyGateway({ env: {}, upstreamCa: proxyCa.certPem }) // not the fake's CA
     const strict = await startProxy({
       port: 0,
       authority: proxyCa,
@@ -1043,7 +1083,7 @@ describe("a chat request through the pipeline to a host whose certificate does n
       upstreamCa: proxyCa.certPem,
       resolve: () => ({ host: "127.0.0.1", port: upstream.port }),
       allowHosts: HOSTS,
-      chat
+      gateway
     })
     try {
       const before = upstream.seen.length
@@ -1077,7 +1117,7 @@ describe("a chat request through the pipeline to a host whose certificate does n
       assert.equal(upstream.seen.length, before, "no request reached the host")
     } finally {
       await strict.close()
-      await chat.close()
+      await gateway.close()
     }
   })
 })
