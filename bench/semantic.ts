@@ -9,6 +9,7 @@
 // output line is one JSON object with the figures at the threshold, per file.
 // Usage: npm run bench:semantic -- [--pairs FILE | --split heldout] [--decision learned|cosine] [--limit N]
 //                                  [--seed 1] [--threshold T]
+// With --stream, the false-hit budget on a stream through a real gateway instead: bench/semanticStream.ts.
 import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { readFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
@@ -35,9 +36,16 @@ const { values } = parseArgs({
     decision: { type: "string", default: "learned" },
     limit: { type: "string" },
     seed: { type: "string", default: "1" },
-    threshold: { type: "string" }
+    threshold: { type: "string" },
+    stream: { type: "boolean", default: false },
+    budgets: { type: "string" }
   }
 })
+if (values.stream) {
+  const { runStream } = await import("./semanticStream.ts")
+  await runStream(values)
+  process.exit(0)
+}
 const learnedAskedFor = values.decision !== "cosine"
 const GPTCACHE = fileURLToPath(new URL("../../shared/data/gptcache-mock-pairs.json", import.meta.url))
 
@@ -76,6 +84,8 @@ const hnswlib = await loadHnswlib()
 const loaded = await Effect.runPromise(loadConfig({
   env: {
     ISARTOR__CACHE_TTL_SECS: "100000000",
+    // The decision's own curve: the budget (which serves nothing it has not seen checked) is --stream's.
+    ISARTOR__L1B_ERROR_BUDGET: "1",
     ISARTOR__L1B_DECISION: learnedAskedFor ? "learned" : "cosine",
     ...(values.threshold
       ? { [learnedAskedFor ? "ISARTOR__L1B_SCORE_THRESHOLD" : "ISARTOR__SIMILARITY_THRESHOLD"]: values.threshold }

@@ -112,7 +112,7 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
   let unsent = emptyCounts()
   // The lowest served region per budget, worked out again only when the counts move.
   let lowestByBudget = new Map<number, number>()
-  const tally = { served: 0, explored: 0 }
+  const tally = { served: 0, explored: 0, withheld: 0 }
   /** Marks raised, and entries removed, here since the last call of `takeUnsent`. */
   let raisedMarks = new Set<string>()
   let removedMarks = new Set<string>()
@@ -138,8 +138,14 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
     decide: (entry: string, score: number, budget: number): Verdict => {
       const region = regionOf(score)
       add("seen", region)
-      if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) return { _tag: "Withhold", why: "entry" }
-      if (region < lowest(budget)) return { _tag: "Withhold", why: "budget" }
+      if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) {
+        tally.withheld++
+        return { _tag: "Withhold", why: "entry" }
+      }
+      if (region < lowest(budget)) {
+        tally.withheld++
+        return { _tag: "Withhold", why: "budget" }
+      }
       if (random() < EXPLORATION_RATE) {
         tally.explored++
         return { _tag: "Explore" }
@@ -211,6 +217,7 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
         budget,
         served_hits: tally.served,
         explored_hits: tally.explored,
+        withheld_hits: tally.withheld,
         labelled_hits: estimate.observed,
         // Over what is served now (every region seen while nothing serves): the rate the budget holds to.
         observed_false_hit_rate: Number(estimate.rate.toFixed(4)),
