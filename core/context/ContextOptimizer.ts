@@ -93,16 +93,19 @@ const loadCounter = Effect.promise(() => tokenizer ??= import("gpt-tokenizer/enc
 /** What a provider call answers with, and the tokens the optimiser kept from it (for `X-Isartor-Context-Saved`). */
 export type WithContextSaved<A> = A & { readonly contextSaved?: number | undefined }
 
-export type ContextOptimizer = <A extends object, E>(
+type Optimise = <A extends object, E>(
   request: ChatRequest,
   call: (request: ChatRequest) => Effect.Effect<A, E>
 ) => Effect.Effect<WithContextSaved<A>, E>
 
-/**
- * Chosen once at wiring time: off, the call gets the request as it is. On, it gets the request shrunk for the
- * format of the provider it starts with (an alias's provider, else the chain's primary), and the saving is counted.
- */
-export const contextOptimizer = (enabled: boolean, chain: ReadonlyArray<string>): ContextOptimizer => {
+/** The provider calls L3 makes, and the chain whose first provider decides the format a request is shrunk for. */
+export interface ProviderCalls<S extends object, C extends object, E> {
+  readonly chain: ReadonlyArray<string>
+  readonly stream: (request: ChatRequest) => Effect.Effect<S, E>
+  readonly complete: (request: ChatRequest) => Effect.Effect<C, E>
+}
+
+const optimiseFor = (enabled: boolean, chain: ReadonlyArray<string>): Optimise => {
   // A plain answer type-checks as one with no saving.
   if (!enabled) {
     return <A extends object, E>(request: ChatRequest, call: (request: ChatRequest) => Effect.Effect<A, E>) =>
@@ -119,4 +122,20 @@ export const contextOptimizer = (enabled: boolean, chain: ReadonlyArray<string>)
         Effect.map((answer): WithContextSaved<A> => ({ ...answer, contextSaved: saved }))
       )
     })
+}
+
+/**
+ * The provider's calls as L2.5 makes them, chosen once at wiring time: off, the provider gets each request as it
+ * is. On, it gets the request shrunk for the format of the provider the chain starts with (an alias's provider,
+ * else the primary), the answer says how many tokens that kept, and the saving is counted.
+ */
+export const contextOptimizer = <S extends object, C extends object, E>(
+  enabled: boolean,
+  provider: ProviderCalls<S, C, E>
+) => {
+  const optimise = optimiseFor(enabled, provider.chain)
+  return {
+    stream: (request: ChatRequest) => optimise(request, provider.stream),
+    complete: (request: ChatRequest) => optimise(request, provider.complete)
+  }
 }
