@@ -35,6 +35,8 @@ export type Answer =
     /** When L2 classified the request: what it decided. */
     readonly routing?: RoutingDecision
     readonly routed?: RoutedBy | undefined
+    /** From L3: the prompt tokens the context optimiser kept from the provider (`X-Isartor-Context-Saved`). */
+    readonly contextSaved?: number | undefined
   }
   | {
     readonly _tag: "Stream"
@@ -44,4 +46,5 @@ export type Answer =
     readonly cacheKey?: string
     readonly routing?: RoutingDecision
     readonly routed?: RoutedBy | undefined
+    readonly contextSaved?: number | undefined
   }

@@ -63,6 +63,7 @@ export const answerHeaders = (answer: Answer, now: number): Record<string, strin
   }
   if (answer.routing !== undefined) headers["x-isartor-tier"] = answer.routing.tier
   if (answer.routed !== undefined) headers["x-isartor-routed-to"] = answer.routed.to
+  if (answer.contextSaved) headers["x-isartor-context-saved"] = `tokens=${answer.contextSaved}`
   // How long the answer has been in the cache, as an HTTP cache says it.
   if (answer._tag === "Complete" && answer.created !== undefined) {
     headers.age = ageOf(answer.created, now)

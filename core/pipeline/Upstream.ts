@@ -1,6 +1,8 @@
 import { Context, Effect, Exit, Layer } from "effect"
 import { Budgets } from "../budgets/Budgets.ts"
 import type { ExactKey } from "../cache/CacheKey.ts"
+import { AppConfig } from "../config/Config.ts"
+import { contextOptimizer } from "../context/ContextOptimizer.ts"
 import type { Answer } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { isCacheable } from "../domain/Completion.ts"
@@ -27,6 +29,8 @@ export class Upstream extends Context.Service<Upstream, {
     Upstream,
     Effect.gen(function*() {
       const provider = yield* Provider
+      // L2.5: the provider is sent the request shrunk when `context_optimizer` is on; the caches keep it as asked.
+      const send = contextOptimizer((yield* AppConfig).context_optimizer, provider)
       const coalescer = yield* Coalescer
       const writes = yield* CacheWrites
       const budgets = yield* Budgets
@@ -45,7 +49,7 @@ export class Upstream extends Context.Service<Upstream, {
       }
 
       const stream = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        Effect.map(provider.stream(request), ({ value, provider: answeredBy, hold }): Answer => {
+        Effect.map(send.stream(request), ({ value, provider: answeredBy, hold, ...saved }): Answer => {
           const body = tapSse(value, (end) => {
             if (end._tag === "Cancelled") return settle(Exit.fail(new LeaderAbandoned()))
             if (end._tag === "Failed") {
@@ -65,11 +69,11 @@ export class Upstream extends Context.Service<Upstream, {
               () => settle(Exit.succeed({ completion, provider: answeredBy }))
             )
           }, (error) => `upstream stream broke off: ${messageOf(error)}`)
-          return { _tag: "Stream", layer: "l3", provider: answeredBy, body }
+          return { _tag: "Stream", layer: "l3", provider: answeredBy, body, ...saved }
         }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
 
       const complete = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        Effect.flatMap(provider.complete(request), ({ value: completion, provider: answeredBy, hold }) => {
+        Effect.flatMap(send.complete(request), ({ value: completion, provider: answeredBy, hold, ...saved }) => {
           const shared = { completion: JSON.stringify(completion), provider: answeredBy }
           spent(shared.completion)
           // Followers are released once L1a has the answer, as for a stream.
@@ -78,7 +82,7 @@ export class Upstream extends Context.Service<Upstream, {
           return annotate(request, answeredBy, shared.completion).pipe(
             Effect.andThen(budgets.settle(hold, shared.completion)),
             Effect.andThen(written),
-            Effect.as({ _tag: "Complete", layer: "l3", ...shared } satisfies Answer)
+            Effect.as({ _tag: "Complete", layer: "l3", ...shared, ...saved } satisfies Answer)
           )
         })
 
