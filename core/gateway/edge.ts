@@ -82,6 +82,6 @@ export const serveEdge = (
     dropped: Context.get(context, TelemetryDropped),
     gatewayKeys: control.gatewayKeys,
     ...(requestLog(log, logging) ? { logRequest: requestLog(log, logging)! } : {}),
-    ...(config.usage_ledger ? { recordUsage: usageRecorder(config, Context.get(context, UsageLedger), now) } : {})
+    ...(config.usage_ledger ? { recordUsage: usageRecorder(Context.get(context, UsageLedger), now) } : {})
   })
 }

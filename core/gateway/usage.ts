@@ -2,16 +2,21 @@ import { Effect } from "effect"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { secretValues } from "../config/effectiveSettings.ts"
 import { maskCredentials } from "../domain/credentials.ts"
+import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import { ledgerDisabled, ledgerLayer } from "../usage/ledger.ts"
 import { pricesOf } from "../usage/prices.ts"
-import { makeUsageRow, type Sent, type UsageNote } from "../usage/recorder.ts"
+import { makeUsageRows, type UsageNote } from "../usage/recorder.ts"
 import { makeRedisUsageStore } from "../usage/redisStore.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { makeMemoryStore } from "../usage/UsageStore.ts"
 import type { GatewayOptions, RedisConnection } from "./options.ts"
 import { acquire } from "./resources.ts"
 
-/** The usage ledger over its store: Redis with the caches, else the runtime's persistent one, else memory. */
+/**
+ * The usage ledger over its store: Redis with the caches, else the runtime's persistent one, else memory. Each
+ * request is priced, a kept question and answer with credentials masked; an answer without usage has its input
+ * estimated as `count_tokens` estimates it.
+ */
 export const usageLedger = (config: AppConfigShape, options: GatewayOptions, redis: RedisConnection | undefined) =>
   Effect.gen(function*() {
     if (!config.usage_ledger) return ledgerDisabled
@@ -24,16 +29,18 @@ export const usageLedger = (config: AppConfigShape, options: GatewayOptions, red
       ? makeMemoryStore()
       : yield* acquire("cannot open the usage ledger", () => open(config.usage_path), (store) => store.close?.())
     const prices = pricesOf(config)
+    const secrets = secretValues(config)
     return ledgerLayer({
       store,
       retentionMs,
-      priced: (provider, model) => prices(provider, model) !== undefined
+      priced: (provider, model) => prices(provider, model) !== undefined,
+      rows: makeUsageRows({ prices, mask: (text) => maskCredentials(text, secrets) }),
+      estimateInput: estimateInputTokens
     })
   })
 
-/** Each answered request, priced, as one row of the ledger; a kept question and answer with credentials masked. */
-export const usageRecorder = (config: AppConfigShape, ledger: UsageLedger["Service"], now: () => number) => {
-  const secrets = secretValues(config)
-  const rowOf = makeUsageRow({ prices: pricesOf(config), now, mask: (text) => maskCredentials(text, secrets) })
-  return (note: UsageNote, sent: Sent) => ledger.record(rowOf(note, sent))
+/** Each request that reached an answer, as the edge noted it, stamped with when and handed to the ledger. */
+export const usageRecorder = (ledger: UsageLedger["Service"], now: () => number) => (note: UsageNote) => {
+  note.at = now()
+  ledger.recordNote(note)
 }

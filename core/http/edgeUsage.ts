@@ -1,5 +1,5 @@
 import type { LayerName } from "../domain/Answer.ts"
-import type { Sent, UsageNote } from "../usage/recorder.ts"
+import type { UsageNote } from "../usage/recorder.ts"
 import type { UsageFamily } from "../usage/UsageRow.ts"
 
 const GEMINI_GENERATE = [
@@ -20,9 +20,13 @@ const FAMILIES: Readonly<Record<string, UsageFamily>> = {
   ...Object.fromEntries(GEMINI_GENERATE.map((route) => [route, "gemini" as const]))
 }
 
-/** A request that reached an answer, handed to the usage ledger: at once, or once its stream has ended. */
+/**
+ * A request that reached an answer, handed to the usage ledger — at once, or once its stream has ended — with how
+ * its answer went out written on its note (no other object per request). A failure no layer answered (a refusal, an
+ * upstream error) is recorded as what it is: at L3 when a provider was asked, else with no layer (`"none"`).
+ */
 export const recordSent = (
-  recordUsage: (note: UsageNote, sent: Sent) => void,
+  recordUsage: (note: UsageNote) => void,
   exchange: { readonly route: string; readonly label: string | undefined },
   note: UsageNote,
   layer: LayerName | undefined,
@@ -30,16 +34,13 @@ export const recordSent = (
   status: number,
   seconds: number
 ) => {
-  const sent: Sent = {
-    family: FAMILIES[exchange.route] ?? note.family ?? "chat",
-    layer: layer ?? note.layer ?? "l3",
-    provider: provider ?? "",
-    status,
-    latencyMs: seconds * 1000,
-    stream: note.stream === true
-  }
+  note.family = FAMILIES[exchange.route] ?? note.family ?? "chat"
+  note.layer = layer ?? note.layer ?? (status < 400 || provider !== undefined ? "l3" : "none")
+  note.provider = provider ?? ""
+  note.status = status
+  note.latencyMs = seconds * 1000
   if (exchange.label !== undefined) note.label = exchange.label
   // A stream is recorded when it has ended, with the usage its last event carried.
-  if (note.ended === undefined) recordUsage(note, sent)
-  else note.ended.then(() => recordUsage(note, sent))
+  if (note.ended === undefined) recordUsage(note)
+  else note.ended.then(() => recordUsage(note))
 }

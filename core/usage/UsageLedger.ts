@@ -1,4 +1,5 @@
 import { Context, type Effect } from "effect"
+import type { UsageNote } from "./recorder.ts"
 import type { UsageBy, UsageReport, UsageRow, UsageTotals } from "./UsageRow.ts"
 
 /** A window of the ledger, in milliseconds since the epoch: `since` inclusive, `until` exclusive. */
@@ -13,8 +14,13 @@ export interface UsageWindow {
  * are shared by every replica, so a deployment has one ledger.
  */
 export class UsageLedger extends Context.Service<UsageLedger, {
-  /** Buffers one answered request; never fails, never waits. */
+  /** Buffers one answered request's row; never fails, never waits. */
   readonly record: (row: UsageRow) => void
+  /**
+   * Buffers one answered request as the edge noted it (its `at`, layer, status… set): the same as `record` of its
+   * row, but the row is built only if it is read (see core/usage/ledger.ts).
+   */
+  readonly recordNote: (note: UsageNote) => void
   readonly report: (window: UsageWindow, by: UsageBy) => Effect.Effect<UsageReport>
   readonly totals: (window: UsageWindow) => Effect.Effect<UsageTotals>
   /** The last requests' rows, newest first (at most 1,000). */

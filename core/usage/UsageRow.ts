@@ -3,8 +3,12 @@
  * Redis), what answers (`/admin/*`) and what shows (`/dashboard`, `isartor stats`). Plain data: no Effect, no runtime.
  */
 
-/** The layer that answered, as the ledger names it: the cache layers, the local model, a provider, or a pass-through. */
-export type UsageLayer = "l1a" | "l1b" | "l2" | "l3" | "pass"
+/**
+ * The layer that answered, as the ledger names it: the cache layers, the local model, a provider, or a pass-through;
+ * `none` for a request that failed before any layer or provider took it (`only-if-cached` with nothing cached, a
+ * request the pipeline refused).
+ */
+export type UsageLayer = "l1a" | "l1b" | "l2" | "l3" | "pass" | "none"
 
 /** The client format a request came in: what its route serves. */
 export type UsageFamily =
@@ -42,6 +46,11 @@ export interface UsageRow {
   /** For a deflection (L1a, L1b, L2): the tokens and cost of the answer when it was first bought. */
   readonly tokens_saved: number
   readonly cost_saved_usd: number
+  /**
+   * The answer carried no usage: its output tokens are estimated from its length, its input from the request (the
+   * tokenizer `count_tokens` uses); absent when the upstream said them.
+   */
+  readonly tokens_estimated?: boolean
   /**
    * When a `[routing]` rule sent the request to another model: what these tokens would have cost at the default
    * model's price, less what they cost (negative when the rule's model is dearer); absent otherwise.

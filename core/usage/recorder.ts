@@ -3,16 +3,19 @@ import { type ChatMessage, textOf } from "../domain/messages.ts"
 import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import type { Prices } from "./prices.ts"
-import { tapStreamUsage, usageIn } from "./streamUsage.ts"
+import { type StreamTokens, tapStreamUsage, usageIn } from "./streamUsage.ts"
 import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
 
-/** What the ledger learns of a request that reached an answer: set by whatever answered it, read at the edge. */
+/**
+ * What the ledger learns of a request that reached an answer: set by whatever answered it, completed at the edge
+ * with how it went out (`recordSent`), and made a row only when one is read (see core/usage/ledger.ts).
+ */
 export interface UsageNote {
   /** The request's cache scope, `<scope hash>|<session>`: the caller is the hash. */
   readonly tenant: string
   readonly modelAsked: string
-  /** The client format, when the route does not say it (the proxy). */
-  readonly family?: UsageFamily | undefined
+  /** The client format; set by the edge from the route, given here when the route does not say it (the proxy). */
+  family?: UsageFamily | undefined
   /** The client asked for a stream. */
   readonly stream?: boolean | undefined
   /** For an upstream stream: settles when it has ended (and `tokens` holds what its events said). */
@@ -21,18 +24,30 @@ export interface UsageNote {
   label?: string | undefined
   /** A whole answer: its serialised OpenAI completion (usage and model read from it). */
   completion?: string | undefined
-  /** The layer that answered, when the response does not say it (a pass-through). */
+  /** The layer that answered; set by the edge, given here when the response does not say it (a pass-through). */
   layer?: UsageLayer | undefined
   /** A `[routing]` rule's answer: the provider and model that would have answered by default. */
   routedFrom?: { readonly provider: string; readonly model: string } | undefined
   /** Tokens read another way (a stream's last event, an embeddings answer, a pass-through's body). */
-  tokens?: { readonly input: number; readonly output: number; readonly model: string } | undefined
+  tokens?: StreamTokens | undefined
+  /**
+   * The request body as the client sent it (parsed): its input tokens are estimated from it (as `count_tokens` does)
+   * when the answer carries no usage.
+   */
+  readonly body?: Readonly<Record<string, unknown>> | undefined
+  /** The estimate of the input tokens, once made (see `estimateInput`). */
+  inputEstimate?: number | undefined
   /**
    * Only with `request_log_bodies`: the request's last user message, its first `BODY_CHARS` (see `questionOf`);
    * then the answer's text is kept too (a stream's in `answerText`).
    */
   readonly question?: string | undefined
   answerText?: string | undefined
+  /** How the answer went out, set by the edge: the provider that answered ("" for none), status, latency, time. */
+  provider?: string | undefined
+  status?: number | undefined
+  latencyMs?: number | undefined
+  at?: number | undefined
 }
 
 /** How much of a question and of an answer `request_log_bodies` keeps. */
@@ -55,27 +70,16 @@ const answerOf = (completion: string | undefined): string => {
   }
 }
 
-/** How the edge saw the answer go out. */
-export interface Sent {
-  readonly family: UsageFamily
-  readonly layer: UsageLayer
-  readonly provider: string
-  readonly status: number
-  readonly latencyMs: number
-  readonly stream: boolean
-}
-
 const DEFLECTIONS = new Set<UsageLayer>(["l1a", "l1b", "l2"])
 
-interface Tokens {
-  readonly input: number
-  readonly output: number
-  readonly model: string
+/** A cached answer's tokens, read once, with its cost at the last provider it was priced for. */
+interface Tokens extends StreamTokens {
+  pricedFor?: string
+  cost?: number
 }
-const NO_TOKENS: Tokens = { input: 0, output: 0, model: "" }
+const NO_TOKENS: StreamTokens = { input: 0, output: 0, model: "" }
 const MAX_REMEMBERED = 4096
 const MAX_REMEMBERED_CHARS = 4 * 1024 * 1024
-const remembered = new BoundedMemo<string, Tokens>(MAX_REMEMBERED, MAX_REMEMBERED_CHARS, (text) => text.length)
 
 /**
  * The tokens of a whole answer: the usage it carries (the upstream's), else an estimate of its output from its length
@@ -84,66 +88,137 @@ const remembered = new BoundedMemo<string, Tokens>(MAX_REMEMBERED, MAX_REMEMBERE
 const readTokens = (completion: string): Tokens => {
   const usage = usageOf(completion)
   return usage === undefined
-    ? { input: 0, output: Math.ceil(completion.length / 4), model: modelOf(completion) }
+    ? { input: 0, output: Math.ceil(completion.length / 4), model: modelOf(completion), estimated: true }
     : { input: usage.input, output: usage.output, model: modelOf(completion) }
-}
-
-/**
- * The tokens of an answer. A deflection serves the same cached string on every hit: read once and found again by
- * identity (as `readTokens` in core/observability/Metrics.ts); a provider's answer is new each time, so not kept.
- */
-const tokensOf = (note: UsageNote, deflected: boolean): Tokens => {
-  if (note.tokens !== undefined) return note.tokens
-  const completion = note.completion
-  if (completion === undefined) return NO_TOKENS
-  if (!deflected) return readTokens(completion)
-  return remembered.get(completion) ?? remembered.set(completion, readTokens(completion))
 }
 
 export interface RowOptions {
   readonly prices: Prices
-  readonly now: () => number
   /** Takes the credentials out of a kept question and answer before the row is stored (core/domain/credentials.ts). */
   readonly mask: (text: string) => string
 }
 
-/** The row of an answered request, priced: spent now by L3 and pass-through, saved by a deflection. */
-export const makeUsageRow = (options: RowOptions) => (note: UsageNote, sent: Sent): UsageRow => {
-  const { mask, now, prices } = options
-  const deflected = DEFLECTIONS.has(sent.layer)
-  const tokens = tokensOf(note, deflected)
-  const price = tokens.model === "" ? undefined : prices(sent.provider, tokens.model)
-  const cost = price === undefined ? 0 : tokens.input * price.input + tokens.output * price.output
-  const bar = note.tenant.indexOf("|")
-  const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
-  // Built field by field, in the order the rows have always had, without a spread per optional field.
-  const row: { -readonly [K in keyof UsageRow]: UsageRow[K] } = {
-    at: now(),
-    caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar)
-  } as UsageRow
-  if (note.label !== undefined) row.label = note.label
-  row.family = sent.family
-  row.model_asked = note.modelAsked
-  row.provider = sent.provider
-  row.model = tokens.model
-  row.layer = sent.layer
-  row.tokens_in = deflected ? 0 : tokens.input
-  row.tokens_out = deflected ? 0 : tokens.output
-  row.cost_usd = deflected ? 0 : cost
-  row.tokens_saved = deflected ? tokens.input + tokens.output : 0
-  row.cost_saved_usd = deflected ? cost : 0
-  if (standard !== undefined) {
-    row.routing_saved_usd = tokens.input * standard.input + tokens.output * standard.output - cost
+/** What one request adds to its hourly rollup (see `PendingRollups` in core/usage/ledger.ts). */
+export type AddToRollup = (
+  at: number,
+  caller: string,
+  provider: string,
+  model: string,
+  layer: UsageLayer,
+  failed: boolean,
+  tokensIn: number,
+  tokensOut: number,
+  costUsd: number,
+  tokensSaved: number,
+  costSavedUsd: number
+) => void
+
+/**
+ * A note's row, priced — spent now by L3 and pass-through, saved by a deflection — built two ways from the one
+ * reading of its tokens and price: `sum` adds it to its rollup without building anything (every request), `row`
+ * builds the row (only the rows that are read: the last ones, or every one while `/admin/events` is watched).
+ */
+export const makeUsageRows = (options: RowOptions) => {
+  const { mask, prices } = options
+  // A deflection serves the same cached string on every hit: read once and found again by identity (as `readTokens`
+  // in core/observability/Metrics.ts); a provider's answer is new each time, so not kept.
+  const remembered = new BoundedMemo<string, Tokens>(MAX_REMEMBERED, MAX_REMEMBERED_CHARS, (text) => text.length)
+  const tokensOf = (note: UsageNote, deflected: boolean): Tokens => {
+    if (note.tokens !== undefined) return note.tokens
+    const completion = note.completion
+    if (completion === undefined) return NO_TOKENS
+    if (!deflected) return readTokens(completion)
+    return remembered.get(completion) ?? remembered.set(completion, readTokens(completion))
   }
-  row.latency_ms = Math.round(sent.latencyMs * 100) / 100
-  row.status = sent.status
-  row.stream = sent.stream
-  if (note.question !== undefined) {
-    row.question = mask(note.question)
-    row.answer = mask(note.answerText ?? answerOf(note.completion))
+  /** The input tokens: the answer's own, else the request's estimate (when one was made). */
+  const inputOf = (note: UsageNote, tokens: Tokens) =>
+    tokens.estimated === true && note.inputEstimate !== undefined ? note.inputEstimate : tokens.input
+  const costOf = (tokens: Tokens, provider: string, input: number): number => {
+    if (tokens.pricedFor === provider && input === tokens.input) return tokens.cost!
+    const price = tokens.model === "" ? undefined : prices(provider, tokens.model)
+    const cost = price === undefined ? 0 : input * price.input + tokens.output * price.output
+    if (input === tokens.input) (tokens.pricedFor = provider), (tokens.cost = cost)
+    return cost
   }
-  return row
+  const callerOf = (note: UsageNote) => {
+    if (note.label !== undefined) return note.label
+    const bar = note.tenant.indexOf("|")
+    return bar < 0 ? note.tenant : note.tenant.slice(0, bar)
+  }
+
+  const sum = (note: UsageNote, add: AddToRollup): void => {
+    const layer = note.layer ?? "l3"
+    const provider = note.provider ?? ""
+    const deflected = DEFLECTIONS.has(layer)
+    const tokens = tokensOf(note, deflected)
+    const input = inputOf(note, tokens)
+    const cost = costOf(tokens, provider, input)
+    add(
+      note.at ?? 0,
+      callerOf(note),
+      provider,
+      tokens.model,
+      layer,
+      (note.status ?? 200) >= 400,
+      deflected ? 0 : input,
+      deflected ? 0 : tokens.output,
+      deflected ? 0 : cost,
+      deflected ? input + tokens.output : 0,
+      deflected ? cost : 0
+    )
+  }
+
+  const row = (note: UsageNote): UsageRow => {
+    const layer = note.layer ?? "l3"
+    const provider = note.provider ?? ""
+    const deflected = DEFLECTIONS.has(layer)
+    const tokens = tokensOf(note, deflected)
+    const input = inputOf(note, tokens)
+    const cost = costOf(tokens, provider, input)
+    const bar = note.tenant.indexOf("|")
+    const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
+    // Built field by field, in the order the rows have always had, without a spread per optional field.
+    const built: { -readonly [K in keyof UsageRow]: UsageRow[K] } = {
+      at: note.at ?? 0,
+      caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar)
+    } as UsageRow
+    if (note.label !== undefined) built.label = note.label
+    built.family = note.family ?? "chat"
+    built.model_asked = note.modelAsked
+    built.provider = provider
+    built.model = tokens.model
+    built.layer = layer
+    built.tokens_in = deflected ? 0 : input
+    built.tokens_out = deflected ? 0 : tokens.output
+    built.cost_usd = deflected ? 0 : cost
+    built.tokens_saved = deflected ? input + tokens.output : 0
+    built.cost_saved_usd = deflected ? cost : 0
+    if (tokens.estimated === true && (input > 0 || tokens.output > 0)) built.tokens_estimated = true
+    if (standard !== undefined) {
+      built.routing_saved_usd = input * standard.input + tokens.output * standard.output - cost
+    }
+    built.latency_ms = Math.round((note.latencyMs ?? 0) * 100) / 100
+    built.status = note.status ?? 200
+    built.stream = note.stream === true
+    if (note.question !== undefined) {
+      built.question = mask(note.question)
+      built.answer = mask(note.answerText ?? answerOf(note.completion))
+    }
+    return built
+  }
+
+  /**
+   * Whether the note's input tokens are to be estimated before it is recorded: an answer (not a failure) that
+   * carried no usage, of a request whose body is known. Read from the same tokens `sum` and `row` read.
+   */
+  const needsEstimate = (note: UsageNote): boolean =>
+    note.body !== undefined && note.inputEstimate === undefined && (note.status ?? 200) < 400 &&
+    tokensOf(note, DEFLECTIONS.has(note.layer ?? "l3")).estimated === true
+
+  return { sum, row, needsEstimate }
 }
+
+export type UsageRows = ReturnType<typeof makeUsageRows>
 
 /**
  * Tells the note what the pipeline answered: a whole answer's completion, or — for an upstream stream — the stream,
@@ -175,5 +250,8 @@ export const noteStream = (note: UsageNote | undefined, body: ReadableStream<Uin
 /** A whole answer in another API's JSON (Responses, embeddings): its usage, in whichever names it uses, and model. */
 export const noteJson = (note: UsageNote | undefined, text: string): void => {
   if (note === undefined) return
-  note.tokens = { input: 0, output: 0, ...usageIn(text), model: modelOf(text) }
+  const usage = usageIn(text)
+  note.tokens = usage === undefined
+    ? { input: 0, output: 0, model: modelOf(text), estimated: true }
+    : { ...usage, model: modelOf(text) }
 }

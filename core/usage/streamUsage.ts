@@ -5,6 +5,8 @@ export interface StreamTokens {
   readonly input: number
   readonly output: number
   readonly model: string
+  /** No usage came with the answer: the output is estimated from its length, and the input is not known. */
+  readonly estimated?: boolean
 }
 
 const USAGE_FIELDS = /"(prompt_tokens|input_tokens|completion_tokens|output_tokens)":\s*(\d+)/g
@@ -72,7 +74,10 @@ export const tapStreamUsage = (
   const end = () => {
     if (ended) return
     ended = true
-    onEnd(usage === undefined ? { input: 0, output: Math.ceil(chars / 4), model } : { ...usage, model }, text)
+    onEnd(
+      usage === undefined ? { input: 0, output: Math.ceil(chars / 4), model, estimated: true } : { ...usage, model },
+      text
+    )
   }
   const read = (result: ReadableStreamReadResult<Uint8Array>) => {
     for (const { data } of splitter.read(result)) {

@@ -334,6 +334,7 @@ const fakeLedgerApp = (config: AppConfigShape, rows: ReadonlyArray<UsageRow>) =>
   const listeners = new Set<(row: UsageRow) => void>()
   const ledger: UsageLedger["Service"] = {
     record: (row) => listeners.forEach((listener) => listener(row)),
+    recordNote: () => undefined,
     report: (_, by) => Effect.succeed({ since: "", until: "", by, total: EMPTY, groups: [], unpriced_models: [] }),
     totals: () => Effect.succeed(EMPTY),
     recent: (limit) => Effect.succeed(rows.slice(0, limit)),

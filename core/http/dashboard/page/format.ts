@@ -83,7 +83,8 @@ export const callerName = (caller: string, label?: string): string =>
 
 /** The layers in the order a request falls through them, with the names the legend gives them. */
 export const LAYERS = ["l1a", "l1b", "l2", "l3", "pass"] as const
-export const LAYER_NAMES: Record<(typeof LAYERS)[number], string> = {
+export const LAYER_NAMES: Record<(typeof LAYERS)[number] | "none", string> = {
+  none: "Failed before any layer",
   l1a: "L1a exact cache",
   l1b: "L1b semantic cache",
   l2: "L2 local model",

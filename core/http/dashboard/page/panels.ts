@@ -302,7 +302,7 @@ export const ratePerMinute = (rows: ReadonlyArray<UsageRow>, now: number): Chart
   const minute = 60
   const last = Math.floor(now / 1000 / minute) * minute
   const x = Array.from({ length: 60 }, (_, i) => last - (59 - i) * minute)
-  const counts = new Map(LAYERS.map((layer) => [layer, x.map(() => 0)]))
+  const counts = new Map<string, Array<number>>(LAYERS.map((layer) => [layer, x.map(() => 0)]))
   for (const row of rows) {
     const index = 59 - (last - Math.floor(row.at / 1000 / minute) * minute) / minute
     const series = counts.get(row.layer)
