@@ -1,0 +1,127 @@
+// The command compiled to JavaScript for Node, so `isartor` runs without tsx: tsx's ESM hooks run on a loader thread
+// of their own (a second V8 isolate with esbuild and every transformed source), held for the life of the process.
+// `prebuiltEntry()` returns the compiled entrypoint when it matches the sources, compiling it first when it does not
+// (in a child process, so esbuild never lives in the gateway); `undefined` when it cannot be compiled here (no
+// esbuild, a read-only install), and the caller runs the sources through tsx as before.
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join, relative, sep } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const outRoot = join(root, "dist", "node")
+const currentFile = join(outRoot, "current.json")
+const ENTRY = "cli/node.ts"
+/** Builds older than this are removed by the next build; a process still running one loads its chunks lazily. */
+const KEEP_OLD_BUILDS_MS = 24 * 3600_000
+
+/** A build's name: the sources it was compiled from, as they are on disk (path, size, modification time). */
+const keyOf = (inputs) => {
+  const hash = createHash("sha256")
+  for (const input of inputs) {
+    const stat = statSync(join(root, input))
+    hash.update(`${input}\0${stat.size}\0${stat.mtimeMs}\n`)
+  }
+  return hash.digest("hex").slice(0, 16)
+}
+
+const entryOf = (key) => join(outRoot, key, "node.js")
+
+/** The current build's entrypoint when every source it was compiled from is unchanged. */
+const freshEntry = () => {
+  try {
+    const { key, inputs } = JSON.parse(readFileSync(currentFile, "utf8"))
+    return keyOf(inputs) === key && existsSync(entryOf(key)) ? entryOf(key) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const prebuiltEntry = () => {
+  const fresh = freshEntry()
+  if (fresh) return pathToFileURL(fresh).href
+  try {
+    execFileSync(process.execPath, [fileURLToPath(import.meta.url)], { stdio: "ignore" })
+  } catch {
+    // Another process may have built the same sources meanwhile.
+  }
+  const built = freshEntry()
+  return built && pathToFileURL(built).href
+}
+
+/**
+ * Each source's `import.meta.url` is its own, not the bundle's: the files it finds beside itself (the embedding
+ * worker, the demo's data, the project root) are where they are in the checkout.
+ */
+const ownUrls = (outDir) => ({
+  name: "own-import-meta-url",
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes(`${sep}node_modules${sep}`)) return undefined
+      const source = relative(outDir, args.path).split(sep).join("/")
+      const contents = readFileSync(args.path, "utf8").replaceAll(
+        "import.meta.url",
+        `new URL(${JSON.stringify(source)}, import.meta.url).href`
+      )
+      return { contents, loader: "ts" }
+    })
+  }
+})
+
+const build = async () => {
+  // esbuild comes with tsx (a dependency), wherever npm placed it.
+  const esbuild = createRequire(createRequire(import.meta.url).resolve("tsx"))("esbuild")
+  const started = Date.now()
+  const staging = join(outRoot, `.staging-${process.pid}`)
+  rmSync(staging, { recursive: true, force: true })
+  const result = await esbuild.build({
+    entryPoints: [join(root, ENTRY)],
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    outdir: staging,
+    entryNames: "[name]",
+    chunkNames: "[name]-[hash]",
+    absWorkingDir: root,
+    metafile: true,
+    logLevel: "error",
+    plugins: [ownUrls(staging)]
+  })
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((input) => !input.startsWith("node_modules/"))
+    .sort()
+  // A source edited while it was compiled: this build may hold the older text, so it is not made current.
+  if (inputs.some((input) => statSync(join(root, input)).mtimeMs >= started)) {
+    rmSync(staging, { recursive: true, force: true })
+    return
+  }
+  const key = keyOf(inputs)
+  // The staging directory sits beside the build's own, so the sources' URLs relative to it hold there too.
+  const outDir = join(outRoot, key)
+  try {
+    renameSync(staging, outDir)
+  } catch (error) {
+    // Another process built the same sources first.
+    rmSync(staging, { recursive: true, force: true })
+    if (!existsSync(entryOf(key))) throw error
+  }
+  const next = join(outRoot, `.current-${process.pid}.json`)
+  writeFileSync(next, JSON.stringify({ key, inputs }))
+  renameSync(next, currentFile)
+  for (const name of readdirSync(outRoot)) {
+    const path = join(outRoot, name)
+    if (name !== key && !name.endsWith(".json") && Date.now() - statSync(path).mtimeMs > KEEP_OLD_BUILDS_MS) {
+      rmSync(path, { recursive: true, force: true })
+    }
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  mkdirSync(outRoot, { recursive: true })
+  await build()
+}
