@@ -1,6 +1,7 @@
 // Usage-ledger overhead: exact-hit throughput and the miss path's added p50 with the ledger on (the default) against
 // `usage_ledger = false`, two gateways of one runtime side by side, rounds alternated. Prints figures; asserts nothing.
 // Usage: npm run bench:ledger -- [--runtime node|bun|deno] [--duration 5] [--rounds 3] [--connections 16]
+import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, sequentialLatency, wrkAvailable } from "./load.ts"
@@ -60,8 +61,16 @@ try {
   }
   const range = (numbers: Array<number>, digits: number) =>
     `${Math.min(...numbers).toFixed(digits)}–${Math.max(...numbers).toFixed(digits)}`
+  const median = (numbers: Array<number>) => {
+    const sorted = [...numbers].sort((a, b) => a - b)
+    const middle = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+  }
   console.log(
-    `${runtime}: exact-hit req/s ledger on / off ${range(ratios, 3)}×; miss p50 added ${range(added, 3)} ms (${tool})`
+    `${runtime}: exact-hit req/s ledger on / off ${range(ratios, 3)}× (median ${median(ratios).toFixed(3)}×); ` +
+      `miss p50 added ${range(added, 3)} ms (median ${median(added).toFixed(3)} ms) (${tool}; load average ${
+        loadavg().map((load) => load.toFixed(1)).join(", ")
+      })`
   )
 } finally {
   for (const server of started) server.stop()

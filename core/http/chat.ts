@@ -153,6 +153,7 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
       tenant: context.tenant,
       modelAsked: request.model,
       stream: request.stream,
+      body: request.body,
       ...(deps.config.request_log_bodies ? { question: questionOf(request.messages) } : {})
     })
     const exit = await deps.run(forOrigin(exchange?.passThrough, deps.pipeline.handle(request, key)))

@@ -57,4 +57,36 @@ describe("the usage ledger of a running gateway", () => {
     )
     assert.deepEqual(report.total.layers, { l3: 1, l1a: 1 })
   })
+
+  it("estimates the input of an answer that came without usage, and says the row is estimated", async () => {
+    // A stream whose client did not ask for usage: the upstream sends none.
+    const content = "count the tokens of this question, which the upstream will not count for us"
+    const response = await ask(content, { stream: true })
+    assert.equal(response.headers.get("x-isartor-layer"), "l3")
+    const [streamed] = await recent()
+    assert.ok(streamed)
+    assert.equal(streamed.stream, true)
+    assert.equal(streamed.tokens_estimated, true)
+    assert.ok(streamed.tokens_in >= 10, `the question's tokens, estimated: ${streamed.tokens_in}`)
+    assert.ok(streamed.tokens_out > 0)
+    assert.equal(streamed.cost_usd, (streamed.tokens_in * 0.15 + streamed.tokens_out * 0.6) / 1e6)
+  })
+
+  it("records a request no layer or provider took as what it is, not as L3", async () => {
+    const response = await ask("never asked before, and only a cached answer will do", {}, {
+      "cache-control": "only-if-cached"
+    })
+    assert.equal(response.status, 504)
+    const [refused] = await recent()
+    assert.ok(refused)
+    assert.equal(refused.status, 504)
+    assert.equal(refused.layer, "none")
+    assert.equal(refused.provider, "")
+    assert.equal(refused.tokens_in + refused.tokens_out + refused.cost_usd, 0)
+    const report = await Effect.runPromise(
+      gateway.gateway.usage.report({ since: Date.now() - 3_600_000, until: Date.now() + 1 }, "layer")
+    )
+    assert.equal(report.total.layers.none, 1)
+    assert.equal(report.total.errors, 1)
+  })
 })
