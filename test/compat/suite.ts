@@ -1,9 +1,9 @@
 import assert from "node:assert/strict"
 import { readFile } from "node:fs/promises"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import { whileFollowersWait } from "../support/coalescing.ts"
-import { type FakeProviders, PROMPT_TOKENS, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
+import { type FakeProviders, PROMPT_TOKENS } from "../support/fakeProviders.ts"
+import { fakeUpstreamGateways, type RunningGateway } from "../support/gateway.ts"
 import { type DriverFactory, makeTap, routeOf } from "./driver.ts"
 
 /**
@@ -25,44 +25,27 @@ export interface CompatUpstreams {
 
 /** Starts the fake upstream and one gateway per upstream format for the calling test file. */
 export const compatUpstreams = (extraEnv: Record<string, string> = {}): CompatUpstreams => {
-  let providers: FakeProviders
-  const gateways = new Map<UpstreamFormat, RunningGateway>()
-  before(async () => {
-    providers = await startFakeProviders(TEST_PROVIDER_KEY)
-    // Every client in this suite shares one gateway and expects its retries (GATEWAY_ATTEMPTS): the retry budget,
-    // which would ration them across clients, has tests of its own (test/providers/breaker.test.ts).
-    const common = {
-      ISARTOR__CACHE_MODE: "exact",
-      ISARTOR__L3_RETRY_BASE_MS: "1",
-      ISARTOR__RETRY_BUDGET_MIN_RETRIES: "100000",
-      ...extraEnv
-    }
-    gateways.set(
-      "openai",
-      await startTestGateway({
-        ISARTOR__EXTERNAL_LLM_URL: `${providers.url}/v1`,
-        ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
-        ...common
-      })
-    )
-    gateways.set(
-      "anthropic",
-      await startTestGateway({
-        ISARTOR__LLM_PROVIDER: "anthropic",
-        ISARTOR__EXTERNAL_LLM_URL: providers.url,
-        ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
-        ...common
-      })
-    )
-  })
-  after(async () => {
-    for (const gateway of gateways.values()) await gateway.close()
-    await providers.close()
-  })
+  // Every client in this suite shares one gateway and expects its retries (GATEWAY_ATTEMPTS), and each failing case
+  // checks its own answer: the retry budget, which would ration retries across clients, and the breaker, which
+  // would answer the cases after a few failures 503 (a client retrying that waits out its cool-off), have tests of
+  // their own (test/providers/breaker.test.ts).
+  const common = {
+    ISARTOR__CACHE_MODE: "exact",
+    ISARTOR__L3_RETRY_BASE_MS: "1",
+    ISARTOR__RETRY_BUDGET_MIN_RETRIES: "100000",
+    ISARTOR__BREAKER_COOLOFF_SECS: "0",
+    ...extraEnv
+  }
+  const file = fakeUpstreamGateways({
+    openai: { env: common },
+    anthropic: (upstream) => ({
+      env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__EXTERNAL_LLM_URL: upstream.url, ...common }
+    })
+  }, { kind: "providers" })
   return {
-    providers: () => providers,
-    gateway: (format) => gateways.get(format)!,
-    modelCalls: () => providers.calls.filter((call) => !call.path.includes("count_tokens")).length
+    providers: () => file.upstream,
+    gateway: (format) => file.gateways[format],
+    modelCalls: () => file.upstream.calls.filter((call) => !call.path.includes("count_tokens")).length
   }
 }
 

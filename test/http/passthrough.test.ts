@@ -2,19 +2,19 @@ import Anthropic from "@anthropic-ai/sdk"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { FAKE_CACHE_USAGE, FAKE_THINKING, PROMPT_TOKENS } from "../support/fakeProviders.ts"
-import { gatewaysOnFakeProviders } from "../support/providerGateways.ts"
+import { fakeUpstreamGateways } from "../support/gateway.ts"
 
 // Same-format pass-through: an upstream that speaks the client's API receives the client's bytes and protocol
 // headers (only the credential and, when mapped, the model change). Across formats, fields with a counterpart carry.
 
-const running = gatewaysOnFakeProviders({
-  openai: () => ({ ISARTOR__LLM_PROVIDER: "openai", ISARTOR__CACHE_MODE: "exact" }),
-  anthropic: () => ({ ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__CACHE_MODE: "exact" })
-})
+const running = fakeUpstreamGateways({
+  openai: { env: { ISARTOR__LLM_PROVIDER: "openai", ISARTOR__CACHE_MODE: "exact" } },
+  anthropic: { env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__CACHE_MODE: "exact" } }
+}, { kind: "providers" })
 const { gateways } = running
 
-const send = (gateway: string, path: string, body: string, headers: Record<string, string> = {}) =>
-  fetch(`${gateways[gateway]!.url}${path}`, {
+const send = (gateway: keyof typeof gateways, path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${gateways[gateway].url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body
@@ -47,11 +47,11 @@ describe("Anthropic client, Anthropic upstream", () => {
     const body = JSON.stringify(anthropicBody("bytes?"), null, 1)
     const response = await send("anthropic", "/v1/messages", body, anthropicHeaders)
     assert.equal(response.status, 200, await response.clone().text())
-    const call = running.fake.calls[0]!
+    const call = running.upstream.calls[0]!
     assert.equal(call.raw, body)
     assert.equal(call.headers["anthropic-beta"], "context-management-2025-06-27")
     assert.equal(call.headers["anthropic-version"], "2023-06-01")
-    assert.equal(call.headers["x-api-key"], running.fake.apiKey)
+    assert.equal(call.headers["x-api-key"], running.upstream.apiKey)
     assert.equal(call.headers.authorization, undefined)
   })
 
@@ -59,7 +59,7 @@ describe("Anthropic client, Anthropic upstream", () => {
     const body = JSON.stringify(anthropicBody("stream bytes?", { stream: true }))
     const response = await send("anthropic", "/v1/messages", body, anthropicHeaders)
     assert.match(await response.text(), /event: message_stop/)
-    assert.equal(running.fake.calls[0]!.raw, body)
+    assert.equal(running.upstream.calls[0]!.raw, body)
   })
 
   it("keys the cache on what changes the answer: thinking and betas do, metadata does not", async () => {
@@ -72,7 +72,7 @@ describe("Anthropic client, Anthropic upstream", () => {
     assert.equal(await ask(anthropicBody("keyed", { metadata: { user_id: "user_abc_account__session_2" } })), "l1a")
     assert.equal(await ask(anthropicBody("keyed", { thinking: { type: "enabled", budget_tokens: 8000 } })), "l3")
     assert.equal(await ask(anthropicBody("keyed"), { ...anthropicHeaders, "anthropic-beta": "other-beta" }), "l3")
-    assert.equal(running.fake.calls.length, 3)
+    assert.equal(running.upstream.calls.length, 3)
   })
 })
 
@@ -146,17 +146,17 @@ describe("OpenAI client, OpenAI upstream", () => {
       "openai-project": "proj_456"
     })
     assert.equal(response.status, 200, await response.clone().text())
-    const call = running.fake.calls[0]!
+    const call = running.upstream.calls[0]!
     assert.equal(call.raw, body)
     assert.equal(call.headers["openai-organization"], "org-123")
     assert.equal(call.headers["openai-project"], "proj_456")
-    assert.equal(call.headers.authorization, `Bearer ${running.fake.apiKey}`)
+    assert.equal(call.headers.authorization, `Bearer ${running.upstream.apiKey}`)
   })
 
   it("fills in the model when the client named none, and changes nothing else", async () => {
     const body = { messages: [{ role: "user", content: "which model?" }], temperature: 0.2 }
     await send("openai", "/v1/chat/completions", JSON.stringify(body))
-    assert.deepEqual(running.fake.calls[0]!.body, { ...body, model: "gpt-4o-mini" })
+    assert.deepEqual(running.upstream.calls[0]!.body, { ...body, model: "gpt-4o-mini" })
   })
 })
 
@@ -164,7 +164,7 @@ describe("across formats, fields with a counterpart carry", () => {
   it("Anthropic thinking and metadata.user_id become reasoning_effort and user for an OpenAI upstream", async () => {
     const response = await send("openai", "/v1/messages", JSON.stringify(anthropicBody("across?")), anthropicHeaders)
     assert.equal(response.status, 200, await response.clone().text())
-    const sent = running.fake.calls[0]!.body
+    const sent = running.upstream.calls[0]!.body
     assert.equal(sent.reasoning_effort, "low")
     assert.equal(sent.user, "user_abc_account__session_1")
     assert.equal(sent.max_tokens, 4096)
@@ -176,12 +176,12 @@ describe("across formats, fields with a counterpart carry", () => {
       { type: "web_search_20250305", name: "web_search", max_uses: 3 },
       { type: "mcp_toolset", mcp_server_name: "example" }
     ]
-    for (const gateway of ["openai", "anthropic"]) {
-      running.fake.calls.length = 0
+    for (const gateway of ["openai", "anthropic"] as const) {
+      running.upstream.calls.length = 0
       const body = JSON.stringify(anthropicBody(`tools across (${gateway})`, { tools }))
       const response = await send(gateway, "/v1/messages", body, anthropicHeaders)
       assert.equal(response.status, 200, await response.clone().text())
-      const sent = running.fake.calls[0]!
+      const sent = running.upstream.calls[0]!
       if (gateway === "anthropic") assert.equal(sent.raw, body)
       else {assert.deepEqual(
           (sent.body.tools as Array<{ function: { name: string } }>).map((tool) => tool.function.name),
@@ -201,7 +201,7 @@ describe("across formats, fields with a counterpart carry", () => {
     }
     const response = await send("anthropic", "/v1/chat/completions", JSON.stringify(body))
     assert.equal(response.status, 200, await response.clone().text())
-    const sent = running.fake.calls[0]!.body
+    const sent = running.upstream.calls[0]!.body
     assert.deepEqual(sent.thinking, { type: "enabled", budget_tokens: 8192 })
     assert.deepEqual(sent.metadata, { user_id: "user-42" })
     // Extended thinking takes no temperature.

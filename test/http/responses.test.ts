@@ -1,16 +1,15 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import OpenAI from "openai"
-import { startTestGateway } from "../support/gateway.ts"
-import { gatewaysOnFakeProviders } from "../support/providerGateways.ts"
+import { fakeUpstreamGateways, startTestGateway } from "../support/gateway.ts"
 
 // The OpenAI Responses API through the gateway, with the openai SDK's own `responses` client, against an upstream
 // that speaks Chat Completions and one that speaks Anthropic Messages (both translated from the Responses body).
 
-const running = gatewaysOnFakeProviders({
-  openai: () => ({ ISARTOR__LLM_PROVIDER: "openai", ISARTOR__L3_MAX_RETRIES: "0" }),
-  anthropic: () => ({ ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__L3_MAX_RETRIES: "0" })
-})
+const running = fakeUpstreamGateways({
+  openai: { env: { ISARTOR__LLM_PROVIDER: "openai", ISARTOR__L3_MAX_RETRIES: "0" } },
+  anthropic: { env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__L3_MAX_RETRIES: "0" } }
+}, { kind: "providers" })
 const { gateways } = running
 
 const lookupTool = {
@@ -21,10 +20,10 @@ const lookupTool = {
   strict: false
 }
 
-for (const provider of ["openai", "anthropic"]) {
+for (const provider of ["openai", "anthropic"] as const) {
   describe(`/v1/responses with an ${provider} upstream`, () => {
     const client = (apiKey = "caller-key-1") =>
-      new OpenAI({ apiKey, baseURL: `${gateways[provider]!.url}/v1`, maxRetries: 0 })
+      new OpenAI({ apiKey, baseURL: `${gateways[provider].url}/v1`, maxRetries: 0 })
 
     it("answers with a response object, then the same request from L1a under a new id", async () => {
       const input = `What is a response? (${provider})`
@@ -35,22 +34,22 @@ for (const provider of ["openai", "anthropic"]) {
       assert.match(first.data.id, /^resp_/)
       assert.equal(first.data.output_text, `Answer to: ${input} | system: none | turns: 1`)
       assert.ok(first.data.usage && first.data.usage.input_tokens > 0 && first.data.usage.output_tokens > 0)
-      assert.equal(running.fake.calls.length, 1)
-      assert.equal(running.fake.calls[0]!.format, provider)
+      assert.equal(running.upstream.calls.length, 1)
+      assert.equal(running.upstream.calls[0]!.format, provider)
 
       const second = await client().responses.create({ model: "gpt-4o-mini", input }).withResponse()
       assert.equal(second.response.headers.get("x-isartor-layer"), "l1a")
       assert.equal(second.data.output_text, first.data.output_text)
       if (provider === "openai") {
         // Passed through: the upstream's own response, id included (the upstream knows it, should it be continued).
-        assert.equal(running.fake.calls[0]!.path, "/v1/responses")
+        assert.equal(running.upstream.calls[0]!.path, "/v1/responses")
         assert.deepEqual(second.data, first.data)
       } else {
         // Translated: every answer is a response of the gateway's, under an id of its own.
-        assert.equal(running.fake.calls[0]!.path, "/v1/messages")
+        assert.equal(running.upstream.calls[0]!.path, "/v1/messages")
         assert.notEqual(second.data.id, first.data.id)
       }
-      assert.equal(running.fake.calls.length, 1)
+      assert.equal(running.upstream.calls.length, 1)
     })
 
     it("sends instructions and message items upstream as the system prompt and the turns", async () => {
@@ -105,7 +104,7 @@ for (const provider of ["openai", "anthropic"]) {
       // The same events in the same order; a replay sends the text in one delta where the upstream sent words.
       const distinct = (types: Array<string>) => types.filter((type, at) => type !== types[at - 1])
       assert.deepEqual(distinct(replay.types), distinct(live.types))
-      assert.equal(running.fake.calls.length, 1)
+      assert.equal(running.upstream.calls.length, 1)
     })
 
     it("makes a function call and reads its output on the next turn (plain and streamed)", async () => {
@@ -178,7 +177,7 @@ for (const provider of ["openai", "anthropic"]) {
     })
 
     it("passes an upstream rate limit on as a 429 the SDK raises", async () => {
-      running.fake.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after": "1" } })
+      running.upstream.queue.push({ kind: "error", status: 429, message: "slow down", headers: { "retry-after": "1" } })
       await assert.rejects(
         client().responses.create({ model: "gpt-4o-mini", input: `limited (${provider})` }),
         (error: InstanceType<typeof OpenAI.APIError>) =>
@@ -204,7 +203,7 @@ describe("/v1/responses input checks", () => {
     const malformed = await post({ model: "gpt-4o-mini", input: [{ type: "function_call", name: "x" }] })
     assert.equal(malformed.status, 400)
     assert.match(((await malformed.json()) as { error: { message: string } }).error.message, /^input\[0\]/)
-    assert.equal(running.fake.calls.length, 0)
+    assert.equal(running.upstream.calls.length, 0)
   })
 
   it("answers an unknown response id with a 404 in OpenAI's error shape", async () => {
@@ -227,8 +226,8 @@ describe("/v1/responses passed through to a provider that speaks it", () => {
     prompt_cache_key: "session-1",
     ...extra
   })
-  const post = (body: string, gateway = "openai") =>
-    fetch(`${gateways[gateway]!.url}/v1/responses`, {
+  const post = (body: string, gateway: keyof typeof gateways = "openai") =>
+    fetch(`${gateways[gateway].url}/v1/responses`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: "Bearer caller-key-1", "openai-project": "proj_1" },
       body
@@ -238,11 +237,11 @@ describe("/v1/responses passed through to a provider that speaks it", () => {
     const body = JSON.stringify(codexLike("pass me through"))
     const response = await post(body)
     assert.equal(response.status, 200, await response.clone().text())
-    const call = running.fake.calls[0]!
+    const call = running.upstream.calls[0]!
     assert.equal(call.path, "/v1/responses")
     assert.equal(call.raw, body)
     assert.equal(call.headers["openai-project"], "proj_1")
-    assert.equal(call.headers.authorization, `Bearer ${running.fake.apiKey}`)
+    assert.equal(call.headers.authorization, `Bearer ${running.upstream.apiKey}`)
     const answer = (await response.json()) as { output: Array<{ type: string; encrypted_content?: string }> }
     assert.equal(answer.output[0]?.type, "reasoning")
     assert.equal(answer.output[0]?.encrypted_content, "enc-fake-reasoning")
@@ -268,30 +267,30 @@ describe("/v1/responses passed through to a provider that speaks it", () => {
     assert.equal(replay.key, live.key)
     assert.deepEqual(done(replay.items), done(live.items))
     assert.deepEqual(replay.items.at(-1)!.response, live.items.at(-1)!.response)
-    assert.equal(running.fake.calls.length, 1)
+    assert.equal(running.upstream.calls.length, 1)
   })
 
   it("reaches Azure's v1 Responses path with the deployment as the model", async () => {
     const azure = await startTestGateway({
       ISARTOR__LLM_PROVIDER: "azure",
-      ISARTOR__EXTERNAL_LLM_URL: running.fake.url,
-      ISARTOR__EXTERNAL_LLM_API_KEY: running.fake.apiKey,
+      ISARTOR__EXTERNAL_LLM_URL: running.upstream.url,
+      ISARTOR__EXTERNAL_LLM_API_KEY: running.upstream.apiKey,
       ISARTOR__AZURE_DEPLOYMENT_ID: "my-deployment"
     })
     try {
       const client = new OpenAI({ apiKey: "caller-key-1", baseURL: `${azure.url}/v1`, maxRetries: 0 })
       const response = await client.responses.create({ model: "gpt-4o-mini", input: "hello azure" })
       assert.equal(response.output_text, "Answer to: hello azure | system: none | turns: 1")
-      assert.equal(running.fake.calls[0]!.path, "/openai/v1/responses")
-      assert.equal(running.fake.calls[0]!.body.model, "my-deployment")
-      assert.equal(running.fake.calls[0]!.headers["api-key"], running.fake.apiKey)
+      assert.equal(running.upstream.calls[0]!.path, "/openai/v1/responses")
+      assert.equal(running.upstream.calls[0]!.body.model, "my-deployment")
+      assert.equal(running.upstream.calls[0]!.headers["api-key"], running.upstream.apiKey)
     } finally {
       await azure.close()
     }
   })
 
   it("ends a stream that breaks off with one error event, as the Responses API does, and no completion", async () => {
-    running.fake.queue.push({ kind: "break-stream" })
+    running.upstream.queue.push({ kind: "break-stream" })
     const client = new OpenAI({ apiKey: "caller-key-1", baseURL: `${gateways.openai!.url}/v1`, maxRetries: 0 })
     const stream = await client.responses.create({ model: "gpt-4o-mini", input: "break me please now", stream: true })
     const types: Array<string> = []

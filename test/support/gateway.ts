@@ -1,8 +1,9 @@
 import { serve } from "@hono/node-server"
 import type { AddressInfo } from "node:net"
-import { after, before } from "node:test"
+import { after, before, beforeEach } from "node:test"
 import { type Gateway, type GatewayOptions, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
-import { type FakeOpenAI, startFakeOpenAI, TEST_PROVIDER_KEY } from "./fakeOpenAI.ts"
+import { startFakeOpenAI, TEST_PROVIDER_KEY } from "./fakeOpenAI.ts"
+import { type FakeProviders, startFakeProviders } from "./fakeProviders.ts"
 
 export { TEST_PROVIDER_KEY }
 
@@ -75,22 +76,102 @@ export const upstreamEnv = (upstreamUrl: string, extra: Record<string, string> =
   ...extra
 })
 
+/** A gateway of a test file: its environment on top of the fake upstream's URL and key, and what else it is given. */
+export interface GatewaySetup {
+  readonly env?: Record<string, string>
+  readonly files?: Record<string, string>
+  readonly semantic?: SemanticBackends
+  readonly redis?: GatewayOptions["redis"]
+  readonly options?: GatewayOptions
+}
+
 /**
- * For a test file of L1b gateways: a fake OpenAI upstream for the whole file (started before, closed after), and
- * `withGateway`, which runs a gateway on it with the given semantic backends and extra environment.
+ * Which fake upstream: `echo` (default), the OpenAI API whose model echoes the last message ("Answer #n to: …"), its
+ * URL the API's `/v1`; or `providers`, every provider's API with the conversation model (fakeModel.ts), its URL the
+ * server's root — the gateway is pointed at its OpenAI `/v1` unless its environment says otherwise.
+ */
+export interface FakeUpstreamChoice {
+  readonly kind?: "echo" | "providers"
+  /** The key the fake requires; `TEST_PROVIDER_KEY` by default. */
+  readonly key?: string
+}
+
+export interface FakeUpstreamFile<Names extends string> {
+  /** The file's fake upstream; set once its tests run. */
+  readonly upstream: FakeProviders
+  /** The file's gateways, by the names `fakeUpstreamGateways` was given; set once its tests run. */
+  readonly gateways: Record<Names, RunningGateway>
+}
+
+type SetupOf = GatewaySetup | ((upstream: FakeProviders) => GatewaySetup)
+
+/**
+ * The set-up test files share: one fake upstream and gateways on it, each a real listening server in this process,
+ * started before the file's tests (or the enclosing `describe`'s) and closed after. Before each test the fake forgets
+ * its calls and queued behaviours and answers `ok` again, so a test sees only its own calls.
+ */
+export const fakeUpstreamGateways = <const Names extends string>(
+  setups: Record<Names, SetupOf>,
+  choice: FakeUpstreamChoice = {}
+): FakeUpstreamFile<Names> => {
+  const file = { upstream: undefined as unknown as FakeProviders, gateways: {} as Record<Names, RunningGateway> }
+  before(async () => {
+    const key = choice.key ?? TEST_PROVIDER_KEY
+    file.upstream = choice.kind === "providers" ? await startFakeProviders(key) : await startFakeOpenAI({ apiKey: key })
+    const url = choice.kind === "providers" ? `${file.upstream.url}/v1` : file.upstream.url
+    for (const [name, entry] of Object.entries(setups) as Array<[Names, SetupOf]>) {
+      const setup: GatewaySetup = typeof entry === "function" ? entry(file.upstream) : entry
+      file.gateways[name] = await startTestGateway(
+        { ISARTOR__EXTERNAL_LLM_URL: url, ISARTOR__EXTERNAL_LLM_API_KEY: key, ...setup.env },
+        setup.files,
+        setup.semantic,
+        setup.redis,
+        undefined,
+        setup.options
+      )
+    }
+  })
+  after(async () => {
+    for (const gateway of Object.values<RunningGateway>(file.gateways)) await gateway.close()
+    await file.upstream?.close()
+  })
+  beforeEach(() => {
+    file.upstream.calls.length = 0
+    file.upstream.abandoned.length = 0
+    file.upstream.queue.length = 0
+    file.upstream.setDefault({ kind: "ok" })
+  })
+  return file
+}
+
+/** `fakeUpstreamGateways` with one gateway: the file's `upstream` and `gateway`. */
+export const fakeUpstreamGateway = (
+  setup: SetupOf = {},
+  choice: FakeUpstreamChoice = {}
+): { readonly upstream: FakeProviders; readonly gateway: RunningGateway } => {
+  const file = fakeUpstreamGateways({ gateway: setup }, choice)
+  return {
+    get upstream() {
+      return file.upstream
+    },
+    get gateway() {
+      return file.gateways.gateway
+    }
+  }
+}
+
+/**
+ * For a test file of L1b gateways: the fake OpenAI upstream for the whole file, and `withGateway`, which runs a
+ * gateway on it for one test with the given semantic backends and extra environment.
  */
 export const semanticGateways = (backends: SemanticBackends) => {
-  let upstream: FakeOpenAI
-  before(async () => {
-    upstream = await startFakeOpenAI()
-  })
-  after(() => upstream.close())
+  const file = fakeUpstreamGateways({})
   return {
     withGateway: (
       extra: Record<string, string>,
       run: (gateway: RunningGateway) => Promise<void>,
       options: GatewayOptions = {}
-    ) => withTestGateway(upstreamEnv(upstream.url, extra), run, backends, options)
+    ) => withTestGateway(upstreamEnv(file.upstream.url, extra), run, backends, options)
   }
 }
 
