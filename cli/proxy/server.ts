@@ -1,10 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import { request as httpsRequest } from "node:https"
+import { createServer, type IncomingMessage, type Server } from "node:http"
 import { connect as tcpConnect, type Socket } from "node:net"
-import { connect as tlsConnect, createSecureContext, type SecureContext, TLSSocket } from "node:tls"
-import { type Authority, leafMinter } from "./ca.ts"
-import { isChatRequest, type ProxyGateway, sendResponse } from "./gateway.ts"
-import { CONNECTION_HEADERS } from "./hostRequest.ts"
+import type { Authority } from "./ca.ts"
+import type { ProxyGateway } from "./gateway.ts"
+import { interceptor, type Target } from "./intercept.ts"
 import { parseHostRule, parseTarget, PROVIDER_HOSTS, tunnelPolicy } from "./policy.ts"
 
 /**
@@ -70,140 +68,10 @@ const refuse = (client: Socket, status: string, why: string) => {
   )
 }
 
-/**
- * The local CONNECT proxy: a listed host's TLS is terminated with a certificate from the local CA and each HTTP
- * request is sent on to the original host (its TLS verified) with the client's own headers and credentials; the
- * providers' other hosts and proxy.allow_hosts are tunnelled byte for byte, unread, and anything else is refused
- * (tunnelPolicy). Listens on 127.0.0.1 only.
- */
-export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> => {
-  // Only names the CA may vouch for: a CA made before a host joined the list has that host tunnelled, unread.
-  const intercept = coveredBy(options.authority, options.intercept ?? INTERCEPTED_HOSTS)
-  const resolve = options.resolve ?? ((host: string, port: number) => ({ host, port }))
-  const log = options.log ?? (() => {})
-  const policy = tunnelPolicy({
-    allowHosts: rulesOf(options.allowHosts ?? [], "proxy.allow_hosts"),
-    providerHosts: rulesOf(options.providerHosts ?? PROVIDER_HOSTS, "the providers' hosts"),
-    providerDomains: options.intercept ?? INTERCEPTED_HOSTS,
-    lookup: options.lookup
-  })
-  // One line per refused host:port, however often a tool retries it (bounded: a scan cannot grow it without end).
-  const refusalsLogged = new Set<string>()
-  const logRefusal = (key: string, reason: string) => {
-    if (refusalsLogged.has(key) || refusalsLogged.size >= 1024) return
-    refusalsLogged.add(key)
-    log(reason)
-  }
-  const mint = leafMinter(options.authority)
-  const contexts = new Map<string, SecureContext>()
-  const contextFor = (host: string) => {
-    let context = contexts.get(host)
-    if (!context) {
-      const leaf = mint(host)
-      context = createSecureContext({ cert: leaf.cert, key: leaf.key })
-      contexts.set(host, context)
-    }
-    return context
-  }
-  /** Each intercepted connection's host, and the address checked for it at CONNECT, which every request dials. */
-  const targets = new WeakMap<Socket, { host: string; port: number; where: { host: string; port: number } }>()
-  const sockets = new Set<Socket>()
-  const track = (socket: Socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
-  }
-
-  /** A request sent on to the original host as it came; `body` when it has been read already. */
-  const passOn = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    target: { host: string; port: number; where: { host: string; port: number } },
-    body?: Buffer
-  ) => {
-    const where = target.where
-    const headers = Object.fromEntries(
-      Object.entries(request.headers).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase()))
-    )
-    const upstream = httpsRequest({
-      host: where.host,
-      port: where.port,
-      servername: target.host,
-      method: request.method,
-      path: request.url,
-      headers,
-      ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
-    }, (answer) => {
-      const answerHeaders = Object.fromEntries(
-        Object.entries(answer.headers).filter(([name]) => !CONNECTION_HEADERS.has(name.toLowerCase()))
-      )
-      response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answerHeaders)
-      answer.pipe(response)
-    })
-    upstream.on("error", (error) => {
-      log(`${target.host}: ${error.message}`)
-      if (!response.headersSent) {
-        response.writeHead(502, { "content-type": "application/json" })
-        response.end(JSON.stringify({ error: { message: `isartor proxy: ${target.host}: ${error.message}` } }))
-      } else response.destroy(error)
-    })
-    if (body === undefined) request.pipe(upstream)
-    else upstream.end(body)
-  }
-
-  /** One request read from an intercepted connection: a chat request to the pipeline, anything else to the host. */
-  const forward = (request: IncomingMessage, response: ServerResponse) => {
-    const target = targets.get(request.socket)!
-    const where = target.where
-    const chat = options.gateway
-    if (!chat || !isChatRequest(request.method, request.url)) return passOn(request, response, target)
-    // A body larger than the gateway takes (max_body_bytes) goes to the host as it streams in, never held here.
-    if (Number(request.headers["content-length"] ?? 0) > chat.maxBodyBytes) return passOn(request, response, target)
-    const chunks: Array<Buffer> = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => {
-      const body = Buffer.concat(chunks)
-      const origin = { host: target.host, port: target.port, connectHost: where.host, connectPort: where.port }
-      chat.answer(request, body, origin).then((answer) =>
-        // The gateway refused it without asking the host (a shape it does not take): the host decides instead.
-        answer === undefined ? passOn(request, response, target, body) : sendResponse(answer, response)
-      ).catch((error: Error) => {
-        log(`${target.host}: ${error.message}`)
-        if (!response.headersSent) response.writeHead(502, { "content-type": "application/json" })
-        response.end(JSON.stringify({ error: { message: `isartor proxy: ${error.message}` } }))
-      })
-    })
-  }
-  const inner = createServer(forward)
-  // An upgrade (a WebSocket) on a listed host goes to the host as it came, and its bytes flow both ways unread.
-  inner.on("upgrade", (request: IncomingMessage, client: Socket, head: Buffer) => {
-    const target = targets.get(request.socket)!
-    const where = target.where
-    const upstream = tlsConnect({
-      host: where.host,
-      port: where.port,
-      servername: target.host,
-      ...(options.upstreamCa === undefined ? {} : { ca: options.upstreamCa as string | Array<string> })
-    }, () => {
-      const lines = [`${request.method} ${request.url} HTTP/1.1`]
-      for (let i = 0; i < request.rawHeaders.length; i += 2) {
-        lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`)
-      }
-      upstream.write(lines.join("\r\n") + "\r\n\r\n")
-      if (head.length > 0) upstream.write(head)
-      upstream.pipe(client)
-      client.pipe(upstream)
-    })
-    track(upstream)
-    upstream.on("error", (error) => {
-      log(`${target.host}: ${error.message}`)
-      client.destroy()
-    })
-    client.on("error", () => upstream.destroy())
-    client.on("close", () => upstream.destroy())
-  })
-
-  const tunnel = (client: Socket, host: string, port: number, where: { host: string; port: number }, head: Buffer) => {
-    const server = tcpConnect(where.port, where.host, () => {
+/** Bytes both ways between the client and a host the proxy does not read. */
+const tunnel =
+  (track: (socket: Socket) => void, log: (line: string) => void) => (client: Socket, target: Target, head: Buffer) => {
+    const server = tcpConnect(target.where.port, target.where.host, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
       if (head.length > 0) server.write(head)
       server.pipe(client)
@@ -211,80 +79,124 @@ export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> =
     })
     track(server)
     server.on("error", (error) => {
-      log(`${host}:${port}: ${error.message}`)
-      if (client.writable) refuse(client, "502 Bad Gateway", `${host}:${port}: ${error.message}`)
+      log(`${target.host}:${target.port}: ${error.message}`)
+      if (client.writable) refuse(client, "502 Bad Gateway", `${target.host}:${target.port}: ${error.message}`)
     })
     client.on("error", () => server.destroy())
     client.on("close", () => server.destroy())
   }
 
-  const terminate = (
-    client: Socket,
-    host: string,
-    port: number,
-    where: { host: string; port: number },
-    head: Buffer
-  ) => {
-    client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-    if (head.length > 0) client.unshift(head)
-    const secure = new TLSSocket(client, {
-      isServer: true,
-      secureContext: contextFor(host),
-      ALPNProtocols: ["http/1.1"]
-    })
-    track(secure)
-    targets.set(secure, { host, port, where })
-    secure.on("error", (error) => log(`${host}: client TLS: ${error.message}`))
-    inner.emit("connection", secure)
+/** One line per refused host:port, however often a tool retries it (bounded: a scan cannot grow it without end). */
+const onceEach = (log: (line: string) => void) => {
+  const logged = new Set<string>()
+  return (key: string, reason: string) => {
+    if (logged.has(key) || logged.size >= 1024) return
+    logged.add(key)
+    log(reason)
   }
+}
 
-  const outer: Server = createServer((request, response) => {
-    response.writeHead(405, { "content-type": "text/plain" })
-    response.end("isartor proxy: only CONNECT (HTTPS) is proxied\n")
-  })
-  outer.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
-    track(client)
+/** The sockets the proxy holds, each until it closes: ended all at once when the proxy stops. */
+const socketSet = () => {
+  const sockets = new Set<Socket>()
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+  }
+  return { track, destroyAll: () => sockets.forEach((socket) => socket.destroy()) }
+}
+
+interface ConnectHandling {
+  readonly policy: ReturnType<typeof tunnelPolicy>
+  readonly resolve: NonNullable<ProxyOptions["resolve"]>
+  readonly intercept: ReadonlyArray<string>
+  readonly log: (line: string) => void
+  readonly terminate: (client: Socket, target: Target, head: Buffer) => void
+  readonly tunnel: (client: Socket, target: Target, head: Buffer) => void
+  readonly track: (socket: Socket) => void
+}
+
+/** A CONNECT: the host judged (refused, unreachable), then read or tunnelled. */
+const onConnect = (handling: ConnectHandling) => {
+  const logRefusal = onceEach(handling.log)
+  return (request: IncomingMessage, client: Socket, head: Buffer) => {
+    handling.track(client)
     // The HTTP server no longer listens for its errors: a client gone while its host is judged is only gone.
     client.on("error", () => client.destroy())
-    const target = parseTarget(request.url ?? "")
-    if (!target) return refuse(client, "400 Bad Request", "CONNECT takes host:port")
+    const asked = parseTarget(request.url ?? "")
+    if (!asked) return refuse(client, "400 Bad Request", "CONNECT takes host:port")
     // Until the host is judged: what the client sends meanwhile waits in the socket, and goes on with `head`.
     client.pause()
-    policy.decide(target, resolve(target.host, target.port)).then((decision) => {
+    handling.policy.decide(asked, handling.resolve(asked.host, asked.port)).then((decision) => {
       if (client.destroyed) return
       if (decision.kind === "refused") {
-        logRefusal(`${target.host}:${target.port}`, decision.reason)
+        logRefusal(`${asked.host}:${asked.port}`, decision.reason)
         return refuse(client, "403 Forbidden", decision.reason)
       }
       if (decision.kind === "unreachable") {
-        log(decision.reason)
+        handling.log(decision.reason)
         return refuse(client, "502 Bad Gateway", decision.reason)
       }
       const early = client.read() as Buffer | null
       const first = early === null ? head : Buffer.concat([head, early])
       client.resume()
-      const where = { host: decision.host, port: decision.port }
-      if (intercept.length > 0 && intercepts(intercept, target.host)) {
-        terminate(client, target.host, target.port, where, first)
-      } else tunnel(client, target.host, target.port, where, first)
+      const target = { ...asked, where: { host: decision.host, port: decision.port } }
+      const read = handling.intercept.length > 0 && intercepts(handling.intercept, asked.host)
+      ;(read ? handling.terminate : handling.tunnel)(client, target, first)
     }).catch((error: Error) => {
-      log(`${target.host}:${target.port}: ${error.message}`)
+      handling.log(`${asked.host}:${asked.port}: ${error.message}`)
       client.destroy()
     })
+  }
+}
+
+const listening = (server: Server, port: number) =>
+  new Promise<number>((resolveListen, reject) => {
+    server.once("error", reject)
+    server.listen(port, "127.0.0.1", () => resolveListen((server.address() as { port: number }).port))
   })
-  outer.on("connection", track)
-  await new Promise<void>((resolveListen, reject) => {
-    outer.once("error", reject)
-    outer.listen(options.port, "127.0.0.1", () => resolveListen())
+
+/**
+ * The local CONNECT proxy: a listed host's TLS is terminated with a certificate from the local CA and each HTTP
+ * request is answered by the gateway or sent on to the original host (its TLS verified) with the client's own
+ * headers and credentials; the providers' other hosts and proxy.allow_hosts are tunnelled byte for byte, unread, and
+ * anything else is refused (tunnelPolicy). Listens on 127.0.0.1 only.
+ */
+export const startProxy = async (options: ProxyOptions): Promise<RunningProxy> => {
+  const log = options.log ?? (() => {})
+  const sockets = socketSet()
+  const reader = interceptor({ ...options, log, track: sockets.track })
+  const outer: Server = createServer((_request, response) => {
+    response.writeHead(405, { "content-type": "text/plain" })
+    response.end("isartor proxy: only CONNECT (HTTPS) is proxied\n")
   })
-  const port = (outer.address() as { port: number }).port
+  outer.on(
+    "connect",
+    onConnect({
+      policy: tunnelPolicy({
+        allowHosts: rulesOf(options.allowHosts ?? [], "proxy.allow_hosts"),
+        providerHosts: rulesOf(options.providerHosts ?? PROVIDER_HOSTS, "the providers' hosts"),
+        providerDomains: options.intercept ?? INTERCEPTED_HOSTS,
+        lookup: options.lookup
+      }),
+      resolve: options.resolve ?? ((host, port) => ({ host, port })),
+      // Only names the CA may vouch for: a CA made before a host joined the list has that host tunnelled, unread.
+      intercept: coveredBy(options.authority, options.intercept ?? INTERCEPTED_HOSTS),
+      log,
+      terminate: reader.terminate,
+      tunnel: tunnel(sockets.track, log),
+      track: sockets.track
+    })
+  )
+  outer.on("connection", sockets.track)
+  const port = await listening(outer, options.port)
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     close: () =>
       new Promise<void>((resolveClose) => {
-        for (const socket of sockets) socket.destroy()
-        inner.close()
+        sockets.destroyAll()
+        reader.close()
         outer.close(() => resolveClose())
       })
   }
