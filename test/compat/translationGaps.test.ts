@@ -237,4 +237,18 @@ describe("a cached stream's usage chunk", () => {
     assert.equal(third.layer, "l1a")
     assert.ok(third.chunks.at(-1)!.usage, "the client that asks still gets it")
   })
+
+  it("openai SDK: a stream cached without include_usage still ends with a usage chunk for a client that asks", async () => {
+    const apiKey = key()
+    const first = await streamed(false, apiKey, "Usage not asked first")
+    assert.ok(first.chunks.every((chunk) => chunk.usage === undefined || chunk.usage === null))
+    const second = await streamed(true, apiKey, "Usage not asked first")
+    assert.equal(second.layer, "l1a")
+    const last = second.chunks.at(-1)!
+    assert.deepEqual(last.choices, [])
+    assert.ok(last.usage!.prompt_tokens > 0 && last.usage!.completion_tokens > 0, JSON.stringify(last.usage))
+    assert.equal(last.usage!.total_tokens, last.usage!.prompt_tokens + last.usage!.completion_tokens)
+    const text = second.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")
+    assert.equal(text, first.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join(""))
+  })
 })
