@@ -7,6 +7,7 @@ import type { Answer } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { isCacheable } from "../domain/Completion.ts"
 import { messageOf, ProviderError } from "../domain/errors.ts"
+import { withUsage } from "../domain/usageEstimate.ts"
 import { countTokens } from "../observability/Metrics.ts"
 import { usageOf } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
@@ -61,12 +62,14 @@ export class Upstream extends Context.Service<Upstream, {
             spent(completion)
             // Corrected once it has ended; one that broke off keeps its projected charge (the upstream may have billed it).
             if (hold !== undefined) inBackground(budgets.settle(hold, completion))
+            // Kept with a usage (estimated when the client did not ask for one): a replay may be asked for it.
+            const kept = withUsage(end.completion, completion, request.messages)
             // Followers wait until L1a has it: a request arriving meanwhile still follows, and none calls upstream again.
             writes.rememberLater(
               request,
               key,
-              completion,
-              () => settle(Exit.succeed({ completion, provider: answeredBy }))
+              kept,
+              () => settle(Exit.succeed({ completion: kept, provider: answeredBy }))
             )
           }, (error) => `upstream stream broke off: ${messageOf(error)}`)
           return { _tag: "Stream", layer: "l3", provider: answeredBy, body, ...saved }
