@@ -6,6 +6,7 @@
 // round by round), as medians of the rounds with their min–max. Prints figures; asserts nothing.
 // Usage: node --import tsx bench/agent.ts [--runtimes node,bun,deno] [--rounds 3] [--sizes 64,164,400]
 //          [--shapes claude,codex] [--requests 60] [--duration 4] [--connections 16] [--peers portkey|none] [--smoke]
+//          [--baseline DIR]   (DIR: another checkout of the gateway, measured alongside as "before")
 import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg } from "node:os"
 import { pathToFileURL } from "node:url"
@@ -18,7 +19,7 @@ import { writeResults } from "./results.ts"
 
 const KEY = "sk-bench-0000000000000000"
 const MARK = "__UNIQUE__"
-type Target = "direct" | "bare" | "gateway" | "portkey"
+type Target = "direct" | "bare" | "gateway" | "before" | "portkey"
 
 export interface AgentOptions {
   readonly runtimes: ReadonlyArray<RuntimeName>
@@ -31,6 +32,8 @@ export interface AgentOptions {
   readonly connections: number
   readonly peers: boolean
   readonly tool: LoadTool
+  /** Another checkout of the gateway (a directory), measured in the same rounds as the target `before`. */
+  readonly baseline?: string | undefined
 }
 
 interface Spread {
@@ -54,8 +57,8 @@ export const startAgentUpstream = () =>
   startProcess([process.execPath, "--import", "tsx", "bench/agentUpstream.ts"], {})
 
 /** A gateway on `runtime` whose primary provider speaks the shape's API, at the agent upstream. */
-export const startAgentGateway = (runtime: RuntimeName, shape: AgentShape, upstreamUrl: string) =>
-  startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
+export const startAgentGateway = (runtime: RuntimeName, shape: AgentShape, upstreamUrl: string, root = ".") =>
+  startProcess(runtimeCommand(runtime, `${root}/runtimes/${runtime}.ts`), {
     ISARTOR__HOST_PORT: "127.0.0.1:0",
     ISARTOR__LLM_PROVIDER: shape === "claude" ? "anthropic" : "openai",
     ISARTOR__EXTERNAL_LLM_URL: shape === "claude" ? upstreamUrl : `${upstreamUrl}/v1`,
@@ -237,15 +240,21 @@ export const runAgentBench = async (options: AgentOptions) => {
         process.stdout.write(`agent: measuring ${runtime} ${shape}…\n`)
         const gateway = await startAgentGateway(runtime, shape, upstream.url)
         started.push(gateway)
+        const before = options.baseline === undefined
+          ? undefined
+          : await startAgentGateway(runtime, shape, upstream.url, options.baseline)
+        if (before) started.push(before)
         const path = shape === "claude" ? "/v1/messages" : "/v1/responses"
         const urls: Partial<Record<Target, string>> = {
           direct: `${upstream.url}${path}`,
           bare: `${bare.url}${path}`,
           gateway: `${gateway.url}${path}`,
+          ...(before ? { before: `${before.url}${path}` } : {}),
           ...(portkey ? { portkey: `${portkey.url}${path}` } : {})
         }
         for (const sizeKb of options.sizes) rows.push(await measureOne(options, runtime, shape, sizeKb, urls))
         gateway.stop()
+        before?.stop()
       }
     }
   } finally {
@@ -288,10 +297,14 @@ const print = (options: AgentOptions, rows: ReadonlyArray<Row>, before: Array<nu
       "added TTFB p50 ms: bare": show(added("bare"), 3),
       "gateway": show(added("gateway"), 3),
       "portkey": show(added("portkey"), 3),
+      ...(row.ttfbP50.before ? { "before": show(added("before"), 3) } : {}),
       [`c${options.connections} req/s direct`]: Math.round(median(row.rps.direct ?? [])),
       "bare": Math.round(median(row.rps.bare ?? [])),
       "gateway ": Math.round(median(row.rps.gateway ?? [])),
       "portkey ": Math.round(median(row.rps.portkey ?? [])),
+      ...(row.rps.before
+        ? { "before ": Math.round(median(row.rps.before)), "before ÷ bare": show(ratio("before", "bare")) }
+        : {}),
       "gateway ÷ bare": show(ratio("gateway", "bare")),
       "gateway ÷ portkey": show(ratio("gateway", "portkey")),
       errors: row.errors
@@ -311,7 +324,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       connections: { type: "string", default: "16" },
       peers: { type: "string", default: "portkey" },
       tool: { type: "string" },
-      smoke: { type: "boolean", default: false }
+      smoke: { type: "boolean", default: false },
+      baseline: { type: "string" }
     }
   })
   await runAgentBench({
@@ -323,6 +337,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     durationSecs: values.smoke ? 1 : Number(values.duration),
     connections: Number(values.connections),
     peers: values.peers !== "none",
-    tool: (values.tool as LoadTool | undefined) ?? ((await wrkAvailable()) ? "wrk" : "autocannon")
+    tool: (values.tool as LoadTool | undefined) ?? ((await wrkAvailable()) ? "wrk" : "autocannon"),
+    baseline: values.baseline
   })
 }

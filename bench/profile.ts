@@ -1,11 +1,14 @@
 // CPU profiles of the gateway's hot paths, per runtime, with each runtime's own profiler (`--cpu-prof` on Node, Bun
 // and Deno): exact hits under load, and misses with the caches bypassed. Writes the .cpuprofile and a summary of the
-// top self-time functions under bench/results/profiles/. Prints figures; asserts nothing.
-// Usage: node --import tsx bench/profile.ts [--runtimes node,bun,deno] [--modes hit,miss,missload,l1bload] [--duration 8] [--misses 2000]
-//                                          [--label before]
+// top self-time functions under bench/results/profiles/. Mode `agent` streams new Claude-Code-shaped requests of
+// `--size` KB at c16 through a gateway whose provider is Anthropic (bench/agent.ts's upstream and bodies), `agent1`
+// the same one by one. Prints figures; asserts nothing.
+// Usage: node --import tsx bench/profile.ts [--runtimes node,bun,deno] [--modes hit,miss,missload,l1bload,agent,agent1]
+//                                          [--duration 8] [--misses 2000] [--label before] [--size 164]
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { parseArgs } from "node:util"
 import { projectRoot, runtimeCommand, type RuntimeName, startProcess } from "../test/support/processes.ts"
+import { agentRequest } from "./agentBodies.ts"
 import { load, sequentialLatency, wrkAvailable } from "./load.ts"
 
 const { values } = parseArgs({
@@ -15,7 +18,8 @@ const { values } = parseArgs({
     misses: { type: "string", default: "2000" },
     label: { type: "string", default: "now" },
     top: { type: "string", default: "25" },
-    modes: { type: "string", default: "hit,miss" }
+    modes: { type: "string", default: "hit,miss" },
+    size: { type: "string", default: "164" }
   }
 })
 const tool = (await wrkAvailable()) ? "wrk" : "autocannon"
@@ -94,7 +98,28 @@ const profilerFlags = (runtime: RuntimeName, dir: string): Array<string> => {
   return [command[0]!, "run", `--cpu-prof-dir=${dir}`, ...command.slice(2, -1)]
 }
 
-type Mode = "hit" | "miss" | "missload" | "l1bload"
+type Mode = "hit" | "miss" | "missload" | "l1bload" | "agent" | "agent1"
+const isAgent = (mode: Mode) => mode === "agent" || mode === "agent1"
+
+/** New Claude-Code-shaped requests, streamed, at c16 (`agent`) or one by one (`agent1`). */
+const agentLoad = async (mode: Mode, gatewayUrl: string) => {
+  const request = agentRequest("claude", Number(values.size), "__UNIQUE__")
+  const url = `${gatewayUrl}${request.path}`
+  const headers = { ...request.headers, "x-api-key": "sk-bench-0000000000000000" }
+  if (mode === "agent1") {
+    const run = Date.now()
+    const body = (i: number) => request.body.replace("__UNIQUE__", `${run}-${i}`)
+    await sequentialLatency(url, 50, body, headers)
+    const latency = await sequentialLatency(url, Number(values.misses), (i) => body(i + 50), headers)
+    return `p50 ${latency.p50Ms.toFixed(3)} ms under the profiler (c1, ${values.size} KB Claude Code bodies)`
+  }
+  const options = { url, body: request.body, uniqueMarker: "__UNIQUE__", headers, connections: 16 }
+  await load(tool, { ...options, durationSecs: 2 })
+  const result = await load(tool, { ...options, durationSecs: Number(values.duration) })
+  return `${
+    Math.round(result.requestsPerSecond)
+  } req/s under the profiler (c16, ${tool}, ${values.size} KB Claude Code bodies)`
+}
 
 const profileOne = async (runtime: RuntimeName, mode: Mode, upstreamUrl: string) => {
   const dir = `${outDir}tmp-${runtime}-${mode}/`
@@ -105,12 +130,14 @@ const profileOne = async (runtime: RuntimeName, mode: Mode, upstreamUrl: string)
     ISARTOR__EXTERNAL_LLM_URL: upstreamUrl,
     ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
     ISARTOR__L3_MAX_RETRIES: "0",
+    ...(isAgent(mode) ? { ISARTOR__LLM_PROVIDER: "anthropic" } : {}),
     // As bench:l1b: room for every new prompt of a run, so l1bload measures inserts, not evictions.
     ISARTOR__CACHE_MAX_CAPACITY: "200000"
   })
   const url = `${gateway.url}/v1/chat/completions`
   let figure: string
-  if (mode === "hit") {
+  if (isAgent(mode)) figure = await agentLoad(mode, gateway.url)
+  else if (mode === "hit") {
     await sequentialLatency(url, 1, () => hitBody)
     await load(tool, { url, body: hitBody, connections: 16, durationSecs: 2 })
     const result = await load(tool, { url, body: hitBody, connections: 16, durationSecs: Number(values.duration) })
@@ -155,10 +182,14 @@ const profileOne = async (runtime: RuntimeName, mode: Mode, upstreamUrl: string)
 
 await mkdir(outDir, { recursive: true })
 const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
+const agentUpstream = await startProcess([process.execPath, "--import", "tsx", "bench/agentUpstream.ts"], {})
 try {
   for (const runtime of values.runtimes.split(",") as Array<RuntimeName>) {
-    for (const mode of values.modes.split(",") as Array<Mode>) await profileOne(runtime, mode, upstream.url)
+    for (const mode of values.modes.split(",") as Array<Mode>) {
+      await profileOne(runtime, mode, isAgent(mode) ? agentUpstream.url : upstream.url)
+    }
   }
 } finally {
   upstream.stop()
+  agentUpstream.stop()
 }

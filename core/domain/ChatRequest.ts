@@ -14,6 +14,11 @@ export interface SourceRequest {
   readonly format: "openai" | "anthropic" | "gemini"
   /** The body exactly as received. */
   readonly text: string
+  /**
+   * The bytes `received.text` was decoded from, when the edge kept them: sent instead of `text` while `text` is still
+   * that text (a layer that rewrites the body makes a new text, and the bytes no longer stand for it).
+   */
+  readonly received?: { readonly text: string; readonly bytes: Uint8Array<ArrayBuffer> } | undefined
   /** The body, parsed: the client's API, not the canonical form. */
   readonly body: Readonly<Record<string, unknown>>
   /** The protocol headers of the client's API it sent (`anthropic-version`, `anthropic-beta`, `openai-project`…). */
@@ -298,7 +303,14 @@ export interface RequestContext {
   readonly onlyIfCached?: boolean | undefined
   readonly trace?: RequestSpan | undefined
   /** The body's text and the protocol headers, as received. */
-  readonly received?: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined
+  readonly received?:
+    | {
+      readonly text: string
+      readonly headers: Readonly<Record<string, string>>
+      /** The bytes `text` was decoded from, when the edge kept them. */
+      readonly bytes?: Uint8Array<ArrayBuffer> | undefined
+    }
+    | undefined
   /** `[model_aliases]`: a request naming one is the request for its model, before any cache key is made of it. */
   readonly aliases?: ReadonlyMap<string, ModelAlias> | undefined
   /** The label of the caller's gateway key, when it has one. */
@@ -337,7 +349,15 @@ export const chatRequest = (
     trace: context.trace,
     source: original !== undefined && context.received !== undefined &&
         (family === "openai" || family === "anthropic" || family === "gemini")
-      ? { format: family, text: context.received.text, body: original, headers: context.received.headers }
+      ? {
+        format: family,
+        text: context.received.text,
+        body: original,
+        headers: context.received.headers,
+        received: context.received.bytes === undefined
+          ? undefined
+          : { text: context.received.text, bytes: context.received.bytes }
+      }
       : undefined,
     provider: alias?.provider,
     callerLabel: context.callerLabel

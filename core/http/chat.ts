@@ -13,7 +13,7 @@ import { noteAnswer, questionOf } from "../usage/recorder.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
 import type { ExactHitLane } from "./exactHitLane.ts"
-import { presentedCredentials } from "./middleware.ts"
+import { presentedCredentials, receivedBytes } from "./middleware.ts"
 import type { Exchange } from "./observability.ts"
 import { asksForUsage, renderAnswer, renderFailure } from "./render.ts"
 
@@ -133,7 +133,7 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
     const refused = refusal(family, context)
     if (refused) return refused
     const parsed = parseJsonBody(body)
-    const received = { text: body, headers: protocolHeaders(http) }
+    const received = { text: body, headers: protocolHeaders(http), bytes: receivedBytes(http)?.bytes }
     const decoded = Exit.isSuccess(parsed)
       ? decode(parsed.value, { ...context, received })
       : Exit.failCause(parsed.cause)

@@ -4,7 +4,7 @@
  * seen before byte for byte under the same scope (its first-level key, learned from the app) whose entry L1a holds in
  * this process is answered here: no Hono dispatch, no parse, no Effect run. Everything else — a refusal, a miss, a
  * body never seen, a chunked upload, another path or method — goes to the app as it came (the body, once read, goes
- * with it), and the app's answer is the one sent. `test/http/exactHitLane.test.ts` proves that an answer from here is
+ * with it, read once: see `withReceived`), and the app's answer is the one sent. `test/http/exactHitLane.test.ts` proves that an answer from here is
  * byte for byte the app's.
  */
 import type { Context } from "effect"
@@ -16,7 +16,7 @@ import type { Answer } from "../domain/Answer.ts"
 import { answerHeaderScope, type ChatRequest, type EndpointFamily } from "../domain/ChatRequest.ts"
 import { countTokens, recordLayerDuration } from "../observability/Metrics.ts"
 import { pricesOf } from "../usage/prices.ts"
-import type { gatewayKeyCheck } from "./middleware.ts"
+import { type gatewayKeyCheck, readReceived, withReceived } from "./middleware.ts"
 import type { Answered, EdgeFetch, Exchange } from "./observability.ts"
 import { ageOf, answerHeaders, renderAnswer, type RenderedRequest } from "./render.ts"
 
@@ -59,10 +59,6 @@ export interface ExactHitLane {
 export const withoutExactHitLane = (app: EdgeFetch): ExactHitLane => ({ fetch: app, learn: () => undefined })
 
 const L1A: Answered = { layer: "l1a", provider: undefined }
-
-/** The request again with its body, once the lane has read it. Bytes: a string body would add a content-type. */
-const withBody = (request: Request, body: string) =>
-  new Request(request.url, { method: request.method, headers: request.headers, body: new TextEncoder().encode(body) })
 
 export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies): ExactHitLane => {
   const keys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
@@ -112,9 +108,10 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
     const failed = (error: unknown) => deps.failed(error, path)
     // One promise on an exact hit (the body's) when no key is set.
     const read = () =>
-      request.text().then((body) => {
+      readReceived(request).then((received) => {
         try {
-          return hitOf(family!, request, context, body, exchange) ?? app(withBody(request, body), path, exchange)
+          return hitOf(family!, request, context, received.text, exchange) ??
+            app(withReceived(request, received), path, exchange)
         } catch (error) {
           return failed(error)
         }

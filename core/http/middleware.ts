@@ -123,6 +123,42 @@ const bodyTooLarge = (maxBytes: number) => {
   return (family: EndpointFamily): Response => familyError(family, 413, message, "invalid_request_error")
 }
 
+/** A request body as the edge read it: its text, and the bytes it came as (what a pass-through sends on). */
+export interface ReceivedBody {
+  readonly text: string
+  readonly bytes: Uint8Array<ArrayBuffer>
+}
+
+/** Bodies already read, by request: the exact-hit lane reads a body to look it up, and the route takes it over. */
+const bodiesRead = new WeakMap<Request, ReceivedBody>()
+const utf8 = new TextDecoder()
+
+/**
+ * A request's body, read once as bytes and decoded once (as `Request.text()` decodes), whoever asks first: the
+ * lane, then the route, share one read, and the bytes stay for the upstream.
+ */
+export const readReceived = async (request: Request): Promise<ReceivedBody> => {
+  const known = bodiesRead.get(request)
+  if (known !== undefined) return known
+  const bytes = new Uint8Array(await request.arrayBuffer())
+  const received = { text: utf8.decode(bytes), bytes }
+  bodiesRead.set(request, received)
+  return received
+}
+
+/**
+ * The request again with the body read from it, for whoever reads it next: its bytes (no new encoding; a string body
+ * would also add a content-type), and `readReceived` answers with what was read, not decoding them again.
+ */
+export const withReceived = (request: Request, received: ReceivedBody): Request => {
+  const again = new Request(request.url, { method: request.method, headers: request.headers, body: received.bytes })
+  bodiesRead.set(again, received)
+  return again
+}
+
+/** The bytes a request's body came as, when `readReceived` read it. */
+export const receivedBytes = (request: Request): ReceivedBody | undefined => bodiesRead.get(request)
+
 /**
  * Reads a request body of at most `maxBytes`, or answers 413. A declared Content-Length is checked from the
  * header alone; Hono's `bodyLimit` (which counts a streamed body as it arrives) runs only for chunked bodies,
@@ -136,7 +172,7 @@ export const bodyReader = (maxBytes: number) => {
     const tooLarge = () => tooLargeFor(family)
     const declared = c.req.header("content-length")
     if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
-      return Number(declared) > maxBytes ? tooLarge() : c.req.text()
+      return Number(declared) > maxBytes ? tooLarge() : readReceived(c.req.raw).then((received) => received.text)
     }
     let text: string | undefined
     const refused = await bodyLimit({ maxSize: maxBytes, onError: tooLarge })(c, async () => {

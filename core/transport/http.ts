@@ -57,8 +57,8 @@ export type UpstreamFetchFunction = (
   init: {
     method: string
     headers: Record<string, string>
-    /** Absent for a GET. */
-    body: string | undefined
+    /** Absent for a GET; bytes when the client's own are passed through. */
+    body: string | Uint8Array<ArrayBuffer> | undefined
     signal: AbortSignal
     /** Never followed: a redirect is the upstream's answer, and the prompt goes nowhere else. */
     redirect: "manual"
@@ -75,7 +75,7 @@ export const UpstreamFetch = Context.Reference<UpstreamFetchFunction>("isartor/U
 
 /** A body already serialised (the client's own bytes, passed through): posted as it is. */
 export class JsonText {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string, readonly bytes?: Uint8Array<ArrayBuffer>) {}
 }
 
 /**
@@ -83,7 +83,9 @@ export class JsonText {
  * the same body with the model mapped.
  */
 export const sourcePayload = (source: SourceRequest, model: string): JsonText | Readonly<Record<string, unknown>> =>
-  source.body.model === model ? new JsonText(source.text) : { ...source.body, model }
+  source.body.model === model
+    ? new JsonText(source.text, source.received?.text === source.text ? source.received.bytes : undefined)
+    : { ...source.body, model }
 
 /** An upstream's answer as the transport hands it on: its whole body, read within bounds, or its guarded stream. */
 export interface UpstreamReply {
@@ -307,7 +309,11 @@ const answerOf = async (
  */
 const callUpstream = async (
   upstreamFetch: UpstreamFetchFunction,
-  call: { readonly url: string; readonly headers: Record<string, string>; readonly payload: string | undefined },
+  call: {
+    readonly url: string
+    readonly headers: Record<string, string>
+    readonly payload: string | Uint8Array<ArrayBuffer> | undefined
+  },
   interrupted: AbortSignal,
   limits: TransportLimits,
   fail: Fail
@@ -392,7 +398,7 @@ export const makeTransport = (
         catch: () => fail("Upstream", "upstream answered with a body that is not JSON", { upstreamStatus: status })
       }))
   /** One call: a POST of `payload`, or a GET without one. */
-  const send = (url: string, headers: Record<string, string>, payload: string | undefined) =>
+  const send = (url: string, headers: Record<string, string>, payload: string | Uint8Array<ArrayBuffer> | undefined) =>
     Effect.gen(function*() {
       const upstreamFetch = yield* UpstreamFetch
       return yield* Effect.tryPromise({
@@ -412,7 +418,7 @@ export const makeTransport = (
     post: (url, headers, body) =>
       Effect.suspend(() =>
         // Serialised before the call: a body that cannot be serialised is not a network failure to retry.
-        send(url, headers, body instanceof JsonText ? body.text : JSON.stringify(body))
+        send(url, headers, body instanceof JsonText ? body.bytes ?? body.text : JSON.stringify(body))
       ),
     json,
     get: (url, headers) => send(url, headers, undefined),

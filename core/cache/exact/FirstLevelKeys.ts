@@ -16,18 +16,38 @@ export interface FirstLevelKeyOptions {
 }
 
 /**
+ * V8 hashes a string of more than this many characters by its length alone: in a map keyed by whole bodies, large
+ * bodies of about one length would all land in one bucket and each lookup compare them in turn, character by
+ * character (coding agents' bodies differ only in their last turn).
+ */
+const HASHED_WHOLE = 16_383
+const ENDS = (HASHED_WHOLE - 20) >> 1
+
+/** A large body's map key: its length, beginning and end — a body differs from its predecessor at its end. */
+const mapKeyOf = (body: string) =>
+  body.length <= HASHED_WHOLE ? body : `${body.length}\u0000${body.slice(0, ENDS)}${body.slice(-ENDS)}`
+
+interface Entry {
+  readonly body: string
+  readonly known: KnownRequest
+}
+
+/**
  * The first level of the exact key: a request body seen before, byte for byte under the same scope (endpoint family,
  * tenant, and the headers that enter the key), is the same request — its canonical key (the second level: the one
- * entries are stored and verified under) needs no parse, no validation, no canonical JSON and no digest again. The
- * body text itself is the lookup key, compared whole, so two bodies never share a first-level entry. Bounded, and
- * forgotten wholesale when full: a forgotten body only takes the longer way once more.
+ * entries are stored and verified under) needs no parse, no validation, no canonical JSON and no digest again. Found
+ * by its text (a large body's ends: see `mapKeyOf`) and compared whole, so two bodies never share a first-level
+ * entry. Bounded, and forgotten wholesale when full: a forgotten body only takes the longer way once more.
  */
 export const makeFirstLevelKeys = (options: FirstLevelKeyOptions) => {
-  const scopes = new Map<string, Map<string, KnownRequest>>()
+  const scopes = new Map<string, Map<string, Entry>>()
   let entries = 0
   let chars = 0
   return {
-    get: (scope: string, body: string): KnownRequest | undefined => scopes.get(scope)?.get(body),
+    get: (scope: string, body: string): KnownRequest | undefined => {
+      const entry = scopes.get(scope)?.get(mapKeyOf(body))
+      return entry !== undefined && entry.body === body ? entry.known : undefined
+    },
     set: (scope: string, body: string, known: KnownRequest): void => {
       if (body.length > options.maxChars) return
       if (entries >= options.maxEntries || chars + body.length > options.maxChars) {
@@ -37,11 +57,12 @@ export const makeFirstLevelKeys = (options: FirstLevelKeyOptions) => {
       }
       let bodies = scopes.get(scope)
       if (bodies === undefined) scopes.set(scope, bodies = new Map())
-      if (!bodies.has(body)) {
-        entries++
-        chars += body.length
-      }
-      bodies.set(body, known)
+      const mapKey = mapKeyOf(body)
+      const before = bodies.get(mapKey)
+      // Another body with the same ends takes the place: the one before takes the longer way next time.
+      if (before === undefined) entries++
+      chars += body.length - (before?.body.length ?? 0)
+      bodies.set(mapKey, { body, known })
     }
   }
 }
