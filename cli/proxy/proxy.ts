@@ -1,11 +1,13 @@
+import type { AppConfigShape } from "../../core/config/ConfigSpec.ts"
 import { VERSION } from "../../core/version.ts"
 import { tildify } from "../connect/files.ts"
 import type { CommandHost } from "../host.ts"
 import { bold, CliFailure, dim, yellow } from "../output.ts"
 import { commandLineOf, liveness, removeRunning, stateDir, writeRunning } from "../state.ts"
-import { loadAuthority } from "./ca.ts"
+import { type Authority, loadAuthority } from "./ca.ts"
+import type { ProxyGateway } from "./gateway.ts"
 import { entryOf, hostsOfUrls, parseHostRule, PROVIDER_HOSTS } from "./policy.ts"
-import { coveredBy, INTERCEPTED_HOSTS, startProxy } from "./server.ts"
+import { coveredBy, INTERCEPTED_HOSTS, type ProxyOptions, type RunningProxy, startProxy } from "./server.ts"
 
 export interface ProxyCommandOptions {
   readonly port?: number
@@ -30,9 +32,8 @@ export const configuredPort = async (port: number | undefined) => {
   )
 }
 
-/** `isartor proxy`: the local CONNECT proxy in the foreground until Ctrl-C; `--rotate-ca` replaces the CA first. */
-export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Promise<number> => {
-  const dir = stateDir()
+/** Refuses to start a second proxy; forgets the record of one that is gone. */
+const claimState = (dir: string) => {
   const earlier = liveness(dir, "proxy")
   if (earlier.kind === "running") {
     throw new CliFailure(
@@ -40,13 +41,10 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
     )
   }
   if (earlier.kind === "stale") removeRunning(dir, earlier.running.pid, "proxy")
-  const port = await configuredPort(options.port)
-  const authority = loadAuthority(stateDir(), INTERCEPTED_HOSTS, options.rotateCa === true)
-  const log = (line: string) => console.error(dim(`isartor proxy: ${line}`, process.stderr))
-  // Chat requests go through a gateway in this process, configured as the gateway is (its caches, its router).
-  const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
-  const env = gatewayEnv({})
-  const config = (await effectiveConfig(env)).config
+}
+
+/** proxy.allow_hosts, checked, and the providers' hosts: the built-in ones and the configured providers' own. */
+const hostsOf = (config: AppConfigShape) => {
   const allowHosts = config.proxy.allow_hosts
   const invalid = allowHosts.filter((entry) => parseHostRule(entry) === undefined)
   if (invalid.length > 0) {
@@ -60,40 +58,48 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
     ...PROVIDER_HOSTS,
     ...hostsOfUrls(configuredUrls.filter((url) => url !== "")).map((rule) => entryOf(rule.host, rule.port!))
   ]
+  return { allowHosts, providerHosts }
+}
+
+/** The gateway `isartor up` runs, in this process, with what `up` hands it (Redis, the ledger's file, L2's engine). */
+const gatewayHere = async (
+  env: Record<string, string | undefined>,
+  config: AppConfigShape,
+  host: CommandHost,
+  log: (line: string) => void
+) => {
   const { startProxyGateway } = await import("./gateway.ts")
   const { gatewayServices } = await import("../../runtimes/shared.ts")
-  const gateway = await startProxyGateway({
+  return startProxyGateway({
     env,
-    // What `isartor up` hands its gateway (Redis, the ledger's file, the embedded L2 engine), this runtime's L1b.
     gateway: {
       ...gatewayServices(env),
       log: { info: () => {}, warn: log },
       ...(config.cache_mode === "exact" ? {} : { semantic: await host.semantic(env) })
     }
   })
-  let running
+}
+
+/** The proxy listening, or a failure that says why (a taken port names the settings that move it). */
+const listenOrFail = async (options: ProxyOptions, gateway: ProxyGateway) => {
   try {
-    running = await startProxy({ port, authority, log, gateway, allowHosts, providerHosts })
+    return await startProxy({ ...options, gateway })
   } catch (error) {
     await gateway.close()
     const code = (error as NodeJS.ErrnoException).code
     throw new CliFailure(
       code === "EADDRINUSE"
-        ? `127.0.0.1:${port} is taken (the L2 sidecar's default port is 8081 too): isartor proxy --port N, or ISARTOR__PROXY__PORT`
-        : `cannot listen on 127.0.0.1:${port}: ${(error as Error).message}`
+        ? `127.0.0.1:${options.port} is taken (the L2 sidecar's default port is 8081 too): isartor proxy --port N, or ISARTOR__PROXY__PORT`
+        : `cannot listen on 127.0.0.1:${options.port}: ${(error as Error).message}`
     )
   }
-  // Listening for Ctrl-C / SIGTERM before saying where it listens: a caller may signal as soon as it reads that.
-  // `on`, not `once`: a second signal while it closes (Ctrl-C twice, `isartor stop` after the gateway's exit) is
-  // not the default action that would kill it before it removes its record.
-  const stopped = new Promise<void>((resolve) => {
-    process.on("SIGINT", () => resolve())
-    process.on("SIGTERM", () => resolve())
-  })
-  // Its record, for `isartor status`, `stop` and `doctor` (and for `isartor up`, which waits for it).
+}
+
+/** Its record, for `isartor status`, `stop` and `doctor` (and for `isartor up`, which waits for it). */
+const recordRunning = (dir: string, url: string, log: (line: string) => void) => {
   const record = {
     pid: process.pid,
-    url: running.url,
+    url,
     startedAt: Date.now(),
     version: VERSION,
     log: undefined,
@@ -105,7 +111,17 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   } catch (error) {
     log(`cannot record this proxy in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
-  console.log(`isartor proxy on ${bold(running.url)}${options.rotateCa ? " with a new CA" : ""}`)
+}
+
+/** What it reads, tunnels and refuses, where its CA is, and the exports a tool's shell needs. */
+const printStarted = (
+  running: RunningProxy,
+  authority: Authority,
+  config: AppConfigShape,
+  rotated: boolean
+) => {
+  const allowHosts = config.proxy.allow_hosts
+  console.log(`isartor proxy on ${bold(running.url)}${rotated ? " with a new CA" : ""}`)
   const read = coveredBy(authority, INTERCEPTED_HOSTS)
   console.log(`  reads: ${read.join(", ")} (and their subdomains)`)
   console.log(
@@ -129,6 +145,30 @@ export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Pr
   for (const [name, value] of proxyEnv(running.port, authority.certFile, authority.bundleFile)) {
     console.log(`  export ${name}=${value}`)
   }
+}
+
+/** `isartor proxy`: the local CONNECT proxy in the foreground until Ctrl-C; `--rotate-ca` replaces the CA first. */
+export const proxy = async (options: ProxyCommandOptions, host: CommandHost): Promise<number> => {
+  const dir = stateDir()
+  claimState(dir)
+  const port = await configuredPort(options.port)
+  const authority = loadAuthority(dir, INTERCEPTED_HOSTS, options.rotateCa === true)
+  const log = (line: string) => console.error(dim(`isartor proxy: ${line}`, process.stderr))
+  const { effectiveConfig, gatewayEnv } = await import("../gatewayEnv.ts")
+  const env = gatewayEnv({})
+  const config = (await effectiveConfig(env)).config
+  const hosts = hostsOf(config)
+  const gateway = await gatewayHere(env, config, host, log)
+  const running = await listenOrFail({ port, authority, log, ...hosts }, gateway)
+  // Listening for Ctrl-C / SIGTERM before saying where it listens: a caller may signal as soon as it reads that.
+  // `on`, not `once`: a second signal while it closes (Ctrl-C twice, `isartor stop` after the gateway's exit) is
+  // not the default action that would kill it before it removes its record.
+  const stopped = new Promise<void>((resolve) => {
+    process.on("SIGINT", () => resolve())
+    process.on("SIGTERM", () => resolve())
+  })
+  recordRunning(dir, running.url, log)
+  printStarted(running, authority, config, options.rotateCa === true)
   await stopped
   await running.close()
   await gateway.close()
