@@ -86,12 +86,28 @@ export const makeGatewayTools = (deps: GatewayToolsDependencies): GatewayTools =
     const decoded = requestOf(question, { ...context, onlyIfCached: true })
     if (Exit.isFailure(decoded)) return { found: false, model: question.model ?? "", reason: messageOf(decoded) }
     const request = decoded.value
+    const started = performance.now()
     const exit = await deps.run(deps.pipeline.handle(request))
     if (Exit.isFailure(exit)) {
       const reason = request.cacheRead ? "no cached answer for this question" : "Cache-Control: no-cache"
       return { found: false, model: request.model, reason }
     }
     const answer = exit.value
+    // A hit saved the agent a model call: the ledger counts it as a chat request's hit would be (a miss answered
+    // nothing, and the agent's model is asked elsewhere).
+    deps.usage?.recordNote({
+      tenant: request.tenant,
+      modelAsked: request.model,
+      family: "mcp",
+      body: request.body,
+      label: context.callerLabel,
+      completion: answer._tag === "Complete" ? answer.completion : undefined,
+      layer: answer.layer,
+      provider: "",
+      status: 200,
+      latencyMs: performance.now() - started,
+      at: deps.now()
+    })
     const completion = answer._tag === "Complete" ? JSON.parse(answer.completion) as Completion : undefined
     return {
       found: true,

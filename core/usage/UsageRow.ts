@@ -20,6 +20,8 @@ export type UsageFamily =
   | "ollama"
   | "gemini"
   | "proxy"
+  /** `cache_lookup` over MCP: an agent's question found in the caches. */
+  | "mcp"
 
 /**
  * One answered request. Never a key, and a prompt or an answer only with `request_log_bodies`: `caller` is the scope hash (the hash the cache scopes
