@@ -1,6 +1,6 @@
 /**
  * Gemini's own API (`/v1beta`, as Gemini CLI and `@google/genai` call it): `models/{model}:generateContent`,
- * `:streamGenerateContent?alt=sse` and `:countTokens`, and the model list. Chat requests go through the same
+ * `:streamGenerateContent` (SSE with `?alt=sse`, else a JSON array) and `:countTokens`, and the model list. Chat requests go through the same
  * pipeline as every other format (L1a, L1b, L2, L3); errors answer in Google's shape. The caller's key comes in
  * `x-goog-api-key` or `?key=`, and scopes the caches as any other caller's key does.
  */
@@ -18,6 +18,7 @@ import type { BadRequest } from "../domain/errors.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import { fromGeminiBody, type GeminiTarget } from "../formats/gemini/body.ts"
 import { fromGeminiRequest } from "../formats/gemini/request.ts"
+import { SseSplitter } from "../streams/SseEvents.ts"
 import { familyError, jsonResponse } from "./errors.ts"
 import { withQueryKey } from "./middleware.ts"
 import type { Exchange } from "./observability.ts"
@@ -86,6 +87,43 @@ const countTokens = async (body: unknown, model: string): Promise<Response> => {
   return jsonResponse(200, { totalTokens }, { "x-isartor-token-count": "estimate" })
 }
 
+const encoder = new TextEncoder()
+
+/**
+ * Gemini's stream without `alt=sse`: the same responses as one JSON array, written as they come (`[{…}`, then
+ * `,\r\n{…}` each, then `]`), as Google frames it. An answer that is not a stream (an error) passes as it is.
+ */
+export const asJsonArray = (response: Response): Response => {
+  const body = response.body
+  if (!response.ok || body === null || !response.headers.get("content-type")?.startsWith("text/event-stream")) {
+    return response
+  }
+  const reader = body.getReader()
+  const splitter = new SseSplitter()
+  let written = 0
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        const result = await reader.read()
+        let text = ""
+        for (const { data } of splitter.read(result)) {
+          if (data === undefined) continue
+          text += (written++ === 0 ? "[" : ",\r\n") + data
+        }
+        if (result.done) {
+          controller.enqueue(encoder.encode(`${text}${written === 0 ? "[" : ""}]`))
+          return controller.close()
+        }
+        if (text !== "") return controller.enqueue(encoder.encode(text))
+      }
+    },
+    cancel: (reason) => reader.cancel(reason)
+  })
+  const headers = new Headers(response.headers)
+  headers.set("content-type", "application/json; charset=utf-8")
+  return new Response(stream, { status: response.status, headers })
+}
+
 export const geminiRoutes = (app: Hono, deps: GeminiRouteDependencies) => {
   const created = new Date(deps.startedAt).toISOString()
   const models = () => [
@@ -104,11 +142,8 @@ export const geminiRoutes = (app: Hono, deps: GeminiRouteDependencies) => {
       if (target === undefined) return error(404, `no route for POST ${c.req.path}`)
       if (target.method === "generateContent") return generate(c, { model: target.model, stream: false })
       if (target.method === "streamGenerateContent") {
-        // Without `alt=sse` Gemini streams one JSON array; every Gemini client asks for SSE.
-        if (c.req.query("alt") !== "sse") {
-          return error(400, "streamGenerateContent: only the SSE stream is served; add ?alt=sse")
-        }
-        return generate(c, { model: target.model, stream: true })
+        const streamed = await generate(c, { model: target.model, stream: true })
+        return c.req.query("alt") === "sse" ? streamed : asJsonArray(streamed)
       }
       if (target.method === "countTokens") {
         const text = await deps.readBody(c, "gemini")
