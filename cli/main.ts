@@ -13,9 +13,12 @@ const positiveInt = (what: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v
   return n
 }
 
-/** The `isartor` command: every subcommand, with --help on each; a subcommand's code loads only when it runs. */
-export const program = (host: CommandHost, exit: (code: number) => void) => {
-  const root = new Command("isartor")
+/** Runs a subcommand and hands its exit code on. */
+type Action = <A extends Array<unknown>>(run: (...args: A) => Promise<number> | number) => (...args: A) => Promise<void>
+
+/** The root command: its description, version, help and error output. */
+const rootCommand = () =>
+  new Command("isartor")
     .description(
       "Isartor: an LLM deflection gateway (exact cache, semantic cache, small-model router, cloud providers)"
     )
@@ -32,10 +35,8 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
         "State (pid file, log): $ISARTOR_HOME, else $XDG_STATE_HOME/isartor, else ~/.local/state/isartor."
     )
 
-  const action = <A extends Array<unknown>>(run: (...args: A) => Promise<number> | number) => async (...args: A) => {
-    exit(await run(...args))
-  }
-
+/** Running the gateway here: up, stop, status, init, doctor, demo, update. */
+const gatewayCommands = (root: Command, action: Action, host: CommandHost) => {
   root.command("up")
     .description("start the gateway (foreground; Ctrl-C stops it gracefully)")
     .option("-d, --detach", "run in the background, wait until it answers, print its URL and log")
@@ -84,7 +85,10 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--binary <file>", "the single binary to replace (default: this one, when it is the single binary)")
     .option("--json", "machine-readable output")
     .action(action(async (options) => (await import("./update.ts")).update(options, host)))
+}
 
+/** `isartor cache …`: the admin API's cache routes. */
+const cacheCommands = (root: Command, action: Action) => {
   const cache = root.command("cache")
     .description("find, inspect and remove cached answers through the gateway's admin API (needs its admin key)")
     .option("--url <url>", "the gateway (default: the one running here, else $ISARTOR_URL)")
@@ -113,7 +117,10 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .action(action(async (options) => (await import("./cache.ts")).purge(options, cacheOptions())))
   cache.command("flush").description("remove every entry of both layers")
     .action(action(async () => (await import("./cache.ts")).flush(cacheOptions())))
+}
 
+/** What the admin API reports: stats, providers, budgets. */
+const adminCommands = (root: Command, action: Action) => {
   root.command("stats")
     .description("tokens and cost spent and saved, from the gateway's usage ledger, as a table (needs its admin key)")
     .option("--since <when>", "start: a duration back from now (30m, 24h, 7d) or an ISO 8601 time", "24h")
@@ -143,7 +150,10 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
     .option("--admin-key <key>", "the admin key (default: ISARTOR__ADMIN_API_KEY or the configuration's)")
     .option("--json", "machine-readable output")
     .action(action(async (options) => (await import("./budgets.ts")).budgets(options)))
+}
 
+/** Tools pointed at the gateway: connect, proxy, mcp. */
+const toolCommands = (root: Command, action: Action, host: CommandHost) => {
   root.command("connect")
     .description("point a coding tool at the gateway by editing its own settings (--disconnect undoes it exactly)")
     .argument("[tool]", "one of the tools below, or status")
@@ -181,7 +191,18 @@ export const program = (host: CommandHost, exit: (code: number) => void) => {
       "the gateway key (default: $ISARTOR_API_KEY, else ISARTOR__GATEWAY_API_KEY or the configuration's)"
     )
     .action(action(async (options) => (await import("./mcp.ts")).mcp(options)))
+}
 
+/** The `isartor` command: every subcommand, with --help on each; a subcommand's code loads only when it runs. */
+export const program = (host: CommandHost, exit: (code: number) => void) => {
+  const root = rootCommand()
+  const action: Action = (run) => async (...args) => {
+    exit(await run(...args))
+  }
+  gatewayCommands(root, action, host)
+  cacheCommands(root, action)
+  adminCommands(root, action)
+  toolCommands(root, action, host)
   return root
 }
 
