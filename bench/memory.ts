@@ -2,11 +2,12 @@
 // vectors in the HNSW index + entry), at 10k and 100k entries, for L1b as the gateway wires it by default (the
 // learned decision: one 128-d fast-encoder vector per entry) and with l1b_decision = cosine (a 512-d model vector
 // and a 128-d fast one, each in its own graph). Entries are stored directly through the cache services (no HTTP,
-// no model: vectors are random unit vectors), so the figure is the caches' own footprint.
-// Usage: npm run bench:memory -- [--sizes 10000,100000]
+// no model: vectors are random unit vectors), so the figure is the caches' own footprint. Then the gateway's own
+// resident memory, idle and with 200 streams open, for `npm start` and the single binary (bench/memoryProcesses.ts).
+// Usage: npm run bench:memory -- [--sizes 10000,100000] [--only entries|processes] [--rounds 3] [--streams 200]
 import { Context, Effect, Layer } from "effect"
 import { execFile } from "node:child_process"
-import { availableParallelism } from "node:os"
+import { availableParallelism, loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
@@ -18,11 +19,18 @@ import { semanticCacheLayer } from "../core/cache/semantic/semanticLayer.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
 import { Embedder } from "../core/embedding/Embedder.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { measureProcesses } from "./memoryProcesses.ts"
 import { oneQuestion } from "./requests.ts"
 import { writeResults } from "./results.ts"
 
 const { values } = parseArgs({
-  options: { sizes: { type: "string", default: "10000,100000" }, decision: { type: "string" } }
+  options: {
+    sizes: { type: "string", default: "10000,100000" },
+    decision: { type: "string" },
+    only: { type: "string" },
+    rounds: { type: "string", default: "3" },
+    streams: { type: "string", default: "200" }
+  }
 })
 const sizes = values.sizes.split(",").map(Number)
 const DIMENSIONS = 512
@@ -31,30 +39,45 @@ const FAST_DIMENSIONS = shippedDecision.dimensions
 // Each L1b decision is measured in a process of its own: WASM memory an index frees is kept and reused, so a second
 // index built in the same process would seem to cost nothing.
 if (values.decision === undefined) {
-  const measured = (decision: string) =>
-    new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
-      execFile(
-        process.execPath,
-        [...process.execArgv, fileURLToPath(import.meta.url), "--sizes", values.sizes, "--decision", decision],
-        { maxBuffer: 2 ** 24 },
-        (error, stdout) =>
-          error
-            ? reject(error)
-            : resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as Array<Record<string, unknown>>)
+  const figures: Record<string, unknown> = {}
+  if (values.only !== "processes") {
+    const measured = (decision: string) =>
+      new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          [...process.execArgv, fileURLToPath(import.meta.url), "--sizes", values.sizes, "--decision", decision],
+          { maxBuffer: 2 ** 24 },
+          (error, stdout) =>
+            error
+              ? reject(error)
+              : resolve(JSON.parse(stdout.trim().split("\n").at(-1)!) as Array<Record<string, unknown>>)
+        )
       )
+    const learned = await measured("learned")
+    const cosine = await measured("cosine")
+    const rows = learned.map(({ "L1b bytes/entry": learnedBytes, ...row }, i) => ({
+      ...row,
+      "L1b bytes/entry (learned)": learnedBytes,
+      "L1b bytes/entry (cosine)": cosine[i]!["L1b bytes/entry"]
+    }))
+    console.log(
+      `memory per cached entry — ~600-byte answers; L1b learned (the default): one ${FAST_DIMENSIONS}-d vector per entry; cosine: ${DIMENSIONS}-d + ${FAST_DIMENSIONS}-d (an HNSW graph each, with VectorIndex.ts's settings); node ${process.version}, ${availableParallelism()} cores`
     )
-  const learned = await measured("learned")
-  const cosine = await measured("cosine")
-  const rows = learned.map(({ "L1b bytes/entry": learnedBytes, ...row }, i) => ({
-    ...row,
-    "L1b bytes/entry (learned)": learnedBytes,
-    "L1b bytes/entry (cosine)": cosine[i]!["L1b bytes/entry"]
-  }))
-  console.log(
-    `memory per cached entry — ~600-byte answers; L1b learned (the default): one ${FAST_DIMENSIONS}-d vector per entry; cosine: ${DIMENSIONS}-d + ${FAST_DIMENSIONS}-d (an HNSW graph each, with VectorIndex.ts's settings); node ${process.version}, ${availableParallelism()} cores`
-  )
-  console.table(rows)
-  await writeResults("memory", rows)
+    console.table(rows)
+    figures.entries = rows
+  }
+  if (values.only !== "entries") {
+    const before = loadavg()
+    const rows = await measureProcesses({ rounds: Number(values.rounds), streams: Number(values.streams) })
+    console.log(
+      `the gateway's resident memory (process tree), ${values.rounds} rounds of a fresh gateway each, alternated; 164 KB Claude Code streams held open by the upstream; node ${process.version}, ${availableParallelism()} cores, load average ${
+        before.map((n) => n.toFixed(2)).join(" ")
+      } → ${loadavg().map((n) => n.toFixed(2)).join(" ")}`
+    )
+    console.table(rows)
+    figures.processes = rows
+  }
+  await writeResults("memory", figures)
   process.exit(0)
 }
 const decision = values.decision as "learned" | "cosine"
