@@ -140,7 +140,16 @@ interface Row {
   /** Per target, the c1 TTFB p50 of each round and the c16 req/s of each round. */
   readonly ttfbP50: Partial<Record<Target, Array<number>>>
   readonly rps: Partial<Record<Target, Array<number>>>
+  /** CPU time (user + system) the target's process spent per request during the c16 runs, per round. */
+  readonly cpuMs: Partial<Record<Target, Array<number>>>
   readonly errors: number
+}
+
+/** CPU time a process has used, in ms (Linux /proc; clock ticks of 10 ms): a figure the machine's load bends less. */
+const cpuMsOf = (pid: number | undefined) => {
+  if (pid === undefined) return Number.NaN
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 const measureOne = async (
@@ -148,7 +157,8 @@ const measureOne = async (
   runtime: RuntimeName,
   shape: AgentShape,
   sizeKb: number,
-  urls: Partial<Record<Target, string>>
+  urls: Partial<Record<Target, string>>,
+  pids: Partial<Record<Target, number>>
 ): Promise<Row> => {
   const request = agentRequest(shape, sizeKb, MARK)
   const names = Object.keys(urls) as Array<Target>
@@ -165,7 +175,7 @@ const measureOne = async (
   const run = Date.now()
   let counter = 0
   const fresh = () => request.body.replace(MARK, `${run}-${++counter}`)
-  const row: Row = { runtime, shape, sizeKb, ttfbP50: {}, rps: {}, errors: 0 }
+  const row: Row = { runtime, shape, sizeKb, ttfbP50: {}, rps: {}, cpuMs: {}, errors: 0 }
   for (const name of names) {
     for (let i = 0; i < 5; i++) await firstByteMs(urls[name]!, fresh(), headers(name))
     await load(options.tool, {
@@ -188,6 +198,7 @@ const measureOne = async (
     }
     for (const name of order) {
       ;(row.ttfbP50[name] ??= []).push(median(samples[name]))
+      const cpuBefore = cpuMsOf(pids[name])
       const result = await load(options.tool, {
         url: urls[name]!,
         body: request.body,
@@ -197,6 +208,9 @@ const measureOne = async (
         durationSecs: options.durationSecs
       })
       ;(row.rps[name] ??= []).push(result.requestsPerSecond)
+      ;(row.cpuMs[name] ??= []).push(
+        (cpuMsOf(pids[name]) - cpuBefore) / (result.requestsPerSecond * options.durationSecs)
+      )
       ;(row as { errors: number }).errors += result.errors
     }
   }
@@ -252,7 +266,13 @@ export const runAgentBench = async (options: AgentOptions) => {
           ...(before ? { before: `${before.url}${path}` } : {}),
           ...(portkey ? { portkey: `${portkey.url}${path}` } : {})
         }
-        for (const sizeKb of options.sizes) rows.push(await measureOne(options, runtime, shape, sizeKb, urls))
+        const pids: Partial<Record<Target, number>> = {
+          bare: bare.child.pid,
+          gateway: gateway.child.pid,
+          before: before?.child.pid,
+          portkey: portkey?.child.pid
+        }
+        for (const sizeKb of options.sizes) rows.push(await measureOne(options, runtime, shape, sizeKb, urls, pids))
         gateway.stop()
         before?.stop()
       }
@@ -307,6 +327,10 @@ const print = (options: AgentOptions, rows: ReadonlyArray<Row>, before: Array<nu
         : {}),
       "gateway ÷ bare": show(ratio("gateway", "bare")),
       "gateway ÷ portkey": show(ratio("gateway", "portkey")),
+      "CPU ms/request at c16: bare": f(median(row.cpuMs.bare ?? []), 3),
+      "gateway  ": f(median(row.cpuMs.gateway ?? []), 3),
+      ...(row.cpuMs.before ? { "before  ": f(median(row.cpuMs.before), 3) } : {}),
+      "portkey  ": f(median(row.cpuMs.portkey ?? []), 3),
       errors: row.errors
     }
   }))
