@@ -14,6 +14,19 @@ const CHECK_SEED = 0x9e3779b97f4a7c15n
 const encoder = new TextEncoder()
 const hex = (digest: bigint) => digest.toString(16).padStart(16, "0")
 
+/**
+ * Where a key's material is encoded before it is hashed: reused, so a large body's key allocates no copy of it.
+ * Material that does not fit is encoded on its own.
+ */
+const SCRATCH_BYTES = 1024 * 1024
+let scratch: Uint8Array | undefined
+const utf8Of = (material: string): Uint8Array => {
+  if (material.length > SCRATCH_BYTES) return encoder.encode(material)
+  scratch ??= new Uint8Array(SCRATCH_BYTES)
+  const { read, written } = encoder.encodeInto(material, scratch)
+  return read === material.length ? scratch.subarray(0, written) : encoder.encode(material)
+}
+
 export interface ExactKey {
   /** xxh64 of the canonical request, hex: the cache key. */
   readonly key: string
@@ -89,7 +102,7 @@ export class CacheKey extends Context.Service<CacheKey, {
             body: keyFields(request),
             ...(headers === undefined ? {} : { headers })
           })!
-          const bytes = encoder.encode(material)
+          const bytes = utf8Of(material)
           return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
         },
         hashSecret: (secret) => {
