@@ -61,6 +61,45 @@ export interface LabelledIndexOptions {
 
 const ENTRY_OVERHEAD_BYTES = 160
 
+/**
+ * A scope of at most this many entries keeps its vectors out of the graphs and is searched by reading them all:
+ * exact, and as cheap as a graph search at this size. In the shared graph, hnswlib's filtered search walks until it
+ * has found enough of the scope's own entries, so a small scope beside a large one cost a walk through most of the
+ * graph, a call out of WASM per node; and a scope's first entries cost no call into WASM at all.
+ */
+export const SCAN_LIMIT = 256
+
+/** A scope's live entries, and while it is small, their vectors (it joins the graphs past `SCAN_LIMIT`). */
+interface ScopeEntries {
+  count: number
+  vectors: Map<number, Float32Array> | undefined
+  fastVectors: Map<number, Float32Array> | undefined
+}
+
+/** The `k` most similar of `vectors` to `query` (inner product of normalised vectors), most similar first. */
+export const scanNearest = (
+  vectors: ReadonlyMap<number, Float32Array>,
+  query: Float32Array,
+  k: number
+): Array<{ readonly label: number; readonly similarity: number }> => {
+  const nearest: Array<{ label: number; similarity: number }> = []
+  const length = query.length
+  for (const [label, vector] of vectors) {
+    if (vector.length !== length) continue
+    let similarity = 0
+    for (let i = 0; i < length; i++) similarity += vector[i]! * query[i]!
+    if (nearest.length === k && similarity <= nearest[k - 1]!.similarity) continue
+    let at = nearest.length === k ? k - 1 : nearest.length
+    if (nearest.length < k) nearest.push({ label, similarity })
+    while (at > 0 && nearest[at - 1]!.similarity < similarity) {
+      nearest[at] = nearest[at - 1]!
+      at--
+    }
+    nearest[at] = { label, similarity }
+  }
+  return nearest
+}
+
 /** What an entry costs in memory, at most: two bytes a character (V8 uses one or two), its vectors, bookkeeping. */
 export const semanticEntryBytes = (entry: SemanticEntry, vectorBytes: number) =>
   2 * (entry.id.length + entry.scope.length + entry.text.length + entry.completion.length) + vectorBytes +
@@ -76,7 +115,8 @@ const describe = (error: unknown): string => {
 /**
  * L1b's entries and their vectors under one label each: a bounded LRU (entries, bytes, TTL) whose evictions take
  * the vectors out of the HNSW graphs, and whose freed labels are reused, so the graphs hold no more slots than the
- * cache holds entries.
+ * cache holds entries. Only scopes past `SCAN_LIMIT` entries are in the graphs: a search in scope then costs the
+ * same whether the cache holds a hundred entries or a hundred thousand in other scopes.
  */
 export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   const { index, fastIndex } = options
@@ -84,14 +124,10 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   let evictions = 0
   let nextLabel = 0
   const labels = new Map<string, number>()
-  // Live entries per scope: a scope with none needs no search, and when every entry is in one scope the graph is
+  // Live entries per scope: a scope with none needs no search, and when one scope is all the graph holds it is
   // searched without asking, for each node it visits, whose it is (a call out of WASM per node: 12 % of a miss).
-  const scopes = new Map<string, number>()
-  const countScope = (scope: string, by: number) => {
-    const count = (scopes.get(scope) ?? 0) + by
-    if (count === 0) scopes.delete(scope)
-    else scopes.set(scope, count)
-  }
+  const scopes = new Map<string, ScopeEntries>()
+  let scopesInGraph = 0
   // Times each entry answered on this replica, by id.
   const hits = new Map<string, number>()
   // Vectors live in the HNSW graphs (wasm memory), but they are this cache's memory all the same.
@@ -104,9 +140,18 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     // An entry that leaves (evicted, expired, replaced) takes its vectors with it and frees its label.
     dispose: (entry, label, reason) => {
       if (reason === "evict") evictions++
-      countScope(entry.scope, -1)
-      index.remove(label)
-      fastIndex?.remove(label)
+      const scope = scopes.get(entry.scope)
+      if (scope?.vectors) {
+        scope.vectors.delete(label)
+        scope.fastVectors?.delete(label)
+      } else {
+        index.remove(label)
+        fastIndex?.remove(label)
+      }
+      if (scope && --scope.count === 0) {
+        scopes.delete(entry.scope)
+        if (!scope.vectors) scopesInGraph--
+      }
       labels.delete(entry.id)
       hits.delete(entry.id)
       freeLabels.push(label)
@@ -123,12 +168,46 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     if (fastIndex && fastVector) fastIndex.add(label, fastVector)
   }
 
-  const search = (graph: VectorIndex["Service"], vector: Float32Array, k: number, scope: string): Array<Candidate> => {
-    if (!scopes.has(scope)) return []
-    const only = scopes.size === 1
-    return graph.search(vector, k, only ? undefined : (label) => entries.peek(label)?.scope === scope).flatMap((
-      { label, similarity }
-    ) => {
+  const fail = (error: unknown) => {
+    insertFailures++
+    lastInsertFailure = describe(error)
+    return lastInsertFailure
+  }
+
+  /** A scope grown past `SCAN_LIMIT` moves its vectors into the graphs; an entry the graph refuses leaves. */
+  const joinGraphs = (scope: ScopeEntries) => {
+    const { vectors, fastVectors } = scope
+    if (!vectors) return
+    scope.vectors = undefined
+    scope.fastVectors = undefined
+    scopesInGraph++
+    const refused: Array<number> = []
+    for (const [label, vector] of vectors) {
+      try {
+        index.add(label, vector)
+        addFast(label, fastVectors?.get(label))
+      } catch (error) {
+        fail(error)
+        refused.push(label)
+      }
+    }
+    for (const label of refused) entries.delete(label)
+  }
+
+  const search = (
+    graph: VectorIndex["Service"],
+    held: (scope: ScopeEntries) => Map<number, Float32Array> | undefined,
+    vector: Float32Array,
+    k: number,
+    scope: string
+  ): Array<Candidate> => {
+    const entriesOfScope = scopes.get(scope)
+    if (!entriesOfScope) return []
+    const vectors = held(entriesOfScope)
+    const nearest = vectors
+      ? scanNearest(vectors, vector, k)
+      : graph.search(vector, k, scopesInGraph === 1 ? undefined : (label) => entries.peek(label)?.scope === scope)
+    return nearest.flatMap(({ label, similarity }) => {
       // Peeked, not read: only the entry that answers counts as used (`served`).
       const entry = entries.peek(label)
       return entry && entry.scope === scope ? [{ label, entry, similarity }] : []
@@ -154,25 +233,38 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
         return undefined
       }
       labels.set(entry.id, label)
-      countScope(entry.scope, 1)
+      let scope = scopes.get(entry.scope)
+      if (!scope) {
+        scope = { count: 0, vectors: new Map(), fastVectors: fastIndex ? new Map() : undefined }
+        scopes.set(entry.scope, scope)
+      }
+      scope.count++
+      if (scope.vectors) {
+        scope.vectors.set(label, vector)
+        if (fastVector) scope.fastVectors?.set(label, fastVector)
+        if (scope.count > SCAN_LIMIT) joinGraphs(scope)
+        return entries.peek(label) === entry ? undefined : lastInsertFailure
+      }
       try {
         index.add(label, vector)
         addFast(label, fastVector)
         return undefined
       } catch (error) {
         entries.delete(label)
-        insertFailures++
-        lastInsertFailure = describe(error)
-        return lastInsertFailure
+        return fail(error)
       }
     },
     /** Candidates of the full model's graph within `scope`, most similar first. */
-    searchModel: (vector: Float32Array, k: number, scope: string) => search(index, vector, k, scope),
-    /** The vector an entry was indexed with (the main graph's). */
-    vectorOf: (label: number) => index.vector(label),
+    searchModel: (vector: Float32Array, k: number, scope: string) =>
+      search(index, (held) => held.vectors, vector, k, scope),
+    /** The vector an entry was indexed with (the main graph's); not to be written to. */
+    vectorOf: (label: number): Float32Array | undefined => {
+      const entry = entries.peek(label)
+      return (entry && scopes.get(entry.scope)?.vectors?.get(label)) ?? index.vector(label)
+    },
     /** Candidates of the fast stage's graph within `scope`, most similar first (none without a fast stage). */
     searchFast: (vector: Float32Array, k: number, scope: string) =>
-      fastIndex ? search(fastIndex, vector, k, scope) : [],
+      fastIndex ? search(fastIndex, (held) => held.fastVectors, vector, k, scope) : [],
     /** Marks the entry that answered as recently used. */
     served: (label: number) => {
       const entry = entries.get(label)
@@ -194,12 +286,16 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
     /** Adds the fast vector of an entry that is still in the cache. */
     addFastIfPresent: (label: number, entry: SemanticEntry, fastVector: Float32Array | undefined) => {
       if (entries.peek(label) !== entry) return
+      const held = scopes.get(entry.scope)?.fastVectors
+      if (held) {
+        if (fastVector) held.set(label, fastVector)
+        return
+      }
       try {
         addFast(label, fastVector)
       } catch (error) {
         // The full model's graph still finds the entry; only the shortcut is lost.
-        insertFailures++
-        lastInsertFailure = describe(error)
+        fail(error)
       }
     },
     /** Drops expired entries (and their vectors), at most once a second. */
@@ -209,7 +305,7 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
       entries.purgeStale()
     },
     status: (): LabelledIndexStatus => ({
-      entries: index.size(),
+      entries: entries.size,
       index_slots: index.slots(),
       index_allocated: index.allocated(),
       bytes: entries.calculatedSize,
