@@ -1,10 +1,9 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
-import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
 // The headers that change an answer (`anthropic-beta`, `anthropic-version`) scope both caches: the same question,
 // or one in other words, under another beta or version is asked upstream, never served the other's answer.
@@ -13,25 +12,10 @@ const model = await loadUseLite()
 const hnswlib = await loadHnswlib()
 const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
 
-let fake: FakeProviders
-let gateway: RunningGateway
-before(async () => {
-  fake = await startFakeProviders()
-  gateway = await startTestGateway(
-    {
-      ISARTOR__LLM_PROVIDER: "anthropic",
-      ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1`,
-      ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
-      ISARTOR__CACHE_MODE: "both"
-    },
-    {},
-    backends
-  )
-})
-after(async () => {
-  await gateway.close()
-  await fake.close()
-})
+const file = fakeUpstreamGateway({
+  env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__CACHE_MODE: "both" },
+  semantic: backends
+}, { kind: "providers" })
 
 /** Versions the fake Anthropic API accepts, as the real one would. */
 const VERSION = "2023-06-01"
@@ -40,7 +24,7 @@ const BETA = "context-management-2025-06-27"
 
 /** An Anthropic Messages request; the body's bytes depend only on the question, so a repeat can take the hot lane. */
 const ask = async (question: string, headers: Record<string, string>) => {
-  const response = await fetch(`${gateway.url}/v1/messages`, {
+  const response = await fetch(`${file.gateway.url}/v1/messages`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-api-key": "caller-key", ...headers },
     body: JSON.stringify({
@@ -77,7 +61,9 @@ describe("answer-changing headers in both cache keys", () => {
     )
     assert.equal(await ask(question, asked), "l1a", "the first answer still serves its own headers")
 
-    const upstream = fake.calls.map((call) => [call.headers["anthropic-beta"], call.headers["anthropic-version"]])
+    const upstream = file.upstream.calls.map((
+      call
+    ) => [call.headers["anthropic-beta"], call.headers["anthropic-version"]])
     assert.deepEqual(upstream, [
       [BETA, VERSION],
       [BETA, OTHER_VERSION],

@@ -1,24 +1,14 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+import { describe, it } from "node:test"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
 // An exact hit answered without a parse or an effect run, from a body seen before: it must be the same answer, to
 // the same caller only, as the full path gives — and never one the cache no longer holds.
 
-let upstream: FakeOpenAI
-let gateway: RunningGateway
-before(async () => {
-  upstream = await startFakeOpenAI()
-  gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
-})
-after(async () => {
-  await gateway.close()
-  await upstream.close()
-})
+const file = fakeUpstreamGateway({ env: { ISARTOR__CACHE_MODE: "exact" } })
 
 const ask = async (body: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+  const response = await fetch(`${file.gateway.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body
@@ -49,7 +39,7 @@ describe("exact hits of a body seen before", () => {
         { status: 200, layer: "l1a", key: first.key, age: "0", type: "application/json", text: first.text }
       )
     }
-    assert.equal(upstream.calls.length, 1)
+    assert.equal(file.upstream.calls.length, 1)
   })
 
   it("the same JSON written differently is the same entry (the canonical key decides)", async () => {
@@ -71,7 +61,7 @@ describe("exact hits of a body seen before", () => {
     const body = chat("Forget me.")
     const first = await ask(body)
     assert.equal((await ask(body)).layer, "l1a")
-    const removed = await fetch(`${gateway.url}/v1/cache/${first.key}`, { method: "DELETE" })
+    const removed = await fetch(`${file.gateway.url}/v1/cache/${first.key}`, { method: "DELETE" })
     assert.equal(removed.status, 200)
     await removed.arrayBuffer()
     assert.equal((await ask(body)).layer, "l3")
@@ -93,7 +83,7 @@ describe("exact hits of a body seen before", () => {
 
 describe("tokens of answers", () => {
   const tokens = async (direction: "saved" | "spent") => {
-    const text = await (await fetch(`${gateway.url}/metrics`)).text()
+    const text = await (await fetch(`${file.gateway.url}/metrics`)).text()
     const found = new RegExp(`^isartor_tokens_total\\{[^}]*direction="${direction}"[^}]*\\} (\\S+)$`, "m").exec(text)
     return Number(found?.[1] ?? Number.NaN)
   }

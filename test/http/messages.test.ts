@@ -1,34 +1,15 @@
 import Anthropic from "@anthropic-ai/sdk"
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+import { describe, it } from "node:test"
+import { fakeUpstreamGateway, type RunningGateway } from "../support/gateway.ts"
 
 // `/v1/messages` as current clients use it: Claude Code 2.x sends several system blocks and system turns in the
 // middle of `messages`; the Anthropic SDK reads a streamed answer's input tokens from `message_delta`.
 
-let openaiUpstream: FakeOpenAI
-let anthropicUpstream: FakeProviders
-let viaOpenAI: RunningGateway
-let viaAnthropic: RunningGateway
-before(async () => {
-  openaiUpstream = await startFakeOpenAI()
-  anthropicUpstream = await startFakeProviders()
-  viaOpenAI = await startTestGateway(upstreamEnv(openaiUpstream.url, { ISARTOR__CACHE_MODE: "exact" }))
-  viaAnthropic = await startTestGateway({
-    ISARTOR__LLM_PROVIDER: "anthropic",
-    ISARTOR__EXTERNAL_LLM_URL: anthropicUpstream.url,
-    ISARTOR__EXTERNAL_LLM_API_KEY: anthropicUpstream.apiKey,
-    ISARTOR__CACHE_MODE: "exact"
-  })
-})
-after(async () => {
-  await viaOpenAI.close()
-  await viaAnthropic.close()
-  await openaiUpstream.close()
-  await anthropicUpstream.close()
-})
+const viaOpenAIFile = fakeUpstreamGateway({ env: { ISARTOR__CACHE_MODE: "exact" } })
+const viaAnthropicFile = fakeUpstreamGateway((upstream) => ({
+  env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__EXTERNAL_LLM_URL: upstream.url, ISARTOR__CACHE_MODE: "exact" }
+}), { kind: "providers" })
 
 const claudeCodeBody = (question: string) => ({
   model: "claude-sonnet-4-5",
@@ -58,11 +39,11 @@ const post = (gateway: RunningGateway, body: unknown) =>
 
 describe("/v1/messages with Claude Code 2.x's request shape", () => {
   it("accepts system turns mid-conversation and several system blocks (OpenAI-format upstream)", async () => {
-    const response = await post(viaOpenAI, claudeCodeBody("What is 2+2?"))
+    const response = await post(viaOpenAIFile.gateway, claudeCodeBody("What is 2+2?"))
     assert.equal(response.status, 200, await response.clone().text())
     const answer = (await response.json()) as { type: string; content: Array<{ type: string; text: string }> }
     assert.equal(answer.type, "message")
-    const sent = openaiUpstream.calls.at(-1)!.body.messages as Array<{ role: string; content: unknown }>
+    const sent = viaOpenAIFile.upstream.calls.at(-1)!.body.messages as Array<{ role: string; content: unknown }>
     assert.deepEqual(sent.map((message) => message.role), ["system", "user", "assistant", "system", "user"])
     assert.equal(sent[0]!.content, "You are Claude Code, Anthropic's official CLI for Claude.\n\nAnswer concisely.")
     assert.equal(sent[3]!.content, "<system-reminder>The working directory is /repo.</system-reminder>")
@@ -70,7 +51,7 @@ describe("/v1/messages with Claude Code 2.x's request shape", () => {
 
   it("passes them through unchanged when the upstream speaks Anthropic: the same bytes, the client's beta header", async () => {
     const body = JSON.stringify(claudeCodeBody("What is 3+3?"))
-    const response = await fetch(`${viaAnthropic.url}/v1/messages`, {
+    const response = await fetch(`${viaAnthropicFile.gateway.url}/v1/messages`, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -81,14 +62,17 @@ describe("/v1/messages with Claude Code 2.x's request shape", () => {
       body
     })
     assert.equal(response.status, 200, await response.clone().text())
-    const sent = anthropicUpstream.calls.at(-1)!
+    const sent = viaAnthropicFile.upstream.calls.at(-1)!
     assert.equal(sent.raw, body)
     assert.equal(sent.headers["anthropic-beta"], "mid-conversation-system-2026-01-01,prompt-caching-2024-07-31")
-    assert.equal(sent.headers["x-api-key"], anthropicUpstream.apiKey)
+    assert.equal(sent.headers["x-api-key"], viaAnthropicFile.upstream.apiKey)
   })
 
   it("still names the field of a role no API knows", async () => {
-    const response = await post(viaOpenAI, { ...claudeCodeBody("x"), messages: [{ role: "robot", content: "beep" }] })
+    const response = await post(viaOpenAIFile.gateway, {
+      ...claudeCodeBody("x"),
+      messages: [{ role: "robot", content: "beep" }]
+    })
     assert.equal(response.status, 400)
     const body = (await response.json()) as { type: string; error: { type: string; message: string } }
     assert.equal(body.type, "error")
@@ -98,7 +82,7 @@ describe("/v1/messages with Claude Code 2.x's request shape", () => {
 
 describe("streamed /v1/messages usage", () => {
   it("reports input tokens to the Anthropic SDK, on a miss and on a cached replay", async () => {
-    const client = new Anthropic({ apiKey: "caller", baseURL: viaOpenAI.url, maxRetries: 0 })
+    const client = new Anthropic({ apiKey: "caller", baseURL: viaOpenAIFile.gateway.url, maxRetries: 0 })
     const ask = () =>
       client.messages.stream({
         model: "claude-sonnet-4-5",
@@ -125,8 +109,8 @@ describe("POST /v1/messages/count_tokens", () => {
     }).withResponse()
 
   it("asks an Anthropic upstream for its own count, with the client's body", async () => {
-    const { data, response } = await countWith(viaAnthropic)
-    const call = anthropicUpstream.calls.at(-1)!
+    const { data, response } = await countWith(viaAnthropicFile.gateway)
+    const call = viaAnthropicFile.upstream.calls.at(-1)!
     assert.equal(call.path, "/v1/messages/count_tokens")
     assert.equal(call.body.system, "You are terse.")
     assert.equal(response.headers.get("x-isartor-token-count"), "provider")
@@ -134,10 +118,10 @@ describe("POST /v1/messages/count_tokens", () => {
   })
 
   it("estimates for an upstream without one, says so, and counts more for a longer request", async () => {
-    const { data, response } = await countWith(viaOpenAI)
+    const { data, response } = await countWith(viaOpenAIFile.gateway)
     assert.equal(response.headers.get("x-isartor-token-count"), "estimate")
     assert.ok(data.input_tokens > 10 && data.input_tokens < 40, `estimate ${data.input_tokens}`)
-    const longer = await new Anthropic({ apiKey: "caller", baseURL: viaOpenAI.url, maxRetries: 0 }).messages
+    const longer = await new Anthropic({ apiKey: "caller", baseURL: viaOpenAIFile.gateway.url, maxRetries: 0 }).messages
       .countTokens({
         model: "claude-sonnet-4-5",
         messages: [{ role: "user", content: "How many tokens is this question? ".repeat(50) }]
@@ -146,7 +130,7 @@ describe("POST /v1/messages/count_tokens", () => {
   })
 
   it("estimates text that looks like a tokenizer's special tokens, and a body of the largest size, as text", async () => {
-    const client = new Anthropic({ apiKey: "caller", baseURL: viaOpenAI.url, maxRetries: 0 })
+    const client = new Anthropic({ apiKey: "caller", baseURL: viaOpenAIFile.gateway.url, maxRetries: 0 })
     const special = await client.messages.countTokens({
       model: "claude-sonnet-4-5",
       messages: [{ role: "user", content: "What does <|endoftext|> or <|im_start|> mean?" }]
@@ -160,7 +144,7 @@ describe("POST /v1/messages/count_tokens", () => {
   })
 
   it("answers a malformed body with a 400 naming the field, in Anthropic's format", async () => {
-    const response = await fetch(`${viaOpenAI.url}/v1/messages/count_tokens`, {
+    const response = await fetch(`${viaOpenAIFile.gateway.url}/v1/messages/count_tokens`, {
       method: "POST",
       body: JSON.stringify({ model: "m", messages: [{ role: "user", content: [{ type: "image" }] }] })
     })

@@ -1,35 +1,20 @@
 import assert from "node:assert/strict"
-import { after, before, beforeEach, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import OpenAI from "openai"
 import { whileFollowersWait } from "../support/coalescing.ts"
 import { eventually } from "../support/eventually.ts"
-import { answerFor, type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
+import { answerFor } from "../support/fakeOpenAI.ts"
+import { fakeUpstreamGateway, startTestGateway, TEST_PROVIDER_KEY, upstreamEnv } from "../support/gateway.ts"
 
-let upstream: FakeOpenAI
-let running: RunningGateway
+const file = fakeUpstreamGateway({ env: { ISARTOR__L3_MAX_RETRIES: "0" } })
 
 const client = (apiKey = "caller-key-1", extra: ConstructorParameters<typeof OpenAI>[0] = {}) =>
-  new OpenAI({ apiKey, baseURL: `${running.url}/v1`, maxRetries: 0, ...extra })
+  new OpenAI({ apiKey, baseURL: `${file.gateway.url}/v1`, maxRetries: 0, ...extra })
 
 const ask = (content: string) => ({ model: "gpt-4o-mini", messages: [{ role: "user" as const, content }] })
 
-before(async () => {
-  upstream = await startFakeOpenAI()
-  running = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__L3_MAX_RETRIES: "0" }))
-})
-after(async () => {
-  await running.close()
-  await upstream.close()
-})
-beforeEach(() => {
-  upstream.calls.length = 0
-  upstream.queue.length = 0
-  upstream.setDefault({ kind: "ok" })
-})
-
 describe("OpenAI SDK through the gateway", () => {
-  it("answers a miss from the upstream, then the identical request from L1a without calling upstream", async () => {
+  it("answers a miss from the file.upstream, then the identical request from L1a without calling upstream", async () => {
     const first = await client().chat.completions.create(ask("What is the capital of France?")).withResponse()
     assert.equal(first.response.headers.get("x-isartor-layer"), "l3")
     assert.equal(first.response.headers.get("x-isartor-deflected"), "false")
@@ -41,15 +26,15 @@ describe("OpenAI SDK through the gateway", () => {
     assert.equal(second.response.headers.get("x-isartor-layer"), "l1a")
     assert.equal(second.response.headers.get("x-isartor-deflected"), "true")
     assert.deepEqual(second.data, first.data)
-    assert.equal(upstream.calls.length, 1)
+    assert.equal(file.upstream.calls.length, 1)
   })
 
-  it("sends the provider key upstream, never the caller's key", async () => {
+  it("sends the provider key file.upstream, never the caller's key", async () => {
     await client("caller-secret").chat.completions.create(ask("whose key?"))
-    assert.equal(upstream.calls[0]?.headers.authorization, `Bearer ${TEST_PROVIDER_KEY}`)
+    assert.equal(file.upstream.calls[0]?.headers.authorization, `Bearer ${TEST_PROVIDER_KEY}`)
   })
 
-  it("streams as SSE passed through from upstream, then replays the same answer from L1a as a stream", async () => {
+  it("streams as SSE passed through from file.upstream, then replays the same answer from L1a as a stream", async () => {
     const collect = async (prompt: string) => {
       const { data: stream, response } = await client().chat.completions.create({ ...ask(prompt), stream: true })
         .withResponse()
@@ -73,7 +58,7 @@ describe("OpenAI SDK through the gateway", () => {
     assert.equal(second.layer, "l1a")
     assert.equal(second.text, first.text)
     assert.equal(second.finish, "stop")
-    assert.equal(upstream.calls.length, 1)
+    assert.equal(file.upstream.calls.length, 1)
   })
 
   it("shares one entry between a streamed and a plain request", async () => {
@@ -90,7 +75,7 @@ describe("OpenAI SDK through the gateway", () => {
     let text = ""
     for await (const chunk of replay.data) text += chunk.choices[0]?.delta.content ?? ""
     assert.equal(text, "Answer #1 to: plain first")
-    assert.equal(upstream.calls.length, 2)
+    assert.equal(file.upstream.calls.length, 2)
   })
 
   it("never shares an entry between different gateway keys", async () => {
@@ -99,7 +84,7 @@ describe("OpenAI SDK through the gateway", () => {
     assert.equal(other.response.headers.get("x-isartor-layer"), "l3")
     const same = await client("tenant-a").chat.completions.create(ask("tenant question")).withResponse()
     assert.equal(same.response.headers.get("x-isartor-layer"), "l1a")
-    assert.equal(upstream.calls.length, 2)
+    assert.equal(file.upstream.calls.length, 2)
   })
 
   it("keeps sessions apart when X-Isartor-Session-Id is sent", async () => {
@@ -113,14 +98,14 @@ describe("OpenAI SDK through the gateway", () => {
 
   /** Sends concurrent identical requests, and lets the upstream answer once all but one follow the call in flight. */
   const whileHeld = <A>(followers: number, send: () => Promise<A>) =>
-    whileFollowersWait(running.url, upstream, followers, send)
+    whileFollowersWait(file.gateway.url, file.upstream, followers, send)
 
   it("coalesces 20 concurrent identical misses into one upstream call", async () => {
     const answers = await whileHeld(19, () =>
       Promise.all(
         Array.from({ length: 20 }, () => client().chat.completions.create(ask("coalesce me")).withResponse())
       ))
-    assert.equal(upstream.calls.length, 1)
+    assert.equal(file.upstream.calls.length, 1)
     for (const { data, response } of answers) {
       assert.equal(data.choices[0]?.message.content, "Answer #1 to: coalesce me")
       assert.equal(response.headers.get("x-isartor-layer"), "l3", "answered by the shared call, not the cache")
@@ -135,7 +120,7 @@ describe("OpenAI SDK through the gateway", () => {
         for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
         return text
       })))
-    assert.equal(upstream.calls.length, 1)
+    assert.equal(file.upstream.calls.length, 1)
     for (const text of texts) assert.equal(text, "Answer #1 to: coalesced stream")
   })
 
@@ -148,11 +133,16 @@ describe("OpenAI SDK through the gateway", () => {
     await withCacheControl("no-store").chat.completions.create(ask("not stored"))
     const after = await client("k").chat.completions.create(ask("not stored")).withResponse()
     assert.equal(after.response.headers.get("x-isartor-layer"), "l3")
-    assert.equal(upstream.calls.length, 4)
+    assert.equal(file.upstream.calls.length, 4)
   })
 
   it("passes an upstream 429 on with Retry-After, and does not cache it", async () => {
-    upstream.queue.push({ kind: "error", status: 429, message: "Rate limit reached", headers: { "retry-after": "7" } })
+    file.upstream.queue.push({
+      kind: "error",
+      status: 429,
+      message: "Rate limit reached",
+      headers: { "retry-after": "7" }
+    })
     const error = await client().chat.completions.create(ask("rate limited")).catch((e: unknown) => e)
     assert.ok(error instanceof OpenAI.RateLimitError)
     assert.equal(error.headers?.get("retry-after"), "7")
@@ -162,19 +152,23 @@ describe("OpenAI SDK through the gateway", () => {
   })
 
   it("passes an upstream 400 on with its message", async () => {
-    upstream.queue.push({ kind: "error", status: 400, message: "Invalid value for 'temperature'" })
+    file.upstream.queue.push({ kind: "error", status: 400, message: "Invalid value for 'temperature'" })
     const error = await client().chat.completions.create(ask("bad temperature")).catch((e: unknown) => e)
     assert.ok(error instanceof OpenAI.BadRequestError)
     assert.match(error.message, /Invalid value for 'temperature'/)
   })
 
   it("turns an upstream 500 and a rejected provider key into 502, without echoing the key", async () => {
-    upstream.queue.push({ kind: "error", status: 500, message: "The server had an error" })
+    file.upstream.queue.push({ kind: "error", status: 500, message: "The server had an error" })
     const serverError = await client().chat.completions.create(ask("boom")).catch((e: unknown) => e)
     assert.ok(serverError instanceof OpenAI.APIError)
     assert.equal(serverError.status, 502)
 
-    upstream.queue.push({ kind: "error", status: 401, message: `Incorrect API key provided: ${TEST_PROVIDER_KEY}.` })
+    file.upstream.queue.push({
+      kind: "error",
+      status: 401,
+      message: `Incorrect API key provided: ${TEST_PROVIDER_KEY}.`
+    })
     const keyError = await client().chat.completions.create(ask("bad key")).catch((e: unknown) => e)
     assert.ok(keyError instanceof OpenAI.APIError)
     assert.equal(keyError.status, 502)
@@ -183,9 +177,9 @@ describe("OpenAI SDK through the gateway", () => {
   })
 
   it("cancels the upstream stream when the client goes away, caches nothing, and keeps serving", async () => {
-    upstream.setDefault({ kind: "ok", delayMs: 0 })
+    file.upstream.setDefault({ kind: "ok", delayMs: 0 })
     const controller = new AbortController()
-    const response = await fetch(`${running.url}/v1/chat/completions`, {
+    const response = await fetch(`${file.gateway.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ ...ask("a long story the client abandons with many many words in it"), stream: true }),
@@ -197,7 +191,7 @@ describe("OpenAI SDK through the gateway", () => {
     await reader.closed.catch(() => undefined)
     // The upstream's stream was cut before its end: the gateway never saw the answer finish, so it cannot cache it.
     await eventually(
-      () => upstream.abandoned.some((call) => call.raw.includes("the client abandons")),
+      () => file.upstream.abandoned.some((call) => call.raw.includes("the client abandons")),
       { what: "the gateway to cancel the upstream stream" }
     )
     const again = await client().chat.completions.create(
@@ -211,7 +205,7 @@ describe("OpenAI SDK through the gateway", () => {
   })
 
   it("ends a stream that breaks mid-way with an error the SDK raises, and caches nothing", async () => {
-    upstream.queue.push({ kind: "break-stream" })
+    file.upstream.queue.push({ kind: "break-stream" })
     const stream = await client().chat.completions.create({ ...ask("broken stream words here"), stream: true })
     let text = ""
     const error = await (async () => {
@@ -240,9 +234,9 @@ describe("upstream unreachable or slow", () => {
 
   it("answers 502 when the upstream exceeds l3_timeout_secs", async () => {
     const gateway = await startTestGateway(
-      upstreamEnv(upstream.url, { ISARTOR__L3_TIMEOUT_SECS: "1", ISARTOR__L3_MAX_RETRIES: "0" })
+      upstreamEnv(file.upstream.url, { ISARTOR__L3_TIMEOUT_SECS: "1", ISARTOR__L3_MAX_RETRIES: "0" })
     )
-    upstream.queue.push({ kind: "hang" })
+    file.upstream.queue.push({ kind: "hang" })
     try {
       const sdk = new OpenAI({ apiKey: "k", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
       const error = await sdk.chat.completions.create(ask("slow")).catch((e: unknown) => e)
@@ -255,7 +249,7 @@ describe("upstream unreachable or slow", () => {
   })
 
   it("starts without a provider key, warns once, and answers a miss with a 502 that says so", async () => {
-    const gateway = await startTestGateway({ ISARTOR__EXTERNAL_LLM_URL: upstream.url })
+    const gateway = await startTestGateway({ ISARTOR__EXTERNAL_LLM_URL: file.upstream.url })
     try {
       assert.equal(gateway.warnings.length, 1)
       assert.match(gateway.warnings[0]!, /no API key for provider openai/)

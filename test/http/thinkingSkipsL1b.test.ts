@@ -1,10 +1,9 @@
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { SemanticBackends } from "../../core/Gateway.ts"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
-import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
 // A request that asks the model to think is answered with thinking written for its prompt (signed, from Anthropic):
 // L1b neither serves it a paraphrase's answer nor stores its answer for paraphrases. The exact cache still serves
@@ -14,25 +13,10 @@ const model = await loadUseLite()
 const hnswlib = await loadHnswlib()
 const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
 
-let fake: FakeProviders
-let gateway: RunningGateway
-before(async () => {
-  fake = await startFakeProviders()
-  gateway = await startTestGateway(
-    {
-      ISARTOR__LLM_PROVIDER: "anthropic",
-      ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1`,
-      ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
-      ISARTOR__CACHE_MODE: "both"
-    },
-    {},
-    backends
-  )
-})
-after(async () => {
-  await gateway.close()
-  await fake.close()
-})
+const file = fakeUpstreamGateway({
+  env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__CACHE_MODE: "both" },
+  semantic: backends
+}, { kind: "providers" })
 
 type Client = "anthropic" | "openai" | "responses"
 
@@ -55,7 +39,7 @@ const ask = async (client: Client, question: string, thinking: boolean) => {
     : client === "openai"
     ? ["/v1/chat/completions", { model: "claude-sonnet-4-5", messages: [{ role: "user", content: question }] }]
     : ["/v1/responses", { model: "claude-sonnet-4-5", input: question }]
-  const response = await fetch(`${gateway.url}${path}`, {
+  const response = await fetch(`${file.gateway.url}${path}`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -79,13 +63,15 @@ describe("requests with thinking skip L1b", () => {
       assert.equal(await ask(client, `How can I reset my ${topic}?`, false), "l1b", "a paraphrase, no thinking")
 
       const question = `What is the best way to clean my ${topic}?`
-      const before = fake.calls.length
+      const before = file.upstream.calls.length
       assert.equal(await ask(client, question, true), "l3")
       assert.equal(await ask(client, question, true), "l1a", "the same request again: the exact cache serves it")
       assert.equal(await ask(client, `What's the best way to clean my ${topic}?`, true), "l3", "a paraphrase")
       assert.equal(await ask(client, `What is the best way of cleaning my ${topic}?`, true), "l3", "another one")
-      assert.equal(fake.calls.length - before, 3, "every paraphrase went upstream")
-      const sent = fake.calls.slice(before).map((call) => (call.body.thinking as { type?: string } | undefined)?.type)
+      assert.equal(file.upstream.calls.length - before, 3, "every paraphrase went upstream")
+      const sent = file.upstream.calls.slice(before).map((call) =>
+        (call.body.thinking as { type?: string } | undefined)?.type
+      )
       assert.deepEqual(sent, ["enabled", "enabled", "enabled"], "thinking reached the upstream each time")
     })
   }
