@@ -8,6 +8,9 @@ import {
   cacheEvictions,
   httpRequestsTotal,
   initialiseSeries,
+  l1bBudgetHits,
+  l1bEntriesStopped,
+  l1bFalseHitRate,
   layerLabel,
   layerUp,
   requestDuration,
@@ -44,6 +47,27 @@ const initialise = (options: EdgeOptions) => {
   initialiseSeries(context)
 }
 
+/** L1b's false-hit budget, as /health shows it: hits by verdict, the rate served and its bound, entries stopped. */
+const budgetSampler = (context: Context.Context<never>) => {
+  const hits = seriesOf(l1bBudgetHits)
+  const rate = seriesOf(l1bFalseHitRate)
+  const stopped = seriesOf(l1bEntriesStopped)
+  const seen: Record<string, number> = {}
+  return (layer: unknown) => {
+    const budget = (layer as { readonly budget?: Record<string, unknown> } | undefined)?.budget
+    if (budget === undefined || typeof budget.decision !== "string") return
+    const decision = budget.decision
+    for (const outcome of ["served", "explored", "withheld"] as const) {
+      const total = Number(budget[`${outcome}_hits`] ?? 0)
+      hits({ decision, outcome }).updateUnsafe(total - (seen[`${decision}/${outcome}`] ?? 0), context)
+      seen[`${decision}/${outcome}`] = total
+    }
+    rate({ decision, bound: "observed" }).updateUnsafe(Number(budget.observed_false_hit_rate ?? 0), context)
+    rate({ decision, bound: "upper" }).updateUnsafe(Number(budget.false_hit_rate_upper_bound ?? 1), context)
+    stopped({ decision }).updateUnsafe(Number(budget.entries_stopped_serving ?? 0), context)
+  }
+}
+
 /** Gauges mirror /health at scrape time; counters kept by the caches advance by what they moved since. */
 const sampler = (options: EdgeOptions) => {
   const { context } = options
@@ -52,6 +76,7 @@ const sampler = (options: EdgeOptions) => {
   const evictions = seriesOf(cacheEvictions)
   const evictionsSeen: Partial<Record<LayerName, number>> = {}
   let droppedSeen = 0
+  const sampleBudget = budgetSampler(context)
   // /health's status counts Redis keys with SCAN and probes the sidecar: a scrape every few seconds reuses it.
   let lastStatus: { readonly at: number; readonly status: Promise<PipelineStatus | undefined> } | undefined
   const currentStatus = () => {
@@ -74,6 +99,7 @@ const sampler = (options: EdgeOptions) => {
         evictionsSeen[name] = layer.evictions
       }
     }
+    sampleBudget(status?.layers.l1b)
     const dropped = options.dropped?.() ?? 0
     telemetryDropped.updateUnsafe(dropped - droppedSeen, context)
     droppedSeen = dropped

@@ -90,6 +90,18 @@ export const contextTokensSaved = Metric.counter("isartor_context_tokens_saved_t
 export const costSaved = Metric.counter("isartor_estimated_cost_saved_usd_total", {
   description: "Estimated USD not spent at the provider: saved tokens priced by model_prices (list prices, estimates)."
 })
+export const l1bBudgetHits = Metric.counter("isartor_l1b_budget_hits_total", {
+  description:
+    "L1b would-be hits by the false-hit budget's verdict (outcome: served, explored — sent upstream to be checked — or withheld), by decision.",
+  incremental: true
+})
+export const l1bFalseHitRate = Metric.gauge("isartor_l1b_false_hit_rate", {
+  description:
+    "The false-hit rate of the L1b hits the budget serves, as observed and as its 95 % upper bound (bound: observed, upper), by decision."
+})
+export const l1bEntriesStopped = Metric.gauge("isartor_l1b_entries_stopped_serving", {
+  description: "L1b entries that stopped answering other questions after a reported wrong answer, by decision."
+})
 export const layerUp = Metric.gauge("isartor_layer_up", {
   description: "1 when the layer is usable, 0 when it is down or turned off; mirrors /health."
 })

@@ -81,10 +81,10 @@ const budgeted = (
   found: WouldBeHit,
   limit: number
 ): boolean => {
-  // 1 is no budget: the decision alone serves, as it did before there was one.
-  if (limit >= 1) return true
   const verdict = budget.decide(found.candidate.entry.id, found.score, limit)
   if (verdict._tag === "Serve") return true
+  // Without a budget nothing is learnt from a withheld hit.
+  if (limit >= 1) return false
   pending.set(request, { entry: found.candidate.entry.id, completion: found.candidate.entry.completion, ...found })
   return false
 }

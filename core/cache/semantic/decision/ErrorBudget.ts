@@ -52,40 +52,48 @@ export interface RateEstimate {
   readonly upper: number
 }
 
-/**
- * The false-hit rate of the would-be hits in regions `from` and above. A region seen but never labelled counts as
- * all wrong: unknown is not safe.
- */
-export const estimateFrom = (counts: RegionCounts, from: number): RateEstimate => {
-  let seen = 0
-  let observed = 0
-  let wrongWeighted = 0
-  let squaredWeights = 0
-  for (let region = from; region < REGIONS; region++) {
-    const regionSeen = Math.max(counts.seen[region]!, counts.observed[region]!)
-    if (regionSeen === 0) continue
-    seen += regionSeen
-    const labelled = counts.observed[region]!
-    observed += labelled
-    if (labelled === 0) {
-      wrongWeighted += regionSeen
-      continue
-    }
-    wrongWeighted += regionSeen * (counts.wrong[region]! / labelled)
-    squaredWeights += (regionSeen * regionSeen) / labelled
+/** Running sums over regions, from the top down: a region's estimate is the sums down to it. */
+const accumulate = (
+  counts: RegionCounts,
+  region: number,
+  sums: { seen: number; observed: number; wrong: number; squares: number }
+) => {
+  const regionSeen = Math.max(counts.seen[region]!, counts.observed[region]!)
+  if (regionSeen === 0) return
+  const labelled = counts.observed[region]!
+  sums.seen += regionSeen
+  sums.observed += labelled
+  // A region seen but never labelled counts as all wrong: unknown is not safe.
+  if (labelled === 0) {
+    sums.wrong += regionSeen
+    return
   }
-  if (seen === 0) return { seen, observed, rate: 0, upper: 1 }
-  const rate = wrongWeighted / seen
-  const effective = squaredWeights > 0 ? (seen * seen) / squaredWeights : 0
-  return { seen, observed, rate, upper: wilsonUpper(rate, effective) }
+  sums.wrong += regionSeen * (counts.wrong[region]! / labelled)
+  sums.squares += (regionSeen * regionSeen) / labelled
+}
+
+const estimateOf = (sums: { seen: number; observed: number; wrong: number; squares: number }): RateEstimate => {
+  if (sums.seen === 0) return { seen: 0, observed: sums.observed, rate: 0, upper: 1 }
+  const rate = sums.wrong / sums.seen
+  const effective = sums.squares > 0 ? (sums.seen * sums.seen) / sums.squares : 0
+  return { seen: sums.seen, observed: sums.observed, rate, upper: wilsonUpper(rate, effective) }
+}
+
+/** The false-hit rate of the would-be hits in regions `from` and above. */
+export const estimateFrom = (counts: RegionCounts, from: number): RateEstimate => {
+  const sums = { seen: 0, observed: 0, wrong: 0, squares: 0 }
+  for (let region = REGIONS - 1; region >= from; region--) accumulate(counts, region, sums)
+  return estimateOf(sums)
 }
 
 /** The lowest region served under `budget`; `REGIONS` when none is. */
 export const lowestServedRegion = (counts: RegionCounts, budget: number): number => {
   let lowest = REGIONS
+  const sums = { seen: 0, observed: 0, wrong: 0, squares: 0 }
   for (let region = REGIONS - 1; region >= 0; region--) {
     if (counts.seen[region] === 0 && counts.observed[region] === 0) continue
-    if (estimateFrom(counts, region).upper <= budget) lowest = region
+    accumulate(counts, region, sums)
+    if (estimateOf(sums).upper <= budget) lowest = region
   }
   return lowest
 }
@@ -134,14 +142,19 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
   }
 
   return {
-    /** The verdict on a would-be hit of `entry` at `score`, counted as seen. */
+    /** The verdict on a would-be hit of `entry` at `score`, counted as seen (under a budget). */
     decide: (entry: string, score: number, budget: number): Verdict => {
-      const region = regionOf(score)
-      add("seen", region)
       if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) {
         tally.withheld++
         return { _tag: "Withhold", why: "entry" }
       }
+      // 1 is no budget: the decision alone serves, as before there was one (an entry's marks still hold).
+      if (budget >= 1) {
+        tally.served++
+        return { _tag: "Serve" }
+      }
+      const region = regionOf(score)
+      add("seen", region)
       if (region < lowest(budget)) {
         tally.withheld++
         return { _tag: "Withhold", why: "budget" }
@@ -224,7 +237,13 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
         false_hit_rate_upper_bound: Number(estimate.upper.toFixed(4)),
         serves_from_score: served < REGIONS ? served / REGIONS : null,
         entries_stopped_serving: stopped,
-        entries_threshold_raised: raised
+        entries_threshold_raised: raised,
+        // What the bound is made of: each score region seen, as [lowest score, would-be hits, labelled, wrong].
+        regions: counts.seen.flatMap((seen, region) =>
+          seen + counts.observed[region]! === 0
+            ? []
+            : [[region / REGIONS, seen, counts.observed[region]!, counts.wrong[region]!] as const]
+        )
       }
     }
   }

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { makeErrorBudget, STOPPED, wilsonUpper } from "../../../core/cache/semantic/decision/ErrorBudget.ts"
+
+const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+
+/** The known curve: a would-be hit at score s is wrong with this probability (scores uniform on 0–1). */
+const wrongAt = (score: number) => 0.6 * (1 - score) ** 2
+
+/** The share of would-be hits an oracle that knows the curve serves under `budget`: all from the lowest cut. */
+const oracleShare = (budget: number) => {
+  for (let cut = 0; cut < 1; cut += 0.001) {
+    let wrong = 0
+    let count = 0
+    for (let s = cut; s < 1; s += 0.0005) (wrong += wrongAt(s)), count++
+    if (wrong / count <= budget) return 1 - cut
+  }
+  return 0
+}
+
+/** A stream of would-be hits, each of its own entry; withheld and explored ones are labelled by the truth. */
+const runStream = (budget: number, length: number) => {
+  const truth = seeded(7)
+  const errorBudget = makeErrorBudget(seeded(11))
+  const served: Array<{ readonly at: number; readonly wrong: boolean }> = []
+  for (let at = 0; at < length; at++) {
+    const score = truth()
+    const wrong = truth() < wrongAt(score)
+    const verdict = errorBudget.decide(`entry-${at}`, score, budget)
+    if (verdict._tag === "Serve") served.push({ at, wrong })
+    else errorBudget.observe(`entry-${at}`, score, !wrong)
+  }
+  return { served, status: errorBudget.status(budget) }
+}
+
+describe("L1b false-hit budget on a synthetic stream with a known curve", () => {
+  for (const budget of [0.02, 0.05, 0.1]) {
+    it(`keeps the served false-hit rate within ${budget} and serves a fair share of what it allows`, () => {
+      const length = 20_000
+      const { served, status } = runStream(budget, length)
+      const secondHalf = served.filter((hit) => hit.at >= length / 2)
+      const falseHitRate = secondHalf.filter((hit) => hit.wrong).length / secondHalf.length
+      assert.ok(falseHitRate <= budget + 0.01, `served false-hit rate ${falseHitRate} over budget ${budget}`)
+      const share = secondHalf.length / (length / 2)
+      assert.ok(
+        share >= 0.6 * oracleShare(budget),
+        `served ${share} of would-be hits; an oracle serves ${oracleShare(budget)}`
+      )
+      assert.ok(status.false_hit_rate_upper_bound <= budget, "the bound it reports is within the budget")
+      assert.ok(status.explored_hits / (status.served_hits + status.explored_hits) <= 0.1, "explores ≤ 10 %")
+    })
+  }
+
+  it("serves nothing before it has observed anything (cold start), and serves once it has", () => {
+    const budget = makeErrorBudget(() => 0.99)
+    assert.equal(budget.decide("a", 0.99, 0.05)._tag, "Withhold")
+    for (let i = 0; i < 200; i++) {
+      budget.decide(`e${i}`, 0.95, 0.05)
+      budget.observe(`e${i}`, 0.95, true)
+    }
+    assert.equal(budget.decide("a", 0.95, 0.05)._tag, "Serve")
+    // A tighter budget asks for more evidence than 200 right answers give.
+    assert.equal(budget.decide("a", 0.95, 0.001)._tag, "Withhold")
+  })
+
+  it("holds an entry to the best score it was wrong at, and a stopped entry never serves", () => {
+    const budget = makeErrorBudget(() => 0.99)
+    for (let i = 0; i < 200; i++) budget.observe(`e${i}`, 0.9, true), budget.decide(`e${i}`, 0.9, 0.05)
+    budget.observe("bad", 0.92, false)
+    assert.equal(budget.decide("bad", 0.91, 0.05)._tag, "Withhold")
+    assert.equal(budget.decide("bad", 0.95, 0.05)._tag, "Serve")
+    budget.stop("bad")
+    assert.equal(budget.markOf("bad"), STOPPED)
+    assert.equal(budget.decide("bad", 1, 0.05)._tag, "Withhold")
+    // Without a budget (1) the decision alone serves, but a stopped entry still does not.
+    assert.equal(budget.decide("bad", 1, 1)._tag, "Withhold")
+    assert.equal(budget.decide("good", 0.1, 1)._tag, "Serve")
+  })
+
+  it("bounds a rate by Wilson's interval", () => {
+    assert.equal(wilsonUpper(0, 0), 1)
+    assert.ok(wilsonUpper(0, 100) < 0.03 && wilsonUpper(0, 100) > 0.02)
+    assert.ok(wilsonUpper(0.1, 1000) > 0.1 && wilsonUpper(0.1, 1000) < 0.12)
+  })
+})
