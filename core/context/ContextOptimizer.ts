@@ -115,12 +115,36 @@ const optimiseFor = (enabled: boolean, chain: ReadonlyArray<string>): Optimise =
     Effect.flatMap(loadCounter, (count): Effect.Effect<WithContextSaved<A>, E> => {
       const first = request.provider ?? chain[0] ?? "openai"
       const { request: sent, saved } = optimiseRequest(request, wireFormatOf(first), count)
-      const answered = call(sent)
-      if (saved <= 0) return answered
-      return answered.pipe(
-        Effect.tap(() => Metric.update(contextTokensSaved, saved)),
-        Effect.map((answer): WithContextSaved<A> => ({ ...answer, contextSaved: saved }))
-      )
+      return counted(call(sent), saved)
+    })
+}
+
+/** An answer to a shrunk request: the saving counted once it is answered, and said on the answer. */
+const counted = <A extends object, E>(answered: Effect.Effect<A, E>, saved: number) =>
+  saved <= 0 ? answered : answered.pipe(
+    Effect.tap(() => Metric.update(contextTokensSaved, saved)),
+    Effect.map((answer): WithContextSaved<A> => ({ ...answer, contextSaved: saved }))
+  )
+
+/**
+ * The Responses API passed through to a provider that speaks it, as L2.5 calls it: `responses` with the client's
+ * body shrunk as a Responses body (its `instructions` and leading developer messages kept), when enabled.
+ */
+export const responsesOptimizer = <
+  S extends { readonly text: string; readonly body: Readonly<Record<string, unknown>> },
+  R,
+  A extends object,
+  E
+>(
+  enabled: boolean,
+  responses: (source: S, stream: boolean, route: R) => Effect.Effect<A, E>
+): (source: S, stream: boolean, route: R) => Effect.Effect<WithContextSaved<A>, E> => {
+  if (!enabled) return responses as (source: S, stream: boolean, route: R) => Effect.Effect<WithContextSaved<A>, E>
+  return (source, stream, route) =>
+    Effect.flatMap(loadCounter, (count): Effect.Effect<WithContextSaved<A>, E> => {
+      const { body, saved } = optimiseBody("responses", source.body as Json, count)
+      if (body === source.body) return responses(source, stream, route)
+      return counted(responses({ ...source, body, text: JSON.stringify(body) }, stream, route), saved)
     })
 }
 

@@ -88,6 +88,15 @@ describe("the context optimiser in the L3 request path", () => {
     assert.equal(again.headers.get("x-isartor-layer"), "l1a")
   })
 
+  it("on, Codex's Responses request passed through to an OpenAI upstream: the shrunk Responses body", async () => {
+    const body = codexSession(4)[3]!
+    const shrunk = optimiseBody("responses", body, count)
+    const { received, response } = await post(gateways.openaiOn!, "/v1/responses", body)
+    assert.equal(received.path, "/v1/responses")
+    assert.deepEqual(received.body, shrunk.body)
+    assert.equal(response.headers.get("x-isartor-context-saved"), `tokens=${shrunk.saved}`)
+  })
+
   it("counts the tokens kept in /metrics", async () => {
     const metrics = await (await fetch(`${gateways.anthropicOn!.url}/metrics`)).text()
     const line = metrics.split("\n").find((row) => row.startsWith("isartor_context_tokens_saved_total"))
