@@ -205,6 +205,7 @@ const renderPassedThrough = (
   saving: () => Promise<void> | undefined
 ): Response => {
   const headers = pipelineHeaders(answer.layer, answer.provider, answer.cacheKey)
+  if (answer.contextSaved) headers["x-isartor-context-saved"] = `tokens=${answer.contextSaved}`
   if (answer._tag === "Stream") return sse(afterSaved(answer.body, saving), headers)
   return stream ? sse(responseToSse(answer.response), headers) : jsonResponse(200, answer.response, headers)
 }

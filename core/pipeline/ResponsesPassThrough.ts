@@ -5,6 +5,7 @@ import { CacheKey, type ExactKey, withoutDelivery } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { AppConfig } from "../config/Config.ts"
 import { modelAliases, resolveAlias } from "../config/modelAliases.ts"
+import { responsesOptimizer } from "../context/ContextOptimizer.ts"
 import { NotCached, ProviderError } from "../domain/errors.ts"
 import { Provider } from "../providers/Provider.ts"
 import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
@@ -29,6 +30,8 @@ export type PassThroughAnswer =
     readonly response: Record<string, unknown>
     readonly provider?: string
     readonly cacheKey?: string
+    /** From L3: the prompt tokens the context optimiser kept from the provider (`X-Isartor-Context-Saved`). */
+    readonly contextSaved?: number | undefined
   }
   | {
     readonly _tag: "Stream"
@@ -36,6 +39,7 @@ export type PassThroughAnswer =
     readonly body: ReadableStream<Uint8Array>
     readonly provider: string
     readonly cacheKey?: string
+    readonly contextSaved?: number | undefined
   }
 
 /**
@@ -80,6 +84,8 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
     ResponsesPassThrough,
     Effect.gen(function*() {
       const provider = yield* Provider
+      // L2.5: the body the provider is sent, shrunk when `context_optimizer` is on; the key is the client's.
+      const responses = responsesOptimizer((yield* AppConfig).context_optimizer, provider.responses)
       const cacheKey = yield* CacheKey
       const exactCache = yield* ExactCache
       const coalescer = yield* Coalescer
@@ -103,8 +109,8 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
         const cacheKey = request.cacheWrite ? { cacheKey: entryIdOf("l1a", key.key) } : {}
         const route = { tenant: request.tenant, callerLabel: request.callerLabel, provider: routedTo }
         const lead = (settle: Settle) =>
-          provider.responses(request.source, request.stream, route).pipe(Effect.flatMap((answered) => {
-            const { provider: answeredBy, value } = answered
+          responses(request.source, request.stream, route).pipe(Effect.flatMap((answered) => {
+            const { provider: answeredBy, value, contextSaved } = answered
             if (!(value instanceof ReadableStream)) {
               onFinished(value)
               const shared = { completion: JSON.stringify(value), provider: answeredBy }
@@ -118,6 +124,7 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
                     layer: "l3",
                     response: value,
                     provider: answeredBy,
+                    contextSaved,
                     ...cacheKey
                   } satisfies PassThroughAnswer
                 )
@@ -145,6 +152,7 @@ export class ResponsesPassThrough extends Context.Service<ResponsesPassThrough, 
               layer: "l3",
               body,
               provider: answeredBy,
+              contextSaved,
               ...cacheKey
             })
           }))
