@@ -24,7 +24,7 @@ export const INSTRUCTION_TAGS: ReadonlyArray<string> = [
 ]
 
 const escaped = (tag: string) => tag.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")
-const BLOCK = new RegExp(`<(${INSTRUCTION_TAGS.map(escaped).join("|")})>([\\s\\S]*?)</\\1>`, "g")
+const OPENING = new RegExp(`<(${INSTRUCTION_TAGS.map(escaped).join("|")})>`, "g")
 
 /** A fence opens or closes on a line of ``` or ~~~ (three or more), indented at most three spaces. */
 const FENCE_LINE = /^ {0,3}(`{3,}|~{3,})/
@@ -53,9 +53,6 @@ export const fencedRanges = (text: string): ReadonlyArray<readonly [number, numb
   return ranges
 }
 
-const inside = (ranges: ReadonlyArray<readonly [number, number]>, position: number) =>
-  ranges.some(([start, end]) => position >= start && position < end)
-
 export interface InstructionBlock {
   readonly tag: string
   /** Where the block starts and ends in its text, the tags included. */
@@ -65,14 +62,31 @@ export interface InstructionBlock {
   readonly inner: string
 }
 
-/** The instruction blocks of a text, in order, leaving out any that starts inside a code fence. */
+/**
+ * The instruction blocks of a text, in order, leaving out any that starts inside a code fence. One pass: each
+ * closing tag is looked for once per block found, and a tag found unclosed is not looked for again.
+ */
 export const instructionBlocks = (text: string): ReadonlyArray<InstructionBlock> => {
   if (!text.includes("</")) return []
   const fenced = fencedRanges(text)
+  let fence = 0
+  const unclosed = new Set<string>()
   const blocks: Array<InstructionBlock> = []
-  for (const match of text.matchAll(BLOCK)) {
-    if (inside(fenced, match.index)) continue
-    blocks.push({ tag: match[1]!, start: match.index, end: match.index + match[0].length, inner: match[2]! })
+  const opening = new RegExp(OPENING.source, "g")
+  for (let match = opening.exec(text); match !== null; match = opening.exec(text)) {
+    const tag = match[1]!
+    const start = match.index
+    while (fence < fenced.length && fenced[fence]![1] <= start) fence++
+    if (unclosed.has(tag) || (fence < fenced.length && fenced[fence]![0] <= start)) continue
+    const closing = `</${tag}>`
+    const close = text.indexOf(closing, start + match[0].length)
+    if (close < 0) {
+      unclosed.add(tag)
+      continue
+    }
+    const end = close + closing.length
+    blocks.push({ tag, start, end, inner: text.slice(start + match[0].length, close) })
+    opening.lastIndex = end
   }
   return blocks
 }
@@ -80,13 +94,32 @@ export const instructionBlocks = (text: string): ReadonlyArray<InstructionBlock>
 /** Indented by four spaces or a tab: a Markdown code block, whose spacing is kept. */
 const INDENTED_CODE = /^(?: {4}|\t)/
 
+/** `text` without its HTML comments; an unclosed `<!--` and what follows it stay. */
+const withoutComments = (text: string): string => {
+  let out = ""
+  let at = 0
+  for (let open = text.indexOf("<!--"); open >= 0; open = text.indexOf("<!--", at)) {
+    const close = text.indexOf("-->", open + 4)
+    if (close < 0) break
+    out += text.slice(at, open)
+    at = close + 3
+  }
+  return out + text.slice(at)
+}
+
+/** A line without its trailing spaces and tabs (a scan from the end: a regex would retry every run). */
+const trimmedEnd = (line: string): string => {
+  let end = line.length
+  while (end > 0 && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--
+  return line.slice(0, end)
+}
+
 /** Prose outside fences: comments out, trailing spaces off, runs of blank lines and of inner spaces made one. */
 const shrinkProse = (prose: string): string =>
-  prose
-    .replace(/<!--[\s\S]*?-->/g, "")
+  withoutComments(prose)
     .split("\n")
     .map((line) => {
-      const trimmed = line.replace(/[ \t]+$/, "")
+      const trimmed = trimmedEnd(line)
       if (INDENTED_CODE.test(trimmed)) return trimmed
       const indent = /^[ \t]*/.exec(trimmed)![0]
       return indent + trimmed.slice(indent.length).replace(/[ \t]{2,}/g, " ")
