@@ -119,6 +119,24 @@ describe("what the context optimiser leaves alone", () => {
     assert.doesNotMatch(second, /[ \t]\n/)
   })
 
+  it("Gemini: the system instruction stays, a repeated block in contents becomes a reference, thoughts stay", () => {
+    const thought = { text: block, thought: true, thoughtSignature: "sig" }
+    const body: Json = {
+      systemInstruction: { parts: [{ text: block }] },
+      contents: [
+        { role: "user", parts: [{ text: "first question" }] },
+        { role: "model", parts: [thought, { text: "an answer" }] },
+        { role: "user", parts: [{ text: block }, { text: "second question" }] }
+      ]
+    }
+    const optimised = optimiseBody("gemini", body, count)
+    assert.deepEqual(optimised.body.systemInstruction, body.systemInstruction)
+    const contents = optimised.body.contents as Array<{ parts: Array<Json> }>
+    assert.deepEqual(contents[1]!.parts[0], thought)
+    assert.match(String(contents[2]!.parts[0]!.text), /^<system-reminder>\n\(Unchanged: /)
+    assert.ok(optimised.saved > 0)
+  })
+
   it("text outside instruction blocks, and a body with none, pass as they are", () => {
     const body = user("  hello   world  \n\n\n\n<!-- not an instruction -->")
     const optimised = optimiseBody("openai", body, count)
