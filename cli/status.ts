@@ -71,23 +71,29 @@ const printProxy = (proxy: Awaited<ReturnType<typeof proxyStatus>>) => {
   }
 }
 
-/** `isartor status`: whether it runs, where, since when, each layer's status and the deflection so far. Exit 1 when not running. */
-export const status = async (options: { readonly json?: boolean }): Promise<number> => {
-  const dir = stateDir()
-  const state = liveness(dir)
-  const proxy = await proxyStatus(dir)
-  if (state.kind !== "running") {
-    if (state.kind === "stale") removeRunning(dir, state.running.pid)
-    if (options.json) printJson({ running: false, proxy })
-    else {
-      console.log(
-        `isartor is ${red("not running")}${state.kind === "stale" ? ` (removed a stale pid file: ${state.why})` : ""}`
-      )
-      printProxy(proxy)
-    }
-    return 1
+/** Not running: says so (and drops a stale pid file), with the proxy's state. */
+const notRunning = (
+  dir: string,
+  state: Exclude<ReturnType<typeof liveness>, { kind: "running" }>,
+  proxy: ProxyState,
+  json: boolean
+) => {
+  if (state.kind === "stale") removeRunning(dir, state.running.pid)
+  if (json) printJson({ running: false, proxy })
+  else {
+    console.log(
+      `isartor is ${red("not running")}${state.kind === "stale" ? ` (removed a stale pid file: ${state.why})` : ""}`
+    )
+    printProxy(proxy)
   }
-  const { running } = state
+  return 1
+}
+
+type ProxyState = Awaited<ReturnType<typeof proxyStatus>>
+type RunningState = Extract<ReturnType<typeof liveness>, { kind: "running" }>["running"]
+
+/** GET of the running gateway with its key: the body, or undefined when it does not answer. */
+const gatewayGetter = async (running: RunningState) => {
   const headers: Record<string, string> = {}
   // The configuration (for the gateway key) loads only when there is a gateway to ask.
   const { effectiveConfig, gatewayEnv } = await import("./gatewayEnv.ts")
@@ -96,7 +102,7 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   )
     .catch(() => "")
   if (key !== "") headers["x-api-key"] = key
-  const get = async (path: string) => {
+  return async (path: string) => {
     try {
       const response = await fetch(`${running.url}${path}`, { headers, signal: AbortSignal.timeout(3000) })
       return response.ok ? await response.text() : undefined
@@ -104,6 +110,11 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
       return undefined
     }
   }
+}
+
+/** What `status` reports of a running gateway: /health, /metrics and today's usage, asked of it. */
+const report = async (running: RunningState, proxy: ProxyState) => {
+  const get = await gatewayGetter(running)
   const healthText = await get("/health")
   const health = healthText ? JSON.parse(healthText) as Health : undefined
   const metricsText = await get("/metrics")
@@ -125,10 +136,13 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
     today: "totals" in usage ? usage.totals : null,
     proxy
   }
-  if (options.json) {
-    printJson(result)
-    return 0
-  }
+  return { result, health, counts, deflection, uptimeSecs, usage }
+}
+
+const printReport = (
+  running: RunningState,
+  { result, health, counts, deflection, uptimeSecs, usage }: Awaited<ReturnType<typeof report>>
+) => {
   console.log(`isartor is ${green("running")} at ${bold(running.url)} (pid ${running.pid})`)
   console.log(`  version  ${result.version}`)
   console.log(`  uptime   ${formatDuration(uptimeSecs)}`)
@@ -150,6 +164,17 @@ export const status = async (options: { readonly json?: boolean }): Promise<numb
   } else {
     console.log(`  spent/saved today: ${usage.unavailable}`)
   }
-  printProxy(proxy)
+  printProxy(result.proxy)
+}
+
+/** `isartor status`: whether it runs, where, since when, each layer's status and the deflection so far. Exit 1 when not running. */
+export const status = async (options: { readonly json?: boolean }): Promise<number> => {
+  const dir = stateDir()
+  const state = liveness(dir)
+  const proxy = await proxyStatus(dir)
+  if (state.kind !== "running") return notRunning(dir, state, proxy, options.json === true)
+  const reported = await report(state.running, proxy)
+  if (options.json) printJson(reported.result)
+  else printReport(state.running, reported)
   return 0
 }
