@@ -23,6 +23,13 @@ export const decidesByLearning = (config: AppConfigShape, embedder: EmbeddingBac
  */
 export const l1bSettingsLine = (config: AppConfigShape, learned: boolean): string => {
   if (config.cache_mode === "exact") return "L1b off (cache_mode = exact)"
+  const budget = config.l1b_error_budget >= 1
+    ? "; no false-hit budget (l1b_error_budget = 1)"
+    : `; then only within l1b_error_budget = ${config.l1b_error_budget} (the share of L1b answers that may be wrong, learnt from checked hits: nothing is served before some are checked)`
+  return decisionLine(config, learned) + budget
+}
+
+const decisionLine = (config: AppConfigShape, learned: boolean): string => {
   const floor = config.similarity_threshold === undefined
     ? `similarity_threshold unset: the decision's floor ${learned ? shippedDecision.cosineFloor : COSINE_THRESHOLD}`
     : `similarity_threshold = ${config.similarity_threshold}`
