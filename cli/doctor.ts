@@ -187,6 +187,47 @@ const checkProxies = (env: NodeJS.ProcessEnv): Check => {
   )
 }
 
+/** The checks of a configuration that loads: its file's precedence, the provider, the services it names. */
+const configurationChecks = async (
+  gateway: Record<string, string | undefined>,
+  loaded: LoadedConfig,
+  host: CommandHost
+): Promise<Array<Check>> => {
+  const fileTree = loaded.file
+    ? await import("node:fs/promises").then(({ readFile }) => readFile(loaded.file!, "utf8")).then((text) =>
+      loaded.file!.endsWith(".json") ? JSON.parse(text) : import("smol-toml").then(({ parse }) => parse(text))
+    )
+    : {}
+  return [
+    check("configuration", "ok", "valid"),
+    checkPrecedence(gateway, loaded, fileTree as Record<string, unknown>),
+    ...checkProvider(loaded),
+    ...await Promise.all([
+      checkUpstream(loaded),
+      checkSidecar(loaded),
+      checkRedis(loaded),
+      checkOtel(loaded),
+      checkPort(loaded)
+    ]),
+    await checkModel(loaded, gateway, host),
+    // Which knobs decide an L1b hit under this configuration: the one an operator should turn.
+    check(
+      "L1b settings",
+      loaded.config.cache_mode === "exact" ? "skip" : "ok",
+      l1bSettingsLine(loaded.config, configDecidesByLearning(loaded.config))
+    )
+  ]
+}
+
+const printChecks = (checks: ReadonlyArray<Check>, failed: number) => {
+  const mark = { ok: green("ok  "), warn: yellow("warn"), fail: red("FAIL"), skip: "skip" }
+  for (const entry of checks) {
+    console.log(`${mark[entry.verdict]}  ${entry.name}: ${entry.detail}`)
+    if (entry.fix) console.log(`      fix: ${entry.fix}`)
+  }
+  console.log(failed === 0 ? green("no problems found") : red(`${failed} check(s) failed`))
+}
+
 /** `isartor doctor`: the troubleshooting guide as code; exit 1 when any check fails. */
 export const doctor = async (
   options: { readonly config?: string; readonly json?: boolean },
@@ -209,43 +250,11 @@ export const doctor = async (
       configProblem ?? "invalid",
       `fix the value named above (file: ${gateway[CONFIG_FILE_VAR] ?? "isartor.toml"}; variables: ISARTOR__*)`
     ))
-  } else {
-    const fileTree = loaded.file
-      ? await import("node:fs/promises").then(({ readFile }) => readFile(loaded.file!, "utf8")).then((text) =>
-        loaded!.file!.endsWith(".json") ? JSON.parse(text) : import("smol-toml").then(({ parse }) => parse(text))
-      )
-      : {}
-    checks.push(check("configuration", "ok", "valid"))
-    checks.push(checkPrecedence(gateway, loaded, fileTree as Record<string, unknown>))
-    checks.push(...checkProvider(loaded))
-    checks.push(
-      ...await Promise.all([
-        checkUpstream(loaded),
-        checkSidecar(loaded),
-        checkRedis(loaded),
-        checkOtel(loaded),
-        checkPort(loaded)
-      ])
-    )
-    checks.push(await checkModel(loaded, gateway, host))
-    // Which knobs decide an L1b hit under this configuration: the one an operator should turn.
-    checks.push(check(
-      "L1b settings",
-      loaded.config.cache_mode === "exact" ? "skip" : "ok",
-      l1bSettingsLine(loaded.config, configDecidesByLearning(loaded.config))
-    ))
-  }
+  } else checks.push(...await configurationChecks(gateway, loaded, host))
   checks.push(checkProxies(env))
   checks.push(await checkProxy(gateway), await checkProxyCa(gateway))
   const failed = checks.filter((entry) => entry.verdict === "fail").length
   if (options.json) printJson({ ok: failed === 0, checks })
-  else {
-    const mark = { ok: green("ok  "), warn: yellow("warn"), fail: red("FAIL"), skip: "skip" }
-    for (const entry of checks) {
-      console.log(`${mark[entry.verdict]}  ${entry.name}: ${entry.detail}`)
-      if (entry.fix) console.log(`      fix: ${entry.fix}`)
-    }
-    console.log(failed === 0 ? green("no problems found") : red(`${failed} check(s) failed`))
-  }
+  else printChecks(checks, failed)
   return failed === 0 ? 0 : 1
 }
