@@ -1,4 +1,4 @@
-import { type Effect, Exit } from "effect"
+import { Cause, type Effect, Exit } from "effect"
 import type { Context as HonoContext, Hono } from "hono"
 import { parseJsonBody, type RequestContext } from "../domain/ChatRequest.ts"
 import type { ProviderError } from "../domain/errors.ts"
@@ -15,6 +15,14 @@ export interface CountTokensDependencies {
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 
+/**
+ * A count the provider could not give now (down, slow, rate-limited, its breaker open) or has no endpoint for (an
+ * Anthropic-compatible server without `count_tokens`) is estimated instead: a count is advice, and the client's real
+ * request may still be answered. What the client must fix (a bad body, the gateway's key) is its error as it was.
+ */
+const countsLocally = (error: ProviderError) =>
+  error.isRetryable || error.reason === "CircuitOpen" || error.reason === "NotFound"
+
 /** Claude Code asks it before long requests: the provider counts when it speaks the Anthropic API, else an estimate. */
 export const countTokensRoute = (app: Hono, deps: CountTokensDependencies): void => {
   app.post("/v1/messages/count_tokens", async (c) => {
@@ -29,12 +37,12 @@ export const countTokensRoute = (app: Hono, deps: CountTokensDependencies): void
       : fromAnthropicBody(body, deps.requestContext(c))
     if (Exit.isFailure(checked)) return renderFailure("anthropic", checked.cause)
     const counted = body as Readonly<Record<string, unknown>>
-    if (deps.countTokens === undefined) {
-      return c.json({ input_tokens: await estimateInputTokens(counted) }, 200, { "x-isartor-token-count": "estimate" })
-    }
+    const estimate = async () =>
+      c.json({ input_tokens: await estimateInputTokens(counted) }, 200, { "x-isartor-token-count": "estimate" })
+    if (deps.countTokens === undefined) return estimate()
     const exit = await deps.run(deps.countTokens(counted))
-    return Exit.isSuccess(exit)
-      ? c.json({ input_tokens: exit.value }, 200, { "x-isartor-token-count": "provider" })
-      : renderFailure("anthropic", exit.cause)
+    if (Exit.isSuccess(exit)) return c.json({ input_tokens: exit.value }, 200, { "x-isartor-token-count": "provider" })
+    const failure = Cause.findErrorOption(exit.cause)
+    return failure._tag === "Some" && countsLocally(failure.value) ? estimate() : renderFailure("anthropic", exit.cause)
   })
 }
