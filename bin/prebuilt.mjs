@@ -7,13 +7,15 @@ import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { dirname, join, relative, sep } from "node:path"
+import { join, relative, resolve, sep } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const outRoot = join(root, "dist", "node")
 const currentFile = join(outRoot, "current.json")
 const ENTRY = "cli/node.ts"
+/** Worker threads' entrypoints, compiled with the command: their Node bootstraps (`*-node.mjs`) load them from here. */
+const WORKERS = ["runtimes/embedding/worker.ts", "runtimes/usage/usageWorker.ts"]
 /** Builds older than this are removed by the next build; a process still running one loads its chunks lazily. */
 const KEEP_OLD_BUILDS_MS = 24 * 3600_000
 
@@ -27,16 +29,26 @@ const keyOf = (inputs) => {
   return hash.digest("hex").slice(0, 16)
 }
 
-const entryOf = (key) => join(outRoot, key, "node.js")
+const compiledName = (source) => source.replace(/^.*\//, "").replace(/\.ts$/, ".js")
+const entryOf = (key, source = ENTRY) => join(outRoot, key, compiledName(source))
 
-/** The current build's entrypoint when every source it was compiled from is unchanged. */
-const freshEntry = () => {
+/** The current build's compiled `source` when every source it was compiled from is unchanged. */
+const freshEntry = (source = ENTRY) => {
   try {
     const { key, inputs } = JSON.parse(readFileSync(currentFile, "utf8"))
-    return keyOf(inputs) === key && existsSync(entryOf(key)) ? entryOf(key) : undefined
+    return keyOf(inputs) === key && existsSync(entryOf(key, source)) ? entryOf(key, source) : undefined
   } catch {
     return undefined
   }
+}
+
+/**
+ * A worker thread's entrypoint (one of WORKERS, as a path from the project root) from the current build, when it
+ * matches the sources; never compiles (the command did, at start). `undefined`: run it through tsx.
+ */
+export const prebuiltWorker = (source) => {
+  const fresh = freshEntry(source)
+  return fresh && pathToFileURL(fresh).href
 }
 
 export const prebuiltEntry = () => {
@@ -70,6 +82,24 @@ const ownUrls = (outDir) => ({
   }
 })
 
+/**
+ * Packages compiled into the build: Effect (and its own packages, which must share its one copy), tree-shaken and
+ * without its documentation comments, which V8 keeps as each module's source text. Every other one is imported as
+ * installed (several read files beside themselves).
+ */
+const BUNDLED = /^(effect|@effect\/[^/]+)(\/|$)/
+const bundledPackages = (outDir) => ({
+  name: "bundled-packages",
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => BUNDLED.test(args.path) ? undefined : { external: true })
+    // A package's file named by its path (transformers.js's web build) is imported from where it is installed.
+    build.onResolve({ filter: /\/node_modules\// }, (args) => ({
+      path: relative(outDir, resolve(args.resolveDir, args.path)).split(sep).join("/"),
+      external: true
+    }))
+  }
+})
+
 const build = async () => {
   // esbuild comes with tsx (a dependency), wherever npm placed it.
   const esbuild = createRequire(createRequire(import.meta.url).resolve("tsx"))("esbuild")
@@ -77,24 +107,29 @@ const build = async () => {
   const staging = join(outRoot, `.staging-${process.pid}`)
   rmSync(staging, { recursive: true, force: true })
   const result = await esbuild.build({
-    entryPoints: [join(root, ENTRY)],
+    entryPoints: [ENTRY, ...WORKERS].filter((source) => existsSync(join(root, source))).map((source) =>
+      join(root, source)
+    ),
     bundle: true,
     splitting: true,
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
     outdir: staging,
     entryNames: "[name]",
     chunkNames: "[name]-[hash]",
     absWorkingDir: root,
     metafile: true,
     logLevel: "error",
-    plugins: [ownUrls(staging)]
+    plugins: [bundledPackages(staging), ownUrls(staging)]
   })
-  const inputs = Object.keys(result.metafile.inputs)
-    .filter((input) => !input.startsWith("node_modules/"))
-    .sort()
+  const compiled = Object.keys(result.metafile.inputs)
+  // A compiled package is named by its package.json (its version), the build's settings by this file.
+  const packages = compiled.map((input) => /^(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1])
+    .filter((dir) => dir !== undefined).map((dir) => `${dir}/package.json`)
+  const inputs = [
+    ...new Set([...compiled.filter((input) => !input.startsWith("node_modules/")), ...packages, "bin/prebuilt.mjs"])
+  ].sort()
   // A source edited while it was compiled: this build may hold the older text, so it is not made current.
   if (inputs.some((input) => statSync(join(root, input)).mtimeMs >= started)) {
     rmSync(staging, { recursive: true, force: true })

@@ -1,6 +1,12 @@
-// Node 20 cannot start a TypeScript worker by itself (the `--import tsx` hooks do not reach worker threads):
-// register tsx in this thread, then load the real worker.
-import { register } from "tsx/esm/api"
+// Node 20 cannot start a TypeScript worker by itself (the `--import tsx` hooks do not reach worker threads): the
+// worker compiled with the command when it matches the sources (bin/prebuilt.mjs), else tsx registered in this
+// thread, then the real worker.
+import { prebuiltWorker } from "../../bin/prebuilt.mjs"
 
-register()
-await import("./worker.ts")
+const compiled = prebuiltWorker("runtimes/embedding/worker.ts")
+if (compiled) await import(compiled)
+else {
+  const { register } = await import("tsx/esm/api")
+  register()
+  await import("./worker.ts")
+}
