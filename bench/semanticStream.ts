@@ -5,6 +5,7 @@
 // over the second half of the stream, the hit rate, and exploration — the share of would-be hits (and of upstream
 // calls) spent checking served ones, after the first 20 %.
 // Usage: npm run bench:semantic -- --stream [--budgets 0.02,0.05,0.1] [--limit N] [--seed 1]
+//                                  [--decision learned|cosine] [--pairs gptcache|qqp]
 import { serve } from "@hono/node-server"
 import { readFile } from "node:fs/promises"
 import { createServer } from "node:http"
@@ -13,6 +14,7 @@ import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { startGateway } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
+import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { loadUseLiteFastOnly } from "../runtimes/embedding/useLiteStatic.ts"
 import { type LabelledPair, pairsOf, readPairs } from "./l1bData.ts"
 import { writeResults } from "./results.ts"
@@ -68,8 +70,9 @@ interface BudgetStatus {
   readonly withheld_hits: number
 }
 
-const startBudgetGateway = async (upstream: string, budget: number) => {
-  const fast = await loadUseLiteFastOnly()
+const startBudgetGateway = async (upstream: string, budget: number, decision: string) => {
+  // The learned decision needs only the fast stage; the cosine decision the model too.
+  const fast = decision === "cosine" ? await loadUseLite({ fast: true }) : await loadUseLiteFastOnly()
   const hnswlib = await loadHnswlib()
   const gateway = await startGateway({
     env: {
@@ -78,6 +81,7 @@ const startBudgetGateway = async (upstream: string, budget: number) => {
       ISARTOR__CACHE_TTL_SECS: "100000000",
       ISARTOR__CACHE_MAX_CAPACITY: "100000",
       ISARTOR__L1B_ERROR_BUDGET: String(budget),
+      ISARTOR__L1B_DECISION: decision,
       ISARTOR__EXTERNAL_LLM_URL: upstream,
       ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000"
     },
@@ -124,14 +128,19 @@ const settled = async (health: () => Promise<{ entries: number } | undefined>) =
 
 const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 
-const runOne = async (name: string, pairs: ReadonlyArray<LabelledPair>, budget: number, seed: number) => {
+const runOne = async (
+  name: string,
+  pairs: ReadonlyArray<LabelledPair>,
+  budget: number,
+  options: { readonly seed: number; readonly decision: string }
+) => {
   const answers = truthOf(pairs)
   const upstream = await startTruth(answers)
-  const gateway = await startBudgetGateway(upstream.url, budget)
+  const gateway = await startBudgetGateway(upstream.url, budget, options.decision)
   const origins = [...new Set(pairs.map((pair) => pair.origin))]
   for (const origin of origins) await gateway.ask(origin, { "cache-control": "no-cache" })
   const cached = await settled(gateway.health)
-  const random = seeded(seed)
+  const random = seeded(options.seed)
   const stream = pairs.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).map(([, pair]) => pair)
   const outcomes: Array<{ hit: boolean; wrong: boolean }> = []
   let atFifth: { budget: BudgetStatus; calls: number } | undefined
@@ -157,6 +166,7 @@ const runOne = async (name: string, pairs: ReadonlyArray<LabelledPair>, budget: 
     after.budget.withheld_hits
   return {
     file: name,
+    decision: options.decision,
     budget,
     questions: stream.length,
     origins_cached: cached,
@@ -172,7 +182,10 @@ const runOne = async (name: string, pairs: ReadonlyArray<LabelledPair>, budget: 
   }
 }
 
-export const runStream = async (options: { budgets?: string; limit?: string; seed?: string }) => {
+export const runStream = async (
+  options: { budgets?: string; limit?: string; seed?: string; decision?: string; pairs?: string }
+) => {
+  const decision = options.decision ?? "learned"
   const budgets = (options.budgets ?? "0.02,0.05,0.1").split(",").map(Number)
   const seed = Number(options.seed ?? "1")
   const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : Number(options.limit)
@@ -180,11 +193,11 @@ export const runStream = async (options: { budgets?: string; limit?: string; see
   const files = [
     { name: "gptcache-mock-pairs.json", pairs: gptcache.map((pair) => ({ ...pair, label: 1 })) },
     { name: "qqp-dev.jsonl, heldout split", pairs: pairsOf((await readPairs()).pairs, "heldout") }
-  ]
+  ].filter((file) => options.pairs === undefined || file.name.startsWith(options.pairs))
   const rows = []
   for (const file of files) {
     for (const budget of budgets) {
-      const row = await runOne(file.name, file.pairs.slice(0, limit), budget, seed)
+      const row = await runOne(file.name, file.pairs.slice(0, limit), budget, { seed, decision })
       console.log(JSON.stringify(row))
       rows.push(row)
     }
