@@ -1,5 +1,5 @@
 // npm run build:binary [-- --target linux-x64,...] → dist/isartor-<os>-<arch>[.exe] and dist/SHA256SUMS.
-// `bun build --compile` of cli/bun.ts with the embedding worker as a second entrypoint, and the files the packages
+// `bun build --compile` of cli/bun.ts with the embedding and ledger workers as entrypoints, and the files the packages
 // read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends, SQLite's WASM;
 // the demo's workloads) embedded flat beside them, where those packages look (`__dirname`). hnswlib-wasm and
 // xxhash-wasm carry their WASM inline.
@@ -97,6 +97,7 @@ for (const target of targets) {
     "--minify-whitespace",
     join(root, "cli", "bun.ts"),
     join(root, "cli", "worker.ts"),
+    join(root, "cli", "usageWorker.ts"),
     ...assets.map((file) => `--asset=${basename(file)}`),
     `--outfile=${outfile}`
   ], { cwd: staging, stdio: ["ignore", "ignore", "inherit"] })

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
 import type { UsageRow } from "../../core/usage/UsageRow.ts"
 import {
   hourOf,
@@ -15,6 +16,7 @@ import {
 } from "../../core/usage/UsageStore.ts"
 import { isartorHome } from "../home.ts"
 import { logWarning } from "../log.ts"
+import type { UsageCall } from "./usageWorker.ts"
 
 type Sqlite = typeof import("node-sqlite3-wasm")
 
@@ -141,24 +143,93 @@ export const openSqliteUsageStore = async (path: string): Promise<UsageStore> =>
   }
 }
 
+/**
+ * The worker's entrypoint: TypeScript as it is on Bun and Deno (in the single binary, the entrypoint embedded beside
+ * the main one: cli/usageWorker.ts), through tsx's loader on Node.
+ */
+const usageWorkerEntry = () =>
+  new URL("Bun" in globalThis || "Deno" in globalThis ? "./usageWorker.ts" : "./usageWorker-node.mjs", import.meta.url)
+
+/** The worker started, and could not open the file: this thread could not either. */
+class FileNotOpened extends Error {}
+
+type Settle = { readonly resolve: (value: unknown) => void; readonly reject: (error: Error) => void }
+type FromWorker =
+  | { readonly ready: true }
+  | { readonly failed: string }
+  | { readonly id: number; readonly value?: unknown; readonly error?: string }
+
+/**
+ * The SQLite store on a worker thread (`node:worker_threads`, which Node, Bun and Deno all provide; in the single
+ * binary its entrypoint sits beside the main one, as the embedding worker's does): the same store, its calls posted.
+ * Its writes no longer pause the request loop — a batch of the last 1,000 rows is a file write of hundreds of KB
+ * and a sync each second. Rejects when the worker cannot open the file; a worker that dies later fails each call
+ * (the ledger keeps its batches and says so).
+ */
+export const openSqliteUsageStoreInWorker = (path: string, entry: URL = usageWorkerEntry()): Promise<UsageStore> =>
+  new Promise((opened, failed) => {
+    const worker = new Worker(entry, { workerData: path })
+    const pending = new Map<number, Settle>()
+    let next = 0
+    let ended: Error | undefined
+    const end = (error: Error) => {
+      ended ??= error
+      for (const settle of pending.values()) settle.reject(ended)
+      pending.clear()
+      failed(ended)
+    }
+    worker.on("error", (error) => end(new Error(`the usage ledger's worker failed: ${error.message}`)))
+    worker.on("exit", (code) => end(new Error(`the usage ledger's worker exited (code ${code})`)))
+    const call = (method: UsageCall["method"], ...args: ReadonlyArray<unknown>) =>
+      new Promise<unknown>((resolve, reject) => {
+        if (ended !== undefined) return reject(ended)
+        const id = next++
+        pending.set(id, { resolve, reject })
+        worker.postMessage({ id, method, args } satisfies UsageCall)
+      })
+    worker.on("message", (message: FromWorker) => {
+      if ("ready" in message) {
+        opened({
+          append: (rows, rollups) => call("append", rows, rollups).then(() => undefined),
+          rollups: (window) => call("rollups", window) as Promise<ReadonlyArray<UsageRollup>>,
+          recent: (limit) => call("recent", limit) as Promise<ReadonlyArray<UsageRow>>,
+          prune: (before) => call("prune", before).then(() => undefined),
+          close: async () => {
+            await call("close").catch(() => undefined)
+            await worker.terminate()
+          }
+        })
+        return
+      }
+      if ("failed" in message) return end(new FileNotOpened(message.failed))
+      const settle = pending.get(message.id)
+      pending.delete(message.id)
+      if (message.error === undefined) settle?.resolve(message.value)
+      else settle?.reject(new Error(message.error))
+    })
+  })
+
+const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error)
+
 /** `usage_path`, or `usage.db` in ISARTOR_HOME when it is empty. */
 export const usagePath = (path: string, env: Record<string, string | undefined>) =>
   path === "" ? join(isartorHome(env), "usage.db") : path
 
 /**
- * The runtimes' `usageStore`: the SQLite file, or — when it cannot be opened (a read-only directory, a runtime
- * without write permission) — a warning naming it and the ledger in memory: the gateway starts either way.
+ * The runtimes' `usageStore`: the SQLite file on a worker thread; on this thread when no worker starts (a bundle
+ * without its entrypoint); or — when the file cannot be opened (a read-only directory, a runtime without write
+ * permission) — a warning naming it and the ledger in memory: the gateway starts either way.
  */
 export const openUsageStore = async (path: string, env: Record<string, string | undefined>): Promise<UsageStore> => {
   const file = usagePath(path, env)
   try {
-    return await openSqliteUsageStore(file)
+    return await openSqliteUsageStoreInWorker(file).catch((error: unknown) => {
+      if (error instanceof FileNotOpened) throw error
+      logWarning(`usage ledger: no worker thread (${messageOf(error)}); ${file} is written on the request thread`)
+      return openSqliteUsageStore(file)
+    })
   } catch (error) {
-    logWarning(
-      `usage ledger: cannot open ${file} (${
-        error instanceof Error ? error.message : String(error)
-      }); it is kept in memory and lost on restart`
-    )
+    logWarning(`usage ledger: cannot open ${file} (${messageOf(error)}); it is kept in memory and lost on restart`)
     return makeMemoryStore()
   }
 }

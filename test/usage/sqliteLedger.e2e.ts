@@ -95,6 +95,8 @@ describe("the usage ledger in its SQLite file", () => {
         // SIGTERM: what the gateway buffered is written as it stops.
         await stopped(first, "SIGTERM")
       }
+      // Written on a worker thread: the request loop does not wait on the file.
+      assert.doesNotMatch(first.output(), /usage ledger: no worker thread/)
       // In ISARTOR_HOME, whoever started the gateway (the binary's `isartor up` passes it on).
       assert.ok(existsSync(join(home, "usage.db")), `no usage.db in ${home}:\n${first.output()}`)
       const second = await startProcess(commandFor(runtime, home), env)

@@ -1,0 +1,34 @@
+// The usage ledger's SQLite file on a worker thread: the gateway's thread posts each second's batch and goes on
+// serving while this one writes it (the file's writes are synchronous, and would pause the request loop).
+import { parentPort, workerData } from "node:worker_threads"
+import type { UsageStore } from "../../core/usage/UsageStore.ts"
+import { openSqliteUsageStore } from "./sqliteStore.ts"
+
+/** A call of the gateway's thread: one of the store's methods, by name, with its arguments. */
+export interface UsageCall {
+  readonly id: number
+  readonly method: "append" | "rollups" | "recent" | "prune" | "close"
+  readonly args: ReadonlyArray<unknown>
+}
+
+const port = parentPort!
+let store: UsageStore
+try {
+  store = await openSqliteUsageStore(workerData as string)
+} catch (error) {
+  port.postMessage({ failed: error instanceof Error ? error.message : String(error) })
+  throw error
+}
+// One call at a time, in the order posted: a batch, then the read that follows it, see the same file.
+let queue: Promise<unknown> = Promise.resolve()
+port.on("message", (call: UsageCall) => {
+  queue = queue.then(async () => {
+    try {
+      const run = store[call.method] as (...args: ReadonlyArray<unknown>) => Promise<unknown>
+      port.postMessage({ id: call.id, value: await run(...call.args) })
+    } catch (error) {
+      port.postMessage({ id: call.id, error: error instanceof Error ? error.message : String(error) })
+    }
+  })
+})
+port.postMessage({ ready: true })
