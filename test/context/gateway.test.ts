@@ -58,6 +58,18 @@ describe("the context optimiser in the L3 request path", () => {
     assert.deepEqual(received.body, expected.body)
     assert.equal(response.headers.get("x-isartor-context-saved"), `tokens=${expected.saved}`)
     assert.match(received.raw, /Unchanged: the same text as the earlier <system-reminder> block/)
+    // What Anthropic's prompt cache keys on — tools, system, the turns up to the last breakpoint — arrives as sent.
+    const sent = session[5]!
+    const marked = (sent.messages as Array<unknown>).findLastIndex((message) =>
+      JSON.stringify(message).includes("cache_control")
+    )
+    assert.ok(marked >= 0)
+    assert.deepEqual(received.body.tools, sent.tools)
+    assert.deepEqual(received.body.system, sent.system)
+    assert.deepEqual(
+      (received.body.messages as Array<unknown>).slice(0, marked + 1),
+      (sent.messages as Array<unknown>).slice(0, marked + 1)
+    )
   })
 
   it("off: the Anthropic upstream receives the client's bytes, and no header", async () => {
