@@ -76,6 +76,66 @@ interface ScopeEntries {
   fastVectors: Map<number, Float32Array> | undefined
 }
 
+interface Expiry {
+  readonly at: number
+  readonly label: number
+  readonly entry: SemanticEntry
+}
+
+/**
+ * Entries by the time they expire, soonest first (a binary heap): the expired ones are found without reading the
+ * others. lru-cache's own `purgeStale` reads every entry, once a second: a pause that grew with the cache.
+ */
+const makeExpiryQueue = () => {
+  let heap: Array<Expiry> = []
+  const before = (i: number, j: number) => heap[i]!.at < heap[j]!.at
+  const swap = (i: number, j: number) => {
+    const held = heap[i]!
+    heap[i] = heap[j]!
+    heap[j] = held
+  }
+  const down = (from: number) => {
+    for (let i = from;;) {
+      const left = 2 * i + 1
+      const right = left + 1
+      let first = i
+      if (left < heap.length && before(left, first)) first = left
+      if (right < heap.length && before(right, first)) first = right
+      if (first === i) return
+      swap(i, first)
+      i = first
+    }
+  }
+  return {
+    size: () => heap.length,
+    push: (expiry: Expiry) => {
+      heap.push(expiry)
+      for (let i = heap.length - 1; i > 0;) {
+        const parent = (i - 1) >> 1
+        if (!before(i, parent)) return
+        swap(i, parent)
+        i = parent
+      }
+    },
+    /** The soonest expiry at or before `now`, taken off the queue. */
+    takeDue: (now: number): Expiry | undefined => {
+      const first = heap[0]
+      if (first === undefined || first.at > now) return undefined
+      const last = heap.pop()!
+      if (heap.length > 0) {
+        heap[0] = last
+        down(0)
+      }
+      return first
+    },
+    /** Keeps only what `keep` lets through (entries evicted or replaced before they expired leave). */
+    retain: (keep: (expiry: Expiry) => boolean) => {
+      heap = heap.filter(keep)
+      for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i)
+    }
+  }
+}
+
 /** The `k` most similar of `vectors` to `query` (inner product of normalised vectors), most similar first. */
 export const scanNearest = (
   vectors: ReadonlyMap<number, Float32Array>,
@@ -162,7 +222,9 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
   // Inserts the graph refused: an L1b that silently stops learning is the failure this makes visible.
   let insertFailures = 0
   let lastInsertFailure: string | undefined
-  let lastPurge = 0
+  // The clock lru-cache reads expiry by.
+  const clock = options.now ?? (() => performance.now())
+  const expiries = makeExpiryQueue()
 
   const addFast = (label: number, fastVector: Float32Array | undefined) => {
     if (fastIndex && fastVector) fastIndex.add(label, fastVector)
@@ -233,6 +295,13 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
         return undefined
       }
       labels.set(entry.id, label)
+      // lru-cache reads a TTL of 0 as none.
+      const lifetime = ttlMs ?? options.ttlMs
+      if (lifetime > 0) expiries.push({ at: clock() + lifetime, label, entry })
+      // Entries that left before they expired stay queued until then: never more of them than live entries.
+      if (expiries.size() > 2 * entries.size + 1024) {
+        expiries.retain((expiry) => entries.peek(expiry.label, { allowStale: true }) === expiry.entry)
+      }
       let scope = scopes.get(entry.scope)
       if (!scope) {
         scope = { count: 0, vectors: new Map(), fastVectors: fastIndex ? new Map() : undefined }
@@ -298,11 +367,14 @@ export const makeLabelledIndex = (options: LabelledIndexOptions) => {
         fail(error)
       }
     },
-    /** Drops expired entries (and their vectors), at most once a second. */
-    purgeExpired: (now: number) => {
-      if (now - lastPurge < 1000) return
-      lastPurge = now
-      entries.purgeStale()
+    /**
+     * Drops expired entries (and their vectors) by `now` on the index's clock (`options.now`): reads only those,
+     * however many others the cache holds.
+     */
+    purgeExpired: (now = clock()) => {
+      for (let due = expiries.takeDue(now); due !== undefined; due = expiries.takeDue(now)) {
+        if (entries.peek(due.label, { allowStale: true }) === due.entry) entries.delete(due.label)
+      }
     },
     status: (): LabelledIndexStatus => ({
       entries: entries.size,

@@ -124,4 +124,32 @@ describe("L1b's labelled index: scopes of any size", () => {
     assert.deepEqual(index.searchModel(vector, 1, "tiny"), [])
     assert.equal(index.status().entries, 0)
   })
+
+  it("drops each entry when its own time is up, and no other", () => {
+    const next = random(5)
+    let now = 1_000_000
+    const index = makeLabelledIndex({
+      capacity: 1_000,
+      maxBytes: 2 ** 40,
+      ttlMs: 60_000,
+      dimensions: DIMENSIONS,
+      index: VectorIndex.make(hnswlib, DIMENSIONS, 1_000),
+      now: () => now
+    })
+    const vectors = Array.from({ length: SCAN_LIMIT + 10 }, () => unit(next))
+    vectors.forEach((vector, i) => index.insert(entry("a", i), vector, undefined, i === 0 ? 5_000 : undefined))
+    index.insert(entry("b", 0), vectors[1]!, undefined, 120_000)
+    now += 5_000
+    index.purgeExpired(now)
+    assert.equal(index.status().entries, SCAN_LIMIT + 10)
+    assert.equal(index.byId("a-0"), undefined, "its own TTL was up")
+    now += 55_000
+    index.purgeExpired(now)
+    assert.equal(index.status().entries, 1)
+    assert.deepEqual(index.searchModel(vectors[5]!, 4, "a"), [])
+    assert.equal(index.searchModel(vectors[1]!, 1, "b")[0]?.entry.id, "b-0")
+    now += 60_000
+    index.purgeExpired(now)
+    assert.equal(index.status().entries, 0)
+  })
 })
