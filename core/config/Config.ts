@@ -2,8 +2,8 @@ import { Cause, ConfigProvider, Context, Effect, Exit, Layer } from "effect"
 import { closest } from "fastest-levenshtein"
 import { parse as parseToml } from "smol-toml"
 import { ConfigInvalid, messageOf } from "../domain/errors.ts"
-import { parsePrice } from "../observability/usage.ts"
-import { type AppConfigShape, configLeaves, envVarName, providerConfigKeys } from "./ConfigSpec.ts"
+import { type AppConfigShape, configLeaves, envVarName } from "./ConfigSpec.ts"
+import { checkShapes } from "./shapes.ts"
 
 /** The gateway's configuration, read once at start-up. */
 export class AppConfig extends Context.Service<AppConfig, AppConfigShape>()("isartor/AppConfig") {
@@ -122,100 +122,16 @@ const fieldProblem = (cause: Cause.Cause<unknown>, key: string): string | undefi
     : undefined
 }
 
-const validHostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
+/** Warnings for the keys of a config file the spec does not know, each with the nearest one it does. */
+const unknownFileKeys = (file: { readonly path: string; readonly tree: Tree }) =>
+  flatten(file.tree).filter((path) => !knownPaths.has(path.join("."))).map((path) =>
+    `unknown key "${path.join(".")}" in ${file.path}; did you mean "${suggest(path.join("."), [...knownPaths])}"?`
+  )
 
-/** Checks the shapes a schema type alone does not express; returns a message per bad key. */
-const checkShapes = (config: AppConfigShape): Array<[ReadonlyArray<string>, string]> => {
-  const problems: Array<[ReadonlyArray<string>, string]> = []
-  const port = validHostPort.exec(config.host_port)?.[2]
-  if (port === undefined || Number(port) > 65535) {
-    problems.push([["host_port"], "expected host:port, e.g. 0.0.0.0:8080"])
-  }
-  const fractions: Array<[ReadonlyArray<string>, number]> = [
-    ...(config.similarity_threshold === undefined
-      ? []
-      : [[["similarity_threshold"], config.similarity_threshold] as [ReadonlyArray<string>, number]]),
-    [["semantic_fast_threshold"], config.semantic_fast_threshold],
-    [["l1b_score_threshold"], config.l1b_score_threshold],
-    [["l1b_error_budget"], config.l1b_error_budget],
-    [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
-  ]
-  for (const [path, value] of fractions) {
-    if (!(value >= 0 && value <= 1)) problems.push([path, "expected a number between 0 and 1"])
-  }
-  if (config.l3_max_retries < 0) problems.push([["l3_max_retries"], "expected 0 or a positive integer"])
-  if (config.l3_retry_base_ms < 0) problems.push([["l3_retry_base_ms"], "expected 0 or a positive integer"])
-  if (config.azure_deployment_id !== "" && !/^[A-Za-z0-9._-]+$/.test(config.azure_deployment_id)) {
-    problems.push([["azure_deployment_id"], "expected a deployment name of letters, digits, '.', '_' or '-'"])
-  }
-  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(config.azure_api_version)) {
-    problems.push([["azure_api_version"], "expected YYYY-MM-DD or YYYY-MM-DD-preview"])
-  }
-  const positive: Array<[ReadonlyArray<string>, number]> = [
-    [["cache_ttl_secs"], config.cache_ttl_secs],
-    [["cache_max_capacity"], config.cache_max_capacity],
-    [["cache_max_bytes"], config.cache_max_bytes],
-    [["max_body_bytes"], config.max_body_bytes],
-    [["cache_max_entry_bytes"], config.cache_max_entry_bytes],
-    [["max_upstream_body_bytes"], config.max_upstream_body_bytes],
-    [["max_sse_line_bytes"], config.max_sse_line_bytes],
-    [["l3_stream_idle_secs"], config.l3_stream_idle_secs],
-    [["l3_timeout_secs"], config.l3_timeout_secs],
-    [["layer2", "timeout_seconds"], config.layer2.timeout_seconds],
-    [["layer2", "max_answer_tokens"], config.layer2.max_answer_tokens]
-  ]
-  for (const [path, value] of positive) if (value <= 0) problems.push([path, "expected a positive integer"])
-  if (config.metrics_port < 0 || config.metrics_port > 65535) {
-    problems.push([["metrics_port"], "expected a port number (0 to 65535; 0: the gateway's own port)"])
-  }
-  const unpriced = config.model_prices.filter((entry) => parsePrice(entry) === undefined)
-  if (unpriced.length > 0) {
-    problems.push([
-      ["model_prices"],
-      `expected model=input/output (USD per million tokens), not ${unpriced.join(", ")}`
-    ])
-  }
-  const urls: Array<[ReadonlyArray<string>, string, ReadonlyArray<string>]> = [
-    [["external_llm_url"], config.external_llm_url, ["http:", "https:"]],
-    ...providerConfigKeys.map((id): [ReadonlyArray<string>, string, ReadonlyArray<string>] => [
-      ["providers", id, "url"],
-      config.providers[id].url,
-      ["http:", "https:"]
-    ]),
-    [["otel_exporter_endpoint"], config.otel_exporter_endpoint, ["http:", "https:"]],
-    [["layer2", "sidecar_url"], config.layer2.sidecar_url, ["http:", "https:"]]
-    // redis_url is checked when Redis is used: a malformed one degrades the caches instead of stopping start-up.
-  ]
-  for (const [path, value, protocols] of urls) {
-    if (value === "") continue // empty: the default (a provider's public API, say)
-    const protocol = URL.canParse(value) ? new URL(value).protocol : undefined
-    if (protocol === undefined || !protocols.includes(protocol)) {
-      problems.push([path, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`])
-    }
-  }
-  return problems
-}
-
-/**
- * Defaults ← config file ← `ISARTOR__*` environment variables (`__` nests). A bad value fails with a message
- * naming where it came from and the form expected; unknown or single-underscore variables become warnings.
- */
-export const loadConfig = Effect.fn("Config.load")(function*(sources: ConfigSources) {
-  const warnings: Array<string> = []
-  const file = yield* readFile(sources)
-  const merged: Tree = structuredClone(file?.tree ?? {})
+/** `ISARTOR__*` variables laid over the file's tree; a misspelt or single-underscore one is a warning instead. */
+const overlayEnv = (env: ConfigSources["env"], merged: Tree, warnings: Array<string>) => {
   const fromEnv = new Set<string>()
-
-  if (file) {
-    for (const path of flatten(file.tree)) {
-      if (!knownPaths.has(path.join("."))) {
-        warnings.push(
-          `unknown key "${path.join(".")}" in ${file.path}; did you mean "${suggest(path.join("."), [...knownPaths])}"?`
-        )
-      }
-    }
-  }
-  for (const [name, value] of Object.entries(sources.env)) {
+  for (const [name, value] of Object.entries(env)) {
     if (value === undefined || !name.startsWith("ISARTOR_") || knownExtraVars.has(name)) continue
     if (!name.startsWith("ISARTOR__")) {
       warnings.push(
@@ -233,13 +149,15 @@ export const loadConfig = Effect.fn("Config.load")(function*(sources: ConfigSour
     setPath(merged, path, value)
     fromEnv.add(path.join("."))
   }
+  return fromEnv
+}
 
-  const secretPaths = new Set(leaves.filter(([, spec]) => spec.secret).map(([path]) => path.join(".")))
-  const where = (path: ReadonlyArray<string>) =>
-    fromEnv.has(path.join(".")) ? envVarName(path) : `"${path.join(".")}" in ${file?.path ?? "the configuration"}`
-  const shown = (path: ReadonlyArray<string>) =>
-    secretPaths.has(path.join(".")) ? where(path) : `${where(path)} = ${JSON.stringify(getPath(merged, path))}`
-
+/** Every leaf read from the merged tree, with a message per bad value that says where it came from. */
+const readLeaves = (
+  merged: Tree,
+  where: (path: ReadonlyArray<string>) => string,
+  shown: (path: ReadonlyArray<string>) => string
+) => {
   const result: Tree = {}
   const problems: Array<string> = []
   for (const [path, spec] of leaves) {
@@ -257,14 +175,38 @@ export const loadConfig = Effect.fn("Config.load")(function*(sources: ConfigSour
       problems.push(`${shown(path)}: ${message}`)
     }
   }
-  if (problems.length > 0) {
-    return yield* new ConfigInvalid({ message: `invalid configuration:\n  ${problems.join("\n  ")}` })
-  }
+  return { config: result as unknown as AppConfigShape, problems }
+}
+
+/** Which source set each key: its variable, or the file. */
+const setByOf = (file: { readonly path: string; readonly tree: Tree } | undefined, fromEnv: ReadonlySet<string>) => {
   const setBy: Record<string, string> = {}
   for (const [path] of leaves) {
     const key = path.join(".")
     if (fromEnv.has(key)) setBy[key] = envVarName(path)
     else if (file && getPath(file.tree, path) !== undefined) setBy[key] = file.path
   }
-  return { config: result as unknown as AppConfigShape, warnings, file: file?.path, setBy } satisfies LoadedConfig
+  return setBy
+}
+
+const secretPaths = new Set(leaves.filter(([, spec]) => spec.secret).map(([path]) => path.join(".")))
+
+/**
+ * Defaults ← config file ← `ISARTOR__*` environment variables (`__` nests). A bad value fails with a message
+ * naming where it came from and the form expected; unknown or single-underscore variables become warnings.
+ */
+export const loadConfig = Effect.fn("Config.load")(function*(sources: ConfigSources) {
+  const file = yield* readFile(sources)
+  const merged: Tree = structuredClone(file?.tree ?? {})
+  const warnings = file ? unknownFileKeys(file) : []
+  const fromEnv = overlayEnv(sources.env, merged, warnings)
+  const where = (path: ReadonlyArray<string>) =>
+    fromEnv.has(path.join(".")) ? envVarName(path) : `"${path.join(".")}" in ${file?.path ?? "the configuration"}`
+  const shown = (path: ReadonlyArray<string>) =>
+    secretPaths.has(path.join(".")) ? where(path) : `${where(path)} = ${JSON.stringify(getPath(merged, path))}`
+  const { config, problems } = readLeaves(merged, where, shown)
+  if (problems.length > 0) {
+    return yield* new ConfigInvalid({ message: `invalid configuration:\n  ${problems.join("\n  ")}` })
+  }
+  return { config, warnings, file: file?.path, setBy: setByOf(file, fromEnv) } satisfies LoadedConfig
 })
