@@ -1,8 +1,8 @@
 import { ApiError, FunctionCallingConfigMode, GoogleGenAI, Type } from "@google/genai"
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
-import { type FakeProviders, PROMPT_TOKENS, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
+import { describe, it } from "node:test"
+import { PROMPT_TOKENS } from "../support/fakeProviders.ts"
+import { fakeUpstreamGateways, TEST_PROVIDER_KEY } from "../support/gateway.ts"
 import { answerTo } from "./suite.ts"
 
 /**
@@ -13,33 +13,13 @@ type Upstream = "gemini" | "openai"
 const UPSTREAMS: ReadonlyArray<Upstream> = ["gemini", "openai"]
 const GATEWAY_KEY = "gemini-compat-gateway-key"
 
-let providers: FakeProviders
-const gateways = new Map<Upstream, RunningGateway>()
-before(async () => {
-  providers = await startFakeProviders(TEST_PROVIDER_KEY)
-  const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1", ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY }
-  gateways.set(
-    "gemini",
-    await startTestGateway({
-      ISARTOR__LLM_PROVIDER: "gemini",
-      ISARTOR__EXTERNAL_LLM_URL: providers.url,
-      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
-      ...common
-    })
-  )
-  gateways.set(
-    "openai",
-    await startTestGateway({
-      ISARTOR__EXTERNAL_LLM_URL: `${providers.url}/v1`,
-      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
-      ...common
-    })
-  )
-})
-after(async () => {
-  for (const gateway of gateways.values()) await gateway.close()
-  await providers.close()
-})
+const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1", ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY }
+const file = fakeUpstreamGateways({
+  gemini: (providers) => ({
+    env: { ISARTOR__LLM_PROVIDER: "gemini", ISARTOR__EXTERNAL_LLM_URL: providers.url, ...common }
+  }),
+  openai: { env: common }
+}, { kind: "providers" })
 
 const MODEL = "gemini-2.5-flash"
 let sessions = 0
@@ -48,14 +28,14 @@ const client = (upstream: Upstream, apiKey = GATEWAY_KEY) =>
   new GoogleGenAI({
     apiKey,
     httpOptions: {
-      baseUrl: gateways.get(upstream)!.url,
+      baseUrl: file.gateways[upstream].url,
       headers: { "x-isartor-session-id": `gemini-compat-${++sessions}` },
       retryOptions: { attempts: 1 }
     }
   })
 const layerOf = (response: { sdkHttpResponse?: { headers?: Record<string, string> } }) =>
   response.sdkHttpResponse?.headers?.["x-isartor-layer"]
-const modelCalls = () => providers.calls.filter((call) => !call.path.includes("countTokens")).length
+const modelCalls = () => file.upstream.calls.filter((call) => !call.path.includes("countTokens")).length
 
 const weather = {
   functionDeclarations: [{
@@ -125,7 +105,7 @@ for (const upstream of UPSTREAMS) {
       assert.deepEqual(call?.args, { query: prompt })
       if (upstream === "openai") {
         // Gemini's schema (`"type": "OBJECT"`) reached the OpenAI upstream as JSON Schema.
-        const sent = providers.calls.at(-1)!.body as { tools: Array<{ function: { parameters: unknown } }> }
+        const sent = file.upstream.calls.at(-1)!.body as { tools: Array<{ function: { parameters: unknown } }> }
         assert.deepEqual(sent.tools[0]!.function.parameters, {
           type: "object",
           properties: { query: { type: "string" } },
@@ -152,7 +132,7 @@ for (const upstream of UPSTREAMS) {
         contents: `Which city? (${upstream})`,
         config: { responseMimeType: "application/json", responseSchema }
       })
-      const sent = providers.calls.at(-1)!
+      const sent = file.upstream.calls.at(-1)!
       if (upstream === "gemini") {
         assert.deepEqual((sent.body.generationConfig as Record<string, unknown>).responseSchema, responseSchema)
       } else {
@@ -193,20 +173,20 @@ describe("the Gemini API on the wire", () => {
   it("passes a Gemini client's body to a gemini provider byte for byte, the model from the path", async () => {
     const raw = `{"contents":[{"role":"user","parts":[{"text":"Exactly these bytes"}]}],` +
       `"safetySettings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"BLOCK_NONE"}],  "x":1}`
-    const response = await fetch(`${gateways.get("gemini")!.url}/v1beta/models/gemini-2.5-pro:generateContent`, {
+    const response = await fetch(`${file.gateways.gemini.url}/v1beta/models/gemini-2.5-pro:generateContent`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-goog-api-key": GATEWAY_KEY },
       body: raw
     })
     assert.equal(response.status, 200)
-    const call = providers.calls.at(-1)!
+    const call = file.upstream.calls.at(-1)!
     assert.equal(call.raw, raw)
     assert.equal(call.path, "/v1beta/models/gemini-2.5-pro:generateContent")
     assert.equal(call.headers["x-goog-api-key"], TEST_PROVIDER_KEY, "the provider's key, never the caller's")
   })
 
   it("takes the caller's key from ?key= and scopes the caches by it", async () => {
-    const url = `${gateways.get("openai")!.url}/v1beta/models/${MODEL}:generateContent`
+    const url = `${file.gateways.openai.url}/v1beta/models/${MODEL}:generateContent`
     const body = JSON.stringify({ contents: [{ role: "user", parts: [{ text: "Scoped by ?key=" }] }] })
     const ask = (key: string) =>
       fetch(`${url}?key=${key}`, { method: "POST", headers: { "content-type": "application/json" }, body })
@@ -228,7 +208,7 @@ describe("the Gemini API on the wire", () => {
   })
 
   it("counts Gemini's routes in /metrics under the route, the model in the path as {model}", async () => {
-    const gateway = gateways.get("openai")!
+    const gateway = file.gateways.openai
     const body = JSON.stringify({
       contents: [{ role: "user", parts: [{ text: "Which route is this counted under?" }] }]
     })
@@ -253,7 +233,7 @@ describe("the Gemini API on the wire", () => {
   })
 
   it("answers a bad body in Google's error shape", async () => {
-    const response = await fetch(`${gateways.get("openai")!.url}/v1beta/models/${MODEL}:generateContent`, {
+    const response = await fetch(`${file.gateways.openai.url}/v1beta/models/${MODEL}:generateContent`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-goog-api-key": GATEWAY_KEY },
       body: JSON.stringify({ contents: [] })

@@ -1,13 +1,13 @@
 import Anthropic from "@anthropic-ai/sdk"
 import assert from "node:assert/strict"
 import { request as httpRequest } from "node:http"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import OpenAI from "openai"
 import { type StreamEnd, tapSse } from "../../core/pipeline/SseTap.ts"
 import type { ProviderId } from "../../core/providers/registry.ts"
 import { relayStream } from "../../core/transport/relay.ts"
 import { type FakeProviders, startFakeProviders, type StreamFault } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
+import { fakeUpstreamGateways, type GatewaySetup, type RunningGateway } from "../support/gateway.ts"
 
 /**
  * Streams whose upstream misbehaves — an error event quoting the provider key, a stream that just stops, an event
@@ -38,27 +38,20 @@ const targets = {
 const wireFormats: ReadonlyArray<ProviderId> = ["openai", "anthropic", "gemini"]
 const faults: ReadonlyArray<StreamFault> = ["truncate-stream", "malformed-stream", "break-stream"]
 
-let fake: FakeProviders
-const gateways = new Map<ProviderId, RunningGateway>()
-before(async () => {
-  fake = await startFakeProviders(KEY)
-  for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]>) {
-    gateways.set(
-      id,
-      await startTestGateway({
-        ISARTOR__LLM_PROVIDER: id,
-        ISARTOR__EXTERNAL_LLM_URL: target.url(fake.url),
-        ISARTOR__EXTERNAL_LLM_API_KEY: KEY,
-        ISARTOR__L3_MAX_RETRIES: "0",
-        ...target.env
-      })
-    )
-  }
-})
-after(async () => {
-  for (const gateway of gateways.values()) await gateway.close()
-  await fake.close()
-})
+/** A gateway per provider, each on the one fake, retries off so that a test sees each fault once. */
+const setups = {} as Record<ProviderId, (fake: FakeProviders) => GatewaySetup>
+for (const [id, target] of Object.entries(targets) as Array<[ProviderId, Target]>) {
+  setups[id] = (fake) => ({
+    env: {
+      ISARTOR__LLM_PROVIDER: id,
+      ISARTOR__EXTERNAL_LLM_URL: target.url(fake.url),
+      ISARTOR__L3_MAX_RETRIES: "0",
+      ...target.env
+    }
+  })
+}
+const file = fakeUpstreamGateways(setups, { kind: "providers", key: KEY })
+const { gateways } = file
 
 let asked = 0
 /** A question no earlier test asked, so no cache can answer it the first time. */
@@ -114,8 +107,8 @@ describe("an upstream error event that quotes the provider key", () => {
   for (const id of Object.keys(targets) as Array<ProviderId>) {
     for (const family of ["openai", "anthropic"] as const) {
       it(`${id} → ${family} client: the key is in none of the bytes, and the error is the last event`, async () => {
-        fake.queue.push({ kind: "error-event-stream" })
-        const received = await streamed(gateways.get(id)!, family, fresh(`quote the key ${id}`))
+        file.upstream.queue.push({ kind: "error-event-stream" })
+        const received = await streamed(gateways[id], family, fresh(`quote the key ${id}`))
         assert.ok(!received.bytes.includes(KEY), "the key never reaches the client")
         const message = assertEndsInError(family, received)
         assert.match(message, /\[redacted\]/, "the message says where the key was")
@@ -129,14 +122,14 @@ describe("a stream that does not finish", () => {
     for (const fault of faults) {
       for (const family of ["openai", "anthropic"] as const) {
         it(`${id}, ${fault} → ${family} client: ends in an error event, and is not cached`, async () => {
-          const gateway = gateways.get(id)!
+          const gateway = gateways[id]
           const question = fresh(`${fault} from ${id}`)
-          fake.queue.push({ kind: fault })
+          file.upstream.queue.push({ kind: fault })
           assertEndsInError(family, await streamed(gateway, family, question))
-          const calls = fake.calls.length
+          const calls = file.upstream.calls.length
           const again = await streamed(gateway, family, question)
           assert.equal(again.layer, "l3", "nothing from the failed stream was cached")
-          assert.equal(fake.calls.length, calls + 1)
+          assert.equal(file.upstream.calls.length, calls + 1)
         })
       }
     }
@@ -145,7 +138,7 @@ describe("a stream that does not finish", () => {
   it("a stream that does finish is still cached: the next identical request is an exact-cache hit", async () => {
     for (const id of wireFormats) {
       for (const family of ["openai", "anthropic"] as const) {
-        const gateway = gateways.get(id)!
+        const gateway = gateways[id]
         const question = fresh(`a whole answer from ${id}`)
         const first = await streamed(gateway, family, question)
         assert.equal(first.layer, "l3")
@@ -163,9 +156,9 @@ describe("the official SDKs raise on a stream that failed", () => {
   for (const id of wireFormats) {
     for (const fault of [...faults, "error-event-stream"] as const) {
       it(`${id}, ${fault}: the openai SDK and the @anthropic-ai/sdk both throw`, async () => {
-        const gateway = gateways.get(id)!
+        const gateway = gateways[id]
         const openai = new OpenAI({ apiKey: "caller", baseURL: `${gateway.url}/v1`, maxRetries: 0 })
-        fake.queue.push({ kind: fault })
+        file.upstream.queue.push({ kind: fault })
         const stream = await openai.chat.completions.create({
           model: "model-a",
           stream: true,
@@ -180,7 +173,7 @@ describe("the official SDKs raise on a stream that failed", () => {
         assert.ok(text.length > 0, "the part before the failure was delivered")
 
         const anthropic = new Anthropic({ apiKey: "caller", baseURL: gateway.url, maxRetries: 0 })
-        fake.queue.push({ kind: fault })
+        file.upstream.queue.push({ kind: fault })
         const message = anthropic.messages.stream({
           model: "model-b",
           max_tokens: 64,
@@ -212,7 +205,7 @@ describe("SSE responses and the connection", () => {
     })
 
   it("honours a client's Connection: close, and keeps a keep-alive connection open", async () => {
-    const gateway = gateways.get("openai")!
+    const gateway = gateways.openai
     for (const path of ["/v1/chat/completions", "/v1/messages"]) {
       assert.equal(await connectionAfter(gateway, path, "close"), "close", path)
       assert.equal(await connectionAfter(gateway, path, "keep-alive"), "keep-alive", path)
