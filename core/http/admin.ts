@@ -88,9 +88,71 @@ const shownOverview = (sources: OverviewSources) =>
     return l2.sidecar === undefined ? view : { ...view, l2: { ...view.l2, sidecar: redactUrl(l2.sidecar) } }
   })
 
+/** What one `/admin/events` stream reads: the ledger's rows as they come, the overview now and then. */
+interface EventSources {
+  readonly deps: AdminDependencies
+  readonly overview: Effect.Effect<unknown>
+  readonly shownRow: (row: UsageRow) => UsageRow
+  /** The streams open now, for the overview to count. */
+  readonly streams: { open: number }
+}
+
+/**
+ * One live stream: each ledger row as an event, the overview every `overviewMs`, a ping every `pingMs`. It ends,
+ * once, whichever comes first: the client going (cancel), a write that finds it closed, or the gateway stopping.
+ */
+const eventStream = ({ deps, overview, shownRow, streams }: EventSources) => {
+  const intervals = deps.eventIntervals ?? { overviewMs: 5000, pingMs: 15_000 }
+  const encoder = new TextEncoder()
+  let stop = () => undefined as void
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (text: string) => {
+        try {
+          controller.enqueue(encoder.encode(text))
+        } catch {
+          stop()
+        }
+      }
+      const event = (name: string, data: unknown) => send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`)
+      const sendOverview = () =>
+        void deps.run(overview).then((exit) => Exit.isSuccess(exit) && event("overview", exit.value))
+      const unsubscribe = deps.usage.subscribe((row) => event("request", shownRow(row)))
+      const timers = [
+        setInterval(sendOverview, intervals.overviewMs),
+        setInterval(() => send(": ping\n\n"), intervals.pingMs)
+      ]
+      streams.open++
+      let stopped = false
+      const ended = () => {
+        stop()
+        try {
+          controller.close()
+        } catch {
+          // Closed already.
+        }
+      }
+      stop = () => {
+        if (stopped) return
+        stopped = true
+        unsubscribe()
+        for (const timer of timers) clearInterval(timer)
+        deps.stopping?.removeEventListener("abort", ended)
+        streams.open--
+      }
+      deps.stopping?.addEventListener("abort", ended)
+      send("retry: 3000\n\n")
+      sendOverview()
+    },
+    cancel() {
+      stop()
+    }
+  })
+}
+
 export const adminRoutes = (app: Hono, deps: AdminDependencies): void => {
-  let eventStreams = 0
-  const sources: OverviewSources = { ...deps, eventStreams: () => eventStreams }
+  const streams = { open: 0 }
+  const sources: OverviewSources = { ...deps, eventStreams: () => streams.open }
   const shownRow = rowView(deps.config)
   const unavailable = () =>
     familyError("openai", 503, "the usage ledger did not answer; try again", "ledger_unavailable")
@@ -113,58 +175,11 @@ export const adminRoutes = (app: Hono, deps: AdminDependencies): void => {
     return answer(deps.usage.recent(limit), (rows) => ({ object: "list", data: rows.map(shownRow) }))
   })
 
-  const intervals = deps.eventIntervals ?? { overviewMs: 5000, pingMs: 15_000 }
   app.get("/admin/events", () => {
     if (deps.stopping?.aborted) {
       return familyError("openai", 503, "the gateway is stopping", "stopping")
     }
-    const encoder = new TextEncoder()
-    let stop = () => undefined as void
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        const send = (text: string) => {
-          try {
-            controller.enqueue(encoder.encode(text))
-          } catch {
-            stop()
-          }
-        }
-        const event = (name: string, data: unknown) => send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`)
-        const sendOverview = () =>
-          void deps.run(shownOverview(sources)).then((exit) => Exit.isSuccess(exit) && event("overview", exit.value))
-        const unsubscribe = deps.usage.subscribe((row) => event("request", shownRow(row)))
-        const timers = [
-          setInterval(sendOverview, intervals.overviewMs),
-          setInterval(() => send(": ping\n\n"), intervals.pingMs)
-        ]
-        eventStreams++
-        let stopped = false
-        // Once, whichever comes first: the client going (cancel), a write that finds the stream closed, or the
-        // gateway stopping (then the stream ends here).
-        const ended = () => {
-          stop()
-          try {
-            controller.close()
-          } catch {
-            // Closed already.
-          }
-        }
-        stop = () => {
-          if (stopped) return
-          stopped = true
-          unsubscribe()
-          for (const timer of timers) clearInterval(timer)
-          deps.stopping?.removeEventListener("abort", ended)
-          eventStreams--
-        }
-        deps.stopping?.addEventListener("abort", ended)
-        send("retry: 3000\n\n")
-        sendOverview()
-      },
-      cancel() {
-        stop()
-      }
-    })
+    const body = eventStream({ deps, overview: shownOverview(sources), shownRow, streams })
     return new Response(body, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" }
     })
