@@ -180,6 +180,10 @@ export const makeLedger = (options: LedgerOptions) =>
       )
     })
 
+    // Notes waiting for their input estimate: a flush (and so a read) waits for them.
+    const estimating = new Set<Promise<void>>()
+    const settled = Effect.promise(() => Promise.all(estimating))
+
     /** The rows recorded since the last flush, oldest first, made rows now. */
     const takeFresh = (): Array<UsageRow> => {
       const taken: Array<UsageRow> = []
@@ -194,6 +198,8 @@ export const makeLedger = (options: LedgerOptions) =>
     }
 
     const flush = writing.withPermits(1)(Effect.gen(function*() {
+      // A note waiting for its estimate is among the last rows already: it is written once it has it.
+      if (estimating.size > 0) yield* settled
       if (pending.size > 0) {
         const taken = takeFresh()
         const batch = backlog.length === 0 ? taken : [...backlog, ...taken].slice(-RECENT_ROWS)
@@ -215,12 +221,9 @@ export const makeLedger = (options: LedgerOptions) =>
     yield* Effect.addFinalizer(() => flush)
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(FLUSH_EVERY_MS), flush)))
 
-    // Notes waiting for their input estimate: a read waits for them, so it includes the request just answered.
-    const estimating = new Set<Promise<void>>()
-    const settled = Effect.promise(() => Promise.all(estimating))
     const read = <A>(what: string, query: () => Promise<A>, fallback: A) =>
       Effect.andThen(
-        Effect.suspend(() => estimating.size === 0 ? flush : Effect.andThen(settled, flush)),
+        flush,
         Effect.tryPromise(query).pipe(Effect.catch((error) => Effect.as(warn(what, error), fallback)))
       )
 
@@ -255,23 +258,25 @@ export const makeLedger = (options: LedgerOptions) =>
       keep(row)
       if (listeners.size > 0) tell(row)
     }
-    const recordNow = (note: UsageNote) => {
-      rows.sum(note, pending.add)
-      // Watched, the row is built now (and kept built); else only if it is among the last at the next flush.
-      if (listeners.size === 0) return keep(note)
-      const row = rows.row(note)
-      keep(row)
-      tell(row)
-    }
     const { estimateInput } = options
     const recordNote = (note: UsageNote) => {
-      if (estimateInput === undefined || !rows.needsEstimate(note)) return recordNow(note)
+      if (estimateInput === undefined || !rows.needsEstimate(note)) {
+        rows.sum(note, pending.add)
+        // Watched, the row is built now (and kept built); else only if it is among the last at the next flush.
+        if (listeners.size === 0) return keep(note)
+        const row = rows.row(note)
+        keep(row)
+        return tell(row)
+      }
+      // Kept in its place among the last requests now; summed, and told, once its input is estimated.
+      keep(note)
       const estimated = estimateInput(note.body!).then(
         (estimate) => void (note.inputEstimate = estimate),
         () => void (note.inputEstimate = 0)
       ).then(() => {
         estimating.delete(estimated)
-        recordNow(note)
+        rows.sum(note, pending.add)
+        if (listeners.size > 0) tell(rows.row(note))
       })
       estimating.add(estimated)
     }
