@@ -28,7 +28,7 @@ describe("count_tokens estimate", () => {
     assert.ok(withTools > one)
   })
 
-  it("counts tool use and tool results, not an image's bytes", async () => {
+  it("counts tool use and tool results, and an image at its largest cost, not its bytes", async () => {
     const text = await estimateInputTokens(body([{ role: "user", content: [{ type: "text", text: "Look" }] }]))
     const image = await estimateInputTokens(body([{
       role: "user",
@@ -37,7 +37,14 @@ describe("count_tokens estimate", () => {
         source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=".repeat(1000) }
       }]
     }]))
-    assert.ok(image - text <= 1, `the image's base64 is not read as text: ${text} → ${image}`)
+    // Claude's largest image cost (a screenshot), whatever the base64's length: an undercount would let a client
+    // that sizes its context by this count overflow it.
+    assert.ok(Math.abs(image - text - 1600) <= 1, `the image's base64 is not read as text: ${text} → ${image}`)
+    const inResult = await estimateInputTokens(body([{
+      role: "user",
+      content: [{ type: "tool_result", tool_use_id: "t", content: [{ type: "image", source: { type: "base64" } }] }]
+    }]))
+    assert.ok(inResult >= 1600, "a screenshot a tool returned counts too")
     const tools = await estimateInputTokens(body([
       { role: "assistant", content: [{ type: "tool_use", id: "t", name: "weather", input: { city: "Paris" } }] },
       { role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: "eighteen degrees" }] }
