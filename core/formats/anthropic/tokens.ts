@@ -9,7 +9,20 @@ const asText = { disallowedSpecial: new Set<string>() }
 
 const COUNTED_CHARS = 100_000
 
-/** The text a model reads of a block: its text, a tool's input or result, or nothing (images are not counted). */
+/**
+ * What an image costs in Claude's count, at most (Anthropic's docs: width × height / 750, images scaled to fit about
+ * 1.15 megapixels): its size is not read here, so each counts as the largest.
+ */
+const IMAGE_TOKENS = 1600
+
+/** The images of a content, a tool result's included (Anthropic `image` blocks, OpenAI `image_url` parts). */
+const imagesOf = (content: unknown): number =>
+  Array.isArray(content)
+    ? content.reduce((sum: number, block: { type?: unknown; content?: unknown }) =>
+      sum + (block?.type === "image" || block?.type === "image_url" ? 1 : imagesOf(block?.content)), 0)
+    : 0
+
+/** The text a model reads of a block: its text, a tool's input or result, or nothing (images are counted apart). */
 const textOfBlock = (block: unknown): string => {
   if (typeof block === "string") return block
   if (typeof block !== "object" || block === null) return ""
@@ -25,7 +38,7 @@ const textOfContent = (content: unknown) =>
 
 /**
  * Counts the system prompt, every turn and the tool definitions with the o200k_base tokenizer (`gpt-tokenizer`,
- * loaded on first use) plus a few tokens per turn for its framing. Claude's own tokenizer is not published: this is
+ * loaded on first use) plus a few tokens per turn for its framing, and each image at its largest cost. Claude's own tokenizer is not published: this is
  * an estimate, and the route says so.
  */
 export const estimateInputTokens = async (body: Readonly<Record<string, unknown>>): Promise<number> => {
@@ -43,6 +56,7 @@ export const estimateInputTokens = async (body: Readonly<Record<string, unknown>
   const text = parts.filter((part) => part !== "").join("\n")
   const counted = countTokens(text.slice(0, COUNTED_CHARS), asText)
   const scale = text.length <= COUNTED_CHARS ? 1 : text.length / COUNTED_CHARS
+  const images = messages.reduce((sum, message) => sum + imagesOf(message.content), 0)
   return Math.round(counted * scale) +
-    FRAMING_PER_TURN * messages.length
+    FRAMING_PER_TURN * messages.length + IMAGE_TOKENS * images
 }
