@@ -73,9 +73,121 @@ const afterSaved = (body: ReadableStream<Uint8Array>, saving: () => Promise<void
     })
   )
 
+/** Where a response is being saved: a stream's last events wait for it. */
+interface Saving {
+  current: Promise<void> | undefined
+}
+
+type Saved = (id: string, entry: StoredResponse) => Promise<void>
+
+/** The request's body, parsed and checked; or the answer that refuses it. */
+const checkedBody = async (c: HonoContext, deps: ResponsesRouteDependencies) => {
+  const refused = deps.refusal(c)
+  if (refused) return refused
+  const text = await deps.readBody(c, "responses")
+  if (typeof text !== "string") return text
+  const parsed = parseJsonBody(text)
+  const checked = Exit.isSuccess(parsed) ? checkResponsesBody(parsed.value) : Exit.failCause(parsed.cause)
+  return Exit.isFailure(checked) ? renderFailure("responses", checked.cause) : { text, body: checked.value }
+}
+
+/**
+ * The stored response a request continues (undefined: it continues none), or the answer that it cannot. Only a
+ * response this caller was given can be continued, even one the upstream holds: every caller reaches the upstream
+ * with the gateway's one key, so its store would not tell them apart.
+ */
+const previousOf = async (deps: ResponsesRouteDependencies, body: Record<string, unknown>, tenant: string) => {
+  const previousId = typeof body.previous_response_id === "string" ? body.previous_response_id : undefined
+  if (previousId === undefined) return undefined
+  let previous: StoredResponse | undefined
+  try {
+    previous = await deps.store.get(previousId, tenant)
+  } catch (error) {
+    return storeUnavailable(error)
+  }
+  return previous ?? familyError(
+    "responses",
+    400,
+    `Previous response with id '${previousId}' not found.`,
+    "invalid_request_error",
+    { param: "previous_response_id", code: "previous_response_not_found" }
+  )
+}
+
+/** The Responses API passed through to a provider that speaks it; its answer kept as it gave it. */
+const passedThrough = async (
+  c: HonoContext,
+  deps: ResponsesRouteDependencies,
+  { text, body }: { text: string; body: Record<string, unknown> },
+  context: RequestContext,
+  saved: Saved
+) => {
+  const saving: Saving = { current: undefined }
+  const keep = (response: Record<string, unknown>) => {
+    if (body.store !== false && typeof response.id === "string") {
+      saving.current = saved(response.id, { tenant: context.tenant, response, conversation: [] })
+    }
+  }
+  const request = {
+    source: { text, body, headers: deps.protocolHeaders(c) },
+    stream: body.stream === true,
+    tenant: context.tenant,
+    callerLabel: context.callerLabel,
+    cacheRead: context.cacheRead,
+    cacheWrite: context.cacheWrite,
+    onlyIfCached: context.onlyIfCached
+  }
+  const note = deps.noteUsage(c, context.tenant, String(body.model ?? ""), request.stream)
+  const exit = await deps.run(deps.passThrough.call(request, keep))
+  if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
+  await saving.current
+  return renderPassedThrough(notePassedThrough(note, exit.value), request.stream, () => saving.current)
+}
+
+/** Translated to Chat Completions, answered by the pipeline, rendered back as a response and kept. */
+const translatedAnswer = async (
+  c: HonoContext,
+  deps: ResponsesRouteDependencies,
+  body: Record<string, unknown>,
+  previous: StoredResponse | undefined,
+  context: RequestContext,
+  saved: Saved
+) => {
+  const translated = fromResponsesRequest(body, previous?.conversation ?? [])
+  if (translated.dropped.length > 0) {
+    void deps.run(
+      Effect.logDebug(`/v1/responses: no Chat Completions counterpart, dropped: ${translated.dropped.join(", ")}`)
+    )
+  }
+  const model = typeof body.model === "string" && body.model.trim() !== "" ? body.model : context.defaultModel
+  const request = chatRequest("responses", translated.body, model, body.stream === true, context)
+  const note = deps.noteUsage(c, context.tenant, model, request.stream)
+  const exit = await deps.run(deps.pipeline.handle(request))
+  if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
+  const responseContext: ResponseContext = {
+    id: newResponseId(),
+    createdAt: Math.floor(deps.now() / 1000),
+    request: body,
+    model
+  }
+  const saving: Saving = { current: undefined }
+  const remember = (response: Record<string, unknown>) => {
+    if (body.store === false) return
+    saving.current = saved(responseContext.id, {
+      tenant: context.tenant,
+      response,
+      conversation: [...(previous?.conversation ?? []), ...translated.turns, assistantTurnOf(response)]
+    })
+  }
+  const answer = noteAnswer(note, exit.value)
+  const rendered = render(answer, responseContext, body.stream === true, remember, () => saving.current, deps.now())
+  await saving.current
+  return rendered
+}
+
 export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): void => {
   /** Saves without failing the answer: a write Redis refused costs the next read, and says so in the log. */
-  const saved = (id: string, entry: StoredResponse) =>
+  const saved: Saved = (id, entry) =>
     deps.store.save(id, entry).catch((error: unknown) =>
       void deps.run(
         Effect.logWarning(
@@ -87,86 +199,14 @@ export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): vo
     )
 
   app.post("/v1/responses", async (c) => {
-    const refused = deps.refusal(c)
-    if (refused) return refused
-    const text = await deps.readBody(c, "responses")
-    if (typeof text !== "string") return text
-    const parsed = parseJsonBody(text)
-    const checked = Exit.isSuccess(parsed) ? checkResponsesBody(parsed.value) : Exit.failCause(parsed.cause)
-    if (Exit.isFailure(checked)) return renderFailure("responses", checked.cause)
-    const body = checked.value
+    const checked = await checkedBody(c, deps)
+    if (checked instanceof Response) return checked
     const context = deps.requestContext(c)
-    // Only a response this caller was given can be continued, even one the upstream holds: every caller reaches the
-    // upstream with the gateway's one key, so its store would not tell them apart.
-    const previousId = typeof body.previous_response_id === "string" ? body.previous_response_id : undefined
-    let previous: StoredResponse | undefined
-    try {
-      previous = previousId === undefined ? undefined : await deps.store.get(previousId, context.tenant)
-    } catch (error) {
-      return storeUnavailable(error)
-    }
-    if (previousId !== undefined && previous === undefined) {
-      return familyError(
-        "responses",
-        400,
-        `Previous response with id '${previousId}' not found.`,
-        "invalid_request_error",
-        { param: "previous_response_id", code: "previous_response_not_found" }
-      )
-    }
-    let saving: Promise<void> | undefined
-    const keep = (response: Record<string, unknown>) => {
-      if (body.store !== false && typeof response.id === "string") {
-        saving = saved(response.id, { tenant: context.tenant, response, conversation: [] })
-      }
-    }
-    if (deps.passThrough.available(body)) {
-      const request = {
-        source: { text, body, headers: deps.protocolHeaders(c) },
-        stream: body.stream === true,
-        tenant: context.tenant,
-        callerLabel: context.callerLabel,
-        cacheRead: context.cacheRead,
-        cacheWrite: context.cacheWrite,
-        onlyIfCached: context.onlyIfCached
-      }
-      const note = deps.noteUsage(c, context.tenant, String(body.model ?? ""), request.stream)
-      const exit = await deps.run(deps.passThrough.call(request, keep))
-      if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
-      await saving
-      return renderPassedThrough(notePassedThrough(note, exit.value), request.stream, () => saving)
-    }
-
-    const translated = fromResponsesRequest(body, previous?.conversation ?? [])
-    if (translated.dropped.length > 0) {
-      void deps.run(
-        Effect.logDebug(`/v1/responses: no Chat Completions counterpart, dropped: ${translated.dropped.join(", ")}`)
-      )
-    }
-    const model = typeof body.model === "string" && body.model.trim() !== "" ? body.model : context.defaultModel
-    const request = chatRequest("responses", translated.body, model, body.stream === true, context)
-    const note = deps.noteUsage(c, context.tenant, model, request.stream)
-    const exit = await deps.run(deps.pipeline.handle(request))
-    if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
-
-    const responseContext: ResponseContext = {
-      id: newResponseId(),
-      createdAt: Math.floor(deps.now() / 1000),
-      request: body,
-      model
-    }
-    const remember = (response: Record<string, unknown>) => {
-      if (body.store === false) return
-      saving = saved(responseContext.id, {
-        tenant: context.tenant,
-        response,
-        conversation: [...(previous?.conversation ?? []), ...translated.turns, assistantTurnOf(response)]
-      })
-    }
-    const answer = noteAnswer(note, exit.value)
-    const rendered = render(answer, responseContext, body.stream === true, remember, () => saving, deps.now())
-    await saving
-    return rendered
+    const previous = await previousOf(deps, checked.body, context.tenant)
+    if (previous instanceof Response) return previous
+    return deps.passThrough.available(checked.body)
+      ? passedThrough(c, deps, checked, context, saved)
+      : translatedAnswer(c, deps, checked.body, previous, context, saved)
   })
 
   app.get("/v1/responses/:id", async (c) => {
