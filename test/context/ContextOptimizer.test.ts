@@ -59,6 +59,11 @@ describe("context optimiser on the recorded Claude Code session", () => {
       const original = bodies[turn]!.messages as Array<Json>
       assert.deepEqual(messages[0], original[0], "the leading system message is the cached prefix")
     }
+    for (let turn = 1; turn < results.length; turn++) {
+      const before = results[turn - 1]!.body.messages as Array<Json>
+      const now = results[turn]!.body.messages as Array<Json>
+      assert.deepEqual(now.slice(0, before.length), before, `turn ${turn + 1} starts with turn ${turn} as sent`)
+    }
     assert.ok(results[0]!.saved > 0, "CLAUDE.md's comments and blank-line runs are gone")
     assert.ok(results[5]!.saved > results[1]!.saved)
     const firstTurn = JSON.stringify((results[0]!.body.messages as Array<Json>)[1])
