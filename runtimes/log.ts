@@ -1,4 +1,4 @@
-import { type GatewayLog, jsonLogLine, type LogFormat } from "../core/Gateway.ts"
+import { type GatewayLog, jsonLogLine, type LogFormat } from "../core/gateway/logging.ts"
 
 /**
  * The runtime's own lines — listening, start-up and listen errors, the embedding worker's restarts — in the
