@@ -117,7 +117,7 @@ const makeParts = Effect.gen(function*() {
   const parts = { config, embedder, index, catchUpFast, hasFastIndex: fastIndex !== undefined }
   const decision: SemanticDecision = learned ? learnedDecision(learned, parts) : cosineDecision(parts)
   const encoder = learned ? learned.model.encoder : embedder.model
-  const budget = makeErrorBudget()
+  const budget = makeErrorBudget(Math.random, config.cache_max_capacity + 1)
   const setAside = { count: 0 }
   const shared = yield* followShared({ index, encoder, setAside, now, budget, decision: decision.id })
   return { ...parts, learned, fastIndex, now, decision, encoder, budget, setAside, shared }

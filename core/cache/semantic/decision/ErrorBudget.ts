@@ -113,7 +113,7 @@ export type Verdict =
  * The budget of one decision: its counts (this replica's view: the shared totals plus what it has not yet sent),
  * the entries' marks, and the verdict on a would-be hit.
  */
-export const makeErrorBudget = (random: () => number = Math.random) => {
+export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 100_000) => {
   const counts = emptyCounts()
   const marks: EntryMarks = new Map()
   /** Counted here and not yet sent to the replicas' shared totals. */
@@ -125,6 +125,8 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
   let raisedMarks = new Set<string>()
   let removedMarks = new Set<string>()
   const raise = (entry: string, above: number) => {
+    // Bounded like the index: the oldest mark goes first (its entry has most likely left the cache already).
+    if (!marks.has(entry) && marks.size >= maxMarks) marks.delete(marks.keys().next().value!)
     marks.set(entry, Math.max(marks.get(entry) ?? above, above))
     raisedMarks.add(entry)
     removedMarks.delete(entry)
@@ -144,17 +146,17 @@ export const makeErrorBudget = (random: () => number = Math.random) => {
   return {
     /** The verdict on a would-be hit of `entry` at `score`, counted as seen (under a budget). */
     decide: (entry: string, score: number, budget: number): Verdict => {
+      const region = regionOf(score)
+      // 1 is no budget: nothing is counted, the decision alone serves (an entry's marks still hold).
+      if (budget < 1) add("seen", region)
       if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) {
         tally.withheld++
         return { _tag: "Withhold", why: "entry" }
       }
-      // 1 is no budget: the decision alone serves, as before there was one (an entry's marks still hold).
       if (budget >= 1) {
         tally.served++
         return { _tag: "Serve" }
       }
-      const region = regionOf(score)
-      add("seen", region)
       if (region < lowest(budget)) {
         tally.withheld++
         return { _tag: "Withhold", why: "budget" }
