@@ -1,8 +1,7 @@
 import assert from "node:assert/strict"
 import { readFile } from "node:fs/promises"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import { dashboardModule, GENERATED_PATH } from "../../cli/buildDashboard.ts"
-import { type Gateway, startGateway } from "../../core/Gateway.ts"
 import { basePath } from "../../core/http/dashboard/page/api.ts"
 import {
   bytes,
@@ -15,8 +14,7 @@ import {
   usd
 } from "../../core/http/dashboard/page/format.ts"
 import { type ServerEvent, sseReader } from "../../core/http/dashboard/page/sse.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { upstreamEnv } from "../support/gateway.ts"
+import { fakeUpstreamGateways } from "../support/gateway.ts"
 
 // The dashboard as the gateway serves it, and the parts of the page that hold no DOM: its number formats and its
 // reader of the live events. The page itself, in a browser, is test/http/dashboard.e2e.ts.
@@ -24,36 +22,23 @@ import { upstreamEnv } from "../support/gateway.ts"
 const ADMIN_KEY = "admin-key-0123456789"
 const GATEWAY_KEY = "gw-secret-key"
 
-let upstream: FakeOpenAI
-let withAdmin: Gateway
-let withoutAdmin: Gateway
-const quiet = { log: { info: () => undefined, warn: () => undefined } }
-const start = (env: Record<string, string>) =>
-  startGateway({ env: upstreamEnv(upstream.url, env), readTextFile: async () => undefined }, quiet)
-
-before(async () => {
-  upstream = await startFakeOpenAI()
-  withAdmin = await start({ ISARTOR__ADMIN_API_KEY: ADMIN_KEY, ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY })
-  withoutAdmin = await start({})
-})
-after(async () => {
-  await withAdmin.dispose()
-  await withoutAdmin.dispose()
-  await upstream.close()
+const file = fakeUpstreamGateways({
+  withAdmin: { env: { ISARTOR__ADMIN_API_KEY: ADMIN_KEY, ISARTOR__GATEWAY_API_KEY: GATEWAY_KEY } },
+  withoutAdmin: {}
 })
 
-const get = (gateway: Gateway, path: string, headers: Record<string, string> = {}) =>
-  Promise.resolve(gateway.fetch(new Request(`http://gateway.test${path}`, { headers })))
+const get = (name: keyof typeof file.gateways, path: string, headers: Record<string, string> = {}) =>
+  Promise.resolve(file.gateways[name].gateway.fetch(new Request(`http://gateway.test${path}`, { headers })))
 
 describe("/dashboard", () => {
   it("does not exist without an admin key", async () => {
     for (const path of ["/dashboard", "/dashboard/app.js", "/dashboard/app.css"]) {
-      assert.equal((await get(withoutAdmin, path)).status, 404, path)
+      assert.equal((await get("withoutAdmin", path)).status, 404, path)
     }
   })
 
   it("serves the page and its assets without any key: they hold no data, and the page signs in itself", async () => {
-    const page = await get(withAdmin, "/dashboard")
+    const page = await get("withAdmin", "/dashboard")
     assert.equal(page.status, 200)
     assert.match(page.headers.get("content-type") ?? "", /^text\/html/)
     const html = await page.text()
@@ -61,17 +46,17 @@ describe("/dashboard", () => {
     const script = /src="(dashboard\/app\.js\?v=[0-9a-f]+)"/.exec(html)?.[1]
     const styles = /href="(dashboard\/app\.css\?v=[0-9a-f]+)"/.exec(html)?.[1]
     assert.ok(script && styles, "the page links its script and styles by version")
-    const js = await get(withAdmin, `/${script}`)
+    const js = await get("withAdmin", `/${script}`)
     assert.match(js.headers.get("content-type") ?? "", /^text\/javascript/)
     // uPlot is in the bundle, with its licence notice: nothing is fetched from elsewhere.
     assert.match(await js.text(), /uPlot 1\.6\.32 \(MIT Licensed\)/)
-    const css = await get(withAdmin, `/${styles}`)
+    const css = await get("withAdmin", `/${styles}`)
     assert.match(css.headers.get("content-type") ?? "", /^text\/css/)
     assert.match(await css.text(), /\.uplot/)
   })
 
   it("lets the page load only its own script and talk only to its own gateway", async () => {
-    const page = await get(withAdmin, "/dashboard")
+    const page = await get("withAdmin", "/dashboard")
     const policy = page.headers.get("content-security-policy") ?? ""
     assert.match(policy, /script-src 'self'/)
     assert.match(policy, /connect-src 'self'/)
@@ -80,10 +65,10 @@ describe("/dashboard", () => {
   })
 
   it("answers a revalidation of the same version with 304, and sends /dashboard/ to /dashboard", async () => {
-    const page = await get(withAdmin, "/dashboard")
+    const page = await get("withAdmin", "/dashboard")
     const etag = page.headers.get("etag") ?? ""
-    assert.equal((await get(withAdmin, "/dashboard", { "if-none-match": etag })).status, 304)
-    const slash = await get(withAdmin, "/dashboard/")
+    assert.equal((await get("withAdmin", "/dashboard", { "if-none-match": etag })).status, 304)
+    const slash = await get("withAdmin", "/dashboard/")
     assert.equal(slash.status, 308)
     assert.equal(new URL(slash.headers.get("location") ?? "", "http://gateway.test/dashboard/").pathname, "/dashboard")
   })

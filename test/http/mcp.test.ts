@@ -2,13 +2,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Effect } from "effect"
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
-import { type Gateway, startGateway } from "../../core/Gateway.ts"
+import { describe, it } from "node:test"
 import { loadHnswlib } from "../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../runtimes/embedding/useLite.ts"
 import { eventually } from "../support/eventually.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { upstreamEnv } from "../support/gateway.ts"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
 // An agent that cannot point its model at the gateway (Claude Desktop, Cursor's agent) uses its caches through MCP:
 // the official SDK's client over Streamable HTTP, against the gateway's own fetch.
@@ -17,29 +15,14 @@ const KEY = "gw-mcp-key"
 const model = await loadUseLite()
 const hnswlib = await loadHnswlib()
 
-let upstream: FakeOpenAI
-let gateway: Gateway
-before(async () => {
-  upstream = await startFakeOpenAI()
-  gateway = await startGateway(
-    {
-      env: upstreamEnv(upstream.url, { ISARTOR__GATEWAY_API_KEY: KEY, ISARTOR__CACHE_MODE: "both" }),
-      readTextFile: async () => undefined
-    },
-    {
-      log: { info: () => undefined, warn: () => undefined },
-      semantic: { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
-    }
-  )
-})
-after(async () => {
-  await gateway.dispose()
-  await upstream.close()
+const file = fakeUpstreamGateway({
+  env: { ISARTOR__GATEWAY_API_KEY: KEY, ISARTOR__CACHE_MODE: "both" },
+  semantic: { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
 })
 
 const BASE = "http://gateway.test"
 const inProcess = (input: string | URL | Request, init?: RequestInit) =>
-  Promise.resolve(gateway.fetch(new Request(input, init)))
+  Promise.resolve(file.gateway.gateway.fetch(new Request(input, init)))
 
 /** An MCP client of the gateway; `headers` are sent with every request (the key, a session of the caches). */
 const connect = async (headers: Record<string, string> = { authorization: `Bearer ${KEY}` }) => {
@@ -88,12 +71,12 @@ describe("MCP server over Streamable HTTP", () => {
     assert.equal(found.answer, "Munich.")
     assert.equal(found.layer, "l1a")
 
-    const before = upstream.calls.length
+    const before = file.upstream.calls.length
     const response = await chat(question)
     assert.equal(response.headers.get("x-isartor-layer"), "l1a")
     const body = (await response.json()) as { choices: Array<{ message: { content: string } }> }
     assert.equal(body.choices[0]?.message.content, "Munich.")
-    assert.equal(upstream.calls.length, before, "answered from the cache, not the provider")
+    assert.equal(file.upstream.calls.length, before, "answered from the cache, not the provider")
     await client.close()
   })
 
@@ -135,7 +118,7 @@ describe("MCP server over Streamable HTTP", () => {
     const { client } = await connect()
     await chat("Name one lake in Bavaria.")
     await chat("Name one lake in Bavaria.")
-    await Effect.runPromise(gateway.usage.flush)
+    await Effect.runPromise(file.gateway.gateway.usage.flush)
     const status = await call(client, "gateway_status")
     const health = status.health as { status: string; layers: Record<string, { status: string }> }
     assert.equal(health.status, "ok")

@@ -2,28 +2,13 @@
 // never sent upstream, and never crashes the gateway (500) or reaches a provider as a retried 502. Shapes a client
 // may legitimately send beside them still pass.
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
-import { type Gateway, startGateway } from "../../core/Gateway.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { upstreamEnv } from "../support/gateway.ts"
+import { describe, it } from "node:test"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
-let upstream: FakeOpenAI
-let gateway: Gateway
-
-before(async () => {
-  upstream = await startFakeOpenAI()
-  gateway = await startGateway(
-    { env: upstreamEnv(upstream.url, { ISARTOR__L3_MAX_RETRIES: "0" }), readTextFile: async () => undefined },
-    { log: { info: () => undefined, warn: () => undefined } }
-  )
-})
-after(async () => {
-  await gateway.dispose()
-  await upstream.close()
-})
+const file = fakeUpstreamGateway({ env: { ISARTOR__L3_MAX_RETRIES: "0" } })
 
 const post = async (path: string, body: string) => {
-  const response = await gateway.fetch(
+  const response = await file.gateway.gateway.fetch(
     new Request(`http://gateway.test${path}`, { method: "POST", body, headers: { "content-type": "application/json" } })
   )
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
@@ -119,7 +104,7 @@ const nativeCases: Array<[string, string, string]> = [
 
 describe("malformed bodies", () => {
   it("on /v1/chat/completions: a 400 in OpenAI's format whose param names the field", async () => {
-    const callsBefore = upstream.calls.length
+    const callsBefore = file.upstream.calls.length
     for (const [what, body, field] of openaiCases) {
       const { status, body: error } = await post("/v1/chat/completions", body)
       assert.equal(status, 400, what)
@@ -128,11 +113,11 @@ describe("malformed bodies", () => {
       assert.equal(param, field, what)
       assert.ok(message.startsWith(`${field}: `), `${what}: ${message}`)
     }
-    assert.equal(upstream.calls.length, callsBefore, "no malformed body reached the upstream")
+    assert.equal(file.upstream.calls.length, callsBefore, "no malformed body reached the upstream")
   })
 
   it("on /v1/messages: a 400 in Anthropic's format whose message names the field", async () => {
-    const callsBefore = upstream.calls.length
+    const callsBefore = file.upstream.calls.length
     for (const [what, body, field] of anthropicCases) {
       const { status, body: error } = await post("/v1/messages", body)
       assert.equal(status, 400, what)
@@ -141,7 +126,7 @@ describe("malformed bodies", () => {
       assert.equal(type, "invalid_request_error", what)
       assert.ok(message.startsWith(`${field}: `), `${what}: ${message}`)
     }
-    assert.equal(upstream.calls.length, callsBefore, "no malformed body reached the upstream")
+    assert.equal(file.upstream.calls.length, callsBefore, "no malformed body reached the upstream")
   })
 
   it("on /api/chat: a 400 whose param names the field", async () => {
