@@ -16,8 +16,11 @@ const currentFile = join(outRoot, "current.json")
 const ENTRY = "cli/node.ts"
 /** Worker threads' entrypoints, compiled with the command: their Node bootstraps (`*-node.mjs`) load them from here. */
 const WORKERS = ["runtimes/embedding/worker.ts", "runtimes/usage/usageWorker.ts"]
-/** Builds older than this are removed by the next build; a process still running one loads its chunks lazily. */
-const KEEP_OLD_BUILDS_MS = 24 * 3600_000
+/**
+ * Older builds are removed by the next one once they are this old: a gateway running one has loaded what it needs at
+ * start, and a checkout being edited makes a build per start.
+ */
+const KEEP_OLD_BUILDS_MS = 3600_000
 
 /** A build's name: the sources it was compiled from, as they are on disk (path, size, modification time). */
 const keyOf = (inputs) => {
