@@ -109,145 +109,168 @@ export type Verdict =
   | { readonly _tag: "Explore" }
   | { readonly _tag: "Withhold"; readonly why: "budget" | "entry" }
 
-/**
- * The budget of one decision: its counts (this replica's view: the shared totals plus what it has not yet sent),
- * the entries' marks, and the verdict on a would-be hit.
- */
-export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 100_000) => {
+const FIELDS = ["seen", "observed", "wrong"] as const
+
+/** The counts per region: this replica's view (the shared totals plus what it has not yet sent). */
+const makeRegionTally = () => {
   const counts = emptyCounts()
-  const marks: EntryMarks = new Map()
   /** Counted here and not yet sent to the replicas' shared totals. */
   let unsent = emptyCounts()
   // The lowest served region per budget, worked out again only when the counts move.
   let lowestByBudget = new Map<number, number>()
-  const tally = { served: 0, explored: 0, withheld: 0 }
-  /** Marks raised, and entries removed, here since the last call of `takeUnsent`. */
-  let raisedMarks = new Set<string>()
-  let removedMarks = new Set<string>()
-  const raise = (entry: string, above: number) => {
-    // Bounded like the index: the oldest mark goes first (its entry has most likely left the cache already).
-    if (!marks.has(entry) && marks.size >= maxMarks) marks.delete(marks.keys().next().value!)
-    marks.set(entry, Math.max(marks.get(entry) ?? above, above))
-    raisedMarks.add(entry)
-    removedMarks.delete(entry)
+  return {
+    counts,
+    add: (field: keyof RegionCounts, region: number) => {
+      counts[field][region]! += 1
+      unsent[field][region]! += 1
+      lowestByBudget = new Map()
+    },
+    lowest: (budget: number) => {
+      let region = lowestByBudget.get(budget)
+      if (region === undefined) lowestByBudget.set(budget, region = lowestServedRegion(counts, budget))
+      return region
+    },
+    take: () => {
+      const taken = unsent
+      unsent = emptyCounts()
+      return taken
+    },
+    putBack: (delta: RegionCounts) => {
+      for (const field of FIELDS) delta[field].forEach((by, region) => (unsent[field][region]! += by))
+    },
+    adopt: (shared: RegionCounts) => {
+      for (const field of FIELDS) {
+        for (let region = 0; region < REGIONS; region++) {
+          counts[field][region] = shared[field][region]! + unsent[field][region]!
+        }
+      }
+      lowestByBudget = new Map()
+    }
   }
+}
 
-  const add = (field: keyof RegionCounts, region: number, by = 1) => {
-    counts[field][region]! += by
-    unsent[field][region]! += by
-    lowestByBudget = new Map()
+/** The entries' marks, bounded like the index: the oldest goes first (its entry has most likely left already). */
+const makeEntryMarks = (maxMarks: number) => {
+  const marks: EntryMarks = new Map()
+  /** Marks raised, and entries removed, here since the last `take`. */
+  let raised = new Set<string>()
+  let removed = new Set<string>()
+  return {
+    marks,
+    raise: (entry: string, above: number) => {
+      if (!marks.has(entry) && marks.size >= maxMarks) marks.delete(marks.keys().next().value!)
+      marks.set(entry, Math.max(marks.get(entry) ?? above, above))
+      raised.add(entry)
+      removed.delete(entry)
+    },
+    forget: (entry: string, shared: boolean) => {
+      marks.delete(entry)
+      raised.delete(entry)
+      if (shared) removed.add(entry)
+    },
+    take: () => {
+      const taken = {
+        marks: [...raised].map((entry): [string, number] => [entry, marks.get(entry) ?? STOPPED]),
+        removed: [...removed]
+      }
+      raised = new Set()
+      removed = new Set()
+      return taken
+    },
+    putBack: (delta: Pick<BudgetDelta, "marks" | "removed">) => {
+      for (const [entry] of delta.marks) if (marks.has(entry)) raised.add(entry)
+      for (const entry of delta.removed) if (!marks.has(entry)) removed.add(entry)
+    },
+    adopt: (shared: ReadonlyMap<string, number>) => {
+      const local = new Map([...raised].map((entry) => [entry, marks.get(entry)!] as const))
+      marks.clear()
+      for (const [entry, above] of shared) if (!removed.has(entry)) marks.set(entry, above)
+      for (const [entry, above] of local) marks.set(entry, Math.max(marks.get(entry) ?? above, above))
+    }
   }
-  const lowest = (budget: number) => {
-    let region = lowestByBudget.get(budget)
-    if (region === undefined) lowestByBudget.set(budget, region = lowestServedRegion(counts, budget))
-    return region
-  }
+}
 
+type Tally = { served: number; explored: number; withheld: number }
+
+/** What /health shows of a budget. */
+const statusOf = (regions: ReturnType<typeof makeRegionTally>, marks: EntryMarks, tally: Tally, budget: number) => {
+  const { counts } = regions
+  const served = regions.lowest(budget)
+  const estimate = estimateFrom(counts, served < REGIONS ? served : 0)
+  let stopped = 0
+  for (const above of marks.values()) if (above === STOPPED) stopped++
+  return {
+    budget,
+    served_hits: tally.served,
+    explored_hits: tally.explored,
+    withheld_hits: tally.withheld,
+    labelled_hits: estimate.observed,
+    // Over what is served now (every region seen while nothing serves): the rate the budget holds to.
+    observed_false_hit_rate: Number(estimate.rate.toFixed(4)),
+    false_hit_rate_upper_bound: Number(estimate.upper.toFixed(4)),
+    serves_from_score: served < REGIONS ? served / REGIONS : null,
+    entries_stopped_serving: stopped,
+    entries_threshold_raised: marks.size - stopped,
+    // What the bound is made of: each score region seen, as [lowest score, would-be hits, labelled, wrong].
+    regions: counts.seen.flatMap((seen, region) =>
+      seen + counts.observed[region]! === 0
+        ? []
+        : [[region / REGIONS, seen, counts.observed[region]!, counts.wrong[region]!] as const]
+    )
+  }
+}
+
+/** The budget of one decision: its counts per region, the entries' marks, and the verdict on a would-be hit. */
+export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 100_000) => {
+  const regions = makeRegionTally()
+  const entries = makeEntryMarks(maxMarks)
+  const { marks } = entries
+  const tally: Tally = { served: 0, explored: 0, withheld: 0 }
+  const verdict = (tag: "Serve" | "Explore", count: "served" | "explored"): Verdict => {
+    tally[count]++
+    return { _tag: tag }
+  }
+  const withheld = (why: "budget" | "entry"): Verdict => {
+    tally.withheld++
+    return { _tag: "Withhold", why }
+  }
   return {
     /** The verdict on a would-be hit of `entry` at `score`, counted as seen (under a budget). */
     decide: (entry: string, score: number, budget: number): Verdict => {
       const region = regionOf(score)
       // 1 is no budget: nothing is counted, the decision alone serves (an entry's marks still hold).
-      if (budget < 1) add("seen", region)
-      if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) {
-        tally.withheld++
-        return { _tag: "Withhold", why: "entry" }
-      }
-      if (budget >= 1) {
-        tally.served++
-        return { _tag: "Serve" }
-      }
-      if (region < lowest(budget)) {
-        tally.withheld++
-        return { _tag: "Withhold", why: "budget" }
-      }
-      if (random() < EXPLORATION_RATE) {
-        tally.explored++
-        return { _tag: "Explore" }
-      }
-      tally.served++
-      return { _tag: "Serve" }
+      if (budget < 1) regions.add("seen", region)
+      if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) return withheld("entry")
+      if (budget >= 1) return verdict("Serve", "served")
+      if (region < regions.lowest(budget)) return withheld("budget")
+      return random() < EXPLORATION_RATE ? verdict("Explore", "explored") : verdict("Serve", "served")
     },
     /** A label: the fresh answer to a would-be hit of `entry` at `score` matched the cached one, or did not. */
     observe: (entry: string, score: number, correct: boolean) => {
       const region = regionOf(score)
-      add("observed", region)
-      if (!correct) {
-        add("wrong", region)
-        raise(entry, score)
-      }
+      regions.add("observed", region)
+      if (correct) return
+      regions.add("wrong", region)
+      entries.raise(entry, score)
     },
     /** A caller's word that an answer of `entry` was wrong: it stops answering other questions. */
-    stop: (entry: string) => raise(entry, STOPPED),
+    stop: (entry: string) => entries.raise(entry, STOPPED),
     /** The entry is gone (removed here; `shared`: the removal is this replica's to share). */
-    forget: (entry: string, shared: boolean) => {
-      marks.delete(entry)
-      raisedMarks.delete(entry)
-      if (shared) removedMarks.add(entry)
-    },
+    forget: entries.forget,
     markOf: (entry: string) => marks.get(entry),
     /** Takes what was counted, marked and removed here since the last call, for the shared totals. */
-    takeUnsent: (): BudgetDelta => {
-      const taken = {
-        counts: unsent,
-        marks: [...raisedMarks].map((entry): [string, number] => [entry, marks.get(entry) ?? STOPPED]),
-        removed: [...removedMarks]
-      }
-      unsent = emptyCounts()
-      raisedMarks = new Set()
-      removedMarks = new Set()
-      return taken
-    },
+    takeUnsent: (): BudgetDelta => ({ counts: regions.take(), ...entries.take() }),
     /** A delta the shared totals did not take: sent again next time. */
     putBack: (delta: BudgetDelta) => {
-      for (const field of ["seen", "observed", "wrong"] as const) {
-        delta.counts[field].forEach((by, region) => (unsent[field][region]! += by))
-      }
-      for (const [entry] of delta.marks) if (marks.has(entry)) raisedMarks.add(entry)
-      for (const entry of delta.removed) if (!marks.has(entry)) removedMarks.add(entry)
+      regions.putBack(delta.counts)
+      entries.putBack(delta)
     },
     /** The shared totals (which include what this replica sent), plus what it has counted and marked since. */
     adopt: (shared: SharedBudget) => {
-      for (const field of ["seen", "observed", "wrong"] as const) {
-        for (let region = 0; region < REGIONS; region++) {
-          counts[field][region] = shared.counts[field][region]! + unsent[field][region]!
-        }
-      }
-      const local = new Map([...raisedMarks].map((entry) => [entry, marks.get(entry)!] as const))
-      marks.clear()
-      for (const [entry, above] of shared.marks) if (!removedMarks.has(entry)) marks.set(entry, above)
-      for (const [entry, above] of local) marks.set(entry, Math.max(marks.get(entry) ?? above, above))
-      lowestByBudget = new Map()
+      regions.adopt(shared.counts)
+      entries.adopt(shared.marks)
     },
-    status: (budget: number) => {
-      const served = lowest(budget)
-      const estimate = estimateFrom(counts, served < REGIONS ? served : 0)
-      let stopped = 0
-      let raised = 0
-      for (const above of marks.values()) {
-        if (above === STOPPED) stopped++
-        else raised++
-      }
-      return {
-        budget,
-        served_hits: tally.served,
-        explored_hits: tally.explored,
-        withheld_hits: tally.withheld,
-        labelled_hits: estimate.observed,
-        // Over what is served now (every region seen while nothing serves): the rate the budget holds to.
-        observed_false_hit_rate: Number(estimate.rate.toFixed(4)),
-        false_hit_rate_upper_bound: Number(estimate.upper.toFixed(4)),
-        serves_from_score: served < REGIONS ? served / REGIONS : null,
-        entries_stopped_serving: stopped,
-        entries_threshold_raised: raised,
-        // What the bound is made of: each score region seen, as [lowest score, would-be hits, labelled, wrong].
-        regions: counts.seen.flatMap((seen, region) =>
-          seen + counts.observed[region]! === 0
-            ? []
-            : [[region / REGIONS, seen, counts.observed[region]!, counts.wrong[region]!] as const]
-        )
-      }
-    }
+    status: (budget: number) => statusOf(regions, marks, tally, budget)
   }
 }
 
