@@ -1,8 +1,18 @@
 // Usage-ledger overhead: exact-hit throughput and the miss path's added p50 with the ledger on (the default) against
 // `usage_ledger = false`, two gateways of one runtime side by side, rounds alternated. Prints figures; asserts nothing.
 // Usage: npm run bench:ledger -- [--runtime node|bun|deno] [--duration 5] [--rounds 3] [--connections 16]
-import { loadavg } from "node:os"
+//        npm run bench:ledger -- --in-process [--rounds 7] [--hits 40000]: the two gateways in this process, exact
+//        hits through their fetch one after another, and the process's CPU time per hit (less swayed by other
+//        loads than a throughput; without the HTTP server's share, so the ledger's share shows larger).
+import assert from "node:assert/strict"
+import { mkdtempSync, rmSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { type Gateway, startGateway } from "../core/Gateway.ts"
+import { openUsageStore } from "../runtimes/usage/sqliteStore.ts"
+import { startFakeOpenAI } from "../test/support/fakeOpenAI.ts"
+import { upstreamEnv } from "../test/support/gateway.ts"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, sequentialLatency, wrkAvailable } from "./load.ts"
 
@@ -12,7 +22,9 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "16" },
-    misses: { type: "string", default: "300" }
+    misses: { type: "string", default: "300" },
+    "in-process": { type: "boolean", default: false },
+    hits: { type: "string", default: "40000" }
   }
 })
 const runtime = values.runtime as RuntimeName
@@ -21,6 +33,83 @@ const body = JSON.stringify({
   model: "gpt-4o-mini",
   messages: [{ role: "user", content: "What is the capital of France?" }]
 })
+
+const median = (numbers: Array<number>) => {
+  const sorted = [...numbers].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+const loads = () => loadavg().map((load) => load.toFixed(1)).join(", ")
+
+/** CPU time per exact hit, ledger on (its SQLite file, as the runtimes open it) and off, rounds alternated. */
+const inProcess = async () => {
+  const fake = await startFakeOpenAI()
+  const home = mkdtempSync(join(tmpdir(), "isartor-bench-ledger-"))
+  const gateway = (ledger: boolean) =>
+    startGateway({
+      env: upstreamEnv(fake.url, {
+        ISARTOR__HOST_PORT: "127.0.0.1:0",
+        ISARTOR__CACHE_MODE: "exact",
+        ISARTOR__USAGE_LEDGER: String(ledger)
+      }),
+      readTextFile: async () => undefined
+    }, {
+      log: { info: () => undefined, warn: (line) => console.error(line) },
+      usageStore: (path) => openUsageStore(path, { ISARTOR_HOME: home })
+    })
+  const on = await gateway(true)
+  const off = await gateway(false)
+  try {
+    const hit = async (target: Gateway) => {
+      const response = await target.fetch(
+        new Request("http://gateway.bench/v1/chat/completions", {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
+          body
+        })
+      )
+      await response.text()
+      return response.headers.get("x-isartor-layer")
+    }
+    for (const target of [on, off]) await hit(target)
+    assert.deepEqual([await hit(on), await hit(off)], ["l1a", "l1a"])
+    const cpuPerHit = async (target: Gateway, hits: number) => {
+      const started = process.cpuUsage()
+      for (let index = 0; index < hits; index++) await hit(target)
+      const used = process.cpuUsage(started)
+      return (used.user + used.system) / hits
+    }
+    for (const target of [on, off]) await cpuPerHit(target, 5000)
+    const ratios: Array<number> = []
+    for (let round = 0; round < Number(values.rounds); round++) {
+      const hits = Number(values.hits)
+      const order = round % 2 === 0 ? [on, off] : [off, on]
+      const first = await cpuPerHit(order[0]!, hits)
+      const second = await cpuPerHit(order[1]!, hits)
+      const [withLedger, without] = order[0] === on ? [first, second] : [second, first]
+      ratios.push(without / withLedger)
+      console.log(
+        `round ${round + 1}: CPU per exact hit ${withLedger.toFixed(1)} µs with the ledger, ${
+          without.toFixed(1)
+        } µs without (${ratios.at(-1)!.toFixed(3)}× the hits per CPU second)`
+      )
+    }
+    console.log(
+      `in-process: exact hits per CPU second, ledger on / off ${Math.min(...ratios).toFixed(3)}–${
+        Math.max(...ratios).toFixed(3)
+      }× (median ${median(ratios).toFixed(3)}×; load average ${loads()})`
+    )
+  } finally {
+    await on.dispose()
+    await off.dispose()
+    await fake.close()
+    rmSync(home, { recursive: true, force: true })
+  }
+}
+if (values["in-process"]) {
+  await inProcess()
+  process.exit(0)
+}
 
 const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
 const started: Array<StartedProcess> = [upstream]
@@ -61,16 +150,9 @@ try {
   }
   const range = (numbers: Array<number>, digits: number) =>
     `${Math.min(...numbers).toFixed(digits)}–${Math.max(...numbers).toFixed(digits)}`
-  const median = (numbers: Array<number>) => {
-    const sorted = [...numbers].sort((a, b) => a - b)
-    const middle = Math.floor(sorted.length / 2)
-    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-  }
   console.log(
     `${runtime}: exact-hit req/s ledger on / off ${range(ratios, 3)}× (median ${median(ratios).toFixed(3)}×); ` +
-      `miss p50 added ${range(added, 3)} ms (median ${median(added).toFixed(3)} ms) (${tool}; load average ${
-        loadavg().map((load) => load.toFixed(1)).join(", ")
-      })`
+      `miss p50 added ${range(added, 3)} ms (median ${median(added).toFixed(3)} ms) (${tool}; load average ${loads()})`
   )
 } finally {
   for (const server of started) server.stop()

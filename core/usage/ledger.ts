@@ -136,6 +136,9 @@ const findSums = (sums: Array<Sums>, provider: string, model: string, layer: Usa
   return undefined
 }
 
+/** What the store threw, out of the error `Effect.tryPromise` wraps it in. */
+const causeOf = (error: unknown) => error instanceof Error && error.cause !== undefined ? error.cause : error
+
 const isNote = (entry: UsageRow | UsageNote): entry is UsageNote => "tenant" in entry
 
 /**
@@ -168,7 +171,7 @@ export const makeLedger = (options: LedgerOptions) =>
         const count = throttle(what, Date.now())
         return count === undefined
           ? Effect.void
-          : Effect.logWarning(`usage ledger: ${what} failed (${count} time(s)): ${messageOf(error)}`)
+          : Effect.logWarning(`usage ledger: ${what} failed (${count} time(s)): ${messageOf(causeOf(error))}`)
       })
 
     const prune = Effect.gen(function*() {
