@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net"
 import { after, before, beforeEach } from "node:test"
 import { type Gateway, type GatewayOptions, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
 import { startFakeOpenAI, TEST_PROVIDER_KEY } from "./fakeOpenAI.ts"
-import { type FakeProviders, startFakeProviders } from "./fakeProviders.ts"
+import { type FakeModel, type FakeProviders, startFakeProviders } from "./fakeProviders.ts"
 
 export { TEST_PROVIDER_KEY }
 
@@ -94,6 +94,8 @@ export interface FakeUpstreamChoice {
   readonly kind?: "echo" | "providers"
   /** The key the fake requires; `TEST_PROVIDER_KEY` by default. */
   readonly key?: string
+  /** With `providers`: the model behind it, instead of the conversation model. */
+  readonly model?: FakeModel
 }
 
 export interface FakeUpstreamFile<Names extends string> {
@@ -117,7 +119,9 @@ export const fakeUpstreamGateways = <const Names extends string>(
   const file = { upstream: undefined as unknown as FakeProviders, gateways: {} as Record<Names, RunningGateway> }
   before(async () => {
     const key = choice.key ?? TEST_PROVIDER_KEY
-    file.upstream = choice.kind === "providers" ? await startFakeProviders(key) : await startFakeOpenAI({ apiKey: key })
+    file.upstream = choice.kind === "providers"
+      ? await startFakeProviders(key, choice.model ? { model: choice.model } : {})
+      : await startFakeOpenAI({ apiKey: key })
     const url = choice.kind === "providers" ? `${file.upstream.url}/v1` : file.upstream.url
     for (const [name, entry] of Object.entries(setups) as Array<[Names, SetupOf]>) {
       const setup: GatewaySetup = typeof entry === "function" ? entry(file.upstream) : entry
