@@ -90,7 +90,7 @@ const ownUrls = (outDir) => ({
  * without its documentation comments, which V8 keeps as each module's source text. Every other one is imported as
  * installed (several read files beside themselves).
  */
-const BUNDLED = /^(effect|@effect\/[^/]+)(\/|$)/
+const BUNDLED = /^(effect|@effect\/[^/]+|@energetic-ai\/embeddings)(\/|$)/
 const bundledPackages = (outDir) => ({
   name: "bundled-packages",
   setup(build) {
@@ -102,6 +102,25 @@ const bundledPackages = (outDir) => ({
     }))
   }
 })
+
+/**
+ * USE-lite's package `require`s TF.js at its top, which starts TF.js's WASM backend (16 MB of WASM memory) in every
+ * thread that imports it; only the model needs it, and the gateway's thread uses the package's tokenizer alone (the
+ * fast stage). Compiled in with TF.js required on first use, so it loads in the embedding worker only.
+ */
+const EAGER_TFJS = 'var import_core = require("@energetic-ai/core");'
+const lazyTfjs = {
+  name: "lazy-tfjs",
+  setup(build) {
+    build.onLoad({ filter: /@energetic-ai[\\/]embeddings[\\/]dist[\\/]index\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8").replace(
+        EAGER_TFJS,
+        'var import_core = new Proxy({}, { get: (_, name) => require("@energetic-ai/core")[name] });'
+      ),
+      loader: "js"
+    }))
+  }
+}
 
 const build = async () => {
   // esbuild comes with tsx (a dependency), wherever npm placed it.
@@ -124,7 +143,9 @@ const build = async () => {
     absWorkingDir: root,
     metafile: true,
     logLevel: "error",
-    plugins: [bundledPackages(staging), ownUrls(staging)]
+    // Bundled CommonJS (USE-lite's package) requires what stays installed with Node's own `require`.
+    banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+    plugins: [bundledPackages(staging), lazyTfjs, ownUrls(staging)]
   })
   const compiled = Object.keys(result.metafile.inputs)
   // A compiled package is named by its package.json (its version), the build's settings by this file.
