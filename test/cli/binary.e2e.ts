@@ -42,7 +42,8 @@ describe("the single binary", () => {
       PATH: "/usr/bin:/bin",
       HOME: join(dir, "home"),
       ISARTOR_HOME: join(dir, "state"),
-      ...upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0" })
+      // One stored answer is not a stream of checked ones: the false-hit budget is off, the decision alone serves.
+      ...upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__L1B_ERROR_BUDGET: "1" })
     }
     const command = [exe]
     let pid: number | undefined
