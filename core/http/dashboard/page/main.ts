@@ -7,22 +7,16 @@ import { cacheBrowser } from "./cacheBrowser.ts"
 import { makeChart } from "./charts.ts"
 import { byId, h } from "./dom.ts"
 import { clock, count, uptime, usd } from "./format.ts"
+import { configTable, glance, latencyTable, providersTable, requestsTable, spendTable, topTable } from "./panels.ts"
 import {
   bucketFor,
   bucketName,
   chartTable,
-  configTable,
   deflectionOverTime,
   describeStack,
-  glance,
-  latencyTable,
-  providersTable,
   ratePerMinute,
-  requestsTable,
-  spendOverTime,
-  spendTable,
-  topTable
-} from "./panels.ts"
+  spendOverTime
+} from "./series.ts"
 import type { Overview, UsageReport, UsageRow } from "./types.ts"
 
 const KEY_STORAGE = "isartor.adminKey"
