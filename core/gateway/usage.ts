@@ -3,9 +3,10 @@ import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { secretValues } from "../config/effectiveSettings.ts"
 import { maskCredentials } from "../domain/credentials.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
+import type { RecordUsage } from "../http/edgeUsage.ts"
 import { ledgerDisabled, ledgerLayer } from "../usage/ledger.ts"
 import { pricesOf } from "../usage/prices.ts"
-import { makeUsageRows, type UsageNote } from "../usage/recorder.ts"
+import { makeUsageRows } from "../usage/recorder.ts"
 import { makeRedisUsageStore } from "../usage/redisStore.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
 import { makeMemoryStore } from "../usage/UsageStore.ts"
@@ -39,8 +40,8 @@ export const usageLedger = (config: AppConfigShape, options: GatewayOptions, red
     })
   })
 
-/** Each request that reached an answer, as the edge noted it, stamped with when and handed to the ledger. */
-export const usageRecorder = (ledger: UsageLedger["Service"], now: () => number) => (note: UsageNote) => {
-  note.at = now()
-  ledger.recordNote(note)
-}
+/** Each request that reached an answer, as the edge saw it go out, stamped with when and handed to the ledger. */
+export const usageRecorder =
+  (ledger: UsageLedger["Service"], now: () => number): RecordUsage =>
+  (note, family, layer, provider, status, latencyMs) =>
+    ledger.recordNote(note, family, layer, provider, status, latencyMs, now())

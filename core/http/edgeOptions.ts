@@ -1,7 +1,7 @@
 import type { Context } from "effect"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { PipelineStatus } from "../pipeline/Pipeline.ts"
-import type { UsageNote } from "../usage/recorder.ts"
+import type { RecordUsage } from "./edgeUsage.ts"
 import type { NamedGatewayKey } from "./gatewayKeys.ts"
 
 /** One request, as the access log and the JSON log line describe it. Never a header value: no key can leak here. */
@@ -28,7 +28,7 @@ export interface EdgeOptions {
   /** Called once a request's response has headers; absent when request lines are not logged. */
   readonly logRequest?: (record: RequestRecord) => void
   /** The usage ledger's recorder, told of each request that reached an answer (its exchange's `usage` set). */
-  readonly recordUsage?: (note: UsageNote) => void
+  readonly recordUsage?: RecordUsage
   /** The named `gateway_keys`: `/metrics` takes them as it takes `gateway_api_key`. */
   readonly gatewayKeys?: ReadonlyArray<NamedGatewayKey>
 }

@@ -95,19 +95,21 @@ export const makeGatewayTools = (deps: GatewayToolsDependencies): GatewayTools =
     const answer = exit.value
     // A hit saved the agent a model call: the ledger counts it as a chat request's hit would be (a miss answered
     // nothing, and the agent's model is asked elsewhere).
-    deps.usage?.recordNote({
-      tenant: request.tenant,
-      modelAsked: request.model,
-      family: "mcp",
-      body: request.body,
-      label: context.callerLabel,
-      completion: answer._tag === "Complete" ? answer.completion : undefined,
-      layer: answer.layer,
-      provider: "",
-      status: 200,
-      latencyMs: performance.now() - started,
-      at: deps.now()
-    })
+    deps.usage?.recordNote(
+      {
+        tenant: request.tenant,
+        modelAsked: request.model,
+        body: request.body,
+        label: context.callerLabel,
+        completion: answer._tag === "Complete" ? answer.completion : undefined
+      },
+      "mcp",
+      answer.layer,
+      "",
+      200,
+      performance.now() - started,
+      deps.now()
+    )
     const completion = answer._tag === "Complete" ? JSON.parse(answer.completion) as Completion : undefined
     return {
       found: true,

@@ -1,6 +1,6 @@
 import { Context, type Effect } from "effect"
 import type { UsageNote } from "./recorder.ts"
-import type { UsageBy, UsageReport, UsageRow, UsageTotals } from "./UsageRow.ts"
+import type { UsageBy, UsageFamily, UsageLayer, UsageReport, UsageRow, UsageTotals } from "./UsageRow.ts"
 
 /** A window of the ledger, in milliseconds since the epoch: `since` inclusive, `until` exclusive. */
 export interface UsageWindow {
@@ -17,10 +17,19 @@ export class UsageLedger extends Context.Service<UsageLedger, {
   /** Buffers one answered request's row; never fails, never waits. */
   readonly record: (row: UsageRow) => void
   /**
-   * Buffers one answered request as the edge noted it (its `at`, layer, status… set): the same as `record` of its
-   * row, but the row is built only if it is read (see core/usage/ledger.ts).
+   * Buffers one answered request, its note and how its answer went out (the provider that answered, "" for none;
+   * the latency to its headers; when, in ms since the epoch): the same as `record` of its row, but the row is built
+   * only if it is read (see core/usage/ledger.ts).
    */
-  readonly recordNote: (note: UsageNote) => void
+  readonly recordNote: (
+    note: UsageNote,
+    family: UsageFamily,
+    layer: UsageLayer,
+    provider: string,
+    status: number,
+    latencyMs: number,
+    at: number
+  ) => void
   readonly report: (window: UsageWindow, by: UsageBy) => Effect.Effect<UsageReport>
   readonly totals: (window: UsageWindow) => Effect.Effect<UsageTotals>
   /** The last requests' rows, newest first (at most 1,000). */

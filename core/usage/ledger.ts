@@ -6,7 +6,7 @@ import type { AddToRollup, UsageNote, UsageRows } from "./recorder.ts"
 import { makeUsageRows } from "./recorder.ts"
 import { reportOf, totalsOf } from "./report.ts"
 import { UsageLedger } from "./UsageLedger.ts"
-import type { UsageLayer, UsageRow } from "./UsageRow.ts"
+import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
 import { hourOf, RECENT_ROWS, type UsageRollup, type UsageStore } from "./UsageStore.ts"
 
 /** How often buffered rows are written: at most this much is lost when the process is killed. */
@@ -154,8 +154,15 @@ export const makeLedger = (options: LedgerOptions) =>
     const { store } = options
     const rows = options.rows ??
       makeUsageRows({ prices: pricesOf({ pricing: {}, model_prices: [] }), mask: (text) => text })
-    // The last requests, a ring: `fresh` of them recorded since the last flush (at most its length).
+    // The last requests, a ring: `fresh` of them recorded since the last flush (at most its length). A note's facts
+    // of how it went out sit beside it, in arrays of their own (nothing allocated per request).
     const recentRing: Array<UsageRow | UsageNote | undefined> = new Array(RECENT_ROWS)
+    const sentAt = new Float64Array(RECENT_ROWS)
+    const sentLatency = new Float64Array(RECENT_ROWS)
+    const sentStatus = new Uint16Array(RECENT_ROWS)
+    const sentFamily: Array<UsageFamily> = new Array(RECENT_ROWS).fill("chat")
+    const sentLayer: Array<UsageLayer> = new Array(RECENT_ROWS).fill("l3")
+    const sentProvider: Array<string> = new Array(RECENT_ROWS).fill("")
     let next = 0
     let fresh = 0
     // Rows a flush could not write, kept (the last ones) for the next.
@@ -193,7 +200,19 @@ export const makeLedger = (options: LedgerOptions) =>
       for (let index = next - fresh; index < next; index++) {
         const at = (index + RECENT_ROWS) % RECENT_ROWS
         const entry = recentRing[at]!
-        taken.push(isNote(entry) ? rows.row(entry) : entry)
+        taken.push(
+          isNote(entry)
+            ? rows.row(
+              entry,
+              sentAt[at]!,
+              sentFamily[at]!,
+              sentLayer[at]!,
+              sentProvider[at]!,
+              sentStatus[at]!,
+              sentLatency[at]!
+            )
+            : entry
+        )
         recentRing[at] = undefined
       }
       fresh = 0
@@ -235,6 +254,15 @@ export const makeLedger = (options: LedgerOptions) =>
       next = next + 1 === RECENT_ROWS ? 0 : next + 1
       if (fresh < RECENT_ROWS) fresh++
     }
+    const keepNote: UsageLedger["Service"]["recordNote"] = (note, family, layer, provider, status, latencyMs, at) => {
+      sentAt[next] = at
+      sentLatency[next] = latencyMs
+      sentStatus[next] = status
+      sentFamily[next] = family
+      sentLayer[next] = layer
+      sentProvider[next] = provider
+      keep(note)
+    }
     const tell = (row: UsageRow) => {
       for (const listener of listeners) {
         try {
@@ -262,24 +290,24 @@ export const makeLedger = (options: LedgerOptions) =>
       if (listeners.size > 0) tell(row)
     }
     const { estimateInput } = options
-    const recordNote = (note: UsageNote) => {
-      if (estimateInput === undefined || !rows.needsEstimate(note)) {
-        rows.sum(note, pending.add)
+    const recordNote: UsageLedger["Service"]["recordNote"] = (note, family, layer, provider, status, latencyMs, at) => {
+      if (estimateInput === undefined || !rows.needsEstimate(note, layer, status)) {
+        rows.sum(note, at, layer, provider, status, pending.add)
         // Watched, the row is built now (and kept built); else only if it is among the last at the next flush.
-        if (listeners.size === 0) return keep(note)
-        const row = rows.row(note)
+        if (listeners.size === 0) return keepNote(note, family, layer, provider, status, latencyMs, at)
+        const row = rows.row(note, at, family, layer, provider, status, latencyMs)
         keep(row)
         return tell(row)
       }
       // Kept in its place among the last requests now; summed, and told, once its input is estimated.
-      keep(note)
+      keepNote(note, family, layer, provider, status, latencyMs, at)
       const estimated = estimateInput(note.body!).then(
         (estimate) => void (note.inputEstimate = estimate),
         () => void (note.inputEstimate = 0)
       ).then(() => {
         estimating.delete(estimated)
-        rows.sum(note, pending.add)
-        if (listeners.size > 0) tell(rows.row(note))
+        rows.sum(note, at, layer, provider, status, pending.add)
+        if (listeners.size > 0) tell(rows.row(note, at, family, layer, provider, status, latencyMs))
       })
       estimating.add(estimated)
     }

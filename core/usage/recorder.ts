@@ -1,5 +1,6 @@
 import type { Answer } from "../domain/Answer.ts"
 import { type ChatMessage, textOf } from "../domain/messages.ts"
+import { estimateTokens } from "../domain/usageEstimate.ts"
 import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import type { Prices } from "./prices.ts"
@@ -7,15 +8,16 @@ import { type StreamTokens, tapStreamUsage, usageIn } from "./streamUsage.ts"
 import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
 
 /**
- * What the ledger learns of a request that reached an answer: set by whatever answered it, completed at the edge
- * with how it went out (`recordSent`), and made a row only when one is read (see core/usage/ledger.ts).
+ * What the ledger learns of a request that reached an answer: set by whatever answered it, recorded by the edge with
+ * how it went out (`recordSent`, as arguments: nothing added to the note), and made a row only when one is read (see
+ * core/usage/ledger.ts).
  */
 export interface UsageNote {
   /** The request's cache scope, `<scope hash>|<session>`: the caller is the hash. */
   readonly tenant: string
   readonly modelAsked: string
-  /** The client format; set by the edge from the route, given here when the route does not say it (the proxy). */
-  family?: UsageFamily | undefined
+  /** The client format, when the route does not say it (the proxy). */
+  readonly family?: UsageFamily | undefined
   /** The client asked for a stream. */
   readonly stream?: boolean | undefined
   /** For an upstream stream: settles when it has ended (and `tokens` holds what its events said). */
@@ -24,7 +26,7 @@ export interface UsageNote {
   label?: string | undefined
   /** A whole answer: its serialised OpenAI completion (usage and model read from it). */
   completion?: string | undefined
-  /** The layer that answered; set by the edge, given here when the response does not say it (a pass-through). */
+  /** The layer that answered, when the response does not say it (a pass-through). */
   layer?: UsageLayer | undefined
   /** A `[routing]` rule's answer: the provider and model that would have answered by default. */
   routedFrom?: { readonly provider: string; readonly model: string } | undefined
@@ -43,11 +45,6 @@ export interface UsageNote {
    */
   readonly question?: string | undefined
   answerText?: string | undefined
-  /** How the answer went out, set by the edge: the provider that answered ("" for none), status, latency, time. */
-  provider?: string | undefined
-  status?: number | undefined
-  latencyMs?: number | undefined
-  at?: number | undefined
 }
 
 /** How much of a question and of an answer `request_log_bodies` keeps. */
@@ -82,14 +79,13 @@ const MAX_REMEMBERED = 4096
 const MAX_REMEMBERED_CHARS = 4 * 1024 * 1024
 
 /**
- * The tokens of a whole answer: the usage it carries (the upstream's), else an estimate of its output from its length
- * (about four characters a token), so an answer without usage is not free in the ledger.
+ * The tokens of a whole answer: the usage it carries (the upstream's, or the gateway's estimate marked as one), else an
+ * estimate of its output from its length, so an answer without usage is not free in the ledger.
  */
 const readTokens = (completion: string): Tokens => {
   const usage = usageOf(completion)
-  return usage === undefined
-    ? { input: 0, output: Math.ceil(completion.length / 4), model: modelOf(completion), estimated: true }
-    : { input: usage.input, output: usage.output, model: modelOf(completion) }
+  if (usage === undefined) return { input: 0, output: estimateTokens(completion), model: modelOf(completion), estimated: true }
+  return { input: usage.input, output: usage.output, model: modelOf(completion), ...(usage.estimated ? { estimated: true } : {}) }
 }
 
 export interface RowOptions {
@@ -146,20 +142,25 @@ export const makeUsageRows = (options: RowOptions) => {
     return bar < 0 ? note.tenant : note.tenant.slice(0, bar)
   }
 
-  const sum = (note: UsageNote, add: AddToRollup): void => {
-    const layer = note.layer ?? "l3"
-    const provider = note.provider ?? ""
+  const sum = (
+    note: UsageNote,
+    at: number,
+    layer: UsageLayer,
+    provider: string,
+    status: number,
+    add: AddToRollup
+  ): void => {
     const deflected = DEFLECTIONS.has(layer)
     const tokens = tokensOf(note, deflected)
     const input = inputOf(note, tokens)
     const cost = costOf(tokens, provider, input)
     add(
-      note.at ?? 0,
+      at,
       callerOf(note),
       provider,
       tokens.model,
       layer,
-      (note.status ?? 200) >= 400,
+      status >= 400,
       deflected ? 0 : input,
       deflected ? 0 : tokens.output,
       deflected ? 0 : cost,
@@ -168,9 +169,15 @@ export const makeUsageRows = (options: RowOptions) => {
     )
   }
 
-  const row = (note: UsageNote): UsageRow => {
-    const layer = note.layer ?? "l3"
-    const provider = note.provider ?? ""
+  const row = (
+    note: UsageNote,
+    at: number,
+    family: UsageFamily,
+    layer: UsageLayer,
+    provider: string,
+    status: number,
+    latencyMs: number
+  ): UsageRow => {
     const deflected = DEFLECTIONS.has(layer)
     const tokens = tokensOf(note, deflected)
     const input = inputOf(note, tokens)
@@ -179,11 +186,11 @@ export const makeUsageRows = (options: RowOptions) => {
     const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
     // Built field by field, in the order the rows have always had, without a spread per optional field.
     const built: { -readonly [K in keyof UsageRow]: UsageRow[K] } = {
-      at: note.at ?? 0,
+      at,
       caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar)
     } as UsageRow
     if (note.label !== undefined) built.label = note.label
-    built.family = note.family ?? "chat"
+    built.family = family
     built.model_asked = note.modelAsked
     built.provider = provider
     built.model = tokens.model
@@ -197,8 +204,8 @@ export const makeUsageRows = (options: RowOptions) => {
     if (standard !== undefined) {
       built.routing_saved_usd = input * standard.input + tokens.output * standard.output - cost
     }
-    built.latency_ms = Math.round((note.latencyMs ?? 0) * 100) / 100
-    built.status = note.status ?? 200
+    built.latency_ms = Math.round(latencyMs * 100) / 100
+    built.status = status
     built.stream = note.stream === true
     if (note.question !== undefined) {
       built.question = mask(note.question)
@@ -211,9 +218,9 @@ export const makeUsageRows = (options: RowOptions) => {
    * Whether the note's input tokens are to be estimated before it is recorded: an answer (not a failure) that
    * carried no usage, of a request whose body is known. Read from the same tokens `sum` and `row` read.
    */
-  const needsEstimate = (note: UsageNote): boolean =>
-    note.body !== undefined && note.inputEstimate === undefined && (note.status ?? 200) < 400 &&
-    tokensOf(note, DEFLECTIONS.has(note.layer ?? "l3")).estimated === true
+  const needsEstimate = (note: UsageNote, layer: UsageLayer, status: number): boolean =>
+    note.body !== undefined && note.inputEstimate === undefined && status < 400 &&
+    tokensOf(note, DEFLECTIONS.has(layer)).estimated === true
 
   return { sum, row, needsEstimate }
 }
