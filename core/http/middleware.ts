@@ -123,11 +123,17 @@ const bodyTooLarge = (maxBytes: number) => {
   return (family: EndpointFamily): Response => familyError(family, 413, message, "invalid_request_error")
 }
 
-/** A request body as the edge read it: its text, and the bytes it came as (what a pass-through sends on). */
+/** A request body as the edge read it: its text, and for a large one the bytes it came as (sent on as they are). */
 export interface ReceivedBody {
   readonly text: string
-  readonly bytes: Uint8Array<ArrayBuffer>
+  readonly bytes?: Uint8Array<ArrayBuffer> | undefined
 }
+
+/**
+ * Below this declared size a body is read as text (the runtime's own decoding, Bun's fastest on an exact hit) and
+ * encoded again if it goes upstream, which costs a small body less than keeping its bytes.
+ */
+const KEEP_BYTES_FROM = 16 * 1024
 
 /** Bodies already read, by request: the exact-hit lane reads a body to look it up, and the route takes it over. */
 const bodiesRead = new WeakMap<Request, ReceivedBody>()
@@ -140,18 +146,26 @@ const utf8 = new TextDecoder()
 export const readReceived = async (request: Request): Promise<ReceivedBody> => {
   const known = bodiesRead.get(request)
   if (known !== undefined) return known
-  const bytes = new Uint8Array(await request.arrayBuffer())
-  const received = { text: utf8.decode(bytes), bytes }
-  bodiesRead.set(request, received)
+  let received: ReceivedBody
+  if (Number(request.headers.get("content-length")) >= KEEP_BYTES_FROM) {
+    const bytes = new Uint8Array(await request.arrayBuffer())
+    received = { text: utf8.decode(bytes), bytes }
+  } else received = { text: await request.text() }
+  // Kept for a later reader only when there are bytes to keep: a small body's exact hit stores nothing.
+  if (received.bytes !== undefined) bodiesRead.set(request, received)
   return received
 }
 
 /**
- * The request again with the body read from it, for whoever reads it next: its bytes (no new encoding; a string body
- * would also add a content-type), and `readReceived` answers with what was read, not decoding them again.
+ * The request again with the body read from it, for whoever reads it next: as bytes (a string body would add a
+ * content-type; a large body's own, not encoded again), and `readReceived` answers with what was read.
  */
 export const withReceived = (request: Request, received: ReceivedBody): Request => {
-  const again = new Request(request.url, { method: request.method, headers: request.headers, body: received.bytes })
+  const again = new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: received.bytes ?? new TextEncoder().encode(received.text)
+  })
   bodiesRead.set(again, received)
   return again
 }
