@@ -4,7 +4,8 @@
 // and 100k entries (`--sizes`) — in process (SemanticCache with the shipped fast encoder, on Node and on Bun) and
 // over HTTP at concurrency 1 (a real gateway per runtime in `--runtimes`), each with a 100-entry scope beside it.
 // Prints figures; asserts nothing. Usage: npm run bench:semantic-perf -- [--runtime bun] [--hits 300] [--duration 5]
-//                                          [--parts all|scaling] [--sizes 100,10000,100000] [--runtimes node,bun]
+//                                          [--parts all|scaling|http] [--sizes 100,10000,100000] [--runtimes node,bun]
+//                                          [--http-sizes …] [--rounds 5]
 import { Context, Effect, Layer } from "effect"
 import { execFile } from "node:child_process"
 import { availableParallelism, cpus, loadavg } from "node:os"
@@ -260,10 +261,12 @@ const printInProcess = (inProcess: ReadonlyArray<Record<string, unknown>>) => {
 const scaling = async () => {
   const runtimes = values.runtimes.split(",") as Array<RuntimeName>
   const inProcess: Array<Record<string, unknown>> = []
-  for (const runtime of runtimes) {
-    for (const row of await inProcessOn(runtime)) inProcess.push({ runtime, ...row })
+  if (values.parts !== "http") {
+    for (const runtime of runtimes) {
+      for (const row of await inProcessOn(runtime)) inProcess.push({ runtime, ...row })
+    }
+    printInProcess(inProcess)
   }
-  printInProcess(inProcess)
   const http: Array<Awaited<ReturnType<typeof httpScaling>>> = []
   for (const [s, size] of (values["http-sizes"] ?? values.sizes).split(",").map(Number).entries()) {
     // Runtimes alternate in order from one size to the next: neither always runs on the busier minute.
@@ -486,6 +489,6 @@ if (values.parts === "in-process") {
   console.log(JSON.stringify(await inProcessScaling()))
   process.exit(0)
 }
-if (values.parts !== "scaling") await classic()
+if (values.parts === "all") await classic()
 await scaling()
 process.exit(0)
