@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
 import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { makeGate } from "../support/fakeProviders.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import {
   projectRoot,
@@ -112,11 +113,15 @@ for (const name of runtimes) {
     })
 
     it("on SIGTERM: /healthz answers 503 while it drains, the in-flight request finishes, then it exits", async () => {
-      const gateway = await startRuntime(name, upstreamEnv(upstream.url, { ISARTOR__SHUTDOWN_DRAIN_SECS: "2" }))
+      // The drain window only has to outlast two local probes; the request's answer waits on the gate, not on it.
+      const gateway = await startRuntime(name, upstreamEnv(upstream.url, { ISARTOR__SHUTDOWN_DRAIN_SECS: "10" }))
+      const gate = makeGate()
       try {
-        // The provider's delay is what keeps the request in flight while SIGTERM arrives.
-        upstream.queue.push({ kind: "ok", delayMs: 700 })
+        // The provider holds its answer until the gate opens: the request is in flight for as long as the checks take.
+        upstream.queue.push({ kind: "ok", gate: gate.closed })
         const inFlight = chat(gateway.url, `slow request on ${name}`)
+        // Awaited below; a failure while the gate is shut is reported there, not as an unhandled rejection.
+        void inFlight.catch(() => undefined)
         await eventually(
           () => upstream.calls.some((call) => JSON.stringify(call.body).includes(`slow request on ${name}`)),
           {
@@ -131,6 +136,7 @@ for (const name of runtimes) {
           failFast: () => (gateway.child.exitCode === null ? undefined : `it exited:\n${gateway.output()}`)
         })
         assert.equal((await fetch(`${gateway.url}/health`)).status, 200)
+        gate.open()
         const response = await inFlight
         assert.equal(response.status, 200)
         assert.match(
@@ -140,6 +146,7 @@ for (const name of runtimes) {
         const [code] = await exited
         assert.equal(code, 0, gateway.output())
       } finally {
+        gate.open()
         gateway.stop()
       }
     })
