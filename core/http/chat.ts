@@ -8,7 +8,7 @@ import {
   type RequestDecoder
 } from "../domain/ChatRequest.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
-import { forOrigin } from "../providers/passThrough.ts"
+import { forOrigin } from "../providers/passThrough/PassThrough.ts"
 import { noteAnswer, questionOf } from "../usage/recorder.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"

@@ -18,7 +18,7 @@ import {
 } from "./chain/failover.ts"
 import { chainFor, checkChain, makeLinks, watchLinks } from "./chain/links.ts"
 import type { ProviderStatus } from "./health/ProviderLink.ts"
-import { passThroughProvider } from "./passThrough.ts"
+import { passThroughProvider } from "./passThrough/PassThrough.ts"
 import type { ResponsesSource } from "./shared/ProviderDefinition.ts"
 
 export { type Answered, type DirectRoute, movesOn } from "./chain/failover.ts"

@@ -2,7 +2,7 @@ import { Effect, Redacted } from "effect"
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { type Gateway, startGateway } from "../../core/Gateway.ts"
-import type { PassThroughOrigin } from "../../core/providers/passThrough.ts"
+import type { PassThroughOrigin } from "../../core/providers/passThrough/PassThrough.ts"
 import { eventually } from "../support/eventually.ts"
 
 // The gateway as `isartor proxy` uses it, in process: a request handed over with its origin is answered by that

@@ -1,13 +1,13 @@
 import { Context, Effect, type Redacted } from "effect"
-import type { ChatRequest } from "../domain/ChatRequest.ts"
-import { type Completion, isWellFormed } from "../domain/Completion.ts"
-import type { ProviderError, ProviderErrorReason } from "../domain/errors.ts"
-import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
-import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
-import type { AnthropicMessage } from "../formats/anthropic/wire.ts"
-import { fromGeminiResponse, geminiStreamToOpenAI } from "../formats/gemini.ts"
-import { makeTransport, type Transport, type TransportLimits } from "../transport/http.ts"
-import type { Answered } from "./chain/failover.ts"
+import type { ChatRequest } from "../../domain/ChatRequest.ts"
+import { type Completion, isWellFormed } from "../../domain/Completion.ts"
+import type { ProviderError, ProviderErrorReason } from "../../domain/errors.ts"
+import { fromAnthropicMessage } from "../../formats/anthropic/response.ts"
+import { anthropicStreamToOpenAI } from "../../formats/anthropic/stream.ts"
+import type { AnthropicMessage } from "../../formats/anthropic/wire.ts"
+import { fromGeminiResponse, geminiStreamToOpenAI } from "../../formats/gemini.ts"
+import { makeTransport, type Transport, type TransportLimits } from "../../transport/http.ts"
+import type { Answered } from "../chain/failover.ts"
 
 /**
  * Where a request read by `isartor proxy` was going, and whose it is: its original host, the client's own
