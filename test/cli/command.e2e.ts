@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test"
 import { portIsFree } from "../../runtimes/ports.ts"
 import { eventually } from "../support/eventually.ts"
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
+import { makeGate } from "../support/fakeProviders.ts"
 import { upstreamEnv } from "../support/gateway.ts"
 import { projectRoot, runtimeCommand } from "../support/processes.ts"
 import { alive, chat, run, userEnv } from "./run.ts"
@@ -130,12 +131,24 @@ describe("isartor up --detach / status / stop", () => {
       const human = await run(["status"], user.env)
       assert.match(human.stdout, /isartor is running at http:/)
 
-      // A request still waiting on the provider when `stop` is given finishes before the gateway exits.
-      upstream.queue.push({ kind: "ok", delayMs: 1500 })
+      // A request still waiting on the provider when `stop` is given finishes before the gateway exits: the provider
+      // holds its answer until the gateway is seen draining, however long `stop` takes to get there.
+      const gate = makeGate()
+      upstream.queue.push({ kind: "ok", gate: gate.closed })
       const callsBefore = upstream.calls.length
       const inFlight = chat(url[1]!, "a slow question asked just before stop")
+      // Awaited below; a failure while the gate is shut is reported there, not as an unhandled rejection.
+      void inFlight.catch(() => undefined)
       await eventually(() => upstream.calls.length > callsBefore, { what: "the slow question to reach the provider" })
-      const stopped = await run(["stop"], user.env)
+      const stopping = run(["stop"], user.env)
+      try {
+        await eventually(async () => (await fetch(`${url[1]}/healthz`)).status === 503, {
+          what: "the gateway to drain once `stop` was given"
+        })
+      } finally {
+        gate.open()
+      }
+      const stopped = await stopping
       assert.equal(stopped.code, 0, stopped.stderr)
       assert.match(stopped.stdout, new RegExp(`isartor stopped \\(pid ${pid}\\)`))
       assert.doesNotMatch(stopped.stderr, /killing/)
