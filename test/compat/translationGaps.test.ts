@@ -251,4 +251,23 @@ describe("a cached stream's usage chunk", () => {
     const text = second.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")
     assert.equal(text, first.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join(""))
   })
+
+  it("an estimated usage is not counted as tokens saved when the cached stream is replayed", async () => {
+    const saved = async () => {
+      const metrics = await (await fetch(`${url("openai")}/metrics`)).text()
+      const line = metrics.split("\n").find((row) =>
+        row.startsWith("isartor_tokens_total") && row.includes(`direction="saved"`)
+      )
+      return line === undefined ? 0 : Number(line.split(" ").at(-1))
+    }
+    const apiKey = key()
+    await streamed(false, apiKey, "Usage never reported")
+    const before = await saved()
+    const replay = await streamed(false, apiKey, "Usage never reported")
+    assert.equal(replay.layer, "l1a")
+    const asked = await streamed(true, apiKey, "Usage never reported")
+    assert.equal(asked.layer, "l1a")
+    assert.ok(asked.chunks.at(-1)!.usage!.prompt_tokens > 0, "the replay still ends with the estimate")
+    assert.equal(await saved(), before, "no provider reported those tokens")
+  })
 })
