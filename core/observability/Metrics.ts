@@ -235,7 +235,8 @@ const readTokens = (completion: string): TokenFacts => {
   const known = remembered.get(completion)
   if (known !== undefined) return known
   const usage = usageOf(completion)
-  const facts = usage === undefined
+  // An estimate (no provider reported it) is not counted as tokens saved.
+  const facts = usage === undefined || usage.estimated === true
     ? NO_TOKENS
     : { total: usage.input + usage.output, input: usage.input, output: usage.output, model: modelOf(completion) }
   return remembered.set(completion, facts)

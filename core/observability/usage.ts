@@ -4,9 +4,13 @@
  * is escaped, so `"usage":` and `"model":"` only match the completion's own fields.
  */
 
+import { ESTIMATED } from "../domain/usageEstimate.ts"
+
 export interface Usage {
   readonly input: number
   readonly output: number
+  /** The gateway estimated it (core/domain/usageEstimate.ts): no provider reported these figures. */
+  readonly estimated?: boolean
 }
 
 const numberAfter = (text: string, field: string, from: number): number => {
@@ -20,9 +24,11 @@ const numberAfter = (text: string, field: string, from: number): number => {
 export const usageOf = (completion: string): Usage | undefined => {
   const at = completion.lastIndexOf("\"usage\":{")
   if (at < 0) return undefined
+  const end = completion.indexOf("}", at)
   return {
     input: numberAfter(completion, "prompt_tokens", at),
-    output: numberAfter(completion, "completion_tokens", at)
+    output: numberAfter(completion, "completion_tokens", at),
+    ...(completion.slice(at, end).includes(`"${ESTIMATED}":true`) ? { estimated: true } : {})
   }
 }
 

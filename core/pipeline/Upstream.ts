@@ -63,7 +63,10 @@ export class Upstream extends Context.Service<Upstream, {
             // Corrected once it has ended; one that broke off keeps its projected charge (the upstream may have billed it).
             if (hold !== undefined) inBackground(budgets.settle(hold, completion))
             // Kept with a usage (estimated when the client did not ask for one): a replay may be asked for it.
-            const kept = withUsage(end.completion, completion, request.messages)
+            const kept = withUsage(end.completion, completion, {
+              messages: request.messages,
+              tools: request.body.tools
+            })
             // Followers wait until L1a has it: a request arriving meanwhile still follows, and none calls upstream again.
             writes.rememberLater(
               request,

@@ -84,8 +84,9 @@ const MAX_REMEMBERED_CHARS = 4 * 1024 * 1024
  */
 const readTokens = (completion: string): Tokens => {
   const usage = usageOf(completion)
-  if (usage === undefined) return { input: 0, output: estimateTokens(completion), model: modelOf(completion), estimated: true }
-  return { input: usage.input, output: usage.output, model: modelOf(completion), ...(usage.estimated ? { estimated: true } : {}) }
+  const model = modelOf(completion)
+  if (usage === undefined) return { input: 0, output: estimateTokens(completion), model, estimated: true }
+  return { input: usage.input, output: usage.output, model, ...(usage.estimated ? { estimated: true } : {}) }
 }
 
 export interface RowOptions {
