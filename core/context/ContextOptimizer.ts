@@ -1,5 +1,6 @@
 import { Effect, Metric } from "effect"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
+import { estimateTokens, tokenizer } from "../domain/usageEstimate.ts"
 import { contextTokensSaved } from "../observability/Metrics.ts"
 import { instructionBlocks, MIN_REFERENCED_CHARS, referenceTo, shrinkInstructions } from "./instructionText.ts"
 import { textSlots, type WireFormat, withTexts } from "./textSlots.ts"
@@ -82,13 +83,8 @@ export const optimiseRequest = (
   return { request: { ...request, body, messages: body.messages as ChatRequest["messages"] }, saved }
 }
 
-let tokenizer: Promise<typeof import("gpt-tokenizer/encoding/o200k_base")> | undefined
-// Instruction text may quote "<|endoftext|>" and the like: counted as the text it is.
-const asText = { disallowedSpecial: new Set<string>() }
-/** o200k_base (`gpt-tokenizer`, loaded on first use): exact for OpenAI's current models, an estimate for others. */
-const loadCounter = Effect.promise(() => tokenizer ??= import("gpt-tokenizer/encoding/o200k_base")).pipe(
-  Effect.map((loaded) => (text: string) => loaded.countTokens(text, asText))
-)
+/** The gateway's one estimator, once its tokenizer has loaded (o200k_base: exact for OpenAI's current models). */
+const loadCounter = Effect.promise(tokenizer).pipe(Effect.as(estimateTokens))
 
 /** What a provider call answers with, and the tokens the optimiser kept from it (for `X-Isartor-Context-Saved`). */
 export type WithContextSaved<A> = A & { readonly contextSaved?: number | undefined }
