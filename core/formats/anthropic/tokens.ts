@@ -1,11 +1,5 @@
 /** A token estimate of an Anthropic Messages body, for `count_tokens` when the upstream cannot count for us. */
-
-let encoding:
-  | Promise<{ readonly countTokens: (text: string, options: { disallowedSpecial: Set<string> }) => number }>
-  | undefined
-
-// A prompt may contain "<|endoftext|>" and the like: counted as the text it is, never refused.
-const asText = { disallowedSpecial: new Set<string>() }
+import { estimateTokens, tokenizer } from "../../domain/usageEstimate.ts"
 
 const COUNTED_CHARS = 100_000
 
@@ -42,8 +36,7 @@ const textOfContent = (content: unknown) =>
  * an estimate, and the route says so.
  */
 export const estimateInputTokens = async (body: Readonly<Record<string, unknown>>): Promise<number> => {
-  encoding ??= import("gpt-tokenizer/encoding/o200k_base")
-  const { countTokens } = await encoding
+  await tokenizer()
   const messages = Array.isArray(body.messages) ? (body.messages as Array<{ content?: unknown }>) : []
   const parts = [
     textOfContent(body.system),
@@ -54,7 +47,7 @@ export const estimateInputTokens = async (body: Readonly<Record<string, unknown>
   // Tokenising is linear but not free (≈ 10 ms per 100,000 characters): the parts are counted until that budget
   // is spent, and the rest of the body is extrapolated at the same rate, so no body holds up the gateway.
   const text = parts.filter((part) => part !== "").join("\n")
-  const counted = countTokens(text.slice(0, COUNTED_CHARS), asText)
+  const counted = estimateTokens(text.slice(0, COUNTED_CHARS))
   const scale = text.length <= COUNTED_CHARS ? 1 : text.length / COUNTED_CHARS
   const images = messages.reduce((sum, message) => sum + imagesOf(message.content), 0)
   return Math.round(counted * scale) +
