@@ -59,7 +59,8 @@ before(async () => {
         res.writeHead(500, { "content-type": "application/json" })
         return void res.end(JSON.stringify({ error: { message: "model crashed", type: "server_error" } }))
       }
-      if (/slowly/i.test(text)) return void setTimeout(() => res.destroyed || res.end("{}"), 3000)
+      // Never answered (its connection is closed when the tests end): the gateway's timeout is the only way on.
+      if (/slowly/i.test(text)) return
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify({
         id: "chatcmpl-sidecar",
