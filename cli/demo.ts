@@ -17,6 +17,12 @@ const LAYERS = ["l1a", "l1b", "l2", "l3"] as const
 /** What the fake cloud round trip costs, and how many requests are in flight at once. */
 const PROVIDER_LATENCY_MS = 150
 const CONCURRENCY = 16
+/**
+ * The demo shows what each layer can deflect, so its L1b serves every would-be hit: under the default budget a cold
+ * cache serves none until enough checked hits show it safe, and the fake provider's answers (each echoes its prompt)
+ * would label every paraphrase's hit wrong.
+ */
+const DEMO_L1B_ERROR_BUDGET = "1"
 
 /** The workloads ship in data/ of the package; the single binary embeds them beside its code. */
 const workloadPath = (name: string) =>
@@ -78,6 +84,7 @@ const replay = async (name: string, host: CommandHost, limit: number | undefined
     ISARTOR__EXTERNAL_LLM_URL: provider.url,
     ISARTOR__EXTERNAL_LLM_API_KEY: "demo-key-not-sent-anywhere",
     ISARTOR__HOST_PORT: "127.0.0.1:0",
+    ISARTOR__L1B_ERROR_BUDGET: DEMO_L1B_ERROR_BUDGET,
     ISARTOR_HF_CACHE_DIR: process.env.ISARTOR_HF_CACHE_DIR,
     HF_HOME: process.env.HF_HOME,
     HOME: process.env.HOME
@@ -115,12 +122,22 @@ export const demo = async (options: DemoOptions, host: CommandHost): Promise<num
   const results = []
   for (const name of WORKLOADS) results.push(await replay(name, host, options.limit))
   if (options.json) {
-    printJson({ provider_latency_ms: PROVIDER_LATENCY_MS, concurrency: CONCURRENCY, workloads: results })
+    printJson({
+      provider_latency_ms: PROVIDER_LATENCY_MS,
+      concurrency: CONCURRENCY,
+      l1b_error_budget: Number(DEMO_L1B_ERROR_BUDGET),
+      workloads: results
+    })
     return 0
   }
   console.log(
     dim(
       `in-process gateway (exact + semantic cache, USE-lite) before a fake provider answering in ${PROVIDER_LATENCY_MS} ms; ${CONCURRENCY} requests in flight`
+    )
+  )
+  console.log(
+    dim(
+      "L1b error budget off for the demo (l1b_error_budget = 1); by default (l1b_error_budget = 0.05) L1b serves only after checked hits show it is safe"
     )
   )
   for (const result of results) {

@@ -23,7 +23,9 @@ describe("isartor demo", () => {
     try {
       const result = await run(["demo", "--json", "--limit", "150"], user.env)
       assert.equal(result.code, 0, result.stderr)
-      const report = JSON.parse(result.stdout) as { workloads: Array<Workload> }
+      const report = JSON.parse(result.stdout) as { l1b_error_budget: number; workloads: Array<Workload> }
+      // The demo shows every layer's deflection, so it says it turned the false-hit budget off.
+      assert.equal(report.l1b_error_budget, 1)
       assert.deepEqual(report.workloads.map((workload) => workload.workload), [
         "isartor-faq_loop.jsonl",
         "isartor-diverse_tasks.jsonl"
