@@ -26,7 +26,9 @@ for (const runtime of runtimes) {
         ISARTOR__LLM_PROVIDER: "anthropic",
         ISARTOR__EXTERNAL_LLM_URL: `${fake.url}/v1`,
         ISARTOR__EXTERNAL_LLM_API_KEY: fake.apiKey,
-        ISARTOR__CACHE_MODE: "both"
+        ISARTOR__CACHE_MODE: "both",
+        // The test is about cache isolation; the false-hit budget is tested in test/cache/semantic/ErrorBudget*.test.ts.
+        ISARTOR__L1B_ERROR_BUDGET: "1"
       })
     })
     after(() => gateway.stop())
