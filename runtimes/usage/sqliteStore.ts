@@ -201,7 +201,10 @@ export const openSqliteUsageStoreInWorker = (path: string, entry: URL = usageWor
         })
         return
       }
-      if ("failed" in message) return end(new FileNotOpened(message.failed))
+      if ("failed" in message) {
+        void worker.terminate()
+        return end(new FileNotOpened(message.failed))
+      }
       const settle = pending.get(message.id)
       pending.delete(message.id)
       if (message.error === undefined) settle?.resolve(message.value)

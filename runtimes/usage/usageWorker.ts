@@ -12,23 +12,26 @@ export interface UsageCall {
 }
 
 const port = parentPort!
-let store: UsageStore
-try {
-  store = await openSqliteUsageStore(workerData as string)
-} catch (error) {
-  port.postMessage({ failed: error instanceof Error ? error.message : String(error) })
-  throw error
-}
-// One call at a time, in the order posted: a batch, then the read that follows it, see the same file.
-let queue: Promise<unknown> = Promise.resolve()
-port.on("message", (call: UsageCall) => {
-  queue = queue.then(async () => {
-    try {
-      const run = store[call.method] as (...args: ReadonlyArray<unknown>) => Promise<unknown>
-      port.postMessage({ id: call.id, value: await run(...call.args) })
-    } catch (error) {
-      port.postMessage({ id: call.id, error: error instanceof Error ? error.message : String(error) })
-    }
+
+/** One call at a time, in the order posted: a batch, then the read that follows it, see the same file. */
+const serve = (store: UsageStore) => {
+  let queue: Promise<unknown> = Promise.resolve()
+  port.on("message", (call: UsageCall) => {
+    queue = queue.then(async () => {
+      try {
+        const run = store[call.method] as (...args: ReadonlyArray<unknown>) => Promise<unknown>
+        port.postMessage({ id: call.id, value: await run(...call.args) })
+      } catch (error) {
+        port.postMessage({ id: call.id, error: error instanceof Error ? error.message : String(error) })
+      }
+    })
   })
+  port.postMessage({ ready: true })
+}
+
+// A file that cannot be opened is said to the gateway's thread, which keeps the ledger in memory and warns in its
+// own log format and ends this worker — rethrowing would print an uncaught error (Deno without --allow-write), a
+// line outside the gateway's log format.
+await openSqliteUsageStore(workerData as string).then(serve, (error: unknown) => {
+  port.postMessage({ failed: error instanceof Error ? error.message : String(error) })
 })
-port.postMessage({ ready: true })
