@@ -26,8 +26,11 @@ export const INSTRUCTION_TAGS: ReadonlyArray<string> = [
 const escaped = (tag: string) => tag.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")
 const OPENING = new RegExp(`<(${INSTRUCTION_TAGS.map(escaped).join("|")})>`, "g")
 
-/** A fence opens or closes on a line of ``` or ~~~ (three or more), indented at most three spaces. */
-const FENCE_LINE = /^ {0,3}(`{3,}|~{3,})/
+/**
+ * A fence line (CommonMark): ``` or ~~~ (three or more), indented at most three spaces, then the rest of the line
+ * (an opening fence's info string; a closing fence has nothing but whitespace there).
+ */
+const FENCE_LINE = /^ {0,3}(`{3,}|~{3,})([^\n]*)/
 
 /** `[start, end)` ranges of `text` inside code fences, fence lines included (but the last newline); unclosed: to the end. */
 export const fencedRanges = (text: string): ReadonlyArray<readonly [number, number]> => {
@@ -37,10 +40,13 @@ export const fencedRanges = (text: string): ReadonlyArray<readonly [number, numb
   while (at <= text.length) {
     const newline = text.indexOf("\n", at)
     const end = newline < 0 ? text.length : newline + 1
-    const fence = FENCE_LINE.exec(text.slice(at, end))?.[1]
-    if (fence !== undefined) {
-      if (open === undefined) open = { start: at, marker: fence }
-      else if (fence[0] === open.marker[0] && fence.length >= open.marker.length) {
+    const line = FENCE_LINE.exec(text.slice(at, end))
+    if (line !== null) {
+      const [, fence, rest] = line as unknown as [string, string, string]
+      if (open === undefined) {
+        // A backtick fence's info string has no backtick (else the line is inline code, not a fence).
+        if (fence[0] !== "`" || !rest.includes("`")) open = { start: at, marker: fence }
+      } else if (fence[0] === open.marker[0] && fence.length >= open.marker.length && rest.trim() === "") {
         // The closing line's newline belongs to the prose after it, so blank lines there collapse as elsewhere.
         ranges.push([open.start, newline < 0 ? end : newline])
         open = undefined
@@ -91,8 +97,74 @@ export const instructionBlocks = (text: string): ReadonlyArray<InstructionBlock>
   return blocks
 }
 
-/** Indented by four spaces or a tab: a Markdown code block, whose spacing is kept. */
+/** Indented by four spaces or a tab: a Markdown code block, kept byte for byte. */
 const INDENTED_CODE = /^(?: {4}|\t)/
+
+/** The length of the run of backticks at `at`. */
+const backticksAt = (text: string, at: number): number => {
+  let end = at
+  while (text.charCodeAt(end) === 96) end++
+  return end - at
+}
+
+/**
+ * `[start, end)` ranges of `prose` that are code: inline code spans (a run of backticks to the next run of the same
+ * length, CommonMark) and lines indented as a code block. Read left to right with HTML comments: backticks inside a
+ * comment are not code (the comment goes whole), and a comment's indented lines are not a code block. Sorted, overlaps
+ * merged.
+ */
+const codeRanges = (prose: string): ReadonlyArray<readonly [number, number]> => {
+  const found: Array<[number, number]> = []
+  const comments: Array<readonly [number, number]> = []
+  // Runs of each length with no closing run after them: literal backticks.
+  const unmatched = new Set<number>()
+  let tick = prose.indexOf("`")
+  let comment = prose.indexOf("<!--")
+  let at = 0
+  while (tick >= 0 || comment >= 0) {
+    if (comment >= 0 && (tick < 0 || comment < tick)) {
+      const close = prose.indexOf("-->", comment + 4)
+      // Unclosed: no comment anywhere after it either.
+      if (close < 0) comment = -1
+      else {
+        comments.push([comment, close + 3])
+        at = close + 3
+      }
+    } else {
+      const length = backticksAt(prose, tick)
+      let close = unmatched.has(length) ? -1 : prose.indexOf("`", tick + length)
+      while (close >= 0 && backticksAt(prose, close) !== length) {
+        close = prose.indexOf("`", close + backticksAt(prose, close))
+      }
+      if (close < 0) {
+        unmatched.add(length)
+        at = tick + length
+      } else {
+        found.push([tick, close + length])
+        at = close + length
+      }
+    }
+    if (tick >= 0 && tick < at) tick = prose.indexOf("`", at)
+    if (comment >= 0 && comment < at) comment = prose.indexOf("<!--", at)
+  }
+  let inComment = 0
+  for (let line = 0; line < prose.length;) {
+    const newline = prose.indexOf("\n", line)
+    const end = newline < 0 ? prose.length : newline
+    while (inComment < comments.length && comments[inComment]![1] <= line) inComment++
+    const commented = inComment < comments.length && comments[inComment]![0] < line
+    if (!commented && INDENTED_CODE.test(prose.slice(line, line + 4))) found.push([line, end])
+    line = end + 1
+  }
+  found.sort((a, b) => a[0] - b[0])
+  const merged: Array<[number, number]> = []
+  for (const range of found) {
+    const last = merged.at(-1)
+    if (last !== undefined && range[0] <= last[1]) last[1] = Math.max(last[1], range[1])
+    else merged.push([...range])
+  }
+  return merged
+}
 
 /** `text` without its HTML comments; an unclosed `<!--` and what follows it stay. */
 const withoutComments = (text: string): string => {
@@ -114,18 +186,36 @@ const trimmedEnd = (line: string): string => {
   return line.slice(0, end)
 }
 
-/** Prose outside fences: comments out, trailing spaces off, runs of blank lines and of inner spaces made one. */
-const shrinkProse = (prose: string): string =>
-  withoutComments(prose)
-    .split("\n")
-    .map((line) => {
-      const trimmed = trimmedEnd(line)
-      if (INDENTED_CODE.test(trimmed)) return trimmed
-      const indent = /^[ \t]*/.exec(trimmed)![0]
-      return indent + trimmed.slice(indent.length).replace(/[ \t]{2,}/g, " ")
-    })
-    .join("\n")
-    .replace(/\n{3,}/g, "\n\n")
+/**
+ * Text between code: comments out, runs of inner spaces made one, and trailing spaces off each line it ends (its last
+ * line only when nothing follows it: code may).
+ */
+const shrinkText = (text: string, last: boolean): string => {
+  const lines = withoutComments(text).split("\n")
+  return lines.map((line, index) => {
+    const trimmed = index < lines.length - 1 || last ? trimmedEnd(line) : line
+    const indent = /^[ \t]*/.exec(trimmed)![0]
+    return indent + trimmed.slice(indent.length).replace(/[ \t]{2,}/g, " ")
+  }).join("\n")
+}
+
+const collapsed = (text: string) => text.replace(/\n{3,}/g, "\n\n")
+
+/**
+ * Prose outside fences: shrunk between its code (inline code spans and indented code blocks, kept byte for byte),
+ * then runs of blank lines made one.
+ */
+const shrinkProse = (prose: string): string => {
+  let out = ""
+  let at = 0
+  for (const [start, end] of codeRanges(prose)) {
+    const between = prose.slice(at, start)
+    // Blank lines between two pieces of code may be inside an indented code block: kept.
+    out += (at > 0 && between.trim() === "" ? between : collapsed(shrinkText(between, false))) + prose.slice(start, end)
+    at = end
+  }
+  return out + collapsed(shrinkText(prose.slice(at), true))
+}
 
 /**
  * The same instructions in fewer characters: HTML comments, trailing whitespace, runs of blank lines and of

@@ -107,7 +107,8 @@ describe("what the context optimiser leaves alone", () => {
   const block = `<system-reminder>\n${PROJECT_INSTRUCTIONS}</system-reminder>`
 
   it("a reminder quoted in a code fence is text, not an instruction", () => {
-    const quoted = `What does this do?\n\n\`\`\`\n${block}\n${block}\n\`\`\`\n`
+    // Four backticks: the quoted text has fences of three inside (which would close a fence of three).
+    const quoted = `What does this do?\n\n\`\`\`\`\n${block}\n${block}\n\`\`\`\`\n`
     const body = user(block, quoted)
     const optimised = optimiseBody("openai", body, count)
     assert.equal((optimised.body.messages as Array<Json>)[2]!.content, quoted)
@@ -122,6 +123,29 @@ describe("what the context optimiser leaves alone", () => {
     assert.doesNotMatch(second, /<!--/)
     assert.doesNotMatch(second, /\n\n\n/)
     assert.doesNotMatch(second, /[ \t]\n/)
+  })
+
+  /** What the provider gets of a block that is shrunk (sent in a later turn after the project instructions). */
+  const shrunkBlock = (inner: string): string => {
+    const optimised = optimiseBody("openai", user(block, `<system-reminder>\n${inner}</system-reminder>`), count)
+    return String((optimised.body.messages as Array<Json>)[2]!.content)
+  }
+
+  it("inline code and indented code blocks in a block are sent byte for byte", () => {
+    const inline = "`grep  -n '<!-- marker -->'  notes.md`"
+    const indented = "    sed -i 's/  / /g'  file.txt  <!-- kept -->  "
+    const sent = shrunkBlock(`Run ${inline}   first.  <!-- dropped -->\n\n${indented}\n\nThen   commit.   \n`)
+    assert.ok(sent.includes(inline), sent)
+    assert.ok(sent.includes(`\n${indented}\n`), sent)
+    assert.ok(!sent.includes("dropped"), "a comment in prose still goes")
+    assert.ok(sent.includes("Then commit.\n"), "prose around the code still shrinks")
+  })
+
+  it("a fence line with an info string does not close a fence: the bytes inside stay", () => {
+    const fenced = "```md\nExample:   <!-- shown as is -->\n```js\nconst a  =  1   \n```\n"
+    const sent = shrunkBlock(`Look:\n\n${fenced}after   this\n`)
+    assert.ok(sent.includes(fenced), sent)
+    assert.ok(sent.includes("after this\n"), sent)
   })
 
   it("Gemini: the system instruction stays, a repeated block in contents becomes a reference, thoughts stay", () => {
