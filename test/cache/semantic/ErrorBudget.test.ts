@@ -1,6 +1,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { makeErrorBudget, STOPPED, wilsonUpper } from "../../../core/cache/semantic/decision/ErrorBudget.ts"
+import { sameAnswer } from "../../../core/cache/semantic/decision/sameAnswer.ts"
 
 const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 
@@ -81,5 +82,14 @@ describe("L1b false-hit budget on a synthetic stream with a known curve", () => 
     assert.equal(wilsonUpper(0, 0), 1)
     assert.ok(wilsonUpper(0, 100) < 0.03 && wilsonUpper(0, 100) > 0.02)
     assert.ok(wilsonUpper(0.1, 1000) > 0.1 && wilsonUpper(0.1, 1000) < 0.12)
+  })
+
+  it("labels an answer the same only when no sign, symbol or operator differs", () => {
+    const completion = (content: string) => JSON.stringify({ choices: [{ message: { content } }] })
+    for (const [a, b] of [["-5", "5"], ["x > y", "x < y"], ["a == b", "a != b"], ["$5", "€5"], ["5!", "5"]]) {
+      assert.equal(sameAnswer(completion(a!), completion(b!)), false, `${a} / ${b}`)
+    }
+    assert.ok(sameAnswer(completion("The answer is 42."), completion("the  answer is\n42")), "case, spacing, full stop")
+    assert.ok(sameAnswer(completion("ｘ ＞ ｙ"), "x > y"), "Unicode forms (NFKC)")
   })
 })
