@@ -95,7 +95,11 @@ for (const name of runtimes) {
     })
 
     it("embeds with a transformers.js model directory on its worker thread (ISARTOR__EMBEDDING_MODEL_PATH)", async () => {
-      const gateway = await startRuntime(name, upstreamEnv(upstream.url, { ISARTOR__EMBEDDING_MODEL_PATH: tinyBert }))
+      const gateway = await startRuntime(
+        name,
+        // About the model directory; the false-hit budget is tested in test/cache/semantic/ErrorBudget*.test.ts.
+        upstreamEnv(upstream.url, { ISARTOR__EMBEDDING_MODEL_PATH: tinyBert, ISARTOR__L1B_ERROR_BUDGET: "1" })
+      )
       try {
         const first = await chat(gateway.url, `How do I reset my password on ${name}?`)
         assert.equal(first.headers.get("x-isartor-layer"), "l3", gateway.output())
