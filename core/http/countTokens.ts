@@ -18,10 +18,12 @@ export interface CountTokensDependencies {
 /**
  * A count the provider could not give now (down, slow, rate-limited, its breaker open) or has no endpoint for (an
  * Anthropic-compatible server without `count_tokens`) is estimated instead: a count is advice, and the client's real
- * request may still be answered. What the client must fix (a bad body, the gateway's key) is its error as it was.
+ * request may still be answered. What the client must fix (a bad body, the gateway's key, a model that does not
+ * exist: Anthropic's 404 names it, "model: …") is its error as it was.
  */
-const countsLocally = (error: ProviderError) =>
-  error.isRetryable || error.reason === "CircuitOpen" || error.reason === "NotFound"
+const countsLocally = (error: ProviderError, model: unknown) =>
+  error.isRetryable || error.reason === "CircuitOpen" ||
+  (error.reason === "NotFound" && !(typeof model === "string" && model !== "" && error.message.includes(model)))
 
 /** Claude Code asks it before long requests: the provider counts when it speaks the Anthropic API, else an estimate. */
 export const countTokensRoute = (app: Hono, deps: CountTokensDependencies): void => {
@@ -43,6 +45,8 @@ export const countTokensRoute = (app: Hono, deps: CountTokensDependencies): void
     const exit = await deps.run(deps.countTokens(counted))
     if (Exit.isSuccess(exit)) return c.json({ input_tokens: exit.value }, 200, { "x-isartor-token-count": "provider" })
     const failure = Cause.findErrorOption(exit.cause)
-    return failure._tag === "Some" && countsLocally(failure.value) ? estimate() : renderFailure("anthropic", exit.cause)
+    return failure._tag === "Some" && countsLocally(failure.value, counted.model)
+      ? estimate()
+      : renderFailure("anthropic", exit.cause)
   })
 }

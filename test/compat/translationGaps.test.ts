@@ -3,6 +3,8 @@ import Anthropic from "@anthropic-ai/sdk"
 import { ChatOpenAI } from "@langchain/openai"
 import { generateObject, jsonSchema } from "ai"
 import assert from "node:assert/strict"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { after, before, describe, it } from "node:test"
 import OpenAI from "openai"
 import { conversationModel } from "../support/fakeModel.ts"
@@ -269,5 +271,62 @@ describe("a cached stream's usage chunk", () => {
     assert.equal(asked.layer, "l1a")
     assert.ok(asked.chunks.at(-1)!.usage!.prompt_tokens > 0, "the replay still ends with the estimate")
     assert.equal(await saved(), before, "no provider reported those tokens")
+  })
+})
+
+describe("count_tokens when the upstream answers 404", () => {
+  /** An Anthropic-compatible upstream: 404 for a model it does not have (Anthropic's body), or for every count. */
+  const upstream = async (hasEndpoint: boolean) => {
+    const server = createServer((req, res) => {
+      let raw = ""
+      req.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")))
+      req.on("end", () => {
+        const model = (JSON.parse(raw || "{}") as { model?: string }).model
+        res.writeHead(404, { "content-type": "application/json" })
+        res.end(
+          hasEndpoint
+            ? JSON.stringify({ type: "error", error: { type: "not_found_error", message: `model: ${model}` } })
+            : JSON.stringify({ detail: "Not Found" })
+        )
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const gateway = await startTestGateway({
+      ISARTOR__LLM_PROVIDER: "anthropic",
+      ISARTOR__EXTERNAL_LLM_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
+      ISARTOR__CACHE_MODE: "exact",
+      ISARTOR__L3_RETRY_BASE_MS: "1"
+    })
+    return {
+      client: new Anthropic({ apiKey: key(), baseURL: gateway.url, maxRetries: 0 }),
+      close: async () => {
+        await gateway.close()
+        server.close()
+      }
+    }
+  }
+  const ask = { model: "claude-nope-9", messages: [{ role: "user" as const, content: "Hello" }] }
+
+  it("@anthropic-ai/sdk: a model that does not exist is the client's 404, not an estimate", async () => {
+    const { client, close } = await upstream(true)
+    try {
+      const failed = await client.messages.countTokens(ask).catch((e: unknown) => e)
+      assert.ok(failed instanceof Anthropic.NotFoundError, String(failed))
+      assert.match(failed.message, /claude-nope-9/)
+    } finally {
+      await close()
+    }
+  })
+
+  it("@anthropic-ai/sdk: an upstream without count_tokens gets an estimate", async () => {
+    const { client, close } = await upstream(false)
+    try {
+      const counted = await client.messages.countTokens(ask).withResponse()
+      assert.ok(counted.data.input_tokens > 0)
+      assert.equal(counted.response.headers.get("x-isartor-token-count"), "estimate")
+    } finally {
+      await close()
+    }
   })
 })
