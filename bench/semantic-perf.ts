@@ -169,6 +169,8 @@ const httpScaling = async (runtime: RuntimeName, size: number) => {
       ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
       ISARTOR__CACHE_MAX_CAPACITY: String(size + BESIDE + 1000 * rounds),
       ISARTOR__CACHE_TTL_SECS: "3600",
+      // The default byte budget evicts these entries before a hundred thousand fit.
+      ISARTOR__CACHE_MAX_BYTES: String(2 ** 32),
       ...SERVE_WOULD_BE_HITS
     })
     started.push(gateway)
