@@ -6,10 +6,24 @@ import { toAnthropicRequest, untranslatedFields } from "../formats/anthropic/req
 import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
 import { untranslatableTools } from "../formats/openai.ts"
-import { makeTransport, sourcePayload } from "../transport/http.ts"
+import { makeTransport, sourcePayload, type Transport, type UpstreamReply } from "../transport/http.ts"
 import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
 
 export const ANTHROPIC_VERSION = "2023-06-01"
+
+/**
+ * An Anthropic Messages stream as OpenAI chunk SSE, with its usage when the request asks for it (an Anthropic
+ * client's always does): this provider's, and `isartor proxy`'s for a host that speaks Anthropic.
+ */
+export const anthropicChunks = (request: ChatRequest, response: UpstreamReply | Response, transport: Transport) => {
+  const includeUsage = (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
+  const translate = anthropicStreamToOpenAI(includeUsage, request.source?.format === "anthropic")
+  return transport.stream(response, {
+    onEvent: (data) => translate.onEvent(data),
+    // Only `message_stop` says the answer is whole; without it there is no `[DONE]`.
+    onEnd: () => ({ chunks: [], finished: translate.finished() })
+  })
+}
 
 /** Anthropic Messages API: `x-api-key`, `anthropic-version`, its own SSE event stream. */
 export const anthropic: ProviderDefinition = {
@@ -59,16 +73,7 @@ export const anthropic: ProviderDefinition = {
         ),
       stream: (request) =>
         send(request, settings.model ?? request.model, true).pipe(
-          Effect.flatMap((response) => {
-            const includeUsage =
-              (request.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
-            const translate = anthropicStreamToOpenAI(includeUsage, request.source?.format === "anthropic")
-            return transport.stream(response, {
-              onEvent: (data) => translate.onEvent(data),
-              // Only `message_stop` says the answer is whole; without it there is no `[DONE]`.
-              onEnd: () => ({ chunks: [], finished: translate.finished() })
-            })
-          }),
+          Effect.flatMap((response) => anthropicChunks(request, response, transport)),
           Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
       listModels: () =>

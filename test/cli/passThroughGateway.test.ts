@@ -93,3 +93,66 @@ describe("Gateway.passThrough", () => {
     await answer.arrayBuffer()
   })
 })
+
+/** An Anthropic Messages stream as a host sends it: its input tokens up front, its output tokens at the end. */
+const ANTHROPIC_STREAM = [
+  {
+    type: "message_start",
+    message: {
+      id: "msg_origin",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [],
+      stop_reason: null,
+      usage: { input_tokens: 21, output_tokens: 1 }
+    }
+  },
+  { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+  { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Rome." } },
+  { type: "content_block_stop", index: 0 },
+  { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 3 } },
+  { type: "message_stop" }
+].map((event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`).join("")
+
+const messages = (question: string, stream: boolean) =>
+  new Request("http://isartor-proxy/v1/messages", {
+    method: "POST",
+    headers: {
+      "x-api-key": "sk-ant-secret-token",
+      "anthropic-version": "2023-06-01",
+      "content-type": "application/json"
+    },
+    body: JSON.stringify({
+      model: "claude-sonnet-4-5",
+      max_tokens: 64,
+      stream,
+      messages: [{ role: "user", content: question }]
+    })
+  })
+
+/** The `data:` events of an SSE body, parsed. */
+const eventsOf = (text: string) =>
+  text.split("\n").filter((line) => line.startsWith("data: ")).map((line) =>
+    JSON.parse(line.slice(6)) as {
+      type?: string
+      message?: { usage?: Record<string, number> }
+      usage?: Record<string, number>
+    }
+  )
+
+describe("Gateway.passThrough, Anthropic", () => {
+  it("hands on a streamed answer's token counts, as the host sent them", async () => {
+    const host = origin(
+      async () => new Response(ANTHROPIC_STREAM, { headers: { "content-type": "text/event-stream" } }),
+      "sk-ant-secret-token"
+    )
+    const answer = await gateway.passThrough(messages("Capital of Italy, streamed via the origin?", true), host)
+    assert.equal(answer.status, 200)
+    const events = eventsOf(await answer.text())
+    const start = events.find((event) => event.type === "message_start")
+    const delta = events.find((event) => event.type === "message_delta")
+    assert.equal(start?.message?.usage?.input_tokens, 21)
+    assert.equal(delta?.usage?.output_tokens, 3)
+  })
+})

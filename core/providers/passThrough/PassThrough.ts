@@ -3,10 +3,10 @@ import type { ChatRequest } from "../../domain/ChatRequest.ts"
 import { type Completion, isWellFormed } from "../../domain/Completion.ts"
 import type { ProviderError, ProviderErrorReason } from "../../domain/errors.ts"
 import { fromAnthropicMessage } from "../../formats/anthropic/response.ts"
-import { anthropicStreamToOpenAI } from "../../formats/anthropic/stream.ts"
 import type { AnthropicMessage } from "../../formats/anthropic/wire.ts"
 import { fromGeminiResponse, geminiStreamToOpenAI } from "../../formats/gemini.ts"
 import { makeTransport, type Transport, type TransportLimits } from "../../transport/http.ts"
+import { anthropicChunks } from "../anthropic.ts"
 import type { Answered } from "../chain/failover.ts"
 
 /**
@@ -70,13 +70,7 @@ const completionOf = (request: ChatRequest, answer: Record<string, unknown>, tra
 
 /** A streamed answer in the client's API, as OpenAI chunk SSE. */
 const chunksOf = (request: ChatRequest, response: Response, transport: Transport) => {
-  if (request.family === "anthropic") {
-    const translate = anthropicStreamToOpenAI(false, true)
-    return transport.stream(response, {
-      onEvent: (data) => translate.onEvent(data),
-      onEnd: () => ({ chunks: [], finished: translate.finished() })
-    })
-  }
+  if (request.family === "anthropic") return anthropicChunks(request, response, transport)
   if (request.family === "gemini") {
     const translate = geminiStreamToOpenAI(request.model, true)
     let finished = false
