@@ -211,9 +211,10 @@ for (const runtime of runtimes) {
     })
 
     it("lets a stream that keeps sending run past l3_timeout_secs, and ends a silent one at l3_stream_idle_secs", async () => {
-      // 20 events 300 ms apart: 6 s, three times l3_timeout_secs.
-      const paced = await (await chat(gateway, `paced:20:300:${runtime}`, { stream: true })).text()
-      for (let index = 0; index < 20; index++) assert.ok(paced.includes(`"content":"${index} "`), `event ${index}`)
+      // 60 events 50 ms apart: the stream outlasts l3_timeout_secs, and each gap is a twentieth of
+      // l3_stream_idle_secs, so a loaded machine stretching some gaps cannot end it early.
+      const paced = await (await chat(gateway, `paced:60:50:${runtime}`, { stream: true })).text()
+      for (let index = 0; index < 60; index++) assert.ok(paced.includes(`"content":"${index} "`), `event ${index}`)
       assert.match(paced, /data: \[DONE\]\n\n$/)
       assert.doesNotMatch(paced, /"error"/)
       const stalled = await (await chat(gateway, `stall:${runtime}`, { stream: true })).text()
