@@ -22,7 +22,8 @@ export interface OptimisedBody {
 
 /** `body` (in `format`) with its instruction blocks shrunk; the very same object when nothing could shrink. */
 export const optimiseBody = (format: WireFormat, body: Json, count: (text: string) => number): OptimisedBody => {
-  const seen = new Set<string>()
+  // Each block's first copy as it was sent (frozen: as written), for a later reference to quote its beginning.
+  const seen = new Map<string, string>()
   const changes: Array<{ path: ReadonlyArray<string | number>; text: string }> = []
   let saved = 0
   for (const slot of textSlots(format, body)) {
@@ -36,13 +37,13 @@ export const optimiseBody = (format: WireFormat, body: Json, count: (text: strin
       const original = slot.text.slice(block.start, block.end)
       let replacement = original
       if (!slot.frozen) {
-        const reference = referenceTo(block.tag, shrunk)
+        const reference = referenceTo(block.tag, seen.get(identity) ?? shrunk)
         replacement =
           seen.has(identity) && original.length >= MIN_REFERENCED_CHARS && reference.length < original.length
             ? reference
             : `<${block.tag}>${shrunk}</${block.tag}>`
       }
-      seen.add(identity)
+      if (!seen.has(identity)) seen.set(identity, slot.frozen ? block.inner : shrunk)
       if (replacement !== original) saved += count(original) - count(replacement)
       text += slot.text.slice(at, block.start) + replacement
       at = block.end

@@ -148,6 +148,24 @@ describe("what the context optimiser leaves alone", () => {
     assert.ok(sent.includes("after this\n"), sent)
   })
 
+  it("a reference quotes the beginning of the first copy as it was sent (unchanged in the cached prefix)", () => {
+    const inner = `\n<!-- generated: do not edit -->\n${PROJECT_INSTRUCTIONS}`
+    const text = `<system-reminder>${inner}</system-reminder>`
+    const body: Json = {
+      model: "claude-sonnet-4-5",
+      max_tokens: 100,
+      messages: [
+        { role: "user", content: [{ type: "text", text, cache_control: { type: "ephemeral" } }] },
+        { role: "assistant", content: "ok" },
+        { role: "user", content: [{ type: "text", text }] }
+      ]
+    }
+    const optimised = optimiseBody("anthropic", body, count)
+    const messages = optimised.body.messages as Array<{ content: Array<Json> }>
+    assert.equal(messages[0]!.content[0]!.text, text, "the cached first copy is sent as written")
+    assert.match(String(messages[2]!.content[0]!.text), /begins "<!-- generated: do not edit --> # Project/)
+  })
+
   it("Gemini: the system instruction stays, a repeated block in contents becomes a reference, thoughts stay", () => {
     const thought = { text: block, thought: true, thoughtSignature: "sig" }
     const body: Json = {
