@@ -47,16 +47,19 @@ const headersFor = (headers: IncomingHttpHeaders, ask: GatewayAsk) => {
  * The origin handed to the gateway with a request: the client's credential, and its request sent on to the host
  * as it came. The host's refusal is kept as it was sent, for the client to get that rather than its translation.
  */
-const originFor = (
+export const originFor = (
   request: HostRequest,
-  credential: string,
-  ask: GatewayAsk,
+  headers: Headers,
+  ask: Pick<GatewayAsk, "wrapped">,
   send: (request: HostRequest) => Promise<Response>
 ) => {
+  // Every credential the client sent (Gemini's `?key=` too), as the gateway reads them for the cache scope; one
+  // per line there (a header value has no line break), each scrubbed on its own here.
+  const presented = presentedCredentials(withQueryKey(new Request(`http://isartor-proxy${request.path}`, { headers })))
   const state: { asked: boolean; refusal?: Response } = { asked: false }
   const origin = {
     host: request.host,
-    credential: Redacted.make(credential),
+    credentials: presented.split("\n").map((credential) => Redacted.make(credential)),
     send: async () => {
       state.asked = true
       const response = await send(request)
@@ -95,9 +98,7 @@ export const startProxyGateway = async (options: {
     const headers = headersFor(request.headers, ask)
     const hostRequest = { ...where, path: url, headers: request.headers, body }
     const asked = new Request(`http://isartor-proxy${ask.path}`, { method: "POST", headers, body: ask.body })
-    // Every credential the client sent (Gemini's `?key=` too), as the gateway reads them for the cache scope.
-    const credential = presentedCredentials(withQueryKey(new Request(`http://isartor-proxy${url}`, { headers })))
-    const { origin, state } = originFor(hostRequest, credential, ask, send)
+    const { origin, state } = originFor(hostRequest, headers, ask, send)
     const response = await gateway.passThrough(asked, origin)
     // The host's refusal (an expired token's 401, a 429 with its Retry-After) reaches the tool as the host sent it,
     // so the tool reacts as it would without the proxy.

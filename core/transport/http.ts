@@ -34,9 +34,14 @@ export const retryAfterMs = (headers: Headers): number | undefined => {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
-/** Removes anything that looks like a credential from text that came from upstream or the network. */
-export const scrub = (text: string, apiKey: Redacted.Redacted<string>): string =>
-  maskCredentials(text, [Redacted.value(apiKey)]).slice(0, 500)
+/** The key, or each key of a client that sent several (`isartor proxy`'s): each is looked for on its own. */
+export type ApiKeys = Redacted.Redacted<string> | ReadonlyArray<Redacted.Redacted<string>>
+
+const keysOf = (apiKeys: ApiKeys): ReadonlyArray<string> =>
+  Redacted.isRedacted(apiKeys) ? [Redacted.value(apiKeys)] : apiKeys.map((key) => Redacted.value(key))
+
+/** Removes the keys, and anything that looks like a credential, from text that came from upstream or the network. */
+export const scrub = (text: string, apiKeys: ApiKeys): string => maskCredentials(text, keysOf(apiKeys)).slice(0, 500)
 
 /** The message of an error body in any of the providers' shapes (OpenAI, Anthropic, Gemini, Ollama). */
 const upstreamMessage = (text: string, status: number, statusText: string): string => {
@@ -380,16 +385,18 @@ const replyOf = (
 /** The HTTP plumbing every provider shares: bounds and timeouts, error mapping, credential scrubbing. */
 export const makeTransport = (
   provider: string,
-  settings: { readonly apiKey: Redacted.Redacted<string> } & TransportLimits
+  settings: { readonly apiKey: ApiKeys } & TransportLimits
 ): Transport => {
   const limits: TransportLimits = settings
   const fail: Fail = (reason, message, extra = {}) =>
     new ProviderError({ provider, reason, message: scrub(message, settings.apiKey), ...extra })
-  const key = Redacted.value(settings.apiKey)
+  // As in `scrub`: a key too short to be a key is not looked for in every chunk of every answer.
+  const keys = keysOf(settings.apiKey).filter((key) => key.length >= 4)
   const redact: Redactor = {
     error: (text) => scrub(text, settings.apiKey),
-    // As in `scrub`: a key too short to be a key is not looked for in every chunk of every answer.
-    text: key.length >= 4 ? (text) => (text.includes(key) ? text.split(key).join("[redacted]") : text) : (text) => text
+    text: keys.length === 0 ?
+      (text) => text :
+      (text) => keys.reduce((out, key) => (out.includes(key) ? out.split(key).join("[redacted]") : out), text)
   }
   const json = <A>(reply: UpstreamReply | Response) =>
     Effect.flatMap(replyOf(reply, limits, fail), ({ body, status }) =>

@@ -1,6 +1,7 @@
 import { Effect, Redacted } from "effect"
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
+import { originFor } from "../../cli/proxy/gateway.ts"
 import { type Gateway, startGateway } from "../../core/Gateway.ts"
 import type { PassThroughOrigin } from "../../core/providers/passThrough/PassThrough.ts"
 import { eventually } from "../support/eventually.ts"
@@ -38,7 +39,7 @@ const origin = (send: () => Promise<Response>, credential = "ghu_secret_token"):
   let sent = 0
   return {
     host: "api.githubcopilot.test",
-    credential: Redacted.make(credential),
+    credentials: [Redacted.make(credential)],
     send: () => {
       sent++
       return send()
@@ -154,5 +155,50 @@ describe("Gateway.passThrough, Anthropic", () => {
     const delta = events.find((event) => event.type === "message_delta")
     assert.equal(start?.message?.usage?.input_tokens, 21)
     assert.equal(delta?.usage?.output_tokens, 3)
+  })
+})
+
+describe("Gateway.passThrough, a client with two credentials", () => {
+  const where = { host: "api.example.test", port: 443, connectHost: "127.0.0.1", connectPort: 9 }
+  const twoKeys = () =>
+    new Headers({
+      authorization: "Bearer SECRET_C_token",
+      "x-api-key": "SECRET_D_token",
+      "content-type": "application/json"
+    })
+  const asked = (question: string, stream = false) =>
+    new Request("http://isartor-proxy/v1/chat/completions", {
+      method: "POST",
+      headers: twoKeys(),
+      body: JSON.stringify({ model: "gpt-4o", stream, messages: [{ role: "user", content: question }] })
+    })
+  const hostRequest = { ...where, path: "/v1/chat/completions", headers: {}, body: Buffer.from("") }
+
+  it("names neither when its host cannot be reached", async () => {
+    const { origin: host } = originFor(
+      hostRequest,
+      twoKeys(),
+      { wrapped: false },
+      () => Promise.reject(new Error("boom SECRET_C_token SECRET_D_token"))
+    )
+    const answer = await gateway.passThrough(asked("Two keys, unreachable host?"), host)
+    assert.equal(answer.status, 502)
+    const text = await answer.text()
+    assert.match(text, /cannot reach api\.example\.test/)
+    assert.doesNotMatch(text, /SECRET_C_token|SECRET_D_token/)
+  })
+
+  it("names neither in a streamed answer's error event", async () => {
+    const failing = `data: ${JSON.stringify({ error: { message: "quota of SECRET_C_token and SECRET_D_token" } })}\n\n`
+    const { origin: host } = originFor(
+      hostRequest,
+      twoKeys(),
+      { wrapped: false },
+      async () => new Response(failing, { headers: { "content-type": "text/event-stream" } })
+    )
+    const answer = await gateway.passThrough(asked("Two keys, a stream that fails?", true), host)
+    const text = await answer.text()
+    assert.match(text, /quota of/)
+    assert.doesNotMatch(text, /SECRET_C_token|SECRET_D_token/)
   })
 })

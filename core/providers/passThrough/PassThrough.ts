@@ -17,8 +17,8 @@ import type { Answered } from "../chain/failover.ts"
 export interface PassThroughOrigin {
   /** The original host, as the client named it: the provider the answer is from, in headers and the ledger. */
   readonly host: string
-  /** The client's credential: scrubbed from any message that quotes it. */
-  readonly credential: Redacted.Redacted<string>
+  /** Each credential the client sent: each scrubbed from any message that quotes it. */
+  readonly credentials: ReadonlyArray<Redacted.Redacted<string>>
   /**
    * The client's own request — its bytes, its headers — to the original host, its certificate verified. The
    * runtime's (the proxy's): how a host is dialled is not core's to know.
@@ -94,7 +94,7 @@ const chunksOf = (request: ChatRequest, response: Response, transport: Transport
  */
 export const passThroughProvider = (limits: TransportLimits) => {
   const transportOf = (origin: PassThroughOrigin) =>
-    makeTransport(origin.host, { apiKey: origin.credential, ...limits })
+    makeTransport(origin.host, { apiKey: origin.credentials, ...limits })
   const complete = (
     request: ChatRequest,
     origin: PassThroughOrigin
