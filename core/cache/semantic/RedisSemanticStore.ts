@@ -4,7 +4,7 @@ import type { LayerUnavailable } from "../../domain/errors.ts"
 import { vectorFromBase64, vectorToBase64 } from "../../embedding/vectorCodec.ts"
 import { redisCall, type RedisCommands } from "../../redis/RedisCommands.ts"
 import { KEY_VERSION } from "../CacheKey.ts"
-import { type BudgetDelta, emptyCounts, REGIONS, type SharedBudget } from "./decision/ErrorBudget.ts"
+import { type BudgetDelta, emptyCounts, type RegionCounts, REGIONS, type SharedBudget } from "./decision/ErrorBudget.ts"
 import type { SemanticMeta } from "./LabelledIndex.ts"
 
 /** One L1b entry as every replica sees it. */
@@ -27,8 +27,9 @@ export const semanticChannel = `isartor:v${KEY_VERSION}:l1b:added`
 export const semanticRemovedChannel = `isartor:v${KEY_VERSION}:l1b:removed`
 
 /**
- * The error budget's observations, per decision: counts per score region, and the entries' marks. One hash tag, so
- * that on a cluster the script that updates both runs on one node.
+ * The error budget's observations, per decision: counts per band (a digest of the scope, and the stage) and score
+ * region, fields `<band>/<s|o|w><region>`; and the entries' marks. One hash tag, so that on a cluster the script
+ * that updates both runs on one node.
  */
 export const budgetKeys = (decision: string) => [
   `isartor:v${KEY_VERSION}:{l1b-budget}:counts:${decision}`,
@@ -54,10 +55,12 @@ const FIELDS = { seen: "s", observed: "o", wrong: "w" } as const
 
 const budgetArguments = (delta: BudgetDelta): Array<string> => {
   const increments: Array<string> = []
-  for (const field of ["seen", "observed", "wrong"] as const) {
-    delta.counts[field].forEach((by, region) => {
-      if (by !== 0) increments.push(`${FIELDS[field]}${region}`, String(by))
-    })
+  for (const [band, counts] of delta.counts) {
+    for (const field of ["seen", "observed", "wrong"] as const) {
+      counts[field].forEach((by, region) => {
+        if (by !== 0) increments.push(`${band}/${FIELDS[field]}${region}`, String(by))
+      })
+    }
   }
   return [
     String(increments.length / 2),
@@ -71,7 +74,7 @@ const budgetArguments = (delta: BudgetDelta): Array<string> => {
 
 /** The totals as the script returns them (flat field/value lists); anything unexpected reads as nothing. */
 const budgetOf = (reply: unknown): SharedBudget => {
-  const counts = emptyCounts()
+  const counts = new Map<string, RegionCounts>()
   const marks = new Map<string, number>()
   const [countList, markList] = Array.isArray(reply) ? reply as Array<unknown> : []
   const pairs = (list: unknown) => {
@@ -81,10 +84,17 @@ const budgetOf = (reply: unknown): SharedBudget => {
       (_, i) => [flat[2 * i]!, Number(flat[2 * i + 1])] as const
     )
   }
-  for (const [field, value] of pairs(countList)) {
+  for (const [key, value] of pairs(countList)) {
+    const slash = key.lastIndexOf("/")
+    if (slash <= 0) continue
+    const band = key.slice(0, slash)
+    const field = key.slice(slash + 1)
     const region = Number(field.slice(1))
     const name = field[0] === "s" ? "seen" : field[0] === "o" ? "observed" : field[0] === "w" ? "wrong" : undefined
-    if (name && region >= 0 && region < REGIONS && Number.isFinite(value)) counts[name][region] = value
+    if (!name || !(region >= 0 && region < REGIONS) || !Number.isFinite(value)) continue
+    let bandCounts = counts.get(band)
+    if (bandCounts === undefined) counts.set(band, bandCounts = emptyCounts())
+    bandCounts[name][region] = value
   }
   for (const [id, above] of pairs(markList)) if (Number.isFinite(above)) marks.set(id, above)
   return { counts, marks }

@@ -68,6 +68,7 @@ interface Pending {
   readonly entry: string
   readonly completion: string
   readonly score: number
+  readonly band: string
 }
 
 /**
@@ -79,15 +80,24 @@ const budgeted = (
   pending: WeakMap<ChatRequest, Pending>,
   request: ChatRequest,
   found: WouldBeHit,
-  limit: number
+  limit: number,
+  band: string
 ): boolean => {
-  const verdict = budget.decide(found.candidate.entry.id, found.score, limit)
+  const verdict = budget.decide(found.candidate.entry.id, found.score, limit, band)
   if (verdict._tag === "Serve") return true
   // Without a budget nothing is learnt from a withheld hit.
   if (limit >= 1) return false
-  pending.set(request, { entry: found.candidate.entry.id, completion: found.candidate.entry.completion, ...found })
+  pending.set(request, {
+    entry: found.candidate.entry.id,
+    completion: found.candidate.entry.completion,
+    band,
+    ...found
+  })
   return false
 }
+
+/** The band a would-be hit is counted in: its scope's (tenants never share counts). */
+const bandOf = (digest: (value: unknown) => string, scope: string, _stage: WouldBeHit["stage"]) => digest(scope)
 
 /** The parts of L1b a lookup and a store share. */
 const makeParts = Effect.gen(function*() {
@@ -126,7 +136,12 @@ const makeParts = Effect.gen(function*() {
 type Parts = Effect.Success<typeof makeParts>
 
 /** Looking up: the decision's would-be hit, kept for this caller (age), then the budget, then Redis's word. */
-const makeLookup = (parts: Parts, viewOf: ViewOf, pending: WeakMap<ChatRequest, Pending>) => {
+const makeLookup = (
+  parts: Parts,
+  viewOf: ViewOf,
+  digest: (value: unknown) => string,
+  pending: WeakMap<ChatRequest, Pending>
+) => {
   const { config, index, now, decision, budget, shared } = parts
   /** Too old for this caller (or of unknown age): skipped for it, kept for others. */
   const youngEnough = (maxAgeMs: number | undefined) => (candidate: Candidate) => {
@@ -149,7 +164,8 @@ const makeLookup = (parts: Parts, viewOf: ViewOf, pending: WeakMap<ChatRequest, 
       return decision.find(request, view, threshold, youngEnough(maxAgeMs)).pipe(
         Effect.flatMap((found): Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable> => {
           if (found === undefined) return missedL1b
-          if (!budgeted(budget, pending, request, found, budgetOf(config, request))) return missedL1b
+          const band = bandOf(digest, view.scope, found.stage)
+          if (!budgeted(budget, pending, request, found, budgetOf(config, request), band)) return missedL1b
           return Effect.flatMap(shared.stillHeld(found.candidate), (held) =>
             held ? Effect.succeed(serve(found)) : missedL1b)
         })
@@ -181,7 +197,7 @@ const makeStore = (
       const label = pending.get(request)
       if (label !== undefined) {
         pending.delete(request)
-        budget.observe(label.entry, label.score, sameAnswer(completion, label.completion))
+        budget.observe(label.entry, label.score, sameAnswer(completion, label.completion), label.band)
       }
       const view = viewOf(request)
       if (typeof view === "string") return
@@ -271,7 +287,7 @@ export class SemanticCache extends Context.Service<SemanticCache, {
       const pending = new WeakMap<ChatRequest, Pending>()
       const reported = { wrong: 0, correct: 0 }
       return SemanticCache.of({
-        lookup: makeLookup(parts, viewOf, pending),
+        lookup: makeLookup(parts, viewOf, digest, pending),
         store: makeStore(parts, viewOf, digest, pending),
         entryKey: (request) => {
           const view = viewOf(request)

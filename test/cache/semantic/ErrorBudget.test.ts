@@ -27,9 +27,9 @@ const runStream = (budget: number, length: number) => {
   for (let at = 0; at < length; at++) {
     const score = truth()
     const wrong = truth() < wrongAt(score)
-    const verdict = errorBudget.decide(`entry-${at}`, score, budget)
+    const verdict = errorBudget.decide(`entry-${at}`, score, budget, "b")
     if (verdict._tag === "Serve") served.push({ at, wrong })
-    else errorBudget.observe(`entry-${at}`, score, !wrong)
+    else errorBudget.observe(`entry-${at}`, score, !wrong, "b")
   }
   return { served, status: errorBudget.status(budget) }
 }
@@ -54,28 +54,28 @@ describe("L1b false-hit budget on a synthetic stream with a known curve", () => 
 
   it("serves nothing before it has observed anything (cold start), and serves once it has", () => {
     const budget = makeErrorBudget(() => 0.99)
-    assert.equal(budget.decide("a", 0.99, 0.05)._tag, "Withhold")
+    assert.equal(budget.decide("a", 0.99, 0.05, "b")._tag, "Withhold")
     for (let i = 0; i < 200; i++) {
-      budget.decide(`e${i}`, 0.95, 0.05)
-      budget.observe(`e${i}`, 0.95, true)
+      budget.decide(`e${i}`, 0.95, 0.05, "b")
+      budget.observe(`e${i}`, 0.95, true, "b")
     }
-    assert.equal(budget.decide("a", 0.95, 0.05)._tag, "Serve")
+    assert.equal(budget.decide("a", 0.95, 0.05, "b")._tag, "Serve")
     // A tighter budget asks for more evidence than 200 right answers give.
-    assert.equal(budget.decide("a", 0.95, 0.001)._tag, "Withhold")
+    assert.equal(budget.decide("a", 0.95, 0.001, "b")._tag, "Withhold")
   })
 
   it("holds an entry to the best score it was wrong at, and a stopped entry never serves", () => {
     const budget = makeErrorBudget(() => 0.99)
-    for (let i = 0; i < 200; i++) budget.observe(`e${i}`, 0.9, true), budget.decide(`e${i}`, 0.9, 0.05)
-    budget.observe("bad", 0.92, false)
-    assert.equal(budget.decide("bad", 0.91, 0.05)._tag, "Withhold")
-    assert.equal(budget.decide("bad", 0.95, 0.05)._tag, "Serve")
+    for (let i = 0; i < 200; i++) budget.observe(`e${i}`, 0.9, true, "b"), budget.decide(`e${i}`, 0.9, 0.05, "b")
+    budget.observe("bad", 0.92, false, "b")
+    assert.equal(budget.decide("bad", 0.91, 0.05, "b")._tag, "Withhold")
+    assert.equal(budget.decide("bad", 0.95, 0.05, "b")._tag, "Serve")
     budget.stop("bad")
     assert.equal(budget.markOf("bad"), STOPPED)
-    assert.equal(budget.decide("bad", 1, 0.05)._tag, "Withhold")
+    assert.equal(budget.decide("bad", 1, 0.05, "b")._tag, "Withhold")
     // Without a budget (1) the decision alone serves, but a stopped entry still does not.
-    assert.equal(budget.decide("bad", 1, 1)._tag, "Withhold")
-    assert.equal(budget.decide("good", 0.1, 1)._tag, "Serve")
+    assert.equal(budget.decide("bad", 1, 1, "b")._tag, "Withhold")
+    assert.equal(budget.decide("good", 0.1, 1, "b")._tag, "Serve")
   })
 
   it("bounds a rate by Wilson's interval", () => {
@@ -91,5 +91,18 @@ describe("L1b false-hit budget on a synthetic stream with a known curve", () => 
     }
     assert.ok(sameAnswer(completion("The answer is 42."), completion("the  answer is\n42")), "case, spacing, full stop")
     assert.ok(sameAnswer(completion("ｘ ＞ ｙ"), "x > y"), "Unicode forms (NFKC)")
+  })
+
+  it("keeps each scope's observations to itself: another tenant's right answers open no band for it", () => {
+    const budget = makeErrorBudget(() => 0.99)
+    for (let i = 0; i < 200; i++) {
+      budget.decide(`e${i}`, 0.95, 0.05, "tenant-a"), budget.observe(`e${i}`, 0.95, true, "tenant-a")
+    }
+    assert.equal(budget.decide("a", 0.95, 0.05, "tenant-a")._tag, "Serve")
+    assert.equal(budget.decide("b", 0.95, 0.05, "tenant-b")._tag, "Withhold", "a scope with nothing observed: cold")
+    for (let i = 0; i < 200; i++) {
+      budget.decide(`f${i}`, 0.95, 0.05, "tenant-b"), budget.observe(`f${i}`, 0.95, false, "tenant-b")
+    }
+    assert.equal(budget.decide("a", 0.95, 0.05, "tenant-a")._tag, "Serve", "nor do its wrong ones close another's")
   })
 })

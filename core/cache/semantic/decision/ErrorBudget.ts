@@ -1,8 +1,12 @@
+import { LRUCache } from "lru-cache"
+
 /**
  * L1b's false-hit budget (issue 31; vCache, arXiv 2502.03771, learns per-entry thresholds online under a
  * user-defined error bound): each would-be hit is decided from what was observed of hits like it.
  *
- * "Like it" is its score region (the decision's score, cut into `REGIONS` bands) and its entry. A region's would-be
+ * "Like it" is its band (its scope — one tenant's hits never open a band for another — at one stage of the
+ * decision, whose scores mean nothing to another stage's), its score region (the decision's score, cut into
+ * `REGIONS` slices) and its entry. A band starts with nothing observed: it serves nothing. A region's would-be
  * hits are counted (`seen`) and a share of them labelled (`observed`, of which `wrong`): every would-be hit the
  * budget does not serve is labelled for free (it goes upstream anyway), and a few served ones are explored. Labels
  * are weighted by how many would-be hits each one stands for (seen / observed in its region), so the estimate is of
@@ -130,7 +134,9 @@ const makeRegionTally = () => {
       if (region === undefined) lowestByBudget.set(budget, region = lowestServedRegion(counts, budget))
       return region
     },
+    /** What was counted here and not yet sent; `undefined` when nothing was. */
     take: () => {
+      if (!FIELDS.some((field) => unsent[field].some((by) => by !== 0))) return undefined
       const taken = unsent
       unsent = emptyCounts()
       return taken
@@ -145,6 +151,47 @@ const makeRegionTally = () => {
         }
       }
       lowestByBudget = new Map()
+    }
+  }
+}
+
+type RegionTally = ReturnType<typeof makeRegionTally>
+
+/** The tallies per band, bounded: a band evicted is cold again (serves nothing), its unsent counts still sent. */
+const makeBands = (maxBands: number) => {
+  let evicted: Array<readonly [string, RegionCounts]> = []
+  const bands = new LRUCache<string, RegionTally>({
+    max: maxBands,
+    dispose: (tally, band, reason) => {
+      const unsent = reason === "evict" ? tally.take() : undefined
+      if (unsent) evicted.push([band, unsent])
+    }
+  })
+  const of = (band: string) => {
+    let tally = bands.get(band)
+    if (tally === undefined) bands.set(band, tally = makeRegionTally())
+    return tally
+  }
+  return {
+    of,
+    /** The band's tally, if it has one (a read that creates nothing). */
+    peek: (band: string) => bands.peek(band),
+    all: () => [...bands.entries()],
+    take: (): Array<readonly [string, RegionCounts]> => {
+      const taken = evicted
+      evicted = []
+      for (const [band, tally] of bands.entries()) {
+        const unsent = tally.take()
+        if (unsent) taken.push([band, unsent])
+      }
+      return taken
+    },
+    putBack: (delta: BudgetDelta["counts"]) => {
+      for (const [band, counts] of delta) of(band).putBack(counts)
+    },
+    adopt: (shared: SharedBudget["counts"]) => {
+      for (const [band, tally] of bands.entries()) if (!shared.has(band)) tally.adopt(emptyCounts())
+      for (const [band, counts] of shared) of(band).adopt(counts)
     }
   }
 }
@@ -192,11 +239,20 @@ const makeEntryMarks = (maxMarks: number) => {
 
 type Tally = { served: number; explored: number; withheld: number }
 
-/** What /health shows of a budget. */
-const statusOf = (regions: ReturnType<typeof makeRegionTally>, marks: EntryMarks, tally: Tally, budget: number) => {
-  const { counts } = regions
-  const served = regions.lowest(budget)
-  const estimate = estimateFrom(counts, served < REGIONS ? served : 0)
+/** What /health shows of a budget: every band's served regions (all it saw when it serves nothing) together. */
+const statusOf = (bands: ReturnType<typeof makeBands>, marks: EntryMarks, tally: Tally, budget: number) => {
+  const counts = emptyCounts()
+  const sums = { seen: 0, observed: 0, wrong: 0, squares: 0 }
+  let lowestServed = REGIONS
+  for (const [, regions] of bands.all()) {
+    const served = regions.lowest(budget)
+    lowestServed = Math.min(lowestServed, served)
+    for (let region = REGIONS - 1; region >= (served < REGIONS ? served : 0); region--) {
+      accumulate(regions.counts, region, sums)
+    }
+    for (const field of FIELDS) regions.counts[field].forEach((by, region) => (counts[field][region]! += by))
+  }
+  const estimate = estimateOf(sums)
   let stopped = 0
   for (const above of marks.values()) if (above === STOPPED) stopped++
   return {
@@ -208,10 +264,11 @@ const statusOf = (regions: ReturnType<typeof makeRegionTally>, marks: EntryMarks
     // Over what is served now (every region seen while nothing serves): the rate the budget holds to.
     observed_false_hit_rate: Number(estimate.rate.toFixed(4)),
     false_hit_rate_upper_bound: Number(estimate.upper.toFixed(4)),
-    serves_from_score: served < REGIONS ? served / REGIONS : null,
+    // The lowest score any band serves from.
+    serves_from_score: lowestServed < REGIONS ? lowestServed / REGIONS : null,
     entries_stopped_serving: stopped,
     entries_threshold_raised: marks.size - stopped,
-    // What the bound is made of: each score region seen, as [lowest score, would-be hits, labelled, wrong].
+    // What the bound is made of: each score region seen (all bands), as [lowest score, would-be hits, labelled, wrong].
     regions: counts.seen.flatMap((seen, region) =>
       seen + counts.observed[region]! === 0
         ? []
@@ -220,9 +277,12 @@ const statusOf = (regions: ReturnType<typeof makeRegionTally>, marks: EntryMarks
   }
 }
 
-/** The budget of one decision: its counts per region, the entries' marks, and the verdict on a would-be hit. */
+/**
+ * The budget of one decision: its counts per band and region, the entries' marks, and the verdict on a would-be
+ * hit. `maxMarks` bounds the marks and the bands alike (a scope with entries holds at least one).
+ */
 export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 100_000) => {
-  const regions = makeRegionTally()
+  const bands = makeBands(maxMarks)
   const entries = makeEntryMarks(maxMarks)
   const { marks } = entries
   const tally: Tally = { served: 0, explored: 0, withheld: 0 }
@@ -235,19 +295,23 @@ export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 1
     return { _tag: "Withhold", why }
   }
   return {
-    /** The verdict on a would-be hit of `entry` at `score`, counted as seen (under a budget). */
-    decide: (entry: string, score: number, budget: number): Verdict => {
+    /** The verdict on a would-be hit of `entry` at `score` in `band`, counted as seen (under a budget). */
+    decide: (entry: string, score: number, budget: number, band: string): Verdict => {
       const region = regionOf(score)
       // 1 is no budget: nothing is counted, the decision alone serves (an entry's marks still hold).
-      if (budget < 1) regions.add("seen", region)
+      if (budget >= 1) {
+        return score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY) ? withheld("entry") : verdict("Serve", "served")
+      }
+      const regions = bands.of(band)
+      regions.add("seen", region)
       if (score <= (marks.get(entry) ?? Number.NEGATIVE_INFINITY)) return withheld("entry")
-      if (budget >= 1) return verdict("Serve", "served")
       if (region < regions.lowest(budget)) return withheld("budget")
       return random() < EXPLORATION_RATE ? verdict("Explore", "explored") : verdict("Serve", "served")
     },
-    /** A label: the fresh answer to a would-be hit of `entry` at `score` matched the cached one, or did not. */
-    observe: (entry: string, score: number, correct: boolean) => {
+    /** A label: the fresh answer to a would-be hit of `entry` at `score` in `band` matched the cached one, or not. */
+    observe: (entry: string, score: number, correct: boolean, band: string) => {
       const region = regionOf(score)
+      const regions = bands.of(band)
       regions.add("observed", region)
       if (correct) return
       regions.add("wrong", region)
@@ -259,18 +323,18 @@ export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 1
     forget: entries.forget,
     markOf: (entry: string) => marks.get(entry),
     /** Takes what was counted, marked and removed here since the last call, for the shared totals. */
-    takeUnsent: (): BudgetDelta => ({ counts: regions.take(), ...entries.take() }),
+    takeUnsent: (): BudgetDelta => ({ counts: bands.take(), ...entries.take() }),
     /** A delta the shared totals did not take: sent again next time. */
     putBack: (delta: BudgetDelta) => {
-      regions.putBack(delta.counts)
+      bands.putBack(delta.counts)
       entries.putBack(delta)
     },
     /** The shared totals (which include what this replica sent), plus what it has counted and marked since. */
     adopt: (shared: SharedBudget) => {
-      regions.adopt(shared.counts)
+      bands.adopt(shared.counts)
       entries.adopt(shared.marks)
     },
-    status: (budget: number) => statusOf(regions, marks, tally, budget)
+    status: (budget: number) => statusOf(bands, marks, tally, budget)
   }
 }
 
@@ -278,13 +342,15 @@ export type ErrorBudget = ReturnType<typeof makeErrorBudget>
 
 /** What a replica sends to the shared totals. */
 export interface BudgetDelta {
-  readonly counts: RegionCounts
+  /** Per band. */
+  readonly counts: ReadonlyArray<readonly [string, RegionCounts]>
   readonly marks: ReadonlyArray<readonly [string, number]>
   readonly removed: ReadonlyArray<string>
 }
 
 /** The totals every replica shares. */
 export interface SharedBudget {
-  readonly counts: RegionCounts
+  /** Per band. */
+  readonly counts: ReadonlyMap<string, RegionCounts>
   readonly marks: ReadonlyMap<string, number>
 }
