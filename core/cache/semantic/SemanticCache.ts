@@ -96,8 +96,12 @@ const budgeted = (
   return false
 }
 
-/** The band a would-be hit is counted in: its scope's (tenants never share counts). */
-const bandOf = (digest: (value: unknown) => string, scope: string, _stage: WouldBeHit["stage"]) => digest(scope)
+/**
+ * The band a would-be hit is counted in: its scope's (tenants never share counts), at its stage (the cosine
+ * decision's fast stage scores with another encoder than its full model: the same cosine is not the same evidence).
+ */
+export const bandOf = (digest: (value: unknown) => string, scope: string, stage: WouldBeHit["stage"]) =>
+  `${stage}:${digest(scope)}`
 
 /** The parts of L1b a lookup and a store share. */
 const makeParts = Effect.gen(function*() {

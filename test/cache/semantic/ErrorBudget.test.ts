@@ -2,6 +2,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { makeErrorBudget, STOPPED, wilsonUpper } from "../../../core/cache/semantic/decision/ErrorBudget.ts"
 import { sameAnswer } from "../../../core/cache/semantic/decision/sameAnswer.ts"
+import { bandOf } from "../../../core/cache/semantic/SemanticCache.ts"
 
 const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 
@@ -104,5 +105,19 @@ describe("L1b false-hit budget on a synthetic stream with a known curve", () => 
       budget.decide(`f${i}`, 0.95, 0.05, "tenant-b"), budget.observe(`f${i}`, 0.95, false, "tenant-b")
     }
     assert.equal(budget.decide("a", 0.95, 0.05, "tenant-a")._tag, "Serve", "nor do its wrong ones close another's")
+  })
+
+  it("counts the fast stage's hits apart from the full model's: right fast-stage answers open no model band", () => {
+    const digest = (value: unknown) => JSON.stringify(value)
+    const fastBand = bandOf(digest, "tenant-a|openai|m", "fast")
+    const modelBand = bandOf(digest, "tenant-a|openai|m", "model")
+    assert.notEqual(fastBand, modelBand)
+    assert.notEqual(bandOf(digest, "tenant-b|openai|m", "fast"), fastBand, "nor one scope's another's")
+    const budget = makeErrorBudget(() => 0.99)
+    for (let i = 0; i < 200; i++) {
+      budget.decide(`e${i}`, 0.95, 0.05, fastBand), budget.observe(`e${i}`, 0.95, true, fastBand)
+    }
+    assert.equal(budget.decide("a", 0.95, 0.05, fastBand)._tag, "Serve")
+    assert.equal(budget.decide("a", 0.95, 0.05, modelBand)._tag, "Withhold", "the model's band has observed nothing")
   })
 })
