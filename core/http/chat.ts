@@ -32,6 +32,13 @@ export const protocolHeaders = (request: Request): Record<string, string> => {
 /** What a request's headers ask of its answer, and the directives refused, if any. */
 export type HeaderContext = RequestContext & Pick<CacheDirectives, "refused">
 
+/**
+ * What a caller's scope is hashed from: its credentials, and for a request `isartor proxy` read, its host too (the
+ * same token sent to two hosts is two callers). The leading line break is one no header value starts with.
+ */
+const scopeSecret = (credentials: string, exchange: Exchange | undefined) =>
+  exchange?.passThrough === undefined ? credentials : `\n${exchange.passThrough.host}\n${credentials}`
+
 /** Reads a request's headers into its context: who asks (the tenant), and how it may be cached. */
 export const requestContextOf = (
   config: AppConfigShape,
@@ -55,7 +62,7 @@ export const requestContextOf = (
     // Field by field rather than spread: this runs on every exact hit.
     return {
       defaultModel: config.external_llm_model,
-      tenant: `${hashSecret(presentedCredentials(headers))}|${session}`,
+      tenant: `${hashSecret(scopeSecret(presentedCredentials(headers), exchange))}|${session}`,
       trace: exchange,
       similarityThreshold,
       l1bErrorBudget,

@@ -202,3 +202,25 @@ describe("Gateway.passThrough, a client with two credentials", () => {
     assert.doesNotMatch(text, /SECRET_C_token|SECRET_D_token/)
   })
 })
+
+describe("Gateway.passThrough, one credential to two hosts", () => {
+  it("asks each host on its own: the first host's answer is never the second's", async () => {
+    const first = { ...origin(async () => Response.json(COMPLETION)), host: "api.first.test" }
+    const second = {
+      ...origin(async () =>
+        Response.json({
+          ...COMPLETION,
+          choices: [{ ...COMPLETION.choices[0]!, message: { role: "assistant", content: "Lyon." } }]
+        })
+      ),
+      host: "api.second.test"
+    }
+    const one = await gateway.passThrough(chat("Same question, two hosts?"), first)
+    assert.equal(one.headers.get("x-isartor-provider"), "api.first.test")
+    await one.arrayBuffer()
+    const two = await gateway.passThrough(chat("Same question, two hosts?"), second)
+    assert.equal(two.headers.get("x-isartor-layer"), "l3")
+    assert.equal(two.headers.get("x-isartor-provider"), "api.second.test")
+    assert.equal(((await two.json()) as typeof COMPLETION).choices[0]!.message.content, "Lyon.")
+  })
+})
