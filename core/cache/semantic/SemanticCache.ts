@@ -1,4 +1,5 @@
 import { Clock, Context, Effect, Layer } from "effect"
+import { LRUCache } from "lru-cache"
 import { AppConfig } from "../../config/Config.ts"
 import type { AppConfigShape } from "../../config/ConfigSpec.ts"
 import type { ChatRequest } from "../../domain/ChatRequest.ts"
@@ -132,9 +133,14 @@ const makeParts = Effect.gen(function*() {
   const decision: SemanticDecision = learned ? learnedDecision(learned, parts) : cosineDecision(parts)
   const encoder = learned ? learned.model.encoder : embedder.model
   const budget = makeErrorBudget(Math.random, config.cache_max_capacity + 1)
+  // Where each entry last answered another question (band and score): a caller's word that it answered wrong is
+  // counted there. Bounded like the index.
+  const lastServed = new LRUCache<string, { readonly band: string; readonly score: number }>({
+    max: config.cache_max_capacity + 1
+  })
   const setAside = { count: 0 }
   const shared = yield* followShared({ index, encoder, setAside, now, budget, decision: decision.id })
-  return { ...parts, learned, fastIndex, now, decision, encoder, budget, setAside, shared }
+  return { ...parts, learned, fastIndex, now, decision, encoder, budget, lastServed, setAside, shared }
 })
 
 type Parts = Effect.Success<typeof makeParts>
@@ -146,7 +152,7 @@ const makeLookup = (
   digest: (value: unknown) => string,
   pending: WeakMap<ChatRequest, Pending>
 ) => {
-  const { config, index, now, decision, budget, shared } = parts
+  const { config, index, now, decision, budget, lastServed, shared } = parts
   /** Too old for this caller (or of unknown age): skipped for it, kept for others. */
   const youngEnough = (maxAgeMs: number | undefined) => (candidate: Candidate) => {
     if (maxAgeMs === undefined) return true
@@ -170,8 +176,11 @@ const makeLookup = (
           if (found === undefined) return missedL1b
           const band = bandOf(digest, view.scope, found.stage)
           if (!budgeted(budget, pending, request, found, budgetOf(config, request), band)) return missedL1b
-          return Effect.flatMap(shared.stillHeld(found.candidate), (held) =>
-            held ? Effect.succeed(serve(found)) : missedL1b)
+          return Effect.flatMap(shared.stillHeld(found.candidate), (held) => {
+            if (!held) return missedL1b
+            lastServed.set(found.candidate.entry.id, { band, score: found.score })
+            return Effect.succeed(serve(found))
+          })
         })
       )
     })
@@ -285,11 +294,18 @@ export class SemanticCache extends Context.Service<SemanticCache, {
     Effect.gen(function*() {
       const { digest } = yield* CacheKey
       const parts = yield* makeParts
-      const { index, budget, shared } = parts
+      const { index, budget, lastServed, shared } = parts
       const viewOf = makeViews(digest)
       // Would-be hits not served, waiting for their request's fresh answer.
       const pending = new WeakMap<ChatRequest, Pending>()
       const reported = { wrong: 0, correct: 0 }
+      /** A caller's word that an entry answered wrong: a wrong hit where it last answered, and it stops answering. */
+      const reportWrong = (id: string) => {
+        reported.wrong++
+        const served = lastServed.get(id)
+        if (served !== undefined) budget.observe(id, served.score, false, served.band)
+        budget.stop(id)
+      }
       return SemanticCache.of({
         lookup: makeLookup(parts, viewOf, digest, pending),
         store: makeStore(parts, viewOf, digest, pending),
@@ -301,20 +317,15 @@ export class SemanticCache extends Context.Service<SemanticCache, {
         feedback: (id, correct) => {
           if (index.byId(id) === undefined) return false
           if (correct) reported.correct++
-          else {
-            reported.wrong++
-            budget.stop(id)
-          }
+          else reportWrong(id)
           return true
         },
         remove: (id) =>
           Effect.suspend(() => {
             // Removing an entry that answered others is a caller's verdict on those answers: the same question
             // stored again does not answer others either.
-            if (index.byId(id) !== undefined && index.hits(id) > 0) {
-              reported.wrong++
-              budget.stop(id)
-            } else budget.forget(id, true)
+            if (index.byId(id) !== undefined && index.hits(id) > 0) reportWrong(id)
+            else budget.forget(id, true)
             const local = index.removeById(id)
             return Effect.map(shared.remove(id), (elsewhere) => local || elsewhere)
           }),

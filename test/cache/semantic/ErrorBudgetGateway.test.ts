@@ -80,7 +80,7 @@ describe("L1b false-hit budget through the gateway", () => {
     })
   })
 
-  it("stops serving an entry a caller reported wrong", async () => {
+  it("stops serving an entry a caller reported wrong, and counts the wrong hit", async () => {
     await withGateway({ ISARTOR__L1B_ERROR_BUDGET: "1" }, async (gateway) => {
       assert.equal((await ask(gateway, "How do I reset my password?")).layer, "l3")
       const hit = await fetch(`${gateway.url}/api/chat`, {
@@ -95,6 +95,9 @@ describe("L1b false-hit budget through the gateway", () => {
         body: JSON.stringify({ correct: false })
       })
       assert.equal(feedback.status, 200)
+      const budget = await budgetOf(gateway)
+      assert.equal(budget.labelled_hits, 1, "counted as a wrong hit where it was served")
+      assert.equal(budget.observed_false_hit_rate, 1)
       assert.equal((await ask(gateway, "how can i reset my password")).layer, "l3")
     })
   })
