@@ -2,6 +2,7 @@ import { Effect, Metric } from "effect"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { estimateTokens, tokenizer } from "../domain/usageEstimate.ts"
 import { contextTokensSaved } from "../observability/Metrics.ts"
+import { PassThroughOrigin } from "../providers/passThrough/PassThrough.ts"
 import { instructionBlocks, MIN_REFERENCED_CHARS, referenceTo, shrinkInstructions } from "./instructionText.ts"
 import { textSlots, type WireFormat, withTexts } from "./textSlots.ts"
 
@@ -109,18 +110,32 @@ const optimiseFor = (enabled: boolean, chain: ReadonlyArray<string>): Optimise =
       call(request) as Effect.Effect<WithContextSaved<A>, E>
   }
   return <A extends object, E>(request: ChatRequest, call: (request: ChatRequest) => Effect.Effect<A, E>) =>
-    Effect.flatMap(loadCounter, (count): Effect.Effect<WithContextSaved<A>, E> => {
-      const first = request.provider ?? chain[0] ?? "openai"
-      const { request: sent, saved } = optimiseRequest(request, wireFormatOf(first), count)
-      return counted(call(sent), saved)
-    })
+    Effect.flatMap(Effect.service(PassThroughOrigin), (origin): Effect.Effect<WithContextSaved<A>, E> =>
+      // `isartor proxy` sends the client's own bytes to the original host: nothing is shrunk, nothing claimed.
+      origin !== undefined ? call(request) : Effect.flatMap(loadCounter, (count) => {
+        const target = wireFormatOf(request.provider ?? chain[0] ?? "openai")
+        const { request: sent, saved } = optimiseRequest(request, target, count)
+        return counted(call(sent), saved, target)
+      }))
 }
 
-/** An answer to a shrunk request: the saving counted once it is answered, and said on the answer. */
-const counted = <A extends object, E>(answered: Effect.Effect<A, E>, saved: number) =>
+/** Whether the provider that answered was sent the body shrunk for `target` (a failover of another format was not). */
+const gotShrunk = (answer: object, target: WireFormat | undefined) => {
+  const provider = (answer as { readonly provider?: unknown }).provider
+  return target === undefined || typeof provider !== "string" || wireFormatOf(provider) === target
+}
+
+/**
+ * An answer to a shrunk request: the saving counted once it is answered, and said on the answer — only when the
+ * provider that answered is one that was sent the shrunk body.
+ */
+const counted = <A extends object, E>(answered: Effect.Effect<A, E>, saved: number, target?: WireFormat) =>
   saved <= 0 ? answered : answered.pipe(
-    Effect.tap(() => Metric.update(contextTokensSaved, saved)),
-    Effect.map((answer): WithContextSaved<A> => ({ ...answer, contextSaved: saved }))
+    Effect.flatMap((answer) =>
+      gotShrunk(answer, target)
+        ? Effect.as(Metric.update(contextTokensSaved, saved), { ...answer, contextSaved: saved } as WithContextSaved<A>)
+        : Effect.succeed(answer as WithContextSaved<A>)
+    )
   )
 
 /**
@@ -138,11 +153,15 @@ export const responsesOptimizer = <
 ): (source: S, stream: boolean, route: R) => Effect.Effect<WithContextSaved<A>, E> => {
   if (!enabled) return responses as (source: S, stream: boolean, route: R) => Effect.Effect<WithContextSaved<A>, E>
   return (source, stream, route) =>
-    Effect.flatMap(loadCounter, (count): Effect.Effect<WithContextSaved<A>, E> => {
-      const { body, saved } = optimiseBody("responses", source.body as Json, count)
-      if (body === source.body) return responses(source, stream, route)
-      return counted(responses({ ...source, body, text: JSON.stringify(body) }, stream, route), saved)
-    })
+    Effect.flatMap(
+      Effect.zip(Effect.service(PassThroughOrigin), loadCounter),
+      ([origin, count]): Effect.Effect<WithContextSaved<A>, E> => {
+        if (origin !== undefined) return responses(source, stream, route)
+        const { body, saved } = optimiseBody("responses", source.body as Json, count)
+        if (body === source.body) return responses(source, stream, route)
+        return counted(responses({ ...source, body, text: JSON.stringify(body) }, stream, route), saved)
+      }
+    )
 }
 
 /**

@@ -1,10 +1,12 @@
-import { Exit } from "effect"
+import { Effect, Exit } from "effect"
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { optimiseBody } from "../../core/context/ContextOptimizer.ts"
+import { contextOptimizer, optimiseBody } from "../../core/context/ContextOptimizer.ts"
+import type { ChatRequest } from "../../core/domain/ChatRequest.ts"
 import { fromAnthropicBody } from "../../core/formats/anthropic/messagesBody.ts"
 import { fromResponsesRequest } from "../../core/formats/responses/request.ts"
+import { forOrigin, type PassThroughOrigin } from "../../core/providers/passThrough/PassThrough.ts"
 import { claudeCodeSession, codexSession, PROJECT_INSTRUCTIONS } from "./sessions.ts"
 
 type Json = Record<string, unknown>
@@ -189,5 +191,43 @@ describe("what the context optimiser leaves alone", () => {
     const optimised = optimiseBody("openai", body, count)
     assert.equal(optimised.body, body)
     assert.equal(optimised.saved, 0)
+  })
+})
+
+describe("the saving the optimiser reports", () => {
+  const block = `<system-reminder>\n${PROJECT_INSTRUCTIONS}</system-reminder>`
+  const request = {
+    model: "gpt-4o-mini",
+    stream: false,
+    body: { model: "gpt-4o-mini", messages: [{ role: "user", content: block }, { role: "user", content: block }] },
+    messages: [{ role: "user", content: block }, { role: "user", content: block }]
+  } as unknown as ChatRequest
+  /** The optimiser over a chain starting at an OpenAI-format provider, answered by `answeredBy`. */
+  const answer = (answeredBy: string) => {
+    let received: ChatRequest | undefined
+    const call = (sent: ChatRequest) => Effect.sync(() => ((received = sent), { provider: answeredBy }))
+    const send = contextOptimizer(true, { chain: ["openai", "anthropic"], stream: call, complete: call })
+    return { send, received: () => received }
+  }
+
+  it("is said when the provider that answered got the shrunk body", async () => {
+    const { send, received } = answer("openai")
+    const answered = await Effect.runPromise(send.complete(request))
+    assert.ok(answered.contextSaved! > 0)
+    assert.notDeepEqual(received()!.messages, request.messages)
+  })
+
+  it("is not said when a failover of another format answered", async () => {
+    const { send } = answer("anthropic")
+    const answered = await Effect.runPromise(send.complete(request))
+    assert.equal(answered.contextSaved, undefined)
+  })
+
+  it("is not said, and nothing is shrunk, for `isartor proxy`'s pass-through (the client's own bytes are sent)", async () => {
+    const { send, received } = answer("openai")
+    const origin = { host: "api.openai.com" } as unknown as PassThroughOrigin
+    const answered = await Effect.runPromise(forOrigin(origin, send.complete(request)))
+    assert.equal(answered.contextSaved, undefined)
+    assert.equal(received(), request)
   })
 })
