@@ -132,7 +132,7 @@ const makeParts = Effect.gen(function*() {
   const parts = { config, embedder, index, catchUpFast, hasFastIndex: fastIndex !== undefined }
   const decision: SemanticDecision = learned ? learnedDecision(learned, parts) : cosineDecision(parts)
   const encoder = learned ? learned.model.encoder : embedder.model
-  const budget = makeErrorBudget(Math.random, config.cache_max_capacity + 1)
+  const budget = makeErrorBudget(Math.random, config.cache_max_capacity + 1, (id) => index.byId(id) !== undefined)
   // Where each entry last answered another question (band and score): a caller's word that it answered wrong is
   // counted there. Bounded like the index.
   const lastServed = new LRUCache<string, { readonly band: string; readonly score: number }>({

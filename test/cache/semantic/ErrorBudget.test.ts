@@ -120,4 +120,18 @@ describe("L1b false-hit budget on a synthetic stream with a known curve", () => 
     assert.equal(budget.decide("a", 0.95, 0.05, fastBand)._tag, "Serve")
     assert.equal(budget.decide("a", 0.95, 0.05, modelBand)._tag, "Withhold", "the model's band has observed nothing")
   })
+
+  it("keeps a stopped entry's mark while the entry is cached, however many marks come after", () => {
+    const budget = makeErrorBudget(() => 0.99, 3, (entry) => entry === "stopped")
+    budget.stop("stopped")
+    for (let i = 0; i < 10; i++) budget.observe(`e${i}`, 0.9, false, "b")
+    assert.equal(budget.markOf("stopped"), STOPPED)
+    assert.equal(budget.decide("stopped", 1, 1, "b")._tag, "Withhold")
+    assert.equal(budget.markOf("e0"), undefined, "the others are bounded still")
+    budget.takeUnsent()
+    const shared = new Map([["stopped", STOPPED], ...Array.from({ length: 10 }, (_, i) => [`r${i}`, 0.5] as const)])
+    budget.adopt({ counts: new Map(), marks: shared })
+    assert.equal(budget.markOf("stopped"), STOPPED, "nor does adopting the replicas' marks drop it")
+    assert.ok(budget.status(0.05).entries_threshold_raised + budget.status(0.05).entries_stopped_serving <= 3)
+  })
 })

@@ -196,16 +196,25 @@ const makeBands = (maxBands: number) => {
   }
 }
 
-/** The entries' marks, bounded like the index: the oldest goes first (its entry has most likely left already). */
-const makeEntryMarks = (maxMarks: number) => {
+/**
+ * The entries' marks, bounded like the index: the oldest goes first (its entry has most likely left already), but
+ * never a stopped entry's while it is still cached (`isLive`) — dropped, it would answer others again.
+ */
+const makeEntryMarks = (maxMarks: number, isLive: (entry: string) => boolean) => {
   const marks: EntryMarks = new Map()
+  const makeRoom = () => {
+    for (const [entry, above] of marks) {
+      if (marks.size < maxMarks) return
+      if (above !== STOPPED || !isLive(entry)) marks.delete(entry)
+    }
+  }
   /** Marks raised, and entries removed, here since the last `take`. */
   let raised = new Set<string>()
   let removed = new Set<string>()
   return {
     marks,
     raise: (entry: string, above: number) => {
-      if (!marks.has(entry) && marks.size >= maxMarks) marks.delete(marks.keys().next().value!)
+      if (!marks.has(entry)) makeRoom()
       marks.set(entry, Math.max(marks.get(entry) ?? above, above))
       raised.add(entry)
       removed.delete(entry)
@@ -231,8 +240,16 @@ const makeEntryMarks = (maxMarks: number) => {
     adopt: (shared: ReadonlyMap<string, number>) => {
       const local = new Map([...raised].map((entry) => [entry, marks.get(entry)!] as const))
       marks.clear()
-      for (const [entry, above] of shared) if (!removed.has(entry)) marks.set(entry, above)
-      for (const [entry, above] of local) marks.set(entry, Math.max(marks.get(entry) ?? above, above))
+      // Bounded as here: the shared marks may be more than this replica keeps.
+      for (const [entry, above] of shared) {
+        if (removed.has(entry) || local.has(entry)) continue
+        makeRoom()
+        marks.set(entry, above)
+      }
+      for (const [entry, above] of local) {
+        makeRoom()
+        marks.set(entry, Math.max(shared.get(entry) ?? above, above))
+      }
     }
   }
 }
@@ -279,11 +296,16 @@ const statusOf = (bands: ReturnType<typeof makeBands>, marks: EntryMarks, tally:
 
 /**
  * The budget of one decision: its counts per band and region, the entries' marks, and the verdict on a would-be
- * hit. `maxMarks` bounds the marks and the bands alike (a scope with entries holds at least one).
+ * hit. `maxMarks` bounds the marks and the bands alike (a scope with entries holds at least one); `isLive`: whether
+ * an entry is still cached.
  */
-export const makeErrorBudget = (random: () => number = Math.random, maxMarks = 100_000) => {
+export const makeErrorBudget = (
+  random: () => number = Math.random,
+  maxMarks = 100_000,
+  isLive: (entry: string) => boolean = () => false
+) => {
   const bands = makeBands(maxMarks)
-  const entries = makeEntryMarks(maxMarks)
+  const entries = makeEntryMarks(maxMarks, isLive)
   const { marks } = entries
   const tally: Tally = { served: 0, explored: 0, withheld: 0 }
   const verdict = (tag: "Serve" | "Explore", count: "served" | "explored"): Verdict => {
