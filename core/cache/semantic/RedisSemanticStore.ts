@@ -28,32 +28,49 @@ export const semanticRemovedChannel = `isartor:v${KEY_VERSION}:l1b:removed`
 
 /**
  * The error budget's observations, per decision: counts per band (a digest of the scope, and the stage) and score
- * region, fields `<band>/<s|o|w><region>`; and the entries' marks. One hash tag, so that on a cluster the script
- * that updates both runs on one node.
+ * region, fields `<band>/<s|o|w><region>`; the entries' marks, and when each mark lapses (a sorted set). One hash
+ * tag, so that on a cluster the script that updates them runs on one node.
  */
 export const budgetKeys = (decision: string) => [
   `isartor:v${KEY_VERSION}:{l1b-budget}:counts:${decision}`,
-  `isartor:v${KEY_VERSION}:{l1b-budget}:marks:${decision}`
+  `isartor:v${KEY_VERSION}:{l1b-budget}:marks:${decision}`,
+  `isartor:v${KEY_VERSION}:{l1b-budget}:lapses:${decision}`
 ]
 
-/** Adds a replica's counts, raises its marks (never lowers one), drops removed entries' marks; returns the totals. */
+/**
+ * Adds a replica's counts, raises its marks (never lowers one), drops removed entries' marks; then drops the marks
+ * that outlived their entries (a mark lapses one entry TTL after it was last sent: a replica sends it again when the
+ * entry is stored again) and, past the cap, the oldest; returns the totals.
+ */
 const SYNC_BUDGET = `
-local i = 2
-for _ = 1, tonumber(ARGV[1]) do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local i = 4
+local ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+for _ = 1, tonumber(ARGV[3]) do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
 local marks = tonumber(ARGV[i]); i = i + 1
 for _ = 1, marks do
   local old = redis.call('HGET', KEYS[2], ARGV[i])
   if (not old) or tonumber(old) < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  redis.call('ZADD', KEYS[3], now + ttl, ARGV[i])
   i = i + 2
 end
 local removed = tonumber(ARGV[i]); i = i + 1
-for _ = 1, removed do redis.call('HDEL', KEYS[2], ARGV[i]); i = i + 1 end
+for _ = 1, removed do redis.call('HDEL', KEYS[2], ARGV[i]); redis.call('ZREM', KEYS[3], ARGV[i]); i = i + 1 end
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, id in ipairs(lapsed) do redis.call('HDEL', KEYS[2], id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local over = redis.call('ZCARD', KEYS[3]) - cap
+if over > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[3], over)
+  for j = 1, #oldest, 2 do redis.call('HDEL', KEYS[2], oldest[j]) end
+end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `
 
 const FIELDS = { seen: "s", observed: "o", wrong: "w" } as const
 
-const budgetArguments = (delta: BudgetDelta): Array<string> => {
+const budgetArguments = (delta: BudgetDelta, ttlMs: number, maxMarks: number): Array<string> => {
   const increments: Array<string> = []
   for (const [band, counts] of delta.counts) {
     for (const field of ["seen", "observed", "wrong"] as const) {
@@ -63,6 +80,8 @@ const budgetArguments = (delta: BudgetDelta): Array<string> => {
     }
   }
   return [
+    String(ttlMs),
+    String(maxMarks),
     String(increments.length / 2),
     ...increments,
     String(delta.marks.length),
@@ -155,8 +174,8 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
   /** Calls `listener` with the id of every entry removed (by any replica), until the returned function is called. */
   readonly onRemoved: (listener: (id: string) => void) => () => void
 }>()("isartor/SharedSemanticStore") {
-  /** The store on `redis`, its entries living `ttlMs`. */
-  static readonly make = (redis: RedisCommands, ttlMs: number) =>
+  /** The store on `redis`, its entries living `ttlMs`; at most `maxMarks` entry marks kept. */
+  static readonly make = (redis: RedisCommands, ttlMs: number, maxMarks = 100_001) =>
     SharedSemanticStore.of({
       put: (id, entry, entryTtlMs) =>
         redisCall("l1b", "SET", async () => {
@@ -173,7 +192,7 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
         redisCall(
           "l1b",
           "EVAL",
-          () => redis.evalScript(SYNC_BUDGET, budgetKeys(decision), budgetArguments(delta))
+          () => redis.evalScript(SYNC_BUDGET, budgetKeys(decision), budgetArguments(delta, ttlMs, maxMarks))
         ).pipe(Effect.map(budgetOf)),
       onRemoved: (listener) => redis.subscribe(semanticRemovedChannel, listener),
       exists: (id) => redisCall("l1b", "EXISTS", () => redis.exists(semanticKeyPrefix + id)),
@@ -194,6 +213,7 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
   static readonly layer = (redis: RedisCommands) =>
     Layer.effect(
       SharedSemanticStore,
-      Effect.map(AppConfig, (config) => SharedSemanticStore.make(redis, config.cache_ttl_secs * 1000))
+      Effect.map(AppConfig, (config) =>
+        SharedSemanticStore.make(redis, config.cache_ttl_secs * 1000, config.cache_max_capacity + 1))
     )
 }

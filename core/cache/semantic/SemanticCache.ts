@@ -233,6 +233,7 @@ const makeStore = (
         return yield* new LayerUnavailable({ layer: "l1b", reason: `the index refused the entry: ${failure}` })
       }
       decision.stored(request, entry)
+      budget.stored(entry.id)
       yield* shared.put(entry, vector, lifetimeMs)
     })
 }

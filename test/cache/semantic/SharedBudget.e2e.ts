@@ -1,5 +1,7 @@
+import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
+import { SharedSemanticStore } from "../../../core/cache/semantic/RedisSemanticStore.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadUseLiteFastOnly } from "../../../runtimes/embedding/useLiteStatic.ts"
@@ -79,6 +81,22 @@ describe("L1b budget observations shared by replicas through Redis", () => {
     } finally {
       await a.close()
       await b.close()
+    }
+  })
+
+  it("keeps the shared marks bounded: capped like the index, and lapsing with their entries' TTL", async () => {
+    const connection = await connectRedis(servers.redis.url)
+    try {
+      const sync = (store: SharedSemanticStore["Service"], decision: string, marks: Array<readonly [string, number]>) =>
+        Effect.runPromise(store.syncBudget(decision, { counts: [], marks, removed: [] }))
+      const capped = SharedSemanticStore.make(connection.commands, 600_000, 3)
+      const many = Array.from({ length: 10 }, (_, i) => [`entry-${i}`, 0.5] as const)
+      assert.equal((await sync(capped, "capped", many)).marks.size, 3)
+      const lapsing = SharedSemanticStore.make(connection.commands, 50, 100)
+      assert.equal((await sync(lapsing, "lapsing", many)).marks.size, 10)
+      await eventually(async () => (await sync(lapsing, "lapsing", [])).marks.size === 0, { what: "marks to lapse" })
+    } finally {
+      await connection.close()
     }
   })
 })

@@ -219,6 +219,10 @@ const makeEntryMarks = (maxMarks: number, isLive: (entry: string) => boolean) =>
       raised.add(entry)
       removed.delete(entry)
     },
+    /** The entry was stored again: its mark is sent again, to live as long as it does. */
+    renew: (entry: string) => {
+      if (marks.has(entry)) raised.add(entry)
+    },
     forget: (entry: string, shared: boolean) => {
       marks.delete(entry)
       raised.delete(entry)
@@ -341,6 +345,8 @@ export const makeErrorBudget = (
     },
     /** A caller's word that an answer of `entry` was wrong: it stops answering other questions. */
     stop: (entry: string) => entries.raise(entry, STOPPED),
+    /** The entry was stored (again): a mark it has lives on with it. */
+    stored: entries.renew,
     /** The entry is gone (removed here; `shared`: the removal is this replica's to share). */
     forget: entries.forget,
     markOf: (entry: string) => marks.get(entry),
