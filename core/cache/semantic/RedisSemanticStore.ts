@@ -28,26 +28,33 @@ export const semanticRemovedChannel = `isartor:v${KEY_VERSION}:l1b:removed`
 
 /**
  * The error budget's observations, per decision: counts per band (a digest of the scope, and the stage) and score
- * region, fields `<band>/<s|o|w><region>`; the entries' marks, and when each mark lapses (a sorted set). One hash
- * tag, so that on a cluster the script that updates them runs on one node.
+ * region, fields `<band>/<s|o|w><region>`; the entries' marks; and when each mark and each band lapses (sorted
+ * sets). One hash tag, so that on a cluster the script that updates them runs on one node.
  */
 export const budgetKeys = (decision: string) => [
   `isartor:v${KEY_VERSION}:{l1b-budget}:counts:${decision}`,
   `isartor:v${KEY_VERSION}:{l1b-budget}:marks:${decision}`,
-  `isartor:v${KEY_VERSION}:{l1b-budget}:lapses:${decision}`
+  `isartor:v${KEY_VERSION}:{l1b-budget}:lapses:${decision}`,
+  `isartor:v${KEY_VERSION}:{l1b-budget}:band-lapses:${decision}`
 ]
 
 /**
  * Adds a replica's counts, raises its marks (never lowers one), drops removed entries' marks; then drops the marks
  * that outlived their entries (a mark lapses one entry TTL after it was last sent: a replica sends it again when the
- * entry is stored again) and, past the cap, the oldest; returns the totals.
+ * entry is stored again) and, past the cap, the oldest; likewise a band's counts (one entry TTL after its last
+ * count: the scope is cold again, it serves nothing until it has observations); returns the totals.
  */
 const SYNC_BUDGET = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local i = 4
 local ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
-for _ = 1, tonumber(ARGV[3]) do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+for _ = 1, tonumber(ARGV[3]) do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+  local band = string.match(ARGV[i], '^(.+)/[sow]%d+$')
+  if band then redis.call('ZADD', KEYS[4], now + ttl, band) end
+  i = i + 2
+end
 local marks = tonumber(ARGV[i]); i = i + 1
 for _ = 1, marks do
   local old = redis.call('HGET', KEYS[2], ARGV[i])
@@ -64,6 +71,18 @@ local over = redis.call('ZCARD', KEYS[3]) - cap
 if over > 0 then
   local oldest = redis.call('ZPOPMIN', KEYS[3], over)
   for j = 1, #oldest, 2 do redis.call('HDEL', KEYS[2], oldest[j]) end
+end
+local function dropBand(band)
+  for _, field in ipairs({'s', 'o', 'w'}) do
+    for region = 0, ${REGIONS - 1} do redis.call('HDEL', KEYS[1], band .. '/' .. field .. region) end
+  end
+end
+for _, band in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)) do dropBand(band) end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local bandsOver = redis.call('ZCARD', KEYS[4]) - cap
+if bandsOver > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[4], bandsOver)
+  for j = 1, #oldest, 2 do dropBand(oldest[j]) end
 end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `
@@ -174,7 +193,7 @@ export class SharedSemanticStore extends Context.Service<SharedSemanticStore, {
   /** Calls `listener` with the id of every entry removed (by any replica), until the returned function is called. */
   readonly onRemoved: (listener: (id: string) => void) => () => void
 }>()("isartor/SharedSemanticStore") {
-  /** The store on `redis`, its entries living `ttlMs`; at most `maxMarks` entry marks kept. */
+  /** The store on `redis`, its entries living `ttlMs`; at most `maxMarks` entry marks, and bands, kept. */
   static readonly make = (redis: RedisCommands, ttlMs: number, maxMarks = 100_001) =>
     SharedSemanticStore.of({
       put: (id, entry, entryTtlMs) =>

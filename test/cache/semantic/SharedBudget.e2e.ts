@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
+import { emptyCounts } from "../../../core/cache/semantic/decision/ErrorBudget.ts"
 import { SharedSemanticStore } from "../../../core/cache/semantic/RedisSemanticStore.ts"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
@@ -87,14 +88,31 @@ describe("L1b budget observations shared by replicas through Redis", () => {
   it("keeps the shared marks bounded: capped like the index, and lapsing with their entries' TTL", async () => {
     const connection = await connectRedis(servers.redis.url)
     try {
-      const sync = (store: SharedSemanticStore["Service"], decision: string, marks: Array<readonly [string, number]>) =>
-        Effect.runPromise(store.syncBudget(decision, { counts: [], marks, removed: [] }))
+      const counts = emptyCounts()
+      counts.observed[45] = 1
+      const sync = (
+        store: SharedSemanticStore["Service"],
+        decision: string,
+        marks: Array<readonly [string, number]>,
+        bands: Array<string> = []
+      ) =>
+        Effect.runPromise(
+          store.syncBudget(decision, { counts: bands.map((band) => [band, counts] as const), marks, removed: [] })
+        )
       const capped = SharedSemanticStore.make(connection.commands, 600_000, 3)
       const many = Array.from({ length: 10 }, (_, i) => [`entry-${i}`, 0.5] as const)
-      assert.equal((await sync(capped, "capped", many)).marks.size, 3)
+      const bands = Array.from({ length: 10 }, (_, i) => `fast:scope-${i}`)
+      const totals = await sync(capped, "capped", many, bands)
+      assert.equal(totals.marks.size, 3)
+      assert.equal(totals.counts.size, 3, "and the bands")
       const lapsing = SharedSemanticStore.make(connection.commands, 50, 100)
-      assert.equal((await sync(lapsing, "lapsing", many)).marks.size, 10)
-      await eventually(async () => (await sync(lapsing, "lapsing", [])).marks.size === 0, { what: "marks to lapse" })
+      const fresh = await sync(lapsing, "lapsing", many, bands)
+      assert.equal(fresh.marks.size, 10)
+      assert.equal(fresh.counts.get("fast:scope-3")?.observed[45], 1)
+      await eventually(async () => {
+        const lapsed = await sync(lapsing, "lapsing", [])
+        return lapsed.marks.size === 0 && lapsed.counts.size === 0
+      }, { what: "marks and bands to lapse" })
     } finally {
       await connection.close()
     }
