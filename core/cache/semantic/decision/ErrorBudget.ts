@@ -118,14 +118,15 @@ const FIELDS = ["seen", "observed", "wrong"] as const
 /** The counts per region: this replica's view (the shared totals plus what it has not yet sent). */
 const makeRegionTally = () => {
   const counts = emptyCounts()
-  /** Counted here and not yet sent to the replicas' shared totals. */
-  let unsent = emptyCounts()
+  /** Counted here and not yet sent to the shared totals; nothing held while there is none (a band per scope). */
+  let unsent: RegionCounts | undefined
   // The lowest served region per budget, worked out again only when the counts move.
   let lowestByBudget = new Map<number, number>()
   return {
     counts,
     add: (field: keyof RegionCounts, region: number) => {
       counts[field][region]! += 1
+      unsent ??= emptyCounts()
       unsent[field][region]! += 1
       lowestByBudget = new Map()
     },
@@ -136,18 +137,18 @@ const makeRegionTally = () => {
     },
     /** What was counted here and not yet sent; `undefined` when nothing was. */
     take: () => {
-      if (!FIELDS.some((field) => unsent[field].some((by) => by !== 0))) return undefined
       const taken = unsent
-      unsent = emptyCounts()
+      unsent = undefined
       return taken
     },
     putBack: (delta: RegionCounts) => {
-      for (const field of FIELDS) delta[field].forEach((by, region) => (unsent[field][region]! += by))
+      const into = unsent ??= emptyCounts()
+      for (const field of FIELDS) delta[field].forEach((by, region) => (into[field][region]! += by))
     },
     adopt: (shared: RegionCounts) => {
       for (const field of FIELDS) {
         for (let region = 0; region < REGIONS; region++) {
-          counts[field][region] = shared[field][region]! + unsent[field][region]!
+          counts[field][region] = shared[field][region]! + (unsent?.[field][region] ?? 0)
         }
       }
       lowestByBudget = new Map()
