@@ -292,6 +292,7 @@ export const makeLedger = (options: LedgerOptions) =>
     const { estimateInput } = options
     const recordNote: UsageLedger["Service"]["recordNote"] = (note, family, layer, provider, status, latencyMs, at) => {
       if (estimateInput === undefined || !rows.needsEstimate(note, layer, status)) {
+        note.body = undefined
         rows.sum(note, at, layer, provider, status, pending.add)
         // Watched, the row is built now (and kept built); else only if it is among the last at the next flush.
         if (listeners.size === 0) return keepNote(note, family, layer, provider, status, latencyMs, at)
@@ -301,7 +302,9 @@ export const makeLedger = (options: LedgerOptions) =>
       }
       // Kept in its place among the last requests now; summed, and told, once its input is estimated.
       keepNote(note, family, layer, provider, status, latencyMs, at)
-      const estimated = estimateInput(note.body!).then(
+      const body = note.body!
+      note.body = undefined
+      const estimated = estimateInput(body).then(
         (estimate) => void (note.inputEstimate = estimate),
         () => void (note.inputEstimate = 0)
       ).then(() => {

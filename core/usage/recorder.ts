@@ -34,9 +34,10 @@ export interface UsageNote {
   tokens?: StreamTokens | undefined
   /**
    * The request body as the client sent it (parsed): its input tokens are estimated from it (as `count_tokens` does)
-   * when the answer carries no usage.
+   * when the answer carries no usage. Let go once recorded: the ledger keeps the last notes, and an agent's body is
+   * hundreds of KB.
    */
-  readonly body?: Readonly<Record<string, unknown>> | undefined
+  body?: Readonly<Record<string, unknown>> | undefined
   /** The estimate of the input tokens, once made (see `estimateInput`). */
   inputEstimate?: number | undefined
   /**
