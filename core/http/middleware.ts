@@ -149,7 +149,9 @@ export const readReceived = (request: Request): Promise<ReceivedBody> => {
   // Not an async function: a small body's exact hit waits on no more promises than its `text()`.
   if (!(Number(request.headers.get("content-length")) >= KEEP_BYTES_FROM)) return request.text().then(textOnly)
   return request.arrayBuffer().then((buffer) => {
-    const bytes = new Uint8Array(buffer)
+    // The text is decoded without a leading byte-order mark (as `text()` decodes); the bytes sent on lose it too,
+    // or the upstream is sent a body that is not JSON.
+    const bytes = hasByteOrderMark(buffer) ? new Uint8Array(buffer, 3) : new Uint8Array(buffer)
     const received = { text: utf8.decode(bytes), bytes }
     // Kept for a later reader only when there are bytes to keep: a small body's exact hit stores nothing.
     bodiesRead.set(request, received)
@@ -157,6 +159,10 @@ export const readReceived = (request: Request): Promise<ReceivedBody> => {
   })
 }
 const textOnly = (text: string): ReceivedBody => ({ text })
+const hasByteOrderMark = (buffer: ArrayBuffer) => {
+  const head = new Uint8Array(buffer, 0, Math.min(3, buffer.byteLength))
+  return head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf
+}
 
 /**
  * The request again with the body read from it, for whoever reads it next: as bytes (a string body would add a

@@ -65,4 +65,12 @@ describe("a coding agent's request", () => {
     )
     assert.notDeepEqual(embedded.slice(before), [])
   })
+
+  it("sent with a byte-order mark, reaches the upstream as JSON without it", async () => {
+    // Found by the 10,000-request fuzz: the gateway read the body without its mark, then sent the bytes with it.
+    const body = agentRequest("claude", 164, `turn ${Date.now()} bom`).body
+    const first = await send(`\uFEFF${body}`)
+    assert.equal(first.layer, "l3")
+    assert.equal(file.upstream.calls.at(-1)!.raw, body)
+  })
 })
