@@ -19,9 +19,32 @@ const asText = { disallowedSpecial: new Set<string>() }
  * it), four characters a token until then. Callers that can wait (`count_tokens`) await `tokenizer()` first.
  */
 export const estimateTokens = (text: string): number => {
-  if (loaded !== undefined) return loaded.countTokens(text, asText)
-  void tokenizer().catch(() => undefined)
-  return Math.ceil(text.length / 4)
+  if (loaded === undefined) {
+    void tokenizer().catch(() => undefined)
+    return byLength(text)
+  }
+  if (text.length <= COUNTED_CHARS) return counted(loaded, text)
+  // Past COUNTED_CHARS, the rest is taken to run as its beginning does: an estimate whose cost has a ceiling.
+  return Math.ceil(counted(loaded, text.slice(0, COUNTED_CHARS)) * text.length / COUNTED_CHARS)
+}
+
+const byLength = (text: string) => Math.ceil(text.length / 4)
+
+/**
+ * o200k's merges take time that grows with the square of an unbroken run (a 64 KB run of one letter takes seconds, a
+ * 512 KB one minutes, on this thread, from any client's body or upstream's answer); runs past LONG_RUN are counted by
+ * their length instead, and at most COUNTED_CHARS of a text are counted.
+ */
+const LONG_RUN = /\S{64,}/g
+const COUNTED_CHARS = 256 * 1024
+
+const counted = (tokenizer: Tokenizer, text: string): number => {
+  let long = 0
+  const rest = text.replace(LONG_RUN, (run) => {
+    long += byLength(run)
+    return " "
+  })
+  return tokenizer.countTokens(rest, asText) + long
 }
 
 /** Per message, the tokens of its framing (role, separators), as OpenAI counts chat prompts. */

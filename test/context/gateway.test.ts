@@ -1,7 +1,7 @@
-import { countTokens } from "gpt-tokenizer/encoding/o200k_base"
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { optimiseBody } from "../../core/context/ContextOptimizer.ts"
+import { estimateTokens, tokenizer } from "../../core/domain/usageEstimate.ts"
 import { fromResponsesRequest } from "../../core/formats/responses/request.ts"
 import { type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
 import { type RunningGateway, startTestGateway } from "../support/gateway.ts"
@@ -10,7 +10,9 @@ import { claudeCodeSession, codexSession } from "./sessions.ts"
 // L2.5 through the gateway: the provider receives the shrunk body and the answer says how much it kept; turned off,
 // the provider receives the client's bytes.
 
-const count = (text: string) => countTokens(text, { disallowedSpecial: new Set() })
+// The gateway's own estimator, its tokenizer loaded: what the header's figure is counted with.
+await tokenizer()
+const count = estimateTokens
 
 let upstream: FakeProviders
 const gateways: Record<string, RunningGateway> = {}
