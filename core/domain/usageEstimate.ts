@@ -31,9 +31,9 @@ export const estimateTokens = (text: string): number => {
 const byLength = (text: string) => Math.ceil(text.length / 4)
 
 /**
- * o200k's merges take time that grows with the square of an unbroken run (a 64 KB run of one letter takes seconds, a
- * 512 KB one minutes, on this thread, from any client's body or upstream's answer); runs past LONG_RUN are counted by
- * their length instead, and at most COUNTED_CHARS of a text are counted.
+ * o200k's merges take time that grows with the square of an unbroken run, and the text comes from any client's body
+ * or upstream's answer, counted on the request thread: runs past LONG_RUN are counted by their length instead, and at
+ * most COUNTED_CHARS of a text are counted.
  */
 const LONG_RUN = /\S{64,}/g
 const COUNTED_CHARS = 256 * 1024
