@@ -16,7 +16,6 @@ import {
 } from "../../core/usage/UsageStore.ts"
 import { isartorHome } from "../home.ts"
 import { logWarning } from "../log.ts"
-import type { UsageCall } from "./usageWorker.ts"
 
 type Sqlite = typeof import("node-sqlite3-wasm")
 
@@ -149,6 +148,13 @@ export const openSqliteUsageStore = async (path: string): Promise<UsageStore> =>
  */
 const usageWorkerEntry = () =>
   new URL("Bun" in globalThis || "Deno" in globalThis ? "./usageWorker.ts" : "./usageWorker-node.mjs", import.meta.url)
+
+/** A call of the gateway's thread: one of the store's methods, by name, with its arguments. */
+export interface UsageCall {
+  readonly id: number
+  readonly method: "append" | "rollups" | "recent" | "prune" | "close"
+  readonly args: ReadonlyArray<unknown>
+}
 
 /** The worker started, and could not open the file: this thread could not either. */
 class FileNotOpened extends Error {}

@@ -2,14 +2,7 @@
 // serving while this one writes it (the file's writes are synchronous, and would pause the request loop).
 import { parentPort, workerData } from "node:worker_threads"
 import type { UsageStore } from "../../core/usage/UsageStore.ts"
-import { openSqliteUsageStore } from "./sqliteStore.ts"
-
-/** A call of the gateway's thread: one of the store's methods, by name, with its arguments. */
-export interface UsageCall {
-  readonly id: number
-  readonly method: "append" | "rollups" | "recent" | "prune" | "close"
-  readonly args: ReadonlyArray<unknown>
-}
+import { openSqliteUsageStore, type UsageCall } from "./sqliteStore.ts"
 
 const port = parentPort!
 
