@@ -63,7 +63,7 @@ export const serveEdge = (
     version: VERSION,
     now,
     exactCache: Context.get(context, ExactCache),
-    metrics: context as Context.Context<never>,
+    metrics: context,
     shareResponseHeaders: options.shareResponseHeaders === true,
     exactHitLane: options.exactHitLane !== false,
     gatewayKeys: control.gatewayKeys,
@@ -74,7 +74,7 @@ export const serveEdge = (
   const pipeline = Context.get(context, Pipeline)
   return observeEdge(app.fetch, {
     config,
-    context: context as Context.Context<never>,
+    context,
     tracing: Context.get(context, References.TracerEnabled),
     status: () => run(pipeline.status).then((exit) => (exit._tag === "Success" ? exit.value : undefined)),
     version: VERSION,
