@@ -4,7 +4,7 @@ import { isWellFormed } from "../../domain/Completion.ts"
 import type { ProviderError } from "../../domain/errors.ts"
 import { untranslatedFields } from "../../formats/anthropic/request.ts"
 import { chatEndpoint, embeddingsEndpoint } from "../../transport/endpoints.ts"
-import { makeTransport, sourcePayload } from "../../transport/http.ts"
+import { makeTransport, sourcePayload, type Transport } from "../../transport/http.ts"
 import type { ProviderClient, ProviderSettings } from "./ProviderDefinition.ts"
 
 export interface OpenAICompatibleOptions {
@@ -35,97 +35,134 @@ const isResponse = (answer: unknown): answer is Record<string, unknown> =>
 const isEmbeddingList = (answer: unknown): answer is Record<string, unknown> =>
   isObject(answer) && Array.isArray(answer.data)
 
+/** What every call of one configured provider shares: its transport, chat endpoint and key headers. */
+interface Base {
+  readonly options: OpenAICompatibleOptions
+  readonly settings: ProviderSettings
+  readonly transport: Transport
+  readonly url: string
+  readonly configured: boolean
+  readonly headers: Record<string, string>
+  readonly notConfigured: () => Effect.Effect<never, ProviderError>
+}
+
+const makeBase = (options: OpenAICompatibleOptions, settings: ProviderSettings): Base => {
+  const transport = makeTransport(options.id, { apiKey: settings.apiKey, ...settings.limits })
+  const key = Redacted.value(settings.apiKey)
+  return {
+    options,
+    settings,
+    transport,
+    url: (options.endpoint ?? chatEndpoint)(settings.url || options.defaultUrl, settings),
+    configured: key !== "" || !options.requiresKey,
+    headers: {
+      ...(key !== "" ? (options.headers ?? ((k) => ({ authorization: `Bearer ${k}` })))(key, settings) : {})
+    },
+    notConfigured: () => Effect.fail(transport.notConfigured(settings.keyVariable))
+  }
+}
+
+/** POSTs a chat request: an OpenAI client's as it came, any other's body rebuilt for Chat Completions. */
+const sendChat = (base: Base, request: ChatRequest, stream: boolean) => {
+  const { options, settings, transport, url, headers } = base
+  if (!base.configured) return base.notConfigured()
+  const accept = stream ? "text/event-stream" : "application/json"
+  const source = request.source
+  // An OpenAI client's request goes as it came, with its organisation and project unless the gateway sets its own.
+  if (source?.format === "openai") {
+    return transport.post(
+      url,
+      { ...source.headers, accept, ...headers },
+      sourcePayload(source, settings.model ?? request.model)
+    )
+  }
+  const { stream: _stream, stream_options: streamOptions, ...rest } = request.body
+  const body = {
+    ...rest,
+    ...(settings.model ? { model: settings.model } : {}),
+    ...(stream ? { stream: true, ...(streamOptions !== undefined ? { stream_options: streamOptions } : {}) } : {})
+  }
+  const post = transport.post(url, { accept, ...headers }, body)
+  // An Anthropic client's fields with no Chat Completions counterpart (top_k, container, mcp_servers…): one line.
+  const dropped = source?.format === "anthropic" ? untranslatedFields(source.body, "fromAnthropic") : []
+  return dropped.length === 0
+    ? post
+    : Effect.andThen(
+      Effect.logDebug(`${options.id}: no Chat Completions counterpart, dropped: ${dropped.join(", ")}`),
+      post
+    )
+}
+
+/** The Responses API call, for a provider that speaks it: the client's request goes as it came. */
+const makeResponses = (
+  base: Base,
+  responsesOptions: NonNullable<OpenAICompatibleOptions["responses"]>
+): NonNullable<ProviderClient["responses"]> =>
+(source, stream) => {
+  const { options, settings, transport, url, headers } = base
+  if (!base.configured) return base.notConfigured()
+  const responsesUrl = responsesOptions.endpoint(url, settings)
+  const model = responsesOptions.model?.(settings) ?? settings.model ?? String(source.body.model ?? "")
+  const payload = sourcePayload({ format: "openai", ...source }, model)
+  const accept = stream ? "text/event-stream" : "application/json"
+  return transport.post(responsesUrl, { ...source.headers, accept, ...headers }, payload).pipe(
+    Effect.flatMap((
+      response
+    ): Effect.Effect<Record<string, unknown> | ReadableStream<Uint8Array>, ProviderError> =>
+      stream
+        ? transport.stream(response)
+        : transport.wellFormedJson(response, isResponse, "a response (no output)")
+    ),
+    Effect.withSpan("Provider.responses", { attributes: { provider: options.id } }, { captureStackTrace: false })
+  )
+}
+
+/** The models listing, a cheap call that proves the key and the URL. */
+const makeListModels = (base: Base): NonNullable<ProviderClient["listModels"]> => () => {
+  const { options, settings, transport, url, headers } = base
+  if (!base.configured) return base.notConfigured()
+  const modelsUrl = options.modelsEndpoint?.(url, settings) ?? url.replace(/\/chat\/completions$/, "/models")
+  return Effect.asVoid(transport.get(modelsUrl, { accept: "application/json", ...headers }))
+}
+
+/** Embeddings, at `…/embeddings` beside the chat endpoint. */
+const makeEmbed = (base: Base): NonNullable<ProviderClient["embed"]> => {
+  const { settings, transport, headers } = base
+  const embeddingsUrl = embeddingsEndpoint(base.url)
+  return (body) => {
+    if (!base.configured) return base.notConfigured()
+    return transport.post(embeddingsUrl, { accept: "application/json", ...headers }, {
+      ...body,
+      ...(settings.model ? { model: settings.model } : {})
+    }).pipe(
+      Effect.flatMap((response) => transport.wellFormedJson(response, isEmbeddingList, "an embedding list (no data)"))
+    )
+  }
+}
+
 /** The shared base: any server that speaks OpenAI Chat Completions, JSON and SSE. Bodies pass through as they are. */
 export const makeOpenAICompatible = (options: OpenAICompatibleOptions, settings: ProviderSettings): ProviderClient => {
-  const transport = makeTransport(options.id, { apiKey: settings.apiKey, ...settings.limits })
-  const url = (options.endpoint ?? chatEndpoint)(settings.url || options.defaultUrl, settings)
-  const key = Redacted.value(settings.apiKey)
-  const configured = key !== "" || !options.requiresKey
-  const headers = {
-    ...(key !== "" ? (options.headers ?? ((k) => ({ authorization: `Bearer ${k}` })))(key, settings) : {})
-  }
-
-  const notConfigured = () => Effect.fail(transport.notConfigured(settings.keyVariable))
-
-  const send = (request: ChatRequest, stream: boolean) => {
-    if (!configured) return notConfigured()
-    const accept = stream ? "text/event-stream" : "application/json"
-    const source = request.source
-    // An OpenAI client's request goes as it came, with its organisation and project unless the gateway sets its own.
-    if (source?.format === "openai") {
-      return transport.post(
-        url,
-        { ...source.headers, accept, ...headers },
-        sourcePayload(source, settings.model ?? request.model)
-      )
-    }
-    const { stream: _stream, stream_options: streamOptions, ...rest } = request.body
-    const body = {
-      ...rest,
-      ...(settings.model ? { model: settings.model } : {}),
-      ...(stream ? { stream: true, ...(streamOptions !== undefined ? { stream_options: streamOptions } : {}) } : {})
-    }
-    const post = transport.post(url, { accept, ...headers }, body)
-    // An Anthropic client's fields with no Chat Completions counterpart (top_k, container, mcp_servers…): one line.
-    const dropped = source?.format === "anthropic" ? untranslatedFields(source.body, "fromAnthropic") : []
-    return dropped.length === 0
-      ? post
-      : Effect.andThen(
-        Effect.logDebug(`${options.id}: no Chat Completions counterpart, dropped: ${dropped.join(", ")}`),
-        post
-      )
-  }
-
-  const embeddingsUrl = embeddingsEndpoint(url)
-  const responsesOptions = options.responses
-
+  const base = makeBase(options, settings)
+  const { transport } = base
+  const span = (name: string) =>
+    Effect.withSpan(name, { attributes: { provider: options.id } }, { captureStackTrace: false })
   return {
     id: options.id,
-    configured,
-    ...(responsesOptions === undefined ? {} : {
-      responses: (source, stream) => {
-        if (!configured) return notConfigured()
-        const responsesUrl = responsesOptions.endpoint(url, settings)
-        const model = responsesOptions.model?.(settings) ?? settings.model ?? String(source.body.model ?? "")
-        const payload = sourcePayload({ format: "openai", ...source }, model)
-        const accept = stream ? "text/event-stream" : "application/json"
-        return transport.post(responsesUrl, { ...source.headers, accept, ...headers }, payload).pipe(
-          Effect.flatMap((
-            response
-          ): Effect.Effect<Record<string, unknown> | ReadableStream<Uint8Array>, ProviderError> =>
-            stream
-              ? transport.stream(response)
-              : transport.wellFormedJson(response, isResponse, "a response (no output)")
-          ),
-          Effect.withSpan("Provider.responses", { attributes: { provider: options.id } }, { captureStackTrace: false })
-        )
-      }
-    }),
-    listModels: () => {
-      if (!configured) return notConfigured()
-      const modelsUrl = options.modelsEndpoint?.(url, settings) ?? url.replace(/\/chat\/completions$/, "/models")
-      return Effect.asVoid(transport.get(modelsUrl, { accept: "application/json", ...headers }))
-    },
-    embed: (body) => {
-      if (!configured) return notConfigured()
-      return transport.post(embeddingsUrl, { accept: "application/json", ...headers }, {
-        ...body,
-        ...(settings.model ? { model: settings.model } : {})
-      }).pipe(
-        Effect.flatMap((response) => transport.wellFormedJson(response, isEmbeddingList, "an embedding list (no data)"))
-      )
-    },
+    configured: base.configured,
+    ...(options.responses === undefined ? {} : { responses: makeResponses(base, options.responses) }),
+    listModels: makeListModels(base),
+    embed: makeEmbed(base),
     complete: (request) =>
-      send(request, false).pipe(
+      sendChat(base, request, false).pipe(
         Effect.flatMap((response) =>
           transport.wellFormedJson(response, isWellFormed, "a chat completion (no id, choices or message)")
         ),
-        Effect.withSpan("Provider.complete", { attributes: { provider: options.id } }, { captureStackTrace: false })
+        span("Provider.complete")
       ),
     stream: (request) =>
-      send(request, true).pipe(
+      sendChat(base, request, true).pipe(
         Effect.flatMap((response) => transport.stream(response)),
-        Effect.withSpan("Provider.stream", { attributes: { provider: options.id } }, { captureStackTrace: false })
+        span("Provider.stream")
       )
   }
 }
