@@ -2,7 +2,6 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { layerLoggerProvider, logLevelToSeverityNumber, OtelLoggerProvider } from "@effect/opentelemetry/OtelLogger"
 import { type Context as OtelContext, ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api"
 import type { AnyValueMap } from "@opentelemetry/api-logs"
-import type { ExportResult } from "@opentelemetry/core"
 import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc"
 import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto"
 import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc"
@@ -13,71 +12,24 @@ import { BatchLogRecordProcessor, type LogRecordExporter, type ReadableLogRecord
 import { PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer, Logger, References, Tracer } from "effect"
-import { makeReportThrottle } from "../core/observability/reportThrottle.ts"
 import { logText, type TelemetrySettings } from "../core/observability/Telemetry.ts"
 import { parseKeyValues } from "./keyValues.ts"
+import {
+  batchQueue,
+  countingFailures,
+  countingLogRecords,
+  countingSpans,
+  dropCounter,
+  type Drops
+} from "./otlpDrops.ts"
 
 /** Spans (and log records) waiting for export, at most: past this one is dropped (and counted), never held. */
 const MAX_QUEUE = 2048
-const WARNING_INTERVAL_MS = 60_000
 const BATCH = {
   maxQueueSize: MAX_QUEUE,
   maxExportBatchSize: 512,
   scheduledDelayMillis: 1000,
   exportTimeoutMillis: 5000
-}
-
-/** Counts what is dropped, for `isartor_otel_dropped_total`, and warns about it at most once a minute. */
-const dropCounter = (settings: TelemetrySettings, base: string, drops: { count: number }) => {
-  const throttle = makeReportThrottle(WARNING_INTERVAL_MS)
-  const drop = (count: number, what: string, reason: string) => {
-    drops.count += count
-    if (throttle("drop", Date.now()) === undefined) return
-    settings.warn(
-      `OTLP export to ${base} failed: ${count} ${what} dropped (${reason}); requests are unaffected; next warning in 60 s at the earliest`
-    )
-  }
-  const counted = (result: ExportResult, count: number, what: string) => {
-    if (result.code !== 0) drop(count, what, result.error?.message ?? "export failed")
-  }
-  return { drop, counted }
-}
-type Drops = ReturnType<typeof dropCounter>
-
-/** An exporter of spans or log records whose failed exports are counted as drops. */
-const countingFailures = <Item>(
-  exporter: {
-    export(items: Array<Item>, done: (result: ExportResult) => void): void
-    shutdown(): Promise<void>
-    forceFlush?(): Promise<void>
-  },
-  what: string,
-  drops: Drops
-) => ({
-  export: (items: Array<Item>, done: (result: ExportResult) => void) =>
-    exporter.export(items, (result) => {
-      drops.counted(result, items.length, what)
-      done(result)
-    }),
-  shutdown: () => exporter.shutdown(),
-  forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve()
-})
-
-/** A batch drops what does not fit in its queue without telling: count it on the way in. */
-const countingOverflow = <Item>(
-  batch: object,
-  hook: "onEnd" | "onEmit",
-  queue: "_finishedSpans" | "_finishedLogRecords",
-  what: string,
-  drops: Drops
-) => {
-  const internals = batch as Record<string, unknown> & { [key in typeof hook]: (item: Item) => void }
-  const enqueue = internals[hook].bind(batch)
-  internals[hook] = (item: Item) => {
-    const queued = (internals[queue] as ReadonlyArray<unknown> | undefined)?.length ?? 0
-    if (queued >= MAX_QUEUE) drops.drop(1, what, "export queue full")
-    enqueue(item)
-  }
 }
 
 /** Stopping the gateway flushes what is queued; a collector that is down then must not fail the shutdown. */
@@ -134,9 +86,9 @@ const spanProcessor = ({ base, headers, grpc, dropped }: Export) => {
   const traces: SpanExporter = grpc
     ? new GrpcTraceExporter({ url: base, timeoutMillis: 5000 })
     : new ProtoTraceExporter({ url: `${base}/v1/traces`, headers, timeoutMillis: 5000 })
-  const spans = new BatchSpanProcessor(countingFailures<ReadableSpan>(traces, "span(s)", dropped), BATCH)
-  countingOverflow<ReadableSpan>(spans, "onEnd", "_finishedSpans", "span(s)", dropped)
-  return spans
+  const queue = batchQueue(MAX_QUEUE)
+  const batch = new BatchSpanProcessor(countingFailures<ReadableSpan>(traces, "span(s)", dropped, queue), BATCH)
+  return countingSpans(batch, dropped, queue)
 }
 
 /** Log records in a bounded batch, their failed exports and overflow counted as drops. */
@@ -144,12 +96,12 @@ const logRecordProcessor = ({ base, headers, grpc, dropped }: Export) => {
   const logs: LogRecordExporter = grpc
     ? new GrpcLogExporter({ url: base, timeoutMillis: 5000 })
     : new ProtoLogExporter({ url: `${base}/v1/logs`, headers, timeoutMillis: 5000 })
-  const records = new BatchLogRecordProcessor({
-    exporter: countingFailures<ReadableLogRecord>(logs, "log record(s)", dropped),
+  const queue = batchQueue(MAX_QUEUE)
+  const batch = new BatchLogRecordProcessor({
+    exporter: countingFailures<ReadableLogRecord>(logs, "log record(s)", dropped, queue),
     ...BATCH
   })
-  countingOverflow<ReadableLogRecord>(records, "onEmit", "_finishedLogRecords", "log record(s)", dropped)
-  return records
+  return countingLogRecords(batch, dropped, queue)
 }
 
 /** Metrics pushed every OTEL_METRIC_EXPORT_INTERVAL ms; a failed export is counted as a drop. */
