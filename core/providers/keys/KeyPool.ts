@@ -52,33 +52,30 @@ export interface KeyPool {
   readonly view: (now: number) => ReadonlyArray<KeyView>
 }
 
-/**
- * A provider's keys and what each has answered lately. A pool of one key (the plain configuration) is never set
- * aside: with no other key to turn to, its 429s go to the retry policy, as without a pool.
- */
-export const makeKeyPool = (
-  specs: ReadonlyArray<PoolKeySpec>,
-  strategy: KeyStrategy,
-  cooldownMs: number
-): KeyPool => {
-  const slots: Array<Slot> = specs.map((spec, position) => ({
-    key: spec.key,
-    label: spec.label ?? `key-${position + 1}`,
-    // Keys without a priority come after those with one, in list order (the sort below is stable).
-    priority: spec.priority ?? Number.MAX_SAFE_INTEGER,
-    coolingUntil: 0,
-    invalid: false,
-    requests: 0,
-    rateLimited: 0,
-    failures: 0
-  }))
-  const order = strategy === "priority"
+/** A key's slot, before it has answered anything. */
+const newSlot = (spec: PoolKeySpec, position: number): Slot => ({
+  key: spec.key,
+  label: spec.label ?? `key-${position + 1}`,
+  // Keys without a priority come after those with one, in list order (the sort below is stable).
+  priority: spec.priority ?? Number.MAX_SAFE_INTEGER,
+  coolingUntil: 0,
+  invalid: false,
+  requests: 0,
+  rateLimited: 0,
+  failures: 0
+})
+
+/** The order slots are tried in: by priority, or as listed (round robin starts from its turn in this list). */
+const callOrder = (slots: ReadonlyArray<Slot>, strategy: KeyStrategy): ReadonlyArray<number> =>
+  strategy === "priority"
     ? slots.map((_, index) => index).sort((a, b) => slots[a]!.priority - slots[b]!.priority)
     : slots.map((_, index) => index)
-  const pooled = slots.length > 1
-  let turn = 0
 
-  const pick = (now: number, tried: ReadonlySet<number>, counted = true): Pick => {
+/** The pool's `pick`: the first usable key in call order; round robin remembers whose turn is next. */
+const makePicker = (slots: ReadonlyArray<Slot>, strategy: KeyStrategy): KeyPool["pick"] => {
+  const order = callOrder(slots, strategy)
+  let turn = 0
+  return (now, tried, counted = true) => {
     let soonest = Number.POSITIVE_INFINITY
     for (let step = 0; step < order.length; step++) {
       const index = order[strategy === "priority" ? step : (turn + step) % order.length]!
@@ -97,11 +94,37 @@ export const makeKeyPool = (
       ? { _tag: "Invalid" }
       : { _tag: "Cooling", retryAfterMs: soonest - now }
   }
+}
 
+/** What `/admin/providers` shows of one slot at `now`. */
+const slotView = (slot: Slot, now: number): KeyView => {
+  const cooling = !slot.invalid && slot.coolingUntil > now
+  return {
+    key: maskKey(Redacted.value(slot.key)),
+    label: slot.label,
+    state: slot.invalid ? "invalid" : cooling ? "cooling" : "ok",
+    requests: slot.requests,
+    rate_limited: slot.rateLimited,
+    failures: slot.failures,
+    ...(cooling ? { cooling_until: new Date(slot.coolingUntil).toISOString() } : {})
+  }
+}
+
+/**
+ * A provider's keys and what each has answered lately. A pool of one key (the plain configuration) is never set
+ * aside: with no other key to turn to, its 429s go to the retry policy, as without a pool.
+ */
+export const makeKeyPool = (
+  specs: ReadonlyArray<PoolKeySpec>,
+  strategy: KeyStrategy,
+  cooldownMs: number
+): KeyPool => {
+  const slots: Array<Slot> = specs.map(newSlot)
+  const pooled = slots.length > 1
   return {
     size: slots.length,
     keys: slots.map((slot) => slot.key),
-    pick,
+    pick: makePicker(slots, strategy),
     rateLimited: (index, now, retryAfterMs) => {
       const slot = slots[index]!
       slot.rateLimited++
@@ -115,18 +138,6 @@ export const makeKeyPool = (
     failed: (index) => {
       slots[index]!.failures++
     },
-    view: (now) =>
-      slots.map((slot): KeyView => {
-        const cooling = !slot.invalid && slot.coolingUntil > now
-        return {
-          key: maskKey(Redacted.value(slot.key)),
-          label: slot.label,
-          state: slot.invalid ? "invalid" : cooling ? "cooling" : "ok",
-          requests: slot.requests,
-          rate_limited: slot.rateLimited,
-          failures: slot.failures,
-          ...(cooling ? { cooling_until: new Date(slot.coolingUntil).toISOString() } : {})
-        }
-      })
+    view: (now) => slots.map((slot) => slotView(slot, now))
   }
 }
