@@ -1,26 +1,16 @@
 import { Effect } from "effect"
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { UsageRow } from "../../core/usage/UsageRow.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
 // The ledger as an operator reads it: each answered request one row, spent when L3 answered, saved when a cache
 // did — at what the answer cost when it was first bought.
 
-let upstream: FakeOpenAI
-let gateway: RunningGateway
-before(async () => {
-  upstream = await startFakeOpenAI()
-  gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
-})
-after(async () => {
-  await gateway.close()
-  await upstream.close()
-})
+const file = fakeUpstreamGateway({ env: { ISARTOR__CACHE_MODE: "exact" } })
 
 const ask = async (content: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+  const response = await fetch(`${file.gateway.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }], ...extra })
@@ -29,7 +19,7 @@ const ask = async (content: string, extra: Record<string, unknown> = {}, headers
   return response
 }
 
-const recent = async (): Promise<ReadonlyArray<UsageRow>> => Effect.runPromise(gateway.gateway.usage.recent(1000))
+const recent = async (): Promise<ReadonlyArray<UsageRow>> => Effect.runPromise(file.gateway.gateway.usage.recent(1000))
 
 describe("the usage ledger of a running gateway", () => {
   it("records an L3 answer as spent and its exact hit as saved, at the first purchase's cost", async () => {
@@ -53,7 +43,7 @@ describe("the usage ledger of a running gateway", () => {
     assert.equal(hit.cost_saved_usd, miss.cost_usd)
     assert.equal(hit.caller, miss.caller)
     const report = await Effect.runPromise(
-      gateway.gateway.usage.report({ since: Date.now() - 3_600_000, until: Date.now() + 1 }, "layer")
+      file.gateway.gateway.usage.report({ since: Date.now() - 3_600_000, until: Date.now() + 1 }, "layer")
     )
     assert.deepEqual(report.total.layers, { l3: 1, l1a: 1 })
   })
@@ -84,7 +74,7 @@ describe("the usage ledger of a running gateway", () => {
     assert.equal(refused.provider, "")
     assert.equal(refused.tokens_in + refused.tokens_out + refused.cost_usd, 0)
     const report = await Effect.runPromise(
-      gateway.gateway.usage.report({ since: Date.now() - 3_600_000, until: Date.now() + 1 }, "layer")
+      file.gateway.gateway.usage.report({ since: Date.now() - 3_600_000, until: Date.now() + 1 }, "layer")
     )
     assert.equal(report.total.layers.none, 1)
     assert.equal(report.total.errors, 1)

@@ -2,31 +2,21 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Effect } from "effect"
 import assert from "node:assert/strict"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import type { UsageRow } from "../../core/usage/UsageRow.ts"
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fakeOpenAI.ts"
-import { type RunningGateway, startTestGateway, upstreamEnv } from "../support/gateway.ts"
+import { fakeUpstreamGateway } from "../support/gateway.ts"
 
 // An agent's `cache_lookup` over MCP that finds an answer saved it a model call: the ledger counts it as it counts a
 // chat request's hit, at what the answer first cost.
 
-let upstream: FakeOpenAI
-let gateway: RunningGateway
-before(async () => {
-  upstream = await startFakeOpenAI()
-  gateway = await startTestGateway(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
-})
-after(async () => {
-  await gateway.close()
-  await upstream.close()
-})
+const file = fakeUpstreamGateway({ env: { ISARTOR__CACHE_MODE: "exact" } })
 
-const recent = async (): Promise<ReadonlyArray<UsageRow>> => Effect.runPromise(gateway.gateway.usage.recent(1000))
+const recent = async (): Promise<ReadonlyArray<UsageRow>> => Effect.runPromise(file.gateway.gateway.usage.recent(1000))
 
 describe("the usage ledger of MCP cache lookups", () => {
   it("records a lookup that found an answer as a deflection, and not one that found none", async () => {
     const question = "Which river runs through Munich?"
-    const answered = await fetch(`${gateway.url}/v1/chat/completions`, {
+    const answered = await fetch(`${file.gateway.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: question }] })
@@ -35,7 +25,7 @@ describe("the usage ledger of MCP cache lookups", () => {
     await answered.text()
 
     const client = new Client({ name: "ledger-test", version: "1.0.0" })
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`)))
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${file.gateway.url}/mcp`)))
     const lookup = async (prompt: string) =>
       (await client.callTool({ name: "cache_lookup", arguments: { prompt, model: "gpt-4o-mini" } }))
         .structuredContent as { found: boolean; layer?: string }
