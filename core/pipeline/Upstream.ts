@@ -1,5 +1,5 @@
 import { Context, Effect, Exit, Layer } from "effect"
-import { Budgets } from "../budgets/Budgets.ts"
+import { type BudgetHold, Budgets } from "../budgets/Budgets.ts"
 import type { ExactKey } from "../cache/CacheKey.ts"
 import { AppConfig } from "../config/Config.ts"
 import { contextOptimizer } from "../context/ContextOptimizer.ts"
@@ -13,10 +13,100 @@ import { usageOf } from "../observability/usage.ts"
 import { Provider } from "../providers/Provider.ts"
 import { CacheWrites } from "./CacheWrites.ts"
 import { Coalescer, LeaderAbandoned, type Settle } from "./Coalescer.ts"
-import { tapSse } from "./SseTap.ts"
+import { type StreamEnd, tapSse } from "./SseTap.ts"
 
 /** Spent tokens are counted, not priced: the saved-cost estimate is what the metrics promise. */
 const noPrice = () => undefined
+
+/** What both kinds of call share, made once at wiring time. */
+const makeCallParts = (
+  provider: Provider["Service"],
+  contextOptimizerOn: boolean,
+  writes: CacheWrites["Service"],
+  budgets: Budgets["Service"],
+  context: Context.Context<never>
+) => ({
+  // L2.5: the provider is sent the request shrunk when `context_optimizer` is on; the caches keep it as asked.
+  send: contextOptimizer(contextOptimizerOn, provider),
+  writes,
+  budgets,
+  inBackground: Effect.runForkWith(context),
+  spent: (completion: string) => countTokens(completion, "spent", noPrice, context)
+})
+
+type CallParts = ReturnType<typeof makeCallParts>
+
+/** What the `l3.provider` span shows: who answered with which model, and the tokens of a whole answer. */
+const annotate = (request: ChatRequest, answeredBy: string, completion?: string) => {
+  const usage = completion === undefined ? undefined : usageOf(completion)
+  return Effect.annotateCurrentSpan({
+    "isartor.l3.provider": answeredBy,
+    "isartor.l3.model": request.model,
+    "isartor.l3.stream": request.stream,
+    ...(usage ? { "isartor.l3.tokens_in": usage.input, "isartor.l3.tokens_out": usage.output } : {})
+  })
+}
+
+/**
+ * What happens when a leader's stream ends: its followers share a clean answer once the caches hold it, and are
+ * released to try again when it failed or its client left.
+ */
+const onStreamEnd = (
+  parts: CallParts,
+  request: ChatRequest,
+  key: ExactKey,
+  settle: Settle,
+  answeredBy: string,
+  hold: BudgetHold | undefined
+) =>
+(end: StreamEnd): void => {
+  if (end._tag === "Cancelled") return settle(Exit.fail(new LeaderAbandoned()))
+  if (end._tag === "Failed") {
+    return settle(Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message })))
+  }
+  const completion = JSON.stringify(end.completion)
+  parts.spent(completion)
+  // Corrected once it has ended; one that broke off keeps its projected charge (the upstream may have billed it).
+  if (hold !== undefined) parts.inBackground(parts.budgets.settle(hold, completion))
+  // Kept with a usage (estimated when the client did not ask for one): a replay may be asked for it.
+  const kept = withUsage(end.completion, completion, {
+    messages: request.messages,
+    tools: request.body.tools
+  })
+  // Followers wait until L1a has it: a request arriving meanwhile still follows, and none calls upstream again.
+  parts.writes.rememberLater(
+    request,
+    key,
+    kept,
+    () => settle(Exit.succeed({ completion: kept, provider: answeredBy }))
+  )
+}
+
+/** A streamed call: the client reads the stream as it arrives; its end decides what followers and caches get. */
+const streamFrom = (parts: CallParts) => (request: ChatRequest, key: ExactKey, settle: Settle) =>
+  Effect.map(parts.send.stream(request), ({ value, provider: answeredBy, hold, ...saved }): Answer => {
+    const body = tapSse(
+      value,
+      onStreamEnd(parts, request, key, settle, answeredBy, hold),
+      (error) => `upstream stream broke off: ${messageOf(error)}`
+    )
+    return { _tag: "Stream", layer: "l3", provider: answeredBy, body, ...saved }
+  }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
+
+/** A whole answer: counted, its budget settled, written to the caches, then shared with the followers. */
+const completeFrom = (parts: CallParts) => (request: ChatRequest, key: ExactKey, settle: Settle) =>
+  Effect.flatMap(parts.send.complete(request), ({ value: completion, provider: answeredBy, hold, ...saved }) => {
+    const shared = { completion: JSON.stringify(completion), provider: answeredBy }
+    parts.spent(shared.completion)
+    // Followers are released once L1a has the answer, as for a stream.
+    const written = (isCacheable(completion) ? parts.writes.remember(request, key, shared.completion) : Effect.void)
+      .pipe(Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared)))))
+    return annotate(request, answeredBy, shared.completion).pipe(
+      Effect.andThen(parts.budgets.settle(hold, shared.completion)),
+      Effect.andThen(written),
+      Effect.as({ _tag: "Complete", layer: "l3", ...shared, ...saved } satisfies Answer)
+    )
+  })
 
 /**
  * The pipeline's last step, L3, coalesced: the first of several identical concurrent misses calls the provider
@@ -30,68 +120,17 @@ export class Upstream extends Context.Service<Upstream, {
     Upstream,
     Effect.gen(function*() {
       const provider = yield* Provider
-      // L2.5: the provider is sent the request shrunk when `context_optimizer` is on; the caches keep it as asked.
-      const send = contextOptimizer((yield* AppConfig).context_optimizer, provider)
+      const contextOptimizerOn = (yield* AppConfig).context_optimizer
       const coalescer = yield* Coalescer
-      const writes = yield* CacheWrites
-      const budgets = yield* Budgets
-      const context = yield* Effect.context<never>()
-      const inBackground = Effect.runForkWith(context)
-      const spent = (completion: string) => countTokens(completion, "spent", noPrice, context)
-      /** What the `l3.provider` span shows: who answered with which model, and the tokens of a whole answer. */
-      const annotate = (request: ChatRequest, answeredBy: string, completion?: string) => {
-        const usage = completion === undefined ? undefined : usageOf(completion)
-        return Effect.annotateCurrentSpan({
-          "isartor.l3.provider": answeredBy,
-          "isartor.l3.model": request.model,
-          "isartor.l3.stream": request.stream,
-          ...(usage ? { "isartor.l3.tokens_in": usage.input, "isartor.l3.tokens_out": usage.output } : {})
-        })
-      }
-
-      const stream = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        Effect.map(send.stream(request), ({ value, provider: answeredBy, hold, ...saved }): Answer => {
-          const body = tapSse(value, (end) => {
-            if (end._tag === "Cancelled") return settle(Exit.fail(new LeaderAbandoned()))
-            if (end._tag === "Failed") {
-              return settle(
-                Exit.fail(new ProviderError({ provider: answeredBy, reason: "Upstream", message: end.message }))
-              )
-            }
-            const completion = JSON.stringify(end.completion)
-            spent(completion)
-            // Corrected once it has ended; one that broke off keeps its projected charge (the upstream may have billed it).
-            if (hold !== undefined) inBackground(budgets.settle(hold, completion))
-            // Kept with a usage (estimated when the client did not ask for one): a replay may be asked for it.
-            const kept = withUsage(end.completion, completion, {
-              messages: request.messages,
-              tools: request.body.tools
-            })
-            // Followers wait until L1a has it: a request arriving meanwhile still follows, and none calls upstream again.
-            writes.rememberLater(
-              request,
-              key,
-              kept,
-              () => settle(Exit.succeed({ completion: kept, provider: answeredBy }))
-            )
-          }, (error) => `upstream stream broke off: ${messageOf(error)}`)
-          return { _tag: "Stream", layer: "l3", provider: answeredBy, body, ...saved }
-        }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
-
-      const complete = (request: ChatRequest, key: ExactKey, settle: Settle) =>
-        Effect.flatMap(send.complete(request), ({ value: completion, provider: answeredBy, hold, ...saved }) => {
-          const shared = { completion: JSON.stringify(completion), provider: answeredBy }
-          spent(shared.completion)
-          // Followers are released once L1a has the answer, as for a stream.
-          const written = (isCacheable(completion) ? writes.remember(request, key, shared.completion) : Effect.void)
-            .pipe(Effect.ensuring(Effect.sync(() => settle(Exit.succeed(shared)))))
-          return annotate(request, answeredBy, shared.completion).pipe(
-            Effect.andThen(budgets.settle(hold, shared.completion)),
-            Effect.andThen(written),
-            Effect.as({ _tag: "Complete", layer: "l3", ...shared, ...saved } satisfies Answer)
-          )
-        })
-
+      const parts = makeCallParts(
+        provider,
+        contextOptimizerOn,
+        yield* CacheWrites,
+        yield* Budgets,
+        yield* Effect.context<never>()
+      )
+      const stream = streamFrom(parts)
+      const complete = completeFrom(parts)
       return Upstream.of({
         call: (request, key) =>
           coalescer.share(
