@@ -3,6 +3,7 @@ import { stringify } from "safe-stable-stringify"
 import xxhash from "xxhash-wasm"
 import { answerHeadersOfRequest, type ChatRequest } from "../domain/ChatRequest.ts"
 import { BoundedMemo } from "../memory/BoundedMemo.ts"
+import { keptSpans } from "./keyedBytes.ts"
 
 /** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
 export const KEY_VERSION = 1
@@ -15,16 +16,32 @@ const encoder = new TextEncoder()
 const hex = (digest: bigint) => digest.toString(16).padStart(16, "0")
 
 /**
- * Where a key's material is encoded before it is hashed: reused, so a large body's key allocates no copy of it.
- * Material that does not fit is encoded on its own.
+ * Where a key's material is put before it is hashed: reused, so a large body's key allocates no copy of it.
+ * Material that does not fit gets a buffer of its own.
  */
 const SCRATCH_BYTES = 1024 * 1024
 let scratch: Uint8Array | undefined
+const scratchOf = (bytes: number) =>
+  bytes > SCRATCH_BYTES ? new Uint8Array(bytes) : (scratch ??= new Uint8Array(SCRATCH_BYTES))
 const utf8Of = (material: string): Uint8Array => {
   if (material.length > SCRATCH_BYTES) return encoder.encode(material)
-  scratch ??= new Uint8Array(SCRATCH_BYTES)
-  const { read, written } = encoder.encodeInto(material, scratch)
-  return read === material.length ? scratch.subarray(0, written) : encoder.encode(material)
+  const into = scratchOf(0)
+  const { read, written } = encoder.encodeInto(material, into)
+  return read === material.length ? into.subarray(0, written) : encoder.encode(material)
+}
+
+/** `head` encoded, then the spans of `bytes` (pairs of start and end), one after the other. */
+const joined = (head: string, bytes: Uint8Array, spans: ReadonlyArray<number>): Uint8Array => {
+  let length = 0
+  for (let at = 0; at < spans.length; at += 2) length += spans[at + 1]! - spans[at]!
+  // UTF-8 takes at most three bytes per UTF-16 unit.
+  const into = scratchOf(head.length * 3 + length)
+  let written = encoder.encodeInto(head, into).written
+  for (let at = 0; at < spans.length; at += 2) {
+    into.set(bytes.subarray(spans[at]!, spans[at + 1]!), written)
+    written += spans[at + 1]! - spans[at]!
+  }
+  return into.subarray(0, written)
 }
 
 export interface ExactKey {
@@ -72,6 +89,58 @@ export const withoutDelivery = (body: Readonly<Record<string, unknown>>): Record
   return fields
 }
 
+/** The fields `withoutDelivery` leaves out, cut from a body's bytes by name. */
+const DELIVERY_FIELDS: ReadonlySet<string> = new Set([
+  "stream",
+  "stream_options",
+  "metadata",
+  "prompt_cache_key",
+  "client_metadata"
+])
+
+/**
+ * The bytes a request's body goes upstream as, when its key is made of them: an Anthropic or Gemini body read as
+ * bytes (a large one) and not rewritten since. Their order and spelling are the client's, so a body sent again
+ * byte for byte hits, and one reordered does not: coding agents send a turn the same way every time, and this spares
+ * them serialising and encoding the whole body again for its key.
+ */
+const sentBytes = (request: KeyedRequest) => {
+  const source = request.source
+  if (source === undefined || source.format === "openai") return undefined
+  const received = source.received
+  return received !== undefined && received.text === source.text ? received.bytes : undefined
+}
+
+/**
+ * What a request's key hashes. `stream` and `stream_options` change how an answer is delivered, never what it says:
+ * a streamed and a plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode
+ * (MAX_BODY_DEPTH). A body keyed by its bytes starts its material otherwise than any canonical one (`{"body":`).
+ */
+const materialOf = (request: KeyedRequest, headers: Readonly<Record<string, string>> | undefined): Uint8Array => {
+  const bytes = sentBytes(request)
+  const spans = bytes === undefined ? undefined : keptSpans(bytes, DELIVERY_FIELDS)
+  if (bytes === undefined || spans === undefined) {
+    return utf8Of(
+      stringify({
+        v: KEY_VERSION,
+        family: request.family,
+        tenant: request.tenant,
+        body: keyFields(request),
+        ...(headers === undefined ? {} : { headers })
+      })!
+    )
+  }
+  const head = stringify({
+    v: KEY_VERSION,
+    family: request.family,
+    tenant: request.tenant,
+    sent: request.source!.format,
+    ...(request.source!.format === "gemini" ? { model: request.body.model } : {}),
+    ...(headers === undefined ? {} : { headers })
+  })!
+  return joined(`${head}\n`, bytes, spans)
+}
+
 /** Callers whose credential's hash is remembered (see `hashSecret`). */
 const SCOPES_REMEMBERED = 256
 
@@ -89,20 +158,11 @@ export class CacheKey extends Context.Service<CacheKey, {
       const hasher = yield* Effect.promise(() => xxhash())
       const scopes = new BoundedMemo<string, string>(SCOPES_REMEMBERED)
       return CacheKey.of({
-        // `stream` and `stream_options` change how an answer is delivered, never what it says: a streamed and a
-        // plain request share an entry. `stringify` recurses: a body's nesting is bounded at decode (MAX_BODY_DEPTH).
         exactKey: (request) => {
           // The headers that change an answer (ANSWER_HEADERS) beside the body, never in it: a body field of the same
           // name is not the header. Absent, the material is what it always was, and so are the keys.
           const headers = answerHeadersOfRequest(request)
-          const material = stringify({
-            v: KEY_VERSION,
-            family: request.family,
-            tenant: request.tenant,
-            body: keyFields(request),
-            ...(headers === undefined ? {} : { headers })
-          })!
-          const bytes = utf8Of(material)
+          const bytes = materialOf(request, headers)
           return { key: hex(hasher.h64Raw(bytes, KEY_SEED)), check: hex(hasher.h64Raw(bytes, CHECK_SEED)) }
         },
         hashSecret: (secret) => {

@@ -1,0 +1,73 @@
+import fc from "fast-check"
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { withoutDelivery } from "../../core/cache/CacheKey.ts"
+import { keptSpans } from "../../core/cache/keyedBytes.ts"
+
+const DELIVERY = new Set(["stream", "stream_options", "metadata", "prompt_cache_key", "client_metadata"])
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** What `keptSpans` keeps of a JSON text, as text. */
+const kept = (text: string) => {
+  const bytes = encoder.encode(text)
+  const spans = keptSpans(bytes, DELIVERY)
+  assert.ok(spans !== undefined, text)
+  let out = ""
+  for (let at = 0; at < spans.length; at += 2) out += decoder.decode(bytes.subarray(spans[at]!, spans[at + 1]!))
+  return out
+}
+
+// Members of a body: any JSON, some of them named as the delivery fields, or as the fields a quoted one could be
+// taken for.
+const name = fc.oneof(
+  fc.string(),
+  fc.constantFrom("stream", "metadata", "stream_options", "prompt_cache_key", "client_metadata", "model", "streamx")
+)
+const body = fc.uniqueArray(fc.tuple(name, fc.jsonValue()), { selector: ([key]) => key, maxLength: 8 })
+const spacing = fc.constantFrom(undefined, 1, 2, "\t")
+
+describe("a body's bytes without its delivery fields", () => {
+  it("are the body without them, whatever the order and spacing of its members", () => {
+    fc.assert(
+      fc.property(body, spacing, (members, space) => {
+        const value = Object.fromEntries(members)
+        const text = JSON.stringify(value, null, space)
+        assert.deepEqual(JSON.parse(kept(text)), withoutDelivery(JSON.parse(text) as Record<string, unknown>))
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("cut nothing nested, and nothing in a string that reads like a member", () => {
+    const text = JSON.stringify({
+      messages: [{ role: "user", content: "\"stream\": true, \"metadata\": {}", metadata: { x: 1 } }],
+      tools: { stream: true },
+      "quoted \\\"stream\\\"": "\\",
+      stream: true,
+      metadata: { user_id: "session-1" }
+    })
+    assert.deepEqual(JSON.parse(kept(text)), {
+      messages: [{ role: "user", content: "\"stream\": true, \"metadata\": {}", metadata: { x: 1 } }],
+      tools: { stream: true },
+      "quoted \\\"stream\\\"": "\\"
+    })
+  })
+
+  it("are the same for bodies that differ only in their delivery fields", () => {
+    const turn = (extra: Record<string, unknown>) =>
+      kept(JSON.stringify({ model: "m", ...extra, messages: [{ role: "user", content: "hi" }], ...extra }))
+    assert.equal(turn({ stream: true, metadata: { user_id: "a" } }), turn({}))
+    assert.equal(turn({ metadata: { user_id: "b" } }), turn({ stream: false }))
+  })
+
+  it("keep an escaped name, which a parser reads as a delivery field, rather than guess", () => {
+    assert.equal(kept(`{"stre\\u0061m":true,"a":1}`), `{"stre\\u0061m":true,"a":1}`)
+  })
+
+  it("are refused for what is not one JSON object", () => {
+    for (const text of ["[1,2]", "\"stream\"", "{\"a\":1", "{\"a\" 1}", "{\"a\":\"open}"]) {
+      assert.equal(keptSpans(encoder.encode(text), DELIVERY), undefined, text)
+    }
+  })
+})
