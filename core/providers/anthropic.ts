@@ -7,7 +7,7 @@ import { fromAnthropicMessage } from "../formats/anthropic/response.ts"
 import { anthropicStreamToOpenAI } from "../formats/anthropic/stream.ts"
 import { untranslatableTools } from "../formats/openai.ts"
 import { makeTransport, sourcePayload, type Transport, type UpstreamReply } from "../transport/http.ts"
-import { checkPrintableKey, type ProviderDefinition } from "./shared/ProviderDefinition.ts"
+import { checkPrintableKey, type ProviderDefinition, type ProviderSettings } from "./shared/ProviderDefinition.ts"
 
 export const ANTHROPIC_VERSION = "2023-06-01"
 
@@ -25,54 +25,99 @@ export const anthropicChunks = (request: ChatRequest, response: UpstreamReply | 
   })
 }
 
+/** What every call to one configured Anthropic shares: its transport, Messages endpoint, key and headers. */
+interface Connection {
+  readonly settings: ProviderSettings
+  readonly transport: Transport
+  readonly url: string
+  readonly key: string
+  readonly authHeaders: Record<string, string>
+  readonly headers: Record<string, string>
+}
+
+const connect = (settings: ProviderSettings): Connection => {
+  const base = (settings.url || "https://api.anthropic.com").replace(/\/+$/, "")
+  const key = Redacted.value(settings.apiKey)
+  const authHeaders = { "x-api-key": key }
+  return {
+    settings,
+    transport: makeTransport("anthropic", { apiKey: settings.apiKey, ...settings.limits }),
+    url: base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`,
+    key,
+    authHeaders,
+    headers: { ...authHeaders, "anthropic-version": ANTHROPIC_VERSION }
+  }
+}
+
+/** POSTs a chat request: an Anthropic client's as it came, any other's translated to the Messages API. */
+const sendMessages = (connection: Connection, request: ChatRequest, model: string, stream: boolean) => {
+  const { transport, url, headers, authHeaders } = connection
+  if (connection.key === "") {
+    return Effect.fail(transport.notConfigured(connection.settings.keyVariable))
+  }
+  const accept = stream ? "text/event-stream" : "application/json"
+  const source = request.source
+  // An Anthropic client's request goes as it came: cache_control, thinking, betas and all.
+  if (source?.format === "anthropic") {
+    return transport.post(
+      url,
+      { ...headers, ...source.headers, ...authHeaders, accept },
+      sourcePayload(source, model)
+    )
+  }
+  const untranslatable = untranslatableTools(request.body, "anthropic") ?? unanswerableByAnthropic(request.body)
+  if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
+  const post = transport.post(url, { ...headers, accept }, toAnthropicRequest(request.body, { model, stream }))
+  const dropped = untranslatedFields(request.body, "toAnthropic")
+  return dropped.length === 0
+    ? post
+    : Effect.andThen(
+      Effect.logDebug(`anthropic: no Messages API counterpart, dropped: ${dropped.join(", ")}`),
+      post
+    )
+}
+
+/** The client's body as it wrote it (same API), with the provider's model when one is configured. */
+const countTokensWith = (connection: Connection) => (body: Readonly<Record<string, unknown>>) => {
+  const { settings, transport, url, headers } = connection
+  if (connection.key === "") {
+    return Effect.fail(transport.notConfigured(settings.keyVariable))
+  }
+  const { max_tokens: _max, stream: _stream, ...counted } = body
+  return transport.post(
+    `${url}/count_tokens`,
+    headers,
+    settings.model ? { ...counted, model: settings.model } : counted
+  )
+    .pipe(
+      Effect.flatMap((response) => transport.json<{ input_tokens?: unknown }>(response)),
+      Effect.flatMap((counted) =>
+        typeof counted.input_tokens === "number"
+          ? Effect.succeed(counted.input_tokens)
+          : Effect.fail(transport.fail("Upstream", "count_tokens answered without input_tokens"))
+      )
+    )
+}
+
 /** Anthropic Messages API: `x-api-key`, `anthropic-version`, its own SSE event stream. */
 export const anthropic: ProviderDefinition = {
   id: "anthropic",
   requiresKey: true,
   checkKey: checkPrintableKey,
   make: (settings) => {
-    const transport = makeTransport("anthropic", { apiKey: settings.apiKey, ...settings.limits })
-    const base = (settings.url || "https://api.anthropic.com").replace(/\/+$/, "")
-    const url = base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`
-    const key = Redacted.value(settings.apiKey)
-    const authHeaders = { "x-api-key": key }
-    const headers = { ...authHeaders, "anthropic-version": ANTHROPIC_VERSION }
-    const send = (request: ChatRequest, model: string, stream: boolean) => {
-      if (key === "") {
-        return Effect.fail(transport.notConfigured(settings.keyVariable))
-      }
-      const accept = stream ? "text/event-stream" : "application/json"
-      const source = request.source
-      // An Anthropic client's request goes as it came: cache_control, thinking, betas and all.
-      if (source?.format === "anthropic") {
-        return transport.post(
-          url,
-          { ...headers, ...source.headers, ...authHeaders, accept },
-          sourcePayload(source, model)
-        )
-      }
-      const untranslatable = untranslatableTools(request.body, "anthropic") ?? unanswerableByAnthropic(request.body)
-      if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
-      const post = transport.post(url, { ...headers, accept }, toAnthropicRequest(request.body, { model, stream }))
-      const dropped = untranslatedFields(request.body, "toAnthropic")
-      return dropped.length === 0
-        ? post
-        : Effect.andThen(
-          Effect.logDebug(`anthropic: no Messages API counterpart, dropped: ${dropped.join(", ")}`),
-          post
-        )
-    }
+    const connection = connect(settings)
+    const { transport, url, headers, key } = connection
     return {
       id: "anthropic",
       configured: key !== "",
       complete: (request) =>
-        send(request, settings.model ?? request.model, false).pipe(
+        sendMessages(connection, request, settings.model ?? request.model, false).pipe(
           Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
           Effect.map((message): Completion => fromAnthropicMessage(message)),
           Effect.withSpan("Provider.complete", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
       stream: (request) =>
-        send(request, settings.model ?? request.model, true).pipe(
+        sendMessages(connection, request, settings.model ?? request.model, true).pipe(
           Effect.flatMap((response) => anthropicChunks(request, response, transport)),
           Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
@@ -80,26 +125,7 @@ export const anthropic: ProviderDefinition = {
         key === ""
           ? Effect.fail(transport.notConfigured(settings.keyVariable))
           : Effect.asVoid(transport.get(url.replace(/\/messages$/, "/models"), headers)),
-      // The client's body as it wrote it (same API), with the provider's model when one is configured.
-      countTokens: (body) => {
-        if (key === "") {
-          return Effect.fail(transport.notConfigured(settings.keyVariable))
-        }
-        const { max_tokens: _max, stream: _stream, ...counted } = body
-        return transport.post(
-          `${url}/count_tokens`,
-          headers,
-          settings.model ? { ...counted, model: settings.model } : counted
-        )
-          .pipe(
-            Effect.flatMap((response) => transport.json<{ input_tokens?: unknown }>(response)),
-            Effect.flatMap((counted) =>
-              typeof counted.input_tokens === "number"
-                ? Effect.succeed(counted.input_tokens)
-                : Effect.fail(transport.fail("Upstream", "count_tokens answered without input_tokens"))
-            )
-          )
-      }
+      countTokens: countTokensWith(connection)
     }
   }
 }
