@@ -4,8 +4,8 @@
  * seen before byte for byte under the same scope (its first-level key, learned from the app) whose entry L1a holds in
  * this process is answered here: no Hono dispatch, no parse, no Effect run. Everything else — a refusal, a miss, a
  * body never seen, a chunked upload, another path or method — goes to the app as it came (the body, once read, goes
- * with it, read once: see `withReceived`), and the app's answer is the one sent. `test/http/exactHitLane.test.ts` proves that an answer from here is
- * byte for byte the app's.
+ * with it, read once: see `withReceived`), and the app's answer is the one sent. `test/http/exactHitLane.test.ts`
+ * proves that an answer from here is byte for byte the app's.
  */
 import type { Context } from "effect"
 import { entryIdOf } from "../cache/CacheEntry.ts"
@@ -60,20 +60,24 @@ export const withoutExactHitLane = (app: EdgeFetch): ExactHitLane => ({ fetch: a
 
 const L1A: Answered = { layer: "l1a", provider: undefined }
 
-export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies): ExactHitLane => {
-  const keys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
-  const scopeOf = (family: EndpointFamily, request: Request, tenant: string) =>
-    `${family}\u0000${tenant}\u0000${answerHeaderScope(family, request.headers)}`
+/** A body's scope among the first-level keys: its route's format, the caller, and the headers that shape the answer. */
+const scopeOf = (family: EndpointFamily, request: Request, tenant: string) =>
+  `${family}\u0000${tenant}\u0000${answerHeaderScope(family, request.headers)}`
+
+type FirstLevelKeys = ReturnType<typeof makeFirstLevelKeys>
+
+/**
+ * The hit of a body seen before, rendered and counted as the pipeline's L1a would; else `undefined`. What does not
+ * change per request (renderer, prices, whether L1a is timed) is settled here, once.
+ */
+const makeHitOf = (deps: ExactHitLaneDependencies, keys: FirstLevelKeys) => {
   const render = deps.shareResponseHeaders ? sharedHeadersRenderer() : renderAnswer
   const prices = pricesOf(deps.config)
   const price = (model: string) => prices("", model)
   // A layer turned off at wiring time is not timed (as in the pipeline).
   const exactTimed = deps.config.cache_mode !== "semantic"
-  const maxBytes = deps.config.max_body_bytes
-  const { checkKey, contextOf, exactCache, metrics, routes } = deps
-
-  /** The hit of a body seen before, rendered and counted as the pipeline's L1a would; else `undefined`. */
-  const hitOf = (family: EndpointFamily, request: Request, context: LaneContext, body: string, exchange: Exchange) => {
+  const { exactCache, metrics } = deps
+  return (family: EndpointFamily, request: Request, context: LaneContext, body: string, exchange: Exchange) => {
     const known = keys.get(scopeOf(family, request, context.tenant), body)
     if (known === undefined) return undefined
     const start = performance.now()
@@ -96,6 +100,13 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
       created: hit.created
     }, deps.now())
   }
+}
+
+export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies): ExactHitLane => {
+  const keys = makeFirstLevelKeys(FIRST_LEVEL_KEYS)
+  const hitOf = makeHitOf(deps, keys)
+  const maxBytes = deps.config.max_body_bytes
+  const { checkKey, contextOf, routes } = deps
 
   const fetch = (request: Request, path: string, exchange: Exchange): Response | Promise<Response> => {
     const family = request.method === "POST" ? routes.get(path) : undefined
