@@ -80,76 +80,83 @@ const requestOf = (question: Question, context: RequestContext): Exit.Exit<ChatR
   return fromOpenAIBody(body, { ...context, received: { text: JSON.stringify(body), headers: {} } })
 }
 
-export const makeGatewayTools = (deps: GatewayToolsDependencies): GatewayTools => ({
-  lookup: async (question, context) => {
-    // L1a, then L1b, and never further: `only-if-cached` is that path through the pipeline.
-    const decoded = requestOf(question, { ...context, onlyIfCached: true })
-    if (Exit.isFailure(decoded)) return { found: false, model: question.model ?? "", reason: messageOf(decoded) }
-    const request = decoded.value
-    const started = performance.now()
-    const exit = await deps.run(deps.pipeline.handle(request))
-    if (Exit.isFailure(exit)) {
-      const reason = request.cacheRead ? "no cached answer for this question" : "Cache-Control: no-cache"
-      return { found: false, model: request.model, reason }
-    }
-    const answer = exit.value
-    // A hit saved the agent a model call: the ledger counts it as a chat request's hit would be (a miss answered
-    // nothing, and the agent's model is asked elsewhere).
-    deps.usage?.recordNote(
-      {
-        tenant: request.tenant,
-        modelAsked: request.model,
-        body: request.body,
-        label: context.callerLabel,
-        completion: answer._tag === "Complete" ? answer.completion : undefined
-      },
-      "mcp",
-      answer.layer,
-      "",
-      200,
-      performance.now() - started,
-      deps.now()
-    )
-    const completion = answer._tag === "Complete" ? JSON.parse(answer.completion) as Completion : undefined
-    return {
-      found: true,
-      answer: completion === undefined ? "" : firstText(completion),
-      layer: answer.layer,
-      model: request.model,
-      cache_key: answer.cacheKey,
-      ...(answer._tag === "Complete" && answer.similarity !== undefined ? { similarity: answer.similarity } : {})
-    }
-  },
-
-  store: async (question, context) => {
-    const decoded = requestOf(question, context)
-    if (Exit.isFailure(decoded)) return { stored: false, model: question.model ?? "", reason: messageOf(decoded) }
-    const request = decoded.value
-    if (!request.cacheWrite) return { stored: false, model: request.model, reason: "Cache-Control: no-store" }
-    const completion = JSON.stringify(completionOf(request.model, question.answer, deps.now()))
-    // The caches would skip it without a word; the agent is told why.
-    if (encoder.encode(completion).length > deps.config.cache_max_entry_bytes) {
-      return {
-        stored: false,
-        model: request.model,
-        reason: `the answer is larger than ${deps.config.cache_max_entry_bytes} bytes (cache_max_entry_bytes)`
-      }
-    }
-    const key = deps.pipeline.exactKey(request)
-    await deps.run(deps.cacheWrites.remember(request, key, completion))
-    return { stored: true, model: request.model, cache_key: `l1a:${key.key}` }
-  },
-
-  status: async () => {
-    const health = await deps.health()
-    if (deps.usage === undefined) return { health }
-    const now = deps.now()
-    const exit = await deps.run(deps.usage.totals({ since: now - (now % DAY_MS), until: now + 1 }))
-    if (Exit.isFailure(exit)) return { health }
-    const today = exit.value
-    const deflected = DEFLECTING.reduce((sum, layer) => sum + (today.layers[layer] ?? 0), 0)
-    return { health, today: { ...today, deflection_rate: today.requests === 0 ? 0 : deflected / today.requests } }
+/** `lookup`: the caches only, as `only-if-cached` reads them; a hit is counted in the ledger. */
+const lookupWith = (deps: GatewayToolsDependencies): GatewayTools["lookup"] => async (question, context) => {
+  // L1a, then L1b, and never further: `only-if-cached` is that path through the pipeline.
+  const decoded = requestOf(question, { ...context, onlyIfCached: true })
+  if (Exit.isFailure(decoded)) return { found: false, model: question.model ?? "", reason: messageOf(decoded) }
+  const request = decoded.value
+  const started = performance.now()
+  const exit = await deps.run(deps.pipeline.handle(request))
+  if (Exit.isFailure(exit)) {
+    const reason = request.cacheRead ? "no cached answer for this question" : "Cache-Control: no-cache"
+    return { found: false, model: request.model, reason }
   }
+  const answer = exit.value
+  // A hit saved the agent a model call: the ledger counts it as a chat request's hit would be (a miss answered
+  // nothing, and the agent's model is asked elsewhere).
+  deps.usage?.recordNote(
+    {
+      tenant: request.tenant,
+      modelAsked: request.model,
+      body: request.body,
+      label: context.callerLabel,
+      completion: answer._tag === "Complete" ? answer.completion : undefined
+    },
+    "mcp",
+    answer.layer,
+    "",
+    200,
+    performance.now() - started,
+    deps.now()
+  )
+  const completion = answer._tag === "Complete" ? JSON.parse(answer.completion) as Completion : undefined
+  return {
+    found: true,
+    answer: completion === undefined ? "" : firstText(completion),
+    layer: answer.layer,
+    model: request.model,
+    cache_key: answer.cacheKey,
+    ...(answer._tag === "Complete" && answer.similarity !== undefined ? { similarity: answer.similarity } : {})
+  }
+}
+
+/** `store`: the agent's answer kept as the caches keep an upstream's, under the same question's key. */
+const storeWith = (deps: GatewayToolsDependencies): GatewayTools["store"] => async (question, context) => {
+  const decoded = requestOf(question, context)
+  if (Exit.isFailure(decoded)) return { stored: false, model: question.model ?? "", reason: messageOf(decoded) }
+  const request = decoded.value
+  if (!request.cacheWrite) return { stored: false, model: request.model, reason: "Cache-Control: no-store" }
+  const completion = JSON.stringify(completionOf(request.model, question.answer, deps.now()))
+  // The caches would skip it without a word; the agent is told why.
+  if (encoder.encode(completion).length > deps.config.cache_max_entry_bytes) {
+    return {
+      stored: false,
+      model: request.model,
+      reason: `the answer is larger than ${deps.config.cache_max_entry_bytes} bytes (cache_max_entry_bytes)`
+    }
+  }
+  const key = deps.pipeline.exactKey(request)
+  await deps.run(deps.cacheWrites.remember(request, key, completion))
+  return { stored: true, model: request.model, cache_key: `l1a:${key.key}` }
+}
+
+/** `status`: what `/health` answers, and today's totals from the ledger when it is on. */
+const statusWith = (deps: GatewayToolsDependencies): GatewayTools["status"] => async () => {
+  const health = await deps.health()
+  if (deps.usage === undefined) return { health }
+  const now = deps.now()
+  const exit = await deps.run(deps.usage.totals({ since: now - (now % DAY_MS), until: now + 1 }))
+  if (Exit.isFailure(exit)) return { health }
+  const today = exit.value
+  const deflected = DEFLECTING.reduce((sum, layer) => sum + (today.layers[layer] ?? 0), 0)
+  return { health, today: { ...today, deflection_rate: today.requests === 0 ? 0 : deflected / today.requests } }
+}
+
+export const makeGatewayTools = (deps: GatewayToolsDependencies): GatewayTools => ({
+  lookup: lookupWith(deps),
+  store: storeWith(deps),
+  status: statusWith(deps)
 })
 
 /** The stored answer, as an upstream's whole answer is kept: an OpenAI `chat.completion`. */
