@@ -15,6 +15,76 @@ interface Found {
 
 const iso = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toISOString())
 
+/** An L1a entry as the admin API shows it. */
+const exactView = (exact: ExactCache["Service"], key: string, entry: ExactEntry): EntryView => ({
+  id: entryIdOf("l1a", key),
+  layer: "l1a",
+  tenant: entry.meta?.tenant ?? "",
+  model: entry.meta?.model ?? "",
+  question: entry.meta?.question ?? "",
+  created: iso(entry.meta?.created),
+  expires: iso(entry.meta?.expires),
+  hits: exact.hits(key),
+  ...(entry.meta?.semanticKey ? { linked: entryIdOf("l1b", entry.meta.semanticKey) } : {})
+})
+
+/** An L1b entry as the admin API shows it. */
+const semanticView = (semantic: SemanticCache["Service"], entry: SemanticEntry): EntryView => ({
+  id: entryIdOf("l1b", entry.id),
+  layer: "l1b",
+  tenant: entry.meta?.tenant ?? "",
+  model: entry.meta?.model ?? "",
+  question: entry.meta?.question ?? entry.text,
+  created: iso(entry.meta?.created),
+  expires: iso(entry.meta?.expires),
+  hits: semantic.hits(entry.id),
+  ...(entry.meta?.exactKey ? { linked: entryIdOf("l1a", entry.meta.exactKey) } : {})
+})
+
+const visible = (meta: EntryMeta | undefined, tenant: string | undefined) =>
+  tenant === undefined || meta?.tenant === tenant
+
+/**
+ * Both layers' entries by admin id: find one (in the caller's scope), remove one, list all or those a filter
+ * matches. `clock` is the one the entries were stamped with, so that `older_than_secs` ages them as the caches do.
+ */
+const bothLayers = (exact: ExactCache["Service"], semantic: SemanticCache["Service"], clock: Clock.Clock) => {
+  const find = (id: string, tenant: string | undefined) =>
+    Effect.gen(function*() {
+      const parsed = parseEntryId(id)
+      if (parsed === undefined) return undefined
+      if (parsed.layer === "l1a") {
+        const entry = yield* exact.entry(parsed.key)
+        return entry && visible(entry.meta, tenant) ? exactView(exact, parsed.key, entry) : undefined
+      }
+      const entry = semantic.entry(parsed.key)
+      return entry && visible(entry.meta, tenant) ? semanticView(semantic, entry) : undefined
+    })
+
+  const removeOne = (id: string) => {
+    const parsed = parseEntryId(id)
+    if (parsed === undefined) return Effect.succeed(false)
+    return parsed.layer === "l1a" ? exact.remove(parsed.key) : semantic.remove(parsed.key)
+  }
+
+  const all = Effect.gen(function*() {
+    const found: Array<Found> = []
+    for (const [key, entry] of yield* exact.list) {
+      found.push({ id: entryIdOf("l1a", key), view: exactView(exact, key, entry), meta: entry.meta })
+    }
+    for (const entry of semantic.list()) {
+      found.push({ id: entryIdOf("l1b", entry.id), view: semanticView(semantic, entry), meta: entry.meta })
+    }
+    return found
+  })
+  const matching = (filter: EntryFilter) =>
+    Effect.map(all, (found) => {
+      const now = clock.currentTimeMillisUnsafe()
+      return found.filter((entry) => matches(entry.meta, filter, now))
+    })
+  return { find, removeOne, all, matching }
+}
+
 /**
  * Finding, inspecting and removing cached answers, in both layers at once: an entry names the same answer's entry
  * in the other layer, and removing one removes both. `tenant` (a caller's scope) limits what is seen to that
@@ -46,67 +116,7 @@ export class CacheAdmin extends Context.Service<CacheAdmin, {
     Effect.gen(function*() {
       const exact = yield* ExactCache
       const semantic = yield* SemanticCache
-      // The clock the entries were stamped with, so that `older_than_secs` ages them as the caches do.
-      const clock = yield* Clock.Clock
-
-      const exactView = (key: string, entry: ExactEntry): EntryView => ({
-        id: entryIdOf("l1a", key),
-        layer: "l1a",
-        tenant: entry.meta?.tenant ?? "",
-        model: entry.meta?.model ?? "",
-        question: entry.meta?.question ?? "",
-        created: iso(entry.meta?.created),
-        expires: iso(entry.meta?.expires),
-        hits: exact.hits(key),
-        ...(entry.meta?.semanticKey ? { linked: entryIdOf("l1b", entry.meta.semanticKey) } : {})
-      })
-      const semanticView = (entry: SemanticEntry): EntryView => ({
-        id: entryIdOf("l1b", entry.id),
-        layer: "l1b",
-        tenant: entry.meta?.tenant ?? "",
-        model: entry.meta?.model ?? "",
-        question: entry.meta?.question ?? entry.text,
-        created: iso(entry.meta?.created),
-        expires: iso(entry.meta?.expires),
-        hits: semantic.hits(entry.id),
-        ...(entry.meta?.exactKey ? { linked: entryIdOf("l1a", entry.meta.exactKey) } : {})
-      })
-      const visible = (meta: EntryMeta | undefined, tenant: string | undefined) =>
-        tenant === undefined || meta?.tenant === tenant
-
-      const find = (id: string, tenant: string | undefined) =>
-        Effect.gen(function*() {
-          const parsed = parseEntryId(id)
-          if (parsed === undefined) return undefined
-          if (parsed.layer === "l1a") {
-            const entry = yield* exact.entry(parsed.key)
-            return entry && visible(entry.meta, tenant) ? exactView(parsed.key, entry) : undefined
-          }
-          const entry = semantic.entry(parsed.key)
-          return entry && visible(entry.meta, tenant) ? semanticView(entry) : undefined
-        })
-
-      const removeOne = (id: string) => {
-        const parsed = parseEntryId(id)
-        if (parsed === undefined) return Effect.succeed(false)
-        return parsed.layer === "l1a" ? exact.remove(parsed.key) : semantic.remove(parsed.key)
-      }
-
-      const all = Effect.gen(function*() {
-        const found: Array<Found> = []
-        for (const [key, entry] of yield* exact.list) {
-          found.push({ id: entryIdOf("l1a", key), view: exactView(key, entry), meta: entry.meta })
-        }
-        for (const entry of semantic.list()) {
-          found.push({ id: entryIdOf("l1b", entry.id), view: semanticView(entry), meta: entry.meta })
-        }
-        return found
-      })
-      const matching = (filter: EntryFilter) =>
-        Effect.map(all, (found) => {
-          const now = clock.currentTimeMillisUnsafe()
-          return found.filter((entry) => matches(entry.meta, filter, now))
-        })
+      const { find, removeOne, all, matching } = bothLayers(exact, semantic, yield* Clock.Clock)
 
       return CacheAdmin.of({
         get: find,
