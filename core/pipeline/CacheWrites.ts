@@ -4,6 +4,7 @@ import type { ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
 import { SemanticCache } from "../cache/semantic/SemanticCache.ts"
 import { AppConfig } from "../config/Config.ts"
+import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import type { LayerUnavailable } from "../domain/errors.ts"
 import { textOf } from "../domain/messages.ts"
@@ -33,6 +34,69 @@ const utf8Length = (text: string, bound: number): number => {
 export const WRITE_WARNING_INTERVAL_MS = 30_000
 
 /**
+ * A write a cache could not take: dropped, counted, and reported at most once per interval and layer, so an outage
+ * under load does not flood the log with one line per request.
+ */
+const makeOrDropped = () => {
+  const throttle = makeReportThrottle(WRITE_WARNING_INTERVAL_MS)
+  const dropWrite = (error: LayerUnavailable) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const count = throttle(error.layer, now)
+      if (count === undefined) return Effect.void
+      return Effect.logWarning(
+        `${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${
+          WRITE_WARNING_INTERVAL_MS / 1000
+        } s at the earliest`
+      )
+    })
+  return (write: Effect.Effect<void, LayerUnavailable>) => write.pipe(Effect.catchTag("LayerUnavailable", dropWrite))
+}
+
+/** Writes an answer to L1a, then starts its L1b insert beside the answer; see `CacheWrites.remember`. */
+const makeRemember = (parts: {
+  readonly exactCache: ExactCache["Service"]
+  readonly semanticCache: SemanticCache["Service"]
+  readonly config: AppConfigShape
+  readonly clock: Clock.Clock
+  readonly runInBackground: (effect: Effect.Effect<void>) => unknown
+}) => {
+  const { exactCache, semanticCache, config, clock, runInBackground } = parts
+  const configuredTtlMs = config.cache_ttl_secs * 1000
+  const orDropped = makeOrDropped()
+  return (request: ChatRequest, key: ExactKey, completion: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!request.cacheWrite) return Effect.void
+      // Served, not kept: one answer past its bound would push hundreds of ordinary ones out of the caches.
+      if (utf8Length(completion, config.cache_max_entry_bytes) > config.cache_max_entry_bytes) {
+        return Effect.logDebug(
+          `cache write skipped: the answer is larger than ${config.cache_max_entry_bytes} bytes (cache_max_entry_bytes)`
+        )
+      }
+      // What the admin API shows of the entry, in both layers, each naming the other.
+      const ttlMs = Math.min(request.storeTtlMs ?? configuredTtlMs, configuredTtlMs)
+      const created = clock.currentTimeMillisUnsafe()
+      const meta = {
+        tenant: request.tenant,
+        model: request.model,
+        question: questionOf(request),
+        created,
+        expires: created + ttlMs
+      }
+      const semanticKey = semanticCache.entryKey(request)
+      // L1a first: an identical request that finds the answer in L1b has found it in L1a already, so it is
+      // reported as the exact hit it is. The L1b insert (an HNSW graph update, milliseconds at 100k entries)
+      // then runs beside the answer.
+      return orDropped(exactCache.store(key, completion, { ...meta, semanticKey }, ttlMs)).pipe(
+        Effect.ensuring(Effect.sync(() =>
+          runInBackground(
+            orDropped(semanticCache.store(request, completion, { ...meta, exactKey: key.key }, ttlMs))
+          )
+        ))
+      )
+    })
+}
+
+/**
  * Writes finished answers to the caches. A cache that is down costs deflection, never the answer: its dropped
  * writes are counted and reported at most once per interval and layer, so an outage under load does not flood the
  * log with one line per request.
@@ -54,58 +118,12 @@ export class CacheWrites extends Context.Service<CacheWrites, {
     Effect.gen(function*() {
       const exactCache = yield* ExactCache
       const config = yield* AppConfig
-      const configuredTtlMs = config.cache_ttl_secs * 1000
       const semanticCache = yield* SemanticCache
       // The gateway's clock: an entry's `created` and `expires` are on the time the caches age it by.
       const clock = yield* Clock.Clock
       // Background writes belong to the gateway: closing it interrupts those still running.
       const runInBackground = yield* FiberSet.makeRuntime<never, void, never>()
-
-      const throttle = makeReportThrottle(WRITE_WARNING_INTERVAL_MS)
-      const dropWrite = (error: LayerUnavailable) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const count = throttle(error.layer, now)
-          if (count === undefined) return Effect.void
-          return Effect.logWarning(
-            `${error.layer}: ${count} cache write(s) dropped (${error.reason}); next report in ${
-              WRITE_WARNING_INTERVAL_MS / 1000
-            } s at the earliest`
-          )
-        })
-      const orDropped = (write: Effect.Effect<void, LayerUnavailable>) =>
-        write.pipe(Effect.catchTag("LayerUnavailable", dropWrite))
-
-      const remember = (request: ChatRequest, key: ExactKey, completion: string): Effect.Effect<void> =>
-        Effect.suspend(() => {
-          if (!request.cacheWrite) return Effect.void
-          // Served, not kept: one answer past its bound would push hundreds of ordinary ones out of the caches.
-          if (utf8Length(completion, config.cache_max_entry_bytes) > config.cache_max_entry_bytes) {
-            return Effect.logDebug(
-              `cache write skipped: the answer is larger than ${config.cache_max_entry_bytes} bytes (cache_max_entry_bytes)`
-            )
-          }
-          // What the admin API shows of the entry, in both layers, each naming the other.
-          const ttlMs = Math.min(request.storeTtlMs ?? configuredTtlMs, configuredTtlMs)
-          const created = clock.currentTimeMillisUnsafe()
-          const meta = {
-            tenant: request.tenant,
-            model: request.model,
-            question: questionOf(request),
-            created,
-            expires: created + ttlMs
-          }
-          const semanticKey = semanticCache.entryKey(request)
-          // L1a first: an identical request that finds the answer in L1b has found it in L1a already, so it is
-          // reported as the exact hit it is. The L1b insert (an HNSW graph update, milliseconds at 100k entries)
-          // then runs beside the answer.
-          return orDropped(exactCache.store(key, completion, { ...meta, semanticKey }, ttlMs)).pipe(
-            Effect.ensuring(Effect.sync(() =>
-              runInBackground(
-                orDropped(semanticCache.store(request, completion, { ...meta, exactKey: key.key }, ttlMs))
-              )
-            ))
-          )
-        })
+      const remember = makeRemember({ exactCache, semanticCache, config, clock, runInBackground })
       return CacheWrites.of({
         remember: (request, key, completion) =>
           Effect.withSpan(remember(request, key, completion), "cache.write", {
