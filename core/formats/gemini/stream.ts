@@ -23,6 +23,27 @@ const encoder = new TextEncoder()
 const frame = (events: ReadonlyArray<Json>) =>
   encoder.encode(events.map((event) => `data: ${JSON.stringify(event)}\r\n\r\n`).join(""))
 
+/** Adds a delta's tool-call pieces to the candidate's calls: ids and names as they come, arguments appended. */
+const collectCalls = (state: CandidateState, delta: Delta) => {
+  for (const call of delta.tool_calls ?? []) {
+    const at = call.index ?? state.calls.length
+    const known = (state.calls[at] ??= { id: "", type: "function", function: { name: "", arguments: "" } })
+    if (call.id) known.id = call.id
+    if (call.function?.name) known.function.name += call.function.name
+    if (call.function?.arguments) known.function.arguments += call.function.arguments
+    const extra = (call as { extra_content?: unknown }).extra_content
+    if (extra !== undefined) known.extra_content = extra
+  }
+}
+
+/** A delta's thought and text, as Gemini parts. */
+const partsOf = (delta: Delta): Array<Json> => [
+  ...(typeof delta.reasoning_content === "string" && delta.reasoning_content !== ""
+    ? [{ text: delta.reasoning_content, thought: true }]
+    : []),
+  ...(typeof delta.content === "string" && delta.content !== "" ? [{ text: delta.content }] : [])
+]
+
 /** Translates chunks one at a time; `wrap` puts each response in an envelope (Code Assist's `{"response": …}`). */
 export const geminiStreamTranslator = (wrap: (response: Json) => Json = (response) => response) => {
   const candidates = new Map<number, CandidateState>()
@@ -35,23 +56,6 @@ export const geminiStreamTranslator = (wrap: (response: Json) => Json = (respons
     if (state === undefined) candidates.set(index, state = { calls: [], finish: undefined })
     return state
   }
-  const collectCalls = (state: CandidateState, delta: Delta) => {
-    for (const call of delta.tool_calls ?? []) {
-      const at = call.index ?? state.calls.length
-      const known = (state.calls[at] ??= { id: "", type: "function", function: { name: "", arguments: "" } })
-      if (call.id) known.id = call.id
-      if (call.function?.name) known.function.name += call.function.name
-      if (call.function?.arguments) known.function.arguments += call.function.arguments
-      const extra = (call as { extra_content?: unknown }).extra_content
-      if (extra !== undefined) known.extra_content = extra
-    }
-  }
-  const partsOf = (delta: Delta): Array<Json> => [
-    ...(typeof delta.reasoning_content === "string" && delta.reasoning_content !== ""
-      ? [{ text: delta.reasoning_content, thought: true }]
-      : []),
-    ...(typeof delta.content === "string" && delta.content !== "" ? [{ text: delta.content }] : [])
-  ]
   /** The candidates' parts of one chunk; calls and finishes wait for the end, when they are whole. */
   const onChunk = (received: OpenAIChunk): Array<Json> => {
     // A chunk's usage is OpenAI's whole `usage` (the translations read it as such).
