@@ -1,69 +1,26 @@
-import { Config, Redacted, Schema } from "effect"
+// A data table (every configuration key with its default and meaning), so longer than 300 lines; the leaf builders
+// and the tree walk live in Leaf.ts.
+import { Config, type Redacted } from "effect"
 import { shippedDecision } from "../cache/semantic/decision/weights.ts"
-import type { Leaf } from "./Leaf.ts"
+import {
+  flag,
+  fraction,
+  int,
+  type Leaf,
+  leaf,
+  type LeafTree,
+  leavesOf,
+  list,
+  oneOf,
+  type Parsed,
+  secret,
+  text
+} from "./Leaf.ts"
 import { aliasTable, keyList, type PoolKeySpec } from "./poolLeaves.ts"
 import { budgetTable, routingTable } from "./spendLeaves.ts"
 import { gatewayKeyList, pricingTable } from "./usageLeaves.ts"
 
-export type { Leaf } from "./Leaf.ts"
-
-/**
- * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
- * docs/configuration.md's table all read this. Leaves take their own key name, so a key is spelled once.
- */
-const leaf = <A>(
-  make: (name: string) => Config.Config<A>,
-  defaultText: string,
-  meaning: string,
-  form: string,
-  secret = false
-): Leaf<A> => ({ _tag: "Leaf", make, defaultText, meaning, form, secret })
-
-const text = (fallback: string, meaning: string) =>
-  leaf(
-    (name) => Config.String(name).pipe(Config.withDefault(fallback)),
-    fallback === "" ? "(empty)" : fallback,
-    meaning,
-    "text"
-  )
-const int = (fallback: number, meaning: string) =>
-  leaf((name) => Config.Int(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "a whole number")
-const flag = (fallback: boolean, meaning: string) =>
-  leaf((name) => Config.Boolean(name).pipe(Config.withDefault(fallback)), String(fallback), meaning, "true or false")
-const secret = (meaning: string) =>
-  leaf((name) => Config.Redacted(name).pipe(Config.withDefault(Redacted.make(""))), "(empty)", meaning, "text", true)
-/** Comma-separated text, parsed once into its trimmed, non-empty items. */
-const commaSeparated = (text: string): ReadonlyArray<string> =>
-  text.split(",").map((item) => item.trim()).filter((item) => item !== "")
-/** Text (`"a,b"`, as a variable must be) or, in a config file, an array (`["a", "b"]`) — not a silent default. */
-const list = (fallback: ReadonlyArray<string>, meaning: string) =>
-  leaf(
-    (name): Config.Config<ReadonlyArray<string>> =>
-      Config.String(name).pipe(
-        Config.map(commaSeparated),
-        Config.orElse(() =>
-          Config.Array(Schema.String, name).pipe(Config.map((items) => items.flatMap(commaSeparated)))
-        ),
-        Config.withDefault(fallback)
-      ),
-    fallback.length === 0 ? "(empty)" : fallback.join(","),
-    meaning,
-    "comma-separated text"
-  )
-const fraction = (fallback: number, meaning: string) =>
-  leaf(
-    (name) => Config.Number(name).pipe(Config.withDefault(fallback)),
-    String(fallback),
-    meaning,
-    "a number between 0 and 1"
-  )
-const oneOf = <const L extends ReadonlyArray<string>>(literals: L, fallback: L[number], meaning: string) =>
-  leaf(
-    (name) => Config.Literals(literals, name).pipe(Config.withDefault(fallback)),
-    fallback,
-    meaning,
-    `one of ${literals.join(", ")}`
-  )
+export type { Leaf, Parsed } from "./Leaf.ts"
 
 /** The L3 providers, by the id `llm_provider` and `fallback_providers` name (one file each in `core/providers/`). */
 export const providerIds = ["openai", "azure", "anthropic", "xai", "gemini", "ollama", "openai-compatible"] as const
@@ -81,6 +38,10 @@ export const providerConfigKeys = [
 ] as const
 export type ProviderConfigKey = typeof providerConfigKeys[number]
 
+/**
+ * Every configuration key, its default and its meaning, in one place: the loader, the unknown-key warnings and
+ * docs/configuration.md's table all read this. Leaves take their own key name, so a key is spelled once.
+ */
 export const configSpec = {
   host_port: text("0.0.0.0:8080", "Address and port the gateway listens on (`host:port`)."),
   gateway_api_key: secret(
@@ -364,24 +325,9 @@ export const configSpec = {
 } as const
 
 export type ConfigSpec = typeof configSpec
-type Node = Leaf<unknown> | { readonly [key: string]: Node }
-
-export type Parsed<S> = { readonly [K in keyof S]: S[K] extends Leaf<infer A> ? A : Parsed<S[K]> }
 export type AppConfigShape = Parsed<ConfigSpec>
 
 /** Every leaf with its path, depth first: `[["layer2", "sidecar_url"], leaf]`. */
-export const configLeaves = (spec: { readonly [key: string]: Node } = configSpec): Array<
-  readonly [ReadonlyArray<string>, Leaf<unknown>]
-> => {
-  const out: Array<readonly [ReadonlyArray<string>, Leaf<unknown>]> = []
-  const walk = (node: { readonly [key: string]: Node }, prefix: ReadonlyArray<string>) => {
-    for (const [key, child] of Object.entries(node)) {
-      if (child._tag === "Leaf") out.push([[...prefix, key], child as Leaf<unknown>])
-      else walk(child as { readonly [key: string]: Node }, [...prefix, key])
-    }
-  }
-  walk(spec, [])
-  return out
-}
+export const configLeaves = (spec: LeafTree = configSpec) => leavesOf(spec)
 
 export const envVarName = (path: ReadonlyArray<string>): string => `ISARTOR__${path.join("__").toUpperCase()}`
