@@ -1,6 +1,7 @@
 import { serve } from "@hono/node-server"
 import type { AddressInfo } from "node:net"
 import { after, before, beforeEach } from "node:test"
+import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import { type Gateway, type GatewayOptions, type SemanticBackends, startGateway } from "../../core/Gateway.ts"
 import { startFakeOpenAI, TEST_PROVIDER_KEY } from "./fakeOpenAI.ts"
 import { type FakeModel, type FakeProviders, startFakeProviders } from "./fakeProviders.ts"
@@ -176,6 +177,23 @@ export const semanticGateways = (backends: SemanticBackends) => {
       run: (gateway: RunningGateway) => Promise<void>,
       options: GatewayOptions = {}
     ) => withTestGateway(upstreamEnv(file.upstream.url, extra), run, backends, options)
+  }
+}
+
+/**
+ * The encoder's vectors, each text's computed once for the whole file: for a test that starts many gateways on the
+ * same prompts (one per setting), where what it checks is the gateway's use of the vectors, not the encoder's work.
+ * Not for a test that counts the encoder's calls.
+ */
+export const rememberingVectors = (backend: EmbeddingBackend): EmbeddingBackend => {
+  const vectors = new Map<string, Float32Array>()
+  return {
+    ...backend,
+    embed: async (texts) => {
+      const missing = [...new Set(texts.filter((text) => !vectors.has(text)))]
+      if (missing.length > 0) (await backend.embed(missing)).forEach((vector, n) => vectors.set(missing[n]!, vector))
+      return texts.map((text) => vectors.get(text)!)
+    }
   }
 }
 

@@ -3,13 +3,14 @@ import { describe, it } from "node:test"
 import type { SemanticBackends } from "../../../core/Gateway.ts"
 import { loadHnswlib } from "../../../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../../../runtimes/embedding/useLite.ts"
-import { askNative as ask, type RunningGateway, semanticGateways } from "../../support/gateway.ts"
+import { askNative as ask, rememberingVectors, type RunningGateway, semanticGateways } from "../../support/gateway.ts"
 
 // `similarity_threshold` is a floor on the cosine L1b reports (X-Isartor-Similarity) under either decision: nothing
 // below it is served, and raising it never adds a hit. Checked through the real cache and the real encoder, on
 // pairs from near-identical to loose rewordings.
 
-const model = await loadUseLite({ fast: true })
+// Sixteen gateways ask the same 24 prompts: each prompt is encoded once.
+const model = rememberingVectors(await loadUseLite({ fast: true }))
 const hnswlib = await loadHnswlib()
 const backends: SemanticBackends = { loadEmbedder: async () => model, loadHnswlib: async () => hnswlib }
 const { withGateway } = semanticGateways(backends)
