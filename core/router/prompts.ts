@@ -1,3 +1,4 @@
+// A data table (the L2 classifier's labelled training prompts), so longer than 300 lines.
 /**
  * The labelled prompts the in-process L2 classifier learns from, written for this project (one prompt per line).
  *
