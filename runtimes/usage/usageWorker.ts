@@ -1,13 +1,13 @@
 // The usage ledger's SQLite file on a worker thread: the gateway's thread posts each second's batch and goes on
 // serving while this one writes it (the file's writes are synchronous, and would pause the request loop).
 import { parentPort, workerData } from "node:worker_threads"
-import type { UsageStore } from "../../core/usage/UsageStore.ts"
-import { openSqliteUsageStore, type UsageCall } from "./sqliteStore.ts"
+import { openSqliteUsageStore, type SqliteUsageStore } from "./sqliteFile.ts"
+import type { UsageCall } from "./workerStore.ts"
 
 const port = parentPort!
 
 /** One call at a time, in the order posted: a batch, then the read that follows it, see the same file. */
-const serve = (store: UsageStore) => {
+const serve = (store: SqliteUsageStore) => {
   let queue: Promise<unknown> = Promise.resolve()
   port.on("message", (call: UsageCall) => {
     queue = queue.then(async () => {

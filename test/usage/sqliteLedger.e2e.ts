@@ -66,7 +66,7 @@ const rowsOnDisk = async (path: string) => {
   const sqlite = await import("node-sqlite3-wasm") as unknown as { default: { Database: typeof Database } }
   const db = new sqlite.default.Database(path, { readOnly: true })
   try {
-    return Number(db.get("SELECT count(*) AS rows FROM recent")!.rows)
+    return Number(db.get("SELECT coalesce(sum(count), 0) AS rows FROM recent_batches")!.rows)
   } finally {
     db.close()
   }

@@ -1,4 +1,5 @@
 import { Clock, Effect } from "effect"
+import type { Database } from "node-sqlite3-wasm"
 import assert from "node:assert/strict"
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -76,6 +77,26 @@ describe("the usage ledger's SQLite store", () => {
     assert.deepEqual(kept, [2, 1, 0])
     assert.deepEqual(await store.recent(10), [])
     await store.close?.()
+  })
+
+  it("keeps the rows of a file written by the first version (a row per request), newest first", async () => {
+    const path = join(dir, "version-1.db")
+    const sqlite = await import("node-sqlite3-wasm") as unknown as { default: { Database: typeof Database } }
+    const old = new sqlite.default.Database(path)
+    const now = Date.now()
+    old.exec("CREATE TABLE recent (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, row TEXT NOT NULL)")
+    for (const row of [usageRow(now, { latency_ms: 1 }), usageRow(now + 1, { latency_ms: 2 })]) {
+      old.run("INSERT INTO recent (at, row) VALUES (?, ?)", [row.at, JSON.stringify(row)])
+    }
+    old.close()
+    const store = await openSqliteUsageStore(path)
+    try {
+      assert.deepEqual(await store.recent(10), [usageRow(now + 1, { latency_ms: 2 }), usageRow(now, { latency_ms: 1 })])
+      await store.append([usageRow(now + 2, { latency_ms: 3 })])
+      assert.deepEqual((await store.recent(10)).map((row) => row.latency_ms), [3, 2, 1])
+    } finally {
+      await store.close?.()
+    }
   })
 
   it("takes over a file whose lock a killed process left behind", async () => {
