@@ -5,11 +5,11 @@ import { generateObject, jsonSchema } from "ai"
 import assert from "node:assert/strict"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { after, before, describe, it } from "node:test"
+import { describe, it } from "node:test"
 import OpenAI from "openai"
 import { conversationModel } from "../support/fakeModel.ts"
-import { type FakeModel, type FakeProviders, startFakeProviders } from "../support/fakeProviders.ts"
-import { type RunningGateway, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
+import type { FakeModel } from "../support/fakeProviders.ts"
+import { fakeUpstreamGateways, startTestGateway, TEST_PROVIDER_KEY } from "../support/gateway.ts"
 
 /**
  * The gaps between formats that real clients found (issue 32), each through the client that found it: structured
@@ -26,40 +26,20 @@ const structuredModel: FakeModel = {
 }
 
 type Upstream = "openai" | "anthropic"
-let providers: FakeProviders
-const gateways = new Map<Upstream, RunningGateway>()
-before(async () => {
-  providers = await startFakeProviders(TEST_PROVIDER_KEY, { model: structuredModel })
-  const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1" }
-  gateways.set(
-    "openai",
-    await startTestGateway({
-      ISARTOR__EXTERNAL_LLM_URL: `${providers.url}/v1`,
-      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
-      ...common
-    })
-  )
-  gateways.set(
-    "anthropic",
-    await startTestGateway({
-      ISARTOR__LLM_PROVIDER: "anthropic",
-      ISARTOR__EXTERNAL_LLM_URL: providers.url,
-      ISARTOR__EXTERNAL_LLM_API_KEY: TEST_PROVIDER_KEY,
-      ...common
-    })
-  )
-})
-after(async () => {
-  for (const gateway of gateways.values()) await gateway.close()
-  await providers.close()
-})
+const common = { ISARTOR__CACHE_MODE: "exact", ISARTOR__L3_RETRY_BASE_MS: "1" }
+const file = fakeUpstreamGateways({
+  openai: { env: common },
+  anthropic: (upstream) => ({
+    env: { ISARTOR__LLM_PROVIDER: "anthropic", ISARTOR__EXTERNAL_LLM_URL: upstream.url, ...common }
+  })
+}, { kind: "providers", model: structuredModel })
 
 let callers = 0
 const key = () => `gaps-caller-${process.pid}-${++callers}`
-const url = (upstream: Upstream) => gateways.get(upstream)!.url
+const url = (upstream: Upstream) => file.gateways[upstream].url
 const openai = (upstream: Upstream) => new OpenAI({ apiKey: key(), baseURL: `${url(upstream)}/v1`, maxRetries: 0 })
 const anthropic = (upstream: Upstream) => new Anthropic({ apiKey: key(), baseURL: url(upstream), maxRetries: 0 })
-const lastBody = () => providers.calls.at(-1)!.body as Record<string, any>
+const lastBody = () => file.upstream.calls.at(-1)!.body as Record<string, any>
 const citySchema = {
   type: "object" as const,
   properties: { city: { type: "string" as const } },
@@ -121,7 +101,7 @@ describe("structured output across formats", () => {
   })
 
   it("json_object mode to an Anthropic upstream is a 400 that says why, and nothing is sent", async () => {
-    const before = providers.calls.length
+    const before = file.upstream.calls.length
     const error = await openai("anthropic").chat.completions.create({
       model: "claude-sonnet-4-5",
       messages: [{ role: "user", content: "JSON please" }],
@@ -129,7 +109,7 @@ describe("structured output across formats", () => {
     }).catch((e: unknown) => e)
     assert.ok(error instanceof OpenAI.BadRequestError, String(error))
     assert.match(error.message, /json_object has no anthropic counterpart/)
-    assert.equal(providers.calls.length, before)
+    assert.equal(file.upstream.calls.length, before)
   })
 })
 
@@ -172,12 +152,12 @@ describe("what Anthropic cannot answer is refused, never silently dropped", () =
           messages: [{ role: "user", content: `Two answers, please (${field})` }],
           ...extra
         }).catch((e: unknown) => e)
-      const before = providers.calls.length
+      const before = file.upstream.calls.length
       for (const error of [await ask(), await ask()]) {
         assert.ok(error instanceof OpenAI.BadRequestError, String(error))
         assert.match(error.message, reason)
       }
-      assert.equal(providers.calls.length, before)
+      assert.equal(file.upstream.calls.length, before)
     })
   }
 })
