@@ -1,72 +1,21 @@
-import { Exit, Schema } from "effect"
+import { Exit } from "effect"
 import type { RequestSpan } from "../observability/RequestSpan.ts"
-import { BadRequest, messageOf } from "./errors.ts"
+import { type BadRequest, badRequest } from "./errors.ts"
+import { isObject } from "./jsonBody.ts"
 import type { ChatMessage } from "./messages.ts"
+import { decodeNativeBody, decodeOpenAIBody } from "./requestSchemas.ts"
+import type { EndpointFamily, SourceRequest } from "./SourceRequest.ts"
 
-/** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
-export type EndpointFamily = "openai" | "anthropic" | "native" | "responses" | "gemini"
-
-/**
- * The client's own request, kept for an upstream that speaks the same API: it receives these bytes (model mapped)
- * and these headers, so nothing the gateway does not know about is lost.
- */
-export interface SourceRequest {
-  readonly format: "openai" | "anthropic" | "gemini"
-  /** The body exactly as received. */
-  readonly text: string
-  /**
-   * The bytes `received.text` was decoded from, when the edge kept them: sent instead of `text` while `text` is still
-   * that text (a layer that rewrites the body makes a new text, and the bytes no longer stand for it).
-   */
-  readonly received?: { readonly text: string; readonly bytes: Uint8Array<ArrayBuffer> } | undefined
-  /** The body, parsed: the client's API, not the canonical form. */
-  readonly body: Readonly<Record<string, unknown>>
-  /** The protocol headers of the client's API it sent (`anthropic-version`, `anthropic-beta`, `openai-project`…). */
-  readonly headers: Readonly<Record<string, string>>
-}
-
-/**
- * The request headers that change an answer, by the client API that sends them: an upstream of that API receives
- * them as sent (a beta turns on a feature, a version picks the API's behaviour). The one list both cache keys read —
- * L1a's key and L1b's scope — so the same question under another beta or version is never served the other's answer.
- * OpenAI's `openai-organization` / `openai-project` pick who is billed, not what is said: not listed.
- */
-export const ANSWER_HEADERS: { readonly [F in EndpointFamily]?: ReadonlyArray<string> } = {
-  anthropic: ["anthropic-beta", "anthropic-version"]
-}
-
-/** The answer-changing headers a request sent, name → value; `undefined` when it sent none. */
-const answerHeadersOf = (
-  family: EndpointFamily,
-  headerOf: (name: string) => string | null | undefined
-): Readonly<Record<string, string>> | undefined => {
-  let found: Record<string, string> | undefined
-  for (const name of ANSWER_HEADERS[family] ?? []) {
-    const value = headerOf(name)
-    if (value !== null && value !== undefined) (found ??= {})[name] = value
-  }
-  return found
-}
-
-/**
- * The same headers as one string, for a scope read on every exact hit (no object built): values in the list's order,
- * each ended by NUL, which no header value holds; an absent one is `\u0001`.
- */
-export const answerHeaderScope = (family: EndpointFamily, headers: { get(name: string): string | null }): string => {
-  const names = ANSWER_HEADERS[family]
-  if (names === undefined) return ""
-  let scope = ""
-  for (const name of names) scope += `${headers.get(name) ?? "\u0001"}\u0000`
-  return scope
-}
-
-/** What a decoded request sent of them: those of the client's own API, kept on its source. */
-export const answerHeadersOfRequest = (
-  request: Pick<ChatRequest, "source">
-): Readonly<Record<string, string>> | undefined => {
-  const source = request.source
-  return source === undefined ? undefined : answerHeadersOf(source.format, (name) => source.headers[name])
-}
+export { badRequest } from "./errors.ts"
+export { isObject, MAX_BODY_DEPTH, parseJsonBody } from "./jsonBody.ts"
+export { decoderFor, otherKind, TextPart } from "./requestSchemas.ts"
+export {
+  ANSWER_HEADERS,
+  answerHeaderScope,
+  answerHeadersOfRequest,
+  type EndpointFamily,
+  type SourceRequest
+} from "./SourceRequest.ts"
 
 /**
  * One request on its way through the pipeline. `body` is the OpenAI Chat Completions body sent upstream, exactly
@@ -114,179 +63,8 @@ export interface ModelAlias {
   readonly provider?: string
 }
 
-// Structs check the fields they name and let every other field through: the body goes upstream as the client
-// wrote it, so validation only has to reject what the upstream would (and say so more clearly) — and every shape
-// the gateway itself reads (to cache, route or translate a request), so a wrong type is a 400, never a crash.
-
-/** Any kind of item but the ones named, let through unchecked: an upstream may know kinds the gateway does not. */
-export const otherKind = (...known: ReadonlyArray<string>) =>
-  Schema.Struct({ type: Schema.String.check(Schema.makeFilter((type: string) => !known.includes(type))) })
-
-export const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
-
-const ContentPart = Schema.Union([
-  TextPart,
-  Schema.Struct({ type: Schema.Literal("image_url"), image_url: Schema.Struct({ url: Schema.String }) }),
-  otherKind("text", "image_url")
-]).annotate({ expected: "a content part: an object with a type" })
-
-const ToolCall = Schema.Struct({
-  id: Schema.String,
-  function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
-})
-
-const Message = Schema.Struct({
-  role: Schema.Literals(["system", "developer", "user", "assistant", "tool", "function"]),
-  content: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(ContentPart)]))),
-  name: Schema.optional(Schema.String),
-  tool_calls: Schema.optional(Schema.NullOr(Schema.Array(ToolCall))),
-  tool_call_id: Schema.optional(Schema.String)
-})
-
-const OptionalNumber = Schema.optional(Schema.NullOr(Schema.Number))
-
-const FunctionName = Schema.Struct({ name: Schema.String })
-
-/** The fields we check; everything else in the body passes through untouched. */
-const OpenAIChatBody = Schema.Struct({
-  model: Schema.optional(Schema.String),
-  messages: Schema.NonEmptyArray(Message),
-  stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
-  temperature: OptionalNumber,
-  top_p: OptionalNumber,
-  max_tokens: OptionalNumber,
-  max_completion_tokens: OptionalNumber,
-  n: OptionalNumber,
-  seed: OptionalNumber,
-  stop: Schema.optional(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(Schema.String)]))),
-  tools: Schema.optional(Schema.NullOr(Schema.Array(Schema.Union([
-    Schema.Struct({ type: Schema.optional(Schema.Literal("function")), function: FunctionName }),
-    otherKind("function")
-  ])))),
-  tool_choice: Schema.optional(Schema.NullOr(Schema.Union([
-    Schema.String,
-    Schema.Struct({ type: Schema.Literal("function"), function: FunctionName }),
-    otherKind("function")
-  ])))
-})
-
-const NativeChatBody = Schema.Struct({
-  prompt: Schema.String,
-  model: Schema.optional(Schema.String)
-})
-
-/** A schema failure as one line a person can act on, `messages[0].role: Expected "system" | …`, and its field. */
-const describeIssue = (error: Schema.SchemaError): { message: string; param?: string } => {
-  const [first, ...rest] = error.message.split("\n")
-  const at = rest.find((line) => line.trim().startsWith("at "))?.trim().slice(3)
-  const path = at?.replace(/\["([^"]+)"\]/g, ".$1").replace(/\[(\d+)\]/g, "[$1]").replace(/^\./, "")
-  return path ? { message: `${path}: ${first}`, param: path } : { message: first ?? "invalid request body" }
-}
-
-export const badRequest = (message: string, param?: string) =>
-  Exit.fail(new BadRequest({ status: 400, message, ...(param !== undefined ? { param } : {}) }))
-
-/**
- * Built once per schema. A valid body (nearly all of them) takes the cheap type guard; only an invalid one pays
- * for the full decode that explains what is wrong.
- */
-export const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
-  const isValid = Schema.is(schema)
-  const decode = Schema.decodeUnknownExit(schema as Schema.Top as Schema.Codec<S["Type"], unknown>)
-  return (body: unknown): Exit.Exit<S["Type"], BadRequest> => {
-    if (isValid(body)) return Exit.succeed(body)
-    const exit = decode(body)
-    if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
-    const error = Exit.findErrorOption(exit)
-    if (error._tag === "None") return badRequest("invalid request body")
-    const { message, param } = describeIssue(error.value)
-    return badRequest(message, param)
-  }
-}
-const decodeOpenAIBody = decoderFor(OpenAIChatBody)
-const decodeNativeBody = decoderFor(NativeChatBody)
-
 // The request decoders are plain synchronous functions returning an Exit (itself an Effect): they run on every
 // request, and a chain of effect steps costs more here than the checks themselves.
-
-/**
- * The deepest a body may nest objects and arrays. Real requests, tool schemas included, stay far below it; past it,
- * the recursive code a body meets (the cache key's canonical JSON, the translations, `JSON.stringify`) overflows
- * the stack, and V8's `JSON.parse` alone spends seconds on a 10 MB run of brackets.
- */
-export const MAX_BODY_DEPTH = 128
-
-const QUOTE = 34
-const BACKSLASH = 92
-
-/** The index of the quote that closes the JSON string opened at `start`, or -1. */
-const closingQuote = (text: string, start: number): number => {
-  for (let i = text.indexOf("\"", start + 1); i >= 0; i = text.indexOf("\"", i + 1)) {
-    let backslashes = 0
-    while (text.charCodeAt(i - 1 - backslashes) === BACKSLASH) backslashes++
-    if (backslashes % 2 === 0) return i
-  }
-  return -1
-}
-
-/** How many times `bracket` occurs in `text`, counting no further than `limit` + 1. */
-const bracketsAtMost = (text: string, bracket: string, limit: number) => {
-  let count = 0
-  for (let at = text.indexOf(bracket); at >= 0 && count <= limit; at = text.indexOf(bracket, at + 1)) count++
-  return count
-}
-
-/**
- * Where JSON text nests deeper than `MAX_BODY_DEPTH`: under which top-level field ("" when it cannot say), or
- * `undefined` when it does not. One pass over the text, before it is parsed, skipping strings with `indexOf`.
- */
-const tooDeepUnder = (text: string): string | undefined => {
-  // Nesting past the bound needs more opening brackets than the bound: most bodies have far fewer, counted natively.
-  if (bracketsAtMost(text, "{", MAX_BODY_DEPTH) + bracketsAtMost(text, "[", MAX_BODY_DEPTH) <= MAX_BODY_DEPTH) {
-    return undefined
-  }
-  let depth = 0
-  let inObject = false
-  let field = ""
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code === QUOTE) {
-      const end = closingQuote(text, i)
-      if (end < 0) return undefined
-      // In the top-level object, the last string before a nested value is that value's key.
-      if (depth === 1 && inObject) field = text.slice(i, end + 1)
-      i = end
-    } else if (code === 123 || code === 91) {
-      if (depth === 0) inObject = code === 123
-      if (++depth > MAX_BODY_DEPTH) {
-        try {
-          return String(JSON.parse(field || "\"\"")).slice(0, 100)
-        } catch {
-          return ""
-        }
-      }
-    } else if (code === 125 || code === 93) depth--
-  }
-  return undefined
-}
-
-/** Parses a request body as JSON, with a message that says what is wrong; nesting is bounded before parsing. */
-export const parseJsonBody = (text: string): Exit.Exit<unknown, BadRequest> => {
-  if (text.trim() === "") return badRequest("request body is empty; expected JSON")
-  const deepField = tooDeepUnder(text)
-  if (deepField !== undefined) {
-    const nested = `nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep`
-    return deepField === "" ? badRequest(`request body ${nested}`) : badRequest(`${deepField}: ${nested}`, deepField)
-  }
-  try {
-    return Exit.succeed(JSON.parse(text) as unknown)
-  } catch (error) {
-    return badRequest(`request body is not valid JSON: ${messageOf(error)}`)
-  }
-}
-
-export const isObject = (body: unknown): body is Record<string, unknown> =>
-  typeof body === "object" && body !== null && !Array.isArray(body)
 
 export const pickModel = (model: string | undefined, context: RequestContext) =>
   model !== undefined && model.trim() !== "" ? model : context.defaultModel

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Exit, Schema } from "effect"
 import { LayerName } from "./Answer.ts"
 import { RoutingDecision } from "./routing.ts"
 
@@ -91,3 +91,7 @@ export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigIn
 export class StartFailed extends Schema.TaggedError<StartFailed>()("StartFailed", {
   message: Schema.String
 }) {}
+
+/** A request the gateway refuses with 400, as the request decoders return it: `message` names `param` when it can. */
+export const badRequest = (message: string, param?: string) =>
+  Exit.fail(new BadRequest({ status: 400, message, ...(param !== undefined ? { param } : {}) }))

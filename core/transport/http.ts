@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import type { SourceRequest } from "../domain/ChatRequest.ts"
 import { ProviderError } from "../domain/errors.ts"
+import type { SourceRequest } from "../domain/SourceRequest.ts"
 import { BodyTooLarge, guardedStream, readBounded, type TransportLimits } from "./bounds.ts"
 import { callUpstream, tooLarge, UpstreamFetch, type UpstreamReply } from "./call.ts"
 import { type ApiKeys, type Fail, keysOf, scrub } from "./failures.ts"

@@ -1,0 +1,64 @@
+/** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
+export type EndpointFamily = "openai" | "anthropic" | "native" | "responses" | "gemini"
+
+/**
+ * The client's own request, kept for an upstream that speaks the same API: it receives these bytes (model mapped)
+ * and these headers, so nothing the gateway does not know about is lost.
+ */
+export interface SourceRequest {
+  readonly format: "openai" | "anthropic" | "gemini"
+  /** The body exactly as received. */
+  readonly text: string
+  /**
+   * The bytes `received.text` was decoded from, when the edge kept them: sent instead of `text` while `text` is still
+   * that text (a layer that rewrites the body makes a new text, and the bytes no longer stand for it).
+   */
+  readonly received?: { readonly text: string; readonly bytes: Uint8Array<ArrayBuffer> } | undefined
+  /** The body, parsed: the client's API, not the canonical form. */
+  readonly body: Readonly<Record<string, unknown>>
+  /** The protocol headers of the client's API it sent (`anthropic-version`, `anthropic-beta`, `openai-project`…). */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/**
+ * The request headers that change an answer, by the client API that sends them: an upstream of that API receives
+ * them as sent (a beta turns on a feature, a version picks the API's behaviour). The one list both cache keys read —
+ * L1a's key and L1b's scope — so the same question under another beta or version is never served the other's answer.
+ * OpenAI's `openai-organization` / `openai-project` pick who is billed, not what is said: not listed.
+ */
+export const ANSWER_HEADERS: { readonly [F in EndpointFamily]?: ReadonlyArray<string> } = {
+  anthropic: ["anthropic-beta", "anthropic-version"]
+}
+
+/** The answer-changing headers a request sent, name → value; `undefined` when it sent none. */
+const answerHeadersOf = (
+  family: EndpointFamily,
+  headerOf: (name: string) => string | null | undefined
+): Readonly<Record<string, string>> | undefined => {
+  let found: Record<string, string> | undefined
+  for (const name of ANSWER_HEADERS[family] ?? []) {
+    const value = headerOf(name)
+    if (value !== null && value !== undefined) (found ??= {})[name] = value
+  }
+  return found
+}
+
+/**
+ * The same headers as one string, for a scope read on every exact hit (no object built): values in the list's order,
+ * each ended by NUL, which no header value holds; an absent one is `\u0001`.
+ */
+export const answerHeaderScope = (family: EndpointFamily, headers: { get(name: string): string | null }): string => {
+  const names = ANSWER_HEADERS[family]
+  if (names === undefined) return ""
+  let scope = ""
+  for (const name of names) scope += `${headers.get(name) ?? "\u0001"}\u0000`
+  return scope
+}
+
+/** What a decoded request sent of them: those of the client's own API, kept on its source. */
+export const answerHeadersOfRequest = (
+  request: { readonly source?: SourceRequest | undefined }
+): Readonly<Record<string, string>> | undefined => {
+  const source = request.source
+  return source === undefined ? undefined : answerHeadersOf(source.format, (name) => source.headers[name])
+}
