@@ -112,14 +112,11 @@ export type AddToRollup = (
 ) => void
 
 /**
- * A note's row, priced — spent now by L3 and pass-through, saved by a deflection — built two ways from the one
- * reading of its tokens and price: `sum` adds it to its rollup without building anything (every request), `row`
- * builds the row (only the rows that are read: the last ones, or every one while `/admin/events` is watched).
+ * A note's tokens and their price. A deflection serves the same cached string on every hit: read once and found
+ * again by identity (as `readTokens` in core/observability/Metrics.ts); a provider's answer is new each time, so not
+ * kept.
  */
-export const makeUsageRows = (options: RowOptions) => {
-  const { mask, prices } = options
-  // A deflection serves the same cached string on every hit: read once and found again by identity (as `readTokens`
-  // in core/observability/Metrics.ts); a provider's answer is new each time, so not kept.
+const makeTokenReader = (prices: Prices) => {
   const remembered = new BoundedMemo<string, Tokens>(MAX_REMEMBERED, MAX_REMEMBERED_CHARS, (text) => text.length)
   const tokensOf = (note: UsageNote, deflected: boolean): Tokens => {
     if (note.tokens !== undefined) return note.tokens
@@ -138,11 +135,84 @@ export const makeUsageRows = (options: RowOptions) => {
     if (input === tokens.input) (tokens.pricedFor = provider), (tokens.cost = cost)
     return cost
   }
-  const callerOf = (note: UsageNote) => {
-    if (note.label !== undefined) return note.label
-    const bar = note.tenant.indexOf("|")
-    return bar < 0 ? note.tenant : note.tenant.slice(0, bar)
+  return { tokensOf, inputOf, costOf }
+}
+
+/**
+ * The caller's scope hash, out of a note's tenant (`<scope hash>|<session>`). A caller's requests come in runs: the
+ * last one's is kept, so a run takes no new string (and its rollup is found by a string whose hash is known).
+ */
+const makeScopeOf = () => {
+  let lastTenant = ""
+  let lastScope = ""
+  return (tenant: string): string => {
+    if (tenant === lastTenant) return lastScope
+    const bar = tenant.indexOf("|")
+    lastScope = bar < 0 ? tenant : tenant.slice(0, bar)
+    lastTenant = tenant
+    return lastScope
   }
+}
+
+/** A row's fields, one by one, in the order the rows have always had (no spread per optional field). */
+type Built = { -readonly [K in keyof UsageRow]: UsageRow[K] }
+
+/** How a note becomes its row: `UsageRows.row`. */
+const makeRowBuilder = (
+  options: RowOptions,
+  reader: ReturnType<typeof makeTokenReader>,
+  scopeOf: (tenant: string) => string
+) =>
+(
+  note: UsageNote,
+  at: number,
+  family: UsageFamily,
+  layer: UsageLayer,
+  provider: string,
+  status: number,
+  latencyMs: number
+): UsageRow => {
+  const { mask, prices } = options
+  const deflected = DEFLECTIONS.has(layer)
+  const tokens = reader.tokensOf(note, deflected)
+  const input = reader.inputOf(note, tokens)
+  const cost = reader.costOf(tokens, provider, input)
+  const built = { at, caller: scopeOf(note.tenant) } as Built
+  if (note.label !== undefined) built.label = note.label
+  built.family = family
+  built.model_asked = note.modelAsked
+  built.provider = provider
+  built.model = tokens.model
+  built.layer = layer
+  built.tokens_in = deflected ? 0 : input
+  built.tokens_out = deflected ? 0 : tokens.output
+  built.cost_usd = deflected ? 0 : cost
+  built.tokens_saved = deflected ? input + tokens.output : 0
+  built.cost_saved_usd = deflected ? cost : 0
+  if (tokens.estimated === true && (input > 0 || tokens.output > 0)) built.tokens_estimated = true
+  const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
+  if (standard !== undefined) {
+    built.routing_saved_usd = input * standard.input + tokens.output * standard.output - cost
+  }
+  built.latency_ms = Math.round(latencyMs * 100) / 100
+  built.status = status
+  built.stream = note.stream === true
+  if (note.question !== undefined) {
+    built.question = mask(note.question)
+    built.answer = mask(note.answerText ?? answerOf(note.completion))
+  }
+  return built
+}
+
+/**
+ * A note's row, priced — spent now by L3 and pass-through, saved by a deflection — built two ways from the one
+ * reading of its tokens and price: `sum` adds it to its rollup without building anything (every request), `row`
+ * builds the row (only the rows that are read: the last ones, or every one while `/admin/events` is watched).
+ */
+export const makeUsageRows = (options: RowOptions) => {
+  const reader = makeTokenReader(options.prices)
+  const { costOf, inputOf, tokensOf } = reader
+  const scopeOf = makeScopeOf()
 
   const sum = (
     note: UsageNote,
@@ -158,7 +228,7 @@ export const makeUsageRows = (options: RowOptions) => {
     const cost = costOf(tokens, provider, input)
     add(
       at,
-      callerOf(note),
+      note.label ?? scopeOf(note.tenant),
       provider,
       tokens.model,
       layer,
@@ -171,50 +241,7 @@ export const makeUsageRows = (options: RowOptions) => {
     )
   }
 
-  const row = (
-    note: UsageNote,
-    at: number,
-    family: UsageFamily,
-    layer: UsageLayer,
-    provider: string,
-    status: number,
-    latencyMs: number
-  ): UsageRow => {
-    const deflected = DEFLECTIONS.has(layer)
-    const tokens = tokensOf(note, deflected)
-    const input = inputOf(note, tokens)
-    const cost = costOf(tokens, provider, input)
-    const bar = note.tenant.indexOf("|")
-    const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
-    // Built field by field, in the order the rows have always had, without a spread per optional field.
-    const built: { -readonly [K in keyof UsageRow]: UsageRow[K] } = {
-      at,
-      caller: bar < 0 ? note.tenant : note.tenant.slice(0, bar)
-    } as UsageRow
-    if (note.label !== undefined) built.label = note.label
-    built.family = family
-    built.model_asked = note.modelAsked
-    built.provider = provider
-    built.model = tokens.model
-    built.layer = layer
-    built.tokens_in = deflected ? 0 : input
-    built.tokens_out = deflected ? 0 : tokens.output
-    built.cost_usd = deflected ? 0 : cost
-    built.tokens_saved = deflected ? input + tokens.output : 0
-    built.cost_saved_usd = deflected ? cost : 0
-    if (tokens.estimated === true && (input > 0 || tokens.output > 0)) built.tokens_estimated = true
-    if (standard !== undefined) {
-      built.routing_saved_usd = input * standard.input + tokens.output * standard.output - cost
-    }
-    built.latency_ms = Math.round(latencyMs * 100) / 100
-    built.status = status
-    built.stream = note.stream === true
-    if (note.question !== undefined) {
-      built.question = mask(note.question)
-      built.answer = mask(note.answerText ?? answerOf(note.completion))
-    }
-    return built
-  }
+  const row = makeRowBuilder(options, reader, scopeOf)
 
   /**
    * Whether the note's input tokens are to be estimated before it is recorded: an answer (not a failure) that
