@@ -3,7 +3,7 @@ import { stringify } from "safe-stable-stringify"
 import xxhash from "xxhash-wasm"
 import { answerHeadersOfRequest, type ChatRequest } from "../domain/ChatRequest.ts"
 import { BoundedMemo } from "../memory/BoundedMemo.ts"
-import { keptSpans } from "./keyedBytes.ts"
+import { type CutRule, keptSpans } from "./keyedBytes.ts"
 
 /** Bump when the key material changes shape, so old entries (in Redis, say) are never misread. */
 export const KEY_VERSION = 1
@@ -55,6 +55,14 @@ export interface ExactKey {
 export type KeyedRequest = Pick<ChatRequest, "tenant" | "body"> & {
   readonly family: string
   readonly source?: ChatRequest["source"]
+  /** The bytes `body` goes upstream as, and what of them does not change the answer: the key is made of the rest. */
+  readonly sent?: SentBody | undefined
+}
+
+/** A body's bytes as sent, and what to cut from them for its key (what `body` leaves out). */
+export interface SentBody {
+  readonly bytes: Uint8Array
+  readonly cut: CutRule
 }
 
 /**
@@ -90,7 +98,7 @@ export const withoutDelivery = (body: Readonly<Record<string, unknown>>): Record
 }
 
 /** The fields `withoutDelivery` leaves out, cut from a body's bytes by name. */
-const DELIVERY_FIELDS: ReadonlySet<string> = new Set([
+export const DELIVERY_FIELDS: ReadonlySet<string> = new Set([
   "stream",
   "stream_options",
   "metadata",
@@ -98,17 +106,23 @@ const DELIVERY_FIELDS: ReadonlySet<string> = new Set([
   "client_metadata"
 ])
 
+const DELIVERY_CUT: CutRule = { names: DELIVERY_FIELDS }
+
 /**
- * The bytes a request's body goes upstream as, when its key is made of them: an Anthropic or Gemini body read as
- * bytes (a large one) and not rewritten since. Their order and spelling are the client's, so a body sent again
- * byte for byte hits, and one reordered does not: coding agents send a turn the same way every time, and this spares
- * them serialising and encoding the whole body again for its key.
+ * The bytes a request's body goes upstream as, when its key is made of them, and what of them is left out: those
+ * its caller names (`sent`), else an Anthropic or Gemini body read as bytes (a large one) and not rewritten since.
+ * Their order and spelling are the client's, so a body sent again byte for byte hits, and one reordered does not:
+ * coding agents send a turn the same way every time, and this spares them serialising and encoding the whole body
+ * again for its key.
  */
-const sentBytes = (request: KeyedRequest) => {
+const sentBytes = (request: KeyedRequest): SentBody | undefined => {
+  if (request.sent !== undefined) return request.sent
   const source = request.source
   if (source === undefined || source.format === "openai") return undefined
   const received = source.received
-  return received !== undefined && received.text === source.text ? received.bytes : undefined
+  return received !== undefined && received.text === source.text
+    ? { bytes: received.bytes, cut: DELIVERY_CUT }
+    : undefined
 }
 
 /**
@@ -117,9 +131,9 @@ const sentBytes = (request: KeyedRequest) => {
  * (MAX_BODY_DEPTH). A body keyed by its bytes starts its material otherwise than any canonical one (`{"body":`).
  */
 const materialOf = (request: KeyedRequest, headers: Readonly<Record<string, string>> | undefined): Uint8Array => {
-  const bytes = sentBytes(request)
-  const spans = bytes === undefined ? undefined : keptSpans(bytes, DELIVERY_FIELDS)
-  if (bytes === undefined || spans === undefined) {
+  const sent = sentBytes(request)
+  const spans = sent === undefined ? undefined : keptSpans(sent.bytes, sent.cut)
+  if (sent === undefined || spans === undefined) {
     return utf8Of(
       stringify({
         v: KEY_VERSION,
@@ -134,11 +148,11 @@ const materialOf = (request: KeyedRequest, headers: Readonly<Record<string, stri
     v: KEY_VERSION,
     family: request.family,
     tenant: request.tenant,
-    sent: request.source!.format,
-    ...(request.source!.format === "gemini" ? { model: request.body.model } : {}),
+    sent: request.source?.format ?? "bytes",
+    ...(request.source?.format === "gemini" ? { model: request.body.model } : {}),
     ...(headers === undefined ? {} : { headers })
   })!
-  return joined(`${head}\n`, bytes, spans)
+  return joined(`${head}\n`, sent.bytes, spans)
 }
 
 /** Callers whose credential's hash is remembered (see `hashSecret`). */

@@ -181,6 +181,14 @@ export const withReceived = (request: Request, received: ReceivedBody): Request 
 /** The bytes a request's body came as, when `readReceived` read it. */
 export const receivedBytes = (request: Request): ReceivedBody | undefined => bodiesRead.get(request)
 
+/** A body read as bytes (a large one), with its text: for a layer that sends those bytes on while the text stands. */
+export const keptBody = (
+  request: Request
+): { readonly text: string; readonly bytes: Uint8Array<ArrayBuffer> } | undefined => {
+  const read = bodiesRead.get(request)
+  return read?.bytes === undefined ? undefined : { text: read.text, bytes: read.bytes }
+}
+
 /**
  * Reads a request body of at most `maxBytes`, or answers 413. A declared Content-Length is checked from the
  * header alone; Hono's `bodyLimit` (which counts a streamed body as it arrives) runs only for chunked bodies,

@@ -2,16 +2,16 @@ import fc from "fast-check"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { withoutDelivery } from "../../core/cache/CacheKey.ts"
-import { keptSpans } from "../../core/cache/keyedBytes.ts"
+import { type CutRule, keptSpans } from "../../core/cache/keyedBytes.ts"
 
 const DELIVERY = new Set(["stream", "stream_options", "metadata", "prompt_cache_key", "client_metadata"])
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 /** What `keptSpans` keeps of a JSON text, as text. */
-const kept = (text: string) => {
+const kept = (text: string, rule: CutRule = { names: DELIVERY }) => {
   const bytes = encoder.encode(text)
-  const spans = keptSpans(bytes, DELIVERY)
+  const spans = keptSpans(bytes, rule)
   assert.ok(spans !== undefined, text)
   let out = ""
   for (let at = 0; at < spans.length; at += 2) out += decoder.decode(bytes.subarray(spans[at]!, spans[at + 1]!))
@@ -34,6 +34,34 @@ describe("a body's bytes without its delivery fields", () => {
         const value = Object.fromEntries(members)
         const text = JSON.stringify(value, null, space)
         assert.deepEqual(JSON.parse(kept(text)), withoutDelivery(JSON.parse(text) as Record<string, unknown>))
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("cut the ids of the objects in `input`, and only those, as the Responses key leaves them out", () => {
+    const rule: CutRule = { names: DELIVERY, inArrays: { input: { names: new Set(["id"]) } } }
+    const item = fc.uniqueArray(
+      fc.tuple(fc.oneof(fc.string(), fc.constantFrom("id", "type", "input")), fc.jsonValue()),
+      {
+        selector: ([key]) => key,
+        maxLength: 5
+      }
+    ).map((members) => Object.fromEntries(members))
+    const input = fc.array(fc.oneof(item, fc.jsonValue()), { maxLength: 5 })
+    fc.assert(
+      fc.property(body, input, fc.boolean(), spacing, (members, items, first, space) => {
+        const value = Object.fromEntries(first ? [["input", items], ...members] : [...members, ["input", items]])
+        const text = JSON.stringify(value, null, space)
+        const expected = withoutDelivery(JSON.parse(text) as Record<string, unknown>)
+        if (Array.isArray(expected.input)) {
+          expected.input = expected.input.map((entry: unknown) => {
+            if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return entry
+            const { id: _id, ...rest } = entry as Record<string, unknown>
+            return rest
+          })
+        }
+        assert.deepEqual(JSON.parse(kept(text, rule)), expected)
       }),
       { numRuns: 2000 }
     )
@@ -67,7 +95,7 @@ describe("a body's bytes without its delivery fields", () => {
 
   it("are refused for what is not one JSON object", () => {
     for (const text of ["[1,2]", "\"stream\"", "{\"a\":1", "{\"a\" 1}", "{\"a\":\"open}"]) {
-      assert.equal(keptSpans(encoder.encode(text), DELIVERY), undefined, text)
+      assert.equal(keptSpans(encoder.encode(text), { names: DELIVERY }), undefined, text)
     }
   })
 })
