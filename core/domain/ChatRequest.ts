@@ -1,9 +1,9 @@
 import { Exit } from "effect"
-import type { RequestSpan } from "../observability/RequestSpan.ts"
 import { type BadRequest, badRequest } from "./errors.ts"
 import { isObject } from "./jsonBody.ts"
 import type { ChatMessage } from "./messages.ts"
 import { decodeNativeBody, decodeOpenAIBody } from "./requestSchemas.ts"
+import type { RequestSpan } from "./RequestSpan.ts"
 import type { EndpointFamily, SourceRequest } from "./SourceRequest.ts"
 
 export { badRequest } from "./errors.ts"
