@@ -38,9 +38,15 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     threshold: { type: "string" },
     stream: { type: "boolean", default: false },
+    oracle: { type: "boolean", default: false },
     budgets: { type: "string" }
   }
 })
+if (values.oracle) {
+  const { runOracle } = await import("./semanticOracle.ts")
+  await runOracle(values)
+  process.exit(0)
+}
 if (values.stream) {
   const { runStream } = await import("./semanticStream.ts")
   await runStream(values)

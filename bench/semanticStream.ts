@@ -22,7 +22,7 @@ import { writeResults } from "./results.ts"
 const GPTCACHE = fileURLToPath(new URL("../../shared/data/gptcache-mock-pairs.json", import.meta.url))
 
 /** Every question's true answer: its cluster's. The first word on a question wins (a text can appear twice). */
-const truthOf = (pairs: ReadonlyArray<LabelledPair>) => {
+export const truthOf = (pairs: ReadonlyArray<LabelledPair>) => {
   const answers = new Map<string, string>()
   pairs.forEach((pair, i) => {
     if (!answers.has(pair.origin)) answers.set(pair.origin, `answer to cluster ${answers.size} (${i})`)
@@ -126,7 +126,22 @@ const settled = async (health: () => Promise<{ entries: number } | undefined>) =
   }
 }
 
-const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+export const seeded = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+
+/** The paraphrases in the bench's seeded random order. */
+export const streamOf = (pairs: ReadonlyArray<LabelledPair>, seed: number) => {
+  const random = seeded(seed)
+  return pairs.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).map(([, pair]) => pair)
+}
+
+/** The files the stream runs on: GPTCache's pairs (all paraphrases) and the held-out Quora split. */
+export const streamFiles = async (only?: string) => {
+  const gptcache = JSON.parse(await readFile(GPTCACHE, "utf8")) as Array<{ origin: string; similar: string }>
+  return [
+    { name: "gptcache-mock-pairs.json", pairs: gptcache.map((pair) => ({ ...pair, label: 1 })) },
+    { name: "qqp-dev.jsonl, heldout split", pairs: pairsOf((await readPairs()).pairs, "heldout") }
+  ].filter((file) => only === undefined || file.name.startsWith(only))
+}
 
 const runOne = async (
   name: string,
@@ -140,8 +155,7 @@ const runOne = async (
   const origins = [...new Set(pairs.map((pair) => pair.origin))]
   for (const origin of origins) await gateway.ask(origin, { "cache-control": "no-cache" })
   const cached = await settled(gateway.health)
-  const random = seeded(options.seed)
-  const stream = pairs.map((pair) => [random(), pair] as const).sort((a, b) => a[0] - b[0]).map(([, pair]) => pair)
+  const stream = streamOf(pairs, options.seed)
   const outcomes: Array<{ hit: boolean; wrong: boolean }> = []
   let atFifth: { budget: BudgetStatus; calls: number } | undefined
   const callsBefore = upstream.calls.count
@@ -189,11 +203,7 @@ export const runStream = async (
   const budgets = (options.budgets ?? "0.02,0.05,0.1").split(",").map(Number)
   const seed = Number(options.seed ?? "1")
   const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : Number(options.limit)
-  const gptcache = JSON.parse(await readFile(GPTCACHE, "utf8")) as Array<{ origin: string; similar: string }>
-  const files = [
-    { name: "gptcache-mock-pairs.json", pairs: gptcache.map((pair) => ({ ...pair, label: 1 })) },
-    { name: "qqp-dev.jsonl, heldout split", pairs: pairsOf((await readPairs()).pairs, "heldout") }
-  ].filter((file) => options.pairs === undefined || file.name.startsWith(options.pairs))
+  const files = await streamFiles(options.pairs)
   const rows = []
   for (const file of files) {
     for (const budget of budgets) {
