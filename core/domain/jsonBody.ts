@@ -4,7 +4,7 @@ import { type BadRequest, badRequest, messageOf } from "./errors.ts"
 /**
  * The deepest a body may nest objects and arrays. Real requests, tool schemas included, stay far below it; past it,
  * the recursive code a body meets (the cache key's canonical JSON, the translations, `JSON.stringify`) overflows
- * the stack, and V8's `JSON.parse` alone spends seconds on a 10 MB run of brackets.
+ * the stack, and V8's `JSON.parse` alone is slow on a long run of brackets.
  */
 export const MAX_BODY_DEPTH = 128
 

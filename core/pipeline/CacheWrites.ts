@@ -84,7 +84,7 @@ const makeRemember = (parts: {
       }
       const semanticKey = semanticCache.entryKey(request)
       // L1a first: an identical request that finds the answer in L1b has found it in L1a already, so it is
-      // reported as the exact hit it is. The L1b insert (an HNSW graph update, milliseconds at 100k entries)
+      // reported as the exact hit it is. The L1b insert (an HNSW graph update, slow on a large index)
       // then runs beside the answer.
       return orDropped(exactCache.store(key, completion, { ...meta, semanticKey }, ttlMs)).pipe(
         Effect.ensuring(Effect.sync(() =>

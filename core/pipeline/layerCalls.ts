@@ -16,7 +16,7 @@ import type { Upstream } from "./Upstream.ts"
 
 /**
  * `Cache-Control: no-cache`: the caches are not read for this request. One failure per layer, made once: an error
- * captures a stack trace when it is made, which cost a bypassing miss tens of microseconds.
+ * captures a stack trace when it is made, which every bypassing miss would pay.
  */
 const notRead = {
   l1a: Effect.fail(new LayerUnavailable({ layer: "l1a", reason: "Cache-Control: no-cache" })),
@@ -33,7 +33,7 @@ export const storedUnder = (request: ChatRequest, key: ExactKey) =>
  * is reported, whether spans are made, and how a hit counts its tokens as saved.
  */
 export const makeWiring = (config: AppConfigShape, context: Context.Context<never>) => {
-  // A layer that is down says so in the log (the guide's lines), once per 30 s, and the request goes on.
+  // A layer that is down says so in the log (the guide's lines), once per `OUTAGE_REPORT_INTERVAL_MS`, and the request goes on.
   const reportOutage = makeOutageReport()
   /** Both "no entry" and "layer not usable" send a request on to the next layer; nothing else does. */
   const fallThrough = <A, E, R>(next: () => Effect.Effect<A, E, R>) => ({
