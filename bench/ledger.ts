@@ -1,11 +1,16 @@
 // Usage-ledger overhead: exact-hit throughput and the miss path's added p50 with the ledger on (the default) against
-// `usage_ledger = false`, two gateways of one runtime side by side, rounds alternated. Prints figures; asserts nothing.
-// Usage: npm run bench:ledger -- [--runtime node|bun|deno] [--duration 5] [--rounds 3] [--connections 16]
+// `usage_ledger = false`, two gateways of one runtime side by side. Many short rounds, each gateway warmed before it
+// is measured, the order alternated in every round (hits and misses), and each figure given as its median with its
+// quartiles and range: on a shared machine one round says little, the spread says how much the median can be trusted.
+// On Linux, each round also reads the gateway processes' CPU time per exact hit (all threads: the ledger's worker
+// too), which moves less than a throughput with the machine's other load. Prints figures; asserts nothing.
+// Usage: npm run bench:ledger -- [--runtime node|bun|deno] [--duration 3] [--warmup 1] [--rounds 10]
+//        [--connections 16] [--misses 300]
 //        npm run bench:ledger -- --in-process [--rounds 7] [--hits 40000]: the two gateways in this process, exact
 //        hits through their fetch one after another, and the process's CPU time per hit (less swayed by other
 //        loads than a throughput; without the HTTP server's share, so the ledger's share shows larger).
 import assert from "node:assert/strict"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -19,8 +24,9 @@ import { load, sequentialLatency, wrkAvailable } from "./load.ts"
 const { values } = parseArgs({
   options: {
     runtime: { type: "string", default: "node" },
-    duration: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "3" },
+    warmup: { type: "string", default: "1" },
+    rounds: { type: "string", default: "10" },
     connections: { type: "string", default: "16" },
     misses: { type: "string", default: "300" },
     "in-process": { type: "boolean", default: false },
@@ -111,6 +117,45 @@ if (values["in-process"]) {
   process.exit(0)
 }
 
+/** A process's CPU time so far, all its threads (Linux: /proc); `undefined` elsewhere. */
+const cpuMsOf = (pid: number | undefined): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+const quantile = (numbers: Array<number>, q: number) => {
+  const sorted = [...numbers].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))]!
+}
+/** Median, quartiles and extremes: the spread says whether the rounds agree. */
+const spread = (numbers: Array<number>, digits: number) =>
+  `median ${median(numbers).toFixed(digits)} (quartiles ${quantile(numbers, 0.25).toFixed(digits)}–${
+    quantile(numbers, 0.75).toFixed(digits)
+  }, range ${Math.min(...numbers).toFixed(digits)}–${Math.max(...numbers).toFixed(digits)}; ${numbers.length} rounds)`
+
+/** One gateway's exact hits at the round's load, after a warm-up: req/s, and CPU µs per hit where it can be read. */
+const exactHits = async (server: StartedProcess) => {
+  const url = `${server.url}/v1/chat/completions`
+  await load(tool, { url, body, connections: Number(values.connections), durationSecs: Number(values.warmup) })
+  const before = cpuMsOf(server.child.pid)
+  const result = await load(tool, {
+    url,
+    body,
+    connections: Number(values.connections),
+    durationSecs: Number(values.duration)
+  })
+  const after = cpuMsOf(server.child.pid)
+  const hits = result.requestsPerSecond * Number(values.duration)
+  return {
+    requestsPerSecond: result.requestsPerSecond,
+    cpuMicros: before === undefined || after === undefined ? undefined : (after - before) * 1000 / hits
+  }
+}
+
 const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
 const started: Array<StartedProcess> = [upstream]
 try {
@@ -127,33 +172,43 @@ try {
   started.push(on, off)
   const url = (server: StartedProcess) => `${server.url}/v1/chat/completions`
   for (const server of [on, off]) await load(tool, { url: url(server), body, connections: 16, durationSecs: 2 })
+  const loadBefore = loads()
   const ratios: Array<number> = []
+  const cpuAdded: Array<number> = []
   const added: Array<number> = []
   for (let round = 0; round < Number(values.rounds); round++) {
-    const options = { body, connections: Number(values.connections), durationSecs: Number(values.duration) }
-    const order = round % 2 === 0 ? [on, off] : [off, on]
-    const [first, second] = [
-      await load(tool, { ...options, url: url(order[0]!) }),
-      await load(tool, { ...options, url: url(order[1]!) })
-    ]
-    const [withLedger, without] = order[0] === on ? [first, second] : [second, first]
+    // Alternated, so that neither gateway always runs first (after the other's load, or while the machine's changes).
+    const onFirst = round % 2 === 0
+    const order = onFirst ? [on, off] : [off, on]
+    const first = await exactHits(order[0]!)
+    const second = await exactHits(order[1]!)
+    const [withLedger, without] = onFirst ? [first, second] : [second, first]
     ratios.push(withLedger.requestsPerSecond / without.requestsPerSecond)
+    if (withLedger.cpuMicros !== undefined && without.cpuMicros !== undefined) {
+      cpuAdded.push(withLedger.cpuMicros - without.cpuMicros)
+    }
     const missBody = (index: number) => body.replace("capital", `capital ${round}-${index}`)
-    const missesOn = await sequentialLatency(url(on), Number(values.misses), missBody)
-    const missesOff = await sequentialLatency(url(off), Number(values.misses), missBody)
+    const misses = async (server: StartedProcess) => sequentialLatency(url(server), Number(values.misses), missBody)
+    const missesFirst = await misses(order[0]!)
+    const missesSecond = await misses(order[1]!)
+    const [missesOn, missesOff] = onFirst ? [missesFirst, missesSecond] : [missesSecond, missesFirst]
     added.push(missesOn.p50Ms - missesOff.p50Ms)
+    const cpu = cpuAdded.length === ratios.length
+      ? `; CPU ${withLedger.cpuMicros!.toFixed(1)} µs vs ${without.cpuMicros!.toFixed(1)} µs per hit`
+      : ""
     console.log(
       `round ${round + 1}: exact hits ${withLedger.requestsPerSecond.toFixed(0)} req/s with the ledger, ` +
-        `${without.requestsPerSecond.toFixed(0)} without (${ratios.at(-1)!.toFixed(3)}×); miss p50 ` +
+        `${without.requestsPerSecond.toFixed(0)} without (${ratios.at(-1)!.toFixed(3)}×)${cpu}; miss p50 ` +
         `${missesOn.p50Ms.toFixed(3)} ms vs ${missesOff.p50Ms.toFixed(3)} ms`
     )
   }
-  const range = (numbers: Array<number>, digits: number) =>
-    `${Math.min(...numbers).toFixed(digits)}–${Math.max(...numbers).toFixed(digits)}`
   console.log(
-    `${runtime}: exact-hit req/s ledger on / off ${range(ratios, 3)}× (median ${median(ratios).toFixed(3)}×); ` +
-      `miss p50 added ${range(added, 3)} ms (median ${median(added).toFixed(3)} ms) (${tool}; load average ${loads()})`
+    `${runtime} (${tool}, c${values.connections}, ${values.duration} s a run; load average ${loadBefore} ` +
+      `before, ${loads()} after):`
   )
+  console.log(`  exact-hit req/s ledger on / off: ${spread(ratios, 3)}`)
+  if (cpuAdded.length > 0) console.log(`  gateway CPU per exact hit added by the ledger, µs: ${spread(cpuAdded, 2)}`)
+  console.log(`  miss p50 added, ms: ${spread(added, 3)}`)
 } finally {
   for (const server of started) server.stop()
 }
