@@ -1,4 +1,12 @@
-import { addFast, failInsert, joinGraphs, type LabelledState, makeLabelledState, searchScope } from "./labelledState.ts"
+import {
+  addFast,
+  addToGraphs,
+  failInsert,
+  joinGraphs,
+  type LabelledState,
+  makeLabelledState,
+  searchScope
+} from "./labelledState.ts"
 import { SCAN_LIMIT } from "./scopeScan.ts"
 import type { LabelledIndexOptions, LabelledIndexStatus, SemanticEntry } from "./semanticEntry.ts"
 
@@ -52,8 +60,7 @@ const makeInsert = (state: LabelledState) =>
     return entries.peek(label) === entry ? undefined : counts.lastInsertFailure
   }
   try {
-    state.index.add(label, vector)
-    addFast(state, label, fastVector)
+    addToGraphs(state, label, vector, fastVector)
     return undefined
   } catch (error) {
     entries.delete(label)
@@ -67,7 +74,7 @@ const makeReads = (state: LabelledState) => {
   return {
     /** Candidates of the full model's graph within `scope`, most similar first. */
     searchModel: (vector: Float32Array, k: number, scope: string) =>
-      searchScope(state, index, (held) => held.vectors, vector, k, scope),
+      searchScope(state, index, state.stale.model, (held) => held.vectors, vector, k, scope),
     /** The vector an entry was indexed with (the main graph's); not to be written to. */
     vectorOf: (label: number): Float32Array | undefined => {
       const entry = entries.peek(label)
@@ -75,7 +82,7 @@ const makeReads = (state: LabelledState) => {
     },
     /** Candidates of the fast stage's graph within `scope`, most similar first (none without a fast stage). */
     searchFast: (vector: Float32Array, k: number, scope: string) =>
-      fastIndex ? searchScope(state, fastIndex, (held) => held.fastVectors, vector, k, scope) : [],
+      fastIndex ? searchScope(state, fastIndex, state.stale.fast, (held) => held.fastVectors, vector, k, scope) : [],
     byId: (id: string): SemanticEntry | undefined => {
       const label = labels.get(id)
       return label === undefined ? undefined : entries.peek(label)

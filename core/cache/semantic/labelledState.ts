@@ -37,6 +37,7 @@ const makeStateParts = (options: LabelledIndexOptions) => {
     hits: new Map<string, number>(),
     // The clock lru-cache reads expiry by.
     clock: options.now ?? (() => performance.now()),
+    stale: { model: new Set<number>(), fast: new Set<number>() },
     expiries: makeExpiryQueue()
   }
   return state
@@ -62,8 +63,10 @@ const makeEntries = (state: StateParts) => {
         scope.vectors.delete(label)
         scope.fastVectors?.delete(label)
       } else {
-        index.remove(label)
-        fastIndex?.remove(label)
+        // Left in the graphs, stale, until the label is used again: hnswlib-wasm's markDelete and unmarkDelete
+        // each rebuild a table of every label in the graph, a cost that grew with the cache on every eviction.
+        state.stale.model.add(label)
+        if (fastIndex) state.stale.fast.add(label)
       }
       if (scope && --scope.count === 0) {
         scopes.delete(entry.scope)
@@ -93,7 +96,21 @@ export const failInsert = (state: LabelledState, error: unknown) => {
 }
 
 export const addFast = (state: LabelledState, label: number, fastVector: Float32Array | undefined) => {
-  if (state.fastIndex && fastVector) state.fastIndex.add(label, fastVector)
+  if (!state.fastIndex || !fastVector) return
+  state.fastIndex.add(label, fastVector)
+  state.stale.fast.delete(label)
+}
+
+/** Puts an entry's vectors in the graphs under its label, replacing in place whatever stale vectors it had there. */
+export const addToGraphs = (
+  state: LabelledState,
+  label: number,
+  vector: Float32Array,
+  fastVector: Float32Array | undefined
+) => {
+  state.index.add(label, vector)
+  state.stale.model.delete(label)
+  addFast(state, label, fastVector)
 }
 
 /** A scope grown past `SCAN_LIMIT` moves its vectors into the graphs; an entry the graph refuses leaves. */
@@ -106,8 +123,7 @@ export const joinGraphs = (state: LabelledState, scope: ScopeEntries) => {
   const refused: Array<number> = []
   for (const [label, vector] of vectors) {
     try {
-      state.index.add(label, vector)
-      addFast(state, label, fastVectors?.get(label))
+      addToGraphs(state, label, vector, fastVectors?.get(label))
     } catch (error) {
       failInsert(state, error)
       refused.push(label)
@@ -116,10 +132,34 @@ export const joinGraphs = (state: LabelledState, scope: ScopeEntries) => {
   for (const label of refused) state.entries.delete(label)
 }
 
+/**
+ * Stale labels a graph search asks for beyond `k` and drops, rather than asking, for each node it visits, whose it
+ * is (a call out of WASM per node). At most the graph's own search breadth over `CANDIDATES`: a search no wider.
+ */
+export const STALE_OVERFETCH = 8
+
+/** The `k` nearest of a graph's vectors in `scope`: its stale vectors (`stale`) are never among them. */
+const searchGraph = (
+  state: LabelledState,
+  graph: VectorIndex["Service"],
+  stale: ReadonlySet<number>,
+  vector: Float32Array,
+  k: number,
+  scope: string
+) => {
+  const { entries } = state
+  if (state.counts.scopesInGraph !== 1 || stale.size > STALE_OVERFETCH) {
+    return graph.search(vector, k, (label) => !stale.has(label) && entries.peek(label)?.scope === scope)
+  }
+  if (stale.size === 0) return graph.search(vector, k)
+  return graph.search(vector, k + stale.size).filter(({ label }) => !stale.has(label)).slice(0, k)
+}
+
 /** Candidates of `graph` (or of the scope's own vectors, while it is small) within `scope`, most similar first. */
 export const searchScope = (
   state: LabelledState,
   graph: VectorIndex["Service"],
+  stale: ReadonlySet<number>,
   held: (scope: ScopeEntries) => Map<number, Float32Array> | undefined,
   vector: Float32Array,
   k: number,
@@ -129,13 +169,7 @@ export const searchScope = (
   const entriesOfScope = state.scopes.get(scope)
   if (!entriesOfScope) return []
   const vectors = held(entriesOfScope)
-  const nearest = vectors
-    ? scanNearest(vectors, vector, k)
-    : graph.search(
-      vector,
-      k,
-      state.counts.scopesInGraph === 1 ? undefined : (label) => entries.peek(label)?.scope === scope
-    )
+  const nearest = vectors ? scanNearest(vectors, vector, k) : searchGraph(state, graph, stale, vector, k, scope)
   return nearest.flatMap(({ label, similarity }) => {
     // Peeked, not read: only the entry that answers counts as used (`served`).
     const entry = entries.peek(label)

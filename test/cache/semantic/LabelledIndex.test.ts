@@ -113,6 +113,53 @@ describe("L1b's labelled index: scopes of any size", () => {
     assert.deepEqual([...index.vectorOf(label)!], [...vectors[SCAN_LIMIT]!])
   })
 
+  it("in a full cache, answers for a reused label with its new vectors only, and never with an evicted one", () => {
+    const next = random(7)
+    const capacity = SCAN_LIMIT + 40
+    const index = makeLabelledIndex({
+      capacity,
+      maxBytes: 2 ** 40,
+      ttlMs: 3_600_000,
+      dimensions: DIMENSIONS,
+      index: VectorIndex.make(hnswlib, DIMENSIONS, capacity),
+      fastIndex: VectorIndex.make(hnswlib, DIMENSIONS, capacity),
+      fastDimensions: DIMENSIONS
+    })
+    const model = new Map<string, Float32Array>()
+    const fast = new Map<string, Float32Array>()
+    const put = (scope: string, i: number, withFast: boolean) => {
+      const [vector, fastVector] = [unit(next), unit(next)]
+      index.insert(entry(scope, i), vector, withFast ? fastVector : undefined)
+      model.set(`${scope}-${i}`, vector)
+      if (withFast) fast.set(`${scope}-${i}`, fastVector)
+    }
+    for (let i = 0; i < capacity; i++) put("big", i, true)
+    // Each insert now evicts the oldest entry: its label is taken over by a later one, in the large scope (some
+    // without a fast vector) or in a small scope kept out of the graphs.
+    for (let i = capacity; i < capacity + 12; i++) put(i % 3 === 0 ? "small" : "big", i, i % 4 !== 0)
+    assert.equal(index.status().entries, capacity)
+    assert.ok(index.status().evictions >= 12)
+    const check = () => {
+      for (const [id, vector] of model) {
+        const live = index.byId(id) !== undefined
+        const scope = id.split("-")[0]!
+        const found = index.searchModel(vector, 16, scope)
+        if (scope === "big") assert.equal(found.length, 16)
+        assert.equal(found[0]!.entry.id === id, live, id)
+        assert.ok(found.every((candidate) => candidate.entry.id === id || candidate.similarity < 0.9), id)
+        const fastVector = fast.get(id)
+        if (fastVector === undefined || scope === "small") continue
+        const fastFound = index.searchFast(fastVector, 16, scope)
+        assert.equal(fastFound[0]?.entry.id === id, live, `${id} (fast)`)
+        assert.ok(fastFound.every((candidate) => candidate.entry.id === id || candidate.similarity < 0.9), id)
+      }
+    }
+    check()
+    // Many entries gone at once (removed, or expired): none of them answers, the others still do.
+    for (let i = 100; i < 150; i++) index.removeById(`big-${i}`)
+    check()
+  })
+
   it("reads a small scope's entry vector and removes its entries by id", () => {
     const next = random(4)
     const index = indexOf(100)
