@@ -44,14 +44,21 @@ interface CpuProfile {
   readonly timeDeltas?: Array<number>
 }
 
+/** A sample this long after the one before it is a pause in sampling, not a frame's work (see `summarise`). */
+const SAMPLING_GAP_MICROS = 100_000
+
 /** Self time per function (name, file, line), from the samples' time deltas when present, else hit counts. */
 const summarise = (profile: CpuProfile, top: number): string => {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const self = new Map<number, number>()
+  // Bun's profiler writes no idle samples: the time the process sat idle lands, as one long gap, on whatever frame
+  // was sampled before it. A gap far over the sampling interval is counted as idle, not as that frame's work.
+  let gaps = 0
   if (profile.samples && profile.timeDeltas) {
     profile.samples.forEach((id, index) => {
       const delta = profile.timeDeltas![index + 1] ?? 0
-      self.set(id, (self.get(id) ?? 0) + delta)
+      if (delta > SAMPLING_GAP_MICROS) gaps += delta
+      else self.set(id, (self.get(id) ?? 0) + delta)
     })
   } else for (const node of profile.nodes) self.set(node.id, (node.hitCount ?? 0) * 1000)
   const byFunction = new Map<string, number>()
@@ -69,7 +76,9 @@ const summarise = (profile: CpuProfile, top: number): string => {
     byFile.set(group, (byFile.get(group) ?? 0) + micros)
     total += micros
   }
-  const idle = [...byFunction].filter(([name]) => /^\((idle|program|garbage collector)\)/.test(name))
+  if (gaps > 0) byFunction.set("(idle: sampling gaps)", gaps)
+  total += gaps
+  const idle = [...byFunction].filter(([name]) => /^\((idle|program|garbage collector)/.test(name))
   const busy = total - idle.reduce((sum, [, micros]) => sum + micros, 0)
   const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)
   return [
