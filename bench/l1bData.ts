@@ -50,6 +50,7 @@ export const TRAINING_SOURCES = [
   "bench/l1bData.ts",
   "core/cache/semantic/decision/features.ts",
   "core/cache/semantic/SemanticVerifier.ts",
+  "core/cache/semantic/namesOf.ts",
   // Its graph finds the hard negatives the scorer trains on: other settings, other neighbours, other weights.
   "core/cache/semantic/VectorIndex.ts",
   "runtimes/embedding/useLiteStatic.ts"
