@@ -7,6 +7,7 @@ import {
   SseSplitter,
   streamErrorEvent
 } from "../streams/SseEvents.ts"
+import { type StreamTap, type TapStep, tapStream } from "../streams/tapStream.ts"
 
 export type StreamEnd =
   | { readonly _tag: "Finished"; readonly completion: Completion }
@@ -63,18 +64,20 @@ const conclude = (
 interface Tap {
   readonly splitter: SseSplitter
   readonly assembler: CompletionAssembler
+  /** Told once, however the stream ends. */
   readonly end: (result: StreamEnd) => void
+  readonly describeFailure: (error: unknown) => string
 }
 
 /**
- * One read passed on to the client: `"readOn"` when it held no whole event yet, `"sent"` when its events went out,
+ * One read passed on to the client: `"readOn"` when it held no whole event yet, `"wait"` when its events went out,
  * `"ended"` when the stream is over (its last bytes sent and the client's stream closed).
  */
 const passOn = (
   tap: Tap,
   result: ReadableStreamReadResult<Uint8Array>,
   controller: ReadableStreamDefaultController<Uint8Array>
-): "readOn" | "sent" | "ended" => {
+): TapStep => {
   const { done, value } = result
   const wasIdle = tap.splitter.idle
   const events = tap.splitter.read(result)
@@ -90,7 +93,7 @@ const passOn = (
     // The common case: the chunk was whole events and nothing was held back, so it goes out untouched.
     const whole = wasIdle && tap.splitter.idle && endsWithLineBreak(value)
     controller.enqueue(whole ? value : encoder.encode(events.map((event) => event.raw).join("")))
-    return "sent"
+    return "wait"
   }
   let text = events.slice(0, kept).map((event) => event.raw).join("")
   if (verdict._tag === "Failed") {
@@ -100,6 +103,17 @@ const passOn = (
   if (text !== "") controller.enqueue(encoder.encode(text))
   controller.close()
   return "ended"
+}
+
+const sseTap: StreamTap<Tap> = {
+  onRead: passOn,
+  onFailure: (tap, error, controller) => {
+    const message = tap.describeFailure(error)
+    tap.end({ _tag: "Failed", message })
+    controller.enqueue(encoder.encode(streamErrorEvent(message, "stream_interrupted")))
+    controller.close()
+  },
+  onCancel: (tap) => tap.end({ _tag: "Cancelled" })
 }
 
 /**
@@ -114,35 +128,12 @@ export const tapSse = (
   onEnd: (end: StreamEnd) => void,
   describeFailure: (error: unknown) => string
 ): ReadableStream<Uint8Array> => {
-  const reader = upstream.getReader()
   let ended = false
   const end = (result: StreamEnd) => {
     if (ended) return
     ended = true
     onEnd(result)
   }
-  const tap: Tap = { splitter: new SseSplitter(), assembler: new CompletionAssembler(), end }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const result = await reader.read()
-          const step = passOn(tap, result, controller)
-          if (step === "readOn") continue
-          // Whatever the upstream still sends after the end is not the client's; stop reading it.
-          if (step === "ended" && !result.done) await reader.cancel().catch(() => undefined)
-          return
-        }
-      } catch (error) {
-        const message = describeFailure(error)
-        end({ _tag: "Failed", message })
-        controller.enqueue(encoder.encode(streamErrorEvent(message, "stream_interrupted")))
-        controller.close()
-      }
-    },
-    async cancel(reason) {
-      end({ _tag: "Cancelled" })
-      await reader.cancel(reason).catch(() => undefined)
-    }
-  })
+  const tap: Tap = { splitter: new SseSplitter(), assembler: new CompletionAssembler(), end, describeFailure }
+  return tapStream(upstream, sseTap, tap)
 }
