@@ -37,9 +37,10 @@ const loadSqlite = async (): Promise<Sqlite> => {
 }
 
 /**
- * The last rows are kept a batch to a row (one flush's, as one JSON array): a flush writes one row of text, not a
- * row per request, and trims whole batches. A file of the first version (a row per request in `recent`) has its rows
- * moved into one batch when opened.
+ * The last rows are kept a batch to a row (one flush's, as one JSON array in UTF-8): a flush writes one value, not a
+ * row per request, and trims whole batches. Bytes, not text: the library copies a bound string into SQLite's memory a
+ * character at a time in JavaScript, and bytes in one copy. A file of the first version (a row per request in
+ * `recent`) has its rows moved into one batch when opened.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rollups (
@@ -48,12 +49,12 @@ CREATE TABLE IF NOT EXISTS rollups (
   PRIMARY KEY (hour, caller, provider, model, layer)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS recent_batches (
-  id INTEGER PRIMARY KEY, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL, rows TEXT NOT NULL
+  id INTEGER PRIMARY KEY, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL, rows BLOB NOT NULL
 );
 `
 const FROM_VERSION_1 = `
 INSERT INTO recent_batches (first_at, last_at, count, rows)
-  SELECT min(at), max(at), count(*), json_group_array(json(row) ORDER BY id)
+  SELECT min(at), max(at), count(*), CAST(json_group_array(json(row) ORDER BY id) AS BLOB)
   FROM (SELECT id, at, row FROM recent ORDER BY id DESC LIMIT ${RECENT_ROWS}) HAVING count(*) > 0;
 DROP TABLE recent;
 `
@@ -99,18 +100,23 @@ const openDatabase = async (path: string): Promise<Database> => {
 
 /**
  * The store's own method beside `append`: a batch whose rows are JSON already (`JSON.stringify` of the rows, oldest
- * first) with how many they are and their first and last `at` — what the worker's caller posts, one string.
+ * first, in UTF-8) with how many they are and their first and last `at` — what the worker's caller posts: one buffer,
+ * handed over rather than copied.
  */
-export type AppendText = (
-  text: string,
+export type AppendBytes = (
+  bytes: Uint8Array,
   count: number,
   firstAt: number,
   lastAt: number,
   rollups: ReadonlyArray<UsageRollup>
 ) => Promise<void>
 
-/** A batch's last rows as `AppendText` takes them (at most `RECENT_ROWS`); `undefined` when there are none. */
-export const batchText = (rows: ReadonlyArray<UsageRow>) => {
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const NO_BYTES = new Uint8Array(0)
+
+/** A batch's last rows as `AppendBytes` takes them (at most `RECENT_ROWS`); `undefined` when there are none. */
+export const batchOf = (rows: ReadonlyArray<UsageRow>) => {
   const kept = rows.length > RECENT_ROWS ? rows.slice(-RECENT_ROWS) : rows
   if (kept.length === 0) return undefined
   let firstAt = kept[0]!.at
@@ -119,14 +125,17 @@ export const batchText = (rows: ReadonlyArray<UsageRow>) => {
     if (row.at < firstAt) firstAt = row.at
     if (row.at > lastAt) lastAt = row.at
   }
-  return { text: JSON.stringify(kept), count: kept.length, firstAt, lastAt }
+  return { bytes: encoder.encode(JSON.stringify(kept)), count: kept.length, firstAt, lastAt }
 }
 
 /** The last rows, newest first, from the batches kept (read whole: a statement left open would hold the lock). */
+const rowsOf = (value: unknown) =>
+  JSON.parse(typeof value === "string" ? value : decoder.decode(value as Uint8Array)) as Array<UsageRow>
+
 const readRecent = (batches: Statement, limit: number): Array<UsageRow> => {
   const found: Array<UsageRow> = []
   for (const batch of batches.all()) {
-    const rows = JSON.parse(batch.rows as string) as Array<UsageRow>
+    const rows = rowsOf(batch.rows)
     for (let index = rows.length - 1; index >= 0 && found.length < limit; index--) found.push(rows[index]!)
     if (found.length >= limit) break
   }
@@ -138,18 +147,18 @@ const pruneRows = (db: Database, before: number) => {
   db.run("DELETE FROM recent_batches WHERE last_at < ?", [before])
   const straddling = db.all("SELECT id, rows FROM recent_batches WHERE first_at < ?", [before])
   for (const batch of straddling) {
-    const rows = (JSON.parse(batch.rows as string) as Array<UsageRow>).filter((row) => row.at >= before)
+    const rows = rowsOf(batch.rows).filter((row) => row.at >= before)
     const firstAt = Math.min(...rows.map((row) => row.at))
     db.run("UPDATE recent_batches SET first_at = ?, count = ?, rows = ? WHERE id = ?", [
       firstAt,
       rows.length,
-      JSON.stringify(rows),
+      encoder.encode(JSON.stringify(rows)),
       batch.id as number
     ])
   }
 }
 
-export type SqliteUsageStore = UsageStore & { readonly appendText: AppendText }
+export type SqliteUsageStore = UsageStore & { readonly appendBytes: AppendBytes }
 
 /**
  * The ledger in one SQLite file: hourly rollups upserted and the last `RECENT_ROWS` rows, one transaction per
@@ -179,24 +188,24 @@ export const openSqliteUsageStore = async (path: string): Promise<SqliteUsageSto
       throw error
     }
   }
-  const appendText: AppendText = async (text, count, firstAt, lastAt, rollups) =>
+  const appendBytes: AppendBytes = async (bytes, count, firstAt, lastAt, rollups) =>
     transaction(() => {
       for (const rollup of rollups) {
         const { caller, hour, layer, model, provider } = rollup
         upsert.run([hour, caller, provider, model, layer, ...SUM_FIELDS.map((field) => rollup[field])])
       }
       if (count === 0) return
-      insertBatch.run([firstAt, lastAt, count, text])
+      insertBatch.run([firstAt, lastAt, count, bytes])
       trim.run()
     })
   return {
-    appendText,
+    appendBytes,
     append: async (rows, summed) => {
-      const batch = batchText(rows)
+      const batch = batchOf(rows)
       const rollups = summed ?? rollupsOf(rows)
       return batch === undefined
-        ? appendText("", 0, 0, 0, rollups)
-        : appendText(batch.text, batch.count, batch.firstAt, batch.lastAt, rollups)
+        ? appendBytes(NO_BYTES, 0, 0, 0, rollups)
+        : appendBytes(batch.bytes, batch.count, batch.firstAt, batch.lastAt, rollups)
     },
     rollups: async ({ since, until }) => selectRollups.all([hourOf(since), until]) as unknown as Array<UsageRollup>,
     recent: async (limit) => limit <= 0 ? [] : readRecent(selectBatches, Math.min(limit, RECENT_ROWS)),

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads"
 import type { UsageRow } from "../../core/usage/UsageRow.ts"
 import { rollupsOf, type UsageRollup, type UsageStore } from "../../core/usage/UsageStore.ts"
-import { batchText } from "./sqliteFile.ts"
+import { batchOf } from "./sqliteFile.ts"
 
 /**
  * The worker's entrypoint: TypeScript as it is on Bun and Deno (in the single binary, the entrypoint embedded beside
@@ -12,12 +12,12 @@ const usageWorkerEntry = () =>
 
 /**
  * A call of the gateway's thread: one of the SQLite store's methods, by name, with its arguments. A batch is posted
- * as `appendText`: its rows one JSON string, which crosses to the worker as one copy, where an array of row objects
- * would be serialised field by field on this thread and rebuilt on the worker's.
+ * as `appendBytes`: its rows one JSON text in a buffer handed over to the worker (not copied), where an array of row
+ * objects would be serialised field by field on this thread and rebuilt on the worker's.
  */
 export interface UsageCall {
   readonly id: number
-  readonly method: "appendText" | "rollups" | "recent" | "prune" | "close"
+  readonly method: "appendBytes" | "rollups" | "recent" | "prune" | "close"
   readonly args: ReadonlyArray<unknown>
 }
 
@@ -30,24 +30,37 @@ type FromWorker =
   | { readonly failed: string }
   | { readonly id: number; readonly value?: unknown; readonly error?: string }
 
+/** A call posted to the worker, with the buffers handed over with it; settles with the worker's answer. */
+type Call = (
+  method: UsageCall["method"],
+  args: ReadonlyArray<unknown>,
+  transfer?: ReadonlyArray<ArrayBuffer>
+) => Promise<unknown>
+
+/** The bytes' buffer to hand over when it is theirs alone (a view into a shared one is copied instead). */
+const ownBuffer = (bytes: Uint8Array): ReadonlyArray<ArrayBuffer> =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+    ? [bytes.buffer]
+    : []
+
 /** The store over a started worker: each method a call posted, settled by the worker's answer. */
 const storeOver = (
   worker: Worker,
-  call: (method: UsageCall["method"], ...args: ReadonlyArray<unknown>) => Promise<unknown>
+  call: Call
 ): UsageStore => ({
   append: (rows, rollups) => {
-    const batch = batchText(rows)
+    const batch = batchOf(rows)
     const summed = rollups ?? rollupsOf(rows)
     const posted = batch === undefined
-      ? call("appendText", "", 0, 0, 0, summed)
-      : call("appendText", batch.text, batch.count, batch.firstAt, batch.lastAt, summed)
+      ? call("appendBytes", [new Uint8Array(0), 0, 0, 0, summed])
+      : call("appendBytes", [batch.bytes, batch.count, batch.firstAt, batch.lastAt, summed], ownBuffer(batch.bytes))
     return posted.then(() => undefined)
   },
-  rollups: (window) => call("rollups", window) as Promise<ReadonlyArray<UsageRollup>>,
-  recent: (limit) => call("recent", limit) as Promise<ReadonlyArray<UsageRow>>,
-  prune: (before) => call("prune", before).then(() => undefined),
+  rollups: (window) => call("rollups", [window]) as Promise<ReadonlyArray<UsageRollup>>,
+  recent: (limit) => call("recent", [limit]) as Promise<ReadonlyArray<UsageRow>>,
+  prune: (before) => call("prune", [before]).then(() => undefined),
   close: async () => {
-    await call("close").catch(() => undefined)
+    await call("close", []).catch(() => undefined)
     await worker.terminate()
   }
 })
@@ -73,12 +86,12 @@ export const openSqliteUsageStoreInWorker = (path: string, entry: URL = usageWor
     }
     worker.on("error", (error) => end(new Error(`the usage ledger's worker failed: ${error.message}`)))
     worker.on("exit", (code) => end(new Error(`the usage ledger's worker exited (code ${code})`)))
-    const call = (method: UsageCall["method"], ...args: ReadonlyArray<unknown>) =>
+    const call: Call = (method, args, transfer = []) =>
       new Promise<unknown>((resolve, reject) => {
         if (ended !== undefined) return reject(ended)
         const id = next++
         pending.set(id, { resolve, reject })
-        worker.postMessage({ id, method, args } satisfies UsageCall)
+        worker.postMessage({ id, method, args } satisfies UsageCall, transfer)
       })
     worker.on("message", (message: FromWorker) => {
       if ("ready" in message) return opened(storeOver(worker, call))
