@@ -6,6 +6,7 @@
 // calls) spent checking served ones, after the first 20 %.
 // Usage: npm run bench:semantic -- --stream [--budgets 0.02,0.05,0.1] [--limit N] [--seed 1]
 //                                  [--decision learned|cosine] [--pairs gptcache|qqp]
+//                                  [--threshold T: the learned decision's l1b_score_threshold]
 import { serve } from "@hono/node-server"
 import { readFile } from "node:fs/promises"
 import { createServer } from "node:http"
@@ -70,7 +71,7 @@ interface BudgetStatus {
   readonly withheld_hits: number
 }
 
-const startBudgetGateway = async (upstream: string, budget: number, decision: string) => {
+const startBudgetGateway = async (upstream: string, budget: number, decision: string, scoreThreshold?: string) => {
   // The learned decision needs only the fast stage; the cosine decision the model too.
   const fast = decision === "cosine" ? await loadUseLite({ fast: true }) : await loadUseLiteFastOnly()
   const hnswlib = await loadHnswlib()
@@ -82,6 +83,7 @@ const startBudgetGateway = async (upstream: string, budget: number, decision: st
       ISARTOR__CACHE_MAX_CAPACITY: "100000",
       ISARTOR__L1B_ERROR_BUDGET: String(budget),
       ISARTOR__L1B_DECISION: decision,
+      ...(scoreThreshold === undefined ? {} : { ISARTOR__L1B_SCORE_THRESHOLD: scoreThreshold }),
       ISARTOR__EXTERNAL_LLM_URL: upstream,
       ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000"
     },
@@ -147,11 +149,11 @@ const runOne = async (
   name: string,
   pairs: ReadonlyArray<LabelledPair>,
   budget: number,
-  options: { readonly seed: number; readonly decision: string }
+  options: { readonly seed: number; readonly decision: string; readonly scoreThreshold?: string | undefined }
 ) => {
   const answers = truthOf(pairs)
   const upstream = await startTruth(answers)
-  const gateway = await startBudgetGateway(upstream.url, budget, options.decision)
+  const gateway = await startBudgetGateway(upstream.url, budget, options.decision, options.scoreThreshold)
   const origins = [...new Set(pairs.map((pair) => pair.origin))]
   for (const origin of origins) await gateway.ask(origin, { "cache-control": "no-cache" })
   const cached = await settled(gateway.health)
@@ -197,7 +199,7 @@ const runOne = async (
 }
 
 export const runStream = async (
-  options: { budgets?: string; limit?: string; seed?: string; decision?: string; pairs?: string }
+  options: { budgets?: string; limit?: string; seed?: string; decision?: string; pairs?: string; threshold?: string }
 ) => {
   const decision = options.decision ?? "learned"
   const budgets = (options.budgets ?? "0.02,0.05,0.1").split(",").map(Number)
@@ -207,7 +209,11 @@ export const runStream = async (
   const rows = []
   for (const file of files) {
     for (const budget of budgets) {
-      const row = await runOne(file.name, file.pairs.slice(0, limit), budget, { seed, decision })
+      const row = await runOne(file.name, file.pairs.slice(0, limit), budget, {
+        seed,
+        decision,
+        scoreThreshold: options.threshold
+      })
       console.log(JSON.stringify(row))
       rows.push(row)
     }

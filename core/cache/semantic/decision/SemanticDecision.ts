@@ -6,6 +6,7 @@ import { LayerUnavailable } from "../../../domain/errors.ts"
 import type { Embedder } from "../../../embedding/Embedder.ts"
 import type { Candidate, LabelledIndex, SemanticEntry } from "../LabelledIndex.ts"
 import { analyse, type Analysis, numbersDifferFrom, verify } from "../SemanticVerifier.ts"
+import { cosineKey, learnedKey } from "./budgetKey.ts"
 import type { PairScorer } from "./PairScorer.ts"
 
 /**
@@ -18,9 +19,10 @@ export const CANDIDATES = 16
 /** The cosine decision's floor when `similarity_threshold` is not set: what it always was. */
 export const COSINE_THRESHOLD = 0.85
 
-/** The candidate a decision would serve, with its score (the learned score, or the cosine) and the stage. */
+/** The candidate a decision would serve, with what the budget bands it by (./budgetKey.ts) and the stage. */
 export interface WouldBeHit {
   readonly candidate: Candidate
+  /** The budget's key: the decision's score blended with its margin over the runner-up, in 0–1. */
   readonly score: number
   readonly stage: "fast" | "model"
   /** The learned score, when the learned decision found it. */
@@ -81,20 +83,26 @@ const lazily = <A>(make: () => A) => {
   return () => (value ??= make())
 }
 
-/** The learned decision's scores of the candidates at or above the floor; a refused pair is left out. */
+/**
+ * The learned decision's best candidate that may answer (at or above the floor, kept by the caller) and the best
+ * score of the others (a refused pair is left out). Every candidate at or above the model's own floor is a rival,
+ * whatever the caller's floor or age limit: narrowing what may answer must never widen a margin (it would add hits).
+ */
 const scoreCandidates = (
   scorer: PairScorer,
   candidates: ReadonlyArray<Candidate>,
-  floor: number,
+  may: { readonly floor: number; readonly keep: (candidate: Candidate) => boolean },
   vector: Float32Array,
   question: () => Analysis,
   parts: { readonly index: LabelledIndex; readonly analysisOf: (entry: SemanticEntry) => Analysis }
 ) => {
   let best: { readonly candidate: Candidate; readonly score: number } | undefined
+  let runnerUp = 0
   let checked = 0
   for (const candidate of candidates) {
-    if (candidate.similarity < floor) break
-    checked++
+    if (candidate.similarity < scorer.model.cosineFloor) break
+    const answers = candidate.similarity >= may.floor && may.keep(candidate)
+    if (answers) checked++
     // Refused whatever it scores (./features.ts): told before the candidate's full reading.
     if (numbersDifferFrom(question(), candidate.entry.text)) continue
     const score = scorer.score({
@@ -104,9 +112,12 @@ const scoreCandidates = (
       cached: () => parts.index.vectorOf(candidate.label),
       cachedText: parts.analysisOf(candidate.entry)
     })
-    if (best === undefined || score > best.score) best = { candidate, score }
+    if (answers && (best === undefined || score > best.score)) {
+      if (best !== undefined) runnerUp = Math.max(runnerUp, best.score)
+      best = { candidate, score }
+    } else runnerUp = Math.max(runnerUp, score)
   }
-  return { best, checked }
+  return { best, runnerUp, checked }
 }
 
 /**
@@ -126,7 +137,8 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
     return known
   }
   return {
-    id: `learned-${scorer.model.version}`,
+    // The budget's observations are of its keys (./budgetKey.ts): a new key is a new name.
+    id: `learned-${scorer.model.version}-margin`,
     describe: (settings) =>
       `learned ${scorer.model.version} (score threshold ${settings.l1b_score_threshold}, cosine floor ${
         Math.max(scorer.model.cosineFloor, settings.similarity_threshold ?? 0)
@@ -136,13 +148,14 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
       if (!vector) return noFastVector
       vectors.set(request, vector)
       const floor = Math.max(scorer.model.cosineFloor, threshold ?? 0)
-      const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(keep)
+      const candidates = index.searchModel(vector, CANDIDATES, view.scope)
       const question = lazily(() => {
         const analysis = analyse(view.text)
         questionAnalyses.set(request, analysis)
         return analysis
       })
-      const { best, checked } = scoreCandidates(scorer, candidates, floor, vector, question, { index, analysisOf })
+      const scored = scoreCandidates(scorer, candidates, { floor, keep }, vector, question, { index, analysisOf })
+      const { best, checked } = scored
       // A refused pair scores 0: never served, even at a threshold of 0.
       const found = best && best.score > 0 && best.score >= config.l1b_score_threshold ? best : undefined
       return Effect.as(
@@ -150,6 +163,7 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
           "isartor.l1b.stage": "fast",
           ...similarityAttributes(found?.candidate.similarity ?? candidates[0]?.similarity ?? 0),
           "isartor.l1b.score": best?.score ?? 0,
+          "isartor.l1b.runner_up_score": scored.runnerUp,
           "isartor.l1b.candidates_checked": checked,
           "isartor.l1b.verdict": found
             ? "accepted"
@@ -157,7 +171,12 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
             ? "rejected by the learned decision"
             : "no candidate above the cosine floor"
         }),
-        found && { ...found, stage: "fast" as const, learnedScore: found.score }
+        found && {
+          candidate: found.candidate,
+          score: learnedKey(found.score, scored.runnerUp),
+          stage: "fast" as const,
+          learnedScore: found.score
+        }
       )
     },
     vectorFor: (request, text) => {
@@ -191,13 +210,24 @@ const annotateStage = (
       : "no candidate above the threshold"
   })
 
-/** The first candidate at or above `cut` that the verifier accepts. */
-const firstVerified = (candidates: ReadonlyArray<Candidate>, cut: number, question: () => Analysis) => {
+/** The first candidate the caller keeps, at or above `cut`, that the verifier accepts. */
+const firstVerified = (
+  candidates: ReadonlyArray<Candidate>,
+  cut: number,
+  keep: (candidate: Candidate) => boolean,
+  question: () => Analysis
+) => {
   for (const candidate of candidates) {
     if (candidate.similarity < cut) break
-    if (verify(question(), candidate.entry.text, candidate.similarity).accept) return candidate
+    if (keep(candidate) && verify(question(), candidate.entry.text, candidate.similarity).accept) return candidate
   }
   return undefined
+}
+
+/** The best cosine among the other candidates, kept or not, verified or not: each one a rival (0 when none). */
+const runnerUpOf = (candidates: ReadonlyArray<Candidate>, found: Candidate) => {
+  for (const candidate of candidates) if (candidate !== found) return candidate.similarity
+  return 0
 }
 
 /** The cosine decision: the fast stage at a stricter cut, then the full model, each with the verifier. */
@@ -205,13 +235,14 @@ export const cosineDecision = (parts: DecisionParts): SemanticDecision => {
   const { config, embedder, index } = parts
   const vectors = new WeakMap<ChatRequest, Float32Array>()
   const fastVectors = new WeakMap<ChatRequest, Float32Array>()
-  const found = (candidate: Candidate, stage: WouldBeHit["stage"]): WouldBeHit => ({
+  const found = (candidates: ReadonlyArray<Candidate>, candidate: Candidate, stage: WouldBeHit["stage"]) => ({
     candidate,
-    score: candidate.similarity,
+    score: cosineKey(candidate.similarity, runnerUpOf(candidates, candidate)),
     stage
   })
   return {
-    id: "cosine",
+    // The budget's observations are of its keys (./budgetKey.ts): a new key is a new name.
+    id: "cosine-margin",
     describe: (settings) => `cosine (threshold ${settings.similarity_threshold ?? COSINE_THRESHOLD}, verifier)`,
     find: (request, view, asked, keep) =>
       Effect.gen(function*() {
@@ -224,18 +255,18 @@ export const cosineDecision = (parts: DecisionParts): SemanticDecision => {
         if (stageVector) {
           fastVectors.set(request, stageVector)
           const cut = Math.max(threshold, config.semantic_fast_threshold)
-          const candidates = index.searchFast(stageVector, CANDIDATES, view.scope).filter(keep)
-          const first = firstVerified(candidates, cut, question)
+          const candidates = index.searchFast(stageVector, CANDIDATES, view.scope)
+          const first = firstVerified(candidates, cut, keep, question)
           yield* annotateStage("fast", candidates, cut, first)
-          if (first) return found(first, "fast")
+          if (first) return found(candidates, first, "fast")
         }
         // Stage 2: the full model.
         const vector = yield* embedder.embed(view.text)
         vectors.set(request, vector)
-        const candidates = index.searchModel(vector, CANDIDATES, view.scope).filter(keep)
-        const first = firstVerified(candidates, threshold, question)
+        const candidates = index.searchModel(vector, CANDIDATES, view.scope)
+        const first = firstVerified(candidates, threshold, keep, question)
         yield* annotateStage("model", candidates, threshold, first)
-        return first && found(first, "model")
+        return first && found(candidates, first, "model")
       }),
     vectorFor: (request, text) => {
       const known = vectors.get(request)
