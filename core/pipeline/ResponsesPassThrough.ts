@@ -1,22 +1,21 @@
 import { Context, Effect, Exit, FiberSet, Layer } from "effect"
 import { Budgets } from "../budgets/Budgets.ts"
 import { entryIdOf } from "../cache/CacheEntry.ts"
-import { CacheKey, DELIVERY_FIELDS, type ExactKey, type SentBody, withoutDelivery } from "../cache/CacheKey.ts"
+import { CacheKey, type ExactKey } from "../cache/CacheKey.ts"
 import { ExactCache } from "../cache/exact/ExactCache.ts"
-import type { CutRule } from "../cache/keyedBytes.ts"
 import { AppConfig } from "../config/Config.ts"
 import { modelAliases, resolveAlias } from "../config/modelAliases.ts"
 import { responsesOptimizer } from "../context/ContextOptimizer.ts"
-import type { SourceRequest } from "../domain/ChatRequest.ts"
 import { NotCached, ProviderError } from "../domain/errors.ts"
 import { type Answered as ProviderAnswered, type DirectRoute, Provider } from "../providers/Provider.ts"
 import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
 import { Coalescer, LeaderAbandoned, type Settle, type SharedAnswer } from "./Coalescer.ts"
+import { type KeyedResponsesSource, responsesKey } from "./responsesKey.ts"
 import { tapResponsesSse } from "./ResponsesSseTap.ts"
 
 export interface PassThroughRequest {
   /** With `received` when the edge kept the bytes the body came as (a large one): the key is made of them. */
-  readonly source: ResponsesSource & { readonly received?: SourceRequest["received"] }
+  readonly source: KeyedResponsesSource
   readonly stream: boolean
   readonly tenant: string
   /** The label of the caller's gateway key, when it has one: whose budget it spends. */
@@ -44,32 +43,6 @@ export type PassThroughAnswer =
     readonly cacheKey?: string
     readonly contextSaved?: number | undefined
   }
-
-/**
- * What of a Responses body can change the answer: not how it is delivered or filed (`withoutDelivery`), nor the ids
- * a client gives its input items (Codex numbers them anew each run).
- */
-const keyedBody = (body: Readonly<Record<string, unknown>>) => {
-  const fields = withoutDelivery(body)
-  if (!Array.isArray(fields.input)) return fields
-  return {
-    ...fields,
-    input: (fields.input as Array<unknown>).map((item) => {
-      if (typeof item !== "object" || item === null || Array.isArray(item)) return item
-      const { id: _id, ...rest } = item as Record<string, unknown>
-      return rest
-    })
-  }
-}
-
-/** What `keyedBody` leaves out, cut from the bytes a body came as. */
-const KEYED_CUT: CutRule = { names: DELIVERY_FIELDS, inArrays: { input: { names: new Set(["id"]) } } }
-
-/** The bytes a body goes upstream as, while they are still its text (no alias rewrote it). */
-const sentOf = (source: PassThroughRequest["source"]): SentBody | undefined =>
-  source.received !== undefined && source.received.text === source.text
-    ? { bytes: source.received.bytes, cut: KEYED_CUT }
-    : undefined
 
 /** Only a whole, finished answer is worth serving again. */
 const cacheable = (response: Record<string, unknown>) => response.status === "completed" && response.background !== true
@@ -207,12 +180,7 @@ const callWith = (
       ...asked,
       source: { ...asked.source, body: resolved.body, text: JSON.stringify(resolved.body) }
     }
-    const key = cacheKey.exactKey({
-      family: "responses-upstream",
-      tenant: request.tenant,
-      body: keyedBody(request.source.body),
-      sent: sentOf(request.source)
-    })
+    const key = responsesKey(cacheKey, request.tenant, request.source)
     const miss = () =>
       request.onlyIfCached ? Effect.fail(new NotCached()) : fromProvider(services, {
         request,
