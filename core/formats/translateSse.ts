@@ -1,4 +1,5 @@
 import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
 import type { OpenAIChunk } from "./openai.ts"
 
 /** A translation of OpenAI chunks into another API's stream events (`Out`), one chunk at a time. */
@@ -40,6 +41,38 @@ const translateAll = <Out>(
   return false
 }
 
+/** One translated stream's state: `out` holds the events of reads not yet sent. */
+interface Translation<Out> {
+  readonly splitter: SseSplitter
+  readonly translate: StreamTranslator<Out>
+  // A method, so that a translation of any `Out` is one of `unknown`: one table of handlers serves every stream.
+  frame(events: ReadonlyArray<Out>): Uint8Array
+  out: Array<Out>
+}
+
+const translation: StreamTap<Translation<unknown>> = {
+  onRead: (state, result, controller) => {
+    const out = state.out
+    const over = translateAll(state.translate, state.splitter.read(result), out)
+    if (over || result.done) {
+      if (!over) out.push(...state.translate.fail("upstream stream ended before the answer was finished"))
+      if (out.length > 0) controller.enqueue(state.frame(out))
+      controller.close()
+      return "ended"
+    }
+    if (out.length === 0) return "readOn"
+    state.out = []
+    controller.enqueue(state.frame(out))
+    return "wait"
+  },
+  onFailure: (state, _error, controller) => {
+    // The OpenAI stream under this one already ends in an error event when its upstream breaks; this is a last
+    // guard, so say no more than that the stream broke.
+    controller.enqueue(state.frame([...state.out, ...state.translate.fail("upstream stream broke off")]))
+    controller.close()
+  }
+}
+
 /**
  * OpenAI chunk SSE → another API's SSE (Anthropic Messages, OpenAI Responses, Gemini), event by event, each read's
  * events framed by `frame`. Only a stream that said `[DONE]` ends cleanly; any other end (an error event or chunk,
@@ -49,32 +82,5 @@ export const translateSse = <Out>(
   openai: ReadableStream<Uint8Array>,
   translate: StreamTranslator<Out>,
   frame: (events: ReadonlyArray<Out>) => Uint8Array
-): ReadableStream<Uint8Array> => {
-  const reader = openai.getReader()
-  const splitter = new SseSplitter()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const out: Array<Out> = []
-      try {
-        for (;;) {
-          const result = await reader.read()
-          const over = translateAll(translate, splitter.read(result), out)
-          if (over || result.done) {
-            if (!over) out.push(...translate.fail("upstream stream ended before the answer was finished"))
-            if (out.length > 0) controller.enqueue(frame(out))
-            controller.close()
-            if (!result.done) await reader.cancel().catch(() => undefined)
-            return
-          }
-          if (out.length > 0) return controller.enqueue(frame(out))
-        }
-      } catch {
-        // The OpenAI stream under this one already ends in an error event when its upstream breaks; this is a
-        // last guard, so say no more than that the stream broke.
-        controller.enqueue(frame([...out, ...translate.fail("upstream stream broke off")]))
-        controller.close()
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
-  })
-}
+): ReadableStream<Uint8Array> =>
+  tapStream<Translation<unknown>>(openai, translation, { splitter: new SseSplitter(), translate, frame, out: [] })
