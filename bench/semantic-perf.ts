@@ -5,7 +5,8 @@
 // over HTTP at concurrency 1 (a real gateway per runtime in `--runtimes`), each with a 100-entry scope beside it.
 // Prints figures; asserts nothing. Usage: npm run bench:semantic-perf -- [--runtime bun] [--hits 300] [--duration 5]
 //                                          [--parts all|scaling|http] [--sizes 100,10000,100000] [--runtimes node,bun]
-//                                          [--http-sizes …] [--rounds 5]
+//                                          [--http-sizes …] [--rounds 5] [--full]
+// `--full`: over HTTP, the cache has room for the entries filled and no more, so each new question evicts one.
 import { Context, Effect, Layer } from "effect"
 import { execFile } from "node:child_process"
 import { availableParallelism, cpus, loadavg } from "node:os"
@@ -34,7 +35,8 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "100,10000,100000" },
     runtimes: { type: "string", default: "node,bun" },
     rounds: { type: "string", default: "5" },
-    "http-sizes": { type: "string" }
+    "http-sizes": { type: "string" },
+    full: { type: "boolean", default: false }
   }
 })
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -167,7 +169,7 @@ const httpScaling = async (runtime: RuntimeName, size: number) => {
       ISARTOR__HOST_PORT: "127.0.0.1:0",
       ISARTOR__EXTERNAL_LLM_URL: upstream.url,
       ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
-      ISARTOR__CACHE_MAX_CAPACITY: String(size + BESIDE + 1000 * rounds),
+      ISARTOR__CACHE_MAX_CAPACITY: String(size + BESIDE + (values.full ? 0 : 1000 * rounds)),
       ISARTOR__CACHE_TTL_SECS: "3600",
       // The default byte budget evicts these entries before a hundred thousand fit.
       ISARTOR__CACHE_MAX_BYTES: String(2 ** 32),
@@ -274,7 +276,11 @@ const scaling = async () => {
     // Runtimes alternate in order from one size to the next: neither always runs on the busier minute.
     for (const runtime of s % 2 === 0 ? runtimes : [...runtimes].reverse()) http.push(await httpScaling(runtime, size))
   }
-  console.log("over HTTP, concurrency 1 (median of the rounds' p50s; p99 of all samples):")
+  console.log(
+    `over HTTP, concurrency 1 (median of the rounds' p50s; p99 of all samples)${
+      values.full ? ", a full cache: each new question evicts an entry" : ""
+    }:`
+  )
   console.table(http.map((row) => ({
     runtime: row.runtime,
     entries: row.entries,
