@@ -4,6 +4,7 @@
  * error event, so no upstream exception (whose message could quote anything) travels further.
  */
 import { type SseEvent, SseSplitter, sseText, streamErrorEvent } from "../streams/SseEvents.ts"
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
 
 /** How a provider's stream loses its credentials before anyone downstream reads it. */
 export interface Redactor {
@@ -51,6 +52,37 @@ const brokeOff = (error: unknown, redact: Redactor): string => {
   return streamErrorEvent(redact.error(`upstream stream broke off: ${detail}`), "stream_interrupted")
 }
 
+/** One piped stream's state. */
+interface Piping {
+  readonly decoder: TextDecoder
+  readonly splitter: SseSplitter
+  readonly redact: Redactor
+  readonly step: (events: ReadonlyArray<SseEvent>, done: boolean) => Step
+  readonly untouched: (text: string) => boolean
+}
+
+const piping: StreamTap<Piping> = {
+  onRead: ({ decoder, splitter, step, untouched }, { done, value }, controller) => {
+    const text = done ? decoder.decode() : decoder.decode(value, { stream: true })
+    if (!done && splitter.idle && text.endsWith("\n\n") && untouched(text)) {
+      controller.enqueue(value)
+      return "wait"
+    }
+    const { over, text: out } = step(done ? splitter.finish(text) : splitter.push(text), done)
+    if (out !== "") controller.enqueue(encoder.encode(out))
+    if (over || done) {
+      controller.close()
+      return "ended"
+    }
+    return out === "" ? "readOn" : "wait"
+  },
+  // A line too long or a failed step as well as a broken read: what the upstream still sends is not read.
+  onFailure: ({ redact }, error, controller) => {
+    controller.enqueue(encoder.encode(brokeOff(error, redact)))
+    controller.close()
+  }
+}
+
 /**
  * Pulls `body` through `step`, which turns the events of each read into the client's text. `untouched` may let a
  * read's own bytes through, without splitting them into events, when they are whole events (nothing held back
@@ -62,36 +94,14 @@ const pipeEvents = (
   maxLineLength: number,
   step: (events: ReadonlyArray<SseEvent>, done: boolean) => Step,
   untouched: (text: string) => boolean = () => false
-): ReadableStream<Uint8Array> => {
-  const reader = body.getReader()
-  const decoder = new TextDecoder()
-  const splitter = new SseSplitter(maxLineLength)
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read()
-          const text = done ? decoder.decode() : decoder.decode(value, { stream: true })
-          if (!done && splitter.idle && text.endsWith("\n\n") && untouched(text)) return controller.enqueue(value)
-          const { over, text: out } = step(done ? splitter.finish(text) : splitter.push(text), done)
-          if (out !== "") controller.enqueue(encoder.encode(out))
-          if (over || done) {
-            controller.close()
-            if (!done) await reader.cancel().catch(() => undefined)
-            return
-          }
-          if (out !== "") return
-        }
-      } catch (error) {
-        controller.enqueue(encoder.encode(brokeOff(error, redact)))
-        controller.close()
-        // A line too long or a failed step: what the upstream still sends is not read.
-        await reader.cancel().catch(() => undefined)
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
+): ReadableStream<Uint8Array> =>
+  tapStream(body, piping, {
+    decoder: new TextDecoder(),
+    splitter: new SseSplitter(maxLineLength),
+    redact,
+    step,
+    untouched
   })
-}
 
 /** An OpenAI-compatible upstream's SSE, passed on as it is but for error events and the key. */
 export const relayStream = (
