@@ -25,6 +25,7 @@ import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/Respon
 import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
 import { noteAnswer, noteJson, noteStream, type UsageNote } from "../usage/recorder.ts"
 import { familyError, jsonResponse } from "./errors.ts"
+import { keptBody } from "./middleware.ts"
 import { answerHeaders, pipelineHeaders, renderFailure, sse, translateTypedSse } from "./render.ts"
 
 export interface ResponsesRouteDependencies {
@@ -129,7 +130,8 @@ const passedThrough = async (
     }
   }
   const request = {
-    source: { text, body, headers: deps.protocolHeaders(c) },
+    // A large body's bytes as received: its exact key is made of them, as for Anthropic and Gemini bodies.
+    source: { text, body, headers: deps.protocolHeaders(c), received: keptBody(c.req.raw) },
     stream: body.stream === true,
     tenant: context.tenant,
     callerLabel: context.callerLabel,

@@ -41,4 +41,29 @@ describe("a Codex request", () => {
     const next = await send(agentRequest("codex", 164, `turn ${Date.now()} b`).body)
     assert.equal(next.layer, "l3")
   })
+
+  it("is keyed from the bytes it came as: the same turn spaced otherwise is asked upstream", async () => {
+    // The hits above went through the bytes cut (of the input ids and the session fields), not the parsed body.
+    const body = agentRequest("codex", 164, `spaced ${Date.now()}`).body
+    assert.equal((await send(body)).layer, "l3")
+    assert.equal((await send(anotherRun(body))).layer, "l1a")
+    const calls = file.upstream.calls.length
+    assert.equal((await send(JSON.stringify(JSON.parse(body), null, 1))).layer, "l3")
+    assert.equal(file.upstream.calls.length, calls + 1)
+  })
+
+  it("continuing another stored thread with the same last message is asked upstream, not the first's answer", async () => {
+    const body = JSON.parse(agentRequest("codex", 164, `thread ${Date.now()}`).body) as { input: Array<unknown> }
+    const continuing = (thread: string) => {
+      const input = [...body.input]
+      input.splice(input.length - 1, 0, { type: "item_reference", id: `msg_${thread}` })
+      return JSON.stringify({ ...body, input })
+    }
+    const first = await send(continuing("thread_a"))
+    assert.equal(first.layer, "l3")
+    assert.equal((await send(continuing("thread_a"))).layer, "l1a")
+    const other = await send(continuing("thread_b"))
+    assert.equal(other.layer, "l3", "the other thread's request was served the first thread's answer")
+    assert.equal(file.upstream.calls.at(-1)!.raw, continuing("thread_b"))
+  })
 })
