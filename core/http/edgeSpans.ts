@@ -1,5 +1,6 @@
 import { Exit, type Tracer } from "effect"
 import { nowNanos } from "../observability/RequestSpan.ts"
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
 
 /** A Server-Sent Events answer: its span lasts as long as its stream. */
 export const streamed = (response: Response) =>
@@ -20,27 +21,30 @@ export const answerSpan = (
   if (!streamed(response)) span.end(nowNanos(), exit)
 }
 
+/** A stream passed on chunk by chunk, its request's span ended when it ends or the client cancels it. */
+const spanEnding: StreamTap<Tracer.Span> = {
+  onRead: (span, { done, value }, controller) => {
+    if (!done) {
+      controller.enqueue(value)
+      return "wait"
+    }
+    controller.close()
+    span.end(nowNanos(), Exit.void)
+    return "ended"
+  },
+  onFailure: (span, error, controller) => {
+    span.end(nowNanos(), Exit.fail(`stream broke off: ${error instanceof Error ? error.message : String(error)}`))
+    controller.error(error)
+  },
+  onCancel: (span) => {
+    span.attribute("isartor.stream.cancelled", true)
+    span.end(nowNanos(), Exit.void)
+  }
+}
+
 /** The stream, passed on chunk by chunk, ending the request's span when it ends or the client cancels it. */
 export const endingWith = (response: Response, span: Tracer.Span): Response => {
-  const reader = response.body!.getReader()
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read()
-        if (!done) return controller.enqueue(value)
-        controller.close()
-        span.end(nowNanos(), Exit.void)
-      } catch (error) {
-        span.end(nowNanos(), Exit.fail(`stream broke off: ${error instanceof Error ? error.message : String(error)}`))
-        controller.error(error)
-      }
-    },
-    cancel(reason) {
-      span.attribute("isartor.stream.cancelled", true)
-      span.end(nowNanos(), Exit.void)
-      return reader.cancel(reason)
-    }
-  })
+  const body = tapStream(response.body!, spanEnding, span)
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
 
