@@ -19,6 +19,7 @@ import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import { fromGeminiBody, type GeminiTarget } from "../formats/gemini/body.ts"
 import { fromGeminiRequest } from "../formats/gemini/request.ts"
 import { SseSplitter } from "../streams/SseEvents.ts"
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
 import { familyError, jsonResponse } from "./errors.ts"
 import { withQueryKey } from "./middleware.ts"
 import type { Exchange } from "./observability.ts"
@@ -89,6 +90,31 @@ const countTokens = async (body: unknown, model: string): Promise<Response> => {
 
 const encoder = new TextEncoder()
 
+/** One JSON-array stream's state: its events split out, and how many responses went out. */
+interface ArrayFraming {
+  readonly splitter: SseSplitter
+  written: number
+}
+
+const arrayFraming: StreamTap<ArrayFraming> = {
+  onRead: (state, result, controller) => {
+    let text = ""
+    for (const { data } of state.splitter.read(result)) {
+      if (data === undefined) continue
+      text += (state.written++ === 0 ? "[" : ",\r\n") + data
+    }
+    if (result.done) {
+      controller.enqueue(encoder.encode(`${text}${state.written === 0 ? "[" : ""}]`))
+      controller.close()
+      return "ended"
+    }
+    if (text === "") return "readOn"
+    controller.enqueue(encoder.encode(text))
+    return "wait"
+  },
+  onFailure: (_, error, controller) => controller.error(error)
+}
+
 /**
  * Gemini's stream without `alt=sse`: the same responses as one JSON array, written as they come (`[{…}`, then
  * `,\r\n{…}` each, then `]`), as Google frames it. An answer that is not a stream (an error) passes as it is.
@@ -98,27 +124,7 @@ export const asJsonArray = (response: Response): Response => {
   if (!response.ok || body === null || !response.headers.get("content-type")?.startsWith("text/event-stream")) {
     return response
   }
-  const reader = body.getReader()
-  const splitter = new SseSplitter()
-  let written = 0
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        const result = await reader.read()
-        let text = ""
-        for (const { data } of splitter.read(result)) {
-          if (data === undefined) continue
-          text += (written++ === 0 ? "[" : ",\r\n") + data
-        }
-        if (result.done) {
-          controller.enqueue(encoder.encode(`${text}${written === 0 ? "[" : ""}]`))
-          return controller.close()
-        }
-        if (text !== "") return controller.enqueue(encoder.encode(text))
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
-  })
+  const stream = tapStream(body, arrayFraming, { splitter: new SseSplitter(), written: 0 })
   const headers = new Headers(response.headers)
   headers.set("content-type", "application/json; charset=utf-8")
   return new Response(stream, { status: response.status, headers })
