@@ -25,25 +25,68 @@ export const dropCounter = (settings: Pick<TelemetrySettings, "warn">, base: str
 export type Drops = ReturnType<typeof dropCounter>
 
 /**
- * A batch's queue, as seen from outside it: what was handed to the batch and not yet to its exporter. A batch drops
- * what does not fit without telling, so the gateway counts its own. A batch takes items off its queue at most a few
- * microtasks before it hands them to the exporter (a flush on shutdown: before each batch), so this count is never
- * below the queue's length: a full queue is always seen, and only items that arrive in that gap can be miscounted.
+ * A batch's queue, as seen from outside it: a batch drops what does not fit without telling, so the gateway counts
+ * its own. `waiting` counts the items counted in that are not yet known to have left the queue. The batch takes items
+ * off its queue oldest first, so once it hands one to the exporter, every item counted in before it has left (even
+ * those of a batch whose export never came); a flush takes the whole queue at once. So `waiting` is never below the
+ * counted-in items still queued. It is above them from when the batch takes items off until it hands them over (a
+ * few microtasks; longer while a resource's asynchronous attributes are awaited): an item arriving then, with
+ * `waiting` at the size, is counted as dropped though queued — and while it stays queued, one real drop may go
+ * uncounted in its place. The total is off by at most the items that arrived in such a gap and are still queued.
  */
-export interface BatchQueue {
-  readonly size: number
-  waiting: number
-  closed: boolean
+export const batchQueue = (size: number) => {
+  // Each item counted in, by its place in arrival order; a weak map, so exported items are not kept.
+  const order = new WeakMap<object, number>()
+  let lastCounted = 0
+  let leftUpTo = 0
+  let flushing = false
+  let closed = false
+  return {
+    get waiting() {
+      return lastCounted - leftUpTo
+    },
+    /** True when the batch queues the item: counted in, unless the batch is stopped (it then takes nothing in). */
+    admits(item: object): boolean {
+      if (closed) return true
+      if (lastCounted - leftUpTo >= size) return false
+      order.set(item, ++lastCounted)
+      return true
+    },
+    /** The exporter is handed these items: they, and every item counted in before them, have left the queue. */
+    exported(items: ReadonlyArray<object>) {
+      for (const item of items) leftUpTo = Math.max(leftUpTo, order.get(item) ?? 0)
+    },
+    /**
+     * Runs the batch's flush, which takes its whole queue in the call — unless a flush is already running: the log
+     * batch's then returns at once and leaves queued what arrived since.
+     */
+    flush(run: () => Promise<void>): Promise<void> {
+      if (flushing) return run()
+      flushing = true
+      try {
+        const flushed = run()
+        leftUpTo = lastCounted
+        return flushed.finally(() => {
+          flushing = false
+        })
+      } catch (error) {
+        flushing = false
+        throw error
+      }
+    },
+    /** The batch stops: it flushes what it holds and takes nothing more in, so it drops nothing either. */
+    close(run: () => Promise<void>): Promise<void> {
+      closed = true
+      leftUpTo = lastCounted
+      return run()
+    }
+  }
 }
-
-export const batchQueue = (size: number): BatchQueue => ({ size, waiting: 0, closed: false })
+export type BatchQueue = ReturnType<typeof batchQueue>
 
 /** An item handed to the batch: queued, or when the queue is full, dropped by the batch and counted here. */
-const arrive = (queue: BatchQueue, what: string, drops: Drops) => {
-  // A stopped batch takes nothing more in, and drops nothing either.
-  if (queue.closed) return
-  if (queue.waiting >= queue.size) drops.drop(1, what, "export queue full")
-  else queue.waiting++
+const arrive = (queue: BatchQueue, item: object, what: string, drops: Drops) => {
+  if (!queue.admits(item)) drops.drop(1, what, "export queue full")
 }
 
 interface ItemExporter<Item> {
@@ -53,14 +96,14 @@ interface ItemExporter<Item> {
 }
 
 /** An exporter of spans or log records: what it is handed leaves the queue, and its failed exports count as drops. */
-export const countingFailures = <Item>(
+export const countingFailures = <Item extends object>(
   exporter: ItemExporter<Item>,
   what: string,
   drops: Drops,
   queue: BatchQueue
 ) => ({
   export: (items: Array<Item>, done: (result: ExportResult) => void) => {
-    queue.waiting = Math.max(0, queue.waiting - items.length)
+    queue.exported(items)
     exporter.export(items, (result) => {
       drops.counted(result, items.length, what)
       done(result)
@@ -74,14 +117,11 @@ export const countingFailures = <Item>(
 export const countingSpans = (batch: SpanProcessor, drops: Drops, queue: BatchQueue): SpanProcessor => ({
   onStart: (span: Span, parent: OtelContext) => batch.onStart(span, parent),
   onEnd: (span: ReadableSpan) => {
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0) arrive(queue, "span(s)", drops)
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0) arrive(queue, span, "span(s)", drops)
     batch.onEnd(span)
   },
-  forceFlush: () => batch.forceFlush(),
-  shutdown: () => {
-    queue.closed = true
-    return batch.shutdown()
-  }
+  forceFlush: () => queue.flush(() => batch.forceFlush()),
+  shutdown: () => queue.close(() => batch.shutdown())
 })
 
 /** A batch of log records whose overflow is counted. */
@@ -91,12 +131,9 @@ export const countingLogRecords = (
   queue: BatchQueue
 ): LogRecordProcessor => ({
   onEmit: (record: ReadWriteLogRecord, context?: OtelContext) => {
-    arrive(queue, "log record(s)", drops)
+    arrive(queue, record, "log record(s)", drops)
     batch.onEmit(record, context)
   },
-  forceFlush: () => batch.forceFlush(),
-  shutdown: () => {
-    queue.closed = true
-    return batch.shutdown()
-  }
+  forceFlush: () => queue.flush(() => batch.forceFlush()),
+  shutdown: () => queue.close(() => batch.shutdown())
 })
