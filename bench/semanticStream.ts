@@ -17,6 +17,7 @@ import { startGateway } from "../core/Gateway.ts"
 import { loadHnswlib } from "../runtimes/embedding/hnswlib.ts"
 import { loadUseLite } from "../runtimes/embedding/useLite.ts"
 import { loadUseLiteFastOnly } from "../runtimes/embedding/useLiteStatic.ts"
+import { withDiskCache } from "./embeddingCache.ts"
 import { type LabelledPair, pairsOf, readPairs } from "./l1bData.ts"
 import { writeResults } from "./results.ts"
 
@@ -73,7 +74,10 @@ interface BudgetStatus {
 
 const startBudgetGateway = async (upstream: string, budget: number, decision: string, scoreThreshold?: string) => {
   // The learned decision needs only the fast stage; the cosine decision the model too.
-  const fast = decision === "cosine" ? await loadUseLite({ fast: true }) : await loadUseLiteFastOnly()
+  // The model's vectors are remembered on disk between runs (bench/embeddingCache.ts).
+  const fast = decision === "cosine"
+    ? (await withDiskCache(await loadUseLite({ fast: true }))).backend
+    : await loadUseLiteFastOnly()
   const hnswlib = await loadHnswlib()
   const gateway = await startGateway({
     env: {
