@@ -1,3 +1,5 @@
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
+
 /** How much of an upstream the gateway takes, and how long it waits (config: see each field). */
 export interface TransportLimits {
   /** `l3_timeout_secs`: a whole answer, or a stream's headers. */
@@ -60,41 +62,51 @@ export const readBounded = async (
   }
 }
 
+/** One guarded stream's state: the bytes so far, and the current read's idle timer. */
+interface Guard {
+  readonly limits: TransportLimits
+  readonly abort: (reason: Error) => void
+  size: number
+  timer: ReturnType<typeof setTimeout> | undefined
+  /** Set when the current read waited too long. */
+  idle: Error | undefined
+}
+
+const guard: StreamTap<Guard> = {
+  onPull: (state, stop) => {
+    state.idle = undefined
+    state.timer = setTimeout(() => {
+      const idle = state.idle = new Error(`no event for ${state.limits.streamIdleMs / 1000} s (l3_stream_idle_secs)`)
+      state.abort(idle)
+      stop(idle)
+    }, state.limits.streamIdleMs)
+  },
+  onRead: (state, { done, value }, controller) => {
+    clearTimeout(state.timer)
+    if (state.idle) throw state.idle
+    if (done) {
+      controller.close()
+      return "ended"
+    }
+    state.size += value.byteLength
+    if (state.size > state.limits.maxBodyBytes) throw new BodyTooLarge(state.limits.maxBodyBytes)
+    controller.enqueue(value)
+    return "wait"
+  },
+  onFailure: (state, error, controller) => {
+    clearTimeout(state.timer)
+    controller.error(state.idle ?? error)
+  }
+}
+
 /**
  * An upstream event stream within bounds: ended with an error when it goes `idleMs` without a byte (the call is
- * aborted, which is what frees its socket) or passes `maxBytes`. A stream that keeps sending is never cut.
+ * aborted, which is what frees its socket) or passes `maxBytes` (the upstream is then no longer read). A stream that
+ * keeps sending is never cut.
  */
 export const guardedStream = (
   body: ReadableStream<Uint8Array>,
   limits: TransportLimits,
   abort: (reason: Error) => void
-): ReadableStream<Uint8Array> => {
-  const reader = body.getReader()
-  let size = 0
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let idle: Error | undefined
-      const timer = setTimeout(() => {
-        idle = new Error(`no event for ${limits.streamIdleMs / 1000} s (l3_stream_idle_secs)`)
-        abort(idle)
-        void reader.cancel(idle).catch(() => undefined)
-      }, limits.streamIdleMs)
-      try {
-        const { done, value } = await reader.read()
-        if (idle) throw idle
-        if (done) return controller.close()
-        size += value.byteLength
-        if (size > limits.maxBodyBytes) {
-          await reader.cancel().catch(() => undefined)
-          throw new BodyTooLarge(limits.maxBodyBytes)
-        }
-        controller.enqueue(value)
-      } catch (error) {
-        throw idle ?? error
-      } finally {
-        clearTimeout(timer)
-      }
-    },
-    cancel: (reason) => reader.cancel(reason)
-  }, { highWaterMark: 0 })
-}
+): ReadableStream<Uint8Array> =>
+  tapStream(body, guard, { limits, abort, size: 0, timer: undefined, idle: undefined }, { highWaterMark: 0 })
