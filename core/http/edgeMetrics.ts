@@ -1,6 +1,7 @@
 import { type Context, Metric, Redacted } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { LayerName } from "../domain/Answer.ts"
+import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import {
   boundSeries,
   buildInfo,
@@ -141,7 +142,8 @@ export interface RequestSeries {
 
 /** The series a request updates, found with one lookup: this runs on every request. */
 export const requestSeriesTable = (context: Context.Context<never>) => {
-  const recorded = new Map<string, RequestSeries>()
+  // Routes, statuses and layers are few; methods are whatever a client sends, so the table is bounded.
+  const recorded = new BoundedMemo<string, RequestSeries>(1000)
   // The last request's, kept aside: under load, request after request is the same route, method, status and layer.
   let last: { route: string; method: string; status: number; layer: string | undefined; series: RequestSeries } = {
     route: "",
@@ -161,8 +163,6 @@ export const requestSeriesTable = (context: Context.Context<never>) => {
           ? undefined
           : boundSeries(requestsTotal, { final_layer: finalLayer, endpoint: route, status }, context)
       }
-      // Routes, statuses and layers are few; methods are whatever a client sends, so the table is bounded.
-      if (recorded.size >= 1000) recorded.clear()
       recorded.set(key, series)
     }
     return series
