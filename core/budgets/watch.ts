@@ -1,4 +1,5 @@
 import { Effect, Metric } from "effect"
+import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { budgetUsedRatio } from "../observability/Metrics.ts"
 import type { Windows } from "./BudgetCounters.ts"
 import { type Budget, mostSpentWindow, type Spent, usedRatio } from "./limits.ts"
@@ -22,8 +23,8 @@ const gauge = (budget: Budget) => budgetUsedRatio.pipe(Metric.withAttributes({ b
 export const makeBudgetWatch = (now: () => number): BudgetWatch => {
   /** Each budget's latest counts and the window they are of. */
   const seen = new Map<string, { budget: Budget; windows: Windows; charged: Spent }>()
-  /** `budget|window|level`: the warnings already logged, so each is logged once per window. */
-  const logged = new Set<string>()
+  /** `budget|window|level`: the warnings already logged, so each is logged once per window (bounded: windows pass). */
+  const logged = new BoundedMemo<string, true>(10_000)
 
   const observe = (budget: Budget, windows: Windows, charged: Spent) =>
     Effect.suspend(() => {
@@ -31,9 +32,8 @@ export const makeBudgetWatch = (now: () => number): BudgetWatch => {
       const ratio = usedRatio(budget, charged)
       const crossed = ratio >= 1 ? "spent" : ratio >= budget.limits.warn_at ? "warn" : undefined
       const key = `${budget.name}|${windows[mostSpentWindow(budget, charged)]}|${crossed}`
-      const line = crossed === undefined || logged.has(key) ? Effect.void : Effect.suspend(() => {
-        logged.add(key)
-        if (logged.size > 10_000) logged.clear()
+      const line = crossed === undefined || logged.get(key) ? Effect.void : Effect.suspend(() => {
+        logged.set(key, true)
         return Effect.logWarning(warningOf(budget, ratio))
       })
       return Effect.andThen(Metric.update(gauge(budget), ratio), line)
