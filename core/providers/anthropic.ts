@@ -25,34 +25,37 @@ export const anthropicChunks = (request: ChatRequest, response: UpstreamReply | 
   })
 }
 
-/** What every call to one configured Anthropic shares: its transport, Messages endpoint, key and headers. */
+/**
+ * What every call to one configured Anthropic shares: its transport and Messages endpoint, whether a key is set, and
+ * its headers. The key lives only inside `headers`, a closure, so logging or failing with a connection shows no key.
+ */
 interface Connection {
   readonly settings: ProviderSettings
   readonly transport: Transport
   readonly url: string
-  readonly key: string
-  readonly authHeaders: Record<string, string>
-  readonly headers: Record<string, string>
+  readonly configured: boolean
+  /** The key and version headers, then a client's forwarded ones, then the key again: a client never replaces it. */
+  readonly headers: (forwarded?: Readonly<Record<string, string>>) => Record<string, string>
 }
 
-const connect = (settings: ProviderSettings): Connection => {
+export const connect = (settings: ProviderSettings): Connection => {
   const base = (settings.url || "https://api.anthropic.com").replace(/\/+$/, "")
   const key = Redacted.value(settings.apiKey)
-  const authHeaders = { "x-api-key": key }
+  const keyHeader = { "x-api-key": key }
+  const versioned = { ...keyHeader, "anthropic-version": ANTHROPIC_VERSION }
   return {
     settings,
     transport: makeTransport("anthropic", { apiKey: settings.apiKey, ...settings.limits }),
     url: base.endsWith("/messages") ? base : `${base.replace(/\/v1$/, "")}/v1/messages`,
-    key,
-    authHeaders,
-    headers: { ...authHeaders, "anthropic-version": ANTHROPIC_VERSION }
+    configured: key !== "",
+    headers: (forwarded) => ({ ...versioned, ...forwarded, ...keyHeader })
   }
 }
 
 /** POSTs a chat request: an Anthropic client's as it came, any other's translated to the Messages API. */
 const sendMessages = (connection: Connection, request: ChatRequest, model: string, stream: boolean) => {
-  const { transport, url, headers, authHeaders } = connection
-  if (connection.key === "") {
+  const { transport, url, headers } = connection
+  if (!connection.configured) {
     return Effect.fail(transport.notConfigured(connection.settings.keyVariable))
   }
   const accept = stream ? "text/event-stream" : "application/json"
@@ -61,13 +64,13 @@ const sendMessages = (connection: Connection, request: ChatRequest, model: strin
   if (source?.format === "anthropic") {
     return transport.post(
       url,
-      { ...headers, ...source.headers, ...authHeaders, accept },
+      { ...headers(source.headers), accept },
       sourcePayload(source, model)
     )
   }
   const untranslatable = untranslatableTools(request.body, "anthropic") ?? unanswerableByAnthropic(request.body)
   if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))
-  const post = transport.post(url, { ...headers, accept }, toAnthropicRequest(request.body, { model, stream }))
+  const post = transport.post(url, { ...headers(), accept }, toAnthropicRequest(request.body, { model, stream }))
   const dropped = untranslatedFields(request.body, "toAnthropic")
   return dropped.length === 0
     ? post
@@ -80,13 +83,13 @@ const sendMessages = (connection: Connection, request: ChatRequest, model: strin
 /** The client's body as it wrote it (same API), with the provider's model when one is configured. */
 const countTokensWith = (connection: Connection) => (body: Readonly<Record<string, unknown>>) => {
   const { settings, transport, url, headers } = connection
-  if (connection.key === "") {
+  if (!connection.configured) {
     return Effect.fail(transport.notConfigured(settings.keyVariable))
   }
   const { max_tokens: _max, stream: _stream, ...counted } = body
   return transport.post(
     `${url}/count_tokens`,
-    headers,
+    headers(),
     settings.model ? { ...counted, model: settings.model } : counted
   )
     .pipe(
@@ -106,10 +109,10 @@ export const anthropic: ProviderDefinition = {
   checkKey: checkPrintableKey,
   make: (settings) => {
     const connection = connect(settings)
-    const { transport, url, headers, key } = connection
+    const { transport, url, headers, configured } = connection
     return {
       id: "anthropic",
-      configured: key !== "",
+      configured,
       complete: (request) =>
         sendMessages(connection, request, settings.model ?? request.model, false).pipe(
           Effect.flatMap((response) => transport.json<Record<string, unknown>>(response)),
@@ -122,9 +125,9 @@ export const anthropic: ProviderDefinition = {
           Effect.withSpan("Provider.stream", { attributes: { provider: "anthropic" } }, { captureStackTrace: false })
         ),
       listModels: () =>
-        key === ""
+        !configured
           ? Effect.fail(transport.notConfigured(settings.keyVariable))
-          : Effect.asVoid(transport.get(url.replace(/\/messages$/, "/models"), headers)),
+          : Effect.asVoid(transport.get(url.replace(/\/messages$/, "/models"), headers())),
       countTokens: countTokensWith(connection)
     }
   }

@@ -35,36 +35,39 @@ const isResponse = (answer: unknown): answer is Record<string, unknown> =>
 const isEmbeddingList = (answer: unknown): answer is Record<string, unknown> =>
   isObject(answer) && Array.isArray(answer.data)
 
-/** What every call of one configured provider shares: its transport, chat endpoint and key headers. */
+/**
+ * What every call of one configured provider shares: its transport, chat endpoint, whether it may be called, and its
+ * headers. The key lives only inside `withKey`, a closure, so logging or failing with a base shows no key.
+ */
 interface Base {
   readonly options: OpenAICompatibleOptions
   readonly settings: ProviderSettings
   readonly transport: Transport
   readonly url: string
   readonly configured: boolean
-  readonly headers: Record<string, string>
+  /** A call's headers with the key's last, so a client's forwarded ones never replace them. */
+  readonly withKey: (headers: Readonly<Record<string, string>>) => Record<string, string>
   readonly notConfigured: () => Effect.Effect<never, ProviderError>
 }
 
-const makeBase = (options: OpenAICompatibleOptions, settings: ProviderSettings): Base => {
+export const makeBase = (options: OpenAICompatibleOptions, settings: ProviderSettings): Base => {
   const transport = makeTransport(options.id, { apiKey: settings.apiKey, ...settings.limits })
   const key = Redacted.value(settings.apiKey)
+  const keyHeaders = key !== "" ? (options.headers ?? ((k) => ({ authorization: `Bearer ${k}` })))(key, settings) : {}
   return {
     options,
     settings,
     transport,
     url: (options.endpoint ?? chatEndpoint)(settings.url || options.defaultUrl, settings),
     configured: key !== "" || !options.requiresKey,
-    headers: {
-      ...(key !== "" ? (options.headers ?? ((k) => ({ authorization: `Bearer ${k}` })))(key, settings) : {})
-    },
+    withKey: (headers) => ({ ...headers, ...keyHeaders }),
     notConfigured: () => Effect.fail(transport.notConfigured(settings.keyVariable))
   }
 }
 
 /** POSTs a chat request: an OpenAI client's as it came, any other's body rebuilt for Chat Completions. */
 const sendChat = (base: Base, request: ChatRequest, stream: boolean) => {
-  const { options, settings, transport, url, headers } = base
+  const { options, settings, transport, url, withKey } = base
   if (!base.configured) return base.notConfigured()
   const accept = stream ? "text/event-stream" : "application/json"
   const source = request.source
@@ -72,7 +75,7 @@ const sendChat = (base: Base, request: ChatRequest, stream: boolean) => {
   if (source?.format === "openai") {
     return transport.post(
       url,
-      { ...source.headers, accept, ...headers },
+      withKey({ ...source.headers, accept }),
       sourcePayload(source, settings.model ?? request.model)
     )
   }
@@ -82,7 +85,7 @@ const sendChat = (base: Base, request: ChatRequest, stream: boolean) => {
     ...(settings.model ? { model: settings.model } : {}),
     ...(stream ? { stream: true, ...(streamOptions !== undefined ? { stream_options: streamOptions } : {}) } : {})
   }
-  const post = transport.post(url, { accept, ...headers }, body)
+  const post = transport.post(url, withKey({ accept }), body)
   // An Anthropic client's fields with no Chat Completions counterpart (top_k, container, mcp_servers…): one line.
   const dropped = source?.format === "anthropic" ? untranslatedFields(source.body, "fromAnthropic") : []
   return dropped.length === 0
@@ -99,13 +102,13 @@ const makeResponses = (
   responsesOptions: NonNullable<OpenAICompatibleOptions["responses"]>
 ): NonNullable<ProviderClient["responses"]> =>
 (source, stream) => {
-  const { options, settings, transport, url, headers } = base
+  const { options, settings, transport, url, withKey } = base
   if (!base.configured) return base.notConfigured()
   const responsesUrl = responsesOptions.endpoint(url, settings)
   const model = responsesOptions.model?.(settings) ?? settings.model ?? String(source.body.model ?? "")
   const payload = sourcePayload({ format: "openai", ...source }, model)
   const accept = stream ? "text/event-stream" : "application/json"
-  return transport.post(responsesUrl, { ...source.headers, accept, ...headers }, payload).pipe(
+  return transport.post(responsesUrl, withKey({ ...source.headers, accept }), payload).pipe(
     Effect.flatMap((
       response
     ): Effect.Effect<Record<string, unknown> | ReadableStream<Uint8Array>, ProviderError> =>
@@ -119,19 +122,19 @@ const makeResponses = (
 
 /** The models listing, a cheap call that proves the key and the URL. */
 const makeListModels = (base: Base): NonNullable<ProviderClient["listModels"]> => () => {
-  const { options, settings, transport, url, headers } = base
+  const { options, settings, transport, url, withKey } = base
   if (!base.configured) return base.notConfigured()
   const modelsUrl = options.modelsEndpoint?.(url, settings) ?? url.replace(/\/chat\/completions$/, "/models")
-  return Effect.asVoid(transport.get(modelsUrl, { accept: "application/json", ...headers }))
+  return Effect.asVoid(transport.get(modelsUrl, withKey({ accept: "application/json" })))
 }
 
 /** Embeddings, at `…/embeddings` beside the chat endpoint. */
 const makeEmbed = (base: Base): NonNullable<ProviderClient["embed"]> => {
-  const { settings, transport, headers } = base
+  const { settings, transport, withKey } = base
   const embeddingsUrl = embeddingsEndpoint(base.url)
   return (body) => {
     if (!base.configured) return base.notConfigured()
-    return transport.post(embeddingsUrl, { accept: "application/json", ...headers }, {
+    return transport.post(embeddingsUrl, withKey({ accept: "application/json" }), {
       ...body,
       ...(settings.model ? { model: settings.model } : {})
     }).pipe(
