@@ -107,6 +107,8 @@ export const DELIVERY_FIELDS: ReadonlySet<string> = new Set([
 ])
 
 const DELIVERY_CUT: CutRule = { names: DELIVERY_FIELDS }
+/** An Anthropic body's model is named in the key's head instead: one routed to another model keeps its bytes. */
+const ANTHROPIC_CUT: CutRule = { names: new Set([...DELIVERY_FIELDS, "model"]) }
 
 /**
  * The bytes a request's body goes upstream as, when its key is made of them, and what of them is left out: those
@@ -121,9 +123,25 @@ const sentBytes = (request: KeyedRequest): SentBody | undefined => {
   if (source === undefined || source.format === "openai") return undefined
   const received = source.received
   return received !== undefined && received.text === source.text
-    ? { bytes: received.bytes, cut: DELIVERY_CUT }
+    ? { bytes: received.bytes, cut: source.format === "anthropic" ? ANTHROPIC_CUT : DELIVERY_CUT }
     : undefined
 }
+
+/**
+ * The bytes to key a request by once only its model is changed (routed to a tier's model): the client's, when its
+ * own key is made of them and leaves the model to the key's head (Anthropic; Gemini names it in the path and keeps
+ * its source). Its key is then the key of the same body sent for that model directly.
+ */
+export const sentBeforeNewModel = (request: KeyedRequest): SentBody | undefined =>
+  request.source?.format === "anthropic" ? sentBytes(request) : undefined
+
+/** The model a key made of bytes names in its head: the one its bytes were cut of, or the one its path names. */
+const headModel = (request: KeyedRequest) =>
+  request.source?.format === "anthropic"
+    ? { model: request.source.body.model }
+    : request.source?.format === "gemini"
+    ? { model: request.body.model }
+    : {}
 
 /**
  * What a request's key hashes. `stream` and `stream_options` change how an answer is delivered, never what it says:
@@ -149,7 +167,7 @@ const materialOf = (request: KeyedRequest, headers: Readonly<Record<string, stri
     family: request.family,
     tenant: request.tenant,
     sent: request.source?.format ?? "bytes",
-    ...(request.source?.format === "gemini" ? { model: request.body.model } : {}),
+    ...headModel(request),
     ...(headers === undefined ? {} : { headers })
   })!
   return joined(`${head}\n`, sent.bytes, spans)

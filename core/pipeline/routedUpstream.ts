@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { CacheKey, ExactKey } from "../cache/CacheKey.ts"
+import { type CacheKey, type ExactKey, sentBeforeNewModel } from "../cache/CacheKey.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { Answer } from "../domain/Answer.ts"
 import type { ChatRequest, ModelAlias } from "../domain/ChatRequest.ts"
@@ -22,8 +22,7 @@ const routedRequest = (request: ChatRequest, rule: ModelAlias, tier: string): Ch
     model,
     provider: rule.provider,
     routedTier: tier,
-    // Anthropic's and OpenAI's bodies name the model (the key is made of the body, and the upstream is sent its
-    // text); Gemini's path does.
+    // Anthropic's and OpenAI's bodies name the model (the upstream is sent the text); Gemini's path does.
     source: source === undefined || source.format === "gemini" ? source : {
       ...source,
       body: { ...source.body, model },
@@ -34,8 +33,9 @@ const routedRequest = (request: ChatRequest, rule: ModelAlias, tier: string): Ch
 
 /**
  * L3 for a request L2 classified: the model its tier's `[routing]` rule names — a request for that model, whose
- * exact key names it, so its answers are shared with the model's own — else, or when that model fails, the
- * default chain.
+ * exact key is the key of the same body sent for that model directly (a large Anthropic body's made of the
+ * client's bytes and the model, see `sentBeforeNewModel`), so its answers are shared with the model's own — else,
+ * or when that model fails, the default chain.
  */
 export const makeRoutedUpstream = (
   config: AppConfigShape,
@@ -50,7 +50,7 @@ export const makeRoutedUpstream = (
     const rule = rules.get(tier)
     if (rule === undefined) return callUpstream(request, key)
     const routed = routedRequest(request, rule, tier)
-    const routedKey = cacheKey.exactKey(routed)
+    const routedKey = cacheKey.exactKey({ ...routed, sent: sentBeforeNewModel(request) })
     const by = {
       tier,
       to: `${rule.provider ?? config.llm_provider}/${rule.model}`,
