@@ -26,13 +26,13 @@ export type Drops = ReturnType<typeof dropCounter>
 
 /**
  * A batch's queue, as seen from outside it: a batch drops what does not fit without telling, so the gateway counts
- * its own. `waiting` counts the items counted in that are not yet known to have left the queue. The batch takes items
- * off its queue oldest first, so once it hands one to the exporter, every item counted in before it has left (even
- * those of a batch whose export never came); a flush takes the whole queue at once. So `waiting` is never below the
- * counted-in items still queued. It is above them from when the batch takes items off until it hands them over (a
- * few microtasks; longer while a resource's asynchronous attributes are awaited): an item arriving then, with
- * `waiting` at the size, is counted as dropped though queued — and while it stays queued, one real drop may go
- * uncounted in its place. The total is off by at most the items that arrived in such a gap and are still queued.
+ * its own. `waiting` counts the items counted in and not yet known to have left the queue. The batch takes items off
+ * its queue oldest first, so once it hands one to the exporter, every item counted in before it has left; a flush
+ * takes the whole queue at once. So `waiting` is never below the counted-in items still queued. It is above them
+ * while items taken off are not yet handed over (a few microtasks; longer while a resource's asynchronous attributes
+ * are awaited; for a batch whose export never comes, until a later batch's does): an item arriving then, with
+ * `waiting` at the size, is counted as dropped though the batch queues it, and while it stays queued one real drop
+ * can be counted in instead. The items of a batch whose export never comes are not counted as dropped.
  */
 export const batchQueue = (size: number) => {
   // Each item counted in, by its place in arrival order; a weak map, so exported items are not kept.
