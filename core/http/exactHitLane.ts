@@ -14,6 +14,7 @@ import { type KnownRequest, makeFirstLevelKeys } from "../cache/exact/FirstLevel
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { Answer } from "../domain/Answer.ts"
 import { answerHeaderScope, type ChatRequest, type EndpointFamily } from "../domain/ChatRequest.ts"
+import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { countTokens, recordLayerDuration } from "../observability/Metrics.ts"
 import { pricesOf } from "../usage/prices.ts"
 import { type gatewayKeyCheck, readReceived, withReceived } from "./middleware.ts"
@@ -153,6 +154,15 @@ const responsesCopyHeaders = (): boolean => {
   return response.headers.get("x-isartor-probe") === "given"
 }
 
+/** An answer's headers as last built, and what they were built from. */
+interface SharedHeaders {
+  readonly headers: Headers
+  readonly of: Answer
+  readonly age: string | undefined
+}
+
+const lengthOf = (text: string) => text.length
+
 type Render = (request: RenderedRequest, answer: Answer, now: number) => Response
 
 /**
@@ -163,8 +173,7 @@ type Render = (request: RenderedRequest, answer: Answer, now: number) => Respons
  */
 export const sharedHeadersRenderer = (): Render => {
   if (!responsesCopyHeaders()) return renderAnswer
-  const shared = new Map<string, { readonly headers: Headers; readonly of: Answer; readonly age: string | undefined }>()
-  let chars = 0
+  const shared = new BoundedMemo<string, SharedHeaders>(SHARED_HEADERS.entries, SHARED_HEADERS.chars, lengthOf)
   return (request, answer, now) => {
     if (answer._tag !== "Complete" || answer.layer !== "l1a" || request.family !== "openai" || request.stream) {
       return renderAnswer(request, answer, now)
@@ -182,15 +191,7 @@ export const sharedHeadersRenderer = (): Render => {
       if (age !== undefined) fields.age = age
       fields["content-type"] = "application/json"
       headers = new Headers(fields)
-      const length = answer.completion.length
-      if (known === undefined && (shared.size >= SHARED_HEADERS.entries || chars + length > SHARED_HEADERS.chars)) {
-        shared.clear()
-        chars = 0
-      }
-      if (length <= SHARED_HEADERS.chars) {
-        if (!shared.has(answer.completion)) chars += length
-        shared.set(answer.completion, { headers, of: answer, age })
-      }
+      shared.set(answer.completion, { headers, of: answer, age })
     }
     return new Response(answer.completion, { headers })
   }
