@@ -1,4 +1,5 @@
 import { errorMessage, type SseEvent, SseSplitter } from "../streams/SseEvents.ts"
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
 
 export type ResponsesStreamEnd =
   | { readonly _tag: "Finished"; readonly response: Record<string, unknown> }
@@ -42,6 +43,58 @@ const encoder = new TextEncoder()
 const errorEvent = (message: string, code: string) =>
   encoder.encode(`event: error\ndata: ${JSON.stringify({ type: "error", code, message, param: null })}\n\n`)
 
+/** One tapped stream's state. */
+interface ResponsesTap {
+  readonly splitter: SseSplitter
+  readonly onEnd: (end: ResponsesStreamEnd) => void
+  ended: boolean
+}
+
+/** The stream's end, told once. */
+const end = (tap: ResponsesTap, result: ResponsesStreamEnd) => {
+  if (tap.ended) return
+  tap.ended = true
+  tap.onEnd(result)
+}
+
+const responsesTap: StreamTap<ResponsesTap> = {
+  onRead: (tap, result, controller) => {
+    // Whole events only: one that arrives in pieces goes out once it is complete.
+    const events = tap.splitter.read(result)
+    let text = ""
+    for (const event of events) {
+      const verdict = judge(event)
+      if (verdict !== undefined && "replace" in verdict) {
+        end(tap, { _tag: "Failed", message: verdict.message })
+        controller.enqueue(encoder.encode(text))
+        controller.enqueue(errorEvent(verdict.message, "stream_interrupted"))
+        controller.close()
+        return "ended"
+      }
+      if (verdict !== undefined) end(tap, verdict)
+      text += event.raw
+    }
+    if (text !== "") controller.enqueue(encoder.encode(text))
+    if (result.done) {
+      if (!tap.ended) {
+        const message = "upstream stream ended before the response was completed"
+        end(tap, { _tag: "Failed", message })
+        controller.enqueue(errorEvent(message, "stream_incomplete"))
+      }
+      controller.close()
+      return "ended"
+    }
+    return text === "" ? "readOn" : "wait"
+  },
+  onFailure: (tap, _error, controller) => {
+    const message = "upstream stream broke off"
+    end(tap, { _tag: "Failed", message })
+    controller.enqueue(errorEvent(message, "stream_interrupted"))
+    controller.close()
+  },
+  onCancel: (tap) => end(tap, { _tag: "Cancelled" })
+}
+
 /**
  * Passes a Responses API event stream on to the client byte for byte, reading it on the side for its end: the
  * `response.completed` (or `.incomplete`) event carries the whole response, for the cache. A stream that ends with
@@ -50,58 +103,4 @@ const errorEvent = (message: string, code: string) =>
 export const tapResponsesSse = (
   upstream: ReadableStream<Uint8Array>,
   onEnd: (end: ResponsesStreamEnd) => void
-): ReadableStream<Uint8Array> => {
-  const reader = upstream.getReader()
-  const splitter = new SseSplitter()
-  let ended = false
-  const end = (result: ResponsesStreamEnd) => {
-    if (ended) return
-    ended = true
-    onEnd(result)
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const result = await reader.read()
-          // Whole events only: one that arrives in pieces goes out once it is complete.
-          const events = splitter.read(result)
-          let text = ""
-          for (const event of events) {
-            const verdict = judge(event)
-            if (verdict !== undefined && "replace" in verdict) {
-              end({ _tag: "Failed", message: verdict.message })
-              controller.enqueue(encoder.encode(text))
-              controller.enqueue(errorEvent(verdict.message, "stream_interrupted"))
-              controller.close()
-              await reader.cancel().catch(() => undefined)
-              return
-            }
-            if (verdict !== undefined) end(verdict)
-            text += event.raw
-          }
-          if (text !== "") controller.enqueue(encoder.encode(text))
-          if (result.done) {
-            if (!ended) {
-              const message = "upstream stream ended before the response was completed"
-              end({ _tag: "Failed", message })
-              controller.enqueue(errorEvent(message, "stream_incomplete"))
-            }
-            controller.close()
-            return
-          }
-          if (text !== "") return
-        }
-      } catch {
-        const message = "upstream stream broke off"
-        end({ _tag: "Failed", message })
-        controller.enqueue(errorEvent(message, "stream_interrupted"))
-        controller.close()
-      }
-    },
-    async cancel(reason) {
-      end({ _tag: "Cancelled" })
-      await reader.cancel(reason).catch(() => undefined)
-    }
-  })
-}
+): ReadableStream<Uint8Array> => tapStream(upstream, responsesTap, { splitter: new SseSplitter(), onEnd, ended: false })
