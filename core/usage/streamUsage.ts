@@ -1,5 +1,6 @@
 import { modelOf } from "../observability/usage.ts"
 import { SseSplitter } from "../streams/SseEvents.ts"
+import { type StreamTap, tapStream } from "../streams/tapStream.ts"
 
 export interface StreamTokens {
   readonly input: number
@@ -51,6 +52,57 @@ const contentText = (data: string): string => {
   return text
 }
 
+/** One tapped stream's reading so far. */
+interface UsageTap {
+  readonly splitter: SseSplitter
+  readonly keepChars: number
+  readonly onEnd: (tokens: StreamTokens, text: string) => void
+  model: string
+  usage: { readonly input: number; readonly output: number } | undefined
+  chars: number
+  text: string
+  ended: boolean
+}
+
+/** The stream's tokens, told once. */
+const endUsage = (tap: UsageTap) => {
+  if (tap.ended) return
+  tap.ended = true
+  const { usage, model } = tap
+  tap.onEnd(
+    usage === undefined ? { input: 0, output: Math.ceil(tap.chars / 4), model, estimated: true } : { ...usage, model },
+    tap.text
+  )
+}
+
+const readUsage = (tap: UsageTap, result: ReadableStreamReadResult<Uint8Array>) => {
+  for (const { data } of tap.splitter.read(result)) {
+    if (data === undefined || data === "[DONE]") continue
+    if (tap.model === "") tap.model = modelOf(data)
+    if (data.includes("\"usage\":{")) tap.usage = usageIn(data) ?? tap.usage
+    else tap.chars += contentChars(data)
+    if (tap.text.length < tap.keepChars) tap.text = (tap.text + contentText(data)).slice(0, tap.keepChars)
+  }
+}
+
+const usageTap: StreamTap<UsageTap> = {
+  onRead: (tap, result, controller) => {
+    readUsage(tap, result)
+    if (result.done) {
+      controller.close()
+      endUsage(tap)
+      return "ended"
+    }
+    controller.enqueue(result.value)
+    return "wait"
+  },
+  onFailure: (tap, error, controller) => {
+    endUsage(tap)
+    controller.error(error)
+  },
+  onCancel: endUsage
+}
+
 /**
  * An upstream's stream (OpenAI chunks, or Responses events), passed on untouched, read on the side for what the
  * ledger records: the model (from its first event) and the usage of its last (`stream_options.include_usage`, a
@@ -63,48 +115,14 @@ export const tapStreamUsage = (
   body: ReadableStream<Uint8Array>,
   keepChars: number,
   onEnd: (tokens: StreamTokens, text: string) => void
-): ReadableStream<Uint8Array> => {
-  const reader = body.getReader()
-  const splitter = new SseSplitter()
-  let model = ""
-  let usage: { readonly input: number; readonly output: number } | undefined
-  let chars = 0
-  let text = ""
-  let ended = false
-  const end = () => {
-    if (ended) return
-    ended = true
-    onEnd(
-      usage === undefined ? { input: 0, output: Math.ceil(chars / 4), model, estimated: true } : { ...usage, model },
-      text
-    )
-  }
-  const read = (result: ReadableStreamReadResult<Uint8Array>) => {
-    for (const { data } of splitter.read(result)) {
-      if (data === undefined || data === "[DONE]") continue
-      if (model === "") model = modelOf(data)
-      if (data.includes("\"usage\":{")) usage = usageIn(data) ?? usage
-      else chars += contentChars(data)
-      if (text.length < keepChars) text = (text + contentText(data)).slice(0, keepChars)
-    }
-  }
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const result = await reader.read()
-        read(result)
-        if (result.done) {
-          controller.close()
-          end()
-        } else controller.enqueue(result.value)
-      } catch (error) {
-        end()
-        controller.error(error)
-      }
-    },
-    cancel(reason) {
-      end()
-      return reader.cancel(reason)
-    }
+): ReadableStream<Uint8Array> =>
+  tapStream(body, usageTap, {
+    splitter: new SseSplitter(),
+    keepChars,
+    onEnd,
+    model: "",
+    usage: undefined,
+    chars: 0,
+    text: "",
+    ended: false
   })
-}
