@@ -120,6 +120,25 @@ const scoreCandidates = (
   return { best, runnerUp, checked }
 }
 
+/** What the `l1b.lookup` span shows about the learned decision's look at a question's candidates. */
+const annotateLearned = (
+  scored: ReturnType<typeof scoreCandidates>,
+  found: ReturnType<typeof scoreCandidates>["best"],
+  candidates: ReadonlyArray<Candidate>
+) =>
+  Effect.annotateCurrentSpan({
+    "isartor.l1b.stage": "fast",
+    ...similarityAttributes(found?.candidate.similarity ?? candidates[0]?.similarity ?? 0),
+    "isartor.l1b.score": scored.best?.score ?? 0,
+    "isartor.l1b.runner_up_score": scored.runnerUp,
+    "isartor.l1b.candidates_checked": scored.checked,
+    "isartor.l1b.verdict": found
+      ? "accepted"
+      : scored.checked > 0
+      ? "rejected by the learned decision"
+      : "no candidate above the cosine floor"
+  })
+
 /**
  * The learned decision: the fast vector finds the nearest entries in scope; each one at or above the cosine floor
  * is scored by the pair scorer, and the best score, at or above `l1b_score_threshold`, would answer.
@@ -155,22 +174,11 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
         return analysis
       })
       const scored = scoreCandidates(scorer, candidates, { floor, keep }, vector, question, { index, analysisOf })
-      const { best, checked } = scored
+      const { best } = scored
       // A refused pair scores 0: never served, even at a threshold of 0.
       const found = best && best.score > 0 && best.score >= config.l1b_score_threshold ? best : undefined
       return Effect.as(
-        Effect.annotateCurrentSpan({
-          "isartor.l1b.stage": "fast",
-          ...similarityAttributes(found?.candidate.similarity ?? candidates[0]?.similarity ?? 0),
-          "isartor.l1b.score": best?.score ?? 0,
-          "isartor.l1b.runner_up_score": scored.runnerUp,
-          "isartor.l1b.candidates_checked": checked,
-          "isartor.l1b.verdict": found
-            ? "accepted"
-            : checked > 0
-            ? "rejected by the learned decision"
-            : "no candidate above the cosine floor"
-        }),
+        annotateLearned(scored, found, candidates),
         found && {
           candidate: found.candidate,
           score: learnedKey(found.score, scored.runnerUp),
