@@ -3,6 +3,7 @@ import { AppConfig } from "../config/Config.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { ConfigInvalid, messageOf, type ProviderError } from "../domain/errors.ts"
 import { budgetBlocked } from "../observability/Metrics.ts"
+import { makeReportThrottle } from "../observability/reportThrottle.ts"
 import { modelOf } from "../observability/usage.ts"
 import { isProviderId } from "../providers/registry.ts"
 import type { RedisCommands } from "../redis/RedisCommands.ts"
@@ -92,6 +93,9 @@ export class Budgets extends Context.Service<Budgets, {
       : Budgets.layer(redis)
 }
 
+/** How often a budget store that keeps failing is named in the log. */
+const STORE_WARNING_INTERVAL_MS = 30_000
+
 /** A gateway's budgets and what keeps their books: each step below is one of the service's operations. */
 interface Books {
   readonly config: AppConfigShape
@@ -101,6 +105,8 @@ interface Books {
   readonly callerBudgets: ReadonlyMap<string, Budget>
   readonly charges: Charges
   readonly watch: BudgetWatch
+  /** Says when a budget's store failure is to be logged again: once per interval, with the count since. */
+  readonly storeFailures: ReturnType<typeof makeReportThrottle>
 }
 
 /** A caller's budget: by its key's label, else by its scope hash. */
@@ -140,9 +146,15 @@ const admitWith = (books: Books) => (spend: Spend, provider: string, checkCaller
     for (const { budget, checked } of planned) {
       const counts = yield* books.charges.charge(budget, windows, amount, checked).pipe(
         // A budget store that is down does not stop the gateway: the request goes on uncounted, and the log says so.
-        Effect.catch((error) =>
-          Effect.as(Effect.logWarning(`budget ${budget.name}: not counted: ${messageOf(error)}`), undefined)
-        )
+        Effect.catch((error) => {
+          const count = books.storeFailures(budget.name, books.now())
+          return Effect.as(
+            count === undefined
+              ? Effect.void
+              : Effect.logWarning(`budget ${budget.name}: not counted (${count} time(s)): ${messageOf(error)}`),
+            undefined
+          )
+        })
       )
       if (counts === undefined) continue
       yield* books.watch.observe(budget, windows, counts)
@@ -210,7 +222,8 @@ const make = (config: AppConfigShape, counters: BudgetCounters, now: () => numbe
       ) => [caller, budgetOf(`caller:${caller}`, "caller", limits)])
     ),
     charges: makeCharges(counters, watch),
-    watch
+    watch,
+    storeFailures: makeReportThrottle(STORE_WARNING_INTERVAL_MS)
   }
   return Budgets.of({
     active: true,

@@ -20,6 +20,7 @@ import {
   toResponseObject
 } from "../formats/responses/response.ts"
 import { openAIStreamToResponses } from "../formats/responses/stream.ts"
+import { makeReportThrottle } from "../observability/reportThrottle.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
@@ -187,18 +188,24 @@ const translatedAnswer = async (
   return rendered
 }
 
+const SAVE_WARNING_INTERVAL_MS = 30_000
+
 export const responsesRoutes = (app: Hono, deps: ResponsesRouteDependencies): void => {
+  // A store that is down would otherwise name itself once per answer: once per interval, with the count since.
+  const throttle = makeReportThrottle(SAVE_WARNING_INTERVAL_MS)
   /** Saves without failing the answer: a write Redis refused costs the next read, and says so in the log. */
   const saved: Saved = (id, entry) =>
-    deps.store.save(id, entry).catch((error: unknown) =>
+    deps.store.save(id, entry).catch((error: unknown) => {
+      const count = throttle("save", deps.now())
+      if (count === undefined) return
       void deps.run(
         Effect.logWarning(
           `/v1/responses: could not store ${id} (${deps.store.backend}): ${
             error instanceof Error ? error.message : String(error)
-          }`
+          } (${count} time(s) since the last warning)`
         )
       )
-    )
+    })
 
   app.post("/v1/responses", async (c) => {
     const checked = await checkedBody(c, deps)
