@@ -1,4 +1,4 @@
-import { Logger } from "effect"
+import { Formatter, Logger } from "effect"
 import type { ConfigSources } from "../config/Config.ts"
 import type { RequestRecord } from "../http/observability.ts"
 import { logText } from "../observability/Telemetry.ts"
@@ -15,9 +15,13 @@ export type LogFormat = "text" | "json"
 export const SEVERITY = { Trace: 0, Debug: 0, Info: 1, Warn: 2, Error: 3, Fatal: 3, All: 0, None: 4 } as const
 export const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const
 
-/** A log line as JSON (`time`, `level`, `msg`, then any fields): the one shape of every JSON line the gateway writes. */
+/**
+ * A log line as JSON (`time`, `level`, `msg`, then any fields): the one shape of every JSON line the gateway writes,
+ * serialised by Effect's JSON formatter, which drops a circular field where `JSON.stringify` would throw and lose
+ * the line.
+ */
 export const jsonLogLine = (level: string, msg: string, fields: object = {}, time = new Date()) =>
-  JSON.stringify({ time: time.toISOString(), level, msg, ...fields })
+  Formatter.formatJson({ time: time.toISOString(), level, msg, ...fields })
 
 /** The log level and format settings, read from the environment before the rest of the configuration. */
 export const logSettings = (env: ConfigSources["env"]): { format: LogFormat; least: number } => ({
