@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
 import { maskKey } from "../../core/providers/keys/KeyPool.ts"
 import { type KeyedUpstream, startKeyedUpstream } from "../support/keyedUpstream.ts"
-import { startPoolGateway } from "../support/poolGateway.ts"
+import { type PoolGateway, startPoolGateway } from "../support/poolGateway.ts"
 
 const KEY_A = "sk-pool-aaaaaaaaaaaaaaaa1111"
 const KEY_B = "sk-pool-bbbbbbbbbbbbbbbb2222"
@@ -24,6 +24,14 @@ const pooled = (keys: ReadonlyArray<string>, extra: Record<string, string> = {})
   ...extra
 })
 const keysCalled = () => upstream.calls.map((call) => call.key)
+
+/** The retries `/admin/overview` counts for the pooled provider (`isartor_l3_retries_total`). */
+const retriesOf = async (gateway: PoolGateway) => {
+  const overview = (await (await gateway.get("/admin/overview")).json()) as {
+    providers: Array<{ id: string; retries: number }>
+  }
+  return overview.providers.find((provider) => provider.id === "openai")!.retries
+}
 
 describe("key pools", () => {
   it("sets a refused key aside and cools a rate-limited one, answering on the healthy key at once", async () => {
@@ -116,6 +124,7 @@ external_llm_api_keys = [
       assert.equal(openai.headers.get("retry-after"), "5")
       assert.equal(((await openai.json()) as { error: { type: string } }).error.type, "rate_limit_error")
       assert.equal(upstream.calls.length, 2, "each key once, no retries of a pool that is all cooling")
+      assert.equal(await retriesOf(gateway), 0, "the 429 comes at once, not after a retry's wait")
       gateway.clock.advance(2000)
       const anthropic = await gateway.ask("all limited, Anthropic client", { path: "/v1/messages" })
       assert.equal(anthropic.status, 429)
@@ -144,6 +153,7 @@ external_llm_api_keys = [
       assert.equal(answer.status, 200)
       assert.equal(answer.headers.get("x-isartor-provider"), "openai-compatible")
       assert.deepEqual(fallback.calls.map((call) => call.key), [KEY_C])
+      assert.equal(await retriesOf(gateway), 0, "no retry (after its Retry-After) of a pool all cooling: on at once")
     } finally {
       await gateway.close()
       await fallback.close()

@@ -80,11 +80,14 @@ const makePicker = (slots: ReadonlyArray<Slot>, strategy: KeyStrategy): KeyPool[
     for (let step = 0; step < order.length; step++) {
       const index = order[strategy === "priority" ? step : (turn + step) % order.length]!
       const slot = slots[index]!
-      if (slot.invalid || tried.has(index)) continue
+      if (slot.invalid) continue
+      // A key this request already met cooling still says when the pool is usable again: every key cooling is
+      // `Cooling` (no retry, the chain moves on at once), never `Invalid` with the last 429 to be retried later.
       if (slot.coolingUntil > now) {
         soonest = Math.min(soonest, slot.coolingUntil)
         continue
       }
+      if (tried.has(index)) continue
       if (!counted) return { _tag: "Key", index }
       if (strategy === "round_robin") turn = (order.indexOf(index) + 1) % order.length
       slot.requests++
