@@ -24,8 +24,8 @@ export const readTextFile = (path: string): Promise<string | undefined> =>
 
 /**
  * The Redis client, imported only when a Redis backend is configured (as OTLP export is): node-redis loaded for
- * nothing still costs every garbage collection (with wrk at c16 on Bun, a bare Hono server that merely imports it
- * went from p99 ≈ 0.6 ms to ≈ 1–1.5 ms).
+ * nothing still costs every garbage collection: a bare Hono server that merely imports it has a slower p99 under
+ * load.
  */
 export const connectRedisWhenUsed = (url: string): Promise<RedisConnection> =>
   import("./redis.ts").then(({ connectRedis }) => connectRedis(url))

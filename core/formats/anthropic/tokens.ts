@@ -44,8 +44,8 @@ export const estimateInputTokens = async (body: Readonly<Record<string, unknown>
     Array.isArray(body.tools) && body.tools.length > 0 ? JSON.stringify(body.tools) : ""
   ]
   const FRAMING_PER_TURN = 4
-  // Tokenising is linear but not free (≈ 10 ms per 100,000 characters): the parts are counted until that budget
-  // is spent, and the rest of the body is extrapolated at the same rate, so no body holds up the gateway.
+  // Tokenising is linear but not free: the parts are counted up to `COUNTED_CHARS`, a budget of time on the
+  // request's thread, and the rest of the body is extrapolated at the same rate, so no body holds up the gateway.
   const text = parts.filter((part) => part !== "").join("\n")
   const counted = estimateTokens(text.slice(0, COUNTED_CHARS))
   const scale = text.length <= COUNTED_CHARS ? 1 : text.length / COUNTED_CHARS
