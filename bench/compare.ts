@@ -8,11 +8,12 @@
 //        [--connections 16] [--misses 200]
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, sequentialLatency, wrkAvailable } from "./load.ts"
+import { loads, spread } from "./stats.ts"
 
 const { values } = parseArgs({
   options: {
@@ -31,15 +32,6 @@ const body = JSON.stringify({
   messages: [{ role: "user", content: "What is the capital of France?" }]
 })
 const root = resolve(import.meta.dirname, "..")
-
-const sorted = (numbers: Array<number>) => [...numbers].sort((a, b) => a - b)
-const quantile = (numbers: Array<number>, q: number) =>
-  sorted(numbers)[Math.min(numbers.length - 1, Math.round(q * (numbers.length - 1)))]!
-const spread = (numbers: Array<number>, digits: number) =>
-  `median ${quantile(numbers, 0.5).toFixed(digits)} (quartiles ${quantile(numbers, 0.25).toFixed(digits)}–${
-    quantile(numbers, 0.75).toFixed(digits)
-  }, range ${Math.min(...numbers).toFixed(digits)}–${Math.max(...numbers).toFixed(digits)}; ${numbers.length} rounds)`
-const loads = () => loadavg().map((figure) => figure.toFixed(1)).join(", ")
 
 /** The base commit's tree, outside the repository, with this checkout's dependencies. */
 const extract = (commit: string) => {

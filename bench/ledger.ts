@@ -11,7 +11,7 @@
 //        loads than a throughput; without the HTTP server's share, so the ledger's share shows larger).
 import assert from "node:assert/strict"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { type Gateway, startGateway } from "../core/Gateway.ts"
@@ -20,6 +20,7 @@ import { startFakeOpenAI } from "../test/support/fakeOpenAI.ts"
 import { upstreamEnv } from "../test/support/gateway.ts"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
 import { load, sequentialLatency, wrkAvailable } from "./load.ts"
+import { loads, median, spread } from "./stats.ts"
 
 const { values } = parseArgs({
   options: {
@@ -39,13 +40,6 @@ const body = JSON.stringify({
   model: "gpt-4o-mini",
   messages: [{ role: "user", content: "What is the capital of France?" }]
 })
-
-const median = (numbers: Array<number>) => {
-  const sorted = [...numbers].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
-const loads = () => loadavg().map((load) => load.toFixed(1)).join(", ")
 
 /** CPU time per exact hit, ledger on (its SQLite file, as the runtimes open it) and off, rounds alternated. */
 const inProcess = async () => {
@@ -127,15 +121,6 @@ const cpuMsOf = (pid: number | undefined): number | undefined => {
     return undefined
   }
 }
-const quantile = (numbers: Array<number>, q: number) => {
-  const sorted = [...numbers].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))]!
-}
-/** Median, quartiles and extremes: the spread says whether the rounds agree. */
-const spread = (numbers: Array<number>, digits: number) =>
-  `median ${median(numbers).toFixed(digits)} (quartiles ${quantile(numbers, 0.25).toFixed(digits)}–${
-    quantile(numbers, 0.75).toFixed(digits)
-  }, range ${Math.min(...numbers).toFixed(digits)}–${Math.max(...numbers).toFixed(digits)}; ${numbers.length} rounds)`
 
 /** One gateway's exact hits at the round's load, after a warm-up: req/s, and CPU µs per hit where it can be read. */
 const exactHits = async (server: StartedProcess) => {
