@@ -29,36 +29,45 @@ export const budgetOf = (config: AppConfigShape, request: ChatRequest): number =
   Math.min(config.l1b_error_budget, request.l1bErrorBudget ?? 1)
 
 /** A would-be hit not served: the fresh answer to its request labels it when the request's answer is stored. */
-export interface Pending {
+export interface PendingLabel {
   readonly entry: string
   readonly completion: string
   readonly score: number
   readonly band: string
 }
 
+/** A request's would-be hits not served (one per stage that had one), labelled together by its fresh answer. */
+export type Pending = ReadonlyArray<PendingLabel>
+
+/** Where a lookup ended: at a would-be hit the budget serves, or at one it sends upstream to be checked. */
+interface Ended {
+  readonly found: WouldBeHit
+  readonly serve: boolean
+}
+
 /**
- * The budget's side of a lookup: a would-be hit is served, explored (sent upstream, labelled by the fresh answer)
- * or withheld (labelled too: its request goes upstream anyway).
+ * The budget's side of a lookup: a would-be hit is served, explored (sent upstream, labelled by the fresh answer:
+ * the lookup ends there) or withheld (labelled too, as its request goes upstream unless a later stage serves it;
+ * `undefined`: the next stage looks). A refusal never ends the lookup, so a stricter floor, which moves a would-be
+ * hit from the fast stage to the full model's, can never add a hit.
  */
 const budgeted = (
   budget: ErrorBudget,
   pending: WeakMap<ChatRequest, Pending>,
   request: ChatRequest,
-  found: WouldBeHit,
   limit: number,
-  band: string
-): boolean => {
+  bandOf: (found: WouldBeHit) => string
+) =>
+(found: WouldBeHit): Ended | undefined => {
+  const band = bandOf(found)
   const verdict = budget.decide(found.candidate.entry.id, found.score, limit, band)
-  if (verdict._tag === "Serve") return true
+  if (verdict._tag === "Serve") return { found, serve: true }
   // Without a budget nothing is learnt from a withheld hit.
-  if (limit >= 1) return false
-  pending.set(request, {
-    entry: found.candidate.entry.id,
-    completion: found.candidate.entry.completion,
-    band,
-    ...found
-  })
-  return false
+  if (limit < 1) {
+    const label = { entry: found.candidate.entry.id, completion: found.candidate.entry.completion, band, ...found }
+    pending.set(request, [...(pending.get(request) ?? []), label])
+  }
+  return verdict._tag === "Explore" ? { found, serve: false } : undefined
 }
 
 /**
@@ -94,14 +103,15 @@ export const makeLookup = (
       const view = viewOf(request)
       if (typeof view === "string") return Effect.fail(new LayerUnavailable({ layer: "l1b", reason: view }))
       index.purgeExpired(now())
-      return decision.find(request, view, threshold, youngEnough(maxAgeMs)).pipe(
-        Effect.flatMap((found): Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable> => {
-          if (found === undefined) return missedL1b
-          const band = bandOf(digest, view.scope, found.stage)
-          if (!budgeted(budget, pending, request, found, budgetOf(config, request), band)) return missedL1b
+      const band = (found: WouldBeHit) => bandOf(digest, view.scope, found.stage)
+      const judge = budgeted(budget, pending, request, budgetOf(config, request), band)
+      return decision.find(request, view, threshold, youngEnough(maxAgeMs), judge).pipe(
+        Effect.flatMap((ended): Effect.Effect<SemanticHit, CacheMiss | LayerUnavailable> => {
+          if (ended === undefined || !ended.serve) return missedL1b
+          const { found } = ended
           return Effect.flatMap(shared.stillHeld(found.candidate), (held) => {
             if (!held) return missedL1b
-            lastServed.set(found.candidate.entry.id, { band, score: found.score })
+            lastServed.set(found.candidate.entry.id, { band: band(found), score: found.score })
             return Effect.succeed(serve(found))
           })
         })
@@ -130,10 +140,12 @@ export const makeStore = (
   const { index, now, decision, budget, shared, encoder, learned } = parts
   return (request: ChatRequest, completion: string, meta?: SemanticMeta, ttlMs?: number) =>
     Effect.gen(function*() {
-      const label = pending.get(request)
-      if (label !== undefined) {
+      const labels = pending.get(request)
+      if (labels !== undefined) {
         pending.delete(request)
-        budget.observe(label.entry, label.score, sameAnswer(completion, label.completion), label.band)
+        for (const label of labels) {
+          budget.observe(label.entry, label.score, sameAnswer(completion, label.completion), label.band)
+        }
       }
       const view = viewOf(request)
       if (typeof view === "string") return

@@ -29,6 +29,12 @@ export interface WouldBeHit {
   readonly learnedScore?: number | undefined
 }
 
+/**
+ * What the lookup makes of a stage's would-be hit (the budget's verdict): a result ends the lookup there;
+ * `undefined`, refused, lets the next stage look.
+ */
+export type Judge<A> = (found: WouldBeHit) => A | undefined
+
 /** What L1b reads of a request: the text embedded and the scope that must match exactly. */
 export interface SemanticView {
   readonly text: string
@@ -43,12 +49,13 @@ export interface SemanticDecision {
   /** Names the decision's observations (its scores mean nothing to another decision). */
   readonly id: string
   readonly describe: (config: AppConfigShape) => string
-  readonly find: (
+  readonly find: <A>(
     request: ChatRequest,
     view: SemanticView,
     threshold: number | undefined,
-    keep: (candidate: Candidate) => boolean
-  ) => Effect.Effect<WouldBeHit | undefined, LayerUnavailable>
+    keep: (candidate: Candidate) => boolean,
+    judge: Judge<A>
+  ) => Effect.Effect<A | undefined, LayerUnavailable>
   /** The vector an entry is stored with: the lookup's, else computed now; and the fast stage's, if any. */
   readonly vectorFor: (request: ChatRequest, text: string) => Effect.Effect<Float32Array, LayerUnavailable>
   readonly fastVectorOf: (request: ChatRequest) => Float32Array | undefined
@@ -162,7 +169,7 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
       `learned ${scorer.model.version} (score threshold ${settings.l1b_score_threshold}, cosine floor ${
         Math.max(scorer.model.cosineFloor, settings.similarity_threshold ?? 0)
       })`,
-    find: (request, view, threshold, keep) => {
+    find: (request, view, threshold, keep, judge) => {
       const vector = embedder.fast(view.text)
       if (!vector) return noFastVector
       vectors.set(request, vector)
@@ -179,12 +186,12 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
       const found = best && best.score > 0 && best.score >= config.l1b_score_threshold ? best : undefined
       return Effect.as(
         annotateLearned(scored, found, candidates),
-        found && {
+        found && judge({
           candidate: found.candidate,
           score: learnedKey(found.score, scored.runnerUp),
-          stage: "fast" as const,
+          stage: "fast",
           learnedScore: found.score
-        }
+        })
       )
     },
     vectorFor: (request, text) => {
@@ -252,7 +259,7 @@ export const cosineDecision = (parts: DecisionParts): SemanticDecision => {
     // The budget's observations are of its keys (./budgetKey.ts): a new key is a new name.
     id: "cosine-margin",
     describe: (settings) => `cosine (threshold ${settings.similarity_threshold ?? COSINE_THRESHOLD}, verifier)`,
-    find: (request, view, asked, keep) =>
+    find: (request, view, asked, keep, judge) =>
       Effect.gen(function*() {
         const threshold = asked ?? COSINE_THRESHOLD
         yield* parts.catchUpFast
@@ -266,7 +273,10 @@ export const cosineDecision = (parts: DecisionParts): SemanticDecision => {
           const candidates = index.searchFast(stageVector, CANDIDATES, view.scope)
           const first = firstVerified(candidates, cut, keep, question)
           yield* annotateStage("fast", candidates, cut, first)
-          if (first) return found(candidates, first, "fast")
+          // Refused here, the full model still looks: ending the lookup would let a higher floor (which moves a
+          // would-be hit from this stage to the next) add hits.
+          const ended = first && judge(found(candidates, first, "fast"))
+          if (ended !== undefined) return ended
         }
         // Stage 2: the full model.
         const vector = yield* embedder.embed(view.text)
@@ -274,7 +284,7 @@ export const cosineDecision = (parts: DecisionParts): SemanticDecision => {
         const candidates = index.searchModel(vector, CANDIDATES, view.scope)
         const first = firstVerified(candidates, threshold, keep, question)
         yield* annotateStage("model", candidates, threshold, first)
-        return first && found(candidates, first, "model")
+        return first && judge(found(candidates, first, "model"))
       }),
     vectorFor: (request, text) => {
       const known = vectors.get(request)
