@@ -42,6 +42,8 @@ interface Neighbour {
 /** A would-be hit as the decision sees it, with the features a budget could read, and whether it is right. */
 export interface WouldBe {
   readonly position: number
+  /** The entry that would answer. */
+  readonly entry: number
   /** The cosine decision's stage: 0 the fast one, 1 the full model (the learned decision has one). */
   readonly stage?: number
   readonly score: number
@@ -108,8 +110,11 @@ const cachedAt = (entry: Entry, at: number, served: ReadonlyArray<boolean>) =>
   entry.origin || entry.asked.some((asked) => asked < at && !served[asked])
 
 export interface Replay {
-  /** The would-be hit of question `at` given which earlier questions were served, if any. */
-  readonly wouldBe: (at: number, served: ReadonlyArray<boolean>) => WouldBe | undefined
+  /**
+   * The would-be hit of question `at` given which earlier questions were served, if any: of the first stage from
+   * `stage` on that has one (a stage's refused would-be hit leaves the next stage its look).
+   */
+  readonly wouldBe: (at: number, served: ReadonlyArray<boolean>, stage?: number) => WouldBe | undefined
   readonly questions: number
 }
 
@@ -156,6 +161,7 @@ export const learnedReplay = async (
       const truth = answers.get(stream[at]!.similar)!
       return {
         position: at,
+        entry: best.entry,
         score: best.score!,
         cosine: best.cosine,
         runnerUpCosine: Math.max(0, ...checked.filter((n) => n !== best).map((n) => n.cosine)),
@@ -200,8 +206,9 @@ export const cosineReplay = async (pairs: ReadonlyArray<LabelledPair>, seed: num
   const stages = [{ lists: checkedBy(fastVectors), cut: 0.93 }, { lists: checkedBy(modelVectors), cut: 0.85 }]
   return {
     questions: stream.length,
-    wouldBe: (at, served) => {
+    wouldBe: (at, served, from = 0) => {
       for (const [stage, { lists, cut }] of stages.entries()) {
+        if (stage < from) continue
         const checked = lists[at]!.filter((n) => cachedAt(entries[n.entry]!, at, served)).slice(0, CHECKED)
         const best = firstAccepted(checked, cut)
         if (!best) continue
@@ -209,6 +216,7 @@ export const cosineReplay = async (pairs: ReadonlyArray<LabelledPair>, seed: num
         const others = checked.filter((n) => n !== best)
         return {
           position: at,
+          entry: best.entry,
           stage,
           score: best.cosine,
           cosine: best.cosine,
@@ -238,11 +246,13 @@ const replayWith = (replay: Replay, rule: Rule) => {
   let wouldBe = 0
   let wouldBeWrong = 0
   for (let at = 0; at < replay.questions; at++) {
-    const hit = replay.wouldBe(at, served)
+    let hit = replay.wouldBe(at, served)
+    // A refused stage leaves the next its look, as in the cache.
+    if (hit !== undefined && hit.stage === 0 && !rule(hit)) hit = replay.wouldBe(at, served, 1) ?? hit
     const serve = hit !== undefined && rule(hit)
     served.push(serve)
     if (hit) (wouldBe++, wouldBeWrong += hit.wrong ? 1 : 0)
-    if (serve) (hits++, wrong += hit.wrong ? 1 : 0)
+    if (serve && hit) (hits++, wrong += hit.wrong ? 1 : 0)
   }
   return {
     hit_rate: hits / replay.questions,
