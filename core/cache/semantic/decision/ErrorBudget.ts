@@ -10,7 +10,8 @@
  * are weighted by how many would-be hits each one stands for (seen / observed in its region), so the estimate is of
  * the traffic, not of the labels; the bound is Wilson's on the weighted estimate's effective sample size (Kish).
  * Served are the candidates at or above the lowest region whose band, with every region above it, has an upper
- * bound at or under the budget: a mixture of served hits whose bound holds. With nothing observed, nothing serves.
+ * bound at or under the budget — reached from the top without passing a cut whose bound fails: a mixture of served
+ * hits whose bound holds. With nothing observed, nothing serves.
  */
 
 import {

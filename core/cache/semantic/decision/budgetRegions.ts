@@ -72,7 +72,12 @@ export const estimateFrom = (counts: RegionCounts, from: number): RateEstimate =
   return estimateOf(sums)
 }
 
-/** The lowest region served under `budget`; `REGIONS` when none is. */
+/**
+ * The lowest region served under `budget`; `REGIONS` when none is. From the first cut (top down) whose bound holds,
+ * down through cuts whose bounds all hold: never past one that fails. Taking the lowest of fifty cuts whose bound
+ * holds would pick the luckiest — a clean patch below a bad region lowers the running rate and would let the bad
+ * region in on the strength of a chance that had many tries.
+ */
 export const lowestServedRegion = (counts: RegionCounts, budget: number): number => {
   let lowest = REGIONS
   const sums = { seen: 0, observed: 0, wrong: 0, squares: 0 }
@@ -80,6 +85,7 @@ export const lowestServedRegion = (counts: RegionCounts, budget: number): number
     if (counts.seen[region] === 0 && counts.observed[region] === 0) continue
     accumulate(counts, region, sums)
     if (estimateOf(sums).upper <= budget) lowest = region
+    else if (lowest < REGIONS) break
   }
   return lowest
 }
