@@ -65,6 +65,21 @@ describe("L1b false-hit budget on a synthetic stream with a known curve", () => 
     assert.equal(budget.decide("a", 0.95, 0.001, "b")._tag, "Withhold")
   })
 
+  it("never serves a score region whose own bound fails because cleaner regions below it would dilute it", () => {
+    const budget = makeErrorBudget(() => 0.99)
+    const label = (score: number, count: number, wrong: number) => {
+      for (let i = 0; i < count; i++) budget.observe(`e${score}-${i}`, score, i >= wrong, "b")
+    }
+    label(0.95, 200, 0)
+    // Half wrong: from here down the running bound fails...
+    label(0.85, 40, 20)
+    // ...until many right labels below bring the running rate back under the budget.
+    label(0.75, 400, 0)
+    assert.equal(budget.decide("a", 0.95, 0.05, "b")._tag, "Serve")
+    assert.equal(budget.decide("a", 0.85, 0.05, "b")._tag, "Withhold", "the bad region")
+    assert.equal(budget.decide("a", 0.75, 0.05, "b")._tag, "Withhold", "nor below it")
+  })
+
   it("holds an entry to the best score it was wrong at, and a stopped entry never serves", () => {
     const budget = makeErrorBudget(() => 0.99)
     for (let i = 0; i < 200; i++) budget.observe(`e${i}`, 0.9, true, "b"), budget.decide(`e${i}`, 0.9, 0.05, "b")
