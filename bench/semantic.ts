@@ -9,7 +9,9 @@
 // output line is one JSON object with the figures at the threshold, per file.
 // Usage: npm run bench:semantic -- [--pairs FILE | --split heldout] [--decision learned|cosine] [--limit N]
 //                                  [--seed 1] [--threshold T]
-// With --stream, the false-hit budget on a stream through a real gateway instead: bench/semanticStream.ts.
+// With --stream, the false-hit budget on a stream through a real gateway instead: bench/semanticStream.ts; with
+// --oracle, what any budget could serve on it (bench/semanticOracle.ts); with --replay-budget, the budget on it
+// offline (bench/semanticBudgetReplay.ts).
 import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { readFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
@@ -39,9 +41,16 @@ const { values } = parseArgs({
     threshold: { type: "string" },
     stream: { type: "boolean", default: false },
     oracle: { type: "boolean", default: false },
+    "replay-budget": { type: "boolean", default: false },
+    runs: { type: "string" },
     budgets: { type: "string" }
   }
 })
+if (values["replay-budget"]) {
+  const { runBudgetReplay } = await import("./semanticBudgetReplay.ts")
+  await runBudgetReplay(values)
+  process.exit(0)
+}
 if (values.oracle) {
   const { runOracle } = await import("./semanticOracle.ts")
   await runOracle(values)
