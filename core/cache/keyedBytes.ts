@@ -127,7 +127,10 @@ const cutInObject = (bytes: Uint8Array, at: number, rule: CutRule, cuts: Cuts): 
     const valueEnd = named ? afterValue(bytes, skipSpace(bytes, at + 1)) : keptValue(
       bytes,
       skipSpace(bytes, at + 1),
-      name === undefined ? undefined : rule.inArrays?.[name],
+      // Own members only: a member named `__proto__` (or `constructor`) has no rule, whatever a plain object inherits.
+      name === undefined || rule.inArrays === undefined || !Object.hasOwn(rule.inArrays, name)
+        ? undefined
+        : rule.inArrays[name],
       cuts
     )
     if (valueEnd < 0) return -1

@@ -67,6 +67,12 @@ describe("a body's bytes without its delivery fields", () => {
     )
   })
 
+  it("read a member named __proto__ or constructor as any other, not as a rule an object inherits", () => {
+    const rule: CutRule = { names: DELIVERY, inArrays: { input: { names: new Set(["id"]) } } }
+    const text = `{"__proto__":[{"id":1,"x":2}],"constructor":[{"names":3}],"input":[{"id":"a","y":4}],"stream":true}`
+    assert.equal(kept(text, rule), `{"__proto__":[{"id":1,"x":2}],"constructor":[{"names":3}],"input":[{"y":4}]}`)
+  })
+
   it("cut nothing nested, and nothing in a string that reads like a member", () => {
     const text = JSON.stringify({
       messages: [{ role: "user", content: "\"stream\": true, \"metadata\": {}", metadata: { x: 1 } }],
