@@ -1,0 +1,147 @@
+import { MAX_BODY_DEPTH } from "./jsonBody.ts"
+
+/**
+ * A piece of a body at most this long is decoded and parsed whole. V8 keeps a string longer than 128 KiB (a two-byte
+ * one: 64 Ki characters) in its large-object space, where allocating it costs more than decoding and parsing it
+ * (`bench/README.md`, the agent row); a piece this size stays under it even when every character takes two bytes.
+ */
+const PIECE_BYTES = 32 * 1024
+
+const QUOTE = 34
+const BACKSLASH = 92
+const COMMA = 44
+const COLON = 58
+const OPEN_OBJECT = 123
+const CLOSE_OBJECT = 125
+const OPEN_ARRAY = 91
+const CLOSE_ARRAY = 93
+
+const utf8 = new TextDecoder()
+
+/** Not parsed this way: the caller parses the text whole, which says what is wrong if anything is. */
+const FALLBACK: unique symbol = Symbol("fallback")
+type Parsed = unknown | typeof FALLBACK
+
+const isSpace = (byte: number | undefined) => byte === 32 || byte === 10 || byte === 13 || byte === 9
+
+/** The index of the quote closing the string opened at `start`, or -1: skipped natively, not byte by byte. */
+const closingQuote = (bytes: Uint8Array, start: number, end: number): number => {
+  for (let at = bytes.indexOf(QUOTE, start + 1); at >= 0 && at < end; at = bytes.indexOf(QUOTE, at + 1)) {
+    let backslashes = 0
+    while (bytes[at - 1 - backslashes] === BACKSLASH) backslashes++
+    if (backslashes % 2 === 0) return at
+  }
+  return -1
+}
+
+/**
+ * The pieces of the object or array spanning `[start, end]` (its brackets included): for an object, each member's
+ * key and value ranges; for an array, each element's. Commas and colons count only outside strings and at the
+ * container's own depth. `undefined` when the pieces do not fit that shape, or when anything in it nests deeper than
+ * `depthLeft` levels (so one pass over the whole body also bounds its depth).
+ */
+const piecesOf = (bytes: Uint8Array, start: number, end: number, depthLeft: number): Array<number> | undefined => {
+  const pieces: Array<number> = []
+  const isObject = bytes[start] === OPEN_OBJECT
+  let depth = 0
+  let from = start + 1
+  let colon = -1
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!
+    if (byte === QUOTE) {
+      i = closingQuote(bytes, i, end)
+      if (i < 0) return undefined
+    } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+      if (++depth > depthLeft) return undefined
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
+      if (--depth === 0) return undefined // the container closed before its end
+    } else if (depth === 1 && byte === COLON && isObject && colon < 0) {
+      colon = i
+    } else if (depth === 1 && byte === COMMA) {
+      if (isObject && colon < 0) return undefined
+      pieces.push(from, colon, i)
+      from = i + 1
+      colon = -1
+    }
+  }
+  if (depth !== 1 || (isObject && colon < 0)) return undefined
+  pieces.push(from, colon, end)
+  return pieces
+}
+
+/** The JSON text spanning `[start, end)`, decoded and parsed whole; or FALLBACK. */
+const parsedWhole = (bytes: Uint8Array, start: number, end: number): Parsed => {
+  try {
+    return JSON.parse(utf8.decode(bytes.subarray(start, end)))
+  } catch {
+    return FALLBACK
+  }
+}
+
+const trimmed = (bytes: Uint8Array, start: number, end: number): [number, number] => {
+  while (isSpace(bytes[start])) start++
+  while (end > start && isSpace(bytes[end - 1])) end--
+  return [start, end]
+}
+
+/** A parser that splits what is longer than `pieceBytes` (the tests split small values to reach every branch). */
+export const jsonBytesParser = (pieceBytes: number) => {
+  /** The value spanning `[start, end)`, or FALLBACK. */
+  const valueOf = (bytes: Uint8Array, from: number, to: number, depthLeft: number): Parsed => {
+    const [start, end] = trimmed(bytes, from, to)
+    return end - start > pieceBytes ? containerOf(bytes, start, end, depthLeft) : parsedWhole(bytes, start, end)
+  }
+
+  /** The object or array spanning exactly `[start, end)`, split into its pieces; or FALLBACK. */
+  const containerOf = (bytes: Uint8Array, start: number, end: number, depthLeft: number): Parsed => {
+    const first = bytes[start]
+    const last = bytes[end - 1]
+    const closes = (first === OPEN_OBJECT && last === CLOSE_OBJECT) || (first === OPEN_ARRAY && last === CLOSE_ARRAY)
+    // A long string (or anything else that is not a container) has no pieces: it is parsed whole.
+    if (!closes) return parsedWhole(bytes, start, end)
+    const pieces = piecesOf(bytes, start, end - 1, depthLeft)
+    if (pieces === undefined) return FALLBACK
+    return first === OPEN_OBJECT ? objectOf(bytes, pieces, depthLeft - 1) : arrayOf(bytes, pieces, depthLeft - 1)
+  }
+
+  const arrayOf = (bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
+    const array: Array<unknown> = []
+    for (let at = 0; at < pieces.length; at += 3) {
+      const element = valueOf(bytes, pieces[at]!, pieces[at + 2]!, depthLeft)
+      if (element === FALLBACK) return FALLBACK
+      array.push(element)
+    }
+    return array
+  }
+
+  const objectOf = (bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
+    const object: Record<string, unknown> = {}
+    for (let at = 0; at < pieces.length; at += 3) {
+      const key = parsedWhole(bytes, pieces[at]!, pieces[at + 1]!)
+      // A key named `__proto__` would set the object's prototype here, where `JSON.parse` makes it an own property.
+      if (typeof key !== "string" || key === "__proto__") return FALLBACK
+      const value = valueOf(bytes, pieces[at + 1]! + 1, pieces[at + 2]!, depthLeft)
+      if (value === FALLBACK) return FALLBACK
+      object[key] = value
+    }
+    return object
+  }
+
+  return (bytes: Uint8Array): { readonly value: unknown } | undefined => {
+    // A small body is parsed whole, where its depth is bounded first. A large one is always split at the top, and
+    // that one pass over all of it bounds its depth.
+    if (bytes.length <= pieceBytes) return undefined
+    const [start, end] = trimmed(bytes, 0, bytes.length)
+    const value = containerOf(bytes, start, end, MAX_BODY_DEPTH)
+    return value === FALLBACK ? undefined : { value }
+  }
+}
+
+/**
+ * A JSON body parsed from its UTF-8 bytes without ever holding its whole text: a large object or array is split at
+ * its own commas (outside strings) and each piece decoded and parsed alone, recursively while a piece is still
+ * large. Equal to `JSON.parse` of the decoded text (`test/domain/jsonBytes.test.ts` checks it on random and broken
+ * bodies); `undefined` when the body is small, is not an object or array this can split, nests deeper than
+ * `MAX_BODY_DEPTH`, or is not valid JSON: the caller then parses the text whole, and its answer (or error) stands.
+ */
+export const parseJsonBytes = jsonBytesParser(PIECE_BYTES)
