@@ -2,6 +2,7 @@ import { Context, Effect, Layer } from "effect"
 import { stringify } from "safe-stable-stringify"
 import xxhash from "xxhash-wasm"
 import { answerHeadersOfRequest, type ChatRequest } from "../domain/ChatRequest.ts"
+import { unchangedBytes } from "../domain/SourceRequest.ts"
 import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { type CutRule, keptSpans } from "./keyedBytes.ts"
 
@@ -121,10 +122,10 @@ const sentBytes = (request: KeyedRequest): SentBody | undefined => {
   if (request.sent !== undefined) return request.sent
   const source = request.source
   if (source === undefined || source.format === "openai") return undefined
-  const received = source.received
-  return received !== undefined && received.text === source.text
-    ? { bytes: received.bytes, cut: source.format === "anthropic" ? ANTHROPIC_CUT : DELIVERY_CUT }
-    : undefined
+  const bytes = unchangedBytes(source)
+  return bytes === undefined
+    ? undefined
+    : { bytes, cut: source.format === "anthropic" ? ANTHROPIC_CUT : DELIVERY_CUT }
 }
 
 /**

@@ -2,9 +2,10 @@ import { Exit } from "effect"
 import { type BadRequest, badRequest } from "./errors.ts"
 import { isObject } from "./jsonBody.ts"
 import type { ChatMessage } from "./messages.ts"
+import type { ReceivedBody } from "./receivedBody.ts"
 import { decodeNativeBody, decodeOpenAIBody } from "./requestSchemas.ts"
 import type { RequestSpan } from "./RequestSpan.ts"
-import type { EndpointFamily, SourceRequest } from "./SourceRequest.ts"
+import { type EndpointFamily, sourceOf, type SourceRequest } from "./SourceRequest.ts"
 
 export { badRequest } from "./errors.ts"
 export { isObject, MAX_BODY_DEPTH, parseJsonBody } from "./jsonBody.ts"
@@ -80,14 +81,9 @@ export interface RequestContext {
   readonly storeTtlMs?: number | undefined
   readonly onlyIfCached?: boolean | undefined
   readonly trace?: RequestSpan | undefined
-  /** The body's text and the protocol headers, as received. */
+  /** The body and the protocol headers, as received. */
   readonly received?:
-    | {
-      readonly text: string
-      readonly headers: Readonly<Record<string, string>>
-      /** The bytes `text` was decoded from, when the edge kept them. */
-      readonly bytes?: Uint8Array<ArrayBuffer> | undefined
-    }
+    | { readonly body: ReceivedBody; readonly headers: Readonly<Record<string, string>> }
     | undefined
   /** `[model_aliases]`: a request naming one is the request for its model, before any cache key is made of it. */
   readonly aliases?: ReadonlyMap<string, ModelAlias> | undefined
@@ -127,15 +123,7 @@ export const chatRequest = (
     trace: context.trace,
     source: original !== undefined && context.received !== undefined &&
         (family === "openai" || family === "anthropic" || family === "gemini")
-      ? {
-        format: family,
-        text: context.received.text,
-        body: original,
-        headers: context.received.headers,
-        received: context.received.bytes === undefined
-          ? undefined
-          : { text: context.received.text, bytes: context.received.bytes }
-      }
+      ? sourceOf(family, context.received.body, original, context.received.headers)
       : undefined,
     provider: alias?.provider,
     callerLabel: context.callerLabel

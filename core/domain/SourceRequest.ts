@@ -1,3 +1,5 @@
+import { hasBytes, type ReceivedBody, type ReceivedBytes } from "./receivedBody.ts"
+
 /** Which API the client spoke: it is part of the cache scope and decides how an answer is rendered. */
 export type EndpointFamily = "openai" | "anthropic" | "native" | "responses" | "gemini"
 
@@ -13,11 +15,52 @@ export interface SourceRequest {
    * The bytes `received.text` was decoded from, when the edge kept them: sent instead of `text` while `text` is still
    * that text (a layer that rewrites the body makes a new text, and the bytes no longer stand for it).
    */
-  readonly received?: { readonly text: string; readonly bytes: Uint8Array<ArrayBuffer> } | undefined
+  readonly received?: ReceivedBytes | undefined
   /** The body, parsed: the client's API, not the canonical form. */
   readonly body: Readonly<Record<string, unknown>>
   /** The protocol headers of the client's API it sent (`anthropic-version`, `anthropic-beta`, `openai-project`…). */
   readonly headers: Readonly<Record<string, string>>
+}
+
+/** Sources made by `withReceivedText` from a body kept as bytes: their text is still those bytes' text. */
+const asReceived = new WeakSet<object>()
+
+/**
+ * `fields` with the received body's text, and its bytes when the edge kept them. The text is decoded only if
+ * something reads it: a body sent on unchanged goes as its bytes and is keyed from them, so an agent's is never
+ * decoded whole. A copy made by spreading it reads (decodes) the text.
+ */
+export const withReceivedText = <F extends object>(received: ReceivedBody, fields: F) => {
+  const kept = hasBytes(received) ? received : undefined
+  const source = {
+    ...fields,
+    get text(): string {
+      return received.text
+    },
+    received: kept
+  }
+  if (kept !== undefined) asReceived.add(source)
+  return source
+}
+
+/** The client's request as received (see `withReceivedText`). */
+export const sourceOf = (
+  format: SourceRequest["format"],
+  received: ReceivedBody,
+  body: Readonly<Record<string, unknown>>,
+  headers: Readonly<Record<string, string>>
+): SourceRequest => withReceivedText(received, { format, body, headers })
+
+/**
+ * The bytes a source's body came as, while its text is still theirs: a layer that rewrites a body makes a new source
+ * with a new text (spreading the old one), and the bytes no longer stand for it.
+ */
+export const unchangedBytes = (
+  source: { readonly text: string; readonly received?: ReceivedBytes | undefined }
+): Uint8Array<ArrayBuffer> | undefined => {
+  const received = source.received
+  if (received === undefined) return undefined
+  return asReceived.has(source) || received.text === source.text ? received.bytes : undefined
 }
 
 /**

@@ -65,7 +65,7 @@ export const answerRoutes = (
   for (const [path, route] of chatRoutes) {
     app.post(path, async (c) => {
       const body = await readBody(c, route.family)
-      return typeof body === "string" ? route.handle(c.req.raw, body, exchangeOf(c)) : body
+      return body instanceof Response ? body : route.handle(c.req.raw, body, exchangeOf(c))
     })
   }
   geminiRoutes(app, {

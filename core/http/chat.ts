@@ -3,17 +3,17 @@ import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import {
   type EndpointFamily,
   type ModelAlias,
-  parseJsonBody,
   type RequestContext,
   type RequestDecoder
 } from "../domain/ChatRequest.ts"
+import { parseReceived, type ReceivedBody } from "../domain/receivedBody.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import { forOrigin } from "../providers/passThrough/PassThrough.ts"
 import { noteAnswer, questionOf } from "../usage/recorder.ts"
 import { type CacheDirectives, readCacheDirectives } from "./cacheControl.ts"
 import { familyError } from "./errors.ts"
 import type { ExactHitLane } from "./exactHitLane.ts"
-import { presentedCredentials, receivedBytes } from "./middleware.ts"
+import { presentedCredentials } from "./middleware.ts"
 import type { Exchange } from "./observability.ts"
 import { asksForUsage, renderAnswer, renderFailure } from "./render.ts"
 
@@ -109,7 +109,7 @@ export interface ChatDependencies {
 }
 
 /** Answers a chat request whose body has been read. */
-export type ChatHandler = (http: Request, body: string, exchange: Exchange | undefined) => Promise<Response>
+export type ChatHandler = (http: Request, body: ReceivedBody, exchange: Exchange | undefined) => Promise<Response>
 
 /**
  * Chat requests: decoded, answered by the pipeline, rendered in their client's format. The exact-hit lane is built
@@ -139,8 +139,8 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
     const context = requestContext(http, exchange, similarityThreshold, l1bErrorBudget)
     const refused = refusal(family, context)
     if (refused) return refused
-    const parsed = parseJsonBody(body)
-    const received = { text: body, headers: protocolHeaders(http), bytes: receivedBytes(http)?.bytes }
+    const parsed = parseReceived(body)
+    const received = { body, headers: protocolHeaders(http) }
     const decoded = Exit.isSuccess(parsed)
       ? decode(parsed.value, { ...context, received })
       : Exit.failCause(parsed.cause)
@@ -149,7 +149,7 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
     const key = deps.pipeline.exactKey(request)
     // Gemini names the model in the path, not the body: its bodies are not the lane's to know.
     if (family !== "gemini") {
-      learn(family, http, context.tenant, body, {
+      learn(family, http, context.tenant, body.bytes ?? body.text, {
         key,
         model: request.model,
         stream: request.stream,

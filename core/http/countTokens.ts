@@ -28,9 +28,9 @@ const countsLocally = (error: ProviderError, model: unknown) =>
 /** Claude Code asks it before long requests: the provider counts when it speaks the Anthropic API, else an estimate. */
 export const countTokensRoute = (app: Hono, deps: CountTokensDependencies): void => {
   app.post("/v1/messages/count_tokens", async (c) => {
-    const text = await deps.readBody(c, "anthropic")
-    if (typeof text !== "string") return text
-    const parsed = parseJsonBody(text)
+    const read = await deps.readBody(c, "anthropic")
+    if (read instanceof Response) return read
+    const parsed = parseJsonBody(read.text)
     if (Exit.isFailure(parsed)) return renderFailure("anthropic", parsed.cause)
     const body = parsed.value
     // The same checks as a Messages request, which has `max_tokens` where a count has none.

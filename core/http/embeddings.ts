@@ -19,9 +19,9 @@ export interface EmbeddingsRouteDependencies {
 /** Forwarded to the provider and exact-cached, so a client pointed wholly at the gateway keeps its embeddings. */
 export const embeddingsRoute = (app: Hono, deps: EmbeddingsRouteDependencies): void => {
   app.post("/v1/embeddings", async (c) => {
-    const text = await deps.readBody(c, "openai")
-    if (typeof text !== "string") return text
-    const parsed = parseJsonBody(text)
+    const read = await deps.readBody(c, "openai")
+    if (read instanceof Response) return read
+    const parsed = parseJsonBody(read.text)
     const checked = Exit.isSuccess(parsed) ? checkEmbeddingsBody(parsed.value) : Exit.failCause(parsed.cause)
     if (Exit.isFailure(checked)) return renderFailure("openai", checked.cause)
     const context = deps.requestContext(c)

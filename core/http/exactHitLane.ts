@@ -10,7 +10,7 @@
 import type { Context } from "effect"
 import { entryIdOf } from "../cache/CacheEntry.ts"
 import type { ExactCache } from "../cache/exact/ExactCache.ts"
-import { type KnownRequest, makeFirstLevelKeys } from "../cache/exact/FirstLevelKeys.ts"
+import { type KnownRequest, makeFirstLevelKeys, type SeenBody } from "../cache/exact/FirstLevelKeys.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import type { Answer } from "../domain/Answer.ts"
 import { answerHeaderScope, type ChatRequest, type EndpointFamily } from "../domain/ChatRequest.ts"
@@ -53,7 +53,13 @@ export interface ExactHitLane {
   /** The app's fetch with the lane in front of it. */
   readonly fetch: EdgeFetch
   /** The app tells the lane a chat body's exact key once it has decoded it: the next time, it is a first-level key. */
-  readonly learn: (family: EndpointFamily, request: Request, tenant: string, body: string, known: KnownRequest) => void
+  readonly learn: (
+    family: EndpointFamily,
+    request: Request,
+    tenant: string,
+    body: SeenBody,
+    known: KnownRequest
+  ) => void
 }
 
 /** The lane turned off: every request is the app's, and nothing is learned. */
@@ -78,7 +84,7 @@ const makeHitOf = (deps: ExactHitLaneDependencies, keys: FirstLevelKeys) => {
   // A layer turned off at wiring time is not timed (as in the pipeline).
   const exactTimed = deps.config.cache_mode !== "semantic"
   const { exactCache, metrics } = deps
-  return (family: EndpointFamily, request: Request, context: LaneContext, body: string, exchange: Exchange) => {
+  return (family: EndpointFamily, request: Request, context: LaneContext, body: SeenBody, exchange: Exchange) => {
     const known = keys.get(scopeOf(family, request, context.tenant), body)
     if (known === undefined) return undefined
     const start = performance.now()
@@ -122,7 +128,7 @@ export const makeExactHitLane = (app: EdgeFetch, deps: ExactHitLaneDependencies)
     const read = () =>
       readReceived(request).then((received) => {
         try {
-          return hitOf(family!, request, context, received.text, exchange) ??
+          return hitOf(family!, request, context, received.bytes ?? received.text, exchange) ??
             app(withReceived(request, received), path, exchange)
         } catch (error) {
           return failed(error)

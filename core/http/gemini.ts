@@ -15,6 +15,7 @@ import {
   type RequestContext
 } from "../domain/ChatRequest.ts"
 import type { BadRequest } from "../domain/errors.ts"
+import type { ReceivedBody } from "../domain/receivedBody.ts"
 import { estimateInputTokens } from "../formats/anthropic/tokens.ts"
 import { fromGeminiBody, type GeminiTarget } from "../formats/gemini/body.ts"
 import { fromGeminiRequest } from "../formats/gemini/request.ts"
@@ -31,8 +32,8 @@ export interface GeminiRouteDependencies {
   /** The app's chat handler for a decoder: the one path every chat request takes. */
   readonly chat: (
     decode: (body: unknown, context: RequestContext) => Exit.Exit<ChatRequest, BadRequest>
-  ) => (http: Request, body: string, exchange: Exchange | undefined) => Promise<Response>
-  readonly readBody: (c: HonoContext, family: "gemini") => Promise<string | Response>
+  ) => (http: Request, body: ReceivedBody, exchange: Exchange | undefined) => Promise<Response>
+  readonly readBody: (c: HonoContext, family: "gemini") => Promise<ReceivedBody | Response>
   readonly exchangeOf: (c: HonoContext) => Exchange | undefined
   readonly startedAt: number
 }
@@ -138,7 +139,7 @@ export const geminiRoutes = (app: Hono, deps: GeminiRouteDependencies) => {
   ]
   const generate = async (c: HonoContext, target: GeminiTarget) => {
     const body = await deps.readBody(c, "gemini")
-    if (typeof body !== "string") return body
+    if (body instanceof Response) return body
     const handle = deps.chat((parsed, context) => fromGeminiBody(parsed, context, target))
     return handle(withKeyHeader(c.req.raw), body, deps.exchangeOf(c))
   }
@@ -152,9 +153,9 @@ export const geminiRoutes = (app: Hono, deps: GeminiRouteDependencies) => {
         return c.req.query("alt") === "sse" ? streamed : asJsonArray(streamed)
       }
       if (target.method === "countTokens") {
-        const text = await deps.readBody(c, "gemini")
-        if (typeof text !== "string") return text
-        const parsed = parseJsonBody(text)
+        const read = await deps.readBody(c, "gemini")
+        if (read instanceof Response) return read
+        const parsed = parseJsonBody(read.text)
         return Exit.isSuccess(parsed) ? countTokens(parsed.value, target.model) : renderFailure("gemini", parsed.cause)
       }
       return error(404, `method ${target.method} is not served by the gateway`)

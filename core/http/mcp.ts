@@ -25,8 +25,8 @@ export const mcpRoutes = (app: Hono, deps: McpRouteDependencies): void => {
     let body: string | undefined
     if (c.req.method === "POST") {
       const read = await deps.readBody(c, "openai")
-      if (typeof read !== "string") return read
-      body = read
+      if (read instanceof Response) return read
+      body = read.text
     }
     return (await loaded()).handle({ request: c.req.raw, body, context: deps.requestContext(c) })
   })

@@ -3,6 +3,7 @@ import type { Context as HonoContext, MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import { timingSafeEqual } from "hono/utils/buffer"
 import type { EndpointFamily } from "../domain/ChatRequest.ts"
+import { hasBytes, receivedAsBytes, type ReceivedBody, type ReceivedBytes } from "../domain/receivedBody.ts"
 import { familyError } from "./errors.ts"
 import { labelOfKey, type NamedGatewayKey } from "./gatewayKeys.ts"
 
@@ -123,11 +124,7 @@ const bodyTooLarge = (maxBytes: number) => {
   return (family: EndpointFamily): Response => familyError(family, 413, message, "invalid_request_error")
 }
 
-/** A request body as the edge read it: its text, and for a large one the bytes it came as (sent on as they are). */
-export interface ReceivedBody {
-  readonly text: string
-  readonly bytes?: Uint8Array<ArrayBuffer> | undefined
-}
+export type { ReceivedBody } from "../domain/receivedBody.ts"
 
 /**
  * Below this declared size a body is read as text (the runtime's own decoding, Bun's fastest on an exact hit) and
@@ -137,11 +134,10 @@ const KEEP_BYTES_FROM = 16 * 1024
 
 /** Bodies already read, by request: the exact-hit lane reads a body to look it up, and the route takes it over. */
 const bodiesRead = new WeakMap<Request, ReceivedBody>()
-const utf8 = new TextDecoder()
 
 /**
- * A request's body, read once as bytes and decoded once (as `Request.text()` decodes), whoever asks first: the
- * lane, then the route, share one read, and the bytes stay for the upstream.
+ * A request's body, read once, whoever asks first: the lane, then the route, share one read. A large one is read as
+ * bytes, which stay for the upstream, and decoded (as `Request.text()` decodes) only if something reads its text.
  */
 export const readReceived = (request: Request): Promise<ReceivedBody> => {
   const known = bodiesRead.get(request)
@@ -151,8 +147,7 @@ export const readReceived = (request: Request): Promise<ReceivedBody> => {
   return request.arrayBuffer().then((buffer) => {
     // The text is decoded without a leading byte-order mark (as `text()` decodes); the bytes sent on lose it too,
     // or the upstream is sent a body that is not JSON.
-    const bytes = hasByteOrderMark(buffer) ? new Uint8Array(buffer, 3) : new Uint8Array(buffer)
-    const received = { text: utf8.decode(bytes), bytes }
+    const received = receivedAsBytes(hasByteOrderMark(buffer) ? new Uint8Array(buffer, 3) : new Uint8Array(buffer))
     // Kept for a later reader only when there are bytes to keep: a small body's exact hit stores nothing.
     bodiesRead.set(request, received)
     return received
@@ -182,11 +177,9 @@ export const withReceived = (request: Request, received: ReceivedBody): Request 
 export const receivedBytes = (request: Request): ReceivedBody | undefined => bodiesRead.get(request)
 
 /** A body read as bytes (a large one), with its text: for a layer that sends those bytes on while the text stands. */
-export const keptBody = (
-  request: Request
-): { readonly text: string; readonly bytes: Uint8Array<ArrayBuffer> } | undefined => {
+export const keptBody = (request: Request): ReceivedBytes | undefined => {
   const read = bodiesRead.get(request)
-  return read?.bytes === undefined ? undefined : { text: read.text, bytes: read.bytes }
+  return read !== undefined && hasBytes(read) ? read : undefined
 }
 
 /**
@@ -198,16 +191,16 @@ export const keptBody = (
  */
 export const bodyReader = (maxBytes: number) => {
   const tooLargeFor = bodyTooLarge(maxBytes)
-  return async function readBody(c: HonoContext, family: EndpointFamily): Promise<string | Response> {
+  return async function readBody(c: HonoContext, family: EndpointFamily): Promise<ReceivedBody | Response> {
     const tooLarge = () => tooLargeFor(family)
     const declared = c.req.header("content-length")
     if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
-      return Number(declared) > maxBytes ? tooLarge() : readReceived(c.req.raw).then((received) => received.text)
+      return Number(declared) > maxBytes ? tooLarge() : readReceived(c.req.raw)
     }
     let text: string | undefined
     const refused = await bodyLimit({ maxSize: maxBytes, onError: tooLarge })(c, async () => {
       text = await c.req.text()
     })
-    return text ?? refused ?? tooLarge()
+    return text !== undefined ? { text } : refused ?? tooLarge()
   }
 }

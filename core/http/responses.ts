@@ -10,7 +10,9 @@ import type { Answer } from "../domain/Answer.ts"
 import { chatRequest, parseJsonBody, type RequestContext } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { completionToSse } from "../domain/Completion.ts"
+import { parseReceived, type ReceivedBody } from "../domain/receivedBody.ts"
 import { checkResponsesBody } from "../domain/ResponsesRequest.ts"
+import { withReceivedText } from "../domain/SourceRequest.ts"
 import { responseToSse } from "../formats/responses/replay.ts"
 import { fromResponsesRequest } from "../formats/responses/request.ts"
 import {
@@ -26,7 +28,6 @@ import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/Respon
 import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
 import { noteAnswer, noteJson, noteStream, type UsageNote } from "../usage/recorder.ts"
 import { familyError, jsonResponse } from "./errors.ts"
-import { keptBody } from "./middleware.ts"
 import { answerHeaders, pipelineHeaders, renderFailure, sse, translateTypedSse } from "./render.ts"
 
 export interface ResponsesRouteDependencies {
@@ -34,7 +35,7 @@ export interface ResponsesRouteDependencies {
   readonly passThrough: ResponsesPassThrough["Service"]
   readonly protocolHeaders: (c: HonoContext) => Record<string, string>
   readonly store: ResponseStoreShape
-  readonly readBody: (c: HonoContext, family: "responses") => Promise<string | Response>
+  readonly readBody: (c: HonoContext, family: "responses") => Promise<ReceivedBody | Response>
   readonly requestContext: (c: HonoContext) => RequestContext
   /** The error for caching directives the gateway cannot honour, if the request has any. */
   readonly refusal: (c: HonoContext) => Response | undefined
@@ -86,11 +87,11 @@ type Saved = (id: string, entry: StoredResponse) => Promise<void>
 const checkedBody = async (c: HonoContext, deps: ResponsesRouteDependencies) => {
   const refused = deps.refusal(c)
   if (refused) return refused
-  const text = await deps.readBody(c, "responses")
-  if (typeof text !== "string") return text
-  const parsed = parseJsonBody(text)
+  const read = await deps.readBody(c, "responses")
+  if (read instanceof Response) return read
+  const parsed = parseReceived(read)
   const checked = Exit.isSuccess(parsed) ? checkResponsesBody(parsed.value) : Exit.failCause(parsed.cause)
-  return Exit.isFailure(checked) ? renderFailure("responses", checked.cause) : { text, body: checked.value }
+  return Exit.isFailure(checked) ? renderFailure("responses", checked.cause) : { received: read, body: checked.value }
 }
 
 /**
@@ -120,7 +121,7 @@ const previousOf = async (deps: ResponsesRouteDependencies, body: Record<string,
 const passedThrough = async (
   c: HonoContext,
   deps: ResponsesRouteDependencies,
-  { text, body }: { text: string; body: Record<string, unknown> },
+  { received, body }: { received: ReceivedBody; body: Record<string, unknown> },
   context: RequestContext,
   saved: Saved
 ) => {
@@ -132,7 +133,7 @@ const passedThrough = async (
   }
   const request = {
     // A large body's bytes as received: its exact key is made of them, as for Anthropic and Gemini bodies.
-    source: { text, body, headers: deps.protocolHeaders(c), received: keptBody(c.req.raw) },
+    source: withReceivedText(received, { body, headers: deps.protocolHeaders(c) }),
     stream: body.stream === true,
     tenant: context.tenant,
     callerLabel: context.callerLabel,

@@ -77,7 +77,7 @@ const bodyOf = (question: Question): Record<string, unknown> => ({
 /** The question as the gateway decodes the same request on `/v1/chat/completions`. */
 const requestOf = (question: Question, context: RequestContext): Exit.Exit<ChatRequest, { message: string }> => {
   const body = bodyOf(question)
-  return fromOpenAIBody(body, { ...context, received: { text: JSON.stringify(body), headers: {} } })
+  return fromOpenAIBody(body, { ...context, received: { body: { text: JSON.stringify(body) }, headers: {} } })
 }
 
 /** `lookup`: the caches only, as `only-if-cached` reads them; a hit is counted in the ledger. */

@@ -1,6 +1,7 @@
 import { type CacheKey, DELIVERY_FIELDS, type ExactKey, type SentBody, withoutDelivery } from "../cache/CacheKey.ts"
 import type { CutRule } from "../cache/keyedBytes.ts"
 import type { SourceRequest } from "../domain/ChatRequest.ts"
+import { unchangedBytes } from "../domain/SourceRequest.ts"
 import type { ResponsesSource } from "../providers/shared/ProviderDefinition.ts"
 
 /** A Responses body as the route passed it on: with the bytes it came as when the edge kept them (a large one). */
@@ -56,10 +57,11 @@ const KEYED_CUT: CutRule = { names: DELIVERY_FIELDS, inArrays: { input: { names:
  * reference, say) is keyed from its parsed body instead.
  */
 const sentOf = (source: KeyedResponsesSource): SentBody | undefined => {
-  if (source.received === undefined || source.received.text !== source.text) return undefined
+  const bytes = unchangedBytes(source)
+  if (bytes === undefined) return undefined
   const input = source.body.input
   const keepsAnId = Array.isArray(input) && input.some((item) => isObject(item) && "id" in item && !idOnlyNames(item))
-  return keepsAnId ? undefined : { bytes: source.received.bytes, cut: KEYED_CUT }
+  return keepsAnId ? undefined : { bytes, cut: KEYED_CUT }
 }
 
 /** The exact key of a Responses body passed through to its upstream. */

@@ -25,7 +25,7 @@ export const gemini: ProviderDefinition = {
       const url = `${base}/v1beta/models/${encodeURIComponent(model)}:${method}`
       // A Gemini client's request goes as it came, byte for byte: thought signatures, safety settings and all.
       if (request.source?.format === "gemini") {
-        return transport.post(url, { "x-goog-api-key": key }, new JsonText(request.source.text))
+        return transport.post(url, { "x-goog-api-key": key }, new JsonText(request.source))
       }
       const untranslatable = untranslatableTools(request.body, "gemini")
       if (untranslatable) return Effect.fail(transport.fail("BadRequest", untranslatable, { upstreamStatus: 400 }))

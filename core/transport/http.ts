@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { ProviderError } from "../domain/errors.ts"
-import type { SourceRequest } from "../domain/SourceRequest.ts"
+import { type SourceRequest, unchangedBytes } from "../domain/SourceRequest.ts"
 import { BodyTooLarge, guardedStream, readBounded, type TransportLimits } from "./bounds.ts"
 import { callUpstream, tooLarge, UpstreamFetch, type UpstreamReply } from "./call.ts"
 import { type ApiKeys, type Fail, keysOf, scrub } from "./failures.ts"
@@ -10,18 +10,27 @@ export { BodyTooLarge, MAX_ERROR_BODY_BYTES, readBounded, type TransportLimits, 
 export { UpstreamFetch, type UpstreamFetchFunction, type UpstreamReply } from "./call.ts"
 export { type ApiKeys, retryAfterMs, scrub } from "./failures.ts"
 
-/** A body already serialised (the client's own bytes, passed through): posted as it is. */
+/**
+ * A body already serialised (the client's own, passed through): posted as it is, as its bytes when it has them, its
+ * text read only when it has none.
+ */
 export class JsonText {
-  constructor(readonly text: string, readonly bytes?: Uint8Array<ArrayBuffer>) {}
+  constructor(private readonly of: { readonly text: string }, readonly bytes?: Uint8Array<ArrayBuffer>) {}
+  get text(): string {
+    return this.of.text
+  }
 }
 
 /**
  * The client's request in its own API, for an upstream that speaks it: its exact bytes when the model stays, else
  * the same body with the model mapped.
  */
-export const sourcePayload = (source: SourceRequest, model: string): JsonText | Readonly<Record<string, unknown>> =>
+export const sourcePayload = (
+  source: Pick<SourceRequest, "text" | "body" | "received">,
+  model: string
+): JsonText | Readonly<Record<string, unknown>> =>
   source.body.model === model
-    ? new JsonText(source.text, source.received?.text === source.text ? source.received.bytes : undefined)
+    ? new JsonText(source, unchangedBytes(source))
     : { ...source.body, model }
 
 export interface Transport {

@@ -11,7 +11,7 @@ export interface KnownRequest {
 
 export interface FirstLevelKeyOptions {
   readonly maxEntries: number
-  /** Most body characters kept, all entries together. */
+  /** Most body characters (or bytes, of a body kept as bytes) kept, all entries together. */
   readonly maxChars: number
 }
 
@@ -23,12 +23,36 @@ export interface FirstLevelKeyOptions {
 const HASHED_WHOLE = 16_383
 const ENDS = (HASHED_WHOLE - 20) >> 1
 
-/** A large body's map key: its length, beginning and end — a body differs from its predecessor at its end. */
-const mapKeyOf = (body: string) =>
-  body.length <= HASHED_WHOLE ? body : `${body.length}\u0000${body.slice(0, ENDS)}${body.slice(-ENDS)}`
+/**
+ * A body as the edge read it: its text, or a large one's bytes (never decoded whole: see `receivedAsBytes`). The same
+ * route reads the same body the same way every time, so a body is always found as what it was learnt as.
+ */
+export type SeenBody = string | Uint8Array
+
+const utf8 = new TextDecoder()
+
+/**
+ * A large body's map key: its length, beginning and end — a body differs from its predecessor at its end. Bytes are
+ * keyed by their ends decoded (a character cut at an end decodes the same way every time), after a mark no text key
+ * starts with.
+ */
+const mapKeyOf = (body: SeenBody) => {
+  if (typeof body !== "string") {
+    return `b${body.length}\u0000${utf8.decode(body.subarray(0, ENDS))}${utf8.decode(body.subarray(-ENDS))}`
+  }
+  return body.length <= HASHED_WHOLE ? body : `${body.length}\u0000${body.slice(0, ENDS)}${body.slice(-ENDS)}`
+}
+
+/** Whether two bodies are the same, compared from the end, where an agent's next request differs from its last. */
+const sameBody = (a: SeenBody, b: SeenBody): boolean => {
+  if (typeof a === "string" || typeof b === "string") return a === b
+  if (a.length !== b.length) return false
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false
+  return true
+}
 
 interface Entry {
-  readonly body: string
+  readonly body: SeenBody
   readonly known: KnownRequest
 }
 
@@ -44,11 +68,11 @@ export const makeFirstLevelKeys = (options: FirstLevelKeyOptions) => {
   let entries = 0
   let chars = 0
   return {
-    get: (scope: string, body: string): KnownRequest | undefined => {
+    get: (scope: string, body: SeenBody): KnownRequest | undefined => {
       const entry = scopes.get(scope)?.get(mapKeyOf(body))
-      return entry !== undefined && entry.body === body ? entry.known : undefined
+      return entry !== undefined && sameBody(entry.body, body) ? entry.known : undefined
     },
-    set: (scope: string, body: string, known: KnownRequest): void => {
+    set: (scope: string, body: SeenBody, known: KnownRequest): void => {
       if (body.length > options.maxChars) return
       if (entries >= options.maxEntries || chars + body.length > options.maxChars) {
         scopes.clear()

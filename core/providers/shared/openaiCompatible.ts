@@ -106,7 +106,7 @@ const makeResponses = (
   if (!base.configured) return base.notConfigured()
   const responsesUrl = responsesOptions.endpoint(url, settings)
   const model = responsesOptions.model?.(settings) ?? settings.model ?? String(source.body.model ?? "")
-  const payload = sourcePayload({ format: "openai", ...source }, model)
+  const payload = sourcePayload(source, model)
   const accept = stream ? "text/event-stream" : "application/json"
   return transport.post(responsesUrl, withKey({ ...source.headers, accept }), payload).pipe(
     Effect.flatMap((

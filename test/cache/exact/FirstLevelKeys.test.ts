@@ -33,4 +33,14 @@ describe("first-level keys", () => {
     assert.equal(keys.get("s", "{\"q\":1}")?.key.key, "k1")
     assert.equal(keys.get("s", "{\"q\":2}"), undefined)
   })
+
+  it("finds a large body kept as bytes by its bytes, compared whole", () => {
+    const keys = makeFirstLevelKeys({ maxEntries: 100, maxChars: 10_000_000 })
+    const bytes = (middle: string, end: string) => new TextEncoder().encode(agentBody(middle, end))
+    keys.set("s", bytes("x", "turn 1"), known("k1"))
+    assert.equal(keys.get("s", bytes("x", "turn 1"))?.key.key, "k1")
+    assert.equal(keys.get("s", bytes("x", "turn 2")), undefined, "another last turn")
+    assert.equal(keys.get("s", bytes("y", "turn 1")), undefined, "the same ends, another middle")
+    assert.equal(keys.get("t", bytes("x", "turn 1")), undefined, "another scope")
+  })
 })
