@@ -24,11 +24,23 @@ type Parsed = unknown | typeof FALLBACK
 
 const isSpace = (byte: number | undefined) => byte === 32 || byte === 10 || byte === 13 || byte === 9
 
-/** The index of the quote closing the string opened at `start`, or -1: skipped natively, not byte by byte. */
+/** How far a string is walked byte by byte before the rest is searched natively (a call that short strings cost more). */
+const WALKED = 64
+
+/** The index of the quote closing the string opened at `start`, or -1. */
 const closingQuote = (bytes: Uint8Array, start: number, end: number): number => {
-  for (let at = bytes.indexOf(QUOTE, start + 1); at >= 0 && at < end; at = bytes.indexOf(QUOTE, at + 1)) {
+  const walked = Math.min(end, start + WALKED)
+  let i = start + 1
+  for (; i < walked; i++) {
+    const byte = bytes[i]
+    if (byte === QUOTE) return i
+    if (byte === BACKSLASH) i++
+  }
+  if (i >= end) return -1
+  // Past the walked part, `i` is not inside an escape: search natively, counting the backslashes before a quote.
+  for (let at = bytes.indexOf(QUOTE, i); at >= 0 && at < end; at = bytes.indexOf(QUOTE, at + 1)) {
     let backslashes = 0
-    while (bytes[at - 1 - backslashes] === BACKSLASH) backslashes++
+    while (at - 1 - backslashes >= i && bytes[at - 1 - backslashes] === BACKSLASH) backslashes++
     if (backslashes % 2 === 0) return at
   }
   return -1
@@ -78,6 +90,15 @@ const parsedWhole = (bytes: Uint8Array, start: number, end: number): Parsed => {
   }
 }
 
+/** Members or elements spanning `[start, end)`, parsed in their container's brackets; or FALLBACK. */
+const parsedRun = (bytes: Uint8Array, open: string, start: number, end: number, close: string): Parsed => {
+  try {
+    return JSON.parse(`${open}${utf8.decode(bytes.subarray(start, end))}${close}`)
+  } catch {
+    return FALLBACK
+  }
+}
+
 const trimmed = (bytes: Uint8Array, start: number, end: number): [number, number] => {
   while (isSpace(bytes[start])) start++
   while (end > start && isSpace(bytes[end - 1])) end--
@@ -104,27 +125,68 @@ export const jsonBytesParser = (pieceBytes: number) => {
     return first === OPEN_OBJECT ? objectOf(bytes, pieces, depthLeft - 1) : arrayOf(bytes, pieces, depthLeft - 1)
   }
 
+  /**
+   * Each run of the container's pieces: a large one alone, else as many small ones in a row as fit in a piece, parsed
+   * together (in the container's own brackets) by `parseRun` — a few calls per body rather than one per member.
+   */
+  const eachRun = (
+    bytes: Uint8Array,
+    pieces: ReadonlyArray<number>,
+    onLarge: (at: number) => boolean,
+    parseRun: (start: number, end: number) => boolean
+  ): boolean => {
+    let runStart = -1
+    let runEnd = -1
+    for (let at = 0; at < pieces.length; at += 3) {
+      const start = pieces[at]!
+      const end = pieces[at + 2]!
+      // An empty piece (`[1,,2]`, a trailing comma) would vanish in a run: the text is invalid, left to JSON.parse.
+      const [first, last] = trimmed(bytes, start, end)
+      if (first >= last) return false
+      if (runStart >= 0 && end - runStart > pieceBytes) {
+        if (!parseRun(runStart, runEnd)) return false
+        runStart = -1
+      }
+      if (end - start > pieceBytes) {
+        if (!onLarge(at)) return false
+      } else {
+        if (runStart < 0) runStart = start
+        runEnd = end
+      }
+    }
+    return runStart < 0 || parseRun(runStart, runEnd)
+  }
+
   const arrayOf = (bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
     const array: Array<unknown> = []
-    for (let at = 0; at < pieces.length; at += 3) {
+    const complete = eachRun(bytes, pieces, (at) => {
       const element = valueOf(bytes, pieces[at]!, pieces[at + 2]!, depthLeft)
-      if (element === FALLBACK) return FALLBACK
-      array.push(element)
-    }
-    return array
+      if (element !== FALLBACK) array.push(element)
+      return element !== FALLBACK
+    }, (start, end) => {
+      const run = parsedRun(bytes, "[", start, end, "]")
+      if (Array.isArray(run)) { for (const element of run) array.push(element) }
+      return Array.isArray(run)
+    })
+    return complete ? array : FALLBACK
   }
 
   const objectOf = (bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
     const object: Record<string, unknown> = {}
-    for (let at = 0; at < pieces.length; at += 3) {
+    // A key named `__proto__` would set the object's prototype here, where `JSON.parse` makes it an own property.
+    const complete = eachRun(bytes, pieces, (at) => {
       const key = parsedWhole(bytes, pieces[at]!, pieces[at + 1]!)
-      // A key named `__proto__` would set the object's prototype here, where `JSON.parse` makes it an own property.
-      if (typeof key !== "string" || key === "__proto__") return FALLBACK
+      if (typeof key !== "string" || key === "__proto__") return false
       const value = valueOf(bytes, pieces[at + 1]! + 1, pieces[at + 2]!, depthLeft)
-      if (value === FALLBACK) return FALLBACK
-      object[key] = value
-    }
-    return object
+      if (value !== FALLBACK) object[key] = value
+      return value !== FALLBACK
+    }, (start, end) => {
+      const run = parsedRun(bytes, "{", start, end, "}")
+      if (typeof run !== "object" || run === null || Object.hasOwn(run, "__proto__")) return false
+      for (const [key, value] of Object.entries(run)) object[key] = value
+      return true
+    })
+    return complete ? object : FALLBACK
   }
 
   return (bytes: Uint8Array): { readonly value: unknown } | undefined => {
