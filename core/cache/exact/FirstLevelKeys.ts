@@ -30,6 +30,11 @@ const ENDS = (HASHED_WHOLE - 20) >> 1
 export type SeenBody = string | Uint8Array
 
 const utf8 = new TextDecoder()
+/**
+ * How much of each end of a body kept as bytes its map key holds: decoding is what a key of bytes costs, and two
+ * agent turns of one length already differ in their last kilobyte (a tie is only compared whole, then replaced).
+ */
+const BYTE_ENDS = 1024
 
 /**
  * A large body's map key: its length, beginning and end — a body differs from its predecessor at its end. Bytes are
@@ -38,7 +43,7 @@ const utf8 = new TextDecoder()
  */
 const mapKeyOf = (body: SeenBody) => {
   if (typeof body !== "string") {
-    return `b${body.length}\u0000${utf8.decode(body.subarray(0, ENDS))}${utf8.decode(body.subarray(-ENDS))}`
+    return `b${body.length}\u0000${utf8.decode(body.subarray(0, BYTE_ENDS))}${utf8.decode(body.subarray(-BYTE_ENDS))}`
   }
   return body.length <= HASHED_WHOLE ? body : `${body.length}\u0000${body.slice(0, ENDS)}${body.slice(-ENDS)}`
 }
