@@ -1,4 +1,5 @@
 import { serve } from "@hono/node-server"
+import { setFlagsFromString } from "node:v8"
 import { startGateway } from "../core/Gateway.ts"
 import { nodeUpstreamFetch } from "./nodeFetch.ts"
 import { ownProcessErrors } from "./processErrors.ts"
@@ -12,6 +13,12 @@ import {
 } from "./shared.ts"
 
 ownProcessErrors()
+// V8 compiles a WebAssembly function hot enough to spend its tiering budget again with TurboFan, on background threads
+// whose freed compile memory glibc keeps, one arena per thread, for the life of the process. Opening the usage
+// ledger's SQLite file is such a one-off burst (all of SQLite's parser and B-tree code at once). With a larger budget
+// start-up's bursts stay on the baseline code; what is hot on the request path (hnswlib's search) still tiers up, after
+// a few hundred calls. Set before the gateway compiles its WebAssembly modules: each module reads it when compiled.
+setFlagsFromString("--wasm-tiering-budget=100000000")
 const gateway = await startGateway({ env: process.env, readTextFile }, {
   ...gatewayServices(process.env, new URL("./embedding/worker-node.mjs", import.meta.url)),
   runtime: `node ${process.version}`,
