@@ -46,6 +46,18 @@ export const requestContextOf = (
   aliases: ReadonlyMap<string, ModelAlias>
 ) => {
   const allowedDirectives = new Set(config.cache_controls_allowed)
+  // The last caller's scope string, given again to its next request without a session: the usage ledger keeps each
+  // request's scope among the last thousand, where one string per request would outlive the young generation.
+  let lastScope = ""
+  let lastTenant = "|"
+  const tenantOf = (scope: string, session: string) => {
+    if (session !== "") return `${scope}|${session}`
+    if (scope !== lastScope) {
+      lastScope = scope
+      lastTenant = `${scope}|`
+    }
+    return lastTenant
+  }
   return (
     request: Request,
     exchange: Exchange | undefined,
@@ -62,7 +74,7 @@ export const requestContextOf = (
     // Field by field rather than spread: this runs on every exact hit.
     return {
       defaultModel: config.external_llm_model,
-      tenant: `${hashSecret(scopeSecret(presentedCredentials(headers), exchange))}|${session}`,
+      tenant: tenantOf(hashSecret(scopeSecret(presentedCredentials(headers), exchange)), session),
       trace: exchange,
       similarityThreshold,
       l1bErrorBudget,

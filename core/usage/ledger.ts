@@ -133,7 +133,8 @@ const makeRecording = (options: LedgerOptions, buffers: Buffers) => {
   const { estimateInput } = options
   const recordNote: UsageLedger["Service"]["recordNote"] = (note, family, layer, provider, status, latencyMs, at) => {
     if (estimateInput === undefined || !rows.needsEstimate(note, layer, status)) {
-      note.body = undefined
+      // Only where there is one: a note kept among the last with a property added to it costs the collector more.
+      if (note.body !== undefined) note.body = undefined
       rows.sum(note, at, layer, provider, status, pending.add)
       // Watched, the row is built now (and kept built); else only if it is among the last at the next flush.
       if (listeners.size === 0) return ring.keepNote(note, family, layer, provider, status, latencyMs, at)
