@@ -5,10 +5,14 @@
 //   - the p50 of an L1b hit on a reworded question at one connection;
 //   - the first request after a fresh install: a gateway started with an empty cache directory and home, how long
 //     from "listening" until a reworded question is an L1b hit.
+// With each throughput run, the gateway's CPU time per request (all its threads, from /proc on Linux): on a shared
+// machine the req/s ratio follows the neighbours' load, the CPU per request far less.
 // Prints figures; asserts nothing. Usage: npm run bench:l1b -- [--runtime bun|node|deno] [--duration 10]
 //                                                            [--requests 300]
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
-import { availableParallelism, tmpdir } from "node:os"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } from "../test/support/processes.ts"
@@ -30,6 +34,24 @@ const BYPASS = { "cache-control": "no-cache, no-store" }
 const body = (content: string) => JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
 const topics = ["invoices", "passwords", "webhooks", "exports", "the billing address", "two-factor login", "API keys"]
 const question = (i: number) => `How do I manage ${topics[i % topics.length]} for team ${i} in the dashboard?`
+
+/** A process's CPU time so far (user + system, all threads) in ms; `undefined` without /proc. */
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+const cpuMsOf = (pid: number | undefined): number | undefined => {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / ticksPerSecond
+  } catch {
+    return undefined
+  }
+}
 
 const started: Array<StartedProcess> = []
 const stopAll = () => started.forEach((process) => process.stop())
@@ -96,8 +118,9 @@ try {
 
   // Miss-path throughput, c16: new prompts, L1b on then bypassed (then on again, to see drift).
   const marker = "__UNIQUE__"
-  const miss = (headers: Record<string, string>) =>
-    load(tool, {
+  const miss = async (headers: Record<string, string>) => {
+    const cpuBefore = cpuMsOf(gateway.child.pid)
+    const result = await load(tool, {
       url: chat,
       body: body(`How do I manage ${marker} in the dashboard?`),
       uniqueMarker: marker,
@@ -105,6 +128,12 @@ try {
       connections: 16,
       durationSecs
     })
+    const cpuAfter = cpuMsOf(gateway.child.pid)
+    const cpuMsPerRequest = cpuBefore === undefined || cpuAfter === undefined
+      ? Number.NaN
+      : (cpuAfter - cpuBefore) / (result.requestsPerSecond * durationSecs)
+    return { ...result, cpuMsPerRequest }
+  }
   const l1bOn = await miss({})
   const bypassed = await miss(BYPASS)
   const l1bOnAgain = await miss({})
@@ -125,14 +154,33 @@ try {
       ratio: Number(
         ((l1bOn.requestsPerSecond + l1bOnAgain.requestsPerSecond) / 2 / bypassed.requestsPerSecond).toFixed(3)
       )
-    }
+    },
+    // CPU the gateway spent per request (all threads): bypassed ÷ L1b on is the req/s ratio a gateway with a core of
+    // its own would reach.
+    miss_cpu_ms_per_request_c16: {
+      l1b_on: Number(((l1bOn.cpuMsPerRequest + l1bOnAgain.cpuMsPerRequest) / 2).toFixed(4)),
+      bypassed: Number(bypassed.cpuMsPerRequest.toFixed(4)),
+      ratio: Number(
+        (bypassed.cpuMsPerRequest / ((l1bOn.cpuMsPerRequest + l1bOnAgain.cpuMsPerRequest) / 2)).toFixed(3)
+      )
+    },
+    load_average: loadavg()[0]
   }
-  console.log(`L1b cost on ${runtime} (${availableParallelism()} cores, ${tool}); the gateway's default L1b`)
+  console.log(
+    `L1b cost on ${runtime} (${availableParallelism()} cores, ${tool}, load ${
+      loadavg()[0]!.toFixed(1)
+    }); the gateway's default L1b`
+  )
   console.table([
     {
       figure: "miss-path req/s, L1b on ÷ bypassed (c16, new prompts)",
       value: figures.miss_rps_c16.ratio,
       detail: `${figures.miss_rps_c16.l1b_on} / ${figures.miss_rps_c16.bypassed}`
+    },
+    {
+      figure: "gateway CPU per miss, bypassed ÷ L1b on (c16)",
+      value: figures.miss_cpu_ms_per_request_c16.ratio,
+      detail: `${figures.miss_cpu_ms_per_request_c16.bypassed} / ${figures.miss_cpu_ms_per_request_c16.l1b_on} ms`
     },
     {
       figure: "added p50 on a miss, L1b on − bypassed (c1)",
