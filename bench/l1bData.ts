@@ -53,7 +53,9 @@ export const TRAINING_SOURCES = [
   "core/cache/semantic/namesOf.ts",
   // Its graph finds the hard negatives the scorer trains on: other settings, other neighbours, other weights.
   "core/cache/semantic/VectorIndex.ts",
-  "runtimes/embedding/useLiteStatic.ts"
+  "runtimes/embedding/useLiteStatic.ts",
+  // The fast encoder's pieces: the table's training reads texts through it.
+  "runtimes/embedding/pieceLattice.ts"
 ] as const
 
 export const sourcesDigest = async (root: URL) => {

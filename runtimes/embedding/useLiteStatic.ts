@@ -1,14 +1,13 @@
-import { EmbeddingsModel } from "@energetic-ai/embeddings"
 import { Buffer } from "node:buffer"
 import { readFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { EmbeddingBackend } from "../../core/embedding/Embedder.ts"
 import { vectorFromBase64 } from "../../core/embedding/vectorCodec.ts"
+import { pieceLattice, type Vocabulary } from "./pieceLattice.ts"
 import { shippedStaticTable } from "./staticTable.ts"
 
-/** USE-lite's 8,000 sentencepiece pieces with their log-probabilities, as the package ships them. */
-export type Vocabulary = Array<[string, number]>
+export type { Vocabulary } from "./pieceLattice.ts"
 
 const DIMENSIONS = 512
 /** SIF smoothing: frequent pieces ("▁the", ".") weigh little, rare ones much. */
@@ -57,20 +56,16 @@ const WORDS_REMEMBERED = 50_000
 const LONGEST_REMEMBERED = 32
 
 /**
- * USE-lite's own sentencepiece tokenizer, without its model: text → vocabulary ids, word by word. Its `encode` runs
- * one lattice over the whole text and copies the rest of the text at every position (≈ 0.15 ms of a 100-character
- * prompt, a sixth of an L1b miss); no piece holds "▁" (the word mark) but at its start, so the lattice never spans two
- * words and the pieces of a text are its words' pieces in order: each word is tokenised once and remembered. (Where
- * two splits of a word score the same but for float rounding, which one wins can depend on the text before it:
- * 3 of the 168,716 texts of the QQP and GPTCache files, e.g. "plzzzzzzzz…", get the same pieces in another order.)
- * Texts whose words are not plain single-space separated (several spaces, a leading one, non-ASCII before
- * normalisation) take the package's own path, whole.
+ * USE-lite's own sentencepiece tokenizer, without its model: text → vocabulary ids, word by word. One lattice over
+ * the whole text (the package's way, `./pieceLattice.ts`) costs with the text's length; no piece holds "▁" (the word
+ * mark) but at its start, so the lattice never spans two words and the pieces of a text are its words' pieces in
+ * order: each word is tokenised once and remembered. (Where two splits of a word score the same but for float
+ * rounding, which one wins can depend on the text before it: 3 of the 168,716 texts of the QQP and GPTCache files,
+ * e.g. "plzzzzzzzz…", get the same pieces in another order.) Texts whose words are not plain single-space separated
+ * (several spaces, a leading one, non-ASCII before normalisation) take the lattice whole.
  */
 export const pieceTokenizer = (vocabulary: Vocabulary): { readonly encode: (text: string) => Array<number> } => {
-  const whole = new EmbeddingsModel({
-    vocabulary,
-    model: undefined as unknown as ConstructorParameters<typeof EmbeddingsModel>[0]["model"]
-  }).tokenizer
+  const whole = pieceLattice(vocabulary)
   // The package's lattice treats a best score of exactly 0 as "none yet", which only the text's start can have: the
   // vocabulary file gives some pieces ("▁:", ":") no score (0), so a first word can split otherwise than the same
   // word later. Later words are tokenised after a first word ("a", one piece) and remembered apart.
