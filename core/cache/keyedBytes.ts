@@ -3,31 +3,28 @@
  * sent upstream as its own bytes is made of. Equal results mean equal bodies without those members (the result is
  * the same JSON with them cut out), so a key made of them never serves a request another's answer.
  */
-
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-const COMMA = 0x2c
-const COLON = 0x3a
-const OPEN_OBJECT = 0x7b
-const CLOSE_OBJECT = 0x7d
-const OPEN_ARRAY = 0x5b
-const CLOSE_ARRAY = 0x5d
-
-const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
+import {
+  BACKSLASH,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  closingQuote,
+  COLON,
+  COMMA,
+  isSpace,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE
+} from "../domain/jsonScan.ts"
 
 const skipSpace = (bytes: Uint8Array, at: number) => {
   while (isSpace(bytes[at])) at++
   return at
 }
 
-/** The index after the string whose opening quote is at `at`. */
+/** The index after the string whose opening quote is at `at`, or -1. */
 const afterString = (bytes: Uint8Array, at: number) => {
-  for (let quote = bytes.indexOf(QUOTE, at + 1); quote >= 0; quote = bytes.indexOf(QUOTE, quote + 1)) {
-    let backslashes = 0
-    while (bytes[quote - 1 - backslashes] === BACKSLASH) backslashes++
-    if (backslashes % 2 === 0) return quote + 1
-  }
-  return -1
+  const quote = closingQuote(bytes, at, bytes.length)
+  return quote < 0 ? -1 : quote + 1
 }
 
 /** The index after the value that starts at `at` (a string, an object, an array or a bare literal). */

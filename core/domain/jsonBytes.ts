@@ -1,4 +1,15 @@
 import { MAX_BODY_DEPTH } from "./jsonBody.ts"
+import {
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  closingQuote,
+  COLON,
+  COMMA,
+  isSpace,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE
+} from "./jsonScan.ts"
 
 /**
  * A piece of a body at most this long is decoded and parsed whole. V8 keeps a string longer than 128 KiB (a two-byte
@@ -7,44 +18,11 @@ import { MAX_BODY_DEPTH } from "./jsonBody.ts"
  */
 const PIECE_BYTES = 32 * 1024
 
-const QUOTE = 34
-const BACKSLASH = 92
-const COMMA = 44
-const COLON = 58
-const OPEN_OBJECT = 123
-const CLOSE_OBJECT = 125
-const OPEN_ARRAY = 91
-const CLOSE_ARRAY = 93
-
 const utf8 = new TextDecoder()
 
 /** Not parsed this way: the caller parses the text whole, which says what is wrong if anything is. */
 const FALLBACK: unique symbol = Symbol("fallback")
 type Parsed = unknown | typeof FALLBACK
-
-const isSpace = (byte: number | undefined) => byte === 32 || byte === 10 || byte === 13 || byte === 9
-
-/** How far a string is walked byte by byte before the rest is searched natively (a call that short strings cost more). */
-const WALKED = 64
-
-/** The index of the quote closing the string opened at `start`, or -1. */
-const closingQuote = (bytes: Uint8Array, start: number, end: number): number => {
-  const walked = Math.min(end, start + WALKED)
-  let i = start + 1
-  for (; i < walked; i++) {
-    const byte = bytes[i]
-    if (byte === QUOTE) return i
-    if (byte === BACKSLASH) i++
-  }
-  if (i >= end) return -1
-  // Past the walked part, `i` is not inside an escape: search natively, counting the backslashes before a quote.
-  for (let at = bytes.indexOf(QUOTE, i); at >= 0 && at < end; at = bytes.indexOf(QUOTE, at + 1)) {
-    let backslashes = 0
-    while (at - 1 - backslashes >= i && bytes[at - 1 - backslashes] === BACKSLASH) backslashes++
-    if (backslashes % 2 === 0) return at
-  }
-  return -1
-}
 
 /**
  * The pieces of the object or array spanning `[start, end]` (its brackets included): for an object, each member's
