@@ -3,7 +3,7 @@ import type { Context as HonoContext, MiddlewareHandler } from "hono"
 import { bodyLimit } from "hono/body-limit"
 import { timingSafeEqual } from "hono/utils/buffer"
 import type { EndpointFamily } from "../domain/ChatRequest.ts"
-import { hasBytes, receivedAsBytes, type ReceivedBody, type ReceivedBytes } from "../domain/receivedBody.ts"
+import { receivedAsBytes, type ReceivedBody } from "../domain/receivedBody.ts"
 import { familyError } from "./errors.ts"
 import { labelOfKey, type NamedGatewayKey } from "./gatewayKeys.ts"
 
@@ -171,15 +171,6 @@ export const withReceived = (request: Request, received: ReceivedBody): Request 
   })
   bodiesRead.set(again, received)
   return again
-}
-
-/** The bytes a request's body came as, when `readReceived` read it. */
-export const receivedBytes = (request: Request): ReceivedBody | undefined => bodiesRead.get(request)
-
-/** A body read as bytes (a large one), with its text: for a layer that sends those bytes on while the text stands. */
-export const keptBody = (request: Request): ReceivedBytes | undefined => {
-  const read = bodiesRead.get(request)
-  return read !== undefined && hasBytes(read) ? read : undefined
 }
 
 /**
