@@ -83,96 +83,101 @@ const trimmed = (bytes: Uint8Array, start: number, end: number): [number, number
   return [start, end]
 }
 
+/** The value spanning `[start, end)`, or FALLBACK. */
+const valueOf = (pieceBytes: number, bytes: Uint8Array, from: number, to: number, depthLeft: number): Parsed => {
+  const [start, end] = trimmed(bytes, from, to)
+  return end - start > pieceBytes
+    ? containerOf(pieceBytes, bytes, start, end, depthLeft)
+    : parsedWhole(bytes, start, end)
+}
+
+/** The object or array spanning exactly `[start, end)`, split into its pieces; or FALLBACK. */
+const containerOf = (pieceBytes: number, bytes: Uint8Array, start: number, end: number, depthLeft: number): Parsed => {
+  const first = bytes[start]
+  const last = bytes[end - 1]
+  const closes = (first === OPEN_OBJECT && last === CLOSE_OBJECT) || (first === OPEN_ARRAY && last === CLOSE_ARRAY)
+  // A long string (or anything else that is not a container) has no pieces: it is parsed whole.
+  if (!closes) return parsedWhole(bytes, start, end)
+  const pieces = piecesOf(bytes, start, end - 1, depthLeft)
+  if (pieces === undefined) return FALLBACK
+  return first === OPEN_OBJECT
+    ? objectOf(pieceBytes, bytes, pieces, depthLeft - 1)
+    : arrayOf(pieceBytes, bytes, pieces, depthLeft - 1)
+}
+
+/**
+ * Each run of the container's pieces: a large one alone, else as many small ones in a row as fit in a piece, parsed
+ * together (in the container's own brackets) by `parseRun` — a few calls per body rather than one per member.
+ */
+const eachRun = (
+  pieceBytes: number,
+  bytes: Uint8Array,
+  pieces: ReadonlyArray<number>,
+  onLarge: (at: number) => boolean,
+  parseRun: (start: number, end: number) => boolean
+): boolean => {
+  let runStart = -1
+  let runEnd = -1
+  for (let at = 0; at < pieces.length; at += 3) {
+    const start = pieces[at]!
+    const end = pieces[at + 2]!
+    // An empty piece (`[1,,2]`, a trailing comma) would vanish in a run: the text is invalid, left to JSON.parse.
+    const [first, last] = trimmed(bytes, start, end)
+    if (first >= last) return false
+    if (runStart >= 0 && end - runStart > pieceBytes) {
+      if (!parseRun(runStart, runEnd)) return false
+      runStart = -1
+    }
+    if (end - start > pieceBytes) {
+      if (!onLarge(at)) return false
+    } else {
+      if (runStart < 0) runStart = start
+      runEnd = end
+    }
+  }
+  return runStart < 0 || parseRun(runStart, runEnd)
+}
+
+const arrayOf = (pieceBytes: number, bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
+  const array: Array<unknown> = []
+  const complete = eachRun(pieceBytes, bytes, pieces, (at) => {
+    const element = valueOf(pieceBytes, bytes, pieces[at]!, pieces[at + 2]!, depthLeft)
+    if (element !== FALLBACK) array.push(element)
+    return element !== FALLBACK
+  }, (start, end) => {
+    const run = parsedRun(bytes, "[", start, end, "]")
+    if (Array.isArray(run)) { for (const element of run) array.push(element) }
+    return Array.isArray(run)
+  })
+  return complete ? array : FALLBACK
+}
+
+const objectOf = (pieceBytes: number, bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
+  const object: Record<string, unknown> = {}
+  // A key named `__proto__` would set the object's prototype here, where `JSON.parse` makes it an own property.
+  const complete = eachRun(pieceBytes, bytes, pieces, (at) => {
+    const key = parsedWhole(bytes, pieces[at]!, pieces[at + 1]!)
+    if (typeof key !== "string" || key === "__proto__") return false
+    const value = valueOf(pieceBytes, bytes, pieces[at + 1]! + 1, pieces[at + 2]!, depthLeft)
+    if (value !== FALLBACK) object[key] = value
+    return value !== FALLBACK
+  }, (start, end) => {
+    const run = parsedRun(bytes, "{", start, end, "}")
+    if (typeof run !== "object" || run === null || Object.hasOwn(run, "__proto__")) return false
+    for (const [key, value] of Object.entries(run)) object[key] = value
+    return true
+  })
+  return complete ? object : FALLBACK
+}
+
 /** A parser that splits what is longer than `pieceBytes` (the tests split small values to reach every branch). */
 export const jsonBytesParser = (pieceBytes: number) => {
-  /** The value spanning `[start, end)`, or FALLBACK. */
-  const valueOf = (bytes: Uint8Array, from: number, to: number, depthLeft: number): Parsed => {
-    const [start, end] = trimmed(bytes, from, to)
-    return end - start > pieceBytes ? containerOf(bytes, start, end, depthLeft) : parsedWhole(bytes, start, end)
-  }
-
-  /** The object or array spanning exactly `[start, end)`, split into its pieces; or FALLBACK. */
-  const containerOf = (bytes: Uint8Array, start: number, end: number, depthLeft: number): Parsed => {
-    const first = bytes[start]
-    const last = bytes[end - 1]
-    const closes = (first === OPEN_OBJECT && last === CLOSE_OBJECT) || (first === OPEN_ARRAY && last === CLOSE_ARRAY)
-    // A long string (or anything else that is not a container) has no pieces: it is parsed whole.
-    if (!closes) return parsedWhole(bytes, start, end)
-    const pieces = piecesOf(bytes, start, end - 1, depthLeft)
-    if (pieces === undefined) return FALLBACK
-    return first === OPEN_OBJECT ? objectOf(bytes, pieces, depthLeft - 1) : arrayOf(bytes, pieces, depthLeft - 1)
-  }
-
-  /**
-   * Each run of the container's pieces: a large one alone, else as many small ones in a row as fit in a piece, parsed
-   * together (in the container's own brackets) by `parseRun` — a few calls per body rather than one per member.
-   */
-  const eachRun = (
-    bytes: Uint8Array,
-    pieces: ReadonlyArray<number>,
-    onLarge: (at: number) => boolean,
-    parseRun: (start: number, end: number) => boolean
-  ): boolean => {
-    let runStart = -1
-    let runEnd = -1
-    for (let at = 0; at < pieces.length; at += 3) {
-      const start = pieces[at]!
-      const end = pieces[at + 2]!
-      // An empty piece (`[1,,2]`, a trailing comma) would vanish in a run: the text is invalid, left to JSON.parse.
-      const [first, last] = trimmed(bytes, start, end)
-      if (first >= last) return false
-      if (runStart >= 0 && end - runStart > pieceBytes) {
-        if (!parseRun(runStart, runEnd)) return false
-        runStart = -1
-      }
-      if (end - start > pieceBytes) {
-        if (!onLarge(at)) return false
-      } else {
-        if (runStart < 0) runStart = start
-        runEnd = end
-      }
-    }
-    return runStart < 0 || parseRun(runStart, runEnd)
-  }
-
-  const arrayOf = (bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
-    const array: Array<unknown> = []
-    const complete = eachRun(bytes, pieces, (at) => {
-      const element = valueOf(bytes, pieces[at]!, pieces[at + 2]!, depthLeft)
-      if (element !== FALLBACK) array.push(element)
-      return element !== FALLBACK
-    }, (start, end) => {
-      const run = parsedRun(bytes, "[", start, end, "]")
-      if (Array.isArray(run)) { for (const element of run) array.push(element) }
-      return Array.isArray(run)
-    })
-    return complete ? array : FALLBACK
-  }
-
-  const objectOf = (bytes: Uint8Array, pieces: ReadonlyArray<number>, depthLeft: number): Parsed => {
-    const object: Record<string, unknown> = {}
-    // A key named `__proto__` would set the object's prototype here, where `JSON.parse` makes it an own property.
-    const complete = eachRun(bytes, pieces, (at) => {
-      const key = parsedWhole(bytes, pieces[at]!, pieces[at + 1]!)
-      if (typeof key !== "string" || key === "__proto__") return false
-      const value = valueOf(bytes, pieces[at + 1]! + 1, pieces[at + 2]!, depthLeft)
-      if (value !== FALLBACK) object[key] = value
-      return value !== FALLBACK
-    }, (start, end) => {
-      const run = parsedRun(bytes, "{", start, end, "}")
-      if (typeof run !== "object" || run === null || Object.hasOwn(run, "__proto__")) return false
-      for (const [key, value] of Object.entries(run)) object[key] = value
-      return true
-    })
-    return complete ? object : FALLBACK
-  }
-
   return (bytes: Uint8Array): { readonly value: unknown } | undefined => {
     // A small body is parsed whole, where its depth is bounded first. A large one is always split at the top, and
     // that one pass over all of it bounds its depth.
     if (bytes.length <= pieceBytes) return undefined
     const [start, end] = trimmed(bytes, 0, bytes.length)
-    const value = containerOf(bytes, start, end, MAX_BODY_DEPTH)
+    const value = containerOf(pieceBytes, bytes, start, end, MAX_BODY_DEPTH)
     return value === FALLBACK ? undefined : { value }
   }
 }
