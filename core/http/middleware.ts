@@ -124,8 +124,6 @@ const bodyTooLarge = (maxBytes: number) => {
   return (family: EndpointFamily): Response => familyError(family, 413, message, "invalid_request_error")
 }
 
-export type { ReceivedBody } from "../domain/receivedBody.ts"
-
 /**
  * Below this declared size a body is read as text (the runtime's own decoding, Bun's fastest on an exact hit) and
  * encoded again if it goes upstream, which costs a small body less than keeping its bytes.
