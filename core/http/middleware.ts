@@ -158,17 +158,13 @@ const hasByteOrderMark = (buffer: ArrayBuffer) => {
 }
 
 /**
- * The request again with the body read from it, for whoever reads it next: as bytes (a string body would add a
- * content-type; a large body's own, not encoded again), and `readReceived` answers with what was read.
+ * The request whose body was read, handed on as it is: whoever reads its body next does so through `readReceived`,
+ * which answers with what was read. No new `Request` is built around the body: on Bun that copied a large body
+ * whole, on Node it wrapped it in undici's, for routes that never read it from the request.
  */
 export const withReceived = (request: Request, received: ReceivedBody): Request => {
-  const again = new Request(request.url, {
-    method: request.method,
-    headers: request.headers,
-    body: received.bytes ?? new TextEncoder().encode(received.text)
-  })
-  bodiesRead.set(again, received)
-  return again
+  bodiesRead.set(request, received)
+  return request
 }
 
 /**
