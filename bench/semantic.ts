@@ -18,6 +18,7 @@ import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { CacheKey } from "../core/cache/CacheKey.ts"
+import { scoreThresholdOf } from "../core/cache/semantic/decision/scoreThreshold.ts"
 import { COSINE_THRESHOLD, SemanticCache } from "../core/cache/semantic/SemanticCache.ts"
 import { decidesByLearning, semanticCacheLayer } from "../core/cache/semantic/semanticLayer.ts"
 import { AppConfig, loadConfig } from "../core/config/Config.ts"
@@ -110,7 +111,7 @@ const loaded = await Effect.runPromise(loadConfig({
 }))
 const learned = decidesByLearning(loaded.config, backend)
 const threshold = learned
-  ? loaded.config.l1b_score_threshold
+  ? scoreThresholdOf(loaded.config)
   : loaded.config.similarity_threshold ?? COSINE_THRESHOLD
 
 const request = (question: string): ChatRequest => {

@@ -4,6 +4,7 @@ import type { AppConfigShape } from "../../config/ConfigSpec.ts"
 import type { EmbeddingBackend } from "../../embedding/Embedder.ts"
 import type { RedisCommands } from "../../redis/RedisCommands.ts"
 import { PairDecision } from "./decision/PairDecision.ts"
+import { scoreThresholdOf } from "./decision/scoreThreshold.ts"
 import { shippedDecision } from "./decision/weights.ts"
 import { FastVectorIndex } from "./FastVectorIndex.ts"
 import { SharedSemanticStore } from "./RedisSemanticStore.ts"
@@ -34,7 +35,9 @@ const decisionLine = (config: AppConfigShape, learned: boolean): string => {
     ? `similarity_threshold unset: the decision's floor ${learned ? shippedDecision.cosineFloor : COSINE_THRESHOLD}`
     : `similarity_threshold = ${config.similarity_threshold}`
   if (learned) {
-    return `L1b decides by the learned decision ${shippedDecision.version}: a candidate is served when its score reaches l1b_score_threshold = ${config.l1b_score_threshold} and its cosine reaches ${floor}`
+    return `L1b decides by the learned decision ${shippedDecision.version}: a candidate is served when its score reaches l1b_score_threshold = ${
+      scoreThresholdOf(config)
+    }${config.l1b_score_threshold === undefined ? " (unset)" : ""} and its cosine reaches ${floor}`
   }
   const why = config.l1b_decision === "cosine" ? "l1b_decision = cosine" : `${config.embedding_model} encoder`
   return `L1b decides by cosine (${why}): a candidate is served when the model's cosine reaches ${floor} and the verifier accepts it${

@@ -8,6 +8,7 @@ import type { Candidate, LabelledIndex, SemanticEntry } from "../LabelledIndex.t
 import { analyse, type Analysis, numbersDifferFrom, verify } from "../SemanticVerifier.ts"
 import { cosineKey, learnedKey } from "./budgetKey.ts"
 import type { PairScorer } from "./PairScorer.ts"
+import { scoreThresholdOf } from "./scoreThreshold.ts"
 
 /**
  * How many nearest neighbours are checked against the threshold and the verifier. Not 4: a cache of questions that
@@ -166,7 +167,7 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
     // The budget's observations are of its keys (./budgetKey.ts): a new key is a new name.
     id: `learned-${scorer.model.version}-margin`,
     describe: (settings) =>
-      `learned ${scorer.model.version} (score threshold ${settings.l1b_score_threshold}, cosine floor ${
+      `learned ${scorer.model.version} (score threshold ${scoreThresholdOf(settings)}, cosine floor ${
         Math.max(scorer.model.cosineFloor, settings.similarity_threshold ?? 0)
       })`,
     find: (request, view, threshold, keep, judge) => {
@@ -183,7 +184,7 @@ export const learnedDecision = (scorer: PairScorer, parts: DecisionParts): Seman
       const scored = scoreCandidates(scorer, candidates, { floor, keep }, vector, question, { index, analysisOf })
       const { best } = scored
       // A refused pair scores 0: never served, even at a threshold of 0.
-      const found = best && best.score > 0 && best.score >= config.l1b_score_threshold ? best : undefined
+      const found = best && best.score > 0 && best.score >= scoreThresholdOf(config) ? best : undefined
       return Effect.as(
         annotateLearned(scored, found, candidates),
         found && judge({
