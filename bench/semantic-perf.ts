@@ -24,6 +24,7 @@ import { runtimeCommand, type RuntimeName, type StartedProcess, startProcess } f
 import { load, type LoadTool, wrkAvailable } from "./load.ts"
 import { oneQuestion } from "./requests.ts"
 import { writeResults } from "./results.ts"
+import { BESIDE, httpScaling, median, quantiles, question, reworded, SERVE_WOULD_BE_HITS } from "./semanticPerfHttp.ts"
 
 const { values } = parseArgs({
   options: {
@@ -39,42 +40,8 @@ const { values } = parseArgs({
     full: { type: "boolean", default: false }
   }
 })
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const quantiles = (samples: ReadonlyArray<number>) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-  return { p50: at(0.5), p99: at(0.99) }
-}
 const f = (n: number) => n.toFixed(2)
 
-// One scope's questions: every one new, all alike but for a verb, a topic, a place and a project number — the
-// worst case for the graph (every neighbour is near) and for the decision (every candidate reaches its floor).
-const VERBS = ["manage", "reset", "configure", "delete", "export", "find", "change", "enable", "disable", "share"]
-const TOPICS = [
-  "invoices",
-  "passwords",
-  "webhooks",
-  "exports",
-  "the billing address",
-  "two-factor login",
-  "API keys",
-  "refunds",
-  "shipping labels",
-  "user roles",
-  "audit logs",
-  "custom domains"
-]
-const PLACES = ["dashboard", "mobile app", "admin console", "CLI", "settings page", "API"]
-const question = (i: number) =>
-  `How do I ${VERBS[i % 10]} ${TOPICS[Math.floor(i / 10) % 12]} for project ${i} in the ${
-    PLACES[Math.floor(i / 120) % 6]
-  }?`
-/** The same question in other case and punctuation: a new exact key, the same words. */
-const reworded = (i: number) => question(i).toLowerCase().replace("?", "")
-const BESIDE = 100
-// The error budget serves nothing until it has observed hits like it: here every would-be hit is served, so that a
-// hit's path is the one timed.
-const SERVE_WOULD_BE_HITS = { ISARTOR__L1B_ERROR_BUDGET: "1" }
 const sizes = values.sizes.split(",").map(Number)
 const rounds = Number(values.rounds)
 
@@ -159,93 +126,12 @@ const inProcessOn = (runtime: RuntimeName) =>
     )
   )
 
-/** A real gateway holding `size` entries in one scope (and 100 in another), timed at concurrency 1. */
-const httpScaling = async (runtime: RuntimeName, size: number) => {
-  const started: Array<StartedProcess> = []
-  try {
-    const upstream = await startProcess([process.execPath, "--import", "tsx", "bench/upstream.ts", "0"], {})
-    started.push(upstream)
-    const gateway = await startProcess(runtimeCommand(runtime, `runtimes/${runtime}.ts`), {
-      ISARTOR__HOST_PORT: "127.0.0.1:0",
-      ISARTOR__EXTERNAL_LLM_URL: upstream.url,
-      ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
-      ISARTOR__CACHE_MAX_CAPACITY: String(size + BESIDE + (values.full ? 0 : 1000 * rounds)),
-      ISARTOR__CACHE_TTL_SECS: "3600",
-      // The default byte budget evicts these entries before a hundred thousand fit.
-      ISARTOR__CACHE_MAX_BYTES: String(2 ** 32),
-      ...SERVE_WOULD_BE_HITS
-    })
-    started.push(gateway)
-    const ask = async (content: string, headers: Record<string, string> = {}) => {
-      const at = performance.now()
-      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
-      })
-      await response.arrayBuffer()
-      if (response.status !== 200) throw new Error(`the gateway answered ${response.status}`)
-      return { ms: performance.now() - at, layer: response.headers.get("x-isartor-layer") }
-    }
-    const BESIDE_SCOPE = { "x-isartor-session-id": "beside" }
-    const BYPASS = { "cache-control": "no-cache, no-store" }
-    // Filled eight at a time: each question is a miss that the gateway embeds and stores.
-    let next = 0
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let i = next++; i < size; i = next++) await ask(question(i))
-    }))
-    for (let i = 0; i < BESIDE; i++) await ask(question(i), BESIDE_SCOPE)
-    const samples = { hit: [] as Array<number>, miss: [] as Array<number>, bypassed: [] as Array<number> }
-    const beside: Array<number> = []
-    const p50s = { hit: [] as Array<number>, miss: [] as Array<number>, bypassed: [] as Array<number> }
-    const besideP50s: Array<number> = []
-    const layers: Record<string, number> = {}
-    const taken = new Set<number>()
-    let fresh = size + BESIDE
-    for (let round = 0; round < rounds; round++) {
-      const round_ = { hit: [] as Array<number>, miss: [] as Array<number>, bypassed: [] as Array<number> }
-      const besideRound: Array<number> = []
-      for (let r = 0; r < 40; r++) {
-        let i = Math.floor(Math.random() * size)
-        while (taken.has(i) && taken.size < size) i = (i + 1) % size
-        taken.add(i)
-        const found = await ask(reworded(i))
-        layers[found.layer ?? "?"] = (layers[found.layer ?? "?"] ?? 0) + 1
-        round_.hit.push(found.ms)
-        round_.miss.push((await ask(question(fresh++))).ms)
-        round_.bypassed.push((await ask(question(fresh++), BYPASS)).ms)
-        besideRound.push((await ask(`${reworded(r % BESIDE)} ${round}`, BESIDE_SCOPE)).ms)
-      }
-      for (const kind of ["hit", "miss", "bypassed"] as const) {
-        samples[kind].push(...round_[kind])
-        p50s[kind].push(quantiles(round_[kind]).p50)
-      }
-      beside.push(...besideRound)
-      besideP50s.push(quantiles(besideRound).p50)
-    }
-    const figure = (kind: "hit" | "miss" | "bypassed") => ({
-      p50: median(p50s[kind]),
-      p99: quantiles(samples[kind]).p99
-    })
-    return {
-      runtime,
-      entries: size,
-      hit: figure("hit"),
-      layers,
-      miss: figure("miss"),
-      bypassed: figure("bypassed"),
-      beside: { p50: median(besideP50s), p99: quantiles(beside).p99 },
-      load: loadavg()[0]!
-    }
-  } finally {
-    for (const process of started) process.stop()
-  }
-}
-
 const q = (x: unknown) => {
   const { p50, p99 } = x as { p50: number; p99: number }
   return `${f(p50)} / ${f(p99)}`
 }
+/** Over HTTP: p50 / p99 ms, then the gateway's CPU ms per request. */
+const qc = (x: { p50: number; p99: number; cpu: number }) => `${q(x)} (cpu ${f(x.cpu)})`
 const printInProcess = (inProcess: ReadonlyArray<Record<string, unknown>>) => {
   console.log(
     `L1b as one scope fills — ms p50 / p99; ${availableParallelism()} cores; a 100-entry scope beside it ("beside")`
@@ -274,20 +160,22 @@ const scaling = async () => {
   const http: Array<Awaited<ReturnType<typeof httpScaling>>> = []
   for (const [s, size] of (values["http-sizes"] ?? values.sizes).split(",").map(Number).entries()) {
     // Runtimes alternate in order from one size to the next: neither always runs on the busier minute.
-    for (const runtime of s % 2 === 0 ? runtimes : [...runtimes].reverse()) http.push(await httpScaling(runtime, size))
+    for (const runtime of s % 2 === 0 ? runtimes : [...runtimes].reverse()) {
+      http.push(await httpScaling(runtime, size, { rounds, full: values.full }))
+    }
   }
   console.log(
-    `over HTTP, concurrency 1 (median of the rounds' p50s; p99 of all samples)${
+    `over HTTP, concurrency 1 (median of the rounds' p50s; p99 of all samples; the gateway's CPU ms per request)${
       values.full ? ", a full cache: each new question evicts an entry" : ""
     }:`
   )
   console.table(http.map((row) => ({
     runtime: row.runtime,
     entries: row.entries,
-    "hit (reworded)": `${q(row.hit)} ${JSON.stringify(row.layers)}`,
-    miss: q(row.miss),
-    "caches bypassed": q(row.bypassed),
-    "beside scope": q(row.beside),
+    "hit (reworded)": `${qc(row.hit)} ${JSON.stringify(row.layers)}`,
+    miss: qc(row.miss),
+    "caches bypassed": qc(row.bypassed),
+    "beside scope": qc(row.beside),
     "load avg": row.load.toFixed(1)
   })))
   await writeResults("semantic-scaling", { inProcess, http })
