@@ -4,11 +4,11 @@ import { makeReportThrottle } from "../observability/reportThrottle.ts"
 import { PendingRollups } from "./pendingRollups.ts"
 import { pricesOf } from "./prices.ts"
 import { RecentRing } from "./recentRing.ts"
-import type { UsageRows } from "./recorder.ts"
+import type { UsageNote, UsageRows } from "./recorder.ts"
 import { makeUsageRows } from "./recorder.ts"
 import { reportOf, totalsOf } from "./report.ts"
 import { UsageLedger } from "./UsageLedger.ts"
-import type { UsageRow } from "./UsageRow.ts"
+import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
 import { RECENT_ROWS, type UsageStore } from "./UsageStore.ts"
 
 /** How often buffered rows are written: at most this much is lost when the process is killed. */
@@ -127,32 +127,53 @@ const makeRecording = (options: LedgerOptions, buffers: Buffers) => {
       row.tokens_saved,
       row.cost_saved_usd
     )
-    ring.keep(row)
+    ring.writeRow(ring.reserve(), row)
     if (listeners.size > 0) tell(row)
+  }
+  /** A note measured, summed and written into its slot: nothing of it is kept but the ring's columns. */
+  const put = (
+    slot: number,
+    note: UsageNote,
+    family: UsageFamily,
+    layer: UsageLayer,
+    provider: string,
+    status: number,
+    latencyMs: number,
+    at: number
+  ) => {
+    const measured = rows.measure(note, layer, provider)
+    pending.add(
+      at,
+      measured.label ?? measured.caller,
+      provider,
+      measured.model,
+      layer,
+      status >= 400,
+      measured.tokensIn,
+      measured.tokensOut,
+      measured.costUsd,
+      measured.tokensSaved,
+      measured.costSavedUsd
+    )
+    ring.write(slot, measured, family, layer, provider, status, latencyMs, at)
+    // Watched, the row is built now; else only if it is among the last at the next flush.
+    if (listeners.size > 0) tell(ring.rowAt(slot))
   }
   const { estimateInput } = options
   const recordNote: UsageLedger["Service"]["recordNote"] = (note, family, layer, provider, status, latencyMs, at) => {
+    const slot = ring.reserve()
     if (estimateInput === undefined || !rows.needsEstimate(note, layer, status)) {
-      // Only where there is one: a note kept among the last with a property added to it costs the collector more.
-      if (note.body !== undefined) note.body = undefined
-      rows.sum(note, at, layer, provider, status, pending.add)
-      // Watched, the row is built now (and kept built); else only if it is among the last at the next flush.
-      if (listeners.size === 0) return ring.keepNote(note, family, layer, provider, status, latencyMs, at)
-      const row = rows.row(note, at, family, layer, provider, status, latencyMs)
-      ring.keep(row)
-      return tell(row)
+      return put(slot, note, family, layer, provider, status, latencyMs, at)
     }
-    // Kept in its place among the last requests now; summed, and told, once its input is estimated.
-    ring.keepNote(note, family, layer, provider, status, latencyMs, at)
-    const body = note.body!
-    note.body = undefined
-    const estimated = estimateInput(body).then(
+    // Kept in its place among the last requests now; summed, written and told once its input is estimated.
+    const ticket = ring.ticketOf(slot)
+    const estimated = estimateInput(note.body!).then(
       (estimate) => void (note.inputEstimate = estimate),
       () => void (note.inputEstimate = 0)
     ).then(() => {
       estimating.delete(estimated)
-      rows.sum(note, at, layer, provider, status, pending.add)
-      if (listeners.size > 0) tell(rows.row(note, at, family, layer, provider, status, latencyMs))
+      note.body = undefined
+      put(ring.writable(slot, ticket), note, family, layer, provider, status, latencyMs, at)
     })
     estimating.add(estimated)
   }
@@ -175,7 +196,7 @@ export const makeLedger = (options: LedgerOptions) =>
     const listeners = new Set<(row: UsageRow) => void>()
     const buffers: Buffers = {
       pending: new PendingRollups(),
-      ring: new RecentRing(rows),
+      ring: new RecentRing(rows.mask),
       rows,
       estimating: new Set(),
       listeners

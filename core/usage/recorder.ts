@@ -5,7 +5,7 @@ import { BoundedMemo } from "../memory/BoundedMemo.ts"
 import { modelOf, usageOf } from "../observability/usage.ts"
 import type { Prices } from "./prices.ts"
 import { type StreamTokens, tapStreamUsage, usageIn } from "./streamUsage.ts"
-import type { UsageFamily, UsageLayer, UsageRow } from "./UsageRow.ts"
+import type { UsageFamily, UsageLayer } from "./UsageRow.ts"
 
 /**
  * What the ledger learns of a request that reached an answer: set by whatever answered it, recorded by the edge with
@@ -34,8 +34,8 @@ export interface UsageNote {
   tokens?: StreamTokens | undefined
   /**
    * The request body as the client sent it (parsed): its input tokens are estimated from it (as `count_tokens` does)
-   * when the answer carries no usage. Let go once recorded: the ledger keeps the last notes, and an agent's body is
-   * hundreds of KB.
+   * when the answer carries no usage. Let go once estimated: an agent's body is hundreds of KB, and a note waiting
+   * for its estimate is held until it has it.
    */
   body?: Readonly<Record<string, unknown>> | undefined
   /** The estimate of the input tokens, once made (see `estimateInput`). */
@@ -154,104 +154,95 @@ const makeScopeOf = () => {
   }
 }
 
-/** A row's fields, one by one, in the order the rows have always had (no spread per optional field). */
-type Built = { -readonly [K in keyof UsageRow]: UsageRow[K] }
-
-/** How a note becomes its row: `UsageRows.row`. */
-const makeRowBuilder = (
-  options: RowOptions,
-  reader: ReturnType<typeof makeTokenReader>,
-  scopeOf: (tenant: string) => string
-) =>
-(
-  note: UsageNote,
-  at: number,
-  family: UsageFamily,
-  layer: UsageLayer,
-  provider: string,
-  status: number,
-  latencyMs: number
-): UsageRow => {
-  const { mask, prices } = options
-  const deflected = DEFLECTIONS.has(layer)
-  const tokens = reader.tokensOf(note, deflected)
-  const input = reader.inputOf(note, tokens)
-  const cost = reader.costOf(tokens, provider, input)
-  const built = { at, caller: scopeOf(note.tenant) } as Built
-  if (note.label !== undefined) built.label = note.label
-  built.family = family
-  built.model_asked = note.modelAsked
-  built.provider = provider
-  built.model = tokens.model
-  built.layer = layer
-  built.tokens_in = deflected ? 0 : input
-  built.tokens_out = deflected ? 0 : tokens.output
-  built.cost_usd = deflected ? 0 : cost
-  built.tokens_saved = deflected ? input + tokens.output : 0
-  built.cost_saved_usd = deflected ? cost : 0
-  if (tokens.estimated === true && (input > 0 || tokens.output > 0)) built.tokens_estimated = true
-  const standard = note.routedFrom && !deflected ? prices(note.routedFrom.provider, note.routedFrom.model) : undefined
-  if (standard !== undefined) {
-    built.routing_saved_usd = input * standard.input + tokens.output * standard.output - cost
-  }
-  built.latency_ms = Math.round(latencyMs * 100) / 100
-  built.status = status
-  built.stream = note.stream === true
-  if (note.question !== undefined) {
-    built.question = mask(note.question)
-    built.answer = mask(note.answerText ?? answerOf(note.completion))
-  }
-  return built
+/**
+ * One request's figures as the ledger keeps them (see core/usage/recentRing.ts): one object, written again for every
+ * request, so measuring allocates nothing that outlives it. Strings are the ones the gateway shares where it can (a
+ * cached answer's model, the caller's scope string of its last request).
+ */
+export interface Measured {
+  /** The caller's scope hash. */
+  caller: string
+  label: string | undefined
+  modelAsked: string
+  model: string
+  tokensIn: number
+  tokensOut: number
+  costUsd: number
+  tokensSaved: number
+  costSavedUsd: number
+  /** The answer carried no usage, and its tokens are not all 0. */
+  estimated: boolean
+  /** What a `[routing]` rule saved (see `UsageRow.routing_saved_usd`); NaN when no rule routed the request. */
+  routingSavedUsd: number
+  stream: boolean
+  /** With `request_log_bodies`: the question and the answer's text, as kept (masked when made a row). */
+  question: string | undefined
+  answer: string | undefined
 }
 
 /**
- * A note's row, priced — spent now by L3 and pass-through, saved by a deflection — built two ways from the one
- * reading of its tokens and price: `sum` adds it to its rollup without building anything (every request), `row`
- * builds the row (only the rows that are read: the last ones, or every one while `/admin/events` is watched).
+ * A note's figures, priced — spent now by L3 and pass-through, saved by a deflection — from one reading of its
+ * tokens and price: `measure` (every request; the ledger sums them into the rollup and keeps them among the last
+ * requests, see core/usage/ledger.ts).
  */
 export const makeUsageRows = (options: RowOptions) => {
   const reader = makeTokenReader(options.prices)
   const { costOf, inputOf, tokensOf } = reader
   const scopeOf = makeScopeOf()
+  const measured: Measured = {
+    caller: "",
+    label: undefined,
+    modelAsked: "",
+    model: "",
+    tokensIn: 0,
+    tokensOut: 0,
+    costUsd: 0,
+    tokensSaved: 0,
+    costSavedUsd: 0,
+    estimated: false,
+    routingSavedUsd: Number.NaN,
+    stream: false,
+    question: undefined,
+    answer: undefined
+  }
 
-  const sum = (
-    note: UsageNote,
-    at: number,
-    layer: UsageLayer,
-    provider: string,
-    status: number,
-    add: AddToRollup
-  ): void => {
+  /** The note's figures, in the one `Measured` (valid until the next call). */
+  const measure = (note: UsageNote, layer: UsageLayer, provider: string): Measured => {
     const deflected = DEFLECTIONS.has(layer)
     const tokens = tokensOf(note, deflected)
     const input = inputOf(note, tokens)
     const cost = costOf(tokens, provider, input)
-    add(
-      at,
-      note.label ?? scopeOf(note.tenant),
-      provider,
-      tokens.model,
-      layer,
-      status >= 400,
-      deflected ? 0 : input,
-      deflected ? 0 : tokens.output,
-      deflected ? 0 : cost,
-      deflected ? input + tokens.output : 0,
-      deflected ? cost : 0
-    )
+    measured.caller = scopeOf(note.tenant)
+    measured.label = note.label
+    measured.modelAsked = note.modelAsked
+    measured.model = tokens.model
+    measured.tokensIn = deflected ? 0 : input
+    measured.tokensOut = deflected ? 0 : tokens.output
+    measured.costUsd = deflected ? 0 : cost
+    measured.tokensSaved = deflected ? input + tokens.output : 0
+    measured.costSavedUsd = deflected ? cost : 0
+    measured.estimated = tokens.estimated === true && (input > 0 || tokens.output > 0)
+    const standard = note.routedFrom && !deflected
+      ? options.prices(note.routedFrom.provider, note.routedFrom.model)
+      : undefined
+    measured.routingSavedUsd = standard === undefined
+      ? Number.NaN
+      : input * standard.input + tokens.output * standard.output - cost
+    measured.stream = note.stream === true
+    measured.question = note.question
+    measured.answer = note.question === undefined ? undefined : note.answerText ?? answerOf(note.completion)
+    return measured
   }
-
-  const row = makeRowBuilder(options, reader, scopeOf)
 
   /**
    * Whether the note's input tokens are to be estimated before it is recorded: an answer (not a failure) that
-   * carried no usage, of a request whose body is known. Read from the same tokens `sum` and `row` read.
+   * carried no usage, of a request whose body is known. Read from the same tokens `measure` reads.
    */
   const needsEstimate = (note: UsageNote, layer: UsageLayer, status: number): boolean =>
     note.body !== undefined && note.inputEstimate === undefined && status < 400 &&
     tokensOf(note, DEFLECTIONS.has(layer)).estimated === true
 
-  return { sum, row, needsEstimate }
+  return { measure, needsEstimate, mask: options.mask }
 }
 
 export type UsageRows = ReturnType<typeof makeUsageRows>

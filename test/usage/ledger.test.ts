@@ -114,4 +114,41 @@ describe("the usage ledger", () => {
     assert.equal(recent.length, 1000)
     assert.deepEqual(recent.slice(0, 2).map((kept) => kept.latency_ms), [9999, 1004])
   })
+  it("counts a note whose estimate came after 1,000 newer requests, and keeps those 1,000 as they were", async () => {
+    let estimated!: (tokens: number) => void
+    const seen: Array<UsageRow> = []
+    const completion = JSON.stringify({ model: "gpt-4o-mini", choices: [{ message: { content: "late answer" } }] })
+    const { recent, total } = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const ledger = yield* makeLedger({
+        store: makeMemoryStore(),
+        retentionMs: 30 * DAY,
+        priced: () => true,
+        estimateInput: () => new Promise<number>((resolve) => (estimated = resolve))
+      })
+      const now = Date.now()
+      const body = { messages: [{ role: "user", content: "a question answered without usage" }] }
+      ledger.recordNote(
+        { tenant: "late-caller|", modelAsked: "gpt-4o-mini", completion, body },
+        "chat",
+        "l3",
+        "openai",
+        200,
+        7,
+        now
+      )
+      for (let index = 0; index < 1000; index++) ledger.record(row(now, { latency_ms: index }))
+      ledger.subscribe((recorded) => seen.push(recorded))
+      estimated(42)
+      const total = yield* ledger.totals({ since: now - DAY, until: now + DAY })
+      return { recent: yield* ledger.recent(1000), total }
+    })))
+    assert.equal(total.requests, 1001)
+    assert.equal(total.tokens_in, 1000 * 10 + 42)
+    assert.deepEqual(recent.map((kept) => kept.latency_ms), Array.from({ length: 1000 }, (_, index) => 999 - index))
+    assert.deepEqual(seen.map((told) => [told.caller, told.tokens_in, told.tokens_estimated]), [[
+      "late-caller",
+      42,
+      true
+    ]])
+  })
 })
