@@ -79,10 +79,30 @@ const removeStaleLock = (path: string) => {
   }
 }
 
+const codeOf = (error: unknown) => error instanceof Error && "code" in error ? error.code : undefined
+
+/**
+ * The file's directory and its missing parents, made one by one. Not `mkdirSync(…, { recursive: true })`: Node's
+ * loops forever where a parent exists but refuses children with ENOENT (under /proc), and the gateway never started.
+ */
+const makeDirectory = (directory: string): void => {
+  try {
+    mkdirSync(directory)
+    return
+  } catch (error) {
+    if (codeOf(error) === "EEXIST") return
+    const parent = dirname(directory)
+    if (codeOf(error) !== "ENOENT" || parent === directory) throw error
+  }
+  makeDirectory(dirname(directory))
+  // Once only: a directory that still cannot be made fails the opening (the ledger is kept in memory).
+  mkdirSync(directory)
+}
+
 /** Opens the file with its tables (moving a first version's rows), or closes it and throws. */
 const openDatabase = async (path: string): Promise<Database> => {
   const { Database } = await loadSqlite()
-  mkdirSync(dirname(path), { recursive: true })
+  makeDirectory(dirname(path))
   removeStaleLock(path)
   const db: Database = new Database(path)
   try {

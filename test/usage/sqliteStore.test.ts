@@ -1,7 +1,7 @@
 import { Clock, Effect } from "effect"
 import type { Database } from "node-sqlite3-wasm"
 import assert from "node:assert/strict"
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, describe, it } from "node:test"
@@ -126,6 +126,27 @@ describe("the usage ledger's SQLite store", () => {
     assert.equal((await store.recent(10)).length, 1)
     assert.equal(warnings.length, 1)
     assert.match(warnings[0]!, /usage ledger: cannot open .*a-file\/usage\.db .*kept in memory/)
+  })
+
+  it("keeps the ledger in memory when usage_path is where no directory can be made (under /proc)", async (t) => {
+    if (!existsSync("/proc/self")) return t.skip("no /proc here")
+    const warnings: Array<string> = []
+    t.mock.method(console, "error", (line: string) => void warnings.push(line))
+    const store = await openUsageStore("/proc/self/isartor/usage.db", {})
+    await store.append([usageRow(Date.now())])
+    assert.equal((await store.recent(10)).length, 1)
+    assert.match(warnings.join("\n"), /usage ledger: cannot open \/proc\/self\/isartor\/usage\.db .*kept in memory/)
+  })
+
+  it("makes the missing directories of usage_path", async () => {
+    const store = await openUsageStore(join(dir, "made", "for", "it", "usage.db"), {})
+    try {
+      await store.append([usageRow(Date.now())])
+      assert.equal((await store.recent(10)).length, 1)
+    } finally {
+      await store.close?.()
+    }
+    assert.ok(existsSync(join(dir, "made", "for", "it", "usage.db")))
   })
 
   it("is usage.db in ISARTOR_HOME unless usage_path names a file", () => {
