@@ -1,4 +1,5 @@
 import { Exit, Schema } from "effect"
+import { SchemaJITCompiler } from "effect/schema"
 import { type BadRequest, badRequest } from "./errors.ts"
 
 // Structs check the fields they name and let every other field through: the body goes upstream as the client
@@ -70,22 +71,37 @@ const describeIssue = (error: Schema.SchemaError): { message: string; param?: st
   return path ? { message: `${path}: ${first}`, param: path } : { message: first ?? "invalid request body" }
 }
 
+/** Whether `decoderFor` compiles its schemas: off only where a test compares the compiled with the interpreted. */
+let compiled = true
+/** Decoders first used after this call interpret their schemas (`test/domain/decoderJit.test.ts`, in a worker). */
+export const interpretDecoders = () => {
+  compiled = false
+}
+
 /**
- * Built once per schema. A valid body (nearly all of them) takes the cheap type guard; only an invalid one pays
- * for the full decode that explains what is wrong.
+ * Built once per schema, on first use. A valid body (nearly all of them) takes the cheap type guard; only an invalid
+ * one pays for the full decode that explains what is wrong. The schema is compiled to a function (Effect's JIT
+ * compiler): interpreted, the guard walked a coding agent's 40 turns at a cost of the same order as parsing them
+ * (`bench/README.md`, the agent row). A schema that cannot be compiled stays interpreted.
  */
 export const decoderFor = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
-  const isValid = Schema.is(schema)
-  const decode = Schema.decodeUnknownExit(schema as Schema.Top as Schema.Codec<S["Type"], unknown>)
+  let checks: { readonly isValid: (body: unknown) => boolean; readonly decode: ReturnType<typeof decodeOf<S>> }
   return (body: unknown): Exit.Exit<S["Type"], BadRequest> => {
-    if (isValid(body)) return Exit.succeed(body)
-    const exit = decode(body)
+    checks ??= checksOf(schema)
+    if (checks.isValid(body)) return Exit.succeed(body)
+    const exit = checks.decode(body)
     if (Exit.isSuccess(exit)) return Exit.succeed(exit.value)
     const error = Exit.findErrorOption(exit)
     if (error._tag === "None") return badRequest("invalid request body")
     const { message, param } = describeIssue(error.value)
     return badRequest(message, param)
   }
+}
+const decodeOf = <S extends Schema.Top>(schema: S) =>
+  Schema.decodeUnknownExit(schema as Schema.Top as Schema.Codec<S["Type"], unknown>)
+const checksOf = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  if (compiled) SchemaJITCompiler.enable(schema.ast)
+  return { isValid: Schema.is(schema), decode: decodeOf(schema) }
 }
 export const decodeOpenAIBody = decoderFor(OpenAIChatBody)
 export const decodeNativeBody = decoderFor(NativeChatBody)
