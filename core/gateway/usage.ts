@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { spendOfEmbeddings, spendOfResponses } from "../budgets/spend.ts"
 import type { AppConfigShape } from "../config/ConfigSpec.ts"
 import { secretValues } from "../config/effectiveSettings.ts"
 import { maskCredentials } from "../domain/credentials.ts"
@@ -9,9 +10,25 @@ import { pricesOf } from "../usage/prices.ts"
 import { makeUsageRows } from "../usage/recorder.ts"
 import { makeRedisUsageStore } from "../usage/redisStore.ts"
 import type { UsageLedger } from "../usage/UsageLedger.ts"
+import type { UsageFamily } from "../usage/UsageRow.ts"
 import { makeMemoryStore } from "../usage/UsageStore.ts"
 import type { GatewayOptions, RedisConnection } from "./options.ts"
 import { acquire } from "./resources.ts"
+
+/** No caller: only the estimate of a budget's spend is read here. */
+const NOBODY = { tenant: "" }
+
+/**
+ * A request's input tokens, estimated in its client's format, as budgets estimate them: a Responses body's
+ * `instructions` and `input`, an embeddings body's `input` (a token array counted as sent), else the chat body every
+ * other route hands the pipeline (its messages and tools, as `count_tokens` counts them).
+ */
+export const estimateUsageInput = (body: Readonly<Record<string, unknown>>, family: UsageFamily): Promise<number> =>
+  family === "responses"
+    ? spendOfResponses(body, NOBODY).input()
+    : family === "embeddings"
+    ? spendOfEmbeddings(body, NOBODY).input()
+    : estimateInputTokens(body)
 
 /**
  * The usage ledger over its store: Redis with the caches, else the runtime's persistent one, else memory. Each
@@ -36,7 +53,7 @@ export const usageLedger = (config: AppConfigShape, options: GatewayOptions, red
       retentionMs,
       priced: (provider, model) => prices(provider, model) !== undefined,
       rows: makeUsageRows({ prices, mask: (text) => maskCredentials(text, secrets) }),
-      estimateInput: estimateInputTokens
+      estimateInput: estimateUsageInput
     })
   })
 

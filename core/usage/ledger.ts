@@ -26,10 +26,10 @@ export interface LedgerOptions {
   /** How a request's note becomes its row (`recordNote`); unset, the shipped prices and nothing masked. */
   readonly rows?: UsageRows
   /**
-   * The input tokens of a request body, estimated: asked for an answer that carried no usage before its note is
-   * recorded. Unset, such an answer's input counts 0.
+   * The input tokens of a request body in its client's format (`family`), estimated: asked for an answer that carried
+   * no usage before its note is recorded. Unset, such an answer's input counts 0.
    */
-  readonly estimateInput?: (body: Readonly<Record<string, unknown>>) => Promise<number>
+  readonly estimateInput?: (body: Readonly<Record<string, unknown>>, family: UsageFamily) => Promise<number>
 }
 
 /** What the store threw, out of the error `Effect.tryPromise` wraps it in. */
@@ -167,7 +167,7 @@ const makeRecording = (options: LedgerOptions, buffers: Buffers) => {
     }
     // Kept in its place among the last requests now; summed, written and told once its input is estimated.
     const ticket = ring.ticketOf(slot)
-    const estimated = estimateInput(note.body!).then(
+    const estimated = estimateInput(note.body!, family).then(
       (estimate) => void (note.inputEstimate = estimate),
       () => void (note.inputEstimate = 0)
     ).then(() => {
