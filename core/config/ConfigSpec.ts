@@ -88,8 +88,9 @@ export const configSpec = {
   ),
   // The default moves with each training run (docs/configuration.md's row follows it; a test says when it does not).
   l1b_score_threshold: leaf(
-    (name) => Config.Number(name).pipe(Config.withDefault(shippedDecision.threshold)),
-    String(shippedDecision.threshold),
+    // Unset, the false-hit budget's setting chooses it (scoreThresholdOf): 0.1 under a budget, else the model's.
+    (name) => Config.Number(name).pipe(Config.withDefault(undefined)),
+    `0.1 under an error budget (l1b_error_budget < 1); else the shipped model's ${shippedDecision.threshold}`,
     "The learned decision's score (0–1) a candidate needs to answer (core/cache/semantic/decision/weights.ts: chosen on held-out pairs for precision first); lower serves more, higher fewer.",
     "a number between 0 and 1"
   ),

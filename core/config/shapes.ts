@@ -14,7 +14,9 @@ const fractionProblems = (config: AppConfigShape): Array<Problem> => {
       ? []
       : [[["similarity_threshold"], config.similarity_threshold] as [ReadonlyArray<string>, number]]),
     [["semantic_fast_threshold"], config.semantic_fast_threshold],
-    [["l1b_score_threshold"], config.l1b_score_threshold],
+    ...(config.l1b_score_threshold === undefined
+      ? []
+      : [[["l1b_score_threshold"], config.l1b_score_threshold] as [ReadonlyArray<string>, number]]),
     [["l1b_error_budget"], config.l1b_error_budget],
     [["layer2", "classifier_min_confidence"], config.layer2.classifier_min_confidence]
   ]
