@@ -2,6 +2,7 @@ import type { Database, Statement } from "node-sqlite3-wasm"
 import { mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import type { UsageRow } from "../../core/usage/UsageRow.ts"
 import {
@@ -99,6 +100,39 @@ const makeDirectory = (directory: string): void => {
   mkdirSync(directory)
 }
 
+/** Another process holds the file's lock (a second gateway of one ISARTOR_HOME, writing its second's batch). */
+const isBusy = (error: unknown) => error instanceof Error && /database is locked/.test(error.message)
+const BUSY_TRIES = 50
+
+/**
+ * The work, tried again while another process holds the file's lock: the library's VFS cannot sleep, so SQLite's
+ * `busy_timeout` would give up at once. A lock is held for one transaction (milliseconds): short waits, jittered so
+ * two writers part.
+ */
+const whenFree = async <A>(work: () => A): Promise<A> => {
+  for (let tries = 1;; tries++) {
+    try {
+      return work()
+    } catch (error) {
+      if (!isBusy(error) || tries >= BUSY_TRIES) throw error
+      await sleep(5 + Math.random() * 20)
+    }
+  }
+}
+
+/** One transaction, all or nothing, taken when the file is free. */
+const transaction = (db: Database, work: () => void): Promise<void> =>
+  whenFree(() => {
+    db.exec("BEGIN IMMEDIATE")
+    try {
+      work()
+      db.exec("COMMIT")
+    } catch (error) {
+      if (db.inTransaction) db.exec("ROLLBACK")
+      throw error
+    }
+  })
+
 /** Opens the file with its tables (moving a first version's rows), or closes it and throws. */
 const openDatabase = async (path: string): Promise<Database> => {
   const { Database } = await loadSqlite()
@@ -106,12 +140,13 @@ const openDatabase = async (path: string): Promise<Database> => {
   removeStaleLock(path)
   const db: Database = new Database(path)
   try {
-    db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;")
-    db.exec(`BEGIN IMMEDIATE; ${SCHEMA}`)
-    if (db.get("SELECT 1 AS found FROM sqlite_master WHERE name = 'recent'") !== null) db.exec(FROM_VERSION_1)
-    db.exec("PRAGMA user_version = 2; COMMIT")
+    await whenFree(() => db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;"))
+    await transaction(db, () => {
+      db.exec(SCHEMA)
+      if (db.get("SELECT 1 AS found FROM sqlite_master WHERE name = 'recent'") !== null) db.exec(FROM_VERSION_1)
+      db.exec("PRAGMA user_version = 2")
+    })
   } catch (error) {
-    if (db.inTransaction) db.exec("ROLLBACK")
     db.close()
     throw error
   }
@@ -198,18 +233,8 @@ export const openSqliteUsageStore = async (path: string): Promise<SqliteUsageSto
   const trim = prepare(TRIM)
   const selectRollups = prepare("SELECT * FROM rollups WHERE hour >= ? AND hour < ?")
   const selectBatches = prepare("SELECT rows FROM recent_batches ORDER BY id DESC")
-  const transaction = (work: () => void) => {
-    db.exec("BEGIN IMMEDIATE")
-    try {
-      work()
-      db.exec("COMMIT")
-    } catch (error) {
-      if (db.inTransaction) db.exec("ROLLBACK")
-      throw error
-    }
-  }
-  const appendBytes: AppendBytes = async (bytes, count, firstAt, lastAt, rollups) =>
-    transaction(() => {
+  const appendBytes: AppendBytes = (bytes, count, firstAt, lastAt, rollups) =>
+    transaction(db, () => {
       for (const rollup of rollups) {
         const { caller, hour, layer, model, provider } = rollup
         upsert.run([hour, caller, provider, model, layer, ...SUM_FIELDS.map((field) => rollup[field])])
@@ -227,10 +252,11 @@ export const openSqliteUsageStore = async (path: string): Promise<SqliteUsageSto
         ? appendBytes(NO_BYTES, 0, 0, 0, rollups)
         : appendBytes(batch.bytes, batch.count, batch.firstAt, batch.lastAt, rollups)
     },
-    rollups: async ({ since, until }) => selectRollups.all([hourOf(since), until]) as unknown as Array<UsageRollup>,
-    recent: async (limit) => limit <= 0 ? [] : readRecent(selectBatches, Math.min(limit, RECENT_ROWS)),
-    prune: async (before) =>
-      transaction(() => {
+    rollups: ({ since, until }) =>
+      whenFree(() => selectRollups.all([hourOf(since), until]) as unknown as Array<UsageRollup>),
+    recent: async (limit) => limit <= 0 ? [] : whenFree(() => readRecent(selectBatches, Math.min(limit, RECENT_ROWS))),
+    prune: (before) =>
+      transaction(db, () => {
         db.run("DELETE FROM rollups WHERE hour < ?", [hourOf(before)])
         pruneRows(db, before)
       }),
