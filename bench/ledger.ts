@@ -5,7 +5,8 @@
 // On Linux, each round also reads the gateway processes' CPU time per exact hit (all threads: the ledger's worker
 // too), which moves less than a throughput with the machine's other load. Prints figures; asserts nothing.
 // Usage: npm run bench:ledger -- [--runtime node|bun|deno] [--duration 3] [--warmup 1] [--rounds 10]
-//        [--connections 16] [--misses 300]
+//        [--connections 16] [--misses 300] [--control]
+//        --control: an A/A run, both gateways with the ledger on: the bench's own bias between its two gateways.
 //        npm run bench:ledger -- --in-process [--rounds 7] [--hits 40000]: the two gateways in this process, exact
 //        hits through their fetch one after another, and the process's CPU time per hit (less swayed by other
 //        loads than a throughput; without the HTTP server's share, so the ledger's share shows larger).
@@ -31,7 +32,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "16" },
     misses: { type: "string", default: "300" },
     "in-process": { type: "boolean", default: false },
-    hits: { type: "string", default: "40000" }
+    hits: { type: "string", default: "40000" },
+    control: { type: "boolean", default: false }
   }
 })
 const runtime = values.runtime as RuntimeName
@@ -150,11 +152,12 @@ try {
       ISARTOR__EXTERNAL_LLM_URL: upstream.url,
       ISARTOR__EXTERNAL_LLM_API_KEY: "sk-bench-0000000000000000",
       ISARTOR__CACHE_MODE: "exact",
-      ISARTOR__USAGE_LEDGER: String(ledger)
+      ISARTOR__USAGE_LEDGER: String(ledger || values.control)
     })
   const on = await gateway(true)
   const off = await gateway(false)
   started.push(on, off)
+  if (values.control) console.log("control (A/A): both gateways with the ledger; \"off\" is the second one")
   const url = (server: StartedProcess) => `${server.url}/v1/chat/completions`
   for (const server of [on, off]) await load(tool, { url: url(server), body, connections: 16, durationSecs: 2 })
   const loadBefore = loads()
