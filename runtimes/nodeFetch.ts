@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream"
+import { Readable } from "node:stream"
 import { Agent, request } from "undici"
 import type { UpstreamFetchFunction } from "../core/transport/http.ts"
 
@@ -36,16 +36,33 @@ export const webStreamOf = (body: Readable): ReadableStream<Uint8Array> => {
 }
 
 /**
+ * Bytes handed to undici as a body it reads once and then forgets: given as they are, undici's queue keeps them
+ * until the answer has ended — a coding agent's body for its stream's whole life.
+ */
+const sentOnce = (bytes: Uint8Array): AsyncIterable<Uint8Array> => {
+  let kept: Uint8Array | undefined = bytes
+  return {
+    async *[Symbol.asyncIterator]() {
+      const sending = kept
+      kept = undefined
+      if (sending !== undefined) yield sending
+    }
+  }
+}
+
+/**
  * Upstream calls on Node through undici's pooled `request`, answered as a `Response` whose body is read as the
  * transport reads it (bounded): Node 20's global `fetch` spends more per call than the rest of a miss. undici's
  * `request` follows no redirect and inflates nothing, as the transport asks. Timeouts and unreachable hosts fail
  * as `fetch` fails (the signal's reason, the socket's error).
  */
 export const nodeUpstreamFetch: UpstreamFetchFunction = async (url, init) => {
+  const bytes = init.body instanceof Uint8Array ? init.body : undefined
   const answer = await request(url, {
     method: init.method as "POST",
-    headers: init.headers,
-    body: init.body,
+    // With its length declared, the bytes are sent as they are (not chunked).
+    headers: bytes === undefined ? init.headers : { ...init.headers, "content-length": String(bytes.byteLength) },
+    body: bytes === undefined ? init.body : Readable.from(sentOnce(bytes), { objectMode: false }),
     signal: init.signal,
     dispatcher: agent
   })

@@ -139,7 +139,12 @@ const bodiesRead = new WeakMap<Request, ReceivedBody>()
  */
 export const readReceived = (request: Request): Promise<ReceivedBody> => {
   const known = bodiesRead.get(request)
-  if (known !== undefined) return Promise.resolve(known)
+  if (known !== undefined) {
+    // The route takes the body over: the runtime keeps its request alive until the answer has ended (a stream's
+    // whole life), and with it anything this map still holds for it.
+    bodiesRead.delete(request)
+    return Promise.resolve(known)
+  }
   // Not an async function: a small body's exact hit waits on no more promises than its `text()`.
   if (!(Number(request.headers.get("content-length")) >= KEEP_BYTES_FROM)) return request.text().then(textOnly)
   return request.arrayBuffer().then((buffer) => {

@@ -19,6 +19,17 @@ export interface CoalescingStatus {
 /** Settles the shared outcome; only the first call counts. */
 export type Settle = (exit: Exit.Exit<SharedAnswer, ProviderError | LeaderAbandoned>) => void
 
+type Outcome = Deferred.Deferred<SharedAnswer, ProviderError | LeaderAbandoned>
+
+/**
+ * The settle of one lead. Made here, not where `share` has its lead and followers in scope: a stream's end holds
+ * it, and through that scope it would hold the lead's request (its body) for the stream's whole life.
+ */
+const settlerOf = (pending: Map<string, Outcome>, key: string, outcome: Outcome): Settle => (exit) => {
+  if (pending.get(key) === outcome) pending.delete(key)
+  Deferred.doneUnsafe(outcome, exit)
+}
+
 /**
  * Request coalescing: concurrent identical misses make one upstream call. The first caller for a key leads; every
  * caller that arrives before the lead settles follows and gets its answer.
@@ -37,7 +48,7 @@ export class Coalescer extends Context.Service<Coalescer, {
   readonly status: Effect.Effect<CoalescingStatus>
 }>()("isartor/Coalescer") {
   static readonly make = () => {
-    const pending = new Map<string, Deferred.Deferred<SharedAnswer, ProviderError | LeaderAbandoned>>()
+    const pending = new Map<string, Outcome>()
     let followers = 0
     const share = <A>(
       key: string,
@@ -56,10 +67,7 @@ export class Coalescer extends Context.Service<Coalescer, {
         }
         const outcome = Deferred.makeUnsafe<SharedAnswer, ProviderError | LeaderAbandoned>()
         pending.set(key, outcome)
-        const settle: Settle = (exit) => {
-          if (pending.get(key) === outcome) pending.delete(key)
-          Deferred.doneUnsafe(outcome, exit)
-        }
+        const settle = settlerOf(pending, key, outcome)
         return lead(settle).pipe(Effect.onExit((exit) =>
           Effect.sync(() => {
             if (Exit.isFailure(exit)) {

@@ -82,14 +82,16 @@ const onStreamEnd = (
   )
 }
 
+/**
+ * What a stream's client is told when it breaks off. At module level: made where the request is in scope, it would
+ * keep the request (its body's bytes, its parsed body) alive for the stream's whole life.
+ */
+const brokeOff = (error: unknown) => `upstream stream broke off: ${messageOf(error)}`
+
 /** A streamed call: the client reads the stream as it arrives; its end decides what followers and caches get. */
 const streamFrom = (parts: CallParts) => (request: ChatRequest, key: ExactKey, settle: Settle) =>
   Effect.map(parts.send.stream(request), ({ value, provider: answeredBy, hold, ...saved }): Answer => {
-    const body = tapSse(
-      value,
-      onStreamEnd(parts, request, key, settle, answeredBy, hold),
-      (error) => `upstream stream broke off: ${messageOf(error)}`
-    )
+    const body = tapSse(value, onStreamEnd(parts, request, key, settle, answeredBy, hold), brokeOff)
     return { _tag: "Stream", layer: "l3", provider: answeredBy, body, ...saved }
   }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
 
