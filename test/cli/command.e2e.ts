@@ -165,7 +165,8 @@ describe("isartor up --detach / status / stop", () => {
   })
 
   it("status reads the gateway key from the config file up was given, and reports the layers behind it", async () => {
-    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact" }))
+    // No drain on `stop` (5 s by default): the first test here checks it.
+    const user = userEnv(upstreamEnv(upstream.url, { ISARTOR__CACHE_MODE: "exact", ISARTOR__SHUTDOWN_DRAIN_SECS: "0" }))
     let pid: number | undefined
     try {
       writeFileSync(join(user.home, "keyed.toml"), "gateway_api_key = \"local-secret\"\n")

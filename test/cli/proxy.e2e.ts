@@ -1006,7 +1006,10 @@ describe("isartor up with a proxy tool connected", () => {
     const user = userEnv({
       ISARTOR__CACHE_MODE: "exact",
       ISARTOR__PROXY__PORT: String(proxyPort),
-      ISARTOR__PROXY__ALLOW_HOSTS: `127.0.0.1:${upstream.port}`
+      ISARTOR__PROXY__ALLOW_HOSTS: `127.0.0.1:${upstream.port}`,
+      // `stop` waits out the drain (5 s by default) before the gateway exits, twice here; the drain has its own
+      // tests (command.e2e.ts, runtimes.e2e.ts), this one is about the proxy beside the gateway.
+      ISARTOR__SHUTDOWN_DRAIN_SECS: "0"
     })
     const state = user.env.ISARTOR_HOME!
     const pids: Array<number> = []

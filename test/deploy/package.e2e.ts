@@ -69,7 +69,11 @@ describe("the npm package", () => {
       timeout: 540_000
     })
     const port = await freePort()
-    const up = await npx(["up", "--detach", "--port", String(port)], { ISARTOR__HOST_PORT: `127.0.0.1:${port}` })
+    // No drain on `stop` (5 s by default, tested in test/cli/command.e2e.ts): this is about the installed command.
+    const up = await npx(["up", "--detach", "--port", String(port)], {
+      ISARTOR__HOST_PORT: `127.0.0.1:${port}`,
+      ISARTOR__SHUTDOWN_DRAIN_SECS: "0"
+    })
     try {
       assert.match(up.stdout, new RegExp(`http://127\\.0\\.0\\.1:${port}`))
       const health = await fetch(`http://127.0.0.1:${port}/healthz`)

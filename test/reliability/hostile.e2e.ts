@@ -74,7 +74,10 @@ for (const runtime of runtimes) {
         ISARTOR__RETRY_BUDGET_MIN_RETRIES: "100000",
         ISARTOR__L3_TIMEOUT_SECS: "2",
         ISARTOR__L3_STREAM_IDLE_SECS: "1",
-        ISARTOR__MAX_UPSTREAM_BODY_BYTES: String(MAX_UPSTREAM_BODY_BYTES)
+        ISARTOR__MAX_UPSTREAM_BODY_BYTES: String(MAX_UPSTREAM_BODY_BYTES),
+        // SIGTERM at the end would wait out the load balancer's drain (5 s by default, tested in runtimes.e2e.ts)
+        // before the shutdown this file checks: that nothing the storm left behind holds it up.
+        ISARTOR__SHUTDOWN_DRAIN_SECS: "0"
       })
     })
     after(() => gateway.stop())
