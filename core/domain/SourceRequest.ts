@@ -52,6 +52,22 @@ export const sourceOf = (
 ): SourceRequest => withReceivedText(received, { format, body, headers })
 
 /**
+ * The source without the bytes it came as, for what outlives the call (a stream's end reads its body and headers).
+ * Its text, should anything read it, is its body serialised again.
+ */
+export const withoutReceived = (source: SourceRequest): SourceRequest => {
+  const { format, body, headers } = source
+  return {
+    format,
+    body,
+    headers,
+    get text() {
+      return JSON.stringify(body)
+    }
+  }
+}
+
+/**
  * The bytes a source's body came as, while its text is still theirs: a layer that rewrites a body makes a new source
  * with a new text (spreading the old one), and the bytes no longer stand for it.
  */

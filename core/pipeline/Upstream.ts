@@ -7,6 +7,7 @@ import type { Answer } from "../domain/Answer.ts"
 import type { ChatRequest } from "../domain/ChatRequest.ts"
 import { isCacheable } from "../domain/Completion.ts"
 import { messageOf, ProviderError } from "../domain/errors.ts"
+import { withoutReceived } from "../domain/SourceRequest.ts"
 import { withUsage } from "../domain/usageEstimate.ts"
 import { countTokens } from "../observability/Metrics.ts"
 import { usageOf } from "../observability/usage.ts"
@@ -88,10 +89,14 @@ const onStreamEnd = (
  */
 const brokeOff = (error: unknown) => `upstream stream broke off: ${messageOf(error)}`
 
+/** What a stream's end reads of its request (the caches' scope, the usage estimate): not the bytes it was sent as. */
+const forTheEnd = (request: ChatRequest): ChatRequest =>
+  request.source === undefined ? request : { ...request, source: withoutReceived(request.source) }
+
 /** A streamed call: the client reads the stream as it arrives; its end decides what followers and caches get. */
 const streamFrom = (parts: CallParts) => (request: ChatRequest, key: ExactKey, settle: Settle) =>
   Effect.map(parts.send.stream(request), ({ value, provider: answeredBy, hold, ...saved }): Answer => {
-    const body = tapSse(value, onStreamEnd(parts, request, key, settle, answeredBy, hold), brokeOff)
+    const body = tapSse(value, onStreamEnd(parts, forTheEnd(request), key, settle, answeredBy, hold), brokeOff)
     return { _tag: "Stream", layer: "l3", provider: answeredBy, body, ...saved }
   }).pipe(Effect.tap(({ provider: answeredBy }) => annotate(request, answeredBy!)))
 
