@@ -15,6 +15,8 @@ const gateway = await startGateway({ env: process.env, readTextFile }, {
   runtime: `bun ${Bun.version}`,
   // Bun's Response copies a Headers faster than it reads an object (core/http/render.ts).
   shareResponseHeaders: true,
+  // JavaScriptCore has no cost cliff for large strings: a large body parses faster whole than in pieces.
+  parseInPieces: false,
   // Bun inflates a compressed answer even when asked for identity, and a whole buffered read at once: the
   // transport refuses compressed answers unread, so Bun must not inflate them first.
   upstreamFetch: (url, init) => fetch(url, { ...init, decompress: false } as RequestInit)

@@ -29,10 +29,15 @@ export const receivedAsBytes = (bytes: Uint8Array<ArrayBuffer>): ReceivedBytes =
   }
 }
 
-/** A received body parsed: from its bytes in pieces when it has them, else (or when that gives up) its text whole. */
-export const parseReceived = (received: ReceivedBody): Exit.Exit<unknown, BadRequest> => {
-  const parsed = received.bytes === undefined ? undefined : parseJsonBytes(received.bytes)
-  return parsed === undefined ? parseJsonBody(received.text) : Exit.succeed(parsed.value)
+/**
+ * A received body parsed: from its bytes in pieces when it has them, else (or when that gives up) its text whole.
+ * `inPieces: false` (see `GatewayOptions.parseInPieces`) parses kept bytes whole, decoded for the parse alone: the
+ * body's text is not kept.
+ */
+export const parseReceived = (received: ReceivedBody, inPieces = true): Exit.Exit<unknown, BadRequest> => {
+  if (received.bytes === undefined) return parseJsonBody(received.text)
+  const parsed = inPieces ? parseJsonBytes(received.bytes) : undefined
+  return parsed === undefined ? parseJsonBody(utf8.decode(received.bytes)) : Exit.succeed(parsed.value)
 }
 
 /** Whether the edge kept a body's bytes (a large one). */

@@ -65,6 +65,7 @@ export const serveEdge = (
     exactCache: Context.get(context, ExactCache),
     metrics: context,
     shareResponseHeaders: options.shareResponseHeaders === true,
+    parseInPieces: options.parseInPieces !== false,
     exactHitLane: options.exactHitLane !== false,
     gatewayKeys: control.gatewayKeys,
     usage: Context.get(context, UsageLedger),

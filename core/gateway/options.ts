@@ -57,6 +57,13 @@ export interface GatewayOptions {
    */
   readonly shareResponseHeaders?: boolean
   /**
+   * A large body is parsed in pieces from its bytes (core/domain/jsonBytes.ts), never decoded whole; on unless
+   * `false`. V8 (Node, Deno) allocates a string over 128 KiB in its large-object space at a cost far above its size,
+   * which the pieces avoid; JavaScriptCore (Bun) has no such cost, and there the pieces' byte scan costs more than
+   * the whole parse (`bench/README.md`, the agent row).
+   */
+  readonly parseInPieces?: boolean
+  /**
    * Exact hits of bodies seen before answered in front of the Hono app (core/http/exactHitLane.ts); on unless
    * `false`, which sends every request through Hono and the pipeline (the property test compares the two).
    */

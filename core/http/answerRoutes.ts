@@ -41,6 +41,8 @@ export interface AnswerDependencies {
   readonly countTokens: CountTokensDependencies["countTokens"]
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
+  /** See `GatewayOptions.parseInPieces`. */
+  readonly parseInPieces?: boolean | undefined
 }
 
 /** What the answer routes share with the app's other routes, built once per app. */
@@ -89,6 +91,7 @@ export const answerRoutes = (
     refusal: (c: HonoContext) => refusal("responses", contextOf(c)),
     noteUsage,
     run: deps.run,
-    now: deps.now
+    now: deps.now,
+    parseInPieces: deps.parseInPieces
   })
 }

@@ -71,6 +71,8 @@ export interface AppDependencies {
   readonly metrics: Context.Context<never>
   /** See `GatewayOptions.shareResponseHeaders`. */
   readonly shareResponseHeaders?: boolean
+  /** See `GatewayOptions.parseInPieces`. */
+  readonly parseInPieces?: boolean
   /** See `GatewayOptions.exactHitLane`. */
   readonly exactHitLane?: boolean
   /** The named `gateway_keys`, their keys hashed: accepted like the gateway key, their label in the ledger. */

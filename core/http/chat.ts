@@ -118,6 +118,8 @@ export interface ChatDependencies {
   readonly pipeline: Pipeline["Service"]
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
+  /** See `GatewayOptions.parseInPieces`. */
+  readonly parseInPieces?: boolean
 }
 
 /** Answers a chat request whose body has been read. */
@@ -151,7 +153,7 @@ export const chatHandlers = (deps: ChatDependencies, requestContext: ReturnType<
     const context = requestContext(http, exchange, similarityThreshold, l1bErrorBudget)
     const refused = refusal(family, context)
     if (refused) return refused
-    const parsed = parseReceived(body)
+    const parsed = parseReceived(body, deps.parseInPieces !== false)
     const received = { body, headers: protocolHeaders(http) }
     const decoded = Exit.isSuccess(parsed)
       ? decode(parsed.value, { ...context, received })

@@ -43,6 +43,8 @@ export interface ResponsesRouteDependencies {
   readonly noteUsage: (c: HonoContext, tenant: string, modelAsked: string, stream: boolean) => UsageNote | undefined
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
+  /** See `GatewayOptions.parseInPieces`. */
+  readonly parseInPieces?: boolean | undefined
 }
 
 const notFound = (id: string) =>
@@ -89,7 +91,7 @@ const checkedBody = async (c: HonoContext, deps: ResponsesRouteDependencies) => 
   if (refused) return refused
   const read = await deps.readBody(c, "responses")
   if (read instanceof Response) return read
-  const parsed = parseReceived(read)
+  const parsed = parseReceived(read, deps.parseInPieces !== false)
   const checked = Exit.isSuccess(parsed) ? checkResponsesBody(parsed.value) : Exit.failCause(parsed.cause)
   return Exit.isFailure(checked) ? renderFailure("responses", checked.cause) : { received: read, body: checked.value }
 }

@@ -1,9 +1,11 @@
+import { Exit, Option } from "effect"
 import fc from "fast-check"
 import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { describe, it } from "node:test"
 import { MAX_BODY_DEPTH } from "../../core/domain/jsonBody.ts"
 import { jsonBytesParser, parseJsonBytes } from "../../core/domain/jsonBytes.ts"
+import { parseReceived, receivedAsBytes } from "../../core/domain/receivedBody.ts"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -93,5 +95,31 @@ describe("a JSON body parsed from its bytes in pieces", () => {
     const bytes = encoder.encode(JSON.stringify(grown))
     assert.ok(bytes.length > 64 * 1024)
     assertSame(parseJsonBytes(bytes)!.value, grown)
+  })
+})
+
+describe("a received body parsed whole or in pieces (GatewayOptions.parseInPieces)", () => {
+  const grownBody = () => {
+    const recorded = JSON.parse(
+      readFileSync(new URL("../fixtures/clients/claude-code.json", import.meta.url), "utf8")
+    ) as Array<{ body: { messages: Array<unknown> } }>
+    const body = recorded[0]!.body
+    return { ...body, messages: Array.from({ length: 40 }, () => body.messages).flat() }
+  }
+
+  it("gives the same value either way, and the same client message for a broken body", () => {
+    const grown = grownBody()
+    const bytes = encoder.encode(JSON.stringify(grown))
+    const whole = parseReceived(receivedAsBytes(bytes), false)
+    const pieces = parseReceived(receivedAsBytes(bytes), true)
+    assert.ok(Exit.isSuccess(whole) && Exit.isSuccess(pieces))
+    assertSame(whole.value, grown)
+    assertSame(pieces.value, grown)
+    const broken = receivedAsBytes(bytes.slice(0, bytes.length - 1))
+    const messageOf = (exit: Exit.Exit<unknown, { readonly message: string }>) => {
+      assert.ok(Exit.isFailure(exit), "a body cut short is refused")
+      return Exit.findErrorOption(exit).pipe(Option.map((error) => error.message), Option.getOrElse(() => ""))
+    }
+    assert.equal(messageOf(parseReceived(broken, false)), messageOf(parseReceived(broken, true)))
   })
 })
