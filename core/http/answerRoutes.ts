@@ -22,10 +22,16 @@ export interface Carried {
 }
 export const exchangeOf = (c: HonoContext): Exchange | undefined => (c.env as Carried | undefined)?.exchange
 
-/** The request reached an answer path: the usage ledger will record it (see `UsageNote`). */
-const noteUsage = (c: HonoContext, tenant: string, modelAsked: string, stream: boolean): UsageNote | undefined => {
+/** The request reached an answer path: the usage ledger will record it, its input estimated from `body` if need be. */
+const noteUsage = (
+  c: HonoContext,
+  tenant: string,
+  modelAsked: string,
+  stream: boolean,
+  body: Readonly<Record<string, unknown>>
+): UsageNote | undefined => {
   const exchange = exchangeOf(c)
-  return exchange && (exchange.usage = { tenant, modelAsked, stream })
+  return exchange && (exchange.usage = { tenant, modelAsked, stream, body })
 }
 
 /** The chat routes and the handler of each. */

@@ -12,7 +12,13 @@ export interface EmbeddingsRouteDependencies {
   readonly embeddings: Embeddings["Service"]
   readonly readBody: ReturnType<typeof bodyReader>
   readonly requestContext: (c: HonoContext) => HeaderContext
-  readonly noteUsage: (c: HonoContext, tenant: string, modelAsked: string, stream: boolean) => UsageNote | undefined
+  readonly noteUsage: (
+    c: HonoContext,
+    tenant: string,
+    modelAsked: string,
+    stream: boolean,
+    body: Readonly<Record<string, unknown>>
+  ) => UsageNote | undefined
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 
@@ -28,7 +34,7 @@ export const embeddingsRoute = (app: Hono, deps: EmbeddingsRouteDependencies): v
     const refused = refusal("openai", context)
     if (refused) return refused
     const { tenant, cacheRead, cacheWrite, onlyIfCached } = context
-    const note = deps.noteUsage(c, tenant, String(checked.value.model ?? ""), false)
+    const note = deps.noteUsage(c, tenant, String(checked.value.model ?? ""), false, checked.value)
     const exit = await deps.run(
       deps.embeddings.create({
         body: checked.value,

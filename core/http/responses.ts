@@ -40,7 +40,13 @@ export interface ResponsesRouteDependencies {
   /** The error for caching directives the gateway cannot honour, if the request has any. */
   readonly refusal: (c: HonoContext) => Response | undefined
   /** Tells the usage ledger the request reached an answer path. */
-  readonly noteUsage: (c: HonoContext, tenant: string, modelAsked: string, stream: boolean) => UsageNote | undefined
+  readonly noteUsage: (
+    c: HonoContext,
+    tenant: string,
+    modelAsked: string,
+    stream: boolean,
+    body: Readonly<Record<string, unknown>>
+  ) => UsageNote | undefined
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
   /** See `GatewayOptions.parseInPieces`. */
@@ -143,7 +149,7 @@ const passedThrough = async (
     cacheWrite: context.cacheWrite,
     onlyIfCached: context.onlyIfCached
   }
-  const note = deps.noteUsage(c, context.tenant, String(body.model ?? ""), request.stream)
+  const note = deps.noteUsage(c, context.tenant, String(body.model ?? ""), request.stream, body)
   const exit = await deps.run(deps.passThrough.call(request, keep))
   if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
   await saving.current
@@ -167,7 +173,7 @@ const translatedAnswer = async (
   }
   const model = typeof body.model === "string" && body.model.trim() !== "" ? body.model : context.defaultModel
   const request = chatRequest("responses", translated.body, model, body.stream === true, context)
-  const note = deps.noteUsage(c, context.tenant, model, request.stream)
+  const note = deps.noteUsage(c, context.tenant, model, request.stream, body)
   const exit = await deps.run(deps.pipeline.handle(request))
   if (Exit.isFailure(exit)) return renderFailure("responses", exit.cause)
   const responseContext: ResponseContext = {
