@@ -43,7 +43,12 @@ describe("the single binary", () => {
       HOME: join(dir, "home"),
       ISARTOR_HOME: join(dir, "state"),
       // One stored answer is not a stream of checked ones: the false-hit budget is off, the decision alone serves.
-      ...upstreamEnv(upstream.url, { ISARTOR__HOST_PORT: "127.0.0.1:0", ISARTOR__L1B_ERROR_BUDGET: "1" })
+      // No drain on `stop` (5 s by default; command.e2e.ts and runtimes.e2e.ts check it).
+      ...upstreamEnv(upstream.url, {
+        ISARTOR__HOST_PORT: "127.0.0.1:0",
+        ISARTOR__L1B_ERROR_BUDGET: "1",
+        ISARTOR__SHUTDOWN_DRAIN_SECS: "0"
+      })
     }
     const command = [exe]
     let pid: number | undefined
@@ -118,7 +123,8 @@ describe("the single binary", () => {
       ISARTOR_HOME: join(dir, "state"),
       ...upstreamEnv(upstream.url, {
         ISARTOR__HOST_PORT: "127.0.0.1:0",
-        ISARTOR__EMBEDDING_MODEL_PATH: join(dir, "tiny-bert")
+        ISARTOR__EMBEDDING_MODEL_PATH: join(dir, "tiny-bert"),
+        ISARTOR__SHUTDOWN_DRAIN_SECS: "0"
       })
     }
     let pid: number | undefined

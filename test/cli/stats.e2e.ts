@@ -110,7 +110,9 @@ describe("isartor status", () => {
       upstreamEnv(upstream.url, {
         ISARTOR__CACHE_MODE: "exact",
         ISARTOR__ADMIN_API_KEY: ADMIN_KEY,
-        ISARTOR__MODEL_PRICES: PRICES
+        ISARTOR__MODEL_PRICES: PRICES,
+        // No drain on `stop` (5 s by default; command.e2e.ts and runtimes.e2e.ts check it).
+        ISARTOR__SHUTDOWN_DRAIN_SECS: "0"
       })
     )
     let pid: number | undefined
