@@ -46,8 +46,8 @@ export const requestContextOf = (
   aliases: ReadonlyMap<string, ModelAlias>
 ) => {
   const allowedDirectives = new Set(config.cache_controls_allowed)
-  // The last caller's scope string, given again to its next request without a session: the usage ledger keeps each
-  // request's scope among the last thousand, where one string per request would outlive the young generation.
+  // The last caller's scope string, given again to its next request without a session: one string per request is
+  // garbage on every exact hit, and the usage ledger's recent ring interns what it keeps of it.
   let lastScope = ""
   let lastTenant = "|"
   const tenantOf = (scope: string, session: string) => {
