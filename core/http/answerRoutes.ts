@@ -6,13 +6,13 @@ import type { Embeddings } from "../pipeline/Embeddings.ts"
 import type { Pipeline } from "../pipeline/Pipeline.ts"
 import type { ResponsesPassThrough } from "../pipeline/ResponsesPassThrough.ts"
 import type { ResponseStoreShape } from "../responses/ResponseStore.ts"
-import type { UsageNote } from "../usage/recorder.ts"
 import { type CacheRouteDependencies, cacheRoutes } from "./cache.ts"
 import { type ChatHandler, type chatHandlers, type HeaderContext, protocolHeaders, refusal } from "./chat.ts"
 import { type CountTokensDependencies, countTokensRoute } from "./countTokens.ts"
 import { embeddingsRoute } from "./embeddings.ts"
 import { geminiRoutes } from "./gemini.ts"
 import type { bodyReader } from "./middleware.ts"
+import type { NoteUsage } from "./noteUsage.ts"
 import type { Exchange } from "./observability.ts"
 import { responsesRoutes } from "./responses.ts"
 
@@ -22,14 +22,8 @@ export interface Carried {
 }
 export const exchangeOf = (c: HonoContext): Exchange | undefined => (c.env as Carried | undefined)?.exchange
 
-/** The request reached an answer path: the usage ledger will record it, its input estimated from `body` if need be. */
-const noteUsage = (
-  c: HonoContext,
-  tenant: string,
-  modelAsked: string,
-  stream: boolean,
-  body: Readonly<Record<string, unknown>>
-): UsageNote | undefined => {
+/** See `NoteUsage`. */
+const noteUsage: NoteUsage = (c, tenant, modelAsked, stream, body) => {
   const exchange = exchangeOf(c)
   return exchange && (exchange.usage = { tenant, modelAsked, stream, body })
 }

@@ -3,22 +3,17 @@ import type { Context as HonoContext, Hono } from "hono"
 import { parseJsonBody } from "../domain/ChatRequest.ts"
 import { checkEmbeddingsBody } from "../domain/EmbeddingsRequest.ts"
 import type { Embeddings } from "../pipeline/Embeddings.ts"
-import { noteJson, type UsageNote } from "../usage/recorder.ts"
+import { noteJson } from "../usage/recorder.ts"
 import { type HeaderContext, refusal } from "./chat.ts"
 import type { bodyReader } from "./middleware.ts"
+import type { NoteUsage } from "./noteUsage.ts"
 import { pipelineHeaders, renderFailure } from "./render.ts"
 
 export interface EmbeddingsRouteDependencies {
   readonly embeddings: Embeddings["Service"]
   readonly readBody: ReturnType<typeof bodyReader>
   readonly requestContext: (c: HonoContext) => HeaderContext
-  readonly noteUsage: (
-    c: HonoContext,
-    tenant: string,
-    modelAsked: string,
-    stream: boolean,
-    body: Readonly<Record<string, unknown>>
-  ) => UsageNote | undefined
+  readonly noteUsage: NoteUsage
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
 }
 

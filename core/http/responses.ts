@@ -7,7 +7,7 @@
 import { Effect, Exit } from "effect"
 import type { Context as HonoContext, Hono } from "hono"
 import type { Answer } from "../domain/Answer.ts"
-import { chatRequest, parseJsonBody, type RequestContext } from "../domain/ChatRequest.ts"
+import { chatRequest, type RequestContext } from "../domain/ChatRequest.ts"
 import type { Completion } from "../domain/Completion.ts"
 import { completionToSse } from "../domain/Completion.ts"
 import { parseReceived, type ReceivedBody } from "../domain/receivedBody.ts"
@@ -28,6 +28,7 @@ import type { PassThroughAnswer, ResponsesPassThrough } from "../pipeline/Respon
 import type { ResponseStoreShape, StoredResponse } from "../responses/ResponseStore.ts"
 import { noteAnswer, noteJson, noteStream, type UsageNote } from "../usage/recorder.ts"
 import { familyError, jsonResponse } from "./errors.ts"
+import type { NoteUsage } from "./noteUsage.ts"
 import { answerHeaders, pipelineHeaders, renderFailure, sse, translateTypedSse } from "./render.ts"
 
 export interface ResponsesRouteDependencies {
@@ -40,13 +41,7 @@ export interface ResponsesRouteDependencies {
   /** The error for caching directives the gateway cannot honour, if the request has any. */
   readonly refusal: (c: HonoContext) => Response | undefined
   /** Tells the usage ledger the request reached an answer path. */
-  readonly noteUsage: (
-    c: HonoContext,
-    tenant: string,
-    modelAsked: string,
-    stream: boolean,
-    body: Readonly<Record<string, unknown>>
-  ) => UsageNote | undefined
+  readonly noteUsage: NoteUsage
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly now: () => number
   /** See `GatewayOptions.parseInPieces`. */
