@@ -87,13 +87,16 @@ export const configSpec = {
     "How L1b decides a hit: learned (the fast encoder and a pair scorer trained on labelled pairs, ≈ 0.3 ms, no model call on the request path; USE-lite only) or cosine (the model's cosine at similarity_threshold, then the verifier)."
   ),
   // The default moves with each training run (docs/configuration.md's row follows it; a test says when it does not).
-  l1b_score_threshold: leaf(
-    // Unset, the false-hit budget's setting chooses it (scoreThresholdOf): 0.1 under a budget, else the model's.
-    (name) => Config.Number(name).pipe(Config.withDefault(undefined)),
-    `0.1 under an error budget (l1b_error_budget < 1); else the shipped model's ${shippedDecision.threshold}`,
-    "The learned decision's score (0–1) a candidate needs to answer (core/cache/semantic/decision/weights.ts: chosen on held-out pairs for precision first); lower serves more, higher fewer.",
-    "a number between 0 and 1"
-  ),
+  l1b_score_threshold: {
+    ...leaf(
+      // Unset, the false-hit budget's setting chooses it (scoreThresholdOf): 0.1 under a budget, else the model's.
+      (name) => Config.Number(name).pipe(Config.withDefault(undefined)),
+      `0.1 under an error budget (l1b_error_budget < 1); else the shipped model's ${shippedDecision.threshold}`,
+      "The learned decision's score (0–1) a candidate needs to answer (core/cache/semantic/decision/weights.ts: chosen on held-out pairs for precision first); lower serves more, higher fewer.",
+      "a number between 0 and 1"
+    ),
+    example: "0.1"
+  },
   l1b_error_budget: fraction(
     0.05,
     "The share of L1b answers that may be wrong: a would-be hit is served only when the observed false-hit rate of hits like it (its score region, its entry) has an upper bound at or under this; unknown, it is not served but checked against the fresh answer (X-Isartor-L1b-Error-Budget: tighter per request). 1 turns the budget off."
