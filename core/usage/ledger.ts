@@ -101,18 +101,52 @@ const makeFlush = (options: LedgerOptions, buffers: Buffers, warn: Warn) =>
     }))
   })
 
+/** Each subscriber told of a row. */
+const tellEach = (listeners: Buffers["listeners"], row: UsageRow) => {
+  for (const listener of listeners) {
+    try {
+      listener(row)
+    } catch {
+      // A subscriber's failure is its own: the request and the other subscribers go on.
+    }
+  }
+}
+
+/** A note measured, summed and written into its slot: nothing of it is kept but the ring's columns. */
+const makePut = ({ listeners, pending, ring, rows }: Buffers) =>
+(
+  slot: number,
+  note: UsageNote,
+  family: UsageFamily,
+  layer: UsageLayer,
+  provider: string,
+  status: number,
+  latencyMs: number,
+  at: number
+) => {
+  const measured = rows.measure(note, layer, provider)
+  pending.add(
+    at,
+    measured.label ?? measured.caller,
+    provider,
+    measured.model,
+    layer,
+    status >= 400,
+    measured.tokensIn,
+    measured.tokensOut,
+    measured.costUsd,
+    measured.tokensSaved,
+    measured.costSavedUsd
+  )
+  ring.write(slot, measured, family, layer, provider, status, latencyMs, at)
+  // Watched, the row is built now; else only if it is among the last at the next flush.
+  if (listeners.size > 0) tellEach(listeners, ring.rowAt(slot))
+}
+
 /** `record` and `recordNote`: a request summed into its rollup and kept among the last, its subscribers told. */
 const makeRecording = (options: LedgerOptions, buffers: Buffers) => {
   const { estimating, listeners, pending, ring, rows } = buffers
-  const tell = (row: UsageRow) => {
-    for (const listener of listeners) {
-      try {
-        listener(row)
-      } catch {
-        // A subscriber's failure is its own: the request and the other subscribers go on.
-      }
-    }
-  }
+  const put = makePut(buffers)
   const record: UsageLedger["Service"]["record"] = (row) => {
     pending.add(
       row.at,
@@ -128,36 +162,7 @@ const makeRecording = (options: LedgerOptions, buffers: Buffers) => {
       row.cost_saved_usd
     )
     ring.writeRow(ring.reserve(), row)
-    if (listeners.size > 0) tell(row)
-  }
-  /** A note measured, summed and written into its slot: nothing of it is kept but the ring's columns. */
-  const put = (
-    slot: number,
-    note: UsageNote,
-    family: UsageFamily,
-    layer: UsageLayer,
-    provider: string,
-    status: number,
-    latencyMs: number,
-    at: number
-  ) => {
-    const measured = rows.measure(note, layer, provider)
-    pending.add(
-      at,
-      measured.label ?? measured.caller,
-      provider,
-      measured.model,
-      layer,
-      status >= 400,
-      measured.tokensIn,
-      measured.tokensOut,
-      measured.costUsd,
-      measured.tokensSaved,
-      measured.costSavedUsd
-    )
-    ring.write(slot, measured, family, layer, provider, status, latencyMs, at)
-    // Watched, the row is built now; else only if it is among the last at the next flush.
-    if (listeners.size > 0) tell(ring.rowAt(slot))
+    if (listeners.size > 0) tellEach(listeners, row)
   }
   const { estimateInput } = options
   const recordNote: UsageLedger["Service"]["recordNote"] = (note, family, layer, provider, status, latencyMs, at) => {
